@@ -1,0 +1,615 @@
+//! Checks of rules (conditions, actions, SLAs, escalations) and of test blocks.
+
+use super::suggest::did_you_mean;
+use super::types::{FieldType, Misfit, describe_value, fits, list_variants, value_class};
+use super::{Checker, FieldInfo};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use crate::syntax::ast::{
+    ActionKind, Duration, DurationKind, Escalation, ExpectationKind, Expr, ExprKind, Ident,
+    ItemKind, Rule, Test, Value, ValueKind,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Which declared thing a name is expected to be.
+#[derive(Clone, Copy)]
+enum NameKind {
+    Pool,
+    Queue,
+    Rep,
+    Rule,
+}
+
+impl<'a> Checker<'a> {
+    pub(crate) fn rules(&mut self) {
+        let file = self.file;
+        let mut names: BTreeMap<&str, Span> = BTreeMap::new();
+        for rule in &file.rules {
+            if let Some(name) = &rule.name
+                && self.first_declaration(&mut names, name, "rule")
+            {
+                self.rule_names.insert(&name.name);
+            }
+        }
+        for (index, rule) in file.rules.iter().enumerate() {
+            if rule.condition.is_none() && index + 1 < file.rules.len() {
+                let mut diagnostic = Diagnostic::new(
+                    Code::OtherwiseNotLast,
+                    rule.keyword_span,
+                    "`otherwise` must be the last rule",
+                )
+                .with_label("matches every lead")
+                .with_help("move `otherwise` to the end; rules after it can never match");
+                for later in &file.rules[index + 1..] {
+                    diagnostic = diagnostic
+                        .with_related(later.head_span(), format!("rule `{}` is never reached", later.label()));
+                }
+                self.report(diagnostic);
+            }
+            self.rule(rule);
+        }
+    }
+
+    fn rule(&mut self, rule: &'a Rule) {
+        if let Some(condition) = &rule.condition {
+            self.expr(condition);
+        }
+        for action in &rule.actions {
+            match &action.kind {
+                ActionKind::Pool(pool) => self.name_reference(pool, NameKind::Pool),
+                ActionKind::Queue(queue) => self.name_reference(queue, NameKind::Queue),
+                ActionKind::Rep(rep) => self.rep_action(rep),
+                ActionKind::OwnerOf(field) => {
+                    if let Some(info) = self.field(field) {
+                        self.string_field(field, &info, "owner of");
+                    }
+                }
+            }
+        }
+        let has_business = rule
+            .within
+            .iter()
+            .chain(rule.escalations.iter().filter_map(|e| e.after.as_ref()))
+            .find(|d| matches!(d.kind, DurationKind::Business { .. }));
+        if let Some(business) = has_business {
+            let has_calendar = rule.actions.iter().any(|action| match &action.kind {
+                ActionKind::Pool(pool) => self
+                    .pools
+                    .get(pool.name.as_str())
+                    .is_some_and(|p| !p.calendars.is_empty()),
+                _ => false,
+            });
+            let unknown_pool = rule.actions.iter().any(|action| {
+                matches!(&action.kind, ActionKind::Pool(p) if !self.pools.contains_key(p.name.as_str()))
+            });
+            if !has_calendar && !unknown_pool {
+                self.report(
+                    Diagnostic::new(
+                        Code::BusinessTimeWithoutCalendar,
+                        business.span,
+                        "business time needs a calendar",
+                    )
+                    .with_label("counted on the rule's pool calendar")
+                    .with_help(
+                        "give the rule's pool a calendar (`calendar berlin` in its body), or use wall-clock time such as `2d`",
+                    ),
+                );
+            }
+        }
+        self.escalations(rule);
+    }
+
+    fn escalations(&mut self, rule: &'a Rule) {
+        let holder = rule.actions.first().and_then(|action| match &action.kind {
+            ActionKind::Pool(name) | ActionKind::Queue(name) => Some(name),
+            _ => None,
+        });
+        let mut previous: Option<(Duration, &Escalation)> = None;
+        for escalation in &rule.escalations {
+            self.escalation_target(&escalation.target);
+            if let Some(holder) = holder
+                && holder.name == escalation.target.name
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::EscalationToSelf,
+                        escalation.target.span,
+                        format!("escalation to `{}`, which already holds the lead", holder.name),
+                    )
+                    .with_label("the same destination")
+                    .with_related(holder.span, "the lead is routed here")
+                    .with_help("escalate to a backup pool, a manager queue or a named rep"),
+                );
+            }
+            let fires_at = match (escalation.after, rule.within) {
+                (Some(after), _) => after,
+                (None, Some(within)) => within,
+                (None, None) => {
+                    self.report(
+                        Diagnostic::new(
+                            Code::EscalationWithoutTime,
+                            escalation.span,
+                            format!("escalation to `{}` has no time", escalation.target.name),
+                        )
+                        .with_label("never fires")
+                        .with_help("add `after 30m`, or give the rule an SLA with `within`"),
+                    );
+                    continue;
+                }
+            };
+            if let (Some(after), Some(within)) = (escalation.after, rule.within)
+                && shorter(after, within)
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::EscalationBeforeSla,
+                        after.span,
+                        "escalation fires before the SLA is due",
+                    )
+                    .with_label("shorter than `within`")
+                    .with_related(within.span, "the SLA")
+                    .with_help("an escalation is for a missed SLA: make `after` at least the `within` time"),
+                );
+            }
+            if let Some((earlier, earlier_escalation)) = previous
+                && shorter(fires_at, earlier)
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::EscalationOutOfOrder,
+                        fires_at.span,
+                        format!(
+                            "escalation to `{}` fires before the escalation to `{}`",
+                            escalation.target.name, earlier_escalation.target.name
+                        ),
+                    )
+                    .with_label("earlier than the step before")
+                    .with_related(earlier.span, "the step before")
+                    .with_help("list chained escalations in the order they fire"),
+                );
+            }
+            previous = Some((fires_at, escalation));
+        }
+    }
+
+    fn rep_action(&mut self, rep: &Ident) {
+        if let Some(info) = self.fields.as_ref().and_then(|f| f.get(rep.name.as_str())).cloned() {
+            self.string_field(rep, &info, "rep");
+            return;
+        }
+        if self.reps.contains(rep.name.as_str()) || self.pool_broken || self.broken_fields.contains(rep.name.as_str())
+        {
+            return;
+        }
+        let string_fields: Vec<&str> = self
+            .fields
+            .iter()
+            .flat_map(|fields| fields.iter())
+            .filter(|(_, info)| info.ty == FieldType::String)
+            .map(|(name, _)| *name)
+            .collect();
+        let candidates: Vec<&str> = self.reps.iter().copied().chain(string_fields).collect();
+        self.report(
+            Diagnostic::new(Code::UnknownRep, rep.span, format!("unknown rep `{}`", rep.name))
+                .with_label("no pool has this member and no field has this name")
+                .with_help_opt(did_you_mean(&rep.name, candidates).or_else(|| {
+                    Some("reps are the members of pools; `rep FIELD` names a string field".to_string())
+                })),
+        );
+    }
+
+    fn string_field(&mut self, field: &Ident, info: &FieldInfo, clause: &str) {
+        if info.ty != FieldType::String {
+            self.report(
+                Diagnostic::new(
+                    Code::NotAStringField,
+                    field.span,
+                    format!("`{clause} {}` needs a string field", field.name),
+                )
+                .with_label(format!("`{}` is {}", field.name, info.ty.describe()))
+                .with_help(format!("`{clause}` reads a rep or account name from a string field")),
+            );
+        }
+    }
+
+    fn escalation_target(&mut self, target: &Ident) {
+        let name = target.name.as_str();
+        if self.pools.contains_key(name)
+            || self.queues.contains(name)
+            || self.reps.contains(name)
+            || self.pool_broken
+            || self.declared_by_broken(name, ItemKind::Pool)
+            || self.declared_by_broken(name, ItemKind::Queue)
+        {
+            return;
+        }
+        let candidates: Vec<&str> = self
+            .pools
+            .keys()
+            .copied()
+            .chain(self.queues.iter().copied())
+            .chain(self.reps.iter().copied())
+            .collect();
+        self.report(
+            Diagnostic::new(
+                Code::UnknownTarget,
+                target.span,
+                format!("unknown escalation target `{name}`"),
+            )
+            .with_label("no pool, queue or rep has this name")
+            .with_help_opt(did_you_mean(name, candidates)),
+        );
+    }
+
+    fn name_reference(&mut self, name: &Ident, kind: NameKind) {
+        let text = name.name.as_str();
+        let (known, code, what, broken_kind): (bool, Code, &str, Option<ItemKind>) = match kind {
+            NameKind::Pool => (
+                self.pools.contains_key(text),
+                Code::UnknownPool,
+                "pool",
+                Some(ItemKind::Pool),
+            ),
+            NameKind::Queue => (
+                self.queues.contains(text),
+                Code::UnknownQueue,
+                "queue",
+                Some(ItemKind::Queue),
+            ),
+            NameKind::Rep => (self.reps.contains(text) || self.pool_broken, Code::UnknownRep, "rep", None),
+            NameKind::Rule => (self.rule_names.contains(text), Code::UnknownRule, "rule", Some(ItemKind::Rule)),
+        };
+        if known || broken_kind.is_some_and(|kind| self.declared_by_broken(text, kind)) {
+            return;
+        }
+        let candidates: Vec<&str> = match kind {
+            NameKind::Pool => self.pools.keys().copied().collect(),
+            NameKind::Queue => self.queues.iter().copied().collect(),
+            NameKind::Rep => self.reps.iter().copied().collect(),
+            NameKind::Rule => self.rule_names.iter().copied().collect(),
+        };
+        let mut help = did_you_mean(text, candidates);
+        if help.is_none() {
+            help = match kind {
+                NameKind::Pool if self.queues.contains(text) => {
+                    Some(format!("`{text}` is a queue: write `queue {text}`"))
+                }
+                NameKind::Queue if self.pools.contains_key(text) => {
+                    Some(format!("`{text}` is a pool: write `pool {text}`"))
+                }
+                NameKind::Pool => Some(format!("declare it: `pool {text} {{ members ... }}`")),
+                NameKind::Queue => Some(format!("declare it: `queue {text}`")),
+                _ => None,
+            };
+        }
+        self.report(
+            Diagnostic::new(code, name.span, format!("unknown {what} `{text}`"))
+                .with_label("not declared")
+                .with_help_opt(help),
+        );
+    }
+
+    /// Looks a field up; reports `unknown-field` (once per use) when it is not in the schema.
+    /// Returns `None` for unknown fields and when there is no schema to look in.
+    fn field(&mut self, field: &Ident) -> Option<FieldInfo> {
+        let fields = self.fields.as_ref()?;
+        if let Some(info) = fields.get(field.name.as_str()) {
+            return Some(info.clone());
+        }
+        if self.broken_fields.contains(field.name.as_str()) {
+            return None;
+        }
+        let help = did_you_mean(&field.name, fields.keys().copied());
+        self.report(
+            Diagnostic::new(
+                Code::UnknownField,
+                field.span,
+                format!("unknown field `{}`", field.name),
+            )
+            .with_label("not in the schema")
+            .with_help_opt(help.or_else(|| Some("add it to the `schema`".to_string()))),
+        );
+        None
+    }
+
+    fn expr(&mut self, expr: &'a Expr) {
+        match &expr.kind {
+            ExprKind::And(operands) | ExprKind::Or(operands) => {
+                for operand in operands {
+                    self.expr(operand);
+                }
+            }
+            ExprKind::Not(operand) => self.expr(operand),
+            ExprKind::Calendar { calendar, .. } => self.calendar_reference(calendar),
+            ExprKind::IsSet { field, negated } => {
+                if let Some(info) = self.field(field)
+                    && !info.optional
+                {
+                    let always = if *negated { "always false" } else { "always true" };
+                    self.report(
+                        Diagnostic::new(
+                            Code::AlwaysSet,
+                            expr.span,
+                            format!("`{}` is required, so this test is {always}", field.name),
+                        )
+                        .with_label(always)
+                        .with_help(format!(
+                            "declare the field optional (`{}: {}?`) if leads may lack it",
+                            field.name, info.ty
+                        )),
+                    );
+                }
+            }
+            ExprKind::Compare { field, op, value } => {
+                let Some(info) = self.field(field) else {
+                    return;
+                };
+                if op.value.is_ordering() && !info.ty.is_ordered() {
+                    self.report(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            op.span,
+                            format!("`{}` cannot be compared with `{}`", field.name, op.value.symbol()),
+                        )
+                        .with_label(format!("`{}` is {}", field.name, info.ty.describe()))
+                        .with_help("`<`, `<=`, `>` and `>=` apply to int, number and time fields; use `=`, `!=` or `in { ... }`"),
+                    );
+                    return;
+                }
+                if matches!(value.kind, ValueKind::Null) {
+                    let negated = op.value != crate::syntax::ast::CmpOp::Eq;
+                    self.report(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            value.span,
+                            "`null` cannot be compared",
+                        )
+                        .with_label("absent fields have no value")
+                        .with_help(format!(
+                            "write `{} is {}set`",
+                            field.name,
+                            if negated { "" } else { "not " }
+                        )),
+                    );
+                    return;
+                }
+                self.value_fits(field, &info.ty, value);
+            }
+            ExprKind::In { field, values, .. } => {
+                let info = self.field(field);
+                if values.is_empty() {
+                    self.report(
+                        Diagnostic::new(Code::EmptySet, expr.span, "`in { }` lists no values")
+                            .with_label("matches nothing")
+                            .with_help("list the values, or remove the condition"),
+                    );
+                    return;
+                }
+                self.set_values(values);
+                if let Some(info) = info {
+                    for value in values {
+                        if matches!(value.kind, ValueKind::Null) {
+                            self.report(
+                                Diagnostic::new(Code::TypeMismatch, value.span, "`null` cannot be in a set")
+                                    .with_label("absent fields have no value")
+                                    .with_help(format!("test absence with `{} is not set`", field.name)),
+                            );
+                            continue;
+                        }
+                        self.value_fits(field, &info.ty, value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports sets that mix kinds of values and values listed twice.
+    fn set_values(&mut self, values: &[Value]) {
+        let mut seen: Vec<&Value> = Vec::new();
+        let first_class = values.first().map(value_class);
+        for value in values {
+            if let Some(first_class) = first_class
+                && value_class(value) != first_class
+                && let Some(first) = values.first()
+            {
+                self.report(
+                    Diagnostic::new(
+                        Code::MixedSet,
+                        value.span,
+                        format!("set mixes {} with {}", describe_value(first), describe_value(value)),
+                    )
+                    .with_label("a different kind of value")
+                    .with_related(first.span, "the set's first value")
+                    .with_help("every value in a set must have the field's type"),
+                );
+            }
+            if let Some(first) = seen.iter().find(|seen| seen.kind == value.kind) {
+                let first_span = first.span;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateValue,
+                        value.span,
+                        format!("{} is listed twice", describe_value(value)),
+                    )
+                    .with_label("listed again")
+                    .with_related(first_span, "first listed here"),
+                );
+            } else {
+                seen.push(value);
+            }
+        }
+    }
+
+    /// Reports a literal that does not fit the field's type.
+    fn value_fits(&mut self, field: &Ident, ty: &FieldType, value: &Value) {
+        match fits(ty, value) {
+            Ok(()) => {}
+            Err(Misfit::UnknownVariant { word }) => {
+                let FieldType::Enum(variants) = ty else {
+                    return;
+                };
+                let help = did_you_mean(&word, variants.iter().map(String::as_str))
+                    .unwrap_or_else(|| format!("`{}` is one of {}", field.name, list_variants(variants)));
+                self.report(
+                    Diagnostic::new(
+                        Code::UnknownVariant,
+                        value.span,
+                        format!("`{word}` is not a variant of `{}`", field.name),
+                    )
+                    .with_label(format!("expected {}", list_variants(variants)))
+                    .with_help(help),
+                );
+            }
+            Err(Misfit::WrongType { hint }) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        value.span,
+                        format!(
+                            "`{}` is {}, but this is {}",
+                            field.name,
+                            ty.describe(),
+                            describe_value(value)
+                        ),
+                    )
+                    .with_label(format!("expected {}", ty.describe()))
+                    .with_help_opt(hint),
+                );
+            }
+        }
+    }
+
+    pub(crate) fn tests(&mut self) {
+        let file = self.file;
+        let mut names: BTreeMap<&str, Span> = BTreeMap::new();
+        for test in &file.tests {
+            if let Some(first) = names.get(test.name.value.as_str()) {
+                let first = *first;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateTest,
+                        test.name.span,
+                        format!("test \"{}\" is declared twice", test.name.value),
+                    )
+                    .with_label("same name again")
+                    .with_related(first, "first declared here")
+                    .with_help("give every test its own name, so a failure names one test"),
+                );
+            } else {
+                names.insert(&test.name.value, test.name.span);
+            }
+            self.test(test);
+        }
+    }
+
+    fn test(&mut self, test: &'a Test) {
+        match test.leads.as_slice() {
+            [] => self.report(
+                Diagnostic::new(
+                    Code::TestWithoutLead,
+                    test.name.span,
+                    format!("test \"{}\" has no `lead`", test.name.value),
+                )
+                .with_label("nothing to route")
+                .with_help("add `lead { id: \"t1\", ... }` with the fields of the schema"),
+            ),
+            [_, rest @ ..] => {
+                for extra in rest {
+                    self.report(
+                        Diagnostic::new(
+                            Code::TestWithoutLead,
+                            extra.span,
+                            format!("test \"{}\" has more than one `lead`", test.name.value),
+                        )
+                        .with_label("a second lead")
+                        .with_help("a test routes one lead; split it into several tests"),
+                    );
+                }
+            }
+        }
+        if test.expectations.is_empty() {
+            self.report(
+                Diagnostic::new(
+                    Code::TestWithoutExpect,
+                    test.name.span,
+                    format!("test \"{}\" expects nothing", test.name.value),
+                )
+                .with_label("no `expect`")
+                .with_help("add what must happen, such as `expect pool senior within 15m`"),
+            );
+        }
+        for lead in &test.leads {
+            let mut given: BTreeMap<&str, Span> = BTreeMap::new();
+            for entry in &lead.entries {
+                if !self.first_declaration(&mut given, &entry.field, "lead field") {
+                    continue;
+                }
+                let Some(info) = self.field(&entry.field) else {
+                    continue;
+                };
+                if matches!(entry.value.kind, ValueKind::Null) {
+                    if !info.optional {
+                        self.report(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                entry.value.span,
+                                format!("`{}` is required and cannot be `null`", entry.field.name),
+                            )
+                            .with_label("required field")
+                            .with_help(format!("give `{}` a value", entry.field.name)),
+                        );
+                    }
+                    continue;
+                }
+                self.value_fits(&entry.field, &info.ty, &entry.value);
+            }
+            if let Some(fields) = &self.fields {
+                let missing: Vec<String> = fields
+                    .iter()
+                    .filter(|(name, info)| !info.optional && !given.contains_key(*name))
+                    .map(|(name, _)| format!("`{name}`"))
+                    .collect();
+                if !missing.is_empty() {
+                    let list = missing.join(", ");
+                    self.report(
+                        Diagnostic::new(
+                            Code::MissingField,
+                            lead.span,
+                            format!("test lead lacks required field{} {list}", if missing.len() == 1 { "" } else { "s" }),
+                        )
+                        .with_label("incomplete lead")
+                        .with_help("give every required field a value, as a real lead would"),
+                    );
+                }
+            }
+        }
+        let reps: BTreeSet<&str> = self.reps.clone();
+        for expectation in &test.expectations {
+            match &expectation.kind {
+                ExpectationKind::Pool(pool) => self.name_reference(pool, NameKind::Pool),
+                ExpectationKind::Queue(queue) => self.name_reference(queue, NameKind::Queue),
+                ExpectationKind::Rep(rep) => {
+                    if !reps.contains(rep.name.as_str()) {
+                        self.name_reference(rep, NameKind::Rep);
+                    }
+                }
+                ExpectationKind::Rule(rule) => self.name_reference(rule, NameKind::Rule),
+                ExpectationKind::Escalate(escalation) => self.escalation_target(&escalation.target),
+                ExpectationKind::Unassigned | ExpectationKind::Within(_) => {}
+            }
+        }
+    }
+}
+
+/// Whether `left` is certainly shorter than `right` (business and wall-clock time are compared
+/// only with their own kind: how they relate depends on the calendar).
+fn shorter(left: Duration, right: Duration) -> bool {
+    match (left.kind, right.kind) {
+        (DurationKind::Fixed { seconds: left }, DurationKind::Fixed { seconds: right }) => left < right,
+        (
+            DurationKind::Business { count: left, unit: left_unit },
+            DurationKind::Business { count: right, unit: right_unit },
+        ) if left_unit == right_unit => left < right,
+        _ => false,
+    }
+}

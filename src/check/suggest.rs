@@ -1,0 +1,54 @@
+//! "Did you mean": the closest known name to a misspelt one.
+
+/// The candidate closest to `word` by optimal string alignment distance (a swap of two letters
+/// counts once), if it is close enough to be a plausible typo. Ties go to the candidate that
+/// sorts first, so the answer does not depend on declaration order.
+pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lowered = word.to_lowercase();
+    let limit = (word.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &'a str)> = None;
+    for candidate in candidates {
+        if candidate == word {
+            continue;
+        }
+        let distance = strsim::osa_distance(&lowered, &candidate.to_lowercase());
+        if distance > limit {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((best_distance, best_name)) => {
+                distance < best_distance || (distance == best_distance && candidate < best_name)
+            }
+        };
+        if better {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, name)| name)
+}
+
+/// `Some("did you mean `x`?")` when a close candidate exists.
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    closest(word, candidates).map(|name| format!("did you mean `{name}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_swaps_and_missing_letters() {
+        assert_eq!(closest("intnet", ["fit", "intent", "region"]), Some("intent"));
+        assert_eq!(closest("hgh", ["low", "medium", "high"]), Some("high"));
+        assert_eq!(closest("seniro", ["sdr", "senior", "backup"]), Some("senior"));
+        assert_eq!(closest("xyz", ["senior", "backup"]), None);
+        assert_eq!(closest("Intent", ["intent"]), Some("intent"));
+    }
+}

@@ -1,0 +1,140 @@
+//! Field types and the one question every value check asks: does this literal fit this field?
+
+use crate::syntax::ast::{Number, Value, ValueKind};
+use std::fmt;
+
+/// The type of a schema field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Int,
+    Number,
+    Time,
+    Bool,
+    Enum(Vec<String>),
+}
+
+/// The type names a schema may use, besides `enum { ... }`.
+pub const TYPE_NAMES: [&str; 5] = ["string", "int", "number", "time", "bool"];
+
+impl FieldType {
+    pub fn from_name(name: &str) -> Option<FieldType> {
+        Some(match name {
+            "string" => FieldType::String,
+            "int" => FieldType::Int,
+            "number" => FieldType::Number,
+            "time" => FieldType::Time,
+            "bool" => FieldType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// Whether `<`, `<=`, `>`, `>=` apply.
+    pub fn is_ordered(&self) -> bool {
+        matches!(self, FieldType::Int | FieldType::Number | FieldType::Time)
+    }
+
+    /// "an enum (`low`, `medium` or `high`)", "a string", ...
+    pub fn describe(&self) -> String {
+        match self {
+            FieldType::String => "a string".to_string(),
+            FieldType::Int => "an int".to_string(),
+            FieldType::Number => "a number".to_string(),
+            FieldType::Time => "a time".to_string(),
+            FieldType::Bool => "a bool".to_string(),
+            FieldType::Enum(variants) => format!("an enum ({})", list_variants(variants)),
+        }
+    }
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldType::String => formatter.write_str("string"),
+            FieldType::Int => formatter.write_str("int"),
+            FieldType::Number => formatter.write_str("number"),
+            FieldType::Time => formatter.write_str("time"),
+            FieldType::Bool => formatter.write_str("bool"),
+            FieldType::Enum(variants) => write!(formatter, "enum {{ {} }}", variants.join(", ")),
+        }
+    }
+}
+
+/// "`low`, `medium` or `high`".
+pub fn list_variants(variants: &[String]) -> String {
+    let quoted: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The kind of a literal, as named in messages.
+pub fn describe_value(value: &Value) -> String {
+    match &value.kind {
+        ValueKind::Word(word) => format!("the word `{word}`"),
+        ValueKind::Str(text) => format!("the string \"{text}\""),
+        ValueKind::Number(Number::Int(int)) => format!("the number `{int}`"),
+        ValueKind::Number(Number::Float(float)) => format!("the number `{float}`"),
+        ValueKind::Time(_) => "a time".to_string(),
+        ValueKind::Null => "`null`".to_string(),
+    }
+}
+
+/// A coarse class of literal, used to spot sets that mix kinds of values.
+pub fn value_class(value: &Value) -> &'static str {
+    match &value.kind {
+        ValueKind::Word(_) => "word",
+        ValueKind::Str(_) => "string",
+        ValueKind::Number(_) => "number",
+        ValueKind::Time(_) => "time",
+        ValueKind::Null => "null",
+    }
+}
+
+/// How a literal fails to fit a field type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Misfit {
+    /// A bare word that is not one of the enum's variants.
+    UnknownVariant { word: String },
+    /// Any other mismatch, with a hint on how to write the value instead.
+    WrongType { hint: Option<String> },
+}
+
+/// Checks that `value` fits a field of type `ty`. `null` is left to the caller (it depends on
+/// whether the field is optional and where the value is used).
+pub fn fits(ty: &FieldType, value: &Value) -> Result<(), Misfit> {
+    match (ty, &value.kind) {
+        (FieldType::Enum(variants), ValueKind::Word(word)) => {
+            if variants.iter().any(|variant| variant == word) {
+                Ok(())
+            } else {
+                Err(Misfit::UnknownVariant { word: word.clone() })
+            }
+        }
+        (FieldType::Enum(variants), ValueKind::Str(text)) if variants.contains(text) => {
+            Err(Misfit::WrongType {
+                hint: Some(format!("enum variants are written bare: `{text}`")),
+            })
+        }
+        (FieldType::String, ValueKind::Str(_)) => Ok(()),
+        (FieldType::String, ValueKind::Word(word)) => Err(Misfit::WrongType {
+            hint: Some(format!("strings are quoted: \"{word}\"")),
+        }),
+        (FieldType::Int, ValueKind::Number(Number::Int(_))) => Ok(()),
+        (FieldType::Int, ValueKind::Number(Number::Float(_))) => Err(Misfit::WrongType {
+            hint: Some("an int field holds whole numbers".to_string()),
+        }),
+        (FieldType::Number, ValueKind::Number(_)) => Ok(()),
+        (FieldType::Time, ValueKind::Time(_)) => Ok(()),
+        (FieldType::Time, _) => Err(Misfit::WrongType {
+            hint: Some("times are RFC 3339, such as `2026-11-23T10:00:00+01:00`".to_string()),
+        }),
+        (FieldType::Bool, ValueKind::Word(word)) if word == "true" || word == "false" => Ok(()),
+        (FieldType::Bool, _) => Err(Misfit::WrongType {
+            hint: Some("a bool is `true` or `false`".to_string()),
+        }),
+        _ => Err(Misfit::WrongType { hint: None }),
+    }
+}

@@ -1,0 +1,224 @@
+//! The command line: argument parsing (clap), file reading, output streams and exit codes.
+//! Everything it shows comes from the library; this module only does the I/O around it.
+//!
+//! Exit codes: 0 success, 1 problems found in the input, 2 usage or I/O errors.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::render::{self, FileDiagnostics, Style};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Lead routing policy as code: check, test and run routing policies"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policy files for syntax, name and type errors
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Policy files, or directories to search for `*.route` files
+    #[arg(required = true, value_name = "FILE|DIR")]
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Treat warnings as errors for the exit code
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    deny: Option<Deny>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Graphical report on stderr (colour only on a terminal without NO_COLOR)
+    Human,
+    /// One JSON array on stdout
+    Json,
+    /// SARIF 2.1.0 on stdout, for code scanning
+    Sarif,
+    /// GitHub Actions workflow annotations on stdout
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    /// Fail (exit 1) on warnings as well as errors
+    Warnings,
+}
+
+const EXIT_PROBLEMS: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// A source read from disk.
+struct Source {
+    path: String,
+    text: String,
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode, String> {
+    let sources = read_sources(&args.paths)?;
+    let reports: Vec<_> = sources
+        .iter()
+        .map(|source| switchboard::check_source(&source.text))
+        .collect();
+    let files: Vec<FileDiagnostics<'_>> = sources
+        .iter()
+        .zip(&reports)
+        .map(|(source, report)| FileDiagnostics {
+            path: &source.path,
+            text: &source.text,
+            diagnostics: &report.diagnostics,
+        })
+        .collect();
+    let errors: usize = reports.iter().map(|r| r.error_count()).sum();
+    let warnings: usize = reports.iter().map(|r| r.warning_count()).sum();
+    match args.format {
+        Format::Human => {
+            let style = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+                || !std::io::stderr().is_terminal()
+            {
+                Style::Plain
+            } else {
+                Style::Colour
+            };
+            let mut err = std::io::stderr().lock();
+            for file in &files {
+                let _ = err.write_all(render::human(file, style).as_bytes());
+            }
+            let _ = writeln!(err, "{}", summary(files.len(), errors, warnings));
+        }
+        Format::Json => print_stdout(&render::json(&files))?,
+        Format::Sarif => print_stdout(&render::sarif(&files))?,
+        Format::Github => print_stdout(&render::github(&files))?,
+    }
+    let failed = errors > 0 || (matches!(args.deny, Some(Deny::Warnings)) && warnings > 0);
+    Ok(if failed {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn summary(files: usize, errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if errors == 0 && warnings == 0 {
+        format!("checked {}: no problems", plural(files, "file"))
+    } else {
+        format!(
+            "checked {}: {}, {}",
+            plural(files, "file"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}
+
+fn print_stdout(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|error| format!("cannot write to stdout: {error}"))
+}
+
+/// Reads every named file and every `*.route` file below every named directory, in a stable
+/// order. Any unreadable or non-UTF-8 file is an error: checking the rest would hide it.
+fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe_io(&error)))?;
+        if metadata.is_dir() {
+            let before = files.len();
+            collect_routes(path, &mut files)?;
+            if files.len() == before {
+                return Err(format!("no `*.route` files under `{}`", path.display()));
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.dedup();
+    files
+        .into_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path)
+                .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe_io(&error)))?;
+            let text = String::from_utf8(bytes).map_err(|error| {
+                format!(
+                    "`{}` is not UTF-8 (invalid byte at offset {})",
+                    path.display(),
+                    error.utf8_error().valid_up_to()
+                )
+            })?;
+            Ok(Source {
+                path: path.display().to_string(),
+                text,
+            })
+        })
+        .collect()
+}
+
+fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot read `{}`: {}", dir.display(), describe_io(&error)))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for path in paths {
+        let hidden = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .is_some_and(|name| name.starts_with('.') || name == "target");
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect_routes(&path, files)?;
+        } else if path.extension().is_some_and(|ext| ext == "route") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => error.to_string(),
+    }
+}

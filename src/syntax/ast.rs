@@ -1,0 +1,440 @@
+//! The syntax tree of a policy file: plain data with a byte span on every node.
+//!
+//! The tree holds what was written, not what it means: names are unresolved, bare words in values
+//! (`high`, `true`) are kept as words, and a field's type is the name that was written. The checker
+//! resolves all of that against the schema.
+
+use crate::span::Span;
+
+/// A name as written, with its span.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// Any value with the span it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+/// A whole policy file: every item that parsed, in file order within each kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyFile {
+    pub schemas: Vec<Schema>,
+    pub calendars: Vec<Calendar>,
+    pub pools: Vec<Pool>,
+    pub queues: Vec<Queue>,
+    pub rules: Vec<Rule>,
+    pub tests: Vec<Test>,
+    /// Items that failed to parse. Their declared names (when readable) stop the checker from
+    /// reporting every use of them as unknown: one syntax error should give one diagnostic.
+    pub broken: Vec<BrokenItem>,
+}
+
+/// What kind of item a broken item was meant to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    Schema,
+    Calendar,
+    Pool,
+    Queue,
+    Rule,
+    Other,
+}
+
+/// An item (or a schema field) that did not parse.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokenItem {
+    pub kind: ItemKind,
+    pub name: Option<Ident>,
+    pub span: Span,
+}
+
+/// `schema NAME { field: type ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schema {
+    pub name: Ident,
+    pub fields: Vec<Field>,
+    /// Names of fields whose declaration did not parse; uses of them are not reported again.
+    pub broken_fields: Vec<Ident>,
+    pub span: Span,
+}
+
+/// `name: type` or `name: type?` inside a schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub optional: bool,
+    pub span: Span,
+}
+
+/// A field's type as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeExpr {
+    /// `string`, `int`, `number`, `time`, `bool`, or a misspelling of one (the checker decides).
+    Named(Ident),
+    /// `enum { a, b, c }`
+    Enum { variants: Vec<Ident>, span: Span },
+}
+
+impl TypeExpr {
+    pub fn span(&self) -> Span {
+        match self {
+            TypeExpr::Named(ident) => ident.span,
+            TypeExpr::Enum { span, .. } => *span,
+        }
+    }
+}
+
+/// `calendar NAME { timezone Z  hours DAYS TIMES  holidays DATES }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calendar {
+    pub name: Ident,
+    pub timezones: Vec<Spanned<String>>,
+    pub hours: Vec<HoursClause>,
+    pub holidays: Vec<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `hours mon-fri, sat 09:00-12:00, 13:00-18:00`
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoursClause {
+    pub days: Vec<DayRange>,
+    pub times: Vec<TimeRange>,
+    pub span: Span,
+}
+
+/// Days of the week, Monday first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl Weekday {
+    pub fn from_word(word: &str) -> Option<Weekday> {
+        Some(match word {
+            "mon" => Weekday::Mon,
+            "tue" => Weekday::Tue,
+            "wed" => Weekday::Wed,
+            "thu" => Weekday::Thu,
+            "fri" => Weekday::Fri,
+            "sat" => Weekday::Sat,
+            "sun" => Weekday::Sun,
+            _ => return None,
+        })
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        }
+    }
+}
+
+/// `mon` or `mon-fri`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayRange {
+    pub first: Weekday,
+    pub last: Weekday,
+    pub span: Span,
+}
+
+/// `09:00` as minutes since midnight, as written (validated by the checker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Clock {
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl Clock {
+    pub fn minutes(self) -> u32 {
+        u32::from(self.hour) * 60 + u32::from(self.minute)
+    }
+}
+
+/// `09:00-18:00`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeRange {
+    pub start: Clock,
+    pub end: Clock,
+    pub span: Span,
+}
+
+/// `pool NAME { members ...  strategy ...  cap N  calendar C }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    pub name: Ident,
+    pub members: Vec<Ident>,
+    /// Every `members` clause's span; more than one is a duplicate clause.
+    pub members_clauses: Vec<Span>,
+    pub strategies: Vec<Strategy>,
+    pub caps: Vec<Spanned<u64>>,
+    pub calendars: Vec<Ident>,
+    pub span: Span,
+}
+
+/// A pool's distribution strategy as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Strategy {
+    /// `round_robin`, `least_loaded`, `ordered`, or a misspelling (the checker decides).
+    Named(Ident),
+    /// `weighted(anna=2, boris=1)`
+    Weighted { weights: Vec<Weight>, span: Span },
+}
+
+impl Strategy {
+    pub fn span(&self) -> Span {
+        match self {
+            Strategy::Named(ident) => ident.span,
+            Strategy::Weighted { span, .. } => *span,
+        }
+    }
+}
+
+/// `anna=2` inside `weighted(...)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weight {
+    pub member: Ident,
+    pub weight: Spanned<u64>,
+    pub span: Span,
+}
+
+/// `queue NAME`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    pub name: Ident,
+    pub span: Span,
+}
+
+/// A routing rule; `otherwise` is a rule without a condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// `rule NAME:`; unnamed rules are known by `position` (`#1`).
+    pub name: Option<Ident>,
+    /// 1-based position among the file's rules.
+    pub position: usize,
+    /// `None` for `otherwise`.
+    pub condition: Option<Expr>,
+    /// The span of the `when` or `otherwise` keyword.
+    pub keyword_span: Span,
+    /// `ACTION else ACTION ...`, at least one.
+    pub actions: Vec<Action>,
+    pub within: Option<Duration>,
+    pub escalations: Vec<Escalation>,
+    pub span: Span,
+}
+
+impl Rule {
+    /// How the rule is called in messages and decisions: its name, or `#N`.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => name.name.clone(),
+            None => format!("#{}", self.position),
+        }
+    }
+
+    /// The span that stands for the rule in diagnostics: its name, or its keyword.
+    pub fn head_span(&self) -> Span {
+        match &self.name {
+            Some(name) => name.span,
+            None => self.keyword_span,
+        }
+    }
+}
+
+/// A boolean condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    /// `field OP value`
+    Compare {
+        field: Ident,
+        op: Spanned<CmpOp>,
+        value: Value,
+    },
+    /// `field in {..}` / `field not in {..}`
+    In {
+        field: Ident,
+        negated: bool,
+        values: Vec<Value>,
+    },
+    /// `field is set` / `field is not set`
+    IsSet { field: Ident, negated: bool },
+    /// `inside CAL` / `outside CAL`
+    Calendar { inside: bool, calendar: Ident },
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    /// Whether the operator orders values (and so needs a number, int or time).
+    pub fn is_ordering(self) -> bool {
+        matches!(self, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge)
+    }
+}
+
+/// A literal value as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub kind: ValueKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueKind {
+    /// A bare word: an enum variant, `true` / `false`, or a mistake.
+    Word(String),
+    /// A quoted string, unescaped.
+    Str(String),
+    Number(Number),
+    /// An RFC 3339 timestamp.
+    Time(jiff::Timestamp),
+    Null,
+}
+
+/// A numeric literal: integral when written without a fraction and within `i64`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    pub fn as_f64(self) -> f64 {
+        match self {
+            // Precision loss above 2^53 is accepted: such values are only compared to numbers.
+            #[allow(clippy::cast_precision_loss)]
+            Number::Int(int) => int as f64,
+            Number::Float(float) => float,
+        }
+    }
+}
+
+/// `pool P`, `rep R`, `owner of F`, `queue Q`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub kind: ActionKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionKind {
+    Pool(Ident),
+    /// A rep's name, or a string field that holds one (the checker decides which).
+    Rep(Ident),
+    OwnerOf(Ident),
+    Queue(Ident),
+}
+
+/// `15m`, `1h30m`, `5 business days`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duration {
+    pub kind: DurationKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DurationKind {
+    /// Wall-clock (or working-time, on a calendar) seconds.
+    Fixed { seconds: u64 },
+    /// `N business days` or `N business hours`, counted on a calendar.
+    Business { count: u64, unit: BusinessUnit },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BusinessUnit {
+    Days,
+    Hours,
+}
+
+/// `escalate TARGET [after D]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Escalation {
+    pub target: Ident,
+    pub after: Option<Duration>,
+    pub span: Span,
+}
+
+/// `test "name" { lead {...} expect ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Test {
+    pub name: Spanned<String>,
+    pub leads: Vec<LeadLiteral>,
+    pub expectations: Vec<Expectation>,
+    pub span: Span,
+}
+
+/// `lead { field: value, ... }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadLiteral {
+    pub entries: Vec<LeadEntry>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadEntry {
+    pub field: Ident,
+    pub value: Value,
+}
+
+/// One clause after `expect`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    pub kind: ExpectationKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExpectationKind {
+    Pool(Ident),
+    Rep(Ident),
+    Queue(Ident),
+    Unassigned,
+    Rule(Ident),
+    Within(Duration),
+    Escalate(Escalation),
+}

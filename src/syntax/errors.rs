@@ -1,0 +1,280 @@
+//! Syntax errors: turns a pest error into a diagnostic that says what was expected, in words.
+
+use super::{MAX_NESTING, Rule};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::span::Span;
+use std::collections::BTreeSet;
+
+/// Words that cannot be names, with the grammar's `reserved` rule.
+pub(crate) const RESERVED: [&str; 13] = [
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "when",
+    "otherwise",
+    "else",
+    "within",
+    "escalate",
+    "after",
+    "inside",
+    "outside",
+];
+
+/// What a rule stands for in "expected ..." (`None`: never worth naming).
+fn describe(grammar_rule: Rule) -> Option<&'static str> {
+    Some(match grammar_rule {
+        Rule::ident => "a name",
+        Rule::number => "a number",
+        Rule::integer => "a whole number",
+        Rule::string => "a quoted string",
+        Rule::date => "a date such as `2026-12-24`",
+        Rule::clock | Rule::time_range => "hours such as `09:00-18:00`",
+        Rule::timestamp => "a time such as `2026-11-23T10:00:00+01:00`",
+        Rule::fixed_duration | Rule::duration | Rule::business_duration => {
+            "a duration such as `15m`, `4h` or `5 business days`"
+        }
+        Rule::value => "a value",
+        Rule::weekday | Rule::day_range => "a weekday (`mon` to `sun`)",
+        Rule::zone_name => "a time zone such as `Europe/Berlin`",
+        Rule::cmp_op => "a comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`)",
+        Rule::field_type => "a type",
+        Rule::field => "a field",
+        Rule::condition | Rule::or_expr | Rule::and_expr => "a condition",
+        Rule::actions => "an action (`pool`, `rep`, `owner of`, `queue`)",
+        Rule::kw_schema => "`schema`",
+        Rule::kw_calendar => "`calendar`",
+        Rule::kw_pool => "`pool`",
+        Rule::kw_queue => "`queue`",
+        Rule::kw_rule => "`rule`",
+        Rule::kw_when => "`when`",
+        Rule::kw_otherwise => "`otherwise`",
+        Rule::kw_test => "`test`",
+        Rule::kw_and => "`and`",
+        Rule::kw_or => "`or`",
+        Rule::kw_not => "`not`",
+        Rule::kw_in => "`in`",
+        Rule::kw_is => "`is`",
+        Rule::kw_set => "`set`",
+        Rule::kw_inside => "`inside`",
+        Rule::kw_outside => "`outside`",
+        Rule::kw_else => "`else`",
+        Rule::kw_rep => "`rep`",
+        Rule::kw_owner => "`owner`",
+        Rule::kw_of => "`of`",
+        Rule::kw_within => "`within`",
+        Rule::kw_escalate => "`escalate`",
+        Rule::kw_after => "`after`",
+        Rule::kw_members => "`members`",
+        Rule::kw_strategy => "`strategy`",
+        Rule::kw_weighted => "`weighted`",
+        Rule::kw_cap => "`cap`",
+        Rule::kw_timezone => "`timezone`",
+        Rule::kw_hours => "`hours`",
+        Rule::kw_holidays => "`holidays`",
+        Rule::kw_enum => "`enum`",
+        Rule::kw_lead => "`lead`",
+        Rule::kw_expect => "`expect`",
+        Rule::kw_unassigned => "`unassigned`",
+        Rule::kw_business => "`business`",
+        Rule::kw_null => "`null`",
+        Rule::business_unit => "`days` or `hours`",
+        Rule::lbrace => "`{`",
+        Rule::rbrace => "`}`",
+        Rule::lparen => "`(`",
+        Rule::rparen => "`)`",
+        Rule::colon => "`:`",
+        Rule::comma => "`,`",
+        Rule::arrow => "`->`",
+        Rule::question => "`?`",
+        Rule::equals => "`=`",
+        Rule::EOI => "the end of the file",
+        _ => return None,
+    })
+}
+
+const ITEM_STARTS: [&str; 8] = [
+    "`schema`",
+    "`calendar`",
+    "`pool`",
+    "`queue`",
+    "`rule`",
+    "`when`",
+    "`otherwise`",
+    "`test`",
+];
+
+/// Builds the diagnostic for a pest error in the chunk of `text` that starts at `base`.
+pub(crate) fn syntax_error(text: &str, base: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let local = match error.location {
+        pest::error::InputLocation::Pos(pos) => pos,
+        pest::error::InputLocation::Span((start, _)) => start,
+    };
+    let offset = (base + local).min(text.len());
+    let mut expected: BTreeSet<&'static str> = BTreeSet::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        expected.extend(positives.iter().filter_map(|positive| describe(*positive)));
+    }
+    if expected.is_empty()
+        && let Some(attempts) = error.parse_attempts()
+    {
+        for token in attempts.expected_tokens() {
+            expected.insert(leak_free_token(&token.to_string()));
+        }
+    }
+    expected_found(text, offset, expected)
+}
+
+/// Punctuation pest may report as a literal: map the known ones to static strings.
+fn leak_free_token(token: &str) -> &'static str {
+    match token {
+        "-" => "`-`",
+        ":" => "`:`",
+        "(" => "`(`",
+        ")" => "`)`",
+        "\"" => "`\"`",
+        other => {
+            let _ = other;
+            "a valid token"
+        }
+    }
+}
+
+/// "expected X, found Y", placed at the found token; or, when the token begins a new line, at the
+/// end of the line before (where the missing piece belongs).
+pub(crate) fn expected_found(
+    text: &str,
+    offset: usize,
+    expected: BTreeSet<&'static str>,
+) -> Diagnostic {
+    let mut expected: Vec<&str> = expected.into_iter().collect();
+    let item_count = expected
+        .iter()
+        .filter(|word| ITEM_STARTS.contains(word))
+        .count();
+    let mut lead = String::new();
+    if item_count >= 6 {
+        expected.retain(|word| !ITEM_STARTS.contains(word));
+        lead = "an item (`schema`, `calendar`, `pool`, `queue`, `rule`, `when`, `otherwise` or `test`)"
+            .to_string();
+    }
+    let mut parts: Vec<String> = expected.iter().map(|word| word.to_string()).collect();
+    if !lead.is_empty() {
+        parts.insert(0, lead);
+    }
+    let expected_text = join_or(&parts);
+    let (found, found_span) = found_token(text, offset);
+    let mut help = None;
+    if RESERVED.contains(&found.as_str()) && parts.iter().any(|part| part == "a name") {
+        help = Some(format!(
+            "`{found}` is a keyword and cannot be used as a name; choose another name"
+        ));
+    }
+    let found_text = if found.is_empty() {
+        "the end of the file".to_string()
+    } else {
+        format!("`{found}`")
+    };
+    let message = if expected_text.is_empty() {
+        format!("unexpected {found_text}")
+    } else {
+        format!("expected {expected_text}, found {found_text}")
+    };
+    let previous_end = previous_token_end(text, offset);
+    let starts_new_line = text[previous_end..offset].contains('\n');
+    let (span, label) = if starts_new_line || found.is_empty() {
+        (
+            Span::at(previous_end),
+            format!("expected {expected_text} after this"),
+        )
+    } else {
+        (found_span, format!("expected {expected_text}"))
+    };
+    let label = if expected_text.is_empty() {
+        "unexpected".to_string()
+    } else {
+        label
+    };
+    Diagnostic::new(Code::Syntax, span, message)
+        .with_label(label)
+        .with_help_opt(help)
+}
+
+/// The diagnostic for a condition nested deeper than [`MAX_NESTING`].
+pub(crate) fn nesting_error(text: &str, offset: usize) -> Diagnostic {
+    let (_, span) = found_token(text, offset);
+    Diagnostic::new(
+        Code::NestingTooDeep,
+        span,
+        format!("condition nested more than {MAX_NESTING} levels deep"),
+    )
+    .with_label("too deep")
+    .with_help("split the condition into several rules, or flatten it with `in { ... }`")
+}
+
+/// "a, b or c".
+fn join_or(parts: &[String]) -> String {
+    match parts {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+/// The token at `offset` (a word, a number, a string start or one character) and its span.
+fn found_token(text: &str, offset: usize) -> (String, Span) {
+    let rest = &text[offset.min(text.len())..];
+    let Some(first) = rest.chars().next() else {
+        return (String::new(), Span::at(text.len()));
+    };
+    let len = if first.is_alphanumeric() || first == '_' {
+        rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+            .unwrap_or(rest.len())
+    } else if rest.starts_with("->") || rest.starts_with("<=") || rest.starts_with(">=") {
+        2
+    } else {
+        first.len_utf8()
+    };
+    let token = &rest[..len];
+    let shown = if token == "\n" {
+        "a new line".to_string()
+    } else {
+        token.chars().take(40).collect()
+    };
+    (shown, Span::new(offset, offset + len))
+}
+
+/// The end of the last token before `offset`, skipping whitespace and comments.
+fn previous_token_end(text: &str, offset: usize) -> usize {
+    let mut end = offset.min(text.len());
+    loop {
+        let before = &text[..end];
+        let trimmed = before.trim_end_matches([' ', '\t', '\r', '\n']);
+        let line_start = trimmed.rfind('\n').map_or(0, |index| index + 1);
+        let line = &trimmed[line_start..];
+        match comment_start(line) {
+            Some(hash) => end = line_start + hash,
+            None => return trimmed.len(),
+        }
+    }
+}
+
+/// Where a comment starts on a line, ignoring `#` inside strings.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (index, ch) in line.char_indices() {
+        match ch {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return Some(index),
+            _ => {}
+        }
+        escaped = false;
+    }
+    None
+}

@@ -1,0 +1,250 @@
+//! The error-tolerant parse driver: one item at a time, recovering at item boundaries.
+//!
+//! pest stops at the first error, so the driver never asks it for a whole file. It parses one
+//! `item_at` (an item followed by the start of the next one, or the end of the text) from the
+//! current offset. When that fails, the pest error becomes a diagnostic and the driver resumes at
+//! the next line that begins with an item keyword after the failure. Within an item, the grammar's
+//! `bad_*` and `missing_rbrace` rules let one broken field or clause fail alone; [`super::lower`]
+//! reports those.
+
+use super::ast::{BrokenItem, Ident, ItemKind, PolicyFile};
+use super::errors::{nesting_error, syntax_error};
+use super::lower::Lowerer;
+use super::{MAX_NESTING, PestParser, Rule};
+use crate::diagnostic::{self, Diagnostic};
+use crate::span::Span;
+use pest::Parser;
+
+/// The result of parsing: the tree that could be built and every syntax error.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    pub file: PolicyFile,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Parses a policy text. Never fails and never panics: errors are returned beside the tree.
+pub fn parse(text: &str) -> Parsed {
+    pest::set_error_detail(true);
+    let item_starts = item_starts(text);
+    let too_deep = too_deep_regions(text, &item_starts);
+    let mut lowerer = Lowerer::new(text);
+    let mut errors = Vec::new();
+    let mut offset = skip_trivia(text, 0);
+    while offset < text.len() {
+        if let Some((deep_at, region_end)) = too_deep
+            .iter()
+            .copied()
+            .find(|&(deep_at, _)| deep_at >= offset && next_start(&item_starts, offset) > deep_at)
+        {
+            errors.push(nesting_error(text, deep_at));
+            record_broken(&mut lowerer, text, offset, region_end);
+            offset = skip_trivia(text, region_end);
+            continue;
+        }
+        match PestParser::parse(Rule::item_at, &text[offset..]) {
+            Ok(pairs) => {
+                let mut end = offset;
+                for pair in pairs {
+                    end = end.max(offset + pair.as_span().end());
+                    lowerer.item(pair, offset);
+                }
+                if end == offset {
+                    // An empty match cannot happen with this grammar; never loop on it.
+                    end = next_start(&item_starts, offset);
+                }
+                offset = skip_trivia(text, end);
+            }
+            Err(error) => {
+                let diagnostic = syntax_error(text, offset, &error);
+                let failed_at = diagnostic.span.start.max(offset);
+                let resume = if item_starts.binary_search(&failed_at).is_ok() && failed_at > offset
+                {
+                    failed_at
+                } else {
+                    next_start(&item_starts, failed_at)
+                };
+                errors.push(diagnostic);
+                record_broken(&mut lowerer, text, offset, resume);
+                offset = skip_trivia(text, resume);
+            }
+        }
+    }
+    let (file, lower_errors) = lowerer.finish();
+    errors.extend(lower_errors);
+    diagnostic::sort(&mut errors);
+    Parsed { file, errors }
+}
+
+/// Notes a broken item and the name it declares, if that much can be read.
+fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize) {
+    let chunk = &text[start..end];
+    let first_word: String = chunk
+        .chars()
+        .take_while(|ch| ch.is_alphanumeric() || *ch == '_')
+        .collect();
+    let kind = match first_word.as_str() {
+        "schema" => ItemKind::Schema,
+        "calendar" => ItemKind::Calendar,
+        "pool" => ItemKind::Pool,
+        "queue" => ItemKind::Queue,
+        "rule" | "when" | "otherwise" => ItemKind::Rule,
+        _ => ItemKind::Other,
+    };
+    let name = PestParser::parse(Rule::item_header, chunk)
+        .ok()
+        .and_then(|mut pairs| pairs.next())
+        .and_then(|header| header.into_inner().find(|pair| pair.as_rule() == Rule::ident))
+        .map(|ident| Ident {
+            name: ident.as_str().to_string(),
+            span: Span::new(start + ident.as_span().start(), start + ident.as_span().end()),
+        });
+    lowerer.broken(BrokenItem {
+        kind,
+        name,
+        span: Span::new(start, end.max(start)),
+    });
+}
+
+/// The first item start strictly after `offset`, or the end of the text.
+fn next_start(item_starts: &[usize], offset: usize) -> usize {
+    let index = item_starts.partition_point(|&start| start <= offset);
+    item_starts.get(index).copied().unwrap_or(usize::MAX)
+}
+
+const ITEM_KEYWORDS: [&str; 8] = [
+    "schema",
+    "calendar",
+    "pool",
+    "queue",
+    "rule",
+    "when",
+    "otherwise",
+    "test",
+];
+
+/// Offsets of every line whose first word is an item keyword not followed by `:` (which would
+/// make it a schema field). These are the places where the driver may resume after an error.
+fn item_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start_matches([' ', '\t', '\r', '\u{feff}']);
+        let indent = line.len() - trimmed.len();
+        let word_len = trimmed
+            .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+            .unwrap_or(trimmed.len());
+        let word = &trimmed[..word_len];
+        let after = trimmed[word_len..].trim_start_matches([' ', '\t']);
+        if ITEM_KEYWORDS.contains(&word) && !after.starts_with(':') {
+            starts.push(line_start + indent);
+        }
+        line_start += line.len();
+    }
+    starts
+}
+
+/// Finds conditions nested deeper than [`MAX_NESTING`] (parentheses or `not`), which pest would
+/// recurse into. Returns each offending offset with the end of the item region that holds it.
+fn too_deep_regions(text: &str, item_starts: &[usize]) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut regions = Vec::new();
+    let mut depth = 0usize;
+    let mut nots = 0usize;
+    let mut index = 0;
+    let mut next_region_start = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'#' => {
+                while index < bytes.len() && bytes[index] != b'\n' {
+                    index += 1;
+                }
+                continue;
+            }
+            b'"' => {
+                index += 1;
+                while index < bytes.len() && bytes[index] != b'"' && bytes[index] != b'\n' {
+                    if bytes[index] == b'\\' {
+                        index += 1;
+                    }
+                    index += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b'n' if text[index..].starts_with("not")
+                && !text[..index].ends_with(|ch: char| ch.is_alphanumeric() || ch == '_')
+                && !text[index + 3..].starts_with(|ch: char| ch.is_alphanumeric() || ch == '_') =>
+            {
+                nots += 1;
+                index += 3;
+                if depth + nots > MAX_NESTING && index > next_region_start {
+                    let end = next_start(item_starts, index).min(text.len());
+                    regions.push((index - 3, end));
+                    next_region_start = end;
+                }
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => {}
+            _ => nots = 0,
+        }
+        if bytes[index] == b'(' && depth + nots > MAX_NESTING && index >= next_region_start {
+            let end = next_start(item_starts, index).min(text.len());
+            regions.push((index, end));
+            next_region_start = end;
+        }
+        if item_starts.binary_search(&index).is_ok() {
+            depth = 0;
+            nots = 0;
+        }
+        index += 1;
+    }
+    regions
+}
+
+/// Skips whitespace and comments from `offset`.
+fn skip_trivia(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut index = offset.min(text.len());
+    loop {
+        while index < bytes.len() && matches!(bytes[index], b' ' | b'\t' | b'\r' | b'\n') {
+            index += 1;
+        }
+        if text[index..].starts_with('\u{feff}') {
+            index += '\u{feff}'.len_utf8();
+            continue;
+        }
+        if index < bytes.len() && bytes[index] == b'#' {
+            while index < bytes.len() && bytes[index] != b'\n' {
+                index += 1;
+            }
+            continue;
+        }
+        return index;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_starts_skip_schema_fields_named_like_keywords() {
+        let text = "schema lead {\n  pool: string\n}\npool p { members a }\n";
+        let starts = item_starts(text);
+        assert_eq!(starts, vec![0, text.find("pool p").unwrap_or_default()]);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "(".repeat(10_000);
+        let text = format!("when {deep}intent = high -> queue q\nqueue q\n");
+        let parsed = parse(&text);
+        assert!(
+            parsed
+                .errors
+                .iter()
+                .any(|error| error.code == crate::diagnostic::Code::NestingTooDeep)
+        );
+        assert_eq!(parsed.file.queues.len(), 1);
+    }
+}
