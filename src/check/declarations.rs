@@ -184,6 +184,7 @@ impl<'a> Checker<'a> {
 
     fn calendar(&mut self, calendar: &'a Calendar) {
         match calendar.timezones.as_slice() {
+            [] if calendar.has_broken_clause => {}
             [] => self.report(
                 Diagnostic::new(
                     Code::MissingTimezone,
@@ -219,7 +220,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if calendar.hours.is_empty() {
+        if calendar.hours.is_empty() && !calendar.has_broken_clause {
             self.report(
                 Diagnostic::new(
                     Code::MissingHours,
@@ -330,7 +331,7 @@ impl<'a> Checker<'a> {
     }
 
     fn pool(&mut self, pool: &'a Pool) {
-        if pool.members.is_empty() {
+        if pool.members.is_empty() && !pool.has_broken_clause {
             self.report(
                 Diagnostic::new(
                     Code::EmptyPool,
@@ -453,7 +454,7 @@ impl<'a> Checker<'a> {
                     }
                 }
                 for (member, member_span) in members {
-                    if !weighted.contains_key(member) {
+                    if !weighted.contains_key(member) && !pool.has_broken_clause {
                         self.report(
                             Diagnostic::new(
                                 Code::MissingWeight,

@@ -97,6 +97,8 @@ pub struct Calendar {
     pub timezones: Vec<Spanned<String>>,
     pub hours: Vec<HoursClause>,
     pub holidays: Vec<Spanned<String>>,
+    /// Whether some clause failed to parse (so "missing" checks would only repeat the error).
+    pub has_broken_clause: bool,
     pub span: Span,
 }
 
@@ -186,6 +188,8 @@ pub struct Pool {
     pub strategies: Vec<Strategy>,
     pub caps: Vec<Spanned<u64>>,
     pub calendars: Vec<Ident>,
+    /// Whether some clause failed to parse (so "missing" checks would only repeat the error).
+    pub has_broken_clause: bool,
     pub span: Span,
 }
 

@@ -182,8 +182,10 @@ pub(crate) fn expected_found(
         format!("expected {expected_text}, found {found_text}")
     };
     let previous_end = previous_token_end(text, offset);
+    // A missing piece belongs at the end of the line before; an unexpected new item does not.
+    let continues_item = item_count < 6;
     let starts_new_line = text[previous_end..offset].contains('\n');
-    let (span, label) = if starts_new_line || found.is_empty() {
+    let (span, label) = if (starts_new_line && continues_item) || found.is_empty() {
         (
             Span::at(previous_end),
             format!("expected {expected_text} after this"),

@@ -196,6 +196,7 @@ impl<'text> Lowerer<'text> {
             timezones: Vec::new(),
             hours: Vec::new(),
             holidays: Vec::new(),
+            has_broken_clause: false,
             span,
         };
         for part in pair.into_inner() {
@@ -218,7 +219,10 @@ impl<'text> Lowerer<'text> {
                         });
                     }
                 }
-                Rule::bad_clause => self.bad_part(&part, Rule::calendar_clause_at),
+                Rule::bad_clause => {
+                    calendar.has_broken_clause = true;
+                    self.bad_part(&part, Rule::calendar_clause_at);
+                }
                 Rule::missing_rbrace => {
                     let at = self.base + part.as_span().start();
                     let what = name
@@ -283,6 +287,7 @@ impl<'text> Lowerer<'text> {
             strategies: Vec::new(),
             caps: Vec::new(),
             calendars: Vec::new(),
+            has_broken_clause: false,
             span,
         };
         for part in pair.into_inner() {
@@ -325,7 +330,10 @@ impl<'text> Lowerer<'text> {
                         pool.calendars.push(self.ident(&calendar));
                     }
                 }
-                Rule::bad_clause => self.bad_part(&part, Rule::pool_clause_at),
+                Rule::bad_clause => {
+                    pool.has_broken_clause = true;
+                    self.bad_part(&part, Rule::pool_clause_at);
+                }
                 Rule::missing_rbrace => {
                     let at = self.base + part.as_span().start();
                     let what = name

@@ -55,7 +55,15 @@ pub fn parse(text: &str) -> Parsed {
                 offset = skip_trivia(text, end);
             }
             Err(error) => {
-                let diagnostic = syntax_error(text, offset, &error);
+                let mut diagnostic = syntax_error(text, offset, &error);
+                // An error past the next item start usually means this item lacks its end and
+                // pest read on into the next one: report the error within the item's own lines.
+                let own_end = next_start(&item_starts, offset);
+                if diagnostic.span.start > own_end
+                    && let Err(own_error) = PestParser::parse(Rule::item_at, &text[offset..own_end])
+                {
+                    diagnostic = syntax_error(text, offset, &own_error);
+                }
                 let failed_at = diagnostic.span.start.max(offset);
                 let resume = if item_starts.binary_search(&failed_at).is_ok() && failed_at > offset
                 {
@@ -64,7 +72,16 @@ pub fn parse(text: &str) -> Parsed {
                     next_start(&item_starts, failed_at)
                 };
                 errors.push(diagnostic);
-                record_broken(&mut lowerer, text, offset, resume);
+                // The item may be whole with only what follows it wrong (`-> queue q within`
+                // with no duration): keep the item, so that its names and uses still count.
+                match PestParser::parse(Rule::item_only, &text[offset..resume]) {
+                    Ok(pairs) => {
+                        for pair in pairs {
+                            lowerer.item(pair, offset);
+                        }
+                    }
+                    Err(_) => record_broken(&mut lowerer, text, offset, resume),
+                }
                 offset = skip_trivia(text, resume);
             }
         }
@@ -108,7 +125,8 @@ fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize
 /// The first item start strictly after `offset`, or the end of the text.
 fn next_start(item_starts: &[usize], offset: usize) -> usize {
     let index = item_starts.partition_point(|&start| start <= offset);
-    item_starts.get(index).copied().unwrap_or(usize::MAX)
+    // The last entry is always the end of the text.
+    item_starts.get(index).copied().unwrap_or(offset)
 }
 
 const ITEM_KEYWORDS: [&str; 8] = [
@@ -123,11 +141,14 @@ const ITEM_KEYWORDS: [&str; 8] = [
 ];
 
 /// Offsets of every line whose first word is an item keyword not followed by `:` (which would
-/// make it a schema field). These are the places where the driver may resume after an error.
+/// make it a schema field), then the end of the text. These are the places where the driver may
+/// resume after an error. A `when` right after a `rule NAME:` line continues that rule.
 fn item_starts(text: &str) -> Vec<usize> {
     let mut starts = Vec::new();
     let mut line_start = 0;
+    let mut after_rule_header = false;
     for line in text.split_inclusive('\n') {
+        let code = line.split('#').next().unwrap_or("").trim();
         let trimmed = line.trim_start_matches([' ', '\t', '\r', '\u{feff}']);
         let indent = line.len() - trimmed.len();
         let word_len = trimmed
@@ -135,11 +156,16 @@ fn item_starts(text: &str) -> Vec<usize> {
             .unwrap_or(trimmed.len());
         let word = &trimmed[..word_len];
         let after = trimmed[word_len..].trim_start_matches([' ', '\t']);
-        if ITEM_KEYWORDS.contains(&word) && !after.starts_with(':') {
+        let continues_rule = word == "when" && after_rule_header;
+        if ITEM_KEYWORDS.contains(&word) && !after.starts_with(':') && !continues_rule {
             starts.push(line_start + indent);
+        }
+        if !code.is_empty() {
+            after_rule_header = code.ends_with(':');
         }
         line_start += line.len();
     }
+    starts.push(text.len());
     starts
 }
 
@@ -168,6 +194,9 @@ fn too_deep_regions(text: &str, item_starts: &[usize]) -> Vec<(usize, usize)> {
                     }
                     index += 1;
                 }
+                nots = 0;
+                index += 1;
+                continue;
             }
             b'(' => depth += 1,
             b')' => depth = depth.saturating_sub(1),
@@ -178,7 +207,7 @@ fn too_deep_regions(text: &str, item_starts: &[usize]) -> Vec<(usize, usize)> {
                 nots += 1;
                 index += 3;
                 if depth + nots > MAX_NESTING && index > next_region_start {
-                    let end = next_start(item_starts, index).min(text.len());
+                    let end = next_start(item_starts, index);
                     regions.push((index - 3, end));
                     next_region_start = end;
                 }
@@ -188,7 +217,7 @@ fn too_deep_regions(text: &str, item_starts: &[usize]) -> Vec<(usize, usize)> {
             _ => nots = 0,
         }
         if bytes[index] == b'(' && depth + nots > MAX_NESTING && index >= next_region_start {
-            let end = next_start(item_starts, index).min(text.len());
+            let end = next_start(item_starts, index);
             regions.push((index, end));
             next_region_start = end;
         }
@@ -231,7 +260,7 @@ mod tests {
     fn item_starts_skip_schema_fields_named_like_keywords() {
         let text = "schema lead {\n  pool: string\n}\npool p { members a }\n";
         let starts = item_starts(text);
-        assert_eq!(starts, vec![0, text.find("pool p").unwrap_or_default()]);
+        assert_eq!(starts, vec![0, text.find("pool p").unwrap_or_default(), text.len()]);
     }
 
     #[test]
