@@ -160,8 +160,9 @@ fn print_stdout(text: &str) -> Result<(), String> {
 fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path)
-            .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe_io(&error)))?;
+        let metadata = std::fs::metadata(path).map_err(|error| {
+            format!("cannot read `{}`: {}", path.display(), describe_io(&error))
+        })?;
         if metadata.is_dir() {
             let before = files.len();
             collect_routes(path, &mut files)?;
@@ -176,13 +177,19 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     files
         .into_iter()
         .map(|path| {
-            let bytes = std::fs::read(&path)
-                .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe_io(&error)))?;
+            let bytes = std::fs::read(&path).map_err(|error| {
+                format!("cannot read `{}`: {}", path.display(), describe_io(&error))
+            })?;
             let text = String::from_utf8(bytes).map_err(|error| {
+                let valid = error.utf8_error().valid_up_to();
+                let line = error.as_bytes()[..valid]
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    + 1;
                 format!(
-                    "`{}` is not UTF-8 (invalid byte at offset {})",
+                    "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {valid})",
                     path.display(),
-                    error.utf8_error().valid_up_to()
                 )
             })?;
             Ok(Source {
@@ -196,7 +203,9 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
 fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries = std::fs::read_dir(dir)
         .map_err(|error| format!("cannot read `{}`: {}", dir.display(), describe_io(&error)))?;
-    let mut paths: Vec<PathBuf> = entries.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
     paths.sort();
     for path in paths {
         let hidden = path

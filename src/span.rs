@@ -92,7 +92,10 @@ impl<'a> LineIndex<'a> {
         let line = self.line_of(offset);
         let start = self.line_starts[line];
         let column = self.text[start..offset].chars().count() + 1;
-        LineColumn { line: line + 1, column }
+        LineColumn {
+            line: line + 1,
+            column,
+        }
     }
 
     /// The byte offset of a 0-based line and UTF-16 column (as the LSP counts), clamped to the line.
@@ -141,7 +144,10 @@ mod tests {
         assert_eq!(index.line_column(3), LineColumn { line: 2, column: 1 });
         let x = text.find('x').unwrap_or_default();
         assert_eq!(index.line_column(x), LineColumn { line: 2, column: 4 });
-        assert_eq!(index.line_column(text.len()), LineColumn { line: 3, column: 1 });
+        assert_eq!(
+            index.line_column(text.len()),
+            LineColumn { line: 3, column: 1 }
+        );
     }
 
     #[test]

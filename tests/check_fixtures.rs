@@ -2,6 +2,8 @@
 //! `tests/fixtures/check/err/*.route` reports errors, and both the plain rendering and the JSON
 //! items of every fixture are pinned by reviewed snapshots.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
 use std::path::Path;
 use switchboard::render::{self, FileDiagnostics, Style};
 
@@ -37,7 +39,11 @@ fn err_fixtures_match_their_snapshots() {
     insta::glob!("fixtures/check/err/*.route", |path| {
         let text = std::fs::read_to_string(path).unwrap();
         let report = switchboard::check_source(&text);
-        assert!(report.error_count() > 0, "{} should have errors", relative(path));
+        assert!(
+            report.error_count() > 0,
+            "{} should have errors",
+            relative(path)
+        );
         let name = relative(path);
         let file = FileDiagnostics {
             path: &name,
@@ -53,7 +59,8 @@ fn err_fixtures_match_their_snapshots() {
 #[test]
 fn syntax_errors_in_three_rules_are_all_reported() {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/err/syntax_in_three_rules.route"),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/check/err/syntax_in_three_rules.route"),
     )
     .unwrap();
     let report = switchboard::check_source(&text);
@@ -69,7 +76,12 @@ fn syntax_errors_in_three_rules_are_all_reported() {
         .collect();
     assert_eq!(syntax, vec![(11, 27), (12, 52), (13, 32)]);
     // The fourth rule, after all three, is still checked.
-    assert!(report.diagnostics.iter().any(|d| d.code.as_str() == "unknown-variant"));
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .any(|d| d.code.as_str() == "unknown-variant")
+    );
 }
 
 /// Acceptance: misspelt field, variant and pool names point at the name and suggest the right one.
@@ -85,7 +97,13 @@ fn misspellings_get_did_you_mean() {
     let found: Vec<(&str, &str, Option<&str>)> = report
         .diagnostics
         .iter()
-        .map(|d| (d.code.as_str(), &text[d.span.start..d.span.end], d.help.as_deref()))
+        .map(|d| {
+            (
+                d.code.as_str(),
+                &text[d.span.start..d.span.end],
+                d.help.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         found,

@@ -1,18 +1,99 @@
 //! No input makes the parser or the checker panic: random soups of the language's own tokens
 //! (which reach far deeper into the grammar than random bytes), and random text.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[
-    "schema", "lead", "{", "}", "id", ":", "string", "int", "number", "time", "bool", "enum",
-    "intent", "low", "high", ",", "?", "calendar", "berlin", "timezone", "Europe/Berlin", "hours",
-    "mon-fri", "09:00-18:00", "holidays", "2026-12-24", "pool", "senior", "members", "anna",
-    "strategy", "round_robin", "weighted", "(", ")", "anna=2", "=", "cap", "25", "0", "queue",
-    "review", "rule", "hot", "when", "and", "or", "not", "in", "is", "set", "inside", "outside",
-    "->", "else", "rep", "owner", "of", "within", "15m", "2", "business", "days", "escalate",
-    "after", "otherwise", "test", "\"t\"", "expect", "unassigned", "<", "<=", ">", ">=", "!=",
-    "1_000", "-3.5", "2026-11-23T10:00:00Z", "null", "true", "#", "\n", " ", "\t", "\"", "é",
-    "😀", "\u{feff}",
+    "schema",
+    "lead",
+    "{",
+    "}",
+    "id",
+    ":",
+    "string",
+    "int",
+    "number",
+    "time",
+    "bool",
+    "enum",
+    "intent",
+    "low",
+    "high",
+    ",",
+    "?",
+    "calendar",
+    "berlin",
+    "timezone",
+    "Europe/Berlin",
+    "hours",
+    "mon-fri",
+    "09:00-18:00",
+    "holidays",
+    "2026-12-24",
+    "pool",
+    "senior",
+    "members",
+    "anna",
+    "strategy",
+    "round_robin",
+    "weighted",
+    "(",
+    ")",
+    "anna=2",
+    "=",
+    "cap",
+    "25",
+    "0",
+    "queue",
+    "review",
+    "rule",
+    "hot",
+    "when",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "set",
+    "inside",
+    "outside",
+    "->",
+    "else",
+    "rep",
+    "owner",
+    "of",
+    "within",
+    "15m",
+    "2",
+    "business",
+    "days",
+    "escalate",
+    "after",
+    "otherwise",
+    "test",
+    "\"t\"",
+    "expect",
+    "unassigned",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!=",
+    "1_000",
+    "-3.5",
+    "2026-11-23T10:00:00Z",
+    "null",
+    "true",
+    "#",
+    "\n",
+    " ",
+    "\t",
+    "\"",
+    "é",
+    "😀",
+    "\u{feff}",
 ];
 
 fn soup() -> impl Strategy<Value = String> {
@@ -54,7 +135,13 @@ fn deep_nesting_is_reported_not_crashed() {
             opener.repeat(100_000)
         );
         let report = switchboard::check_source(&text);
-        assert!(report.diagnostics.iter().any(|d| d.code.as_str() == "nesting-too-deep"), "{opener}");
+        assert!(
+            report
+                .diagnostics
+                .iter()
+                .any(|d| d.code.as_str() == "nesting-too-deep"),
+            "{opener}"
+        );
     }
 }
 

@@ -323,10 +323,14 @@ impl<'a> Checker<'a> {
 
     fn duplicate_clause(&mut self, span: Span, first: Span, clause: &str) {
         self.report(
-            Diagnostic::new(Code::DuplicateClause, span, format!("`{clause}` is given twice"))
-                .with_label("given again here")
-                .with_related(first, "first given here")
-                .with_help("keep one of them"),
+            Diagnostic::new(
+                Code::DuplicateClause,
+                span,
+                format!("`{clause}` is given twice"),
+            )
+            .with_label("given again here")
+            .with_related(first, "first given here")
+            .with_help("keep one of them"),
         );
     }
 
@@ -355,11 +359,16 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::DuplicateMember,
                         member.span,
-                        format!("`{}` is listed twice in pool `{}`", member.name, pool.name.name),
+                        format!(
+                            "`{}` is listed twice in pool `{}`",
+                            member.name, pool.name.name
+                        ),
                     )
                     .with_label("listed again")
                     .with_related(first, "first listed here")
-                    .with_help("list each rep once; use `weighted(...)` to give a rep a larger share"),
+                    .with_help(
+                        "list each rep once; use `weighted(...)` to give a rep a larger share",
+                    ),
                 );
             } else {
                 members.insert(&member.name, member.span);
@@ -377,9 +386,13 @@ impl<'a> Checker<'a> {
             }
             if first.value == 0 {
                 self.report(
-                    Diagnostic::new(Code::ZeroCap, first.span, format!("pool `{}` has `cap 0`", pool.name.name))
-                        .with_label("no rep may hold any lead")
-                        .with_help("remove the cap, or set the most open leads a rep may hold"),
+                    Diagnostic::new(
+                        Code::ZeroCap,
+                        first.span,
+                        format!("pool `{}` has `cap 0`", pool.name.name),
+                    )
+                    .with_label("no rep may hold any lead")
+                    .with_help("remove the cap, or set the most open leads a rep may hold"),
                 );
             }
         }
@@ -433,8 +446,9 @@ impl<'a> Checker<'a> {
                             )
                             .with_label("weight for a non-member")
                             .with_help_opt(
-                                did_you_mean(&weight.member.name, members.keys().copied())
-                                    .or_else(|| Some(format!("add `{}` to `members`", weight.member.name))),
+                                did_you_mean(&weight.member.name, members.keys().copied()).or_else(
+                                    || Some(format!("add `{}` to `members`", weight.member.name)),
+                                ),
                             ),
                         );
                     }
@@ -459,7 +473,10 @@ impl<'a> Checker<'a> {
                             Diagnostic::new(
                                 Code::MissingWeight,
                                 *span,
-                                format!("member `{member}` of pool `{}` has no weight", pool.name.name),
+                                format!(
+                                    "member `{member}` of pool `{}` has no weight",
+                                    pool.name.name
+                                ),
                             )
                             .with_label(format!("no weight for `{member}`"))
                             .with_related(*member_span, "member listed here")

@@ -41,8 +41,10 @@ impl<'a> Checker<'a> {
                 .with_label("matches every lead")
                 .with_help("move `otherwise` to the end; rules after it can never match");
                 for later in &file.rules[index + 1..] {
-                    diagnostic = diagnostic
-                        .with_related(later.head_span(), format!("rule `{}` is never reached", later.label()));
+                    diagnostic = diagnostic.with_related(
+                        later.head_span(),
+                        format!("rule `{}` is never reached", later.label()),
+                    );
                 }
                 self.report(diagnostic);
             }
@@ -114,7 +116,10 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::EscalationToSelf,
                         escalation.target.span,
-                        format!("escalation to `{}`, which already holds the lead", holder.name),
+                        format!(
+                            "escalation to `{}`, which already holds the lead",
+                            holder.name
+                        ),
                     )
                     .with_label("the same destination")
                     .with_related(holder.span, "the lead is routed here")
@@ -173,11 +178,18 @@ impl<'a> Checker<'a> {
     }
 
     fn rep_action(&mut self, rep: &Ident) {
-        if let Some(info) = self.fields.as_ref().and_then(|f| f.get(rep.name.as_str())).cloned() {
+        if let Some(info) = self
+            .fields
+            .as_ref()
+            .and_then(|f| f.get(rep.name.as_str()))
+            .cloned()
+        {
             self.string_field(rep, &info, "rep");
             return;
         }
-        if self.reps.contains(rep.name.as_str()) || self.pool_broken || self.broken_fields.contains(rep.name.as_str())
+        if self.reps.contains(rep.name.as_str())
+            || self.pool_broken
+            || self.broken_fields.contains(rep.name.as_str())
         {
             return;
         }
@@ -190,11 +202,15 @@ impl<'a> Checker<'a> {
             .collect();
         let candidates: Vec<&str> = self.reps.iter().copied().chain(string_fields).collect();
         self.report(
-            Diagnostic::new(Code::UnknownRep, rep.span, format!("unknown rep `{}`", rep.name))
-                .with_label("no pool has this member and no field has this name")
-                .with_help_opt(did_you_mean(&rep.name, candidates).or_else(|| {
-                    Some("reps are the members of pools; `rep FIELD` names a string field".to_string())
-                })),
+            Diagnostic::new(
+                Code::UnknownRep,
+                rep.span,
+                format!("unknown rep `{}`", rep.name),
+            )
+            .with_label("no pool has this member and no field has this name")
+            .with_help_opt(did_you_mean(&rep.name, candidates).or_else(|| {
+                Some("reps are the members of pools; `rep FIELD` names a string field".to_string())
+            })),
         );
     }
 
@@ -207,7 +223,9 @@ impl<'a> Checker<'a> {
                     format!("`{clause} {}` needs a string field", field.name),
                 )
                 .with_label(format!("`{}` is {}", field.name, info.ty.describe()))
-                .with_help(format!("`{clause}` reads a rep or account name from a string field")),
+                .with_help(format!(
+                    "`{clause}` reads a rep or account name from a string field"
+                )),
             );
         }
     }
@@ -256,8 +274,18 @@ impl<'a> Checker<'a> {
                 "queue",
                 Some(ItemKind::Queue),
             ),
-            NameKind::Rep => (self.reps.contains(text) || self.pool_broken, Code::UnknownRep, "rep", None),
-            NameKind::Rule => (self.rule_names.contains(text), Code::UnknownRule, "rule", Some(ItemKind::Rule)),
+            NameKind::Rep => (
+                self.reps.contains(text) || self.pool_broken,
+                Code::UnknownRep,
+                "rep",
+                None,
+            ),
+            NameKind::Rule => (
+                self.rule_names.contains(text),
+                Code::UnknownRule,
+                "rule",
+                Some(ItemKind::Rule),
+            ),
         };
         if known || broken_kind.is_some_and(|kind| self.declared_by_broken(text, kind)) {
             return;
@@ -325,7 +353,11 @@ impl<'a> Checker<'a> {
                 if let Some(info) = self.field(field)
                     && !info.optional
                 {
-                    let always = if *negated { "always false" } else { "always true" };
+                    let always = if *negated {
+                        "always false"
+                    } else {
+                        "always true"
+                    };
                     self.report(
                         Diagnostic::new(
                             Code::AlwaysSet,
@@ -390,9 +422,16 @@ impl<'a> Checker<'a> {
                     for value in values {
                         if matches!(value.kind, ValueKind::Null) {
                             self.report(
-                                Diagnostic::new(Code::TypeMismatch, value.span, "`null` cannot be in a set")
-                                    .with_label("absent fields have no value")
-                                    .with_help(format!("test absence with `{} is not set`", field.name)),
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    value.span,
+                                    "`null` cannot be in a set",
+                                )
+                                .with_label("absent fields have no value")
+                                .with_help(format!(
+                                    "test absence with `{} is not set`",
+                                    field.name
+                                )),
                             );
                             continue;
                         }
@@ -416,7 +455,11 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::MixedSet,
                         value.span,
-                        format!("set mixes {} with {}", describe_value(first), describe_value(value)),
+                        format!(
+                            "set mixes {} with {}",
+                            describe_value(first),
+                            describe_value(value)
+                        ),
                     )
                     .with_label("a different kind of value")
                     .with_related(first.span, "the set's first value")
@@ -448,8 +491,10 @@ impl<'a> Checker<'a> {
                 let FieldType::Enum(variants) = ty else {
                     return;
                 };
-                let help = did_you_mean(&word, variants.iter().map(String::as_str))
-                    .unwrap_or_else(|| format!("`{}` is one of {}", field.name, list_variants(variants)));
+                let help =
+                    did_you_mean(&word, variants.iter().map(String::as_str)).unwrap_or_else(|| {
+                        format!("`{}` is one of {}", field.name, list_variants(variants))
+                    });
                 self.report(
                     Diagnostic::new(
                         Code::UnknownVariant,
@@ -575,7 +620,10 @@ impl<'a> Checker<'a> {
                         Diagnostic::new(
                             Code::MissingField,
                             lead.span,
-                            format!("test lead lacks required field{} {list}", if missing.len() == 1 { "" } else { "s" }),
+                            format!(
+                                "test lead lacks required field{} {list}",
+                                if missing.len() == 1 { "" } else { "s" }
+                            ),
                         )
                         .with_label("incomplete lead")
                         .with_help("give every required field a value, as a real lead would"),
@@ -605,10 +653,18 @@ impl<'a> Checker<'a> {
 /// only with their own kind: how they relate depends on the calendar).
 fn shorter(left: Duration, right: Duration) -> bool {
     match (left.kind, right.kind) {
-        (DurationKind::Fixed { seconds: left }, DurationKind::Fixed { seconds: right }) => left < right,
+        (DurationKind::Fixed { seconds: left }, DurationKind::Fixed { seconds: right }) => {
+            left < right
+        }
         (
-            DurationKind::Business { count: left, unit: left_unit },
-            DurationKind::Business { count: right, unit: right_unit },
+            DurationKind::Business {
+                count: left,
+                unit: left_unit,
+            },
+            DurationKind::Business {
+                count: right,
+                unit: right_unit,
+            },
         ) if left_unit == right_unit => left < right,
         _ => false,
     }

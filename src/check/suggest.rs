@@ -45,9 +45,15 @@ mod tests {
 
     #[test]
     fn finds_swaps_and_missing_letters() {
-        assert_eq!(closest("intnet", ["fit", "intent", "region"]), Some("intent"));
+        assert_eq!(
+            closest("intnet", ["fit", "intent", "region"]),
+            Some("intent")
+        );
         assert_eq!(closest("hgh", ["low", "medium", "high"]), Some("high"));
-        assert_eq!(closest("seniro", ["sdr", "senior", "backup"]), Some("senior"));
+        assert_eq!(
+            closest("seniro", ["sdr", "senior", "backup"]),
+            Some("senior")
+        );
         assert_eq!(closest("xyz", ["senior", "backup"]), None);
         assert_eq!(closest("Intent", ["intent"]), Some("intent"));
     }

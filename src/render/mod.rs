@@ -7,8 +7,8 @@ mod sarif;
 use crate::diagnostic::Diagnostic;
 use crate::span::LineIndex;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
-use serde::Serialize;
 pub use sarif::sarif;
+use serde::Serialize;
 
 /// One checked source: where it came from, its text and what was found in it.
 #[derive(Debug, Clone)]
@@ -45,7 +45,10 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
         let report = miette::Report::new(to_miette(diagnostic))
             .with_source_code(NamedSource::new(file.path, file.text.to_string()));
         let mut rendered = String::new();
-        if handler.render_report(&mut rendered, report.as_ref()).is_err() {
+        if handler
+            .render_report(&mut rendered, report.as_ref())
+            .is_err()
+        {
             rendered = format!("{}: {}\n", diagnostic.code, diagnostic.message);
         }
         out.push_str(&rendered);

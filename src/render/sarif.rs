@@ -123,7 +123,10 @@ mod tests {
 
     #[test]
     fn paths_become_uri_references() {
-        assert_eq!(uri_reference("./examples/my policy.route"), "examples/my%20policy.route");
+        assert_eq!(
+            uri_reference("./examples/my policy.route"),
+            "examples/my%20policy.route"
+        );
         assert_eq!(uri_reference("a\\b.route"), "a/b.route");
     }
 }

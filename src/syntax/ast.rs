@@ -287,9 +287,15 @@ pub enum ExprKind {
         values: Vec<Value>,
     },
     /// `field is set` / `field is not set`
-    IsSet { field: Ident, negated: bool },
+    IsSet {
+        field: Ident,
+        negated: bool,
+    },
     /// `inside CAL` / `outside CAL`
-    Calendar { inside: bool, calendar: Ident },
+    Calendar {
+        inside: bool,
+        calendar: Ident,
+    },
 }
 
 /// Comparison operators.

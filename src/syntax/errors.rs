@@ -106,7 +106,11 @@ const ITEM_STARTS: [&str; 8] = [
 ];
 
 /// Builds the diagnostic for a pest error in the chunk of `text` that starts at `base`.
-pub(crate) fn syntax_error(text: &str, base: usize, error: &pest::error::Error<Rule>) -> Diagnostic {
+pub(crate) fn syntax_error(
+    text: &str,
+    base: usize,
+    error: &pest::error::Error<Rule>,
+) -> Diagnostic {
     let local = match error.location {
         pest::error::InputLocation::Pos(pos) => pos,
         pest::error::InputLocation::Span((start, _)) => start,

@@ -47,7 +47,9 @@ impl<'text> Lowerer<'text> {
         self.base = base;
         let span = self.span(&pair);
         let lowered = match pair.as_rule() {
-            Rule::schema => self.schema(pair).map(|schema| self.file.schemas.push(schema)),
+            Rule::schema => self
+                .schema(pair)
+                .map(|schema| self.file.schemas.push(schema)),
             Rule::calendar => self
                 .calendar(pair)
                 .map(|calendar| self.file.calendars.push(calendar)),
@@ -56,7 +58,8 @@ impl<'text> Lowerer<'text> {
             Rule::rule | Rule::otherwise_rule => {
                 self.rule_count += 1;
                 let position = self.rule_count;
-                self.rule(pair, position).map(|rule| self.file.rules.push(rule))
+                self.rule(pair, position)
+                    .map(|rule| self.file.rules.push(rule))
             }
             Rule::test => self.test(pair).map(|test| self.file.tests.push(test)),
             _ => None,
@@ -131,9 +134,9 @@ impl<'text> Lowerer<'text> {
                 }
                 Rule::missing_rbrace => {
                     let at = self.base + part.as_span().start();
-                    let what = name
-                        .as_ref()
-                        .map_or("the schema".to_string(), |n: &Ident| format!("schema `{}`", n.name));
+                    let what = name.as_ref().map_or("the schema".to_string(), |n: &Ident| {
+                        format!("schema `{}`", n.name)
+                    });
                     self.missing_brace(at, &what);
                 }
                 _ => {}
@@ -227,7 +230,9 @@ impl<'text> Lowerer<'text> {
                     let at = self.base + part.as_span().start();
                     let what = name
                         .as_ref()
-                        .map_or("the calendar".to_string(), |n: &Ident| format!("calendar `{}`", n.name));
+                        .map_or("the calendar".to_string(), |n: &Ident| {
+                            format!("calendar `{}`", n.name)
+                        });
                     self.missing_brace(at, &what);
                 }
                 _ => {}
@@ -259,7 +264,10 @@ impl<'text> Lowerer<'text> {
                 }
                 Rule::time_range => {
                     let range_span = self.span(&part);
-                    let clocks: Vec<Clock> = part.into_inner().filter_map(|c| clock(c.as_str())).collect();
+                    let clocks: Vec<Clock> = part
+                        .into_inner()
+                        .filter_map(|c| clock(c.as_str()))
+                        .collect();
                     if let [start, end] = clocks[..] {
                         times.push(TimeRange {
                             start,
@@ -302,7 +310,9 @@ impl<'text> Lowerer<'text> {
                 Rule::strategy_clause => {
                     if let Some(strategy) = part.into_inner().nth(1) {
                         match strategy.as_rule() {
-                            Rule::ident => pool.strategies.push(Strategy::Named(self.ident(&strategy))),
+                            Rule::ident => {
+                                pool.strategies.push(Strategy::Named(self.ident(&strategy)))
+                            }
                             Rule::weighted => {
                                 let weighted_span = self.span(&strategy);
                                 let weights = strategy
@@ -336,9 +346,9 @@ impl<'text> Lowerer<'text> {
                 }
                 Rule::missing_rbrace => {
                     let at = self.base + part.as_span().start();
-                    let what = name
-                        .as_ref()
-                        .map_or("the pool".to_string(), |n: &Ident| format!("pool `{}`", n.name));
+                    let what = name.as_ref().map_or("the pool".to_string(), |n: &Ident| {
+                        format!("pool `{}`", n.name)
+                    });
                     self.missing_brace(at, &what);
                 }
                 _ => {}
@@ -685,7 +695,10 @@ impl<'text> Lowerer<'text> {
                 Rule::lead_clause => {
                     let lead_span = self.span(&part);
                     let mut entries = Vec::new();
-                    for entry in part.into_inner().filter(|p| p.as_rule() == Rule::lead_entry) {
+                    for entry in part
+                        .into_inner()
+                        .filter(|p| p.as_rule() == Rule::lead_entry)
+                    {
                         let mut inner = entry.into_inner();
                         let field = self.ident(&inner.next()?);
                         let value = inner.find(|p| p.as_rule() == Rule::value)?;
@@ -698,7 +711,8 @@ impl<'text> Lowerer<'text> {
                     });
                 }
                 Rule::expect_clause => {
-                    for expectation in part.into_inner().filter(|p| p.as_rule() != Rule::kw_expect) {
+                    for expectation in part.into_inner().filter(|p| p.as_rule() != Rule::kw_expect)
+                    {
                         expectations.push(self.expectation(expectation)?);
                     }
                 }

@@ -110,10 +110,17 @@ fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize
     let name = PestParser::parse(Rule::item_header, chunk)
         .ok()
         .and_then(|mut pairs| pairs.next())
-        .and_then(|header| header.into_inner().find(|pair| pair.as_rule() == Rule::ident))
+        .and_then(|header| {
+            header
+                .into_inner()
+                .find(|pair| pair.as_rule() == Rule::ident)
+        })
         .map(|ident| Ident {
             name: ident.as_str().to_string(),
-            span: Span::new(start + ident.as_span().start(), start + ident.as_span().end()),
+            span: Span::new(
+                start + ident.as_span().start(),
+                start + ident.as_span().end(),
+            ),
         });
     lowerer.broken(BrokenItem {
         kind,
@@ -260,7 +267,10 @@ mod tests {
     fn item_starts_skip_schema_fields_named_like_keywords() {
         let text = "schema lead {\n  pool: string\n}\npool p { members a }\n";
         let starts = item_starts(text);
-        assert_eq!(starts, vec![0, text.find("pool p").unwrap_or_default(), text.len()]);
+        assert_eq!(
+            starts,
+            vec![0, text.find("pool p").unwrap_or_default(), text.len()]
+        );
     }
 
     #[test]

@@ -1,0 +1,205 @@
+//! The `switchboard` binary as CI and people run it: exit codes, streams and every output format.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn switchboard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const TYPOS: &str = "tests/fixtures/check/err/unknown_names.route";
+
+#[test]
+fn the_example_policy_checks_clean() {
+    let output = switchboard(&["check", "examples/"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "checked 1 file: no problems\n");
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn errors_exit_1_with_a_report_on_stderr() {
+    let output = switchboard(&["check", TYPOS]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("unknown field `intnet`"), "{err}");
+    assert!(err.contains("did you mean `intent`?"), "{err}");
+    assert!(err.contains(&format!("[{TYPOS}:14:6]")), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "NO_COLOR and a pipe mean no escape codes: {err}"
+    );
+    assert!(
+        err.ends_with("checked 1 file: 9 errors, 0 warnings\n"),
+        "{err}"
+    );
+    assert_eq!(stdout(&output), "");
+}
+
+#[test]
+fn json_format_is_one_array_on_stdout() {
+    let output = switchboard(&["check", TYPOS, "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let items: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    insta::assert_json_snapshot!("json_unknown_names", items);
+    let first = &items[0];
+    assert_eq!(first["file"], TYPOS);
+    for key in [
+        "severity",
+        "code",
+        "message",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+    ] {
+        assert!(first.get(key).is_some(), "missing {key}");
+    }
+}
+
+#[test]
+fn json_format_of_a_clean_file_is_an_empty_array() {
+    let output = switchboard(&["check", "examples/routing.route", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), "[]\n");
+}
+
+#[test]
+fn github_format_is_workflow_annotations() {
+    let output = switchboard(&["check", TYPOS, "--format", "github"]);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!("github_unknown_names", stdout(&output));
+    for line in stdout(&output).lines() {
+        assert!(
+            line.starts_with("::error file=tests/fixtures/check/err/unknown_names.route,line="),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn sarif_format_is_a_sarif_2_1_0_log() {
+    let output = switchboard(&["check", TYPOS, "--format", "sarif"]);
+    assert_eq!(output.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 9);
+    let first = &results[0];
+    assert_eq!(first["ruleId"], "unknown-calendar");
+    let region = &first["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 10);
+    assert_eq!(region["startColumn"], 45);
+    assert_eq!(
+        first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        TYPOS
+    );
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let dir = scratch("deny");
+    let policy = dir.join("warn.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  intent: enum { low, high } }\nqueue q\nwhen intent is set -> queue q\notherwise -> queue q\n",
+    )
+    .unwrap();
+    let path = policy.to_str().unwrap();
+    let output = switchboard(&["check", path]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("always-set"));
+    assert!(stderr(&output).ends_with("checked 1 file: 0 errors, 1 warning\n"));
+    let output = switchboard(&["check", path, "--deny", "warnings"]);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_directory_checks_every_route_file_below_it() {
+    let output = switchboard(&["check", "tests/fixtures/check/ok", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let output = switchboard(&["check", "tests/fixtures/check", "--format", "json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let items: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let files: std::collections::BTreeSet<&str> = items
+        .iter()
+        .map(|item| item["file"].as_str().unwrap())
+        .collect();
+    let expected = std::fs::read_dir(root().join("tests/fixtures/check/err"))
+        .unwrap()
+        .count();
+    assert_eq!(files.len(), expected);
+}
+
+#[test]
+fn a_missing_file_is_a_usage_error() {
+    let output = switchboard(&["check", "nope.route"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `nope.route`: no such file or directory\n"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_usage_error() {
+    let dir = scratch("utf8");
+    let policy = dir.join("latin1.route");
+    std::fs::write(&policy, b"schema lead { id: string }\n# caf\xe9\n").unwrap();
+    let output = switchboard(&["check", policy.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("is not UTF-8 (invalid byte on line 2, at byte offset 32)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+}
+
+#[test]
+fn a_directory_without_policies_is_a_usage_error() {
+    let dir = scratch("empty");
+    let output = switchboard(&["check", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no `*.route` files under"));
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    assert_eq!(switchboard(&["check"]).status.code(), Some(2));
+    assert_eq!(
+        switchboard(&["check", "x.route", "--format", "xml"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(switchboard(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(switchboard(&["--help"]).status.code(), Some(0));
+}

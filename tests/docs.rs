@@ -1,0 +1,160 @@
+//! Every example in the documentation is checked: the docs are part of the feature.
+//!
+//! - ```route blocks (README.md, docs/*.md) are complete policies that check clean;
+//! - ```route-fragment blocks are appended to the declarations of `examples/routing.route` and
+//!   the result checks clean;
+//! - in docs/diagnostics.md, the ```route block of the section `## `code`` produces that code,
+//!   and a ```route-fixed block checks clean; every code has a section.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::path::Path;
+use switchboard::render::{self, FileDiagnostics, Style};
+use switchboard::{Code, check_source};
+
+struct Block {
+    tag: String,
+    text: String,
+    line: usize,
+    /// The nearest `## ` heading above the block.
+    section: String,
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|error| panic!("cannot read {path}: {error}"))
+}
+
+/// Fenced code blocks with their info string, first line and section.
+fn blocks(markdown: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut section = String::new();
+    let mut open: Option<Block> = None;
+    for (index, line) in markdown.lines().enumerate() {
+        if let Some(block) = open.as_mut() {
+            if line.trim_start().starts_with("```") {
+                blocks.push(open.take().unwrap());
+            } else {
+                block.text.push_str(line);
+                block.text.push('\n');
+            }
+            continue;
+        }
+        if let Some(heading) = line.strip_prefix("## ") {
+            section = heading.trim().to_string();
+        }
+        if let Some(tag) = line.trim_start().strip_prefix("```") {
+            open = Some(Block {
+                tag: tag.trim().to_string(),
+                text: String::new(),
+                line: index + 2,
+                section: section.clone(),
+            });
+        }
+    }
+    assert!(open.is_none(), "unclosed code block");
+    blocks
+}
+
+fn render(path: &str, text: &str) -> String {
+    let report = check_source(text);
+    render::human(
+        &FileDiagnostics {
+            path,
+            text,
+            diagnostics: &report.diagnostics,
+        },
+        Style::Ascii,
+    )
+}
+
+/// The schema, calendars, pools and queues of the example policy, as text.
+fn example_declarations() -> String {
+    let example = read("examples/routing.route");
+    let report = check_source(&example);
+    let file = &report.file;
+    let mut spans: Vec<switchboard::Span> = Vec::new();
+    spans.extend(file.schemas.iter().map(|s| s.span));
+    spans.extend(file.calendars.iter().map(|c| c.span));
+    spans.extend(file.pools.iter().map(|p| p.span));
+    spans.extend(file.queues.iter().map(|q| q.span));
+    spans.sort();
+    spans.iter().map(|span| format!("{}\n", &example[span.start..span.end])).collect()
+}
+
+fn check_examples(path: &str) -> usize {
+    let markdown = read(path);
+    let prelude = example_declarations();
+    let mut checked = 0;
+    for block in blocks(&markdown) {
+        let text = match block.tag.as_str() {
+            "route" => block.text.clone(),
+            "route-fragment" => format!("{prelude}{}", block.text),
+            _ => continue,
+        };
+        let report = check_source(&text);
+        assert!(
+            report.diagnostics.is_empty(),
+            "{path}:{} (a `{}` block) should check clean:\n{}",
+            block.line,
+            block.tag,
+            render(&format!("{path}:{}", block.line), &text)
+        );
+        checked += 1;
+    }
+    checked
+}
+
+#[test]
+fn readme_examples_check_clean() {
+    assert!(check_examples("README.md") >= 1);
+}
+
+#[test]
+fn language_reference_examples_check_clean() {
+    assert!(check_examples("docs/language.md") >= 10);
+}
+
+#[test]
+fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
+    let path = "docs/diagnostics.md";
+    let markdown = read(path);
+    let mut documented = Vec::new();
+    for block in blocks(&markdown) {
+        let Some(code) = block
+            .section
+            .strip_prefix('`')
+            .and_then(|rest| rest.strip_suffix('`'))
+            .and_then(Code::from_name)
+        else {
+            continue;
+        };
+        match block.tag.as_str() {
+            "route" => {
+                let report = check_source(&block.text);
+                assert!(
+                    report.diagnostics.iter().any(|d| d.code == code),
+                    "{path}:{}: the example for `{code}` does not produce it:\n{}",
+                    block.line,
+                    render(&format!("{path}:{}", block.line), &block.text)
+                );
+                documented.push(code);
+            }
+            "route-fixed" => {
+                let report = check_source(&block.text);
+                assert!(
+                    report.diagnostics.is_empty(),
+                    "{path}:{}: the fix for `{code}` does not check clean:\n{}",
+                    block.line,
+                    render(&format!("{path}:{}", block.line), &block.text)
+                );
+            }
+            _ => {}
+        }
+    }
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .filter(|code| !documented.contains(code))
+        .map(|code| code.as_str())
+        .collect();
+    assert!(missing.is_empty(), "codes without an example in {path}: {missing:?}");
+}
