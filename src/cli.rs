@@ -123,7 +123,12 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
             let _ = writeln!(err, "{}", summary(files.len(), errors, warnings));
         }
         Format::Json => print_stdout(&render::json(&files))?,
-        Format::Sarif => print_stdout(&render::sarif(&files))?,
+        Format::Sarif => {
+            let root = std::env::current_dir()
+                .ok()
+                .and_then(|dir| dir.to_str().map(render::directory_uri));
+            print_stdout(&render::sarif(&files, root.as_deref()))?
+        }
         Format::Github => print_stdout(&render::github(&files))?,
     }
     let failed = errors > 0 || (matches!(args.deny, Some(Deny::Warnings)) && warnings > 0);
@@ -193,11 +198,23 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
                 )
             })?;
             Ok(Source {
-                path: path.display().to_string(),
+                path: display_path(&path),
                 text,
             })
         })
         .collect()
+}
+
+/// The path as shown in reports: relative to the working directory when it lies below it (so
+/// that CI annotations and SARIF locations match repository paths), else as given.
+fn display_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf));
+    relative
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {

@@ -203,3 +203,51 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(switchboard(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(switchboard(&["--help"]).status.code(), Some(0));
 }
+
+/// The SARIF output validates against the official OASIS SARIF 2.1.0 schema (tests/data).
+#[test]
+fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/data/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    for args in [
+        vec!["check", TYPOS, "--format", "sarif"],
+        vec!["check", "tests/fixtures/check", "--format", "sarif"],
+        vec!["check", "examples", "--format", "sarif"],
+    ] {
+        let output = switchboard(&args);
+        let log: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&log)
+            .map(|error| format!("{}: {error}", error.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{args:?}: SARIF fails the schema:\n{}",
+            errors.join("\n")
+        );
+        let mut broken = log.clone();
+        broken["runs"][0]["results"] = serde_json::json!([{ "level": "fatal", "message": {} }]);
+        assert!(
+            !validator.is_valid(&broken),
+            "the validator must catch a broken log"
+        );
+        let run = &log["runs"][0];
+        assert!(
+            run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("file:///")
+        );
+    }
+}
+
+#[test]
+fn absolute_paths_below_the_working_directory_are_shown_relative() {
+    let absolute = root().join(TYPOS);
+    let output = switchboard(&["check", absolute.to_str().unwrap(), "--format", "json"]);
+    let items: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(items[0]["file"], TYPOS);
+}

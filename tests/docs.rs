@@ -78,7 +78,10 @@ fn example_declarations() -> String {
     spans.extend(file.pools.iter().map(|p| p.span));
     spans.extend(file.queues.iter().map(|q| q.span));
     spans.sort();
-    spans.iter().map(|span| format!("{}\n", &example[span.start..span.end])).collect()
+    spans
+        .iter()
+        .map(|span| format!("{}\n", &example[span.start..span.end]))
+        .collect()
 }
 
 fn check_examples(path: &str) -> usize {
@@ -156,5 +159,8 @@ fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
         .filter(|code| !documented.contains(code))
         .map(|code| code.as_str())
         .collect();
-    assert!(missing.is_empty(), "codes without an example in {path}: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "codes without an example in {path}: {missing:?}"
+    );
 }

@@ -7,7 +7,7 @@ mod sarif;
 use crate::diagnostic::Diagnostic;
 use crate::span::LineIndex;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
-pub use sarif::sarif;
+pub use sarif::{directory_uri, sarif};
 use serde::Serialize;
 
 /// One checked source: where it came from, its text and what was found in it.

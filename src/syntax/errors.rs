@@ -120,29 +120,7 @@ pub(crate) fn syntax_error(
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
         expected.extend(positives.iter().filter_map(|positive| describe(*positive)));
     }
-    if expected.is_empty()
-        && let Some(attempts) = error.parse_attempts()
-    {
-        for token in attempts.expected_tokens() {
-            expected.insert(leak_free_token(&token.to_string()));
-        }
-    }
     expected_found(text, offset, expected)
-}
-
-/// Punctuation pest may report as a literal: map the known ones to static strings.
-fn leak_free_token(token: &str) -> &'static str {
-    match token {
-        "-" => "`-`",
-        ":" => "`:`",
-        "(" => "`(`",
-        ")" => "`)`",
-        "\"" => "`\"`",
-        other => {
-            let _ = other;
-            "a valid token"
-        }
-    }
 }
 
 /// "expected X, found Y", placed at the found token; or, when the token begins a new line, at the

@@ -24,7 +24,6 @@ pub struct Parsed {
 
 /// Parses a policy text. Never fails and never panics: errors are returned beside the tree.
 pub fn parse(text: &str) -> Parsed {
-    pest::set_error_detail(true);
     let item_starts = item_starts(text);
     let too_deep = too_deep_regions(text, &item_starts);
     let mut lowerer = Lowerer::new(text);
