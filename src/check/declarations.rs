@@ -5,7 +5,7 @@ use super::types::{FieldType, TYPE_NAMES};
 use super::{Checker, FieldInfo};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
-use crate::syntax::ast::{Calendar, Ident, ItemKind, Pool, Strategy, TypeExpr};
+use crate::syntax::ast::{Calendar, Ident, ItemKind, Pool, Strategy, TypeExpr, Weekday};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The strategies a pool may name without arguments.
@@ -111,7 +111,7 @@ impl<'a> Checker<'a> {
                                 format!("unknown type `{}`", name.name),
                             )
                             .with_label("not a type")
-                            .with_help(did_you_mean(&name.name, TYPE_NAMES).unwrap_or_else(
+                            .with_help(FieldType::alias(&name.name).map(|alias| format!("did you mean `{alias}`?")).or_else(|| did_you_mean(&name.name, TYPE_NAMES)).unwrap_or_else(
                                 || {
                                     "types are `string`, `int`, `number`, `time`, `bool` and `enum { ... }`"
                                         .to_string()
@@ -246,9 +246,9 @@ impl<'a> Checker<'a> {
                         )
                         .with_label("weeks run from `mon` to `sun`")
                         .with_help(format!(
-                            "write it as two ranges: `{}-sun, mon-{}`",
-                            days.first.word(),
-                            days.last.word()
+                            "write it as two ranges: `{}, {}`",
+                            day_range(days.first, Weekday::Sun),
+                            day_range(Weekday::Mon, days.last)
                         )),
                     );
                 }
@@ -300,8 +300,10 @@ impl<'a> Checker<'a> {
                         holiday.span,
                         format!("`{}` is not a date", holiday.value),
                     )
-                    .with_label(error.to_string())
-                    .with_help("holidays are written `YYYY-MM-DD`"),
+                    .with_label("no such day")
+                    .with_help(format!(
+                        "holidays are real dates written `YYYY-MM-DD` ({error})"
+                    )),
                 );
             }
             if let Some(first) = holidays.get(holiday.value.as_str()) {
@@ -521,5 +523,14 @@ impl<'a> Checker<'a> {
                 ))
             })),
         );
+    }
+}
+
+/// `mon-fri`, or `sun` when the range is one day.
+fn day_range(first: Weekday, last: Weekday) -> String {
+    if first == last {
+        first.word().to_string()
+    } else {
+        format!("{}-{}", first.word(), last.word())
     }
 }

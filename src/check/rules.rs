@@ -84,17 +84,30 @@ impl<'a> Checker<'a> {
             let unknown_pool = rule.actions.iter().any(|action| {
                 matches!(&action.kind, ActionKind::Pool(p) if !self.pools.contains_key(p.name.as_str()))
             });
+            let has_pool = rule
+                .actions
+                .iter()
+                .any(|action| matches!(action.kind, ActionKind::Pool(_)));
             if !has_calendar && !unknown_pool {
+                let (label, help) = if has_pool {
+                    (
+                        "counted on the calendar of the rule's pool, which has none",
+                        "give the rule's pool a calendar (`calendar berlin` in its body), or use wall-clock time such as `2d`",
+                    )
+                } else {
+                    (
+                        "this rule routes to no pool, and only pools have calendars",
+                        "use wall-clock time such as `2d`, or route to a pool that has a calendar",
+                    )
+                };
                 self.report(
                     Diagnostic::new(
                         Code::BusinessTimeWithoutCalendar,
                         business.span,
                         "business time needs a calendar",
                     )
-                    .with_label("counted on the rule's pool calendar")
-                    .with_help(
-                        "give the rule's pool a calendar (`calendar berlin` in its body), or use wall-clock time such as `2d`",
-                    ),
+                    .with_label(label)
+                    .with_help(help),
                 );
             }
         }
@@ -362,7 +375,12 @@ impl<'a> Checker<'a> {
                         Diagnostic::new(
                             Code::AlwaysSet,
                             expr.span,
-                            format!("`{}` is required, so this test is {always}", field.name),
+                            format!(
+                                "`{}` is required, so `{} is {}set` is {always}",
+                                field.name,
+                                field.name,
+                                if *negated { "not " } else { "" }
+                            ),
                         )
                         .with_label(always)
                         .with_help(format!(

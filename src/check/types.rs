@@ -18,6 +18,18 @@ pub enum FieldType {
 pub const TYPE_NAMES: [&str; 5] = ["string", "int", "number", "time", "bool"];
 
 impl FieldType {
+    /// What people coming from other languages write for each type.
+    pub fn alias(name: &str) -> Option<&'static str> {
+        Some(match name {
+            "str" | "text" | "varchar" => "string",
+            "integer" | "i64" | "long" => "int",
+            "float" | "double" | "decimal" | "f64" | "money" => "number",
+            "datetime" | "timestamp" | "date" => "time",
+            "boolean" => "bool",
+            _ => return None,
+        })
+    }
+
     pub fn from_name(name: &str) -> Option<FieldType> {
         Some(match name {
             "string" => FieldType::String,
@@ -79,6 +91,7 @@ pub fn describe_value(value: &Value) -> String {
         ValueKind::Number(Number::Float(float)) => format!("the number `{float}`"),
         ValueKind::Time(_) => "a time".to_string(),
         ValueKind::Null => "`null`".to_string(),
+        ValueKind::Invalid => "an unreadable literal".to_string(),
     }
 }
 
@@ -90,6 +103,7 @@ pub fn value_class(value: &Value) -> &'static str {
         ValueKind::Number(_) => "number",
         ValueKind::Time(_) => "time",
         ValueKind::Null => "null",
+        ValueKind::Invalid => "invalid",
     }
 }
 
@@ -106,6 +120,7 @@ pub enum Misfit {
 /// whether the field is optional and where the value is used).
 pub fn fits(ty: &FieldType, value: &Value) -> Result<(), Misfit> {
     match (ty, &value.kind) {
+        (_, ValueKind::Invalid) => Ok(()),
         (FieldType::Enum(variants), ValueKind::Word(word)) => {
             if variants.iter().any(|variant| variant == word) {
                 Ok(())

@@ -344,6 +344,9 @@ pub enum ValueKind {
     /// An RFC 3339 timestamp.
     Time(jiff::Timestamp),
     Null,
+    /// A literal that could not be read (already reported); fits every type, so that one bad
+    /// literal gives one diagnostic.
+    Invalid,
 }
 
 /// A numeric literal: integral when written without a fraction and within `i64`.

@@ -65,11 +65,18 @@ impl<'text> Lowerer<'text> {
             _ => None,
         };
         if lowered.is_none() {
+            // The grammar accepted the item, so this is a gap in lowering: say so, and keep the
+            // name it declares from being reported as unknown everywhere it is used.
             self.errors.push(Diagnostic::new(
                 Code::Syntax,
                 span,
                 "this item could not be read",
             ));
+            self.file.broken.push(BrokenItem {
+                kind: ItemKind::Other,
+                name: None,
+                span,
+            });
         }
     }
 
@@ -380,9 +387,13 @@ impl<'text> Lowerer<'text> {
             Err(_) => {
                 self.errors.push(
                     Diagnostic::new(Code::InvalidLiteral, span, "number too large")
-                        .with_label("does not fit in 64 bits"),
+                        .with_label("does not fit in 64 bits")
+                        .with_help(format!("the largest whole number is {}", u64::MAX)),
                 );
-                None
+                Some(Spanned {
+                    value: u64::MAX,
+                    span,
+                })
             }
         }
     }
@@ -503,7 +514,8 @@ impl<'text> Lowerer<'text> {
                                 Diagnostic::new(Code::InvalidLiteral, span, "duration too long")
                                     .with_label("does not fit in 64 bits of seconds"),
                             );
-                            return None;
+                            seconds = u64::MAX;
+                            break;
                         }
                     }
                 }
@@ -657,7 +669,7 @@ impl<'text> Lowerer<'text> {
                         Diagnostic::new(Code::InvalidLiteral, span, "number out of range")
                             .with_label("cannot be represented"),
                     );
-                    return None;
+                    ValueKind::Invalid
                 }
             }
             Rule::timestamp => match inner.as_str().parse::<jiff::Timestamp>() {
@@ -669,9 +681,10 @@ impl<'text> Lowerer<'text> {
                             span,
                             format!("`{}` is not a valid time", inner.as_str()),
                         )
-                        .with_label(error.to_string()),
+                        .with_label("no such time")
+                        .with_help(format!("{error}")),
                     );
-                    return None;
+                    ValueKind::Invalid
                 }
             },
             _ => return None,

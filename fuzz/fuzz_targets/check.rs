@@ -1,0 +1,28 @@
+//! Fuzz target: no input makes parse + check panic, and every diagnostic span lies on character
+//! boundaries inside the text (so every renderer can slice it).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let report = switchboard::check_source(text);
+    for diagnostic in &report.diagnostics {
+        assert!(diagnostic.span.start <= diagnostic.span.end);
+        assert!(diagnostic.span.end <= text.len());
+        assert!(text.is_char_boundary(diagnostic.span.start));
+        assert!(text.is_char_boundary(diagnostic.span.end));
+        for related in &diagnostic.related {
+            assert!(related.span.end <= text.len());
+        }
+    }
+    let file = switchboard::render::FileDiagnostics {
+        path: "fuzz.route",
+        text,
+        diagnostics: &report.diagnostics,
+    };
+    let _ = switchboard::render::human(&file, switchboard::render::Style::Ascii);
+    let _ = switchboard::render::json(std::slice::from_ref(&file));
+});

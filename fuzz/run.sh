@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
+# Seeds the corpus with every policy in the repository. Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")"
+target="${1:-check}"
+seconds="${2:-600}"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+mkdir -p "corpus/$target"
+find .. -name '*.route' -not -path '*/target/*' -exec cp {} "corpus/$target/" \;
+# The machine's toolchain is stable: let cargo-fuzz use its -Z flags, without sanitizers.
+export RUSTC_BOOTSTRAP=1
+cargo fuzz run "$target" --sanitizer none --release -- -max_total_time="$seconds" -max_len=65536 -timeout=10
