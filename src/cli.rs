@@ -22,8 +22,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check policy files for syntax, name and type errors
+    /// Check policy files: syntax, names and types, then shadowed rules and gaps
     Check(CheckArgs),
+    /// Draw a policy's decision graph (Graphviz dot or Mermaid) on stdout
+    Graph(GraphArgs),
+}
+
+#[derive(clap::Args)]
+struct GraphArgs {
+    /// The policy file
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// Picture format
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    format: GraphFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz: pipe into `dot -Tsvg`
+    Dot,
+    /// Mermaid flowchart, for Markdown that renders it
+    Mermaid,
 }
 
 #[derive(clap::Args)]
@@ -37,6 +57,15 @@ struct CheckArgs {
     /// Treat warnings as errors for the exit code
     #[arg(long, value_enum, value_name = "LEVEL")]
     deny: Option<Deny>,
+    /// Turn on a lint that is off by default (repeatable)
+    #[arg(long, value_enum, value_name = "LINT")]
+    warn: Vec<Lint>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lint {
+    /// Pairs of rules that both match some leads, with an example lead
+    Overlap,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -74,6 +103,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check(&args),
+        Command::Graph(args) => graph(&args),
     };
     match result {
         Ok(code) => code,
@@ -92,9 +122,11 @@ struct Source {
 
 fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     let sources = read_sources(&args.paths)?;
+    let mut config = switchboard::CheckConfig::default();
+    config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
     let reports: Vec<_> = sources
         .iter()
-        .map(|source| switchboard::check_source(&source.text))
+        .map(|source| switchboard::check_source_with(&source.text, &config))
         .collect();
     let files: Vec<FileDiagnostics<'_>> = sources
         .iter()
@@ -109,13 +141,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     let warnings: usize = reports.iter().map(|r| r.warning_count()).sum();
     match args.format {
         Format::Human => {
-            let style = if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-                || !std::io::stderr().is_terminal()
-            {
-                Style::Plain
-            } else {
-                Style::Colour
-            };
+            let style = human_style();
             let mut err = std::io::stderr().lock();
             for file in &files {
                 let _ = err.write_all(render::human(file, style).as_bytes());
@@ -137,6 +163,46 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
+    let sources = read_sources(std::slice::from_ref(&args.policy))?;
+    let Some(source) = sources.first() else {
+        return Err(format!("no policy in `{}`", args.policy.display()));
+    };
+    let report = switchboard::check_source(&source.text);
+    let errors = report.error_count();
+    let Some((policy, compiled)) = report.compiled.as_ref().filter(|_| errors == 0) else {
+        let file = FileDiagnostics {
+            path: &source.path,
+            text: &source.text,
+            diagnostics: &report.diagnostics,
+        };
+        let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+        eprintln!("error: `{}` has errors; fix them to draw its graph", source.path);
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
+    };
+    let switchboard::graph::Compiled::Graph(decision_graph) = compiled else {
+        return Err(format!(
+            "`{}` is too large to draw: its decision graph exceeds the node budget",
+            source.path
+        ));
+    };
+    let format = match args.format {
+        GraphFormat::Dot => switchboard::graph::render::Format::Dot,
+        GraphFormat::Mermaid => switchboard::graph::render::Format::Mermaid,
+    };
+    print_stdout(&switchboard::graph::render::render(policy, decision_graph, format))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Colour only for a terminal, and never with NO_COLOR.
+fn human_style() -> Style {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !std::io::stderr().is_terminal() {
+        Style::Plain
+    } else {
+        Style::Colour
+    }
 }
 
 fn summary(files: usize, errors: usize, warnings: usize) -> String {

@@ -113,6 +113,10 @@ codes! {
     TestWithoutLead = "test-without-lead", Error, "a test block without exactly one `lead`";
     TestWithoutExpect = "test-without-expect", Error, "a test block without `expect`";
     MissingField = "missing-field", Error, "a test lead without a required field";
+    ShadowedRule = "shadowed-rule", Error, "a rule no lead can reach, because earlier rules take all its leads";
+    Gap = "gap", Error, "leads that no rule matches, shown with a concrete example lead";
+    Overlap = "overlap", Warning, "two rules that both match some leads (a lint, off by default)";
+    AnalysisIncomplete = "analysis-incomplete", Warning, "the policy is too large to analyse within the node budget";
 }
 
 impl fmt::Display for Code {

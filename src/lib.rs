@@ -19,10 +19,12 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod graph;
+pub mod model;
 pub mod render;
 pub mod span;
 pub mod syntax;
 
-pub use check::{CheckReport, check_source};
+pub use check::{CheckConfig, CheckReport, check_source, check_source_with};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use span::{LineIndex, Span};

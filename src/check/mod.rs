@@ -11,16 +11,27 @@ pub mod suggest;
 pub mod types;
 
 use crate::diagnostic::{self, Diagnostic};
+use crate::graph::Compiled;
+use crate::graph::analysis::{AnalysisConfig, analyze};
+use crate::model::Policy;
 use crate::syntax::ast::{ItemKind, PolicyFile};
 use crate::syntax::{self};
 use std::collections::{BTreeMap, BTreeSet};
 pub use types::FieldType;
 
-/// The outcome of checking one source text: its tree and every diagnostic, sorted by position.
+/// The outcome of checking one source text: its tree, every diagnostic sorted by position and,
+/// when the policy had no errors before analysis, the resolved policy and its compiled form.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
     pub file: PolicyFile,
     pub diagnostics: Vec<Diagnostic>,
+    pub compiled: Option<(Policy, Compiled)>,
+}
+
+/// Settings of `check`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckConfig {
+    pub analysis: AnalysisConfig,
 }
 
 impl CheckReport {
@@ -33,15 +44,30 @@ impl CheckReport {
     }
 }
 
-/// Parses and checks a policy text.
+/// Parses, checks and analyses a policy text with the default settings.
 pub fn check_source(text: &str) -> CheckReport {
+    check_source_with(text, &CheckConfig::default())
+}
+
+/// Parses and checks a policy text; when that finds no errors, compiles the decision graph and
+/// adds its analysis (shadowed rules, gaps, and overlaps if asked for).
+pub fn check_source_with(text: &str, config: &CheckConfig) -> CheckReport {
     let parsed = syntax::parse(text);
     let mut diagnostics = parsed.errors;
     diagnostics.extend(check(&parsed.file));
+    let mut compiled = None;
+    if !diagnostics.iter().any(Diagnostic::is_error)
+        && let Some(policy) = Policy::from_file(&parsed.file)
+    {
+        let analysis = analyze(&policy, &config.analysis);
+        diagnostics.extend(analysis.diagnostics);
+        compiled = Some((policy, analysis.compiled));
+    }
     diagnostic::sort(&mut diagnostics);
     CheckReport {
         file: parsed.file,
         diagnostics,
+        compiled,
     }
 }
 

@@ -1,0 +1,401 @@
+//! Concrete example leads: the region a path through the graph describes, made into one complete
+//! lead that fits the schema (and into the JSON a person could feed to `route`).
+
+use super::{Graph, Node, NodeId, Outcome, Region};
+use crate::check::FieldType;
+use crate::model::{Bound, CalendarId, FieldId, Lead, LeadValue, Policy, Scalar};
+use jiff::Timestamp;
+use std::fmt::Write;
+
+/// One branch taken on a path through the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Absent(FieldId),
+    Variant(FieldId, u32),
+    Str(FieldId, String),
+    /// Any string but these.
+    OtherString(FieldId, Vec<String>),
+    Range(FieldId, Region),
+    Present(FieldId),
+    Inside(CalendarId, bool),
+}
+
+/// A path from the root to a leaf.
+pub type Path = Vec<Step>;
+
+/// Up to `limit` paths from the root to leaves with `target` outcome, in graph order, and whether
+/// more exist.
+pub fn paths_to(graph: &Graph, target: Outcome, limit: usize) -> (Vec<Path>, bool) {
+    let mut found = Vec::new();
+    let mut more = false;
+    let mut stack: Vec<Step> = Vec::new();
+    let mut dead = vec![false; graph.nodes.len()];
+    walk(graph, graph.root, target, limit, &mut stack, &mut found, &mut more, &mut dead);
+    (found, more)
+}
+
+/// Depth-first search; `dead` marks nodes known to reach no `target` leaf.
+#[allow(clippy::too_many_arguments)]
+fn walk(
+    graph: &Graph,
+    id: NodeId,
+    target: Outcome,
+    limit: usize,
+    stack: &mut Vec<Step>,
+    found: &mut Vec<Path>,
+    more: &mut bool,
+    dead: &mut Vec<bool>,
+) -> bool {
+    if *more || dead.get(id as usize).copied().unwrap_or(true) {
+        return false;
+    }
+    let Some(node) = graph.nodes.get(id as usize) else {
+        return false;
+    };
+    if let Node::Leaf(outcome) = node {
+        if *outcome != target {
+            return false;
+        }
+        if found.len() < limit {
+            found.push(stack.clone());
+        } else {
+            *more = true;
+        }
+        return true;
+    }
+    let mut reached = false;
+    for (step, child) in branches(node) {
+        stack.push(step);
+        reached |= walk(graph, child, target, limit, stack, found, more, dead);
+        stack.pop();
+        if *more {
+            return true;
+        }
+    }
+    if !reached {
+        dead[id as usize] = true;
+    }
+    reached
+}
+
+/// Every branch of a node as a step and its child.
+pub fn branches(node: &Node) -> Vec<(Step, NodeId)> {
+    let mut out = Vec::new();
+    match node {
+        Node::Leaf(_) => {}
+        Node::Variants { field, absent, by_variant } => {
+            if let Some(absent) = absent {
+                out.push((Step::Absent(*field), *absent));
+            }
+            for (variant, child) in by_variant.iter().enumerate() {
+                out.push((Step::Variant(*field, u32::try_from(variant).unwrap_or(u32::MAX)), *child));
+            }
+        }
+        Node::Strings {
+            field,
+            absent,
+            cases,
+            other,
+        } => {
+            if let Some(absent) = absent {
+                out.push((Step::Absent(*field), *absent));
+            }
+            for (string, child) in cases {
+                out.push((Step::Str(*field, string.clone()), *child));
+            }
+            let excluded = cases.iter().map(|(s, _)| s.clone()).collect();
+            out.push((Step::OtherString(*field, excluded), *other));
+        }
+        Node::Ranges { field, absent, regions } => {
+            if let Some(absent) = absent {
+                out.push((Step::Absent(*field), *absent));
+            }
+            for (region, child) in regions {
+                out.push((Step::Range(*field, *region), *child));
+            }
+        }
+        Node::Presence { field, absent, present } => {
+            out.push((Step::Absent(*field), *absent));
+            out.push((Step::Present(*field), *present));
+        }
+        Node::Calendar {
+            calendar,
+            inside,
+            outside,
+        } => {
+            out.push((Step::Inside(*calendar, true), *inside));
+            out.push((Step::Inside(*calendar, false), *outside));
+        }
+    }
+    out
+}
+
+/// A concrete lead for a region, with the instant it must be routed at when its clock is not a
+/// field of the lead.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub lead: Lead,
+    /// The lead as one line of JSON, fields in schema order.
+    pub json: String,
+    /// The time to route at (`--now`): it matters only when the lead has no clock value.
+    pub now: Timestamp,
+}
+
+/// The anchor for example times: a Monday morning, so that plain examples read naturally.
+fn anchor() -> Timestamp {
+    Timestamp::from_second(1_795_424_400).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-11-23T09:00:00Z
+}
+
+/// Makes a complete lead inside the region `path` describes. `None` when no instant satisfies the
+/// path's calendar tests together with its clock range (the region is empty).
+pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
+    let mut values: Vec<Option<LeadValue>> = vec![None; policy.fields.len()];
+    let mut constrained = vec![false; policy.fields.len()];
+    let mut calendars: Vec<(CalendarId, bool)> = Vec::new();
+    let mut clock_region: Option<Region> = None;
+    let mut clock_absent = false;
+    for step in path {
+        match step {
+            Step::Absent(field) => {
+                constrained[*field] = true;
+                if Some(*field) == policy.clock {
+                    clock_absent = true;
+                }
+            }
+            Step::Variant(field, variant) => {
+                constrained[*field] = true;
+                values[*field] = Some(LeadValue::Variant(*variant));
+            }
+            Step::Str(field, text) => {
+                constrained[*field] = true;
+                values[*field] = Some(LeadValue::Str(text.clone()));
+            }
+            Step::OtherString(field, excluded) => {
+                constrained[*field] = true;
+                values[*field] = Some(LeadValue::Str(fresh_string(excluded)));
+            }
+            Step::Range(field, region) => {
+                constrained[*field] = true;
+                if Some(*field) == policy.clock {
+                    clock_region = Some(*region);
+                } else {
+                    values[*field] = Some(LeadValue::Scalar(representative(*region, &policy.fields[*field].ty)));
+                }
+            }
+            Step::Present(field) => {
+                constrained[*field] = true;
+                values[*field] = Some(default_value(policy, *field));
+            }
+            Step::Inside(calendar, inside) => calendars.push((*calendar, *inside)),
+        }
+    }
+    // The clock: a time in its region that satisfies every calendar test.
+    let instant = find_instant(policy, clock_region, &calendars)?;
+    if let Some(clock) = policy.clock
+        && !clock_absent
+        && (constrained[clock] || !policy.fields[clock].optional || !calendars.is_empty())
+    {
+        values[clock] = Some(LeadValue::Scalar(Scalar::from_time(instant)));
+        constrained[clock] = true;
+    }
+    for (field, def) in policy.fields.iter().enumerate() {
+        if values[field].is_none() && !constrained[field] && !def.optional {
+            values[field] = Some(if def.name == "id" && def.ty == FieldType::String {
+                LeadValue::Str(id.to_string())
+            } else {
+                default_value(policy, field)
+            });
+        }
+    }
+    let lead = Lead { values };
+    let json = to_json(policy, &lead);
+    Some(Example { lead, json, now: instant })
+}
+
+fn default_value(policy: &Policy, field: FieldId) -> LeadValue {
+    match policy.fields.get(field).map(|f| &f.ty) {
+        Some(FieldType::Enum(_) | FieldType::Bool) => LeadValue::Variant(0),
+        Some(FieldType::String) | None => LeadValue::Str("example".to_string()),
+        Some(FieldType::Int) => LeadValue::Scalar(Scalar::Int(0)),
+        Some(FieldType::Number) => LeadValue::Scalar(Scalar::Float(0.0)),
+        Some(FieldType::Time) => LeadValue::Scalar(Scalar::from_time(anchor())),
+    }
+}
+
+/// A string none of the rules mention.
+fn fresh_string(excluded: &[String]) -> String {
+    let mut candidate = "other".to_string();
+    let mut counter = 1;
+    while excluded.contains(&candidate) {
+        candidate = format!("other-{counter}");
+        counter += 1;
+    }
+    candidate
+}
+
+/// A readable value inside an elementary region.
+fn representative(region: Region, ty: &FieldType) -> Scalar {
+    if matches!(ty, FieldType::Number) {
+        let value = match (region.lo, region.hi) {
+            (Bound::Inclusive(v), _) => v.as_f64(),
+            (Bound::Exclusive(lo), Bound::Exclusive(hi) | Bound::Inclusive(hi)) => {
+                super::nice_between(lo.as_f64(), hi.as_f64()).unwrap_or(lo.as_f64())
+            }
+            (Bound::Exclusive(lo), Bound::Unbounded) => super::nice_above(lo.as_f64()),
+            (Bound::Unbounded, Bound::Inclusive(hi)) => hi.as_f64(),
+            (Bound::Unbounded, Bound::Exclusive(hi)) => super::nice_below(hi.as_f64()),
+            (Bound::Unbounded, Bound::Unbounded) => 0.0,
+        };
+        return Scalar::Float(value);
+    }
+    match (region.lo, region.hi) {
+        (Bound::Inclusive(v), _) | (Bound::Unbounded, Bound::Inclusive(v)) => v,
+        (Bound::Exclusive(Scalar::Int(v)), _) => Scalar::Int(v.saturating_add(1)),
+        (Bound::Unbounded, Bound::Exclusive(Scalar::Int(v))) => Scalar::Int(v.saturating_sub(1)),
+        _ => Scalar::Int(0),
+    }
+}
+
+/// An instant in `region` (if the clock field is constrained) that satisfies every calendar
+/// test: the region's start (or the anchor), then every quarter hour for five weeks.
+fn find_instant(policy: &Policy, region: Option<Region>, calendars: &[(CalendarId, bool)]) -> Option<Timestamp> {
+    let (lo, hi) = match region {
+        Some(region) => (bound_nanos(region.lo, 1), bound_nanos(region.hi, -1)),
+        None => (None, None),
+    };
+    let start = match (lo, hi) {
+        (Some(lo), _) => lo,
+        (None, Some(hi)) => hi.min(anchor().as_nanosecond()),
+        (None, None) => anchor().as_nanosecond(),
+    };
+    let fits = |nanos: i128| -> Option<Timestamp> {
+        if lo.is_some_and(|lo| nanos < lo) || hi.is_some_and(|hi| nanos > hi) {
+            return None;
+        }
+        let instant = Timestamp::from_nanosecond(nanos).ok()?;
+        calendars
+            .iter()
+            .all(|(calendar, inside)| policy.calendars.get(*calendar).is_some_and(|c| c.contains(instant) == *inside))
+            .then_some(instant)
+    };
+    const QUARTER: i128 = 15 * 60 * 1_000_000_000;
+    let backwards = lo.is_none() && hi.is_some();
+    (0..(35 * 96)).find_map(|step| fits(if backwards { start - step * QUARTER } else { start + step * QUARTER }))
+}
+
+/// The nanosecond a discrete bound includes; `adjust` moves exclusive bounds inwards.
+fn bound_nanos(bound: Bound, adjust: i128) -> Option<i128> {
+    match bound {
+        Bound::Inclusive(Scalar::Int(v)) => Some(v),
+        Bound::Exclusive(Scalar::Int(v)) => Some(v + adjust),
+        _ => None,
+    }
+}
+
+/// The lead as one line of JSON, fields in schema order.
+pub fn to_json(policy: &Policy, lead: &Lead) -> String {
+    let mut out = String::from("{");
+    let mut first = true;
+    for (field, def) in policy.fields.iter().enumerate() {
+        let Some(Some(value)) = lead.values.get(field) else {
+            continue;
+        };
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        let _ = write!(out, "{}: ", serde_json::Value::String(def.name.clone()));
+        let rendered = match (value, &def.ty) {
+            (LeadValue::Variant(v), FieldType::Enum(variants)) => {
+                serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default()).to_string()
+            }
+            (LeadValue::Variant(v), _) => (if *v == 1 { "true" } else { "false" }).to_string(),
+            (LeadValue::Str(text), _) => serde_json::Value::String(text.clone()).to_string(),
+            (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => match Timestamp::from_nanosecond(*nanos) {
+                Ok(time) => format!("\"{time}\""),
+                Err(_) => "null".to_string(),
+            },
+            (LeadValue::Scalar(Scalar::Int(int)), _) => int.to_string(),
+            (LeadValue::Scalar(Scalar::Float(float)), _) => {
+                if float.fract() == 0.0 && float.abs() < 1e15 {
+                    format!("{float:.0}")
+                } else {
+                    serde_json::Number::from_f64(*float).map_or("null".to_string(), |n| n.to_string())
+                }
+            }
+        };
+        out.push_str(&rendered);
+    }
+    out.push('}');
+    out
+}
+
+/// The region a path describes, in words: "`intent` is `low`, `fit` is `weak`".
+pub fn describe(policy: &Policy, path: &[Step]) -> String {
+    let name = |field: &FieldId| policy.fields.get(*field).map_or("?", |f| f.name.as_str());
+    let parts: Vec<String> = path
+        .iter()
+        .map(|step| match step {
+            Step::Absent(field) => format!("`{}` is not set", name(field)),
+            Step::Present(field) => format!("`{}` is set", name(field)),
+            Step::Variant(field, variant) => {
+                let word = match policy.fields.get(*field).map(|f| &f.ty) {
+                    Some(FieldType::Enum(variants)) => variants.get(*variant as usize).cloned().unwrap_or_default(),
+                    _ => (if *variant == 1 { "true" } else { "false" }).to_string(),
+                };
+                format!("`{}` is `{word}`", name(field))
+            }
+            Step::Str(field, text) => format!("`{}` is \"{text}\"", name(field)),
+            Step::OtherString(field, excluded) => {
+                if excluded.is_empty() {
+                    format!("`{}` is any string", name(field))
+                } else {
+                    let list: Vec<String> = excluded.iter().map(|s| format!("\"{s}\"")).collect();
+                    format!("`{}` is none of {}", name(field), list.join(", "))
+                }
+            }
+            Step::Range(field, region) => describe_region(name(field), *region, policy.fields.get(*field).map(|f| &f.ty)),
+            Step::Inside(calendar, inside) => {
+                let calendar = policy.calendars.get(*calendar).map_or("?", |c| c.name.as_str());
+                if *inside {
+                    format!("inside `{calendar}` hours")
+                } else {
+                    format!("outside `{calendar}` hours")
+                }
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "every lead".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String {
+    let show = |value: Scalar| match (ty, value) {
+        (Some(FieldType::Time), Scalar::Int(nanos)) => {
+            Timestamp::from_nanosecond(nanos).map_or("?".to_string(), |t| t.to_string())
+        }
+        (_, Scalar::Int(int)) => int.to_string(),
+        (_, Scalar::Float(float)) => float.to_string(),
+    };
+    match (region.lo, region.hi) {
+        (Bound::Inclusive(lo), Bound::Inclusive(hi)) if lo == hi => format!("`{name}` = {}", show(lo)),
+        (Bound::Unbounded, Bound::Unbounded) => format!("`{name}` is set"),
+        (lo, hi) => {
+            let mut parts = Vec::new();
+            match lo {
+                Bound::Inclusive(v) => parts.push(format!("`{name}` >= {}", show(v))),
+                Bound::Exclusive(v) => parts.push(format!("`{name}` > {}", show(v))),
+                Bound::Unbounded => {}
+            }
+            match hi {
+                Bound::Inclusive(v) => parts.push(format!("`{name}` <= {}", show(v))),
+                Bound::Exclusive(v) => parts.push(format!("`{name}` < {}", show(v))),
+                Bound::Unbounded => {}
+            }
+            parts.join(" and ")
+        }
+    }
+}

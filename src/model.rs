@@ -1,0 +1,600 @@
+//! The resolved policy: the syntax tree of a policy that checked clean, with every name resolved
+//! to an index and every condition turned into a [`Cond`] over typed atoms. This is the input of
+//! the decision-graph compiler and of evaluation.
+//!
+//! Architecture invariant: [`Policy::from_file`] is only called on a file without errors; it
+//! returns `None` (never panics) when something it needs is missing.
+
+use crate::check::FieldType;
+use crate::span::Span;
+use crate::syntax::ast::{self, CmpOp, ExprKind, Number, PolicyFile, ValueKind};
+use jiff::Timestamp;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+
+/// Index of a schema field.
+pub type FieldId = usize;
+/// Index of a calendar.
+pub type CalendarId = usize;
+
+/// A schema field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldDef {
+    pub name: String,
+    pub ty: FieldType,
+    pub optional: bool,
+}
+
+/// A calendar's working time, ready to answer "is this instant inside?".
+#[derive(Debug, Clone)]
+pub struct CalendarDef {
+    pub name: String,
+    pub zone: jiff::tz::TimeZone,
+    /// Working intervals per weekday (Monday first), in seconds since local midnight, half-open.
+    pub week: [Vec<(u32, u32)>; 7],
+    pub holidays: BTreeSet<jiff::civil::Date>,
+}
+
+impl CalendarDef {
+    /// Whether `instant` falls in working time (local weekday hours, not a holiday).
+    pub fn contains(&self, instant: Timestamp) -> bool {
+        let local = self.zone.to_datetime(instant);
+        if self.holidays.contains(&local.date()) {
+            return false;
+        }
+        let day = local.weekday().to_monday_zero_offset() as usize;
+        let second = u32::try_from(
+            i32::from(local.hour()) * 3600 + i32::from(local.minute()) * 60 + i32::from(local.second()),
+        )
+        .unwrap_or(0);
+        self.week
+            .get(day)
+            .is_some_and(|ranges| ranges.iter().any(|(start, end)| *start <= second && second < *end))
+    }
+}
+
+/// A numeric point on an ordered field: ints and times as `i128` (times in nanoseconds since the
+/// Unix epoch), numbers as `f64` (ordered by `total_cmp`).
+#[derive(Debug, Clone, Copy)]
+pub enum Scalar {
+    Int(i128),
+    Float(f64),
+}
+
+impl Scalar {
+    pub fn from_time(time: Timestamp) -> Scalar {
+        Scalar::Int(time.as_nanosecond())
+    }
+
+    pub fn as_f64(self) -> f64 {
+        match self {
+            #[allow(clippy::cast_precision_loss)]
+            Scalar::Int(int) => int as f64,
+            Scalar::Float(float) => float,
+        }
+    }
+}
+
+impl PartialEq for Scalar {
+    fn eq(&self, other: &Scalar) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Scalar {}
+
+impl PartialOrd for Scalar {
+    fn partial_cmp(&self, other: &Scalar) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scalar {
+    fn cmp(&self, other: &Scalar) -> Ordering {
+        match (self, other) {
+            (Scalar::Int(left), Scalar::Int(right)) => left.cmp(right),
+            (Scalar::Float(left), Scalar::Float(right)) => left.total_cmp(right),
+            // Never mixed within one field; order them anyway so that sorting cannot fail.
+            (Scalar::Int(_), Scalar::Float(_)) => Ordering::Less,
+            (Scalar::Float(_), Scalar::Int(_)) => Ordering::Greater,
+        }
+    }
+}
+
+impl Hash for Scalar {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Scalar::Int(int) => {
+                0u8.hash(state);
+                int.hash(state);
+            }
+            Scalar::Float(float) => {
+                1u8.hash(state);
+                float.to_bits().hash(state);
+            }
+        }
+    }
+}
+
+/// One end of a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bound {
+    Unbounded,
+    Inclusive(Scalar),
+    Exclusive(Scalar),
+}
+
+/// A test on one field (or on the clock, for calendars). Every atom except `Present` and
+/// `Inside` is false when its field is absent: a comparison needs a value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Atom {
+    /// The field has a value.
+    Present(FieldId),
+    /// An enum or bool field's value is one of these variant indices (sorted, unique).
+    OneOf { field: FieldId, variants: Vec<u32> },
+    /// A string field's value is one of these strings (sorted, unique).
+    StrIn { field: FieldId, values: Vec<String> },
+    /// An int, number or time field's value lies in `lo..hi`.
+    Range { field: FieldId, lo: Bound, hi: Bound },
+    /// The lead's clock lies in the calendar's working time.
+    Inside(CalendarId),
+}
+
+impl Atom {
+    /// The field the atom tests, or `None` for calendar tests.
+    pub fn field(&self) -> Option<FieldId> {
+        match self {
+            Atom::Present(field)
+            | Atom::OneOf { field, .. }
+            | Atom::StrIn { field, .. }
+            | Atom::Range { field, .. } => Some(*field),
+            Atom::Inside(_) => None,
+        }
+    }
+}
+
+/// A boolean condition over atoms.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Cond {
+    True,
+    False,
+    Atom(Atom),
+    Not(Box<Cond>),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+}
+
+impl Cond {
+    /// `And` with constant folding and flattening.
+    pub fn and(parts: Vec<Cond>) -> Cond {
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            match part {
+                Cond::True => {}
+                Cond::False => return Cond::False,
+                Cond::And(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => Cond::True,
+            1 => out.pop().unwrap_or(Cond::True),
+            _ => Cond::And(out),
+        }
+    }
+
+    /// `Or` with constant folding and flattening.
+    pub fn or(parts: Vec<Cond>) -> Cond {
+        let mut out = Vec::with_capacity(parts.len());
+        for part in parts {
+            match part {
+                Cond::False => {}
+                Cond::True => return Cond::True,
+                Cond::Or(inner) => out.extend(inner),
+                other => out.push(other),
+            }
+        }
+        match out.len() {
+            0 => Cond::False,
+            1 => out.pop().unwrap_or(Cond::False),
+            _ => Cond::Or(out),
+        }
+    }
+
+    /// `Not` with constant folding.
+    pub fn not(inner: Cond) -> Cond {
+        match inner {
+            Cond::True => Cond::False,
+            Cond::False => Cond::True,
+            Cond::Not(inner) => *inner,
+            other => Cond::Not(Box::new(other)),
+        }
+    }
+
+    /// Replaces every atom by `decide(atom)` where it returns a constant, and folds.
+    pub fn simplify(&self, decide: &mut impl FnMut(&Atom) -> Option<bool>) -> Cond {
+        match self {
+            Cond::True | Cond::False => self.clone(),
+            Cond::Atom(atom) => match decide(atom) {
+                Some(true) => Cond::True,
+                Some(false) => Cond::False,
+                None => self.clone(),
+            },
+            Cond::Not(inner) => Cond::not(inner.simplify(decide)),
+            Cond::And(parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for part in parts {
+                    match part.simplify(decide) {
+                        Cond::False => return Cond::False,
+                        Cond::True => {}
+                        other => out.push(other),
+                    }
+                }
+                Cond::and(out)
+            }
+            Cond::Or(parts) => {
+                let mut out = Vec::with_capacity(parts.len());
+                for part in parts {
+                    match part.simplify(decide) {
+                        Cond::True => return Cond::True,
+                        Cond::False => {}
+                        other => out.push(other),
+                    }
+                }
+                Cond::or(out)
+            }
+        }
+    }
+
+    /// Calls `visit` on every atom.
+    pub fn for_each_atom(&self, visit: &mut impl FnMut(&Atom)) {
+        match self {
+            Cond::True | Cond::False => {}
+            Cond::Atom(atom) => visit(atom),
+            Cond::Not(inner) => inner.for_each_atom(visit),
+            Cond::And(parts) | Cond::Or(parts) => {
+                for part in parts {
+                    part.for_each_atom(visit);
+                }
+            }
+        }
+    }
+}
+
+/// A value a lead holds for one field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeadValue {
+    /// An enum variant index, or a bool as 0 (false) / 1 (true).
+    Variant(u32),
+    Str(String),
+    Scalar(Scalar),
+}
+
+/// A lead as evaluation sees it: one optional value per schema field, in schema order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lead {
+    pub values: Vec<Option<LeadValue>>,
+}
+
+/// A rule, resolved.
+#[derive(Debug, Clone)]
+pub struct RuleDef {
+    /// The name, or `#N` for an unnamed rule.
+    pub label: String,
+    pub position: usize,
+    pub cond: Cond,
+    pub is_otherwise: bool,
+    pub span: Span,
+    /// The rule's name, or its `when` / `otherwise` keyword.
+    pub head_span: Span,
+    pub syntax: ast::Rule,
+}
+
+/// A policy ready to compile and evaluate.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub fields: Vec<FieldDef>,
+    /// The field that is the lead's clock: `created_at`, else the only `time` field.
+    pub clock: Option<FieldId>,
+    pub calendars: Vec<CalendarDef>,
+    pub rules: Vec<RuleDef>,
+}
+
+impl Policy {
+    /// Resolves a checked file. `None` when the file lacks what resolution needs (it then also
+    /// has errors, which the checker reported).
+    pub fn from_file(file: &PolicyFile) -> Option<Policy> {
+        let schema = file.schemas.first()?;
+        let mut fields = Vec::new();
+        for field in &schema.fields {
+            let ty = match &field.ty {
+                ast::TypeExpr::Named(name) => FieldType::from_name(&name.name)?,
+                ast::TypeExpr::Enum { variants, .. } => {
+                    FieldType::Enum(variants.iter().map(|v| v.name.clone()).collect())
+                }
+            };
+            fields.push(FieldDef {
+                name: field.name.name.clone(),
+                ty,
+                optional: field.optional,
+            });
+        }
+        let clock = fields
+            .iter()
+            .position(|f| f.name == "created_at" && f.ty == FieldType::Time)
+            .or_else(|| {
+                let times: Vec<usize> = fields
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.ty == FieldType::Time)
+                    .map(|(i, _)| i)
+                    .collect();
+                (times.len() == 1).then(|| times[0])
+            });
+        let mut calendars = Vec::new();
+        for calendar in &file.calendars {
+            calendars.push(calendar_def(calendar)?);
+        }
+        let mut policy = Policy {
+            fields,
+            clock,
+            calendars,
+            rules: Vec::new(),
+        };
+        for rule in &file.rules {
+            let cond = match &rule.condition {
+                Some(expr) => policy.cond(expr)?,
+                None => Cond::True,
+            };
+            policy.rules.push(RuleDef {
+                label: rule.label(),
+                position: rule.position,
+                cond,
+                is_otherwise: rule.condition.is_none(),
+                span: rule.span,
+                head_span: rule.head_span(),
+                syntax: rule.clone(),
+            });
+        }
+        Some(policy)
+    }
+
+    pub fn field_id(&self, name: &str) -> Option<FieldId> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
+    fn cond(&self, expr: &ast::Expr) -> Option<Cond> {
+        Some(match &expr.kind {
+            ExprKind::And(parts) => Cond::and(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?),
+            ExprKind::Or(parts) => Cond::or(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?),
+            ExprKind::Not(inner) => Cond::not(self.cond(inner)?),
+            ExprKind::Calendar { inside, calendar } => {
+                let id = self.calendars.iter().position(|c| c.name == calendar.name)?;
+                let atom = Cond::Atom(Atom::Inside(id));
+                if *inside { atom } else { Cond::not(atom) }
+            }
+            ExprKind::IsSet { field, negated } => {
+                let atom = Cond::Atom(Atom::Present(self.field_id(&field.name)?));
+                if *negated { Cond::not(atom) } else { atom }
+            }
+            ExprKind::Compare { field, op, value } => {
+                let id = self.field_id(&field.name)?;
+                self.compare(id, op.value, value)?
+            }
+            ExprKind::In { field, negated, values } => {
+                let id = self.field_id(&field.name)?;
+                let member = self.one_of(id, values)?;
+                if *negated {
+                    Cond::and(vec![Cond::Atom(Atom::Present(id)), Cond::not(member)])
+                } else {
+                    member
+                }
+            }
+        })
+    }
+
+    /// `field in {values}` as a condition.
+    fn one_of(&self, field: FieldId, values: &[ast::Value]) -> Option<Cond> {
+        match &self.fields.get(field)?.ty {
+            FieldType::Enum(_) | FieldType::Bool => {
+                let mut variants: Vec<u32> =
+                    values.iter().map(|v| self.variant(field, v)).collect::<Option<_>>()?;
+                variants.sort_unstable();
+                variants.dedup();
+                Some(Cond::Atom(Atom::OneOf { field, variants }))
+            }
+            FieldType::String => {
+                let mut strings: Vec<String> = values
+                    .iter()
+                    .map(|v| match &v.kind {
+                        ValueKind::Str(text) => Some(text.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?;
+                strings.sort();
+                strings.dedup();
+                Some(Cond::Atom(Atom::StrIn { field, values: strings }))
+            }
+            _ => Some(Cond::or(
+                values
+                    .iter()
+                    .map(|v| self.compare(field, CmpOp::Eq, v))
+                    .collect::<Option<_>>()?,
+            )),
+        }
+    }
+
+    /// The variant index of an enum or bool literal.
+    pub fn variant(&self, field: FieldId, value: &ast::Value) -> Option<u32> {
+        let ValueKind::Word(word) = &value.kind else {
+            return None;
+        };
+        match &self.fields.get(field)?.ty {
+            FieldType::Enum(variants) => variants.iter().position(|v| v == word).and_then(|i| u32::try_from(i).ok()),
+            FieldType::Bool => match word.as_str() {
+                "false" => Some(0),
+                "true" => Some(1),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The scalar of a literal on an ordered field.
+    pub fn scalar(&self, field: FieldId, value: &ast::Value) -> Option<Scalar> {
+        match (&self.fields.get(field)?.ty, &value.kind) {
+            (FieldType::Int, ValueKind::Number(Number::Int(int))) => Some(Scalar::Int(i128::from(*int))),
+            (FieldType::Number, ValueKind::Number(number)) => Some(Scalar::Float(number.as_f64())),
+            (FieldType::Time, ValueKind::Time(time)) => Some(Scalar::from_time(*time)),
+            _ => None,
+        }
+    }
+
+    fn compare(&self, field: FieldId, op: CmpOp, value: &ast::Value) -> Option<Cond> {
+        let ty = &self.fields.get(field)?.ty;
+        if !ty.is_ordered() {
+            let member = self.one_of(field, std::slice::from_ref(value))?;
+            return Some(match op {
+                CmpOp::Eq => member,
+                _ => Cond::and(vec![Cond::Atom(Atom::Present(field)), Cond::not(member)]),
+            });
+        }
+        let point = self.scalar(field, value)?;
+        let range = |lo: Bound, hi: Bound| Cond::Atom(normalize_range(ty, field, lo, hi));
+        Some(match op {
+            CmpOp::Eq => range(Bound::Inclusive(point), Bound::Inclusive(point)),
+            CmpOp::Ne => Cond::or(vec![
+                range(Bound::Unbounded, Bound::Exclusive(point)),
+                range(Bound::Exclusive(point), Bound::Unbounded),
+            ]),
+            CmpOp::Lt => range(Bound::Unbounded, Bound::Exclusive(point)),
+            CmpOp::Le => range(Bound::Unbounded, Bound::Inclusive(point)),
+            CmpOp::Gt => range(Bound::Exclusive(point), Bound::Unbounded),
+            CmpOp::Ge => range(Bound::Inclusive(point), Bound::Unbounded),
+        })
+    }
+}
+
+/// On discrete fields (ints, times in nanoseconds) every bound is made inclusive, so that equal
+/// sets of values have equal atoms.
+fn normalize_range(ty: &FieldType, field: FieldId, lo: Bound, hi: Bound) -> Atom {
+    let discrete = matches!(ty, FieldType::Int | FieldType::Time);
+    let (lo, hi) = if discrete {
+        let lo = match lo {
+            Bound::Exclusive(Scalar::Int(v)) => Bound::Inclusive(Scalar::Int(v.saturating_add(1))),
+            other => other,
+        };
+        let hi = match hi {
+            Bound::Exclusive(Scalar::Int(v)) => Bound::Inclusive(Scalar::Int(v.saturating_sub(1))),
+            other => other,
+        };
+        (lo, hi)
+    } else {
+        (lo, hi)
+    };
+    Atom::Range { field, lo, hi }
+}
+
+fn calendar_def(calendar: &ast::Calendar) -> Option<CalendarDef> {
+    let zone_name = calendar.timezones.first()?;
+    let zone = jiff::tz::db().get(&zone_name.value).ok()?;
+    let mut week: [Vec<(u32, u32)>; 7] = Default::default();
+    for hours in &calendar.hours {
+        for days in &hours.days {
+            for day in (days.first as usize)..=(days.last as usize) {
+                for range in &hours.times {
+                    week[day].push((range.start.minutes() * 60, range.end.minutes() * 60));
+                }
+            }
+        }
+    }
+    for ranges in &mut week {
+        ranges.sort_unstable();
+    }
+    let holidays = calendar
+        .holidays
+        .iter()
+        .filter_map(|h| h.value.parse::<jiff::civil::Date>().ok())
+        .collect();
+    Some(CalendarDef {
+        name: calendar.name.name.clone(),
+        zone,
+        week,
+        holidays,
+    })
+}
+
+/// Context that evaluation needs besides the lead: the time to use when the lead has no clock.
+#[derive(Debug, Clone, Copy)]
+pub struct EvalContext {
+    pub now: Timestamp,
+}
+
+impl Policy {
+    /// The instant calendar tests look at: the lead's clock field, else `now`.
+    pub fn clock_of(&self, lead: &Lead, context: &EvalContext) -> Timestamp {
+        self.clock
+            .and_then(|field| match lead.values.get(field) {
+                Some(Some(LeadValue::Scalar(Scalar::Int(nanos)))) => Timestamp::from_nanosecond(*nanos).ok(),
+                _ => None,
+            })
+            .unwrap_or(context.now)
+    }
+
+    /// Whether an atom holds for a lead.
+    pub fn atom_holds(&self, atom: &Atom, lead: &Lead, context: &EvalContext) -> bool {
+        let value = |field: &FieldId| lead.values.get(*field).and_then(Option::as_ref);
+        match atom {
+            Atom::Present(field) => value(field).is_some(),
+            Atom::OneOf { field, variants } => {
+                matches!(value(field), Some(LeadValue::Variant(v)) if variants.binary_search(v).is_ok())
+            }
+            Atom::StrIn { field, values } => {
+                matches!(value(field), Some(LeadValue::Str(s)) if values.binary_search(s).is_ok())
+            }
+            Atom::Range { field, lo, hi } => match value(field) {
+                Some(LeadValue::Scalar(point)) => in_range(*point, *lo, *hi),
+                _ => false,
+            },
+            Atom::Inside(calendar) => self
+                .calendars
+                .get(*calendar)
+                .is_some_and(|c| c.contains(self.clock_of(lead, context))),
+        }
+    }
+
+    /// Whether a condition holds for a lead, by direct interpretation (the reference semantics
+    /// that the decision graph must reproduce).
+    pub fn holds(&self, cond: &Cond, lead: &Lead, context: &EvalContext) -> bool {
+        match cond {
+            Cond::True => true,
+            Cond::False => false,
+            Cond::Atom(atom) => self.atom_holds(atom, lead, context),
+            Cond::Not(inner) => !self.holds(inner, lead, context),
+            Cond::And(parts) => parts.iter().all(|p| self.holds(p, lead, context)),
+            Cond::Or(parts) => parts.iter().any(|p| self.holds(p, lead, context)),
+        }
+    }
+
+    /// First-match evaluation by trying the rules in file order: the index of the first rule
+    /// whose condition holds.
+    pub fn first_match(&self, lead: &Lead, context: &EvalContext) -> Option<usize> {
+        self.rules.iter().position(|rule| self.holds(&rule.cond, lead, context))
+    }
+}
+
+/// Whether `point` lies between `lo` and `hi`.
+pub fn in_range(point: Scalar, lo: Bound, hi: Bound) -> bool {
+    let above = match lo {
+        Bound::Unbounded => true,
+        Bound::Inclusive(v) => point >= v,
+        Bound::Exclusive(v) => point > v,
+    };
+    let below = match hi {
+        Bound::Unbounded => true,
+        Bound::Inclusive(v) => point <= v,
+        Bound::Exclusive(v) => point < v,
+    };
+    above && below
+}
