@@ -60,6 +60,9 @@ struct CheckArgs {
     /// Turn on a lint that is off by default (repeatable)
     #[arg(long, value_enum, value_name = "LINT")]
     warn: Vec<Lint>,
+    /// The most decision-graph nodes analysis may build before it falls back to a scan
+    #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
+    node_budget: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,6 +127,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     let sources = read_sources(&args.paths)?;
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
+    config.analysis.node_budget = args.node_budget;
     let reports: Vec<_> = sources
         .iter()
         .map(|source| switchboard::check_source_with(&source.text, &config))

@@ -5,14 +5,19 @@
 //!   the result checks clean;
 //! - in docs/diagnostics.md, the ```route block of the section `## `code`` produces that code,
 //!   and a ```route-fixed block checks clean; every code has a section.
+//!
+//! A block's info string may carry the options `check` would get on the command line:
+//! ```route warn=overlap``` or ```route node-budget=10```.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 use std::path::Path;
 use switchboard::render::{self, FileDiagnostics, Style};
-use switchboard::{Code, check_source};
+use switchboard::{CheckConfig, CheckReport, Code};
 
 struct Block {
     tag: String,
+    /// `key=value` options after the tag.
+    options: Vec<(String, String)>,
     text: String,
     line: usize,
     /// The nearest `## ` heading above the block.
@@ -42,9 +47,18 @@ fn blocks(markdown: &str) -> Vec<Block> {
         if let Some(heading) = line.strip_prefix("## ") {
             section = heading.trim().to_string();
         }
-        if let Some(tag) = line.trim_start().strip_prefix("```") {
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            let mut words = info.split_whitespace();
+            let tag = words.next().unwrap_or("").to_string();
+            let options = words
+                .map(|word| {
+                    let (key, value) = word.split_once('=').unwrap_or((word, ""));
+                    (key.to_string(), value.to_string())
+                })
+                .collect();
             open = Some(Block {
-                tag: tag.trim().to_string(),
+                tag,
+                options,
                 text: String::new(),
                 line: index + 2,
                 section: section.clone(),
@@ -55,8 +69,24 @@ fn blocks(markdown: &str) -> Vec<Block> {
     blocks
 }
 
-fn render(path: &str, text: &str) -> String {
-    let report = check_source(text);
+/// Checks a block's text with the options its info string gives.
+fn check_block(block: &Block, text: &str) -> CheckReport {
+    let mut config = CheckConfig::default();
+    for (key, value) in &block.options {
+        match key.as_str() {
+            "warn" if value == "overlap" => config.analysis.overlaps = true,
+            "node-budget" => config.analysis.node_budget = value.parse().unwrap(),
+            other => panic!("unknown option `{other}` on a code block"),
+        }
+    }
+    switchboard::check_source_with(text, &config)
+}
+
+fn check_source(text: &str) -> CheckReport {
+    switchboard::check_source(text)
+}
+
+fn render(path: &str, report: &CheckReport, text: &str) -> String {
     render::human(
         &FileDiagnostics {
             path,
@@ -94,13 +124,13 @@ fn check_examples(path: &str) -> usize {
             "route-fragment" => format!("{prelude}{}", block.text),
             _ => continue,
         };
-        let report = check_source(&text);
+        let report = check_block(&block, &text);
         assert!(
             report.diagnostics.is_empty(),
             "{path}:{} (a `{}` block) should check clean:\n{}",
             block.line,
             block.tag,
-            render(&format!("{path}:{}", block.line), &text)
+            render(&format!("{path}:{}", block.line), &report, &text)
         );
         checked += 1;
     }
@@ -133,22 +163,22 @@ fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
         };
         match block.tag.as_str() {
             "route" => {
-                let report = check_source(&block.text);
+                let report = check_block(&block, &block.text);
                 assert!(
                     report.diagnostics.iter().any(|d| d.code == code),
                     "{path}:{}: the example for `{code}` does not produce it:\n{}",
                     block.line,
-                    render(&format!("{path}:{}", block.line), &block.text)
+                    render(&format!("{path}:{}", block.line), &report, &block.text)
                 );
                 documented.push(code);
             }
             "route-fixed" => {
-                let report = check_source(&block.text);
+                let report = check_block(&block, &block.text);
                 assert!(
                     report.diagnostics.is_empty(),
                     "{path}:{}: the fix for `{code}` does not check clean:\n{}",
                     block.line,
-                    render(&format!("{path}:{}", block.line), &block.text)
+                    render(&format!("{path}:{}", block.line), &report, &block.text)
                 );
             }
             _ => {}

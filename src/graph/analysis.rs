@@ -1,8 +1,8 @@
 //! Static analysis from the decision graph: shadowed rules (with every earlier rule that takes
 //! their leads), gaps (with a concrete example lead per region) and, on request, overlaps.
 
-use super::example::{Path, describe, example, paths_to};
-use super::{Compiled, Graph, Node, Outcome, build, compile};
+use super::example::{Path, describe, example, paths_to, reachable_outcomes};
+use super::{Compiled, Graph, Outcome, build, compile};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Atom, Bound, Cond, Policy};
 use std::collections::BTreeSet;
@@ -61,7 +61,7 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
             );
         }
         Compiled::Graph(graph) => {
-            let reached = reached_rules(graph);
+            let reached = reached_rules(policy, graph);
             shadows(policy, &reached, config, &mut diagnostics);
             gaps(policy, graph, &mut diagnostics);
             if config.overlaps {
@@ -75,14 +75,13 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
     }
 }
 
-/// The rules some leaf of the graph decides for (a rule not in it is shadowed).
-pub fn reached_rules(graph: &Graph) -> BTreeSet<usize> {
-    graph
-        .nodes
-        .iter()
-        .filter_map(|node| match node {
-            Node::Leaf(Outcome::Rule(index)) => Some(*index),
-            _ => None,
+/// The rules some feasible path through the graph leads to (a rule not in it is shadowed).
+pub fn reached_rules(policy: &Policy, graph: &Graph) -> BTreeSet<usize> {
+    reachable_outcomes(policy, graph)
+        .into_iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Rule(index) => Some(index),
+            Outcome::NoMatch => None,
         })
         .collect()
 }
@@ -150,14 +149,14 @@ fn covering_rules(policy: &Policy, index: usize, budget: usize) -> Option<Vec<us
         .map(|rule| Cond::and(vec![rule.cond.clone(), own.clone()]))
         .collect();
     let graph = build(policy, &conds, budget).ok()?;
-    Some(reached_rules(&graph).into_iter().collect())
+    Some(reached_rules(policy, &graph).into_iter().collect())
 }
 
 /// Whether some lead satisfies `cond` (exact, from a one-rule graph; `true` past the budget).
 fn satisfiable(policy: &Policy, cond: &Cond, budget: usize) -> bool {
     match build(policy, std::slice::from_ref(cond), budget) {
         Ok(graph) => {
-            let (paths, _) = paths_to(&graph, Outcome::Rule(0), 1);
+            let (paths, _) = paths_to(policy, &graph, Outcome::Rule(0), 1);
             paths.iter().any(|path| example(policy, path, "check").is_some())
         }
         Err(_) => true,
@@ -165,7 +164,7 @@ fn satisfiable(policy: &Policy, cond: &Cond, budget: usize) -> bool {
 }
 
 fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
-    let (paths, more) = paths_to(graph, Outcome::NoMatch, MAX_GAP_REGIONS);
+    let (paths, more) = paths_to(policy, graph, Outcome::NoMatch, MAX_GAP_REGIONS);
     let shown: Vec<(Path, super::example::Example)> = paths
         .into_iter()
         .filter_map(|path| {
@@ -219,7 +218,7 @@ fn overlaps(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig,
             let Ok(graph) = build(policy, std::slice::from_ref(&both), config.node_budget) else {
                 continue;
             };
-            let (paths, _) = paths_to(&graph, Outcome::Rule(0), 4);
+            let (paths, _) = paths_to(policy, &graph, Outcome::Rule(0), 4);
             let Some((path, example)) = paths
                 .into_iter()
                 .find_map(|path| example(policy, &path, "overlap-example").map(|e| (path, e)))
@@ -299,12 +298,12 @@ fn ends_before(hi: Bound, lo: Bound) -> bool {
 
 /// A concrete lead that rule `index` matches first, from a path to one of its leaves.
 pub fn reaching_example(policy: &Policy, graph: &Graph, index: usize) -> Option<super::example::Example> {
-    let (paths, _) = paths_to(graph, Outcome::Rule(index), 4);
+    let (paths, _) = paths_to(policy, graph, Outcome::Rule(index), 4);
     paths.iter().find_map(|path| example(policy, path, "reach-example"))
 }
 
 /// Up to `limit` example leads that no rule matches, one per gap region.
 pub fn gap_examples(policy: &Policy, graph: &Graph, limit: usize) -> Vec<super::example::Example> {
-    let (paths, _) = paths_to(graph, Outcome::NoMatch, limit);
+    let (paths, _) = paths_to(policy, graph, Outcome::NoMatch, limit);
     paths.iter().filter_map(|path| example(policy, path, "gap-example")).collect()
 }

@@ -5,6 +5,7 @@ use super::{Graph, Node, NodeId, Outcome, Region};
 use crate::check::FieldType;
 use crate::model::{Bound, CalendarId, FieldId, Lead, LeadValue, Policy, Scalar};
 use jiff::Timestamp;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 
 /// One branch taken on a path through the graph.
@@ -23,33 +24,104 @@ pub enum Step {
 /// A path from the root to a leaf.
 pub type Path = Vec<Step>;
 
-/// Up to `limit` paths from the root to leaves with `target` outcome, in graph order, and whether
-/// more exist.
-pub fn paths_to(graph: &Graph, target: Outcome, limit: usize) -> (Vec<Path>, bool) {
+/// What a path has established about time: the clock field's region (or that it is absent)
+/// and the calendar tests taken. Only tracked when the policy has calendars: otherwise every
+/// path through the graph is a real region.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+struct TimeContext {
+    clock: Option<Region>,
+    clock_absent: bool,
+    facts: Vec<(CalendarId, bool)>,
+}
+
+/// Walks the graph along feasible paths only. The graph treats a calendar test as independent of
+/// the clock field (which keeps evaluation exact and the graph small), so a path may combine
+/// `inside office` with a clock value outside office hours; such a path describes no lead, and
+/// analysis must not count what lies behind it.
+struct FeasibleWalk<'a> {
+    policy: &'a Policy,
+    graph: &'a Graph,
+    tracks_time: bool,
+    feasible: HashMap<TimeContext, bool>,
+}
+
+impl<'a> FeasibleWalk<'a> {
+    fn new(policy: &'a Policy, graph: &'a Graph) -> FeasibleWalk<'a> {
+        FeasibleWalk {
+            policy,
+            graph,
+            tracks_time: !policy.calendars.is_empty(),
+            feasible: HashMap::new(),
+        }
+    }
+
+    /// The context after a step, or `None` when the step makes the path infeasible.
+    fn after(&mut self, context: &TimeContext, step: &Step) -> Option<TimeContext> {
+        if !self.tracks_time {
+            return Some(TimeContext::default());
+        }
+        let mut next = context.clone();
+        match step {
+            Step::Absent(field) if Some(*field) == self.policy.clock => next.clock_absent = true,
+            Step::Range(field, region) if Some(*field) == self.policy.clock => next.clock = Some(*region),
+            Step::Inside(calendar, inside) => {
+                next.facts.push((*calendar, *inside));
+                next.facts.sort_unstable();
+                next.facts.dedup();
+            }
+            _ => return Some(next),
+        }
+        if next.facts.is_empty() {
+            return Some(next);
+        }
+        let policy = self.policy;
+        let feasible = *self
+            .feasible
+            .entry(next.clone())
+            .or_insert_with(|| instant_for(policy, &next).is_some());
+        feasible.then_some(next)
+    }
+}
+
+/// Up to `limit` feasible paths from the root to leaves with `target` outcome, in graph order,
+/// and whether more exist.
+pub fn paths_to(policy: &Policy, graph: &Graph, target: Outcome, limit: usize) -> (Vec<Path>, bool) {
+    let mut walk = FeasibleWalk::new(policy, graph);
     let mut found = Vec::new();
     let mut more = false;
     let mut stack: Vec<Step> = Vec::new();
-    let mut dead = vec![false; graph.nodes.len()];
-    walk(graph, graph.root, target, limit, &mut stack, &mut found, &mut more, &mut dead);
+    let mut dead: HashSet<(NodeId, TimeContext)> = HashSet::new();
+    collect_paths(
+        &mut walk,
+        graph.root,
+        TimeContext::default(),
+        target,
+        limit,
+        &mut stack,
+        &mut found,
+        &mut more,
+        &mut dead,
+    );
     (found, more)
 }
 
-/// Depth-first search; `dead` marks nodes known to reach no `target` leaf.
+/// Depth-first search; `dead` holds (node, context) pairs known to reach no `target` leaf.
 #[allow(clippy::too_many_arguments)]
-fn walk(
-    graph: &Graph,
+fn collect_paths(
+    walk: &mut FeasibleWalk<'_>,
     id: NodeId,
+    context: TimeContext,
     target: Outcome,
     limit: usize,
     stack: &mut Vec<Step>,
     found: &mut Vec<Path>,
     more: &mut bool,
-    dead: &mut Vec<bool>,
+    dead: &mut HashSet<(NodeId, TimeContext)>,
 ) -> bool {
-    if *more || dead.get(id as usize).copied().unwrap_or(true) {
+    if *more || dead.contains(&(id, context.clone())) {
         return false;
     }
-    let Some(node) = graph.nodes.get(id as usize) else {
+    let Some(node) = walk.graph.nodes.get(id as usize) else {
         return false;
     };
     if let Node::Leaf(outcome) = node {
@@ -65,17 +137,46 @@ fn walk(
     }
     let mut reached = false;
     for (step, child) in branches(node) {
+        let Some(next) = walk.after(&context, &step) else {
+            continue;
+        };
         stack.push(step);
-        reached |= walk(graph, child, target, limit, stack, found, more, dead);
+        reached |= collect_paths(walk, child, next, target, limit, stack, found, more, dead);
         stack.pop();
         if *more {
             return true;
         }
     }
     if !reached {
-        dead[id as usize] = true;
+        dead.insert((id, context));
     }
     reached
+}
+
+/// Every outcome some feasible path leads to.
+pub fn reachable_outcomes(policy: &Policy, graph: &Graph) -> BTreeSet<Outcome> {
+    let mut walk = FeasibleWalk::new(policy, graph);
+    let mut seen: HashSet<(NodeId, TimeContext)> = HashSet::new();
+    let mut outcomes = BTreeSet::new();
+    let mut stack = vec![(graph.root, TimeContext::default())];
+    while let Some((id, context)) = stack.pop() {
+        if !seen.insert((id, context.clone())) {
+            continue;
+        }
+        let Some(node) = graph.nodes.get(id as usize) else {
+            continue;
+        };
+        if let Node::Leaf(outcome) = node {
+            outcomes.insert(*outcome);
+            continue;
+        }
+        for (step, child) in branches(node) {
+            if let Some(next) = walk.after(&context, &step) {
+                stack.push((child, next));
+            }
+        }
+    }
+    outcomes
 }
 
 /// Every branch of a node as a step and its child.
@@ -190,7 +291,16 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
         }
     }
     // The clock: a time in its region that satisfies every calendar test.
-    let instant = find_instant(policy, clock_region, &calendars)?;
+    calendars.sort_unstable();
+    calendars.dedup();
+    let instant = instant_for(
+        policy,
+        &TimeContext {
+            clock: clock_region,
+            clock_absent,
+            facts: calendars.clone(),
+        },
+    )?;
     if let Some(clock) = policy.clock
         && !clock_absent
         && (constrained[clock] || !policy.fields[clock].optional || !calendars.is_empty())
@@ -256,31 +366,93 @@ fn representative(region: Region, ty: &FieldType) -> Scalar {
     }
 }
 
-/// An instant in `region` (if the clock field is constrained) that satisfies every calendar
-/// test: the region's start (or the anchor), then every quarter hour for five weeks.
-fn find_instant(policy: &Policy, region: Option<Region>, calendars: &[(CalendarId, bool)]) -> Option<Timestamp> {
-    let (lo, hi) = match region {
-        Some(region) => (bound_nanos(region.lo, 1), bound_nanos(region.hi, -1)),
-        None => (None, None),
-    };
+/// An instant that satisfies every calendar test of `context`, inside the clock region when
+/// the lead's clock is in it. Membership in a calendar only changes at the start and end of a
+/// working range and at midnight, so those instants (over six weeks from the region's start, and
+/// on every holiday) are the only candidates to try.
+fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
+    const DAY: i128 = 86_400 * 1_000_000_000;
+    const WINDOW_DAYS: i128 = 42;
+    let region = if context.clock_absent { None } else { context.clock };
+    let lo = region.and_then(|r| bound_nanos(r.lo, 1));
+    let hi = region.and_then(|r| bound_nanos(r.hi, -1));
     let start = match (lo, hi) {
         (Some(lo), _) => lo,
-        (None, Some(hi)) => hi.min(anchor().as_nanosecond()),
+        (None, Some(hi)) => hi.min(anchor().as_nanosecond()) - WINDOW_DAYS * DAY,
         (None, None) => anchor().as_nanosecond(),
     };
-    let fits = |nanos: i128| -> Option<Timestamp> {
-        if lo.is_some_and(|lo| nanos < lo) || hi.is_some_and(|hi| nanos > hi) {
+    let in_region = |nanos: i128| lo.is_none_or(|lo| nanos >= lo) && hi.is_none_or(|hi| nanos <= hi);
+    let satisfies = |nanos: i128| -> Option<Timestamp> {
+        if !in_region(nanos) {
             return None;
         }
         let instant = Timestamp::from_nanosecond(nanos).ok()?;
-        calendars
+        context
+            .facts
             .iter()
             .all(|(calendar, inside)| policy.calendars.get(*calendar).is_some_and(|c| c.contains(instant) == *inside))
             .then_some(instant)
     };
-    const QUARTER: i128 = 15 * 60 * 1_000_000_000;
-    let backwards = lo.is_none() && hi.is_some();
-    (0..(35 * 96)).find_map(|step| fits(if backwards { start - step * QUARTER } else { start + step * QUARTER }))
+    if context.facts.is_empty() {
+        return satisfies(start).or_else(|| hi.and_then(satisfies));
+    }
+    let mut candidates: Vec<i128> = vec![start];
+    let end = hi.map_or(start + WINDOW_DAYS * DAY, |hi| hi.min(start + WINDOW_DAYS * DAY));
+    for (calendar, _) in &context.facts {
+        let Some(calendar) = policy.calendars.get(*calendar) else {
+            continue;
+        };
+        let mut dates: Vec<jiff::civil::Date> = Vec::new();
+        if let (Ok(first), Ok(last)) = (Timestamp::from_nanosecond(start - DAY), Timestamp::from_nanosecond(end + DAY)) {
+            let mut date = calendar.zone.to_datetime(first).date();
+            let last = calendar.zone.to_datetime(last).date();
+            while date <= last {
+                dates.push(date);
+                match date.tomorrow() {
+                    Ok(next) => date = next,
+                    Err(_) => break,
+                }
+            }
+        }
+        for holiday in &calendar.holidays {
+            if let Ok(next) = holiday.tomorrow() {
+                dates.push(*holiday);
+                dates.push(next);
+            }
+        }
+        for date in dates {
+            let day = date.weekday().to_monday_zero_offset() as usize;
+            let mut seconds: Vec<u32> = vec![0];
+            for (from, to) in calendar.week.get(day).into_iter().flatten() {
+                seconds.push(*from);
+                seconds.push(*to);
+            }
+            for second in seconds {
+                let local = if second >= 86_400 {
+                    match date.tomorrow() {
+                        Ok(next) => next.to_datetime(jiff::civil::Time::midnight()),
+                        Err(_) => continue,
+                    }
+                } else {
+                    let Ok(time) = jiff::civil::Time::new(
+                        i8::try_from(second / 3600).unwrap_or(0),
+                        i8::try_from((second / 60) % 60).unwrap_or(0),
+                        0,
+                        0,
+                    ) else {
+                        continue;
+                    };
+                    date.to_datetime(time)
+                };
+                if let Ok(instant) = calendar.zone.to_ambiguous_timestamp(local).compatible() {
+                    candidates.push(instant.as_nanosecond());
+                }
+            }
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    candidates.into_iter().find_map(satisfies)
 }
 
 /// The nanosecond a discrete bound includes; `adjust` moves exclusive bounds inwards.
