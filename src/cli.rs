@@ -183,7 +183,10 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
             diagnostics: &report.diagnostics,
         };
         let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
-        eprintln!("error: `{}` has errors; fix them to draw its graph", source.path);
+        eprintln!(
+            "error: `{}` has errors; fix them to draw its graph",
+            source.path
+        );
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     };
     let switchboard::graph::Compiled::Graph(decision_graph) = compiled else {
@@ -196,13 +199,19 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
         GraphFormat::Dot => switchboard::graph::render::Format::Dot,
         GraphFormat::Mermaid => switchboard::graph::render::Format::Mermaid,
     };
-    print_stdout(&switchboard::graph::render::render(policy, decision_graph, format))?;
+    print_stdout(&switchboard::graph::render::render(
+        policy,
+        decision_graph,
+        format,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Colour only for a terminal, and never with NO_COLOR.
 fn human_style() -> Style {
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !std::io::stderr().is_terminal() {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || !std::io::stderr().is_terminal()
+    {
         Style::Plain
     } else {
         Style::Colour

@@ -45,12 +45,16 @@ impl CalendarDef {
         }
         let day = local.weekday().to_monday_zero_offset() as usize;
         let second = u32::try_from(
-            i32::from(local.hour()) * 3600 + i32::from(local.minute()) * 60 + i32::from(local.second()),
+            i32::from(local.hour()) * 3600
+                + i32::from(local.minute()) * 60
+                + i32::from(local.second()),
         )
         .unwrap_or(0);
-        self.week
-            .get(day)
-            .is_some_and(|ranges| ranges.iter().any(|(start, end)| *start <= second && second < *end))
+        self.week.get(day).is_some_and(|ranges| {
+            ranges
+                .iter()
+                .any(|(start, end)| *start <= second && second < *end)
+        })
     }
 }
 
@@ -136,7 +140,11 @@ pub enum Atom {
     /// A string field's value is one of these strings (sorted, unique).
     StrIn { field: FieldId, values: Vec<String> },
     /// An int, number or time field's value lies in `lo..hi`.
-    Range { field: FieldId, lo: Bound, hi: Bound },
+    Range {
+        field: FieldId,
+        lo: Bound,
+        hi: Bound,
+    },
     /// The lead's clock lies in the calendar's working time.
     Inside(CalendarId),
 }
@@ -203,7 +211,7 @@ impl Cond {
     }
 
     /// `Not` with constant folding.
-    pub fn not(inner: Cond) -> Cond {
+    pub fn negate(inner: Cond) -> Cond {
         match inner {
             Cond::True => Cond::False,
             Cond::False => Cond::True,
@@ -221,7 +229,7 @@ impl Cond {
                 Some(false) => Cond::False,
                 None => self.clone(),
             },
-            Cond::Not(inner) => Cond::not(inner.simplify(decide)),
+            Cond::Not(inner) => Cond::negate(inner.simplify(decide)),
             Cond::And(parts) => {
                 let mut out = Vec::with_capacity(parts.len());
                 for part in parts {
@@ -366,27 +374,38 @@ impl Policy {
 
     fn cond(&self, expr: &ast::Expr) -> Option<Cond> {
         Some(match &expr.kind {
-            ExprKind::And(parts) => Cond::and(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?),
-            ExprKind::Or(parts) => Cond::or(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?),
-            ExprKind::Not(inner) => Cond::not(self.cond(inner)?),
+            ExprKind::And(parts) => {
+                Cond::and(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?)
+            }
+            ExprKind::Or(parts) => {
+                Cond::or(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?)
+            }
+            ExprKind::Not(inner) => Cond::negate(self.cond(inner)?),
             ExprKind::Calendar { inside, calendar } => {
-                let id = self.calendars.iter().position(|c| c.name == calendar.name)?;
+                let id = self
+                    .calendars
+                    .iter()
+                    .position(|c| c.name == calendar.name)?;
                 let atom = Cond::Atom(Atom::Inside(id));
-                if *inside { atom } else { Cond::not(atom) }
+                if *inside { atom } else { Cond::negate(atom) }
             }
             ExprKind::IsSet { field, negated } => {
                 let atom = Cond::Atom(Atom::Present(self.field_id(&field.name)?));
-                if *negated { Cond::not(atom) } else { atom }
+                if *negated { Cond::negate(atom) } else { atom }
             }
             ExprKind::Compare { field, op, value } => {
                 let id = self.field_id(&field.name)?;
                 self.compare(id, op.value, value)?
             }
-            ExprKind::In { field, negated, values } => {
+            ExprKind::In {
+                field,
+                negated,
+                values,
+            } => {
                 let id = self.field_id(&field.name)?;
                 let member = self.one_of(id, values)?;
                 if *negated {
-                    Cond::and(vec![Cond::Atom(Atom::Present(id)), Cond::not(member)])
+                    Cond::and(vec![Cond::Atom(Atom::Present(id)), Cond::negate(member)])
                 } else {
                     member
                 }
@@ -398,8 +417,10 @@ impl Policy {
     fn one_of(&self, field: FieldId, values: &[ast::Value]) -> Option<Cond> {
         match &self.fields.get(field)?.ty {
             FieldType::Enum(_) | FieldType::Bool => {
-                let mut variants: Vec<u32> =
-                    values.iter().map(|v| self.variant(field, v)).collect::<Option<_>>()?;
+                let mut variants: Vec<u32> = values
+                    .iter()
+                    .map(|v| self.variant(field, v))
+                    .collect::<Option<_>>()?;
                 variants.sort_unstable();
                 variants.dedup();
                 Some(Cond::Atom(Atom::OneOf { field, variants }))
@@ -414,7 +435,10 @@ impl Policy {
                     .collect::<Option<_>>()?;
                 strings.sort();
                 strings.dedup();
-                Some(Cond::Atom(Atom::StrIn { field, values: strings }))
+                Some(Cond::Atom(Atom::StrIn {
+                    field,
+                    values: strings,
+                }))
             }
             _ => Some(Cond::or(
                 values
@@ -431,7 +455,10 @@ impl Policy {
             return None;
         };
         match &self.fields.get(field)?.ty {
-            FieldType::Enum(variants) => variants.iter().position(|v| v == word).and_then(|i| u32::try_from(i).ok()),
+            FieldType::Enum(variants) => variants
+                .iter()
+                .position(|v| v == word)
+                .and_then(|i| u32::try_from(i).ok()),
             FieldType::Bool => match word.as_str() {
                 "false" => Some(0),
                 "true" => Some(1),
@@ -444,7 +471,9 @@ impl Policy {
     /// The scalar of a literal on an ordered field.
     pub fn scalar(&self, field: FieldId, value: &ast::Value) -> Option<Scalar> {
         match (&self.fields.get(field)?.ty, &value.kind) {
-            (FieldType::Int, ValueKind::Number(Number::Int(int))) => Some(Scalar::Int(i128::from(*int))),
+            (FieldType::Int, ValueKind::Number(Number::Int(int))) => {
+                Some(Scalar::Int(i128::from(*int)))
+            }
             (FieldType::Number, ValueKind::Number(number)) => Some(Scalar::Float(number.as_f64())),
             (FieldType::Time, ValueKind::Time(time)) => Some(Scalar::from_time(*time)),
             _ => None,
@@ -457,7 +486,7 @@ impl Policy {
             let member = self.one_of(field, std::slice::from_ref(value))?;
             return Some(match op {
                 CmpOp::Eq => member,
-                _ => Cond::and(vec![Cond::Atom(Atom::Present(field)), Cond::not(member)]),
+                _ => Cond::and(vec![Cond::Atom(Atom::Present(field)), Cond::negate(member)]),
             });
         }
         let point = self.scalar(field, value)?;
@@ -502,9 +531,10 @@ fn calendar_def(calendar: &ast::Calendar) -> Option<CalendarDef> {
     let mut week: [Vec<(u32, u32)>; 7] = Default::default();
     for hours in &calendar.hours {
         for days in &hours.days {
-            for day in (days.first as usize)..=(days.last as usize) {
+            let (first, last) = (days.first as usize, days.last as usize);
+            for ranges in week.iter_mut().take(last + 1).skip(first) {
                 for range in &hours.times {
-                    week[day].push((range.start.minutes() * 60, range.end.minutes() * 60));
+                    ranges.push((range.start.minutes() * 60, range.end.minutes() * 60));
                 }
             }
         }
@@ -536,7 +566,9 @@ impl Policy {
     pub fn clock_of(&self, lead: &Lead, context: &EvalContext) -> Timestamp {
         self.clock
             .and_then(|field| match lead.values.get(field) {
-                Some(Some(LeadValue::Scalar(Scalar::Int(nanos)))) => Timestamp::from_nanosecond(*nanos).ok(),
+                Some(Some(LeadValue::Scalar(Scalar::Int(nanos)))) => {
+                    Timestamp::from_nanosecond(*nanos).ok()
+                }
                 _ => None,
             })
             .unwrap_or(context.now)
@@ -580,7 +612,9 @@ impl Policy {
     /// First-match evaluation by trying the rules in file order: the index of the first rule
     /// whose condition holds.
     pub fn first_match(&self, lead: &Lead, context: &EvalContext) -> Option<usize> {
-        self.rules.iter().position(|rule| self.holds(&rule.cond, lead, context))
+        self.rules
+            .iter()
+            .position(|rule| self.holds(&rule.cond, lead, context))
     }
 }
 

@@ -114,3 +114,47 @@ fn misspellings_get_did_you_mean() {
         ]
     );
 }
+
+/// The `# check: --warn overlap` header of a fixture, as a check configuration.
+fn config_from_header(text: &str) -> switchboard::CheckConfig {
+    let mut config = switchboard::CheckConfig::default();
+    for line in text.lines().take_while(|line| line.starts_with('#')) {
+        if let Some(options) = line.strip_prefix("# check:") {
+            for option in options.split_whitespace() {
+                match option {
+                    "--warn" => {}
+                    "overlap" => config.analysis.overlaps = true,
+                    other => panic!("unknown fixture option {other}"),
+                }
+            }
+        }
+    }
+    config
+}
+
+/// Decision-graph analysis: shadowed rules, gaps with example leads, overlaps.
+#[test]
+fn analysis_fixtures_match_their_snapshots() {
+    insta::glob!("fixtures/check/analysis/*.route", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let report = switchboard::check_source_with(&text, &config_from_header(&text));
+        assert!(
+            report.compiled.is_some(),
+            "{} should compile",
+            relative(path)
+        );
+        assert!(
+            !report.diagnostics.is_empty(),
+            "{} should report something",
+            relative(path)
+        );
+        let name = relative(path);
+        let file = FileDiagnostics {
+            path: &name,
+            text: &text,
+            diagnostics: &report.diagnostics,
+        };
+        insta::assert_snapshot!("plain", render::human(&file, Style::Ascii));
+        insta::assert_json_snapshot!("json", render::json_items(&[file]));
+    });
+}

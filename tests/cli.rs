@@ -145,7 +145,7 @@ fn warnings_fail_only_with_deny_warnings() {
 fn a_directory_checks_every_route_file_below_it() {
     let output = switchboard(&["check", "tests/fixtures/check/ok", "--format", "json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
-    let output = switchboard(&["check", "tests/fixtures/check", "--format", "json"]);
+    let output = switchboard(&["check", "tests/fixtures/check/err", "--format", "json"]);
     assert_eq!(output.status.code(), Some(1));
     let items: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
     let files: std::collections::BTreeSet<&str> = items

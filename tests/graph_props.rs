@@ -58,22 +58,36 @@ fn atom(shape: &Shape) -> BoxedStrategy<String> {
         );
         let f = field.clone();
         options.push(
-            (prop::collection::btree_set(variant, 1..=count), any::<bool>())
+            (
+                prop::collection::btree_set(variant, 1..=count),
+                any::<bool>(),
+            )
                 .prop_map(move |(set, not)| {
                     let list: Vec<String> = set.into_iter().collect();
-                    format!("{f} {}in {{{}}}", if not { "not " } else { "" }, list.join(", "))
+                    format!(
+                        "{f} {}in {{{}}}",
+                        if not { "not " } else { "" },
+                        list.join(", ")
+                    )
                 })
                 .boxed(),
         );
         if optional {
             let f = field.clone();
-            options.push(any::<bool>().prop_map(move |not| format!("{f} is {}set", if not { "not " } else { "" })).boxed());
+            options.push(
+                any::<bool>()
+                    .prop_map(move |not| format!("{f} is {}set", if not { "not " } else { "" }))
+                    .boxed(),
+            );
         }
     }
     let ops = vec!["=", "!=", "<", "<=", ">", ">="];
     if let Some(optional) = shape.number {
         options.push(
-            (prop::sample::select(ops.clone()), prop::sample::select(vec!["0", "10", "10.5", "20", "-5"]))
+            (
+                prop::sample::select(ops.clone()),
+                prop::sample::select(vec!["0", "10", "10.5", "20", "-5"]),
+            )
                 .prop_map(|(op, v)| format!("amount {op} {v}"))
                 .boxed(),
         );
@@ -83,7 +97,10 @@ fn atom(shape: &Shape) -> BoxedStrategy<String> {
     }
     if let Some(optional) = shape.int {
         options.push(
-            (prop::sample::select(ops.clone()), prop::sample::select(vec!["0", "1", "2", "10", "11"]))
+            (
+                prop::sample::select(ops.clone()),
+                prop::sample::select(vec!["0", "1", "2", "10", "11"]),
+            )
                 .prop_map(|(op, v)| format!("count {op} {v}"))
                 .boxed(),
         );
@@ -93,44 +110,71 @@ fn atom(shape: &Shape) -> BoxedStrategy<String> {
     }
     if shape.text.is_some() {
         options.push(
-            (prop::sample::select(vec!["=", "!="]), prop::sample::select(vec!["\"a\"", "\"b\"", "\"c\""]))
+            (
+                prop::sample::select(vec!["=", "!="]),
+                prop::sample::select(vec!["\"a\"", "\"b\"", "\"c\""]),
+            )
                 .prop_map(|(op, v)| format!("country {op} {v}"))
                 .boxed(),
         );
         options.push(
-            (prop::collection::btree_set(prop::sample::select(vec!["\"a\"", "\"b\"", "\"c\""]), 1..=3), any::<bool>())
+            (
+                prop::collection::btree_set(
+                    prop::sample::select(vec!["\"a\"", "\"b\"", "\"c\""]),
+                    1..=3,
+                ),
+                any::<bool>(),
+            )
                 .prop_map(|(set, not)| {
                     let list: Vec<&str> = set.into_iter().collect();
-                    format!("country {}in {{{}}}", if not { "not " } else { "" }, list.join(", "))
+                    format!(
+                        "country {}in {{{}}}",
+                        if not { "not " } else { "" },
+                        list.join(", ")
+                    )
                 })
                 .boxed(),
         );
     }
     if shape.flag.is_some() {
-        options.push(prop::sample::select(vec!["vip = true", "vip = false", "vip != true"]).prop_map(str::to_string).boxed());
+        options.push(
+            prop::sample::select(vec!["vip = true", "vip = false", "vip != true"])
+                .prop_map(str::to_string)
+                .boxed(),
+        );
     }
     if shape.clock.is_some() {
         options.push(
-            (prop::sample::select(ops), prop::sample::select(vec!["2026-11-23T10:00:00Z", "2026-11-24T08:00:00+01:00"]))
+            (
+                prop::sample::select(ops),
+                prop::sample::select(vec!["2026-11-23T10:00:00Z", "2026-11-24T08:00:00+01:00"]),
+            )
                 .prop_map(|(op, v)| format!("created_at {op} {v}"))
                 .boxed(),
         );
     }
     if shape.calendar {
-        options.push(prop::sample::select(vec!["inside office", "outside office"]).prop_map(str::to_string).boxed());
+        options.push(
+            prop::sample::select(vec!["inside office", "outside office"])
+                .prop_map(str::to_string)
+                .boxed(),
+        );
     }
     prop::strategy::Union::new(options).boxed()
 }
 
 fn condition(shape: &Shape) -> BoxedStrategy<String> {
-    atom(shape).prop_recursive(3, 12, 3, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 2..=3).prop_map(|parts| format!("({})", parts.join(" and "))),
-            prop::collection::vec(inner.clone(), 2..=3).prop_map(|parts| format!("({})", parts.join(" or "))),
-            inner.prop_map(|part| format!("not ({part})")),
-        ]
-    })
-    .boxed()
+    atom(shape)
+        .prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..=3)
+                    .prop_map(|parts| format!("({})", parts.join(" and "))),
+                prop::collection::vec(inner.clone(), 2..=3)
+                    .prop_map(|parts| format!("({})", parts.join(" or "))),
+                inner.prop_map(|part| format!("not ({part})")),
+            ]
+        })
+        .boxed()
 }
 
 fn policy_text() -> impl Strategy<Value = String> {
@@ -179,25 +223,33 @@ fn policy_text() -> impl Strategy<Value = String> {
 fn lead_for(policy: &Policy, seed: &[u32]) -> Lead {
     let mut values = Vec::new();
     for (index, field) in policy.fields.iter().enumerate() {
-        let pick = seed[index % seed.len()].wrapping_mul(2_654_435_761).wrapping_add(index as u32 * 97);
-        if field.optional && pick % 5 == 0 {
+        let pick = seed[index % seed.len()]
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(index as u32 * 97);
+        if field.optional && pick.is_multiple_of(5) {
             values.push(None);
             continue;
         }
         let value = match &field.ty {
-            switchboard::check::FieldType::Enum(variants) => LeadValue::Variant(pick % variants.len() as u32),
+            switchboard::check::FieldType::Enum(variants) => {
+                LeadValue::Variant(pick % variants.len() as u32)
+            }
             switchboard::check::FieldType::Bool => LeadValue::Variant(pick % 2),
             switchboard::check::FieldType::String => {
                 LeadValue::Str(["a", "b", "c", "d"][(pick % 4) as usize].to_string())
             }
-            switchboard::check::FieldType::Number => {
-                LeadValue::Scalar(Scalar::Float([-6.0, -5.0, 0.0, 5.0, 10.0, 10.25, 10.5, 15.0, 20.0, 21.0][(pick % 10) as usize]))
-            }
-            switchboard::check::FieldType::Int => LeadValue::Scalar(Scalar::Int([-1, 0, 1, 2, 3, 10, 11, 12][(pick % 8) as usize])),
+            switchboard::check::FieldType::Number => LeadValue::Scalar(Scalar::Float(
+                [-6.0, -5.0, 0.0, 5.0, 10.0, 10.25, 10.5, 15.0, 20.0, 21.0][(pick % 10) as usize],
+            )),
+            switchboard::check::FieldType::Int => LeadValue::Scalar(Scalar::Int(
+                [-1, 0, 1, 2, 3, 10, 11, 12][(pick % 8) as usize],
+            )),
             switchboard::check::FieldType::Time => {
                 let base: i128 = 1_795_435_200 * 1_000_000_000; // 2026-11-23T10:00:00Z
                 let hour: i128 = 3_600 * 1_000_000_000;
-                LeadValue::Scalar(Scalar::Int(base + hour * [-30i128, -2, -1, 0, 1, 7, 8, 22, 46, 70][(pick % 10) as usize]))
+                LeadValue::Scalar(Scalar::Int(
+                    base + hour * [-30i128, -2, -1, 0, 1, 7, 8, 22, 46, 70][(pick % 10) as usize],
+                ))
             }
         };
         values.push(Some(value));
@@ -254,6 +306,15 @@ proptest! {
             } else if !policy.rules[rule].is_otherwise {
                 prop_assert!(shadowed, "rule {} unreached but not reported\n{}", rule, text);
             }
+        }
+        // Past the node budget, the indexed scan decides exactly as the graph does.
+        let scan = switchboard::graph::compile(&policy, &switchboard::graph::CompileConfig { node_budget: 2 });
+        let fell_back = matches!(scan, Compiled::Scan { .. });
+        prop_assert!(fell_back || graph.nodes.len() <= 2, "budget 2 must fall back");
+        for seed in &seeds {
+            let lead = lead_for(&policy, seed);
+            let context = context(seed);
+            prop_assert_eq!(scan.evaluate(&policy, &lead, &context), compiled.evaluate(&policy, &lead, &context));
         }
         let gaps = report.diagnostics.iter().filter(|d| d.code.as_str() == "gap").count();
         let has_gap = !gap_examples(&policy, graph, 1).is_empty();

@@ -47,7 +47,10 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
     let mut diagnostics = Vec::new();
     match &compiled {
         Compiled::Scan { budget, .. } => {
-            let span = policy.rules.first().map_or(crate::span::Span::at(0), |r| r.head_span);
+            let span = policy
+                .rules
+                .first()
+                .map_or(crate::span::Span::at(0), |r| r.head_span);
             diagnostics.push(
                 Diagnostic::new(
                     Code::AnalysisIncomplete,
@@ -86,7 +89,12 @@ pub fn reached_rules(policy: &Policy, graph: &Graph) -> BTreeSet<usize> {
         .collect()
 }
 
-fn shadows(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig, out: &mut Vec<Diagnostic>) {
+fn shadows(
+    policy: &Policy,
+    reached: &BTreeSet<usize>,
+    config: &AnalysisConfig,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut explained = 0;
     for (index, rule) in policy.rules.iter().enumerate() {
         // A final `otherwise` that nothing reaches is a safety net, not dead code.
@@ -98,7 +106,10 @@ fn shadows(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig, 
                 Diagnostic::new(
                     Code::ShadowedRule,
                     rule.head_span,
-                    format!("rule `{}` can never match: its condition contradicts itself", rule.label),
+                    format!(
+                        "rule `{}` can never match: its condition contradicts itself",
+                        rule.label
+                    ),
                 )
                 .with_label("no lead satisfies this condition")
                 .with_help("fix the condition, or delete the rule"),
@@ -128,14 +139,20 @@ fn shadows(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig, 
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                None => format!("rule `{}` is shadowed: earlier rules take every lead it matches", rule.label),
+                None => format!(
+                    "rule `{}` is shadowed: earlier rules take every lead it matches",
+                    rule.label
+                ),
             },
         )
         .with_label("no lead reaches this rule")
         .with_help("move it above the rules that take its leads, narrow them, or delete it");
         for cover in covers.unwrap_or_default() {
             let label = &policy.rules[cover].label;
-            diagnostic = diagnostic.with_related(policy.rules[cover].head_span, format!("`{label}` takes some of its leads"));
+            diagnostic = diagnostic.with_related(
+                policy.rules[cover].head_span,
+                format!("`{label}` takes some of its leads"),
+            );
         }
         out.push(diagnostic);
     }
@@ -157,7 +174,9 @@ fn satisfiable(policy: &Policy, cond: &Cond, budget: usize) -> bool {
     match build(policy, std::slice::from_ref(cond), budget) {
         Ok(graph) => {
             let (paths, _) = paths_to(policy, &graph, Outcome::Rule(0), 1);
-            paths.iter().any(|path| example(policy, path, "check").is_some())
+            paths
+                .iter()
+                .any(|path| example(policy, path, "check").is_some())
         }
         Err(_) => true,
     }
@@ -172,17 +191,27 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
             Some((path, example))
         })
         .collect();
-    let span = policy.rules.last().map_or(crate::span::Span::at(0), |rule| rule.span);
+    let span = policy
+        .rules
+        .last()
+        .map_or(crate::span::Span::at(0), |rule| rule.span);
     let count = shown.len();
     for (number, (path, example)) in shown.into_iter().enumerate() {
         let clock_note = match policy.clock {
-            Some(clock) if example.lead.values.get(clock).is_some_and(Option::is_some) => String::new(),
-            _ if path.iter().any(|step| matches!(step, super::example::Step::Inside(..))) => {
+            Some(clock) if example.lead.values.get(clock).is_some_and(Option::is_some) => {
+                String::new()
+            }
+            _ if path
+                .iter()
+                .any(|step| matches!(step, super::example::Step::Inside(..))) =>
+            {
                 format!(" routed at {}", example.now)
             }
             _ => String::new(),
         };
-        let mut help = "add a rule for these leads, or end the policy with `otherwise -> queue review`".to_string();
+        let mut help =
+            "add a rule for these leads, or end the policy with `otherwise -> queue review`"
+                .to_string();
         if more && number + 1 == count {
             help.push_str(&format!("; more gap regions exist beyond these {count}"));
         }
@@ -191,7 +220,7 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
                 Code::Gap,
                 span,
                 format!(
-                    "no rule matches leads where {}, such as {}{clock_note}",
+                    "no rule matches leads with {}, such as {}{clock_note}",
                     describe(policy, &path),
                     example.json
                 ),
@@ -202,7 +231,12 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn overlaps(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig, out: &mut Vec<Diagnostic>) {
+fn overlaps(
+    policy: &Policy,
+    reached: &BTreeSet<usize>,
+    config: &AnalysisConfig,
+    out: &mut Vec<Diagnostic>,
+) {
     let mut reported = 0;
     for later in 0..policy.rules.len() {
         let rule = &policy.rules[later];
@@ -234,7 +268,7 @@ fn overlaps(policy: &Policy, reached: &BTreeSet<usize>, config: &AnalysisConfig,
                     Code::Overlap,
                     rule.head_span,
                     format!(
-                        "rules `{}` and `{}` both match leads where {}, such as {}",
+                        "rules `{}` and `{}` both match leads with {}, such as {}",
                         other.label,
                         rule.label,
                         describe(policy, &path),
@@ -267,20 +301,44 @@ fn disjoint(left: &Cond, right: &Cond) -> bool {
     };
     let left = conjuncts(left);
     let right = conjuncts(right);
-    left.iter().any(|a| right.iter().any(|b| atoms_disjoint(a, b)))
+    left.iter()
+        .any(|a| right.iter().any(|b| atoms_disjoint(a, b)))
 }
 
 fn atoms_disjoint(left: &Atom, right: &Atom) -> bool {
     match (left, right) {
-        (Atom::OneOf { field: f, variants: a }, Atom::OneOf { field: g, variants: b }) if f == g => {
-            !a.iter().any(|v| b.binary_search(v).is_ok())
-        }
-        (Atom::StrIn { field: f, values: a }, Atom::StrIn { field: g, values: b }) if f == g => {
-            !a.iter().any(|v| b.binary_search(v).is_ok())
-        }
-        (Atom::Range { field: f, lo: a_lo, hi: a_hi }, Atom::Range { field: g, lo: b_lo, hi: b_hi }) if f == g => {
-            ends_before(*a_hi, *b_lo) || ends_before(*b_hi, *a_lo)
-        }
+        (
+            Atom::OneOf {
+                field: f,
+                variants: a,
+            },
+            Atom::OneOf {
+                field: g,
+                variants: b,
+            },
+        ) if f == g => !a.iter().any(|v| b.binary_search(v).is_ok()),
+        (
+            Atom::StrIn {
+                field: f,
+                values: a,
+            },
+            Atom::StrIn {
+                field: g,
+                values: b,
+            },
+        ) if f == g => !a.iter().any(|v| b.binary_search(v).is_ok()),
+        (
+            Atom::Range {
+                field: f,
+                lo: a_lo,
+                hi: a_hi,
+            },
+            Atom::Range {
+                field: g,
+                lo: b_lo,
+                hi: b_hi,
+            },
+        ) if f == g => ends_before(*a_hi, *b_lo) || ends_before(*b_hi, *a_lo),
         _ => false,
     }
 }
@@ -297,13 +355,22 @@ fn ends_before(hi: Bound, lo: Bound) -> bool {
 }
 
 /// A concrete lead that rule `index` matches first, from a path to one of its leaves.
-pub fn reaching_example(policy: &Policy, graph: &Graph, index: usize) -> Option<super::example::Example> {
+pub fn reaching_example(
+    policy: &Policy,
+    graph: &Graph,
+    index: usize,
+) -> Option<super::example::Example> {
     let (paths, _) = paths_to(policy, graph, Outcome::Rule(index), 4);
-    paths.iter().find_map(|path| example(policy, path, "reach-example"))
+    paths
+        .iter()
+        .find_map(|path| example(policy, path, "reach-example"))
 }
 
 /// Up to `limit` example leads that no rule matches, one per gap region.
 pub fn gap_examples(policy: &Policy, graph: &Graph, limit: usize) -> Vec<super::example::Example> {
     let (paths, _) = paths_to(policy, graph, Outcome::NoMatch, limit);
-    paths.iter().filter_map(|path| example(policy, path, "gap-example")).collect()
+    paths
+        .iter()
+        .filter_map(|path| example(policy, path, "gap-example"))
+        .collect()
 }

@@ -63,7 +63,9 @@ impl<'a> FeasibleWalk<'a> {
         let mut next = context.clone();
         match step {
             Step::Absent(field) if Some(*field) == self.policy.clock => next.clock_absent = true,
-            Step::Range(field, region) if Some(*field) == self.policy.clock => next.clock = Some(*region),
+            Step::Range(field, region) if Some(*field) == self.policy.clock => {
+                next.clock = Some(*region)
+            }
             Step::Inside(calendar, inside) => {
                 next.facts.push((*calendar, *inside));
                 next.facts.sort_unstable();
@@ -85,7 +87,12 @@ impl<'a> FeasibleWalk<'a> {
 
 /// Up to `limit` feasible paths from the root to leaves with `target` outcome, in graph order,
 /// and whether more exist.
-pub fn paths_to(policy: &Policy, graph: &Graph, target: Outcome, limit: usize) -> (Vec<Path>, bool) {
+pub fn paths_to(
+    policy: &Policy,
+    graph: &Graph,
+    target: Outcome,
+    limit: usize,
+) -> (Vec<Path>, bool) {
     let mut walk = FeasibleWalk::new(policy, graph);
     let mut found = Vec::new();
     let mut more = false;
@@ -184,12 +191,19 @@ pub fn branches(node: &Node) -> Vec<(Step, NodeId)> {
     let mut out = Vec::new();
     match node {
         Node::Leaf(_) => {}
-        Node::Variants { field, absent, by_variant } => {
+        Node::Variants {
+            field,
+            absent,
+            by_variant,
+        } => {
             if let Some(absent) = absent {
                 out.push((Step::Absent(*field), *absent));
             }
             for (variant, child) in by_variant.iter().enumerate() {
-                out.push((Step::Variant(*field, u32::try_from(variant).unwrap_or(u32::MAX)), *child));
+                out.push((
+                    Step::Variant(*field, u32::try_from(variant).unwrap_or(u32::MAX)),
+                    *child,
+                ));
             }
         }
         Node::Strings {
@@ -207,7 +221,11 @@ pub fn branches(node: &Node) -> Vec<(Step, NodeId)> {
             let excluded = cases.iter().map(|(s, _)| s.clone()).collect();
             out.push((Step::OtherString(*field, excluded), *other));
         }
-        Node::Ranges { field, absent, regions } => {
+        Node::Ranges {
+            field,
+            absent,
+            regions,
+        } => {
             if let Some(absent) = absent {
                 out.push((Step::Absent(*field), *absent));
             }
@@ -215,7 +233,11 @@ pub fn branches(node: &Node) -> Vec<(Step, NodeId)> {
                 out.push((Step::Range(*field, *region), *child));
             }
         }
-        Node::Presence { field, absent, present } => {
+        Node::Presence {
+            field,
+            absent,
+            present,
+        } => {
             out.push((Step::Absent(*field), *absent));
             out.push((Step::Present(*field), *present));
         }
@@ -280,7 +302,10 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
                 if Some(*field) == policy.clock {
                     clock_region = Some(*region);
                 } else {
-                    values[*field] = Some(LeadValue::Scalar(representative(*region, &policy.fields[*field].ty)));
+                    values[*field] = Some(LeadValue::Scalar(representative(
+                        *region,
+                        &policy.fields[*field].ty,
+                    )));
                 }
             }
             Step::Present(field) => {
@@ -319,7 +344,11 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
     }
     let lead = Lead { values };
     let json = to_json(policy, &lead);
-    Some(Example { lead, json, now: instant })
+    Some(Example {
+        lead,
+        json,
+        now: instant,
+    })
 }
 
 fn default_value(policy: &Policy, field: FieldId) -> LeadValue {
@@ -373,7 +402,11 @@ fn representative(region: Region, ty: &FieldType) -> Scalar {
 fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
     const DAY: i128 = 86_400 * 1_000_000_000;
     const WINDOW_DAYS: i128 = 42;
-    let region = if context.clock_absent { None } else { context.clock };
+    let region = if context.clock_absent {
+        None
+    } else {
+        context.clock
+    };
     let lo = region.and_then(|r| bound_nanos(r.lo, 1));
     let hi = region.and_then(|r| bound_nanos(r.hi, -1));
     let start = match (lo, hi) {
@@ -381,7 +414,8 @@ fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
         (None, Some(hi)) => hi.min(anchor().as_nanosecond()) - WINDOW_DAYS * DAY,
         (None, None) => anchor().as_nanosecond(),
     };
-    let in_region = |nanos: i128| lo.is_none_or(|lo| nanos >= lo) && hi.is_none_or(|hi| nanos <= hi);
+    let in_region =
+        |nanos: i128| lo.is_none_or(|lo| nanos >= lo) && hi.is_none_or(|hi| nanos <= hi);
     let satisfies = |nanos: i128| -> Option<Timestamp> {
         if !in_region(nanos) {
             return None;
@@ -390,20 +424,30 @@ fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
         context
             .facts
             .iter()
-            .all(|(calendar, inside)| policy.calendars.get(*calendar).is_some_and(|c| c.contains(instant) == *inside))
+            .all(|(calendar, inside)| {
+                policy
+                    .calendars
+                    .get(*calendar)
+                    .is_some_and(|c| c.contains(instant) == *inside)
+            })
             .then_some(instant)
     };
     if context.facts.is_empty() {
         return satisfies(start).or_else(|| hi.and_then(satisfies));
     }
     let mut candidates: Vec<i128> = vec![start];
-    let end = hi.map_or(start + WINDOW_DAYS * DAY, |hi| hi.min(start + WINDOW_DAYS * DAY));
+    let end = hi.map_or(start + WINDOW_DAYS * DAY, |hi| {
+        hi.min(start + WINDOW_DAYS * DAY)
+    });
     for (calendar, _) in &context.facts {
         let Some(calendar) = policy.calendars.get(*calendar) else {
             continue;
         };
         let mut dates: Vec<jiff::civil::Date> = Vec::new();
-        if let (Ok(first), Ok(last)) = (Timestamp::from_nanosecond(start - DAY), Timestamp::from_nanosecond(end + DAY)) {
+        if let (Ok(first), Ok(last)) = (
+            Timestamp::from_nanosecond(start - DAY),
+            Timestamp::from_nanosecond(end + DAY),
+        ) {
             let mut date = calendar.zone.to_datetime(first).date();
             let last = calendar.zone.to_datetime(last).date();
             while date <= last {
@@ -479,20 +523,24 @@ pub fn to_json(policy: &Policy, lead: &Lead) -> String {
         let _ = write!(out, "{}: ", serde_json::Value::String(def.name.clone()));
         let rendered = match (value, &def.ty) {
             (LeadValue::Variant(v), FieldType::Enum(variants)) => {
-                serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default()).to_string()
+                serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default())
+                    .to_string()
             }
             (LeadValue::Variant(v), _) => (if *v == 1 { "true" } else { "false" }).to_string(),
             (LeadValue::Str(text), _) => serde_json::Value::String(text.clone()).to_string(),
-            (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => match Timestamp::from_nanosecond(*nanos) {
-                Ok(time) => format!("\"{time}\""),
-                Err(_) => "null".to_string(),
-            },
+            (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => {
+                match Timestamp::from_nanosecond(*nanos) {
+                    Ok(time) => format!("\"{time}\""),
+                    Err(_) => "null".to_string(),
+                }
+            }
             (LeadValue::Scalar(Scalar::Int(int)), _) => int.to_string(),
             (LeadValue::Scalar(Scalar::Float(float)), _) => {
                 if float.fract() == 0.0 && float.abs() < 1e15 {
                     format!("{float:.0}")
                 } else {
-                    serde_json::Number::from_f64(*float).map_or("null".to_string(), |n| n.to_string())
+                    serde_json::Number::from_f64(*float)
+                        .map_or("null".to_string(), |n| n.to_string())
                 }
             }
         };
@@ -502,43 +550,52 @@ pub fn to_json(policy: &Policy, lead: &Lead) -> String {
     out
 }
 
-/// The region a path describes, in words: "`intent` is `low`, `fit` is `weak`".
+/// The region a path describes, in words: "`intent` = `low`, `fit` = `weak`".
 pub fn describe(policy: &Policy, path: &[Step]) -> String {
     let name = |field: &FieldId| policy.fields.get(*field).map_or("?", |f| f.name.as_str());
     let parts: Vec<String> = path
         .iter()
         .map(|step| match step {
-            Step::Absent(field) => format!("`{}` is not set", name(field)),
-            Step::Present(field) => format!("`{}` is set", name(field)),
+            Step::Absent(field) => format!("`{}` not set", name(field)),
+            Step::Present(field) => format!("`{}` set", name(field)),
             Step::Variant(field, variant) => {
                 let word = match policy.fields.get(*field).map(|f| &f.ty) {
-                    Some(FieldType::Enum(variants)) => variants.get(*variant as usize).cloned().unwrap_or_default(),
+                    Some(FieldType::Enum(variants)) => {
+                        variants.get(*variant as usize).cloned().unwrap_or_default()
+                    }
                     _ => (if *variant == 1 { "true" } else { "false" }).to_string(),
                 };
-                format!("`{}` is `{word}`", name(field))
+                format!("`{}` = `{word}`", name(field))
             }
-            Step::Str(field, text) => format!("`{}` is \"{text}\"", name(field)),
+            Step::Str(field, text) => format!("`{}` = \"{text}\"", name(field)),
             Step::OtherString(field, excluded) => {
                 if excluded.is_empty() {
-                    format!("`{}` is any string", name(field))
+                    format!("any `{}`", name(field))
                 } else {
                     let list: Vec<String> = excluded.iter().map(|s| format!("\"{s}\"")).collect();
-                    format!("`{}` is none of {}", name(field), list.join(", "))
+                    format!("`{}` not in {{{}}}", name(field), list.join(", "))
                 }
             }
-            Step::Range(field, region) => describe_region(name(field), *region, policy.fields.get(*field).map(|f| &f.ty)),
+            Step::Range(field, region) => describe_region(
+                name(field),
+                *region,
+                policy.fields.get(*field).map(|f| &f.ty),
+            ),
             Step::Inside(calendar, inside) => {
-                let calendar = policy.calendars.get(*calendar).map_or("?", |c| c.name.as_str());
+                let calendar = policy
+                    .calendars
+                    .get(*calendar)
+                    .map_or("?", |c| c.name.as_str());
                 if *inside {
-                    format!("inside `{calendar}` hours")
+                    format!("arrival inside `{calendar}` hours")
                 } else {
-                    format!("outside `{calendar}` hours")
+                    format!("arrival outside `{calendar}` hours")
                 }
             }
         })
         .collect();
     if parts.is_empty() {
-        "every lead".to_string()
+        "any values".to_string()
     } else {
         parts.join(", ")
     }
@@ -553,8 +610,10 @@ fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String
         (_, Scalar::Float(float)) => float.to_string(),
     };
     match (region.lo, region.hi) {
-        (Bound::Inclusive(lo), Bound::Inclusive(hi)) if lo == hi => format!("`{name}` = {}", show(lo)),
-        (Bound::Unbounded, Bound::Unbounded) => format!("`{name}` is set"),
+        (Bound::Inclusive(lo), Bound::Inclusive(hi)) if lo == hi => {
+            format!("`{name}` = {}", show(lo))
+        }
+        (Bound::Unbounded, Bound::Unbounded) => format!("`{name}` set"),
         (lo, hi) => {
             let mut parts = Vec::new();
             match lo {

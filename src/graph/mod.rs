@@ -22,7 +22,9 @@ pub mod example;
 pub mod render;
 
 use crate::check::FieldType;
-use crate::model::{Atom, Bound, CalendarId, Cond, EvalContext, FieldId, Lead, LeadValue, Policy, Scalar, in_range};
+use crate::model::{
+    Atom, Bound, CalendarId, Cond, EvalContext, FieldId, Lead, LeadValue, Policy, Scalar, in_range,
+};
 use std::collections::HashMap;
 
 /// Index of a node in [`Graph::nodes`].
@@ -97,16 +99,33 @@ impl Node {
     pub fn children(&self) -> Vec<NodeId> {
         match self {
             Node::Leaf(_) => Vec::new(),
-            Node::Variants { absent, by_variant, .. } => absent.iter().chain(by_variant).copied().collect(),
-            Node::Strings { absent, cases, other, .. } => absent
+            Node::Variants {
+                absent, by_variant, ..
+            } => absent.iter().chain(by_variant).copied().collect(),
+            Node::Strings {
+                absent,
+                cases,
+                other,
+                ..
+            } => absent
                 .iter()
                 .copied()
                 .chain(cases.iter().map(|(_, c)| *c))
                 .chain(std::iter::once(*other))
                 .collect(),
-            Node::Ranges { absent, regions, .. } => absent.iter().copied().chain(regions.iter().map(|(_, c)| *c)).collect(),
-            Node::Presence { absent, present, .. } => vec![*absent, *present],
-            Node::Calendar { inside, outside, .. } => vec![*inside, *outside],
+            Node::Ranges {
+                absent, regions, ..
+            } => absent
+                .iter()
+                .copied()
+                .chain(regions.iter().map(|(_, c)| *c))
+                .collect(),
+            Node::Presence {
+                absent, present, ..
+            } => vec![*absent, *present],
+            Node::Calendar {
+                inside, outside, ..
+            } => vec![*inside, *outside],
         }
     }
 }
@@ -180,7 +199,9 @@ pub(crate) fn build(policy: &Policy, conds: &[Cond], budget: usize) -> Result<Gr
         .enumerate()
         .map(|(index, cond)| {
             let cond = cond.simplify(&mut |atom| match atom {
-                Atom::Present(field) if required.get(*field).copied().unwrap_or(false) => Some(true),
+                Atom::Present(field) if required.get(*field).copied().unwrap_or(false) => {
+                    Some(true)
+                }
                 _ => None,
             });
             (u32::try_from(index).unwrap_or(u32::MAX), cond)
@@ -243,13 +264,11 @@ impl Builder<'_> {
             Dim::Calendar(calendar) => {
                 let inside = self.branch(&live, dim, &Choice::Inside(true))?;
                 let outside = self.branch(&live, dim, &Choice::Inside(false))?;
-                self.join(
-                    Node::Calendar {
-                        calendar,
-                        inside,
-                        outside,
-                    },
-                )?
+                self.join(Node::Calendar {
+                    calendar,
+                    inside,
+                    outside,
+                })?
             }
             Dim::Field(field) => self.split_field(&live, field)?,
         };
@@ -268,7 +287,12 @@ impl Builder<'_> {
         self.intern(node)
     }
 
-    fn branch(&mut self, live: &[(u32, Cond)], dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget> {
+    fn branch(
+        &mut self,
+        live: &[(u32, Cond)],
+        dim: Dim,
+        choice: &Choice,
+    ) -> Result<NodeId, OverBudget> {
         let next: Vec<(u32, Cond)> = live
             .iter()
             .filter_map(|(index, cond)| {
@@ -354,7 +378,11 @@ impl Builder<'_> {
         if only_presence {
             let present = self.branch(live, dim, &Choice::Present)?;
             return match absent {
-                Some(absent) => self.join(Node::Presence { field, absent, present }),
+                Some(absent) => self.join(Node::Presence {
+                    field,
+                    absent,
+                    present,
+                }),
                 None => Ok(present),
             };
         }
@@ -369,7 +397,11 @@ impl Builder<'_> {
                     let variant = u32::try_from(variant).unwrap_or(u32::MAX);
                     by_variant.push(self.branch(live, dim, &Choice::Variant(variant))?);
                 }
-                self.join(Node::Variants { field, absent, by_variant })
+                self.join(Node::Variants {
+                    field,
+                    absent,
+                    by_variant,
+                })
             }
             FieldType::String => {
                 strings.sort();
@@ -397,7 +429,11 @@ impl Builder<'_> {
                         _ => regions.push((region, child)),
                     }
                 }
-                self.join(Node::Ranges { field, absent, regions })
+                self.join(Node::Ranges {
+                    field,
+                    absent,
+                    regions,
+                })
             }
         }
     }
@@ -542,12 +578,20 @@ fn elementary_regions(
 /// A value below `point`, preferably a whole number (the examples people read use it).
 fn nice_below(point: f64) -> f64 {
     let whole = point.ceil() - 1.0;
-    if whole < point { whole } else { point.next_down() }
+    if whole < point {
+        whole
+    } else {
+        point.next_down()
+    }
 }
 
 fn nice_above(point: f64) -> f64 {
     let whole = point.floor() + 1.0;
-    if whole > point { whole } else { point.next_up() }
+    if whole > point {
+        whole
+    } else {
+        point.next_up()
+    }
 }
 
 /// A value strictly between `low` and `high`, preferably whole; `None` if there is none.
@@ -571,7 +615,11 @@ impl Graph {
             let value = |field: &FieldId| lead.values.get(*field).and_then(Option::as_ref);
             id = match node {
                 Node::Leaf(outcome) => return *outcome,
-                Node::Variants { field, absent, by_variant } => match value(field) {
+                Node::Variants {
+                    field,
+                    absent,
+                    by_variant,
+                } => match value(field) {
                     Some(LeadValue::Variant(v)) => match by_variant.get(*v as usize) {
                         Some(child) => *child,
                         None => return Outcome::NoMatch,
@@ -587,18 +635,25 @@ impl Graph {
                     cases,
                     other,
                 } => match value(field) {
-                    Some(LeadValue::Str(text)) => match cases.binary_search_by(|(case, _)| case.as_str().cmp(text)) {
-                        Ok(index) => cases[index].1,
-                        Err(_) => *other,
-                    },
+                    Some(LeadValue::Str(text)) => {
+                        match cases.binary_search_by(|(case, _)| case.as_str().cmp(text)) {
+                            Ok(index) => cases[index].1,
+                            Err(_) => *other,
+                        }
+                    }
                     _ => match absent {
                         Some(absent) => *absent,
                         None => return Outcome::NoMatch,
                     },
                 },
-                Node::Ranges { field, absent, regions } => match value(field) {
+                Node::Ranges {
+                    field,
+                    absent,
+                    regions,
+                } => match value(field) {
                     Some(LeadValue::Scalar(point)) => {
-                        let index = regions.partition_point(|(region, _)| above_region(*point, region));
+                        let index =
+                            regions.partition_point(|(region, _)| above_region(*point, region));
                         match regions.get(index) {
                             Some((_, child)) => *child,
                             None => return Outcome::NoMatch,
@@ -609,7 +664,11 @@ impl Graph {
                         None => return Outcome::NoMatch,
                     },
                 },
-                Node::Presence { field, absent, present } => {
+                Node::Presence {
+                    field,
+                    absent,
+                    present,
+                } => {
                     if value(field).is_some() {
                         *present
                     } else {
@@ -622,7 +681,11 @@ impl Graph {
                     outside,
                 } => {
                     let instant = policy.clock_of(lead, context);
-                    if policy.calendars.get(*calendar).is_some_and(|c| c.contains(instant)) {
+                    if policy
+                        .calendars
+                        .get(*calendar)
+                        .is_some_and(|c| c.contains(instant))
+                    {
                         *inside
                     } else {
                         *outside
@@ -708,10 +771,12 @@ impl Scan {
         };
         bucket
             .and_then(|candidates| {
-                candidates
-                    .iter()
-                    .copied()
-                    .find(|&index| policy.rules.get(index).is_some_and(|rule| policy.holds(&rule.cond, lead, context)))
+                candidates.iter().copied().find(|&index| {
+                    policy
+                        .rules
+                        .get(index)
+                        .is_some_and(|rule| policy.holds(&rule.cond, lead, context))
+                })
             })
             .map_or(Outcome::NoMatch, Outcome::Rule)
     }
@@ -722,7 +787,9 @@ impl Scan {
 fn top_level_variants(cond: &Cond, field: FieldId) -> Option<Vec<u32>> {
     match cond {
         Cond::Atom(Atom::OneOf { field: f, variants }) if *f == field => Some(variants.clone()),
-        Cond::And(parts) => parts.iter().find_map(|part| top_level_variants(part, field)),
+        Cond::And(parts) => parts
+            .iter()
+            .find_map(|part| top_level_variants(part, field)),
         _ => None,
     }
 }

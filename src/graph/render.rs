@@ -32,13 +32,25 @@ pub fn render(policy: &Policy, graph: &Graph, format: Format) -> String {
         let label = node_label(policy, node);
         match (format, node) {
             (Format::Dot, Node::Leaf(Outcome::NoMatch)) => {
-                let _ = writeln!(out, "  n{id} [label=\"{}\", shape=box, style=\"filled,dashed\", fillcolor=\"#fde2e1\"];", dot_escape(&label));
+                let _ = writeln!(
+                    out,
+                    "  n{id} [label=\"{}\", shape=box, style=\"filled,dashed\", fillcolor=\"#fde2e1\"];",
+                    dot_escape(&label)
+                );
             }
             (Format::Dot, Node::Leaf(_)) => {
-                let _ = writeln!(out, "  n{id} [label=\"{}\", shape=box, style=filled, fillcolor=\"#e3f1e3\"];", dot_escape(&label));
+                let _ = writeln!(
+                    out,
+                    "  n{id} [label=\"{}\", shape=box, style=filled, fillcolor=\"#e3f1e3\"];",
+                    dot_escape(&label)
+                );
             }
             (Format::Dot, _) => {
-                let _ = writeln!(out, "  n{id} [label=\"{}\", shape=ellipse];", dot_escape(&label));
+                let _ = writeln!(
+                    out,
+                    "  n{id} [label=\"{}\", shape=ellipse];",
+                    dot_escape(&label)
+                );
             }
             (Format::Mermaid, Node::Leaf(_)) => {
                 let _ = writeln!(out, "  n{id}[\"{}\"]", mermaid_escape(&label));
@@ -65,7 +77,11 @@ pub fn render(policy: &Policy, graph: &Graph, format: Format) -> String {
             let label = labels.join(", ");
             match format {
                 Format::Dot => {
-                    let _ = writeln!(out, "  n{id} -> n{child} [label=\"{}\"];", dot_escape(&label));
+                    let _ = writeln!(
+                        out,
+                        "  n{id} -> n{child} [label=\"{}\"];",
+                        dot_escape(&label)
+                    );
                 }
                 Format::Mermaid => {
                     let _ = writeln!(out, "  n{id} -->|\"{}\"| n{child}", mermaid_escape(&label));
@@ -99,18 +115,33 @@ fn reachable(graph: &Graph) -> Vec<NodeId> {
 }
 
 fn node_label(policy: &Policy, node: &Node) -> String {
-    let field = |field: &usize| policy.fields.get(*field).map_or("?".to_string(), |f| f.name.clone());
+    let field = |field: &usize| {
+        policy
+            .fields
+            .get(*field)
+            .map_or("?".to_string(), |f| f.name.clone())
+    };
     match node {
         Node::Leaf(Outcome::NoMatch) => "no rule matches".to_string(),
         Node::Leaf(Outcome::Rule(index)) => match policy.rules.get(*index) {
-            Some(rule) if rule.is_otherwise && rule.syntax.name.is_none() => format!("otherwise\n{}", actions(rule)),
+            Some(rule) if rule.is_otherwise && rule.syntax.name.is_none() => {
+                format!("otherwise\n{}", actions(rule))
+            }
             Some(rule) => format!("{}\n{}", rule.label, actions(rule)),
             None => "?".to_string(),
         },
-        Node::Variants { field: f, .. } | Node::Strings { field: f, .. } | Node::Ranges { field: f, .. } => field(f),
+        Node::Variants { field: f, .. }
+        | Node::Strings { field: f, .. }
+        | Node::Ranges { field: f, .. } => field(f),
         Node::Presence { field: f, .. } => format!("{} set?", field(f)),
         Node::Calendar { calendar, .. } => {
-            format!("{} hours?", policy.calendars.get(*calendar).map_or("?", |c| c.name.as_str()))
+            format!(
+                "{} hours?",
+                policy
+                    .calendars
+                    .get(*calendar)
+                    .map_or("?", |c| c.name.as_str())
+            )
         }
     }
 }
@@ -135,22 +166,28 @@ fn step_label(policy: &Policy, step: &Step) -> String {
         Step::Absent(_) => "not set".to_string(),
         Step::Present(_) => "set".to_string(),
         Step::Variant(field, variant) => match policy.fields.get(*field).map(|f| &f.ty) {
-            Some(FieldType::Enum(variants)) => variants.get(*variant as usize).cloned().unwrap_or_default(),
+            Some(FieldType::Enum(variants)) => {
+                variants.get(*variant as usize).cloned().unwrap_or_default()
+            }
             _ => (if *variant == 1 { "true" } else { "false" }).to_string(),
         },
         Step::Str(_, text) => format!("\"{text}\""),
         Step::OtherString(..) => "other".to_string(),
         Step::Range(field, region) => {
-            let is_time = policy.fields.get(*field).is_some_and(|f| f.ty == FieldType::Time);
+            let is_time = policy
+                .fields
+                .get(*field)
+                .is_some_and(|f| f.ty == FieldType::Time);
             let show = |value: Scalar| match value {
-                Scalar::Int(nanos) if is_time => {
-                    jiff::Timestamp::from_nanosecond(nanos).map_or("?".to_string(), |t| t.to_string())
-                }
+                Scalar::Int(nanos) if is_time => jiff::Timestamp::from_nanosecond(nanos)
+                    .map_or("?".to_string(), |t| t.to_string()),
                 Scalar::Int(int) => int.to_string(),
                 Scalar::Float(float) => float.to_string(),
             };
             match (region.lo, region.hi) {
-                (Bound::Inclusive(lo), Bound::Inclusive(hi)) if lo == hi => format!("= {}", show(lo)),
+                (Bound::Inclusive(lo), Bound::Inclusive(hi)) if lo == hi => {
+                    format!("= {}", show(lo))
+                }
                 (Bound::Unbounded, Bound::Unbounded) => "any".to_string(),
                 (Bound::Unbounded, Bound::Inclusive(hi)) => format!("<= {}", show(hi)),
                 (Bound::Unbounded, Bound::Exclusive(hi)) => format!("< {}", show(hi)),
@@ -176,7 +213,9 @@ fn step_label(policy: &Policy, step: &Step) -> String {
 }
 
 fn dot_escape(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn mermaid_escape(text: &str) -> String {

@@ -1,0 +1,201 @@
+//! `switchboard graph` and the analysis options of `check`, through the binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn switchboard(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// Acceptance: `switchboard graph examples/routing.route --format dot | dot -Tsvg` renders.
+/// Graphviz comes from Debian (`.ci/run` installs it).
+#[test]
+fn the_example_graph_renders_with_graphviz() {
+    let output = switchboard(&["graph", "examples/routing.route", "--format", "dot"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dot = String::from_utf8(output.stdout).unwrap();
+    assert!(dot.starts_with("digraph policy {"));
+    let mut graphviz = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("graphviz `dot` is needed: apt-get install graphviz (.ci/run does this)");
+    graphviz
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let rendered = graphviz.wait_with_output().unwrap();
+    assert!(
+        rendered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+    let svg = String::from_utf8(rendered.stdout).unwrap();
+    assert!(svg.contains("<svg"));
+    // Every rule of the example is a leaf, named once.
+    for rule in [
+        "sticky",
+        "family",
+        "amer",
+        "apac",
+        "big",
+        "hot",
+        "hot_weak",
+        "warm",
+        "events",
+        "content",
+        "after_hours",
+        "otherwise",
+    ] {
+        assert!(
+            svg.contains(&format!(">{rule}</text>")),
+            "leaf {rule} missing"
+        );
+    }
+}
+
+#[test]
+fn shared_nodes_are_drawn_once() {
+    let output = switchboard(&["graph", "examples/routing.route", "--format", "mermaid"]);
+    assert_eq!(output.status.code(), Some(0));
+    let mermaid = String::from_utf8(output.stdout).unwrap();
+    assert!(mermaid.starts_with("flowchart TD\n"));
+    let declarations: Vec<&str> = mermaid
+        .lines()
+        .filter(|line| !line.contains("-->") && line.starts_with("  n"))
+        .collect();
+    let mut ids: Vec<&str> = declarations
+        .iter()
+        .map(|line| line.trim().split(['[', '{']).next().unwrap())
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "a node is declared twice");
+    // The example's `pool sdr` leaf for `hot_weak` is reached from several `fit` nodes.
+    let hot_weak = declarations
+        .iter()
+        .find(|line| line.contains("hot_weak"))
+        .unwrap();
+    let id = hot_weak.trim().split('[').next().unwrap();
+    let incoming = mermaid
+        .lines()
+        .filter(|line| line.ends_with(&format!("| {id}")))
+        .count();
+    assert!(
+        incoming > 1,
+        "hot_weak should be shared, has {incoming} incoming edges"
+    );
+}
+
+#[test]
+fn graph_of_a_broken_policy_reports_its_errors() {
+    let output = switchboard(&["graph", "tests/fixtures/check/err/unknown_names.route"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("unknown field `intnet`"));
+    assert!(err.contains("has errors; fix them to draw its graph"));
+    assert!(output.stdout.is_empty());
+}
+
+/// Past the node budget the policy still compiles (to a scan), and check says analysis is
+/// incomplete instead of running long.
+#[test]
+fn a_small_node_budget_falls_back_with_a_warning() {
+    let output = switchboard(&[
+        "check",
+        "examples/routing.route",
+        "--node-budget",
+        "10",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["code"], "analysis-incomplete");
+    assert_eq!(items[0]["severity"], "warning");
+    assert!(
+        items[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget of 10 nodes")
+    );
+    let denied = switchboard(&[
+        "check",
+        "examples/routing.route",
+        "--node-budget",
+        "10",
+        "--deny",
+        "warnings",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+}
+
+#[test]
+fn overlap_is_a_lint_that_is_off_by_default() {
+    let fixture = "tests/fixtures/check/analysis/overlap.route";
+    let quiet = switchboard(&["check", fixture, "--format", "json"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(String::from_utf8(quiet.stdout).unwrap(), "[]\n");
+    let loud = switchboard(&["check", fixture, "--warn", "overlap", "--format", "json"]);
+    assert_eq!(loud.status.code(), Some(0));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&loud.stdout).unwrap();
+    assert!(!items.is_empty());
+    assert!(items.iter().all(|item| item["code"] == "overlap"));
+}
+
+/// Acceptance: a rule after a broader one is shadowed at its own span; intent x fit without
+/// (low, weak) reports a gap whose example lead has `intent: low` and `fit: weak`.
+#[test]
+fn acceptance_shadow_and_gap() {
+    let output = switchboard(&[
+        "check",
+        "tests/fixtures/check/analysis/shadow_single.route",
+        "--format",
+        "json",
+    ]);
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["code"], "shadowed-rule");
+    assert_eq!(
+        (items[0]["line"].as_u64(), items[0]["column"].as_u64()),
+        (Some(7), Some(6))
+    );
+    assert_eq!(items[0]["related"][0]["line"], 6);
+
+    let output = switchboard(&[
+        "check",
+        "tests/fixtures/check/analysis/gap_enum.route",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let items: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(items.len(), 1);
+    let message = items[0]["message"].as_str().unwrap();
+    let example: serde_json::Value =
+        serde_json::from_str(&message[message.find('{').unwrap()..]).unwrap();
+    assert_eq!(example["intent"], "low");
+    assert_eq!(example["fit"], "weak");
+}
