@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "rustc: $(rustc --version)"
 cargo bench --bench check
+cargo bench --bench graph
