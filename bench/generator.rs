@@ -14,10 +14,15 @@ const TIERS: [(u64, u64); 5] = [
 const INTENTS: [&str; 3] = ["low", "medium", "high"];
 const FITS: [&str; 2] = ["weak", "strong"];
 
+/// Territories and products in the schema: enough for 10,000 rules. The schema stays the same
+/// at every size, so that benchmarks vary the number of rules and nothing else.
+const SIDE: usize = 19;
+
 /// A policy with `rules` named rules (plus a final `otherwise`).
 pub fn policy(rules: usize) -> String {
     let per_pair = TIERS.len() * INTENTS.len() * FITS.len();
-    let side = (((rules.max(1) as f64) / per_pair as f64).sqrt().ceil() as usize).max(1);
+    let needed = ((rules.max(1) as f64) / per_pair as f64).sqrt().ceil() as usize;
+    let side = needed.max(SIDE);
     let regions: Vec<String> = (0..side).map(|i| format!("territory_{i}")).collect();
     let products: Vec<String> = (0..side).map(|i| format!("product_{i}")).collect();
     let mut out = String::new();

@@ -189,7 +189,11 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::from(EXIT_PROBLEMS));
     };
-    let switchboard::graph::Compiled::Graph(decision_graph) = compiled else {
+    let switchboard::graph::Compiled::Graph {
+        graph: decision_graph,
+        ..
+    } = compiled
+    else {
         return Err(format!(
             "`{}` is too large to draw: its decision graph exceeds the node budget",
             source.path

@@ -278,13 +278,14 @@ proptest! {
             "generated policy should check: {:?}\n{text}", report.diagnostics
         );
         let (policy, compiled) = report.compiled.clone().expect("compiled");
-        let Compiled::Graph(graph) = &compiled else { panic!("small policies fit the budget") };
+        let Compiled::Graph { graph, .. } = &compiled else { panic!("small policies fit the budget") };
         let reached = reached_rules(&policy, graph);
         for seed in &seeds {
             let lead = lead_for(&policy, seed);
             let context = context(seed);
             let naive = policy.first_match(&lead, &context);
             let walked = compiled.evaluate(&policy, &lead, &context);
+            prop_assert_eq!(graph.evaluate(&policy, &lead, &context), walked, "graph and its flat layout disagree");
             prop_assert_eq!(walked, naive.map_or(Outcome::NoMatch, Outcome::Rule), "lead {:?}\n{}", lead, text);
             if let Some(rule) = naive {
                 prop_assert!(reached.contains(&rule), "rule {} matched first but was reported shadowed\n{}", rule, text);

@@ -63,7 +63,7 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
                 .with_help("routing is unaffected; to analyse, split the policy or simplify rules that combine many fields with `or`"),
             );
         }
-        Compiled::Graph(graph) => {
+        Compiled::Graph { graph, .. } => {
             let reached = reached_rules(policy, graph);
             shadows(policy, &reached, config, &mut diagnostics);
             gaps(policy, graph, &mut diagnostics);

@@ -19,6 +19,7 @@
 
 pub mod analysis;
 pub mod example;
+pub mod flat;
 pub mod render;
 
 use crate::check::FieldType;
@@ -150,8 +151,15 @@ pub struct Scan {
 /// The compiled form of a policy.
 #[derive(Debug, Clone)]
 pub enum Compiled {
-    Graph(Graph),
-    Scan { scan: Scan, budget: usize },
+    /// The graph, and its layout for fast evaluation.
+    Graph {
+        graph: Graph,
+        flat: flat::FlatGraph,
+    },
+    Scan {
+        scan: Scan,
+        budget: usize,
+    },
 }
 
 /// Settings of compilation.
@@ -176,7 +184,10 @@ pub(crate) struct OverBudget;
 pub fn compile(policy: &Policy, config: &CompileConfig) -> Compiled {
     let conds: Vec<Cond> = policy.rules.iter().map(|rule| rule.cond.clone()).collect();
     match build(policy, &conds, config.node_budget) {
-        Ok(graph) => Compiled::Graph(graph),
+        Ok(graph) => {
+            let flat = flat::FlatGraph::new(&graph);
+            Compiled::Graph { graph, flat }
+        }
         Err(OverBudget) => Compiled::Scan {
             scan: Scan::new(policy),
             budget: config.node_budget,
@@ -797,7 +808,7 @@ fn top_level_variants(cond: &Cond, field: FieldId) -> Option<Vec<u32>> {
 impl Compiled {
     pub fn evaluate(&self, policy: &Policy, lead: &Lead, context: &EvalContext) -> Outcome {
         match self {
-            Compiled::Graph(graph) => graph.evaluate(policy, lead, context),
+            Compiled::Graph { flat, .. } => flat.evaluate(policy, lead, context),
             Compiled::Scan { scan, .. } => scan.evaluate(policy, lead, context),
         }
     }
