@@ -7,7 +7,15 @@ target="${1:-check}"
 seconds="${2:-600}"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p "corpus/$target"
-find .. -name '*.route' -not -path '*/target/*' -exec cp {} "corpus/$target/" \;
+# Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
+find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
+  name="corpus/$target/$(basename "$policy")"
+  if [ "$target" = graph ]; then
+    { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
+  else
+    cp "$policy" "$name"
+  fi
+done
 # The machine's toolchain is stable: let cargo-fuzz use its -Z flags, without sanitizers.
 export RUSTC_BOOTSTRAP=1
 cargo fuzz run "$target" --sanitizer none --release -- -max_total_time="$seconds" -max_len=65536 -timeout=10

@@ -36,6 +36,9 @@ struct GraphArgs {
     /// Picture format
     #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
     format: GraphFormat,
+    /// The most nodes the graph may have
+    #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
+    node_budget: usize,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -169,20 +172,25 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     })
 }
 
+/// Draws the decision graph. Analysis findings (gaps, shadowed rules) do not stop the drawing:
+/// they are printed on stderr, and the picture shows where leads fall through.
 fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
     let sources = read_sources(std::slice::from_ref(&args.policy))?;
     let Some(source) = sources.first() else {
         return Err(format!("no policy in `{}`", args.policy.display()));
     };
-    let report = switchboard::check_source(&source.text);
-    let errors = report.error_count();
-    let Some((policy, compiled)) = report.compiled.as_ref().filter(|_| errors == 0) else {
-        let file = FileDiagnostics {
-            path: &source.path,
-            text: &source.text,
-            diagnostics: &report.diagnostics,
-        };
+    let mut config = switchboard::CheckConfig::default();
+    config.analysis.node_budget = args.node_budget;
+    let report = switchboard::check_source_with(&source.text, &config);
+    let file = FileDiagnostics {
+        path: &source.path,
+        text: &source.text,
+        diagnostics: &report.diagnostics,
+    };
+    if !report.diagnostics.is_empty() {
         let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+    }
+    let Some((policy, compiled)) = report.compiled.as_ref() else {
         eprintln!(
             "error: `{}` has errors; fix them to draw its graph",
             source.path
@@ -195,8 +203,8 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
     } = compiled
     else {
         return Err(format!(
-            "`{}` is too large to draw: its decision graph exceeds the node budget",
-            source.path
+            "`{}` is too large to draw: its decision graph exceeds the budget of {} nodes (see --node-budget)",
+            source.path, args.node_budget
         ));
     };
     let format = match args.format {

@@ -307,6 +307,10 @@ pub struct Policy {
     pub clock: Option<FieldId>,
     pub calendars: Vec<CalendarDef>,
     pub rules: Vec<RuleDef>,
+    /// Declared queue names, in file order.
+    pub queues: Vec<String>,
+    /// Declared pool names, in file order.
+    pub pools: Vec<String>,
 }
 
 impl Policy {
@@ -349,6 +353,8 @@ impl Policy {
             clock,
             calendars,
             rules: Vec::new(),
+            queues: file.queues.iter().map(|q| q.name.name.clone()).collect(),
+            pools: file.pools.iter().map(|p| p.name.name.clone()).collect(),
         };
         for rule in &file.rules {
             let cond = match &rule.condition {

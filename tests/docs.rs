@@ -194,3 +194,42 @@ fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
         "codes without an example in {path}: {missing:?}"
     );
 }
+
+/// Every ```mermaid block is the exact output of `switchboard graph --format mermaid` for the
+/// nearest ```route block above it, or for `examples/routing.route` when there is none.
+#[test]
+fn mermaid_pictures_are_the_graph_command_output() {
+    let mut checked = 0;
+    for path in ["docs/graph.md", "docs/language.md"] {
+        let markdown = read(path);
+        let mut source = read("examples/routing.route");
+        for block in blocks(&markdown) {
+            match block.tag.as_str() {
+                "route" => source = block.text.clone(),
+                "mermaid" => {
+                    let report = check_source(&source);
+                    let (policy, compiled) = report.compiled.expect("the pictured policy compiles");
+                    let switchboard::graph::Compiled::Graph { graph, .. } = compiled else {
+                        panic!(
+                            "{path}:{}: the pictured policy exceeds the node budget",
+                            block.line
+                        );
+                    };
+                    let drawn = switchboard::graph::render::render(
+                        &policy,
+                        &graph,
+                        switchboard::graph::render::Format::Mermaid,
+                    );
+                    assert_eq!(
+                        block.text, drawn,
+                        "{path}:{}: regenerate with `switchboard graph ... --format mermaid`",
+                        block.line
+                    );
+                    checked += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(checked >= 2);
+}

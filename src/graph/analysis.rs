@@ -147,11 +147,13 @@ fn shadows(
         )
         .with_label("no lead reaches this rule")
         .with_help("move it above the rules that take its leads, narrow them, or delete it");
-        for cover in covers.unwrap_or_default() {
+        let covers = covers.unwrap_or_default();
+        let share = if covers.len() == 1 { "all" } else { "some" };
+        for cover in covers {
             let label = &policy.rules[cover].label;
             diagnostic = diagnostic.with_related(
                 policy.rules[cover].head_span,
-                format!("`{label}` takes some of its leads"),
+                format!("`{label}` takes {share} of its leads"),
             );
         }
         out.push(diagnostic);
@@ -209,9 +211,13 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
             }
             _ => String::new(),
         };
+        let fallback = match (policy.queues.first(), policy.pools.first()) {
+            (Some(queue), _) => format!("queue {queue}"),
+            (None, Some(pool)) => format!("pool {pool}"),
+            (None, None) => "queue review".to_string(),
+        };
         let mut help =
-            "add a rule for these leads, or end the policy with `otherwise -> queue review`"
-                .to_string();
+            format!("add a rule for these leads, or end the policy with `otherwise -> {fallback}`");
         if more && number + 1 == count {
             help.push_str(&format!("; more gap regions exist beyond these {count}"));
         }
@@ -219,11 +225,18 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
             Diagnostic::new(
                 Code::Gap,
                 span,
-                format!(
-                    "no rule matches leads with {}, such as {}{clock_note}",
-                    describe(policy, &path),
-                    example.json
-                ),
+                if path.is_empty() {
+                    format!(
+                        "no rule matches any lead, such as {}{clock_note}",
+                        example.json
+                    )
+                } else {
+                    format!(
+                        "no rule matches leads with {}, such as {}{clock_note}",
+                        describe(policy, &path),
+                        example.json
+                    )
+                },
             )
             .with_label("such leads fall through after the last rule")
             .with_help(help),
@@ -243,6 +256,10 @@ fn overlaps(
         if rule.is_otherwise || !reached.contains(&later) {
             continue;
         }
+        // One warning per rule: the first overlapping rule above with an example lead, and
+        // every other one as a related place.
+        let mut first: Option<(usize, String)> = None;
+        let mut others: Vec<usize> = Vec::new();
         for earlier in 0..later {
             let other = &policy.rules[earlier];
             if other.is_otherwise || disjoint(&other.cond, &rule.cond) {
@@ -259,27 +276,53 @@ fn overlaps(
             else {
                 continue;
             };
-            if reported == MAX_OVERLAPS {
-                return;
-            }
-            reported += 1;
-            out.push(
-                Diagnostic::new(
-                    Code::Overlap,
-                    rule.head_span,
+            if first.is_none() {
+                let description = if path.is_empty() {
+                    format!("every lead, such as {}", example.json)
+                } else {
                     format!(
-                        "rules `{}` and `{}` both match leads with {}, such as {}",
-                        other.label,
-                        rule.label,
+                        "leads with {}, such as {}",
                         describe(policy, &path),
                         example.json
-                    ),
-                )
-                .with_label(format!("`{}` above decides these leads", other.label))
-                .with_related(other.head_span, "takes the shared leads first")
-                .with_help("first match wins, so this is often intended; make it explicit by narrowing one rule if not"),
-            );
+                    )
+                };
+                first = Some((earlier, description));
+            } else {
+                others.push(earlier);
+            }
         }
+        let Some((earlier, description)) = first else {
+            continue;
+        };
+        if reported == MAX_OVERLAPS {
+            return;
+        }
+        reported += 1;
+        let other = &policy.rules[earlier];
+        let mut message = format!(
+            "rules `{}` and `{}` both match {description}",
+            other.label, rule.label
+        );
+        if !others.is_empty() {
+            let names: Vec<String> = others
+                .iter()
+                .map(|i| format!("`{}`", policy.rules[*i].label))
+                .collect();
+            message.push_str(&format!(
+                "; `{}` also overlaps {}",
+                rule.label,
+                names.join(", ")
+            ));
+        }
+        let mut diagnostic = Diagnostic::new(Code::Overlap, rule.head_span, message)
+            .with_label(format!("`{}` above decides the shared leads", other.label))
+            .with_related(other.head_span, "takes the shared leads first")
+            .with_help("first match wins, so this is often intended; make it explicit by narrowing one rule if not");
+        for index in others {
+            diagnostic =
+                diagnostic.with_related(policy.rules[index].head_span, "also shares leads with it");
+        }
+        out.push(diagnostic);
     }
 }
 

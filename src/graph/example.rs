@@ -433,7 +433,12 @@ fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
             .then_some(instant)
     };
     if context.facts.is_empty() {
-        return satisfies(start).or_else(|| hi.and_then(satisfies));
+        let plain = match (lo, hi) {
+            (Some(lo), _) => lo,
+            (None, Some(hi)) => hi.min(anchor().as_nanosecond()),
+            (None, None) => anchor().as_nanosecond(),
+        };
+        return satisfies(plain);
     }
     let mut candidates: Vec<i128> = vec![start];
     let end = hi.map_or(start + WINDOW_DAYS * DAY, |hi| {
@@ -567,12 +572,19 @@ pub fn describe(policy: &Policy, path: &[Step]) -> String {
                 };
                 format!("`{}` = `{word}`", name(field))
             }
-            Step::Str(field, text) => format!("`{}` = \"{text}\"", name(field)),
+            Step::Str(field, text) => format!(
+                "`{}` = {}",
+                name(field),
+                serde_json::Value::String(text.clone())
+            ),
             Step::OtherString(field, excluded) => {
                 if excluded.is_empty() {
                     format!("any `{}`", name(field))
                 } else {
-                    let list: Vec<String> = excluded.iter().map(|s| format!("\"{s}\"")).collect();
+                    let list: Vec<String> = excluded
+                        .iter()
+                        .map(|s| serde_json::Value::String(s.clone()).to_string())
+                        .collect();
                     format!("`{}` not in {{{}}}", name(field), list.join(", "))
                 }
             }
@@ -602,6 +614,25 @@ pub fn describe(policy: &Policy, path: &[Step]) -> String {
 }
 
 fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String {
+    // Discrete bounds are stored inclusive; `< 10:00:00` reads better than `<= 09:59:59.999999999`.
+    let region = if matches!(ty, Some(FieldType::Time)) {
+        const SECOND: i128 = 1_000_000_000;
+        let lo = match region.lo {
+            Bound::Inclusive(Scalar::Int(v)) if (v - 1).rem_euclid(SECOND) == 0 => {
+                Bound::Exclusive(Scalar::Int(v - 1))
+            }
+            other => other,
+        };
+        let hi = match region.hi {
+            Bound::Inclusive(Scalar::Int(v)) if (v + 1).rem_euclid(SECOND) == 0 => {
+                Bound::Exclusive(Scalar::Int(v + 1))
+            }
+            other => other,
+        };
+        Region { lo, hi }
+    } else {
+        region
+    };
     let show = |value: Scalar| match (ty, value) {
         (Some(FieldType::Time), Scalar::Int(nanos)) => {
             Timestamp::from_nanosecond(nanos).map_or("?".to_string(), |t| t.to_string())
