@@ -26,6 +26,36 @@ enum Command {
     Check(CheckArgs),
     /// Draw a policy's decision graph (Graphviz dot or Mermaid) on stdout
     Graph(GraphArgs),
+    /// Route NDJSON leads (stdin or --leads) to one JSON decision per line on stdout
+    Route(RouteArgs),
+}
+
+#[derive(clap::Args)]
+struct RouteArgs {
+    /// The policy file; it must check without errors
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// Roster JSON: reps' status, out-of-office, open leads, and account owners
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// State database (rotation, load, ledger); `:memory:` keeps none
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// Read leads from this file instead of stdin
+    #[arg(long, value_name = "FILE")]
+    leads: Option<PathBuf>,
+    /// Add a `trace` to each decision: the tests on the rule path and every candidate rep
+    #[arg(long)]
+    explain: bool,
+    /// The time for leads without a clock field (RFC 3339); default: the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Longest accepted input line, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_line_bytes: usize,
+    /// Deepest accepted JSON nesting in a line
+    #[arg(long, value_name = "LEVELS", default_value_t = 64)]
+    max_depth: usize,
 }
 
 #[derive(clap::Args)]
@@ -110,6 +140,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check(&args),
         Command::Graph(args) => graph(&args),
+        Command::Route(args) => route(&args),
     };
     match result {
         Ok(code) => code,
@@ -217,6 +248,131 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
         format,
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many lines share one state transaction.
+const BATCH: usize = 512;
+
+fn route(args: &RouteArgs) -> Result<ExitCode, String> {
+    use switchboard::route::reader::{Limits, Line, read_line};
+    use switchboard::route::state::{MemoryState, SqliteState, StateStore};
+    use switchboard::route::{RouteConfig, Router};
+
+    let sources = read_sources(std::slice::from_ref(&args.policy))?;
+    let Some(source) = sources.first() else {
+        return Err(format!("no policy in `{}`", args.policy.display()));
+    };
+    let report = switchboard::check_source(&source.text);
+    let Some((policy, compiled)) = report
+        .compiled
+        .as_ref()
+        .filter(|_| report.error_count() == 0)
+    else {
+        let file = FileDiagnostics {
+            path: &source.path,
+            text: &source.text,
+            diagnostics: &report.diagnostics,
+        };
+        let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+        return Err(format!(
+            "`{}` has errors; `switchboard check` it and fix them before routing",
+            source.path
+        ));
+    };
+    let roster = match &args.roster {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                format!(
+                    "cannot read roster `{}`: {}",
+                    path.display(),
+                    describe_io(&error)
+                )
+            })?;
+            Some(
+                switchboard::route::roster::Roster::from_json(&text)
+                    .map_err(|error| format!("roster `{}`: {error}", path.display()))?,
+            )
+        }
+    };
+    let now = match &args.now {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|error| format!("--now `{text}` is not an RFC 3339 time: {error}"))?,
+        None => jiff::Timestamp::now(),
+    };
+    let config = RouteConfig {
+        now,
+        explain: args.explain,
+        limits: Limits {
+            max_line_bytes: args.max_line_bytes,
+            max_depth: args.max_depth,
+        },
+    };
+    let router = Router::new(policy, compiled, roster.as_ref(), config, &source.text);
+    let mut state: Box<dyn StateStore> = if args.state == ":memory:" {
+        Box::new(MemoryState::default())
+    } else {
+        Box::new(SqliteState::open(Path::new(&args.state)).map_err(|error| error.to_string())?)
+    };
+    let mut input: Box<dyn std::io::BufRead> = match &args.leads {
+        Some(path) => Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(path).map_err(|error| {
+                format!(
+                    "cannot read leads `{}`: {}",
+                    path.display(),
+                    describe_io(&error)
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::io::stdin().lock(),
+        )),
+    };
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut line_number = 0usize;
+    let mut error_lines = 0usize;
+    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+    let mut done = false;
+    while !done {
+        state.begin().map_err(|error| error.to_string())?;
+        while batch.len() < BATCH {
+            let line = read_line(&mut input, args.max_line_bytes)
+                .map_err(|error| format!("cannot read leads: {error}"))?;
+            let Some(line) = line else {
+                done = true;
+                break;
+            };
+            line_number += 1;
+            let routed = match line {
+                Line::TooLong(length) => router.too_long(length, line_number),
+                Line::Text(bytes) => router
+                    .route_line(state.as_mut(), &bytes, line_number)
+                    .map_err(|error| error.to_string())?,
+            };
+            error_lines += usize::from(routed.is_error);
+            batch.push(routed.json);
+        }
+        state.commit().map_err(|error| error.to_string())?;
+        // Decisions are written only once they are durable: a killed run leaves no line on
+        // stdout that the state does not also hold.
+        for line in batch.drain(..) {
+            output
+                .write_all(line.as_bytes())
+                .and_then(|()| output.write_all(b"\n"))
+                .map_err(|error| format!("cannot write decisions: {error}"))?;
+        }
+        output
+            .flush()
+            .map_err(|error| format!("cannot write decisions: {error}"))?;
+    }
+    Ok(if error_lines > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Colour only for a terminal, and never with NO_COLOR.

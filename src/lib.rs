@@ -22,6 +22,7 @@ pub mod diagnostic;
 pub mod graph;
 pub mod model;
 pub mod render;
+pub mod route;
 pub mod span;
 pub mod syntax;
 

@@ -291,6 +291,8 @@ pub struct RuleDef {
     /// The name, or `#N` for an unnamed rule.
     pub label: String,
     pub position: usize,
+    /// The 1-based line of the rule's start.
+    pub line: usize,
     pub cond: Cond,
     pub is_otherwise: bool,
     pub span: Span,
@@ -309,14 +311,35 @@ pub struct Policy {
     pub rules: Vec<RuleDef>,
     /// Declared queue names, in file order.
     pub queues: Vec<String>,
-    /// Declared pool names, in file order.
-    pub pools: Vec<String>,
+    /// Declared pools, in file order.
+    pub pools: Vec<PoolDef>,
+}
+
+/// How a pool picks a rep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrategyDef {
+    RoundRobin,
+    /// Weights in member order.
+    Weighted(Vec<u64>),
+    LeastLoaded,
+    Ordered,
+}
+
+/// A pool, resolved.
+#[derive(Debug, Clone)]
+pub struct PoolDef {
+    pub name: String,
+    pub members: Vec<String>,
+    pub strategy: StrategyDef,
+    pub cap: Option<u64>,
+    pub calendar: Option<CalendarId>,
 }
 
 impl Policy {
     /// Resolves a checked file. `None` when the file lacks what resolution needs (it then also
     /// has errors, which the checker reported).
-    pub fn from_file(file: &PolicyFile) -> Option<Policy> {
+    pub fn from_file(file: &PolicyFile, text: &str) -> Option<Policy> {
+        let lines = crate::span::LineIndex::new(text);
         let schema = file.schemas.first()?;
         let mut fields = Vec::new();
         for field in &schema.fields {
@@ -354,8 +377,42 @@ impl Policy {
             calendars,
             rules: Vec::new(),
             queues: file.queues.iter().map(|q| q.name.name.clone()).collect(),
-            pools: file.pools.iter().map(|p| p.name.name.clone()).collect(),
+            pools: Vec::new(),
         };
+        for pool in &file.pools {
+            let members: Vec<String> = pool.members.iter().map(|m| m.name.clone()).collect();
+            let strategy = match pool.strategies.first() {
+                None => StrategyDef::RoundRobin,
+                Some(ast::Strategy::Named(name)) => match name.name.as_str() {
+                    "round_robin" => StrategyDef::RoundRobin,
+                    "least_loaded" => StrategyDef::LeastLoaded,
+                    "ordered" => StrategyDef::Ordered,
+                    _ => return None,
+                },
+                Some(ast::Strategy::Weighted { weights, .. }) => StrategyDef::Weighted(
+                    members
+                        .iter()
+                        .map(|member| {
+                            weights
+                                .iter()
+                                .find(|w| &w.member.name == member)
+                                .map_or(0, |w| w.weight.value)
+                        })
+                        .collect(),
+                ),
+            };
+            let calendar = match pool.calendars.first() {
+                Some(name) => Some(policy.calendars.iter().position(|c| c.name == name.name)?),
+                None => None,
+            };
+            policy.pools.push(PoolDef {
+                name: pool.name.name.clone(),
+                members,
+                strategy,
+                cap: pool.caps.first().map(|cap| cap.value),
+                calendar,
+            });
+        }
         for rule in &file.rules {
             let cond = match &rule.condition {
                 Some(expr) => policy.cond(expr)?,
@@ -364,6 +421,7 @@ impl Policy {
             policy.rules.push(RuleDef {
                 label: rule.label(),
                 position: rule.position,
+                line: lines.line_column(rule.span.start).line,
                 cond,
                 is_otherwise: rule.condition.is_none(),
                 span: rule.span,

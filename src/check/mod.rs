@@ -57,7 +57,7 @@ pub fn check_source_with(text: &str, config: &CheckConfig) -> CheckReport {
     diagnostics.extend(check(&parsed.file));
     let mut compiled = None;
     if !diagnostics.iter().any(Diagnostic::is_error)
-        && let Some(policy) = Policy::from_file(&parsed.file)
+        && let Some(policy) = Policy::from_file(&parsed.file, text)
     {
         let analysis = analyze(&policy, &config.analysis);
         diagnostics.extend(analysis.diagnostics);

@@ -213,7 +213,7 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
         };
         let fallback = match (policy.queues.first(), policy.pools.first()) {
             (Some(queue), _) => format!("queue {queue}"),
-            (None, Some(pool)) => format!("pool {pool}"),
+            (None, Some(pool)) => format!("pool {}", pool.name),
             (None, None) => "queue review".to_string(),
         };
         let mut help =

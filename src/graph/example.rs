@@ -526,29 +526,7 @@ pub fn to_json(policy: &Policy, lead: &Lead) -> String {
         }
         first = false;
         let _ = write!(out, "{}: ", serde_json::Value::String(def.name.clone()));
-        let rendered = match (value, &def.ty) {
-            (LeadValue::Variant(v), FieldType::Enum(variants)) => {
-                serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default())
-                    .to_string()
-            }
-            (LeadValue::Variant(v), _) => (if *v == 1 { "true" } else { "false" }).to_string(),
-            (LeadValue::Str(text), _) => serde_json::Value::String(text.clone()).to_string(),
-            (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => {
-                match Timestamp::from_nanosecond(*nanos) {
-                    Ok(time) => format!("\"{time}\""),
-                    Err(_) => "null".to_string(),
-                }
-            }
-            (LeadValue::Scalar(Scalar::Int(int)), _) => int.to_string(),
-            (LeadValue::Scalar(Scalar::Float(float)), _) => {
-                if float.fract() == 0.0 && float.abs() < 1e15 {
-                    format!("{float:.0}")
-                } else {
-                    serde_json::Number::from_f64(*float)
-                        .map_or("null".to_string(), |n| n.to_string())
-                }
-            }
-        };
+        let rendered = value_json(policy, field, value);
         out.push_str(&rendered);
     }
     out.push('}');
@@ -658,6 +636,35 @@ fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String
                 Bound::Unbounded => {}
             }
             parts.join(" and ")
+        }
+    }
+}
+
+/// One lead value as JSON text.
+pub fn value_json(policy: &Policy, field: FieldId, value: &LeadValue) -> String {
+    let Some(def) = policy.fields.get(field) else {
+        return "null".to_string();
+    };
+    match (value, &def.ty) {
+        (LeadValue::Variant(v), FieldType::Enum(variants)) => {
+            serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default())
+                .to_string()
+        }
+        (LeadValue::Variant(v), _) => (if *v == 1 { "true" } else { "false" }).to_string(),
+        (LeadValue::Str(text), _) => serde_json::Value::String(text.clone()).to_string(),
+        (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => {
+            match Timestamp::from_nanosecond(*nanos) {
+                Ok(time) => format!("\"{time}\""),
+                Err(_) => "null".to_string(),
+            }
+        }
+        (LeadValue::Scalar(Scalar::Int(int)), _) => int.to_string(),
+        (LeadValue::Scalar(Scalar::Float(float)), _) => {
+            if float.fract() == 0.0 && float.abs() < 1e15 {
+                format!("{float:.0}")
+            } else {
+                serde_json::Number::from_f64(*float).map_or("null".to_string(), |n| n.to_string())
+            }
         }
     }
 }

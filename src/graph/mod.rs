@@ -813,3 +813,118 @@ impl Compiled {
         }
     }
 }
+
+/// One test on the path a lead took through the graph, for explanations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceStep {
+    /// What was tested: a field name, or `inside CALENDAR`.
+    pub test: String,
+    /// The lead's value (`not set` when absent), as JSON where it is a value.
+    pub value: String,
+    /// The branch taken, as the picture labels it.
+    pub branch: String,
+}
+
+impl Graph {
+    /// The outcome for a lead and every test on the way, in order.
+    pub fn trace(
+        &self,
+        policy: &Policy,
+        lead: &Lead,
+        context: &EvalContext,
+    ) -> (Outcome, Vec<TraceStep>) {
+        let mut steps = Vec::new();
+        let mut id = self.root;
+        loop {
+            let Some(node) = self.nodes.get(id as usize) else {
+                return (Outcome::NoMatch, steps);
+            };
+            if let Node::Leaf(outcome) = node {
+                return (*outcome, steps);
+            }
+            let chosen = example::branches(node)
+                .into_iter()
+                .find(|(step, _)| step_matches(policy, step, lead, context));
+            let Some((step, child)) = chosen else {
+                return (Outcome::NoMatch, steps);
+            };
+            let (test, value) = describe_test(policy, &step, lead, context);
+            steps.push(TraceStep {
+                test,
+                value,
+                branch: render::step_label(policy, &step),
+            });
+            id = child;
+        }
+    }
+}
+
+/// Whether a lead takes the branch `step`.
+fn step_matches(policy: &Policy, step: &example::Step, lead: &Lead, context: &EvalContext) -> bool {
+    use example::Step;
+    let value = |field: &FieldId| lead.values.get(*field).and_then(Option::as_ref);
+    match step {
+        Step::Absent(field) => value(field).is_none(),
+        Step::Present(field) => value(field).is_some(),
+        Step::Variant(field, variant) => {
+            matches!(value(field), Some(LeadValue::Variant(v)) if v == variant)
+        }
+        Step::Str(field, text) => matches!(value(field), Some(LeadValue::Str(s)) if s == text),
+        Step::OtherString(field, excluded) => {
+            matches!(value(field), Some(LeadValue::Str(s)) if !excluded.contains(s))
+        }
+        Step::Range(field, region) => {
+            matches!(value(field), Some(LeadValue::Scalar(point)) if in_range(*point, region.lo, region.hi))
+        }
+        Step::Inside(calendar, inside) => {
+            let instant = policy.clock_of(lead, context);
+            policy
+                .calendars
+                .get(*calendar)
+                .is_some_and(|c| c.contains(instant))
+                == *inside
+        }
+    }
+}
+
+/// The name of a test and the lead's value for it, for explanations.
+fn describe_test(
+    policy: &Policy,
+    step: &example::Step,
+    lead: &Lead,
+    context: &EvalContext,
+) -> (String, String) {
+    use example::Step;
+    match step {
+        Step::Inside(calendar, _) => {
+            let name = policy
+                .calendars
+                .get(*calendar)
+                .map_or("?", |c| c.name.as_str());
+            let instant = policy.clock_of(lead, context);
+            (
+                format!("inside {name}"),
+                format!(
+                    "\"{}\"",
+                    crate::route::clock::format(instant, policy.calendars.get(*calendar))
+                ),
+            )
+        }
+        Step::Absent(field)
+        | Step::Present(field)
+        | Step::Variant(field, _)
+        | Step::Str(field, _)
+        | Step::OtherString(field, _)
+        | Step::Range(field, _) => {
+            let name = policy
+                .fields
+                .get(*field)
+                .map_or("?".to_string(), |f| f.name.clone());
+            let value = match lead.values.get(*field).and_then(Option::as_ref) {
+                None => "not set".to_string(),
+                Some(value) => example::value_json(policy, *field, value),
+            };
+            (name, value)
+        }
+    }
+}

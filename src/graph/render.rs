@@ -161,7 +161,7 @@ fn actions(rule: &crate::model::RuleDef) -> String {
         .join(" else ")
 }
 
-fn step_label(policy: &Policy, step: &Step) -> String {
+pub(crate) fn step_label(policy: &Policy, step: &Step) -> String {
     match step {
         Step::Absent(_) => "not set".to_string(),
         Step::Present(_) => "set".to_string(),

@@ -1,0 +1,278 @@
+//! Working time: SLA and escalation times on a calendar. The clock runs only inside working
+//! hours, in the calendar's time zone, skipping nights, weekends and holidays; daylight-saving
+//! changes are handled by converting each local boundary to an instant with jiff.
+
+use crate::model::CalendarDef;
+use crate::syntax::ast::{BusinessUnit, DurationKind};
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime, Time};
+
+/// How far ahead working time is searched before giving up (a calendar whose every day is a
+/// holiday has no working time).
+const HORIZON_DAYS: usize = 3_700;
+
+/// Adds a duration to `start`: wall-clock time without a calendar; working time with one.
+/// `None` when the calendar has no working time within the horizon, or for business time
+/// without a calendar (the checker rejects that).
+pub fn add(
+    start: Timestamp,
+    duration: DurationKind,
+    calendar: Option<&CalendarDef>,
+) -> Option<Timestamp> {
+    match (duration, calendar) {
+        (DurationKind::Fixed { seconds }, None) => {
+            let seconds = i64::try_from(seconds).ok()?;
+            start
+                .checked_add(jiff::SignedDuration::from_secs(seconds))
+                .ok()
+        }
+        (DurationKind::Fixed { seconds }, Some(calendar)) => add_working(calendar, start, seconds),
+        (
+            DurationKind::Business {
+                count,
+                unit: BusinessUnit::Hours,
+            },
+            Some(calendar),
+        ) => add_working(calendar, start, count.checked_mul(3_600)?),
+        (
+            DurationKind::Business {
+                count,
+                unit: BusinessUnit::Days,
+            },
+            Some(calendar),
+        ) => add_business_days(calendar, start, count),
+        (DurationKind::Business { .. }, None) => None,
+    }
+}
+
+/// The working intervals of one local date, as instants (empty on holidays).
+fn intervals(calendar: &CalendarDef, date: Date) -> Vec<(Timestamp, Timestamp)> {
+    if calendar.holidays.contains(&date) {
+        return Vec::new();
+    }
+    let day = date.weekday().to_monday_zero_offset() as usize;
+    calendar
+        .week
+        .get(day)
+        .into_iter()
+        .flatten()
+        .filter_map(|(from, to)| Some((local(calendar, date, *from)?, local(calendar, date, *to)?)))
+        .collect()
+}
+
+/// The instant of a local time of day (seconds since midnight; 86,400 is the next midnight).
+fn local(calendar: &CalendarDef, date: Date, second: u32) -> Option<Timestamp> {
+    let datetime: DateTime = if second >= 86_400 {
+        date.tomorrow().ok()?.to_datetime(Time::midnight())
+    } else {
+        let time = Time::new(
+            i8::try_from(second / 3_600).ok()?,
+            i8::try_from(second / 60 % 60).ok()?,
+            i8::try_from(second % 60).ok()?,
+            0,
+        )
+        .ok()?;
+        date.to_datetime(time)
+    };
+    // A time that a DST change skips maps to the instant just after the gap.
+    calendar
+        .zone
+        .to_ambiguous_timestamp(datetime)
+        .compatible()
+        .ok()
+}
+
+/// `start` if it is in working time, else the next opening.
+pub fn next_opening(calendar: &CalendarDef, start: Timestamp) -> Option<Timestamp> {
+    let mut date = calendar.zone.to_datetime(start).date();
+    for _ in 0..HORIZON_DAYS {
+        for (open, close) in intervals(calendar, date) {
+            if start < close {
+                return Some(open.max(start));
+            }
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
+}
+
+/// `start` plus `seconds` of working time.
+fn add_working(calendar: &CalendarDef, start: Timestamp, seconds: u64) -> Option<Timestamp> {
+    let mut remaining = i64::try_from(seconds).ok()?;
+    let mut now = start;
+    let mut date = calendar.zone.to_datetime(start).date();
+    for _ in 0..HORIZON_DAYS {
+        for (open, close) in intervals(calendar, date) {
+            if now >= close {
+                continue;
+            }
+            now = now.max(open);
+            let available = (close - now).as_secs();
+            if remaining <= available {
+                return now
+                    .checked_add(jiff::SignedDuration::from_secs(remaining))
+                    .ok();
+            }
+            remaining -= available;
+            now = close;
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
+}
+
+/// `count` working days after the start of the clock, at the same local time of day (or that
+/// day's closing time, if it closes earlier).
+fn add_business_days(calendar: &CalendarDef, start: Timestamp, count: u64) -> Option<Timestamp> {
+    let begin = next_opening(calendar, start)?;
+    let local_begin = calendar.zone.to_datetime(begin);
+    let time_of_day = local_begin.time();
+    let mut date = local_begin.date();
+    let mut left = count;
+    for _ in 0..HORIZON_DAYS {
+        if left == 0 {
+            let target = calendar
+                .zone
+                .to_ambiguous_timestamp(date.to_datetime(time_of_day))
+                .compatible()
+                .ok()?;
+            let day = intervals(calendar, date);
+            let inside = day
+                .iter()
+                .any(|(open, close)| *open <= target && target <= *close);
+            return Some(if inside {
+                target
+            } else {
+                // The day closes earlier than the time the clock started: due at its close.
+                day.iter()
+                    .map(|(_, close)| *close)
+                    .filter(|close| *close <= target)
+                    .max()
+                    .unwrap_or(target)
+            });
+        }
+        date = date.tomorrow().ok()?;
+        if !intervals(calendar, date).is_empty() {
+            left -= 1;
+        }
+    }
+    None
+}
+
+/// An instant as RFC 3339 with the calendar's UTC offset at that instant (or `Z` without one).
+pub fn format(instant: Timestamp, calendar: Option<&CalendarDef>) -> String {
+    match calendar {
+        Some(calendar) => {
+            let offset = calendar.zone.to_offset(instant);
+            instant.display_with_offset(offset).to_string()
+        }
+        None => instant.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn berlin() -> CalendarDef {
+        let nine_to_six = vec![(9 * 3_600, 18 * 3_600)];
+        CalendarDef {
+            name: "berlin".to_string(),
+            zone: jiff::tz::db().get("Europe/Berlin").unwrap(),
+            week: [
+                nine_to_six.clone(),
+                nine_to_six.clone(),
+                nine_to_six.clone(),
+                nine_to_six.clone(),
+                nine_to_six,
+                Vec::new(),
+                Vec::new(),
+            ],
+            holidays: BTreeSet::from([
+                "2026-12-24".parse().unwrap(),
+                "2026-12-25".parse().unwrap(),
+            ]),
+        }
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn due(start: &str, duration: DurationKind) -> String {
+        let calendar = berlin();
+        format(
+            add(at(start), duration, Some(&calendar)).unwrap(),
+            Some(&calendar),
+        )
+    }
+
+    const FIFTEEN_MINUTES: DurationKind = DurationKind::Fixed { seconds: 900 };
+
+    #[test]
+    fn the_clock_starts_at_the_next_opening() {
+        // 22:00 Thursday + 15m is due 09:15 Friday.
+        assert_eq!(
+            due("2026-11-26T22:00:00+01:00", FIFTEEN_MINUTES),
+            "2026-11-27T09:15:00+01:00"
+        );
+        // 17:55 Friday + 15m is due 09:10 Monday.
+        assert_eq!(
+            due("2026-11-27T17:55:00+01:00", FIFTEEN_MINUTES),
+            "2026-11-30T09:10:00+01:00"
+        );
+        // Inside working time: plain addition.
+        assert_eq!(
+            due("2026-11-23T10:00:00+01:00", FIFTEEN_MINUTES),
+            "2026-11-23T10:15:00+01:00"
+        );
+    }
+
+    #[test]
+    fn holidays_and_dst_are_skipped() {
+        // Wednesday 23 December 17:30 + 1h: 30 minutes left, then 24th and 25th are holidays,
+        // then a weekend: due Monday 28th at 09:30.
+        assert_eq!(
+            due(
+                "2026-12-23T17:30:00+01:00",
+                DurationKind::Fixed { seconds: 3_600 }
+            ),
+            "2026-12-28T09:30:00+01:00"
+        );
+        // Across the end of daylight saving time (25 October 2026): offsets change, working
+        // time does not: Friday 17:00 CEST + 2h = Monday 10:00 CET.
+        assert_eq!(
+            due(
+                "2026-10-23T17:00:00+02:00",
+                DurationKind::Fixed { seconds: 7_200 }
+            ),
+            "2026-10-26T10:00:00+01:00"
+        );
+    }
+
+    #[test]
+    fn business_days_keep_the_time_of_day() {
+        let two_days = DurationKind::Business {
+            count: 2,
+            unit: BusinessUnit::Days,
+        };
+        assert_eq!(
+            due("2026-11-26T11:00:00+01:00", two_days),
+            "2026-11-30T11:00:00+01:00"
+        );
+        // After hours, the clock starts at the next opening.
+        assert_eq!(
+            due("2026-11-26T20:00:00+01:00", two_days),
+            "2026-12-01T09:00:00+01:00"
+        );
+        let four_hours = DurationKind::Business {
+            count: 4,
+            unit: BusinessUnit::Hours,
+        };
+        assert_eq!(
+            due("2026-11-27T16:00:00+01:00", four_hours),
+            "2026-11-30T11:00:00+01:00"
+        );
+    }
+}

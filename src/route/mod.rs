@@ -1,0 +1,641 @@
+//! The interpreter: one decision per lead. The compiled policy picks the rule; the rule's actions
+//! are tried in order (`else`); a pool's strategy picks an eligible rep; the SLA and escalation
+//! times are computed in working time; the state remembers rotations, loads and every decision.
+//!
+//! Architecture invariants: the router does no I/O of its own (lines in, JSON text out; the
+//! state store is given to it) and reads no clock: `now` is configuration. Given the same
+//! policy, roster, state and input, the output is the same. Every input line yields exactly one
+//! output line.
+
+pub mod clock;
+pub mod reader;
+pub mod roster;
+pub mod state;
+
+use crate::graph::{Compiled, Outcome, TraceStep};
+use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
+use crate::syntax::ast::ActionKind;
+use jiff::Timestamp;
+use reader::{LeadError, Limits, ParsedLead, parse_lead};
+use roster::{Roster, Status};
+use serde_json::{Map, Value, json};
+use state::{StateError, StateStore};
+
+/// Settings of a routing run.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteConfig {
+    /// The time used when a lead has no clock value (`--now`).
+    pub now: Timestamp,
+    /// Add a `trace` to every decision.
+    pub explain: bool,
+    pub limits: Limits,
+}
+
+/// Routes leads for one policy.
+pub struct Router<'a> {
+    policy: &'a Policy,
+    compiled: &'a Compiled,
+    roster: Option<&'a Roster>,
+    config: RouteConfig,
+    policy_hash: String,
+}
+
+/// The result of routing one line.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The output line (JSON, no newline).
+    pub json: String,
+    /// Whether the line was an error record.
+    pub is_error: bool,
+}
+
+/// A rep's eligibility for one lead.
+#[derive(Debug, Clone)]
+struct Candidate {
+    rep: String,
+    eligible: bool,
+    why: String,
+    load: u64,
+}
+
+/// The outcome of one action.
+enum Attempt {
+    Assigned {
+        action: &'static str,
+        pool: Option<String>,
+        queue: Option<String>,
+        rep: Option<String>,
+        calendar: Option<usize>,
+        trace: Value,
+    },
+    Failed {
+        reason: String,
+        trace: Value,
+    },
+}
+
+impl<'a> Router<'a> {
+    pub fn new(
+        policy: &'a Policy,
+        compiled: &'a Compiled,
+        roster: Option<&'a Roster>,
+        config: RouteConfig,
+        policy_text: &str,
+    ) -> Router<'a> {
+        Router {
+            policy,
+            compiled,
+            roster,
+            config,
+            policy_hash: policy_hash(policy_text),
+        }
+    }
+
+    /// The hash recorded with every decision in the ledger.
+    pub fn policy_hash(&self) -> &str {
+        &self.policy_hash
+    }
+
+    /// Routes one input line (`line_number` is 1-based). State errors abort the run; everything
+    /// wrong with the line itself becomes an error record.
+    pub fn route_line(
+        &self,
+        state: &mut dyn StateStore,
+        bytes: &[u8],
+        line_number: usize,
+    ) -> Result<Routed, StateError> {
+        match parse_lead(self.policy, bytes, &self.config.limits) {
+            Err(error) => Ok(error_record(&error, line_number)),
+            Ok(lead) => self.route_lead(state, &lead),
+        }
+    }
+
+    /// The error record for a line longer than the limit.
+    pub fn too_long(&self, length: usize, line_number: usize) -> Routed {
+        error_record(
+            &LeadError {
+                code: "lead.too_long",
+                message: format!(
+                    "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
+                    self.config.limits.max_line_bytes
+                ),
+                lead: None,
+            },
+            line_number,
+        )
+    }
+
+    /// Decides for a validated lead, or replays its recorded decision.
+    pub fn route_lead(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &ParsedLead,
+    ) -> Result<Routed, StateError> {
+        if let Some(recorded) = state.recorded(&parsed.id)? {
+            return Ok(Routed {
+                json: mark_duplicate(&recorded),
+                is_error: false,
+            });
+        }
+        let decision = self.decide(state, parsed)?;
+        let mut recorded = decision.clone();
+        if let Some(object) = recorded.as_object_mut() {
+            object.remove("trace");
+        }
+        state.record(&parsed.id, &recorded.to_string(), &self.policy_hash)?;
+        Ok(Routed {
+            json: decision.to_string(),
+            is_error: false,
+        })
+    }
+
+    fn context(&self) -> EvalContext {
+        EvalContext {
+            now: self.config.now,
+        }
+    }
+
+    fn decide(&self, state: &mut dyn StateStore, parsed: &ParsedLead) -> Result<Value, StateError> {
+        let context = self.context();
+        let lead = &parsed.lead;
+        let at = self.policy.clock_of(lead, &context);
+        let (outcome, path) = match (self.config.explain, self.compiled) {
+            (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
+            _ => (
+                self.compiled.evaluate(self.policy, lead, &context),
+                Vec::new(),
+            ),
+        };
+        let mut decision = Map::new();
+        decision.insert("lead".to_string(), Value::String(parsed.id.clone()));
+        let Outcome::Rule(index) = outcome else {
+            decision.insert("rule".to_string(), Value::Null);
+            decision.insert("action".to_string(), json!("unassigned"));
+            decision.insert(
+                "reason".to_string(),
+                json!([{ "reason": "no rule matches this lead" }]),
+            );
+            if self.config.explain {
+                decision.insert(
+                    "trace".to_string(),
+                    json!({ "path": trace_path(&path), "actions": [] }),
+                );
+            }
+            return Ok(Value::Object(decision));
+        };
+        let Some(rule) = self.policy.rules.get(index) else {
+            return Ok(Value::Object(decision));
+        };
+        decision.insert("rule".to_string(), Value::String(rule.label.clone()));
+        decision.insert("line".to_string(), json!(rule.line));
+        let mut reasons = Vec::new();
+        let mut action_traces = Vec::new();
+        let mut assigned = None;
+        for action in &rule.syntax.actions {
+            let attempt = self.attempt(state, &action.kind, parsed, at)?;
+            match attempt {
+                Attempt::Failed { reason, trace } => {
+                    reasons
+                        .push(json!({ "action": describe_action(&action.kind), "reason": reason }));
+                    action_traces.push(trace);
+                }
+                Attempt::Assigned {
+                    action,
+                    pool,
+                    queue,
+                    rep,
+                    calendar,
+                    trace,
+                } => {
+                    action_traces.push(trace);
+                    assigned = Some((action, pool, queue, rep, calendar));
+                    break;
+                }
+            }
+        }
+        // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
+        // the rule's actions that has one, else wall-clock time.
+        let rule_calendar = rule
+            .syntax
+            .actions
+            .iter()
+            .find_map(|action| match &action.kind {
+                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
+                _ => None,
+            });
+        match assigned {
+            Some((action, pool, queue, rep, calendar)) => {
+                decision.insert("action".to_string(), json!(action));
+                if let Some(pool) = pool {
+                    decision.insert("pool".to_string(), Value::String(pool));
+                }
+                if let Some(queue) = queue {
+                    decision.insert("queue".to_string(), Value::String(queue));
+                }
+                if let Some(rep) = &rep {
+                    decision.insert("rep".to_string(), Value::String(rep.clone()));
+                    state.assign(rep, &parsed.id, at)?;
+                }
+                let calendar = calendar
+                    .or(rule_calendar)
+                    .and_then(|c| self.policy.calendars.get(c));
+                self.times(&mut decision, rule, at, calendar);
+                if !reasons.is_empty() {
+                    decision.insert("reason".to_string(), Value::Array(reasons));
+                }
+            }
+            None => {
+                decision.insert("action".to_string(), json!("unassigned"));
+                let calendar = rule_calendar.and_then(|c| self.policy.calendars.get(c));
+                self.times(&mut decision, rule, at, calendar);
+                decision.insert("reason".to_string(), Value::Array(reasons));
+            }
+        }
+        if self.config.explain {
+            decision.insert(
+                "trace".to_string(),
+                json!({ "path": trace_path(&path), "actions": action_traces }),
+            );
+        }
+        Ok(Value::Object(decision))
+    }
+
+    /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.
+    fn times(
+        &self,
+        decision: &mut Map<String, Value>,
+        rule: &crate::model::RuleDef,
+        at: Timestamp,
+        calendar: Option<&CalendarDef>,
+    ) {
+        let syntax = &rule.syntax;
+        let show = |duration: crate::syntax::ast::DurationKind| -> Value {
+            match clock::add(at, duration, calendar) {
+                Some(instant) => Value::String(clock::format(instant, calendar)),
+                None => Value::Null,
+            }
+        };
+        if let Some(within) = syntax.within {
+            decision.insert("due".to_string(), show(within.kind));
+        }
+        if !syntax.escalations.is_empty() {
+            let chain: Vec<Value> = syntax
+                .escalations
+                .iter()
+                .filter_map(|escalation| {
+                    let after = escalation.after.or(syntax.within)?;
+                    Some(json!({ "at": show(after.kind), "to": escalation.target.name }))
+                })
+                .collect();
+            decision.insert("escalation".to_string(), Value::Array(chain));
+        }
+    }
+
+    fn pool(&self, name: &str) -> Option<&PoolDef> {
+        self.policy.pools.iter().find(|pool| pool.name == name)
+    }
+
+    /// Tries one action.
+    fn attempt(
+        &self,
+        state: &mut dyn StateStore,
+        action: &ActionKind,
+        parsed: &ParsedLead,
+        at: Timestamp,
+    ) -> Result<Attempt, StateError> {
+        match action {
+            ActionKind::Queue(queue) => Ok(Attempt::Assigned {
+                action: "queue",
+                pool: None,
+                queue: Some(queue.name.clone()),
+                rep: None,
+                calendar: None,
+                trace: json!({ "action": format!("queue {}", queue.name), "result": "queued" }),
+            }),
+            ActionKind::Pool(name) => {
+                let Some(pool) = self.pool(&name.name) else {
+                    return Ok(Attempt::Failed {
+                        reason: format!("pool `{}` is not declared", name.name),
+                        trace: Value::Null,
+                    });
+                };
+                self.pick(state, pool, at)
+            }
+            ActionKind::Rep(target) => {
+                // `rep FIELD` names the rep in a string field; `rep NAME` names the rep.
+                let rep = match self.policy.field_id(&target.name) {
+                    Some(field) => match parsed.lead.values.get(field).and_then(Option::as_ref) {
+                        Some(LeadValue::Str(rep)) => rep.clone(),
+                        _ => {
+                            return Ok(Attempt::Failed {
+                                reason: format!("`{}` is not set", target.name),
+                                trace: json!({ "action": format!("rep {}", target.name), "result": format!("`{}` is not set", target.name) }),
+                            });
+                        }
+                    },
+                    None => target.name.clone(),
+                };
+                let candidate = self.candidate(state, &rep, None, at, None)?;
+                self.named(candidate, "rep", format!("rep {}", target.name), None)
+            }
+            ActionKind::OwnerOf(field) => {
+                let label = format!("owner of {}", field.name);
+                let account = self
+                    .policy
+                    .field_id(&field.name)
+                    .and_then(|id| parsed.lead.values.get(id).and_then(Option::as_ref));
+                let Some(LeadValue::Str(account)) = account else {
+                    return Ok(Attempt::Failed {
+                        reason: format!("`{}` is not set", field.name),
+                        trace: json!({ "action": label, "result": format!("`{}` is not set", field.name) }),
+                    });
+                };
+                let owner = self.roster.and_then(|roster| roster.owner_of(account));
+                let Some((owner, how)) = owner else {
+                    let reason = match self.roster {
+                        None => "no roster, so no account owners are known".to_string(),
+                        Some(roster) if !roster.accounts.contains_key(account) => {
+                            format!("account `{account}` is not in the roster")
+                        }
+                        Some(_) => format!("nobody in the family of `{account}` has an owner"),
+                    };
+                    return Ok(Attempt::Failed {
+                        trace: json!({ "action": label, "result": reason }),
+                        reason,
+                    });
+                };
+                let candidate = self.candidate(state, &owner, None, at, None)?;
+                self.named(candidate, "owner", label, Some(how))
+            }
+        }
+    }
+
+    /// The outcome of a named-rep action (`rep`, `owner of`).
+    fn named(
+        &self,
+        candidate: Candidate,
+        action: &'static str,
+        label: String,
+        how: Option<String>,
+    ) -> Result<Attempt, StateError> {
+        let mut entry =
+            json!({ "rep": candidate.rep, "eligible": candidate.eligible, "why": candidate.why });
+        if let (Some(how), Some(object)) = (&how, entry.as_object_mut()) {
+            object.insert("owner".to_string(), Value::String(how.clone()));
+        }
+        let trace = json!({ "action": label, "candidates": [entry] });
+        if candidate.eligible {
+            Ok(Attempt::Assigned {
+                action,
+                pool: None,
+                queue: None,
+                rep: Some(candidate.rep),
+                calendar: None,
+                trace,
+            })
+        } else {
+            Ok(Attempt::Failed {
+                reason: format!("{}: {}", candidate.rep, candidate.why),
+                trace,
+            })
+        }
+    }
+
+    /// Whether `rep` can take a lead at `at`.
+    fn candidate(
+        &self,
+        state: &mut dyn StateStore,
+        rep: &str,
+        cap: Option<u64>,
+        at: Timestamp,
+        calendar: Option<&CalendarDef>,
+    ) -> Result<Candidate, StateError> {
+        let since = self.roster.and_then(|roster| roster.as_of);
+        let assigned = state.assigned(rep, since)?;
+        let mut candidate = Candidate {
+            rep: rep.to_string(),
+            eligible: true,
+            why: "available".to_string(),
+            load: assigned,
+        };
+        if let Some(roster) = self.roster {
+            let Some(entry) = roster.reps.get(rep) else {
+                candidate.eligible = false;
+                candidate.why = "not in the roster".to_string();
+                return Ok(candidate);
+            };
+            candidate.load = entry.open.saturating_add(assigned);
+            match entry.status {
+                Status::Available => {}
+                Status::Away => {
+                    candidate.eligible = false;
+                    candidate.why = "away".to_string();
+                    return Ok(candidate);
+                }
+                Status::Offline => {
+                    candidate.eligible = false;
+                    candidate.why = "offline".to_string();
+                    return Ok(candidate);
+                }
+            }
+            let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
+            if let Some(absence) = roster
+                .absences(rep, &zone)
+                .into_iter()
+                .find(|absence| absence.from <= at && at < absence.to)
+            {
+                candidate.eligible = false;
+                candidate.why = if absence.whole_days {
+                    let last_day = absence
+                        .to
+                        .checked_sub(jiff::SignedDuration::from_secs(1))
+                        .map(|t| zone.to_datetime(t).date().to_string())
+                        .unwrap_or_default();
+                    format!("out of office until {last_day}")
+                } else {
+                    format!("out of office until {}", absence.to)
+                };
+                return Ok(candidate);
+            }
+        }
+        if let Some(cap) = cap
+            && candidate.load >= cap
+        {
+            candidate.eligible = false;
+            candidate.why = format!("at cap {}/{cap}", candidate.load);
+        }
+        Ok(candidate)
+    }
+
+    /// A pool's strategy picks a rep among the eligible members.
+    fn pick(
+        &self,
+        state: &mut dyn StateStore,
+        pool: &PoolDef,
+        at: Timestamp,
+    ) -> Result<Attempt, StateError> {
+        let calendar = pool.calendar.and_then(|c| self.policy.calendars.get(c));
+        let mut candidates = Vec::with_capacity(pool.members.len());
+        for member in &pool.members {
+            candidates.push(self.candidate(state, member, pool.cap, at, calendar)?);
+        }
+        let label = format!("pool {}", pool.name);
+        let chosen = match &pool.strategy {
+            StrategyDef::Ordered => candidates.iter().position(|c| c.eligible),
+            StrategyDef::LeastLoaded => candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.eligible)
+                .min_by_key(|(index, c)| (c.load, *index))
+                .map(|(index, _)| index),
+            StrategyDef::RoundRobin => {
+                let count = candidates.len();
+                let next: usize = state
+                    .rotation(&pool.name)?
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(0);
+                let chosen = (0..count)
+                    .map(|k| (next + k) % count.max(1))
+                    .find(|&i| candidates[i].eligible);
+                if let Some(index) = chosen {
+                    state.set_rotation(&pool.name, &((index + 1) % count).to_string())?;
+                }
+                chosen
+            }
+            StrategyDef::Weighted(weights) => {
+                // Smooth weighted round robin: every eligible member gains its weight, the
+                // richest is chosen and pays back the total, so 2:1:1 gives a, b, a, c, ...
+                let mut current: Vec<i64> = state
+                    .rotation(&pool.name)?
+                    .map(|text| text.split(',').filter_map(|n| n.parse().ok()).collect())
+                    .filter(|values: &Vec<i64>| values.len() == candidates.len())
+                    .unwrap_or_else(|| vec![0; candidates.len()]);
+                let weight = |index: usize| {
+                    i64::try_from(weights.get(index).copied().unwrap_or(0)).unwrap_or(i64::MAX / 4)
+                };
+                let eligible: Vec<usize> = (0..candidates.len())
+                    .filter(|&i| candidates[i].eligible && weight(i) > 0)
+                    .collect();
+                let total: i64 = eligible.iter().map(|&i| weight(i)).sum();
+                for &index in &eligible {
+                    current[index] = current[index].saturating_add(weight(index));
+                }
+                let chosen = eligible
+                    .iter()
+                    .copied()
+                    .max_by_key(|&i| (current[i], std::cmp::Reverse(i)));
+                if let Some(index) = chosen {
+                    current[index] = current[index].saturating_sub(total);
+                    let text: Vec<String> = current.iter().map(i64::to_string).collect();
+                    state.set_rotation(&pool.name, &text.join(","))?;
+                }
+                chosen
+            }
+        };
+        let entries: Vec<Value> = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, candidate)| {
+                let why = if Some(index) == chosen {
+                    "chosen".to_string()
+                } else if candidate.eligible {
+                    match pool.strategy {
+                        StrategyDef::LeastLoaded => format!("more open leads ({})", candidate.load),
+                        StrategyDef::Ordered => "later in the order".to_string(),
+                        _ => "not their turn".to_string(),
+                    }
+                } else {
+                    candidate.why.clone()
+                };
+                json!({ "rep": candidate.rep, "eligible": candidate.eligible, "load": candidate.load, "why": why })
+            })
+            .collect();
+        let trace = json!({ "action": label, "strategy": strategy_name(&pool.strategy), "candidates": entries });
+        Ok(match chosen {
+            Some(index) => Attempt::Assigned {
+                action: "pool",
+                pool: Some(pool.name.clone()),
+                queue: None,
+                rep: Some(candidates[index].rep.clone()),
+                calendar: pool.calendar,
+                trace,
+            },
+            None => {
+                let why: Vec<String> = candidates
+                    .iter()
+                    .map(|c| format!("{} {}", c.rep, c.why))
+                    .collect();
+                Attempt::Failed {
+                    reason: format!(
+                        "nobody in pool `{}` is eligible: {}",
+                        pool.name,
+                        why.join(", ")
+                    ),
+                    trace,
+                }
+            }
+        })
+    }
+}
+
+fn strategy_name(strategy: &StrategyDef) -> &'static str {
+    match strategy {
+        StrategyDef::RoundRobin => "round_robin",
+        StrategyDef::Weighted(_) => "weighted",
+        StrategyDef::LeastLoaded => "least_loaded",
+        StrategyDef::Ordered => "ordered",
+    }
+}
+
+fn describe_action(action: &ActionKind) -> String {
+    match action {
+        ActionKind::Pool(name) => format!("pool {}", name.name),
+        ActionKind::Rep(name) => format!("rep {}", name.name),
+        ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
+        ActionKind::Queue(name) => format!("queue {}", name.name),
+    }
+}
+
+fn trace_path(path: &[TraceStep]) -> Value {
+    Value::Array(
+        path.iter()
+            .map(|step| {
+                let value: Value = serde_json::from_str(&step.value)
+                    .unwrap_or_else(|_| Value::String(step.value.clone()));
+                json!({ "test": step.test, "value": value, "branch": step.branch })
+            })
+            .collect(),
+    )
+}
+
+fn error_record(error: &LeadError, line_number: usize) -> Routed {
+    let record = json!({
+        "lead": error.lead,
+        "error": { "code": error.code, "message": error.message, "input_line": line_number },
+    });
+    Routed {
+        json: record.to_string(),
+        is_error: true,
+    }
+}
+
+/// A recorded decision, marked as a repeat.
+fn mark_duplicate(recorded: &str) -> String {
+    match serde_json::from_str::<Value>(recorded) {
+        Ok(Value::Object(mut object)) => {
+            object.insert("duplicate".to_string(), Value::Bool(true));
+            Value::Object(object).to_string()
+        }
+        _ => recorded.to_string(),
+    }
+}
+
+/// A stable hash of the policy text (FNV-1a, 64 bits), recorded with every decision.
+pub fn policy_hash(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}

@@ -1,0 +1,286 @@
+//! The lead reader: NDJSON lines, bounded in length and nesting, validated against the schema.
+//! Every line gives either a lead or an error record; nothing is skipped and nothing panics.
+
+use crate::check::FieldType;
+use crate::model::{Lead, LeadValue, Policy, Scalar};
+use serde_json::Value;
+use std::io::{self, BufRead};
+
+/// Limits on one input line.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_line_bytes: usize,
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_line_bytes: 1 << 20,
+            max_depth: 64,
+        }
+    }
+}
+
+/// One line of input, as read.
+#[derive(Debug)]
+pub enum Line {
+    /// The line's bytes, without its terminator.
+    Text(Vec<u8>),
+    /// The line was longer than the limit; its bytes were skipped. Holds the length seen.
+    TooLong(usize),
+}
+
+/// Reads the next line (up to `\n`), keeping at most `max` bytes of it. `None` at the end.
+pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut length = 0usize;
+    let mut saw_any = false;
+    loop {
+        let buffer = input.fill_buf()?;
+        if buffer.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
+            Some(end) => (&buffer[..end], Some(end + 1)),
+            None => (buffer, None),
+        };
+        length += chunk.len();
+        if length <= max {
+            line.extend_from_slice(chunk);
+        }
+        let consumed = done.unwrap_or(chunk.len());
+        input.consume(consumed);
+        if done.is_some() {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(None);
+    }
+    if length > max {
+        return Ok(Some(Line::TooLong(length)));
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(Some(Line::Text(line)))
+}
+
+/// Why a line is not a lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadError {
+    /// `lead.json`, `lead.utf8`, `lead.object`, `lead.too_long`, `lead.too_deep`, `lead.missing`,
+    /// `lead.type`.
+    pub code: &'static str,
+    pub message: String,
+    /// The lead's id, when it could be read.
+    pub lead: Option<String>,
+}
+
+/// A validated lead: its id, its values and its JSON (kept for the decision's context).
+#[derive(Debug, Clone)]
+pub struct ParsedLead {
+    pub id: String,
+    pub lead: Lead,
+}
+
+/// Parses and validates one line against the policy's schema. Fields the schema does not name
+/// are ignored (CRMs send many).
+pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<ParsedLead, LeadError> {
+    let error = |code, message: String| LeadError {
+        code,
+        message,
+        lead: None,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|utf8| {
+        error(
+            "lead.utf8",
+            format!(
+                "line is not UTF-8 (invalid byte at offset {})",
+                utf8.valid_up_to()
+            ),
+        )
+    })?;
+    if let Some(depth) = too_deep(bytes, limits.max_depth) {
+        return Err(error(
+            "lead.too_deep",
+            format!(
+                "JSON nested deeper than {} levels (at byte {depth})",
+                limits.max_depth
+            ),
+        ));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?;
+    let Value::Object(object) = value else {
+        return Err(error(
+            "lead.object",
+            format!("a lead is a JSON object, found {}", kind(&value)),
+        ));
+    };
+    let id = match object.get("id") {
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::Number(number)) => Some(number.to_string()),
+        _ => None,
+    };
+    let mut problems: Vec<(&'static str, String)> = Vec::new();
+    let mut values = Vec::with_capacity(policy.fields.len());
+    for field in &policy.fields {
+        let value = object.get(&field.name).filter(|v| !v.is_null());
+        let Some(value) = value else {
+            if !field.optional {
+                problems.push((
+                    "lead.missing",
+                    format!("field `{}` is required", field.name),
+                ));
+            }
+            values.push(None);
+            continue;
+        };
+        match convert(&field.ty, value) {
+            Ok(converted) => values.push(Some(converted)),
+            Err(expected) => {
+                problems.push((
+                    "lead.type",
+                    format!(
+                        "field `{}`: expected {expected}, found {}",
+                        field.name,
+                        shown(value)
+                    ),
+                ));
+                values.push(None);
+            }
+        }
+    }
+    if let Some((code, _)) = problems.first() {
+        let code = *code;
+        let message = problems
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(LeadError {
+            code,
+            message,
+            lead: id,
+        });
+    }
+    let Some(id) = id else {
+        return Err(error("lead.missing", "field `id` is required".to_string()));
+    };
+    Ok(ParsedLead {
+        id,
+        lead: Lead { values },
+    })
+}
+
+/// Converts a JSON value to a field's type, or says what was expected.
+fn convert(ty: &FieldType, value: &Value) -> Result<LeadValue, String> {
+    match (ty, value) {
+        (FieldType::Enum(variants), Value::String(text)) => variants
+            .iter()
+            .position(|v| v == text)
+            .and_then(|i| u32::try_from(i).ok())
+            .map(LeadValue::Variant)
+            .ok_or_else(|| format!("one of {}", variants.join(", "))),
+        (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.join(", "))),
+        (FieldType::Bool, Value::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
+        (FieldType::Bool, _) => Err("true or false".to_string()),
+        (FieldType::String, Value::String(text)) => Ok(LeadValue::Str(text.clone())),
+        (FieldType::String, _) => Err("a string".to_string()),
+        (FieldType::Int, Value::Number(number)) => number
+            .as_i64()
+            .map(|int| LeadValue::Scalar(Scalar::Int(i128::from(int))))
+            .ok_or_else(|| "a whole number".to_string()),
+        (FieldType::Int, _) => Err("a whole number".to_string()),
+        (FieldType::Number, Value::Number(number)) => number
+            .as_f64()
+            .filter(|float| float.is_finite())
+            .map(|float| LeadValue::Scalar(Scalar::Float(float)))
+            .ok_or_else(|| "a finite number".to_string()),
+        (FieldType::Number, _) => Err("a number".to_string()),
+        (FieldType::Time, Value::String(text)) => text
+            .parse::<jiff::Timestamp>()
+            .map(|time| LeadValue::Scalar(Scalar::from_time(time)))
+            .map_err(|_| "an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
+        (FieldType::Time, _) => Err("an RFC 3339 time string".to_string()),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A value as shown in messages: short JSON.
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        let short: String = text.chars().take(57).collect();
+        format!("{short}...")
+    } else {
+        text
+    }
+}
+
+/// The byte offset where nesting first exceeds `max`, ignoring brackets inside strings.
+fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (offset, byte) in bytes.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(offset);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_bounded_and_terminators_stripped() {
+        let mut input: &[u8] = b"short\r\nthis line is far too long\nok";
+        assert!(matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"short"));
+        assert!(matches!(
+            read_line(&mut input, 10).unwrap(),
+            Some(Line::TooLong(24))
+        ));
+        assert!(matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"ok"));
+        assert!(read_line(&mut input, 10).unwrap().is_none());
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert_eq!(too_deep(b"[[[1]]]", 2), Some(2));
+        assert_eq!(too_deep(b"{\"a\": \"[[[[[\"}", 2), None);
+        assert_eq!(too_deep(b"{\"a\": \"\\\"[[[[\"}", 2), None);
+    }
+}

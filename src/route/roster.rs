@@ -1,0 +1,264 @@
+//! The roster: who is at work (status, out-of-office ranges, open leads) and who owns which
+//! account. Data, not logic: it changes every hour, the policy every quarter.
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A rep's availability as the roster states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Available,
+    Away,
+    Offline,
+}
+
+/// An out-of-office range: dates (`2026-12-21`, whole days, inclusive) or RFC 3339 times.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutOfOffice {
+    pub from: String,
+    pub to: String,
+}
+
+/// One rep in the roster.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RepEntry {
+    #[serde(default)]
+    pub status: Status,
+    /// Open leads as of the roster's `as_of`.
+    #[serde(default)]
+    pub open: u64,
+    #[serde(default)]
+    pub out_of_office: Vec<OutOfOffice>,
+}
+
+/// One account: its owner and its parent account.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+/// The roster file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    /// When `open` counts were taken; leads assigned after it add to them.
+    #[serde(default)]
+    pub as_of: Option<Timestamp>,
+    #[serde(default)]
+    pub reps: BTreeMap<String, RepEntry>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountEntry>,
+}
+
+/// An out-of-office range resolved to instants: `[from, to)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Absence {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Whether the range was given as dates (shown as dates in reasons).
+    pub whole_days: bool,
+}
+
+impl Roster {
+    /// Parses a roster from JSON, with a message that names the place of the problem.
+    pub fn from_json(text: &str) -> Result<Roster, String> {
+        let roster: Roster = serde_json::from_str(text).map_err(|error| {
+            format!("line {}, column {}: {error}", error.line(), error.column())
+        })?;
+        for (name, rep) in &roster.reps {
+            for range in &rep.out_of_office {
+                for value in [&range.from, &range.to] {
+                    if parse_point(value).is_none() {
+                        return Err(format!(
+                            "rep `{name}`: out_of_office `{value}` is neither a date (YYYY-MM-DD) nor an RFC 3339 time"
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, account) in &roster.accounts {
+            if let Some(parent) = &account.parent
+                && !roster.accounts.contains_key(parent)
+            {
+                return Err(format!(
+                    "account `{name}`: parent `{parent}` is not in `accounts`"
+                ));
+            }
+        }
+        if let Some(cycle) = roster.parent_cycle() {
+            return Err(format!("accounts: `{cycle}` is its own ancestor"));
+        }
+        Ok(roster)
+    }
+
+    fn parent_cycle(&self) -> Option<&str> {
+        for start in self.accounts.keys() {
+            let mut seen = 0;
+            let mut current = start.as_str();
+            while let Some(parent) = self.accounts.get(current).and_then(|a| a.parent.as_deref()) {
+                seen += 1;
+                if parent == start || seen > self.accounts.len() {
+                    return Some(start);
+                }
+                current = parent;
+            }
+        }
+        None
+    }
+
+    /// The rep's absences as instants; dates are whole days in `zone`.
+    pub fn absences(&self, rep: &str, zone: &jiff::tz::TimeZone) -> Vec<Absence> {
+        let Some(entry) = self.reps.get(rep) else {
+            return Vec::new();
+        };
+        entry
+            .out_of_office
+            .iter()
+            .filter_map(|range| {
+                let (from, from_date) = resolve(&range.from, zone, false)?;
+                let (to, to_date) = resolve(&range.to, zone, true)?;
+                Some(Absence {
+                    from,
+                    to,
+                    whole_days: from_date && to_date,
+                })
+            })
+            .collect()
+    }
+
+    /// The owner of an account: the account's own, else its nearest ancestor's, else the owner of
+    /// the closest relative in the same family (descendants of the nearest ancestor first,
+    /// nearer generations first, names in order). Returns the owner and how it was found.
+    pub fn owner_of(&self, account: &str) -> Option<(String, String)> {
+        if !self.accounts.contains_key(account) {
+            return None;
+        }
+        let mut chain = vec![account];
+        let mut current = account;
+        while let Some(parent) = self.accounts.get(current).and_then(|a| a.parent.as_deref()) {
+            if chain.contains(&parent) {
+                break;
+            }
+            chain.push(parent);
+            current = parent;
+        }
+        for (depth, ancestor) in chain.iter().enumerate() {
+            if let Some(owner) = self.accounts.get(*ancestor).and_then(|a| a.owner.clone()) {
+                let how = if depth == 0 {
+                    format!("owns `{account}`")
+                } else {
+                    format!("owns `{ancestor}`, the parent of `{account}`")
+                };
+                return Some((owner, how));
+            }
+        }
+        // No owner up the chain: the closest owned relative under each ancestor in turn.
+        for ancestor in chain.iter().skip(1) {
+            let mut generation: Vec<&str> = vec![ancestor];
+            while !generation.is_empty() {
+                let mut next: Vec<&str> = self
+                    .accounts
+                    .iter()
+                    .filter(|(_, entry)| {
+                        entry
+                            .parent
+                            .as_deref()
+                            .is_some_and(|p| generation.contains(&p))
+                    })
+                    .map(|(name, _)| name.as_str())
+                    .filter(|name| !chain.contains(name))
+                    .collect();
+                next.sort_unstable();
+                for relative in &next {
+                    if let Some(owner) = self.accounts.get(*relative).and_then(|a| a.owner.clone())
+                    {
+                        return Some((
+                            owner,
+                            format!(
+                                "owns `{relative}`, in the same family as `{account}` (`{ancestor}`)"
+                            ),
+                        ));
+                    }
+                }
+                generation = next;
+            }
+        }
+        None
+    }
+}
+
+/// A date or an RFC 3339 time.
+fn parse_point(value: &str) -> Option<()> {
+    if value.parse::<jiff::civil::Date>().is_ok() || value.parse::<Timestamp>().is_ok() {
+        Some(())
+    } else {
+        None
+    }
+}
+
+/// Resolves a range end to an instant; a date `to` means the end of that day.
+fn resolve(value: &str, zone: &jiff::tz::TimeZone, end: bool) -> Option<(Timestamp, bool)> {
+    if let Ok(time) = value.parse::<Timestamp>() {
+        return Some((time, false));
+    }
+    let date: jiff::civil::Date = value.parse().ok()?;
+    let day = if end { date.tomorrow().ok()? } else { date };
+    let instant = zone
+        .to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .ok()?;
+    Some((instant, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roster() -> Roster {
+        Roster::from_json(
+            r#"{ "accounts": {
+                "Marvel Studios": { "owner": "petr", "parent": "The Walt Disney Company" },
+                "ESPN": { "parent": "The Walt Disney Company" },
+                "Pixar": { "parent": "The Walt Disney Company", "owner": "maria" },
+                "The Walt Disney Company": {},
+                "ESPN Deportes": { "parent": "ESPN" },
+                "Acme": { "owner": "anna" } } }"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn owner_comes_from_the_account_then_parents_then_siblings() {
+        let roster = roster();
+        assert_eq!(roster.owner_of("Acme").unwrap().0, "anna");
+        // ESPN has no owner and neither has Disney: the closest owned sibling, by name.
+        let (owner, how) = roster.owner_of("ESPN").unwrap();
+        assert_eq!(owner, "petr");
+        assert!(how.contains("Marvel Studios"), "{how}");
+        // A grandchild finds its family through two levels.
+        assert_eq!(roster.owner_of("ESPN Deportes").unwrap().0, "petr");
+        assert!(roster.owner_of("Unknown Corp").is_none());
+    }
+
+    #[test]
+    fn bad_rosters_say_where() {
+        let error =
+            Roster::from_json(r#"{ "reps": { "anna": { "status": "busy" } } }"#).unwrap_err();
+        assert!(error.starts_with("line 1, column"), "{error}");
+        let error = Roster::from_json(r#"{ "accounts": { "A": { "parent": "B" } } }"#).unwrap_err();
+        assert!(error.contains("parent `B` is not in `accounts`"));
+        let error = Roster::from_json(
+            r#"{ "accounts": { "A": { "parent": "B" }, "B": { "parent": "A" } } }"#,
+        )
+        .unwrap_err();
+        assert!(error.contains("its own ancestor"));
+    }
+}

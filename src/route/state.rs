@@ -1,0 +1,256 @@
+//! Routing state behind one small interface: each pool's rotation state, the assignments that
+//! make up reps' load, and the ledger of every decision (which is how a lead seen before gets its
+//! recorded decision again). Two stores: in memory, and SQLite (the embedded default).
+//!
+//! Architecture invariant: strategies never know which store they talk to. Every change happens
+//! inside a batch (`begin` .. `commit`); with SQLite a batch is one `BEGIN IMMEDIATE`
+//! transaction, so two routers on one file serialise, and a killed run loses only its
+//! uncommitted batch, which a re-run decides again.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A state store failure (SQLite I/O, a locked database past the timeout, a corrupt file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateError(pub String);
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(error: rusqlite::Error) -> StateError {
+        StateError(format!("state database: {error}"))
+    }
+}
+
+/// What routing remembers between leads and between runs.
+pub trait StateStore {
+    /// Starts a batch of changes.
+    fn begin(&mut self) -> Result<(), StateError>;
+    /// Makes the batch's changes durable.
+    fn commit(&mut self) -> Result<(), StateError>;
+    /// The recorded decision for a lead id, if it was routed before.
+    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError>;
+    /// Records a decision.
+    fn record(&mut self, lead: &str, decision: &str, policy_hash: &str) -> Result<(), StateError>;
+    /// A pool's rotation state (opaque to the store).
+    fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError>;
+    fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError>;
+    /// How many leads this state assigned to `rep` at or after `since` (all, without `since`).
+    fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError>;
+    /// Records that `lead` went to `rep`; `at` is the lead's time.
+    fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError>;
+}
+
+/// State that lives as long as the process (`--state :memory:`).
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    ledger: HashMap<String, String>,
+    rotations: HashMap<String, String>,
+    assignments: HashMap<String, Vec<Timestamp>>,
+}
+
+impl StateStore for MemoryState {
+    fn begin(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
+        Ok(self.ledger.get(lead).cloned())
+    }
+
+    fn record(&mut self, lead: &str, decision: &str, _policy_hash: &str) -> Result<(), StateError> {
+        self.ledger.insert(lead.to_string(), decision.to_string());
+        Ok(())
+    }
+
+    fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError> {
+        Ok(self.rotations.get(pool).cloned())
+    }
+
+    fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
+        self.rotations.insert(pool.to_string(), value.to_string());
+        Ok(())
+    }
+
+    fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
+        let times = self.assignments.get(rep).map_or(&[][..], Vec::as_slice);
+        Ok(times
+            .iter()
+            .filter(|at| since.is_none_or(|since| **at >= since))
+            .count() as u64)
+    }
+
+    fn assign(&mut self, rep: &str, _lead: &str, at: Timestamp) -> Result<(), StateError> {
+        self.assignments
+            .entry(rep.to_string())
+            .or_default()
+            .push(at);
+        Ok(())
+    }
+}
+
+/// State in a SQLite file (`.switchboard/state.db` by default).
+pub struct SqliteState {
+    connection: Connection,
+    in_batch: bool,
+    /// Rotation states read or written in this batch; written back at commit.
+    rotations: HashMap<String, (String, bool)>,
+    /// Load counts read in this batch, kept current as leads are assigned.
+    loads: HashMap<(String, Option<Timestamp>), u64>,
+}
+
+impl SqliteState {
+    /// Opens (creating if needed) the state database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteState, StateError> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                StateError(format!("cannot create `{}`: {error}", parent.display()))
+            })?;
+        }
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(60))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.execute_batch(
+            "CREATE TABLE IF NOT EXISTS ledger (
+                 lead TEXT PRIMARY KEY,
+                 decision TEXT NOT NULL,
+                 policy_hash TEXT NOT NULL,
+                 recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             );
+             CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS assignments (
+                 lead TEXT PRIMARY KEY,
+                 rep TEXT NOT NULL,
+                 at_ns TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_ns);",
+        )?;
+        Ok(SqliteState {
+            connection,
+            in_batch: false,
+            rotations: HashMap::new(),
+            loads: HashMap::new(),
+        })
+    }
+}
+
+/// Nanoseconds as a fixed-width decimal string, so that text order is time order (SQLite
+/// integers are 64-bit; nanoseconds since 1970 fit, but padding keeps it simple and exact).
+fn sortable(at: Timestamp) -> String {
+    format!("{:+021}", at.as_nanosecond())
+}
+
+impl StateStore for SqliteState {
+    fn begin(&mut self) -> Result<(), StateError> {
+        if self.in_batch {
+            return Ok(());
+        }
+        // IMMEDIATE takes the write lock now: a second router waits here, then sees every
+        // decision the first one committed.
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        self.in_batch = true;
+        self.rotations.clear();
+        self.loads.clear();
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StateError> {
+        if !self.in_batch {
+            return Ok(());
+        }
+        {
+            let mut statement = self
+                .connection
+                .prepare_cached("INSERT INTO rotations (pool, state) VALUES (?1, ?2) ON CONFLICT (pool) DO UPDATE SET state = excluded.state")?;
+            for (pool, (state, dirty)) in &self.rotations {
+                if *dirty {
+                    statement.execute(params![pool, state])?;
+                }
+            }
+        }
+        self.connection.execute_batch("COMMIT")?;
+        self.in_batch = false;
+        Ok(())
+    }
+
+    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT decision FROM ledger WHERE lead = ?1")?;
+        Ok(statement
+            .query_row(params![lead], |row| row.get::<_, String>(0))
+            .optional()?)
+    }
+
+    fn record(&mut self, lead: &str, decision: &str, policy_hash: &str) -> Result<(), StateError> {
+        let mut statement = self.connection.prepare_cached(
+            "INSERT INTO ledger (lead, decision, policy_hash) VALUES (?1, ?2, ?3)",
+        )?;
+        statement.execute(params![lead, decision, policy_hash])?;
+        Ok(())
+    }
+
+    fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError> {
+        if let Some((state, _)) = self.rotations.get(pool) {
+            return Ok(Some(state.clone()));
+        }
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT state FROM rotations WHERE pool = ?1")?;
+        let state = statement
+            .query_row(params![pool], |row| row.get::<_, String>(0))
+            .optional()?;
+        if let Some(state) = &state {
+            self.rotations
+                .insert(pool.to_string(), (state.clone(), false));
+        }
+        Ok(state)
+    }
+
+    fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
+        self.rotations
+            .insert(pool.to_string(), (value.to_string(), true));
+        Ok(())
+    }
+
+    fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
+        let key = (rep.to_string(), since);
+        if let Some(count) = self.loads.get(&key) {
+            return Ok(*count);
+        }
+        let since_text = since.map_or_else(|| sortable(Timestamp::MIN), sortable);
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT COUNT(*) FROM assignments WHERE rep = ?1 AND at_ns >= ?2")?;
+        let count: i64 = statement.query_row(params![rep, since_text], |row| row.get(0))?;
+        let count = u64::try_from(count).unwrap_or(0);
+        self.loads.insert(key, count);
+        Ok(count)
+    }
+
+    fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError> {
+        let mut statement = self
+            .connection
+            .prepare_cached("INSERT INTO assignments (lead, rep, at_ns) VALUES (?1, ?2, ?3)")?;
+        statement.execute(params![lead, rep, sortable(at)])?;
+        for ((cached_rep, since), count) in &mut self.loads {
+            if cached_rep == rep && since.is_none_or(|since| at >= since) {
+                *count += 1;
+            }
+        }
+        Ok(())
+    }
+}
