@@ -921,7 +921,7 @@ fn describe_test(
                 .get(*field)
                 .map_or("?".to_string(), |f| f.name.clone());
             let value = match lead.values.get(*field).and_then(Option::as_ref) {
-                None => "not set".to_string(),
+                None => "null".to_string(),
                 Some(value) => example::value_json(policy, *field, value),
             };
             (name, value)

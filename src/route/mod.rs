@@ -451,7 +451,7 @@ impl<'a> Router<'a> {
                         .checked_sub(jiff::SignedDuration::from_secs(1))
                         .map(|t| zone.to_datetime(t).date().to_string())
                         .unwrap_or_default();
-                    format!("out of office until {last_day}")
+                    format!("out of office through {last_day}")
                 } else {
                     format!("out of office until {}", absence.to)
                 };

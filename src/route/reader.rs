@@ -103,6 +103,12 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             ),
         )
     })?;
+    if text.trim().is_empty() {
+        return Err(error(
+            "lead.json",
+            "empty line: expected a JSON object".to_string(),
+        ));
+    }
     if let Some(depth) = too_deep(bytes, limits.max_depth) {
         return Err(error(
             "lead.too_deep",

@@ -1,0 +1,184 @@
+//! Properties of routing: fair rotations, bad input never lost, and the JSONTestSuite corpus
+//! through the same reader `route` uses.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::{RouteConfig, Router};
+
+fn router_for(policy_text: &str) -> (switchboard::model::Policy, switchboard::graph::Compiled) {
+    let report = switchboard::check_source(policy_text);
+    assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+    report.compiled.unwrap()
+}
+
+fn config() -> RouteConfig {
+    RouteConfig {
+        now: "2026-11-23T10:00:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    }
+}
+
+/// Routes `count` leads and returns the rep of each.
+fn reps(policy_text: &str, count: usize) -> Vec<String> {
+    let (policy, compiled) = router_for(policy_text);
+    let router = Router::new(&policy, &compiled, None, config(), policy_text);
+    let mut state = MemoryState::default();
+    (0..count)
+        .map(|i| {
+            let line = format!("{{\"id\":\"l{i}\"}}");
+            let routed = router
+                .route_line(&mut state, line.as_bytes(), i + 1)
+                .unwrap();
+            let value: serde_json::Value = serde_json::from_str(&routed.json).unwrap();
+            value["rep"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn round_robin_over_3000_leads_is_even_within_one() {
+    let picks = reps(
+        "schema lead { id: string }\npool desk { members anna, boris, chen }\notherwise -> pool desk\n",
+        3_000,
+    );
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    for (index, rep) in picks.iter().enumerate() {
+        *counts.entry(rep).or_default() += 1;
+        let max = counts.values().max().unwrap();
+        let min = if counts.len() == 3 {
+            *counts.values().min().unwrap()
+        } else {
+            0
+        };
+        assert!(max - min <= 1, "after {} leads: {counts:?}", index + 1);
+    }
+    assert_eq!(
+        counts.values().copied().collect::<Vec<_>>(),
+        vec![1_000, 1_000, 1_000]
+    );
+}
+
+#[test]
+fn weighted_two_to_one_holds_within_one_lead_over_every_prefix() {
+    let picks = reps(
+        "schema lead { id: string }\npool desk { members anna, boris strategy weighted(anna=2, boris=1) }\notherwise -> pool desk\n",
+        3_000,
+    );
+    let (mut anna, mut boris) = (0i64, 0i64);
+    for (index, rep) in picks.iter().enumerate() {
+        if rep == "anna" {
+            anna += 1
+        } else {
+            boris += 1
+        }
+        let n = (index + 1) as f64;
+        // anna should have 2/3 of every prefix, boris 1/3, each within one lead.
+        assert!(
+            (anna as f64 - n * 2.0 / 3.0).abs() <= 1.0,
+            "prefix {}: anna {anna}, boris {boris}",
+            index + 1
+        );
+        assert!(
+            (boris as f64 - n / 3.0).abs() <= 1.0,
+            "prefix {}: anna {anna}, boris {boris}",
+            index + 1
+        );
+    }
+    assert_eq!((anna, boris), (2_000, 1_000));
+}
+
+/// Runs a whole input through the reader and router, as `route` does.
+fn route_input(policy_text: &str, input: &[u8], limits: Limits) -> Vec<String> {
+    let (policy, compiled) = router_for(policy_text);
+    let config = RouteConfig { limits, ..config() };
+    let router = Router::new(&policy, &compiled, None, config, policy_text);
+    let mut state = MemoryState::default();
+    state.begin().unwrap();
+    let mut cursor = input;
+    let mut out = Vec::new();
+    let mut number = 0;
+    while let Some(line) = read_line(&mut cursor, limits.max_line_bytes).unwrap() {
+        number += 1;
+        out.push(match line {
+            Line::TooLong(length) => router.too_long(length, number).json,
+            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap().json,
+        });
+    }
+    out
+}
+
+const ANY_OBJECT: &str =
+    "schema lead { id: string  note: string? }\nqueue q\notherwise -> queue q\n";
+
+/// Every `n_*` file of JSONTestSuite's test_parsing (text that must be rejected) gives an error
+/// record; no file of the suite crashes the reader; lines in = lines out.
+#[test]
+fn json_test_suite_bad_input_gives_error_records() {
+    let suite =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/jsontestsuite/test_parsing");
+    let suite = if suite.exists() {
+        suite
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/test_parsing")
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&suite)
+        .unwrap_or_else(|error| panic!("JSONTestSuite expected at {}: {error}", suite.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    let mut rejected = 0;
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let bytes = std::fs::read(path).unwrap();
+        // The suite's files are whole documents, some with newlines inside: route them as one
+        // line each (newlines are line breaks in NDJSON), so every input line is accounted for.
+        let newlines = bytes.iter().filter(|b| **b == b'\n').count();
+        let lines_in = newlines + usize::from(!bytes.is_empty() && !bytes.ends_with(b"\n"));
+        let out = route_input(ANY_OBJECT, &bytes, Limits::default());
+        assert_eq!(out.len(), lines_in, "{name}: lines in = lines out");
+        for line in &out {
+            let value: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("{name}: output is not JSON: {line}"));
+            assert!(
+                value.get("error").is_some() || value.get("rule").is_some(),
+                "{name}: {line}"
+            );
+        }
+        if name.starts_with("n_") && !bytes.is_empty() && !bytes.contains(&b'\n') {
+            assert!(
+                out.iter().all(|line| line.contains("\"error\"")),
+                "{name} must be rejected: {out:?}"
+            );
+            rejected += 1;
+        }
+    }
+    assert!(rejected > 150, "only {rejected} n_ files checked");
+}
+
+#[test]
+fn huge_and_deep_lines_are_errors_that_say_so() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let long = format!("{{\"id\":\"x\",\"note\":\"{}\"}}", "a".repeat(2_000_000));
+    let input = format!("{deep}\n{long}\n{{\"id\":\"ok\"}}\n\u{feff}\n");
+    let out = route_input(ANY_OBJECT, input.as_bytes(), Limits::default());
+    assert_eq!(out.len(), 4);
+    assert!(
+        out[0].contains("lead.too_deep") && out[0].contains("deeper than 64 levels"),
+        "{}",
+        out[0]
+    );
+    assert!(
+        out[1].contains("lead.too_long") && out[1].contains("2000020 bytes"),
+        "{}",
+        out[1]
+    );
+    assert!(out[2].contains("\"rule\""), "{}", out[2]);
+    assert!(out[3].contains("\"error\""), "{}", out[3]);
+    let invalid_utf8 = b"{\"id\":\"\xff\"}\n".to_vec();
+    let out = route_input(ANY_OBJECT, &invalid_utf8, Limits::default());
+    assert!(out[0].contains("lead.utf8"), "{}", out[0]);
+}
