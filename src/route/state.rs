@@ -119,9 +119,27 @@ impl SqliteState {
                 StateError(format!("cannot create `{}`: {error}", parent.display()))
             })?;
         }
+        // Another router may be creating or converting the same file right now: some of these
+        // steps fail with "database is locked" without waiting, so retry them for a while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match SqliteState::try_open(path) {
+                Ok(state) => return Ok(state),
+                Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<SqliteState, rusqlite::Error> {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(60))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
+        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+        }
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS ledger (
@@ -145,6 +163,13 @@ impl SqliteState {
             loads: HashMap::new(),
         })
     }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Nanoseconds as a fixed-width decimal string, so that text order is time order (SQLite

@@ -1,0 +1,346 @@
+//! `switchboard route` as people and pipelines run it: exit codes, streams, the SQLite state
+//! (ledger, duplicates across runs), a run killed with SIGKILL and re-run, and two routers on
+//! one state file at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-route-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn route(args: &[&str], input: &[u8], cwd: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("route")
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Write from another thread while the output is read: pipes hold only 64 KiB.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+fn example(path: &str) -> String {
+    root().join(path).to_string_lossy().to_string()
+}
+
+fn lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8(output.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The README's first command: the example leads, with the embedded default state.
+#[test]
+fn the_readme_command_routes_the_example_leads() {
+    let dir = scratch("readme");
+    let leads = std::fs::read(root().join("examples/leads.ndjson")).unwrap();
+    let policy = example("examples/routing.route");
+    let roster = example("examples/roster.json");
+    let args = ["--roster", roster.as_str(), policy.as_str()];
+    let first = route(&args, &leads, &dir);
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let decisions = lines(&first);
+    assert_eq!(
+        decisions.len(),
+        leads
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count()
+    );
+    assert!(
+        dir.join(".switchboard/state.db").exists(),
+        "state created on first use"
+    );
+    // The example repeats L-1: its second line is the recorded decision, marked duplicate.
+    let repeats: Vec<&serde_json::Value> = decisions
+        .iter()
+        .filter(|d| d["duplicate"] == true)
+        .collect();
+    assert_eq!(repeats.len(), 1);
+    assert_eq!(repeats[0]["lead"], "L-1");
+    // A second run on the same state replays every decision and assigns nothing new.
+    let second = route(&args, &leads, &dir);
+    assert_eq!(second.status.code(), Some(0));
+    for (before, after) in decisions.iter().zip(lines(&second)) {
+        assert_eq!(after["duplicate"], true);
+        assert_eq!(before["rep"], after["rep"]);
+    }
+}
+
+#[test]
+fn bad_lines_exit_1_and_every_line_gets_an_answer() {
+    let dir = scratch("bad");
+    let leads = std::fs::read(root().join("examples/bad-leads.ndjson")).unwrap();
+    let policy = example("examples/routing.route");
+    let output = route(&[policy.as_str(), "--state", ":memory:"], &leads, &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let decisions = lines(&output);
+    assert_eq!(
+        decisions.len(),
+        leads.iter().filter(|b| **b == b'\n').count()
+    );
+    for (index, decision) in decisions.iter().enumerate() {
+        assert_eq!(decision["error"]["input_line"], index + 1);
+    }
+    assert_eq!(decisions[0]["lead"], "L-15");
+    assert_eq!(decisions[0]["error"]["code"], "lead.type");
+}
+
+#[test]
+fn usage_policy_and_roster_errors_exit_2() {
+    let dir = scratch("usage");
+    let broken = example("tests/fixtures/check/err/unknown_names.route");
+    let output = route(&[broken.as_str(), "--state", ":memory:"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(err.contains("unknown field `intnet`"), "{err}");
+    assert!(err.contains("has errors"), "{err}");
+    assert!(output.stdout.is_empty());
+
+    let policy = example("examples/routing.route");
+    std::fs::write(
+        dir.join("roster.json"),
+        r#"{"reps": {"anna": {"status": "busy"}}}"#,
+    )
+    .unwrap();
+    let output = route(
+        &[
+            policy.as_str(),
+            "--roster",
+            "roster.json",
+            "--state",
+            ":memory:",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        err.starts_with("error: roster `roster.json`: line 1, column"),
+        "{err}"
+    );
+
+    let output = route(&[policy.as_str(), "--now", "tomorrow"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let output = route(&[policy.as_str(), "--leads", "missing.ndjson"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("cannot read leads `missing.ndjson`")
+    );
+}
+
+#[test]
+fn explain_adds_a_trace_with_the_rule_path_and_candidates() {
+    let dir = scratch("explain");
+    let policy = example("examples/routing.route");
+    let roster = example("examples/roster.json");
+    let lead = br#"{"id":"x","intent":"high","fit":"strong","region":"emea","country":"DE","employees":80,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}
+"#;
+    let output = route(
+        &[
+            policy.as_str(),
+            "--roster",
+            roster.as_str(),
+            "--state",
+            ":memory:",
+            "--explain",
+        ],
+        lead,
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let decision = &lines(&output)[0];
+    let path = decision["trace"]["path"].as_array().unwrap();
+    assert!(
+        path.iter()
+            .any(|step| step["test"] == "intent" && step["value"] == "high")
+    );
+    let candidates = decision["trace"]["actions"][0]["candidates"]
+        .as_array()
+        .unwrap();
+    let boris = candidates.iter().find(|c| c["rep"] == "boris").unwrap();
+    assert_eq!(boris["eligible"], false);
+    assert_eq!(boris["why"], "away");
+}
+
+/// Many distinct leads for the crash and concurrency tests.
+fn many_leads(prefix: &str, count: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        writeln!(out, "{{\"id\":\"{prefix}{i}\"}}").unwrap();
+    }
+    out
+}
+
+const DESK: &str =
+    "schema lead { id: string }\npool desk { members anna, boris, chen }\notherwise -> pool desk\n";
+
+/// Reads the ledger and assignments with the sqlite3 library (through the binary's own store,
+/// by routing the same ids again: every one must come back as a duplicate with one rep).
+fn assignments(dir: &Path, ids: &[String]) -> BTreeMap<String, String> {
+    let input: Vec<u8> = ids
+        .iter()
+        .flat_map(|id| format!("{{\"id\":\"{id}\"}}\n").into_bytes())
+        .collect();
+    let output = route(&["policy.route", "--state", "state.db"], &input, dir);
+    assert_eq!(output.status.code(), Some(0));
+    lines(&output)
+        .into_iter()
+        .map(|decision| {
+            assert_eq!(decision["duplicate"], true, "{decision}");
+            (
+                decision["lead"].as_str().unwrap().to_string(),
+                decision["rep"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_with_sigkill_and_run_again_assigns_every_lead_exactly_once() {
+    let dir = scratch("kill");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    let count = 20_000;
+    let leads = many_leads("k", count);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["route", "policy.route", "--state", "state.db"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Feed half the leads from another thread (pipes are small: writing and reading from one
+    // thread would deadlock), wait until some decisions are out, then SIGKILL mid-run.
+    let half = leads[..leads.len() / 2].to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&half);
+        // Keep stdin open: the router must be killed mid-run, not finish.
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        drop(stdin);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = vec![0u8; 4096];
+    let read = std::io::Read::read(&mut stdout, &mut seen).unwrap();
+    assert!(read > 0, "the router made progress before the kill");
+    child.kill().unwrap(); // SIGKILL on Unix
+    let _ = child.wait();
+    drop(stdout);
+    let _ = feeder.join();
+    // Run again on the whole input: leads decided before the kill come back as duplicates,
+    // the rest are decided now.
+    let output = route(&["policy.route", "--state", "state.db"], &leads, &dir);
+    assert_eq!(output.status.code(), Some(0));
+    let decisions = lines(&output);
+    assert_eq!(decisions.len(), count);
+    let duplicates = decisions.iter().filter(|d| d["duplicate"] == true).count();
+    assert!(duplicates > 0, "some leads were committed before the kill");
+    let ids: Vec<String> = (0..count).map(|i| format!("k{i}")).collect();
+    let ledger = assignments(&dir, &ids);
+    assert_eq!(
+        ledger.len(),
+        count,
+        "every lead is in the ledger exactly once"
+    );
+    // Exactly once: the rotation never skipped or doubled a lead, so the reps stay balanced.
+    let mut per_rep: BTreeMap<&str, usize> = BTreeMap::new();
+    for rep in ledger.values() {
+        *per_rep.entry(rep).or_default() += 1;
+    }
+    let (min, max) = (
+        per_rep.values().min().unwrap(),
+        per_rep.values().max().unwrap(),
+    );
+    assert!(max - min <= 1, "{per_rep:?}");
+}
+
+#[test]
+fn two_routers_on_one_state_file_never_assign_a_lead_twice() {
+    let dir = scratch("concurrent");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    let count = 6_000;
+    // Both processes get the same leads, in opposite orders.
+    let forward = many_leads("c", count);
+    let mut backward: Vec<u8> = Vec::new();
+    for line in forward
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .rev()
+    {
+        backward.extend_from_slice(line);
+        backward.push(b'\n');
+    }
+    let spawn = |input: Vec<u8>| {
+        let dir = dir.clone();
+        std::thread::spawn(move || route(&["policy.route", "--state", "state.db"], &input, &dir))
+    };
+    let first = spawn(forward);
+    let second = spawn(backward);
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        second.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let mut decided: BTreeMap<String, String> = BTreeMap::new();
+    let mut fresh = 0;
+    for decision in lines(&first).into_iter().chain(lines(&second)) {
+        let lead = decision["lead"].as_str().unwrap().to_string();
+        let rep = decision["rep"].as_str().unwrap().to_string();
+        if decision["duplicate"] != true {
+            fresh += 1;
+        }
+        // Whichever process saw a lead second got the first one's decision.
+        if let Some(previous) = decided.insert(lead.clone(), rep.clone()) {
+            assert_eq!(previous, rep, "lead {lead} was given two reps");
+        }
+    }
+    assert_eq!(
+        fresh, count,
+        "each lead decided exactly once across both processes"
+    );
+    let ids: Vec<String> = (0..count).map(|i| format!("c{i}")).collect();
+    let ledger = assignments(&dir, &ids);
+    let reps: BTreeSet<&String> = ledger.values().collect();
+    assert_eq!(reps.len(), 3);
+    assert_eq!(ledger, decided);
+}
