@@ -8,6 +8,13 @@
 //!
 //! A block's info string may carry the options `check` would get on the command line:
 //! ```route warn=overlap``` or ```route node-budget=10```.
+//!
+//! Routing examples are checked by routing them. A block with `file=NAME` (```route file=x.route```,
+//! ```json file=roster.json```, ```ndjson file=leads.ndjson```) defines a file for the blocks
+//! after it in the same document; ```decisions policy=P leads=L [roster=R] [now=TIME] [explain]```
+//! holds exactly the lines `switchboard route P --leads L --state :memory:` prints for them.
+//! `examples/routing.route`, `examples/roster.json`, `examples/leads.ndjson` and
+//! `examples/bad-leads.ndjson` are always defined.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 use std::path::Path;
@@ -76,6 +83,7 @@ fn check_block(block: &Block, text: &str) -> CheckReport {
         match key.as_str() {
             "warn" if value == "overlap" => config.analysis.overlaps = true,
             "node-budget" => config.analysis.node_budget = value.parse().unwrap(),
+            "file" | "expect-errors" => {}
             other => panic!("unknown option `{other}` on a code block"),
         }
     }
@@ -120,6 +128,7 @@ fn check_examples(path: &str) -> usize {
     let mut checked = 0;
     for block in blocks(&markdown) {
         let text = match block.tag.as_str() {
+            "route" if block.options.iter().any(|(key, _)| key == "expect-errors") => continue,
             "route" => block.text.clone(),
             "route-fragment" => format!("{prelude}{}", block.text),
             _ => continue,
@@ -232,4 +241,74 @@ fn mermaid_pictures_are_the_graph_command_output() {
         }
     }
     assert!(checked >= 2);
+}
+
+/// Routes a ```decisions block's inputs the way `route --state :memory:` does.
+fn route_decisions(files: &std::collections::BTreeMap<String, String>, block: &Block, path: &str) -> Vec<String> {
+    use switchboard::route::reader::{Limits, Line, read_line};
+    use switchboard::route::state::{MemoryState, StateStore};
+    use switchboard::route::{RouteConfig, Router, roster::Roster};
+    let option = |key: &str| block.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let file = |key: &str| -> Option<String> {
+        let name = option(key)?;
+        Some(files.get(&name).cloned().unwrap_or_else(|| panic!("{path}:{}: no file `{name}` defined above", block.line)))
+    };
+    let policy_text = file("policy").unwrap_or_else(|| panic!("{path}:{}: `decisions` needs policy=", block.line));
+    let leads = file("leads").unwrap_or_else(|| panic!("{path}:{}: `decisions` needs leads=", block.line));
+    let report = check_source(&policy_text);
+    assert_eq!(report.error_count(), 0, "{path}:{}: the policy has errors", block.line);
+    let (policy, compiled) = report.compiled.unwrap();
+    let roster = file("roster").map(|text| Roster::from_json(&text).unwrap());
+    let config = RouteConfig {
+        now: option("now").unwrap_or_else(|| "2026-11-23T10:00:00Z".to_string()).parse().unwrap(),
+        explain: block.options.iter().any(|(key, _)| key == "explain"),
+        limits: Limits::default(),
+    };
+    let router = Router::new(&policy, &compiled, roster.as_ref(), config, &policy_text);
+    let mut state = MemoryState::default();
+    state.begin().unwrap();
+    let mut input = leads.as_bytes();
+    let mut out = Vec::new();
+    let mut number = 0;
+    while let Some(line) = read_line(&mut input, config.limits.max_line_bytes).unwrap() {
+        number += 1;
+        out.push(match line {
+            Line::TooLong(length) => router.too_long(length, number).json,
+            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap().json,
+        });
+    }
+    out
+}
+
+#[test]
+fn routing_examples_print_what_route_prints() {
+    let mut checked = 0;
+    for path in ["README.md", "docs/routing.md", "docs/tutorial.md", "docs/cookbook.md"] {
+        let Ok(markdown) = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)) else {
+            continue;
+        };
+        let mut files = std::collections::BTreeMap::new();
+        for example in ["examples/routing.route", "examples/roster.json", "examples/leads.ndjson", "examples/bad-leads.ndjson"] {
+            files.insert(example.to_string(), read(example));
+        }
+        for block in blocks(&markdown) {
+            if let Some((_, name)) = block.options.iter().find(|(key, _)| key == "file") {
+                files.insert(name.clone(), block.text.clone());
+            }
+            if block.tag == "decisions" {
+                let expected: Vec<String> = block.text.lines().map(str::to_string).collect();
+                let actual = route_decisions(&files, &block, path);
+                if block.options.iter().any(|(key, _)| key == "explain") {
+                    // Traces are long: the block shows one decision, pretty-printed.
+                    let shown: serde_json::Value = serde_json::from_str(&block.text).unwrap_or_else(|error| panic!("{path}:{}: {error}", block.line));
+                    let found = actual.iter().any(|line| serde_json::from_str::<serde_json::Value>(line).unwrap() == shown);
+                    assert!(found, "{path}:{}: no routed lead gives this decision; got:\n{}", block.line, actual.join("\n"));
+                } else {
+                    assert_eq!(expected, actual, "{path}:{}: the block differs from what route prints", block.line);
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 1, "no decisions block was checked");
 }
