@@ -244,23 +244,48 @@ fn mermaid_pictures_are_the_graph_command_output() {
 }
 
 /// Routes a ```decisions block's inputs the way `route --state :memory:` does.
-fn route_decisions(files: &std::collections::BTreeMap<String, String>, block: &Block, path: &str) -> Vec<String> {
+fn route_decisions(
+    files: &std::collections::BTreeMap<String, String>,
+    block: &Block,
+    path: &str,
+) -> Vec<String> {
     use switchboard::route::reader::{Limits, Line, read_line};
     use switchboard::route::state::{MemoryState, StateStore};
     use switchboard::route::{RouteConfig, Router, roster::Roster};
-    let option = |key: &str| block.options.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let option = |key: &str| {
+        block
+            .options
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
     let file = |key: &str| -> Option<String> {
         let name = option(key)?;
-        Some(files.get(&name).cloned().unwrap_or_else(|| panic!("{path}:{}: no file `{name}` defined above", block.line)))
+        Some(
+            files
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| panic!("{path}:{}: no file `{name}` defined above", block.line)),
+        )
     };
-    let policy_text = file("policy").unwrap_or_else(|| panic!("{path}:{}: `decisions` needs policy=", block.line));
-    let leads = file("leads").unwrap_or_else(|| panic!("{path}:{}: `decisions` needs leads=", block.line));
+    let policy_text = file("policy")
+        .unwrap_or_else(|| panic!("{path}:{}: `decisions` needs policy=", block.line));
+    let leads =
+        file("leads").unwrap_or_else(|| panic!("{path}:{}: `decisions` needs leads=", block.line));
     let report = check_source(&policy_text);
-    assert_eq!(report.error_count(), 0, "{path}:{}: the policy has errors", block.line);
+    assert_eq!(
+        report.error_count(),
+        0,
+        "{path}:{}: the policy has errors",
+        block.line
+    );
     let (policy, compiled) = report.compiled.unwrap();
     let roster = file("roster").map(|text| Roster::from_json(&text).unwrap());
     let config = RouteConfig {
-        now: option("now").unwrap_or_else(|| "2026-11-23T10:00:00Z".to_string()).parse().unwrap(),
+        now: option("now")
+            .unwrap_or_else(|| "2026-11-23T10:00:00Z".to_string())
+            .parse()
+            .unwrap(),
         explain: block.options.iter().any(|(key, _)| key == "explain"),
         limits: Limits::default(),
     };
@@ -283,12 +308,24 @@ fn route_decisions(files: &std::collections::BTreeMap<String, String>, block: &B
 #[test]
 fn routing_examples_print_what_route_prints() {
     let mut checked = 0;
-    for path in ["README.md", "docs/routing.md", "docs/tutorial.md", "docs/cookbook.md"] {
-        let Ok(markdown) = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)) else {
+    for path in [
+        "README.md",
+        "docs/routing.md",
+        "docs/tutorial.md",
+        "docs/cookbook.md",
+    ] {
+        let Ok(markdown) =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        else {
             continue;
         };
         let mut files = std::collections::BTreeMap::new();
-        for example in ["examples/routing.route", "examples/roster.json", "examples/leads.ndjson", "examples/bad-leads.ndjson"] {
+        for example in [
+            "examples/routing.route",
+            "examples/roster.json",
+            "examples/leads.ndjson",
+            "examples/bad-leads.ndjson",
+        ] {
             files.insert(example.to_string(), read(example));
         }
         for block in blocks(&markdown) {
@@ -300,11 +337,23 @@ fn routing_examples_print_what_route_prints() {
                 let actual = route_decisions(&files, &block, path);
                 if block.options.iter().any(|(key, _)| key == "explain") {
                     // Traces are long: the block shows one decision, pretty-printed.
-                    let shown: serde_json::Value = serde_json::from_str(&block.text).unwrap_or_else(|error| panic!("{path}:{}: {error}", block.line));
-                    let found = actual.iter().any(|line| serde_json::from_str::<serde_json::Value>(line).unwrap() == shown);
-                    assert!(found, "{path}:{}: no routed lead gives this decision; got:\n{}", block.line, actual.join("\n"));
+                    let shown: serde_json::Value = serde_json::from_str(&block.text)
+                        .unwrap_or_else(|error| panic!("{path}:{}: {error}", block.line));
+                    let found = actual.iter().any(|line| {
+                        serde_json::from_str::<serde_json::Value>(line).unwrap() == shown
+                    });
+                    assert!(
+                        found,
+                        "{path}:{}: no routed lead gives this decision; got:\n{}",
+                        block.line,
+                        actual.join("\n")
+                    );
                 } else {
-                    assert_eq!(expected, actual, "{path}:{}: the block differs from what route prints", block.line);
+                    assert_eq!(
+                        expected, actual,
+                        "{path}:{}: the block differs from what route prints",
+                        block.line
+                    );
                 }
                 checked += 1;
             }

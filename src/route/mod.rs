@@ -18,8 +18,10 @@ use crate::syntax::ast::ActionKind;
 use jiff::Timestamp;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use state::{StateError, StateStore};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Settings of a routing run.
 #[derive(Debug, Clone, Copy)]
@@ -51,10 +53,10 @@ pub struct Routed {
 
 /// A rep's eligibility for one lead.
 #[derive(Debug, Clone)]
-struct Candidate {
-    rep: String,
+struct Candidate<'r> {
+    rep: &'r str,
     eligible: bool,
-    why: String,
+    why: Cow<'static, str>,
     load: u64,
 }
 
@@ -72,6 +74,127 @@ enum Attempt {
         reason: String,
         trace: Value,
     },
+}
+
+/// A decision, before it is written as JSON.
+#[derive(Debug, Default)]
+struct Decision {
+    lead: String,
+    rule: Option<String>,
+    line: Option<usize>,
+    action: &'static str,
+    pool: Option<String>,
+    queue: Option<String>,
+    rep: Option<String>,
+    /// `Some(None)`: the rule has an SLA but no working time could be found (`null`).
+    due: Option<Option<String>>,
+    escalation: Option<Vec<(Option<String>, String)>>,
+    /// `(action, reason)` per failed attempt; the action is absent when no rule matched.
+    reasons: Vec<(Option<String>, String)>,
+}
+
+impl Decision {
+    /// The decision as one line of JSON, fields in a fixed order.
+    fn to_json(&self, trace: Option<&Value>) -> String {
+        let mut out = String::with_capacity(192);
+        out.push_str("{\"lead\":");
+        push_str(&mut out, &self.lead);
+        out.push_str(",\"rule\":");
+        match &self.rule {
+            Some(rule) => push_str(&mut out, rule),
+            None => out.push_str("null"),
+        }
+        if let Some(line) = self.line {
+            let _ = write!(out, ",\"line\":{line}");
+        }
+        out.push_str(",\"action\":");
+        push_str(&mut out, self.action);
+        for (key, value) in [
+            ("pool", &self.pool),
+            ("queue", &self.queue),
+            ("rep", &self.rep),
+        ] {
+            if let Some(value) = value {
+                let _ = write!(out, ",\"{key}\":");
+                push_str(&mut out, value);
+            }
+        }
+        if let Some(due) = &self.due {
+            out.push_str(",\"due\":");
+            push_optional(&mut out, due.as_deref());
+        }
+        if let Some(chain) = &self.escalation {
+            out.push_str(",\"escalation\":[");
+            for (index, (at, to)) in chain.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"at\":");
+                push_optional(&mut out, at.as_deref());
+                out.push_str(",\"to\":");
+                push_str(&mut out, to);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        if !self.reasons.is_empty() {
+            out.push_str(",\"reason\":[");
+            for (index, (action, reason)) in self.reasons.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push('{');
+                if let Some(action) = action {
+                    out.push_str("\"action\":");
+                    push_str(&mut out, action);
+                    out.push(',');
+                }
+                out.push_str("\"reason\":");
+                push_str(&mut out, reason);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        if let Some(trace) = trace {
+            out.push_str(",\"trace\":");
+            out.push_str(&trace.to_string());
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// Appends a JSON string literal.
+fn push_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut rest = text;
+    // Copy runs that need no escaping in one go.
+    while let Some(index) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        out.push_str(&rest[..index]);
+        match rest.as_bytes()[index] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            byte => {
+                let _ = write!(out, "\\u{byte:04x}");
+            }
+        }
+        rest = &rest[index + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+fn push_optional(out: &mut String, text: Option<&str>) {
+    match text {
+        Some(text) => push_str(out, text),
+        None => out.push_str("null"),
+    }
 }
 
 impl<'a> Router<'a> {
@@ -137,14 +260,16 @@ impl<'a> Router<'a> {
                 is_error: false,
             });
         }
-        let decision = self.decide(state, parsed)?;
-        let mut recorded = decision.clone();
-        if let Some(object) = recorded.as_object_mut() {
-            object.remove("trace");
-        }
-        state.record(&parsed.id, &recorded.to_string(), &self.policy_hash)?;
+        let (decision, trace) = self.decide(state, parsed)?;
+        // The ledger keeps the decision without its trace.
+        let recorded = decision.to_json(None);
+        state.record(&parsed.id, &recorded, &self.policy_hash)?;
+        let json = match &trace {
+            Some(trace) => decision.to_json(Some(trace)),
+            None => recorded,
+        };
         Ok(Routed {
-            json: decision.to_string(),
+            json,
             is_error: false,
         })
     }
@@ -155,48 +280,47 @@ impl<'a> Router<'a> {
         }
     }
 
-    fn decide(&self, state: &mut dyn StateStore, parsed: &ParsedLead) -> Result<Value, StateError> {
+    fn decide(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &ParsedLead,
+    ) -> Result<(Decision, Option<Value>), StateError> {
+        let explain = self.config.explain;
         let context = self.context();
         let lead = &parsed.lead;
         let at = self.policy.clock_of(lead, &context);
-        let (outcome, path) = match (self.config.explain, self.compiled) {
+        let (outcome, path) = match (explain, self.compiled) {
             (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
             _ => (
                 self.compiled.evaluate(self.policy, lead, &context),
                 Vec::new(),
             ),
         };
-        let mut decision = Map::new();
-        decision.insert("lead".to_string(), Value::String(parsed.id.clone()));
-        let Outcome::Rule(index) = outcome else {
-            decision.insert("rule".to_string(), Value::Null);
-            decision.insert("action".to_string(), json!("unassigned"));
-            decision.insert(
-                "reason".to_string(),
-                json!([{ "reason": "no rule matches this lead" }]),
-            );
-            if self.config.explain {
-                decision.insert(
-                    "trace".to_string(),
-                    json!({ "path": trace_path(&path), "actions": [] }),
-                );
-            }
-            return Ok(Value::Object(decision));
+        let mut decision = Decision {
+            lead: parsed.id.clone(),
+            ..Decision::default()
         };
-        let Some(rule) = self.policy.rules.get(index) else {
-            return Ok(Value::Object(decision));
+        let Some(rule) = (match outcome {
+            Outcome::Rule(index) => self.policy.rules.get(index),
+            Outcome::NoMatch => None,
+        }) else {
+            decision.action = "unassigned";
+            decision
+                .reasons
+                .push((None, "no rule matches this lead".to_string()));
+            let trace = explain.then(|| json!({ "path": trace_path(&path), "actions": [] }));
+            return Ok((decision, trace));
         };
-        decision.insert("rule".to_string(), Value::String(rule.label.clone()));
-        decision.insert("line".to_string(), json!(rule.line));
-        let mut reasons = Vec::new();
+        decision.rule = Some(rule.label.clone());
+        decision.line = Some(rule.line);
         let mut action_traces = Vec::new();
         let mut assigned = None;
         for action in &rule.syntax.actions {
-            let attempt = self.attempt(state, &action.kind, parsed, at)?;
-            match attempt {
+            match self.attempt(state, &action.kind, parsed, at)? {
                 Attempt::Failed { reason, trace } => {
-                    reasons
-                        .push(json!({ "action": describe_action(&action.kind), "reason": reason }));
+                    decision
+                        .reasons
+                        .push((Some(describe_action(&action.kind)), reason));
                     action_traces.push(trace);
                 }
                 Attempt::Assigned {
@@ -223,71 +347,56 @@ impl<'a> Router<'a> {
                 ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
                 _ => None,
             });
+        let mut calendar = rule_calendar;
         match assigned {
-            Some((action, pool, queue, rep, calendar)) => {
-                decision.insert("action".to_string(), json!(action));
-                if let Some(pool) = pool {
-                    decision.insert("pool".to_string(), Value::String(pool));
-                }
-                if let Some(queue) = queue {
-                    decision.insert("queue".to_string(), Value::String(queue));
-                }
+            Some((action, pool, queue, rep, pool_calendar)) => {
+                decision.action = action;
+                decision.pool = pool;
+                decision.queue = queue;
                 if let Some(rep) = &rep {
-                    decision.insert("rep".to_string(), Value::String(rep.clone()));
                     state.assign(rep, &parsed.id, at)?;
                 }
-                let calendar = calendar
-                    .or(rule_calendar)
-                    .and_then(|c| self.policy.calendars.get(c));
-                self.times(&mut decision, rule, at, calendar);
-                if !reasons.is_empty() {
-                    decision.insert("reason".to_string(), Value::Array(reasons));
-                }
+                decision.rep = rep;
+                calendar = pool_calendar.or(rule_calendar);
             }
-            None => {
-                decision.insert("action".to_string(), json!("unassigned"));
-                let calendar = rule_calendar.and_then(|c| self.policy.calendars.get(c));
-                self.times(&mut decision, rule, at, calendar);
-                decision.insert("reason".to_string(), Value::Array(reasons));
-            }
+            None => decision.action = "unassigned",
         }
-        if self.config.explain {
-            decision.insert(
-                "trace".to_string(),
-                json!({ "path": trace_path(&path), "actions": action_traces }),
-            );
-        }
-        Ok(Value::Object(decision))
+        self.times(
+            &mut decision,
+            rule,
+            at,
+            calendar.and_then(|c| self.policy.calendars.get(c)),
+        );
+        let trace = explain.then(|| json!({ "path": trace_path(&path), "actions": action_traces }));
+        Ok((decision, trace))
     }
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.
     fn times(
         &self,
-        decision: &mut Map<String, Value>,
+        decision: &mut Decision,
         rule: &crate::model::RuleDef,
         at: Timestamp,
         calendar: Option<&CalendarDef>,
     ) {
         let syntax = &rule.syntax;
-        let show = |duration: crate::syntax::ast::DurationKind| -> Value {
-            match clock::add(at, duration, calendar) {
-                Some(instant) => Value::String(clock::format(instant, calendar)),
-                None => Value::Null,
-            }
+        let show = |duration: crate::syntax::ast::DurationKind| -> Option<String> {
+            clock::add(at, duration, calendar).map(|instant| clock::format(instant, calendar))
         };
         if let Some(within) = syntax.within {
-            decision.insert("due".to_string(), show(within.kind));
+            decision.due = Some(show(within.kind));
         }
         if !syntax.escalations.is_empty() {
-            let chain: Vec<Value> = syntax
-                .escalations
-                .iter()
-                .filter_map(|escalation| {
-                    let after = escalation.after.or(syntax.within)?;
-                    Some(json!({ "at": show(after.kind), "to": escalation.target.name }))
-                })
-                .collect();
-            decision.insert("escalation".to_string(), Value::Array(chain));
+            decision.escalation = Some(
+                syntax
+                    .escalations
+                    .iter()
+                    .filter_map(|escalation| {
+                        let after = escalation.after.or(syntax.within)?;
+                        Some((show(after.kind), escalation.target.name.clone()))
+                    })
+                    .collect(),
+            );
         }
     }
 
@@ -295,7 +404,7 @@ impl<'a> Router<'a> {
         self.policy.pools.iter().find(|pool| pool.name == name)
     }
 
-    /// Tries one action.
+    /// Tries one action. Traces are built only when explaining.
     fn attempt(
         &self,
         state: &mut dyn StateStore,
@@ -303,6 +412,8 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         at: Timestamp,
     ) -> Result<Attempt, StateError> {
+        let explain = self.config.explain;
+        let traced = |make: &dyn Fn() -> Value| if explain { make() } else { Value::Null };
         match action {
             ActionKind::Queue(queue) => Ok(Attempt::Assigned {
                 action: "queue",
@@ -310,7 +421,9 @@ impl<'a> Router<'a> {
                 queue: Some(queue.name.clone()),
                 rep: None,
                 calendar: None,
-                trace: json!({ "action": format!("queue {}", queue.name), "result": "queued" }),
+                trace: traced(
+                    &|| json!({ "action": format!("queue {}", queue.name), "result": "queued" }),
+                ),
             }),
             ActionKind::Pool(name) => {
                 let Some(pool) = self.pool(&name.name) else {
@@ -323,31 +436,35 @@ impl<'a> Router<'a> {
             }
             ActionKind::Rep(target) => {
                 // `rep FIELD` names the rep in a string field; `rep NAME` names the rep.
-                let rep = match self.policy.field_id(&target.name) {
+                let rep: &str = match self.policy.field_id(&target.name) {
                     Some(field) => match parsed.lead.values.get(field).and_then(Option::as_ref) {
-                        Some(LeadValue::Str(rep)) => rep.clone(),
+                        Some(LeadValue::Str(rep)) => rep,
                         _ => {
+                            let reason = format!("`{}` is not set", target.name);
                             return Ok(Attempt::Failed {
-                                reason: format!("`{}` is not set", target.name),
-                                trace: json!({ "action": format!("rep {}", target.name), "result": format!("`{}` is not set", target.name) }),
+                                trace: traced(
+                                    &|| json!({ "action": format!("rep {}", target.name), "result": reason }),
+                                ),
+                                reason,
                             });
                         }
                     },
-                    None => target.name.clone(),
+                    None => &target.name,
                 };
-                let candidate = self.candidate(state, &rep, None, at, None)?;
-                self.named(candidate, "rep", format!("rep {}", target.name), None)
+                let candidate = self.candidate(state, rep, None, at, None)?;
+                Ok(self.named(candidate, "rep", || format!("rep {}", target.name), None))
             }
             ActionKind::OwnerOf(field) => {
-                let label = format!("owner of {}", field.name);
+                let label = || format!("owner of {}", field.name);
                 let account = self
                     .policy
                     .field_id(&field.name)
                     .and_then(|id| parsed.lead.values.get(id).and_then(Option::as_ref));
                 let Some(LeadValue::Str(account)) = account else {
+                    let reason = format!("`{}` is not set", field.name);
                     return Ok(Attempt::Failed {
-                        reason: format!("`{}` is not set", field.name),
-                        trace: json!({ "action": label, "result": format!("`{}` is not set", field.name) }),
+                        trace: traced(&|| json!({ "action": label(), "result": reason })),
+                        reason,
                     });
                 };
                 let owner = self.roster.and_then(|roster| roster.owner_of(account));
@@ -360,12 +477,12 @@ impl<'a> Router<'a> {
                         Some(_) => format!("nobody in the family of `{account}` has an owner"),
                     };
                     return Ok(Attempt::Failed {
-                        trace: json!({ "action": label, "result": reason }),
+                        trace: traced(&|| json!({ "action": label(), "result": reason })),
                         reason,
                     });
                 };
                 let candidate = self.candidate(state, &owner, None, at, None)?;
-                self.named(candidate, "owner", label, Some(how))
+                Ok(self.named(candidate, "owner", label, Some(how)))
             }
         }
     }
@@ -373,55 +490,58 @@ impl<'a> Router<'a> {
     /// The outcome of a named-rep action (`rep`, `owner of`).
     fn named(
         &self,
-        candidate: Candidate,
+        candidate: Candidate<'_>,
         action: &'static str,
-        label: String,
+        label: impl Fn() -> String,
         how: Option<String>,
-    ) -> Result<Attempt, StateError> {
-        let mut entry =
-            json!({ "rep": candidate.rep, "eligible": candidate.eligible, "why": candidate.why });
-        if let (Some(how), Some(object)) = (&how, entry.as_object_mut()) {
-            object.insert("owner".to_string(), Value::String(how.clone()));
-        }
-        let trace = json!({ "action": label, "candidates": [entry] });
+    ) -> Attempt {
+        let trace = if self.config.explain {
+            let mut entry = json!({ "rep": candidate.rep, "eligible": candidate.eligible, "why": candidate.why });
+            if let (Some(how), Some(object)) = (&how, entry.as_object_mut()) {
+                object.insert("owner".to_string(), Value::String(how.clone()));
+            }
+            json!({ "action": label(), "candidates": [entry] })
+        } else {
+            Value::Null
+        };
         if candidate.eligible {
-            Ok(Attempt::Assigned {
+            Attempt::Assigned {
                 action,
                 pool: None,
                 queue: None,
-                rep: Some(candidate.rep),
+                rep: Some(candidate.rep.to_string()),
                 calendar: None,
                 trace,
-            })
+            }
         } else {
-            Ok(Attempt::Failed {
+            Attempt::Failed {
                 reason: format!("{}: {}", candidate.rep, candidate.why),
                 trace,
-            })
+            }
         }
     }
 
     /// Whether `rep` can take a lead at `at`.
-    fn candidate(
+    fn candidate<'r>(
         &self,
         state: &mut dyn StateStore,
-        rep: &str,
+        rep: &'r str,
         cap: Option<u64>,
         at: Timestamp,
         calendar: Option<&CalendarDef>,
-    ) -> Result<Candidate, StateError> {
+    ) -> Result<Candidate<'r>, StateError> {
         let since = self.roster.and_then(|roster| roster.as_of);
         let assigned = state.assigned(rep, since)?;
         let mut candidate = Candidate {
-            rep: rep.to_string(),
+            rep,
             eligible: true,
-            why: "available".to_string(),
+            why: Cow::Borrowed("available"),
             load: assigned,
         };
         if let Some(roster) = self.roster {
             let Some(entry) = roster.reps.get(rep) else {
                 candidate.eligible = false;
-                candidate.why = "not in the roster".to_string();
+                candidate.why = Cow::Borrowed("not in the roster");
                 return Ok(candidate);
             };
             candidate.load = entry.open.saturating_add(assigned);
@@ -429,40 +549,42 @@ impl<'a> Router<'a> {
                 Status::Available => {}
                 Status::Away => {
                     candidate.eligible = false;
-                    candidate.why = "away".to_string();
+                    candidate.why = Cow::Borrowed("away");
                     return Ok(candidate);
                 }
                 Status::Offline => {
                     candidate.eligible = false;
-                    candidate.why = "offline".to_string();
+                    candidate.why = Cow::Borrowed("offline");
                     return Ok(candidate);
                 }
             }
-            let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
-            if let Some(absence) = roster
-                .absences(rep, &zone)
-                .into_iter()
-                .find(|absence| absence.from <= at && at < absence.to)
-            {
-                candidate.eligible = false;
-                candidate.why = if absence.whole_days {
-                    let last_day = absence
-                        .to
-                        .checked_sub(jiff::SignedDuration::from_secs(1))
-                        .map(|t| zone.to_datetime(t).date().to_string())
-                        .unwrap_or_default();
-                    format!("out of office through {last_day}")
-                } else {
-                    format!("out of office until {}", absence.to)
-                };
-                return Ok(candidate);
+            if !entry.out_of_office.is_empty() {
+                let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
+                if let Some(absence) = roster
+                    .absences(rep, &zone)
+                    .into_iter()
+                    .find(|absence| absence.from <= at && at < absence.to)
+                {
+                    candidate.eligible = false;
+                    candidate.why = Cow::Owned(if absence.whole_days {
+                        let last_day = absence
+                            .to
+                            .checked_sub(jiff::SignedDuration::from_secs(1))
+                            .map(|t| zone.to_datetime(t).date().to_string())
+                            .unwrap_or_default();
+                        format!("out of office through {last_day}")
+                    } else {
+                        format!("out of office until {}", absence.to)
+                    });
+                    return Ok(candidate);
+                }
             }
         }
         if let Some(cap) = cap
             && candidate.load >= cap
         {
             candidate.eligible = false;
-            candidate.why = format!("at cap {}/{cap}", candidate.load);
+            candidate.why = Cow::Owned(format!("at cap {}/{cap}", candidate.load));
         }
         Ok(candidate)
     }
@@ -479,7 +601,6 @@ impl<'a> Router<'a> {
         for member in &pool.members {
             candidates.push(self.candidate(state, member, pool.cap, at, calendar)?);
         }
-        let label = format!("pool {}", pool.name);
         let chosen = match &pool.strategy {
             StrategyDef::Ordered => candidates.iter().position(|c| c.eligible),
             StrategyDef::LeastLoaded => candidates
@@ -504,7 +625,7 @@ impl<'a> Router<'a> {
             }
             StrategyDef::Weighted(weights) => {
                 // Smooth weighted round robin: every eligible member gains its weight, the
-                // richest is chosen and pays back the total, so 2:1:1 gives a, b, a, c, ...
+                // richest is chosen and pays back the total, so 2:1:1 gives a, b, c, a, ...
                 let mut current: Vec<i64> = state
                     .rotation(&pool.name)?
                     .map(|text| text.split(',').filter_map(|n| n.parse().ok()).collect())
@@ -532,31 +653,35 @@ impl<'a> Router<'a> {
                 chosen
             }
         };
-        let entries: Vec<Value> = candidates
-            .iter()
-            .enumerate()
-            .map(|(index, candidate)| {
-                let why = if Some(index) == chosen {
-                    "chosen".to_string()
-                } else if candidate.eligible {
-                    match pool.strategy {
-                        StrategyDef::LeastLoaded => format!("more open leads ({})", candidate.load),
-                        StrategyDef::Ordered => "later in the order".to_string(),
-                        _ => "not their turn".to_string(),
-                    }
-                } else {
-                    candidate.why.clone()
-                };
-                json!({ "rep": candidate.rep, "eligible": candidate.eligible, "load": candidate.load, "why": why })
-            })
-            .collect();
-        let trace = json!({ "action": label, "strategy": strategy_name(&pool.strategy), "candidates": entries });
+        let trace = if self.config.explain {
+            let entries: Vec<Value> = candidates
+                .iter()
+                .enumerate()
+                .map(|(index, candidate)| {
+                    let why: Cow<'_, str> = if Some(index) == chosen {
+                        Cow::Borrowed("chosen")
+                    } else if candidate.eligible {
+                        match pool.strategy {
+                            StrategyDef::LeastLoaded => Cow::Owned(format!("more open leads ({})", candidate.load)),
+                            StrategyDef::Ordered => Cow::Borrowed("later in the order"),
+                            _ => Cow::Borrowed("not their turn"),
+                        }
+                    } else {
+                        candidate.why.clone()
+                    };
+                    json!({ "rep": candidate.rep, "eligible": candidate.eligible, "load": candidate.load, "why": why })
+                })
+                .collect();
+            json!({ "action": format!("pool {}", pool.name), "strategy": strategy_name(&pool.strategy), "candidates": entries })
+        } else {
+            Value::Null
+        };
         Ok(match chosen {
             Some(index) => Attempt::Assigned {
                 action: "pool",
                 pool: Some(pool.name.clone()),
                 queue: None,
-                rep: Some(candidates[index].rep.clone()),
+                rep: Some(candidates[index].rep.to_string()),
                 calendar: pool.calendar,
                 trace,
             },
@@ -638,4 +763,26 @@ pub fn policy_hash(text: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        for text in [
+            "plain",
+            "quote \" and \\ backslash",
+            "line\nbreak\ttab\r",
+            "\u{1}\u{1f}",
+            "ünïcødé 😀",
+            "",
+        ] {
+            let mut out = String::new();
+            push_str(&mut out, text);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
+            assert_eq!(out, serde_json::to_string(text).unwrap());
+        }
+    }
 }

@@ -118,24 +118,32 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             ),
         ));
     }
-    let value: Value = serde_json::from_str(text)
+    // Stream the object: only the schema's fields are kept; the rest (CRMs send many) are
+    // skipped without being built.
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde::de::DeserializeSeed::deserialize(LeadSeed { policy }, &mut deserializer)
+        .and_then(|parsed| deserializer.end().map(|()| parsed))
         .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?;
-    let Value::Object(object) = value else {
-        return Err(error(
-            "lead.object",
-            format!("a lead is a JSON object, found {}", kind(&value)),
-        ));
+    let values_in = match parsed {
+        Top::Object(values) => values,
+        Top::Other(kind) => {
+            return Err(error(
+                "lead.object",
+                format!("a lead is a JSON object, found {kind}"),
+            ));
+        }
     };
-    let id = match object.get("id") {
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(Value::Number(number)) => Some(number.to_string()),
-        _ => None,
-    };
+    let id = policy
+        .field_id("id")
+        .and_then(|field| match values_in.get(field) {
+            Some(Some(Json::Str(id))) => Some(id.clone()),
+            Some(Some(Json::Number(number))) => Some(number.clone()),
+            _ => None,
+        });
     let mut problems: Vec<(&'static str, String)> = Vec::new();
     let mut values = Vec::with_capacity(policy.fields.len());
-    for field in &policy.fields {
-        let value = object.get(&field.name).filter(|v| !v.is_null());
-        let Some(value) = value else {
+    for (field, value) in policy.fields.iter().zip(values_in) {
+        let Some(value) = value.filter(|v| !matches!(v, Json::Null)) else {
             if !field.optional {
                 problems.push((
                     "lead.missing",
@@ -145,7 +153,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             values.push(None);
             continue;
         };
-        match convert(&field.ty, value) {
+        match convert(&field.ty, &value) {
             Ok(converted) => values.push(Some(converted)),
             Err(expected) => {
                 problems.push((
@@ -153,7 +161,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
                     format!(
                         "field `{}`: expected {expected}, found {}",
                         field.name,
-                        shown(value)
+                        value.shown()
                     ),
                 ));
                 values.push(None);
@@ -182,58 +190,241 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
     })
 }
 
+/// A JSON value as far as validation needs it.
+#[derive(Debug, Clone)]
+enum Json {
+    Null,
+    Bool(bool),
+    /// The number's JSON text (exact: ints stay ints).
+    Number(String),
+    Str(String),
+    /// An array or an object: never a field value.
+    Compound(&'static str),
+}
+
+impl Json {
+    fn shown(&self) -> String {
+        let text = match self {
+            Json::Null => "null".to_string(),
+            Json::Bool(flag) => flag.to_string(),
+            Json::Number(number) => number.clone(),
+            Json::Str(text) => Value::String(text.clone()).to_string(),
+            Json::Compound(kind) => return (*kind).to_string(),
+        };
+        if text.chars().count() > 60 {
+            let short: String = text.chars().take(57).collect();
+            format!("{short}...")
+        } else {
+            text
+        }
+    }
+}
+
+/// The top of a line: an object's field values (in schema order), or what it was instead.
+enum Top {
+    Object(Vec<Option<Json>>),
+    Other(&'static str),
+}
+
+struct LeadSeed<'a> {
+    policy: &'a Policy,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for LeadSeed<'_> {
+    type Value = Top;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Top, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
+    type Value = Top;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut values: Vec<Option<Json>> = vec![None; self.policy.fields.len()];
+        while let Some(field) = map.next_key_seed(KeySeed {
+            policy: self.policy,
+        })? {
+            match field {
+                Some(index) => {
+                    let value = map.next_value_seed(JsonSeed)?;
+                    if let Some(slot) = values.get_mut(index) {
+                        *slot = Some(value);
+                    }
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Top::Object(values))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Top::Other("an array"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Other("a string"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Other("a number"))
+    }
+
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Other("null"))
+    }
+}
+
+/// Maps an object key to the index of the schema field it names, without allocating.
+struct KeySeed<'a> {
+    policy: &'a Policy,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self
+            .policy
+            .fields
+            .iter()
+            .position(|field| field.name == key))
+    }
+}
+
+/// Reads one field value.
+struct JsonSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed {
+    type Value = Json;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonSeed {
+    type Value = Json;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, flag: bool) -> Result<Json, E> {
+        Ok(Json::Bool(flag))
+    }
+
+    fn visit_i64<E>(self, number: i64) -> Result<Json, E> {
+        Ok(Json::Number(number.to_string()))
+    }
+
+    fn visit_u64<E>(self, number: u64) -> Result<Json, E> {
+        Ok(Json::Number(number.to_string()))
+    }
+
+    fn visit_f64<E>(self, number: f64) -> Result<Json, E> {
+        Ok(Json::Number(
+            serde_json::Number::from_f64(number)
+                .map_or_else(|| number.to_string(), |n| n.to_string()),
+        ))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Json, E> {
+        Ok(Json::Str(text.to_string()))
+    }
+
+    fn visit_string<E>(self, text: String) -> Result<Json, E> {
+        Ok(Json::Str(text))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Json::Compound("an array"))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Json::Compound("an object"))
+    }
+}
+
 /// Converts a JSON value to a field's type, or says what was expected.
-fn convert(ty: &FieldType, value: &Value) -> Result<LeadValue, String> {
+fn convert(ty: &FieldType, value: &Json) -> Result<LeadValue, String> {
     match (ty, value) {
-        (FieldType::Enum(variants), Value::String(text)) => variants
+        (FieldType::Enum(variants), Json::Str(text)) => variants
             .iter()
             .position(|v| v == text)
             .and_then(|i| u32::try_from(i).ok())
             .map(LeadValue::Variant)
             .ok_or_else(|| format!("one of {}", variants.join(", "))),
         (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.join(", "))),
-        (FieldType::Bool, Value::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
+        (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),
-        (FieldType::String, Value::String(text)) => Ok(LeadValue::Str(text.clone())),
+        (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.clone())),
         (FieldType::String, _) => Err("a string".to_string()),
-        (FieldType::Int, Value::Number(number)) => number
-            .as_i64()
+        (FieldType::Int, Json::Number(number)) => number
+            .parse::<i64>()
             .map(|int| LeadValue::Scalar(Scalar::Int(i128::from(int))))
-            .ok_or_else(|| "a whole number".to_string()),
+            .map_err(|_| "a whole number".to_string()),
         (FieldType::Int, _) => Err("a whole number".to_string()),
-        (FieldType::Number, Value::Number(number)) => number
-            .as_f64()
+        (FieldType::Number, Json::Number(number)) => number
+            .parse::<f64>()
+            .ok()
             .filter(|float| float.is_finite())
             .map(|float| LeadValue::Scalar(Scalar::Float(float)))
             .ok_or_else(|| "a finite number".to_string()),
         (FieldType::Number, _) => Err("a number".to_string()),
-        (FieldType::Time, Value::String(text)) => text
+        (FieldType::Time, Json::Str(text)) => text
             .parse::<jiff::Timestamp>()
             .map(|time| LeadValue::Scalar(Scalar::from_time(time)))
             .map_err(|_| "an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
         (FieldType::Time, _) => Err("an RFC 3339 time string".to_string()),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A value as shown in messages: short JSON.
-fn shown(value: &Value) -> String {
-    let text = value.to_string();
-    if text.chars().count() > 60 {
-        let short: String = text.chars().take(57).collect();
-        format!("{short}...")
-    } else {
-        text
     }
 }
 

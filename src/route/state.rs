@@ -53,6 +53,8 @@ pub struct MemoryState {
     ledger: HashMap<String, String>,
     rotations: HashMap<String, String>,
     assignments: HashMap<String, Vec<Timestamp>>,
+    /// Load counts already asked for, kept current as leads are assigned.
+    loads: Loads,
 }
 
 impl StateStore for MemoryState {
@@ -83,18 +85,26 @@ impl StateStore for MemoryState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
+        if let Some(count) = self.loads.get(rep, since) {
+            return Ok(count);
+        }
         let times = self.assignments.get(rep).map_or(&[][..], Vec::as_slice);
-        Ok(times
+        let count = times
             .iter()
             .filter(|at| since.is_none_or(|since| **at >= since))
-            .count() as u64)
+            .count() as u64;
+        self.loads.insert(rep, since, count);
+        Ok(count)
     }
 
     fn assign(&mut self, rep: &str, _lead: &str, at: Timestamp) -> Result<(), StateError> {
-        self.assignments
-            .entry(rep.to_string())
-            .or_default()
-            .push(at);
+        match self.assignments.get_mut(rep) {
+            Some(times) => times.push(at),
+            None => {
+                self.assignments.insert(rep.to_string(), vec![at]);
+            }
+        }
+        self.loads.assigned(rep, at);
         Ok(())
     }
 }
@@ -106,7 +116,43 @@ pub struct SqliteState {
     /// Rotation states read or written in this batch; written back at commit.
     rotations: HashMap<String, (String, bool)>,
     /// Load counts read in this batch, kept current as leads are assigned.
-    loads: HashMap<(String, Option<Timestamp>), u64>,
+    loads: Loads,
+}
+
+/// Cached load counts per rep and `since`, looked up without allocating.
+#[derive(Debug, Default)]
+struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
+
+impl Loads {
+    fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
+        self.0
+            .get(rep)?
+            .iter()
+            .find(|(s, _)| *s == since)
+            .map(|(_, count)| *count)
+    }
+
+    fn insert(&mut self, rep: &str, since: Option<Timestamp>, count: u64) {
+        self.0
+            .entry(rep.to_string())
+            .or_default()
+            .push((since, count));
+    }
+
+    /// Counts one more assignment at `at` for every cached `since` it falls after.
+    fn assigned(&mut self, rep: &str, at: Timestamp) {
+        if let Some(entries) = self.0.get_mut(rep) {
+            for (since, count) in entries {
+                if since.is_none_or(|since| at >= since) {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl SqliteState {
@@ -160,7 +206,7 @@ impl SqliteState {
             connection,
             in_batch: false,
             rotations: HashMap::new(),
-            loads: HashMap::new(),
+            loads: Loads::default(),
         })
     }
 }
@@ -252,9 +298,8 @@ impl StateStore for SqliteState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
-        let key = (rep.to_string(), since);
-        if let Some(count) = self.loads.get(&key) {
-            return Ok(*count);
+        if let Some(count) = self.loads.get(rep, since) {
+            return Ok(count);
         }
         let since_text = since.map_or_else(|| sortable(Timestamp::MIN), sortable);
         let mut statement = self
@@ -262,7 +307,7 @@ impl StateStore for SqliteState {
             .prepare_cached("SELECT COUNT(*) FROM assignments WHERE rep = ?1 AND at_ns >= ?2")?;
         let count: i64 = statement.query_row(params![rep, since_text], |row| row.get(0))?;
         let count = u64::try_from(count).unwrap_or(0);
-        self.loads.insert(key, count);
+        self.loads.insert(rep, since, count);
         Ok(count)
     }
 
@@ -271,11 +316,7 @@ impl StateStore for SqliteState {
             .connection
             .prepare_cached("INSERT INTO assignments (lead, rep, at_ns) VALUES (?1, ?2, ?3)")?;
         statement.execute(params![lead, rep, sortable(at)])?;
-        for ((cached_rep, since), count) in &mut self.loads {
-            if cached_rep == rep && since.is_none_or(|since| at >= since) {
-                *count += 1;
-            }
-        }
+        self.loads.assigned(rep, at);
         Ok(())
     }
 }

@@ -1,0 +1,174 @@
+//! Benchmark: routing 1,000,000 generated leads with a 100-rule policy, end to end from NDJSON
+//! bytes to decision lines, in one run:
+//! (a) the floor: parse each line with serde_json and write a small JSON object per line;
+//! (b) `route` with in-memory state; (c) `route` with the SQLite state (a temporary file,
+//! batches of 512 leads per transaction, as the CLI does).
+//! Run with `cargo bench --bench route` (`-- --leads N` to change the count; `-- --write DIR`
+//! writes the policy and leads instead, for measuring the command line).
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // a benchmark that measures the wrong thing must stop
+
+#[path = "generator.rs"]
+mod generator;
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Instant;
+use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::state::{MemoryState, SqliteState, StateStore};
+use switchboard::route::{RouteConfig, Router};
+
+fn leads(count: usize) -> Vec<u8> {
+    let mut seed: u64 = 0x1eed;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let intents = ["low", "medium", "high"];
+    let fits = ["weak", "strong"];
+    let mut out = Vec::with_capacity(count * 200);
+    for i in 0..count {
+        // Leads in the territories and products the 100 rules cover, plus CRM noise fields.
+        writeln!(
+            out,
+            r#"{{"id":"L-{i}","region":"territory_0","product":"product_{}","intent":"{}","fit":"{}","deal_value":{},"country":"DE","created_at":"2026-11-23T{:02}:{:02}:00+01:00","utm_source":"newsletter","crm_id":"00Q{i:09}"}}"#,
+            next(4),
+            intents[next(3) as usize],
+            fits[next(2) as usize],
+            next(300_000),
+            8 + next(12),
+            next(60),
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn route_all(
+    router: &Router<'_>,
+    state: &mut dyn StateStore,
+    input: &[u8],
+    sink: &mut Vec<u8>,
+) -> usize {
+    let mut cursor = input;
+    let mut number = 0;
+    let mut errors = 0;
+    let mut done = false;
+    while !done {
+        state.begin().unwrap();
+        for _ in 0..512 {
+            let Some(line) = read_line(&mut cursor, 1 << 20).unwrap() else {
+                done = true;
+                break;
+            };
+            number += 1;
+            let routed = match line {
+                Line::TooLong(length) => router.too_long(length, number),
+                Line::Text(bytes) => router.route_line(state, &bytes, number).unwrap(),
+            };
+            errors += usize::from(routed.is_error);
+            sink.extend_from_slice(routed.json.as_bytes());
+            sink.push(b'\n');
+        }
+        state.commit().unwrap();
+        // Like stdout: the bytes go somewhere; keep the sink from growing without bound.
+        black_box(&sink);
+        sink.clear();
+    }
+    assert_eq!(errors, 0, "generated leads must be valid");
+    number
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = !args.iter().any(|arg| arg == "--bench");
+    let count = args
+        .iter()
+        .position(|arg| arg == "--leads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 2_000 } else { 1_000_000 });
+    let policy_text = generator::policy(100);
+    // `--write DIR`: write the policy and the leads for measuring the CLI (bench/run.sh).
+    if let Some(dir) = args
+        .iter()
+        .position(|arg| arg == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
+        let dir = std::path::Path::new(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("policy.route"), &policy_text).unwrap();
+        std::fs::write(dir.join("leads.ndjson"), leads(count)).unwrap();
+        return;
+    }
+    let report = switchboard::check_source(&policy_text);
+    assert_eq!(report.error_count(), 0);
+    let (policy, compiled) = report.compiled.unwrap();
+    let input = leads(count);
+    let config = RouteConfig {
+        now: "2026-11-23T10:00:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let router = Router::new(&policy, &compiled, None, config, &policy_text);
+    let mut sink = Vec::with_capacity(1 << 20);
+
+    // (a) The floor.
+    let started = Instant::now();
+    let mut cursor = &input[..];
+    while let Some(Line::Text(bytes)) = read_line(&mut cursor, 1 << 20).unwrap() {
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("");
+        sink.extend_from_slice(
+            serde_json::json!({ "lead": id, "ok": true })
+                .to_string()
+                .as_bytes(),
+        );
+        sink.push(b'\n');
+        if sink.len() > 1 << 20 {
+            black_box(&sink);
+            sink.clear();
+        }
+    }
+    let floor = started.elapsed();
+
+    // (b) In-memory state.
+    let started = Instant::now();
+    let mut memory = MemoryState::default();
+    let routed = route_all(&router, &mut memory, &input, &mut sink);
+    let in_memory = started.elapsed();
+    assert_eq!(routed, count);
+
+    // (c) SQLite state in a fresh temporary file.
+    let dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut sqlite = SqliteState::open(&dir.join("state.db")).unwrap();
+    let started = Instant::now();
+    route_all(&router, &mut sqlite, &input, &mut sink);
+    let with_sqlite = started.elapsed();
+    drop(sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let rate = |elapsed: std::time::Duration| count as f64 / elapsed.as_secs_f64();
+    println!("{count} leads, 100-rule policy, one thread");
+    println!("| run | time | leads/s | ratio |");
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| (a) floor: serde_json parse + small JSON out | {:.2} s | {:.0} | 1.00 |",
+        floor.as_secs_f64(),
+        rate(floor)
+    );
+    println!(
+        "| (b) route, `--state :memory:` | {:.2} s | {:.0} | {:.2} of (a) |",
+        in_memory.as_secs_f64(),
+        rate(in_memory),
+        rate(in_memory) / rate(floor)
+    );
+    println!(
+        "| (c) route, SQLite state | {:.2} s | {:.0} | {:.2} of (b) |",
+        with_sqlite.as_secs_f64(),
+        rate(with_sqlite),
+        rate(with_sqlite) / rate(in_memory)
+    );
+}
