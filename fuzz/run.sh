@@ -10,12 +10,18 @@ mkdir -p "corpus/$target"
 # Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
 find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
   name="corpus/$target/$(basename "$policy")"
-  if [ "$target" = graph ]; then
+  if [ "$target" = lead_reader ]; then
+    continue
+  elif [ "$target" = graph ]; then
     { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
   else
     cp "$policy" "$name"
   fi
 done
+if [ "$target" = lead_reader ]; then
+  cp ../examples/*.ndjson "corpus/$target/"
+  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done
+fi
 # The machine's toolchain is stable: let cargo-fuzz use its -Z flags, without sanitizers.
 export RUSTC_BOOTSTRAP=1
 cargo fuzz run "$target" --sanitizer none --release -- -max_total_time="$seconds" -max_len=65536 -timeout=10

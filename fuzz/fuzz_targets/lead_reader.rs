@@ -1,0 +1,47 @@
+//! Fuzz target: the lead reader `route` uses. Any bytes, split into lines by the bounded reader,
+//! routed against the example policy: never a panic, and exactly one JSON output line per input
+//! line (a decision or an error record).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::{RouteConfig, Router};
+
+const POLICY: &str = include_str!("../../examples/routing.route");
+
+fn compiled() -> &'static (switchboard::model::Policy, switchboard::graph::Compiled) {
+    static COMPILED: OnceLock<(switchboard::model::Policy, switchboard::graph::Compiled)> = OnceLock::new();
+    COMPILED.get_or_init(|| switchboard::check_source(POLICY).compiled.expect("the example policy compiles"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (policy, compiled) = compiled();
+    let limits = Limits { max_line_bytes: 4096, max_depth: 16 };
+    let config = RouteConfig {
+        now: jiff::Timestamp::from_second(1_795_435_200).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        explain: data.first().is_some_and(|b| b % 2 == 0),
+        limits,
+    };
+    let router = Router::new(policy, compiled, None, config, POLICY);
+    let mut state = MemoryState::default();
+    let _ = state.begin();
+    let mut input = data;
+    let mut lines_in = 0;
+    let mut lines_out = 0;
+    while let Some(line) = read_line(&mut input, limits.max_line_bytes).expect("reading from memory cannot fail") {
+        lines_in += 1;
+        let routed = match line {
+            Line::TooLong(length) => router.too_long(length, lines_in),
+            Line::Text(bytes) => router.route_line(&mut state, &bytes, lines_in).expect("memory state cannot fail"),
+        };
+        let value: serde_json::Value = serde_json::from_str(&routed.json).expect("every output line is JSON");
+        assert!(value.get("error").is_some() || value.get("action").is_some());
+        assert!(!routed.json.contains('\n'));
+        lines_out += 1;
+    }
+    assert_eq!(lines_in, lines_out);
+    let newlines = data.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(lines_in, newlines + usize::from(!data.is_empty() && !data.ends_with(b"\n")));
+});
