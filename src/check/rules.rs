@@ -446,10 +446,14 @@ impl<'a> Checker<'a> {
                                     "`null` cannot be in a set",
                                 )
                                 .with_label("absent fields have no value")
-                                .with_help(format!(
-                                    "test absence with `{} is not set`",
-                                    field.name
-                                )),
+                                .with_help(if info.optional {
+                                    format!("test absence with `{} is not set`", field.name)
+                                } else {
+                                    format!(
+                                        "`{}` is required, so it always has a value: remove `null`",
+                                        field.name
+                                    )
+                                }),
                             );
                             continue;
                         }
@@ -604,9 +608,21 @@ impl<'a> Checker<'a> {
         for lead in &test.leads {
             let mut given: BTreeMap<&str, Span> = BTreeMap::new();
             for entry in &lead.entries {
-                if !self.first_declaration(&mut given, &entry.field, "lead field") {
+                if let Some(first) = given.get(entry.field.name.as_str()) {
+                    let first = *first;
+                    self.report(
+                        Diagnostic::new(
+                            Code::DuplicateName,
+                            entry.field.span,
+                            format!("field `{}` is given twice in this lead", entry.field.name),
+                        )
+                        .with_label("given again here")
+                        .with_related(first, "first given here")
+                        .with_help("remove one of them"),
+                    );
                     continue;
                 }
+                given.insert(&entry.field.name, entry.field.span);
                 let Some(info) = self.field(&entry.field) else {
                     continue;
                 };

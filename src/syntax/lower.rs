@@ -437,7 +437,23 @@ impl<'text> Lowerer<'text> {
                         rule.actions.push(self.action(action)?);
                     }
                 }
-                Rule::within_clause => rule.within = Some(self.within(part)?),
+                Rule::within_clause => {
+                    let within = self.within(part)?;
+                    if let Some(first) = rule.within {
+                        self.errors.push(
+                            Diagnostic::new(
+                                Code::DuplicateClause,
+                                within.span,
+                                "`within` is given twice",
+                            )
+                            .with_label("given again here")
+                            .with_related(first.span, "first given here")
+                            .with_help("a rule has one SLA; keep one `within`"),
+                        );
+                    } else {
+                        rule.within = Some(within);
+                    }
+                }
                 Rule::escalate_clause => rule.escalations.push(self.escalation(part)?),
                 _ => {}
             }
