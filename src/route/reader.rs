@@ -468,7 +468,7 @@ mod tests {
         assert!(matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"short"));
         assert!(matches!(
             read_line(&mut input, 10).unwrap(),
-            Some(Line::TooLong(24))
+            Some(Line::TooLong(25))
         ));
         assert!(matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"ok"));
         assert!(read_line(&mut input, 10).unwrap().is_none());
