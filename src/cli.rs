@@ -313,38 +313,38 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
     let mut state: Box<dyn StateStore> = if args.state == ":memory:" {
         Box::new(MemoryState::default())
     } else {
-        Box::new(SqliteState::open(Path::new(&args.state)).map_err(|error| error.to_string())?)
+        Box::new(
+            SqliteState::open(Path::new(&args.state))
+                .map_err(|error| format!("cannot open state `{}`: {error}", args.state))?,
+        )
     };
-    let mut input: Box<dyn std::io::BufRead> = match &args.leads {
-        Some(path) => Box::new(std::io::BufReader::with_capacity(
-            1 << 16,
-            std::fs::File::open(path).map_err(|error| {
+    let source: Box<dyn std::io::Read> = match args.leads.as_deref() {
+        Some(path) if path != Path::new("-") => {
+            Box::new(std::fs::File::open(path).map_err(|error| {
                 format!(
                     "cannot read leads `{}`: {}",
                     path.display(),
                     describe_io(&error)
                 )
-            })?,
-        )),
-        None => Box::new(std::io::BufReader::with_capacity(
-            1 << 16,
-            std::io::stdin().lock(),
-        )),
+            })?)
+        }
+        _ => Box::new(std::io::stdin().lock()),
     };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, source);
     let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut line_number = 0usize;
     let mut error_lines = 0usize;
     let mut batch: Vec<String> = Vec::with_capacity(BATCH);
-    let mut done = false;
-    while !done {
+    loop {
+        // Wait for input before taking the state's write lock, so that a slow producer neither
+        // delays other routers nor holds its own decisions back.
+        let line = read_line(&mut input, args.max_line_bytes)
+            .map_err(|error| format!("cannot read leads: {error}"))?;
+        let Some(mut line) = line else {
+            break;
+        };
         state.begin().map_err(|error| error.to_string())?;
-        while batch.len() < BATCH {
-            let line = read_line(&mut input, args.max_line_bytes)
-                .map_err(|error| format!("cannot read leads: {error}"))?;
-            let Some(line) = line else {
-                done = true;
-                break;
-            };
+        loop {
             line_number += 1;
             let routed = match line {
                 Line::TooLong(length) => router.too_long(length, line_number),
@@ -354,6 +354,17 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
             };
             error_lines += usize::from(routed.is_error);
             batch.push(routed.json);
+            // End the batch when it is full, or when the next line is not here yet (reading it
+            // might block): leads that have arrived are decided and printed promptly.
+            if batch.len() == BATCH || input.buffer().is_empty() {
+                break;
+            }
+            match read_line(&mut input, args.max_line_bytes)
+                .map_err(|error| format!("cannot read leads: {error}"))?
+            {
+                Some(next) => line = next,
+                None => break,
+            }
         }
         state.commit().map_err(|error| error.to_string())?;
         // Decisions are written only once they are durable: a killed run leaves no line on

@@ -313,10 +313,20 @@ impl<'a> Router<'a> {
         };
         decision.rule = Some(rule.label.clone());
         decision.line = Some(rule.line);
+        // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
+        // the rule's actions that has one, else wall-clock time.
+        let rule_calendar = rule
+            .syntax
+            .actions
+            .iter()
+            .find_map(|action| match &action.kind {
+                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
+                _ => None,
+            });
         let mut action_traces = Vec::new();
         let mut assigned = None;
         for action in &rule.syntax.actions {
-            match self.attempt(state, &action.kind, parsed, at)? {
+            match self.attempt(state, &action.kind, parsed, at, rule_calendar)? {
                 Attempt::Failed { reason, trace } => {
                     decision
                         .reasons
@@ -337,16 +347,6 @@ impl<'a> Router<'a> {
                 }
             }
         }
-        // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
-        // the rule's actions that has one, else wall-clock time.
-        let rule_calendar = rule
-            .syntax
-            .actions
-            .iter()
-            .find_map(|action| match &action.kind {
-                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
-                _ => None,
-            });
         let mut calendar = rule_calendar;
         match assigned {
             Some((action, pool, queue, rep, pool_calendar)) => {
@@ -354,7 +354,9 @@ impl<'a> Router<'a> {
                 decision.pool = pool;
                 decision.queue = queue;
                 if let Some(rep) = &rep {
-                    state.assign(rep, &parsed.id, at)?;
+                    // Load counts leads assigned since the roster's `as_of`: an assignment's time
+                    // is the routing time, `now`.
+                    state.assign(rep, &parsed.id, self.config.now)?;
                 }
                 decision.rep = rep;
                 calendar = pool_calendar.or(rule_calendar);
@@ -411,7 +413,10 @@ impl<'a> Router<'a> {
         action: &ActionKind,
         parsed: &ParsedLead,
         at: Timestamp,
+        rule_calendar: Option<usize>,
     ) -> Result<Attempt, StateError> {
+        // Out-of-office dates of named reps are read in the zone of the rule's calendar.
+        let named_calendar = rule_calendar.and_then(|c| self.policy.calendars.get(c));
         let explain = self.config.explain;
         let traced = |make: &dyn Fn() -> Value| if explain { make() } else { Value::Null };
         match action {
@@ -438,7 +443,7 @@ impl<'a> Router<'a> {
                 // `rep FIELD` names the rep in a string field; `rep NAME` names the rep.
                 let rep: &str = match self.policy.field_id(&target.name) {
                     Some(field) => match parsed.lead.values.get(field).and_then(Option::as_ref) {
-                        Some(LeadValue::Str(rep)) => rep,
+                        Some(LeadValue::Str(rep)) if !rep.trim().is_empty() => rep,
                         _ => {
                             let reason = format!("`{}` is not set", target.name);
                             return Ok(Attempt::Failed {
@@ -451,7 +456,7 @@ impl<'a> Router<'a> {
                     },
                     None => &target.name,
                 };
-                let candidate = self.candidate(state, rep, None, at, None)?;
+                let candidate = self.candidate(state, rep, None, at, named_calendar)?;
                 Ok(self.named(candidate, "rep", || format!("rep {}", target.name), None))
             }
             ActionKind::OwnerOf(field) => {
@@ -460,6 +465,9 @@ impl<'a> Router<'a> {
                     .policy
                     .field_id(&field.name)
                     .and_then(|id| parsed.lead.values.get(id).and_then(Option::as_ref));
+                let account = account.filter(
+                    |value| !matches!(value, LeadValue::Str(text) if text.trim().is_empty()),
+                );
                 let Some(LeadValue::Str(account)) = account else {
                     let reason = format!("`{}` is not set", field.name);
                     return Ok(Attempt::Failed {
@@ -481,7 +489,7 @@ impl<'a> Router<'a> {
                         reason,
                     });
                 };
-                let candidate = self.candidate(state, &owner, None, at, None)?;
+                let candidate = self.candidate(state, &owner, None, at, named_calendar)?;
                 Ok(self.named(candidate, "owner", label, Some(how)))
             }
         }
@@ -688,7 +696,15 @@ impl<'a> Router<'a> {
             None => {
                 let why: Vec<String> = candidates
                     .iter()
-                    .map(|c| format!("{} {}", c.rep, c.why))
+                    .enumerate()
+                    .map(|(index, c)| match &pool.strategy {
+                        StrategyDef::Weighted(weights)
+                            if c.eligible && weights.get(index) == Some(&0) =>
+                        {
+                            format!("{} has weight 0", c.rep)
+                        }
+                        _ => format!("{} {}", c.rep, c.why),
+                    })
                     .collect();
                 Attempt::Failed {
                     reason: format!(

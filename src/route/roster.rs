@@ -70,8 +70,19 @@ pub struct Absence {
 impl Roster {
     /// Parses a roster from JSON, with a message that names the place of the problem.
     pub fn from_json(text: &str) -> Result<Roster, String> {
+        if !text.trim_start().starts_with('{') {
+            return Err("a roster is a JSON object with `reps` and `accounts`".to_string());
+        }
         let roster: Roster = serde_json::from_str(text).map_err(|error| {
-            format!("line {}, column {}: {error}", error.line(), error.column())
+            // serde_json ends its message with the position; say it once, first.
+            let message = error.to_string();
+            let position = format!(" at line {} column {}", error.line(), error.column());
+            let message = message.strip_suffix(&position).unwrap_or(&message);
+            format!(
+                "line {}, column {}: {message}",
+                error.line(),
+                error.column()
+            )
         })?;
         for (name, rep) in &roster.reps {
             for range in &rep.out_of_office {
@@ -161,7 +172,7 @@ impl Roster {
             }
         }
         // No owner up the chain: the closest owned relative under each ancestor in turn.
-        for ancestor in chain.iter().skip(1) {
+        for ancestor in &chain {
             let mut generation: Vec<&str> = vec![ancestor];
             while !generation.is_empty() {
                 let mut next: Vec<&str> = self
@@ -180,12 +191,14 @@ impl Roster {
                 for relative in &next {
                     if let Some(owner) = self.accounts.get(*relative).and_then(|a| a.owner.clone())
                     {
-                        return Some((
-                            owner,
+                        let how = if *ancestor == account {
+                            format!("owns `{relative}`, under `{account}`")
+                        } else {
                             format!(
                                 "owns `{relative}`, in the same family as `{account}` (`{ancestor}`)"
-                            ),
-                        ));
+                            )
+                        };
+                        return Some((owner, how));
                     }
                 }
                 generation = next;
@@ -195,13 +208,17 @@ impl Roster {
     }
 }
 
-/// A date or an RFC 3339 time.
+/// A date (`YYYY-MM-DD`, exactly) or an RFC 3339 time (with its offset).
 fn parse_point(value: &str) -> Option<()> {
-    if value.parse::<jiff::civil::Date>().is_ok() || value.parse::<Timestamp>().is_ok() {
+    if parse_date(value).is_some() || value.parse::<Timestamp>().is_ok() {
         Some(())
     } else {
         None
     }
+}
+
+fn parse_date(value: &str) -> Option<jiff::civil::Date> {
+    (value.len() == 10).then(|| value.parse().ok()).flatten()
 }
 
 /// Resolves a range end to an instant; a date `to` means the end of that day.
@@ -209,7 +226,7 @@ fn resolve(value: &str, zone: &jiff::tz::TimeZone, end: bool) -> Option<(Timesta
     if let Ok(time) = value.parse::<Timestamp>() {
         return Some((time, false));
     }
-    let date: jiff::civil::Date = value.parse().ok()?;
+    let date = parse_date(value)?;
     let day = if end { date.tomorrow().ok()? } else { date };
     let instant = zone
         .to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))

@@ -186,7 +186,9 @@ impl SqliteState {
         if !mode.eq_ignore_ascii_case("wal") {
             connection.pragma_update(None, "journal_mode", "WAL")?;
         }
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a committed batch survives power loss too, and its decisions are only printed
+        // after the commit.
+        connection.pragma_update(None, "synchronous", "FULL")?;
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS ledger (
                  lead TEXT PRIMARY KEY,
@@ -312,9 +314,9 @@ impl StateStore for SqliteState {
     }
 
     fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError> {
-        let mut statement = self
-            .connection
-            .prepare_cached("INSERT INTO assignments (lead, rep, at_ns) VALUES (?1, ?2, ?3)")?;
+        let mut statement = self.connection.prepare_cached(
+            "INSERT OR REPLACE INTO assignments (lead, rep, at_ns) VALUES (?1, ?2, ?3)",
+        )?;
         statement.execute(params![lead, rep, sortable(at)])?;
         self.loads.assigned(rep, at);
         Ok(())
