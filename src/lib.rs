@@ -19,12 +19,14 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod explain;
 pub mod graph;
 pub mod model;
 pub mod render;
 pub mod route;
 pub mod span;
 pub mod syntax;
+pub mod testing;
 
 pub use check::{CheckConfig, CheckReport, check_source, check_source_with};
 pub use diagnostic::{Code, Diagnostic, Severity};

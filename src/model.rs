@@ -436,7 +436,7 @@ impl Policy {
         self.fields.iter().position(|f| f.name == name)
     }
 
-    fn cond(&self, expr: &ast::Expr) -> Option<Cond> {
+    pub fn cond(&self, expr: &ast::Expr) -> Option<Cond> {
         Some(match &expr.kind {
             ExprKind::And(parts) => {
                 Cond::and(parts.iter().map(|p| self.cond(p)).collect::<Option<_>>()?)

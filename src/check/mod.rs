@@ -76,8 +76,77 @@ pub fn check(file: &PolicyFile) -> Vec<Diagnostic> {
     let mut checker = Checker::new(file);
     checker.declarations();
     checker.rules();
-    checker.tests();
+    checker.tests(&file.tests);
     checker.diagnostics
+}
+
+/// Checks the tests of a file of tests (one that says `use "policy.route"`) against the policy
+/// they test. Reports what is wrong with the tests only; the policy is checked on its own.
+pub fn check_tests_against(policy: &PolicyFile, tests: &PolicyFile) -> Vec<Diagnostic> {
+    let mut checker = Checker::new(policy);
+    checker.declarations();
+    checker.diagnostics.clear();
+    checker.rules();
+    checker.diagnostics.clear();
+    checker.tests(&tests.tests);
+    let mut diagnostics = checker.diagnostics;
+    for (index, used) in tests.uses.iter().enumerate() {
+        if index > 0 {
+            diagnostics.push(
+                Diagnostic::new(
+                    crate::Code::InvalidTestFile,
+                    used.span,
+                    "a file of tests uses one policy",
+                )
+                .with_label("a second `use`")
+                .with_help("split the tests into one file per policy"),
+            );
+        }
+    }
+    let declarations = tests
+        .schemas
+        .iter()
+        .map(|s| s.name.span)
+        .chain(tests.calendars.iter().map(|c| c.name.span))
+        .chain(tests.pools.iter().map(|p| p.name.span))
+        .chain(tests.queues.iter().map(|q| q.name.span))
+        .chain(tests.rules.iter().map(|r| r.head_span()));
+    for span in declarations {
+        diagnostics.push(
+            Diagnostic::new(crate::Code::InvalidTestFile, span, "a file of tests holds only `use` and `test` blocks")
+                .with_label("policy items belong in the policy")
+                .with_help("move this into the policy the file uses, or remove the `use` line to make this file a policy"),
+        );
+    }
+    diagnostics
+}
+
+/// Parses and checks a file of tests against the text of the policy it uses. `policy` is the
+/// policy's text, or why it could not be read (reported at the `use` line).
+pub fn check_test_file(text: &str, policy: Result<&str, String>) -> (PolicyFile, Vec<Diagnostic>) {
+    let parsed = syntax::parse(text);
+    let mut diagnostics = parsed.errors;
+    match policy {
+        Err(reason) => {
+            if let Some(used) = parsed.file.uses.first() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        crate::Code::MissingPolicy,
+                        used.span,
+                        format!("cannot read `{}`: {reason}", used.value),
+                    )
+                    .with_label("the policy these tests test")
+                    .with_help("the path is relative to this file"),
+                );
+            }
+        }
+        Ok(policy_text) => {
+            let policy = syntax::parse(policy_text);
+            diagnostics.extend(check_tests_against(&policy.file, &parsed.file));
+        }
+    }
+    diagnostic::sort(&mut diagnostics);
+    (parsed.file, diagnostics)
 }
 
 /// A schema field as the checker resolved it.

@@ -546,10 +546,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub(crate) fn tests(&mut self) {
-        let file = self.file;
+    /// Checks test blocks: those of the policy file, or those of a file of tests.
+    pub(crate) fn tests(&mut self, tests: &'a [Test]) {
         let mut names: BTreeMap<&str, Span> = BTreeMap::new();
-        for test in &file.tests {
+        for test in tests {
             if let Some(first) = names.get(test.name.value.as_str()) {
                 let first = *first;
                 self.report(
@@ -570,6 +570,45 @@ impl<'a> Checker<'a> {
     }
 
     fn test(&mut self, test: &'a Test) {
+        for extra in test.at.iter().skip(1) {
+            if let Some(first) = test.at.first() {
+                self.report(
+                    Diagnostic::new(Code::DuplicateClause, extra.span, "`at` is given twice")
+                        .with_label("given again here")
+                        .with_related(first.span, "first given here")
+                        .with_help("a test routes its lead at one time"),
+                );
+            }
+        }
+        for (index, roster) in test.rosters.iter().enumerate() {
+            let span = match roster {
+                crate::syntax::ast::RosterSpec::File(path) => path.span,
+                crate::syntax::ast::RosterSpec::Inline(inline) => inline.span,
+            };
+            if index > 0 {
+                self.report(
+                    Diagnostic::new(Code::DuplicateClause, span, "`roster` is given twice")
+                        .with_label("given again here")
+                        .with_help("a test has one roster: a file, or an inline `roster { ... }`"),
+                );
+            }
+            if let crate::syntax::ast::RosterSpec::Inline(inline) = roster {
+                for rep in &inline.reps {
+                    if !self.reps.contains(rep.name.name.as_str()) && !self.pool_broken {
+                        let candidates: Vec<&str> = self.reps.iter().copied().collect();
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownRep,
+                                rep.name.span,
+                                format!("unknown rep `{}`", rep.name.name),
+                            )
+                            .with_label("no pool has this member")
+                            .with_help_opt(did_you_mean(&rep.name.name, candidates)),
+                        );
+                    }
+                }
+            }
+        }
         match test.leads.as_slice() {
             [] => self.report(
                 Diagnostic::new(

@@ -29,6 +29,8 @@ pub struct PolicyFile {
     pub queues: Vec<Queue>,
     pub rules: Vec<Rule>,
     pub tests: Vec<Test>,
+    /// `use "policy.route"`: the policy a file of tests tests (a path relative to the file).
+    pub uses: Vec<Spanned<String>>,
     /// Items that failed to parse. Their declared names (when readable) stop the checker from
     /// reporting every use of them as unknown: one syntax error should give one diagnostic.
     pub broken: Vec<BrokenItem>,
@@ -418,7 +420,54 @@ pub struct Test {
     pub name: Spanned<String>,
     pub leads: Vec<LeadLiteral>,
     pub expectations: Vec<Expectation>,
+    /// `at TIME`: the time the test routes at.
+    pub at: Vec<Spanned<jiff::Timestamp>>,
+    /// `roster "file"` or `roster { ... }`.
+    pub rosters: Vec<RosterSpec>,
     pub span: Span,
+}
+
+/// A test's roster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RosterSpec {
+    /// A roster file, relative to the file that holds the test.
+    File(Spanned<String>),
+    Inline(InlineRoster),
+}
+
+/// `roster { anna away, boris open 25, account "A" owner petr parent "B" }`
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct InlineRoster {
+    pub reps: Vec<InlineRep>,
+    pub accounts: Vec<InlineAccount>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineRep {
+    pub name: Ident,
+    pub facts: Vec<RepFact>,
+}
+
+/// One fact about a rep in an inline roster.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RepFact {
+    Away,
+    Offline,
+    Available,
+    Open(u64),
+    /// `out FROM to TO`: dates (`2026-12-21`) or times, as written.
+    Out {
+        from: String,
+        to: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineAccount {
+    pub name: Spanned<String>,
+    pub owner: Option<Ident>,
+    pub parent: Option<Spanned<String>>,
 }
 
 /// `lead { field: value, ... }`

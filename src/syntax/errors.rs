@@ -79,6 +79,18 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::kw_unassigned => "`unassigned`",
         Rule::kw_business => "`business`",
         Rule::kw_null => "`null`",
+        Rule::kw_use => "`use`",
+        Rule::kw_at => "`at`",
+        Rule::kw_roster => "`roster`",
+        Rule::kw_away => "`away`",
+        Rule::kw_offline => "`offline`",
+        Rule::kw_available => "`available`",
+        Rule::kw_open => "`open`",
+        Rule::kw_out => "`out`",
+        Rule::kw_to => "`to`",
+        Rule::kw_account => "`account`",
+        Rule::kw_parent => "`parent`",
+        Rule::rep_fact => "`away`, `offline`, `available`, `open N` or `out FROM to TO`",
         Rule::business_unit => "`days` or `hours`",
         Rule::lbrace => "`{`",
         Rule::rbrace => "`}`",
@@ -94,7 +106,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
     })
 }
 
-const ITEM_STARTS: [&str; 8] = [
+const ITEM_STARTS: [&str; 9] = [
     "`schema`",
     "`calendar`",
     "`pool`",
@@ -103,6 +115,7 @@ const ITEM_STARTS: [&str; 8] = [
     "`when`",
     "`otherwise`",
     "`test`",
+    "`use`",
 ];
 
 /// Builds the diagnostic for a pest error in the chunk of `text` that starts at `base`.
@@ -138,7 +151,7 @@ pub(crate) fn expected_found(
     let mut lead = String::new();
     if item_count >= 6 {
         expected.retain(|word| !ITEM_STARTS.contains(word));
-        lead = "an item (`schema`, `calendar`, `pool`, `queue`, `rule`, `when`, `otherwise` or `test`)"
+        lead = "an item (`schema`, `calendar`, `pool`, `queue`, `rule`, `when`, `otherwise`, `test` or `use`)"
             .to_string();
     }
     let mut parts: Vec<String> = expected.iter().map(|word| word.to_string()).collect();

@@ -135,7 +135,7 @@ fn next_start(item_starts: &[usize], offset: usize) -> usize {
     item_starts.get(index).copied().unwrap_or(offset)
 }
 
-const ITEM_KEYWORDS: [&str; 8] = [
+const ITEM_KEYWORDS: [&str; 9] = [
     "schema",
     "calendar",
     "pool",
@@ -144,6 +144,7 @@ const ITEM_KEYWORDS: [&str; 8] = [
     "when",
     "otherwise",
     "test",
+    "use",
 ];
 
 /// Offsets of every line whose first word is an item keyword not followed by `:` (which would

@@ -28,6 +28,35 @@ enum Command {
     Graph(GraphArgs),
     /// Route NDJSON leads (stdin or --leads) to one JSON decision per line on stdout
     Route(RouteArgs),
+    /// Run the policies' `test` blocks: pass / FAIL per test, coverage of rules
+    Test(test::TestArgs),
+    /// Explain how one lead is routed: rules tried, candidates, SLA
+    Explain(ExplainArgs),
+}
+
+#[derive(clap::Args)]
+struct ExplainArgs {
+    /// The policy file
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// The lead: JSON text, or @FILE to read it from a file (its first line)
+    #[arg(long, value_name = "JSON|@FILE")]
+    lead: String,
+    /// Roster JSON
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// The time for leads without a clock field (RFC 3339); default: the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Output format: `json` prints what `route --explain` prints
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Human,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -125,6 +154,8 @@ enum Deny {
 const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
+mod test;
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -141,6 +172,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(&args),
         Command::Graph(args) => graph(&args),
         Command::Route(args) => route(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Explain(args) => explain(&args),
     };
     match result {
         Ok(code) => code,
@@ -157,26 +190,54 @@ struct Source {
     text: String,
 }
 
+/// For a file of tests (`use "policy.route"`), the used policy's path and text, or why it
+/// cannot be read. `None` for a policy file.
+fn used_policy(source: &Source) -> Option<Result<(String, String), String>> {
+    let parsed = switchboard::syntax::parse(&source.text);
+    let used = parsed.file.uses.first()?;
+    let base = Path::new(&source.path).parent().unwrap_or(Path::new(""));
+    let path = base.join(&used.value);
+    Some(
+        std::fs::read(&path)
+            .map_err(|error| describe_io(&error))
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_string()))
+            .map(|text| (path.display().to_string(), text)),
+    )
+}
+
 fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     let sources = read_sources(&args.paths)?;
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
     config.analysis.node_budget = args.node_budget;
-    let reports: Vec<_> = sources
+    let reports: Vec<Vec<switchboard::Diagnostic>> = sources
         .iter()
-        .map(|source| switchboard::check_source_with(&source.text, &config))
+        .map(|source| match used_policy(source) {
+            // A file of tests is checked against the policy it uses.
+            Some(policy) => {
+                switchboard::check::check_test_file(
+                    &source.text,
+                    policy
+                        .as_ref()
+                        .map(|(_, text)| text.as_str())
+                        .map_err(Clone::clone),
+                )
+                .1
+            }
+            None => switchboard::check_source_with(&source.text, &config).diagnostics,
+        })
         .collect();
     let files: Vec<FileDiagnostics<'_>> = sources
         .iter()
         .zip(&reports)
-        .map(|(source, report)| FileDiagnostics {
+        .map(|(source, diagnostics)| FileDiagnostics {
             path: &source.path,
             text: &source.text,
-            diagnostics: &report.diagnostics,
+            diagnostics,
         })
         .collect();
-    let errors: usize = reports.iter().map(|r| r.error_count()).sum();
-    let warnings: usize = reports.iter().map(|r| r.warning_count()).sum();
+    let errors: usize = reports.iter().flatten().filter(|d| d.is_error()).count();
+    let warnings: usize = reports.iter().flatten().filter(|d| !d.is_error()).count();
     match args.format {
         Format::Human => {
             let style = human_style();
@@ -248,6 +309,107 @@ fn graph(args: &GraphArgs) -> Result<ExitCode, String> {
         format,
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn explain(args: &ExplainArgs) -> Result<ExitCode, String> {
+    let (source, policy, compiled) = load_policy(&args.policy)?;
+    let roster = load_roster(args.roster.as_deref())?;
+    let now = parse_now(args.now.as_deref())?;
+    let lead = match args.lead.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read lead `{path}`: {}", describe_io(&error)))?
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string(),
+        None => args.lead.clone(),
+    };
+    match switchboard::explain::explain(
+        &policy,
+        &compiled,
+        &source.text,
+        roster.as_ref(),
+        &lead,
+        now,
+    ) {
+        Ok(explanation) => {
+            match args.format {
+                ExplainFormat::Human => {
+                    print_stdout(&switchboard::explain::render_human(&explanation))?
+                }
+                ExplainFormat::Json => print_stdout(&format!("{}\n", explanation.decision))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(record) => {
+            match args.format {
+                ExplainFormat::Human => eprintln!(
+                    "error: the lead is not valid ({}): {}",
+                    record["error"]["code"].as_str().unwrap_or("?"),
+                    record["error"]["message"].as_str().unwrap_or("?")
+                ),
+                ExplainFormat::Json => print_stdout(&format!("{record}\n"))?,
+            }
+            Ok(ExitCode::from(EXIT_PROBLEMS))
+        }
+    }
+}
+
+/// Reads and checks a policy for routing: errors are printed and refuse it.
+fn load_policy(
+    path: &Path,
+) -> Result<
+    (
+        Source,
+        switchboard::model::Policy,
+        switchboard::graph::Compiled,
+    ),
+    String,
+> {
+    let mut sources = read_sources(&[path.to_path_buf()])?;
+    let source = sources
+        .pop()
+        .ok_or_else(|| format!("no policy in `{}`", path.display()))?;
+    let report = switchboard::check_source(&source.text);
+    let errors = report.error_count();
+    match report.compiled.filter(|_| errors == 0) {
+        Some((policy, compiled)) => Ok((source, policy, compiled)),
+        None => {
+            let file = FileDiagnostics {
+                path: &source.path,
+                text: &source.text,
+                diagnostics: &report.diagnostics,
+            };
+            let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+            Err(format!(
+                "`{}` has errors; `switchboard check` it and fix them before routing",
+                source.path
+            ))
+        }
+    }
+}
+
+fn load_roster(path: Option<&Path>) -> Result<Option<switchboard::route::roster::Roster>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        format!(
+            "cannot read roster `{}`: {}",
+            path.display(),
+            describe_io(&error)
+        )
+    })?;
+    switchboard::route::roster::Roster::from_json(&text)
+        .map(Some)
+        .map_err(|error| format!("roster `{}`: {error}", path.display()))
+}
+
+fn parse_now(now: Option<&str>) -> Result<jiff::Timestamp, String> {
+    match now {
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map_err(|error| format!("--now `{text}` is not an RFC 3339 time: {error}")),
+        None => Ok(jiff::Timestamp::now()),
+    }
 }
 
 /// How many lines share one state transaction.

@@ -1,0 +1,480 @@
+//! `switchboard test`: finds test blocks (in policies, and in files of tests that `use` a
+//! policy), runs them through the library's `testing` module and reports pass / FAIL, coverage
+//! of rules, JSON or JUnit XML.
+
+use super::{
+    EXIT_PROBLEMS, FileDiagnostics, Source, describe_io, human_style, print_stdout, read_sources,
+    render, used_policy,
+};
+use clap::ValueEnum;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::LineIndex;
+use switchboard::model::Policy;
+use switchboard::route::roster::Roster;
+use switchboard::syntax::ast::{RosterSpec, Test};
+use switchboard::testing::{TestResult, coverage, inline_roster, run_test};
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Policy files and files of tests, or directories to search for `*.route` files
+    #[arg(value_name = "FILE|DIR", default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    format: TestFormat,
+    /// Print, per rule, how many tests reach it, and the rules no test reaches
+    #[arg(long)]
+    coverage: bool,
+    /// Fail (exit 1) when tests reach less than this percentage of a policy's rules
+    #[arg(long, value_name = "PCT")]
+    min_coverage: Option<f64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TestFormat {
+    /// One line per test on stdout, details for failures, a summary line
+    Human,
+    /// One JSON object on stdout
+    Json,
+    /// JUnit XML on stdout, for CI systems
+    Junit,
+}
+
+/// One test's result, with where it lives.
+struct Ran {
+    file: String,
+    line: usize,
+    policy: String,
+    result: TestResult,
+}
+
+/// A policy that tests ran against, for coverage.
+struct Tested {
+    policy: Policy,
+}
+
+pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
+    let sources = read_sources(&args.paths)?;
+    let mut ran: Vec<Ran> = Vec::new();
+    let mut tested: BTreeMap<String, Tested> = BTreeMap::new();
+    let mut broken = 0usize;
+    for source in &sources {
+        let (policy_path, policy_text, tests_file) = match used_policy(source) {
+            None => (source.path.clone(), source.text.clone(), None),
+            Some(Ok((path, text))) => (path, text, Some(source)),
+            Some(Err(reason)) => {
+                let (_, diagnostics) =
+                    switchboard::check::check_test_file(&source.text, Err(reason));
+                report_problems(source, &diagnostics);
+                broken += 1;
+                continue;
+            }
+        };
+        // The tests to run, and the file they are in.
+        let (tests, test_source): (Vec<Test>, &Source) = match tests_file {
+            Some(file) => {
+                let (parsed, diagnostics) =
+                    switchboard::check::check_test_file(&file.text, Ok(&policy_text));
+                if diagnostics.iter().any(|d| d.is_error()) {
+                    report_problems(file, &diagnostics);
+                    broken += 1;
+                    continue;
+                }
+                (parsed.tests, file)
+            }
+            None => {
+                let parsed = switchboard::syntax::parse(&source.text);
+                if parsed.file.tests.is_empty() {
+                    continue;
+                }
+                (parsed.file.tests, source)
+            }
+        };
+        let report = switchboard::check_source(&policy_text);
+        let errors: Vec<switchboard::Diagnostic> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        let Some((policy, compiled)) = report.compiled.filter(|_| errors.is_empty()) else {
+            let policy_source = Source {
+                path: policy_path.clone(),
+                text: policy_text.to_string(),
+            };
+            report_problems(&policy_source, &report.diagnostics);
+            broken += 1;
+            continue;
+        };
+        let lines = LineIndex::new(&test_source.text);
+        let base = Path::new(&test_source.path)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        for test in &tests {
+            let line = lines.line_column(test.name.span.start).line;
+            let result = match resolve_roster(test, &base) {
+                Ok(roster) => run_test(&policy, &compiled, &policy_text, test, roster.as_ref()),
+                Err(reason) => TestResult {
+                    name: test.name.value.clone(),
+                    span: test.name.span,
+                    failures: vec![reason],
+                    decision: Value::Null,
+                    rule: None,
+                },
+            };
+            ran.push(Ran {
+                file: test_source.path.clone(),
+                line,
+                policy: policy_path.clone(),
+                result,
+            });
+        }
+        tested
+            .entry(policy_path.clone())
+            .or_insert(Tested { policy });
+    }
+    let passed = ran.iter().filter(|r| r.result.passed()).count();
+    let failed = ran.len() - passed + broken;
+    let coverage_rows = coverage_table(&tested, &ran);
+    match args.format {
+        TestFormat::Human => {
+            print_stdout(&human(&ran, &coverage_rows, args.coverage, passed, failed))?
+        }
+        TestFormat::Json => print_stdout(&json_report(&ran, &coverage_rows, passed, failed))?,
+        TestFormat::Junit => print_stdout(&junit(&ran))?,
+    }
+    let mut low = false;
+    if let Some(minimum) = args.min_coverage {
+        for row in &coverage_rows {
+            if row.percent() + 1e-9 < minimum {
+                low = true;
+                eprintln!(
+                    "error: tests reach {:.1}% of the rules of `{}`, below --min-coverage {minimum}",
+                    row.percent(),
+                    row.policy
+                );
+            }
+        }
+    }
+    if ran.is_empty() && broken == 0 {
+        return Err("no `test` blocks found".to_string());
+    }
+    Ok(if failed > 0 || low {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The roster a test names: its file (relative to the test's file) or its inline roster.
+fn resolve_roster(test: &Test, base: &Path) -> Result<Option<Roster>, String> {
+    match test.rosters.first() {
+        None => Ok(None),
+        Some(RosterSpec::Inline(inline)) => Ok(Some(inline_roster(inline))),
+        Some(RosterSpec::File(path)) => {
+            let full = base.join(&path.value);
+            let text = std::fs::read_to_string(&full).map_err(|error| {
+                format!(
+                    "cannot read roster `{}`: {}",
+                    full.display(),
+                    describe_io(&error)
+                )
+            })?;
+            Roster::from_json(&text)
+                .map(Some)
+                .map_err(|error| format!("roster `{}`: {error}", full.display()))
+        }
+    }
+}
+
+fn report_problems(source: &Source, diagnostics: &[switchboard::Diagnostic]) {
+    let file = FileDiagnostics {
+        path: &source.path,
+        text: &source.text,
+        diagnostics,
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(render::human(&file, human_style()).as_bytes());
+    let _ = writeln!(
+        err,
+        "error: `{}` has errors; its tests did not run",
+        source.path
+    );
+}
+
+/// Coverage of one policy's rules.
+struct CoverageRow {
+    policy: String,
+    /// (rule label, line, tests that reach it)
+    rules: Vec<(String, usize, usize)>,
+}
+
+impl CoverageRow {
+    fn percent(&self) -> f64 {
+        if self.rules.is_empty() {
+            return 100.0;
+        }
+        let reached = self.rules.iter().filter(|(_, _, count)| *count > 0).count();
+        100.0 * reached as f64 / self.rules.len() as f64
+    }
+}
+
+fn coverage_table(tested: &BTreeMap<String, Tested>, ran: &[Ran]) -> Vec<CoverageRow> {
+    tested
+        .iter()
+        .map(|(path, tested)| {
+            let results: Vec<TestResult> = ran
+                .iter()
+                .filter(|r| &r.policy == path)
+                .map(|r| r.result.clone())
+                .collect();
+            let counts = coverage(&tested.policy, &results);
+            CoverageRow {
+                policy: path.clone(),
+                rules: tested
+                    .policy
+                    .rules
+                    .iter()
+                    .zip(counts)
+                    .map(|(rule, count)| {
+                        let label = if rule.is_otherwise && rule.syntax.name.is_none() {
+                            "otherwise".to_string()
+                        } else {
+                            rule.label.clone()
+                        };
+                        (label, rule.line, count)
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn human(
+    ran: &[Ran],
+    coverage: &[CoverageRow],
+    show_coverage: bool,
+    passed: usize,
+    failed: usize,
+) -> String {
+    let mut out = String::new();
+    for run in ran {
+        let status = if run.result.passed() { "pass" } else { "FAIL" };
+        out.push_str(&format!(
+            "{status}  {}  ({}:{})\n",
+            run.result.name, run.file, run.line
+        ));
+        if run.result.passed() {
+            continue;
+        }
+        for failure in &run.result.failures {
+            out.push_str(&format!("      {failure}\n"));
+        }
+        if !run.result.decision.is_null() {
+            let mut decision = run.result.decision.clone();
+            let trace = decision
+                .as_object_mut()
+                .and_then(|o| o.shift_remove("trace"));
+            out.push_str(&format!("      decision: {decision}\n"));
+            if let Some(trace) = trace {
+                for line in explain_lines(&trace) {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
+        }
+    }
+    if show_coverage {
+        for row in coverage {
+            let reached = row.rules.iter().filter(|(_, _, c)| *c > 0).count();
+            out.push_str(&format!(
+                "\ncoverage of {}: {reached} of {} rules reached by tests ({:.1}%)\n",
+                row.policy,
+                row.rules.len(),
+                row.percent()
+            ));
+            let width = row
+                .rules
+                .iter()
+                .map(|(label, _, _)| label.len())
+                .max()
+                .unwrap_or(4);
+            for (label, line, count) in &row.rules {
+                out.push_str(&format!(
+                    "  {label:<width$}  line {line:<4}  {count} test{}\n",
+                    if *count == 1 { "" } else { "s" }
+                ));
+            }
+            let missing: Vec<&str> = row
+                .rules
+                .iter()
+                .filter(|(_, _, c)| *c == 0)
+                .map(|(l, _, _)| l.as_str())
+                .collect();
+            if !missing.is_empty() {
+                out.push_str(&format!(
+                    "  not reached by any test: {}\n",
+                    missing.join(", ")
+                ));
+            }
+        }
+    }
+    out.push_str(&format!("{passed} passed, {failed} failed\n"));
+    out
+}
+
+/// The trace as lines a person reads: the tests on the path, then each action's candidates.
+pub fn explain_lines(trace: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    let path: Vec<String> = trace["path"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|step| {
+            let value = match &step["value"] {
+                Value::Null => "not set".to_string(),
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let branch = step["branch"].as_str().unwrap_or("?");
+            let test = step["test"].as_str().unwrap_or("?");
+            if branch == value || branch == format!("\"{value}\"") {
+                format!("{test} = {value}")
+            } else {
+                format!("{test} = {value} ({branch})")
+            }
+        })
+        .collect();
+    if !path.is_empty() {
+        lines.push(format!("path: {}", path.join("; ")));
+    }
+    for action in trace["actions"].as_array().into_iter().flatten() {
+        let Some(name) = action["action"].as_str() else {
+            continue;
+        };
+        match action["candidates"].as_array() {
+            Some(candidates) => {
+                let shown: Vec<String> = candidates
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} ({})",
+                            c["rep"].as_str().unwrap_or("?"),
+                            c["why"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                lines.push(format!("{name}: {}", shown.join(", ")));
+            }
+            None => lines.push(format!(
+                "{name}: {}",
+                action["result"].as_str().unwrap_or("")
+            )),
+        }
+    }
+    lines
+}
+
+fn json_report(ran: &[Ran], coverage: &[CoverageRow], passed: usize, failed: usize) -> String {
+    let tests: Vec<Value> = ran
+        .iter()
+        .map(|run| {
+            json!({
+                "name": run.result.name,
+                "file": run.file,
+                "line": run.line,
+                "policy": run.policy,
+                "status": if run.result.passed() { "pass" } else { "fail" },
+                "failures": run.result.failures,
+                "decision": run.result.decision,
+            })
+        })
+        .collect();
+    let coverage: Vec<Value> = coverage
+        .iter()
+        .map(|row| {
+            json!({
+                "policy": row.policy,
+                "percent": (row.percent() * 10.0).round() / 10.0,
+                "rules": row.rules.iter().map(|(label, line, count)| json!({ "rule": label, "line": line, "tests": count })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut out = serde_json::to_string_pretty(&json!({
+        "passed": passed,
+        "failed": failed,
+        "tests": tests,
+        "coverage": coverage,
+    }))
+    .unwrap_or_else(|_| "{}".to_string());
+    out.push('\n');
+    out
+}
+
+/// JUnit XML: one `testsuite` per file, one `testcase` per test.
+fn junit(ran: &[Ran]) -> String {
+    let mut by_file: BTreeMap<&str, Vec<&Ran>> = BTreeMap::new();
+    for run in ran {
+        by_file.entry(&run.file).or_default().push(run);
+    }
+    let total_failures = ran.iter().filter(|r| !r.result.passed()).count();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"switchboard\" tests=\"{}\" failures=\"{total_failures}\">\n",
+        ran.len()
+    );
+    for (file, runs) in by_file {
+        let failures = runs.iter().filter(|r| !r.result.passed()).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+            xml(file),
+            runs.len()
+        ));
+        for run in runs {
+            out.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
+                xml(&run.result.name),
+                xml(file),
+                xml(file),
+                run.line
+            ));
+            if run.result.passed() {
+                out.push_str("/>\n");
+                continue;
+            }
+            let mut details = run.result.failures.join("\n");
+            if !run.result.decision.is_null() {
+                details.push_str(&format!("\ndecision: {}", run.result.decision));
+            }
+            out.push_str(&format!(
+                ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                xml(run.result.failures.first().map_or("failed", String::as_str)),
+                xml(&details)
+            ));
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// Escapes text for XML attributes and content.
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot hold at all.
+            ch if (ch as u32) < 0x20 && !matches!(ch, '\n' | '\r' | '\t') => out.push('\u{fffd}'),
+            ch => out.push(ch),
+        }
+    }
+    out
+}

@@ -1,0 +1,331 @@
+//! Policy tests: runs `test` blocks through the router exactly as `route --explain` would, and
+//! compares each decision with the block's `expect` clauses. Also the coverage of rules by tests.
+//!
+//! Architecture invariant: a test routes its one lead with fresh in-memory state, the roster the
+//! test names (or none: everyone available), and the test's `at` time (or the lead's clock), so
+//! a test's result depends on nothing but the files it names.
+
+use crate::check::FieldType;
+use crate::graph::Compiled;
+use crate::model::Policy;
+use crate::route::roster::{AccountEntry, OutOfOffice, RepEntry, Roster, Status};
+use crate::route::state::MemoryState;
+use crate::route::{RouteConfig, Router};
+use crate::span::Span;
+use crate::syntax::ast::{
+    DurationKind, ExpectationKind, InlineRoster, LeadLiteral, RepFact, Test, ValueKind,
+};
+use serde_json::Value;
+
+/// The time tests route at when they give no `at` and their lead has no clock: a Monday
+/// morning, so that calendars behave as on a working day.
+pub const DEFAULT_TEST_TIME: &str = "2026-11-23T10:00:00Z";
+
+/// The result of one test.
+#[derive(Debug, Clone)]
+pub struct TestResult {
+    pub name: String,
+    /// The span of the test's name.
+    pub span: Span,
+    /// Every expectation that did not hold: "expected pool `senior`, got pool `sdr`".
+    pub failures: Vec<String>,
+    /// The decision `route --explain` gives for the test's lead (with its `trace`).
+    pub decision: Value,
+    /// The index of the rule that decided, if one did.
+    pub rule: Option<usize>,
+}
+
+impl TestResult {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Runs one test. `roster` is the test's roster, already resolved (a file's contents or the
+/// inline roster); `None` means everyone is available.
+pub fn run_test(
+    policy: &Policy,
+    compiled: &Compiled,
+    policy_text: &str,
+    test: &Test,
+    roster: Option<&Roster>,
+) -> TestResult {
+    let mut result = TestResult {
+        name: test.name.value.clone(),
+        span: test.name.span,
+        failures: Vec::new(),
+        decision: Value::Null,
+        rule: None,
+    };
+    let Some(lead) = test.leads.first() else {
+        result.failures.push("the test has no `lead`".to_string());
+        return result;
+    };
+    let lead_json = lead_json(policy, lead);
+    let now = test
+        .at
+        .first()
+        .map(|at| at.value)
+        .or_else(|| clock_of_literal(policy, lead))
+        .unwrap_or_else(|| {
+            DEFAULT_TEST_TIME
+                .parse()
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        });
+    let config = RouteConfig {
+        now,
+        explain: true,
+        limits: crate::route::reader::Limits::default(),
+    };
+    let router = Router::new(policy, compiled, roster, config, policy_text);
+    let mut state = MemoryState::default();
+    let routed = match router.route_line(&mut state, lead_json.as_bytes(), 1) {
+        Ok(routed) => routed,
+        Err(error) => {
+            result.failures.push(format!("routing failed: {error}"));
+            return result;
+        }
+    };
+    let decision: Value = serde_json::from_str(&routed.json).unwrap_or(Value::Null);
+    result.decision = decision.clone();
+    if routed.is_error {
+        let message = decision["error"]["message"]
+            .as_str()
+            .unwrap_or("invalid lead");
+        result
+            .failures
+            .push(format!("the lead is not valid: {message}"));
+        return result;
+    }
+    let rule_label = decision["rule"].as_str();
+    result.rule =
+        rule_label.and_then(|label| policy.rules.iter().position(|rule| rule.label == label));
+    let matched = result.rule.and_then(|index| policy.rules.get(index));
+    let shown = |key: &str| decision[key].as_str().map(str::to_string);
+    let actual_destination = describe_destination(&decision);
+    for expectation in &test.expectations {
+        let failure = match &expectation.kind {
+            ExpectationKind::Pool(pool) => (shown("pool").as_deref() != Some(pool.name.as_str()))
+                .then(|| format!("expected pool `{}`, got {actual_destination}", pool.name)),
+            ExpectationKind::Queue(queue) => (shown("queue").as_deref()
+                != Some(queue.name.as_str()))
+            .then(|| format!("expected queue `{}`, got {actual_destination}", queue.name)),
+            ExpectationKind::Rep(rep) => {
+                (shown("rep").as_deref() != Some(rep.name.as_str())).then(|| {
+                    format!(
+                        "expected rep `{}`, got {}",
+                        rep.name,
+                        shown("rep").map_or("no rep".to_string(), |r| format!("rep `{r}`"))
+                    )
+                })
+            }
+            ExpectationKind::Unassigned => (decision["action"] != "unassigned")
+                .then(|| format!("expected `unassigned`, got {actual_destination}")),
+            ExpectationKind::Rule(rule) => (rule_label != Some(rule.name.as_str())).then(|| {
+                format!(
+                    "expected rule `{}`, got {}",
+                    rule.name,
+                    rule_label.map_or("no rule".to_string(), |r| format!("rule `{r}`"))
+                )
+            }),
+            ExpectationKind::Within(within) => {
+                let actual = matched.and_then(|rule| rule.syntax.within);
+                (actual.map(|d| d.kind) != Some(within.kind)).then(|| {
+                    format!(
+                        "expected within {}, got {}",
+                        show_duration(within.kind),
+                        actual.map_or("no SLA".to_string(), |d| format!(
+                            "within {}",
+                            show_duration(d.kind)
+                        ))
+                    )
+                })
+            }
+            ExpectationKind::Escalate(escalation) => {
+                let chain: Vec<(String, Option<DurationKind>)> = matched
+                    .map(|rule| {
+                        rule.syntax
+                            .escalations
+                            .iter()
+                            .map(|e| {
+                                (
+                                    e.target.name.clone(),
+                                    e.after.or(rule.syntax.within).map(|d| d.kind),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let wanted_after = escalation.after.map(|d| d.kind);
+                let found = chain.iter().any(|(to, after)| {
+                    *to == escalation.target.name
+                        && (wanted_after.is_none() || *after == wanted_after)
+                });
+                (!found).then(|| {
+                    let expected = match wanted_after {
+                        Some(after) => format!(
+                            "escalate {} after {}",
+                            escalation.target.name,
+                            show_duration(after)
+                        ),
+                        None => format!("escalate {}", escalation.target.name),
+                    };
+                    let actual: Vec<String> = chain
+                        .iter()
+                        .map(|(to, after)| match after {
+                            Some(after) => format!("escalate {to} after {}", show_duration(*after)),
+                            None => format!("escalate {to}"),
+                        })
+                        .collect();
+                    format!(
+                        "expected {expected}, got {}",
+                        if actual.is_empty() {
+                            "no escalation".to_string()
+                        } else {
+                            actual.join(", ")
+                        }
+                    )
+                })
+            }
+        };
+        if let Some(failure) = failure {
+            result.failures.push(failure);
+        }
+    }
+    result
+}
+
+/// "pool `senior` (rep anna)", "queue `nurture`", "`unassigned`".
+fn describe_destination(decision: &Value) -> String {
+    match decision["action"].as_str() {
+        Some("pool") => format!(
+            "pool `{}`{}",
+            decision["pool"].as_str().unwrap_or("?"),
+            decision["rep"]
+                .as_str()
+                .map_or(String::new(), |rep| format!(" (rep {rep})"))
+        ),
+        Some("queue") => format!("queue `{}`", decision["queue"].as_str().unwrap_or("?")),
+        Some("rep") | Some("owner") => format!("rep `{}`", decision["rep"].as_str().unwrap_or("?")),
+        _ => "`unassigned`".to_string(),
+    }
+}
+
+/// `15m`, `1h30m`, `2 business days`.
+pub fn show_duration(duration: DurationKind) -> String {
+    match duration {
+        DurationKind::Fixed { seconds } => {
+            if seconds == 0 {
+                return "0s".to_string();
+            }
+            let mut out = String::new();
+            let mut left = seconds;
+            for (unit, size) in [
+                ("w", 604_800),
+                ("d", 86_400),
+                ("h", 3_600),
+                ("m", 60),
+                ("s", 1),
+            ] {
+                if left >= size {
+                    out.push_str(&format!("{}{unit}", left / size));
+                    left %= size;
+                }
+            }
+            out
+        }
+        DurationKind::Business { count, unit } => format!(
+            "{count} business {}",
+            match unit {
+                crate::syntax::ast::BusinessUnit::Days => "days",
+                crate::syntax::ast::BusinessUnit::Hours => "hours",
+            }
+        ),
+    }
+}
+
+/// The test's lead as the JSON line a CRM would send.
+pub fn lead_json(policy: &Policy, lead: &LeadLiteral) -> String {
+    let mut object = serde_json::Map::new();
+    for entry in &lead.entries {
+        let ty = policy
+            .field_id(&entry.field.name)
+            .and_then(|id| policy.fields.get(id))
+            .map(|f| &f.ty);
+        let value = match (&entry.value.kind, ty) {
+            (ValueKind::Word(word), Some(FieldType::Bool)) => Value::Bool(word == "true"),
+            (ValueKind::Word(word), _) | (ValueKind::Str(word), _) => Value::String(word.clone()),
+            (ValueKind::Number(crate::syntax::ast::Number::Int(int)), _) => Value::from(*int),
+            (ValueKind::Number(crate::syntax::ast::Number::Float(float)), _) => {
+                serde_json::Number::from_f64(*float).map_or(Value::Null, Value::Number)
+            }
+            (ValueKind::Time(time), _) => Value::String(time.to_string()),
+            (ValueKind::Null, _) | (ValueKind::Invalid, _) => Value::Null,
+        };
+        object.insert(entry.field.name.clone(), value);
+    }
+    Value::Object(object).to_string()
+}
+
+/// The lead literal's clock value, if it gives one.
+fn clock_of_literal(policy: &Policy, lead: &LeadLiteral) -> Option<jiff::Timestamp> {
+    let clock = policy.fields.get(policy.clock?)?;
+    lead.entries
+        .iter()
+        .find(|entry| entry.field.name == clock.name)
+        .and_then(|entry| match entry.value.kind {
+            ValueKind::Time(time) => Some(time),
+            _ => None,
+        })
+}
+
+/// Turns an inline roster into a roster.
+pub fn inline_roster(inline: &InlineRoster) -> Roster {
+    let mut roster = Roster::default();
+    for rep in &inline.reps {
+        let mut entry = RepEntry::default();
+        for fact in &rep.facts {
+            match fact {
+                RepFact::Away => entry.status = Status::Away,
+                RepFact::Offline => entry.status = Status::Offline,
+                RepFact::Available => entry.status = Status::Available,
+                RepFact::Open(open) => entry.open = *open,
+                RepFact::Out { from, to } => entry.out_of_office.push(OutOfOffice {
+                    from: from.clone(),
+                    to: to.clone(),
+                }),
+            }
+        }
+        roster.reps.insert(rep.name.name.clone(), entry);
+    }
+    for account in &inline.accounts {
+        roster.accounts.insert(
+            account.name.value.clone(),
+            AccountEntry {
+                owner: account.owner.as_ref().map(|o| o.name.clone()),
+                parent: account.parent.as_ref().map(|p| p.value.clone()),
+            },
+        );
+    }
+    // Parents named but not listed are accounts too (with no owner).
+    let parents: Vec<String> = roster
+        .accounts
+        .values()
+        .filter_map(|a| a.parent.clone())
+        .collect();
+    for parent in parents {
+        roster.accounts.entry(parent).or_default();
+    }
+    roster
+}
+
+/// How many tests reached each rule (by rule index).
+pub fn coverage(policy: &Policy, results: &[TestResult]) -> Vec<usize> {
+    let mut counts = vec![0; policy.rules.len()];
+    for result in results {
+        if let Some(count) = result.rule.and_then(|rule| counts.get_mut(rule)) {
+            *count += 1;
+        }
+    }
+    counts
+}
