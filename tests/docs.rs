@@ -15,6 +15,10 @@
 //! holds exactly the lines `switchboard route P --leads L --state :memory:` prints for them.
 //! `examples/routing.route`, `examples/roster.json`, `examples/leads.ndjson` and
 //! `examples/bad-leads.ndjson` are always defined.
+//!
+//! ```route-tests``` blocks are files of tests (`use "NAME"`): checked against the policy block
+//! `file=NAME` above, and run (```route-tests expect-failure``` when the page shows a failure).
+//! In docs/cookbook.md, the `switchboard ...` commands of the ```yaml``` CI snippets are run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 use std::path::Path;
@@ -84,6 +88,7 @@ fn check_block(block: &Block, text: &str) -> CheckReport {
             "warn" if value == "overlap" => config.analysis.overlaps = true,
             "node-budget" => config.analysis.node_budget = value.parse().unwrap(),
             "file" | "expect-errors" => {}
+            "expect-failure" => {}
             other => panic!("unknown option `{other}` on a code block"),
         }
     }
@@ -171,6 +176,26 @@ fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
             continue;
         };
         match block.tag.as_str() {
+            "route" if !switchboard::syntax::parse(&block.text).file.uses.is_empty() => {
+                // A file of tests: checked against the example policy when it uses
+                // `routing.route`, else its policy cannot be read.
+                let used = switchboard::syntax::parse(&block.text).file.uses[0]
+                    .value
+                    .clone();
+                let example = read("examples/routing.route");
+                let policy = if used == "routing.route" {
+                    Ok(example.as_str())
+                } else {
+                    Err("no such file or directory".to_string())
+                };
+                let (_, diagnostics) = switchboard::check::check_test_file(&block.text, policy);
+                assert!(
+                    diagnostics.iter().any(|d| d.code == code),
+                    "{path}:{}: the example for `{code}` does not produce it: {diagnostics:?}",
+                    block.line
+                );
+                documented.push(code);
+            }
             "route" => {
                 let report = check_block(&block, &block.text);
                 assert!(
@@ -360,4 +385,147 @@ fn routing_examples_print_what_route_prints() {
         }
     }
     assert!(checked >= 1, "no decisions block was checked");
+}
+
+/// ```route-tests``` blocks are files of tests: they check clean against the policy they `use`,
+/// which an earlier block defines with `file=NAME` (or one of the examples), and they pass.
+#[test]
+fn files_of_tests_in_the_docs_check_clean_and_pass() {
+    for path in [
+        "docs/language.md",
+        "docs/tutorial.md",
+        "docs/testing.md",
+        "docs/cookbook.md",
+    ] {
+        let Ok(markdown) =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        else {
+            continue;
+        };
+        let mut files = std::collections::BTreeMap::new();
+        for example in ["examples/routing.route", "routing.route"] {
+            files.insert(example.to_string(), read("examples/routing.route"));
+        }
+        for block in blocks(&markdown) {
+            if let Some((_, name)) = block.options.iter().find(|(key, _)| key == "file") {
+                files.insert(name.clone(), block.text.clone());
+            }
+            if block.tag != "route-tests" {
+                continue;
+            }
+            let parsed = switchboard::syntax::parse(&block.text);
+            let used = parsed.file.uses.first().unwrap_or_else(|| {
+                panic!("{path}:{}: a route-tests block needs `use`", block.line)
+            });
+            let policy_text = files.get(&used.value).unwrap_or_else(|| {
+                panic!(
+                    "{path}:{}: no block above defines `{}`",
+                    block.line, used.value
+                )
+            });
+            let (tests, diagnostics) =
+                switchboard::check::check_test_file(&block.text, Ok(policy_text));
+            assert!(
+                diagnostics.is_empty(),
+                "{path}:{}: {diagnostics:?}",
+                block.line
+            );
+            let report = check_source(policy_text);
+            let (policy, compiled) = report.compiled.unwrap();
+            for test in &tests.tests {
+                let roster = match test.rosters.first() {
+                    Some(switchboard::syntax::ast::RosterSpec::Inline(inline)) => {
+                        Some(switchboard::testing::inline_roster(inline))
+                    }
+                    Some(switchboard::syntax::ast::RosterSpec::File(file)) => {
+                        let text = files
+                            .get(&file.value)
+                            .cloned()
+                            .unwrap_or_else(|| read(&format!("examples/{}", file.value)));
+                        Some(switchboard::route::roster::Roster::from_json(&text).unwrap())
+                    }
+                    None => None,
+                };
+                let result = switchboard::testing::run_test(
+                    &policy,
+                    &compiled,
+                    policy_text,
+                    test,
+                    roster.as_ref(),
+                );
+                let expect_failure = block.options.iter().any(|(key, _)| key == "expect-failure");
+                assert_eq!(
+                    result.passed(),
+                    !expect_failure,
+                    "{path}:{}: test \"{}\": {:?}",
+                    block.line,
+                    result.name,
+                    result.failures
+                );
+            }
+        }
+    }
+}
+
+/// The commands in the cookbook's CI workflow and pre-commit hook run, against the examples,
+/// and succeed: every `run:` line of the workflow and every hook `entry:` that starts with
+/// `switchboard ` (hooks get `examples/` appended, as pre-commit appends the changed files).
+#[test]
+fn ci_snippets_in_the_cookbook_run() {
+    let Ok(markdown) =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cookbook.md"))
+    else {
+        return;
+    };
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for block in blocks(&markdown) {
+        if block.tag != "yaml" {
+            continue;
+        }
+        let is_hook = block
+            .options
+            .iter()
+            .any(|(key, value)| key == "file" && value.contains("pre-commit"));
+        for line in block.text.lines() {
+            let trimmed = line.trim().trim_start_matches("- ").trim();
+            let command = trimmed
+                .strip_prefix("run:")
+                .or_else(|| trimmed.strip_prefix("entry:"))
+                .map(str::trim)
+                .unwrap_or(trimmed);
+            if let Some(rest) = command.strip_prefix("switchboard ") {
+                let mut words: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+                assert!(
+                    !words
+                        .iter()
+                        .any(|w| w.contains('|') || w.contains('>') || w.contains('<')),
+                    "docs/cookbook.md:{}: keep switchboard commands free of shell syntax: {command}",
+                    block.line
+                );
+                if is_hook && trimmed.starts_with("entry:") {
+                    words.push("examples/".to_string());
+                }
+                commands.push(words);
+            }
+        }
+    }
+    assert!(
+        commands.len() >= 3,
+        "expected the workflow and the hook to run switchboard: {commands:?}"
+    );
+    for words in commands {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&words)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "`switchboard {}` failed:\n{}{}",
+            words.join(" "),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
 }

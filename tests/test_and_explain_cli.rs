@@ -36,10 +36,23 @@ fn examples_copy(name: &str) -> PathBuf {
 /// Acceptance: the example tests pass with 100% rule coverage.
 #[test]
 fn the_example_tests_pass_with_full_coverage() {
-    let output = switchboard(&["test", "examples/", "--coverage", "--min-coverage", "100"], root());
-    assert_eq!(output.status.code(), Some(0), "{}{}", text(&output.stdout), text(&output.stderr));
+    let output = switchboard(
+        &["test", "examples/", "--coverage", "--min-coverage", "100"],
+        root(),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("coverage of examples/routing.route: 12 of 12 rules reached by tests (100.0%)"));
+    assert!(
+        stdout.contains(
+            "coverage of examples/routing.route: 12 of 12 rules reached by tests (100.0%)"
+        )
+    );
     assert!(stdout.ends_with("15 passed, 0 failed\n"), "{stdout}");
     insta::assert_snapshot!("test_examples_coverage", stdout);
 }
@@ -51,13 +64,25 @@ fn a_broken_expectation_fails_with_expected_and_actual() {
     let dir = examples_copy("broken");
     let tests = dir.join("examples/routing.test.route");
     let original = std::fs::read_to_string(&tests).unwrap();
-    std::fs::write(&tests, original.replace("expect rule amer pool amer_ae within 4h", "expect rule amer pool apac_ae within 4h")).unwrap();
+    std::fs::write(
+        &tests,
+        original.replace(
+            "expect rule amer pool amer_ae within 4h",
+            "expect rule amer pool apac_ae within 4h",
+        ),
+    )
+    .unwrap();
     let output = switchboard(&["test", "examples/"], &dir);
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
-    let failed: Vec<&str> = stdout.lines().filter(|line| !line.starts_with("pass  ")).collect();
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter(|line| !line.starts_with("pass  "))
+        .collect();
     insta::assert_snapshot!("test_broken_expectation", failed.join("\n"));
-    assert!(stdout.contains("FAIL  an American lead with intent goes to the AMER team  (examples/routing.test.route:21)"));
+    assert!(stdout.contains(
+        "FAIL  an American lead with intent goes to the AMER team  (examples/routing.test.route:21)"
+    ));
     assert!(stdout.contains("expected pool `apac_ae`, got pool `amer_ae` (rep olivia)"));
     assert!(stdout.ends_with("14 passed, 1 failed\n"));
 
@@ -66,22 +91,45 @@ fn a_broken_expectation_fails_with_expected_and_actual() {
     let junit = text(&output.stdout);
     assert!(junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"switchboard\" tests=\"15\" failures=\"1\">"));
     assert_eq!(junit.matches("<testcase ").count(), 15);
-    assert_eq!(junit.matches("<failure message=\"expected pool `apac_ae`, got pool `amer_ae` (rep olivia)\">").count(), 1);
-    assert_eq!(junit.matches("<testsuite ").count(), junit.matches("</testsuite>").count());
+    assert_eq!(
+        junit
+            .matches(
+                "<failure message=\"expected pool `apac_ae`, got pool `amer_ae` (rep olivia)\">"
+            )
+            .count(),
+        1
+    );
+    assert_eq!(
+        junit.matches("<testsuite ").count(),
+        junit.matches("</testsuite>").count()
+    );
 
     let output = switchboard(&["test", "examples/", "--format", "json"], &dir);
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((report["passed"].as_u64(), report["failed"].as_u64()), (Some(14), Some(1)));
-    let failing: Vec<&serde_json::Value> = report["tests"].as_array().unwrap().iter().filter(|t| t["status"] == "fail").collect();
+    assert_eq!(
+        (report["passed"].as_u64(), report["failed"].as_u64()),
+        (Some(14), Some(1))
+    );
+    let failing: Vec<&serde_json::Value> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "fail")
+        .collect();
     assert_eq!(failing[0]["decision"]["pool"], "amer_ae");
     assert!(failing[0]["decision"]["trace"]["path"].is_array());
 }
 
 #[test]
 fn coverage_below_the_minimum_fails() {
-    let output = switchboard(&["test", "examples/routing.route", "--min-coverage", "50"], root());
+    let output = switchboard(
+        &["test", "examples/routing.route", "--min-coverage", "50"],
+        root(),
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("tests reach 33.3% of the rules of `examples/routing.route`, below --min-coverage 50"));
+    assert!(text(&output.stderr).contains(
+        "tests reach 33.3% of the rules of `examples/routing.route`, below --min-coverage 50"
+    ));
 }
 
 #[test]
@@ -89,11 +137,18 @@ fn a_file_of_tests_whose_policy_is_missing_is_an_error() {
     let dir = examples_copy("missing");
     let tests = dir.join("examples/routing.test.route");
     let original = std::fs::read_to_string(&tests).unwrap();
-    std::fs::write(&tests, original.replace("use \"routing.route\"", "use \"routing-v2.route\"")).unwrap();
+    std::fs::write(
+        &tests,
+        original.replace("use \"routing.route\"", "use \"routing-v2.route\""),
+    )
+    .unwrap();
     let output = switchboard(&["check", "examples/routing.test.route"], &dir);
     assert_eq!(output.status.code(), Some(1));
     let err = text(&output.stderr);
-    assert!(err.contains("missing-policy") && err.contains("cannot read `routing-v2.route`"), "{err}");
+    assert!(
+        err.contains("missing-policy") && err.contains("cannot read `routing-v2.route`"),
+        "{err}"
+    );
     let output = switchboard(&["test", "examples/"], &dir);
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stdout).ends_with("4 passed, 1 failed\n"));
@@ -104,28 +159,72 @@ fn check_validates_tests_in_a_file_of_tests_against_the_policy() {
     let dir = examples_copy("check");
     let tests = dir.join("examples/routing.test.route");
     let original = std::fs::read_to_string(&tests).unwrap();
-    std::fs::write(&tests, original.replace("expect rule hot rep chen", "expect rule hott rep chenn").replace("intent: low, fit: weak, region: amer", "intent: lw, fit: weak, region: amer")).unwrap();
+    std::fs::write(
+        &tests,
+        original
+            .replace("expect rule hot rep chen", "expect rule hott rep chenn")
+            .replace(
+                "intent: low, fit: weak, region: amer",
+                "intent: lw, fit: weak, region: amer",
+            ),
+    )
+    .unwrap();
     let output = switchboard(&["check", "examples/", "--format", "json"], &dir);
     assert_eq!(output.status.code(), Some(1));
     let items: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
     let found: Vec<(String, String)> = items
         .iter()
-        .map(|item| (item["code"].as_str().unwrap().to_string(), item["help"].as_str().unwrap_or("").to_string()))
+        .map(|item| {
+            (
+                item["code"].as_str().unwrap().to_string(),
+                item["help"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    assert!(found.contains(&("unknown-rule".to_string(), "did you mean `hot`?".to_string())), "{found:?}");
-    assert!(found.contains(&("unknown-rep".to_string(), "did you mean `chen`?".to_string())), "{found:?}");
-    assert!(found.contains(&("unknown-variant".to_string(), "did you mean `low`?".to_string())), "{found:?}");
+    assert!(
+        found.contains(&(
+            "unknown-rule".to_string(),
+            "did you mean `hot`?".to_string()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "unknown-rep".to_string(),
+            "did you mean `chen`?".to_string()
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&(
+            "unknown-variant".to_string(),
+            "did you mean `low`?".to_string()
+        )),
+        "{found:?}"
+    );
 }
 
 /// Acceptance: explaining a lead for an away rep names the rep and the reason.
 #[test]
 fn explain_names_the_away_rep_and_why() {
     let lead = r#"{"id":"x","intent":"low","fit":"weak","region":"emea","country":"DE","employees":5,"deal_value":100,"source":"newsletter","created_at":"2026-11-23T10:00:00+01:00","contact_owner":"boris"}"#;
-    let args = ["explain", "examples/routing.route", "--roster", "examples/roster.json", "--now", "2026-11-23T10:00:00Z", "--lead", lead];
+    let args = [
+        "explain",
+        "examples/routing.route",
+        "--roster",
+        "examples/roster.json",
+        "--now",
+        "2026-11-23T10:00:00Z",
+        "--lead",
+        lead,
+    ];
     let output = switchboard(&args, root());
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("rep contact_owner:\n  boris  away\n"), "{stdout}");
+    assert!(
+        stdout.contains("rep contact_owner:\n  boris  away\n"),
+        "{stdout}"
+    );
     insta::assert_snapshot!("explain_away_rep", stdout);
 
     // `--format json` is exactly what `route --explain` prints for the same lead.
@@ -133,13 +232,27 @@ fn explain_names_the_away_rep_and_why() {
     json_args.extend(["--format", "json"]);
     let explained = text(&switchboard(&json_args, root()).stdout);
     let mut route = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["route", "examples/routing.route", "--roster", "examples/roster.json", "--now", "2026-11-23T10:00:00Z", "--state", ":memory:", "--explain"])
+        .args([
+            "route",
+            "examples/routing.route",
+            "--roster",
+            "examples/roster.json",
+            "--now",
+            "2026-11-23T10:00:00Z",
+            "--state",
+            ":memory:",
+            "--explain",
+        ])
         .current_dir(root())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(&mut route.stdin.take().unwrap(), format!("{lead}\n").as_bytes()).unwrap();
+    std::io::Write::write_all(
+        &mut route.stdin.take().unwrap(),
+        format!("{lead}\n").as_bytes(),
+    )
+    .unwrap();
     let routed = text(&route.wait_with_output().unwrap().stdout);
     assert_eq!(explained, routed);
 }
@@ -147,15 +260,33 @@ fn explain_names_the_away_rep_and_why() {
 #[test]
 fn explain_says_which_condition_failed_with_the_leads_value() {
     let output = switchboard(
-        &["explain", "examples/routing.route", "--roster", "examples/roster.json", "--lead", "@examples/leads.ndjson"],
+        &[
+            "explain",
+            "examples/routing.route",
+            "--roster",
+            "examples/roster.json",
+            "--lead",
+            "@examples/leads.ndjson",
+        ],
         root(),
     );
     assert_eq!(output.status.code(), Some(0));
     let stdout = text(&output.stdout);
     insta::assert_snapshot!("explain_first_example_lead", stdout);
-    assert!(stdout.contains("amer (line 59): no, `region = amer`: the lead has \"emea\""), "{stdout}");
+    assert!(
+        stdout.contains("amer (line 59): no, `region = amer`: the lead has \"emea\""),
+        "{stdout}"
+    );
 
-    let output = switchboard(&["explain", "examples/routing.route", "--lead", "{\"id\":\"y\",\"intent\":\"hgh\"}"], root());
+    let output = switchboard(
+        &[
+            "explain",
+            "examples/routing.route",
+            "--lead",
+            "{\"id\":\"y\",\"intent\":\"hgh\"}",
+        ],
+        root(),
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("lead.type"));
 }
