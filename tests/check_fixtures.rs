@@ -15,6 +15,18 @@ fn relative(path: &Path) -> String {
         .replace('\\', "/")
 }
 
+/// Pins a fixture's diagnostics: the plain rendering and the JSON items.
+fn snapshot_diagnostics(path: &Path, text: &str, diagnostics: &[switchboard::Diagnostic]) {
+    let name = relative(path);
+    let file = FileDiagnostics {
+        path: &name,
+        text,
+        diagnostics,
+    };
+    insta::assert_snapshot!("plain", render::human(&file, Style::Ascii));
+    insta::assert_json_snapshot!("json", render::json_items(&[file]));
+}
+
 #[test]
 fn ok_fixtures_check_clean() {
     insta::glob!("fixtures/check/ok/*.route", |path| {
@@ -44,14 +56,7 @@ fn err_fixtures_match_their_snapshots() {
             "{} should have errors",
             relative(path)
         );
-        let name = relative(path);
-        let file = FileDiagnostics {
-            path: &name,
-            text: &text,
-            diagnostics: &report.diagnostics,
-        };
-        insta::assert_snapshot!("plain", render::human(&file, Style::Ascii));
-        insta::assert_json_snapshot!("json", render::json_items(&[file]));
+        snapshot_diagnostics(path, &text, &report.diagnostics);
     });
 }
 
@@ -148,13 +153,6 @@ fn analysis_fixtures_match_their_snapshots() {
             "{} should report something",
             relative(path)
         );
-        let name = relative(path);
-        let file = FileDiagnostics {
-            path: &name,
-            text: &text,
-            diagnostics: &report.diagnostics,
-        };
-        insta::assert_snapshot!("plain", render::human(&file, Style::Ascii));
-        insta::assert_json_snapshot!("json", render::json_items(&[file]));
+        snapshot_diagnostics(path, &text, &report.diagnostics);
     });
 }

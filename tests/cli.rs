@@ -40,7 +40,7 @@ const TYPOS: &str = "tests/fixtures/check/err/unknown_names.route";
 fn the_example_policy_checks_clean() {
     let output = switchboard(&["check", "examples/"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stderr(&output), "checked 1 file: no problems\n");
+    assert_eq!(stderr(&output), "checked 2 files: no problems\n");
     assert_eq!(stdout(&output), "");
 }
 

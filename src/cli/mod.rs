@@ -420,49 +420,9 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
     use switchboard::route::state::{MemoryState, SqliteState, StateStore};
     use switchboard::route::{RouteConfig, Router};
 
-    let sources = read_sources(std::slice::from_ref(&args.policy))?;
-    let Some(source) = sources.first() else {
-        return Err(format!("no policy in `{}`", args.policy.display()));
-    };
-    let report = switchboard::check_source(&source.text);
-    let Some((policy, compiled)) = report
-        .compiled
-        .as_ref()
-        .filter(|_| report.error_count() == 0)
-    else {
-        let file = FileDiagnostics {
-            path: &source.path,
-            text: &source.text,
-            diagnostics: &report.diagnostics,
-        };
-        let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
-        return Err(format!(
-            "`{}` has errors; `switchboard check` it and fix them before routing",
-            source.path
-        ));
-    };
-    let roster = match &args.roster {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|error| {
-                format!(
-                    "cannot read roster `{}`: {}",
-                    path.display(),
-                    describe_io(&error)
-                )
-            })?;
-            Some(
-                switchboard::route::roster::Roster::from_json(&text)
-                    .map_err(|error| format!("roster `{}`: {error}", path.display()))?,
-            )
-        }
-    };
-    let now = match &args.now {
-        Some(text) => text
-            .parse::<jiff::Timestamp>()
-            .map_err(|error| format!("--now `{text}` is not an RFC 3339 time: {error}"))?,
-        None => jiff::Timestamp::now(),
-    };
+    let (source, policy, compiled) = load_policy(&args.policy)?;
+    let roster = load_roster(args.roster.as_deref())?;
+    let now = parse_now(args.now.as_deref())?;
     let config = RouteConfig {
         now,
         explain: args.explain,
@@ -471,7 +431,7 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
             max_depth: args.max_depth,
         },
     };
-    let router = Router::new(policy, compiled, roster.as_ref(), config, &source.text);
+    let router = Router::new(&policy, &compiled, roster.as_ref(), config, &source.text);
     let mut state: Box<dyn StateStore> = if args.state == ":memory:" {
         Box::new(MemoryState::default())
     } else {
