@@ -8,7 +8,7 @@
 use crate::check::FieldType;
 use crate::graph::Compiled;
 use crate::model::Policy;
-use crate::route::roster::{AccountEntry, OutOfOffice, RepEntry, Roster, Status};
+use crate::route::roster::{AccountEntry, OutOfOffice, Roster, Status};
 use crate::route::state::MemoryState;
 use crate::route::{RouteConfig, Router};
 use crate::span::Span;
@@ -279,11 +279,17 @@ fn clock_of_literal(policy: &Policy, lead: &LeadLiteral) -> Option<jiff::Timesta
         })
 }
 
-/// Turns an inline roster into a roster.
-pub fn inline_roster(inline: &InlineRoster) -> Roster {
+/// Turns an inline roster into a roster. An inline roster states exceptions: every member of
+/// every pool starts available with no open leads, and the roster changes what it names.
+pub fn inline_roster(inline: &InlineRoster, policy: &Policy) -> Roster {
     let mut roster = Roster::default();
+    for pool in &policy.pools {
+        for member in &pool.members {
+            roster.reps.entry(member.clone()).or_default();
+        }
+    }
     for rep in &inline.reps {
-        let mut entry = RepEntry::default();
+        let mut entry = roster.reps.remove(&rep.name.name).unwrap_or_default();
         for fact in &rep.facts {
             match fact {
                 RepFact::Away => entry.status = Status::Away,

@@ -162,6 +162,20 @@ fn language_reference_examples_check_clean() {
 }
 
 #[test]
+fn tutorial_testing_cookbook_and_routing_examples_check_clean() {
+    for path in [
+        "docs/tutorial.md",
+        "docs/testing.md",
+        "docs/cookbook.md",
+        "docs/routing.md",
+        "docs/graph.md",
+    ] {
+        check_examples(path);
+    }
+    assert!(check_examples("docs/cookbook.md") >= 6);
+}
+
+#[test]
 fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
     let path = "docs/diagnostics.md";
     let markdown = read(path);
@@ -435,7 +449,7 @@ fn files_of_tests_in_the_docs_check_clean_and_pass() {
             for test in &tests.tests {
                 let roster = match test.rosters.first() {
                     Some(switchboard::syntax::ast::RosterSpec::Inline(inline)) => {
-                        Some(switchboard::testing::inline_roster(inline))
+                        Some(switchboard::testing::inline_roster(inline, &policy))
                     }
                     Some(switchboard::syntax::ast::RosterSpec::File(file)) => {
                         let text = files

@@ -558,7 +558,9 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
             files.push(path.clone());
         }
     }
-    files.dedup();
+    // The same file named twice (`a.route` and `./a.route`, or a file and its folder) is read once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
     files
         .into_iter()
         .map(|path| {
@@ -591,10 +593,9 @@ fn display_path(path: &Path) -> String {
     let relative = std::env::current_dir()
         .ok()
         .and_then(|dir| path.strip_prefix(dir).ok().map(Path::to_path_buf));
-    relative
-        .unwrap_or_else(|| path.to_path_buf())
-        .display()
-        .to_string()
+    let shown = relative.unwrap_or_else(|| path.to_path_buf());
+    let shown = shown.strip_prefix("./").unwrap_or(&shown);
+    shown.display().to_string()
 }
 
 fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {

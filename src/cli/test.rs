@@ -52,16 +52,40 @@ struct Ran {
     result: TestResult,
 }
 
-/// A policy that tests ran against, for coverage.
+/// A policy that tests ran against (or that has none), for coverage.
 struct Tested {
+    /// The path as first shown.
+    shown: String,
     policy: Policy,
+}
+
+/// One key per policy file, however its path was written (`a.route`, `sub/../a.route`).
+fn policy_key(path: &str) -> String {
+    std::fs::canonicalize(path).map_or_else(|_| path.to_string(), |p| p.display().to_string())
+}
+
+/// A file whose tests could not run counts as one failed test, in every output format.
+fn broken_file(path: &str) -> Ran {
+    Ran {
+        file: path.to_string(),
+        line: 1,
+        policy: String::new(),
+        result: TestResult {
+            name: format!("{path} (has errors)"),
+            span: switchboard::Span::at(0),
+            failures: vec![format!(
+                "`{path}` has errors, so its tests did not run; see `switchboard check {path}`"
+            )],
+            decision: Value::Null,
+            rule: None,
+        },
+    }
 }
 
 pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
     let sources = read_sources(&args.paths)?;
     let mut ran: Vec<Ran> = Vec::new();
     let mut tested: BTreeMap<String, Tested> = BTreeMap::new();
-    let mut broken = 0usize;
     for source in &sources {
         let (policy_path, policy_text, tests_file) = match used_policy(source) {
             None => (source.path.clone(), source.text.clone(), None),
@@ -70,7 +94,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
                 let (_, diagnostics) =
                     switchboard::check::check_test_file(&source.text, Err(reason));
                 report_problems(source, &diagnostics);
-                broken += 1;
+                ran.push(broken_file(&source.path));
                 continue;
             }
         };
@@ -81,7 +105,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
                     switchboard::check::check_test_file(&file.text, Ok(&policy_text));
                 if diagnostics.iter().any(|d| d.is_error()) {
                     report_problems(file, &diagnostics);
-                    broken += 1;
+                    ran.push(broken_file(&file.path));
                     continue;
                 }
                 (parsed.tests, file)
@@ -89,6 +113,14 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
             None => {
                 let parsed = switchboard::syntax::parse(&source.text);
                 if parsed.file.tests.is_empty() {
+                    // A policy without tests of its own still counts for coverage (its tests
+                    // may be in a file that uses it, or missing).
+                    if let Some((policy, _)) = switchboard::check_source(&source.text).compiled {
+                        tested.entry(policy_key(&source.path)).or_insert(Tested {
+                            shown: source.path.clone(),
+                            policy,
+                        });
+                    }
                     continue;
                 }
                 (parsed.file.tests, source)
@@ -107,7 +139,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
                 text: policy_text.to_string(),
             };
             report_problems(&policy_source, &report.diagnostics);
-            broken += 1;
+            ran.push(broken_file(&test_source.path));
             continue;
         };
         let lines = LineIndex::new(&test_source.text);
@@ -117,7 +149,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
             .to_path_buf();
         for test in &tests {
             let line = lines.line_column(test.name.span.start).line;
-            let result = match resolve_roster(test, &base) {
+            let result = match resolve_roster(test, &base, &policy) {
                 Ok(roster) => run_test(&policy, &compiled, &policy_text, test, roster.as_ref()),
                 Err(reason) => TestResult {
                     name: test.name.value.clone(),
@@ -130,16 +162,17 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
             ran.push(Ran {
                 file: test_source.path.clone(),
                 line,
-                policy: policy_path.clone(),
+                policy: policy_key(&policy_path),
                 result,
             });
         }
-        tested
-            .entry(policy_path.clone())
-            .or_insert(Tested { policy });
+        tested.entry(policy_key(&policy_path)).or_insert(Tested {
+            shown: policy_path.clone(),
+            policy,
+        });
     }
     let passed = ran.iter().filter(|r| r.result.passed()).count();
-    let failed = ran.len() - passed + broken;
+    let failed = ran.len() - passed;
     let coverage_rows = coverage_table(&tested, &ran);
     match args.format {
         TestFormat::Human => {
@@ -161,7 +194,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
             }
         }
     }
-    if ran.is_empty() && broken == 0 {
+    if ran.is_empty() {
         return Err("no `test` blocks found".to_string());
     }
     Ok(if failed > 0 || low {
@@ -172,10 +205,10 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
 }
 
 /// The roster a test names: its file (relative to the test's file) or its inline roster.
-fn resolve_roster(test: &Test, base: &Path) -> Result<Option<Roster>, String> {
+fn resolve_roster(test: &Test, base: &Path, policy: &Policy) -> Result<Option<Roster>, String> {
     match test.rosters.first() {
         None => Ok(None),
-        Some(RosterSpec::Inline(inline)) => Ok(Some(inline_roster(inline))),
+        Some(RosterSpec::Inline(inline)) => Ok(Some(inline_roster(inline, policy))),
         Some(RosterSpec::File(path)) => {
             let full = base.join(&path.value);
             let text = std::fs::read_to_string(&full).map_err(|error| {
@@ -235,7 +268,7 @@ fn coverage_table(tested: &BTreeMap<String, Tested>, ran: &[Ran]) -> Vec<Coverag
                 .collect();
             let counts = coverage(&tested.policy, &results);
             CoverageRow {
-                policy: path.clone(),
+                policy: tested.shown.clone(),
                 rules: tested
                     .policy
                     .rules
@@ -447,7 +480,15 @@ fn junit(ran: &[Ran]) -> String {
             }
             let mut details = run.result.failures.join("\n");
             if !run.result.decision.is_null() {
-                details.push_str(&format!("\ndecision: {}", run.result.decision));
+                let mut decision = run.result.decision.clone();
+                let trace = decision
+                    .as_object_mut()
+                    .and_then(|o| o.shift_remove("trace"));
+                details.push_str(&format!("\ndecision: {decision}"));
+                for line in trace.iter().flat_map(explain_lines) {
+                    details.push('\n');
+                    details.push_str(&line);
+                }
             }
             out.push_str(&format!(
                 ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
