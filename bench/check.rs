@@ -23,7 +23,7 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing: keep it quick.
     let quick = !std::env::args().any(|arg| arg == "--bench");
     let runs = if quick { 1 } else { 15 };
-    println!("| rules | policy size | parse + check (median) | min | max |");
+    println!("| rules | policy size | parse + check + analysis (median) | min | max |");
     println!("|---:|---:|---:|---:|---:|");
     for rules in [10, 100, 1_000, 10_000] {
         let text = generator::policy(rules);

@@ -50,7 +50,11 @@ pub trait StateStore {
 /// State that lives as long as the process (`--state :memory:`).
 #[derive(Debug, Default)]
 pub struct MemoryState {
-    ledger: HashMap<String, String>,
+    /// Lead id -> where its decision lies in `decisions`.
+    ledger: HashMap<Box<str>, (usize, usize)>,
+    /// Every recorded decision, back to back: one growing buffer instead of an allocation per
+    /// lead keeps memory small and routing fast on long runs.
+    decisions: String,
     rotations: HashMap<String, String>,
     assignments: HashMap<String, Vec<Timestamp>>,
     /// Load counts already asked for, kept current as leads are assigned.
@@ -67,11 +71,18 @@ impl StateStore for MemoryState {
     }
 
     fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
-        Ok(self.ledger.get(lead).cloned())
+        Ok(self
+            .ledger
+            .get(lead)
+            .and_then(|(start, end)| self.decisions.get(*start..*end))
+            .map(str::to_string))
     }
 
     fn record(&mut self, lead: &str, decision: &str, _policy_hash: &str) -> Result<(), StateError> {
-        self.ledger.insert(lead.to_string(), decision.to_string());
+        let start = self.decisions.len();
+        self.decisions.push_str(decision);
+        self.ledger
+            .insert(lead.into(), (start, self.decisions.len()));
         Ok(())
     }
 
