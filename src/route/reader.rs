@@ -136,7 +136,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
     let id = policy
         .field_id("id")
         .and_then(|field| match values_in.get(field) {
-            Some(Some(Json::Str(id))) => Some(id.clone()),
+            Some(Some(Json::Str(id))) => Some(id.to_string()),
             Some(Some(Json::Number(number))) => Some(number.clone()),
             _ => None,
         });
@@ -192,23 +192,25 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
 
 /// A JSON value as far as validation needs it.
 #[derive(Debug, Clone)]
-enum Json {
+enum Json<'de> {
     Null,
     Bool(bool),
     /// The number's JSON text (exact: ints stay ints).
     Number(String),
-    Str(String),
+    /// Borrowed from the line when it has no escapes (most values), so that reading a lead does
+    /// not allocate per field.
+    Str(std::borrow::Cow<'de, str>),
     /// An array or an object: never a field value.
     Compound(&'static str),
 }
 
-impl Json {
+impl Json<'_> {
     fn shown(&self) -> String {
         let text = match self {
             Json::Null => "null".to_string(),
             Json::Bool(flag) => flag.to_string(),
             Json::Number(number) => number.clone(),
-            Json::Str(text) => Value::String(text.clone()).to_string(),
+            Json::Str(text) => Value::String(text.to_string()).to_string(),
             Json::Compound(kind) => return (*kind).to_string(),
         };
         if text.chars().count() > 60 {
@@ -221,8 +223,8 @@ impl Json {
 }
 
 /// The top of a line: an object's field values (in schema order), or what it was instead.
-enum Top {
-    Object(Vec<Option<Json>>),
+enum Top<'de> {
+    Object(Vec<Option<Json<'de>>>),
     Other(&'static str),
 }
 
@@ -231,22 +233,25 @@ struct LeadSeed<'a> {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for LeadSeed<'_> {
-    type Value = Top;
+    type Value = Top<'de>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Top, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Top<'de>, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
-    type Value = Top;
+    type Value = Top<'de>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a JSON object")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let mut values: Vec<Option<Json>> = vec![None; self.policy.fields.len()];
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
+        let mut values: Vec<Option<Json<'de>>> = vec![None; self.policy.fields.len()];
         while let Some(field) = map.next_key_seed(KeySeed {
             policy: self.policy,
         })? {
@@ -265,32 +270,32 @@ impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
         Ok(Top::Object(values))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok(Top::Other("an array"))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+    fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
         Ok(Top::Other("a string"))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
         Ok(Top::Other("a boolean"))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_unit<E>(self) -> Result<Top, E> {
+    fn visit_unit<E>(self) -> Result<Top<'de>, E> {
         Ok(Top::Other("null"))
     }
 }
@@ -331,61 +336,68 @@ impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
 struct JsonSeed;
 
 impl<'de> serde::de::DeserializeSeed<'de> for JsonSeed {
-    type Value = Json;
+    type Value = Json<'de>;
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Json<'de>, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for JsonSeed {
-    type Value = Json;
+    type Value = Json<'de>;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a JSON value")
     }
 
-    fn visit_unit<E>(self) -> Result<Json, E> {
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
 
-    fn visit_none<E>(self) -> Result<Json, E> {
+    fn visit_none<E>(self) -> Result<Json<'de>, E> {
         Ok(Json::Null)
     }
 
-    fn visit_bool<E>(self, flag: bool) -> Result<Json, E> {
+    fn visit_bool<E>(self, flag: bool) -> Result<Json<'de>, E> {
         Ok(Json::Bool(flag))
     }
 
-    fn visit_i64<E>(self, number: i64) -> Result<Json, E> {
+    fn visit_i64<E>(self, number: i64) -> Result<Json<'de>, E> {
         Ok(Json::Number(number.to_string()))
     }
 
-    fn visit_u64<E>(self, number: u64) -> Result<Json, E> {
+    fn visit_u64<E>(self, number: u64) -> Result<Json<'de>, E> {
         Ok(Json::Number(number.to_string()))
     }
 
-    fn visit_f64<E>(self, number: f64) -> Result<Json, E> {
+    fn visit_f64<E>(self, number: f64) -> Result<Json<'de>, E> {
         Ok(Json::Number(
             serde_json::Number::from_f64(number)
                 .map_or_else(|| number.to_string(), |n| n.to_string()),
         ))
     }
 
-    fn visit_str<E>(self, text: &str) -> Result<Json, E> {
-        Ok(Json::Str(text.to_string()))
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(std::borrow::Cow::Borrowed(text)))
     }
 
-    fn visit_string<E>(self, text: String) -> Result<Json, E> {
-        Ok(Json::Str(text))
+    fn visit_str<E>(self, text: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(std::borrow::Cow::Owned(text.to_string())))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+    fn visit_string<E>(self, text: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(std::borrow::Cow::Owned(text)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok(Json::Compound("an array"))
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         while map
             .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
             .is_some()
@@ -395,7 +407,7 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed {
 }
 
 /// Converts a JSON value to a field's type, or says what was expected.
-fn convert(ty: &FieldType, value: &Json) -> Result<LeadValue, String> {
+fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
     match (ty, value) {
         (FieldType::Enum(variants), Json::Str(text)) => variants
             .iter()
@@ -406,7 +418,7 @@ fn convert(ty: &FieldType, value: &Json) -> Result<LeadValue, String> {
         (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.join(", "))),
         (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),
-        (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.clone())),
+        (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.to_string())),
         (FieldType::String, _) => Err("a string".to_string()),
         (FieldType::Int, Json::Number(number)) => number
             .parse::<i64>()

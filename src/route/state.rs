@@ -50,11 +50,7 @@ pub trait StateStore {
 /// State that lives as long as the process (`--state :memory:`).
 #[derive(Debug, Default)]
 pub struct MemoryState {
-    /// Lead id -> where its decision lies in `decisions`.
-    ledger: HashMap<Box<str>, (usize, usize)>,
-    /// Every recorded decision, back to back: one growing buffer instead of an allocation per
-    /// lead keeps memory small and routing fast on long runs.
-    decisions: String,
+    ledger: Ledger,
     rotations: HashMap<String, String>,
     assignments: HashMap<String, Vec<Timestamp>>,
     /// Load counts already asked for, kept current as leads are assigned.
@@ -71,18 +67,11 @@ impl StateStore for MemoryState {
     }
 
     fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
-        Ok(self
-            .ledger
-            .get(lead)
-            .and_then(|(start, end)| self.decisions.get(*start..*end))
-            .map(str::to_string))
+        Ok(self.ledger.get(lead).map(str::to_string))
     }
 
     fn record(&mut self, lead: &str, decision: &str, _policy_hash: &str) -> Result<(), StateError> {
-        let start = self.decisions.len();
-        self.decisions.push_str(decision);
-        self.ledger
-            .insert(lead.into(), (start, self.decisions.len()));
+        self.ledger.insert(lead, decision);
         Ok(())
     }
 
@@ -117,6 +106,106 @@ impl StateStore for MemoryState {
         }
         self.loads.assigned(rep, at);
         Ok(())
+    }
+}
+
+/// The in-memory ledger, compact for long runs: lead ids and decisions are appended to large
+/// text chunks (no allocation per lead, no copying as it grows), and a table maps a 64-bit hash
+/// of the id to where they lie. The stored id is compared on every hit, so a hash collision can
+/// never return another lead's decision (colliding ids go to a small exact map).
+#[derive(Debug, Default)]
+struct Ledger {
+    chunks: Vec<String>,
+    by_hash: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
+    collisions: HashMap<Box<str>, String>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// Where one entry lies: chunk, offset, length of the id, length of the decision.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    chunk: u32,
+    offset: u32,
+    id_len: u32,
+    decision_len: u32,
+}
+
+const CHUNK: usize = 4 << 20;
+
+impl Ledger {
+    fn hash(&self, id: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, id)
+    }
+
+    fn text(&self, place: Place) -> Option<(&str, &str)> {
+        let chunk = self.chunks.get(place.chunk as usize)?;
+        let start = place.offset as usize;
+        let middle = start + place.id_len as usize;
+        let end = middle + place.decision_len as usize;
+        Some((chunk.get(start..middle)?, chunk.get(middle..end)?))
+    }
+
+    fn get(&self, id: &str) -> Option<&str> {
+        if let Some(decision) = self.collisions.get(id) {
+            return Some(decision);
+        }
+        let place = *self.by_hash.get(&self.hash(id))?;
+        let (stored, decision) = self.text(place)?;
+        (stored == id).then_some(decision)
+    }
+
+    fn insert(&mut self, id: &str, decision: &str) {
+        let hash = self.hash(id);
+        if let Some(place) = self.by_hash.get(&hash).copied()
+            && self.text(place).is_some_and(|(stored, _)| stored != id)
+        {
+            self.collisions.insert(id.into(), decision.to_string());
+            return;
+        }
+        if self.by_hash.capacity() == 0 {
+            self.by_hash.reserve(1 << 16);
+        }
+        let needed = id.len() + decision.len();
+        if self
+            .chunks
+            .last()
+            .is_none_or(|chunk| chunk.len() + needed > chunk.capacity())
+        {
+            self.chunks.push(String::with_capacity(CHUNK.max(needed)));
+        }
+        let chunk_index = self.chunks.len() - 1;
+        let Some(chunk) = self.chunks.last_mut() else {
+            return;
+        };
+        let place = Place {
+            chunk: u32::try_from(chunk_index).unwrap_or(u32::MAX),
+            offset: u32::try_from(chunk.len()).unwrap_or(u32::MAX),
+            id_len: u32::try_from(id.len()).unwrap_or(u32::MAX),
+            decision_len: u32::try_from(decision.len()).unwrap_or(u32::MAX),
+        };
+        chunk.push_str(id);
+        chunk.push_str(decision);
+        self.by_hash.insert(hash, place);
+    }
+}
+
+/// The ledger's keys are already hashes.
+#[derive(Debug, Default)]
+struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
     }
 }
 
@@ -331,5 +420,27 @@ impl StateStore for SqliteState {
         statement.execute(params![lead, rep, sortable(at)])?;
         self.loads.assigned(rep, at);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_ledger_returns_each_leads_own_decision() {
+        let mut ledger = Ledger::default();
+        for i in 0..20_000 {
+            ledger.insert(&format!("L-{i}"), &format!("{{\"lead\":\"L-{i}\"}}"));
+        }
+        for i in 0..20_000 {
+            let expected = format!("{{\"lead\":\"L-{i}\"}}");
+            assert_eq!(ledger.get(&format!("L-{i}")), Some(expected.as_str()));
+        }
+        assert_eq!(ledger.get("L-20000"), None);
+        // A decision longer than a chunk gets a chunk of its own.
+        let long = "x".repeat(CHUNK + 10);
+        ledger.insert("big", &long);
+        assert_eq!(ledger.get("big").map(str::len), Some(long.len()));
     }
 }
