@@ -122,14 +122,28 @@ fn a_broken_expectation_fails_with_expected_and_actual() {
 
 #[test]
 fn coverage_below_the_minimum_fails() {
+    // Without its file of tests, the example policy's own four tests reach 4 of 12 rules.
+    let dir = examples_copy("coverage");
+    std::fs::remove_file(dir.join("examples/routing.test.route")).unwrap();
     let output = switchboard(
         &["test", "examples/routing.route", "--min-coverage", "50"],
-        root(),
+        &dir,
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains(
         "tests reach 33.3% of the rules of `examples/routing.route`, below --min-coverage 50"
     ));
+}
+
+/// Naming a policy also runs the files of tests beside it that `use` it.
+#[test]
+fn naming_a_policy_runs_its_file_of_tests_too() {
+    let output = switchboard(
+        &["test", "examples/routing.route", "--min-coverage", "100"],
+        root(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).ends_with("15 passed, 0 failed\n"));
 }
 
 #[test]

@@ -83,7 +83,8 @@ fn broken_file(path: &str) -> Ran {
 }
 
 pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
-    let sources = read_sources(&args.paths)?;
+    let mut sources = read_sources(&args.paths)?;
+    sources.extend(files_of_tests_beside(&sources)?);
     let mut ran: Vec<Ran> = Vec::new();
     let mut tested: BTreeMap<String, Tested> = BTreeMap::new();
     for source in &sources {
@@ -202,6 +203,62 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Files of tests next to the named policies that `use` them and were not named themselves:
+/// `switchboard test routing.route` also runs `routing.test.route` when it says
+/// `use "routing.route"`.
+fn files_of_tests_beside(sources: &[Source]) -> Result<Vec<Source>, String> {
+    let named: std::collections::HashSet<String> =
+        sources.iter().map(|s| policy_key(&s.path)).collect();
+    let mut found = Vec::new();
+    let mut seen = named.clone();
+    for source in sources {
+        if used_policy(source).is_some() {
+            continue;
+        }
+        let policy = policy_key(&source.path);
+        let dir = Path::new(&source.path)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut candidates: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "route"))
+            .collect();
+        candidates.sort();
+        for candidate in candidates {
+            let key = policy_key(&candidate.display().to_string());
+            if seen.contains(&key) {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&candidate) else {
+                continue;
+            };
+            let parsed = switchboard::syntax::parse(&text);
+            let uses_this = parsed.file.uses.first().is_some_and(|used| {
+                policy_key(&dir.join(&used.value).display().to_string()) == policy
+            });
+            if uses_this {
+                seen.insert(key);
+                let shown = candidate
+                    .strip_prefix("./")
+                    .unwrap_or(&candidate)
+                    .display()
+                    .to_string();
+                found.push(Source { path: shown, text });
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The roster a test names: its file (relative to the test's file) or its inline roster.
