@@ -593,6 +593,24 @@ impl<'a> Checker<'a> {
                 );
             }
             if let crate::syntax::ast::RosterSpec::Inline(inline) = roster {
+                for owner in inline
+                    .accounts
+                    .iter()
+                    .filter_map(|account| account.owner.as_ref())
+                {
+                    if !self.reps.contains(owner.name.as_str()) && !self.pool_broken {
+                        let candidates: Vec<&str> = self.reps.iter().copied().collect();
+                        self.report(
+                            Diagnostic::new(
+                                Code::UnknownRep,
+                                owner.span,
+                                format!("unknown rep `{}`", owner.name),
+                            )
+                            .with_label("account owners are reps: members of a pool")
+                            .with_help_opt(did_you_mean(&owner.name, candidates)),
+                        );
+                    }
+                }
                 for rep in &inline.reps {
                     if !self.reps.contains(rep.name.name.as_str()) && !self.pool_broken {
                         let candidates: Vec<&str> = self.reps.iter().copied().collect();
