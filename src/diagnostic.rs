@@ -113,6 +113,7 @@ codes! {
     TestWithoutLead = "test-without-lead", Error, "a test block without exactly one `lead`";
     TestWithoutExpect = "test-without-expect", Error, "a test block without `expect`";
     MissingField = "missing-field", Error, "a test lead without a required field";
+    UnusedAt = "unused-at", Warning, "a test's `at` when its lead gives its own clock time, which wins";
     InvalidTestFile = "invalid-test-file", Error, "a file of tests (`use`) that also declares policy items, or uses two policies";
     MissingPolicy = "missing-policy", Error, "the policy a file of tests uses cannot be read";
     ShadowedRule = "shadowed-rule", Error, "a rule no lead can reach, because earlier rules take all its leads";

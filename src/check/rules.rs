@@ -580,6 +580,41 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        // `at` is the time for leads without a clock value: a lead that gives its clock ignores it.
+        if let (Some(at), Some(fields)) = (test.at.first(), &self.fields) {
+            let clock = fields
+                .iter()
+                .find(|(name, info)| **name == "created_at" && info.ty == FieldType::Time)
+                .or_else(|| {
+                    let times: Vec<_> = fields
+                        .iter()
+                        .filter(|(_, info)| info.ty == FieldType::Time)
+                        .collect();
+                    (times.len() == 1).then(|| times[0])
+                })
+                .map(|(name, _)| *name);
+            let given = clock.and_then(|clock| {
+                test.leads
+                    .iter()
+                    .flat_map(|lead| &lead.entries)
+                    .find(|entry| {
+                        entry.field.name == clock && !matches!(entry.value.kind, ValueKind::Null)
+                    })
+            });
+            if let (Some(clock), Some(entry)) = (clock, given) {
+                self.report(
+                    Diagnostic::new(Code::UnusedAt, at.span, "`at` has no effect on this test")
+                        .with_label("ignored")
+                        .with_related(
+                            entry.field.span,
+                            format!("the lead's `{clock}` is its clock"),
+                        )
+                        .with_help(format!(
+                            "change the lead's `{clock}` instead, or remove `at`"
+                        )),
+                );
+            }
+        }
         for (index, roster) in test.rosters.iter().enumerate() {
             let span = match roster {
                 crate::syntax::ast::RosterSpec::File(path) => path.span,
