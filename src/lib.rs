@@ -20,6 +20,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod explain;
+pub mod format;
 pub mod graph;
 pub mod model;
 pub mod render;

@@ -87,7 +87,7 @@ fn check_block(block: &Block, text: &str) -> CheckReport {
         match key.as_str() {
             "warn" if value == "overlap" => config.analysis.overlaps = true,
             "node-budget" => config.analysis.node_budget = value.parse().unwrap(),
-            "file" | "expect-errors" => {}
+            "file" | "expect-errors" | "formatted" => {}
             "expect-failure" => {}
             other => panic!("unknown option `{other}` on a code block"),
         }
@@ -146,6 +146,14 @@ fn check_examples(path: &str) -> usize {
             block.tag,
             render(&format!("{path}:{}", block.line), &report, &text)
         );
+        if block.options.iter().any(|(key, _)| key == "formatted") {
+            let formatted = switchboard::format::format(&block.text).unwrap();
+            assert_eq!(
+                formatted, block.text,
+                "{path}:{}: the block is not as `switchboard fmt` writes it",
+                block.line
+            );
+        }
         checked += 1;
     }
     checked
@@ -169,10 +177,12 @@ fn tutorial_testing_cookbook_and_routing_examples_check_clean() {
         "docs/cookbook.md",
         "docs/routing.md",
         "docs/graph.md",
+        "docs/formatting.md",
     ] {
         check_examples(path);
     }
     assert!(check_examples("docs/cookbook.md") >= 6);
+    assert_eq!(check_examples("docs/formatting.md"), 2);
 }
 
 #[test]

@@ -89,6 +89,7 @@ fn a_broken_expectation_fails_with_expected_and_actual() {
     let output = switchboard(&["test", "examples/", "--format", "junit"], &dir);
     assert_eq!(output.status.code(), Some(1));
     let junit = text(&output.stdout);
+    insta::assert_snapshot!("test_broken_expectation_junit", junit);
     assert!(junit.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"switchboard\" tests=\"15\" failures=\"1\">"));
     assert_eq!(junit.matches("<testcase ").count(), 15);
     assert_eq!(
@@ -303,4 +304,68 @@ fn explain_says_which_condition_failed_with_the_leads_value() {
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("lead.type"));
+}
+
+/// Acceptance: `fmt --check` on a hand-misaligned copy of the example exits 1 with a diff; `fmt`
+/// then makes `--check` pass, and every comment survives.
+#[test]
+fn fmt_check_shows_a_diff_and_fmt_fixes_it() {
+    let dir = examples_copy("fmt");
+    let policy = dir.join("examples/routing.route");
+    let original = std::fs::read_to_string(&policy).unwrap();
+    let misaligned = original
+        .replace(
+            "pool enterprise { members petr, maria          strategy least_loaded",
+            "pool   enterprise {members petr,maria strategy   least_loaded",
+        )
+        .replace(
+            "rule hot_weak: when intent = high and fit = weak",
+            "rule hot_weak:when intent=high and   fit=weak",
+        );
+    assert_ne!(misaligned, original);
+    std::fs::write(&policy, &misaligned).unwrap();
+    let output = switchboard(&["fmt", "--check", "examples/routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let diff = text(&output.stdout);
+    assert!(
+        diff.starts_with("--- examples/routing.route\n+++ examples/routing.route (formatted)\n@@ "),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-pool   enterprise {members petr,maria strategy   least_loaded"),
+        "{diff}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&policy).unwrap(),
+        misaligned,
+        "--check writes nothing"
+    );
+
+    let output = switchboard(&["fmt", "examples/routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let output = switchboard(&["fmt", "--check", "examples/"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let formatted = std::fs::read_to_string(&policy).unwrap();
+    let comments = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains('#'))
+            .map(|l| l[l.find('#').unwrap()..].to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(comments(&formatted), comments(&original));
+    // The formatted policy routes exactly as before: its tests still pass.
+    let output = switchboard(&["test", "examples/", "--min-coverage", "100"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+}
+
+#[test]
+fn fmt_leaves_a_file_with_syntax_errors_untouched() {
+    let dir = examples_copy("fmt-broken");
+    let broken = dir.join("examples/broken.route");
+    let text_before = "schema lead { id: string }\nqueue q\nwhen x = -> queue q\n";
+    std::fs::write(&broken, text_before).unwrap();
+    let output = switchboard(&["fmt", "examples/broken.route"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("has syntax errors; it was not formatted"));
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), text_before);
 }

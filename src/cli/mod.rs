@@ -32,6 +32,8 @@ enum Command {
     Test(test::TestArgs),
     /// Explain how one lead is routed: rules tried, candidates, SLA
     Explain(ExplainArgs),
+    /// Rewrite policy files in the canonical layout (comments kept); --check prints a diff
+    Fmt(fmt::FmtArgs),
 }
 
 #[derive(clap::Args)]
@@ -154,6 +156,7 @@ enum Deny {
 const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
+mod fmt;
 mod test;
 
 pub fn main() -> ExitCode {
@@ -174,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Route(args) => route(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain(&args),
+        Command::Fmt(args) => fmt::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,267 @@
+//! The formatter: idempotent, comment-preserving, meaning-preserving, on every policy in the
+//! repository's fixtures and examples, and on random policies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::path::{Path, PathBuf};
+
+fn policies() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [
+        "examples",
+        "tests/fixtures/check/ok",
+        "tests/fixtures/check/analysis",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "route") {
+                files.push(path);
+            }
+        }
+    }
+    for entry in std::fs::read_dir(root.join("tests/fixtures/route")).unwrap() {
+        files.push(entry.unwrap().path().join("policy.route"));
+    }
+    files.sort();
+    files
+}
+
+/// What a policy means: its declarations and its rules' resolved conditions and actions.
+fn meaning(text: &str) -> String {
+    let report = switchboard::check_source(text);
+    match report.compiled {
+        Some((policy, _)) => {
+            let rules: Vec<String> = policy
+                .rules
+                .iter()
+                .map(|rule| {
+                    format!(
+                        "{} {:?} {:?} {:?} {:?}",
+                        rule.label,
+                        rule.cond,
+                        rule.syntax
+                            .actions
+                            .iter()
+                            .map(|a| format!("{:?}", a.kind)
+                                .replace(|c: char| c.is_ascii_digit(), ""))
+                            .collect::<Vec<_>>(),
+                        rule.syntax.within.map(|w| w.kind),
+                        rule.syntax
+                            .escalations
+                            .iter()
+                            .map(|e| (e.target.name.clone(), e.after.map(|a| a.kind)))
+                            .collect::<Vec<_>>()
+                    )
+                })
+                .collect();
+            format!(
+                "{:?}\n{:?}\n{:?}\n{}",
+                policy.fields,
+                policy.pools,
+                policy.queues,
+                rules.join("\n")
+            )
+        }
+        None => format!(
+            "{:?}",
+            report
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect::<Vec<_>>()
+        ),
+    }
+}
+
+fn comments(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .lines()
+        .filter_map(|line| {
+            let mut in_string = false;
+            let mut escaped = false;
+            for (index, ch) in line.char_indices() {
+                match ch {
+                    '\\' if in_string && !escaped => {
+                        escaped = true;
+                        continue;
+                    }
+                    '"' if !escaped => in_string = !in_string,
+                    '#' if !in_string => return Some(line[index..].trim_end().to_string()),
+                    _ => {}
+                }
+                escaped = false;
+            }
+            None
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+#[test]
+fn formatting_is_idempotent_and_keeps_meaning_and_comments() {
+    for path in policies() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let once = switchboard::format::format(&text)
+            .unwrap_or_else(|errors| panic!("{name}: {errors:?}"));
+        let twice = switchboard::format::format(&once).unwrap();
+        assert_eq!(once, twice, "{name}: not idempotent");
+        assert_eq!(
+            meaning(&text),
+            meaning(&once),
+            "{name}: meaning changed:\n{once}"
+        );
+        assert_eq!(
+            comments(&text),
+            comments(&once),
+            "{name}: comments changed:\n{once}"
+        );
+        let tests_before = switchboard::syntax::parse(&text).file.tests.len();
+        assert_eq!(
+            tests_before,
+            switchboard::syntax::parse(&once).file.tests.len()
+        );
+    }
+}
+
+/// Each fixture's formatted text, reviewed.
+#[test]
+fn formatted_fixtures_match_their_snapshots() {
+    insta::glob!("fixtures/check/{ok,analysis}/*.route", |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        insta::assert_snapshot!(switchboard::format::format(&text).unwrap());
+    });
+}
+
+#[test]
+fn a_file_with_syntax_errors_is_not_formatted() {
+    let errors = switchboard::format::format("schema lead { id: string }\nwhen x = -> queue q\n")
+        .unwrap_err();
+    assert!(errors.iter().any(|d| d.code.as_str() == "syntax"));
+}
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Spaces and tabs between tokens do not change the formatted text.
+    #[test]
+    fn spacing_does_not_change_the_layout(seed in prop::collection::vec(0u8..4, 64)) {
+        for path in policies() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let expected = switchboard::format::format(&text).unwrap();
+            // Widen runs of spaces outside comments and strings.
+            let mut perturbed = String::new();
+            let mut counter = 0usize;
+            for line in text.split_inclusive('\n') {
+                let mut in_string = false;
+                let mut in_comment = false;
+                let mut previous = ' ';
+                for ch in line.chars() {
+                    if ch == '"' && previous != '\\' && !in_comment {
+                        in_string = !in_string;
+                    }
+                    if ch == '#' && !in_string {
+                        in_comment = true;
+                    }
+                    perturbed.push(ch);
+                    if ch == ' ' && !in_string && !in_comment {
+                        let extra = seed[counter % seed.len()];
+                        counter += 1;
+                        for _ in 0..extra {
+                            perturbed.push(if extra == 3 { '\t' } else { ' ' });
+                        }
+                    }
+                    previous = ch;
+                }
+            }
+            let reformatted = switchboard::format::format(&perturbed).unwrap();
+            prop_assert_eq!(&reformatted, &expected, "{}", path.display());
+        }
+    }
+}
+
+/// A random condition over the schema of `random_policy`.
+fn condition() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        prop::sample::select(vec!["low", "medium", "high"]).prop_map(|v| format!("intent = {v}")),
+        prop::sample::select(vec!["<", "<=", ">", ">=", "=", "!="]).prop_flat_map(|op| {
+            prop::sample::select(vec!["0", "10_000", "50000", "2.5"])
+                .prop_map(move |v| format!("deal_value {op} {v}"))
+        }),
+        Just("country in {\"DE\", \"AT\"}".to_string()),
+        Just("country not in {\"FR\"}".to_string()),
+        Just("industry is set".to_string()),
+        Just("industry is not set".to_string()),
+        Just("inside office".to_string()),
+        Just("outside office".to_string()),
+    ];
+    atom.prop_recursive(3, 10, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..=3)
+                .prop_map(|parts| format!("({})", parts.join(" and "))),
+            prop::collection::vec(inner.clone(), 2..=3).prop_map(|parts| parts.join(" or ")),
+            inner.prop_map(|part| format!("not ({part})")),
+        ]
+    })
+}
+
+/// A random policy over a fixed schema, laid out at random: spaces, newlines and comments.
+fn random_policy() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec((condition(), any::<bool>(), 0u8..6, any::<bool>()), 1..6),
+        prop::collection::vec(0u8..5, 40),
+    )
+        .prop_map(|(rules, spacing)| {
+            let mut counter = 0;
+            let mut gap = || {
+                counter += 1;
+                match spacing[counter % spacing.len()] {
+                    0 => " ",
+                    1 => "  ",
+                    2 => "\n  ",
+                    3 => "\t",
+                    _ => " ",
+                }
+            };
+            let mut text = String::from(
+                "# random policy\nschema lead { id: string  intent: enum { low, medium, high }  deal_value: number\n  country: string  industry: string?  created_at: time }\n",
+            );
+            text.push_str("calendar office { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n");
+            text.push_str(&format!("pool desk {{{}members anna, boris{}strategy round_robin }}\nqueue review\n", gap(), gap()));
+            for (index, (condition, named, clause, commented)) in rules.iter().enumerate() {
+                if *named {
+                    text.push_str(&format!("rule r{index}:{}", gap()));
+                }
+                text.push_str(&format!("when{}{condition}{}->{}", gap(), gap(), gap()));
+                text.push_str(if index % 2 == 0 { "pool desk else queue review" } else { "queue review" });
+                match clause {
+                    0 => text.push_str(&format!("{}within 15m", gap())),
+                    1 => text.push_str(&format!("{}within 1h{}escalate review after 2h", gap(), gap())),
+                    _ => {}
+                }
+                if *commented {
+                    text.push_str(&format!("  # rule {index}"));
+                }
+                text.push('\n');
+            }
+            text.push_str("otherwise -> queue review\n");
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// On random policies: formatting parses, is idempotent, keeps every comment and the meaning.
+    #[test]
+    fn random_policies_format_safely(text in random_policy()) {
+        let once = switchboard::format::format(&text).map_err(|errors| TestCaseError::fail(format!("{errors:?}\n{text}")))?;
+        let twice = switchboard::format::format(&once).unwrap();
+        prop_assert_eq!(&once, &twice, "not idempotent:\n{}", text);
+        prop_assert_eq!(meaning(&text), meaning(&once), "meaning changed:\n{}\n---\n{}", text, once);
+        prop_assert_eq!(comments(&text), comments(&once), "comments changed:\n{}\n---\n{}", text, once);
+    }
+}
