@@ -18,9 +18,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
-use crate::syntax::ast::{
-    Action, ActionKind, CmpOp, Escalation, Expr, ExprKind, PolicyFile, Rule, Schema, TypeExpr,
-};
+use crate::syntax::ast::{Escalation, Expr, ExprKind, PolicyFile, Rule, Schema, TypeExpr};
 use crate::syntax::parse;
 
 /// The width past which rules wrap and pools go multi-line.
@@ -634,7 +632,7 @@ impl<'a> Formatter<'a> {
             let actions = rule
                 .actions
                 .iter()
-                .map(action)
+                .map(|action| action.kind.describe())
                 .collect::<Vec<_>>()
                 .join(" else ");
             let mut clauses = Vec::new();
@@ -726,14 +724,7 @@ impl<'a> Formatter<'a> {
                 Precedence::Not,
             ),
             ExprKind::Compare { field, op, value } => {
-                let op = match op.value {
-                    CmpOp::Eq => "=",
-                    CmpOp::Ne => "!=",
-                    CmpOp::Lt => "<",
-                    CmpOp::Le => "<=",
-                    CmpOp::Gt => ">",
-                    CmpOp::Ge => ">=",
-                };
+                let op = op.value.symbol();
                 (
                     format!("{} {op} {}", field.name, self.source(value.span)),
                     Precedence::Atom,
@@ -891,15 +882,6 @@ fn wrap_enum(variants: &[&str], column: usize) -> String {
     out
 }
 
-fn action(action: &Action) -> String {
-    match &action.kind {
-        ActionKind::Pool(name) => format!("pool {}", name.name),
-        ActionKind::Rep(name) => format!("rep {}", name.name),
-        ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
-        ActionKind::Queue(name) => format!("queue {}", name.name),
-    }
-}
-
 fn same_kind(left: &Item<'_>, right: &Item<'_>) -> bool {
     std::mem::discriminant(left) == std::mem::discriminant(right)
 }
@@ -909,28 +891,12 @@ fn comments(text: &str) -> Vec<Comment> {
     let mut found = Vec::new();
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
-        let mut in_string = false;
-        let mut escaped = false;
-        for (index, ch) in line.char_indices() {
-            match ch {
-                '\\' if in_string && !escaped => {
-                    escaped = true;
-                    continue;
-                }
-                '"' if !escaped => in_string = !in_string,
-                '#' if !in_string => {
-                    let text = line[index..].trim_end().to_string();
-                    let trailing = !line[..index].trim().is_empty();
-                    found.push(Comment {
-                        start: line_start + index,
-                        text,
-                        trailing,
-                    });
-                    break;
-                }
-                _ => {}
-            }
-            escaped = false;
+        if let Some(index) = crate::syntax::comment_start(line) {
+            found.push(Comment {
+                start: line_start + index,
+                text: line[index..].trim_end().to_string(),
+                trailing: !line[..index].trim().is_empty(),
+            });
         }
         line_start += line.len();
     }

@@ -1,21 +1,15 @@
 //! The `switchboard` binary as CI and people run it: exit codes, streams and every output format.
-
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
+
+use std::path::PathBuf;
+use std::process::Output;
 
 fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    common::run(args, root())
 }
 
 fn stdout(output: &Output) -> String {

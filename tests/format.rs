@@ -77,21 +77,8 @@ fn comments(text: &str) -> Vec<String> {
     let mut found: Vec<String> = text
         .lines()
         .filter_map(|line| {
-            let mut in_string = false;
-            let mut escaped = false;
-            for (index, ch) in line.char_indices() {
-                match ch {
-                    '\\' if in_string && !escaped => {
-                        escaped = true;
-                        continue;
-                    }
-                    '"' if !escaped => in_string = !in_string,
-                    '#' if !in_string => return Some(line[index..].trim_end().to_string()),
-                    _ => {}
-                }
-                escaped = false;
-            }
-            None
+            switchboard::syntax::comment_start(line)
+                .map(|index| line[index..].trim_end().to_string())
         })
         .collect();
     found.sort();

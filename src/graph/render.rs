@@ -5,7 +5,6 @@ use super::example::{Step, branches};
 use super::{Graph, Node, NodeId, Outcome};
 use crate::check::FieldType;
 use crate::model::{Bound, Policy, Scalar};
-use crate::syntax::ast::ActionKind;
 use std::fmt::Write;
 
 /// The picture formats.
@@ -151,12 +150,7 @@ fn actions(rule: &crate::model::RuleDef) -> String {
     rule.syntax
         .actions
         .iter()
-        .map(|action| match &action.kind {
-            ActionKind::Pool(name) => format!("pool {}", name.name),
-            ActionKind::Rep(name) => format!("rep {}", name.name),
-            ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
-            ActionKind::Queue(name) => format!("queue {}", name.name),
-        })
+        .map(|action| action.kind.describe())
         .collect::<Vec<_>>()
         .join(" else ")
 }

@@ -330,7 +330,7 @@ impl<'a> Router<'a> {
                 Attempt::Failed { reason, trace } => {
                     decision
                         .reasons
-                        .push((Some(describe_action(&action.kind)), reason));
+                        .push((Some(action.kind.describe()), reason));
                     action_traces.push(trace);
                 }
                 Attempt::Assigned {
@@ -725,15 +725,6 @@ fn strategy_name(strategy: &StrategyDef) -> &'static str {
         StrategyDef::Weighted(_) => "weighted",
         StrategyDef::LeastLoaded => "least_loaded",
         StrategyDef::Ordered => "ordered",
-    }
-}
-
-fn describe_action(action: &ActionKind) -> String {
-    match action {
-        ActionKind::Pool(name) => format!("pool {}", name.name),
-        ActionKind::Rep(name) => format!("rep {}", name.name),
-        ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
-        ActionKind::Queue(name) => format!("queue {}", name.name),
     }
 }
 

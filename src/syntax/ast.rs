@@ -385,6 +385,18 @@ pub enum ActionKind {
     Queue(Ident),
 }
 
+impl ActionKind {
+    /// The action as written: `pool senior`, `rep anna`, `owner of account`, `queue review`.
+    pub fn describe(&self) -> String {
+        match self {
+            ActionKind::Pool(name) => format!("pool {}", name.name),
+            ActionKind::Rep(name) => format!("rep {}", name.name),
+            ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
+            ActionKind::Queue(name) => format!("queue {}", name.name),
+        }
+    }
+}
+
 /// `15m`, `1h30m`, `5 business days`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duration {

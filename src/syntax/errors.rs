@@ -1,6 +1,6 @@
 //! Syntax errors: turns a pest error into a diagnostic that says what was expected, in words.
 
-use super::{MAX_NESTING, Rule};
+use super::{MAX_NESTING, Rule, comment_start};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use std::collections::BTreeSet;
@@ -255,23 +255,4 @@ fn previous_token_end(text: &str, offset: usize) -> usize {
             None => return trimmed.len(),
         }
     }
-}
-
-/// Where a comment starts on a line, ignoring `#` inside strings.
-fn comment_start(line: &str) -> Option<usize> {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (index, ch) in line.char_indices() {
-        match ch {
-            '\\' if in_string && !escaped => {
-                escaped = true;
-                continue;
-            }
-            '"' if !escaped => in_string = !in_string,
-            '#' if !in_string => return Some(index),
-            _ => {}
-        }
-        escaped = false;
-    }
-    None
 }

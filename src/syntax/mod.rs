@@ -16,6 +16,26 @@ pub use parser::{Parsed, parse};
 #[grammar = "../grammar/switchboard.pest"]
 pub(crate) struct PestParser;
 
+/// Where a comment starts on one line: the first `#` outside a string (strings never span
+/// lines). Every tool that needs to find comments (error placement, the formatter) asks this.
+pub fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (index, ch) in line.char_indices() {
+        match ch {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return Some(index),
+            _ => {}
+        }
+        escaped = false;
+    }
+    None
+}
+
 /// The maximum nesting of parentheses and `not` in one condition. Deeper input is rejected
 /// before it reaches pest, so that a hostile file cannot exhaust the stack.
 pub const MAX_NESTING: usize = 64;
