@@ -39,6 +39,13 @@ where
     closest(word, candidates).map(|name| format!("did you mean `{name}`?"))
 }
 
+/// The name a "did you mean" help suggests: the inverse of [`did_you_mean`], for tools that turn
+/// the suggestion into an edit (the language server's quick fix).
+pub fn suggested_name(help: &str) -> Option<&str> {
+    let name = help.strip_prefix("did you mean `")?.strip_suffix("`?")?;
+    (!name.is_empty() && !name.contains('`')).then_some(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +63,12 @@ mod tests {
         );
         assert_eq!(closest("xyz", ["senior", "backup"]), None);
         assert_eq!(closest("Intent", ["intent"]), Some("intent"));
+    }
+
+    #[test]
+    fn suggested_name_inverts_did_you_mean() {
+        let help = did_you_mean("intnet", ["intent"]).unwrap();
+        assert_eq!(suggested_name(&help), Some("intent"));
+        assert_eq!(suggested_name("add `x` to `members`"), None);
     }
 }

@@ -1,0 +1,662 @@
+//! Completion in context: what may be written at the cursor, read from the tokens before it
+//! (the text under the cursor is often half a rule that does not parse yet) and the names the
+//! last analysis resolved.
+
+use crate::index::Names;
+use crate::lexer::{self, ITEM_KEYWORDS, Token, TokenKind};
+use tower_lsp_server::ls_types::{
+    CompletionItem, CompletionItemKind, CompletionTextEdit, InsertTextFormat, Range, TextEdit,
+};
+
+/// What the cursor may be followed by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Context {
+    /// Item keywords at the start of a line.
+    Item,
+    /// A condition starts: fields, `not`, `inside`, `outside`.
+    ConditionStart,
+    /// After a field in a condition: operators.
+    Operator { field: String },
+    /// A value of a field (after `field =` or inside `field in {`).
+    Value { field: String, taken: Vec<String> },
+    /// After `->` or `else`: actions.
+    Action,
+    /// After a complete action: `else`, `within`, `escalate`.
+    AfterAction,
+    Pools,
+    Queues,
+    Calendars,
+    /// Reps, and the string fields that hold a rep's name.
+    RepOrField,
+    StringFields,
+    /// Escalation targets: pools, queues and reps.
+    Targets,
+    Reps { taken: Vec<String> },
+    Rules,
+    Duration,
+    Strategy,
+    PoolClause,
+    CalendarClause,
+    FieldType,
+    TestClause,
+    ExpectClause,
+    /// A field of a test's lead.
+    LeadField { taken: Vec<String> },
+    Nothing,
+}
+
+/// What kind of brace or parenthesis the cursor is inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Group {
+    Schema,
+    Enum,
+    Pool,
+    Weighted,
+    Calendar,
+    In(String),
+    Test,
+    Lead,
+    Roster,
+    Paren,
+}
+
+/// The completion items at `offset` of `text`.
+pub fn complete(names: &Names, text: &str, offset: usize) -> Vec<CompletionItem> {
+    let Some(offset) = boundary(text, offset) else {
+        return Vec::new();
+    };
+    let word_start = text[..offset]
+        .char_indices()
+        .rev()
+        .take_while(|(_, ch)| lexer::is_word_char(*ch))
+        .last()
+        .map_or(offset, |(index, _)| index);
+    let context = context(text, word_start);
+    items(names, &context, text, word_start, offset)
+}
+
+fn boundary(text: &str, offset: usize) -> Option<usize> {
+    (offset <= text.len() && text.is_char_boundary(offset)).then_some(offset)
+}
+
+/// The context at `offset` (the start of the word being typed).
+pub fn context(text: &str, offset: usize) -> Context {
+    let line_start = text[..offset].rfind('\n').map_or(0, |index| index + 1);
+    let before_on_line = &text[line_start..offset];
+    if in_comment_or_string(before_on_line) {
+        return Context::Nothing;
+    }
+    let start = item_start(text, offset);
+    let tokens: Vec<Token> = lexer::tokens(text, start, offset)
+        .into_iter()
+        .filter(|token| token.kind != TokenKind::Comment)
+        .collect();
+    if tokens.is_empty() {
+        return Context::Item;
+    }
+    let word = |index: usize| -> &str {
+        tokens
+            .len()
+            .checked_sub(index + 1)
+            .and_then(|i| tokens.get(i))
+            .map_or("", |token| token.text(text))
+    };
+    let groups = groups(text, &tokens);
+    let last = word(0);
+    let second = word(1);
+    match groups.last() {
+        Some(Group::In(field)) => {
+            if matches!(last, "{" | ",") {
+                let taken = values_in_group(text, &tokens);
+                return Context::Value {
+                    field: field.clone(),
+                    taken,
+                };
+            }
+            return Context::Nothing;
+        }
+        Some(Group::Enum) => return Context::Nothing,
+        Some(Group::Schema) => {
+            return if last == ":" {
+                Context::FieldType
+            } else {
+                Context::Nothing
+            };
+        }
+        Some(Group::Weighted) => {
+            return if matches!(last, "(" | ",") {
+                Context::Reps { taken: Vec::new() }
+            } else {
+                Context::Nothing
+            };
+        }
+        Some(Group::Pool) => {
+            return match last {
+                "members" => Context::Reps { taken: Vec::new() },
+                "," if clause_of(text, &tokens) == Some("members") => Context::Reps {
+                    taken: members_so_far(text, &tokens),
+                },
+                "strategy" => Context::Strategy,
+                "calendar" => Context::Calendars,
+                "cap" => Context::Nothing,
+                _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
+                    Context::PoolClause
+                }
+                _ => Context::Nothing,
+            };
+        }
+        Some(Group::Calendar) => {
+            return if matches!(last, "timezone" | "hours" | "holidays" | ",") {
+                Context::Nothing
+            } else {
+                Context::CalendarClause
+            };
+        }
+        Some(Group::Lead) => {
+            return match last {
+                "{" | "," => Context::LeadField {
+                    taken: lead_fields_so_far(text, &tokens),
+                },
+                ":" => Context::Value {
+                    field: second.to_string(),
+                    taken: Vec::new(),
+                },
+                _ => Context::Nothing,
+            };
+        }
+        Some(Group::Roster) => {
+            return if matches!(last, "{" | "," | "owner") {
+                Context::Reps { taken: Vec::new() }
+            } else {
+                Context::Nothing
+            };
+        }
+        Some(Group::Test) => {
+            return match (second, last) {
+                (_, "expect") => Context::ExpectClause,
+                ("expect", "pool") => Context::Pools,
+                ("expect", "queue") => Context::Queues,
+                ("expect", "rep") => Context::Reps { taken: Vec::new() },
+                ("expect", "rule") => Context::Rules,
+                ("expect", "escalate") => Context::Targets,
+                (_, "within" | "after") => Context::Duration,
+                _ if before_on_line.trim().is_empty() || last == "{" || last == "}" => {
+                    Context::TestClause
+                }
+                _ => Context::Nothing,
+            };
+        }
+        Some(Group::Paren) | None => {}
+    }
+    // A rule (or a line between items).
+    let first = word(tokens.len() - 1);
+    let in_rule = matches!(first, "rule" | "when" | "otherwise");
+    if !in_rule {
+        return if before_on_line.trim().is_empty() {
+            Context::Item
+        } else {
+            Context::Nothing
+        };
+    }
+    let arrow_seen = tokens.iter().any(|token| token.text(text) == "->");
+    match (second, last) {
+        (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
+        (_, "inside" | "outside") => Context::Calendars,
+        (field, "=" | "!=") if !arrow_seen => Context::Value {
+            field: field.to_string(),
+            taken: Vec::new(),
+        },
+        (_, "->" | "else") => Context::Action,
+        ("->" | "else", "pool") => Context::Pools,
+        ("->" | "else", "queue") => Context::Queues,
+        ("->" | "else", "rep") => Context::RepOrField,
+        ("owner", "of") => Context::StringFields,
+        ("->" | "else", "owner") => Context::Nothing,
+        (_, "escalate") => Context::Targets,
+        (_, "within" | "after") => Context::Duration,
+        ("pool" | "queue" | "rep" | "of", _) if arrow_seen => Context::AfterAction,
+        (_, ":") if first == "rule" => Context::Nothing,
+        ("within" | "after" | "escalate", _) if arrow_seen => {
+            if before_on_line.trim().is_empty() {
+                Context::Item
+            } else {
+                Context::AfterAction
+            }
+        }
+        (_, field)
+            if !arrow_seen
+                && tokens.last().is_some_and(|t| t.kind == TokenKind::Word)
+                && matches!(second, "when" | "and" | "or" | "not" | "(") =>
+        {
+            Context::Operator {
+                field: field.to_string(),
+            }
+        }
+        _ if before_on_line.trim().is_empty() && arrow_seen => Context::Item,
+        _ if !arrow_seen => Context::Nothing,
+        _ => Context::Nothing,
+    }
+}
+
+/// Whether the cursor is inside a comment or a string on its line.
+fn in_comment_or_string(before: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    for ch in before.chars() {
+        match ch {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return true,
+            _ => {}
+        }
+        escaped = false;
+    }
+    in_string
+}
+
+/// The offset where the item around `offset` starts: the last line at or before it whose first
+/// word is an item keyword (not a schema field such as `pool:`).
+fn item_start(text: &str, offset: usize) -> usize {
+    let mut end = offset;
+    loop {
+        let line_start = text[..end].rfind('\n').map_or(0, |index| index + 1);
+        let line = &text[line_start..];
+        let trimmed = line.trim_start();
+        let word: String = trimmed
+            .chars()
+            .take_while(|ch| lexer::is_word_char(*ch))
+            .collect();
+        let rest = trimmed[word.len()..].trim_start();
+        let starts_item = ITEM_KEYWORDS.contains(&word.as_str()) && !rest.starts_with(':');
+        // A line that ends before the cursor's word does not count if the word is the keyword
+        // being typed on the cursor's own line.
+        let own_word = line_start + (line.len() - trimmed.len()) + word.len() >= offset;
+        if starts_item && !own_word {
+            return line_start;
+        }
+        if line_start == 0 {
+            return 0;
+        }
+        end = line_start - 1;
+    }
+}
+
+/// The open groups at the end of `tokens`, outermost first.
+fn groups(text: &str, tokens: &[Token]) -> Vec<Group> {
+    let mut stack = Vec::new();
+    for (index, token) in tokens.iter().enumerate() {
+        let before = |back: usize| -> &str {
+            index
+                .checked_sub(back)
+                .and_then(|i| tokens.get(i))
+                .map_or("", |t| t.text(text))
+        };
+        match token.text(text) {
+            "{" => stack.push(match (before(3), before(2), before(1)) {
+                (_, _, "enum") => Group::Enum,
+                (_, _, "lead") => Group::Lead,
+                (_, _, "roster") => Group::Roster,
+                (_, "schema", _) => Group::Schema,
+                (_, "pool", _) => Group::Pool,
+                (_, "calendar", _) => Group::Calendar,
+                (_, "test", _) => Group::Test,
+                (field, "not", "in") => Group::In(field.to_string()),
+                (_, field, "in") => Group::In(field.to_string()),
+                _ => Group::Paren,
+            }),
+            "(" => stack.push(if before(1) == "weighted" {
+                Group::Weighted
+            } else {
+                Group::Paren
+            }),
+            "}" | ")" => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    stack
+}
+
+/// The clause keyword the cursor's clause began with (inside a pool).
+fn clause_of<'a>(text: &'a str, tokens: &[Token]) -> Option<&'a str> {
+    tokens
+        .iter()
+        .rev()
+        .map(|token| token.text(text))
+        .find(|word| matches!(*word, "members" | "strategy" | "cap" | "calendar" | "{"))
+}
+
+fn members_so_far(text: &str, tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .rev()
+        .map(|token| token.text(text))
+        .take_while(|word| *word != "members")
+        .filter(|word| *word != ",")
+        .map(str::to_string)
+        .collect()
+}
+
+fn values_in_group(text: &str, tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .rev()
+        .map(|token| token.text(text))
+        .take_while(|word| *word != "{")
+        .filter(|word| *word != ",")
+        .map(str::to_string)
+        .collect()
+}
+
+fn lead_fields_so_far(text: &str, tokens: &[Token]) -> Vec<String> {
+    let open = tokens
+        .iter()
+        .rposition(|token| token.text(text) == "{")
+        .unwrap_or(0);
+    tokens[open..]
+        .windows(2)
+        .filter(|pair| pair[1].text(text) == ":")
+        .map(|pair| pair[0].text(text).to_string())
+        .collect()
+}
+
+fn is_clause_end(word: &str) -> bool {
+    !matches!(word, "members" | "strategy" | "cap" | "calendar" | ",")
+}
+
+/// Turns a context into items that replace the word being typed.
+fn items(
+    names: &Names,
+    context: &Context,
+    text: &str,
+    word_start: usize,
+    offset: usize,
+) -> Vec<CompletionItem> {
+    let lines = switchboard::LineIndex::new(text);
+    let range = crate::position::range(&lines, switchboard::Span::new(word_start, offset));
+    let mut out = Items {
+        range,
+        items: Vec::new(),
+    };
+    match context {
+        Context::Nothing => {}
+        Context::Item => {
+            for (label, snippet, detail) in ITEM_SNIPPETS {
+                out.snippet(label, snippet, detail);
+            }
+        }
+        Context::ConditionStart => {
+            fields(&mut out, names);
+            out.keyword("not", "negates the next condition");
+            out.keyword("inside", "the lead's clock time is inside a calendar's working hours");
+            out.keyword("outside", "the lead's clock time is outside a calendar's working hours");
+        }
+        Context::Operator { field } => {
+            let shape = names.fields.get(field);
+            let ordered = shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
+            out.operator("=", "equals");
+            out.operator("!=", "differs (false when the field is absent)");
+            if ordered {
+                for op in ["<", "<=", ">", ">="] {
+                    out.operator(op, "compares");
+                }
+            }
+            out.snippet("in", "in {$1}", "one of a set of values");
+            out.snippet("not in", "not in {$1}", "none of a set of values");
+            out.snippet("is set", "is set", "the field has a value");
+            out.snippet("is not set", "is not set", "the field is absent or null");
+        }
+        Context::Value { field, taken } => {
+            if let Some(shape) = names.fields.get(field) {
+                if let Some(variants) = &shape.variants {
+                    for variant in variants.iter().filter(|v| !taken.contains(v)) {
+                        out.push(variant, CompletionItemKind::ENUM_MEMBER, &format!("{field}: enum"));
+                    }
+                } else if shape.type_name == "bool" {
+                    for value in ["true", "false"] {
+                        out.push(value, CompletionItemKind::VALUE, "bool");
+                    }
+                }
+            }
+        }
+        Context::Action => {
+            out.keyword("pool", "send to a pool of reps");
+            out.keyword("queue", "send to a queue");
+            out.keyword("rep", "send to a named rep, or the rep a string field names");
+            out.snippet("owner of", "owner of ${1:field}", "the owner of the account a field names");
+        }
+        Context::AfterAction => {
+            out.keyword("else", "a fallback action when this one cannot take the lead");
+            out.snippet("within", "within ${1:15m}", "the response SLA");
+            out.snippet("escalate", "escalate ${1:target} after ${2:1h}", "escalation when the SLA is missed");
+        }
+        Context::Pools => names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool"),
+        Context::Queues => names_of(&mut out, &names.queues, CompletionItemKind::INTERFACE, "queue"),
+        Context::Calendars => {
+            names_of(&mut out, &names.calendars, CompletionItemKind::STRUCT, "calendar");
+        }
+        Context::Rules => names_of(&mut out, &names.rules, CompletionItemKind::FUNCTION, "rule"),
+        Context::Reps { taken } => {
+            for rep in names.reps.iter().filter(|rep| !taken.contains(rep)) {
+                out.push(rep, CompletionItemKind::VARIABLE, "rep");
+            }
+        }
+        Context::RepOrField => {
+            names_of(&mut out, &names.reps, CompletionItemKind::VARIABLE, "rep");
+            for field in names.string_fields() {
+                out.push(field, CompletionItemKind::FIELD, "string field: the rep it names");
+            }
+        }
+        Context::StringFields => {
+            for field in names.string_fields() {
+                out.push(field, CompletionItemKind::FIELD, "string field");
+            }
+        }
+        Context::Targets => {
+            names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool");
+            names_of(&mut out, &names.queues, CompletionItemKind::INTERFACE, "queue");
+            names_of(&mut out, &names.reps, CompletionItemKind::VARIABLE, "rep");
+        }
+        Context::Duration => {
+            for (label, detail) in DURATIONS {
+                out.push(label, CompletionItemKind::CONSTANT, detail);
+            }
+        }
+        Context::Strategy => {
+            out.keyword("round_robin", "each member in turn");
+            out.snippet("weighted", "weighted(${1:rep}=${2:1})", "in turn, in proportion to weights");
+            out.keyword("least_loaded", "the member with the fewest open leads");
+            out.keyword("ordered", "the first available member, in order");
+        }
+        Context::PoolClause => {
+            out.snippet("members", "members ${1:rep}", "the reps of the pool");
+            out.snippet("strategy", "strategy ${1:round_robin}", "how the next rep is chosen");
+            out.snippet("cap", "cap ${1:25}", "the most open leads a member may hold");
+            out.snippet("calendar", "calendar ${1:name}", "the pool's working hours");
+        }
+        Context::CalendarClause => {
+            out.snippet("timezone", "timezone ${1:Europe/Berlin}", "an IANA time zone");
+            out.snippet("hours", "hours ${1:mon-fri} ${2:09:00-18:00}", "working hours");
+            out.snippet("holidays", "holidays ${1:2026-12-24}", "days off");
+        }
+        Context::FieldType => {
+            for ty in ["string", "int", "number", "time", "bool"] {
+                out.keyword(ty, "field type");
+            }
+            out.snippet("enum", "enum { ${1:a}, ${2:b} }", "one of a fixed set of words");
+        }
+        Context::TestClause => {
+            out.snippet("lead", "lead { ${1:id}: ${2:\"L-1\"} }", "the lead the test routes");
+            out.keyword("expect", "what the decision must be");
+            out.snippet("at", "at ${1:2026-11-23T10:00:00Z}", "the time the test routes at");
+            out.snippet("roster", "roster { ${1:rep} away }", "who is available");
+        }
+        Context::ExpectClause => {
+            for (word, detail) in [
+                ("pool", "the pool that takes the lead"),
+                ("rep", "the rep who gets the lead"),
+                ("queue", "the queue that takes the lead"),
+                ("rule", "the rule that decides"),
+                ("unassigned", "no rule matches and no rep is found"),
+                ("within", "the SLA"),
+                ("escalate", "an escalation"),
+            ] {
+                out.keyword(word, detail);
+            }
+        }
+        Context::LeadField { taken } => {
+            for (field, shape) in names.fields.iter().filter(|(f, _)| !taken.contains(f)) {
+                out.snippet(field, &format!("{field}: $1"), &shape.type_name);
+            }
+        }
+    }
+    out.items
+}
+
+fn fields(out: &mut Items, names: &Names) {
+    for (field, shape) in &names.fields {
+        let detail = match &shape.variants {
+            Some(variants) => format!("enum {{ {} }}", variants.join(", ")),
+            None => shape.type_name.clone(),
+        };
+        let detail = if shape.optional {
+            format!("{detail}?")
+        } else {
+            detail
+        };
+        out.push(field, CompletionItemKind::FIELD, &detail);
+    }
+}
+
+fn names_of(
+    out: &mut Items,
+    names: &std::collections::BTreeSet<String>,
+    kind: CompletionItemKind,
+    detail: &str,
+) {
+    for name in names {
+        out.push(name, kind, detail);
+    }
+}
+
+struct Items {
+    range: Range,
+    items: Vec<CompletionItem>,
+}
+
+impl Items {
+    fn push(&mut self, label: &str, kind: CompletionItemKind, detail: &str) {
+        self.items.push(CompletionItem {
+            label: label.to_string(),
+            kind: Some(kind),
+            detail: Some(detail.to_string()),
+            sort_text: Some(format!("{:04}", self.items.len())),
+            text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                range: self.range,
+                new_text: label.to_string(),
+            })),
+            ..CompletionItem::default()
+        });
+    }
+
+    fn keyword(&mut self, label: &str, detail: &str) {
+        self.push(label, CompletionItemKind::KEYWORD, detail);
+    }
+
+    fn operator(&mut self, label: &str, detail: &str) {
+        self.push(label, CompletionItemKind::OPERATOR, detail);
+    }
+
+    fn snippet(&mut self, label: &str, snippet: &str, detail: &str) {
+        self.items.push(CompletionItem {
+            label: label.to_string(),
+            kind: Some(CompletionItemKind::SNIPPET),
+            detail: Some(detail.to_string()),
+            sort_text: Some(format!("{:04}", self.items.len())),
+            insert_text_format: Some(InsertTextFormat::SNIPPET),
+            text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                range: self.range,
+                new_text: snippet.to_string(),
+            })),
+            ..CompletionItem::default()
+        });
+    }
+}
+
+const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
+    ("when", "when ${1:condition} -> ${2:pool} ${3:name}", "a rule"),
+    ("rule", "rule ${1:name}: when ${2:condition} -> ${3:pool} ${4:name}", "a named rule"),
+    ("otherwise", "otherwise -> ${1:queue} ${2:name}", "the rule for every lead no rule took"),
+    ("pool", "pool ${1:name} { members ${2:rep}  strategy ${3:round_robin} }", "a pool of reps"),
+    ("queue", "queue ${1:name}", "a queue"),
+    ("calendar", "calendar ${1:name} { timezone ${2:Europe/Berlin}  hours ${3:mon-fri} ${4:09:00-18:00} }", "working hours"),
+    ("schema", "schema lead {\n  id: string\n  $1\n}", "the lead's fields"),
+    ("test", "test \"${1:name}\" {\n  lead { id: \"${2:L-1}\" $3 }\n  expect ${4:pool} ${5:name}\n}", "a test"),
+    ("use", "use \"${1:routing.route}\"", "the policy a file of tests tests"),
+];
+
+const DURATIONS: &[(&str, &str)] = &[
+    ("5m", "5 minutes"),
+    ("15m", "15 minutes"),
+    ("30m", "30 minutes"),
+    ("1h", "1 hour"),
+    ("4h", "4 hours"),
+    ("8h", "8 hours"),
+    ("1d", "1 day"),
+    ("1 business day", "counted on the destination's calendar"),
+    ("4 business hours", "counted on the destination's calendar"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context_at_end(text: &str) -> Context {
+        context(text, text.len())
+    }
+
+    #[test]
+    fn reads_the_context_before_the_cursor() {
+        let schema = "schema lead { id: string  intent: enum { low, high } }\n";
+        assert_eq!(context_at_end(&format!("{schema}when ")), Context::ConditionStart);
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent = ")),
+            Context::Value {
+                field: "intent".into(),
+                taken: vec![]
+            }
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent in {{low, ")),
+            Context::Value {
+                field: "intent".into(),
+                taken: vec!["low".into()]
+            }
+        );
+        assert_eq!(context_at_end(&format!("{schema}when intent = high -> ")), Context::Action);
+        assert_eq!(context_at_end(&format!("{schema}when intent = high -> pool ")), Context::Pools);
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent = high -> pool x within ")),
+            Context::Duration
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent = high -> pool x escalate ")),
+            Context::Targets
+        );
+        assert_eq!(context_at_end(&format!("{schema}pool p {{ members ")), Context::Reps { taken: vec![] });
+        assert_eq!(context_at_end(&format!("{schema}pool p {{ members a, ")), Context::Reps { taken: vec!["a".into()] });
+        assert_eq!(context_at_end(&format!("{schema}pool p {{ calendar ")), Context::Calendars);
+        assert_eq!(context_at_end(&format!("{schema}when inside ")), Context::Calendars);
+        assert_eq!(context_at_end(&format!("{schema}\n")), Context::Item);
+        assert_eq!(context_at_end(&format!("{schema}when # a comment ")), Context::Nothing);
+        assert_eq!(
+            context_at_end(&format!("{schema}test \"t\" {{ lead {{ id: \"1\", ")),
+            Context::LeadField { taken: vec!["id".into()] }
+        );
+        assert_eq!(context_at_end(&format!("{schema}test \"t\" {{ expect rule ")), Context::Rules);
+    }
+}

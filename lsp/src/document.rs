@@ -1,0 +1,140 @@
+//! One document's analysis: its syntax tree, its diagnostics, the compiled policy it routes with,
+//! and its symbol index. Built once per version of the text, off the async runtime; every
+//! feature reads it. A file of tests (`use "policy.route"`) is analysed together with the policy
+//! it uses, so that its names resolve to the policy's declarations.
+
+use crate::index::{Index, Origin};
+use std::sync::Arc;
+use switchboard::graph::Compiled;
+use switchboard::model::Policy;
+use switchboard::syntax::ast::PolicyFile;
+use switchboard::{Diagnostic, LineIndex, Span};
+use tower_lsp_server::ls_types::Uri;
+
+/// The policy a file of tests uses, as the server found it (open in the editor or on disk).
+#[derive(Debug, Clone)]
+pub struct UsedPolicy {
+    pub uri: Uri,
+    pub text: String,
+}
+
+/// The policy side of an analysis: the text rules and declarations live in.
+#[derive(Debug)]
+pub struct PolicySide {
+    pub uri: Uri,
+    pub text: String,
+    pub file: PolicyFile,
+    /// The policy's own diagnostics (for a file of tests, the used policy's).
+    pub diagnostics: Vec<Diagnostic>,
+    /// The resolved policy and its decision graph, when it has no errors.
+    pub compiled: Option<(Policy, Compiled)>,
+}
+
+/// Everything the server knows about one version of one document.
+#[derive(Debug)]
+pub struct Analysis {
+    pub uri: Uri,
+    pub version: i32,
+    pub text: String,
+    pub file: PolicyFile,
+    /// This document's diagnostics, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The policy: this document itself, or the one a file of tests uses (`None` when that
+    /// policy cannot be read).
+    pub policy: Option<Arc<PolicySide>>,
+    pub index: Index,
+}
+
+impl Analysis {
+    /// Analyses a document. `resolve` finds the policy a file of tests names in its `use` line.
+    pub fn new(
+        uri: Uri,
+        version: i32,
+        text: String,
+        resolve: &dyn Fn(&str) -> Result<UsedPolicy, String>,
+    ) -> Analysis {
+        let parsed = switchboard::syntax::parse(&text);
+        match parsed.file.uses.first().map(|used| used.value.clone()) {
+            None => {
+                let report = switchboard::check_source(&text);
+                let side = Arc::new(PolicySide {
+                    uri: uri.clone(),
+                    text: text.clone(),
+                    file: report.file.clone(),
+                    diagnostics: report.diagnostics.clone(),
+                    compiled: report.compiled,
+                });
+                let index = Index::build(&report.file, None);
+                Analysis {
+                    uri,
+                    version,
+                    text,
+                    file: report.file,
+                    diagnostics: report.diagnostics,
+                    policy: Some(side),
+                    index,
+                }
+            }
+            Some(path) => {
+                let used = resolve(&path);
+                let (file, diagnostics) = switchboard::check::check_test_file(
+                    &text,
+                    used.as_ref().map(|u| u.text.as_str()).map_err(Clone::clone),
+                );
+                let policy = used.ok().map(|used| {
+                    let report = switchboard::check_source(&used.text);
+                    Arc::new(PolicySide {
+                        uri: used.uri,
+                        text: used.text,
+                        file: report.file,
+                        diagnostics: report.diagnostics,
+                        compiled: report.compiled,
+                    })
+                });
+                let index = Index::build(&file, policy.as_ref().map(|p| &p.file));
+                Analysis {
+                    uri,
+                    version,
+                    text,
+                    file,
+                    diagnostics,
+                    policy,
+                    index,
+                }
+            }
+        }
+    }
+
+    /// Whether this is a file of tests that uses another policy.
+    pub fn is_test_file(&self) -> bool {
+        !self.file.uses.is_empty()
+    }
+
+    pub fn lines(&self) -> LineIndex<'_> {
+        LineIndex::new(&self.text)
+    }
+
+    /// The text an occurrence's origin refers to, and that text's URI.
+    pub fn origin_text(&self, origin: Origin) -> Option<(&Uri, &str)> {
+        match origin {
+            Origin::Document => Some((&self.uri, self.text.as_str())),
+            Origin::Policy => self
+                .policy
+                .as_ref()
+                .map(|side| (&side.uri, side.text.as_str())),
+        }
+    }
+
+    /// The policy's syntax tree (this document's, or the used policy's).
+    pub fn policy_file(&self) -> &PolicyFile {
+        match &self.policy {
+            Some(side) if self.is_test_file() => &side.file,
+            _ => &self.file,
+        }
+    }
+
+    /// The text of a span of this document.
+    pub fn slice(&self, span: Span) -> &str {
+        self.text.get(span.start..span.end).unwrap_or("")
+    }
+}

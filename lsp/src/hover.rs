@@ -1,0 +1,250 @@
+//! Hover: what the name under the cursor is, in the policy's own terms (a field's type and
+//! variants; a pool's members, strategy, cap and calendar; a rule's SLA and escalation, and what
+//! shadows it).
+
+use crate::document::Analysis;
+use crate::index::{Origin, SymbolId, SymbolKind};
+use std::fmt::Write as _;
+use switchboard::Code;
+use switchboard::syntax::ast::{ActionKind, PolicyFile, Rule, Strategy, TypeExpr};
+
+/// Markdown for the symbol at `offset`, and the span it covers.
+pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard::Span)> {
+    if let Some(occurrence) = analysis.index.at(offset) {
+        let text = describe(analysis, &occurrence.id)?;
+        return Some((text, occurrence.span));
+    }
+    // An unnamed rule: hovering its `when` or `otherwise` keyword describes it.
+    let rule = analysis
+        .file
+        .rules
+        .iter()
+        .find(|rule| rule.keyword_span.start <= offset && offset <= rule.keyword_span.end)?;
+    Some((rule_text(analysis, rule), rule.keyword_span))
+}
+
+fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
+    let policy = analysis.policy_file();
+    let mut text = String::new();
+    match id.kind {
+        SymbolKind::Field => {
+            let field = policy
+                .schemas
+                .iter()
+                .flat_map(|schema| &schema.fields)
+                .find(|field| field.name.name == id.name)?;
+            let ty = match &field.ty {
+                TypeExpr::Named(name) => name.name.clone(),
+                TypeExpr::Enum { variants, .. } => format!(
+                    "enum {{ {} }}",
+                    variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            let optional = if field.optional { "?" } else { "" };
+            let _ = writeln!(text, "```switchboard\n{}: {ty}{optional}\n```", field.name.name);
+            let _ = write!(
+                text,
+                "{}",
+                if field.optional {
+                    "Optional: a lead may leave it out or send `null`; comparisons on an absent field are false."
+                } else {
+                    "Required: a lead without it is an error."
+                }
+            );
+            let users = rules_using(analysis, policy, id);
+            if !users.is_empty() {
+                let _ = write!(text, "\n\nUsed by {}.", list(&users));
+            }
+        }
+        SymbolKind::Variant => {
+            let field = id.scope.as_deref()?;
+            let shape = analysis.index.names.fields.get(field)?;
+            let variants = shape.variants.as_ref()?;
+            let _ = write!(
+                text,
+                "`{}`: a variant of\n```switchboard\n{field}: enum {{ {} }}\n```",
+                id.name,
+                variants.join(", ")
+            );
+        }
+        SymbolKind::Pool => {
+            let pool = policy.pools.iter().find(|pool| pool.name.name == id.name)?;
+            let _ = writeln!(text, "**pool `{}`**\n", pool.name.name);
+            let members: Vec<&str> = pool.members.iter().map(|m| m.name.as_str()).collect();
+            let _ = writeln!(text, "- members: {}", members.join(", "));
+            let strategy = match pool.strategies.first() {
+                None => "round_robin (the default)".to_string(),
+                Some(Strategy::Named(name)) => name.name.clone(),
+                Some(Strategy::Weighted { weights, .. }) => format!(
+                    "weighted({})",
+                    weights
+                        .iter()
+                        .map(|w| format!("{}={}", w.member.name, w.weight.value))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let _ = writeln!(text, "- strategy: {strategy}");
+            match pool.caps.first() {
+                Some(cap) => {
+                    let _ = writeln!(text, "- cap: {} open leads per rep", cap.value);
+                }
+                None => {
+                    let _ = writeln!(text, "- cap: none");
+                }
+            }
+            match pool.calendars.first() {
+                Some(calendar) => {
+                    let _ = writeln!(text, "- calendar: `{}` (SLAs count its working time)", calendar.name);
+                }
+                None => {
+                    let _ = writeln!(text, "- calendar: none (SLAs count wall-clock time)");
+                }
+            }
+            let senders = rules_using(analysis, policy, id);
+            if !senders.is_empty() {
+                let _ = write!(text, "\nRules sending here: {}.", list(&senders));
+            }
+        }
+        SymbolKind::Queue => {
+            let _ = write!(text, "**queue `{}`**", id.name);
+            let senders = rules_using(analysis, policy, id);
+            if !senders.is_empty() {
+                let _ = write!(text, "\n\nRules sending here: {}.", list(&senders));
+            }
+        }
+        SymbolKind::Calendar => {
+            let calendar = policy.calendars.iter().find(|c| c.name.name == id.name)?;
+            let source = policy_text(analysis);
+            let _ = writeln!(text, "**calendar `{}`**\n", calendar.name.name);
+            for zone in &calendar.timezones {
+                let _ = writeln!(text, "- timezone: {}", zone.value);
+            }
+            for hours in &calendar.hours {
+                let _ = writeln!(text, "- {}", slice(source, hours.span));
+            }
+            if !calendar.holidays.is_empty() {
+                let days: Vec<&str> = calendar.holidays.iter().map(|d| d.value.as_str()).collect();
+                let _ = writeln!(text, "- holidays: {}", days.join(", "));
+            }
+        }
+        SymbolKind::Rule => {
+            let rule = policy
+                .rules
+                .iter()
+                .find(|rule| rule.name.as_ref().is_some_and(|n| n.name == id.name))?;
+            text = rule_text(analysis, rule);
+        }
+        SymbolKind::Rep => {
+            let pools: Vec<String> = policy
+                .pools
+                .iter()
+                .filter(|pool| pool.members.iter().any(|m| m.name == id.name))
+                .map(|pool| format!("`{}`", pool.name.name))
+                .collect();
+            let _ = write!(text, "**rep `{}`**", id.name);
+            if pools.is_empty() {
+                let _ = write!(text, "\n\nNot a member of any pool.");
+            } else {
+                let _ = write!(text, "\n\nMember of {}.", pools.join(", "));
+            }
+        }
+        SymbolKind::Test => {
+            let _ = write!(text, "**test \"{}\"**\n\nRun it with `switchboard test`.", id.name);
+        }
+    }
+    Some(text)
+}
+
+/// A rule's description: its position, its text, its SLA and escalations, and what shadows it.
+fn rule_text(analysis: &Analysis, rule: &Rule) -> String {
+    let source = policy_text(analysis);
+    let mut text = format!("**rule `{}`** (rule {} of the policy)\n", rule.label(), rule.position);
+    let _ = writeln!(text, "```switchboard\n{}\n```", slice(source, rule.span).trim_end());
+    let policy = analysis.policy_file();
+    match rule.within {
+        Some(within) => {
+            let clock = destination_calendar(policy, rule).map_or_else(
+                || "wall-clock time".to_string(),
+                |calendar| format!("working time on `{calendar}`"),
+            );
+            let _ = writeln!(text, "- SLA: answer within {} ({clock})", slice(source, within.span));
+        }
+        None => {
+            let _ = writeln!(text, "- SLA: none");
+        }
+    }
+    for escalation in &rule.escalations {
+        let after = escalation
+            .after
+            .map_or_else(|| "when the SLA is missed".to_string(), |d| format!("after {}", slice(source, d.span)));
+        let _ = writeln!(text, "- escalates to `{}` {after}", escalation.target.name);
+    }
+    let diagnostics = analysis
+        .policy
+        .as_ref()
+        .map_or(&analysis.diagnostics, |side| &side.diagnostics);
+    for shadowed in diagnostics
+        .iter()
+        .filter(|d| d.code == Code::ShadowedRule && d.span == rule.head_span())
+    {
+        let _ = write!(text, "\n**Never matches:** {}", shadowed.message);
+        for related in &shadowed.related {
+            let _ = write!(text, "\n- {}", related.message);
+        }
+    }
+    text
+}
+
+/// The calendar SLAs of a rule count on: its first action's pool's calendar.
+pub fn destination_calendar<'a>(policy: &'a PolicyFile, rule: &Rule) -> Option<&'a str> {
+    let ActionKind::Pool(pool) = &rule.actions.first()?.kind else {
+        return None;
+    };
+    policy
+        .pools
+        .iter()
+        .find(|p| p.name.name == pool.name)?
+        .calendars
+        .first()
+        .map(|calendar| calendar.name.as_str())
+}
+
+/// The labels of the policy's rules that mention a symbol.
+fn rules_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<String> {
+    let origin = if analysis.is_test_file() {
+        Origin::Policy
+    } else {
+        Origin::Document
+    };
+    let mut labels = Vec::new();
+    for rule in &policy.rules {
+        let uses = analysis.index.of(id).any(|o| {
+            o.origin == origin && !o.definition && rule.span.start <= o.span.start && o.span.end <= rule.span.end
+        });
+        if uses {
+            labels.push(format!("`{}`", rule.label()));
+        }
+    }
+    labels
+}
+
+fn list(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!("{} and {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
+    }
+}
+
+fn policy_text(analysis: &Analysis) -> &str {
+    match &analysis.policy {
+        Some(side) if analysis.is_test_file() => &side.text,
+        _ => &analysis.text,
+    }
+}
+
+fn slice(text: &str, span: switchboard::Span) -> &str {
+    text.get(span.start..span.end).unwrap_or("")
+}

@@ -1,0 +1,45 @@
+//! The Switchboard language server: editor diagnostics, completion, hover, navigation, rename,
+//! outline, formatting, quick fixes, semantic tokens, inlay hints and code lenses for policy
+//! files, over the Language Server Protocol on stdio.
+//!
+//! It reuses the library whole (the error-tolerant parser, the checker, the decision-graph
+//! analysis, the formatter and the test runner); this crate only turns the library's byte spans
+//! into protocol positions (UTF-16, in [`position`]) and its values into protocol messages. The
+//! library knows nothing of the protocol.
+
+pub mod actions;
+pub mod completion;
+pub mod document;
+pub mod hints;
+pub mod hover;
+pub mod index;
+pub mod lexer;
+pub mod navigate;
+pub mod outline;
+pub mod position;
+pub mod server;
+pub mod tokens;
+
+use tower_lsp_server::{LspService, Server};
+
+/// Serves the protocol on stdin and stdout until the client says `exit`.
+pub fn run_stdio() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the language server: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let (service, socket) = LspService::new(server::Backend::new);
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+            .serve(service)
+            .await;
+    });
+    std::process::ExitCode::SUCCESS
+}

@@ -1,0 +1,110 @@
+//! Go to definition, find references and rename, over the symbol index. A file of tests and the
+//! policy it uses are one namespace: a name in a test resolves to the policy's declaration.
+
+use crate::document::Analysis;
+use crate::index::{Occurrence, SymbolId, SymbolKind};
+use crate::lexer;
+use crate::position;
+use switchboard::LineIndex;
+use tower_lsp_server::ls_types::{Location, Range, Uri};
+
+/// Every place a symbol is written in this analysis (the document, and the policy it uses).
+pub fn locations(analysis: &Analysis, id: &SymbolId, declarations: bool) -> Vec<Location> {
+    let mut out = Vec::new();
+    for occurrence in analysis.index.of(id) {
+        if !declarations && occurrence.definition {
+            continue;
+        }
+        if let Some(location) = location(analysis, occurrence) {
+            out.push(location);
+        }
+    }
+    out
+}
+
+/// Where a symbol is declared (a rep: every pool it is a member of).
+pub fn definitions(analysis: &Analysis, id: &SymbolId) -> Vec<Location> {
+    analysis
+        .index
+        .of(id)
+        .filter(|o| o.definition)
+        .filter_map(|o| location(analysis, o))
+        .collect()
+}
+
+fn location(analysis: &Analysis, occurrence: &Occurrence) -> Option<Location> {
+    let (uri, text) = analysis.origin_text(occurrence.origin)?;
+    let lines = LineIndex::new(text);
+    Some(Location {
+        uri: uri.clone(),
+        range: position::range(&lines, occurrence.span),
+    })
+}
+
+/// The range of the name under the cursor, if it can be renamed.
+pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Option<(Range, String)> {
+    let occurrence = analysis.index.at(offset)?;
+    if occurrence.id.kind == SymbolKind::Test {
+        return None;
+    }
+    let lines = analysis.lines();
+    Some((
+        position::range(&lines, occurrence.span),
+        occurrence.id.name.clone(),
+    ))
+}
+
+/// Why `new_name` cannot replace `id`'s name, if it cannot.
+pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Option<String> {
+    let mut chars = new_name.chars();
+    let valid = chars.next().is_some_and(lexer::is_word_start) && chars.all(lexer::is_word_char);
+    if !valid {
+        return Some(format!(
+            "`{new_name}` is not a name: use letters, digits and `_`, starting with a letter"
+        ));
+    }
+    if lexer::is_keyword(new_name) {
+        return Some(format!("`{new_name}` is a keyword of the language"));
+    }
+    let names = &analysis.index.names;
+    let taken = match id.kind {
+        SymbolKind::Field => names.fields.contains_key(new_name),
+        SymbolKind::Variant => id
+            .scope
+            .as_ref()
+            .and_then(|field| names.fields.get(field))
+            .and_then(|shape| shape.variants.as_ref())
+            .is_some_and(|variants| variants.iter().any(|v| v == new_name)),
+        // Pools, queues and reps share escalation targets, and reps share `rep X` with fields.
+        SymbolKind::Pool | SymbolKind::Queue | SymbolKind::Rep => {
+            names.pools.contains(new_name)
+                || names.queues.contains(new_name)
+                || names.reps.contains(new_name)
+                || (id.kind == SymbolKind::Rep && names.fields.contains_key(new_name))
+        }
+        SymbolKind::Calendar => names.calendars.contains(new_name),
+        SymbolKind::Rule => names.rules.contains(new_name),
+        SymbolKind::Test => true,
+    };
+    let clash_with_field = id.kind == SymbolKind::Field && names.reps.contains(new_name);
+    (taken || clash_with_field).then(|| {
+        format!(
+            "`{new_name}` is already the name of a {} or another name it would be confused with",
+            id.kind.noun()
+        )
+    })
+}
+
+/// A location's URI and range, for grouping edits by file.
+pub fn edits_by_uri(
+    locations: Vec<Location>,
+) -> std::collections::HashMap<Uri, Vec<Range>> {
+    let mut grouped: std::collections::HashMap<Uri, Vec<Range>> = std::collections::HashMap::new();
+    for location in locations {
+        let ranges = grouped.entry(location.uri).or_default();
+        if !ranges.contains(&location.range) {
+            ranges.push(location.range);
+        }
+    }
+    grouped
+}

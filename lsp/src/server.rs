@@ -1,0 +1,739 @@
+//! The protocol front end: keeps the open documents, analyses each new version off the async
+//! runtime, publishes diagnostics, and answers requests from the latest analysis. Every feature's
+//! logic lives in its own module and is a plain function of an [`Analysis`].
+//!
+//! Documents are synchronised in full (each change carries the whole text and a version); the
+//! newest version wins, so notifications handled out of order cannot corrupt a document.
+
+use crate::document::{Analysis, UsedPolicy};
+use crate::hints::RUN_TEST;
+use crate::index::{Origin, SymbolKind};
+use crate::{actions, completion, hints, hover, navigate, outline, position, tokens};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use switchboard::route::roster::Roster;
+use switchboard::syntax::ast::RosterSpec;
+use switchboard::testing::{TestResult, inline_roster, run_test};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+/// One document the server knows: open in the editor, or a file of tests found beside an open
+/// policy (read from disk, so that its tests count and renames reach it).
+struct Doc {
+    text: String,
+    version: i32,
+    open: bool,
+    analysis: Option<Arc<Analysis>>,
+}
+
+#[derive(Default)]
+struct State {
+    docs: HashMap<Uri, Doc>,
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<Mutex<State>>,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Backend {
+        Backend {
+            client,
+            state: Arc::new(Mutex::new(State::default())),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the map half-updated in a way that matters
+        // (every update is one insert), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The analysis of the document's current version, computing it if the stored one is stale.
+    async fn analysis(&self, uri: &Uri) -> Option<Arc<Analysis>> {
+        let (text, version) = {
+            let state = self.state();
+            let doc = state.docs.get(uri)?;
+            if let Some(analysis) = &doc.analysis
+                && analysis.version == doc.version
+            {
+                return Some(analysis.clone());
+            }
+            (doc.text.clone(), doc.version)
+        };
+        let analysis = self.compute(uri.clone(), text, version).await?;
+        let mut state = self.state();
+        if let Some(doc) = state.docs.get_mut(uri)
+            && doc.version == version
+        {
+            doc.analysis = Some(analysis.clone());
+        }
+        Some(analysis)
+    }
+
+    /// Analyses one text on the blocking pool.
+    async fn compute(&self, uri: Uri, text: String, version: i32) -> Option<Arc<Analysis>> {
+        let open_texts: HashMap<Uri, String> = {
+            let state = self.state();
+            state
+                .docs
+                .iter()
+                .filter(|(_, doc)| doc.open)
+                .map(|(uri, doc)| (uri.clone(), doc.text.clone()))
+                .collect()
+        };
+        tokio::task::spawn_blocking(move || {
+            let resolve = |path: &str| resolve_policy(&uri, path, &open_texts);
+            Arc::new(Analysis::new(uri.clone(), version, text, &resolve))
+        })
+        .await
+        .ok()
+    }
+
+    /// Re-analyses a document after a change and publishes its diagnostics; then re-checks the
+    /// files of tests that use it.
+    async fn refresh(&self, uri: Uri) {
+        let Some(analysis) = self.analysis(&uri).await else {
+            return;
+        };
+        self.publish(&analysis).await;
+        if analysis.is_test_file() {
+            return;
+        }
+        let dependents: Vec<Uri> = {
+            let state = self.state();
+            state
+                .docs
+                .iter()
+                .filter(|(_, doc)| {
+                    doc.analysis.as_ref().is_some_and(|a| {
+                        a.is_test_file() && a.policy.as_ref().is_some_and(|p| p.uri == uri)
+                    }) || (doc.analysis.is_none() && doc.text.contains("use"))
+                })
+                .map(|(uri, _)| uri.clone())
+                .collect()
+        };
+        for dependent in dependents {
+            {
+                let mut state = self.state();
+                if let Some(doc) = state.docs.get_mut(&dependent) {
+                    doc.analysis = None;
+                }
+            }
+            if let Some(analysis) = self.analysis(&dependent).await {
+                self.publish(&analysis).await;
+            }
+        }
+    }
+
+    /// Publishes an analysis's diagnostics if it is still the document's newest and is open.
+    async fn publish(&self, analysis: &Analysis) {
+        let current = {
+            let state = self.state();
+            state
+                .docs
+                .get(&analysis.uri)
+                .is_some_and(|doc| doc.open && doc.version == analysis.version)
+        };
+        if !current {
+            return;
+        }
+        let lines = analysis.lines();
+        let diagnostics = analysis
+            .diagnostics
+            .iter()
+            .map(|d| actions::to_lsp(analysis, &lines, d))
+            .collect();
+        self.client
+            .publish_diagnostics(analysis.uri.clone(), diagnostics, Some(analysis.version))
+            .await;
+    }
+
+    /// Reads the files of tests beside a policy that `use` it, so that their tests count.
+    fn discover_tests_beside(&self, uri: &Uri) {
+        let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else {
+            return;
+        };
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
+        else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let needle = format!("\"{name}\"");
+        let mut found = Vec::new();
+        for entry in entries.flatten().take(1000) {
+            let candidate = entry.path();
+            if candidate == path || candidate.extension().and_then(|e| e.to_str()) != Some("route")
+            {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&candidate) else {
+                continue;
+            };
+            let uses_it = text
+                .lines()
+                .any(|line| line.trim_start().starts_with("use") && line.contains(&needle));
+            if uses_it && let Some(uri) = Uri::from_file_path(&candidate) {
+                found.push((uri, text));
+            }
+        }
+        let mut state = self.state();
+        for (uri, text) in found {
+            state.docs.entry(uri).or_insert(Doc {
+                text,
+                version: 0,
+                open: false,
+                analysis: None,
+            });
+        }
+    }
+
+    /// Every analysis of the same policy as `analysis` (the policy and every file of tests using
+    /// it), the given one included.
+    async fn family(&self, analysis: &Arc<Analysis>) -> Vec<Arc<Analysis>> {
+        let policy_uri = analysis.policy.as_ref().map(|p| p.uri.clone());
+        let uris: Vec<Uri> = self.state().docs.keys().cloned().collect();
+        let mut family = vec![analysis.clone()];
+        for uri in uris {
+            if uri == analysis.uri {
+                continue;
+            }
+            let Some(other) = self.analysis(&uri).await else {
+                continue;
+            };
+            let same_policy = other.policy.as_ref().map(|p| &p.uri) == policy_uri.as_ref()
+                && policy_uri.is_some();
+            if same_policy {
+                family.push(other);
+            }
+        }
+        family
+    }
+
+    /// Runs every test of the policy `analysis` belongs to (its own tests and those of the files
+    /// of tests that use it).
+    async fn run_tests(&self, analysis: &Arc<Analysis>) -> Option<Vec<TestResult>> {
+        let family = self.family(analysis).await;
+        tokio::task::spawn_blocking(move || {
+            let mut results = Vec::new();
+            for member in &family {
+                let side = member.policy.as_ref()?;
+                let (policy, compiled) = side.compiled.as_ref()?;
+                for test in &member.file.tests {
+                    let roster = resolve_roster(&member.uri, test.rosters.first(), policy);
+                    results.push(match roster {
+                        Ok(roster) => run_test(policy, compiled, &side.text, test, roster.as_ref()),
+                        Err(reason) => TestResult {
+                            name: test.name.value.clone(),
+                            span: test.name.span,
+                            failures: vec![reason],
+                            decision: serde_json::Value::Null,
+                            rule: None,
+                        },
+                    });
+                }
+            }
+            Some(results)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    fn offset(analysis: &Analysis, position: Position) -> Option<usize> {
+        position::offset(&analysis.lines(), position)
+    }
+}
+
+/// Finds the policy a file of tests uses: open in the editor, or on disk beside the file.
+fn resolve_policy(
+    document: &Uri,
+    used: &str,
+    open: &HashMap<Uri, String>,
+) -> std::result::Result<UsedPolicy, String> {
+    let Some(path) = document.to_file_path() else {
+        return Err("the file is not saved, so the path cannot be resolved".to_string());
+    };
+    let target = path.parent().unwrap_or(Path::new("")).join(used);
+    let Some(uri) = Uri::from_file_path(&target) else {
+        return Err(format!("`{}` is not a valid path", target.display()));
+    };
+    if let Some(text) = open.get(&uri) {
+        return Ok(UsedPolicy {
+            uri,
+            text: text.clone(),
+        });
+    }
+    match std::fs::read_to_string(&target) {
+        Ok(text) => Ok(UsedPolicy { uri, text }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err("no such file".to_string())
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// A test's roster: inline, or a file relative to the test's file.
+fn resolve_roster(
+    document: &Uri,
+    spec: Option<&RosterSpec>,
+    policy: &switchboard::model::Policy,
+) -> std::result::Result<Option<Roster>, String> {
+    match spec {
+        None => Ok(None),
+        Some(RosterSpec::Inline(inline)) => Ok(Some(inline_roster(inline, policy))),
+        Some(RosterSpec::File(file)) => {
+            let base: PathBuf = document
+                .to_file_path()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .ok_or_else(|| "the file is not saved, so the roster path cannot be resolved".to_string())?;
+            let full = base.join(&file.value);
+            let text = std::fs::read_to_string(&full)
+                .map_err(|error| format!("cannot read roster `{}`: {error}", full.display()))?;
+            Roster::from_json(&text)
+                .map(Some)
+                .map_err(|error| format!("roster `{}`: {error}", full.display()))
+        }
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo {
+                name: "switchboard-lsp".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            capabilities: ServerCapabilities {
+                text_document_sync: Some(TextDocumentSyncCapability::Options(
+                    TextDocumentSyncOptions {
+                        open_close: Some(true),
+                        change: Some(TextDocumentSyncKind::FULL),
+                        save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                        ..TextDocumentSyncOptions::default()
+                    },
+                )),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(
+                        [" ", "{", ",", "(", "="].iter().map(|s| s.to_string()).collect(),
+                    ),
+                    ..CompletionOptions::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                document_highlight_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(
+                    CodeActionOptions {
+                        code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                        ..CodeActionOptions::default()
+                    },
+                )),
+                semantic_tokens_provider: Some(
+                    SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
+                        legend: tokens::legend(),
+                        full: Some(SemanticTokensFullOptions::Bool(true)),
+                        range: None,
+                        work_done_progress_options: WorkDoneProgressOptions::default(),
+                    }),
+                ),
+                inlay_hint_provider: Some(OneOf::Left(true)),
+                code_lens_provider: Some(CodeLensOptions {
+                    resolve_provider: Some(false),
+                }),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![RUN_TEST.to_string()],
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
+                ..ServerCapabilities::default()
+            },
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let document = params.text_document;
+        {
+            let mut state = self.state();
+            state.docs.insert(
+                document.uri.clone(),
+                Doc {
+                    text: document.text,
+                    version: document.version,
+                    open: true,
+                    analysis: None,
+                },
+            );
+        }
+        self.discover_tests_beside(&document.uri);
+        self.refresh(document.uri).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let version = params.text_document.version;
+        // Full synchronisation: the last change holds the whole text.
+        let Some(change) = params.content_changes.into_iter().last() else {
+            return;
+        };
+        {
+            let mut state = self.state();
+            let Some(doc) = state.docs.get_mut(&uri) else {
+                return;
+            };
+            if version < doc.version {
+                return;
+            }
+            doc.text = change.text;
+            doc.version = version;
+            doc.open = true;
+            doc.analysis = None;
+        }
+        // Skip the work if another edit arrived while this one waited.
+        tokio::task::yield_now().await;
+        let stale = self.state().docs.get(&uri).is_none_or(|doc| doc.version != version);
+        if !stale {
+            self.refresh(uri).await;
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        self.refresh(params.text_document.uri).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        {
+            let mut state = self.state();
+            // A file of tests stays known (from disk) while its policy may still be open.
+            let on_disk = uri
+                .to_file_path()
+                .and_then(|path| std::fs::read_to_string(path).ok());
+            match on_disk {
+                Some(text) => {
+                    state.docs.insert(
+                        uri.clone(),
+                        Doc {
+                            text,
+                            version: 0,
+                            open: false,
+                            analysis: None,
+                        },
+                    );
+                }
+                None => {
+                    state.docs.remove(&uri);
+                }
+            }
+        }
+        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let uri = params.text_document_position.text_document.uri;
+        let text = match self.state().docs.get(&uri) {
+            Some(doc) => doc.text.clone(),
+            None => return Ok(None),
+        };
+        // Names come from the latest analysis; the context from the text as it is now.
+        let Some(analysis) = self.analysis(&uri).await else {
+            return Ok(None);
+        };
+        let lines = switchboard::LineIndex::new(&text);
+        let Some(offset) = position::offset(&lines, params.text_document_position.position) else {
+            return Ok(None);
+        };
+        let items = completion::complete(&analysis.index.names, &text, offset);
+        Ok((!items.is_empty()).then_some(CompletionResponse::Array(items)))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let position = params.text_document_position_params;
+        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, position.position) else {
+            return Ok(None);
+        };
+        Ok(hover::hover(&analysis, offset).map(|(markdown, span)| Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: markdown,
+            }),
+            range: Some(position::range(&analysis.lines(), span)),
+        }))
+    }
+
+    async fn goto_definition(
+        &self,
+        params: GotoDefinitionParams,
+    ) -> Result<Option<GotoDefinitionResponse>> {
+        let position = params.text_document_position_params;
+        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, position.position) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = analysis.index.at(offset) else {
+            return Ok(None);
+        };
+        let locations = navigate::definitions(&analysis, &occurrence.id);
+        Ok(match locations.len() {
+            0 => None,
+            1 => locations.into_iter().next().map(GotoDefinitionResponse::Scalar),
+            _ => Some(GotoDefinitionResponse::Array(locations)),
+        })
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let position = params.text_document_position;
+        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, position.position) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = analysis.index.at(offset) else {
+            return Ok(None);
+        };
+        let id = occurrence.id.clone();
+        let mut locations = Vec::new();
+        for member in self.family(&analysis).await {
+            for location in navigate::locations(&member, &id, params.context.include_declaration) {
+                if !locations.contains(&location) {
+                    locations.push(location);
+                }
+            }
+        }
+        locations.sort_by(|a, b| {
+            (a.uri.as_str(), a.range.start).cmp(&(b.uri.as_str(), b.range.start))
+        });
+        Ok(Some(locations))
+    }
+
+    async fn document_highlight(
+        &self,
+        params: DocumentHighlightParams,
+    ) -> Result<Option<Vec<DocumentHighlight>>> {
+        let position = params.text_document_position_params;
+        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, position.position) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = analysis.index.at(offset) else {
+            return Ok(None);
+        };
+        let lines = analysis.lines();
+        Ok(Some(
+            analysis
+                .index
+                .of(&occurrence.id)
+                .filter(|o| o.origin == Origin::Document)
+                .map(|o| DocumentHighlight {
+                    range: position::range(&lines, o.span),
+                    kind: Some(if o.definition {
+                        DocumentHighlightKind::WRITE
+                    } else {
+                        DocumentHighlightKind::READ
+                    }),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn prepare_rename(
+        &self,
+        params: TextDocumentPositionParams,
+    ) -> Result<Option<PrepareRenameResponse>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, params.position) else {
+            return Ok(None);
+        };
+        Ok(navigate::prepare_rename(&analysis, offset).map(|(range, placeholder)| {
+            PrepareRenameResponse::RangeWithPlaceholder { range, placeholder }
+        }))
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let position = params.text_document_position;
+        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+            return Ok(None);
+        };
+        let Some(offset) = Self::offset(&analysis, position.position) else {
+            return Ok(None);
+        };
+        let Some(occurrence) = analysis.index.at(offset) else {
+            return Err(Error::invalid_params("there is no name to rename here"));
+        };
+        if occurrence.id.kind == SymbolKind::Test {
+            return Err(Error::invalid_params(
+                "a test's name is a string: edit it in place",
+            ));
+        }
+        let id = occurrence.id.clone();
+        if let Some(problem) = navigate::rename_problem(&analysis, &id, &params.new_name) {
+            return Err(Error::invalid_params(problem));
+        }
+        let mut locations = Vec::new();
+        for member in self.family(&analysis).await {
+            locations.extend(navigate::locations(&member, &id, true));
+        }
+        let changes = navigate::edits_by_uri(locations)
+            .into_iter()
+            .map(|(uri, ranges)| {
+                let edits = ranges
+                    .into_iter()
+                    .map(|range| TextEdit {
+                        range,
+                        new_text: params.new_name.clone(),
+                    })
+                    .collect();
+                (uri, edits)
+            })
+            .collect();
+        Ok(Some(WorkspaceEdit {
+            changes: Some(changes),
+            document_changes: None,
+            change_annotations: None,
+        }))
+    }
+
+    async fn document_symbol(
+        &self,
+        params: DocumentSymbolParams,
+    ) -> Result<Option<DocumentSymbolResponse>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(DocumentSymbolResponse::Nested(outline::symbols(
+            &analysis.file,
+            &analysis.text,
+        ))))
+    }
+
+    async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        let text = match self.state().docs.get(&params.text_document.uri) {
+            Some(doc) => doc.text.clone(),
+            None => return Ok(None),
+        };
+        let formatted =
+            tokio::task::spawn_blocking(move || switchboard::format::format(&text).map(|f| (text, f)))
+                .await
+                .ok();
+        match formatted {
+            Some(Ok((text, formatted))) if formatted != text => {
+                let lines = switchboard::LineIndex::new(&text);
+                Ok(Some(vec![TextEdit {
+                    range: position::range(&lines, switchboard::Span::new(0, text.len())),
+                    new_text: formatted,
+                }]))
+            }
+            Some(Ok(_)) => Ok(Some(Vec::new())),
+            // A file with syntax errors is left alone, as `switchboard fmt` does.
+            _ => Ok(None),
+        }
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(actions::code_actions(&analysis, params.range)))
+    }
+
+    async fn semantic_tokens_full(
+        &self,
+        params: SemanticTokensParams,
+    ) -> Result<Option<SemanticTokensResult>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(SemanticTokensResult::Tokens(SemanticTokens {
+            result_id: None,
+            data: tokens::tokens(&analysis),
+        })))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        Ok(Some(hints::inlay_hints(&analysis, params.range)))
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let Some(analysis) = self.analysis(&params.text_document.uri).await else {
+            return Ok(None);
+        };
+        let results = self.run_tests(&analysis).await;
+        Ok(Some(hints::code_lenses(&analysis, results.as_deref())))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        if params.command != RUN_TEST {
+            return Err(Error::invalid_params(format!(
+                "unknown command `{}`",
+                params.command
+            )));
+        }
+        let (Some(uri), Some(name)) = (
+            params.arguments.first().and_then(|v| v.as_str()),
+            params.arguments.get(1).and_then(|v| v.as_str()),
+        ) else {
+            return Err(Error::invalid_params(
+                "switchboard.runTest takes a document URI and a test name",
+            ));
+        };
+        let uri: Uri = uri
+            .parse()
+            .map_err(|_| Error::invalid_params(format!("`{uri}` is not a URI")))?;
+        let Some(analysis) = self.analysis(&uri).await else {
+            return Err(Error::invalid_params(format!("`{}` is not open", uri.as_str())));
+        };
+        let results = self.run_tests(&analysis).await.unwrap_or_default();
+        let own: Vec<&TestResult> = results
+            .iter()
+            .filter(|r| r.name == name && analysis.file.tests.iter().any(|t| t.name.span == r.span))
+            .collect();
+        let Some(result) = own.first() else {
+            return Err(Error::invalid_params(format!(
+                "no test named \"{name}\" in this file, or its policy has errors"
+            )));
+        };
+        let (kind, message) = if result.passed() {
+            (MessageType::INFO, format!("test \"{name}\" passed"))
+        } else {
+            (
+                MessageType::ERROR,
+                format!("test \"{name}\" failed: {}", result.failures.join("; ")),
+            )
+        };
+        self.client.show_message(kind, message).await;
+        Ok(Some(serde_json::json!({
+            "name": result.name,
+            "passed": result.passed(),
+            "failures": result.failures,
+            "decision": result.decision,
+        })))
+    }
+}
