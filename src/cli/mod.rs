@@ -34,6 +34,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Rewrite policy files in the canonical layout (comments kept); --check prints a diff
     Fmt(fmt::FmtArgs),
+    /// Start the language server on stdio (for editors)
+    Lsp(lsp::LspArgs),
 }
 
 #[derive(clap::Args)]
@@ -157,6 +159,7 @@ const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 mod fmt;
+mod lsp;
 mod test;
 
 pub fn main() -> ExitCode {
@@ -178,6 +181,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
         Ok(code) => code,
