@@ -1,0 +1,493 @@
+//! Switchboard side by side with its peers, in one run on one machine (issue 8): the same
+//! policies and the same leads through Switchboard, GoRules ZEN (a JDM decision table, hit
+//! policy "first") and a CEL first-match loop, with the floor (serde_json parse + a small JSON
+//! object out). End to end from JSON text to a decision line, single thread.
+//!
+//! For every workload it checks that the rule engines agree on every lead they are timed on
+//! and on one example lead per rule, and against Switchboard's reference semantics
+//! (`Policy::first_match`); a disagreement stops the run. Then each engine runs `--runs` times
+//! (interleaved), and the median, minimum and maximum leads/s are printed, ending with the
+//! summary table for `docs/benchmarks.md`.
+//!
+//! Usage: `switchboard-peers [--sizes example,10,100,1000,10000] [--leads 1000000] [--runs 5]
+//! [--budget 20] [--only ENGINE]`. `--budget` is the most seconds one timed run of a peer may take: a peer too
+//! slow for all the leads at a size runs on the first N of the same leads (N from 1,000,000,
+//! 500,000, 200,000, 100,000, 50,000, ...), which the table states. Switchboard and the floor
+//! always run on all of them. Run it with `bench/run-peers.sh`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark that measures the wrong thing must stop
+
+#[path = "../../generator.rs"]
+mod generator;
+
+mod engines;
+mod translate;
+mod workload;
+
+use engines::{Cel, Engine, Floor, Switchboard, SwitchboardRoute, Zen};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use switchboard::graph::Compiled;
+use switchboard::model::{EvalContext, Policy};
+use switchboard::route::RouteConfig;
+use switchboard::route::reader::{Limits, parse_lead};
+
+const EXAMPLE_POLICY: &str = include_str!("../../../examples/routing.route");
+const EXAMPLE_LEADS: &str = include_str!("../../../examples/leads.ndjson");
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+const ENGINES: [&str; 5] = ["floor", "switchboard", "switchboard-route", "zen", "cel"];
+
+struct Options {
+    sizes: Vec<String>,
+    /// Time only this engine (for profiling); the agreement check on check leads still runs.
+    only: Option<String>,
+    leads: usize,
+    runs: usize,
+    budget: f64,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |name: &str| {
+        args.iter()
+            .position(|arg| arg == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    Options {
+        sizes: value("--sizes")
+            .unwrap_or_else(|| "example,10,100,1000,10000".to_string())
+            .split(',')
+            .map(str::to_string)
+            .collect(),
+        only: value("--only"),
+        leads: value("--leads")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000),
+        runs: value("--runs").and_then(|n| n.parse().ok()).unwrap_or(5),
+        budget: value("--budget")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20.0),
+    }
+}
+
+/// The measurements of one engine at one size.
+#[derive(Debug, Clone)]
+struct Measured {
+    leads: usize,
+    times: Vec<Duration>,
+}
+
+impl Measured {
+    fn rates(&self) -> Vec<f64> {
+        let mut rates: Vec<f64> = self
+            .times
+            .iter()
+            .map(|t| self.leads as f64 / t.as_secs_f64())
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        rates
+    }
+
+    fn median(&self) -> f64 {
+        let rates = self.rates();
+        rates[rates.len() / 2]
+    }
+}
+
+/// Lines of NDJSON (without their newlines; a trailing empty line is dropped).
+fn lines(input: &[u8]) -> Vec<&[u8]> {
+    input
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// Runs an engine over `leads`, appending to `out`; the time taken.
+fn run(engine: &mut dyn Engine, leads: &[&[u8]], out: &mut Vec<u8>) -> Duration {
+    engine.reset();
+    out.clear();
+    let started = Instant::now();
+    let mut failed = 0usize;
+    for line in leads {
+        failed += usize::from(!engine.line(line, out));
+    }
+    let elapsed = started.elapsed();
+    black_box(&out);
+    assert_eq!(failed, 0, "an engine failed on {failed} leads");
+    elapsed
+}
+
+/// The `(lead, rule)` of each output line of a rule engine or of the full router.
+fn decisions(output: &[u8]) -> Vec<(String, Option<String>)> {
+    lines(output)
+        .iter()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_slice(line).unwrap();
+            (
+                value["lead"].as_str().unwrap().to_string(),
+                value["rule"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Stops the run unless every engine decided the same rule for every lead it saw (each saw a
+/// prefix of `reference`'s leads).
+fn agree(reference: &[(String, Option<String>)], others: &[(&str, &[u8])], what: &str) {
+    for (name, output) in others {
+        let theirs = decisions(output);
+        assert!(
+            theirs.len() <= reference.len(),
+            "{name}: more decisions than leads"
+        );
+        for (index, (mine, other)) in reference.iter().zip(&theirs).enumerate() {
+            assert!(
+                mine == other,
+                "{what}: lead #{index} ({}): switchboard says {:?}, {name} says {:?}",
+                mine.0,
+                mine.1,
+                other.1
+            );
+        }
+    }
+}
+
+/// The rule `Policy::first_match` picks for each lead (the reference semantics).
+fn reference(policy: &Policy, leads: &[&[u8]]) -> Vec<(String, Option<String>)> {
+    let context = EvalContext {
+        now: NOW.parse().unwrap(),
+    };
+    leads
+        .iter()
+        .map(|line| {
+            let parsed = parse_lead(policy, line, &Limits::default()).unwrap();
+            let rule = policy
+                .first_match(&parsed.lead, &context)
+                .map(|index| policy.rules[index].label.clone());
+            (parsed.id, rule)
+        })
+        .collect()
+}
+
+/// The biggest lead count from the ladder whose estimated run fits the budget.
+fn peer_count(per_lead: f64, all: usize, budget: f64) -> usize {
+    let mut ladder = Vec::new();
+    let mut step = 1_000_000usize;
+    while step >= 1_000 {
+        ladder.extend([step, step / 2, step / 5]);
+        step /= 10;
+    }
+    ladder
+        .into_iter()
+        .filter(|n| *n <= all)
+        .find(|n| *n as f64 * per_lead <= budget)
+        .unwrap_or(1_000.min(all))
+}
+
+fn main() {
+    let options = options();
+    let mut results: BTreeMap<(usize, &str), Measured> = BTreeMap::new();
+    let mut labels = Vec::new();
+    for (order, size) in options.sizes.iter().enumerate() {
+        let text = if size == "example" {
+            EXAMPLE_POLICY.to_string()
+        } else {
+            let rules: usize = size.parse().expect("a size is `example` or a rule count");
+            generator::policy(rules)
+        };
+        let (rules, measured) = measure_size(&text, size == "example", &options);
+        for (engine, m) in measured {
+            results.insert((order, engine), m);
+        }
+        labels.push((size.clone(), rules));
+    }
+    summary(&labels, &results);
+}
+
+/// Measures every engine on one policy; the policy's rule count (with `otherwise`) and the
+/// measurements.
+fn measure_size(
+    text: &str,
+    example: bool,
+    options: &Options,
+) -> (usize, Vec<(&'static str, Measured)>) {
+    let report = switchboard::check_source(text);
+    assert_eq!(report.error_count(), 0, "the policy must check clean");
+    let (policy, compiled) = report.compiled.expect("a clean policy compiles");
+    let kind = match &compiled {
+        Compiled::Graph { graph, .. } => format!("decision graph, {} nodes", graph.node_count()),
+        Compiled::Scan { .. } => "indexed scan (over the node budget)".to_string(),
+    };
+    let named = policy.rules.iter().filter(|r| !r.is_otherwise).count();
+    println!(
+        "\n## {} ({named} named rules + otherwise; Switchboard compiled to a {kind})",
+        if example {
+            "example policy".to_string()
+        } else {
+            format!("{named} generated rules")
+        }
+    );
+
+    let started = Instant::now();
+    let input = if example {
+        workload::example_leads(&policy, options.leads)
+    } else {
+        workload::generated_leads(&policy, options.leads)
+    }
+    .unwrap();
+    let checks = if example {
+        EXAMPLE_LEADS.as_bytes().to_vec()
+    } else {
+        workload::rule_examples(&policy).unwrap()
+    };
+    let leads = lines(&input);
+    let checks = lines(&checks);
+    println!(
+        "{} leads ({} MB of NDJSON) generated in {:.1} s",
+        leads.len(),
+        input.len() / 1_000_000,
+        started.elapsed().as_secs_f64()
+    );
+
+    let jdm = translate::to_jdm(&policy).unwrap();
+    let cel_rules = translate::to_cel(&policy).unwrap();
+    let context = EvalContext {
+        now: NOW.parse().unwrap(),
+    };
+    let config = RouteConfig {
+        now: context.now,
+        explain: false,
+        limits: Limits::default(),
+    };
+    let mut floor = Floor;
+    let mut switchboard = Switchboard {
+        policy: &policy,
+        compiled: &compiled,
+        context,
+        limits: Limits::default(),
+    };
+    let mut route = SwitchboardRoute::new(&policy, &compiled, config, text);
+    let started = Instant::now();
+    let mut zen = Zen::new(jdm).unwrap();
+    let zen_build = started.elapsed();
+    let started = Instant::now();
+    let mut cel = Cel::new(&cel_rules).unwrap();
+    let cel_build = started.elapsed();
+    println!(
+        "ZEN table built and compiled in {:.1} ms, {} CEL programs compiled in {:.1} ms",
+        zen_build.as_secs_f64() * 1e3,
+        cel_rules.len(),
+        cel_build.as_secs_f64() * 1e3
+    );
+
+    // Agreement on one example per rule (or the example leads), before anything is timed.
+    let expected = reference(&policy, &checks);
+    let mut outputs: Vec<Vec<u8>> = vec![Vec::new(); 4];
+    run(&mut switchboard, &checks, &mut outputs[0]);
+    run(&mut route, &checks, &mut outputs[1]);
+    run(&mut zen, &checks, &mut outputs[2]);
+    run(&mut cel, &checks, &mut outputs[3]);
+    agree(
+        &expected,
+        &[
+            ("switchboard", &outputs[0]),
+            ("switchboard-route", &outputs[1]),
+            ("zen", &outputs[2]),
+            ("cel", &outputs[3]),
+        ],
+        "check leads",
+    );
+    for (name, output) in ["switchboard", "switchboard-route", "zen", "cel"]
+        .iter()
+        .zip(&outputs)
+    {
+        assert_eq!(
+            decisions(output).len(),
+            checks.len(),
+            "{name} skipped check leads"
+        );
+    }
+    println!(
+        "check: all engines agree with the reference on {} check leads",
+        checks.len()
+    );
+
+    // How many leads each peer can run within the budget (calibrated on the first leads).
+    let timed = |index: usize| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| only == ENGINES[index])
+    };
+    let mut counts = [leads.len(); 5];
+    let mut scratch = Vec::new();
+    for (index, engine) in [(3usize, &mut zen as &mut dyn Engine), (4, &mut cel)] {
+        if !timed(index) {
+            continue;
+        }
+        let sample = &leads[..leads.len().min(2_000)];
+        let mut sample_len = 200.min(sample.len());
+        let mut per_lead;
+        loop {
+            let elapsed = run(engine, &sample[..sample_len], &mut scratch);
+            per_lead = elapsed.as_secs_f64() / sample_len as f64;
+            if elapsed.as_secs_f64() > 0.5 || sample_len == sample.len() {
+                break;
+            }
+            sample_len = sample.len();
+        }
+        counts[index] = peer_count(per_lead, leads.len(), options.budget);
+    }
+
+    let mut measured: Vec<Measured> = counts
+        .iter()
+        .map(|&leads| Measured {
+            leads,
+            times: Vec::new(),
+        })
+        .collect();
+    let mut first: Vec<Vec<u8>> = vec![Vec::new(); 5];
+    let mut sink = Vec::with_capacity(leads.len() * 400);
+    for round in 0..options.runs {
+        let engines: [&mut dyn Engine; 5] =
+            [&mut floor, &mut switchboard, &mut route, &mut zen, &mut cel];
+        for (index, engine) in engines.into_iter().enumerate() {
+            if !timed(index) {
+                continue;
+            }
+            let elapsed = run(engine, &leads[..counts[index]], &mut sink);
+            measured[index].times.push(elapsed);
+            if round == 0 {
+                first[index] = sink.clone();
+            }
+        }
+        eprintln!("round {} of {} done", round + 1, options.runs);
+    }
+
+    if options.only.is_some() {
+        let (index, name) = ENGINES
+            .iter()
+            .enumerate()
+            .find(|(index, _)| timed(*index))
+            .expect("--only names an engine");
+        println!("{name}: median {:.0} leads/s", measured[index].median());
+        return (policy.rules.len(), vec![(*name, measured[index].clone())]);
+    }
+
+    // Agreement on every timed lead.
+    let mine = decisions(&first[1]);
+    assert_eq!(mine.len(), leads.len());
+    agree(
+        &mine,
+        &[
+            ("switchboard-route", &first[2]),
+            ("zen", &first[3]),
+            ("cel", &first[4]),
+        ],
+        "timed leads",
+    );
+    println!(
+        "check: ZEN, CEL and the full router agree with Switchboard on every timed lead \
+         ({} / {} / {})",
+        counts[3], counts[4], counts[2]
+    );
+
+    println!("| engine | leads | median leads/s | min | max | median time |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, m) in ENGINES.iter().zip(&measured) {
+        let rates = m.rates();
+        println!(
+            "| {name} | {} | {:.0} | {:.0} | {:.0} | {:.3} s |",
+            m.leads,
+            m.median(),
+            rates[0],
+            rates[rates.len() - 1],
+            m.leads as f64 / m.median()
+        );
+    }
+    (
+        policy.rules.len(),
+        ENGINES.into_iter().zip(measured).collect(),
+    )
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(value: f64) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let digits = (value.round() as u64).to_string();
+    let mut out = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn summary(labels: &[(String, usize)], results: &BTreeMap<(usize, &str), Measured>) {
+    println!("\n## Summary (median leads/s over the runs; min-max in brackets)\n");
+    println!(
+        "| policy | floor | Switchboard (rule decision) | ZEN | CEL loop | Switchboard / ZEN | Switchboard / CEL | Switchboard / floor | Switchboard full `route` |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let cell = |order: usize, engine: &str, all: usize| -> String {
+        let Some(m) = results.get(&(order, engine)) else {
+            return "-".to_string();
+        };
+        let rates = m.rates();
+        let leads = if m.leads < all {
+            format!(" ({} leads)", thousands(m.leads as f64))
+        } else {
+            String::new()
+        };
+        format!(
+            "{} [{}-{}]{leads}",
+            thousands(m.median()),
+            thousands(rates[0]),
+            thousands(rates[rates.len() - 1])
+        )
+    };
+    let rate = |order: usize, engine: &str| results.get(&(order, engine)).map(Measured::median);
+    for (order, (label, rules)) in labels.iter().enumerate() {
+        let all = results.get(&(order, "floor")).map_or(0, |m| m.leads);
+        let ratio = |other: &str| match (rate(order, "switchboard"), rate(order, other)) {
+            (Some(mine), Some(theirs)) => format!("{:.2}x", mine / theirs),
+            _ => "-".to_string(),
+        };
+        let name = if label == "example" {
+            format!("example ({rules} rules)")
+        } else {
+            format!("{label} rules (+ otherwise)")
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(order, "floor", all),
+            cell(order, "switchboard", all),
+            cell(order, "zen", all),
+            cell(order, "cel", all),
+            ratio("zen"),
+            ratio("cel"),
+            ratio("floor"),
+            cell(order, "switchboard-route", all),
+        );
+    }
+    // Slope: cost per lead at 10,000 rules / cost at 10 rules.
+    let small = labels.iter().position(|(l, _)| l == "10");
+    let large = labels.iter().position(|(l, _)| l == "10000");
+    if let (Some(small), Some(large)) = (small, large) {
+        println!("\nSlope (cost per lead at 10,000 rules / cost at 10 rules):\n");
+        println!("| engine | slope |");
+        println!("|---|---:|");
+        for engine in ENGINES {
+            if let (Some(a), Some(b)) = (rate(small, engine), rate(large, engine)) {
+                println!("| {engine} | {:.2} |", a / b);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
