@@ -13,7 +13,11 @@ use tower_lsp_server::ls_types::{
 
 /// A library diagnostic as the protocol shows it: help appended to the message, related spans as
 /// related information in the same document.
-pub fn to_lsp(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> lsp::Diagnostic {
+pub fn to_lsp(
+    analysis: &Analysis,
+    lines: &LineIndex<'_>,
+    diagnostic: &Diagnostic,
+) -> lsp::Diagnostic {
     let mut message = diagnostic.message.clone();
     if let Some(help) = &diagnostic.help {
         message.push_str("\nhelp: ");
@@ -31,7 +35,7 @@ pub fn to_lsp(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnosti
         })
         .collect();
     lsp::Diagnostic {
-        range: position::range(lines, diagnostic.span),
+        range: position::range(lines, position::trim_end(&analysis.text, diagnostic.span)),
         severity: Some(match diagnostic.severity {
             Severity::Error => lsp::DiagnosticSeverity::ERROR,
             Severity::Warning => lsp::DiagnosticSeverity::WARNING,
@@ -41,7 +45,8 @@ pub fn to_lsp(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnosti
         source: Some("switchboard".to_string()),
         message,
         related_information: (!related.is_empty()).then_some(related),
-        tags: (diagnostic.code == Code::ShadowedRule).then(|| vec![lsp::DiagnosticTag::UNNECESSARY]),
+        tags: (diagnostic.code == Code::ShadowedRule)
+            .then(|| vec![lsp::DiagnosticTag::UNNECESSARY]),
         data: None,
     }
 }
@@ -143,7 +148,9 @@ fn delete_rule(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
         .iter()
         .find(|rule| rule.head_span() == diagnostic.span)?;
     let text = &analysis.text;
-    let line_start = text[..rule.span.start].rfind('\n').map_or(0, |index| index + 1);
+    let line_start = text[..rule.span.start]
+        .rfind('\n')
+        .map_or(0, |index| index + 1);
     let start = if text[line_start..rule.span.start].trim().is_empty() {
         line_start
     } else {

@@ -16,9 +16,14 @@ pub enum Context {
     /// A condition starts: fields, `not`, `inside`, `outside`.
     ConditionStart,
     /// After a field in a condition: operators.
-    Operator { field: String },
+    Operator {
+        field: String,
+    },
     /// A value of a field (after `field =` or inside `field in {`).
-    Value { field: String, taken: Vec<String> },
+    Value {
+        field: String,
+        taken: Vec<String>,
+    },
     /// After `->` or `else`: actions.
     Action,
     /// After a complete action: `else`, `within`, `escalate`.
@@ -31,7 +36,9 @@ pub enum Context {
     StringFields,
     /// Escalation targets: pools, queues and reps.
     Targets,
-    Reps { taken: Vec<String> },
+    Reps {
+        taken: Vec<String>,
+    },
     Rules,
     Duration,
     Strategy,
@@ -41,7 +48,9 @@ pub enum Context {
     TestClause,
     ExpectClause,
     /// A field of a test's lead.
-    LeadField { taken: Vec<String> },
+    LeadField {
+        taken: Vec<String>,
+    },
     Nothing,
 }
 
@@ -392,12 +401,19 @@ fn items(
         Context::ConditionStart => {
             fields(&mut out, names);
             out.keyword("not", "negates the next condition");
-            out.keyword("inside", "the lead's clock time is inside a calendar's working hours");
-            out.keyword("outside", "the lead's clock time is outside a calendar's working hours");
+            out.keyword(
+                "inside",
+                "the lead's clock time is inside a calendar's working hours",
+            );
+            out.keyword(
+                "outside",
+                "the lead's clock time is outside a calendar's working hours",
+            );
         }
         Context::Operator { field } => {
             let shape = names.fields.get(field);
-            let ordered = shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
+            let ordered =
+                shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
             out.operator("=", "equals");
             out.operator("!=", "differs (false when the field is absent)");
             if ordered {
@@ -414,7 +430,11 @@ fn items(
             if let Some(shape) = names.fields.get(field) {
                 if let Some(variants) = &shape.variants {
                     for variant in variants.iter().filter(|v| !taken.contains(v)) {
-                        out.push(variant, CompletionItemKind::ENUM_MEMBER, &format!("{field}: enum"));
+                        out.push(
+                            variant,
+                            CompletionItemKind::ENUM_MEMBER,
+                            &format!("{field}: enum"),
+                        );
                     }
                 } else if shape.type_name == "bool" {
                     for value in ["true", "false"] {
@@ -426,18 +446,42 @@ fn items(
         Context::Action => {
             out.keyword("pool", "send to a pool of reps");
             out.keyword("queue", "send to a queue");
-            out.keyword("rep", "send to a named rep, or the rep a string field names");
-            out.snippet("owner of", "owner of ${1:field}", "the owner of the account a field names");
+            out.keyword(
+                "rep",
+                "send to a named rep, or the rep a string field names",
+            );
+            out.snippet(
+                "owner of",
+                "owner of ${1:field}",
+                "the owner of the account a field names",
+            );
         }
         Context::AfterAction => {
-            out.keyword("else", "a fallback action when this one cannot take the lead");
+            out.keyword(
+                "else",
+                "a fallback action when this one cannot take the lead",
+            );
             out.snippet("within", "within ${1:15m}", "the response SLA");
-            out.snippet("escalate", "escalate ${1:target} after ${2:1h}", "escalation when the SLA is missed");
+            out.snippet(
+                "escalate",
+                "escalate ${1:target} after ${2:1h}",
+                "escalation when the SLA is missed",
+            );
         }
         Context::Pools => names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool"),
-        Context::Queues => names_of(&mut out, &names.queues, CompletionItemKind::INTERFACE, "queue"),
+        Context::Queues => names_of(
+            &mut out,
+            &names.queues,
+            CompletionItemKind::INTERFACE,
+            "queue",
+        ),
         Context::Calendars => {
-            names_of(&mut out, &names.calendars, CompletionItemKind::STRUCT, "calendar");
+            names_of(
+                &mut out,
+                &names.calendars,
+                CompletionItemKind::STRUCT,
+                "calendar",
+            );
         }
         Context::Rules => names_of(&mut out, &names.rules, CompletionItemKind::FUNCTION, "rule"),
         Context::Reps { taken } => {
@@ -448,7 +492,11 @@ fn items(
         Context::RepOrField => {
             names_of(&mut out, &names.reps, CompletionItemKind::VARIABLE, "rep");
             for field in names.string_fields() {
-                out.push(field, CompletionItemKind::FIELD, "string field: the rep it names");
+                out.push(
+                    field,
+                    CompletionItemKind::FIELD,
+                    "string field: the rep it names",
+                );
             }
         }
         Context::StringFields => {
@@ -458,7 +506,12 @@ fn items(
         }
         Context::Targets => {
             names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool");
-            names_of(&mut out, &names.queues, CompletionItemKind::INTERFACE, "queue");
+            names_of(
+                &mut out,
+                &names.queues,
+                CompletionItemKind::INTERFACE,
+                "queue",
+            );
             names_of(&mut out, &names.reps, CompletionItemKind::VARIABLE, "rep");
         }
         Context::Duration => {
@@ -468,31 +521,63 @@ fn items(
         }
         Context::Strategy => {
             out.keyword("round_robin", "each member in turn");
-            out.snippet("weighted", "weighted(${1:rep}=${2:1})", "in turn, in proportion to weights");
+            out.snippet(
+                "weighted",
+                "weighted(${1:rep}=${2:1})",
+                "in turn, in proportion to weights",
+            );
             out.keyword("least_loaded", "the member with the fewest open leads");
             out.keyword("ordered", "the first available member, in order");
         }
         Context::PoolClause => {
             out.snippet("members", "members ${1:rep}", "the reps of the pool");
-            out.snippet("strategy", "strategy ${1:round_robin}", "how the next rep is chosen");
-            out.snippet("cap", "cap ${1:25}", "the most open leads a member may hold");
+            out.snippet(
+                "strategy",
+                "strategy ${1:round_robin}",
+                "how the next rep is chosen",
+            );
+            out.snippet(
+                "cap",
+                "cap ${1:25}",
+                "the most open leads a member may hold",
+            );
             out.snippet("calendar", "calendar ${1:name}", "the pool's working hours");
         }
         Context::CalendarClause => {
-            out.snippet("timezone", "timezone ${1:Europe/Berlin}", "an IANA time zone");
-            out.snippet("hours", "hours ${1:mon-fri} ${2:09:00-18:00}", "working hours");
+            out.snippet(
+                "timezone",
+                "timezone ${1:Europe/Berlin}",
+                "an IANA time zone",
+            );
+            out.snippet(
+                "hours",
+                "hours ${1:mon-fri} ${2:09:00-18:00}",
+                "working hours",
+            );
             out.snippet("holidays", "holidays ${1:2026-12-24}", "days off");
         }
         Context::FieldType => {
             for ty in ["string", "int", "number", "time", "bool"] {
                 out.keyword(ty, "field type");
             }
-            out.snippet("enum", "enum { ${1:a}, ${2:b} }", "one of a fixed set of words");
+            out.snippet(
+                "enum",
+                "enum { ${1:a}, ${2:b} }",
+                "one of a fixed set of words",
+            );
         }
         Context::TestClause => {
-            out.snippet("lead", "lead { ${1:id}: ${2:\"L-1\"} }", "the lead the test routes");
+            out.snippet(
+                "lead",
+                "lead { ${1:id}: ${2:\"L-1\"} }",
+                "the lead the test routes",
+            );
             out.keyword("expect", "what the decision must be");
-            out.snippet("at", "at ${1:2026-11-23T10:00:00Z}", "the time the test routes at");
+            out.snippet(
+                "at",
+                "at ${1:2026-11-23T10:00:00Z}",
+                "the time the test routes at",
+            );
             out.snippet("roster", "roster { ${1:rep} away }", "who is available");
         }
         Context::ExpectClause => {
@@ -588,15 +673,47 @@ impl Items {
 }
 
 const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
-    ("when", "when ${1:condition} -> ${2:pool} ${3:name}", "a rule"),
-    ("rule", "rule ${1:name}: when ${2:condition} -> ${3:pool} ${4:name}", "a named rule"),
-    ("otherwise", "otherwise -> ${1:queue} ${2:name}", "the rule for every lead no rule took"),
-    ("pool", "pool ${1:name} { members ${2:rep}  strategy ${3:round_robin} }", "a pool of reps"),
+    (
+        "when",
+        "when ${1:condition} -> ${2:pool} ${3:name}",
+        "a rule",
+    ),
+    (
+        "rule",
+        "rule ${1:name}: when ${2:condition} -> ${3:pool} ${4:name}",
+        "a named rule",
+    ),
+    (
+        "otherwise",
+        "otherwise -> ${1:queue} ${2:name}",
+        "the rule for every lead no rule took",
+    ),
+    (
+        "pool",
+        "pool ${1:name} { members ${2:rep}  strategy ${3:round_robin} }",
+        "a pool of reps",
+    ),
     ("queue", "queue ${1:name}", "a queue"),
-    ("calendar", "calendar ${1:name} { timezone ${2:Europe/Berlin}  hours ${3:mon-fri} ${4:09:00-18:00} }", "working hours"),
-    ("schema", "schema lead {\n  id: string\n  $1\n}", "the lead's fields"),
-    ("test", "test \"${1:name}\" {\n  lead { id: \"${2:L-1}\" $3 }\n  expect ${4:pool} ${5:name}\n}", "a test"),
-    ("use", "use \"${1:routing.route}\"", "the policy a file of tests tests"),
+    (
+        "calendar",
+        "calendar ${1:name} { timezone ${2:Europe/Berlin}  hours ${3:mon-fri} ${4:09:00-18:00} }",
+        "working hours",
+    ),
+    (
+        "schema",
+        "schema lead {\n  id: string\n  $1\n}",
+        "the lead's fields",
+    ),
+    (
+        "test",
+        "test \"${1:name}\" {\n  lead { id: \"${2:L-1}\" $3 }\n  expect ${4:pool} ${5:name}\n}",
+        "a test",
+    ),
+    (
+        "use",
+        "use \"${1:routing.route}\"",
+        "the policy a file of tests tests",
+    ),
 ];
 
 const DURATIONS: &[(&str, &str)] = &[
@@ -622,7 +739,10 @@ mod tests {
     #[test]
     fn reads_the_context_before_the_cursor() {
         let schema = "schema lead { id: string  intent: enum { low, high } }\n";
-        assert_eq!(context_at_end(&format!("{schema}when ")), Context::ConditionStart);
+        assert_eq!(
+            context_at_end(&format!("{schema}when ")),
+            Context::ConditionStart
+        );
         assert_eq!(
             context_at_end(&format!("{schema}when intent = ")),
             Context::Value {
@@ -637,8 +757,14 @@ mod tests {
                 taken: vec!["low".into()]
             }
         );
-        assert_eq!(context_at_end(&format!("{schema}when intent = high -> ")), Context::Action);
-        assert_eq!(context_at_end(&format!("{schema}when intent = high -> pool ")), Context::Pools);
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent = high -> ")),
+            Context::Action
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}when intent = high -> pool ")),
+            Context::Pools
+        );
         assert_eq!(
             context_at_end(&format!("{schema}when intent = high -> pool x within ")),
             Context::Duration
@@ -647,16 +773,38 @@ mod tests {
             context_at_end(&format!("{schema}when intent = high -> pool x escalate ")),
             Context::Targets
         );
-        assert_eq!(context_at_end(&format!("{schema}pool p {{ members ")), Context::Reps { taken: vec![] });
-        assert_eq!(context_at_end(&format!("{schema}pool p {{ members a, ")), Context::Reps { taken: vec!["a".into()] });
-        assert_eq!(context_at_end(&format!("{schema}pool p {{ calendar ")), Context::Calendars);
-        assert_eq!(context_at_end(&format!("{schema}when inside ")), Context::Calendars);
+        assert_eq!(
+            context_at_end(&format!("{schema}pool p {{ members ")),
+            Context::Reps { taken: vec![] }
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}pool p {{ members a, ")),
+            Context::Reps {
+                taken: vec!["a".into()]
+            }
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}pool p {{ calendar ")),
+            Context::Calendars
+        );
+        assert_eq!(
+            context_at_end(&format!("{schema}when inside ")),
+            Context::Calendars
+        );
         assert_eq!(context_at_end(&format!("{schema}\n")), Context::Item);
-        assert_eq!(context_at_end(&format!("{schema}when # a comment ")), Context::Nothing);
+        assert_eq!(
+            context_at_end(&format!("{schema}when # a comment ")),
+            Context::Nothing
+        );
         assert_eq!(
             context_at_end(&format!("{schema}test \"t\" {{ lead {{ id: \"1\", ")),
-            Context::LeadField { taken: vec!["id".into()] }
+            Context::LeadField {
+                taken: vec!["id".into()]
+            }
         );
-        assert_eq!(context_at_end(&format!("{schema}test \"t\" {{ expect rule ")), Context::Rules);
+        assert_eq!(
+            context_at_end(&format!("{schema}test \"t\" {{ expect rule ")),
+            Context::Rules
+        );
     }
 }

@@ -37,11 +37,19 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
                 TypeExpr::Named(name) => name.name.clone(),
                 TypeExpr::Enum { variants, .. } => format!(
                     "enum {{ {} }}",
-                    variants.iter().map(|v| v.name.as_str()).collect::<Vec<_>>().join(", ")
+                    variants
+                        .iter()
+                        .map(|v| v.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             };
             let optional = if field.optional { "?" } else { "" };
-            let _ = writeln!(text, "```switchboard\n{}: {ty}{optional}\n```", field.name.name);
+            let _ = writeln!(
+                text,
+                "```switchboard\n{}: {ty}{optional}\n```",
+                field.name.name
+            );
             let _ = write!(
                 text,
                 "{}",
@@ -95,7 +103,11 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
             }
             match pool.calendars.first() {
                 Some(calendar) => {
-                    let _ = writeln!(text, "- calendar: `{}` (SLAs count its working time)", calendar.name);
+                    let _ = writeln!(
+                        text,
+                        "- calendar: `{}` (SLAs count its working time)",
+                        calendar.name
+                    );
                 }
                 None => {
                     let _ = writeln!(text, "- calendar: none (SLAs count wall-clock time)");
@@ -121,7 +133,7 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
                 let _ = writeln!(text, "- timezone: {}", zone.value);
             }
             for hours in &calendar.hours {
-                let _ = writeln!(text, "- {}", slice(source, hours.span));
+                let _ = writeln!(text, "- {}", slice(source, hours.span).trim_end());
             }
             if !calendar.holidays.is_empty() {
                 let days: Vec<&str> = calendar.holidays.iter().map(|d| d.value.as_str()).collect();
@@ -150,7 +162,11 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
             }
         }
         SymbolKind::Test => {
-            let _ = write!(text, "**test \"{}\"**\n\nRun it with `switchboard test`.", id.name);
+            let _ = write!(
+                text,
+                "**test \"{}\"**\n\nRun it with `switchboard test`.",
+                id.name
+            );
         }
     }
     Some(text)
@@ -159,8 +175,16 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
 /// A rule's description: its position, its text, its SLA and escalations, and what shadows it.
 fn rule_text(analysis: &Analysis, rule: &Rule) -> String {
     let source = policy_text(analysis);
-    let mut text = format!("**rule `{}`** (rule {} of the policy)\n", rule.label(), rule.position);
-    let _ = writeln!(text, "```switchboard\n{}\n```", slice(source, rule.span).trim_end());
+    let mut text = format!(
+        "**rule `{}`** (rule {} of the policy)\n",
+        rule.label(),
+        rule.position
+    );
+    let _ = writeln!(
+        text,
+        "```switchboard\n{}\n```",
+        slice(source, rule.span).trim_end()
+    );
     let policy = analysis.policy_file();
     match rule.within {
         Some(within) => {
@@ -168,16 +192,21 @@ fn rule_text(analysis: &Analysis, rule: &Rule) -> String {
                 || "wall-clock time".to_string(),
                 |calendar| format!("working time on `{calendar}`"),
             );
-            let _ = writeln!(text, "- SLA: answer within {} ({clock})", slice(source, within.span));
+            let _ = writeln!(
+                text,
+                "- SLA: answer within {} ({clock})",
+                slice(source, within.span)
+            );
         }
         None => {
             let _ = writeln!(text, "- SLA: none");
         }
     }
     for escalation in &rule.escalations {
-        let after = escalation
-            .after
-            .map_or_else(|| "when the SLA is missed".to_string(), |d| format!("after {}", slice(source, d.span)));
+        let after = escalation.after.map_or_else(
+            || "when the SLA is missed".to_string(),
+            |d| format!("after {}", slice(source, d.span)),
+        );
         let _ = writeln!(text, "- escalates to `{}` {after}", escalation.target.name);
     }
     let diagnostics = analysis
@@ -196,18 +225,22 @@ fn rule_text(analysis: &Analysis, rule: &Rule) -> String {
     text
 }
 
-/// The calendar SLAs of a rule count on: its first action's pool's calendar.
+/// The calendar a rule's SLA counts on, as the router picks it when no pool of the rule took the
+/// lead: the first pool among its actions that has a calendar (a pool that takes the lead uses its
+/// own calendar).
 pub fn destination_calendar<'a>(policy: &'a PolicyFile, rule: &Rule) -> Option<&'a str> {
-    let ActionKind::Pool(pool) = &rule.actions.first()?.kind else {
-        return None;
-    };
-    policy
-        .pools
-        .iter()
-        .find(|p| p.name.name == pool.name)?
-        .calendars
-        .first()
-        .map(|calendar| calendar.name.as_str())
+    rule.actions.iter().find_map(|action| {
+        let ActionKind::Pool(pool) = &action.kind else {
+            return None;
+        };
+        policy
+            .pools
+            .iter()
+            .find(|p| p.name.name == pool.name)?
+            .calendars
+            .first()
+            .map(|calendar| calendar.name.as_str())
+    })
 }
 
 /// The labels of the policy's rules that mention a symbol.
@@ -220,7 +253,10 @@ fn rules_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<S
     let mut labels = Vec::new();
     for rule in &policy.rules {
         let uses = analysis.index.of(id).any(|o| {
-            o.origin == origin && !o.definition && rule.span.start <= o.span.start && o.span.end <= rule.span.end
+            o.origin == origin
+                && !o.definition
+                && rule.span.start <= o.span.start
+                && o.span.end <= rule.span.end
         });
         if uses {
             labels.push(format!("`{}`", rule.label()));
@@ -234,7 +270,11 @@ fn list(items: &[String]) -> String {
     if items.len() <= SHOWN {
         items.join(", ")
     } else {
-        format!("{} and {} more", items[..SHOWN].join(", "), items.len() - SHOWN)
+        format!(
+            "{} and {} more",
+            items[..SHOWN].join(", "),
+            items.len() - SHOWN
+        )
     }
 }
 

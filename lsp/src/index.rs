@@ -123,9 +123,11 @@ impl Names {
         names
             .queues
             .extend(file.queues.iter().map(|queue| queue.name.name.clone()));
-        names
-            .calendars
-            .extend(file.calendars.iter().map(|calendar| calendar.name.name.clone()));
+        names.calendars.extend(
+            file.calendars
+                .iter()
+                .map(|calendar| calendar.name.name.clone()),
+        );
         names.rules.extend(
             file.rules
                 .iter()

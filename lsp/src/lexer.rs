@@ -103,7 +103,10 @@ pub fn tokens(text: &str, start: usize, end: usize) -> Vec<Token> {
             TokenKind::Word
         } else {
             if let Some(&(next_index, next)) = chars.peek()
-                && matches!((ch, next), ('-', '>') | ('!', '=') | ('<', '=') | ('>', '='))
+                && matches!(
+                    (ch, next),
+                    ('-', '>') | ('!', '=') | ('<', '=') | ('>', '=')
+                )
             {
                 last = start + next_index + next.len_utf8();
                 chars.next();
@@ -129,11 +132,55 @@ pub fn is_keyword(word: &str) -> bool {
 
 /// Every keyword of the grammar.
 pub const KEYWORDS: &[&str] = &[
-    "schema", "calendar", "pool", "queue", "rule", "when", "otherwise", "test", "use", "and", "or",
-    "not", "in", "is", "set", "inside", "outside", "else", "rep", "owner", "of", "within",
-    "escalate", "after", "members", "strategy", "weighted", "cap", "timezone", "hours", "holidays",
-    "enum", "lead", "expect", "unassigned", "business", "null", "at", "roster", "away", "offline",
-    "available", "open", "out", "to", "account", "parent", "true", "false",
+    "schema",
+    "calendar",
+    "pool",
+    "queue",
+    "rule",
+    "when",
+    "otherwise",
+    "test",
+    "use",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "set",
+    "inside",
+    "outside",
+    "else",
+    "rep",
+    "owner",
+    "of",
+    "within",
+    "escalate",
+    "after",
+    "members",
+    "strategy",
+    "weighted",
+    "cap",
+    "timezone",
+    "hours",
+    "holidays",
+    "enum",
+    "lead",
+    "expect",
+    "unassigned",
+    "business",
+    "null",
+    "at",
+    "roster",
+    "away",
+    "offline",
+    "available",
+    "open",
+    "out",
+    "to",
+    "account",
+    "parent",
+    "true",
+    "false",
 ];
 
 /// The words that start an item when they begin a line (and are not a schema field `pool:`).

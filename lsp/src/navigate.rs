@@ -96,9 +96,7 @@ pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Opt
 }
 
 /// A location's URI and range, for grouping edits by file.
-pub fn edits_by_uri(
-    locations: Vec<Location>,
-) -> std::collections::HashMap<Uri, Vec<Range>> {
+pub fn edits_by_uri(locations: Vec<Location>) -> std::collections::HashMap<Uri, Vec<Range>> {
     let mut grouped: std::collections::HashMap<Uri, Vec<Range>> = std::collections::HashMap::new();
     for location in locations {
         let ranges = grouped.entry(location.uri).or_default();

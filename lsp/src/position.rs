@@ -29,11 +29,20 @@ pub fn offset(lines: &LineIndex<'_>, position: Position) -> Option<usize> {
     Some(lines.offset_of_utf16(line, position.character as usize))
 }
 
-/// The byte span of an LSP range, or `None` when it lies outside the text.
+/// The byte span of an LSP range, or `None` when it starts past the end of the text. An end past
+/// the end of the text is clamped to it (clients ask for "the whole document" that way).
 pub fn span(lines: &LineIndex<'_>, range: Range) -> Option<Span> {
     let start = offset(lines, range.start)?;
-    let end = offset(lines, range.end)?;
+    let end = offset(lines, range.end).unwrap_or_else(|| lines.offset_of_utf16(usize::MAX, 0));
     (start <= end).then(|| Span::new(start, end))
+}
+
+/// A span without the whitespace it ends with (item spans run up to the next item).
+pub fn trim_end(text: &str, span: Span) -> Span {
+    let Some(slice) = text.get(span.start..span.end) else {
+        return span;
+    };
+    Span::new(span.start, span.start + slice.trim_end().len())
 }
 
 fn saturate(value: usize) -> u32 {

@@ -49,7 +49,9 @@ impl Backend {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the map half-updated in a way that matters
         // (every update is one insert), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The analysis of the document's current version, computing it if the stored one is stale.
@@ -291,7 +293,9 @@ fn resolve_roster(
             let base: PathBuf = document
                 .to_file_path()
                 .and_then(|p| p.parent().map(Path::to_path_buf))
-                .ok_or_else(|| "the file is not saved, so the roster path cannot be resolved".to_string())?;
+                .ok_or_else(|| {
+                    "the file is not saved, so the roster path cannot be resolved".to_string()
+                })?;
             let full = base.join(&file.value);
             let text = std::fs::read_to_string(&full)
                 .map_err(|error| format!("cannot read roster `{}`: {error}", full.display()))?;
@@ -320,7 +324,10 @@ impl LanguageServer for Backend {
                 )),
                 completion_provider: Some(CompletionOptions {
                     trigger_characters: Some(
-                        [" ", "{", ",", "(", "="].iter().map(|s| s.to_string()).collect(),
+                        [" ", "{", ",", "(", "="]
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect(),
                     ),
                     ..CompletionOptions::default()
                 }),
@@ -341,12 +348,14 @@ impl LanguageServer for Backend {
                     },
                 )),
                 semantic_tokens_provider: Some(
-                    SemanticTokensServerCapabilities::SemanticTokensOptions(SemanticTokensOptions {
-                        legend: tokens::legend(),
-                        full: Some(SemanticTokensFullOptions::Bool(true)),
-                        range: None,
-                        work_done_progress_options: WorkDoneProgressOptions::default(),
-                    }),
+                    SemanticTokensServerCapabilities::SemanticTokensOptions(
+                        SemanticTokensOptions {
+                            legend: tokens::legend(),
+                            full: Some(SemanticTokensFullOptions::Bool(true)),
+                            range: None,
+                            work_done_progress_options: WorkDoneProgressOptions::default(),
+                        },
+                    ),
                 ),
                 inlay_hint_provider: Some(OneOf::Left(true)),
                 code_lens_provider: Some(CodeLensOptions {
@@ -406,7 +415,11 @@ impl LanguageServer for Backend {
         }
         // Skip the work if another edit arrived while this one waited.
         tokio::task::yield_now().await;
-        let stale = self.state().docs.get(&uri).is_none_or(|doc| doc.version != version);
+        let stale = self
+            .state()
+            .docs
+            .get(&uri)
+            .is_none_or(|doc| doc.version != version);
         if !stale {
             self.refresh(uri).await;
         }
@@ -470,13 +483,15 @@ impl LanguageServer for Backend {
         let Some(offset) = Self::offset(&analysis, position.position) else {
             return Ok(None);
         };
-        Ok(hover::hover(&analysis, offset).map(|(markdown, span)| Hover {
-            contents: HoverContents::Markup(MarkupContent {
-                kind: MarkupKind::Markdown,
-                value: markdown,
+        Ok(
+            hover::hover(&analysis, offset).map(|(markdown, span)| Hover {
+                contents: HoverContents::Markup(MarkupContent {
+                    kind: MarkupKind::Markdown,
+                    value: markdown,
+                }),
+                range: Some(position::range(&analysis.lines(), span)),
             }),
-            range: Some(position::range(&analysis.lines(), span)),
-        }))
+        )
     }
 
     async fn goto_definition(
@@ -496,7 +511,10 @@ impl LanguageServer for Backend {
         let locations = navigate::definitions(&analysis, &occurrence.id);
         Ok(match locations.len() {
             0 => None,
-            1 => locations.into_iter().next().map(GotoDefinitionResponse::Scalar),
+            1 => locations
+                .into_iter()
+                .next()
+                .map(GotoDefinitionResponse::Scalar),
             _ => Some(GotoDefinitionResponse::Array(locations)),
         })
     }
@@ -521,9 +539,8 @@ impl LanguageServer for Backend {
                 }
             }
         }
-        locations.sort_by(|a, b| {
-            (a.uri.as_str(), a.range.start).cmp(&(b.uri.as_str(), b.range.start))
-        });
+        locations
+            .sort_by(|a, b| (a.uri.as_str(), a.range.start).cmp(&(b.uri.as_str(), b.range.start)));
         Ok(Some(locations))
     }
 
@@ -569,9 +586,11 @@ impl LanguageServer for Backend {
         let Some(offset) = Self::offset(&analysis, params.position) else {
             return Ok(None);
         };
-        Ok(navigate::prepare_rename(&analysis, offset).map(|(range, placeholder)| {
-            PrepareRenameResponse::RangeWithPlaceholder { range, placeholder }
-        }))
+        Ok(
+            navigate::prepare_rename(&analysis, offset).map(|(range, placeholder)| {
+                PrepareRenameResponse::RangeWithPlaceholder { range, placeholder }
+            }),
+        )
     }
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
@@ -636,10 +655,11 @@ impl LanguageServer for Backend {
             Some(doc) => doc.text.clone(),
             None => return Ok(None),
         };
-        let formatted =
-            tokio::task::spawn_blocking(move || switchboard::format::format(&text).map(|f| (text, f)))
-                .await
-                .ok();
+        let formatted = tokio::task::spawn_blocking(move || {
+            switchboard::format::format(&text).map(|f| (text, f))
+        })
+        .await
+        .ok();
         match formatted {
             Some(Ok((text, formatted))) if formatted != text => {
                 let lines = switchboard::LineIndex::new(&text);
@@ -708,7 +728,10 @@ impl LanguageServer for Backend {
             .parse()
             .map_err(|_| Error::invalid_params(format!("`{uri}` is not a URI")))?;
         let Some(analysis) = self.analysis(&uri).await else {
-            return Err(Error::invalid_params(format!("`{}` is not open", uri.as_str())));
+            return Err(Error::invalid_params(format!(
+                "`{}` is not open",
+                uri.as_str()
+            )));
         };
         let results = self.run_tests(&analysis).await.unwrap_or_default();
         let own: Vec<&TestResult> = results

@@ -69,7 +69,10 @@ pub fn tokens(analysis: &Analysis) -> Vec<SemanticToken> {
     for token in lexer::tokens(text, 0, text.len()) {
         let (kind, declaration) = match token.kind {
             TokenKind::Comment => (COMMENT, false),
-            TokenKind::Str => names.get(&token.span.start).copied().unwrap_or((STRING, false)),
+            TokenKind::Str => names
+                .get(&token.span.start)
+                .copied()
+                .unwrap_or((STRING, false)),
             TokenKind::Literal => (NUMBER, false),
             TokenKind::Punct => match token.text(text) {
                 "->" | "=" | "!=" | "<" | "<=" | ">" | ">=" => (OPERATOR, false),
@@ -85,7 +88,11 @@ pub fn tokens(analysis: &Analysis) -> Vec<SemanticToken> {
         let (line, start) = (to_u32(line), to_u32(start));
         let length = to_u32(token.text(text).encode_utf16().count());
         let delta_line = line - last_line;
-        let delta_start = if delta_line == 0 { start - last_start } else { start };
+        let delta_start = if delta_line == 0 {
+            start - last_start
+        } else {
+            start
+        };
         out.push(SemanticToken {
             delta_line,
             delta_start,

@@ -1,0 +1,385 @@
+//! The language server over the protocol: the real binary, spoken to as an editor would, with
+//! every response checked (insta snapshots, reviewed) or asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{Client, apply_edits, position_of};
+use serde_json::{Value, json};
+
+const SESSION: &str = include_str!("fixtures/session.route");
+
+fn at(uri: &str, text: &str, needle: &str, after: &str) -> Value {
+    let (line, character) = position_of(text, needle, after);
+    json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
+}
+
+/// Just after `needle` (where a cursor stands when completing after it).
+fn after(uri: &str, text: &str, needle: &str) -> Value {
+    let (line, character) = position_of(text, needle, "");
+    let width = needle.encode_utf16().count() as u32;
+    json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character + width}})
+}
+
+fn labels(completion: &Value) -> Vec<String> {
+    let items = completion
+        .as_array()
+        .or_else(|| completion["items"].as_array());
+    items
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i["label"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn acceptance_a_typo_is_reported_at_its_range_and_the_quick_fix_corrects_it() {
+    let mut client = Client::start("typo");
+    let text = SESSION.replace("rule warm:   when intent in", "rule warm:   when intnet in");
+    let uri = client.open("policy.route", &text);
+    let published = client.diagnostics(&uri);
+    let diagnostics = published["diagnostics"].as_array().unwrap();
+    let typo = diagnostics
+        .iter()
+        .find(|d| d["code"] == "unknown-field")
+        .expect("an unknown-field diagnostic");
+    let (line, column) = position_of(&text, "intnet", "");
+    assert_eq!(
+        typo["range"],
+        json!({"start": {"line": line, "character": column}, "end": {"line": line, "character": column + 6}})
+    );
+    assert_eq!(typo["severity"], 1);
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `intent`?")
+    );
+
+    let actions = client.result(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": typo["range"], "context": {"diagnostics": [typo]}}),
+    );
+    let fix = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Change `intnet` to `intent`")
+        .expect("a quick fix for the typo");
+    assert_eq!(fix["kind"], "quickfix");
+    let edits = &fix["edit"]["changes"][&uri];
+    let fixed = apply_edits(&text, edits.as_array().unwrap());
+    assert_eq!(fixed, SESSION);
+
+    client.change(&uri, 2, &fixed);
+    let after_fix = client.diagnostics_for_version(&uri, 2);
+    assert!(
+        !after_fix["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["code"] == "unknown-field"),
+        "{after_fix}"
+    );
+    client.shutdown();
+}
+
+#[test]
+fn acceptance_completion_after_intent_equals_offers_exactly_its_variants() {
+    let mut client = Client::start("variants");
+    let text = format!("{SESSION}\nwhen intent = ");
+    let uri = client.open("policy.route", &text);
+    let lines = text.lines().count() as u32;
+    let column = "when intent = ".len() as u32;
+    let result = client.result(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": lines - 1, "character": column}}),
+    );
+    assert_eq!(labels(&result), ["low", "medium", "high"]);
+    client.shutdown();
+}
+
+#[test]
+fn acceptance_renaming_pool_senior_renames_every_use_in_the_policy_and_its_tests() {
+    let mut client = Client::start("rename");
+    let policy = std::fs::read_to_string(common::examples().join("routing.route")).unwrap();
+    let tests = std::fs::read_to_string(common::examples().join("routing.test.route")).unwrap();
+    client.write_file("routing.route", &policy);
+    client.write_file("routing.test.route", &tests);
+    client.write_file(
+        "roster.json",
+        &std::fs::read_to_string(common::examples().join("roster.json")).unwrap(),
+    );
+    // A second file of tests, closed, whose expectations name the pool.
+    let extra = "use \"routing.route\"\n\ntest \"senior takes hot leads\" {\n  lead { id: \"x\", intent: high, fit: strong, region: emea, country: \"DE\", employees: 50,\n         deal_value: 1000, source: demo_request, created_at: 2026-11-23T10:00:00Z }\n  expect pool senior escalate backup after 30m\n}\n";
+    client.write_file("extra.test.route", extra);
+    let policy_uri = client.open("routing.route", &policy);
+    client.diagnostics(&policy_uri);
+    // The file of tests is not open: the server finds it beside the policy.
+    let prepared = client.result(
+        "textDocument/prepareRename",
+        at(&policy_uri, &policy, "senior", "pool senior"),
+    );
+    assert_eq!(prepared["placeholder"], "senior");
+    let mut params = at(&policy_uri, &policy, "senior", "pool senior");
+    params["newName"] = json!("principal");
+    let edit = client.result("textDocument/rename", params);
+    let changes = edit["changes"].as_object().unwrap();
+    let extra_uri = client.uri("extra.test.route");
+    let mut files: Vec<&String> = changes.keys().collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [&extra_uri, &policy_uri],
+        "edits in the policy and in the file of tests that names the pool (routing.test.route names it only in test titles)"
+    );
+    let renamed_policy = apply_edits(&policy, changes[&policy_uri].as_array().unwrap());
+    let renamed_extra = apply_edits(extra, changes[&extra_uri].as_array().unwrap());
+    // Every use is renamed; comments and strings (test titles) are not.
+    assert_eq!(renamed_policy, rename_code(&policy, "senior", "principal"));
+    assert_eq!(renamed_extra, rename_code(extra, "senior", "principal"));
+    assert_eq!(rename_code(&tests, "senior", "principal"), tests);
+    // The renamed policy still checks clean and its tests still pass.
+    let report = switchboard::check_source(&renamed_policy);
+    assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+    for tests in [&tests, &renamed_extra] {
+        let (_, diagnostics) = switchboard::check::check_test_file(tests, Ok(&renamed_policy));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    }
+
+    // A name that is taken, or a keyword, is refused with a reason.
+    let mut taken = at(&policy_uri, &policy, "senior", "pool senior");
+    taken["newName"] = json!("sdr");
+    let refused = client.request("textDocument/rename", taken);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already"),
+        "{refused}"
+    );
+    let mut keyword = at(&policy_uri, &policy, "senior", "pool senior");
+    keyword["newName"] = json!("when");
+    let refused = client.request("textDocument/rename", keyword);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("keyword"),
+        "{refused}"
+    );
+    client.shutdown();
+}
+
+/// The word `old` replaced by `new` everywhere but in comments and strings: what a rename of a
+/// name must do.
+fn rename_code(text: &str, old: &str, new: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let (mut in_string, mut in_comment, mut escaped) = (false, false, false);
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(if word == old { new } else { word.as_str() });
+        word.clear();
+    };
+    for ch in text.chars() {
+        let code = !in_string && !in_comment;
+        if code && (ch.is_alphanumeric() || ch == '_') {
+            word.push(ch);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        match ch {
+            '\n' => in_comment = false,
+            '#' if !in_string => in_comment = true,
+            '"' if !in_comment && !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = in_string && ch == '\\' && !escaped;
+        out.push(ch);
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// Decodes semantic tokens into readable (line, column, text, type) rows.
+fn decode_tokens(text: &str, data: &[Value], legend: &[Value]) -> Vec<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let (mut line, mut start) = (0u64, 0u64);
+    let mut rows = Vec::new();
+    for chunk in data.chunks(5) {
+        let delta_line = chunk[0].as_u64().unwrap();
+        let delta_start = chunk[1].as_u64().unwrap();
+        line += delta_line;
+        start = if delta_line == 0 {
+            start + delta_start
+        } else {
+            delta_start
+        };
+        let length = chunk[2].as_u64().unwrap() as usize;
+        let units: Vec<u16> = lines[line as usize].encode_utf16().collect();
+        let word = String::from_utf16_lossy(&units[start as usize..start as usize + length]);
+        let kind = legend[chunk[3].as_u64().unwrap() as usize]
+            .as_str()
+            .unwrap();
+        let declaration = if chunk[4].as_u64().unwrap() & 1 == 1 {
+            " (declaration)"
+        } else {
+            ""
+        };
+        rows.push(format!(
+            "{}:{} {word} {kind}{declaration}",
+            line + 1,
+            start + 1
+        ));
+    }
+    rows
+}
+
+#[test]
+fn a_whole_session_answers_every_feature() {
+    let mut client = Client::start("session");
+    let uri = client.open("policy.route", SESSION);
+    let diagnostics = client.diagnostics(&uri);
+    insta::assert_json_snapshot!("session_diagnostics", client.normalize(&diagnostics));
+
+    let mut completions = serde_json::Map::new();
+    for (name, needle) in [
+        ("after `when`", "rule emea:   when "),
+        ("after `intent =`", "when intent = "),
+        ("after `->`", "rule emea:   when region = emea -> "),
+        ("after `-> pool`", "-> pool "),
+        ("after `rep`", "-> rep "),
+        ("after `strategy`", "strategy "),
+        ("after `within`", "-> pool sdr within "),
+        ("after `escalate`", "escalate "),
+        ("after `members`", "pool sdr    { members "),
+        ("after `expect`", "  expect "),
+    ] {
+        let result = client.result("textDocument/completion", after(&uri, SESSION, needle));
+        completions.insert(name.to_string(), json!(labels(&result)));
+    }
+    insta::assert_json_snapshot!("session_completions", completions);
+
+    let mut hovers = serde_json::Map::new();
+    for (name, needle, context) in [
+        ("field intent", "intent", "rule hot:"),
+        ("variant high", "high", "rule hot:"),
+        ("pool senior", "senior", "rule hot:"),
+        ("pool sdr", "sdr", "pool sdr"),
+        ("calendar berlin", "berlin", "calendar berlin"),
+        ("rule hot", "hot", "rule hot"),
+        ("shadowed rule late", "late", "rule late"),
+        ("rep anna", "anna", "members anna"),
+    ] {
+        let result = client.result("textDocument/hover", at(&uri, SESSION, needle, context));
+        hovers.insert(name.to_string(), result["contents"]["value"].clone());
+    }
+    insta::assert_json_snapshot!("session_hovers", hovers);
+
+    let definition = client.result(
+        "textDocument/definition",
+        at(&uri, SESSION, "senior", "rule hot"),
+    );
+    insta::assert_json_snapshot!(
+        "session_definition_of_senior",
+        client.normalize(&definition)
+    );
+    let mut references = at(&uri, SESSION, "sdr", "rule warm");
+    references["context"] = json!({"includeDeclaration": true});
+    let references = client.result("textDocument/references", references);
+    insta::assert_json_snapshot!("session_references_of_sdr", client.normalize(&references));
+
+    let mut rename = at(&uri, SESSION, "review", "queue review");
+    rename["newName"] = json!("ops_review");
+    let rename = client.result("textDocument/rename", rename);
+    let renamed = apply_edits(SESSION, rename["changes"][&uri].as_array().unwrap());
+    insta::assert_snapshot!("session_renamed_review", renamed);
+
+    let formatting = client.result(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let formatted = apply_edits(SESSION, formatting.as_array().unwrap());
+    assert_eq!(formatted, switchboard::format::format(SESSION).unwrap());
+    insta::assert_snapshot!("session_formatted", formatted);
+
+    let whole = json!({"start": {"line": 0, "character": 0}, "end": {"line": 200, "character": 0}});
+    let actions = client.result(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    insta::assert_json_snapshot!("session_code_action_titles", titles);
+    for action in actions.as_array().unwrap() {
+        let fixed = apply_edits(SESSION, action["edit"]["changes"][&uri].as_array().unwrap());
+        let report = switchboard::check_source(&fixed);
+        let code = action["diagnostics"][0]["code"].as_str().unwrap();
+        assert!(
+            !report.diagnostics.iter().any(|d| d.code.as_str() == code),
+            "`{}` did not fix {code}: {:?}",
+            action["title"],
+            report.diagnostics
+        );
+    }
+
+    let tokens = client.result(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let legend = client.capabilities["semanticTokensProvider"]["legend"]["tokenTypes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let rows = decode_tokens(SESSION, tokens["data"].as_array().unwrap(), &legend);
+    insta::assert_json_snapshot!("session_semantic_tokens", rows);
+
+    let hints = client.result(
+        "textDocument/inlayHint",
+        json!({"textDocument": {"uri": uri}, "range": whole}),
+    );
+    insta::assert_json_snapshot!("session_inlay_hints", hints);
+    let lenses = client.result(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    insta::assert_json_snapshot!("session_code_lenses", client.normalize(&lenses));
+    let symbols = client.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let outline: Vec<String> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} [{}] {}",
+                s["name"].as_str().unwrap(),
+                s["kind"],
+                s["detail"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    insta::assert_json_snapshot!("session_outline", outline);
+
+    let run = client.result(
+        "workspace/executeCommand",
+        json!({"command": "switchboard.runTest", "arguments": [uri, "hot lead goes to senior"]}),
+    );
+    assert_eq!(run["passed"], true, "{run}");
+    let message = client.notification("window/showMessage", |_| true);
+    assert_eq!(
+        message["message"],
+        "test \"hot lead goes to senior\" passed"
+    );
+    client.shutdown();
+}
