@@ -19,6 +19,7 @@ pub mod outline;
 pub mod position;
 pub mod server;
 pub mod tokens;
+pub mod transport;
 
 use tower_lsp_server::{LspService, Server};
 
@@ -37,9 +38,18 @@ pub fn run_stdio() -> std::process::ExitCode {
     };
     runtime.block_on(async {
         let (service, socket) = LspService::new(server::Backend::new);
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        // The library reads from a pipe that only ever holds well-formed messages.
+        let (server_input, guard_output) = tokio::io::duplex(1 << 16);
+        let guard = tokio::spawn(transport::forward_valid_messages(
+            tokio::io::stdin(),
+            guard_output,
+        ));
+        Server::new(server_input, tokio::io::stdout(), socket)
             .serve(service)
             .await;
+        guard.abort();
     });
+    // The reader of stdin may still be blocked in a read; do not wait for it.
+    runtime.shutdown_background();
     std::process::ExitCode::SUCCESS
 }

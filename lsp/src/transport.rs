@@ -1,0 +1,173 @@
+//! A guard in front of the protocol library's reader. tower-lsp-server stops reading for good at
+//! the first message it cannot decode (a framing error or a body that is not a JSON-RPC message),
+//! which would end the session over one bad byte. This layer reads the framed stream itself,
+//! passes every well-formed message through unchanged, and drops (with a note on stderr) what
+//! the library would choke on: bad headers, bodies that are not JSON, JSON that is not a message.
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+
+/// The largest message body accepted; larger bodies are skipped without being held in memory.
+pub const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// Copies well-formed messages from `input` to `output` until `input` ends.
+pub async fn forward_valid_messages(
+    input: impl AsyncRead + Unpin,
+    mut output: impl AsyncWrite + Unpin,
+) {
+    let mut reader = BufReader::new(input);
+    loop {
+        let length = match read_headers(&mut reader).await {
+            Headers::End => break,
+            Headers::Invalid(reason) => {
+                eprintln!("switchboard-lsp: dropped a message: {reason}");
+                continue;
+            }
+            Headers::Length(length) => length,
+        };
+        if length > MAX_BODY {
+            eprintln!("switchboard-lsp: dropped a message of {length} bytes (limit {MAX_BODY})");
+            let mut skipped = (&mut reader).take(length as u64);
+            if tokio::io::copy(&mut skipped, &mut tokio::io::sink())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            continue;
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            break;
+        }
+        if let Err(reason) = check_message(&body) {
+            eprintln!("switchboard-lsp: dropped a message: {reason}");
+            continue;
+        }
+        let header = format!("Content-Length: {length}\r\n\r\n");
+        let written = async {
+            output.write_all(header.as_bytes()).await?;
+            output.write_all(&body).await?;
+            output.flush().await
+        };
+        if written.await.is_err() {
+            break;
+        }
+    }
+    let _ = output.shutdown().await;
+}
+
+enum Headers {
+    Length(usize),
+    Invalid(String),
+    End,
+}
+
+/// Reads one header block. A block without a valid `Content-Length` is invalid; the reader is
+/// left at the start of the next line either way, so the stream resynchronises.
+async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
+    let mut length = None;
+    let mut seen_any = false;
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return Headers::End,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() {
+            if !seen_any {
+                continue;
+            }
+            return match length {
+                Some(length) => Headers::Length(length),
+                None => Headers::Invalid("no Content-Length header".to_string()),
+            };
+        }
+        seen_any = true;
+        if line.len() > 8192 {
+            return Headers::Invalid("a header line longer than 8 KiB".to_string());
+        }
+        let Some((name, value)) = text.split_once(':') else {
+            return Headers::Invalid(format!("`{}` is not a header", shorten(text)));
+        };
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            match value.trim().parse::<usize>() {
+                Ok(parsed) => length = Some(parsed),
+                Err(_) => {
+                    return Headers::Invalid(format!("Content-Length `{}`", shorten(value.trim())));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a body is a JSON-RPC 2.0 message the protocol library can decode.
+fn check_message(body: &[u8]) -> Result<(), String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|error| format!("the body is not JSON: {error}"))?;
+    let Some(object) = value.as_object() else {
+        return Err("the body is not a JSON object".to_string());
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err("`jsonrpc` is not \"2.0\"".to_string());
+    }
+    if let Some(id) = object.get("id")
+        && !(id.is_null() || id.is_string() || id.is_i64() || id.is_u64())
+    {
+        return Err("`id` is not a number or a string".to_string());
+    }
+    match object.get("method") {
+        Some(Value::String(_)) => Ok(()),
+        Some(_) => Err("`method` is not a string".to_string()),
+        None if object.contains_key("id")
+            && (object.contains_key("result") || object.contains_key("error")) =>
+        {
+            Ok(())
+        }
+        None => Err("neither a request, a notification nor a response".to_string()),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pass(input: &[u8]) -> String {
+        let mut out = Vec::new();
+        forward_valid_messages(input, &mut out).await;
+        String::from_utf8(out).unwrap()
+    }
+
+    fn framed(body: &str) -> String {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    #[tokio::test]
+    async fn drops_what_the_library_would_choke_on_and_keeps_the_rest() {
+        let good = r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#;
+        let input = [
+            framed("{bad}"),
+            framed(r#"{"foo":1}"#),
+            framed(r#"{"jsonrpc":"2.0","id":[1],"method":"x"}"#),
+            "Content-Type: nothing\r\n\r\n".to_string(),
+            "garbage line\r\n\r\n".to_string(),
+            "Content-Length: nine\r\n\r\n".to_string(),
+            framed(good),
+        ]
+        .concat();
+        assert_eq!(pass(input.as_bytes()).await, framed(good));
+    }
+
+    #[tokio::test]
+    async fn skips_bodies_over_the_limit_and_stops_at_a_truncated_body() {
+        let good = r#"{"jsonrpc":"2.0","method":"exit"}"#;
+        let input = format!("{}Content-Length: 100\r\n\r\n{{", framed(good));
+        assert_eq!(pass(input.as_bytes()).await, framed(good));
+    }
+}
