@@ -1,0 +1,75 @@
+//! The language server driven by a client nobody on this project wrote: pygls's language client,
+//! through pytest-lsp (from PyPI). The test installs it into a virtual environment under
+//! `target/` (pinned in `lsp/tests/client/requirements.txt`; the first run downloads it, later
+//! runs reuse it) and starts the server as an editor would: `switchboard lsp`.
+//!
+//! It needs `python3` with `venv` and access to PyPI on the first run (CI has both).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn run(command: &mut Command, what: &str) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("cannot {what}: {error}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A virtual environment with the pinned requirements, created once.
+fn environment(requirements: &Path) -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytest-lsp-venv");
+    let stamp = venv.join("requirements.installed");
+    let wanted = std::fs::read_to_string(requirements).unwrap();
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return venv;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&venv),
+        "create a Python virtual environment (python3 -m venv)",
+    );
+    run(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(requirements),
+        "install pytest-lsp from PyPI",
+    );
+    std::fs::write(&stamp, wanted).unwrap();
+    venv
+}
+
+#[test]
+fn pygls_client_sees_diagnostics_at_the_right_range_and_field_completion() {
+    let client_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/client");
+    let venv = environment(&client_dir.join("requirements.txt"));
+    // `switchboard lsp` as editors run it; the `switchboard` binary sits beside the server when
+    // the workspace is built (`cargo test --workspace`). Without it, the server itself.
+    let server = PathBuf::from(env!("CARGO_BIN_EXE_switchboard-lsp"));
+    let front = server.with_file_name(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
+    let command = if front.is_file() {
+        format!("{} lsp", front.display())
+    } else {
+        eprintln!("note: {} is not built; starting the server directly", front.display());
+        server.display().to_string()
+    };
+    let workspace = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytest-lsp-workspace");
+    let _ = std::fs::remove_dir_all(&workspace);
+    std::fs::create_dir_all(&workspace).unwrap();
+    run(
+        Command::new(venv.join("bin/python"))
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(&client_dir)
+            .current_dir(&client_dir)
+            .env("SWITCHBOARD_LSP_COMMAND", command)
+            .env("SWITCHBOARD_WORKSPACE", &workspace),
+        "run the pytest-lsp tests",
+    );
+}
