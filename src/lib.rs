@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod diagnostic;
+pub mod diff;
 pub mod explain;
 pub mod format;
 pub mod graph;

@@ -36,6 +36,8 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Start the language server on stdio (for editors)
     Lsp(lsp::LspArgs),
+    /// Compare two policies: every region of leads whose routing changes; --leads backtests
+    Diff(diff::DiffArgs),
 }
 
 #[derive(clap::Args)]
@@ -158,6 +160,7 @@ enum Deny {
 const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
+mod diff;
 mod fmt;
 mod lsp;
 mod test;
@@ -182,6 +185,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Lsp(args) => lsp::run(&args),
+        Command::Diff(args) => diff::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -236,7 +236,7 @@ struct Builder<'p> {
 
 /// One branch of a split: how to decide atoms inside it.
 #[derive(Debug, Clone)]
-enum Choice {
+pub(crate) enum Choice {
     Absent,
     Variant(u32),
     Str(String),
@@ -433,7 +433,9 @@ impl Builder<'_> {
             FieldType::Int | FieldType::Number | FieldType::Time => {
                 let discrete = !matches!(ty, FieldType::Number);
                 let mut regions: Vec<(Region, NodeId)> = Vec::new();
-                for (region, point) in elementary_regions(points, live, field, discrete) {
+                for (region, point) in
+                    elementary_regions(points, live.iter().map(|(_, cond)| cond), field, discrete)
+                {
                     let child = self.branch(live, dim, &Choice::Range(point))?;
                     match regions.last_mut() {
                         Some((last, last_child)) if *last_child == child => last.hi = region.hi,
@@ -450,7 +452,7 @@ impl Builder<'_> {
     }
 }
 
-fn dim_of(atom: &Atom) -> Dim {
+pub(crate) fn dim_of(atom: &Atom) -> Dim {
     match atom.field() {
         Some(field) => Dim::Field(field),
         None => match atom {
@@ -461,7 +463,7 @@ fn dim_of(atom: &Atom) -> Dim {
 }
 
 /// Decides an atom inside one branch of a split on `dim`; `None` for atoms on other dimensions.
-fn decide(atom: &Atom, dim: Dim, choice: &Choice) -> Option<bool> {
+pub(crate) fn decide(atom: &Atom, dim: Dim, choice: &Choice) -> Option<bool> {
     if dim_of(atom) != dim {
         return None;
     }
@@ -480,10 +482,11 @@ fn decide(atom: &Atom, dim: Dim, choice: &Choice) -> Option<bool> {
 }
 
 /// The elementary regions of an ordered field with respect to every bound in `points`, each with
-/// a representative value inside it. Empty regions are skipped.
-fn elementary_regions(
+/// a representative value inside it. Empty regions are skipped. `conds` are the live conditions
+/// (their discrete bounds are read again, inclusive, for the cuts).
+pub(crate) fn elementary_regions<'c>(
     mut points: Vec<Scalar>,
-    live: &[(u32, Cond)],
+    conds: impl IntoIterator<Item = &'c Cond>,
     field: FieldId,
     discrete: bool,
 ) -> Vec<(Region, Scalar)> {
@@ -492,7 +495,7 @@ fn elementary_regions(
         // All bounds are inclusive (see model::normalize_range): a region starts at every lower
         // bound and right after every upper bound.
         let mut cuts: Vec<i128> = Vec::new();
-        for (_, cond) in live {
+        for cond in conds {
             cond.for_each_atom(&mut |atom| {
                 if let Atom::Range { field: f, lo, hi } = atom
                     && *f == field
@@ -860,7 +863,12 @@ impl Graph {
 }
 
 /// Whether a lead takes the branch `step`.
-fn step_matches(policy: &Policy, step: &example::Step, lead: &Lead, context: &EvalContext) -> bool {
+pub(crate) fn step_matches(
+    policy: &Policy,
+    step: &example::Step,
+    lead: &Lead,
+    context: &EvalContext,
+) -> bool {
     use example::Step;
     let value = |field: &FieldId| lead.values.get(*field).and_then(Option::as_ref);
     match step {

@@ -77,25 +77,28 @@ enum Attempt {
 }
 
 /// A decision, before it is written as JSON.
-#[derive(Debug, Default)]
-struct Decision {
-    lead: String,
-    rule: Option<String>,
-    line: Option<usize>,
-    action: &'static str,
-    pool: Option<String>,
-    queue: Option<String>,
-    rep: Option<String>,
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub lead: String,
+    /// The matched rule's label; `None` when no rule matched.
+    pub rule: Option<String>,
+    pub line: Option<usize>,
+    /// `pool`, `queue`, `rep`, `owner` or `unassigned`.
+    pub action: &'static str,
+    pub pool: Option<String>,
+    pub queue: Option<String>,
+    pub rep: Option<String>,
     /// `Some(None)`: the rule has an SLA but no working time could be found (`null`).
-    due: Option<Option<String>>,
-    escalation: Option<Vec<(Option<String>, String)>>,
+    pub due: Option<Option<String>>,
+    /// `(at, to)` per escalation; `at` is `None` when no working time could be found.
+    pub escalation: Option<Vec<(Option<String>, String)>>,
     /// `(action, reason)` per failed attempt; the action is absent when no rule matched.
-    reasons: Vec<(Option<String>, String)>,
+    pub reasons: Vec<(Option<String>, String)>,
 }
 
 impl Decision {
     /// The decision as one line of JSON, fields in a fixed order.
-    fn to_json(&self, trace: Option<&Value>) -> String {
+    pub fn to_json(&self, trace: Option<&Value>) -> String {
         let mut out = String::with_capacity(192);
         out.push_str("{\"lead\":");
         push_str(&mut out, &self.lead);
@@ -272,6 +275,16 @@ impl<'a> Router<'a> {
             json,
             is_error: false,
         })
+    }
+
+    /// Decides for a validated lead without looking at or writing the ledger: the decision a
+    /// lead gets from this policy, roster and state, whatever was routed before (backtests).
+    pub fn decide_only(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &ParsedLead,
+    ) -> Result<Decision, StateError> {
+        self.decide(state, parsed).map(|(decision, _)| decision)
     }
 
     fn context(&self) -> EvalContext {

@@ -1,0 +1,306 @@
+//! The product of two decision graphs: one graph over the common lead space whose leaves say
+//! what OLD and NEW decide together. It is built the way the decision graph is (see
+//! `graph/mod.rs`), on two rule lists at once: a node holds the rules still alive on each side,
+//! their conditions simplified by the tests above it, and splits on a dimension the first
+//! undecided side tests, into the elementary regions of both sides' atoms. So every path is a
+//! region of leads on which both policies are constant.
+//!
+//! Leaves: `Outcome::NoMatch` where both sides decide the same (the same rule label with the same
+//! routing, or no rule on both), `Outcome::Rule(k)` for the k-th pair of different decisions.
+//! Where both live lists are equal, every lead below gets the same decision, so construction
+//! stops there: the graph only grows where the policies differ.
+
+use crate::check::FieldType;
+use crate::graph::Outcome;
+use crate::graph::{
+    Choice, Dim, Graph, Node, NodeId, OverBudget, Region, decide, dim_of, elementary_regions,
+};
+use crate::model::{Atom, Bound, Cond, FieldId, Policy, Scalar};
+use std::collections::HashMap;
+
+/// A side's live rules: (verdict id, condition still to decide).
+pub(crate) type Live = Vec<(u32, Cond)>;
+
+/// What one side decides at a leaf: a verdict id, or `None` when no rule matches.
+pub(crate) type Decided = Option<u32>;
+
+/// The product graph and its pairs of different decisions.
+#[derive(Debug, Clone)]
+pub(crate) struct Product {
+    pub graph: Graph,
+    /// `(old, new)` for each `Outcome::Rule(k)` leaf.
+    pub pairs: Vec<(Decided, Decided)>,
+}
+
+pub(crate) fn build(
+    policy: &Policy,
+    old: Live,
+    new: Live,
+    budget: usize,
+) -> Result<Product, OverBudget> {
+    let mut builder = Builder {
+        policy,
+        nodes: Vec::new(),
+        interned: HashMap::new(),
+        memo: HashMap::new(),
+        pairs: Vec::new(),
+        pair_ids: HashMap::new(),
+        budget,
+    };
+    let root = builder.node(old, new)?;
+    Ok(Product {
+        graph: Graph {
+            nodes: builder.nodes,
+            root,
+        },
+        pairs: builder.pairs,
+    })
+}
+
+struct Builder<'p> {
+    policy: &'p Policy,
+    nodes: Vec<Node>,
+    interned: HashMap<Node, NodeId>,
+    memo: HashMap<(Live, Live), NodeId>,
+    pairs: Vec<(Decided, Decided)>,
+    pair_ids: HashMap<(Decided, Decided), usize>,
+    budget: usize,
+}
+
+/// The side's decision when it is made: its first live rule holds, or no rule is left.
+fn decided(live: &Live) -> Option<Decided> {
+    match live.first() {
+        None => Some(None),
+        Some((verdict, Cond::True)) => Some(Some(*verdict)),
+        Some(_) => None,
+    }
+}
+
+impl Builder<'_> {
+    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        if let Some(id) = self.interned.get(&node) {
+            return Ok(*id);
+        }
+        if self.nodes.len() >= self.budget {
+            return Err(OverBudget);
+        }
+        let id = NodeId::try_from(self.nodes.len()).map_err(|_| OverBudget)?;
+        self.nodes.push(node.clone());
+        self.interned.insert(node, id);
+        Ok(id)
+    }
+
+    fn leaf(&mut self, old: Decided, new: Decided) -> Result<NodeId, OverBudget> {
+        if old == new {
+            return self.intern(Node::Leaf(Outcome::NoMatch));
+        }
+        let next = self.pairs.len();
+        let id = *self.pair_ids.entry((old, new)).or_insert(next);
+        if id == next {
+            self.pairs.push((old, new));
+        }
+        self.intern(Node::Leaf(Outcome::Rule(id)))
+    }
+
+    fn node(&mut self, old: Live, new: Live) -> Result<NodeId, OverBudget> {
+        let (old_decided, new_decided) = (decided(&old), decided(&new));
+        if let (Some(a), Some(b)) = (old_decided, new_decided) {
+            return self.leaf(a, b);
+        }
+        if old == new {
+            return self.intern(Node::Leaf(Outcome::NoMatch));
+        }
+        let key = (old, new);
+        if let Some(id) = self.memo.get(&key) {
+            return Ok(*id);
+        }
+        let (old, new) = &key;
+        let first = if old_decided.is_none() { old } else { new };
+        let dim = self.choose(first, old, new);
+        let id = match dim {
+            Dim::Calendar(calendar) => {
+                let inside = self.branch(old, new, dim, &Choice::Inside(true))?;
+                let outside = self.branch(old, new, dim, &Choice::Inside(false))?;
+                self.join(Node::Calendar {
+                    calendar,
+                    inside,
+                    outside,
+                })?
+            }
+            Dim::Field(field) => self.split_field(old, new, field)?,
+        };
+        self.memo.insert(key, id);
+        Ok(id)
+    }
+
+    /// A node whose children are all the same is that child.
+    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        let children = node.children();
+        if let Some(first) = children.first()
+            && children.iter().all(|c| c == first)
+        {
+            return Ok(*first);
+        }
+        self.intern(node)
+    }
+
+    fn branch(
+        &mut self,
+        old: &Live,
+        new: &Live,
+        dim: Dim,
+        choice: &Choice,
+    ) -> Result<NodeId, OverBudget> {
+        let restrict = |live: &Live| -> Live {
+            live.iter()
+                .filter_map(|(verdict, cond)| {
+                    let simplified = cond.simplify(&mut |atom| decide(atom, dim, choice));
+                    (simplified != Cond::False).then_some((*verdict, simplified))
+                })
+                .collect()
+        };
+        let (old, new) = (restrict(old), restrict(new));
+        self.node(old, new)
+    }
+
+    /// A dimension the first undecided side's first rule tests, shared by the most live rules of
+    /// both sides (ties: schema order, calendars last), as the graph compiler chooses.
+    fn choose(&self, first: &Live, old: &Live, new: &Live) -> Dim {
+        let mut candidates: Vec<Dim> = Vec::new();
+        if let Some((_, cond)) = first.first() {
+            cond.for_each_atom(&mut |atom| {
+                let dim = dim_of(atom);
+                if !candidates.contains(&dim) {
+                    candidates.push(dim);
+                }
+            });
+        }
+        if candidates.len() <= 1 {
+            return candidates.first().copied().unwrap_or(Dim::Calendar(0));
+        }
+        let mut counts = vec![0usize; candidates.len()];
+        for (_, cond) in old.iter().take(4096).chain(new.iter().take(4096)) {
+            let mut seen = vec![false; candidates.len()];
+            cond.for_each_atom(&mut |atom| {
+                if let Some(position) = candidates.iter().position(|c| *c == dim_of(atom)) {
+                    seen[position] = true;
+                }
+            });
+            for (count, hit) in counts.iter_mut().zip(seen) {
+                *count += usize::from(hit);
+            }
+        }
+        let mut best = 0;
+        for index in 1..candidates.len() {
+            let better = counts[index] > counts[best]
+                || (counts[index] == counts[best] && candidates[index] < candidates[best]);
+            if better {
+                best = index;
+            }
+        }
+        candidates[best]
+    }
+
+    fn split_field(
+        &mut self,
+        old: &Live,
+        new: &Live,
+        field: FieldId,
+    ) -> Result<NodeId, OverBudget> {
+        let Some(def) = self.policy.fields.get(field) else {
+            return self.intern(Node::Leaf(Outcome::NoMatch));
+        };
+        let ty = def.ty.clone();
+        let optional = def.optional;
+        let dim = Dim::Field(field);
+        let mut only_presence = true;
+        let mut strings: Vec<String> = Vec::new();
+        let mut points: Vec<Scalar> = Vec::new();
+        for (_, cond) in old.iter().chain(new.iter()) {
+            cond.for_each_atom(&mut |atom| match atom {
+                Atom::StrIn { field: f, values } if *f == field => {
+                    only_presence = false;
+                    strings.extend(values.iter().cloned());
+                }
+                Atom::Range { field: f, lo, hi } if *f == field => {
+                    only_presence = false;
+                    for bound in [lo, hi] {
+                        match bound {
+                            Bound::Inclusive(v) | Bound::Exclusive(v) => points.push(*v),
+                            Bound::Unbounded => {}
+                        }
+                    }
+                }
+                Atom::OneOf { field: f, .. } if *f == field => only_presence = false,
+                _ => {}
+            });
+        }
+        let absent = if optional {
+            Some(self.branch(old, new, dim, &Choice::Absent)?)
+        } else {
+            None
+        };
+        if only_presence {
+            let present = self.branch(old, new, dim, &Choice::Present)?;
+            return match absent {
+                Some(absent) => self.join(Node::Presence {
+                    field,
+                    absent,
+                    present,
+                }),
+                None => Ok(present),
+            };
+        }
+        match ty {
+            FieldType::Enum(_) | FieldType::Bool => {
+                let count = match &ty {
+                    FieldType::Enum(variants) => variants.len(),
+                    _ => 2,
+                };
+                let mut by_variant = Vec::with_capacity(count);
+                for variant in 0..count {
+                    let variant = u32::try_from(variant).unwrap_or(u32::MAX);
+                    by_variant.push(self.branch(old, new, dim, &Choice::Variant(variant))?);
+                }
+                self.join(Node::Variants {
+                    field,
+                    absent,
+                    by_variant,
+                })
+            }
+            FieldType::String => {
+                strings.sort();
+                strings.dedup();
+                let mut cases = Vec::with_capacity(strings.len());
+                for string in strings {
+                    let child = self.branch(old, new, dim, &Choice::Str(string.clone()))?;
+                    cases.push((string, child));
+                }
+                let other = self.branch(old, new, dim, &Choice::OtherString)?;
+                self.join(Node::Strings {
+                    field,
+                    absent,
+                    cases,
+                    other,
+                })
+            }
+            FieldType::Int | FieldType::Number | FieldType::Time => {
+                let discrete = !matches!(ty, FieldType::Number);
+                let conds = old.iter().chain(new.iter()).map(|(_, cond)| cond);
+                let mut regions: Vec<(Region, NodeId)> = Vec::new();
+                for (region, point) in elementary_regions(points, conds, field, discrete) {
+                    let child = self.branch(old, new, dim, &Choice::Range(point))?;
+                    match regions.last_mut() {
+                        Some((last, last_child)) if *last_child == child => last.hi = region.hi,
+                        _ => regions.push((region, child)),
+                    }
+                }
+                self.join(Node::Ranges {
+                    field,
+                    absent,
+                    regions,
+                })
+            }
+        }
+    }
+}
