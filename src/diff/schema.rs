@@ -212,9 +212,9 @@ fn find_misfits(old: &Policy, new: &Policy, base: &Map<String, Value>, change: &
     }
     probes.extend(
         [
+            Value::String("other".to_string()),
             Value::from(0),
             Value::from(0.5),
-            Value::String("other".to_string()),
             Value::Bool(true),
             Value::String("2026-11-23T09:00:00Z".to_string()),
         ]

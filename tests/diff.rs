@@ -1,0 +1,403 @@
+//! `switchboard diff`: the fixtures in `tests/fixtures/diff/*/` (OLD `old.route`, NEW `new.route`,
+//! some with `leads.ndjson` and `roster.json`) with reviewed snapshots of what the command
+//! prints, its exit status, the backtest's counts against routing each policy on its own, and
+//! what a new user meets: a mistyped path, a bad revision, a broken policy.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+mod common;
+
+use common::{root, run};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const NOW: &str = "2026-11-23T10:00:00Z";
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/diff").join(name)
+}
+
+/// Runs `switchboard diff old.route new.route ARGS` in a fixture's folder.
+fn diff(name: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["diff", "old.route", "new.route"];
+    all.extend_from_slice(args);
+    let output = run(&all, &fixture(name));
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn reordered_disjoint_rules_are_equivalent() {
+    let (code, stdout, stderr) = diff("reordered_disjoint", &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with("\nequivalent: every lead fits both schemas and is routed the same way\n")
+    );
+    insta::assert_snapshot!("reordered_disjoint", stdout);
+}
+
+#[test]
+fn or_instead_of_in_and_60m_instead_of_1h_are_equivalent() {
+    let (code, stdout, _) = diff("or_vs_in", &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("routing changes: none"));
+    assert!(!stdout.contains("rule-only"));
+    // Strict changes nothing: not even a rule label differs.
+    assert_eq!(diff("or_vs_in", &["--strict"]).0, 0);
+}
+
+#[test]
+fn an_in_split_into_two_rules_routes_the_same_and_shows_the_rule_only_change() {
+    let (code, stdout, _) = diff("in_split", &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("rule-only changes: 1"));
+    insta::assert_snapshot!("in_split", stdout);
+    // With --strict, a lead decided by another rule label is a change.
+    let (code, stdout, _) = diff("in_split", &["--strict"]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.ends_with("not equivalent: 1 rule-only change\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_sla_change_is_tightened_for_the_hot_leads_only() {
+    let (code, stdout, _) = diff("sla_change", &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("changes: SLA tightened (15m -> 10m)"));
+    insta::assert_snapshot!("sla_change", stdout);
+}
+
+#[test]
+fn a_reorder_of_overlapping_rules_moves_the_overlap() {
+    let (code, stdout, _) = diff("reorder_changes_outcomes", &[]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("reorder_changes_outcomes", stdout);
+}
+
+#[test]
+fn schema_changes_come_with_leads_only_one_side_accepts() {
+    let (code, stdout, _) = diff("schema_change", &["--regions", "2"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!("schema_change", stdout);
+}
+
+#[test]
+fn markdown_is_a_pull_request_comment() {
+    let (code, stdout, _) = diff(
+        "sla_change",
+        &[
+            "--format",
+            "markdown",
+            "--leads",
+            "leads.ndjson",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("### Routing policy diff\n"));
+    insta::assert_snapshot!("sla_change_markdown", stdout);
+}
+
+/// What `switchboard route POLICY --state :memory:` prints for the fixture's leads.
+fn route(name: &str, policy: &str) -> Vec<Value> {
+    let mut args = vec![
+        "route",
+        policy,
+        "--leads",
+        "leads.ndjson",
+        "--state",
+        ":memory:",
+        "--now",
+        NOW,
+    ];
+    if fixture(name).join("roster.json").exists() {
+        args.extend(["--roster", "roster.json"]);
+    }
+    let output = run(&args, &fixture(name));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The backtest's counts, recomputed from the two `route` runs: a line both reject is not a
+/// lead; one side rejecting is a schema change; otherwise the destination (the rep only when it
+/// is named, not chosen by a pool's rotation), the due time and the escalations are compared,
+/// then the rule.
+fn counts_from_route(name: &str) -> [u64; 5] {
+    let old = route(name, "old.route");
+    let new = route(name, "new.route");
+    assert_eq!(old.len(), new.len());
+    let mut counts = [0u64; 5]; // unchanged, routing, rule_only, schema, invalid
+    for (a, b) in old.iter().zip(&new) {
+        let kind = match (a.get("error").is_some(), b.get("error").is_some()) {
+            (true, true) => 4,
+            (true, false) | (false, true) => 3,
+            (false, false) => {
+                let named = |d: &Value| matches!(d["action"].as_str(), Some("rep" | "owner"));
+                let same = ["action", "pool", "queue", "due", "escalation"]
+                    .iter()
+                    .all(|key| a.get(*key) == b.get(*key))
+                    && (!named(a) || a.get("rep") == b.get("rep"));
+                if !same {
+                    1
+                } else if a["rule"] != b["rule"] {
+                    2
+                } else {
+                    0
+                }
+            }
+        };
+        counts[kind] += 1;
+    }
+    counts
+}
+
+#[test]
+fn backtest_counts_agree_with_routing_each_policy_separately() {
+    for name in ["sla_change", "reorder_changes_outcomes", "schema_change"] {
+        let mut args = vec!["--leads", "leads.ndjson", "--now", NOW, "--format", "json"];
+        if fixture(name).join("roster.json").exists() {
+            args.extend(["--roster", "roster.json"]);
+        }
+        let (code, stdout, stderr) = diff(name, &args);
+        assert_eq!(code, 1, "{name}: {stderr}");
+        assert!(
+            stderr.is_empty(),
+            "no progress bar when stderr is not a terminal: {stderr}"
+        );
+        let lines: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let (summary, leads) = lines.split_last().unwrap();
+        let backtest = &summary["summary"]["backtest"];
+        let got = ["unchanged", "routing", "rule_only", "schema", "invalid"]
+            .map(|key| backtest[key].as_u64().unwrap());
+        assert_eq!(got, counts_from_route(name), "{name}: {backtest}");
+        assert_eq!(backtest["lines"], 10);
+        // Every changed lead is one NDJSON line before the summary, in input order.
+        assert_eq!(
+            leads.len() as u64,
+            backtest["changed"].as_u64().unwrap(),
+            "{name}"
+        );
+        let numbers: Vec<u64> = leads.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+        for lead in leads {
+            assert!(["routing", "rule-only", "schema"].contains(&lead["change"].as_str().unwrap()));
+            assert!(lead["old"].is_object() && lead["new"].is_object());
+        }
+    }
+}
+
+#[test]
+fn backtest_human_table_shows_the_moves() {
+    let (code, stdout, _) = diff(
+        "schema_change",
+        &["--leads", "leads.ndjson", "--now", NOW, "--regions", "1"],
+    );
+    assert_eq!(code, 1);
+    let backtest = &stdout[stdout.find("backtest:").unwrap()..];
+    insta::assert_snapshot!("schema_change_backtest", backtest);
+}
+
+#[test]
+fn an_equivalent_pair_backtests_with_no_change_and_exit_zero() {
+    let dir = scratch("equivalent_backtest");
+    let old = std::fs::read_to_string(fixture("reordered_disjoint").join("old.route")).unwrap();
+    let new = std::fs::read_to_string(fixture("reordered_disjoint").join("new.route")).unwrap();
+    std::fs::write(dir.join("old.route"), old).unwrap();
+    std::fs::write(dir.join("new.route"), new).unwrap();
+    std::fs::copy(
+        fixture("sla_change").join("leads.ndjson"),
+        dir.join("leads.ndjson"),
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "diff",
+            "old.route",
+            "new.route",
+            "--leads",
+            "leads.ndjson",
+            "--now",
+            NOW,
+        ],
+        &dir,
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("changed:   0 (0.0%)"), "{stdout}");
+}
+
+/// A fresh folder under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target/test-scratch/diff")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+#[test]
+fn old_can_be_a_git_revision_and_a_bad_one_shows_gits_message() {
+    let dir = scratch("git");
+    git(&dir, &["init", "-q"]);
+    let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
+    let new = std::fs::read_to_string(fixture("sla_change").join("new.route")).unwrap();
+    std::fs::write(dir.join("routing.route"), &old).unwrap();
+    git(&dir, &["add", "routing.route"]);
+    git(&dir, &["commit", "-q", "-m", "policy"]);
+    std::fs::write(dir.join("routing.route"), &new).unwrap();
+
+    let output = run(&["diff", "HEAD:routing.route", "routing.route"], &dir);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.starts_with("old: HEAD:routing.route\nnew: routing.route\n"));
+    assert!(stdout.contains("SLA tightened (15m -> 10m)"));
+
+    // The same file at the same revision: equivalent.
+    let output = run(&["diff", "HEAD:routing.route", "HEAD:routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(0));
+
+    // A revision that does not exist: git's own words, and exit 2.
+    let output = run(&["diff", "nosuch:routing.route", "routing.route"], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.starts_with("error: `nosuch:routing.route` is not a file, and `git show nosuch:routing.route` failed: fatal: "), "{stderr}");
+    assert!(stderr.contains("nosuch"), "{stderr}");
+
+    // A path that the revision does not have.
+    let output = run(&["diff", "HEAD:missing.route", "routing.route"], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr.contains("missing.route") && stderr.contains("HEAD"),
+        "{stderr}"
+    );
+
+    // A folder in git.
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(dir.join("policies/a.route"), &old).unwrap();
+    git(&dir, &["add", "policies"]);
+    git(&dir, &["commit", "-q", "-m", "folder"]);
+    let output = run(&["diff", "HEAD:policies", "routing.route"], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr,
+        "error: `HEAD:policies` is a directory in git; `diff` compares two policy files\n"
+    );
+}
+
+#[test]
+fn a_mistyped_path_says_which_and_why() {
+    let (code, stdout, stderr) = {
+        let output = run(&["diff", "old.route", "nwe.route"], &fixture("sla_change"));
+        (
+            output.status.code().unwrap(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert_eq!(
+        stderr,
+        "error: cannot read `nwe.route`: no such file or directory\n"
+    );
+
+    let output = run(
+        &[
+            "diff",
+            "old.route",
+            "new.route",
+            "--leads",
+            "histroy.ndjson",
+        ],
+        &fixture("sla_change"),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "error: cannot read leads `histroy.ndjson`: no such file or directory\n"
+    );
+
+    let output = run(&["diff", ".", "new.route"], &fixture("sla_change"));
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "error: `.` is a directory; `diff` compares two policy files\n"
+    );
+}
+
+#[test]
+fn a_broken_policy_shows_its_diagnostics_and_exits_two() {
+    let dir = scratch("broken");
+    let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(
+        dir.join("new.route"),
+        old.replace("pool senior within 15m", "pool senoir within 15m"),
+    )
+    .unwrap();
+    let output = run(&["diff", "old.route", "new.route"], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(stderr.contains("unknown-pool"), "{stderr}");
+    assert!(stderr.contains("did you mean `senior`?"), "{stderr}");
+    assert!(stderr.contains("new.route:19"), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: `new.route` has 1 error; `switchboard check` it and fix them before diffing\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn json_without_leads_is_one_summary_line() {
+    let (code, stdout, _) = diff("reorder_changes_outcomes", &["--format", "json"]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout.lines().count(), 1);
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let summary = &summary["summary"];
+    assert_eq!(summary["equivalent"], false);
+    let change = &summary["changes"][0];
+    assert_eq!(change["kind"], "routing");
+    assert_eq!(change["destination"], true);
+    assert_eq!(change["sla"], "loosened");
+    assert_eq!(change["old"]["rule"], "big");
+    assert_eq!(change["new"]["actions"][0], "pool sdr");
+    assert_eq!(change["regions"][0]["example"]["region"], "emea");
+}
