@@ -56,7 +56,8 @@ impl Analysis {
         let parsed = switchboard::syntax::parse(&text);
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
-                let report = switchboard::check_source(&text);
+                let report = switchboard::check::check_parsed(parsed, &text, &Default::default());
+                let index = Index::build(&report.file, None);
                 let side = Arc::new(PolicySide {
                     uri: uri.clone(),
                     text: text.clone(),
@@ -64,7 +65,6 @@ impl Analysis {
                     diagnostics: report.diagnostics.clone(),
                     compiled: report.compiled,
                 });
-                let index = Index::build(&report.file, None);
                 Analysis {
                     uri,
                     version,

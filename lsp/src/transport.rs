@@ -103,26 +103,35 @@ async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
     }
 }
 
+/// The envelope of a JSON-RPC message; `params` and `result` are skipped, not built.
+#[derive(serde::Deserialize)]
+struct Envelope {
+    jsonrpc: Option<String>,
+    method: Option<Value>,
+    id: Option<Value>,
+    #[serde(default, rename = "params")]
+    _params: Option<serde::de::IgnoredAny>,
+    result: Option<serde::de::IgnoredAny>,
+    error: Option<serde::de::IgnoredAny>,
+}
+
 /// Whether a body is a JSON-RPC 2.0 message the protocol library can decode.
 fn check_message(body: &[u8]) -> Result<(), String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|error| format!("the body is not JSON: {error}"))?;
-    let Some(object) = value.as_object() else {
-        return Err("the body is not a JSON object".to_string());
-    };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|error| format!("the body is not a JSON-RPC message: {error}"))?;
+    if envelope.jsonrpc.as_deref() != Some("2.0") {
         return Err("`jsonrpc` is not \"2.0\"".to_string());
     }
-    if let Some(id) = object.get("id")
+    if let Some(id) = &envelope.id
         && !(id.is_null() || id.is_string() || id.is_i64() || id.is_u64())
     {
         return Err("`id` is not a number or a string".to_string());
     }
-    match object.get("method") {
+    match envelope.method {
         Some(Value::String(_)) => Ok(()),
         Some(_) => Err("`method` is not a string".to_string()),
-        None if object.contains_key("id")
-            && (object.contains_key("result") || object.contains_key("error")) =>
+        None if envelope.id.is_some()
+            && (envelope.result.is_some() || envelope.error.is_some()) =>
         {
             Ok(())
         }

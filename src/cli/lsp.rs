@@ -55,5 +55,7 @@ fn exec(command: &mut std::process::Command, server: &std::path::Path) -> Result
     let status = command
         .status()
         .map_err(|error| format!("cannot start `{}`: {error}", server.display()))?;
-    Ok(ExitCode::from(u8::try_from(status.code().unwrap_or(2)).unwrap_or(2)))
+    Ok(ExitCode::from(
+        u8::try_from(status.code().unwrap_or(2)).unwrap_or(2),
+    ))
 }

@@ -31,6 +31,34 @@ impl<'text> Lowerer<'text> {
         }
     }
 
+    /// Appends the items lowered by another lowerer over a later part of the same text.
+    pub(crate) fn append(&mut self, later: Lowerer<'_>) {
+        let offset = self.rule_count;
+        let PolicyFile {
+            schemas,
+            calendars,
+            pools,
+            queues,
+            rules,
+            tests,
+            uses,
+            broken,
+        } = later.file;
+        self.file.schemas.extend(schemas);
+        self.file.calendars.extend(calendars);
+        self.file.pools.extend(pools);
+        self.file.queues.extend(queues);
+        self.file.rules.extend(rules.into_iter().map(|mut rule| {
+            rule.position += offset;
+            rule
+        }));
+        self.file.tests.extend(tests);
+        self.file.uses.extend(uses);
+        self.file.broken.extend(broken);
+        self.errors.extend(later.errors);
+        self.rule_count += later.rule_count;
+    }
+
     pub(crate) fn finish(self) -> (PolicyFile, Vec<Diagnostic>) {
         (self.file, self.errors)
     }

@@ -9,7 +9,7 @@ mod errors;
 mod lower;
 mod parser;
 
-pub use parser::{Parsed, parse};
+pub use parser::{Parsed, parse, parse_with};
 
 /// The pest parser generated from the grammar file.
 #[derive(pest_derive::Parser)]

@@ -22,21 +22,120 @@ pub struct Parsed {
     pub errors: Vec<Diagnostic>,
 }
 
+/// Texts larger than this are parsed in two halves on two threads (the result is the same).
+const PARALLEL_FROM: usize = 128 * 1024;
+
 /// Parses a policy text. Never fails and never panics: errors are returned beside the tree.
+///
+/// A large text is parsed in two halves at once, split at an item start near the middle. The
+/// halves are joined only if the first half's last item ends exactly where the second begins;
+/// otherwise (an item that runs across the split) the first half simply carries on, so the tree
+/// and the errors are always those of a parse from start to end.
 pub fn parse(text: &str) -> Parsed {
+    parse_with(text, text.len() >= PARALLEL_FROM)
+}
+
+/// [`parse`], choosing whether to use two threads (tests compare both ways).
+#[doc(hidden)]
+pub fn parse_with(text: &str, parallel: bool) -> Parsed {
     let item_starts = item_starts(text);
     let too_deep = too_deep_regions(text, &item_starts);
-    let mut lowerer = Lowerer::new(text);
-    let mut errors = Vec::new();
-    let mut offset = skip_trivia(text, 0);
-    while offset < text.len() {
+    let start = skip_trivia(text, 0);
+    let split = parallel
+        .then(|| next_start(&item_starts, text.len() / 2))
+        .filter(|&split| split > start && split < text.len());
+    let (lowerer, mut errors) = match split {
+        None => {
+            let mut lowerer = Lowerer::new(text);
+            let mut errors = Vec::new();
+            drive(
+                text,
+                &item_starts,
+                &too_deep,
+                &mut lowerer,
+                &mut errors,
+                start,
+                text.len(),
+            );
+            (lowerer, errors)
+        }
+        Some(split) => {
+            let (head, tail) = std::thread::scope(|scope| {
+                let tail = scope.spawn(|| {
+                    let mut lowerer = Lowerer::new(text);
+                    let mut errors = Vec::new();
+                    drive(
+                        text,
+                        &item_starts,
+                        &too_deep,
+                        &mut lowerer,
+                        &mut errors,
+                        split,
+                        text.len(),
+                    );
+                    (lowerer, errors)
+                });
+                let mut lowerer = Lowerer::new(text);
+                let mut errors = Vec::new();
+                let end = drive(
+                    text,
+                    &item_starts,
+                    &too_deep,
+                    &mut lowerer,
+                    &mut errors,
+                    start,
+                    split,
+                );
+                ((lowerer, errors, end), tail.join())
+            });
+            let (mut lowerer, mut errors, end) = head;
+            match tail {
+                Ok((tail_lowerer, tail_errors)) if end == split => {
+                    lowerer.append(tail_lowerer);
+                    errors.extend(tail_errors);
+                    (lowerer, errors)
+                }
+                // An item ran across the split (or the helper thread failed): finish alone.
+                _ => {
+                    drive(
+                        text,
+                        &item_starts,
+                        &too_deep,
+                        &mut lowerer,
+                        &mut errors,
+                        end,
+                        text.len(),
+                    );
+                    (lowerer, errors)
+                }
+            }
+        }
+    };
+    let (file, lower_errors) = lowerer.finish();
+    errors.extend(lower_errors);
+    diagnostic::sort(&mut errors);
+    Parsed { file, errors }
+}
+
+/// Parses items from `offset` until an item ends at or after `stop`; returns where it stopped
+/// (an item start, or the end of the text).
+fn drive(
+    text: &str,
+    item_starts: &[usize],
+    too_deep: &[(usize, usize)],
+    lowerer: &mut Lowerer<'_>,
+    errors: &mut Vec<Diagnostic>,
+    mut offset: usize,
+    stop: usize,
+) -> usize {
+    while offset < stop {
         if let Some((deep_at, region_end)) = too_deep
             .iter()
             .copied()
             .find(|&(deep_at, _)| deep_at >= offset && next_start(&item_starts, offset) > deep_at)
         {
             errors.push(nesting_error(text, deep_at));
-            record_broken(&mut lowerer, text, offset, region_end);
+            record_broken(lowerer, text, offset, region_end);
             offset = skip_trivia(text, region_end);
             continue;
         }
@@ -79,16 +178,13 @@ pub fn parse(text: &str) -> Parsed {
                             lowerer.item(pair, offset);
                         }
                     }
-                    Err(_) => record_broken(&mut lowerer, text, offset, resume),
+                    Err(_) => record_broken(lowerer, text, offset, resume),
                 }
                 offset = skip_trivia(text, resume);
             }
         }
     }
-    let (file, lower_errors) = lowerer.finish();
-    errors.extend(lower_errors);
-    diagnostic::sort(&mut errors);
-    Parsed { file, errors }
+    offset
 }
 
 /// Notes a broken item and the name it declares, if that much can be read.

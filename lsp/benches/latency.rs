@@ -1,0 +1,103 @@
+//! Editor latency over the protocol, on a generated 2,000-rule policy (about 200 KB): the time
+//! from a one-character edit to the diagnostics of that version, and the time to answer a
+//! completion request. The real server binary is spoken to over stdio by the test client, so the
+//! figures include framing, JSON and the pipe, as an editor sees them.
+//!
+//! `cargo bench -p switchboard-lsp --bench latency` (see docs/benchmarks.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../../bench/generator.rs"]
+#[allow(dead_code)]
+mod generator;
+
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const RULES: usize = 2_000;
+const EDITS: usize = 40;
+const COMPLETIONS: usize = 200;
+
+fn summary(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{name}: n={} median {:.1} ms  p90 {:.1} ms  min {:.1} ms  max {:.1} ms",
+        samples.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.9).as_secs_f64() * 1e3,
+        samples[0].as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3,
+    );
+}
+
+fn main() {
+    let policy = generator::policy(RULES);
+    println!(
+        "policy: {RULES} rules, {} KB, {} lines",
+        policy.len() / 1024,
+        policy.lines().count()
+    );
+
+    // In-process reference: one analysis (parse, check, decision graph, index).
+    let mut in_process = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let uri: tower_lsp_server::ls_types::Uri = "file:///bench.route".parse().unwrap();
+        let analysis = switchboard_lsp::document::Analysis::new(uri, 1, policy.clone(), &|_| {
+            Err("none".to_string())
+        });
+        std::hint::black_box(&analysis);
+        in_process.push(started.elapsed());
+    }
+    summary(
+        "analysis in process (parse + check + graph + index)",
+        in_process,
+    );
+
+    let mut client = common::Client::start("bench");
+    let uri = client.open("bench.route", &policy);
+    let first = client.diagnostics(&uri);
+    assert_eq!(
+        first["diagnostics"].as_array().unwrap().len(),
+        0,
+        "the generated policy is clean: {first}"
+    );
+
+    // One-character edits: toggle a digit of a deal bound in the middle of the file.
+    let needle = "deal_value >= 5000";
+    let middle = policy.len() / 2;
+    let at = middle + policy[middle..].find(needle).expect("a deal bound") + needle.len() - 1;
+    let mut edit_latency = Vec::new();
+    let mut text = policy.clone();
+    for version in 2..2 + EDITS as i64 {
+        let digit = if version % 2 == 0 { "1" } else { "0" };
+        text.replace_range(at..at + 1, digit);
+        let started = Instant::now();
+        client.change(&uri, version, &text);
+        client.diagnostics_for_version(&uri, version);
+        edit_latency.push(started.elapsed());
+    }
+    summary("edit -> published diagnostics", edit_latency);
+
+    // Completion after `intent = ` in the middle of the file, and after `when `.
+    let variants_at = middle + policy[middle..].find("intent = ").unwrap() + "intent = ".len();
+    let when_at = middle + policy[middle..].find("when ").unwrap() + "when ".len();
+    let mut completion_latency = Vec::new();
+    for round in 0..COMPLETIONS {
+        let offset = if round % 2 == 0 { variants_at } else { when_at };
+        let line = text[..offset].matches('\n').count();
+        let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let started = Instant::now();
+        let result = client.result(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": column}}),
+        );
+        completion_latency.push(started.elapsed());
+        assert!(!result.as_array().unwrap().is_empty());
+    }
+    summary("completion", completion_latency);
+    client.shutdown();
+}
