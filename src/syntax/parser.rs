@@ -132,7 +132,7 @@ fn drive(
         if let Some((deep_at, region_end)) = too_deep
             .iter()
             .copied()
-            .find(|&(deep_at, _)| deep_at >= offset && next_start(&item_starts, offset) > deep_at)
+            .find(|&(deep_at, _)| deep_at >= offset && next_start(item_starts, offset) > deep_at)
         {
             errors.push(nesting_error(text, deep_at));
             record_broken(lowerer, text, offset, region_end);
@@ -148,7 +148,7 @@ fn drive(
                 }
                 if end == offset {
                     // An empty match cannot happen with this grammar; never loop on it.
-                    end = next_start(&item_starts, offset);
+                    end = next_start(item_starts, offset);
                 }
                 offset = skip_trivia(text, end);
             }
@@ -156,7 +156,7 @@ fn drive(
                 let mut diagnostic = syntax_error(text, offset, &error);
                 // An error past the next item start usually means this item lacks its end and
                 // pest read on into the next one: report the error within the item's own lines.
-                let own_end = next_start(&item_starts, offset);
+                let own_end = next_start(item_starts, offset);
                 if diagnostic.span.start > own_end
                     && let Err(own_error) = PestParser::parse(Rule::item_at, &text[offset..own_end])
                 {
@@ -167,7 +167,7 @@ fn drive(
                 {
                     failed_at
                 } else {
-                    next_start(&item_starts, failed_at)
+                    next_start(item_starts, failed_at)
                 };
                 errors.push(diagnostic);
                 // The item may be whole with only what follows it wrong (`-> queue q within`
