@@ -68,3 +68,35 @@ pub fn policy(rules: usize) -> String {
     out.push_str("otherwise -> queue review\n");
     out
 }
+
+/// `count` leads as NDJSON, deterministic: in the territories and products the first 100 rules
+/// cover, with the CRM noise fields a schema ignores.
+#[allow(dead_code)] // not every benchmark routes leads
+pub fn leads(count: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut seed: u64 = 0x1eed;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let intents = ["low", "medium", "high"];
+    let fits = ["weak", "strong"];
+    let mut out = Vec::with_capacity(count * 200);
+    for i in 0..count {
+        // Leads in the territories and products the 100 rules cover, plus CRM noise fields.
+        writeln!(
+            out,
+            r#"{{"id":"L-{i}","region":"territory_0","product":"product_{}","intent":"{}","fit":"{}","deal_value":{},"country":"DE","created_at":"2026-11-23T{:02}:{:02}:00+01:00","utm_source":"newsletter","crm_id":"00Q{i:09}"}}"#,
+            next(4),
+            intents[next(3) as usize],
+            fits[next(2) as usize],
+            next(300_000),
+            8 + next(12),
+            next(60),
+        )
+        .unwrap();
+    }
+    out
+}

@@ -11,39 +11,10 @@
 mod generator;
 
 use std::hint::black_box;
-use std::io::Write;
 use std::time::Instant;
 use switchboard::route::reader::{Limits, Line, read_line};
 use switchboard::route::state::{MemoryState, SqliteState, StateStore};
 use switchboard::route::{RouteConfig, Router};
-
-fn leads(count: usize) -> Vec<u8> {
-    let mut seed: u64 = 0x1eed;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
-    let intents = ["low", "medium", "high"];
-    let fits = ["weak", "strong"];
-    let mut out = Vec::with_capacity(count * 200);
-    for i in 0..count {
-        // Leads in the territories and products the 100 rules cover, plus CRM noise fields.
-        writeln!(
-            out,
-            r#"{{"id":"L-{i}","region":"territory_0","product":"product_{}","intent":"{}","fit":"{}","deal_value":{},"country":"DE","created_at":"2026-11-23T{:02}:{:02}:00+01:00","utm_source":"newsletter","crm_id":"00Q{i:09}"}}"#,
-            next(4),
-            intents[next(3) as usize],
-            fits[next(2) as usize],
-            next(300_000),
-            8 + next(12),
-            next(60),
-        )
-        .unwrap();
-    }
-    out
-}
 
 fn route_all(
     router: &Router<'_>,
@@ -99,13 +70,13 @@ fn main() {
         let dir = std::path::Path::new(dir);
         std::fs::create_dir_all(dir).unwrap();
         std::fs::write(dir.join("policy.route"), &policy_text).unwrap();
-        std::fs::write(dir.join("leads.ndjson"), leads(count)).unwrap();
+        std::fs::write(dir.join("leads.ndjson"), generator::leads(count)).unwrap();
         return;
     }
     let report = switchboard::check_source(&policy_text);
     assert_eq!(report.error_count(), 0);
     let (policy, compiled) = report.compiled.unwrap();
-    let input = leads(count);
+    let input = generator::leads(count);
     let config = RouteConfig {
         now: "2026-11-23T10:00:00Z".parse().unwrap(),
         explain: false,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the figures in docs/benchmarks.md: each benchmark in turn, then the peak memory of
-# `switchboard route` on 100,000 and 1,000,000 leads (GNU time). Needs Debian's `time` package
-# for the memory part.
+# `switchboard route` on 100,000 and 1,000,000 leads and of the diff backtest (GNU time). Needs
+# Debian's `time` package for the memory part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -9,6 +9,7 @@ echo "rustc: $(rustc --version)"
 cargo bench --bench check
 cargo bench --bench graph
 cargo bench --bench route
+cargo bench --bench diff
 cargo build --release
 out=bench/out
 for count in 100000 1000000; do
@@ -20,4 +21,15 @@ for count in 100000 1000000; do
       target/release/switchboard route "$out/$count/policy.route" --state "$target" \
       --now 2026-11-23T10:00:00Z --leads "$out/$count/leads.ndjson" >/dev/null
   done
+done
+# The diff backtest against routing once, on the same 1,000,000 leads (docs/benchmarks.md, Diff).
+cargo bench --bench diff -- --bench --leads 1000000 --write "$out/diff" >/dev/null
+/usr/bin/time -f "route :memory:, 1000000 leads: %e s, peak RSS %M KiB" \
+  target/release/switchboard route "$out/diff/old.route" --state :memory: \
+  --now 2026-11-23T10:00:00Z --leads "$out/diff/leads.ndjson" >/dev/null
+for format in human json; do
+  # diff exits 1: the policies differ.
+  /usr/bin/time -f "diff --leads --format $format, 1000000 leads: %e s, peak RSS %M KiB" \
+    target/release/switchboard diff "$out/diff/old.route" "$out/diff/new.route" --format "$format" \
+    --now 2026-11-23T10:00:00Z --leads "$out/diff/leads.ndjson" >/dev/null || [ $? -eq 1 ]
 done
