@@ -18,7 +18,14 @@
 //!
 //! ```route-tests``` blocks are files of tests (`use "NAME"`): checked against the policy block
 //! `file=NAME` above, and run (```route-tests expect-failure``` when the page shows a failure).
-//! In docs/cookbook.md, the `switchboard ...` commands of the ```yaml``` CI snippets are run.
+//! In docs/cookbook.md, the `switchboard ...` commands of the ```yaml``` CI snippets are run
+//! (`switchboard diff` reads `$BASE:PATH` as `HEAD:PATH` there, and may exit with 1).
+//!
+//! ```diff-output old=A new=B [leads=L] [roster=R] [now=T] [format=F] [regions=N] [strict]
+//! [from=WORD] [head=N] [exit=N]``` blocks (docs/diff.md, docs/cookbook.md) hold exactly what
+//! `switchboard diff A B ...` prints in a folder holding the files defined above: all of it, or
+//! from the first line that starts with WORD, or its first N lines; it exits with `exit`
+//! (default 0).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 use std::path::Path;
@@ -178,6 +185,7 @@ fn tutorial_testing_cookbook_and_routing_examples_check_clean() {
         "docs/routing.md",
         "docs/graph.md",
         "docs/formatting.md",
+        "docs/diff.md",
     ] {
         check_examples(path);
     }
@@ -518,7 +526,11 @@ fn ci_snippets_in_the_cookbook_run() {
                 .map(str::trim)
                 .unwrap_or(trimmed);
             if let Some(rest) = command.strip_prefix("switchboard ") {
-                let mut words: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+                // `$BASE:PATH` (a pull request's base revision) is `HEAD:PATH` here.
+                let mut words: Vec<String> = rest
+                    .split_whitespace()
+                    .map(|word| word.trim_matches('"').replace("$BASE:", "HEAD:"))
+                    .collect();
                 assert!(
                     !words
                         .iter()
@@ -537,13 +549,37 @@ fn ci_snippets_in_the_cookbook_run() {
         commands.len() >= 3,
         "expected the workflow and the hook to run switchboard: {commands:?}"
     );
+    let in_git = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .is_ok_and(|output| output.status.success());
     for words in commands {
+        let diff = words.first().is_some_and(|w| w == "diff");
+        if diff && !in_git {
+            continue; // not a git checkout: `HEAD:PATH` cannot be read
+        }
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(&words)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
+        if diff {
+            // 0: no change, 1: changes (the working tree may differ from HEAD); never an error.
+            assert!(
+                matches!(output.status.code(), Some(0 | 1)),
+                "`switchboard {}` failed:\n{}",
+                words.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            assert!(
+                String::from_utf8_lossy(&output.stdout).starts_with("### Routing policy diff\n"),
+                "`switchboard {}` should print a Markdown comment",
+                words.join(" ")
+            );
+            continue;
+        }
         assert!(
             output.status.success(),
             "`switchboard {}` failed:\n{}{}",
@@ -552,4 +588,125 @@ fn ci_snippets_in_the_cookbook_run() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// ```diff-output``` blocks are what `switchboard diff` prints for the files defined above them.
+#[test]
+fn diff_examples_print_what_diff_prints() {
+    let mut checked = 0;
+    for path in ["docs/diff.md", "docs/cookbook.md"] {
+        let Ok(markdown) =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        else {
+            continue;
+        };
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-scratch/docs-diff")
+            .join(format!(
+                "{}-{}",
+                path.replace(['/', '.'], "_"),
+                std::process::id()
+            ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files = std::collections::BTreeMap::new();
+        for example in [
+            "examples/routing.route",
+            "examples/roster.json",
+            "examples/leads.ndjson",
+        ] {
+            files.insert(example.to_string(), read(example));
+        }
+        for block in blocks(&markdown) {
+            if let Some((_, name)) = block.options.iter().find(|(key, _)| key == "file") {
+                files.insert(name.clone(), block.text.clone());
+            }
+            if block.tag != "diff-output" {
+                continue;
+            }
+            for (name, text) in &files {
+                let target = dir.join(name);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(target, text).unwrap();
+            }
+            let option = |key: &str| {
+                block
+                    .options
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            };
+            let required = |key: &str| {
+                option(key)
+                    .unwrap_or_else(|| panic!("{path}:{}: `diff-output` needs {key}=", block.line))
+            };
+            let mut args = vec!["diff".to_string(), required("old"), required("new")];
+            for key in ["leads", "roster", "format", "regions"] {
+                if let Some(value) = option(key) {
+                    args.push(format!("--{key}"));
+                    args.push(value);
+                }
+            }
+            if option("leads").is_some() {
+                args.push("--now".to_string());
+                args.push(option("now").unwrap_or_else(|| "2026-11-23T10:00:00Z".to_string()));
+            }
+            if option("strict").is_some() {
+                args.push("--strict".to_string());
+            }
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .args(&args)
+                .current_dir(&dir)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8(output.stdout).unwrap();
+            let expected_exit: i32 = option("exit").map_or(0, |e| e.parse().unwrap());
+            assert_eq!(
+                output.status.code(),
+                Some(expected_exit),
+                "{path}:{}: `switchboard {}`:\n{stdout}{}",
+                block.line,
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let shown: String = if let Some(word) = option("from") {
+                let start = stdout
+                    .lines()
+                    .position(|line| line.starts_with(&word))
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{path}:{}: no line starts with `{word}`:\n{stdout}",
+                            block.line
+                        )
+                    });
+                stdout
+                    .lines()
+                    .skip(start)
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            } else if let Some(count) = option("head") {
+                let count: usize = count.parse().unwrap();
+                stdout
+                    .lines()
+                    .take(count)
+                    .map(|l| format!("{l}\n"))
+                    .collect()
+            } else {
+                stdout.clone()
+            };
+            assert_eq!(
+                block.text,
+                shown,
+                "{path}:{}: the block differs from what `switchboard {}` prints",
+                block.line,
+                args.join(" ")
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} diff-output blocks were checked"
+    );
 }

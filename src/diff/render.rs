@@ -359,6 +359,15 @@ fn human_backtest(out: &mut String, backtest: BacktestView<'_>) {
     out.push_str(&table(&rows, &[3]));
 }
 
+/// Inline code, fenced with two backticks when the text holds one.
+fn code_span(text: &str) -> String {
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
+}
+
 /// Escapes a table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -442,14 +451,18 @@ pub fn markdown(
                         cell(&change.kind.describe(&change.old, &change.new))
                     );
                 }
-                out.push_str("\n<details><summary>Example leads</summary>\n\n```json\n");
+                out.push_str("\n<details><summary>Example leads</summary>\n\n");
                 for (index, change) in changes.iter().enumerate() {
                     if let Some(region) = change.regions.first() {
-                        let _ = writeln!(out, "// {}", index + 1);
-                        let _ = writeln!(out, "{}", example(region, common(diff)));
+                        let _ = writeln!(
+                            out,
+                            "{}. {}",
+                            index + 1,
+                            code_span(&example(region, common(diff)))
+                        );
                     }
                 }
-                out.push_str("```\n\n</details>\n\n");
+                out.push_str("\n</details>\n\n");
             }
         }
     }
