@@ -76,3 +76,92 @@ fn broken_items_and_items_across_the_split_parse_the_same() {
         }
     }
 }
+
+/// A small deterministic generator of edits (no dependency, same edits every run).
+struct Edits(u64);
+
+impl Edits {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % below.max(1)
+    }
+
+    /// One edit of the kind a person makes: type or delete a character, paste or cut a line,
+    /// break or duplicate an item.
+    fn apply(&mut self, text: &mut String) {
+        let mut at = self.next(text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        const PIECES: [&str; 16] = [
+            "x", " ", "\n", "#", "}", "{", "->", "\nwhen intent = high -> queue q\n",
+            "\npool p { members a }\n", "\"", "\ncalendar berlin\n", "\nrule r:\n", "when ",
+            "\ntest \"t\" { lead { id: \"1\" } expect\n", "pool ", " else queue q",
+        ];
+        match self.next(4) {
+            0 | 1 => {
+                let piece = PIECES[self.next(PIECES.len())];
+                text.insert_str(at, piece);
+            }
+            2 => {
+                let mut end = (at + 1 + self.next(40)).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                text.replace_range(at..end, "");
+            }
+            _ => {
+                // Duplicate the line holding `at` (an identical item elsewhere).
+                let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+                let line = text[start..end].to_string();
+                text.insert_str(start, &line);
+            }
+        }
+    }
+}
+
+fn reuse_matches_a_fresh_parse(start: &str, seed: u64, steps: usize, parallel: bool) {
+    let mut edits = Edits(seed);
+    let mut text = start.to_string();
+    let (first, mut cache) = switchboard::syntax::parse_cached(&text, &Default::default());
+    let fresh = parse_with(&text, parallel);
+    assert_eq!(first.file, fresh.file);
+    assert_eq!(first.errors, fresh.errors);
+    for step in 0..steps {
+        edits.apply(&mut text);
+        let (reused, next) = switchboard::syntax::parse_cached(&text, &cache);
+        let fresh = parse_with(&text, false);
+        assert_eq!(reused.file, fresh.file, "tree differs after edit {step} (seed {seed}):\n{text}");
+        assert_eq!(reused.errors, fresh.errors, "errors differ after edit {step} (seed {seed})");
+        cache = next;
+    }
+}
+
+#[test]
+fn reusing_unchanged_items_gives_the_tree_and_errors_of_a_fresh_parse() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/routing.route")).unwrap();
+    let tests = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/routing.test.route")).unwrap();
+    for seed in 0..10 {
+        reuse_matches_a_fresh_parse(&example, seed, 80, false);
+        reuse_matches_a_fresh_parse(&tests, seed + 100, 60, false);
+    }
+    reuse_matches_a_fresh_parse(&generator::policy(40), 7, 80, false);
+}
+
+#[test]
+fn reuse_on_a_large_policy_parsed_in_two_halves() {
+    let text = generator::policy(2_000);
+    let (first, cache) = switchboard::syntax::parse_cached(&text, &Default::default());
+    assert!(cache.len() > 2_000, "every clean item is cached: {}", cache.len());
+    // A one-character edit in the middle: the result is the same as parsing from scratch.
+    let mut edited = text.clone();
+    let middle = edited.len() / 2;
+    let at = middle + edited[middle..].find("5000").unwrap();
+    edited.replace_range(at..at + 1, "6");
+    let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache);
+    let fresh = parse_with(&edited, false);
+    assert_eq!(reused.file, fresh.file);
+    assert_eq!(reused.errors, fresh.errors);
+    assert_ne!(reused.file, first.file);
+}

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
             uri: uri.clone(),
             text: used.clone(),
         })
-    });
+    }, None);
     let whole = Range::new(Position::new(0, 0), Position::new(u32::MAX, 0));
     let _ = tokens::tokens(&analysis);
     let _ = outline::symbols(&analysis.file, &analysis.text);

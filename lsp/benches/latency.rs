@@ -46,16 +46,48 @@ fn main() {
     for _ in 0..10 {
         let started = Instant::now();
         let uri: tower_lsp_server::ls_types::Uri = "file:///bench.route".parse().unwrap();
-        let analysis = switchboard_lsp::document::Analysis::new(uri, 1, policy.clone(), &|_| {
-            Err("none".to_string())
-        });
+        let analysis = switchboard_lsp::document::Analysis::new(
+            uri,
+            1,
+            policy.clone(),
+            &|_| Err("none".to_string()),
+            None,
+        );
         std::hint::black_box(&analysis);
         in_process.push(started.elapsed());
     }
     summary(
-        "analysis in process (parse + check + graph + index)",
+        "analysis in process, cold (parse + check + graph + index)",
         in_process,
     );
+
+    // The same after a one-character edit, with the previous version's parsed items.
+    let uri: tower_lsp_server::ls_types::Uri = "file:///bench.route".parse().unwrap();
+    let mut previous = switchboard_lsp::document::Analysis::new(
+        uri.clone(),
+        1,
+        policy.clone(),
+        &|_| Err("none".to_string()),
+        None,
+    );
+    let middle = policy.len() / 2;
+    let bound = middle + policy[middle..].find("deal_value >= 5000").unwrap() + 17;
+    let mut warm = Vec::new();
+    let mut edited = policy.clone();
+    for round in 0..10 {
+        edited.replace_range(bound..bound + 1, if round % 2 == 0 { "1" } else { "0" });
+        let started = Instant::now();
+        let analysis = switchboard_lsp::document::Analysis::new(
+            uri.clone(),
+            round + 2,
+            edited.clone(),
+            &|_| Err("none".to_string()),
+            Some(&previous.items),
+        );
+        warm.push(started.elapsed());
+        previous = analysis;
+    }
+    summary("analysis in process, after a one-character edit", warm);
 
     let mut client = common::Client::start("bench");
     let uri = client.open("bench.route", &policy);

@@ -7,6 +7,7 @@ use crate::index::{Index, Origin};
 use std::sync::Arc;
 use switchboard::graph::Compiled;
 use switchboard::model::Policy;
+use switchboard::syntax::ItemCache;
 use switchboard::syntax::ast::PolicyFile;
 use switchboard::{Diagnostic, LineIndex, Span};
 use tower_lsp_server::ls_types::Uri;
@@ -43,6 +44,8 @@ pub struct Analysis {
     /// policy cannot be read).
     pub policy: Option<Arc<PolicySide>>,
     pub index: Index,
+    /// This version's parsed items, for parsing the next version faster.
+    pub items: ItemCache,
 }
 
 impl Analysis {
@@ -52,8 +55,10 @@ impl Analysis {
         version: i32,
         text: String,
         resolve: &dyn Fn(&str) -> Result<UsedPolicy, String>,
+        previous: Option<&ItemCache>,
     ) -> Analysis {
-        let parsed = switchboard::syntax::parse(&text);
+        let (parsed, items) =
+            switchboard::syntax::parse_cached(&text, previous.unwrap_or(&ItemCache::default()));
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
                 let report = switchboard::check::check_parsed(parsed, &text, &Default::default());
@@ -73,6 +78,7 @@ impl Analysis {
                     diagnostics: report.diagnostics,
                     policy: Some(side),
                     index,
+                    items,
                 }
             }
             Some(path) => {
@@ -100,6 +106,7 @@ impl Analysis {
                     diagnostics,
                     policy,
                     index,
+                    items,
                 }
             }
         }

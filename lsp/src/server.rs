@@ -26,6 +26,8 @@ struct Doc {
     version: i32,
     open: bool,
     analysis: Option<Arc<Analysis>>,
+    /// The latest analysis made, even of an older version: its parsed items are reused.
+    last: Option<Arc<Analysis>>,
 }
 
 #[derive(Default)]
@@ -56,7 +58,7 @@ impl Backend {
 
     /// The analysis of the document's current version, computing it if the stored one is stale.
     async fn analysis(&self, uri: &Uri) -> Option<Arc<Analysis>> {
-        let (text, version) = {
+        let (text, version, previous) = {
             let state = self.state();
             let doc = state.docs.get(uri)?;
             if let Some(analysis) = &doc.analysis
@@ -64,20 +66,27 @@ impl Backend {
             {
                 return Some(analysis.clone());
             }
-            (doc.text.clone(), doc.version)
+            (doc.text.clone(), doc.version, doc.last.clone())
         };
-        let analysis = self.compute(uri.clone(), text, version).await?;
+        let analysis = self.compute(uri.clone(), text, version, previous).await?;
         let mut state = self.state();
-        if let Some(doc) = state.docs.get_mut(uri)
-            && doc.version == version
-        {
-            doc.analysis = Some(analysis.clone());
+        if let Some(doc) = state.docs.get_mut(uri) {
+            if doc.version == version {
+                doc.analysis = Some(analysis.clone());
+            }
+            doc.last = Some(analysis.clone());
         }
         Some(analysis)
     }
 
     /// Analyses one text on the blocking pool.
-    async fn compute(&self, uri: Uri, text: String, version: i32) -> Option<Arc<Analysis>> {
+    async fn compute(
+        &self,
+        uri: Uri,
+        text: String,
+        version: i32,
+        previous: Option<Arc<Analysis>>,
+    ) -> Option<Arc<Analysis>> {
         let open_texts: HashMap<Uri, String> = {
             let state = self.state();
             state
@@ -89,7 +98,8 @@ impl Backend {
         };
         tokio::task::spawn_blocking(move || {
             let resolve = |path: &str| resolve_policy(&uri, path, &open_texts);
-            Arc::new(Analysis::new(uri.clone(), version, text, &resolve))
+            let items = previous.as_ref().map(|analysis| &analysis.items);
+            Arc::new(Analysis::new(uri.clone(), version, text, &resolve, items))
         })
         .await
         .ok()
@@ -191,6 +201,7 @@ impl Backend {
                 version: 0,
                 open: false,
                 analysis: None,
+                last: None,
             });
         }
     }
@@ -386,6 +397,7 @@ impl LanguageServer for Backend {
                     version: document.version,
                     open: true,
                     analysis: None,
+                    last: None,
                 },
             );
         }
@@ -446,6 +458,7 @@ impl LanguageServer for Backend {
                             version: 0,
                             open: false,
                             analysis: None,
+                            last: None,
                         },
                     );
                 }

@@ -59,6 +59,40 @@ impl<'text> Lowerer<'text> {
         self.rule_count += later.rule_count;
     }
 
+    /// Adds an item taken from the cache, placed at `start`; its rules get their positions here.
+    pub(crate) fn place(&mut self, fragment: &super::cache::Fragment, start: usize) {
+        let PolicyFile {
+            schemas,
+            calendars,
+            pools,
+            queues,
+            rules,
+            tests,
+            uses,
+            broken,
+        } = fragment.placed_at(start);
+        self.file.schemas.extend(schemas);
+        self.file.calendars.extend(calendars);
+        self.file.pools.extend(pools);
+        self.file.queues.extend(queues);
+        for mut rule in rules {
+            self.rule_count += 1;
+            rule.position = self.rule_count;
+            self.file.rules.push(rule);
+        }
+        self.file.tests.extend(tests);
+        self.file.uses.extend(uses);
+        self.file.broken.extend(broken);
+    }
+
+    pub(crate) fn file(&self) -> &PolicyFile {
+        &self.file
+    }
+
+    pub(crate) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     pub(crate) fn finish(self) -> (PolicyFile, Vec<Diagnostic>) {
         (self.file, self.errors)
     }

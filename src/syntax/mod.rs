@@ -5,11 +5,13 @@
 //! pairs into the plain tree of [`ast`].
 
 pub mod ast;
+mod cache;
 mod errors;
 mod lower;
 mod parser;
 
-pub use parser::{Parsed, parse, parse_with};
+pub use cache::ItemCache;
+pub use parser::{Parsed, parse, parse_cached, parse_with};
 
 /// The pest parser generated from the grammar file.
 #[derive(pest_derive::Parser)]

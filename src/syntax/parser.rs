@@ -8,12 +8,14 @@
 //! reports those.
 
 use super::ast::{BrokenItem, Ident, ItemKind, PolicyFile};
+use super::cache::{Counts, Fragment, ItemCache};
 use super::errors::{nesting_error, syntax_error};
 use super::lower::Lowerer;
 use super::{MAX_NESTING, PestParser, Rule};
 use crate::diagnostic::{self, Diagnostic};
 use crate::span::Span;
 use pest::Parser;
+use std::sync::Arc;
 
 /// The result of parsing: the tree that could be built and every syntax error.
 #[derive(Debug, Clone, Default)]
@@ -35,156 +37,189 @@ pub fn parse(text: &str) -> Parsed {
     parse_with(text, text.len() >= PARALLEL_FROM)
 }
 
+/// Parses a new version of a text, reusing the items of the last version that did not change
+/// (see [`ItemCache`]). Returns the same as [`parse`], and the cache for the next version.
+pub fn parse_cached(text: &str, cache: &ItemCache) -> (Parsed, ItemCache) {
+    let (parsed, fresh) = run(text, text.len() >= PARALLEL_FROM, Some(cache));
+    let cache = ItemCache {
+        items: fresh.into_iter().collect(),
+    };
+    (parsed, cache)
+}
+
 /// [`parse`], choosing whether to use two threads (tests compare both ways).
 #[doc(hidden)]
 pub fn parse_with(text: &str, parallel: bool) -> Parsed {
+    run(text, parallel, None).0
+}
+
+type Fresh = Vec<(String, Arc<Fragment>)>;
+
+/// What one thread of the driver builds.
+struct Part<'text> {
+    lowerer: Lowerer<'text>,
+    errors: Vec<Diagnostic>,
+    /// The cacheable items seen (reused or parsed), for the next version's cache.
+    fresh: Fresh,
+}
+
+impl<'text> Part<'text> {
+    fn new(text: &'text str) -> Part<'text> {
+        Part {
+            lowerer: Lowerer::new(text),
+            errors: Vec::new(),
+            fresh: Vec::new(),
+        }
+    }
+}
+
+fn run(text: &str, parallel: bool, cache: Option<&ItemCache>) -> (Parsed, Fresh) {
     let item_starts = item_starts(text);
     let too_deep = too_deep_regions(text, &item_starts);
+    let driver = Driver {
+        text,
+        item_starts: &item_starts,
+        too_deep: &too_deep,
+        cache,
+    };
     let start = skip_trivia(text, 0);
     let split = parallel
         .then(|| next_start(&item_starts, text.len() / 2))
         .filter(|&split| split > start && split < text.len());
-    let (lowerer, mut errors) = match split {
+    let part = match split {
         None => {
-            let mut lowerer = Lowerer::new(text);
-            let mut errors = Vec::new();
-            drive(
-                text,
-                &item_starts,
-                &too_deep,
-                &mut lowerer,
-                &mut errors,
-                start,
-                text.len(),
-            );
-            (lowerer, errors)
+            let mut part = Part::new(text);
+            driver.drive(&mut part, start, text.len());
+            part
         }
         Some(split) => {
             let (head, tail) = std::thread::scope(|scope| {
                 let tail = scope.spawn(|| {
-                    let mut lowerer = Lowerer::new(text);
-                    let mut errors = Vec::new();
-                    drive(
-                        text,
-                        &item_starts,
-                        &too_deep,
-                        &mut lowerer,
-                        &mut errors,
-                        split,
-                        text.len(),
-                    );
-                    (lowerer, errors)
+                    let mut part = Part::new(text);
+                    driver.drive(&mut part, split, text.len());
+                    part
                 });
-                let mut lowerer = Lowerer::new(text);
-                let mut errors = Vec::new();
-                let end = drive(
-                    text,
-                    &item_starts,
-                    &too_deep,
-                    &mut lowerer,
-                    &mut errors,
-                    start,
-                    split,
-                );
-                ((lowerer, errors, end), tail.join())
+                let mut part = Part::new(text);
+                let end = driver.drive(&mut part, start, split);
+                ((part, end), tail.join())
             });
-            let (mut lowerer, mut errors, end) = head;
+            let (mut part, end) = head;
             match tail {
-                Ok((tail_lowerer, tail_errors)) if end == split => {
-                    lowerer.append(tail_lowerer);
-                    errors.extend(tail_errors);
-                    (lowerer, errors)
+                Ok(tail) if end == split => {
+                    part.lowerer.append(tail.lowerer);
+                    part.errors.extend(tail.errors);
+                    part.fresh.extend(tail.fresh);
                 }
                 // An item ran across the split (or the helper thread failed): finish alone.
                 _ => {
-                    drive(
-                        text,
-                        &item_starts,
-                        &too_deep,
-                        &mut lowerer,
-                        &mut errors,
-                        end,
-                        text.len(),
-                    );
-                    (lowerer, errors)
+                    driver.drive(&mut part, end, text.len());
                 }
             }
+            part
         }
     };
+    let Part {
+        lowerer,
+        mut errors,
+        fresh,
+    } = part;
     let (file, lower_errors) = lowerer.finish();
     errors.extend(lower_errors);
     diagnostic::sort(&mut errors);
-    Parsed { file, errors }
+    (Parsed { file, errors }, fresh)
 }
 
-/// Parses items from `offset` until an item ends at or after `stop`; returns where it stopped
-/// (an item start, or the end of the text).
-fn drive(
-    text: &str,
-    item_starts: &[usize],
-    too_deep: &[(usize, usize)],
-    lowerer: &mut Lowerer<'_>,
-    errors: &mut Vec<Diagnostic>,
-    mut offset: usize,
-    stop: usize,
-) -> usize {
-    while offset < stop {
-        if let Some((deep_at, region_end)) = too_deep
-            .iter()
-            .copied()
-            .find(|&(deep_at, _)| deep_at >= offset && next_start(item_starts, offset) > deep_at)
-        {
-            errors.push(nesting_error(text, deep_at));
-            record_broken(lowerer, text, offset, region_end);
-            offset = skip_trivia(text, region_end);
-            continue;
-        }
-        match PestParser::parse(Rule::item_at, &text[offset..]) {
-            Ok(pairs) => {
-                let mut end = offset;
-                for pair in pairs {
-                    end = end.max(offset + pair.as_span().end());
-                    lowerer.item(pair, offset);
-                }
-                if end == offset {
-                    // An empty match cannot happen with this grammar; never loop on it.
-                    end = next_start(item_starts, offset);
-                }
-                offset = skip_trivia(text, end);
+/// The text and what was found about it before parsing; shared by the threads.
+struct Driver<'a> {
+    text: &'a str,
+    item_starts: &'a [usize],
+    too_deep: &'a [(usize, usize)],
+    cache: Option<&'a ItemCache>,
+}
+
+impl Driver<'_> {
+    /// Parses items from `offset` until an item ends at or after `stop`; returns where it
+    /// stopped (an item start, or the end of the text).
+    fn drive(&self, part: &mut Part<'_>, mut offset: usize, stop: usize) -> usize {
+        let (text, item_starts) = (self.text, self.item_starts);
+        while offset < stop {
+            let own_end = next_start(item_starts, offset);
+            if let Some((deep_at, region_end)) = self
+                .too_deep
+                .iter()
+                .copied()
+                .find(|&(deep_at, _)| deep_at >= offset && own_end > deep_at)
+            {
+                part.errors.push(nesting_error(text, deep_at));
+                record_broken(&mut part.lowerer, text, offset, region_end);
+                offset = skip_trivia(text, region_end);
+                continue;
             }
-            Err(error) => {
-                let mut diagnostic = syntax_error(text, offset, &error);
-                // An error past the next item start usually means this item lacks its end and
-                // pest read on into the next one: report the error within the item's own lines.
-                let own_end = next_start(item_starts, offset);
-                if diagnostic.span.start > own_end
-                    && let Err(own_error) = PestParser::parse(Rule::item_at, &text[offset..own_end])
-                {
-                    diagnostic = syntax_error(text, offset, &own_error);
-                }
-                let failed_at = diagnostic.span.start.max(offset);
-                let resume = if item_starts.binary_search(&failed_at).is_ok() && failed_at > offset
-                {
-                    failed_at
-                } else {
-                    next_start(item_starts, failed_at)
-                };
-                errors.push(diagnostic);
-                // The item may be whole with only what follows it wrong (`-> queue q within`
-                // with no duration): keep the item, so that its names and uses still count.
-                match PestParser::parse(Rule::item_only, &text[offset..resume]) {
-                    Ok(pairs) => {
-                        for pair in pairs {
-                            lowerer.item(pair, offset);
-                        }
+            let key = &text[offset..own_end];
+            if let Some(fragment) = self.cache.and_then(|cache| cache.items.get(key)) {
+                part.lowerer.place(fragment, offset);
+                part.fresh.push((key.to_string(), fragment.clone()));
+                offset = skip_trivia(text, own_end);
+                continue;
+            }
+            match PestParser::parse(Rule::item_at, &text[offset..]) {
+                Ok(pairs) => {
+                    let before = Counts::of(part.lowerer.file());
+                    let errors_before = part.lowerer.error_count();
+                    let mut end = offset;
+                    for pair in pairs {
+                        end = end.max(offset + pair.as_span().end());
+                        part.lowerer.item(pair, offset);
                     }
-                    Err(_) => record_broken(lowerer, text, offset, resume),
+                    if end == offset {
+                        // An empty match cannot happen with this grammar; never loop on it.
+                        end = next_start(item_starts, offset);
+                    }
+                    let next = skip_trivia(text, end);
+                    let clean = part.lowerer.error_count() == errors_before
+                        && part.lowerer.file().broken.len() == before.broken();
+                    if self.cache.is_some() && clean && next == own_end {
+                        let fragment = Fragment::capture(part.lowerer.file(), &before, offset);
+                        part.fresh.push((key.to_string(), Arc::new(fragment)));
+                    }
+                    offset = next;
                 }
-                offset = skip_trivia(text, resume);
+                Err(error) => {
+                    let mut diagnostic = syntax_error(text, offset, &error);
+                    // An error past the next item start usually means this item lacks its end
+                    // and pest read on into the next one: report the error within the item's
+                    // own lines.
+                    if diagnostic.span.start > own_end
+                        && let Err(own_error) =
+                            PestParser::parse(Rule::item_at, &text[offset..own_end])
+                    {
+                        diagnostic = syntax_error(text, offset, &own_error);
+                    }
+                    let failed_at = diagnostic.span.start.max(offset);
+                    let resume =
+                        if item_starts.binary_search(&failed_at).is_ok() && failed_at > offset {
+                            failed_at
+                        } else {
+                            next_start(item_starts, failed_at)
+                        };
+                    part.errors.push(diagnostic);
+                    // The item may be whole with only what follows it wrong (`-> queue q
+                    // within` with no duration): keep the item, so that its names and uses
+                    // still count.
+                    match PestParser::parse(Rule::item_only, &text[offset..resume]) {
+                        Ok(pairs) => {
+                            for pair in pairs {
+                                part.lowerer.item(pair, offset);
+                            }
+                        }
+                        Err(_) => record_broken(&mut part.lowerer, text, offset, resume),
+                    }
+                    offset = skip_trivia(text, resume);
+                }
             }
         }
+        offset
     }
-    offset
 }
 
 /// Notes a broken item and the name it declares, if that much can be read.
