@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
-# Targets: check, graph, lead_reader, format, lsp.
+# Targets: check, graph, lead_reader, format, lsp, reparse.
 # Seeds the corpus with every policy in the repository. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")"
