@@ -284,7 +284,7 @@ fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
     let (bar, template) = match length {
         Some(length) => (
             indicatif::ProgressBar::new(length),
-            "backtest {bar:40} {percent}% {bytes}/{total_bytes} {elapsed} (eta {eta})",
+            "backtest {bar:30} {percent:>3}% {bytes}/{total_bytes} eta {eta}",
         ),
         None => (
             indicatif::ProgressBar::new_spinner(),
