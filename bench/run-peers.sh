@@ -15,7 +15,7 @@ cd "$(dirname "$0")/peers"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
   "$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
 echo "rustc: $(rustc --version)"
-echo "peers: $(grep -E '^(zen-engine|cel) ' Cargo.toml | tr -d '"=' | tr -s ' ' | paste -sd, -)"
+echo "peers: $(grep -E '^(zen-engine|cel) ' Cargo.toml | tr -d '"=' | tr -s ' ' | paste -sd, - | sed 's/,/, /')"
 lock=()
 if [ -n "${CARGO_LOCK:-}" ]; then lock=(flock "$CARGO_LOCK"); fi
 "${lock[@]}" cargo build --release

@@ -169,7 +169,7 @@ impl Zen {
 }
 
 /// Runs a future that never waits (ZEN's decision tables do no I/O) to completion.
-fn block_on<F: Future>(future: F) -> F::Output {
+pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut context = std::task::Context::from_waker(Waker::noop());
     loop {

@@ -10,7 +10,7 @@
 //! summary table for `docs/benchmarks.md`.
 //!
 //! Usage: `switchboard-peers [--sizes example,10,100,1000,10000] [--leads 1000000] [--runs 5]
-//! [--budget 20] [--only ENGINE]`. `--budget` is the most seconds one timed run of a peer may take: a peer too
+//! [--budget 10] [--only ENGINE]`. `--budget` is the most seconds one timed run of a peer may take: a peer too
 //! slow for all the leads at a size runs on the first N of the same leads (N from 1,000,000,
 //! 500,000, 200,000, 100,000, 50,000, ...), which the table states. Switchboard and the floor
 //! always run on all of them. Run it with `bench/run-peers.sh`.
@@ -19,6 +19,7 @@
 #[path = "../../generator.rs"]
 mod generator;
 
+mod breakdown;
 mod engines;
 mod translate;
 mod workload;
@@ -68,7 +69,7 @@ fn options() -> Options {
         runs: value("--runs").and_then(|n| n.parse().ok()).unwrap_or(5),
         budget: value("--budget")
             .and_then(|n| n.parse().ok())
-            .unwrap_or(20.0),
+            .unwrap_or(10.0),
     }
 }
 
@@ -190,6 +191,7 @@ fn main() {
     let options = options();
     let mut results: BTreeMap<(usize, &str), Measured> = BTreeMap::new();
     let mut labels = Vec::new();
+    let mut breakdowns: BTreeMap<(usize, &str), (f64, f64)> = BTreeMap::new();
     for (order, size) in options.sizes.iter().enumerate() {
         let text = if size == "example" {
             EXAMPLE_POLICY.to_string()
@@ -197,13 +199,16 @@ fn main() {
             let rules: usize = size.parse().expect("a size is `example` or a rule count");
             generator::policy(rules)
         };
-        let (rules, measured) = measure_size(&text, size == "example", &options);
+        let (rules, measured, phases) = measure_size(&text, size == "example", &options);
         for (engine, m) in measured {
             results.insert((order, engine), m);
         }
+        for (engine, read, decide) in phases {
+            breakdowns.insert((order, engine), (read, decide));
+        }
         labels.push((size.clone(), rules));
     }
-    summary(&labels, &results);
+    summary(&labels, &results, &breakdowns);
 }
 
 /// Measures every engine on one policy; the policy's rule count (with `otherwise`) and the
@@ -212,7 +217,11 @@ fn measure_size(
     text: &str,
     example: bool,
     options: &Options,
-) -> (usize, Vec<(&'static str, Measured)>) {
+) -> (
+    usize,
+    Vec<(&'static str, Measured)>,
+    Vec<(&'static str, f64, f64)>,
+) {
     let report = switchboard::check_source(text);
     assert_eq!(report.error_count(), 0, "the policy must check clean");
     let (policy, compiled) = report.compiled.expect("a clean policy compiles");
@@ -283,26 +292,33 @@ fn measure_size(
     );
 
     // Agreement on one example per rule (or the example leads), before anything is timed.
+    // With `--only`, only that engine (and Switchboard) is checked.
+    let timed = |index: usize| {
+        options
+            .only
+            .as_ref()
+            .is_none_or(|only| only == ENGINES[index])
+    };
     let expected = reference(&policy, &checks);
-    let mut outputs: Vec<Vec<u8>> = vec![Vec::new(); 4];
-    run(&mut switchboard, &checks, &mut outputs[0]);
-    run(&mut route, &checks, &mut outputs[1]);
-    run(&mut zen, &checks, &mut outputs[2]);
-    run(&mut cel, &checks, &mut outputs[3]);
-    agree(
-        &expected,
-        &[
-            ("switchboard", &outputs[0]),
-            ("switchboard-route", &outputs[1]),
-            ("zen", &outputs[2]),
-            ("cel", &outputs[3]),
-        ],
-        "check leads",
-    );
-    for (name, output) in ["switchboard", "switchboard-route", "zen", "cel"]
+    let mut outputs: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (index, engine) in [
+        (1usize, &mut switchboard as &mut dyn Engine),
+        (2, &mut route),
+        (3, &mut zen),
+        (4, &mut cel),
+    ] {
+        if index == 1 || timed(index) {
+            let mut output = Vec::new();
+            run(engine, &checks, &mut output);
+            outputs.push((ENGINES[index], output));
+        }
+    }
+    let outputs: Vec<(&str, &[u8])> = outputs
         .iter()
-        .zip(&outputs)
-    {
+        .map(|(name, output)| (*name, output.as_slice()))
+        .collect();
+    agree(&expected, &outputs, "check leads");
+    for (name, output) in &outputs {
         assert_eq!(
             decisions(output).len(),
             checks.len(),
@@ -315,12 +331,6 @@ fn measure_size(
     );
 
     // How many leads each peer can run within the budget (calibrated on the first leads).
-    let timed = |index: usize| {
-        options
-            .only
-            .as_ref()
-            .is_none_or(|only| only == ENGINES[index])
-    };
     let mut counts = [leads.len(); 5];
     let mut scratch = Vec::new();
     for (index, engine) in [(3usize, &mut zen as &mut dyn Engine), (4, &mut cel)] {
@@ -349,7 +359,8 @@ fn measure_size(
         })
         .collect();
     let mut first: Vec<Vec<u8>> = vec![Vec::new(); 5];
-    let mut sink = Vec::with_capacity(leads.len() * 400);
+    // One output buffer for every run, its pages touched before anything is timed.
+    let mut sink = vec![0u8; leads.len() * 512];
     for round in 0..options.runs {
         let engines: [&mut dyn Engine; 5] =
             [&mut floor, &mut switchboard, &mut route, &mut zen, &mut cel];
@@ -373,7 +384,11 @@ fn measure_size(
             .find(|(index, _)| timed(*index))
             .expect("--only names an engine");
         println!("{name}: median {:.0} leads/s", measured[index].median());
-        return (policy.rules.len(), vec![(*name, measured[index].clone())]);
+        return (
+            policy.rules.len(),
+            vec![(*name, measured[index].clone())],
+            Vec::new(),
+        );
     }
 
     // Agreement on every timed lead.
@@ -407,9 +422,39 @@ fn measure_size(
             m.leads as f64 / m.median()
         );
     }
+
+    // Where the time goes, on a prefix of the same leads.
+    let prefix = leads.len().min(100_000).min(counts[3]);
+    // The CEL loop on a quarter of its timed leads (it is by far the slowest).
+    let cel_prefix = (counts[4] / 4).clamp(1, prefix);
+    let phases = breakdown::breakdown(
+        &policy,
+        &compiled,
+        &context,
+        &zen,
+        &mut cel,
+        &leads[..prefix],
+        cel_prefix,
+        3,
+    );
+    println!(
+        "\nBreakdown (ns per lead, median of 3; read = JSON text to the engine's input, decide = \
+         that input to a rule; {prefix} leads, CEL {}):",
+        cel_prefix
+    );
+    println!("| engine | read | decide | end to end (above) |");
+    println!("|---|---:|---:|---:|");
+    for (name, read, decide) in &phases {
+        let index = ENGINES.iter().position(|e| e == name).unwrap_or(0);
+        println!(
+            "| {name} | {read:.0} | {decide:.0} | {:.0} |",
+            1e9 / measured[index].median()
+        );
+    }
     (
         policy.rules.len(),
         ENGINES.into_iter().zip(measured).collect(),
+        phases,
     )
 }
 
@@ -427,12 +472,16 @@ fn thousands(value: f64) -> String {
     out
 }
 
-fn summary(labels: &[(String, usize)], results: &BTreeMap<(usize, &str), Measured>) {
+fn summary(
+    labels: &[(String, usize)],
+    results: &BTreeMap<(usize, &str), Measured>,
+    breakdowns: &BTreeMap<(usize, &str), (f64, f64)>,
+) {
     println!("\n## Summary (median leads/s over the runs; min-max in brackets)\n");
     println!(
-        "| policy | floor | Switchboard (rule decision) | ZEN | CEL loop | Switchboard / ZEN | Switchboard / CEL | Switchboard / floor | Switchboard full `route` |"
+        "| policy | floor | Switchboard (rule decision) | ZEN | CEL loop | Switchboard / ZEN | Switchboard / CEL | Switchboard / floor | Switchboard full `route` | full `route` / floor |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let cell = |order: usize, engine: &str, all: usize| -> String {
         let Some(m) = results.get(&(order, engine)) else {
             return "-".to_string();
@@ -453,7 +502,7 @@ fn summary(labels: &[(String, usize)], results: &BTreeMap<(usize, &str), Measure
     let rate = |order: usize, engine: &str| results.get(&(order, engine)).map(Measured::median);
     for (order, (label, rules)) in labels.iter().enumerate() {
         let all = results.get(&(order, "floor")).map_or(0, |m| m.leads);
-        let ratio = |other: &str| match (rate(order, "switchboard"), rate(order, other)) {
+        let ratio = |mine: &str, other: &str| match (rate(order, mine), rate(order, other)) {
             (Some(mine), Some(theirs)) => format!("{:.2}x", mine / theirs),
             _ => "-".to_string(),
         };
@@ -463,15 +512,16 @@ fn summary(labels: &[(String, usize)], results: &BTreeMap<(usize, &str), Measure
             format!("{label} rules (+ otherwise)")
         };
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(order, "floor", all),
             cell(order, "switchboard", all),
             cell(order, "zen", all),
             cell(order, "cel", all),
-            ratio("zen"),
-            ratio("cel"),
-            ratio("floor"),
+            ratio("switchboard", "zen"),
+            ratio("switchboard", "cel"),
+            ratio("switchboard", "floor"),
             cell(order, "switchboard-route", all),
+            ratio("switchboard-route", "floor"),
         );
     }
     // Slope: cost per lead at 10,000 rules / cost at 10 rules.
@@ -486,6 +536,40 @@ fn summary(labels: &[(String, usize)], results: &BTreeMap<(usize, &str), Measure
                 println!("| {engine} | {:.2} |", a / b);
             }
         }
+    }
+    if breakdowns.is_empty() {
+        return;
+    }
+    println!(
+        "\nBreakdown (ns per lead: read = JSON text to the engine's input, decide = that input to a rule):\n"
+    );
+    println!(
+        "| policy | Switchboard read | Switchboard decide | ZEN read | ZEN decide | CEL read | CEL decide | floor read |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (order, (label, rules)) in labels.iter().enumerate() {
+        let phase = |engine: &str, decide: bool| {
+            breakdowns
+                .get(&(order, engine))
+                .map_or("-".to_string(), |(r, d)| {
+                    thousands(if decide { *d } else { *r })
+                })
+        };
+        let name = if label == "example" {
+            format!("example ({rules} rules)")
+        } else {
+            format!("{label} rules")
+        };
+        println!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            phase("switchboard", false),
+            phase("switchboard", true),
+            phase("zen", false),
+            phase("zen", true),
+            phase("cel", false),
+            phase("cel", true),
+            phase("floor", false),
+        );
     }
 }
 
