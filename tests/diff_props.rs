@@ -5,7 +5,8 @@
 //!   exactly when the product graph puts it in a changed region, and that region's pair of
 //!   rules is the pair the two policies decide;
 //! - every such pair is a reported change, and, when all its regions are listed, the lead lies
-//!   in one of them;
+//!   in one of them; the listed regions of a change (merged from neighbouring paths) hold only
+//!   leads of that change;
 //! - every region's example lead is decided by the two policies exactly as the change says;
 //! - a diff that reports no change has no lead that differs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
@@ -413,8 +414,7 @@ fn load(text: &str) -> Policy {
         .filter(|d| d.is_error() && !matches!(d.code.as_str(), "shadowed-rule" | "gap"))
         .count();
     assert_eq!(
-        errors,
-        0,
+        errors, 0,
         "generated policy should check: {:?}\n{text}",
         report.diagnostics
     );
@@ -451,6 +451,17 @@ proptest! {
                 "lead {:?}: old {:?}, new {:?}, classified {:?}\n--- old\n{}--- new\n{}",
                 lead, a, b, classified, old_text, new_text
             );
+            // The listed regions of a change hold only leads of that change.
+            for change in changes {
+                if change.regions.iter().any(|r| comparison.contains(r, &lead, &context)) {
+                    prop_assert_eq!(
+                        classified,
+                        Some((change.old.rule, change.new.rule)),
+                        "lead {:?} lies in a region of another change\n{}\n{}",
+                        lead, old_text, new_text
+                    );
+                }
+            }
             if let Some(pair) = classified {
                 prop_assert_eq!(pair.0, old.first_match(&old_lead, &context));
                 prop_assert_eq!(pair.1, new.first_match(&new_lead, &context));
@@ -462,6 +473,23 @@ proptest! {
                         change.regions.iter().any(|r| comparison.contains(r, &lead, &context)),
                         "lead {:?} is in no listed region of its change\n{}\n{}", lead, old_text, new_text
                     );
+                }
+            }
+        }
+        // With the default limit, the same changes, and regions that hold only their leads.
+        let short = diff(&old, &new, &DiffConfig::default());
+        let pairs = |changes: &[switchboard::diff::Change]| -> Vec<(Option<usize>, Option<usize>)> {
+            changes.iter().map(|c| (c.old.rule, c.new.rule)).collect()
+        };
+        prop_assert_eq!(pairs(short.changes()), pairs(changes));
+        for seed in &seeds {
+            let lead = lead_for(&comparison.common, seed);
+            let context = context(seed);
+            let classified = comparison.classify(&lead, &context);
+            for change in short.changes() {
+                prop_assert!(change.regions.len() <= DiffConfig::default().max_regions);
+                if change.regions.iter().any(|r| comparison.contains(r, &lead, &context)) {
+                    prop_assert_eq!(classified, Some((change.old.rule, change.new.rule)));
                 }
             }
         }

@@ -30,16 +30,16 @@
 
 pub mod backtest;
 mod product;
+mod region;
 pub mod render;
 mod schema;
 
-use crate::graph::example::{
-    self, Example, Step, branches, describe, paths_to, reachable_outcomes,
-};
+use crate::graph::example::{self, Step, branches, paths_to, reachable_outcomes};
 use crate::graph::{Graph, Node, NodeId, Outcome};
 use crate::model::{CalendarDef, EvalContext, Lead, Policy, PoolDef, RuleDef, StrategyDef};
 use crate::syntax::ast::{ActionKind, BusinessUnit, DurationKind};
 use product::{Decided, Live};
+pub use region::{Region, Test, Values};
 pub use schema::{FieldChange, Misfit, SchemaChange};
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};
@@ -343,17 +343,6 @@ impl ChangeKind {
     }
 }
 
-/// A region of leads on which both policies are constant, with a lead from it.
-#[derive(Debug, Clone)]
-pub struct Region {
-    /// The tests that define it, as taken through the product graph.
-    pub steps: Vec<Step>,
-    /// The tests in words: "`intent` = `high`, `fit` = `strong`".
-    pub description: String,
-    /// A complete lead inside the region (fits both schemas).
-    pub example: Example,
-}
-
 /// Leads whose decision changes in the same way, and the regions they lie in.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -471,12 +460,9 @@ impl Comparison {
         self.new.lead(lead, &self.common)
     }
 
-    /// Whether a lead of the common schema lies in a region (takes every step of its path).
+    /// Whether a lead of the common schema lies in a region.
     pub fn contains(&self, region: &Region, lead: &Lead, context: &EvalContext) -> bool {
-        region
-            .steps
-            .iter()
-            .all(|step| crate::graph::step_matches(&self.common, step, lead, context))
+        region.contains(&self.common, lead, context)
     }
 }
 
@@ -621,6 +607,9 @@ fn compare(old: &Policy, new: &Policy, common: schema::Common, config: &DiffConf
     }
 }
 
+/// How many paths per change are collected (and merged) before the regions are listed.
+const COLLECT_PER_CHANGE: usize = 64;
+
 /// How many graph steps the region walk may take before it falls back to one targeted search
 /// per change.
 const WALK_BUDGET: usize = 2_000_000;
@@ -640,13 +629,17 @@ fn enumerate(
             Outcome::NoMatch => None,
         })
         .collect();
+    // Paths are collected beyond the limit, so that neighbouring ones can merge into the
+    // regions shown.
+    let limit = limit.max(1);
+    let collect = limit.max(COLLECT_PER_CHANGE);
     let mut walk = Walk {
         policy,
         graph,
         below: vec![None; graph.nodes.len()],
         found: vec![Vec::new(); pairs],
         more: vec![false; pairs],
-        limit: limit.max(1),
+        limit: collect,
         budget: WALK_BUDGET,
         feasible: HashMap::new(),
         path: Vec::new(),
@@ -661,25 +654,25 @@ fn enumerate(
             let reached = reachable.contains(&k);
             if reached && regions.is_empty() {
                 // The walk ran out of budget before this pair: search for it alone.
-                let (paths, beyond) = paths_to(policy, graph, Outcome::Rule(k), limit.max(1));
+                let (paths, beyond) = paths_to(policy, graph, Outcome::Rule(k), collect);
                 regions = paths
-                    .into_iter()
+                    .iter()
                     .filter_map(|path| region(policy, path))
                     .collect();
                 more = beyond;
+            }
+            let mut regions = region::merge_all(regions, policy);
+            if regions.len() > limit {
+                regions.truncate(limit);
+                more = true;
             }
             (regions, more, reached)
         })
         .collect()
 }
 
-fn region(policy: &Policy, steps: Vec<Step>) -> Option<Region> {
-    let example = example::example(policy, &steps, "diff-example")?;
-    Some(Region {
-        description: describe(policy, &steps),
-        steps,
-        example,
-    })
+fn region(policy: &Policy, steps: &[Step]) -> Option<Region> {
+    Region::from_path(policy, steps)
 }
 
 /// A depth-first walk over the product graph's feasible paths that collects regions per pair
@@ -770,7 +763,7 @@ impl Walk<'_> {
                 let k = *k;
                 if self.found[k].len() >= self.limit {
                     self.more[k] = true;
-                } else if let Some(region) = region(self.policy, self.path.clone()) {
+                } else if let Some(region) = region(self.policy, &self.path) {
                     self.found[k].push(region);
                 }
             }

@@ -148,9 +148,9 @@ fn declaration(change: &DeclarationChange) -> String {
 /// calendar test needs one.
 fn example(region: &Region, common: Option<&crate::model::Policy>) -> String {
     let timed = region
-        .steps
+        .tests
         .iter()
-        .any(|s| matches!(s, crate::graph::example::Step::Inside(..)));
+        .any(|t| matches!(t, super::Test::Calendar { .. }));
     let has_clock = common.and_then(|p| p.clock).is_some_and(|clock| {
         region
             .example
