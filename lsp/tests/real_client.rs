@@ -38,7 +38,14 @@ fn environment(requirements: &Path) -> PathBuf {
     );
     run(
         Command::new(venv.join("bin/python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
             .arg(requirements),
         "install pytest-lsp from PyPI",
     );
@@ -57,7 +64,10 @@ fn pygls_client_sees_diagnostics_at_the_right_range_and_field_completion() {
     let command = if front.is_file() {
         format!("{} lsp", front.display())
     } else {
-        eprintln!("note: {} is not built; starting the server directly", front.display());
+        eprintln!(
+            "note: {} is not built; starting the server directly",
+            front.display()
+        );
         server.display().to_string()
     };
     let workspace = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytest-lsp-workspace");
