@@ -82,7 +82,10 @@ struct Edits(u64);
 
 impl Edits {
     fn next(&mut self, below: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % below.max(1)
     }
 
@@ -94,9 +97,22 @@ impl Edits {
             at -= 1;
         }
         const PIECES: [&str; 16] = [
-            "x", " ", "\n", "#", "}", "{", "->", "\nwhen intent = high -> queue q\n",
-            "\npool p { members a }\n", "\"", "\ncalendar berlin\n", "\nrule r:\n", "when ",
-            "\ntest \"t\" { lead { id: \"1\" } expect\n", "pool ", " else queue q",
+            "x",
+            " ",
+            "\n",
+            "#",
+            "}",
+            "{",
+            "->",
+            "\nwhen intent = high -> queue q\n",
+            "\npool p { members a }\n",
+            "\"",
+            "\ncalendar berlin\n",
+            "\nrule r:\n",
+            "when ",
+            "\ntest \"t\" { lead { id: \"1\" } expect\n",
+            "pool ",
+            " else queue q",
         ];
         match self.next(4) {
             0 | 1 => {
@@ -132,16 +148,30 @@ fn reuse_matches_a_fresh_parse(start: &str, seed: u64, steps: usize, parallel: b
         edits.apply(&mut text);
         let (reused, next) = switchboard::syntax::parse_cached(&text, &cache);
         let fresh = parse_with(&text, false);
-        assert_eq!(reused.file, fresh.file, "tree differs after edit {step} (seed {seed}):\n{text}");
-        assert_eq!(reused.errors, fresh.errors, "errors differ after edit {step} (seed {seed})");
+        assert_eq!(
+            reused.file, fresh.file,
+            "tree differs after edit {step} (seed {seed}):\n{text}"
+        );
+        assert_eq!(
+            reused.errors, fresh.errors,
+            "errors differ after edit {step} (seed {seed})"
+        );
         cache = next;
     }
 }
 
 #[test]
 fn reusing_unchanged_items_gives_the_tree_and_errors_of_a_fresh_parse() {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/routing.route")).unwrap();
-    let tests = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/routing.test.route")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/routing.route"
+    ))
+    .unwrap();
+    let tests = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/routing.test.route"
+    ))
+    .unwrap();
     for seed in 0..10 {
         reuse_matches_a_fresh_parse(&example, seed, 80, false);
         reuse_matches_a_fresh_parse(&tests, seed + 100, 60, false);
@@ -153,7 +183,11 @@ fn reusing_unchanged_items_gives_the_tree_and_errors_of_a_fresh_parse() {
 fn reuse_on_a_large_policy_parsed_in_two_halves() {
     let text = generator::policy(2_000);
     let (first, cache) = switchboard::syntax::parse_cached(&text, &Default::default());
-    assert!(cache.len() > 2_000, "every clean item is cached: {}", cache.len());
+    assert!(
+        cache.len() > 2_000,
+        "every clean item is cached: {}",
+        cache.len()
+    );
     // A one-character edit in the middle: the result is the same as parsing from scratch.
     let mut edited = text.clone();
     let middle = edited.len() / 2;

@@ -48,7 +48,10 @@ impl Fragment {
             broken: Vec::new(),
         };
         fragment.map_spans(&|span| {
-            Span::new(span.start.saturating_sub(start), span.end.saturating_sub(start))
+            Span::new(
+                span.start.saturating_sub(start),
+                span.end.saturating_sub(start),
+            )
         });
         Fragment { file: fragment }
     }
