@@ -401,3 +401,38 @@ fn json_without_leads_is_one_summary_line() {
     assert_eq!(change["new"]["actions"][0], "pool sdr");
     assert_eq!(change["regions"][0]["example"]["region"], "emea");
 }
+
+#[test]
+fn changed_pools_and_calendars_are_changes_and_say_what_they_touch() {
+    let dir = scratch("declarations");
+    let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
+    let new = old
+        .replace(
+            "pool senior { members anna, boris    strategy round_robin  calendar berlin }",
+            "pool senior { members anna, boris, chen  strategy ordered  calendar berlin }",
+        )
+        .replace("hours mon-fri 09:00-18:00", "hours mon-fri 08:00-18:00")
+        .replace("queue review\n", "");
+    assert_ne!(old, new);
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    let output = run(&["diff", "old.route", "new.route"], &dir);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(
+        "  pool `senior` changed: members: anna, boris -> anna, boris, chen; strategy: round_robin -> ordered (leads of rules `hot`)\n"
+    ), "{stdout}");
+    assert!(stdout.contains(
+        "  calendar `berlin` changed: hours: mon-fri 09:00-18:00 -> mon-fri 08:00-18:00 (the SLA clock of pools `senior`, `sdr`, `backup`)\n"
+    ), "{stdout}");
+    // A queue no rule uses changes no lead.
+    assert!(
+        stdout.contains("  queue `review` removed (changes no lead by itself)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("routing changes: none"), "{stdout}");
+    assert!(
+        stdout.ends_with("not equivalent: 2 changed declarations\n"),
+        "{stdout}"
+    );
+}

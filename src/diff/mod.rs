@@ -398,7 +398,8 @@ pub struct DeclarationChange {
     pub presence: Presence,
     /// What changed, one item each: "members: anna, boris -> anna, boris, chen".
     pub details: Vec<String>,
-    /// NEW's rules that send leads to it (pools: as an action or escalation target).
+    /// For a pool, NEW's rules that send leads to it (as an action or escalation target); for a
+    /// calendar, NEW's pools whose SLA clock it is.
     pub used_by: Vec<String>,
 }
 
@@ -890,12 +891,20 @@ fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange> {
             Some(other) => {
                 let details = calendar_details(calendar, other);
                 if !details.is_empty() {
+                    // The pools whose SLA clock it is, in NEW.
+                    let index = new.calendars.iter().position(|c| c.name == calendar.name);
+                    let used_by = new
+                        .pools
+                        .iter()
+                        .filter(|pool| pool.calendar.is_some() && pool.calendar == index)
+                        .map(|pool| pool.name.clone())
+                        .collect();
                     out.push(DeclarationChange {
                         kind: DeclarationKind::Calendar,
                         name: calendar.name.clone(),
                         presence: Presence::Changed,
                         details,
-                        used_by: Vec::new(),
+                        used_by,
                     });
                 }
             }

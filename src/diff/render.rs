@@ -136,7 +136,12 @@ fn declaration(change: &DeclarationChange) -> String {
     }
     if !change.used_by.is_empty() && change.matters() {
         let rules: Vec<String> = change.used_by.iter().map(|r| format!("`{r}`")).collect();
-        let _ = write!(text, " (leads of rules {})", rules.join(", "));
+        let _ = match change.kind {
+            super::DeclarationKind::Calendar => {
+                write!(text, " (the SLA clock of pools {})", rules.join(", "))
+            }
+            _ => write!(text, " (leads of rules {})", rules.join(", ")),
+        };
     }
     if !change.matters() {
         text.push_str(" (changes no lead by itself)");
