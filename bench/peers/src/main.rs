@@ -226,7 +226,11 @@ fn measure_size(
     assert_eq!(report.error_count(), 0, "the policy must check clean");
     let (policy, compiled) = report.compiled.expect("a clean policy compiles");
     let kind = match &compiled {
-        Compiled::Graph { graph, .. } => format!("decision graph, {} nodes", graph.node_count()),
+        Compiled::Graph { graph, flat } => format!(
+            "decision graph, {} nodes, flat layout {} KiB",
+            graph.node_count(),
+            flat.size_bytes() / 1024
+        ),
         Compiled::Scan { .. } => "indexed scan (over the node budget)".to_string(),
     };
     let named = policy.rules.iter().filter(|r| !r.is_otherwise).count();
