@@ -436,3 +436,77 @@ fn changed_pools_and_calendars_are_changes_and_say_what_they_touch() {
         "{stdout}"
     );
 }
+
+#[test]
+fn two_broken_policies_show_every_error_in_one_run() {
+    let dir = scratch("both_broken");
+    let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
+    std::fs::write(
+        dir.join("old.route"),
+        old.replace("intent = medium", "intnet = medium"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("new.route"),
+        old.replace("pool sdr within", "pool sdx within"),
+    )
+    .unwrap();
+    let output = run(&["diff", "old.route", "new.route"], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr.contains("did you mean `intent`?"), "{stderr}");
+    assert!(stderr.contains("did you mean `sdr`?"), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "error: `old.route` has 1 error; `switchboard check` it and fix them before diffing\n\
+         error: `new.route` has 1 error; `switchboard check` it and fix them before diffing\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn lines_past_the_limit_are_counted_as_not_leads() {
+    let (_, stdout, _) = diff(
+        "sla_change",
+        &[
+            "--leads",
+            "leads.ndjson",
+            "--now",
+            NOW,
+            "--max-line-bytes",
+            "40",
+        ],
+    );
+    assert!(
+        stdout.contains("backtest: 10 lines of leads.ndjson\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  not leads: 10 (rejected by both policies)\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn schemas_too_far_apart_are_not_compared_region_by_region() {
+    let dir = scratch("not_compared");
+    let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
+    let new = old.replace("created_at: time", "created_at: string");
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    let output = run(&["diff", "old.route", "new.route"], &dir);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("  field `created_at` retyped: a time -> a string\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(
+        "regions: not compared: `created_at` is a time in OLD and a string in NEW: conditions on it cannot be compared region by region (backtest on real leads with --leads)\n"
+    ), "{stdout}");
+    assert!(
+        stdout.ends_with("not equivalent: regions not compared, 1 schema change\n"),
+        "{stdout}"
+    );
+}

@@ -156,9 +156,14 @@ fn load(
 pub fn run(args: &DiffArgs) -> Result<ExitCode, String> {
     let old_source = read_policy(&args.old)?;
     let new_source = read_policy(&args.new)?;
+    // Both are checked before either refuses, so that every error is shown in one run.
     let old = load(&old_source, args.node_budget);
     let new = load(&new_source, args.node_budget);
-    let ((old_policy, old_compiled), (new_policy, new_compiled)) = (old?, new?);
+    let ((old_policy, old_compiled), (new_policy, new_compiled)) = match (old, new) {
+        (Ok(old), Ok(new)) => (old, new),
+        (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}")),
+        (Err(error), _) | (_, Err(error)) => return Err(error),
+    };
     let roster = load_roster(args.roster.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
     let semantic = diff(
