@@ -3,24 +3,29 @@
 //! serde_json) and **decide** (that input to a rule). Writing the output line is in neither.
 //! Run after the end-to-end measurements, on a prefix of the same leads.
 
-use crate::engines::{Cel, Zen, block_on};
+use crate::engines::{Cel, Switchboard, Zen, block_on};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use switchboard::graph::{Compiled, Outcome};
-use switchboard::model::{EvalContext, Policy};
-use switchboard::route::reader::{Limits, parse_lead};
+use switchboard::graph::Outcome;
+use switchboard::route::reader::parse_lead;
 
-/// Nanoseconds per lead of each phase: `(engine, read, decide)`, medians over `runs`.
+/// One engine's phases: `(engine, read, decide)` in nanoseconds per lead.
+pub type Phases = (&'static str, f64, f64);
+
+/// Nanoseconds per lead of each phase, medians over `runs`.
 pub fn breakdown(
-    policy: &Policy,
-    compiled: &Compiled,
-    context: &EvalContext,
+    switchboard: &Switchboard<'_>,
     zen: &Zen,
     cel: &mut Cel,
     leads: &[&[u8]],
     cel_leads: usize,
     runs: usize,
-) -> Vec<(&'static str, f64, f64)> {
+) -> Vec<Phases> {
+    let (policy, compiled, context) = (
+        switchboard.policy,
+        switchboard.compiled,
+        &switchboard.context,
+    );
     let per_lead = |times: &mut Vec<Duration>, count: usize| {
         times.sort();
         times[times.len() / 2].as_secs_f64() * 1e9 / count as f64
@@ -32,7 +37,7 @@ pub fn breakdown(
         let started = Instant::now();
         let parsed: Vec<_> = leads
             .iter()
-            .map(|line| parse_lead(policy, line, &Limits::default()).unwrap())
+            .map(|line| parse_lead(policy, line, &switchboard.limits).unwrap())
             .collect();
         read.push(started.elapsed());
         let started = Instant::now();

@@ -214,9 +214,12 @@ fn clock_field(policy: &Policy) -> Result<&str, String> {
     Ok(&def.name)
 }
 
-/// Weekdays (Monday = 0) grouped by identical working intervals, in first-day order.
-fn week_groups(calendar: &CalendarDef) -> Vec<(Vec<usize>, &[(u32, u32)])> {
-    let mut groups: Vec<(Vec<usize>, &[(u32, u32)])> = Vec::new();
+/// Weekdays (Monday = 0) with the working intervals they share.
+type WeekGroup<'a> = (Vec<usize>, &'a [(u32, u32)]);
+
+/// Weekdays grouped by identical working intervals, in first-day order.
+fn week_groups(calendar: &CalendarDef) -> Vec<WeekGroup<'_>> {
+    let mut groups: Vec<WeekGroup<'_>> = Vec::new();
     for (day, ranges) in calendar.week.iter().enumerate() {
         if ranges.is_empty() {
             continue;
@@ -296,7 +299,9 @@ const ZEN_RESERVED: &[&str] = &["and", "or", "not", "in", "true", "false", "null
 /// (or, not, calendars, several kinds of test on one field) go to one column without a field,
 /// whose cells are standard expressions. The output column `rule` holds the rule's label.
 pub fn to_jdm(policy: &Policy) -> Result<Value, String> {
-    let mut rows: Vec<(Vec<(FieldId, String)>, Vec<String>)> = Vec::new();
+    // Per rule: its cells (field, unary test) and the rest of its condition.
+    type Row = (Vec<(FieldId, String)>, Vec<String>);
+    let mut rows: Vec<Row> = Vec::new();
     let mut used = vec![false; policy.fields.len()];
     for rule in &policy.rules {
         let parts: Vec<&Cond> = match &rule.cond {
