@@ -137,6 +137,8 @@ fn quotes_in_strings_are_refused_by_the_zen_translator_not_mistranslated() {
     assert!(to_cel(&policy).is_ok());
 }
 
+/// Not a check: prints what the translators make of the policy above, for reading
+/// (`cargo test --release -- --ignored --nocapture`).
 #[test]
 #[ignore]
 fn print_translations() {
