@@ -137,7 +137,9 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
         .field_id("id")
         .and_then(|field| match values_in.get(field) {
             Some(Some(Json::Str(id))) => Some(id.to_string()),
-            Some(Some(Json::Number(number))) => Some(number.clone()),
+            Some(Some(number @ (Json::Int(_) | Json::UInt(_) | Json::Float(_)))) => {
+                number.number_text()
+            }
             _ => None,
         });
     let mut problems: Vec<(&'static str, String)> = Vec::new();
@@ -195,8 +197,11 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
 enum Json<'de> {
     Null,
     Bool(bool),
-    /// The number's JSON text (exact: ints stay ints).
-    Number(String),
+    /// A whole number that fits an `i64` (or, below, a `u64`): exact.
+    Int(i64),
+    UInt(u64),
+    /// Any other number (with a fraction or an exponent).
+    Float(f64),
     /// Borrowed from the line when it has no escapes (most values), so that reading a lead does
     /// not allocate per field.
     Str(std::borrow::Cow<'de, str>),
@@ -205,11 +210,24 @@ enum Json<'de> {
 }
 
 impl Json<'_> {
+    /// A number as JSON text (an id may be a number).
+    fn number_text(&self) -> Option<String> {
+        match self {
+            Json::Int(int) => Some(int.to_string()),
+            Json::UInt(int) => Some(int.to_string()),
+            Json::Float(float) => Some(
+                serde_json::Number::from_f64(*float)
+                    .map_or_else(|| float.to_string(), |n| n.to_string()),
+            ),
+            _ => None,
+        }
+    }
+
     fn shown(&self) -> String {
         let text = match self {
             Json::Null => "null".to_string(),
             Json::Bool(flag) => flag.to_string(),
-            Json::Number(number) => number.clone(),
+            Json::Int(_) | Json::UInt(_) | Json::Float(_) => self.number_text().unwrap_or_default(),
             Json::Str(text) => Value::String(text.to_string()).to_string(),
             Json::Compound(kind) => return (*kind).to_string(),
         };
@@ -328,7 +346,7 @@ impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
             .policy
             .fields
             .iter()
-            .position(|field| field.name == key))
+            .position(|field| same_text(&field.name, key)))
     }
 }
 
@@ -366,18 +384,15 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed {
     }
 
     fn visit_i64<E>(self, number: i64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(number.to_string()))
+        Ok(Json::Int(number))
     }
 
     fn visit_u64<E>(self, number: u64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(number.to_string()))
+        Ok(i64::try_from(number).map_or(Json::UInt(number), Json::Int))
     }
 
     fn visit_f64<E>(self, number: f64) -> Result<Json<'de>, E> {
-        Ok(Json::Number(
-            serde_json::Number::from_f64(number)
-                .map_or_else(|| number.to_string(), |n| n.to_string()),
-        ))
+        Ok(Json::Float(number))
     }
 
     fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Json<'de>, E> {
@@ -406,12 +421,106 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed {
     }
 }
 
+/// The instant of the common RFC 3339 form `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, in
+/// nanoseconds since the Unix epoch, read without the general parser (leads carry a time each,
+/// and this is most of reading one). Anything else, or anything unusual (leap seconds, years
+/// outside 0001-9998), gives `None` and goes to the general parser, which gives the same instant
+/// for every text this accepts (`fast_timestamps_agree_with_jiff`).
+fn common_timestamp_nanos(text: &str) -> Option<i128> {
+    let bytes = text.as_bytes();
+    let digit = |index: usize| -> Option<u32> {
+        let byte = *bytes.get(index)?;
+        byte.is_ascii_digit().then(|| u32::from(byte - b'0'))
+    };
+    let number = |from: usize, len: usize| {
+        (from..from + len).try_fold(0u32, |n, i| Some(n * 10 + digit(i)?))
+    };
+    let at = |index: usize, byte: u8| bytes.get(index) == Some(&byte);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return None;
+    }
+    let (year, month, day) = (number(0, 4)?, number(5, 2)?, number(8, 2)?);
+    let (hour, minute, second) = (number(11, 2)?, number(14, 2)?, number(17, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if !(1..=9998).contains(&year)
+        || !(1..=month_days).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let mut index = 19;
+    let mut nanos = 0u32;
+    if at(index, b'.') {
+        let start = index + 1;
+        index = start;
+        while bytes.get(index).is_some_and(u8::is_ascii_digit) {
+            index += 1;
+        }
+        let digits = index - start;
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        nanos = number(start, digits)? * 10u32.pow(u32::try_from(9 - digits).ok()?);
+    }
+    let offset = match bytes.get(index)? {
+        b'Z' => {
+            index += 1;
+            0
+        }
+        sign @ (b'+' | b'-') => {
+            if !at(index + 3, b':') {
+                return None;
+            }
+            let (hours, minutes) = (number(index + 1, 2)?, number(index + 4, 2)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            index += 6;
+            let seconds = i64::from(hours * 3600 + minutes * 60);
+            if *sign == b'-' { -seconds } else { seconds }
+        }
+        _ => return None,
+    };
+    if index != bytes.len() {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let (y, m, d) = (
+        i64::from(year) - i64::from(month <= 2),
+        i64::from(month),
+        i64::from(day),
+    );
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset;
+    Some(i128::from(seconds) * 1_000_000_000 + i128::from(nanos))
+}
+
+/// `a == b`, rejecting on length and first byte before comparing the rest: keys and variants
+/// are short and mostly differ at once, and this is the inner loop of reading a lead.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 /// Converts a JSON value to a field's type, or says what was expected.
 fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
     match (ty, value) {
         (FieldType::Enum(variants), Json::Str(text)) => variants
             .iter()
-            .position(|v| v == text)
+            .position(|v| same_text(v, text))
             .and_then(|i| u32::try_from(i).ok())
             .map(LeadValue::Variant)
             .ok_or_else(|| format!("one of {}", variants.join(", "))),
@@ -420,28 +529,37 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
         (FieldType::Bool, _) => Err("true or false".to_string()),
         (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.to_string())),
         (FieldType::String, _) => Err("a string".to_string()),
-        (FieldType::Int, Json::Number(number)) => number
-            .parse::<i64>()
-            .map(|int| LeadValue::Scalar(Scalar::Int(i128::from(int))))
-            .map_err(|_| "a whole number".to_string()),
+        (FieldType::Int, Json::Int(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
         (FieldType::Int, _) => Err("a whole number".to_string()),
-        (FieldType::Number, Json::Number(number)) => number
-            .parse::<f64>()
-            .ok()
-            .filter(|float| float.is_finite())
-            .map(|float| LeadValue::Scalar(Scalar::Float(float)))
-            .ok_or_else(|| "a finite number".to_string()),
+        // Whole numbers round to the nearest float, as parsing their text would.
+        #[allow(clippy::cast_precision_loss)]
+        (FieldType::Number, Json::Int(int)) => Ok(LeadValue::Scalar(Scalar::Float(*int as f64))),
+        #[allow(clippy::cast_precision_loss)]
+        (FieldType::Number, Json::UInt(int)) => Ok(LeadValue::Scalar(Scalar::Float(*int as f64))),
+        (FieldType::Number, Json::Float(float)) if float.is_finite() => {
+            Ok(LeadValue::Scalar(Scalar::Float(*float)))
+        }
+        (FieldType::Number, Json::Float(_)) => Err("a finite number".to_string()),
         (FieldType::Number, _) => Err("a number".to_string()),
-        (FieldType::Time, Json::Str(text)) => text
-            .parse::<jiff::Timestamp>()
-            .map(|time| LeadValue::Scalar(Scalar::from_time(time)))
-            .map_err(|_| "an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
+        (FieldType::Time, Json::Str(text)) => match common_timestamp_nanos(text) {
+            Some(nanos) => Ok(LeadValue::Scalar(Scalar::Int(nanos))),
+            None => text
+                .parse::<jiff::Timestamp>()
+                .map(|time| LeadValue::Scalar(Scalar::from_time(time)))
+                .map_err(|_| "an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
+        },
         (FieldType::Time, _) => Err("an RFC 3339 time string".to_string()),
     }
 }
 
 /// The byte offset where nesting first exceeds `max`, ignoring brackets inside strings.
 fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
+    // A line cannot nest deeper than it has brackets: most lines have one, so count first (a
+    // loop the compiler vectorises) and walk the line only when the count allows deep nesting.
+    let brackets = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    if brackets <= max {
+        return None;
+    }
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -473,6 +591,64 @@ fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn jiff_nanos(text: &str) -> Option<i128> {
+        text.parse::<jiff::Timestamp>()
+            .ok()
+            .map(|time| time.as_nanosecond())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Every text the fast path reads, jiff reads to the same instant.
+        #[test]
+        fn fast_timestamps_agree_with_jiff(
+            year in 0u32..10_000, month in 0u32..14, day in 0u32..33, hour in 0u32..25,
+            minute in 0u32..61, second in 0u32..61, fraction in proptest::option::of("[0-9]{0,10}"),
+            offset in prop_oneof![Just("Z".to_string()), "[+-][0-2][0-9]:[0-6][0-9]"],
+        ) {
+            let fraction = fraction.map(|digits| format!(".{digits}")).unwrap_or_default();
+            let text = format!(
+                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{offset}"
+            );
+            if let Some(fast) = common_timestamp_nanos(&text) {
+                prop_assert_eq!(Some(fast), jiff_nanos(&text), "{}", text);
+            }
+        }
+
+        /// Mangled texts: the fast path never accepts what jiff rejects or reads differently.
+        #[test]
+        fn fast_timestamps_never_disagree_on_odd_text(text in "[0-9T:Z+.-]{15,32}") {
+            if let Some(fast) = common_timestamp_nanos(&text) {
+                prop_assert_eq!(Some(fast), jiff_nanos(&text), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_timestamps_cover_the_usual_forms() {
+        for text in [
+            "2026-11-23T10:00:00Z",
+            "2026-11-23T10:00:00+01:00",
+            "2026-11-23T10:00:00.5-05:30",
+            "2024-02-29T23:59:59.999999999Z",
+            "0001-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(common_timestamp_nanos(text), jiff_nanos(text), "{text}");
+            assert!(common_timestamp_nanos(text).is_some(), "{text}");
+        }
+        for unusual in [
+            "2025-02-29T00:00:00Z",
+            "2026-11-23T10:00:60Z",
+            "2026-11-23t10:00:00z",
+            "2026-11-23 10:00:00Z",
+        ] {
+            assert_eq!(common_timestamp_nanos(unusual), None, "{unusual}");
+        }
+    }
 
     #[test]
     fn lines_are_bounded_and_terminators_stripped() {
