@@ -199,3 +199,30 @@ fn reuse_on_a_large_policy_parsed_in_two_halves() {
     assert_eq!(reused.errors, fresh.errors);
     assert_ne!(reused.file, first.file);
 }
+
+#[test]
+fn reuse_agrees_where_the_line_scan_and_the_grammar_read_a_keyword_differently() {
+    // `queue·x`: the line scan sees the keyword `queue`; the grammar does not (`·` continues an
+    // identifier), so the item before it must not be reused as if it ended there.
+    let schema = "schema lead { id: string }\nqueue a\nwhen id = \"1\" -> queue a\n";
+    let (_, cache) = switchboard::syntax::parse_cached(schema, &Default::default());
+    for next in ["queue·x\n", "queue\u{0301}x\n", "queue x\n", "queue‿x"] {
+        let edited = format!("{schema}{next}");
+        let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache);
+        let fresh = parse_with(&edited, false);
+        assert_eq!(reused.file, fresh.file, "{next:?}");
+        assert_eq!(reused.errors, fresh.errors, "{next:?}");
+    }
+}
+
+#[test]
+fn names_are_what_the_grammar_accepts() {
+    use switchboard::syntax::is_name;
+    // `·` continues an identifier (XID_Continue) though it is no letter; `Ⓐ` starts none.
+    for good in ["senior", "ops_review", "жé", "_x", "pool", "a·b"] {
+        assert!(is_name(good), "{good}");
+    }
+    for bad in ["", "when", "and", "1x", "a b", "Ⓐx", "x-y"] {
+        assert!(!is_name(bad), "{bad}");
+    }
+}

@@ -61,8 +61,20 @@ impl Analysis {
             switchboard::syntax::parse_cached(&text, previous.unwrap_or(&ItemCache::default()));
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
-                let report = switchboard::check::check_parsed(parsed, &text, &Default::default());
-                let index = Index::build(&report.file, None);
+                // The symbol index needs only the tree: build it while the checker runs.
+                let ((diagnostics, compiled), index) = std::thread::scope(|scope| {
+                    let tree = &parsed.file;
+                    let index = scope.spawn(move || Index::build(tree, None));
+                    let checked =
+                        switchboard::check::check_parsed_ref(&parsed, &text, &Default::default());
+                    (checked, index.join())
+                });
+                let index = index.unwrap_or_else(|_| Index::build(&parsed.file, None));
+                let report = switchboard::CheckReport {
+                    file: parsed.file,
+                    diagnostics,
+                    compiled,
+                };
                 let side = Arc::new(PolicySide {
                     uri: uri.clone(),
                     text: text.clone(),

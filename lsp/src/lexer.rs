@@ -31,7 +31,8 @@ impl Token {
     }
 }
 
-/// Whether `ch` may continue a name (as the grammar's `ident_char`).
+/// Whether `ch` may continue a word when tokenizing (letters, digits, `_`: close to the
+/// grammar's `ident_char`, which is what `switchboard::syntax::is_name` checks exactly).
 pub fn is_word_char(ch: char) -> bool {
     ch.is_alphanumeric() || ch == '_'
 }
@@ -183,18 +184,8 @@ pub const KEYWORDS: &[&str] = &[
     "false",
 ];
 
-/// The words that start an item when they begin a line (and are not a schema field `pool:`).
-pub const ITEM_KEYWORDS: &[&str] = &[
-    "schema",
-    "calendar",
-    "pool",
-    "queue",
-    "rule",
-    "when",
-    "otherwise",
-    "test",
-    "use",
-];
+/// The words that start an item when they begin a line (the parser's own list).
+pub use switchboard::syntax::ITEM_KEYWORDS;
 
 #[cfg(test)]
 mod tests {

@@ -56,15 +56,13 @@ pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Option<(Range, Stri
 
 /// Why `new_name` cannot replace `id`'s name, if it cannot.
 pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Option<String> {
-    let mut chars = new_name.chars();
-    let valid = chars.next().is_some_and(lexer::is_word_start) && chars.all(lexer::is_word_char);
-    if !valid {
+    if lexer::is_keyword(new_name) {
+        return Some(format!("`{new_name}` is a keyword of the language"));
+    }
+    if !switchboard::syntax::is_name(new_name) {
         return Some(format!(
             "`{new_name}` is not a name: use letters, digits and `_`, starting with a letter"
         ));
-    }
-    if lexer::is_keyword(new_name) {
-        return Some(format!("`{new_name}` is a keyword of the language"));
     }
     let names = &analysis.index.names;
     let taken = match id.kind {

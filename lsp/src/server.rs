@@ -70,8 +70,9 @@ impl Backend {
         };
         let analysis = self.compute(uri.clone(), text, version, previous).await?;
         let mut state = self.state();
+        let policy_current = policy_is_current(&state, &analysis);
         if let Some(doc) = state.docs.get_mut(uri) {
-            if doc.version == version {
+            if doc.version == version && policy_current {
                 doc.analysis = Some(analysis.clone());
             }
             doc.last = Some(analysis.clone());
@@ -121,8 +122,10 @@ impl Backend {
                 .docs
                 .iter()
                 .filter(|(_, doc)| {
+                    // Files of tests that use this policy, that could not read theirs (it may be
+                    // this one, just created), and ones not analysed yet.
                     doc.analysis.as_ref().is_some_and(|a| {
-                        a.is_test_file() && a.policy.as_ref().is_some_and(|p| p.uri == uri)
+                        a.is_test_file() && a.policy.as_ref().is_none_or(|p| p.uri == uri)
                     }) || (doc.analysis.is_none() && doc.text.contains("use"))
                 })
                 .map(|(uri, _)| uri.clone())
@@ -260,6 +263,22 @@ impl Backend {
 
     fn offset(analysis: &Analysis, position: Position) -> Option<usize> {
         position::offset(&analysis.lines(), position)
+    }
+}
+
+/// Whether the policy text a file of tests was analysed against is still the open policy's text
+/// (an analysis that started before the policy changed must not be kept).
+fn policy_is_current(state: &State, analysis: &Analysis) -> bool {
+    if !analysis.is_test_file() {
+        return true;
+    }
+    match &analysis.policy {
+        Some(side) => state
+            .docs
+            .get(&side.uri)
+            .filter(|doc| doc.open)
+            .is_none_or(|doc| doc.text == side.text),
+        None => true,
     }
 }
 
@@ -476,9 +495,15 @@ impl LanguageServer for Backend {
             Some(doc) => doc.text.clone(),
             None => return Ok(None),
         };
-        // Names come from the latest analysis; the context from the text as it is now.
-        let Some(analysis) = self.analysis(&uri).await else {
-            return Ok(None);
+        // Names come from the latest analysis made (a keystroke rarely changes them); the
+        // context from the text as it is now.
+        let last = self.state().docs.get(&uri).and_then(|doc| doc.last.clone());
+        let analysis = match last {
+            Some(analysis) => analysis,
+            None => match self.analysis(&uri).await {
+                Some(analysis) => analysis,
+                None => return Ok(None),
+            },
         };
         let lines = switchboard::LineIndex::new(&text);
         let Some(offset) = position::offset(&lines, params.text_document_position.position) else {

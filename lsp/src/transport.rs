@@ -64,18 +64,20 @@ enum Headers {
 }
 
 /// Reads one header block. A block without a valid `Content-Length` is invalid; the reader is
-/// left at the start of the next line either way, so the stream resynchronises.
+/// left at the start of the next line either way. A header that does not start its line (after
+/// a body whose length was wrong) is still found, so the stream resynchronises at the next
+/// message.
 async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
     let mut length = None;
     let mut seen_any = false;
     loop {
-        let mut line = Vec::new();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return Headers::End,
-            Ok(_) => {}
-        }
+        let line = match read_line_bounded(reader).await {
+            None => return Headers::End,
+            Some(Err(too_long)) => return Headers::Invalid(too_long),
+            Some(Ok(line)) => line,
+        };
         let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
+        let mut text = text.trim_end_matches(['\r', '\n']);
         if text.is_empty() {
             if !seen_any {
                 continue;
@@ -85,10 +87,14 @@ async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
                 None => Headers::Invalid("no Content-Length header".to_string()),
             };
         }
-        seen_any = true;
-        if line.len() > 8192 {
-            return Headers::Invalid("a header line longer than 8 KiB".to_string());
+        if !seen_any && let Some(at) = text.find("Content-Length:").filter(|&at| at > 0) {
+            eprintln!(
+                "switchboard-lsp: skipped {at} bytes before a header: `{}`",
+                shorten(&text[..at])
+            );
+            text = &text[at..];
         }
+        seen_any = true;
         let Some((name, value)) = text.split_once(':') else {
             return Headers::Invalid(format!("`{}` is not a header", shorten(text)));
         };
@@ -98,6 +104,46 @@ async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
                 Err(_) => {
                     return Headers::Invalid(format!("Content-Length `{}`", shorten(value.trim())));
                 }
+            }
+        }
+    }
+}
+
+/// The longest header line read whole; longer lines are skipped to their end.
+const MAX_HEADER_LINE: usize = 8 * 1024;
+
+/// One line (with its `\n`), or why it was skipped; `None` at the end of the input.
+async fn read_line_bounded(
+    reader: &mut (impl AsyncBufReadExt + Unpin),
+) -> Option<Result<Vec<u8>, String>> {
+    let mut line = Vec::new();
+    let read = (&mut *reader)
+        .take(MAX_HEADER_LINE as u64)
+        .read_until(b'\n', &mut line)
+        .await
+        .ok()?;
+    if read == 0 {
+        return None;
+    }
+    if line.ends_with(b"\n") || read < MAX_HEADER_LINE {
+        return Some(Ok(line));
+    }
+    // Skip the rest of an over-long line without holding it.
+    loop {
+        let buffer = reader.fill_buf().await.ok()?;
+        if buffer.is_empty() {
+            return None;
+        }
+        match buffer.iter().position(|&b| b == b'\n') {
+            Some(newline) => {
+                reader.consume(newline + 1);
+                return Some(Err(format!(
+                    "a header line longer than {MAX_HEADER_LINE} bytes"
+                )));
+            }
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
             }
         }
     }
@@ -167,10 +213,27 @@ mod tests {
             "Content-Type: nothing\r\n\r\n".to_string(),
             "garbage line\r\n\r\n".to_string(),
             "Content-Length: nine\r\n\r\n".to_string(),
+            format!("{}\r\n\r\n", "x".repeat(20_000)),
+            // A wrong length: the body runs into the next header, which is still found.
+            format!("Content-Length: 3\r\n\r\n{good}"),
             framed(good),
         ]
         .concat();
         assert_eq!(pass(input.as_bytes()).await, framed(good));
+    }
+
+    #[tokio::test]
+    async fn a_body_shorter_than_its_length_does_not_lose_the_next_message() {
+        let good = r#"{"jsonrpc":"2.0","id":7,"method":"shutdown"}"#;
+        // Length 200 swallows the next frame's header; the stream recovers at the one after.
+        let input = [
+            format!("Content-Length: 60\r\n\r\n{{\"jsonrpc\":\"2.0\",\"method\":\"x\"}}"),
+            framed(good),
+            framed(good),
+        ]
+        .concat();
+        let out = pass(input.as_bytes()).await;
+        assert!(out.ends_with(&framed(good)), "{out:?}");
     }
 
     #[tokio::test]

@@ -321,3 +321,21 @@ fn editing_a_policy_rechecks_the_open_files_of_tests_that_use_it() {
     );
     client.shutdown();
 }
+
+#[test]
+fn a_file_of_tests_opened_before_its_policy_exists_is_rechecked_when_the_policy_opens() {
+    let mut client = Client::start("late-policy");
+    let tests = "use \"policy.route\"\n\ntest \"warm leads go to sdr\" {\n  lead { id: \"w\", intent: medium, fit: weak, region: amer, created_at: 2026-11-23T10:00:00Z }\n  expect pool sdr within 4h\n}\n";
+    client.write_file("policy.test.route", tests);
+    let tests_uri = client.open("policy.test.route", tests);
+    let first = client.diagnostics(&tests_uri);
+    assert_eq!(first["diagnostics"][0]["code"], "missing-policy", "{first}");
+    // The policy is written and opened: the file of tests is checked again, and passes.
+    client.write_file("policy.route", SESSION);
+    client.open("policy.route", SESSION);
+    let again = client.notification("textDocument/publishDiagnostics", |params| {
+        params["uri"] == tests_uri && params["diagnostics"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(again["diagnostics"], json!([]));
+    client.shutdown();
+}

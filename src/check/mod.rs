@@ -58,41 +58,7 @@ pub fn check_source_with(text: &str, config: &CheckConfig) -> CheckReport {
 /// [`check_source_with`] for a text already parsed (tools that parse first to look at the tree,
 /// such as the language server, do not parse twice).
 pub fn check_parsed(parsed: syntax::Parsed, text: &str, config: &CheckConfig) -> CheckReport {
-    let mut diagnostics = parsed.errors;
-    let parsed_cleanly = !diagnostics.iter().any(Diagnostic::is_error);
-    // On a large policy without syntax errors, the graph analysis starts at once on a second
-    // thread while the checker runs; its result is used only if the checker finds no errors, so
-    // the report is the same as checking first and analysing after.
-    let (checked, early) = if parsed_cleanly && text.len() >= PARALLEL_FROM {
-        std::thread::scope(|scope| {
-            let early = scope.spawn(|| {
-                Policy::from_file(&parsed.file, text).map(|policy| {
-                    let analysis = analyze(&policy, &config.analysis);
-                    (policy, analysis)
-                })
-            });
-            let checked = check(&parsed.file);
-            (checked, early.join().ok())
-        })
-    } else {
-        (check(&parsed.file), None)
-    };
-    diagnostics.extend(checked);
-    let mut compiled = None;
-    if !diagnostics.iter().any(Diagnostic::is_error) {
-        let analysed = match early {
-            Some(analysed) => analysed,
-            None => Policy::from_file(&parsed.file, text).map(|policy| {
-                let analysis = analyze(&policy, &config.analysis);
-                (policy, analysis)
-            }),
-        };
-        if let Some((policy, analysis)) = analysed {
-            diagnostics.extend(analysis.diagnostics);
-            compiled = Some((policy, analysis.compiled));
-        }
-    }
-    diagnostic::sort(&mut diagnostics);
+    let (diagnostics, compiled) = check_parsed_ref(&parsed, text, config);
     CheckReport {
         file: parsed.file,
         diagnostics,
@@ -100,8 +66,27 @@ pub fn check_parsed(parsed: syntax::Parsed, text: &str, config: &CheckConfig) ->
     }
 }
 
-/// Policies at least this large are checked and analysed on two threads at once.
-const PARALLEL_FROM: usize = 128 * 1024;
+/// [`check_parsed`] on a borrowed tree: the diagnostics (sorted) and, when the policy has no
+/// errors before analysis, the resolved policy and its compiled form. Lets a caller do other work
+/// on the same tree at the same time (the language server builds its symbol index meanwhile).
+pub fn check_parsed_ref(
+    parsed: &syntax::Parsed,
+    text: &str,
+    config: &CheckConfig,
+) -> (Vec<Diagnostic>, Option<(Policy, Compiled)>) {
+    let mut diagnostics = parsed.errors.clone();
+    diagnostics.extend(check(&parsed.file));
+    let mut compiled = None;
+    if !diagnostics.iter().any(Diagnostic::is_error)
+        && let Some(policy) = Policy::from_file(&parsed.file, text)
+    {
+        let analysis = analyze(&policy, &config.analysis);
+        diagnostics.extend(analysis.diagnostics);
+        compiled = Some((policy, analysis.compiled));
+    }
+    diagnostic::sort(&mut diagnostics);
+    (diagnostics, compiled)
+}
 
 /// Checks a parsed policy (however partial) and returns what is wrong with it.
 pub fn check(file: &PolicyFile) -> Vec<Diagnostic> {

@@ -11,7 +11,7 @@ mod lower;
 mod parser;
 
 pub use cache::ItemCache;
-pub use parser::{Parsed, parse, parse_cached, parse_with};
+pub use parser::{ITEM_KEYWORDS, Parsed, is_name, parse, parse_cached, parse_with};
 
 /// The pest parser generated from the grammar file.
 #[derive(pest_derive::Parser)]

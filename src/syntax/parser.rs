@@ -37,6 +37,14 @@ pub fn parse(text: &str) -> Parsed {
     parse_with(text, text.len() >= PARALLEL_FROM)
 }
 
+/// Whether `text` is a name the grammar accepts (an identifier, not a reserved word).
+pub fn is_name(text: &str) -> bool {
+    PestParser::parse(Rule::ident, text)
+        .ok()
+        .and_then(|mut pairs| pairs.next())
+        .is_some_and(|pair| pair.as_span().end() == text.len())
+}
+
 /// Parses a new version of a text, reusing the items of the last version that did not change
 /// (see [`ItemCache`]). Returns the same as [`parse`], and the cache for the next version.
 pub fn parse_cached(text: &str, cache: &ItemCache) -> (Parsed, ItemCache) {
@@ -156,7 +164,12 @@ impl Driver<'_> {
                 continue;
             }
             let key = &text[offset..own_end];
-            if let Some(fragment) = self.cache.and_then(|cache| cache.items.get(key)) {
+            let reusable = self.cache.is_some() && plain_item_start(text, own_end);
+            if let Some(fragment) = self
+                .cache
+                .filter(|_| reusable)
+                .and_then(|cache| cache.items.get(key))
+            {
                 part.lowerer.place(fragment, offset);
                 part.fresh.push((key.to_string(), fragment.clone()));
                 offset = skip_trivia(text, own_end);
@@ -222,6 +235,19 @@ impl Driver<'_> {
     }
 }
 
+/// Whether the item start at `offset` (or the end of the text) is one the grammar sees too: the
+/// line scan takes a word as Unicode letters and digits, the grammar's keywords end where an
+/// identifier character would not continue them (`queue·x` is no keyword to pest). After an
+/// ASCII keyword followed by an ASCII character, the two always agree, so a cached item whose
+/// parse ended there ends there again.
+fn plain_item_start(text: &str, offset: usize) -> bool {
+    let rest = text.get(offset..).unwrap_or("");
+    let word = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    rest[word..].chars().next().is_none_or(|c| c.is_ascii())
+}
+
 /// Notes a broken item and the name it declares, if that much can be read.
 fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize) {
     let chunk = &text[start..end];
@@ -266,7 +292,8 @@ fn next_start(item_starts: &[usize], offset: usize) -> usize {
     item_starts.get(index).copied().unwrap_or(offset)
 }
 
-const ITEM_KEYWORDS: [&str; 9] = [
+/// The words that begin an item (at the start of a line, not followed by `:`).
+pub const ITEM_KEYWORDS: [&str; 9] = [
     "schema",
     "calendar",
     "pool",
