@@ -124,8 +124,12 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
     let parsed = serde::de::DeserializeSeed::deserialize(LeadSeed { policy }, &mut deserializer)
         .and_then(|parsed| deserializer.end().map(|()| parsed))
         .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?;
-    let values_in = match parsed {
-        Top::Object(values) => values,
+    let Fields {
+        values,
+        problems: type_problems,
+        id,
+    } = match parsed {
+        Top::Object(fields) => fields,
         Top::Other(kind) => {
             return Err(error(
                 "lead.object",
@@ -133,41 +137,16 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             ));
         }
     };
-    let id = policy
-        .field_id("id")
-        .and_then(|field| match values_in.get(field) {
-            Some(Some(Json::Str(id))) => Some(id.to_string()),
-            Some(Some(number @ (Json::Int(_) | Json::UInt(_) | Json::Float(_)))) => {
-                number.number_text()
-            }
-            _ => None,
-        });
+    // Every problem, in schema order: a value of the wrong type, or a required field absent.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
-    let mut values = Vec::with_capacity(policy.fields.len());
-    for (field, value) in policy.fields.iter().zip(values_in) {
-        let Some(value) = value.filter(|v| !matches!(v, Json::Null)) else {
-            if !field.optional {
-                problems.push((
-                    "lead.missing",
-                    format!("field `{}` is required", field.name),
-                ));
-            }
-            values.push(None);
-            continue;
-        };
-        match convert(&field.ty, &value) {
-            Ok(converted) => values.push(Some(converted)),
-            Err(expected) => {
-                problems.push((
-                    "lead.type",
-                    format!(
-                        "field `{}`: expected {expected}, found {}",
-                        field.name,
-                        value.shown()
-                    ),
-                ));
-                values.push(None);
-            }
+    for (index, field) in policy.fields.iter().enumerate() {
+        if let Some(Some(problem)) = type_problems.get(index) {
+            problems.push(("lead.type", problem.clone()));
+        } else if values.get(index).is_none_or(Option::is_none) && !field.optional {
+            problems.push((
+                "lead.missing",
+                format!("field `{}` is required", field.name),
+            ));
         }
     }
     if let Some((code, _)) = problems.first() {
@@ -241,9 +220,19 @@ impl Json<'_> {
 }
 
 /// The top of a line: an object's field values (in schema order), or what it was instead.
-enum Top<'de> {
-    Object(Vec<Option<Json<'de>>>),
+enum Top {
+    Object(Fields),
     Other(&'static str),
+}
+
+/// An object's fields as read: each schema field's value, converted as it is read, or the type
+/// problem of its value (the last value of a repeated key wins, as it would in a map).
+struct Fields {
+    values: Vec<Option<LeadValue>>,
+    /// Per field, why its value does not fit; empty until the first problem.
+    problems: Vec<Option<String>>,
+    /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
+    id: Option<String>,
 }
 
 struct LeadSeed<'a> {
@@ -251,69 +240,95 @@ struct LeadSeed<'a> {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for LeadSeed<'_> {
-    type Value = Top<'de>;
+    type Value = Top;
 
-    fn deserialize<D: serde::Deserializer<'de>>(
-        self,
-        deserializer: D,
-    ) -> Result<Top<'de>, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Top, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
-    type Value = Top<'de>;
+    type Value = Top;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("a JSON object")
     }
 
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top<'de>, A::Error> {
-        let mut values: Vec<Option<Json<'de>>> = vec![None; self.policy.fields.len()];
-        while let Some(field) = map.next_key_seed(KeySeed {
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let fields = &self.policy.fields;
+        let id_field = self.policy.field_id("id");
+        let mut out = Fields {
+            values: (0..fields.len()).map(|_| None).collect(),
+            problems: Vec::new(),
+            id: None,
+        };
+        while let Some(found) = map.next_key_seed(KeySeed {
             policy: self.policy,
         })? {
-            match field {
-                Some(index) => {
-                    let value = map.next_value_seed(JsonSeed)?;
-                    if let Some(slot) = values.get_mut(index) {
-                        *slot = Some(value);
-                    }
-                }
-                None => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
+            let Some((index, field)) = found.and_then(|i| fields.get(i).map(|f| (i, f))) else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
+            let value = map.next_value_seed(JsonSeed)?;
+            if Some(index) == id_field {
+                out.id = match &value {
+                    Json::Str(id) => Some(id.to_string()),
+                    number => number.number_text(),
+                };
+            }
+            let (converted, problem) = match &value {
+                Json::Null => (None, None),
+                value => match convert(&field.ty, value) {
+                    Ok(converted) => (Some(converted), None),
+                    Err(expected) => (
+                        None,
+                        Some(format!(
+                            "field `{}`: expected {expected}, found {}",
+                            field.name,
+                            value.shown()
+                        )),
+                    ),
+                },
+            };
+            if let Some(slot) = out.values.get_mut(index) {
+                *slot = converted;
+            }
+            if problem.is_some() && out.problems.is_empty() {
+                out.problems = vec![None; fields.len()];
+            }
+            if let Some(slot) = out.problems.get_mut(index) {
+                *slot = problem;
             }
         }
-        Ok(Top::Object(values))
+        Ok(Top::Object(out))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top<'de>, A::Error> {
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
         Ok(Top::Other("an array"))
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Top<'de>, E> {
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
         Ok(Top::Other("a string"))
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Top<'de>, E> {
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
         Ok(Top::Other("a boolean"))
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Top<'de>, E> {
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Top<'de>, E> {
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Top<'de>, E> {
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
         Ok(Top::Other("a number"))
     }
 
-    fn visit_unit<E>(self) -> Result<Top<'de>, E> {
+    fn visit_unit<E>(self) -> Result<Top, E> {
         Ok(Top::Other("null"))
     }
 }
@@ -554,10 +569,9 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
 
 /// The byte offset where nesting first exceeds `max`, ignoring brackets inside strings.
 fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
-    // A line cannot nest deeper than it has brackets: most lines have one, so count first (a
-    // loop the compiler vectorises) and walk the line only when the count allows deep nesting.
-    let brackets = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
-    if brackets <= max {
+    // A line cannot nest deeper than it has opening brackets: most lines have one, so look for
+    // more than `max` of them first (memchr's vectorised search) and walk the line only then.
+    if memchr::memchr2_iter(b'{', b'[', bytes).nth(max).is_none() {
         return None;
     }
     let mut depth = 0usize;
