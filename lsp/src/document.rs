@@ -24,7 +24,8 @@ pub struct UsedPolicy {
 pub struct PolicySide {
     pub uri: Uri,
     pub text: String,
-    pub file: PolicyFile,
+    /// Shared with the analysis when the document is the policy (never copied per version).
+    pub file: Arc<PolicyFile>,
     /// The policy's own diagnostics (for a file of tests, the used policy's).
     pub diagnostics: Vec<Diagnostic>,
     /// The resolved policy and its decision graph, when it has no errors.
@@ -37,7 +38,7 @@ pub struct Analysis {
     pub uri: Uri,
     pub version: i32,
     pub text: String,
-    pub file: PolicyFile,
+    pub file: Arc<PolicyFile>,
     /// This document's diagnostics, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
     /// The policy: this document itself, or the one a file of tests uses (`None` when that
@@ -70,24 +71,20 @@ impl Analysis {
                     (checked, index.join())
                 });
                 let index = index.unwrap_or_else(|_| Index::build(&parsed.file, None));
-                let report = switchboard::CheckReport {
-                    file: parsed.file,
-                    diagnostics,
-                    compiled,
-                };
+                let file = Arc::new(parsed.file);
                 let side = Arc::new(PolicySide {
                     uri: uri.clone(),
                     text: text.clone(),
-                    file: report.file.clone(),
-                    diagnostics: report.diagnostics.clone(),
-                    compiled: report.compiled,
+                    file: file.clone(),
+                    diagnostics: diagnostics.clone(),
+                    compiled,
                 });
                 Analysis {
                     uri,
                     version,
                     text,
-                    file: report.file,
-                    diagnostics: report.diagnostics,
+                    file,
+                    diagnostics,
                     policy: Some(side),
                     index,
                     items,
@@ -104,17 +101,17 @@ impl Analysis {
                     Arc::new(PolicySide {
                         uri: used.uri,
                         text: used.text,
-                        file: report.file,
+                        file: Arc::new(report.file),
                         diagnostics: report.diagnostics,
                         compiled: report.compiled,
                     })
                 });
-                let index = Index::build(&file, policy.as_ref().map(|p| &p.file));
+                let index = Index::build(&file, policy.as_ref().map(|p| &*p.file));
                 Analysis {
                     uri,
                     version,
                     text,
-                    file,
+                    file: Arc::new(file),
                     diagnostics,
                     policy,
                     index,
