@@ -227,7 +227,7 @@ mod tests {
         let good = r#"{"jsonrpc":"2.0","id":7,"method":"shutdown"}"#;
         // Length 200 swallows the next frame's header; the stream recovers at the one after.
         let input = [
-            format!("Content-Length: 60\r\n\r\n{{\"jsonrpc\":\"2.0\",\"method\":\"x\"}}"),
+            "Content-Length: 60\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"x\"}".to_string(),
             framed(good),
             framed(good),
         ]

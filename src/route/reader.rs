@@ -571,9 +571,7 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
 fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
     // A line cannot nest deeper than it has opening brackets: most lines have one, so look for
     // more than `max` of them first (memchr's vectorised search) and walk the line only then.
-    if memchr::memchr2_iter(b'{', b'[', bytes).nth(max).is_none() {
-        return None;
-    }
+    memchr::memchr2_iter(b'{', b'[', bytes).nth(max)?;
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
