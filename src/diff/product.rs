@@ -13,7 +13,7 @@
 use crate::check::FieldType;
 use crate::graph::Outcome;
 use crate::graph::{
-    Choice, Dim, Graph, Node, NodeId, OverBudget, Region, decide, dim_of, elementary_regions,
+    Choice, Dim, Graph, Node, NodeId, OverBudget, Region, decide, elementary_regions,
 };
 use crate::model::{Atom, Bound, Cond, FieldId, Policy, Scalar};
 use std::collections::HashMap;
@@ -166,39 +166,13 @@ impl Builder<'_> {
     /// A dimension the first undecided side's first rule tests, shared by the most live rules of
     /// both sides (ties: schema order, calendars last), as the graph compiler chooses.
     fn choose(&self, first: &Live, old: &Live, new: &Live) -> Dim {
-        let mut candidates: Vec<Dim> = Vec::new();
-        if let Some((_, cond)) = first.first() {
-            cond.for_each_atom(&mut |atom| {
-                let dim = dim_of(atom);
-                if !candidates.contains(&dim) {
-                    candidates.push(dim);
-                }
-            });
-        }
-        if candidates.len() <= 1 {
-            return candidates.first().copied().unwrap_or(Dim::Calendar(0));
-        }
-        let mut counts = vec![0usize; candidates.len()];
-        for (_, cond) in old.iter().take(4096).chain(new.iter().take(4096)) {
-            let mut seen = vec![false; candidates.len()];
-            cond.for_each_atom(&mut |atom| {
-                if let Some(position) = candidates.iter().position(|c| *c == dim_of(atom)) {
-                    seen[position] = true;
-                }
-            });
-            for (count, hit) in counts.iter_mut().zip(seen) {
-                *count += usize::from(hit);
-            }
-        }
-        let mut best = 0;
-        for index in 1..candidates.len() {
-            let better = counts[index] > counts[best]
-                || (counts[index] == counts[best] && candidates[index] < candidates[best]);
-            if better {
-                best = index;
-            }
-        }
-        candidates[best]
+        crate::graph::choose_dim(
+            first.first().map(|(_, cond)| cond),
+            old.iter()
+                .take(4096)
+                .chain(new.iter().take(4096))
+                .map(|(_, cond)| cond),
+        )
     }
 
     fn split_field(

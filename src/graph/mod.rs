@@ -316,39 +316,10 @@ impl Builder<'_> {
 
     /// Picks the dimension to test: one the first live rule tests, shared by the most live rules.
     fn choose(&self, live: &[(u32, Cond)]) -> Dim {
-        let mut candidates: Vec<Dim> = Vec::new();
-        if let Some((_, cond)) = live.first() {
-            cond.for_each_atom(&mut |atom| {
-                let dim = dim_of(atom);
-                if !candidates.contains(&dim) {
-                    candidates.push(dim);
-                }
-            });
-        }
-        if candidates.len() <= 1 {
-            return candidates.first().copied().unwrap_or(Dim::Calendar(0));
-        }
-        let mut counts = vec![0usize; candidates.len()];
-        for (_, cond) in live.iter().take(4096) {
-            let mut seen = vec![false; candidates.len()];
-            cond.for_each_atom(&mut |atom| {
-                if let Some(position) = candidates.iter().position(|c| *c == dim_of(atom)) {
-                    seen[position] = true;
-                }
-            });
-            for (count, hit) in counts.iter_mut().zip(seen) {
-                *count += usize::from(hit);
-            }
-        }
-        let mut best = 0;
-        for index in 1..candidates.len() {
-            let better = counts[index] > counts[best]
-                || (counts[index] == counts[best] && candidates[index] < candidates[best]);
-            if better {
-                best = index;
-            }
-        }
-        candidates[best]
+        choose_dim(
+            live.first().map(|(_, cond)| cond),
+            live.iter().take(4096).map(|(_, cond)| cond),
+        )
     }
 
     fn split_field(&mut self, live: &[(u32, Cond)], field: FieldId) -> Result<NodeId, OverBudget> {
@@ -450,6 +421,46 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// The field-order heuristic every graph builder shares (the compiler, and the product graph of
+/// `diff`): among the dimensions the first undecided rule tests, the one the most of `rules`
+/// test (callers pass at most a few thousand), ties to the smaller dimension (schema order,
+/// calendars last). A rule that tests nothing gives `Calendar(0)`, which no caller splits on.
+pub(crate) fn choose_dim<'a>(first: Option<&Cond>, rules: impl Iterator<Item = &'a Cond>) -> Dim {
+    let mut candidates: Vec<Dim> = Vec::new();
+    if let Some(cond) = first {
+        cond.for_each_atom(&mut |atom| {
+            let dim = dim_of(atom);
+            if !candidates.contains(&dim) {
+                candidates.push(dim);
+            }
+        });
+    }
+    if candidates.len() <= 1 {
+        return candidates.first().copied().unwrap_or(Dim::Calendar(0));
+    }
+    let mut counts = vec![0usize; candidates.len()];
+    for cond in rules {
+        let mut seen = vec![false; candidates.len()];
+        cond.for_each_atom(&mut |atom| {
+            if let Some(position) = candidates.iter().position(|c| *c == dim_of(atom)) {
+                seen[position] = true;
+            }
+        });
+        for (count, hit) in counts.iter_mut().zip(seen) {
+            *count += usize::from(hit);
+        }
+    }
+    let mut best = 0;
+    for index in 1..candidates.len() {
+        let better = counts[index] > counts[best]
+            || (counts[index] == counts[best] && candidates[index] < candidates[best]);
+        if better {
+            best = index;
+        }
+    }
+    candidates[best]
 }
 
 pub(crate) fn dim_of(atom: &Atom) -> Dim {
