@@ -261,6 +261,17 @@ impl Backend {
         .flatten()
     }
 
+    /// The analysis of a request's document and the symbol at its position, if there is one.
+    async fn symbol_at(
+        &self,
+        position: &TextDocumentPositionParams,
+    ) -> Option<(Arc<Analysis>, crate::index::SymbolId)> {
+        let analysis = self.analysis(&position.text_document.uri).await?;
+        let offset = Self::offset(&analysis, position.position)?;
+        let id = analysis.index.at(offset)?.id.clone();
+        Some((analysis, id))
+    }
+
     fn offset(analysis: &Analysis, position: Position) -> Option<usize> {
         position::offset(&analysis.lines(), position)
     }
@@ -537,16 +548,10 @@ impl LanguageServer for Backend {
         params: GotoDefinitionParams,
     ) -> Result<Option<GotoDefinitionResponse>> {
         let position = params.text_document_position_params;
-        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+        let Some((analysis, id)) = self.symbol_at(&position).await else {
             return Ok(None);
         };
-        let Some(offset) = Self::offset(&analysis, position.position) else {
-            return Ok(None);
-        };
-        let Some(occurrence) = analysis.index.at(offset) else {
-            return Ok(None);
-        };
-        let locations = navigate::definitions(&analysis, &occurrence.id);
+        let locations = navigate::definitions(&analysis, &id);
         Ok(match locations.len() {
             0 => None,
             1 => locations
@@ -559,16 +564,9 @@ impl LanguageServer for Backend {
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
         let position = params.text_document_position;
-        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
+        let Some((analysis, id)) = self.symbol_at(&position).await else {
             return Ok(None);
         };
-        let Some(offset) = Self::offset(&analysis, position.position) else {
-            return Ok(None);
-        };
-        let Some(occurrence) = analysis.index.at(offset) else {
-            return Ok(None);
-        };
-        let id = occurrence.id.clone();
         let mut locations = Vec::new();
         for member in self.family(&analysis).await {
             for location in navigate::locations(&member, &id, params.context.include_declaration) {
@@ -587,20 +585,14 @@ impl LanguageServer for Backend {
         params: DocumentHighlightParams,
     ) -> Result<Option<Vec<DocumentHighlight>>> {
         let position = params.text_document_position_params;
-        let Some(analysis) = self.analysis(&position.text_document.uri).await else {
-            return Ok(None);
-        };
-        let Some(offset) = Self::offset(&analysis, position.position) else {
-            return Ok(None);
-        };
-        let Some(occurrence) = analysis.index.at(offset) else {
+        let Some((analysis, id)) = self.symbol_at(&position).await else {
             return Ok(None);
         };
         let lines = analysis.lines();
         Ok(Some(
             analysis
                 .index
-                .of(&occurrence.id)
+                .of(&id)
                 .filter(|o| o.origin == Origin::Document)
                 .map(|o| DocumentHighlight {
                     range: position::range(&lines, o.span),
