@@ -10,12 +10,9 @@
 //! Where both live lists are equal, every lead below gets the same decision, so construction
 //! stops there: the graph only grows where the policies differ.
 
-use crate::check::FieldType;
 use crate::graph::Outcome;
-use crate::graph::{
-    Choice, Dim, Graph, Node, NodeId, OverBudget, Region, decide, elementary_regions,
-};
-use crate::model::{Atom, Bound, Cond, FieldId, Policy, Scalar};
+use crate::graph::{Choice, Dim, Graph, Node, NodeId, OverBudget, decide};
+use crate::model::{Cond, FieldId, Policy};
 use std::collections::HashMap;
 
 /// A side's live rules: (verdict id, condition still to decide).
@@ -181,100 +178,38 @@ impl Builder<'_> {
         new: &Live,
         field: FieldId,
     ) -> Result<NodeId, OverBudget> {
-        let Some(def) = self.policy.fields.get(field) else {
-            return self.intern(Node::Leaf(Outcome::NoMatch));
+        let conds = old.iter().chain(new.iter()).map(|(_, cond)| cond);
+        let mut split = ProductSplit {
+            builder: self,
+            old,
+            new,
         };
-        let ty = def.ty.clone();
-        let optional = def.optional;
-        let dim = Dim::Field(field);
-        let mut only_presence = true;
-        let mut strings: Vec<String> = Vec::new();
-        let mut points: Vec<Scalar> = Vec::new();
-        for (_, cond) in old.iter().chain(new.iter()) {
-            cond.for_each_atom(&mut |atom| match atom {
-                Atom::StrIn { field: f, values } if *f == field => {
-                    only_presence = false;
-                    strings.extend(values.iter().cloned());
-                }
-                Atom::Range { field: f, lo, hi } if *f == field => {
-                    only_presence = false;
-                    for bound in [lo, hi] {
-                        match bound {
-                            Bound::Inclusive(v) | Bound::Exclusive(v) => points.push(*v),
-                            Bound::Unbounded => {}
-                        }
-                    }
-                }
-                Atom::OneOf { field: f, .. } if *f == field => only_presence = false,
-                _ => {}
-            });
-        }
-        let absent = if optional {
-            Some(self.branch(old, new, dim, &Choice::Absent)?)
-        } else {
-            None
-        };
-        if only_presence {
-            let present = self.branch(old, new, dim, &Choice::Present)?;
-            return match absent {
-                Some(absent) => self.join(Node::Presence {
-                    field,
-                    absent,
-                    present,
-                }),
-                None => Ok(present),
-            };
-        }
-        match ty {
-            FieldType::Enum(_) | FieldType::Bool => {
-                let count = match &ty {
-                    FieldType::Enum(variants) => variants.len(),
-                    _ => 2,
-                };
-                let mut by_variant = Vec::with_capacity(count);
-                for variant in 0..count {
-                    let variant = u32::try_from(variant).unwrap_or(u32::MAX);
-                    by_variant.push(self.branch(old, new, dim, &Choice::Variant(variant))?);
-                }
-                self.join(Node::Variants {
-                    field,
-                    absent,
-                    by_variant,
-                })
-            }
-            FieldType::String => {
-                strings.sort();
-                strings.dedup();
-                let mut cases = Vec::with_capacity(strings.len());
-                for string in strings {
-                    let child = self.branch(old, new, dim, &Choice::Str(string.clone()))?;
-                    cases.push((string, child));
-                }
-                let other = self.branch(old, new, dim, &Choice::OtherString)?;
-                self.join(Node::Strings {
-                    field,
-                    absent,
-                    cases,
-                    other,
-                })
-            }
-            FieldType::Int | FieldType::Number | FieldType::Time => {
-                let discrete = !matches!(ty, FieldType::Number);
-                let conds = old.iter().chain(new.iter()).map(|(_, cond)| cond);
-                let mut regions: Vec<(Region, NodeId)> = Vec::new();
-                for (region, point) in elementary_regions(points, conds, field, discrete) {
-                    let child = self.branch(old, new, dim, &Choice::Range(point))?;
-                    match regions.last_mut() {
-                        Some((last, last_child)) if *last_child == child => last.hi = region.hi,
-                        _ => regions.push((region, child)),
-                    }
-                }
-                self.join(Node::Ranges {
-                    field,
-                    absent,
-                    regions,
-                })
-            }
-        }
+        crate::graph::split_field(&mut split, conds, field)
+    }
+}
+
+/// The product graph's side of [`crate::graph::FieldSplit`]: its builder and both sides' live
+/// rules.
+struct ProductSplit<'b, 'p> {
+    builder: &'b mut Builder<'p>,
+    old: &'b Live,
+    new: &'b Live,
+}
+
+impl crate::graph::FieldSplit for ProductSplit<'_, '_> {
+    fn policy(&self) -> &Policy {
+        self.builder.policy
+    }
+
+    fn branch(&mut self, dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget> {
+        self.builder.branch(self.old, self.new, dim, choice)
+    }
+
+    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        self.builder.join(node)
+    }
+
+    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        self.builder.intern(node)
     }
 }

@@ -323,102 +323,149 @@ impl Builder<'_> {
     }
 
     fn split_field(&mut self, live: &[(u32, Cond)], field: FieldId) -> Result<NodeId, OverBudget> {
-        let Some(def) = self.policy.fields.get(field) else {
-            return self.intern(Node::Leaf(Outcome::NoMatch));
+        let conds = live.iter().map(|(_, cond)| cond);
+        let mut split = CompilerSplit {
+            builder: self,
+            live,
         };
-        let ty = def.ty.clone();
-        let optional = def.optional;
-        let dim = Dim::Field(field);
-        let mut only_presence = true;
-        let mut strings: Vec<String> = Vec::new();
-        let mut points: Vec<Scalar> = Vec::new();
-        for (_, cond) in live {
-            cond.for_each_atom(&mut |atom| match atom {
-                Atom::Present(f) if *f == field => {}
-                Atom::StrIn { field: f, values } if *f == field => {
-                    only_presence = false;
-                    strings.extend(values.iter().cloned());
-                }
-                Atom::Range { field: f, lo, hi } if *f == field => {
-                    only_presence = false;
-                    for bound in [lo, hi] {
-                        match bound {
-                            Bound::Inclusive(v) | Bound::Exclusive(v) => points.push(*v),
-                            Bound::Unbounded => {}
-                        }
+        split_field(&mut split, conds, field)
+    }
+}
+
+/// What splitting on a field needs from a graph builder: the policy, a child for one choice
+/// (the builder restricts its live rules), and node interning. The compiler and `diff`'s product
+/// graph both split fields with [`split_field`].
+pub(crate) trait FieldSplit {
+    fn policy(&self) -> &Policy;
+    fn branch(&mut self, dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget>;
+    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget>;
+    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget>;
+}
+
+/// The compiler's side of [`FieldSplit`]: its builder and the rules live at the node.
+struct CompilerSplit<'b, 'p> {
+    builder: &'b mut Builder<'p>,
+    live: &'b [(u32, Cond)],
+}
+
+impl FieldSplit for CompilerSplit<'_, '_> {
+    fn policy(&self) -> &Policy {
+        self.builder.policy
+    }
+
+    fn branch(&mut self, dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget> {
+        self.builder.branch(self.live, dim, choice)
+    }
+
+    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        self.builder.join(node)
+    }
+
+    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        self.builder.intern(node)
+    }
+}
+
+/// Splits on one field: presence only, a child per variant, per string named (and the rest), or
+/// per elementary interval of the bounds the rules use (neighbours with one child merged).
+pub(crate) fn split_field<'c>(
+    split: &mut impl FieldSplit,
+    conds: impl Iterator<Item = &'c Cond> + Clone,
+    field: FieldId,
+) -> Result<NodeId, OverBudget> {
+    let Some(def) = split.policy().fields.get(field) else {
+        return split.intern(Node::Leaf(Outcome::NoMatch));
+    };
+    let ty = def.ty.clone();
+    let optional = def.optional;
+    let dim = Dim::Field(field);
+    let mut only_presence = true;
+    let mut strings: Vec<String> = Vec::new();
+    let mut points: Vec<Scalar> = Vec::new();
+    for cond in conds.clone() {
+        cond.for_each_atom(&mut |atom| match atom {
+            Atom::Present(f) if *f == field => {}
+            Atom::StrIn { field: f, values } if *f == field => {
+                only_presence = false;
+                strings.extend(values.iter().cloned());
+            }
+            Atom::Range { field: f, lo, hi } if *f == field => {
+                only_presence = false;
+                for bound in [lo, hi] {
+                    match bound {
+                        Bound::Inclusive(v) | Bound::Exclusive(v) => points.push(*v),
+                        Bound::Unbounded => {}
                     }
                 }
-                Atom::OneOf { field: f, .. } if *f == field => only_presence = false,
-                _ => {}
-            });
-        }
-        let absent = if optional {
-            Some(self.branch(live, dim, &Choice::Absent)?)
-        } else {
-            None
+            }
+            Atom::OneOf { field: f, .. } if *f == field => only_presence = false,
+            _ => {}
+        });
+    }
+    let absent = if optional {
+        Some(split.branch(dim, &Choice::Absent)?)
+    } else {
+        None
+    };
+    if only_presence {
+        let present = split.branch(dim, &Choice::Present)?;
+        return match absent {
+            Some(absent) => split.join(Node::Presence {
+                field,
+                absent,
+                present,
+            }),
+            None => Ok(present),
         };
-        if only_presence {
-            let present = self.branch(live, dim, &Choice::Present)?;
-            return match absent {
-                Some(absent) => self.join(Node::Presence {
-                    field,
-                    absent,
-                    present,
-                }),
-                None => Ok(present),
+    }
+    match ty {
+        FieldType::Enum(_) | FieldType::Bool => {
+            let count = match &ty {
+                FieldType::Enum(variants) => variants.len(),
+                _ => 2,
             };
+            let mut by_variant = Vec::with_capacity(count);
+            for variant in 0..count {
+                let variant = u32::try_from(variant).unwrap_or(u32::MAX);
+                by_variant.push(split.branch(dim, &Choice::Variant(variant))?);
+            }
+            split.join(Node::Variants {
+                field,
+                absent,
+                by_variant,
+            })
         }
-        match ty {
-            FieldType::Enum(_) | FieldType::Bool => {
-                let count = match &ty {
-                    FieldType::Enum(variants) => variants.len(),
-                    _ => 2,
-                };
-                let mut by_variant = Vec::with_capacity(count);
-                for variant in 0..count {
-                    let variant = u32::try_from(variant).unwrap_or(u32::MAX);
-                    by_variant.push(self.branch(live, dim, &Choice::Variant(variant))?);
-                }
-                self.join(Node::Variants {
-                    field,
-                    absent,
-                    by_variant,
-                })
+        FieldType::String => {
+            strings.sort();
+            strings.dedup();
+            let mut cases = Vec::with_capacity(strings.len());
+            for string in strings {
+                let child = split.branch(dim, &Choice::Str(string.clone()))?;
+                cases.push((string, child));
             }
-            FieldType::String => {
-                strings.sort();
-                strings.dedup();
-                let mut cases = Vec::with_capacity(strings.len());
-                for string in strings {
-                    let child = self.branch(live, dim, &Choice::Str(string.clone()))?;
-                    cases.push((string, child));
+            let other = split.branch(dim, &Choice::OtherString)?;
+            split.join(Node::Strings {
+                field,
+                absent,
+                cases,
+                other,
+            })
+        }
+        FieldType::Int | FieldType::Number | FieldType::Time => {
+            let discrete = !matches!(ty, FieldType::Number);
+            let mut regions: Vec<(Region, NodeId)> = Vec::new();
+            for (region, point) in elementary_regions(points, conds, field, discrete) {
+                let child = split.branch(dim, &Choice::Range(point))?;
+                match regions.last_mut() {
+                    Some((last, last_child)) if *last_child == child => last.hi = region.hi,
+                    _ => regions.push((region, child)),
                 }
-                let other = self.branch(live, dim, &Choice::OtherString)?;
-                self.join(Node::Strings {
-                    field,
-                    absent,
-                    cases,
-                    other,
-                })
             }
-            FieldType::Int | FieldType::Number | FieldType::Time => {
-                let discrete = !matches!(ty, FieldType::Number);
-                let mut regions: Vec<(Region, NodeId)> = Vec::new();
-                for (region, point) in
-                    elementary_regions(points, live.iter().map(|(_, cond)| cond), field, discrete)
-                {
-                    let child = self.branch(live, dim, &Choice::Range(point))?;
-                    match regions.last_mut() {
-                        Some((last, last_child)) if *last_child == child => last.hi = region.hi,
-                        _ => regions.push((region, child)),
-                    }
-                }
-                self.join(Node::Ranges {
-                    field,
-                    absent,
-                    regions,
-                })
-            }
+            split.join(Node::Ranges {
+                field,
+                absent,
+                regions,
+            })
         }
     }
 }
