@@ -13,7 +13,7 @@ mod generator;
 use std::hint::black_box;
 use std::time::Instant;
 use switchboard::route::reader::{Limits, Line, read_line};
-use switchboard::route::state::{MemoryState, SqliteState, StateStore};
+use switchboard::route::state::{MemoryState, StateStore};
 use switchboard::route::{RouteConfig, Router};
 
 fn route_all(
@@ -114,7 +114,7 @@ fn main() {
     // (c) SQLite state in a fresh temporary file.
     let dir = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut sqlite = SqliteState::open(&dir.join("state.db")).unwrap();
+    let mut sqlite = switchboard::store::SqliteState::open(&dir.join("state.db")).unwrap();
     let started = Instant::now();
     route_all(&router, &mut sqlite, &input, &mut sink);
     let with_sqlite = started.elapsed();

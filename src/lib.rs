@@ -1,10 +1,10 @@
 //! Switchboard: lead routing policy as code.
 //!
-//! A policy is a small declarative file: a lead `schema`, business-hours `calendar`s, `pool`s of
-//! reps with a distribution strategy, `queue`s, first-match `rule`s and `test`s. This crate parses
-//! it without ever failing ([`syntax`]), checks it against its schema ([`check`]) and renders the
-//! diagnostics for people and machines ([`render`]). The core does no I/O: it takes text and
-//! returns values, so the CLI, the language server and the tests share it.
+//! This package is the `switchboard` command and the edges of the system: the state stores
+//! that keep routing's memory on disk ([`store`]). Everything that takes text and returns values
+//! (the parser, checker, decision graph, router, formatter, diff) is the core crate,
+//! `switchboard-core`, re-exported here whole so that `switchboard::check_source` and
+//! `switchboard::route::Router` name the same items as the core does.
 //!
 //! ```
 //! let source = "schema lead { id: string  intent: enum { low, high } }\n\
@@ -17,19 +17,6 @@
 //! assert_eq!(first.help.as_deref(), Some("did you mean `intent`?"));
 //! ```
 
-pub mod check;
-pub mod diagnostic;
-pub mod diff;
-pub mod explain;
-pub mod format;
-pub mod graph;
-pub mod model;
-pub mod render;
-pub mod route;
-pub mod span;
-pub mod syntax;
-pub mod testing;
+pub use switchboard_core::*;
 
-pub use check::{CheckConfig, CheckReport, check_source, check_source_with};
-pub use diagnostic::{Code, Diagnostic, Severity};
-pub use span::{LineIndex, Span};
+pub mod store;

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let report = switchboard::check_source(text);
+    let report = switchboard_core::check_source(text);
     for diagnostic in &report.diagnostics {
         assert!(diagnostic.span.start <= diagnostic.span.end);
         assert!(diagnostic.span.end <= text.len());
@@ -18,11 +18,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(related.span.end <= text.len());
         }
     }
-    let file = switchboard::render::FileDiagnostics {
+    let file = switchboard_core::render::FileDiagnostics {
         path: "fuzz.route",
         text,
         diagnostics: &report.diagnostics,
     };
-    let _ = switchboard::render::human(&file, switchboard::render::Style::Ascii);
-    let _ = switchboard::render::json(std::slice::from_ref(&file));
+    let _ = switchboard_core::render::human(&file, switchboard_core::render::Style::Ascii);
+    let _ = switchboard_core::render::json(std::slice::from_ref(&file));
 });

@@ -7,10 +7,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard::check::FieldType;
-use switchboard::graph::analysis::{gap_examples, reached_rules, reaching_example};
-use switchboard::graph::{Compiled, Outcome};
-use switchboard::model::{EvalContext, Lead, LeadValue, Policy, Scalar};
+use switchboard_core::check::FieldType;
+use switchboard_core::graph::analysis::{gap_examples, reached_rules, reaching_example};
+use switchboard_core::graph::{Compiled, Outcome};
+use switchboard_core::model::{EvalContext, Lead, LeadValue, Policy, Scalar};
 
 fn lead(policy: &Policy, bytes: &[u8]) -> Lead {
     let mut next = bytes.iter().copied().cycle();
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let seeds = data.get(split + 1..).unwrap_or(&[]);
-    let report = switchboard::check_source(text);
+    let report = switchboard_core::check_source(text);
     let Some((policy, compiled)) = &report.compiled else {
         return;
     };

@@ -5,15 +5,15 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use switchboard::route::reader::{Limits, Line, read_line};
-use switchboard::route::state::{MemoryState, StateStore};
-use switchboard::route::{RouteConfig, Router};
+use switchboard_core::route::reader::{Limits, Line, read_line};
+use switchboard_core::route::state::{MemoryState, StateStore};
+use switchboard_core::route::{RouteConfig, Router};
 
 const POLICY: &str = include_str!("../../examples/routing.route");
 
-fn compiled() -> &'static (switchboard::model::Policy, switchboard::graph::Compiled) {
-    static COMPILED: OnceLock<(switchboard::model::Policy, switchboard::graph::Compiled)> = OnceLock::new();
-    COMPILED.get_or_init(|| switchboard::check_source(POLICY).compiled.expect("the example policy compiles"))
+fn compiled() -> &'static (switchboard_core::model::Policy, switchboard_core::graph::Compiled) {
+    static COMPILED: OnceLock<(switchboard_core::model::Policy, switchboard_core::graph::Compiled)> = OnceLock::new();
+    COMPILED.get_or_init(|| switchboard_core::check_source(POLICY).compiled.expect("the example policy compiles"))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard::syntax::{ItemCache, parse_cached, parse_with};
+use switchboard_core::syntax::{ItemCache, parse_cached, parse_with};
 
 fuzz_target!(|data: &[u8]| {
     // The first two bytes place the edit; the rest, split at the first NUL, is the text and the

@@ -4,8 +4,8 @@
 use crate::document::Analysis;
 use crate::position;
 use std::collections::HashMap;
-use switchboard::check::suggest::suggested_name;
-use switchboard::{Code, Diagnostic, LineIndex, Severity, Span};
+use switchboard_core::check::suggest::suggested_name;
+use switchboard_core::{Code, Diagnostic, LineIndex, Severity, Span};
 use tower_lsp_server::ls_types::{
     self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, DiagnosticRelatedInformation,
     Location, NumberOrString, Range, TextEdit, WorkspaceEdit,

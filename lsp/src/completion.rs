@@ -385,8 +385,8 @@ fn items(
     word_start: usize,
     offset: usize,
 ) -> Vec<CompletionItem> {
-    let lines = switchboard::LineIndex::new(text);
-    let range = crate::position::range(&lines, switchboard::Span::new(word_start, offset));
+    let lines = switchboard_core::LineIndex::new(text);
+    let range = crate::position::range(&lines, switchboard_core::Span::new(word_start, offset));
     let mut out = Items {
         range,
         items: Vec::new(),

@@ -5,11 +5,11 @@
 
 use crate::index::{Index, Origin};
 use std::sync::Arc;
-use switchboard::graph::Compiled;
-use switchboard::model::Policy;
-use switchboard::syntax::ItemCache;
-use switchboard::syntax::ast::PolicyFile;
-use switchboard::{Diagnostic, LineIndex, Span};
+use switchboard_core::graph::Compiled;
+use switchboard_core::model::Policy;
+use switchboard_core::syntax::ItemCache;
+use switchboard_core::syntax::ast::PolicyFile;
+use switchboard_core::{Diagnostic, LineIndex, Span};
 use tower_lsp_server::ls_types::Uri;
 
 /// The policy a file of tests uses, as the server found it (open in the editor or on disk).
@@ -58,16 +58,21 @@ impl Analysis {
         resolve: &dyn Fn(&str) -> Result<UsedPolicy, String>,
         previous: Option<&ItemCache>,
     ) -> Analysis {
-        let (parsed, items) =
-            switchboard::syntax::parse_cached(&text, previous.unwrap_or(&ItemCache::default()));
+        let (parsed, items) = switchboard_core::syntax::parse_cached(
+            &text,
+            previous.unwrap_or(&ItemCache::default()),
+        );
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
                 // The symbol index needs only the tree: build it while the checker runs.
                 let ((diagnostics, compiled), index) = std::thread::scope(|scope| {
                     let tree = &parsed.file;
                     let index = scope.spawn(move || Index::build(tree, None));
-                    let checked =
-                        switchboard::check::check_parsed_ref(&parsed, &text, &Default::default());
+                    let checked = switchboard_core::check::check_parsed_ref(
+                        &parsed,
+                        &text,
+                        &Default::default(),
+                    );
                     (checked, index.join())
                 });
                 let index = index.unwrap_or_else(|_| Index::build(&parsed.file, None));
@@ -92,12 +97,12 @@ impl Analysis {
             }
             Some(path) => {
                 let used = resolve(&path);
-                let (file, diagnostics) = switchboard::check::check_test_file(
+                let (file, diagnostics) = switchboard_core::check::check_test_file(
                     &text,
                     used.as_ref().map(|u| u.text.as_str()).map_err(Clone::clone),
                 );
                 let policy = used.ok().map(|used| {
-                    let report = switchboard::check_source(&used.text);
+                    let report = switchboard_core::check_source(&used.text);
                     Arc::new(PolicySide {
                         uri: used.uri,
                         text: used.text,

@@ -4,7 +4,7 @@
 use crate::document::Analysis;
 use crate::hover::destination_calendar;
 use crate::position;
-use switchboard::testing::TestResult;
+use switchboard_core::testing::TestResult;
 use tower_lsp_server::ls_types::{
     CodeLens, Command, InlayHint, InlayHintKind, InlayHintLabel, Range,
 };

@@ -5,11 +5,11 @@
 use crate::document::Analysis;
 use crate::index::{Origin, SymbolId, SymbolKind};
 use std::fmt::Write as _;
-use switchboard::Code;
-use switchboard::syntax::ast::{ActionKind, PolicyFile, Rule, Strategy, TypeExpr};
+use switchboard_core::Code;
+use switchboard_core::syntax::ast::{ActionKind, PolicyFile, Rule, Strategy, TypeExpr};
 
 /// Markdown for the symbol at `offset`, and the span it covers.
-pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard::Span)> {
+pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard_core::Span)> {
     if let Some(occurrence) = analysis.index.at(offset) {
         let text = describe(analysis, &occurrence.id)?;
         return Some((text, occurrence.span));
@@ -285,6 +285,6 @@ fn policy_text(analysis: &Analysis) -> &str {
     }
 }
 
-fn slice(text: &str, span: switchboard::Span) -> &str {
+fn slice(text: &str, span: switchboard_core::Span) -> &str {
     text.get(span.start..span.end).unwrap_or("")
 }

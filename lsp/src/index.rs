@@ -3,8 +3,8 @@
 //! highlighting, hover and semantic tokens all ask this one table.
 
 use std::collections::{BTreeMap, BTreeSet};
-use switchboard::Span;
-use switchboard::syntax::ast::{
+use switchboard_core::Span;
+use switchboard_core::syntax::ast::{
     ActionKind, Expectation, ExpectationKind, Expr, ExprKind, PolicyFile, RosterSpec, Strategy,
     TypeExpr, Value, ValueKind,
 };
@@ -215,7 +215,12 @@ impl Builder<'_> {
         });
     }
 
-    fn name(&mut self, kind: SymbolKind, name: &switchboard::syntax::ast::Ident, definition: bool) {
+    fn name(
+        &mut self,
+        kind: SymbolKind,
+        name: &switchboard_core::syntax::ast::Ident,
+        definition: bool,
+    ) {
         self.add(SymbolId::new(kind, &name.name), name.span, definition);
     }
 
@@ -402,7 +407,7 @@ mod tests {
 
     #[test]
     fn resolves_every_kind_of_name() {
-        let parsed = switchboard::syntax::parse(POLICY);
+        let parsed = switchboard_core::syntax::parse(POLICY);
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         let index = Index::build(&parsed.file, None);
         assert_eq!(spans_of(&index, SymbolKind::Pool, "senior").len(), 3);

@@ -2,7 +2,7 @@
 //! half-typed rule under the cursor) or that colour every token (semantic tokens). It never fails:
 //! any character it does not know becomes a one-character punctuation token.
 
-use switchboard::Span;
+use switchboard_core::Span;
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ impl Token {
 }
 
 /// Whether `ch` may continue a word when tokenizing (letters, digits, `_`: close to the
-/// grammar's `ident_char`, which is what `switchboard::syntax::is_name` checks exactly).
+/// grammar's `ident_char`, which is what `switchboard_core::syntax::is_name` checks exactly).
 pub fn is_word_char(ch: char) -> bool {
     ch.is_alphanumeric() || ch == '_'
 }
@@ -185,7 +185,7 @@ pub const KEYWORDS: &[&str] = &[
 ];
 
 /// The words that start an item when they begin a line (the parser's own list).
-pub use switchboard::syntax::ITEM_KEYWORDS;
+pub use switchboard_core::syntax::ITEM_KEYWORDS;
 
 #[cfg(test)]
 mod tests {

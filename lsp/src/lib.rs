@@ -23,6 +23,9 @@ pub mod transport;
 
 use tower_lsp_server::{LspService, Server};
 
+/// The protocol's types, for callers that build requests (benchmarks, tests).
+pub use tower_lsp_server::ls_types;
+
 /// Serves the protocol on stdin and stdout until the client says `exit`.
 pub fn run_stdio() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,7 @@ use crate::document::Analysis;
 use crate::index::{Occurrence, SymbolId, SymbolKind};
 use crate::lexer;
 use crate::position;
-use switchboard::LineIndex;
+use switchboard_core::LineIndex;
 use tower_lsp_server::ls_types::{Location, Range, Uri};
 
 /// Every place a symbol is written in this analysis (the document, and the policy it uses).
@@ -59,7 +59,7 @@ pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Opt
     if lexer::is_keyword(new_name) {
         return Some(format!("`{new_name}` is a keyword of the language"));
     }
-    if !switchboard::syntax::is_name(new_name) {
+    if !switchboard_core::syntax::is_name(new_name) {
         return Some(format!(
             "`{new_name}` is not a name: use letters, digits and `_`, starting with a letter"
         ));

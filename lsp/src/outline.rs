@@ -2,8 +2,8 @@
 //! queues, rules and tests.
 
 use crate::position;
-use switchboard::syntax::ast::{PolicyFile, TypeExpr};
-use switchboard::{LineIndex, Span};
+use switchboard_core::syntax::ast::{PolicyFile, TypeExpr};
+use switchboard_core::{LineIndex, Span};
 use tower_lsp_server::ls_types::{DocumentSymbol, SymbolKind};
 
 /// The outline of a document.

@@ -1,7 +1,7 @@
 //! Byte spans to LSP ranges and back. The protocol counts columns in UTF-16 code units; the
 //! library counts bytes. This is the only place that converts between them.
 
-use switchboard::{LineIndex, Span};
+use switchboard_core::{LineIndex, Span};
 use tower_lsp_server::ls_types::{Position, Range};
 
 /// The LSP range of a byte span.

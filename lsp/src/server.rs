@@ -12,9 +12,9 @@ use crate::{actions, completion, hints, hover, navigate, outline, position, toke
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use switchboard::route::roster::Roster;
-use switchboard::syntax::ast::RosterSpec;
-use switchboard::testing::{TestResult, inline_roster, run_test};
+use switchboard_core::route::roster::Roster;
+use switchboard_core::syntax::ast::RosterSpec;
+use switchboard_core::testing::{TestResult, inline_roster, run_test};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
@@ -325,7 +325,7 @@ fn resolve_policy(
 fn resolve_roster(
     document: &Uri,
     spec: Option<&RosterSpec>,
-    policy: &switchboard::model::Policy,
+    policy: &switchboard_core::model::Policy,
 ) -> std::result::Result<Option<Roster>, String> {
     match spec {
         None => Ok(None),
@@ -516,7 +516,7 @@ impl LanguageServer for Backend {
                 None => return Ok(None),
             },
         };
-        let lines = switchboard::LineIndex::new(&text);
+        let lines = switchboard_core::LineIndex::new(&text);
         let Some(offset) = position::offset(&lines, params.text_document_position.position) else {
             return Ok(None);
         };
@@ -686,15 +686,15 @@ impl LanguageServer for Backend {
             None => return Ok(None),
         };
         let formatted = tokio::task::spawn_blocking(move || {
-            switchboard::format::format(&text).map(|f| (text, f))
+            switchboard_core::format::format(&text).map(|f| (text, f))
         })
         .await
         .ok();
         match formatted {
             Some(Ok((text, formatted))) if formatted != text => {
-                let lines = switchboard::LineIndex::new(&text);
+                let lines = switchboard_core::LineIndex::new(&text);
                 Ok(Some(vec![TextEdit {
-                    range: position::range(&lines, switchboard::Span::new(0, text.len())),
+                    range: position::range(&lines, switchboard_core::Span::new(0, text.len())),
                     new_text: formatted,
                 }]))
             }

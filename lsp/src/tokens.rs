@@ -5,7 +5,7 @@ use crate::document::Analysis;
 use crate::index::{Origin, SymbolKind};
 use crate::lexer::{self, TokenKind};
 use std::collections::HashMap;
-use switchboard::LineIndex;
+use switchboard_core::LineIndex;
 use tower_lsp_server::ls_types::{
     SemanticToken, SemanticTokenModifier, SemanticTokenType, SemanticTokensLegend,
 };

@@ -429,7 +429,7 @@ const BATCH: usize = 512;
 
 fn route(args: &RouteArgs) -> Result<ExitCode, String> {
     use switchboard::route::reader::{Limits, Line, read_line};
-    use switchboard::route::state::{MemoryState, SqliteState, StateStore};
+    use switchboard::route::state::{MemoryState, StateStore};
     use switchboard::route::{RouteConfig, Router};
 
     let (source, policy, compiled) = load_policy(&args.policy)?;
@@ -448,7 +448,7 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
         Box::new(MemoryState::default())
     } else {
         Box::new(
-            SqliteState::open(Path::new(&args.state))
+            switchboard::store::SqliteState::open(Path::new(&args.state))
                 .map_err(|error| format!("cannot open state `{}`: {error}", args.state))?,
         )
     };

@@ -2,11 +2,7 @@
 //! documents, bursts of edits and requests after shutdown all get an answer (empty, or a proper
 //! error). Also: columns are UTF-16 code units, and a file of tests follows its policy.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::{Client, position_of};
+use super::common::{Client, position_of};
 use serde_json::{Value, json};
 
 const SESSION: &str = include_str!("fixtures/session.route");

@@ -1,11 +1,9 @@
 //! The language server driven by a client nobody on this project wrote: pygls's language client,
 //! through pytest-lsp (from PyPI). The test installs it into a virtual environment under
-//! `target/` (pinned in `lsp/tests/client/requirements.txt`; the first run downloads it, later
+//! `target/` (pinned in `tests/lsp/client/requirements.txt`; the first run downloads it, later
 //! runs reuse it) and starts the server as an editor would: `switchboard lsp`.
 //!
 //! It needs `python3` with `venv` and access to PyPI on the first run (CI has both).
-
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -55,21 +53,10 @@ fn environment(requirements: &Path) -> PathBuf {
 
 #[test]
 fn pygls_client_sees_diagnostics_at_the_right_range_and_field_completion() {
-    let client_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/client");
+    let client_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lsp/client");
     let venv = environment(&client_dir.join("requirements.txt"));
-    // `switchboard lsp` as editors run it; the `switchboard` binary sits beside the server when
-    // the workspace is built (`cargo test --workspace`). Without it, the server itself.
-    let server = PathBuf::from(env!("CARGO_BIN_EXE_switchboard-lsp"));
-    let front = server.with_file_name(format!("switchboard{}", std::env::consts::EXE_SUFFIX));
-    let command = if front.is_file() {
-        format!("{} lsp", front.display())
-    } else {
-        eprintln!(
-            "note: {} is not built; starting the server directly",
-            front.display()
-        );
-        server.display().to_string()
-    };
+    // `switchboard lsp`, as editors run it: the one binary, never a fallback.
+    let command = format!("{} lsp", env!("CARGO_BIN_EXE_switchboard"));
     let workspace = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pytest-lsp-workspace");
     let _ = std::fs::remove_dir_all(&workspace);
     std::fs::create_dir_all(&workspace).unwrap();

@@ -1,11 +1,7 @@
 //! The language server over the protocol: the real binary, spoken to as an editor would, with
 //! every response checked (insta snapshots, reviewed) or asserted.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::{Client, apply_edits, position_of};
+use super::common::{self, Client, apply_edits, position_of};
 use serde_json::{Value, json};
 
 const SESSION: &str = include_str!("fixtures/session.route");

@@ -33,7 +33,8 @@ impl Client {
         let _ = std::fs::remove_dir_all(&workspace);
         std::fs::create_dir_all(&workspace).unwrap();
         let workspace = workspace.canonicalize().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard-lsp"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("lsp")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -257,7 +258,7 @@ fn read_message(reader: &mut impl BufRead) -> Option<Value> {
 
 /// The repository's `examples/` folder.
 pub fn examples() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
 }
 
 /// The 0-based line and UTF-16 column of the first occurrence of `needle` (after `after`).

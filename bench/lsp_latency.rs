@@ -3,13 +3,13 @@
 //! completion request. The real server binary is spoken to over stdio by the test client, so the
 //! figures include framing, JSON and the pipe, as an editor sees them.
 //!
-//! `cargo bench -p switchboard-lsp --bench latency` (see docs/benchmarks.md).
+//! `cargo bench --bench lsp_latency` (see docs/benchmarks.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/lsp/common/mod.rs"]
 mod common;
-#[path = "../../bench/generator.rs"]
+#[path = "generator.rs"]
 #[allow(dead_code)]
 mod generator;
 
@@ -45,7 +45,7 @@ fn main() {
     let mut in_process = Vec::new();
     for _ in 0..10 {
         let started = Instant::now();
-        let uri: tower_lsp_server::ls_types::Uri = "file:///bench.route".parse().unwrap();
+        let uri: switchboard_lsp::ls_types::Uri = "file:///bench.route".parse().unwrap();
         let analysis = switchboard_lsp::document::Analysis::new(
             uri,
             1,
@@ -62,7 +62,7 @@ fn main() {
     );
 
     // The same after a one-character edit, with the previous version's parsed items.
-    let uri: tower_lsp_server::ls_types::Uri = "file:///bench.route".parse().unwrap();
+    let uri: switchboard_lsp::ls_types::Uri = "file:///bench.route".parse().unwrap();
     let mut previous = switchboard_lsp::document::Analysis::new(
         uri.clone(),
         1,

@@ -15,7 +15,7 @@ pub use parser::{ITEM_KEYWORDS, Parsed, is_name, parse, parse_cached, parse_with
 
 /// The pest parser generated from the grammar file.
 #[derive(pest_derive::Parser)]
-#[grammar = "../grammar/switchboard.pest"]
+#[grammar = "../../grammar/switchboard.pest"]
 pub(crate) struct PestParser;
 
 /// Where a comment starts on one line: the first `#` outside a string (strings never span
