@@ -45,19 +45,19 @@ fn compile(text: &str) -> (switchboard::model::Policy, switchboard::graph::Compi
 }
 
 /// What `route --state :memory:` does per line: decide, record, write the decision.
-fn route_once(router: &Router<'_>, input: &[u8], sink: &mut Vec<u8>) -> usize {
+fn route_once(router: &Router<'_>, input: &[u8], sink: &mut String) -> usize {
     let mut state = MemoryState::default();
     let mut cursor = input;
     let mut number = 0;
     state.begin().unwrap();
     while let Some(line) = read_line(&mut cursor, 1 << 20).unwrap() {
         number += 1;
-        let routed = match line {
-            Line::TooLong(length) => router.too_long(length, number),
-            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap(),
+        let outcome = match line {
+            Line::TooLong(length) => router.too_long(length),
+            Line::Text(bytes) => router.route_line(&mut state, &bytes).unwrap(),
         };
-        sink.extend_from_slice(routed.json.as_bytes());
-        sink.push(b'\n');
+        switchboard::route::wire::write_outcome(sink, &outcome, number);
+        sink.push('\n');
         if sink.len() > 1 << 20 {
             black_box(&sink);
             sink.clear();
@@ -175,7 +175,8 @@ fn main() {
     );
     let mut sink = Vec::with_capacity(1 << 21);
     let started = Instant::now();
-    let routed = route_once(&router, &input, &mut sink);
+    let mut decisions = String::with_capacity(1 << 20);
+    let routed = route_once(&router, &input, &mut decisions);
     let once = started.elapsed();
     assert_eq!(routed, count);
 

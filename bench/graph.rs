@@ -15,9 +15,9 @@ mod generator;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use switchboard::check::FieldType;
 use switchboard::graph::Compiled;
 use switchboard::graph::analysis::{AnalysisConfig, analyze, reaching_example};
+use switchboard::model::FieldType;
 use switchboard::model::{EvalContext, Lead, LeadValue, Policy, Scalar};
 
 /// A deterministic xorshift generator: benchmarks must replay exactly.

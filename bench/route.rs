@@ -20,7 +20,7 @@ fn route_all(
     router: &Router<'_>,
     state: &mut dyn StateStore,
     input: &[u8],
-    sink: &mut Vec<u8>,
+    sink: &mut String,
 ) -> usize {
     let mut cursor = input;
     let mut number = 0;
@@ -34,13 +34,13 @@ fn route_all(
                 break;
             };
             number += 1;
-            let routed = match line {
-                Line::TooLong(length) => router.too_long(length, number),
-                Line::Text(bytes) => router.route_line(state, &bytes, number).unwrap(),
+            let outcome = match line {
+                Line::TooLong(length) => router.too_long(length),
+                Line::Text(bytes) => router.route_line(state, &bytes).unwrap(),
             };
-            errors += usize::from(routed.is_error);
-            sink.extend_from_slice(routed.json.as_bytes());
-            sink.push(b'\n');
+            errors += usize::from(outcome.is_error());
+            switchboard::route::wire::write_outcome(sink, &outcome, number);
+            sink.push('\n');
         }
         state.commit().unwrap();
         // Like stdout: the bytes go somewhere; keep the sink from growing without bound.
@@ -107,7 +107,8 @@ fn main() {
     // (b) In-memory state.
     let started = Instant::now();
     let mut memory = MemoryState::default();
-    let routed = route_all(&router, &mut memory, &input, &mut sink);
+    let mut decisions = String::with_capacity(1 << 20);
+    let routed = route_all(&router, &mut memory, &input, &mut decisions);
     let in_memory = started.elapsed();
     assert_eq!(routed, count);
 
@@ -116,7 +117,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut sqlite = switchboard::store::SqliteState::open(&dir.join("state.db")).unwrap();
     let started = Instant::now();
-    route_all(&router, &mut sqlite, &input, &mut sink);
+    route_all(&router, &mut sqlite, &input, &mut decisions);
     let with_sqlite = started.elapsed();
     drop(sqlite);
     let _ = std::fs::remove_dir_all(&dir);

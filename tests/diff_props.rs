@@ -363,20 +363,20 @@ fn lead_for(policy: &Policy, seed: &[u32]) -> Lead {
             continue;
         }
         let value = match &field.ty {
-            switchboard::check::FieldType::Enum(variants) => {
+            switchboard::model::FieldType::Enum(variants) => {
                 LeadValue::Variant(pick % variants.len() as u32)
             }
-            switchboard::check::FieldType::Bool => LeadValue::Variant(pick % 2),
-            switchboard::check::FieldType::String => {
+            switchboard::model::FieldType::Bool => LeadValue::Variant(pick % 2),
+            switchboard::model::FieldType::String => {
                 LeadValue::Str(["a", "b", "c", "d"][(pick % 4) as usize].to_string())
             }
-            switchboard::check::FieldType::Number => LeadValue::Scalar(Scalar::Float(
+            switchboard::model::FieldType::Number => LeadValue::Scalar(Scalar::Float(
                 [-1.0, 0.0, 5.0, 10.0, 10.25, 10.5, 15.0, 20.0, 21.0][(pick % 9) as usize],
             )),
-            switchboard::check::FieldType::Int => {
+            switchboard::model::FieldType::Int => {
                 LeadValue::Scalar(Scalar::Int([-1, 0, 1, 2, 10, 11, 12][(pick % 7) as usize]))
             }
-            switchboard::check::FieldType::Time => {
+            switchboard::model::FieldType::Time => {
                 let base: i128 = 1_795_435_200 * 1_000_000_000; // 2026-11-23T10:00:00Z
                 let hour: i128 = 3_600 * 1_000_000_000;
                 LeadValue::Scalar(Scalar::Int(

@@ -355,8 +355,13 @@ fn route_decisions(
     while let Some(line) = read_line(&mut input, config.limits.max_line_bytes).unwrap() {
         number += 1;
         out.push(match line {
-            Line::TooLong(length) => router.too_long(length, number).json,
-            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap().json,
+            Line::TooLong(length) => {
+                switchboard::route::wire::outcome_json(&router.too_long(length), number)
+            }
+            Line::Text(bytes) => switchboard::route::wire::outcome_json(
+                &router.route_line(&mut state, &bytes).unwrap(),
+                number,
+            ),
         });
     }
     out

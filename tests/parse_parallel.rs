@@ -1,5 +1,6 @@
-//! Large policies are parsed in two halves on two threads; the tree and the errors must be
-//! exactly those of a parse from start to end, whatever sits at the split.
+//! Large policies are parsed in two halves at once (with the parallelism the caller gives the
+//! parser); the tree and the errors must be exactly those of a parse from start to end, whatever
+//! sits at the split, and whichever half finishes first.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,13 +8,38 @@
 #[allow(dead_code)]
 mod generator;
 
-use switchboard::syntax::parse_with;
+use switchboard::syntax::{Parallelism, Sequential, parse_with};
+
+/// Two threads, as the command line and the language server give them.
+struct Threads;
+
+impl Parallelism for Threads {
+    fn both(&self, first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send)) {
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(second);
+            first();
+            helper.join().unwrap();
+        });
+    }
+}
+
+/// The second half first, then the first.
+struct Backwards;
+
+impl Parallelism for Backwards {
+    fn both(&self, first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send)) {
+        second();
+        first();
+    }
+}
 
 fn same_both_ways(text: &str) {
-    let one = parse_with(text, false);
-    let two = parse_with(text, true);
-    assert_eq!(one.file, two.file);
-    assert_eq!(one.errors, two.errors);
+    let one = parse_with(text, None);
+    for parallelism in [&Threads as &dyn Parallelism, &Backwards, &Sequential] {
+        let two = parse_with(text, Some(parallelism));
+        assert_eq!(one.file, two.file);
+        assert_eq!(one.errors, two.errors);
+    }
 }
 
 /// The offset of the item start nearest the middle (where the parallel parse splits).
@@ -29,7 +55,7 @@ fn middle_item(text: &str) -> usize {
 fn a_clean_large_policy_parses_the_same_in_two_halves() {
     let text = generator::policy(2_000);
     same_both_ways(&text);
-    let parsed = parse_with(&text, true);
+    let parsed = parse_with(&text, Some(&Threads));
     assert!(parsed.errors.is_empty());
     // Rule positions continue across the split.
     let positions: Vec<usize> = parsed.file.rules.iter().map(|r| r.position).collect();
@@ -140,14 +166,15 @@ impl Edits {
 fn reuse_matches_a_fresh_parse(start: &str, seed: u64, steps: usize, parallel: bool) {
     let mut edits = Edits(seed);
     let mut text = start.to_string();
-    let (first, mut cache) = switchboard::syntax::parse_cached(&text, &Default::default());
-    let fresh = parse_with(&text, parallel);
+    let (first, mut cache) =
+        switchboard::syntax::parse_cached(&text, &Default::default(), &Threads);
+    let fresh = parse_with(&text, parallel.then_some(&Threads as &dyn Parallelism));
     assert_eq!(first.file, fresh.file);
     assert_eq!(first.errors, fresh.errors);
     for step in 0..steps {
         edits.apply(&mut text);
-        let (reused, next) = switchboard::syntax::parse_cached(&text, &cache);
-        let fresh = parse_with(&text, false);
+        let (reused, next) = switchboard::syntax::parse_cached(&text, &cache, &Threads);
+        let fresh = parse_with(&text, None);
         assert_eq!(
             reused.file, fresh.file,
             "tree differs after edit {step} (seed {seed}):\n{text}"
@@ -182,7 +209,7 @@ fn reusing_unchanged_items_gives_the_tree_and_errors_of_a_fresh_parse() {
 #[test]
 fn reuse_on_a_large_policy_parsed_in_two_halves() {
     let text = generator::policy(2_000);
-    let (first, cache) = switchboard::syntax::parse_cached(&text, &Default::default());
+    let (first, cache) = switchboard::syntax::parse_cached(&text, &Default::default(), &Threads);
     assert!(
         cache.len() > 2_000,
         "every clean item is cached: {}",
@@ -193,8 +220,8 @@ fn reuse_on_a_large_policy_parsed_in_two_halves() {
     let middle = edited.len() / 2;
     let at = middle + edited[middle..].find("5000").unwrap();
     edited.replace_range(at..at + 1, "6");
-    let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache);
-    let fresh = parse_with(&edited, false);
+    let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache, &Threads);
+    let fresh = parse_with(&edited, None);
     assert_eq!(reused.file, fresh.file);
     assert_eq!(reused.errors, fresh.errors);
     assert_ne!(reused.file, first.file);
@@ -205,11 +232,11 @@ fn reuse_agrees_where_the_line_scan_and_the_grammar_read_a_keyword_differently()
     // `queue·x`: the line scan sees the keyword `queue`; the grammar does not (`·` continues an
     // identifier), so the item before it must not be reused as if it ended there.
     let schema = "schema lead { id: string }\nqueue a\nwhen id = \"1\" -> queue a\n";
-    let (_, cache) = switchboard::syntax::parse_cached(schema, &Default::default());
+    let (_, cache) = switchboard::syntax::parse_cached(schema, &Default::default(), &Threads);
     for next in ["queue·x\n", "queue\u{0301}x\n", "queue x\n", "queue‿x"] {
         let edited = format!("{schema}{next}");
-        let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache);
-        let fresh = parse_with(&edited, false);
+        let (reused, _) = switchboard::syntax::parse_cached(&edited, &cache, &Threads);
+        let fresh = parse_with(&edited, None);
         assert_eq!(reused.file, fresh.file, "{next:?}");
         assert_eq!(reused.errors, fresh.errors, "{next:?}");
     }

@@ -47,11 +47,11 @@ pub fn route_folder(folder: &Path) -> Vec<String> {
     state.begin().unwrap();
     while let Some(line) = read_line(&mut input, config.limits.max_line_bytes).unwrap() {
         number += 1;
-        let routed = match line {
-            Line::TooLong(length) => router.too_long(length, number),
-            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap(),
+        let outcome = match line {
+            Line::TooLong(length) => router.too_long(length),
+            Line::Text(bytes) => router.route_line(&mut state, &bytes).unwrap(),
         };
-        out.push(routed.json);
+        out.push(switchboard::route::wire::outcome_json(&outcome, number));
     }
     state.commit().unwrap();
     assert_eq!(out.len(), number, "one output line per input line");

@@ -30,11 +30,14 @@ fn reps(policy_text: &str, count: usize) -> Vec<String> {
     (0..count)
         .map(|i| {
             let line = format!("{{\"id\":\"l{i}\"}}");
-            let routed = router
-                .route_line(&mut state, line.as_bytes(), i + 1)
-                .unwrap();
-            let value: serde_json::Value = serde_json::from_str(&routed.json).unwrap();
-            value["rep"].as_str().unwrap().to_string()
+            let outcome = router.route_line(&mut state, line.as_bytes()).unwrap();
+            outcome
+                .decision()
+                .unwrap()
+                .action
+                .rep()
+                .unwrap()
+                .to_string()
         })
         .collect()
 }
@@ -104,8 +107,13 @@ fn route_input(policy_text: &str, input: &[u8], limits: Limits) -> Vec<String> {
     while let Some(line) = read_line(&mut cursor, limits.max_line_bytes).unwrap() {
         number += 1;
         out.push(match line {
-            Line::TooLong(length) => router.too_long(length, number).json,
-            Line::Text(bytes) => router.route_line(&mut state, &bytes, number).unwrap().json,
+            Line::TooLong(length) => {
+                switchboard::route::wire::outcome_json(&router.too_long(length), number)
+            }
+            Line::Text(bytes) => switchboard::route::wire::outcome_json(
+                &router.route_line(&mut state, &bytes).unwrap(),
+                number,
+            ),
         });
     }
     out

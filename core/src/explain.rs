@@ -4,13 +4,13 @@
 
 use crate::graph::Compiled;
 use crate::graph::example::value_json;
+use crate::model::time::LocalTime;
 use crate::model::{EvalContext, Lead, Policy};
-use crate::route::reader::{Limits, parse_lead};
+use crate::route::reader::{LeadError, Limits, parse_lead};
 use crate::route::roster::Roster;
-use crate::route::state::MemoryState;
-use crate::route::{RouteConfig, Router};
+use crate::route::state::{MemoryState, StateError};
+use crate::route::{Action, ActionTrace, Decision, Outcome, RouteConfig, Router, Trace};
 use crate::syntax::ast::{Expr, ExprKind};
-use serde_json::Value;
 use std::fmt::Write as _;
 
 /// One rule as tried for the lead.
@@ -26,13 +26,35 @@ pub struct RuleCheck {
 /// The explanation of one lead's decision.
 #[derive(Debug, Clone)]
 pub struct Explanation {
-    /// The decision with its `trace`, exactly as `route --explain` prints it.
-    pub decision: Value,
+    /// The decision, exactly as `route --explain` gives it.
+    pub decision: Decision,
+    /// The rule path and every candidate.
+    pub trace: Trace,
     /// The rules tried in order, up to the one that matched.
     pub rules: Vec<RuleCheck>,
 }
 
-/// Explains how `lead_json` is routed. `Err` when the lead itself is invalid (the error record).
+impl Explanation {
+    /// The decision with its trace, as `route --explain` prints it.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::Decided {
+            decision: self.decision.clone(),
+            duplicate: false,
+            trace: Some(self.trace.clone()),
+        }
+    }
+}
+
+/// Why a lead could not be explained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainError {
+    /// The lead is not valid (its error record says why).
+    Lead(LeadError),
+    /// The state could not be read.
+    State(StateError),
+}
+
+/// Explains how `lead_json` is routed.
 pub fn explain(
     policy: &Policy,
     compiled: &Compiled,
@@ -40,18 +62,10 @@ pub fn explain(
     roster: Option<&Roster>,
     lead_json: &str,
     now: jiff::Timestamp,
-) -> Result<Explanation, Value> {
+) -> Result<Explanation, ExplainError> {
     let limits = Limits::default();
     let context = EvalContext { now };
-    let parsed = match parse_lead(policy, lead_json.as_bytes(), &limits) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            return Err(serde_json::json!({
-                "lead": error.lead,
-                "error": { "code": error.code, "message": error.message, "input_line": 1 },
-            }));
-        }
-    };
+    let parsed = parse_lead(policy, lead_json.as_bytes(), &limits).map_err(ExplainError::Lead)?;
     let config = RouteConfig {
         now,
         explain: true,
@@ -59,11 +73,15 @@ pub fn explain(
     };
     let router = Router::new(policy, compiled, roster, config, policy_text);
     let mut state = MemoryState::default();
-    let decision = router
+    let (decision, trace) = match router
         .route_lead(&mut state, &parsed)
-        .ok()
-        .and_then(|routed| serde_json::from_str(&routed.json).ok())
-        .unwrap_or(Value::Null);
+        .map_err(ExplainError::State)?
+    {
+        Outcome::Decided {
+            decision, trace, ..
+        } => (decision, trace.unwrap_or_default()),
+        Outcome::Invalid(error) => return Err(ExplainError::Lead(error)),
+    };
     let mut rules = Vec::new();
     for rule in &policy.rules {
         let matched = policy.holds(&rule.cond, &parsed.lead, &context);
@@ -87,7 +105,11 @@ pub fn explain(
             break;
         }
     }
-    Ok(Explanation { decision, rules })
+    Ok(Explanation {
+        decision,
+        trace,
+        rules,
+    })
 }
 
 /// Why `expr` does not hold for the lead, in words, quoting the policy's own text.
@@ -105,7 +127,7 @@ fn why_false(
     };
     let source = |expr: &Expr| {
         text.get(expr.span.start..expr.span.end)
-            .unwrap_or("?")
+            .unwrap_or_default()
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
@@ -145,7 +167,7 @@ fn why_false(
         ExprKind::Calendar { calendar, .. } => {
             let instant = policy.clock_of(lead, context);
             let definition = policy.calendars.iter().find(|c| c.name == calendar.name);
-            let shown = crate::route::clock::format(instant, definition);
+            let shown = LocalTime::on(instant, definition);
             let inside = definition.is_some_and(|c| c.contains(instant));
             format!(
                 "`{}`: the lead arrived at {shown}, {} `{}` hours",
@@ -161,7 +183,7 @@ fn why_false(
 pub fn render_human(explanation: &Explanation) -> String {
     let mut out = String::new();
     let decision = &explanation.decision;
-    let _ = writeln!(out, "lead {}", decision["lead"].as_str().unwrap_or("?"));
+    let _ = writeln!(out, "lead {}", decision.lead);
     out.push_str("rules tried, in order:\n");
     for rule in &explanation.rules {
         match (&rule.why_not, rule.matched) {
@@ -179,85 +201,70 @@ pub fn render_human(explanation: &Explanation) -> String {
     if !explanation.rules.iter().any(|r| r.matched) {
         out.push_str("  no rule matches this lead\n");
     }
-    for action in decision["trace"]["actions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let Some(name) = action["action"].as_str() else {
-            continue;
-        };
-        match action["candidates"].as_array() {
-            Some(candidates) => {
-                match action["strategy"].as_str() {
+    for action in &explanation.trace.actions {
+        match action {
+            ActionTrace::Queued { action } => {
+                let _ = writeln!(out, "{action}: queued");
+            }
+            ActionTrace::Failed { action, result } => {
+                let _ = writeln!(out, "{action}: {result}");
+            }
+            ActionTrace::Candidates {
+                action,
+                strategy,
+                candidates,
+            } => {
+                match strategy {
                     Some(strategy) => {
-                        let _ = writeln!(out, "{name} ({strategy}):");
+                        let _ = writeln!(out, "{action} ({strategy}):");
                     }
                     None => {
-                        let _ = writeln!(out, "{name}:");
+                        let _ = writeln!(out, "{action}:");
                     }
                 }
-                let width = candidates
-                    .iter()
-                    .filter_map(|c| c["rep"].as_str())
-                    .map(str::len)
-                    .max()
-                    .unwrap_or(0);
+                let width = candidates.iter().map(|c| c.rep.len()).max().unwrap_or(0);
                 for candidate in candidates {
-                    let rep = candidate["rep"].as_str().unwrap_or("?");
-                    let mut why = candidate["why"].as_str().unwrap_or("?").to_string();
-                    if let Some(owner) = candidate["owner"].as_str() {
+                    let mut why = candidate.why.clone();
+                    if let Some(owner) = &candidate.owner {
                         let _ = write!(why, "; {owner}");
                     }
-                    if let Some(load) = candidate["load"]
-                        .as_u64()
-                        .filter(|_| !why.contains("open leads"))
-                    {
+                    if let Some(load) = candidate.load.filter(|_| !why.contains("open leads")) {
                         let _ = write!(why, " ({load} open)");
                     }
-                    let _ = writeln!(out, "  {rep:<width$}  {why}");
+                    let _ = writeln!(out, "  {:<width$}  {why}", candidate.rep);
                 }
             }
-            None => {
-                let _ = writeln!(out, "{name}: {}", action["result"].as_str().unwrap_or(""));
-            }
         }
     }
-    let destination = match decision["action"].as_str() {
-        Some("pool") => format!(
-            "pool {}, rep {}",
-            decision["pool"].as_str().unwrap_or("?"),
-            decision["rep"].as_str().unwrap_or("?")
-        ),
-        Some("queue") => format!("queue {}", decision["queue"].as_str().unwrap_or("?")),
-        Some("rep") | Some("owner") => format!("rep {}", decision["rep"].as_str().unwrap_or("?")),
-        _ => "unassigned".to_string(),
+    let destination = match &decision.action {
+        Action::Pool { pool, rep } => format!("pool {pool}, rep {rep}"),
+        Action::Queue { queue } => format!("queue {queue}"),
+        Action::Rep { rep } | Action::Owner { rep } => format!("rep {rep}"),
+        Action::Unassigned => "unassigned".to_string(),
     };
     let _ = writeln!(out, "decision: {destination}");
-    for reason in decision["reason"].as_array().into_iter().flatten() {
-        match reason["action"].as_str() {
+    for reason in &decision.reasons {
+        match &reason.action {
             Some(action) => {
-                let _ = writeln!(
-                    out,
-                    "  {action} failed: {}",
-                    reason["reason"].as_str().unwrap_or("?")
-                );
+                let _ = writeln!(out, "  {action} failed: {}", reason.reason);
             }
             None => {
-                let _ = writeln!(out, "  {}", reason["reason"].as_str().unwrap_or("?"));
+                let _ = writeln!(out, "  {}", reason.reason);
             }
         }
     }
-    if let Some(due) = decision["due"].as_str() {
+    if let Some(due) = decision.due.and_then(|due| due.time()) {
         let _ = writeln!(out, "due: {due}");
     }
-    for step in decision["escalation"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            out,
-            "escalate to {} at {}",
-            step["to"].as_str().unwrap_or("?"),
-            step["at"].as_str().unwrap_or("?")
-        );
+    for step in &decision.escalation {
+        match step.at {
+            Some(at) => {
+                let _ = writeln!(out, "escalate to {} at {at}", step.to);
+            }
+            None => {
+                let _ = writeln!(out, "escalate to {} at ?", step.to);
+            }
+        }
     }
     out
 }

@@ -24,12 +24,13 @@ pub mod explain;
 pub mod format;
 pub mod graph;
 pub mod model;
+pub mod pipeline;
 pub mod render;
 pub mod route;
 pub mod span;
 pub mod syntax;
 pub mod testing;
 
-pub use check::{CheckConfig, CheckReport, check_source, check_source_with};
 pub use diagnostic::{Code, Diagnostic, Severity};
+pub use pipeline::{CheckConfig, CheckReport, check_source, check_source_with};
 pub use span::{LineIndex, Span};

@@ -5,12 +5,12 @@
 //! test names (or none: everyone available), and the test's `at` time (or the lead's clock), so
 //! a test's result depends on nothing but the files it names.
 
-use crate::check::FieldType;
 use crate::graph::Compiled;
+use crate::model::FieldType;
 use crate::model::Policy;
 use crate::route::roster::{AccountEntry, OutOfOffice, Roster, Status};
 use crate::route::state::MemoryState;
-use crate::route::{RouteConfig, Router};
+use crate::route::{Action, ActionTrace, Outcome, RouteConfig, Router, Trace};
 use crate::span::Span;
 use crate::syntax::ast::{
     DurationKind, ExpectationKind, InlineRoster, LeadLiteral, RepFact, Test, ValueKind,
@@ -29,8 +29,9 @@ pub struct TestResult {
     pub span: Span,
     /// Every expectation that did not hold: "expected pool `senior`, got pool `sdr`".
     pub failures: Vec<String>,
-    /// The decision `route --explain` gives for the test's lead (with its `trace`).
-    pub decision: Value,
+    /// What `route --explain` gives for the test's lead: its decision with the trace, or why
+    /// the lead is not valid. `None` when the test could not route at all.
+    pub outcome: Option<Outcome>,
     /// The index of the rule that decided, if one did.
     pub rule: Option<usize>,
 }
@@ -54,7 +55,7 @@ pub fn run_test(
         name: test.name.value.clone(),
         span: test.name.span,
         failures: Vec::new(),
-        decision: Value::Null,
+        outcome: None,
         rule: None,
     };
     let Some(lead) = test.leads.first() else {
@@ -79,47 +80,48 @@ pub fn run_test(
     };
     let router = Router::new(policy, compiled, roster, config, policy_text);
     let mut state = MemoryState::default();
-    let routed = match router.route_line(&mut state, lead_json.as_bytes(), 1) {
-        Ok(routed) => routed,
+    let outcome = match router.route_line(&mut state, lead_json.as_bytes()) {
+        Ok(outcome) => outcome,
         Err(error) => {
             result.failures.push(format!("routing failed: {error}"));
             return result;
         }
     };
-    let decision: Value = serde_json::from_str(&routed.json).unwrap_or(Value::Null);
-    result.decision = decision.clone();
-    if routed.is_error {
-        let message = decision["error"]["message"]
-            .as_str()
-            .unwrap_or("invalid lead");
-        result
-            .failures
-            .push(format!("the lead is not valid: {message}"));
-        return result;
-    }
-    let rule_label = decision["rule"].as_str();
+    let decision = match &outcome {
+        Outcome::Invalid(error) => {
+            result
+                .failures
+                .push(format!("the lead is not valid: {}", error.message));
+            result.outcome = Some(outcome);
+            return result;
+        }
+        Outcome::Decided { decision, .. } => decision.clone(),
+    };
+    result.outcome = Some(outcome);
+    let rule_label = decision.rule.as_ref().map(|rule| rule.label.as_str());
     result.rule =
         rule_label.and_then(|label| policy.rules.iter().position(|rule| rule.label == label));
     let matched = result.rule.and_then(|index| policy.rules.get(index));
-    let shown = |key: &str| decision[key].as_str().map(str::to_string);
-    let actual_destination = describe_destination(&decision);
+    let actual_destination = decision.action.describe();
     for expectation in &test.expectations {
         let failure = match &expectation.kind {
-            ExpectationKind::Pool(pool) => (shown("pool").as_deref() != Some(pool.name.as_str()))
+            ExpectationKind::Pool(pool) => (decision.action.pool() != Some(pool.name.as_str()))
                 .then(|| format!("expected pool `{}`, got {actual_destination}", pool.name)),
-            ExpectationKind::Queue(queue) => (shown("queue").as_deref()
-                != Some(queue.name.as_str()))
-            .then(|| format!("expected queue `{}`, got {actual_destination}", queue.name)),
+            ExpectationKind::Queue(queue) => (decision.action.queue() != Some(queue.name.as_str()))
+                .then(|| format!("expected queue `{}`, got {actual_destination}", queue.name)),
             ExpectationKind::Rep(rep) => {
-                (shown("rep").as_deref() != Some(rep.name.as_str())).then(|| {
+                (decision.action.rep() != Some(rep.name.as_str())).then(|| {
                     format!(
                         "expected rep `{}`, got {}",
                         rep.name,
-                        shown("rep").map_or("no rep".to_string(), |r| format!("rep `{r}`"))
+                        decision
+                            .action
+                            .rep()
+                            .map_or("no rep".to_string(), |r| format!("rep `{r}`"))
                     )
                 })
             }
-            ExpectationKind::Unassigned => (decision["action"] != "unassigned")
+            ExpectationKind::Unassigned => (decision.action != Action::Unassigned)
                 .then(|| format!("expected `unassigned`, got {actual_destination}")),
             ExpectationKind::Rule(rule) => (rule_label != Some(rule.name.as_str())).then(|| {
                 format!(
@@ -133,11 +135,8 @@ pub fn run_test(
                 (actual.map(|d| d.kind) != Some(within.kind)).then(|| {
                     format!(
                         "expected within {}, got {}",
-                        show_duration(within.kind),
-                        actual.map_or("no SLA".to_string(), |d| format!(
-                            "within {}",
-                            show_duration(d.kind)
-                        ))
+                        within.kind,
+                        actual.map_or("no SLA".to_string(), |d| format!("within {}", d.kind))
                     )
                 })
             }
@@ -163,17 +162,15 @@ pub fn run_test(
                 });
                 (!found).then(|| {
                     let expected = match wanted_after {
-                        Some(after) => format!(
-                            "escalate {} after {}",
-                            escalation.target.name,
-                            show_duration(after)
-                        ),
+                        Some(after) => {
+                            format!("escalate {} after {}", escalation.target.name, after)
+                        }
                         None => format!("escalate {}", escalation.target.name),
                     };
                     let actual: Vec<String> = chain
                         .iter()
                         .map(|(to, after)| match after {
-                            Some(after) => format!("escalate {to} after {}", show_duration(*after)),
+                            Some(after) => format!("escalate {to} after {}", after),
                             None => format!("escalate {to}"),
                         })
                         .collect();
@@ -193,55 +190,6 @@ pub fn run_test(
         }
     }
     result
-}
-
-/// "pool `senior` (rep anna)", "queue `nurture`", "`unassigned`".
-fn describe_destination(decision: &Value) -> String {
-    match decision["action"].as_str() {
-        Some("pool") => format!(
-            "pool `{}`{}",
-            decision["pool"].as_str().unwrap_or("?"),
-            decision["rep"]
-                .as_str()
-                .map_or(String::new(), |rep| format!(" (rep {rep})"))
-        ),
-        Some("queue") => format!("queue `{}`", decision["queue"].as_str().unwrap_or("?")),
-        Some("rep") | Some("owner") => format!("rep `{}`", decision["rep"].as_str().unwrap_or("?")),
-        _ => "`unassigned`".to_string(),
-    }
-}
-
-/// `15m`, `1h30m`, `2 business days`.
-pub fn show_duration(duration: DurationKind) -> String {
-    match duration {
-        DurationKind::Fixed { seconds } => {
-            if seconds == 0 {
-                return "0s".to_string();
-            }
-            let mut out = String::new();
-            let mut left = seconds;
-            for (unit, size) in [
-                ("w", 604_800),
-                ("d", 86_400),
-                ("h", 3_600),
-                ("m", 60),
-                ("s", 1),
-            ] {
-                if left >= size {
-                    out.push_str(&format!("{}{unit}", left / size));
-                    left %= size;
-                }
-            }
-            out
-        }
-        DurationKind::Business { count, unit } => format!(
-            "{count} business {}",
-            match unit {
-                crate::syntax::ast::BusinessUnit::Days => "days",
-                crate::syntax::ast::BusinessUnit::Hours => "hours",
-            }
-        ),
-    }
 }
 
 /// The test's lead as the JSON line a CRM would send.
@@ -323,6 +271,43 @@ pub fn inline_roster(inline: &InlineRoster, policy: &Policy) -> Roster {
         roster.accounts.entry(parent).or_default();
     }
     roster
+}
+
+/// A decision's trace in a few lines for people: the graph path, then each action with its
+/// candidates (`path: intent = high; fit = strong`, `pool senior: anna (chosen), …`).
+pub fn trace_lines(trace: &Trace) -> Vec<String> {
+    let mut lines = Vec::new();
+    let path: Vec<String> = trace
+        .path
+        .iter()
+        .map(|step| {
+            let value = step.value.to_text();
+            if step.branch == value || step.branch == format!("\"{value}\"") {
+                format!("{} = {value}", step.test)
+            } else {
+                format!("{} = {value} ({})", step.test, step.branch)
+            }
+        })
+        .collect();
+    if !path.is_empty() {
+        lines.push(format!("path: {}", path.join("; ")));
+    }
+    for action in &trace.actions {
+        match action {
+            ActionTrace::Candidates {
+                action, candidates, ..
+            } => {
+                let shown: Vec<String> = candidates
+                    .iter()
+                    .map(|c| format!("{} ({})", c.rep, c.why))
+                    .collect();
+                lines.push(format!("{action}: {}", shown.join(", ")));
+            }
+            ActionTrace::Queued { action } => lines.push(format!("{action}: queued")),
+            ActionTrace::Failed { action, result } => lines.push(format!("{action}: {result}")),
+        }
+    }
+    lines
 }
 
 /// How many tests reached each rule (by rule index).

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_core::check::FieldType;
+use switchboard_core::model::FieldType;
 use switchboard_core::graph::analysis::{gap_examples, reached_rules, reaching_example};
 use switchboard_core::graph::{Compiled, Outcome};
 use switchboard_core::model::{EvalContext, Lead, LeadValue, Policy, Scalar};

@@ -32,13 +32,14 @@ fuzz_target!(|data: &[u8]| {
     let mut lines_out = 0;
     while let Some(line) = read_line(&mut input, limits.max_line_bytes).expect("reading from memory cannot fail") {
         lines_in += 1;
-        let routed = match line {
-            Line::TooLong(length) => router.too_long(length, lines_in),
-            Line::Text(bytes) => router.route_line(&mut state, &bytes, lines_in).expect("memory state cannot fail"),
+        let outcome = match line {
+            Line::TooLong(length) => router.too_long(length),
+            Line::Text(bytes) => router.route_line(&mut state, &bytes).expect("memory state cannot fail"),
         };
-        let value: serde_json::Value = serde_json::from_str(&routed.json).expect("every output line is JSON");
+        let json = switchboard_core::route::wire::outcome_json(&outcome, lines_in);
+        let value: serde_json::Value = serde_json::from_str(&json).expect("every output line is JSON");
         assert!(value.get("error").is_some() || value.get("action").is_some());
-        assert!(!routed.json.contains('\n'));
+        assert!(!json.contains('\n'));
         lines_out += 1;
     }
     assert_eq!(lines_in, lines_out);

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_core::syntax::{ItemCache, parse_cached, parse_with};
+use switchboard_core::syntax::{ItemCache, Sequential, parse_cached, parse_with};
 
 fuzz_target!(|data: &[u8]| {
     // The first two bytes place the edit; the rest, split at the first NUL, is the text and the
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let (Ok(text), Ok(piece)) = (std::str::from_utf8(text), std::str::from_utf8(piece)) else {
         return;
     };
-    let (_, cache) = parse_cached(text, &ItemCache::default());
+    let (_, cache) = parse_cached(text, &ItemCache::default(), &Sequential);
     let mut at = usize::from(u16::from_le_bytes([place[0], place[1]])) % (text.len() + 1);
     while !text.is_char_boundary(at) {
         at -= 1;
@@ -28,8 +28,8 @@ fuzz_target!(|data: &[u8]| {
     let cut = (at + piece.len() % 7).min(text.len());
     let cut = (cut..=text.len()).find(|&i| text.is_char_boundary(i)).unwrap_or(text.len());
     let edited = format!("{}{}{}", &text[..at], piece, &text[cut..]);
-    let (reused, _) = parse_cached(&edited, &cache);
-    let fresh = parse_with(&edited, false);
+    let (reused, _) = parse_cached(&edited, &cache, &Sequential);
+    let fresh = parse_with(&edited, None);
     assert_eq!(reused.file, fresh.file);
     assert_eq!(reused.errors, fresh.errors);
 });

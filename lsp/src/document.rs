@@ -61,6 +61,7 @@ impl Analysis {
         let (parsed, items) = switchboard_core::syntax::parse_cached(
             &text,
             previous.unwrap_or(&ItemCache::default()),
+            &crate::threads::HelperThread,
         );
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
@@ -68,7 +69,7 @@ impl Analysis {
                 let ((diagnostics, compiled), index) = std::thread::scope(|scope| {
                     let tree = &parsed.file;
                     let index = scope.spawn(move || Index::build(tree, None));
-                    let checked = switchboard_core::check::check_parsed_ref(
+                    let checked = switchboard_core::pipeline::check_parsed_ref(
                         &parsed,
                         &text,
                         &Default::default(),

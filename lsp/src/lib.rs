@@ -18,6 +18,7 @@ pub mod navigate;
 pub mod outline;
 pub mod position;
 pub mod server;
+pub mod threads;
 pub mod tokens;
 pub mod transport;
 

@@ -248,7 +248,7 @@ impl Backend {
                             name: test.name.value.clone(),
                             span: test.name.span,
                             failures: vec![reason],
-                            decision: serde_json::Value::Null,
+                            outcome: None,
                             rule: None,
                         },
                     });
@@ -786,7 +786,9 @@ impl LanguageServer for Backend {
             "name": result.name,
             "passed": result.passed(),
             "failures": result.failures,
-            "decision": result.decision,
+            "decision": result.outcome.as_ref().map_or(serde_json::Value::Null, |outcome| {
+                switchboard_core::route::wire::outcome_value(outcome, 1)
+            }),
         })))
     }
 }

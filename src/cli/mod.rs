@@ -164,6 +164,7 @@ mod diff;
 mod fmt;
 mod lsp;
 mod test;
+mod threads;
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -236,7 +237,14 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
                 )
                 .1
             }
-            None => switchboard::check_source_with(&source.text, &config).diagnostics,
+            None => {
+                switchboard::pipeline::check_source_in(
+                    &source.text,
+                    &config,
+                    &threads::ScopedThreads,
+                )
+                .diagnostics
+            }
         })
         .collect();
     let files: Vec<FileDiagnostics<'_>> = sources
@@ -349,18 +357,27 @@ fn explain(args: &ExplainArgs) -> Result<ExitCode, String> {
                 ExplainFormat::Human => {
                     print_stdout(&switchboard::explain::render_human(&explanation))?
                 }
-                ExplainFormat::Json => print_stdout(&format!("{}\n", explanation.decision))?,
+                ExplainFormat::Json => print_stdout(&format!(
+                    "{}\n",
+                    switchboard::route::wire::outcome_json(&explanation.outcome(), 1)
+                ))?,
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(record) => {
+        Err(switchboard::explain::ExplainError::State(error)) => Err(error.to_string()),
+        Err(switchboard::explain::ExplainError::Lead(error)) => {
             match args.format {
                 ExplainFormat::Human => eprintln!(
                     "error: the lead is not valid ({}): {}",
-                    record["error"]["code"].as_str().unwrap_or("?"),
-                    record["error"]["message"].as_str().unwrap_or("?")
+                    error.code, error.message
                 ),
-                ExplainFormat::Json => print_stdout(&format!("{record}\n"))?,
+                ExplainFormat::Json => print_stdout(&format!(
+                    "{}\n",
+                    switchboard::route::wire::outcome_json(
+                        &switchboard::route::Outcome::Invalid(error),
+                        1
+                    )
+                ))?,
             }
             Ok(ExitCode::from(EXIT_PROBLEMS))
         }
@@ -468,7 +485,8 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
     let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut line_number = 0usize;
     let mut error_lines = 0usize;
-    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+    // The decided lines of the open batch, written out only after it is committed.
+    let mut batch = String::with_capacity(BATCH * 192);
     loop {
         // Wait for input before taking the state's write lock, so that a slow producer neither
         // delays other routers nor holds its own decisions back.
@@ -478,19 +496,22 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
             break;
         };
         state.begin().map_err(|error| error.to_string())?;
+        let mut in_batch = 0;
         loop {
             line_number += 1;
-            let routed = match line {
-                Line::TooLong(length) => router.too_long(length, line_number),
+            in_batch += 1;
+            let outcome = match line {
+                Line::TooLong(length) => router.too_long(length),
                 Line::Text(bytes) => router
-                    .route_line(state.as_mut(), &bytes, line_number)
+                    .route_line(state.as_mut(), &bytes)
                     .map_err(|error| error.to_string())?,
             };
-            error_lines += usize::from(routed.is_error);
-            batch.push(routed.json);
+            error_lines += usize::from(outcome.is_error());
+            switchboard::route::wire::write_outcome(&mut batch, &outcome, line_number);
+            batch.push('\n');
             // End the batch when it is full, or when the next line is not here yet (reading it
             // might block): leads that have arrived are decided and printed promptly.
-            if batch.len() == BATCH || input.buffer().is_empty() {
+            if in_batch == BATCH || input.buffer().is_empty() {
                 break;
             }
             match read_line(&mut input, args.max_line_bytes)
@@ -503,12 +524,10 @@ fn route(args: &RouteArgs) -> Result<ExitCode, String> {
         state.commit().map_err(|error| error.to_string())?;
         // Decisions are written only once they are durable: a killed run leaves no line on
         // stdout that the state does not also hold.
-        for line in batch.drain(..) {
-            output
-                .write_all(line.as_bytes())
-                .and_then(|()| output.write_all(b"\n"))
-                .map_err(|error| format!("cannot write decisions: {error}"))?;
-        }
+        output
+            .write_all(batch.as_bytes())
+            .map_err(|error| format!("cannot write decisions: {error}"))?;
+        batch.clear();
         output
             .flush()
             .map_err(|error| format!("cannot write decisions: {error}"))?;

@@ -15,8 +15,9 @@ use std::process::ExitCode;
 use switchboard::LineIndex;
 use switchboard::model::Policy;
 use switchboard::route::roster::Roster;
+use switchboard::route::{Outcome, wire};
 use switchboard::syntax::ast::{RosterSpec, Test};
-use switchboard::testing::{TestResult, coverage, inline_roster, run_test};
+use switchboard::testing::{TestResult, coverage, inline_roster, run_test, trace_lines};
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -76,7 +77,7 @@ fn broken_file(path: &str) -> Ran {
             failures: vec![format!(
                 "`{path}` has errors, so its tests did not run; see `switchboard check {path}`"
             )],
-            decision: Value::Null,
+            outcome: None,
             rule: None,
         },
     }
@@ -156,7 +157,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
                     name: test.name.value.clone(),
                     span: test.name.span,
                     failures: vec![reason],
-                    decision: Value::Null,
+                    outcome: None,
                     rule: None,
                 },
             };
@@ -365,14 +366,16 @@ fn human(
         for failure in &run.result.failures {
             out.push_str(&format!("      {failure}\n"));
         }
-        if !run.result.decision.is_null() {
-            let mut decision = run.result.decision.clone();
-            let trace = decision
-                .as_object_mut()
-                .and_then(|o| o.shift_remove("trace"));
-            out.push_str(&format!("      decision: {decision}\n"));
-            if let Some(trace) = trace {
-                for line in explain_lines(&trace) {
+        if let Some(outcome) = &run.result.outcome {
+            out.push_str(&format!(
+                "      decision: {}\n",
+                shown_without_trace(outcome)
+            ));
+            if let Outcome::Decided {
+                trace: Some(trace), ..
+            } = outcome
+            {
+                for line in trace_lines(trace) {
                     out.push_str(&format!("      {line}\n"));
                 }
             }
@@ -417,56 +420,20 @@ fn human(
     out
 }
 
-/// The trace as lines a person reads: the tests on the path, then each action's candidates.
-pub fn explain_lines(trace: &Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    let path: Vec<String> = trace["path"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|step| {
-            let value = match &step["value"] {
-                Value::Null => "not set".to_string(),
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            };
-            let branch = step["branch"].as_str().unwrap_or("?");
-            let test = step["test"].as_str().unwrap_or("?");
-            if branch == value || branch == format!("\"{value}\"") {
-                format!("{test} = {value}")
-            } else {
-                format!("{test} = {value} ({branch})")
-            }
-        })
-        .collect();
-    if !path.is_empty() {
-        lines.push(format!("path: {}", path.join("; ")));
-    }
-    for action in trace["actions"].as_array().into_iter().flatten() {
-        let Some(name) = action["action"].as_str() else {
-            continue;
-        };
-        match action["candidates"].as_array() {
-            Some(candidates) => {
-                let shown: Vec<String> = candidates
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} ({})",
-                            c["rep"].as_str().unwrap_or("?"),
-                            c["why"].as_str().unwrap_or("?")
-                        )
-                    })
-                    .collect();
-                lines.push(format!("{name}: {}", shown.join(", ")));
-            }
-            None => lines.push(format!(
-                "{name}: {}",
-                action["result"].as_str().unwrap_or("")
-            )),
+/// The outcome's JSON line without its trace (the trace is shown as lines below it).
+fn shown_without_trace(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Decided {
+            decision,
+            duplicate,
+            ..
+        } => {
+            let mut out = String::new();
+            wire::write_decision(&mut out, decision, *duplicate, None);
+            out
         }
+        Outcome::Invalid(_) => wire::outcome_json(outcome, 1),
     }
-    lines
 }
 
 fn json_report(ran: &[Ran], coverage: &[CoverageRow], passed: usize, failed: usize) -> String {
@@ -480,7 +447,7 @@ fn json_report(ran: &[Ran], coverage: &[CoverageRow], passed: usize, failed: usi
                 "policy": run.policy,
                 "status": if run.result.passed() { "pass" } else { "fail" },
                 "failures": run.result.failures,
-                "decision": run.result.decision,
+                "decision": run.result.outcome.as_ref().map_or(Value::Null, |outcome| wire::outcome_value(outcome, 1)),
             })
         })
         .collect();
@@ -536,15 +503,16 @@ fn junit(ran: &[Ran]) -> String {
                 continue;
             }
             let mut details = run.result.failures.join("\n");
-            if !run.result.decision.is_null() {
-                let mut decision = run.result.decision.clone();
-                let trace = decision
-                    .as_object_mut()
-                    .and_then(|o| o.shift_remove("trace"));
-                details.push_str(&format!("\ndecision: {decision}"));
-                for line in trace.iter().flat_map(explain_lines) {
-                    details.push('\n');
-                    details.push_str(&line);
+            if let Some(outcome) = &run.result.outcome {
+                details.push_str(&format!("\ndecision: {}", shown_without_trace(outcome)));
+                if let Outcome::Decided {
+                    trace: Some(trace), ..
+                } = outcome
+                {
+                    for line in trace_lines(trace) {
+                        details.push('\n');
+                        details.push_str(&line);
+                    }
                 }
             }
             out.push_str(&format!(

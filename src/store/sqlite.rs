@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
-use switchboard_core::route::state::{Loads, StateError, StateStore};
+use switchboard_core::route::decision::Decision;
+use switchboard_core::route::state::{Loads, StateError, StateErrorKind, StateStore};
+use switchboard_core::route::wire;
 
 /// SQLite's errors as the core's state errors.
 trait Database<T> {
@@ -18,7 +20,19 @@ trait Database<T> {
 
 impl<T> Database<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T, StateError> {
-        self.map_err(|error| StateError(format!("state database: {error}")))
+        self.map_err(|error| {
+            let kind = if is_busy(&error) {
+                StateErrorKind::Busy
+            } else if matches!(
+                error.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            ) {
+                StateErrorKind::Corrupt
+            } else {
+                StateErrorKind::Failed
+            };
+            StateError::new(kind, format!("state database: {error}"))
+        })
     }
 }
 
@@ -39,7 +53,10 @@ impl SqliteState {
             && !parent.as_os_str().is_empty()
         {
             std::fs::create_dir_all(parent).map_err(|error| {
-                StateError(format!("cannot create `{}`: {error}", parent.display()))
+                StateError::new(
+                    StateErrorKind::Unavailable,
+                    format!("cannot create `{}`: {error}", parent.display()),
+                )
             })?;
         }
         // Another router may be creating or converting the same file right now: some of these
@@ -136,24 +153,39 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
-    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
+    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
         let mut statement = self
             .connection
             .prepare_cached("SELECT decision FROM ledger WHERE lead = ?1")
             .db()?;
-        statement
+        let Some(text) = statement
             .query_row(params![lead], |row| row.get::<_, String>(0))
             .optional()
-            .db()
+            .db()?
+        else {
+            return Ok(None);
+        };
+        wire::read_decision(&text).map(Some).map_err(|error| {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                format!(
+                    "state database: the recorded decision of `{lead}` cannot be read: {error}"
+                ),
+            )
+        })
     }
 
-    fn record(&mut self, lead: &str, decision: &str, policy_hash: &str) -> Result<(), StateError> {
+    fn record(&mut self, decision: &Decision, policy_hash: &str) -> Result<(), StateError> {
         let mut statement = self
             .connection
             .prepare_cached("INSERT INTO ledger (lead, decision, policy_hash) VALUES (?1, ?2, ?3)")
             .db()?;
         statement
-            .execute(params![lead, decision, policy_hash])
+            .execute(params![
+                decision.lead,
+                wire::decision_json(decision),
+                policy_hash
+            ])
             .db()?;
         Ok(())
     }

@@ -111,6 +111,8 @@ pub struct SwitchboardRoute<'a> {
     pub router: Router<'a>,
     pub state: MemoryState,
     pub number: usize,
+    /// The decision line being written.
+    text: String,
 }
 
 impl<'a> SwitchboardRoute<'a> {
@@ -124,6 +126,7 @@ impl<'a> SwitchboardRoute<'a> {
             router: Router::new(policy, compiled, None, config, text),
             state: MemoryState::default(),
             number: 0,
+            text: String::with_capacity(256),
         }
     }
 }
@@ -131,9 +134,11 @@ impl<'a> SwitchboardRoute<'a> {
 impl Engine for SwitchboardRoute<'_> {
     fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> bool {
         self.number += 1;
-        match self.router.route_line(&mut self.state, line, self.number) {
-            Ok(routed) if !routed.is_error => {
-                out.extend_from_slice(routed.json.as_bytes());
+        match self.router.route_line(&mut self.state, line) {
+            Ok(outcome) if !outcome.is_error() => {
+                self.text.clear();
+                switchboard::route::wire::write_outcome(&mut self.text, &outcome, self.number);
+                out.extend_from_slice(self.text.as_bytes());
                 out.push(b'\n');
                 true
             }

@@ -9,7 +9,7 @@
 //! target language, a calendar test without a required clock field.
 
 use serde_json::{Map, Value, json};
-use switchboard::check::FieldType;
+use switchboard::model::FieldType;
 use switchboard::model::{Atom, Bound, CalendarDef, Cond, FieldId, Policy, Scalar};
 
 /// A rule in CEL: its label and the source of its condition over the variable `lead`.

@@ -13,7 +13,7 @@
 //! Every lead also carries CRM noise fields that no rule reads, as real CRMs send.
 
 use std::fmt::Write as _;
-use switchboard::check::FieldType;
+use switchboard::model::FieldType;
 use switchboard::model::{Atom, Bound, Cond, Policy};
 
 /// A deterministic xorshift generator.

@@ -11,82 +11,10 @@ pub mod suggest;
 pub mod types;
 
 use crate::diagnostic::{self, Diagnostic};
-use crate::graph::Compiled;
-use crate::graph::analysis::{AnalysisConfig, analyze};
-use crate::model::Policy;
+use crate::model::FieldType;
 use crate::syntax::ast::{ItemKind, PolicyFile};
 use crate::syntax::{self};
 use std::collections::{BTreeMap, BTreeSet};
-pub use types::FieldType;
-
-/// The outcome of checking one source text: its tree, every diagnostic sorted by position and,
-/// when the policy had no errors before analysis, the resolved policy and its compiled form.
-#[derive(Debug, Clone)]
-pub struct CheckReport {
-    pub file: PolicyFile,
-    pub diagnostics: Vec<Diagnostic>,
-    pub compiled: Option<(Policy, Compiled)>,
-}
-
-/// Settings of `check`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CheckConfig {
-    pub analysis: AnalysisConfig,
-}
-
-impl CheckReport {
-    pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
-    }
-
-    pub fn warning_count(&self) -> usize {
-        self.diagnostics.len() - self.error_count()
-    }
-}
-
-/// Parses, checks and analyses a policy text with the default settings.
-pub fn check_source(text: &str) -> CheckReport {
-    check_source_with(text, &CheckConfig::default())
-}
-
-/// Parses and checks a policy text; when that finds no errors, compiles the decision graph and
-/// adds its analysis (shadowed rules, gaps, and overlaps if asked for).
-pub fn check_source_with(text: &str, config: &CheckConfig) -> CheckReport {
-    check_parsed(syntax::parse(text), text, config)
-}
-
-/// [`check_source_with`] for a text already parsed (tools that parse first to look at the tree,
-/// such as the language server, do not parse twice).
-pub fn check_parsed(parsed: syntax::Parsed, text: &str, config: &CheckConfig) -> CheckReport {
-    let (diagnostics, compiled) = check_parsed_ref(&parsed, text, config);
-    CheckReport {
-        file: parsed.file,
-        diagnostics,
-        compiled,
-    }
-}
-
-/// [`check_parsed`] on a borrowed tree: the diagnostics (sorted) and, when the policy has no
-/// errors before analysis, the resolved policy and its compiled form. Lets a caller do other work
-/// on the same tree at the same time (the language server builds its symbol index meanwhile).
-pub fn check_parsed_ref(
-    parsed: &syntax::Parsed,
-    text: &str,
-    config: &CheckConfig,
-) -> (Vec<Diagnostic>, Option<(Policy, Compiled)>) {
-    let mut diagnostics = parsed.errors.clone();
-    diagnostics.extend(check(&parsed.file));
-    let mut compiled = None;
-    if !diagnostics.iter().any(Diagnostic::is_error)
-        && let Some(policy) = Policy::from_file(&parsed.file, text)
-    {
-        let analysis = analyze(&policy, &config.analysis);
-        diagnostics.extend(analysis.diagnostics);
-        compiled = Some((policy, analysis.compiled));
-    }
-    diagnostic::sort(&mut diagnostics);
-    (diagnostics, compiled)
-}
 
 /// Checks a parsed policy (however partial) and returns what is wrong with it.
 pub fn check(file: &PolicyFile) -> Vec<Diagnostic> {
@@ -111,7 +39,7 @@ pub fn check_tests_against(policy: &PolicyFile, tests: &PolicyFile) -> Vec<Diagn
         if index > 0 {
             diagnostics.push(
                 Diagnostic::new(
-                    crate::Code::InvalidTestFile,
+                    crate::diagnostic::Code::InvalidTestFile,
                     used.span,
                     "a file of tests uses one policy",
                 )
@@ -130,7 +58,7 @@ pub fn check_tests_against(policy: &PolicyFile, tests: &PolicyFile) -> Vec<Diagn
         .chain(tests.rules.iter().map(|r| r.head_span()));
     for span in declarations {
         diagnostics.push(
-            Diagnostic::new(crate::Code::InvalidTestFile, span, "a file of tests holds only `use` and `test` blocks")
+            Diagnostic::new(crate::diagnostic::Code::InvalidTestFile, span, "a file of tests holds only `use` and `test` blocks")
                 .with_label("policy items belong in the policy")
                 .with_help("move this into the policy the file uses, or remove the `use` line to make this file a policy"),
         );
@@ -148,7 +76,7 @@ pub fn check_test_file(text: &str, policy: Result<&str, String>) -> (PolicyFile,
             if let Some(used) = parsed.file.uses.first() {
                 diagnostics.push(
                     Diagnostic::new(
-                        crate::Code::MissingPolicy,
+                        crate::diagnostic::Code::MissingPolicy,
                         used.span,
                         format!("cannot read `{}`: {reason}", used.value),
                     )

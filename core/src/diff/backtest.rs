@@ -17,7 +17,7 @@ use crate::model::Policy;
 use crate::route::reader::{LeadError, Limits, parse_lead};
 use crate::route::roster::Roster;
 use crate::route::state::{StateError, StateStore};
-use crate::route::{Decision, RouteConfig, Router};
+use crate::route::{Action, Decision, Due, RouteConfig, Router, wire};
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -88,11 +88,15 @@ impl ChangedLead {
     /// that rejects the line shows `{"error":{"code":…,"message":…}}`.
     pub fn to_json(&self) -> String {
         let side = |outcome: &LeadOutcome| match outcome {
-            LeadOutcome::Decided(decision) => decision.to_json(None),
-            LeadOutcome::Rejected(error) => serde_json::json!({
-                "error": { "code": error.code, "message": error.message }
-            })
-            .to_string(),
+            LeadOutcome::Decided(decision) => wire::decision_json(decision),
+            LeadOutcome::Rejected(error) => {
+                let mut out = String::from("{\"error\":{\"code\":");
+                wire::push_str(&mut out, error.code);
+                out.push_str(",\"message\":");
+                wire::push_str(&mut out, &error.message);
+                out.push_str("}}");
+                out
+            }
         };
         format!(
             "{{\"lead\":{},\"line\":{},\"change\":\"{}\",\"old\":{},\"new\":{}}}",
@@ -157,10 +161,10 @@ impl StateStore for Stateless {
     fn commit(&mut self) -> Result<(), StateError> {
         Ok(())
     }
-    fn recorded(&mut self, _: &str) -> Result<Option<String>, StateError> {
+    fn recorded(&mut self, _: &str) -> Result<Option<Decision>, StateError> {
         Ok(None)
     }
-    fn record(&mut self, _: &str, _: &str, _: &str) -> Result<(), StateError> {
+    fn record(&mut self, _: &Decision, _: &str) -> Result<(), StateError> {
         Ok(())
     }
     fn rotation(&mut self, _: &str) -> Result<Option<String>, StateError> {
@@ -328,7 +332,7 @@ pub fn compare(old: &LeadOutcome, new: &LeadOutcome) -> LeadChange {
         (LeadOutcome::Decided(a), LeadOutcome::Decided(b)) => {
             if !same_routing(a, b) {
                 LeadChange::Routing
-            } else if a.rule != b.rule {
+            } else if rule_label(a) != rule_label(b) {
                 LeadChange::RuleOnly
             } else {
                 LeadChange::Unchanged
@@ -337,32 +341,33 @@ pub fn compare(old: &LeadOutcome, new: &LeadOutcome) -> LeadChange {
     }
 }
 
+/// The label of the rule that decided (its line is not part of the routing: moving a rule
+/// down the file changes nothing by itself).
+fn rule_label(decision: &Decision) -> Option<&str> {
+    decision.rule.as_ref().map(|rule| rule.label.as_str())
+}
+
 /// Same destination (the rep only where it is named, not picked by a pool's rotation), due
 /// time and escalations.
 fn same_routing(a: &Decision, b: &Decision) -> bool {
-    let named = |d: &Decision| matches!(d.action, "rep" | "owner");
-    a.action == b.action
-        && a.pool == b.pool
-        && a.queue == b.queue
-        && (!named(a) || a.rep == b.rep)
-        && a.due == b.due
-        && a.escalation == b.escalation
+    let same_destination = match (&a.action, &b.action) {
+        (Action::Pool { pool: x, .. }, Action::Pool { pool: y, .. }) => x == y,
+        (x, y) => x == y,
+    };
+    same_destination && a.due == b.due && a.escalation == b.escalation
 }
 
 /// Where an outcome sends the lead, in words.
 fn destination(outcome: &LeadOutcome) -> String {
     match outcome {
         LeadOutcome::Rejected(error) => format!("rejected ({})", error.code),
-        LeadOutcome::Decided(decision) => {
-            let name = |value: &Option<String>| value.clone().unwrap_or_default();
-            match decision.action {
-                "pool" => format!("pool {}", name(&decision.pool)),
-                "queue" => format!("queue {}", name(&decision.queue)),
-                "rep" => format!("rep {}", name(&decision.rep)),
-                "owner" => format!("owner {}", name(&decision.rep)),
-                other => other.to_string(),
-            }
-        }
+        LeadOutcome::Decided(decision) => match &decision.action {
+            Action::Pool { pool, .. } => format!("pool {pool}"),
+            Action::Queue { queue } => format!("queue {queue}"),
+            Action::Rep { rep } => format!("rep {rep}"),
+            Action::Owner { rep } => format!("owner {rep}"),
+            Action::Unassigned => "unassigned".to_string(),
+        },
     }
 }
 
@@ -372,7 +377,7 @@ fn note(old: &LeadOutcome, new: &LeadOutcome, change: LeadChange) -> String {
         return String::new();
     };
     if change == LeadChange::RuleOnly {
-        let label = |d: &Decision| d.rule.clone().unwrap_or_else(|| "none".to_string());
+        let label = |d: &Decision| rule_label(d).unwrap_or("none").to_string();
         return format!("rule `{}` -> `{}`", label(a), label(b));
     }
     let mut parts = Vec::new();
@@ -386,17 +391,14 @@ fn note(old: &LeadOutcome, new: &LeadOutcome, change: LeadChange) -> String {
 }
 
 /// How the due time moves.
-fn due_change(old: &Option<Option<String>>, new: &Option<Option<String>>) -> Option<SlaChange> {
+fn due_change(old: &Option<Due>, new: &Option<Due>) -> Option<SlaChange> {
     match (old, new) {
         (None, None) => None,
         (None, Some(_)) => Some(SlaChange::Added),
         (Some(_), None) => Some(SlaChange::Removed),
         (Some(a), Some(b)) if a == b => None,
-        (Some(Some(a)), Some(Some(b))) => match (a.parse::<Timestamp>(), b.parse::<Timestamp>()) {
-            (Ok(a), Ok(b)) if b < a => Some(SlaChange::Tightened),
-            (Ok(a), Ok(b)) if b > a => Some(SlaChange::Loosened),
-            _ => Some(SlaChange::Changed),
-        },
+        (Some(Due::At(a)), Some(Due::At(b))) if b.instant < a.instant => Some(SlaChange::Tightened),
+        (Some(Due::At(a)), Some(Due::At(b))) if b.instant > a.instant => Some(SlaChange::Loosened),
         _ => Some(SlaChange::Changed),
     }
 }

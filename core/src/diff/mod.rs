@@ -88,9 +88,7 @@ impl Delay {
     /// `15m`, `1h30m`, `2 business days`.
     pub fn show(self) -> String {
         match self {
-            Delay::Seconds(seconds) => {
-                crate::testing::show_duration(DurationKind::Fixed { seconds })
-            }
+            Delay::Seconds(seconds) => DurationKind::Fixed { seconds }.to_string(),
             Delay::BusinessDays(count) => {
                 format!("{count} business day{}", if count == 1 { "" } else { "s" })
             }
@@ -944,7 +942,7 @@ fn strategy(pool: &PoolDef) -> String {
 fn calendar_details(old: &CalendarDef, new: &CalendarDef) -> Vec<String> {
     let mut details = Vec::new();
     if old.zone != new.zone {
-        let zone = |c: &CalendarDef| c.zone.iana_name().unwrap_or("?").to_string();
+        let zone = |c: &CalendarDef| c.zone_name().to_string();
         details.push(format!("timezone: {} -> {}", zone(old), zone(new)));
     }
     if old.week != new.week {

@@ -5,9 +5,9 @@
 //! `intent` in {low, medium}; `deal_value` < 10000 and 10000 <= `deal_value` < 50000 become
 //! `deal_value` < 50000. A test that allows everything (`source` set or not) disappears.
 
-use crate::check::FieldType;
 use crate::graph::example::{self, Example, Step, describe};
-use crate::graph::{Dim, Region as Interval};
+use crate::graph::{Dim, Interval};
+use crate::model::FieldType;
 use crate::model::in_range;
 use crate::model::{Bound, CalendarId, EvalContext, FieldId, Lead, LeadValue, Policy, Scalar};
 use std::cmp::Ordering;

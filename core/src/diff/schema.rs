@@ -7,8 +7,8 @@
 //! that fit both: a field both declare is required when either requires it, an enum keeps the
 //! variants both know, `int` and `number` meet in `int`, and `enum` and `string` in the enum.
 
-use crate::check::FieldType;
 use crate::graph::example;
+use crate::model::FieldType;
 use crate::model::{
     Atom, Bound, CalendarDef, CalendarId, Cond, FieldDef, FieldId, Lead, LeadValue,
 };

@@ -1,8 +1,8 @@
 //! Concrete example leads: the region a path through the graph describes, made into one complete
 //! lead that fits the schema (and into the JSON a person could feed to `route`).
 
-use super::{Graph, Node, NodeId, Outcome, Region};
-use crate::check::FieldType;
+use super::{Graph, Interval, Node, NodeId, Outcome};
+use crate::model::FieldType;
 use crate::model::{Bound, CalendarId, FieldId, Lead, LeadValue, Policy, Scalar};
 use jiff::Timestamp;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -16,7 +16,7 @@ pub enum Step {
     Str(FieldId, String),
     /// Any string but these.
     OtherString(FieldId, Vec<String>),
-    Range(FieldId, Region),
+    Range(FieldId, Interval),
     Present(FieldId),
     Inside(CalendarId, bool),
 }
@@ -29,7 +29,7 @@ pub type Path = Vec<Step>;
 /// path through the graph is a real region.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 struct TimeContext {
-    clock: Option<Region>,
+    clock: Option<Interval>,
     clock_absent: bool,
     facts: Vec<(CalendarId, bool)>,
 }
@@ -275,7 +275,7 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
     let mut values: Vec<Option<LeadValue>> = vec![None; policy.fields.len()];
     let mut constrained = vec![false; policy.fields.len()];
     let mut calendars: Vec<(CalendarId, bool)> = Vec::new();
-    let mut clock_region: Option<Region> = None;
+    let mut clock_interval: Option<Interval> = None;
     let mut clock_absent = false;
     for step in path {
         match step {
@@ -300,7 +300,7 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
             Step::Range(field, region) => {
                 constrained[*field] = true;
                 if Some(*field) == policy.clock {
-                    clock_region = Some(*region);
+                    clock_interval = Some(*region);
                 } else {
                     values[*field] = Some(LeadValue::Scalar(representative(
                         *region,
@@ -321,7 +321,7 @@ pub fn example(policy: &Policy, path: &[Step], id: &str) -> Option<Example> {
     let instant = instant_for(
         policy,
         &TimeContext {
-            clock: clock_region,
+            clock: clock_interval,
             clock_absent,
             facts: calendars.clone(),
         },
@@ -373,7 +373,7 @@ fn fresh_string(excluded: &[String]) -> String {
 }
 
 /// A readable value inside an elementary region.
-fn representative(region: Region, ty: &FieldType) -> Scalar {
+fn representative(region: Interval, ty: &FieldType) -> Scalar {
     if matches!(ty, FieldType::Number) {
         let value = match (region.lo, region.hi) {
             (Bound::Inclusive(v), _) => v.as_f64(),
@@ -566,7 +566,7 @@ pub fn describe(policy: &Policy, path: &[Step]) -> String {
                     format!("`{}` not in {{{}}}", name(field), list.join(", "))
                 }
             }
-            Step::Range(field, region) => describe_region(
+            Step::Range(field, region) => describe_interval(
                 name(field),
                 *region,
                 policy.fields.get(*field).map(|f| &f.ty),
@@ -591,7 +591,7 @@ pub fn describe(policy: &Policy, path: &[Step]) -> String {
     }
 }
 
-fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String {
+fn describe_interval(name: &str, region: Interval, ty: Option<&FieldType>) -> String {
     // Discrete bounds are stored inclusive; `< 10:00:00` reads better than `<= 09:59:59.999999999`.
     let region = if matches!(ty, Some(FieldType::Time)) {
         const SECOND: i128 = 1_000_000_000;
@@ -607,7 +607,7 @@ fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String
             }
             other => other,
         };
-        Region { lo, hi }
+        Interval { lo, hi }
     } else {
         region
     };
@@ -642,29 +642,5 @@ fn describe_region(name: &str, region: Region, ty: Option<&FieldType>) -> String
 
 /// One lead value as JSON text.
 pub fn value_json(policy: &Policy, field: FieldId, value: &LeadValue) -> String {
-    let Some(def) = policy.fields.get(field) else {
-        return "null".to_string();
-    };
-    match (value, &def.ty) {
-        (LeadValue::Variant(v), FieldType::Enum(variants)) => {
-            serde_json::Value::String(variants.get(*v as usize).cloned().unwrap_or_default())
-                .to_string()
-        }
-        (LeadValue::Variant(v), _) => (if *v == 1 { "true" } else { "false" }).to_string(),
-        (LeadValue::Str(text), _) => serde_json::Value::String(text.clone()).to_string(),
-        (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => {
-            match Timestamp::from_nanosecond(*nanos) {
-                Ok(time) => format!("\"{time}\""),
-                Err(_) => "null".to_string(),
-            }
-        }
-        (LeadValue::Scalar(Scalar::Int(int)), _) => int.to_string(),
-        (LeadValue::Scalar(Scalar::Float(float)), _) => {
-            if float.fract() == 0.0 && float.abs() < 1e15 {
-                format!("{float:.0}")
-            } else {
-                serde_json::Number::from_f64(*float).map_or("null".to_string(), |n| n.to_string())
-            }
-        }
-    }
+    policy.shown(field, value).to_json()
 }

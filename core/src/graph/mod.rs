@@ -22,7 +22,7 @@ pub mod example;
 pub mod flat;
 pub mod render;
 
-use crate::check::FieldType;
+use crate::model::FieldType;
 use crate::model::{
     Atom, Bound, CalendarId, Cond, EvalContext, FieldId, Lead, LeadValue, Policy, Scalar, in_range,
 };
@@ -44,9 +44,9 @@ pub enum Outcome {
     NoMatch,
 }
 
-/// One elementary range of an ordered field.
+/// One elementary interval of an ordered field (a graph node splits a field into these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Region {
+pub struct Interval {
     pub lo: Bound,
     pub hi: Bound,
 }
@@ -79,7 +79,7 @@ pub enum Node {
     Ranges {
         field: FieldId,
         absent: Option<NodeId>,
-        regions: Vec<(Region, NodeId)>,
+        regions: Vec<(Interval, NodeId)>,
     },
     /// Whether a field is set.
     Presence {
@@ -453,7 +453,7 @@ pub(crate) fn split_field<'c>(
         }
         FieldType::Int | FieldType::Number | FieldType::Time => {
             let discrete = !matches!(ty, FieldType::Number);
-            let mut regions: Vec<(Region, NodeId)> = Vec::new();
+            let mut regions: Vec<(Interval, NodeId)> = Vec::new();
             for (region, point) in elementary_regions(points, conds, field, discrete) {
                 let child = split.branch(dim, &Choice::Range(point))?;
                 match regions.last_mut() {
@@ -547,7 +547,7 @@ pub(crate) fn elementary_regions<'c>(
     conds: impl IntoIterator<Item = &'c Cond>,
     field: FieldId,
     discrete: bool,
-) -> Vec<(Region, Scalar)> {
+) -> Vec<(Interval, Scalar)> {
     let mut regions = Vec::new();
     if discrete {
         // All bounds are inclusive (see model::normalize_range): a region starts at every lower
@@ -576,7 +576,7 @@ pub(crate) fn elementary_regions<'c>(
             if lo_value.is_none_or(|lo| lo <= hi_value) {
                 let representative = lo_value.unwrap_or(hi_value);
                 regions.push((
-                    Region {
+                    Interval {
                         lo,
                         hi: Bound::Inclusive(Scalar::Int(hi_value)),
                     },
@@ -588,7 +588,7 @@ pub(crate) fn elementary_regions<'c>(
         }
         let representative = lo_value.unwrap_or(0);
         regions.push((
-            Region {
+            Interval {
                 lo,
                 hi: Bound::Unbounded,
             },
@@ -601,7 +601,7 @@ pub(crate) fn elementary_regions<'c>(
     let floats: Vec<f64> = points.iter().map(|p| p.as_f64()).collect();
     let Some(first) = floats.first().copied() else {
         return vec![(
-            Region {
+            Interval {
                 lo: Bound::Unbounded,
                 hi: Bound::Unbounded,
             },
@@ -609,7 +609,7 @@ pub(crate) fn elementary_regions<'c>(
         )];
     };
     regions.push((
-        Region {
+        Interval {
             lo: Bound::Unbounded,
             hi: Bound::Exclusive(Scalar::Float(first)),
         },
@@ -617,7 +617,7 @@ pub(crate) fn elementary_regions<'c>(
     ));
     for (index, point) in floats.iter().copied().enumerate() {
         regions.push((
-            Region {
+            Interval {
                 lo: Bound::Inclusive(Scalar::Float(point)),
                 hi: Bound::Inclusive(Scalar::Float(point)),
             },
@@ -627,7 +627,7 @@ pub(crate) fn elementary_regions<'c>(
             Some(next) => {
                 if let Some(inside) = nice_between(point, next) {
                     regions.push((
-                        Region {
+                        Interval {
                             lo: Bound::Exclusive(Scalar::Float(point)),
                             hi: Bound::Exclusive(Scalar::Float(next)),
                         },
@@ -636,7 +636,7 @@ pub(crate) fn elementary_regions<'c>(
                 }
             }
             None => regions.push((
-                Region {
+                Interval {
                     lo: Bound::Exclusive(Scalar::Float(point)),
                     hi: Bound::Unbounded,
                 },
@@ -725,7 +725,7 @@ impl Graph {
                 } => match value(field) {
                     Some(LeadValue::Scalar(point)) => {
                         let index =
-                            regions.partition_point(|(region, _)| above_region(*point, region));
+                            regions.partition_point(|(region, _)| above_interval(*point, region));
                         match regions.get(index) {
                             Some((_, child)) => *child,
                             None => return Outcome::NoMatch,
@@ -774,7 +774,7 @@ impl Graph {
 }
 
 /// Whether `point` lies above the whole region.
-fn above_region(point: Scalar, region: &Region) -> bool {
+fn above_interval(point: Scalar, region: &Interval) -> bool {
     match region.hi {
         Bound::Unbounded => false,
         Bound::Inclusive(hi) => point > hi,
@@ -876,12 +876,12 @@ impl Compiled {
 }
 
 /// One test on the path a lead took through the graph, for explanations.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TraceStep {
     /// What was tested: a field name, or `inside CALENDAR`.
     pub test: String,
-    /// The lead's value (`not set` when absent), as JSON where it is a value.
-    pub value: String,
+    /// The lead's value (absent when the lead has none).
+    pub value: crate::model::ShownValue,
     /// The branch taken, as the picture labels it.
     pub branch: String,
 }
@@ -959,7 +959,7 @@ fn describe_test(
     step: &example::Step,
     lead: &Lead,
     context: &EvalContext,
-) -> (String, String) {
+) -> (String, crate::model::ShownValue) {
     use example::Step;
     match step {
         Step::Inside(calendar, _) => {
@@ -970,10 +970,10 @@ fn describe_test(
             let instant = policy.clock_of(lead, context);
             (
                 format!("inside {name}"),
-                format!(
-                    "\"{}\"",
-                    crate::route::clock::format(instant, policy.calendars.get(*calendar))
-                ),
+                crate::model::ShownValue::Time(crate::model::time::LocalTime::on(
+                    instant,
+                    policy.calendars.get(*calendar),
+                )),
             )
         }
         Step::Absent(field)
@@ -987,8 +987,8 @@ fn describe_test(
                 .get(*field)
                 .map_or("?".to_string(), |f| f.name.clone());
             let value = match lead.values.get(*field).and_then(Option::as_ref) {
-                None => "null".to_string(),
-                Some(value) => example::value_json(policy, *field, value),
+                None => crate::model::ShownValue::Absent,
+                Some(value) => policy.shown(*field, value),
             };
             (name, value)
         }

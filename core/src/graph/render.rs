@@ -3,7 +3,7 @@
 
 use super::example::{Step, branches};
 use super::{Graph, Node, NodeId, Outcome};
-use crate::check::FieldType;
+use crate::model::FieldType;
 use crate::model::{Bound, Policy, Scalar};
 use std::fmt::Write;
 

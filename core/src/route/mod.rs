@@ -8,20 +8,24 @@
 //! output line.
 
 pub mod clock;
+pub mod decision;
 pub mod reader;
 pub mod roster;
 pub mod state;
+pub mod wire;
 
-use crate::graph::{Compiled, Outcome, TraceStep};
+use crate::graph::{Compiled, TraceStep};
+use crate::model::time::LocalTime;
 use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
+pub use decision::{
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RuleRef, Trace,
+};
 use jiff::Timestamp;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
-use serde_json::{Value, json};
 use state::{StateError, StateStore};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 /// Settings of a routing run.
 #[derive(Debug, Clone, Copy)]
@@ -42,15 +46,6 @@ pub struct Router<'a> {
     policy_hash: String,
 }
 
-/// The result of routing one line.
-#[derive(Debug, Clone)]
-pub struct Routed {
-    /// The output line (JSON, no newline).
-    pub json: String,
-    /// Whether the line was an error record.
-    pub is_error: bool,
-}
-
 /// A rep's eligibility for one lead.
 #[derive(Debug, Clone)]
 struct Candidate<'r> {
@@ -63,141 +58,14 @@ struct Candidate<'r> {
 /// The outcome of one action.
 enum Attempt {
     Assigned {
-        action: &'static str,
-        pool: Option<String>,
-        queue: Option<String>,
-        rep: Option<String>,
+        action: Action,
         calendar: Option<usize>,
-        trace: Value,
+        trace: Option<ActionTrace>,
     },
     Failed {
         reason: String,
-        trace: Value,
+        trace: Option<ActionTrace>,
     },
-}
-
-/// A decision, before it is written as JSON.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub lead: String,
-    /// The matched rule's label; `None` when no rule matched.
-    pub rule: Option<String>,
-    pub line: Option<usize>,
-    /// `pool`, `queue`, `rep`, `owner` or `unassigned`.
-    pub action: &'static str,
-    pub pool: Option<String>,
-    pub queue: Option<String>,
-    pub rep: Option<String>,
-    /// `Some(None)`: the rule has an SLA but no working time could be found (`null`).
-    pub due: Option<Option<String>>,
-    /// `(at, to)` per escalation; `at` is `None` when no working time could be found.
-    pub escalation: Option<Vec<(Option<String>, String)>>,
-    /// `(action, reason)` per failed attempt; the action is absent when no rule matched.
-    pub reasons: Vec<(Option<String>, String)>,
-}
-
-impl Decision {
-    /// The decision as one line of JSON, fields in a fixed order.
-    pub fn to_json(&self, trace: Option<&Value>) -> String {
-        let mut out = String::with_capacity(192);
-        out.push_str("{\"lead\":");
-        push_str(&mut out, &self.lead);
-        out.push_str(",\"rule\":");
-        match &self.rule {
-            Some(rule) => push_str(&mut out, rule),
-            None => out.push_str("null"),
-        }
-        if let Some(line) = self.line {
-            let _ = write!(out, ",\"line\":{line}");
-        }
-        out.push_str(",\"action\":");
-        push_str(&mut out, self.action);
-        for (key, value) in [
-            ("pool", &self.pool),
-            ("queue", &self.queue),
-            ("rep", &self.rep),
-        ] {
-            if let Some(value) = value {
-                let _ = write!(out, ",\"{key}\":");
-                push_str(&mut out, value);
-            }
-        }
-        if let Some(due) = &self.due {
-            out.push_str(",\"due\":");
-            push_optional(&mut out, due.as_deref());
-        }
-        if let Some(chain) = &self.escalation {
-            out.push_str(",\"escalation\":[");
-            for (index, (at, to)) in chain.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"at\":");
-                push_optional(&mut out, at.as_deref());
-                out.push_str(",\"to\":");
-                push_str(&mut out, to);
-                out.push('}');
-            }
-            out.push(']');
-        }
-        if !self.reasons.is_empty() {
-            out.push_str(",\"reason\":[");
-            for (index, (action, reason)) in self.reasons.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push('{');
-                if let Some(action) = action {
-                    out.push_str("\"action\":");
-                    push_str(&mut out, action);
-                    out.push(',');
-                }
-                out.push_str("\"reason\":");
-                push_str(&mut out, reason);
-                out.push('}');
-            }
-            out.push(']');
-        }
-        if let Some(trace) = trace {
-            out.push_str(",\"trace\":");
-            out.push_str(&trace.to_string());
-        }
-        out.push('}');
-        out
-    }
-}
-
-/// Appends a JSON string literal.
-fn push_str(out: &mut String, text: &str) {
-    out.push('"');
-    let mut rest = text;
-    // Copy runs that need no escaping in one go.
-    while let Some(index) = rest
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
-    {
-        out.push_str(&rest[..index]);
-        match rest.as_bytes()[index] {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            byte => {
-                let _ = write!(out, "\\u{byte:04x}");
-            }
-        }
-        rest = &rest[index + 1..];
-    }
-    out.push_str(rest);
-    out.push('"');
-}
-
-fn push_optional(out: &mut String, text: Option<&str>) {
-    match text {
-        Some(text) => push_str(out, text),
-        None => out.push_str("null"),
-    }
 }
 
 impl<'a> Router<'a> {
@@ -222,58 +90,50 @@ impl<'a> Router<'a> {
         &self.policy_hash
     }
 
-    /// Routes one input line (`line_number` is 1-based). State errors abort the run; everything
-    /// wrong with the line itself becomes an error record.
+    /// Routes one input line. State errors abort the run; everything wrong with the line itself
+    /// is an [`Outcome::Invalid`].
     pub fn route_line(
         &self,
         state: &mut dyn StateStore,
         bytes: &[u8],
-        line_number: usize,
-    ) -> Result<Routed, StateError> {
+    ) -> Result<Outcome, StateError> {
         match parse_lead(self.policy, bytes, &self.config.limits) {
-            Err(error) => Ok(error_record(&error, line_number)),
+            Err(error) => Ok(Outcome::Invalid(error)),
             Ok(lead) => self.route_lead(state, &lead),
         }
     }
 
-    /// The error record for a line longer than the limit.
-    pub fn too_long(&self, length: usize, line_number: usize) -> Routed {
-        error_record(
-            &LeadError {
-                code: "lead.too_long",
-                message: format!(
-                    "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
-                    self.config.limits.max_line_bytes
-                ),
-                lead: None,
-            },
-            line_number,
-        )
+    /// The outcome of a line longer than the limit.
+    pub fn too_long(&self, length: usize) -> Outcome {
+        Outcome::Invalid(LeadError {
+            code: "lead.too_long",
+            message: format!(
+                "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
+                self.config.limits.max_line_bytes
+            ),
+            lead: None,
+        })
     }
 
-    /// Decides for a validated lead, or replays its recorded decision.
+    /// Decides for a validated lead, or answers its recorded decision.
     pub fn route_lead(
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
-    ) -> Result<Routed, StateError> {
+    ) -> Result<Outcome, StateError> {
         if let Some(recorded) = state.recorded(&parsed.id)? {
-            return Ok(Routed {
-                json: mark_duplicate(&recorded),
-                is_error: false,
+            return Ok(Outcome::Decided {
+                decision: recorded,
+                duplicate: true,
+                trace: None,
             });
         }
         let (decision, trace) = self.decide(state, parsed)?;
-        // The ledger keeps the decision without its trace.
-        let recorded = decision.to_json(None);
-        state.record(&parsed.id, &recorded, &self.policy_hash)?;
-        let json = match &trace {
-            Some(trace) => decision.to_json(Some(trace)),
-            None => recorded,
-        };
-        Ok(Routed {
-            json,
-            is_error: false,
+        state.record(&decision, &self.policy_hash)?;
+        Ok(Outcome::Decided {
+            decision,
+            duplicate: false,
+            trace,
         })
     }
 
@@ -297,7 +157,7 @@ impl<'a> Router<'a> {
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
-    ) -> Result<(Decision, Option<Value>), StateError> {
+    ) -> Result<(Decision, Option<Trace>), StateError> {
         let explain = self.config.explain;
         let context = self.context();
         let lead = &parsed.lead;
@@ -309,23 +169,22 @@ impl<'a> Router<'a> {
                 Vec::new(),
             ),
         };
-        let mut decision = Decision {
-            lead: parsed.id.clone(),
-            ..Decision::default()
-        };
+        let mut decision = Decision::new(parsed.id.clone());
         let Some(rule) = (match outcome {
-            Outcome::Rule(index) => self.policy.rules.get(index),
-            Outcome::NoMatch => None,
+            crate::graph::Outcome::Rule(index) => self.policy.rules.get(index),
+            crate::graph::Outcome::NoMatch => None,
         }) else {
-            decision.action = "unassigned";
-            decision
-                .reasons
-                .push((None, "no rule matches this lead".to_string()));
-            let trace = explain.then(|| json!({ "path": trace_path(&path), "actions": [] }));
+            decision.reasons.push(Reason {
+                action: None,
+                reason: "no rule matches this lead".to_string(),
+            });
+            let trace = explain.then(|| trace(path, Vec::new()));
             return Ok((decision, trace));
         };
-        decision.rule = Some(rule.label.clone());
-        decision.line = Some(rule.line);
+        decision.rule = Some(RuleRef {
+            label: rule.label.clone(),
+            line: rule.line,
+        });
         // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
         // the rule's actions that has one, else wall-clock time.
         let rule_calendar = rule
@@ -337,44 +196,32 @@ impl<'a> Router<'a> {
                 _ => None,
             });
         let mut action_traces = Vec::new();
-        let mut assigned = None;
+        let mut calendar = rule_calendar;
         for action in &rule.syntax.actions {
             match self.attempt(state, &action.kind, parsed, at, rule_calendar)? {
                 Attempt::Failed { reason, trace } => {
-                    decision
-                        .reasons
-                        .push((Some(action.kind.describe()), reason));
-                    action_traces.push(trace);
+                    decision.reasons.push(Reason {
+                        action: Some(action.kind.describe()),
+                        reason,
+                    });
+                    action_traces.extend(trace);
                 }
                 Attempt::Assigned {
                     action,
-                    pool,
-                    queue,
-                    rep,
-                    calendar,
+                    calendar: pool_calendar,
                     trace,
                 } => {
-                    action_traces.push(trace);
-                    assigned = Some((action, pool, queue, rep, calendar));
+                    action_traces.extend(trace);
+                    if let Some(rep) = action.rep() {
+                        // Load counts leads assigned since the roster's `as_of`: an assignment's
+                        // time is the routing time, `now`.
+                        state.assign(rep, &parsed.id, self.config.now)?;
+                    }
+                    decision.action = action;
+                    calendar = pool_calendar.or(rule_calendar);
                     break;
                 }
             }
-        }
-        let mut calendar = rule_calendar;
-        match assigned {
-            Some((action, pool, queue, rep, pool_calendar)) => {
-                decision.action = action;
-                decision.pool = pool;
-                decision.queue = queue;
-                if let Some(rep) = &rep {
-                    // Load counts leads assigned since the roster's `as_of`: an assignment's time
-                    // is the routing time, `now`.
-                    state.assign(rep, &parsed.id, self.config.now)?;
-                }
-                decision.rep = rep;
-                calendar = pool_calendar.or(rule_calendar);
-            }
-            None => decision.action = "unassigned",
         }
         self.times(
             &mut decision,
@@ -382,7 +229,7 @@ impl<'a> Router<'a> {
             at,
             calendar.and_then(|c| self.policy.calendars.get(c)),
         );
-        let trace = explain.then(|| json!({ "path": trace_path(&path), "actions": action_traces }));
+        let trace = explain.then(|| trace(path, action_traces));
         Ok((decision, trace))
     }
 
@@ -395,24 +242,23 @@ impl<'a> Router<'a> {
         calendar: Option<&CalendarDef>,
     ) {
         let syntax = &rule.syntax;
-        let show = |duration: crate::syntax::ast::DurationKind| -> Option<String> {
-            clock::add(at, duration, calendar).map(|instant| clock::format(instant, calendar))
+        let local = |duration: crate::syntax::ast::DurationKind| -> Option<LocalTime> {
+            clock::add(at, duration, calendar).map(|instant| LocalTime::on(instant, calendar))
         };
         if let Some(within) = syntax.within {
-            decision.due = Some(show(within.kind));
+            decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
         }
-        if !syntax.escalations.is_empty() {
-            decision.escalation = Some(
-                syntax
-                    .escalations
-                    .iter()
-                    .filter_map(|escalation| {
-                        let after = escalation.after.or(syntax.within)?;
-                        Some((show(after.kind), escalation.target.name.clone()))
-                    })
-                    .collect(),
-            );
-        }
+        decision.escalation = syntax
+            .escalations
+            .iter()
+            .filter_map(|escalation| {
+                let after = escalation.after.or(syntax.within)?;
+                Some(Escalation {
+                    at: local(after.kind),
+                    to: escalation.target.name.clone(),
+                })
+            })
+            .collect();
     }
 
     fn pool(&self, name: &str) -> Option<&PoolDef> {
@@ -431,24 +277,29 @@ impl<'a> Router<'a> {
         // Out-of-office dates of named reps are read in the zone of the rule's calendar.
         let named_calendar = rule_calendar.and_then(|c| self.policy.calendars.get(c));
         let explain = self.config.explain;
-        let traced = |make: &dyn Fn() -> Value| if explain { make() } else { Value::Null };
+        let failed = |action: String, reason: String| Attempt::Failed {
+            trace: explain.then(|| ActionTrace::Failed {
+                action,
+                result: reason.clone(),
+            }),
+            reason,
+        };
         match action {
             ActionKind::Queue(queue) => Ok(Attempt::Assigned {
-                action: "queue",
-                pool: None,
-                queue: Some(queue.name.clone()),
-                rep: None,
+                action: Action::Queue {
+                    queue: queue.name.clone(),
+                },
                 calendar: None,
-                trace: traced(
-                    &|| json!({ "action": format!("queue {}", queue.name), "result": "queued" }),
-                ),
+                trace: explain.then(|| ActionTrace::Queued {
+                    action: format!("queue {}", queue.name),
+                }),
             }),
             ActionKind::Pool(name) => {
                 let Some(pool) = self.pool(&name.name) else {
-                    return Ok(Attempt::Failed {
-                        reason: format!("pool `{}` is not declared", name.name),
-                        trace: Value::Null,
-                    });
+                    return Ok(failed(
+                        format!("pool {}", name.name),
+                        format!("pool `{}` is not declared", name.name),
+                    ));
                 };
                 self.pick(state, pool, at)
             }
@@ -458,19 +309,21 @@ impl<'a> Router<'a> {
                     Some(field) => match parsed.lead.values.get(field).and_then(Option::as_ref) {
                         Some(LeadValue::Str(rep)) if !rep.trim().is_empty() => rep,
                         _ => {
-                            let reason = format!("`{}` is not set", target.name);
-                            return Ok(Attempt::Failed {
-                                trace: traced(
-                                    &|| json!({ "action": format!("rep {}", target.name), "result": reason }),
-                                ),
-                                reason,
-                            });
+                            return Ok(failed(
+                                format!("rep {}", target.name),
+                                format!("`{}` is not set", target.name),
+                            ));
                         }
                     },
                     None => &target.name,
                 };
                 let candidate = self.candidate(state, rep, None, at, named_calendar)?;
-                Ok(self.named(candidate, "rep", || format!("rep {}", target.name), None))
+                Ok(self.named(
+                    candidate,
+                    |rep| Action::Rep { rep },
+                    || format!("rep {}", target.name),
+                    None,
+                ))
             }
             ActionKind::OwnerOf(field) => {
                 let label = || format!("owner of {}", field.name);
@@ -482,11 +335,7 @@ impl<'a> Router<'a> {
                     |value| !matches!(value, LeadValue::Str(text) if text.trim().is_empty()),
                 );
                 let Some(LeadValue::Str(account)) = account else {
-                    let reason = format!("`{}` is not set", field.name);
-                    return Ok(Attempt::Failed {
-                        trace: traced(&|| json!({ "action": label(), "result": reason })),
-                        reason,
-                    });
+                    return Ok(failed(label(), format!("`{}` is not set", field.name)));
                 };
                 let owner = self.roster.and_then(|roster| roster.owner_of(account));
                 let Some((owner, how)) = owner else {
@@ -497,13 +346,10 @@ impl<'a> Router<'a> {
                         }
                         Some(_) => format!("nobody in the family of `{account}` has an owner"),
                     };
-                    return Ok(Attempt::Failed {
-                        trace: traced(&|| json!({ "action": label(), "result": reason })),
-                        reason,
-                    });
+                    return Ok(failed(label(), reason));
                 };
                 let candidate = self.candidate(state, &owner, None, at, named_calendar)?;
-                Ok(self.named(candidate, "owner", label, Some(how)))
+                Ok(self.named(candidate, |rep| Action::Owner { rep }, label, Some(how)))
             }
         }
     }
@@ -512,25 +358,24 @@ impl<'a> Router<'a> {
     fn named(
         &self,
         candidate: Candidate<'_>,
-        action: &'static str,
+        action: impl FnOnce(String) -> Action,
         label: impl Fn() -> String,
         how: Option<String>,
     ) -> Attempt {
-        let trace = if self.config.explain {
-            let mut entry = json!({ "rep": candidate.rep, "eligible": candidate.eligible, "why": candidate.why });
-            if let (Some(how), Some(object)) = (&how, entry.as_object_mut()) {
-                object.insert("owner".to_string(), Value::String(how.clone()));
-            }
-            json!({ "action": label(), "candidates": [entry] })
-        } else {
-            Value::Null
-        };
+        let trace = self.config.explain.then(|| ActionTrace::Candidates {
+            action: label(),
+            strategy: None,
+            candidates: vec![CandidateTrace {
+                rep: candidate.rep.to_string(),
+                eligible: candidate.eligible,
+                load: None,
+                why: candidate.why.to_string(),
+                owner: how,
+            }],
+        });
         if candidate.eligible {
             Attempt::Assigned {
-                action,
-                pool: None,
-                queue: None,
-                rep: Some(candidate.rep.to_string()),
+                action: action(candidate.rep.to_string()),
                 calendar: None,
                 trace,
             }
@@ -674,8 +519,10 @@ impl<'a> Router<'a> {
                 chosen
             }
         };
-        let trace = if self.config.explain {
-            let entries: Vec<Value> = candidates
+        let trace = self.config.explain.then(|| ActionTrace::Candidates {
+            action: format!("pool {}", pool.name),
+            strategy: Some(strategy_name(&pool.strategy)),
+            candidates: candidates
                 .iter()
                 .enumerate()
                 .map(|(index, candidate)| {
@@ -683,26 +530,31 @@ impl<'a> Router<'a> {
                         Cow::Borrowed("chosen")
                     } else if candidate.eligible {
                         match pool.strategy {
-                            StrategyDef::LeastLoaded => Cow::Owned(format!("more open leads ({})", candidate.load)),
+                            StrategyDef::LeastLoaded => {
+                                Cow::Owned(format!("more open leads ({})", candidate.load))
+                            }
                             StrategyDef::Ordered => Cow::Borrowed("later in the order"),
                             _ => Cow::Borrowed("not their turn"),
                         }
                     } else {
                         candidate.why.clone()
                     };
-                    json!({ "rep": candidate.rep, "eligible": candidate.eligible, "load": candidate.load, "why": why })
+                    CandidateTrace {
+                        rep: candidate.rep.to_string(),
+                        eligible: candidate.eligible,
+                        load: Some(candidate.load),
+                        why: why.into_owned(),
+                        owner: None,
+                    }
                 })
-                .collect();
-            json!({ "action": format!("pool {}", pool.name), "strategy": strategy_name(&pool.strategy), "candidates": entries })
-        } else {
-            Value::Null
-        };
+                .collect(),
+        });
         Ok(match chosen {
             Some(index) => Attempt::Assigned {
-                action: "pool",
-                pool: Some(pool.name.clone()),
-                queue: None,
-                rep: Some(candidates[index].rep.to_string()),
+                action: Action::Pool {
+                    pool: pool.name.clone(),
+                    rep: candidates[index].rep.to_string(),
+                },
                 calendar: pool.calendar,
                 trace,
             },
@@ -741,38 +593,8 @@ fn strategy_name(strategy: &StrategyDef) -> &'static str {
     }
 }
 
-fn trace_path(path: &[TraceStep]) -> Value {
-    Value::Array(
-        path.iter()
-            .map(|step| {
-                let value: Value = serde_json::from_str(&step.value)
-                    .unwrap_or_else(|_| Value::String(step.value.clone()));
-                json!({ "test": step.test, "value": value, "branch": step.branch })
-            })
-            .collect(),
-    )
-}
-
-fn error_record(error: &LeadError, line_number: usize) -> Routed {
-    let record = json!({
-        "lead": error.lead,
-        "error": { "code": error.code, "message": error.message, "input_line": line_number },
-    });
-    Routed {
-        json: record.to_string(),
-        is_error: true,
-    }
-}
-
-/// A recorded decision, marked as a repeat.
-fn mark_duplicate(recorded: &str) -> String {
-    match serde_json::from_str::<Value>(recorded) {
-        Ok(Value::Object(mut object)) => {
-            object.insert("duplicate".to_string(), Value::Bool(true));
-            Value::Object(object).to_string()
-        }
-        _ => recorded.to_string(),
-    }
+fn trace(path: Vec<TraceStep>, actions: Vec<ActionTrace>) -> Trace {
+    Trace { path, actions }
 }
 
 /// A stable hash of the policy text (FNV-1a, 64 bits), recorded with every decision.
@@ -783,26 +605,4 @@ pub fn policy_hash(text: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{hash:016x}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strings_are_escaped_as_json() {
-        for text in [
-            "plain",
-            "quote \" and \\ backslash",
-            "line\nbreak\ttab\r",
-            "\u{1}\u{1f}",
-            "ünïcødé 😀",
-            "",
-        ] {
-            let mut out = String::new();
-            push_str(&mut out, text);
-            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
-            assert_eq!(out, serde_json::to_string(text).unwrap());
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! The lead reader: NDJSON lines, bounded in length and nesting, validated against the schema.
 //! Every line gives either a lead or an error record; nothing is skipped and nothing panics.
 
-use crate::check::FieldType;
+use crate::model::FieldType;
 use crate::model::{Lead, LeadValue, Policy, Scalar};
 use serde_json::Value;
 use std::io::{self, BufRead};
@@ -79,7 +79,7 @@ pub struct LeadError {
     pub lead: Option<String>,
 }
 
-/// A validated lead: its id, its values and its JSON (kept for the decision's context).
+/// A validated lead: its id and its values, one per schema field.
 #[derive(Debug, Clone)]
 pub struct ParsedLead {
     pub id: String,

@@ -418,6 +418,39 @@ pub enum BusinessUnit {
     Hours,
 }
 
+impl std::fmt::Display for DurationKind {
+    /// The duration as a policy writes it: `15m`, `1h30m`, `2 business days`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            DurationKind::Fixed { seconds: 0 } => formatter.write_str("0s"),
+            DurationKind::Fixed { seconds } => {
+                let mut left = seconds;
+                for (unit, size) in [
+                    ("w", 604_800),
+                    ("d", 86_400),
+                    ("h", 3_600),
+                    ("m", 60),
+                    ("s", 1),
+                ] {
+                    if left >= size {
+                        write!(formatter, "{}{unit}", left / size)?;
+                        left %= size;
+                    }
+                }
+                Ok(())
+            }
+            DurationKind::Business { count, unit } => write!(
+                formatter,
+                "{count} business {}",
+                match unit {
+                    BusinessUnit::Days => "days",
+                    BusinessUnit::Hours => "hours",
+                }
+            ),
+        }
+    }
+}
+
 /// `escalate TARGET [after D]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Escalation {

@@ -11,7 +11,10 @@ mod lower;
 mod parser;
 
 pub use cache::ItemCache;
-pub use parser::{ITEM_KEYWORDS, Parsed, is_name, parse, parse_cached, parse_with};
+pub use parser::{
+    ITEM_KEYWORDS, Parallelism, Parsed, Sequential, is_name, parse, parse_cached, parse_in,
+    parse_with,
+};
 
 /// The pest parser generated from the grammar file.
 #[derive(pest_derive::Parser)]

@@ -24,17 +24,44 @@ pub struct Parsed {
     pub errors: Vec<Diagnostic>,
 }
 
-/// Texts larger than this are parsed in two halves on two threads (the result is the same).
+/// Texts larger than this are parsed in two halves at once when the caller offers parallelism
+/// (the result is the same).
 const PARALLEL_FROM: usize = 128 * 1024;
 
-/// Parses a policy text. Never fails and never panics: errors are returned beside the tree.
+/// How the caller lets the parser do two things at once. The core starts no threads of its own:
+/// the command line and the language server pass an implementation that runs `first` and
+/// `second` on two threads; [`Sequential`] runs one after the other.
+pub trait Parallelism: Sync {
+    /// Runs both, possibly at the same time, and returns when both have finished.
+    fn both(&self, first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send));
+}
+
+/// One thing at a time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sequential;
+
+impl Parallelism for Sequential {
+    fn both(&self, first: &mut (dyn FnMut() + Send), second: &mut (dyn FnMut() + Send)) {
+        first();
+        second();
+    }
+}
+
+/// Parses a policy text on the calling thread. Never fails and never panics: errors are
+/// returned beside the tree.
+pub fn parse(text: &str) -> Parsed {
+    run(text, None, None).0
+}
+
+/// [`parse`], with the caller's parallelism for large texts.
 ///
 /// A large text is parsed in two halves at once, split at an item start near the middle. The
 /// halves are joined only if the first half's last item ends exactly where the second begins;
 /// otherwise (an item that runs across the split) the first half simply carries on, so the tree
 /// and the errors are always those of a parse from start to end.
-pub fn parse(text: &str) -> Parsed {
-    parse_with(text, text.len() >= PARALLEL_FROM)
+pub fn parse_in(text: &str, parallelism: &dyn Parallelism) -> Parsed {
+    let parallel = (text.len() >= PARALLEL_FROM).then_some(parallelism);
+    run(text, parallel, None).0
 }
 
 /// Whether `text` is a name the grammar accepts (an identifier, not a reserved word).
@@ -47,18 +74,24 @@ pub fn is_name(text: &str) -> bool {
 
 /// Parses a new version of a text, reusing the items of the last version that did not change
 /// (see [`ItemCache`]). Returns the same as [`parse`], and the cache for the next version.
-pub fn parse_cached(text: &str, cache: &ItemCache) -> (Parsed, ItemCache) {
-    let (parsed, fresh) = run(text, text.len() >= PARALLEL_FROM, Some(cache));
+pub fn parse_cached(
+    text: &str,
+    cache: &ItemCache,
+    parallelism: &dyn Parallelism,
+) -> (Parsed, ItemCache) {
+    let parallel = (text.len() >= PARALLEL_FROM).then_some(parallelism);
+    let (parsed, fresh) = run(text, parallel, Some(cache));
     let cache = ItemCache {
         items: fresh.into_iter().collect(),
     };
     (parsed, cache)
 }
 
-/// [`parse`], choosing whether to use two threads (tests compare both ways).
+/// [`parse`] that splits the text whatever its size when given parallelism (tests compare the
+/// two ways on small texts).
 #[doc(hidden)]
-pub fn parse_with(text: &str, parallel: bool) -> Parsed {
-    run(text, parallel, None).0
+pub fn parse_with(text: &str, parallelism: Option<&dyn Parallelism>) -> Parsed {
+    run(text, parallelism, None).0
 }
 
 type Fresh = Vec<(String, Arc<Fragment>)>;
@@ -81,7 +114,11 @@ impl<'text> Part<'text> {
     }
 }
 
-fn run(text: &str, parallel: bool, cache: Option<&ItemCache>) -> (Parsed, Fresh) {
+fn run(
+    text: &str,
+    parallelism: Option<&dyn Parallelism>,
+    cache: Option<&ItemCache>,
+) -> (Parsed, Fresh) {
     let item_starts = item_starts(text);
     let too_deep = too_deep_regions(text, &item_starts);
     let driver = Driver {
@@ -91,34 +128,44 @@ fn run(text: &str, parallel: bool, cache: Option<&ItemCache>) -> (Parsed, Fresh)
         cache,
     };
     let start = skip_trivia(text, 0);
-    let split = parallel
-        .then(|| next_start(&item_starts, text.len() / 2))
-        .filter(|&split| split > start && split < text.len());
+    let split = parallelism.and_then(|parallelism| {
+        let split = next_start(&item_starts, text.len() / 2);
+        (split > start && split < text.len()).then_some((parallelism, split))
+    });
     let part = match split {
         None => {
             let mut part = Part::new(text);
             driver.drive(&mut part, start, text.len());
             part
         }
-        Some(split) => {
-            let (head, tail) = std::thread::scope(|scope| {
-                let tail = scope.spawn(|| {
+        Some((parallelism, split)) => {
+            let mut head = None;
+            let mut tail = None;
+            parallelism.both(
+                &mut || {
+                    let mut part = Part::new(text);
+                    let end = driver.drive(&mut part, start, split);
+                    head = Some((part, end));
+                },
+                &mut || {
                     let mut part = Part::new(text);
                     driver.drive(&mut part, split, text.len());
-                    part
-                });
+                    tail = Some(part);
+                },
+            );
+            let (mut part, end) = head.unwrap_or_else(|| {
+                // The caller's parallelism did not run the first half: parse it here.
                 let mut part = Part::new(text);
                 let end = driver.drive(&mut part, start, split);
-                ((part, end), tail.join())
+                (part, end)
             });
-            let (mut part, end) = head;
             match tail {
-                Ok(tail) if end == split => {
+                Some(tail) if end == split => {
                     part.lowerer.append(tail.lowerer);
                     part.errors.extend(tail.errors);
                     part.fresh.extend(tail.fresh);
                 }
-                // An item ran across the split (or the helper thread failed): finish alone.
+                // An item ran across the split (or the second half did not run): finish alone.
                 _ => {
                     driver.drive(&mut part, end, text.len());
                 }

@@ -1,24 +1,55 @@
 //! Routing state behind one small interface: each pool's rotation state, the assignments that
 //! make up reps' load, and the ledger of every decision (which is how a lead seen before gets its
-//! recorded decision again). Two stores: in memory, and SQLite (the embedded default).
+//! recorded decision again). The in-memory store lives here; stores that do I/O (SQLite) live at
+//! the edge, in the `switchboard` package, behind the same trait.
 //!
 //! Architecture invariant: strategies never know which store they talk to. Every change happens
-//! inside a batch (`begin` .. `commit`); with SQLite a batch is one `BEGIN IMMEDIATE`
-//! transaction, so two routers on one file serialise, and a killed run loses only its
-//! uncommitted batch, which a re-run decides again.
+//! inside a batch (`begin` .. `commit`); a store that persists makes a batch durable at `commit`
+//! or not at all, so a killed run loses only its uncommitted batch, which a re-run decides again.
 
+pub mod compact;
+
+use crate::route::decision::Decision;
 use jiff::Timestamp;
 use std::collections::HashMap;
 
-/// A state store failure (SQLite I/O, a locked database past the timeout, a corrupt file).
+/// A state store failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateError(pub String);
+pub struct StateError {
+    pub kind: StateErrorKind,
+    /// What failed, in words, naming the store (`state database: disk I/O error`).
+    pub message: String,
+}
+
+/// What kind of failure a [`StateError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateErrorKind {
+    /// The store cannot be opened or reached.
+    Unavailable,
+    /// Another writer held the store past the timeout.
+    Busy,
+    /// The store holds something that is not what it wrote (a hand-edited or damaged record).
+    Corrupt,
+    /// Any other failure of the store.
+    Failed,
+}
+
+impl StateError {
+    pub fn new(kind: StateErrorKind, message: impl Into<String>) -> StateError {
+        StateError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
 
 impl std::fmt::Display for StateError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(&self.0)
+        formatter.write_str(&self.message)
     }
 }
+
+impl std::error::Error for StateError {}
 
 /// What routing remembers between leads and between runs.
 pub trait StateStore {
@@ -27,9 +58,9 @@ pub trait StateStore {
     /// Makes the batch's changes durable.
     fn commit(&mut self) -> Result<(), StateError>;
     /// The recorded decision for a lead id, if it was routed before.
-    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError>;
-    /// Records a decision.
-    fn record(&mut self, lead: &str, decision: &str, policy_hash: &str) -> Result<(), StateError>;
+    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError>;
+    /// Records a decision (for the lead its `lead` names).
+    fn record(&mut self, decision: &Decision, policy_hash: &str) -> Result<(), StateError>;
     /// A pool's rotation state (opaque to the store).
     fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError>;
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError>;
@@ -58,12 +89,12 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
-    fn recorded(&mut self, lead: &str) -> Result<Option<String>, StateError> {
-        Ok(self.ledger.get(lead).map(str::to_string))
+    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
+        self.ledger.get(lead)
     }
 
-    fn record(&mut self, lead: &str, decision: &str, _policy_hash: &str) -> Result<(), StateError> {
-        self.ledger.insert(lead, decision);
+    fn record(&mut self, decision: &Decision, _policy_hash: &str) -> Result<(), StateError> {
+        self.ledger.insert(decision);
         Ok(())
     }
 
@@ -101,25 +132,25 @@ impl StateStore for MemoryState {
     }
 }
 
-/// The in-memory ledger, compact for long runs: lead ids and decisions are appended to large
-/// text chunks (no allocation per lead, no copying as it grows), and a table maps a 64-bit hash
-/// of the id to where they lie. The stored id is compared on every hit, so a hash collision can
-/// never return another lead's decision (colliding ids go to a small exact map).
+/// The in-memory ledger, compact for long runs: decisions are appended in their compact form
+/// ([`compact`]) to large byte chunks (no allocation per lead, no copying as it grows), and a
+/// table maps a 64-bit hash of the lead id to where each lies. The stored id is compared on
+/// every hit, so a hash collision can never return another lead's decision (colliding ids go to
+/// a small exact map).
 #[derive(Debug, Default)]
 struct Ledger {
-    chunks: Vec<String>,
+    chunks: Vec<Vec<u8>>,
     by_hash: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
-    collisions: HashMap<Box<str>, String>,
+    collisions: HashMap<Box<str>, Vec<u8>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
-/// Where one entry lies: chunk, offset, length of the id, length of the decision.
+/// Where one entry lies: chunk, offset and length of its compact form.
 #[derive(Debug, Clone, Copy)]
 struct Place {
     chunk: u32,
     offset: u32,
-    id_len: u32,
-    decision_len: u32,
+    length: u32,
 }
 
 const CHUNK: usize = 4 << 20;
@@ -129,54 +160,65 @@ impl Ledger {
         std::hash::BuildHasher::hash_one(&self.hasher, id)
     }
 
-    fn text(&self, place: Place) -> Option<(&str, &str)> {
+    fn bytes(&self, place: Place) -> Option<&[u8]> {
         let chunk = self.chunks.get(place.chunk as usize)?;
         let start = place.offset as usize;
-        let middle = start + place.id_len as usize;
-        let end = middle + place.decision_len as usize;
-        Some((chunk.get(start..middle)?, chunk.get(middle..end)?))
+        chunk.get(start..start + place.length as usize)
     }
 
-    fn get(&self, id: &str) -> Option<&str> {
-        if let Some(decision) = self.collisions.get(id) {
-            return Some(decision);
-        }
-        let place = *self.by_hash.get(&self.hash(id))?;
-        let (stored, decision) = self.text(place)?;
-        (stored == id).then_some(decision)
+    fn get(&self, id: &str) -> Result<Option<Decision>, StateError> {
+        let bytes = match self.collisions.get(id) {
+            Some(bytes) => bytes.as_slice(),
+            None => match self.by_hash.get(&self.hash(id)) {
+                None => return Ok(None),
+                Some(place) => match self.bytes(*place) {
+                    Some(bytes) if compact::lead_of(bytes) == Some(id) => bytes,
+                    _ => return Ok(None),
+                },
+            },
+        };
+        compact::decode(bytes).map(Some).ok_or_else(|| {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                format!("the ledger entry of `{id}` cannot be read"),
+            )
+        })
     }
 
-    fn insert(&mut self, id: &str, decision: &str) {
+    fn insert(&mut self, decision: &Decision) {
+        let id = decision.lead.as_str();
         let hash = self.hash(id);
         if let Some(place) = self.by_hash.get(&hash).copied()
-            && self.text(place).is_some_and(|(stored, _)| stored != id)
+            && self
+                .bytes(place)
+                .is_some_and(|bytes| compact::lead_of(bytes) != Some(id))
         {
-            self.collisions.insert(id.into(), decision.to_string());
+            let mut bytes = Vec::new();
+            compact::encode(decision, &mut bytes);
+            self.collisions.insert(id.into(), bytes);
             return;
         }
         if self.by_hash.capacity() == 0 {
             self.by_hash.reserve(1 << 16);
         }
-        let needed = id.len() + decision.len();
-        if self
+        let chunk_full = self
             .chunks
             .last()
-            .is_none_or(|chunk| chunk.len() + needed > chunk.capacity())
-        {
-            self.chunks.push(String::with_capacity(CHUNK.max(needed)));
+            .is_none_or(|chunk| chunk.len() + 4096 > chunk.capacity());
+        if chunk_full {
+            self.chunks.push(Vec::with_capacity(CHUNK));
         }
         let chunk_index = self.chunks.len() - 1;
         let Some(chunk) = self.chunks.last_mut() else {
             return;
         };
+        let offset = chunk.len();
+        compact::encode(decision, chunk);
         let place = Place {
             chunk: u32::try_from(chunk_index).unwrap_or(u32::MAX),
-            offset: u32::try_from(chunk.len()).unwrap_or(u32::MAX),
-            id_len: u32::try_from(id.len()).unwrap_or(u32::MAX),
-            decision_len: u32::try_from(decision.len()).unwrap_or(u32::MAX),
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            length: u32::try_from(chunk.len() - offset).unwrap_or(u32::MAX),
         };
-        chunk.push_str(id);
-        chunk.push_str(decision);
         self.by_hash.insert(hash, place);
     }
 }
@@ -244,17 +286,21 @@ mod tests {
     #[test]
     fn the_memory_ledger_returns_each_leads_own_decision() {
         let mut ledger = Ledger::default();
-        for i in 0..20_000 {
-            ledger.insert(&format!("L-{i}"), &format!("{{\"lead\":\"L-{i}\"}}"));
+        let decision = |i: usize| Decision::new(format!("L-{i}"));
+        for i in 0..200_000 {
+            ledger.insert(&decision(i));
         }
-        for i in 0..20_000 {
-            let expected = format!("{{\"lead\":\"L-{i}\"}}");
-            assert_eq!(ledger.get(&format!("L-{i}")), Some(expected.as_str()));
+        for i in 0..200_000 {
+            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(decision(i))));
         }
-        assert_eq!(ledger.get("L-20000"), None);
-        // A decision longer than a chunk gets a chunk of its own.
-        let long = "x".repeat(CHUNK + 10);
-        ledger.insert("big", &long);
-        assert_eq!(ledger.get("big").map(str::len), Some(long.len()));
+        assert_eq!(ledger.get("L-200000"), Ok(None));
+        // A decision longer than a chunk's slack gets room of its own.
+        let mut long = Decision::new("big");
+        long.reasons.push(crate::route::decision::Reason {
+            action: None,
+            reason: "x".repeat(CHUNK + 10),
+        });
+        ledger.insert(&long);
+        assert_eq!(ledger.get("big"), Ok(Some(long)));
     }
 }

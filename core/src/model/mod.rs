@@ -5,13 +5,16 @@
 //! Architecture invariant: [`Policy::from_file`] is only called on a file without errors; it
 //! returns `None` (never panics) when something it needs is missing.
 
-use crate::check::FieldType;
+pub mod time;
+pub mod types;
+
 use crate::span::Span;
 use crate::syntax::ast::{self, CmpOp, ExprKind, Number, PolicyFile, ValueKind};
 use jiff::Timestamp;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
+pub use types::FieldType;
 
 /// Index of a schema field.
 pub type FieldId = usize;
@@ -37,6 +40,12 @@ pub struct CalendarDef {
 }
 
 impl CalendarDef {
+    /// The IANA name of the calendar's time zone (`Europe/Berlin`).
+    pub fn zone_name(&self) -> &str {
+        // Calendars are built from IANA names only; a zone without one is shown by its offset.
+        self.zone.iana_name().unwrap_or("a fixed offset")
+    }
+
     /// Whether `instant` falls in working time (local weekday hours, not a holiday).
     pub fn contains(&self, instant: Timestamp) -> bool {
         let local = self.zone.to_datetime(instant);
@@ -279,6 +288,49 @@ pub enum LeadValue {
     Scalar(Scalar),
 }
 
+/// A lead's value as people and JSON see it: variants by name, times as RFC 3339.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ShownValue {
+    /// The lead has no value for the field.
+    Absent,
+    Bool(bool),
+    Int(i128),
+    Number(f64),
+    Text(String),
+    Time(time::LocalTime),
+}
+
+impl ShownValue {
+    /// The value as people read it: text unquoted, `not set` when absent.
+    pub fn to_text(&self) -> String {
+        match self {
+            ShownValue::Absent => "not set".to_string(),
+            ShownValue::Text(text) => text.clone(),
+            ShownValue::Time(time) => time.to_string(),
+            other => other.to_json(),
+        }
+    }
+
+    /// The value as JSON text (`"emea"`, `20000`, `true`, `null`).
+    pub fn to_json(&self) -> String {
+        match self {
+            ShownValue::Absent => "null".to_string(),
+            ShownValue::Bool(value) => value.to_string(),
+            ShownValue::Int(value) => value.to_string(),
+            ShownValue::Number(float) => {
+                if float.fract() == 0.0 && float.abs() < 1e15 {
+                    format!("{float:.0}")
+                } else {
+                    serde_json::Number::from_f64(*float)
+                        .map_or("null".to_string(), |n| n.to_string())
+                }
+            }
+            ShownValue::Text(text) => serde_json::Value::String(text.clone()).to_string(),
+            ShownValue::Time(time) => format!("\"{time}\""),
+        }
+    }
+}
+
 /// A lead as evaluation sees it: one optional value per schema field, in schema order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Lead {
@@ -313,6 +365,30 @@ pub struct Policy {
     pub queues: Vec<String>,
     /// Declared pools, in file order.
     pub pools: Vec<PoolDef>,
+}
+
+impl Policy {
+    /// A lead's value for `field`, as people and JSON see it.
+    pub fn shown(&self, field: FieldId, value: &LeadValue) -> ShownValue {
+        let Some(def) = self.fields.get(field) else {
+            return ShownValue::Absent;
+        };
+        match (value, &def.ty) {
+            (LeadValue::Variant(v), FieldType::Enum(variants)) => {
+                ShownValue::Text(variants.get(*v as usize).cloned().unwrap_or_default())
+            }
+            (LeadValue::Variant(v), _) => ShownValue::Bool(*v == 1),
+            (LeadValue::Str(text), _) => ShownValue::Text(text.clone()),
+            (LeadValue::Scalar(Scalar::Int(nanos)), FieldType::Time) => {
+                match Timestamp::from_nanosecond(*nanos) {
+                    Ok(instant) => ShownValue::Time(time::LocalTime::utc(instant)),
+                    Err(_) => ShownValue::Absent,
+                }
+            }
+            (LeadValue::Scalar(Scalar::Int(int)), _) => ShownValue::Int(*int),
+            (LeadValue::Scalar(Scalar::Float(float)), _) => ShownValue::Number(*float),
+        }
+    }
 }
 
 /// How a pool picks a rep.

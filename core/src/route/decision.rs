@@ -1,0 +1,202 @@
+//! What routing answers, as values: the [`Outcome`] of one input line (a [`Decision`], or the
+//! [`LeadError`] that made the line no lead), and the [`Trace`] that explains a decision. The
+//! JSON wire format is written and read in one place, [`super::wire`]; nothing else in the core
+//! builds or parses decision JSON.
+
+use super::reader::LeadError;
+use crate::model::time::LocalTime;
+
+/// The result of routing one input line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A decision: made now, or recorded earlier for the same lead (`duplicate`).
+    Decided {
+        decision: Decision,
+        duplicate: bool,
+        /// The rule path and candidates, when explaining (`route --explain`).
+        trace: Option<Trace>,
+    },
+    /// The line is not a lead of the policy's schema.
+    Invalid(LeadError),
+}
+
+impl Outcome {
+    pub fn is_error(&self) -> bool {
+        matches!(self, Outcome::Invalid(_))
+    }
+
+    pub fn decision(&self) -> Option<&Decision> {
+        match self {
+            Outcome::Decided { decision, .. } => Some(decision),
+            Outcome::Invalid(_) => None,
+        }
+    }
+}
+
+/// Who got the lead, by which rule, and by when they must respond.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The lead's id.
+    pub lead: String,
+    /// The rule that matched; `None` when no rule did.
+    pub rule: Option<RuleRef>,
+    pub action: Action,
+    /// The SLA's due time, when the rule has one.
+    pub due: Option<Due>,
+    /// One step per `escalate` clause of the rule, in order.
+    pub escalation: Vec<Escalation>,
+    /// Why earlier actions of the rule (or the rule search) found nobody, in order.
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    /// A decision for `lead` that assigns nothing yet.
+    pub fn new(lead: impl Into<String>) -> Decision {
+        Decision {
+            lead: lead.into(),
+            rule: None,
+            action: Action::Unassigned,
+            due: None,
+            escalation: Vec::new(),
+            reasons: Vec::new(),
+        }
+    }
+}
+
+/// The rule that decided, as the decision names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    /// The rule's name, or `#N` for an unnamed rule.
+    pub label: String,
+    /// The 1-based line of the rule in the policy.
+    pub line: usize,
+}
+
+/// Where the lead went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A rep chosen by a pool's strategy.
+    Pool { pool: String, rep: String },
+    /// A queue: no rep.
+    Queue { queue: String },
+    /// A named rep (`rep NAME` or `rep FIELD`).
+    Rep { rep: String },
+    /// The owner of an account (`owner of FIELD`).
+    Owner { rep: String },
+    /// Nobody: no rule matched, or every action of the rule found nobody (see the reasons).
+    Unassigned,
+}
+
+impl Action {
+    /// The wire name: `pool`, `queue`, `rep`, `owner` or `unassigned`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Pool { .. } => "pool",
+            Action::Queue { .. } => "queue",
+            Action::Rep { .. } => "rep",
+            Action::Owner { .. } => "owner",
+            Action::Unassigned => "unassigned",
+        }
+    }
+
+    /// The rep who holds the lead, if any.
+    pub fn rep(&self) -> Option<&str> {
+        match self {
+            Action::Pool { rep, .. } | Action::Rep { rep } | Action::Owner { rep } => Some(rep),
+            Action::Queue { .. } | Action::Unassigned => None,
+        }
+    }
+
+    pub fn pool(&self) -> Option<&str> {
+        match self {
+            Action::Pool { pool, .. } => Some(pool),
+            _ => None,
+        }
+    }
+
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            Action::Queue { queue } => Some(queue),
+            _ => None,
+        }
+    }
+
+    /// "pool `senior` (rep anna)", "queue `nurture`", "rep `sergei`", "`unassigned`".
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Pool { pool, rep } => format!("pool `{pool}` (rep {rep})"),
+            Action::Queue { queue } => format!("queue `{queue}`"),
+            Action::Rep { rep } | Action::Owner { rep } => format!("rep `{rep}`"),
+            Action::Unassigned => "`unassigned`".to_string(),
+        }
+    }
+}
+
+/// An SLA's due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    At(LocalTime),
+    /// The calendar has no working time ahead, so no due time exists (`null` on the wire).
+    Never,
+}
+
+impl Due {
+    pub fn time(&self) -> Option<LocalTime> {
+        match self {
+            Due::At(time) => Some(*time),
+            Due::Never => None,
+        }
+    }
+}
+
+/// One escalation step: where the lead goes if nobody responds by `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    /// `None` when the calendar has no working time ahead.
+    pub at: Option<LocalTime>,
+    pub to: String,
+}
+
+/// Why an action (or the rule search) found nobody.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// The action as written (`rep contact_owner`); `None` when no rule matched.
+    pub action: Option<String>,
+    pub reason: String,
+}
+
+/// How a decision was reached: the tests on the rule path and every action tried.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    pub path: Vec<crate::graph::TraceStep>,
+    pub actions: Vec<ActionTrace>,
+}
+
+/// One action of the matched rule, as tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionTrace {
+    /// `queue Q`: always takes the lead.
+    Queued { action: String },
+    /// The action could not even look for a rep (an unset field, an unknown account).
+    Failed { action: String, result: String },
+    /// A pool's members, or a named rep, with why each was or was not chosen.
+    Candidates {
+        action: String,
+        /// The pool's strategy (`round_robin`, …); `None` for a named rep.
+        strategy: Option<&'static str>,
+        candidates: Vec<CandidateTrace>,
+    },
+}
+
+/// One candidate rep of an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateTrace {
+    pub rep: String,
+    pub eligible: bool,
+    /// Open leads, for pool members.
+    pub load: Option<u64>,
+    /// `chosen`, `not their turn`, `away`, `at cap 25/25`, …
+    pub why: String,
+    /// For `owner of`: how the owner was found.
+    pub owner: Option<String>,
+}

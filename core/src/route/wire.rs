@@ -1,0 +1,439 @@
+//! The wire format of routing: decisions, error records and traces as one line of JSON each,
+//! fields in a fixed order, and the reader that takes a recorded decision back. This is the one
+//! place that knows the JSON shape of a decision (`docs/routing.md` describes it).
+//!
+//! Writing is on the hot path of `route`, so it appends to a `String` by hand instead of going
+//! through `serde_json::Value`.
+
+use super::decision::{
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RuleRef, Trace,
+};
+use super::reader::LeadError;
+use crate::model::time::LocalTime;
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Appends one output line (no newline) for the outcome of input line `input_line` (1-based).
+pub fn write_outcome(out: &mut String, outcome: &Outcome, input_line: usize) {
+    match outcome {
+        Outcome::Decided {
+            decision,
+            duplicate,
+            trace,
+        } => write_decision(out, decision, *duplicate, trace.as_ref()),
+        Outcome::Invalid(error) => write_error(out, error, input_line),
+    }
+}
+
+/// The outcome as one line of JSON.
+pub fn outcome_json(outcome: &Outcome, input_line: usize) -> String {
+    let mut out = String::with_capacity(192);
+    write_outcome(&mut out, outcome, input_line);
+    out
+}
+
+/// The decision as one line of JSON, without trace or duplicate mark: what the ledger keeps.
+pub fn decision_json(decision: &Decision) -> String {
+    let mut out = String::with_capacity(192);
+    write_decision(&mut out, decision, false, None);
+    out
+}
+
+/// Appends a decision: `lead`, `rule`, `line`, `action`, `pool`/`queue`/`rep`, `due`,
+/// `escalation`, `reason`, then `duplicate` and `trace` when given.
+pub fn write_decision(
+    out: &mut String,
+    decision: &Decision,
+    duplicate: bool,
+    trace: Option<&Trace>,
+) {
+    out.push_str("{\"lead\":");
+    push_str(out, &decision.lead);
+    out.push_str(",\"rule\":");
+    match &decision.rule {
+        Some(rule) => {
+            push_str(out, &rule.label);
+            let _ = write!(out, ",\"line\":{}", rule.line);
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"action\":");
+    push_str(out, decision.action.kind());
+    match &decision.action {
+        Action::Pool { pool, rep } => {
+            out.push_str(",\"pool\":");
+            push_str(out, pool);
+            out.push_str(",\"rep\":");
+            push_str(out, rep);
+        }
+        Action::Queue { queue } => {
+            out.push_str(",\"queue\":");
+            push_str(out, queue);
+        }
+        Action::Rep { rep } | Action::Owner { rep } => {
+            out.push_str(",\"rep\":");
+            push_str(out, rep);
+        }
+        Action::Unassigned => {}
+    }
+    if let Some(due) = &decision.due {
+        out.push_str(",\"due\":");
+        push_time(out, due.time());
+    }
+    if !decision.escalation.is_empty() {
+        out.push_str(",\"escalation\":[");
+        for (index, step) in decision.escalation.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"at\":");
+            push_time(out, step.at);
+            out.push_str(",\"to\":");
+            push_str(out, &step.to);
+            out.push('}');
+        }
+        out.push(']');
+    }
+    if !decision.reasons.is_empty() {
+        out.push_str(",\"reason\":[");
+        for (index, reason) in decision.reasons.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push('{');
+            if let Some(action) = &reason.action {
+                out.push_str("\"action\":");
+                push_str(out, action);
+                out.push(',');
+            }
+            out.push_str("\"reason\":");
+            push_str(out, &reason.reason);
+            out.push('}');
+        }
+        out.push(']');
+    }
+    if duplicate {
+        out.push_str(",\"duplicate\":true");
+    }
+    if let Some(trace) = trace {
+        out.push_str(",\"trace\":");
+        write_trace(out, trace);
+    }
+    out.push('}');
+}
+
+/// Appends an error record: `{"lead":…,"error":{"code":…,"message":…,"input_line":N}}`.
+pub fn write_error(out: &mut String, error: &LeadError, input_line: usize) {
+    out.push_str("{\"lead\":");
+    match &error.lead {
+        Some(lead) => push_str(out, lead),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"error\":{\"code\":");
+    push_str(out, error.code);
+    out.push_str(",\"message\":");
+    push_str(out, &error.message);
+    let _ = write!(out, ",\"input_line\":{input_line}}}}}");
+}
+
+/// Appends a trace: `{"path":[{"test","value","branch"}…],"actions":[…]}`.
+pub fn write_trace(out: &mut String, trace: &Trace) {
+    out.push_str("{\"path\":[");
+    for (index, step) in trace.path.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"test\":");
+        push_str(out, &step.test);
+        out.push_str(",\"value\":");
+        out.push_str(&step.value.to_json());
+        out.push_str(",\"branch\":");
+        push_str(out, &step.branch);
+        out.push('}');
+    }
+    out.push_str("],\"actions\":[");
+    for (index, action) in trace.actions.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_action_trace(out, action);
+    }
+    out.push_str("]}");
+}
+
+fn write_action_trace(out: &mut String, action: &ActionTrace) {
+    match action {
+        ActionTrace::Queued { action } => {
+            out.push_str("{\"action\":");
+            push_str(out, action);
+            out.push_str(",\"result\":\"queued\"}");
+        }
+        ActionTrace::Failed { action, result } => {
+            out.push_str("{\"action\":");
+            push_str(out, action);
+            out.push_str(",\"result\":");
+            push_str(out, result);
+            out.push('}');
+        }
+        ActionTrace::Candidates {
+            action,
+            strategy,
+            candidates,
+        } => {
+            out.push_str("{\"action\":");
+            push_str(out, action);
+            if let Some(strategy) = strategy {
+                out.push_str(",\"strategy\":");
+                push_str(out, strategy);
+            }
+            out.push_str(",\"candidates\":[");
+            for (index, candidate) in candidates.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_candidate(out, candidate);
+            }
+            out.push_str("]}");
+        }
+    }
+}
+
+fn write_candidate(out: &mut String, candidate: &CandidateTrace) {
+    out.push_str("{\"rep\":");
+    push_str(out, &candidate.rep);
+    let _ = write!(out, ",\"eligible\":{}", candidate.eligible);
+    if let Some(load) = candidate.load {
+        let _ = write!(out, ",\"load\":{load}");
+    }
+    out.push_str(",\"why\":");
+    push_str(out, &candidate.why);
+    if let Some(owner) = &candidate.owner {
+        out.push_str(",\"owner\":");
+        push_str(out, owner);
+    }
+    out.push('}');
+}
+
+/// The trace as a JSON value (for reports that embed it, such as `test --format json`).
+pub fn trace_value(trace: &Trace) -> Value {
+    let mut out = String::new();
+    write_trace(&mut out, trace);
+    serde_json::from_str(&out).unwrap_or(Value::Null)
+}
+
+/// The outcome as a JSON value (for reports that embed it).
+pub fn outcome_value(outcome: &Outcome, input_line: usize) -> Value {
+    serde_json::from_str(&outcome_json(outcome, input_line)).unwrap_or(Value::Null)
+}
+
+/// Appends a JSON string literal.
+pub fn push_str(out: &mut String, text: &str) {
+    out.push('"');
+    let mut rest = text;
+    // Copy runs that need no escaping in one go.
+    while let Some(index) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        out.push_str(&rest[..index]);
+        match rest.as_bytes()[index] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            byte => {
+                let _ = write!(out, "\\u{byte:04x}");
+            }
+        }
+        rest = &rest[index + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
+}
+
+fn push_time(out: &mut String, time: Option<LocalTime>) {
+    match time {
+        Some(time) => {
+            let _ = write!(out, "\"{time}\"");
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// Why a recorded decision could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Reads a decision written by [`write_decision`] (a `duplicate` mark and a `trace` are
+/// ignored). Anything else, such as a hand-edited ledger entry, is an error that says what is
+/// wrong.
+pub fn read_decision(text: &str) -> Result<Decision, WireError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|error| WireError(format!("not one JSON object: {error}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| WireError("not a JSON object".to_string()))?;
+    let text_of = |key: &str| -> Result<String, WireError> {
+        object
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| WireError(format!("`{key}` is missing or not a string")))
+    };
+    let lead = text_of("lead")?;
+    let rule = match object.get("rule") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(label)) => Some(RuleRef {
+            label: label.clone(),
+            line: object
+                .get("line")
+                .and_then(Value::as_u64)
+                .and_then(|line| usize::try_from(line).ok())
+                .ok_or_else(|| WireError("`line` is missing or not a line number".to_string()))?,
+        }),
+        Some(_) => return Err(WireError("`rule` is not a string".to_string())),
+    };
+    let action = match object.get("action").and_then(Value::as_str) {
+        Some("pool") => Action::Pool {
+            pool: text_of("pool")?,
+            rep: text_of("rep")?,
+        },
+        Some("queue") => Action::Queue {
+            queue: text_of("queue")?,
+        },
+        Some("rep") => Action::Rep {
+            rep: text_of("rep")?,
+        },
+        Some("owner") => Action::Owner {
+            rep: text_of("rep")?,
+        },
+        Some("unassigned") => Action::Unassigned,
+        _ => return Err(WireError("`action` is not a known action".to_string())),
+    };
+    let time = |value: &Value, what: &str| -> Result<Option<LocalTime>, WireError> {
+        match value {
+            Value::Null => Ok(None),
+            Value::String(text) => LocalTime::parse(text)
+                .map(Some)
+                .ok_or_else(|| WireError(format!("`{what}` is not an RFC 3339 time"))),
+            _ => Err(WireError(format!("`{what}` is not a time"))),
+        }
+    };
+    let due = match object.get("due") {
+        None => None,
+        Some(value) => Some(time(value, "due")?.map_or(Due::Never, Due::At)),
+    };
+    let mut escalation = Vec::new();
+    for step in object
+        .get("escalation")
+        .map(|steps| {
+            steps
+                .as_array()
+                .ok_or_else(|| WireError("`escalation` is not a list".to_string()))
+        })
+        .transpose()?
+        .into_iter()
+        .flatten()
+    {
+        escalation.push(Escalation {
+            at: time(step.get("at").unwrap_or(&Value::Null), "escalation.at")?,
+            to: step
+                .get("to")
+                .and_then(Value::as_str)
+                .ok_or_else(|| WireError("`escalation.to` is not a string".to_string()))?
+                .to_string(),
+        });
+    }
+    let mut reasons = Vec::new();
+    for reason in object
+        .get("reason")
+        .map(|reasons| {
+            reasons
+                .as_array()
+                .ok_or_else(|| WireError("`reason` is not a list".to_string()))
+        })
+        .transpose()?
+        .into_iter()
+        .flatten()
+    {
+        reasons.push(Reason {
+            action: reason
+                .get("action")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            reason: reason
+                .get("reason")
+                .and_then(Value::as_str)
+                .ok_or_else(|| WireError("`reason.reason` is not a string".to_string()))?
+                .to_string(),
+        });
+    }
+    Ok(Decision {
+        lead,
+        rule,
+        action,
+        due,
+        escalation,
+        reasons,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        for text in [
+            "plain",
+            "quote \" and \\ backslash",
+            "line\nbreak\ttab\r",
+            "\u{1}\u{1f}",
+            "ünïcødé 😀",
+            "",
+        ] {
+            let mut out = String::new();
+            push_str(&mut out, text);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
+            assert_eq!(out, serde_json::to_string(text).unwrap());
+        }
+    }
+
+    #[test]
+    fn recorded_decisions_read_back_as_written() {
+        for line in [
+            r#"{"lead":"L-1","rule":"hot","line":67,"action":"pool","pool":"senior","rep":"anna","due":"2026-11-23T10:15:00+01:00","escalation":[{"at":"2026-11-23T10:30:00+01:00","to":"backup"}]}"#,
+            r#"{"lead":"L-6","rule":"content","line":71,"action":"queue","queue":"nurture"}"#,
+            r#"{"lead":"L-10","rule":"sticky","line":54,"action":"rep","rep":"sergei","due":"2026-11-23T12:30:00+01:00"}"#,
+            r#"{"lead":"L-12","rule":"family","line":55,"action":"pool","pool":"enterprise","rep":"maria","due":null,"escalation":[{"at":null,"to":"backup"}],"reason":[{"action":"owner of parent_account","reason":"account `Initech` is not in the roster"}]}"#,
+            r#"{"lead":"x\"y","rule":null,"action":"unassigned","reason":[{"reason":"no rule matches this lead"}]}"#,
+        ] {
+            let decision = read_decision(line).unwrap();
+            assert_eq!(decision_json(&decision), line);
+        }
+    }
+
+    #[test]
+    fn a_broken_record_says_what_is_wrong() {
+        for (line, wanted) in [
+            ("{\"lead\":\"L-1\",\n\"rule\":null}", "`action`"),
+            ("[1]", "not a JSON object"),
+            (
+                "{\"lead\":\"L-1\",\"rule\":null,\"action\":\"pool\"}",
+                "`pool`",
+            ),
+            ("{\"lead\":1}", "`lead`"),
+            ("{} {}", "not one JSON object"),
+        ] {
+            let error = read_decision(line).unwrap_err();
+            assert!(error.0.contains(wanted), "{line}: {error}");
+        }
+    }
+}
