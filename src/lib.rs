@@ -19,4 +19,5 @@
 
 pub use switchboard_core::*;
 
+pub mod disk;
 pub mod store;

@@ -471,9 +471,9 @@ fn files_of_tests_in_the_docs_check_clean_and_pass() {
             let (policy, compiled) = report.compiled.unwrap();
             for test in &tests.tests {
                 let roster = match test.rosters.first() {
-                    Some(switchboard::syntax::ast::RosterSpec::Inline(inline)) => {
-                        Some(switchboard::testing::inline_roster(inline, &policy))
-                    }
+                    Some(switchboard::syntax::ast::RosterSpec::Inline(inline)) => Some(
+                        switchboard::route::roster::Roster::from_inline(inline, &policy),
+                    ),
                     Some(switchboard::syntax::ast::RosterSpec::File(file)) => {
                         let text = files
                             .get(&file.value)

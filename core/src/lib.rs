@@ -21,6 +21,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod diff;
 pub mod explain;
+pub mod files;
 pub mod format;
 pub mod graph;
 pub mod model;

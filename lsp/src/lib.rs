@@ -21,14 +21,17 @@ pub mod server;
 pub mod threads;
 pub mod tokens;
 pub mod transport;
+pub mod workspace;
 
 use tower_lsp_server::{LspService, Server};
 
 /// The protocol's types, for callers that build requests (benchmarks, tests).
 pub use tower_lsp_server::ls_types;
 
-/// Serves the protocol on stdin and stdout until the client says `exit`.
-pub fn run_stdio() -> std::process::ExitCode {
+/// Serves the protocol on stdin and stdout until the client says `exit`. Files that are not open
+/// in the editor (a policy a file of tests uses, a test's roster, files of tests beside a
+/// policy) are read from `disk`.
+pub fn run_stdio(disk: workspace::Disk) -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,7 +44,7 @@ pub fn run_stdio() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async {
-        let (service, socket) = LspService::new(server::Backend::new);
+        let (service, socket) = LspService::new(move |client| server::Backend::new(client, disk));
         // The library reads from a pipe that only ever holds well-formed messages.
         let (server_input, guard_output) = tokio::io::duplex(1 << 16);
         let guard = tokio::spawn(transport::forward_valid_messages(

@@ -8,13 +8,12 @@
 use crate::document::{Analysis, UsedPolicy};
 use crate::hints::RUN_TEST;
 use crate::index::{Origin, SymbolKind};
+use crate::workspace::{Disk, Overlay};
 use crate::{actions, completion, hints, hover, navigate, outline, position, tokens};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use switchboard_core::route::roster::Roster;
-use switchboard_core::syntax::ast::RosterSpec;
-use switchboard_core::testing::{TestResult, inline_roster, run_test};
+use switchboard_core::files::{self, MAX_POLICY_BYTES};
+use switchboard_core::testing::{TestResult, run_test};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
@@ -38,13 +37,16 @@ struct State {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Files not open in the editor.
+    disk: Disk,
 }
 
 impl Backend {
-    pub fn new(client: Client) -> Backend {
+    pub fn new(client: Client, disk: Disk) -> Backend {
         Backend {
             client,
             state: Arc::new(Mutex::new(State::default())),
+            disk,
         }
     }
 
@@ -88,17 +90,11 @@ impl Backend {
         version: i32,
         previous: Option<Arc<Analysis>>,
     ) -> Option<Arc<Analysis>> {
-        let open_texts: HashMap<Uri, String> = {
-            let state = self.state();
-            state
-                .docs
-                .iter()
-                .filter(|(_, doc)| doc.open)
-                .map(|(uri, doc)| (uri.clone(), doc.text.clone()))
-                .collect()
-        };
+        let open_texts = self.open_texts();
+        let disk = self.disk.clone();
         tokio::task::spawn_blocking(move || {
-            let resolve = |path: &str| resolve_policy(&uri, path, &open_texts);
+            let files = Overlay::new(open_texts, disk.as_ref());
+            let resolve = |path: &str| resolve_policy(&files, &uri, path);
             let items = previous.as_ref().map(|analysis| &analysis.items);
             Arc::new(Analysis::new(uri.clone(), version, text, &resolve, items))
         })
@@ -167,38 +163,30 @@ impl Backend {
             .await;
     }
 
+    /// The texts of the documents open in the editor.
+    fn open_texts(&self) -> Vec<(Uri, String)> {
+        self.state()
+            .docs
+            .iter()
+            .filter(|(_, doc)| doc.open)
+            .map(|(uri, doc)| (uri.clone(), doc.text.clone()))
+            .collect()
+    }
+
     /// Reads the files of tests beside a policy that `use` it, so that their tests count.
     fn discover_tests_beside(&self, uri: &Uri) {
         let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else {
             return;
         };
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str()))
-        else {
-            return;
+        let found = {
+            let files = Overlay::new(self.open_texts(), self.disk.as_ref());
+            files::files_of_tests_using(&files, &path)
         };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let needle = format!("\"{name}\"");
-        let mut found = Vec::new();
-        for entry in entries.flatten().take(1000) {
-            let candidate = entry.path();
-            if candidate == path || candidate.extension().and_then(|e| e.to_str()) != Some("route")
-            {
-                continue;
-            }
-            let Ok(text) = std::fs::read_to_string(&candidate) else {
+        let mut state = self.state();
+        for (path, text) in found {
+            let Some(uri) = Uri::from_file_path(&path) else {
                 continue;
             };
-            let uses_it = text
-                .lines()
-                .any(|line| line.trim_start().starts_with("use") && line.contains(&needle));
-            if uses_it && let Some(uri) = Uri::from_file_path(&candidate) {
-                found.push((uri, text));
-            }
-        }
-        let mut state = self.state();
-        for (uri, text) in found {
             state.docs.entry(uri).or_insert(Doc {
                 text,
                 version: 0,
@@ -235,13 +223,23 @@ impl Backend {
     /// of tests that use it).
     async fn run_tests(&self, analysis: &Arc<Analysis>) -> Option<Vec<TestResult>> {
         let family = self.family(analysis).await;
+        let open_texts = self.open_texts();
+        let disk = self.disk.clone();
         tokio::task::spawn_blocking(move || {
+            let files = Overlay::new(open_texts, disk.as_ref());
             let mut results = Vec::new();
             for member in &family {
                 let side = member.policy.as_ref()?;
                 let (policy, compiled) = side.compiled.as_ref()?;
                 for test in &member.file.tests {
-                    let roster = resolve_roster(&member.uri, test.rosters.first(), policy);
+                    let roster = match member.uri.to_file_path() {
+                        Some(path) => files::test_roster(&files, &path, test, policy, None),
+                        None if test.rosters.is_empty() => Ok(None),
+                        None => Err(
+                            "the file is not saved, so the roster path cannot be resolved"
+                                .to_string(),
+                        ),
+                    };
                     results.push(match roster {
                         Ok(roster) => run_test(policy, compiled, &side.text, test, roster.as_ref()),
                         Err(reason) => TestResult {
@@ -295,55 +293,22 @@ fn policy_is_current(state: &State, analysis: &Analysis) -> bool {
 
 /// Finds the policy a file of tests uses: open in the editor, or on disk beside the file.
 fn resolve_policy(
+    files: &Overlay<'_>,
     document: &Uri,
     used: &str,
-    open: &HashMap<Uri, String>,
 ) -> std::result::Result<UsedPolicy, String> {
     let Some(path) = document.to_file_path() else {
         return Err("the file is not saved, so the path cannot be resolved".to_string());
     };
-    let target = path.parent().unwrap_or(Path::new("")).join(used);
-    let Some(uri) = Uri::from_file_path(&target) else {
-        return Err(format!("`{}` is not a valid path", target.display()));
-    };
-    if let Some(text) = open.get(&uri) {
-        return Ok(UsedPolicy {
-            uri,
-            text: text.clone(),
-        });
-    }
-    match std::fs::read_to_string(&target) {
-        Ok(text) => Ok(UsedPolicy { uri, text }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            Err("no such file".to_string())
+    match files::used_policy(files, &path, Some(used), None) {
+        Some(Ok((target, text))) => {
+            // `resolve` normalises the path (`./` and `..` applied), as editors write URIs.
+            let uri = Uri::from_file_path(&target)
+                .ok_or_else(|| format!("`{}` is not a valid path", target.display()))?;
+            Ok(UsedPolicy { uri, text })
         }
-        Err(error) => Err(error.to_string()),
-    }
-}
-
-/// A test's roster: inline, or a file relative to the test's file.
-fn resolve_roster(
-    document: &Uri,
-    spec: Option<&RosterSpec>,
-    policy: &switchboard_core::model::Policy,
-) -> std::result::Result<Option<Roster>, String> {
-    match spec {
-        None => Ok(None),
-        Some(RosterSpec::Inline(inline)) => Ok(Some(inline_roster(inline, policy))),
-        Some(RosterSpec::File(file)) => {
-            let base: PathBuf = document
-                .to_file_path()
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .ok_or_else(|| {
-                    "the file is not saved, so the roster path cannot be resolved".to_string()
-                })?;
-            let full = base.join(&file.value);
-            let text = std::fs::read_to_string(&full)
-                .map_err(|error| format!("cannot read roster `{}`: {error}", full.display()))?;
-            Roster::from_json(&text)
-                .map(Some)
-                .map_err(|error| format!("roster `{}`: {error}", full.display()))
-        }
+        Some(Err(error)) => Err(error.to_string()),
+        None => Err("no policy is named".to_string()),
     }
 }
 
@@ -478,7 +443,7 @@ impl LanguageServer for Backend {
             // A file of tests stays known (from disk) while its policy may still be open.
             let on_disk = uri
                 .to_file_path()
-                .and_then(|path| std::fs::read_to_string(path).ok());
+                .and_then(|path| self.disk.read(&path, MAX_POLICY_BYTES).ok());
             match on_disk {
                 Some(text) => {
                     state.docs.insert(

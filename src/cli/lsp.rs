@@ -12,7 +12,9 @@ pub struct LspArgs {
 
 #[cfg(feature = "lsp")]
 pub fn run(_args: &LspArgs) -> Result<ExitCode, String> {
-    Ok(switchboard_lsp::run_stdio())
+    Ok(switchboard_lsp::run_stdio(std::sync::Arc::new(
+        switchboard::disk::DiskFiles,
+    )))
 }
 
 #[cfg(not(feature = "lsp"))]

@@ -131,6 +131,10 @@ struct CheckArgs {
     /// The most decision-graph nodes analysis may build before it falls back to a scan
     #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
     node_budget: usize,
+    /// The project root: files that `use` names must lie below it (default: the directory of
+    /// the file that names them)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -205,17 +209,20 @@ struct Source {
 
 /// For a file of tests (`use "policy.route"`), the used policy's path and text, or why it
 /// cannot be read. `None` for a policy file.
-fn used_policy(source: &Source) -> Option<Result<(String, String), String>> {
+fn used_policy(source: &Source, root: Option<&Path>) -> Option<Result<(String, String), String>> {
     let parsed = switchboard::syntax::parse(&source.text);
     let used = parsed.file.uses.first()?;
-    let base = Path::new(&source.path).parent().unwrap_or(Path::new(""));
-    let path = base.join(&used.value);
-    Some(
-        std::fs::read(&path)
-            .map_err(|error| describe_io(&error))
-            .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "it is not UTF-8".to_string()))
-            .map(|text| (path.display().to_string(), text)),
+    switchboard::files::used_policy(
+        &switchboard::disk::DiskFiles,
+        Path::new(&source.path),
+        Some(&used.value),
+        root,
     )
+    .map(|found| {
+        found
+            .map(|(path, text)| (path.display().to_string(), text))
+            .map_err(|error| error.to_string())
+    })
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode, String> {
@@ -225,7 +232,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode, String> {
     config.analysis.node_budget = args.node_budget;
     let reports: Vec<Vec<switchboard::Diagnostic>> = sources
         .iter()
-        .map(|source| match used_policy(source) {
+        .map(|source| match used_policy(source, args.root.as_deref()) {
             // A file of tests is checked against the policy it uses.
             Some(policy) => {
                 switchboard::check::check_test_file(
@@ -595,21 +602,14 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     files
         .into_iter()
         .map(|path| {
-            let bytes = std::fs::read(&path).map_err(|error| {
-                format!("cannot read `{}`: {}", path.display(), describe_io(&error))
-            })?;
-            let text = String::from_utf8(bytes).map_err(|error| {
-                let valid = error.utf8_error().valid_up_to();
-                let line = error.as_bytes()[..valid]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count()
-                    + 1;
-                format!(
-                    "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {valid})",
-                    path.display(),
-                )
-            })?;
+            let text = switchboard::disk::read_text(&path, switchboard::files::MAX_POLICY_BYTES)
+                .map_err(|error| match error {
+                    switchboard::files::FileError::NotUtf8 { line, offset } => format!(
+                        "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {offset})",
+                        path.display(),
+                    ),
+                    error => format!("cannot read `{}`: {error}", path.display()),
+                })?;
             Ok(Source {
                 path: display_path(&path),
                 text,

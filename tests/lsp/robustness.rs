@@ -335,3 +335,80 @@ fn a_file_of_tests_opened_before_its_policy_exists_is_rechecked_when_the_policy_
     assert_eq!(again["diagnostics"], json!([]));
     client.shutdown();
 }
+
+/// The command line and the server find the same files of tests for a policy, however the
+/// `use` is written, and refuse the same ones (a path that leaves the project).
+#[test]
+fn the_command_line_and_the_server_find_the_same_files_of_tests() {
+    let mut client = Client::start("same-files");
+    let policy = "schema lead { id: string  intent: enum { low, medium, high }  created_at: time }\nqueue nurture\npool sdr { members anna, boris  strategy round_robin }\nrule warm: when intent = medium -> pool sdr within 4h\notherwise -> queue nurture\n";
+    client.write_file("policy.route", policy);
+    let test = |name: &str| {
+        format!(
+            "test \"{name}\" {{\n  lead {{ id: \"w\", intent: medium, created_at: 2026-11-23T10:00:00Z }}\n  expect pool sdr within 4h\n}}\n"
+        )
+    };
+    client.write_file(
+        "a.test.route",
+        &format!("use \"policy.route\"\n\n{}", test("plain")),
+    );
+    client.write_file(
+        "b.test.route",
+        &format!("use \"./policy.route\"\n\n{}", test("dotted")),
+    );
+    client.write_file(
+        "c.test.route",
+        &format!(
+            "use \"sub/../policy.route\"\n\n{}",
+            test("through a folder")
+        ),
+    );
+    std::fs::create_dir_all(client.workspace.join("sub")).unwrap();
+    client.write_file(
+        "sub/d.test.route",
+        &format!("use \"../policy.route\"\n\n{}", test("from below")),
+    );
+    client.write_file(
+        "e.test.route",
+        &format!("use \"other.route\"\n\n{}", test("other")),
+    );
+
+    // The command line: `switchboard test policy.route` runs the tests of the files beside it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["test", "policy.route", "--format", "json"])
+        .current_dir(&client.workspace)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut files: Vec<&str> = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|test| test["status"] == "pass")
+        .map(|test| test["file"].as_str().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["a.test.route", "b.test.route", "c.test.route"],
+        "{report}"
+    );
+
+    // The server: the lens on the rule `warm` counts the same three tests.
+    let policy_uri = client.open("policy.route", policy);
+    let lenses = client.result(
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": policy_uri}}),
+    );
+    let warm = lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|lens| lens["range"]["start"]["line"] == 3)
+        .unwrap();
+    assert_eq!(
+        warm["command"]["title"], "3 tests reach this rule",
+        "{lenses}"
+    );
+    client.shutdown();
+}

@@ -1,6 +1,8 @@
 //! The roster: who is at work (status, out-of-office ranges, open leads) and who owns which
 //! account. Data, not logic: it changes every hour, the policy every quarter.
 
+use crate::model::Policy;
+use crate::syntax::ast::{InlineRoster, RepFact};
 use jiff::Timestamp;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -68,6 +70,52 @@ pub struct Absence {
 }
 
 impl Roster {
+    /// Turns an inline roster into a roster. An inline roster states exceptions: every member of
+    /// every pool starts available with no open leads, and the roster changes what it names.
+    pub fn from_inline(inline: &InlineRoster, policy: &Policy) -> Roster {
+        let mut roster = Roster::default();
+        for pool in &policy.pools {
+            for member in &pool.members {
+                roster.reps.entry(member.clone()).or_default();
+            }
+        }
+        for rep in &inline.reps {
+            let mut entry = roster.reps.remove(&rep.name.name).unwrap_or_default();
+            for fact in &rep.facts {
+                match fact {
+                    RepFact::Away => entry.status = Status::Away,
+                    RepFact::Offline => entry.status = Status::Offline,
+                    RepFact::Available => entry.status = Status::Available,
+                    RepFact::Open(open) => entry.open = *open,
+                    RepFact::Out { from, to } => entry.out_of_office.push(OutOfOffice {
+                        from: from.clone(),
+                        to: to.clone(),
+                    }),
+                }
+            }
+            roster.reps.insert(rep.name.name.clone(), entry);
+        }
+        for account in &inline.accounts {
+            roster.accounts.insert(
+                account.name.value.clone(),
+                AccountEntry {
+                    owner: account.owner.as_ref().map(|o| o.name.clone()),
+                    parent: account.parent.as_ref().map(|p| p.value.clone()),
+                },
+            );
+        }
+        // Parents named but not listed are accounts too (with no owner).
+        let parents: Vec<String> = roster
+            .accounts
+            .values()
+            .filter_map(|a| a.parent.clone())
+            .collect();
+        for parent in parents {
+            roster.accounts.entry(parent).or_default();
+        }
+        roster
+    }
+
     /// Parses a roster from JSON, with a message that names the place of the problem.
     pub fn from_json(text: &str) -> Result<Roster, String> {
         if !text.trim_start().starts_with('{') {

@@ -1,20 +1,22 @@
 //! Policy tests: runs `test` blocks through the router exactly as `route --explain` would, and
-//! compares each decision with the block's `expect` clauses. Also the coverage of rules by tests.
+//! compares each decision with the block's `expect` clauses. Also the coverage of rules by tests,
+//! which tests run against which policy ([`suite`]) and the reports ([`report`]).
 //!
 //! Architecture invariant: a test routes its one lead with fresh in-memory state, the roster the
 //! test names (or none: everyone available), and the test's `at` time (or the lead's clock), so
 //! a test's result depends on nothing but the files it names.
 
+pub mod report;
+pub mod suite;
+
 use crate::graph::Compiled;
 use crate::model::FieldType;
 use crate::model::Policy;
-use crate::route::roster::{AccountEntry, OutOfOffice, Roster, Status};
+use crate::route::roster::Roster;
 use crate::route::state::MemoryState;
 use crate::route::{Action, ActionTrace, Outcome, RouteConfig, Router, Trace};
 use crate::span::Span;
-use crate::syntax::ast::{
-    DurationKind, ExpectationKind, InlineRoster, LeadLiteral, RepFact, Test, ValueKind,
-};
+use crate::syntax::ast::{DurationKind, ExpectationKind, LeadLiteral, Test, ValueKind};
 use serde_json::Value;
 
 /// The time tests route at when they give no `at` and their lead has no clock: a Monday
@@ -225,52 +227,6 @@ fn clock_of_literal(policy: &Policy, lead: &LeadLiteral) -> Option<jiff::Timesta
             ValueKind::Time(time) => Some(time),
             _ => None,
         })
-}
-
-/// Turns an inline roster into a roster. An inline roster states exceptions: every member of
-/// every pool starts available with no open leads, and the roster changes what it names.
-pub fn inline_roster(inline: &InlineRoster, policy: &Policy) -> Roster {
-    let mut roster = Roster::default();
-    for pool in &policy.pools {
-        for member in &pool.members {
-            roster.reps.entry(member.clone()).or_default();
-        }
-    }
-    for rep in &inline.reps {
-        let mut entry = roster.reps.remove(&rep.name.name).unwrap_or_default();
-        for fact in &rep.facts {
-            match fact {
-                RepFact::Away => entry.status = Status::Away,
-                RepFact::Offline => entry.status = Status::Offline,
-                RepFact::Available => entry.status = Status::Available,
-                RepFact::Open(open) => entry.open = *open,
-                RepFact::Out { from, to } => entry.out_of_office.push(OutOfOffice {
-                    from: from.clone(),
-                    to: to.clone(),
-                }),
-            }
-        }
-        roster.reps.insert(rep.name.name.clone(), entry);
-    }
-    for account in &inline.accounts {
-        roster.accounts.insert(
-            account.name.value.clone(),
-            AccountEntry {
-                owner: account.owner.as_ref().map(|o| o.name.clone()),
-                parent: account.parent.as_ref().map(|p| p.value.clone()),
-            },
-        );
-    }
-    // Parents named but not listed are accounts too (with no owner).
-    let parents: Vec<String> = roster
-        .accounts
-        .values()
-        .filter_map(|a| a.parent.clone())
-        .collect();
-    for parent in parents {
-        roster.accounts.entry(parent).or_default();
-    }
-    roster
 }
 
 /// A decision's trace in a few lines for people: the graph path, then each action with its
