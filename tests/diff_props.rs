@@ -13,148 +13,19 @@
 
 use proptest::prelude::*;
 use switchboard::diff::{DiffConfig, Regions, Routing, diff};
-use switchboard::model::{EvalContext, Lead, LeadValue, Policy, Scalar};
+use switchboard::model::{EvalContext, Lead, Policy};
 
-/// Which optional parts the schema has.
-#[derive(Debug, Clone)]
-struct Shape {
-    enums: Vec<(usize, bool)>, // (variant count, optional)
-    amount: Option<bool>,      // number; optional?
-    count: Option<bool>,       // int; optional?
-    country: Option<bool>,     // string; optional?
-    clock: Option<bool>,
-    calendar: bool,
-}
+#[path = "common/policies.rs"]
+mod policies;
 
-fn shape() -> impl Strategy<Value = Shape> {
-    (
-        prop::collection::vec((2usize..=3, any::<bool>()), 1..=2),
-        prop::option::of(any::<bool>()),
-        prop::option::of(any::<bool>()),
-        prop::option::of(any::<bool>()),
-        prop::option::of(any::<bool>()),
-        any::<bool>(),
-    )
-        .prop_map(|(enums, amount, count, country, clock, calendar)| Shape {
-            enums,
-            amount,
-            count,
-            country,
-            clock,
-            calendar,
-        })
-}
+use policies::{Shape, Sizes, condition, context, lead_for, shape};
 
-fn atom(shape: &Shape) -> BoxedStrategy<String> {
-    let mut options: Vec<BoxedStrategy<String>> = Vec::new();
-    for (index, (count, optional)) in shape.enums.iter().copied().enumerate() {
-        let field = format!("e{index}");
-        let variant = (0..count).prop_map(|v| format!("v{v}"));
-        let f = field.clone();
-        options.push(
-            (variant.clone(), prop::sample::select(vec!["=", "!="]))
-                .prop_map(move |(v, op)| format!("{f} {op} {v}"))
-                .boxed(),
-        );
-        let f = field.clone();
-        options.push(
-            (
-                prop::collection::btree_set(variant, 1..=count),
-                any::<bool>(),
-            )
-                .prop_map(move |(set, not)| {
-                    let list: Vec<String> = set.into_iter().collect();
-                    format!(
-                        "{f} {}in {{{}}}",
-                        if not { "not " } else { "" },
-                        list.join(", ")
-                    )
-                })
-                .boxed(),
-        );
-        if optional {
-            let f = field.clone();
-            options.push(
-                any::<bool>()
-                    .prop_map(move |not| format!("{f} is {}set", if not { "not " } else { "" }))
-                    .boxed(),
-            );
-        }
-    }
-    let ops = vec!["=", "!=", "<", "<=", ">", ">="];
-    if shape.amount.is_some() {
-        options.push(
-            (
-                prop::sample::select(ops.clone()),
-                prop::sample::select(vec!["0", "10", "10.5", "20"]),
-            )
-                .prop_map(|(op, v)| format!("amount {op} {v}"))
-                .boxed(),
-        );
-    }
-    if shape.count.is_some() {
-        options.push(
-            (
-                prop::sample::select(ops.clone()),
-                prop::sample::select(vec!["0", "1", "10", "11"]),
-            )
-                .prop_map(|(op, v)| format!("count {op} {v}"))
-                .boxed(),
-        );
-    }
-    if shape.country.is_some() {
-        options.push(
-            (
-                prop::collection::btree_set(
-                    prop::sample::select(vec!["\"a\"", "\"b\"", "\"c\""]),
-                    1..=2,
-                ),
-                any::<bool>(),
-            )
-                .prop_map(|(set, not)| {
-                    let list: Vec<&str> = set.into_iter().collect();
-                    format!(
-                        "country {}in {{{}}}",
-                        if not { "not " } else { "" },
-                        list.join(", ")
-                    )
-                })
-                .boxed(),
-        );
-    }
-    if shape.clock.is_some() {
-        options.push(
-            (
-                prop::sample::select(ops),
-                prop::sample::select(vec!["2026-11-23T10:00:00Z", "2026-11-24T08:00:00+01:00"]),
-            )
-                .prop_map(|(op, v)| format!("created_at {op} {v}"))
-                .boxed(),
-        );
-    }
-    if shape.calendar {
-        options.push(
-            prop::sample::select(vec!["inside office", "outside office"])
-                .prop_map(str::to_string)
-                .boxed(),
-        );
-    }
-    prop::strategy::Union::new(options).boxed()
-}
-
-fn condition(shape: &Shape) -> BoxedStrategy<String> {
-    atom(shape)
-        .prop_recursive(2, 8, 3, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 2..=3)
-                    .prop_map(|parts| format!("({})", parts.join(" and "))),
-                prop::collection::vec(inner.clone(), 2..=3)
-                    .prop_map(|parts| format!("({})", parts.join(" or "))),
-                inner.prop_map(|part| format!("not ({part})")),
-            ]
-        })
-        .boxed()
-}
+const SIZES: Sizes = Sizes {
+    max_enums: 2,
+    max_variants: 3,
+    depth: 2,
+    atoms: 8,
+};
 
 /// The actions a rule may take (all valid together with the declarations below).
 const ACTIONS: [&str; 6] = [
@@ -188,47 +59,28 @@ enum SchemaEdit {
 }
 
 fn schema_text(shape: &Shape, edit: SchemaEdit, new: bool) -> String {
+    let mut shape = shape.clone();
+    if new && let (SchemaEdit::FlipOptional, Some(first)) = (edit, shape.enums.first_mut()) {
+        first.1 = !first.1;
+    }
     let mut text = String::from("schema lead {\n  id: string\n");
-    for (index, (count, optional)) in shape.enums.iter().enumerate() {
-        let mut variants: Vec<String> = (0..*count).map(|v| format!("v{v}")).collect();
-        let mut optional = *optional;
-        if new && index == 0 {
-            match edit {
-                SchemaEdit::AddVariant => variants.push("vnew".to_string()),
-                SchemaEdit::FlipOptional => optional = !optional,
-                _ => {}
+    for (index, line) in shape.field_lines().into_iter().enumerate() {
+        let line = match edit {
+            SchemaEdit::AddVariant if new && index == 0 => line.replacen(" }", ", vnew }", 1),
+            SchemaEdit::CountToNumber if new && line.starts_with("  count: int") => {
+                line.replacen("int", "number", 1)
             }
-        }
-        text.push_str(&format!(
-            "  e{index}: enum {{ {} }}{}\n",
-            variants.join(", "),
-            if optional { "?" } else { "" }
-        ));
-    }
-    let q = |o: bool| if o { "?" } else { "" };
-    if let Some(o) = shape.amount {
-        text.push_str(&format!("  amount: number{}\n", q(o)));
-    }
-    if let Some(o) = shape.count {
-        let ty = if new && matches!(edit, SchemaEdit::CountToNumber) {
-            "number"
-        } else {
-            "int"
+            _ => line,
         };
-        text.push_str(&format!("  count: {ty}{}\n", q(o)));
-    }
-    if let Some(o) = shape.country {
-        text.push_str(&format!("  country: string{}\n", q(o)));
-    }
-    if let Some(o) = shape.clock {
-        text.push_str(&format!("  created_at: time{}\n", q(o)));
+        text.push_str(&line);
+        text.push('\n');
     }
     if new && matches!(edit, SchemaEdit::NewField) {
         text.push_str("  extra: enum { x, y }?\n");
     }
     text.push_str("}\n");
     if shape.calendar {
-        text.push_str("calendar office { timezone Europe/Berlin  hours mon-fri 09:00-18:00  holidays 2026-11-25 }\n");
+        text.push_str(policies::CALENDAR);
     }
     text.push_str(
         "pool p { members a, b }\npool p2 { members c strategy ordered }\nqueue q1\nqueue q2\n",
@@ -276,8 +128,8 @@ enum Mutation {
 }
 
 fn pair() -> impl Strategy<Value = (String, String)> {
-    shape().prop_flat_map(|shape| {
-        let rule = (condition(&shape), 0..ACTIONS.len(), any::<bool>()).prop_map(
+    shape(SIZES).prop_flat_map(|shape| {
+        let rule = (condition(&shape, SIZES), 0..ACTIONS.len(), any::<bool>()).prop_map(
             |(condition, action, named)| Rule {
                 name: named.then(String::new),
                 condition,
@@ -288,7 +140,7 @@ fn pair() -> impl Strategy<Value = (String, String)> {
             (0usize..8, 0usize..8).prop_map(|(a, b)| Mutation::Swap(a, b)),
             (0usize..8).prop_map(Mutation::Drop),
             (0usize..8, rule.clone()).prop_map(|(at, rule)| Mutation::Insert(at, rule)),
-            (0usize..8, condition(&shape)).prop_map(|(at, c)| Mutation::Recondition(at, c)),
+            (0usize..8, condition(&shape, SIZES)).prop_map(|(at, c)| Mutation::Recondition(at, c)),
             (0usize..8, 0..ACTIONS.len()).prop_map(|(at, a)| Mutation::Reaction(at, a)),
             (0usize..8).prop_map(Mutation::Rename),
             prop::option::of(0..ACTIONS.len()).prop_map(Mutation::Otherwise),
@@ -349,51 +201,6 @@ fn pair() -> impl Strategy<Value = (String, String)> {
                 (old, new)
             })
     })
-}
-
-/// A random lead of a schema, from values near the constants rules use.
-fn lead_for(policy: &Policy, seed: &[u32]) -> Lead {
-    let mut values = Vec::new();
-    for (index, field) in policy.fields.iter().enumerate() {
-        let pick = seed[index % seed.len()]
-            .wrapping_mul(2_654_435_761)
-            .wrapping_add(index as u32 * 97);
-        if field.optional && pick.is_multiple_of(5) {
-            values.push(None);
-            continue;
-        }
-        let value = match &field.ty {
-            switchboard::model::FieldType::Enum(variants) => {
-                LeadValue::Variant(pick % variants.len() as u32)
-            }
-            switchboard::model::FieldType::Bool => LeadValue::Variant(pick % 2),
-            switchboard::model::FieldType::String => {
-                LeadValue::Str(["a", "b", "c", "d"][(pick % 4) as usize].to_string())
-            }
-            switchboard::model::FieldType::Number => LeadValue::Scalar(Scalar::Float(
-                [-1.0, 0.0, 5.0, 10.0, 10.25, 10.5, 15.0, 20.0, 21.0][(pick % 9) as usize],
-            )),
-            switchboard::model::FieldType::Int => {
-                LeadValue::Scalar(Scalar::Int([-1, 0, 1, 2, 10, 11, 12][(pick % 7) as usize]))
-            }
-            switchboard::model::FieldType::Time => {
-                let base: i128 = 1_795_435_200 * 1_000_000_000; // 2026-11-23T10:00:00Z
-                let hour: i128 = 3_600 * 1_000_000_000;
-                LeadValue::Scalar(Scalar::Int(
-                    base + hour * [-30i128, -2, -1, 0, 1, 7, 8, 22, 46, 70][(pick % 10) as usize],
-                ))
-            }
-        };
-        values.push(Some(value));
-    }
-    Lead { values }
-}
-
-fn context(seed: &[u32]) -> EvalContext {
-    let base = 1_795_435_200i64 + i64::from(seed[0] % 200) * 1_800;
-    EvalContext {
-        now: jiff::Timestamp::from_second(base).unwrap(),
-    }
 }
 
 /// What a policy decides for a lead, as the diff compares it: the rule's label and routing.

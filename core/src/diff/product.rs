@@ -11,7 +11,7 @@
 //! stops there: the graph only grows where the policies differ.
 
 use crate::graph::Outcome;
-use crate::graph::{Choice, Dim, Graph, Node, NodeId, OverBudget, decide};
+use crate::graph::{Choice, Dim, Graph, Node, NodeId, NodeTable, OverBudget, decide};
 use crate::model::{Cond, FieldId, Policy};
 use std::collections::HashMap;
 
@@ -37,31 +37,24 @@ pub(crate) fn build(
 ) -> Result<Product, OverBudget> {
     let mut builder = Builder {
         policy,
-        nodes: Vec::new(),
-        interned: HashMap::new(),
+        table: NodeTable::new(budget),
         memo: HashMap::new(),
         pairs: Vec::new(),
         pair_ids: HashMap::new(),
-        budget,
     };
     let root = builder.node(old, new)?;
     Ok(Product {
-        graph: Graph {
-            nodes: builder.nodes,
-            root,
-        },
+        graph: builder.table.into_graph(root),
         pairs: builder.pairs,
     })
 }
 
 struct Builder<'p> {
     policy: &'p Policy,
-    nodes: Vec<Node>,
-    interned: HashMap<Node, NodeId>,
+    table: NodeTable,
     memo: HashMap<(Live, Live), NodeId>,
     pairs: Vec<(Decided, Decided)>,
     pair_ids: HashMap<(Decided, Decided), usize>,
-    budget: usize,
 }
 
 /// The side's decision when it is made: its first live rule holds, or no rule is left.
@@ -74,29 +67,16 @@ fn decided(live: &Live) -> Option<Decided> {
 }
 
 impl Builder<'_> {
-    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        if let Some(id) = self.interned.get(&node) {
-            return Ok(*id);
-        }
-        if self.nodes.len() >= self.budget {
-            return Err(OverBudget);
-        }
-        let id = NodeId::try_from(self.nodes.len()).map_err(|_| OverBudget)?;
-        self.nodes.push(node.clone());
-        self.interned.insert(node, id);
-        Ok(id)
-    }
-
     fn leaf(&mut self, old: Decided, new: Decided) -> Result<NodeId, OverBudget> {
         if old == new {
-            return self.intern(Node::Leaf(Outcome::NoMatch));
+            return self.table.intern(Node::Leaf(Outcome::NoMatch));
         }
         let next = self.pairs.len();
         let id = *self.pair_ids.entry((old, new)).or_insert(next);
         if id == next {
             self.pairs.push((old, new));
         }
-        self.intern(Node::Leaf(Outcome::Rule(id)))
+        self.table.intern(Node::Leaf(Outcome::Rule(id)))
     }
 
     fn node(&mut self, old: Live, new: Live) -> Result<NodeId, OverBudget> {
@@ -105,7 +85,7 @@ impl Builder<'_> {
             return self.leaf(a, b);
         }
         if old == new {
-            return self.intern(Node::Leaf(Outcome::NoMatch));
+            return self.table.intern(Node::Leaf(Outcome::NoMatch));
         }
         let key = (old, new);
         if let Some(id) = self.memo.get(&key) {
@@ -118,7 +98,7 @@ impl Builder<'_> {
             Dim::Calendar(calendar) => {
                 let inside = self.branch(old, new, dim, &Choice::Inside(true))?;
                 let outside = self.branch(old, new, dim, &Choice::Inside(false))?;
-                self.join(Node::Calendar {
+                self.table.join(Node::Calendar {
                     calendar,
                     inside,
                     outside,
@@ -128,17 +108,6 @@ impl Builder<'_> {
         };
         self.memo.insert(key, id);
         Ok(id)
-    }
-
-    /// A node whose children are all the same is that child.
-    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        let children = node.children();
-        if let Some(first) = children.first()
-            && children.iter().all(|c| c == first)
-        {
-            return Ok(*first);
-        }
-        self.intern(node)
     }
 
     fn branch(
@@ -205,11 +174,7 @@ impl crate::graph::FieldSplit for ProductSplit<'_, '_> {
         self.builder.branch(self.old, self.new, dim, choice)
     }
 
-    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        self.builder.join(node)
-    }
-
-    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        self.builder.intern(node)
+    fn table(&mut self) -> &mut NodeTable {
+        &mut self.builder.table
     }
 }

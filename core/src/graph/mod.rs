@@ -195,14 +195,65 @@ pub fn compile(policy: &Policy, config: &CompileConfig) -> Compiled {
     }
 }
 
+/// The nodes of a graph being built, hash-consed: an equal node is stored once, and a node whose
+/// children are all one child is that child. The compiler and `diff`'s product graph both build
+/// into one.
+pub(crate) struct NodeTable {
+    nodes: Vec<Node>,
+    interned: HashMap<Node, NodeId>,
+    budget: usize,
+}
+
+impl NodeTable {
+    /// An empty table that refuses to hold more than `budget` nodes.
+    pub(crate) fn new(budget: usize) -> NodeTable {
+        NodeTable {
+            nodes: Vec::new(),
+            interned: HashMap::new(),
+            budget,
+        }
+    }
+
+    /// The id of `node`, stored if it is new.
+    pub(crate) fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        if let Some(id) = self.interned.get(&node) {
+            return Ok(*id);
+        }
+        if self.nodes.len() >= self.budget {
+            return Err(OverBudget);
+        }
+        let id = NodeId::try_from(self.nodes.len()).map_err(|_| OverBudget)?;
+        self.nodes.push(node.clone());
+        self.interned.insert(node, id);
+        Ok(id)
+    }
+
+    /// [`NodeTable::intern`], except that a node whose children are all the same is that child.
+    pub(crate) fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
+        let children = node.children();
+        if let Some(first) = children.first()
+            && children.iter().all(|c| c == first)
+        {
+            return Ok(*first);
+        }
+        self.intern(node)
+    }
+
+    /// The graph whose root is `root`.
+    pub(crate) fn into_graph(self, root: NodeId) -> Graph {
+        Graph {
+            nodes: self.nodes,
+            root,
+        }
+    }
+}
+
 /// Builds the first-match decision graph of `conds` (leaf `Rule(i)` refers to `conds[i]`).
 pub(crate) fn build(policy: &Policy, conds: &[Cond], budget: usize) -> Result<Graph, OverBudget> {
     let mut builder = Builder {
         policy,
-        nodes: Vec::new(),
-        interned: HashMap::new(),
+        table: NodeTable::new(budget),
         memo: HashMap::new(),
-        budget,
     };
     let required: Vec<bool> = policy.fields.iter().map(|f| !f.optional).collect();
     let live: Vec<(u32, Cond)> = conds
@@ -220,18 +271,13 @@ pub(crate) fn build(policy: &Policy, conds: &[Cond], budget: usize) -> Result<Gr
         .filter(|(_, cond)| *cond != Cond::False)
         .collect();
     let root = builder.node(live)?;
-    Ok(Graph {
-        nodes: builder.nodes,
-        root,
-    })
+    Ok(builder.table.into_graph(root))
 }
 
 struct Builder<'p> {
     policy: &'p Policy,
-    nodes: Vec<Node>,
-    interned: HashMap<Node, NodeId>,
+    table: NodeTable,
     memo: HashMap<Vec<(u32, Cond)>, NodeId>,
-    budget: usize,
 }
 
 /// One branch of a split: how to decide atoms inside it.
@@ -247,25 +293,14 @@ pub(crate) enum Choice {
 }
 
 impl Builder<'_> {
-    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        if let Some(id) = self.interned.get(&node) {
-            return Ok(*id);
-        }
-        if self.nodes.len() >= self.budget {
-            return Err(OverBudget);
-        }
-        let id = NodeId::try_from(self.nodes.len()).map_err(|_| OverBudget)?;
-        self.nodes.push(node.clone());
-        self.interned.insert(node, id);
-        Ok(id)
-    }
-
     fn node(&mut self, live: Vec<(u32, Cond)>) -> Result<NodeId, OverBudget> {
         let Some((first, first_cond)) = live.first() else {
-            return self.intern(Node::Leaf(Outcome::NoMatch));
+            return self.table.intern(Node::Leaf(Outcome::NoMatch));
         };
         if *first_cond == Cond::True {
-            return self.intern(Node::Leaf(Outcome::Rule(*first as usize)));
+            return self
+                .table
+                .intern(Node::Leaf(Outcome::Rule(*first as usize)));
         }
         if let Some(id) = self.memo.get(&live) {
             return Ok(*id);
@@ -275,7 +310,7 @@ impl Builder<'_> {
             Dim::Calendar(calendar) => {
                 let inside = self.branch(&live, dim, &Choice::Inside(true))?;
                 let outside = self.branch(&live, dim, &Choice::Inside(false))?;
-                self.join(Node::Calendar {
+                self.table.join(Node::Calendar {
                     calendar,
                     inside,
                     outside,
@@ -285,17 +320,6 @@ impl Builder<'_> {
         };
         self.memo.insert(live, id);
         Ok(id)
-    }
-
-    /// A node whose children are all the same is that child.
-    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        let children = node.children();
-        if let Some(first) = children.first()
-            && children.iter().all(|c| c == first)
-        {
-            return Ok(*first);
-        }
-        self.intern(node)
     }
 
     fn branch(
@@ -333,13 +357,12 @@ impl Builder<'_> {
 }
 
 /// What splitting on a field needs from a graph builder: the policy, a child for one choice
-/// (the builder restricts its live rules), and node interning. The compiler and `diff`'s product
+/// (the builder restricts its live rules), and its node table. The compiler and `diff`'s product
 /// graph both split fields with [`split_field`].
 pub(crate) trait FieldSplit {
     fn policy(&self) -> &Policy;
     fn branch(&mut self, dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget>;
-    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget>;
-    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget>;
+    fn table(&mut self) -> &mut NodeTable;
 }
 
 /// The compiler's side of [`FieldSplit`]: its builder and the rules live at the node.
@@ -357,12 +380,8 @@ impl FieldSplit for CompilerSplit<'_, '_> {
         self.builder.branch(self.live, dim, choice)
     }
 
-    fn join(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        self.builder.join(node)
-    }
-
-    fn intern(&mut self, node: Node) -> Result<NodeId, OverBudget> {
-        self.builder.intern(node)
+    fn table(&mut self) -> &mut NodeTable {
+        &mut self.builder.table
     }
 }
 
@@ -374,7 +393,7 @@ pub(crate) fn split_field<'c>(
     field: FieldId,
 ) -> Result<NodeId, OverBudget> {
     let Some(def) = split.policy().fields.get(field) else {
-        return split.intern(Node::Leaf(Outcome::NoMatch));
+        return split.table().intern(Node::Leaf(Outcome::NoMatch));
     };
     let ty = def.ty.clone();
     let optional = def.optional;
@@ -410,7 +429,7 @@ pub(crate) fn split_field<'c>(
     if only_presence {
         let present = split.branch(dim, &Choice::Present)?;
         return match absent {
-            Some(absent) => split.join(Node::Presence {
+            Some(absent) => split.table().join(Node::Presence {
                 field,
                 absent,
                 present,
@@ -429,7 +448,7 @@ pub(crate) fn split_field<'c>(
                 let variant = u32::try_from(variant).unwrap_or(u32::MAX);
                 by_variant.push(split.branch(dim, &Choice::Variant(variant))?);
             }
-            split.join(Node::Variants {
+            split.table().join(Node::Variants {
                 field,
                 absent,
                 by_variant,
@@ -444,7 +463,7 @@ pub(crate) fn split_field<'c>(
                 cases.push((string, child));
             }
             let other = split.branch(dim, &Choice::OtherString)?;
-            split.join(Node::Strings {
+            split.table().join(Node::Strings {
                 field,
                 absent,
                 cases,
@@ -461,7 +480,7 @@ pub(crate) fn split_field<'c>(
                     _ => regions.push((region, child)),
                 }
             }
-            split.join(Node::Ranges {
+            split.table().join(Node::Ranges {
                 field,
                 absent,
                 regions,

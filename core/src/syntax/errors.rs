@@ -6,7 +6,7 @@ use crate::span::Span;
 use std::collections::BTreeSet;
 
 /// Words that cannot be names, with the grammar's `reserved` rule.
-pub(crate) const RESERVED: [&str; 13] = [
+pub const RESERVED: [&str; 13] = [
     "and",
     "or",
     "not",

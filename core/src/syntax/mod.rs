@@ -7,6 +7,7 @@
 pub mod ast;
 mod cache;
 mod errors;
+pub use errors::RESERVED;
 mod lower;
 mod parser;
 
