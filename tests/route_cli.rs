@@ -144,10 +144,14 @@ fn usage_policy_and_roster_errors_exit_2() {
     );
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8(output.stderr).unwrap();
+    // The problem at its line and column, then why the run stopped.
+    assert!(err.contains("[roster.json:1:30]"), "{err}");
+    assert!(err.contains("`busy` is not a status"), "{err}");
     assert!(
-        err.starts_with("error: roster `roster.json`: line 1, column"),
+        err.ends_with("error: roster `roster.json` has 1 error; fix it before routing (`switchboard check POLICY --roster roster.json`)\n"),
         "{err}"
     );
+    assert!(output.stdout.is_empty());
 
     let output = route(&[policy.as_str(), "--now", "tomorrow"], b"", &dir);
     assert_eq!(output.status.code(), Some(2));

@@ -120,6 +120,15 @@ codes! {
     Gap = "gap", Error, "leads that no rule matches, shown with a concrete example lead";
     Overlap = "overlap", Warning, "two rules that both match some leads (a lint, off by default)";
     AnalysisIncomplete = "analysis-incomplete", Warning, "the policy is too large to analyse within the node budget";
+    RosterSyntax = "roster-syntax", Error, "the roster is not JSON";
+    RosterShape = "roster-shape", Error, "a roster entry that is not what its key takes: an unknown key, a wrong type, a status or time that cannot be read";
+    RosterMissingRep = "roster-missing-rep", Warning, "a rep of the policy whom the roster does not list, so they get no leads";
+    RosterUnknownRep = "roster-unknown-rep", Warning, "a rep the roster lists who is no rep of the policy";
+    RosterOutOfOffice = "roster-out-of-office", Error, "an out-of-office range that ends before it starts, or overlaps another of the same rep";
+    RosterUnknownOwner = "roster-unknown-owner", Error, "an account owner who is no rep of the policy or the roster";
+    RosterUnknownParent = "roster-unknown-parent", Error, "an account whose parent is not in `accounts`";
+    RosterParentLoop = "roster-parent-loop", Error, "an account whose parents lead back to itself";
+    RosterAsOfFuture = "roster-as-of-future", Warning, "a roster whose `as_of` is later than the routing time";
 }
 
 impl fmt::Display for Code {

@@ -8,8 +8,8 @@ use crate::model::time::LocalTime;
 use crate::model::{EvalContext, Lead, Policy};
 use crate::route::reader::{LeadError, Limits, parse_lead};
 use crate::route::roster::Roster;
-use crate::route::state::{MemoryState, StateError};
-use crate::route::{Action, ActionTrace, Decision, Outcome, RouteConfig, Router, Trace};
+use crate::route::state::{MemoryState, StateError, StateStore};
+use crate::route::{ActionTrace, Decision, Outcome, RouteConfig, Router, Trace};
 use crate::syntax::ast::{Expr, ExprKind};
 use std::fmt::Write as _;
 
@@ -26,12 +26,33 @@ pub struct RuleCheck {
 /// The explanation of one lead's decision.
 #[derive(Debug, Clone)]
 pub struct Explanation {
+    /// The lead's id.
+    pub lead: String,
+    /// Whether this is the decision the ledger recorded, or what would happen now.
+    pub basis: Basis,
     /// The decision, exactly as `route --explain` gives it.
     pub decision: Decision,
-    /// The rule path and every candidate.
+    /// The rule path and every candidate (as of the decision).
     pub trace: Trace,
-    /// The rules tried in order, up to the one that matched.
-    pub rules: Vec<RuleCheck>,
+    /// The rules tried in order, up to the one that matched; `None` when only the lead's id was
+    /// given (the recorded path stands in for them).
+    pub rules: Option<Vec<RuleCheck>>,
+}
+
+/// What an explanation answers for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Basis {
+    /// The decision the ledger holds for the lead, made at `decided_at`; `same_policy` is false
+    /// when another version of the policy made it (the rules shown are the current policy's).
+    Recorded {
+        decided_at: jiff::Timestamp,
+        same_policy: bool,
+        /// The ledger kept how it was decided (older entries may not have it).
+        traced: bool,
+    },
+    /// The lead is not in the ledger: what this policy would decide now, from the state as it
+    /// is (nothing is recorded).
+    WhatIf { empty_state: bool },
 }
 
 impl Explanation {
@@ -50,11 +71,25 @@ impl Explanation {
 pub enum ExplainError {
     /// The lead is not valid (its error record says why).
     Lead(LeadError),
+    /// Only an id was given, and the ledger has no lead by that id.
+    NotRecorded(String),
+    /// The lead given and the lead the ledger holds under its id differ.
+    Conflict {
+        lead: String,
+        decided_at: jiff::Timestamp,
+    },
     /// The state could not be read.
     State(StateError),
 }
 
-/// Explains how `lead_json` is routed.
+/// The lead to explain: its JSON, or only its id (then it must be in the ledger).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeadArgument {
+    Json(String),
+    Id(String),
+}
+
+/// Explains how `lead_json` is routed by this policy from an empty state.
 pub fn explain(
     policy: &Policy,
     compiled: &Compiled,
@@ -63,53 +98,123 @@ pub fn explain(
     lead_json: &str,
     now: jiff::Timestamp,
 ) -> Result<Explanation, ExplainError> {
-    let limits = Limits::default();
-    let context = EvalContext { now };
-    let parsed = parse_lead(policy, lead_json.as_bytes(), &limits).map_err(ExplainError::Lead)?;
-    let config = RouteConfig {
-        now,
-        explain: true,
-        limits,
-    };
-    let router = Router::new(policy, compiled, roster, config, policy_text);
     let mut state = MemoryState::default();
-    let (decision, trace) = match router
-        .route_lead(&mut state, &parsed)
-        .map_err(ExplainError::State)?
-    {
-        Outcome::Decided {
-            decision, trace, ..
-        } => (decision, trace.unwrap_or_default()),
-        Outcome::Invalid(error) => return Err(ExplainError::Lead(error)),
+    let what = Explain {
+        policy,
+        compiled,
+        policy_text,
+        roster,
+        now,
     };
-    let mut rules = Vec::new();
-    for rule in &policy.rules {
-        let matched = policy.holds(&rule.cond, &parsed.lead, &context);
-        let why_not = match (&rule.syntax.condition, matched) {
-            (Some(expr), false) => {
-                Some(why_false(policy, policy_text, expr, &parsed.lead, &context))
-            }
-            _ => None,
+    what.lead(&mut state, &LeadArgument::Json(lead_json.to_string()), true)
+}
+
+/// What explaining needs: the policy, the roster and the routing time.
+pub struct Explain<'a> {
+    pub policy: &'a Policy,
+    pub compiled: &'a Compiled,
+    pub policy_text: &'a str,
+    pub roster: Option<&'a Roster>,
+    pub now: jiff::Timestamp,
+}
+
+impl Explain<'_> {
+    /// Explains a lead with the ledger of `state`: its recorded decision when the ledger has
+    /// it, else what would happen now. `empty_state` says the state is a fresh one (for the
+    /// reader's sake). A what-if changes nothing: the caller rolls the state back.
+    pub fn lead(
+        &self,
+        state: &mut dyn StateStore,
+        lead: &LeadArgument,
+        empty_state: bool,
+    ) -> Result<Explanation, ExplainError> {
+        let config = RouteConfig {
+            now: self.now,
+            explain: true,
+            limits: Limits::default(),
         };
-        rules.push(RuleCheck {
-            label: if rule.is_otherwise && rule.syntax.name.is_none() {
-                "otherwise".to_string()
-            } else {
-                rule.label.clone()
-            },
-            line: rule.line,
-            matched,
-            why_not,
-        });
-        if matched {
-            break;
+        let router = Router::new(
+            self.policy,
+            self.compiled,
+            self.roster,
+            config,
+            self.policy_text,
+        );
+        let (id, parsed) = match lead {
+            LeadArgument::Id(id) => (id.clone(), None),
+            LeadArgument::Json(json) => {
+                let parsed = parse_lead(self.policy, json.as_bytes(), &config.limits)
+                    .map_err(ExplainError::Lead)?;
+                (parsed.id.clone(), Some(parsed))
+            }
+        };
+        if let Some(recorded) = state.recorded(&id).map_err(ExplainError::State)? {
+            if let Some(parsed) = &parsed
+                && let Some(earlier) = recorded.fingerprint
+                && !earlier.same_lead(&router.fingerprint(parsed))
+            {
+                return Err(ExplainError::Conflict {
+                    lead: id,
+                    decided_at: recorded.decided_at,
+                });
+            }
+            let rules = parsed.as_ref().map(|parsed| self.rules_tried(&parsed.lead));
+            return Ok(Explanation {
+                lead: id,
+                basis: Basis::Recorded {
+                    decided_at: recorded.decided_at,
+                    same_policy: recorded.policy_hash == router.policy_hash(),
+                    traced: recorded.trace.is_some(),
+                },
+                decision: recorded.decision,
+                trace: recorded.trace.unwrap_or_default(),
+                rules,
+            });
         }
+        let Some(parsed) = parsed else {
+            return Err(ExplainError::NotRecorded(id));
+        };
+        let (decision, trace) = router
+            .decide_only(state, &parsed, true)
+            .map_err(ExplainError::State)?;
+        Ok(Explanation {
+            lead: id,
+            basis: Basis::WhatIf { empty_state },
+            decision,
+            trace: trace.unwrap_or_default(),
+            rules: Some(self.rules_tried(&parsed.lead)),
+        })
     }
-    Ok(Explanation {
-        decision,
-        trace,
-        rules,
-    })
+
+    /// The rules in order, up to the first that holds, each with why it does not.
+    fn rules_tried(&self, lead: &Lead) -> Vec<RuleCheck> {
+        let policy = self.policy;
+        let context = EvalContext { now: self.now };
+        let mut rules = Vec::new();
+        for rule in &policy.rules {
+            let matched = policy.holds(&rule.cond, lead, &context);
+            let why_not = match (&rule.syntax.condition, matched) {
+                (Some(expr), false) => {
+                    Some(why_false(policy, self.policy_text, expr, lead, &context))
+                }
+                _ => None,
+            };
+            rules.push(RuleCheck {
+                label: if rule.is_otherwise && rule.syntax.name.is_none() {
+                    "otherwise".to_string()
+                } else {
+                    rule.label.clone()
+                },
+                line: rule.line,
+                matched,
+                why_not,
+            });
+            if matched {
+                break;
+            }
+        }
+        rules
+    }
 }
 
 /// Why `expr` does not hold for the lead, in words, quoting the policy's own text.
@@ -183,23 +288,71 @@ fn why_false(
 pub fn render_human(explanation: &Explanation) -> String {
     let mut out = String::new();
     let decision = &explanation.decision;
-    let _ = writeln!(out, "lead {}", decision.lead);
-    out.push_str("rules tried, in order:\n");
-    for rule in &explanation.rules {
-        match (&rule.why_not, rule.matched) {
-            (_, true) => {
-                let _ = writeln!(out, "  {} (line {}): matched", rule.label, rule.line);
-            }
-            (Some(why), false) => {
-                let _ = writeln!(out, "  {} (line {}): no, {why}", rule.label, rule.line);
-            }
-            (None, false) => {
-                let _ = writeln!(out, "  {} (line {}): no", rule.label, rule.line);
+    let _ = writeln!(out, "lead {}", explanation.lead);
+    match &explanation.basis {
+        Basis::Recorded {
+            decided_at,
+            same_policy,
+            traced,
+        } => {
+            let _ = writeln!(
+                out,
+                "recorded decision, made at {decided_at}{}",
+                if *same_policy {
+                    ""
+                } else {
+                    " by another version of the policy (the rules below are this version's)"
+                }
+            );
+            if !traced {
+                out.push_str("(recorded before decisions kept their candidates)\n");
             }
         }
+        Basis::WhatIf { empty_state: true } => {
+            out.push_str("not routed before: what this policy decides from an empty state\n");
+        }
+        Basis::WhatIf { empty_state: false } => {
+            out.push_str(
+                "not in the ledger: what this policy would decide now, from the state as it is \
+                 (nothing is recorded)\n",
+            );
+        }
     }
-    if !explanation.rules.iter().any(|r| r.matched) {
-        out.push_str("  no rule matches this lead\n");
+    match &explanation.rules {
+        Some(rules) => {
+            out.push_str("rules tried, in order:\n");
+            for rule in rules {
+                match (&rule.why_not, rule.matched) {
+                    (_, true) => {
+                        let _ = writeln!(out, "  {} (line {}): matched", rule.label, rule.line);
+                    }
+                    (Some(why), false) => {
+                        let _ = writeln!(out, "  {} (line {}): no, {why}", rule.label, rule.line);
+                    }
+                    (None, false) => {
+                        let _ = writeln!(out, "  {} (line {}): no", rule.label, rule.line);
+                    }
+                }
+            }
+            if !rules.iter().any(|r| r.matched) {
+                out.push_str("  no rule matches this lead\n");
+            }
+        }
+        None => {
+            match &decision.rule {
+                Some(rule) => {
+                    let _ = writeln!(out, "rule: {} (line {})", rule.label, rule.line);
+                }
+                None => out.push_str("rule: none matched\n"),
+            }
+            let path = Trace {
+                path: explanation.trace.path.clone(),
+                actions: Vec::new(),
+            };
+            for line in path.lines() {
+                let _ = writeln!(out, "{line}");
+            }
+        }
     }
     for action in &explanation.trace.actions {
         match action {
@@ -236,13 +389,7 @@ pub fn render_human(explanation: &Explanation) -> String {
             }
         }
     }
-    let destination = match &decision.action {
-        Action::Pool { pool, rep } => format!("pool {pool}, rep {rep}"),
-        Action::Queue { queue } => format!("queue {queue}"),
-        Action::Rep { rep } | Action::Owner { rep } => format!("rep {rep}"),
-        Action::Unassigned => "unassigned".to_string(),
-    };
-    let _ = writeln!(out, "decision: {destination}");
+    let _ = writeln!(out, "decision: {}", decision.action.summary());
     for reason in &decision.reasons {
         match &reason.action {
             Some(action) => {

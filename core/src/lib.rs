@@ -24,6 +24,7 @@ pub mod explain;
 pub mod files;
 pub mod format;
 pub mod graph;
+pub mod json;
 pub mod model;
 pub mod pipeline;
 pub mod render;

@@ -3,7 +3,8 @@
 //! equivalent, 1 changes, 2 errors (a file or revision that cannot be read, a policy with errors,
 //! a roster that is not valid).
 
-use super::{EXIT_PROBLEMS, Source, describe_io, human_style, load_roster, parse_now};
+use super::policy::{parse_now, read_roster};
+use super::{EXIT_PROBLEMS, Source, describe_io, human_style};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -153,7 +154,7 @@ fn load(
     }
 }
 
-pub fn run(args: &DiffArgs) -> Result<ExitCode, String> {
+pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
     let old_source = read_policy(&args.old)?;
     let new_source = read_policy(&args.new)?;
     // Both are checked before either refuses, so that every error is shown in one run.
@@ -161,10 +162,10 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, String> {
     let new = load(&new_source, args.node_budget);
     let ((old_policy, old_compiled), (new_policy, new_compiled)) = match (old, new) {
         (Ok(old), Ok(new)) => (old, new),
-        (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}")),
-        (Err(error), _) | (_, Err(error)) => return Err(error),
+        (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}").into()),
+        (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     };
-    let roster = load_roster(args.roster.as_deref())?;
+    let roster = read_roster(args.roster.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
     let semantic = diff(
         &old_policy,

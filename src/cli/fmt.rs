@@ -16,7 +16,7 @@ pub struct FmtArgs {
     check: bool,
 }
 
-pub fn run(args: &FmtArgs) -> Result<ExitCode, String> {
+pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     let sources = read_sources(&args.paths)?;
     let mut changed = 0usize;
     let mut broken = 0usize;

@@ -11,14 +11,14 @@ pub struct LspArgs {
 }
 
 #[cfg(feature = "lsp")]
-pub fn run(_args: &LspArgs) -> Result<ExitCode, String> {
+pub fn run(_args: &LspArgs) -> Result<ExitCode, super::Failure> {
     Ok(switchboard_lsp::run_stdio(std::sync::Arc::new(
         switchboard::disk::DiskFiles,
     )))
 }
 
 #[cfg(not(feature = "lsp"))]
-pub fn run(_args: &LspArgs) -> Result<ExitCode, String> {
+pub fn run(_args: &LspArgs) -> Result<ExitCode, super::Failure> {
     Err("this `switchboard` was built without the language server; \
          reinstall with the default features: `cargo install --path .`"
         .to_string())

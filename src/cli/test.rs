@@ -41,7 +41,7 @@ enum TestFormat {
     Junit,
 }
 
-pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
+pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
     let disk = DiskFiles;
     let sources: Vec<Source> = read_sources(&args.paths)?
         .into_iter()
@@ -87,7 +87,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, String> {
         }
     }
     if suite.ran.is_empty() {
-        return Err("no `test` blocks found".to_string());
+        return Err("no `test` blocks found".to_string().into());
     }
     Ok(if suite.failed() > 0 || low {
         ExitCode::from(EXIT_PROBLEMS)

@@ -9,8 +9,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
-use switchboard_core::route::decision::Decision;
-use switchboard_core::route::state::{Loads, StateError, StateErrorKind, StateStore};
+use switchboard_core::route::state::{
+    Fingerprint, Loads, Recorded, StateError, StateErrorKind, StateStore, compact,
+};
 use switchboard_core::route::wire;
 
 /// SQLite's errors as the core's state errors.
@@ -64,7 +65,8 @@ impl SqliteState {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
             match SqliteState::try_open(path) {
-                Ok(state) => return Ok(state),
+                Ok(Ok(state)) => return Ok(state),
+                Ok(Err(refusal)) => return Err(refusal),
                 Err(error) if is_busy(&error) && std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -73,7 +75,7 @@ impl SqliteState {
         }
     }
 
-    fn try_open(path: &Path) -> Result<SqliteState, rusqlite::Error> {
+    fn try_open(path: &Path) -> Result<Result<SqliteState, StateError>, rusqlite::Error> {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(60))?;
         let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
@@ -83,6 +85,38 @@ impl SqliteState {
         // FULL: a committed batch survives power loss too, and its decisions are only printed
         // after the commit.
         connection.pragma_update(None, "synchronous", "FULL")?;
+        if let Err(refusal) = migrate(&connection)? {
+            return Ok(Err(refusal));
+        }
+        Ok(Ok(SqliteState {
+            connection,
+            in_batch: false,
+            rotations: HashMap::new(),
+            loads: Loads::default(),
+        }))
+    }
+}
+
+/// The version of the tables this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Creates the tables, or brings an older file's up to [`SCHEMA_VERSION`], in one transaction.
+/// A file written by a newer Switchboard is refused, never changed.
+fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::Error> {
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        connection.execute_batch("ROLLBACK")?;
+        return Ok(Err(StateError::new(
+            StateErrorKind::Unavailable,
+            format!(
+                "the state was written by a newer Switchboard (tables version {version}; this \
+                 one knows {SCHEMA_VERSION}): upgrade switchboard, or use another --state"
+            ),
+        )));
+    }
+    if version < SCHEMA_VERSION {
+        // Version 1 (no user_version yet) had the ledger without fingerprints and traces.
         connection.execute_batch(
             "CREATE TABLE IF NOT EXISTS ledger (
                  lead TEXT PRIMARY KEY,
@@ -98,13 +132,34 @@ impl SqliteState {
              );
              CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_ns);",
         )?;
-        Ok(SqliteState {
-            connection,
-            in_batch: false,
-            rotations: HashMap::new(),
-            loads: Loads::default(),
-        })
+        let columns: Vec<String> = connection
+            .prepare("SELECT name FROM pragma_table_info('ledger')")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for (column, ty) in [
+            ("fingerprint", "INTEGER"),
+            ("schema_digest", "INTEGER"),
+            ("decided_at", "TEXT"),
+            ("trace", "BLOB"),
+        ] {
+            if !columns.iter().any(|name| name == column) {
+                connection
+                    .execute_batch(&format!("ALTER TABLE ledger ADD COLUMN {column} {ty}"))?;
+            }
+        }
+        connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
+    connection.execute_batch("COMMIT")?;
+    Ok(Ok(()))
+}
+
+/// A 64-bit digest as SQLite's signed integer (the same bits).
+fn as_sql(value: u64) -> i64 {
+    i64::from_le_bytes(value.to_le_bytes())
+}
+
+fn from_sql(value: i64) -> u64 {
+    u64::from_le_bytes(value.to_le_bytes())
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
@@ -153,38 +208,109 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
-    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
+    fn rollback(&mut self) -> Result<(), StateError> {
+        if !self.in_batch {
+            return Ok(());
+        }
+        self.connection.execute_batch("ROLLBACK").db()?;
+        self.in_batch = false;
+        self.rotations.clear();
+        self.loads.clear();
+        Ok(())
+    }
+
+    fn keeps_traces(&self) -> bool {
+        true
+    }
+
+    fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         let mut statement = self
             .connection
-            .prepare_cached("SELECT decision FROM ledger WHERE lead = ?1")
+            .prepare_cached(
+                "SELECT decision, policy_hash, recorded_at, fingerprint, schema_digest, \
+                 decided_at, trace FROM ledger WHERE lead = ?1",
+            )
             .db()?;
-        let Some(text) = statement
-            .query_row(params![lead], |row| row.get::<_, String>(0))
+        type Row = (
+            String,
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<Vec<u8>>,
+        );
+        let row: Option<Row> = statement
+            .query_row(params![lead], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                ))
+            })
             .optional()
-            .db()?
+            .db()?;
+        let Some((text, policy_hash, recorded_at, fingerprint, schema, decided_at, trace)) = row
         else {
             return Ok(None);
         };
-        wire::read_decision(&text).map(Some).map_err(|error| {
+        let corrupt = |what: String| {
             StateError::new(
                 StateErrorKind::Corrupt,
-                format!(
-                    "state database: the recorded decision of `{lead}` cannot be read: {error}"
-                ),
+                format!("state database: the recorded decision of `{lead}` cannot be read: {what}"),
             )
-        })
+        };
+        let decision = wire::read_decision(&text).map_err(|error| corrupt(error.to_string()))?;
+        // Entries from before decision times were kept: the time the row was written.
+        let decided_at = decided_at
+            .as_deref()
+            .unwrap_or(&recorded_at)
+            .parse::<Timestamp>()
+            .map_err(|error| corrupt(format!("its time: {error}")))?;
+        let trace = match trace {
+            None => None,
+            Some(bytes) => Some(
+                compact::decode_trace(&bytes).ok_or_else(|| corrupt("its trace".to_string()))?,
+            ),
+        };
+        Ok(Some(Recorded {
+            decision,
+            fingerprint: fingerprint.zip(schema).map(|(lead, schema)| Fingerprint {
+                lead: from_sql(lead),
+                schema: from_sql(schema),
+            }),
+            decided_at,
+            policy_hash,
+            trace,
+        }))
     }
 
-    fn record(&mut self, decision: &Decision, policy_hash: &str) -> Result<(), StateError> {
+    fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
         let mut statement = self
             .connection
-            .prepare_cached("INSERT INTO ledger (lead, decision, policy_hash) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO ledger (lead, decision, policy_hash, fingerprint, schema_digest, \
+                 decided_at, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
             .db()?;
+        let trace = entry.trace.as_ref().map(|trace| {
+            let mut bytes = Vec::new();
+            compact::encode_trace(trace, &mut bytes);
+            bytes
+        });
         statement
             .execute(params![
-                decision.lead,
-                wire::decision_json(decision),
-                policy_hash
+                entry.decision.lead,
+                wire::decision_json(&entry.decision),
+                entry.policy_hash,
+                entry.fingerprint.map(|f| as_sql(f.lead)),
+                entry.fingerprint.map(|f| as_sql(f.schema)),
+                entry.decided_at.to_string(),
+                trace,
             ])
             .db()?;
         Ok(())

@@ -16,7 +16,7 @@ use crate::graph::Compiled;
 use crate::model::Policy;
 use crate::route::reader::{LeadError, Limits, parse_lead};
 use crate::route::roster::Roster;
-use crate::route::state::{StateError, StateStore};
+use crate::route::state::{Recorded, StateError, StateStore};
 use crate::route::{Action, Decision, Due, RouteConfig, Router, wire};
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -161,10 +161,14 @@ impl StateStore for Stateless {
     fn commit(&mut self) -> Result<(), StateError> {
         Ok(())
     }
-    fn recorded(&mut self, _: &str) -> Result<Option<Decision>, StateError> {
+    fn rollback(&mut self) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn recorded(&mut self, _: &str) -> Result<Option<Recorded>, StateError> {
         Ok(None)
     }
-    fn record(&mut self, _: &Decision, _: &str) -> Result<(), StateError> {
+    fn record(&mut self, _: &Recorded) -> Result<(), StateError> {
         Ok(())
     }
     fn rotation(&mut self, _: &str) -> Result<Option<String>, StateError> {
@@ -230,8 +234,8 @@ impl<'a> Backtest<'a> {
         let (old, new) = if self.same_schema {
             match old_parsed {
                 Ok(parsed) => {
-                    let old = self.old.1.decide_only(&mut Stateless, &parsed)?;
-                    let new = self.new.1.decide_only(&mut Stateless, &parsed)?;
+                    let old = self.old.1.decide_only(&mut Stateless, &parsed, false)?.0;
+                    let new = self.new.1.decide_only(&mut Stateless, &parsed, false)?.0;
                     (LeadOutcome::Decided(old), LeadOutcome::Decided(new))
                 }
                 Err(error) => (
@@ -243,7 +247,7 @@ impl<'a> Backtest<'a> {
             let decide = |router: &Router<'_>, parsed| -> Result<LeadOutcome, StateError> {
                 Ok(match parsed {
                     Ok(parsed) => {
-                        LeadOutcome::Decided(router.decide_only(&mut Stateless, &parsed)?)
+                        LeadOutcome::Decided(router.decide_only(&mut Stateless, &parsed, false)?.0)
                     }
                     Err(error) => LeadOutcome::Rejected(error),
                 })

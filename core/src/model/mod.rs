@@ -695,6 +695,36 @@ fn calendar_def(calendar: &ast::Calendar) -> Option<CalendarDef> {
     })
 }
 
+/// FNV-1a, 64 bits: stable across runs and machines (digests are stored in the state).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn byte(&mut self, byte: u8) {
+        self.0 ^= u64::from(byte);
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.byte(*byte);
+        }
+    }
+
+    /// A text and its end, so that `ab`+`c` and `a`+`bc` differ.
+    fn text(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+        self.byte(0xff);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Context that evaluation needs besides the lead: the time to use when the lead has no clock.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalContext {
@@ -706,12 +736,63 @@ impl Policy {
     pub fn clock_of(&self, lead: &Lead, context: &EvalContext) -> Timestamp {
         self.clock
             .and_then(|field| match lead.values.get(field) {
+                // A valid time beyond what jiff represents (the last hours of 9999) is the
+                // latest instant there is, never `now`.
                 Some(Some(LeadValue::Scalar(Scalar::Int(nanos)))) => {
-                    Timestamp::from_nanosecond(*nanos).ok()
+                    Some(Timestamp::from_nanosecond(*nanos).unwrap_or(if *nanos > 0 {
+                        Timestamp::MAX
+                    } else {
+                        Timestamp::MIN
+                    }))
                 }
                 _ => None,
             })
             .unwrap_or(context.now)
+    }
+
+    /// A stable 64-bit digest of the schema the policy reads leads with (field names, types,
+    /// optionality). Two policies with one digest read a lead alike, so their lead
+    /// [fingerprints](Policy::fingerprint) compare.
+    pub fn schema_digest(&self) -> u64 {
+        let mut hash = Fnv::new();
+        for field in &self.fields {
+            hash.text(&field.name);
+            hash.text(&field.ty.to_string());
+            hash.byte(u8::from(field.optional));
+        }
+        hash.finish()
+    }
+
+    /// A stable 64-bit digest of what the policy reads of a lead: every field but `id`, by name
+    /// and value. Two leads with the same id and different fingerprints are different leads.
+    pub fn fingerprint(&self, lead: &Lead) -> u64 {
+        let mut hash = Fnv::new();
+        for (field, value) in self.fields.iter().zip(&lead.values) {
+            let Some(value) = value else { continue };
+            if field.name == "id" {
+                continue;
+            }
+            hash.text(&field.name);
+            match value {
+                LeadValue::Variant(variant) => {
+                    hash.byte(1);
+                    hash.bytes(&variant.to_le_bytes());
+                }
+                LeadValue::Str(text) => {
+                    hash.byte(2);
+                    hash.text(text);
+                }
+                LeadValue::Scalar(Scalar::Int(int)) => {
+                    hash.byte(3);
+                    hash.bytes(&int.to_le_bytes());
+                }
+                LeadValue::Scalar(Scalar::Float(float)) => {
+                    hash.byte(4);
+                    hash.bytes(&float.to_bits().to_le_bytes());
+                }
+            }
+        }
+        hash.finish()
     }
 
     /// Whether an atom holds for a lead.

@@ -121,6 +121,16 @@ impl Action {
         }
     }
 
+    /// "pool senior, rep anna", "queue nurture", "rep sergei", "unassigned".
+    pub fn summary(&self) -> String {
+        match self {
+            Action::Pool { pool, rep } => format!("pool {pool}, rep {rep}"),
+            Action::Queue { queue } => format!("queue {queue}"),
+            Action::Rep { rep } | Action::Owner { rep } => format!("rep {rep}"),
+            Action::Unassigned => "unassigned".to_string(),
+        }
+    }
+
     /// "pool `senior` (rep anna)", "queue `nurture`", "rep `sergei`", "`unassigned`".
     pub fn describe(&self) -> String {
         match self {
@@ -170,6 +180,46 @@ pub struct Reason {
 pub struct Trace {
     pub path: Vec<crate::graph::TraceStep>,
     pub actions: Vec<ActionTrace>,
+}
+
+impl Trace {
+    /// The trace in a few lines for people: the graph path, then each action with its
+    /// candidates (`path: intent = high; fit = strong`, `pool senior: anna (chosen), …`).
+    pub fn lines(&self) -> Vec<String> {
+        let trace = self;
+        let mut lines = Vec::new();
+        let path: Vec<String> = trace
+            .path
+            .iter()
+            .map(|step| {
+                let value = step.value.to_text();
+                if step.branch == value || step.branch == format!("\"{value}\"") {
+                    format!("{} = {value}", step.test)
+                } else {
+                    format!("{} = {value} ({})", step.test, step.branch)
+                }
+            })
+            .collect();
+        if !path.is_empty() {
+            lines.push(format!("path: {}", path.join("; ")));
+        }
+        for action in &trace.actions {
+            match action {
+                ActionTrace::Candidates {
+                    action, candidates, ..
+                } => {
+                    let shown: Vec<String> = candidates
+                        .iter()
+                        .map(|c| format!("{} ({})", c.rep, c.why))
+                        .collect();
+                    lines.push(format!("{action}: {}", shown.join(", ")));
+                }
+                ActionTrace::Queued { action } => lines.push(format!("{action}: queued")),
+                ActionTrace::Failed { action, result } => lines.push(format!("{action}: {result}")),
+            }
+        }
+        lines
+    }
 }
 
 /// One action of the matched rule, as tried.

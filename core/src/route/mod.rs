@@ -24,7 +24,7 @@ pub use decision::{
 use jiff::Timestamp;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
-use state::{StateError, StateStore};
+use state::{Fingerprint, Recorded, StateError, StateStore};
 use std::borrow::Cow;
 
 /// Settings of a routing run.
@@ -44,6 +44,8 @@ pub struct Router<'a> {
     roster: Option<&'a Roster>,
     config: RouteConfig,
     policy_hash: String,
+    /// The digest of the schema leads are read with (part of every fingerprint).
+    schema_digest: u64,
 }
 
 /// A rep's eligibility for one lead.
@@ -82,6 +84,7 @@ impl<'a> Router<'a> {
             roster,
             config,
             policy_hash: policy_hash(policy_text),
+            schema_digest: policy.schema_digest(),
         }
     }
 
@@ -115,36 +118,73 @@ impl<'a> Router<'a> {
         })
     }
 
-    /// Decides for a validated lead, or answers its recorded decision.
+    /// Decides for a validated lead, or answers its recorded decision. A lead id recorded for
+    /// a lead with other content is an `lead.id_conflict` error: never the other lead's
+    /// decision, never a second assignment.
     pub fn route_lead(
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
     ) -> Result<Outcome, StateError> {
+        let fingerprint = self.fingerprint(parsed);
         if let Some(recorded) = state.recorded(&parsed.id)? {
+            if recorded
+                .fingerprint
+                .is_some_and(|earlier| !earlier.same_lead(&fingerprint))
+            {
+                return Ok(Outcome::Invalid(LeadError {
+                    code: "lead.id_conflict",
+                    message: format!(
+                        "lead id `{}` was already used for a different lead, decided at {} \
+                         ({}); give each lead its own id",
+                        parsed.id,
+                        recorded.decided_at,
+                        recorded.decision.action.summary()
+                    ),
+                    lead: Some(parsed.id.clone()),
+                }));
+            }
             return Ok(Outcome::Decided {
-                decision: recorded,
+                decision: recorded.decision,
                 duplicate: true,
                 trace: None,
             });
         }
-        let (decision, trace) = self.decide(state, parsed)?;
-        state.record(&decision, &self.policy_hash)?;
-        Ok(Outcome::Decided {
+        let traced = self.config.explain || state.keeps_traces();
+        let (decision, trace) = self.decide(state, parsed, traced)?;
+        let entry = Recorded {
             decision,
-            duplicate: false,
+            fingerprint: Some(fingerprint),
+            decided_at: self.config.now,
+            policy_hash: self.policy_hash.clone(),
             trace,
+        };
+        state.record(&entry)?;
+        Ok(Outcome::Decided {
+            decision: entry.decision,
+            duplicate: false,
+            trace: entry.trace.filter(|_| self.config.explain),
         })
     }
 
+    /// What the lead carries, as the ledger compares it.
+    pub fn fingerprint(&self, parsed: &ParsedLead) -> Fingerprint {
+        Fingerprint {
+            lead: self.policy.fingerprint(&parsed.lead),
+            schema: self.schema_digest,
+        }
+    }
+
     /// Decides for a validated lead without looking at or writing the ledger: the decision a
-    /// lead gets from this policy, roster and state, whatever was routed before (backtests).
+    /// lead gets from this policy, roster and state, whatever was routed before (backtests,
+    /// what-if explanations). With `traced`, also how it was reached.
     pub fn decide_only(
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
-    ) -> Result<Decision, StateError> {
-        self.decide(state, parsed).map(|(decision, _)| decision)
+        traced: bool,
+    ) -> Result<(Decision, Option<Trace>), StateError> {
+        self.decide(state, parsed, traced)
     }
 
     fn context(&self) -> EvalContext {
@@ -157,8 +197,9 @@ impl<'a> Router<'a> {
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
+        traced: bool,
     ) -> Result<(Decision, Option<Trace>), StateError> {
-        let explain = self.config.explain;
+        let explain = traced;
         let context = self.context();
         let lead = &parsed.lead;
         let at = self.policy.clock_of(lead, &context);
@@ -198,7 +239,7 @@ impl<'a> Router<'a> {
         let mut action_traces = Vec::new();
         let mut calendar = rule_calendar;
         for action in &rule.syntax.actions {
-            match self.attempt(state, &action.kind, parsed, at, rule_calendar)? {
+            match self.attempt(state, &action.kind, parsed, at, rule_calendar, traced)? {
                 Attempt::Failed { reason, trace } => {
                     decision.reasons.push(Reason {
                         action: Some(action.kind.describe()),
@@ -273,10 +314,11 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         at: Timestamp,
         rule_calendar: Option<usize>,
+        traced: bool,
     ) -> Result<Attempt, StateError> {
         // Out-of-office dates of named reps are read in the zone of the rule's calendar.
         let named_calendar = rule_calendar.and_then(|c| self.policy.calendars.get(c));
-        let explain = self.config.explain;
+        let explain = traced;
         let failed = |action: String, reason: String| Attempt::Failed {
             trace: explain.then(|| ActionTrace::Failed {
                 action,
@@ -301,7 +343,7 @@ impl<'a> Router<'a> {
                         format!("pool `{}` is not declared", name.name),
                     ));
                 };
-                self.pick(state, pool, at)
+                self.pick(state, pool, at, traced)
             }
             ActionKind::Rep(target) => {
                 // `rep FIELD` names the rep in a string field; `rep NAME` names the rep.
@@ -319,6 +361,7 @@ impl<'a> Router<'a> {
                 };
                 let candidate = self.candidate(state, rep, None, at, named_calendar)?;
                 Ok(self.named(
+                    traced,
                     candidate,
                     |rep| Action::Rep { rep },
                     || format!("rep {}", target.name),
@@ -349,7 +392,13 @@ impl<'a> Router<'a> {
                     return Ok(failed(label(), reason));
                 };
                 let candidate = self.candidate(state, &owner, None, at, named_calendar)?;
-                Ok(self.named(candidate, |rep| Action::Owner { rep }, label, Some(how)))
+                Ok(self.named(
+                    traced,
+                    candidate,
+                    |rep| Action::Owner { rep },
+                    label,
+                    Some(how),
+                ))
             }
         }
     }
@@ -357,12 +406,13 @@ impl<'a> Router<'a> {
     /// The outcome of a named-rep action (`rep`, `owner of`).
     fn named(
         &self,
+        traced: bool,
         candidate: Candidate<'_>,
         action: impl FnOnce(String) -> Action,
         label: impl Fn() -> String,
         how: Option<String>,
     ) -> Attempt {
-        let trace = self.config.explain.then(|| ActionTrace::Candidates {
+        let trace = traced.then(|| ActionTrace::Candidates {
             action: label(),
             strategy: None,
             candidates: vec![CandidateTrace {
@@ -461,6 +511,7 @@ impl<'a> Router<'a> {
         state: &mut dyn StateStore,
         pool: &PoolDef,
         at: Timestamp,
+        traced: bool,
     ) -> Result<Attempt, StateError> {
         let calendar = pool.calendar.and_then(|c| self.policy.calendars.get(c));
         let mut candidates = Vec::with_capacity(pool.members.len());
@@ -519,7 +570,7 @@ impl<'a> Router<'a> {
                 chosen
             }
         };
-        let trace = self.config.explain.then(|| ActionTrace::Candidates {
+        let trace = traced.then(|| ActionTrace::Candidates {
             action: format!("pool {}", pool.name),
             strategy: Some(strategy_name(&pool.strategy)),
             candidates: candidates

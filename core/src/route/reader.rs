@@ -72,7 +72,7 @@ pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadError {
     /// `lead.json`, `lead.utf8`, `lead.object`, `lead.too_long`, `lead.too_deep`, `lead.missing`,
-    /// `lead.type`.
+    /// `lead.type`, `lead.id` (a blank id), `lead.id_conflict` (an id used for another lead).
     pub code: &'static str,
     pub message: String,
     /// The lead's id, when it could be read.
@@ -165,6 +165,14 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
     let Some(id) = id else {
         return Err(error("lead.missing", "field `id` is required".to_string()));
     };
+    // The ledger answers by id: a blank id would make every blank-id lead the same lead.
+    if id.trim().is_empty() {
+        return Err(LeadError {
+            code: "lead.id",
+            message: "field `id` is blank: every lead needs an id of its own".to_string(),
+            lead: Some(id),
+        });
+    }
     Ok(ParsedLead {
         id,
         lead: Lead { values },
@@ -436,11 +444,34 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed {
     }
 }
 
+/// The instant of a lead's time, in nanoseconds since the Unix epoch: an RFC 3339 time
+/// (`2026-11-23T10:00:00+01:00`, `…Z`, with a fraction or not) whose offset is within ±23:59.
+/// The common form is read by [`common_timestamp_nanos`]; anything else by jiff's parser (which
+/// also takes a leap second, a lowercase `t`, a space for `T`), with the offset checked.
+pub fn read_time(text: &str) -> Option<i128> {
+    common_timestamp_nanos(text).or_else(|| general_timestamp_nanos(text))
+}
+
+/// The general path of [`read_time`]: jiff's parser, refusing offsets of a day or more (jiff
+/// takes up to ±25:59:59; RFC 3339's hours are 00-23).
+fn general_timestamp_nanos(text: &str) -> Option<i128> {
+    let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
+    if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
+        && numeric.offset().seconds().unsigned_abs() >= 24 * 3_600
+    {
+        return None;
+    }
+    text.parse::<jiff::Timestamp>()
+        .ok()
+        .map(|time| time.as_nanosecond())
+}
+
 /// The instant of the common RFC 3339 form `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, in
 /// nanoseconds since the Unix epoch, read without the general parser (leads carry a time each,
-/// and this is most of reading one). Anything else, or anything unusual (leap seconds, years
-/// outside 0001-9998), gives `None` and goes to the general parser, which gives the same instant
-/// for every text this accepts (`fast_timestamps_agree_with_jiff`).
+/// and this is most of reading one). Anything else, or anything unusual (leap seconds, year
+/// 0000), gives `None` and goes to the general parser, which gives the same instant for every
+/// text this accepts (`fast_timestamps_agree_with_the_general_reader`) where it can hold it:
+/// jiff's instants end at 9999-12-30T22:00Z, so the last hours of 9999 are read only here.
 fn common_timestamp_nanos(text: &str) -> Option<i128> {
     let bytes = text.as_bytes();
     let digit = |index: usize| -> Option<u32> {
@@ -464,7 +495,7 @@ fn common_timestamp_nanos(text: &str) -> Option<i128> {
         2 => 28,
         _ => return None,
     };
-    if !(1..=9998).contains(&year)
+    if !(1..=9999).contains(&year)
         || !(1..=month_days).contains(&day)
         || hour > 23
         || minute > 59
@@ -556,12 +587,12 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
         }
         (FieldType::Number, Json::Float(_)) => Err("a finite number".to_string()),
         (FieldType::Number, _) => Err("a number".to_string()),
-        (FieldType::Time, Json::Str(text)) => match common_timestamp_nanos(text) {
+        (FieldType::Time, Json::Str(text)) => match read_time(text) {
             Some(nanos) => Ok(LeadValue::Scalar(Scalar::Int(nanos))),
-            None => text
-                .parse::<jiff::Timestamp>()
-                .map(|time| LeadValue::Scalar(Scalar::from_time(time)))
-                .map_err(|_| "an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
+            None if text.parse::<jiff::Timestamp>().is_ok() => {
+                Err("an RFC 3339 time with a UTC offset within ±23:59".to_string())
+            }
+            None => Err("an RFC 3339 time such as \"2026-11-23T10:00:00+01:00\"".to_string()),
         },
         (FieldType::Time, _) => Err("an RFC 3339 time string".to_string()),
     }
@@ -605,18 +636,75 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn jiff_nanos(text: &str) -> Option<i128> {
-        text.parse::<jiff::Timestamp>()
-            .ok()
-            .map(|time| time.as_nanosecond())
+    /// jiff's latest instant: later valid times are read by the fast path alone.
+    fn beyond_jiff(nanos: i128) -> bool {
+        nanos > jiff::Timestamp::MAX.as_nanosecond()
+    }
+
+    /// The fast path and the general reader agree on `text`: whatever the fast path reads, the
+    /// general reader reads to the same instant (or cannot hold it), and whatever in the common
+    /// form the general reader reads, the fast path reads too.
+    fn agree(text: &str) -> Result<(), TestCaseError> {
+        let general = general_timestamp_nanos(text);
+        match common_timestamp_nanos(text) {
+            Some(fast) if general.is_none() => {
+                prop_assert!(beyond_jiff(fast), "only the fast path reads {}", text)
+            }
+            Some(fast) => prop_assert_eq!(Some(fast), general, "{}", text),
+            None => prop_assert!(
+                general.is_none() || !common_form(text),
+                "the fast path refuses {} in the common form",
+                text
+            ),
+        }
+        Ok(())
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS[.1-9 digits](Z|±HH:MM)`, years 0001-9999, no leap second.
+    fn common_form(text: &str) -> bool {
+        let bytes = text.as_bytes();
+        let digits = |range: std::ops::Range<usize>| {
+            bytes
+                .get(range)
+                .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+        };
+        let shape = bytes.len() >= 20
+            && digits(0..4)
+            && bytes[4] == b'-'
+            && digits(5..7)
+            && bytes[7] == b'-'
+            && digits(8..10)
+            && bytes[10] == b'T'
+            && digits(11..13)
+            && bytes[13] == b':'
+            && digits(14..16)
+            && bytes[16] == b':'
+            && digits(17..19);
+        if !shape || &text[0..4] == "0000" || &text[17..19] == "60" {
+            return false;
+        }
+        let mut rest = &text[19..];
+        if let Some(fraction) = rest.strip_prefix('.') {
+            let count = fraction.bytes().take_while(u8::is_ascii_digit).count();
+            if !(1..=9).contains(&count) {
+                return false;
+            }
+            rest = &fraction[count..];
+        }
+        rest == "Z"
+            || (rest.len() == 6
+                && matches!(rest.as_bytes()[0], b'+' | b'-')
+                && digits(text.len() - 5..text.len() - 3)
+                && rest.as_bytes()[3] == b':'
+                && rest[4..].bytes().all(|b| b.is_ascii_digit()))
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
-        /// Every text the fast path reads, jiff reads to the same instant.
+        /// Well-formed and near-well-formed times: the two readers agree.
         #[test]
-        fn fast_timestamps_agree_with_jiff(
+        fn fast_timestamps_agree_with_the_general_reader(
             year in 0u32..10_000, month in 0u32..14, day in 0u32..33, hour in 0u32..25,
             minute in 0u32..61, second in 0u32..61, fraction in proptest::option::of("[0-9]{0,10}"),
             offset in prop_oneof![Just("Z".to_string()), "[+-][0-2][0-9]:[0-6][0-9]"],
@@ -625,17 +713,19 @@ mod tests {
             let text = format!(
                 "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}{offset}"
             );
-            if let Some(fast) = common_timestamp_nanos(&text) {
-                prop_assert_eq!(Some(fast), jiff_nanos(&text), "{}", text);
-            }
+            agree(&text)?;
         }
 
-        /// Mangled texts: the fast path never accepts what jiff rejects or reads differently.
+        /// Mangled texts of the right alphabet: the readers agree.
         #[test]
         fn fast_timestamps_never_disagree_on_odd_text(text in "[0-9T:Z+.-]{15,32}") {
-            if let Some(fast) = common_timestamp_nanos(&text) {
-                prop_assert_eq!(Some(fast), jiff_nanos(&text), "{}", text);
-            }
+            agree(&text)?;
+        }
+
+        /// Arbitrary strings: the readers agree, and no offset of a day or more is read.
+        #[test]
+        fn the_readers_agree_on_arbitrary_strings(text in "\\PC{0,40}") {
+            agree(&text)?;
         }
     }
 
@@ -649,7 +739,11 @@ mod tests {
             "0001-01-01T00:00:00Z",
             "1969-12-31T23:59:59Z",
         ] {
-            assert_eq!(common_timestamp_nanos(text), jiff_nanos(text), "{text}");
+            assert_eq!(
+                common_timestamp_nanos(text),
+                general_timestamp_nanos(text),
+                "{text}"
+            );
             assert!(common_timestamp_nanos(text).is_some(), "{text}");
         }
         for unusual in [
@@ -659,6 +753,28 @@ mod tests {
             "2026-11-23 10:00:00Z",
         ] {
             assert_eq!(common_timestamp_nanos(unusual), None, "{unusual}");
+        }
+    }
+
+    #[test]
+    fn times_are_rfc_3339_with_offsets_within_a_day() {
+        // Valid: the last second of 9999 (beyond jiff's instants), an offset of 23:59.
+        let last = read_time("9999-12-31T23:59:59Z").unwrap();
+        assert!(beyond_jiff(last));
+        assert_eq!(
+            read_time("2026-11-23T10:00:00+23:59"),
+            general_timestamp_nanos("2026-11-23T10:00:00+23:59")
+        );
+        assert!(read_time("2026-11-23T10:00:00+23:59").is_some());
+        // Invalid: offsets of a day or more, in any form jiff would take.
+        for text in [
+            "2026-11-23T10:00:00+25:00",
+            "2026-11-23T10:00:00+24:00",
+            "2026-11-23T10:00:00-24:30",
+            "2026-11-23 10:00:00+25:00",
+            "2026-11-23T10:00:00+2500",
+        ] {
+            assert_eq!(read_time(text), None, "{text}");
         }
     }
 

@@ -14,7 +14,7 @@ use crate::model::FieldType;
 use crate::model::Policy;
 use crate::route::roster::Roster;
 use crate::route::state::MemoryState;
-use crate::route::{Action, ActionTrace, Outcome, RouteConfig, Router, Trace};
+use crate::route::{Action, Outcome, RouteConfig, Router};
 use crate::span::Span;
 use crate::syntax::ast::{DurationKind, ExpectationKind, LeadLiteral, Test, ValueKind};
 use serde_json::Value;
@@ -227,43 +227,6 @@ fn clock_of_literal(policy: &Policy, lead: &LeadLiteral) -> Option<jiff::Timesta
             ValueKind::Time(time) => Some(time),
             _ => None,
         })
-}
-
-/// A decision's trace in a few lines for people: the graph path, then each action with its
-/// candidates (`path: intent = high; fit = strong`, `pool senior: anna (chosen), …`).
-pub fn trace_lines(trace: &Trace) -> Vec<String> {
-    let mut lines = Vec::new();
-    let path: Vec<String> = trace
-        .path
-        .iter()
-        .map(|step| {
-            let value = step.value.to_text();
-            if step.branch == value || step.branch == format!("\"{value}\"") {
-                format!("{} = {value}", step.test)
-            } else {
-                format!("{} = {value} ({})", step.test, step.branch)
-            }
-        })
-        .collect();
-    if !path.is_empty() {
-        lines.push(format!("path: {}", path.join("; ")));
-    }
-    for action in &trace.actions {
-        match action {
-            ActionTrace::Candidates {
-                action, candidates, ..
-            } => {
-                let shown: Vec<String> = candidates
-                    .iter()
-                    .map(|c| format!("{} ({})", c.rep, c.why))
-                    .collect();
-                lines.push(format!("{action}: {}", shown.join(", ")));
-            }
-            ActionTrace::Queued { action } => lines.push(format!("{action}: queued")),
-            ActionTrace::Failed { action, result } => lines.push(format!("{action}: {result}")),
-        }
-    }
-    lines
 }
 
 /// How many tests reached each rule (by rule index).

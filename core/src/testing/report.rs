@@ -2,7 +2,7 @@
 //! its trace, coverage of rules), one JSON object, and JUnit XML for CI systems.
 
 use super::suite::{Ran, Suite, Tested};
-use super::{TestResult, coverage, trace_lines};
+use super::{TestResult, coverage};
 use crate::route::{Outcome, wire};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -82,7 +82,7 @@ pub fn human(suite: &Suite, coverage: &[CoverageRow], show_coverage: bool) -> St
                 trace: Some(trace), ..
             } = outcome
             {
-                for line in trace_lines(trace) {
+                for line in trace.lines() {
                     out.push_str(&format!("      {line}\n"));
                 }
             }
@@ -219,7 +219,7 @@ pub fn junit(suite: &Suite) -> String {
                     trace: Some(trace), ..
                 } = outcome
                 {
-                    for line in trace_lines(trace) {
+                    for line in trace.lines() {
                         details.push('\n');
                         details.push_str(&line);
                     }

@@ -1,10 +1,146 @@
-//! A compact binary form of a [`Decision`] for ledgers kept in memory: strings as
-//! length-prefixed bytes, times as seconds, nanoseconds and offset. Writing it is a few copies
-//! (no escaping, no formatting), so recording every decision costs little; reading it back is
-//! only needed for repeats.
+//! A compact binary form of a ledger entry ([`Recorded`]: the [`Decision`], the lead's
+//! fingerprint, when it was decided, and its trace) for ledgers kept in memory and the traces
+//! kept on disk: strings as length-prefixed bytes, times as seconds, nanoseconds and offset.
+//! Writing it is a few copies (no escaping, no formatting), so recording every decision costs
+//! little; reading it back is only needed for repeats and explanations.
 
+use super::{Fingerprint, Recorded};
+use crate::graph::TraceStep;
+use crate::model::ShownValue;
 use crate::model::time::LocalTime;
-use crate::route::decision::{Action, Decision, Due, Escalation, Reason, RuleRef};
+use crate::route::decision::{
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RuleRef, Trace,
+};
+
+/// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
+pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
+    encode(&entry.decision, out);
+    match entry.fingerprint {
+        None => out.push(0),
+        Some(fingerprint) => {
+            out.push(1);
+            out.extend_from_slice(&fingerprint.lead.to_le_bytes());
+            out.extend_from_slice(&fingerprint.schema.to_le_bytes());
+        }
+    }
+    put_instant(out, entry.decided_at);
+    put_str(out, &entry.policy_hash);
+    match &entry.trace {
+        None => out.push(0),
+        Some(trace) => {
+            out.push(1);
+            encode_trace(trace, out);
+        }
+    }
+}
+
+/// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
+pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
+    let mut input = Input(bytes);
+    let decision = input.decision()?;
+    let fingerprint = match input.byte()? {
+        0 => None,
+        _ => Some(Fingerprint {
+            lead: u64::from_le_bytes(input.array()?),
+            schema: u64::from_le_bytes(input.array()?),
+        }),
+    };
+    let decided_at = input.instant()?;
+    let policy_hash = input.string()?;
+    let trace = match input.byte()? {
+        0 => None,
+        _ => Some(input.trace()?),
+    };
+    input.0.is_empty().then_some(Recorded {
+        decision,
+        fingerprint,
+        decided_at,
+        policy_hash,
+        trace,
+    })
+}
+
+/// Appends a trace's compact form.
+pub fn encode_trace(trace: &Trace, out: &mut Vec<u8>) {
+    put_u64(out, trace.path.len() as u64);
+    for step in &trace.path {
+        put_str(out, &step.test);
+        match &step.value {
+            ShownValue::Absent => out.push(0),
+            ShownValue::Bool(flag) => out.push(if *flag { 2 } else { 1 }),
+            ShownValue::Int(int) => {
+                out.push(3);
+                out.extend_from_slice(&int.to_le_bytes());
+            }
+            ShownValue::Number(float) => {
+                out.push(4);
+                out.extend_from_slice(&float.to_bits().to_le_bytes());
+            }
+            ShownValue::Text(text) => {
+                out.push(5);
+                put_str(out, text);
+            }
+            ShownValue::Time(time) => {
+                out.push(6);
+                put_time(out, *time);
+            }
+        }
+        put_str(out, &step.branch);
+    }
+    put_u64(out, trace.actions.len() as u64);
+    for action in &trace.actions {
+        match action {
+            ActionTrace::Queued { action } => {
+                out.push(0);
+                put_str(out, action);
+            }
+            ActionTrace::Failed { action, result } => {
+                out.push(1);
+                put_str(out, action);
+                put_str(out, result);
+            }
+            ActionTrace::Candidates {
+                action,
+                strategy,
+                candidates,
+            } => {
+                out.push(2);
+                put_str(out, action);
+                put_str(out, strategy.unwrap_or(""));
+                put_u64(out, candidates.len() as u64);
+                for candidate in candidates {
+                    put_str(out, &candidate.rep);
+                    out.push(u8::from(candidate.eligible));
+                    match candidate.load {
+                        None => out.push(0),
+                        Some(load) => {
+                            out.push(1);
+                            put_u64(out, load);
+                        }
+                    }
+                    put_str(out, &candidate.why);
+                    match &candidate.owner {
+                        None => out.push(0),
+                        Some(owner) => {
+                            out.push(1);
+                            put_str(out, owner);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads a trace written by [`encode_trace`].
+pub fn decode_trace(bytes: &[u8]) -> Option<Trace> {
+    let mut input = Input(bytes);
+    let trace = input.trace()?;
+    input.0.is_empty().then_some(trace)
+}
+
+/// The strategy names a trace may hold.
+const STRATEGIES: [&str; 4] = ["round_robin", "weighted", "least_loaded", "ordered"];
 
 /// Appends the decision's compact form.
 pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
@@ -72,66 +208,148 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
 /// Reads a decision written by [`encode`]; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Decision> {
     let mut input = Input(bytes);
-    let lead = input.string()?;
-    let rule = match input.byte()? {
-        0 => None,
-        _ => Some(RuleRef {
-            label: input.string()?,
-            line: usize::try_from(input.u64()?).ok()?,
-        }),
-    };
-    let action = match input.byte()? {
-        0 => Action::Pool {
-            pool: input.string()?,
-            rep: input.string()?,
-        },
-        1 => Action::Queue {
-            queue: input.string()?,
-        },
-        2 => Action::Rep {
-            rep: input.string()?,
-        },
-        3 => Action::Owner {
-            rep: input.string()?,
-        },
-        4 => Action::Unassigned,
-        _ => return None,
-    };
-    let due = match input.byte()? {
-        0 => None,
-        1 => Some(Due::Never),
-        _ => Some(Due::At(input.time()?)),
-    };
-    let mut escalation = Vec::new();
-    for _ in 0..input.u64()? {
-        let at = match input.byte()? {
+    let decision = input.decision()?;
+    input.0.is_empty().then_some(decision)
+}
+
+impl Input<'_> {
+    fn decision(&mut self) -> Option<Decision> {
+        let input = self;
+        let lead = input.string()?;
+        let rule = match input.byte()? {
             0 => None,
-            _ => Some(input.time()?),
+            _ => Some(RuleRef {
+                label: input.string()?,
+                line: usize::try_from(input.u64()?).ok()?,
+            }),
         };
-        escalation.push(Escalation {
-            at,
-            to: input.string()?,
-        });
-    }
-    let mut reasons = Vec::new();
-    for _ in 0..input.u64()? {
         let action = match input.byte()? {
-            0 => None,
-            _ => Some(input.string()?),
+            0 => Action::Pool {
+                pool: input.string()?,
+                rep: input.string()?,
+            },
+            1 => Action::Queue {
+                queue: input.string()?,
+            },
+            2 => Action::Rep {
+                rep: input.string()?,
+            },
+            3 => Action::Owner {
+                rep: input.string()?,
+            },
+            4 => Action::Unassigned,
+            _ => return None,
         };
-        reasons.push(Reason {
+        let due = match input.byte()? {
+            0 => None,
+            1 => Some(Due::Never),
+            _ => Some(Due::At(input.time()?)),
+        };
+        let mut escalation = Vec::new();
+        for _ in 0..input.u64()? {
+            let at = match input.byte()? {
+                0 => None,
+                _ => Some(input.time()?),
+            };
+            escalation.push(Escalation {
+                at,
+                to: input.string()?,
+            });
+        }
+        let mut reasons = Vec::new();
+        for _ in 0..input.u64()? {
+            let action = match input.byte()? {
+                0 => None,
+                _ => Some(input.string()?),
+            };
+            reasons.push(Reason {
+                action,
+                reason: input.string()?,
+            });
+        }
+        Some(Decision {
+            lead,
+            rule,
             action,
-            reason: input.string()?,
-        });
+            due,
+            escalation,
+            reasons,
+        })
     }
-    input.0.is_empty().then_some(Decision {
-        lead,
-        rule,
-        action,
-        due,
-        escalation,
-        reasons,
-    })
+
+    fn instant(&mut self) -> Option<jiff::Timestamp> {
+        let seconds = i64::from_le_bytes(self.array()?);
+        let nanos = i32::from_le_bytes(self.array()?);
+        jiff::Timestamp::new(seconds, nanos).ok()
+    }
+
+    fn trace(&mut self) -> Option<Trace> {
+        let mut path = Vec::new();
+        for _ in 0..self.u64()? {
+            let test = self.string()?;
+            let value = match self.byte()? {
+                0 => ShownValue::Absent,
+                1 => ShownValue::Bool(false),
+                2 => ShownValue::Bool(true),
+                3 => ShownValue::Int(i128::from_le_bytes(self.array()?)),
+                4 => ShownValue::Number(f64::from_bits(u64::from_le_bytes(self.array()?))),
+                5 => ShownValue::Text(self.string()?),
+                6 => ShownValue::Time(self.time()?),
+                _ => return None,
+            };
+            let branch = self.string()?;
+            path.push(TraceStep {
+                test,
+                value,
+                branch,
+            });
+        }
+        let mut actions = Vec::new();
+        for _ in 0..self.u64()? {
+            actions.push(match self.byte()? {
+                0 => ActionTrace::Queued {
+                    action: self.string()?,
+                },
+                1 => ActionTrace::Failed {
+                    action: self.string()?,
+                    result: self.string()?,
+                },
+                2 => {
+                    let action = self.string()?;
+                    let strategy = self.string()?;
+                    let strategy = STRATEGIES.into_iter().find(|name| *name == strategy);
+                    let mut candidates = Vec::new();
+                    for _ in 0..self.u64()? {
+                        let rep = self.string()?;
+                        let eligible = self.byte()? != 0;
+                        let load = match self.byte()? {
+                            0 => None,
+                            _ => Some(self.u64()?),
+                        };
+                        let why = self.string()?;
+                        let owner = match self.byte()? {
+                            0 => None,
+                            _ => Some(self.string()?),
+                        };
+                        candidates.push(CandidateTrace {
+                            rep,
+                            eligible,
+                            load,
+                            why,
+                            owner,
+                        });
+                    }
+                    ActionTrace::Candidates {
+                        action,
+                        strategy,
+                        candidates,
+                    }
+                }
+                _ => return None,
+            });
+        }
+        Some(Trace { path, actions })
+    }
 }
 
 /// The lead id of an encoded decision, without decoding the rest.
@@ -159,9 +377,13 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
+fn put_instant(out: &mut Vec<u8>, instant: jiff::Timestamp) {
+    out.extend_from_slice(&instant.as_second().to_le_bytes());
+    out.extend_from_slice(&instant.subsec_nanosecond().to_le_bytes());
+}
+
 fn put_time(out: &mut Vec<u8>, time: LocalTime) {
-    out.extend_from_slice(&time.instant.as_second().to_le_bytes());
-    out.extend_from_slice(&time.instant.subsec_nanosecond().to_le_bytes());
+    put_instant(out, time.instant);
     match time.offset {
         None => out.push(0),
         Some(offset) => {
@@ -209,9 +431,7 @@ impl<'a> Input<'a> {
     }
 
     fn time(&mut self) -> Option<LocalTime> {
-        let seconds = i64::from_le_bytes(self.array()?);
-        let nanos = i32::from_le_bytes(self.array()?);
-        let instant = jiff::Timestamp::new(seconds, nanos).ok()?;
+        let instant = self.instant()?;
         let offset = match self.byte()? {
             0 => None,
             _ => Some(jiff::tz::Offset::from_seconds(i32::from_le_bytes(self.array()?)).ok()?),

@@ -9,9 +9,40 @@
 
 pub mod compact;
 
-use crate::route::decision::Decision;
+use crate::route::decision::{Decision, Trace};
 use jiff::Timestamp;
 use std::collections::HashMap;
+
+/// A decision as the ledger keeps it, with what is needed to answer for it later.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub decision: Decision,
+    /// What the lead carried; `None` for entries recorded before fingerprints existed.
+    pub fingerprint: Option<Fingerprint>,
+    /// The routing time (`--now`, or the lead's clock where routing uses it).
+    pub decided_at: Timestamp,
+    /// The hash of the policy text that decided.
+    pub policy_hash: String,
+    /// How it was decided (the rule path, every candidate and why), for `explain` later; kept
+    /// by stores that [keep traces](StateStore::keeps_traces).
+    pub trace: Option<Trace>,
+}
+
+/// The digest of what a lead carried ([`crate::model::Policy::fingerprint`]) and of the schema
+/// it was read with ([`crate::model::Policy::schema_digest`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub lead: u64,
+    pub schema: u64,
+}
+
+impl Fingerprint {
+    /// Whether a lead with fingerprint `other` is the lead this was recorded for. Fingerprints
+    /// taken with different schemas cannot tell (the lead is then matched by its id alone).
+    pub fn same_lead(&self, other: &Fingerprint) -> bool {
+        self.schema != other.schema || self.lead == other.lead
+    }
+}
 
 /// A state store failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,10 +88,16 @@ pub trait StateStore {
     fn begin(&mut self) -> Result<(), StateError>;
     /// Makes the batch's changes durable.
     fn commit(&mut self) -> Result<(), StateError>;
-    /// The recorded decision for a lead id, if it was routed before.
-    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError>;
-    /// Records a decision (for the lead its `lead` names).
-    fn record(&mut self, decision: &Decision, policy_hash: &str) -> Result<(), StateError>;
+    /// Discards the batch's changes.
+    fn rollback(&mut self) -> Result<(), StateError>;
+    /// What the ledger holds for a lead id, if it was routed before.
+    fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError>;
+    /// Records a decision (for the lead its `decision.lead` names).
+    fn record(&mut self, entry: &Recorded) -> Result<(), StateError>;
+    /// Whether the store keeps traces, so that routers record them (`explain` from the ledger).
+    fn keeps_traces(&self) -> bool {
+        false
+    }
     /// A pool's rotation state (opaque to the store).
     fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError>;
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError>;
@@ -89,12 +126,19 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
-    fn recorded(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
+    fn rollback(&mut self) -> Result<(), StateError> {
+        Err(StateError::new(
+            StateErrorKind::Failed,
+            "the in-memory state cannot undo a batch",
+        ))
+    }
+
+    fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         self.ledger.get(lead)
     }
 
-    fn record(&mut self, decision: &Decision, _policy_hash: &str) -> Result<(), StateError> {
-        self.ledger.insert(decision);
+    fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
+        self.ledger.insert(entry);
         Ok(())
     }
 
@@ -132,7 +176,7 @@ impl StateStore for MemoryState {
     }
 }
 
-/// The in-memory ledger, compact for long runs: decisions are appended in their compact form
+/// The in-memory ledger, compact for long runs: entries are appended in their compact form
 /// ([`compact`]) to large byte chunks (no allocation per lead, no copying as it grows), and a
 /// table maps a 64-bit hash of the lead id to where each lies. The stored id is compared on
 /// every hit, so a hash collision can never return another lead's decision (colliding ids go to
@@ -166,7 +210,7 @@ impl Ledger {
         chunk.get(start..start + place.length as usize)
     }
 
-    fn get(&self, id: &str) -> Result<Option<Decision>, StateError> {
+    fn get(&self, id: &str) -> Result<Option<Recorded>, StateError> {
         let bytes = match self.collisions.get(id) {
             Some(bytes) => bytes.as_slice(),
             None => match self.by_hash.get(&self.hash(id)) {
@@ -177,7 +221,7 @@ impl Ledger {
                 },
             },
         };
-        compact::decode(bytes).map(Some).ok_or_else(|| {
+        compact::decode_recorded(bytes).map(Some).ok_or_else(|| {
             StateError::new(
                 StateErrorKind::Corrupt,
                 format!("the ledger entry of `{id}` cannot be read"),
@@ -185,8 +229,8 @@ impl Ledger {
         })
     }
 
-    fn insert(&mut self, decision: &Decision) {
-        let id = decision.lead.as_str();
+    fn insert(&mut self, entry: &Recorded) {
+        let id = entry.decision.lead.as_str();
         let hash = self.hash(id);
         if let Some(place) = self.by_hash.get(&hash).copied()
             && self
@@ -194,7 +238,7 @@ impl Ledger {
                 .is_some_and(|bytes| compact::lead_of(bytes) != Some(id))
         {
             let mut bytes = Vec::new();
-            compact::encode(decision, &mut bytes);
+            compact::encode_recorded(entry, &mut bytes);
             self.collisions.insert(id.into(), bytes);
             return;
         }
@@ -213,7 +257,7 @@ impl Ledger {
             return;
         };
         let offset = chunk.len();
-        compact::encode(decision, chunk);
+        compact::encode_recorded(entry, chunk);
         let place = Place {
             chunk: u32::try_from(chunk_index).unwrap_or(u32::MAX),
             offset: u32::try_from(offset).unwrap_or(u32::MAX),
@@ -283,24 +327,34 @@ impl Loads {
 mod tests {
     use super::*;
 
+    fn entry(decision: Decision) -> Recorded {
+        Recorded {
+            decision,
+            fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
+            decided_at: Timestamp::UNIX_EPOCH,
+            policy_hash: "0123456789abcdef".to_string(),
+            trace: None,
+        }
+    }
+
     #[test]
     fn the_memory_ledger_returns_each_leads_own_decision() {
         let mut ledger = Ledger::default();
-        let decision = |i: usize| Decision::new(format!("L-{i}"));
+        let recorded = |i: usize| entry(Decision::new(format!("L-{i}")));
         for i in 0..200_000 {
-            ledger.insert(&decision(i));
+            ledger.insert(&recorded(i));
         }
         for i in 0..200_000 {
-            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(decision(i))));
+            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(recorded(i))));
         }
         assert_eq!(ledger.get("L-200000"), Ok(None));
-        // A decision longer than a chunk's slack gets room of its own.
+        // An entry longer than a chunk's slack gets room of its own.
         let mut long = Decision::new("big");
         long.reasons.push(crate::route::decision::Reason {
             action: None,
             reason: "x".repeat(CHUNK + 10),
         });
-        ledger.insert(&long);
-        assert_eq!(ledger.get("big"), Ok(Some(long)));
+        ledger.insert(&entry(long.clone()));
+        assert_eq!(ledger.get("big"), Ok(Some(entry(long))));
     }
 }

@@ -1,15 +1,17 @@
 //! The roster: who is at work (status, out-of-office ranges, open leads) and who owns which
-//! account. Data, not logic: it changes every hour, the policy every quarter.
+//! account. Data, not logic: it changes every hour, the policy every quarter. [`read`] reads the
+//! file with the position of every problem; [`check`] holds it against a policy.
+
+pub mod check;
+pub mod read;
 
 use crate::model::Policy;
 use crate::syntax::ast::{InlineRoster, RepFact};
 use jiff::Timestamp;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 /// A rep's availability as the roster states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Status {
     #[default]
     Available,
@@ -18,45 +20,34 @@ pub enum Status {
 }
 
 /// An out-of-office range: dates (`2026-12-21`, whole days, inclusive) or RFC 3339 times.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutOfOffice {
     pub from: String,
     pub to: String,
 }
 
 /// One rep in the roster.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepEntry {
-    #[serde(default)]
     pub status: Status,
     /// Open leads as of the roster's `as_of`.
-    #[serde(default)]
     pub open: u64,
-    #[serde(default)]
     pub out_of_office: Vec<OutOfOffice>,
 }
 
 /// One account: its owner and its parent account.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountEntry {
-    #[serde(default)]
     pub owner: Option<String>,
-    #[serde(default)]
     pub parent: Option<String>,
 }
 
 /// The roster file.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     /// When `open` counts were taken; leads assigned after it add to them.
-    #[serde(default)]
     pub as_of: Option<Timestamp>,
-    #[serde(default)]
     pub reps: BTreeMap<String, RepEntry>,
-    #[serde(default)]
     pub accounts: BTreeMap<String, AccountEntry>,
 }
 
@@ -116,61 +107,10 @@ impl Roster {
         roster
     }
 
-    /// Parses a roster from JSON, with a message that names the place of the problem.
-    pub fn from_json(text: &str) -> Result<Roster, String> {
-        if !text.trim_start().starts_with('{') {
-            return Err("a roster is a JSON object with `reps` and `accounts`".to_string());
-        }
-        let roster: Roster = serde_json::from_str(text).map_err(|error| {
-            // serde_json ends its message with the position; say it once, first.
-            let message = error.to_string();
-            let position = format!(" at line {} column {}", error.line(), error.column());
-            let message = message.strip_suffix(&position).unwrap_or(&message);
-            format!(
-                "line {}, column {}: {message}",
-                error.line(),
-                error.column()
-            )
-        })?;
-        for (name, rep) in &roster.reps {
-            for range in &rep.out_of_office {
-                for value in [&range.from, &range.to] {
-                    if parse_point(value).is_none() {
-                        return Err(format!(
-                            "rep `{name}`: out_of_office `{value}` is neither a date (YYYY-MM-DD) nor an RFC 3339 time"
-                        ));
-                    }
-                }
-            }
-        }
-        for (name, account) in &roster.accounts {
-            if let Some(parent) = &account.parent
-                && !roster.accounts.contains_key(parent)
-            {
-                return Err(format!(
-                    "account `{name}`: parent `{parent}` is not in `accounts`"
-                ));
-            }
-        }
-        if let Some(cycle) = roster.parent_cycle() {
-            return Err(format!("accounts: `{cycle}` is its own ancestor"));
-        }
-        Ok(roster)
-    }
-
-    fn parent_cycle(&self) -> Option<&str> {
-        for start in self.accounts.keys() {
-            let mut seen = 0;
-            let mut current = start.as_str();
-            while let Some(parent) = self.accounts.get(current).and_then(|a| a.parent.as_deref()) {
-                seen += 1;
-                if parent == start || seen > self.accounts.len() {
-                    return Some(start);
-                }
-                current = parent;
-            }
-        }
-        None
+    /// Reads a roster from JSON. The error names the first problem's line and column; use
+    /// [`read::read`] for every problem as diagnostics.
+    pub fn from_json(text: &str) -> Result<Roster, read::RosterError> {
+        read::read(text).map(|file| file.roster)
     }
 
     /// The rep's absences as instants; dates are whole days in `zone`.
@@ -256,21 +196,16 @@ impl Roster {
     }
 }
 
-/// A date (`YYYY-MM-DD`, exactly) or an RFC 3339 time (with its offset).
-fn parse_point(value: &str) -> Option<()> {
-    if parse_date(value).is_some() || value.parse::<Timestamp>().is_ok() {
-        Some(())
-    } else {
-        None
-    }
-}
-
-fn parse_date(value: &str) -> Option<jiff::civil::Date> {
+pub(crate) fn parse_date(value: &str) -> Option<jiff::civil::Date> {
     (value.len() == 10).then(|| value.parse().ok()).flatten()
 }
 
 /// Resolves a range end to an instant; a date `to` means the end of that day.
-fn resolve(value: &str, zone: &jiff::tz::TimeZone, end: bool) -> Option<(Timestamp, bool)> {
+pub(crate) fn resolve(
+    value: &str,
+    zone: &jiff::tz::TimeZone,
+    end: bool,
+) -> Option<(Timestamp, bool)> {
     if let Ok(time) = value.parse::<Timestamp>() {
         return Some((time, false));
     }
@@ -315,15 +250,20 @@ mod tests {
 
     #[test]
     fn bad_rosters_say_where() {
-        let error =
-            Roster::from_json(r#"{ "reps": { "anna": { "status": "busy" } } }"#).unwrap_err();
-        assert!(error.starts_with("line 1, column"), "{error}");
-        let error = Roster::from_json(r#"{ "accounts": { "A": { "parent": "B" } } }"#).unwrap_err();
-        assert!(error.contains("parent `B` is not in `accounts`"));
+        let error = Roster::from_json(r#"{ "reps": { "anna": { "status": "busy" } } }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("line 1, column 33: "), "{error}");
+        assert!(error.contains("`busy`"), "{error}");
+        let error = Roster::from_json(r#"{ "accounts": { "A": { "parent": "B" } } }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("parent `B` is not in `accounts`"), "{error}");
         let error = Roster::from_json(
             r#"{ "accounts": { "A": { "parent": "B" }, "B": { "parent": "A" } } }"#,
         )
-        .unwrap_err();
-        assert!(error.contains("its own ancestor"));
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("its own ancestor"), "{error}");
     }
 }

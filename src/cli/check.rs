@@ -1,0 +1,225 @@
+//! `switchboard check`: policies and files of tests, every problem at its place, for people,
+//! scripts, code scanning and CI annotations; with `--roster`, a roster held against the policy.
+
+use super::policy::{check_roster, parse_now};
+use super::{EXIT_PROBLEMS, Failure, human_style, print_stdout, read_sources, threads};
+use clap::ValueEnum;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::render::{self, FileDiagnostics};
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Policy files, or directories to search for `*.route` files
+    #[arg(required = true, value_name = "FILE|DIR")]
+    paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Treat warnings as errors for the exit code
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    deny: Option<Deny>,
+    /// Turn on a lint that is off by default (repeatable)
+    #[arg(long, value_enum, value_name = "LINT")]
+    warn: Vec<Lint>,
+    /// The most decision-graph nodes analysis may build before it falls back to a scan
+    #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
+    node_budget: usize,
+    /// A roster to hold against the policy: reps it lacks or does not know, out-of-office
+    /// ranges, account owners and parents
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// The routing time the roster is checked for (`as_of` in the future); default: now
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// The project root: files that `use` names must lie below it (default: the directory of
+    /// the file that names them)
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Lint {
+    /// Pairs of rules that both match some leads, with an example lead
+    Overlap,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Graphical report on stderr (colour only on a terminal without NO_COLOR)
+    Human,
+    /// One JSON array on stdout
+    Json,
+    /// SARIF 2.1.0 on stdout, for code scanning
+    Sarif,
+    /// GitHub Actions workflow annotations on stdout
+    Github,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Deny {
+    /// Fail (exit 1) on warnings as well as errors
+    Warnings,
+}
+
+/// For a file of tests (`use "policy.route"`), the used policy's path and text, or why it
+/// cannot be read. `None` for a policy file.
+fn used_policy(
+    source: &super::Source,
+    root: Option<&Path>,
+) -> Option<Result<(String, String), String>> {
+    let parsed = switchboard::syntax::parse(&source.text);
+    let used = parsed.file.uses.first()?;
+    switchboard::files::used_policy(
+        &switchboard::disk::DiskFiles,
+        Path::new(&source.path),
+        Some(&used.value),
+        root,
+    )
+    .map(|found| {
+        found
+            .map(|(path, text)| (path.display().to_string(), text))
+            .map_err(|error| error.to_string())
+    })
+}
+
+pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
+    let sources = read_sources(&args.paths)?;
+    let mut config = switchboard::CheckConfig::default();
+    config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
+    config.analysis.node_budget = args.node_budget;
+    let reports: Vec<Vec<switchboard::Diagnostic>> = sources
+        .iter()
+        .map(|source| match used_policy(source, args.root.as_deref()) {
+            // A file of tests is checked against the policy it uses.
+            Some(policy) => {
+                switchboard::check::check_test_file(
+                    &source.text,
+                    policy
+                        .as_ref()
+                        .map(|(_, text)| text.as_str())
+                        .map_err(Clone::clone),
+                )
+                .1
+            }
+            None => {
+                switchboard::pipeline::check_source_in(
+                    &source.text,
+                    &config,
+                    &threads::ScopedThreads,
+                )
+                .diagnostics
+            }
+        })
+        .collect();
+    let roster = match &args.roster {
+        None => None,
+        Some(path) => Some(roster_against_the_policy(args, path, &sources)?),
+    };
+    let mut files: Vec<FileDiagnostics<'_>> = sources
+        .iter()
+        .zip(&reports)
+        .map(|(source, diagnostics)| FileDiagnostics {
+            path: &source.path,
+            text: &source.text,
+            diagnostics,
+        })
+        .collect();
+    if let Some(roster) = &roster {
+        files.push(FileDiagnostics {
+            path: &roster.path,
+            text: &roster.text,
+            diagnostics: &roster.diagnostics,
+        });
+    }
+    let reports: Vec<&Vec<switchboard::Diagnostic>> = reports
+        .iter()
+        .chain(roster.as_ref().map(|roster| &roster.diagnostics))
+        .collect();
+    let errors: usize = reports
+        .iter()
+        .copied()
+        .flatten()
+        .filter(|d| d.is_error())
+        .count();
+    let warnings: usize = reports
+        .iter()
+        .copied()
+        .flatten()
+        .filter(|d| !d.is_error())
+        .count();
+    match args.format {
+        Format::Human => {
+            let style = human_style();
+            let mut err = std::io::stderr().lock();
+            for file in &files {
+                let _ = err.write_all(render::human(file, style).as_bytes());
+            }
+            let _ = writeln!(err, "{}", summary(files.len(), errors, warnings));
+        }
+        Format::Json => print_stdout(&render::json(&files))?,
+        Format::Sarif => {
+            let root = std::env::current_dir()
+                .ok()
+                .and_then(|dir| dir.to_str().map(render::directory_uri));
+            print_stdout(&render::sarif(&files, root.as_deref()))?
+        }
+        Format::Github => print_stdout(&render::github(&files))?,
+    }
+    let failed = errors > 0 || (matches!(args.deny, Some(Deny::Warnings)) && warnings > 0);
+    Ok(if failed {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `--roster`: held against the one policy named (files of tests aside); a policy with errors
+/// cannot say which reps it has.
+fn roster_against_the_policy(
+    args: &CheckArgs,
+    path: &Path,
+    sources: &[super::Source],
+) -> Result<super::policy::CheckedRoster, Failure> {
+    let now = parse_now(args.now.as_deref())?;
+    let policies: Vec<&super::Source> = sources
+        .iter()
+        .filter(|source| {
+            switchboard::syntax::parse(&source.text)
+                .file
+                .uses
+                .is_empty()
+        })
+        .collect();
+    let [policy] = policies.as_slice() else {
+        return Err(Failure::usage(format!(
+            "--roster is checked against one policy, and {} are named; check them one at a time",
+            policies.len()
+        )));
+    };
+    let Some((policy, _)) = switchboard::check_source(&policy.text)
+        .compiled
+        .filter(|_| switchboard::check_source(&policy.text).error_count() == 0)
+    else {
+        return Err(Failure::usage(format!(
+            "`{}` has errors, so the roster cannot be checked against it; fix the policy first",
+            policy.path
+        )));
+    };
+    check_roster(path, &policy, now)
+}
+
+fn summary(files: usize, errors: usize, warnings: usize) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if errors == 0 && warnings == 0 {
+        format!("checked {}: no problems", plural(files, "file"))
+    } else {
+        format!(
+            "checked {}: {}, {}",
+            plural(files, "file"),
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )
+    }
+}

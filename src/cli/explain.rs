@@ -1,0 +1,145 @@
+//! `switchboard explain`: why a lead went where it went. With the lead's id (or the lead itself)
+//! in the state's ledger, the decision that was recorded, as it was made; otherwise what the
+//! policy would decide now, from the state as it is, changing nothing.
+
+use super::policy::{StateLocation, load_policy, load_roster, parse_now, state_location};
+use super::{EXIT_PROBLEMS, Failure, print_stdout};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::explain::{Explain, ExplainError, LeadArgument, render_human};
+use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::{Outcome, wire};
+
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The policy file (or a folder holding exactly one policy)
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// The lead: its id (looked up in the state's ledger), its JSON, or @FILE (the file's
+    /// first line)
+    #[arg(long, value_name = "ID|JSON|@FILE")]
+    lead: String,
+    /// Roster JSON
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// The state whose ledger answers for routed leads (`:memory:`: an empty one)
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// The time for leads without a clock field (RFC 3339); default: the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Output format: `json` prints what `route --explain` prints
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExplainFormat {
+    Human,
+    Json,
+}
+
+pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
+    let now = parse_now(args.now.as_deref())?;
+    let loaded = load_policy(&args.policy, false)?;
+    let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    let lead = lead_argument(&args.lead)?;
+    // Explaining never creates a state: without the file there is nothing recorded.
+    let location = state_location(&args.state)?;
+    let (mut state, empty_state): (Box<dyn StateStore>, bool) = match &location {
+        StateLocation::Sqlite(path) if path.exists() => (
+            Box::new(
+                switchboard::store::SqliteState::open(path).map_err(|error| {
+                    Failure::usage(format!("cannot open state `{}`: {error}", path.display()))
+                })?,
+            ),
+            false,
+        ),
+        _ => (Box::new(MemoryState::default()), true),
+    };
+    let explain = Explain {
+        policy: &loaded.policy,
+        compiled: &loaded.compiled,
+        policy_text: &loaded.source.text,
+        roster: roster.as_ref(),
+        now,
+    };
+    // A what-if decides inside a batch that is then undone.
+    let in_batch = !empty_state;
+    if in_batch {
+        state
+            .begin()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+    }
+    let explained = explain.lead(state.as_mut(), &lead, empty_state);
+    if in_batch {
+        state
+            .rollback()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+    }
+    match explained {
+        Ok(explanation) => {
+            match args.format {
+                ExplainFormat::Human => print_stdout(&render_human(&explanation))?,
+                ExplainFormat::Json => print_stdout(&format!(
+                    "{}\n",
+                    wire::outcome_json(&explanation.outcome(), 1)
+                ))?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ExplainError::State(error)) => Err(Failure::usage(error.to_string())),
+        Err(ExplainError::NotRecorded(id)) => Err(Failure::usage(format!(
+            "lead `{id}` is not in the ledger of {}; give the lead itself (`--lead '{{…}}'` or \
+             `--lead @FILE`) to see where it would go",
+            shown(&location)
+        ))),
+        Err(ExplainError::Conflict { lead, decided_at }) => Err(Failure::usage(format!(
+            "the ledger of {} holds another lead under the id `{lead}` (decided at {decided_at}); \
+             give each lead its own id",
+            shown(&location)
+        ))),
+        Err(ExplainError::Lead(error)) => {
+            match args.format {
+                ExplainFormat::Human => eprintln!(
+                    "error: the lead is not valid ({}): {}",
+                    error.code, error.message
+                ),
+                ExplainFormat::Json => print_stdout(&format!(
+                    "{}\n",
+                    wire::outcome_json(&Outcome::Invalid(error), 1)
+                ))?,
+            }
+            Ok(ExitCode::from(EXIT_PROBLEMS))
+        }
+    }
+}
+
+/// `--lead`: a JSON object, `@FILE` (its first line), or else an id.
+fn lead_argument(text: &str) -> Result<LeadArgument, Failure> {
+    if let Some(path) = text.strip_prefix('@') {
+        let content = switchboard::disk::read_text(
+            std::path::Path::new(path),
+            switchboard::files::MAX_ROSTER_BYTES,
+        )
+        .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?;
+        let first = content.lines().next().unwrap_or_default();
+        return Ok(LeadArgument::Json(first.to_string()));
+    }
+    if text.trim_start().starts_with('{') {
+        return Ok(LeadArgument::Json(text.to_string()));
+    }
+    if text.trim().is_empty() {
+        return Err(Failure::usage(
+            "--lead is empty: give a lead id, the lead's JSON, or @FILE".to_string(),
+        ));
+    }
+    Ok(LeadArgument::Id(text.to_string()))
+}
+
+fn shown(location: &StateLocation) -> String {
+    match location {
+        StateLocation::Memory => "`:memory:`".to_string(),
+        StateLocation::Sqlite(path) => format!("`{}`", path.display()),
+    }
+}

@@ -1,0 +1,250 @@
+//! What the commands that run one policy share: finding that one policy (a file, or the only
+//! policy in a folder; never a file of tests), reading and checking it, reading the roster and
+//! holding it against the policy, the routing time, and opening the state.
+
+use super::{Failure, Source, human_style, read_sources};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use switchboard::graph::Compiled;
+use switchboard::model::Policy;
+use switchboard::render::{self, FileDiagnostics};
+use switchboard::route::roster::Roster;
+use switchboard::route::state::{MemoryState, StateStore};
+
+/// A policy ready to route: its source, resolved form and compiled graph.
+pub struct Loaded {
+    pub source: Source,
+    pub policy: Policy,
+    pub compiled: Compiled,
+}
+
+/// The one policy a command works on. A folder must hold exactly one policy (files of tests,
+/// which `use` a policy, do not count): its path is said on stderr unless `quiet`. A file of
+/// tests is refused, naming the policy it tests.
+pub fn one_policy(path: &Path, quiet: bool) -> Result<Source, Failure> {
+    let sources = read_sources(std::slice::from_ref(&path.to_path_buf()))?;
+    let is_dir = path.is_dir();
+    let (policies, tests): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(|source| {
+        switchboard::syntax::parse(&source.text)
+            .file
+            .uses
+            .is_empty()
+    });
+    if !is_dir && let Some(tests) = tests.first() {
+        return Err(Failure::usage(file_of_tests(tests)));
+    }
+    match <[Source; 1]>::try_from(policies) {
+        Ok([policy]) => {
+            if is_dir && !quiet {
+                eprintln!(
+                    "note: using `{}`, the only policy in `{}`",
+                    policy.path,
+                    path.display()
+                );
+            }
+            Ok(policy)
+        }
+        Err(policies) if policies.is_empty() => Err(Failure::usage(match tests.first() {
+            Some(tests) => file_of_tests(tests),
+            None => format!("no policy in `{}`", path.display()),
+        })),
+        Err(policies) => {
+            let names: Vec<String> = policies.iter().map(|p| format!("`{}`", p.path)).collect();
+            Err(Failure::usage(format!(
+                "`{}` holds {} policies ({}); name the one to use",
+                path.display(),
+                policies.len(),
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// "`X` is a file of tests for `Y`; route `Y`".
+fn file_of_tests(tests: &Source) -> String {
+    let used = switchboard::syntax::parse(&tests.text)
+        .file
+        .uses
+        .first()
+        .map(|used| used.value.clone())
+        .unwrap_or_default();
+    let policy = Path::new(&tests.path)
+        .parent()
+        .map_or_else(|| PathBuf::from(&used), |dir| dir.join(&used));
+    let policy = switchboard::files::normalize(&policy);
+    format!(
+        "`{}` is a file of tests for `{}`; name the policy `{}` instead (and run the tests with \
+         `switchboard test {}`)",
+        tests.path,
+        policy.display(),
+        policy.display(),
+        tests.path
+    )
+}
+
+/// Reads and checks the one policy at `path`; errors are printed and refuse it.
+pub fn load_policy(path: &Path, quiet: bool) -> Result<Loaded, Failure> {
+    let source = one_policy(path, quiet)?;
+    let report = switchboard::check_source(&source.text);
+    let errors = report.error_count();
+    match report.compiled.filter(|_| errors == 0) {
+        Some((policy, compiled)) => Ok(Loaded {
+            source,
+            policy,
+            compiled,
+        }),
+        None => {
+            let file = FileDiagnostics {
+                path: &source.path,
+                text: &source.text,
+                diagnostics: &report.diagnostics,
+            };
+            let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+            Err(Failure::usage(format!(
+                "`{}` has errors; `switchboard check` it and fix them before routing",
+                source.path
+            )))
+        }
+    }
+}
+
+/// A roster as read from its file, with its diagnostics against the policy.
+pub struct CheckedRoster {
+    pub path: String,
+    pub text: String,
+    pub roster: Option<Roster>,
+    pub diagnostics: Vec<switchboard::Diagnostic>,
+}
+
+impl CheckedRoster {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(switchboard::Diagnostic::is_error)
+    }
+}
+
+/// Reads a roster file and holds it against the policy, routing at `now`.
+pub fn check_roster(
+    path: &Path,
+    policy: &Policy,
+    now: jiff::Timestamp,
+) -> Result<CheckedRoster, Failure> {
+    let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
+        |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
+    )?;
+    let (file, mut diagnostics) = switchboard::route::roster::read::read_with_diagnostics(&text);
+    if let Some(file) = &file
+        && !diagnostics.iter().any(switchboard::Diagnostic::is_error)
+    {
+        diagnostics.extend(switchboard::route::roster::check::check(file, policy, now));
+    }
+    switchboard::diagnostic::sort(&mut diagnostics);
+    Ok(CheckedRoster {
+        path: super::display_path(path),
+        text,
+        roster: file.map(|file| file.roster),
+        diagnostics,
+    })
+}
+
+/// A roster read on its own (for commands with two policies, such as `diff`): problems of its
+/// shape are printed and stop the command.
+pub fn read_roster(path: Option<&Path>) -> Result<Option<Roster>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
+        |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
+    )?;
+    Roster::from_json(&text)
+        .map(Some)
+        .map_err(|error| Failure::usage(format!("roster `{}`: {error}", path.display())))
+}
+
+/// The roster a routing command is given, checked against its policy: errors are printed and
+/// stop the command before any lead is routed; warnings are printed once and it goes on.
+pub fn load_roster(
+    path: Option<&Path>,
+    policy: &Policy,
+    now: jiff::Timestamp,
+) -> Result<Option<Roster>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    let checked = check_roster(path, policy, now)?;
+    if !checked.diagnostics.is_empty() {
+        let file = FileDiagnostics {
+            path: &checked.path,
+            text: &checked.text,
+            diagnostics: &checked.diagnostics,
+        };
+        let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+    }
+    if checked.has_errors() {
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        return Err(Failure::usage(format!(
+            "roster `{}` has {errors} error{}; fix {} before routing (`switchboard check POLICY --roster {}`)",
+            checked.path,
+            if errors == 1 { "" } else { "s" },
+            if errors == 1 { "it" } else { "them" },
+            checked.path
+        )));
+    }
+    Ok(checked.roster)
+}
+
+/// The routing time: `--now`, else the current time.
+pub fn parse_now(now: Option<&str>) -> Result<jiff::Timestamp, Failure> {
+    match now {
+        Some(text) => text.parse::<jiff::Timestamp>().map_err(|error| {
+            Failure::usage(format!("--now `{text}` is not an RFC 3339 time: {error}"))
+        }),
+        None => Ok(jiff::Timestamp::now()),
+    }
+}
+
+/// Where the state lives, as `--state` names it.
+pub enum StateLocation {
+    /// `:memory:`: remember nothing between runs.
+    Memory,
+    /// A SQLite file.
+    Sqlite(PathBuf),
+}
+
+/// Reads a `--state` value. An empty value (`--state "$STATE"` with `STATE` unset) and a value
+/// with a scheme Switchboard does not know are usage errors, never a file by that name.
+pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
+    if value.trim().is_empty() {
+        return Err(Failure::usage(
+            "--state is empty: give a file (such as `.switchboard/state.db`) or `:memory:`"
+                .to_string(),
+        ));
+    }
+    if value == ":memory:" {
+        return Ok(StateLocation::Memory);
+    }
+    if let Some((scheme, _)) = value.split_once("://") {
+        let scheme_like = !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if scheme_like {
+            return Err(Failure::usage(format!(
+                "--state `{scheme}://…`: this build keeps state in SQLite files or `:memory:`; \
+                 `{scheme}://` is not a state it knows"
+            )));
+        }
+    }
+    Ok(StateLocation::Sqlite(PathBuf::from(value)))
+}
+
+/// Opens the state `--state` names.
+pub fn open_state(value: &str) -> Result<(Box<dyn StateStore>, StateLocation), Failure> {
+    let location = state_location(value)?;
+    let state: Box<dyn StateStore> = match &location {
+        StateLocation::Memory => Box::new(MemoryState::default()),
+        StateLocation::Sqlite(path) => Box::new(
+            switchboard::store::SqliteState::open(path).map_err(|error| {
+                Failure::usage(format!("cannot open state `{}`: {error}", path.display()))
+            })?,
+        ),
+    };
+    Ok((state, location))
+}

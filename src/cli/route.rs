@@ -1,0 +1,258 @@
+//! `switchboard route`: NDJSON leads in (stdin or `--leads`), one decision or error record out
+//! per line, in order, each printed only once its batch is in the state. On stderr: a progress
+//! bar on a terminal, and a one-line summary at the end (`--quiet` silences both).
+
+use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::{EXIT_PROBLEMS, Failure, describe_io};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::{Outcome, RouteConfig, Router, wire};
+
+#[derive(clap::Args)]
+pub struct RouteArgs {
+    /// The policy file (or a folder holding exactly one policy); it must check without errors
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// Roster JSON: reps' status, out-of-office, open leads, and account owners
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// State database (rotation, load, ledger); `:memory:` keeps none
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// Read leads from this file instead of stdin (`-` is stdin)
+    #[arg(long, value_name = "FILE")]
+    leads: Option<PathBuf>,
+    /// Add a `trace` to each decision: the tests on the rule path and every candidate rep
+    #[arg(long)]
+    explain: bool,
+    /// The time for leads without a clock field (RFC 3339); default: the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// Longest accepted input line, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_line_bytes: usize,
+    /// Deepest accepted JSON nesting in a line
+    #[arg(long, value_name = "LEVELS", default_value_t = 64)]
+    max_depth: usize,
+    /// No progress bar, no summary, no notes on stderr (errors are still printed)
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// How many lines share one state transaction.
+const BATCH: usize = 512;
+
+/// What a run did, for the summary line.
+#[derive(Default)]
+struct Counts {
+    lines: usize,
+    errors: usize,
+    duplicates: usize,
+    /// Decisions by action, in the order `pool`, `queue`, `rep`, `owner`, `unassigned`.
+    actions: [usize; 5],
+}
+
+impl Counts {
+    fn count(&mut self, outcome: &Outcome) {
+        self.lines += 1;
+        match outcome {
+            Outcome::Invalid(_) => self.errors += 1,
+            Outcome::Decided {
+                duplicate: true, ..
+            } => self.duplicates += 1,
+            Outcome::Decided { decision, .. } => {
+                let index = ["pool", "queue", "rep", "owner", "unassigned"]
+                    .iter()
+                    .position(|kind| *kind == decision.action.kind())
+                    .unwrap_or(4);
+                self.actions[index] += 1;
+            }
+        }
+    }
+
+    fn summary(&self, from: &str, state: &str) -> String {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let [pool, queue, rep, owner, unassigned] = self.actions;
+        format!(
+            "routed {} from {from}: {pool} to pools, {queue} to queues, {} to named reps, \
+             {unassigned} unassigned; {}, {}; state {state}",
+            plural(self.lines, "line"),
+            rep + owner,
+            plural(self.duplicates, "duplicate"),
+            plural(self.errors, "error"),
+        )
+    }
+}
+
+pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
+    let now = parse_now(args.now.as_deref())?;
+    let loaded = load_policy(&args.policy, args.quiet)?;
+    let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    let (mut state, location) = open_state(&args.state)?;
+    let config = RouteConfig {
+        now,
+        explain: args.explain,
+        limits: Limits {
+            max_line_bytes: args.max_line_bytes,
+            max_depth: args.max_depth,
+        },
+    };
+    let router = Router::new(
+        &loaded.policy,
+        &loaded.compiled,
+        roster.as_ref(),
+        config,
+        &loaded.source.text,
+    );
+    let (source, from, size): (Box<dyn std::io::Read>, String, Option<u64>) =
+        match args.leads.as_deref() {
+            Some(path) if path != Path::new("-") => {
+                let file = std::fs::File::open(path).map_err(|error| {
+                    Failure::usage(format!(
+                        "cannot read leads `{}`: {}",
+                        path.display(),
+                        describe_io(&error)
+                    ))
+                })?;
+                let size = file.metadata().ok().map(|m| m.len());
+                (Box::new(file), format!("`{}`", path.display()), size)
+            }
+            _ => {
+                if std::io::stdin().is_terminal() && !args.quiet {
+                    eprintln!(
+                        "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D ends; \
+                         --leads FILE reads a file)"
+                    );
+                }
+                (Box::new(std::io::stdin().lock()), "stdin".to_string(), None)
+            }
+        };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, source);
+    skip_byte_order_mark(&mut input).map_err(|error| read_failure(&error))?;
+    refuse_csv(&mut input, &from)?;
+    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(size));
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut counts = Counts::default();
+    let mut bytes_read = 0u64;
+    // The decided lines of the open batch, written out only after it is committed.
+    let mut batch = String::with_capacity(BATCH * 192);
+    loop {
+        // Wait for input before taking the state's write lock, so that a slow producer neither
+        // delays other routers nor holds its own decisions back.
+        let line = read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))?;
+        let Some(mut line) = line else {
+            break;
+        };
+        state
+            .begin()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        let mut in_batch = 0;
+        loop {
+            in_batch += 1;
+            bytes_read += line_length(&line);
+            let outcome = match line {
+                Line::TooLong(length) => router.too_long(length),
+                Line::Text(bytes) => router
+                    .route_line(state.as_mut(), &bytes)
+                    .map_err(|error| Failure::usage(error.to_string()))?,
+            };
+            counts.count(&outcome);
+            wire::write_outcome(&mut batch, &outcome, counts.lines);
+            batch.push('\n');
+            // End the batch when it is full, or when the next line is not here yet (reading it
+            // might block): leads that have arrived are decided and printed promptly.
+            if in_batch == BATCH || input.buffer().is_empty() {
+                break;
+            }
+            match read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))? {
+                Some(next) => line = next,
+                None => break,
+            }
+        }
+        state
+            .commit()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        // Decisions are written only once they are durable: a killed run leaves no line on
+        // stdout that the state does not also hold.
+        output
+            .write_all(batch.as_bytes())
+            .and_then(|()| output.flush())
+            .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
+        batch.clear();
+        if let Some(bar) = &progress {
+            match size {
+                Some(_) => bar.set_position(bytes_read),
+                None => bar.set_position(counts.lines as u64),
+            }
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if !args.quiet {
+        let shown_state = match &location {
+            StateLocation::Memory => ":memory: (nothing kept)".to_string(),
+            StateLocation::Sqlite(path) => format!("`{}`", path.display()),
+        };
+        eprintln!("{}", counts.summary(&from, &shown_state));
+    }
+    Ok(if counts.errors > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_failure(error: &std::io::Error) -> Failure {
+    Failure::usage(format!("cannot read leads: {error}"))
+}
+
+/// The bytes a line took in the input, with its terminator.
+fn line_length(line: &Line) -> u64 {
+    match line {
+        Line::Text(bytes) => bytes.len() as u64 + 1,
+        Line::TooLong(length) => *length as u64 + 1,
+    }
+}
+
+/// A UTF-8 byte-order mark at the very start (some exporters write one) is not part of a lead.
+fn skip_byte_order_mark(input: &mut impl BufRead) -> std::io::Result<()> {
+    if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    Ok(())
+}
+
+/// A file whose first line has commas and no `{` is CSV, not NDJSON: say so once, instead of
+/// an error record per line.
+fn refuse_csv(input: &mut impl BufRead, from: &str) -> Result<(), Failure> {
+    let buffer = input.fill_buf().map_err(|error| read_failure(&error))?;
+    let first = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
+    if first.contains(&b',') && !first.contains(&b'{') {
+        return Err(Failure::usage(format!(
+            "{from} looks like CSV (its first line has commas and no `{{`): `route` reads NDJSON, \
+             one JSON object per line, such as {{\"id\": \"L-1\", \"intent\": \"high\"}}"
+        )));
+    }
+    Ok(())
+}
+
+/// A bar over the input's bytes when its size is known, else a counter of lines.
+fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match size {
+        Some(size) => indicatif::ProgressBar::new(size).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} lines routed {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    bar
+}
