@@ -128,7 +128,9 @@ enum Mutation {
 }
 
 fn pair() -> impl Strategy<Value = (String, String)> {
-    shape(SIZES).prop_flat_map(|shape| {
+    // Every policy here has SLAs, which count time from the lead's clock field.
+    shape(SIZES).prop_flat_map(|mut shape| {
+        shape.clock = Some(shape.clock.unwrap_or(true));
         let rule = (condition(&shape, SIZES), 0..ACTIONS.len(), any::<bool>()).prop_map(
             |(condition, action, named)| Rule {
                 name: named.then(String::new),

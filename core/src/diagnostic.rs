@@ -99,6 +99,7 @@ codes! {
     EscalationOutOfOrder = "escalation-out-of-order", Error, "a chained escalation fires before the one before it";
     EscalationWithoutTime = "escalation-without-time", Error, "`escalate` with neither `after` nor `within`";
     EscalationToSelf = "escalation-to-self", Error, "an escalation to the pool or queue that already holds the lead";
+    MissingClock = "missing-clock", Error, "a policy that counts time (calendars, `within`, `after`) with no `time` field to read a lead's clock from";
     BusinessTimeWithoutCalendar = "business-time-without-calendar", Error, "`business days|hours` on a rule whose destination has no calendar";
     OtherwiseNotLast = "otherwise-not-last", Error, "rules after `otherwise`, which no lead can reach";
     NotAStringField = "not-a-string-field", Error, "`rep FIELD` or `owner of FIELD` on a field that is not a string";

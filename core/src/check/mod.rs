@@ -5,6 +5,7 @@
 //! terminals or the LSP, and it never reports a name as unknown when the item that declares the
 //! name failed to parse (the syntax error already said so).
 
+mod clock;
 mod declarations;
 mod rules;
 pub mod suggest;
@@ -21,6 +22,7 @@ pub fn check(file: &PolicyFile) -> Vec<Diagnostic> {
     let mut checker = Checker::new(file);
     checker.declarations();
     checker.rules();
+    checker.clock();
     checker.tests(&file.tests);
     checker.diagnostics
 }
