@@ -493,7 +493,10 @@ fn schemas_too_far_apart_are_not_compared_region_by_region() {
     let dir = scratch("not_compared");
     let old = std::fs::read_to_string(fixture("sla_change").join("old.route")).unwrap();
     // The clock moves to another field, so the new policy still checks.
-    let new = old.replace("created_at: time", "created_at: string\n  received_at: time?");
+    let new = old.replace(
+        "created_at: time",
+        "created_at: string\n  received_at: time?",
+    );
     std::fs::write(dir.join("old.route"), &old).unwrap();
     std::fs::write(dir.join("new.route"), &new).unwrap();
     let output = run(&["diff", "old.route", "new.route"], &dir);

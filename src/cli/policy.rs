@@ -134,9 +134,7 @@ pub fn check_roster(
         |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
     )?;
     let (file, mut diagnostics) = switchboard::route::roster::read::read_with_diagnostics(&text);
-    if let Some(file) = &file
-        && !diagnostics.iter().any(switchboard::Diagnostic::is_error)
-    {
+    if let Some(file) = &file {
         diagnostics.extend(switchboard::route::roster::check::check(file, policy, now));
     }
     switchboard::diagnostic::sort(&mut diagnostics);

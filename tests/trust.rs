@@ -1,0 +1,632 @@
+//! Nothing misroutes silently: the policy a command uses is the one meant, a lead id never
+//! answers for another lead, times are read as RFC 3339 says, the roster is held against the
+//! policy, `explain` answers for the decision that was recorded, and `route` says what it did.
+//! Every case through the command line, as people and pipelines run it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-trust-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `switchboard ARGS` in `cwd` with `input` on stdin.
+fn run(args: &[&str], input: &[u8], cwd: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// A copy of the example policy, roster and leads in a fresh folder.
+fn example_folder(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for file in [
+        "routing.route",
+        "routing.test.route",
+        "roster.json",
+        "leads.ndjson",
+    ] {
+        std::fs::copy(root().join("examples").join(file), dir.join(file)).unwrap();
+    }
+    dir
+}
+
+const LEAD: &str = r#"{"id":"X-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+
+fn lead_with(id: &str, created_at: &str) -> String {
+    LEAD.replace("\"X-1\"", &format!("\"{id}\""))
+        .replace("2026-11-23T10:00:00+01:00", created_at)
+}
+
+// ---- Wrong policy
+
+#[test]
+fn a_folder_with_one_policy_is_used_and_said() {
+    let dir = example_folder("one-policy");
+    let output = run(
+        &[
+            "route",
+            ".",
+            "--state",
+            ":memory:",
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        LEAD.as_bytes(),
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).starts_with("note: using `routing.route`, the only policy in `.`\n"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).contains("\"rule\":\"hot\""));
+}
+
+#[test]
+fn a_folder_with_several_policies_is_refused_naming_them() {
+    let dir = example_folder("two-policies");
+    std::fs::copy(dir.join("routing.route"), dir.join("other.route")).unwrap();
+    for command in ["route", "explain", "graph"] {
+        let mut args = vec![command, "."];
+        if command == "explain" {
+            args.extend(["--lead", LEAD]);
+        }
+        let output = run(&args, LEAD.as_bytes(), &dir);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        assert_eq!(
+            text(&output.stderr),
+            "error: `.` holds 2 policies (`other.route`, `routing.route`); name the one to use\n",
+            "{command}"
+        );
+        assert!(output.stdout.is_empty(), "{command}");
+    }
+}
+
+#[test]
+fn a_file_of_tests_given_as_the_policy_names_the_policy() {
+    let dir = example_folder("tests-as-policy");
+    for command in ["route", "explain", "graph"] {
+        let mut args = vec![command, "routing.test.route"];
+        if command == "explain" {
+            args.extend(["--lead", LEAD]);
+        }
+        let output = run(&args, LEAD.as_bytes(), &dir);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        assert_eq!(
+            text(&output.stderr),
+            "error: `routing.test.route` is a file of tests for `routing.route`; name the policy \
+             `routing.route` instead (and run the tests with `switchboard test routing.test.route`)\n",
+            "{command}"
+        );
+    }
+}
+
+// ---- Lead identity
+
+#[test]
+fn blank_ids_are_errors_not_shared_identities() {
+    let dir = scratch("blank-ids");
+    let input = format!(
+        "{}\n{}\n",
+        lead_with("", "2026-11-23T10:00:00Z"),
+        lead_with("  ", "2026-11-24T10:00:00Z")
+    );
+    let output = run(
+        &[
+            "route",
+            &root().join("examples/routing.route").to_string_lossy(),
+            "--quiet",
+        ],
+        input.as_bytes(),
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["error"]["code"], "lead.id", "{line}");
+    }
+}
+
+#[test]
+fn a_reused_id_with_other_content_is_a_conflict_never_a_replay() {
+    let dir = scratch("conflict");
+    let policy = root()
+        .join("examples/routing.route")
+        .to_string_lossy()
+        .to_string();
+    let args = [
+        "route",
+        policy.as_str(),
+        "--quiet",
+        "--now",
+        "2026-11-23T09:30:00Z",
+    ];
+    let first = run(&args, format!("{LEAD}\n").as_bytes(), &dir);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let recorded = text(&first.stdout);
+    // The same lead again, in another run: its recorded decision, marked a duplicate.
+    let again = run(&args, format!("{LEAD}\n").as_bytes(), &dir);
+    assert_eq!(
+        text(&again.stdout),
+        recorded.replace("]}\n", "],\"duplicate\":true}\n")
+    );
+    // Another lead under the same id: an error that names the recorded decision's time.
+    let other = LEAD.replace("\"country\":\"DE\"", "\"country\":\"FR\"");
+    let conflict = run(&args, format!("{other}\n").as_bytes(), &dir);
+    assert_eq!(conflict.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_str(text(&conflict.stdout).trim()).unwrap();
+    assert_eq!(line["error"]["code"], "lead.id_conflict");
+    assert_eq!(
+        line["error"]["message"],
+        "lead id `X-1` was already used for a different lead, decided at 2026-11-23T09:30:00Z \
+         (pool senior, rep anna); give each lead its own id"
+    );
+    // And within one run.
+    let both = run(
+        &["route", policy.as_str(), "--quiet", "--state", ":memory:"],
+        format!("{LEAD}\n{other}\n").as_bytes(),
+        &dir,
+    );
+    let lines: Vec<&str> = std::str::from_utf8(&both.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[1].contains("lead.id_conflict"), "{}", lines[1]);
+}
+
+#[test]
+fn times_are_rfc_3339_with_offsets_within_a_day() {
+    let dir = scratch("times");
+    let policy = root()
+        .join("examples/routing.route")
+        .to_string_lossy()
+        .to_string();
+    let input = format!(
+        "{}\n{}\n{}\n",
+        lead_with("T-1", "2026-11-23T10:00:00+25:00"),
+        lead_with("T-2", "9999-12-31T23:59:59Z"),
+        lead_with("T-3", "2026-11-23T10:00:00+23:59"),
+    );
+    let output = run(
+        &["route", &policy, "--quiet", "--state", ":memory:"],
+        input.as_bytes(),
+        &dir,
+    );
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines[0]["error"]["code"], "lead.type");
+    assert_eq!(
+        lines[0]["error"]["message"],
+        "field `created_at`: expected an RFC 3339 time with a UTC offset within ±23:59, found \"2026-11-23T10:00:00+25:00\""
+    );
+    assert_eq!(lines[1]["lead"], "T-2");
+    assert!(lines[1].get("error").is_none(), "{}", lines[1]);
+    assert!(lines[2].get("error").is_none(), "{}", lines[2]);
+}
+
+// ---- Files as exporters write them
+
+#[test]
+fn a_byte_order_mark_is_skipped_in_leads_roster_and_policy() {
+    let dir = example_folder("bom");
+    let bom = |file: &str| {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(std::fs::read(dir.join(file)).unwrap());
+        std::fs::write(dir.join(file), bytes).unwrap();
+    };
+    bom("routing.route");
+    bom("roster.json");
+    let mut leads = b"\xEF\xBB\xBF".to_vec();
+    leads.extend(LEAD.as_bytes());
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--state",
+            ":memory:",
+            "--quiet",
+        ],
+        &leads,
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).starts_with("{\"lead\":\"X-1\",\"rule\":\"hot\""));
+}
+
+#[test]
+fn a_csv_file_gets_one_message_not_an_error_per_line() {
+    let dir = scratch("csv");
+    std::fs::write(
+        dir.join("leads.csv"),
+        "id,intent,fit\nL-1,high,strong\nL-2,low,weak\n",
+    )
+    .unwrap();
+    let policy = root()
+        .join("examples/routing.route")
+        .to_string_lossy()
+        .to_string();
+    let output = run(
+        &[
+            "route",
+            &policy,
+            "--leads",
+            "leads.csv",
+            "--state",
+            ":memory:",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        text(&output.stderr),
+        "error: `leads.csv` looks like CSV (its first line has commas and no `{`): `route` reads \
+         NDJSON, one JSON object per line, such as {\"id\": \"L-1\", \"intent\": \"high\"}\n"
+    );
+}
+
+// ---- The roster against the policy
+
+const BROKEN_ROSTER: &str = r#"{
+  "as_of": "2027-01-01T00:00:00Z",
+  "reps": {
+    "anan":   { "status": "available" },
+    "boris":  { "status": "away" },
+    "chen":   { "status": "available",
+                "out_of_office": [ { "from": "2026-12-10", "to": "2026-12-01" } ] },
+    "dmitri": { "out_of_office": [ { "from": "2026-12-01", "to": "2026-12-10" },
+                                   { "from": "2026-12-05", "to": "2026-12-20" } ] },
+    "egor": {}, "sergei": {}, "petr": {}, "maria": {}, "olivia": {}, "james": {}, "wei": {},
+    "priya": {}
+  },
+  "accounts": {
+    "Acme":  { "owner": "bob" },
+    "North": { "parent": "South" },
+    "South": { "parent": "North" }
+  }
+}
+"#;
+
+#[test]
+fn check_holds_a_roster_against_the_policy() {
+    let dir = example_folder("roster-check");
+    std::fs::write(dir.join("broken.json"), BROKEN_ROSTER).unwrap();
+    let output = run(
+        &[
+            "check",
+            "routing.route",
+            "--roster",
+            "broken.json",
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!("roster_check_human", text(&output.stderr));
+    let output = run(
+        &[
+            "check",
+            "routing.route",
+            "--roster",
+            "broken.json",
+            "--now",
+            "2026-11-23T10:00:00Z",
+            "--format",
+            "github",
+        ],
+        b"",
+        &dir,
+    );
+    insta::assert_snapshot!("roster_check_github", text(&output.stdout));
+    // The example roster is clean for the example policy.
+    let output = run(
+        &[
+            "check",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert_eq!(text(&output.stderr), "checked 2 files: no problems\n");
+}
+
+#[test]
+fn an_empty_roster_warns_for_every_rep_it_leaves_out() {
+    let dir = example_folder("empty-roster");
+    std::fs::write(dir.join("empty.json"), "{}").unwrap();
+    let output = run(
+        &["check", "routing.route", "--roster", "empty.json"],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let err = text(&output.stderr);
+    assert_eq!(
+        err.matches("is not in the roster, so they get no leads")
+            .count(),
+        12,
+        "{err}"
+    );
+    assert!(
+        err.ends_with("checked 2 files: 0 errors, 12 warnings\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn routing_stops_on_roster_errors_and_warns_once() {
+    let dir = example_folder("roster-route");
+    std::fs::write(dir.join("broken.json"), BROKEN_ROSTER).unwrap();
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "broken.json",
+            "--state",
+            ":memory:",
+        ],
+        LEAD.as_bytes(),
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "no lead is routed");
+    let err = text(&output.stderr);
+    assert!(err.contains("out of office from 2026-12-10 to 2026-12-01 ends before it starts"));
+    assert!(err.ends_with("error: roster `broken.json` has 4 errors; fix them before routing (`switchboard check POLICY --roster broken.json`)\n"), "{err}");
+    // A misspelt rep only: warnings, once, and routing goes on.
+    let roster = std::fs::read_to_string(dir.join("roster.json"))
+        .unwrap()
+        .replace("\"anna\"", "\"anan\"");
+    std::fs::write(dir.join("misspelt.json"), roster).unwrap();
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "misspelt.json",
+            "--state",
+            ":memory:",
+            "--quiet",
+        ],
+        format!(
+            "{LEAD}\n{}\n",
+            lead_with("X-2", "2026-11-23T10:01:00+01:00")
+        )
+        .as_bytes(),
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let err = text(&output.stderr);
+    assert_eq!(
+        err.matches("rep `anna` (pool `senior`) is not in the roster")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("rep `anan` is no rep of the policy").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("did you mean `anna`?"), "{err}");
+    assert!(!text(&output.stdout).contains("\"rep\":\"anna\""));
+}
+
+// ---- Explain from the ledger
+
+#[test]
+fn explain_answers_for_the_recorded_decision() {
+    let dir = example_folder("explain-ledger");
+    let routed = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--quiet",
+            "--now",
+            "2026-11-23T09:00:00Z",
+        ],
+        &std::fs::read(dir.join("leads.ndjson")).unwrap(),
+        &dir,
+    );
+    assert_eq!(routed.status.code(), Some(0), "{}", text(&routed.stderr));
+    let l2 = text(&routed.stdout).lines().nth(1).unwrap().to_string();
+    assert!(l2.contains("\"rep\":\"chen\""), "{l2}");
+    // By id alone: the recorded decision, its path and candidates as they were.
+    let output = run(
+        &[
+            "explain",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--lead",
+            "L-2",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    insta::assert_snapshot!("explain_recorded_by_id", text(&output.stdout));
+    // With the lead itself: the rules tried too.
+    let second_line = std::fs::read_to_string(dir.join("leads.ndjson"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let output = run(
+        &[
+            "explain",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--lead",
+            &second_line,
+        ],
+        b"",
+        &dir,
+    );
+    insta::assert_snapshot!("explain_recorded_with_lead", text(&output.stdout));
+    // JSON: the recorded decision with its trace, as `route --explain` printed it then.
+    let output = run(
+        &[
+            "explain",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--lead",
+            "L-2",
+            "--format",
+            "json",
+        ],
+        b"",
+        &dir,
+    );
+    let json: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    assert_eq!(json["rep"], "chen");
+    assert_eq!(
+        json["trace"]["actions"][0]["candidates"][2]["why"],
+        "chosen"
+    );
+    // An id the ledger does not have, alone: nothing to explain.
+    let output = run(&["explain", "routing.route", "--lead", "L-99"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "error: lead `L-99` is not in the ledger of `.switchboard/state.db`; give the lead itself \
+         (`--lead '{…}'` or `--lead @FILE`) to see where it would go\n"
+    );
+    // A new lead: what-if, from the state as it is (anna and chen have had leads).
+    let output = run(
+        &[
+            "explain",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--lead",
+            &lead_with("NEW", "2026-11-23T10:40:00+01:00"),
+        ],
+        b"",
+        &dir,
+    );
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains(
+            "not in the ledger: what this policy would decide now, from the state as it is"
+        ),
+        "{shown}"
+    );
+    // ... which records nothing.
+    let again = run(&["explain", "routing.route", "--lead", "NEW"], b"", &dir);
+    assert_eq!(again.status.code(), Some(2));
+}
+
+// ---- Visibility
+
+#[test]
+fn route_says_what_it_did_on_stderr_unless_quiet() {
+    let dir = example_folder("summary");
+    let leads = std::fs::read(dir.join("leads.ndjson")).unwrap();
+    let output = run(
+        &["route", "routing.route", "--roster", "roster.json"],
+        &leads,
+        &dir,
+    );
+    assert_eq!(
+        text(&output.stderr),
+        "routed 15 lines from stdin: 10 to pools, 2 to queues, 2 to named reps, 0 unassigned; \
+         1 duplicate, 0 errors; state `.switchboard/state.db`\n"
+    );
+    let again = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--leads",
+            "leads.ndjson",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(
+        text(&again.stderr),
+        "routed 15 lines from `leads.ndjson`: 0 to pools, 0 to queues, 0 to named reps, 0 unassigned; \
+         15 duplicates, 0 errors; state `.switchboard/state.db`\n"
+    );
+    let quiet = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--quiet",
+        ],
+        &leads,
+        &dir,
+    );
+    assert!(quiet.stderr.is_empty());
+}
+
+#[test]
+fn a_policy_that_counts_time_needs_a_clock_field() {
+    let dir = scratch("clock");
+    std::fs::write(
+        dir.join("p.route"),
+        "schema lead { id: string  intent: enum { low, high } }\npool senior { members anna }\nqueue q\nwhen intent = high -> pool senior within 15m\notherwise -> queue q\n",
+    )
+    .unwrap();
+    let output = run(&["check", "p.route"], b"", &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let err = text(&output.stderr);
+    assert!(err.contains("missing-clock"), "{err}");
+    assert!(
+        err.contains("rule `#1` counts time (`within 15m`), but the schema has no `time` field"),
+        "{err}"
+    );
+}
