@@ -153,7 +153,9 @@ fn check_examples(path: &str) -> usize {
             block.tag,
             render(&format!("{path}:{}", block.line), &report, &text)
         );
-        if block.options.iter().any(|(key, _)| key == "formatted") {
+        // The tutorial's policies are what people copy: they are in the canonical layout.
+        let canonical = path == "docs/tutorial.md" && block.tag == "route";
+        if canonical || block.options.iter().any(|(key, _)| key == "formatted") {
             let formatted = switchboard::format::format(&block.text).unwrap();
             assert_eq!(
                 formatted, block.text,
@@ -237,6 +239,24 @@ fn every_diagnostic_code_is_documented_with_an_example_that_produces_it() {
                     render(&format!("{path}:{}", block.line), &report, &block.text)
                 );
                 documented.push(code);
+            }
+            "roster" | "roster-fixed" => {
+                // A roster, held against the example policy at a fixed routing time.
+                let diagnostics = roster_findings(&block.text);
+                if block.tag == "roster" {
+                    assert!(
+                        diagnostics.iter().any(|d| d.code == code),
+                        "{path}:{}: the example for `{code}` does not produce it: {diagnostics:?}",
+                        block.line
+                    );
+                    documented.push(code);
+                } else {
+                    assert!(
+                        diagnostics.is_empty(),
+                        "{path}:{}: the fixed roster for `{code}` is not clean: {diagnostics:?}",
+                        block.line
+                    );
+                }
             }
             "route-fixed" => {
                 let report = check_block(&block, &block.text);
@@ -390,6 +410,7 @@ fn routing_examples_print_what_route_prints() {
         ] {
             files.insert(example.to_string(), read(example));
         }
+        let mut replacements = Vec::new();
         for block in blocks(&markdown) {
             if let Some((_, name)) = block.options.iter().find(|(key, _)| key == "file") {
                 files.insert(name.clone(), block.text.clone());
@@ -410,6 +431,8 @@ fn routing_examples_print_what_route_prints() {
                         block.line,
                         actual.join("\n")
                     );
+                } else if blessing() {
+                    replacements.push((block.line, block.text.lines().count(), actual));
                 } else {
                     assert_eq!(
                         expected, actual,
@@ -420,9 +443,234 @@ fn routing_examples_print_what_route_prints() {
                 checked += 1;
             }
         }
+        bless(path, &markdown, replacements);
     }
     assert!(checked >= 1, "no decisions block was checked");
 }
+
+/// A message quoted in docs/diagnostics.md (``` ``…`` ```) is the message that the section's own
+/// example produces, word for word.
+#[test]
+fn messages_quoted_in_the_diagnostics_page_are_the_messages_check_prints() {
+    let path = "docs/diagnostics.md";
+    let markdown = read(path);
+    let examples = blocks(&markdown);
+    // The page's prose, one section at a time, without its code blocks.
+    let mut section = String::new();
+    let mut prose: Vec<(String, usize, String)> = Vec::new();
+    let mut in_block = false;
+    for (index, line) in markdown.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        if let Some(heading) = line.strip_prefix("## ") {
+            section = heading.trim().to_string();
+        }
+        prose.push((section.clone(), index + 1, line.to_string()));
+    }
+    let mut quoted = 0;
+    let joined: Vec<String> = prose.iter().map(|(_, _, line)| line.clone()).collect();
+    let text = joined.join("\n");
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("``") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("``") else { break };
+        let quote = after[..end].trim().replace('\n', " ");
+        let offset = text.len() - rest.len() + start;
+        let line_index = text[..offset].matches('\n').count();
+        let (section, line, _) = &prose[line_index];
+        rest = &after[end + 2..];
+        let messages: Vec<String> = examples
+            .iter()
+            .filter(|block| &block.section == section && block.tag == "route")
+            .flat_map(|block| check_block(block, &block.text).diagnostics)
+            .map(|diagnostic| diagnostic.message)
+            .collect();
+        assert!(
+            messages.iter().any(|message| *message == quote),
+            "{path}:{line}: the quoted message is not what the section's example prints:\n  quoted: {quote}\n  printed: {messages:#?}"
+        );
+        quoted += 1;
+    }
+    assert!(quoted >= 8, "only {quoted} quoted messages found");
+}
+
+/// What `switchboard check examples/routing.route --roster R --now 2026-11-23T10:00:00Z` finds
+/// in a roster's text.
+fn roster_findings(text: &str) -> Vec<switchboard::Diagnostic> {
+    let (file, mut diagnostics) = switchboard::route::roster::read::read_with_diagnostics(text);
+    if let Some(file) = &file {
+        let (policy, _) = check_source(&read("examples/routing.route"))
+            .compiled
+            .unwrap();
+        let now = "2026-11-23T10:00:00Z".parse().unwrap();
+        diagnostics.extend(switchboard::route::roster::check::check(file, &policy, now));
+    }
+    diagnostics
+}
+
+/// No page calls a command that exists "planned" or "not yet" available.
+#[test]
+fn no_page_calls_an_existing_command_planned() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|line| !line.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("  "))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|command| *command != "help")
+        .collect();
+    assert!(
+        commands.contains(&"lsp") && commands.contains(&"explain"),
+        "{commands:?}"
+    );
+    let mut pages = vec!["README.md".to_string()];
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().to_string();
+        if name.ends_with(".md") {
+            pages.push(format!("docs/{name}"));
+        }
+    }
+    for page in pages {
+        for (index, line) in read(&page).lines().enumerate() {
+            let lower = line.to_lowercase();
+            if !(lower.contains("planned") || lower.contains("not yet")) {
+                continue;
+            }
+            for command in &commands {
+                assert!(
+                    !line.contains(&format!("switchboard {command}")),
+                    "{page}:{}: calls `switchboard {command}` planned, and it exists",
+                    index + 1
+                );
+            }
+        }
+    }
+}
+
+/// `SWITCHBOARD_BLESS_DOCS=1 cargo test --test docs` rewrites the blocks that show program
+/// output (```decisions```, ```console```) with what the program prints now; review the diff.
+fn blessing() -> bool {
+    std::env::var_os("SWITCHBOARD_BLESS_DOCS").is_some()
+}
+
+/// Replaces blocks' contents: (first line of the block's text, its line count, new lines).
+fn bless(path: &str, markdown: &str, mut replacements: Vec<(usize, usize, Vec<String>)>) {
+    if replacements.is_empty() {
+        return;
+    }
+    let mut lines: Vec<String> = markdown.lines().map(str::to_string).collect();
+    replacements.sort_by_key(|(line, _, _)| std::cmp::Reverse(*line));
+    for (line, count, new) in replacements {
+        let start = line - 1;
+        lines.splice(start..start + count, new);
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join(path), text).unwrap();
+}
+
+/// ```console``` blocks show commands (`$ switchboard …`) and what they print (stdout and
+/// stderr together). Each block runs in a fresh folder holding a copy of `examples/` and the
+/// files the page defined above it (`file=NAME` blocks); the commands of one block share it.
+#[test]
+fn console_blocks_print_what_the_commands_print() {
+    let binary = Path::new(env!("CARGO_BIN_EXE_switchboard"));
+    let path_var = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut checked = 0;
+    for path in CONSOLE_PAGES {
+        let markdown = read(path);
+        let mut files = std::collections::BTreeMap::new();
+        let mut replacements = Vec::new();
+        for block in blocks(&markdown) {
+            if let Some((_, name)) = block.options.iter().find(|(key, _)| key == "file") {
+                files.insert(name.clone(), block.text.clone());
+            }
+            if block.tag != "console" {
+                continue;
+            }
+            let dir = std::env::temp_dir().join(format!(
+                "switchboard-docs-{}-{}-{}",
+                std::process::id(),
+                path.replace('/', "-"),
+                block.line
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("examples")).unwrap();
+            for entry in
+                std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap()
+            {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), dir.join("examples").join(entry.file_name())).unwrap();
+            }
+            for (name, text) in &files {
+                std::fs::write(dir.join(name), text).unwrap();
+            }
+            let mut actual = Vec::new();
+            for line in block.text.lines() {
+                let Some(command) = line.strip_prefix("$ ") else {
+                    continue;
+                };
+                actual.push(line.to_string());
+                let output = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("{{ {command}\n}} 2>&1"))
+                    .current_dir(&dir)
+                    .env("PATH", &path_var)
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap();
+                actual.extend(
+                    String::from_utf8_lossy(&output.stdout)
+                        .lines()
+                        .map(str::to_string),
+                );
+            }
+            let expected: Vec<String> = block.text.lines().map(str::to_string).collect();
+            if blessing() {
+                replacements.push((block.line, expected.len(), actual));
+            } else {
+                assert_eq!(
+                    expected.join("\n"),
+                    actual.join("\n"),
+                    "{path}:{}: the console block differs from what its commands print \
+                     (SWITCHBOARD_BLESS_DOCS=1 rewrites it)",
+                    block.line
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            checked += 1;
+        }
+        bless(path, &markdown, replacements);
+    }
+    assert!(checked >= 3, "only {checked} console blocks were checked");
+}
+
+/// The pages whose ```console``` blocks are run.
+const CONSOLE_PAGES: [&str; 9] = [
+    "README.md",
+    "docs/routing.md",
+    "docs/testing.md",
+    "docs/tutorial.md",
+    "docs/cookbook.md",
+    "docs/diagnostics.md",
+    "docs/language.md",
+    "docs/diff.md",
+    "docs/editors.md",
+];
 
 /// ```route-tests``` blocks are files of tests: they check clean against the policy they `use`,
 /// which an earlier block defines with `file=NAME` (or one of the examples), and they pass.
