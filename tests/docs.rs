@@ -491,7 +491,7 @@ fn messages_quoted_in_the_diagnostics_page_are_the_messages_check_prints() {
             .map(|diagnostic| diagnostic.message)
             .collect();
         assert!(
-            messages.iter().any(|message| *message == quote),
+            messages.contains(&quote),
             "{path}:{line}: the quoted message is not what the section's example prints:\n  quoted: {quote}\n  printed: {messages:#?}"
         );
         quoted += 1;
