@@ -115,7 +115,7 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
                     if parsed.file.tests.is_empty() {
                         // A policy without tests of its own still counts for coverage (its
                         // tests may be in a file that uses it, or missing).
-                        if let Some((policy, _)) = crate::check_source(&source.text).compiled {
+                        if let Some((policy, _)) = crate::pipeline::check_source(&source.text).compiled {
                             suite
                                 .tested
                                 .entry(key(files, &source.path))
@@ -150,7 +150,7 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
                     (path, shown, text, tests_file.tests)
                 }
             };
-        let report = crate::check_source(&policy_text);
+        let report = crate::pipeline::check_source(&policy_text);
         let errors = report.error_count();
         let Some((policy, compiled)) = report.compiled.filter(|_| errors == 0) else {
             suite.broken(source, &policy_shown, &policy_text, report.diagnostics);
