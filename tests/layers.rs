@@ -37,7 +37,12 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The top-level module a file belongs to (`route` for `core/src/route/state/mod.rs`).
 fn module_of(root: &Path, file: &Path) -> String {
     let relative = file.strip_prefix(root).unwrap();
-    let first = relative.components().next().unwrap().as_os_str().to_string_lossy();
+    let first = relative
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
     first.trim_end_matches(".rs").to_string()
 }
 
@@ -86,7 +91,10 @@ fn core_modules_only_use_the_layers_below_them() {
             continue;
         }
         let Some(own) = layer_of(&module) else {
-            problems.push(format!("{}: module `{module}` is in no layer", file.display()));
+            problems.push(format!(
+                "{}: module `{module}` is in no layer",
+                file.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
@@ -134,10 +142,9 @@ fn owned_items_are_used_only_through_their_owners() {
 
 #[test]
 fn the_layers_are_those_architecture_md_states() {
-    let architecture = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"),
-    )
-    .unwrap();
+    let architecture =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .unwrap();
     let stated: Vec<String> = LAYERS
         .iter()
         .map(|layer| {

@@ -3,7 +3,7 @@
 #
 #   editors/neovim/try.sh [NVIM]        (NVIM defaults to `nvim` on PATH)
 #
-# `switchboard` (with `switchboard-lsp` beside it or on PATH) must be on PATH. Each ```lua block
+# `switchboard` (whose `switchboard lsp` is the server) must be on PATH. Each ```lua block
 # of docs/editors.md that does not `require` a plugin becomes a whole init.lua; each runs on
 # examples/routing.route with `intent` misspelt `intnet` in the rule `hot`, on
 # examples/routing.route itself and on examples/routing.test.route, and probe.lua prints what

@@ -20,13 +20,13 @@ pub async fn forward_valid_messages(
         let length = match read_headers(&mut reader).await {
             Headers::End => break,
             Headers::Invalid(reason) => {
-                eprintln!("switchboard-lsp: dropped a message: {reason}");
+                eprintln!("switchboard lsp: dropped a message: {reason}");
                 continue;
             }
             Headers::Length(length) => length,
         };
         if length > MAX_BODY {
-            eprintln!("switchboard-lsp: dropped a message of {length} bytes (limit {MAX_BODY})");
+            eprintln!("switchboard lsp: dropped a message of {length} bytes (limit {MAX_BODY})");
             let mut skipped = (&mut reader).take(length as u64);
             if tokio::io::copy(&mut skipped, &mut tokio::io::sink())
                 .await
@@ -41,7 +41,7 @@ pub async fn forward_valid_messages(
             break;
         }
         if let Err(reason) = check_message(&body) {
-            eprintln!("switchboard-lsp: dropped a message: {reason}");
+            eprintln!("switchboard lsp: dropped a message: {reason}");
             continue;
         }
         let header = format!("Content-Length: {length}\r\n\r\n");
@@ -89,7 +89,7 @@ async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
         }
         if !seen_any && let Some(at) = text.find("Content-Length:").filter(|&at| at > 0) {
             eprintln!(
-                "switchboard-lsp: skipped {at} bytes before a header: `{}`",
+                "switchboard lsp: skipped {at} bytes before a header: `{}`",
                 shorten(&text[..at])
             );
             text = &text[at..];

@@ -115,7 +115,9 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
                     if parsed.file.tests.is_empty() {
                         // A policy without tests of its own still counts for coverage (its
                         // tests may be in a file that uses it, or missing).
-                        if let Some((policy, _)) = crate::pipeline::check_source(&source.text).compiled {
+                        if let Some((policy, _)) =
+                            crate::pipeline::check_source(&source.text).compiled
+                        {
                             suite
                                 .tested
                                 .entry(key(files, &source.path))

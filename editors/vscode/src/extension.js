@@ -51,7 +51,7 @@ async function start() {
     const message = error instanceof Error ? error.message : String(error);
     const choice = await vscode.window.showErrorMessage(
       `Switchboard: cannot start the language server \`${command} ${args.join(' ')}\` (${message}). ` +
-        'Install switchboard and switchboard-lsp, or set "switchboard.server.path".',
+        'Install switchboard (cargo install --path . --locked), or set "switchboard.server.path".',
       'Open Settings',
     );
     if (choice === 'Open Settings') {
