@@ -272,7 +272,11 @@ fn spaced(json: &str) -> String {
 /// Builds the common lead space, or says why the two policies' leads cannot be compared region
 /// by region.
 pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
-    let (fields, old_map, new_map) = common_fields(old, new)?;
+    let CommonFields {
+        fields,
+        old: old_map,
+        new: new_map,
+    } = common_fields(old, new)?;
     let (calendars, new_calendars) = common_calendars(old, new);
     let clock = common_clock(old, new, &fields)?;
     Ok(Common {
@@ -295,12 +299,16 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
     })
 }
 
-/// The common schema's fields, with how each side's fields map onto them (OLD's in order, then
-/// NEW's), or why no lead fits both schemas.
-fn common_fields(
-    old: &Policy,
-    new: &Policy,
-) -> Result<(Vec<FieldDef>, Vec<FieldMap>, Vec<FieldMap>), String> {
+/// The fields of the common schema, and how each side's fields map onto them.
+struct CommonFields {
+    /// OLD's fields in order, then those only NEW declares.
+    fields: Vec<FieldDef>,
+    old: Vec<FieldMap>,
+    new: Vec<FieldMap>,
+}
+
+/// The common schema's fields with each side's map onto them, or why no lead fits both schemas.
+fn common_fields(old: &Policy, new: &Policy) -> Result<CommonFields, String> {
     let mut fields: Vec<FieldDef> = Vec::new();
     let mut old_map: Vec<FieldMap> = Vec::new();
     let mut new_map: Vec<FieldMap> = vec![FieldMap::Excluded; new.fields.len()];
@@ -343,7 +351,11 @@ fn common_fields(
             fields.push(def.clone());
         }
     }
-    Ok((fields, old_map, new_map))
+    Ok(CommonFields {
+        fields,
+        old: old_map,
+        new: new_map,
+    })
 }
 
 /// The type that two declarations of a field meet in, with how each side's values become values
