@@ -62,6 +62,15 @@ impl DeclarationChange {
 /// The pools, queues and calendars that differ.
 pub(super) fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange> {
     let mut out = Vec::new();
+    pool_changes(old, new, &mut out);
+    queue_changes(old, new, &mut out);
+    calendar_changes(old, new, &mut out);
+    out
+}
+
+/// The pools only one side declares, and those both declare differently (each with NEW's rules
+/// that send leads to it).
+fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
     let used_by = |name: &str| -> Vec<String> {
         new.rules
             .iter()
@@ -138,6 +147,10 @@ pub(super) fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange>
             });
         }
     }
+}
+
+/// The queues only one side declares.
+fn queue_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
     for (from, to, presence) in [(old, new, Presence::Removed), (new, old, Presence::Added)] {
         for queue in &from.queues {
             if !to.queues.contains(queue) {
@@ -151,6 +164,11 @@ pub(super) fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange>
             }
         }
     }
+}
+
+/// The calendars only one side declares, and those both declare differently (each with NEW's
+/// pools whose SLA clock it is).
+fn calendar_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
     for calendar in &old.calendars {
         match new.calendars.iter().find(|c| c.name == calendar.name) {
             None => out.push(DeclarationChange {
@@ -193,7 +211,6 @@ pub(super) fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange>
             });
         }
     }
-    out
 }
 
 fn strategy(pool: &PoolDef) -> String {
