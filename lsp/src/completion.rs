@@ -103,102 +103,130 @@ pub fn context(text: &str, offset: usize) -> Context {
     if tokens.is_empty() {
         return Context::Item;
     }
-    let word = |index: usize| -> &str {
-        tokens
-            .len()
-            .checked_sub(index + 1)
-            .and_then(|i| tokens.get(i))
-            .map_or("", |token| token.text(text))
+    let before = Before {
+        text,
+        tokens: &tokens,
+        line: before_on_line,
     };
     let groups = groups(text, &tokens);
-    let last = word(0);
-    let second = word(1);
-    match groups.last() {
-        Some(Group::In(field)) => {
+    groups
+        .last()
+        .and_then(|group| context_in_group(group, &before))
+        .unwrap_or_else(|| context_in_rule(&before))
+}
+
+/// What precedes the cursor: the tokens of its item (comments left out) and its line so far.
+struct Before<'t> {
+    text: &'t str,
+    tokens: &'t [Token],
+    /// The cursor's line up to the word being typed.
+    line: &'t str,
+}
+
+impl<'t> Before<'t> {
+    /// The word `index` tokens back from the last one (0 is the last); empty before the first.
+    fn word(&self, index: usize) -> &'t str {
+        self.tokens
+            .len()
+            .checked_sub(index + 1)
+            .and_then(|i| self.tokens.get(i))
+            .map_or("", |token| token.text(self.text))
+    }
+}
+
+/// The context inside the innermost open group; `None` inside the parentheses of a condition,
+/// where the rule around them decides.
+fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
+    let (text, tokens, before_on_line) = (before.text, before.tokens, before.line);
+    let last = before.word(0);
+    let second = before.word(1);
+    Some(match group {
+        Group::In(field) => {
             if matches!(last, "{" | ",") {
-                let taken = values_in_group(text, &tokens);
-                return Context::Value {
+                let taken = values_in_group(text, tokens);
+                Context::Value {
                     field: field.clone(),
                     taken,
-                };
+                }
+            } else {
+                Context::Nothing
             }
-            return Context::Nothing;
         }
-        Some(Group::Enum) => return Context::Nothing,
-        Some(Group::Schema) => {
-            return if last == ":" {
+        Group::Enum => Context::Nothing,
+        Group::Schema => {
+            if last == ":" {
                 Context::FieldType
             } else {
                 Context::Nothing
-            };
+            }
         }
-        Some(Group::Weighted) => {
-            return if matches!(last, "(" | ",") {
+        Group::Weighted => {
+            if matches!(last, "(" | ",") {
                 Context::Reps { taken: Vec::new() }
             } else {
                 Context::Nothing
-            };
+            }
         }
-        Some(Group::Pool) => {
-            return match last {
-                "members" => Context::Reps { taken: Vec::new() },
-                "," if clause_of(text, &tokens) == Some("members") => Context::Reps {
-                    taken: members_so_far(text, &tokens),
-                },
-                "strategy" => Context::Strategy,
-                "calendar" => Context::Calendars,
-                "cap" => Context::Nothing,
-                _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
-                    Context::PoolClause
-                }
-                _ => Context::Nothing,
-            };
-        }
-        Some(Group::Calendar) => {
-            return if matches!(last, "timezone" | "hours" | "holidays" | ",") {
+        Group::Pool => match last {
+            "members" => Context::Reps { taken: Vec::new() },
+            "," if clause_of(text, tokens) == Some("members") => Context::Reps {
+                taken: members_so_far(text, tokens),
+            },
+            "strategy" => Context::Strategy,
+            "calendar" => Context::Calendars,
+            "cap" => Context::Nothing,
+            _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
+                Context::PoolClause
+            }
+            _ => Context::Nothing,
+        },
+        Group::Calendar => {
+            if matches!(last, "timezone" | "hours" | "holidays" | ",") {
                 Context::Nothing
             } else {
                 Context::CalendarClause
-            };
+            }
         }
-        Some(Group::Lead) => {
-            return match last {
-                "{" | "," => Context::LeadField {
-                    taken: lead_fields_so_far(text, &tokens),
-                },
-                ":" => Context::Value {
-                    field: second.to_string(),
-                    taken: Vec::new(),
-                },
-                _ => Context::Nothing,
-            };
-        }
-        Some(Group::Roster) => {
-            return if matches!(last, "{" | "," | "owner") {
+        Group::Lead => match last {
+            "{" | "," => Context::LeadField {
+                taken: lead_fields_so_far(text, tokens),
+            },
+            ":" => Context::Value {
+                field: second.to_string(),
+                taken: Vec::new(),
+            },
+            _ => Context::Nothing,
+        },
+        Group::Roster => {
+            if matches!(last, "{" | "," | "owner") {
                 Context::Reps { taken: Vec::new() }
             } else {
                 Context::Nothing
-            };
+            }
         }
-        Some(Group::Test) => {
-            return match (second, last) {
-                (_, "expect") => Context::ExpectClause,
-                ("expect", "pool") => Context::Pools,
-                ("expect", "queue") => Context::Queues,
-                ("expect", "rep") => Context::Reps { taken: Vec::new() },
-                ("expect", "rule") => Context::Rules,
-                ("expect", "escalate") => Context::Targets,
-                (_, "within" | "after") => Context::Duration,
-                _ if before_on_line.trim().is_empty() || last == "{" || last == "}" => {
-                    Context::TestClause
-                }
-                _ => Context::Nothing,
-            };
-        }
-        Some(Group::Paren) | None => {}
-    }
-    // A rule (or a line between items).
-    let first = word(tokens.len() - 1);
+        Group::Test => match (second, last) {
+            (_, "expect") => Context::ExpectClause,
+            ("expect", "pool") => Context::Pools,
+            ("expect", "queue") => Context::Queues,
+            ("expect", "rep") => Context::Reps { taken: Vec::new() },
+            ("expect", "rule") => Context::Rules,
+            ("expect", "escalate") => Context::Targets,
+            (_, "within" | "after") => Context::Duration,
+            _ if before_on_line.trim().is_empty() || last == "{" || last == "}" => {
+                Context::TestClause
+            }
+            _ => Context::Nothing,
+        },
+        Group::Paren => return None,
+    })
+}
+
+/// The context in a rule (or on a line between items).
+fn context_in_rule(before: &Before<'_>) -> Context {
+    let (text, tokens, before_on_line) = (before.text, before.tokens, before.line);
+    let last = before.word(0);
+    let second = before.word(1);
+    let first = before.word(tokens.len() - 1);
     let in_rule = matches!(first, "rule" | "when" | "otherwise");
     if !in_rule {
         return if before_on_line.trim().is_empty() {
@@ -398,76 +426,11 @@ fn items(
                 out.snippet(label, snippet, detail);
             }
         }
-        Context::ConditionStart => {
-            fields(&mut out, names);
-            out.keyword("not", "negates the next condition");
-            out.keyword(
-                "inside",
-                "the lead's clock time is inside a calendar's working hours",
-            );
-            out.keyword(
-                "outside",
-                "the lead's clock time is outside a calendar's working hours",
-            );
-        }
-        Context::Operator { field } => {
-            let shape = names.fields.get(field);
-            let ordered =
-                shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
-            out.operator("=", "equals");
-            out.operator("!=", "differs (false when the field is absent)");
-            if ordered {
-                for op in ["<", "<=", ">", ">="] {
-                    out.operator(op, "compares");
-                }
-            }
-            out.snippet("in", "in {$1}", "one of a set of values");
-            out.snippet("not in", "not in {$1}", "none of a set of values");
-            out.snippet("is set", "is set", "the field has a value");
-            out.snippet("is not set", "is not set", "the field is absent or null");
-        }
-        Context::Value { field, taken } => {
-            if let Some(shape) = names.fields.get(field) {
-                if let Some(variants) = &shape.variants {
-                    for variant in variants.iter().filter(|v| !taken.contains(v)) {
-                        out.push(
-                            variant,
-                            CompletionItemKind::ENUM_MEMBER,
-                            &format!("{field}: enum"),
-                        );
-                    }
-                } else if shape.type_name == "bool" {
-                    for value in ["true", "false"] {
-                        out.push(value, CompletionItemKind::VALUE, "bool");
-                    }
-                }
-            }
-        }
-        Context::Action => {
-            out.keyword("pool", "send to a pool of reps");
-            out.keyword("queue", "send to a queue");
-            out.keyword(
-                "rep",
-                "send to a named rep, or the rep a string field names",
-            );
-            out.snippet(
-                "owner of",
-                "owner of ${1:field}",
-                "the owner of the account a field names",
-            );
-        }
-        Context::AfterAction => {
-            out.keyword(
-                "else",
-                "a fallback action when this one cannot take the lead",
-            );
-            out.snippet("within", "within ${1:15m}", "the response SLA");
-            out.snippet(
-                "escalate",
-                "escalate ${1:target} after ${2:1h}",
-                "escalation when the SLA is missed",
-            );
-        }
+        Context::ConditionStart => condition_starts(&mut out, names),
+        Context::Operator { field } => operators(&mut out, names, field),
+        Context::Value { field, taken } => values(&mut out, names, field, taken),
+        Context::Action => actions(&mut out),
+        Context::AfterAction => after_action(&mut out),
         Context::Pools => names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool"),
         Context::Queues => names_of(
             &mut out,
@@ -519,80 +482,12 @@ fn items(
                 out.push(label, CompletionItemKind::CONSTANT, detail);
             }
         }
-        Context::Strategy => {
-            out.keyword("round_robin", "each member in turn");
-            out.snippet(
-                "weighted",
-                "weighted(${1:rep}=${2:1})",
-                "in turn, in proportion to weights",
-            );
-            out.keyword("least_loaded", "the member with the fewest open leads");
-            out.keyword("ordered", "the first available member, in order");
-        }
-        Context::PoolClause => {
-            out.snippet("members", "members ${1:rep}", "the reps of the pool");
-            out.snippet(
-                "strategy",
-                "strategy ${1:round_robin}",
-                "how the next rep is chosen",
-            );
-            out.snippet(
-                "cap",
-                "cap ${1:25}",
-                "the most open leads a member may hold",
-            );
-            out.snippet("calendar", "calendar ${1:name}", "the pool's working hours");
-        }
-        Context::CalendarClause => {
-            out.snippet(
-                "timezone",
-                "timezone ${1:Europe/Berlin}",
-                "an IANA time zone",
-            );
-            out.snippet(
-                "hours",
-                "hours ${1:mon-fri} ${2:09:00-18:00}",
-                "working hours",
-            );
-            out.snippet("holidays", "holidays ${1:2026-12-24}", "days off");
-        }
-        Context::FieldType => {
-            for ty in ["string", "int", "number", "time", "bool"] {
-                out.keyword(ty, "field type");
-            }
-            out.snippet(
-                "enum",
-                "enum { ${1:a}, ${2:b} }",
-                "one of a fixed set of words",
-            );
-        }
-        Context::TestClause => {
-            out.snippet(
-                "lead",
-                "lead { ${1:id}: ${2:\"L-1\"} }",
-                "the lead the test routes",
-            );
-            out.keyword("expect", "what the decision must be");
-            out.snippet(
-                "at",
-                "at ${1:2026-11-23T10:00:00Z}",
-                "the time the test routes at",
-            );
-            out.snippet("roster", "roster { ${1:rep} away }", "who is available");
-        }
-        Context::ExpectClause => {
-            for (word, detail) in [
-                ("pool", "the pool that takes the lead"),
-                ("rep", "the rep who gets the lead"),
-                ("queue", "the queue that takes the lead"),
-                ("rule", "the rule that decides"),
-                ("unassigned", "no rule matches and no rep is found"),
-                ("within", "the SLA"),
-                ("escalate", "an escalation"),
-            ] {
-                out.keyword(word, detail);
-            }
-        }
+        Context::Strategy => strategies(&mut out),
+        Context::PoolClause => pool_clauses(&mut out),
+        Context::CalendarClause => calendar_clauses(&mut out),
+        Context::FieldType => field_types(&mut out),
+        Context::TestClause => test_clauses(&mut out),
+        Context::ExpectClause => expect_clauses(&mut out),
         Context::LeadField { taken } => {
             for (field, shape) in names.fields.iter().filter(|(f, _)| !taken.contains(f)) {
                 out.snippet(field, &format!("{field}: $1"), &shape.type_name);
@@ -600,6 +495,171 @@ fn items(
         }
     }
     out.items
+}
+
+/// What may start a condition: the fields, `not`, `inside` and `outside`.
+fn condition_starts(out: &mut Items, names: &Names) {
+    fields(out, names);
+    out.keyword("not", "negates the next condition");
+    out.keyword(
+        "inside",
+        "the lead's clock time is inside a calendar's working hours",
+    );
+    out.keyword(
+        "outside",
+        "the lead's clock time is outside a calendar's working hours",
+    );
+}
+
+/// The operators after `field` in a condition (ordered fields also compare).
+fn operators(out: &mut Items, names: &Names, field: &str) {
+    let shape = names.fields.get(field);
+    let ordered = shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
+    out.operator("=", "equals");
+    out.operator("!=", "differs (false when the field is absent)");
+    if ordered {
+        for op in ["<", "<=", ">", ">="] {
+            out.operator(op, "compares");
+        }
+    }
+    out.snippet("in", "in {$1}", "one of a set of values");
+    out.snippet("not in", "not in {$1}", "none of a set of values");
+    out.snippet("is set", "is set", "the field has a value");
+    out.snippet("is not set", "is not set", "the field is absent or null");
+}
+
+/// The values of `field` not `taken` yet: an enum's variants, or `true` and `false`.
+fn values(out: &mut Items, names: &Names, field: &str, taken: &[String]) {
+    if let Some(shape) = names.fields.get(field) {
+        if let Some(variants) = &shape.variants {
+            for variant in variants.iter().filter(|v| !taken.contains(v)) {
+                out.push(
+                    variant,
+                    CompletionItemKind::ENUM_MEMBER,
+                    &format!("{field}: enum"),
+                );
+            }
+        } else if shape.type_name == "bool" {
+            for value in ["true", "false"] {
+                out.push(value, CompletionItemKind::VALUE, "bool");
+            }
+        }
+    }
+}
+
+/// The actions after `->` or `else`.
+fn actions(out: &mut Items) {
+    out.keyword("pool", "send to a pool of reps");
+    out.keyword("queue", "send to a queue");
+    out.keyword(
+        "rep",
+        "send to a named rep, or the rep a string field names",
+    );
+    out.snippet(
+        "owner of",
+        "owner of ${1:field}",
+        "the owner of the account a field names",
+    );
+}
+
+/// What may follow a complete action: `else`, `within` and `escalate`.
+fn after_action(out: &mut Items) {
+    out.keyword(
+        "else",
+        "a fallback action when this one cannot take the lead",
+    );
+    out.snippet("within", "within ${1:15m}", "the response SLA");
+    out.snippet(
+        "escalate",
+        "escalate ${1:target} after ${2:1h}",
+        "escalation when the SLA is missed",
+    );
+}
+
+/// The strategies of a pool.
+fn strategies(out: &mut Items) {
+    out.keyword("round_robin", "each member in turn");
+    out.snippet(
+        "weighted",
+        "weighted(${1:rep}=${2:1})",
+        "in turn, in proportion to weights",
+    );
+    out.keyword("least_loaded", "the member with the fewest open leads");
+    out.keyword("ordered", "the first available member, in order");
+}
+
+/// The clauses of a pool.
+fn pool_clauses(out: &mut Items) {
+    out.snippet("members", "members ${1:rep}", "the reps of the pool");
+    out.snippet(
+        "strategy",
+        "strategy ${1:round_robin}",
+        "how the next rep is chosen",
+    );
+    out.snippet(
+        "cap",
+        "cap ${1:25}",
+        "the most open leads a member may hold",
+    );
+    out.snippet("calendar", "calendar ${1:name}", "the pool's working hours");
+}
+
+/// The clauses of a calendar.
+fn calendar_clauses(out: &mut Items) {
+    out.snippet(
+        "timezone",
+        "timezone ${1:Europe/Berlin}",
+        "an IANA time zone",
+    );
+    out.snippet(
+        "hours",
+        "hours ${1:mon-fri} ${2:09:00-18:00}",
+        "working hours",
+    );
+    out.snippet("holidays", "holidays ${1:2026-12-24}", "days off");
+}
+
+/// The types of a schema field.
+fn field_types(out: &mut Items) {
+    for ty in ["string", "int", "number", "time", "bool"] {
+        out.keyword(ty, "field type");
+    }
+    out.snippet(
+        "enum",
+        "enum { ${1:a}, ${2:b} }",
+        "one of a fixed set of words",
+    );
+}
+
+/// The clauses of a test block.
+fn test_clauses(out: &mut Items) {
+    out.snippet(
+        "lead",
+        "lead { ${1:id}: ${2:\"L-1\"} }",
+        "the lead the test routes",
+    );
+    out.keyword("expect", "what the decision must be");
+    out.snippet(
+        "at",
+        "at ${1:2026-11-23T10:00:00Z}",
+        "the time the test routes at",
+    );
+    out.snippet("roster", "roster { ${1:rep} away }", "who is available");
+}
+
+/// What a test may expect.
+fn expect_clauses(out: &mut Items) {
+    for (word, detail) in [
+        ("pool", "the pool that takes the lead"),
+        ("rep", "the rep who gets the lead"),
+        ("queue", "the queue that takes the lead"),
+        ("rule", "the rule that decides"),
+        ("unassigned", "no rule matches and no rep is found"),
+        ("within", "the SLA"),
+        ("escalate", "an escalation"),
+    ] {
+        out.keyword(word, detail);
+    }
 }
 
 fn fields(out: &mut Items, names: &Names) {

@@ -7,7 +7,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{
     ActionKind, Duration, DurationKind, Escalation, ExpectationKind, Expr, ExprKind, Ident,
-    ItemKind, Rule, Test, Value, ValueKind,
+    ItemKind, LeadLiteral, Rule, Test, Value, ValueKind,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -569,7 +569,19 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Checks one test block, clause by clause, in the order its diagnostics are reported.
     fn test(&mut self, test: &'a Test) {
+        self.test_at(test);
+        self.test_rosters(test);
+        self.test_lead_and_expect_counts(test);
+        for lead in &test.leads {
+            self.test_lead(lead);
+        }
+        self.test_expectation_names(test);
+    }
+
+    /// The `at` clause: given once, and not ignored because the lead gives its clock.
+    fn test_at(&mut self, test: &'a Test) {
         for extra in test.at.iter().skip(1) {
             if let Some(first) = test.at.first() {
                 self.report(
@@ -615,6 +627,10 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+    }
+
+    /// The `roster` clause: given once; an inline roster names only reps of the policy.
+    fn test_rosters(&mut self, test: &'a Test) {
         for (index, roster) in test.rosters.iter().enumerate() {
             let span = match roster {
                 crate::syntax::ast::RosterSpec::File(path) => path.span,
@@ -662,6 +678,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// A test routes exactly one lead and expects something.
+    fn test_lead_and_expect_counts(&mut self, test: &'a Test) {
         match test.leads.as_slice() {
             [] => self.report(
                 Diagnostic::new(
@@ -697,66 +717,73 @@ impl<'a> Checker<'a> {
                 .with_help("add what must happen, such as `expect pool senior within 15m`"),
             );
         }
-        for lead in &test.leads {
-            let mut given: BTreeMap<&str, Span> = BTreeMap::new();
-            for entry in &lead.entries {
-                if let Some(first) = given.get(entry.field.name.as_str()) {
-                    let first = *first;
-                    self.report(
-                        Diagnostic::new(
-                            Code::DuplicateName,
-                            entry.field.span,
-                            format!("field `{}` is given twice in this lead", entry.field.name),
-                        )
-                        .with_label("given again here")
-                        .with_related(first, "first given here")
-                        .with_help("remove one of them"),
-                    );
-                    continue;
-                }
-                given.insert(&entry.field.name, entry.field.span);
-                let Some(info) = self.field(&entry.field) else {
-                    continue;
-                };
-                if matches!(entry.value.kind, ValueKind::Null) {
-                    if !info.optional {
-                        self.report(
-                            Diagnostic::new(
-                                Code::TypeMismatch,
-                                entry.value.span,
-                                format!("`{}` is required and cannot be `null`", entry.field.name),
-                            )
-                            .with_label("required field")
-                            .with_help(format!("give `{}` a value", entry.field.name)),
-                        );
-                    }
-                    continue;
-                }
-                self.value_fits(&entry.field, &info.ty, &entry.value);
+    }
+
+    /// A test's lead: each field given once, with a value of its type, and every required
+    /// field given.
+    fn test_lead(&mut self, lead: &'a LeadLiteral) {
+        let mut given: BTreeMap<&str, Span> = BTreeMap::new();
+        for entry in &lead.entries {
+            if let Some(first) = given.get(entry.field.name.as_str()) {
+                let first = *first;
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        entry.field.span,
+                        format!("field `{}` is given twice in this lead", entry.field.name),
+                    )
+                    .with_label("given again here")
+                    .with_related(first, "first given here")
+                    .with_help("remove one of them"),
+                );
+                continue;
             }
-            if let Some(fields) = &self.fields {
-                let missing: Vec<String> = fields
-                    .iter()
-                    .filter(|(name, info)| !info.optional && !given.contains_key(*name))
-                    .map(|(name, _)| format!("`{name}`"))
-                    .collect();
-                if !missing.is_empty() {
-                    let list = missing.join(", ");
+            given.insert(&entry.field.name, entry.field.span);
+            let Some(info) = self.field(&entry.field) else {
+                continue;
+            };
+            if matches!(entry.value.kind, ValueKind::Null) {
+                if !info.optional {
                     self.report(
                         Diagnostic::new(
-                            Code::MissingField,
-                            lead.span,
-                            format!(
-                                "test lead lacks required field{} {list}",
-                                if missing.len() == 1 { "" } else { "s" }
-                            ),
+                            Code::TypeMismatch,
+                            entry.value.span,
+                            format!("`{}` is required and cannot be `null`", entry.field.name),
                         )
-                        .with_label("incomplete lead")
-                        .with_help("give every required field a value, as a real lead would"),
+                        .with_label("required field")
+                        .with_help(format!("give `{}` a value", entry.field.name)),
                     );
                 }
+                continue;
+            }
+            self.value_fits(&entry.field, &info.ty, &entry.value);
+        }
+        if let Some(fields) = &self.fields {
+            let missing: Vec<String> = fields
+                .iter()
+                .filter(|(name, info)| !info.optional && !given.contains_key(*name))
+                .map(|(name, _)| format!("`{name}`"))
+                .collect();
+            if !missing.is_empty() {
+                let list = missing.join(", ");
+                self.report(
+                    Diagnostic::new(
+                        Code::MissingField,
+                        lead.span,
+                        format!(
+                            "test lead lacks required field{} {list}",
+                            if missing.len() == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .with_label("incomplete lead")
+                    .with_help("give every required field a value, as a real lead would"),
+                );
             }
         }
+    }
+
+    /// The pools, queues, reps, rules and escalation targets that expectations name exist.
+    fn test_expectation_names(&mut self, test: &'a Test) {
         let reps: BTreeSet<&str> = self.reps.clone();
         for expectation in &test.expectations {
             match &expectation.kind {

@@ -272,6 +272,43 @@ fn spaced(json: &str) -> String {
 /// Builds the common lead space, or says why the two policies' leads cannot be compared region
 /// by region.
 pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
+    let CommonFields {
+        fields,
+        old: old_map,
+        new: new_map,
+    } = common_fields(old, new)?;
+    let (calendars, new_calendars) = common_calendars(old, new);
+    let clock = common_clock(old, new, &fields)?;
+    Ok(Common {
+        policy: Policy {
+            fields,
+            clock,
+            calendars,
+            rules: Vec::new(),
+            queues: Vec::new(),
+            pools: Vec::new(),
+        },
+        old: SideMap {
+            fields: old_map,
+            calendars: (0..old.calendars.len()).collect(),
+        },
+        new: SideMap {
+            fields: new_map,
+            calendars: new_calendars,
+        },
+    })
+}
+
+/// The fields of the common schema, and how each side's fields map onto them.
+struct CommonFields {
+    /// OLD's fields in order, then those only NEW declares.
+    fields: Vec<FieldDef>,
+    old: Vec<FieldMap>,
+    new: Vec<FieldMap>,
+}
+
+/// The common schema's fields with each side's map onto them, or why no lead fits both schemas.
+fn common_fields(old: &Policy, new: &Policy) -> Result<CommonFields, String> {
     let mut fields: Vec<FieldDef> = Vec::new();
     let mut old_map: Vec<FieldMap> = Vec::new();
     let mut new_map: Vec<FieldMap> = vec![FieldMap::Excluded; new.fields.len()];
@@ -287,64 +324,9 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
         let other = &new.fields[new_index];
         let optional = def.optional && other.optional;
         let id = fields.len();
-        let (ty, old_conv, new_conv) = match (&def.ty, &other.ty) {
-            (FieldType::Enum(a), FieldType::Enum(b)) => {
-                let shared: Vec<String> = a.iter().filter(|v| b.contains(v)).cloned().collect();
-                let map_of = |side: &[String]| -> Vec<Option<u32>> {
-                    side.iter()
-                        .map(|v| {
-                            shared
-                                .iter()
-                                .position(|s| s == v)
-                                .and_then(|i| u32::try_from(i).ok())
-                        })
-                        .collect()
-                };
-                let (old_conv, new_conv) = (Conv::Variants(map_of(a)), Conv::Variants(map_of(b)));
-                if shared.is_empty() {
-                    if !optional {
-                        return Err(format!(
-                            "no lead fits both schemas: `{}` is required and the two enums share no variant",
-                            def.name
-                        ));
-                    }
-                    exclude(&mut fields, &mut old_map, &mut new_map, new_index, def);
-                    continue;
-                }
-                (FieldType::Enum(shared), old_conv, new_conv)
-            }
-            (a, b) if a == b => (a.clone(), Conv::Same, Conv::Same),
-            (FieldType::Int, FieldType::Number) => (FieldType::Int, Conv::Same, Conv::NumberToInt),
-            (FieldType::Number, FieldType::Int) => (FieldType::Int, Conv::NumberToInt, Conv::Same),
-            (FieldType::Enum(_), FieldType::String) => {
-                (def.ty.clone(), Conv::Same, Conv::StringToEnum)
-            }
-            (FieldType::String, FieldType::Enum(_)) => {
-                (other.ty.clone(), Conv::StringToEnum, Conv::Same)
-            }
-            (a, b) if json_kind(a) == json_kind(b) => {
-                // Only `time` and `string` are left here: an RFC 3339 string fits both, but a
-                // string comparison and a time comparison cannot be set side by side.
-                return Err(format!(
-                    "`{}` is {} in OLD and {} in NEW: conditions on it cannot be compared region by region (backtest on real leads with --leads)",
-                    def.name,
-                    a.describe(),
-                    b.describe()
-                ));
-            }
-            _ => {
-                // No JSON value is of both types: the field must be absent to fit both.
-                if !optional {
-                    return Err(format!(
-                        "no lead fits both schemas: `{}` is required, {} in OLD and {} in NEW",
-                        def.name,
-                        def.ty.describe(),
-                        other.ty.describe()
-                    ));
-                }
-                exclude(&mut fields, &mut old_map, &mut new_map, new_index, def);
-                continue;
-            }
+        let Some((ty, old_conv, new_conv)) = meet(def, other, optional)? else {
+            exclude(&mut fields, &mut old_map, &mut new_map, new_index, def);
+            continue;
         };
         fields.push(FieldDef {
             name: def.name.clone(),
@@ -369,7 +351,81 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
             fields.push(def.clone());
         }
     }
+    Ok(CommonFields {
+        fields,
+        old: old_map,
+        new: new_map,
+    })
+}
 
+/// The type that two declarations of a field meet in, with how each side's values become values
+/// of it; `None` when no value fits both (the field is then excluded), `Err` when the leads
+/// cannot be compared region by region.
+fn meet(
+    def: &FieldDef,
+    other: &FieldDef,
+    optional: bool,
+) -> Result<Option<(FieldType, Conv, Conv)>, String> {
+    Ok(Some(match (&def.ty, &other.ty) {
+        (FieldType::Enum(a), FieldType::Enum(b)) => {
+            let shared: Vec<String> = a.iter().filter(|v| b.contains(v)).cloned().collect();
+            let map_of = |side: &[String]| -> Vec<Option<u32>> {
+                side.iter()
+                    .map(|v| {
+                        shared
+                            .iter()
+                            .position(|s| s == v)
+                            .and_then(|i| u32::try_from(i).ok())
+                    })
+                    .collect()
+            };
+            let (old_conv, new_conv) = (Conv::Variants(map_of(a)), Conv::Variants(map_of(b)));
+            if shared.is_empty() {
+                if !optional {
+                    return Err(format!(
+                        "no lead fits both schemas: `{}` is required and the two enums share no variant",
+                        def.name
+                    ));
+                }
+                return Ok(None);
+            }
+            (FieldType::Enum(shared), old_conv, new_conv)
+        }
+        (a, b) if a == b => (a.clone(), Conv::Same, Conv::Same),
+        (FieldType::Int, FieldType::Number) => (FieldType::Int, Conv::Same, Conv::NumberToInt),
+        (FieldType::Number, FieldType::Int) => (FieldType::Int, Conv::NumberToInt, Conv::Same),
+        (FieldType::Enum(_), FieldType::String) => (def.ty.clone(), Conv::Same, Conv::StringToEnum),
+        (FieldType::String, FieldType::Enum(_)) => {
+            (other.ty.clone(), Conv::StringToEnum, Conv::Same)
+        }
+        (a, b) if json_kind(a) == json_kind(b) => {
+            // Only `time` and `string` are left here: an RFC 3339 string fits both, but a
+            // string comparison and a time comparison cannot be set side by side.
+            return Err(format!(
+                "`{}` is {} in OLD and {} in NEW: conditions on it cannot be compared region by region (backtest on real leads with --leads)",
+                def.name,
+                a.describe(),
+                b.describe()
+            ));
+        }
+        _ => {
+            // No JSON value is of both types: the field must be absent to fit both.
+            if !optional {
+                return Err(format!(
+                    "no lead fits both schemas: `{}` is required, {} in OLD and {} in NEW",
+                    def.name,
+                    def.ty.describe(),
+                    other.ty.describe()
+                ));
+            }
+            return Ok(None);
+        }
+    }))
+}
+
+/// The calendars of the common space (one per distinct definition) and where NEW's calendars
+/// are among them (OLD's keep their indices).
+fn common_calendars(old: &Policy, new: &Policy) -> (Vec<CalendarDef>, Vec<CalendarId>) {
     // Calendars: one per distinct definition. A calendar both declare alike is one dimension; a
     // calendar that changed is two, named apart.
     let mut calendars: Vec<CalendarDef> = old.calendars.clone();
@@ -392,7 +448,16 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
             }
         }
     }
+    (calendars, new_calendars)
+}
 
+/// The clock field of the common schema, or why the two sides' calendar tests read different
+/// clocks.
+fn common_clock(
+    old: &Policy,
+    new: &Policy,
+    fields: &[FieldDef],
+) -> Result<Option<FieldId>, String> {
     // The clock: calendar tests read it, so both sides must read the same field.
     let clock_name = |policy: &Policy| policy.clock.map(|f| policy.fields[f].name.clone());
     let uses_calendars = |policy: &Policy| {
@@ -430,24 +495,7 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
         }
         None => None,
     };
-    Ok(Common {
-        policy: Policy {
-            fields,
-            clock,
-            calendars,
-            rules: Vec::new(),
-            queues: Vec::new(),
-            pools: Vec::new(),
-        },
-        old: SideMap {
-            fields: old_map,
-            calendars: (0..old.calendars.len()).collect(),
-        },
-        new: SideMap {
-            fields: new_map,
-            calendars: new_calendars,
-        },
-    })
+    Ok(clock)
 }
 
 fn show_clock(name: Option<&str>) -> String {

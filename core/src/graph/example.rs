@@ -378,11 +378,11 @@ fn representative(region: Interval, ty: &FieldType) -> Scalar {
         let value = match (region.lo, region.hi) {
             (Bound::Inclusive(v), _) => v.as_f64(),
             (Bound::Exclusive(lo), Bound::Exclusive(hi) | Bound::Inclusive(hi)) => {
-                super::nice_between(lo.as_f64(), hi.as_f64()).unwrap_or(lo.as_f64())
+                super::intervals::nice_between(lo.as_f64(), hi.as_f64()).unwrap_or(lo.as_f64())
             }
-            (Bound::Exclusive(lo), Bound::Unbounded) => super::nice_above(lo.as_f64()),
+            (Bound::Exclusive(lo), Bound::Unbounded) => super::intervals::nice_above(lo.as_f64()),
             (Bound::Unbounded, Bound::Inclusive(hi)) => hi.as_f64(),
-            (Bound::Unbounded, Bound::Exclusive(hi)) => super::nice_below(hi.as_f64()),
+            (Bound::Unbounded, Bound::Exclusive(hi)) => super::intervals::nice_below(hi.as_f64()),
             (Bound::Unbounded, Bound::Unbounded) => 0.0,
         };
         return Scalar::Float(value);

@@ -11,12 +11,12 @@ pub mod suite;
 
 use crate::graph::Compiled;
 use crate::model::FieldType;
-use crate::model::Policy;
+use crate::model::{Policy, RuleDef};
 use crate::route::roster::Roster;
 use crate::route::state::MemoryState;
-use crate::route::{Action, Outcome, RouteConfig, Router};
+use crate::route::{Action, Decision, Outcome, RouteConfig, Router};
 use crate::span::Span;
-use crate::syntax::ast::{DurationKind, ExpectationKind, LeadLiteral, Test, ValueKind};
+use crate::syntax::ast::{DurationKind, Escalation, ExpectationKind, LeadLiteral, Test, ValueKind};
 use serde_json::Value;
 
 /// The time tests route at when they give no `at` and their lead has no clock: a Monday
@@ -104,94 +104,122 @@ pub fn run_test(
     result.rule =
         rule_label.and_then(|label| policy.rules.iter().position(|rule| rule.label == label));
     let matched = result.rule.and_then(|index| policy.rules.get(index));
-    let actual_destination = decision.action.describe();
+    let routed = Routed {
+        decision: &decision,
+        rule_label,
+        matched,
+        actual_destination: decision.action.describe(),
+    };
     for expectation in &test.expectations {
-        let failure = match &expectation.kind {
-            ExpectationKind::Pool(pool) => (decision.action.pool() != Some(pool.name.as_str()))
-                .then(|| format!("expected pool `{}`, got {actual_destination}", pool.name)),
-            ExpectationKind::Queue(queue) => (decision.action.queue() != Some(queue.name.as_str()))
-                .then(|| format!("expected queue `{}`, got {actual_destination}", queue.name)),
-            ExpectationKind::Rep(rep) => {
-                (decision.action.rep() != Some(rep.name.as_str())).then(|| {
-                    format!(
-                        "expected rep `{}`, got {}",
-                        rep.name,
-                        decision
-                            .action
-                            .rep()
-                            .map_or("no rep".to_string(), |r| format!("rep `{r}`"))
-                    )
-                })
-            }
-            ExpectationKind::Unassigned => (decision.action != Action::Unassigned)
-                .then(|| format!("expected `unassigned`, got {actual_destination}")),
-            ExpectationKind::Rule(rule) => (rule_label != Some(rule.name.as_str())).then(|| {
-                format!(
-                    "expected rule `{}`, got {}",
-                    rule.name,
-                    rule_label.map_or("no rule".to_string(), |r| format!("rule `{r}`"))
-                )
-            }),
-            ExpectationKind::Within(within) => {
-                let actual = matched.and_then(|rule| rule.syntax.within);
-                (actual.map(|d| d.kind) != Some(within.kind)).then(|| {
-                    format!(
-                        "expected within {}, got {}",
-                        within.kind,
-                        actual.map_or("no SLA".to_string(), |d| format!("within {}", d.kind))
-                    )
-                })
-            }
-            ExpectationKind::Escalate(escalation) => {
-                let chain: Vec<(String, Option<DurationKind>)> = matched
-                    .map(|rule| {
-                        rule.syntax
-                            .escalations
-                            .iter()
-                            .map(|e| {
-                                (
-                                    e.target.name.clone(),
-                                    e.after.or(rule.syntax.within).map(|d| d.kind),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let wanted_after = escalation.after.map(|d| d.kind);
-                let found = chain.iter().any(|(to, after)| {
-                    *to == escalation.target.name
-                        && (wanted_after.is_none() || *after == wanted_after)
-                });
-                (!found).then(|| {
-                    let expected = match wanted_after {
-                        Some(after) => {
-                            format!("escalate {} after {}", escalation.target.name, after)
-                        }
-                        None => format!("escalate {}", escalation.target.name),
-                    };
-                    let actual: Vec<String> = chain
-                        .iter()
-                        .map(|(to, after)| match after {
-                            Some(after) => format!("escalate {to} after {}", after),
-                            None => format!("escalate {to}"),
-                        })
-                        .collect();
-                    format!(
-                        "expected {expected}, got {}",
-                        if actual.is_empty() {
-                            "no escalation".to_string()
-                        } else {
-                            actual.join(", ")
-                        }
-                    )
-                })
-            }
-        };
-        if let Some(failure) = failure {
+        if let Some(failure) = check_expectation(&expectation.kind, &routed) {
             result.failures.push(failure);
         }
     }
     result
+}
+
+/// How a test's lead was routed, as its expectations read it.
+struct Routed<'a> {
+    decision: &'a Decision,
+    /// The label of the rule that decided, if one did.
+    rule_label: Option<&'a str>,
+    /// The policy's rule that decided, if one did.
+    matched: Option<&'a RuleDef>,
+    /// Where the lead went, as failures show it.
+    actual_destination: String,
+}
+
+/// Why an expectation does not hold for the decision; `None` when it holds.
+fn check_expectation(expectation: &ExpectationKind, routed: &Routed<'_>) -> Option<String> {
+    let Routed {
+        decision,
+        rule_label,
+        matched,
+        ref actual_destination,
+    } = *routed;
+    match expectation {
+        ExpectationKind::Pool(pool) => (decision.action.pool() != Some(pool.name.as_str()))
+            .then(|| format!("expected pool `{}`, got {actual_destination}", pool.name)),
+        ExpectationKind::Queue(queue) => (decision.action.queue() != Some(queue.name.as_str()))
+            .then(|| format!("expected queue `{}`, got {actual_destination}", queue.name)),
+        ExpectationKind::Rep(rep) => {
+            (decision.action.rep() != Some(rep.name.as_str())).then(|| {
+                format!(
+                    "expected rep `{}`, got {}",
+                    rep.name,
+                    decision
+                        .action
+                        .rep()
+                        .map_or("no rep".to_string(), |r| format!("rep `{r}`"))
+                )
+            })
+        }
+        ExpectationKind::Unassigned => (decision.action != Action::Unassigned)
+            .then(|| format!("expected `unassigned`, got {actual_destination}")),
+        ExpectationKind::Rule(rule) => (rule_label != Some(rule.name.as_str())).then(|| {
+            format!(
+                "expected rule `{}`, got {}",
+                rule.name,
+                rule_label.map_or("no rule".to_string(), |r| format!("rule `{r}`"))
+            )
+        }),
+        ExpectationKind::Within(within) => {
+            let actual = matched.and_then(|rule| rule.syntax.within);
+            (actual.map(|d| d.kind) != Some(within.kind)).then(|| {
+                format!(
+                    "expected within {}, got {}",
+                    within.kind,
+                    actual.map_or("no SLA".to_string(), |d| format!("within {}", d.kind))
+                )
+            })
+        }
+        ExpectationKind::Escalate(escalation) => escalation_failure(escalation, matched),
+    }
+}
+
+/// Why an expected escalation is not in the chain of the rule that decided; `None` when it is.
+fn escalation_failure(escalation: &Escalation, matched: Option<&RuleDef>) -> Option<String> {
+    let chain: Vec<(String, Option<DurationKind>)> = matched
+        .map(|rule| {
+            rule.syntax
+                .escalations
+                .iter()
+                .map(|e| {
+                    (
+                        e.target.name.clone(),
+                        e.after.or(rule.syntax.within).map(|d| d.kind),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let wanted_after = escalation.after.map(|d| d.kind);
+    let found = chain.iter().any(|(to, after)| {
+        *to == escalation.target.name && (wanted_after.is_none() || *after == wanted_after)
+    });
+    (!found).then(|| {
+        let expected = match wanted_after {
+            Some(after) => {
+                format!("escalate {} after {}", escalation.target.name, after)
+            }
+            None => format!("escalate {}", escalation.target.name),
+        };
+        let actual: Vec<String> = chain
+            .iter()
+            .map(|(to, after)| match after {
+                Some(after) => format!("escalate {to} after {}", after),
+                None => format!("escalate {to}"),
+            })
+            .collect();
+        format!(
+            "expected {expected}, got {}",
+            if actual.is_empty() {
+                "no escalation".to_string()
+            } else {
+                actual.join(", ")
+            }
+        )
+    })
 }
 
 /// The test's lead as the JSON line a CRM would send.

@@ -1,0 +1,197 @@
+//! Comments: finding them in the source, and keeping each with the part it belongs to (at the end
+//! of that part's line, or on its own line before it). An item whose comments have no part to
+//! stay with is printed as written (`verbatim`).
+
+use super::Formatter;
+use crate::span::Span;
+
+/// A comment in the source.
+#[derive(Debug, Clone)]
+pub(super) struct Comment {
+    pub(super) start: usize,
+    pub(super) text: String,
+    /// Code precedes it on its line.
+    pub(super) trailing: bool,
+}
+
+impl Formatter<'_> {
+    pub(super) fn blank_or_comment_between(&self, from: usize, to: usize) -> bool {
+        let gap = &self.text[from.min(to)..to];
+        gap.contains('#') || gap.matches('\n').count() >= 2
+    }
+
+    /// Own-line comments in `from..to` with whether a blank line follows each.
+    pub(super) fn own_line_comments(
+        &self,
+        from: usize,
+        to: usize,
+        used: &mut [bool],
+    ) -> Vec<(String, bool)> {
+        let mut found = Vec::new();
+        for (index, comment) in self.comments.iter().enumerate() {
+            if comment.start >= from && comment.start < to && !used[index] && !comment.trailing {
+                used[index] = true;
+                let line_end = self.text[comment.start..]
+                    .find('\n')
+                    .map_or(self.text.len(), |i| comment.start + i);
+                let after = &self.text[line_end.min(to)..to];
+                let blank_after = after
+                    .trim_start_matches([' ', '\t', '\r'])
+                    .starts_with('\n')
+                    && after.matches('\n').count() >= 2
+                    && after
+                        .split('\n')
+                        .nth(1)
+                        .is_some_and(|line| line.trim().is_empty());
+                found.push((comment.text.clone(), blank_after));
+            }
+        }
+        found
+    }
+
+    /// The trailing comment on the line where `offset` lies, if any (marked used).
+    pub(super) fn trailing_on_line(&self, offset: usize, used: &mut [bool]) -> Option<String> {
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        for (index, comment) in self.comments.iter().enumerate() {
+            if comment.trailing
+                && !used[index]
+                && comment.start >= line_start
+                && comment.start < line_end
+            {
+                used[index] = true;
+                return Some(comment.text.clone());
+            }
+        }
+        None
+    }
+
+    /// Whether a comment lies inside `span` (after its start, before the end of its content).
+    pub(super) fn comments_inside(&self, span: Span) -> bool {
+        let end = self.content_end(span);
+        self.comments
+            .iter()
+            .any(|c| c.start > span.start && c.start < end)
+    }
+
+    /// The end of a span's code: pest spans may take in the whitespace and comments after the
+    /// last token of a rule, so they are trimmed off here.
+    pub(super) fn content_end(&self, span: Span) -> usize {
+        let mut end = span.end;
+        loop {
+            let trimmed = self.text[span.start..end].trim_end().len() + span.start;
+            let line_start = self.text[..trimmed].rfind('\n').map_or(0, |i| i + 1);
+            match self
+                .comments
+                .iter()
+                .find(|c| c.start >= line_start.max(span.start) && c.start < trimmed)
+            {
+                Some(comment) if comment.start > span.start => end = comment.start,
+                _ => return trimmed,
+            }
+        }
+    }
+
+    /// An item with comments inside, kept with its line breaks where the author put them: on
+    /// each line, runs of spaces become one (outside strings), a comment follows its code after
+    /// two spaces, and every line after the first is indented by 4.
+    pub(super) fn verbatim(&self, span: Span, used: &mut [bool]) -> Vec<String> {
+        let end = self.content_end(span);
+        for (index, comment) in self.comments.iter().enumerate() {
+            if comment.start >= span.start && comment.start < end {
+                used[index] = true;
+            }
+        }
+        let mut lines: Vec<String> = self
+            .text
+            .get(span.start..end)
+            .unwrap_or("")
+            .lines()
+            .map(normalize_line)
+            .filter(|line| !line.is_empty())
+            .enumerate()
+            .map(|(index, line)| {
+                if index == 0 {
+                    line
+                } else {
+                    format!("    {line}")
+                }
+            })
+            .collect();
+        if let Some(comment) =
+            self.trailing_on_line(span.end.saturating_sub(1).max(span.start), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
+    }
+
+    /// Whether a comment inside the rule is anything but the trailing comment of its last line.
+    pub(super) fn inner_comment_not_trailing_last_line(&self, span: Span) -> bool {
+        let end = self.content_end(span);
+        let last_line_start = self.text[..end].rfind('\n').map_or(0, |i| i + 1);
+        self.comments
+            .iter()
+            .any(|c| c.start > span.start && c.start < end && c.start < last_line_start)
+    }
+}
+
+/// One line of an item kept as written: single spaces between tokens outside strings, the
+/// comment (if any) after two spaces.
+fn normalize_line(line: &str) -> String {
+    let mut code = String::new();
+    let mut comment = "";
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut pending_space = false;
+    for (index, ch) in line.char_indices() {
+        if !in_string && ch == '#' {
+            comment = line[index..].trim_end();
+            break;
+        }
+        if !in_string && ch.is_whitespace() {
+            pending_space = !code.is_empty();
+            continue;
+        }
+        if pending_space {
+            code.push(' ');
+            pending_space = false;
+        }
+        code.push(ch);
+        match ch {
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = false;
+    }
+    match (code.is_empty(), comment.is_empty()) {
+        (true, _) => comment.to_string(),
+        (false, true) => code,
+        (false, false) => format!("{code}  {comment}"),
+    }
+}
+
+/// Every comment: `#` to the end of the line, outside strings.
+pub(super) fn comments(text: &str) -> Vec<Comment> {
+    let mut found = Vec::new();
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(index) = crate::syntax::comment_start(line) {
+            found.push(Comment {
+                start: line_start + index,
+                text: line[index..].trim_end().to_string(),
+                trailing: !line[..index].trim().is_empty(),
+            });
+        }
+        line_start += line.len();
+    }
+    found
+}

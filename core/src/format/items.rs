@@ -1,0 +1,349 @@
+//! Printing of schemas, calendars, pools and test blocks: fields aligned, pools in columns,
+//! leads and enums wrapped at [`WIDTH`].
+
+use super::{Formatter, Item, WIDTH};
+use crate::span::Span;
+use crate::syntax::ast::{Schema, TypeExpr};
+
+impl<'a> Formatter<'a> {
+    pub(super) fn schema(&self, schema: &Schema, used: &mut [bool]) -> Vec<String> {
+        // A comment inside a field (say, inside a multi-line enum) has nowhere to stay.
+        if schema
+            .fields
+            .iter()
+            .any(|field| self.comments_inside(field.span))
+            || !schema.broken_fields.is_empty()
+        {
+            return self.verbatim(schema.span, used);
+        }
+        let mut lines = vec![format!("schema {} {{", schema.name.name)];
+        if let Some(comment) = self.trailing_on_line(schema.name.span.start, used)
+            && let Some(first) = lines.first_mut()
+        {
+            first.push_str("  ");
+            first.push_str(&comment);
+        }
+        let width = schema
+            .fields
+            .iter()
+            .map(|f| f.name.name.chars().count() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut rows: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
+        let mut previous_end = schema.name.span.end;
+        for field in &schema.fields {
+            let leading: Vec<String> = self
+                .own_line_comments(previous_end, field.span.start, used)
+                .into_iter()
+                .map(|(comment, _)| comment)
+                .collect();
+            let head = format!("{}:", field.name.name);
+            let prefix = format!("  {head:<width$} ");
+            let ty = match &field.ty {
+                TypeExpr::Named(name) => name.name.clone(),
+                TypeExpr::Enum { variants, .. } => {
+                    let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+                    wrap_enum(&names, prefix.chars().count())
+                }
+            };
+            let row = format!("{prefix}{ty}{}", if field.optional { "?" } else { "" });
+            let comment = self.trailing_on_line(
+                self.content_end(field.span)
+                    .saturating_sub(1)
+                    .max(field.span.start),
+                used,
+            );
+            rows.push((row, comment, leading));
+            previous_end = self.content_end(field.span);
+        }
+        let comment_column = rows
+            .iter()
+            .filter(|(_, c, _)| c.is_some())
+            .map(|(row, _, _)| row.lines().last().map_or(0, |line| line.chars().count()))
+            .max()
+            .unwrap_or(0);
+        for (row, comment, leading) in rows {
+            for comment in leading {
+                lines.push(format!("  {comment}"));
+            }
+            let mut row_lines: Vec<String> = row.lines().map(str::to_string).collect();
+            if let (Some(comment), Some(last)) = (comment, row_lines.last_mut()) {
+                *last = format!("{last:<comment_column$}  {comment}");
+            }
+            lines.extend(row_lines);
+        }
+        for (comment, _) in self.own_line_comments(previous_end, schema.span.end, used) {
+            lines.push(format!("  {comment}"));
+        }
+        lines.push("}".to_string());
+        if let Some(comment) = self.trailing_on_line(schema.span.end.saturating_sub(1), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
+    }
+
+    /// A test block: `at`, `roster`, the lead (wrapped under its first field) and `expect`.
+    pub(super) fn test(&self, test: &crate::syntax::ast::Test, used: &mut [bool]) -> Vec<String> {
+        let body = Span::new(
+            test.name.span.end,
+            self.content_end(test.span).saturating_sub(1),
+        );
+        if self.comments_inside(body) {
+            return self.verbatim(test.span, used);
+        }
+        let mut lines = vec![format!("test {} {{", self.source(test.name.span))];
+        for at in &test.at {
+            lines.push(format!("  at {}", self.source(at.span)));
+        }
+        for roster in &test.rosters {
+            let text = match roster {
+                crate::syntax::ast::RosterSpec::File(path) => self.source(path.span).to_string(),
+                crate::syntax::ast::RosterSpec::Inline(inline) => {
+                    self.squeezed(inline.span).replace(" ,", ",")
+                }
+            };
+            lines.push(format!("  roster {text}"));
+        }
+        for lead in &test.leads {
+            let entries: Vec<String> = lead
+                .entries
+                .iter()
+                .map(|entry| format!("{}: {}", entry.field.name, self.source(entry.value.span)))
+                .collect();
+            lines.extend(wrap_list("  lead { ", &entries, " }"));
+        }
+        let expectations: Vec<String> = test
+            .expectations
+            .iter()
+            .map(|e| self.squeezed(e.span))
+            .collect();
+        let one_line = format!("  expect {}", expectations.join(" "));
+        if one_line.chars().count() <= WIDTH || expectations.len() <= 1 {
+            if !expectations.is_empty() {
+                lines.push(one_line);
+            }
+        } else {
+            lines.extend(expectations.iter().map(|e| format!("  expect {e}")));
+        }
+        lines.push("}".to_string());
+        if let Some(comment) =
+            self.trailing_on_line(self.content_end(test.span).saturating_sub(1), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
+    }
+
+    pub(super) fn calendar(
+        &self,
+        calendar: &crate::syntax::ast::Calendar,
+        used: &mut [bool],
+    ) -> Vec<String> {
+        let body = Span::new(calendar.name.span.end, calendar.span.end);
+        if self.comments_inside(body) {
+            return self.verbatim(calendar.span, used);
+        }
+        let mut lines = vec![format!("calendar {} {{", calendar.name.name)];
+        for zone in &calendar.timezones {
+            lines.push(format!("  timezone {}", zone.value));
+        }
+        for hours in &calendar.hours {
+            let text = self.squeezed(hours.span).replace(" ,", ",");
+            lines.push(format!("  {text}"));
+        }
+        if !calendar.holidays.is_empty() {
+            let dates: Vec<&str> = calendar.holidays.iter().map(|d| d.value.as_str()).collect();
+            lines.push(format!("  holidays {}", dates.join(", ")));
+        }
+        lines.push("}".to_string());
+        if let Some(comment) = self.trailing_on_line(calendar.span.end.saturating_sub(1), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
+    }
+
+    /// Pools, one line each with clauses aligned in columns, or multi-line when too long.
+    pub(super) fn pools(&self, items: &[Item<'a>], used: &mut [bool]) -> Vec<String> {
+        // Per pool: its cells, its trailing comment, or its lines kept as written.
+        type Row = (Vec<String>, Option<String>, Option<Vec<String>>);
+        let mut rows: Vec<Row> = Vec::new();
+        for item in items {
+            let Item::Pool(pool) = item else { continue };
+            let body = Span::new(pool.name.span.end, pool.span.end);
+            if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
+                rows.push((Vec::new(), None, Some(self.verbatim(pool.span, used))));
+                continue;
+            }
+            let members = if pool.members.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "members {}",
+                    pool.members
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let strategy = pool.strategies.first().map_or(String::new(), |s| {
+                format!(
+                    "strategy {}",
+                    self.squeezed(s.span())
+                        .replace(" ,", ",")
+                        .replace("( ", "(")
+                        .replace(" )", ")")
+                        .replace(" = ", "=")
+                )
+            });
+            let cap = pool
+                .caps
+                .first()
+                .map_or(String::new(), |c| format!("cap {}", self.source(c.span)));
+            let calendar = pool
+                .calendars
+                .first()
+                .map_or(String::new(), |c| format!("calendar {}", c.name));
+            let comment =
+                self.trailing_on_line(self.content_end(pool.span).saturating_sub(1), used);
+            rows.push((
+                vec![
+                    format!("pool {}", pool.name.name),
+                    members,
+                    strategy,
+                    cap,
+                    calendar,
+                ],
+                comment,
+                None,
+            ));
+        }
+        let columns = 5;
+        let mut widths = vec![0usize; columns];
+        for (cells, _, verbatim) in &rows {
+            if verbatim.is_some() {
+                continue;
+            }
+            for (index, cell) in cells.iter().enumerate() {
+                widths[index] = widths[index].max(cell.chars().count());
+            }
+        }
+        // Align in columns only when every aligned line fits; else each pool on its own terms.
+        let aligned_width: usize = 4 + widths.iter().map(|w| w + 2).sum::<usize>();
+        let align = aligned_width <= WIDTH;
+        let mut lines = Vec::new();
+        for (cells, comment, verbatim) in rows {
+            if let Some(verbatim) = verbatim {
+                lines.extend(verbatim);
+                continue;
+            }
+            let widths: Vec<usize> = if align {
+                widths.clone()
+            } else {
+                cells.iter().map(|cell| cell.chars().count()).collect()
+            };
+            let mut line = format!("{:<w$} {{", cells[0], w = widths[0]);
+            let filled: Vec<usize> = (1..columns).filter(|&i| widths[i] > 0).collect();
+            for (position, &index) in filled.iter().enumerate() {
+                let cell = &cells[index];
+                line.push(' ');
+                if position + 1 < filled.len() {
+                    line.push_str(&format!("{cell:<w$} ", w = widths[index]));
+                } else {
+                    line.push_str(cell);
+                }
+            }
+            let mut line = format!("{} }}", line.trim_end());
+            if line.chars().count() > WIDTH {
+                // Too long for one line: one clause per line.
+                let mut multi = vec![format!("{} {{", cells[0])];
+                for cell in cells.iter().skip(1).filter(|c| !c.is_empty()) {
+                    multi.push(format!("  {cell}"));
+                }
+                multi.push("}".to_string());
+                if let (Some(comment), Some(last)) = (comment, multi.last_mut()) {
+                    last.push_str("  ");
+                    last.push_str(&comment);
+                }
+                lines.extend(multi);
+                continue;
+            }
+            if let Some(comment) = comment {
+                line.push_str("  ");
+                line.push_str(&comment);
+            }
+            lines.push(line);
+        }
+        lines
+    }
+}
+
+/// `open a, b, c close` as lines no wider than [`WIDTH`], continuations under the first element.
+fn wrap_list(open: &str, elements: &[String], close: &str) -> Vec<String> {
+    let one_line = format!("{open}{}{close}", elements.join(", "));
+    if one_line.chars().count() <= WIDTH || elements.is_empty() {
+        return vec![one_line];
+    }
+    let indent = " ".repeat(open.chars().count());
+    let mut lines = Vec::new();
+    let mut line = open.to_string();
+    for (index, element) in elements.iter().enumerate() {
+        let piece = if index + 1 == elements.len() {
+            format!("{element}{close}")
+        } else {
+            format!("{element},")
+        };
+        let separator = if line.ends_with(' ') { "" } else { " " };
+        if line.chars().count() + separator.len() + piece.chars().count() > WIDTH
+            && line.trim() != open.trim()
+        {
+            lines.push(line);
+            line = format!("{indent}{piece}");
+        } else {
+            line.push_str(separator);
+            line.push_str(&piece);
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// `enum { a, b, c }`, wrapped before [`WIDTH`] with the continuation under the first variant.
+fn wrap_enum(variants: &[&str], column: usize) -> String {
+    let one_line = format!("enum {{ {} }}", variants.join(", "));
+    if column + one_line.chars().count() <= WIDTH {
+        return one_line;
+    }
+    let indent = " ".repeat(column + "enum { ".len());
+    let mut out = String::from("enum { ");
+    let mut line_length = column + out.len();
+    for (index, variant) in variants.iter().enumerate() {
+        let last = index + 1 == variants.len();
+        let piece = if last {
+            format!("{variant} }}")
+        } else {
+            format!("{variant},")
+        };
+        if index > 0 {
+            if line_length + 1 + piece.chars().count() > WIDTH {
+                out.push('\n');
+                out.push_str(&indent);
+                line_length = indent.len();
+            } else {
+                out.push(' ');
+                line_length += 1;
+            }
+        }
+        out.push_str(&piece);
+        line_length += piece.chars().count();
+    }
+    out
+}
