@@ -167,7 +167,20 @@ impl Explain<'_> {
                     traced: recorded.trace.is_some(),
                 },
                 decision: recorded.decision,
-                trace: recorded.trace.unwrap_or_default(),
+                // The path names fields by position: shown only when they are this policy's.
+                trace: recorded
+                    .trace
+                    .map(|trace| {
+                        let mut shown = trace.describe(self.policy);
+                        if recorded
+                            .fingerprint
+                            .is_none_or(|f| f.schema != self.policy.schema_digest())
+                        {
+                            shown.path.clear();
+                        }
+                        shown
+                    })
+                    .unwrap_or_default(),
                 rules,
             });
         }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use switchboard_core::route::state::{
-    Fingerprint, Loads, Recorded, StateError, StateErrorKind, StateStore, compact,
+    Loads, Recorded, StateError, StateErrorKind, StateStore, compact,
 };
 use switchboard_core::route::wire;
 
@@ -45,6 +45,10 @@ pub struct SqliteState {
     rotations: HashMap<String, (String, bool)>,
     /// Load counts read in this batch, kept current as leads are assigned.
     loads: Loads,
+    /// The compact form of the entry being recorded (reused, so recording allocates nothing).
+    scratch: Vec<u8>,
+    /// This batch's assignments (rep -> times in seconds), added to `load_counts` at commit.
+    assigned_in_batch: HashMap<String, Vec<i64>>,
 }
 
 impl SqliteState {
@@ -93,12 +97,69 @@ impl SqliteState {
             in_batch: false,
             rotations: HashMap::new(),
             loads: Loads::default(),
+            scratch: Vec::with_capacity(1024),
+            assigned_in_batch: HashMap::new(),
         }))
+    }
+
+    /// Adds this batch's assignments to every cached load count they fall in: one read and one
+    /// write per rep and cached `since`, not one per lead.
+    fn flush_load_counts(&mut self) -> Result<(), StateError> {
+        for (rep, times) in self.assigned_in_batch.drain() {
+            let cached: Vec<(i64, i64)> = self
+                .connection
+                .prepare_cached("SELECT since_s, count FROM load_counts WHERE rep = ?1")
+                .db()?
+                .query_map(params![rep], |row| Ok((row.get(0)?, row.get(1)?)))
+                .db()?
+                .collect::<Result<_, _>>()
+                .db()?;
+            for (since, count) in cached {
+                let added = times.iter().filter(|at| **at >= since).count();
+                if added == 0 {
+                    continue;
+                }
+                let total = count.saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
+                self.connection
+                    .prepare_cached(
+                        "UPDATE load_counts SET count = ?3 WHERE rep = ?1 AND since_s = ?2",
+                    )
+                    .db()?
+                    .execute(params![rep, since, total])
+                    .db()?;
+            }
+        }
+        Ok(())
     }
 }
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
+
+/// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
+/// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
+/// small rows. `load_counts` caches, per rep and `since`, how many assignments are at or after
+/// it, so a rep's load is read once, not counted again in every batch.
+const TABLES: &str = "
+    CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS assignments (
+        lead TEXT PRIMARY KEY,
+        rep TEXT NOT NULL,
+        at_s INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_s);
+    CREATE TABLE IF NOT EXISTS load_counts (
+        rep TEXT NOT NULL,
+        since_s INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (rep, since_s)
+    ) WITHOUT ROWID;";
+
+/// `since` as the key of `load_counts` (`None`: all assignments).
+fn since_key(since: Option<Timestamp>) -> i64 {
+    since.map_or(i64::MIN, Timestamp::as_second)
+}
 
 /// Creates the tables, or brings an older file's up to [`SCHEMA_VERSION`], in one transaction.
 /// A file written by a newer Switchboard is refused, never changed.
@@ -116,36 +177,19 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
         )));
     }
     if version < SCHEMA_VERSION {
-        // Version 1 (no user_version yet) had the ledger without fingerprints and traces.
-        connection.execute_batch(
-            "CREATE TABLE IF NOT EXISTS ledger (
-                 lead TEXT PRIMARY KEY,
-                 decision TEXT NOT NULL,
-                 policy_hash TEXT NOT NULL,
-                 recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-             );
-             CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS assignments (
-                 lead TEXT PRIMARY KEY,
-                 rep TEXT NOT NULL,
-                 at_ns TEXT NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_ns);",
+        let has_ledger: bool = connection.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'ledger'",
+            [],
+            |row| row.get(0),
         )?;
-        let columns: Vec<String> = connection
-            .prepare("SELECT name FROM pragma_table_info('ledger')")?
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        for (column, ty) in [
-            ("fingerprint", "INTEGER"),
-            ("schema_digest", "INTEGER"),
-            ("decided_at", "TEXT"),
-            ("trace", "BLOB"),
-        ] {
-            if !columns.iter().any(|name| name == column) {
-                connection
-                    .execute_batch(&format!("ALTER TABLE ledger ADD COLUMN {column} {ty}"))?;
+        if has_ledger {
+            // Version 1 (no user_version): decisions as JSON text, times as text.
+            if let Err(refusal) = from_version_1(connection)? {
+                connection.execute_batch("ROLLBACK")?;
+                return Ok(Err(refusal));
             }
+        } else {
+            connection.execute_batch(TABLES)?;
         }
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
@@ -153,13 +197,62 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
     Ok(Ok(()))
 }
 
-/// A 64-bit digest as SQLite's signed integer (the same bits).
-fn as_sql(value: u64) -> i64 {
-    i64::from_le_bytes(value.to_le_bytes())
-}
-
-fn from_sql(value: i64) -> u64 {
-    u64::from_le_bytes(value.to_le_bytes())
+/// Rewrites a version 1 file's tables in the current form, inside the open transaction.
+fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::Error> {
+    connection.execute_batch(
+        "ALTER TABLE ledger RENAME TO ledger_v1;
+         ALTER TABLE rotations RENAME TO rotations_v1;
+         ALTER TABLE assignments RENAME TO assignments_v1;
+         DROP INDEX IF EXISTS assignments_by_rep;",
+    )?;
+    connection.execute_batch(TABLES)?;
+    {
+        let mut read =
+            connection.prepare("SELECT lead, decision, policy_hash, recorded_at FROM ledger_v1")?;
+        let mut write = connection.prepare("INSERT INTO ledger (lead, entry) VALUES (?1, ?2)")?;
+        let mut rows = read.query([])?;
+        while let Some(row) = rows.next()? {
+            let lead: String = row.get(0)?;
+            let text: String = row.get(1)?;
+            let policy_hash: String = row.get(2)?;
+            let recorded_at: String = row.get(3)?;
+            let corrupt = |what: String| {
+                StateError::new(
+                    StateErrorKind::Corrupt,
+                    format!("state database: cannot convert the decision of `{lead}`: {what}"),
+                )
+            };
+            let decision = match wire::read_decision(&text) {
+                Ok(decision) => decision,
+                Err(error) => return Ok(Err(corrupt(error.to_string()))),
+            };
+            let decided_at = match recorded_at.parse::<Timestamp>() {
+                Ok(time) => time,
+                Err(error) => return Ok(Err(corrupt(error.to_string()))),
+            };
+            let mut entry = Vec::new();
+            compact::encode_recorded(
+                &Recorded {
+                    decision,
+                    fingerprint: None,
+                    decided_at,
+                    policy_hash,
+                    trace: None,
+                },
+                &mut entry,
+            );
+            write.execute(params![lead, entry])?;
+        }
+    }
+    connection.execute_batch(
+        "INSERT INTO rotations (pool, state) SELECT pool, state FROM rotations_v1;
+         INSERT INTO assignments (lead, rep, at_s)
+             SELECT lead, rep, CAST(at_ns AS INTEGER) / 1000000000 FROM assignments_v1;
+         DROP TABLE ledger_v1;
+         DROP TABLE rotations_v1;
+         DROP TABLE assignments_v1;",
+    )?;
+    Ok(Ok(()))
 }
 
 fn is_busy(error: &rusqlite::Error) -> bool {
@@ -167,12 +260,6 @@ fn is_busy(error: &rusqlite::Error) -> bool {
         error.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
-}
-
-/// Nanoseconds as a fixed-width decimal string, so that text order is time order (SQLite
-/// integers are 64-bit; nanoseconds since 1970 fit, but padding keeps it simple and exact).
-fn sortable(at: Timestamp) -> String {
-    format!("{:+021}", at.as_nanosecond())
 }
 
 impl StateStore for SqliteState {
@@ -186,6 +273,7 @@ impl StateStore for SqliteState {
         self.in_batch = true;
         self.rotations.clear();
         self.loads.clear();
+        self.assigned_in_batch.clear();
         Ok(())
     }
 
@@ -196,13 +284,18 @@ impl StateStore for SqliteState {
         {
             let mut statement = self
                 .connection
-                .prepare_cached("INSERT INTO rotations (pool, state) VALUES (?1, ?2) ON CONFLICT (pool) DO UPDATE SET state = excluded.state").db()?;
+                .prepare_cached(
+                    "INSERT INTO rotations (pool, state) VALUES (?1, ?2) \
+                     ON CONFLICT (pool) DO UPDATE SET state = excluded.state",
+                )
+                .db()?;
             for (pool, (state, dirty)) in &self.rotations {
                 if *dirty {
                     statement.execute(params![pool, state]).db()?;
                 }
             }
         }
+        self.flush_load_counts()?;
         self.connection.execute_batch("COMMIT").db()?;
         self.in_batch = false;
         Ok(())
@@ -216,6 +309,7 @@ impl StateStore for SqliteState {
         self.in_batch = false;
         self.rotations.clear();
         self.loads.clear();
+        self.assigned_in_batch.clear();
         Ok(())
     }
 
@@ -226,92 +320,35 @@ impl StateStore for SqliteState {
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         let mut statement = self
             .connection
-            .prepare_cached(
-                "SELECT decision, policy_hash, recorded_at, fingerprint, schema_digest, \
-                 decided_at, trace FROM ledger WHERE lead = ?1",
-            )
+            .prepare_cached("SELECT entry FROM ledger WHERE lead = ?1")
             .db()?;
-        type Row = (
-            String,
-            String,
-            String,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<Vec<u8>>,
-        );
-        let row: Option<Row> = statement
-            .query_row(params![lead], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                ))
-            })
+        let entry: Option<Vec<u8>> = statement
+            .query_row(params![lead], |row| row.get(0))
             .optional()
             .db()?;
-        let Some((text, policy_hash, recorded_at, fingerprint, schema, decided_at, trace)) = row
-        else {
+        let Some(entry) = entry else {
             return Ok(None);
         };
-        let corrupt = |what: String| {
-            StateError::new(
-                StateErrorKind::Corrupt,
-                format!("state database: the recorded decision of `{lead}` cannot be read: {what}"),
-            )
-        };
-        let decision = wire::read_decision(&text).map_err(|error| corrupt(error.to_string()))?;
-        // Entries from before decision times were kept: the time the row was written.
-        let decided_at = decided_at
-            .as_deref()
-            .unwrap_or(&recorded_at)
-            .parse::<Timestamp>()
-            .map_err(|error| corrupt(format!("its time: {error}")))?;
-        let trace = match trace {
-            None => None,
-            Some(bytes) => Some(
-                compact::decode_trace(&bytes).ok_or_else(|| corrupt("its trace".to_string()))?,
-            ),
-        };
-        Ok(Some(Recorded {
-            decision,
-            fingerprint: fingerprint.zip(schema).map(|(lead, schema)| Fingerprint {
-                lead: from_sql(lead),
-                schema: from_sql(schema),
-            }),
-            decided_at,
-            policy_hash,
-            trace,
-        }))
+        compact::decode_recorded(&entry)
+            .filter(|recorded| recorded.decision.lead == lead)
+            .map(Some)
+            .ok_or_else(|| {
+                StateError::new(
+                    StateErrorKind::Corrupt,
+                    format!("state database: the recorded decision of `{lead}` cannot be read"),
+                )
+            })
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
         let mut statement = self
             .connection
-            .prepare_cached(
-                "INSERT INTO ledger (lead, decision, policy_hash, fingerprint, schema_digest, \
-                 decided_at, trace) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
+            .prepare_cached("INSERT INTO ledger (lead, entry) VALUES (?1, ?2)")
             .db()?;
-        let trace = entry.trace.as_ref().map(|trace| {
-            let mut bytes = Vec::new();
-            compact::encode_trace(trace, &mut bytes);
-            bytes
-        });
+        self.scratch.clear();
+        compact::encode_recorded(entry, &mut self.scratch);
         statement
-            .execute(params![
-                entry.decision.lead,
-                wire::decision_json(&entry.decision),
-                entry.policy_hash,
-                entry.fingerprint.map(|f| as_sql(f.lead)),
-                entry.fingerprint.map(|f| as_sql(f.schema)),
-                entry.decided_at.to_string(),
-                trace,
-            ])
+            .execute(params![entry.decision.lead, self.scratch])
             .db()?;
         Ok(())
     }
@@ -345,27 +382,62 @@ impl StateStore for SqliteState {
         if let Some(count) = self.loads.get(rep, since) {
             return Ok(count);
         }
-        let since_text = since.map_or_else(|| sortable(Timestamp::MIN), sortable);
-        let mut statement = self
+        let key = since_key(since);
+        let cached: Option<i64> = self
             .connection
-            .prepare_cached("SELECT COUNT(*) FROM assignments WHERE rep = ?1 AND at_ns >= ?2")
+            .prepare_cached("SELECT count FROM load_counts WHERE rep = ?1 AND since_s = ?2")
+            .db()?
+            .query_row(params![rep, key], |row| row.get(0))
+            .optional()
             .db()?;
-        let count: i64 = statement
-            .query_row(params![rep, since_text], |row| row.get(0))
-            .db()?;
+        // This batch's own assignments reach `load_counts` only at commit.
+        let pending = self
+            .assigned_in_batch
+            .get(rep)
+            .map_or(0, |times| times.iter().filter(|at| **at >= key).count());
+        let pending = i64::try_from(pending).unwrap_or(0);
+        let count = match cached {
+            Some(count) => count + pending,
+            None => {
+                // Counted once for this (rep, since), then kept current at every commit.
+                let count: i64 = self
+                    .connection
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM assignments WHERE rep = ?1 AND at_s >= ?2",
+                    )
+                    .db()?
+                    .query_row(params![rep, key], |row| row.get(0))
+                    .db()?;
+                self.connection
+                    .prepare_cached(
+                        "INSERT INTO load_counts (rep, since_s, count) VALUES (?1, ?2, ?3)",
+                    )
+                    .db()?
+                    .execute(params![rep, key, count - pending])
+                    .db()?;
+                count
+            }
+        };
         let count = u64::try_from(count).unwrap_or(0);
         self.loads.insert(rep, since, count);
         Ok(count)
     }
 
     fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError> {
-        let mut statement = self
-            .connection
+        let at_s = at.as_second();
+        self.connection
             .prepare_cached(
-                "INSERT OR REPLACE INTO assignments (lead, rep, at_ns) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO assignments (lead, rep, at_s) VALUES (?1, ?2, ?3)",
             )
+            .db()?
+            .execute(params![lead, rep, at_s])
             .db()?;
-        statement.execute(params![lead, rep, sortable(at)]).db()?;
+        match self.assigned_in_batch.get_mut(rep) {
+            Some(times) => times.push(at_s),
+            None => {
+                self.assigned_in_batch.insert(rep.to_string(), vec![at_s]);
+            }
+        }
         self.loads.assigned(rep, at);
         Ok(())
     }

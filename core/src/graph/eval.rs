@@ -1,18 +1,59 @@
 //! Evaluation of a compiled policy: the walk of one path through the graph for a lead, and the
 //! same walk with every test recorded for explanations.
 
-use super::{Compiled, Graph, Interval, Node, Outcome, TraceStep, example, render};
+use super::{Compiled, Graph, Interval, Node, Outcome, PathStep, TraceStep, example, render};
 use crate::model::{Bound, EvalContext, FieldId, Lead, LeadValue, Policy, Scalar, in_range};
 
 impl Graph {
     /// The outcome for a lead, by walking one path.
     pub fn evaluate(&self, policy: &Policy, lead: &Lead, context: &EvalContext) -> Outcome {
+        self.walk(policy, lead, context, |_, _| {})
+    }
+
+    /// [`Graph::evaluate`], noting each test on the way: the field tested (with the lead's value)
+    /// or the calendar (with whether the lead's clock is inside it). Cheap enough to run for
+    /// every lead a ledger keeps the path of.
+    pub fn evaluate_recording(
+        &self,
+        policy: &Policy,
+        lead: &Lead,
+        context: &EvalContext,
+        path: &mut Vec<PathStep>,
+    ) -> Outcome {
+        self.walk(policy, lead, context, |node, inside| match node {
+            Node::Calendar { calendar, .. } => path.push(PathStep::Calendar {
+                calendar: *calendar,
+                inside,
+            }),
+            Node::Variants { field, .. }
+            | Node::Strings { field, .. }
+            | Node::Ranges { field, .. }
+            | Node::Presence { field, .. } => path.push(PathStep::Field {
+                field: *field,
+                value: lead.values.get(*field).cloned().flatten(),
+            }),
+            Node::Leaf(_) => {}
+        })
+    }
+
+    /// One path from the root to a leaf; `visit` sees each inner node on the way (and, for a
+    /// calendar, whether the lead is inside it).
+    fn walk(
+        &self,
+        policy: &Policy,
+        lead: &Lead,
+        context: &EvalContext,
+        mut visit: impl FnMut(&Node, bool),
+    ) -> Outcome {
         let mut id = self.root;
         loop {
             let Some(node) = self.nodes.get(id as usize) else {
                 return Outcome::NoMatch;
             };
             let value = |field: &FieldId| lead.values.get(*field).and_then(Option::as_ref);
+            if !matches!(node, Node::Leaf(_) | Node::Calendar { .. }) {
+                visit(node, false);
+            }
             id = match node {
                 Node::Leaf(outcome) => return *outcome,
                 Node::Variants {
@@ -81,15 +122,12 @@ impl Graph {
                     outside,
                 } => {
                     let instant = policy.clock_of(lead, context);
-                    if policy
+                    let is_inside = policy
                         .calendars
                         .get(*calendar)
-                        .is_some_and(|c| c.contains(instant))
-                    {
-                        *inside
-                    } else {
-                        *outside
-                    }
+                        .is_some_and(|c| c.contains(instant));
+                    visit(node, is_inside);
+                    if is_inside { *inside } else { *outside }
                 }
             };
         }

@@ -53,6 +53,47 @@ pub struct Interval {
     pub hi: Bound,
 }
 
+/// One test on a lead's path through the graph, as a ledger keeps it: the field tested with the
+/// lead's value (none when absent), or the calendar with whether the lead's clock was inside.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathStep {
+    Field {
+        field: FieldId,
+        value: Option<crate::model::LeadValue>,
+    },
+    Calendar {
+        calendar: CalendarId,
+        inside: bool,
+    },
+}
+
+impl PathStep {
+    /// The step as people read it: the field's name and the lead's value (`inside C` and
+    /// whether it was).
+    pub fn describe(&self, policy: &Policy) -> TraceStep {
+        match self {
+            PathStep::Field { field, value } => TraceStep {
+                test: policy
+                    .fields
+                    .get(*field)
+                    .map_or_else(|| format!("field #{field}"), |f| f.name.clone()),
+                value: value.as_ref().map_or(crate::model::ShownValue::Absent, |value| {
+                    policy.shown(*field, value)
+                }),
+                branch: String::new(),
+            },
+            PathStep::Calendar { calendar, inside } => TraceStep {
+                test: policy.calendars.get(*calendar).map_or_else(
+                    || format!("inside calendar #{calendar}"),
+                    |c| format!("inside {}", c.name),
+                ),
+                value: crate::model::ShownValue::Bool(*inside),
+                branch: String::new(),
+            },
+        }
+    }
+}
+
 /// A dimension a node tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dim {

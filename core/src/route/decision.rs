@@ -193,7 +193,10 @@ impl Trace {
             .iter()
             .map(|step| {
                 let value = step.value.to_text();
-                if step.branch == value || step.branch == format!("\"{value}\"") {
+                if step.branch.is_empty()
+                    || step.branch == value
+                    || step.branch == format!("\"{value}\"")
+                {
                     format!("{} = {value}", step.test)
                 } else {
                     format!("{} = {value} ({})", step.test, step.branch)
@@ -219,6 +222,24 @@ impl Trace {
             }
         }
         lines
+    }
+}
+
+/// How a decision was reached, as the ledger keeps it (cheap to record for every lead): the tests
+/// on its path with the lead's values, and every action tried with its candidates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecordedTrace {
+    pub path: Vec<crate::graph::PathStep>,
+    pub actions: Vec<ActionTrace>,
+}
+
+impl RecordedTrace {
+    /// The trace as people read it, with the names of `policy` (the one that recorded it).
+    pub fn describe(&self, policy: &crate::model::Policy) -> Trace {
+        Trace {
+            path: self.path.iter().map(|step| step.describe(policy)).collect(),
+            actions: self.actions.clone(),
+        }
     }
 }
 

@@ -19,7 +19,8 @@ use crate::model::time::LocalTime;
 use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
 pub use decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RuleRef, Trace,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason,
+    RecordedTrace, RuleRef, Trace,
 };
 use jiff::Timestamp;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
@@ -150,20 +151,23 @@ impl<'a> Router<'a> {
                 trace: None,
             });
         }
-        let traced = self.config.explain || state.keeps_traces();
-        let (decision, trace) = self.decide(state, parsed, traced)?;
+        let tracing = Tracing {
+            display: self.config.explain,
+            record: state.keeps_traces(),
+        };
+        let decided = self.decide(state, parsed, tracing)?;
         let entry = Recorded {
-            decision,
+            decision: decided.decision,
             fingerprint: Some(fingerprint),
             decided_at: self.config.now,
             policy_hash: self.policy_hash.clone(),
-            trace,
+            trace: decided.recorded,
         };
         state.record(&entry)?;
         Ok(Outcome::Decided {
             decision: entry.decision,
             duplicate: false,
-            trace: entry.trace.filter(|_| self.config.explain),
+            trace: decided.display,
         })
     }
 
@@ -184,7 +188,12 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         traced: bool,
     ) -> Result<(Decision, Option<Trace>), StateError> {
-        self.decide(state, parsed, traced)
+        let tracing = Tracing {
+            display: traced,
+            record: false,
+        };
+        self.decide(state, parsed, tracing)
+            .map(|decided| (decided.decision, decided.display))
     }
 
     fn context(&self) -> EvalContext {
@@ -197,18 +206,35 @@ impl<'a> Router<'a> {
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
-        traced: bool,
-    ) -> Result<(Decision, Option<Trace>), StateError> {
-        let explain = traced;
+        tracing: Tracing,
+    ) -> Result<Decided, StateError> {
+        let traced = tracing.display || tracing.record;
         let context = self.context();
         let lead = &parsed.lead;
         let at = self.policy.clock_of(lead, &context);
-        let (outcome, path) = match (explain, self.compiled) {
+        let mut recorded_path = Vec::new();
+        let (outcome, path) = match (tracing.display, self.compiled) {
             (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
             _ => (
                 self.compiled.evaluate(self.policy, lead, &context),
                 Vec::new(),
             ),
+        };
+        if let (true, Compiled::Graph { graph, .. }) = (tracing.record, self.compiled) {
+            graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
+        }
+        let finish = |decision: Decision, path: Vec<TraceStep>, actions: Vec<ActionTrace>| {
+            Decided {
+                decision,
+                display: tracing.display.then(|| Trace {
+                    path,
+                    actions: actions.clone(),
+                }),
+                recorded: tracing.record.then(|| RecordedTrace {
+                    path: recorded_path,
+                    actions,
+                }),
+            }
         };
         let mut decision = Decision::new(parsed.id.clone());
         let Some(rule) = (match outcome {
@@ -219,8 +245,7 @@ impl<'a> Router<'a> {
                 action: None,
                 reason: "no rule matches this lead".to_string(),
             });
-            let trace = explain.then(|| trace(path, Vec::new()));
-            return Ok((decision, trace));
+            return Ok(finish(decision, path, Vec::new()));
         };
         decision.rule = Some(RuleRef {
             label: rule.label.clone(),
@@ -270,8 +295,7 @@ impl<'a> Router<'a> {
             at,
             calendar.and_then(|c| self.policy.calendars.get(c)),
         );
-        let trace = explain.then(|| trace(path, action_traces));
-        Ok((decision, trace))
+        Ok(finish(decision, path, action_traces))
     }
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.
@@ -644,8 +668,18 @@ fn strategy_name(strategy: &StrategyDef) -> &'static str {
     }
 }
 
-fn trace(path: Vec<TraceStep>, actions: Vec<ActionTrace>) -> Trace {
-    Trace { path, actions }
+/// Which traces a decision is made with: one to show (`--explain`), one for the ledger.
+#[derive(Debug, Clone, Copy)]
+struct Tracing {
+    display: bool,
+    record: bool,
+}
+
+/// A decision and the traces asked for.
+struct Decided {
+    decision: Decision,
+    display: Option<Trace>,
+    recorded: Option<RecordedTrace>,
 }
 
 /// A stable hash of the policy text (FNV-1a, 64 bits), recorded with every decision.

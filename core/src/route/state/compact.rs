@@ -5,11 +5,12 @@
 //! little; reading it back is only needed for repeats and explanations.
 
 use super::{Fingerprint, Recorded};
-use crate::graph::TraceStep;
-use crate::model::ShownValue;
+use crate::graph::PathStep;
 use crate::model::time::LocalTime;
+use crate::model::{LeadValue, Scalar};
 use crate::route::decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RuleRef, Trace,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RecordedTrace,
+    RuleRef,
 };
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
@@ -60,32 +61,40 @@ pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
     })
 }
 
-/// Appends a trace's compact form.
-pub fn encode_trace(trace: &Trace, out: &mut Vec<u8>) {
+/// Appends a recorded trace's compact form: the path's steps (field or calendar ids with the
+/// lead's values) and the actions with their candidates.
+pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
     put_u64(out, trace.path.len() as u64);
     for step in &trace.path {
-        put_str(out, &step.test);
-        match &step.value {
-            ShownValue::Absent => out.push(0),
-            ShownValue::Bool(flag) => out.push(if *flag { 2 } else { 1 }),
-            ShownValue::Int(int) => {
-                out.push(3);
-                out.extend_from_slice(&int.to_le_bytes());
+        match step {
+            PathStep::Field { field, value } => {
+                out.push(0);
+                put_u64(out, *field as u64);
+                match value {
+                    None => out.push(0),
+                    Some(LeadValue::Variant(variant)) => {
+                        out.push(1);
+                        put_u64(out, u64::from(*variant));
+                    }
+                    Some(LeadValue::Str(text)) => {
+                        out.push(2);
+                        put_str(out, text);
+                    }
+                    Some(LeadValue::Scalar(Scalar::Int(int))) => {
+                        out.push(3);
+                        out.extend_from_slice(&int.to_le_bytes());
+                    }
+                    Some(LeadValue::Scalar(Scalar::Float(float))) => {
+                        out.push(4);
+                        out.extend_from_slice(&float.to_bits().to_le_bytes());
+                    }
+                }
             }
-            ShownValue::Number(float) => {
-                out.push(4);
-                out.extend_from_slice(&float.to_bits().to_le_bytes());
-            }
-            ShownValue::Text(text) => {
-                out.push(5);
-                put_str(out, text);
-            }
-            ShownValue::Time(time) => {
-                out.push(6);
-                put_time(out, *time);
+            PathStep::Calendar { calendar, inside } => {
+                out.push(if *inside { 2 } else { 1 });
+                put_u64(out, *calendar as u64);
             }
         }
-        put_str(out, &step.branch);
     }
     put_u64(out, trace.actions.len() as u64);
     for action in &trace.actions {
@@ -133,7 +142,7 @@ pub fn encode_trace(trace: &Trace, out: &mut Vec<u8>) {
 }
 
 /// Reads a trace written by [`encode_trace`].
-pub fn decode_trace(bytes: &[u8]) -> Option<Trace> {
+pub fn decode_trace(bytes: &[u8]) -> Option<RecordedTrace> {
     let mut input = Input(bytes);
     let trace = input.trace()?;
     input.0.is_empty().then_some(trace)
@@ -283,25 +292,32 @@ impl Input<'_> {
         jiff::Timestamp::new(seconds, nanos).ok()
     }
 
-    fn trace(&mut self) -> Option<Trace> {
+    fn trace(&mut self) -> Option<RecordedTrace> {
         let mut path = Vec::new();
         for _ in 0..self.u64()? {
-            let test = self.string()?;
-            let value = match self.byte()? {
-                0 => ShownValue::Absent,
-                1 => ShownValue::Bool(false),
-                2 => ShownValue::Bool(true),
-                3 => ShownValue::Int(i128::from_le_bytes(self.array()?)),
-                4 => ShownValue::Number(f64::from_bits(u64::from_le_bytes(self.array()?))),
-                5 => ShownValue::Text(self.string()?),
-                6 => ShownValue::Time(self.time()?),
+            let tag = self.byte()?;
+            let id = usize::try_from(self.u64()?).ok()?;
+            path.push(match tag {
+                0 => PathStep::Field {
+                    field: id,
+                    value: match self.byte()? {
+                        0 => None,
+                        1 => Some(LeadValue::Variant(u32::try_from(self.u64()?).ok()?)),
+                        2 => Some(LeadValue::Str(self.string()?)),
+                        3 => Some(LeadValue::Scalar(Scalar::Int(i128::from_le_bytes(
+                            self.array()?,
+                        )))),
+                        4 => Some(LeadValue::Scalar(Scalar::Float(f64::from_bits(
+                            u64::from_le_bytes(self.array()?),
+                        )))),
+                        _ => return None,
+                    },
+                },
+                1 | 2 => PathStep::Calendar {
+                    calendar: id,
+                    inside: tag == 2,
+                },
                 _ => return None,
-            };
-            let branch = self.string()?;
-            path.push(TraceStep {
-                test,
-                value,
-                branch,
             });
         }
         let mut actions = Vec::new();
@@ -348,7 +364,7 @@ impl Input<'_> {
                 _ => return None,
             });
         }
-        Some(Trace { path, actions })
+        Some(RecordedTrace { path, actions })
     }
 }
 

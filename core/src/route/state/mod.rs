@@ -9,7 +9,7 @@
 
 pub mod compact;
 
-use crate::route::decision::{Decision, Trace};
+use crate::route::decision::{Decision, RecordedTrace};
 use jiff::Timestamp;
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ pub struct Recorded {
     pub policy_hash: String,
     /// How it was decided (the rule path, every candidate and why), for `explain` later; kept
     /// by stores that [keep traces](StateStore::keeps_traces).
-    pub trace: Option<Trace>,
+    pub trace: Option<RecordedTrace>,
 }
 
 /// The digest of what a lead carried ([`crate::model::Policy::fingerprint`]) and of the schema
