@@ -348,3 +348,71 @@ fn two_routers_on_one_state_file_never_assign_a_lead_twice() {
     assert_eq!(reps.len(), 3);
     assert_eq!(ledger, decided);
 }
+
+/// A state file written by the first release (ledger of JSON decisions, times as text) is
+/// converted when opened: its leads are still duplicates, its rotation and loads go on, and a
+/// reused id with other content is answered with the recorded decision (no fingerprint then).
+#[test]
+fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
+    let dir = scratch("v1");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    {
+        let db = rusqlite::Connection::open(dir.join("state.db")).unwrap();
+        db.execute_batch(
+            "CREATE TABLE ledger (lead TEXT PRIMARY KEY, decision TEXT NOT NULL,
+                 policy_hash TEXT NOT NULL, recorded_at TEXT NOT NULL);
+             CREATE TABLE rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL);
+             CREATE TABLE assignments (lead TEXT PRIMARY KEY, rep TEXT NOT NULL, at_ns TEXT NOT NULL);
+             CREATE INDEX assignments_by_rep ON assignments (rep, at_ns);
+             INSERT INTO ledger VALUES ('old-1',
+                 '{\"lead\":\"old-1\",\"rule\":\"#1\",\"line\":3,\"action\":\"pool\",\"pool\":\"desk\",\"rep\":\"anna\"}',
+                 '0123456789abcdef', '2026-11-20T09:00:00.000Z');
+             INSERT INTO rotations VALUES ('desk', '1');
+             INSERT INTO assignments VALUES ('old-1', 'anna', '+00001795165200000000000');",
+        )
+        .unwrap();
+    }
+    let output = route(
+        &["policy.route", "--state", "state.db"],
+        b"{\"id\":\"old-1\"}\n{\"id\":\"new-1\"}\n",
+        &dir,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let decisions = lines(&output);
+    assert_eq!(decisions[0]["rep"], "anna");
+    assert_eq!(decisions[0]["duplicate"], true);
+    // The rotation continues where it stood: `anna` had the last lead, so the next member.
+    assert_eq!(decisions[1]["rep"], "boris");
+    let version: i64 = rusqlite::Connection::open(dir.join("state.db"))
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
+
+/// A state written by a newer Switchboard is refused, not changed.
+#[test]
+fn a_state_file_from_a_newer_version_is_refused() {
+    let dir = scratch("newer");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    rusqlite::Connection::open(dir.join("state.db"))
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let output = route(
+        &["policy.route", "--state", "state.db"],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("written by a newer Switchboard (tables version 99"),
+        "{err}"
+    );
+}

@@ -77,9 +77,11 @@ impl PathStep {
                     .fields
                     .get(*field)
                     .map_or_else(|| format!("field #{field}"), |f| f.name.clone()),
-                value: value.as_ref().map_or(crate::model::ShownValue::Absent, |value| {
-                    policy.shown(*field, value)
-                }),
+                value: value
+                    .as_ref()
+                    .map_or(crate::model::ShownValue::Absent, |value| {
+                        policy.shown(*field, value)
+                    }),
                 branch: String::new(),
             },
             PathStep::Calendar { calendar, inside } => TraceStep {

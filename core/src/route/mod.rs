@@ -19,8 +19,8 @@ use crate::model::time::LocalTime;
 use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
 pub use decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason,
-    RecordedTrace, RuleRef, Trace,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RecordedTrace,
+    RuleRef, Trace,
 };
 use jiff::Timestamp;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
@@ -223,8 +223,8 @@ impl<'a> Router<'a> {
         if let (true, Compiled::Graph { graph, .. }) = (tracing.record, self.compiled) {
             graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
         }
-        let finish = |decision: Decision, path: Vec<TraceStep>, actions: Vec<ActionTrace>| {
-            Decided {
+        let finish =
+            |decision: Decision, path: Vec<TraceStep>, actions: Vec<ActionTrace>| Decided {
                 decision,
                 display: tracing.display.then(|| Trace {
                     path,
@@ -234,8 +234,7 @@ impl<'a> Router<'a> {
                     path: recorded_path,
                     actions,
                 }),
-            }
-        };
+            };
         let mut decision = Decision::new(parsed.id.clone());
         let Some(rule) = (match outcome {
             crate::graph::Outcome::Rule(index) => self.policy.rules.get(index),

@@ -9,8 +9,7 @@ use crate::graph::PathStep;
 use crate::model::time::LocalTime;
 use crate::model::{LeadValue, Scalar};
 use crate::route::decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RecordedTrace,
-    RuleRef,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RecordedTrace, RuleRef,
 };
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
