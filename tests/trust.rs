@@ -630,3 +630,49 @@ fn a_policy_that_counts_time_needs_a_clock_field() {
         "{err}"
     );
 }
+
+#[test]
+fn test_holds_the_roster_files_of_tests_against_the_policy() {
+    let dir = example_folder("test-roster");
+    let tests = |roster: &str| {
+        format!(
+            "use \"routing.route\"\n\n\
+             test \"one\" {{\n  lead {{ id: \"t1\", intent: high, fit: strong, region: emea, country: \"DE\", employees: 800, deal_value: 20000, source: demo_request, created_at: 2026-11-23T10:00:00+01:00 }}\n  roster \"{roster}\"\n  expect pool senior\n}}\n\n\
+             test \"two\" {{\n  lead {{ id: \"t2\", intent: high, fit: strong, region: emea, country: \"DE\", employees: 800, deal_value: 20000, source: demo_request, created_at: 2026-11-23T10:00:00+01:00 }}\n  roster \"{roster}\"\n  expect pool senior\n}}\n"
+        )
+    };
+    // A misspelt rep: a warning, shown once for the two tests, and the tests run.
+    let roster = std::fs::read_to_string(dir.join("roster.json"))
+        .unwrap()
+        .replace("\"chen\"", "\"chne\"");
+    std::fs::write(dir.join("misspelt.json"), roster).unwrap();
+    std::fs::write(dir.join("warn.test.route"), tests("misspelt.json")).unwrap();
+    let output = run(&["test", "warn.test.route"], b"", &dir);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let err = text(&output.stderr);
+    assert_eq!(
+        err.matches("rep `chne` is no rep of the policy").count(),
+        1,
+        "{err}"
+    );
+    assert!(text(&output.stdout).ends_with("2 passed, 0 failed\n"));
+    // A roster with an error: shown, the tests that use it do not run, exit 2.
+    std::fs::write(dir.join("broken.json"), BROKEN_ROSTER).unwrap();
+    std::fs::write(dir.join("broken.test.route"), tests("broken.json")).unwrap();
+    let output = run(&["test", "broken.test.route"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let err = text(&output.stderr);
+    assert_eq!(err.matches("ends before it starts").count(), 1, "{err}");
+    assert!(
+        err.ends_with(
+            "error: roster `broken.json` has errors; the tests that use it did not run\n"
+        ),
+        "{err}"
+    );
+}

@@ -8,9 +8,11 @@
 //! the caller gives): absolute paths and `..` that leave the root are refused before anything is
 //! read, so a policy from a pull request cannot make `check` or `test` read other files.
 
+use crate::diagnostic::Diagnostic;
 use crate::model::Policy;
 use crate::route::roster::Roster;
 use crate::syntax::ast::{RosterSpec, Test};
+use jiff::Timestamp;
 use std::path::{Component, Path, PathBuf};
 
 /// The largest policy or file of tests read (a policy of 2,000 rules is about 200 KiB).
@@ -218,27 +220,75 @@ pub fn files_of_tests_using(files: &dyn Files, policy_path: &Path) -> Vec<(PathB
     found
 }
 
-/// The roster a test names: its file (relative to the file the test is in) or its inline
-/// roster; `None` when it names none (everyone is available).
+/// The roster a test routes with, and what holding its file against the policy found.
+#[derive(Debug, Clone, Default)]
+pub struct TestRoster {
+    /// `None` when the test names none (everyone is available) or its file has errors.
+    pub roster: Option<Roster>,
+    /// For a roster file: its path, text and findings, to show once however many tests use it.
+    pub report: Option<RosterReport>,
+}
+
+/// A roster file and what it was found to hold, for a policy.
+#[derive(Debug, Clone)]
+pub struct RosterReport {
+    pub path: PathBuf,
+    pub text: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RosterReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Reads a roster file and holds it against the policy, routing at `now`.
+pub fn roster_report(path: PathBuf, text: String, policy: &Policy, now: Timestamp) -> RosterReport {
+    let (file, mut diagnostics) = crate::route::roster::read::read_with_diagnostics(&text);
+    if let Some(file) = &file {
+        diagnostics.extend(crate::route::roster::check::check(file, policy, now));
+    }
+    crate::diagnostic::sort(&mut diagnostics);
+    RosterReport {
+        path,
+        text,
+        diagnostics,
+    }
+}
+
+/// The roster a test names: its file (relative to the file the test is in, checked against the
+/// policy at `now`) or its inline roster. `Err` when the file cannot be read.
 pub fn test_roster(
     files: &dyn Files,
     test_file: &Path,
     test: &Test,
     policy: &Policy,
     root: Option<&Path>,
-) -> Result<Option<Roster>, String> {
+    now: Timestamp,
+) -> Result<TestRoster, String> {
     match test.rosters.first() {
-        None => Ok(None),
-        Some(RosterSpec::Inline(inline)) => Ok(Some(Roster::from_inline(inline, policy))),
+        None => Ok(TestRoster::default()),
+        Some(RosterSpec::Inline(inline)) => Ok(TestRoster {
+            roster: Some(Roster::from_inline(inline, policy)),
+            report: None,
+        }),
         Some(RosterSpec::File(path)) => {
             let full = resolve(files, test_file, &path.value, root)
                 .map_err(|error| format!("cannot read roster `{}`: {error}", path.value))?;
             let text = files
                 .read(&full, MAX_ROSTER_BYTES)
                 .map_err(|error| format!("cannot read roster `{}`: {error}", full.display()))?;
-            Roster::from_json(&text)
-                .map(Some)
-                .map_err(|error| format!("roster `{}`: {error}", full.display()))
+            let report = roster_report(full, text, policy, now);
+            let roster = if report.has_errors() {
+                None
+            } else {
+                Roster::from_json(&report.text).ok()
+            };
+            Ok(TestRoster {
+                roster,
+                report: Some(report),
+            })
         }
     }
 }

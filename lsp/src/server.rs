@@ -232,8 +232,17 @@ impl Backend {
                 let side = member.policy.as_ref()?;
                 let (policy, compiled) = side.compiled.as_ref()?;
                 for test in &member.file.tests {
+                    let now = switchboard_core::testing::test_time(policy, test);
                     let roster = match member.uri.to_file_path() {
-                        Some(path) => files::test_roster(&files, &path, test, policy, None),
+                        Some(path) => files::test_roster(&files, &path, test, policy, None, now)
+                            .and_then(|found| match found.report {
+                                Some(report) if report.has_errors() => Err(format!(
+                                    "roster `{}` has errors; `switchboard check` the policy \
+                                     with `--roster` to see them",
+                                    report.path.display()
+                                )),
+                                _ => Ok(found.roster),
+                            }),
                         None if test.rosters.is_empty() => Ok(None),
                         None => Err(
                             "the file is not saved, so the roster path cannot be resolved"

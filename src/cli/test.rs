@@ -67,6 +67,20 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
             problem.path
         );
     }
+    // Each roster file tests used, once: errors stop the run (exit 2, as for `route`), warnings
+    // are shown and the tests go on.
+    for roster in &suite.rosters {
+        if roster.diagnostics.is_empty() {
+            continue;
+        }
+        let shown = roster.path.display().to_string();
+        let file = FileDiagnostics {
+            path: &shown,
+            text: &roster.text,
+            diagnostics: &roster.diagnostics,
+        };
+        let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
+    }
     let coverage_rows = report::coverage_table(&suite.tested, &suite.ran);
     match args.format {
         TestFormat::Human => print_stdout(&report::human(&suite, &coverage_rows, args.coverage))?,
@@ -88,6 +102,13 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
     }
     if suite.ran.is_empty() {
         return Err("no `test` blocks found".to_string().into());
+    }
+    if let Some(broken) = suite.rosters.iter().find(|roster| roster.has_errors()) {
+        return Err(format!(
+            "roster `{}` has errors; the tests that use it did not run",
+            broken.path.display()
+        )
+        .into());
     }
     Ok(if suite.failed() > 0 || low {
         ExitCode::from(EXIT_PROBLEMS)

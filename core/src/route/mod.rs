@@ -230,7 +230,7 @@ impl<'a> Router<'a> {
                     path,
                     actions: actions.clone(),
                 }),
-                recorded: tracing.record.then(|| RecordedTrace {
+                recorded: tracing.record.then_some(RecordedTrace {
                     path: recorded_path,
                     actions,
                 }),

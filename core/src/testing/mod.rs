@@ -65,16 +65,7 @@ pub fn run_test(
         return result;
     };
     let lead_json = lead_json(policy, lead);
-    let now = test
-        .at
-        .first()
-        .map(|at| at.value)
-        .or_else(|| clock_of_literal(policy, lead))
-        .unwrap_or_else(|| {
-            DEFAULT_TEST_TIME
-                .parse()
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        });
+    let now = test_time(policy, test);
     let config = RouteConfig {
         now,
         explain: true,
@@ -220,6 +211,23 @@ fn escalation_failure(escalation: &Escalation, matched: Option<&RuleDef>) -> Opt
             }
         )
     })
+}
+
+/// The time a test routes at: its `at`, else its lead's clock, else a fixed Monday morning.
+pub fn test_time(policy: &Policy, test: &Test) -> jiff::Timestamp {
+    test.at
+        .first()
+        .map(|at| at.value)
+        .or_else(|| {
+            test.leads
+                .first()
+                .and_then(|lead| clock_of_literal(policy, lead))
+        })
+        .unwrap_or_else(|| {
+            DEFAULT_TEST_TIME
+                .parse()
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        })
 }
 
 /// The test's lead as the JSON line a CRM would send.

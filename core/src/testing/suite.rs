@@ -60,6 +60,8 @@ pub struct Suite {
     /// By canonical path.
     pub tested: BTreeMap<String, Tested>,
     pub problems: Vec<Problem>,
+    /// The roster files tests used, each once, with what holding it against its policy found.
+    pub rosters: Vec<files::RosterReport>,
 }
 
 impl Suite {
@@ -162,15 +164,28 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
         let policy_key = key(files, &policy_path);
         for test in &tests {
             let line = lines.line_column(test.name.span.start).line;
-            let result = match files::test_roster(files, &source.path, test, &policy, root) {
-                Ok(roster) => run_test(&policy, &compiled, &policy_text, test, roster.as_ref()),
-                Err(reason) => TestResult {
-                    name: test.name.value.clone(),
-                    span: test.name.span,
-                    failures: vec![reason],
-                    outcome: None,
-                    rule: None,
-                },
+            let now = super::test_time(&policy, test);
+            let result = match files::test_roster(files, &source.path, test, &policy, root, now) {
+                Ok(files::TestRoster { report, roster }) => {
+                    let broken =
+                        report
+                            .as_ref()
+                            .filter(|report| report.has_errors())
+                            .map(|report| {
+                                format!(
+                                    "roster `{}` has errors (shown above), so the test did not run",
+                                    report.path.display()
+                                )
+                            });
+                    if let Some(report) = report {
+                        suite.add_roster(report);
+                    }
+                    match broken {
+                        Some(reason) => failed(test, reason),
+                        None => run_test(&policy, &compiled, &policy_text, test, roster.as_ref()),
+                    }
+                }
+                Err(reason) => failed(test, reason),
             };
             suite.ran.push(Ran {
                 file: source.shown.clone(),
@@ -188,6 +203,13 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
 }
 
 impl Suite {
+    /// Keeps a roster file's report, once per file.
+    fn add_roster(&mut self, report: files::RosterReport) {
+        if !self.rosters.iter().any(|known| known.path == report.path) {
+            self.rosters.push(report);
+        }
+    }
+
     /// Records that the tests of `source` did not run because of errors in `path`; the file
     /// counts as one failed test in every report.
     fn broken(&mut self, source: &Source, path: &str, text: &str, diagnostics: Vec<Diagnostic>) {
@@ -212,6 +234,17 @@ impl Suite {
                 rule: None,
             },
         });
+    }
+}
+
+/// A test that did not run, and why.
+fn failed(test: &Test, reason: String) -> TestResult {
+    TestResult {
+        name: test.name.value.clone(),
+        span: test.name.span,
+        failures: vec![reason],
+        outcome: None,
+        rule: None,
     }
 }
 
