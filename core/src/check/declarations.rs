@@ -129,12 +129,13 @@ impl<'a> Checker<'a> {
                         self.first_declaration(&mut seen_variants, variant, "variant");
                     }
                     let mut names: Vec<String> = Vec::new();
+                    let mut kept: std::collections::HashSet<&str> = Default::default();
                     for variant in variants {
-                        if !names.contains(&variant.name) {
+                        if kept.insert(variant.name.as_str()) {
                             names.push(variant.name.clone());
                         }
                     }
-                    FieldType::Enum(names)
+                    FieldType::Enum(names.into())
                 }
             };
             fields.insert(

@@ -43,7 +43,7 @@ pub fn fits(ty: &FieldType, value: &Value) -> Result<(), Misfit> {
     match (ty, &value.kind) {
         (_, ValueKind::Invalid) => Ok(()),
         (FieldType::Enum(variants), ValueKind::Word(word)) => {
-            if variants.iter().any(|variant| variant == word) {
+            if variants.position(word).is_some() {
                 Ok(())
             } else {
                 Err(Misfit::UnknownVariant { word: word.clone() })

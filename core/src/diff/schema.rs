@@ -389,7 +389,7 @@ fn meet(
                 }
                 return Ok(None);
             }
-            (FieldType::Enum(shared), old_conv, new_conv)
+            (FieldType::Enum(shared.into()), old_conv, new_conv)
         }
         (a, b) if a == b => (a.clone(), Conv::Same, Conv::Same),
         (FieldType::Int, FieldType::Number) => (FieldType::Int, Conv::Same, Conv::NumberToInt),
@@ -581,7 +581,7 @@ impl SideMap {
             }
             (Atom::StrIn { values, .. }, Conv::StringToEnum) => {
                 let names = match common.fields.get(field).map(|f| &f.ty) {
-                    Some(FieldType::Enum(names)) => names.as_slice(),
+                    Some(FieldType::Enum(names)) => &names[..],
                     _ => &[],
                 };
                 let mapped: Vec<u32> = names

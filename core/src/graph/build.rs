@@ -1,6 +1,7 @@
 //! The graph compiler: builds the first-match decision graph of a policy's rules into a
 //! hash-consed node table, splitting on the dimension the field-order heuristic picks.
 
+use super::candidates::Candidates;
 use super::intervals::elementary_regions;
 use super::{Dim, Graph, Interval, Node, NodeId, Outcome, OverBudget};
 use crate::model::FieldType;
@@ -163,8 +164,29 @@ impl Builder<'_> {
         let mut split = CompilerSplit {
             builder: self,
             live,
+            candidates: Candidates::new(live.iter().map(|(_, cond)| cond), field),
         };
         split_field(&mut split, conds, field)
+    }
+
+    /// [`Builder::branch`] over the live rules at `positions` only (the others are known to be
+    /// false in this branch).
+    fn branch_among(
+        &mut self,
+        live: &[(u32, Cond)],
+        positions: &[usize],
+        dim: Dim,
+        choice: &Choice,
+    ) -> Result<NodeId, OverBudget> {
+        let next: Vec<(u32, Cond)> = positions
+            .iter()
+            .filter_map(|position| live.get(*position))
+            .filter_map(|(index, cond)| {
+                let simplified = cond.simplify(&mut |atom| decide(atom, dim, choice));
+                (simplified != Cond::False).then_some((*index, simplified))
+            })
+            .collect();
+        self.node(next)
     }
 }
 
@@ -177,10 +199,12 @@ pub(crate) trait FieldSplit {
     fn table(&mut self) -> &mut NodeTable;
 }
 
-/// The compiler's side of [`FieldSplit`]: its builder and the rules live at the node.
+/// The compiler's side of [`FieldSplit`]: its builder, the rules live at the node, and which of
+/// them can hold in each branch.
 struct CompilerSplit<'b, 'p> {
     builder: &'b mut Builder<'p>,
     live: &'b [(u32, Cond)],
+    candidates: Candidates,
 }
 
 impl FieldSplit for CompilerSplit<'_, '_> {
@@ -189,7 +213,9 @@ impl FieldSplit for CompilerSplit<'_, '_> {
     }
 
     fn branch(&mut self, dim: Dim, choice: &Choice) -> Result<NodeId, OverBudget> {
-        self.builder.branch(self.live, dim, choice)
+        let positions = self.candidates.for_choice(choice);
+        self.builder
+            .branch_among(self.live, &positions, dim, choice)
     }
 
     fn table(&mut self) -> &mut NodeTable {

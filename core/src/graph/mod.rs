@@ -19,6 +19,7 @@
 
 pub mod analysis;
 mod build;
+mod candidates;
 mod eval;
 pub mod example;
 pub mod flat;

@@ -421,9 +421,13 @@ impl Policy {
         for field in &schema.fields {
             let ty = match &field.ty {
                 ast::TypeExpr::Named(name) => FieldType::from_name(&name.name)?,
-                ast::TypeExpr::Enum { variants, .. } => {
-                    FieldType::Enum(variants.iter().map(|v| v.name.clone()).collect())
-                }
+                ast::TypeExpr::Enum { variants, .. } => FieldType::Enum(
+                    variants
+                        .iter()
+                        .map(|v| v.name.clone())
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
             };
             fields.push(FieldDef {
                 name: field.name.name.clone(),
@@ -595,10 +599,7 @@ impl Policy {
             return None;
         };
         match &self.fields.get(field)?.ty {
-            FieldType::Enum(variants) => variants
-                .iter()
-                .position(|v| v == word)
-                .and_then(|i| u32::try_from(i).ok()),
+            FieldType::Enum(variants) => variants.position(word),
             FieldType::Bool => match word.as_str() {
                 "false" => Some(0),
                 "true" => Some(1),

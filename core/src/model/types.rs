@@ -1,6 +1,95 @@
 //! Field types: what a schema field may hold, named as people write them.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+
+/// An enum's variants, in declaration order (a variant's index is its value), shared rather than
+/// copied, with an index for finding a variant by name in large enums.
+#[derive(Debug, Clone)]
+pub struct Variants(Arc<VariantTable>);
+
+#[derive(Debug)]
+struct VariantTable {
+    names: Vec<String>,
+    /// Name to index, built for enums large enough that a scan would show.
+    index: Option<HashMap<String, u32>>,
+}
+
+/// Below this many variants a scan is as fast as a hash lookup.
+const INDEXED_FROM: usize = 16;
+
+impl Variants {
+    pub fn new(names: Vec<String>) -> Variants {
+        let index = (names.len() >= INDEXED_FROM).then(|| {
+            let mut index = HashMap::with_capacity(names.len());
+            for (position, name) in names.iter().enumerate() {
+                // The first of a repeated name wins, as a scan finds it.
+                index
+                    .entry(name.clone())
+                    .or_insert(u32::try_from(position).unwrap_or(u32::MAX));
+            }
+            index
+        });
+        Variants(Arc::new(VariantTable { names, index }))
+    }
+
+    /// Whether names are found through an index (large enums) rather than a scan.
+    pub fn is_indexed(&self) -> bool {
+        self.0.index.is_some()
+    }
+
+    /// The variants as a message lists them: all of a small enum, the first few of a large one.
+    pub fn listed(&self) -> String {
+        const SHOWN: usize = 12;
+        let names = &self.0.names;
+        if names.len() <= SHOWN {
+            return names.join(", ");
+        }
+        format!("{}, … ({} in all)", names[..SHOWN].join(", "), names.len())
+    }
+
+    /// The index of the variant named `name`.
+    pub fn position(&self, name: &str) -> Option<u32> {
+        match &self.0.index {
+            Some(index) => index.get(name).copied(),
+            None => self
+                .0
+                .names
+                .iter()
+                .position(|variant| variant == name)
+                .and_then(|position| u32::try_from(position).ok()),
+        }
+    }
+}
+
+impl From<Vec<String>> for Variants {
+    fn from(names: Vec<String>) -> Variants {
+        Variants::new(names)
+    }
+}
+
+impl std::ops::Deref for Variants {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0.names
+    }
+}
+
+impl PartialEq for Variants {
+    fn eq(&self, other: &Variants) -> bool {
+        self.0.names == other.0.names
+    }
+}
+
+impl Eq for Variants {}
+
+impl std::hash::Hash for Variants {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.names.hash(state);
+    }
+}
 
 /// The type of a schema field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +99,7 @@ pub enum FieldType {
     Number,
     Time,
     Bool,
-    Enum(Vec<String>),
+    Enum(Variants),
 }
 
 /// The type names a schema may use, besides `enum { ... }`.

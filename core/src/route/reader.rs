@@ -564,13 +564,20 @@ fn same_text(a: &str, b: &str) -> bool {
 /// Converts a JSON value to a field's type, or says what was expected.
 fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
     match (ty, value) {
-        (FieldType::Enum(variants), Json::Str(text)) => variants
-            .iter()
-            .position(|v| same_text(v, text))
-            .and_then(|i| u32::try_from(i).ok())
-            .map(LeadValue::Variant)
-            .ok_or_else(|| format!("one of {}", variants.join(", "))),
-        (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.join(", "))),
+        (FieldType::Enum(variants), Json::Str(text)) => {
+            let found = if variants.is_indexed() {
+                variants.position(text)
+            } else {
+                variants
+                    .iter()
+                    .position(|v| same_text(v, text))
+                    .and_then(|i| u32::try_from(i).ok())
+            };
+            found
+                .map(LeadValue::Variant)
+                .ok_or_else(|| format!("one of {}", variants.listed()))
+        }
+        (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.listed())),
         (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),
         (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.to_string())),
