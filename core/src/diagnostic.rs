@@ -2,6 +2,7 @@
 //! spans. Renderers (human, plain, JSON, SARIF, GitHub, LSP) live at the edges and read this.
 
 use crate::span::Span;
+use crate::text;
 use serde::Serialize;
 use std::fmt;
 
@@ -165,7 +166,7 @@ impl Diagnostic {
         Diagnostic {
             severity: code.default_severity(),
             code,
-            message: message.into(),
+            message: text::cut_quoted(message.into()),
             span,
             label: None,
             help: None,
@@ -174,23 +175,23 @@ impl Diagnostic {
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
-        self.label = Some(label.into());
+        self.label = Some(text::cut_quoted(label.into()));
         self
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
-        self.help = Some(help.into());
+        self.help = Some(text::cut_quoted(help.into()));
         self
     }
 
     pub fn with_help_opt(mut self, help: Option<String>) -> Diagnostic {
-        self.help = help;
+        self.help = help.map(text::cut_quoted);
         self
     }
 
     pub fn with_related(mut self, span: Span, message: impl Into<String>) -> Diagnostic {
         self.related.push(Related {
-            message: message.into(),
+            message: text::cut_quoted(message.into()),
             span,
         });
         self

@@ -397,7 +397,7 @@ pub fn render_human(explanation: &Explanation) -> String {
                     if let Some(load) = candidate.load.filter(|_| !why.contains("open leads")) {
                         let _ = write!(why, " ({load} open)");
                     }
-                    let _ = writeln!(out, "  {:<width$}  {why}", candidate.rep);
+                    let _ = writeln!(out, "  {}  {why}", crate::text::pad(&candidate.rep, width));
                 }
             }
         }

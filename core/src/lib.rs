@@ -32,6 +32,7 @@ pub mod route;
 pub mod span;
 pub mod syntax;
 pub mod testing;
+pub mod text;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use pipeline::{CheckConfig, CheckReport, check_source, check_source_with};

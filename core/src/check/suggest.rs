@@ -1,5 +1,8 @@
 //! "Did you mean": the closest known name to a misspelt one.
 
+/// The longest name "did you mean" looks for a near miss of.
+pub const MAX_SUGGESTED_LENGTH: usize = 64;
+
 /// The candidate closest to `word` by optimal string alignment distance (a swap of two letters
 /// counts once), if it is close enough to be a plausible typo. Ties go to the candidate that
 /// sorts first, so the answer does not depend on declaration order.
@@ -7,11 +10,22 @@ pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // A typo of a name people write is short: past this, nothing is suggested, so that a
+    // hostile megabyte-long name costs nothing (the distance is quadratic in the length).
+    let length = word.chars().count();
+    if length > MAX_SUGGESTED_LENGTH {
+        return None;
+    }
     let lowered = word.to_lowercase();
-    let limit = (word.chars().count() / 3).max(1);
+    let limit = (length / 3).max(1);
     let mut best: Option<(usize, &'a str)> = None;
     for candidate in candidates {
         if candidate == word {
+            continue;
+        }
+        // The distance is at least the difference in length: skip what cannot be close.
+        let candidate_length = candidate.chars().count();
+        if candidate_length.abs_diff(length) > limit {
             continue;
         }
         let distance = strsim::osa_distance(&lowered, &candidate.to_lowercase());

@@ -38,7 +38,7 @@ impl<'a> Formatter<'a> {
                 .map(|(comment, _)| comment)
                 .collect();
             let head = format!("{}:", field.name.name);
-            let prefix = format!("  {head:<width$} ");
+            let prefix = format!("  {} ", crate::text::pad(&head, width));
             let ty = match &field.ty {
                 TypeExpr::Named(name) => name.name.clone(),
                 TypeExpr::Enum { variants, .. } => {
@@ -68,7 +68,7 @@ impl<'a> Formatter<'a> {
             }
             let mut row_lines: Vec<String> = row.lines().map(str::to_string).collect();
             if let (Some(comment), Some(last)) = (comment, row_lines.last_mut()) {
-                *last = format!("{last:<comment_column$}  {comment}");
+                *last = format!("{}  {comment}", crate::text::pad(last, comment_column));
             }
             lines.extend(row_lines);
         }
@@ -250,13 +250,14 @@ impl<'a> Formatter<'a> {
             } else {
                 cells.iter().map(|cell| cell.chars().count()).collect()
             };
-            let mut line = format!("{:<w$} {{", cells[0], w = widths[0]);
+            let mut line = format!("{} {{", crate::text::pad(&cells[0], widths[0]));
             let filled: Vec<usize> = (1..columns).filter(|&i| widths[i] > 0).collect();
             for (position, &index) in filled.iter().enumerate() {
                 let cell = &cells[index];
                 line.push(' ');
                 if position + 1 < filled.len() {
-                    line.push_str(&format!("{cell:<w$} ", w = widths[index]));
+                    line.push_str(&crate::text::pad(cell, widths[index]));
+                    line.push(' ');
                 } else {
                     line.push_str(cell);
                 }

@@ -48,7 +48,7 @@ impl<'a> Formatter<'a> {
             let lead = if head.is_empty() {
                 String::new()
             } else {
-                format!("{head:<width$} ")
+                format!("{} ", crate::text::pad(&head, width))
             };
             let mut line = format!("{lead}{keyword} -> {actions}");
             for clause in &clauses {

@@ -161,7 +161,13 @@ impl fmt::Display for FieldType {
 }
 
 /// "`low`, `medium` or `high`".
+/// A large enum is listed by its first twelve variants and its count.
 pub fn list_variants(variants: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if variants.len() > SHOWN {
+        let quoted: Vec<String> = variants[..SHOWN].iter().map(|v| format!("`{v}`")).collect();
+        return format!("{}, … ({} in all)", quoted.join(", "), variants.len());
+    }
     let quoted: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
     match quoted.as_slice() {
         [] => String::new(),

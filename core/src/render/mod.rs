@@ -6,9 +6,13 @@ mod sarif;
 
 use crate::diagnostic::Diagnostic;
 use crate::span::LineIndex;
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, MietteError,
+    MietteSpanContents, NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 pub use sarif::{directory_uri, sarif};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One checked source: where it came from, its text and what was found in it.
 #[derive(Debug, Clone)]
@@ -41,9 +45,13 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
         .with_width(100)
         .with_links(false);
     let mut out = String::new();
+    let source = Window::new(file.text);
     for diagnostic in file.diagnostics {
-        let report = miette::Report::new(to_miette(diagnostic))
-            .with_source_code(NamedSource::new(file.path, file.text.to_string()));
+        let too_long = source.too_long_to_show(diagnostic);
+        let mut report = miette::Report::new(to_miette(diagnostic));
+        if too_long.is_none() {
+            report = report.with_source_code(NamedSource::new(file.path, source.clone()));
+        }
         let mut rendered = String::new();
         if handler
             .render_report(&mut rendered, report.as_ref())
@@ -51,12 +59,135 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
         {
             rendered = format!("{}: {}\n", diagnostic.code, diagnostic.message);
         }
+        if let Some((line, column, length)) = too_long {
+            if !rendered.ends_with('\n') {
+                rendered.push('\n');
+            }
+            rendered.push_str(&format!(
+                "  at {}:{line}:{column} (line {line} is {length} characters long, too long to show)\n",
+                file.path
+            ));
+        }
         out.push_str(&rendered);
         if !out.ends_with('\n') {
             out.push('\n');
         }
     }
     out
+}
+
+/// The longest source line a report shows; a diagnostic on a longer line names its place instead.
+const LONGEST_SHOWN_LINE: usize = 2_000;
+
+/// One source text shared by all of its reports, which reads only the lines around a span: a
+/// report costs the size of its snippet, not of the file (miette's own reading of a `str` scans
+/// from the start of the text, which made thousands of diagnostics on a large file quadratic).
+#[derive(Debug, Clone)]
+struct Window {
+    text: Arc<str>,
+    line_starts: Arc<[usize]>,
+}
+
+impl Window {
+    fn new(text: &str) -> Window {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(offset, _)| offset + 1));
+        Window {
+            text: Arc::from(text),
+            line_starts: Arc::from(line_starts),
+        }
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(line) => line,
+            Err(next) => next.saturating_sub(1),
+        }
+    }
+
+    /// Where the text of `line` starts and ends (without its newline).
+    fn line_bounds(&self, line: usize) -> (usize, usize) {
+        let start = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        (start, end.max(start))
+    }
+
+    /// The 1-based line and column of the first span of `diagnostic` on a line too long to show,
+    /// with that line's length in characters.
+    fn too_long_to_show(&self, diagnostic: &Diagnostic) -> Option<(usize, usize, usize)> {
+        let spans =
+            std::iter::once(diagnostic.span).chain(diagnostic.related.iter().map(|r| r.span));
+        for span in spans {
+            let first = self.line_of(span.start);
+            let last = self.line_of(span.end);
+            for line in first..=last {
+                let (start, end) = self.line_bounds(line);
+                if end - start > LONGEST_SHOWN_LINE {
+                    let column_end = span.start.clamp(start, end);
+                    let column = self
+                        .text
+                        .get(start..column_end)
+                        .map_or(1, |t| t.chars().count() + 1);
+                    let length = self
+                        .text
+                        .get(start..end)
+                        .map_or(end - start, |t| t.chars().count());
+                    return Some((line + 1, column, length));
+                }
+            }
+        }
+        None
+    }
+}
+
+impl SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let end = span.offset() + span.len();
+        if end > self.text.len() {
+            return Err(MietteError::OutOfBounds);
+        }
+        let first_line = self
+            .line_of(span.offset())
+            .saturating_sub(context_lines_before);
+        let last_line =
+            self.line_of(end.saturating_sub(1).max(span.offset())) + context_lines_after;
+        let base = self.line_bounds(first_line).0;
+        let limit = self
+            .line_starts
+            .get(last_line + 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        let excerpt = &self.text.as_bytes()[base..limit];
+        let local = SourceSpan::new((span.offset() - base).into(), span.len());
+        let contents = <[u8] as SourceCode>::read_span(
+            excerpt,
+            &local,
+            context_lines_before,
+            context_lines_after,
+        )?;
+        Ok(Box::new(MietteSpanContents::new(
+            contents.data(),
+            SourceSpan::new(
+                (contents.span().offset() + base).into(),
+                contents.span().len(),
+            ),
+            contents.line() + first_line,
+            contents.column(),
+            contents.line_count(),
+        )))
+    }
 }
 
 fn to_miette(diagnostic: &Diagnostic) -> MietteDiagnostic {

@@ -105,7 +105,8 @@ pub fn human(suite: &Suite, coverage: &[CoverageRow], show_coverage: bool) -> St
                 .unwrap_or(4);
             for (label, line, count) in &row.rules {
                 out.push_str(&format!(
-                    "  {label:<width$}  line {line:<4}  {count} test{}\n",
+                    "  {}  line {line:<4}  {count} test{}\n",
+                    crate::text::pad(label, width),
                     if *count == 1 { "" } else { "s" }
                 ));
             }

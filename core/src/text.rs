@@ -1,0 +1,80 @@
+//! Small helpers for text shown to people: padding to a column (without `format!`'s width,
+//! which panics past 65,535), and cutting a name that would flood a message.
+
+/// `text` padded with spaces to `width` characters (unchanged when already as wide).
+pub fn pad(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len() + width);
+    out.push_str(text);
+    let count = text.chars().count();
+    for _ in count..width {
+        out.push(' ');
+    }
+    out
+}
+
+/// The longest name a message quotes whole; longer ones are cut.
+pub const SHOWN_NAME_CHARS: usize = 80;
+
+/// `name` as a message quotes it: whole when short, else its start, an ellipsis and its length.
+pub fn cut(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.char_indices().nth(SHOWN_NAME_CHARS) {
+        None => std::borrow::Cow::Borrowed(name),
+        Some((end, _)) => std::borrow::Cow::Owned(format!(
+            "{}… ({} characters)",
+            &name[..end],
+            name.chars().count()
+        )),
+    }
+}
+
+/// `message` with every backticked name longer than [`SHOWN_NAME_CHARS`] cut by [`cut`], so a
+/// hostile megabyte-long name is quoted once, briefly, however many times a message names it.
+pub fn cut_quoted(message: String) -> String {
+    if message.len() <= SHOWN_NAME_CHARS * 2 {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message.as_str();
+    loop {
+        let Some(open) = rest.find('`') else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('`') else {
+            out.push_str(&cut(after));
+            break;
+        };
+        out.push_str(&cut(&after[..close]));
+        out.push('`');
+        rest = &after[close + 1..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_and_cutting() {
+        assert_eq!(pad("ab", 4), "ab  ");
+        assert_eq!(pad("abcdef", 4), "abcdef");
+        assert_eq!(pad("é", 3), "é  ");
+        let long = "x".repeat(100_000);
+        assert_eq!(pad(&long, 70_000).len(), 100_000);
+        assert_eq!(pad("", 70_000).len(), 70_000);
+        assert_eq!(cut("intent"), "intent");
+        let shown = cut(&long);
+        assert!(shown.starts_with(&"x".repeat(80)) && shown.ends_with("… (100000 characters)"));
+        let message = format!("unknown field `{long}`; `{long}` is not declared in `policy`");
+        let quoted = cut_quoted(message);
+        assert!(quoted.len() < 300, "{quoted}");
+        assert!(quoted.ends_with("(100000 characters)` is not declared in `policy`"));
+        let short = "unknown field `intnet`".to_string();
+        assert_eq!(cut_quoted(short.clone()), short);
+        let unclosed = format!("a `{long}");
+        assert!(cut_quoted(unclosed).len() < 200);
+    }
+}
