@@ -52,6 +52,7 @@ fn main() {
             policy.clone(),
             &|_| Err("none".to_string()),
             None,
+            &|| false,
         );
         std::hint::black_box(&analysis);
         in_process.push(started.elapsed());
@@ -69,7 +70,9 @@ fn main() {
         policy.clone(),
         &|_| Err("none".to_string()),
         None,
-    );
+        &|| false,
+    )
+    .expect("never cancelled");
     let middle = policy.len() / 2;
     let bound = middle + policy[middle..].find("deal_value >= 5000").unwrap() + 17;
     let mut warm = Vec::new();
@@ -83,7 +86,9 @@ fn main() {
             edited.clone(),
             &|_| Err("none".to_string()),
             Some(&previous.items),
-        );
+            &|| false,
+        )
+        .expect("never cancelled");
         warm.push(started.elapsed());
         previous = analysis;
     }

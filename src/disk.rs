@@ -19,10 +19,13 @@ impl Files for DiskFiles {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Vec::new();
         };
+        let inside = canonical(dir);
+        // A link counts only when it leads to a file in the same folder tree.
         let mut routes: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter(|path| path.extension().is_some_and(|ext| ext == "route"))
             .filter(|path| std::fs::metadata(path).is_ok_and(|m| m.is_file()))
+            .filter(|path| canonical(path).starts_with(&inside))
             .collect();
         routes.sort();
         routes

@@ -43,6 +43,10 @@ pub enum FileError {
     OutsideRoot {
         root: PathBuf,
     },
+    /// A path whose name does not end as the kind of file it must name does.
+    WrongKind {
+        kind: Referenced,
+    },
     /// Any other failure, in the system's words.
     Other(String),
 }
@@ -70,6 +74,13 @@ impl std::fmt::Display for FileError {
                 "it leads outside the project root `{}` (see --root)",
                 root.display()
             ),
+            FileError::WrongKind { kind } => write!(
+                formatter,
+                "{} names {}, whose name ends in `.{}`",
+                kind.statement(),
+                kind.noun(),
+                kind.extension()
+            ),
             FileError::Other(message) => formatter.write_str(message),
         }
     }
@@ -82,7 +93,8 @@ impl std::error::Error for FileError {}
 pub trait Files {
     /// The text of a regular file of at most `limit` bytes.
     fn read(&self, path: &Path, limit: u64) -> Result<String, FileError>;
-    /// The `*.route` files directly in `dir`, sorted.
+    /// The `*.route` files directly in `dir`, sorted: regular files, and links only to files
+    /// inside `dir`'s tree.
     fn routes_in(&self, dir: &Path) -> Vec<PathBuf>;
     /// The canonical form of a path, to tell whether two paths name one file.
     fn canonical(&self, path: &Path) -> PathBuf;
@@ -148,18 +160,60 @@ pub fn directory_of(file: &Path) -> PathBuf {
     }
 }
 
+/// What a path written in a policy names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Referenced {
+    /// `use "routing.route"`: a policy.
+    Policy,
+    /// `roster "team.json"` in a test: a roster.
+    Roster,
+}
+
+impl Referenced {
+    /// The extension its file's name must end in.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Referenced::Policy => "route",
+            Referenced::Roster => "json",
+        }
+    }
+
+    fn statement(self) -> &'static str {
+        match self {
+            Referenced::Policy => "`use`",
+            Referenced::Roster => "`roster`",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Referenced::Policy => "a policy",
+            Referenced::Roster => "a roster",
+        }
+    }
+}
+
 /// Resolves a path written in `from` (a `use` or a test `roster`): relative to `from`'s
 /// directory, and inside `root` (by default that directory). Refused without reading anything
-/// when absolute or when it leaves the root.
+/// when absolute, when it leaves the root, or when its name does not end in the extension of
+/// the kind of file it names (so a policy cannot make Switchboard parse, and quote, a file of
+/// secrets or notes).
 pub fn resolve(
     files: &dyn Files,
     from: &Path,
     written: &str,
     root: Option<&Path>,
+    kind: Referenced,
 ) -> Result<PathBuf, FileError> {
     let written_path = Path::new(written);
     if written_path.is_absolute() || written.starts_with('/') || written.starts_with('\\') {
         return Err(FileError::Absolute);
+    }
+    if written_path
+        .extension()
+        .is_none_or(|ext| ext != kind.extension())
+    {
+        return Err(FileError::WrongKind { kind });
     }
     let base = directory_of(from);
     let root = root.map_or_else(|| base.clone(), Path::to_path_buf);
@@ -189,7 +243,7 @@ pub fn used_policy(
 ) -> Option<Result<(PathBuf, String), FileError>> {
     let used = uses?;
     Some(
-        resolve(files, tests_path, used, root)
+        resolve(files, tests_path, used, root, Referenced::Policy)
             .and_then(|path| files.read(&path, MAX_POLICY_BYTES).map(|text| (path, text))),
     )
 }
@@ -207,11 +261,10 @@ pub fn files_of_tests_using(files: &dyn Files, policy_path: &Path) -> Vec<(PathB
         let Ok(text) = files.read(&candidate, MAX_POLICY_BYTES) else {
             continue;
         };
-        let parsed = crate::syntax::parse(&text);
-        let Some(used) = parsed.file.uses.first() else {
+        let Some(used) = crate::syntax::leading_use(&text) else {
             continue;
         };
-        let uses_this = resolve(files, &candidate, &used.value, None)
+        let uses_this = resolve(files, &candidate, &used, None, Referenced::Policy)
             .is_ok_and(|target| files.canonical(&target) == policy);
         if uses_this {
             found.push((candidate, text));
@@ -274,7 +327,7 @@ pub fn test_roster(
             report: None,
         }),
         Some(RosterSpec::File(path)) => {
-            let full = resolve(files, test_file, &path.value, root)
+            let full = resolve(files, test_file, &path.value, root, Referenced::Roster)
                 .map_err(|error| format!("cannot read roster `{}`: {error}", path.value))?;
             let text = files
                 .read(&full, MAX_ROSTER_BYTES)
@@ -308,27 +361,53 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_root() {
+        use Referenced::{Policy, Roster};
         let disk = files(&[("p/policy.route", ""), ("p/sub/tests.route", "")]);
         let from = Path::new("p/sub/tests.route");
         assert_eq!(
-            resolve(&disk, from, "../policy.route", Some(Path::new("p"))),
+            resolve(&disk, from, "../policy.route", Some(Path::new("p")), Policy),
             Ok(PathBuf::from("p/policy.route"))
         );
         assert!(matches!(
-            resolve(&disk, from, "../policy.route", None),
+            resolve(&disk, from, "../policy.route", None, Policy),
             Err(FileError::OutsideRoot { .. })
         ));
         assert_eq!(
-            resolve(&disk, from, "/etc/passwd", None),
+            resolve(&disk, from, "/etc/passwd", None, Policy),
             Err(FileError::Absolute)
         );
         assert!(matches!(
-            resolve(&disk, from, "a/../../../x", Some(Path::new("p"))),
+            resolve(
+                &disk,
+                from,
+                "a/../../../x.route",
+                Some(Path::new("p")),
+                Policy
+            ),
             Err(FileError::OutsideRoot { .. })
         ));
         assert_eq!(
-            resolve(&disk, from, "./x/../here.json", None),
+            resolve(&disk, from, "./x/../here.json", None, Roster),
             Ok(PathBuf::from("p/sub/here.json"))
+        );
+        for (written, kind) in [
+            ("secret.txt", Policy),
+            ("environ", Policy),
+            ("policy.route.bak", Policy),
+            ("team.route", Roster),
+            ("team", Roster),
+        ] {
+            assert_eq!(
+                resolve(&disk, from, written, None, kind),
+                Err(FileError::WrongKind { kind }),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            resolve(&disk, from, "notes.txt", None, Policy)
+                .unwrap_err()
+                .to_string(),
+            "`use` names a policy, whose name ends in `.route`"
         );
     }
 

@@ -18,6 +18,10 @@ pub struct CheckReport {
     pub compiled: Option<(Policy, Compiled)>,
 }
 
+/// A checked tree's diagnostics (sorted) and, when it has no errors, its resolved policy and
+/// compiled form.
+pub type Checked = (Vec<Diagnostic>, Option<(Policy, Compiled)>);
+
 /// Settings of `check`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckConfig {
@@ -72,17 +76,35 @@ pub fn check_parsed_ref(
     parsed: &syntax::Parsed,
     text: &str,
     config: &CheckConfig,
-) -> (Vec<Diagnostic>, Option<(Policy, Compiled)>) {
+) -> Checked {
+    check_parsed_until(parsed, text, config, &|| false).unwrap_or_default()
+}
+
+/// [`check_parsed_ref`] that gives up between stages (check, resolve, compile and analyse) once
+/// `cancelled` says so, returning `None`: the language server stops analysing a version of a
+/// document as soon as a newer one arrives.
+pub fn check_parsed_until(
+    parsed: &syntax::Parsed,
+    text: &str,
+    config: &CheckConfig,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Checked> {
     let mut diagnostics = parsed.errors.clone();
     diagnostics.extend(check::check(&parsed.file));
+    if cancelled() {
+        return None;
+    }
     let mut compiled = None;
     if !diagnostics.iter().any(Diagnostic::is_error)
         && let Some(policy) = Policy::from_file(&parsed.file, text)
     {
+        if cancelled() {
+            return None;
+        }
         let analysis = analyze(&policy, &config.analysis);
         diagnostics.extend(analysis.diagnostics);
         compiled = Some((policy, analysis.compiled));
     }
     diagnostic::sort(&mut diagnostics);
-    (diagnostics, compiled)
+    Some((diagnostics, compiled))
 }

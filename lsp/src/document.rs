@@ -47,35 +47,134 @@ pub struct Analysis {
     pub index: Index,
     /// This version's parsed items, for parsing the next version faster.
     pub items: ItemCache,
+    /// Why the document was analysed less than fully (it is too large), shown to the user.
+    pub notice: Option<String>,
+}
+
+/// The largest document analysed fully (checked, compiled, tests run). A larger one has its
+/// syntax checked only, so that the editor answers at once on a policy of any size; `switchboard
+/// check` analyses it fully.
+pub const FULL_ANALYSIS_BYTES: usize = 1 << 20;
+
+/// The largest document parsed at all; a larger one is held but not analysed, which bounds the
+/// memory one document takes (its tree is about twenty times its text).
+pub const SYNTAX_ANALYSIS_BYTES: usize = 8 << 20;
+
+/// How much of a document is analysed, by its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Full,
+    SyntaxOnly,
+    Nothing,
+}
+
+impl Depth {
+    pub fn of(size: usize) -> Depth {
+        if size > SYNTAX_ANALYSIS_BYTES {
+            Depth::Nothing
+        } else if size > FULL_ANALYSIS_BYTES {
+            Depth::SyntaxOnly
+        } else {
+            Depth::Full
+        }
+    }
+
+    /// What the user is told about a document of `size` bytes analysed to this depth.
+    fn notice(self, size: usize) -> Option<String> {
+        let shown = format!("{:.1} MB", size as f64 / f64::from(1 << 20));
+        match self {
+            Depth::Full => None,
+            Depth::SyntaxOnly => Some(format!(
+                "this file is {shown}, larger than the {} MB the editor analyses fully: only its \
+                 syntax is checked here; run `switchboard check` (and `switchboard test`) on it",
+                FULL_ANALYSIS_BYTES >> 20
+            )),
+            Depth::Nothing => Some(format!(
+                "this file is {shown}, larger than the {} MB the editor reads: it is not analysed \
+                 here; run `switchboard check` on it",
+                SYNTAX_ANALYSIS_BYTES >> 20
+            )),
+        }
+    }
 }
 
 impl Analysis {
-    /// Analyses a document. `resolve` finds the policy a file of tests names in its `use` line.
+    /// Analyses a document, as deeply as its size allows ([`Depth`]). `resolve` finds the policy
+    /// a file of tests names in its `use` line. `None` when `cancelled` said so between stages
+    /// (a newer version arrived).
     pub fn new(
         uri: Uri,
         version: i32,
         text: String,
         resolve: &dyn Fn(&str) -> Result<UsedPolicy, String>,
         previous: Option<&ItemCache>,
-    ) -> Analysis {
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Analysis> {
+        let depth = Depth::of(text.len());
+        let notice = depth.notice(text.len());
+        if depth == Depth::Nothing {
+            let file = Arc::new(PolicyFile::default());
+            return Some(Analysis {
+                uri,
+                version,
+                text,
+                index: Index::build(&file, None),
+                file,
+                diagnostics: Vec::new(),
+                policy: None,
+                items: ItemCache::default(),
+                notice,
+            });
+        }
         let (parsed, items) = switchboard_core::syntax::parse_cached(
             &text,
             previous.unwrap_or(&ItemCache::default()),
             &crate::threads::HelperThread,
         );
+        if cancelled() {
+            return None;
+        }
+        if depth == Depth::SyntaxOnly {
+            let index = Index::build(&parsed.file, None);
+            let file = Arc::new(parsed.file);
+            let mut diagnostics = parsed.errors;
+            switchboard_core::diagnostic::sort(&mut diagnostics);
+            let policy = file.uses.is_empty().then(|| {
+                Arc::new(PolicySide {
+                    uri: uri.clone(),
+                    text: text.clone(),
+                    file: file.clone(),
+                    diagnostics: diagnostics.clone(),
+                    compiled: None,
+                })
+            });
+            return Some(Analysis {
+                uri,
+                version,
+                text,
+                file,
+                diagnostics,
+                policy,
+                index,
+                items,
+                notice,
+            });
+        }
         match parsed.file.uses.first().map(|used| used.value.clone()) {
             None => {
                 // The symbol index needs only the tree: build it while the checker runs.
-                let ((diagnostics, compiled), index) = std::thread::scope(|scope| {
+                let (checked, index) = std::thread::scope(|scope| {
                     let tree = &parsed.file;
                     let index = scope.spawn(move || Index::build(tree, None));
-                    let checked = switchboard_core::pipeline::check_parsed_ref(
+                    let checked = switchboard_core::pipeline::check_parsed_until(
                         &parsed,
                         &text,
                         &Default::default(),
+                        cancelled,
                     );
                     (checked, index.join())
                 });
+                let (diagnostics, compiled) = checked?;
                 let index = index.unwrap_or_else(|_| Index::build(&parsed.file, None));
                 let file = Arc::new(parsed.file);
                 let side = Arc::new(PolicySide {
@@ -85,7 +184,7 @@ impl Analysis {
                     diagnostics: diagnostics.clone(),
                     compiled,
                 });
-                Analysis {
+                Some(Analysis {
                     uri,
                     version,
                     text,
@@ -94,10 +193,22 @@ impl Analysis {
                     policy: Some(side),
                     index,
                     items,
-                }
+                    notice,
+                })
             }
             Some(path) => {
-                let used = resolve(&path);
+                let used = resolve(&path).and_then(|used| {
+                    if Depth::of(used.text.len()) == Depth::Full {
+                        Ok(used)
+                    } else {
+                        Err(format!(
+                            "it is {:.1} MB, larger than the {} MB the editor analyses; run \
+                             `switchboard test` on this file",
+                            used.text.len() as f64 / f64::from(1 << 20),
+                            FULL_ANALYSIS_BYTES >> 20
+                        ))
+                    }
+                });
                 let (file, diagnostics) = switchboard_core::check::check_test_file(
                     &text,
                     used.as_ref().map(|u| u.text.as_str()).map_err(Clone::clone),
@@ -113,7 +224,7 @@ impl Analysis {
                     })
                 });
                 let index = Index::build(&file, policy.as_ref().map(|p| &*p.file));
-                Analysis {
+                Some(Analysis {
                     uri,
                     version,
                     text,
@@ -122,7 +233,8 @@ impl Analysis {
                     policy,
                     index,
                     items,
-                }
+                    notice,
+                })
             }
         }
     }

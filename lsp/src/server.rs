@@ -11,6 +11,7 @@ use crate::index::{Origin, SymbolKind};
 use crate::workspace::{Disk, Overlay};
 use crate::{actions, completion, hints, hover, navigate, outline, position, tokens};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchboard_core::files::{self, MAX_POLICY_BYTES};
 use switchboard_core::testing::{TestResult, run_test};
@@ -24,9 +25,57 @@ struct Doc {
     text: String,
     version: i32,
     open: bool,
+    /// Bumped whenever the document must be analysed again: a new text, or a change to the
+    /// policy a file of tests uses.
+    generation: u64,
+    /// The analysis of the current generation, once made.
     analysis: Option<Arc<Analysis>>,
     /// The latest analysis made, even of an older version: its parsed items are reused.
     last: Option<Arc<Analysis>>,
+    /// The analysis under way, shared by everything that waits for it.
+    pending: Option<Pending>,
+    /// Whether the user was told that this document is too large to analyse fully.
+    told_too_large: bool,
+}
+
+impl Doc {
+    fn new(text: String, version: i32, open: bool) -> Doc {
+        Doc {
+            text,
+            version,
+            open,
+            generation: next_generation(),
+            analysis: None,
+            last: None,
+            pending: None,
+            told_too_large: false,
+        }
+    }
+
+    /// Drops the current analysis and stops the one under way.
+    fn invalidate(&mut self) {
+        self.generation = next_generation();
+        self.analysis = None;
+        if let Some(pending) = self.pending.take() {
+            pending.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A generation never used before, by any document: an analysis finishing late can never be
+/// taken for one of a document closed and opened again.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One analysis under way. However many requests and notifications need it, it is computed
+/// once; it stops at its next stage when the document changes again.
+#[derive(Clone)]
+struct Pending {
+    generation: u64,
+    result: Arc<tokio::sync::OnceCell<Option<Arc<Analysis>>>>,
+    cancel: Arc<AtomicBool>,
 }
 
 #[derive(Default)]
@@ -58,48 +107,99 @@ impl Backend {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The analysis of the document's current version, computing it if the stored one is stale.
+    /// The analysis of the document's current version: the stored one, the one under way, or a
+    /// new one. Only one analysis of a document runs at a time, off the async runtime; a request
+    /// that arrives meanwhile waits for it rather than starting its own.
     async fn analysis(&self, uri: &Uri) -> Option<Arc<Analysis>> {
+        loop {
+            let pending = {
+                let mut state = self.state();
+                let doc = state.docs.get_mut(uri)?;
+                if let Some(analysis) = &doc.analysis {
+                    return Some(analysis.clone());
+                }
+                match &doc.pending {
+                    Some(pending) if pending.generation == doc.generation => pending.clone(),
+                    _ => {
+                        let pending = Pending {
+                            generation: doc.generation,
+                            result: Arc::new(tokio::sync::OnceCell::new()),
+                            cancel: Arc::new(AtomicBool::new(false)),
+                        };
+                        doc.pending = Some(pending.clone());
+                        pending
+                    }
+                }
+            };
+            let computed = pending
+                .result
+                .get_or_init(|| self.compute(uri, pending.generation, pending.cancel.clone()))
+                .await
+                .clone();
+            let mut state = self.state();
+            let Some(analysis) = computed else {
+                // Stopped for a newer version (or failed): analyse the newest, if there is one.
+                let newer = state
+                    .docs
+                    .get(uri)
+                    .is_some_and(|doc| doc.generation != pending.generation);
+                if newer {
+                    continue;
+                }
+                return None;
+            };
+            let policy_current = policy_is_current(&state, &analysis);
+            if let Some(doc) = state.docs.get_mut(uri) {
+                if doc.generation == pending.generation {
+                    doc.pending = None;
+                    if policy_current {
+                        doc.analysis = Some(analysis.clone());
+                    } else {
+                        // Analysed against a policy text that has changed since: redo.
+                        doc.invalidate();
+                    }
+                }
+                if doc
+                    .last
+                    .as_ref()
+                    .is_none_or(|last| last.version <= analysis.version)
+                {
+                    doc.last = Some(analysis.clone());
+                }
+            }
+            return Some(analysis);
+        }
+    }
+
+    /// Analyses the document's text of generation `generation` on the blocking pool; `None`
+    /// when the document changed before or during the analysis.
+    async fn compute(
+        &self,
+        uri: &Uri,
+        generation: u64,
+        cancel: Arc<AtomicBool>,
+    ) -> Option<Arc<Analysis>> {
         let (text, version, previous) = {
             let state = self.state();
             let doc = state.docs.get(uri)?;
-            if let Some(analysis) = &doc.analysis
-                && analysis.version == doc.version
-            {
-                return Some(analysis.clone());
+            if doc.generation != generation {
+                return None;
             }
             (doc.text.clone(), doc.version, doc.last.clone())
         };
-        let analysis = self.compute(uri.clone(), text, version, previous).await?;
-        let mut state = self.state();
-        let policy_current = policy_is_current(&state, &analysis);
-        if let Some(doc) = state.docs.get_mut(uri) {
-            if doc.version == version && policy_current {
-                doc.analysis = Some(analysis.clone());
-            }
-            doc.last = Some(analysis.clone());
-        }
-        Some(analysis)
-    }
-
-    /// Analyses one text on the blocking pool.
-    async fn compute(
-        &self,
-        uri: Uri,
-        text: String,
-        version: i32,
-        previous: Option<Arc<Analysis>>,
-    ) -> Option<Arc<Analysis>> {
         let open_texts = self.open_texts();
         let disk = self.disk.clone();
+        let uri = uri.clone();
         tokio::task::spawn_blocking(move || {
             let files = Overlay::new(open_texts, disk.as_ref());
             let resolve = |path: &str| resolve_policy(&files, &uri, path);
             let items = previous.as_ref().map(|analysis| &analysis.items);
-            Arc::new(Analysis::new(uri.clone(), version, text, &resolve, items))
+            let cancelled = || cancel.load(Ordering::Relaxed);
+            Analysis::new(uri.clone(), version, text, &resolve, items, &cancelled).map(Arc::new)
         })
         .await
         .ok()
+        .flatten()
     }
 
     /// Re-analyses a document after a change and publishes its diagnostics; then re-checks the
@@ -131,7 +231,7 @@ impl Backend {
             {
                 let mut state = self.state();
                 if let Some(doc) = state.docs.get_mut(&dependent) {
-                    doc.analysis = None;
+                    doc.invalidate();
                 }
             }
             if let Some(analysis) = self.analysis(&dependent).await {
@@ -141,26 +241,50 @@ impl Backend {
     }
 
     /// Publishes an analysis's diagnostics if it is still the document's newest and is open.
+    /// A document too large to analyse fully also gets a notice: as an information diagnostic
+    /// at its start, and once as a message.
     async fn publish(&self, analysis: &Analysis) {
-        let current = {
-            let state = self.state();
-            state
-                .docs
-                .get(&analysis.uri)
-                .is_some_and(|doc| doc.open && doc.version == analysis.version)
+        let (current, tell) = {
+            let mut state = self.state();
+            match state.docs.get_mut(&analysis.uri) {
+                Some(doc) if doc.open && doc.version == analysis.version => {
+                    let tell = analysis.notice.is_some() && !doc.told_too_large;
+                    doc.told_too_large = analysis.notice.is_some();
+                    (true, tell)
+                }
+                _ => (false, false),
+            }
         };
         if !current {
             return;
         }
         let lines = analysis.lines();
-        let diagnostics = analysis
+        let mut diagnostics: Vec<_> = analysis
             .diagnostics
             .iter()
             .map(|d| actions::to_lsp(analysis, &lines, d))
             .collect();
+        if let Some(notice) = &analysis.notice {
+            diagnostics.insert(
+                0,
+                tower_lsp_server::ls_types::Diagnostic {
+                    range: Range::default(),
+                    severity: Some(DiagnosticSeverity::INFORMATION),
+                    code: Some(NumberOrString::String("too-large".to_string())),
+                    source: Some("switchboard".to_string()),
+                    message: notice.clone(),
+                    ..tower_lsp_server::ls_types::Diagnostic::default()
+                },
+            );
+        }
         self.client
             .publish_diagnostics(analysis.uri.clone(), diagnostics, Some(analysis.version))
             .await;
+        if tell && let Some(notice) = &analysis.notice {
+            self.client
+                .show_message(MessageType::WARNING, format!("Switchboard: {notice}"))
+                .await;
+        }
     }
 
     /// The texts of the documents open in the editor.
@@ -174,26 +298,28 @@ impl Backend {
     }
 
     /// Reads the files of tests beside a policy that `use` it, so that their tests count.
-    fn discover_tests_beside(&self, uri: &Uri) {
+    async fn discover_tests_beside(&self, uri: &Uri) {
         let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else {
             return;
         };
-        let found = {
-            let files = Overlay::new(self.open_texts(), self.disk.as_ref());
+        let open_texts = self.open_texts();
+        let disk = self.disk.clone();
+        // Reading the folder is blocking work: off the async runtime.
+        let found = tokio::task::spawn_blocking(move || {
+            let files = Overlay::new(open_texts, disk.as_ref());
             files::files_of_tests_using(&files, &path)
-        };
+        })
+        .await
+        .unwrap_or_default();
         let mut state = self.state();
         for (path, text) in found {
             let Some(uri) = Uri::from_file_path(&path) else {
                 continue;
             };
-            state.docs.entry(uri).or_insert(Doc {
-                text,
-                version: 0,
-                open: false,
-                analysis: None,
-                last: None,
-            });
+            state
+                .docs
+                .entry(uri)
+                .or_insert_with(|| Doc::new(text, 0, false));
         }
     }
 
@@ -282,6 +408,21 @@ impl Backend {
     fn offset(analysis: &Analysis, position: Position) -> Option<usize> {
         position::offset(&analysis.lines(), position)
     }
+
+    /// Answers a request the transport guard could not pass on (see [`crate::transport`]).
+    pub async fn rejected(&self, params: Rejected) -> Result<()> {
+        Err(Error {
+            code: tower_lsp_server::jsonrpc::ErrorCode::InvalidRequest,
+            message: params.reason.into(),
+            data: None,
+        })
+    }
+}
+
+/// The parameters of a rejected request: why it was rejected.
+#[derive(Debug, serde::Deserialize)]
+pub struct Rejected {
+    reason: String,
 }
 
 /// Whether the policy text a file of tests was analysed against is still the open policy's text
@@ -394,18 +535,15 @@ impl LanguageServer for Backend {
         let document = params.text_document;
         {
             let mut state = self.state();
+            if let Some(old) = state.docs.get_mut(&document.uri) {
+                old.invalidate();
+            }
             state.docs.insert(
                 document.uri.clone(),
-                Doc {
-                    text: document.text,
-                    version: document.version,
-                    open: true,
-                    analysis: None,
-                    last: None,
-                },
+                Doc::new(document.text, document.version, true),
             );
         }
-        self.discover_tests_beside(&document.uri);
+        self.discover_tests_beside(&document.uri).await;
         self.refresh(document.uri).await;
     }
 
@@ -427,7 +565,7 @@ impl LanguageServer for Backend {
             doc.text = change.text;
             doc.version = version;
             doc.open = true;
-            doc.analysis = None;
+            doc.invalidate();
         }
         // Skip the work if another edit arrived while this one waited.
         tokio::task::yield_now().await;
@@ -455,19 +593,15 @@ impl LanguageServer for Backend {
                 .and_then(|path| self.disk.read(&path, MAX_POLICY_BYTES).ok());
             match on_disk {
                 Some(text) => {
-                    state.docs.insert(
-                        uri.clone(),
-                        Doc {
-                            text,
-                            version: 0,
-                            open: false,
-                            analysis: None,
-                            last: None,
-                        },
-                    );
+                    if let Some(old) = state.docs.get_mut(&uri) {
+                        old.invalidate();
+                    }
+                    state.docs.insert(uri.clone(), Doc::new(text, 0, false));
                 }
                 None => {
-                    state.docs.remove(&uri);
+                    if let Some(mut old) = state.docs.remove(&uri) {
+                        old.invalidate();
+                    }
                 }
             }
         }

@@ -2,13 +2,23 @@
 //! the first message it cannot decode (a framing error or a body that is not a JSON-RPC message),
 //! which would end the session over one bad byte. This layer reads the framed stream itself,
 //! passes every well-formed message through unchanged, and drops (with a note on stderr) what
-//! the library would choke on: bad headers, bodies that are not JSON, JSON that is not a message.
+//! the library would choke on: bad headers, bodies that are not JSON, JSON that is not a message,
+//! JSON nested deeper than [`MAX_DEPTH`]. A dropped request that has an id is answered: it is
+//! replaced by a [`REJECTED`] request with the same id, which the server answers with an
+//! "invalid request" error that says why, so the client never waits for ever.
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The largest message body accepted; larger bodies are skipped without being held in memory.
 pub const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// The deepest nesting of arrays and objects accepted in a message (the protocol's deepest is
+/// about ten; the library's JSON reader gives up at 128 and ends the session).
+pub const MAX_DEPTH: usize = 64;
+
+/// The method a rejected request is replaced by; the server answers it with an error.
+pub const REJECTED: &str = "switchboard/rejected";
 
 /// Copies well-formed messages from `input` to `output` until `input` ends.
 pub async fn forward_valid_messages(
@@ -40,11 +50,24 @@ pub async fn forward_valid_messages(
         if reader.read_exact(&mut body).await.is_err() {
             break;
         }
-        if let Err(reason) = check_message(&body) {
-            eprintln!("switchboard lsp: dropped a message: {reason}");
-            continue;
-        }
-        let header = format!("Content-Length: {length}\r\n\r\n");
+        let body = match check_message(&body) {
+            Ok(()) => body,
+            Err(rejection) => {
+                eprintln!("switchboard lsp: dropped a message: {}", rejection.reason);
+                match rejection.id {
+                    Some(id) => serde_json::json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "method": REJECTED,
+                        "params": { "reason": rejection.reason },
+                    })
+                    .to_string()
+                    .into_bytes(),
+                    None => continue,
+                }
+            }
+        };
+        let header = format!("Content-Length: {}\r\n\r\n", body.len());
         let written = async {
             output.write_all(header.as_bytes()).await?;
             output.write_all(&body).await?;
@@ -161,28 +184,84 @@ struct Envelope {
     error: Option<serde::de::IgnoredAny>,
 }
 
+/// Why a message was dropped, and the id to answer it with when it was a request.
+struct Rejection {
+    reason: String,
+    id: Option<Value>,
+}
+
 /// Whether a body is a JSON-RPC 2.0 message the protocol library can decode.
-fn check_message(body: &[u8]) -> Result<(), String> {
-    let envelope: Envelope = serde_json::from_slice(body)
-        .map_err(|error| format!("the body is not a JSON-RPC message: {error}"))?;
+fn check_message(body: &[u8]) -> Result<(), Rejection> {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|error| Rejection {
+        reason: format!("the body is not a JSON-RPC message: {error}"),
+        id: None,
+    })?;
+    // A request's id when it can be answered: a number or a string, and a method.
+    let answerable = envelope
+        .id
+        .clone()
+        .filter(|id| id.is_string() || id.is_i64() || id.is_u64())
+        .filter(|_| matches!(envelope.method, Some(Value::String(_))));
+    let reject = |reason: String| Rejection {
+        reason,
+        id: answerable.clone(),
+    };
     if envelope.jsonrpc.as_deref() != Some("2.0") {
-        return Err("`jsonrpc` is not \"2.0\"".to_string());
+        return Err(reject("`jsonrpc` is not \"2.0\"".to_string()));
     }
     if let Some(id) = &envelope.id
         && !(id.is_null() || id.is_string() || id.is_i64() || id.is_u64())
     {
-        return Err("`id` is not a number or a string".to_string());
+        return Err(reject("`id` is not a number or a string".to_string()));
+    }
+    let depth = nesting_depth(body);
+    if depth > MAX_DEPTH {
+        return Err(reject(format!(
+            "the message nests {depth} levels of arrays and objects; at most {MAX_DEPTH} are read"
+        )));
     }
     match envelope.method {
         Some(Value::String(_)) => Ok(()),
-        Some(_) => Err("`method` is not a string".to_string()),
+        Some(_) => Err(reject("`method` is not a string".to_string())),
         None if envelope.id.is_some()
             && (envelope.result.is_some() || envelope.error.is_some()) =>
         {
             Ok(())
         }
-        None => Err("neither a request, a notification nor a response".to_string()),
+        None => Err(reject(
+            "neither a request, a notification nor a response".to_string(),
+        )),
     }
+}
+
+/// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not
+/// count), in one pass and constant memory.
+fn nesting_depth(json: &[u8]) -> usize {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in json {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn shorten(text: &str) -> String {
@@ -220,6 +299,35 @@ mod tests {
         ]
         .concat();
         assert_eq!(pass(input.as_bytes()).await, framed(good));
+    }
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert_eq!(nesting_depth(b"{}"), 1);
+        assert_eq!(nesting_depth(br#"{"a":[1,{"b":[]}]}"#), 4);
+        assert_eq!(nesting_depth(br#"{"a":"[[[[\"[[["}"#), 1);
+        assert_eq!(nesting_depth(b"1"), 0);
+    }
+
+    #[tokio::test]
+    async fn a_deep_request_is_answered_and_a_deep_notification_dropped() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let request =
+            format!(r#"{{"jsonrpc":"2.0","id":5,"method":"textDocument/hover","params":{deep}}}"#);
+        let notification = format!(r#"{{"jsonrpc":"2.0","method":"x","params":{deep}}}"#);
+        let good = r#"{"jsonrpc":"2.0","id":6,"method":"shutdown"}"#;
+        let input = [framed(&request), framed(&notification), framed(good)].concat();
+        let out = pass(input.as_bytes()).await;
+        let replaced = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": REJECTED,
+            "params": {
+                "reason": "the message nests 201 levels of arrays and objects; at most 64 are read"
+            },
+        })
+        .to_string();
+        assert_eq!(out, [framed(&replaced), framed(good)].concat());
     }
 
     #[tokio::test]

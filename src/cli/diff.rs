@@ -81,17 +81,59 @@ fn read_policy(arg: &str) -> Result<Source, String> {
     }
 }
 
+/// `git show REV:PATH`, bounded like a file read. The argument can never be read as an option
+/// (`--output=FILE` would make git write a file): one starting with `-` is refused, and
+/// `--end-of-options` ends git's options before it. Text conversion filters are not run.
 fn git_show(arg: &str) -> Result<Source, String> {
-    let output = std::process::Command::new("git")
-        .args(["show", arg])
+    use std::io::Read;
+    if arg.starts_with('-') {
+        return Err(format!(
+            "`{arg}` is not a file, and a git revision cannot start with `-`"
+        ));
+    }
+    let mut child = std::process::Command::new("git")
+        .args(["show", "--no-textconv", "--end-of-options", arg])
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .map_err(|error| {
             format!(
                 "`{arg}` is not a file, and git could not be run to read it as REV:PATH: {}",
                 describe_io(&error)
             )
         })?;
+    let limit = switchboard::files::MAX_POLICY_BYTES;
+    let mut stdout = Vec::new();
+    let read = child
+        .stdout
+        .take()
+        .map(|out| out.take(limit + 1).read_to_end(&mut stdout));
+    if stdout.len() as u64 > limit {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "`{arg}` (from git) is larger than the limit of {} MiB",
+            limit >> 20
+        ));
+    }
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    let status = child
+        .wait()
+        .map_err(|error| format!("`git show {arg}` did not finish: {error}"))?;
+    if let Some(Err(error)) = read {
+        return Err(format!(
+            "cannot read the output of `git show {arg}`: {error}"
+        ));
+    }
+    let output = std::process::Output {
+        status,
+        stdout,
+        stderr: stderr.into_bytes(),
+    };
     if !output.status.success() {
         let message = String::from_utf8_lossy(&output.stderr);
         let message = message.trim();

@@ -141,7 +141,8 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         })?;
         if metadata.is_dir() {
             let before = files.len();
-            collect_routes(path, &mut files)?;
+            let root = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            collect_routes(&root, path, &mut files)?;
             if files.len() == before {
                 return Err(format!("no `*.route` files under `{}`", path.display()));
             }
@@ -182,14 +183,21 @@ fn display_path(path: &Path) -> String {
     shown.display().to_string()
 }
 
-fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+/// The `*.route` files below `dir`, skipping hidden folders and `target`. A link is followed
+/// only to a file inside `root`, the folder the user named: a policy from a pull request cannot
+/// make `check` read `/proc/self/environ` by a link named `*.route`, nor loop through linked
+/// folders (links to folders are not followed).
+fn collect_routes(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries = std::fs::read_dir(dir)
         .map_err(|error| format!("cannot read `{}`: {}", dir.display(), describe_io(&error)))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
+    let mut found: Vec<(PathBuf, std::fs::FileType)> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            Some((entry.path(), entry.file_type().ok()?))
+        })
         .collect();
-    paths.sort();
-    for path in paths {
+    found.sort_by(|left, right| left.0.cmp(&right.0));
+    for (path, kind) in found {
         let hidden = path
             .file_name()
             .and_then(|name| name.to_str())
@@ -197,11 +205,28 @@ fn collect_routes(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
         if hidden {
             continue;
         }
-        if path.is_dir() {
-            collect_routes(&path, files)?;
-        } else if path.extension().is_some_and(|ext| ext == "route") {
-            files.push(path);
+        if kind.is_dir() {
+            collect_routes(root, &path, files)?;
+            continue;
         }
+        if path.extension().is_none_or(|ext| ext != "route") {
+            continue;
+        }
+        if kind.is_symlink() {
+            let target = std::fs::canonicalize(&path).map_err(|error| {
+                format!("cannot read `{}`: {}", path.display(), describe_io(&error))
+            })?;
+            if !target.starts_with(root) {
+                return Err(format!(
+                    "cannot read `{}`: it is a link to `{}`, outside the folder `{}`; \
+                     Switchboard follows links only to files inside the folder it checks",
+                    path.display(),
+                    target.display(),
+                    root.display()
+                ));
+            }
+        }
+        files.push(path);
     }
     Ok(())
 }

@@ -583,6 +583,12 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
         (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.to_string())),
         (FieldType::String, _) => Err("a string".to_string()),
         (FieldType::Int, Json::Int(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
+        (FieldType::Int, Json::UInt(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
+        // `-0` is a whole number, but a JSON reader gives it as the float -0.0 (and cannot tell
+        // it from `-0.0`): a negative zero reads as 0.
+        (FieldType::Int, Json::Float(float)) if *float == 0.0 && float.is_sign_negative() => {
+            Ok(LeadValue::Scalar(Scalar::Int(0)))
+        }
         (FieldType::Int, _) => Err("a whole number".to_string()),
         // Whole numbers round to the nearest float, as parsing their text would.
         #[allow(clippy::cast_precision_loss)]

@@ -13,8 +13,8 @@ mod parser;
 
 pub use cache::ItemCache;
 pub use parser::{
-    ITEM_KEYWORDS, Parallelism, Parsed, Sequential, is_name, parse, parse_cached, parse_in,
-    parse_with,
+    ITEM_KEYWORDS, Parallelism, Parsed, Sequential, is_name, leading_use, parse, parse_cached,
+    parse_in, parse_with,
 };
 
 /// The pest parser generated from the grammar file.

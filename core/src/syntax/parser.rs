@@ -87,6 +87,40 @@ pub fn parse_cached(
     (parsed, cache)
 }
 
+/// The path a file of tests names in its leading `use "PATH"`, read without parsing the rest of
+/// the file (finding the files of tests beside a policy must not parse every large policy in
+/// the folder). `None` when the file does not start, after comments, with a `use`.
+pub fn leading_use(text: &str) -> Option<String> {
+    let start = skip_trivia(text, 0);
+    let rest = text.get(start..)?;
+    let after_keyword = rest.strip_prefix("use")?;
+    if !after_keyword.starts_with([' ', '\t', '\r', '\n', '"', '#']) {
+        return None;
+    }
+    let quote = skip_trivia(text, start + 3);
+    let bytes = text.as_bytes();
+    if bytes.get(quote) != Some(&b'"') {
+        return None;
+    }
+    // The closing quote, past escaped characters.
+    let mut index = quote + 1;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'\\' => index += 2,
+            b'"' => break,
+            b'\n' => return None,
+            _ => index += 1,
+        }
+    }
+    let head = text.get(..=index)?;
+    parse(head)
+        .file
+        .uses
+        .into_iter()
+        .next()
+        .map(|used| used.value)
+}
+
 /// [`parse`] that splits the text whatever its size when given parallelism (tests compare the
 /// two ways on small texts).
 #[doc(hidden)]
@@ -467,6 +501,31 @@ fn skip_trivia(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_leading_use_is_read_without_the_rest() {
+        assert_eq!(
+            leading_use("use \"a.route\"\ntest \"t\" {"),
+            Some("a.route".into())
+        );
+        assert_eq!(
+            leading_use("# tests\n\n  use  # the policy\n \"dir/a b.route\" junk"),
+            Some("dir/a b.route".into())
+        );
+        assert_eq!(
+            leading_use("use \"a\\\"b.route\""),
+            Some("a\"b.route".into())
+        );
+        assert_eq!(
+            leading_use("schema lead { id: string }\nuse \"a.route\""),
+            None
+        );
+        assert_eq!(leading_use("user"), None);
+        assert_eq!(leading_use("use"), None);
+        assert_eq!(leading_use("use \"unclosed"), None);
+        assert_eq!(leading_use("use \"line\nbreak\""), None);
+        assert_eq!(leading_use(""), None);
+    }
 
     #[test]
     fn item_starts_skip_schema_fields_named_like_keywords() {
