@@ -72,11 +72,7 @@ pub fn check_parsed(parsed: syntax::Parsed, text: &str, config: &CheckConfig) ->
 /// [`check_parsed`] on a borrowed tree: the diagnostics (sorted) and, when the policy has no
 /// errors before analysis, the resolved policy and its compiled form. Lets a caller do other work
 /// on the same tree at the same time (the language server builds its symbol index meanwhile).
-pub fn check_parsed_ref(
-    parsed: &syntax::Parsed,
-    text: &str,
-    config: &CheckConfig,
-) -> Checked {
+pub fn check_parsed_ref(parsed: &syntax::Parsed, text: &str, config: &CheckConfig) -> Checked {
     check_parsed_until(parsed, text, config, &|| false).unwrap_or_default()
 }
 

@@ -793,6 +793,12 @@ impl LanguageServer for Backend {
             Some(doc) => doc.text.clone(),
             None => return Ok(None),
         };
+        if crate::document::Depth::of(text.len()) == crate::document::Depth::Nothing {
+            return Err(Error::invalid_params(format!(
+                "this file is larger than the {} MB the editor formats; run `switchboard fmt` on it",
+                crate::document::SYNTAX_ANALYSIS_BYTES >> 20
+            )));
+        }
         let formatted = tokio::task::spawn_blocking(move || {
             switchboard_core::format::format(&text).map(|f| (text, f))
         })

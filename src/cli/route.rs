@@ -8,6 +8,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::state::StateError;
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
 
 #[derive(clap::Args)]
@@ -138,6 +139,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let mut bytes_read = 0u64;
     // The decided lines of the open batch, written out only after it is committed.
     let mut batch = String::with_capacity(BATCH * 192);
+    // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
+    let mut printed = 0;
     loop {
         // Wait for input before taking the state's write lock, so that a slow producer neither
         // delays other routers nor holds its own decisions back.
@@ -156,7 +159,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
                 Line::TooLong(length) => router.too_long(length),
                 Line::Text(bytes) => router
                     .route_line(state.as_mut(), &bytes)
-                    .map_err(|error| Failure::usage(error.to_string()))?,
+                    .map_err(|error| stopped(&error, counts.lines + 1, printed))?,
             };
             counts.count(&outcome);
             wire::write_outcome(&mut batch, &outcome, counts.lines);
@@ -180,6 +183,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             .write_all(batch.as_bytes())
             .and_then(|()| output.flush())
             .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
+        printed = counts.lines;
         batch.clear();
         if let Some(bar) = &progress {
             match size {
@@ -255,4 +259,13 @@ fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
     };
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     bar
+}
+
+/// The state failed while routing: what failed, and where the run left off (every printed line
+/// is recorded; the batch under way is not, and nothing after it was read).
+fn stopped(error: &StateError, line: usize, printed: usize) -> Failure {
+    Failure::usage(format!(
+        "{error}\nrouting stopped at input line {line}: the {printed} lines printed before it are \
+         recorded; that line and the ones after it were not routed"
+    ))
 }

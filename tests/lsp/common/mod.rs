@@ -113,6 +113,20 @@ impl Client {
         }
     }
 
+    /// Sends a request framed by hand (`body` is its JSON text, `id` its id) and returns the
+    /// whole response.
+    pub fn request_raw(&mut self, body: &str, id: &Value) -> Value {
+        self.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let message = self.receive(deadline, body.get(..80).unwrap_or(body));
+            if message.get("id") == Some(id) && message.get("method").is_none() {
+                return message;
+            }
+            self.keep(message);
+        }
+    }
+
     /// The result of a request that must succeed.
     pub fn result(&mut self, method: &str, params: Value) -> Value {
         let response = self.request(method, params);
