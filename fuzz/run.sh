@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
-# Targets: check, graph, lead_reader, format, lsp, reparse.
+# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution.
 # Seeds the corpus with every policy in the repository. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +11,7 @@ mkdir -p "corpus/$target"
 # Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
 find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
   name="corpus/$target/$(basename "$policy")"
-  if [ "$target" = lead_reader ]; then
+  if [ "$target" = lead_reader ] || [ "$target" = roster ]; then
     continue
   elif [ "$target" = graph ]; then
     { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
@@ -19,6 +19,12 @@ find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while 
     cp "$policy" "$name"
   fi
 done
+if [ "$target" = roster ]; then
+  find .. -name '*.json' -path '*roster*' -not -path '*/target/*' -not -path '*/corpus/*' -not -path '*/node_modules/*' | while read -r f; do
+    cp "$f" "corpus/$target/$(echo "$f" | tr '/' '_')"
+  done
+  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -200 | while read -r f; do cp "$f" "corpus/$target/"; done
+fi
 if [ "$target" = lead_reader ]; then
   cp ../examples/*.ndjson "corpus/$target/"
   find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done

@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
             uri: uri.clone(),
             text: used.clone(),
         })
-    }, None);
+    }, None, &|| false)
+    .expect("an analysis that is never cancelled is made");
     let whole = Range::new(Position::new(0, 0), Position::new(u32::MAX, 0));
     let _ = tokens::tokens(&analysis);
     let _ = outline::symbols(&analysis.file, &analysis.text);
