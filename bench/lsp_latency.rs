@@ -3,6 +3,10 @@
 //! completion request. The real server binary is spoken to over stdio by the test client, so the
 //! figures include framing, JSON and the pipe, as an editor sees them.
 //!
+//! Then large documents of one-line rules (`rule rN: when n = N`, the shape that was quadratic):
+//! the time from opening one to its diagnostics and to its outline, the server's peak memory, and
+//! a burst of ten edits to a 1 MB policy against one edit (older analyses are stopped, not queued).
+//!
 //! `cargo bench --bench lsp_latency` (see docs/benchmarks.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -136,5 +140,77 @@ fn main() {
         assert!(!result.as_array().unwrap().is_empty());
     }
     summary("completion", completion_latency);
+    client.shutdown();
+
+    large_documents();
+}
+
+fn one_line_rules(rules: usize) -> String {
+    let mut text = String::from("schema lead { id: string  n: int }\nqueue q\n");
+    for n in 0..rules {
+        text.push_str(&format!("rule r{n}: when n = {n} -> queue q\n"));
+    }
+    text.push_str("otherwise -> queue q\n");
+    text
+}
+
+fn large_documents() {
+    let quick = !std::env::args().any(|arg| arg == "--bench");
+    let sizes: &[usize] = if quick {
+        &[2_000]
+    } else {
+        &[26_000, 130_000, 1_300_000]
+    };
+    println!();
+    println!("| document | size | open -> diagnostics | open -> outline | server peak memory |");
+    println!("|---|---:|---:|---:|---:|");
+    for &rules in sizes {
+        let text = one_line_rules(rules);
+        let mut client = common::Client::start(&format!("large-{rules}"));
+        let started = Instant::now();
+        let uri = client.open("large.route", &text);
+        client.diagnostics(&uri);
+        let diagnostics = started.elapsed();
+        client.result(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        let outline = started.elapsed();
+        let memory = client
+            .peak_memory_kib()
+            .map_or("-".to_string(), |kib| format!("{} MiB", kib / 1024));
+        println!(
+            "| {rules} one-line rules | {:.1} MB | {:.2} s | {:.2} s | {memory} |",
+            text.len() as f64 / f64::from(1 << 20),
+            diagnostics.as_secs_f64(),
+            outline.as_secs_f64(),
+        );
+        client.shutdown();
+    }
+
+    // A burst of edits to a policy just under 1 MB (fully analysed): ten versions sent at once
+    // against one, each timed to the diagnostics of its last version.
+    let rules = if quick { 2_000 } else { 25_000 };
+    let text = one_line_rules(rules);
+    let mut client = common::Client::start("burst");
+    let uri = client.open("burst.route", &text);
+    client.diagnostics(&uri);
+    let mut version = 1;
+    for burst in [1, 10, 1, 10] {
+        let started = Instant::now();
+        for _ in 0..burst {
+            version += 1;
+            let edited = text.replace(
+                "rule r9: when n = 9 ",
+                &format!("rule r9: when n = {} ", version),
+            );
+            client.change(&uri, version, &edited);
+        }
+        client.diagnostics_for_version(&uri, version);
+        println!(
+            "{burst} edit(s) to {rules} rules -> diagnostics of the last: {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
     client.shutdown();
 }

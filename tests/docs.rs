@@ -660,8 +660,9 @@ fn console_blocks_print_what_the_commands_print() {
 }
 
 /// The pages whose ```console``` blocks are run.
-const CONSOLE_PAGES: [&str; 9] = [
+const CONSOLE_PAGES: [&str; 10] = [
     "README.md",
+    "docs/security.md",
     "docs/routing.md",
     "docs/testing.md",
     "docs/tutorial.md",

@@ -83,7 +83,10 @@ pub fn check_test_file(text: &str, policy: Result<&str, String>) -> (PolicyFile,
                         format!("cannot read `{}`: {reason}", used.value),
                     )
                     .with_label("the policy these tests test")
-                    .with_help("the path is relative to this file"),
+                    .with_help(
+                        "the path is relative to this file, and stays inside the project root \
+                         (this file's folder, or the folder given with `--root`)",
+                    ),
                 );
             }
         }

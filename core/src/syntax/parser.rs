@@ -240,7 +240,17 @@ impl Driver<'_> {
                 .find(|&(deep_at, _)| deep_at >= offset && own_end > deep_at)
             {
                 part.errors.push(nesting_error(text, deep_at));
-                record_broken(&mut part.lowerer, text, offset, region_end);
+                // What comes before the deep nesting may be a whole item, with only what
+                // follows it broken (`use "policy.route"` above a garbled line): keep it. The
+                // text before `deep_at` nests no deeper than the limit, so pest may read it.
+                match PestParser::parse(Rule::item_only, &text[offset..deep_at]) {
+                    Ok(pairs) => {
+                        for pair in pairs {
+                            part.lowerer.item(pair, offset);
+                        }
+                    }
+                    Err(_) => record_broken(&mut part.lowerer, text, offset, region_end),
+                }
                 offset = skip_trivia(text, region_end);
                 continue;
             }
@@ -501,6 +511,28 @@ fn skip_trivia(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_item_before_a_too_deep_nesting_in_its_region_is_kept() {
+        let text = format!(
+            "use \"routing.route\"\n|garbled {} line\n",
+            "(".repeat(MAX_NESTING + 10)
+        );
+        let parsed = parse(&text);
+        assert_eq!(parsed.file.uses.len(), 1);
+        assert_eq!(leading_use(&text).as_deref(), Some("routing.route"));
+        assert!(
+            parsed
+                .errors
+                .iter()
+                .any(|e| e.code == crate::diagnostic::Code::NestingTooDeep)
+        );
+        // A rule whose own condition is too deep is still one broken item.
+        let text = format!("rule r: when {}x = 1\n", "(".repeat(MAX_NESTING + 10));
+        let parsed = parse(&text);
+        assert!(parsed.file.rules.is_empty());
+        assert_eq!(parsed.file.broken.len(), 1);
+    }
 
     #[test]
     fn the_leading_use_is_read_without_the_rest() {

@@ -62,6 +62,17 @@ function scopeOf(tokens, word, nth = 0) {
   return found[nth].scopes[found[nth].scopes.length - 1];
 }
 
+/** The lines of the item of `examples/FILE` whose first line starts with `startsWith`: that line
+ * and the indented lines that continue it (fmt breaks a long rule over several lines). */
+function exampleItem(file, startsWith) {
+  const lines = fs.readFileSync(path.join(repoDir, 'examples', file), 'utf8').split('\n');
+  const first = lines.findIndex((l) => l.startsWith(startsWith));
+  assert.ok(first >= 0, `examples/${file} has no line starting with ${startsWith}`);
+  let end = first + 1;
+  while (end < lines.length && /^\s+\S/.test(lines[end]) && !/^\s*#/.test(lines[end])) end += 1;
+  return lines.slice(first, end).join('\n');
+}
+
 function exampleLine(file, startsWith) {
   const line = fs
     .readFileSync(path.join(repoDir, 'examples', file), 'utf8')
@@ -82,12 +93,12 @@ test('package.json contributes this grammar for the .route language', () => {
 });
 
 test('a rule of examples/routing.route: keywords, names, the arrow and durations', async () => {
-  const line = exampleLine('routing.route', 'rule hot:');
+  const item = exampleItem('routing.route', 'rule hot:');
   assert.equal(
-    line,
-    'rule hot:      when intent = high and fit = strong -> pool senior within 15m escalate backup after 30m',
+    item.replace(/\s+/g, ' '),
+    'rule hot: when intent = high and fit = strong -> pool senior within 15m escalate backup after 30m',
   );
-  const tokens = await tokenize(line);
+  const tokens = await tokenize(item);
   assert.equal(scopeOf(tokens, 'rule'), 'storage.type.rule.switchboard');
   assert.equal(scopeOf(tokens, 'hot'), 'entity.name.function.rule.switchboard');
   assert.equal(scopeOf(tokens, 'when'), 'keyword.control.switchboard');
@@ -106,7 +117,7 @@ test('a rule of examples/routing.route: keywords, names, the arrow and durations
 });
 
 test('a pool of examples/routing.route with a trailing comment', async () => {
-  const line = exampleLine('routing.route', 'pool backup');
+  const line = `${exampleLine('routing.route', 'pool backup')}   # first available, in this order`;
   const tokens = await tokenize(line);
   assert.equal(scopeOf(tokens, 'pool'), 'storage.type.pool.switchboard');
   assert.equal(scopeOf(tokens, 'backup'), 'entity.name.type.pool.switchboard');
@@ -146,13 +157,13 @@ test('a test lead of examples/routing.route: strings, timestamps, field keys', a
 });
 
 test('numbers with `_`, business durations and an otherwise rule of examples/routing.route', async () => {
-  const family = await tokenize(exampleLine('routing.route', 'rule family:'));
+  const family = await tokenize(exampleItem('routing.route', 'rule family:'));
   assert.equal(scopeOf(family, 'is'), 'keyword.operator.word.switchboard');
   assert.equal(scopeOf(family, 'set'), 'keyword.operator.word.switchboard');
   assert.equal(scopeOf(family, '>='), 'keyword.operator.comparison.switchboard');
   assert.equal(scopeOf(family, '10_000'), 'constant.numeric.switchboard');
 
-  const events = await tokenize(exampleLine('routing.route', 'rule events:'));
+  const events = await tokenize(exampleItem('routing.route', 'rule events:'));
   assert.equal(scopeOf(events, '2'), 'constant.numeric.integer.switchboard');
   assert.equal(scopeOf(events, 'business'), 'keyword.other.business.switchboard');
   assert.equal(scopeOf(events, 'days'), 'keyword.other.unit.switchboard');

@@ -83,6 +83,13 @@ impl Client {
         client
     }
 
+    /// The server's peak resident memory so far, in KiB (Linux; `None` elsewhere).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// A `file://` URI for a path in the workspace.
     pub fn uri(&self, relative: &str) -> String {
         format!("file://{}", self.workspace.join(relative).display())
