@@ -10,7 +10,11 @@ cargo bench --bench check
 cargo bench --bench graph
 cargo bench --bench route
 cargo bench --bench diff
+cargo bench --bench lsp_latency
 cargo build --release
+# The shapes that were once quadratic, from the command line; against an earlier build when
+# BASELINE names its binary (docs/benchmarks.md, Hostile shapes).
+bench/hostile.sh 3
 out=bench/out
 for count in 100000 1000000; do
   cargo bench --bench route -- --bench --leads "$count" --write "$out/$count" >/dev/null

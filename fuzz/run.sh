@@ -23,11 +23,11 @@ if [ "$target" = roster ]; then
   find .. -name '*.json' -path '*roster*' -not -path '*/target/*' -not -path '*/corpus/*' -not -path '*/node_modules/*' | while read -r f; do
     cp "$f" "corpus/$target/$(echo "$f" | tr '/' '_')"
   done
-  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -200 | while read -r f; do cp "$f" "corpus/$target/"; done
+  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -200 | while read -r f; do cp "$f" "corpus/$target/"; done || [ $? -eq 141 ]  # head closed the pipe
 fi
 if [ "$target" = lead_reader ]; then
   cp ../examples/*.ndjson "corpus/$target/"
-  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done
+  find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done || [ $? -eq 141 ]  # head closed the pipe
 fi
 # The machine's toolchain is stable: let cargo-fuzz use its -Z flags, without sanitizers.
 export RUSTC_BOOTSTRAP=1

@@ -50,8 +50,20 @@ pub fn cut_quoted(message: String) -> String {
         out.push('`');
         rest = &after[close + 1..];
     }
-    out
+    // A name with backticks of its own turns part of itself into unquoted text; bound the whole.
+    match out.char_indices().nth(LONGEST_MESSAGE_CHARS) {
+        None => out,
+        Some((end, _)) => {
+            let count = out.chars().count();
+            out.truncate(end);
+            out.push_str(&format!("… (a message of {count} characters, cut)"));
+            out
+        }
+    }
 }
+
+/// The longest message shown whole: room for a dozen cut names and the words around them.
+pub const LONGEST_MESSAGE_CHARS: usize = 2_000;
 
 #[cfg(test)]
 mod tests {
@@ -76,5 +88,13 @@ mod tests {
         assert_eq!(cut_quoted(short.clone()), short);
         let unclosed = format!("a `{long}");
         assert!(cut_quoted(unclosed).len() < 200);
+        // A name full of backticks: its pieces are quoted and not, alternately.
+        let ticked = "`".repeat(3).to_string() + &"ab`".repeat(50_000);
+        let message = cut_quoted(format!("unknown key `x` in rep `{ticked}`"));
+        assert!(
+            message.chars().count() < LONGEST_MESSAGE_CHARS + 60,
+            "{message}"
+        );
+        assert!(message.ends_with("characters, cut)"));
     }
 }
