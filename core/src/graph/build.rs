@@ -1,7 +1,7 @@
 //! The graph compiler: builds the first-match decision graph of a policy's rules into a
 //! hash-consed node table, splitting on the dimension the field-order heuristic picks.
 
-use super::candidates::Candidates;
+use super::candidates::{Candidates, Choice};
 use super::intervals::elementary_regions;
 use super::{Dim, Graph, Interval, Node, NodeId, Outcome, OverBudget};
 use crate::model::FieldType;
@@ -91,18 +91,6 @@ struct Builder<'p> {
     policy: &'p Policy,
     table: NodeTable,
     memo: HashMap<Vec<(u32, Cond)>, NodeId>,
-}
-
-/// One branch of a split: how to decide atoms inside it.
-#[derive(Debug, Clone)]
-pub(crate) enum Choice {
-    Absent,
-    Variant(u32),
-    Str(String),
-    OtherString,
-    Range(Scalar),
-    Present,
-    Inside(bool),
 }
 
 impl Builder<'_> {

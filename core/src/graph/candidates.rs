@@ -4,9 +4,20 @@
 //! this, splitting thousands of rules like `when n = 17` into thousands of intervals simplified
 //! every rule in every interval: quadratic in the number of rules.
 
-use super::build::Choice;
 use crate::model::{Atom, Bound, Cond, FieldId, Scalar, in_range};
 use std::collections::HashMap;
+
+/// One branch of a split: how to decide atoms inside it.
+#[derive(Debug, Clone)]
+pub(crate) enum Choice {
+    Absent,
+    Variant(u32),
+    Str(String),
+    OtherString,
+    Range(Scalar),
+    Present,
+    Inside(bool),
+}
 
 /// What a rule requires of the split field, if anything.
 enum Requirement {

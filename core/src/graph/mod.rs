@@ -27,7 +27,8 @@ mod intervals;
 pub mod render;
 mod scan;
 
-pub(crate) use build::{Choice, FieldSplit, NodeTable, build, choose_dim, decide, split_field};
+pub(crate) use build::{FieldSplit, NodeTable, build, choose_dim, decide, split_field};
+pub(crate) use candidates::Choice;
 
 use crate::model::{Bound, CalendarId, Cond, FieldId, Policy};
 
