@@ -122,6 +122,20 @@ fn formatted_fixtures_match_their_snapshots() {
 }
 
 #[test]
+fn comments_after_the_last_item_keep_their_blank_line_and_add_none() {
+    let format = |text: &str| switchboard::format::format(text).unwrap();
+    // Found by the format fuzzer: the newline ending the comment was taken for a blank line.
+    let close = "queue q\nrule r: when x = 1 -> queue q\n# the end\n";
+    assert_eq!(format(close), close);
+    assert_eq!(
+        format("queue q\nrule r: when x = 1 -> queue q\n# the end"),
+        close
+    );
+    let apart = "queue q\n\n# the end\n";
+    assert_eq!(format(apart), apart);
+}
+
+#[test]
 fn a_file_with_syntax_errors_is_not_formatted() {
     let errors = switchboard::format::format("schema lead { id: string }\nwhen x = -> queue q\n")
         .unwrap_err();

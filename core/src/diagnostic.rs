@@ -91,8 +91,9 @@ codes! {
     AlwaysSet = "always-set", Warning, "`is set` on a required field, which is always set";
     EmptyPool = "empty-pool", Error, "a pool without members";
     DuplicateMember = "duplicate-member", Error, "a rep listed twice in one pool";
-    DuplicateClause = "duplicate-clause", Error, "a pool or calendar clause given twice";
-    ZeroCap = "zero-cap", Error, "a pool with `cap 0`, which can never take a lead";
+    DuplicateClause = "duplicate-clause", Error, "a pool, rep or calendar clause given twice";
+    ZeroCap = "zero-cap", Error, "a pool or rep with `cap 0` (per period or not), which can never take a lead";
+    UnusedRepItem = "unused-rep", Warning, "a `rep` item for a rep who is in no pool and named by no rule";
     WeightNotMember = "weight-not-member", Error, "a weight for a rep who is not a member of the pool";
     MissingWeight = "missing-weight", Error, "a member of a weighted pool without a weight";
     ZeroWeights = "zero-weights", Error, "a weighted pool whose weights sum to 0";

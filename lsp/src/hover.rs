@@ -93,13 +93,25 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
                 ),
             };
             let _ = writeln!(text, "- strategy: {strategy}");
-            match pool.caps.first() {
-                Some(cap) => {
-                    let _ = writeln!(text, "- cap: {} open leads per rep", cap.value);
-                }
-                None => {
-                    let _ = writeln!(text, "- cap: none");
-                }
+            if pool.caps.is_empty() {
+                let _ = writeln!(text, "- cap: none");
+            }
+            for cap in &pool.caps {
+                let _ = match &cap.period {
+                    None => writeln!(text, "- cap: {} open leads per rep", cap.limit.value),
+                    Some(period) => writeln!(
+                        text,
+                        "- cap: {} new leads per rep per {} (in the rep's time zone)",
+                        cap.limit.value,
+                        period.value.word()
+                    ),
+                };
+            }
+            if !pool.on_shift.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "- on shift: a member takes leads only while their working time is open"
+                );
             }
             match pool.calendars.first() {
                 Some(calendar) => {

@@ -180,6 +180,9 @@ pub const KEYWORDS: &[&str] = &[
     "to",
     "account",
     "parent",
+    "per",
+    "on",
+    "shift",
     "true",
     "false",
 ];

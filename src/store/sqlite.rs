@@ -134,7 +134,7 @@ impl SqliteState {
 }
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -149,6 +149,12 @@ const TABLES: &str = "
         at_s INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_s);
+    CREATE TABLE IF NOT EXISTS lead_times (
+        rep TEXT NOT NULL,
+        lead_s INTEGER NOT NULL,
+        lead TEXT NOT NULL,
+        PRIMARY KEY (rep, lead_s, lead)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -182,13 +188,15 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
             [],
             |row| row.get(0),
         )?;
-        if has_ledger {
+        if has_ledger && version < 3 {
             // Version 1 (no user_version): decisions as JSON text, times as text.
             if let Err(refusal) = from_version_1(connection)? {
                 connection.execute_batch("ROLLBACK")?;
                 return Ok(Err(refusal));
             }
         } else {
+            // Version 3 gains `lead_times` (empty: its earlier assignments count in no period
+            // cap); a new file gets every table.
             connection.execute_batch(TABLES)?;
         }
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -423,7 +431,39 @@ impl StateStore for SqliteState {
         Ok(count)
     }
 
-    fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError> {
+    fn assigned_in(
+        &mut self,
+        rep: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<u64, StateError> {
+        let count: i64 = self
+            .connection
+            .prepare_cached(
+                "SELECT COUNT(*) FROM lead_times WHERE rep = ?1 AND lead_s >= ?2 AND lead_s < ?3",
+            )
+            .db()?
+            .query_row(params![rep, from.as_second(), to.as_second()], |row| {
+                row.get(0)
+            })
+            .db()?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn assign(
+        &mut self,
+        rep: &str,
+        lead: &str,
+        at: Timestamp,
+        lead_at: Timestamp,
+    ) -> Result<(), StateError> {
+        self.connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO lead_times (rep, lead_s, lead) VALUES (?1, ?2, ?3)",
+            )
+            .db()?
+            .execute(params![rep, lead_at.as_second(), lead])
+            .db()?;
         let at_s = at.as_second();
         self.connection
             .prepare_cached(

@@ -5,7 +5,9 @@ use super::types::{FieldType, TYPE_NAMES};
 use super::{Checker, FieldInfo};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::span::Span;
-use crate::syntax::ast::{Calendar, Ident, ItemKind, Pool, Strategy, TypeExpr, Weekday};
+use crate::syntax::ast::{
+    ActionKind, Calendar, Cap, Ident, ItemKind, Pool, RepItem, Strategy, TypeExpr, Weekday,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The strategies a pool may name without arguments.
@@ -37,8 +39,95 @@ impl<'a> Checker<'a> {
                 self.queues.insert(&queue.name.name);
             }
         }
+        let mut rep_items: BTreeMap<&str, Span> = BTreeMap::new();
+        for item in &file.reps {
+            if self.first_declaration(&mut rep_items, &item.name, "rep") {
+                self.reps.insert(&item.name.name);
+            }
+        }
         for pool in &file.pools {
             self.pool(pool);
+        }
+        for item in &file.reps {
+            self.rep_item(item);
+        }
+    }
+
+    /// A `rep` item: its calendar, its caps, and whether anything routes to the rep.
+    fn rep_item(&mut self, item: &'a RepItem) {
+        if let [first, rest @ ..] = item.calendars.as_slice() {
+            for extra in rest {
+                self.duplicate_clause(extra.span, first.span, "calendar");
+            }
+            self.calendar_reference(first);
+        }
+        self.caps(&format!("rep `{}`", item.name.name), &item.caps);
+        let file = self.file;
+        let name = item.name.name.as_str();
+        let in_pool = file
+            .pools
+            .iter()
+            .any(|pool| pool.members.iter().any(|member| member.name == name));
+        let named = file.rules.iter().any(|rule| {
+            rule.actions
+                .iter()
+                .any(|action| matches!(&action.kind, ActionKind::Rep(rep) if rep.name == name))
+                || rule
+                    .escalations
+                    .iter()
+                    .any(|escalation| escalation.target.name == name)
+        });
+        if !in_pool && !named {
+            self.report(
+                Diagnostic::new(
+                    Code::UnusedRepItem,
+                    item.name.span,
+                    format!("rep `{name}` is in no pool and named by no rule"),
+                )
+                .with_label("no lead can reach this rep")
+                .with_help(format!(
+                    "add `{name}` to a pool's `members`, or route to it with `rep {name}`"
+                )),
+            );
+        }
+    }
+
+    /// A pool's or rep's caps: each period at most once (`cap N` is the period of open leads),
+    /// and none of 0.
+    fn caps(&mut self, owner: &str, caps: &'a [Cap]) {
+        let mut seen: BTreeMap<Option<crate::syntax::ast::Period>, Span> = BTreeMap::new();
+        for cap in caps {
+            let period = cap.period.as_ref().map(|period| period.value);
+            let clause = match period {
+                Some(period) => format!("cap N per {}", period.word()),
+                None => "cap".to_string(),
+            };
+            if let Some(first) = seen.get(&period) {
+                self.duplicate_clause(cap.span, *first, &clause);
+                continue;
+            }
+            seen.insert(period, cap.span);
+            if cap.limit.value == 0 {
+                let (written, label) = match period {
+                    Some(period) => (
+                        format!("cap 0 per {}", period.word()),
+                        format!("no lead can be assigned in a {}", period.word()),
+                    ),
+                    None => ("cap 0".to_string(), "no rep may hold any lead".to_string()),
+                };
+                self.report(
+                    Diagnostic::new(Code::ZeroCap, cap.span, format!("{owner} has `{written}`"))
+                        .with_label(label)
+                        .with_help(match period {
+                            Some(period) => format!(
+                                "remove the cap, or set the most leads a rep may get in a {}",
+                                period.word()
+                            ),
+                            None => "remove the cap, or set the most open leads a rep may hold"
+                                .to_string(),
+                        }),
+                );
+            }
         }
     }
 
@@ -383,20 +472,10 @@ impl<'a> Checker<'a> {
             }
             self.strategy(pool, first, &members);
         }
-        if let [first, rest @ ..] = pool.caps.as_slice() {
+        self.caps(&format!("pool `{}`", pool.name.name), &pool.caps);
+        if let [first, rest @ ..] = pool.on_shift.as_slice() {
             for extra in rest {
-                self.duplicate_clause(extra.span, first.span, "cap");
-            }
-            if first.value == 0 {
-                self.report(
-                    Diagnostic::new(
-                        Code::ZeroCap,
-                        first.span,
-                        format!("pool `{}` has `cap 0`", pool.name.name),
-                    )
-                    .with_label("no rep may hold any lead")
-                    .with_help("remove the cap, or set the most open leads a rep may hold"),
-                );
+                self.duplicate_clause(*extra, *first, "on shift");
             }
         }
         if let [first, rest @ ..] = pool.calendars.as_slice() {

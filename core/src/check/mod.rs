@@ -131,7 +131,7 @@ impl<'a> Checker<'a> {
         let mut broken_names = BTreeMap::new();
         let mut pool_broken = false;
         for item in &file.broken {
-            if item.kind == ItemKind::Pool {
+            if matches!(item.kind, ItemKind::Pool | ItemKind::Rep) {
                 pool_broken = true;
             }
             if let Some(name) = &item.name {

@@ -115,8 +115,10 @@ impl<'a> Checker<'a> {
     }
 
     fn escalations(&mut self, rule: &'a Rule) {
+        // A rule may escalate to its own pool (another member of it, never one who had the
+        // lead); a queue has nobody else to pass the lead to.
         let holder = rule.actions.first().and_then(|action| match &action.kind {
-            ActionKind::Pool(name) | ActionKind::Queue(name) => Some(name),
+            ActionKind::Queue(name) => Some(name),
             _ => None,
         });
         let mut previous: Option<(Duration, &Escalation)> = None;
@@ -136,7 +138,7 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("the same destination")
                     .with_related(holder.span, "the lead is routed here")
-                    .with_help("escalate to a backup pool, a manager queue or a named rep"),
+                    .with_help("escalate to a pool, a manager queue or a named rep"),
                 );
             }
             let fires_at = match (escalation.after, rule.within) {

@@ -180,8 +180,11 @@ impl StateStore for Stateless {
     fn assigned(&mut self, _: &str, _: Option<Timestamp>) -> Result<u64, StateError> {
         Ok(0)
     }
-    fn assign(&mut self, _: &str, _: &str, _: Timestamp) -> Result<(), StateError> {
+    fn assign(&mut self, _: &str, _: &str, _: Timestamp, _: Timestamp) -> Result<(), StateError> {
         Ok(())
+    }
+    fn assigned_in(&mut self, _: &str, _: Timestamp, _: Timestamp) -> Result<u64, StateError> {
+        Ok(0)
     }
 }
 

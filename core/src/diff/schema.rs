@@ -287,6 +287,7 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
             rules: Vec::new(),
             queues: Vec::new(),
             pools: Vec::new(),
+            reps: Vec::new(),
         },
         old: SideMap {
             fields: old_map,

@@ -172,8 +172,6 @@ impl<'a> Formatter<'a> {
 
     /// Pools, one line each with clauses aligned in columns, or multi-line when too long.
     pub(super) fn pools(&self, items: &[Item<'a>], used: &mut [bool]) -> Vec<String> {
-        // Per pool: its cells, its trailing comment, or its lines kept as written.
-        type Row = (Vec<String>, Option<String>, Option<Vec<String>>);
         let mut rows: Vec<Row> = Vec::new();
         for item in items {
             let Item::Pool(pool) = item else { continue };
@@ -204,14 +202,15 @@ impl<'a> Formatter<'a> {
                         .replace(" = ", "=")
                 )
             });
-            let cap = pool
-                .caps
-                .first()
-                .map_or(String::new(), |c| format!("cap {}", self.source(c.span)));
             let calendar = pool
                 .calendars
                 .first()
                 .map_or(String::new(), |c| format!("calendar {}", c.name));
+            let on_shift = if pool.on_shift.is_empty() {
+                String::new()
+            } else {
+                "on shift".to_string()
+            };
             let comment =
                 self.trailing_on_line(self.content_end(pool.span).saturating_sub(1), used);
             rows.push((
@@ -219,72 +218,123 @@ impl<'a> Formatter<'a> {
                     format!("pool {}", pool.name.name),
                     members,
                     strategy,
-                    cap,
+                    self.caps(&pool.caps),
                     calendar,
+                    on_shift,
                 ],
                 comment,
                 None,
             ));
         }
-        let columns = 5;
-        let mut widths = vec![0usize; columns];
-        for (cells, _, verbatim) in &rows {
-            if verbatim.is_some() {
-                continue;
-            }
-            for (index, cell) in cells.iter().enumerate() {
-                widths[index] = widths[index].max(cell.chars().count());
-            }
-        }
-        // Align in columns only when every aligned line fits; else each pool on its own terms.
-        let aligned_width: usize = 4 + widths.iter().map(|w| w + 2).sum::<usize>();
-        let align = aligned_width <= WIDTH;
-        let mut lines = Vec::new();
-        for (cells, comment, verbatim) in rows {
-            if let Some(verbatim) = verbatim {
-                lines.extend(verbatim);
-                continue;
-            }
-            let widths: Vec<usize> = if align {
-                widths.clone()
-            } else {
-                cells.iter().map(|cell| cell.chars().count()).collect()
-            };
-            let mut line = format!("{} {{", crate::text::pad(&cells[0], widths[0]));
-            let filled: Vec<usize> = (1..columns).filter(|&i| widths[i] > 0).collect();
-            for (position, &index) in filled.iter().enumerate() {
-                let cell = &cells[index];
-                line.push(' ');
-                if position + 1 < filled.len() {
-                    line.push_str(&crate::text::pad(cell, widths[index]));
-                    line.push(' ');
-                } else {
-                    line.push_str(cell);
-                }
-            }
-            let mut line = format!("{} }}", line.trim_end());
-            if line.chars().count() > WIDTH {
-                // Too long for one line: one clause per line.
-                let mut multi = vec![format!("{} {{", cells[0])];
-                for cell in cells.iter().skip(1).filter(|c| !c.is_empty()) {
-                    multi.push(format!("  {cell}"));
-                }
-                multi.push("}".to_string());
-                if let (Some(comment), Some(last)) = (comment, multi.last_mut()) {
-                    last.push_str("  ");
-                    last.push_str(&comment);
-                }
-                lines.extend(multi);
-                continue;
-            }
-            if let Some(comment) = comment {
-                line.push_str("  ");
-                line.push_str(&comment);
-            }
-            lines.push(line);
-        }
-        lines
+        aligned(rows)
     }
+
+    /// Every cap clause as written (squeezed), in order: `cap 25  cap 5 per day`.
+    fn caps(&self, caps: &[crate::syntax::ast::Cap]) -> String {
+        caps.iter()
+            .map(|cap| self.squeezed(cap.span))
+            .collect::<Vec<_>>()
+            .join("  ")
+    }
+
+    /// `rep` items, one line each with their clauses aligned in columns (calendar, caps).
+    pub(super) fn reps(&self, items: &[Item<'a>], used: &mut [bool]) -> Vec<String> {
+        let mut rows: Vec<Row> = Vec::new();
+        for item in items {
+            let Item::Rep(rep) = item else { continue };
+            let body = Span::new(rep.name.span.end, rep.span.end);
+            if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
+                rows.push((Vec::new(), None, Some(self.verbatim(rep.span, used))));
+                continue;
+            }
+            let calendar = rep
+                .calendars
+                .first()
+                .map_or(String::new(), |c| format!("calendar {}", c.name));
+            let comment = self.trailing_on_line(self.content_end(rep.span).saturating_sub(1), used);
+            rows.push((
+                vec![
+                    format!("rep {}", rep.name.name),
+                    calendar,
+                    self.caps(&rep.caps),
+                ],
+                comment,
+                None,
+            ));
+        }
+        aligned(rows)
+    }
+}
+
+/// Per item of a group printed in columns: its cells (the first is `KIND NAME`), its trailing
+/// comment, or its lines kept as written.
+type Row = (Vec<String>, Option<String>, Option<Vec<String>>);
+
+/// Rows as `KIND NAME { clause  clause }`, one line each with clauses aligned in columns across
+/// the group when every aligned line fits; a line longer than [`WIDTH`] goes one clause per line.
+fn aligned(rows: Vec<Row>) -> Vec<String> {
+    let columns = rows
+        .iter()
+        .map(|(cells, _, _)| cells.len())
+        .max()
+        .unwrap_or(0);
+    let mut widths = vec![0usize; columns];
+    for (cells, _, verbatim) in &rows {
+        if verbatim.is_some() {
+            continue;
+        }
+        for (index, cell) in cells.iter().enumerate() {
+            widths[index] = widths[index].max(cell.chars().count());
+        }
+    }
+    // Align in columns only when every aligned line fits; else each item on its own terms.
+    let aligned_width: usize = 4 + widths.iter().map(|w| w + 2).sum::<usize>();
+    let align = aligned_width <= WIDTH;
+    let mut lines = Vec::new();
+    for (cells, comment, verbatim) in rows {
+        if let Some(verbatim) = verbatim {
+            lines.extend(verbatim);
+            continue;
+        }
+        let widths: Vec<usize> = if align {
+            widths.clone()
+        } else {
+            cells.iter().map(|cell| cell.chars().count()).collect()
+        };
+        let mut line = format!("{} {{", crate::text::pad(&cells[0], widths[0]));
+        let filled: Vec<usize> = (1..columns).filter(|&i| widths[i] > 0).collect();
+        for (position, &index) in filled.iter().enumerate() {
+            let cell = &cells[index];
+            line.push(' ');
+            if position + 1 < filled.len() {
+                line.push_str(&crate::text::pad(cell, widths[index]));
+                line.push(' ');
+            } else {
+                line.push_str(cell);
+            }
+        }
+        let mut line = format!("{} }}", line.trim_end());
+        if line.chars().count() > WIDTH {
+            // Too long for one line: one clause per line.
+            let mut multi = vec![format!("{} {{", cells[0])];
+            for cell in cells.iter().skip(1).filter(|c| !c.is_empty()) {
+                multi.push(format!("  {cell}"));
+            }
+            multi.push("}".to_string());
+            if let (Some(comment), Some(last)) = (comment, multi.last_mut()) {
+                last.push_str("  ");
+                last.push_str(&comment);
+            }
+            lines.extend(multi);
+            continue;
+        }
+        if let Some(comment) = comment {
+            line.push_str("  ");
+            line.push_str(&comment);
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// `open a, b, c close` as lines no wider than [`WIDTH`], continuations under the first element.

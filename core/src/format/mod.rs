@@ -2,7 +2,8 @@
 //!
 //! Layout: items in file order, one blank line kept between items where the source had one or
 //! more; schema fields one per line with names and types aligned; pools on one line each when
-//! they fit, their clauses aligned in columns across consecutive pools; calendars one clause per
+//! they fit, their clauses aligned in columns across consecutive pools (and `rep` items across
+//! consecutive `rep` items); calendars one clause per
 //! line; rules on one line with `when` aligned across consecutive named rules, wrapped before
 //! `->` and before each clause (4 spaces in) when longer than [`WIDTH`]; conditions printed from
 //! the syntax tree with only the parentheses precedence needs.
@@ -46,6 +47,7 @@ enum Item<'a> {
     Schema(&'a Schema),
     Calendar(&'a crate::syntax::ast::Calendar),
     Pool(&'a crate::syntax::ast::Pool),
+    Rep(&'a crate::syntax::ast::RepItem),
     Queue(&'a crate::syntax::ast::Queue),
     Rule(&'a Rule),
     Test(&'a crate::syntax::ast::Test),
@@ -58,6 +60,7 @@ impl Item<'_> {
             Item::Schema(item) => item.span,
             Item::Calendar(item) => item.span,
             Item::Pool(item) => item.span,
+            Item::Rep(item) => item.span,
             Item::Queue(item) => item.span,
             Item::Rule(item) => item.span,
             Item::Test(item) => item.span,
@@ -78,6 +81,7 @@ impl<'a> Formatter<'a> {
         items.extend(file.schemas.iter().map(Item::Schema));
         items.extend(file.calendars.iter().map(Item::Calendar));
         items.extend(file.pools.iter().map(Item::Pool));
+        items.extend(file.reps.iter().map(Item::Rep));
         items.extend(file.queues.iter().map(Item::Queue));
         items.extend(file.rules.iter().map(Item::Rule));
         items.extend(file.tests.iter().map(Item::Test));
@@ -153,11 +157,19 @@ impl<'a> Formatter<'a> {
         }
         // Comments after the last item.
         let tail_start = previous_end.unwrap_or(0);
+        // A blank line before them where the source had one (the newline that ends a comment
+        // is not a blank line).
+        let first_comment = self
+            .comments
+            .iter()
+            .enumerate()
+            .find(|(i, c)| !used_comments[*i] && !c.trailing && c.start >= tail_start)
+            .map_or(self.text.len(), |(_, c)| c.start);
         let trailing_comments =
             self.own_line_comments(tail_start, self.text.len(), &mut used_comments);
         if !trailing_comments.is_empty()
             && !out.is_empty()
-            && self.text[tail_start..].matches('\n').count() >= 2
+            && self.text[tail_start..first_comment].matches('\n').count() >= 2
         {
             out.push('\n');
         }
@@ -183,6 +195,7 @@ impl<'a> Formatter<'a> {
     fn group(&self, items: &[Item<'a>], used: &mut [bool]) -> Vec<String> {
         match items.first() {
             Some(Item::Pool(_)) => self.pools(items, used),
+            Some(Item::Rep(_)) => self.reps(items, used),
             Some(Item::Rule(_)) => self.rules(items, used),
             _ => items
                 .iter()
@@ -212,6 +225,7 @@ impl<'a> Formatter<'a> {
             }
             Item::Test(test) => self.test(test, used),
             Item::Pool(_) => self.pools(std::slice::from_ref(item), used),
+            Item::Rep(_) => self.reps(std::slice::from_ref(item), used),
             Item::Rule(_) => self.rules(std::slice::from_ref(item), used),
         }
     }

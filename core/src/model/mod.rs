@@ -9,6 +9,7 @@ pub mod time;
 pub mod types;
 
 use crate::span::Span;
+pub use crate::syntax::ast::Period;
 use crate::syntax::ast::{self, CmpOp, ExprKind, Number, PolicyFile, ValueKind};
 use jiff::Timestamp;
 use std::cmp::Ordering;
@@ -365,6 +366,8 @@ pub struct Policy {
     pub queues: Vec<String>,
     /// Declared pools, in file order.
     pub pools: Vec<PoolDef>,
+    /// `rep` items, in file order: reps with a calendar or caps of their own.
+    pub reps: Vec<RepDef>,
 }
 
 impl Policy {
@@ -407,8 +410,77 @@ pub struct PoolDef {
     pub name: String,
     pub members: Vec<String>,
     pub strategy: StrategyDef,
+    /// `cap N`: the most open leads a member may hold.
     pub cap: Option<u64>,
+    /// `cap N per PERIOD`, at most one per period, in period order.
+    pub period_caps: Vec<(Period, u64)>,
     pub calendar: Option<CalendarId>,
+    /// `on shift`: a member is eligible only while their working time is open.
+    pub on_shift: bool,
+}
+
+/// A `rep` item, resolved: what it gives overrides the pool's for this rep.
+#[derive(Debug, Clone)]
+pub struct RepDef {
+    pub name: String,
+    pub calendar: Option<CalendarId>,
+    pub cap: Option<u64>,
+    pub period_caps: Vec<(Period, u64)>,
+}
+
+/// The open cap and the period caps written in a pool or `rep` item.
+fn resolve_caps(caps: &[ast::Cap]) -> (Option<u64>, Vec<(Period, u64)>) {
+    let open = caps
+        .iter()
+        .find(|cap| cap.period.is_none())
+        .map(|cap| cap.limit.value);
+    let mut periods: Vec<(Period, u64)> = Vec::new();
+    for cap in caps {
+        if let Some(period) = &cap.period
+            && !periods.iter().any(|(seen, _)| *seen == period.value)
+        {
+            periods.push((period.value, cap.limit.value));
+        }
+    }
+    periods.sort();
+    (open, periods)
+}
+
+impl Policy {
+    /// The `rep` item of `name`, if there is one.
+    pub fn rep_def(&self, name: &str) -> Option<&RepDef> {
+        self.reps.iter().find(|rep| rep.name == name)
+    }
+
+    /// The calendar of a member of `pool`: the rep's own, else the pool's.
+    pub fn member_calendar(&self, pool: Option<&PoolDef>, rep: &str) -> Option<CalendarId> {
+        self.rep_def(rep)
+            .and_then(|def| def.calendar)
+            .or_else(|| pool.and_then(|pool| pool.calendar))
+    }
+
+    /// A member's caps in `pool`: the rep item's of a period, else the pool's.
+    pub fn member_caps(
+        &self,
+        pool: Option<&PoolDef>,
+        rep: &str,
+    ) -> (Option<u64>, Vec<(Period, u64)>) {
+        let own = self.rep_def(rep);
+        let open = own
+            .and_then(|def| def.cap)
+            .or_else(|| pool.and_then(|pool| pool.cap));
+        let mut periods: Vec<(Period, u64)> =
+            own.map(|def| def.period_caps.clone()).unwrap_or_default();
+        if let Some(pool) = pool {
+            for (period, limit) in &pool.period_caps {
+                if !periods.iter().any(|(seen, _)| seen == period) {
+                    periods.push((*period, *limit));
+                }
+            }
+        }
+        periods.sort();
+        (open, periods)
+    }
 }
 
 impl Policy {
@@ -458,6 +530,7 @@ impl Policy {
             rules: Vec::new(),
             queues: file.queues.iter().map(|q| q.name.name.clone()).collect(),
             pools: Vec::new(),
+            reps: Vec::new(),
         };
         for pool in &file.pools {
             let members: Vec<String> = pool.members.iter().map(|m| m.name.clone()).collect();
@@ -485,12 +558,28 @@ impl Policy {
                 Some(name) => Some(policy.calendars.iter().position(|c| c.name == name.name)?),
                 None => None,
             };
+            let (cap, period_caps) = resolve_caps(&pool.caps);
             policy.pools.push(PoolDef {
                 name: pool.name.name.clone(),
                 members,
                 strategy,
-                cap: pool.caps.first().map(|cap| cap.value),
+                cap,
+                period_caps,
                 calendar,
+                on_shift: !pool.on_shift.is_empty(),
+            });
+        }
+        for item in &file.reps {
+            let calendar = match item.calendars.first() {
+                Some(name) => Some(policy.calendars.iter().position(|c| c.name == name.name)?),
+                None => None,
+            };
+            let (cap, period_caps) = resolve_caps(&item.caps);
+            policy.reps.push(RepDef {
+                name: item.name.name.clone(),
+                calendar,
+                cap,
+                period_caps,
             });
         }
         for rule in &file.rules {

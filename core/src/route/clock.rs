@@ -96,6 +96,49 @@ pub fn next_opening(calendar: &CalendarDef, start: Timestamp) -> Option<Timestam
     None
 }
 
+/// The fixed window of `period` that holds `at`, in `zone`: the local hour, the local day (23
+/// or 25 hours long across a DST change), or the week from Monday 00:00. `[start, end)`.
+pub fn period_window(
+    at: Timestamp,
+    period: crate::model::Period,
+    zone: &jiff::tz::TimeZone,
+) -> Option<(Timestamp, Timestamp)> {
+    use crate::model::Period;
+    let local = zone.to_datetime(at);
+    let midnight = |date: Date| {
+        zone.to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .ok()
+    };
+    match period {
+        Period::Hour => {
+            // The instant minus the local minutes and seconds: right in folds and in zones
+            // whose offset is not a whole hour.
+            let into = i64::from(local.minute()) * 60 + i64::from(local.second());
+            let start = at
+                .checked_sub(jiff::SignedDuration::new(into, local.subsec_nanosecond()))
+                .ok()?;
+            let end = start
+                .checked_add(jiff::SignedDuration::from_hours(1))
+                .ok()?;
+            Some((start, end))
+        }
+        Period::Day => Some((
+            midnight(local.date())?,
+            midnight(local.date().tomorrow().ok()?)?,
+        )),
+        Period::Week => {
+            let back = i64::from(local.weekday().to_monday_zero_offset());
+            let monday = local
+                .date()
+                .checked_sub(jiff::Span::new().days(back))
+                .ok()?;
+            let next = monday.checked_add(jiff::Span::new().days(7)).ok()?;
+            Some((midnight(monday)?, midnight(next)?))
+        }
+    }
+}
+
 /// `start` plus `seconds` of working time.
 fn add_working(calendar: &CalendarDef, start: Timestamp, seconds: u64) -> Option<Timestamp> {
     let mut remaining = i64::try_from(seconds).ok()?;

@@ -56,6 +56,19 @@ struct Candidate<'r> {
     eligible: bool,
     why: Cow<'static, str>,
     load: u64,
+    /// The rep's working time: their own calendar, else their pool's.
+    calendar: Option<usize>,
+    /// When an `on shift` member who is off shift starts (the only reason they were passed).
+    opens: Option<Timestamp>,
+}
+
+/// The member an `on shift` pool falls back to when nobody is on shift and no `else` took
+/// the lead: the one whose shift opens first.
+struct Fallback {
+    action: Action,
+    calendar: Option<usize>,
+    opens: Timestamp,
+    reason: String,
 }
 
 /// The outcome of one action.
@@ -68,6 +81,7 @@ enum Attempt {
     Failed {
         reason: String,
         trace: Option<ActionTrace>,
+        fallback: Option<Fallback>,
     },
 }
 
@@ -262,14 +276,22 @@ impl<'a> Router<'a> {
             });
         let mut action_traces = Vec::new();
         let mut calendar = rule_calendar;
+        let mut fallbacks = Vec::new();
+        // The SLA clock starts at the lead's time, or when the member it falls back to starts.
+        let mut start = at;
         for action in &rule.syntax.actions {
             match self.attempt(state, &action.kind, parsed, at, rule_calendar, traced)? {
-                Attempt::Failed { reason, trace } => {
+                Attempt::Failed {
+                    reason,
+                    trace,
+                    fallback,
+                } => {
                     decision.reasons.push(Reason {
                         action: Some(action.kind.describe()),
                         reason,
                     });
                     action_traces.extend(trace);
+                    fallbacks.extend(fallback.map(|fallback| (action.kind.describe(), fallback)));
                 }
                 Attempt::Assigned {
                     action,
@@ -280,7 +302,7 @@ impl<'a> Router<'a> {
                     if let Some(rep) = action.rep() {
                         // Load counts leads assigned since the roster's `as_of`: an assignment's
                         // time is the routing time, `now`.
-                        state.assign(rep, &parsed.id, self.config.now)?;
+                        state.assign(rep, &parsed.id, self.config.now, at)?;
                     }
                     decision.action = action;
                     calendar = pool_calendar.or(rule_calendar);
@@ -288,10 +310,25 @@ impl<'a> Router<'a> {
                 }
             }
         }
+        if decision.action == Action::Unassigned
+            && let Some((action, fallback)) = fallbacks.into_iter().next()
+        {
+            // `on shift` with nobody on shift and no `else` that took the lead.
+            if let Some(rep) = fallback.action.rep() {
+                state.assign(rep, &parsed.id, self.config.now, fallback.opens)?;
+            }
+            decision.reasons.push(Reason {
+                action: Some(action),
+                reason: fallback.reason,
+            });
+            decision.action = fallback.action;
+            calendar = fallback.calendar.or(rule_calendar);
+            start = fallback.opens;
+        }
         self.times(
             &mut decision,
             rule,
-            at,
+            start,
             calendar.and_then(|c| self.policy.calendars.get(c)),
         );
         Ok(finish(decision, path, action_traces))
@@ -348,6 +385,7 @@ impl<'a> Router<'a> {
                 result: reason.clone(),
             }),
             reason,
+            fallback: None,
         };
         match action {
             ActionKind::Queue(queue) => Ok(Attempt::Assigned {
@@ -449,26 +487,35 @@ impl<'a> Router<'a> {
         if candidate.eligible {
             Attempt::Assigned {
                 action: action(candidate.rep.to_string()),
-                calendar: None,
+                calendar: candidate.calendar,
                 trace,
             }
         } else {
             Attempt::Failed {
                 reason: format!("{}: {}", candidate.rep, candidate.why),
                 trace,
+                fallback: None,
             }
         }
     }
 
-    /// Whether `rep` can take a lead at `at`.
+    /// Whether `rep` (a member of `pool`, or named by a rule) can take a lead at `at`: the
+    /// roster's status and absences, the open cap, the period caps (`rep` item over pool), and
+    /// for an `on shift` pool the rep's working time. `named_calendar` places absences of a rep
+    /// without a calendar of their own.
     fn candidate<'r>(
         &self,
         state: &mut dyn StateStore,
         rep: &'r str,
-        cap: Option<u64>,
+        pool: Option<&PoolDef>,
         at: Timestamp,
-        calendar: Option<&CalendarDef>,
+        named_calendar: Option<&CalendarDef>,
     ) -> Result<Candidate<'r>, StateError> {
+        let own_calendar = self.policy.member_calendar(pool, rep);
+        let calendar = own_calendar
+            .and_then(|c| self.policy.calendars.get(c))
+            .or(named_calendar);
+        let (cap, period_caps) = self.policy.member_caps(pool, rep);
         let since = self.roster.and_then(|roster| roster.as_of);
         let assigned = state.assigned(rep, since)?;
         let mut candidate = Candidate {
@@ -476,6 +523,8 @@ impl<'a> Router<'a> {
             eligible: true,
             why: Cow::Borrowed("available"),
             load: assigned,
+            calendar: own_calendar,
+            opens: None,
         };
         if let Some(roster) = self.roster {
             let Some(entry) = roster.reps.get(rep) else {
@@ -524,6 +573,35 @@ impl<'a> Router<'a> {
         {
             candidate.eligible = false;
             candidate.why = Cow::Owned(format!("at cap {}/{cap}", candidate.load));
+            return Ok(candidate);
+        }
+        let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
+        for (period, limit) in period_caps {
+            let Some((from, to)) = clock::period_window(at, period, &zone) else {
+                continue;
+            };
+            let count = state.assigned_in(rep, from, to)?;
+            if count >= limit {
+                let when = match period {
+                    crate::model::Period::Hour => "this hour",
+                    crate::model::Period::Day => "today",
+                    crate::model::Period::Week => "this week",
+                };
+                candidate.eligible = false;
+                candidate.why = Cow::Owned(format!("at cap {count}/{limit} {when}"));
+                return Ok(candidate);
+            }
+        }
+        if pool.is_some_and(|pool| pool.on_shift)
+            && let Some(calendar) = own_calendar.and_then(|c| self.policy.calendars.get(c))
+            && !calendar.contains(at)
+        {
+            candidate.eligible = false;
+            candidate.opens = clock::next_opening(calendar, at);
+            candidate.why = Cow::Owned(match candidate.opens {
+                Some(opens) => format!("off shift until {}", shift_start(opens, at, calendar)),
+                None => "off shift, with no working time in the next years".to_string(),
+            });
         }
         Ok(candidate)
     }
@@ -539,7 +617,7 @@ impl<'a> Router<'a> {
         let calendar = pool.calendar.and_then(|c| self.policy.calendars.get(c));
         let mut candidates = Vec::with_capacity(pool.members.len());
         for member in &pool.members {
-            candidates.push(self.candidate(state, member, pool.cap, at, calendar)?);
+            candidates.push(self.candidate(state, member, Some(pool), at, calendar)?);
         }
         let chosen = match &pool.strategy {
             StrategyDef::Ordered => candidates.iter().position(|c| c.eligible),
@@ -629,7 +707,7 @@ impl<'a> Router<'a> {
                     pool: pool.name.clone(),
                     rep: candidates[index].rep.to_string(),
                 },
-                calendar: pool.calendar,
+                calendar: candidates[index].calendar,
                 trace,
             },
             None => {
@@ -645,6 +723,11 @@ impl<'a> Router<'a> {
                         _ => format!("{} {}", c.rep, c.why),
                     })
                     .collect();
+                let fallback = if pool.on_shift {
+                    self.first_shift(state, pool, &candidates)?
+                } else {
+                    None
+                };
                 Attempt::Failed {
                     reason: format!(
                         "nobody in pool `{}` is eligible: {}",
@@ -652,9 +735,68 @@ impl<'a> Router<'a> {
                         why.join(", ")
                     ),
                     trace,
+                    fallback,
                 }
             }
         })
+    }
+}
+
+impl Router<'_> {
+    /// In an `on shift` pool where nobody is on shift: the member whose shift opens first. The
+    /// strategy breaks ties: round robin from its turn (which it does not move: the fallback
+    /// may not be taken), the others in member order.
+    fn first_shift(
+        &self,
+        state: &mut dyn StateStore,
+        pool: &PoolDef,
+        candidates: &[Candidate<'_>],
+    ) -> Result<Option<Fallback>, StateError> {
+        let count = candidates.len().max(1);
+        let turn: usize = match pool.strategy {
+            StrategyDef::RoundRobin => state
+                .rotation(&pool.name)?
+                .and_then(|text| text.parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let first = candidates
+            .iter()
+            .enumerate()
+            .filter_map(|(index, c)| {
+                c.opens
+                    .map(|opens| (opens, (index + count - turn % count) % count, index))
+            })
+            .min();
+        let Some((opens, _, index)) = first else {
+            return Ok(None);
+        };
+        let candidate = &candidates[index];
+        let calendar = candidate
+            .calendar
+            .and_then(|c| self.policy.calendars.get(c));
+        let starts = calendar.map_or_else(|| opens.to_string(), |c| clock::format(opens, Some(c)));
+        Ok(Some(Fallback {
+            action: Action::Pool {
+                pool: pool.name.clone(),
+                rep: candidate.rep.to_string(),
+            },
+            calendar: candidate.calendar,
+            opens,
+            reason: format!("nobody on shift; {} starts at {starts}", candidate.rep),
+        }))
+    }
+}
+
+/// When an off-shift rep starts, as a reason says it: `09:00 Asia/Novosibirsk` on the same
+/// local day as the lead, else with the date.
+fn shift_start(opens: Timestamp, at: Timestamp, calendar: &CalendarDef) -> String {
+    let local = calendar.zone.to_datetime(opens);
+    let clock = format!("{:02}:{:02}", local.hour(), local.minute());
+    if calendar.zone.to_datetime(at).date() == local.date() {
+        format!("{clock} {}", calendar.zone_name())
+    } else {
+        format!("{} {clock} {}", local.date(), calendar.zone_name())
     }
 }
 

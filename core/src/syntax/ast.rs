@@ -26,6 +26,8 @@ pub struct PolicyFile {
     pub schemas: Vec<Schema>,
     pub calendars: Vec<Calendar>,
     pub pools: Vec<Pool>,
+    /// `rep NAME { ... }`: a rep's own calendar and caps.
+    pub reps: Vec<RepItem>,
     pub queues: Vec<Queue>,
     pub rules: Vec<Rule>,
     pub tests: Vec<Test>,
@@ -42,6 +44,7 @@ pub enum ItemKind {
     Schema,
     Calendar,
     Pool,
+    Rep,
     Queue,
     Rule,
     Other,
@@ -188,9 +191,48 @@ pub struct Pool {
     /// Every `members` clause's span; more than one is a duplicate clause.
     pub members_clauses: Vec<Span>,
     pub strategies: Vec<Strategy>,
-    pub caps: Vec<Spanned<u64>>,
+    pub caps: Vec<Cap>,
     pub calendars: Vec<Ident>,
+    /// Every `on shift` clause's span; more than one is a duplicate clause.
+    pub on_shift: Vec<Span>,
     /// Whether some clause failed to parse (so "missing" checks would only repeat the error).
+    pub has_broken_clause: bool,
+    pub span: Span,
+}
+
+/// `cap N` (open leads) or `cap N per PERIOD` (leads assigned in the current window).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cap {
+    pub limit: Spanned<u64>,
+    pub period: Option<Spanned<Period>>,
+    pub span: Span,
+}
+
+/// The fixed window a period cap counts in, in the member's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Period {
+    Hour,
+    Day,
+    /// From Monday 00:00.
+    Week,
+}
+
+impl Period {
+    pub fn word(self) -> &'static str {
+        match self {
+            Period::Hour => "hour",
+            Period::Day => "day",
+            Period::Week => "week",
+        }
+    }
+}
+
+/// `rep igor { calendar nsk  cap 3 per day }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepItem {
+    pub name: Ident,
+    pub calendars: Vec<Ident>,
+    pub caps: Vec<Cap>,
     pub has_broken_clause: bool,
     pub span: Span,
 }

@@ -41,6 +41,7 @@ impl Fragment {
             schemas: file.schemas[before.schemas..].to_vec(),
             calendars: file.calendars[before.calendars..].to_vec(),
             pools: file.pools[before.pools..].to_vec(),
+            reps: file.reps[before.reps..].to_vec(),
             queues: file.queues[before.queues..].to_vec(),
             rules: file.rules[before.rules..].to_vec(),
             tests: file.tests[before.tests..].to_vec(),
@@ -70,6 +71,7 @@ pub(crate) struct Counts {
     schemas: usize,
     calendars: usize,
     pools: usize,
+    reps: usize,
     queues: usize,
     rules: usize,
     tests: usize,
@@ -83,6 +85,7 @@ impl Counts {
             schemas: file.schemas.len(),
             calendars: file.calendars.len(),
             pools: file.pools.len(),
+            reps: file.reps.len(),
             queues: file.queues.len(),
             rules: file.rules.len(),
             tests: file.tests.len(),
@@ -150,12 +153,14 @@ impl MapSpans for PolicyFile {
             schemas,
             calendars,
             pools,
+            reps,
             queues,
             rules,
             tests,
             uses,
             broken,
         } = self;
+        reps.map_spans(f);
         schemas.map_spans(f);
         calendars.map_spans(f);
         pools.map_spans(f);
@@ -278,6 +283,7 @@ impl MapSpans for Pool {
             strategies,
             caps,
             calendars,
+            on_shift,
             has_broken_clause: _,
             span,
         } = self;
@@ -287,6 +293,36 @@ impl MapSpans for Pool {
         strategies.map_spans(f);
         caps.map_spans(f);
         calendars.map_spans(f);
+        on_shift.map_spans(f);
+        span.map_spans(f);
+    }
+}
+
+impl MapSpans for Cap {
+    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+        let Cap {
+            limit,
+            period,
+            span,
+        } = self;
+        limit.map_spans(f);
+        period.map_spans(f);
+        span.map_spans(f);
+    }
+}
+
+impl MapSpans for RepItem {
+    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+        let RepItem {
+            name,
+            calendars,
+            caps,
+            has_broken_clause: _,
+            span,
+        } = self;
+        name.map_spans(f);
+        calendars.map_spans(f);
+        caps.map_spans(f);
         span.map_spans(f);
     }
 }

@@ -106,10 +106,11 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
     })
 }
 
-const ITEM_STARTS: [&str; 9] = [
+const ITEM_STARTS: [&str; 10] = [
     "`schema`",
     "`calendar`",
     "`pool`",
+    "`rep`",
     "`queue`",
     "`rule`",
     "`when`",
@@ -151,7 +152,7 @@ pub(crate) fn expected_found(
     let mut lead = String::new();
     if item_count >= 6 {
         expected.retain(|word| !ITEM_STARTS.contains(word));
-        lead = "an item (`schema`, `calendar`, `pool`, `queue`, `rule`, `when`, `otherwise`, `test` or `use`)"
+        lead = "an item (`schema`, `calendar`, `pool`, `rep`, `queue`, `rule`, `when`, `otherwise`, `test` or `use`)"
             .to_string();
     }
     let mut parts: Vec<String> = expected.iter().map(|word| word.to_string()).collect();

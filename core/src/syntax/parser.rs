@@ -350,6 +350,7 @@ fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize
         "schema" => ItemKind::Schema,
         "calendar" => ItemKind::Calendar,
         "pool" => ItemKind::Pool,
+        "rep" => ItemKind::Rep,
         "queue" => ItemKind::Queue,
         "rule" | "when" | "otherwise" => ItemKind::Rule,
         _ => ItemKind::Other,
@@ -413,7 +414,8 @@ fn item_starts(text: &str) -> Vec<usize> {
         let word = &trimmed[..word_len];
         let after = trimmed[word_len..].trim_start_matches([' ', '\t']);
         let continues_rule = word == "when" && after_rule_header;
-        if ITEM_KEYWORDS.contains(&word) && !after.starts_with(':') && !continues_rule {
+        let item_word = ITEM_KEYWORDS.contains(&word) || (word == "rep" && opens_rep_item(after));
+        if item_word && !after.starts_with(':') && !continues_rule {
             starts.push(line_start + indent);
         }
         if !code.is_empty() {
@@ -423,6 +425,18 @@ fn item_starts(text: &str) -> Vec<usize> {
     }
     starts.push(text.len());
     starts
+}
+
+/// Whether the text after a line's leading `rep` is `NAME {`: a `rep` item, where a line that
+/// starts `rep NAME` alone continues an action (`else` at the end of the line before).
+fn opens_rep_item(after: &str) -> bool {
+    let name_len = after
+        .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+        .unwrap_or(after.len());
+    name_len > 0
+        && after[name_len..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with('{')
 }
 
 /// Finds conditions nested deeper than [`MAX_NESTING`] (parentheses or `not`), which pest would

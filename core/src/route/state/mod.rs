@@ -103,8 +103,19 @@ pub trait StateStore {
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError>;
     /// How many leads this state assigned to `rep` at or after `since` (all, without `since`).
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError>;
-    /// Records that `lead` went to `rep`; `at` is the lead's time.
-    fn assign(&mut self, rep: &str, lead: &str, at: Timestamp) -> Result<(), StateError>;
+    /// Records that `lead` went to `rep`: `at` is the routing time (loads count from the
+    /// roster's `as_of` by it), `lead_at` the lead's own time (period caps count by it).
+    fn assign(
+        &mut self,
+        rep: &str,
+        lead: &str,
+        at: Timestamp,
+        lead_at: Timestamp,
+    ) -> Result<(), StateError>;
+    /// How many leads assigned to `rep` have their own time in `[from, to)`: what a
+    /// `cap N per PERIOD` counts. Read from an index by rep and time, never the whole ledger.
+    fn assigned_in(&mut self, rep: &str, from: Timestamp, to: Timestamp)
+    -> Result<u64, StateError>;
 }
 
 /// State that lives as long as the process (`--state :memory:`).
@@ -113,6 +124,8 @@ pub struct MemoryState {
     ledger: Ledger,
     rotations: HashMap<String, String>,
     assignments: HashMap<String, Vec<Timestamp>>,
+    /// Per rep, the lead times of its assignments, sorted (leads may arrive out of order).
+    lead_times: HashMap<String, Vec<Timestamp>>,
     /// Load counts already asked for, kept current as leads are assigned.
     loads: Loads,
 }
@@ -164,15 +177,36 @@ impl StateStore for MemoryState {
         Ok(count)
     }
 
-    fn assign(&mut self, rep: &str, _lead: &str, at: Timestamp) -> Result<(), StateError> {
+    fn assign(
+        &mut self,
+        rep: &str,
+        _lead: &str,
+        at: Timestamp,
+        lead_at: Timestamp,
+    ) -> Result<(), StateError> {
         match self.assignments.get_mut(rep) {
             Some(times) => times.push(at),
             None => {
                 self.assignments.insert(rep.to_string(), vec![at]);
             }
         }
+        let times = self.lead_times.entry(rep.to_string()).or_default();
+        let place = times.partition_point(|time| *time <= lead_at);
+        times.insert(place, lead_at);
         self.loads.assigned(rep, at);
         Ok(())
+    }
+
+    fn assigned_in(
+        &mut self,
+        rep: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<u64, StateError> {
+        let times = self.lead_times.get(rep).map_or(&[][..], Vec::as_slice);
+        let start = times.partition_point(|time| *time < from);
+        let end = times.partition_point(|time| *time < to);
+        Ok(end.saturating_sub(start) as u64)
     }
 }
 

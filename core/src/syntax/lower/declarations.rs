@@ -195,6 +195,7 @@ impl Lowerer<'_> {
             strategies: Vec::new(),
             caps: Vec::new(),
             calendars: Vec::new(),
+            on_shift: Vec::new(),
             has_broken_clause: false,
             span,
         };
@@ -229,12 +230,8 @@ impl Lowerer<'_> {
                         }
                     }
                 }
-                Rule::cap_clause => {
-                    if let Some(value) = part.into_inner().nth(1) {
-                        let cap = self.integer(&value)?;
-                        pool.caps.push(cap);
-                    }
-                }
+                Rule::cap_clause => pool.caps.extend(self.cap(part)),
+                Rule::on_shift => pool.on_shift.push(self.span(&part)),
                 Rule::pool_calendar => {
                     if let Some(calendar) = part.into_inner().nth(1) {
                         pool.calendars.push(self.ident(&calendar));
@@ -256,6 +253,75 @@ impl Lowerer<'_> {
         }
         pool.name = name?;
         Some(pool)
+    }
+
+    /// `cap N` or `cap N per PERIOD`.
+    fn cap(&mut self, pair: Pair<'_, Rule>) -> Option<Cap> {
+        let span = self.span(&pair);
+        let mut limit = None;
+        let mut period = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::integer => limit = self.integer(&part),
+                Rule::period => {
+                    let value = match part.as_str() {
+                        "hour" => Period::Hour,
+                        "day" => Period::Day,
+                        _ => Period::Week,
+                    };
+                    period = Some(Spanned {
+                        value,
+                        span: self.span(&part),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Some(Cap {
+            limit: limit?,
+            period,
+            span,
+        })
+    }
+
+    pub(super) fn rep_item(&mut self, pair: Pair<'_, Rule>) -> Option<RepItem> {
+        let span = self.span(&pair);
+        let mut name = None;
+        let mut item = RepItem {
+            name: Ident {
+                name: String::new(),
+                span,
+            },
+            calendars: Vec::new(),
+            caps: Vec::new(),
+            has_broken_clause: false,
+            span,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident => name = Some(self.ident(&part)),
+                Rule::cap_clause => item.caps.extend(self.cap(part)),
+                Rule::pool_calendar => {
+                    if let Some(calendar) = part.into_inner().nth(1) {
+                        item.calendars.push(self.ident(&calendar));
+                    }
+                }
+                Rule::bad_clause => {
+                    item.has_broken_clause = true;
+                    self.bad_part(&part, Rule::rep_clause_at);
+                }
+                Rule::missing_rbrace => {
+                    let at = self.base + part.as_span().start();
+                    let what = name.as_ref().map_or("the rep".to_string(), |n: &Ident| {
+                        format!("rep `{}`", n.name)
+                    });
+                    self.missing_brace(at, &what);
+                }
+                _ => {}
+            }
+        }
+        item.name = name?;
+        Some(item)
     }
 
     fn weight(&mut self, pair: Pair<'_, Rule>) -> Option<Weight> {

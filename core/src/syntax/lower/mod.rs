@@ -47,6 +47,7 @@ impl<'text> Lowerer<'text> {
             schemas,
             calendars,
             pools,
+            reps,
             queues,
             rules,
             tests,
@@ -56,6 +57,7 @@ impl<'text> Lowerer<'text> {
         self.file.schemas.extend(schemas);
         self.file.calendars.extend(calendars);
         self.file.pools.extend(pools);
+        self.file.reps.extend(reps);
         self.file.queues.extend(queues);
         self.file.rules.extend(rules.into_iter().map(|mut rule| {
             rule.position += offset;
@@ -74,6 +76,7 @@ impl<'text> Lowerer<'text> {
             schemas,
             calendars,
             pools,
+            reps,
             queues,
             rules,
             tests,
@@ -83,6 +86,7 @@ impl<'text> Lowerer<'text> {
         self.file.schemas.extend(schemas);
         self.file.calendars.extend(calendars);
         self.file.pools.extend(pools);
+        self.file.reps.extend(reps);
         self.file.queues.extend(queues);
         for mut rule in rules {
             self.rule_count += 1;
@@ -125,6 +129,7 @@ impl<'text> Lowerer<'text> {
                 .calendar(pair)
                 .map(|calendar| self.file.calendars.push(calendar)),
             Rule::pool => self.pool(pair).map(|pool| self.file.pools.push(pool)),
+            Rule::rep_item => self.rep_item(pair).map(|rep| self.file.reps.push(rep)),
             Rule::queue => self.queue(pair).map(|queue| self.file.queues.push(queue)),
             Rule::rule | Rule::otherwise_rule => {
                 self.rule_count += 1;

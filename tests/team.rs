@@ -1,0 +1,361 @@
+//! The team as it works (issue 14), through `switchboard route` and `check`: per-rep working
+//! time with `on shift`, caps per hour, day and week counted in each rep's own time zone (across
+//! DST changes and week boundaries, with leads out of order), `rep` items, and escalation to the
+//! rule's own pool. Every scenario runs with the in-memory state and with the SQLite state.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/team")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-team-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+/// The two stores every scenario runs with: in memory, and a fresh SQLite file.
+fn stores(name: &str) -> Vec<String> {
+    let file = scratch(name).join("state.db");
+    vec![":memory:".to_string(), file.to_string_lossy().to_string()]
+}
+
+/// Routes `leads` (one JSON object per line) with `policy` and `state`; one JSON value per line.
+fn route(policy: &str, state: &str, leads: &[String]) -> Vec<serde_json::Value> {
+    let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
+    let output = run(
+        &["route", &fixture(policy), "--state", state, "--explain"],
+        &input,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let decisions: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(decisions.len(), leads.len(), "one line per lead");
+    decisions
+}
+
+fn lead(id: &str, fields: &str, at: &str) -> String {
+    format!(r#"{{"id":"{id}",{fields},"created_at":"{at}"}}"#)
+}
+
+fn reps(decisions: &[serde_json::Value]) -> Vec<String> {
+    decisions
+        .iter()
+        .map(|d| d["rep"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+/// Why each member of the pool that took the lead was passed over (`--explain`).
+fn passed_over(decision: &serde_json::Value) -> Vec<String> {
+    decision["trace"]["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|action| action["candidates"].as_array().into_iter().flatten())
+        .filter(|candidate| candidate["eligible"] == false)
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["rep"].as_str().unwrap(),
+                c["why"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn reasons(decision: &serde_json::Value) -> Vec<String> {
+    decision["reason"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|r| r["reason"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_moscow_and_novosibirsk_pool_on_shift_assigns_whoever_is_at_work() {
+    for state in stores("msk-nsk") {
+        let east = |id: &str, at: &str| lead(id, r#""region":"east""#, at);
+        let decisions = route(
+            "shifts.route",
+            &state,
+            &[
+                // 16:00 in Moscow is 20:00 in Novosibirsk: only olga is at work.
+                east("L-1", "2026-11-24T16:00:00+03:00"),
+                // 07:00 in Moscow is 11:00 in Novosibirsk: only igor is.
+                east("L-2", "2026-11-24T07:00:00+03:00"),
+                // 03:00 in Moscow: nobody; igor starts first (09:00 Novosibirsk is 05:00 Moscow).
+                east("L-3", "2026-11-24T03:00:00+03:00"),
+            ],
+        );
+        assert_eq!(reps(&decisions), ["olga", "igor", "igor"], "{state}");
+        assert!(reasons(&decisions[0]).is_empty());
+        // The SLA runs on the rep's own calendar, in their zone.
+        assert_eq!(decisions[0]["due"], "2026-11-24T18:00:00+03:00");
+        assert_eq!(decisions[1]["due"], "2026-11-24T13:00:00+07:00");
+        let why = reasons(&decisions[2]);
+        assert_eq!(
+            why,
+            [
+                "nobody in pool `national` is eligible: olga off shift until 09:00 Europe/Moscow, \
+                 igor off shift until 09:00 Asia/Novosibirsk",
+                "nobody on shift; igor starts at 2026-11-24T09:00:00+07:00",
+            ],
+            "{state}"
+        );
+        // The due time counts from when igor starts, not from the lead's time.
+        assert_eq!(decisions[2]["due"], "2026-11-24T11:00:00+07:00");
+        assert_eq!(decisions[2]["action"], "pool");
+    }
+}
+
+#[test]
+fn a_rep_whose_day_ends_while_the_pools_goes_on_is_passed_over() {
+    for state in stores("mornings") {
+        let west = |id: &str, at: &str| lead(id, r#""region":"west""#, at);
+        let decisions = route(
+            "shifts.route",
+            &state,
+            &[
+                west("W-1", "2026-11-24T10:00:00+01:00"),
+                // marta works mornings only; the pool's calendar is open until 18:00.
+                west("W-2", "2026-11-24T14:00:00+01:00"),
+            ],
+        );
+        assert_eq!(reps(&decisions), ["marta", "jonas"], "{state}");
+        assert_eq!(
+            passed_over(&decisions[1]),
+            ["marta: off shift until 2026-11-25 09:00 Europe/Berlin"]
+        );
+        // marta's SLA runs on her own calendar (09:00-13:00), jonas's on the pool's.
+        assert_eq!(decisions[0]["due"], "2026-11-24T11:00:00+01:00");
+        assert_eq!(decisions[1]["due"], "2026-11-24T15:00:00+01:00");
+    }
+}
+
+#[test]
+fn cap_2_per_day_sends_the_third_lead_of_a_day_on_and_resets_the_next_local_day() {
+    for state in stores("daily") {
+        let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+        let decisions = route(
+            "caps.route",
+            &state,
+            &[
+                daily("D-1", "2026-11-24T09:00:00+01:00"),
+                daily("D-2", "2026-11-24T10:00:00+01:00"),
+                // anna has had 2 today: the next member.
+                daily("D-3", "2026-11-24T11:00:00+01:00"),
+                // The next Berlin day, anna is eligible again.
+                daily("D-4", "2026-11-25T00:30:00+01:00"),
+                // Out of order: a lead of the first day counts in the first day.
+                daily("D-5", "2026-11-24T23:59:00+01:00"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["anna", "anna", "boris", "anna", "boris"],
+            "{state}"
+        );
+        assert_eq!(passed_over(&decisions[2]), ["anna: at cap 2/2 today"]);
+        // boris works from New York: 2026-11-25 00:30 in Berlin is still the 24th there, so
+        // his day holds D-3 and D-5; a sixth lead that Berlin day finds both at cap.
+    }
+}
+
+#[test]
+fn a_day_with_a_dst_change_is_23_hours_long() {
+    for state in stores("dst") {
+        let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+        // 2027-03-28 in Berlin: 00:00+01:00 to 24:00+02:00, 23 hours.
+        let decisions = route(
+            "caps.route",
+            &state,
+            &[
+                daily("S-1", "2027-03-28T00:10:00+01:00"),
+                daily("S-2", "2027-03-28T23:50:00+02:00"),
+                // The same local day: anna is at cap.
+                daily("S-3", "2027-03-28T23:55:00+02:00"),
+                // 2027-03-29 00:05+02:00 is 23 hours and 55 minutes after the day began.
+                daily("S-4", "2027-03-29T00:05:00+02:00"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["anna", "anna", "boris", "anna"],
+            "{state}"
+        );
+    }
+}
+
+#[test]
+fn weekly_caps_count_from_monday_and_a_rep_item_overrides_the_pool() {
+    for state in stores("weekly") {
+        let weekly = |id: &str, at: &str| lead(id, r#""team":"weekly""#, at);
+        // rita's own cap is 3 a week (the pool says 10).
+        let decisions = route(
+            "caps.route",
+            &state,
+            &[
+                weekly("K-1", "2026-11-23T09:00:00+01:00"),
+                weekly("K-2", "2026-11-25T09:00:00+01:00"),
+                weekly("K-3", "2026-11-29T23:00:00+01:00"),
+                // Sunday, still the same week: rita is at cap.
+                weekly("K-4", "2026-11-29T23:30:00+01:00"),
+                // Monday 00:30: a new week.
+                weekly("K-5", "2026-11-30T00:30:00+01:00"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["rita", "rita", "rita", "sam", "rita"],
+            "{state}"
+        );
+        assert_eq!(passed_over(&decisions[3]), ["rita: at cap 3/3 this week"]);
+    }
+}
+
+#[test]
+fn the_counts_of_period_caps_survive_between_runs_of_the_sqlite_state() {
+    let state = scratch("runs").join("state.db");
+    let state = state.to_string_lossy().to_string();
+    let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+    let first = route(
+        "caps.route",
+        &state,
+        &[
+            daily("R-1", "2026-11-24T09:00:00+01:00"),
+            daily("R-2", "2026-11-24T10:00:00+01:00"),
+        ],
+    );
+    assert_eq!(reps(&first), ["anna", "anna"]);
+    let second = route(
+        "caps.route",
+        &state,
+        &[daily("R-3", "2026-11-24T11:00:00+01:00")],
+    );
+    assert_eq!(reps(&second), ["boris"]);
+}
+
+#[test]
+fn the_team_words_check_clean_and_their_mistakes_are_named() {
+    for policy in ["shifts.route", "caps.route"] {
+        let output = run(&["check", &fixture(policy)], "");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{policy}: {stderr}");
+    }
+    // `escalate national after 2h` on a rule that routes to `national` is clean (above); a
+    // misspelt calendar on a rep, a period given twice, `cap 0 per day`, and a rep item nobody
+    // can reach are not.
+    let dir = scratch("mistakes");
+    let policy = dir.join("team.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string }\n\
+         calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\n\
+         rep olga { calendar mks  cap 3 per day  cap 4 per day }\n\
+         rep zoe { cap 0 per week }\n\
+         pool national { members olga, igor  on shift  cap 0 per day }\n\
+         otherwise -> pool national\n",
+    )
+    .unwrap();
+    let output = run(
+        &["check", &policy.to_string_lossy(), "--format", "json"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<(String, String)> = report
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(report["diagnostics"].as_array().into_iter().flatten())
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("unknown-calendar", "unknown calendar `mks`"),
+        ("duplicate-clause", "`cap N per day` is given twice"),
+        ("zero-cap", "rep `zoe` has `cap 0 per week`"),
+        ("zero-cap", "pool `national` has `cap 0 per day`"),
+        ("unused-rep", "rep `zoe` is in no pool and named by no rule"),
+    ] {
+        assert!(
+            found
+                .iter()
+                .any(|(code, message)| code == expected.0 && message == expected.1),
+            "{expected:?} not in {found:?}"
+        );
+    }
+}
+
+#[test]
+fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
+    let dir = scratch("v3");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+    route(
+        "caps.route",
+        &state,
+        &[daily("V-1", "2026-11-24T09:00:00+01:00")],
+    );
+    // Make it the version 3 file an earlier Switchboard wrote: no lead times.
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch("DROP TABLE lead_times; PRAGMA user_version = 3;")
+        .unwrap();
+    let again = route(
+        "caps.route",
+        &state,
+        &[
+            daily("V-1", "2026-11-24T09:00:00+01:00"),
+            daily("V-2", "2026-11-24T10:00:00+01:00"),
+            daily("V-3", "2026-11-24T11:00:00+01:00"),
+        ],
+    );
+    assert_eq!(again[0]["duplicate"], true);
+    // The assignment before the upgrade has no lead time, so it counts in no period: anna
+    // takes two more that day.
+    assert_eq!(reps(&again), ["anna", "anna", "anna"]);
+    let version: i64 = rusqlite::Connection::open(&state)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+}
