@@ -136,6 +136,15 @@ fn comments_after_the_last_item_keep_their_blank_line_and_add_none() {
 }
 
 #[test]
+fn a_byte_order_mark_inside_the_text_is_whitespace_to_the_formatter_too() {
+    // Found by the format fuzzer: a BOM after a field's type put a byte offset inside it.
+    let text = "schema lead {\n  id: string\n  created_at: time\u{feff}\n}\nqueue q\n";
+    let once = switchboard::format::format(text).unwrap();
+    assert_eq!(switchboard::format::format(&once).unwrap(), once);
+    assert!(once.contains("created_at: time"), "{once}");
+}
+
+#[test]
 fn a_file_with_syntax_errors_is_not_formatted() {
     let errors = switchboard::format::format("schema lead { id: string }\nwhen x = -> queue q\n")
         .unwrap_err();

@@ -51,6 +51,11 @@ impl Formatter<'_> {
 
     /// The trailing comment on the line where `offset` lies, if any (marked used).
     pub(super) fn trailing_on_line(&self, offset: usize, used: &mut [bool]) -> Option<String> {
+        // Callers step back a byte from an end; a BOM or other wide character may hold it.
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line_end = self.text[offset..]
             .find('\n')
             .map_or(self.text.len(), |i| offset + i);
@@ -81,7 +86,10 @@ impl Formatter<'_> {
     pub(super) fn content_end(&self, span: Span) -> usize {
         let mut end = span.end;
         loop {
-            let trimmed = self.text[span.start..end].trim_end().len() + span.start;
+            let trimmed = self.text[span.start..end]
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                .len()
+                + span.start;
             let line_start = self.text[..trimmed].rfind('\n').map_or(0, |i| i + 1);
             match self
                 .comments
