@@ -359,3 +359,75 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
         .unwrap();
     assert_eq!(version, 4);
 }
+
+#[test]
+fn one_prospect_under_three_ids_goes_to_the_first_leads_rep() {
+    for state in stores("prospects") {
+        let with = |id: &str, email: &str, at: &str| lead(id, &format!(r#""email":"{email}""#), at);
+        let decisions = route(
+            "prospects.route",
+            &state,
+            &[
+                with("P-1", "CEO@acme.com", "2026-11-24T10:00:00Z"),
+                // Another prospect takes the next turn of the rotation.
+                with("P-2", "cfo@other.com", "2026-11-24T10:01:00Z"),
+                with("P-3", " ceo@acme.com", "2026-11-24T10:05:00Z"),
+                with("P-4", "ceo@ACME.com", "2026-11-24T10:10:00Z"),
+                // Out of order: a lead from before P-1 has no earlier lead with this email.
+                with("P-5", "ceo@acme.com", "2026-11-23T09:00:00Z"),
+                // After 90 days the prospect is new again.
+                with("P-6", "ceo@acme.com", "2027-03-01T10:00:00Z"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["anna", "boris", "anna", "anna", "chen", "anna"],
+            "{state}"
+        );
+        assert_eq!(decisions[2]["action"], "rep");
+        assert_eq!(
+            reasons(&decisions[0]),
+            ["no earlier lead with this `email` in the 90d before this one"]
+        );
+        assert_eq!(decisions[4]["action"], "pool", "{state}");
+        assert_eq!(decisions[5]["action"], "pool", "{state}");
+    }
+}
+
+#[test]
+fn a_previous_rep_who_cannot_take_the_lead_now_gives_way_to_else() {
+    let dir = scratch("away");
+    let roster = dir.join("roster.json");
+    std::fs::write(
+        &roster,
+        r#"{"reps": {"anna": {"status": "available"}, "boris": {"status": "available"}, "chen": {"status": "available"}}}"#,
+    )
+    .unwrap();
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let with = |id: &str, at: &str| lead(id, r#""email":"ceo@acme.com""#, at);
+    let first = route(
+        "prospects.route",
+        &state,
+        &[with("A-1", "2026-11-24T10:00:00Z")],
+    );
+    assert_eq!(reps(&first), ["anna"]);
+    std::fs::write(
+        &roster,
+        r#"{"reps": {"anna": {"status": "away"}, "boris": {"status": "available"}, "chen": {"status": "available"}}}"#,
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "route",
+            &fixture("prospects.route"),
+            "--state",
+            &state,
+            "--roster",
+            &roster.to_string_lossy(),
+        ],
+        &format!("{}\n", with("A-2", "2026-11-24T11:00:00Z")),
+    );
+    let decision: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(decision["rep"], "boris", "{decision}");
+    assert_eq!(reasons(&decision), ["anna: away"]);
+}

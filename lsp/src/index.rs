@@ -357,7 +357,9 @@ impl Builder<'_> {
         match action {
             ActionKind::Pool(name) => self.name(SymbolKind::Pool, name, false),
             ActionKind::Queue(name) => self.name(SymbolKind::Queue, name, false),
-            ActionKind::OwnerOf(field) => self.name(SymbolKind::Field, field, false),
+            ActionKind::OwnerOf(field) | ActionKind::PreviousRep { field, .. } => {
+                self.name(SymbolKind::Field, field, false)
+            }
             ActionKind::Rep(name) => {
                 let kind = if self.names.fields.contains_key(&name.name) {
                     SymbolKind::Field

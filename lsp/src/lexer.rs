@@ -183,6 +183,8 @@ pub const KEYWORDS: &[&str] = &[
     "per",
     "on",
     "shift",
+    "previous",
+    "since",
     "true",
     "false",
 ];

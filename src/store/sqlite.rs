@@ -155,6 +155,14 @@ const TABLES: &str = "
         lead TEXT NOT NULL,
         PRIMARY KEY (rep, lead_s, lead)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS prospects (
+        field TEXT NOT NULL,
+        key TEXT NOT NULL,
+        lead_s INTEGER NOT NULL,
+        lead TEXT NOT NULL,
+        rep TEXT NOT NULL,
+        PRIMARY KEY (field, key, lead_s, lead)
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -448,6 +456,47 @@ impl StateStore for SqliteState {
             })
             .db()?;
         Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    fn remember(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        lead_at: Timestamp,
+        rep: &str,
+    ) -> Result<(), StateError> {
+        self.connection
+            .prepare_cached(
+                "INSERT OR REPLACE INTO prospects (field, key, lead_s, lead, rep) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .db()?
+            .execute(params![field, key, lead_at.as_second(), lead, rep])
+            .db()?;
+        Ok(())
+    }
+
+    fn previous_rep(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<String>, StateError> {
+        self.connection
+            .prepare_cached(
+                "SELECT rep FROM prospects WHERE field = ?1 AND key = ?2 AND lead_s >= ?3 \
+                 AND lead_s <= ?4 AND lead != ?5 ORDER BY lead_s DESC LIMIT 1",
+            )
+            .db()?
+            .query_row(
+                params![field, key, from.as_second(), to.as_second(), lead],
+                |row| row.get(0),
+            )
+            .optional()
+            .db()
     }
 
     fn assign(

@@ -66,6 +66,26 @@ impl<'a> Checker<'a> {
                         self.string_field(field, &info, "owner of");
                     }
                 }
+                ActionKind::PreviousRep { field, since } => {
+                    if let Some(info) = self.field(field) {
+                        self.string_field(field, &info, "previous rep of");
+                    }
+                    if let Some(since) = since
+                        && matches!(since.kind, DurationKind::Business { .. })
+                    {
+                        self.report(
+                            Diagnostic::new(
+                                Code::TypeMismatch,
+                                since.span,
+                                "`since` takes a fixed duration",
+                            )
+                            .with_label("a business duration")
+                            .with_help(
+                                "`previous rep of` looks back in calendar time: write `since 90d`",
+                            ),
+                        );
+                    }
+                }
             }
         }
         let has_business = rule
@@ -238,9 +258,12 @@ impl<'a> Checker<'a> {
                     format!("`{clause} {}` needs a string field", field.name),
                 )
                 .with_label(format!("`{}` is {}", field.name, info.ty.describe()))
-                .with_help(format!(
-                    "`{clause}` reads a rep or account name from a string field"
-                )),
+                .with_help(if clause == "previous rep of" {
+                    "`previous rep of` compares the values of a string field, such as an email"
+                        .to_string()
+                } else {
+                    format!("`{clause}` reads a rep or account name from a string field")
+                }),
             );
         }
     }

@@ -186,6 +186,26 @@ impl StateStore for Stateless {
     fn assigned_in(&mut self, _: &str, _: Timestamp, _: Timestamp) -> Result<u64, StateError> {
         Ok(0)
     }
+    fn remember(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Timestamp,
+        _: &str,
+    ) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn previous_rep(
+        &mut self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Timestamp,
+        _: Timestamp,
+    ) -> Result<Option<String>, StateError> {
+        Ok(None)
+    }
 }
 
 /// Compares two policies on leads, one line at a time.

@@ -59,6 +59,11 @@ pub enum Action {
         field: bool,
     },
     OwnerOf(String),
+    /// `previous rep of FIELD since D` (D in seconds).
+    PreviousRep {
+        field: String,
+        since: u64,
+    },
 }
 
 impl Action {
@@ -69,6 +74,10 @@ impl Action {
             Action::Queue(name) => format!("queue {name}"),
             Action::Rep { name, .. } => format!("rep {name}"),
             Action::OwnerOf(name) => format!("owner of {name}"),
+            Action::PreviousRep { field, since } => format!(
+                "previous rep of {field} since {}",
+                crate::syntax::ast::look_back(*since)
+            ),
         }
     }
 }
@@ -106,6 +115,13 @@ impl Routing {
                         field: policy.field_id(&name.name).is_some(),
                     },
                     ActionKind::OwnerOf(name) => Action::OwnerOf(name.name.clone()),
+                    ActionKind::PreviousRep { field, since } => Action::PreviousRep {
+                        field: field.name.clone(),
+                        since: match since.map(|since| since.kind) {
+                            Some(DurationKind::Fixed { seconds }) => seconds,
+                            _ => crate::syntax::ast::PREVIOUS_REP_DEFAULT_SECONDS,
+                        },
+                    },
                 })
                 .collect(),
             within,

@@ -3,7 +3,7 @@
 
 use super::{Formatter, Item, WIDTH};
 use crate::span::Span;
-use crate::syntax::ast::{Escalation, Expr, ExprKind};
+use crate::syntax::ast::{ActionKind, Escalation, Expr, ExprKind};
 
 impl<'a> Formatter<'a> {
     /// Rules, one line each (`when` aligned across named rules), wrapped when too long.
@@ -35,7 +35,18 @@ impl<'a> Formatter<'a> {
             let actions = rule
                 .actions
                 .iter()
-                .map(|action| action.kind.describe())
+                .map(|action| match &action.kind {
+                    // The duration as written (`90d`, not `12w6d`).
+                    ActionKind::PreviousRep {
+                        field,
+                        since: Some(since),
+                    } => format!(
+                        "previous rep of {} since {}",
+                        field.name,
+                        self.squeezed(since.span)
+                    ),
+                    kind => kind.describe(),
+                })
                 .collect::<Vec<_>>()
                 .join(" else ");
             let mut clauses = Vec::new();

@@ -47,6 +47,9 @@ pub struct Router<'a> {
     policy_hash: String,
     /// The digest of the schema leads are read with (part of every fingerprint).
     schema_digest: u64,
+    /// The fields some `previous rep of FIELD` reads: their values are remembered with every
+    /// assignment (and no other field's).
+    previous_fields: Vec<(String, crate::model::FieldId)>,
 }
 
 /// A rep's eligibility for one lead.
@@ -100,7 +103,33 @@ impl<'a> Router<'a> {
             config,
             policy_hash: policy_hash(policy_text),
             schema_digest: policy.schema_digest(),
+            previous_fields: previous_fields(policy),
         }
+    }
+
+    /// Records an assignment: the rep's load and period counts, and the values `previous rep
+    /// of` will look for.
+    fn assign(
+        &self,
+        state: &mut dyn StateStore,
+        rep: &str,
+        parsed: &ParsedLead,
+        lead_at: Timestamp,
+    ) -> Result<(), StateError> {
+        // Load counts leads assigned since the roster's `as_of`: an assignment's routing time is
+        // `now`; period caps count by the lead's own time.
+        state.assign(rep, &parsed.id, self.config.now, lead_at)?;
+        for (name, field) in &self.previous_fields {
+            if let Some(LeadValue::Str(value)) =
+                parsed.lead.values.get(*field).and_then(Option::as_ref)
+            {
+                let key = state::prospect_key(value);
+                if !key.is_empty() {
+                    state.remember(name, &key, &parsed.id, lead_at, rep)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The hash recorded with every decision in the ledger.
@@ -300,9 +329,7 @@ impl<'a> Router<'a> {
                 } => {
                     action_traces.extend(trace);
                     if let Some(rep) = action.rep() {
-                        // Load counts leads assigned since the roster's `as_of`: an assignment's
-                        // time is the routing time, `now`.
-                        state.assign(rep, &parsed.id, self.config.now, at)?;
+                        self.assign(state, rep, parsed, at)?;
                     }
                     decision.action = action;
                     calendar = pool_calendar.or(rule_calendar);
@@ -315,7 +342,8 @@ impl<'a> Router<'a> {
         {
             // `on shift` with nobody on shift and no `else` that took the lead.
             if let Some(rep) = fallback.action.rep() {
-                state.assign(rep, &parsed.id, self.config.now, fallback.opens)?;
+                // Counted in the period it is worked in: from the rep's start.
+                self.assign(state, rep, parsed, fallback.opens)?;
             }
             decision.reasons.push(Reason {
                 action: Some(action),
@@ -427,6 +455,49 @@ impl<'a> Router<'a> {
                     |rep| Action::Rep { rep },
                     || format!("rep {}", target.name),
                     None,
+                ))
+            }
+            ActionKind::PreviousRep { field, since } => {
+                let label = || action.describe();
+                let value = self
+                    .policy
+                    .field_id(&field.name)
+                    .and_then(|id| parsed.lead.values.get(id).and_then(Option::as_ref));
+                let key = match value {
+                    Some(LeadValue::Str(text)) => state::prospect_key(text),
+                    _ => String::new(),
+                };
+                if key.is_empty() {
+                    return Ok(failed(label(), format!("`{}` is not set", field.name)));
+                }
+                let seconds = match since.map(|since| since.kind) {
+                    Some(crate::syntax::ast::DurationKind::Fixed { seconds }) => seconds,
+                    _ => crate::syntax::ast::PREVIOUS_REP_DEFAULT_SECONDS,
+                };
+                let from = i64::try_from(seconds)
+                    .ok()
+                    .and_then(|seconds| {
+                        at.checked_sub(jiff::SignedDuration::from_secs(seconds))
+                            .ok()
+                    })
+                    .unwrap_or(Timestamp::MIN);
+                let Some(rep) = state.previous_rep(&field.name, &key, &parsed.id, from, at)? else {
+                    return Ok(failed(
+                        label(),
+                        format!(
+                            "no earlier lead with this `{}` in the {} before this one",
+                            field.name,
+                            crate::syntax::ast::look_back(seconds)
+                        ),
+                    ));
+                };
+                let candidate = self.candidate(state, &rep, None, at, named_calendar)?;
+                Ok(self.named(
+                    traced,
+                    candidate,
+                    |rep| Action::Rep { rep },
+                    label,
+                    Some(format!("had the lead with this `{}` before", field.name)),
                 ))
             }
             ActionKind::OwnerOf(field) => {
@@ -807,6 +878,22 @@ fn strategy_name(strategy: &StrategyDef) -> &'static str {
         StrategyDef::LeastLoaded => "least_loaded",
         StrategyDef::Ordered => "ordered",
     }
+}
+
+/// The fields `previous rep of FIELD` reads anywhere in the policy, with their ids.
+fn previous_fields(policy: &Policy) -> Vec<(String, crate::model::FieldId)> {
+    let mut fields: Vec<(String, crate::model::FieldId)> = Vec::new();
+    for rule in &policy.rules {
+        for action in &rule.syntax.actions {
+            if let ActionKind::PreviousRep { field, .. } = &action.kind
+                && let Some(id) = policy.field_id(&field.name)
+                && !fields.iter().any(|(name, _)| *name == field.name)
+            {
+                fields.push((field.name.clone(), id));
+            }
+        }
+    }
+    fields
 }
 
 /// Which traces a decision is made with: one to show (`--explain`), one for the ledger.

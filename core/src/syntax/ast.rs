@@ -425,6 +425,25 @@ pub enum ActionKind {
     Rep(Ident),
     OwnerOf(Ident),
     Queue(Ident),
+    /// `previous rep of FIELD [since D]`: the rep of the latest earlier lead whose FIELD had the
+    /// same value (trimmed, case-folded), within D (90 days when not given).
+    PreviousRep {
+        field: Ident,
+        since: Option<Duration>,
+    },
+}
+
+/// How far back `previous rep of` looks when the policy gives no `since`.
+pub const PREVIOUS_REP_DEFAULT_SECONDS: u64 = 90 * 86_400;
+
+/// A look-back as people write it: whole days as days (`90d`, not `12w6d`), else like a
+/// duration.
+pub fn look_back(seconds: u64) -> String {
+    if seconds > 0 && seconds.is_multiple_of(86_400) {
+        format!("{}d", seconds / 86_400)
+    } else {
+        DurationKind::Fixed { seconds }.to_string()
+    }
 }
 
 impl ActionKind {
@@ -435,6 +454,18 @@ impl ActionKind {
             ActionKind::Rep(name) => format!("rep {}", name.name),
             ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
             ActionKind::Queue(name) => format!("queue {}", name.name),
+            ActionKind::PreviousRep { field, since } => match since {
+                Some(Duration {
+                    kind: DurationKind::Fixed { seconds },
+                    ..
+                }) => format!(
+                    "previous rep of {} since {}",
+                    field.name,
+                    look_back(*seconds)
+                ),
+                Some(since) => format!("previous rep of {} since {}", field.name, since.kind),
+                None => format!("previous rep of {}", field.name),
+            },
         }
     }
 }

@@ -426,6 +426,10 @@ impl MapSpans for Action {
             | ActionKind::Rep(name)
             | ActionKind::OwnerOf(name)
             | ActionKind::Queue(name) => name.map_spans(f),
+            ActionKind::PreviousRep { field, since } => {
+                field.map_spans(f);
+                since.map_spans(f);
+            }
         }
         span.map_spans(f);
     }

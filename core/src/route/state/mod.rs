@@ -116,6 +116,34 @@ pub trait StateStore {
     /// `cap N per PERIOD` counts. Read from an index by rep and time, never the whole ledger.
     fn assigned_in(&mut self, rep: &str, from: Timestamp, to: Timestamp)
     -> Result<u64, StateError>;
+    /// Remembers that `lead`, whose own time is `lead_at` and whose `field` held `key`
+    /// (trimmed and case-folded), went to `rep`: what `previous rep of FIELD` reads.
+    fn remember(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        lead_at: Timestamp,
+        rep: &str,
+    ) -> Result<(), StateError>;
+    /// The rep of the latest lead other than `lead` whose `field` held `key`, with its own time
+    /// in `[from, to]`.
+    fn previous_rep(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<String>, StateError>;
+}
+
+/// A lead remembered for `previous rep of`: its own time, its id, its rep.
+type ProspectLead = (Timestamp, String, String);
+
+/// A value as `previous rep of` compares it: trimmed, case-folded.
+pub fn prospect_key(value: &str) -> String {
+    value.trim().to_lowercase()
 }
 
 /// State that lives as long as the process (`--state :memory:`).
@@ -126,6 +154,8 @@ pub struct MemoryState {
     assignments: HashMap<String, Vec<Timestamp>>,
     /// Per rep, the lead times of its assignments, sorted (leads may arrive out of order).
     lead_times: HashMap<String, Vec<Timestamp>>,
+    /// Per (field, key), the leads with that value: (lead time, lead, rep), sorted by time.
+    prospects: HashMap<(String, String), Vec<ProspectLead>>,
     /// Load counts already asked for, kept current as leads are assigned.
     loads: Loads,
 }
@@ -207,6 +237,43 @@ impl StateStore for MemoryState {
         let start = times.partition_point(|time| *time < from);
         let end = times.partition_point(|time| *time < to);
         Ok(end.saturating_sub(start) as u64)
+    }
+
+    fn remember(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        lead_at: Timestamp,
+        rep: &str,
+    ) -> Result<(), StateError> {
+        let leads = self
+            .prospects
+            .entry((field.to_string(), key.to_string()))
+            .or_default();
+        let place = leads.partition_point(|(time, _, _)| *time <= lead_at);
+        leads.insert(place, (lead_at, lead.to_string(), rep.to_string()));
+        Ok(())
+    }
+
+    fn previous_rep(
+        &mut self,
+        field: &str,
+        key: &str,
+        lead: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<String>, StateError> {
+        let Some(leads) = self.prospects.get(&(field.to_string(), key.to_string())) else {
+            return Ok(None);
+        };
+        let end = leads.partition_point(|(time, _, _)| *time <= to);
+        Ok(leads[..end]
+            .iter()
+            .rev()
+            .take_while(|(time, _, _)| *time >= from)
+            .find(|(_, id, _)| id != lead)
+            .map(|(_, _, rep)| rep.clone()))
     }
 }
 

@@ -65,6 +65,22 @@ impl Lowerer<'_> {
     fn action(&mut self, pair: Pair<'_, Rule>) -> Option<Action> {
         let span = self.span(&pair);
         let grammar_rule = pair.as_rule();
+        if grammar_rule == Rule::previous_action {
+            let mut field = None;
+            let mut since = None;
+            for part in pair.into_inner() {
+                match part.as_rule() {
+                    Rule::ident => field = Some(self.ident(&part)),
+                    Rule::duration => since = self.duration(part),
+                    _ => {}
+                }
+            }
+            let kind = ActionKind::PreviousRep {
+                field: field?,
+                since,
+            };
+            return Some(Action { kind, span });
+        }
         let target = pair.into_inner().find(|p| p.as_rule() == Rule::ident)?;
         let target = self.ident(&target);
         let kind = match grammar_rule {
