@@ -252,6 +252,28 @@ test('more literals: combined durations, negative and fractional numbers, weight
   assert.equal(scopeOf(tokens, 'unassigned'), 'constant.language.unassigned.switchboard');
 });
 
+test('the team: rep items, caps per period, on shift, previous rep of', async () => {
+  const tokens = await tokenize(
+    [
+      'rep igor { calendar nsk  cap 3 per day }',
+      'pool national { members olga, igor  cap 20  cap 5 per week  on shift }',
+      'rule returning: when email is set -> previous rep of email since 90d else pool national',
+    ].join('\n'),
+  );
+  assert.equal(scopeOf(tokens, 'rep'), 'storage.type.rep.switchboard');
+  assert.equal(scopeOf(tokens, 'igor'), 'entity.name.type.rep.switchboard');
+  assert.equal(scopeOf(tokens, 'per'), 'keyword.other.per.switchboard');
+  assert.equal(scopeOf(tokens, 'day'), 'keyword.other.unit.switchboard');
+  assert.equal(scopeOf(tokens, 'week'), 'keyword.other.unit.switchboard');
+  assert.equal(scopeOf(tokens, 'on'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, 'shift'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, 'previous'), 'keyword.other.previous.switchboard');
+  assert.equal(scopeOf(tokens, 'rep', 1), 'keyword.other.rep.switchboard');
+  assert.equal(scopeOf(tokens, 'email', 1), 'variable.other.field.switchboard');
+  assert.equal(scopeOf(tokens, 'since'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, '90d'), 'constant.numeric.duration.switchboard');
+});
+
 test('every keyword of grammar/switchboard.pest is highlighted as a keyword', async () => {
   const pest = fs.readFileSync(path.join(repoDir, 'grammar', 'switchboard.pest'), 'utf8');
   const keywords = [...pest.matchAll(/^kw_\w+\s*=\s*@\{\s*"(\w+)"/gm)].map((m) => m[1]);
