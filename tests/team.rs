@@ -431,3 +431,36 @@ fn a_previous_rep_who_cannot_take_the_lead_now_gives_way_to_else() {
     assert_eq!(decision["rep"], "boris", "{decision}");
     assert_eq!(reasons(&decision), ["anna: away"]);
 }
+
+#[test]
+fn diff_names_changes_of_hours_caps_and_on_shift() {
+    let dir = scratch("diff");
+    let old = std::fs::read_to_string(fixture("shifts.route")).unwrap();
+    let new = old
+        .replace(
+            "rep igor { calendar nsk }",
+            "rep igor { calendar msk  cap 4 per day }",
+        )
+        .replace("strategy round_robin  on shift", "strategy round_robin")
+        .replace("rep marta { calendar mornings }\n", "");
+    assert_ne!(old, new);
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    let output = run(
+        &[
+            "diff",
+            &dir.join("old.route").to_string_lossy(),
+            &dir.join("new.route").to_string_lossy(),
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1), "the policies differ");
+    let text = String::from_utf8(output.stdout).unwrap();
+    for line in [
+        "  pool `national` changed: members take leads: on shift -> any time (leads of rules `east`)",
+        "  rep `igor` changed: calendar: nsk -> msk; cap per day: none -> 4 (a member of pools `national`)",
+        "  rep `marta` removed (a member of pools `desk`)",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    }
+}

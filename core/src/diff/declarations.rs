@@ -7,6 +7,8 @@ use crate::syntax::ast::ActionKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DeclarationKind {
     Pool,
+    /// A `rep` item: a rep's own calendar and caps.
+    Rep,
     Queue,
     Calendar,
 }
@@ -15,6 +17,7 @@ impl DeclarationKind {
     pub fn as_str(self) -> &'static str {
         match self {
             DeclarationKind::Pool => "pool",
+            DeclarationKind::Rep => "rep",
             DeclarationKind::Queue => "queue",
             DeclarationKind::Calendar => "calendar",
         }
@@ -53,9 +56,10 @@ pub struct DeclarationChange {
 }
 
 impl DeclarationChange {
-    /// Whether it changes what happens to some lead (a changed pool or calendar).
+    /// Whether it changes what happens to some lead (a changed pool, rep or calendar; a `rep`
+    /// item added or removed changes that rep's hours or caps).
     pub fn matters(&self) -> bool {
-        self.presence == Presence::Changed
+        self.presence == Presence::Changed || self.kind == DeclarationKind::Rep
     }
 }
 
@@ -63,6 +67,7 @@ impl DeclarationChange {
 pub(super) fn declarations(old: &Policy, new: &Policy) -> Vec<DeclarationChange> {
     let mut out = Vec::new();
     pool_changes(old, new, &mut out);
+    rep_changes(old, new, &mut out);
     queue_changes(old, new, &mut out);
     calendar_changes(old, new, &mut out);
     out
@@ -113,9 +118,18 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 if a != b {
                     details.push(format!("strategy: {a} -> {b}"));
                 }
-                if pool.cap != other.cap {
-                    let show = |cap: Option<u64>| cap.map_or("none".to_string(), |c| c.to_string());
-                    details.push(format!("cap: {} -> {}", show(pool.cap), show(other.cap)));
+                cap_details(
+                    (pool.cap, &pool.period_caps),
+                    (other.cap, &other.period_caps),
+                    &mut details,
+                );
+                if pool.on_shift != other.on_shift {
+                    let show = |on: bool| if on { "on shift" } else { "any time" };
+                    details.push(format!(
+                        "members take leads: {} -> {}",
+                        show(pool.on_shift),
+                        show(other.on_shift)
+                    ));
                 }
                 let (a, b) = (
                     calendar_name(old, pool.calendar),
@@ -144,6 +158,98 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 presence: Presence::Added,
                 details: Vec::new(),
                 used_by: used_by(&pool.name),
+            });
+        }
+    }
+}
+
+/// `cap` and `cap per PERIOD` differences, one detail each: "cap per day: none -> 5".
+fn cap_details(
+    old: (Option<u64>, &[(crate::model::Period, u64)]),
+    new: (Option<u64>, &[(crate::model::Period, u64)]),
+    details: &mut Vec<String>,
+) {
+    let show = |cap: Option<u64>| cap.map_or("none".to_string(), |c| c.to_string());
+    if old.0 != new.0 {
+        details.push(format!("cap: {} -> {}", show(old.0), show(new.0)));
+    }
+    let of = |caps: &[(crate::model::Period, u64)], period| {
+        caps.iter().find(|(p, _)| *p == period).map(|(_, n)| *n)
+    };
+    for period in [
+        crate::model::Period::Hour,
+        crate::model::Period::Day,
+        crate::model::Period::Week,
+    ] {
+        let (a, b) = (of(old.1, period), of(new.1, period));
+        if a != b {
+            details.push(format!(
+                "cap per {}: {} -> {}",
+                period.word(),
+                show(a),
+                show(b)
+            ));
+        }
+    }
+}
+
+/// The `rep` items only one side declares, and those both declare differently (each with NEW's
+/// pools the rep is a member of).
+fn rep_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
+    let pools_of = |name: &str| -> Vec<String> {
+        new.pools
+            .iter()
+            .filter(|pool| pool.members.iter().any(|member| member == name))
+            .map(|pool| pool.name.clone())
+            .collect()
+    };
+    let calendar_name = |policy: &Policy, id: Option<usize>| {
+        id.and_then(|c| policy.calendars.get(c))
+            .map_or("none".to_string(), |c| c.name.clone())
+    };
+    for rep in &old.reps {
+        match new.reps.iter().find(|r| r.name == rep.name) {
+            None => out.push(DeclarationChange {
+                kind: DeclarationKind::Rep,
+                name: rep.name.clone(),
+                presence: Presence::Removed,
+                details: Vec::new(),
+                used_by: pools_of(&rep.name),
+            }),
+            Some(other) => {
+                let mut details = Vec::new();
+                let (a, b) = (
+                    calendar_name(old, rep.calendar),
+                    calendar_name(new, other.calendar),
+                );
+                if a != b {
+                    details.push(format!("calendar: {a} -> {b}"));
+                }
+                cap_details(
+                    (rep.cap, &rep.period_caps),
+                    (other.cap, &other.period_caps),
+                    &mut details,
+                );
+                if !details.is_empty() {
+                    out.push(DeclarationChange {
+                        kind: DeclarationKind::Rep,
+                        name: rep.name.clone(),
+                        presence: Presence::Changed,
+                        details,
+                        used_by: pools_of(&rep.name),
+                    });
+                }
+            }
+        }
+    }
+    for rep in &new.reps {
+        if !old.reps.iter().any(|r| r.name == rep.name) {
+            out.push(DeclarationChange {
+                kind: DeclarationKind::Rep,
+                name: rep.name.clone(),
+                presence: Presence::Added,
+                details: Vec::new(),
+                used_by: pools_of(&rep.name),
             });
         }
     }

@@ -140,6 +140,9 @@ fn declaration(change: &DeclarationChange) -> String {
             super::DeclarationKind::Calendar => {
                 write!(text, " (the SLA clock of pools {})", rules.join(", "))
             }
+            super::DeclarationKind::Rep => {
+                write!(text, " (a member of pools {})", rules.join(", "))
+            }
             _ => write!(text, " (leads of rules {})", rules.join(", ")),
         };
     }
@@ -202,9 +205,9 @@ pub fn human(
         }
     }
     if diff.declarations.is_empty() {
-        out.push_str("pools, queues, calendars: no changes\n");
+        out.push_str("pools, reps, queues, calendars: no changes\n");
     } else {
-        out.push_str("pools, queues, calendars:\n");
+        out.push_str("pools, reps, queues, calendars:\n");
         for change in &diff.declarations {
             let _ = writeln!(out, "  {}", declaration(change));
         }
