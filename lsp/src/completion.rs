@@ -174,7 +174,7 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             },
             "strategy" => Context::Strategy,
             "calendar" => Context::Calendars,
-            "cap" => Context::Nothing,
+            "cap" | "per" | "on" => Context::Nothing,
             _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
                 Context::PoolClause
             }
@@ -560,6 +560,11 @@ fn actions(out: &mut Items) {
         "owner of ${1:field}",
         "the owner of the account a field names",
     );
+    out.snippet(
+        "previous rep of",
+        "previous rep of ${1:field} since ${2:90d}",
+        "the rep of the latest earlier lead with the same value of a string field",
+    );
 }
 
 /// What may follow a complete action: `else`, `within` and `escalate`.
@@ -601,7 +606,16 @@ fn pool_clauses(out: &mut Items) {
         "cap ${1:25}",
         "the most open leads a member may hold",
     );
+    out.snippet(
+        "cap per",
+        "cap ${1:5} per ${2|day,hour,week|}",
+        "the most leads a member may get in an hour, a day or a week",
+    );
     out.snippet("calendar", "calendar ${1:name}", "the pool's working hours");
+    out.keyword(
+        "on shift",
+        "members take leads only while their working time is open",
+    );
 }
 
 /// The clauses of a calendar.

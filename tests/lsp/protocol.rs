@@ -379,3 +379,33 @@ fn a_whole_session_answers_every_feature() {
     );
     client.shutdown();
 }
+
+#[test]
+fn the_team_words_are_completed_highlighted_and_explained() {
+    let mut client = Client::start("team");
+    let text = "schema lead { id: string  email: string?  created_at: time }\n\
+                calendar nsk { timezone Asia/Novosibirsk  hours mon-fri 09:00-18:00 }\n\
+                rep igor { calendar nsk  cap 3 per day }\n\
+                pool national { members olga, igor  cap 5 per day  on shift\n  \n}\n\
+                rule returning: when email is set -> previous rep of email since 90d else pool national\n\
+                otherwise -> pool national escalate national after 2h\n";
+    let uri = client.open("team.route", text);
+    let published = client.diagnostics(&uri);
+    assert_eq!(published["diagnostics"], json!([]), "{published}");
+    // A new clause line in a pool offers the period cap and `on shift`.
+    let (line, _) = position_of(text, "  \n}", "");
+    let pool_clauses = client.result(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 2}}),
+    );
+    let offered = labels(&pool_clauses);
+    for label in ["members", "cap", "cap per", "calendar", "on shift"] {
+        assert!(offered.iter().any(|l| l == label), "{label} not in {offered:?}");
+    }
+    // Hover on the pool says what its caps and `on shift` mean.
+    let hover = client.result("textDocument/hover", at(&uri, text, "national", "pool national"));
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(shown.contains("5 new leads per rep per day"), "{shown}");
+    assert!(shown.contains("on shift"), "{shown}");
+    client.shutdown();
+}
