@@ -3,6 +3,11 @@
 //! (a) the floor: parse each line with serde_json and write a small JSON object per line;
 //! (b) `route` with in-memory state; (c) `route` with the SQLite state (a temporary file,
 //! batches of 512 leads per transaction, as the CLI does).
+//! Then the same runs with the team's words (issue 14): every pool `on shift` with a `cap N per
+//! day` (high enough never to bind, so the decisions are the same but every member's day is
+//! counted), `rep` items with their own calendar, and `previous rep of` (its field's value is
+//! remembered with every assignment, and looked up for 1% of leads), as a ratio of the plain
+//! policy in the same run.
 //! Run with `cargo bench --bench route` (`-- --leads N` to change the count; `-- --write DIR`
 //! writes the policy and leads instead, for measuring the command line).
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // a benchmark that measures the wrong thing must stop
@@ -73,21 +78,72 @@ fn main() {
         std::fs::write(dir.join("leads.ndjson"), generator::leads(count)).unwrap();
         return;
     }
-    let report = switchboard::check_source(&policy_text);
-    assert_eq!(report.error_count(), 0);
-    let (policy, compiled) = report.compiled.unwrap();
     let input = generator::leads(count);
+    let plain = measure(&policy_text, &input, count, true);
+    let team = measure(&team_policy(&policy_text), &input, count, false);
+    let rate = |elapsed: std::time::Duration| count as f64 / elapsed.as_secs_f64();
+    println!(
+        "\n| with on shift, cap per day, rep items, previous rep of | time | leads/s | of the plain policy |"
+    );
+    println!("|---|---:|---:|---:|");
+    println!(
+        "| (d) route, `--state :memory:` | {:.2} s | {:.0} | {:.2} |",
+        team.0.as_secs_f64(),
+        rate(team.0),
+        rate(team.0) / rate(plain.0)
+    );
+    println!(
+        "| (e) route, SQLite state | {:.2} s | {:.0} | {:.2} |",
+        team.1.as_secs_f64(),
+        rate(team.1),
+        rate(team.1) / rate(plain.1)
+    );
+}
+
+/// The generated policy with the team's words: the same rules and decisions, more counted.
+fn team_policy(plain: &str) -> String {
+    let mut text = plain.replace(
+        "calendar office }\n",
+        "calendar office  cap 100000 per day  on shift }\n",
+    );
+    // Everyone works the office hours; three reps have a `rep` item of their own.
+    let calendar_end = text.find("\n\npool ").expect("pools follow the calendar");
+    text.insert_str(
+        calendar_end,
+        "\nrep territory_0_anna { calendar office  cap 100000 per day }\n\
+         rep territory_0_boris { calendar office }\n\
+         rep territory_0_dmitri { calendar office  cap 100000 per week }",
+    );
+    let first_rule = text.find("rule r_").expect("rules");
+    text.insert_str(
+        first_rule,
+        "rule returning: when deal_value < 3000 -> previous rep of country since 1d else pool territory_0_sdr\n",
+    );
+    text
+}
+
+/// Routes the leads with the policy in memory, then with SQLite; prints the table of the plain
+/// policy (with the floor) when asked. The times of (b) and (c).
+fn measure(
+    policy_text: &str,
+    input: &[u8],
+    count: usize,
+    print: bool,
+) -> (std::time::Duration, std::time::Duration) {
+    let report = switchboard::check_source(policy_text);
+    assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+    let (policy, compiled) = report.compiled.unwrap();
     let config = RouteConfig {
         now: "2026-11-23T10:00:00Z".parse().unwrap(),
         explain: false,
         limits: Limits::default(),
     };
-    let router = Router::new(&policy, &compiled, None, config, &policy_text);
+    let router = Router::new(&policy, &compiled, None, config, policy_text);
     let mut sink = Vec::with_capacity(1 << 20);
 
     // (a) The floor.
     let started = Instant::now();
-    let mut cursor = &input[..];
+    let mut cursor = input;
     while let Some(Line::Text(bytes)) = read_line(&mut cursor, 1 << 20).unwrap() {
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("");
@@ -108,7 +164,7 @@ fn main() {
     let started = Instant::now();
     let mut memory = MemoryState::default();
     let mut decisions = String::with_capacity(1 << 20);
-    let routed = route_all(&router, &mut memory, &input, &mut decisions);
+    let routed = route_all(&router, &mut memory, input, &mut decisions);
     let in_memory = started.elapsed();
     assert_eq!(routed, count);
 
@@ -117,11 +173,14 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut sqlite = switchboard::store::SqliteState::open(&dir.join("state.db")).unwrap();
     let started = Instant::now();
-    route_all(&router, &mut sqlite, &input, &mut decisions);
+    route_all(&router, &mut sqlite, input, &mut decisions);
     let with_sqlite = started.elapsed();
     drop(sqlite);
     let _ = std::fs::remove_dir_all(&dir);
 
+    if !print {
+        return (in_memory, with_sqlite);
+    }
     let rate = |elapsed: std::time::Duration| count as f64 / elapsed.as_secs_f64();
     println!("{count} leads, 100-rule policy, one thread");
     println!("| run | time | leads/s | ratio |");
@@ -143,4 +202,5 @@ fn main() {
         rate(with_sqlite),
         rate(with_sqlite) / rate(in_memory)
     );
+    (in_memory, with_sqlite)
 }

@@ -338,7 +338,10 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
     // Make it the version 3 file an earlier Switchboard wrote: no lead times.
     rusqlite::Connection::open(&state)
         .unwrap()
-        .execute_batch("DROP TABLE lead_times; PRAGMA user_version = 3;")
+        .execute_batch(
+            "DROP TABLE lead_times; DROP TABLE window_counts; DROP TABLE prospects; \
+             PRAGMA user_version = 3;",
+        )
         .unwrap();
     let again = route(
         "caps.route",

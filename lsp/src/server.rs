@@ -81,6 +81,9 @@ struct Pending {
 #[derive(Default)]
 struct State {
     docs: HashMap<Uri, Doc>,
+    /// Per opened policy, the search for the files of tests beside it: set when it is done, so
+    /// that requests which count tests (code lenses, running tests) wait for it.
+    discoveries: HashMap<Uri, Arc<tokio::sync::OnceCell<()>>>,
 }
 
 pub struct Backend {
@@ -327,6 +330,13 @@ impl Backend {
     /// it), the given one included.
     async fn family(&self, analysis: &Arc<Analysis>) -> Vec<Arc<Analysis>> {
         let policy_uri = analysis.policy.as_ref().map(|p| p.uri.clone());
+        // The files of tests beside a policy just opened may still be being found.
+        if let Some(uri) = &policy_uri {
+            let discovery = self.state().discoveries.get(uri).cloned();
+            if let Some(discovery) = discovery {
+                discovery.get_or_init(|| async {}).await;
+            }
+        }
         let uris: Vec<Uri> = self.state().docs.keys().cloned().collect();
         let mut family = vec![analysis.clone()];
         for uri in uris {
@@ -543,7 +553,13 @@ impl LanguageServer for Backend {
                 Doc::new(document.text, document.version, true),
             );
         }
-        self.discover_tests_beside(&document.uri).await;
+        let discovery = Arc::new(tokio::sync::OnceCell::new());
+        self.state()
+            .discoveries
+            .insert(document.uri.clone(), discovery.clone());
+        discovery
+            .get_or_init(|| self.discover_tests_beside(&document.uri))
+            .await;
         self.refresh(document.uri).await;
     }
 

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use switchboard_core::route::state::{
-    Loads, Recorded, StateError, StateErrorKind, StateStore, compact,
+    Loads, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
 };
 use switchboard_core::route::wire;
 
@@ -45,10 +45,14 @@ pub struct SqliteState {
     rotations: HashMap<String, (String, bool)>,
     /// Load counts read in this batch, kept current as leads are assigned.
     loads: Loads,
+    /// Period-cap windows counted in this batch, kept current as leads are assigned.
+    windows: WindowCounts,
     /// The compact form of the entry being recorded (reused, so recording allocates nothing).
     scratch: Vec<u8>,
     /// This batch's assignments (rep -> times in seconds), added to `load_counts` at commit.
     assigned_in_batch: HashMap<String, Vec<i64>>,
+    /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
+    lead_times_in_batch: HashMap<String, Vec<i64>>,
 }
 
 impl SqliteState {
@@ -97,8 +101,10 @@ impl SqliteState {
             in_batch: false,
             rotations: HashMap::new(),
             loads: Loads::default(),
+            windows: WindowCounts::default(),
             scratch: Vec::with_capacity(1024),
             assigned_in_batch: HashMap::new(),
+            lead_times_in_batch: HashMap::new(),
         }))
     }
 
@@ -133,6 +139,41 @@ impl SqliteState {
     }
 }
 
+impl SqliteState {
+    /// Adds this batch's lead times to every stored window count they fall in: one read and
+    /// one write per rep and window, not one per lead.
+    fn flush_window_counts(&mut self) -> Result<(), StateError> {
+        for (rep, times) in self.lead_times_in_batch.drain() {
+            let stored: Vec<(i64, i64, i64)> = self
+                .connection
+                .prepare_cached("SELECT from_s, to_s, count FROM window_counts WHERE rep = ?1")
+                .db()?
+                .query_map(params![rep], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .db()?
+                .collect::<Result<_, _>>()
+                .db()?;
+            for (from, to, count) in stored {
+                let added = times.iter().filter(|at| from <= **at && **at < to).count();
+                if added == 0 {
+                    continue;
+                }
+                let total = count.saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
+                self.connection
+                    .prepare_cached(
+                        "UPDATE window_counts SET count = ?4 \
+                         WHERE rep = ?1 AND from_s = ?2 AND to_s = ?3",
+                    )
+                    .db()?
+                    .execute(params![rep, from, to, total])
+                    .db()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The version of the tables this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 4;
 
@@ -154,6 +195,13 @@ const TABLES: &str = "
         lead_s INTEGER NOT NULL,
         lead TEXT NOT NULL,
         PRIMARY KEY (rep, lead_s, lead)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS window_counts (
+        rep TEXT NOT NULL,
+        from_s INTEGER NOT NULL,
+        to_s INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (rep, from_s, to_s)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS prospects (
         field TEXT NOT NULL,
@@ -289,7 +337,9 @@ impl StateStore for SqliteState {
         self.in_batch = true;
         self.rotations.clear();
         self.loads.clear();
+        self.windows.clear();
         self.assigned_in_batch.clear();
+        self.lead_times_in_batch.clear();
         Ok(())
     }
 
@@ -312,6 +362,7 @@ impl StateStore for SqliteState {
             }
         }
         self.flush_load_counts()?;
+        self.flush_window_counts()?;
         self.connection.execute_batch("COMMIT").db()?;
         self.in_batch = false;
         Ok(())
@@ -325,7 +376,9 @@ impl StateStore for SqliteState {
         self.in_batch = false;
         self.rotations.clear();
         self.loads.clear();
+        self.windows.clear();
         self.assigned_in_batch.clear();
+        self.lead_times_in_batch.clear();
         Ok(())
     }
 
@@ -445,17 +498,53 @@ impl StateStore for SqliteState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<u64, StateError> {
-        let count: i64 = self
+        if let Some(count) = self.windows.get(rep, from, to) {
+            return Ok(count);
+        }
+        let (from_s, to_s) = (from.as_second(), to.as_second());
+        let stored: Option<i64> = self
             .connection
             .prepare_cached(
-                "SELECT COUNT(*) FROM lead_times WHERE rep = ?1 AND lead_s >= ?2 AND lead_s < ?3",
+                "SELECT count FROM window_counts WHERE rep = ?1 AND from_s = ?2 AND to_s = ?3",
             )
             .db()?
-            .query_row(params![rep, from.as_second(), to.as_second()], |row| {
-                row.get(0)
-            })
+            .query_row(params![rep, from_s, to_s], |row| row.get(0))
+            .optional()
             .db()?;
-        Ok(u64::try_from(count).unwrap_or(0))
+        // This batch's own assignments reach `window_counts` only at commit.
+        let pending = self.lead_times_in_batch.get(rep).map_or(0, |times| {
+            times
+                .iter()
+                .filter(|at| from_s <= **at && **at < to_s)
+                .count()
+        });
+        let pending = i64::try_from(pending).unwrap_or(0);
+        let count = match stored {
+            Some(count) => count + pending,
+            None => {
+                // Counted once for this (rep, window), then kept current at every commit.
+                let count: i64 = self
+                    .connection
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM lead_times \
+                         WHERE rep = ?1 AND lead_s >= ?2 AND lead_s < ?3",
+                    )
+                    .db()?
+                    .query_row(params![rep, from_s, to_s], |row| row.get(0))
+                    .db()?;
+                self.connection
+                    .prepare_cached(
+                        "INSERT INTO window_counts (rep, from_s, to_s, count) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .db()?
+                    .execute(params![rep, from_s, to_s, count - pending])
+                    .db()?;
+                count
+            }
+        };
+        let count = u64::try_from(count).unwrap_or(0);
+        self.windows.insert(rep, from, to, count);
+        Ok(count)
     }
 
     fn remember(
@@ -513,6 +602,11 @@ impl StateStore for SqliteState {
             .db()?
             .execute(params![rep, lead_at.as_second(), lead])
             .db()?;
+        self.windows.assigned(rep, lead_at);
+        self.lead_times_in_batch
+            .entry(rep.to_string())
+            .or_default()
+            .push(lead_at.as_second());
         let at_s = at.as_second();
         self.connection
             .prepare_cached(

@@ -400,10 +400,16 @@ fn the_team_words_are_completed_highlighted_and_explained() {
     );
     let offered = labels(&pool_clauses);
     for label in ["members", "cap", "cap per", "calendar", "on shift"] {
-        assert!(offered.iter().any(|l| l == label), "{label} not in {offered:?}");
+        assert!(
+            offered.iter().any(|l| l == label),
+            "{label} not in {offered:?}"
+        );
     }
     // Hover on the pool says what its caps and `on shift` mean.
-    let hover = client.result("textDocument/hover", at(&uri, text, "national", "pool national"));
+    let hover = client.result(
+        "textDocument/hover",
+        at(&uri, text, "national", "pool national"),
+    );
     let shown = hover["contents"]["value"].as_str().unwrap_or_default();
     assert!(shown.contains("5 new leads per rep per day"), "{shown}");
     assert!(shown.contains("on shift"), "{shown}");

@@ -459,13 +459,20 @@ impl Policy {
             .or_else(|| pool.and_then(|pool| pool.calendar))
     }
 
-    /// A member's caps in `pool`: the rep item's of a period, else the pool's.
-    pub fn member_caps(
-        &self,
-        pool: Option<&PoolDef>,
+    /// A member's caps in `pool`: the rep item's of a period, else the pool's (borrowed when
+    /// the rep has no `rep` item: the common case costs no allocation).
+    pub fn member_caps<'p>(
+        &'p self,
+        pool: Option<&'p PoolDef>,
         rep: &str,
-    ) -> (Option<u64>, Vec<(Period, u64)>) {
+    ) -> (Option<u64>, std::borrow::Cow<'p, [(Period, u64)]>) {
         let own = self.rep_def(rep);
+        if own.is_none() {
+            return (
+                pool.and_then(|pool| pool.cap),
+                std::borrow::Cow::Borrowed(pool.map_or(&[][..], |pool| &pool.period_caps[..])),
+            );
+        }
         let open = own
             .and_then(|def| def.cap)
             .or_else(|| pool.and_then(|pool| pool.cap));
@@ -479,7 +486,7 @@ impl Policy {
             }
         }
         periods.sort();
-        (open, periods)
+        (open, std::borrow::Cow::Owned(periods))
     }
 }
 

@@ -50,7 +50,12 @@ pub struct Router<'a> {
     /// The fields some `previous rep of FIELD` reads: their values are remembered with every
     /// assignment (and no other field's).
     previous_fields: Vec<(String, crate::model::FieldId)>,
+    /// The last period window computed per (period, calendar), reused while it holds the lead.
+    last_windows: std::cell::RefCell<Vec<LastWindow>>,
 }
+
+/// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
+type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
 
 /// A rep's eligibility for one lead.
 #[derive(Debug, Clone)]
@@ -104,6 +109,7 @@ impl<'a> Router<'a> {
             policy_hash: policy_hash(policy_text),
             schema_digest: policy.schema_digest(),
             previous_fields: previous_fields(policy),
+            last_windows: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -130,6 +136,29 @@ impl<'a> Router<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The window of `period` that holds `at` in a calendar's zone (`None`: UTC), from the last
+    /// one computed when it still holds `at` (leads mostly arrive in order, and every member of
+    /// a pool shares the pool's calendar).
+    fn window(
+        &self,
+        at: Timestamp,
+        period: crate::model::Period,
+        calendar: Option<usize>,
+        zone: &jiff::tz::TimeZone,
+    ) -> Option<(Timestamp, Timestamp)> {
+        let mut last = self.last_windows.borrow_mut();
+        if let Some((_, _, from, to)) = last
+            .iter()
+            .find(|(p, c, from, to)| *p == period && *c == calendar && *from <= at && at < *to)
+        {
+            return Some((*from, *to));
+        }
+        let (from, to) = clock::period_window(at, period, zone)?;
+        last.retain(|(p, c, _, _)| !(*p == period && *c == calendar));
+        last.push((period, calendar, from, to));
+        Some((from, to))
     }
 
     /// The hash recorded with every decision in the ledger.
@@ -647,8 +676,15 @@ impl<'a> Router<'a> {
             return Ok(candidate);
         }
         let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
-        for (period, limit) in period_caps {
-            let Some((from, to)) = clock::period_window(at, period, &zone) else {
+        for &(period, limit) in period_caps.iter() {
+            // The zone is the rep's own or pool's calendar's; a named rep without either is
+            // placed by the rule's calendar, which is not cached.
+            let window = if own_calendar.is_some() || named_calendar.is_none() {
+                self.window(at, period, own_calendar, &zone)
+            } else {
+                clock::period_window(at, period, &zone)
+            };
+            let Some((from, to)) = window else {
                 continue;
             };
             let count = state.assigned_in(rep, from, to)?;

@@ -11,7 +11,7 @@ pub mod compact;
 
 use crate::route::decision::{Decision, RecordedTrace};
 use jiff::Timestamp;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A decision as the ledger keeps it, with what is needed to answer for it later.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,8 +138,48 @@ pub trait StateStore {
     ) -> Result<Option<String>, StateError>;
 }
 
-/// A lead remembered for `previous rep of`: its own time, its id, its rep.
-type ProspectLead = (Timestamp, String, String);
+/// The leads remembered for one (field, value) of `previous rep of`: by (lead time, lead id),
+/// their rep.
+type ProspectLeads = BTreeMap<(Timestamp, String), String>;
+
+/// Counts of period-cap windows already asked for, per rep, kept current as leads are
+/// assigned: a window is counted from the index once, then each lead is one addition.
+#[derive(Debug, Default)]
+pub struct WindowCounts(HashMap<String, Vec<(Timestamp, Timestamp, u64)>>);
+
+impl WindowCounts {
+    pub fn get(&self, rep: &str, from: Timestamp, to: Timestamp) -> Option<u64> {
+        self.0
+            .get(rep)?
+            .iter()
+            .find(|(start, end, _)| *start == from && *end == to)
+            .map(|(_, _, count)| *count)
+    }
+
+    pub fn insert(&mut self, rep: &str, from: Timestamp, to: Timestamp, count: u64) {
+        let windows = self.0.entry(rep.to_string()).or_default();
+        // A rep's old windows are never asked for again once time has moved on: keep a few.
+        if windows.len() >= 16 {
+            windows.remove(0);
+        }
+        windows.push((from, to, count));
+    }
+
+    /// Counts one more lead of `rep` at `lead_at` in every cached window that holds it.
+    pub fn assigned(&mut self, rep: &str, lead_at: Timestamp) {
+        if let Some(windows) = self.0.get_mut(rep) {
+            for (from, to, count) in windows {
+                if *from <= lead_at && lead_at < *to {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// A value as `previous rep of` compares it: trimmed, case-folded.
 pub fn prospect_key(value: &str) -> String {
@@ -152,10 +192,12 @@ pub struct MemoryState {
     ledger: Ledger,
     rotations: HashMap<String, String>,
     assignments: HashMap<String, Vec<Timestamp>>,
-    /// Per rep, the lead times of its assignments, sorted (leads may arrive out of order).
-    lead_times: HashMap<String, Vec<Timestamp>>,
-    /// Per (field, key), the leads with that value: (lead time, lead, rep), sorted by time.
-    prospects: HashMap<(String, String), Vec<ProspectLead>>,
+    /// Per rep, how many of its leads have each lead time (leads may arrive out of order).
+    lead_times: HashMap<String, BTreeMap<Timestamp, u64>>,
+    /// The period-cap windows counted so far.
+    windows: WindowCounts,
+    /// Per (field, key), the leads with that value.
+    prospects: HashMap<(String, String), ProspectLeads>,
     /// Load counts already asked for, kept current as leads are assigned.
     loads: Loads,
 }
@@ -220,9 +262,13 @@ impl StateStore for MemoryState {
                 self.assignments.insert(rep.to_string(), vec![at]);
             }
         }
-        let times = self.lead_times.entry(rep.to_string()).or_default();
-        let place = times.partition_point(|time| *time <= lead_at);
-        times.insert(place, lead_at);
+        *self
+            .lead_times
+            .entry(rep.to_string())
+            .or_default()
+            .entry(lead_at)
+            .or_default() += 1;
+        self.windows.assigned(rep, lead_at);
         self.loads.assigned(rep, at);
         Ok(())
     }
@@ -233,10 +279,14 @@ impl StateStore for MemoryState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<u64, StateError> {
-        let times = self.lead_times.get(rep).map_or(&[][..], Vec::as_slice);
-        let start = times.partition_point(|time| *time < from);
-        let end = times.partition_point(|time| *time < to);
-        Ok(end.saturating_sub(start) as u64)
+        if let Some(count) = self.windows.get(rep, from, to) {
+            return Ok(count);
+        }
+        let count = self.lead_times.get(rep).map_or(0, |times| {
+            times.range(from..to).map(|(_, count)| *count).sum::<u64>()
+        });
+        self.windows.insert(rep, from, to, count);
+        Ok(count)
     }
 
     fn remember(
@@ -247,12 +297,10 @@ impl StateStore for MemoryState {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
-        let leads = self
-            .prospects
+        self.prospects
             .entry((field.to_string(), key.to_string()))
-            .or_default();
-        let place = leads.partition_point(|(time, _, _)| *time <= lead_at);
-        leads.insert(place, (lead_at, lead.to_string(), rep.to_string()));
+            .or_default()
+            .insert((lead_at, lead.to_string()), rep.to_string());
         Ok(())
     }
 
@@ -267,13 +315,16 @@ impl StateStore for MemoryState {
         let Some(leads) = self.prospects.get(&(field.to_string(), key.to_string())) else {
             return Ok(None);
         };
-        let end = leads.partition_point(|(time, _, _)| *time <= to);
-        Ok(leads[..end]
-            .iter()
+        // Every lead at or before `to`: those before the first key after it.
+        let after = to
+            .checked_add(jiff::SignedDuration::from_nanos(1))
+            .unwrap_or(Timestamp::MAX);
+        Ok(leads
+            .range(..(after, String::new()))
             .rev()
-            .take_while(|(time, _, _)| *time >= from)
-            .find(|(_, id, _)| id != lead)
-            .map(|(_, _, rep)| rep.clone()))
+            .take_while(|((time, _), _)| *time >= from)
+            .find(|((_, id), _)| id != lead)
+            .map(|(_, rep)| rep.clone()))
     }
 }
 
