@@ -253,3 +253,20 @@ fn names_are_what_the_grammar_accepts() {
         assert!(!is_name(bad), "{bad}");
     }
 }
+
+/// Found by the reparse fuzzer: a byte-order mark between `rule` and `:` in a broken item
+/// made the cached parse of the very same text differ from a fresh one.
+#[test]
+fn a_text_reparsed_with_its_own_cache_parses_the_same_with_a_bom_in_a_broken_rule() {
+    let text = "queue review\nqueue review\nrule \u{feff}:";
+    let (_, cache) = switchboard::syntax::parse_cached(
+        text,
+        &Default::default(),
+        &switchboard::syntax::Sequential,
+    );
+    let (reused, _) =
+        switchboard::syntax::parse_cached(text, &cache, &switchboard::syntax::Sequential);
+    let fresh = switchboard::syntax::parse(text);
+    assert_eq!(reused.errors, fresh.errors);
+    assert_eq!(reused.file, fresh.file);
+}

@@ -132,7 +132,14 @@ pub(crate) fn syntax_error(
     let offset = (base + local).min(text.len());
     let mut expected: BTreeSet<&'static str> = BTreeSet::new();
     if let pest::error::ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        expected.extend(positives.iter().filter_map(|positive| describe(*positive)));
+        for positive in positives {
+            // The start of an item is one atomic rule to pest: every item keyword.
+            if *positive == Rule::item_word_start {
+                expected.extend(ITEM_STARTS);
+            } else if let Some(word) = describe(*positive) {
+                expected.insert(word);
+            }
+        }
     }
     expected_found(text, offset, expected)
 }
