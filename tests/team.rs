@@ -467,3 +467,43 @@ fn diff_names_changes_of_hours_caps_and_on_shift() {
         assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
     }
 }
+
+#[test]
+fn a_new_york_day_across_the_march_dst_change_is_counted_in_new_york() {
+    // boris works from New York, where 2027-03-14 runs from 00:00-05:00 to 24:00-04:00: 23
+    // hours. anna (Berlin) is kept at her cap so that the leads fall to boris.
+    for state in stores("dst-ny") {
+        let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+        let decisions = route(
+            "caps.route",
+            &state,
+            &[
+                daily("A-1", "2027-03-14T10:00:00+01:00"),
+                daily("A-2", "2027-03-14T10:05:00+01:00"),
+                // Berlin 06:30 on the 14th: anna is at cap; boris's first of his 14th.
+                daily("B-1", "2027-03-14T00:30:00-05:00"),
+                daily("A-3", "2027-03-15T01:00:00+01:00"),
+                daily("A-4", "2027-03-15T01:05:00+01:00"),
+                // 23:30 on boris's 14th (after the change): his second of that day.
+                daily("B-2", "2027-03-14T23:30:00-04:00"),
+                // Still his 14th: both are at cap.
+                daily("B-3", "2027-03-14T23:50:00-04:00"),
+                // 00:10 on his 15th, 23 hours and 10 minutes after his 14th began: a new day.
+                // (Counted as 24 hours from midnight, it would still be the 14th.)
+                daily("B-4", "2027-03-15T00:10:00-04:00"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            [
+                "anna", "anna", "boris", "anna", "anna", "boris", "-", "boris"
+            ],
+            "{state}"
+        );
+        assert_eq!(decisions[6]["action"], "unassigned");
+        assert_eq!(
+            reasons(&decisions[6]),
+            ["nobody in pool `daily` is eligible: anna at cap 2/2 today, boris at cap 2/2 today"]
+        );
+    }
+}
