@@ -121,6 +121,9 @@ impl Names {
                 .extend(pool.members.iter().map(|member| member.name.clone()));
         }
         names
+            .reps
+            .extend(file.reps.iter().map(|item| item.name.name.clone()));
+        names
             .queues
             .extend(file.queues.iter().map(|queue| queue.name.name.clone()));
         names.calendars.extend(
@@ -257,6 +260,13 @@ impl Builder<'_> {
                 }
             }
             for calendar in &pool.calendars {
+                self.name(SymbolKind::Calendar, calendar, false);
+            }
+        }
+        for item in &file.reps {
+            // A `rep` item declares the rep as much as a pool's `members` does.
+            self.name(SymbolKind::Rep, &item.name, true);
+            for calendar in &item.calendars {
                 self.name(SymbolKind::Calendar, calendar, false);
             }
         }

@@ -413,5 +413,23 @@ fn the_team_words_are_completed_highlighted_and_explained() {
     let shown = hover["contents"]["value"].as_str().unwrap_or_default();
     assert!(shown.contains("5 new leads per rep per day"), "{shown}");
     assert!(shown.contains("on shift"), "{shown}");
+    // Renaming igor renames the rep item and the pool's member; the rep item's calendar is a
+    // reference to the calendar.
+    let mut params = at(&uri, text, "igor", "rep igor");
+    params["newName"] = json!("ivan");
+    let edit = client.result("textDocument/rename", params);
+    let renamed = apply_edits(text, edit["changes"][&uri].as_array().unwrap());
+    assert!(renamed.contains("rep ivan { calendar nsk"), "{renamed}");
+    assert!(renamed.contains("members olga, ivan"), "{renamed}");
+    assert!(!renamed.contains("igor"), "{renamed}");
+    let mut params = at(&uri, text, "nsk", "calendar nsk  cap");
+    params["newName"] = json!("novosibirsk");
+    let edit = client.result("textDocument/rename", params);
+    let renamed = apply_edits(text, edit["changes"][&uri].as_array().unwrap());
+    assert!(renamed.contains("calendar novosibirsk {"), "{renamed}");
+    assert!(
+        renamed.contains("rep igor { calendar novosibirsk"),
+        "{renamed}"
+    );
     client.shutdown();
 }
