@@ -507,3 +507,24 @@ fn a_new_york_day_across_the_march_dst_change_is_counted_in_new_york() {
         );
     }
 }
+
+#[test]
+fn a_misspelt_period_is_named_where_it_stands() {
+    let dir = scratch("period");
+    let policy = dir.join("team.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string }\nrep igor { cap 3 per dya }\npool p { members igor }\notherwise -> pool p\n",
+    )
+    .unwrap();
+    let output = run(
+        &["check", &policy.to_string_lossy(), "--format", "json"],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("expected `hour`, `day` or `week`, found `dya`"),
+        "{text}"
+    );
+}

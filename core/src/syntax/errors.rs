@@ -101,6 +101,7 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::arrow => "`->`",
         Rule::question => "`?`",
         Rule::equals => "`=`",
+        Rule::period => "`hour`, `day` or `week`",
         Rule::EOI => "the end of the file",
         _ => return None,
     })
