@@ -349,7 +349,7 @@ impl<'a> Router<'a> {
                         reason,
                     });
                     action_traces.extend(trace);
-                    fallbacks.extend(fallback.map(|fallback| (action.kind.describe(), fallback)));
+                    fallbacks.extend(fallback);
                 }
                 Attempt::Assigned {
                     action,
@@ -367,15 +367,16 @@ impl<'a> Router<'a> {
             }
         }
         if decision.action == Action::Unassigned
-            && let Some((action, fallback)) = fallbacks.into_iter().next()
+            && let Some(fallback) = fallbacks.into_iter().next()
         {
             // `on shift` with nobody on shift and no `else` that took the lead.
             if let Some(rep) = fallback.action.rep() {
                 // Counted in the period it is worked in: from the rep's start.
                 self.assign(state, rep, parsed, fallback.opens)?;
             }
+            // Not a failure of an action: a note on how the lead was placed.
             decision.reasons.push(Reason {
-                action: Some(action),
+                action: None,
                 reason: fallback.reason,
             });
             decision.action = fallback.action;
