@@ -55,12 +55,7 @@ impl<'a> Checker<'a> {
 
     /// A `rep` item: its calendar, its caps, and whether anything routes to the rep.
     fn rep_item(&mut self, item: &'a RepItem) {
-        if let [first, rest @ ..] = item.calendars.as_slice() {
-            for extra in rest {
-                self.duplicate_clause(extra.span, first.span, "calendar");
-            }
-            self.calendar_reference(first);
-        }
+        self.calendar_clauses(&item.calendars);
         self.caps(&format!("rep `{}`", item.name.name), &item.caps);
         let file = self.file;
         let name = item.name.name.as_str();
@@ -89,6 +84,16 @@ impl<'a> Checker<'a> {
                     "add `{name}` to a pool's `members`, or route to it with `rep {name}`"
                 )),
             );
+        }
+    }
+
+    /// A pool's or `rep` item's `calendar` clauses: one, naming a declared calendar.
+    fn calendar_clauses(&mut self, calendars: &'a [Ident]) {
+        if let [first, rest @ ..] = calendars {
+            for extra in rest {
+                self.duplicate_clause(extra.span, first.span, "calendar");
+            }
+            self.calendar_reference(first);
         }
     }
 
@@ -478,12 +483,7 @@ impl<'a> Checker<'a> {
                 self.duplicate_clause(*extra, *first, "on shift");
             }
         }
-        if let [first, rest @ ..] = pool.calendars.as_slice() {
-            for extra in rest {
-                self.duplicate_clause(extra.span, first.span, "calendar");
-            }
-            self.calendar_reference(first);
-        }
+        self.calendar_clauses(&pool.calendars);
     }
 
     fn strategy(&mut self, pool: &'a Pool, strategy: &'a Strategy, members: &BTreeMap<&str, Span>) {

@@ -92,10 +92,6 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
             .map(|rule| rule.label.clone())
             .collect()
     };
-    let calendar_name = |policy: &Policy, id: Option<usize>| {
-        id.and_then(|c| policy.calendars.get(c))
-            .map_or("none".to_string(), |c| c.name.clone())
-    };
     for pool in &old.pools {
         match new.pools.iter().find(|p| p.name == pool.name) {
             None => out.push(DeclarationChange {
@@ -163,6 +159,12 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
     }
 }
 
+/// The name of a calendar by its id in `policy`, or `none`.
+fn calendar_name(policy: &Policy, id: Option<usize>) -> String {
+    id.and_then(|c| policy.calendars.get(c))
+        .map_or("none".to_string(), |c| c.name.clone())
+}
+
 /// `cap` and `cap per PERIOD` differences, one detail each: "cap per day: none -> 5".
 fn cap_details(
     old: (Option<u64>, &[(crate::model::Period, u64)]),
@@ -202,10 +204,6 @@ fn rep_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
             .filter(|pool| pool.members.iter().any(|member| member == name))
             .map(|pool| pool.name.clone())
             .collect()
-    };
-    let calendar_name = |policy: &Policy, id: Option<usize>| {
-        id.and_then(|c| policy.calendars.get(c))
-            .map_or("none".to_string(), |c| c.name.clone())
     };
     for rep in &old.reps {
         match new.reps.iter().find(|r| r.name == rep.name) {
