@@ -528,3 +528,58 @@ fn a_misspelt_period_is_named_where_it_stands() {
         "{text}"
     );
 }
+
+#[test]
+fn a_test_roster_says_what_reps_already_got_today_this_hour_and_this_week() {
+    let output = run(&["test", &fixture("caps.test.route")], "");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.ends_with("6 passed, 0 failed\n"), "{text}");
+
+    // A wrong expectation shows the cap the earlier leads filled; a count smaller than a
+    // narrower window's is named, not silently raised.
+    let dir = scratch("assigned");
+    std::fs::copy(fixture("caps.route"), dir.join("caps.route")).unwrap();
+    let tests = dir.join("wrong.test.route");
+    std::fs::write(
+        &tests,
+        r#"use "caps.route"
+test "anna is full" {
+  lead { id: "T-1", team: daily, created_at: 2026-11-24T11:00:00+01:00 }
+  roster { anna assigned 2 today }
+  expect rep anna
+}
+test "fewer today than this hour" {
+  lead { id: "T-2", team: daily, created_at: 2026-11-24T11:00:00+01:00 }
+  roster { anna assigned 3 this hour, anna assigned 1 today }
+  expect rep anna
+}
+"#,
+    )
+    .unwrap();
+    let output = run(&["test", &tests.to_string_lossy()], "");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for line in [
+        "      expected rep `anna`, got rep `boris`",
+        "      pool daily: anna (at cap 2/2 today), boris (chosen)",
+        "      the roster says `anna` got fewer leads in a longer window (3 this hour, 1 today, 1 \
+         this week): the counts include the narrower window's",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    }
+
+    // A misspelt window is a syntax error that names the words it takes.
+    std::fs::write(
+        &tests,
+        "use \"caps.route\"\ntest \"t\" {\n  lead { id: \"T-1\", team: daily }\n  roster { anna assigned 2 tomorrow }\n  expect rep anna\n}\n",
+    )
+    .unwrap();
+    let output = run(&["check", &tests.to_string_lossy()], "");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("expected `today`, `this hour` or `this week`, found `tomorrow`"),
+        "{stderr}"
+    );
+}

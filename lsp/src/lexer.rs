@@ -185,6 +185,9 @@ pub const KEYWORDS: &[&str] = &[
     "shift",
     "previous",
     "since",
+    "assigned",
+    "today",
+    "this",
     "true",
     "false",
 ];

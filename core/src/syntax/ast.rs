@@ -579,6 +579,12 @@ pub enum RepFact {
         from: String,
         to: String,
     },
+    /// `assigned 5 today` (`this hour`, `this week`): leads the rep already got in the window
+    /// of the test's lead, as `cap N per PERIOD` counts them.
+    Assigned {
+        count: u64,
+        period: Period,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -90,7 +90,13 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::kw_to => "`to`",
         Rule::kw_account => "`account`",
         Rule::kw_parent => "`parent`",
-        Rule::rep_fact => "`away`, `offline`, `available`, `open N` or `out FROM to TO`",
+        Rule::kw_assigned => "`assigned`",
+        Rule::kw_today => "`today`",
+        Rule::kw_this => "`this`",
+        Rule::assigned_window => "`today`, `this hour` or `this week`",
+        Rule::rep_fact => {
+            "`away`, `offline`, `available`, `open N`, `out FROM to TO` or `assigned N today`"
+        }
         Rule::business_unit => "`days` or `hours`",
         Rule::lbrace => "`{`",
         Rule::rbrace => "`}`",

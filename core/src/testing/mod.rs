@@ -73,6 +73,18 @@ pub fn run_test(
     };
     let router = Router::new(policy, compiled, roster, config, policy_text);
     let mut state = MemoryState::default();
+    let lead_at = clock_of_literal(policy, lead).unwrap_or(now);
+    match earlier_leads(policy, test, lead_at) {
+        Ok(earlier) => {
+            for (rep, at, count) in earlier {
+                state.add_earlier_leads(&rep, at, count);
+            }
+        }
+        Err(failure) => {
+            result.failures.push(failure);
+            return result;
+        }
+    }
     let outcome = match router.route_line(&mut state, lead_json.as_bytes()) {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -228,6 +240,95 @@ pub fn test_time(policy: &Policy, test: &Test) -> jiff::Timestamp {
                 .parse()
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         })
+}
+
+/// The leads an inline roster says reps already got (`anna assigned 5 today`), as `(rep, own
+/// time, count)` to seed the test's state with. The counts are cumulative: `assigned 2 this
+/// hour, assigned 5 today` is two leads this hour and three more earlier or later today. Each
+/// window is the one holding `lead_at` in the rep's time zone (their `rep` item's calendar, else
+/// the first calendar of a pool they are a member of, else UTC), and the leads are placed
+/// where they count in that window and in no narrower one.
+pub fn earlier_leads(
+    policy: &Policy,
+    test: &Test,
+    lead_at: jiff::Timestamp,
+) -> Result<Vec<(String, jiff::Timestamp, u64)>, String> {
+    use crate::model::Period;
+    use crate::syntax::ast::{RepFact, RosterSpec};
+    // Per rep: the counts this hour, today and this week, as written (the last one wins).
+    let mut stated: std::collections::BTreeMap<&str, [Option<u64>; 3]> = Default::default();
+    for roster in &test.rosters {
+        let RosterSpec::Inline(inline) = roster else {
+            continue;
+        };
+        for rep in &inline.reps {
+            for fact in &rep.facts {
+                if let RepFact::Assigned { count, period } = fact {
+                    let slot = match period {
+                        Period::Hour => 0,
+                        Period::Day => 1,
+                        Period::Week => 2,
+                    };
+                    stated.entry(rep.name.name.as_str()).or_default()[slot] = Some(*count);
+                }
+            }
+        }
+    }
+    let mut earlier = Vec::new();
+    for (rep, [hour, day, week]) in stated {
+        let in_hour = hour.unwrap_or(0);
+        let in_day = day.unwrap_or(in_hour);
+        let in_week = week.unwrap_or(in_day);
+        if in_day < in_hour || in_week < in_day {
+            return Err(format!(
+                "the roster says `{rep}` got fewer leads in a longer window ({} this hour, {} \
+                 today, {} this week): the counts include the narrower window's",
+                in_hour, in_day, in_week
+            ));
+        }
+        let calendar = policy.member_calendar(None, rep).or_else(|| {
+            policy
+                .pools
+                .iter()
+                .filter(|pool| pool.members.iter().any(|member| member == rep))
+                .find_map(|pool| pool.calendar)
+        });
+        let zone = calendar
+            .and_then(|id| policy.calendars.get(id))
+            .map_or(jiff::tz::TimeZone::UTC, |calendar| calendar.zone.clone());
+        let window = |period| crate::route::clock::period_window(lead_at, period, &zone);
+        let (Some(this_hour), Some(today), Some(this_week)) = (
+            window(Period::Hour),
+            window(Period::Day),
+            window(Period::Week),
+        ) else {
+            return Err(format!(
+                "the windows of `{rep}`'s caps around {lead_at} are out of range"
+            ));
+        };
+        // Today but not this hour: the day's start, unless this is its first hour.
+        let rest_of_day = if today.0 < this_hour.0 {
+            today.0
+        } else {
+            this_hour.1
+        };
+        // This week but not today: the week's start, unless today is its first day.
+        let rest_of_week = if this_week.0 < today.0 {
+            this_week.0
+        } else {
+            today.1
+        };
+        for (at, count) in [
+            (this_hour.0, in_hour),
+            (rest_of_day, in_day - in_hour),
+            (rest_of_week, in_week - in_day),
+        ] {
+            if count > 0 {
+                earlier.push((rep.to_string(), at, count));
+            }
+        }
+    }
+    Ok(earlier)
 }
 
 /// The test's lead as the JSON line a CRM would send.

@@ -274,6 +274,15 @@ test('the team: rep items, caps per period, on shift, previous rep of', async ()
   assert.equal(scopeOf(tokens, '90d'), 'constant.numeric.duration.switchboard');
 });
 
+test('a test roster says what reps already got', async () => {
+  const tokens = await tokenize('  roster { anna assigned 5 today, boris assigned 2 this hour }');
+  assert.equal(scopeOf(tokens, 'assigned'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, '5'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, 'today'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, 'this'), 'keyword.other.switchboard');
+  assert.equal(scopeOf(tokens, 'hour'), 'keyword.other.unit.switchboard');
+});
+
 test('every keyword of grammar/switchboard.pest is highlighted as a keyword', async () => {
   const pest = fs.readFileSync(path.join(repoDir, 'grammar', 'switchboard.pest'), 'utf8');
   const keywords = [...pest.matchAll(/^kw_\w+\s*=\s*@\{\s*"(\w+)"/gm)].map((m) => m[1]);

@@ -202,6 +202,20 @@ pub struct MemoryState {
     loads: Loads,
 }
 
+impl MemoryState {
+    /// Counts `count` leads of `rep` whose own time is `lead_at` in the period caps' windows,
+    /// without adding to the rep's open load: what a test's `anna assigned 5 today` states.
+    pub fn add_earlier_leads(&mut self, rep: &str, lead_at: Timestamp, count: u64) {
+        *self
+            .lead_times
+            .entry(rep.to_string())
+            .or_default()
+            .entry(lead_at)
+            .or_default() += count;
+        self.windows.clear();
+    }
+}
+
 impl StateStore for MemoryState {
     fn begin(&mut self) -> Result<(), StateError> {
         Ok(())

@@ -116,6 +116,17 @@ impl Lowerer<'_> {
                                 Some(open) => RepFact::Open(open.value),
                                 None => continue,
                             },
+                            Rule::kw_assigned => {
+                                let count = parts.get(1).and_then(|n| self.integer(n));
+                                let window = parts.get(2).map(|w| w.as_str());
+                                match (count, window) {
+                                    (Some(count), Some(window)) => RepFact::Assigned {
+                                        count: count.value,
+                                        period: assigned_period(window),
+                                    },
+                                    _ => continue,
+                                }
+                            }
                             _ => {
                                 let points: Vec<String> = parts
                                     .iter()
@@ -192,5 +203,15 @@ impl Lowerer<'_> {
             }
         };
         Some(Expectation { kind, span })
+    }
+}
+
+/// The window of `assigned N today | this hour | this week`.
+fn assigned_period(window: &str) -> Period {
+    let last = window.split_whitespace().last().unwrap_or_default();
+    match last {
+        "hour" => Period::Hour,
+        "week" => Period::Week,
+        _ => Period::Day,
     }
 }
