@@ -461,11 +461,47 @@ fn diff_names_changes_of_hours_caps_and_on_shift() {
     let text = String::from_utf8(output.stdout).unwrap();
     for line in [
         "  pool `national` changed: members take leads: on shift -> any time (leads of rules `east`)",
+        // At 03:00 in Moscow, 07:00 in Novosibirsk, nobody is on shift: OLD gives the lead to
+        // igor, whose shift opens first; NEW to olga, first in the rotation, on her own clock.
+        "    e.g. {\"id\":\"D-1\",\"region\":\"east\",\"created_at\":\"2026-11-23T00:00:00Z\"} at 2026-11-23T00:00:00Z: OLD pool `national` (rep igor), due 2026-11-23T11:00:00+07:00; NEW pool `national` (rep olga), due 2026-11-23T11:00:00+03:00",
         "  rep `igor` changed: calendar: nsk -> msk; cap per day: none -> 4 (a member of pools `national`)",
         "  rep `marta` removed (a member of pools `desk`)",
+        // 12:15 in Berlin: marta's own calendar closes at 13:00, the pool's at 18:00.
+        "    e.g. {\"id\":\"D-1\",\"region\":\"west\",\"created_at\":\"2026-11-23T11:15:00Z\"} at 2026-11-23T11:15:00Z: OLD pool `desk` (rep marta), due 2026-11-24T09:15:00+01:00; NEW pool `desk` (rep marta), due 2026-11-23T13:15:00+01:00",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
     }
+
+    // A cap bites only after earlier leads: the example is the first copy of a lead that goes
+    // elsewhere.
+    let capped = old.replace(
+        "strategy ordered  calendar berlin  on shift",
+        "strategy ordered  calendar berlin  on shift  cap 2 per day",
+    );
+    assert_ne!(old, capped);
+    std::fs::write(dir.join("capped.route"), &capped).unwrap();
+    let output = run(
+        &[
+            "diff",
+            &dir.join("old.route").to_string_lossy(),
+            &dir.join("capped.route").to_string_lossy(),
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(1), "the policies differ");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        report["summary"]["declarations"][0]["example"],
+        serde_json::json!({
+            "lead": {"id": "D-3", "region": "west", "created_at": "2026-11-23T00:00:00Z"},
+            "at": "2026-11-23T00:00:00Z",
+            "earlier": 2,
+            "old": "pool `desk` (rep marta), due 2026-11-23T10:00:00+01:00",
+            "new": "pool `desk` (rep jonas), due 2026-11-23T10:00:00+01:00",
+        })
+    );
 }
 
 #[test]

@@ -53,6 +53,9 @@ pub struct DeclarationChange {
     /// For a pool, NEW's rules that send leads to it (as an action or escalation target); for a
     /// calendar, NEW's pools whose SLA clock it is.
     pub used_by: Vec<String>,
+    /// A lead and a time that OLD and NEW route differently because of this change, when
+    /// routing finds one (see `witness.rs`).
+    pub example: Option<super::witness::DeclarationExample>,
 }
 
 impl DeclarationChange {
@@ -100,6 +103,7 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 presence: Presence::Removed,
                 details: Vec::new(),
                 used_by: Vec::new(),
+                example: None,
             }),
             Some(other) => {
                 let mut details = Vec::new();
@@ -141,6 +145,7 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                         presence: Presence::Changed,
                         details,
                         used_by: used_by(&pool.name),
+                        example: None,
                     });
                 }
             }
@@ -154,6 +159,7 @@ fn pool_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 presence: Presence::Added,
                 details: Vec::new(),
                 used_by: used_by(&pool.name),
+                example: None,
             });
         }
     }
@@ -213,6 +219,7 @@ fn rep_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 presence: Presence::Removed,
                 details: Vec::new(),
                 used_by: pools_of(&rep.name),
+                example: None,
             }),
             Some(other) => {
                 let mut details = Vec::new();
@@ -235,6 +242,7 @@ fn rep_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                         presence: Presence::Changed,
                         details,
                         used_by: pools_of(&rep.name),
+                        example: None,
                     });
                 }
             }
@@ -248,6 +256,7 @@ fn rep_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                 presence: Presence::Added,
                 details: Vec::new(),
                 used_by: pools_of(&rep.name),
+                example: None,
             });
         }
     }
@@ -264,6 +273,7 @@ fn queue_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>) {
                     presence,
                     details: Vec::new(),
                     used_by: Vec::new(),
+                    example: None,
                 });
             }
         }
@@ -281,6 +291,7 @@ fn calendar_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>
                 presence: Presence::Removed,
                 details: Vec::new(),
                 used_by: Vec::new(),
+                example: None,
             }),
             Some(other) => {
                 let details = calendar_details(calendar, other);
@@ -299,6 +310,7 @@ fn calendar_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>
                         presence: Presence::Changed,
                         details,
                         used_by,
+                        example: None,
                     });
                 }
             }
@@ -312,6 +324,7 @@ fn calendar_changes(old: &Policy, new: &Policy, out: &mut Vec<DeclarationChange>
                 presence: Presence::Added,
                 details: Vec::new(),
                 used_by: Vec::new(),
+                example: None,
             });
         }
     }

@@ -24,8 +24,10 @@
 //!   a field made optional or required): some lead fits one schema only;
 //! - a **declaration change**: a pool's members, strategy, cap or calendar, or a calendar's time
 //!   zone, hours or holidays, for a pool or calendar both declare (who gets the lead and when it
-//!   is due change for every lead sent there). Declarations only one side has change nothing by
-//!   themselves: the rules that use them show up as regions.
+//!   is due change for every lead sent there), and a `rep` item added, removed or changed. Each
+//!   comes with an example lead and time that both policies route differently, when routing
+//!   finds one (`witness.rs`). Declarations only one side has change nothing by themselves: the
+//!   rules that use them show up as regions.
 //!
 //! Architecture invariant: no I/O. Policies in, values out; the CLI reads files and git.
 
@@ -38,6 +40,7 @@ mod schema;
 mod declarations;
 mod verdict;
 mod walk;
+mod witness;
 
 use crate::graph::{Graph, Outcome};
 use crate::model::{EvalContext, Lead, Policy};
@@ -181,7 +184,8 @@ pub fn diff(old: &Policy, new: &Policy, config: &DiffConfig) -> SemanticDiff {
     let common = schema::common(old, new);
     let base = schema::base_lead(common.as_ref().ok().map(|c| &c.policy), old);
     let schema = schema::changes(old, new, &base);
-    let declarations = declarations::declarations(old, new);
+    let mut declarations = declarations::declarations(old, new);
+    witness::find_examples(old, new, &mut declarations);
     let regions = match common {
         Err(reason) => Regions::NotCompared { reason },
         Ok(common) => compare(old, new, common, config),

@@ -152,6 +152,36 @@ fn declaration(change: &DeclarationChange) -> String {
     text
 }
 
+/// "{lead} at T: OLD …; NEW …", or "the 5th lead like {lead} at T: …" when earlier leads made
+/// the difference (a cap).
+fn declaration_example(example: &super::witness::DeclarationExample) -> String {
+    let which = if example.earlier == 0 {
+        example.lead.clone()
+    } else {
+        format!(
+            "the {} lead like {}",
+            ordinal(example.earlier + 1),
+            example.lead
+        )
+    };
+    format!(
+        "{which} at {}: OLD {}; NEW {}",
+        example.at, example.old, example.new
+    )
+}
+
+/// 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st…
+fn ordinal(number: usize) -> String {
+    let suffix = match (number % 10, number % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{number}{suffix}")
+}
+
 /// The example lead, with the routing time when the lead has no clock of its own and a
 /// calendar test needs one.
 fn example(region: &Region, common: Option<&crate::model::Policy>) -> String {
@@ -210,6 +240,9 @@ pub fn human(
         out.push_str("pools, reps, queues, calendars:\n");
         for change in &diff.declarations {
             let _ = writeln!(out, "  {}", declaration(change));
+            if let Some(example) = &change.example {
+                let _ = writeln!(out, "    e.g. {}", declaration_example(example));
+            }
         }
     }
     match &diff.regions {
@@ -427,6 +460,9 @@ pub fn markdown(
         out.push_str("#### Pools, queues, calendars\n\n");
         for change in &diff.declarations {
             let _ = writeln!(out, "- {}", declaration(change));
+            if let Some(example) = &change.example {
+                let _ = writeln!(out, "  - e.g. {}", declaration_example(example));
+            }
         }
         out.push('\n');
     }
@@ -566,6 +602,13 @@ pub fn json_summary(
                 "details": d.details,
                 "used_by": d.used_by,
                 "matters": d.matters(),
+                "example": d.example.as_ref().map(|e| json!({
+                    "lead": serde_json::from_str::<Value>(&e.lead).unwrap_or(Value::Null),
+                    "at": e.at.to_string(),
+                    "earlier": e.earlier,
+                    "old": e.old,
+                    "new": e.new,
+                })),
             })
         })
         .collect();
