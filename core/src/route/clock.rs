@@ -96,6 +96,43 @@ pub fn next_opening(calendar: &CalendarDef, start: Timestamp) -> Option<Timestam
     None
 }
 
+/// Where to place leads a rep already got so that each window around `at` counts what it
+/// should: `counts` are the cumulative counts this hour, today and this week (each at least the
+/// one before). Returns `(own time, count)` pairs: this hour's at the hour's start, the rest of
+/// the day's where the day is not this hour, the rest of the week's where the week is not today.
+pub fn earlier_lead_times(
+    at: Timestamp,
+    zone: &jiff::tz::TimeZone,
+    [in_hour, in_day, in_week]: [u64; 3],
+) -> Option<Vec<(Timestamp, u64)>> {
+    use crate::model::Period;
+    let this_hour = period_window(at, Period::Hour, zone)?;
+    let today = period_window(at, Period::Day, zone)?;
+    let this_week = period_window(at, Period::Week, zone)?;
+    // Today but not this hour: the day's start, unless this is its first hour.
+    let rest_of_day = if today.0 < this_hour.0 {
+        today.0
+    } else {
+        this_hour.1
+    };
+    // This week but not today: the week's start, unless today is its first day.
+    let rest_of_week = if this_week.0 < today.0 {
+        this_week.0
+    } else {
+        today.1
+    };
+    Some(
+        [
+            (this_hour.0, in_hour),
+            (rest_of_day, in_day.saturating_sub(in_hour)),
+            (rest_of_week, in_week.saturating_sub(in_day)),
+        ]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .collect(),
+    )
+}
+
 /// The fixed window of `period` that holds `at`, in `zone`: the local hour, the local day (23
 /// or 25 hours long across a DST change), or the week from Monday 00:00. `[start, end)`.
 pub fn period_window(

@@ -296,37 +296,18 @@ pub fn earlier_leads(
         let zone = calendar
             .and_then(|id| policy.calendars.get(id))
             .map_or(jiff::tz::TimeZone::UTC, |calendar| calendar.zone.clone());
-        let window = |period| crate::route::clock::period_window(lead_at, period, &zone);
-        let (Some(this_hour), Some(today), Some(this_week)) = (
-            window(Period::Hour),
-            window(Period::Day),
-            window(Period::Week),
-        ) else {
+        let Some(placed) =
+            crate::route::earlier_lead_times(lead_at, &zone, [in_hour, in_day, in_week])
+        else {
             return Err(format!(
                 "the windows of `{rep}`'s caps around {lead_at} are out of range"
             ));
         };
-        // Today but not this hour: the day's start, unless this is its first hour.
-        let rest_of_day = if today.0 < this_hour.0 {
-            today.0
-        } else {
-            this_hour.1
-        };
-        // This week but not today: the week's start, unless today is its first day.
-        let rest_of_week = if this_week.0 < today.0 {
-            this_week.0
-        } else {
-            today.1
-        };
-        for (at, count) in [
-            (this_hour.0, in_hour),
-            (rest_of_day, in_day - in_hour),
-            (rest_of_week, in_week - in_day),
-        ] {
-            if count > 0 {
-                earlier.push((rep.to_string(), at, count));
-            }
-        }
+        earlier.extend(
+            placed
+                .into_iter()
+                .map(|(at, count)| (rep.to_string(), at, count)),
+        );
     }
     Ok(earlier)
 }
