@@ -190,3 +190,117 @@ fn huge_and_deep_lines_are_errors_that_say_so() {
     let out = route_input(ANY_OBJECT, &invalid_utf8, Limits::default());
     assert!(out[0].contains("lead.utf8"), "{}", out[0]);
 }
+
+mod fairness {
+    use super::*;
+    use proptest::prelude::*;
+    use switchboard::route::roster::Roster;
+
+    const LEADS: usize = 240;
+    const START: i64 = 1_795_424_400; // 2026-11-23T09:00:00Z
+
+    fn minute(offset: u32) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(START + i64::from(offset) * 60).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// docs/routing.md, "round_robin" and "weighted": whatever made members ineligible in
+        /// between (here, out-of-office ranges), over every stretch of consecutive leads in
+        /// which all members were eligible, round robin counts differ by at most one, and each
+        /// weighted member's count is within two leads of its share (n * weight / sum).
+        #[test]
+        fn rotations_stay_fair_over_every_stretch_where_everyone_was_eligible(
+            weights in prop::collection::vec(1u32..=3, 2..=4),
+            is_weighted in any::<bool>(),
+            absences in prop::collection::vec((0usize..4, 0u32..240, 1u32..40), 0..12),
+        ) {
+            let members: Vec<String> = (0..weights.len()).map(|m| format!("rep{m}")).collect();
+            let weights: Vec<u32> = if is_weighted { weights } else { vec![1; members.len()] };
+            let strategy = if is_weighted {
+                let parts: Vec<String> = members
+                    .iter()
+                    .zip(&weights)
+                    .map(|(rep, weight)| format!("{rep}={weight}"))
+                    .collect();
+                format!("weighted({})", parts.join(", "))
+            } else {
+                "round_robin".to_string()
+            };
+            let policy_text = format!(
+                "schema lead {{ id: string  created_at: time }}\n\
+                 pool desk {{ members {}  strategy {strategy} }}\n\
+                 otherwise -> pool desk\n",
+                members.join(", ")
+            );
+            let mut away = vec![vec![false; members.len()]; LEADS];
+            let mut reps = serde_json::Map::new();
+            for (index, rep) in members.iter().enumerate() {
+                let ranges: Vec<serde_json::Value> = absences
+                    .iter()
+                    .filter(|(member, _, _)| member % members.len() == index)
+                    .map(|&(_, from, length)| {
+                        for lead in from..(from + length).min(LEADS as u32) {
+                            away[lead as usize][index] = true;
+                        }
+                        serde_json::json!({
+                            "from": minute(from).to_string(),
+                            "to": minute(from + length).to_string(),
+                        })
+                    })
+                    .collect();
+                reps.insert(rep.clone(), serde_json::json!({ "out_of_office": ranges }));
+            }
+            let roster = Roster::from_json(&serde_json::json!({ "reps": reps }).to_string()).unwrap();
+            let (policy, compiled) = router_for(&policy_text);
+            let router = Router::new(&policy, &compiled, Some(&roster), config(), &policy_text);
+            let mut state = MemoryState::default();
+            let picks: Vec<Option<usize>> = (0..LEADS)
+                .map(|lead| {
+                    let line = format!(
+                        "{{\"id\":\"l{lead}\",\"created_at\":\"{}\"}}",
+                        minute(lead as u32)
+                    );
+                    let outcome = router.route_line(&mut state, line.as_bytes()).unwrap();
+                    let rep = outcome.decision().unwrap().action.rep().map(str::to_string);
+                    rep.and_then(|rep| members.iter().position(|m| *m == rep))
+                })
+                .collect();
+            // Nobody absent is ever passed over for someone else, and the absent get nothing.
+            for (lead, pick) in picks.iter().enumerate() {
+                match pick {
+                    Some(rep) => prop_assert!(!away[lead][*rep], "lead {lead} went to an absent rep"),
+                    None => prop_assert!(away[lead].iter().all(|a| *a), "lead {lead} unassigned"),
+                }
+            }
+            let total: u32 = weights.iter().sum();
+            for start in 0..LEADS {
+                let mut counts = vec![0u32; members.len()];
+                for end in start..LEADS {
+                    if away[end].iter().any(|a| *a) {
+                        break;
+                    }
+                    counts[picks[end].unwrap()] += 1;
+                    let length = (end - start + 1) as f64;
+                    if is_weighted {
+                        for (count, weight) in counts.iter().zip(&weights) {
+                            let share = length * f64::from(*weight) / f64::from(total);
+                            prop_assert!(
+                                (f64::from(*count) - share).abs() < 2.0,
+                                "leads {start}..={end}: counts {counts:?}, weights {weights:?}"
+                            );
+                        }
+                    } else {
+                        let most = counts.iter().max().unwrap();
+                        let least = counts.iter().min().unwrap();
+                        prop_assert!(
+                            most - least <= 1,
+                            "leads {start}..={end}: counts {counts:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
