@@ -172,6 +172,41 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
             } else {
                 let _ = write!(text, "\n\nMember of {}.", pools.join(", "));
             }
+            if let Some(item) = policy.reps.iter().find(|rep| rep.name.name == id.name) {
+                let source = policy_text(analysis);
+                let _ = write!(
+                    text,
+                    "\n\n```switchboard\n{}\n```",
+                    slice(source, item.span).trim_end()
+                );
+                if let Some(calendar) = item.calendars.first() {
+                    let _ = write!(
+                        text,
+                        "\n\nWorks the hours of calendar `{}` in every pool: it decides when \
+                         they are on shift and runs the SLA clock of their leads.",
+                        calendar.name
+                    );
+                }
+                let caps: Vec<String> = item
+                    .caps
+                    .iter()
+                    .map(|cap| match &cap.period {
+                        Some(period) => format!(
+                            "at most {} new leads per {}",
+                            cap.limit.value,
+                            period.value.word()
+                        ),
+                        None => format!("at most {} open leads", cap.limit.value),
+                    })
+                    .collect();
+                if !caps.is_empty() {
+                    let _ = write!(
+                        text,
+                        "\n\nTakes {} in any pool, in place of the pool's cap of the same kind.",
+                        caps.join(" and ")
+                    );
+                }
+            }
         }
         SymbolKind::Test => {
             let _ = write!(

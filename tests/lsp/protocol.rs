@@ -413,6 +413,16 @@ fn the_team_words_are_completed_highlighted_and_explained() {
     let shown = hover["contents"]["value"].as_str().unwrap_or_default();
     assert!(shown.contains("5 new leads per rep per day"), "{shown}");
     assert!(shown.contains("on shift"), "{shown}");
+    // Hover on a rep item shows it, and what its calendar and caps do in every pool.
+    let hover = client.result("textDocument/hover", at(&uri, text, "igor", "rep igor"));
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert_eq!(
+        shown,
+        "**rep `igor`**\n\nMember of `national`.\n\n```switchboard\nrep igor { calendar nsk  cap \
+         3 per day }\n```\n\nWorks the hours of calendar `nsk` in every pool: it decides when \
+         they are on shift and runs the SLA clock of their leads.\n\nTakes at most 3 new leads \
+         per day in any pool, in place of the pool's cap of the same kind."
+    );
     // Renaming igor renames the rep item and the pool's member; the rep item's calendar is a
     // reference to the calendar.
     let mut params = at(&uri, text, "igor", "rep igor");
