@@ -28,6 +28,10 @@ enum Command {
     Graph(graph::GraphArgs),
     /// Route NDJSON leads (stdin or --leads) to one JSON decision per line on stdout
     Route(route::RouteArgs),
+    /// Record what happened to routed leads: touched, accepted, rejected (re-routed), closed
+    Track(lifecycle::TrackArgs),
+    /// Carry out the escalation steps due at --now: each a new decision for its lead
+    Sweep(lifecycle::SweepArgs),
     /// Run the policies' `test` blocks: pass / FAIL per test, coverage of rules
     Test(test::TestArgs),
     /// Explain how one lead was (or would be) routed: rules tried, candidates, SLA
@@ -53,6 +57,7 @@ mod explain;
 mod fmt;
 mod graph;
 mod install;
+mod lifecycle;
 mod lsp;
 mod policy;
 mod route;
@@ -90,6 +95,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Route(args) => route::run(&args),
+        Command::Track(args) => lifecycle::track(&args),
+        Command::Sweep(args) => lifecycle::sweep(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Fmt(args) => fmt::run(&args),

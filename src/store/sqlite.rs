@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
+use switchboard_core::route::life::Life;
 use switchboard_core::route::state::{
     Loads, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
 };
@@ -175,7 +176,7 @@ impl SqliteState {
 }
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -211,6 +212,9 @@ const TABLES: &str = "
         rep TEXT NOT NULL,
         PRIMARY KEY (field, key, lead_s, lead)
     ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS lives (lead TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS due (lead TEXT PRIMARY KEY, at_ns INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS due_by_time ON due (at_ns, lead);
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -252,7 +256,8 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
             }
         } else {
             // Version 3 gains `lead_times` (empty: its earlier assignments count in no period
-            // cap); a new file gets every table.
+            // cap); version 4 gains `lives` and `due` (empty: its decisions' escalations are
+            // not scheduled); a new file gets every table.
             connection.execute_batch(TABLES)?;
         }
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -300,6 +305,7 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
                     decision,
                     fingerprint: None,
                     decided_at,
+                    lead_at: None,
                     policy_hash,
                     trace: None,
                 },
@@ -624,4 +630,115 @@ impl StateStore for SqliteState {
         self.loads.assigned(rep, at);
         Ok(())
     }
+
+    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError> {
+        match at {
+            None => {
+                self.connection
+                    .prepare_cached("DELETE FROM due WHERE lead = ?1")
+                    .db()?
+                    .execute(params![lead])
+                    .db()?;
+            }
+            Some(at) => {
+                self.connection
+                    .prepare_cached(
+                        "INSERT INTO due (lead, at_ns) VALUES (?1, ?2) \
+                         ON CONFLICT (lead) DO UPDATE SET at_ns = excluded.at_ns",
+                    )
+                    .db()?
+                    .execute(params![lead, nanos(at)])
+                    .db()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError> {
+        self.connection
+            .prepare_cached("SELECT lead FROM due WHERE at_ns <= ?1 ORDER BY at_ns, lead LIMIT ?2")
+            .db()?
+            .query_map(
+                params![nanos(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                |row| row.get(0),
+            )
+            .db()?
+            .collect::<Result<_, _>>()
+            .db()
+    }
+
+    fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
+        let text: Option<String> = self
+            .connection
+            .prepare_cached("SELECT entry FROM lives WHERE lead = ?1")
+            .db()?
+            .query_row(params![lead], |row| row.get(0))
+            .optional()
+            .db()?;
+        text.map(|text| read_life(lead, &text)).transpose()
+    }
+
+    fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
+        let text = serde_json::to_string(life).map_err(|error| {
+            StateError::new(
+                StateErrorKind::Failed,
+                format!(
+                    "state database: cannot write the life of `{}`: {error}",
+                    life.lead
+                ),
+            )
+        })?;
+        self.connection
+            .prepare_cached(
+                "INSERT INTO lives (lead, entry) VALUES (?1, ?2) \
+                 ON CONFLICT (lead) DO UPDATE SET entry = excluded.entry",
+            )
+            .db()?
+            .execute(params![life.lead, text])
+            .db()?;
+        self.schedule(&life.lead, life.next_step_at())
+    }
+
+    fn each_lead(
+        &mut self,
+        visit: &mut dyn FnMut(Recorded, Option<Life>),
+    ) -> Result<(), StateError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT l.lead, l.entry, v.entry FROM ledger l LEFT JOIN lives v ON v.lead = l.lead")
+            .db()?;
+        let mut rows = statement.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let lead: String = row.get(0).db()?;
+            let entry: Vec<u8> = row.get(1).db()?;
+            let life: Option<String> = row.get(2).db()?;
+            let recorded = compact::decode_recorded(&entry).ok_or_else(|| {
+                StateError::new(
+                    StateErrorKind::Corrupt,
+                    format!("state database: the recorded decision of `{lead}` cannot be read"),
+                )
+            })?;
+            let life = life.map(|text| read_life(&lead, &text)).transpose()?;
+            visit(recorded, life);
+        }
+        Ok(())
+    }
+}
+
+/// An instant as the `due` index keys it: nanoseconds since the epoch (saturating).
+fn nanos(at: Timestamp) -> i64 {
+    i64::try_from(at.as_nanosecond()).unwrap_or(if at.as_second() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+fn read_life(lead: &str, text: &str) -> Result<Life, StateError> {
+    serde_json::from_str(text).map_err(|error| {
+        StateError::new(
+            StateErrorKind::Corrupt,
+            format!("state database: the life of `{lead}` cannot be read: {error}"),
+        )
+    })
 }

@@ -206,6 +206,24 @@ impl StateStore for Stateless {
     ) -> Result<Option<String>, StateError> {
         Ok(None)
     }
+    fn schedule(&mut self, _: &str, _: Option<Timestamp>) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn due(&mut self, _: Timestamp, _: usize) -> Result<Vec<String>, StateError> {
+        Ok(Vec::new())
+    }
+    fn life(&mut self, _: &str) -> Result<Option<crate::route::life::Life>, StateError> {
+        Ok(None)
+    }
+    fn set_life(&mut self, _: &crate::route::life::Life) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn each_lead(
+        &mut self,
+        _: &mut dyn FnMut(Recorded, Option<crate::route::life::Life>),
+    ) -> Result<(), StateError> {
+        Ok(())
+    }
 }
 
 /// Compares two policies on leads, one line at a time.

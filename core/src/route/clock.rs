@@ -176,6 +176,34 @@ pub fn period_window(
     }
 }
 
+/// The working seconds between `from` and `to` (0 when `to` is not after `from`): how long a
+/// rep took to respond, counted as the SLA clock counts.
+pub fn working_seconds(calendar: &CalendarDef, from: Timestamp, to: Timestamp) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    let mut total = 0;
+    let mut date = calendar.zone.to_datetime(from).date();
+    let last = calendar.zone.to_datetime(to).date();
+    for _ in 0..HORIZON_DAYS {
+        for (open, close) in intervals(calendar, date) {
+            let start = open.max(from);
+            let end = close.min(to);
+            if end > start {
+                total += (end - start).as_secs();
+            }
+        }
+        if date >= last {
+            break;
+        }
+        let Ok(next) = date.tomorrow() else {
+            break;
+        };
+        date = next;
+    }
+    total
+}
+
 /// `start` plus `seconds` of working time.
 fn add_working(calendar: &CalendarDef, start: Timestamp, seconds: u64) -> Option<Timestamp> {
     let mut remaining = i64::try_from(seconds).ok()?;

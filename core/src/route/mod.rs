@@ -9,6 +9,8 @@
 
 pub mod clock;
 pub mod decision;
+pub mod life;
+mod lifecycle;
 pub mod reader;
 pub mod roster;
 pub mod state;
@@ -24,6 +26,7 @@ pub use decision::{
     RuleRef, Trace,
 };
 use jiff::Timestamp;
+pub use lifecycle::{Fired, Tracked};
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
 use state::{Fingerprint, Recorded, StateError, StateStore};
@@ -53,6 +56,9 @@ pub struct Router<'a> {
     previous_fields: Vec<(String, crate::model::FieldId)>,
     /// The last period window computed per (period, calendar), reused while it holds the lead.
     last_windows: std::cell::RefCell<Vec<LastWindow>>,
+    /// While an escalation step or a re-route picks a rep: the reps who already had the lead,
+    /// none of whom may get it again (empty when routing a new lead).
+    excluded: std::cell::RefCell<Vec<String>>,
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
@@ -111,6 +117,7 @@ impl<'a> Router<'a> {
             schema_digest: policy.schema_digest(),
             previous_fields: previous_fields(policy),
             last_windows: std::cell::RefCell::new(Vec::new()),
+            excluded: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -218,8 +225,21 @@ impl<'a> Router<'a> {
                     lead: Some(parsed.id.clone()),
                 }));
             }
+            // After `track` or `sweep` changed the lead, its current decision.
+            let decision = match state.life(&parsed.id)? {
+                Some(life) => wire::read_decision(&life.current).map_err(|error| {
+                    StateError::new(
+                        state::StateErrorKind::Corrupt,
+                        format!(
+                            "the current decision of `{}` cannot be read: {error}",
+                            parsed.id
+                        ),
+                    )
+                })?,
+                None => recorded.decision,
+            };
             return Ok(Outcome::Decided {
-                decision: recorded.decision,
+                decision,
                 duplicate: true,
                 trace: None,
             });
@@ -229,10 +249,16 @@ impl<'a> Router<'a> {
             record: state.keeps_traces(),
         };
         let decided = self.decide(state, parsed, tracing)?;
+        let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
+        // The sweep finds leads by their next escalation time, never by reading every lead.
+        if let Some(first) = decided.decision.escalation.first().and_then(|step| step.at) {
+            state.schedule(&parsed.id, Some(first.instant))?;
+        }
         let entry = Recorded {
             decision: decided.decision,
             fingerprint: Some(fingerprint),
             decided_at: self.config.now,
+            lead_at: Some(lead_at),
             policy_hash: self.policy_hash.clone(),
             trace: decided.recorded,
         };
@@ -628,6 +654,11 @@ impl<'a> Router<'a> {
             calendar: own_calendar,
             opens: None,
         };
+        if self.excluded.borrow().iter().any(|had| had == rep) {
+            candidate.eligible = false;
+            candidate.why = Cow::Borrowed("already had this lead");
+            return Ok(candidate);
+        }
         if let Some(roster) = self.roster {
             let Some(entry) = roster.reps.get(rep) else {
                 candidate.eligible = false;

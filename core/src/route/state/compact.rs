@@ -32,6 +32,10 @@ pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
             encode_trace(trace, out);
         }
     }
+    // Added after the first entries were written: an entry that ends here has none.
+    if let Some(lead_at) = entry.lead_at {
+        put_instant(out, lead_at);
+    }
 }
 
 /// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
@@ -51,10 +55,16 @@ pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
         0 => None,
         _ => Some(input.trace()?),
     };
+    let lead_at = if input.0.is_empty() {
+        None
+    } else {
+        Some(input.instant()?)
+    };
     input.0.is_empty().then_some(Recorded {
         decision,
         fingerprint,
         decided_at,
+        lead_at,
         policy_hash,
         trace,
     })

@@ -10,6 +10,7 @@
 pub mod compact;
 
 use crate::route::decision::{Decision, RecordedTrace};
+use crate::route::life::Life;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +22,9 @@ pub struct Recorded {
     pub fingerprint: Option<Fingerprint>,
     /// The routing time (`--now`, or the lead's clock where routing uses it).
     pub decided_at: Timestamp,
+    /// The lead's own time (its clock field, else the routing time); `None` for entries
+    /// recorded before it was kept.
+    pub lead_at: Option<Timestamp>,
     /// The hash of the policy text that decided.
     pub policy_hash: String,
     /// How it was decided (the rule path, every candidate and why), for `explain` later; kept
@@ -136,6 +140,21 @@ pub trait StateStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError>;
+    /// Schedules the lead's next escalation step at `at` (`None`: nothing is due), replacing
+    /// what was scheduled: the index `sweep` reads, so that leads not due are never read.
+    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError>;
+    /// Up to `limit` leads whose next step is due at or before `now`, earliest first (ties by
+    /// lead id).
+    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError>;
+    /// What happened to a lead since it was routed, once `track` or `sweep` changed it.
+    fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError>;
+    /// Keeps a lead's life, and schedules its next step.
+    fn set_life(&mut self, life: &Life) -> Result<(), StateError>;
+    /// Every lead in the ledger with its life, in no particular order: what `report` reads.
+    fn each_lead(
+        &mut self,
+        visit: &mut dyn FnMut(Recorded, Option<Life>),
+    ) -> Result<(), StateError>;
 }
 
 /// The leads remembered for one (field, value) of `previous rep of`: by (lead time, lead id),
@@ -200,6 +219,11 @@ pub struct MemoryState {
     prospects: HashMap<(String, String), ProspectLeads>,
     /// Load counts already asked for, kept current as leads are assigned.
     loads: Loads,
+    /// The lives `track` and `sweep` changed.
+    lives: HashMap<String, Life>,
+    /// The next due step of each scheduled lead, and the same ordered by time.
+    scheduled: HashMap<String, Timestamp>,
+    due_index: std::collections::BTreeSet<(Timestamp, String)>,
 }
 
 impl MemoryState {
@@ -340,6 +364,48 @@ impl StateStore for MemoryState {
             .find(|((_, id), _)| id != lead)
             .map(|(_, rep)| rep.clone()))
     }
+
+    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError> {
+        if let Some(old) = self.scheduled.remove(lead) {
+            self.due_index.remove(&(old, lead.to_string()));
+        }
+        if let Some(at) = at {
+            self.scheduled.insert(lead.to_string(), at);
+            self.due_index.insert((at, lead.to_string()));
+        }
+        Ok(())
+    }
+
+    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError> {
+        Ok(self
+            .due_index
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .map(|(_, lead)| lead.clone())
+            .collect())
+    }
+
+    fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
+        Ok(self.lives.get(lead).cloned())
+    }
+
+    fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
+        self.schedule(&life.lead, life.next_step_at())?;
+        self.lives.insert(life.lead.clone(), life.clone());
+        Ok(())
+    }
+
+    fn each_lead(
+        &mut self,
+        visit: &mut dyn FnMut(Recorded, Option<Life>),
+    ) -> Result<(), StateError> {
+        for entry in self.ledger.entries()? {
+            let life = self.lives.get(&entry.decision.lead).cloned();
+            visit(entry, life);
+        }
+        Ok(())
+    }
 }
 
 /// The in-memory ledger, compact for long runs: entries are appended in their compact form
@@ -393,6 +459,25 @@ impl Ledger {
                 format!("the ledger entry of `{id}` cannot be read"),
             )
         })
+    }
+
+    /// Every entry, decoded.
+    fn entries(&self) -> Result<Vec<Recorded>, StateError> {
+        let unreadable = || {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                "a ledger entry cannot be read".to_string(),
+            )
+        };
+        let mut entries = Vec::with_capacity(self.by_hash.len() + self.collisions.len());
+        for place in self.by_hash.values() {
+            let bytes = self.bytes(*place).ok_or_else(unreadable)?;
+            entries.push(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
+        }
+        for bytes in self.collisions.values() {
+            entries.push(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
+        }
+        Ok(entries)
     }
 
     fn insert(&mut self, entry: &Recorded) {
@@ -498,6 +583,7 @@ mod tests {
             decision,
             fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
             decided_at: Timestamp::UNIX_EPOCH,
+            lead_at: None,
             policy_hash: "0123456789abcdef".to_string(),
             trace: None,
         }

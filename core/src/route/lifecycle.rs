@@ -1,0 +1,610 @@
+//! After the decision: `track` records what happened to a routed lead (touched, accepted,
+//! rejected, closed) and `sweep` carries out the escalation steps that are due. Both go through
+//! the same router as `route` (strategies, caps, availability, the SLA clock), so an escalation
+//! picks its rep exactly as a rule would at that moment, never a rep who already had the lead.
+//!
+//! Invariants: no wall clock (event times, step times and `now` are values); each step fires at
+//! most once (its `fired` mark is written in the same state batch as the decision it makes); a
+//! lead has one holder at a time; a touch by the holder stops every later step.
+
+use super::clock;
+use super::decision::{Action, Decision, Due, Escalation, Reason};
+use super::life::{Event, EventError, EventKind, How, Life, Touch, read_event};
+use super::reader::ParsedLead;
+use super::state::{StateError, StateErrorKind, StateStore};
+use super::{Attempt, Router, wire};
+use crate::model::time::LocalTime;
+use crate::model::{CalendarDef, Lead};
+use crate::span::Span;
+use crate::syntax::ast::{ActionKind, Ident};
+use jiff::Timestamp;
+
+/// What `track` made of one event line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tracked {
+    /// The event, recorded. A rejection carries the lead's new decision (`None` for the other
+    /// events); a touch says whether the SLA was met.
+    Recorded {
+        event: Event,
+        /// The event's time in the holder's calendar's offset, as printed.
+        shown_at: LocalTime,
+        /// For a first touch: `Some(true)` when it came by the holder's due time.
+        sla_met: Option<bool>,
+        /// For a first touch: how long after the holder got the lead, in wall-clock seconds
+        /// and in working seconds on the holder's calendar.
+        touch: Option<Touch>,
+        /// A later touch: the first was earlier, so this one changes nothing.
+        later_touch: bool,
+        decision: Option<Box<Decision>>,
+    },
+    /// Not recorded, and why.
+    Invalid(EventError),
+}
+
+/// One escalation step carried out by `sweep`: the lead's new decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fired {
+    pub decision: Decision,
+    /// 1-based, in the rule's `escalate` order.
+    pub step: usize,
+    /// When the step was due (and is taken to have happened).
+    pub at: LocalTime,
+}
+
+impl Tracked {
+    /// The line `track` prints: the event as recorded, or the error record.
+    pub fn to_json(&self, input_line: usize) -> String {
+        match self {
+            Tracked::Invalid(error) => {
+                let mut object = serde_json::Map::new();
+                if let Some(lead) = &error.lead {
+                    object.insert("lead".into(), lead.clone().into());
+                }
+                object.insert(
+                    "error".into(),
+                    serde_json::json!({
+                        "code": error.code,
+                        "message": error.message,
+                        "input_line": input_line,
+                    }),
+                );
+                serde_json::Value::Object(object).to_string()
+            }
+            Tracked::Recorded {
+                event,
+                shown_at,
+                sla_met,
+                touch,
+                later_touch,
+                decision,
+            } => {
+                let mut object = serde_json::Map::new();
+                object.insert("lead".into(), event.lead.clone().into());
+                object.insert("event".into(), event.kind.as_str().into());
+                object.insert("at".into(), shown_at.to_string().into());
+                if let Some(by) = &event.by {
+                    object.insert("by".into(), by.clone().into());
+                }
+                if let Some(met) = sla_met {
+                    object.insert("sla".into(), if *met { "met" } else { "missed" }.into());
+                }
+                if let Some(touch) = touch {
+                    object.insert("after_seconds".into(), touch.wall_seconds.into());
+                    object.insert("after_working_seconds".into(), touch.working_seconds.into());
+                }
+                if *later_touch {
+                    object.insert("first_touch".into(), false.into());
+                }
+                if let Some(decision) = decision {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&wire::decision_json(decision))
+                            .unwrap_or(serde_json::Value::Null);
+                    object.insert("decision".into(), value);
+                }
+                serde_json::Value::Object(object).to_string()
+            }
+        }
+    }
+}
+
+impl Fired {
+    /// The line `sweep` prints: the decision, with `event`, `step` and `at` after the lead id.
+    pub fn to_json(&self) -> String {
+        let decision: serde_json::Value =
+            serde_json::from_str(&wire::decision_json(&self.decision))
+                .unwrap_or(serde_json::Value::Null);
+        let mut object = serde_json::Map::new();
+        object.insert("lead".into(), self.decision.lead.clone().into());
+        object.insert("event".into(), "escalated".into());
+        object.insert("step".into(), self.step.into());
+        object.insert("at".into(), self.at.to_string().into());
+        if let serde_json::Value::Object(fields) = decision {
+            for (key, value) in fields {
+                if key != "lead" {
+                    object.insert(key, value);
+                }
+            }
+        }
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
+fn invalid(code: &'static str, lead: &str, message: String) -> Tracked {
+    Tracked::Invalid(EventError {
+        code,
+        message,
+        lead: Some(lead.to_string()),
+    })
+}
+
+impl Router<'_> {
+    /// Records one event line. State errors abort the run; everything wrong with the event
+    /// itself is a [`Tracked::Invalid`].
+    pub fn track_line(
+        &self,
+        state: &mut dyn StateStore,
+        bytes: &[u8],
+    ) -> Result<Tracked, StateError> {
+        let event = match read_event(bytes, self.config.limits.max_depth) {
+            Ok(event) => event,
+            Err(error) => return Ok(Tracked::Invalid(error)),
+        };
+        self.track(state, event)
+    }
+
+    /// Records one event for a routed lead.
+    pub fn track(&self, state: &mut dyn StateStore, event: Event) -> Result<Tracked, StateError> {
+        let lead = event.lead.as_str();
+        let Some(recorded) = state.recorded(lead)? else {
+            return Ok(invalid(
+                "event.unknown_lead",
+                lead,
+                format!("lead `{lead}` was never routed with this state"),
+            ));
+        };
+        let mut life = match state.life(lead)? {
+            Some(life) => life,
+            None => Life::begin(&recorded),
+        };
+        let calendar = self.holding_calendar(&life);
+        let shown = |at: Timestamp| LocalTime::on(at, calendar);
+        if event.at < life.lead_at {
+            return Ok(invalid(
+                "event.before_lead",
+                lead,
+                format!(
+                    "the event at {} is before the lead's own time, {}",
+                    shown(event.at),
+                    shown(life.lead_at)
+                ),
+            ));
+        }
+        let key = (event.kind, event.at, event.by.clone());
+        if life.seen.contains(&key) {
+            return Ok(invalid(
+                "event.repeat",
+                lead,
+                format!(
+                    "this event was already recorded: {} at {}{}",
+                    event.kind.as_str(),
+                    shown(event.at),
+                    event
+                        .by
+                        .as_deref()
+                        .map(|by| format!(" by {by}"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+        if let Some(closed) = &life.closed {
+            return Ok(invalid(
+                "event.closed",
+                lead,
+                format!("lead `{lead}` was closed at {}", shown(closed.at)),
+            ));
+        }
+        let shown_at = shown(event.at);
+        let mut sla_met = None;
+        let mut touch = None;
+        let mut later_touch = false;
+        let mut decision = None;
+        if event.kind != EventKind::Closed {
+            let by = event.by.as_deref().unwrap_or_default();
+            let Some(holding) = life.holder() else {
+                return Ok(invalid(
+                    "event.not_holder",
+                    lead,
+                    format!("nobody holds lead `{lead}` now, so `{by}` cannot have it"),
+                ));
+            };
+            if holding.rep.as_deref() != Some(by) {
+                let holder = match (&holding.rep, &holding.queue) {
+                    (Some(rep), _) => format!("{rep} does (since {})", shown(holding.from)),
+                    (None, Some(queue)) => format!("it waits in queue `{queue}`"),
+                    (None, None) => "nobody does".to_string(),
+                };
+                return Ok(invalid(
+                    "event.not_holder",
+                    lead,
+                    format!("`{by}` does not hold lead `{lead}`: {holder}"),
+                ));
+            }
+            if event.at < holding.from {
+                return Ok(invalid(
+                    "event.before_holding",
+                    lead,
+                    format!(
+                        "{by} got lead `{lead}` at {}; the event at {} is before that",
+                        shown(holding.from),
+                        shown(event.at)
+                    ),
+                ));
+            }
+        }
+        match event.kind {
+            EventKind::Touched => {
+                if life.touched.is_some() {
+                    later_touch = true;
+                } else {
+                    let calendar = self.holding_calendar(&life);
+                    if let Some(holding) = life.holdings.last_mut() {
+                        let measured = Touch {
+                            at: event.at,
+                            wall_seconds: (event.at - holding.from).as_secs(),
+                            working_seconds: calendar
+                                .map_or((event.at - holding.from).as_secs(), |calendar| {
+                                    clock::working_seconds(calendar, holding.from, event.at)
+                                }),
+                        };
+                        holding.touch = Some(measured);
+                        sla_met = holding.due.map(|due| event.at <= due);
+                        touch = Some(measured);
+                    }
+                    life.touched = Some(event.clone());
+                }
+            }
+            EventKind::Accepted => {
+                if life.accepted.is_none() {
+                    life.accepted = Some(event.clone());
+                }
+            }
+            EventKind::Closed => {
+                if let Some(holding) = life.holdings.last_mut()
+                    && holding.ended.is_none()
+                {
+                    holding.ended = Some((event.at, "closed".to_string()));
+                }
+                life.closed = Some(event.clone());
+            }
+            EventKind::Rejected => {
+                let by = event.by.clone().unwrap_or_default();
+                life.rejections.push(event.clone());
+                let rerouted = self.reroute(state, &life, event.at, &by)?;
+                life.hand_over(
+                    &rerouted,
+                    How::Rerouted,
+                    event.at,
+                    &format!("rejected by {by}"),
+                );
+                // A rejected lead starts over: its touch (if any) was the old holder's.
+                life.touched = None;
+                decision = Some(Box::new(rerouted));
+            }
+        }
+        life.seen.push(key);
+        state.set_life(&life)?;
+        Ok(Tracked::Recorded {
+            event,
+            shown_at,
+            sla_met,
+            touch,
+            later_touch,
+            decision,
+        })
+    }
+
+    /// Carries out every escalation step of `lead` that is due at `now`, in order, each at its
+    /// own time. Steps already fired, and leads touched or closed, fire nothing.
+    pub fn sweep_lead(
+        &self,
+        state: &mut dyn StateStore,
+        lead: &str,
+        now: Timestamp,
+    ) -> Result<Vec<Fired>, StateError> {
+        let Some(recorded) = state.recorded(lead)? else {
+            // Scheduled but not in the ledger (a hand-edited state): nothing to carry out.
+            state.schedule(lead, None)?;
+            return Ok(Vec::new());
+        };
+        let mut life = match state.life(lead)? {
+            Some(life) => life,
+            None => Life::begin(&recorded),
+        };
+        let mut fired = Vec::new();
+        while let Some(at) = life.next_step_at().filter(|at| *at <= now) {
+            let Some(index) = life.steps.iter().position(|step| step.fired.is_none()) else {
+                break;
+            };
+            fired.push(self.fire(state, &mut life, index, at)?);
+        }
+        state.set_life(&life)?;
+        Ok(fired)
+    }
+
+    /// Fires step `index` of the lead's chain at `at`.
+    fn fire(
+        &self,
+        state: &mut dyn StateStore,
+        life: &mut Life,
+        index: usize,
+        at: Timestamp,
+    ) -> Result<Fired, StateError> {
+        let target = life.steps[index].to.clone();
+        let mut decision = self.current(life)?;
+        let holder = life.holder().and_then(|h| h.rep.clone());
+        let holder_calendar = self.holding_calendar(life);
+        let late = match (&holder, life.holder().and_then(|h| h.due)) {
+            (Some(rep), Some(due)) => format!(
+                "{rep} did not touch it by {}",
+                LocalTime::on(due, holder_calendar)
+            ),
+            (Some(rep), None) => format!("{rep} did not touch it"),
+            (None, _) => "nobody touched it".to_string(),
+        };
+        let remaining_after = life.steps[index + 1..]
+            .iter()
+            .find(|step| step.fired.is_none())
+            .and_then(|step| step.at);
+        let attempt = self.escalation_attempt(state, life, &target, at)?;
+        let at_shown = LocalTime::on(at, self.target_calendar(&target).or(holder_calendar));
+        decision.reasons = vec![Reason {
+            action: None,
+            reason: format!("escalated to `{target}` at {at_shown}: {late}"),
+        }];
+        let shown_calendar;
+        match attempt {
+            Attempt::Assigned {
+                action, calendar, ..
+            } => {
+                let rep_calendar = calendar.and_then(|c| self.policy.calendars.get(c));
+                shown_calendar = rep_calendar.or_else(|| self.target_calendar(&target));
+                decision.action = action;
+                decision.due = self.step_due(life, at, shown_calendar);
+                life.steps[index].fired = Some((at, decision.action.summary()));
+                let why = format!("escalated to `{target}` (step {})", index + 1);
+                life.hand_over(&decision, How::Escalated { step: index + 1 }, at, &why);
+            }
+            Attempt::Failed { reason, .. } => {
+                shown_calendar = self.target_calendar(&target);
+                decision.reasons.push(Reason {
+                    action: Some(format!("escalate {target}")),
+                    reason: reason.clone(),
+                });
+                life.steps[index].fired = Some((at, format!("found nobody: {reason}")));
+                if remaining_after.is_none() {
+                    // The last step found nobody: the lead is nobody's, and says why.
+                    decision.action = Action::Unassigned;
+                    decision.due = None;
+                    if let Some(holding) = life.holdings.last_mut()
+                        && holding.ended.is_none()
+                    {
+                        holding.ended =
+                            Some((at, format!("escalation to `{target}` found nobody")));
+                    }
+                    life.holdings.push(super::life::Holding {
+                        rep: None,
+                        pool: None,
+                        queue: None,
+                        how: How::Escalated { step: index + 1 },
+                        from: at,
+                        due: None,
+                        touch: None,
+                        ended: None,
+                    });
+                } else {
+                    decision.reasons.push(Reason {
+                        action: None,
+                        reason: "the holder keeps the lead until the next step".to_string(),
+                    });
+                }
+            }
+        }
+        decision.escalation = life
+            .steps
+            .iter()
+            .filter(|step| step.fired.is_none())
+            .map(|step| Escalation {
+                at: step.at.map(|at| LocalTime::on(at, shown_calendar)),
+                to: step.to.clone(),
+            })
+            .collect();
+        life.current = wire::decision_json(&decision);
+        Ok(Fired {
+            decision,
+            step: index + 1,
+            at: LocalTime::on(at, shown_calendar),
+        })
+    }
+
+    /// The lead's current decision.
+    fn current(&self, life: &Life) -> Result<Decision, StateError> {
+        wire::read_decision(&life.current).map_err(|error| {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                format!(
+                    "the current decision of `{}` cannot be read: {error}",
+                    life.lead
+                ),
+            )
+        })
+    }
+
+    /// Tries an escalation target (a pool, a queue or a rep) at `at`, never handing the lead to
+    /// a rep who had it.
+    fn escalation_attempt(
+        &self,
+        state: &mut dyn StateStore,
+        life: &Life,
+        target: &str,
+        at: Timestamp,
+    ) -> Result<Attempt, StateError> {
+        let ident = Ident {
+            name: target.to_string(),
+            span: Span::at(0),
+        };
+        let kind = if self.pool(target).is_some() {
+            ActionKind::Pool(ident)
+        } else if self.policy.queues.iter().any(|queue| queue == target) {
+            ActionKind::Queue(ident)
+        } else {
+            ActionKind::Rep(ident)
+        };
+        self.attempt_excluding(state, life, &kind, at)
+    }
+
+    /// Re-routes a rejected lead at `at`: the rule's actions again (the pool picks another
+    /// member), never to a rep who had it. Actions that read the lead's fields (`rep FIELD`,
+    /// `owner of`, `previous rep of`) cannot run: the state keeps decisions, not leads.
+    fn reroute(
+        &self,
+        state: &mut dyn StateStore,
+        life: &Life,
+        at: Timestamp,
+        by: &str,
+    ) -> Result<Decision, StateError> {
+        let mut decision = self.current(life)?;
+        decision.reasons = vec![Reason {
+            action: None,
+            reason: format!(
+                "rejected by {by} at {}",
+                LocalTime::on(at, self.holding_calendar(life))
+            ),
+        }];
+        decision.action = Action::Unassigned;
+        decision.due = None;
+        decision.escalation = Vec::new();
+        let rule = life
+            .rule
+            .as_deref()
+            .and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label));
+        let Some(rule) = rule else {
+            decision.reasons.push(Reason {
+                action: None,
+                reason: format!(
+                    "rule `{}` is not in this policy, so the lead cannot be re-routed",
+                    life.rule.as_deref().unwrap_or("?")
+                ),
+            });
+            return Ok(decision);
+        };
+        // The holder's pool first (another member of it), then the rule's actions in order.
+        let mut actions: Vec<ActionKind> = Vec::new();
+        if let Some(pool) = life.holder().and_then(|holding| holding.pool.clone()) {
+            actions.push(ActionKind::Pool(Ident {
+                name: pool,
+                span: Span::at(0),
+            }));
+        }
+        for action in &rule.syntax.actions {
+            if !actions.contains(&action.kind) {
+                actions.push(action.kind.clone());
+            }
+        }
+        for kind in &actions {
+            let needs_fields = match kind {
+                ActionKind::Rep(ident) => self.policy.field_id(&ident.name).is_some(),
+                ActionKind::OwnerOf(_) | ActionKind::PreviousRep { .. } => true,
+                ActionKind::Pool(_) | ActionKind::Queue(_) => false,
+            };
+            if needs_fields {
+                decision.reasons.push(Reason {
+                    action: Some(kind.describe()),
+                    reason: "reads the lead's fields, which the state does not keep".to_string(),
+                });
+                continue;
+            }
+            match self.attempt_excluding(state, life, kind, at)? {
+                Attempt::Assigned {
+                    action, calendar, ..
+                } => {
+                    let calendar = calendar.and_then(|c| self.policy.calendars.get(c)).or_else(
+                        || match kind {
+                            ActionKind::Pool(pool) => self
+                                .pool(&pool.name)
+                                .and_then(|pool| pool.calendar)
+                                .and_then(|c| self.policy.calendars.get(c)),
+                            _ => None,
+                        },
+                    );
+                    decision.action = action;
+                    self.times(&mut decision, rule, at, calendar);
+                    return Ok(decision);
+                }
+                Attempt::Failed { reason, .. } => decision.reasons.push(Reason {
+                    action: Some(kind.describe()),
+                    reason,
+                }),
+            }
+        }
+        Ok(decision)
+    }
+
+    /// One action for a lead already routed, with the reps who had it excluded; an assigned
+    /// rep's load and period counts go up as in routing (the lead's time is `at`).
+    fn attempt_excluding(
+        &self,
+        state: &mut dyn StateStore,
+        life: &Life,
+        kind: &ActionKind,
+        at: Timestamp,
+    ) -> Result<Attempt, StateError> {
+        // The state keeps decisions, not leads: the lead has its id and no field values.
+        let parsed = ParsedLead {
+            id: life.lead.clone(),
+            lead: Lead {
+                values: vec![None; self.policy.fields.len()],
+            },
+        };
+        *self.excluded.borrow_mut() = life.reps();
+        let attempt = self.attempt(state, kind, &parsed, at, None, false);
+        self.excluded.borrow_mut().clear();
+        let attempt = attempt?;
+        if let Attempt::Assigned { action, .. } = &attempt
+            && let Some(rep) = action.rep()
+        {
+            self.assign(state, rep, &parsed, at)?;
+        }
+        Ok(attempt)
+    }
+
+    /// The due time of a step's new holder: the rule's `within` from `at` on their calendar
+    /// (the same SLA length as the rule's), or none when the rule has no SLA.
+    fn step_due(&self, life: &Life, at: Timestamp, calendar: Option<&CalendarDef>) -> Option<Due> {
+        let rule = life
+            .rule
+            .as_deref()
+            .and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label))?;
+        let within = rule.syntax.within?;
+        Some(
+            clock::add(at, within.kind, calendar)
+                .map_or(Due::Never, |due| Due::At(LocalTime::on(due, calendar))),
+        )
+    }
+
+    /// The calendar of an escalation target pool.
+    fn target_calendar(&self, target: &str) -> Option<&CalendarDef> {
+        self.pool(target)
+            .and_then(|pool| pool.calendar)
+            .and_then(|c| self.policy.calendars.get(c))
+    }
+
+    /// The calendar the current holder works on: their own, else their pool's.
+    fn holding_calendar(&self, life: &Life) -> Option<&CalendarDef> {
+        let holding = life.holder()?;
+        let pool = holding.pool.as_deref().and_then(|name| self.pool(name));
+        let rep = holding.rep.as_deref()?;
+        self.policy
+            .member_calendar(pool, rep)
+            .and_then(|c| self.policy.calendars.get(c))
+    }
+}

@@ -1,0 +1,235 @@
+//! `switchboard track` and `switchboard sweep`: what happens after the decision. `track` reads
+//! NDJSON events (one output line per input line, the event as recorded or an error record);
+//! `sweep` carries out the escalation steps due at `--now`. Both print a batch only once the
+//! state holds it, so a killed run leaves nothing on stdout that the state does not also hold,
+//! and a re-run neither repeats nor loses a step.
+
+use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::{EXIT_PROBLEMS, Failure, describe_io};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::{RouteConfig, Router, Tracked};
+
+#[derive(clap::Args)]
+pub struct TrackArgs {
+    /// The policy the leads were routed with (a rejected lead is re-routed by it)
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// Roster JSON, for re-routing rejected leads
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// State database the leads were routed into
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// Read events from this file instead of stdin (`-` is stdin)
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// The routing time of re-routes, for the roster's `as_of` (RFC 3339); default: now
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// No summary on stderr
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// The policy the leads were routed with
+    #[arg(value_name = "POLICY")]
+    policy: PathBuf,
+    /// Roster JSON: who is available to take escalated leads
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// State database the leads were routed into
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// Fire the steps due at or before this time (RFC 3339); default: the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    /// No summary on stderr
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// How many leads (or events) share one state transaction.
+const BATCH: usize = 256;
+
+pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
+    let now = parse_now(args.now.as_deref())?;
+    let loaded = load_policy(&args.policy, args.quiet)?;
+    let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    let (mut state, location) = open_state(&args.state)?;
+    if matches!(location, StateLocation::Memory) && !args.quiet {
+        eprintln!(
+            "note: --state :memory: holds no routed leads, so every event names an unknown lead"
+        );
+    }
+    let limits = Limits::default();
+    let router = Router::new(
+        &loaded.policy,
+        &loaded.compiled,
+        roster.as_ref(),
+        RouteConfig {
+            now,
+            explain: false,
+            limits,
+        },
+        &loaded.source.text,
+    );
+    let (source, from): (Box<dyn std::io::Read>, String) = match args.events.as_deref() {
+        Some(path) if path != Path::new("-") => {
+            let file = std::fs::File::open(path).map_err(|error| {
+                Failure::usage(format!(
+                    "cannot read events `{}`: {}",
+                    path.display(),
+                    describe_io(&error)
+                ))
+            })?;
+            (Box::new(file), format!("`{}`", path.display()))
+        }
+        _ => {
+            if std::io::stdin().is_terminal() && !args.quiet {
+                eprintln!(
+                    "reading events from stdin: NDJSON such as {{\"lead\":\"L-1\",\"event\":\"touched\",\
+                     \"at\":\"2026-11-23T10:12:00+01:00\",\"by\":\"anna\"}} (Ctrl-D ends)"
+                );
+            }
+            (Box::new(std::io::stdin().lock()), "stdin".to_string())
+        }
+    };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, source);
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    let (mut lines, mut errors) = (0usize, 0usize);
+    let mut batch = String::new();
+    let read = |input: &mut std::io::BufReader<Box<dyn std::io::Read>>| {
+        read_line(input, limits.max_line_bytes)
+            .map_err(|error| Failure::usage(format!("cannot read events: {error}")))
+    };
+    while let Some(mut line) = read(&mut input)? {
+        state
+            .begin()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        let mut in_batch = 0;
+        loop {
+            lines += 1;
+            in_batch += 1;
+            let tracked = match &line {
+                Line::TooLong(length) => Tracked::Invalid(switchboard::route::life::EventError {
+                    code: "event.too_long",
+                    message: format!(
+                        "line is {length} bytes, more than the limit of {}",
+                        limits.max_line_bytes
+                    ),
+                    lead: None,
+                }),
+                Line::Text(bytes) => router
+                    .track_line(state.as_mut(), bytes)
+                    .map_err(|error| stopped(&error.to_string(), lines))?,
+            };
+            if matches!(tracked, Tracked::Invalid(_)) {
+                errors += 1;
+            }
+            batch.push_str(&tracked.to_json(lines));
+            batch.push('\n');
+            if in_batch == BATCH || input.buffer().is_empty() {
+                break;
+            }
+            match read(&mut input)? {
+                Some(next) => line = next,
+                None => break,
+            }
+        }
+        state
+            .commit()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        output
+            .write_all(batch.as_bytes())
+            .and_then(|()| output.flush())
+            .map_err(|error| Failure::usage(format!("cannot write events: {error}")))?;
+        batch.clear();
+    }
+    if !args.quiet {
+        eprintln!(
+            "tracked {lines} event{} from {from}: {} recorded, {errors} error{}",
+            if lines == 1 { "" } else { "s" },
+            lines - errors,
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    Ok(if errors > 0 {
+        ExitCode::from(EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
+    let now = parse_now(args.now.as_deref())?;
+    let loaded = load_policy(&args.policy, args.quiet)?;
+    let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    let (mut state, _) = open_state(&args.state)?;
+    let router = Router::new(
+        &loaded.policy,
+        &loaded.compiled,
+        roster.as_ref(),
+        RouteConfig {
+            now,
+            explain: false,
+            limits: Limits::default(),
+        },
+        &loaded.source.text,
+    );
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    let (mut fired, mut leads) = (0usize, 0usize);
+    let mut batch = String::new();
+    loop {
+        state
+            .begin()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        let due = state
+            .due(now, BATCH)
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        if due.is_empty() {
+            state
+                .commit()
+                .map_err(|error| Failure::usage(error.to_string()))?;
+            break;
+        }
+        for lead in &due {
+            let steps = router
+                .sweep_lead(state.as_mut(), lead, now)
+                .map_err(|error| stopped(&error.to_string(), fired))?;
+            leads += usize::from(!steps.is_empty());
+            for step in steps {
+                fired += 1;
+                batch.push_str(&step.to_json());
+                batch.push('\n');
+            }
+        }
+        state
+            .commit()
+            .map_err(|error| Failure::usage(error.to_string()))?;
+        output
+            .write_all(batch.as_bytes())
+            .and_then(|()| output.flush())
+            .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
+        batch.clear();
+    }
+    if !args.quiet {
+        eprintln!(
+            "swept at {now}: {fired} escalation step{} fired for {leads} lead{}",
+            if fired == 1 { "" } else { "s" },
+            if leads == 1 { "" } else { "s" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stopped(error: &str, done: usize) -> Failure {
+    Failure::usage(format!(
+        "{error}\nstopped after {done}: what was printed is recorded; the batch under way was \
+         not, and a re-run takes it up"
+    ))
+}
