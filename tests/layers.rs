@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["graph"],
     &["pipeline"],
     &["route"],
-    &["files", "explain"],
+    &["files", "explain", "report"],
     &["testing", "diff"],
 ];
 

@@ -37,6 +37,8 @@ pub struct Explanation {
     /// The rules tried in order, up to the one that matched; `None` when only the lead's id was
     /// given (the recorded path stands in for them).
     pub rules: Option<Vec<RuleCheck>>,
+    /// What happened after the decision (`track`, `sweep`), when anything did.
+    pub life: Option<crate::route::life::Life>,
 }
 
 /// What an explanation answers for.
@@ -159,7 +161,9 @@ impl Explain<'_> {
                 });
             }
             let rules = parsed.as_ref().map(|parsed| self.rules_tried(&parsed.lead));
+            let life = state.life(&id).map_err(ExplainError::State)?;
             return Ok(Explanation {
+                life,
                 lead: id,
                 basis: Basis::Recorded {
                     decided_at: recorded.decided_at,
@@ -196,6 +200,7 @@ impl Explain<'_> {
             decision,
             trace: trace.unwrap_or_default(),
             rules: Some(self.rules_tried(&parsed.lead)),
+            life: None,
         })
     }
 
@@ -425,6 +430,84 @@ pub fn render_human(explanation: &Explanation) -> String {
                 let _ = writeln!(out, "escalate to {} at ?", step.to);
             }
         }
+    }
+    if let Some(life) = &explanation.life {
+        out.push_str(&render_life(life));
+    }
+    out
+}
+
+/// What happened after the decision, in time order: who held the lead and how it ended, touches,
+/// acceptance, rejections, escalation steps (fired or still ahead), closing.
+pub fn render_life(life: &crate::route::life::Life) -> String {
+    use crate::route::life::How;
+    let mut lines: Vec<(jiff::Timestamp, String)> = Vec::new();
+    for holding in &life.holdings {
+        let who = match (&holding.rep, &holding.pool, &holding.queue) {
+            (Some(rep), Some(pool), _) => format!("{rep} (pool {pool})"),
+            (Some(rep), None, _) => rep.clone(),
+            (None, _, Some(queue)) => format!("queue {queue}"),
+            (None, _, None) => "nobody (unassigned)".to_string(),
+        };
+        let how = match holding.how {
+            How::Routed => "routed to".to_string(),
+            How::Escalated { step } => format!("escalation step {step}: to"),
+            How::Rerouted => "re-routed to".to_string(),
+        };
+        let due = holding
+            .due
+            .map(|due| format!(", due {due}"))
+            .unwrap_or_default();
+        lines.push((holding.from, format!("{how} {who}{due}")));
+        if let Some(touch) = holding.touch {
+            let sla = match holding.due {
+                Some(due) if touch.at <= due => "; SLA met",
+                Some(_) => "; SLA missed",
+                None => "",
+            };
+            lines.push((
+                touch.at,
+                format!(
+                    "touched by {} after {} ({} of working time){sla}",
+                    holding.rep.as_deref().unwrap_or("?"),
+                    crate::report::duration(touch.wall_seconds),
+                    crate::report::duration(touch.working_seconds)
+                ),
+            ));
+        }
+        if let Some((at, why)) = &holding.ended {
+            let touched = if holding.touch.is_none() && holding.rep.is_some() {
+                ", never touched"
+            } else {
+                ""
+            };
+            lines.push((*at, format!("{who} no longer holds it: {why}{touched}")));
+        }
+    }
+    if let Some(accepted) = &life.accepted {
+        lines.push((
+            accepted.at,
+            format!("accepted by {}", accepted.by.as_deref().unwrap_or("?")),
+        ));
+    }
+    for step in &life.steps {
+        if let Some((at, what)) = &step.fired {
+            if what.starts_with("found nobody") {
+                lines.push((*at, format!("escalation to {} {what}", step.to)));
+            }
+        } else if let Some(at) = step.at {
+            let stopped = if life.touched.is_some() || life.closed.is_some() {
+                " (will not fire: the lead was touched or closed)"
+            } else {
+                ""
+            };
+            lines.push((at, format!("escalation to {} due{stopped}", step.to)));
+        }
+    }
+    lines.sort_by_key(|(at, _)| *at);
+    let mut out = String::from("after the decision:\n");
+    for (at, line) in lines {
+        let _ = writeln!(out, "  {at}  {line}");
     }
     out
 }

@@ -28,6 +28,7 @@ pub mod json;
 pub mod model;
 pub mod pipeline;
 pub mod render;
+pub mod report;
 pub mod route;
 pub mod span;
 pub mod syntax;

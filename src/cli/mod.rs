@@ -32,6 +32,8 @@ enum Command {
     Track(lifecycle::TrackArgs),
     /// Carry out the escalation steps due at --now: each a new decision for its lead
     Sweep(lifecycle::SweepArgs),
+    /// What happened, from the state: SLA met/missed, time to first touch, escalations, fairness
+    Report(report::ReportArgs),
     /// Run the policies' `test` blocks: pass / FAIL per test, coverage of rules
     Test(test::TestArgs),
     /// Explain how one lead was (or would be) routed: rules tried, candidates, SLA
@@ -60,6 +62,7 @@ mod install;
 mod lifecycle;
 mod lsp;
 mod policy;
+mod report;
 mod route;
 mod test;
 mod threads;
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Route(args) => route::run(&args),
         Command::Track(args) => lifecycle::track(&args),
         Command::Sweep(args) => lifecycle::sweep(&args),
+        Command::Report(args) => report::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Fmt(args) => fmt::run(&args),

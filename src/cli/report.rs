@@ -1,0 +1,86 @@
+//! `switchboard report`: what actually happened, from a state's ledger and the leads' lives:
+//! per pool and per rep the leads held, SLA met / missed, time to first touch, escalations,
+//! rejections, and the fairness of each pool's split. Human, JSON or CSV on stdout.
+
+use super::Failure;
+use super::policy::{load_policy, open_state, parse_now};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::report::{self, Window};
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The policy (optional): pools' members and weights for the fairness figures
+    #[arg(value_name = "POLICY")]
+    policy: Option<PathBuf>,
+    /// State database to report on
+    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    state: String,
+    /// Only leads whose own time is at or after this (RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only leads whose own time is before this (RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// When SLAs still running are judged (RFC 3339); default: --until, else the current time
+    #[arg(long, value_name = "TIME")]
+    now: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Csv,
+}
+
+fn time(flag: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, Failure> {
+    value
+        .map(|text| {
+            text.parse::<jiff::Timestamp>().map_err(|error| {
+                Failure::usage(format!("{flag} `{text}` is not an RFC 3339 time: {error}"))
+            })
+        })
+        .transpose()
+}
+
+pub fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
+    let since = time("--since", args.since.as_deref())?;
+    let until = time("--until", args.until.as_deref())?;
+    if let (Some(since), Some(until)) = (since, until)
+        && until <= since
+    {
+        return Err(Failure::usage(format!(
+            "--until {until} is not after --since {since}: the period is empty"
+        )));
+    }
+    let as_of = match (args.now.as_deref(), until) {
+        (Some(_), _) | (None, None) => parse_now(args.now.as_deref())?,
+        (None, Some(until)) => until,
+    };
+    let loaded = args
+        .policy
+        .as_deref()
+        .map(|path| load_policy(path, true))
+        .transpose()?;
+    let (mut state, _) = open_state(&args.state)?;
+    let mut entries = Vec::new();
+    state
+        .each_lead(&mut |recorded, life| entries.push((recorded, life)))
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    let window = Window {
+        since,
+        until,
+        as_of,
+    };
+    let built = report::build(entries, loaded.as_ref().map(|l| &l.policy), window);
+    let text = match args.format {
+        Format::Human => report::human(&built, &window),
+        Format::Json => format!("{}\n", report::to_json(&built, &window)),
+        Format::Csv => report::to_csv(&built),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
