@@ -184,28 +184,30 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     let mut output = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut fired, mut leads) = (0usize, 0usize);
     let mut batch = String::new();
-    loop {
+    let mut swept = std::collections::HashSet::new();
+    let mut done = false;
+    while !done {
         state
             .begin()
             .map_err(|error| Failure::usage(error.to_string()))?;
-        let due = state
-            .due(now, BATCH)
-            .map_err(|error| Failure::usage(error.to_string()))?;
-        if due.is_empty() {
-            state
-                .commit()
-                .map_err(|error| Failure::usage(error.to_string()))?;
-            break;
-        }
-        for lead in &due {
-            let steps = router
-                .sweep_lead(state.as_mut(), lead, now)
+        for _ in 0..BATCH {
+            let next = router
+                .sweep_next(state.as_mut(), now)
                 .map_err(|error| stopped(&error.to_string(), fired))?;
-            leads += usize::from(!steps.is_empty());
-            for step in steps {
-                fired += 1;
-                batch.push_str(&step.to_json());
-                batch.push('\n');
+            match next {
+                None => {
+                    done = true;
+                    break;
+                }
+                Some(None) => {}
+                Some(Some(step)) => {
+                    fired += 1;
+                    if swept.insert(step.decision.lead.clone()) {
+                        leads += 1;
+                    }
+                    batch.push_str(&step.to_json());
+                    batch.push('\n');
+                }
             }
         }
         state

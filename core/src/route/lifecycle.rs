@@ -303,32 +303,37 @@ impl Router<'_> {
         })
     }
 
-    /// Carries out every escalation step of `lead` that is due at `now`, in order, each at its
-    /// own time. Steps already fired, and leads touched or closed, fire nothing.
-    pub fn sweep_lead(
+    /// Carries out the earliest escalation step due at `now` of all leads (ties by lead id):
+    /// `None` when nothing is due. Steps fire one at a time in time order across leads, so each
+    /// sees the rotations and caps as the earlier steps left them; a lead's steps fire in
+    /// order, each at its own time. Steps already fired, and leads touched or closed, fire
+    /// nothing (and leave the index).
+    pub fn sweep_next(
         &self,
         state: &mut dyn StateStore,
-        lead: &str,
         now: Timestamp,
-    ) -> Result<Vec<Fired>, StateError> {
-        let Some(recorded) = state.recorded(lead)? else {
-            // Scheduled but not in the ledger (a hand-edited state): nothing to carry out.
-            state.schedule(lead, None)?;
-            return Ok(Vec::new());
+    ) -> Result<Option<Option<Fired>>, StateError> {
+        let Some(lead) = state.due(now, 1)?.into_iter().next() else {
+            return Ok(None);
         };
-        let mut life = match state.life(lead)? {
+        let Some(recorded) = state.recorded(&lead)? else {
+            // Scheduled but not in the ledger (a hand-edited state): nothing to carry out.
+            state.schedule(&lead, None)?;
+            return Ok(Some(None));
+        };
+        let mut life = match state.life(&lead)? {
             Some(life) => life,
             None => Life::begin(&recorded),
         };
-        let mut fired = Vec::new();
-        while let Some(at) = life.next_step_at().filter(|at| *at <= now) {
-            let Some(index) = life.steps.iter().position(|step| step.fired.is_none()) else {
-                break;
-            };
-            fired.push(self.fire(state, &mut life, index, at)?);
+        let mut fired = None;
+        if let Some(at) = life.next_step_at().filter(|at| *at <= now)
+            && let Some(index) = life.steps.iter().position(|step| step.fired.is_none())
+        {
+            fired = Some(self.fire(state, &mut life, index, at)?);
         }
+        // Reschedules the lead at its next step (or takes it out of the index).
         state.set_life(&life)?;
-        Ok(fired)
+        Ok(Some(fired))
     }
 
     /// Fires step `index` of the lead's chain at `at`.
@@ -356,7 +361,12 @@ impl Router<'_> {
             .find(|step| step.fired.is_none())
             .and_then(|step| step.at);
         let attempt = self.escalation_attempt(state, life, &target, at)?;
-        let at_shown = LocalTime::on(at, self.target_calendar(&target).or(holder_calendar));
+        let at_shown = LocalTime::on(
+            at,
+            self.target_calendar(&target)
+                .or(holder_calendar)
+                .or_else(|| self.rule_calendar(life)),
+        );
         decision.reasons = vec![Reason {
             action: None,
             reason: format!("escalated to `{target}` at {at_shown}: {late}"),
@@ -367,7 +377,9 @@ impl Router<'_> {
                 action, calendar, ..
             } => {
                 let rep_calendar = calendar.and_then(|c| self.policy.calendars.get(c));
-                shown_calendar = rep_calendar.or_else(|| self.target_calendar(&target));
+                shown_calendar = rep_calendar
+                    .or_else(|| self.target_calendar(&target))
+                    .or_else(|| self.rule_calendar(life));
                 decision.action = action;
                 decision.due = self.step_due(life, at, shown_calendar);
                 life.steps[index].fired = Some((at, decision.action.summary()));
@@ -375,7 +387,10 @@ impl Router<'_> {
                 life.hand_over(&decision, How::Escalated { step: index + 1 }, at, &why);
             }
             Attempt::Failed { reason, .. } => {
-                shown_calendar = self.target_calendar(&target);
+                shown_calendar = self
+                    .target_calendar(&target)
+                    .or(holder_calendar)
+                    .or_else(|| self.rule_calendar(life));
                 decision.reasons.push(Reason {
                     action: Some(format!("escalate {target}")),
                     reason: reason.clone(),
@@ -589,6 +604,22 @@ impl Router<'_> {
             clock::add(at, within.kind, calendar)
                 .map_or(Due::Never, |due| Due::At(LocalTime::on(due, calendar))),
         )
+    }
+
+    /// The rule's SLA calendar: the first pool in its actions that has one.
+    fn rule_calendar(&self, life: &Life) -> Option<&CalendarDef> {
+        let rule = life
+            .rule
+            .as_deref()
+            .and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label))?;
+        rule.syntax
+            .actions
+            .iter()
+            .find_map(|action| match &action.kind {
+                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
+                _ => None,
+            })
+            .and_then(|c| self.policy.calendars.get(c))
     }
 
     /// The calendar of an escalation target pool.
