@@ -492,7 +492,7 @@ pub fn render_life(life: &crate::route::life::Life) -> String {
     }
     for step in &life.steps {
         if let Some((at, what)) = &step.fired {
-            if what.starts_with("found nobody") {
+            if what.starts_with("found nobody") || what.starts_with("cancelled") {
                 lines.push((*at, format!("escalation to {} {what}", step.to)));
             }
         } else if let Some(at) = step.at {

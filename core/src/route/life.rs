@@ -23,7 +23,9 @@ pub struct Life {
     /// Everyone and everything that held the lead, in order; the last one that has not ended
     /// holds it now.
     pub holdings: Vec<Holding>,
-    /// The escalation steps of the current decision, in order.
+    /// Every escalation step the lead's decisions scheduled, in order: a re-route cancels the
+    /// steps still ahead and appends its own, so a step's number (its place here, from 1)
+    /// names it for the lead's whole life.
     pub steps: Vec<Step>,
     /// The first touch by the holder of the time: it stops the SLA clock and every later step.
     pub touched: Option<Event>,
@@ -78,7 +80,8 @@ pub struct Step {
     /// When it is due (`None`: no working time ahead, so never).
     pub at: Option<Timestamp>,
     pub to: String,
-    /// When it fired, and what it did ("rep egor", or why it found nobody).
+    /// When it fired, and what it did ("rep egor", or why it found nobody); for a step a
+    /// re-route cancelled, when and why.
     pub fired: Option<(Timestamp, String)>,
 }
 
@@ -347,8 +350,8 @@ impl Life {
             .and_then(|step| step.at)
     }
 
-    /// Replaces the current decision: a new holding (ending the one in force at `at`) and, when
-    /// `restart` (a re-route), a fresh escalation chain from the decision.
+    /// Replaces the current decision: a new holding (ending the one in force at `at`) and, for a
+    /// re-route, the decision's own escalation chain in place of the steps still ahead.
     pub fn hand_over(&mut self, decision: &Decision, how: How, at: Timestamp, why: &str) {
         if let Some(last) = self.holdings.last_mut()
             && last.ended.is_none()
@@ -357,7 +360,12 @@ impl Life {
         }
         self.holdings.push(holding(decision, how, at));
         if how == How::Rerouted {
-            self.steps = steps(&decision.escalation);
+            for step in &mut self.steps {
+                if step.fired.is_none() {
+                    step.fired = Some((at, format!("cancelled: {why}")));
+                }
+            }
+            self.steps.extend(steps(&decision.escalation));
         }
         self.current = super::wire::decision_json(decision);
     }

@@ -166,7 +166,9 @@ impl Router<'_> {
             Some(life) => life,
             None => Life::begin(&recorded),
         };
-        let calendar = self.holding_calendar(&life);
+        let calendar = self
+            .holding_calendar(&life)
+            .or_else(|| self.rule_calendar(&life));
         let shown = |at: Timestamp| LocalTime::on(at, calendar);
         if event.at < life.lead_at {
             return Ok(invalid(

@@ -1,0 +1,642 @@
+//! After the decision (issue 15), through `switchboard route`, `track`, `sweep`, `report` and
+//! `explain`, and through the library with both state stores: touches stop escalations, steps
+//! fire once each in time order and never hand a lead back to a rep who had it, a rejected lead
+//! is re-routed at once, and a killed sweep neither repeats nor loses a step.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use switchboard::route::roster::Roster;
+use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::{RouteConfig, Router};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> String {
+    root()
+        .join("tests/fixtures/lifecycle")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn example(name: &str) -> String {
+    root()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-lifecycle-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn ok(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(output)
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// The README's example, routed into a fresh SQLite state at L-1's time.
+fn routed_example(dir: &Path) -> String {
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let output = run(
+        &[
+            "route",
+            &example("routing.route"),
+            "--roster",
+            &example("roster.json"),
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T10:00:00+01:00",
+            "--quiet",
+        ],
+        &leads,
+    );
+    // leads.ndjson holds a deliberate duplicate and no invalid line.
+    ok(&output);
+    state
+}
+
+fn sweep(policy: &str, roster: &str, state: &str, now: &str) -> Vec<serde_json::Value> {
+    let output = run(
+        &[
+            "sweep", policy, "--roster", roster, "--state", state, "--now", now, "--quiet",
+        ],
+        "",
+    );
+    json_lines(&ok(&output))
+}
+
+#[test]
+fn the_readme_example_escalates_the_untouched_lead_and_never_the_touched_one() {
+    let dir = scratch("readme");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    // chen answers L-2 seven minutes in.
+    let output = run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        "{\"lead\":\"L-2\",\"event\":\"touched\",\"at\":\"2026-11-23T10:12:00+01:00\",\"by\":\"chen\"}\n",
+    );
+    assert_eq!(
+        json_lines(&ok(&output)),
+        [serde_json::json!({
+            "lead": "L-2", "event": "touched", "at": "2026-11-23T10:12:00+01:00", "by": "chen",
+            "sla": "met", "after_seconds": 420, "after_working_seconds": 420,
+        })]
+    );
+    // 40 minutes after L-1's time: L-1's step (due 10:30) fires; L-2's (10:35) never will.
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T10:40:00+01:00");
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["lead"], "L-1");
+    assert_eq!(fired[0]["step"], 1);
+    assert_eq!(fired[0]["at"], "2026-11-23T10:30:00+01:00");
+    assert_eq!(fired[0]["pool"], "backup");
+    assert_eq!(
+        fired[0]["rep"], "egor",
+        "the first available in `backup`'s order"
+    );
+    assert_eq!(
+        fired[0]["due"], "2026-11-23T10:45:00+01:00",
+        "the rule's 15 minutes"
+    );
+    assert_eq!(
+        fired[0]["reason"][0]["reason"],
+        "escalated to `backup` at 2026-11-23T10:30:00+01:00: anna did not touch it by \
+         2026-11-23T10:15:00+01:00"
+    );
+    // A week later every other untouched lead's step has fired; L-2 is not among them, and L-1
+    // has no step left.
+    let later = sweep(&policy, &roster, &state, "2026-11-30T12:00:00+01:00");
+    let leads: BTreeSet<&str> = later.iter().map(|d| d["lead"].as_str().unwrap()).collect();
+    assert!(
+        !leads.contains("L-2") && !leads.contains("L-1"),
+        "{leads:?}"
+    );
+    assert!(!later.is_empty());
+    // Sweeping again at the same time fires nothing new.
+    assert!(sweep(&policy, &roster, &state, "2026-11-30T12:00:00+01:00").is_empty());
+    // Re-sending L-1 answers its current decision: egor's.
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let output = run(
+        &[
+            "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        leads.lines().next().unwrap(),
+    );
+    let again = json_lines(&ok(&output));
+    assert_eq!(again[0]["rep"], "egor");
+    assert_eq!(again[0]["duplicate"], true);
+
+    // The report: per rep, SLA met / missed and time to first touch.
+    let output = run(
+        &[
+            "report",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-30T12:00:00+01:00",
+        ],
+        "",
+    );
+    insta::assert_snapshot!("readme_report", ok(&output));
+    let output = run(
+        &[
+            "report",
+            "--state",
+            &state,
+            "--now",
+            "2026-11-30T12:00:00+01:00",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    let csv = ok(&output);
+    assert!(
+        csv.lines()
+            .any(|line| line == "rep,chen,2,1,1,0,0,420,420,420,420,420,1,0,0,1"),
+        "{csv}"
+    );
+    // explain shows the lead's life.
+    let output = run(
+        &["explain", &policy, "--state", &state, "--lead", "L-1"],
+        "",
+    );
+    let text = ok(&output);
+    assert!(text.contains("after the decision:"), "{text}");
+    assert!(
+        text.contains("escalation step 1: to egor (pool backup)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn steps_fire_in_time_order_never_back_to_a_rep_who_had_the_lead() {
+    let dir = scratch("steps");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let policy = fixture("desk.route");
+    let roster = fixture("roster.json");
+    let leads = [
+        r#"{"id":"H-1","kind":"hot","created_at":"2026-11-23T10:00:00+01:00"}"#,
+        r#"{"id":"W-1","kind":"warm","created_at":"2026-11-23T10:00:00+01:00"}"#,
+        r#"{"id":"V-1","kind":"vip","created_at":"2026-11-23T10:00:00+01:00"}"#,
+    ]
+    .join("\n");
+    ok(&run(
+        &[
+            "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &leads,
+    ));
+    // Sweeping late fires every missed step, each at its own time, in time order.
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T12:00:00+01:00");
+    let text: String = fired.iter().map(|d| format!("{d}\n")).collect();
+    insta::assert_snapshot!("steps_in_time_order", text);
+    let order: Vec<(String, u64)> = fired
+        .iter()
+        .map(|d| {
+            (
+                d["lead"].as_str().unwrap().to_string(),
+                d["step"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("H-1", 1),
+            ("V-1", 1),
+            ("W-1", 1),
+            ("H-1", 2),
+            ("V-1", 2),
+            ("W-1", 2)
+        ]
+        .map(|(lead, step)| (lead.to_string(), step))
+    );
+    // H-1: anna had it; the desk's next member takes it, then backup.
+    assert_eq!(fired[0]["rep"], "chen");
+    assert_eq!(fired[3]["rep"], "egor");
+    // V-1: vera is away, so boris keeps it with the reason; the queue takes it at the next step.
+    assert_eq!(fired[1]["rep"], "boris");
+    assert_eq!(fired[1]["reason"][1]["reason"], "vera: away");
+    assert_eq!(fired[4]["queue"], "review");
+    // W-1: both members of the duo had it; no step is left, so it is unassigned, and says why.
+    assert_eq!(fired[5]["action"], "unassigned");
+    assert_eq!(
+        fired[5]["reason"][1]["reason"],
+        "nobody in pool `duo` is eligible: anna already had this lead, boris already had this \
+         lead"
+    );
+    assert!(sweep(&policy, &roster, &state, "2026-11-23T12:00:00+01:00").is_empty());
+}
+
+#[test]
+fn a_touch_between_two_steps_stops_the_later_ones_and_a_rejection_reroutes_at_once() {
+    let dir = scratch("touch");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let policy = fixture("desk.route");
+    let roster = fixture("roster.json");
+    let leads = [
+        r#"{"id":"H-1","kind":"hot","created_at":"2026-11-23T10:00:00+01:00"}"#,
+        r#"{"id":"H-2","kind":"hot","created_at":"2026-11-23T10:00:00+01:00"}"#,
+    ]
+    .join("\n");
+    let routed = json_lines(&ok(&run(
+        &[
+            "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &leads,
+    )));
+    assert_eq!(routed[0]["rep"], "anna");
+    assert_eq!(routed[1]["rep"], "boris");
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T10:35:00+01:00");
+    assert_eq!(fired.len(), 2);
+    assert_eq!(fired[0]["rep"], "chen", "H-1: after anna");
+    assert_eq!(
+        fired[1]["rep"], "anna",
+        "H-2: the rotation goes on, boris excluded"
+    );
+    // chen answers H-1 between its steps; boris, who no longer holds H-2, cannot touch it;
+    // anna gives H-2 back, and it goes at once to the one desk member who has not had it.
+    let events = [
+        r#"{"lead":"H-1","event":"touched","at":"2026-11-23T10:40:00+01:00","by":"chen"}"#,
+        r#"{"lead":"H-2","event":"touched","at":"2026-11-23T10:41:00+01:00","by":"boris"}"#,
+        r#"{"lead":"H-2","event":"rejected","at":"2026-11-23T10:42:00+01:00","by":"anna"}"#,
+    ]
+    .join("\n");
+    let output = run(
+        &[
+            "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &events,
+    );
+    assert_eq!(output.status.code(), Some(1), "one event is an error");
+    let tracked = json_lines(&stdout(&output));
+    assert_eq!(tracked[0]["sla"], "met", "chen's due was 10:45");
+    assert_eq!(tracked[0]["after_seconds"], 600);
+    assert_eq!(tracked[1]["error"]["code"], "event.not_holder");
+    assert_eq!(
+        tracked[1]["error"]["message"],
+        "`boris` does not hold lead `H-2`: anna does (since 2026-11-23T10:30:00+01:00)"
+    );
+    assert_eq!(tracked[2]["decision"]["rep"], "chen");
+    assert_eq!(tracked[2]["decision"]["due"], "2026-11-23T10:57:00+01:00");
+    // H-1 never escalates again. H-2 was re-routed with a fresh chain: its first step (after
+    // 30 minutes, to the desk) finds everyone has had it, then backup takes it.
+    let later = sweep(&policy, &roster, &state, "2026-11-23T13:00:00+01:00");
+    assert!(later.iter().all(|d| d["lead"] == "H-2"), "{later:?}");
+    assert_eq!(later.len(), 2);
+    assert_eq!(later[0]["at"], "2026-11-23T11:12:00+01:00");
+    assert_eq!(
+        later[0]["rep"], "chen",
+        "nobody left in the desk: chen keeps it"
+    );
+    assert_eq!(later[1]["at"], "2026-11-23T11:42:00+01:00");
+    assert_eq!(later[1]["rep"], "egor");
+}
+
+#[test]
+fn every_mistake_in_an_event_is_an_error_record_that_says_why() {
+    let dir = scratch("mistakes");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let events = [
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:12:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:12:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:14:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-99","event":"touched","at":"2026-11-23T10:12:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-3","event":"touched","at":"2026-11-20T10:00:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-3","event":"poked","at":"2026-11-27T10:00:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-3","event":"touched","at":"yesterday","by":"anna"}"#,
+        r#"{"lead":"L-3","event":"touched","at":"2026-11-27T10:00:00+01:00"}"#,
+        r#"{"lead":"L-3","event":"touched","at":"2026-11-27T10:00:00+01:00","by":"anna","note":1}"#,
+        r#"{"lead":"L-3","event":"closed","at":"2026-11-27T11:00:00+01:00"}"#,
+        r#"{"lead":"L-3","event":"touched","at":"2026-11-27T12:00:00+01:00","by":"anna"}"#,
+        r#"["not", "an", "object"]"#,
+        "{\"lead\":",
+    ]
+    .join("\n");
+    let output = run(&["track", &policy, "--state", &state], &events);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tracked 13 events from stdin: 3 recorded, 10 errors"),
+        "{stderr}"
+    );
+    insta::assert_snapshot!("event_mistakes", stdout(&output));
+}
+
+/// Routes, tracks and sweeps a scenario through the library with one store; the lines out.
+fn scenario(state: &mut dyn StateStore) -> Vec<String> {
+    let text = std::fs::read_to_string(fixture("desk.route")).unwrap();
+    let report = switchboard::check_source(&text);
+    let (policy, compiled) = report.compiled.unwrap();
+    let roster =
+        Roster::from_json(&std::fs::read_to_string(fixture("roster.json")).unwrap()).unwrap();
+    let now: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
+    let config = RouteConfig {
+        now,
+        explain: false,
+        limits: Default::default(),
+    };
+    let router = Router::new(&policy, &compiled, Some(&roster), config, &text);
+    let mut out = Vec::new();
+    let kinds = ["hot", "warm", "vip", "calm"];
+    state.begin().unwrap();
+    for index in 0..12 {
+        let line = format!(
+            "{{\"id\":\"S-{index}\",\"kind\":\"{}\",\"created_at\":\"2026-11-23T{:02}:{:02}:00+01:00\"}}",
+            kinds[index % 4],
+            10 + index / 6,
+            (index * 7) % 60
+        );
+        let outcome = router.route_line(state, line.as_bytes()).unwrap();
+        out.push(switchboard::route::wire::outcome_json(&outcome, index + 1));
+    }
+    for (lead, by, at) in [("S-0", "anna", "10:05"), ("S-4", "boris", "11:00")] {
+        let event = format!(
+            "{{\"lead\":\"{lead}\",\"event\":\"touched\",\"at\":\"2026-11-23T{at}:00+01:00\",\"by\":\"{by}\"}}"
+        );
+        out.push(
+            router
+                .track_line(state, event.as_bytes())
+                .unwrap()
+                .to_json(1),
+        );
+    }
+    for now in ["2026-11-23T10:45:00+01:00", "2026-11-23T14:00:00+01:00"] {
+        let now: jiff::Timestamp = now.parse().unwrap();
+        while let Some(step) = router.sweep_next(state, now).unwrap() {
+            out.extend(step.map(|fired| fired.to_json()));
+        }
+    }
+    state.commit().unwrap();
+    out
+}
+
+#[test]
+fn both_state_stores_carry_out_the_same_lives() {
+    let memory = scenario(&mut MemoryState::default());
+    let dir = scratch("stores");
+    let mut sqlite = switchboard::store::SqliteState::open(&dir.join("state.db")).unwrap();
+    let on_disk = scenario(&mut sqlite);
+    assert_eq!(memory, on_disk);
+    assert!(
+        memory
+            .iter()
+            .filter(|l| l.contains("\"escalated\""))
+            .count()
+            >= 8
+    );
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Touch {
+            lead: usize,
+            rep: usize,
+            minute: u32,
+        },
+        Reject {
+            lead: usize,
+            rep: usize,
+            minute: u32,
+        },
+        Close {
+            lead: usize,
+            minute: u32,
+        },
+        Sweep {
+            minute: u32,
+        },
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0usize..8, 0usize..6, 0u32..300).prop_map(|(lead, rep, minute)| Step::Touch {
+                lead,
+                rep,
+                minute
+            }),
+            (0usize..8, 0usize..6, 0u32..300).prop_map(|(lead, rep, minute)| Step::Reject {
+                lead,
+                rep,
+                minute
+            }),
+            (0usize..8, 0u32..300).prop_map(|(lead, minute)| Step::Close { lead, minute }),
+            (0u32..400).prop_map(|minute| Step::Sweep { minute }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever the events and sweeps, in whatever order: no lead is held by two reps at
+        /// once, no rep gets the same lead twice, each escalation step fires at most once.
+        #[test]
+        fn no_lead_is_held_twice_and_no_step_fires_twice(
+            kinds in prop::collection::vec(0usize..4, 8),
+            steps in prop::collection::vec(step(), 1..40),
+        ) {
+            let text = std::fs::read_to_string(fixture("desk.route")).unwrap();
+            let (policy, compiled) = switchboard::check_source(&text).compiled.unwrap();
+            let roster = Roster::from_json(
+                &std::fs::read_to_string(fixture("roster.json")).unwrap(),
+            )
+            .unwrap();
+            let start: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
+            let at = |minute: u32| {
+                start
+                    .checked_add(jiff::SignedDuration::from_mins(i64::from(minute)))
+                    .unwrap()
+            };
+            let config = RouteConfig { now: start, explain: false, limits: Default::default() };
+            let router = Router::new(&policy, &compiled, Some(&roster), config, &text);
+            let mut state = MemoryState::default();
+            let names = ["hot", "warm", "vip", "calm"];
+            for (index, kind) in kinds.iter().enumerate() {
+                let line = format!(
+                    "{{\"id\":\"P-{index}\",\"kind\":\"{}\",\"created_at\":\"{}\"}}",
+                    names[*kind],
+                    at(0)
+                );
+                router.route_line(&mut state, line.as_bytes()).unwrap();
+            }
+            let reps = ["anna", "boris", "chen", "egor", "dmitri", "vera"];
+            let mut fired: BTreeSet<(String, usize)> = BTreeSet::new();
+            for step in steps {
+                let event = |lead: usize, kind: &str, minute: u32, by: Option<usize>| {
+                    let by = by.map(|rep| format!(",\"by\":\"{}\"", reps[rep])).unwrap_or_default();
+                    format!(
+                        "{{\"lead\":\"P-{lead}\",\"event\":\"{kind}\",\"at\":\"{}\"{by}}}",
+                        at(minute)
+                    )
+                };
+                match step {
+                    Step::Touch { lead, rep, minute } => {
+                        router.track_line(&mut state, event(lead, "touched", minute, Some(rep)).as_bytes()).unwrap();
+                    }
+                    Step::Reject { lead, rep, minute } => {
+                        router.track_line(&mut state, event(lead, "rejected", minute, Some(rep)).as_bytes()).unwrap();
+                    }
+                    Step::Close { lead, minute } => {
+                        router.track_line(&mut state, event(lead, "closed", minute, None).as_bytes()).unwrap();
+                    }
+                    Step::Sweep { minute } => {
+                        while let Some(step) = router.sweep_next(&mut state, at(minute)).unwrap() {
+                            if let Some(step) = step {
+                                prop_assert!(
+                                    fired.insert((step.decision.lead.clone(), step.step)),
+                                    "step {} of {} fired twice", step.step, step.decision.lead
+                                );
+                            }
+                        }
+                    }
+                }
+                let mut lives = BTreeMap::new();
+                state.each_lead(&mut |recorded, life| {
+                    lives.insert(recorded.decision.lead.clone(), life);
+                }).unwrap();
+                for (lead, life) in lives {
+                    let Some(life) = life else { continue };
+                    let open = life.holdings.iter().filter(|h| h.ended.is_none()).count();
+                    prop_assert!(open <= 1, "{lead} has {open} holders at once");
+                    let reps = life.reps();
+                    let distinct: BTreeSet<&String> = reps.iter().collect();
+                    prop_assert_eq!(distinct.len(), reps.len(), "{} went to a rep twice: {:?}", lead, reps);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sweep_killed_midway_and_run_again_fires_every_step_once() {
+    let dir = scratch("kill");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let policy = fixture("desk.route");
+    let roster = fixture("roster.json");
+    let leads: String = (0..4_000)
+        .map(|index| {
+            format!(
+                "{{\"id\":\"K-{index}\",\"kind\":\"hot\",\"created_at\":\"2026-11-23T10:{:02}:00+01:00\"}}\n",
+                index % 60
+            )
+        })
+        .collect();
+    ok(&run(
+        &[
+            "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &leads,
+    ));
+    let now = "2026-11-30T12:00:00+01:00";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "sweep", &policy, "--roster", &roster, "--state", &state, "--now", now, "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Read until the first batch is out, then kill -9.
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+    child.kill().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut reader, &mut rest);
+    child.wait().unwrap();
+    // A line cut by the kill is not a decision: only whole lines count.
+    let printed = format!("{first}{rest}");
+    let whole = match printed.rfind('\n') {
+        Some(end) => &printed[..=end],
+        None => "",
+    };
+    let killed = json_lines(whole);
+    assert!(
+        !killed.is_empty() && killed.len() < 8_000,
+        "killed after {} steps",
+        killed.len()
+    );
+    let rerun = sweep(&policy, &roster, &state, now);
+    let mut seen = BTreeSet::new();
+    for decision in killed.iter().chain(&rerun) {
+        let key = (
+            decision["lead"].as_str().unwrap().to_string(),
+            decision["step"].as_u64().unwrap(),
+        );
+        assert!(seen.insert(key.clone()), "{key:?} fired twice");
+    }
+    // Every lead's two steps fired, in the state, exactly once each: nothing is left to fire.
+    assert!(sweep(&policy, &roster, &state, now).is_empty());
+    let mut sqlite = switchboard::store::SqliteState::open(Path::new(&state)).unwrap();
+    let mut steps = 0;
+    sqlite
+        .each_lead(&mut |_, life| {
+            let life = life.expect("every lead escalated");
+            assert!(life.steps.iter().all(|step| step.fired.is_some()));
+            steps += life.steps.len();
+        })
+        .unwrap();
+    assert_eq!(steps, 8_000);
+    // What the killed run printed is in the state; a batch it committed but had not printed
+    // yet is the only thing no run prints.
+    assert!(
+        seen.len() <= 8_000 && seen.len() >= 8_000 - 256,
+        "{}",
+        seen.len()
+    );
+}
