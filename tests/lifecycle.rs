@@ -124,8 +124,12 @@ fn the_readme_example_escalates_the_untouched_lead_and_never_the_touched_one() {
         &["track", &policy, "--state", &state, "--quiet"],
         "{\"lead\":\"L-2\",\"event\":\"touched\",\"at\":\"2026-11-23T10:12:00+01:00\",\"by\":\"chen\"}\n",
     );
+    let touched = ok(&output);
+    // docs/routing.md shows these very lines.
+    let docs = std::fs::read_to_string(root().join("docs/routing.md")).unwrap();
+    assert!(docs.contains(touched.trim_end()), "{touched}");
     assert_eq!(
-        json_lines(&ok(&output)),
+        json_lines(&touched),
         [serde_json::json!({
             "lead": "L-2", "event": "touched", "at": "2026-11-23T10:12:00+01:00", "by": "chen",
             "sla": "met", "after_seconds": 420, "after_working_seconds": 420,
@@ -134,6 +138,7 @@ fn the_readme_example_escalates_the_untouched_lead_and_never_the_touched_one() {
     // 40 minutes after L-1's time: L-1's step (due 10:30) fires; L-2's (10:35) never will.
     let fired = sweep(&policy, &roster, &state, "2026-11-23T10:40:00+01:00");
     assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(docs.contains(&fired[0].to_string()), "{}", fired[0]);
     assert_eq!(fired[0]["lead"], "L-1");
     assert_eq!(fired[0]["step"], 1);
     assert_eq!(fired[0]["at"], "2026-11-23T10:30:00+01:00");
@@ -186,7 +191,15 @@ fn the_readme_example_escalates_the_untouched_lead_and_never_the_touched_one() {
         ],
         "",
     );
-    insta::assert_snapshot!("readme_report", ok(&output));
+    let report = ok(&output);
+    for line in report.lines().take(2).chain(
+        report
+            .lines()
+            .filter(|line| line.starts_with("chen ") || line.starts_with("  senior:")),
+    ) {
+        assert!(docs.contains(line), "docs/routing.md lacks {line:?}");
+    }
+    insta::assert_snapshot!("readme_report", report);
     let output = run(
         &[
             "report",
