@@ -19,7 +19,7 @@ otherwise -> pool desk within 1h
 /// The leads: every tenth one created on 2026-11-23 (its step is due by the sweep's time), the
 /// others ten days later (not due).
 fn lead(index: usize) -> String {
-    let date = if index % 10 == 0 {
+    let date = if index.is_multiple_of(10) {
         "2026-11-23"
     } else {
         "2026-12-03"

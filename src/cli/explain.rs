@@ -81,10 +81,13 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
         Ok(explanation) => {
             match args.format {
                 ExplainFormat::Human => print_stdout(&render_human(&explanation))?,
-                ExplainFormat::Json => print_stdout(&format!(
-                    "{}\n",
-                    wire::outcome_json(&explanation.outcome(), 1)
-                ))?,
+                ExplainFormat::Json => {
+                    let mut line = wire::outcome_json(&explanation.outcome(), 1);
+                    if let Some(life) = &explanation.life {
+                        line = with_life(&line, life);
+                    }
+                    print_stdout(&format!("{line}\n"))?
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -142,4 +145,19 @@ fn shown(location: &StateLocation) -> String {
         StateLocation::Memory => "`:memory:`".to_string(),
         StateLocation::Sqlite(path) => format!("`{}`", path.display()),
     }
+}
+
+/// The decision line with the lead's life after it (`"life"`: holdings, steps, touches), without
+/// the store's bookkeeping (the events seen, the current decision, which the line already is).
+fn with_life(line: &str, life: &switchboard::route::life::Life) -> String {
+    let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(line) else {
+        return line.to_string();
+    };
+    if let Ok(serde_json::Value::Object(mut shown)) = serde_json::to_value(life) {
+        shown.remove("seen");
+        shown.remove("current");
+        shown.remove("lead");
+        object.insert("life".to_string(), serde_json::Value::Object(shown));
+    }
+    serde_json::Value::Object(object).to_string()
 }

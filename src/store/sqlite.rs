@@ -213,8 +213,12 @@ const TABLES: &str = "
         PRIMARY KEY (field, key, lead_s, lead)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS lives (lead TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS due (lead TEXT PRIMARY KEY, at_ns INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS due_by_time ON due (at_ns, lead);
+    CREATE TABLE IF NOT EXISTS due (
+        at_ns INTEGER NOT NULL,
+        lead TEXT NOT NULL,
+        PRIMARY KEY (at_ns, lead)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS pending_due (at_ns INTEGER NOT NULL, lead TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -631,40 +635,86 @@ impl StateStore for SqliteState {
         Ok(())
     }
 
-    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError> {
-        match at {
-            None => {
-                self.connection
-                    .prepare_cached("DELETE FROM due WHERE lead = ?1")
-                    .db()?
-                    .execute(params![lead])
-                    .db()?;
-            }
-            Some(at) => {
-                self.connection
-                    .prepare_cached(
-                        "INSERT INTO due (lead, at_ns) VALUES (?1, ?2) \
-                         ON CONFLICT (lead) DO UPDATE SET at_ns = excluded.at_ns",
-                    )
-                    .db()?
-                    .execute(params![lead, nanos(at)])
-                    .db()?;
-            }
+    fn schedule(
+        &mut self,
+        lead: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), StateError> {
+        if from == to {
+            return Ok(());
+        }
+        if from.is_none()
+            && let Some(to) = to
+        {
+            // Routing: appended in arrival order (one page written per batch), taken into the
+            // time-ordered index in bulk when a sweep reads it.
+            self.connection
+                .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
+                .db()?
+                .execute(params![nanos(to), lead])
+                .db()?;
+            return Ok(());
+        }
+        if let Some(from) = from {
+            self.connection
+                .prepare_cached("DELETE FROM due WHERE at_ns = ?1 AND lead = ?2")
+                .db()?
+                .execute(params![nanos(from), lead])
+                .db()?;
+        }
+        if let Some(to) = to {
+            self.connection
+                .prepare_cached("INSERT OR IGNORE INTO due (at_ns, lead) VALUES (?1, ?2)")
+                .db()?
+                .execute(params![nanos(to), lead])
+                .db()?;
         }
         Ok(())
     }
 
-    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError> {
-        self.connection
-            .prepare_cached("SELECT lead FROM due WHERE at_ns <= ?1 ORDER BY at_ns, lead LIMIT ?2")
+    fn due(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp)>, StateError> {
+        let pending: i64 = self
+            .connection
+            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due LIMIT 1)")
+            .db()?
+            .query_row([], |row| row.get(0))
+            .db()?;
+        if pending > 0 {
+            self.connection
+                .execute_batch(
+                    "INSERT OR IGNORE INTO due (at_ns, lead) \
+                     SELECT at_ns, lead FROM pending_due ORDER BY at_ns, lead; \
+                     DELETE FROM pending_due;",
+                )
+                .db()?;
+        }
+        let rows: Vec<(String, i64)> = self
+            .connection
+            .prepare_cached(
+                "SELECT lead, at_ns FROM due WHERE at_ns <= ?1 ORDER BY at_ns, lead LIMIT ?2",
+            )
             .db()?
             .query_map(
                 params![nanos(now), i64::try_from(limit).unwrap_or(i64::MAX)],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .db()?
             .collect::<Result<_, _>>()
-            .db()
+            .db()?;
+        Ok(rows
+            .into_iter()
+            .map(|(lead, at)| {
+                (
+                    lead,
+                    Timestamp::from_nanosecond(i128::from(at)).unwrap_or(Timestamp::MIN),
+                )
+            })
+            .collect())
     }
 
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
@@ -679,7 +729,11 @@ impl StateStore for SqliteState {
     }
 
     fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
-        let text = serde_json::to_string(life).map_err(|error| {
+        let next = life.next_step_at();
+        self.schedule(&life.lead, life.scheduled, next)?;
+        let mut kept = life.clone();
+        kept.scheduled = next;
+        let text = serde_json::to_string(&kept).map_err(|error| {
             StateError::new(
                 StateErrorKind::Failed,
                 format!(
@@ -696,7 +750,7 @@ impl StateStore for SqliteState {
             .db()?
             .execute(params![life.lead, text])
             .db()?;
-        self.schedule(&life.lead, life.next_step_at())
+        Ok(())
     }
 
     fn each_lead(

@@ -206,10 +206,15 @@ impl StateStore for Stateless {
     ) -> Result<Option<String>, StateError> {
         Ok(None)
     }
-    fn schedule(&mut self, _: &str, _: Option<Timestamp>) -> Result<(), StateError> {
+    fn schedule(
+        &mut self,
+        _: &str,
+        _: Option<Timestamp>,
+        _: Option<Timestamp>,
+    ) -> Result<(), StateError> {
         Ok(())
     }
-    fn due(&mut self, _: Timestamp, _: usize) -> Result<Vec<String>, StateError> {
+    fn due(&mut self, _: Timestamp, _: usize) -> Result<Vec<(String, Timestamp)>, StateError> {
         Ok(Vec::new())
     }
     fn life(&mut self, _: &str) -> Result<Option<crate::route::life::Life>, StateError> {

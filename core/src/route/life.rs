@@ -36,6 +36,9 @@ pub struct Life {
     pub seen: Vec<(EventKind, Timestamp, Option<String>)>,
     /// The current decision, as its JSON line (what a re-sent lead gets back).
     pub current: String,
+    /// Where the due index holds the lead: its next step's time as last scheduled.
+    #[serde(default)]
+    pub scheduled: Option<Timestamp>,
 }
 
 /// One holder of the lead: a rep (through a pool or by name), a queue, or nobody.
@@ -319,6 +322,8 @@ impl Life {
             closed: None,
             seen: Vec::new(),
             current: super::wire::decision_json(decision),
+            // What `route` scheduled (`Router::route_lead`).
+            scheduled: first_step_at(decision),
         }
     }
 
@@ -396,4 +401,13 @@ fn steps(escalation: &[Escalation]) -> Vec<Step> {
             fired: None,
         })
         .collect()
+}
+
+/// When a fresh decision's first escalation step is due: where `route` puts it in the due index.
+pub fn first_step_at(decision: &Decision) -> Option<Timestamp> {
+    decision
+        .escalation
+        .first()
+        .and_then(|step| step.at)
+        .map(|time| time.instant)
 }

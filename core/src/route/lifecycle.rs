@@ -315,18 +315,23 @@ impl Router<'_> {
         state: &mut dyn StateStore,
         now: Timestamp,
     ) -> Result<Option<Option<Fired>>, StateError> {
-        let Some(lead) = state.due(now, 1)?.into_iter().next() else {
+        let Some((lead, scheduled)) = state.due(now, 1)?.into_iter().next() else {
             return Ok(None);
         };
         let Some(recorded) = state.recorded(&lead)? else {
             // Scheduled but not in the ledger (a hand-edited state): nothing to carry out.
-            state.schedule(&lead, None)?;
+            state.schedule(&lead, Some(scheduled), None)?;
             return Ok(Some(None));
         };
         let mut life = match state.life(&lead)? {
             Some(life) => life,
             None => Life::begin(&recorded),
         };
+        // The index entry found is the one to move, whatever the life remembered.
+        if life.scheduled != Some(scheduled) {
+            state.schedule(&lead, life.scheduled, None)?;
+            life.scheduled = Some(scheduled);
+        }
         let mut fired = None;
         if let Some(at) = life.next_step_at().filter(|at| *at <= now)
             && let Some(index) = life.steps.iter().position(|step| step.fired.is_none())

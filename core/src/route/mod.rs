@@ -251,8 +251,8 @@ impl<'a> Router<'a> {
         let decided = self.decide(state, parsed, tracing)?;
         let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
         // The sweep finds leads by their next escalation time, never by reading every lead.
-        if let Some(first) = decided.decision.escalation.first().and_then(|step| step.at) {
-            state.schedule(&parsed.id, Some(first.instant))?;
+        if let Some(first) = life::first_step_at(&decided.decision) {
+            state.schedule(&parsed.id, None, Some(first))?;
         }
         let entry = Recorded {
             decision: decided.decision,

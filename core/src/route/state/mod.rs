@@ -140,15 +140,23 @@ pub trait StateStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError>;
-    /// Schedules the lead's next escalation step at `at` (`None`: nothing is due), replacing
-    /// what was scheduled: the index `sweep` reads, so that leads not due are never read.
-    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError>;
-    /// Up to `limit` leads whose next step is due at or before `now`, earliest first (ties by
-    /// lead id).
-    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError>;
+    /// Moves the lead's entry in the due index from `from` (where it was scheduled, if
+    /// anywhere) to `to` (`None`: nothing is due): the index `sweep` reads, keyed by time, so
+    /// that leads not due are never read.
+    fn schedule(
+        &mut self,
+        lead: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), StateError>;
+    /// Up to `limit` leads whose next step is due at or before `now`, with the time they are
+    /// scheduled at, earliest first (ties by lead id).
+    fn due(&mut self, now: Timestamp, limit: usize)
+    -> Result<Vec<(String, Timestamp)>, StateError>;
     /// What happened to a lead since it was routed, once `track` or `sweep` changed it.
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError>;
-    /// Keeps a lead's life, and schedules its next step.
+    /// Keeps a lead's life, and moves its due-index entry from `life.scheduled` to its next
+    /// step (recording that in the life kept).
     fn set_life(&mut self, life: &Life) -> Result<(), StateError>;
     /// Every lead in the ledger with its life, in no particular order: what `report` reads.
     fn each_lead(
@@ -221,12 +229,21 @@ pub struct MemoryState {
     loads: Loads,
     /// The lives `track` and `sweep` changed.
     lives: HashMap<String, Life>,
-    /// The next due step of each scheduled lead, and the same ordered by time.
-    scheduled: HashMap<String, Timestamp>,
+    /// The due index: (next step's time, lead).
     due_index: std::collections::BTreeSet<(Timestamp, String)>,
+    /// Leads scheduled for the first time since the index was last read: appended by routing
+    /// (cheap), taken into the index when it is read.
+    pending_due: Vec<(Timestamp, String)>,
 }
 
 impl MemoryState {
+    /// Takes the leads routing scheduled into the due index.
+    fn take_pending_due(&mut self) {
+        if !self.pending_due.is_empty() {
+            self.due_index.extend(self.pending_due.drain(..));
+        }
+    }
+
     /// Counts `count` leads of `rep` whose own time is `lead_at` in the period caps' windows,
     /// without adding to the rep's open load: what a test's `anna assigned 5 today` states.
     pub fn add_earlier_leads(&mut self, rep: &str, lead_at: Timestamp, count: u64) {
@@ -365,24 +382,45 @@ impl StateStore for MemoryState {
             .map(|(_, rep)| rep.clone()))
     }
 
-    fn schedule(&mut self, lead: &str, at: Option<Timestamp>) -> Result<(), StateError> {
-        if let Some(old) = self.scheduled.remove(lead) {
-            self.due_index.remove(&(old, lead.to_string()));
+    fn schedule(
+        &mut self,
+        lead: &str,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<(), StateError> {
+        if from == to {
+            return Ok(());
         }
-        if let Some(at) = at {
-            self.scheduled.insert(lead.to_string(), at);
-            self.due_index.insert((at, lead.to_string()));
+        if from.is_none()
+            && let Some(to) = to
+        {
+            self.pending_due.push((to, lead.to_string()));
+            return Ok(());
+        }
+        self.take_pending_due();
+        let mut key = (from.unwrap_or(Timestamp::MIN), lead.to_string());
+        if from.is_some() {
+            self.due_index.remove(&key);
+        }
+        if let Some(to) = to {
+            key.0 = to;
+            self.due_index.insert(key);
         }
         Ok(())
     }
 
-    fn due(&mut self, now: Timestamp, limit: usize) -> Result<Vec<String>, StateError> {
+    fn due(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, Timestamp)>, StateError> {
+        self.take_pending_due();
         Ok(self
             .due_index
             .iter()
             .take_while(|(at, _)| *at <= now)
             .take(limit)
-            .map(|(_, lead)| lead.clone())
+            .map(|(at, lead)| (lead.clone(), *at))
             .collect())
     }
 
@@ -391,8 +429,11 @@ impl StateStore for MemoryState {
     }
 
     fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
-        self.schedule(&life.lead, life.next_step_at())?;
-        self.lives.insert(life.lead.clone(), life.clone());
+        let next = life.next_step_at();
+        self.schedule(&life.lead, life.scheduled, next)?;
+        let mut kept = life.clone();
+        kept.scheduled = next;
+        self.lives.insert(life.lead.clone(), kept);
         Ok(())
     }
 
