@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
-# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution.
+# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution, lifecycle.
 # Seeds the corpus with every policy in the repository. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +11,7 @@ mkdir -p "corpus/$target"
 # Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
 find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
   name="corpus/$target/$(basename "$policy")"
-  if [ "$target" = lead_reader ] || [ "$target" = roster ]; then
+  if [ "$target" = lead_reader ] || [ "$target" = roster ] || [ "$target" = lifecycle ]; then
     continue
   elif [ "$target" = graph ]; then
     { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
@@ -28,6 +28,13 @@ fi
 if [ "$target" = lead_reader ]; then
   cp ../examples/*.ndjson "corpus/$target/"
   find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done || [ $? -eq 141 ]  # head closed the pipe
+fi
+if [ "$target" = lifecycle ]; then
+  # Events for the leads L-0..L-3 that the target routes, and sweeps between them.
+  printf '%s\n' '{"lead":"L-0","event":"touched","at":"2026-11-23T10:12:00+01:00","by":"anna"}' \
+    'sweep 120' '{"lead":"L-1","event":"rejected","at":"2026-11-23T10:05:00+01:00","by":"anna"}' \
+    '{"lead":"L-2","event":"closed","at":"2026-11-23T10:40:00+01:00"}' 'sweep 400' \
+    > "corpus/$target/events.ndjson"
 fi
 # The machine's toolchain is stable: let cargo-fuzz use its -Z flags, without sanitizers.
 export RUSTC_BOOTSTRAP=1
