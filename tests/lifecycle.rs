@@ -653,3 +653,74 @@ fn a_sweep_killed_midway_and_run_again_fires_every_step_once() {
         seen.len()
     );
 }
+
+#[test]
+fn a_week_of_leads_touches_and_sweeps() {
+    // tests/fixtures/lifecycle/week/README.md says what the week holds.
+    let dir = scratch("week");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let policy = fixture("desk.route");
+    let roster = fixture("roster.json");
+    let leads = std::fs::read_to_string(fixture("week/leads.ndjson")).unwrap();
+    let events = std::fs::read_to_string(fixture("week/events.ndjson")).unwrap();
+    let mut transcript = String::new();
+    for day in [
+        "2026-11-23",
+        "2026-11-24",
+        "2026-11-25",
+        "2026-11-26",
+        "2026-11-27",
+    ] {
+        let of_day = |text: &str, key: &str| -> String {
+            text.lines()
+                .filter(|line| line.contains(&format!("\"{key}\":\"{day}")))
+                .map(|line| format!("{line}\n"))
+                .collect()
+        };
+        let routed = ok(&run(
+            &[
+                "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+            ],
+            &of_day(&leads, "created_at"),
+        ));
+        let tracked = run(
+            &[
+                "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+            ],
+            &of_day(&events, "at"),
+        );
+        assert_eq!(
+            tracked.status.code(),
+            Some(1),
+            "one event a day is a mistake"
+        );
+        let now = format!("{day}T18:30:00+01:00");
+        let swept = sweep(&policy, &roster, &state, &now);
+        transcript.push_str(&format!(
+            "== {day}\n-- route\n{routed}-- track\n{}-- sweep at {now}\n",
+            stdout(&tracked)
+        ));
+        for decision in swept {
+            transcript.push_str(&format!("{decision}\n"));
+        }
+    }
+    let now = "2026-11-30T12:00:00+01:00";
+    transcript.push_str(&format!("== sweep at {now}\n"));
+    for decision in sweep(&policy, &roster, &state, now) {
+        transcript.push_str(&format!("{decision}\n"));
+    }
+    insta::assert_snapshot!("week_transcript", transcript);
+    let report = ok(&run(
+        &["report", &policy, "--state", &state, "--now", now],
+        "",
+    ));
+    insta::assert_snapshot!("week_report", report);
+    // Every line of the transcript is a decision, a recorded event or an error record.
+    assert!(
+        transcript
+            .lines()
+            .filter(|l| l.contains("event.not_holder"))
+            .count()
+            == 5
+    );
+}

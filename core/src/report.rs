@@ -63,6 +63,9 @@ pub struct Report {
     pub queues: BTreeMap<String, u64>,
     /// Leads that ended with nobody holding them.
     pub unassigned: u64,
+    /// Escalation steps fired (to a rep, a queue, or finding nobody; not those a re-route
+    /// cancelled).
+    pub escalations: u64,
     /// Per pool, each member's leads and weight (members from the policy when given, else the
     /// reps seen).
     pub shares: BTreeMap<String, Vec<Share>>,
@@ -102,6 +105,15 @@ pub fn build(
 }
 
 fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
+    report.escalations += life
+        .steps
+        .iter()
+        .filter(|step| {
+            step.fired
+                .as_ref()
+                .is_some_and(|(_, what)| !what.starts_with("cancelled"))
+        })
+        .count() as u64;
     let count = life.holdings.len();
     for (index, holding) in life.holdings.iter().enumerate() {
         if let Some(queue) = &holding.queue {
@@ -338,8 +350,8 @@ pub fn human(report: &Report, window: &Window) -> String {
         rate(total),
         shown(percentile(&total.touch_wall, 50.0)),
         shown(percentile(&total.touch_wall, 90.0)),
-        total.escalated_in,
-        if total.escalated_in == 1 { "" } else { "s" },
+        report.escalations,
+        if report.escalations == 1 { "" } else { "s" },
         total.rejected,
         if total.rejected == 1 { "" } else { "s" },
         total.never_touched,
@@ -498,6 +510,7 @@ pub fn to_json(report: &Report, window: &Window) -> Value {
         "reps": map(&report.reps),
         "queues": report.queues,
         "unassigned": report.unassigned,
+        "escalations_fired": report.escalations,
         "fairness": fairness,
     })
 }
