@@ -414,16 +414,21 @@ fn scenario(state: &mut dyn StateStore) -> Vec<String> {
         let outcome = router.route_line(state, line.as_bytes()).unwrap();
         out.push(switchboard::route::wire::outcome_json(&outcome, index + 1));
     }
+    // S-1's holder gives it back before any sweep: its first step (10:37) was scheduled by
+    // routing and moves to the new chain's (10:46), past S-2's step (10:44).
+    let first: serde_json::Value = serde_json::from_str(&out[1]).unwrap();
+    let holder = first["rep"].as_str().unwrap().to_string();
+    let reject = format!(
+        "{{\"lead\":\"S-1\",\"event\":\"rejected\",\"at\":\"2026-11-23T10:16:00+01:00\",\"by\":\"{holder}\"}}"
+    );
+    let (tracked, fired) = router.track_line(state, reject.as_bytes()).unwrap();
+    out.push(tracked.to_json_after(&fired, 1));
     for (lead, by, at) in [("S-0", "anna", "10:05"), ("S-4", "boris", "11:00")] {
         let event = format!(
             "{{\"lead\":\"{lead}\",\"event\":\"touched\",\"at\":\"2026-11-23T{at}:00+01:00\",\"by\":\"{by}\"}}"
         );
-        out.push(
-            router
-                .track_line(state, event.as_bytes())
-                .unwrap()
-                .to_json(1),
-        );
+        let (tracked, fired) = router.track_line(state, event.as_bytes()).unwrap();
+        out.push(tracked.to_json_after(&fired, 1));
     }
     for now in ["2026-11-23T10:45:00+01:00", "2026-11-23T14:00:00+01:00"] {
         let now: jiff::Timestamp = now.parse().unwrap();
@@ -537,16 +542,24 @@ mod properties {
                         at(minute)
                     )
                 };
+                let line = match &step {
+                    Step::Touch { lead, rep, minute } => Some(event(*lead, "touched", *minute, Some(*rep))),
+                    Step::Reject { lead, rep, minute } => Some(event(*lead, "rejected", *minute, Some(*rep))),
+                    Step::Close { lead, minute } => Some(event(*lead, "closed", *minute, None)),
+                    Step::Sweep { .. } => None,
+                };
+                if let Some(line) = line {
+                    // Steps due before the event fire first, and count like any.
+                    let (_, steps) = router.track_line(&mut state, line.as_bytes()).unwrap();
+                    for step in steps {
+                        prop_assert!(
+                            fired.insert((step.decision.lead.clone(), step.step)),
+                            "step {} of {} fired twice", step.step, step.decision.lead
+                        );
+                    }
+                }
                 match step {
-                    Step::Touch { lead, rep, minute } => {
-                        router.track_line(&mut state, event(lead, "touched", minute, Some(rep)).as_bytes()).unwrap();
-                    }
-                    Step::Reject { lead, rep, minute } => {
-                        router.track_line(&mut state, event(lead, "rejected", minute, Some(rep)).as_bytes()).unwrap();
-                    }
-                    Step::Close { lead, minute } => {
-                        router.track_line(&mut state, event(lead, "closed", minute, None).as_bytes()).unwrap();
-                    }
+                    Step::Touch { .. } | Step::Reject { .. } | Step::Close { .. } => {}
                     Step::Sweep { minute } => {
                         while let Some(step) = router.sweep_next(&mut state, at(minute)).unwrap() {
                             if let Some(step) = step {
@@ -723,4 +736,71 @@ fn a_week_of_leads_touches_and_sweeps() {
             .count()
             == 5
     );
+}
+
+#[test]
+fn a_lead_given_back_by_everyone_keeps_its_escalation_chain() {
+    let dir = scratch("everyone");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let policy = fixture("desk.route");
+    let roster = fixture("roster.json");
+    let routed = json_lines(&ok(&run(
+        &[
+            "route", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        r#"{"id":"G-1","kind":"hot","created_at":"2026-11-23T10:00:00+01:00"}"#,
+    )));
+    let first = routed[0]["rep"].as_str().unwrap().to_string();
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T10:31:00+01:00");
+    let second = fired[0]["rep"].as_str().unwrap().to_string();
+    let reject = |by: &str, at: &str| {
+        format!(
+            r#"{{"lead":"G-1","event":"rejected","at":"2026-11-23T{at}:00+01:00","by":"{by}"}}"#
+        )
+    };
+    let tracked = json_lines(&ok(&run(
+        &[
+            "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &reject(&second, "10:32"),
+    )));
+    let third = tracked[0]["decision"]["rep"].as_str().unwrap().to_string();
+    let mut reps = vec![first, second, third.clone()];
+    reps.sort();
+    assert_eq!(reps, ["anna", "boris", "chen"], "each desk member once");
+    // The last desk member gives it back too: nobody is left, yet the lead keeps the rule's
+    // SLA and escalation chain, so backup gets it when the chain says.
+    let tracked = json_lines(&ok(&run(
+        &[
+            "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &reject(&third, "10:33"),
+    )));
+    let decision = &tracked[0]["decision"];
+    assert_eq!(decision["action"], "unassigned");
+    assert_eq!(
+        decision["escalation"],
+        serde_json::json!([
+            {"at": "2026-11-23T11:03:00+01:00", "to": "desk"},
+            {"at": "2026-11-23T11:33:00+01:00", "to": "backup"}
+        ])
+    );
+    // The holder's pool is tried once, not once for the holder and once for the rule.
+    let reasons: Vec<&str> = decision["reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.starts_with("nobody in pool `desk`"))
+            .count(),
+        1
+    );
+    let later = sweep(&policy, &roster, &state, "2026-11-23T12:00:00+01:00");
+    assert_eq!(later.len(), 2);
+    assert_eq!(later[1]["pool"], "backup");
+    assert_eq!(later[1]["rep"], "egor");
 }

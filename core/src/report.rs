@@ -141,7 +141,10 @@ fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
             rejected: u64::from(rejected),
             ..Figures::default()
         };
-        match (holding.touch, holding.due) {
+        // Judged as of `as_of`: what happened after it has not happened yet.
+        let touch = holding.touch.filter(|touch| touch.at <= as_of);
+        let ended = holding.ended.as_ref().filter(|(at, _)| *at <= as_of);
+        match (touch, holding.due) {
             (Some(touch), due) => {
                 figures.touch_wall.push(touch.wall_seconds);
                 figures.touch_working.push(touch.working_seconds);
@@ -156,7 +159,7 @@ fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
                 // A holding that ended (escalated away, rejected, closed) missed its SLA if it
                 // ended after the due time; given back before it, neither met nor missed. One
                 // still in force has missed it once the due time has passed.
-                match &holding.ended {
+                match ended {
                     Some((ended, _)) => figures.missed = u64::from(due <= *ended),
                     None if due <= as_of => figures.missed = 1,
                     None => figures.open = 1,

@@ -102,6 +102,8 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
     let mut input = std::io::BufReader::with_capacity(1 << 16, source);
     let mut output = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut lines, mut errors) = (0usize, 0usize);
+    // Lines printed (so recorded): where a failure of the state leaves off.
+    let mut printed = 0usize;
     let mut batch = String::new();
     let read = |input: &mut std::io::BufReader<Box<dyn std::io::Read>>| {
         read_line(input, limits.max_line_bytes)
@@ -115,23 +117,26 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         loop {
             lines += 1;
             in_batch += 1;
-            let tracked = match &line {
-                Line::TooLong(length) => Tracked::Invalid(switchboard::route::life::EventError {
-                    code: "event.too_long",
-                    message: format!(
-                        "line is {length} bytes, more than the limit of {}",
-                        limits.max_line_bytes
-                    ),
-                    lead: None,
-                }),
+            let (tracked, fired) = match &line {
+                Line::TooLong(length) => (
+                    Tracked::Invalid(switchboard::route::life::EventError {
+                        code: "event.too_long",
+                        message: format!(
+                            "line is {length} bytes, more than the limit of {}",
+                            limits.max_line_bytes
+                        ),
+                        lead: None,
+                    }),
+                    Vec::new(),
+                ),
                 Line::Text(bytes) => router
                     .track_line(state.as_mut(), bytes)
-                    .map_err(|error| stopped(&error.to_string(), lines))?,
+                    .map_err(|error| stopped(&error.to_string(), printed, "events"))?,
             };
             if matches!(tracked, Tracked::Invalid(_)) {
                 errors += 1;
             }
-            batch.push_str(&tracked.to_json(lines));
+            batch.push_str(&tracked.to_json_after(&fired, lines));
             batch.push('\n');
             if in_batch == BATCH || input.buffer().is_empty() {
                 break;
@@ -149,6 +154,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
             .and_then(|()| output.flush())
             .map_err(|error| Failure::usage(format!("cannot write events: {error}")))?;
         batch.clear();
+        printed = lines;
     }
     if !args.quiet {
         eprintln!(
@@ -183,6 +189,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     );
     let mut output = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut fired, mut leads) = (0usize, 0usize);
+    let mut printed = 0usize;
     let mut batch = String::new();
     let mut swept = std::collections::HashSet::new();
     let mut done = false;
@@ -193,7 +200,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
         for _ in 0..BATCH {
             let next = router
                 .sweep_next(state.as_mut(), now)
-                .map_err(|error| stopped(&error.to_string(), fired))?;
+                .map_err(|error| stopped(&error.to_string(), printed, "steps"))?;
             match next {
                 None => {
                     done = true;
@@ -218,6 +225,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
             .and_then(|()| output.flush())
             .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
         batch.clear();
+        printed = fired;
     }
     if !args.quiet {
         eprintln!(
@@ -229,9 +237,9 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn stopped(error: &str, done: usize) -> Failure {
+fn stopped(error: &str, printed: usize, what: &str) -> Failure {
     Failure::usage(format!(
-        "{error}\nstopped after {done}: what was printed is recorded; the batch under way was \
-         not, and a re-run takes it up"
+        "{error}\nstopped: the {printed} {what} printed before are recorded; the batch under way \
+         was not, and a re-run takes it up"
     ))
 }

@@ -141,6 +141,27 @@ impl SqliteState {
 }
 
 impl SqliteState {
+    /// Takes the leads routing scheduled (appended to `pending_due`) into the `due` index, in
+    /// bulk and sorted.
+    fn take_pending_due(&mut self) -> Result<(), StateError> {
+        let pending: i64 = self
+            .connection
+            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due LIMIT 1)")
+            .db()?
+            .query_row([], |row| row.get(0))
+            .db()?;
+        if pending > 0 {
+            self.connection
+                .execute_batch(
+                    "INSERT OR IGNORE INTO due (at_ns, lead) \
+                     SELECT at_ns, lead FROM pending_due ORDER BY at_ns, lead; \
+                     DELETE FROM pending_due;",
+                )
+                .db()?;
+        }
+        Ok(())
+    }
+
     /// Adds this batch's lead times to every stored window count they fall in: one read and
     /// one write per rep and window, not one per lead.
     fn flush_window_counts(&mut self) -> Result<(), StateError> {
@@ -264,10 +285,31 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
             // not scheduled); a new file gets every table.
             connection.execute_batch(TABLES)?;
         }
+        if has_ledger {
+            schedule_recorded(connection)?;
+        }
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
     connection.execute_batch("COMMIT")?;
     Ok(Ok(()))
+}
+
+/// Schedules the escalation steps of decisions recorded before the due index existed (a file of
+/// version 4 or older), inside the open transaction: a sweep then carries them out like any.
+fn schedule_recorded(connection: &Connection) -> Result<(), rusqlite::Error> {
+    let mut read = connection.prepare("SELECT entry FROM ledger")?;
+    let mut write = connection.prepare("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")?;
+    let mut rows = read.query([])?;
+    while let Some(row) = rows.next()? {
+        let entry: Vec<u8> = row.get(0)?;
+        let Some(recorded) = compact::decode_recorded(&entry) else {
+            continue;
+        };
+        if let Some(first) = switchboard_core::route::life::first_step_at(&recorded.decision) {
+            write.execute(params![nanos(first), recorded.decision.lead])?;
+        }
+    }
+    Ok(())
 }
 
 /// Rewrites a version 1 file's tables in the current form, inside the open transaction.
@@ -656,6 +698,8 @@ impl StateStore for SqliteState {
                 .db()?;
             return Ok(());
         }
+        // The entry to move may still be in the pending list.
+        self.take_pending_due()?;
         if let Some(from) = from {
             self.connection
                 .prepare_cached("DELETE FROM due WHERE at_ns = ?1 AND lead = ?2")
@@ -678,21 +722,7 @@ impl StateStore for SqliteState {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StateError> {
-        let pending: i64 = self
-            .connection
-            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due LIMIT 1)")
-            .db()?
-            .query_row([], |row| row.get(0))
-            .db()?;
-        if pending > 0 {
-            self.connection
-                .execute_batch(
-                    "INSERT OR IGNORE INTO due (at_ns, lead) \
-                     SELECT at_ns, lead FROM pending_due ORDER BY at_ns, lead; \
-                     DELETE FROM pending_due;",
-                )
-                .db()?;
-        }
+        self.take_pending_due()?;
         let rows: Vec<(String, i64)> = self
             .connection
             .prepare_cached(

@@ -287,6 +287,13 @@ pub fn read_event(bytes: &[u8], max_depth: usize) -> Result<Event, EventError> {
     let by = match by {
         None | Some(Value::Null) => None,
         Some(Value::String(by)) if !by.trim().is_empty() => Some(by.clone()),
+        Some(Value::String(_)) => {
+            return Err(EventError::new(
+                "event.by",
+                "`by` is blank: name the rep".to_string(),
+                lead_ref,
+            ));
+        }
         Some(other) => {
             return Err(EventError::new(
                 "event.by",

@@ -107,6 +107,26 @@ impl Tracked {
     }
 }
 
+impl Tracked {
+    /// The line `track` prints for an event whose lead had steps due before it: the event (or
+    /// error record) with the decisions of those steps under `"escalated"`, in order.
+    pub fn to_json_after(&self, fired: &[Fired], input_line: usize) -> String {
+        let line = self.to_json(input_line);
+        if fired.is_empty() {
+            return line;
+        }
+        let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(&line) else {
+            return line;
+        };
+        let steps: Vec<serde_json::Value> = fired
+            .iter()
+            .filter_map(|step| serde_json::from_str(&step.to_json()).ok())
+            .collect();
+        object.insert("escalated".into(), serde_json::Value::Array(steps));
+        serde_json::Value::Object(object).to_string()
+    }
+}
+
 impl Fired {
     /// The line `sweep` prints: the decision, with `event`, `step` and `at` after the lead id.
     pub fn to_json(&self) -> String {
@@ -144,43 +164,77 @@ impl Router<'_> {
         &self,
         state: &mut dyn StateStore,
         bytes: &[u8],
-    ) -> Result<Tracked, StateError> {
+    ) -> Result<(Tracked, Vec<Fired>), StateError> {
         let event = match read_event(bytes, self.config.limits.max_depth) {
             Ok(event) => event,
-            Err(error) => return Ok(Tracked::Invalid(error)),
+            Err(error) => return Ok((Tracked::Invalid(error), Vec::new())),
         };
         self.track(state, event)
     }
 
-    /// Records one event for a routed lead.
-    pub fn track(&self, state: &mut dyn StateStore, event: Event) -> Result<Tracked, StateError> {
+    /// Records one event for a routed lead. The lead's own escalation steps that were due at
+    /// or before the event are carried out first, each at its own time (a step fires at its
+    /// time, whenever it is noticed), and returned with the event's outcome.
+    pub fn track(
+        &self,
+        state: &mut dyn StateStore,
+        event: Event,
+    ) -> Result<(Tracked, Vec<Fired>), StateError> {
         let lead = event.lead.as_str();
         let Some(recorded) = state.recorded(lead)? else {
-            return Ok(invalid(
-                "event.unknown_lead",
-                lead,
-                format!("lead `{lead}` was never routed with this state"),
+            return Ok((
+                invalid(
+                    "event.unknown_lead",
+                    lead,
+                    format!("lead `{lead}` was never routed with this state"),
+                ),
+                Vec::new(),
             ));
         };
         let mut life = match state.life(lead)? {
             Some(life) => life,
             None => Life::begin(&recorded),
         };
-        let calendar = self
-            .holding_calendar(&life)
-            .or_else(|| self.rule_calendar(&life));
-        let shown = |at: Timestamp| LocalTime::on(at, calendar);
         if event.at < life.lead_at {
-            return Ok(invalid(
-                "event.before_lead",
-                lead,
-                format!(
-                    "the event at {} is before the lead's own time, {}",
-                    shown(event.at),
-                    shown(life.lead_at)
+            let calendar = self.life_calendar(&life);
+            return Ok((
+                invalid(
+                    "event.before_lead",
+                    lead,
+                    format!(
+                        "the event at {} is before the lead's own time, {}",
+                        LocalTime::on(event.at, calendar),
+                        LocalTime::on(life.lead_at, calendar)
+                    ),
                 ),
+                Vec::new(),
             ));
         }
+        let mut fired = Vec::new();
+        while let Some(at) = life.next_step_at().filter(|at| *at <= event.at) {
+            let Some(index) = life.steps.iter().position(|step| step.fired.is_none()) else {
+                break;
+            };
+            fired.push(self.fire(state, &mut life, index, at)?);
+        }
+        if !fired.is_empty() {
+            state.set_life(&life)?;
+            life = state.life(lead)?.unwrap_or(life);
+        }
+        let tracked = self.apply(state, &mut life, event)?;
+        Ok((tracked, fired))
+    }
+
+    /// Applies an event to a lead's life (its due steps already fired).
+    fn apply(
+        &self,
+        state: &mut dyn StateStore,
+        life: &mut Life,
+        event: Event,
+    ) -> Result<Tracked, StateError> {
+        let lead = event.lead.as_str();
+        let calendar = self.life_calendar(life);
+        let shown = |at: Timestamp| LocalTime::on(at, calendar);
         let key = (event.kind, event.at, event.by.clone());
         if life.seen.contains(&key) {
             return Ok(invalid(
@@ -231,24 +285,32 @@ impl Router<'_> {
                     format!("`{by}` does not hold lead `{lead}`: {holder}"),
                 ));
             }
-            if event.at < holding.from {
-                return Ok(invalid(
-                    "event.before_holding",
-                    lead,
-                    format!(
-                        "{by} got lead `{lead}` at {}; the event at {} is before that",
-                        shown(holding.from),
-                        shown(event.at)
-                    ),
-                ));
-            }
+        }
+        if let Some(holding) = life.holdings.last()
+            && event.at < holding.from
+        {
+            let who = holding.rep.as_deref().unwrap_or("the current holder");
+            return Ok(invalid(
+                "event.before_holding",
+                lead,
+                format!(
+                    "{who} got lead `{lead}` at {}; the event at {} is before that",
+                    shown(holding.from),
+                    shown(event.at)
+                ),
+            ));
         }
         match event.kind {
             EventKind::Touched => {
-                if life.touched.is_some() {
+                // A retried delivery may bring the first touch after a later one.
+                let earlier_than_recorded = life
+                    .touched
+                    .as_ref()
+                    .is_some_and(|touched| event.at < touched.at);
+                if life.touched.is_some() && !earlier_than_recorded {
                     later_touch = true;
                 } else {
-                    let calendar = self.holding_calendar(&life);
+                    let calendar = self.life_calendar(life);
                     if let Some(holding) = life.holdings.last_mut() {
                         let measured = Touch {
                             at: event.at,
@@ -281,7 +343,7 @@ impl Router<'_> {
             EventKind::Rejected => {
                 let by = event.by.clone().unwrap_or_default();
                 life.rejections.push(event.clone());
-                let rerouted = self.reroute(state, &life, event.at, &by)?;
+                let rerouted = self.reroute(state, life, event.at, &by)?;
                 life.hand_over(
                     &rerouted,
                     How::Rerouted,
@@ -294,7 +356,7 @@ impl Router<'_> {
             }
         }
         life.seen.push(key);
-        state.set_life(&life)?;
+        state.set_life(life)?;
         Ok(Tracked::Recorded {
             event,
             shown_at,
@@ -328,18 +390,26 @@ impl Router<'_> {
             None => Life::begin(&recorded),
         };
         // The index entry found is the one to move, whatever the life remembered.
-        if life.scheduled != Some(scheduled) {
+        let stale = life.scheduled != Some(scheduled);
+        if stale {
             state.schedule(&lead, life.scheduled, None)?;
             life.scheduled = Some(scheduled);
         }
         let mut fired = None;
-        if let Some(at) = life.next_step_at().filter(|at| *at <= now)
+        let next = life.next_step_at();
+        if let Some(at) = next.filter(|at| *at <= now)
             && let Some(index) = life.steps.iter().position(|step| step.fired.is_none())
         {
             fired = Some(self.fire(state, &mut life, index, at)?);
         }
         // Reschedules the lead at its next step (or takes it out of the index).
         state.set_life(&life)?;
+        if fired.is_none() && next.is_some() && !stale {
+            // The earliest entry was not due after all (an index key that rounds a time, as
+            // for times past the year 2262): nothing later is either. (A stale entry moved to
+            // the lead's true time instead, so the sweep goes on.)
+            return Ok(None);
+        }
         Ok(Some(fired))
     }
 
@@ -354,7 +424,7 @@ impl Router<'_> {
         let target = life.steps[index].to.clone();
         let mut decision = self.current(life)?;
         let holder = life.holder().and_then(|h| h.rep.clone());
-        let holder_calendar = self.holding_calendar(life);
+        let holder_calendar = self.life_calendar(life);
         let late = match (&holder, life.holder().and_then(|h| h.due)) {
             (Some(rep), Some(due)) => format!(
                 "{rep} did not touch it by {}",
@@ -499,7 +569,7 @@ impl Router<'_> {
             action: None,
             reason: format!(
                 "rejected by {by} at {}",
-                LocalTime::on(at, self.holding_calendar(life))
+                LocalTime::on(at, self.life_calendar(life))
             ),
         }];
         decision.action = Action::Unassigned;
@@ -528,7 +598,11 @@ impl Router<'_> {
             }));
         }
         for action in &rule.syntax.actions {
-            if !actions.contains(&action.kind) {
+            let same = |known: &ActionKind| match (known, &action.kind) {
+                (ActionKind::Pool(a), ActionKind::Pool(b)) => a.name == b.name,
+                (a, b) => a == b,
+            };
+            if !actions.iter().any(same) {
                 actions.push(action.kind.clone());
             }
         }
@@ -549,15 +623,17 @@ impl Router<'_> {
                 Attempt::Assigned {
                     action, calendar, ..
                 } => {
-                    let calendar = calendar.and_then(|c| self.policy.calendars.get(c)).or_else(
-                        || match kind {
-                            ActionKind::Pool(pool) => self
-                                .pool(&pool.name)
-                                .and_then(|pool| pool.calendar)
-                                .and_then(|c| self.policy.calendars.get(c)),
-                            _ => None,
-                        },
-                    );
+                    let pool_calendar = match kind {
+                        ActionKind::Pool(pool) => self
+                            .pool(&pool.name)
+                            .and_then(|pool| pool.calendar)
+                            .and_then(|c| self.policy.calendars.get(c)),
+                        _ => None,
+                    };
+                    let calendar = calendar
+                        .and_then(|c| self.policy.calendars.get(c))
+                        .or(pool_calendar)
+                        .or_else(|| self.rule_calendar(life));
                     decision.action = action;
                     self.times(&mut decision, rule, at, calendar);
                     return Ok(decision);
@@ -568,6 +644,9 @@ impl Router<'_> {
                 }),
             }
         }
+        // Nobody took it: `unassigned`, still with the rule's SLA and escalation chain, as a
+        // routed lead that found nobody (the chain's steps may find someone later).
+        self.times(&mut decision, rule, at, self.rule_calendar(life));
         Ok(decision)
     }
 
@@ -588,7 +667,9 @@ impl Router<'_> {
             },
         };
         *self.excluded.borrow_mut() = life.reps();
-        let attempt = self.attempt(state, kind, &parsed, at, None, false);
+        // Named reps without a calendar are placed by the rule's, as in routing.
+        let rule_calendar = self.rule_calendar_id(life);
+        let attempt = self.attempt(state, kind, &parsed, at, rule_calendar, false);
         self.excluded.borrow_mut().clear();
         let attempt = attempt?;
         if let Attempt::Assigned { action, .. } = &attempt
@@ -615,6 +696,11 @@ impl Router<'_> {
 
     /// The rule's SLA calendar: the first pool in its actions that has one.
     fn rule_calendar(&self, life: &Life) -> Option<&CalendarDef> {
+        self.rule_calendar_id(life)
+            .and_then(|c| self.policy.calendars.get(c))
+    }
+
+    fn rule_calendar_id(&self, life: &Life) -> Option<usize> {
         let rule = life
             .rule
             .as_deref()
@@ -626,7 +712,6 @@ impl Router<'_> {
                 ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
                 _ => None,
             })
-            .and_then(|c| self.policy.calendars.get(c))
     }
 
     /// The calendar of an escalation target pool.
@@ -644,5 +729,12 @@ impl Router<'_> {
         self.policy
             .member_calendar(pool, rep)
             .and_then(|c| self.policy.calendars.get(c))
+    }
+
+    /// The calendar a lead's times are counted and shown on: the holder's, else the rule's (as
+    /// routing counts the SLA of a named rep without a calendar on the rule's).
+    fn life_calendar(&self, life: &Life) -> Option<&CalendarDef> {
+        self.holding_calendar(life)
+            .or_else(|| self.rule_calendar(life))
     }
 }
