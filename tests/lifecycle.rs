@@ -368,6 +368,7 @@ fn every_mistake_in_an_event_is_an_error_record_that_says_why() {
         r#"{"lead":"L-99","event":"touched","at":"2026-11-23T10:12:00+01:00","by":"anna"}"#,
         r#"{"lead":"L-3","event":"touched","at":"2026-11-20T10:00:00+01:00","by":"anna"}"#,
         r#"{"lead":"L-3","event":"poked","at":"2026-11-27T10:00:00+01:00","by":"anna"}"#,
+        r#"{"lead":"L-3","event":"touch","at":"2026-11-27T10:00:00+01:00","by":"anna"}"#,
         r#"{"lead":"L-3","event":"touched","at":"yesterday","by":"anna"}"#,
         r#"{"lead":"L-3","event":"touched","at":"2026-11-27T10:00:00+01:00"}"#,
         r#"{"lead":"L-3","event":"touched","at":"2026-11-27T10:00:00+01:00","by":"anna","note":1}"#,
@@ -381,7 +382,7 @@ fn every_mistake_in_an_event_is_an_error_record_that_says_why() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("tracked 13 events from stdin: 3 recorded, 10 errors"),
+        stderr.contains("tracked 14 events from stdin: 3 recorded, 11 errors"),
         "{stderr}"
     );
     insta::assert_snapshot!("event_mistakes", stdout(&output));

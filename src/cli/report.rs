@@ -16,10 +16,10 @@ pub struct ReportArgs {
     /// State database to report on
     #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
     state: String,
-    /// Only leads whose own time is at or after this (RFC 3339)
+    /// Only leads whose own time is at or after this (RFC 3339, or a date: 00:00 UTC)
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only leads whose own time is before this (RFC 3339)
+    /// Only leads whose own time is before this (RFC 3339, or a date: 00:00 UTC)
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
     /// When SLAs still running are judged (RFC 3339); default: --until, else the current time
@@ -36,11 +36,21 @@ enum Format {
     Csv,
 }
 
+/// An RFC 3339 time, or a date (`2026-11-24`: its start, 00:00 UTC).
 fn time(flag: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, Failure> {
     value
         .map(|text| {
+            if let Ok(date) = text.parse::<jiff::civil::Date>() {
+                return jiff::tz::TimeZone::UTC
+                    .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                    .compatible()
+                    .map_err(|error| Failure::usage(format!("{flag} `{text}`: {error}")));
+            }
             text.parse::<jiff::Timestamp>().map_err(|error| {
-                Failure::usage(format!("{flag} `{text}` is not an RFC 3339 time: {error}"))
+                Failure::usage(format!(
+                    "{flag} `{text}` is not an RFC 3339 time (such as 2026-11-24T00:00:00Z) or a \
+                     date (2026-11-24): {error}"
+                ))
             })
         })
         .transpose()

@@ -226,10 +226,20 @@ pub fn read_event(bytes: &[u8], max_depth: usize) -> Result<Event, EventError> {
             "rejected" => EventKind::Rejected,
             "closed" => EventKind::Closed,
             other => {
+                let names = ["touched", "accepted", "rejected", "closed"];
+                // `touch`, `accept`, `reject`, `close`: the verb, not the past tense.
+                let stem = names
+                    .iter()
+                    .find(|name| other.len() >= 4 && name.starts_with(&other.to_lowercase()))
+                    .map(|name| format!("did you mean `{name}`?"));
+                let hint = stem
+                    .or_else(|| crate::check::suggest::did_you_mean(other, names))
+                    .map(|hint| format!("; {hint}"))
+                    .unwrap_or_default();
                 return Err(EventError::new(
                     "event.kind",
                     format!(
-                        "`event` must be touched, accepted, rejected or closed, found \"{other}\""
+                        "`event` must be touched, accepted, rejected or closed, found \"{other}\"{hint}"
                     ),
                     lead_ref,
                 ));
