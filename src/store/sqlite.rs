@@ -207,9 +207,10 @@ const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS assignments (
-        lead TEXT PRIMARY KEY,
+        lead TEXT NOT NULL,
         rep TEXT NOT NULL,
-        at_s INTEGER NOT NULL
+        at_s INTEGER NOT NULL,
+        PRIMARY KEY (lead, rep)
     ) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_s);
     CREATE TABLE IF NOT EXISTS lead_times (
@@ -280,10 +281,25 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
                 return Ok(Err(refusal));
             }
         } else {
+            if has_ledger {
+                // Before version 5 an assignment was keyed by its lead alone; a lead that an
+                // escalation hands on is assigned to each rep who takes it.
+                connection.execute_batch(
+                    "ALTER TABLE assignments RENAME TO assignments_v4;
+                     DROP INDEX IF EXISTS assignments_by_rep;",
+                )?;
+            }
             // Version 3 gains `lead_times` (empty: its earlier assignments count in no period
-            // cap); version 4 gains `lives` and `due` (empty: its decisions' escalations are
-            // not scheduled); a new file gets every table.
+            // cap); version 4 gains `lives`, `due` and `pending_due` (the steps of its recorded
+            // decisions are scheduled below); a new file gets every table.
             connection.execute_batch(TABLES)?;
+            if has_ledger {
+                connection.execute_batch(
+                    "INSERT INTO assignments (lead, rep, at_s)
+                         SELECT lead, rep, at_s FROM assignments_v4;
+                     DROP TABLE assignments_v4;",
+                )?;
+            }
         }
         if has_ledger {
             schedule_recorded(connection)?;
@@ -662,7 +678,7 @@ impl StateStore for SqliteState {
         let at_s = at.as_second();
         self.connection
             .prepare_cached(
-                "INSERT OR REPLACE INTO assignments (lead, rep, at_s) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO assignments (lead, rep, at_s) VALUES (?1, ?2, ?3)",
             )
             .db()?
             .execute(params![lead, rep, at_s])
