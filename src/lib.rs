@@ -20,4 +20,6 @@
 pub use switchboard_core::*;
 
 pub mod disk;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod store;

@@ -470,8 +470,8 @@ pub fn render_life(life: &crate::route::life::Life) -> String {
                 format!(
                     "touched by {} after {} ({} of working time){sla}",
                     holding.rep.as_deref().unwrap_or("?"),
-                    crate::report::duration(touch.wall_seconds),
-                    crate::report::duration(touch.working_seconds)
+                    crate::text::duration(touch.wall_seconds),
+                    crate::text::duration(touch.working_seconds)
                 ),
             ));
         }

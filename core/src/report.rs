@@ -256,22 +256,8 @@ pub fn percentile(values: &[i64], p: f64) -> Option<i64> {
     sorted.get(rank.clamp(1, sorted.len()) - 1).copied()
 }
 
-/// "45s", "7m", "1h05m", "2d3h".
-pub fn duration(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3_600 => format!("{}m", s / 60),
-        3_600..86_400 => match (s / 3_600, s % 3_600 / 60) {
-            (h, 0) => format!("{h}h"),
-            (h, m) => format!("{h}h{m:02}m"),
-        },
-        _ => match (s / 86_400, s % 86_400 / 3_600) {
-            (d, 0) => format!("{d}d"),
-            (d, h) => format!("{d}d{h}h"),
-        },
-    }
-}
+/// "45s", "7m", "1h05m", "2d3h" (see [`crate::text::duration`]).
+pub use crate::text::duration;
 
 fn shown(value: Option<i64>) -> String {
     value.map_or_else(|| "-".to_string(), duration)

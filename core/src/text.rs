@@ -1,5 +1,6 @@
 //! Small helpers for text shown to people: padding to a column (without `format!`'s width,
-//! which panics past 65,535), and cutting a name that would flood a message.
+//! which panics past 65,535), cutting a name that would flood a message, and a length of time
+//! as people read it (`1h05m`).
 
 /// `text` padded with spaces to `width` characters (unchanged when already as wide).
 pub fn pad(text: &str, width: usize) -> String {
@@ -64,6 +65,23 @@ pub fn cut_quoted(message: String) -> String {
 
 /// The longest message shown whole: room for a dozen cut names and the words around them.
 pub const LONGEST_MESSAGE_CHARS: usize = 2_000;
+
+/// "45s", "7m", "1h05m", "2d3h".
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3_600 => format!("{}m", s / 60),
+        3_600..86_400 => match (s / 3_600, s % 3_600 / 60) {
+            (h, 0) => format!("{h}h"),
+            (h, m) => format!("{h}h{m:02}m"),
+        },
+        _ => match (s / 86_400, s % 86_400 / 3_600) {
+            (d, 0) => format!("{d}d"),
+            (d, h) => format!("{d}d{h}h"),
+        },
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,9 @@ pub fn run(_args: &LspArgs) -> Result<ExitCode, super::Failure> {
 
 #[cfg(not(feature = "lsp"))]
 pub fn run(_args: &LspArgs) -> Result<ExitCode, super::Failure> {
-    Err("this `switchboard` was built without the language server; \
+    Err(super::Failure::usage(
+        "this `switchboard` was built without the language server; \
          reinstall with the default features: `cargo install --path .`"
-        .to_string())
+            .to_string(),
+    ))
 }

@@ -34,6 +34,9 @@ enum Command {
     Sweep(lifecycle::SweepArgs),
     /// What happened, from the state: SLA met/missed, time to first touch, escalations, fairness
     Report(report::ReportArgs),
+    /// Run the router as an HTTP service: POST leads and events, escalations swept on a timer
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
     /// Run the policies' `test` blocks: pass / FAIL per test, coverage of rules
     Test(test::TestArgs),
     /// Explain how one lead was (or would be) routed: rules tried, candidates, SLA
@@ -64,6 +67,8 @@ mod lsp;
 mod policy;
 mod report;
 mod route;
+#[cfg(feature = "serve")]
+mod serve;
 mod test;
 mod threads;
 
@@ -101,6 +106,8 @@ pub fn main() -> ExitCode {
         Command::Track(args) => lifecycle::track(&args),
         Command::Sweep(args) => lifecycle::sweep(&args),
         Command::Report(args) => report::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Fmt(args) => fmt::run(&args),

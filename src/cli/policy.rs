@@ -234,9 +234,9 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
 }
 
 /// Opens the state `--state` names.
-pub fn open_state(value: &str) -> Result<(Box<dyn StateStore>, StateLocation), Failure> {
+pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocation), Failure> {
     let location = state_location(value)?;
-    let state: Box<dyn StateStore> = match &location {
+    let state: Box<dyn StateStore + Send> = match &location {
         StateLocation::Memory => Box::new(MemoryState::default()),
         StateLocation::Sqlite(path) => Box::new(
             switchboard::store::SqliteState::open(path).map_err(|error| {

@@ -1,0 +1,383 @@
+//! `switchboard serve` through a real HTTP client (a plain HTTP/1.1 exchange over a TCP socket)
+//! against the spawned binary: every endpoint's answers and errors, the bearer token, the same
+//! bytes as `route`, concurrent clients with repeated ids, and SIGTERM with nothing lost.
+#![cfg(feature = "serve")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn example(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-serve-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running server, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(state: &Path, extra: &[&str], token: Option<&str>) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .args([
+                "serve",
+                &example("routing.route"),
+                "--state",
+                &state.to_string_lossy(),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env_remove("SWITCHBOARD_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if !extra.contains(&"--sweep-every") {
+            // No sweep during a test unless it asks for one.
+            command.args(["--sweep-every", "3600"]);
+        }
+        if let Some(token) = token {
+            command.env("SWITCHBOARD_TOKEN", token);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        // Keep reading stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+        });
+        Server { child, address }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        std::mem::forget(self);
+        status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn terminate(child: &Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+}
+
+/// One HTTP/1.1 request; the status and the body.
+fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status: u16 = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn post(address: &str, path: &str, body: &str) -> (u16, String) {
+    request(address, "POST", path, body, &[])
+}
+
+#[test]
+fn leads_are_answered_with_the_bytes_route_prints() {
+    let dir = scratch("bytes");
+    let server = Server::start(&dir.join("state.db"), &[], None);
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    // One request per lead, as a CRM sends them; the answers are `route`'s lines.
+    let mut served = String::new();
+    for line in leads.lines() {
+        let (status, body) = post(&server.address, "/v1/leads", line);
+        assert_eq!(status, 200, "{body}");
+        served.push_str(&body);
+    }
+    let routed = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "route",
+            &example("routing.route"),
+            "--state",
+            ":memory:",
+            "--leads",
+            &example("leads.ndjson"),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(served, String::from_utf8(routed.stdout).unwrap());
+    // docs/serve.md shows the first of these lines.
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve.md"))
+        .unwrap();
+    assert!(docs.contains(served.lines().next().unwrap()));
+    assert!(server.stop().success());
+}
+
+#[test]
+fn every_kind_of_body_gets_its_answer() {
+    let dir = scratch("bodies");
+    let server = Server::start(&dir.join("state.db"), &["--max-body-bytes", "4096"], None);
+    let address = &server.address;
+    let lead = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
+        )
+    };
+    // A batch as a JSON array with one bad lead: lines in = answers out, 200.
+    let (status, body) = post(
+        address,
+        "/v1/leads",
+        &format!("[{}, {{\"id\":\"B-2\"}}, {}]", lead("B-1"), lead("B-3")),
+    );
+    assert_eq!(status, 200);
+    let answers: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["rep"], "anna");
+    assert_eq!(answers[1]["error"]["code"], "lead.missing");
+    assert_eq!(answers[1]["error"]["input_line"], 2);
+    assert_eq!(answers[2]["rep"], "boris");
+    // NDJSON works too, and a repeated id answers its recorded decision.
+    let (status, body) = post(
+        address,
+        "/v1/leads",
+        &format!("{}\n{}\n", lead("B-1"), lead("N-1")),
+    );
+    assert_eq!(status, 200);
+    let answers: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers[0]["duplicate"], true);
+    assert_eq!(answers[0]["rep"], "anna");
+    // One invalid lead alone: 422 with its error record.
+    let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"code\":\"lead."), "{body}");
+    // The same id with other content: 422, lead.id_conflict.
+    let conflicting = lead("B-1").replace("\"DE\"", "\"FR\"");
+    let (status, body) = post(address, "/v1/leads", &conflicting);
+    assert_eq!(status, 422);
+    assert!(body.contains("lead.id_conflict"), "{body}");
+    // Not JSON at all: 400. Too big: 413. Empty: 400.
+    let (status, body) = post(address, "/v1/leads", "id=1&intent=high");
+    assert_eq!(status, 400);
+    assert!(body.contains("\"code\":\"body.json\""), "{body}");
+    let (status, _) = post(address, "/v1/leads", &"x".repeat(5000));
+    assert_eq!(status, 413);
+    let (status, _) = post(address, "/v1/leads", "");
+    assert_eq!(status, 400);
+    // Events, as `track` takes them.
+    let (status, body) = post(
+        address,
+        "/v1/events",
+        r#"{"lead":"B-1","event":"touched","at":"2026-11-23T10:05:00+01:00","by":"anna"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"sla\":\"met\""), "{body}");
+    let (status, body) = post(
+        address,
+        "/v1/events",
+        r#"{"lead":"B-1","event":"touched","at":"2026-11-23T10:06:00+01:00","by":"boris"}"#,
+    );
+    assert_eq!(status, 422);
+    assert!(body.contains("event.not_holder"), "{body}");
+    // Health, readiness, status.
+    assert_eq!(request(address, "GET", "/healthz", "", &[]).0, 200);
+    assert_eq!(request(address, "GET", "/readyz", "", &[]).0, 200);
+    let (status, body) = request(address, "GET", "/v1/status", "", &[]);
+    assert_eq!(status, 200);
+    let status_page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(status_page["policy_hash"].as_str().unwrap().len() == 16);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_token_guards_the_api_and_open_addresses_need_one() {
+    let dir = scratch("token");
+    let server = Server::start(&dir.join("state.db"), &[], Some("s3cret"));
+    let body = r#"{"id":"T-1"}"#;
+    let (status, answer) = post(&server.address, "/v1/leads", body);
+    assert_eq!(status, 401, "{answer}");
+    let (status, _) = request(
+        &server.address,
+        "POST",
+        "/v1/leads",
+        body,
+        &[("Authorization", "Bearer wrong")],
+    );
+    assert_eq!(status, 401);
+    let (status, _) = request(
+        &server.address,
+        "POST",
+        "/v1/leads",
+        body,
+        &[("Authorization", "Bearer s3cret")],
+    );
+    assert_eq!(status, 422, "authorized; the lead itself lacks fields");
+    assert_eq!(request(&server.address, "GET", "/healthz", "", &[]).0, 200);
+    assert!(server.stop().success());
+    // Listening on every interface without a token is refused, with the way out.
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            &example("routing.route"),
+            "--state",
+            ":memory:",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .env_remove("SWITCHBOARD_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SWITCHBOARD_TOKEN is not set"), "{stderr}");
+}
+
+#[test]
+fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_sigterm_loses_nothing() {
+    let dir = scratch("concurrent");
+    let state = dir.join("state.db");
+    let server = Server::start(&state, &[], None);
+    let lead = |id: usize| {
+        format!(
+            r#"{{"id":"C-{id}","intent":"high","fit":"weak","region":"emea","country":"PL","employees":40,"deal_value":8000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
+        )
+    };
+    // 8 clients, 100 leads each; every tenth id is also sent by the next client.
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let address = server.address.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for n in 0..100 {
+                    let id = if n % 10 == 0 {
+                        ((client + 1) % 8) * 100 + n
+                    } else {
+                        client * 100 + n
+                    };
+                    let (status, body) = post(&address, "/v1/leads", &lead(id));
+                    assert_eq!(status, 200, "{body}");
+                    let answer: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+                    answers.push((id, answer));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut by_id: std::collections::BTreeMap<usize, Vec<serde_json::Value>> =
+        std::collections::BTreeMap::new();
+    for client in clients {
+        for (id, answer) in client.join().unwrap() {
+            by_id.entry(id).or_default().push(answer);
+        }
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (id, answers) in &by_id {
+        let fresh: Vec<_> = answers.iter().filter(|a| a["duplicate"] != true).collect();
+        assert_eq!(fresh.len(), 1, "C-{id} decided {} times", fresh.len());
+        for answer in answers {
+            assert_eq!(answer["rep"], fresh[0]["rep"], "C-{id} answered two ways");
+        }
+        *counts
+            .entry(fresh[0]["rep"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(by_id.len(), 800);
+    // `hot_weak` sends them to `sdr`, weighted(dmitri=2, egor=1, sergei=1): whatever order the
+    // clients' requests arrived in, the 800 leads split exactly 2:1:1.
+    assert_eq!(
+        counts,
+        [("dmitri", 400), ("egor", 200), ("sergei", 200)]
+            .map(|(rep, n)| (rep.to_string(), n))
+            .into_iter()
+            .collect()
+    );
+    assert!(server.stop().success());
+    // After SIGTERM, every answered lead is in the state: sending them all again gives
+    // duplicates only.
+    let server = Server::start(&state, &[], None);
+    let all: String = by_id.keys().map(|id| format!("{}\n", lead(*id))).collect();
+    let (status, body) = post(&server.address, "/v1/leads", &all);
+    assert_eq!(status, 200);
+    assert_eq!(body.lines().count(), 800);
+    assert!(body.lines().all(|line| line.contains("\"duplicate\":true")));
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_sweeper_fires_due_escalations_inside_the_server() {
+    let dir = scratch("sweeper");
+    let server = Server::start(&dir.join("state.db"), &["--sweep-every", "1"], None);
+    // A hot lead from last week: its step to `backup` has long been due.
+    let lead = r#"{"id":"S-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    let (status, body) = post(&server.address, "/v1/leads", lead);
+    assert_eq!(status, 200);
+    assert!(body.contains("\"rep\":\"anna\""), "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, page) = request(&server.address, "GET", "/v1/status", "", &[]);
+        let page: serde_json::Value = serde_json::from_str(&page).unwrap();
+        if page["escalations_fired"].as_u64() == Some(1) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sweep: {page}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The lead's current decision is now the escalation's.
+    let (_, body) = post(&server.address, "/v1/leads", lead);
+    assert!(body.contains("\"pool\":\"backup\""), "{body}");
+    assert!(body.contains("\"duplicate\":true"), "{body}");
+    assert!(server.stop().success());
+}
