@@ -81,7 +81,12 @@ pub fn build(
 ) -> Report {
     let mut report = Report::default();
     for (recorded, life) in entries {
-        let life = life.unwrap_or_else(|| Life::begin(&recorded));
+        let life = life.unwrap_or_else(|| {
+            Life::begin(
+                &recorded.decision,
+                recorded.lead_at.unwrap_or(recorded.decided_at),
+            )
+        });
         if window.since.is_some_and(|since| life.lead_at < since)
             || window.until.is_some_and(|until| life.lead_at >= until)
         {

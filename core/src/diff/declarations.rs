@@ -55,7 +55,21 @@ pub struct DeclarationChange {
     pub used_by: Vec<String>,
     /// A lead and a time that OLD and NEW route differently because of this change, when
     /// routing finds one (see `witness.rs`).
-    pub example: Option<super::witness::DeclarationExample>,
+    pub example: Option<DeclarationExample>,
+}
+
+/// A lead and a time at which the two policies decide differently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclarationExample {
+    /// The lead as one line of JSON (its clock field set to `at` when it has one).
+    pub lead: String,
+    /// When it is routed.
+    pub at: jiff::Timestamp,
+    /// How many leads like it came before it at that time (0: the lead alone).
+    pub earlier: usize,
+    /// What OLD decides, and what NEW decides: "pool `desk` (rep anna), due …".
+    pub old: String,
+    pub new: String,
 }
 
 impl DeclarationChange {

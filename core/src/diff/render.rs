@@ -154,7 +154,7 @@ fn declaration(change: &DeclarationChange) -> String {
 
 /// "{lead} at T: OLD …; NEW …", or "the 5th lead like {lead} at T: …" when earlier leads made
 /// the difference (a cap).
-fn declaration_example(example: &super::witness::DeclarationExample) -> String {
+fn declaration_example(example: &super::declarations::DeclarationExample) -> String {
     let which = if example.earlier == 0 {
         example.lead.clone()
     } else {

@@ -7,7 +7,7 @@
 //! under new ids at one time. The first difference is the example; a change that moves no lead
 //! this way gets none.
 
-use super::declarations::{DeclarationChange, DeclarationKind};
+use super::declarations::{DeclarationChange, DeclarationExample, DeclarationKind};
 use crate::graph::{CompileConfig, Compiled, Outcome as GraphOutcome};
 use crate::model::Policy;
 use crate::route::state::MemoryState;
@@ -15,20 +15,6 @@ use crate::route::{Decision, Outcome, RouteConfig, Router};
 use crate::syntax::ast::ActionKind;
 use jiff::Timestamp;
 use std::collections::BTreeSet;
-
-/// A lead and a time at which the two policies decide differently.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeclarationExample {
-    /// The lead as one line of JSON (its clock field set to `at` when it has one).
-    pub lead: String,
-    /// When it is routed.
-    pub at: Timestamp,
-    /// How many leads like it came before it at that time (0: the lead alone).
-    pub earlier: usize,
-    /// What OLD decides, and what NEW decides: "pool `desk` (rep anna), due …".
-    pub old: String,
-    pub new: String,
-}
 
 /// The first Monday of the search, 00:00 UTC (the week the graph's examples use).
 const SEARCH_START: i64 = 1_795_392_000; // 2026-11-23T00:00:00Z

@@ -8,7 +8,6 @@
 //! step fires at most once (`fired` is set in the same state batch that records its decision).
 
 use super::decision::{Decision, Escalation};
-use super::state::Recorded;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -323,10 +322,9 @@ pub fn read_event(bytes: &[u8], max_depth: usize) -> Result<Event, EventError> {
 }
 
 impl Life {
-    /// The life of a lead that nothing has happened to since `recorded` decided it.
-    pub fn begin(recorded: &Recorded) -> Life {
-        let decision = &recorded.decision;
-        let lead_at = recorded.lead_at.unwrap_or(recorded.decided_at);
+    /// The life of a lead that nothing has happened to since `decision` was recorded for it;
+    /// `lead_at` is the lead's own time (the ledger's, else its routing time).
+    pub fn begin(decision: &Decision, lead_at: Timestamp) -> Life {
         Life {
             lead: decision.lead.clone(),
             lead_at,

@@ -193,7 +193,10 @@ impl Router<'_> {
         };
         let mut life = match state.life(lead)? {
             Some(life) => life,
-            None => Life::begin(&recorded),
+            None => Life::begin(
+                &recorded.decision,
+                recorded.lead_at.unwrap_or(recorded.decided_at),
+            ),
         };
         if event.at < life.lead_at {
             let calendar = self.life_calendar(&life);
@@ -387,7 +390,10 @@ impl Router<'_> {
         };
         let mut life = match state.life(&lead)? {
             Some(life) => life,
-            None => Life::begin(&recorded),
+            None => Life::begin(
+                &recorded.decision,
+                recorded.lead_at.unwrap_or(recorded.decided_at),
+            ),
         };
         // The index entry found is the one to move, whatever the life remembered.
         let stale = life.scheduled != Some(scheduled);
