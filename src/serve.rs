@@ -151,6 +151,12 @@ fn state_thread(setup: Setup, inbox: &std::sync::mpsc::Receiver<Job>) -> Result<
         mut state,
         ..
     } = setup;
+    let config = RouteConfig {
+        now: jiff::Timestamp::now(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let mut router = Router::new(&policy, &compiled, roster.as_ref(), config, &policy_text);
     while let Ok(first) = inbox.recv() {
         let mut batch = vec![first];
         while batch.len() < 256 {
@@ -159,13 +165,8 @@ fn state_thread(setup: Setup, inbox: &std::sync::mpsc::Receiver<Job>) -> Result<
                 Err(_) => break,
             }
         }
-        let now = jiff::Timestamp::now();
-        let config = RouteConfig {
-            now,
-            explain: false,
-            limits: Limits::default(),
-        };
-        let router = Router::new(&policy, &compiled, roster.as_ref(), config, &policy_text);
+        // One routing time per batch: the moment its requests are decided.
+        router.set_now(jiff::Timestamp::now());
         state.begin().map_err(|error| error.to_string())?;
         let mut answers = Vec::with_capacity(batch.len());
         for job in batch {

@@ -4,9 +4,11 @@
 //! state holds it, so a killed run leaves nothing on stdout that the state does not also hold,
 //! and a re-run neither repeats nor loses a step.
 
-use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::policy::{
+    StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
+};
 use super::{EXIT_PROBLEMS, Failure, describe_io};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
@@ -146,14 +148,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
                 None => break,
             }
         }
-        state
-            .commit()
-            .map_err(|error| Failure::usage(error.to_string()))?;
-        output
-            .write_all(batch.as_bytes())
-            .and_then(|()| output.flush())
-            .map_err(|error| Failure::usage(format!("cannot write events: {error}")))?;
-        batch.clear();
+        commit_then_print(state.as_mut(), &mut output, &mut batch, "events")?;
         printed = lines;
     }
     if !args.quiet {
@@ -217,14 +212,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        state
-            .commit()
-            .map_err(|error| Failure::usage(error.to_string()))?;
-        output
-            .write_all(batch.as_bytes())
-            .and_then(|()| output.flush())
-            .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
-        batch.clear();
+        commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
         printed = fired;
     }
     if !args.quiet {

@@ -246,3 +246,22 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
     };
     Ok((state, location))
 }
+
+/// Commits the state's batch, then writes the batch's lines and empties it: a line is printed
+/// only once the state holds it, so a killed run leaves nothing on stdout the state lacks.
+pub fn commit_then_print(
+    state: &mut dyn StateStore,
+    output: &mut impl Write,
+    batch: &mut String,
+    what: &str,
+) -> Result<(), Failure> {
+    state
+        .commit()
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    output
+        .write_all(batch.as_bytes())
+        .and_then(|()| output.flush())
+        .map_err(|error| Failure::usage(format!("cannot write {what}: {error}")))?;
+    batch.clear();
+    Ok(())
+}

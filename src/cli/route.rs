@@ -2,9 +2,11 @@
 //! per line, in order, each printed only once its batch is in the state. On stderr: a progress
 //! bar on a terminal, and a one-line summary at the end (`--quiet` silences both).
 
-use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::policy::{
+    StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
+};
 use super::{EXIT_PROBLEMS, Failure, describe_io};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
@@ -174,17 +176,10 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
                 None => break,
             }
         }
-        state
-            .commit()
-            .map_err(|error| Failure::usage(error.to_string()))?;
         // Decisions are written only once they are durable: a killed run leaves no line on
         // stdout that the state does not also hold.
-        output
-            .write_all(batch.as_bytes())
-            .and_then(|()| output.flush())
-            .map_err(|error| Failure::usage(format!("cannot write decisions: {error}")))?;
+        commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
         printed = counts.lines;
-        batch.clear();
         if let Some(bar) = &progress {
             match size {
                 Some(_) => bar.set_position(bytes_read),

@@ -774,12 +774,8 @@ impl StateStore for SqliteState {
         text.map(|text| read_life(lead, &text)).transpose()
     }
 
-    fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
-        let next = life.next_step_at();
-        self.schedule(&life.lead, life.scheduled, next)?;
-        let mut kept = life.clone();
-        kept.scheduled = next;
-        let text = serde_json::to_string(&kept).map_err(|error| {
+    fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
+        let text = serde_json::to_string(&life).map_err(|error| {
             StateError::new(
                 StateErrorKind::Failed,
                 format!(

@@ -220,7 +220,7 @@ impl StateStore for Stateless {
     fn life(&mut self, _: &str) -> Result<Option<crate::route::life::Life>, StateError> {
         Ok(None)
     }
-    fn set_life(&mut self, _: &crate::route::life::Life) -> Result<(), StateError> {
+    fn keep_life(&mut self, _: crate::route::life::Life) -> Result<(), StateError> {
         Ok(())
     }
     fn each_lead(

@@ -170,6 +170,12 @@ impl<'a> Router<'a> {
     }
 
     /// The hash recorded with every decision in the ledger.
+    /// Moves the routing time (`--now`) for the leads that follow: a long-running router (the
+    /// server) keeps one `Router` and sets the time of each batch.
+    pub fn set_now(&mut self, now: Timestamp) {
+        self.config.now = now;
+    }
+
     pub fn policy_hash(&self) -> &str {
         &self.policy_hash
     }

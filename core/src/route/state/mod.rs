@@ -155,9 +155,17 @@ pub trait StateStore {
     -> Result<Vec<(String, Timestamp)>, StateError>;
     /// What happened to a lead since it was routed, once `track` or `sweep` changed it.
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError>;
+    /// Keeps a lead's life as given (its `scheduled` already where the due index holds it).
+    fn keep_life(&mut self, life: Life) -> Result<(), StateError>;
     /// Keeps a lead's life, and moves its due-index entry from `life.scheduled` to its next
     /// step (recording that in the life kept).
-    fn set_life(&mut self, life: &Life) -> Result<(), StateError>;
+    fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
+        let next = life.next_step_at();
+        self.schedule(&life.lead, life.scheduled, next)?;
+        let mut kept = life.clone();
+        kept.scheduled = next;
+        self.keep_life(kept)
+    }
     /// Every lead in the ledger with its life, in no particular order: what `report` reads.
     fn each_lead(
         &mut self,
@@ -428,12 +436,8 @@ impl StateStore for MemoryState {
         Ok(self.lives.get(lead).cloned())
     }
 
-    fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
-        let next = life.next_step_at();
-        self.schedule(&life.lead, life.scheduled, next)?;
-        let mut kept = life.clone();
-        kept.scheduled = next;
-        self.lives.insert(life.lead.clone(), kept);
+    fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
+        self.lives.insert(life.lead.clone(), life);
         Ok(())
     }
 
