@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::{
-    Loads, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
+    Loads, Outgoing, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
 };
 use switchboard_core::route::wire;
 
@@ -197,7 +197,7 @@ impl SqliteState {
 }
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -241,6 +241,15 @@ const TABLES: &str = "
         PRIMARY KEY (at_ns, lead)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS pending_due (at_ns INTEGER NOT NULL, lead TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_ns INTEGER NOT NULL,
+        lead TEXT NOT NULL,
+        body TEXT NOT NULL,
+        pending INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_ns, seq);
+    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending = 1;
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -280,6 +289,9 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
                 connection.execute_batch("ROLLBACK")?;
                 return Ok(Err(refusal));
             }
+        } else if has_ledger && version >= 5 {
+            // Version 6 gains the `outbox`.
+            connection.execute_batch(TABLES)?;
         } else {
             if has_ledger {
                 // Before version 5 an assignment was keyed by its lead alone; a lead that an
@@ -301,7 +313,7 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
                 )?;
             }
         }
-        if has_ledger {
+        if has_ledger && version < 5 {
             schedule_recorded(connection)?;
         }
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
@@ -818,6 +830,75 @@ impl StateStore for SqliteState {
             visit(recorded, life);
         }
         Ok(())
+    }
+
+    fn post(
+        &mut self,
+        at: Timestamp,
+        lead: &str,
+        body: &str,
+        pending: bool,
+    ) -> Result<u64, StateError> {
+        self.connection
+            .prepare_cached(
+                "INSERT INTO outbox (at_ns, lead, body, pending) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .db()?
+            .execute(params![nanos(at), lead, body, pending])
+            .db()?;
+        Ok(u64::try_from(self.connection.last_insert_rowid()).unwrap_or_default())
+    }
+
+    fn undelivered(&mut self, limit: usize) -> Result<Vec<Outgoing>, StateError> {
+        self.outgoing(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE pending = 1 \
+             ORDER BY seq LIMIT ?1",
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    fn delivered(&mut self, seq: u64) -> Result<(), StateError> {
+        self.connection
+            .prepare_cached("UPDATE outbox SET pending = 0 WHERE seq = ?1")
+            .db()?
+            .execute(params![i64::try_from(seq).unwrap_or(i64::MAX)])
+            .db()?;
+        Ok(())
+    }
+
+    fn posted_since(
+        &mut self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StateError> {
+        self.outgoing(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE at_ns >= ?1 \
+             ORDER BY at_ns, seq LIMIT ?2",
+            params![nanos(since), i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+}
+
+impl SqliteState {
+    fn outgoing(
+        &mut self,
+        query: &str,
+        values: impl rusqlite::Params,
+    ) -> Result<Vec<Outgoing>, StateError> {
+        let mut statement = self.connection.prepare_cached(query).db()?;
+        let rows = statement
+            .query_map(values, |row| {
+                let at: i64 = row.get(1)?;
+                Ok(Outgoing {
+                    seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(),
+                    at: Timestamp::from_nanosecond(i128::from(at)).unwrap_or(Timestamp::MIN),
+                    lead: row.get(2)?,
+                    body: row.get(3)?,
+                    pending: row.get(4)?,
+                })
+            })
+            .db()?;
+        rows.collect::<Result<Vec<_>, _>>().db()
     }
 }
 

@@ -229,6 +229,22 @@ impl StateStore for Stateless {
     ) -> Result<(), StateError> {
         Ok(())
     }
+    fn post(&mut self, _: Timestamp, _: &str, _: &str, _: bool) -> Result<u64, StateError> {
+        Ok(0)
+    }
+    fn undelivered(&mut self, _: usize) -> Result<Vec<crate::route::state::Outgoing>, StateError> {
+        Ok(Vec::new())
+    }
+    fn delivered(&mut self, _: u64) -> Result<(), StateError> {
+        Ok(())
+    }
+    fn posted_since(
+        &mut self,
+        _: Timestamp,
+        _: usize,
+    ) -> Result<Vec<crate::route::state::Outgoing>, StateError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Compares two policies on leads, one line at a time.

@@ -171,6 +171,37 @@ pub trait StateStore {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError>;
+    /// Appends a fired escalation step to the outbox (`serve --notify` delivers it, in order;
+    /// `pending: false` keeps it only for listing) and returns its sequence number.
+    fn post(
+        &mut self,
+        at: Timestamp,
+        lead: &str,
+        body: &str,
+        pending: bool,
+    ) -> Result<u64, StateError>;
+    /// The oldest messages not yet delivered, in sequence order, at most `limit`.
+    fn undelivered(&mut self, limit: usize) -> Result<Vec<Outgoing>, StateError>;
+    /// Marks a message delivered.
+    fn delivered(&mut self, seq: u64) -> Result<(), StateError>;
+    /// The messages of steps that fired at or after `since`, by firing time then sequence, at
+    /// most `limit`.
+    fn posted_since(&mut self, since: Timestamp, limit: usize)
+    -> Result<Vec<Outgoing>, StateError>;
+}
+
+/// A message of the outbox: one fired escalation step, kept until it is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Its place in the outbox: delivered in this order.
+    pub seq: u64,
+    /// When the step fired.
+    pub at: Timestamp,
+    pub lead: String,
+    /// The step as `sweep` prints it.
+    pub body: String,
+    /// Still to be delivered.
+    pub pending: bool,
 }
 
 /// The leads remembered for one (field, value) of `previous rep of`: by (lead time, lead id),
@@ -242,6 +273,10 @@ pub struct MemoryState {
     /// Leads scheduled for the first time since the index was last read: appended by routing
     /// (cheap), taken into the index when it is read.
     pending_due: Vec<(Timestamp, String)>,
+    /// The outbox, in sequence order (`seq` is the index + 1).
+    outbox: Vec<Outgoing>,
+    /// The first message that may still be pending.
+    outbox_first_pending: usize,
 }
 
 impl MemoryState {
@@ -450,6 +485,67 @@ impl StateStore for MemoryState {
             visit(entry, life);
         }
         Ok(())
+    }
+
+    fn post(
+        &mut self,
+        at: Timestamp,
+        lead: &str,
+        body: &str,
+        pending: bool,
+    ) -> Result<u64, StateError> {
+        let seq = self.outbox.len() as u64 + 1;
+        self.outbox.push(Outgoing {
+            seq,
+            at,
+            lead: lead.to_string(),
+            body: body.to_string(),
+            pending,
+        });
+        Ok(seq)
+    }
+
+    fn undelivered(&mut self, limit: usize) -> Result<Vec<Outgoing>, StateError> {
+        while self
+            .outbox
+            .get(self.outbox_first_pending)
+            .is_some_and(|message| !message.pending)
+        {
+            self.outbox_first_pending += 1;
+        }
+        Ok(
+            self.outbox[self.outbox_first_pending.min(self.outbox.len())..]
+                .iter()
+                .filter(|message| message.pending)
+                .take(limit)
+                .cloned()
+                .collect(),
+        )
+    }
+
+    fn delivered(&mut self, seq: u64) -> Result<(), StateError> {
+        if let Some(message) = usize::try_from(seq)
+            .ok()
+            .and_then(|seq| seq.checked_sub(1))
+            .and_then(|index| self.outbox.get_mut(index))
+        {
+            message.pending = false;
+        }
+        Ok(())
+    }
+
+    fn posted_since(
+        &mut self,
+        since: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StateError> {
+        let mut found: Vec<&Outgoing> = self
+            .outbox
+            .iter()
+            .filter(|message| message.at >= since)
+            .collect();
+        found.sort_by_key(|message| (message.at, message.seq));
+        Ok(found.into_iter().take(limit).cloned().collect())
     }
 }
 

@@ -1,0 +1,355 @@
+//! Webhook payloads to leads: a mapping file names, for each lead field, where its value is in
+//! the payload (a JSON pointer), a constant, or a default. Strings are converted to the schema's
+//! numbers and booleans (CRMs send `"250"` for 250), and an epoch in milliseconds or seconds to a
+//! time when the mapping says so. What the mapping does not name is dropped.
+//!
+//! ```json
+//! { "leads": "/data",
+//!   "fields": { "id": "/objectId", "email": "/properties/email",
+//!               "employees": {"path": "/properties/numberofemployees", "default": 0},
+//!               "created_at": {"path": "/occurredAt", "from": "epoch_ms"},
+//!               "source": {"value": "hubspot"} } }
+//! ```
+
+use crate::model::{FieldType, Policy};
+use serde_json::{Map, Value};
+
+/// Where one field's value comes from.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    /// A JSON pointer into the lead's part of the payload, with a value for when it is absent.
+    Path {
+        pointer: String,
+        default: Option<Value>,
+        epoch: Option<Epoch>,
+    },
+    /// The same value for every lead.
+    Value(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Epoch {
+    Seconds,
+    Millis,
+}
+
+/// A checked mapping file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    /// Where the lead (an object) or the leads (an array) are in the payload.
+    leads: String,
+    fields: Vec<(String, Source)>,
+    /// Each field's type, by the policy's schema.
+    types: Vec<Option<FieldType>>,
+}
+
+fn pointer_of(value: &Value, context: &str) -> Result<String, String> {
+    match value {
+        Value::String(pointer) if pointer.is_empty() || pointer.starts_with('/') => {
+            Ok(if pointer == "/" {
+                String::new()
+            } else {
+                pointer.clone()
+            })
+        }
+        Value::String(pointer) => Err(format!(
+            "{context}: `{pointer}` is not a JSON pointer (they start with `/`, as in \
+             `/properties/email`)"
+        )),
+        other => Err(format!(
+            "{context}: expected a JSON pointer string, found {other}"
+        )),
+    }
+}
+
+impl Mapping {
+    /// Reads a mapping file's text, checking its fields against the policy's schema.
+    pub fn parse(text: &str, policy: &Policy) -> Result<Mapping, String> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+        let Value::Object(root) = root else {
+            return Err("expected an object with `fields` (and optionally `leads`)".to_string());
+        };
+        for key in root.keys() {
+            if key != "leads" && key != "fields" {
+                return Err(format!(
+                    "unknown key `{key}`: a mapping has `leads` and `fields`"
+                ));
+            }
+        }
+        let leads = match root.get("leads") {
+            Some(value) => pointer_of(value, "`leads`")?,
+            None => String::new(),
+        };
+        let Some(Value::Object(fields)) = root.get("fields") else {
+            return Err("`fields` is missing: name each lead field's source".to_string());
+        };
+        let mut mapped = Vec::new();
+        let mut types = Vec::new();
+        for (field, spec) in fields {
+            let context = format!("field `{field}`");
+            let ty = policy
+                .fields
+                .iter()
+                .find(|def| def.name == *field)
+                .map(|def| def.ty.clone());
+            if ty.is_none() && field != "id" {
+                let names: Vec<&str> = policy.fields.iter().map(|def| def.name.as_str()).collect();
+                return Err(format!(
+                    "{context} is not in the policy's schema (it has `id`, {})",
+                    names
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            let source = match spec {
+                Value::String(_) => Source::Path {
+                    pointer: pointer_of(spec, &context)?,
+                    default: None,
+                    epoch: None,
+                },
+                Value::Object(object) => {
+                    if let Some(value) = object.get("value") {
+                        if object.len() > 1 {
+                            return Err(format!(
+                                "{context}: `value` is a constant; it takes no other key"
+                            ));
+                        }
+                        Source::Value(value.clone())
+                    } else {
+                        for key in object.keys() {
+                            if !["path", "default", "from"].contains(&key.as_str()) {
+                                return Err(format!(
+                                    "{context}: unknown key `{key}` (a source has `path`, \
+                                     `default` and `from`, or `value`)"
+                                ));
+                            }
+                        }
+                        let pointer = match object.get("path") {
+                            Some(path) => pointer_of(path, &context)?,
+                            None => {
+                                return Err(format!(
+                                    "{context}: give a `path` (a JSON pointer) or a `value`"
+                                ));
+                            }
+                        };
+                        let epoch = match object.get("from").and_then(Value::as_str) {
+                            None if object.get("from").is_none() => None,
+                            Some("epoch_ms") => Some(Epoch::Millis),
+                            Some("epoch_s") => Some(Epoch::Seconds),
+                            _ => {
+                                return Err(format!(
+                                    "{context}: `from` is `epoch_ms` or `epoch_s`"
+                                ));
+                            }
+                        };
+                        if epoch.is_some() && ty != Some(FieldType::Time) {
+                            return Err(format!(
+                                "{context}: `from` converts an epoch to a time, and this field \
+                                 is not a `time`"
+                            ));
+                        }
+                        Source::Path {
+                            pointer,
+                            default: object.get("default").cloned(),
+                            epoch,
+                        }
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "{context}: expected a JSON pointer or an object, found {other}"
+                    ));
+                }
+            };
+            mapped.push((field.clone(), source));
+            types.push(ty);
+        }
+        Ok(Mapping {
+            leads,
+            fields: mapped,
+            types,
+        })
+    }
+
+    /// The leads of a payload, one JSON line each. A lead without an `id` gets the delivery's
+    /// id (`DELIVERY` for one lead, `DELIVERY/N` for the N-th of several), so a redelivery
+    /// routes to the same ledger entry. `Err` when the payload has no leads where the mapping
+    /// says.
+    pub fn leads(&self, payload: &Value, delivery: Option<&str>) -> Result<Vec<Vec<u8>>, String> {
+        let part = payload.pointer(&self.leads).ok_or_else(|| {
+            format!(
+                "the payload has nothing at `{}`, where the mapping's `leads` points",
+                self.leads
+            )
+        })?;
+        let items: Vec<&Value> = match part {
+            Value::Array(items) => items.iter().collect(),
+            other => vec![other],
+        };
+        let several = items.len() > 1;
+        Ok(items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let mut lead = self.lead(item);
+                if !lead.contains_key("id")
+                    && let Some(delivery) = delivery
+                {
+                    let id = if several {
+                        format!("{delivery}/{}", index + 1)
+                    } else {
+                        delivery.to_string()
+                    };
+                    lead.insert("id".to_string(), Value::String(id));
+                }
+                Value::Object(lead).to_string().into_bytes()
+            })
+            .collect())
+    }
+
+    fn lead(&self, item: &Value) -> Map<String, Value> {
+        let mut lead = Map::new();
+        for ((field, source), ty) in self.fields.iter().zip(&self.types) {
+            let value = match source {
+                Source::Value(value) => Some(value.clone()),
+                Source::Path {
+                    pointer,
+                    default,
+                    epoch,
+                } => match item.pointer(pointer).filter(|value| !value.is_null()) {
+                    Some(value) => Some(convert(value, ty.as_ref(), *epoch)),
+                    None => default.clone(),
+                },
+            };
+            if let Some(value) = value {
+                lead.insert(field.clone(), value);
+            }
+        }
+        lead
+    }
+}
+
+/// A CRM's value in the schema's type where it converts cleanly; otherwise as it came, so that
+/// the router's error names the field and the value.
+fn convert(value: &Value, ty: Option<&FieldType>, epoch: Option<Epoch>) -> Value {
+    if let Some(epoch) = epoch {
+        let number = match value {
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        let time = number.and_then(|number| match epoch {
+            Epoch::Millis => jiff::Timestamp::from_millisecond(number).ok(),
+            Epoch::Seconds => jiff::Timestamp::from_second(number).ok(),
+        });
+        return match time {
+            Some(time) => Value::String(time.to_string()),
+            None => value.clone(),
+        };
+    }
+    let Value::String(text) = value else {
+        // A CRM's numeric record id for a `string` field.
+        if let (Value::Number(number), Some(FieldType::String)) = (value, ty) {
+            return Value::String(number.to_string());
+        }
+        return value.clone();
+    };
+    let text = text.trim();
+    match ty {
+        Some(FieldType::Int) => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| value.clone()),
+        Some(FieldType::Number) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| value.clone()),
+        Some(FieldType::Bool) => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => value.clone(),
+        },
+        _ => value.clone(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let source = "schema lead { id: string  email: string?  employees: int?  paying: bool?  \
+                      created_at: time? }\n\
+                      queue inbox\n\
+                      otherwise -> queue inbox\n";
+        crate::check_source(source).compiled.unwrap().0
+    }
+
+    #[test]
+    fn a_hubspot_payload_becomes_typed_leads() {
+        let mapping = Mapping::parse(
+            r#"{"fields": {"id": "/objectId", "email": "/properties/email",
+                "employees": {"path": "/properties/numberofemployees", "default": 0},
+                "paying": "/properties/paying",
+                "created_at": {"path": "/occurredAt", "from": "epoch_ms"}}}"#,
+            &policy(),
+        )
+        .unwrap();
+        let payload: Value = serde_json::from_str(
+            r#"[{"objectId": 51, "occurredAt": 1700000000000,
+                 "properties": {"email": "a@b.co", "numberofemployees": "250", "paying": "true"}},
+                {"objectId": 52, "properties": {"email": "c@d.co", "numberofemployees": "lots"}}]"#,
+        )
+        .unwrap();
+        let leads: Vec<String> = mapping
+            .leads(&payload, Some("d1"))
+            .unwrap()
+            .into_iter()
+            .map(|line| String::from_utf8(line).unwrap())
+            .collect();
+        assert_eq!(
+            leads,
+            [
+                r#"{"id":"51","email":"a@b.co","employees":250,"paying":true,"created_at":"2023-11-14T22:13:20Z"}"#,
+                r#"{"id":"52","email":"c@d.co","employees":"lots"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn leads_without_an_id_take_the_deliverys() {
+        let mapping = Mapping::parse(
+            r#"{"leads": "/data", "fields": {"email": "/email"}}"#,
+            &policy(),
+        )
+        .unwrap();
+        let one: Value = serde_json::from_str(r#"{"data": {"email": "a@b.co"}}"#).unwrap();
+        let lines = mapping.leads(&one, Some("msg_1")).unwrap();
+        assert_eq!(lines[0], br#"{"email":"a@b.co","id":"msg_1"}"#);
+        let two: Value =
+            serde_json::from_str(r#"{"data": [{"email": "a"}, {"email": "b"}]}"#).unwrap();
+        let lines = mapping.leads(&two, Some("msg_2")).unwrap();
+        assert_eq!(lines[1], br#"{"email":"b","id":"msg_2/2"}"#);
+        assert!(mapping.leads(&serde_json::json!({"x": 1}), None).is_err());
+    }
+
+    #[test]
+    fn mistakes_in_a_mapping_are_named() {
+        let error = |text: &str| Mapping::parse(text, &policy()).unwrap_err();
+        assert!(error(r#"{"fields": {"emial": "/email"}}"#).contains("field `emial` is not"));
+        assert!(error(r#"{"fields": {"email": "email"}}"#).contains("not a JSON pointer"));
+        assert!(error(r#"{"fields": {"email": {"value": 1, "path": "/x"}}}"#).contains("constant"));
+        assert!(
+            error(r#"{"fields": {"employees": {"path": "/x", "from": "epoch_ms"}}}"#)
+                .contains("not a `time`")
+        );
+        assert!(error(r#"{"field": {}}"#).contains("unknown key `field`"));
+        assert!(error("[").contains("not JSON"));
+    }
+}

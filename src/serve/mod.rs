@@ -1,0 +1,1246 @@
+//! `switchboard serve`: the router kept running behind HTTP. One thread owns the policy, the
+//! roster and the state, as `route` does; HTTP handlers (tokio + axum) hand it requests through
+//! a channel, and it decides every request waiting at that moment in one state transaction
+//! (group commit), answering each only after the commit, so an answer is never ahead of the
+//! state. Around it: the sweeper (a timer asking the state thread to fire due steps), the
+//! notifier (delivering the outbox to `--notify`, [`notify`]), the watcher (reloading the
+//! policy and roster when they change or on SIGHUP), signed webhooks ([`signature`],
+//! [`mapping`]) and the counters of `/metrics` ([`metrics`]).
+//!
+//! Architecture invariant: nothing but the state thread touches the state or the loaded policy;
+//! every decision, event, sweep, reload and outbox change goes through it, in arrival order, so
+//! a reload takes effect between two batches and in-flight requests finish on the old policy.
+
+pub mod mapping;
+pub mod metrics;
+pub mod notify;
+pub mod signature;
+
+use crate::route::decision::Outcome;
+use crate::route::reader::Limits;
+use crate::route::state::{Outgoing, StateStore};
+use crate::route::{RouteConfig, Router, wire};
+use axum::Router as Http;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Query, State};
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use mapping::Mapping;
+use metrics::Metrics;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// What the server routes with, replaced whole by a reload.
+pub struct Bundle {
+    pub policy: crate::model::Policy,
+    pub compiled: crate::graph::Compiled,
+    pub policy_text: String,
+    pub policy_path: String,
+    pub roster: Option<crate::route::roster::Roster>,
+    /// How HubSpot's and Standard Webhooks' payloads become leads (`None`: as they are).
+    pub hubspot_map: Option<Mapping>,
+    pub standard_map: Option<Mapping>,
+}
+
+/// Reads and checks the policy, roster and mappings again: `Err` says why the new version
+/// cannot serve.
+pub type Reload = Box<dyn Fn() -> Result<Bundle, String> + Send>;
+
+/// Everything the server needs, set up by the command line.
+pub struct Setup {
+    pub bundle: Bundle,
+    pub reload: Reload,
+    /// The files whose change triggers a reload.
+    pub watched: Vec<PathBuf>,
+    /// How often the watched files are looked at.
+    pub watch_every: Duration,
+    pub state: Box<dyn StateStore + Send>,
+    /// How the state was named (`--state`), for `/v1/status`.
+    pub state_name: String,
+    pub sweep_every: Duration,
+    pub token: Option<String>,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    /// `SWITCHBOARD_HUBSPOT_SECRET`: `/v1/hooks/hubspot` is open only with it.
+    pub hubspot_secret: Option<String>,
+    /// `SWITCHBOARD_WEBHOOK_SECRET`, decoded: `/v1/hooks/standard` is open only with it.
+    pub standard_key: Option<Vec<u8>>,
+    /// The address clients call (`--public-url`), for the URI HubSpot signs.
+    pub public_url: Option<String>,
+    pub notify: Option<notify::Config>,
+}
+
+/// Why a request could not be answered with decisions.
+enum Failed {
+    /// The payload does not hold leads where the mapping says: 422.
+    Payload(String),
+    /// The state failed; nothing of the batch was recorded: 503.
+    State(String),
+}
+
+type Reply = oneshot::Sender<Result<Vec<String>, Failed>>;
+type Listing = oneshot::Sender<Result<Vec<Outgoing>, String>>;
+
+/// Which webhook a payload came from.
+#[derive(Clone, Copy)]
+enum Hook {
+    HubSpot,
+    Standard,
+}
+
+/// A request for the state thread, with where to send the answer.
+enum Job {
+    Leads(Vec<Vec<u8>>, Reply),
+    Events(Vec<Vec<u8>>, Reply),
+    /// A verified webhook payload, and the delivery's id (the leads' id when they have none).
+    Hook(Hook, serde_json::Value, Option<String>, Reply),
+    Sweep(jiff::Timestamp, Reply),
+    /// A checked new bundle: takes effect after the batch it ends.
+    Reload(Box<Bundle>, oneshot::Sender<()>),
+    Undelivered(usize, Listing),
+    Delivered(u64, oneshot::Sender<()>),
+    Escalations(jiff::Timestamp, usize, Listing),
+}
+
+/// Counters `/v1/status` shows.
+#[derive(Default)]
+struct Counts {
+    leads: AtomicU64,
+    events: AtomicU64,
+    requests: AtomicU64,
+}
+
+struct Shared {
+    jobs: std::sync::mpsc::Sender<Job>,
+    token: Option<String>,
+    counts: Counts,
+    /// What `/v1/status` says about the policy, roster, state and last reload.
+    status: Mutex<serde_json::Value>,
+    metrics: Arc<Metrics>,
+    hubspot_secret: Option<String>,
+    standard_key: Option<Vec<u8>>,
+    public_url: Option<String>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn bundle_status(bundle: &Bundle) -> serde_json::Value {
+    serde_json::json!({
+        "policy": bundle.policy_path,
+        "policy_hash": crate::route::policy_hash(&bundle.policy_text),
+        "loaded_at": jiff::Timestamp::now().to_string(),
+        "roster_as_of": bundle.roster.as_ref().and_then(|r| r.as_of).map(|t| t.to_string()),
+    })
+}
+
+/// Runs the server on `listener` until SIGTERM or SIGINT; then stops taking requests, finishes
+/// those in flight, commits, and returns.
+pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> {
+    let Setup {
+        bundle,
+        reload,
+        watched,
+        watch_every,
+        state,
+        state_name,
+        sweep_every,
+        token,
+        max_body_bytes,
+        request_timeout,
+        hubspot_secret,
+        standard_key,
+        public_url,
+        notify,
+    } = setup;
+    let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+    let mut status = bundle_status(&bundle);
+    if let serde_json::Value::Object(object) = &mut status {
+        object.insert("state".into(), state_name.into());
+        object.insert("reload".into(), serde_json::Value::Null);
+    }
+    let metrics = Arc::new(Metrics::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (wake, woken) = std::sync::mpsc::channel::<()>();
+    let notifying = notify.is_some();
+    let worker = {
+        let metrics = Arc::clone(&metrics);
+        std::thread::Builder::new()
+            .name("switchboard-state".to_string())
+            .spawn(move || state_thread(bundle, state, &inbox, &metrics, notifying, &wake))
+            .map_err(|error| format!("cannot start the state thread: {error}"))?
+    };
+    let shared = Arc::new(Shared {
+        jobs,
+        token,
+        counts: Counts::default(),
+        status: Mutex::new(status),
+        metrics,
+        hubspot_secret,
+        standard_key,
+        public_url,
+    });
+    let notifier = match notify {
+        Some(config) => {
+            let jobs = shared.jobs.clone();
+            let stop = Arc::clone(&stop);
+            let metrics = Arc::clone(&shared.metrics);
+            Some(
+                std::thread::Builder::new()
+                    .name("switchboard-notify".to_string())
+                    .spawn(move || notify::run(&config, &jobs, &stop, &woken, &metrics))
+                    .map_err(|error| format!("cannot start the notifier: {error}"))?,
+            )
+        }
+        None => None,
+    };
+    let (reload_requests, reload_inbox) = std::sync::mpsc::channel::<()>();
+    let watcher = {
+        let shared = Arc::clone(&shared);
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("switchboard-watch".to_string())
+            .spawn(move || {
+                watch(
+                    &reload,
+                    &watched,
+                    watch_every,
+                    &reload_inbox,
+                    &shared,
+                    &stop,
+                )
+            })
+            .map_err(|error| format!("cannot start the file watcher: {error}"))?
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the server's runtime: {error}"))?;
+    let served = runtime.block_on({
+        let shared = Arc::clone(&shared);
+        let reload_requests = reload_requests.clone();
+        async move {
+            listener
+                .set_nonblocking(true)
+                .map_err(|error| format!("cannot listen: {error}"))?;
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .map_err(|error| format!("cannot listen: {error}"))?;
+            let sweeper = tokio::spawn(sweep_timer(Arc::clone(&shared), sweep_every));
+            let hangup = tokio::spawn(hangups(reload_requests));
+            let app = http(Arc::clone(&shared), max_body_bytes, request_timeout);
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(stop_signal())
+                .await
+                .map_err(|error| format!("the server stopped: {error}"));
+            sweeper.abort();
+            hangup.abort();
+            result
+        }
+    });
+    // Every sender goes: the watcher and the notifier stop, then the state thread, which has
+    // committed every batch it answered.
+    drop(runtime);
+    stop.store(true, Ordering::Relaxed);
+    drop(reload_requests);
+    drop(shared);
+    let _ = watcher.join();
+    if let Some(notifier) = notifier {
+        let _ = notifier.join();
+    }
+    worker
+        .join()
+        .map_err(|_| "the state thread failed".to_string())??;
+    served
+}
+
+/// The routes, with request ids, traces, timeouts, body limits and metrics around them.
+fn http(shared: Arc<Shared>, max_body_bytes: usize, timeout: Duration) -> Http {
+    use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::TraceLayer;
+    Http::new()
+        .route("/v1/leads", post(leads))
+        .route("/v1/events", post(events))
+        .route("/v1/hooks/hubspot", post(hubspot))
+        .route("/v1/hooks/standard", post(standard))
+        .route("/v1/escalations", get(escalations))
+        .route("/v1/status", get(status_page))
+        .route("/metrics", get(metrics_page))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            measure,
+        ))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(shared)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        id = %id,
+                    )
+                })
+                .on_request(())
+                .on_response(
+                    |response: &Response, latency: Duration, _: &tracing::Span| {
+                        let status = response.status().as_u16();
+                        let micros = latency.as_micros() as u64;
+                        if status >= 500 {
+                            tracing::error!(status, micros, "answered");
+                        } else if status >= 400 {
+                            tracing::warn!(status, micros, "answered");
+                        } else {
+                            tracing::debug!(status, micros, "answered");
+                        }
+                    },
+                )
+                .on_failure(()),
+        )
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+}
+
+/// Request ids for requests that come without one: `sb-` and a counter.
+#[derive(Clone, Default)]
+struct RequestIds(Arc<AtomicU64>);
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        axum::http::HeaderValue::from_str(&format!("sb-{n}"))
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
+    }
+}
+
+/// Counts each request by its route and status, with its latency.
+async fn measure(
+    State(shared): State<Arc<Shared>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "other".to_string(), |path| path.as_str().to_string());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    shared
+        .metrics
+        .request(&endpoint, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("stopping: finishing the requests in flight");
+}
+
+/// Asks the watcher for a reload on each SIGHUP.
+async fn hangups(requests: std::sync::mpsc::Sender<()>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        while hangup.recv().await.is_some() {
+            if requests.send(()).is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(requests);
+}
+
+/// The modification time and length of each watched file (`None`: it cannot be read).
+fn stamps(paths: &[PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let meta = std::fs::metadata(path).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        })
+        .collect()
+}
+
+/// The watcher: reloads when a watched file changes (once it has stopped changing) or on
+/// SIGHUP. A bundle that checks clean replaces the serving one; one that does not is refused,
+/// and `/v1/status`, `/metrics` and the log say why.
+fn watch(
+    reload: &Reload,
+    watched: &[PathBuf],
+    every: Duration,
+    requests: &std::sync::mpsc::Receiver<()>,
+    shared: &Shared,
+    stop: &AtomicBool,
+) {
+    let mut seen = stamps(watched);
+    loop {
+        let forced = match requests.recv_timeout(every) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut now = stamps(watched);
+        if !forced && now == seen {
+            continue;
+        }
+        // A file being written: wait until it holds still.
+        loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let again = stamps(watched);
+            if again == now {
+                break;
+            }
+            now = again;
+        }
+        let changed: Vec<String> = watched
+            .iter()
+            .zip(now.iter().zip(&seen))
+            .filter(|(_, (now, seen))| now != seen)
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        seen = now;
+        let why = if forced {
+            "SIGHUP".to_string()
+        } else {
+            format!("{} changed", changed.join(", "))
+        };
+        let at = jiff::Timestamp::now().to_string();
+        match reload() {
+            Ok(bundle) => {
+                let mut status = bundle_status(&bundle);
+                let (ack, acked) = oneshot::channel();
+                if shared
+                    .jobs
+                    .send(Job::Reload(Box::new(bundle), ack))
+                    .is_err()
+                {
+                    return;
+                }
+                if acked.blocking_recv().is_err() {
+                    return;
+                }
+                shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                let hash = status["policy_hash"].clone();
+                tracing::info!(why = %why, policy_hash = %hash, "reloaded: the new policy serves");
+                let mut current = lock(&shared.status);
+                if let (serde_json::Value::Object(current), serde_json::Value::Object(fresh)) =
+                    (&mut *current, &mut status)
+                {
+                    for (key, value) in std::mem::take(fresh) {
+                        current.insert(key, value);
+                    }
+                    current.insert(
+                        "reload".into(),
+                        serde_json::json!({"at": at, "why": why, "ok": true}),
+                    );
+                }
+            }
+            Err(error) => {
+                shared
+                    .metrics
+                    .reload_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(why = %why, "reload refused, the old policy keeps serving: {error}");
+                if let serde_json::Value::Object(current) = &mut *lock(&shared.status) {
+                    current.insert(
+                        "reload".into(),
+                        serde_json::json!({"at": at, "why": why, "ok": false, "error": error}),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The state thread: serves with one bundle until a reload replaces it.
+fn state_thread(
+    mut bundle: Bundle,
+    mut state: Box<dyn StateStore + Send>,
+    inbox: &std::sync::mpsc::Receiver<Job>,
+    metrics: &Metrics,
+    notifying: bool,
+    wake: &std::sync::mpsc::Sender<()>,
+) -> Result<(), String> {
+    loop {
+        let context = Context {
+            bundle: &bundle,
+            metrics,
+            notifying,
+            wake,
+        };
+        match serve_batches(&context, state.as_mut(), inbox) {
+            Some(next) => bundle = *next,
+            None => return Ok(()),
+        }
+    }
+}
+
+struct Context<'a> {
+    bundle: &'a Bundle,
+    metrics: &'a Metrics,
+    notifying: bool,
+    wake: &'a std::sync::mpsc::Sender<()>,
+}
+
+/// What a job of a batch answers once the batch is committed.
+enum Pending {
+    Lines(Reply, Result<Vec<String>, Failed>),
+    Listing(Listing, Vec<Outgoing>),
+    Done(oneshot::Sender<()>),
+}
+
+/// Takes every job waiting, decides them in one transaction, commits, then answers each.
+/// Returns the next bundle when a reload ends a batch, `None` when every sender is gone.
+fn serve_batches(
+    context: &Context<'_>,
+    state: &mut dyn StateStore,
+    inbox: &std::sync::mpsc::Receiver<Job>,
+) -> Option<Box<Bundle>> {
+    let bundle = context.bundle;
+    let config = RouteConfig {
+        now: jiff::Timestamp::now(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let mut router = Router::new(
+        &bundle.policy,
+        &bundle.compiled,
+        bundle.roster.as_ref(),
+        config,
+        &bundle.policy_text,
+    );
+    while let Ok(first) = inbox.recv() {
+        let mut batch = vec![first];
+        while batch.len() < 256 && !matches!(batch.last(), Some(Job::Reload(..))) {
+            match inbox.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // One routing time per batch: the moment its requests are decided.
+        router.set_now(jiff::Timestamp::now());
+        let mut reload = None;
+        let mut posted = false;
+        let mut pending = Vec::with_capacity(batch.len());
+        let outcome = state
+            .begin()
+            .map_err(|error| error.to_string())
+            .and_then(|()| {
+                for job in batch {
+                    match job {
+                        Job::Reload(next, ack) => {
+                            reload = Some(next);
+                            pending.push(Pending::Done(ack));
+                        }
+                        job => {
+                            pending.push(decide(context, &mut router, state, job, &mut posted)?);
+                        }
+                    }
+                }
+                state.commit().map_err(|error| error.to_string())
+            });
+        match outcome {
+            Ok(()) => {
+                for answer in pending {
+                    match answer {
+                        Pending::Lines(reply, lines) => {
+                            let _ = reply.send(lines);
+                        }
+                        Pending::Listing(reply, list) => {
+                            let _ = reply.send(Ok(list));
+                        }
+                        Pending::Done(ack) => {
+                            let _ = ack.send(());
+                        }
+                    }
+                }
+                if posted {
+                    let _ = context.wake.send(());
+                }
+            }
+            Err(error) => {
+                // Nothing of the batch is kept; every request in it is told so. (The job that
+                // failed was answered by its dropped reply.)
+                let _ = state.rollback();
+                tracing::error!("the state failed; the batch was not recorded: {error}");
+                for answer in pending {
+                    match answer {
+                        Pending::Lines(reply, _) => {
+                            let _ = reply.send(Err(Failed::State(error.clone())));
+                        }
+                        Pending::Listing(..) | Pending::Done(_) => {}
+                    }
+                }
+            }
+        }
+        if let Some(next) = reload {
+            return Some(next);
+        }
+    }
+    None
+}
+
+/// Carries out one job inside the batch's transaction.
+fn decide(
+    context: &Context<'_>,
+    router: &mut Router<'_>,
+    state: &mut dyn StateStore,
+    job: Job,
+    posted: &mut bool,
+) -> Result<Pending, String> {
+    let metrics = context.metrics;
+    Ok(match job {
+        Job::Leads(lines, reply) => {
+            let out = route_lines(router, state, &lines, metrics)?;
+            Pending::Lines(reply, Ok(out))
+        }
+        Job::Hook(hook, payload, delivery, reply) => {
+            let mapping = match hook {
+                Hook::HubSpot => context.bundle.hubspot_map.as_ref(),
+                Hook::Standard => context.bundle.standard_map.as_ref(),
+            };
+            match payload_leads(mapping, &payload, delivery.as_deref()) {
+                Ok(lines) => {
+                    let out = route_lines(router, state, &lines, metrics)?;
+                    Pending::Lines(reply, Ok(out))
+                }
+                Err(message) => Pending::Lines(reply, Err(Failed::Payload(message))),
+            }
+        }
+        Job::Events(lines, reply) => {
+            let mut out = Vec::with_capacity(lines.len());
+            for (index, line) in lines.iter().enumerate() {
+                let (tracked, fired) = router
+                    .track_line(state, line)
+                    .map_err(|error| error.to_string())?;
+                post_fired(context, state, &fired, posted)?;
+                out.push(tracked.to_json_after(&fired, index + 1));
+            }
+            Pending::Lines(reply, Ok(out))
+        }
+        Job::Sweep(now, reply) => {
+            let mut fired = Vec::new();
+            while let Some(step) = router
+                .sweep_next(state, now)
+                .map_err(|error| error.to_string())?
+            {
+                fired.extend(step);
+            }
+            post_fired(context, state, &fired, posted)?;
+            Pending::Lines(reply, Ok(fired.iter().map(|step| step.to_json()).collect()))
+        }
+        Job::Undelivered(limit, reply) => {
+            let list = state
+                .undelivered(limit)
+                .map_err(|error| error.to_string())?;
+            Pending::Listing(reply, list)
+        }
+        Job::Delivered(seq, ack) => {
+            state.delivered(seq).map_err(|error| error.to_string())?;
+            Pending::Done(ack)
+        }
+        Job::Escalations(since, limit, reply) => {
+            let list = state
+                .posted_since(since, limit)
+                .map_err(|error| error.to_string())?;
+            Pending::Listing(reply, list)
+        }
+        Job::Reload(_, ack) => Pending::Done(ack),
+    })
+}
+
+fn route_lines(
+    router: &mut Router<'_>,
+    state: &mut dyn StateStore,
+    lines: &[Vec<u8>],
+    metrics: &Metrics,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let outcome = router
+            .route_line(state, line)
+            .map_err(|error| error.to_string())?;
+        match &outcome {
+            Outcome::Decided {
+                duplicate: true, ..
+            } => {
+                metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Decided { decision, .. } => metrics.decision(decision.action.kind()),
+            Outcome::Invalid(_) => metrics.decision("error"),
+        }
+        out.push(wire::outcome_json(&outcome, index + 1));
+    }
+    Ok(out)
+}
+
+/// Keeps fired steps in the outbox, in the batch's transaction.
+fn post_fired(
+    context: &Context<'_>,
+    state: &mut dyn StateStore,
+    fired: &[crate::route::Fired],
+    posted: &mut bool,
+) -> Result<(), String> {
+    for step in fired {
+        state
+            .post(
+                step.at.instant,
+                &step.decision.lead,
+                &step.to_json(),
+                context.notifying,
+            )
+            .map_err(|error| error.to_string())?;
+    }
+    if !fired.is_empty() {
+        context
+            .metrics
+            .escalations
+            .fetch_add(fired.len() as u64, Ordering::Relaxed);
+        *posted |= context.notifying;
+    }
+    Ok(())
+}
+
+/// The lead lines of a webhook payload: by the mapping, or (without one) the payload as one
+/// lead or an array of leads.
+fn payload_leads(
+    mapping: Option<&Mapping>,
+    payload: &serde_json::Value,
+    delivery: Option<&str>,
+) -> Result<Vec<Vec<u8>>, String> {
+    if let Some(mapping) = mapping {
+        return mapping.leads(payload, delivery);
+    }
+    match payload {
+        serde_json::Value::Array(items) => Ok(items
+            .iter()
+            .map(|item| item.to_string().into_bytes())
+            .collect()),
+        other => Ok(vec![other.to_string().into_bytes()]),
+    }
+}
+
+async fn sweep_timer(shared: Arc<Shared>, every: Duration) {
+    // The first sweep runs one period after the start, then every period.
+    let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        timer.tick().await;
+        let (reply, answer) = oneshot::channel();
+        if shared
+            .jobs
+            .send(Job::Sweep(jiff::Timestamp::now(), reply))
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(Ok(fired)) = answer.await
+            && !fired.is_empty()
+        {
+            tracing::info!(steps = fired.len(), "sweep fired escalation steps");
+        }
+    }
+}
+
+/// A JSON error answer: `{"error":{"code","message"}}`.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{body}\n"),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this server wants `Authorization: Bearer <SWITCHBOARD_TOKEN>`",
+    )
+}
+
+/// Whether the request carries the bearer token (when one is set), compared in constant time.
+fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some(token) = &shared.token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    signature::constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
+/// The lines of a body: one JSON object, a JSON array of objects, or NDJSON. `Err` when the
+/// body is not JSON at all.
+fn body_lines(body: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    match start.map(|i| text[i]) {
+        Some(b'[') => {
+            let values: Vec<serde_json::Value> = serde_json::from_slice(text)
+                .map_err(|error| format!("the body is not a JSON array: {error}"))?;
+            Ok((
+                values
+                    .iter()
+                    .map(|value| value.to_string().into_bytes())
+                    .collect(),
+                false,
+            ))
+        }
+        Some(b'{') => {
+            let lines: Vec<Vec<u8>> = text
+                .split(|b| *b == b'\n')
+                .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+                .map(<[u8]>::to_vec)
+                .collect();
+            let single = lines.len() == 1;
+            Ok((lines, single))
+        }
+        Some(_) => Err(
+            "the body is not JSON: send one lead as a JSON object, several as a JSON array or \
+             as NDJSON (one object per line)"
+                .to_string(),
+        ),
+        None => Err("the body is empty: send a lead as a JSON object".to_string()),
+    }
+}
+
+/// Sends a job to the state thread and turns its answer into a response: NDJSON, 200 (422 for
+/// one line that is an error).
+async fn answer(shared: &Shared, job: impl FnOnce(Reply) -> Job, single: Option<bool>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    if shared.jobs.send(job(reply)).is_err() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state",
+            "the state is not available",
+        );
+    }
+    let out = match answer.await {
+        Ok(Ok(out)) => out,
+        Ok(Err(Failed::Payload(message))) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "payload", &message);
+        }
+        Ok(Err(Failed::State(message))) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state",
+                &format!("the state failed; nothing of this request was recorded: {message}"),
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state",
+                "the state failed; nothing of this request was recorded",
+            );
+        }
+    };
+    let single = single.unwrap_or(out.len() == 1);
+    let failed = out.iter().any(|line| line.contains("\"error\":{"));
+    let status = if single && failed {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut text = String::with_capacity(out.iter().map(|l| l.len() + 1).sum());
+    for line in &out {
+        text.push_str(line);
+        text.push('\n');
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        text,
+    )
+        .into_response()
+}
+
+async fn submit(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+    job: fn(Vec<Vec<u8>>, Reply) -> Job,
+) -> Response {
+    shared.counts.requests.fetch_add(1, Ordering::Relaxed);
+    if !authorized(shared, headers) {
+        return unauthorized();
+    }
+    let (lines, single) = match body_lines(body) {
+        Ok(parsed) => parsed,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "body.json", &message),
+    };
+    answer(shared, |reply| job(lines, reply), Some(single)).await
+}
+
+async fn leads(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = submit(&shared, &headers, &body, Job::Leads).await;
+    if response.status().is_success() || response.status() == StatusCode::UNPROCESSABLE_ENTITY {
+        shared.counts.leads.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = submit(&shared, &headers, &body, Job::Events).await;
+    if response.status().is_success() || response.status() == StatusCode::UNPROCESSABLE_ENTITY {
+        shared.counts.events.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+/// A verified payload, parsed, to the state thread.
+async fn hook_leads(
+    shared: &Shared,
+    hook: Hook,
+    body: &Bytes,
+    delivery: Option<String>,
+) -> Response {
+    let payload: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(payload) => payload,
+        Err(why) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "body.json",
+                &format!("the payload is not JSON: {why}"),
+            );
+        }
+    };
+    let response = answer(
+        shared,
+        |reply| Job::Hook(hook, payload, delivery, reply),
+        None,
+    )
+    .await;
+    if response.status().is_success() || response.status() == StatusCode::UNPROCESSABLE_ENTITY {
+        shared.counts.leads.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+/// `POST /v1/hooks/hubspot`: HubSpot's v3 signature over method, URL, body and timestamp,
+/// checked before the body is read as JSON.
+async fn hubspot(
+    State(shared): State<Arc<Shared>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    shared.counts.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(secret) = &shared.hubspot_secret else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "hook.off",
+            "HubSpot deliveries are not taken: start the server with SWITCHBOARD_HUBSPOT_SECRET \
+             (the app's client secret)",
+        );
+    };
+    let path = uri.path_and_query().map_or("/", |path| path.as_str());
+    let base = match &shared.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!(
+            "http://{}",
+            header_text(&headers, "host").unwrap_or("localhost")
+        ),
+    };
+    let url = format!("{base}{path}");
+    let checked = signature::verify_hubspot_v3(
+        secret,
+        "POST",
+        &url,
+        &body,
+        header_text(&headers, "x-hubspot-signature-v3"),
+        header_text(&headers, "x-hubspot-request-timestamp"),
+        jiff::Timestamp::now().as_millisecond(),
+    );
+    if let Err(refused) = checked {
+        tracing::warn!(url = %url, "HubSpot delivery refused: {refused}");
+        return error(StatusCode::UNAUTHORIZED, "signature", &refused.to_string());
+    }
+    hook_leads(&shared, Hook::HubSpot, &body, None).await
+}
+
+/// `POST /v1/hooks/standard`: a Standard Webhooks delivery; its `webhook-id` is the id of
+/// leads that have none, so a redelivery answers the recorded decisions.
+async fn standard(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    shared.counts.requests.fetch_add(1, Ordering::Relaxed);
+    let Some(key) = &shared.standard_key else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "hook.off",
+            "Standard Webhooks deliveries are not taken: start the server with \
+             SWITCHBOARD_WEBHOOK_SECRET (`whsec_` and the key in base64)",
+        );
+    };
+    let id = header_text(&headers, "webhook-id");
+    let checked = signature::verify_standard(
+        key,
+        id,
+        header_text(&headers, "webhook-timestamp"),
+        header_text(&headers, "webhook-signature"),
+        &body,
+        jiff::Timestamp::now().as_second(),
+    );
+    if let Err(refused) = checked {
+        tracing::warn!("Standard Webhooks delivery refused: {refused}");
+        return error(StatusCode::UNAUTHORIZED, "signature", &refused.to_string());
+    }
+    let delivery = id.map(str::to_string);
+    hook_leads(&shared, Hook::Standard, &body, delivery).await
+}
+
+/// `GET /v1/escalations?since=TIME[&limit=N]`: the steps fired since then, as `sweep` prints
+/// them, oldest first.
+async fn escalations(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let Some(since) = query.get("since") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query",
+            "say from when: `?since=2026-12-01T00:00:00Z` (or a date, read as 00:00 UTC)",
+        );
+    };
+    let since = match since.parse::<jiff::Timestamp>().or_else(|_| {
+        since.parse::<jiff::civil::Date>().and_then(|date| {
+            jiff::tz::TimeZone::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        })
+    }) {
+        Ok(since) => since,
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "query",
+                &format!(
+                    "`since={since}` is not a time such as 2026-12-01T09:00:00Z or a date such \
+                     as 2026-12-01"
+                ),
+            );
+        }
+    };
+    let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
+        None => 1000,
+        Some(Ok(limit)) if (1..=10_000).contains(&limit) => limit,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "query",
+                "`limit` is a number from 1 to 10000",
+            );
+        }
+    };
+    let (reply, listed) = oneshot::channel();
+    if shared
+        .jobs
+        .send(Job::Escalations(since, limit, reply))
+        .is_err()
+    {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state",
+            "the state is not available",
+        );
+    }
+    match listed.await {
+        Ok(Ok(list)) => {
+            let mut text = String::new();
+            for message in list {
+                text.push_str(&message.body);
+                text.push('\n');
+            }
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-ndjson")],
+                text,
+            )
+                .into_response()
+        }
+        _ => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state",
+            "the state is not available",
+        ),
+    }
+}
+
+async fn ready(State(shared): State<Arc<Shared>>) -> Response {
+    let (reply, answer) = oneshot::channel();
+    // A sweep at the epoch fires nothing: it only proves the state thread answers.
+    let alive = shared
+        .jobs
+        .send(Job::Sweep(jiff::Timestamp::UNIX_EPOCH, reply))
+        .is_ok()
+        && matches!(answer.await, Ok(Ok(_)));
+    if alive {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "state",
+            "the state is not available",
+        )
+    }
+}
+
+async fn metrics_page(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        shared.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn status_page(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !authorized(&shared, &headers) {
+        return unauthorized();
+    }
+    let mut status = lock(&shared.status).clone();
+    if let serde_json::Value::Object(object) = &mut status {
+        let counts = &shared.counts;
+        object.insert(
+            "requests".into(),
+            counts.requests.load(Ordering::Relaxed).into(),
+        );
+        object.insert(
+            "lead_requests".into(),
+            counts.leads.load(Ordering::Relaxed).into(),
+        );
+        object.insert(
+            "event_requests".into(),
+            counts.events.load(Ordering::Relaxed).into(),
+        );
+        object.insert(
+            "escalations_fired".into(),
+            shared.metrics.escalations.load(Ordering::Relaxed).into(),
+        );
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{status}\n"),
+    )
+        .into_response()
+}
+
+/// Whether an address is only reachable from this machine.
+pub fn is_loopback(address: &std::net::SocketAddr) -> bool {
+    address.ip().is_loopback()
+}
+
+/// `Err` with the reason when the server would be open to the network without a token.
+pub fn check_exposure(address: &std::net::SocketAddr, token: Option<&str>) -> Result<(), String> {
+    if is_loopback(address) || token.is_some_and(|token| !token.is_empty()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--listen {address} is reachable from other machines, and SWITCHBOARD_TOKEN is not \
+             set: set a token (clients send `Authorization: Bearer <token>`), or listen on \
+             127.0.0.1"
+        ))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_one_object_an_array_or_ndjson() {
+        assert_eq!(body_lines(b"{\"id\":\"a\"}").unwrap().0.len(), 1);
+        assert!(body_lines(b"{\"id\":\"a\"}").unwrap().1);
+        assert_eq!(
+            body_lines(b"[{\"id\":\"a\"},{\"id\":\"b\"}]")
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
+        let (lines, single) = body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n").unwrap();
+        assert_eq!((lines.len(), single), (2, false));
+        assert!(body_lines(b"id=a").is_err());
+        assert!(body_lines(b"   ").is_err());
+        assert!(body_lines(b"[1,").is_err());
+    }
+
+    #[test]
+    fn tokens_are_compared_whole() {
+        use signature::constant_time_eq;
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+    }
+
+    #[test]
+    fn only_loopback_is_open_without_a_token() {
+        let local: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let open: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(check_exposure(&local, None).is_ok());
+        assert!(check_exposure(&open, None).is_err());
+        assert!(check_exposure(&open, Some("")).is_err());
+        assert!(check_exposure(&open, Some("t0ken")).is_ok());
+    }
+}
