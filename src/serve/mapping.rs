@@ -340,6 +340,17 @@ mod tests {
     }
 
     #[test]
+    fn times_pass_through_for_the_router_to_read() {
+        // Salesforce's `…000+0000` is RFC 3339 enough for the router; anything else is left
+        // as it came, so the router's error names it.
+        let mapping =
+            Mapping::parse(r#"{"fields": {"created_at": "/CreatedDate"}}"#, &policy()).unwrap();
+        let payload = serde_json::json!({"CreatedDate": "2026-11-23T15:00:00.000+0000"});
+        let lines = mapping.leads(&payload, None).unwrap();
+        assert_eq!(lines[0], br#"{"created_at":"2026-11-23T15:00:00.000+0000"}"#);
+    }
+
+    #[test]
     fn mistakes_in_a_mapping_are_named() {
         let error = |text: &str| Mapping::parse(text, &policy()).unwrap_err();
         assert!(error(r#"{"fields": {"emial": "/email"}}"#).contains("field `emial` is not"));

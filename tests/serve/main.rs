@@ -1,8 +1,11 @@
 //! `switchboard serve` through a real HTTP client (a plain HTTP/1.1 exchange over a TCP socket)
 //! against the spawned binary: every endpoint's answers and errors, the bearer token, the same
 //! bytes as `route`, concurrent clients with repeated ids, and SIGTERM with nothing lost.
-#![cfg(feature = "serve")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+mod hooks;
+mod notify;
+mod reload;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -32,11 +35,20 @@ struct Server {
 
 impl Server {
     fn start(state: &Path, extra: &[&str], token: Option<&str>) -> Server {
+        let env: Vec<(&str, &str)> = token
+            .map(|token| ("SWITCHBOARD_TOKEN", token))
+            .into_iter()
+            .collect();
+        Server::start_with(&example("routing.route"), state, extra, &env)
+    }
+
+    /// A server for `policy`, with extra arguments and environment variables.
+    fn start_with(policy: &str, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command
             .args([
                 "serve",
-                &example("routing.route"),
+                policy,
                 "--state",
                 &state.to_string_lossy(),
                 "--listen",
@@ -44,25 +56,30 @@ impl Server {
             ])
             .args(extra)
             .env_remove("SWITCHBOARD_TOKEN")
+            .env_remove("SWITCHBOARD_HUBSPOT_SECRET")
+            .env_remove("SWITCHBOARD_WEBHOOK_SECRET")
+            .env_remove("SWITCHBOARD_NOTIFY_SECRET")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if !extra.contains(&"--sweep-every") {
             // No sweep during a test unless it asks for one.
             command.args(["--sweep-every", "3600"]);
         }
-        if let Some(token) = token {
-            command.env("SWITCHBOARD_TOKEN", token);
-        }
         let mut child = command.spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
         stderr.read_line(&mut line).unwrap();
-        let address = line
+        let address: String = line
             .split("http://")
             .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                    .collect()
+            })
+            .filter(|address: &String| !address.is_empty())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
         // Keep reading stderr so the server never blocks on it.
         std::thread::spawn(move || {
             let mut rest = String::new();
@@ -100,7 +117,19 @@ fn request(
     body: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
+    let (status, _, body) = exchange(address, method, path, body, headers).unwrap();
+    (status, body)
+}
+
+/// One HTTP/1.1 request; the status, the head and the body, or why there was no answer.
+fn exchange(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect(address)?;
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -109,20 +138,17 @@ fn request(
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    stream.read_to_string(&mut response)?;
     let status: u16 = response
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
-    (status, body)
+        .ok_or_else(|| std::io::Error::other(format!("no status in {response:?}")))?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    Ok((status, head.to_string(), body.to_string()))
 }
 
 fn post(address: &str, path: &str, body: &str) -> (u16, String) {
