@@ -805,3 +805,32 @@ fn a_lead_given_back_by_everyone_keeps_its_escalation_chain() {
     assert_eq!(later[1]["pool"], "backup");
     assert_eq!(later[1]["rep"], "egor");
 }
+
+#[test]
+fn a_version_5_state_file_gains_the_outbox_and_its_steps_fire_once() {
+    let dir = scratch("v5");
+    let state = routed_example(&dir);
+    // Make it the version 5 file the previous Switchboard wrote: no outbox.
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch("DROP TABLE outbox; PRAGMA user_version = 5;")
+        .unwrap();
+    let (policy, roster) = (example("routing.route"), example("roster.json"));
+    let fired = sweep(&policy, &roster, &state, "2026-11-30T10:00:00Z");
+    let again = sweep(&policy, &roster, &state, "2026-11-30T10:00:00Z");
+    assert!(!fired.is_empty());
+    // Upgrading did not schedule the recorded steps a second time.
+    let leads: BTreeSet<&str> = fired.iter().map(|f| f["lead"].as_str().unwrap()).collect();
+    assert_eq!(leads.len(), fired.len(), "{fired:?}");
+    assert!(again.is_empty(), "{again:?}");
+    let connection = rusqlite::Connection::open(&state).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+    let outbox: i64 = connection
+        .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))
+        .unwrap();
+    // `sweep` prints what fired; only `serve` keeps it in the outbox.
+    assert_eq!(outbox, 0);
+}

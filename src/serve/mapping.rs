@@ -347,7 +347,10 @@ mod tests {
             Mapping::parse(r#"{"fields": {"created_at": "/CreatedDate"}}"#, &policy()).unwrap();
         let payload = serde_json::json!({"CreatedDate": "2026-11-23T15:00:00.000+0000"});
         let lines = mapping.leads(&payload, None).unwrap();
-        assert_eq!(lines[0], br#"{"created_at":"2026-11-23T15:00:00.000+0000"}"#);
+        assert_eq!(
+            lines[0],
+            br#"{"created_at":"2026-11-23T15:00:00.000+0000"}"#
+        );
     }
 
     #[test]

@@ -115,7 +115,10 @@ fn hubspot_deliveries_are_verified_before_they_are_read_then_mapped_to_leads() {
     assert!(body.contains("more than 300 s"), "{body}");
     let (status, body) = request(address, "POST", "/v1/hooks/hubspot", &payload, &[]);
     assert_eq!(status, 401);
-    assert!(body.contains("`X-HubSpot-Signature-v3` header is missing"), "{body}");
+    assert!(
+        body.contains("`X-HubSpot-Signature-v3` header is missing"),
+        "{body}"
+    );
     // Signed, but not JSON: read only after the signature held.
     let (signature, timestamp) = hubspot_headers(address, "vid=7301", now_ms());
     let (status, body) = post("vid=7301", &signature, &timestamp);
@@ -157,7 +160,10 @@ fn standard_webhooks_deliveries_are_verified_and_mapped_from_salesforce() {
     let (status, head, body) = post("msg_sf_1", now, &both, &payload);
     assert_eq!(status, 200, "{body}");
     // The American lead to the American pool, its SLA in New York's working hours (10:00 there).
-    assert!(head.to_ascii_lowercase().contains("x-request-id: sb-"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-request-id: sb-"),
+        "{head}"
+    );
     assert_eq!(
         body,
         "{\"lead\":\"00Q5g00000AbCdEEAV\",\"rule\":\"amer\",\"line\":65,\"action\":\"pool\",\"pool\":\"amer_ae\",\"rep\":\"olivia\",\"due\":\"2026-11-23T14:00:00-05:00\"}\n"
@@ -194,7 +200,12 @@ fn hooks_without_a_secret_are_closed_and_bad_mappings_stop_the_start() {
     let mapping = dir.join("bad.map.json");
     std::fs::write(&mapping, r#"{"fields": {"emial": "/email"}}"#).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", &example("routing.route"), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            &example("routing.route"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .arg("--hubspot-map")
         .arg(&mapping)
         .env("SWITCHBOARD_HUBSPOT_SECRET", HUBSPOT_SECRET)
@@ -202,15 +213,25 @@ fn hooks_without_a_secret_are_closed_and_bad_mappings_stop_the_start() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("field `emial` is not in the policy's schema"), "{stderr}");
+    assert!(
+        stderr.contains("field `emial` is not in the policy's schema"),
+        "{stderr}"
+    );
     // A mapping without the secret to check deliveries with is refused too.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", &example("routing.route"), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            &example("routing.route"),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .arg("--hubspot-map")
         .arg(&mapping)
         .env_remove("SWITCHBOARD_HUBSPOT_SECRET")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("SWITCHBOARD_HUBSPOT_SECRET is not set"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("SWITCHBOARD_HUBSPOT_SECRET is not set")
+    );
 }

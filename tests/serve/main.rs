@@ -312,7 +312,7 @@ fn a_token_guards_the_api_and_open_addresses_need_one() {
 }
 
 #[test]
-fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_sigterm_loses_nothing() {
+fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_a_restart_keeps_them() {
     let dir = scratch("concurrent");
     let state = dir.join("state.db");
     let server = Server::start(&state, &[], None);
@@ -321,17 +321,17 @@ fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_sigterm_loses_
             r#"{{"id":"C-{id}","intent":"high","fit":"weak","region":"emea","country":"PL","employees":40,"deal_value":8000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
         )
     };
-    // 8 clients, 100 leads each; every tenth id is also sent by the next client.
+    // 8 clients, 1,000 leads each; every tenth id is also sent by the next client.
     let clients: Vec<_> = (0..8)
         .map(|client| {
             let address = server.address.clone();
             std::thread::spawn(move || {
                 let mut answers = Vec::new();
-                for n in 0..100 {
+                for n in 0..1000 {
                     let id = if n % 10 == 0 {
-                        ((client + 1) % 8) * 100 + n
+                        ((client + 1) % 8) * 1000 + n
                     } else {
-                        client * 100 + n
+                        client * 1000 + n
                     };
                     let (status, body) = post(&address, "/v1/leads", &lead(id));
                     assert_eq!(status, 200, "{body}");
@@ -360,12 +360,12 @@ fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_sigterm_loses_
             .entry(fresh[0]["rep"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
-    assert_eq!(by_id.len(), 800);
+    assert_eq!(by_id.len(), 8000);
     // `hot_weak` sends them to `sdr`, weighted(dmitri=2, egor=1, sergei=1): whatever order the
-    // clients' requests arrived in, the 800 leads split exactly 2:1:1.
+    // clients' requests arrived in, the 8,000 leads split exactly 2:1:1.
     assert_eq!(
         counts,
-        [("dmitri", 400), ("egor", 200), ("sergei", 200)]
+        [("dmitri", 4000), ("egor", 2000), ("sergei", 2000)]
             .map(|(rep, n)| (rep.to_string(), n))
             .into_iter()
             .collect()
@@ -377,7 +377,7 @@ fn concurrent_clients_with_repeated_ids_assign_each_lead_once_and_sigterm_loses_
     let all: String = by_id.keys().map(|id| format!("{}\n", lead(*id))).collect();
     let (status, body) = post(&server.address, "/v1/leads", &all);
     assert_eq!(status, 200);
-    assert_eq!(body.lines().count(), 800);
+    assert_eq!(body.lines().count(), 8000);
     assert!(body.lines().all(|line| line.contains("\"duplicate\":true")));
     assert!(server.stop().success());
 }
@@ -405,5 +405,101 @@ fn the_sweeper_fires_due_escalations_inside_the_server() {
     let (_, body) = post(&server.address, "/v1/leads", lead);
     assert!(body.contains("\"pool\":\"backup\""), "{body}");
     assert!(body.contains("\"duplicate\":true"), "{body}");
+    assert!(server.stop().success());
+}
+
+#[test]
+fn sigterm_under_load_loses_no_answered_lead_and_retries_assign_none_twice() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = scratch("sigterm");
+    let state = dir.join("state.db");
+    let server = Server::start(&state, &[], None);
+    let lead = |id: usize| {
+        format!(
+            r#"{{"id":"T-{id}","intent":"high","fit":"weak","region":"emea","country":"PL","employees":40,"deal_value":8000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
+        )
+    };
+    let ids = |client: usize| {
+        (0..400).map(move |n| {
+            if n % 10 == 0 {
+                ((client + 1) % 8) * 400 + n
+            } else {
+                client * 400 + n
+            }
+        })
+    };
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let address = server.address.clone();
+            let answered = std::sync::Arc::clone(&answered);
+            std::thread::spawn(move || {
+                // (id, the answer when it was 200)
+                let mut results = Vec::new();
+                for id in ids(client) {
+                    let answer = exchange(&address, "POST", "/v1/leads", &lead(id), &[])
+                        .ok()
+                        .filter(|(status, _, _)| *status == 200)
+                        .map(|(_, _, body)| {
+                            serde_json::from_str::<serde_json::Value>(body.trim()).unwrap()
+                        });
+                    if answer.is_some() {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    results.push((id, answer));
+                }
+                results
+            })
+        })
+        .collect();
+    // SIGTERM once about a third of the 3,200 requests were answered.
+    while answered.load(Ordering::Relaxed) < 1000 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(server.stop().success());
+    let mut before: std::collections::BTreeMap<usize, Vec<serde_json::Value>> =
+        std::collections::BTreeMap::new();
+    let mut unanswered = 0;
+    for client in clients {
+        for (id, answer) in client.join().unwrap() {
+            match answer {
+                Some(answer) => before.entry(id).or_default().push(answer),
+                None => unanswered += 1,
+            }
+        }
+    }
+    assert!(
+        unanswered > 0,
+        "the load ended before SIGTERM: make it longer"
+    );
+    // Clients retry everything after the restart: what was answered comes back as recorded.
+    let server = Server::start(&state, &[], None);
+    let every: std::collections::BTreeSet<usize> = (0..8).flat_map(ids).collect();
+    let all: String = every.iter().map(|id| format!("{}\n", lead(*id))).collect();
+    let (status, body) = post(&server.address, "/v1/leads", &all);
+    assert_eq!(status, 200);
+    let after: Vec<serde_json::Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(after.len(), every.len());
+    let mut fresh_after = 0;
+    for (id, answer) in every.iter().zip(&after) {
+        match before.get(id) {
+            Some(answers) => {
+                // Answered before SIGTERM: in the state, with the same rep, decided once.
+                assert_eq!(answer["duplicate"], true, "T-{id} was answered, then lost");
+                let fresh: Vec<_> = answers.iter().filter(|a| a["duplicate"] != true).collect();
+                assert_eq!(fresh.len(), 1, "T-{id} decided {} times", fresh.len());
+                assert_eq!(answer["rep"], fresh[0]["rep"], "T-{id} answered two ways");
+            }
+            None => {
+                if answer["duplicate"] != true {
+                    fresh_after += 1;
+                }
+            }
+        }
+    }
+    assert!(fresh_after > 0);
     assert!(server.stop().success());
 }

@@ -75,7 +75,10 @@ fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Delivery>>>) {
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "waited too long for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited too long for {what}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
 }
@@ -84,7 +87,9 @@ fn verify(delivery: &Delivery) {
     use base64::Engine;
     use hmac::Mac;
     let engine = base64::engine::general_purpose::STANDARD;
-    let key = engine.decode(SECRET.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = engine
+        .decode(SECRET.strip_prefix("whsec_").unwrap())
+        .unwrap();
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(
         format!(
@@ -132,7 +137,12 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
     // After the restart the outbox is still there: the third failure, then both, in order.
     let server = Server::start_with(&super::example("routing.route"), &state, &args, &env);
     wait_until("both delivered", || {
-        seen.lock().unwrap().iter().filter(|d| d.answered == 200).count() >= 2
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.answered == 200)
+            .count()
+            >= 2
     });
     let all: Vec<Delivery> = seen.lock().unwrap().clone();
     assert_eq!(all[..3].iter().filter(|d| d.answered == 500).count(), 3);
@@ -150,7 +160,11 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
         .collect();
     assert_eq!(leads, ["S-1", "S-2"]);
     // Every attempt at one message carries the same id: a receiver can drop repeats.
-    assert!(all[..4].iter().all(|d| d.header("webhook-id") == all[0].header("webhook-id")));
+    assert!(
+        all[..4]
+            .iter()
+            .all(|d| d.header("webhook-id") == all[0].header("webhook-id"))
+    );
 
     // The same steps, listed by the server; the counters of this run.
     let (status, listed) = request(
@@ -168,8 +182,14 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
     assert_eq!(status, 400);
     assert!(body.contains("?since="), "{body}");
     let (_, metrics) = request(&server.address, "GET", "/metrics", "", &[]);
-    assert!(metrics.contains("switchboard_notifications_delivered_total 2\n"), "{metrics}");
-    assert!(metrics.contains("switchboard_notification_retries_total "), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_notifications_delivered_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_notification_retries_total "),
+        "{metrics}"
+    );
     assert!(server.stop().success());
     // Nothing is sent twice once delivered.
     let server = Server::start_with(&super::example("routing.route"), &state, &args, &env);
@@ -194,7 +214,10 @@ fn notify_needs_a_secret_unless_it_posts_to_slack() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--notify needs SWITCHBOARD_NOTIFY_SECRET"), "{stderr}");
+    assert!(
+        stderr.contains("--notify needs SWITCHBOARD_NOTIFY_SECRET"),
+        "{stderr}"
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "serve",

@@ -40,19 +40,34 @@ fn a_broken_policy_is_refused_and_the_old_one_serves_until_a_fixed_one_arrives()
     assert!(first["reload"].is_null());
 
     // A typo in a pool's name: the checker refuses it.
-    std::fs::write(&policy, original.replace("-> pool senior", "-> pool senoir")).unwrap();
+    std::fs::write(
+        &policy,
+        original.replace("-> pool senior", "-> pool senoir"),
+    )
+    .unwrap();
     let refused = wait_for_reload(&address, &serde_json::Value::Null);
     assert_eq!(refused["reload"]["ok"], false, "{refused}");
     let error = refused["reload"]["error"].as_str().unwrap();
     assert!(error.contains("senoir"), "{error}");
-    assert!(refused["reload"]["why"].as_str().unwrap().ends_with("routing.route changed"));
+    assert!(
+        refused["reload"]["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("routing.route changed")
+    );
     assert_eq!(refused["policy_hash"], first["policy_hash"]);
     // The old policy still routes: 15 minutes for a hot lead.
     let (code, body) = post(&address, "/v1/leads", &LEAD.replace("ID", "R-1"));
     assert_eq!(code, 200);
-    assert!(body.contains("\"due\":\"2026-11-23T10:15:00+01:00\""), "{body}");
+    assert!(
+        body.contains("\"due\":\"2026-11-23T10:15:00+01:00\""),
+        "{body}"
+    );
     let (_, metrics) = request(&address, "GET", "/metrics", "", &[]);
-    assert!(metrics.contains("switchboard_reload_failures_total 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_reload_failures_total 1\n"),
+        "{metrics}"
+    );
 
     // Fixed, with a slower SLA for hot leads: it takes over.
     std::fs::write(&policy, original.replace("within 15m", "within 20m")).unwrap();
@@ -60,10 +75,16 @@ fn a_broken_policy_is_refused_and_the_old_one_serves_until_a_fixed_one_arrives()
     assert_eq!(taken["reload"]["ok"], true, "{taken}");
     assert_ne!(taken["policy_hash"], first["policy_hash"]);
     let (_, body) = post(&address, "/v1/leads", &LEAD.replace("ID", "R-2"));
-    assert!(body.contains("\"due\":\"2026-11-23T10:20:00+01:00\""), "{body}");
+    assert!(
+        body.contains("\"due\":\"2026-11-23T10:20:00+01:00\""),
+        "{body}"
+    );
     // A lead decided before keeps its recorded decision.
     let (_, body) = post(&address, "/v1/leads", &LEAD.replace("ID", "R-1"));
-    assert!(body.contains("10:15:00") && body.contains("\"duplicate\":true"), "{body}");
+    assert!(
+        body.contains("10:15:00") && body.contains("\"duplicate\":true"),
+        "{body}"
+    );
 
     // SIGHUP reloads too (here the same file, said as such).
     let _ = std::process::Command::new("kill")
