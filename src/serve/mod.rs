@@ -469,7 +469,7 @@ fn watch(
                 }
                 shared.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 let hash = status["policy_hash"].clone();
-                tracing::info!(why = %why, policy_hash = %hash, "reloaded: the new policy serves");
+                tracing::info!(policy_hash = %hash, "reloaded ({why}): the new policy serves");
                 let mut current = lock(&shared.status);
                 if let (serde_json::Value::Object(current), serde_json::Value::Object(fresh)) =
                     (&mut *current, &mut status)
@@ -488,7 +488,7 @@ fn watch(
                     .metrics
                     .reload_failures
                     .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(why = %why, "reload refused, the old policy keeps serving: {error}");
+                tracing::warn!("reload refused ({why}); the old policy keeps serving:\n{error}");
                 if let serde_json::Value::Object(current) = &mut *lock(&shared.status) {
                     current.insert(
                         "reload".into(),

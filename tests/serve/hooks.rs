@@ -235,3 +235,18 @@ fn hooks_without_a_secret_are_closed_and_bad_mappings_stop_the_start() {
         String::from_utf8_lossy(&output.stderr).contains("SWITCHBOARD_HUBSPOT_SECRET is not set")
     );
 }
+
+#[test]
+fn the_docs_show_the_example_mappings_as_they_are() {
+    let docs = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/serve.md"),
+    )
+    .unwrap();
+    for name in ["hooks/hubspot.map.json", "hooks/salesforce.map.json"] {
+        let file = std::fs::read_to_string(example(name)).unwrap();
+        assert!(
+            docs.contains(&format!("```json\n{file}```")),
+            "docs/serve.md does not show {name} as it is"
+        );
+    }
+}

@@ -31,6 +31,8 @@ fn scratch(name: &str) -> PathBuf {
 struct Server {
     child: Child,
     address: String,
+    /// What the server wrote on stderr, read to the end once it exits.
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -81,11 +83,25 @@ impl Server {
             .filter(|address: &String| !address.is_empty())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         // Keep reading stderr so the server never blocks on it.
-        std::thread::spawn(move || {
-            let mut rest = String::new();
+        let log = std::thread::spawn(move || {
+            let mut rest = line;
             let _ = stderr.read_to_string(&mut rest);
+            rest
         });
-        Server { child, address }
+        Server {
+            child,
+            address,
+            log: Some(log),
+        }
+    }
+
+    /// Stops the server; its exit status and everything it logged.
+    fn stop_with_log(mut self) -> (std::process::ExitStatus, String) {
+        terminate(&self.child);
+        let status = self.child.wait().unwrap();
+        let log = self.log.take().unwrap().join().unwrap();
+        std::mem::forget(self);
+        (status, log)
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
@@ -502,4 +518,125 @@ fn sigterm_under_load_loses_no_answered_lead_and_retries_assign_none_twice() {
     }
     assert!(fresh_after > 0);
     assert!(server.stop().success());
+}
+
+/// The README's "Run it as a service" example: the server as its `serve` line starts it, the
+/// lead its `curl` line posts, and the answer it shows.
+#[test]
+fn the_readme_service_example_answers_what_the_readme_shows() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme
+        .split("## Run it as a service")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a section `Run it as a service`");
+    let block = |fence: &str| {
+        section
+            .split(fence)
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("no {fence} block"))
+            .to_string()
+    };
+    let commands = block("```sh\n");
+    let shown = block("```text\n");
+    let serve = commands
+        .lines()
+        .find(|line| line.starts_with("switchboard serve "))
+        .unwrap();
+    let curl = commands
+        .lines()
+        .find(|line| line.starts_with("curl "))
+        .unwrap();
+    // The serve line's arguments, on a free port.
+    let args: Vec<&str> = serve
+        .trim_end_matches('&')
+        .split_whitespace()
+        .skip(2)
+        .collect();
+    let (policy, rest) = args.split_first().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let rest: Vec<String> = rest
+        .iter()
+        .map(|arg| {
+            if arg.starts_with("examples/") {
+                root.join(arg).to_string_lossy().to_string()
+            } else {
+                (*arg).to_string()
+            }
+        })
+        .collect();
+    let state_at = rest.iter().position(|arg| arg == "--state").unwrap();
+    let state = PathBuf::from(&rest[state_at + 1]);
+    let mut extra: Vec<&str> = rest.iter().map(String::as_str).collect();
+    extra.drain(state_at..state_at + 2);
+    let server = Server::start_with(&root.join(policy).to_string_lossy(), &state, &extra, &[]);
+    let url = curl
+        .split_whitespace()
+        .find(|word| word.starts_with("http://127.0.0.1:8080"))
+        .unwrap();
+    let path = url.trim_start_matches("http://127.0.0.1:8080");
+    let body = curl.split('\'').nth(1).unwrap();
+    let (status, answer) = post(&server.address, path, body);
+    assert_eq!(status, 200);
+    assert_eq!(answer, shown);
+    assert!(server.stop().success());
+}
+
+#[test]
+fn metrics_count_requests_and_decisions_and_logs_can_be_json() {
+    let dir = scratch("metrics");
+    let server = Server::start(&dir.join("state.db"), &["--log-format", "json"], None);
+    let lead = r#"{"id":"M-1","intent":"high","fit":"weak","region":"emea","country":"PL","employees":40,"deal_value":8000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    assert_eq!(post(&server.address, "/v1/leads", lead).0, 200);
+    assert_eq!(post(&server.address, "/v1/leads", lead).0, 200);
+    assert_eq!(post(&server.address, "/v1/leads", "{\"id\":1}").0, 422);
+    assert_eq!(post(&server.address, "/v1/leads", "nope").0, 400);
+    let (status, head, text) = exchange(
+        &server.address,
+        "GET",
+        "/metrics",
+        "",
+        &[("X-Request-Id", "from-the-proxy")],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    // A request id given by the caller comes back; the others get one.
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-request-id: from-the-proxy"),
+        "{head}"
+    );
+    for expected in [
+        "switchboard_requests_total{endpoint=\"/v1/leads\",status=\"200\"} 2\n",
+        "switchboard_requests_total{endpoint=\"/v1/leads\",status=\"422\"} 1\n",
+        "switchboard_requests_total{endpoint=\"/v1/leads\",status=\"400\"} 1\n",
+        "switchboard_request_duration_seconds_count{endpoint=\"/v1/leads\"} 4\n",
+        "switchboard_decisions_total{action=\"pool\"} 1\n",
+        "switchboard_decisions_total{action=\"error\"} 1\n",
+        "switchboard_duplicates_total 1\n",
+        "# TYPE switchboard_request_duration_seconds histogram\n",
+    ] {
+        assert!(text.contains(expected), "{expected} not in\n{text}");
+    }
+    // The log: one JSON object per line, the refused requests among them.
+    let (status, log) = server.stop_with_log();
+    assert!(status.success());
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["status"] == 422 && line["level"] == "WARN"),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["message"] == "stopped; every answered request is in the state"),
+        "{log}"
+    );
 }
