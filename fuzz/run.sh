@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
-# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution, lifecycle.
+# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution, lifecycle,
+# hook_mapping.
 # Seeds the corpus with every policy in the repository. Not part of CI.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,7 +12,7 @@ mkdir -p "corpus/$target"
 # Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
 find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
   name="corpus/$target/$(basename "$policy")"
-  if [ "$target" = lead_reader ] || [ "$target" = roster ] || [ "$target" = lifecycle ]; then
+  if [ "$target" = lead_reader ] || [ "$target" = roster ] || [ "$target" = lifecycle ] || [ "$target" = hook_mapping ]; then
     continue
   elif [ "$target" = graph ]; then
     { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
@@ -28,6 +29,13 @@ fi
 if [ "$target" = lead_reader ]; then
   cp ../examples/*.ndjson "corpus/$target/"
   find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -400 | while read -r f; do cp "$f" "corpus/$target/"; done || [ $? -eq 141 ]  # head closed the pipe
+fi
+if [ "$target" = hook_mapping ]; then
+  # Each example mapping with its example payload, NUL between.
+  for crm in hubspot salesforce; do
+    { cat "../examples/hooks/$crm.map.json"; printf '\0'; cat "../examples/hooks/$crm.payload.json"; } \
+      > "corpus/$target/$crm"
+  done
 fi
 if [ "$target" = lifecycle ]; then
   # Events for the leads L-0..L-3 that the target routes, and sweeps between them.

@@ -8,7 +8,7 @@ use super::policy::{check_roster, one_policy, open_state};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::render::{self, FileDiagnostics, Style};
-use switchboard::serve::mapping::Mapping;
+use switchboard::route::mapping::Mapping;
 use switchboard::serve::{Bundle, notify};
 
 #[derive(clap::Args, Clone)]

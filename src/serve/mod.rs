@@ -5,18 +5,18 @@
 //! state. Around it: the sweeper (a timer asking the state thread to fire due steps), the
 //! notifier (delivering the outbox to `--notify`, [`notify`]), the watcher (reloading the
 //! policy and roster when they change or on SIGHUP), signed webhooks ([`signature`],
-//! [`mapping`]) and the counters of `/metrics` ([`metrics`]).
+//! `route::mapping`) and the counters of `/metrics` ([`metrics`]).
 //!
 //! Architecture invariant: nothing but the state thread touches the state or the loaded policy;
 //! every decision, event, sweep, reload and outbox change goes through it, in arrival order, so
 //! a reload takes effect between two batches and in-flight requests finish on the old policy.
 
-pub mod mapping;
 pub mod metrics;
 pub mod notify;
 pub mod signature;
 
 use crate::route::decision::Outcome;
+use crate::route::mapping::Mapping;
 use crate::route::reader::Limits;
 use crate::route::state::{Outgoing, StateStore};
 use crate::route::{RouteConfig, Router, wire};
@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use mapping::Mapping;
 use metrics::Metrics;
 use std::collections::HashMap;
 use std::path::PathBuf;

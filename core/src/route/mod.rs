@@ -11,6 +11,7 @@ pub mod clock;
 pub mod decision;
 pub mod life;
 mod lifecycle;
+pub mod mapping;
 pub mod reader;
 pub mod roster;
 pub mod state;

@@ -1,4 +1,4 @@
-//! Webhook payloads to leads: a mapping file names, for each lead field, where its value is in
+//! Webhook payloads to leads (what `serve` does with a CRM's delivery): a mapping file names, for each lead field, where its value is in
 //! the payload (a JSON pointer), a constant, or a default. Strings are converted to the schema's
 //! numbers and booleans (CRMs send `"250"` for 250), and an epoch in milliseconds or seconds to a
 //! time when the mapping says so. What the mapping does not name is dropped.
