@@ -11,6 +11,7 @@ cargo bench --bench graph
 cargo bench --bench route
 cargo bench --bench diff
 cargo bench --bench lsp_latency
+cargo bench --bench serve
 cargo build --release
 # The shapes that were once quadratic, from the command line; against an earlier build when
 # BASELINE names its binary (docs/benchmarks.md, Hostile shapes).
