@@ -23,6 +23,9 @@ fn examples_copy(name: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("examples")).unwrap();
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue; // examples/hooks: webhook mappings, not read by these commands
+        }
         std::fs::copy(&path, dir.join("examples").join(path.file_name().unwrap())).unwrap();
     }
     dir
