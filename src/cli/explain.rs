@@ -2,7 +2,9 @@
 //! in the state's ledger, the decision that was recorded, as it was made; otherwise what the
 //! policy would decide now, from the state as it is, changing nothing.
 
-use super::policy::{StateLocation, load_policy, load_roster, parse_now, state_location};
+use super::policy::{
+    StateLocation, load_policy, load_roster, open_state, parse_now, state_location,
+};
 use super::{EXIT_PROBLEMS, Failure, print_stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +25,12 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// The state whose ledger answers for routed leads (`:memory:`: an empty one)
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// The time for leads without a clock field (RFC 3339); default: the current time
     #[arg(long, value_name = "TIME")]
@@ -55,6 +62,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
             ),
             false,
         ),
+        StateLocation::Postgres(_) => (open_state(&args.state)?.0, false),
         _ => (Box::new(MemoryState::default()), true),
     };
     let explain = Explain {
@@ -141,10 +149,7 @@ fn lead_argument(text: &str) -> Result<LeadArgument, Failure> {
 }
 
 fn shown(location: &StateLocation) -> String {
-    match location {
-        StateLocation::Memory => "`:memory:`".to_string(),
-        StateLocation::Sqlite(path) => format!("`{}`", path.display()),
-    }
+    location.shown()
 }
 
 /// The decision line with the lead's life after it (`"life"`: holdings, steps, touches), without

@@ -12,6 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
+use switchboard::route::state::StateErrorKind;
 use switchboard::route::{RouteConfig, Router, Tracked};
 
 #[derive(clap::Args)]
@@ -23,7 +24,12 @@ pub struct TrackArgs {
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// State database the leads were routed into
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// Read events from this file instead of stdin (`-` is stdin)
     #[arg(long, value_name = "FILE")]
@@ -45,7 +51,12 @@ pub struct SweepArgs {
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// State database the leads were routed into
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// Fire the steps due at or before this time (RFC 3339); default: the current time
     #[arg(long, value_name = "TIME")]
@@ -188,29 +199,45 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     let mut batch = String::new();
     let mut swept = std::collections::HashSet::new();
     let mut done = false;
+    let mut conflicts = 0;
     while !done {
         state
             .begin()
             .map_err(|error| Failure::usage(error.to_string()))?;
+        let mut steps = Vec::new();
+        let mut conflict = false;
         for _ in 0..BATCH {
-            let next = router
-                .sweep_next(state.as_mut(), now)
-                .map_err(|error| stopped(&error.to_string(), printed, "steps"))?;
+            let next = match router.sweep_next(state.as_mut(), now) {
+                Ok(next) => next,
+                // Another router changed the same lead: this batch is swept again.
+                Err(error) if error.kind == StateErrorKind::Conflict && conflicts < 20 => {
+                    conflict = true;
+                    break;
+                }
+                Err(error) => return Err(stopped(&error.to_string(), printed, "steps")),
+            };
             match next {
                 None => {
                     done = true;
                     break;
                 }
                 Some(None) => {}
-                Some(Some(step)) => {
-                    fired += 1;
-                    if swept.insert(step.decision.lead.clone()) {
-                        leads += 1;
-                    }
-                    batch.push_str(&step.to_json());
-                    batch.push('\n');
-                }
+                Some(Some(step)) => steps.push(step),
             }
+        }
+        if conflict {
+            conflicts += 1;
+            done = false;
+            let _ = state.rollback();
+            continue;
+        }
+        for step in steps {
+            fired += 1;
+            if swept.insert(step.decision.lead.clone()) {
+                leads += 1;
+            }
+            batch.push_str(&step.to_json());
+            batch.push('\n');
         }
         commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
         printed = fired;

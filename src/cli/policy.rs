@@ -204,6 +204,37 @@ pub enum StateLocation {
     Memory,
     /// A SQLite file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://…`), shared by several routers.
+    Postgres(String),
+}
+
+impl StateLocation {
+    /// How messages name it: never with a password.
+    pub fn shown(&self) -> String {
+        match self {
+            StateLocation::Memory => "`:memory:`".to_string(),
+            StateLocation::Sqlite(path) => format!("`{}`", path.display()),
+            StateLocation::Postgres(url) => format!("`{}`", without_password(url)),
+        }
+    }
+}
+
+/// A database URL with its password (if any) replaced by `***`.
+pub fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// Reads a `--state` value. An empty value (`--state "$STATE"` with `STATE` unset) and a value
@@ -218,6 +249,11 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
     if value == ":memory:" {
         return Ok(StateLocation::Memory);
     }
+    if let Some((scheme, _)) = value.split_once("://")
+        && (scheme == "postgres" || scheme == "postgresql")
+    {
+        return Ok(StateLocation::Postgres(value.to_string()));
+    }
     if let Some((scheme, _)) = value.split_once("://") {
         let scheme_like = !scheme.is_empty()
             && scheme
@@ -225,12 +261,33 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if scheme_like {
             return Err(Failure::usage(format!(
-                "--state `{scheme}://…`: this build keeps state in SQLite files or `:memory:`; \
-                 `{scheme}://` is not a state it knows"
+                "--state `{scheme}://…`: state lives in a SQLite file, `:memory:` or a \
+                 `postgres://user@host/db` database; `{scheme}://` is not a state Switchboard \
+                 knows"
             )));
         }
     }
     Ok(StateLocation::Sqlite(PathBuf::from(value)))
+}
+
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<Box<dyn StateStore + Send>, Failure> {
+    Ok(Box::new(
+        switchboard::store::PostgresState::open(url).map_err(|error| {
+            Failure::usage(format!(
+                "cannot open state {}: {error}",
+                without_password(url)
+            ))
+        })?,
+    ))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(url: &str) -> Result<Box<dyn StateStore + Send>, Failure> {
+    Err(Failure::usage(format!(
+        "--state {}: this build has no PostgreSQL support (built without the `postgres` feature)",
+        without_password(url)
+    )))
 }
 
 /// Opens the state `--state` names.
@@ -243,6 +300,7 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
                 Failure::usage(format!("cannot open state `{}`: {error}", path.display()))
             })?,
         ),
+        StateLocation::Postgres(url) => open_postgres(url)?,
     };
     Ok((state, location))
 }

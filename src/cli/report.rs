@@ -14,7 +14,12 @@ pub struct ReportArgs {
     #[arg(value_name = "POLICY")]
     policy: Option<PathBuf>,
     /// State database to report on
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// Only leads whose own time is at or after this (RFC 3339, or a date: 00:00 UTC)
     #[arg(long, value_name = "TIME")]

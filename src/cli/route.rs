@@ -10,7 +10,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
-use switchboard::route::state::StateError;
+use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
 
 #[derive(clap::Args)]
@@ -22,7 +22,12 @@ pub struct RouteArgs {
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// State database (rotation, load, ledger); `:memory:` keeps none
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// Read leads from this file instead of stdin (`-` is stdin)
     #[arg(long, value_name = "FILE")]
@@ -143,38 +148,32 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let mut batch = String::with_capacity(BATCH * 192);
     // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
     let mut printed = 0;
+    let mut lines: Vec<Line> = Vec::with_capacity(BATCH);
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(BATCH);
     loop {
         // Wait for input before taking the state's write lock, so that a slow producer neither
         // delays other routers nor holds its own decisions back.
         let line = read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))?;
-        let Some(mut line) = line else {
+        let Some(line) = line else {
             break;
         };
-        state
-            .begin()
-            .map_err(|error| Failure::usage(error.to_string()))?;
-        let mut in_batch = 0;
-        loop {
-            in_batch += 1;
-            bytes_read += line_length(&line);
-            let outcome = match line {
-                Line::TooLong(length) => router.too_long(length),
-                Line::Text(bytes) => router
-                    .route_line(state.as_mut(), &bytes)
-                    .map_err(|error| stopped(&error, counts.lines + 1, printed))?,
-            };
-            counts.count(&outcome);
-            wire::write_outcome(&mut batch, &outcome, counts.lines);
-            batch.push('\n');
-            // End the batch when it is full, or when the next line is not here yet (reading it
-            // might block): leads that have arrived are decided and printed promptly.
-            if in_batch == BATCH || input.buffer().is_empty() {
-                break;
-            }
+        lines.clear();
+        lines.push(line);
+        // End the batch when it is full, or when the next line is not here yet (reading it
+        // might block): leads that have arrived are decided and printed promptly.
+        while lines.len() < BATCH && !input.buffer().is_empty() {
             match read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))? {
-                Some(next) => line = next,
+                Some(next) => lines.push(next),
                 None => break,
             }
+        }
+        decide_batch(&router, state.as_mut(), &lines, &mut outcomes)
+            .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
+        for (line, outcome) in lines.iter().zip(&outcomes) {
+            bytes_read += line_length(line);
+            counts.count(outcome);
+            wire::write_outcome(&mut batch, outcome, counts.lines);
+            batch.push('\n');
         }
         // Decisions are written only once they are durable: a killed run leaves no line on
         // stdout that the state does not also hold.
@@ -193,7 +192,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     if !args.quiet {
         let shown_state = match &location {
             StateLocation::Memory => ":memory: (nothing kept)".to_string(),
-            StateLocation::Sqlite(path) => format!("`{}`", path.display()),
+            other => other.shown(),
         };
         eprintln!("{}", counts.summary(&from, &shown_state));
     }
@@ -254,6 +253,52 @@ fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
     };
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
     bar
+}
+
+/// How many times a batch is decided again after a conflict with another router.
+const CONFLICT_RETRIES: u32 = 20;
+
+/// Decides a batch's lines in one open transaction (left open for the caller to commit). When
+/// the state reports a conflict with another router (a shared PostgreSQL state), the batch is
+/// rolled back and decided again, a bounded number of times. `Err` carries the failure and the
+/// index of the line it happened at.
+fn decide_batch(
+    router: &Router<'_>,
+    state: &mut dyn StateStore,
+    lines: &[Line],
+    outcomes: &mut Vec<Outcome>,
+) -> Result<(), (StateError, usize)> {
+    let mut attempt = 0;
+    loop {
+        outcomes.clear();
+        state.begin().map_err(|error| (error, 0))?;
+        let mut failed = None;
+        for (index, line) in lines.iter().enumerate() {
+            let outcome = match line {
+                Line::TooLong(length) => Ok(router.too_long(*length)),
+                Line::Text(bytes) => router.route_line(state, bytes),
+            };
+            match outcome {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(error) => {
+                    failed = Some((error, index));
+                    break;
+                }
+            }
+        }
+        let Some((error, index)) = failed else {
+            return Ok(());
+        };
+        attempt += 1;
+        if error.kind != StateErrorKind::Conflict || attempt > CONFLICT_RETRIES {
+            return Err((error, index));
+        }
+        let _ = state.rollback();
+        // Let the other router finish its batch.
+        std::thread::sleep(std::time::Duration::from_millis(
+            u64::from(attempt.min(10)) * 5,
+        ));
+    }
 }
 
 /// The state failed while routing: what failed, and where the run left off (every printed line

@@ -21,7 +21,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
     /// State database (rotation, load, ledger, outbox), shared with `route`, `track` and `sweep`
-    #[arg(long, value_name = "PATH", default_value = ".switchboard/state.db")]
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
     state: String,
     /// Address to listen on; one reachable from other machines needs SWITCHBOARD_TOKEN
     #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]

@@ -67,6 +67,10 @@ pub enum StateErrorKind {
     Corrupt,
     /// Any other failure of the store.
     Failed,
+    /// Another router changed the same rows at the same time (a lead id recorded by both, a
+    /// serialization failure, a deadlock): the batch was rolled back, and deciding it again
+    /// gives the right answer.
+    Conflict,
 }
 
 impl StateError {

@@ -1,0 +1,188 @@
+//! A throwaway PostgreSQL cluster for the tests: `initdb` in a temporary directory, a free port,
+//! trust authentication on 127.0.0.1 only, run as a user that is not root (the `postgres` user
+//! when the tests run as root, as on CI). It is killed when the test process ends (the server
+//! runs under `setpriv --pdeathsig`, from a thread that lives as long as the process).
+//! `None`, with the reason, when PostgreSQL is not installed: `.ci/run` installs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+pub struct Cluster {
+    pub port: u16,
+    next_database: std::sync::atomic::AtomicUsize,
+}
+
+impl Cluster {
+    /// A new, empty database on the cluster, as a `--state` URL.
+    pub fn database(&self, name: &str) -> String {
+        let n = self
+            .next_database
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let database = format!(
+            "{}_{n}",
+            name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        let mut client = postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=switchboard dbname=postgres",
+                self.port
+            ),
+            postgres::NoTls,
+        )
+        .expect("the test cluster answers");
+        client
+            .batch_execute(&format!("CREATE DATABASE {database}"))
+            .expect("a test database can be created");
+        format!("postgres://switchboard@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+/// The cluster of this test process, started on first use.
+pub fn cluster() -> Result<&'static Cluster, String> {
+    static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+    CLUSTER.get_or_init(start).as_ref().map_err(Clone::clone)
+}
+
+fn binaries() -> Result<PathBuf, String> {
+    let from_pg_config = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let mut candidates: Vec<PathBuf> = from_pg_config.into_iter().collect();
+    if let Ok(versions) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut found: Vec<PathBuf> = versions
+            .filter_map(Result::ok)
+            .map(|entry| entry.path().join("bin"))
+            .collect();
+        found.sort();
+        candidates.extend(found.into_iter().rev());
+    }
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").exists() && dir.join("postgres").exists())
+        .ok_or_else(|| {
+            "PostgreSQL is not installed (no initdb and postgres found by pg_config or under \
+             /usr/lib/postgresql; `.ci/run` installs them with apt-get install postgresql)"
+                .to_string()
+        })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// `program args…` as the cluster's user: `postgres` under root, else ourselves.
+fn as_cluster_user(program: &Path, root: bool) -> Command {
+    if root {
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--pdeathsig=KILL",
+            ])
+            .arg(program);
+        command
+    } else {
+        let mut command = Command::new("setpriv");
+        command.arg("--pdeathsig=KILL").arg(program);
+        command
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or(54329)
+}
+
+fn start() -> Result<Cluster, String> {
+    let bin = binaries()?;
+    let root = is_root();
+    let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|error| format!("cannot create {dir:?}: {error}"))?;
+    if root {
+        let owned = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|error| format!("chown: {error}"))?;
+        if !owned.success() {
+            return Err("cannot give the cluster's directory to the `postgres` user".to_string());
+        }
+    }
+    let data = dir.join("data");
+    let initdb = as_cluster_user(&bin.join("initdb"), root)
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "switchboard",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ])
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|error| format!("cannot run initdb: {error}"))?;
+    if !initdb.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&initdb.stderr)
+        ));
+    }
+    let port = free_port();
+    let (started, ready) = std::sync::mpsc::channel();
+    let mut server = as_cluster_user(&bin.join("postgres"), root);
+    server
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-k")
+        .arg(&dir)
+        .args(["-c", "fsync=off", "-c", "max_connections=200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // The thread that starts the server lives as long as the process: the server gets SIGKILL
+    // when it ends (pdeathsig follows the thread that forked it).
+    std::thread::spawn(move || {
+        let child = server.spawn();
+        let failed = child.as_ref().err().map(ToString::to_string);
+        let _ = started.send(failed);
+        let _child = child;
+        loop {
+            std::thread::park();
+        }
+    });
+    if let Ok(Some(error)) = ready.recv() {
+        return Err(format!("cannot start postgres: {error}"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let connected = postgres::Client::connect(
+            &format!("host=127.0.0.1 port={port} user=switchboard dbname=postgres"),
+            postgres::NoTls,
+        );
+        match connected {
+            Ok(_) => break,
+            Err(error) if std::time::Instant::now() > deadline => {
+                return Err(format!("the test cluster did not start: {error}"));
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+    Ok(Cluster {
+        port,
+        next_database: std::sync::atomic::AtomicUsize::new(0),
+    })
+}

@@ -1,0 +1,497 @@
+//! One behavioural suite, every state store: each test body runs against a SQLite file and a
+//! PostgreSQL database (a throwaway cluster, `cluster.rs`), through the command line: routing,
+//! duplicates and id conflicts, period caps, `previous rep of`, sweep and report must give the
+//! same lines on both; and four routers at once on one state assign every lead exactly once,
+//! keep round robin even, and fire every escalation step once.
+//!
+//! A custom harness (`harness = false`): when PostgreSQL is not installed, its runs are reported
+//! as not run, with the reason, never counted as passed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+mod cluster;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Where a test keeps its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// A fresh, empty state for one test, as a `--state` value.
+    fn state(self, name: &str) -> String {
+        match self {
+            Store::Sqlite => scratch(name).join("state.db").to_string_lossy().to_string(),
+            Store::Postgres => cluster::cluster()
+                .expect("checked before the test runs")
+                .database(name),
+        }
+    }
+}
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example(name: &str) -> String {
+    root()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn fixture(name: &str) -> String {
+    root()
+        .join("tests/fixtures")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-stores-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_remove("SWITCHBOARD_STATE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    output
+}
+
+/// Stdout of a run that must succeed (exit 0, or 1 when it printed error records).
+fn ok(output: &Output) -> String {
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+// ---- the suite: each test gets the store to run on ------------------------------------------
+
+/// The example leads, routed twice (the second time all duplicates), then a reused id with
+/// other content: the same bytes on every store.
+fn routing_duplicates_and_id_conflicts(store: Store) -> String {
+    let state = store.state("routing");
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let route = |input: &str| {
+        ok(&run(
+            &[
+                "route",
+                &example("routing.route"),
+                "--roster",
+                &example("roster.json"),
+                "--state",
+                &state,
+                "--now",
+                "2026-11-23T10:00:00+01:00",
+                "--quiet",
+            ],
+            input,
+        ))
+    };
+    let first = route(&leads);
+    let second = route(&leads);
+    assert!(
+        second
+            .lines()
+            .all(|line| line.contains("\"duplicate\":true"))
+    );
+    let reused = leads
+        .lines()
+        .next()
+        .unwrap()
+        .replace("\"employees\":800", "\"employees\":801");
+    let conflict = route(&format!("{reused}\n"));
+    assert!(
+        conflict.contains("\"code\":\"lead.id_conflict\""),
+        "{conflict}"
+    );
+    format!("{first}{second}{conflict}")
+}
+
+/// Caps per day and week, counted in each rep's own time zone, across two runs.
+fn period_caps(store: Store) -> String {
+    let state = store.state("caps");
+    let lead = |id: &str, team: &str, at: &str| {
+        format!(r#"{{"id":"{id}","team":"{team}","created_at":"{at}"}}"#)
+    };
+    let route = |leads: &[String]| {
+        let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
+        ok(&run(
+            &[
+                "route",
+                &fixture("team/caps.route"),
+                "--state",
+                &state,
+                "--quiet",
+            ],
+            &input,
+        ))
+    };
+    let mut out = route(&[
+        lead("C-1", "daily", "2026-11-24T09:00:00+01:00"),
+        lead("C-2", "daily", "2026-11-24T10:00:00+01:00"),
+        lead("C-3", "weekly", "2026-11-24T10:00:00+01:00"),
+    ]);
+    out.push_str(&route(&[
+        lead("C-4", "daily", "2026-11-24T11:00:00+01:00"),
+        lead("C-5", "daily", "2026-11-25T09:00:00+01:00"),
+        lead("C-6", "weekly", "2026-11-26T10:00:00+01:00"),
+        lead("C-7", "weekly", "2026-11-27T10:00:00+01:00"),
+        lead("C-8", "weekly", "2026-11-27T11:00:00+01:00"),
+    ]));
+    let reps: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|decision| decision["rep"].as_str().unwrap_or("-").to_string())
+        .collect();
+    // anna takes two a day, then boris; rita three a week, then sam.
+    assert_eq!(
+        reps,
+        [
+            "anna", "anna", "rita", "boris", "anna", "rita", "rita", "sam"
+        ],
+        "{out}"
+    );
+    out
+}
+
+/// `previous rep of email`: one prospect under several ids goes to its first lead's rep.
+fn previous_rep(store: Store) -> String {
+    let state = store.state("prospects");
+    let lead = |id: &str, email: &str, at: &str| {
+        format!(r#"{{"id":"{id}","email":"{email}","created_at":"{at}"}}"#)
+    };
+    let route = |leads: &[String]| {
+        let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
+        ok(&run(
+            &[
+                "route",
+                &fixture("team/prospects.route"),
+                "--state",
+                &state,
+                "--quiet",
+            ],
+            &input,
+        ))
+    };
+    let mut out = route(&[
+        lead("P-1", "CEO@acme.com", "2026-11-24T10:00:00Z"),
+        lead("P-2", "cfo@other.com", "2026-11-24T10:01:00Z"),
+    ]);
+    out.push_str(&route(&[
+        lead("P-3", " ceo@acme.com", "2026-11-24T10:05:00Z"),
+        lead("P-4", "ceo@ACME.com", "2026-11-24T10:10:00Z"),
+    ]));
+    let reps: Vec<String> = json_lines(&out)
+        .iter()
+        .map(|decision| decision["rep"].as_str().unwrap_or("-").to_string())
+        .collect();
+    assert_eq!(reps, ["anna", "boris", "anna", "anna"], "{out}");
+    out
+}
+
+/// The example leads routed, a touch tracked, a sweep a week later, and the report.
+fn sweep_and_report(store: Store) -> String {
+    let state = store.state("lifecycle");
+    let (policy, roster) = (example("routing.route"), example("roster.json"));
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let routed = ok(&run(
+        &[
+            "route",
+            &policy,
+            "--roster",
+            &roster,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T10:00:00+01:00",
+            "--quiet",
+        ],
+        &leads,
+    ));
+    let touch = r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:05:00+01:00","by":"anna"}"#;
+    let tracked = ok(&run(
+        &[
+            "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+        ],
+        &format!("{touch}\n"),
+    ));
+    let sweep = |now: &str| {
+        ok(&run(
+            &[
+                "sweep", &policy, "--roster", &roster, "--state", &state, "--now", now, "--quiet",
+            ],
+            "",
+        ))
+    };
+    let swept = sweep("2026-11-30T10:00:00Z");
+    assert!(!swept.is_empty());
+    assert!(
+        !swept.contains("\"lead\":\"L-1\""),
+        "a touched lead never escalates"
+    );
+    assert_eq!(sweep("2026-11-30T10:00:00Z"), "", "every step fires once");
+    let report = ok(&run(
+        &[
+            "report",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-30T10:00:00Z",
+            "--format",
+            "json",
+        ],
+        "",
+    ));
+    format!("{routed}{tracked}{swept}{report}")
+}
+
+/// Four routers at once on one state: 20,000 lead lines with overlapping ids (every tenth id is
+/// also sent by the next router). Every lead is assigned once; round robin within one lead of
+/// even; then four sweeps at once fire every step once.
+fn four_routers_at_once(store: Store) -> String {
+    let state = store.state("four");
+    let dir = scratch(&format!("four-{store:?}"));
+    let policy = dir.join("desk.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  created_at: time }\n\
+         pool desk { members a1, a2, a3, a4, a5  strategy round_robin }\n\
+         pool backup { members b1, b2, b3  strategy round_robin }\n\
+         otherwise -> pool desk within 15m escalate backup after 30m\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    const PER_ROUTER: usize = 5000;
+    let per_router = PER_ROUTER;
+    let id = move |router: usize, n: usize| {
+        if n % 10 == 0 {
+            // An id the next router sends too.
+            ((router + 1) % 4) * PER_ROUTER + n + 1
+        } else {
+            router * PER_ROUTER + n
+        }
+    };
+    let routers: Vec<_> = (0..4)
+        .map(|router| {
+            let (policy, state) = (policy.clone(), state.clone());
+            std::thread::spawn(move || {
+                let input: String = (0..per_router)
+                    .map(|n| {
+                        format!(
+                            "{{\"id\":\"F-{}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n",
+                            id(router, n)
+                        )
+                    })
+                    .collect();
+                let output = run(&["route", &policy, "--state", &state, "--quiet"], &input);
+                json_lines(&ok(&output))
+            })
+        })
+        .collect();
+    let mut fresh: BTreeMap<String, String> = BTreeMap::new();
+    let mut answers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for router in routers {
+        let decisions = router.join().unwrap();
+        assert_eq!(decisions.len(), per_router, "lines in = answers out");
+        for decision in decisions {
+            let lead = decision["lead"].as_str().unwrap().to_string();
+            let rep = decision["rep"].as_str().unwrap().to_string();
+            answers.entry(lead.clone()).or_default().insert(rep.clone());
+            if decision["duplicate"] != true {
+                assert!(
+                    fresh.insert(lead.clone(), rep).is_none(),
+                    "{lead} was assigned twice"
+                );
+            }
+        }
+    }
+    assert_eq!(fresh.len(), 4 * per_router - 4 * per_router / 10);
+    for (lead, reps) in &answers {
+        assert_eq!(reps.len(), 1, "{lead} was answered with two reps: {reps:?}");
+        assert!(
+            fresh.contains_key(lead),
+            "{lead} answered only as a duplicate"
+        );
+    }
+    let mut per_rep: BTreeMap<&str, usize> = BTreeMap::new();
+    for rep in fresh.values() {
+        *per_rep.entry(rep.as_str()).or_default() += 1;
+    }
+    let (least, most) = (
+        per_rep.values().min().copied().unwrap_or(0),
+        per_rep.values().max().copied().unwrap_or(0),
+    );
+    assert!(
+        most - least <= 1,
+        "round robin across four routers is uneven: {per_rep:?}"
+    );
+    // Four sweeps at once, a day later: every lead's one step fires exactly once.
+    let sweeps: Vec<_> = (0..4)
+        .map(|_| {
+            let (policy, state) = (policy.clone(), state.clone());
+            std::thread::spawn(move || {
+                json_lines(&ok(&run(
+                    &[
+                        "sweep",
+                        &policy,
+                        "--state",
+                        &state,
+                        "--now",
+                        "2026-11-24T10:00:00Z",
+                        "--quiet",
+                    ],
+                    "",
+                )))
+            })
+        })
+        .collect();
+    let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+    for sweep in sweeps {
+        for step in sweep.join().unwrap() {
+            *fired
+                .entry(step["lead"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(fired.len(), fresh.len(), "a step did not fire");
+    assert!(
+        fired.values().all(|times| *times == 1),
+        "a step fired twice"
+    );
+    format!("{per_rep:?}")
+}
+
+// ---- the harness ------------------------------------------------------------------------------
+
+type Body = fn(Store) -> String;
+
+/// Tests whose output must be the same bytes on every store.
+const SAME_ON_EVERY_STORE: [(&str, Body); 4] = [
+    (
+        "routing_duplicates_and_id_conflicts",
+        routing_duplicates_and_id_conflicts,
+    ),
+    ("period_caps", period_caps),
+    ("previous_rep", previous_rep),
+    ("sweep_and_report", sweep_and_report),
+];
+
+/// Tests whose outcome may differ between stores in its details (which router got which lead).
+const ON_EVERY_STORE: [(&str, Body); 1] = [("four_routers_at_once", four_routers_at_once)];
+
+fn main() {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let postgres = cluster::cluster().map(|_| ()).err();
+    let (mut passed, mut failed, mut not_run) = (0, Vec::new(), 0);
+    let attempt = |name: String,
+                   body: &dyn Fn() -> String,
+                   passed: &mut usize,
+                   failed: &mut Vec<String>|
+     -> Option<String> {
+        print!("test {name} ... ");
+        let _ = std::io::stdout().flush();
+        let started = std::time::Instant::now();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+            Ok(output) => {
+                println!("ok ({:.1} s)", started.elapsed().as_secs_f64());
+                *passed += 1;
+                Some(output)
+            }
+            Err(_) => {
+                println!("FAILED");
+                failed.push(name);
+                None
+            }
+        }
+    };
+    for (name, body) in SAME_ON_EVERY_STORE.iter().chain(&ON_EVERY_STORE) {
+        if !wanted(name) {
+            continue;
+        }
+        let on_sqlite = attempt(
+            format!("{name} (sqlite)"),
+            &|| body(Store::Sqlite),
+            &mut passed,
+            &mut failed,
+        );
+        if let Some(reason) = &postgres {
+            println!("test {name} (postgres) ... not run: {reason}");
+            not_run += 1;
+            continue;
+        }
+        let on_postgres = attempt(
+            format!("{name} (postgres)"),
+            &|| body(Store::Postgres),
+            &mut passed,
+            &mut failed,
+        );
+        let same = SAME_ON_EVERY_STORE.iter().any(|(same, _)| same == name);
+        if same
+            && let (Some(sqlite), Some(postgres)) = (&on_sqlite, &on_postgres)
+            && sqlite != postgres
+        {
+            println!("test {name} (postgres = sqlite) ... FAILED");
+            for (line, (a, b)) in sqlite.lines().zip(postgres.lines()).enumerate() {
+                if a != b {
+                    println!(
+                        "  first difference, line {}:\n  sqlite:   {a}\n  postgres: {b}",
+                        line + 1
+                    );
+                    break;
+                }
+            }
+            failed.push(format!("{name} (postgres = sqlite)"));
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {} failed; {not_run} not run{}",
+        if failed.is_empty() { "ok" } else { "FAILED" },
+        failed.len(),
+        postgres
+            .as_ref()
+            .map(|reason| format!(" (PostgreSQL: {reason})"))
+            .unwrap_or_default()
+    );
+    if !failed.is_empty() {
+        println!("failures: {failed:?}");
+        std::process::exit(1);
+    }
+}
