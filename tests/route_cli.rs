@@ -416,3 +416,45 @@ fn a_state_file_from_a_newer_version_is_refused() {
         "{err}"
     );
 }
+
+/// A PostgreSQL state that cannot be reached: the error names the host, port and database, never
+/// the password, and nothing is routed; a scheme Switchboard does not know is refused at once.
+#[test]
+fn an_unreachable_postgres_state_is_named_without_its_password() {
+    let dir = scratch("postgres-away");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    // Port 1 on localhost: refused at once, retried for a few seconds, then reported.
+    let output = route(
+        &[
+            "policy.route",
+            "--state",
+            "postgres://router:s3cret-pass@127.0.0.1:1/routing",
+        ],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("cannot reach PostgreSQL at 127.0.0.1:1/routing"),
+        "{err}"
+    );
+    assert!(
+        err.contains("postgres://router:***@127.0.0.1:1/routing"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret-pass"), "{err}");
+    let output = route(
+        &["policy.route", "--state", "mysql://router@db/routing"],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!dir.join("mysql:").exists());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("`mysql://` is not a state Switchboard knows"),
+        "{err}"
+    );
+}

@@ -219,7 +219,8 @@ impl StateLocation {
     }
 }
 
-/// A database URL with its password (if any) replaced by `***`.
+/// A database URL with its password (if any) replaced by `***`: what messages, logs and
+/// `/v1/status` show.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
@@ -322,4 +323,29 @@ pub fn commit_then_print(
         .map_err(|error| Failure::usage(format!("cannot write {what}: {error}")))?;
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            without_password("postgres://router:s3cret@db.internal:5432/routing?sslmode=disable"),
+            "postgres://router:***@db.internal:5432/routing?sslmode=disable"
+        );
+        assert_eq!(
+            without_password("postgres://router@db/routing"),
+            "postgres://router@db/routing"
+        );
+        assert_eq!(
+            without_password("postgresql://a:b:c@h/d"),
+            "postgresql://a:***@h/d"
+        );
+        assert_eq!(
+            without_password(".switchboard/state.db"),
+            ".switchboard/state.db"
+        );
+    }
 }

@@ -262,9 +262,10 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|error| Failure::usage(format!("cannot listen on {address}: {error}")))?;
+    let state_shown = super::policy::without_password(&args.state);
     tracing::info!(
         policy = %bundle.policy_path,
-        state = %args.state,
+        state = %state_shown,
         token = token.is_some(),
         notify = args.notify.is_some(),
         "listening on http://{bound}"
@@ -286,7 +287,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         watched,
         watch_every: std::time::Duration::from_millis(args.watch_every_ms),
         state,
-        state_name: args.state.clone(),
+        state_name: state_shown,
         sweep_every: std::time::Duration::from_secs(args.sweep_every),
         token,
         max_body_bytes: args.max_body_bytes,

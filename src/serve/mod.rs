@@ -18,7 +18,7 @@ pub mod signature;
 use crate::route::decision::Outcome;
 use crate::route::mapping::Mapping;
 use crate::route::reader::Limits;
-use crate::route::state::{Outgoing, StateStore};
+use crate::route::state::{Outgoing, StateError, StateErrorKind, StateStore};
 use crate::route::{RouteConfig, Router, wire};
 use axum::Router as Http;
 use axum::body::{Body, Bytes};
@@ -530,13 +530,17 @@ struct Context<'a> {
 }
 
 /// What a job of a batch answers once the batch is committed.
-enum Pending {
-    Lines(Reply, Result<Vec<String>, Failed>),
-    Listing(Listing, Vec<Outgoing>),
-    Done(oneshot::Sender<()>),
+enum Answer {
+    Lines(Result<Vec<String>, Failed>),
+    Listing(Vec<Outgoing>),
+    Done,
 }
 
-/// Takes every job waiting, decides them in one transaction, commits, then answers each.
+/// How many times a batch is decided again after a conflict with another router.
+const CONFLICT_RETRIES: u32 = 20;
+
+/// Takes every job waiting, decides them in one transaction, commits, then answers each. A
+/// conflict with another router on a shared state rolls the batch back and decides it again.
 /// Returns the next bundle when a reload ends a batch, `None` when every sender is gone.
 fn serve_batches(
     context: &Context<'_>,
@@ -566,39 +570,57 @@ fn serve_batches(
         }
         // One routing time per batch: the moment its requests are decided.
         router.set_now(jiff::Timestamp::now());
-        let mut reload = None;
-        let mut posted = false;
-        let mut pending = Vec::with_capacity(batch.len());
-        let outcome = state
-            .begin()
-            .map_err(|error| error.to_string())
-            .and_then(|()| {
-                for job in batch {
-                    match job {
-                        Job::Reload(next, ack) => {
-                            reload = Some(next);
-                            pending.push(Pending::Done(ack));
-                        }
-                        job => {
-                            pending.push(decide(context, &mut router, state, job, &mut posted)?);
-                        }
-                    }
+        let mut attempt = 0;
+        let outcome = loop {
+            let mut posted = false;
+            let decided = state.begin().and_then(|()| {
+                let mut answers = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    answers.push(decide(context, &mut router, state, job, &mut posted)?);
                 }
-                state.commit().map_err(|error| error.to_string())
+                state.commit()?;
+                Ok((answers, posted))
             });
+            match decided {
+                Err(error)
+                    if error.kind == StateErrorKind::Conflict && attempt < CONFLICT_RETRIES =>
+                {
+                    attempt += 1;
+                    let _ = state.rollback();
+                    std::thread::sleep(Duration::from_millis(u64::from(attempt.min(10)) * 5));
+                }
+                other => break other,
+            }
+        };
+        let mut reload = None;
         match outcome {
-            Ok(()) => {
-                for answer in pending {
-                    match answer {
-                        Pending::Lines(reply, lines) => {
+            Ok((answers, posted)) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    match (job, answer) {
+                        (
+                            Job::Leads(_, reply)
+                            | Job::Events(_, reply)
+                            | Job::Hook(_, _, _, reply)
+                            | Job::Sweep(_, reply),
+                            Answer::Lines(lines),
+                        ) => {
                             let _ = reply.send(lines);
                         }
-                        Pending::Listing(reply, list) => {
+                        (
+                            Job::Undelivered(_, reply) | Job::Escalations(_, _, reply),
+                            Answer::Listing(list),
+                        ) => {
                             let _ = reply.send(Ok(list));
                         }
-                        Pending::Done(ack) => {
+                        (Job::Reload(next, ack), _) => {
+                            reload = Some(next);
                             let _ = ack.send(());
                         }
+                        (Job::Delivered(_, ack), _) => {
+                            let _ = ack.send(());
+                        }
+                        // `decide` answers each job in its own kind.
+                        _ => {}
                     }
                 }
                 if posted {
@@ -606,16 +628,27 @@ fn serve_batches(
                 }
             }
             Err(error) => {
-                // Nothing of the batch is kept; every request in it is told so. (The job that
-                // failed was answered by its dropped reply.)
+                // Nothing of the batch is kept; every request in it is told so.
                 let _ = state.rollback();
+                let error = error.to_string();
                 tracing::error!("the state failed; the batch was not recorded: {error}");
-                for answer in pending {
-                    match answer {
-                        Pending::Lines(reply, _) => {
+                for job in batch {
+                    match job {
+                        Job::Leads(_, reply)
+                        | Job::Events(_, reply)
+                        | Job::Hook(_, _, _, reply)
+                        | Job::Sweep(_, reply) => {
                             let _ = reply.send(Err(Failed::State(error.clone())));
                         }
-                        Pending::Listing(..) | Pending::Done(_) => {}
+                        Job::Undelivered(_, reply) | Job::Escalations(_, _, reply) => {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                        // A reload that came with a failed batch is taken all the same.
+                        Job::Reload(next, ack) => {
+                            reload = Some(next);
+                            let _ = ack.send(());
+                        }
+                        Job::Delivered(..) => {}
                     }
                 }
             }
@@ -627,72 +660,52 @@ fn serve_batches(
     None
 }
 
-/// Carries out one job inside the batch's transaction.
+/// Carries out one job inside the batch's transaction (it may be carried out again after a
+/// conflict, so it only reads the job).
 fn decide(
     context: &Context<'_>,
     router: &mut Router<'_>,
     state: &mut dyn StateStore,
-    job: Job,
+    job: &Job,
     posted: &mut bool,
-) -> Result<Pending, String> {
+) -> Result<Answer, StateError> {
     let metrics = context.metrics;
     Ok(match job {
-        Job::Leads(lines, reply) => {
-            let out = route_lines(router, state, &lines, metrics)?;
-            Pending::Lines(reply, Ok(out))
-        }
-        Job::Hook(hook, payload, delivery, reply) => {
+        Job::Leads(lines, _) => Answer::Lines(Ok(route_lines(router, state, lines, metrics)?)),
+        Job::Hook(hook, payload, delivery, _) => {
             let mapping = match hook {
                 Hook::HubSpot => context.bundle.hubspot_map.as_ref(),
                 Hook::Standard => context.bundle.standard_map.as_ref(),
             };
-            match payload_leads(mapping, &payload, delivery.as_deref()) {
-                Ok(lines) => {
-                    let out = route_lines(router, state, &lines, metrics)?;
-                    Pending::Lines(reply, Ok(out))
-                }
-                Err(message) => Pending::Lines(reply, Err(Failed::Payload(message))),
+            match payload_leads(mapping, payload, delivery.as_deref()) {
+                Ok(lines) => Answer::Lines(Ok(route_lines(router, state, &lines, metrics)?)),
+                Err(message) => Answer::Lines(Err(Failed::Payload(message))),
             }
         }
-        Job::Events(lines, reply) => {
+        Job::Events(lines, _) => {
             let mut out = Vec::with_capacity(lines.len());
             for (index, line) in lines.iter().enumerate() {
-                let (tracked, fired) = router
-                    .track_line(state, line)
-                    .map_err(|error| error.to_string())?;
+                let (tracked, fired) = router.track_line(state, line)?;
                 post_fired(context, state, &fired, posted)?;
                 out.push(tracked.to_json_after(&fired, index + 1));
             }
-            Pending::Lines(reply, Ok(out))
+            Answer::Lines(Ok(out))
         }
-        Job::Sweep(now, reply) => {
+        Job::Sweep(now, _) => {
             let mut fired = Vec::new();
-            while let Some(step) = router
-                .sweep_next(state, now)
-                .map_err(|error| error.to_string())?
-            {
+            while let Some(step) = router.sweep_next(state, *now)? {
                 fired.extend(step);
             }
             post_fired(context, state, &fired, posted)?;
-            Pending::Lines(reply, Ok(fired.iter().map(|step| step.to_json()).collect()))
+            Answer::Lines(Ok(fired.iter().map(|step| step.to_json()).collect()))
         }
-        Job::Undelivered(limit, reply) => {
-            let list = state
-                .undelivered(limit)
-                .map_err(|error| error.to_string())?;
-            Pending::Listing(reply, list)
+        Job::Undelivered(limit, _) => Answer::Listing(state.undelivered(*limit)?),
+        Job::Delivered(seq, _) => {
+            state.delivered(*seq)?;
+            Answer::Done
         }
-        Job::Delivered(seq, ack) => {
-            state.delivered(seq).map_err(|error| error.to_string())?;
-            Pending::Done(ack)
-        }
-        Job::Escalations(since, limit, reply) => {
-            let list = state
-                .posted_since(since, limit)
-                .map_err(|error| error.to_string())?;
-            Pending::Listing(reply, list)
-        }
-        Job::Reload(_, ack) => Pending::Done(ack),
+        Job::Escalations(since, limit, _) => Answer::Listing(state.posted_since(*since, *limit)?),
+        Job::Reload(..) => Answer::Done,
     })
 }
 
@@ -701,12 +714,10 @@ fn route_lines(
     state: &mut dyn StateStore,
     lines: &[Vec<u8>],
     metrics: &Metrics,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, StateError> {
     let mut out = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
-        let outcome = router
-            .route_line(state, line)
-            .map_err(|error| error.to_string())?;
+        let outcome = router.route_line(state, line)?;
         match &outcome {
             Outcome::Decided {
                 duplicate: true, ..
@@ -727,16 +738,14 @@ fn post_fired(
     state: &mut dyn StateStore,
     fired: &[crate::route::Fired],
     posted: &mut bool,
-) -> Result<(), String> {
+) -> Result<(), StateError> {
     for step in fired {
-        state
-            .post(
-                step.at.instant,
-                &step.decision.lead,
-                &step.to_json(),
-                context.notifying,
-            )
-            .map_err(|error| error.to_string())?;
+        state.post(
+            step.at.instant,
+            &step.decision.lead,
+            &step.to_json(),
+            context.notifying,
+        )?;
     }
     if !fired.is_empty() {
         context

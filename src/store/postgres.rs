@@ -31,6 +31,7 @@ const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS assignments (
         lead TEXT NOT NULL, rep TEXT NOT NULL, at_s BIGINT NOT NULL, PRIMARY KEY (lead, rep));
     CREATE INDEX IF NOT EXISTS assignments_by_rep ON assignments (rep, at_s);
+    CREATE TABLE IF NOT EXISTS rep_totals (rep TEXT PRIMARY KEY, total BIGINT NOT NULL);
     CREATE TABLE IF NOT EXISTS lead_times (
         rep TEXT NOT NULL, lead_s BIGINT NOT NULL, lead TEXT NOT NULL,
         PRIMARY KEY (rep, lead_s, lead));
@@ -139,12 +140,13 @@ impl PostgresState {
             _ if transient(error) => StateErrorKind::Unavailable,
             _ => StateErrorKind::Failed,
         };
-        let detail = error
-            .as_db_error()
-            .map_or_else(|| error.to_string(), |db| db.message().to_string());
         StateError::new(
             kind,
-            format!("state database (PostgreSQL at {}): {detail}", self.place),
+            format!(
+                "state database (PostgreSQL at {}): {}",
+                self.place,
+                detail(error)
+            ),
         )
     }
 
@@ -265,9 +267,27 @@ impl PostgresState {
     }
 }
 
-/// Connects, retrying transient failures for up to 10 seconds.
+/// What went wrong, with its cause (`error connecting to server: Connection refused`).
+fn detail(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Connects, retrying transient failures for up to 5 seconds.
 fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut wait = std::time::Duration::from_millis(50);
     loop {
         match config.connect(NoTls) {
@@ -277,12 +297,9 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
                 wait = (wait * 2).min(std::time::Duration::from_secs(1));
             }
             Err(error) => {
-                let detail = error
-                    .as_db_error()
-                    .map_or_else(|| error.to_string(), |db| db.message().to_string());
                 return Err(StateError::new(
                     StateErrorKind::Unavailable,
-                    format!("cannot reach PostgreSQL at {place}: {detail}"),
+                    format!("cannot reach PostgreSQL at {place}: {}", detail(&error)),
                 ));
             }
         }
@@ -446,10 +463,15 @@ impl StateStore for PostgresState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
-        let since = since.map_or(i64::MIN, Timestamp::as_second);
+        let Some(since) = since else {
+            // Every assignment: a counter kept in the same transactions as the assignments.
+            let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
+            return Ok(row.map_or(0, |row| count(&row)));
+        };
+        // Since the roster's `as_of`: counted on the (rep, time) index, the assignments after it.
         let rows = self.query(
             "SELECT count(*) FROM assignments WHERE rep = $1 AND at_s >= $2",
-            &[&rep, &since],
+            &[&rep, &since.as_second()],
         )?;
         Ok(rows.first().map_or(0, count))
     }
@@ -466,11 +488,18 @@ impl StateStore for PostgresState {
              ON CONFLICT DO NOTHING",
             &[&rep, &lead_at.as_second(), &lead],
         )?;
-        self.execute(
+        let inserted = self.execute(
             "INSERT INTO assignments (lead, rep, at_s) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
             &[&lead, &rep, &at.as_second()],
         )?;
+        if inserted > 0 {
+            self.execute(
+                "INSERT INTO rep_totals (rep, total) VALUES ($1, 1) \
+                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + 1",
+                &[&rep],
+            )?;
+        }
         Ok(())
     }
 

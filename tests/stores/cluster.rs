@@ -2,7 +2,8 @@
 //! trust authentication on 127.0.0.1 only, run as a user that is not root (the `postgres` user
 //! when the tests run as root, as on CI). It is killed when the test process ends (the server
 //! runs under `setpriv --pdeathsig`, from a thread that lives as long as the process).
-//! `None`, with the reason, when PostgreSQL is not installed: `.ci/run` installs it.
+//! `Err`, with the reason, when PostgreSQL is not installed (`.ci/run` installs it), or when
+//! `SWITCHBOARD_TEST_POSTGRES=off`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -36,6 +37,12 @@ impl Cluster {
             .expect("a test database can be created");
         format!("postgres://switchboard@127.0.0.1:{}/{database}", self.port)
     }
+}
+
+/// Removes the cluster's directory (the server itself is killed when the process ends).
+pub fn remove_files() {
+    let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The cluster of this test process, started on first use.
@@ -105,6 +112,9 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Result<Cluster, String> {
+    if std::env::var("SWITCHBOARD_TEST_POSTGRES").is_ok_and(|value| value == "off") {
+        return Err("SWITCHBOARD_TEST_POSTGRES=off".to_string());
+    }
     let bin = binaries()?;
     let root = is_root();
     let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));

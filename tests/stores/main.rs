@@ -298,7 +298,7 @@ fn four_routers_at_once(store: Store) -> String {
     const PER_ROUTER: usize = 5000;
     let per_router = PER_ROUTER;
     let id = move |router: usize, n: usize| {
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             // An id the next router sends too.
             ((router + 1) % 4) * PER_ROUTER + n + 1
         } else {
@@ -490,6 +490,7 @@ fn main() {
             .map(|reason| format!(" (PostgreSQL: {reason})"))
             .unwrap_or_default()
     );
+    cluster::remove_files();
     if !failed.is_empty() {
         println!("failures: {failed:?}");
         std::process::exit(1);
