@@ -12,9 +12,45 @@ use std::sync::OnceLock;
 pub struct Cluster {
     pub port: u16,
     next_database: std::sync::atomic::AtomicUsize,
+    /// The server's command, to start it again.
+    bin: PathBuf,
+    data: PathBuf,
+    socket_dir: PathBuf,
+    root: bool,
 }
 
 impl Cluster {
+    /// Stops the server (a fast shutdown: sessions are cut, nothing committed is lost) and starts
+    /// it again on the same files and port, as a restart of the database does. Call it from the
+    /// thread that lives longest (the harness's main thread): the new server is killed when
+    /// that thread ends.
+    pub fn restart(&self) {
+        let pid = std::fs::read_to_string(self.data.join("postmaster.pid"))
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_string))
+            .expect("the server's pid file");
+        let stopped = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(stopped.success());
+        // A clean shutdown removes the pid file last (the process itself stays a zombie of
+        // ours, never reaped, so /proc would not tell).
+        let pid_file = self.data.join("postmaster.pid");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while pid_file.exists() {
+            assert!(std::time::Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut server = server_command(
+            &self.bin,
+            &self.data,
+            &self.socket_dir,
+            self.port,
+            self.root,
+        );
+        let child = server.spawn().expect("the server starts again");
+        std::mem::forget(child);
+        wait_until_ready(self.port).expect("the server answers again");
+    }
+
     /// A new, empty database on the cluster, as a `--state` URL.
     pub fn database(&self, name: &str) -> String {
         let n = self
@@ -153,16 +189,7 @@ fn start() -> Result<Cluster, String> {
     }
     let port = free_port();
     let (started, ready) = std::sync::mpsc::channel();
-    let mut server = as_cluster_user(&bin.join("postgres"), root);
-    server
-        .arg("-D")
-        .arg(&data)
-        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
-        .arg("-k")
-        .arg(&dir)
-        .args(["-c", "fsync=off", "-c", "max_connections=200"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    let mut server = server_command(&bin, &data, &dir, port, root);
     // The thread that starts the server lives as long as the process: the server gets SIGKILL
     // when it ends (pdeathsig follows the thread that forked it).
     std::thread::spawn(move || {
@@ -177,6 +204,32 @@ fn start() -> Result<Cluster, String> {
     if let Ok(Some(error)) = ready.recv() {
         return Err(format!("cannot start postgres: {error}"));
     }
+    wait_until_ready(port)?;
+    Ok(Cluster {
+        port,
+        next_database: std::sync::atomic::AtomicUsize::new(0),
+        bin,
+        data,
+        socket_dir: dir,
+        root,
+    })
+}
+
+fn server_command(bin: &Path, data: &Path, socket_dir: &Path, port: u16, root: bool) -> Command {
+    let mut server = as_cluster_user(&bin.join("postgres"), root);
+    server
+        .arg("-D")
+        .arg(data)
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-k")
+        .arg(socket_dir)
+        .args(["-c", "fsync=off", "-c", "max_connections=200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    server
+}
+
+fn wait_until_ready(port: u16) -> Result<(), String> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let connected = postgres::Client::connect(
@@ -184,15 +237,11 @@ fn start() -> Result<Cluster, String> {
             postgres::NoTls,
         );
         match connected {
-            Ok(_) => break,
+            Ok(_) => return Ok(()),
             Err(error) if std::time::Instant::now() > deadline => {
                 return Err(format!("the test cluster did not start: {error}"));
             }
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
         }
     }
-    Ok(Cluster {
-        port,
-        next_database: std::sync::atomic::AtomicUsize::new(0),
-    })
 }
