@@ -12,6 +12,7 @@ cargo bench --bench route
 cargo bench --bench diff
 cargo bench --bench lsp_latency
 cargo bench --bench serve
+bench/postgres.sh 30000   # needs PostgreSQL installed
 cargo build --release
 # The shapes that were once quadratic, from the command line; against an earlier build when
 # BASELINE names its binary (docs/benchmarks.md, Hostile shapes).

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The PostgreSQL state against SQLite and `:memory:` (docs/benchmarks.md, "State on PostgreSQL"):
+# `route` (release build) on the same generated leads with each store, then four `route`
+# processes at once on one PostgreSQL database, each with a quarter of the leads. Starts a
+# throwaway cluster of its own (initdb in a temporary directory, fsync on, a free port; as the
+# `postgres` user when run as root). Usage: bench/postgres.sh [LEADS] (default 100000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count="${1:-100000}"
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+[ -x "$bin/initdb" ] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 2; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $("$bin/postgres" --version)"
+cargo build --release --quiet
+cargo bench --bench route -- --bench --leads "$count" --write bench/out/pg >/dev/null
+work=$(mktemp -d)
+as_pg() { if [ "$(id -u)" = 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
+[ "$(id -u)" = 0 ] && chown postgres "$work"
+as_pg "$bin/initdb" -D "$work/data" -U switchboard --auth=trust >/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+as_pg "$bin/postgres" -D "$work/data" -p "$port" -k "$work" -c listen_addresses=127.0.0.1 >"$work/log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+until psql -qAt -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'select 1' >/dev/null 2>&1; do sleep 0.2; done
+policy=bench/out/pg/policy.route
+leads=bench/out/pg/leads.ndjson
+timed() { # label, state
+  local start end
+  start=$(date +%s.%N)
+  target/release/switchboard route "$policy" --state "$2" --now 2026-11-23T10:00:00Z --leads "$leads" --quiet >/dev/null
+  end=$(date +%s.%N)
+  python3 -c "t=$end-$start; print(f'| $1 | {t:.2f} s | {$count/t:,.0f} |')"
+}
+echo "| route, $count leads | time | leads/s |"
+echo "|---|---:|---:|"
+timed ":memory:" ":memory:"
+rm -f "$work/state.db"*
+timed "SQLite" "$work/state.db"
+psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database one'
+timed "PostgreSQL, one router" "postgres://switchboard@127.0.0.1:$port/one"
+psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database four'
+split -n l/4 -d "$leads" "$work/part."
+start=$(date +%s.%N)
+for part in "$work"/part.0*; do
+  target/release/switchboard route "$policy" --state "postgres://switchboard@127.0.0.1:$port/four" \
+    --now 2026-11-23T10:00:00Z --leads "$part" --quiet >/dev/null &
+done
+wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
+end=$(date +%s.%N)
+python3 -c "t=$end-$start; print(f'| PostgreSQL, four routers at once (a quarter each) | {t:.2f} s | {$count/t:,.0f} |')"
