@@ -437,7 +437,7 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     assert!(output.stdout.is_empty());
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(
-        err.contains("cannot reach PostgreSQL at 127.0.0.1:1/routing"),
+        err.contains("cannot connect to PostgreSQL at 127.0.0.1:1/routing"),
         "{err}"
     );
     assert!(

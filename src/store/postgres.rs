@@ -297,10 +297,17 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
                 wait = (wait * 2).min(std::time::Duration::from_secs(1));
             }
             Err(error) => {
-                return Err(StateError::new(
-                    StateErrorKind::Unavailable,
-                    format!("cannot reach PostgreSQL at {place}: {}", detail(&error)),
-                ));
+                let mut message = format!(
+                    "cannot connect to PostgreSQL at {place}: {}",
+                    detail(&error)
+                );
+                if error.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) {
+                    message.push_str(
+                        " (Switchboard creates its tables, not the database: create it once, as \
+                         with `createdb`)",
+                    );
+                }
+                return Err(StateError::new(StateErrorKind::Unavailable, message));
             }
         }
     }

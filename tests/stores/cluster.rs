@@ -36,7 +36,10 @@ impl Cluster {
         let pid_file = self.data.join("postmaster.pid");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while pid_file.exists() {
-            assert!(std::time::Instant::now() < deadline, "the server did not stop");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let mut server = server_command(
