@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::reader::{Limits, Line, read_line};
-use switchboard::route::state::StateErrorKind;
+use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{RouteConfig, Router, Tracked};
 
 #[derive(clap::Args)]
@@ -122,43 +122,42 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         read_line(input, limits.max_line_bytes)
             .map_err(|error| Failure::usage(format!("cannot read events: {error}")))
     };
-    while let Some(mut line) = read(&mut input)? {
-        state
-            .begin()
-            .map_err(|error| Failure::usage(error.to_string()))?;
-        let mut in_batch = 0;
-        loop {
+    let mut pending: Vec<Line> = Vec::with_capacity(BATCH);
+    while let Some(line) = read(&mut input)? {
+        // The batch is read before the state is touched: no lock is held while waiting for a
+        // producer.
+        pending.clear();
+        pending.push(line);
+        while pending.len() < BATCH && !input.buffer().is_empty() {
+            match read(&mut input)? {
+                Some(next) => pending.push(next),
+                None => break,
+            }
+        }
+        let mut conflicts = 0;
+        let answers = loop {
+            match track_batch(&router, state.as_mut(), &pending, limits.max_line_bytes) {
+                Ok(answers) => break answers,
+                // Another router changed the same lead: the batch is tracked again.
+                Err(error) if error.kind == StateErrorKind::Conflict && conflicts < 20 => {
+                    conflicts += 1;
+                    let _ = state.rollback();
+                }
+                Err(error) => {
+                    let _ = state.rollback();
+                    return Err(stopped(&error.to_string(), printed, "events"));
+                }
+            }
+        };
+        for (tracked, fired) in answers {
             lines += 1;
-            in_batch += 1;
-            let (tracked, fired) = match &line {
-                Line::TooLong(length) => (
-                    Tracked::Invalid(switchboard::route::life::EventError {
-                        code: "event.too_long",
-                        message: format!(
-                            "line is {length} bytes, more than the limit of {}",
-                            limits.max_line_bytes
-                        ),
-                        lead: None,
-                    }),
-                    Vec::new(),
-                ),
-                Line::Text(bytes) => router
-                    .track_line(state.as_mut(), bytes)
-                    .map_err(|error| stopped(&error.to_string(), printed, "events"))?,
-            };
             if matches!(tracked, Tracked::Invalid(_)) {
                 errors += 1;
             }
             batch.push_str(&tracked.to_json_after(&fired, lines));
             batch.push('\n');
-            if in_batch == BATCH || input.buffer().is_empty() {
-                break;
-            }
-            match read(&mut input)? {
-                Some(next) => line = next,
-                None => break,
-            }
         }
+        // Committed by `track_batch`; printed only now.
         commit_then_print(state.as_mut(), &mut output, &mut batch, "events")?;
         printed = lines;
     }
@@ -175,6 +174,34 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Tracks a batch's event lines in one transaction and commits it.
+fn track_batch(
+    router: &Router<'_>,
+    state: &mut dyn StateStore,
+    lines: &[Line],
+    max_line_bytes: usize,
+) -> Result<Vec<(Tracked, Vec<switchboard::route::Fired>)>, StateError> {
+    state.begin()?;
+    let mut answers = Vec::with_capacity(lines.len());
+    for line in lines {
+        answers.push(match line {
+            Line::TooLong(length) => (
+                Tracked::Invalid(switchboard::route::life::EventError {
+                    code: "event.too_long",
+                    message: format!(
+                        "line is {length} bytes, more than the limit of {max_line_bytes}"
+                    ),
+                    lead: None,
+                }),
+                Vec::new(),
+            ),
+            Line::Text(bytes) => router.track_line(state, bytes)?,
+        });
+    }
+    state.commit()?;
+    Ok(answers)
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {

@@ -175,8 +175,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             wire::write_outcome(&mut batch, outcome, counts.lines);
             batch.push('\n');
         }
-        // Decisions are written only once they are durable: a killed run leaves no line on
-        // stdout that the state does not also hold.
+        // Decisions are written only once they are durable (`decide_batch` committed them): a
+        // killed run leaves no line on stdout that the state does not also hold.
         commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
         printed = counts.lines;
         if let Some(bar) = &progress {
@@ -258,7 +258,7 @@ fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
 /// How many times a batch is decided again after a conflict with another router.
 const CONFLICT_RETRIES: u32 = 20;
 
-/// Decides a batch's lines in one open transaction (left open for the caller to commit). When
+/// Decides a batch's lines in one transaction and commits it. When
 /// the state reports a conflict with another router (a shared PostgreSQL state), the batch is
 /// rolled back and decided again, a bounded number of times. `Err` carries the failure and the
 /// index of the line it happened at.
@@ -286,8 +286,14 @@ fn decide_batch(
                 }
             }
         }
-        let Some((error, index)) = failed else {
-            return Ok(());
+        let (error, index) = match failed {
+            // Committed here, inside the retry: a conflict found at commit (a serialization
+            // failure) is decided again like any other.
+            None => match state.commit() {
+                Ok(()) => return Ok(()),
+                Err(error) => (error, lines.len().saturating_sub(1)),
+            },
+            Some(failed) => failed,
         };
         attempt += 1;
         if error.kind != StateErrorKind::Conflict || attempt > CONFLICT_RETRIES {

@@ -56,6 +56,8 @@ pub struct PostgresState {
     in_batch: bool,
     /// Rotation states read (and locked) or written in this batch; written back at commit.
     rotations: HashMap<String, (Option<String>, bool)>,
+    /// Reps whose `rep_totals` row this batch holds locked: their counts are read under it.
+    locked_reps: std::collections::HashSet<String>,
     statements: HashMap<&'static str, Statement>,
     scratch: Vec<u8>,
 }
@@ -113,6 +115,11 @@ impl PostgresState {
                  sslmode=disable",
             ));
         }
+        let mut config = config;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(5));
+        }
+        config.keepalives(true);
         let place = place_of(&config);
         let client = connect(&config, &place)?;
         let mut state = PostgresState {
@@ -121,6 +128,7 @@ impl PostgresState {
             place,
             in_batch: false,
             rotations: HashMap::new(),
+            locked_reps: std::collections::HashSet::new(),
             statements: HashMap::new(),
             scratch: Vec::with_capacity(1024),
         };
@@ -133,7 +141,8 @@ impl PostgresState {
         let kind = match error.code() {
             Some(code)
                 if code == &postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
-                    || code == &postgres::error::SqlState::T_R_DEADLOCK_DETECTED =>
+                    || code == &postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || code == &postgres::error::SqlState::LOCK_NOT_AVAILABLE =>
             {
                 StateErrorKind::Conflict
             }
@@ -245,6 +254,26 @@ impl PostgresState {
         Ok(Ok(()))
     }
 
+    /// Locks a rep's row until the batch ends, before any of the rep's counts is read: a
+    /// router that weighs this rep (its load, its caps) waits for another that is assigning it
+    /// to commit, so no cap is passed and no load is stale. (Every count is read after the rep
+    /// was locked: the router reads the load first for each candidate.)
+    fn lock_rep(&mut self, rep: &str) -> Result<(), StateError> {
+        if !self.in_batch || self.locked_reps.contains(rep) {
+            return Ok(());
+        }
+        self.execute(
+            "INSERT INTO rep_totals (rep, total) VALUES ($1, 0) ON CONFLICT (rep) DO NOTHING",
+            &[&rep],
+        )?;
+        self.query(
+            "SELECT total FROM rep_totals WHERE rep = $1 FOR UPDATE",
+            &[&rep],
+        )?;
+        self.locked_reps.insert(rep.to_string());
+        Ok(())
+    }
+
     /// Reconnects when the server went away between batches (a restart, a failover).
     fn reconnect_if_closed(&mut self) -> Result<(), StateError> {
         if self.client.is_closed() {
@@ -291,7 +320,24 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
     let mut wait = std::time::Duration::from_millis(50);
     loop {
         match config.connect(NoTls) {
-            Ok(client) => return Ok(client),
+            Ok(mut client) => {
+                // A lock held too long (another router stuck mid-batch) is a conflict to
+                // retry, not a wait without end; a session idle inside a batch (a producer
+                // that stopped writing) is ended by the server, releasing its locks.
+                let limited = client.batch_execute(
+                    "SET lock_timeout = '10s'; SET idle_in_transaction_session_timeout = '60s'",
+                );
+                if let Err(error) = limited {
+                    return Err(StateError::new(
+                        StateErrorKind::Unavailable,
+                        format!(
+                            "cannot configure the session at {place}: {}",
+                            detail(&error)
+                        ),
+                    ));
+                }
+                return Ok(client);
+            }
             Err(error) if transient(&error) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(std::time::Duration::from_secs(1));
@@ -334,6 +380,18 @@ fn count(row: &Row) -> u64 {
     u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
 }
 
+/// A ledger entry of `lead`, read back.
+fn decode(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
+    compact::decode_recorded(entry)
+        .filter(|recorded| recorded.decision.lead == lead)
+        .ok_or_else(|| {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                format!("state database: the recorded decision of `{lead}` cannot be read"),
+            )
+        })
+}
+
 fn read_life(lead: &str, text: &str) -> Result<Life, StateError> {
     serde_json::from_str(text).map_err(|error| {
         StateError::new(
@@ -354,6 +412,7 @@ impl StateStore for PostgresState {
             .map_err(|error| self.failure(&error))?;
         self.in_batch = true;
         self.rotations.clear();
+        self.locked_reps.clear();
         Ok(())
     }
 
@@ -376,6 +435,7 @@ impl StateStore for PostgresState {
         let committed = self.client.batch_execute("COMMIT");
         self.in_batch = false;
         self.rotations.clear();
+        self.locked_reps.clear();
         committed.map_err(|error| self.failure(&error))
     }
 
@@ -385,6 +445,7 @@ impl StateStore for PostgresState {
         }
         self.in_batch = false;
         self.rotations.clear();
+        self.locked_reps.clear();
         if self.client.is_closed() {
             // The server rolled it back when the connection went.
             return Ok(());
@@ -403,16 +464,18 @@ impl StateStore for PostgresState {
         else {
             return Ok(None);
         };
-        let entry: Vec<u8> = row.get(0);
-        compact::decode_recorded(&entry)
-            .filter(|recorded| recorded.decision.lead == lead)
-            .map(Some)
-            .ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Corrupt,
-                    format!("state database: the recorded decision of `{lead}` cannot be read"),
-                )
-            })
+        decode(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
+    }
+
+    fn recorded_for_update(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        let Some(row) = self.query_opt(
+            "SELECT entry FROM ledger WHERE lead = $1 FOR UPDATE",
+            &[&lead],
+        )?
+        else {
+            return Ok(None);
+        };
+        decode(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
@@ -470,6 +533,7 @@ impl StateStore for PostgresState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
+        self.lock_rep(rep)?;
         let Some(since) = since else {
             // Every assignment: a counter kept in the same transactions as the assignments.
             let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
@@ -516,6 +580,7 @@ impl StateStore for PostgresState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<u64, StateError> {
+        self.lock_rep(rep)?;
         let rows = self.query(
             "SELECT count(*) FROM lead_times WHERE rep = $1 AND lead_s >= $2 AND lead_s < $3",
             &[&rep, &from.as_second(), &to.as_second()],

@@ -181,7 +181,7 @@ impl Router<'_> {
         event: Event,
     ) -> Result<(Tracked, Vec<Fired>), StateError> {
         let lead = event.lead.as_str();
-        let Some(recorded) = state.recorded(lead)? else {
+        let Some(recorded) = state.recorded_for_update(lead)? else {
             return Ok((
                 invalid(
                     "event.unknown_lead",
@@ -383,7 +383,7 @@ impl Router<'_> {
         let Some((lead, scheduled)) = state.due(now, 1)?.into_iter().next() else {
             return Ok(None);
         };
-        let Some(recorded) = state.recorded(&lead)? else {
+        let Some(recorded) = state.recorded_for_update(&lead)? else {
             // Scheduled but not in the ledger (a hand-edited state): nothing to carry out.
             state.schedule(&lead, Some(scheduled), None)?;
             return Ok(Some(None));

@@ -100,6 +100,12 @@ pub trait StateStore {
     fn rollback(&mut self) -> Result<(), StateError>;
     /// What the ledger holds for a lead id, if it was routed before.
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError>;
+    /// [`StateStore::recorded`], holding the lead for the rest of the batch where several
+    /// routers share the store: what `track` and `sweep` read before they change a lead's
+    /// life, so that two of them never fire the same step.
+    fn recorded_for_update(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        self.recorded(lead)
+    }
     /// Records a decision (for the lead its `decision.lead` names).
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError>;
     /// Whether the store keeps traces, so that routers record them (`explain` from the ledger).
