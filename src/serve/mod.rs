@@ -536,6 +536,28 @@ enum Answer {
     Done,
 }
 
+/// What a batch decided, for `/metrics`: applied only when the batch commits.
+#[derive(Default)]
+struct Tally {
+    actions: Vec<&'static str>,
+    duplicates: u64,
+    escalations: u64,
+}
+
+impl Tally {
+    fn apply(&self, metrics: &Metrics) {
+        for &action in &self.actions {
+            metrics.decision(action);
+        }
+        metrics
+            .duplicates
+            .fetch_add(self.duplicates, Ordering::Relaxed);
+        metrics
+            .escalations
+            .fetch_add(self.escalations, Ordering::Relaxed);
+    }
+}
+
 /// How many times a batch is decided again after a conflict with another router.
 const CONFLICT_RETRIES: u32 = 20;
 
@@ -573,12 +595,22 @@ fn serve_batches(
         let mut attempt = 0;
         let outcome = loop {
             let mut posted = false;
+            let mut tally = Tally::default();
             let decided = state.begin().and_then(|()| {
                 let mut answers = Vec::with_capacity(batch.len());
                 for job in &batch {
-                    answers.push(decide(context, &mut router, state, job, &mut posted)?);
+                    answers.push(decide(
+                        context,
+                        &mut router,
+                        state,
+                        job,
+                        &mut posted,
+                        &mut tally,
+                    )?);
                 }
                 state.commit()?;
+                // Counted once the batch holds: not for an attempt undone by a conflict.
+                tally.apply(context.metrics);
                 Ok((answers, posted))
             });
             match decided {
@@ -668,17 +700,17 @@ fn decide(
     state: &mut dyn StateStore,
     job: &Job,
     posted: &mut bool,
+    tally: &mut Tally,
 ) -> Result<Answer, StateError> {
-    let metrics = context.metrics;
     Ok(match job {
-        Job::Leads(lines, _) => Answer::Lines(Ok(route_lines(router, state, lines, metrics)?)),
+        Job::Leads(lines, _) => Answer::Lines(Ok(route_lines(router, state, lines, tally)?)),
         Job::Hook(hook, payload, delivery, _) => {
             let mapping = match hook {
                 Hook::HubSpot => context.bundle.hubspot_map.as_ref(),
                 Hook::Standard => context.bundle.standard_map.as_ref(),
             };
             match payload_leads(mapping, payload, delivery.as_deref()) {
-                Ok(lines) => Answer::Lines(Ok(route_lines(router, state, &lines, metrics)?)),
+                Ok(lines) => Answer::Lines(Ok(route_lines(router, state, &lines, tally)?)),
                 Err(message) => Answer::Lines(Err(Failed::Payload(message))),
             }
         }
@@ -686,7 +718,7 @@ fn decide(
             let mut out = Vec::with_capacity(lines.len());
             for (index, line) in lines.iter().enumerate() {
                 let (tracked, fired) = router.track_line(state, line)?;
-                post_fired(context, state, &fired, posted)?;
+                post_fired(context, state, &fired, posted, tally)?;
                 out.push(tracked.to_json_after(&fired, index + 1));
             }
             Answer::Lines(Ok(out))
@@ -696,7 +728,7 @@ fn decide(
             while let Some(step) = router.sweep_next(state, *now)? {
                 fired.extend(step);
             }
-            post_fired(context, state, &fired, posted)?;
+            post_fired(context, state, &fired, posted, tally)?;
             Answer::Lines(Ok(fired.iter().map(|step| step.to_json()).collect()))
         }
         Job::Undelivered(limit, _) => Answer::Listing(state.undelivered(*limit)?),
@@ -713,7 +745,7 @@ fn route_lines(
     router: &mut Router<'_>,
     state: &mut dyn StateStore,
     lines: &[Vec<u8>],
-    metrics: &Metrics,
+    tally: &mut Tally,
 ) -> Result<Vec<String>, StateError> {
     let mut out = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
@@ -722,10 +754,10 @@ fn route_lines(
             Outcome::Decided {
                 duplicate: true, ..
             } => {
-                metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                tally.duplicates += 1;
             }
-            Outcome::Decided { decision, .. } => metrics.decision(decision.action.kind()),
-            Outcome::Invalid(_) => metrics.decision("error"),
+            Outcome::Decided { decision, .. } => tally.actions.push(decision.action.kind()),
+            Outcome::Invalid(_) => tally.actions.push("error"),
         }
         out.push(wire::outcome_json(&outcome, index + 1));
     }
@@ -738,6 +770,7 @@ fn post_fired(
     state: &mut dyn StateStore,
     fired: &[crate::route::Fired],
     posted: &mut bool,
+    tally: &mut Tally,
 ) -> Result<(), StateError> {
     for step in fired {
         state.post(
@@ -748,10 +781,7 @@ fn post_fired(
         )?;
     }
     if !fired.is_empty() {
-        context
-            .metrics
-            .escalations
-            .fetch_add(fired.len() as u64, Ordering::Relaxed);
+        tally.escalations += fired.len() as u64;
         *posted |= context.notifying;
     }
     Ok(())
