@@ -395,6 +395,51 @@ fn four_routers_at_once(store: Store) -> String {
     format!("{per_rep:?}")
 }
 
+/// Four routers at once on a pool whose members take at most 100 leads a day: 600 leads of one
+/// day, 150 per router. Exactly 100 go to each member, never 101, and the rest find nobody.
+fn four_routers_on_a_cap(store: Store) -> String {
+    let state = store.state("cap");
+    let dir = scratch(&format!("cap-{store:?}"));
+    let policy = dir.join("capped.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  created_at: time }\n\
+         calendar utc { timezone UTC  hours mon-sun 00:00-24:00 }\n\
+         pool desk { members a1, a2  strategy ordered  cap 100 per day  calendar utc }\n\
+         otherwise -> pool desk\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let routers: Vec<_> = (0..4)
+        .map(|router| {
+            let (policy, state) = (policy.clone(), state.clone());
+            std::thread::spawn(move || {
+                let input: String = (0..150)
+                    .map(|n| {
+                        format!(
+                            "{{\"id\":\"K-{router}-{n}\",\"created_at\":\"2026-11-24T{:02}:{:02}:00Z\"}}\n",
+                            n / 60,
+                            n % 60
+                        )
+                    })
+                    .collect();
+                json_lines(&ok(&run(&["route", &policy, "--state", &state, "--quiet"], &input)))
+            })
+        })
+        .collect();
+    let mut per_rep: BTreeMap<String, usize> = BTreeMap::new();
+    for router in routers {
+        for decision in router.join().unwrap() {
+            let rep = decision["rep"].as_str().unwrap_or("nobody").to_string();
+            *per_rep.entry(rep).or_default() += 1;
+        }
+    }
+    assert_eq!(per_rep.get("a1"), Some(&100), "{per_rep:?}");
+    assert_eq!(per_rep.get("a2"), Some(&100), "{per_rep:?}");
+    assert_eq!(per_rep.get("nobody"), Some(&400), "{per_rep:?}");
+    format!("{per_rep:?}")
+}
+
 #[derive(Clone, Copy)]
 enum Interrupt {
     /// `kill -9` of the router.
@@ -530,8 +575,9 @@ const SAME_ON_EVERY_STORE: [(&str, Body); 4] = [
 ];
 
 /// Tests whose outcome may differ between stores in its details (which router got which lead).
-const ON_EVERY_STORE: [(&str, Body); 2] = [
+const ON_EVERY_STORE: [(&str, Body); 3] = [
     ("four_routers_at_once", four_routers_at_once),
+    ("four_routers_on_a_cap", four_routers_on_a_cap),
     ("kill_minus_nine_mid_load", kill_minus_nine_mid_load),
 ];
 
