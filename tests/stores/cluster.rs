@@ -25,6 +25,12 @@ impl Cluster {
     /// thread that lives longest (the harness's main thread): the new server is killed when
     /// that thread ends.
     pub fn restart(&self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stops the server (a fast shutdown).
+    pub fn stop(&self) {
         let pid = std::fs::read_to_string(self.data.join("postmaster.pid"))
             .ok()
             .and_then(|text| text.lines().next().map(str::to_string))
@@ -42,6 +48,11 @@ impl Cluster {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// Starts the stopped server again on the same files and port, from the calling thread
+    /// (which should be the harness's main thread: the server dies with it).
+    pub fn start_again(&self) {
         let mut server = server_command(
             &self.bin,
             &self.data,

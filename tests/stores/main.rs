@@ -551,6 +551,82 @@ fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
     format!("{} printed before, {fresh_now} decided after", before.len())
 }
 
+/// `serve` on PostgreSQL while the database goes away and comes back: 503 while it is away
+/// (nothing recorded), then answers again by itself, the earlier decision kept.
+fn serve_while_the_database_is_away(store: Store) -> String {
+    use std::io::{BufRead, Read};
+    let state = store.state("serve_away");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", &example("routing.route"), "--state", &state])
+        .args(["--listen", "127.0.0.1:0", "--sweep-every", "3600"])
+        .env_remove("SWITCHBOARD_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let address: String = first
+        .split("http://")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+        .collect();
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+    });
+    let post = |id: &str| -> (u16, String) {
+        let body = format!(
+            r#"{{"id":"{id}","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
+        );
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "POST /v1/leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status = answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        (status, answer)
+    };
+    let (status, first_answer) = post("A-1");
+    assert_eq!(status, 200, "{first_answer}");
+    let cluster = cluster::cluster().unwrap();
+    cluster.stop();
+    let (status, away) = post("A-2");
+    assert_eq!(status, 503, "an answer while the database is away: {away}");
+    cluster.start_again();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, answer) = post("A-2");
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not recover: {answer}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // The decision made before the outage is still the recorded one.
+    let (_, again) = post("A-1");
+    assert!(again.contains("\"duplicate\":true"), "{again}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    assert!(server.wait().unwrap().success());
+    "503 while away, then 200".to_string()
+}
+
 fn kill_minus_nine_mid_load(store: Store) -> String {
     interrupted_load(store, Interrupt::Kill)
 }
@@ -582,7 +658,13 @@ const ON_EVERY_STORE: [(&str, Body); 3] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 1] = [("postgres_restart_mid_load", postgres_restart_mid_load)];
+const ON_POSTGRES: [(&str, Body); 2] = [
+    ("postgres_restart_mid_load", postgres_restart_mid_load),
+    (
+        "serve_while_the_database_is_away",
+        serve_while_the_database_is_away,
+    ),
+];
 
 fn main() {
     let filter: Vec<String> = std::env::args()
@@ -590,7 +672,11 @@ fn main() {
         .filter(|arg| !arg.starts_with('-'))
         .collect();
     let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let postgres = cluster::cluster().map(|_| ()).err();
+    let postgres = if cfg!(feature = "postgres") {
+        cluster::cluster().map(|_| ()).err()
+    } else {
+        Some("this build has no PostgreSQL support (the `postgres` feature is off)".to_string())
+    };
     let (mut passed, mut failed, mut not_run) = (0, Vec::new(), 0);
     let attempt = |name: String,
                    body: &dyn Fn() -> String,
@@ -654,6 +740,11 @@ fn main() {
     }
     for (name, body) in ON_POSTGRES {
         if !wanted(name) {
+            continue;
+        }
+        if name.starts_with("serve") && !cfg!(feature = "serve") {
+            println!("test {name} (postgres) ... not run: the `serve` feature is off");
+            not_run += 1;
             continue;
         }
         if let Some(reason) = &postgres {
