@@ -14,6 +14,7 @@
 //! a database written by a newer Switchboard is refused. Errors name the host, port and
 //! database, never the password.
 
+use super::{nanos, read_life};
 use jiff::Timestamp;
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
@@ -359,15 +360,6 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
     }
 }
 
-/// An instant as stored: nanoseconds since the epoch (saturating).
-fn nanos(at: Timestamp) -> i64 {
-    i64::try_from(at.as_nanosecond()).unwrap_or(if at.as_second() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
 fn from_nanos(at: i64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(at)).unwrap_or(Timestamp::MIN)
 }
@@ -390,15 +382,6 @@ fn decode(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
                 format!("state database: the recorded decision of `{lead}` cannot be read"),
             )
         })
-}
-
-fn read_life(lead: &str, text: &str) -> Result<Life, StateError> {
-    serde_json::from_str(text).map_err(|error| {
-        StateError::new(
-            StateErrorKind::Corrupt,
-            format!("state database: the life of `{lead}` cannot be read: {error}"),
-        )
-    })
 }
 
 impl StateStore for PostgresState {

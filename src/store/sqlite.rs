@@ -5,6 +5,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
+use super::{nanos, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -900,22 +901,4 @@ impl SqliteState {
             .db()?;
         rows.collect::<Result<Vec<_>, _>>().db()
     }
-}
-
-/// An instant as the `due` index keys it: nanoseconds since the epoch (saturating).
-fn nanos(at: Timestamp) -> i64 {
-    i64::try_from(at.as_nanosecond()).unwrap_or(if at.as_second() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn read_life(lead: &str, text: &str) -> Result<Life, StateError> {
-    serde_json::from_str(text).map_err(|error| {
-        StateError::new(
-            StateErrorKind::Corrupt,
-            format!("state database: the life of `{lead}` cannot be read: {error}"),
-        )
-    })
 }
