@@ -270,22 +270,8 @@ fn decide_batch(
 ) -> Result<(), (StateError, usize)> {
     let mut attempt = 0;
     loop {
-        outcomes.clear();
         state.begin().map_err(|error| (error, 0))?;
-        let mut failed = None;
-        for (index, line) in lines.iter().enumerate() {
-            let outcome = match line {
-                Line::TooLong(length) => Ok(router.too_long(*length)),
-                Line::Text(bytes) => router.route_line(state, bytes),
-            };
-            match outcome {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(error) => {
-                    failed = Some((error, index));
-                    break;
-                }
-            }
-        }
+        let failed = router.route_batch(state, lines, outcomes).err();
         let (error, index) = match failed {
             // Committed here, inside the retry: a conflict found at commit (a serialization
             // failure) is decided again like any other.

@@ -748,8 +748,11 @@ fn route_lines(
     tally: &mut Tally,
 ) -> Result<Vec<String>, StateError> {
     let mut out = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        let outcome = router.route_line(state, line)?;
+    let mut outcomes = Vec::with_capacity(lines.len());
+    router
+        .route_batch(state, lines, &mut outcomes)
+        .map_err(|(error, _)| error)?;
+    for (index, outcome) in outcomes.into_iter().enumerate() {
         match &outcome {
             Outcome::Decided {
                 duplicate: true, ..

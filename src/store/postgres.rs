@@ -24,7 +24,7 @@ use switchboard_core::route::state::{
 };
 
 /// The version of the tables this build writes.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BYTEA NOT NULL);
@@ -46,7 +46,9 @@ const TABLES: &str = "
         seq BIGSERIAL PRIMARY KEY, at_ns BIGINT NOT NULL, lead TEXT NOT NULL, body TEXT NOT NULL,
         pending BOOLEAN NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_ns, seq);
-    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending;";
+    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending;
+    CREATE TABLE IF NOT EXISTS gate (id INTEGER PRIMARY KEY);
+    INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;";
 
 /// State in a PostgreSQL database.
 pub struct PostgresState {
@@ -57,10 +59,14 @@ pub struct PostgresState {
     in_batch: bool,
     /// Rotation states read (and locked) or written in this batch; written back at commit.
     rotations: HashMap<String, (Option<String>, bool)>,
-    /// Reps whose `rep_totals` row this batch holds locked: their counts are read under it.
-    locked_reps: std::collections::HashSet<String>,
+    /// Reps whose `rep_totals` row this batch holds locked, with their total (this batch's
+    /// assignments included): their counts are read under the lock.
+    locked_reps: HashMap<String, u64>,
+    /// Whether this batch holds the gate (see [`PostgresState::gate`]).
+    gated: bool,
+    /// The batch's writes and reads kept current with them.
+    pending: Pending,
     statements: HashMap<&'static str, Statement>,
-    scratch: Vec<u8>,
 }
 
 /// Where a configuration points, without its password.
@@ -129,9 +135,10 @@ impl PostgresState {
             place,
             in_batch: false,
             rotations: HashMap::new(),
-            locked_reps: std::collections::HashSet::new(),
+            locked_reps: HashMap::new(),
+            gated: false,
+            pending: Pending::default(),
             statements: HashMap::new(),
-            scratch: Vec::with_capacity(1024),
         };
         state.migrate()?;
         Ok(state)
@@ -177,6 +184,8 @@ impl PostgresState {
         sql: &'static str,
         values: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<u64, StateError> {
+        // Every write inside a batch is made under the gate.
+        self.gate()?;
         let statement = self.statement(sql)?;
         self.client
             .execute(&statement, values)
@@ -255,24 +264,165 @@ impl PostgresState {
         Ok(Ok(()))
     }
 
-    /// Locks a rep's row until the batch ends, before any of the rep's counts is read: a
-    /// router that weighs this rep (its load, its caps) waits for another that is assigning it
-    /// to commit, so no cap is passed and no load is stale. (Every count is read after the rep
-    /// was locked: the router reads the load first for each candidate.)
-    fn lock_rep(&mut self, rep: &str) -> Result<(), StateError> {
-        if !self.in_batch || self.locked_reps.contains(rep) {
+    /// Takes the gate: the one row that every batch which locks or writes anything locks
+    /// first, until it ends. Batches that write take turns in one order, so two of them never
+    /// wait on each other's rows (a deadlock PostgreSQL would only detect after
+    /// `deadlock_timeout`, a second by default); a pool's rotation and a rep's counts are still
+    /// locked row by row under it. Reading (the read-ahead of the ledger, parsing) stays
+    /// outside, so routers overlap everything but their decisions and writes.
+    fn gate(&mut self) -> Result<(), StateError> {
+        if !self.in_batch || self.gated {
             return Ok(());
         }
-        self.execute(
-            "INSERT INTO rep_totals (rep, total) VALUES ($1, 0) ON CONFLICT (rep) DO NOTHING",
-            &[&rep],
-        )?;
-        self.query(
+        self.gated = true;
+        self.query("SELECT id FROM gate WHERE id = 1 FOR UPDATE", &[])?;
+        Ok(())
+    }
+
+    /// Locks a rep's row until the batch ends, before any of the rep's counts is read, and
+    /// answers the rep's total: a router that weighs this rep (its load, its caps) waits for
+    /// another that is assigning it to commit, so no cap is passed and no load is stale.
+    /// (Every count is read after the rep was locked: the router reads the load first for
+    /// each candidate.)
+    fn lock_rep(&mut self, rep: &str) -> Result<u64, StateError> {
+        if let Some(total) = self.locked_reps.get(rep) {
+            return Ok(*total);
+        }
+        if !self.in_batch {
+            let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
+            return Ok(row.map_or(0, |row| count(&row)));
+        }
+        self.gate()?;
+        let mut row = self.query_opt(
             "SELECT total FROM rep_totals WHERE rep = $1 FOR UPDATE",
             &[&rep],
         )?;
-        self.locked_reps.insert(rep.to_string());
+        if row.is_none() {
+            self.execute(
+                "INSERT INTO rep_totals (rep, total) VALUES ($1, 0) ON CONFLICT (rep) DO NOTHING",
+                &[&rep],
+            )?;
+            row = self.query_opt(
+                "SELECT total FROM rep_totals WHERE rep = $1 FOR UPDATE",
+                &[&rep],
+            )?;
+        }
+        // This batch's assignments of the rep not sent yet.
+        let unsent = self
+            .pending
+            .assignments
+            .iter()
+            .filter(|assignment| assignment.rep == rep)
+            .count() as u64;
+        let total = row.map_or(0, |row| count(&row)) + unsent;
+        self.locked_reps.insert(rep.to_string(), total);
+        Ok(total)
+    }
+
+    /// Sends the batch's writes, one statement per table. Leads recorded by another router
+    /// since this one read ahead are a conflict: the batch is decided again.
+    fn flush(&mut self) -> Result<(), StateError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.gate()?;
+        let ledger = std::mem::take(&mut self.pending.ledger);
+        self.pending.ledger_index.clear();
+        if !ledger.is_empty() {
+            let leads: Vec<&str> = ledger.iter().map(|(lead, _)| lead.as_str()).collect();
+            let entries: Vec<&[u8]> = ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
+            let rows = self.query(
+                "INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[]) \
+                 ON CONFLICT (lead) DO NOTHING RETURNING lead",
+                &[&leads, &entries],
+            )?;
+            if rows.len() < ledger.len() {
+                let inserted: std::collections::HashSet<String> =
+                    rows.iter().map(|row| row.get::<_, String>(0)).collect();
+                let taken = leads
+                    .iter()
+                    .find(|lead| !inserted.contains(**lead))
+                    .copied()
+                    .unwrap_or_default();
+                return Err(recorded_elsewhere(taken));
+            }
+            for (lead, entry) in ledger {
+                self.pending.ahead.insert(lead, Some(entry));
+            }
+        }
+        let assignments = std::mem::take(&mut self.pending.assignments);
+        if !assignments.is_empty() {
+            let leads: Vec<&str> = assignments.iter().map(|a| a.lead.as_str()).collect();
+            let reps: Vec<&str> = assignments.iter().map(|a| a.rep.as_str()).collect();
+            let at: Vec<i64> = assignments.iter().map(|a| a.at_s).collect();
+            let lead_at: Vec<i64> = assignments.iter().map(|a| a.lead_s).collect();
+            self.execute(
+                "INSERT INTO assignments (lead, rep, at_s) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
+                &[&leads, &reps, &at],
+            )?;
+            self.execute(
+                "INSERT INTO lead_times (rep, lead_s, lead) \
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
+                &[&reps, &lead_at, &leads],
+            )?;
+            let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
+            for rep in &reps {
+                *per_rep.entry(rep).or_default() += 1;
+            }
+            let names: Vec<&str> = per_rep.keys().copied().collect();
+            let added: Vec<i64> = per_rep.values().copied().collect();
+            self.execute(
+                "INSERT INTO rep_totals (rep, total) SELECT * FROM unnest($1::text[], $2::bigint[]) \
+                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total",
+                &[&names, &added],
+            )?;
+        }
+        let prospects = std::mem::take(&mut self.pending.prospects);
+        if !prospects.is_empty() {
+            let mut fields = Vec::new();
+            let mut keys = Vec::new();
+            let mut lead_at = Vec::new();
+            let mut leads = Vec::new();
+            let mut reps = Vec::new();
+            for (field, by_key) in &prospects {
+                for (key, remembered) in by_key {
+                    for (at, lead, rep) in remembered {
+                        fields.push(field.as_str());
+                        keys.push(key.as_str());
+                        lead_at.push(*at);
+                        leads.push(lead.as_str());
+                        reps.push(rep.as_str());
+                    }
+                }
+            }
+            self.execute(
+                "INSERT INTO prospects (field, key, lead_s, lead, rep) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[]) \
+                 ON CONFLICT (field, key, lead_s, lead) DO UPDATE SET rep = excluded.rep",
+                &[&fields, &keys, &lead_at, &leads, &reps],
+            )?;
+        }
+        let due = std::mem::take(&mut self.pending.due);
+        if !due.is_empty() {
+            let at: Vec<i64> = due.iter().map(|(at, _)| *at).collect();
+            let leads: Vec<&str> = due.iter().map(|(_, lead)| lead.as_str()).collect();
+            self.execute(
+                "INSERT INTO due (at_ns, lead) SELECT * FROM unnest($1::bigint[], $2::text[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&at, &leads],
+            )?;
+        }
         Ok(())
+    }
+
+    /// Ends the batch's bookkeeping (after a commit or a rollback).
+    fn end_batch(&mut self) {
+        self.in_batch = false;
+        self.gated = false;
+        self.rotations.clear();
+        self.locked_reps.clear();
+        self.pending.clear();
     }
 
     /// Reconnects when the server went away between batches (a restart, a failover).
@@ -372,6 +522,15 @@ fn count(row: &Row) -> u64 {
     u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
 }
 
+/// The conflict of a lead another router recorded after this one looked: the batch is
+/// decided again (and then answers the recorded decision).
+fn recorded_elsewhere(lead: &str) -> StateError {
+    StateError::new(
+        StateErrorKind::Conflict,
+        format!("state database: lead `{lead}` was recorded by another router at the same time"),
+    )
+}
+
 /// A ledger entry of `lead`, read back.
 fn decode(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
     compact::decode_recorded(entry)
@@ -384,6 +543,82 @@ fn decode(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
         })
 }
 
+/// An assignment of this batch, not sent yet.
+struct Assignment {
+    lead: String,
+    rep: String,
+    /// Routing time (loads count by it), in seconds.
+    at_s: i64,
+    /// The lead's own time (period caps count by it), in seconds.
+    lead_s: i64,
+}
+
+/// What a batch wrote, sent together at commit (one statement per table), and what it read,
+/// kept current with its own writes. Only leads the read-ahead found absent from the ledger
+/// are written here: their rows are new, so nothing read from the database counts them yet.
+/// Everything else (`track`, `sweep`) is written at once.
+#[derive(Default)]
+struct Pending {
+    /// The ledger entries of the batch's leads as read ahead (`None`: not in the ledger), and
+    /// the entries this batch sent.
+    ahead: HashMap<String, Option<Vec<u8>>>,
+    /// Leads read ahead as absent and not assigned yet by this batch.
+    fresh: std::collections::HashSet<String>,
+    /// Ledger entries recorded by this batch, and where each lead's is.
+    ledger: Vec<(String, Vec<u8>)>,
+    ledger_index: HashMap<String, usize>,
+    assignments: Vec<Assignment>,
+    /// Per field, per key: (lead second, lead, rep) remembered by this batch.
+    prospects: HashMap<String, HashMap<String, Vec<(i64, String, String)>>>,
+    /// (due nanoseconds, lead) scheduled for the first time by this batch.
+    due: Vec<(i64, String)>,
+    /// Loads since a time already counted, per rep: (since second, count), this batch's
+    /// assignments included.
+    loads: HashMap<String, Vec<(i64, u64)>>,
+    /// Period-cap windows already counted, per rep: (from second, to second, count).
+    windows: HashMap<String, Vec<(i64, i64, u64)>>,
+}
+
+impl Pending {
+    /// Whether nothing waits to be sent.
+    fn is_empty(&self) -> bool {
+        self.ledger.is_empty()
+            && self.assignments.is_empty()
+            && self.prospects.is_empty()
+            && self.due.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.ahead.clear();
+        self.fresh.clear();
+        self.ledger.clear();
+        self.ledger_index.clear();
+        self.assignments.clear();
+        self.prospects.clear();
+        self.due.clear();
+        self.loads.clear();
+        self.windows.clear();
+    }
+
+    /// Counts one more assignment in the counts already read.
+    fn count(&mut self, rep: &str, at_s: i64, lead_s: i64) {
+        if let Some(loads) = self.loads.get_mut(rep) {
+            for (since, count) in loads {
+                if at_s >= *since {
+                    *count += 1;
+                }
+            }
+        }
+        if let Some(windows) = self.windows.get_mut(rep) {
+            for (from, to, count) in windows {
+                if *from <= lead_s && lead_s < *to {
+                    *count += 1;
+                }
+            }
+        }
+    }
+}
+
 impl StateStore for PostgresState {
     fn begin(&mut self) -> Result<(), StateError> {
         if self.in_batch {
@@ -393,9 +628,8 @@ impl StateStore for PostgresState {
         self.client
             .batch_execute("BEGIN")
             .map_err(|error| self.failure(&error))?;
+        self.end_batch();
         self.in_batch = true;
-        self.rotations.clear();
-        self.locked_reps.clear();
         Ok(())
     }
 
@@ -403,12 +637,14 @@ impl StateStore for PostgresState {
         if !self.in_batch {
             return Ok(());
         }
-        let dirty: Vec<(String, String)> = self
+        self.flush()?;
+        let mut dirty: Vec<(String, String)> = self
             .rotations
             .iter()
             .filter(|(_, (_, dirty))| *dirty)
             .filter_map(|(pool, (state, _))| state.clone().map(|state| (pool.clone(), state)))
             .collect();
+        dirty.sort();
         for (pool, state) in dirty {
             self.execute(
                 "UPDATE rotations SET state = $2 WHERE pool = $1",
@@ -416,9 +652,7 @@ impl StateStore for PostgresState {
             )?;
         }
         let committed = self.client.batch_execute("COMMIT");
-        self.in_batch = false;
-        self.rotations.clear();
-        self.locked_reps.clear();
+        self.end_batch();
         committed.map_err(|error| self.failure(&error))
     }
 
@@ -426,9 +660,7 @@ impl StateStore for PostgresState {
         if !self.in_batch {
             return Ok(());
         }
-        self.in_batch = false;
-        self.rotations.clear();
-        self.locked_reps.clear();
+        self.end_batch();
         if self.client.is_closed() {
             // The server rolled it back when the connection went.
             return Ok(());
@@ -442,7 +674,50 @@ impl StateStore for PostgresState {
         true
     }
 
+    fn reads_ahead(&self) -> bool {
+        true
+    }
+
+    fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
+        if !self.in_batch || leads.is_empty() {
+            return Ok(());
+        }
+        let unread: Vec<&str> = leads
+            .iter()
+            .filter(|lead| {
+                !self.pending.ahead.contains_key(**lead)
+                    && !self.pending.ledger_index.contains_key(**lead)
+            })
+            .copied()
+            .collect();
+        let rows = self.query(
+            "SELECT lead, entry FROM ledger WHERE lead = ANY($1)",
+            &[&unread],
+        )?;
+        for lead in &unread {
+            self.pending.ahead.insert((*lead).to_string(), None);
+        }
+        for row in rows {
+            self.pending.ahead.insert(row.get(0), Some(row.get(1)));
+        }
+        for lead in unread {
+            if matches!(self.pending.ahead.get(lead), Some(None)) {
+                self.pending.fresh.insert(lead.to_string());
+            }
+        }
+        Ok(())
+    }
+
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        if let Some(index) = self.pending.ledger_index.get(lead) {
+            return decode(lead, &self.pending.ledger[*index].1).map(Some);
+        }
+        if let Some(ahead) = self.pending.ahead.get(lead) {
+            return ahead
+                .as_deref()
+                .map(|entry| decode(lead, entry))
+                .transpose();
+        }
         let Some(row) = self.query_opt("SELECT entry FROM ledger WHERE lead = $1", &[&lead])?
         else {
             return Ok(None);
@@ -451,6 +726,9 @@ impl StateStore for PostgresState {
     }
 
     fn recorded_for_update(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        // What this batch recorded must be in the table to be locked there.
+        self.flush()?;
+        self.gate()?;
         let Some(row) = self.query_opt(
             "SELECT entry FROM ledger WHERE lead = $1 FOR UPDATE",
             &[&lead],
@@ -462,23 +740,25 @@ impl StateStore for PostgresState {
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        compact::encode_recorded(entry, &mut scratch);
+        let mut encoded = Vec::with_capacity(256);
+        compact::encode_recorded(entry, &mut encoded);
+        let lead = &entry.decision.lead;
+        if self.in_batch {
+            if let Some(Some(_)) = self.pending.ahead.get(lead) {
+                return Err(recorded_elsewhere(lead));
+            }
+            self.pending
+                .ledger_index
+                .insert(lead.clone(), self.pending.ledger.len());
+            self.pending.ledger.push((lead.clone(), encoded));
+            return Ok(());
+        }
         let inserted = self.execute(
             "INSERT INTO ledger (lead, entry) VALUES ($1, $2) ON CONFLICT (lead) DO NOTHING",
-            &[&entry.decision.lead, &scratch],
-        );
-        self.scratch = scratch;
-        if inserted? == 0 {
-            // Another router recorded this lead after this one looked: decide the batch again.
-            return Err(StateError::new(
-                StateErrorKind::Conflict,
-                format!(
-                    "state database: lead `{}` was recorded by another router at the same time",
-                    entry.decision.lead
-                ),
-            ));
+            &[lead, &encoded],
+        )?;
+        if inserted == 0 {
+            return Err(recorded_elsewhere(lead));
         }
         Ok(())
     }
@@ -487,16 +767,23 @@ impl StateStore for PostgresState {
         if let Some((state, _)) = self.rotations.get(pool) {
             return Ok(state.clone());
         }
-        // The row exists before it is locked, so that the first routers of a new pool queue up
-        // on it too.
-        self.execute(
-            "INSERT INTO rotations (pool, state) VALUES ($1, '') ON CONFLICT (pool) DO NOTHING",
-            &[&pool],
-        )?;
-        let row = self.query_opt(
+        self.gate()?;
+        let mut row = self.query_opt(
             "SELECT state FROM rotations WHERE pool = $1 FOR UPDATE",
             &[&pool],
         )?;
+        if row.is_none() {
+            // The row exists before it is locked, so that the first routers of a new pool
+            // queue up on it too.
+            self.execute(
+                "INSERT INTO rotations (pool, state) VALUES ($1, '') ON CONFLICT (pool) DO NOTHING",
+                &[&pool],
+            )?;
+            row = self.query_opt(
+                "SELECT state FROM rotations WHERE pool = $1 FOR UPDATE",
+                &[&pool],
+            )?;
+        }
         let state = row
             .map(|row| row.get::<_, String>(0))
             .filter(|state| !state.is_empty());
@@ -516,18 +803,41 @@ impl StateStore for PostgresState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
-        self.lock_rep(rep)?;
+        let total = self.lock_rep(rep)?;
         let Some(since) = since else {
             // Every assignment: a counter kept in the same transactions as the assignments.
-            let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
-            return Ok(row.map_or(0, |row| count(&row)));
+            return Ok(total);
         };
-        // Since the roster's `as_of`: counted on the (rep, time) index, the assignments after it.
+        let since = since.as_second();
+        if let Some((_, count)) = self
+            .pending
+            .loads
+            .get(rep)
+            .and_then(|loads| loads.iter().find(|(at, _)| *at == since))
+        {
+            return Ok(*count);
+        }
+        // Since the roster's `as_of`: counted on the (rep, time) index once a batch, then kept
+        // current with the batch's assignments.
         let rows = self.query(
             "SELECT count(*) FROM assignments WHERE rep = $1 AND at_s >= $2",
-            &[&rep, &since.as_second()],
+            &[&rep, &since],
         )?;
-        Ok(rows.first().map_or(0, count))
+        let unsent = self
+            .pending
+            .assignments
+            .iter()
+            .filter(|assignment| assignment.rep == rep && assignment.at_s >= since)
+            .count() as u64;
+        let count = rows.first().map_or(0, count) + unsent;
+        if self.in_batch {
+            self.pending
+                .loads
+                .entry(rep.to_string())
+                .or_default()
+                .push((since, count));
+        }
+        Ok(count)
     }
 
     fn assign(
@@ -537,15 +847,30 @@ impl StateStore for PostgresState {
         at: Timestamp,
         lead_at: Timestamp,
     ) -> Result<(), StateError> {
+        let (at_s, lead_s) = (at.as_second(), lead_at.as_second());
+        if self.in_batch && self.pending.fresh.remove(lead) {
+            // A lead new to the ledger has no assignment yet: sent at commit.
+            self.pending.assignments.push(Assignment {
+                lead: lead.to_string(),
+                rep: rep.to_string(),
+                at_s,
+                lead_s,
+            });
+            if let Some(total) = self.locked_reps.get_mut(rep) {
+                *total += 1;
+            }
+            self.pending.count(rep, at_s, lead_s);
+            return Ok(());
+        }
         self.execute(
             "INSERT INTO lead_times (rep, lead_s, lead) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
-            &[&rep, &lead_at.as_second(), &lead],
+            &[&rep, &lead_s, &lead],
         )?;
         let inserted = self.execute(
             "INSERT INTO assignments (lead, rep, at_s) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
-            &[&lead, &rep, &at.as_second()],
+            &[&lead, &rep, &at_s],
         )?;
         if inserted > 0 {
             self.execute(
@@ -553,7 +878,13 @@ impl StateStore for PostgresState {
                  ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + 1",
                 &[&rep],
             )?;
+            if let Some(total) = self.locked_reps.get_mut(rep) {
+                *total += 1;
+            }
         }
+        // Counted again from the tables when next asked.
+        self.pending.loads.remove(rep);
+        self.pending.windows.remove(rep);
         Ok(())
     }
 
@@ -564,11 +895,34 @@ impl StateStore for PostgresState {
         to: Timestamp,
     ) -> Result<u64, StateError> {
         self.lock_rep(rep)?;
+        let (from, to) = (from.as_second(), to.as_second());
+        if let Some((_, _, count)) = self.pending.windows.get(rep).and_then(|windows| {
+            windows
+                .iter()
+                .find(|(start, end, _)| *start == from && *end == to)
+        }) {
+            return Ok(*count);
+        }
         let rows = self.query(
             "SELECT count(*) FROM lead_times WHERE rep = $1 AND lead_s >= $2 AND lead_s < $3",
-            &[&rep, &from.as_second(), &to.as_second()],
+            &[&rep, &from, &to],
         )?;
-        Ok(rows.first().map_or(0, count))
+        let unsent = self
+            .pending
+            .assignments
+            .iter()
+            .filter(|a| a.rep == rep && from <= a.lead_s && a.lead_s < to)
+            .count() as u64;
+        let count = rows.first().map_or(0, count) + unsent;
+        if self.in_batch {
+            let windows = self.pending.windows.entry(rep.to_string()).or_default();
+            // A rep's old windows are never asked for again once time has moved on.
+            if windows.len() >= 16 {
+                windows.remove(0);
+            }
+            windows.push((from, to, count));
+        }
+        Ok(count)
     }
 
     fn remember(
@@ -579,10 +933,28 @@ impl StateStore for PostgresState {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
+        let lead_s = lead_at.as_second();
+        if self.in_batch {
+            let remembered = self
+                .pending
+                .prospects
+                .entry(field.to_string())
+                .or_default()
+                .entry(key.to_string())
+                .or_default();
+            match remembered
+                .iter_mut()
+                .find(|(at, earlier, _)| *at == lead_s && earlier == lead)
+            {
+                Some(entry) => entry.2 = rep.to_string(),
+                None => remembered.push((lead_s, lead.to_string(), rep.to_string())),
+            }
+            return Ok(());
+        }
         self.execute(
             "INSERT INTO prospects (field, key, lead_s, lead, rep) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (field, key, lead_s, lead) DO UPDATE SET rep = excluded.rep",
-            &[&field, &key, &lead_at.as_second(), &lead, &rep],
+            &[&field, &key, &lead_s, &lead, &rep],
         )?;
         Ok(())
     }
@@ -595,12 +967,39 @@ impl StateStore for PostgresState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError> {
+        let (from, to) = (from.as_second(), to.as_second());
         let row = self.query_opt(
-            "SELECT rep FROM prospects WHERE field = $1 AND key = $2 AND lead_s >= $3 \
-             AND lead_s <= $4 AND lead <> $5 ORDER BY lead_s DESC LIMIT 1",
-            &[&field, &key, &from.as_second(), &to.as_second(), &lead],
+            "SELECT lead_s, lead, rep FROM prospects WHERE field = $1 AND key = $2 \
+             AND lead_s >= $3 AND lead_s <= $4 AND lead <> $5 \
+             ORDER BY lead_s DESC, lead DESC LIMIT 1",
+            &[&field, &key, &from, &to, &lead],
         )?;
-        Ok(row.map(|row| row.get(0)))
+        let stored: Option<(i64, String, String)> =
+            row.map(|row| (row.get(0), row.get(1), row.get(2)));
+        // The latest of the table's and this batch's (by lead time, then lead id).
+        let unsent = self
+            .pending
+            .prospects
+            .get(field)
+            .and_then(|by_key| by_key.get(key))
+            .and_then(|remembered| {
+                remembered
+                    .iter()
+                    .filter(|(at, other, _)| from <= *at && *at <= to && other != lead)
+                    .max_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)))
+                    .cloned()
+            });
+        let latest = match (stored, unsent) {
+            (Some(stored), Some(unsent)) => {
+                if (unsent.0, &unsent.1) > (stored.0, &stored.1) {
+                    Some(unsent)
+                } else {
+                    Some(stored)
+                }
+            }
+            (stored, unsent) => stored.or(unsent),
+        };
+        Ok(latest.map(|(_, _, rep)| rep))
     }
 
     fn schedule(
@@ -612,6 +1011,16 @@ impl StateStore for PostgresState {
         if from == to {
             return Ok(());
         }
+        if self.in_batch
+            && from.is_none()
+            && let Some(to) = to
+        {
+            // A lead's first step: sent at commit.
+            self.pending.due.push((nanos(to), lead.to_string()));
+            return Ok(());
+        }
+        // Moving a step: what this batch scheduled must be in the table first.
+        self.flush()?;
         if let Some(from) = from {
             self.execute(
                 "DELETE FROM due WHERE at_ns = $1 AND lead = $2",
@@ -632,6 +1041,8 @@ impl StateStore for PostgresState {
         now: Timestamp,
         limit_to: usize,
     ) -> Result<Vec<(String, Timestamp)>, StateError> {
+        self.flush()?;
+        self.gate()?;
         let rows = self.query(
             // Locked until the batch ends, and skipped by the other routers' sweeps: every step
             // fires once however many sweep at the same time.
@@ -673,6 +1084,7 @@ impl StateStore for PostgresState {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError> {
+        self.flush()?;
         let rows = self.query(
             "SELECT l.lead, l.entry, v.entry FROM ledger l LEFT JOIN lives v ON v.lead = l.lead",
             &[],
@@ -700,6 +1112,7 @@ impl StateStore for PostgresState {
         body: &str,
         pending: bool,
     ) -> Result<u64, StateError> {
+        self.gate()?;
         let rows = self.query(
             "INSERT INTO outbox (at_ns, lead, body, pending) VALUES ($1, $2, $3, $4) \
              RETURNING seq",

@@ -43,6 +43,27 @@ pub struct RouteConfig {
     pub limits: Limits,
 }
 
+/// A line of a batch as [`Router::route_batch`] takes it: its bytes, or (`Err`) the length of
+/// a line longer than the limit, whose bytes were skipped.
+pub trait BatchLine {
+    fn bytes(&self) -> Result<&[u8], usize>;
+}
+
+impl BatchLine for reader::Line {
+    fn bytes(&self) -> Result<&[u8], usize> {
+        match self {
+            reader::Line::Text(bytes) => Ok(bytes),
+            reader::Line::TooLong(length) => Err(*length),
+        }
+    }
+}
+
+impl BatchLine for Vec<u8> {
+    fn bytes(&self) -> Result<&[u8], usize> {
+        Ok(self)
+    }
+}
+
 /// Routes leads for one policy.
 pub struct Router<'a> {
     policy: &'a Policy,
@@ -192,6 +213,52 @@ impl<'a> Router<'a> {
             Err(error) => Ok(Outcome::Invalid(error)),
             Ok(lead) => self.route_lead(state, &lead),
         }
+    }
+
+    /// Routes a batch of lines, in order, into `outcomes` (cleared first), inside a batch the
+    /// caller began. A store that reads ahead ([`StateStore::reads_ahead`]) is given every
+    /// parsed lead id first. `Err` carries the state's failure and the index of the line it
+    /// happened at.
+    pub fn route_batch<L: BatchLine>(
+        &self,
+        state: &mut dyn StateStore,
+        lines: &[L],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), (StateError, usize)> {
+        outcomes.clear();
+        if !state.reads_ahead() {
+            for (index, line) in lines.iter().enumerate() {
+                let outcome = match line.bytes() {
+                    Ok(bytes) => self.route_line(state, bytes),
+                    Err(length) => Ok(self.too_long(length)),
+                };
+                outcomes.push(outcome.map_err(|error| (error, index))?);
+            }
+            return Ok(());
+        }
+        let parsed: Vec<Result<ParsedLead, Outcome>> = lines
+            .iter()
+            .map(|line| match line.bytes() {
+                Ok(bytes) => parse_lead(self.policy, bytes, &self.config.limits)
+                    .map_err(Outcome::Invalid),
+                Err(length) => Err(self.too_long(length)),
+            })
+            .collect();
+        let ids: Vec<&str> = parsed
+            .iter()
+            .filter_map(|lead| lead.as_ref().ok().map(|lead| lead.id.as_str()))
+            .collect();
+        state.read_ahead(&ids).map_err(|error| (error, 0))?;
+        for (index, lead) in parsed.into_iter().enumerate() {
+            let outcome = match lead {
+                Ok(lead) => self
+                    .route_lead(state, &lead)
+                    .map_err(|error| (error, index))?,
+                Err(outcome) => outcome,
+            };
+            outcomes.push(outcome);
+        }
+        Ok(())
     }
 
     /// The outcome of a line longer than the limit.

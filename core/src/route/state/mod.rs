@@ -100,6 +100,17 @@ pub trait StateStore {
     fn rollback(&mut self) -> Result<(), StateError>;
     /// What the ledger holds for a lead id, if it was routed before.
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError>;
+    /// Whether the store wants a batch's lead ids before the batch is decided
+    /// ([`StateStore::read_ahead`]): a store behind a network reads them in one round trip.
+    fn reads_ahead(&self) -> bool {
+        false
+    }
+    /// The lead ids a batch is about to route, read ahead of their [`StateStore::recorded`]
+    /// (called inside the batch, after [`StateStore::begin`]).
+    fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
+        let _ = leads;
+        Ok(())
+    }
     /// [`StateStore::recorded`], holding the lead for the rest of the batch where several
     /// routers share the store: what `track` and `sweep` read before they change a lead's
     /// life, so that two of them never fire the same step.
