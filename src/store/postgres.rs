@@ -26,7 +26,11 @@ use switchboard_core::route::state::{
 /// The version of the tables this build writes.
 const SCHEMA_VERSION: i32 = 2;
 
-const TABLES: &str = "
+/// The migrations, in order: the database at version `n` has run the first `n`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [TABLES_1, TABLES_2];
+
+/// Version 1: the tables.
+const TABLES_1: &str = "
     CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BYTEA NOT NULL);
     CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS assignments (
@@ -46,9 +50,26 @@ const TABLES: &str = "
         seq BIGSERIAL PRIMARY KEY, at_ns BIGINT NOT NULL, lead TEXT NOT NULL, body TEXT NOT NULL,
         pending BOOLEAN NOT NULL);
     CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_ns, seq);
-    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending;
+    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending;";
+
+/// Version 2: ids and names compare byte by byte (as in SQLite: the due index's ties by lead
+/// id, and no locale's collation on every key of every index), and the gate row.
+const TABLES_2: &str = r#"
+    ALTER TABLE ledger ALTER COLUMN lead TYPE TEXT COLLATE "C";
+    ALTER TABLE rotations ALTER COLUMN pool TYPE TEXT COLLATE "C";
+    ALTER TABLE assignments ALTER COLUMN lead TYPE TEXT COLLATE "C",
+        ALTER COLUMN rep TYPE TEXT COLLATE "C";
+    ALTER TABLE rep_totals ALTER COLUMN rep TYPE TEXT COLLATE "C";
+    ALTER TABLE lead_times ALTER COLUMN rep TYPE TEXT COLLATE "C",
+        ALTER COLUMN lead TYPE TEXT COLLATE "C";
+    ALTER TABLE prospects ALTER COLUMN field TYPE TEXT COLLATE "C",
+        ALTER COLUMN key TYPE TEXT COLLATE "C", ALTER COLUMN lead TYPE TEXT COLLATE "C",
+        ALTER COLUMN rep TYPE TEXT COLLATE "C";
+    ALTER TABLE lives ALTER COLUMN lead TYPE TEXT COLLATE "C";
+    ALTER TABLE due ALTER COLUMN lead TYPE TEXT COLLATE "C";
+    ALTER TABLE outbox ALTER COLUMN lead TYPE TEXT COLLATE "C";
     CREATE TABLE IF NOT EXISTS gate (id INTEGER PRIMARY KEY);
-    INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;";
+    INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;"#;
 
 /// State in a PostgreSQL database.
 pub struct PostgresState {
@@ -252,8 +273,11 @@ impl PostgresState {
                 ),
             )));
         }
-        if version.is_none_or(|version| version < SCHEMA_VERSION) {
-            transaction.batch_execute(TABLES)?;
+        let version = version.unwrap_or(0);
+        if version < SCHEMA_VERSION {
+            for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+                transaction.batch_execute(migration)?;
+            }
             transaction.execute("DELETE FROM switchboard_schema", &[])?;
             transaction.execute(
                 "INSERT INTO switchboard_schema (version) VALUES ($1)",
