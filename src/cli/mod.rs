@@ -37,6 +37,8 @@ enum Command {
     /// Run the router as an HTTP service: POST leads and events, escalations swept on a timer
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// The state's tables: init, migrate, export (NDJSON), import (SQLite <-> PostgreSQL)
+    State(state::StateArgs),
     /// Run the policies' `test` blocks: pass / FAIL per test, coverage of rules
     Test(test::TestArgs),
     /// Explain how one lead was (or would be) routed: rules tried, candidates, SLA
@@ -69,6 +71,7 @@ mod report;
 mod route;
 #[cfg(feature = "serve")]
 mod serve;
+mod state;
 mod test;
 mod threads;
 
@@ -108,6 +111,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
+        Command::State(args) => state::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Fmt(args) => fmt::run(&args),

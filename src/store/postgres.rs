@@ -14,11 +14,12 @@
 //! a database written by a newer Switchboard is refused. Errors name the host, port and
 //! database, never the password.
 
-use super::{nanos, read_life};
+use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
 use switchboard_core::route::life::Life;
+use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
     Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
 };
@@ -83,6 +84,8 @@ pub struct PostgresState {
     /// Reps whose `rep_totals` row this batch holds locked, with their total (this batch's
     /// assignments included): their counts are read under the lock.
     locked_reps: HashMap<String, u64>,
+    /// The tables' version when this router connected (0: created then).
+    tables_found: i64,
     /// Whether this batch holds the gate (see [`PostgresState::gate`]).
     gated: bool,
     /// The batch's writes and reads kept current with them.
@@ -158,6 +161,7 @@ impl PostgresState {
             rotations: HashMap::new(),
             locked_reps: HashMap::new(),
             gated: false,
+            tables_found: 0,
             pending: Pending::default(),
             statements: HashMap::new(),
         };
@@ -167,25 +171,7 @@ impl PostgresState {
 
     /// A failure of this database as a state error naming it.
     fn failure(&self, error: &postgres::Error) -> StateError {
-        let kind = match error.code() {
-            Some(code)
-                if code == &postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
-                    || code == &postgres::error::SqlState::T_R_DEADLOCK_DETECTED
-                    || code == &postgres::error::SqlState::LOCK_NOT_AVAILABLE =>
-            {
-                StateErrorKind::Conflict
-            }
-            _ if transient(error) => StateErrorKind::Unavailable,
-            _ => StateErrorKind::Failed,
-        };
-        StateError::new(
-            kind,
-            format!(
-                "state database (PostgreSQL at {}): {}",
-                self.place,
-                detail(error)
-            ),
-        )
+        failure_at(&self.place, error)
     }
 
     fn statement(&mut self, sql: &'static str) -> Result<Statement, StateError> {
@@ -274,6 +260,7 @@ impl PostgresState {
             )));
         }
         let version = version.unwrap_or(0);
+        self.tables_found = i64::from(version);
         if version < SCHEMA_VERSION {
             for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
                 transaction.batch_execute(migration)?;
@@ -471,6 +458,29 @@ impl PostgresState {
     }
 }
 
+/// A failure of the database at `place` as a state error naming it.
+fn failure_at(place: &str, error: &postgres::Error) -> StateError {
+    let kind = match error.code() {
+        Some(code)
+            if code == &postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                || code == &postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                || code == &postgres::error::SqlState::LOCK_NOT_AVAILABLE =>
+        {
+            StateErrorKind::Conflict
+        }
+        _ if transient(error) => StateErrorKind::Unavailable,
+        _ => StateErrorKind::Failed,
+    };
+    StateError::new(
+        kind,
+        format!(
+            "state database (PostgreSQL at {}): {}",
+            place,
+            detail(error)
+        ),
+    )
+}
+
 /// What went wrong, with its cause (`error connecting to server: Connection refused`).
 fn detail(error: &postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
@@ -534,9 +544,6 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
     }
 }
 
-fn from_nanos(at: i64) -> Timestamp {
-    Timestamp::from_nanosecond(i128::from(at)).unwrap_or(Timestamp::MIN)
-}
 
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -555,16 +562,195 @@ fn recorded_elsewhere(lead: &str) -> StateError {
     )
 }
 
-/// A ledger entry of `lead`, read back.
-fn decode(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
-    compact::decode_recorded(entry)
-        .filter(|recorded| recorded.decision.lead == lead)
-        .ok_or_else(|| {
-            StateError::new(
-                StateErrorKind::Corrupt,
-                format!("state database: the recorded decision of `{lead}` cannot be read"),
-            )
-        })
+
+impl PostgresState {
+    /// Visits the rows of one query as they arrive, each made into a state row.
+    fn visit_rows(
+        &mut self,
+        sql: &str,
+        make: impl Fn(&Row) -> Result<StateRow, StateError>,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let place = &self.place;
+        let mut rows = self
+            .client
+            .query_raw(sql, std::iter::empty::<i32>())
+            .map_err(|error| failure_at(place, &error))?;
+        while let Some(row) = rows.next().map_err(|error| failure_at(place, &error))? {
+            visit(make(&row)?)?;
+        }
+        Ok(())
+    }
+
+    fn export_rows(
+        &mut self,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        self.visit_rows(
+            "SELECT lead, entry FROM ledger ORDER BY lead",
+            |row| read_entry(row.get(0), row.get(1)).map(StateRow::Ledger),
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT lead, entry FROM lives ORDER BY lead",
+            |row| read_life(row.get(0), row.get(1)).map(StateRow::Life),
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT pool, state FROM rotations WHERE state <> '' ORDER BY pool",
+            |row| {
+                Ok(StateRow::Rotation {
+                    pool: row.get(0),
+                    state: row.get(1),
+                })
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT lead, rep, at_s FROM assignments ORDER BY lead, rep",
+            |row| {
+                Ok(StateRow::Assignment {
+                    lead: row.get(0),
+                    rep: row.get(1),
+                    at: from_seconds(row.get(2)),
+                })
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT rep, lead_s, lead FROM lead_times ORDER BY rep, lead_s, lead",
+            |row| {
+                Ok(StateRow::LeadTime {
+                    rep: row.get(0),
+                    lead_at: from_seconds(row.get(1)),
+                    lead: row.get(2),
+                })
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT field, key, lead_s, lead, rep FROM prospects ORDER BY field, key, lead_s, lead",
+            |row| {
+                Ok(StateRow::Prospect {
+                    field: row.get(0),
+                    key: row.get(1),
+                    lead_at: from_seconds(row.get(2)),
+                    lead: row.get(3),
+                    rep: row.get(4),
+                })
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT at_ns, lead FROM due ORDER BY at_ns, lead",
+            |row| {
+                Ok(StateRow::Due {
+                    at: from_nanos(row.get(0)),
+                    lead: row.get(1),
+                })
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox ORDER BY seq",
+            |row| {
+                Ok(StateRow::Outbox(Outgoing {
+                    seq: u64::try_from(row.get::<_, i64>(0)).unwrap_or_default(),
+                    at: from_nanos(row.get(1)),
+                    lead: row.get(2),
+                    body: row.get(3),
+                    pending: row.get(4),
+                }))
+            },
+            visit,
+        )
+    }
+
+    fn import_rows(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        let leads = self
+            .query_opt("SELECT count(*) FROM ledger", &[])?
+            .map_or(0, |row| count(&row));
+        if leads > 0 {
+            return Err(not_empty(i64::try_from(leads).unwrap_or(i64::MAX)));
+        }
+        let mut imported = 0;
+        for row in rows {
+            match row? {
+                StateRow::Ledger(recorded) => {
+                    let mut entry = Vec::with_capacity(256);
+                    compact::encode_recorded(&recorded, &mut entry);
+                    self.execute(
+                        "INSERT INTO ledger (lead, entry) VALUES ($1, $2)",
+                        &[&recorded.decision.lead, &entry],
+                    )?
+                }
+                StateRow::Life(life) => self.execute(
+                    "INSERT INTO lives (lead, entry) VALUES ($1, $2) \
+                     ON CONFLICT (lead) DO UPDATE SET entry = excluded.entry",
+                    &[&life.lead, &life_text(&life)?],
+                )?,
+                StateRow::Rotation { pool, state } => self.execute(
+                    "INSERT INTO rotations (pool, state) VALUES ($1, $2) \
+                     ON CONFLICT (pool) DO UPDATE SET state = excluded.state",
+                    &[&pool, &state],
+                )?,
+                StateRow::Assignment { lead, rep, at } => self.execute(
+                    "INSERT INTO assignments (lead, rep, at_s) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&lead, &rep, &at.as_second()],
+                )?,
+                StateRow::LeadTime { rep, lead_at, lead } => self.execute(
+                    "INSERT INTO lead_times (rep, lead_s, lead) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&rep, &lead_at.as_second(), &lead],
+                )?,
+                StateRow::Prospect {
+                    field,
+                    key,
+                    lead_at,
+                    lead,
+                    rep,
+                } => self.execute(
+                    "INSERT INTO prospects (field, key, lead_s, lead, rep) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (field, key, lead_s, lead) DO UPDATE SET rep = excluded.rep",
+                    &[&field, &key, &lead_at.as_second(), &lead, &rep],
+                )?,
+                StateRow::Due { at, lead } => self.execute(
+                    "INSERT INTO due (at_ns, lead) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&nanos(at), &lead],
+                )?,
+                StateRow::Outbox(message) => self.execute(
+                    "INSERT INTO outbox (seq, at_ns, lead, body, pending) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &i64::try_from(message.seq).unwrap_or(i64::MAX),
+                        &nanos(message.at),
+                        &message.lead,
+                        &message.body,
+                        &message.pending,
+                    ],
+                )?,
+            };
+            imported += 1;
+        }
+        // What the tables derive from the rows: each rep's total, the outbox's next number.
+        self.execute(
+            "INSERT INTO rep_totals (rep, total) SELECT rep, count(*) FROM assignments GROUP BY rep \
+             ON CONFLICT (rep) DO UPDATE SET total = excluded.total",
+            &[],
+        )?;
+        self.query(
+            "SELECT setval(pg_get_serial_sequence('outbox', 'seq'), \
+             greatest((SELECT max(seq) FROM outbox), 1), (SELECT max(seq) FROM outbox) IS NOT NULL)",
+            &[],
+        )?;
+        Ok(imported)
+    }
 }
 
 /// An assignment of this batch, not sent yet.
@@ -734,19 +920,19 @@ impl StateStore for PostgresState {
 
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         if let Some(index) = self.pending.ledger_index.get(lead) {
-            return decode(lead, &self.pending.ledger[*index].1).map(Some);
+            return read_entry(lead, &self.pending.ledger[*index].1).map(Some);
         }
         if let Some(ahead) = self.pending.ahead.get(lead) {
             return ahead
                 .as_deref()
-                .map(|entry| decode(lead, entry))
+                .map(|entry| read_entry(lead, entry))
                 .transpose();
         }
         let Some(row) = self.query_opt("SELECT entry FROM ledger WHERE lead = $1", &[&lead])?
         else {
             return Ok(None);
         };
-        decode(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
+        read_entry(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
     }
 
     fn recorded_for_update(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
@@ -760,7 +946,7 @@ impl StateStore for PostgresState {
         else {
             return Ok(None);
         };
-        decode(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
+        read_entry(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
@@ -1087,15 +1273,7 @@ impl StateStore for PostgresState {
     }
 
     fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
-        let text = serde_json::to_string(&life).map_err(|error| {
-            StateError::new(
-                StateErrorKind::Failed,
-                format!(
-                    "state database: cannot write the life of `{}`: {error}",
-                    life.lead
-                ),
-            )
-        })?;
+        let text = life_text(&life)?;
         self.execute(
             "INSERT INTO lives (lead, entry) VALUES ($1, $2) \
              ON CONFLICT (lead) DO UPDATE SET entry = excluded.entry",
@@ -1117,12 +1295,7 @@ impl StateStore for PostgresState {
             let lead: String = row.get(0);
             let entry: Vec<u8> = row.get(1);
             let life: Option<String> = row.get(2);
-            let recorded = compact::decode_recorded(&entry).ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Corrupt,
-                    format!("state database: the recorded decision of `{lead}` cannot be read"),
-                )
-            })?;
+            let recorded = read_entry(&lead, &entry)?;
             let life = life.map(|text| read_life(&lead, &text)).transpose()?;
             visit(recorded, life);
         }
@@ -1173,5 +1346,41 @@ impl StateStore for PostgresState {
             &[&nanos(since), &limit(limit_to)],
         )?;
         Ok(PostgresState::outgoing(rows))
+    }
+
+    fn tables_version(&self) -> Option<(i64, i64)> {
+        Some((self.tables_found, i64::from(SCHEMA_VERSION)))
+    }
+
+    fn export(
+        &mut self,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        self.reconnect_if_closed()?;
+        // One snapshot for every table: the rows as of one moment, while routers go on.
+        self.client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .map_err(|error| self.failure(&error))?;
+        let exported = self.export_rows(visit);
+        let ended = self.client.batch_execute("COMMIT");
+        exported?;
+        ended.map_err(|error| self.failure(&error))
+    }
+
+    fn import(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        self.begin()?;
+        match self.import_rows(rows) {
+            Ok(imported) => {
+                self.commit()?;
+                Ok(imported)
+            }
+            Err(error) => {
+                let _ = self.rollback();
+                Err(error)
+            }
+        }
     }
 }

@@ -5,12 +5,13 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
-use super::{nanos, read_life};
+use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
 use std::path::Path;
 use switchboard_core::route::life::Life;
+use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
     Loads, Outgoing, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
 };
@@ -42,6 +43,8 @@ impl<T> Database<T> for rusqlite::Result<T> {
 /// State in a SQLite file (`.switchboard/state.db` by default).
 pub struct SqliteState {
     connection: Connection,
+    /// The tables' version when the file was opened (0: a new file).
+    tables_found: i64,
     in_batch: bool,
     /// Rotation states read or written in this batch; written back at commit.
     rotations: HashMap<String, (String, bool)>,
@@ -95,10 +98,12 @@ impl SqliteState {
         // FULL: a committed batch survives power loss too, and its decisions are only printed
         // after the commit.
         connection.pragma_update(None, "synchronous", "FULL")?;
-        if let Err(refusal) = migrate(&connection)? {
-            return Ok(Err(refusal));
-        }
+        let found = match migrate(&connection)? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         Ok(Ok(SqliteState {
+            tables_found: found,
             connection,
             in_batch: false,
             rotations: HashMap::new(),
@@ -265,7 +270,8 @@ fn since_key(since: Option<Timestamp>) -> i64 {
 
 /// Creates the tables, or brings an older file's up to [`SCHEMA_VERSION`], in one transaction.
 /// A file written by a newer Switchboard is refused, never changed.
-fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::Error> {
+/// Answers the version found (0: a new file).
+fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite::Error> {
     connection.execute_batch("BEGIN IMMEDIATE")?;
     let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     if version > SCHEMA_VERSION {
@@ -320,7 +326,7 @@ fn migrate(connection: &Connection) -> Result<Result<(), StateError>, rusqlite::
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
     connection.execute_batch("COMMIT")?;
-    Ok(Ok(()))
+    Ok(Ok(version))
 }
 
 /// Schedules the escalation steps of decisions recorded before the due index existed (a file of
@@ -407,6 +413,203 @@ fn is_busy(error: &rusqlite::Error) -> bool {
     )
 }
 
+impl SqliteState {
+    /// Visits the rows of one query, each made into a state row.
+    fn visit_rows(
+        &self,
+        sql: &str,
+        make: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Result<StateRow, StateError>>,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        let mut statement = self.connection.prepare(sql).db()?;
+        let mut rows = statement.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            visit(make(row).db()??)?;
+        }
+        Ok(())
+    }
+
+    fn export_rows(
+        &self,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        self.visit_rows(
+            "SELECT lead, entry FROM ledger ORDER BY lead",
+            |row| {
+                let lead: String = row.get(0)?;
+                let entry: Vec<u8> = row.get(1)?;
+                Ok(read_entry(&lead, &entry).map(StateRow::Ledger))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT lead, entry FROM lives ORDER BY lead",
+            |row| {
+                let lead: String = row.get(0)?;
+                let text: String = row.get(1)?;
+                Ok(read_life(&lead, &text).map(StateRow::Life))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT pool, state FROM rotations ORDER BY pool",
+            |row| {
+                Ok(Ok(StateRow::Rotation {
+                    pool: row.get(0)?,
+                    state: row.get(1)?,
+                }))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT lead, rep, at_s FROM assignments ORDER BY lead, rep",
+            |row| {
+                Ok(Ok(StateRow::Assignment {
+                    lead: row.get(0)?,
+                    rep: row.get(1)?,
+                    at: from_seconds(row.get(2)?),
+                }))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT rep, lead_s, lead FROM lead_times ORDER BY rep, lead_s, lead",
+            |row| {
+                Ok(Ok(StateRow::LeadTime {
+                    rep: row.get(0)?,
+                    lead_at: from_seconds(row.get(1)?),
+                    lead: row.get(2)?,
+                }))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT field, key, lead_s, lead, rep FROM prospects ORDER BY field, key, lead_s, lead",
+            |row| {
+                Ok(Ok(StateRow::Prospect {
+                    field: row.get(0)?,
+                    key: row.get(1)?,
+                    lead_at: from_seconds(row.get(2)?),
+                    lead: row.get(3)?,
+                    rep: row.get(4)?,
+                }))
+            },
+            visit,
+        )?;
+        // Steps scheduled by routing and not yet taken into the index are due steps too.
+        self.visit_rows(
+            "SELECT at_ns, lead FROM due UNION SELECT at_ns, lead FROM pending_due \
+             ORDER BY at_ns, lead",
+            |row| {
+                Ok(Ok(StateRow::Due {
+                    at: from_nanos(row.get(0)?),
+                    lead: row.get(1)?,
+                }))
+            },
+            visit,
+        )?;
+        self.visit_rows(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox ORDER BY seq",
+            |row| {
+                Ok(Ok(StateRow::Outbox(Outgoing {
+                    seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(),
+                    at: from_nanos(row.get(1)?),
+                    lead: row.get(2)?,
+                    body: row.get(3)?,
+                    pending: row.get(4)?,
+                })))
+            },
+            visit,
+        )
+    }
+
+    fn import_rows(
+        &self,
+        rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        let leads: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM ledger", [], |row| row.get(0))
+            .db()?;
+        if leads > 0 {
+            return Err(not_empty(leads));
+        }
+        // Counts derived from the tables are counted again from the imported rows.
+        self.connection
+            .execute_batch("DELETE FROM load_counts; DELETE FROM window_counts")
+            .db()?;
+        let mut count = 0;
+        for row in rows {
+            let row = row?;
+            let (sql, values): (&str, Vec<rusqlite::types::Value>) = match row {
+                StateRow::Ledger(recorded) => {
+                    let mut entry = Vec::with_capacity(256);
+                    compact::encode_recorded(&recorded, &mut entry);
+                    (
+                        "INSERT INTO ledger (lead, entry) VALUES (?1, ?2)",
+                        vec![recorded.decision.lead.into(), entry.into()],
+                    )
+                }
+                StateRow::Life(life) => (
+                    "INSERT OR REPLACE INTO lives (lead, entry) VALUES (?1, ?2)",
+                    vec![life.lead.clone().into(), life_text(&life)?.into()],
+                ),
+                StateRow::Rotation { pool, state } => (
+                    "INSERT OR REPLACE INTO rotations (pool, state) VALUES (?1, ?2)",
+                    vec![pool.into(), state.into()],
+                ),
+                StateRow::Assignment { lead, rep, at } => (
+                    "INSERT OR IGNORE INTO assignments (lead, rep, at_s) VALUES (?1, ?2, ?3)",
+                    vec![lead.into(), rep.into(), at.as_second().into()],
+                ),
+                StateRow::LeadTime { rep, lead_at, lead } => (
+                    "INSERT OR IGNORE INTO lead_times (rep, lead_s, lead) VALUES (?1, ?2, ?3)",
+                    vec![rep.into(), lead_at.as_second().into(), lead.into()],
+                ),
+                StateRow::Prospect {
+                    field,
+                    key,
+                    lead_at,
+                    lead,
+                    rep,
+                } => (
+                    "INSERT OR REPLACE INTO prospects (field, key, lead_s, lead, rep) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    vec![
+                        field.into(),
+                        key.into(),
+                        lead_at.as_second().into(),
+                        lead.into(),
+                        rep.into(),
+                    ],
+                ),
+                StateRow::Due { at, lead } => (
+                    "INSERT OR IGNORE INTO due (at_ns, lead) VALUES (?1, ?2)",
+                    vec![nanos(at).into(), lead.into()],
+                ),
+                StateRow::Outbox(message) => (
+                    "INSERT INTO outbox (seq, at_ns, lead, body, pending) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    vec![
+                        i64::try_from(message.seq).unwrap_or(i64::MAX).into(),
+                        nanos(message.at).into(),
+                        message.lead.into(),
+                        message.body.into(),
+                        i64::from(message.pending).into(),
+                    ],
+                ),
+            };
+            self.connection
+                .prepare_cached(sql)
+                .db()?
+                .execute(rusqlite::params_from_iter(values))
+                .db()?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
 impl StateStore for SqliteState {
     fn begin(&mut self) -> Result<(), StateError> {
         if self.in_batch {
@@ -479,15 +682,7 @@ impl StateStore for SqliteState {
         let Some(entry) = entry else {
             return Ok(None);
         };
-        compact::decode_recorded(&entry)
-            .filter(|recorded| recorded.decision.lead == lead)
-            .map(Some)
-            .ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Corrupt,
-                    format!("state database: the recorded decision of `{lead}` cannot be read"),
-                )
-            })
+        read_entry(lead, &entry).map(Some)
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
@@ -788,15 +983,7 @@ impl StateStore for SqliteState {
     }
 
     fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
-        let text = serde_json::to_string(&life).map_err(|error| {
-            StateError::new(
-                StateErrorKind::Failed,
-                format!(
-                    "state database: cannot write the life of `{}`: {error}",
-                    life.lead
-                ),
-            )
-        })?;
+        let text = life_text(&life)?;
         self.connection
             .prepare_cached(
                 "INSERT INTO lives (lead, entry) VALUES (?1, ?2) \
@@ -821,12 +1008,7 @@ impl StateStore for SqliteState {
             let lead: String = row.get(0).db()?;
             let entry: Vec<u8> = row.get(1).db()?;
             let life: Option<String> = row.get(2).db()?;
-            let recorded = compact::decode_recorded(&entry).ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Corrupt,
-                    format!("state database: the recorded decision of `{lead}` cannot be read"),
-                )
-            })?;
+            let recorded = read_entry(&lead, &entry)?;
             let life = life.map(|text| read_life(&lead, &text)).transpose()?;
             visit(recorded, life);
         }
@@ -878,6 +1060,39 @@ impl StateStore for SqliteState {
             params![nanos(since), i64::try_from(limit).unwrap_or(i64::MAX)],
         )
     }
+
+    fn tables_version(&self) -> Option<(i64, i64)> {
+        Some((self.tables_found, SCHEMA_VERSION))
+    }
+
+    fn export(
+        &mut self,
+        visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        // One read transaction: the rows of every table as of one moment.
+        self.connection.execute_batch("BEGIN").db()?;
+        let exported = self.export_rows(visit);
+        let ended = self.connection.execute_batch("COMMIT").db();
+        exported.and(ended)
+    }
+
+    fn import(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
+        let imported = self.import_rows(rows);
+        match imported {
+            Ok(count) => {
+                self.connection.execute_batch("COMMIT").db()?;
+                Ok(count)
+            }
+            Err(error) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
 }
 
 impl SqliteState {
@@ -892,7 +1107,7 @@ impl SqliteState {
                 let at: i64 = row.get(1)?;
                 Ok(Outgoing {
                     seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(),
-                    at: Timestamp::from_nanosecond(i128::from(at)).unwrap_or(Timestamp::MIN),
+                    at: from_nanos(at),
                     lead: row.get(2)?,
                     body: row.get(3)?,
                     pending: row.get(4)?,

@@ -663,7 +663,90 @@ fn postgres_restart_mid_load(store: Store) -> String {
 type Body = fn(Store) -> String;
 
 /// Tests whose output must be the same bytes on every store.
-const SAME_ON_EVERY_STORE: [(&str, Body); 4] = [
+/// A state moved mid-run: 200 leads routed and swept on SQLite, the state exported and imported
+/// into the store under test, then 200 more routed and swept there. What follows the move (the
+/// decisions, the fired steps, and every row of the final state) equals a run that never moved.
+fn moved_mid_run(store: Store) -> String {
+    let policy = fixture("team/moved.route");
+    let leads = |range: std::ops::Range<usize>| -> String {
+        range
+            .map(|n| {
+                let email = if n % 3 == 0 {
+                    "null".to_string()
+                } else {
+                    format!("\"buyer{}@acme.com\"", n % 40)
+                };
+                format!(
+                    "{{\"id\":\"M-{n}\",\"email\":{email},\"created_at\":\"2026-11-24T{:02}:{:02}:00Z\"}}\n",
+                    8 + n / 60,
+                    n % 60
+                )
+            })
+            .collect()
+    };
+    let route = |state: &str, input: &str, now: &str| {
+        ok(&run(
+            &["route", &policy, "--state", state, "--now", now, "--quiet"],
+            input,
+        ))
+    };
+    let sweep = |state: &str, now: &str| {
+        ok(&run(&["sweep", &policy, "--state", state, "--now", now], ""))
+    };
+    let rows = |state: &str| -> String {
+        let exported = ok(&run(&["state", "export", "--state", state], ""));
+        // The header names the store exported from; the rows are the same on every store.
+        exported.lines().skip(1).map(|line| format!("{line}\n")).collect()
+    };
+    let (first, second) = (leads(0..200), leads(200..400));
+    let whole = scratch("moved-whole").join("state.db");
+    let whole = whole.to_string_lossy();
+    route(&whole, &first, "2026-11-24T11:20:00Z");
+    sweep(&whole, "2026-11-24T12:00:00Z");
+    let expected = [
+        route(&whole, &second, "2026-11-24T14:40:00Z"),
+        sweep(&whole, "2026-11-24T18:00:00Z"),
+        rows(&whole),
+    ]
+    .concat();
+
+    let source = scratch("moved-source").join("state.db");
+    let source = source.to_string_lossy();
+    route(&source, &first, "2026-11-24T11:20:00Z");
+    sweep(&source, "2026-11-24T12:00:00Z");
+    let export = scratch("moved-export").join("state.ndjson");
+    let export = export.to_string_lossy();
+    ok(&run(
+        &["state", "export", "--state", &source, "--output", &export],
+        "",
+    ));
+    let target = store.state("moved");
+    let imported = run(&["state", "import", &export, "--state", &target], "");
+    ok(&imported);
+    let again = run(&["state", "import", &export, "--state", &target], "");
+    assert_eq!(again.status.code(), Some(2), "a second import is refused");
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds 200 leads"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after = [
+        route(&target, &second, "2026-11-24T14:40:00Z"),
+        sweep(&target, "2026-11-24T18:00:00Z"),
+        rows(&target),
+    ]
+    .concat();
+    assert_eq!(after, expected, "the moved state went on as the unmoved one");
+    assert!(after.contains("\"kind\":\"life\"") && after.contains("\"kind\":\"prospect\""));
+    // Steps scheduled before the move fire after it.
+    let moved = std::fs::read_to_string(&*export).unwrap();
+    assert!(moved.contains("\"kind\":\"due\""), "{moved}");
+    assert!(after.contains("\"event\":\"escalated\""), "{after}");
+    after
+}
+
+const SAME_ON_EVERY_STORE: [(&str, Body); 5] = [
+    ("moved_mid_run", moved_mid_run),
     (
         "routing_duplicates_and_id_conflicts",
         routing_duplicates_and_id_conflicts,

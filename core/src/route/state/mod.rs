@@ -8,6 +8,7 @@
 //! or not at all, so a killed run loses only its uncommitted batch, which a re-run decides again.
 
 pub mod compact;
+pub mod dump;
 
 use crate::route::decision::{Decision, RecordedTrace};
 use crate::route::life::Life;
@@ -209,6 +210,37 @@ pub trait StateStore {
     /// most `limit`.
     fn posted_since(&mut self, since: Timestamp, limit: usize)
     -> Result<Vec<Outgoing>, StateError>;
+    /// The version of the tables when the store was opened (0: created then) and the version
+    /// they have now: stores that keep tables (`switchboard state init|migrate`).
+    fn tables_version(&self) -> Option<(i64, i64)> {
+        None
+    }
+    /// Every row the state keeps (`switchboard state export`), table by table.
+    fn export(
+        &mut self,
+        visit: &mut dyn FnMut(dump::StateRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        let _ = visit;
+        Err(not_kept("exported"))
+    }
+    /// Adds exported rows to this state, which must hold no lead yet, in one transaction, then
+    /// counts again what it derives from them (`switchboard state import`). Answers how many
+    /// rows were added.
+    fn import(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<dump::StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        let _ = rows;
+        Err(not_kept("imported"))
+    }
+}
+
+/// The error of a state kept nowhere (`:memory:`) asked to move.
+fn not_kept(what: &str) -> StateError {
+    StateError::new(
+        StateErrorKind::Failed,
+        format!("a state kept in memory cannot be {what}: give --state a file or postgres:// URL"),
+    )
 }
 
 /// A message of the outbox: one fired escalation step, kept until it is delivered.

@@ -1,0 +1,304 @@
+//! One row of a state as `switchboard state export` writes it and `state import` reads it:
+//! a JSON object per line, the same for every store, so that a state moves from SQLite to
+//! PostgreSQL and back. Ledger rows carry the recorded entry exactly (`entry`, the compact
+//! encoding in hex: the trace and fingerprint included) and, for people and `jq`, the decision
+//! as `route` printed it. Counters a store derives (a rep's total, cached window counts) are
+//! not rows: the importing store counts them again.
+
+use super::{Outgoing, Recorded, compact};
+use crate::route::life::Life;
+use crate::route::wire;
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+/// The version of the rows' format (the first line of an export says it).
+pub const FORMAT: u64 = 1;
+
+/// One row of a state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StateRow {
+    /// A decision in the ledger.
+    Ledger(Recorded),
+    /// What `track` and `sweep` did to a lead since it was routed.
+    Life(Life),
+    /// A pool's rotation state (opaque).
+    Rotation { pool: String, state: String },
+    /// A lead assigned to a rep at a routing time (loads count by it; whole seconds).
+    Assignment {
+        lead: String,
+        rep: String,
+        at: Timestamp,
+    },
+    /// The own time of a lead assigned to a rep (period caps count by it; whole seconds).
+    LeadTime {
+        rep: String,
+        lead_at: Timestamp,
+        lead: String,
+    },
+    /// A value `previous rep of FIELD` will look for.
+    Prospect {
+        field: String,
+        key: String,
+        lead_at: Timestamp,
+        lead: String,
+        rep: String,
+    },
+    /// A lead's next escalation step in the due index.
+    Due { at: Timestamp, lead: String },
+    /// A message of the outbox.
+    Outbox(Outgoing),
+}
+
+/// The first line of an export.
+pub fn header(store: &str) -> String {
+    json!({"switchboard_state": FORMAT, "from": store}).to_string()
+}
+
+/// Reads the first line of an export: an error unless it is one this build reads.
+pub fn read_header(line: &str) -> Result<(), String> {
+    let value: Value = serde_json::from_str(line)
+        .map_err(|error| format!("the first line is not JSON: {error}"))?;
+    match value.get("switchboard_state").and_then(Value::as_u64) {
+        Some(FORMAT) => Ok(()),
+        Some(other) => Err(format!(
+            "the export is format {other}; this Switchboard reads format {FORMAT}: use the \
+             Switchboard that exported it, or a newer one"
+        )),
+        None => Err(
+            "the first line is not the header of a `switchboard state export` \
+             ({\"switchboard_state\": 1, ...})"
+                .to_string(),
+        ),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    text
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
+impl StateRow {
+    /// The row as one line of JSON.
+    pub fn to_json(&self) -> String {
+        let value = match self {
+            StateRow::Ledger(recorded) => {
+                let mut entry = Vec::with_capacity(256);
+                compact::encode_recorded(recorded, &mut entry);
+                let decision: Value = serde_json::from_str(&wire::decision_json(
+                    &recorded.decision,
+                ))
+                .unwrap_or(Value::Null);
+                json!({
+                    "kind": "ledger",
+                    "lead": recorded.decision.lead,
+                    "decided_at": recorded.decided_at.to_string(),
+                    "policy": recorded.policy_hash,
+                    "decision": decision,
+                    "entry": hex(&entry),
+                })
+            }
+            StateRow::Life(life) => {
+                json!({"kind": "life", "lead": life.lead, "life": serde_json::to_value(life).unwrap_or(Value::Null)})
+            }
+            StateRow::Rotation { pool, state } => {
+                json!({"kind": "rotation", "pool": pool, "state": state})
+            }
+            StateRow::Assignment { lead, rep, at } => json!({
+                "kind": "assignment", "lead": lead, "rep": rep, "at": at.to_string(),
+            }),
+            StateRow::LeadTime { rep, lead_at, lead } => json!({
+                "kind": "lead_time", "rep": rep, "lead_at": lead_at.to_string(), "lead": lead,
+            }),
+            StateRow::Prospect {
+                field,
+                key,
+                lead_at,
+                lead,
+                rep,
+            } => json!({
+                "kind": "prospect", "field": field, "key": key,
+                "lead_at": lead_at.to_string(), "lead": lead, "rep": rep,
+            }),
+            StateRow::Due { at, lead } => {
+                json!({"kind": "due", "at": at.to_string(), "lead": lead})
+            }
+            StateRow::Outbox(message) => json!({
+                "kind": "outbox", "seq": message.seq, "at": message.at.to_string(),
+                "lead": message.lead, "body": message.body, "pending": message.pending,
+            }),
+        };
+        value.to_string()
+    }
+
+    /// Reads a row written by [`StateRow::to_json`]; the error says what is wrong with it.
+    pub fn from_json(line: &str) -> Result<StateRow, String> {
+        let value: Value =
+            serde_json::from_str(line).map_err(|error| format!("not JSON: {error}"))?;
+        let Value::Object(row) = value else {
+            return Err("not a JSON object".to_string());
+        };
+        let kind = text(&row, "kind")?;
+        Ok(match kind.as_str() {
+            "ledger" => {
+                let lead = text(&row, "lead")?;
+                let entry = unhex(&text(&row, "entry")?)
+                    .ok_or("`entry` is not hexadecimal: copy it as it was exported")?;
+                let recorded = compact::decode_recorded(&entry)
+                    .ok_or("`entry` is not a recorded decision this Switchboard reads")?;
+                if recorded.decision.lead != lead {
+                    return Err(format!(
+                        "`entry` is the decision of `{}`, not of `{lead}`",
+                        recorded.decision.lead
+                    ));
+                }
+                StateRow::Ledger(recorded)
+            }
+            "life" => {
+                let life: Life = serde_json::from_value(
+                    row.get("life").cloned().ok_or("`life` is missing")?,
+                )
+                .map_err(|error| format!("`life`: {error}"))?;
+                StateRow::Life(life)
+            }
+            "rotation" => StateRow::Rotation {
+                pool: text(&row, "pool")?,
+                state: text(&row, "state")?,
+            },
+            "assignment" => StateRow::Assignment {
+                lead: text(&row, "lead")?,
+                rep: text(&row, "rep")?,
+                at: time(&row, "at")?,
+            },
+            "lead_time" => StateRow::LeadTime {
+                rep: text(&row, "rep")?,
+                lead_at: time(&row, "lead_at")?,
+                lead: text(&row, "lead")?,
+            },
+            "prospect" => StateRow::Prospect {
+                field: text(&row, "field")?,
+                key: text(&row, "key")?,
+                lead_at: time(&row, "lead_at")?,
+                lead: text(&row, "lead")?,
+                rep: text(&row, "rep")?,
+            },
+            "due" => StateRow::Due {
+                at: time(&row, "at")?,
+                lead: text(&row, "lead")?,
+            },
+            "outbox" => StateRow::Outbox(Outgoing {
+                seq: row
+                    .get("seq")
+                    .and_then(Value::as_u64)
+                    .ok_or("`seq` must be a whole number")?,
+                at: time(&row, "at")?,
+                lead: text(&row, "lead")?,
+                body: text(&row, "body")?,
+                pending: row
+                    .get("pending")
+                    .and_then(Value::as_bool)
+                    .ok_or("`pending` must be true or false")?,
+            }),
+            other => {
+                return Err(format!(
+                    "unknown kind `{other}` (ledger, life, rotation, assignment, lead_time, prospect, \
+                     due, outbox)"
+                ));
+            }
+        })
+    }
+}
+
+fn text(row: &Map<String, Value>, key: &str) -> Result<String, String> {
+    row.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{key}` must be a string"))
+}
+
+fn time(row: &Map<String, Value>, key: &str) -> Result<Timestamp, String> {
+    text(row, key)?
+        .parse()
+        .map_err(|error| format!("`{key}` is not a time: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(unhex(&hex(&bytes)), Some(bytes));
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn rows_round_trip() {
+        let rows = [
+            StateRow::Rotation {
+                pool: "desk".into(),
+                state: "2".into(),
+            },
+            StateRow::Assignment {
+                lead: "L-1".into(),
+                rep: "anna".into(),
+                at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            },
+            StateRow::LeadTime {
+                rep: "anna".into(),
+                lead_at: "2026-11-23T09:59:00Z".parse().unwrap(),
+                lead: "L-1".into(),
+            },
+            StateRow::Due {
+                at: "2026-11-23T10:15:00.5Z".parse().unwrap(),
+                lead: "L-1".into(),
+            },
+            StateRow::Outbox(Outgoing {
+                seq: 7,
+                at: "2026-11-23T10:30:00Z".parse().unwrap(),
+                lead: "L-1".into(),
+                body: "{\"lead\":\"L-1\"}".into(),
+                pending: true,
+            }),
+        ];
+        for row in rows {
+            assert_eq!(StateRow::from_json(&row.to_json()), Ok(row));
+        }
+    }
+
+    #[test]
+    fn bad_rows_say_why() {
+        assert_eq!(
+            StateRow::from_json(r#"{"kind":"rotaton","pool":"x"}"#).unwrap_err(),
+            "unknown kind `rotaton` (ledger, life, rotation, assignment, lead_time, prospect, due, \
+             outbox)"
+        );
+        assert_eq!(
+            StateRow::from_json(r#"{"kind":"due","at":"yesterday","lead":"x"}"#)
+                .unwrap_err()
+                .split(':')
+                .next(),
+            Some("`at` is not a time")
+        );
+        assert!(read_header(r#"{"switchboard_state":9}"#).is_err());
+        assert!(read_header(&header("sqlite")).is_ok());
+    }
+}

@@ -1,0 +1,260 @@
+//! `switchboard state`: the state's tables themselves. `init` and `migrate` create them or bring
+//! an older Switchboard's up to this one's version; `export` writes every row as NDJSON (the
+//! same for SQLite and PostgreSQL) and `import` reads such an export into an empty state, so a
+//! state moves from one store to the other and back; `export --ledger` dumps the decisions.
+
+use super::Failure;
+use super::policy::{StateLocation, open_state, state_location};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use switchboard::route::state::dump::{self, StateRow};
+use switchboard::route::state::{StateError, StateErrorKind, StateStore};
+use switchboard::route::wire;
+
+#[derive(clap::Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Create the state's tables (a new SQLite file, or the tables in a PostgreSQL database)
+    Init(Target),
+    /// Bring the tables an older Switchboard wrote up to this one's version
+    Migrate(Target),
+    /// Write every row of the state as NDJSON (the input of `state import`), or --ledger
+    Export(ExportArgs),
+    /// Read an export into an empty state, in one transaction
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct Target {
+    /// The state: a SQLite file or postgres://user@host/db
+    #[arg(
+        long,
+        value_name = "PATH|URL",
+        env = "SWITCHBOARD_STATE",
+        default_value = ".switchboard/state.db"
+    )]
+    state: String,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Only the ledger: each decision as `route` printed it, with `decided_at` and `policy`
+    /// (for people and jq; `state import` needs the full export)
+    #[arg(long)]
+    ledger: bool,
+    /// Write to this file instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The export to read (`-`: stdin)
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub fn run(args: &StateArgs) -> Result<ExitCode, Failure> {
+    match &args.action {
+        Action::Init(target) => tables(target, false),
+        Action::Migrate(target) => tables(target, true),
+        Action::Export(export_args) => export(export_args),
+        Action::Import(import_args) => import(import_args),
+    }
+}
+
+/// Opens a state that keeps rows somewhere (`:memory:` keeps none).
+fn open_kept(
+    value: &str,
+    what: &str,
+) -> Result<(Box<dyn StateStore + Send>, String, &'static str), Failure> {
+    let location = state_location(value)?;
+    if matches!(location, StateLocation::Memory) {
+        return Err(Failure::usage(format!(
+            "--state :memory: keeps nothing to {what}: give a SQLite file or a postgres:// URL"
+        )));
+    }
+    let (state, location) = open_state(value)?;
+    let store = match location {
+        StateLocation::Postgres(_) => "postgres",
+        _ => "sqlite",
+    };
+    Ok((state, location.shown(), store))
+}
+
+fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
+    if migrating
+        && let StateLocation::Sqlite(path) = state_location(&target.state)?
+        && !path.exists()
+    {
+        return Err(Failure::usage(format!(
+            "there is no state at `{}` to migrate: `switchboard state init --state {}` creates \
+             one",
+            path.display(),
+            path.display()
+        )));
+    }
+    let (state, shown, _) = open_kept(&target.state, "create")?;
+    let Some((found, now)) = state.tables_version() else {
+        return Err(Failure::usage(format!("{shown} keeps no tables")));
+    };
+    let what = if found == 0 {
+        format!("created tables version {now}")
+    } else if found < now {
+        format!("migrated tables version {found} to version {now}")
+    } else {
+        format!("tables version {now}, already current")
+    };
+    println!("state {shown}: {what}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
+    let (mut state, shown, store) = open_kept(&args.target.state, "export")?;
+    let mut output: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                Failure::usage(format!("cannot write `{}`: {error}", path.display()))
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let written = |error: std::io::Error| {
+        StateError::new(
+            StateErrorKind::Failed,
+            format!("cannot write the export: {error}"),
+        )
+    };
+    if !args.ledger {
+        writeln!(output, "{}", dump::header(store)).map_err(|error| written(error).to_string())?;
+    }
+    let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let ledger_only = args.ledger;
+    // A reader that stopped early (`| head`) ends the export quietly.
+    let mut reader_gone = false;
+    let exported = state.export(&mut |row| {
+            *counts.entry(kind(&row)).or_default() += 1;
+            let line = if ledger_only {
+                match &row {
+                    StateRow::Ledger(recorded) => ledger_line(recorded),
+                    _ => return Ok(()),
+                }
+            } else {
+                row.to_json()
+            };
+            writeln!(output, "{line}").map_err(|error| {
+                reader_gone |= error.kind() == std::io::ErrorKind::BrokenPipe;
+                written(error)
+            })
+        });
+    if reader_gone {
+        return Ok(ExitCode::SUCCESS);
+    }
+    exported.map_err(|error| Failure::usage(format!("cannot export {shown}: {error}")))?;
+    match output.flush() {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        flushed => flushed
+            .map_err(|error| Failure::usage(format!("cannot write the export: {error}")))?,
+    }
+    let summary: Vec<String> = counts
+        .iter()
+        .filter(|(kind, _)| !ledger_only || **kind == "ledger")
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    eprintln!(
+        "exported from {shown}: {}",
+        if summary.is_empty() {
+            "nothing (the state is empty)".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The kind of a row, as counts name it.
+fn kind(row: &StateRow) -> &'static str {
+    match row {
+        StateRow::Ledger(_) => "ledger",
+        StateRow::Life(_) => "life",
+        StateRow::Rotation { .. } => "rotation",
+        StateRow::Assignment { .. } => "assignment",
+        StateRow::LeadTime { .. } => "lead_time",
+        StateRow::Prospect { .. } => "prospect",
+        StateRow::Due { .. } => "due",
+        StateRow::Outbox(_) => "outbox",
+    }
+}
+
+/// A ledger entry for people: the decision as `route` printed it, when and by which policy.
+fn ledger_line(recorded: &switchboard::route::state::Recorded) -> String {
+    let mut decision: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&wire::decision_json(&recorded.decision)).unwrap_or_default();
+    decision.insert(
+        "decided_at".into(),
+        recorded.decided_at.to_string().into(),
+    );
+    decision.insert("policy".into(), recorded.policy_hash.clone().into());
+    serde_json::Value::Object(decision).to_string()
+}
+
+fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
+    let from = args.file.display().to_string();
+    let input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(&args.file)
+                .map_err(|error| Failure::usage(format!("cannot read `{from}`: {error}")))?,
+        ))
+    };
+    let mut lines = input.lines().enumerate();
+    match lines.next() {
+        Some((_, Ok(first))) => dump::read_header(&first)
+            .map_err(|why| Failure::usage(format!("`{from}` line 1: {why}")))?,
+        Some((_, Err(error))) => {
+            return Err(Failure::usage(format!("cannot read `{from}`: {error}")));
+        }
+        None => {
+            return Err(Failure::usage(format!(
+                "`{from}` is empty: it should start with the header `state export` writes"
+            )));
+        }
+    }
+    let (mut state, shown, _) = open_kept(&args.target.state, "import into")?;
+    let mut rows = lines
+        .filter(|(_, line)| line.as_ref().map_or(true, |line| !line.trim().is_empty()))
+        .map(|(index, line)| {
+            let line = line.map_err(|error| {
+                StateError::new(
+                    StateErrorKind::Failed,
+                    format!("cannot read `{from}`: {error}"),
+                )
+            })?;
+            StateRow::from_json(&line).map_err(|why| {
+                StateError::new(
+                    StateErrorKind::Failed,
+                    format!("`{from}` line {}: {why}", index + 1),
+                )
+            })
+        });
+    let imported = state.import(&mut rows).map_err(|error| {
+        Failure::usage(format!(
+            "nothing was imported into {shown} (rolled back): {error}"
+        ))
+    })?;
+    eprintln!("imported {imported} rows from `{from}` into {shown}");
+    Ok(ExitCode::SUCCESS)
+}
