@@ -175,7 +175,9 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
         let metrics = Arc::clone(&metrics);
         std::thread::Builder::new()
             .name("switchboard-state".to_string())
-            .spawn(move || state_thread(bundle, state, &inbox, &metrics, notifying, &wake))
+            .spawn(move || {
+                state_thread(bundle, state, &inbox, &metrics, notifying, &wake, &notifier_id())
+            })
             .map_err(|error| format!("cannot start the state thread: {error}"))?
     };
     let shared = Arc::new(Shared {
@@ -507,6 +509,7 @@ fn state_thread(
     metrics: &Metrics,
     notifying: bool,
     wake: &std::sync::mpsc::Sender<()>,
+    holder: &str,
 ) -> Result<(), String> {
     loop {
         let context = Context {
@@ -514,6 +517,7 @@ fn state_thread(
             metrics,
             notifying,
             wake,
+            holder,
         };
         match serve_batches(&context, state.as_mut(), inbox) {
             Some(next) => bundle = *next,
@@ -527,6 +531,26 @@ struct Context<'a> {
     metrics: &'a Metrics,
     notifying: bool,
     wake: &'a std::sync::mpsc::Sender<()>,
+    /// Who this server is when it takes the outbox's lease.
+    holder: &'a str,
+}
+
+/// How long the outbox's lease lasts without renewal: a server that stopped delivering
+/// (killed, cut off) hands the outbox to another after this.
+const OUTBOX_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// This server among others on a shared state: host, process and start time.
+fn notifier_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        jiff::Timestamp::now().as_nanosecond()
+    )
 }
 
 /// What a job of a batch answers once the batch is committed.
@@ -731,7 +755,19 @@ fn decide(
             post_fired(context, state, &fired, posted, tally)?;
             Answer::Lines(Ok(fired.iter().map(|step| step.to_json()).collect()))
         }
-        Job::Undelivered(limit, _) => Answer::Listing(state.undelivered(*limit)?),
+        Job::Undelivered(limit, _) => {
+            // One server at a time delivers the outbox: the one holding its lease, renewed at
+            // every ask (at least every second while it delivers or waits).
+            let now = jiff::Timestamp::now();
+            let until = now
+                .checked_add(jiff::SignedDuration::try_from(OUTBOX_LEASE).unwrap_or_default())
+                .unwrap_or(now);
+            if state.lease("outbox", context.holder, now, until)? {
+                Answer::Listing(state.undelivered(*limit)?)
+            } else {
+                Answer::Listing(Vec::new())
+            }
+        }
         Job::Delivered(seq, _) => {
             state.delivered(*seq)?;
             Answer::Done

@@ -83,12 +83,9 @@ pub(super) fn run(
         .http_status_as_error(false)
         .build()
         .into();
-    while !stop.load(Ordering::Relaxed) {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        if jobs.send(Job::Undelivered(64, reply)).is_err() {
-            return;
-        }
-        let Ok(Ok(messages)) = answer.blocking_recv() else {
+    'asking: while !stop.load(Ordering::Relaxed) {
+        // Empty also when another server holds the outbox's lease (a shared state).
+        let Some(messages) = undelivered(jobs, 64) else {
             sleep_unless_stopped(stop, Duration::from_secs(1));
             continue;
         };
@@ -123,11 +120,25 @@ pub(super) fn run(
                         );
                         sleep_unless_stopped(stop, wait);
                         wait = (wait * 2).min(config.max_backoff);
+                        // Still this server's to deliver (its lease renewed), and not delivered
+                        // by another meanwhile? Otherwise ask again from the start.
+                        let first = undelivered(jobs, 1).and_then(|list| list.first().map(|m| m.seq));
+                        if first != Some(message.seq) {
+                            continue 'asking;
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// The oldest undelivered messages, when this server holds the outbox's lease (renewed by the
+/// asking); `None` when the state failed or the server is stopping.
+fn undelivered(jobs: &std::sync::mpsc::Sender<Job>, limit: usize) -> Option<Vec<Outgoing>> {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    jobs.send(Job::Undelivered(limit, reply)).ok()?;
+    answer.blocking_recv().ok()?.ok()
 }
 
 fn sleep_unless_stopped(stop: &AtomicBool, wait: Duration) {

@@ -14,7 +14,7 @@
 //! a database written by a newer Switchboard is refused. Errors name the host, port and
 //! database, never the password.
 
-use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
+use super::{LEASE, from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
@@ -25,10 +25,10 @@ use switchboard_core::route::state::{
 };
 
 /// The version of the tables this build writes.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 /// The migrations, in order: the database at version `n` has run the first `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [TABLES_1, TABLES_2];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [TABLES_1, TABLES_2, TABLES_3];
 
 /// Version 1: the tables.
 const TABLES_1: &str = "
@@ -71,6 +71,11 @@ const TABLES_2: &str = r#"
     ALTER TABLE outbox ALTER COLUMN lead TYPE TEXT COLLATE "C";
     CREATE TABLE IF NOT EXISTS gate (id INTEGER PRIMARY KEY);
     INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;"#;
+
+/// Version 3: leases (one notifier of the outbox among several servers).
+const TABLES_3: &str = r#"
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT COLLATE "C" PRIMARY KEY, holder TEXT NOT NULL, until_ns BIGINT NOT NULL);"#;
 
 /// State in a PostgreSQL database.
 pub struct PostgresState {
@@ -1346,6 +1351,20 @@ impl StateStore for PostgresState {
             &[&nanos(since), &limit(limit_to)],
         )?;
         Ok(PostgresState::outgoing(rows))
+    }
+
+    fn lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StateError> {
+        let taken = self.execute(
+            LEASE,
+            &[&name, &holder, &nanos(until), &nanos(now)],
+        )?;
+        Ok(taken == 1)
     }
 
     fn tables_version(&self) -> Option<(i64, i64)> {

@@ -5,7 +5,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
-use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
+use super::{LEASE, from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -203,7 +203,7 @@ impl SqliteState {
 }
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -256,6 +256,11 @@ const TABLES: &str = "
     );
     CREATE INDEX IF NOT EXISTS outbox_by_time ON outbox (at_ns, seq);
     CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending = 1;
+    CREATE TABLE IF NOT EXISTS leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS load_counts (
         rep TEXT NOT NULL,
         since_s INTEGER NOT NULL,
@@ -297,7 +302,7 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
                 return Ok(Err(refusal));
             }
         } else if has_ledger && version >= 5 {
-            // Version 6 gains the `outbox`.
+            // Version 6 gains the `outbox`, version 7 `leases`.
             connection.execute_batch(TABLES)?;
         } else {
             if has_ledger {
@@ -1059,6 +1064,22 @@ impl StateStore for SqliteState {
              ORDER BY at_ns, seq LIMIT ?2",
             params![nanos(since), i64::try_from(limit).unwrap_or(i64::MAX)],
         )
+    }
+
+    fn lease(
+        &mut self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StateError> {
+        let taken = self
+            .connection
+            .prepare_cached(LEASE)
+            .db()?
+            .execute(params![name, holder, nanos(until), nanos(now)])
+            .db()?;
+        Ok(taken == 1)
     }
 
     fn tables_version(&self) -> Option<(i64, i64)> {

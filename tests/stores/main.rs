@@ -574,15 +574,14 @@ fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
     format!("{} printed before, {fresh_now} decided after", before.len())
 }
 
-/// `serve` on PostgreSQL while the database goes away and comes back: 503 while it is away
-/// (nothing recorded), then answers again by itself, the earlier decision kept.
-fn serve_while_the_database_is_away(store: Store) -> String {
+/// Starts `switchboard ARGS --listen 127.0.0.1:0` and answers it with the address it listens on.
+fn start_server(args: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, Read};
-    let state = store.state("serve_away");
     let mut server = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", &example("routing.route"), "--state", &state])
-        .args(["--listen", "127.0.0.1:0", "--sweep-every", "3600"])
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
         .env_remove("SWITCHBOARD_TOKEN")
+        .env("SWITCHBOARD_NOTIFY_SECRET", NOTIFY_SECRET)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -601,25 +600,245 @@ fn serve_while_the_database_is_away(store: Store) -> String {
         let mut rest = String::new();
         let _ = stderr.read_to_string(&mut rest);
     });
+    (server, address)
+}
+
+/// The secret the servers sign notifications with (`whsec_` + base64).
+const NOTIFY_SECRET: &str = "whsec_c3RvcmVzLXRlc3Qtc2VjcmV0";
+
+/// One HTTP/1.1 request on its own connection: the status and the whole answer.
+fn http(address: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// The body of an HTTP answer.
+fn body_of(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// Four `serve` instances on one database, each delivering to one receiver: 20,000 lead lines
+/// posted to them at once (every tenth id also to the next instance) while each sweeps every
+/// second. Every lead is assigned once, round robin stays within one lead of even, every step
+/// fires once, and the receiver gets each step once: one instance at a time holds the outbox.
+fn four_servers_one_database(store: Store) -> String {
+    let state = store.state("four_servers");
+    let dir = scratch("four-servers");
+    let policy = dir.join("desk.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  tier: enum { gold, plain }  created_at: time }\n\
+         pool desk { members a1, a2, a3, a4, a5  strategy round_robin }\n\
+         pool backup { members b1, b2, b3  strategy round_robin }\n\
+         rule gold: when tier = gold -> pool desk within 15m escalate backup after 30m\n\
+         otherwise -> pool desk\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let (receiver, deliveries) = receiver();
+    let notify = format!("http://{receiver}/hook");
+    let servers: Vec<_> = (0..4)
+        .map(|_| {
+            start_server(&[
+                "serve",
+                &policy,
+                "--state",
+                &state,
+                "--sweep-every",
+                "1",
+                "--notify",
+                &notify,
+            ])
+        })
+        .collect();
+    const PER_SERVER: usize = 5000;
+    let id = |server: usize, n: usize| {
+        if n.is_multiple_of(10) {
+            ((server + 1) % 4) * PER_SERVER + n + 1
+        } else {
+            server * PER_SERVER + n
+        }
+    };
+    let clients: Vec<_> = servers
+        .iter()
+        .enumerate()
+        .map(|(server, (_, address))| {
+            let address = address.clone();
+            std::thread::spawn(move || {
+                let mut answers = Vec::new();
+                for chunk in (0..PER_SERVER).collect::<Vec<_>>().chunks(100) {
+                    let body: String = chunk
+                        .iter()
+                        .map(|n| {
+                            let lead = id(server, *n);
+                            let tier = if lead % 10 == 3 { "gold" } else { "plain" };
+                            format!(
+                                "{{\"id\":\"S-{lead}\",\"tier\":\"{tier}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"
+                            )
+                        })
+                        .collect();
+                    let (status, answer) = http(&address, "POST", "/v1/leads", &body);
+                    assert_eq!(status, 200, "{answer}");
+                    answers.extend(json_lines(body_of(&answer)));
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut fresh: BTreeMap<String, String> = BTreeMap::new();
+    let mut answered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for client in clients {
+        let answers = client.join().unwrap();
+        assert_eq!(answers.len(), PER_SERVER, "lines in = answers out");
+        for answer in answers {
+            let lead = answer["lead"].as_str().unwrap().to_string();
+            let rep = answer["rep"].as_str().unwrap().to_string();
+            if answer["duplicate"] != true {
+                assert!(
+                    fresh.insert(lead.clone(), rep.clone()).is_none(),
+                    "{lead} was assigned twice"
+                );
+            }
+            answered.entry(lead).or_default().insert(rep);
+        }
+    }
+    assert_eq!(fresh.len(), 4 * PER_SERVER - 4 * PER_SERVER / 10);
+    // Every answer for a lead names its one rep, or (a duplicate answered after the sweep
+    // escalated it) a member of the backup pool.
+    for (lead, reps) in &answered {
+        let others: Vec<&String> = reps
+            .iter()
+            .filter(|rep| *rep != &fresh[lead] && !rep.starts_with('b'))
+            .collect();
+        assert!(others.is_empty(), "{lead} was answered with {reps:?}");
+    }
+    let mut per_member: BTreeMap<&str, usize> = BTreeMap::new();
+    for rep in fresh.values() {
+        *per_member.entry(rep).or_default() += 1;
+    }
+    let (low, high) = (
+        per_member.values().min().copied().unwrap_or(0),
+        per_member.values().max().copied().unwrap_or(0),
+    );
+    assert!(high - low <= 1, "round robin across four servers: {per_member:?}");
+    let gold: BTreeSet<&String> = fresh
+        .keys()
+        .filter(|lead| lead[2..].parse::<usize>().unwrap() % 10 == 3)
+        .collect();
+    // Every gold lead's step fires once, on one of the four, and reaches the receiver once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (_, listing) = http(
+            &servers[0].1,
+            "GET",
+            "/v1/escalations?since=2026-11-01&limit=10000",
+            "",
+        );
+        let fired = json_lines(body_of(&listing));
+        let delivered = deliveries.lock().unwrap().len();
+        if fired.len() >= gold.len() && delivered >= gold.len() {
+            let leads: BTreeSet<&str> = fired.iter().map(|step| step["lead"].as_str().unwrap()).collect();
+            assert_eq!(fired.len(), gold.len(), "each step fired once");
+            assert_eq!(leads.len(), gold.len());
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {} steps fired, {delivered} delivered",
+            fired.len(),
+            gold.len()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // A little longer: a second notifier would deliver again now.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let deliveries = deliveries.lock().unwrap().clone();
+    let ids: BTreeSet<&String> = deliveries.iter().collect();
+    assert_eq!(
+        deliveries.len(),
+        gold.len(),
+        "each step delivered once ({} distinct)",
+        ids.len()
+    );
+    for (mut server, _) in servers {
+        let _ = Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status();
+        assert!(server.wait().unwrap().success());
+    }
+    format!("{} leads, {} steps fired and delivered once", fresh.len(), gold.len())
+}
+
+/// A receiver of notifications on a free port: answers 200 and keeps each delivery's
+/// `webhook-id`.
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length, mut id) = (String::new(), 0, String::new());
+            let _ = reader.read_line(&mut line);
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((key, value)) = line.trim_end().split_once(':') {
+                    match key.trim().to_ascii_lowercase().as_str() {
+                        "content-length" => length = value.trim().parse().unwrap_or(0),
+                        "webhook-id" => id = value.trim().to_string(),
+                        _ => {}
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            log.lock().unwrap().push(id);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (address, seen)
+}
+
+/// `serve` on PostgreSQL while the database goes away and comes back: 503 while it is away
+/// (nothing recorded), then answers again by itself, the earlier decision kept.
+fn serve_while_the_database_is_away(store: Store) -> String {
+    let state = store.state("serve_away");
+    let (mut server, address) = start_server(&[
+        "serve",
+        &example("routing.route"),
+        "--state",
+        &state,
+        "--sweep-every",
+        "3600",
+    ]);
     let post = |id: &str| -> (u16, String) {
         let body = format!(
             r#"{{"id":"{id}","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}}"#
         );
-        let mut stream = std::net::TcpStream::connect(&address).unwrap();
-        write!(
-            stream,
-            "POST /v1/leads HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
-        let status = answer
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        (status, answer)
+        http(&address, "POST", "/v1/leads", &body)
     };
     let (status, first_answer) = post("A-1");
     assert_eq!(status, 200, "{first_answer}");
@@ -764,7 +983,8 @@ const ON_EVERY_STORE: [(&str, Body); 3] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 2] = [
+const ON_POSTGRES: [(&str, Body); 3] = [
+    ("four_servers_one_database", four_servers_one_database),
     ("postgres_restart_mid_load", postgres_restart_mid_load),
     (
         "serve_while_the_database_is_away",
