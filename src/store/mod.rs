@@ -4,6 +4,8 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+mod tls;
 pub mod sqlite;
 
 #[cfg(feature = "postgres")]

@@ -14,6 +14,7 @@
 //! a database written by a newer Switchboard is refused. Errors name the host, port and
 //! database, never the password.
 
+use super::tls::{MakeTls, tls_settings};
 use super::{LEASE, from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use postgres::{Client, NoTls, Row, Statement};
@@ -81,6 +82,8 @@ const TABLES_3: &str = r#"
 pub struct PostgresState {
     client: Client,
     config: postgres::Config,
+    /// The TLS connector, when the URL requires TLS.
+    tls: Option<MakeTls>,
     /// `host:port/database`, for messages.
     place: String,
     in_batch: bool,
@@ -128,8 +131,9 @@ fn transient(error: &postgres::Error) -> bool {
                 || code == &postgres::error::SqlState::CRASH_SHUTDOWN
                 || code == &postgres::error::SqlState::TOO_MANY_CONNECTIONS
         }
-        // No SQL state: the connection itself failed (refused, reset, timed out).
-        None => true,
+        // No SQL state: the connection itself failed (refused, reset, timed out), unless TLS
+        // refused the server (its certificate), which waiting does not change.
+        None => !refused_by_tls(error),
     }
 }
 
@@ -137,30 +141,39 @@ impl PostgresState {
     /// Connects to the database `url` names (retrying for a while when the server is not
     /// there yet), then creates or migrates the tables.
     pub fn open(url: &str) -> Result<PostgresState, StateError> {
+        let (url, wanted) = tls_settings(url);
         let config: postgres::Config = url.parse().map_err(|error| {
             StateError::new(
                 StateErrorKind::Unavailable,
                 format!("--state: not a PostgreSQL URL such as postgres://user@host/db: {error}"),
             )
         })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(StateError::new(
-                StateErrorKind::Unavailable,
-                "--state: sslmode=require: this build talks to PostgreSQL without TLS (on \
-                 localhost, a private network or a tunnel); leave sslmode out or set \
-                 sslmode=disable",
-            ));
-        }
+        // TLS when the URL requires it (verified: the roots `sslrootcert` or `PGSSLROOTCERT`
+        // names, else the Mozilla roots); without `sslmode=require`, none, as on localhost.
+        let root_file = wanted
+            .root_file
+            .or_else(|| std::env::var("PGSSLROOTCERT").ok().filter(|path| !path.is_empty()));
+        let tls = if wanted.required {
+            Some(MakeTls::new(root_file.as_deref()).map_err(|why| {
+                StateError::new(StateErrorKind::Unavailable, format!("--state: {why}"))
+            })?)
+        } else {
+            None
+        };
         let mut config = config;
+        if tls.is_none() {
+            config.ssl_mode(postgres::config::SslMode::Disable);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(5));
         }
         config.keepalives(true);
         let place = place_of(&config);
-        let client = connect(&config, &place)?;
+        let client = connect(&config, &place, tls.as_ref())?;
         let mut state = PostgresState {
             client,
             config,
+            tls,
             place,
             in_batch: false,
             rotations: HashMap::new(),
@@ -444,7 +457,7 @@ impl PostgresState {
     /// Reconnects when the server went away between batches (a restart, a failover).
     fn reconnect_if_closed(&mut self) -> Result<(), StateError> {
         if self.client.is_closed() {
-            self.client = connect(&self.config, &self.place)?;
+            self.client = connect(&self.config, &self.place, self.tls.as_ref())?;
             self.statements.clear();
         }
         Ok(())
@@ -486,6 +499,23 @@ fn failure_at(place: &str, error: &postgres::Error) -> StateError {
     )
 }
 
+/// Whether TLS refused the server (an untrusted certificate, a wrong name): rustls reports it
+/// as invalid data, or the server does not speak TLS.
+fn refused_by_tls(error: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+            || cause.to_string().contains("does not support TLS")
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    error.to_string().contains("does not support TLS")
+}
+
 /// What went wrong, with its cause (`error connecting to server: Connection refused`).
 fn detail(error: &postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
@@ -505,11 +535,19 @@ fn detail(error: &postgres::Error) -> String {
 }
 
 /// Connects, retrying transient failures for up to 5 seconds.
-fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError> {
+fn connect(
+    config: &postgres::Config,
+    place: &str,
+    tls: Option<&MakeTls>,
+) -> Result<Client, StateError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut wait = std::time::Duration::from_millis(50);
     loop {
-        match config.connect(NoTls) {
+        let connected = match tls {
+            Some(tls) => config.connect(tls.clone()),
+            None => config.connect(NoTls),
+        };
+        match connected {
             Ok(mut client) => {
                 // A lock held too long (another router stuck mid-batch) is a conflict to
                 // retry, not a wait without end; a session idle inside a batch (a producer
@@ -533,10 +571,14 @@ fn connect(config: &postgres::Config, place: &str) -> Result<Client, StateError>
                 wait = (wait * 2).min(std::time::Duration::from_secs(1));
             }
             Err(error) => {
-                let mut message = format!(
-                    "cannot connect to PostgreSQL at {place}: {}",
-                    detail(&error)
-                );
+                let detail = detail(&error);
+                let mut message = format!("cannot connect to PostgreSQL at {place}: {detail}");
+                if detail.contains("certificate") {
+                    message.push_str(
+                        " (sslmode=require verifies the server's certificate: give the CA that \
+                         signed it with sslrootcert=FILE in the URL, or PGSSLROOTCERT=FILE)",
+                    );
+                }
                 if error.code() == Some(&postgres::error::SqlState::INVALID_CATALOG_NAME) {
                     message.push_str(
                         " (Switchboard creates its tables, not the database: create it once, as \

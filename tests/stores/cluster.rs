@@ -17,6 +17,9 @@ pub struct Cluster {
     data: PathBuf,
     socket_dir: PathBuf,
     root: bool,
+    /// The CA that signed the server's certificate (the server takes TLS, and the role
+    /// `tlsonly` may connect only through it), when `openssl` could make them.
+    pub tls_root: Option<PathBuf>,
 }
 
 impl Cluster {
@@ -59,10 +62,24 @@ impl Cluster {
             &self.socket_dir,
             self.port,
             self.root,
+            self.tls_root.is_some(),
         );
         let child = server.spawn().expect("the server starts again");
         std::mem::forget(child);
         wait_until_ready(self.port).expect("the server answers again");
+    }
+
+    /// Runs SQL on the cluster's `postgres` database as the superuser.
+    pub fn execute(&self, sql: &str) {
+        let mut client = postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=switchboard dbname=postgres",
+                self.port
+            ),
+            postgres::NoTls,
+        )
+        .expect("the test cluster answers");
+        client.batch_execute(sql).expect("the SQL runs");
     }
 
     /// A new, empty database on the cluster, as a `--state` URL.
@@ -201,9 +218,10 @@ fn start() -> Result<Cluster, String> {
             String::from_utf8_lossy(&initdb.stderr)
         ));
     }
+    let tls_root = certificates(&dir, &data, root);
     let port = free_port();
     let (started, ready) = std::sync::mpsc::channel();
-    let mut server = server_command(&bin, &data, &dir, port, root);
+    let mut server = server_command(&bin, &data, &dir, port, root, tls_root.is_some());
     // The thread that starts the server lives as long as the process: the server gets SIGKILL
     // when it ends (pdeathsig follows the thread that forked it).
     std::thread::spawn(move || {
@@ -226,10 +244,91 @@ fn start() -> Result<Cluster, String> {
         data,
         socket_dir: dir,
         root,
+        tls_root,
     })
 }
 
-fn server_command(bin: &Path, data: &Path, socket_dir: &Path, port: u16, root: bool) -> Command {
+/// A CA and a server certificate for 127.0.0.1 signed by it (ECDSA P-256, by `openssl`), in
+/// the data directory, and `pg_hba.conf` lines that let the role `tlsonly` in only through TLS.
+/// `None` when `openssl` is missing or fails.
+fn certificates(dir: &Path, data: &Path, root: bool) -> Option<PathBuf> {
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .ok()?;
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let made = openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &["-subj", "/CN=Switchboard test CA"],
+        ]
+        .concat(),
+    ) && openssl(
+        &[
+            &["req"][..],
+            &key,
+            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        ]
+        .concat(),
+    ) && openssl(&[
+        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+    ]);
+    if !made {
+        return None;
+    }
+    for file in ["server.crt", "server.key"] {
+        std::fs::copy(dir.join(file), data.join(file)).ok()?;
+    }
+    if root {
+        let owned = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(data.join("server.crt"))
+            .arg(data.join("server.key"))
+            .status();
+        if !owned.is_ok_and(|status| status.success()) {
+            return None;
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .ok()?;
+    let hba = data.join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).ok()?;
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all tlsonly 127.0.0.1/32 trust\nhost all tlsonly 127.0.0.1/32 reject\n{rules}"
+        ),
+    )
+    .ok()?;
+    Some(dir.join("ca.pem"))
+}
+
+fn server_command(
+    bin: &Path,
+    data: &Path,
+    socket_dir: &Path,
+    port: u16,
+    root: bool,
+    tls: bool,
+) -> Command {
     let mut server = as_cluster_user(&bin.join("postgres"), root);
     server
         .arg("-D")
@@ -237,7 +336,12 @@ fn server_command(bin: &Path, data: &Path, socket_dir: &Path, port: u16, root: b
         .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
         .arg("-k")
         .arg(socket_dir)
-        .args(["-c", "fsync=off", "-c", "max_connections=200"])
+        .args(["-c", "fsync=off", "-c", "max_connections=200"]);
+    if tls {
+        server.args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt"]);
+        server.args(["-c", "ssl_key_file=server.key"]);
+    }
+    server
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     server

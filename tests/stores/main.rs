@@ -15,9 +15,12 @@ mod cluster;
 /// run is reported as not run.
 #[cfg(not(feature = "postgres"))]
 mod cluster {
-    pub struct Cluster;
+    pub struct Cluster {
+        pub tls_root: Option<std::path::PathBuf>,
+    }
 
     impl Cluster {
+        pub fn execute(&self, _: &str) {}
         pub fn database(&self, _: &str) -> String {
             unreachable!("PostgreSQL runs are not run in this build")
         }
@@ -574,6 +577,69 @@ fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
     format!("{} printed before, {fresh_now} decided after", before.len())
 }
 
+/// TLS to the database: a role the server lets in only through TLS routes with
+/// `sslmode=verify-full` and the CA in `sslrootcert` (or `PGSSLROOTCERT`); without TLS it is
+/// refused, and without the CA the certificate is not trusted, with a message that says what
+/// to give.
+fn tls_to_the_database(store: Store) -> String {
+    let cluster = cluster::cluster().unwrap();
+    let ca = cluster
+        .tls_root
+        .clone()
+        .expect("openssl made the test cluster's certificates");
+    cluster.execute("DO $$ BEGIN CREATE ROLE tlsonly LOGIN SUPERUSER; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+    let url = store.state("tls").replace("switchboard@", "tlsonly@");
+    let lead = "{\"id\":\"T-1\",\"created_at\":\"2026-11-23T10:00:00Z\"}\n";
+    let policy = fixture("team/moved.route");
+    let route = |state: &str, root_env: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .args(["route", &policy, "--state", state, "--quiet"])
+            .env_remove("SWITCHBOARD_STATE")
+            .env_remove("PGSSLROOTCERT");
+        if let Some(root) = root_env {
+            command.env("PGSSLROOTCERT", root);
+        }
+        let output = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(lead.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (code, _, plain) = route(&format!("{url}?sslmode=disable"), None);
+    assert_eq!(code, Some(2), "the role is refused without TLS: {plain}");
+    assert!(plain.contains("pg_hba.conf rejects"), "{plain}");
+    let (code, _, untrusted) = route(&format!("{url}?sslmode=require"), None);
+    assert_eq!(code, Some(2), "{untrusted}");
+    assert!(
+        untrusted.contains("certificate") && untrusted.contains("sslrootcert=FILE"),
+        "{untrusted}"
+    );
+    let (code, first, error) = route(
+        &format!(
+            "{url}?sslmode=verify-full&sslrootcert={}",
+            ca.to_string_lossy()
+        ),
+        None,
+    );
+    assert_eq!(code, Some(0), "{error}");
+    assert!(first.contains("\"rep\":\"anna\""), "{first}");
+    let (code, again, error) = route(&format!("{url}?sslmode=require"), Some(&ca));
+    assert_eq!(code, Some(0), "{error}");
+    assert!(again.contains("\"duplicate\":true"), "{again}");
+    format!("plain refused; untrusted: {untrusted}")
+}
+
 /// Starts `switchboard ARGS --listen 127.0.0.1:0` and answers it with the address it listens on.
 fn start_server(args: &[&str]) -> (std::process::Child, String) {
     use std::io::{BufRead, Read};
@@ -983,7 +1049,8 @@ const ON_EVERY_STORE: [(&str, Body); 3] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 3] = [
+const ON_POSTGRES: [(&str, Body); 4] = [
+    ("tls_to_the_database", tls_to_the_database),
     ("four_servers_one_database", four_servers_one_database),
     ("postgres_restart_mid_load", postgres_restart_mid_load),
     (
