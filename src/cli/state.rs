@@ -143,20 +143,20 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     // A reader that stopped early (`| head`) ends the export quietly.
     let mut reader_gone = false;
     let exported = state.export(&mut |row| {
-            *counts.entry(kind(&row)).or_default() += 1;
-            let line = if ledger_only {
-                match &row {
-                    StateRow::Ledger(recorded) => ledger_line(recorded),
-                    _ => return Ok(()),
-                }
-            } else {
-                row.to_json()
-            };
-            writeln!(output, "{line}").map_err(|error| {
-                reader_gone |= error.kind() == std::io::ErrorKind::BrokenPipe;
-                written(error)
-            })
-        });
+        *counts.entry(kind(&row)).or_default() += 1;
+        let line = if ledger_only {
+            match &row {
+                StateRow::Ledger(recorded) => ledger_line(recorded),
+                _ => return Ok(()),
+            }
+        } else {
+            row.to_json()
+        };
+        writeln!(output, "{line}").map_err(|error| {
+            reader_gone |= error.kind() == std::io::ErrorKind::BrokenPipe;
+            written(error)
+        })
+    });
     if reader_gone {
         return Ok(ExitCode::SUCCESS);
     }
@@ -165,8 +165,9 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             return Ok(ExitCode::SUCCESS);
         }
-        flushed => flushed
-            .map_err(|error| Failure::usage(format!("cannot write the export: {error}")))?,
+        flushed => {
+            flushed.map_err(|error| Failure::usage(format!("cannot write the export: {error}")))?
+        }
     }
     let summary: Vec<String> = counts
         .iter()
@@ -202,10 +203,7 @@ fn kind(row: &StateRow) -> &'static str {
 fn ledger_line(recorded: &switchboard::route::state::Recorded) -> String {
     let mut decision: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&wire::decision_json(&recorded.decision)).unwrap_or_default();
-    decision.insert(
-        "decided_at".into(),
-        recorded.decided_at.to_string().into(),
-    );
+    decision.insert("decided_at".into(), recorded.decided_at.to_string().into());
     decision.insert("policy".into(), recorded.policy_hash.clone().into());
     serde_json::Value::Object(decision).to_string()
 }

@@ -176,7 +176,15 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
         std::thread::Builder::new()
             .name("switchboard-state".to_string())
             .spawn(move || {
-                state_thread(bundle, state, &inbox, &metrics, notifying, &wake, &notifier_id())
+                state_thread(
+                    bundle,
+                    state,
+                    &inbox,
+                    &metrics,
+                    notifying,
+                    &wake,
+                    &notifier_id(),
+                )
             })
             .map_err(|error| format!("cannot start the state thread: {error}"))?
     };

@@ -122,7 +122,8 @@ pub(super) fn run(
                         wait = (wait * 2).min(config.max_backoff);
                         // Still this server's to deliver (its lease renewed), and not delivered
                         // by another meanwhile? Otherwise ask again from the start.
-                        let first = undelivered(jobs, 1).and_then(|list| list.first().map(|m| m.seq));
+                        let first =
+                            undelivered(jobs, 1).and_then(|list| list.first().map(|m| m.seq));
                         if first != Some(message.seq) {
                             continue 'asking;
                         }

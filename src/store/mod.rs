@@ -4,9 +4,9 @@
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod sqlite;
 #[cfg(feature = "postgres")]
 mod tls;
-pub mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresState;

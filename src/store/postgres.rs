@@ -150,9 +150,11 @@ impl PostgresState {
         })?;
         // TLS when the URL requires it (verified: the roots `sslrootcert` or `PGSSLROOTCERT`
         // names, else the Mozilla roots); without `sslmode=require`, none, as on localhost.
-        let root_file = wanted
-            .root_file
-            .or_else(|| std::env::var("PGSSLROOTCERT").ok().filter(|path| !path.is_empty()));
+        let root_file = wanted.root_file.or_else(|| {
+            std::env::var("PGSSLROOTCERT")
+                .ok()
+                .filter(|path| !path.is_empty())
+        });
         let tls = if wanted.required {
             Some(MakeTls::new(root_file.as_deref()).map_err(|why| {
                 StateError::new(StateErrorKind::Unavailable, format!("--state: {why}"))
@@ -593,7 +595,6 @@ fn connect(
     }
 }
 
-
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -610,7 +611,6 @@ fn recorded_elsewhere(lead: &str) -> StateError {
         format!("state database: lead `{lead}` was recorded by another router at the same time"),
     )
 }
-
 
 impl PostgresState {
     /// Visits the rows of one query as they arrive, each made into a state row.
@@ -802,6 +802,9 @@ impl PostgresState {
     }
 }
 
+/// A value `previous rep of` will look for, remembered by this batch: (lead second, lead, rep).
+type Remembered = (i64, String, String);
+
 /// An assignment of this batch, not sent yet.
 struct Assignment {
     lead: String,
@@ -828,7 +831,7 @@ struct Pending {
     ledger_index: HashMap<String, usize>,
     assignments: Vec<Assignment>,
     /// Per field, per key: (lead second, lead, rep) remembered by this batch.
-    prospects: HashMap<String, HashMap<String, Vec<(i64, String, String)>>>,
+    prospects: HashMap<String, HashMap<String, Vec<Remembered>>>,
     /// (due nanoseconds, lead) scheduled for the first time by this batch.
     due: Vec<(i64, String)>,
     /// Loads since a time already counted, per rep: (since second, count), this batch's
@@ -1404,10 +1407,7 @@ impl StateStore for PostgresState {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StateError> {
-        let taken = self.execute(
-            LEASE,
-            &[&name, &holder, &nanos(until), &nanos(now)],
-        )?;
+        let taken = self.execute(LEASE, &[&name, &holder, &nanos(until), &nanos(now)])?;
         Ok(taken == 1)
     }
 

@@ -88,11 +88,15 @@ impl MakeTls {
             Some(path) => {
                 let certificates: Vec<CertificateDer<'static>> =
                     CertificateDer::pem_file_iter(path)
-                        .map_err(|error| format!("cannot read the root certificates `{path}`: {error}"))?
+                        .map_err(|error| {
+                            format!("cannot read the root certificates `{path}`: {error}")
+                        })?
                         .collect::<Result<_, _>>()
                         .map_err(|error| format!("`{path}` is not PEM certificates: {error}"))?;
                 if certificates.is_empty() {
-                    return Err(format!("`{path}` holds no certificate (PEM, BEGIN CERTIFICATE)"));
+                    return Err(format!(
+                        "`{path}` holds no certificate (PEM, BEGIN CERTIFICATE)"
+                    ));
                 }
                 for certificate in certificates {
                     roots
@@ -209,7 +213,9 @@ mod tests {
             ("postgres://u@h/db".to_string(), TlsWanted::default())
         );
         assert_eq!(
-            tls_settings("postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Frds.pem&connect_timeout=3"),
+            tls_settings(
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Frds.pem&connect_timeout=3"
+            ),
             (
                 "postgres://u@h/db?sslmode=require&connect_timeout=3".to_string(),
                 TlsWanted {
@@ -226,7 +232,9 @@ mod tests {
 
     #[test]
     fn a_missing_root_file_is_named() {
-        let error = MakeTls::new(Some("/nonexistent/ca.pem")).err().unwrap_or_default();
+        let error = MakeTls::new(Some("/nonexistent/ca.pem"))
+            .err()
+            .unwrap_or_default();
         assert!(error.contains("/nonexistent/ca.pem"), "{error}");
         assert!(MakeTls::new(None).is_ok());
     }

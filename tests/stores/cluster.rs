@@ -267,7 +267,13 @@ fn certificates(dir: &Path, data: &Path, root: bool) -> Option<PathBuf> {
          keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
     )
     .ok()?;
-    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let made = openssl(
         &[
             &["req", "-x509"][..],
@@ -280,12 +286,32 @@ fn certificates(dir: &Path, data: &Path, root: bool) -> Option<PathBuf> {
         &[
             &["req"][..],
             &key,
-            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
         ]
         .concat(),
     ) && openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
     ]);
     if !made {
         return None;
@@ -341,9 +367,7 @@ fn server_command(
         server.args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt"]);
         server.args(["-c", "ssl_key_file=server.key"]);
     }
-    server
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    server.stdout(Stdio::null()).stderr(Stdio::null());
     server
 }
 

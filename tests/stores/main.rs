@@ -800,7 +800,10 @@ fn four_servers_one_database(store: Store) -> String {
         per_member.values().min().copied().unwrap_or(0),
         per_member.values().max().copied().unwrap_or(0),
     );
-    assert!(high - low <= 1, "round robin across four servers: {per_member:?}");
+    assert!(
+        high - low <= 1,
+        "round robin across four servers: {per_member:?}"
+    );
     let gold: BTreeSet<&String> = fresh
         .keys()
         .filter(|lead| lead[2..].parse::<usize>().unwrap() % 10 == 3)
@@ -817,7 +820,10 @@ fn four_servers_one_database(store: Store) -> String {
         let fired = json_lines(body_of(&listing));
         let delivered = deliveries.lock().unwrap().len();
         if fired.len() >= gold.len() && delivered >= gold.len() {
-            let leads: BTreeSet<&str> = fired.iter().map(|step| step["lead"].as_str().unwrap()).collect();
+            let leads: BTreeSet<&str> = fired
+                .iter()
+                .map(|step| step["lead"].as_str().unwrap())
+                .collect();
             assert_eq!(fired.len(), gold.len(), "each step fired once");
             assert_eq!(leads.len(), gold.len());
             break;
@@ -846,7 +852,11 @@ fn four_servers_one_database(store: Store) -> String {
             .status();
         assert!(server.wait().unwrap().success());
     }
-    format!("{} leads, {} steps fired and delivered once", fresh.len(), gold.len())
+    format!(
+        "{} leads, {} steps fired and delivered once",
+        fresh.len(),
+        gold.len()
+    )
 }
 
 /// A receiver of notifications on a free port: answers 200 and keeps each delivery's
@@ -976,12 +986,19 @@ fn moved_mid_run(store: Store) -> String {
         ))
     };
     let sweep = |state: &str, now: &str| {
-        ok(&run(&["sweep", &policy, "--state", state, "--now", now], ""))
+        ok(&run(
+            &["sweep", &policy, "--state", state, "--now", now],
+            "",
+        ))
     };
     let rows = |state: &str| -> String {
         let exported = ok(&run(&["state", "export", "--state", state], ""));
         // The header names the store exported from; the rows are the same on every store.
-        exported.lines().skip(1).map(|line| format!("{line}\n")).collect()
+        exported
+            .lines()
+            .skip(1)
+            .map(|line| format!("{line}\n"))
+            .collect()
     };
     let (first, second) = (leads(0..200), leads(200..400));
     let whole = scratch("moved-whole").join("state.db");
@@ -1021,7 +1038,10 @@ fn moved_mid_run(store: Store) -> String {
         rows(&target),
     ]
     .concat();
-    assert_eq!(after, expected, "the moved state went on as the unmoved one");
+    assert_eq!(
+        after, expected,
+        "the moved state went on as the unmoved one"
+    );
     assert!(after.contains("\"kind\":\"life\"") && after.contains("\"kind\":\"prospect\""));
     // Steps scheduled before the move fire after it.
     let moved = std::fs::read_to_string(&*export).unwrap();

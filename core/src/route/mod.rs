@@ -236,12 +236,12 @@ impl<'a> Router<'a> {
             }
             return Ok(());
         }
-        let parsed: Vec<Result<ParsedLead, Outcome>> = lines
+        // A line is a lead to decide, or (not a lead) its answer already.
+        let parsed: Vec<Result<ParsedLead, LeadError>> = lines
             .iter()
             .map(|line| match line.bytes() {
-                Ok(bytes) => parse_lead(self.policy, bytes, &self.config.limits)
-                    .map_err(Outcome::Invalid),
-                Err(length) => Err(self.too_long(length)),
+                Ok(bytes) => parse_lead(self.policy, bytes, &self.config.limits),
+                Err(length) => Err(self.too_long_error(length)),
             })
             .collect();
         let ids: Vec<&str> = parsed
@@ -254,7 +254,7 @@ impl<'a> Router<'a> {
                 Ok(lead) => self
                     .route_lead(state, &lead)
                     .map_err(|error| (error, index))?,
-                Err(outcome) => outcome,
+                Err(error) => Outcome::Invalid(error),
             };
             outcomes.push(outcome);
         }
@@ -263,14 +263,19 @@ impl<'a> Router<'a> {
 
     /// The outcome of a line longer than the limit.
     pub fn too_long(&self, length: usize) -> Outcome {
-        Outcome::Invalid(LeadError {
+        Outcome::Invalid(self.too_long_error(length))
+    }
+
+    /// The error of a line longer than the limit.
+    fn too_long_error(&self, length: usize) -> LeadError {
+        LeadError {
             code: "lead.too_long",
             message: format!(
                 "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
                 self.config.limits.max_line_bytes
             ),
             lead: None,
-        })
+        }
     }
 
     /// Decides for a validated lead, or answers its recorded decision. A lead id recorded for

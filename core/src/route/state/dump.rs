@@ -83,7 +83,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| char::from(c).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let digit = |c: u8| {
+        char::from(c)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
     let bytes = text.as_bytes();
     if !bytes.len().is_multiple_of(2) {
         return None;
@@ -101,10 +105,9 @@ impl StateRow {
             StateRow::Ledger(recorded) => {
                 let mut entry = Vec::with_capacity(256);
                 compact::encode_recorded(recorded, &mut entry);
-                let decision: Value = serde_json::from_str(&wire::decision_json(
-                    &recorded.decision,
-                ))
-                .unwrap_or(Value::Null);
+                let decision: Value =
+                    serde_json::from_str(&wire::decision_json(&recorded.decision))
+                        .unwrap_or(Value::Null);
                 json!({
                     "kind": "ledger",
                     "lead": recorded.decision.lead,
@@ -171,10 +174,9 @@ impl StateRow {
                 StateRow::Ledger(recorded)
             }
             "life" => {
-                let life: Life = serde_json::from_value(
-                    row.get("life").cloned().ok_or("`life` is missing")?,
-                )
-                .map_err(|error| format!("`life`: {error}"))?;
+                let life: Life =
+                    serde_json::from_value(row.get("life").cloned().ok_or("`life` is missing")?)
+                        .map_err(|error| format!("`life`: {error}"))?;
                 StateRow::Life(life)
             }
             "rotation" => StateRow::Rotation {
