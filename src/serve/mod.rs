@@ -529,7 +529,12 @@ fn state_thread(
         };
         match serve_batches(&context, state.as_mut(), inbox) {
             Some(next) => bundle = *next,
-            None => return Ok(()),
+            None => {
+                if notifying {
+                    release_outbox(state.as_mut(), holder);
+                }
+                return Ok(());
+            }
         }
     }
 }
@@ -546,6 +551,20 @@ struct Context<'a> {
 /// How long the outbox's lease lasts without renewal: a server that stopped delivering
 /// (killed, cut off) hands the outbox to another after this.
 const OUTBOX_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Hands the outbox's lease back as the server stops, so that the next server (or this one
+/// restarted) delivers at once instead of after the lease runs out.
+fn release_outbox(state: &mut dyn StateStore, holder: &str) {
+    let now = jiff::Timestamp::now();
+    let released = state
+        .begin()
+        .and_then(|()| state.lease("outbox", holder, now, now))
+        .and_then(|_| state.commit());
+    if let Err(error) = released {
+        tracing::warn!("the outbox's lease was not handed back: {error}");
+        let _ = state.rollback();
+    }
+}
 
 /// This server among others on a shared state: host, process and start time.
 fn notifier_id() -> String {
