@@ -115,6 +115,23 @@ fn bad_lines_exit_1_and_every_line_gets_an_answer() {
 }
 
 #[test]
+fn an_id_holding_a_nul_character_is_refused_on_every_store() {
+    let dir = scratch("nul");
+    let policy = example("examples/routing.route");
+    let lead = br#"{"id":"L-\u0000-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    let mut input = lead.to_vec();
+    input.push(b'\n');
+    for state in [":memory:", "state.db"] {
+        let output = route(&[policy.as_str(), "--state", state], &input, &dir);
+        assert_eq!(output.status.code(), Some(1), "{state}");
+        let answers = lines(&output);
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0]["error"]["code"], "lead.id", "{state}");
+        assert_eq!(answers[0]["lead"], "L-\u{0}-1");
+    }
+}
+
+#[test]
 fn usage_policy_and_roster_errors_exit_2() {
     let dir = scratch("usage");
     let broken = example("tests/fixtures/check/err/unknown_names.route");

@@ -120,6 +120,15 @@ fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
 }
 
 fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
+    // Opening a file that is not there would create an empty state: a misspelt path is said.
+    if let StateLocation::Sqlite(path) = state_location(&args.target.state)?
+        && !path.exists()
+    {
+        return Err(Failure::usage(format!(
+            "there is no state at `{}` to export",
+            path.display()
+        )));
+    }
     let (mut state, shown, store) = open_kept(&args.target.state, "export")?;
     let mut output: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(

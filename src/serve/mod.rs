@@ -784,7 +784,7 @@ fn decide(
         }
         Job::Undelivered(limit, _) => {
             // One server at a time delivers the outbox: the one holding its lease, renewed at
-            // every ask (at least every second while it delivers or waits).
+            // every ask (before every delivery attempt, and every second while it waits).
             let now = jiff::Timestamp::now();
             let until = now
                 .checked_add(jiff::SignedDuration::try_from(OUTBOX_LEASE).unwrap_or_default())

@@ -100,6 +100,13 @@ pub(super) fn run(
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
+                // Before every attempt: still this server's to deliver (the lease renewed; a
+                // list can take longer than the lease), and not delivered by another server
+                // meanwhile? Otherwise ask again from the start.
+                let first = undelivered(jobs, 1).and_then(|list| list.first().map(|m| m.seq));
+                if first != Some(message.seq) {
+                    continue 'asking;
+                }
                 match deliver(&agent, config, &message) {
                     Ok(()) => {
                         metrics.notify_delivered.fetch_add(1, Ordering::Relaxed);
@@ -120,13 +127,6 @@ pub(super) fn run(
                         );
                         sleep_unless_stopped(stop, wait);
                         wait = (wait * 2).min(config.max_backoff);
-                        // Still this server's to deliver (its lease renewed), and not delivered
-                        // by another meanwhile? Otherwise ask again from the start.
-                        let first =
-                            undelivered(jobs, 1).and_then(|list| list.first().map(|m| m.seq));
-                        if first != Some(message.seq) {
-                            continue 'asking;
-                        }
                     }
                 }
             }

@@ -80,9 +80,3 @@ fn not_empty(leads: i64) -> StateError {
         ),
     )
 }
-
-/// Takes or renews a lease (`$1` name, `$2` holder, `$3` until, `$4` now, in nanoseconds): one
-/// row changed when it is this holder's now. The same SQL on SQLite and PostgreSQL.
-const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2, $3) \
-    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
-    WHERE leases.holder = excluded.holder OR leases.until_ns < $4";

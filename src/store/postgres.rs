@@ -15,7 +15,7 @@
 //! database, never the password.
 
 use super::tls::{MakeTls, tls_settings};
-use super::{LEASE, from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
+use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use postgres::{Client, NoTls, Row, Statement};
 use std::collections::HashMap;
@@ -29,7 +29,8 @@ use switchboard_core::route::state::{
 const SCHEMA_VERSION: i32 = 3;
 
 /// The migrations, in order: the database at version `n` has run the first `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [TABLES_1, TABLES_2, TABLES_3];
+const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] =
+    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3]];
 
 /// Version 1: the tables.
 const TABLES_1: &str = "
@@ -55,7 +56,7 @@ const TABLES_1: &str = "
     CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE pending;";
 
 /// Version 2: ids and names compare byte by byte (as in SQLite: the due index's ties by lead
-/// id, and no locale's collation on every key of every index), and the gate row.
+/// id, and no locale's collation on every key of every index); with it comes [`GATE`].
 const TABLES_2: &str = r#"
     ALTER TABLE ledger ALTER COLUMN lead TYPE TEXT COLLATE "C";
     ALTER TABLE rotations ALTER COLUMN pool TYPE TEXT COLLATE "C";
@@ -69,9 +70,21 @@ const TABLES_2: &str = r#"
         ALTER COLUMN rep TYPE TEXT COLLATE "C";
     ALTER TABLE lives ALTER COLUMN lead TYPE TEXT COLLATE "C";
     ALTER TABLE due ALTER COLUMN lead TYPE TEXT COLLATE "C";
-    ALTER TABLE outbox ALTER COLUMN lead TYPE TEXT COLLATE "C";
+    ALTER TABLE outbox ALTER COLUMN lead TYPE TEXT COLLATE "C";"#;
+
+/// The gate row every writing batch locks first.
+const GATE: &str = "
     CREATE TABLE IF NOT EXISTS gate (id INTEGER PRIMARY KEY);
-    INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;"#;
+    INSERT INTO gate (id) VALUES (1) ON CONFLICT DO NOTHING;";
+
+/// A new database's tables, at the current version in one go: version 1's with byte-wise text
+/// (no `ALTER … TYPE`, which CockroachDB does not run in a transaction), the gate, the leases.
+fn fresh_tables() -> String {
+    format!(
+        "{}{GATE}{TABLES_3}",
+        TABLES_1.replace(" TEXT ", r#" TEXT COLLATE "C" "#)
+    )
+}
 
 /// Version 3: leases (one notifier of the outbox among several servers).
 const TABLES_3: &str = r#"
@@ -155,7 +168,13 @@ impl PostgresState {
                 .ok()
                 .filter(|path| !path.is_empty())
         });
-        let tls = if wanted.required {
+        // `PGSSLMODE`, as with psql, when the URL does not say.
+        let required = wanted.required
+            || (!wanted.mode_given
+                && std::env::var("PGSSLMODE").is_ok_and(|mode| {
+                    matches!(mode.as_str(), "require" | "verify-ca" | "verify-full")
+                }));
+        let tls = if required {
             Some(MakeTls::new(root_file.as_deref()).map_err(|why| {
                 StateError::new(StateErrorKind::Unavailable, format!("--state: {why}"))
             })?)
@@ -163,9 +182,12 @@ impl PostgresState {
             None
         };
         let mut config = config;
-        if tls.is_none() {
-            config.ssl_mode(postgres::config::SslMode::Disable);
-        }
+        // Required means required: never a plain fallback when the server declines TLS.
+        config.ssl_mode(if tls.is_some() {
+            postgres::config::SslMode::Require
+        } else {
+            postgres::config::SslMode::Disable
+        });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(5));
         }
@@ -282,8 +304,15 @@ impl PostgresState {
         let version = version.unwrap_or(0);
         self.tables_found = i64::from(version);
         if version < SCHEMA_VERSION {
-            for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
-                transaction.batch_execute(migration)?;
+            if version == 0 {
+                // A new database: the current tables in one go.
+                transaction.batch_execute(&fresh_tables())?;
+            } else {
+                for migration in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+                    for part in *migration {
+                        transaction.batch_execute(part)?;
+                    }
+                }
             }
             transaction.execute("DELETE FROM switchboard_schema", &[])?;
             transaction.execute(
@@ -392,12 +421,12 @@ impl PostgresState {
             let lead_at: Vec<i64> = assignments.iter().map(|a| a.lead_s).collect();
             self.execute(
                 "INSERT INTO assignments (lead, rep, at_s) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
                 &[&leads, &reps, &at],
             )?;
             self.execute(
                 "INSERT INTO lead_times (rep, lead_s, lead) \
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])",
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
                 &[&reps, &lead_at, &leads],
             )?;
             let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
@@ -442,7 +471,8 @@ impl PostgresState {
             let at: Vec<i64> = due.iter().map(|(at, _)| *at).collect();
             let leads: Vec<&str> = due.iter().map(|(_, lead)| lead.as_str()).collect();
             self.execute(
-                "INSERT INTO due (at_ns, lead) SELECT * FROM unnest($1::bigint[], $2::text[])",
+                "INSERT INTO due (at_ns, lead) SELECT * FROM unnest($1::bigint[], $2::text[]) \
+                 ON CONFLICT DO NOTHING",
                 &[&at, &leads],
             )?;
         }
@@ -1229,6 +1259,9 @@ impl StateStore for PostgresState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError> {
+        // Under the gate: a lead of the same prospect that another router is routing now is
+        // committed before this one looks.
+        self.gate()?;
         let (from, to) = (from.as_second(), to.as_second());
         let row = self.query_opt(
             "SELECT lead_s, lead, rep FROM prospects WHERE field = $1 AND key = $2 \
@@ -1407,7 +1440,17 @@ impl StateStore for PostgresState {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StateError> {
-        let taken = self.execute(LEASE, &[&name, &holder, &nanos(until), &nanos(now)])?;
+        // Judged by the database's clock, not the servers' (theirs may disagree): the lease
+        // lasts as long from now as asked.
+        let lasts = nanos(until).saturating_sub(nanos(now));
+        let taken = self.execute(
+            "INSERT INTO leases (name, holder, until_ns) \
+             VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1e9)::bigint + $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
+             WHERE leases.holder = excluded.holder \
+             OR leases.until_ns < (extract(epoch FROM clock_timestamp()) * 1e9)::bigint",
+            &[&name, &holder, &lasts],
+        )?;
         Ok(taken == 1)
     }
 
@@ -1420,9 +1463,13 @@ impl StateStore for PostgresState {
         visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
     ) -> Result<(), StateError> {
         self.reconnect_if_closed()?;
-        // One snapshot for every table: the rows as of one moment, while routers go on.
+        // One snapshot for every table: the rows as of one moment, while routers go on. A
+        // reader that pauses (`| less`) does not end the session: the export takes no lock.
         self.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .batch_execute(
+                "SET idle_in_transaction_session_timeout = 0; \
+                 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            )
             .map_err(|error| self.failure(&error))?;
         let exported = self.export_rows(visit);
         let ended = self.client.batch_execute("COMMIT");

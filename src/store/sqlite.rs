@@ -5,7 +5,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
-use super::{LEASE, from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
+use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
@@ -201,6 +201,13 @@ impl SqliteState {
         Ok(())
     }
 }
+
+/// Takes or renews a lease on SQLite (`$1` name, `$2` holder, `$3` until, `$4` now, in
+/// nanoseconds): one row changed when it is this holder's now. (PostgreSQL judges by the
+/// database's clock.)
+const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2, $3) \
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ns = excluded.until_ns \
+    WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 7;

@@ -20,8 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct TlsWanted {
     /// `sslmode=require`, `verify-ca` or `verify-full`.
     pub required: bool,
-    /// `sslrootcert=FILE` (else `PGSSLROOTCERT`).
+    /// `sslrootcert=FILE` (else `PGSSLROOTCERT`); `system`: the Mozilla roots.
     pub root_file: Option<String>,
+    /// Whether the URL says `sslmode` at all (else `PGSSLMODE` may).
+    pub mode_given: bool,
 }
 
 /// Splits the TLS settings off a URL: the URL the driver reads, and what TLS it asked for.
@@ -37,10 +39,19 @@ pub fn tls_settings(url: &str) -> (String, TlsWanted) {
             "sslrootcert" => wanted.root_file = Some(percent_decoded(value)),
             "sslmode" if matches!(value, "require" | "verify-ca" | "verify-full") => {
                 wanted.required = true;
+                wanted.mode_given = true;
                 kept.push("sslmode=require".to_string());
+            }
+            "sslmode" => {
+                wanted.mode_given = true;
+                kept.push(pair.to_string());
             }
             _ => kept.push(pair.to_string()),
         }
+    }
+    // A CA named in the URL asks for TLS verified by it, whatever the default mode.
+    if wanted.root_file.is_some() && !wanted.mode_given {
+        wanted.required = true;
     }
     let url = if kept.is_empty() {
         base.to_string()
@@ -84,7 +95,7 @@ impl MakeTls {
     /// A connector trusting the roots in `root_file` (PEM), or the Mozilla roots without one.
     pub fn new(root_file: Option<&str>) -> Result<MakeTls, String> {
         let mut roots = rustls::RootCertStore::empty();
-        match root_file {
+        match root_file.filter(|path| *path != "system") {
             Some(path) => {
                 let certificates: Vec<CertificateDer<'static>> =
                     CertificateDer::pem_file_iter(path)
@@ -221,12 +232,22 @@ mod tests {
                 TlsWanted {
                     required: true,
                     root_file: Some("/etc/rds.pem".to_string()),
+                    mode_given: true,
                 }
             )
         );
         assert_eq!(
             tls_settings("postgres://u@h/db?sslmode=disable").1,
-            TlsWanted::default()
+            TlsWanted {
+                mode_given: true,
+                ..TlsWanted::default()
+            }
+        );
+        // A CA alone asks for TLS.
+        assert!(
+            tls_settings("postgres://u@h/db?sslrootcert=/ca.pem")
+                .1
+                .required
         );
     }
 

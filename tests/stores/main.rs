@@ -591,14 +591,15 @@ fn tls_to_the_database(store: Store) -> String {
     let url = store.state("tls").replace("switchboard@", "tlsonly@");
     let lead = "{\"id\":\"T-1\",\"created_at\":\"2026-11-23T10:00:00Z\"}\n";
     let policy = fixture("team/moved.route");
-    let route = |state: &str, root_env: Option<&Path>| {
+    let route_with = |state: &str, env: &[(&str, &Path)]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
         command
             .args(["route", &policy, "--state", state, "--quiet"])
             .env_remove("SWITCHBOARD_STATE")
-            .env_remove("PGSSLROOTCERT");
-        if let Some(root) = root_env {
-            command.env("PGSSLROOTCERT", root);
+            .env_remove("PGSSLROOTCERT")
+            .env_remove("PGSSLMODE");
+        for (key, value) in env {
+            command.env(key, value);
         }
         let output = command
             .stdin(Stdio::piped())
@@ -615,6 +616,10 @@ fn tls_to_the_database(store: Store) -> String {
             String::from_utf8_lossy(&output.stdout).to_string(),
             String::from_utf8_lossy(&output.stderr).to_string(),
         )
+    };
+    let route = |state: &str, root: Option<&Path>| match root {
+        Some(root) => route_with(state, &[("PGSSLROOTCERT", root)]),
+        None => route_with(state, &[]),
     };
     let (code, _, plain) = route(&format!("{url}?sslmode=disable"), None);
     assert_eq!(code, Some(2), "the role is refused without TLS: {plain}");
@@ -637,6 +642,13 @@ fn tls_to_the_database(store: Store) -> String {
     let (code, again, error) = route(&format!("{url}?sslmode=require"), Some(&ca));
     assert_eq!(code, Some(0), "{error}");
     assert!(again.contains("\"duplicate\":true"), "{again}");
+    // `PGSSLMODE=require` when the URL does not say: TLS (verified), never a plain fallback.
+    let require = Path::new("require");
+    let (code, _, error) = route_with(&url, &[("PGSSLMODE", require)]);
+    assert_eq!(code, Some(2), "untrusted without the CA: {error}");
+    assert!(error.contains("certificate"), "{error}");
+    let (code, _, error) = route_with(&url, &[("PGSSLMODE", require), ("PGSSLROOTCERT", &ca)]);
+    assert_eq!(code, Some(0), "{error}");
     format!("plain refused; untrusted: {untrusted}")
 }
 
@@ -1023,8 +1035,29 @@ fn moved_mid_run(store: Store) -> String {
         "",
     ));
     let target = store.state("moved");
+    // `state init` makes the tables once, then says they are current.
+    let init = |state: &str| ok(&run(&["state", "init", "--state", state], ""));
+    assert!(
+        init(&target).contains(": created tables version"),
+        "{}",
+        init(&target)
+    );
+    assert!(init(&target).contains("already current"));
     let imported = run(&["state", "import", &export, "--state", &target], "");
     ok(&imported);
+    let missing = scratch("moved-missing").join("typo.db");
+    let missing = missing.to_string_lossy();
+    let typo = run(&["state", "export", "--state", &missing], "");
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&typo.stderr).contains("there is no state at"),
+        "{}",
+        String::from_utf8_lossy(&typo.stderr)
+    );
+    assert!(
+        !Path::new(&*missing).exists(),
+        "a misspelt path creates no file"
+    );
     let again = run(&["state", "import", &export, "--state", &target], "");
     assert_eq!(again.status.code(), Some(2), "a second import is refused");
     assert!(

@@ -72,7 +72,8 @@ pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadError {
     /// `lead.json`, `lead.utf8`, `lead.object`, `lead.too_long`, `lead.too_deep`, `lead.missing`,
-    /// `lead.type`, `lead.id` (a blank id), `lead.id_conflict` (an id used for another lead).
+    /// `lead.type`, `lead.id` (a blank id, or one holding a NUL), `lead.id_conflict` (an id
+    /// used for another lead).
     pub code: &'static str,
     pub message: String,
     /// The lead's id, when it could be read.
@@ -170,6 +171,16 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
         return Err(LeadError {
             code: "lead.id",
             message: "field `id` is blank: every lead needs an id of its own".to_string(),
+            lead: Some(id),
+        });
+    }
+    // A NUL character (`\u0000`) is no id a CRM sends, and text in PostgreSQL cannot hold it:
+    // refused for every store, so that a lead routes the same wherever the state is.
+    if id.contains('\0') {
+        return Err(LeadError {
+            code: "lead.id",
+            message: "field `id` holds a NUL character (\\u0000): give each lead a printable id"
+                .to_string(),
             lead: Some(id),
         });
     }

@@ -208,7 +208,8 @@ impl StateRow {
                 seq: row
                     .get("seq")
                     .and_then(Value::as_u64)
-                    .ok_or("`seq` must be a whole number")?,
+                    .filter(|seq| i64::try_from(*seq).is_ok())
+                    .ok_or("`seq` must be a whole number from 0 to 9223372036854775807")?,
                 at: time(&row, "at")?,
                 lead: text(&row, "lead")?,
                 body: text(&row, "body")?,

@@ -313,9 +313,10 @@ impl WindowCounts {
     }
 }
 
-/// A value as `previous rep of` compares it: trimmed, case-folded.
+/// A value as `previous rep of` compares it: trimmed, case-folded, without NUL characters
+/// (which PostgreSQL's text cannot hold).
 pub fn prospect_key(value: &str) -> String {
-    value.trim().to_lowercase()
+    value.trim().to_lowercase().replace('\0', "")
 }
 
 /// State that lives as long as the process (`--state :memory:`).
