@@ -42,6 +42,11 @@ pub fn tls_settings(url: &str) -> (String, TlsWanted) {
                 wanted.mode_given = true;
                 kept.push("sslmode=require".to_string());
             }
+            // libpq's `allow` tries plain first: plain here (the driver does not know it).
+            "sslmode" if value == "allow" => {
+                wanted.mode_given = true;
+                kept.push("sslmode=disable".to_string());
+            }
             "sslmode" => {
                 wanted.mode_given = true;
                 kept.push(pair.to_string());
@@ -242,6 +247,10 @@ mod tests {
                 mode_given: true,
                 ..TlsWanted::default()
             }
+        );
+        assert_eq!(
+            tls_settings("postgres://u@h/db?sslmode=allow").0,
+            "postgres://u@h/db?sslmode=disable"
         );
         // A CA alone asks for TLS.
         assert!(
