@@ -92,17 +92,25 @@ fn open_kept(
     Ok((state, location.shown(), store))
 }
 
-fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
-    if migrating
-        && let StateLocation::Sqlite(path) = state_location(&target.state)?
-        && !path.exists()
-    {
-        return Err(Failure::usage(format!(
-            "there is no state at `{}` to migrate: `switchboard state init --state {}` creates \
-             one",
-            path.display(),
+/// Refuses a SQLite path with no file: opening it would create an empty state, so a misspelt
+/// path is said instead (`there is no state at `typo.db` to export`).
+fn existing(value: &str, what: &str) -> Result<(), Failure> {
+    match state_location(value)? {
+        StateLocation::Sqlite(path) if !path.exists() => Err(Failure::usage(format!(
+            "there is no state at `{}` {what}",
             path.display()
-        )));
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
+    if migrating {
+        let hint = format!(
+            "to migrate: `switchboard state init --state {}` creates one",
+            target.state
+        );
+        existing(&target.state, &hint)?;
     }
     let (state, shown, _) = open_kept(&target.state, "create")?;
     let Some((found, now)) = state.tables_version() else {
@@ -120,15 +128,7 @@ fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
 }
 
 fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
-    // Opening a file that is not there would create an empty state: a misspelt path is said.
-    if let StateLocation::Sqlite(path) = state_location(&args.target.state)?
-        && !path.exists()
-    {
-        return Err(Failure::usage(format!(
-            "there is no state at `{}` to export",
-            path.display()
-        )));
-    }
+    existing(&args.target.state, "to export")?;
     let (mut state, shown, store) = open_kept(&args.target.state, "export")?;
     let mut output: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -152,7 +152,7 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     // A reader that stopped early (`| head`) ends the export quietly.
     let mut reader_gone = false;
     let exported = state.export(&mut |row| {
-        *counts.entry(kind(&row)).or_default() += 1;
+        *counts.entry(row.kind()).or_default() += 1;
         let line = if ledger_only {
             match &row {
                 StateRow::Ledger(recorded) => ledger_line(recorded),
@@ -192,20 +192,6 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The kind of a row, as counts name it.
-fn kind(row: &StateRow) -> &'static str {
-    match row {
-        StateRow::Ledger(_) => "ledger",
-        StateRow::Life(_) => "life",
-        StateRow::Rotation { .. } => "rotation",
-        StateRow::Assignment { .. } => "assignment",
-        StateRow::LeadTime { .. } => "lead_time",
-        StateRow::Prospect { .. } => "prospect",
-        StateRow::Due { .. } => "due",
-        StateRow::Outbox(_) => "outbox",
-    }
 }
 
 /// A ledger entry for people: the decision as `route` printed it, when and by which policy.

@@ -99,6 +99,20 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 impl StateRow {
+    /// The row's kind, as its `kind` key says it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StateRow::Ledger(_) => "ledger",
+            StateRow::Life(_) => "life",
+            StateRow::Rotation { .. } => "rotation",
+            StateRow::Assignment { .. } => "assignment",
+            StateRow::LeadTime { .. } => "lead_time",
+            StateRow::Prospect { .. } => "prospect",
+            StateRow::Due { .. } => "due",
+            StateRow::Outbox(_) => "outbox",
+        }
+    }
+
     /// The row as one line of JSON.
     pub fn to_json(&self) -> String {
         let value = match self {
@@ -109,7 +123,7 @@ impl StateRow {
                     serde_json::from_str(&wire::decision_json(&recorded.decision))
                         .unwrap_or(Value::Null);
                 json!({
-                    "kind": "ledger",
+                    "kind": self.kind(),
                     "lead": recorded.decision.lead,
                     "decided_at": recorded.decided_at.to_string(),
                     "policy": recorded.policy_hash,
@@ -118,16 +132,16 @@ impl StateRow {
                 })
             }
             StateRow::Life(life) => {
-                json!({"kind": "life", "lead": life.lead, "life": serde_json::to_value(life).unwrap_or(Value::Null)})
+                json!({"kind": self.kind(), "lead": life.lead, "life": serde_json::to_value(life).unwrap_or(Value::Null)})
             }
             StateRow::Rotation { pool, state } => {
-                json!({"kind": "rotation", "pool": pool, "state": state})
+                json!({"kind": self.kind(), "pool": pool, "state": state})
             }
             StateRow::Assignment { lead, rep, at } => json!({
-                "kind": "assignment", "lead": lead, "rep": rep, "at": at.to_string(),
+                "kind": self.kind(), "lead": lead, "rep": rep, "at": at.to_string(),
             }),
             StateRow::LeadTime { rep, lead_at, lead } => json!({
-                "kind": "lead_time", "rep": rep, "lead_at": lead_at.to_string(), "lead": lead,
+                "kind": self.kind(), "rep": rep, "lead_at": lead_at.to_string(), "lead": lead,
             }),
             StateRow::Prospect {
                 field,
@@ -136,14 +150,14 @@ impl StateRow {
                 lead,
                 rep,
             } => json!({
-                "kind": "prospect", "field": field, "key": key,
+                "kind": self.kind(), "field": field, "key": key,
                 "lead_at": lead_at.to_string(), "lead": lead, "rep": rep,
             }),
             StateRow::Due { at, lead } => {
-                json!({"kind": "due", "at": at.to_string(), "lead": lead})
+                json!({"kind": self.kind(), "at": at.to_string(), "lead": lead})
             }
             StateRow::Outbox(message) => json!({
-                "kind": "outbox", "seq": message.seq, "at": message.at.to_string(),
+                "kind": self.kind(), "seq": message.seq, "at": message.at.to_string(),
                 "lead": message.lead, "body": message.body, "pending": message.pending,
             }),
         };
