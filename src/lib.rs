@@ -20,6 +20,7 @@
 pub use switchboard_core::*;
 
 pub mod disk;
+pub mod plots;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod store;

@@ -16,7 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["pipeline"],
     &["route"],
     &["files", "explain", "report"],
-    &["testing", "diff"],
+    &["testing", "diff", "simulate"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -30,6 +30,7 @@ pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod route;
+pub mod simulate;
 pub mod span;
 pub mod syntax;
 pub mod testing;

@@ -64,7 +64,7 @@ enum DiffFormat {
 
 /// Reads a policy named on the command line: a file when one exists at that path, else
 /// `REV:PATH` through `git show` (paths are relative to the repository root, as in git).
-fn read_policy(arg: &str) -> Result<Source, String> {
+pub(super) fn read_policy(arg: &str) -> Result<Source, String> {
     let path = Path::new(arg);
     match std::fs::metadata(path) {
         Ok(metadata) if metadata.is_dir() => Err(format!(
@@ -163,9 +163,10 @@ fn git_show(arg: &str) -> Result<Source, String> {
 }
 
 /// Checks a policy; errors are shown as `check` shows them, and refuse it.
-fn load(
+pub(super) fn load(
     source: &Source,
     node_budget: usize,
+    purpose: &str,
 ) -> Result<(switchboard::model::Policy, switchboard::graph::Compiled), String> {
     let mut config = switchboard::CheckConfig::default();
     config.analysis.node_budget = node_budget;
@@ -187,10 +188,10 @@ fn load(
             let _ = std::io::stderr()
                 .write_all(switchboard::render::human(&file, human_style()).as_bytes());
             Err(format!(
-                "`{}` has {} error{}; `switchboard check` it and fix them before diffing",
+                "`{}` has {} error{}; `switchboard check` it and fix them before {purpose}",
                 source.path,
                 errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
+                if errors.len() == 1 { "" } else { "s" },
             ))
         }
     }
@@ -200,8 +201,8 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
     let old_source = read_policy(&args.old)?;
     let new_source = read_policy(&args.new)?;
     // Both are checked before either refuses, so that every error is shown in one run.
-    let old = load(&old_source, args.node_budget);
-    let new = load(&new_source, args.node_budget);
+    let old = load(&old_source, args.node_budget, "diffing");
+    let new = load(&new_source, args.node_budget, "diffing");
     let ((old_policy, old_compiled), (new_policy, new_compiled)) = match (old, new) {
         (Ok(old), Ok(new)) => (old, new),
         (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}").into()),

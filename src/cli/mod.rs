@@ -34,6 +34,9 @@ enum Command {
     Sweep(lifecycle::SweepArgs),
     /// What happened, from the state: SLA met/missed, time to first touch, escalations, fairness
     Report(report::ReportArgs),
+    /// Replay a week of leads against the team (responses, escalations, caps): the figures
+    /// and an HTML report; two policies are compared
+    Simulate(simulate::SimulateArgs),
     /// Run the router as an HTTP service: POST leads and events, escalations swept on a timer
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
@@ -71,6 +74,7 @@ mod report;
 mod route;
 #[cfg(feature = "serve")]
 mod serve;
+mod simulate;
 mod state;
 mod test;
 mod threads;
@@ -109,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Track(args) => lifecycle::track(&args),
         Command::Sweep(args) => lifecycle::sweep(&args),
         Command::Report(args) => report::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
         Command::State(args) => state::run(&args),

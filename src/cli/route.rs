@@ -216,7 +216,7 @@ fn line_length(line: &Line) -> u64 {
 }
 
 /// A UTF-8 byte-order mark at the very start (some exporters write one) is not part of a lead.
-fn skip_byte_order_mark(input: &mut impl BufRead) -> std::io::Result<()> {
+pub(super) fn skip_byte_order_mark(input: &mut impl BufRead) -> std::io::Result<()> {
     if input.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
         input.consume(3);
     }
@@ -225,7 +225,7 @@ fn skip_byte_order_mark(input: &mut impl BufRead) -> std::io::Result<()> {
 
 /// A file whose first line has commas and no `{` is CSV, not NDJSON: say so once, instead of
 /// an error record per line.
-fn refuse_csv(input: &mut impl BufRead, from: &str) -> Result<(), Failure> {
+pub(super) fn refuse_csv(input: &mut impl BufRead, from: &str) -> Result<(), Failure> {
     let buffer = input.fill_buf().map_err(|error| read_failure(&error))?;
     let first = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
     if first.contains(&b',') && !first.contains(&b'{') {

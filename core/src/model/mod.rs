@@ -447,6 +447,18 @@ fn resolve_caps(caps: &[ast::Cap]) -> (Option<u64>, Vec<(Period, u64)>) {
 }
 
 impl Policy {
+    /// Every rep the policy names (pool members and `rep` items), each once, in file order.
+    pub fn rep_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let members = self.pools.iter().flat_map(|pool| pool.members.iter());
+        for name in members.chain(self.reps.iter().map(|rep| &rep.name)) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// The `rep` item of `name`, if there is one.
     pub fn rep_def(&self, name: &str) -> Option<&RepDef> {
         self.reps.iter().find(|rep| rep.name == name)

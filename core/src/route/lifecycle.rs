@@ -739,7 +739,7 @@ impl Router<'_> {
 
     /// The calendar a lead's times are counted and shown on: the holder's, else the rule's (as
     /// routing counts the SLA of a named rep without a calendar on the rule's).
-    fn life_calendar(&self, life: &Life) -> Option<&CalendarDef> {
+    pub fn life_calendar(&self, life: &Life) -> Option<&CalendarDef> {
         self.holding_calendar(life)
             .or_else(|| self.rule_calendar(life))
     }

@@ -1,0 +1,531 @@
+//! `simulate`: a stream of leads replayed in time order against the team, through the same
+//! router as `route`, `track` and `sweep`. Each lead is routed at its own time; each holder
+//! touches it when the response model (or a file of real events) says; escalation steps fire
+//! when they fall due, as `sweep` would fire them. Figures are gathered on the way
+//! ([`Tally`]) and, at the end, from the state as `report` reads it ([`figures`]).
+//!
+//! Invariants: no rule is implemented here: routing, escalation and the SLA clock are the
+//! router's (`route_lead`, `sweep_next`, `track`). Everything happens in time order, and at
+//! one instant in the order the command line would do it: steps due at or before an instant
+//! fire first (`sweep --now T`), then events strictly before a lead's time, then the lead.
+//! No I/O and no clock: leads, events and the seed are given.
+
+pub mod figures;
+pub mod responses;
+
+use crate::model::{CalendarDef, Policy};
+use crate::route::clock;
+use crate::route::life::{Event, EventKind, Life};
+use crate::route::reader::ParsedLead;
+use crate::route::state::{StateError, StateStore};
+use crate::route::{Decision, Fired, Outcome, Router, Tracked};
+use crate::syntax::ast::DurationKind;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use responses::{Counted, Response, ResponseModel};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// A lead to replay: where it was in the input and its own time.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub input_line: usize,
+    pub at: Timestamp,
+    pub lead: ParsedLead,
+}
+
+/// Where the holders' responses come from.
+pub enum Touches<'m> {
+    /// Drawn from a model, one response per holding.
+    Model { model: &'m ResponseModel, seed: u64 },
+    /// Events as `track` reads them, recorded at their times (in time order; ties in file order).
+    Recorded(Vec<Event>),
+}
+
+/// One thing the simulation did, as the command line prints it.
+pub enum Logged<'a> {
+    /// A lead routed (`route`); `input_line` is the lead's line in the input.
+    Routed {
+        outcome: &'a Outcome,
+        input_line: usize,
+    },
+    /// An escalation step (`sweep`).
+    Swept(&'a Fired),
+    /// An event recorded (`track`).
+    Tracked {
+        event: &'a Event,
+        tracked: &'a Tracked,
+        fired: &'a [Fired],
+    },
+}
+
+/// An event waiting for its time.
+#[derive(Debug)]
+struct Pending {
+    at: Timestamp,
+    /// Ties in the order they were scheduled.
+    order: u64,
+    event: Event,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.order) == (other.at, other.order)
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(other.at, other.order))
+    }
+}
+
+/// Figures only the run itself sees (the state holds the rest).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    /// The zone hours of the week and days are counted in.
+    pub zone_name: String,
+    pub first_lead: Option<Timestamp>,
+    pub last_lead: Option<Timestamp>,
+    /// The last thing that happened: a lead, a touch or a step.
+    pub end: Option<Timestamp>,
+    /// When every SLA of the run is settled (met or missed): the end, or the last due time
+    /// if later. The report's "as of".
+    pub settled: Option<Timestamp>,
+    pub routed: u64,
+    /// Leads whose id came again (answered from the ledger, not routed twice).
+    pub duplicates: u64,
+    pub invalid: u64,
+    /// Per pool (or `queue Q`, `named reps`, `unassigned`): leads routed there per hour of the week
+    /// (0 = Monday 00:00-01:00).
+    pub by_hour: BTreeMap<String, Vec<u64>>,
+    /// Per rep: leads they got per hour of the week (routed or escalated).
+    pub rep_by_hour: BTreeMap<String, Vec<u64>>,
+    /// Per rep: leads held and not yet touched, at the end of each hour since the first lead.
+    pub open_by_hour: BTreeMap<String, Vec<u64>>,
+    /// Escalation steps fired per day, and where they went (`rep egor`, `queue review`,
+    /// `nobody`), per step target.
+    pub escalations_by_day: BTreeMap<Date, u64>,
+    pub escalated_to: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Per pool: how long leads routed while none of its reps was working waited for a shift
+    /// to open (seconds).
+    pub waited: BTreeMap<String, Vec<i64>>,
+    /// Per rep: how often they were passed over at routing because of a cap.
+    pub cap_hits: BTreeMap<String, u64>,
+    /// SLA allowances of routed leads (working seconds from the lead to its due time).
+    pub allowances: BTreeMap<i64, u64>,
+    /// Touches drawn for a holder who no longer held the lead by then (an escalation came first).
+    pub moved_on: u64,
+    /// Events of a recorded file that `track` refused, by code.
+    pub refused: BTreeMap<String, u64>,
+}
+
+const WEEK_HOURS: usize = 168;
+
+/// Replays `arrivals` (in time order) and the responses; calls `log` for every line the
+/// command line would print. The state should be fresh (or a copy): the run writes to it.
+pub fn run(
+    router: &mut Router<'_>,
+    policy: &Policy,
+    state: &mut dyn StateStore,
+    arrivals: impl IntoIterator<Item = Arrival>,
+    touches: Touches<'_>,
+    log: &mut dyn FnMut(Logged<'_>),
+) -> Result<Tally, StateError> {
+    let zone = policy
+        .calendars
+        .first()
+        .map_or(TimeZone::UTC, |calendar| calendar.zone.clone());
+    let mut run = Run {
+        zone,
+        heap: BinaryHeap::new(),
+        order: 0,
+        tally: Tally::default(),
+        open: OpenLoad::default(),
+        model: None,
+        last_due: None,
+    };
+    run.tally.zone_name = run.zone.iana_name().unwrap_or("UTC").to_string();
+    match touches {
+        Touches::Model { model, seed } => run.model = Some((model, seed)),
+        Touches::Recorded(mut events) => {
+            events.sort_by_key(|event| event.at);
+            for event in events {
+                run.push(event);
+            }
+        }
+    }
+    for arrival in arrivals {
+        run.advance(router, state, arrival.at, false, log)?;
+        run.note_time(arrival.at);
+        router.set_now(arrival.at);
+        state.begin()?;
+        let outcome = router.route_lead(state, &arrival.lead)?;
+        state.commit()?;
+        log(Logged::Routed {
+            outcome: &outcome,
+            input_line: arrival.input_line,
+        });
+        run.tally.first_lead.get_or_insert(arrival.at);
+        run.tally.last_lead = Some(arrival.at);
+        match &outcome {
+            Outcome::Invalid(_) => run.tally.invalid += 1,
+            Outcome::Decided {
+                duplicate: true, ..
+            } => run.tally.duplicates += 1,
+            Outcome::Decided {
+                decision, trace, ..
+            } => {
+                run.tally.routed += 1;
+                run.routed(router, decision, trace.as_ref(), arrival.at);
+            }
+        }
+    }
+    run.advance(router, state, Timestamp::MAX, true, log)?;
+    run.open.finish(&mut run.tally);
+    if let Some(last_due) = run.last_due {
+        run.tally.settled = Some(run.tally.end.map_or(last_due, |end| end.max(last_due)));
+    }
+    Ok(run.tally)
+}
+
+/// The state of one run.
+struct Run<'m> {
+    zone: TimeZone,
+    heap: BinaryHeap<Reverse<Pending>>,
+    order: u64,
+    tally: Tally,
+    open: OpenLoad,
+    model: Option<(&'m ResponseModel, u64)>,
+    last_due: Option<Timestamp>,
+}
+
+impl Run<'_> {
+    fn push(&mut self, event: Event) {
+        self.order += 1;
+        self.heap.push(Reverse(Pending {
+            at: event.at,
+            order: self.order,
+            event,
+        }));
+    }
+
+    fn note_time(&mut self, at: Timestamp) {
+        if self.tally.end.is_none_or(|end| end < at) {
+            self.tally.end = Some(at);
+        }
+    }
+
+    /// Fires the steps and records the events due before `until` (events: strictly before,
+    /// unless `inclusive`; steps: at or before), in time order.
+    fn advance(
+        &mut self,
+        router: &Router<'_>,
+        state: &mut dyn StateStore,
+        until: Timestamp,
+        inclusive: bool,
+        log: &mut dyn FnMut(Logged<'_>),
+    ) -> Result<(), StateError> {
+        loop {
+            let next_event = self
+                .heap
+                .peek()
+                .map(|pending| pending.0.at)
+                .filter(|at| *at < until || (inclusive && *at <= until));
+            let horizon = next_event.unwrap_or(until);
+            state.begin()?;
+            let swept = router.sweep_next(state, horizon)?;
+            state.commit()?;
+            match swept {
+                Some(None) => continue,
+                Some(Some(fired)) => {
+                    log(Logged::Swept(&fired));
+                    self.fired(router, state, &fired)?;
+                }
+                None => {
+                    let Some(Reverse(pending)) = next_event.and_then(|_| self.heap.pop()) else {
+                        return Ok(());
+                    };
+                    self.event(router, state, pending.event, log)?;
+                }
+            }
+        }
+    }
+
+    /// Records one event (a drawn touch, or a line of a recorded file).
+    fn event(
+        &mut self,
+        router: &Router<'_>,
+        state: &mut dyn StateStore,
+        event: Event,
+        log: &mut dyn FnMut(Logged<'_>),
+    ) -> Result<(), StateError> {
+        state.begin()?;
+        let (tracked, fired) = router.track(state, event.clone())?;
+        state.commit()?;
+        match &tracked {
+            Tracked::Invalid(error) => {
+                if self.model.is_some() && error.code == "event.not_holder" {
+                    // The lead moved on before this holder answered: nothing to replay.
+                    self.tally.moved_on += 1;
+                    return Ok(());
+                }
+                *self
+                    .tally
+                    .refused
+                    .entry(error.code.to_string())
+                    .or_default() += 1;
+            }
+            Tracked::Recorded {
+                decision, touch, ..
+            } => {
+                self.note_time(event.at);
+                let ends_wait = touch.is_some() || decision.is_some();
+                if ends_wait && let Some(rep) = self.open.forget(&event.lead) {
+                    self.open.change(&rep, -1, event.at, &self.zone_clock());
+                }
+                if let Some(decision) = decision
+                    && let Some(life) = state.life(&event.lead)?
+                {
+                    // A rejection: the lead was routed again.
+                    self.holder(router, &life, decision, life.holdings.len(), event.at);
+                }
+            }
+        }
+        log(Logged::Tracked {
+            event: &event,
+            tracked: &tracked,
+            fired: &fired,
+        });
+        Ok(())
+    }
+
+    /// The clock hours are counted from: the first lead's hour.
+    fn zone_clock(&self) -> Option<Timestamp> {
+        self.tally.first_lead
+    }
+
+    /// Figures of a lead just routed, and its holder's response.
+    fn routed(
+        &mut self,
+        router: &Router<'_>,
+        decision: &Decision,
+        trace: Option<&crate::route::Trace>,
+        at: Timestamp,
+    ) {
+        let target = match &decision.action {
+            crate::route::Action::Pool { pool, .. } => pool.clone(),
+            crate::route::Action::Queue { queue } => format!("queue {queue}"),
+            crate::route::Action::Rep { .. } | crate::route::Action::Owner { .. } => {
+                "named reps".to_string()
+            }
+            crate::route::Action::Unassigned => "unassigned".to_string(),
+        };
+        let hour = hour_of_week(at, &self.zone);
+        self.tally
+            .by_hour
+            .entry(target.clone())
+            .or_insert_with(|| vec![0; WEEK_HOURS])[hour] += 1;
+        if let Some(trace) = trace {
+            for action in &trace.actions {
+                if let crate::route::ActionTrace::Candidates { candidates, .. } = action {
+                    for candidate in candidates {
+                        if candidate.why.starts_with("at cap") {
+                            *self
+                                .tally
+                                .cap_hits
+                                .entry(candidate.rep.clone())
+                                .or_default() += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let life = Life::begin(decision, at);
+        let calendar = router.life_calendar(&life);
+        if let Some(due) = decision.due.and_then(|due| due.time()) {
+            let due = due.instant;
+            let allowance = calendar.map_or((due - at).as_secs(), |calendar| {
+                clock::working_seconds(calendar, at, due)
+            });
+            *self.tally.allowances.entry(allowance).or_default() += 1;
+        }
+        if decision.action.rep().is_some()
+            && let Some(calendar) = calendar
+            && !calendar.contains(at)
+            && let Some(opens) = clock::next_opening(calendar, at)
+        {
+            self.tally
+                .waited
+                .entry(target)
+                .or_default()
+                .push((opens - at).as_secs());
+        }
+        self.holder(router, &life, decision, 1, at);
+    }
+
+    /// Figures of a step just fired, and the new holder's response.
+    fn fired(
+        &mut self,
+        router: &Router<'_>,
+        state: &mut dyn StateStore,
+        fired: &Fired,
+    ) -> Result<(), StateError> {
+        let at = fired.at.instant;
+        self.note_time(at);
+        let day = self.zone.to_datetime(at).date();
+        *self.tally.escalations_by_day.entry(day).or_default() += 1;
+        let lead = &fired.decision.lead;
+        let life = state.life(lead)?;
+        let target = life
+            .as_ref()
+            .and_then(|life| life.steps.get(fired.step.saturating_sub(1)))
+            .map_or_else(|| "?".to_string(), |step| step.to.clone());
+        let went = match &fired.decision.action {
+            crate::route::Action::Queue { queue } => format!("queue {queue}"),
+            crate::route::Action::Unassigned => "nobody".to_string(),
+            other => other
+                .rep()
+                .map_or_else(|| "nobody".to_string(), |rep| format!("rep {rep}")),
+        };
+        *self
+            .tally
+            .escalated_to
+            .entry(target)
+            .or_default()
+            .entry(went)
+            .or_default() += 1;
+        // The previous holder no longer waits on it.
+        if let Some(rep) = self.open.forget(lead) {
+            self.open.change(&rep, -1, at, &self.zone_clock());
+        }
+        if let Some(life) = life {
+            self.holder(router, &life, &fired.decision, life.holdings.len(), at);
+        }
+        Ok(())
+    }
+
+    /// A new holder got the lead at `at`: their load, and when they answer.
+    fn holder(
+        &mut self,
+        router: &Router<'_>,
+        life: &Life,
+        decision: &Decision,
+        holding: usize,
+        at: Timestamp,
+    ) {
+        if let Some(due) = decision.due.and_then(|due| due.time()) {
+            let due = due.instant;
+            self.last_due = Some(self.last_due.map_or(due, |last| last.max(due)));
+        }
+        let Some(rep) = decision.action.rep() else {
+            return;
+        };
+        let hour = hour_of_week(at, &self.zone);
+        self.tally
+            .rep_by_hour
+            .entry(rep.to_string())
+            .or_insert_with(|| vec![0; WEEK_HOURS])[hour] += 1;
+        self.open.hold(&decision.lead, rep);
+        self.open.change(rep, 1, at, &self.zone_clock());
+        let Some((model, seed)) = self.model else {
+            return;
+        };
+        let response = model.draw(seed, &decision.lead, holding, rep, decision.action.pool());
+        let Response::After { seconds, counted } = response else {
+            return;
+        };
+        let calendar: Option<&CalendarDef> = match counted {
+            Counted::Working => router.life_calendar(life),
+            Counted::Wall => None,
+        };
+        let Ok(seconds) = u64::try_from(seconds) else {
+            return;
+        };
+        let Some(touch_at) = clock::add(at, DurationKind::Fixed { seconds }, calendar) else {
+            return;
+        };
+        self.push(Event {
+            lead: decision.lead.clone(),
+            kind: EventKind::Touched,
+            at: touch_at,
+            by: Some(rep.to_string()),
+        });
+    }
+}
+
+/// 0 for Monday 00:00-01:00 … 167 for Sunday 23:00-24:00, in `zone`.
+pub fn hour_of_week(at: Timestamp, zone: &TimeZone) -> usize {
+    let local = zone.to_datetime(at);
+    let day = local.weekday().to_monday_zero_offset() as usize;
+    (day * 24 + local.hour() as usize).min(WEEK_HOURS - 1)
+}
+
+/// Per rep, the leads held and not yet touched, followed hour by hour.
+#[derive(Default)]
+struct OpenLoad {
+    holder: HashMap<String, String>,
+    now: HashMap<String, u64>,
+    /// Per rep, per hour since the first lead: the most held at once and the count at the
+    /// hour's end (`None`: no change in that hour).
+    peaks: BTreeMap<String, Vec<Option<(u64, u64)>>>,
+}
+
+impl OpenLoad {
+    fn hold(&mut self, lead: &str, rep: &str) {
+        self.holder.insert(lead.to_string(), rep.to_string());
+    }
+
+    fn forget(&mut self, lead: &str) -> Option<String> {
+        self.holder.remove(lead)
+    }
+
+    fn change(&mut self, rep: &str, by: i64, at: Timestamp, start: &Option<Timestamp>) {
+        let count = self.now.entry(rep.to_string()).or_default();
+        *count = if by < 0 {
+            count.saturating_sub(by.unsigned_abs())
+        } else {
+            count.saturating_add(by.unsigned_abs())
+        };
+        let value = *count;
+        let Some(start) = start else {
+            return;
+        };
+        let hour = usize::try_from((at - *start).as_secs().max(0) / 3600).unwrap_or(usize::MAX);
+        // A week and a half at most is followed: later hours fold into the last.
+        let hour = hour.min(WEEK_HOURS * 2);
+        let series = self.peaks.entry(rep.to_string()).or_default();
+        if series.len() <= hour {
+            series.resize(hour + 1, None);
+        }
+        let slot = &mut series[hour];
+        *slot = Some(slot.map_or((value, value), |(peak, _)| (peak.max(value), value)));
+    }
+
+    /// Fills the hours without a change with the count they carried.
+    fn finish(&mut self, tally: &mut Tally) {
+        let hours = self.peaks.values().map(Vec::len).max().unwrap_or(0);
+        for (rep, series) in &self.peaks {
+            let mut filled = Vec::with_capacity(hours);
+            let mut carried = 0;
+            for hour in 0..hours {
+                if let Some((peak, last)) = series.get(hour).copied().flatten() {
+                    filled.push(peak);
+                    carried = last;
+                } else {
+                    filled.push(carried);
+                }
+            }
+            tally.open_by_hour.insert(rep.clone(), filled);
+        }
+    }
+}

@@ -1,0 +1,507 @@
+//! `switchboard simulate`: a stream of leads (a week, say) replayed in time order against the
+//! team in a fresh in-memory state, with the holders' responses drawn from a model (or read from
+//! a `track` events file) and escalations firing as `sweep` would; the figures for people, as
+//! JSON, and as an HTML report with plots. Two policies (`OLD NEW`, files or `REV:PATH`) run on
+//! the same leads and responses and are compared figure by figure.
+
+use super::policy::{Loaded, load_policy, load_roster};
+use super::{Failure, describe_io};
+use clap::ValueEnum;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use switchboard::route::life::{Event, read_event};
+use switchboard::route::reader::{LeadError, Limits, Line, parse_lead, read_line};
+use switchboard::route::roster::Roster;
+use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::{Fired, RouteConfig, Router, wire};
+use switchboard::simulate::figures::{self, Simulated};
+use switchboard::simulate::responses::{ResponseModel, read_model};
+use switchboard::simulate::{Arrival, Logged, Touches};
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// The policy to simulate (a file or a folder holding one); with two, OLD and NEW are both
+    /// simulated and compared (files, or REV:PATH as `diff` takes them)
+    #[arg(value_name = "POLICY", num_args = 1..=2, required = true)]
+    policies: Vec<String>,
+    /// Roster JSON: who is available, out of office, their open leads, account owners
+    #[arg(long, value_name = "FILE")]
+    roster: Option<PathBuf>,
+    /// NDJSON leads, replayed in the order of their clock field (`created_at`)
+    #[arg(long, value_name = "FILE")]
+    leads: PathBuf,
+    /// Response model JSON: how fast reps first touch a lead (default: median 12m, p90 2h,
+    /// 5% never, in working time)
+    #[arg(long, value_name = "FILE", conflicts_with = "touches")]
+    responses: Option<PathBuf>,
+    /// Real events instead of a model: a `track` events file (touched, accepted, rejected,
+    /// closed), recorded at their times
+    #[arg(long, value_name = "FILE")]
+    touches: Option<PathBuf>,
+    /// Seed of the response draws: the same seed gives the same run
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    seed: u64,
+    /// Write an HTML report with plots (one self-contained file) here
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
+    /// Output format of the figures on stdout
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the touches the model drew, as a `track` events file, here (replay them with
+    /// --touches, or feed them to `track`)
+    #[arg(long, value_name = "FILE")]
+    events_out: Option<PathBuf>,
+    /// Write every line `route`, `sweep` and `track` would have printed, in order, here
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Longest accepted lead line, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_line_bytes: usize,
+    /// Deepest accepted JSON nesting in a lead line
+    #[arg(long, value_name = "LEVELS", default_value_t = 64)]
+    max_depth: usize,
+    /// No notes on stderr (errors are still printed)
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Tables for a terminal
+    Human,
+    /// One JSON object
+    Json,
+}
+
+pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
+    let limits = Limits {
+        max_line_bytes: args.max_line_bytes,
+        max_depth: args.max_depth,
+    };
+    let lines = read_leads(&args.leads, &limits)?;
+    let loaded: Vec<(String, Loaded)> = match args.policies.as_slice() {
+        [one] => vec![(one.clone(), load_policy(Path::new(one), args.quiet)?)],
+        [old, new] => {
+            let old_source = super::diff::read_policy(old)?;
+            let new_source = super::diff::read_policy(new)?;
+            let old_loaded = super::diff::load(
+                &old_source,
+                switchboard::graph::DEFAULT_NODE_BUDGET,
+                "simulating",
+            );
+            let new_loaded = super::diff::load(
+                &new_source,
+                switchboard::graph::DEFAULT_NODE_BUDGET,
+                "simulating",
+            );
+            let (old_loaded, new_loaded) = match (old_loaded, new_loaded) {
+                (Ok(old), Ok(new)) => (old, new),
+                (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}").into()),
+                (Err(error), _) | (_, Err(error)) => return Err(error.into()),
+            };
+            vec![
+                (
+                    old.clone(),
+                    Loaded {
+                        source: old_source,
+                        policy: old_loaded.0,
+                        compiled: old_loaded.1,
+                    },
+                ),
+                (
+                    new.clone(),
+                    Loaded {
+                        source: new_source,
+                        policy: new_loaded.0,
+                        compiled: new_loaded.1,
+                    },
+                ),
+            ]
+        }
+        _ => {
+            return Err(Failure::usage(
+                "simulate takes one policy, or two to compare".into(),
+            ));
+        }
+    };
+    let recorded_events = args
+        .touches
+        .as_deref()
+        .map(|path| read_events(path, &limits))
+        .transpose()?;
+    let mut runs: Vec<Simulated> = Vec::new();
+    let count = loaded.len();
+    for (index, (name, loaded)) in loaded.iter().enumerate() {
+        let (arrivals, invalid) = arrivals(&loaded.policy, &lines, &limits, name)?;
+        if !invalid.is_empty() && index == 0 {
+            report_invalid(&invalid, &args.leads, args.quiet);
+        }
+        let first = arrivals.first().map(|arrival| arrival.at);
+        let roster = load_roster(
+            args.roster.as_deref(),
+            &loaded.policy,
+            first.unwrap_or_else(jiff::Timestamp::now),
+        )?;
+        let model = match args.responses.as_deref() {
+            None => ResponseModel::default(),
+            Some(path) => {
+                let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES)
+                    .map_err(|error| {
+                        Failure::usage(format!(
+                            "cannot read responses `{}`: {error}",
+                            path.display()
+                        ))
+                    })?;
+                read_model(&text, &loaded.policy).map_err(|error| {
+                    Failure::usage(format!("responses `{}`: {error}", path.display()))
+                })?
+            }
+        };
+        let touches = match &recorded_events {
+            Some(events) => Touches::Recorded(events.clone()),
+            None => Touches::Model {
+                model: &model,
+                seed: args.seed,
+            },
+        };
+        // The log and drawn events of the simulated policy (the new one of two).
+        let last = index + 1 == count;
+        let mut sink = Sink::open(
+            last.then_some(args.log.as_deref()).flatten(),
+            last.then_some(args.events_out.as_deref()).flatten(),
+        )?;
+        let simulated = simulate(
+            loaded,
+            roster.as_ref(),
+            arrivals,
+            touches,
+            invalid.len(),
+            &mut sink,
+        )?;
+        sink.finish()?;
+        runs.push(simulated);
+    }
+    let text = match (runs.as_slice(), args.format) {
+        ([one], Format::Human) => figures::human(one),
+        ([one], Format::Json) => format!("{}\n", figures::to_json(one)),
+        ([old, new], Format::Human) => figures::compare_human(
+            old,
+            new,
+            (&short_name(&loaded[0].0), &short_name(&loaded[1].0)),
+        ),
+        ([old, new], Format::Json) => format!("{}\n", figures::compare_json(old, new)),
+        _ => String::new(),
+    };
+    if let Some(path) = &args.report {
+        let names: Vec<String> = loaded.iter().map(|(name, _)| name.clone()).collect();
+        let policies: Vec<&switchboard::model::Policy> =
+            loaded.iter().map(|(_, loaded)| &loaded.policy).collect();
+        let html = switchboard::plots::html_report(&runs, &names, &policies);
+        std::fs::write(path, html).map_err(|error| {
+            Failure::usage(format!(
+                "cannot write the report `{}`: {}",
+                path.display(),
+                describe_io(&error)
+            ))
+        })?;
+        if !args.quiet {
+            eprintln!("report written to `{}`", path.display());
+        }
+    }
+    super::print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `origin/main:routing.route` and `examples/routing.route` as column heads.
+fn short_name(name: &str) -> String {
+    let file = name.rsplit('/').next().unwrap_or(name);
+    match name.split_once(':') {
+        Some((rev, _)) if !Path::new(name).exists() => format!("{rev}:{file}"),
+        _ => file.to_string(),
+    }
+}
+
+/// Every line of the leads file, as read (the BOM skipped; a CSV file refused).
+fn read_leads(path: &Path, limits: &Limits) -> Result<Vec<Line>, Failure> {
+    let file = std::fs::File::open(path).map_err(|error| {
+        Failure::usage(format!(
+            "cannot read leads `{}`: {}",
+            path.display(),
+            describe_io(&error)
+        ))
+    })?;
+    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
+    let failure = |error: std::io::Error| {
+        Failure::usage(format!("cannot read leads `{}`: {error}", path.display()))
+    };
+    super::route::skip_byte_order_mark(&mut input).map_err(failure)?;
+    super::route::refuse_csv(&mut input, &format!("`{}`", path.display()))?;
+    let mut lines = Vec::new();
+    while let Some(line) = read_line(&mut input, limits.max_line_bytes).map_err(failure)? {
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// A line that is not a lead: its 1-based number and why.
+type NotALead = (usize, LeadError);
+
+/// The leads of a policy's schema in time order (ties in input order), and the lines that are
+/// not leads (their 1-based line and why).
+fn arrivals(
+    policy: &switchboard::model::Policy,
+    lines: &[Line],
+    limits: &Limits,
+    name: &str,
+) -> Result<(Vec<Arrival>, Vec<NotALead>), Failure> {
+    let Some(clock) = policy.clock else {
+        return Err(Failure::usage(format!(
+            "`{name}` has no clock field (`created_at`, or a schema's only `time` field): \
+             simulate places each lead at its own time"
+        )));
+    };
+    let clock_name = policy
+        .fields
+        .get(clock)
+        .map_or("created_at", |field| field.name.as_str());
+    let mut arrivals = Vec::with_capacity(lines.len());
+    let mut invalid = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let input_line = index + 1;
+        let parsed = match line {
+            Line::TooLong(length) => Err(LeadError {
+                code: "lead.too_long",
+                message: format!(
+                    "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
+                    limits.max_line_bytes
+                ),
+                lead: None,
+            }),
+            Line::Text(bytes) => parse_lead(policy, bytes, limits),
+        };
+        match parsed {
+            Err(error) => invalid.push((input_line, error)),
+            Ok(lead) => {
+                let at = lead
+                    .lead
+                    .values
+                    .get(clock)
+                    .and_then(Option::as_ref)
+                    .and_then(|value| match value {
+                        switchboard::model::LeadValue::Scalar(switchboard::model::Scalar::Int(
+                            nanos,
+                        )) => jiff::Timestamp::from_nanosecond(*nanos).ok(),
+                        _ => None,
+                    });
+                match at {
+                    Some(at) => arrivals.push(Arrival {
+                        input_line,
+                        at,
+                        lead,
+                    }),
+                    None => invalid.push((
+                        input_line,
+                        LeadError {
+                            code: "lead.no_time",
+                            message: format!(
+                                "`{clock_name}` is absent: simulate places each lead at its own time"
+                            ),
+                            lead: Some(lead.id.clone()),
+                        },
+                    )),
+                }
+            }
+        }
+    }
+    arrivals.sort_by_key(|arrival| (arrival.at, arrival.input_line));
+    Ok((arrivals, invalid))
+}
+
+/// Lines that are not leads are left out of the run, and said on stderr (the first five).
+fn report_invalid(invalid: &[NotALead], path: &Path, quiet: bool) {
+    if quiet {
+        return;
+    }
+    eprintln!(
+        "note: {} line{} of `{}` {} not leads and {} left out:",
+        invalid.len(),
+        if invalid.len() == 1 { "" } else { "s" },
+        path.display(),
+        if invalid.len() == 1 { "is" } else { "are" },
+        if invalid.len() == 1 { "is" } else { "are" },
+    );
+    for (line, error) in invalid.iter().take(5) {
+        eprintln!("  line {line}: {}: {}", error.code, error.message);
+    }
+    if invalid.len() > 5 {
+        eprintln!("  … and {} more", invalid.len() - 5);
+    }
+}
+
+/// Every line of a `track` events file; a line that is no event stops the command.
+fn read_events(path: &Path, limits: &Limits) -> Result<Vec<Event>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        Failure::usage(format!(
+            "cannot read touches `{}`: {}",
+            path.display(),
+            describe_io(&error)
+        ))
+    })?;
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = read_event(line.as_bytes(), limits.max_depth).map_err(|error| {
+            Failure::usage(format!(
+                "touches `{}` line {}: {}: {}",
+                path.display(),
+                index + 1,
+                error.code,
+                error.message
+            ))
+        })?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// Where the log and the drawn events go.
+struct Sink {
+    log: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    events: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    failed: Option<Failure>,
+}
+
+impl Sink {
+    fn open(log: Option<&Path>, events: Option<&Path>) -> Result<Sink, Failure> {
+        let create = |path: &Path| {
+            std::fs::File::create(path)
+                .map(|file| (path.to_path_buf(), std::io::BufWriter::new(file)))
+                .map_err(|error| {
+                    Failure::usage(format!(
+                        "cannot write `{}`: {}",
+                        path.display(),
+                        describe_io(&error)
+                    ))
+                })
+        };
+        Ok(Sink {
+            log: log.map(create).transpose()?,
+            events: events.map(create).transpose()?,
+            failed: None,
+        })
+    }
+
+    fn write(&mut self, logged: Logged<'_>) {
+        if self.failed.is_some() {
+            return;
+        }
+        let mut result = Ok(());
+        if let Some((path, out)) = &mut self.log {
+            let line = match &logged {
+                Logged::Routed {
+                    outcome,
+                    input_line,
+                } => {
+                    let mut text = String::new();
+                    // As `route` prints it: no trace (the simulation keeps one for its figures).
+                    match outcome {
+                        switchboard::route::Outcome::Decided {
+                            decision,
+                            duplicate,
+                            ..
+                        } => wire::write_decision(&mut text, decision, *duplicate, None),
+                        switchboard::route::Outcome::Invalid(error) => {
+                            wire::write_error(&mut text, error, *input_line);
+                        }
+                    }
+                    text
+                }
+                Logged::Swept(fired) => Fired::to_json(fired),
+                Logged::Tracked { tracked, fired, .. } => tracked.to_json_after(fired, 1),
+            };
+            result = writeln!(out, "{line}").map_err(|error| (path.clone(), error));
+        }
+        if let (Ok(()), Some((path, out)), Logged::Tracked { event, .. }) =
+            (&result, &mut self.events, &logged)
+        {
+            let line = serde_json::json!({
+                "lead": event.lead,
+                "event": event.kind.as_str(),
+                "at": event.at.to_string(),
+                "by": event.by,
+            });
+            result = writeln!(out, "{line}").map_err(|error| (path.clone(), error));
+        }
+        if let Err((path, error)) = result {
+            self.failed = Some(Failure::usage(format!(
+                "cannot write `{}`: {}",
+                path.display(),
+                describe_io(&error)
+            )));
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Failure> {
+        if let Some(failed) = self.failed.take() {
+            return Err(failed);
+        }
+        for (path, out) in [self.log.as_mut(), self.events.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            out.flush().map_err(|error| {
+                Failure::usage(format!(
+                    "cannot write `{}`: {}",
+                    path.display(),
+                    describe_io(&error)
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One policy's run, in a fresh in-memory state.
+fn simulate(
+    loaded: &Loaded,
+    roster: Option<&Roster>,
+    arrivals: Vec<Arrival>,
+    touches: Touches<'_>,
+    invalid: usize,
+    sink: &mut Sink,
+) -> Result<Simulated, Failure> {
+    let first = arrivals
+        .first()
+        .map_or(jiff::Timestamp::UNIX_EPOCH, |arrival| arrival.at);
+    let mut router = Router::new(
+        &loaded.policy,
+        &loaded.compiled,
+        roster,
+        RouteConfig {
+            now: first,
+            // The trace shows who was passed over at a cap; it is not logged.
+            explain: true,
+            limits: Limits::default(),
+        },
+        &loaded.source.text,
+    );
+    let mut state = MemoryState::default();
+    let mut tally = switchboard::simulate::run(
+        &mut router,
+        &loaded.policy,
+        &mut state,
+        arrivals,
+        touches,
+        &mut |logged| sink.write(logged),
+    )
+    .map_err(|error| Failure::usage(error.to_string()))?;
+    tally.invalid += invalid as u64;
+    let mut entries = Vec::new();
+    state
+        .each_lead(&mut |recorded, life| entries.push((recorded, life)))
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    Ok(figures::build(entries, &loaded.policy, tally))
+}
