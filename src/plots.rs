@@ -256,18 +256,14 @@ fn leads_per_hour(run: &Simulated) -> Plotted {
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(44)
-            .build_cartesian_2d(0u32..168u32, 0u64..top + top / 10 + 1)
+            .build_cartesian_2d(
+                (0u32..168u32).with_key_points((0..7).map(|day| day * 24 + 12).collect()),
+                0u64..top + top / 10 + 1,
+            )
             .map_err(failed)?;
         chart
             .configure_mesh()
-            .x_labels(8)
-            .x_label_formatter(&|hour| {
-                if hour % 24 == 0 {
-                    day_name(*hour as usize / 24).to_string()
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|hour| day_name(*hour as usize / 24).to_string())
             .y_desc("leads")
             .x_desc(format!("hour of the week ({})", run.tally.zone_name))
             .light_line_style(WHITE)
@@ -395,7 +391,7 @@ fn touch_distribution(run: &Simulated) -> Plotted {
         counts[index] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1);
-    // The SLAs most leads had (at most three), as vertical lines.
+    // The SLAs the leads had (the five most common), as vertical lines, shortest first.
     let mut allowances: Vec<(i64, u64)> = run
         .tally
         .allowances
@@ -403,7 +399,8 @@ fn touch_distribution(run: &Simulated) -> Plotted {
         .map(|(seconds, count)| (*seconds, *count))
         .collect();
     allowances.sort_by_key(|(seconds, count)| (std::cmp::Reverse(*count), *seconds));
-    allowances.truncate(3);
+    allowances.truncate(5);
+    allowances.sort_unstable();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();

@@ -166,3 +166,372 @@ fn the_simulation_is_route_track_and_sweep_step_by_step() {
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report, simulated["report"]);
 }
+
+/// Runs simulate on the example week with `extra` arguments.
+fn simulate_week(extra: &[&str], dir: &Path) -> std::process::Output {
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let leads = example("week.ndjson");
+    let mut args = vec![
+        "simulate",
+        policy.as_str(),
+        "--roster",
+        roster.as_str(),
+        "--leads",
+        leads.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args, dir)
+}
+
+#[test]
+fn a_week_of_leads_for_a_manager() {
+    let dir = scratch("week");
+    let output = simulate_week(&["--seed", "1"], &dir);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    insta::assert_snapshot!("week_seed_1", text);
+    let json = simulate_week(&["--seed", "1", "--format", "json"], &dir);
+    let json: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let simulation = &json["simulation"];
+    assert_eq!(simulation["routed"], 928);
+    assert_eq!(simulation["zone"], "Europe/Berlin");
+    let hours = simulation["leads_per_hour_of_week"]["senior"]
+        .as_array()
+        .unwrap();
+    assert_eq!(hours.len(), 168);
+    let routed_to_senior: u64 = hours.iter().map(|h| h.as_u64().unwrap()).sum();
+    assert_eq!(
+        routed_to_senior,
+        json["report"]["pools"]["senior"]["leads"].as_u64().unwrap(),
+        "senior holds only routed leads (no step escalates to it)"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_another() {
+    let dir = scratch("seeds");
+    let first = simulate_week(&["--seed", "3", "--format", "json"], &dir);
+    let again = simulate_week(&["--seed", "3", "--format", "json"], &dir);
+    let other = simulate_week(&["--seed", "4", "--format", "json"], &dir);
+    assert_eq!(first.stdout, again.stdout);
+    assert_ne!(first.stdout, other.stdout);
+}
+
+#[test]
+fn drawn_touches_replay_as_a_track_file() {
+    let dir = scratch("replay");
+    let events = dir.join("events.ndjson");
+    let drawn = simulate_week(
+        &[
+            "--seed",
+            "5",
+            "--format",
+            "json",
+            "--events-out",
+            events.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let replayed = simulate_week(
+        &["--touches", events.to_str().unwrap(), "--format", "json"],
+        &dir,
+    );
+    assert!(
+        replayed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replayed.stderr)
+    );
+    let drawn: Value = serde_json::from_slice(&drawn.stdout).unwrap();
+    let replayed: Value = serde_json::from_slice(&replayed.stdout).unwrap();
+    assert_eq!(drawn["report"], replayed["report"]);
+    assert_eq!(
+        replayed["simulation"]["events_refused"],
+        serde_json::json!({})
+    );
+}
+
+#[test]
+fn two_policies_are_compared_on_the_same_leads_and_responses() {
+    let dir = scratch("compare");
+    let old = std::fs::read_to_string(example("routing.route")).unwrap();
+    // After the change: the American pool takes twice the leads, and hot leads get 30 minutes.
+    let new = old
+        .replace(
+            "pool amer_ae { members olivia, james  strategy round_robin  cap 30",
+            "pool amer_ae { members olivia, james  strategy round_robin  cap 60",
+        )
+        .replace(
+            "rule hot:         when intent = high and fit = strong\n    -> pool senior\n       within 15m",
+            "rule hot:         when intent = high and fit = strong\n    -> pool senior\n       within 30m",
+        );
+    assert_ne!(old, new);
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    let roster = example("roster.json");
+    let leads = example("week.ndjson");
+    let output = run(
+        &[
+            "simulate",
+            "old.route",
+            "new.route",
+            "--roster",
+            &roster,
+            "--leads",
+            &leads,
+            "--report",
+            "report.html",
+        ],
+        &dir,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    insta::assert_snapshot!("compare_cap_and_sla", text);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Before and after"));
+    assert_eq!(html.matches("<svg").count(), 8, "four plots per policy");
+}
+
+/// The elements of an SVG, checked to nest properly: (name, attributes) of every start tag.
+fn svg_elements(svg: &str) -> Vec<(String, String)> {
+    let mut open: Vec<String> = Vec::new();
+    let mut elements = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("a tag ends") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                open.pop().as_deref(),
+                Some(name.trim()),
+                "closing tag {name}"
+            );
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let (name, attributes) = tag.split_once(' ').unwrap_or((tag, ""));
+        assert!(
+            attributes.matches('"').count() % 2 == 0,
+            "attributes of <{name}> are quoted: {attributes}"
+        );
+        if !self_closing {
+            open.push(name.to_string());
+        }
+        elements.push((name.to_string(), attributes.to_string()));
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+    elements
+}
+
+#[test]
+fn the_html_report_is_self_contained_with_well_formed_plots() {
+    let dir = scratch("html");
+    let output = simulate_week(&["--seed", "1", "--report", "report.html", "--quiet"], &dir);
+    assert!(output.status.success());
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    for remote in [
+        "<script", "http://", "https://", "@import", "url(", "<link", "<img",
+    ] {
+        let found = html
+            .replace("http://www.w3.org/2000/svg", "")
+            .contains(remote);
+        assert!(!found, "the report must not load `{remote}`");
+    }
+    let svgs: Vec<&str> = html
+        .split("<svg")
+        .skip(1)
+        .map(|part| &part[..part.find("</svg>").expect("svg closes")])
+        .collect();
+    assert_eq!(svgs.len(), 4, "four plots");
+    let texts = |svg: &str| -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .map(|part| {
+                let body = &part[part.find('>').unwrap() + 1..part.find("</text>").unwrap()];
+                body.trim().to_string()
+            })
+            .collect()
+    };
+    // Leads per hour: a line per pool and queue, a legend naming them, the days on the axis.
+    let elements = svg_elements(&format!("<svg{}</svg>", svgs[0]));
+    let lines = elements
+        .iter()
+        .filter(|(name, _)| name == "polyline")
+        .count();
+    let labels = texts(svgs[0]);
+    for series in [
+        "senior",
+        "sdr",
+        "enterprise",
+        "amer_ae",
+        "apac_ae",
+        "queue nurture",
+    ] {
+        assert!(
+            labels.iter().any(|l| l == series),
+            "legend has {series}: {labels:?}"
+        );
+    }
+    for day in ["Mon", "Tue", "Sat", "Sun"] {
+        assert!(labels.iter().any(|l| l == day), "axis has {day}");
+    }
+    assert!(lines >= 9, "a line per series: {lines}");
+    // Open load: a line per rep who held a lead.
+    let labels = texts(svgs[1]);
+    for rep in ["anna", "chen", "dmitri", "egor", "olivia", "wei"] {
+        assert!(labels.iter().any(|l| l == rep), "legend has {rep}");
+    }
+    svg_elements(&format!("<svg{}</svg>", svgs[1]));
+    // First touches: bars per bucket and an SLA line.
+    let elements = svg_elements(&format!("<svg{}</svg>", svgs[2]));
+    let bars = elements
+        .iter()
+        .filter(|(name, attributes)| name == "rect" && attributes.contains("fill=\"#1F77B4\""))
+        .count();
+    assert!(bars >= 7, "a bar per bucket with touches: {bars}");
+    let labels = texts(svgs[2]);
+    for label in [
+        "SLA 15m", "SLA 1h", "SLA 4h", "&lt;5m", "15-30m", "1-2h", "8-24h",
+    ] {
+        assert!(labels.iter().any(|l| l == label), "{label} in {labels:?}");
+    }
+    // Escalations: a bar per day with a step.
+    let elements = svg_elements(&format!("<svg{}</svg>", svgs[3]));
+    let bars = elements
+        .iter()
+        .filter(|(name, attributes)| name == "rect" && attributes.contains("fill=\"#FF7F0E\""))
+        .count();
+    assert!(bars >= 4, "a bar per day: {bars}");
+}
+
+#[test]
+fn mistakes_get_errors_that_say_where_and_why() {
+    let dir = scratch("mistakes");
+    std::fs::write(
+        dir.join("typo.json"),
+        r#"{"default":{"median":"10m"},"pools":{"senoir":{"never":0.1}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("bad-p90.json"),
+        r#"{"default":{"median":"2h","p90":"10m"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("units.json"),
+        r#"{"reps":{"anna":{"median":"12 minutes"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("leads.ndjson"),
+        "{\"id\":\"A\",\"intent\":\"high\",\"fit\":\"strong\",\"region\":\"emea\",\"country\":\"DE\",\
+         \"employees\":5,\"deal_value\":1,\"source\":\"referral\"}\n{\"id\":\"B\",\"intent\":\"hgh\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("mixed.ndjson"),
+        "{\"id\":\"A\",\"intent\":\"high\",\"fit\":\"strong\",\"region\":\"emea\",\"country\":\"DE\",\
+         \"employees\":5,\"deal_value\":1,\"source\":\"referral\",\"created_at\":\"2026-11-23T10:00:00+01:00\"}\n\
+         {\"id\":\"B\",\"intent\":\"hgh\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("timeless.route"),
+        "schema lead { id: string  intent: enum { low, high } }\nqueue q\notherwise -> queue q\n",
+    )
+    .unwrap();
+    let policy = example("routing.route");
+    let week = example("week.ndjson");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "a misspelt pool in the model",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "typo.json",
+            ],
+        ),
+        (
+            "a p90 below the median",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "bad-p90.json",
+            ],
+        ),
+        (
+            "a duration without its unit",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "units.json",
+            ],
+        ),
+        (
+            "no such leads file",
+            vec!["simulate", &policy, "--leads", "nowhere.ndjson"],
+        ),
+        (
+            "a policy without a clock field",
+            vec!["simulate", "timeless.route", "--leads", &week],
+        ),
+        (
+            "leads without their time, and a broken one",
+            vec!["simulate", &policy, "--leads", "leads.ndjson"],
+        ),
+        (
+            "one lead and one broken line: figures for the lead, exit 1",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                "mixed.ndjson",
+                "--quiet",
+                "--format",
+                "json",
+            ],
+        ),
+        (
+            "both a model and real touches",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "typo.json",
+                "--touches",
+                "e.ndjson",
+            ],
+        ),
+    ];
+    let mut shown = String::new();
+    for (what, args) in cases {
+        let output = run(&args, &dir);
+        let stderr = String::from_utf8_lossy(&output.stderr)
+            .replace(&root().display().to_string(), "<root>");
+        let routed = serde_json::from_slice::<Value>(&output.stdout)
+            .map(|json| format!("routed {}\n", json["simulation"]["routed"]))
+            .unwrap_or_default();
+        shown.push_str(&format!(
+            "## {what} (exit {})\n{routed}{stderr}\n",
+            output.status.code().unwrap_or(-1)
+        ));
+    }
+    insta::assert_snapshot!("mistakes", shown);
+}

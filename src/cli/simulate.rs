@@ -137,12 +137,16 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         if !invalid.is_empty() && index == 0 {
             report_invalid(&invalid, &args.leads, args.quiet);
         }
-        let first = arrivals.first().map(|arrival| arrival.at);
-        let roster = load_roster(
-            args.roster.as_deref(),
-            &loaded.policy,
-            first.unwrap_or_else(jiff::Timestamp::now),
-        )?;
+        let Some(first) = arrivals.first().map(|arrival| arrival.at) else {
+            return Err(Failure::usage(format!(
+                "`{}` holds no lead to simulate ({} line{} that {} not leads)",
+                args.leads.display(),
+                invalid.len(),
+                if invalid.len() == 1 { "" } else { "s" },
+                if invalid.len() == 1 { "is" } else { "are" },
+            )));
+        };
+        let roster = load_roster(args.roster.as_deref(), &loaded.policy, first)?;
         let model = match args.responses.as_deref() {
             None => ResponseModel::default(),
             Some(path) => {
@@ -210,7 +214,12 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         }
     }
     super::print_stdout(&text)?;
-    Ok(ExitCode::SUCCESS)
+    // As `route`: figures for the leads there were, and exit 1 when some lines were not leads.
+    Ok(if runs.iter().any(|run| run.tally.invalid > 0) {
+        ExitCode::from(super::EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `origin/main:routing.route` and `examples/routing.route` as column heads.

@@ -228,6 +228,7 @@ struct Compared {
 
 fn seconds_change(old: Option<i64>, new: Option<i64>) -> String {
     match (old, new) {
+        (Some(old), Some(new)) if new == old => String::new(),
         (Some(old), Some(new)) if new >= old => format!("+{}", duration(new - old)),
         (Some(old), Some(new)) => format!("-{}", duration(old - new)),
         _ => String::new(),
@@ -266,7 +267,11 @@ fn comparisons(old: &Simulated, new: &Simulated) -> Vec<Compared> {
         name: name.into(),
         old: x.to_string(),
         new: y.to_string(),
-        change: format!("{:+}", y as i64 - x as i64),
+        change: if x == y {
+            String::new()
+        } else {
+            format!("{:+}", y as i64 - x as i64)
+        },
     };
     rows.push(count(
         "escalations fired",
@@ -292,7 +297,9 @@ fn comparisons(old: &Simulated, new: &Simulated) -> Vec<Compared> {
             old: x.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
             new: y.map_or_else(|| "-".into(), |v| format!("{v:.2}")),
             change: match (x, y) {
-                (Some(x), Some(y)) => format!("{:+.2}", y - x),
+                (Some(x), Some(y)) if format!("{x:.2}") != format!("{y:.2}") => {
+                    format!("{:+.2}", y - x)
+                }
                 _ => String::new(),
             },
         });
