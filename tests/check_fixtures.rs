@@ -129,6 +129,7 @@ fn config_from_header(text: &str) -> switchboard::CheckConfig {
                 match option {
                     "--warn" => {}
                     "overlap" => config.analysis.overlaps = true,
+                    "off-shift" => config.coverage = switchboard::coverage::Coverage::Every,
                     other => panic!("unknown fixture option {other}"),
                 }
             }

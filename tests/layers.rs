@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["diagnostic", "json"],
     &["syntax", "render"],
     &["model"],
-    &["check", "format"],
+    &["check", "format", "coverage"],
     &["graph"],
     &["pipeline"],
     &["route"],

@@ -122,6 +122,7 @@ codes! {
     ShadowedRule = "shadowed-rule", Error, "a rule no lead can reach, because earlier rules take all its leads";
     Gap = "gap", Error, "leads that no rule matches, shown with a concrete example lead";
     Overlap = "overlap", Warning, "two rules that both match some leads (a lint, off by default)";
+    OffShiftGap = "off-shift-gap", Warning, "hours of the week when a rule sends leads to pools with nobody on shift (every pool's working time with `--warn off-shift`)";
     AnalysisIncomplete = "analysis-incomplete", Warning, "the policy is too large to analyse within the node budget";
     RosterSyntax = "roster-syntax", Error, "the roster is not JSON";
     RosterShape = "roster-shape", Error, "a roster entry that is not what its key takes: an unknown key, a wrong type, a status or time that cannot be read";

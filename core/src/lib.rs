@@ -18,6 +18,7 @@
 //! ```
 
 pub mod check;
+pub mod coverage;
 pub mod diagnostic;
 pub mod diff;
 pub mod explain;

@@ -1,5 +1,6 @@
 //! The pipeline from text to a policy ready to route: parse -> check -> lower to the resolved
-//! model -> compile the decision graph and analyse it (shadowed rules, gaps, overlaps). It sits
+//! model -> compile the decision graph and analyse it (shadowed rules, gaps, overlaps), and the
+//! coverage in time of its pools (`off-shift-gap`). It sits
 //! above the checker and the graph so that neither needs the other.
 
 use crate::check;
@@ -26,6 +27,8 @@ pub type Checked = (Vec<Diagnostic>, Option<(Policy, Compiled)>);
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckConfig {
     pub analysis: AnalysisConfig,
+    /// Which pools coverage in time holds to their working time (`off-shift-gap`).
+    pub coverage: crate::coverage::Coverage,
 }
 
 impl CheckReport {
@@ -99,6 +102,7 @@ pub fn check_parsed_until(
         }
         let analysis = analyze(&policy, &config.analysis);
         diagnostics.extend(analysis.diagnostics);
+        diagnostics.extend(crate::coverage::off_shift_gaps(&policy, config.coverage));
         compiled = Some((policy, analysis.compiled));
     }
     diagnostic::sort(&mut diagnostics);

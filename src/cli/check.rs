@@ -43,6 +43,9 @@ pub struct CheckArgs {
 enum Lint {
     /// Pairs of rules that both match some leads, with an example lead
     Overlap,
+    /// Hours when a rule's pools have nobody working, for every pool with a calendar (by
+    /// default only pools with `on shift`)
+    OffShift,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +91,9 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let sources = read_sources(&args.paths)?;
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
+    if args.warn.contains(&Lint::OffShift) {
+        config.coverage = switchboard::coverage::Coverage::Every;
+    }
     config.analysis.node_budget = args.node_budget;
     let reports: Vec<Vec<switchboard::Diagnostic>> = sources
         .iter()

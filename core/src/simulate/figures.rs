@@ -346,8 +346,7 @@ pub fn compare_human(old: &Simulated, new: &Simulated, names: (&str, &str)) -> S
         w2 = widths[2]
     );
     for row in &rows {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{:<w0$}  {:>w1$}  {:>w2$}  {}",
             row.name,
             row.old,
@@ -357,12 +356,7 @@ pub fn compare_human(old: &Simulated, new: &Simulated, names: (&str, &str)) -> S
             w1 = widths[1],
             w2 = widths[2]
         );
-        while out.ends_with(' ') || out.ends_with("\n\n") {
-            out.pop();
-        }
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let changed: Vec<String> = rows
         .iter()
