@@ -93,8 +93,11 @@ fn check_block(block: &Block, text: &str) -> CheckReport {
     for (key, value) in &block.options {
         match key.as_str() {
             "warn" if value == "overlap" => config.analysis.overlaps = true,
+            "warn" if value == "off-shift" => {
+                config.coverage = switchboard::coverage::Coverage::Every;
+            }
             "node-budget" => config.analysis.node_budget = value.parse().unwrap(),
-            "file" | "expect-errors" | "formatted" => {}
+            "file" | "expect-errors" | "expect-warning" | "formatted" => {}
             "expect-failure" => {}
             other => panic!("unknown option `{other}` on a code block"),
         }
@@ -146,6 +149,26 @@ fn check_examples(path: &str) -> usize {
             _ => continue,
         };
         let report = check_block(&block, &text);
+        // `expect-warning=CODE`: the block shows a warning on purpose, and only that one.
+        let expected_warning = block
+            .options
+            .iter()
+            .find(|(key, _)| key == "expect-warning")
+            .map(|(_, code)| code.as_str());
+        if let Some(code) = expected_warning {
+            assert!(
+                !report.diagnostics.is_empty()
+                    && report
+                        .diagnostics
+                        .iter()
+                        .all(|d| !d.is_error() && d.code.as_str() == code),
+                "{path}:{} should warn `{code}` and nothing else:\n{}",
+                block.line,
+                render(&format!("{path}:{}", block.line), &report, &text)
+            );
+            checked += 1;
+            continue;
+        }
         assert!(
             report.diagnostics.is_empty(),
             "{path}:{} (a `{}` block) should check clean:\n{}",
@@ -663,8 +686,9 @@ fn console_blocks_print_what_the_commands_print() {
 }
 
 /// The pages whose ```console``` blocks are run.
-const CONSOLE_PAGES: [&str; 10] = [
+const CONSOLE_PAGES: [&str; 11] = [
     "README.md",
+    "docs/simulate.md",
     "docs/security.md",
     "docs/routing.md",
     "docs/testing.md",

@@ -20,6 +20,9 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
+/// Instants from and to, half-open.
+type Gap = (Timestamp, Timestamp);
+
 /// Which pools are held to their working time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Coverage {
@@ -273,8 +276,7 @@ fn describe(
         gaps.first()?
     } else {
         // Group by the local times they run between; a group's usual length is its most common.
-        let mut groups: BTreeMap<(String, String), BTreeMap<i64, Vec<&(Timestamp, Timestamp)>>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<(String, String), BTreeMap<i64, Vec<&Gap>>> = BTreeMap::new();
         for gap in &whole {
             groups
                 .entry((shown(gap.0, zone), shown(gap.1, zone)))
@@ -285,7 +287,7 @@ fn describe(
         }
         // Gaps that come back in at least a quarter of the weeks are the week's pattern; the
         // others are the weeks around a daylight-saving change, shown only if nothing recurs.
-        let usual: Vec<(usize, i64, &(Timestamp, Timestamp))> = groups
+        let usual: Vec<(usize, i64, &Gap)> = groups
             .values()
             .filter_map(|lengths| {
                 let times: usize = lengths.values().map(Vec::len).sum();
@@ -353,7 +355,10 @@ fn describe(
                 hours((to - example).as_secs()),
             ),
         )
-        .with_label(format!("{} a week with nobody to take its leads", hours(weekly)))
+        .with_label(format!(
+            "{} a week with nobody to take its leads",
+            hours(weekly)
+        ))
         .with_help(
             "add `else` with a pool or queue that takes leads then, or a weekend pool; or \
              limit the rule to working time with `inside CALENDAR`",

@@ -443,3 +443,43 @@ fn the_team_words_are_completed_highlighted_and_explained() {
     );
     client.shutdown();
 }
+
+/// Coverage in time reaches the editor: a weekday-only `on shift` pool with no weekend rule is
+/// warned at the rule's name, with the gap and an example lead's wait; `inside berlin` on the
+/// rule removes the warning.
+#[test]
+fn hours_with_nobody_on_shift_are_warned_in_the_editor() {
+    let mut client = Client::start("off-shift");
+    let text = "schema lead { id: string  intent: enum { low, high }  created_at: time }\n\
+                calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+                pool senior { members anna, boris  calendar berlin  on shift }\n\
+                queue nurture\n\
+                rule hot: when intent = high -> pool senior within 15m\n\
+                otherwise -> queue nurture\n";
+    let uri = client.open("shift.route", text);
+    let published = client.diagnostics(&uri);
+    let diagnostics = published["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{published}");
+    let gap = &diagnostics[0];
+    assert_eq!(gap["code"], "off-shift-gap");
+    assert_eq!(gap["severity"], 2, "a warning");
+    assert_eq!(
+        gap["message"].as_str().unwrap(),
+        "rule `hot` -> pool senior: nobody on shift Fri 18:00 - Mon 09:00 Europe/Berlin; \
+         a lead at Sat 10:00 waits 47h\nhelp: add `else` with a pool or queue that takes leads \
+         then, or a weekend pool; or limit the rule to working time with `inside CALENDAR`"
+    );
+    let (line, column) = position_of(text, "hot:", "");
+    assert_eq!(
+        gap["range"],
+        json!({"start": {"line": line, "character": column}, "end": {"line": line, "character": column + 3}})
+    );
+    let limited = text.replace(
+        "when intent = high ->",
+        "when intent = high and inside berlin ->",
+    );
+    client.change(&uri, 2, &limited);
+    let after = client.diagnostics_for_version(&uri, 2);
+    assert_eq!(after["diagnostics"], json!([]), "{after}");
+    client.shutdown();
+}

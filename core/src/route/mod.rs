@@ -21,7 +21,7 @@ use crate::graph::{Compiled, TraceStep};
 use crate::model::time::LocalTime;
 use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
-pub use clock::earlier_lead_times;
+pub use clock::{add as add_duration, earlier_lead_times, next_opening, working_seconds};
 pub use decision::{
     Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RecordedTrace,
     RuleRef, Trace,

@@ -14,7 +14,6 @@ pub mod figures;
 pub mod responses;
 
 use crate::model::{CalendarDef, Policy};
-use crate::route::clock;
 use crate::route::life::{Event, EventKind, Life};
 use crate::route::reader::ParsedLead;
 use crate::route::state::{StateError, StateStore};
@@ -355,14 +354,14 @@ impl Run<'_> {
         if let Some(due) = decision.due.and_then(|due| due.time()) {
             let due = due.instant;
             let allowance = calendar.map_or((due - at).as_secs(), |calendar| {
-                clock::working_seconds(calendar, at, due)
+                crate::route::working_seconds(calendar, at, due)
             });
             *self.tally.allowances.entry(allowance).or_default() += 1;
         }
         if decision.action.rep().is_some()
             && let Some(calendar) = calendar
             && !calendar.contains(at)
-            && let Some(opens) = clock::next_opening(calendar, at)
+            && let Some(opens) = crate::route::next_opening(calendar, at)
         {
             self.tally
                 .waited
@@ -451,7 +450,9 @@ impl Run<'_> {
         let Ok(seconds) = u64::try_from(seconds) else {
             return;
         };
-        let Some(touch_at) = clock::add(at, DurationKind::Fixed { seconds }, calendar) else {
+        let Some(touch_at) =
+            crate::route::add_duration(at, DurationKind::Fixed { seconds }, calendar)
+        else {
             return;
         };
         self.push(Event {
