@@ -707,10 +707,13 @@ impl Router<'_> {
     }
 
     fn rule_calendar_id(&self, life: &Life) -> Option<usize> {
-        let rule = life
-            .rule
-            .as_deref()
-            .and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label))?;
+        self.rule_calendar_of(life.rule.as_deref())
+    }
+
+    /// The calendar of the first pool among a rule's actions that has one.
+    fn rule_calendar_of(&self, label: Option<&str>) -> Option<usize> {
+        let rule =
+            label.and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label))?;
         rule.syntax
             .actions
             .iter()
@@ -734,6 +737,20 @@ impl Router<'_> {
         let rep = holding.rep.as_deref()?;
         self.policy
             .member_calendar(pool, rep)
+            .and_then(|c| self.policy.calendars.get(c))
+    }
+
+    /// The calendar a new decision's times are counted on, as [`Router::life_calendar`] would
+    /// count them once the decision is a lead's life: its rep's, else its rule's.
+    pub fn decision_calendar(&self, decision: &Decision) -> Option<&CalendarDef> {
+        let pool = decision.action.pool().and_then(|name| self.pool(name));
+        decision
+            .action
+            .rep()
+            .and_then(|rep| self.policy.member_calendar(pool, rep))
+            .or_else(|| {
+                self.rule_calendar_of(decision.rule.as_ref().map(|rule| rule.label.as_str()))
+            })
             .and_then(|c| self.policy.calendars.get(c))
     }
 

@@ -286,23 +286,39 @@ impl<'a> Router<'a> {
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
     ) -> Result<Outcome, StateError> {
+        self.route_lead_traced(state, parsed, false)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// [`Router::route_lead`], also answering the new decision's trace as the ledger keeps it
+    /// (with `trace`): the candidates each action passed over, and why (`simulate` counts the
+    /// reps passed over at a cap without building the trace people read).
+    pub fn route_lead_traced(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &ParsedLead,
+        trace: bool,
+    ) -> Result<(Outcome, Option<RecordedTrace>), StateError> {
         let fingerprint = self.fingerprint(parsed);
         if let Some(recorded) = state.recorded(&parsed.id)? {
             if recorded
                 .fingerprint
                 .is_some_and(|earlier| !earlier.same_lead(&fingerprint))
             {
-                return Ok(Outcome::Invalid(LeadError {
-                    code: "lead.id_conflict",
-                    message: format!(
-                        "lead id `{}` was already used for a different lead, decided at {} \
+                return Ok((
+                    Outcome::Invalid(LeadError {
+                        code: "lead.id_conflict",
+                        message: format!(
+                            "lead id `{}` was already used for a different lead, decided at {} \
                          ({}); give each lead its own id",
-                        parsed.id,
-                        recorded.decided_at,
-                        recorded.decision.action.summary()
-                    ),
-                    lead: Some(parsed.id.clone()),
-                }));
+                            parsed.id,
+                            recorded.decided_at,
+                            recorded.decision.action.summary()
+                        ),
+                        lead: Some(parsed.id.clone()),
+                    }),
+                    None,
+                ));
             }
             // After `track` or `sweep` changed the lead, its current decision.
             let decision = match state.life(&parsed.id)? {
@@ -317,15 +333,19 @@ impl<'a> Router<'a> {
                 })?,
                 None => recorded.decision,
             };
-            return Ok(Outcome::Decided {
-                decision,
-                duplicate: true,
-                trace: None,
-            });
+            return Ok((
+                Outcome::Decided {
+                    decision,
+                    duplicate: true,
+                    trace: None,
+                },
+                None,
+            ));
         }
+        let keeps = state.keeps_traces();
         let tracing = Tracing {
             display: self.config.explain,
-            record: state.keeps_traces(),
+            record: keeps || trace,
         };
         let decided = self.decide(state, parsed, tracing)?;
         let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
@@ -339,14 +359,21 @@ impl<'a> Router<'a> {
             decided_at: self.config.now,
             lead_at: Some(lead_at),
             policy_hash: self.policy_hash.clone(),
-            trace: decided.recorded,
+            trace: if keeps {
+                decided.recorded.clone()
+            } else {
+                None
+            },
         };
         state.record(&entry)?;
-        Ok(Outcome::Decided {
-            decision: entry.decision,
-            duplicate: false,
-            trace: decided.display,
-        })
+        Ok((
+            Outcome::Decided {
+                decision: entry.decision,
+                duplicate: false,
+                trace: decided.display,
+            },
+            decided.recorded.filter(|_| trace),
+        ))
     }
 
     /// What the lead carries, as the ledger compares it.

@@ -14,7 +14,7 @@ pub mod figures;
 pub mod responses;
 
 use crate::model::{CalendarDef, Policy};
-use crate::route::life::{Event, EventKind, Life};
+use crate::route::life::{Event, EventKind};
 use crate::route::reader::ParsedLead;
 use crate::route::state::{StateError, StateStore};
 use crate::route::{Decision, Fired, Outcome, Router, Tracked};
@@ -168,7 +168,7 @@ pub fn run(
         run.note_time(arrival.at);
         router.set_now(arrival.at);
         state.begin()?;
-        let outcome = router.route_lead(state, &arrival.lead)?;
+        let (outcome, trace) = router.route_lead_traced(state, &arrival.lead, true)?;
         state.commit()?;
         log(Logged::Routed {
             outcome: &outcome,
@@ -181,9 +181,7 @@ pub fn run(
             Outcome::Decided {
                 duplicate: true, ..
             } => run.tally.duplicates += 1,
-            Outcome::Decided {
-                decision, trace, ..
-            } => {
+            Outcome::Decided { decision, .. } => {
                 run.tally.routed += 1;
                 run.routed(router, decision, trace.as_ref(), arrival.at);
             }
@@ -296,7 +294,8 @@ impl Run<'_> {
                     && let Some(life) = state.life(&event.lead)?
                 {
                     // A rejection: the lead was routed again.
-                    self.holder(router, &life, decision, life.holdings.len(), event.at);
+                    let calendar = router.life_calendar(&life);
+                    self.holder(calendar, decision, life.holdings.len(), event.at);
                 }
             }
         }
@@ -318,7 +317,7 @@ impl Run<'_> {
         &mut self,
         router: &Router<'_>,
         decision: &Decision,
-        trace: Option<&crate::route::Trace>,
+        trace: Option<&crate::route::RecordedTrace>,
         at: Timestamp,
     ) {
         let target = match &decision.action {
@@ -334,23 +333,19 @@ impl Run<'_> {
             .by_hour
             .entry(target.clone())
             .or_insert_with(|| vec![0; WEEK_HOURS])[hour] += 1;
-        if let Some(trace) = trace {
-            for action in &trace.actions {
-                if let crate::route::ActionTrace::Candidates { candidates, .. } = action {
-                    for candidate in candidates {
-                        if candidate.why.starts_with("at cap") {
-                            *self
-                                .tally
-                                .cap_hits
-                                .entry(candidate.rep.clone())
-                                .or_default() += 1;
-                        }
-                    }
+        let actions = trace.iter().flat_map(|trace| &trace.actions);
+        for action in actions {
+            if let crate::route::ActionTrace::Candidates { candidates, .. } = action {
+                for candidate in candidates.iter().filter(|c| c.why.starts_with("at cap")) {
+                    *self
+                        .tally
+                        .cap_hits
+                        .entry(candidate.rep.clone())
+                        .or_default() += 1;
                 }
             }
         }
-        let life = Life::begin(decision, at);
-        let calendar = router.life_calendar(&life);
+        let calendar = router.decision_calendar(decision);
         if let Some(due) = decision.due.and_then(|due| due.time()) {
             let due = due.instant;
             let allowance = calendar.map_or((due - at).as_secs(), |calendar| {
@@ -369,7 +364,7 @@ impl Run<'_> {
                 .or_default()
                 .push((opens - at).as_secs());
         }
-        self.holder(router, &life, decision, 1, at);
+        self.holder(calendar, decision, 1, at);
     }
 
     /// Figures of a step just fired, and the new holder's response.
@@ -408,7 +403,8 @@ impl Run<'_> {
             self.open.change(&rep, -1, at, &self.zone_clock());
         }
         if let Some(life) = life {
-            self.holder(router, &life, &fired.decision, life.holdings.len(), at);
+            let calendar = router.life_calendar(&life);
+            self.holder(calendar, &fired.decision, life.holdings.len(), at);
         }
         Ok(())
     }
@@ -416,8 +412,7 @@ impl Run<'_> {
     /// A new holder got the lead at `at`: their load, and when they answer.
     fn holder(
         &mut self,
-        router: &Router<'_>,
-        life: &Life,
+        calendar: Option<&CalendarDef>,
         decision: &Decision,
         holding: usize,
         at: Timestamp,
@@ -443,8 +438,8 @@ impl Run<'_> {
         let Response::After { seconds, counted } = response else {
             return;
         };
-        let calendar: Option<&CalendarDef> = match counted {
-            Counted::Working => router.life_calendar(life),
+        let calendar = match counted {
+            Counted::Working => calendar,
             Counted::Wall => None,
         };
         let Ok(seconds) = u64::try_from(seconds) else {
