@@ -9,7 +9,7 @@ echo "rustc: $(rustc --version)"
 cargo bench --bench check
 cargo bench --bench graph
 cargo bench --bench route
-cargo bench --bench simulate -- --bench
+cargo bench --bench simulate
 cargo bench --bench diff
 cargo bench --bench lsp_latency
 cargo bench --bench serve
