@@ -244,7 +244,9 @@ fn comparisons(old: &Simulated, new: &Simulated) -> Vec<Compared> {
         old: percent(share_a),
         new: percent(share_b),
         change: match (share_a, share_b) {
-            (Some(x), Some(y)) => format!("{:+.1} pts", (y - x) * 100.0),
+            (Some(x), Some(y)) if percent(Some(x)) != percent(Some(y)) => {
+                format!("{:+.1} pts", (y - x) * 100.0)
+            }
             _ => String::new(),
         },
     });
