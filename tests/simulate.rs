@@ -535,3 +535,111 @@ fn mistakes_get_errors_that_say_where_and_why() {
     }
     insta::assert_snapshot!("mistakes", shown);
 }
+
+#[test]
+fn a_run_starts_from_a_copy_of_a_state_and_leaves_it_unchanged() {
+    let dir = scratch("from-state");
+    let leads = first_leads(&dir, 40);
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let db = dir.join("state.db");
+    let db = db.to_str().unwrap();
+    ok(
+        &[
+            "route",
+            &policy,
+            "--roster",
+            &roster,
+            "--state",
+            db,
+            "--leads",
+            leads.to_str().unwrap(),
+            "--now",
+            "2026-11-23T08:00:00Z",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let before = ok(&["state", "export", "--state", db], &dir);
+    let log = dir.join("log.ndjson");
+    let json = ok(
+        &[
+            "simulate",
+            &policy,
+            "--roster",
+            &roster,
+            "--leads",
+            &example("week.ndjson"),
+            "--state",
+            db,
+            "--format",
+            "json",
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let json: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["simulation"]["duplicates"], 40,
+        "the state's leads come back as duplicates"
+    );
+    assert_eq!(json["simulation"]["routed"], 888);
+    let after = ok(&["state", "export", "--state", db], &dir);
+    assert_eq!(before, after, "the state is read, never written");
+    // The first new lead gets what `sweep` then `route` give it on that state at its time: the
+    // state's escalations fire, and the rotations go on.
+    let log = std::fs::read_to_string(&log).unwrap();
+    let first_new = log
+        .lines()
+        .find(|line| !line.contains("\"duplicate\":true") && !line.contains("\"event\""))
+        .unwrap();
+    let id: Value = serde_json::from_str(first_new).unwrap();
+    let id = id["lead"].as_str().unwrap();
+    let week = std::fs::read_to_string(example("week.ndjson")).unwrap();
+    let line = week
+        .lines()
+        .find(|l| l.contains(&format!("\"id\":\"{id}\"")))
+        .unwrap();
+    std::fs::write(dir.join("one.ndjson"), format!("{line}\n")).unwrap();
+    let at = time_of(line, "created_at").to_string();
+    ok(
+        &[
+            "sweep", &policy, "--roster", &roster, "--state", db, "--now", &at, "--quiet",
+        ],
+        &dir,
+    );
+    let routed = ok(
+        &[
+            "route",
+            &policy,
+            "--roster",
+            &roster,
+            "--state",
+            db,
+            "--leads",
+            "one.ndjson",
+            "--now",
+            &at,
+            "--quiet",
+        ],
+        &dir,
+    );
+    assert_eq!(routed.trim(), first_new);
+    let missing = run(
+        &[
+            "simulate",
+            &policy,
+            "--leads",
+            &example("week.ndjson"),
+            "--state",
+            "nowhere.db",
+        ],
+        &dir,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "error: there is no state at `nowhere.db` to start the simulation from\n"
+    );
+}

@@ -4,7 +4,7 @@
 //! JSON, and as an HTML report with plots. Two policies (`OLD NEW`, files or `REV:PATH`) run on
 //! the same leads and responses and are compared figure by figure.
 
-use super::policy::{Loaded, load_policy, load_roster};
+use super::policy::{Loaded, load_policy, load_roster, open_state};
 use super::{Failure, describe_io};
 use clap::ValueEnum;
 use std::io::Write;
@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use switchboard::route::life::{Event, read_event};
 use switchboard::route::reader::{LeadError, Limits, Line, parse_lead, read_line};
 use switchboard::route::roster::Roster;
+use switchboard::route::state::dump::StateRow;
 use switchboard::route::state::{MemoryState, StateStore};
 use switchboard::route::{Fired, RouteConfig, Router, wire};
 use switchboard::simulate::figures::{self, Simulated};
@@ -39,6 +40,10 @@ pub struct SimulateArgs {
     /// closed), recorded at their times
     #[arg(long, value_name = "FILE")]
     touches: Option<PathBuf>,
+    /// Start from a copy of this state (a SQLite file or postgres:// URL; read, never written):
+    /// its rotations, loads, ledger and pending escalations
+    #[arg(long, value_name = "PATH|URL")]
+    state: Option<String>,
     /// Seed of the response draws: the same seed gives the same run
     #[arg(long, value_name = "N", default_value_t = 1)]
     seed: u64,
@@ -130,6 +135,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         .as_deref()
         .map(|path| read_events(path, &limits))
         .transpose()?;
+    let start_rows = args.state.as_deref().map(copy_of_state).transpose()?;
     let mut runs: Vec<Simulated> = Vec::new();
     let mut lines = Some(lines);
     let count = loaded.len();
@@ -190,7 +196,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             roster.as_ref(),
             arrivals,
             touches,
-            invalid.len(),
+            (invalid.len(), start_rows.as_deref()),
             &mut sink,
         )?;
         sink.finish()?;
@@ -483,13 +489,36 @@ impl Sink {
     }
 }
 
-/// One policy's run, in a fresh in-memory state.
+/// Every row of the state `--state` names, to start each run from a copy of it.
+fn copy_of_state(value: &str) -> Result<Vec<StateRow>, Failure> {
+    if value == ":memory:" {
+        return Err(Failure::usage(
+            "--state :memory: is what simulate starts from anyway; --state names a SQLite file \
+             or postgres:// URL to start from a copy of"
+                .to_string(),
+        ));
+    }
+    super::state::existing(value, "to start the simulation from")?;
+    let (mut state, location) = open_state(value)?;
+    let mut rows = Vec::new();
+    state
+        .export(&mut |row| {
+            rows.push(row);
+            Ok(())
+        })
+        .map_err(|error| {
+            Failure::usage(format!("cannot read state {}: {error}", location.shown()))
+        })?;
+    Ok(rows)
+}
+
+/// One policy's run, in a fresh in-memory state (or a copy of the rows of a given one).
 fn simulate(
     loaded: &Loaded,
     roster: Option<&Roster>,
     arrivals: Vec<Arrival>,
     touches: Touches<'_>,
-    invalid: usize,
+    (invalid, start): (usize, Option<&[StateRow]>),
     sink: &mut Sink,
 ) -> Result<Simulated, Failure> {
     let first = arrivals
@@ -507,6 +536,11 @@ fn simulate(
         &loaded.source.text,
     );
     let mut state = MemoryState::default();
+    if let Some(rows) = start {
+        state
+            .import(&mut rows.iter().cloned().map(Ok))
+            .map_err(|error| Failure::usage(format!("cannot copy the state: {error}")))?;
+    }
     let mut tally = switchboard::simulate::run(
         &mut router,
         &loaded.policy,
@@ -524,5 +558,7 @@ fn simulate(
     // The state is not needed any more, and the process ends soon: freeing a million small
     // allocations one by one would cost as much as a tenth of the run.
     std::mem::forget(state);
-    Ok(figures::build(entries, &loaded.policy, tally))
+    // From a copy of a state, the figures are those of the simulated leads, not its earlier ones.
+    let since = start.and(Some(first));
+    Ok(figures::build(entries, &loaded.policy, tally, since))
 }

@@ -94,7 +94,7 @@ fn open_kept(
 
 /// Refuses a SQLite path with no file: opening it would create an empty state, so a misspelt
 /// path is said instead (`there is no state at `typo.db` to export`).
-fn existing(value: &str, what: &str) -> Result<(), Failure> {
+pub(super) fn existing(value: &str, what: &str) -> Result<(), Failure> {
     match state_location(value)? {
         StateLocation::Sqlite(path) if !path.exists() => Err(Failure::usage(format!(
             "there is no state at `{}` {what}",

@@ -21,14 +21,16 @@ pub struct Simulated {
     pub tally: Tally,
 }
 
-/// Gathers the figures from the state's leads at the end of a run.
+/// Gathers the figures from the state's leads at the end of a run; `since`: only leads from
+/// then on count (a run that started from a copy of a state with earlier leads).
 pub fn build(
     entries: impl IntoIterator<Item = (Recorded, Option<Life>)>,
     policy: &crate::model::Policy,
     tally: Tally,
+    since: Option<Timestamp>,
 ) -> Simulated {
     let window = Window {
-        since: None,
+        since,
         until: None,
         as_of: tally.settled.or(tally.end).unwrap_or(Timestamp::UNIX_EPOCH),
     };

@@ -543,6 +543,62 @@ impl StateStore for MemoryState {
         Ok(())
     }
 
+    fn import(
+        &mut self,
+        rows: &mut dyn Iterator<Item = Result<dump::StateRow, StateError>>,
+    ) -> Result<u64, StateError> {
+        if !self.ledger.by_hash.is_empty() || !self.ledger.collisions.is_empty() {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "the state already holds leads: import into an empty one",
+            ));
+        }
+        let mut added = 0u64;
+        for row in rows {
+            match row? {
+                dump::StateRow::Ledger(recorded) => self.ledger.insert(&recorded),
+                dump::StateRow::Life(life) => {
+                    self.lives.insert(life.lead.clone(), life);
+                }
+                dump::StateRow::Rotation { pool, state } => {
+                    self.rotations.insert(pool, state);
+                }
+                dump::StateRow::Assignment { rep, at, .. } => {
+                    self.assignments.entry(rep).or_default().push(at);
+                }
+                dump::StateRow::LeadTime { rep, lead_at, .. } => {
+                    *self
+                        .lead_times
+                        .entry(rep)
+                        .or_default()
+                        .entry(lead_at)
+                        .or_default() += 1;
+                }
+                dump::StateRow::Prospect {
+                    field,
+                    key,
+                    lead_at,
+                    lead,
+                    rep,
+                } => {
+                    self.prospects
+                        .entry((field, key))
+                        .or_default()
+                        .insert((lead_at, lead), rep);
+                }
+                dump::StateRow::Due { at, lead } => {
+                    self.due_index.insert((at, lead));
+                }
+                dump::StateRow::Outbox(message) => self.outbox.push(message),
+            }
+            added += 1;
+        }
+        // Counts derived from the rows are counted again when asked for.
+        self.loads.clear();
+        self.windows.clear();
+        Ok(added)
+    }
+
     fn each_lead(
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
