@@ -63,21 +63,44 @@ fn time_of(line: &str, key: &str) -> jiff::Timestamp {
 
 #[test]
 fn the_simulation_is_route_track_and_sweep_step_by_step() {
-    let dir = scratch("step-by-step");
-    let leads = first_leads(&dir, 70);
+    step_by_step(
+        "step-by-step",
+        &example("routing.route"),
+        "slow.json",
+        70,
+        "7",
+    );
+}
+
+/// Escalation chains of several steps: a step that finds nobody leaves the lead with its holder.
+#[test]
+fn chains_of_steps_simulate_as_route_track_and_sweep_do() {
+    let log = step_by_step("chains", &fixture("chains.route"), "chains.json", 60, "11");
+    assert!(
+        log.contains("the holder keeps the lead until the next step"),
+        "a step found nobody and the holder kept the lead:\n{log}"
+    );
+    assert!(log.contains("\"step\":2"), "second steps fired:\n{log}");
+}
+
+/// Simulates the first `count` leads of the example week with `policy`, then does the same one
+/// command at a time on a SQLite state: the log and the report must be the same. Answers the log.
+fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &str) -> String {
+    let dir = scratch(name);
+    let leads = first_leads(&dir, count);
     let (log, events) = (dir.join("log.ndjson"), dir.join("events.ndjson"));
     let json = ok(
         &[
             "simulate",
-            &example("routing.route"),
+            policy,
             "--roster",
             &example("roster.json"),
             "--leads",
             leads.to_str().unwrap(),
             "--responses",
-            &fixture("slow.json"),
+            &fixture(responses),
             "--seed",
-            "7",
+            seed,
             "--format",
             "json",
             "--log",
@@ -101,7 +124,7 @@ fn the_simulation_is_route_track_and_sweep_step_by_step() {
     // each touch tracked at its time, and every step due before either swept first.
     let state = dir.join("state.db");
     let state = state.to_str().unwrap();
-    let policy = example("routing.route");
+    let policy = policy.to_string();
     let roster = example("roster.json");
     let lead_text = std::fs::read_to_string(&leads).unwrap();
     let mut leads: Vec<(jiff::Timestamp, usize, &str)> = lead_text
@@ -165,6 +188,7 @@ fn the_simulation_is_route_track_and_sweep_step_by_step() {
     );
     let report: Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report, simulated["report"]);
+    log
 }
 
 /// Runs simulate on the example week with `extra` arguments.
@@ -429,6 +453,12 @@ fn mistakes_get_errors_that_say_where_and_why() {
     )
     .unwrap();
     std::fs::write(
+        dir.join("anan.json"),
+        r#"{"reps":{"anan":{"median":"1h"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("long.json"), r#"{"default":{"p90":"45d"}}"#).unwrap();
+    std::fs::write(
         dir.join("leads.ndjson"),
         "{\"id\":\"A\",\"intent\":\"high\",\"fit\":\"strong\",\"region\":\"emea\",\"country\":\"DE\",\
          \"employees\":5,\"deal_value\":1,\"source\":\"referral\"}\n{\"id\":\"B\",\"intent\":\"hgh\"}\n",
@@ -448,6 +478,7 @@ fn mistakes_get_errors_that_say_where_and_why() {
     .unwrap();
     let policy = example("routing.route");
     let week = example("week.ndjson");
+    let roster = example("roster.json");
     let cases: Vec<(&str, Vec<&str>)> = vec![
         (
             "a misspelt pool in the model",
@@ -480,6 +511,30 @@ fn mistakes_get_errors_that_say_where_and_why() {
                 &week,
                 "--responses",
                 "units.json",
+            ],
+        ),
+        (
+            "a rep neither the policy nor the roster knows",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--roster",
+                &roster,
+                "--responses",
+                "anan.json",
+            ],
+        ),
+        (
+            "a delay longer than 30 days",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "long.json",
             ],
         ),
         (

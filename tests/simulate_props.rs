@@ -21,8 +21,10 @@ pool senior { members anna, boris, chen  strategy round_robin  calendar berlin }
 pool sdr { members dmitri, egor, sergei  strategy weighted(dmitri=2, egor=1, sergei=1)  calendar berlin }
 pool amer { members olivia, james  strategy round_robin  calendar new_york  on shift }
 pool backup { members egor, dmitri  strategy ordered  calendar berlin }
+pool solo { members chen  calendar berlin }
 queue nurture
 rule us: when region = amer and intent = high -> pool amer else pool senior within 1h escalate backup after 2h
+rule solo: when region = amer and intent = medium -> pool solo within 30m escalate solo after 1h escalate backup after 2h
 rule hot: when intent = high -> pool senior within 15m escalate backup after 30m
 rule warm: when intent = medium -> pool sdr within 1h escalate backup after 2h
 otherwise -> queue nurture
@@ -79,13 +81,24 @@ proptest! {
             POLICY,
         );
         let mut state = MemoryState::default();
-        // The direct count: every holding of a rep through a pool, from the decisions made.
+        // The direct count: every holding of a rep through a pool, from the decisions made. A
+        // step's decision is a new holding only when the holder changed (a step that finds
+        // nobody leaves the lead with its holder, and no rep gets a lead twice).
         let mut held: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+        let mut holder: BTreeMap<String, Option<(String, String)>> = BTreeMap::new();
         let mut routed = 0u64;
         let mut count = |decision: &switchboard::route::Decision| {
-            if let Some(pool) = decision.action.pool() {
-                let rep = decision.action.rep().unwrap().to_string();
-                *held.entry(pool.to_string()).or_default().entry(rep).or_default() += 1;
+            let now = decision
+                .action
+                .pool()
+                .zip(decision.action.rep())
+                .map(|(pool, rep)| (pool.to_string(), rep.to_string()));
+            let before = holder.insert(decision.lead.clone(), now.clone());
+            if before.is_some_and(|before| before == now) {
+                return;
+            }
+            if let Some((pool, rep)) = now {
+                *held.entry(pool).or_default().entry(rep).or_default() += 1;
             }
         };
         let tally = switchboard::simulate::run(

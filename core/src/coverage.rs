@@ -9,6 +9,9 @@
 //! hours in the weeks when only one of them has changed its clocks. The year looked at is fixed
 //! (52 weeks from Monday 2026-01-05), so the same policy always gets the same warning.
 //!
+//! Rules match in order: at an instant when an earlier rule matches every lead (`when outside
+//! berlin -> queue review`), a later rule is not warned for it.
+//!
 //! Invariant: no warning without a real gap: a rule with a queue, a named rep or a pool whose
 //! members are always available among its actions is never warned.
 
@@ -61,23 +64,28 @@ pub fn off_shift_gaps(policy: &Policy, coverage: Coverage) -> Vec<Diagnostic> {
             .clone()
     };
     let mut diagnostics = Vec::new();
-    for rule in &policy.rules {
+    for (position, rule) in policy.rules.iter().enumerate() {
         let Some(pools) = pool_chain(policy, rule, coverage) else {
             continue;
         };
+        // Earlier rules take their leads first: at an instant when one of them matches whatever
+        // the lead (`when outside berlin -> queue q`), this rule sees no lead.
+        let earlier = &policy.rules[..position];
         // Every calendar that says when someone can take the lead, per pool.
         let members: Vec<Vec<Vec<(Timestamp, Timestamp)>>> = pools
             .iter()
             .map(|calendars| calendars.iter().map(|id| open(*id)).collect())
             .collect();
         let mut conditions: Vec<usize> = Vec::new();
-        rule.cond.for_each_atom(&mut |atom| {
-            if let Atom::Inside(id) = atom
-                && !conditions.contains(id)
-            {
-                conditions.push(*id);
-            }
-        });
+        for cond in earlier.iter().map(|rule| &rule.cond).chain([&rule.cond]) {
+            cond.for_each_atom(&mut |atom| {
+                if let Atom::Inside(id) = atom
+                    && !conditions.contains(id)
+                {
+                    conditions.push(*id);
+                }
+            });
+        }
         let condition_hours: Vec<(usize, Vec<(Timestamp, Timestamp)>)> =
             conditions.iter().map(|id| (*id, open(*id))).collect();
         let mut cuts: Vec<Timestamp> = vec![start, end];
@@ -103,13 +111,17 @@ pub fn off_shift_gaps(policy: &Policy, coverage: Coverage) -> Vec<Diagnostic> {
             if covered {
                 continue;
             }
-            let can_fire = rule.cond.simplify(&mut |atom| match atom {
+            let mut at_this_time = |atom: &Atom| match atom {
                 Atom::Inside(id) => condition_hours
                     .iter()
                     .find(|(calendar, _)| calendar == id)
                     .map(|(_, hours)| holds(hours, from)),
                 _ => None,
-            }) != Cond::False;
+            };
+            let can_fire = rule.cond.simplify(&mut at_this_time) != Cond::False
+                && !earlier
+                    .iter()
+                    .any(|rule| rule.cond.simplify(&mut at_this_time) == Cond::True);
             if !can_fire {
                 continue;
             }
@@ -307,6 +319,7 @@ fn describe(
         recurring.or(any)?.2
     };
     let (from, to) = *chosen;
+    let always = from <= start && to >= end;
     // A lead at 10:00 local in the gap, if the gap has one (a working hour for most people),
     // else one at the gap's start.
     let mut example = from;
@@ -341,28 +354,33 @@ fn describe(
     } else {
         "nobody working"
     };
-    Some(
-        Diagnostic::new(
-            Code::OffShiftGap,
-            rule.head_span,
-            format!(
-                "rule `{}` -> {}: {nobody} {} - {} {zone_name}; a lead at {} waits {}",
-                rule.label,
-                pools.join(" else "),
-                shown(from, zone),
-                shown(to, zone),
-                shown(example, zone),
-                hours((to - example).as_secs()),
-            ),
+    let message = if always {
+        format!(
+            "rule `{}` -> {}: {nobody} at any hour of the week (no member has working time)",
+            rule.label,
+            pools.join(" else "),
         )
-        .with_label(format!(
-            "{} a week with nobody to take its leads",
-            hours(weekly)
-        ))
-        .with_help(
-            "add `else` with a pool or queue that takes leads then, or a weekend pool; or \
+    } else {
+        format!(
+            "rule `{}` -> {}: {nobody} {} - {} {zone_name}; a lead at {} waits {}",
+            rule.label,
+            pools.join(" else "),
+            shown(from, zone),
+            shown(to, zone),
+            shown(example, zone),
+            hours((to - example).as_secs()),
+        )
+    };
+    Some(
+        Diagnostic::new(Code::OffShiftGap, rule.head_span, message)
+            .with_label(format!(
+                "{} a week with nobody to take its leads",
+                hours(weekly)
+            ))
+            .with_help(
+                "add `else` with a pool or queue that takes leads then, or a weekend pool; or \
              limit the rule to working time with `inside CALENDAR`",
-        ),
+            ),
     )
 }
 

@@ -150,8 +150,10 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             // The last policy has its leads: the lines are not needed during its run.
             lines = None;
         }
-        if !invalid.is_empty() && index == 0 {
-            report_invalid(&invalid, &args.leads, args.quiet);
+        if !invalid.is_empty() {
+            // With two policies, each reads the leads with its own schema.
+            let reader = (count > 1).then_some(name.as_str());
+            report_invalid(&invalid, &args.leads, reader, args.quiet);
         }
         let Some(first) = arrivals.first().map(|arrival| arrival.at) else {
             return Err(Failure::usage(format!(
@@ -173,7 +175,11 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
                             path.display()
                         ))
                     })?;
-                read_model(&text, &loaded.policy).map_err(|error| {
+                let roster_reps: Vec<&str> = roster
+                    .as_ref()
+                    .map(|roster| roster.reps.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                read_model(&text, &loaded.policy, &roster_reps).map_err(|error| {
                     Failure::usage(format!("responses `{}`: {error}", path.display()))
                 })?
             }
@@ -344,16 +350,19 @@ fn arrivals(
 }
 
 /// Lines that are not leads are left out of the run, and said on stderr (the first five).
-fn report_invalid(invalid: &[NotALead], path: &Path, quiet: bool) {
+fn report_invalid(invalid: &[NotALead], path: &Path, policy: Option<&str>, quiet: bool) {
     if quiet {
         return;
     }
     eprintln!(
-        "note: {} line{} of `{}` {} not leads and {} left out:",
+        "note: {} line{} of `{}` {} not leads{} and {} left out:",
         invalid.len(),
         if invalid.len() == 1 { "" } else { "s" },
         path.display(),
         if invalid.len() == 1 { "is" } else { "are" },
+        policy
+            .map(|policy| format!(" of `{policy}`"))
+            .unwrap_or_default(),
         if invalid.len() == 1 { "is" } else { "are" },
     );
     for (line, error) in invalid.iter().take(5) {
@@ -539,7 +548,9 @@ fn simulate(
     if let Some(rows) = start {
         state
             .import(&mut rows.iter().cloned().map(Ok))
-            .map_err(|error| Failure::usage(format!("cannot copy the state: {error}")))?;
+            .map_err(|error| {
+                Failure::usage(format!("cannot copy the state into memory: {error}"))
+            })?;
     }
     let mut tally = switchboard::simulate::run(
         &mut router,
@@ -549,7 +560,12 @@ fn simulate(
         touches,
         &mut |logged| sink.write(logged),
     )
-    .map_err(|error| Failure::usage(error.to_string()))?;
+    .map_err(|error| {
+        Failure::usage(format!(
+            "while simulating `{}`: {error}",
+            loaded.source.path
+        ))
+    })?;
     tally.invalid += invalid as u64;
     let mut entries = Vec::new();
     state

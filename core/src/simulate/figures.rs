@@ -125,6 +125,7 @@ pub fn to_json(simulated: &Simulated) -> Value {
                 .map(|(seconds, count)| (seconds.to_string(), json!(count)))
                 .collect::<serde_json::Map<String, Value>>(),
             "touches_after_the_lead_moved_on": tally.moved_on,
+            "touches_without_working_time_ahead": tally.unscheduled,
             "events_refused": tally.refused,
         }
     })

@@ -14,7 +14,7 @@ pub mod figures;
 pub mod responses;
 
 use crate::model::{CalendarDef, Policy};
-use crate::route::life::{Event, EventKind};
+use crate::route::life::{Event, EventKind, How};
 use crate::route::reader::ParsedLead;
 use crate::route::state::{StateError, StateStore};
 use crate::route::{Decision, Fired, Outcome, Router, Tracked};
@@ -109,7 +109,8 @@ pub struct Tally {
     pub by_hour: BTreeMap<String, Vec<u64>>,
     /// Per rep: leads they got per hour of the week (routed or escalated).
     pub rep_by_hour: BTreeMap<String, Vec<u64>>,
-    /// Per rep: leads held and not yet touched, at the end of each hour since the first lead.
+    /// Per rep: leads held and not yet touched, the most at once in each hour since the first
+    /// lead (two weeks at most; later hours fold into the last).
     pub open_by_hour: BTreeMap<String, Vec<u64>>,
     /// Escalation steps fired per day, and where they went (`rep egor`, `queue review`,
     /// `nobody`), per step target.
@@ -124,6 +125,8 @@ pub struct Tally {
     pub allowances: BTreeMap<i64, u64>,
     /// Touches drawn for a holder who no longer held the lead by then (an escalation came first).
     pub moved_on: u64,
+    /// Touches drawn in working time for a holder whose calendar has no working time ahead.
+    pub unscheduled: u64,
     /// Events of a recorded file that `track` refused, by code.
     pub refused: BTreeMap<String, u64>,
 }
@@ -226,7 +229,7 @@ impl Run<'_> {
     /// unless `inclusive`; steps: at or before), in time order.
     fn advance(
         &mut self,
-        router: &Router<'_>,
+        router: &mut Router<'_>,
         state: &mut dyn StateStore,
         until: Timestamp,
         inclusive: bool,
@@ -239,6 +242,8 @@ impl Run<'_> {
                 .map(|pending| pending.0.at)
                 .filter(|at| *at < until || (inclusive && *at <= until));
             let horizon = next_event.unwrap_or(until);
+            // As `sweep --now HORIZON`: re-assignments count from that routing time.
+            router.set_now(horizon.min(last_routing_time()));
             state.begin()?;
             let swept = router.sweep_next(state, horizon)?;
             state.commit()?;
@@ -252,6 +257,8 @@ impl Run<'_> {
                     let Some(Reverse(pending)) = next_event.and_then(|_| self.heap.pop()) else {
                         return Ok(());
                     };
+                    // As `track --now AT`: a re-route after a rejection is routed then.
+                    router.set_now(pending.at);
                     self.event(router, state, pending.event, log)?;
                 }
             }
@@ -286,7 +293,8 @@ impl Run<'_> {
                 decision, touch, ..
             } => {
                 self.note_time(event.at);
-                let ends_wait = touch.is_some() || decision.is_some();
+                let ends_wait =
+                    touch.is_some() || decision.is_some() || event.kind == EventKind::Closed;
                 if ends_wait && let Some(rep) = self.open.forget(&event.lead) {
                     self.open.change(&rep, -1, event.at, &self.zone_clock());
                 }
@@ -376,28 +384,50 @@ impl Run<'_> {
     ) -> Result<(), StateError> {
         let at = fired.at.instant;
         self.note_time(at);
-        let day = self.zone.to_datetime(at).date();
-        *self.tally.escalations_by_day.entry(day).or_default() += 1;
         let lead = &fired.decision.lead;
         let life = state.life(lead)?;
+        // The lead changed hands only if this step added a holding (a step that found nobody
+        // while later steps remain leaves it with its holder).
+        let handed = life
+            .as_ref()
+            .and_then(|life| life.holdings.last())
+            .is_some_and(|holding| {
+                holding.how == How::Escalated { step: fired.step } && holding.from == at
+            });
+        // Leads of a copied state from before the run are not the run's to count.
+        let ours = life.as_ref().is_some_and(|life| {
+            self.tally
+                .first_lead
+                .is_some_and(|first| life.lead_at >= first)
+        });
+        if ours {
+            let day = self.zone.to_datetime(at).date();
+            *self.tally.escalations_by_day.entry(day).or_default() += 1;
+        }
         let target = life
             .as_ref()
             .and_then(|life| life.steps.get(fired.step.saturating_sub(1)))
             .map_or_else(|| "?".to_string(), |step| step.to.clone());
         let went = match &fired.decision.action {
+            _ if !handed => "nobody (the holder keeps it)".to_string(),
             crate::route::Action::Queue { queue } => format!("queue {queue}"),
             crate::route::Action::Unassigned => "nobody".to_string(),
             other => other
                 .rep()
                 .map_or_else(|| "nobody".to_string(), |rep| format!("rep {rep}")),
         };
-        *self
-            .tally
-            .escalated_to
-            .entry(target)
-            .or_default()
-            .entry(went)
-            .or_default() += 1;
+        if ours {
+            *self
+                .tally
+                .escalated_to
+                .entry(target)
+                .or_default()
+                .entry(went)
+                .or_default() += 1;
+        }
+        if !handed {
+            return Ok(());
+        }
         // The previous holder no longer waits on it.
         if let Some(rep) = self.open.forget(lead) {
             self.open.change(&rep, -1, at, &self.zone_clock());
@@ -448,6 +478,8 @@ impl Run<'_> {
         let Some(touch_at) =
             crate::route::add_duration(at, DurationKind::Fixed { seconds }, calendar)
         else {
+            // No working time ahead on the holder's calendar: the touch never comes.
+            self.tally.unscheduled += 1;
             return;
         };
         self.push(Event {
@@ -457,6 +489,12 @@ impl Run<'_> {
             by: Some(rep.to_string()),
         });
     }
+}
+
+/// The latest routing time a sweep is given (`sweep --now 9999-01-01T00:00:00Z`): after every
+/// step, and far from the end of time.
+fn last_routing_time() -> Timestamp {
+    Timestamp::from_second(253_370_764_800).unwrap_or(Timestamp::MAX)
 }
 
 /// 0 for Monday 00:00-01:00 … 167 for Sunday 23:00-24:00, in `zone`.
@@ -497,7 +535,7 @@ impl OpenLoad {
             return;
         };
         let hour = usize::try_from((at - *start).as_secs().max(0) / 3600).unwrap_or(usize::MAX);
-        // A week and a half at most is followed: later hours fold into the last.
+        // Two weeks at most are followed: later hours fold into the last.
         let hour = hour.min(WEEK_HOURS * 2);
         let series = self.peaks.entry(rep.to_string()).or_default();
         if series.len() <= hour {

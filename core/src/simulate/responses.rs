@@ -11,6 +11,9 @@
 //!   "reps":    { "boris":  { "never": 0.3 } } }
 //! ```
 //!
+//! A level that gives a median without a p90 keeps the spread (p90 / median) of the level above
+//! it. Durations are at most 30 days.
+//!
 //! Invariants: a draw depends only on the seed, the lead id and the holding's number (1 for the
 //! routed holder, 2 for the first escalation, …), never on the order leads are simulated in or
 //! on the policy, so two policies simulated on the same leads and seed get the same responses
@@ -93,11 +96,35 @@ impl ResponseModel {
                 .find_map(|profile| field(profile))
                 .unwrap_or(fallback)
         };
-        let median_seconds = pick(|p| p.median_seconds, DEFAULT_MODEL.median_seconds);
-        // Without a p90 anywhere, the default spread (p90 = 10 x median); a p90 below the
-        // median (a rep's slow median under a pool's p90) is raised to it.
-        let spread = DEFAULT_MODEL.p90_seconds / DEFAULT_MODEL.median_seconds;
-        let p90_seconds = pick(|p| p.p90_seconds, median_seconds * spread).max(median_seconds);
+        let median_at = |from: usize| {
+            levels[from..]
+                .iter()
+                .flatten()
+                .find_map(|profile| profile.median_seconds)
+                .unwrap_or(DEFAULT_MODEL.median_seconds)
+        };
+        let median_level = levels
+            .iter()
+            .position(|level| level.is_some_and(|p| p.median_seconds.is_some()));
+        let median_seconds = median_at(0);
+        let p90_level = levels
+            .iter()
+            .position(|level| level.is_some_and(|p| p.p90_seconds.is_some()));
+        let p90_seconds = match (p90_level, median_level) {
+            // The p90 was given with the median, or for someone more specific: as given.
+            (Some(at), Some(median)) if at <= median => levels[at]
+                .and_then(|p| p.p90_seconds)
+                .unwrap_or(median_seconds),
+            // A median given below a level's p90 keeps that level's spread (p90 / median).
+            (Some(at), _) => {
+                let p90 = levels[at]
+                    .and_then(|p| p.p90_seconds)
+                    .unwrap_or(median_seconds);
+                median_seconds * p90 / median_at(at)
+            }
+            (None, _) => median_seconds * DEFAULT_MODEL.p90_seconds / DEFAULT_MODEL.median_seconds,
+        }
+        .max(median_seconds);
         Resolved {
             median_seconds,
             p90_seconds,
@@ -202,7 +229,11 @@ fn error(path: &str, message: impl Into<String>) -> ModelError {
 
 /// Reads a model; pools and reps are held against the policy (an unknown name is an error with
 /// a did-you-mean, as a misspelt name would silently change nothing).
-pub fn read_model(text: &str, policy: &Policy) -> Result<ResponseModel, ModelError> {
+pub fn read_model(
+    text: &str,
+    policy: &Policy,
+    roster_reps: &[&str],
+) -> Result<ResponseModel, ModelError> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         error(
             "",
@@ -229,7 +260,16 @@ pub fn read_model(text: &str, policy: &Policy) -> Result<ResponseModel, ModelErr
                     let known: Vec<&str> = if key == "pools" {
                         policy.pools.iter().map(|pool| pool.name.as_str()).collect()
                     } else {
-                        policy.rep_names()
+                        // Reps of the policy, and the roster's (`owner of`, `rep FIELD`).
+                        let mut reps = policy.rep_names();
+                        reps.extend(
+                            roster_reps
+                                .iter()
+                                .filter(|rep| !reps.contains(rep))
+                                .copied()
+                                .collect::<Vec<_>>(),
+                        );
+                        reps
                     };
                     if !known.contains(&name.as_str()) {
                         let what = if key == "pools" { "pool" } else { "rep" };
@@ -238,7 +278,13 @@ pub fn read_model(text: &str, policy: &Policy) -> Result<ResponseModel, ModelErr
                             .unwrap_or_default();
                         return Err(error(
                             &path,
-                            format!("the policy has no {what} `{name}`{hint}"),
+                            if key == "pools" {
+                                format!("the policy has no {what} `{name}`{hint}")
+                            } else {
+                                format!(
+                                    "neither the policy nor the roster has a {what} `{name}`{hint}"
+                                )
+                            },
                         ));
                     }
                     let parsed = profile(&path, value)?;
@@ -357,6 +403,12 @@ fn duration(path: &str, value: &Value) -> Result<f64, ModelError> {
     if total <= 0.0 {
         return Err(error(path, "must be longer than zero"));
     }
+    if total > 30.0 * 86_400.0 {
+        return Err(error(
+            path,
+            format!("{text} is longer than 30 days: use `never` for leads nobody touches"),
+        ));
+    }
     Ok(total)
 }
 
@@ -400,6 +452,40 @@ mod tests {
         let p90 = draws[draws.len() * 9 / 10] as f64;
         assert!((median / 600.0 - 1.0).abs() < 0.05, "median {median}");
         assert!((p90 / 3600.0 - 1.0).abs() < 0.07, "p90 {p90}");
+    }
+
+    #[test]
+    fn a_median_alone_keeps_the_spread_of_the_level_above() {
+        let model = ResponseModel {
+            pools: [(
+                "senior".to_string(),
+                Profile {
+                    median_seconds: Some(600.0),
+                    p90_seconds: Some(3_600.0),
+                    ..Profile::default()
+                },
+            )]
+            .into(),
+            reps: [(
+                "boris".to_string(),
+                Profile {
+                    median_seconds: Some(7_200.0),
+                    ..Profile::default()
+                },
+            )]
+            .into(),
+            ..ResponseModel::default()
+        };
+        let boris = model.resolve("boris", Some("senior"));
+        assert_eq!(boris.median_seconds, 7_200.0);
+        assert_eq!(
+            boris.p90_seconds, 43_200.0,
+            "six times the median, as the pool's"
+        );
+        let anna = model.resolve("anna", Some("senior"));
+        assert_eq!((anna.median_seconds, anna.p90_seconds), (600.0, 3_600.0));
+        let alone = model.resolve("anna", None);
+        assert_eq!(alone.p90_seconds, DEFAULT_MODEL.p90_seconds);
     }
 
     #[test]
