@@ -120,9 +120,7 @@ proptest! {
         .unwrap();
         prop_assert_eq!(routed, leads.len() as u64);
         prop_assert_eq!(tally.routed, leads.len() as u64);
-        let mut entries = Vec::new();
-        state.each_lead(&mut |recorded, life| entries.push((recorded, life))).unwrap();
-        let simulated = figures::build(entries, &policy, tally, None);
+        let simulated = figures::build(&mut state, &policy, tally, None).unwrap();
         for pool_def in &policy.pools {
             let weights: Vec<u64> = match &pool_def.strategy {
                 switchboard::model::StrategyDef::Weighted(weights) => weights.clone(),

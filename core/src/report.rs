@@ -79,8 +79,34 @@ pub fn build(
     policy: Option<&Policy>,
     window: Window,
 ) -> Report {
-    let mut report = Report::default();
+    let mut builder = Builder::new(policy, window);
     for (recorded, life) in entries {
+        builder.add(recorded, life);
+    }
+    builder.finish()
+}
+
+/// The report, one lead at a time: what [`build`] does without holding every lead at once
+/// (a state's `each_lead` can feed it directly).
+pub struct Builder<'p> {
+    report: Report,
+    policy: Option<&'p Policy>,
+    window: Window,
+}
+
+impl<'p> Builder<'p> {
+    pub fn new(policy: Option<&'p Policy>, window: Window) -> Builder<'p> {
+        Builder {
+            report: Report::default(),
+            policy,
+            window,
+        }
+    }
+
+    /// Counts one lead (its ledger entry and life, if `track` or `sweep` changed it).
+    pub fn add(&mut self, recorded: Recorded, life: Option<Life>) {
+        let report = &mut self.report;
+        let window = &self.window;
         let life = life.unwrap_or_else(|| {
             Life::begin(
                 &recorded.decision,
@@ -90,7 +116,7 @@ pub fn build(
         if window.since.is_some_and(|since| life.lead_at < since)
             || window.until.is_some_and(|until| life.lead_at >= until)
         {
-            continue;
+            return;
         }
         report.leads += 1;
         report.first_lead = Some(
@@ -103,10 +129,13 @@ pub fn build(
                 .last_lead
                 .map_or(life.lead_at, |t| t.max(life.lead_at)),
         );
-        add_life(&mut report, &life, window.as_of);
+        add_life(report, &life, window.as_of);
     }
-    report.shares = shares(&report, policy);
-    report
+
+    pub fn finish(mut self) -> Report {
+        self.report.shares = shares(&self.report, self.policy);
+        self.report
+    }
 }
 
 fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {

@@ -567,14 +567,12 @@ fn simulate(
         ))
     })?;
     tally.invalid += invalid as u64;
-    let mut entries = Vec::new();
-    state
-        .each_lead(&mut |recorded, life| entries.push((recorded, life)))
+    // From a copy of a state, the figures are those of the simulated leads, not its earlier ones.
+    let since = start.and(Some(first));
+    let simulated = figures::build(&mut state, &loaded.policy, tally, since)
         .map_err(|error| Failure::usage(error.to_string()))?;
     // The state is not needed any more, and the process ends soon: freeing a million small
     // allocations one by one would cost as much as a tenth of the run.
     std::mem::forget(state);
-    // From a copy of a state, the figures are those of the simulated leads, not its earlier ones.
-    let since = start.and(Some(first));
-    Ok(figures::build(entries, &loaded.policy, tally, since))
+    Ok(simulated)
 }

@@ -5,8 +5,7 @@
 
 use super::Tally;
 use crate::report::{self, Figures, Report, Share, Window, jain, percentile};
-use crate::route::life::Life;
-use crate::route::state::Recorded;
+use crate::route::state::{StateError, StateStore};
 use crate::text::duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -21,25 +20,27 @@ pub struct Simulated {
     pub tally: Tally,
 }
 
-/// Gathers the figures from the state's leads at the end of a run; `since`: only leads from
-/// then on count (a run that started from a copy of a state with earlier leads).
+/// Gathers the figures from the state's leads at the end of a run, one lead at a time;
+/// `since`: only leads from then on count (a run that started from a copy of a state with
+/// earlier leads).
 pub fn build(
-    entries: impl IntoIterator<Item = (Recorded, Option<Life>)>,
+    state: &mut dyn StateStore,
     policy: &crate::model::Policy,
     tally: Tally,
     since: Option<Timestamp>,
-) -> Simulated {
+) -> Result<Simulated, StateError> {
     let window = Window {
         since,
         until: None,
         as_of: tally.settled.or(tally.end).unwrap_or(Timestamp::UNIX_EPOCH),
     };
-    let report = report::build(entries, Some(policy), window);
-    Simulated {
-        report,
+    let mut builder = report::Builder::new(Some(policy), window);
+    state.each_lead(&mut |recorded, life| builder.add(recorded, life))?;
+    Ok(Simulated {
+        report: builder.finish(),
         window,
         tally,
-    }
+    })
 }
 
 /// The member furthest from their fair share of a pool's leads: (rep, leads, fair share).
