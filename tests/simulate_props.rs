@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use switchboard::route::reader::{Limits, parse_lead};
-use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::state::MemoryState;
 use switchboard::route::{Outcome, RouteConfig, Router};
 use switchboard::simulate::responses::{Counted, Profile, ResponseModel};
 use switchboard::simulate::{Arrival, Logged, Touches, figures};
