@@ -698,3 +698,46 @@ fn a_run_starts_from_a_copy_of_a_state_and_leaves_it_unchanged() {
         "error: there is no state at `nowhere.db` to start the simulation from\n"
     );
 }
+
+/// Leads are replayed in time order whatever their order in the file (each is read again from
+/// the file when its turn comes), and a byte-order mark is skipped.
+#[test]
+fn leads_in_any_order_give_the_same_run() {
+    let dir = scratch("order");
+    let week = std::fs::read_to_string(example("week.ndjson")).unwrap();
+    let mut reversed: Vec<&str> = week.lines().collect();
+    reversed.reverse();
+    std::fs::write(
+        dir.join("reversed.ndjson"),
+        format!("\u{feff}{}\n", reversed.join("\n")),
+    )
+    .unwrap();
+    let reversed = dir.join("reversed.ndjson");
+    let sorted = simulate_week(&["--seed", "2", "--format", "json"], &dir);
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let from_reversed = run(
+        &[
+            "simulate",
+            &policy,
+            "--roster",
+            &roster,
+            "--leads",
+            reversed.to_str().unwrap(),
+            "--seed",
+            "2",
+            "--format",
+            "json",
+        ],
+        &dir,
+    );
+    assert!(
+        from_reversed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_reversed.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(sorted.stdout).unwrap(),
+        String::from_utf8(from_reversed.stdout).unwrap()
+    );
+}

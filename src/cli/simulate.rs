@@ -84,7 +84,6 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         max_line_bytes: args.max_line_bytes,
         max_depth: args.max_depth,
     };
-    let lines = read_leads(&args.leads, &limits)?;
     let loaded: Vec<(String, Loaded)> = match args.policies.as_slice() {
         [one] => vec![(one.clone(), load_policy(Path::new(one), args.quiet)?)],
         [old, new] => {
@@ -137,25 +136,15 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         .transpose()?;
     let start_rows = args.state.as_deref().map(copy_of_state).transpose()?;
     let mut runs: Vec<Simulated> = Vec::new();
-    let mut lines = Some(lines);
     let count = loaded.len();
     for (index, (name, loaded)) in loaded.iter().enumerate() {
-        let (arrivals, invalid) = arrivals(
-            &loaded.policy,
-            lines.as_deref().unwrap_or_default(),
-            &limits,
-            name,
-        )?;
-        if index + 1 == count {
-            // The last policy has its leads: the lines are not needed during its run.
-            lines = None;
-        }
+        let (placed, invalid) = index_leads(&loaded.policy, &args.leads, &limits, name)?;
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
             let reader = (count > 1).then_some(name.as_str());
             report_invalid(&invalid, &args.leads, reader, args.quiet);
         }
-        let Some(first) = arrivals.first().map(|arrival| arrival.at) else {
+        let Some(first) = placed.first().map(|lead| lead.at) else {
             return Err(Failure::usage(format!(
                 "`{}` holds no lead to simulate ({} line{} that {} not leads)",
                 args.leads.display(),
@@ -197,15 +186,33 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             last.then_some(args.log.as_deref()).flatten(),
             last.then_some(args.events_out.as_deref()).flatten(),
         )?;
+        let failed = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let mut input = open_leads(&args.leads)?;
+        let position = std::io::Seek::stream_position(&mut input)
+            .map_err(|error| read_failure(&args.leads, &error))?;
+        let arrivals = Replay {
+            input,
+            position,
+            placed: placed.into_iter(),
+            policy: &loaded.policy,
+            limits,
+            failed: failed.clone(),
+        };
         let simulated = simulate(
             loaded,
             roster.as_ref(),
-            arrivals,
+            (first, arrivals),
             touches,
             (invalid.len(), start_rows.as_deref()),
             &mut sink,
         )?;
         sink.finish()?;
+        if let Some(why) = failed.borrow_mut().take() {
+            return Err(Failure::usage(format!(
+                "leads `{}`: {why}; simulate it again",
+                args.leads.display()
+            )));
+        }
         runs.push(simulated);
     }
     let text = match (runs.as_slice(), args.format) {
@@ -253,8 +260,8 @@ fn short_name(name: &str) -> String {
     }
 }
 
-/// Every line of the leads file, as read (the BOM skipped; a CSV file refused).
-fn read_leads(path: &Path, limits: &Limits) -> Result<Vec<Line>, Failure> {
+/// Opens the leads file (the BOM skipped; a CSV file refused).
+fn open_leads(path: &Path) -> Result<std::io::BufReader<std::fs::File>, Failure> {
     let file = std::fs::File::open(path).map_err(|error| {
         Failure::usage(format!(
             "cannot read leads `{}`: {}",
@@ -263,29 +270,37 @@ fn read_leads(path: &Path, limits: &Limits) -> Result<Vec<Line>, Failure> {
         ))
     })?;
     let mut input = std::io::BufReader::with_capacity(1 << 16, file);
-    let failure = |error: std::io::Error| {
-        Failure::usage(format!("cannot read leads `{}`: {error}", path.display()))
-    };
-    super::route::skip_byte_order_mark(&mut input).map_err(failure)?;
+    super::route::skip_byte_order_mark(&mut input).map_err(|error| read_failure(path, &error))?;
     super::route::refuse_csv(&mut input, &format!("`{}`", path.display()))?;
-    let mut lines = Vec::with_capacity(1 << 12);
-    while let Some(line) = read_line(&mut input, limits.max_line_bytes).map_err(failure)? {
-        lines.push(line);
-    }
-    Ok(lines)
+    Ok(input)
+}
+
+fn read_failure(path: &Path, error: &std::io::Error) -> Failure {
+    Failure::usage(format!("cannot read leads `{}`: {error}", path.display()))
 }
 
 /// A line that is not a lead: its 1-based number and why.
 type NotALead = (usize, LeadError);
 
+/// Where a lead is in the file, and its time: the run reads it again when its turn comes, so
+/// the leads are never all in memory at once.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    at: jiff::Timestamp,
+    input_line: usize,
+    offset: u64,
+    length: usize,
+}
+
 /// The leads of a policy's schema in time order (ties in input order), and the lines that are
 /// not leads (their 1-based line and why).
-fn arrivals(
+fn index_leads(
     policy: &switchboard::model::Policy,
-    lines: &[Line],
+    path: &Path,
     limits: &Limits,
     name: &str,
-) -> Result<(Vec<Arrival>, Vec<NotALead>), Failure> {
+) -> Result<(Vec<Placed>, Vec<NotALead>), Failure> {
+    use std::io::Seek;
     let Some(clock) = policy.clock else {
         return Err(Failure::usage(format!(
             "`{name}` has no clock field (`created_at`, or a schema's only `time` field): \
@@ -296,57 +311,122 @@ fn arrivals(
         .fields
         .get(clock)
         .map_or("created_at", |field| field.name.as_str());
-    let mut arrivals = Vec::with_capacity(lines.len());
+    let mut input = open_leads(path)?;
+    let mut placed = Vec::with_capacity(1 << 12);
     let mut invalid = Vec::new();
-    for (index, line) in lines.iter().enumerate() {
-        let input_line = index + 1;
-        let parsed = match line {
-            Line::TooLong(length) => Err(LeadError {
-                code: "lead.too_long",
-                message: format!(
-                    "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
-                    limits.max_line_bytes
-                ),
-                lead: None,
-            }),
-            Line::Text(bytes) => parse_lead(policy, bytes, limits),
+    let mut input_line = 0;
+    loop {
+        let offset = input
+            .stream_position()
+            .map_err(|error| read_failure(path, &error))?;
+        let Some(line) =
+            read_line(&mut input, limits.max_line_bytes).map_err(|e| read_failure(path, &e))?
+        else {
+            break;
+        };
+        input_line += 1;
+        let (parsed, length) = match &line {
+            Line::TooLong(length) => (
+                Err(LeadError {
+                    code: "lead.too_long",
+                    message: format!(
+                        "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
+                        limits.max_line_bytes
+                    ),
+                    lead: None,
+                }),
+                0,
+            ),
+            Line::Text(bytes) => (parse_lead(policy, bytes, limits), bytes.len()),
         };
         match parsed {
             Err(error) => invalid.push((input_line, error)),
-            Ok(lead) => {
-                let at = lead
-                    .lead
-                    .values
-                    .get(clock)
-                    .and_then(Option::as_ref)
-                    .and_then(|value| match value {
-                        switchboard::model::LeadValue::Scalar(switchboard::model::Scalar::Int(
-                            nanos,
-                        )) => jiff::Timestamp::from_nanosecond(*nanos).ok(),
-                        _ => None,
-                    });
-                match at {
-                    Some(at) => arrivals.push(Arrival {
-                        input_line,
-                        at,
-                        lead,
-                    }),
-                    None => invalid.push((
-                        input_line,
-                        LeadError {
-                            code: "lead.no_time",
-                            message: format!(
-                                "`{clock_name}` is absent: simulate places each lead at its own time"
-                            ),
-                            lead: Some(lead.id.clone()),
-                        },
-                    )),
-                }
+            Ok(lead) => match clock_of(&lead, clock) {
+                Some(at) => placed.push(Placed {
+                    at,
+                    input_line,
+                    offset,
+                    length,
+                }),
+                None => invalid.push((
+                    input_line,
+                    LeadError {
+                        code: "lead.no_time",
+                        message: format!(
+                            "`{clock_name}` is absent: simulate places each lead at its own time"
+                        ),
+                        lead: Some(lead.id.clone()),
+                    },
+                )),
+            },
+        }
+    }
+    placed.sort_by_key(|lead| (lead.at, lead.input_line));
+    Ok((placed, invalid))
+}
+
+/// A lead's own time, from its clock field.
+fn clock_of(
+    lead: &switchboard::route::reader::ParsedLead,
+    clock: switchboard::model::FieldId,
+) -> Option<jiff::Timestamp> {
+    lead.lead
+        .values
+        .get(clock)
+        .and_then(Option::as_ref)
+        .and_then(|value| match value {
+            switchboard::model::LeadValue::Scalar(switchboard::model::Scalar::Int(nanos)) => {
+                jiff::Timestamp::from_nanosecond(*nanos).ok()
+            }
+            _ => None,
+        })
+}
+
+/// The leads in time order, each read from the file when its turn comes. A file that changed
+/// since it was indexed stops the replay, and says so in `failed`.
+struct Replay<'p> {
+    input: std::io::BufReader<std::fs::File>,
+    /// Where the last read left the file.
+    position: u64,
+    placed: std::vec::IntoIter<Placed>,
+    policy: &'p switchboard::model::Policy,
+    limits: Limits,
+    failed: std::rc::Rc<std::cell::RefCell<Option<String>>>,
+}
+
+impl Iterator for Replay<'_> {
+    type Item = Arrival;
+
+    fn next(&mut self) -> Option<Arrival> {
+        use std::io::{Read, Seek, SeekFrom};
+        let lead = self.placed.next()?;
+        let mut bytes = vec![0; lead.length];
+        // In a file already in time order, the next lead follows the last one (past its line
+        // end): a short relative seek inside the buffer.
+        let read = self
+            .input
+            .seek_relative(i64::try_from(lead.offset).unwrap_or(i64::MAX) - self.position as i64)
+            .or_else(|_| self.input.seek(SeekFrom::Start(lead.offset)).map(|_| ()))
+            .and_then(|()| self.input.read_exact(&mut bytes));
+        self.position = lead.offset + lead.length as u64;
+        let parsed = read.map_err(|error| error.to_string()).and_then(|()| {
+            parse_lead(self.policy, &bytes, &self.limits).map_err(|error| error.message)
+        });
+        match parsed {
+            Ok(parsed) => Some(Arrival {
+                input_line: lead.input_line,
+                at: lead.at,
+                lead: parsed,
+            }),
+            Err(why) => {
+                *self.failed.borrow_mut() = Some(format!(
+                    "line {} changed while it was simulated ({why})",
+                    lead.input_line
+                ));
+                None
             }
         }
     }
-    arrivals.sort_by_key(|arrival| (arrival.at, arrival.input_line));
-    Ok((arrivals, invalid))
 }
 
 /// Lines that are not leads are left out of the run, and said on stderr (the first five).
@@ -525,14 +605,11 @@ fn copy_of_state(value: &str) -> Result<Vec<StateRow>, Failure> {
 fn simulate(
     loaded: &Loaded,
     roster: Option<&Roster>,
-    arrivals: Vec<Arrival>,
+    (first, arrivals): (jiff::Timestamp, impl Iterator<Item = Arrival>),
     touches: Touches<'_>,
     (invalid, start): (usize, Option<&[StateRow]>),
     sink: &mut Sink,
 ) -> Result<Simulated, Failure> {
-    let first = arrivals
-        .first()
-        .map_or(jiff::Timestamp::UNIX_EPOCH, |arrival| arrival.at);
     let mut router = Router::new(
         &loaded.policy,
         &loaded.compiled,
