@@ -10,6 +10,7 @@ cargo bench --bench check
 cargo bench --bench graph
 cargo bench --bench route
 cargo bench --bench simulate
+cargo bench --bench csv
 cargo bench --bench diff
 cargo bench --bench lsp_latency
 cargo bench --bench serve

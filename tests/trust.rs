@@ -268,36 +268,50 @@ fn a_byte_order_mark_is_skipped_in_leads_roster_and_policy() {
     assert!(text(&output.stdout).starts_with("{\"lead\":\"X-1\",\"rule\":\"hot\""));
 }
 
+/// A CSV file read as NDJSON would be an error per line. Since issue 20 a `.csv` file is read as
+/// CSV: its rows are leads, and the columns it lacks are said once, before any row. A CSV file
+/// by another name is still refused with one message that says how to read it.
 #[test]
-fn a_csv_file_gets_one_message_not_an_error_per_line() {
+fn a_csv_file_is_read_as_csv_or_refused_with_one_message() {
     let dir = scratch("csv");
-    std::fs::write(
-        dir.join("leads.csv"),
-        "id,intent,fit\nL-1,high,strong\nL-2,low,weak\n",
-    )
-    .unwrap();
+    let rows = "id,intent,fit\nL-1,high,strong\nL-2,low,weak\n";
+    std::fs::write(dir.join("leads.csv"), rows).unwrap();
+    std::fs::write(dir.join("leads.txt"), rows).unwrap();
     let policy = root()
         .join("examples/routing.route")
         .to_string_lossy()
         .to_string();
-    let output = run(
-        &[
-            "route",
-            &policy,
-            "--leads",
-            "leads.csv",
-            "--state",
-            ":memory:",
-        ],
-        b"",
-        &dir,
+    let route = |file: &str| {
+        run(
+            &[
+                "route", &policy, "--leads", file, "--state", ":memory:", "--quiet",
+            ],
+            b"",
+            &dir,
+        )
+    };
+    let read = route("leads.csv");
+    assert_eq!(read.status.code(), Some(1), "the rows lack required fields");
+    let stdout = text(&read.stdout);
+    assert_eq!(stdout.lines().count(), 2, "one line per row:\n{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .all(|line| line.contains("\"code\":\"lead.missing\""))
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(output.stdout.is_empty());
+    assert!(
+        text(&read.stderr).contains("no column names the required field `region`"),
+        "{}",
+        text(&read.stderr)
+    );
+    let refused = route("leads.txt");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stdout.is_empty());
     assert_eq!(
-        text(&output.stderr),
-        "error: `leads.csv` looks like CSV (its first line has commas and no `{`): `route` reads \
-         NDJSON, one JSON object per line, such as {\"id\": \"L-1\", \"intent\": \"high\"}\n"
+        text(&refused.stderr),
+        "error: `leads.txt` looks like CSV (its first line has commas and no `{`): read it as CSV \
+         with `--input-format csv` (a `.csv` file is), or give NDJSON, one JSON object per line, \
+         such as {\"id\": \"L-1\", \"intent\": \"high\"}\n"
     );
 }
 

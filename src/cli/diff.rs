@@ -23,9 +23,12 @@ pub struct DiffArgs {
     /// The policy after the change: a file, or REV:PATH
     #[arg(value_name = "NEW")]
     new: String,
-    /// Backtest: route these NDJSON leads through both policies and compare (`-` for stdin)
+    /// Backtest: route these leads (NDJSON, or CSV: `.csv`) through both policies and compare
+    /// (`-` for stdin)
     #[arg(long, value_name = "FILE")]
     leads: Option<PathBuf>,
+    #[command(flatten)]
+    input: super::input::InputArgs,
     /// Roster JSON for the backtest: reps' status, out-of-office, open leads, account owners
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
@@ -265,6 +268,16 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
             BacktestConfig { now, limits },
         );
         let bar = progress_bar(length);
+        let csv = args
+            .input
+            .is_csv(Some(leads.as_path()).filter(|path| *path != Path::new("-")));
+        let input = args.input.leads(
+            input,
+            csv,
+            &[&old_policy, &new_policy],
+            &format!("`{source_name}`"),
+            false,
+        )?;
         let mut input = std::io::BufReader::with_capacity(1 << 16, input);
         let mut number = 0usize;
         let mut bytes_read = 0u64;

@@ -18,9 +18,11 @@ pub struct ExplainArgs {
     #[arg(value_name = "POLICY")]
     policy: PathBuf,
     /// The lead: its id (looked up in the state's ledger), its JSON, or @FILE (the file's
-    /// first line)
+    /// first line; of a CSV file, the first row under the header)
     #[arg(long, value_name = "ID|JSON|@FILE")]
     lead: String,
+    #[command(flatten)]
+    input: super::input::InputArgs,
     /// Roster JSON
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
@@ -50,7 +52,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
     let now = parse_now(args.now.as_deref())?;
     let loaded = load_policy(&args.policy, false)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
-    let lead = lead_argument(&args.lead)?;
+    let lead = lead_argument(&args.lead, &args.input, &loaded.policy)?;
     // Explaining never creates a state: without the file there is nothing recorded.
     let location = state_location(&args.state)?;
     let (mut state, empty_state): (Box<dyn StateStore>, bool) = match &location {
@@ -127,13 +129,36 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
 }
 
 /// `--lead`: a JSON object, `@FILE` (its first line), or else an id.
-fn lead_argument(text: &str) -> Result<LeadArgument, Failure> {
+fn lead_argument(
+    text: &str,
+    input: &super::input::InputArgs,
+    policy: &switchboard::model::Policy,
+) -> Result<LeadArgument, Failure> {
     if let Some(path) = text.strip_prefix('@') {
         let content = switchboard::disk::read_text(
             std::path::Path::new(path),
             switchboard::files::MAX_ROSTER_BYTES,
         )
         .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?;
+        if input.is_csv(Some(std::path::Path::new(path))) {
+            // A CSV file: its header, and the lead in the first data row.
+            let mut leads = input.leads(
+                Box::new(content.as_bytes()),
+                true,
+                &[policy],
+                &format!("`{path}`"),
+                false,
+            )?;
+            let mut lines = String::new();
+            std::io::Read::read_to_string(&mut leads, &mut lines)
+                .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?;
+            let Some(first) = lines.lines().next() else {
+                return Err(Failure::usage(format!(
+                    "`{path}` has a header row but no lead under it"
+                )));
+            };
+            return Ok(LeadArgument::Json(first.to_string()));
+        }
         let first = content.lines().next().unwrap_or_default();
         return Ok(LeadArgument::Json(first.to_string()));
     }

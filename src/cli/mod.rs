@@ -66,6 +66,7 @@ mod diff;
 mod explain;
 mod fmt;
 mod graph;
+mod input;
 mod install;
 mod lifecycle;
 mod lsp;

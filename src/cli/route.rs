@@ -29,9 +29,11 @@ pub struct RouteArgs {
         default_value = ".switchboard/state.db"
     )]
     state: String,
-    /// Read leads from this file instead of stdin (`-` is stdin)
+    /// Read leads from this file instead of stdin (`-` is stdin): NDJSON, or CSV (`.csv`)
     #[arg(long, value_name = "FILE")]
     leads: Option<PathBuf>,
+    #[command(flatten)]
+    input: super::input::InputArgs,
     /// Add a `trace` to each decision: the tests on the rule path and every candidate rep
     #[arg(long)]
     explain: bool,
@@ -139,7 +141,17 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         };
     let mut input = std::io::BufReader::with_capacity(1 << 16, source);
     skip_byte_order_mark(&mut input).map_err(|error| read_failure(&error))?;
-    refuse_csv(&mut input, &from)?;
+    let csv = args
+        .input
+        .is_csv(args.leads.as_deref().filter(|path| *path != Path::new("-")));
+    if !csv {
+        refuse_csv(&mut input, &from)?;
+    }
+    let mut input = std::io::BufReader::with_capacity(
+        1 << 16,
+        args.input
+            .leads(Box::new(input), csv, &[&loaded.policy], &from, false)?,
+    );
     let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(size));
     let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut counts = Counts::default();
@@ -230,8 +242,9 @@ pub(super) fn refuse_csv(input: &mut impl BufRead, from: &str) -> Result<(), Fai
     let first = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
     if first.contains(&b',') && !first.contains(&b'{') {
         return Err(Failure::usage(format!(
-            "{from} looks like CSV (its first line has commas and no `{{`): `route` reads NDJSON, \
-             one JSON object per line, such as {{\"id\": \"L-1\", \"intent\": \"high\"}}"
+            "{from} looks like CSV (its first line has commas and no `{{`): read it as CSV with \
+             `--input-format csv` (a `.csv` file is), or give NDJSON, one JSON object per line, \
+             such as {{\"id\": \"L-1\", \"intent\": \"high\"}}"
         )));
     }
     Ok(())

@@ -7,7 +7,7 @@
 use super::policy::{Loaded, load_policy, load_roster, open_state};
 use super::{Failure, describe_io};
 use clap::ValueEnum;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::life::{Event, read_event};
@@ -29,9 +29,11 @@ pub struct SimulateArgs {
     /// Roster JSON: who is available, out of office, their open leads, account owners
     #[arg(long, value_name = "FILE")]
     roster: Option<PathBuf>,
-    /// NDJSON leads, replayed in the order of their clock field (`created_at`)
+    /// Leads (NDJSON, or CSV: `.csv`), replayed in the order of their clock field (`created_at`)
     #[arg(long, value_name = "FILE")]
     leads: PathBuf,
+    #[command(flatten)]
+    input: super::input::InputArgs,
     /// Response model JSON: how fast reps first touch a lead (default: median 12m, p90 2h,
     /// 5% never, in working time)
     #[arg(long, value_name = "FILE", conflicts_with = "touches")]
@@ -137,8 +139,14 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
     let start_rows = args.state.as_deref().map(copy_of_state).transpose()?;
     let mut runs: Vec<Simulated> = Vec::new();
     let count = loaded.len();
+    let leads_file = LeadsFile {
+        path: &args.leads,
+        input: args.input,
+        policies: loaded.iter().map(|(_, loaded)| &loaded.policy).collect(),
+    };
     for (index, (name, loaded)) in loaded.iter().enumerate() {
-        let (placed, invalid) = index_leads(&loaded.policy, &args.leads, &limits, name)?;
+        let (placed, invalid) =
+            index_leads(&loaded.policy, &leads_file, (&limits, index > 0), name)?;
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
             let reader = (count > 1).then_some(name.as_str());
@@ -187,7 +195,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             last.then_some(args.events_out.as_deref()).flatten(),
         )?;
         let failed = std::rc::Rc::new(std::cell::RefCell::new(None));
-        let mut input = open_leads(&args.leads)?;
+        let mut input = leads_file.open(true)?;
         let position = std::io::Seek::stream_position(&mut input)
             .map_err(|error| read_failure(&args.leads, &error))?;
         let arrivals = Replay {
@@ -260,19 +268,44 @@ fn short_name(name: &str) -> String {
     }
 }
 
-/// Opens the leads file (the BOM skipped; a CSV file refused).
-fn open_leads(path: &Path) -> Result<std::io::BufReader<std::fs::File>, Failure> {
-    let file = std::fs::File::open(path).map_err(|error| {
-        Failure::usage(format!(
-            "cannot read leads `{}`: {}",
-            path.display(),
-            describe_io(&error)
-        ))
-    })?;
-    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
-    super::route::skip_byte_order_mark(&mut input).map_err(|error| read_failure(path, &error))?;
-    super::route::refuse_csv(&mut input, &format!("`{}`", path.display()))?;
-    Ok(input)
+/// A leads file as the two passes read it: lines, and a place to come back to.
+trait Source: std::io::BufRead + std::io::Seek {}
+impl<T: std::io::BufRead + std::io::Seek> Source for T {}
+
+/// How the leads file is read: its path, format and the schemas CSV cells are read by.
+struct LeadsFile<'a> {
+    path: &'a Path,
+    input: super::input::InputArgs,
+    policies: Vec<&'a switchboard::model::Policy>,
+}
+
+impl LeadsFile<'_> {
+    /// Opens the leads as NDJSON (the BOM skipped): the file itself, or its CSV rows as lines
+    /// (converted in memory, so they can be read twice). A CSV file read as NDJSON is refused.
+    fn open(&self, quiet: bool) -> Result<Box<dyn Source>, Failure> {
+        let path = self.path;
+        let file = std::fs::File::open(path).map_err(|error| {
+            Failure::usage(format!(
+                "cannot read leads `{}`: {}",
+                path.display(),
+                describe_io(&error)
+            ))
+        })?;
+        let mut input = std::io::BufReader::with_capacity(1 << 16, file);
+        super::route::skip_byte_order_mark(&mut input)
+            .map_err(|error| read_failure(path, &error))?;
+        let from = format!("`{}`", path.display());
+        if !self.input.is_csv(Some(path)) {
+            super::route::refuse_csv(&mut input, &from)?;
+            return Ok(Box::new(input));
+        }
+        let mut lines = Vec::new();
+        self.input
+            .leads(Box::new(input), true, &self.policies, &from, quiet)?
+            .read_to_end(&mut lines)
+            .map_err(|error| read_failure(path, &error))?;
+        Ok(Box::new(std::io::Cursor::new(lines)))
+    }
 }
 
 fn read_failure(path: &Path, error: &std::io::Error) -> Failure {
@@ -296,10 +329,11 @@ struct Placed {
 /// not leads (their 1-based line and why).
 fn index_leads(
     policy: &switchboard::model::Policy,
-    path: &Path,
-    limits: &Limits,
+    file: &LeadsFile<'_>,
+    (limits, quiet): (&Limits, bool),
     name: &str,
 ) -> Result<(Vec<Placed>, Vec<NotALead>), Failure> {
+    let path = file.path;
     use std::io::Seek;
     let Some(clock) = policy.clock else {
         return Err(Failure::usage(format!(
@@ -311,7 +345,7 @@ fn index_leads(
         .fields
         .get(clock)
         .map_or("created_at", |field| field.name.as_str());
-    let mut input = open_leads(path)?;
+    let mut input = file.open(quiet)?;
     let mut placed = Vec::with_capacity(1 << 12);
     let mut invalid = Vec::new();
     let mut input_line = 0;
@@ -385,7 +419,7 @@ fn clock_of(
 /// The leads in time order, each read from the file when its turn comes. A file that changed
 /// since it was indexed stops the replay, and says so in `failed`.
 struct Replay<'p> {
-    input: std::io::BufReader<std::fs::File>,
+    input: Box<dyn Source>,
     /// Where the last read left the file.
     position: u64,
     placed: std::vec::IntoIter<Placed>,

@@ -15,6 +15,7 @@ pub mod mapping;
 pub mod reader;
 pub mod roster;
 pub mod state;
+pub mod tabular;
 pub mod wire;
 
 use crate::graph::{Compiled, TraceStep};

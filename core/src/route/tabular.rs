@@ -1,0 +1,464 @@
+//! Leads as CRMs export them: CSV with a header row (RFC 4180: quoted fields, embedded commas,
+//! quotes and newlines), turned into the NDJSON lines the lead reader takes, one line per data
+//! row, so every command that reads leads reads CSV through the same checks.
+//!
+//! The header names the fields: a column matches a schema field by its exact name, else by its
+//! name in any case (with a warning); other columns are ignored, as unknown JSON keys are.
+//! Cells are converted by the field's type: an empty cell is absent; an `int` accepts `800.0`
+//! (a spreadsheet's way of writing 800) but not `800.5`; a `number` any decimal; a `bool`
+//! `true`/`false` in any case; an enum its variants exactly, or in any case with
+//! `lenient_enums`. A cell that does not convert is passed on as text, so the reader's error
+//! names the field and the value ("field `employees`: expected an integer, found \"lots\"").
+//!
+//! Invariant: every data row yields exactly one line, and nothing else does (the header yields
+//! none); a row's line number in the output is its data row number.
+
+use crate::model::{FieldType, Policy};
+use std::io::{self, Read};
+
+/// How cells are read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CsvOptions {
+    /// Match an enum's variants in any case (`High` for `high`).
+    pub lenient_enums: bool,
+}
+
+/// How one column is converted.
+#[derive(Debug, Clone)]
+enum Kind {
+    Int,
+    Number,
+    Bool,
+    Enum(Vec<String>),
+    Text,
+}
+
+/// A column the schema knows: the field it fills and how.
+#[derive(Debug, Clone)]
+struct Column {
+    /// `"field":`, as written before each of its values.
+    key: Vec<u8>,
+    kind: Kind,
+}
+
+/// CSV leads read as NDJSON (`Read`), one line per data row.
+pub struct CsvLeads<R: Read> {
+    records: csv::Reader<R>,
+    columns: Vec<Option<Column>>,
+    options: CsvOptions,
+    record: csv::ByteRecord,
+    /// The line being handed out, and how much of it was.
+    line: Vec<u8>,
+    given: usize,
+    done: bool,
+}
+
+/// The columns of a header, matched to the fields of the policies' schemas (the first policy
+/// that has a field decides its type), and the warnings about the match.
+fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column>>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let fields: Vec<(&str, &FieldType, bool)> = {
+        let mut seen: Vec<(&str, &FieldType, bool)> = Vec::new();
+        for policy in policies {
+            for field in &policy.fields {
+                if !seen.iter().any(|(name, _, _)| *name == field.name) {
+                    seen.push((&field.name, &field.ty, field.optional));
+                }
+            }
+        }
+        seen
+    };
+    let names: Vec<String> = header
+        .iter()
+        .map(|name| String::from_utf8_lossy(name).trim().to_string())
+        .collect();
+    let mut taken: Vec<&str> = Vec::new();
+    let mut out = Vec::with_capacity(names.len());
+    // Exact names first, so that `Intent` never takes `intent` from a column named `intent`.
+    let mut matched: Vec<Option<usize>> = names
+        .iter()
+        .map(|name| fields.iter().position(|(field, _, _)| field == name))
+        .collect();
+    for (index, name) in names.iter().enumerate() {
+        if let Some(field) = matched[index] {
+            if taken.contains(&fields[field].0) {
+                warnings.push(format!(
+                    "column {} (`{name}`) repeats field `{}`; the first such column is read",
+                    index + 1,
+                    fields[field].0
+                ));
+                matched[index] = None;
+            } else {
+                taken.push(fields[field].0);
+            }
+        }
+    }
+    for (index, name) in names.iter().enumerate() {
+        if matched[index].is_some() {
+            continue;
+        }
+        let lower = name.to_lowercase();
+        if let Some(field) = fields
+            .iter()
+            .position(|(field, _, _)| field.to_lowercase() == lower && !taken.contains(field))
+        {
+            warnings.push(format!(
+                "column `{name}` is read as field `{}` (the case differs)",
+                fields[field].0
+            ));
+            taken.push(fields[field].0);
+            matched[index] = Some(field);
+        }
+    }
+    for matched in &matched {
+        out.push(matched.map(|field| {
+            let (name, ty, _) = fields[field];
+            let mut key = Vec::with_capacity(name.len() + 3);
+            write_string(&mut key, name.as_bytes());
+            key.push(b':');
+            Column {
+                key,
+                kind: match ty {
+                    FieldType::Int => Kind::Int,
+                    FieldType::Number => Kind::Number,
+                    FieldType::Bool => Kind::Bool,
+                    FieldType::Enum(variants) => Kind::Enum(variants.to_vec()),
+                    FieldType::String | FieldType::Time => Kind::Text,
+                },
+            }
+        }));
+    }
+    for (name, _, optional) in &fields {
+        if !optional && !taken.contains(name) {
+            warnings.push(format!(
+                "no column names the required field `{name}`: every row will say it is missing"
+            ));
+        }
+    }
+    (out, warnings)
+}
+
+impl<R: Read> CsvLeads<R> {
+    /// Reads the header row. Answers the leads and the warnings about the header (columns
+    /// matched in another case, required fields no column names); an error when there is no
+    /// header or it cannot be read.
+    pub fn new(
+        input: R,
+        policies: &[&Policy],
+        options: CsvOptions,
+    ) -> Result<(CsvLeads<R>, Vec<String>), String> {
+        let mut records = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(input);
+        let header = records
+            .byte_headers()
+            .map_err(|error| format!("cannot read the CSV header row: {error}"))?
+            .clone();
+        if header.is_empty() {
+            return Err("the CSV file is empty: its first row names the fields".to_string());
+        }
+        let (columns, warnings) = columns(&header, policies);
+        Ok((
+            CsvLeads {
+                records,
+                columns,
+                options,
+                record: csv::ByteRecord::new(),
+                line: Vec::with_capacity(256),
+                given: 0,
+                done: false,
+            },
+            warnings,
+        ))
+    }
+
+    /// Writes the next data row's line into `self.line`; `false` at the end.
+    fn next_line(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        self.given = 0;
+        if self.done {
+            return Ok(false);
+        }
+        match self.records.read_byte_record(&mut self.record) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                return Ok(false);
+            }
+            Err(error) => {
+                return match error.kind() {
+                    csv::ErrorKind::Io(_) => Err(io::Error::other(error.to_string())),
+                    // The csv reader is flexible and reads bytes: no other error is expected;
+                    // one ends the input rather than loses a row silently.
+                    _ => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    )),
+                };
+            }
+        }
+        self.line.push(b'{');
+        let mut first = true;
+        for (index, cell) in self.record.iter().enumerate() {
+            let Some(Some(column)) = self.columns.get(index) else {
+                continue;
+            };
+            let trimmed = trim(cell);
+            if trimmed.is_empty() {
+                continue;
+            }
+            if !first {
+                self.line.push(b',');
+            }
+            first = false;
+            self.line.extend_from_slice(&column.key);
+            write_cell(&mut self.line, trimmed, &column.kind, self.options);
+        }
+        self.line.extend_from_slice(b"}\n");
+        Ok(true)
+    }
+}
+
+impl<R: Read> Read for CsvLeads<R> {
+    /// Hands out as many whole rows as fit (a router batches the lines a read brings), so a
+    /// read waits for the rows that fill it: CSV is an export, read whole.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            if self.given == self.line.len() && !self.next_line()? {
+                break;
+            }
+            let rest = &self.line[self.given..];
+            let count = rest.len().min(buf.len() - filled);
+            buf[filled..filled + count].copy_from_slice(&rest[..count]);
+            self.given += count;
+            filled += count;
+        }
+        Ok(filled)
+    }
+}
+
+fn trim(cell: &[u8]) -> &[u8] {
+    let start = cell
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(cell.len());
+    let end = cell
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |end| end + 1);
+    &cell[start..end.max(start)]
+}
+
+/// Writes a cell as the JSON value its field's type reads.
+fn write_cell(out: &mut Vec<u8>, cell: &[u8], kind: &Kind, options: CsvOptions) {
+    let text = std::str::from_utf8(cell);
+    match (kind, text) {
+        (Kind::Int, Ok(text)) => {
+            if text.parse::<i64>().is_ok() {
+                out.extend_from_slice(cell);
+                return;
+            }
+            // `800.0` is 800; `800.5` is not an integer and is left for the reader to refuse.
+            if let Ok(value) = text.parse::<f64>()
+                && value.is_finite()
+                && value.fract() == 0.0
+                && value.abs() < 9.0e15
+            {
+                out.extend_from_slice(format!("{}", value as i64).as_bytes());
+                return;
+            }
+            write_string(out, cell);
+        }
+        // A cell already written as a JSON number is copied; others (`1.`, `.5`, `+3`) are
+        // read as numbers and written again.
+        (Kind::Number, Ok(_)) if is_json_number(cell) => out.extend_from_slice(cell),
+        (Kind::Number, Ok(text)) => match text.parse::<f64>() {
+            Ok(value) if value.is_finite() => {
+                let written = serde_json::to_string(&value).unwrap_or_default();
+                out.extend_from_slice(written.as_bytes());
+            }
+            _ => write_string(out, cell),
+        },
+        (Kind::Bool, Ok(text)) if text.eq_ignore_ascii_case("true") => {
+            out.extend_from_slice(b"true")
+        }
+        (Kind::Bool, Ok(text)) if text.eq_ignore_ascii_case("false") => {
+            out.extend_from_slice(b"false")
+        }
+        (Kind::Enum(variants), Ok(text)) if options.lenient_enums => {
+            match variants
+                .iter()
+                .find(|variant| variant.eq_ignore_ascii_case(text))
+            {
+                Some(variant) => write_string(out, variant.as_bytes()),
+                None => write_string(out, cell),
+            }
+        }
+        _ => write_string(out, cell),
+    }
+}
+
+/// Whether `text` is a number as JSON writes one (RFC 8259: `-? int frac? exp?`).
+fn is_json_number(text: &[u8]) -> bool {
+    let digits = |at: usize| {
+        text[at.min(text.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    let mut at = usize::from(text.first() == Some(&b'-'));
+    let whole = digits(at);
+    if whole == 0 || (whole > 1 && text[at] == b'0') {
+        return false;
+    }
+    at += whole;
+    if text.get(at) == Some(&b'.') {
+        let fraction = digits(at + 1);
+        if fraction == 0 {
+            return false;
+        }
+        at += 1 + fraction;
+    }
+    if matches!(text.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(text.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        let exponent = digits(at);
+        if exponent == 0 {
+            return false;
+        }
+        at += exponent;
+    }
+    at == text.len()
+}
+
+/// Writes bytes as a JSON string (escaped; bytes that are not UTF-8 are kept, so the reader
+/// says the row is not UTF-8).
+fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    if !bytes.iter().any(|b| *b < 0x20 || *b == b'"' || *b == b'\\') {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    for &byte in bytes {
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => out.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let report = crate::pipeline::check_source(
+            "schema lead { id: string  intent: enum { low, high }  employees: int  \
+             deal: number?  vip: bool?  created_at: time }\n\
+             queue q\notherwise -> queue q\n",
+        );
+        report
+            .compiled
+            .map(|(policy, _)| policy)
+            .unwrap_or_else(|| {
+                panic!("{:?}", report.diagnostics);
+            })
+    }
+
+    fn lines(csv: &str, options: CsvOptions) -> (String, Vec<String>) {
+        let policy = policy();
+        let (mut leads, warnings) = match CsvLeads::new(csv.as_bytes(), &[&policy], options) {
+            Ok(read) => read,
+            Err(error) => panic!("{error}"),
+        };
+        let mut out = String::new();
+        if let Err(error) = leads.read_to_string(&mut out) {
+            panic!("{error}");
+        }
+        (out, warnings)
+    }
+
+    #[test]
+    fn cells_become_the_values_their_fields_read() {
+        let (out, warnings) = lines(
+            "id,intent,employees,deal,vip,created_at,unknown\n\
+             L-1,high,800.0,12.5,TRUE,2026-11-23T10:00:00Z,x\n\
+             L-2,low, 12 ,,false,2026-11-23T11:00:00Z,\n",
+            CsvOptions::default(),
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            out,
+            "{\"id\":\"L-1\",\"intent\":\"high\",\"employees\":800,\"deal\":12.5,\"vip\":true,\
+             \"created_at\":\"2026-11-23T10:00:00Z\"}\n\
+             {\"id\":\"L-2\",\"intent\":\"low\",\"employees\":12,\"vip\":false,\
+             \"created_at\":\"2026-11-23T11:00:00Z\"}\n"
+        );
+    }
+
+    #[test]
+    fn quoting_and_newlines_follow_rfc_4180_and_each_row_is_one_line() {
+        let (out, _) = lines(
+            "id,intent,employees,created_at\n\
+             \"L-\"\"1\"\"\",high,\"1,0\",2026-11-23T10:00:00Z\n\
+             \"L\n2\",low,5,2026-11-23T10:00:00Z\n",
+            CsvOptions::default(),
+        );
+        let rows: Vec<&str> = out.lines().collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0],
+            "{\"id\":\"L-\\\"1\\\"\",\"intent\":\"high\",\"employees\":\"1,0\",\"created_at\":\"2026-11-23T10:00:00Z\"}"
+        );
+        assert!(rows[1].starts_with("{\"id\":\"L\\n2\""));
+    }
+
+    #[test]
+    fn headers_match_in_another_case_with_a_warning_and_enums_only_when_lenient() {
+        let csv = "ID,Intent,employees,Created_At\nL-1,High,5,2026-11-23T10:00:00Z\n";
+        let (strict, warnings) = lines(csv, CsvOptions::default());
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("column `ID` is read as field `id`"));
+        assert!(strict.contains("\"intent\":\"High\""), "{strict}");
+        let (lenient, _) = lines(
+            csv,
+            CsvOptions {
+                lenient_enums: true,
+            },
+        );
+        assert!(lenient.contains("\"intent\":\"high\""), "{lenient}");
+    }
+
+    #[test]
+    fn json_numbers_are_told_apart() {
+        for good in ["0", "-0", "12", "12.5", "1e3", "1E-3", "-4.25e+2"] {
+            assert!(is_json_number(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "+3", "1e", "1e+", "12a", "1.2.3", "NaN",
+        ] {
+            assert!(!is_json_number(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_missing_required_column_and_a_fractional_int_are_said() {
+        let (out, warnings) = lines("id,employees\nL-1,800.5\n", CsvOptions::default());
+        assert!(
+            warnings.iter().any(|w| w.contains("`intent`")),
+            "{warnings:?}"
+        );
+        assert!(out.contains("\"employees\":\"800.5\""), "{out}");
+    }
+}

@@ -1,0 +1,69 @@
+//! The format leads come in: NDJSON, or CSV as CRMs export it (by the file's extension `.csv`,
+//! or `--input-format csv`), read through `route::tabular` into the NDJSON lines every command
+//! already reads. The header's warnings are said once on stderr.
+
+use super::Failure;
+use clap::ValueEnum;
+use std::io::Read;
+use std::path::Path;
+use switchboard::model::Policy;
+use switchboard::route::tabular::{CsvLeads, CsvOptions};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// One JSON object per line
+    Ndjson,
+    /// A header row naming the fields, then one lead per row (RFC 4180)
+    Csv,
+}
+
+/// How leads are read: the options every command that reads leads takes.
+#[derive(clap::Args, Clone, Copy)]
+pub struct InputArgs {
+    /// The leads' format; default: CSV for a `.csv` file, else NDJSON
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    input_format: Option<InputFormat>,
+    /// CSV: read an enum's values in any case (`High` for `high`)
+    #[arg(long)]
+    lenient_enums: bool,
+}
+
+impl InputArgs {
+    /// Whether the leads at `path` (`None`: stdin) are read as CSV.
+    pub fn is_csv(&self, path: Option<&Path>) -> bool {
+        match self.input_format {
+            Some(format) => format == InputFormat::Csv,
+            None => path.is_some_and(|path| {
+                path.extension()
+                    .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"))
+            }),
+        }
+    }
+
+    /// The leads as NDJSON: `input` itself, or its CSV rows read as lines (the header's warnings
+    /// said on stderr unless `quiet`: as a roster's, they are said even under `--quiet`, but once
+    /// per run). `from` names the input in messages.
+    pub fn leads<'i>(
+        &self,
+        input: Box<dyn Read + 'i>,
+        csv: bool,
+        policies: &[&Policy],
+        from: &str,
+        quiet: bool,
+    ) -> Result<Box<dyn Read + 'i>, Failure> {
+        if !csv {
+            return Ok(input);
+        }
+        let options = CsvOptions {
+            lenient_enums: self.lenient_enums,
+        };
+        let (leads, warnings) = CsvLeads::new(input, policies, options)
+            .map_err(|error| Failure::usage(format!("leads {from}: {error}")))?;
+        if !quiet {
+            for warning in warnings {
+                eprintln!("warning: leads {from}: {warning}");
+            }
+        }
+        Ok(Box::new(leads))
+    }
+}

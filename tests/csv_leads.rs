@@ -1,0 +1,237 @@
+//! Leads as CRMs export them (issue 20, "CSV in"), through the command line: a `.csv` file (or
+//! `--input-format csv`) routes to the same decisions as the same leads in NDJSON; every data
+//! row yields exactly one output line, its error records naming the row and the column; header
+//! names match in another case with a warning; enums in another case only with
+//! `--lenient-enums`; `diff --leads`, `explain --lead @FILE.csv` and `simulate` read CSV too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+mod common;
+
+use common::{root, run};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn example(name: &str) -> String {
+    root()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-csv-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn route(leads: &str, extra: &[&str], dir: &Path) -> std::process::Output {
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let mut args = vec![
+        "route",
+        policy.as_str(),
+        "--roster",
+        roster.as_str(),
+        "--state",
+        ":memory:",
+        "--now",
+        "2026-11-23T10:00:00Z",
+        "--leads",
+        leads,
+    ];
+    args.extend_from_slice(extra);
+    run(&args, dir)
+}
+
+#[test]
+fn the_example_leads_in_csv_route_to_the_same_decisions() {
+    let dir = scratch("same");
+    let from_csv = route(&example("leads.csv"), &["--quiet"], &dir);
+    let from_ndjson = route(&example("leads.ndjson"), &["--quiet"], &dir);
+    assert!(from_csv.status.success());
+    assert_eq!(
+        String::from_utf8(from_csv.stdout).unwrap(),
+        String::from_utf8(from_ndjson.stdout).unwrap()
+    );
+}
+
+#[test]
+fn every_row_gives_one_line_and_errors_name_the_row_and_column() {
+    let dir = scratch("errors");
+    let csv = "\u{feff}ID,Intent,fit,region,country,employees,deal_value,source,created_at,notes\r\n\
+               R-1,High,strong,emea,DE,800.0,20000,demo_request,2026-11-23T10:00:00+01:00,\"call, then mail\"\r\n\
+               R-2,high,strong,emea,DE,800.5,20000,demo_request,2026-11-23T10:00:00+01:00,\r\n\
+               R-3,hgh,weak,emea,DE,lots,1,webinar,2026-11-23T10:00:00+01:00,\"two\r\nlines\"\r\n\
+               R-4,low,weak,emea,DE,12,1000,content_download,2026-11-23T10:00:00+01:00\r\n\
+               R-5,low,weak,emea,DE,,1000,content_download,,\r\n";
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &[], &dir);
+    assert_eq!(output.status.code(), Some(1), "some rows were not leads");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        5,
+        "one line per data row:\n{stdout}"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lenient = route("crm.csv", &["--lenient-enums", "--quiet"], &dir);
+    let lenient = String::from_utf8(lenient.stdout).unwrap();
+    insta::assert_snapshot!(
+        "csv_rows",
+        format!(
+            "{stdout}\n--- stderr\n{stderr}\n--- with --lenient-enums, row 1\n{}",
+            lenient.lines().next().unwrap()
+        )
+    );
+}
+
+#[test]
+fn stdin_reads_csv_when_told_and_refuses_it_otherwise() {
+    let dir = scratch("stdin");
+    let text = std::fs::read(example("leads.csv")).unwrap();
+    let policy = example("routing.route");
+    let piped = |extra: &[&str]| {
+        let mut args = vec![
+            "route",
+            policy.as_str(),
+            "--state",
+            ":memory:",
+            "--now",
+            "2026-11-23T10:00:00Z",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let told = piped(&["--input-format", "csv"]);
+    assert!(told.status.code().is_some_and(|code| code <= 1));
+    assert_eq!(String::from_utf8(told.stdout).unwrap().lines().count(), 15);
+    let refused = piped(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--input-format csv"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+#[test]
+fn diff_explain_and_simulate_read_csv_too() {
+    let dir = scratch("others");
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let diff = |leads: &str| {
+        let output = run(
+            &[
+                "diff",
+                &policy,
+                &policy,
+                "--leads",
+                leads,
+                "--roster",
+                &roster,
+                "--now",
+                "2026-11-23T10:00:00Z",
+                "--format",
+                "json",
+            ],
+            &dir,
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(
+        diff(&example("leads.csv")).replace("leads.csv", "LEADS"),
+        diff(&example("leads.ndjson")).replace("leads.ndjson", "LEADS")
+    );
+    let explain = |lead: &str| {
+        let output = run(
+            &[
+                "explain",
+                &policy,
+                "--lead",
+                lead,
+                "--roster",
+                &roster,
+                "--state",
+                ":memory:",
+                "--now",
+                "2026-11-23T10:00:00Z",
+                "--format",
+                "json",
+            ],
+            &dir,
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let csv_lead = format!("@{}", example("leads.csv"));
+    let ndjson_lead = format!("@{}", example("leads.ndjson"));
+    assert_eq!(explain(&csv_lead), explain(&ndjson_lead));
+    // The example week, as a CRM would export it.
+    let week = std::fs::read_to_string(example("week.ndjson")).unwrap();
+    let fields = [
+        "id",
+        "intent",
+        "fit",
+        "region",
+        "country",
+        "employees",
+        "deal_value",
+        "source",
+        "parent_account",
+        "contact_owner",
+        "created_at",
+    ];
+    let mut csv = fields.join(",") + "\n";
+    for line in week.lines() {
+        let lead: serde_json::Value = serde_json::from_str(line).unwrap();
+        let cells: Vec<String> = fields
+            .iter()
+            .map(|field| match &lead[*field] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(text) => format!("\"{}\"", text.replace('"', "\"\"")),
+                other => other.to_string(),
+            })
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+    std::fs::write(dir.join("week.csv"), csv).unwrap();
+    let simulate = |leads: &str| {
+        let output = run(
+            &[
+                "simulate", &policy, "--roster", &roster, "--leads", leads, "--seed", "3",
+                "--format", "json",
+            ],
+            &dir,
+        );
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    assert_eq!(simulate("week.csv"), simulate(&example("week.ndjson")));
+}
