@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a fuzz target: fuzz/run.sh [TARGET] [SECONDS]  (default: check, 600 s).
-# Targets: check, graph, lead_reader, format, lsp, reparse, roster, use_resolution, lifecycle,
+# Targets: check, graph, lead_reader, csv_leads, format, lsp, reparse, roster, use_resolution, lifecycle,
 # hook_mapping.
 # Seeds the corpus with every policy in the repository. Not part of CI.
 set -euo pipefail
@@ -12,7 +12,7 @@ mkdir -p "corpus/$target"
 # Seed with every policy in the repository (for `graph`, followed by a NUL and lead bytes).
 find .. -name '*.route' -not -path '*/target/*' -not -path '*/corpus/*' | while read -r policy; do
   name="corpus/$target/$(basename "$policy")"
-  if [ "$target" = lead_reader ] || [ "$target" = roster ] || [ "$target" = lifecycle ] || [ "$target" = hook_mapping ]; then
+  if [ "$target" = lead_reader ] || [ "$target" = csv_leads ] || [ "$target" = roster ] || [ "$target" = lifecycle ] || [ "$target" = hook_mapping ]; then
     continue
   elif [ "$target" = graph ]; then
     { cat "$policy"; printf '\0'; head -c 256 /dev/urandom; } > "$name"
@@ -25,6 +25,9 @@ if [ "$target" = roster ]; then
     cp "$f" "corpus/$target/$(echo "$f" | tr '/' '_')"
   done
   find ../../shared/testdata -name '*.json' -size -8k 2>/dev/null | head -200 | while read -r f; do cp "$f" "corpus/$target/"; done || [ $? -eq 141 ]  # head closed the pipe
+fi
+if [ "$target" = csv_leads ]; then
+  cp ../examples/*.csv "corpus/$target/"
 fi
 if [ "$target" = lead_reader ]; then
   cp ../examples/*.ndjson "corpus/$target/"

@@ -440,6 +440,38 @@ mod tests {
         assert!(lenient.contains("\"intent\":\"high\""), "{lenient}");
     }
 
+    proptest::proptest! {
+        /// Any text read as a CSV export: never a panic, exactly one line per data row (as the
+        /// csv crate counts rows), and every line a JSON object the lead reader can take.
+        #[test]
+        fn any_csv_gives_one_json_object_per_row(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[a-zA-Z0-9 ,\"\\\n\r.:+-]{0,12}", 0..6),
+                0..8,
+            ),
+            lenient in proptest::bool::ANY,
+        ) {
+            let policy = policy();
+            let mut text = String::from("id,Intent,employees,deal,vip,created_at,other\n");
+            for row in &rows {
+                text.push_str(&row.join(","));
+                text.push('\n');
+            }
+            let (mut leads, _) = CsvLeads::new(text.as_bytes(), &[&policy], CsvOptions { lenient_enums: lenient })
+                .map_err(|error| proptest::test_runner::TestCaseError::fail(error))?;
+            let mut out = String::new();
+            let read = leads.read_to_string(&mut out);
+            proptest::prop_assert!(read.is_ok(), "{read:?}");
+            let mut records = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
+            let count = records.byte_records().take_while(Result::is_ok).count();
+            proptest::prop_assert_eq!(out.lines().count(), count);
+            for line in out.lines() {
+                let value: Result<serde_json::Value, _> = serde_json::from_str(line);
+                proptest::prop_assert!(value.as_ref().is_ok_and(serde_json::Value::is_object), "{line}");
+            }
+        }
+    }
+
     #[test]
     fn json_numbers_are_told_apart() {
         for good in ["0", "-0", "12", "12.5", "1e3", "1E-3", "-4.25e+2"] {
