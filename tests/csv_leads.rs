@@ -235,3 +235,69 @@ fn diff_explain_and_simulate_read_csv_too() {
     };
     assert_eq!(simulate("week.csv"), simulate(&example("week.ndjson")));
 }
+
+/// Whole numbers as spreadsheets and people write them are ints; a header-only file has no
+/// lead to explain; a field typed differently by the two policies of a `diff` is warned about.
+#[test]
+fn numbers_as_people_write_them_and_the_edges() {
+    let dir = scratch("edges");
+    std::fs::write(
+        dir.join("numbers.csv"),
+        "id,intent,fit,region,country,employees,deal_value,source,created_at\n\
+         N-1,low,weak,emea,DE,+5,1000,webinar,2026-11-23T10:00:00Z\n\
+         N-2,low,weak,emea,DE,007,1e3,webinar,2026-11-23T10:00:00Z\n\
+         N-3,low,weak,emea,DE, 12 ,1000.50,webinar,2026-11-23T10:00:00Z\n",
+    )
+    .unwrap();
+    let output = route("numbers.csv", &["--quiet"], &dir);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout.lines().count(), 3);
+    assert!(!stdout.contains("error"), "{stdout}");
+    std::fs::write(dir.join("header.csv"), "id,intent\n").unwrap();
+    let policy = example("routing.route");
+    let explained = run(
+        &[
+            "explain",
+            &policy,
+            "--lead",
+            "@header.csv",
+            "--state",
+            ":memory:",
+        ],
+        &dir,
+    );
+    assert_eq!(explained.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&explained.stderr)
+            .lines()
+            .last()
+            .unwrap_or_default(),
+        "error: `header.csv` has a header row but no lead under it"
+    );
+    let old = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(dir.join("old.route"), &old).unwrap();
+    std::fs::write(
+        dir.join("new.route"),
+        old.replace("  employees:      int\n", "  employees:      number\n"),
+    )
+    .unwrap();
+    let diffed = run(
+        &[
+            "diff",
+            "old.route",
+            "new.route",
+            "--leads",
+            &example("leads.csv"),
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        &dir,
+    );
+    assert!(
+        String::from_utf8_lossy(&diffed.stderr)
+            .contains("field `employees` has another type in each policy"),
+        "{}",
+        String::from_utf8_lossy(&diffed.stderr)
+    );
+}

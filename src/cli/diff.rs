@@ -267,10 +267,11 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
             roster.as_ref(),
             BacktestConfig { now, limits },
         );
-        let bar = progress_bar(length);
         let csv = args
             .input
             .is_csv(Some(leads.as_path()).filter(|path| *path != Path::new("-")));
+        // CSV rows are counted as lines: a bar over the file's bytes would not end at its end.
+        let bar = progress_bar(length.filter(|_| !csv));
         let input = args.input.leads(
             input,
             csv,

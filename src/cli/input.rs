@@ -40,9 +40,9 @@ impl InputArgs {
         }
     }
 
-    /// The leads as NDJSON: `input` itself, or its CSV rows read as lines (the header's warnings
-    /// said on stderr unless `quiet`: as a roster's, they are said even under `--quiet`, but once
-    /// per run). `from` names the input in messages.
+    /// The leads as NDJSON: `input` itself, or its CSV rows read as lines. The header's warnings
+    /// are said on stderr unless `quiet`; commands say them once per run, even under `--quiet`
+    /// (as a roster's warnings: they are about what the leads will say). `from` names the input.
     pub fn leads<'i>(
         &self,
         input: Box<dyn Read + 'i>,

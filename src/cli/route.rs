@@ -131,10 +131,17 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             }
             _ => {
                 if std::io::stdin().is_terminal() && !args.quiet {
-                    eprintln!(
-                        "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D ends; \
-                         --leads FILE reads a file)"
-                    );
+                    if args.input.is_csv(None) {
+                        eprintln!(
+                            "reading leads from stdin: CSV, a header row and then one lead per \
+                             row (Ctrl-D ends; --leads FILE reads a file)"
+                        );
+                    } else {
+                        eprintln!(
+                            "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D \
+                             ends; --leads FILE reads a file)"
+                        );
+                    }
                 }
                 (Box::new(std::io::stdin().lock()), "stdin".to_string(), None)
             }
@@ -152,7 +159,9 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         args.input
             .leads(Box::new(input), csv, &[&loaded.policy], &from, false)?,
     );
-    let progress = (!args.quiet && std::io::stderr().is_terminal()).then(|| progress_bar(size));
+    // CSV rows are counted as lines: a bar over the file's bytes would not end at its end.
+    let progress = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| progress_bar(size.filter(|_| !csv)));
     let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut counts = Counts::default();
     let mut bytes_read = 0u64;

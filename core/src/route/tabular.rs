@@ -51,6 +51,23 @@ pub struct CsvLeads<R: Read> {
     line: Vec<u8>,
     given: usize,
     done: bool,
+    /// An error met after some rows of a read were handed out: said at the next read.
+    failed: Option<io::Error>,
+}
+
+/// Whether two types read a cell the same way.
+fn same_kind(a: &FieldType, b: &FieldType) -> bool {
+    matches!(
+        (a, b),
+        (FieldType::Int, FieldType::Int)
+            | (FieldType::Number, FieldType::Number)
+            | (FieldType::Bool, FieldType::Bool)
+            | (FieldType::Enum(_), FieldType::Enum(_))
+            | (
+                FieldType::String | FieldType::Time,
+                FieldType::String | FieldType::Time
+            )
+    )
 }
 
 /// The columns of a header, matched to the fields of the policies' schemas (the first policy
@@ -61,13 +78,39 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
         let mut seen: Vec<(&str, &FieldType, bool)> = Vec::new();
         for policy in policies {
             for field in &policy.fields {
-                if !seen.iter().any(|(name, _, _)| *name == field.name) {
-                    seen.push((&field.name, &field.ty, field.optional));
+                match seen.iter().find(|(name, _, _)| *name == field.name) {
+                    None => seen.push((&field.name, &field.ty, field.optional)),
+                    Some((_, ty, _)) if !same_kind(ty, &field.ty) => warnings.push(format!(
+                        "field `{}` has another type in each policy: its cells are read as the \
+                         first policy reads them",
+                        field.name
+                    )),
+                    Some(_) => {}
                 }
             }
         }
         seen
     };
+    // An enum's values in any case: every policy's variants.
+    let variants_of = |name: &str| -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        for policy in policies {
+            if let Some(FieldType::Enum(variants)) = policy
+                .fields
+                .iter()
+                .find(|field| field.name == name)
+                .map(|field| &field.ty)
+            {
+                for variant in variants.iter() {
+                    if !all.contains(variant) {
+                        all.push(variant.clone());
+                    }
+                }
+            }
+        }
+        all
+    };
+
     let names: Vec<String> = header
         .iter()
         .map(|name| String::from_utf8_lossy(name).trim().to_string())
@@ -122,7 +165,7 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
                     FieldType::Int => Kind::Int,
                     FieldType::Number => Kind::Number,
                     FieldType::Bool => Kind::Bool,
-                    FieldType::Enum(variants) => Kind::Enum(variants.to_vec()),
+                    FieldType::Enum(_) => Kind::Enum(variants_of(name)),
                     FieldType::String | FieldType::Time => Kind::Text,
                 },
             }
@@ -168,6 +211,7 @@ impl<R: Read> CsvLeads<R> {
                 line: Vec::with_capacity(256),
                 given: 0,
                 done: false,
+                failed: None,
             },
             warnings,
         ))
@@ -204,8 +248,13 @@ impl<R: Read> CsvLeads<R> {
             let Some(Some(column)) = self.columns.get(index) else {
                 continue;
             };
-            let trimmed = trim(cell);
-            if trimmed.is_empty() {
+            // Text is read as written; typed cells without the spaces around them. An empty
+            // cell (a typed one of spaces only) is absent.
+            let value = match column.kind {
+                Kind::Text => cell,
+                _ => trim(cell),
+            };
+            if value.is_empty() {
                 continue;
             }
             if !first {
@@ -213,7 +262,7 @@ impl<R: Read> CsvLeads<R> {
             }
             first = false;
             self.line.extend_from_slice(&column.key);
-            write_cell(&mut self.line, trimmed, &column.kind, self.options);
+            write_cell(&mut self.line, value, &column.kind, self.options);
         }
         self.line.extend_from_slice(b"}\n");
         Ok(true)
@@ -224,10 +273,22 @@ impl<R: Read> Read for CsvLeads<R> {
     /// Hands out as many whole rows as fit (a router batches the lines a read brings), so a
     /// read waits for the rows that fill it: CSV is an export, read whole.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         let mut filled = 0;
         while filled < buf.len() {
-            if self.given == self.line.len() && !self.next_line()? {
-                break;
+            if self.given == self.line.len() {
+                match self.next_line() {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    // The rows already handed out stay read; the error comes with the next read.
+                    Err(error) if filled > 0 => {
+                        self.failed = Some(error);
+                        break;
+                    }
+                    Err(error) => return Err(error),
+                }
             }
             let rest = &self.line[self.given..];
             let count = rest.len().min(buf.len() - filled);
@@ -255,25 +316,18 @@ fn trim(cell: &[u8]) -> &[u8] {
 fn write_cell(out: &mut Vec<u8>, cell: &[u8], kind: &Kind, options: CsvOptions) {
     let text = std::str::from_utf8(cell);
     match (kind, text) {
-        (Kind::Int, Ok(text)) => {
-            if text.parse::<i64>().is_ok() {
-                out.extend_from_slice(cell);
-                return;
-            }
-            // `800.0` is 800; `800.5` is not an integer and is left for the reader to refuse.
-            if let Ok(value) = text.parse::<f64>()
-                && value.is_finite()
-                && value.fract() == 0.0
-                && value.abs() < 9.0e15
-            {
-                out.extend_from_slice(format!("{}", value as i64).as_bytes());
-                return;
-            }
-            write_string(out, cell);
-        }
+        (Kind::Int, Ok(text)) => match whole_number(text) {
+            Some(value) => out.extend_from_slice(value.to_string().as_bytes()),
+            // `800.5`, `1e3`, `lots`: left for the reader to refuse, naming the field.
+            None => write_string(out, cell),
+        },
         // A cell already written as a JSON number is copied; others (`1.`, `.5`, `+3`) are
         // read as numbers and written again.
-        (Kind::Number, Ok(_)) if is_json_number(cell) => out.extend_from_slice(cell),
+        (Kind::Number, Ok(text))
+            if is_json_number(cell) && text.parse::<f64>().is_ok_and(f64::is_finite) =>
+        {
+            out.extend_from_slice(cell)
+        }
         (Kind::Number, Ok(text)) => match text.parse::<f64>() {
             Ok(value) if value.is_finite() => {
                 let written = serde_json::to_string(&value).unwrap_or_default();
@@ -288,16 +342,48 @@ fn write_cell(out: &mut Vec<u8>, cell: &[u8], kind: &Kind, options: CsvOptions) 
             out.extend_from_slice(b"false")
         }
         (Kind::Enum(variants), Ok(text)) if options.lenient_enums => {
-            match variants
-                .iter()
-                .find(|variant| variant.eq_ignore_ascii_case(text))
-            {
+            let exact = variants.iter().find(|variant| *variant == text);
+            match exact.or_else(|| variants.iter().find(|v| v.eq_ignore_ascii_case(text))) {
                 Some(variant) => write_string(out, variant.as_bytes()),
                 None => write_string(out, cell),
             }
         }
         _ => write_string(out, cell),
     }
+}
+
+/// A whole number as spreadsheets write one: digits with an optional sign, and optionally a
+/// fraction of zeros only (`800.0`); from -2^63 to 2^64 - 1, as the reader takes ints.
+fn whole_number(text: &str) -> Option<i128> {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+        Some(_) => return None,
+        None => (digits, ""),
+    };
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b == b'0')
+    {
+        return None;
+    }
+    let significant = whole.trim_start_matches('0');
+    if significant.len() > 20 {
+        return None;
+    }
+    let magnitude: i128 = if significant.is_empty() {
+        0
+    } else {
+        significant.parse().ok()?
+    };
+    let value = if negative { -magnitude } else { magnitude };
+    (i128::from(i64::MIN)..=i128::from(u64::MAX))
+        .contains(&value)
+        .then_some(value)
 }
 
 /// Whether `text` is a number as JSON writes one (RFC 8259: `-? int frac? exp?`).
@@ -469,6 +555,37 @@ mod tests {
                 let value: Result<serde_json::Value, _> = serde_json::from_str(line);
                 proptest::prop_assert!(value.as_ref().is_ok_and(serde_json::Value::is_object), "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn whole_numbers_are_read_from_their_text() {
+        for (text, value) in [
+            ("800", 800i128),
+            ("800.0", 800),
+            ("+5", 5),
+            ("007", 7),
+            ("-0", 0),
+            ("-12.000", -12),
+            ("18446744073709551615", 18_446_744_073_709_551_615),
+            ("-9223372036854775808", -9_223_372_036_854_775_808),
+        ] {
+            assert_eq!(whole_number(text), Some(value), "{text}");
+        }
+        for text in [
+            "800.5",
+            "800.00000000000001",
+            "1e3",
+            "",
+            "-",
+            "8.",
+            ".0",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "12a",
+            "1 000",
+        ] {
+            assert_eq!(whole_number(text), None, "{text}");
         }
     }
 
