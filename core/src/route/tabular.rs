@@ -544,7 +544,7 @@ mod tests {
                 text.push('\n');
             }
             let (mut leads, _) = CsvLeads::new(text.as_bytes(), &[&policy], CsvOptions { lenient_enums: lenient })
-                .map_err(|error| proptest::test_runner::TestCaseError::fail(error))?;
+                .map_err(proptest::test_runner::TestCaseError::fail)?;
             let mut out = String::new();
             let read = leads.read_to_string(&mut out);
             proptest::prop_assert!(read.is_ok(), "{read:?}");
