@@ -5,7 +5,6 @@
 
 use plotters::prelude::*;
 use std::fmt::Write as _;
-use switchboard_core::model::Policy;
 use switchboard_core::report::{Figures, jain, percentile};
 use switchboard_core::simulate::figures::{Simulated, compared_rows, largest_deviation, met_share};
 use switchboard_core::text::duration;
@@ -14,7 +13,7 @@ const WIDTH: u32 = 900;
 const HEIGHT: u32 = 320;
 
 /// The report of one run, or of two (OLD, NEW) compared.
-pub fn html_report(runs: &[Simulated], names: &[String], policies: &[&Policy]) -> String {
+pub fn html_report(runs: &[Simulated], names: &[String]) -> String {
     let mut out = String::new();
     let title = match names {
         [one] => format!("Simulation of {one}"),
@@ -52,11 +51,10 @@ pub fn html_report(runs: &[Simulated], names: &[String], policies: &[&Policy]) -
     }
     for (index, run) in runs.iter().enumerate() {
         let name = names.get(index).map_or("", String::as_str);
-        let policy = policies.get(index).copied();
         if runs.len() > 1 {
             let _ = writeln!(out, "<h2 class=\"run\">{}</h2>", escape(name));
         }
-        section(&mut out, run, policy);
+        section(&mut out, run);
     }
     out.push_str(
         "<footer>Made by <code>switchboard simulate</code>: every lead routed at its own time \
@@ -92,7 +90,7 @@ fn shown(seconds: Option<i64>) -> String {
 }
 
 /// The cards, tables and plots of one run.
-fn section(out: &mut String, run: &Simulated, policy: Option<&Policy>) {
+fn section(out: &mut String, run: &Simulated) {
     let report = &run.report;
     let tally = &run.tally;
     let total = &report.total;
@@ -144,7 +142,6 @@ fn section(out: &mut String, run: &Simulated, policy: Option<&Policy>) {
                 .unwrap_or_default()
         ))
     });
-    let _ = policy;
     out.push_str("<h3>Leads per hour of the week</h3>\n");
     out.push_str(&plot_or_note(leads_per_hour(run)));
     out.push_str("<h3>Leads waiting on each rep (held, not yet touched)</h3>\n");

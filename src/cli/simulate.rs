@@ -236,9 +236,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
     };
     if let Some(path) = &args.report {
         let names: Vec<String> = loaded.iter().map(|(name, _)| name.clone()).collect();
-        let policies: Vec<&switchboard::model::Policy> =
-            loaded.iter().map(|(_, loaded)| &loaded.policy).collect();
-        let html = switchboard::plots::html_report(&runs, &names, &policies);
+        let html = switchboard::plots::html_report(&runs, &names);
         std::fs::write(path, html).map_err(|error| {
             Failure::usage(format!(
                 "cannot write the report `{}`: {}",

@@ -9,7 +9,6 @@ use crate::route::state::{StateError, StateStore};
 use crate::text::duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Everything a simulation measured.
@@ -390,15 +389,5 @@ pub fn compared_rows(old: &Simulated, new: &Simulated) -> Vec<[String; 4]> {
     comparisons(old, new)
         .into_iter()
         .map(|row| [row.name, row.old, row.new, row.change])
-        .collect()
-}
-
-/// The SLA met share per pool, for the report's tables.
-pub fn met_by_pool(simulated: &Simulated) -> BTreeMap<String, Option<f64>> {
-    simulated
-        .report
-        .pools
-        .iter()
-        .map(|(pool, figures)| (pool.clone(), met_share(figures)))
         .collect()
 }

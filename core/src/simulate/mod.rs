@@ -296,7 +296,7 @@ impl Run<'_> {
                 let ends_wait =
                     touch.is_some() || decision.is_some() || event.kind == EventKind::Closed;
                 if ends_wait && let Some(rep) = self.open.forget(&event.lead) {
-                    self.open.change(&rep, -1, event.at, &self.zone_clock());
+                    self.open.change(&rep, -1, event.at, &self.hours_from());
                 }
                 if let Some(decision) = decision
                     && let Some(life) = state.life(&event.lead)?
@@ -315,8 +315,8 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The clock hours are counted from: the first lead's hour.
-    fn zone_clock(&self) -> Option<Timestamp> {
+    /// When the open load's hours start: the first lead's time.
+    fn hours_from(&self) -> Option<Timestamp> {
         self.tally.first_lead
     }
 
@@ -430,7 +430,7 @@ impl Run<'_> {
         }
         // The previous holder no longer waits on it.
         if let Some(rep) = self.open.forget(lead) {
-            self.open.change(&rep, -1, at, &self.zone_clock());
+            self.open.change(&rep, -1, at, &self.hours_from());
         }
         if let Some(life) = life {
             let calendar = router.life_calendar(&life);
@@ -460,7 +460,7 @@ impl Run<'_> {
             .entry(rep.to_string())
             .or_insert_with(|| vec![0; WEEK_HOURS])[hour] += 1;
         self.open.hold(&decision.lead, rep);
-        self.open.change(rep, 1, at, &self.zone_clock());
+        self.open.change(rep, 1, at, &self.hours_from());
         let Some((model, seed)) = self.model else {
             return;
         };
