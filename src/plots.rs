@@ -240,13 +240,52 @@ fn colour(index: usize) -> RGBColor {
 
 /// One line per pool (and queue): leads routed there per hour of the week.
 fn leads_per_hour(run: &Simulated) -> Plotted {
-    let series = &run.tally.by_hour;
+    let axis = Axis {
+        hours: 168,
+        // A label in the middle of each day.
+        key_points: (0..7).map(|day| day * 24 + 12).collect(),
+        label: &|hour| day_name(hour as usize / 24).to_string(),
+        x_desc: format!("hour of the week ({})", run.tally.zone_name),
+        y_desc: "leads",
+    };
+    line_chart(&run.tally.by_hour, &axis).ok_or_else(|| "No leads were routed.".to_string())?
+}
+
+/// One line per rep: leads held and not yet touched, hour by hour.
+fn open_load(run: &Simulated) -> Plotted {
+    let series = &run.tally.open_by_hour;
+    let hours = series.values().map(Vec::len).max().unwrap_or(0);
+    let axis = Axis {
+        hours: u32::try_from(hours).unwrap_or(u32::MAX),
+        // A label at the start of each day since the first lead.
+        key_points: (0..u32::try_from(hours).unwrap_or(0)).step_by(24).collect(),
+        label: &|hour| hour.to_string(),
+        x_desc: "hours since the first lead".to_string(),
+        y_desc: "leads waiting",
+    };
+    line_chart(series, &axis).ok_or_else(|| "No rep held a lead.".to_string())?
+}
+
+/// The x axis of a line chart over hours.
+struct Axis<'a> {
+    hours: u32,
+    key_points: Vec<u32>,
+    label: &'a dyn Fn(u32) -> String,
+    x_desc: String,
+    y_desc: &'a str,
+}
+
+/// A line per named series of counts per hour, with a legend; `None` when every count is 0.
+fn line_chart(
+    series: &std::collections::BTreeMap<String, Vec<u64>>,
+    axis: &Axis<'_>,
+) -> Option<Plotted> {
     let top = series.values().flatten().copied().max().unwrap_or(0);
-    if top == 0 {
-        return Err("No leads were routed.".into());
+    if axis.hours == 0 || top == 0 {
+        return None;
     }
     let mut svg = String::new();
-    {
+    let drawn = (|| -> Result<(), String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(failed)?;
         let mut chart = ChartBuilder::on(&root)
@@ -254,23 +293,23 @@ fn leads_per_hour(run: &Simulated) -> Plotted {
             .x_label_area_size(28)
             .y_label_area_size(44)
             .build_cartesian_2d(
-                (0u32..168u32).with_key_points((0..7).map(|day| day * 24 + 12).collect()),
+                (0u32..axis.hours).with_key_points(axis.key_points.clone()),
                 0u64..top + top / 10 + 1,
             )
             .map_err(failed)?;
         chart
             .configure_mesh()
-            .x_label_formatter(&|hour| day_name(*hour as usize / 24).to_string())
-            .y_desc("leads")
-            .x_desc(format!("hour of the week ({})", run.tally.zone_name))
+            .x_label_formatter(&|hour| (axis.label)(*hour))
+            .y_desc(axis.y_desc)
+            .x_desc(axis.x_desc.as_str())
             .light_line_style(WHITE)
             .draw()
             .map_err(failed)?;
-        for (index, (name, hours)) in series.iter().enumerate() {
+        for (index, (name, counts)) in series.iter().enumerate() {
             let style = colour(index).stroke_width(2);
             chart
                 .draw_series(LineSeries::new(
-                    hours
+                    counts
                         .iter()
                         .enumerate()
                         .map(|(hour, count)| (hour as u32, *count)),
@@ -287,60 +326,9 @@ fn leads_per_hour(run: &Simulated) -> Plotted {
             .position(SeriesLabelPosition::UpperRight)
             .draw()
             .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
-}
-
-/// One line per rep: leads held and not yet touched, hour by hour.
-fn open_load(run: &Simulated) -> Plotted {
-    let series = &run.tally.open_by_hour;
-    let hours = series.values().map(Vec::len).max().unwrap_or(0);
-    let top = series.values().flatten().copied().max().unwrap_or(0);
-    if hours == 0 || top == 0 {
-        return Err("No rep held a lead.".into());
-    }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(failed)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(44)
-            .build_cartesian_2d(0u32..hours as u32, 0u64..top + top / 10 + 1)
-            .map_err(failed)?;
-        chart
-            .configure_mesh()
-            .y_desc("leads waiting")
-            .x_desc("hours since the first lead")
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(failed)?;
-        for (index, (rep, values)) in series.iter().enumerate() {
-            let style = colour(index).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(
-                    values
-                        .iter()
-                        .enumerate()
-                        .map(|(hour, count)| (hour as u32, *count)),
-                    style,
-                ))
-                .map_err(failed)?
-                .label(rep.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(failed)?;
-        root.present().map_err(failed)?;
-    }
-    Ok(svg)
+        root.present().map_err(failed)
+    })();
+    Some(drawn.map(|()| svg))
 }
 
 /// The buckets of time to first touch, in minutes: `[from, to)`; the last is open.

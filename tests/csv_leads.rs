@@ -7,24 +7,13 @@
 
 mod common;
 
-use common::{root, run};
+use common::{example, run};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn example(name: &str) -> String {
-    root()
-        .join("examples")
-        .join(name)
-        .to_string_lossy()
-        .to_string()
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-csv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("csv", name)
 }
 
 fn route(leads: &str, extra: &[&str], dir: &Path) -> std::process::Output {

@@ -7,17 +7,9 @@
 
 mod common;
 
-use common::{root, run};
+use common::{example, root, run};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn example(name: &str) -> String {
-    root()
-        .join("examples")
-        .join(name)
-        .to_string_lossy()
-        .to_string()
-}
 
 fn fixture(name: &str) -> String {
     root()
@@ -28,13 +20,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "switchboard-simulate-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("simulate", name)
 }
 
 fn ok(args: &[&str], cwd: &Path) -> String {

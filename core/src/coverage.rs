@@ -189,8 +189,10 @@ fn working(
     for _ in 0..(WEEKS * 7 + 2) {
         let weekday = day.weekday().to_monday_zero_offset() as usize;
         for (from, to) in calendar.week.get(weekday).into_iter().flatten() {
-            let (Some(from), Some(to)) = (local(calendar, day, *from), local(calendar, day, *to))
-            else {
+            let (Some(from), Some(to)) = (
+                calendar.instant_at(day, *from),
+                calendar.instant_at(day, *to),
+            ) else {
                 continue;
             };
             let (from, to) = (from.max(start), to.min(end));
@@ -208,27 +210,6 @@ fn working(
         day = next;
     }
     intervals
-}
-
-/// The instant of a local time of day (seconds since midnight; 86,400 is the next midnight).
-fn local(calendar: &CalendarDef, date: Date, second: u32) -> Option<Timestamp> {
-    let datetime = if second >= 86_400 {
-        date.tomorrow().ok()?.to_datetime(Time::midnight())
-    } else {
-        let time = Time::new(
-            i8::try_from(second / 3_600).ok()?,
-            i8::try_from(second / 60 % 60).ok()?,
-            i8::try_from(second % 60).ok()?,
-            0,
-        )
-        .ok()?;
-        date.to_datetime(time)
-    };
-    calendar
-        .zone
-        .to_ambiguous_timestamp(datetime)
-        .compatible()
-        .ok()
 }
 
 /// The zone a rule's gaps are shown in: its first pool's calendar, else a member's.

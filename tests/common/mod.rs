@@ -18,3 +18,21 @@ pub fn run(args: &[&str], cwd: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// The path of a file of `examples/`, as a string argument.
+pub fn example(name: &str) -> String {
+    root()
+        .join("examples")
+        .join(name)
+        .to_string_lossy()
+        .to_string()
+}
+
+/// A fresh, empty directory for one test: `switchboard-SUITE-PID-NAME` under the temp dir.
+pub fn scratch(suite: &str, name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("switchboard-{suite}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

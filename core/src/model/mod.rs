@@ -47,6 +47,25 @@ impl CalendarDef {
         self.zone.iana_name().unwrap_or("a fixed offset")
     }
 
+    /// The instant of a local time of day on `date` (seconds since midnight; 86,400 is the next
+    /// midnight). A time that a DST change skips maps to the instant just after the gap.
+    pub fn instant_at(&self, date: jiff::civil::Date, second: u32) -> Option<Timestamp> {
+        use jiff::civil::Time;
+        let datetime = if second >= 86_400 {
+            date.tomorrow().ok()?.to_datetime(Time::midnight())
+        } else {
+            let time = Time::new(
+                i8::try_from(second / 3_600).ok()?,
+                i8::try_from(second / 60 % 60).ok()?,
+                i8::try_from(second % 60).ok()?,
+                0,
+            )
+            .ok()?;
+            date.to_datetime(time)
+        };
+        self.zone.to_ambiguous_timestamp(datetime).compatible().ok()
+    }
+
     /// Whether `instant` falls in working time (local weekday hours, not a holiday).
     pub fn contains(&self, instant: Timestamp) -> bool {
         let local = self.zone.to_datetime(instant);

@@ -5,7 +5,7 @@
 use crate::model::CalendarDef;
 use crate::syntax::ast::{BusinessUnit, DurationKind};
 use jiff::Timestamp;
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::Date;
 
 /// How far ahead working time is searched before giving up (a calendar whose every day is a
 /// holiday has no working time).
@@ -56,30 +56,13 @@ fn intervals(calendar: &CalendarDef, date: Date) -> Vec<(Timestamp, Timestamp)> 
         .get(day)
         .into_iter()
         .flatten()
-        .filter_map(|(from, to)| Some((local(calendar, date, *from)?, local(calendar, date, *to)?)))
+        .filter_map(|(from, to)| {
+            Some((
+                calendar.instant_at(date, *from)?,
+                calendar.instant_at(date, *to)?,
+            ))
+        })
         .collect()
-}
-
-/// The instant of a local time of day (seconds since midnight; 86,400 is the next midnight).
-fn local(calendar: &CalendarDef, date: Date, second: u32) -> Option<Timestamp> {
-    let datetime: DateTime = if second >= 86_400 {
-        date.tomorrow().ok()?.to_datetime(Time::midnight())
-    } else {
-        let time = Time::new(
-            i8::try_from(second / 3_600).ok()?,
-            i8::try_from(second / 60 % 60).ok()?,
-            i8::try_from(second % 60).ok()?,
-            0,
-        )
-        .ok()?;
-        date.to_datetime(time)
-    };
-    // A time that a DST change skips maps to the instant just after the gap.
-    calendar
-        .zone
-        .to_ambiguous_timestamp(datetime)
-        .compatible()
-        .ok()
 }
 
 /// `start` if it is in working time, else the next opening.
