@@ -83,6 +83,9 @@ codes! {
     UnknownRep = "unknown-rep", Error, "a rep who is no pool's member and no string field";
     UnknownRule = "unknown-rule", Error, "a test expects a rule that does not exist";
     UnknownTarget = "unknown-target", Error, "an escalation target that is no pool, queue or rep";
+    UnknownScore = "unknown-score", Error, "a test expects a score that is not declared";
+    UnknownTag = "unknown-tag", Error, "a tag that `tags { ... }` does not declare";
+    ScoreReadsScore = "score-reads-score", Error, "a score line that reads a score (scores read lead fields only)";
     UnknownStrategy = "unknown-strategy", Error, "a pool strategy that does not exist";
     TypeMismatch = "type-mismatch", Error, "a value or operator that does not fit the field's type";
     MixedSet = "mixed-set", Error, "an `in { ... }` set that mixes kinds of values";
@@ -123,6 +126,7 @@ codes! {
     Gap = "gap", Error, "leads that no rule matches, shown with a concrete example lead";
     Overlap = "overlap", Warning, "two rules that both match some leads (a lint, off by default)";
     OffShiftGap = "off-shift-gap", Warning, "hours of the week when a rule sends leads to pools with nobody on shift (every pool's working time with `--warn off-shift`)";
+    DeadScoreLine = "dead-score-line", Warning, "a score line whose condition no lead satisfies, so it never adds its points";
     AnalysisIncomplete = "analysis-incomplete", Warning, "the policy is too large to analyse within the node budget";
     RosterSyntax = "roster-syntax", Error, "the roster is not JSON";
     RosterShape = "roster-shape", Error, "a roster entry that is not what its key takes: an unknown key, a wrong type, a status or time that cannot be read";

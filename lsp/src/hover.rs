@@ -215,6 +215,44 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
                 id.name
             );
         }
+        SymbolKind::Score => {
+            let score = policy
+                .scores
+                .iter()
+                .find(|score| score.name.name == id.name)?;
+            let source = policy_text(analysis);
+            let _ = writeln!(text, "**score `{}`**: an int, the sum of the points of the lines that hold (0 when none does)\n", id.name);
+            let _ = writeln!(text, "```switchboard");
+            for line in &score.lines {
+                let _ = writeln!(text, "{}", slice(source, line.span).trim_end());
+            }
+            let _ = writeln!(text, "```");
+            let (low, high) = score.lines.iter().fold((0i64, 0i64), |(low, high), line| {
+                let points = line.points.value;
+                (low.saturating_add(points.min(0)), high.saturating_add(points.max(0)))
+            });
+            let _ = write!(text, "Between {low} and {high}.");
+            let readers = rules_using(analysis, policy, id);
+            if !readers.is_empty() {
+                let _ = write!(text, "\n\nRead by {}.", list(&readers));
+            }
+        }
+        SymbolKind::Tag => {
+            let tags = &analysis.index.names.tags;
+            let position = tags.iter().position(|tag| *tag == id.name)?;
+            let _ = write!(
+                text,
+                "**tag `{}`** (tag {} of {} in `tags {{ ... }}`): decisions of the rules that add it carry `\"tags\": [\"{}\"]`",
+                id.name,
+                position + 1,
+                tags.len(),
+                id.name
+            );
+            let adders = rules_using(analysis, policy, id);
+            if !adders.is_empty() {
+                let _ = write!(text, "\n\nAdded by {}.", list(&adders));
+            }
+        }
     }
     Some(text)
 }

@@ -20,6 +20,8 @@ pub enum SymbolKind {
     Rule,
     Rep,
     Test,
+    Score,
+    Tag,
 }
 
 impl SymbolKind {
@@ -34,6 +36,8 @@ impl SymbolKind {
             SymbolKind::Rule => "rule",
             SymbolKind::Rep => "rep",
             SymbolKind::Test => "test",
+            SymbolKind::Score => "score",
+            SymbolKind::Tag => "tag",
         }
     }
 }
@@ -84,6 +88,9 @@ pub struct Names {
     pub calendars: BTreeSet<String>,
     pub reps: BTreeSet<String>,
     pub rules: BTreeSet<String>,
+    pub scores: BTreeSet<String>,
+    /// The declared tags, in declaration order.
+    pub tags: Vec<String>,
 }
 
 /// A schema field as written: its type name or its enum variants, and `?`.
@@ -137,6 +144,23 @@ impl Names {
                 .filter_map(|rule| rule.name.as_ref().map(|name| name.name.clone())),
         );
         names
+            .scores
+            .extend(file.scores.iter().map(|score| score.name.name.clone()));
+        for tag in file.tags.iter().flat_map(|tags| &tags.names) {
+            if !names.tags.contains(&tag.name) {
+                names.tags.push(tag.name.clone());
+            }
+        }
+        names
+    }
+
+    /// What a name in a condition reads: a field, or else a score.
+    fn read(&self, name: &str) -> SymbolKind {
+        if !self.fields.contains_key(name) && self.scores.contains(name) {
+            SymbolKind::Score
+        } else {
+            SymbolKind::Field
+        }
     }
 
     /// The fields that hold a rep's name (`rep FIELD`, `owner of FIELD`).
@@ -273,6 +297,15 @@ impl Builder<'_> {
         for queue in &file.queues {
             self.name(SymbolKind::Queue, &queue.name, true);
         }
+        for tag in file.tags.iter().flat_map(|tags| &tags.names) {
+            self.name(SymbolKind::Tag, tag, true);
+        }
+        for score in &file.scores {
+            self.name(SymbolKind::Score, &score.name, true);
+            for line in &score.lines {
+                self.condition(&line.condition);
+            }
+        }
         for rule in &file.rules {
             if let Some(name) = &rule.name {
                 self.name(SymbolKind::Rule, name, true);
@@ -286,6 +319,9 @@ impl Builder<'_> {
             for escalation in &rule.escalations {
                 let kind = self.names.target(&escalation.target.name);
                 self.name(kind, &escalation.target, false);
+            }
+            for tag in &rule.tags {
+                self.name(SymbolKind::Tag, tag, false);
             }
         }
         for test in &file.tests {
@@ -323,16 +359,18 @@ impl Builder<'_> {
             }
             ExprKind::Not(inner) => self.condition(inner),
             ExprKind::Compare { field, value, .. } => {
-                self.name(SymbolKind::Field, field, false);
+                self.name(self.names.read(&field.name), field, false);
                 self.value(&field.name, value);
             }
             ExprKind::In { field, values, .. } => {
-                self.name(SymbolKind::Field, field, false);
+                self.name(self.names.read(&field.name), field, false);
                 for value in values {
                     self.value(&field.name, value);
                 }
             }
-            ExprKind::IsSet { field, .. } => self.name(SymbolKind::Field, field, false),
+            ExprKind::IsSet { field, .. } => {
+                self.name(self.names.read(&field.name), field, false);
+            }
             ExprKind::Calendar { calendar, .. } => {
                 self.name(SymbolKind::Calendar, calendar, false);
             }
@@ -391,6 +429,8 @@ impl Builder<'_> {
                 let kind = self.names.target(&escalation.target.name);
                 self.name(kind, &escalation.target, false);
             }
+            ExpectationKind::Score { score, .. } => self.name(SymbolKind::Score, score, false),
+            ExpectationKind::Tag(tag) => self.name(SymbolKind::Tag, tag, false),
             ExpectationKind::Unassigned | ExpectationKind::Within(_) => {}
         }
     }

@@ -83,8 +83,12 @@ pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Opt
         SymbolKind::Calendar => names.calendars.contains(new_name),
         SymbolKind::Rule => names.rules.contains(new_name),
         SymbolKind::Test => true,
+        // A score is read like a field, so it may not take a field's name either.
+        SymbolKind::Score => names.scores.contains(new_name) || names.fields.contains_key(new_name),
+        SymbolKind::Tag => names.tags.iter().any(|tag| tag == new_name),
     };
-    let clash_with_field = id.kind == SymbolKind::Field && names.reps.contains(new_name);
+    let clash_with_field = id.kind == SymbolKind::Field
+        && (names.reps.contains(new_name) || names.scores.contains(new_name));
     (taken || clash_with_field).then(|| {
         format!(
             "`{new_name}` is already the name of a {} or another name it would be confused with",

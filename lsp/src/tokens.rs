@@ -50,6 +50,8 @@ fn symbol_type(kind: SymbolKind) -> u32 {
         SymbolKind::Rule => 6,
         SymbolKind::Rep => 7,
         SymbolKind::Test => STRING,
+        SymbolKind::Score => 1,
+        SymbolKind::Tag => 2,
     }
 }
 

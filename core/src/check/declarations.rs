@@ -45,6 +45,7 @@ impl<'a> Checker<'a> {
                 self.reps.insert(&item.name.name);
             }
         }
+        self.score_and_tag_declarations();
         for pool in &file.pools {
             self.pool(pool);
         }

@@ -8,6 +8,7 @@
 mod clock;
 mod declarations;
 mod rules;
+mod scores;
 pub mod suggest;
 pub mod types;
 
@@ -21,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn check(file: &PolicyFile) -> Vec<Diagnostic> {
     let mut checker = Checker::new(file);
     checker.declarations();
+    checker.scores();
     checker.rules();
     checker.clock();
     checker.tests(&file.tests);
@@ -120,6 +122,14 @@ pub(crate) struct Checker<'a> {
     /// Every member of every pool.
     pub(crate) reps: BTreeSet<&'a str>,
     pub(crate) rule_names: BTreeSet<&'a str>,
+    /// Scores by name (the first declaration of each, when not named like a field).
+    pub(crate) scores: BTreeMap<&'a str, &'a crate::syntax::ast::Score>,
+    /// The declared tags, in declaration order.
+    pub(crate) tags: Vec<&'a str>,
+    /// Whether the file has a `tags { ... }` declaration.
+    pub(crate) tags_declared: bool,
+    /// The score whose lines are being checked (a line may not read a score).
+    pub(crate) reading_score: Option<&'a str>,
     /// Names declared by broken items, by kind.
     pub(crate) broken_names: BTreeMap<&'a str, ItemKind>,
     /// Whether some pool failed to parse, so its members are unknown.
@@ -148,6 +158,10 @@ impl<'a> Checker<'a> {
             calendars: BTreeSet::new(),
             reps: BTreeSet::new(),
             rule_names: BTreeSet::new(),
+            scores: BTreeMap::new(),
+            tags: Vec::new(),
+            tags_declared: false,
+            reading_score: None,
             broken_names,
             pool_broken,
         }

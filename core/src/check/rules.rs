@@ -56,6 +56,7 @@ impl<'a> Checker<'a> {
         if let Some(condition) = &rule.condition {
             self.expr(condition);
         }
+        self.rule_tags(rule);
         for action in &rule.actions {
             match &action.kind {
                 ActionKind::Pool(pool) => self.name_reference(pool, NameKind::Pool),
@@ -362,10 +363,19 @@ impl<'a> Checker<'a> {
         if let Some(info) = fields.get(field.name.as_str()) {
             return Some(info.clone());
         }
+        if let Some(score) = self.score_as_field(field) {
+            return score;
+        }
+        let fields = self.fields.as_ref()?;
         if self.broken_fields.contains(field.name.as_str()) {
             return None;
         }
-        let help = did_you_mean(&field.name, fields.keys().copied());
+        let scores: Vec<&str> = if self.reading_score.is_none() {
+            self.scores.keys().copied().collect()
+        } else {
+            Vec::new()
+        };
+        let help = did_you_mean(&field.name, fields.keys().copied().chain(scores));
         self.report(
             Diagnostic::new(
                 Code::UnknownField,
@@ -378,7 +388,7 @@ impl<'a> Checker<'a> {
         None
     }
 
-    fn expr(&mut self, expr: &'a Expr) {
+    pub(crate) fn expr(&mut self, expr: &'a Expr) {
         match &expr.kind {
             ExprKind::And(operands) | ExprKind::Or(operands) => {
                 for operand in operands {
@@ -388,6 +398,9 @@ impl<'a> Checker<'a> {
             ExprKind::Not(operand) => self.expr(operand),
             ExprKind::Calendar { calendar, .. } => self.calendar_reference(calendar),
             ExprKind::IsSet { field, negated } => {
+                if self.score_is_set(field, expr.span, *negated) {
+                    return;
+                }
                 if let Some(info) = self.field(field)
                     && !info.optional
                 {
@@ -821,6 +834,8 @@ impl<'a> Checker<'a> {
                 }
                 ExpectationKind::Rule(rule) => self.name_reference(rule, NameKind::Rule),
                 ExpectationKind::Escalate(escalation) => self.escalation_target(&escalation.target),
+                ExpectationKind::Score { score, .. } => self.score_reference(score),
+                ExpectationKind::Tag(tag) => self.tag_reference(tag),
                 ExpectationKind::Unassigned | ExpectationKind::Within(_) => {}
             }
         }

@@ -288,6 +288,9 @@ pub(crate) fn common(old: &Policy, new: &Policy) -> Result<Common, String> {
             queues: Vec::new(),
             pools: Vec::new(),
             reps: Vec::new(),
+            scores: Vec::new(),
+            tags: Vec::new(),
+            all_rule_scores: Vec::new(),
         },
         old: SideMap {
             fields: old_map,

@@ -48,6 +48,8 @@ enum Item<'a> {
     Calendar(&'a crate::syntax::ast::Calendar),
     Pool(&'a crate::syntax::ast::Pool),
     Rep(&'a crate::syntax::ast::RepItem),
+    Score(&'a crate::syntax::ast::Score),
+    Tags(&'a crate::syntax::ast::TagsDecl),
     Queue(&'a crate::syntax::ast::Queue),
     Rule(&'a Rule),
     Test(&'a crate::syntax::ast::Test),
@@ -61,6 +63,8 @@ impl Item<'_> {
             Item::Calendar(item) => item.span,
             Item::Pool(item) => item.span,
             Item::Rep(item) => item.span,
+            Item::Score(item) => item.span,
+            Item::Tags(item) => item.span,
             Item::Queue(item) => item.span,
             Item::Rule(item) => item.span,
             Item::Test(item) => item.span,
@@ -82,6 +86,8 @@ impl<'a> Formatter<'a> {
         items.extend(file.calendars.iter().map(Item::Calendar));
         items.extend(file.pools.iter().map(Item::Pool));
         items.extend(file.reps.iter().map(Item::Rep));
+        items.extend(file.scores.iter().map(Item::Score));
+        items.extend(file.tags.iter().map(Item::Tags));
         items.extend(file.queues.iter().map(Item::Queue));
         items.extend(file.rules.iter().map(Item::Rule));
         items.extend(file.tests.iter().map(Item::Test));
@@ -224,6 +230,8 @@ impl<'a> Formatter<'a> {
                 vec![line]
             }
             Item::Test(test) => self.test(test, used),
+            Item::Score(score) => self.score(score, used),
+            Item::Tags(tags) => self.tags(tags, used),
             Item::Pool(_) => self.pools(std::slice::from_ref(item), used),
             Item::Rep(_) => self.reps(std::slice::from_ref(item), used),
             Item::Rule(_) => self.rules(std::slice::from_ref(item), used),

@@ -3,7 +3,7 @@
 
 use super::{Formatter, Item, WIDTH};
 use crate::span::Span;
-use crate::syntax::ast::{ActionKind, Escalation, Expr, ExprKind};
+use crate::syntax::ast::{ActionKind, Escalation, Expr, ExprKind, Score, TagsDecl};
 
 impl<'a> Formatter<'a> {
     /// Rules, one line each (`when` aligned across named rules), wrapped when too long.
@@ -56,6 +56,10 @@ impl<'a> Formatter<'a> {
             for escalation in &rule.escalations {
                 clauses.push(self.escalation(escalation));
             }
+            if !rule.tags.is_empty() {
+                let tags: Vec<&str> = rule.tags.iter().map(|tag| tag.name.as_str()).collect();
+                clauses.push(format!("tag {}", tags.join(", ")));
+            }
             let lead = if head.is_empty() {
                 String::new()
             } else {
@@ -103,6 +107,63 @@ impl<'a> Formatter<'a> {
             ),
             None => format!("escalate {}", escalation.target.name),
         }
+    }
+
+    /// A score: one line per line of points, the points right-aligned.
+    pub(super) fn score(&self, score: &Score, used: &mut [bool]) -> Vec<String> {
+        let body = Span::new(score.name.span.end, score.span.end);
+        if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
+            return self.verbatim(score.span, used);
+        }
+        let points: Vec<String> = score
+            .lines
+            .iter()
+            .map(|line| format!("{:+}", line.points.value))
+            .collect();
+        let width = points.iter().map(String::len).max().unwrap_or(0);
+        let mut lines = vec![format!("score {} {{", score.name.name)];
+        for (line, points) in score.lines.iter().zip(points) {
+            lines.push(format!(
+                "  {points:>width$} when {}",
+                self.expr(&line.condition, Precedence::Or)
+            ));
+        }
+        lines.push("}".to_string());
+        if let Some(comment) = self.trailing_on_line(score.span.end.saturating_sub(1), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
+    }
+
+    /// `tags { a, b }` on one line, or one tag per line when too long.
+    pub(super) fn tags(&self, tags: &TagsDecl, used: &mut [bool]) -> Vec<String> {
+        if self.comments_inside(Span::new(tags.span.start, tags.span.end.saturating_sub(1))) {
+            return self.verbatim(tags.span, used);
+        }
+        let names: Vec<&str> = tags.names.iter().map(|tag| tag.name.as_str()).collect();
+        let mut lines = if names.is_empty() {
+            vec!["tags {}".to_string()]
+        } else {
+            let line = format!("tags {{ {} }}", names.join(", "));
+            if line.chars().count() <= WIDTH {
+                vec![line]
+            } else {
+                let mut lines = vec!["tags {".to_string()];
+                lines.extend(names.iter().map(|name| format!("  {name},")));
+                lines.push("}".to_string());
+                lines
+            }
+        };
+        if let Some(comment) = self.trailing_on_line(tags.span.end.saturating_sub(1), used)
+            && let Some(last) = lines.last_mut()
+        {
+            last.push_str("  ");
+            last.push_str(&comment);
+        }
+        lines
     }
 
     /// A condition with only the parentheses precedence needs (`not` > `and` > `or`).

@@ -5,6 +5,7 @@
 //! Architecture invariant: [`Policy::from_file`] is only called on a file without errors; it
 //! returns `None` (never panics) when something it needs is missing.
 
+pub mod scores;
 pub mod time;
 pub mod types;
 
@@ -15,6 +16,7 @@ use jiff::Timestamp;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
+pub use scores::{MAX_SCORE_LINES, ScoreDef, ScoreId, ScoreLineDef};
 pub use types::FieldType;
 
 /// Index of a schema field.
@@ -371,6 +373,11 @@ pub struct RuleDef {
     /// The rule's name, or its `when` / `otherwise` keyword.
     pub head_span: Span,
     pub syntax: ast::Rule,
+    /// The tags the rule adds to its decisions, as indices into [`Policy::tags`], ascending.
+    pub tags: Vec<usize>,
+    /// The scores read by this rule's condition and every rule before it: what a decision by
+    /// this rule reports.
+    pub path_scores: Vec<ScoreId>,
 }
 
 /// A policy ready to compile and evaluate.
@@ -387,6 +394,11 @@ pub struct Policy {
     pub pools: Vec<PoolDef>,
     /// `rep` items, in file order: reps with a calendar or caps of their own.
     pub reps: Vec<RepDef>,
+    pub scores: Vec<ScoreDef>,
+    /// The declared tags, in declaration order (the order decisions list them in).
+    pub tags: Vec<String>,
+    /// The scores read by any rule: what a decision that no rule made reports.
+    pub all_rule_scores: Vec<ScoreId>,
 }
 
 impl Policy {
@@ -569,7 +581,40 @@ impl Policy {
             queues: file.queues.iter().map(|q| q.name.name.clone()).collect(),
             pools: Vec::new(),
             reps: Vec::new(),
+            scores: Vec::new(),
+            tags: file
+                .tags
+                .iter()
+                .flat_map(|tags| &tags.names)
+                .map(|name| name.name.clone())
+                .fold(Vec::new(), |mut tags, name| {
+                    if !tags.contains(&name) {
+                        tags.push(name);
+                    }
+                    tags
+                }),
+            all_rule_scores: Vec::new(),
         };
+        for score in &file.scores {
+            if score.lines.len() > MAX_SCORE_LINES {
+                return None;
+            }
+            let mut lines = Vec::new();
+            for line in &score.lines {
+                lines.push(ScoreLineDef {
+                    points: line.points.value,
+                    // Lines read fields only: a score named here is an error the checker reported.
+                    cond: policy.cond(&line.condition)?,
+                    condition_span: line.condition.span,
+                    span: line.span,
+                });
+            }
+            policy.scores.push(ScoreDef {
+                name: score.name.name.clone(),
+                lines,
+                span: score.span,
+            });
+        }
         for pool in &file.pools {
             let members: Vec<String> = pool.members.iter().map(|m| m.name.clone()).collect();
             let strategy = match pool.strategies.first() {
@@ -620,11 +665,32 @@ impl Policy {
                 period_caps,
             });
         }
+        let mut path_scores: Vec<ScoreId> = Vec::new();
         for rule in &file.rules {
             let cond = match &rule.condition {
                 Some(expr) => policy.cond(expr)?,
                 None => Cond::True,
             };
+            if let Some(expr) = &rule.condition {
+                let mut read = Vec::new();
+                let is_score = |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
+                scores::scores_read(expr, &is_score, &mut read);
+                for name in read {
+                    if let Some(id) = policy.score_id(name)
+                        && !path_scores.contains(&id)
+                    {
+                        path_scores.push(id);
+                    }
+                }
+            }
+            path_scores.sort_unstable();
+            let mut tags: Vec<usize> = rule
+                .tags
+                .iter()
+                .map(|tag| policy.tags.iter().position(|known| *known == tag.name))
+                .collect::<Option<_>>()?;
+            tags.sort_unstable();
+            tags.dedup();
             policy.rules.push(RuleDef {
                 label: rule.label(),
                 position: rule.position,
@@ -634,8 +700,11 @@ impl Policy {
                 span: rule.span,
                 head_span: rule.head_span(),
                 syntax: rule.clone(),
+                tags,
+                path_scores: path_scores.clone(),
             });
         }
+        policy.all_rule_scores = path_scores;
         Some(policy)
     }
 
@@ -661,19 +730,25 @@ impl Policy {
                 if *inside { atom } else { Cond::negate(atom) }
             }
             ExprKind::IsSet { field, negated } => {
+                if self.field_id(&field.name).is_none() && self.score_id(&field.name).is_some() {
+                    // A score always has a value.
+                    return Some(if *negated { Cond::False } else { Cond::True });
+                }
                 let atom = Cond::Atom(Atom::Present(self.field_id(&field.name)?));
                 if *negated { Cond::negate(atom) } else { atom }
             }
-            ExprKind::Compare { field, op, value } => {
-                let id = self.field_id(&field.name)?;
-                self.compare(id, op.value, value)?
-            }
+            ExprKind::Compare { field, op, value } => match self.field_id(&field.name) {
+                Some(id) => self.compare(id, op.value, value)?,
+                None => self.score_compare(self.score_id(&field.name)?, op.value, value)?,
+            },
             ExprKind::In {
                 field,
                 negated,
                 values,
             } => {
-                let id = self.field_id(&field.name)?;
+                let Some(id) = self.field_id(&field.name) else {
+                    return self.score_in(self.score_id(&field.name)?, values, *negated);
+                };
                 let member = self.one_of(id, values)?;
                 if *negated {
                     Cond::and(vec![Cond::Atom(Atom::Present(id)), Cond::negate(member)])

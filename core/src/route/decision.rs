@@ -47,6 +47,10 @@ pub struct Decision {
     pub escalation: Vec<Escalation>,
     /// Why earlier actions of the rule (or the rule search) found nobody, in order.
     pub reasons: Vec<Reason>,
+    /// The rule's tags, in the order `tags { ... }` declares them.
+    pub tags: Vec<String>,
+    /// The scores the rules on the lead's path read, in declaration order, with their values.
+    pub scores: Vec<(String, i64)>,
 }
 
 impl Decision {
@@ -59,6 +63,8 @@ impl Decision {
             due: None,
             escalation: Vec::new(),
             reasons: Vec::new(),
+            tags: Vec::new(),
+            scores: Vec::new(),
         }
     }
 }

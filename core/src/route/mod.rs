@@ -442,10 +442,19 @@ impl<'a> Router<'a> {
                 }),
             };
         let mut decision = Decision::new(parsed.id.clone());
-        let Some(rule) = (match outcome {
+        let rule = match outcome {
             crate::graph::Outcome::Rule(index) => self.policy.rules.get(index),
             crate::graph::Outcome::NoMatch => None,
-        }) else {
+        };
+        let read = rule.map_or(&self.policy.all_rule_scores, |rule| &rule.path_scores);
+        decision.scores = read
+            .iter()
+            .filter_map(|&score| {
+                let def = self.policy.scores.get(score)?;
+                Some((def.name.clone(), self.policy.score_value(score, lead, &context)))
+            })
+            .collect();
+        let Some(rule) = rule else {
             decision.reasons.push(Reason {
                 action: None,
                 reason: "no rule matches this lead".to_string(),
@@ -456,6 +465,11 @@ impl<'a> Router<'a> {
             label: rule.label.clone(),
             line: rule.line,
         });
+        decision.tags = rule
+            .tags
+            .iter()
+            .filter_map(|&tag| self.policy.tags.get(tag).cloned())
+            .collect();
         // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
         // the rule's actions that has one, else wall-clock time.
         let rule_calendar = rule

@@ -40,7 +40,8 @@ pub fn decision_json(decision: &Decision) -> String {
 }
 
 /// Appends a decision: `lead`, `rule`, `line`, `action`, `pool`/`queue`/`rep`, `due`,
-/// `escalation`, `reason`, then `duplicate` and `trace` when given.
+/// `escalation`, `reason`, `tags` and `scores` when there are any, then `duplicate` and `trace`
+/// when given.
 pub fn write_decision(
     out: &mut String,
     decision: &Decision,
@@ -111,6 +112,27 @@ pub fn write_decision(
             out.push('}');
         }
         out.push(']');
+    }
+    if !decision.tags.is_empty() {
+        out.push_str(",\"tags\":[");
+        for (index, tag) in decision.tags.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            push_str(out, tag);
+        }
+        out.push(']');
+    }
+    if !decision.scores.is_empty() {
+        out.push_str(",\"scores\":{");
+        for (index, (score, value)) in decision.scores.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            push_str(out, score);
+            let _ = write!(out, ":{value}");
+        }
+        out.push('}');
     }
     if duplicate {
         out.push_str(",\"duplicate\":true");
@@ -375,6 +397,24 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
                 .to_string(),
         });
     }
+    let tags = match object.get("tags") {
+        None => Vec::new(),
+        Some(Value::Array(tags)) => tags
+            .iter()
+            .map(|tag| tag.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or_else(|| WireError("`tags` holds something that is not a string".to_string()))?,
+        Some(_) => return Err(WireError("`tags` is not a list".to_string())),
+    };
+    let scores = match object.get("scores") {
+        None => Vec::new(),
+        Some(Value::Object(scores)) => scores
+            .iter()
+            .map(|(score, value)| value.as_i64().map(|value| (score.clone(), value)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| WireError("`scores` holds a value that is not a whole number".to_string()))?,
+        Some(_) => return Err(WireError("`scores` is not an object".to_string())),
+    };
     Ok(Decision {
         lead,
         rule,
@@ -382,6 +422,8 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
         due,
         escalation,
         reasons,
+        tags,
+        scores,
     })
 }
 
@@ -414,6 +456,7 @@ mod tests {
             r#"{"lead":"L-10","rule":"sticky","line":54,"action":"rep","rep":"sergei","due":"2026-11-23T12:30:00+01:00"}"#,
             r#"{"lead":"L-12","rule":"family","line":55,"action":"pool","pool":"enterprise","rep":"maria","due":null,"escalation":[{"at":null,"to":"backup"}],"reason":[{"action":"owner of parent_account","reason":"account `Initech` is not in the roster"}]}"#,
             r#"{"lead":"x\"y","rule":null,"action":"unassigned","reason":[{"reason":"no rule matches this lead"}]}"#,
+            r#"{"lead":"L-20","rule":"paid","line":9,"action":"pool","pool":"sdr","rep":"anna","tags":["sms","create_task"],"scores":{"fit_score":45,"risk":-30}}"#,
         ] {
             let decision = read_decision(line).unwrap();
             assert_eq!(decision_json(&decision), line);

@@ -28,6 +28,8 @@ pub struct PolicyFile {
     pub pools: Vec<Pool>,
     /// `rep NAME { ... }`: a rep's own calendar and caps.
     pub reps: Vec<RepItem>,
+    pub scores: Vec<Score>,
+    pub tags: Vec<TagsDecl>,
     pub queues: Vec<Queue>,
     pub rules: Vec<Rule>,
     pub tests: Vec<Test>,
@@ -45,6 +47,7 @@ pub enum ItemKind {
     Calendar,
     Pool,
     Rep,
+    Score,
     Queue,
     Rule,
     Other,
@@ -264,6 +267,33 @@ pub struct Weight {
 }
 
 /// `queue NAME`
+/// `score NAME { +N when COND ... }`: an int, the sum of the points of the lines that hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    pub name: Ident,
+    pub lines: Vec<ScoreLine>,
+    pub has_broken_line: bool,
+    pub span: Span,
+}
+
+/// One line of a score: `+30 when employees >= 500`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreLine {
+    /// The signed points, as written (`+30`, `-30`).
+    pub points: Spanned<i64>,
+    pub condition: Expr,
+    pub span: Span,
+}
+
+/// `tags { sms, call }`: the tags rules may add to their decisions, in the order decisions list
+/// them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagsDecl {
+    pub names: Vec<Ident>,
+    pub keyword_span: Span,
+    pub span: Span,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Queue {
     pub name: Ident,
@@ -285,6 +315,8 @@ pub struct Rule {
     pub actions: Vec<Action>,
     pub within: Option<Duration>,
     pub escalations: Vec<Escalation>,
+    /// The tags of `tag A, B` clauses, in the order written.
+    pub tags: Vec<Ident>,
     pub span: Span,
 }
 
@@ -623,4 +655,11 @@ pub enum ExpectationKind {
     Rule(Ident),
     Within(Duration),
     Escalate(Escalation),
+    /// `expect score NAME N`.
+    Score {
+        score: Ident,
+        value: Spanned<i64>,
+    },
+    /// `expect tag NAME`: the decision carries this tag (among any others).
+    Tag(Ident),
 }

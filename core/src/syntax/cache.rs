@@ -42,6 +42,8 @@ impl Fragment {
             calendars: file.calendars[before.calendars..].to_vec(),
             pools: file.pools[before.pools..].to_vec(),
             reps: file.reps[before.reps..].to_vec(),
+            scores: file.scores[before.scores..].to_vec(),
+            tags: file.tags[before.tags..].to_vec(),
             queues: file.queues[before.queues..].to_vec(),
             rules: file.rules[before.rules..].to_vec(),
             tests: file.tests[before.tests..].to_vec(),
@@ -72,6 +74,8 @@ pub(crate) struct Counts {
     calendars: usize,
     pools: usize,
     reps: usize,
+    scores: usize,
+    tags: usize,
     queues: usize,
     rules: usize,
     tests: usize,
@@ -86,6 +90,8 @@ impl Counts {
             calendars: file.calendars.len(),
             pools: file.pools.len(),
             reps: file.reps.len(),
+            scores: file.scores.len(),
+            tags: file.tags.len(),
             queues: file.queues.len(),
             rules: file.rules.len(),
             tests: file.tests.len(),
@@ -154,6 +160,8 @@ impl MapSpans for PolicyFile {
             calendars,
             pools,
             reps,
+            scores,
+            tags,
             queues,
             rules,
             tests,
@@ -161,6 +169,8 @@ impl MapSpans for PolicyFile {
             broken,
         } = self;
         reps.map_spans(f);
+        scores.map_spans(f);
+        tags.map_spans(f);
         schemas.map_spans(f);
         calendars.map_spans(f);
         pools.map_spans(f);
@@ -370,6 +380,7 @@ impl MapSpans for Rule {
             actions,
             within,
             escalations,
+            tags,
             span,
         } = self;
         name.map_spans(f);
@@ -378,6 +389,47 @@ impl MapSpans for Rule {
         actions.map_spans(f);
         within.map_spans(f);
         escalations.map_spans(f);
+        tags.map_spans(f);
+        span.map_spans(f);
+    }
+}
+
+impl MapSpans for Score {
+    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+        let Score {
+            name,
+            lines,
+            has_broken_line: _,
+            span,
+        } = self;
+        name.map_spans(f);
+        lines.map_spans(f);
+        span.map_spans(f);
+    }
+}
+
+impl MapSpans for ScoreLine {
+    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+        let ScoreLine {
+            points,
+            condition,
+            span,
+        } = self;
+        points.map_spans(f);
+        condition.map_spans(f);
+        span.map_spans(f);
+    }
+}
+
+impl MapSpans for TagsDecl {
+    fn map_spans(&mut self, f: &dyn Fn(Span) -> Span) {
+        let TagsDecl {
+            names,
+            keyword_span,
+            span,
+        } = self;
+        names.map_spans(f);
+        keyword_span.map_spans(f);
         span.map_spans(f);
     }
 }
@@ -539,7 +591,12 @@ impl MapSpans for Expectation {
             ExpectationKind::Pool(name)
             | ExpectationKind::Rep(name)
             | ExpectationKind::Queue(name)
-            | ExpectationKind::Rule(name) => name.map_spans(f),
+            | ExpectationKind::Rule(name)
+            | ExpectationKind::Tag(name) => name.map_spans(f),
+            ExpectationKind::Score { score, value } => {
+                score.map_spans(f);
+                value.map_spans(f);
+            }
             ExpectationKind::Unassigned => {}
             ExpectationKind::Within(duration) => duration.map_spans(f),
             ExpectationKind::Escalate(escalation) => escalation.map_spans(f),

@@ -351,6 +351,7 @@ fn record_broken(lowerer: &mut Lowerer<'_>, text: &str, start: usize, end: usize
         "calendar" => ItemKind::Calendar,
         "pool" => ItemKind::Pool,
         "rep" => ItemKind::Rep,
+        "score" => ItemKind::Score,
         "queue" => ItemKind::Queue,
         "rule" | "when" | "otherwise" => ItemKind::Rule,
         _ => ItemKind::Other,
@@ -414,7 +415,9 @@ fn item_starts(text: &str) -> Vec<usize> {
         let word = &trimmed[..word_len];
         let after = trimmed[word_len..].trim_start_matches([' ', '\t']);
         let continues_rule = word == "when" && after_rule_header;
-        let item_word = ITEM_KEYWORDS.contains(&word) || (word == "rep" && opens_rep_item(after));
+        let item_word = ITEM_KEYWORDS.contains(&word)
+            || (matches!(word, "rep" | "score") && opens_named_block(after))
+            || (word == "tags" && after.starts_with('{'));
         if item_word && !after.starts_with(':') && !continues_rule {
             starts.push(line_start + indent);
         }
@@ -427,9 +430,10 @@ fn item_starts(text: &str) -> Vec<usize> {
     starts
 }
 
-/// Whether the text after a line's leading `rep` is `NAME {`: a `rep` item, where a line that
-/// starts `rep NAME` alone continues an action (`else` at the end of the line before).
-fn opens_rep_item(after: &str) -> bool {
+/// Whether the text after a line's leading `rep` or `score` is `NAME {`: a `rep` or `score` item,
+/// where a line that starts `rep NAME` alone continues an action (`else` at the end of the line
+/// before), and `score` alone is a field or a word of an expectation.
+fn opens_named_block(after: &str) -> bool {
     let name_len = after
         .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
         .unwrap_or(after.len());

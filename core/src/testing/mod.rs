@@ -107,11 +107,26 @@ pub fn run_test(
     result.rule =
         rule_label.and_then(|label| policy.rules.iter().position(|rule| rule.label == label));
     let matched = result.rule.and_then(|index| policy.rules.get(index));
+    // Every score of the lead, read or not by the rules on its path (a test may expect any).
+    let scores = crate::route::reader::parse_lead(
+        policy,
+        lead_json.as_bytes(),
+        &crate::route::reader::Limits::default(),
+    )
+    .map(|parsed| {
+        let context = crate::model::EvalContext { now };
+        (0..policy.scores.len())
+            .map(|score| policy.score_value(score, &parsed.lead, &context))
+            .collect()
+    })
+    .unwrap_or_default();
     let routed = Routed {
         decision: &decision,
         rule_label,
         matched,
         actual_destination: decision.action.describe(),
+        policy,
+        scores,
     };
     for expectation in &test.expectations {
         if let Some(failure) = check_expectation(&expectation.kind, &routed) {
@@ -130,6 +145,9 @@ struct Routed<'a> {
     matched: Option<&'a RuleDef>,
     /// Where the lead went, as failures show it.
     actual_destination: String,
+    policy: &'a Policy,
+    /// The value of every score of the policy for the lead, in declaration order.
+    scores: Vec<i64>,
 }
 
 /// Why an expectation does not hold for the decision; `None` when it holds.
@@ -139,6 +157,8 @@ fn check_expectation(expectation: &ExpectationKind, routed: &Routed<'_>) -> Opti
         rule_label,
         matched,
         ref actual_destination,
+        policy,
+        ref scores,
     } = *routed;
     match expectation {
         ExpectationKind::Pool(pool) => (decision.action.pool() != Some(pool.name.as_str()))
@@ -177,6 +197,34 @@ fn check_expectation(expectation: &ExpectationKind, routed: &Routed<'_>) -> Opti
             })
         }
         ExpectationKind::Escalate(escalation) => escalation_failure(escalation, matched),
+        ExpectationKind::Score { score, value } => {
+            let actual = policy
+                .score_id(&score.name)
+                .and_then(|id| scores.get(id).copied());
+            (actual != Some(value.value)).then(|| match actual {
+                Some(actual) => format!(
+                    "expected score `{}` {}, got {actual}",
+                    score.name, value.value
+                ),
+                None => format!("expected score `{}`, which the policy does not have", score.name),
+            })
+        }
+        ExpectationKind::Tag(tag) => (!decision.tags.iter().any(|t| *t == tag.name)).then(|| {
+            if decision.tags.is_empty() {
+                format!("expected tag `{}`, got no tags", tag.name)
+            } else {
+                format!(
+                    "expected tag `{}`, got {}",
+                    tag.name,
+                    decision
+                        .tags
+                        .iter()
+                        .map(|t| format!("`{t}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        }),
     }
 }
 

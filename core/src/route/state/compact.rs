@@ -171,25 +171,32 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
             put_u64(out, rule.line as u64);
         }
     }
+    // Tags and scores came later: an action byte with `EXTRAS` set is followed, after the
+    // reasons, by them; entries written before have the bit clear and none.
+    let extras = if decision.tags.is_empty() && decision.scores.is_empty() {
+        0
+    } else {
+        EXTRAS
+    };
     match &decision.action {
         Action::Pool { pool, rep } => {
-            out.push(0);
+            out.push(extras);
             put_str(out, pool);
             put_str(out, rep);
         }
         Action::Queue { queue } => {
-            out.push(1);
+            out.push(extras | 1);
             put_str(out, queue);
         }
         Action::Rep { rep } => {
-            out.push(2);
+            out.push(extras | 2);
             put_str(out, rep);
         }
         Action::Owner { rep } => {
-            out.push(3);
+            out.push(extras | 3);
             put_str(out, rep);
         }
-        Action::Unassigned => out.push(4),
+        Action::Unassigned => out.push(extras | 4),
     }
     match &decision.due {
         None => out.push(0),
@@ -221,7 +228,21 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
         }
         put_str(out, &reason.reason);
     }
+    if extras != 0 {
+        put_u64(out, decision.tags.len() as u64);
+        for tag in &decision.tags {
+            put_str(out, tag);
+        }
+        put_u64(out, decision.scores.len() as u64);
+        for (score, value) in &decision.scores {
+            put_str(out, score);
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+    }
 }
+
+/// The bit of a decision's action byte that says tags and scores follow its reasons.
+const EXTRAS: u8 = 0x80;
 
 /// Reads a decision written by [`encode`]; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Decision> {
@@ -241,7 +262,8 @@ impl Input<'_> {
                 line: usize::try_from(input.u64()?).ok()?,
             }),
         };
-        let action = match input.byte()? {
+        let action_byte = input.byte()?;
+        let action = match action_byte & !EXTRAS {
             0 => Action::Pool {
                 pool: input.string()?,
                 rep: input.string()?,
@@ -285,6 +307,17 @@ impl Input<'_> {
                 reason: input.string()?,
             });
         }
+        let mut tags = Vec::new();
+        let mut scores = Vec::new();
+        if action_byte & EXTRAS != 0 {
+            for _ in 0..input.u64()? {
+                tags.push(input.string()?);
+            }
+            for _ in 0..input.u64()? {
+                let score = input.string()?;
+                scores.push((score, i64::from_le_bytes(input.array()?)));
+            }
+        }
         Some(Decision {
             lead,
             rule,
@@ -292,6 +325,8 @@ impl Input<'_> {
             due,
             escalation,
             reasons,
+            tags,
+            scores,
         })
     }
 

@@ -8,6 +8,7 @@
 mod conditions;
 mod declarations;
 mod rules;
+mod scores;
 mod test_blocks;
 
 use super::ast::*;
@@ -48,6 +49,8 @@ impl<'text> Lowerer<'text> {
             calendars,
             pools,
             reps,
+            scores,
+            tags,
             queues,
             rules,
             tests,
@@ -58,6 +61,8 @@ impl<'text> Lowerer<'text> {
         self.file.calendars.extend(calendars);
         self.file.pools.extend(pools);
         self.file.reps.extend(reps);
+        self.file.scores.extend(scores);
+        self.file.tags.extend(tags);
         self.file.queues.extend(queues);
         self.file.rules.extend(rules.into_iter().map(|mut rule| {
             rule.position += offset;
@@ -77,6 +82,8 @@ impl<'text> Lowerer<'text> {
             calendars,
             pools,
             reps,
+            scores,
+            tags,
             queues,
             rules,
             tests,
@@ -87,6 +94,8 @@ impl<'text> Lowerer<'text> {
         self.file.calendars.extend(calendars);
         self.file.pools.extend(pools);
         self.file.reps.extend(reps);
+        self.file.scores.extend(scores);
+        self.file.tags.extend(tags);
         self.file.queues.extend(queues);
         for mut rule in rules {
             self.rule_count += 1;
@@ -130,6 +139,10 @@ impl<'text> Lowerer<'text> {
                 .map(|calendar| self.file.calendars.push(calendar)),
             Rule::pool => self.pool(pair).map(|pool| self.file.pools.push(pool)),
             Rule::rep_item => self.rep_item(pair).map(|rep| self.file.reps.push(rep)),
+            Rule::score_item => self
+                .score_item(pair)
+                .map(|score| self.file.scores.push(score)),
+            Rule::tags_item => self.tags_item(pair).map(|tags| self.file.tags.push(tags)),
             Rule::queue => self.queue(pair).map(|queue| self.file.queues.push(queue)),
             Rule::rule | Rule::otherwise_rule => {
                 self.rule_count += 1;

@@ -18,6 +18,7 @@ impl Lowerer<'_> {
             actions: Vec::new(),
             within: None,
             escalations: Vec::new(),
+            tags: Vec::new(),
             span,
         };
         for part in pair.into_inner() {
@@ -56,6 +57,11 @@ impl Lowerer<'_> {
                     }
                 }
                 Rule::escalate_clause => rule.escalations.push(self.escalation(part)?),
+                Rule::tag_clause => rule.tags.extend(
+                    part.into_inner()
+                        .filter(|p| p.as_rule() == Rule::ident)
+                        .map(|ident| self.ident(&ident)),
+                ),
                 _ => {}
             }
         }

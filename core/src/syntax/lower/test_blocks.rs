@@ -190,6 +190,21 @@ impl Lowerer<'_> {
             Rule::within_clause => ExpectationKind::Within(self.within(pair)?),
             Rule::escalate_clause => ExpectationKind::Escalate(self.escalation(pair)?),
             Rule::expect_unassigned => ExpectationKind::Unassigned,
+            Rule::expect_score => {
+                let mut score = None;
+                let mut value = None;
+                for part in pair.into_inner() {
+                    match part.as_rule() {
+                        Rule::ident => score = Some(self.ident(&part)),
+                        Rule::score_value => value = Some(self.signed(&part)),
+                        _ => {}
+                    }
+                }
+                ExpectationKind::Score {
+                    score: score?,
+                    value: value?,
+                }
+            }
             _ => {
                 let target = pair.into_inner().find(|p| p.as_rule() == Rule::ident)?;
                 let target = self.ident(&target);
@@ -198,6 +213,7 @@ impl Lowerer<'_> {
                     Rule::expect_rep => ExpectationKind::Rep(target),
                     Rule::expect_queue => ExpectationKind::Queue(target),
                     Rule::expect_rule => ExpectationKind::Rule(target),
+                    Rule::expect_tag => ExpectationKind::Tag(target),
                     _ => return None,
                 }
             }

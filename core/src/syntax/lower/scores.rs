@@ -1,0 +1,109 @@
+//! Lowering of scores (`score NAME { +N when COND ... }`) and of the `tags { ... }` declaration.
+
+use super::Lowerer;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::syntax::Rule;
+use crate::syntax::ast::*;
+use pest::iterators::Pair;
+
+impl Lowerer<'_> {
+    pub(super) fn score_item(&mut self, pair: Pair<'_, Rule>) -> Option<Score> {
+        let span = self.span(&pair);
+        let mut name: Option<Ident> = None;
+        let mut lines = Vec::new();
+        let mut has_broken_line = false;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident => name = Some(self.ident(&part)),
+                Rule::score_line => lines.extend(self.score_line(part)),
+                Rule::bad_score_line => {
+                    has_broken_line = true;
+                    self.bad_part(&part, Rule::score_line_at);
+                }
+                Rule::missing_rbrace => {
+                    let at = self.base + part.as_span().start();
+                    let what = name
+                        .as_ref()
+                        .map_or("the score".to_string(), |n| format!("score `{}`", n.name));
+                    self.missing_brace(at, &what);
+                }
+                _ => {}
+            }
+        }
+        Some(Score {
+            name: name?,
+            lines,
+            has_broken_line,
+            span,
+        })
+    }
+
+    fn score_line(&mut self, pair: Pair<'_, Rule>) -> Option<ScoreLine> {
+        let span = self.span(&pair);
+        let mut points = None;
+        let mut condition = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::points => points = Some(self.signed(&part)),
+                Rule::condition => {
+                    let or = part.into_inner().next()?;
+                    condition = Some(self.expr(or)?);
+                }
+                _ => {}
+            }
+        }
+        Some(ScoreLine {
+            points: points?,
+            condition: condition?,
+            span,
+        })
+    }
+
+    /// Reads `+30`, `-30` or `45`; a value beyond 64 bits is reported and read as the largest.
+    pub(super) fn signed(&mut self, pair: &Pair<'_, Rule>) -> Spanned<i64> {
+        let span = self.span(pair);
+        let text: String = pair.as_str().chars().filter(|ch| *ch != '_').collect();
+        let negative = text.starts_with('-');
+        let digits = text.trim_start_matches(['+', '-']);
+        let magnitude = digits.parse::<i64>().ok().filter(|m| *m <= MAX_POINTS);
+        let value = match magnitude {
+            Some(magnitude) if negative => -magnitude,
+            Some(magnitude) => magnitude,
+            None => {
+                self.errors.push(
+                    Diagnostic::new(Code::InvalidLiteral, span, "number too large")
+                        .with_label("points are at most a trillion either way")
+                        .with_help(format!("write a number between -{MAX_POINTS} and {MAX_POINTS}")),
+                );
+                if negative { -MAX_POINTS } else { MAX_POINTS }
+            }
+        };
+        Spanned { value, span }
+    }
+
+    pub(super) fn tags_item(&mut self, pair: Pair<'_, Rule>) -> Option<TagsDecl> {
+        let span = self.span(&pair);
+        let mut keyword_span = span;
+        let mut names = Vec::new();
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::kw_tags => keyword_span = self.span(&part),
+                Rule::ident => names.push(self.ident(&part)),
+                Rule::missing_rbrace => {
+                    let at = self.base + part.as_span().start();
+                    self.missing_brace(at, "`tags`");
+                }
+                _ => {}
+            }
+        }
+        Some(TagsDecl {
+            names,
+            keyword_span,
+            span,
+        })
+    }
+}
+
+/// The largest points a score line or an expected score may give: sums of a few thousand lines
+/// stay far from overflowing 64 bits.
+pub const MAX_POINTS: i64 = 1_000_000_000_000;
