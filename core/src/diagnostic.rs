@@ -85,6 +85,7 @@ codes! {
     UnknownTarget = "unknown-target", Error, "an escalation target that is no pool, queue or rep";
     UnknownScore = "unknown-score", Error, "a test expects a score that is not declared";
     UnknownTag = "unknown-tag", Error, "a tag that `tags { ... }` does not declare";
+    ScoreTooLong = "score-too-long", Error, "a score with more lines than static analysis can keep exact";
     ScoreReadsScore = "score-reads-score", Error, "a score line that reads a score (scores read lead fields only)";
     UnknownStrategy = "unknown-strategy", Error, "a pool strategy that does not exist";
     TypeMismatch = "type-mismatch", Error, "a value or operator that does not fit the field's type";

@@ -39,6 +39,19 @@ pub struct Explanation {
     pub rules: Option<Vec<RuleCheck>>,
     /// What happened after the decision (`track`, `sweep`), when anything did.
     pub life: Option<crate::route::life::Life>,
+    /// The scores the decision reports, each with the lines that added points; empty when only
+    /// the lead's id was given.
+    pub scores: Vec<ScoreExplained>,
+}
+
+/// A score of the lead, and the lines that made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreExplained {
+    pub name: String,
+    pub value: i64,
+    /// Each line that held: its points, its condition as written, and the lead's values of the
+    /// fields it reads (`employees 800`).
+    pub lines: Vec<(i64, String, String)>,
 }
 
 /// What an explanation answers for.
@@ -161,6 +174,9 @@ impl Explain<'_> {
                 });
             }
             let rules = parsed.as_ref().map(|parsed| self.rules_tried(&parsed.lead));
+            let scores = parsed.as_ref().map_or_else(Vec::new, |parsed| {
+                self.scores(&recorded.decision, &parsed.lead)
+            });
             let life = state.life(&id).map_err(ExplainError::State)?;
             return Ok(Explanation {
                 life,
@@ -186,6 +202,7 @@ impl Explain<'_> {
                     })
                     .unwrap_or_default(),
                 rules,
+                scores,
             });
         }
         let Some(parsed) = parsed else {
@@ -194,6 +211,7 @@ impl Explain<'_> {
         let (decision, trace) = router
             .decide_only(state, &parsed, true)
             .map_err(ExplainError::State)?;
+        let scores = self.scores(&decision, &parsed.lead);
         Ok(Explanation {
             lead: id,
             basis: Basis::WhatIf { empty_state },
@@ -201,7 +219,40 @@ impl Explain<'_> {
             trace: trace.unwrap_or_default(),
             rules: Some(self.rules_tried(&parsed.lead)),
             life: None,
+            scores,
         })
+    }
+
+    /// The scores `decision` reports, with the lines of each that held for `lead`.
+    fn scores(&self, decision: &Decision, lead: &Lead) -> Vec<ScoreExplained> {
+        let policy = self.policy;
+        let context = EvalContext { now: self.now };
+        decision
+            .scores
+            .iter()
+            .filter_map(|(name, _)| {
+                let id = policy.score_id(name)?;
+                let def = policy.scores.get(id)?;
+                let lines = policy
+                    .score_lines_held(id, lead, &context)
+                    .into_iter()
+                    .filter_map(|index| {
+                        let line = def.lines.get(index)?;
+                        let condition = squeeze(
+                            self.policy_text
+                                .get(line.condition_span.start..line.condition_span.end)
+                                .unwrap_or_default(),
+                        );
+                        Some((line.points, condition, values_read(policy, &line.cond, lead)))
+                    })
+                    .collect();
+                Some(ScoreExplained {
+                    name: name.clone(),
+                    value: policy.score_value(id, lead, &context),
+                    lines,
+                })
+            })
+            .collect()
     }
 
     /// The rules in order, up to the first that holds, each with why it does not.
@@ -235,6 +286,33 @@ impl Explain<'_> {
     }
 }
 
+fn squeeze(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The lead's values of the fields a condition reads: `employees 800, icp true`.
+fn values_read(policy: &Policy, cond: &crate::model::Cond, lead: &Lead) -> String {
+    let mut fields = Vec::new();
+    cond.for_each_atom(&mut |atom| {
+        if let Some(field) = atom.field()
+            && !fields.contains(&field)
+        {
+            fields.push(field);
+        }
+    });
+    fields
+        .into_iter()
+        .filter_map(|field| {
+            let name = &policy.fields.get(field)?.name;
+            Some(match lead.values.get(field).and_then(Option::as_ref) {
+                Some(value) => format!("{name} {}", value_json(policy, field, value)),
+                None => format!("no {name}"),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why `expr` does not hold for the lead, in words, quoting the policy's own text.
 fn why_false(
     policy: &Policy,
@@ -261,7 +339,13 @@ fn why_false(
                 Some(value) => format!("the lead has {}", value_json(policy, id, value)),
                 None => format!("the lead has no `{field}`"),
             },
-            None => String::new(),
+            None => match policy.score_id(field) {
+                Some(score) => format!(
+                    "the lead's `{field}` is {}",
+                    policy.score_value(score, lead, context)
+                ),
+                None => String::new(),
+            },
         }
     };
     match &expr.kind {
@@ -354,6 +438,26 @@ pub fn render_human(explanation: &Explanation) -> String {
             }
             if !rules.iter().any(|r| r.matched) {
                 out.push_str("  no rule matches this lead\n");
+            }
+            for score in &explanation.scores {
+                let _ = writeln!(out, "score {} = {}:", score.name, score.value);
+                if score.lines.is_empty() {
+                    out.push_str("  no line holds\n");
+                }
+                let width = score
+                    .lines
+                    .iter()
+                    .map(|(_, condition, _)| condition.chars().count())
+                    .max()
+                    .unwrap_or(0);
+                for (points, condition, values) in &score.lines {
+                    let _ = writeln!(
+                        out,
+                        "  {:>4}  {}  ({values})",
+                        format!("{points:+}"),
+                        crate::text::pad(condition, width)
+                    );
+                }
             }
         }
         None => {

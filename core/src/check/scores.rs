@@ -4,7 +4,7 @@
 use super::suggest::did_you_mean;
 use super::{Checker, FieldInfo};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::FieldType;
+use crate::model::{FieldType, MAX_SCORE_LINES};
 use crate::span::Span;
 use crate::syntax::ast::{Ident, Rule};
 use std::collections::BTreeMap;
@@ -17,6 +17,21 @@ impl<'a> Checker<'a> {
         for score in &file.scores {
             if !self.first_declaration(&mut seen, &score.name, "score") {
                 continue;
+            }
+            if let Some(extra) = score.lines.get(MAX_SCORE_LINES) {
+                self.report(
+                    Diagnostic::new(
+                        Code::ScoreTooLong,
+                        extra.span,
+                        format!(
+                            "score `{}` has {} lines; a score has at most {MAX_SCORE_LINES}",
+                            score.name.name,
+                            score.lines.len()
+                        ),
+                    )
+                    .with_label("one line too many")
+                    .with_help("split it into two scores and compare their sum in the rules, or merge lines that give the same points"),
+                );
             }
             if let Some(field) = file
                 .schemas

@@ -46,7 +46,7 @@ use crate::graph::{Graph, Outcome};
 use crate::model::{EvalContext, Lead, Policy};
 pub use declarations::{DeclarationChange, DeclarationKind, Presence};
 use product::{Decided, Live};
-pub use region::{Region, Test, Values};
+pub use region::{Region, ScoreShift, Test, Values};
 pub use schema::{FieldChange, Misfit, SchemaChange};
 use std::collections::HashMap;
 pub use verdict::{Action, ChangeKind, Delay, Escalation, Routing, SlaChange, Verdict};
@@ -179,6 +179,48 @@ impl SemanticDiff {
     }
 }
 
+/// The scores each side's decision reports for an example lead of the common schema.
+fn score_shifts(
+    old: &Policy,
+    new: &Policy,
+    common: &schema::Common,
+    (a, b): (Option<usize>, Option<usize>),
+    example: &crate::graph::example::Example,
+) -> Vec<ScoreShift> {
+    let context = EvalContext { now: example.now };
+    let side = |policy: &Policy, rule: Option<usize>, lead: Lead| -> Vec<(String, i64)> {
+        let read = rule
+            .and_then(|index| policy.rules.get(index))
+            .map_or(&policy.all_rule_scores, |rule| &rule.path_scores);
+        read.iter()
+            .filter_map(|&score| {
+                let name = policy.scores.get(score)?.name.clone();
+                Some((name, policy.score_value(score, &lead, &context)))
+            })
+            .collect()
+    };
+    let before = side(old, a, common.old.lead(&example.lead, &common.policy));
+    let after = side(new, b, common.new.lead(&example.lead, &common.policy));
+    let mut shifts: Vec<ScoreShift> = before
+        .iter()
+        .map(|(name, value)| ScoreShift {
+            name: name.clone(),
+            old: Some(*value),
+            new: after.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
+        })
+        .collect();
+    for (name, value) in after {
+        if !shifts.iter().any(|shift| shift.name == name) {
+            shifts.push(ScoreShift {
+                name,
+                old: None,
+                new: Some(value),
+            });
+        }
+    }
+    shifts
+}
+
 /// Compares two policies over every lead.
 pub fn diff(old: &Policy, new: &Policy, config: &DiffConfig) -> SemanticDiff {
     let common = schema::common(old, new);
@@ -251,6 +293,10 @@ fn compare(old: &Policy, new: &Policy, common: schema::Common, config: &DiffConf
             let old_verdict = Verdict::of(old, a);
             let new_verdict = Verdict::of(new, b);
             let kind = ChangeKind::between(&old_verdict, &new_verdict);
+            let mut regions = regions;
+            for region in &mut regions {
+                region.scores = score_shifts(old, new, &common, (a, b), &region.example);
+            }
             Some(Change {
                 old: old_verdict,
                 new: new_verdict,

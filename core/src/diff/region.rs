@@ -329,6 +329,29 @@ pub struct Region {
     pub description: String,
     /// A complete lead inside the region (it fits both schemas).
     pub example: Example,
+    /// The scores the example lead's decisions report, on each side (`None`: that side's
+    /// decision does not report the score).
+    pub scores: Vec<ScoreShift>,
+}
+
+/// A score of an example lead under the old and the new policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreShift {
+    pub name: String,
+    pub old: Option<i64>,
+    pub new: Option<i64>,
+}
+
+impl ScoreShift {
+    /// `fit_score 45 -> 30`, `fit_score 45`, `fit_score (none) -> 30`.
+    pub fn describe(&self) -> String {
+        let show = |value: Option<i64>| value.map_or("(none)".to_string(), |v| v.to_string());
+        if self.old == self.new {
+            format!("{} {}", self.name, show(self.old))
+        } else {
+            format!("{} {} -> {}", self.name, show(self.old), show(self.new))
+        }
+    }
 }
 
 impl Region {
@@ -343,6 +366,7 @@ impl Region {
             description: describe_tests(policy, &tests),
             tests,
             example,
+            scores: Vec::new(),
         })
     }
 
@@ -384,6 +408,7 @@ impl Region {
             description: describe_tests(policy, &tests),
             tests,
             example: self.example.clone(),
+            scores: self.scores.clone(),
         })
     }
 }

@@ -204,6 +204,15 @@ fn example(region: &Region, common: Option<&crate::model::Policy>) -> String {
     }
 }
 
+/// ` (fit_score 45 -> 30)` for an example whose decisions report scores, else nothing.
+fn scores_note(region: &Region) -> String {
+    if region.scores.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = region.scores.iter().map(super::ScoreShift::describe).collect();
+    format!(" ({})", shown.join(", "))
+}
+
 fn common(diff: &SemanticDiff) -> Option<&crate::model::Policy> {
     match &diff.regions {
         Regions::Compared { comparison, .. } => Some(&comparison.common),
@@ -309,7 +318,12 @@ fn human_change(
     }
     for region in &change.regions {
         let _ = writeln!(out, "   leads with {}", region.description);
-        let _ = writeln!(out, "     such as {}", example(region, common));
+        let _ = writeln!(
+            out,
+            "     such as {}{}",
+            example(region, common),
+            scores_note(region)
+        );
     }
     if change.more_regions {
         let _ = writeln!(
@@ -502,7 +516,11 @@ pub fn markdown(
                             out,
                             "{}. {}",
                             index + 1,
-                            code_span(&example(region, common(diff)))
+                            code_span(&format!(
+                                "{}{}",
+                                example(region, common(diff)),
+                                scores_note(region)
+                            ))
                         );
                     }
                 }
@@ -555,6 +573,7 @@ fn verdict_json(verdict: &Verdict) -> Value {
                 "to": e.to,
                 "after": e.after.map(super::Delay::show),
             })).collect::<Vec<_>>(),
+            "tags": routing.tags,
         }),
         _ => json!({ "rule": null, "actions": [] }),
     }
@@ -618,19 +637,28 @@ pub fn json_summary(
             changes
                 .iter()
                 .map(|change| {
-                    let (kind, destination, sla, escalation) = match &change.kind {
-                        ChangeKind::RuleOnly => ("rule-only", false, None, false),
+                    let (kind, destination, sla, escalation, tags) = match &change.kind {
+                        ChangeKind::RuleOnly => ("rule-only", false, None, false, false),
+                        // Only the tags: the lead goes where it went, automation changes.
+                        ChangeKind::Routing {
+                            destination: false,
+                            sla: None,
+                            escalation: false,
+                            tags: true,
+                        } => ("tags", false, None, false, true),
                         ChangeKind::Routing {
                             destination,
                             sla,
                             escalation,
-                        } => ("routing", *destination, sla.map(super::SlaChange::as_str), *escalation),
+                            tags,
+                        } => ("routing", *destination, sla.map(super::SlaChange::as_str), *escalation, *tags),
                     };
                     json!({
                         "kind": kind,
                         "destination": destination,
                         "sla": sla,
                         "escalation": escalation,
+                        "tags": tags,
                         "old": verdict_json(&change.old),
                         "new": verdict_json(&change.new),
                         "regions": change.regions.iter().map(|region| {
@@ -639,6 +667,10 @@ pub fn json_summary(
                                 "where": region.description,
                                 "example": serde_json::from_str::<Value>(&region.example.json).unwrap_or(Value::Null),
                                 "routed_at": timed.then(|| region.example.now.to_string()),
+                                "scores": region.scores.iter().map(|shift| (shift.name.clone(), json!({
+                                    "old": shift.old,
+                                    "new": shift.new,
+                                }))).collect::<serde_json::Map<String, Value>>(),
                             })
                         }).collect::<Vec<_>>(),
                         "more_regions": change.more_regions,

@@ -97,6 +97,8 @@ pub struct Routing {
     pub actions: Vec<Action>,
     pub within: Option<Delay>,
     pub escalations: Vec<Escalation>,
+    /// The tags decisions carry, sorted by name (declaration order may differ between sides).
+    pub tags: Vec<String>,
 }
 
 impl Routing {
@@ -133,6 +135,24 @@ impl Routing {
                     after: e.after.map(|d| Delay::from_kind(d.kind)).or(within),
                 })
                 .collect(),
+            tags: {
+                let mut tags: Vec<String> = rule
+                    .tags
+                    .iter()
+                    .filter_map(|&tag| policy.tags.get(tag).cloned())
+                    .collect();
+                tags.sort();
+                tags
+            },
+        }
+    }
+
+    /// `sms, create_task`, or `none`.
+    pub fn tag_list(&self) -> String {
+        if self.tags.is_empty() {
+            "none".to_string()
+        } else {
+            self.tags.join(", ")
         }
     }
 
@@ -150,6 +170,9 @@ impl Routing {
                 Some(after) => format!("escalate {} after {}", escalation.to, after.show()),
                 None => format!("escalate {}", escalation.to),
             });
+        }
+        if !self.tags.is_empty() {
+            out.push(format!("tag {}", self.tags.join(", ")));
         }
         out.join(", ")
     }
@@ -240,6 +263,9 @@ pub enum ChangeKind {
         destination: bool,
         sla: Option<SlaChange>,
         escalation: bool,
+        /// The tags differ: downstream automation (an SMS instead of a call) changes even
+        /// where the lead goes to the same place.
+        tags: bool,
     },
 }
 
@@ -255,10 +281,12 @@ impl ChangeKind {
                         .map(|r| r.escalations.clone())
                         .unwrap_or_default()
                 };
+                let tags = |r: &Option<Routing>| r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
                 ChangeKind::Routing {
                     destination: actions(a) != actions(b),
                     sla: SlaChange::between(within(a), within(b)),
                     escalation: escalations(a) != escalations(b),
+                    tags: tags(a) != tags(b),
                 }
             }
         }
@@ -272,6 +300,7 @@ impl ChangeKind {
                 destination,
                 sla,
                 escalation,
+                tags,
             } => {
                 let mut parts = Vec::new();
                 if *destination {
@@ -293,6 +322,14 @@ impl ChangeKind {
                 }
                 if *escalation {
                     parts.push("escalation".to_string());
+                }
+                if *tags {
+                    let show = |v: &Verdict| {
+                        v.routing
+                            .as_ref()
+                            .map_or("none".to_string(), Routing::tag_list)
+                    };
+                    parts.push(format!("tags ({} -> {})", show(old), show(new)));
                 }
                 parts.join(", ")
             }

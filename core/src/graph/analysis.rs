@@ -4,7 +4,7 @@
 use super::example::{Path, describe, example, paths_to, reachable_outcomes};
 use super::{Compiled, Graph, Outcome, build, compile};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{Atom, Bound, Cond, Policy};
+use crate::model::{Atom, Bound, Cond, Policy, ScoreId};
 use std::collections::BTreeSet;
 
 /// Settings of analysis.
@@ -64,6 +64,7 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
             );
         }
         Compiled::Graph { graph, .. } => {
+            dead_score_lines(policy, config, &mut diagnostics);
             let reached = reached_rules(policy, graph);
             shadows(policy, &reached, config, &mut diagnostics);
             gaps(policy, graph, &mut diagnostics);
@@ -76,6 +77,63 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
         compiled,
         diagnostics,
     }
+}
+
+/// Score lines whose condition no lead satisfies: they never add their points.
+fn dead_score_lines(policy: &Policy, config: &AnalysisConfig, out: &mut Vec<Diagnostic>) {
+    for score in &policy.scores {
+        for line in &score.lines {
+            if line.cond != Cond::False && satisfiable(policy, &line.cond, config.node_budget) {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    Code::DeadScoreLine,
+                    line.span,
+                    format!(
+                        "this line of score `{}` can never hold: its condition contradicts itself",
+                        score.name
+                    ),
+                )
+                .with_label(format!("never adds its {:+} points", line.points))
+                .with_help("fix the condition, or delete the line"),
+            );
+        }
+    }
+}
+
+/// An example lead as messages show it: its JSON, then the scores that `read` names with their
+/// values for this lead (`{"id": "1", ...} (fit_score 45)`).
+pub fn example_text(policy: &Policy, example: &super::example::Example, read: &[ScoreId]) -> String {
+    if read.is_empty() {
+        return example.json.clone();
+    }
+    let context = crate::model::EvalContext { now: example.now };
+    let scores: Vec<String> = read
+        .iter()
+        .filter_map(|&score| {
+            let def = policy.scores.get(score)?;
+            Some(format!(
+                "{} {}",
+                def.name,
+                policy.score_value(score, &example.lead, &context)
+            ))
+        })
+        .collect();
+    format!("{} ({})", example.json, scores.join(", "))
+}
+
+/// The scores a rule's own condition reads, in declaration order.
+pub fn rule_scores(policy: &Policy, rule: &crate::model::RuleDef) -> Vec<ScoreId> {
+    let Some(condition) = &rule.syntax.condition else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    let is_score = |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
+    crate::model::scores::scores_read(condition, &is_score, &mut names);
+    let mut ids: Vec<ScoreId> = names.iter().filter_map(|name| policy.score_id(name)).collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// The rules some feasible path through the graph leads to (a rule not in it is shadowed).
@@ -122,16 +180,28 @@ fn shadows(
         } else {
             None
         };
+        // Where a score decides, an example lead with its score shows why.
+        let read = rule_scores(policy, rule);
+        let example = if read.is_empty() {
+            String::new()
+        } else {
+            build(policy, std::slice::from_ref(&rule.cond), config.node_budget)
+                .ok()
+                .and_then(|graph| reaching_example(policy, &graph, 0))
+                .map_or(String::new(), |example| {
+                    format!(", such as {}", example_text(policy, &example, &read))
+                })
+        };
         let mut diagnostic = Diagnostic::new(
             Code::ShadowedRule,
             rule.head_span,
             match &covers {
                 Some(covers) if covers.len() == 1 => format!(
-                    "rule `{}` is shadowed: rule `{}` above takes every lead it matches",
+                    "rule `{}` is shadowed: rule `{}` above takes every lead it matches{example}",
                     rule.label, policy.rules[covers[0]].label
                 ),
                 Some(covers) => format!(
-                    "rule `{}` is shadowed: rules {} above take every lead it matches",
+                    "rule `{}` is shadowed: rules {} above take every lead it matches{example}",
                     rule.label,
                     covers
                         .iter()
@@ -140,7 +210,7 @@ fn shadows(
                         .join(", ")
                 ),
                 None => format!(
-                    "rule `{}` is shadowed: earlier rules take every lead it matches",
+                    "rule `{}` is shadowed: earlier rules take every lead it matches{example}",
                     rule.label
                 ),
             },
@@ -228,13 +298,13 @@ fn gaps(policy: &Policy, graph: &Graph, out: &mut Vec<Diagnostic>) {
                 if path.is_empty() {
                     format!(
                         "no rule matches any lead, such as {}{clock_note}",
-                        example.json
+                        example_text(policy, &example, &policy.all_rule_scores)
                     )
                 } else {
                     format!(
                         "no rule matches leads with {}, such as {}{clock_note}",
                         describe(policy, &path),
-                        example.json
+                        example_text(policy, &example, &policy.all_rule_scores)
                     )
                 },
             )
@@ -277,14 +347,15 @@ fn overlaps(
                 continue;
             };
             if first.is_none() {
+                let mut read = rule_scores(policy, other);
+                read.extend(rule_scores(policy, rule));
+                read.sort_unstable();
+                read.dedup();
+                let shown = example_text(policy, &example, &read);
                 let description = if path.is_empty() {
-                    format!("every lead, such as {}", example.json)
+                    format!("every lead, such as {shown}")
                 } else {
-                    format!(
-                        "leads with {}, such as {}",
-                        describe(policy, &path),
-                        example.json
-                    )
+                    format!("leads with {}, such as {shown}", describe(policy, &path))
                 };
                 first = Some((earlier, description));
             } else {
