@@ -40,6 +40,14 @@ pub enum Context {
         taken: Vec<String>,
     },
     Rules,
+    /// Score names (`expect score NAME`).
+    Scores,
+    /// Declared tags not `taken` yet (`tag A, B`, `expect tag A`).
+    Tags {
+        taken: Vec<String>,
+    },
+    /// The start of a score's line: `+N when`.
+    ScoreLine,
     Duration,
     Strategy,
     PoolClause,
@@ -66,6 +74,8 @@ enum Group {
     Test,
     Lead,
     Roster,
+    Score,
+    Tags,
     Paren,
 }
 
@@ -152,7 +162,23 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
                 Context::Nothing
             }
         }
-        Group::Enum => Context::Nothing,
+        Group::Enum | Group::Tags => Context::Nothing,
+        Group::Score => match (second, last) {
+            (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
+            (field, "=" | "!=") => Context::Value {
+                field: field.to_string(),
+                taken: Vec::new(),
+            },
+            ("when" | "and" | "or" | "not" | "(", field)
+                if tokens.last().is_some_and(|t| t.kind == TokenKind::Word) =>
+            {
+                Context::Operator {
+                    field: field.to_string(),
+                }
+            }
+            _ if before_on_line.trim().is_empty() || last == "{" => Context::ScoreLine,
+            _ => Context::Nothing,
+        },
         Group::Schema => {
             if last == ":" {
                 Context::FieldType
@@ -210,6 +236,8 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             ("expect", "queue") => Context::Queues,
             ("expect", "rep") => Context::Reps { taken: Vec::new() },
             ("expect", "rule") => Context::Rules,
+            ("expect", "score") => Context::Scores,
+            ("expect", "tag") => Context::Tags { taken: Vec::new() },
             ("expect", "escalate") => Context::Targets,
             (_, "within" | "after") => Context::Duration,
             _ if before_on_line.trim().is_empty() || last == "{" || last == "}" => {
@@ -251,9 +279,15 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         ("->" | "else", "owner") => Context::Nothing,
         (_, "escalate") => Context::Targets,
         (_, "within" | "after") => Context::Duration,
+        (_, "tag") if arrow_seen => Context::Tags {
+            taken: Vec::new(),
+        },
+        (_, ",") if arrow_seen && clause_is_tag(text, tokens) => Context::Tags {
+            taken: tags_so_far(text, tokens),
+        },
         ("pool" | "queue" | "rep" | "of", _) if arrow_seen => Context::AfterAction,
         (_, ":") if first == "rule" => Context::Nothing,
-        ("within" | "after" | "escalate", _) if arrow_seen => {
+        ("within" | "after" | "escalate" | "tag" | ",", _) if arrow_seen => {
             if before_on_line.trim().is_empty() {
                 Context::Item
             } else {
@@ -307,7 +341,16 @@ fn item_start(text: &str, offset: usize) -> usize {
             .take_while(|ch| lexer::is_word_char(*ch))
             .collect();
         let rest = trimmed[word.len()..].trim_start();
-        let starts_item = ITEM_KEYWORDS.contains(&word.as_str()) && !rest.starts_with(':');
+        let opens_block = match word.as_str() {
+            "score" => {
+                let name_len = rest.find(|ch: char| !lexer::is_word_char(ch)).unwrap_or(rest.len());
+                name_len > 0 && rest[name_len..].trim_start().starts_with('{')
+            }
+            "tags" => rest.starts_with('{'),
+            _ => false,
+        };
+        let starts_item =
+            (ITEM_KEYWORDS.contains(&word.as_str()) && !rest.starts_with(':')) || opens_block;
         // A line that ends before the cursor's word does not count if the word is the keyword
         // being typed on the cursor's own line.
         let own_word = line_start + (line.len() - trimmed.len()) + word.len() >= offset;
@@ -340,6 +383,8 @@ fn groups(text: &str, tokens: &[Token]) -> Vec<Group> {
                 (_, "pool", _) => Group::Pool,
                 (_, "calendar", _) => Group::Calendar,
                 (_, "test", _) => Group::Test,
+                (_, "score", _) => Group::Score,
+                (_, _, "tags") => Group::Tags,
                 (field, "not", "in") => Group::In(field.to_string()),
                 (_, field, "in") => Group::In(field.to_string()),
                 _ => Group::Paren,
@@ -401,6 +446,31 @@ fn lead_fields_so_far(text: &str, tokens: &[Token]) -> Vec<String> {
         .collect()
 }
 
+/// Whether the cursor follows the `,` of a `tag` clause: `tag NAME, NAME,` backwards.
+fn clause_is_tag(text: &str, tokens: &[Token]) -> bool {
+    let words: Vec<&str> = tokens.iter().rev().map(|token| token.text(text)).collect();
+    let mut index = 0;
+    while words.get(index) == Some(&",") {
+        match words.get(index + 1) {
+            Some(word) if !word.is_empty() && word.chars().all(lexer::is_word_char) => index += 2,
+            _ => return false,
+        }
+    }
+    index > 0 && words.get(index) == Some(&"tag")
+}
+
+/// The tags of the cursor's `tag` clause so far.
+fn tags_so_far(text: &str, tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .rev()
+        .map(|token| token.text(text))
+        .take_while(|word| *word != "tag")
+        .filter(|word| *word != ",")
+        .map(str::to_string)
+        .collect()
+}
+
 fn is_clause_end(word: &str) -> bool {
     !matches!(word, "members" | "strategy" | "cap" | "calendar" | ",")
 }
@@ -447,6 +517,24 @@ fn items(
             );
         }
         Context::Rules => names_of(&mut out, &names.rules, CompletionItemKind::FUNCTION, "rule"),
+        Context::Scores => names_of(&mut out, &names.scores, CompletionItemKind::VARIABLE, "score: int"),
+        Context::Tags { taken } => {
+            for tag in names.tags.iter().filter(|tag| !taken.contains(tag)) {
+                out.push(tag, CompletionItemKind::CONSTANT, "tag");
+            }
+        }
+        Context::ScoreLine => {
+            out.snippet(
+                "+N when",
+                "+${1:10} when ${2:condition}",
+                "points added when the condition holds",
+            );
+            out.snippet(
+                "-N when",
+                "-${1:10} when ${2:condition}",
+                "points taken away when the condition holds",
+            );
+        }
         Context::Reps { taken } => {
             for rep in names.reps.iter().filter(|rep| !taken.contains(rep)) {
                 out.push(rep, CompletionItemKind::VARIABLE, "rep");
@@ -514,7 +602,8 @@ fn condition_starts(out: &mut Items, names: &Names) {
 /// The operators after `field` in a condition (ordered fields also compare).
 fn operators(out: &mut Items, names: &Names, field: &str) {
     let shape = names.fields.get(field);
-    let ordered = shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"));
+    let ordered = shape.is_some_and(|s| matches!(s.type_name.as_str(), "int" | "number" | "time"))
+        || (shape.is_none() && names.scores.contains(field));
     out.operator("=", "equals");
     out.operator("!=", "differs (false when the field is absent)");
     if ordered {
@@ -578,6 +667,11 @@ fn after_action(out: &mut Items) {
         "escalate",
         "escalate ${1:target} after ${2:1h}",
         "escalation when the SLA is missed",
+    );
+    out.snippet(
+        "tag",
+        "tag ${1:name}",
+        "tags the decision carries, for downstream automation",
     );
 }
 
@@ -671,6 +765,8 @@ fn expect_clauses(out: &mut Items) {
         ("unassigned", "no rule matches and no rep is found"),
         ("within", "the SLA"),
         ("escalate", "an escalation"),
+        ("score", "a score's value for the lead"),
+        ("tag", "a tag the decision carries"),
     ] {
         out.keyword(word, detail);
     }
@@ -688,6 +784,9 @@ fn fields(out: &mut Items, names: &Names) {
             detail
         };
         out.push(field, CompletionItemKind::FIELD, &detail);
+    }
+    for score in names.scores.iter().filter(|s| !names.fields.contains_key(*s)) {
+        out.push(score, CompletionItemKind::VARIABLE, "score: int");
     }
 }
 
@@ -768,6 +867,12 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
         "a pool of reps",
     ),
     ("queue", "queue ${1:name}", "a queue"),
+    (
+        "score",
+        "score ${1:name} {\n  +${2:10} when ${3:condition}\n}",
+        "a score: points for the lines that hold",
+    ),
+    ("tags", "tags { ${1:name} }", "the tags rules may add to decisions"),
     (
         "calendar",
         "calendar ${1:name} { timezone ${2:Europe/Berlin}  hours ${3:mon-fri} ${4:09:00-18:00} }",

@@ -283,6 +283,143 @@ test('a test roster says what reps already got', async () => {
   assert.equal(scopeOf(tokens, 'hour'), 'keyword.other.unit.switchboard');
 });
 
+test('a score: `score NAME {`, signed points (as fmt aligns them) and the conditions of its lines', async () => {
+  const tokens = await tokenize(
+    [
+      'score fit_score {',
+      '  +30 when employees >= 500',
+      '  +15 when employees >= 50 and employees < 500',
+      '   +5 when industry is set',
+      '  -30 when email_domain in {"gmail.com", "yahoo.com"}',
+      '}',
+    ].join('\n'),
+  );
+  assert.equal(scopeOf(tokens, 'score'), 'storage.type.score.switchboard');
+  assert.equal(scopeOf(tokens, 'fit_score'), 'entity.name.type.score.switchboard');
+  assert.equal(scopeOf(tokens, '{'), 'punctuation.section.braces.begin.switchboard');
+  assert.equal(scopeOf(tokens, '+30'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, '+15'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, '+5'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, '-30'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, 'when'), 'keyword.control.switchboard');
+  assert.equal(scopeOf(tokens, 'when', 3), 'keyword.control.switchboard');
+  assert.equal(scopeOf(tokens, 'employees'), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, '>='), 'keyword.operator.comparison.switchboard');
+  assert.equal(scopeOf(tokens, '500'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, 'and'), 'keyword.operator.logical.switchboard');
+  assert.equal(scopeOf(tokens, 'is'), 'keyword.operator.word.switchboard');
+  assert.equal(scopeOf(tokens, 'in'), 'keyword.operator.word.switchboard');
+  assert.equal(scopeOf(tokens, 'gmail.com'), 'string.quoted.double.switchboard');
+  assert.equal(scopeOf(tokens, '}', 1), 'punctuation.section.braces.end.switchboard');
+  assert.equal(tokens.filter((t) => t.text.trim() !== '' && t.scopes.length === 1).length, 0);
+});
+
+test('tags: the declaration, the `tag` clause of a rule (wrapped too), expectations of scores and tags', async () => {
+  const tokens = await tokenize(
+    [
+      'tags { sms, call, email_first, create_task }',
+      'rule hot:  when fit_score >= 70 -> pool senior within 15m tag call, create_task',
+      'rule paid: when source = google_ads -> pool sdr within 15m tag sms',
+      'rule long: when intent = high',
+      '    -> pool senior',
+      '       escalate backup after 30m',
+      '       tag email_first',
+      'test "t" {',
+      '  lead { id: "1", employees: 800 }',
+      '  expect pool senior score fit_score 75 tag call',
+      '  expect score fit_score -5',
+      '}',
+    ].join('\n'),
+  );
+  assert.equal(scopeOf(tokens, 'tags'), 'storage.type.tags.switchboard');
+  assert.ok(tokens.find((t) => t.text === 'sms').scopes.includes('meta.tags.switchboard'));
+  assert.equal(scopeOf(tokens, 'sms'), 'entity.name.type.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'create_task'), 'entity.name.type.tag.switchboard');
+  assert.equal(scopeOf(tokens, ','), 'punctuation.separator.comma.switchboard');
+  assert.equal(scopeOf(tokens, '}'), 'punctuation.section.braces.end.switchboard');
+  // rule hot
+  assert.equal(scopeOf(tokens, 'fit_score'), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tag'), 'keyword.other.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'call', 1), 'entity.name.reference.switchboard');
+  assert.equal(scopeOf(tokens, ',', 3), 'punctuation.separator.comma.switchboard');
+  assert.equal(scopeOf(tokens, 'create_task', 1), 'entity.name.reference.switchboard');
+  // rule paid, and the wrapped rule long
+  assert.equal(scopeOf(tokens, 'tag', 1), 'keyword.other.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'sms', 1), 'entity.name.reference.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 2), 'keyword.other.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'email_first', 1), 'entity.name.reference.switchboard');
+  // the test's expectations
+  assert.equal(scopeOf(tokens, 'score'), 'keyword.other.score.switchboard');
+  assert.equal(scopeOf(tokens, 'fit_score', 1), 'entity.name.reference.switchboard');
+  assert.equal(scopeOf(tokens, '75'), 'constant.numeric.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 3), 'keyword.other.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'call', 2), 'entity.name.reference.switchboard');
+  assert.equal(scopeOf(tokens, 'score', 1), 'keyword.other.score.switchboard');
+  assert.equal(scopeOf(tokens, '-5'), 'constant.numeric.switchboard');
+});
+
+test('a tags declaration over several lines, and one whose `}` is missing ends before the next item', async () => {
+  const tokens = await tokenize(
+    [
+      'tags {',
+      '  sms,  # by text',
+      '  call,',
+      '}',
+      'pool senior { members anna }',
+      'tags { task, lost',
+      'pool backup { members boris }',
+    ].join('\n'),
+  );
+  assert.equal(scopeOf(tokens, 'sms'), 'entity.name.type.tag.switchboard');
+  assert.equal(scopeOf(tokens, '#'), 'punctuation.definition.comment.switchboard');
+  assert.equal(scopeOf(tokens, 'call'), 'entity.name.type.tag.switchboard');
+  assert.equal(scopeOf(tokens, '}'), 'punctuation.section.braces.end.switchboard');
+  assert.equal(scopeOf(tokens, 'pool'), 'storage.type.pool.switchboard');
+  assert.ok(!tokens.find((t) => t.text === 'pool').scopes.includes('meta.tags.switchboard'));
+  assert.equal(scopeOf(tokens, 'lost'), 'entity.name.type.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'pool', 1), 'storage.type.pool.switchboard');
+  assert.equal(scopeOf(tokens, 'backup'), 'entity.name.type.pool.switchboard');
+  assert.ok(!tokens.find((t) => t.text === 'boris').scopes.includes('meta.tags.switchboard'));
+});
+
+test('`score`, `tags` and `tag` as a field, a value or a rep are not keywords', async () => {
+  const tokens = await tokenize(
+    [
+      'schema lead {',
+      '  score: int',
+      '  tags:  string?',
+      '  tag: enum { hot, cold }',
+      '}',
+      'pool p { members anna, tag strategy round_robin }',
+      'rule r: when score >= 70 and tags is set and tag in {score, tags} -> pool p tag vip',
+      'rule s: when score not in {1, 2} or x = tag -> previous rep of score',
+      '  lead { score: 80, tag: hot }',
+    ].join('\n'),
+  );
+  assert.equal(scopeOf(tokens, 'score'), 'variable.other.property.switchboard');
+  assert.equal(scopeOf(tokens, 'int'), 'support.type.primitive.switchboard');
+  assert.equal(scopeOf(tokens, 'tags'), 'variable.other.property.switchboard');
+  assert.equal(scopeOf(tokens, 'tag'), 'variable.other.property.switchboard');
+  assert.equal(scopeOf(tokens, 'enum'), 'storage.type.switchboard');
+  // a rep named tag
+  assert.equal(scopeOf(tokens, 'tag', 1), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'strategy'), 'keyword.other.strategy.switchboard');
+  // fields and values in conditions; the rule's own tag clause still is one
+  assert.equal(scopeOf(tokens, 'score', 1), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tags', 1), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 2), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'score', 2), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tags', 2), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 3), 'keyword.other.tag.switchboard');
+  assert.equal(scopeOf(tokens, 'vip'), 'entity.name.reference.switchboard');
+  assert.equal(scopeOf(tokens, 'score', 3), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 4), 'variable.other.switchboard');
+  assert.equal(scopeOf(tokens, 'score', 4), 'variable.other.field.switchboard');
+  // a test lead
+  assert.equal(scopeOf(tokens, 'score', 5), 'variable.other.property.switchboard');
+  assert.equal(scopeOf(tokens, 'tag', 5), 'variable.other.property.switchboard');
+});
+
 test('every keyword of grammar/switchboard.pest is highlighted as a keyword', async () => {
   const pest = fs.readFileSync(path.join(repoDir, 'grammar', 'switchboard.pest'), 'utf8');
   const keywords = [...pest.matchAll(/^kw_\w+\s*=\s*@\{\s*"(\w+)"/gm)].map((m) => m[1]);
