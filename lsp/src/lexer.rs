@@ -188,6 +188,9 @@ pub const KEYWORDS: &[&str] = &[
     "assigned",
     "today",
     "this",
+    "score",
+    "tags",
+    "tag",
     "true",
     "false",
 ];

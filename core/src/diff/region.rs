@@ -343,13 +343,15 @@ pub struct ScoreShift {
 }
 
 impl ScoreShift {
-    /// `fit_score 45 -> 30`, `fit_score 45`, `fit_score (none) -> 30`.
+    /// `fit_score 45 -> 30`, `fit_score 45`; `fit_score 30 in old` when only the old decision
+    /// reports it, `fit_score 30 in new` when only the new one does.
     pub fn describe(&self) -> String {
-        let show = |value: Option<i64>| value.map_or("(none)".to_string(), |v| v.to_string());
-        if self.old == self.new {
-            format!("{} {}", self.name, show(self.old))
-        } else {
-            format!("{} {} -> {}", self.name, show(self.old), show(self.new))
+        match (self.old, self.new) {
+            (Some(old), Some(new)) if old == new => format!("{} {old}", self.name),
+            (Some(old), Some(new)) => format!("{} {old} -> {new}", self.name),
+            (Some(old), None) => format!("{} {old} in old", self.name),
+            (None, Some(new)) => format!("{} {new} in new", self.name),
+            (None, None) => self.name.clone(),
         }
     }
 }
