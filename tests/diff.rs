@@ -72,6 +72,36 @@ fn an_sla_change_is_tightened_for_the_hot_leads_only() {
 }
 
 #[test]
+fn a_change_of_points_moves_leads_and_shows_both_scores() {
+    let (code, stdout, _) = diff("score_points", &[]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("(fit_score 75 -> 65)"), "{stdout}");
+    assert!(stdout.contains("(fit_score 45 -> 35)"), "{stdout}");
+    insta::assert_snapshot!("score_points", stdout);
+    let (_, json, _) = diff("score_points", &["--format", "json"]);
+    let summary: Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
+    let region = &summary["summary"]["changes"][0]["regions"][0];
+    assert_eq!(region["scores"]["fit_score"], serde_json::json!({"old": 75, "new": 65}));
+}
+
+#[test]
+fn a_change_of_tags_alone_is_a_change_of_its_own_kind() {
+    let (code, stdout, _) = diff("tags_only", &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("changes: tags (call -> sms)"), "{stdout}");
+    // The facebook rule lists its tags in another order, and the declaration too: no change.
+    assert!(!stdout.contains("facebook"), "{stdout}");
+    insta::assert_snapshot!("tags_only", stdout);
+    let (_, json, _) = diff("tags_only", &["--format", "json"]);
+    let summary: Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
+    let change = &summary["summary"]["changes"][0];
+    assert_eq!(change["kind"], "tags");
+    assert_eq!(change["destination"], false);
+    assert_eq!(change["old"]["tags"], serde_json::json!(["call"]));
+    assert_eq!(change["new"]["tags"], serde_json::json!(["sms"]));
+}
+
+#[test]
 fn a_reorder_of_overlapping_rules_moves_the_overlap() {
     let (code, stdout, _) = diff("reorder_changes_outcomes", &[]);
     assert_eq!(code, 1);

@@ -50,15 +50,29 @@ fn meaning(text: &str) -> String {
                             .escalations
                             .iter()
                             .map(|e| (e.target.name.clone(), e.after.map(|a| a.kind)))
-                            .collect::<Vec<_>>()
-                    )
+                            .collect::<Vec<_>>(),
+                    ) + &format!(" tags {:?}", rule.tags)
+                })
+                .collect();
+            let scores: Vec<String> = policy
+                .scores
+                .iter()
+                .map(|score| {
+                    let lines: Vec<String> = score
+                        .lines
+                        .iter()
+                        .map(|line| format!("{} {:?}", line.points, line.cond))
+                        .collect();
+                    format!("{}: {}", score.name, lines.join("; "))
                 })
                 .collect();
             format!(
-                "{:?}\n{:?}\n{:?}\n{}",
+                "{:?}\n{:?}\n{:?}\n{:?}\n{}\n{}",
                 policy.fields,
                 policy.pools,
                 policy.queues,
+                policy.tags,
+                scores.join("\n"),
                 rules.join("\n")
             )
         }
@@ -223,8 +237,9 @@ fn random_policy() -> impl Strategy<Value = String> {
     (
         prop::collection::vec((condition(), any::<bool>(), 0u8..6, any::<bool>()), 1..6),
         prop::collection::vec(0u8..5, 40),
+        prop::collection::vec((-20i64..=20, condition()), 1..4),
     )
-        .prop_map(|(rules, spacing)| {
+        .prop_map(|(rules, spacing, score_lines)| {
             let mut counter = 0;
             let mut gap = || {
                 counter += 1;
@@ -241,15 +256,26 @@ fn random_policy() -> impl Strategy<Value = String> {
             );
             text.push_str("calendar office { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n");
             text.push_str(&format!("pool desk {{{}members anna, boris{}strategy round_robin }}\nqueue review\n", gap(), gap()));
+            text.push_str(&format!("tags {{{}call,{}sms }}\nscore fit {{", gap(), gap()));
+            for (points, condition) in &score_lines {
+                text.push_str(&format!("{}{points:+}{}when {condition}", gap(), gap()));
+            }
+            text.push_str("\n}\n");
             for (index, (condition, named, clause, commented)) in rules.iter().enumerate() {
                 if *named {
                     text.push_str(&format!("rule r{index}:{}", gap()));
                 }
+                let condition = if index % 3 == 1 {
+                    format!("fit >= 5 and ({condition})")
+                } else {
+                    condition.clone()
+                };
                 text.push_str(&format!("when{}{condition}{}->{}", gap(), gap(), gap()));
                 text.push_str(if index % 2 == 0 { "pool desk else queue review" } else { "queue review" });
                 match clause {
                     0 => text.push_str(&format!("{}within 15m", gap())),
                     1 => text.push_str(&format!("{}within 1h{}escalate review after 2h", gap(), gap())),
+                    2 => text.push_str(&format!("{}tag sms,{}call", gap(), gap())),
                     _ => {}
                 }
                 if *commented {

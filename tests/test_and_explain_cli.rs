@@ -369,3 +369,40 @@ fn fmt_leaves_a_file_with_syntax_errors_untouched() {
     assert!(text(&output.stderr).contains("has syntax errors; it was not formatted"));
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), text_before);
 }
+
+/// `explain` lists the lines of each score that added points, with the lead's values, and says
+/// the score's value where a rule's comparison failed; `test` checks `expect score` and
+/// `expect tag`, and a wrong expectation says what the lead got.
+#[test]
+fn explain_and_test_show_scores_and_tags() {
+    let policy = "tests/fixtures/route/scores_and_tags/policy.route";
+    let lead = r#"{"id":"L-2","employees":80,"content_views":7,"icp":false,"email_domain":"gmail.com","created_at":"2026-11-23T10:01:00+01:00"}"#;
+    let output = switchboard(&["explain", policy, "--lead", lead], root());
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains("hot (line 33): no, `fit_score >= 50`: the lead's `fit_score` is -15"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!("explain_scores", stdout);
+
+    let dir = std::env::temp_dir().join(format!("switchboard-score-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text_of_policy = std::fs::read_to_string(root().join(policy)).unwrap();
+    text_of_policy.push_str(
+        "test \"a big ICP account is hot, with a call and a task\" {\n  \
+         lead { id: \"t1\", employees: 800, content_views: 0, icp: true, email_domain: \"acme.com\", created_at: 2026-11-23T10:00:00Z }\n  \
+         expect pool senior score fit_score 55 score engagement 0 tag call tag create_task\n}\n\
+         test \"a wrong score and a missing tag\" {\n  \
+         lead { id: \"t2\", employees: 80, content_views: 7, icp: false, email_domain: \"gmail.com\", created_at: 2026-11-23T10:00:00Z }\n  \
+         expect pool juniors score fit_score 15 tag call\n}\n",
+    );
+    std::fs::write(dir.join("scores.route"), &text_of_policy).unwrap();
+    let output = switchboard(&["test", "scores.route"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("pass  a big ICP account is hot"), "{stdout}");
+    assert!(stdout.contains("expected score `fit_score` 15, got -15"), "{stdout}");
+    assert!(stdout.contains("expected tag `call`, got `email_first`"), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -483,3 +483,72 @@ fn hours_with_nobody_on_shift_are_warned_in_the_editor() {
     assert_eq!(after["diagnostics"], json!([]), "{after}");
     client.shutdown();
 }
+
+/// Scores and tags in the editor: completion offers the score in a condition and the declared
+/// tags after `tag`, hover shows a score's lines and range, renaming a score or a tag renames
+/// every use (conditions, tests), and an unknown tag is an error with a did-you-mean.
+#[test]
+fn scores_and_tags_are_completed_explained_and_renamed() {
+    let mut client = Client::start("scores");
+    let text = "schema lead { id: string  employees: int  icp: bool }\n\
+                pool senior { members anna }\n\
+                queue nurture\n\
+                score fit_score {\n  +30 when employees >= 500\n  +25 when icp = true\n}\n\
+                tags { call, sms }\n\
+                rule hot: when fit_score >= 50 -> pool senior tag call\n\
+                otherwise -> queue nurture tag sms\n\
+                test \"big ICP accounts are hot\" {\n  lead { id: \"t1\", employees: 800, icp: true }\n  expect pool senior score fit_score 55 tag call\n}\n";
+    let uri = client.open("scores.route", text);
+    let published = client.diagnostics(&uri);
+    assert_eq!(published["diagnostics"], json!([]), "{published}");
+    // A condition offers the score beside the fields; after `fit_score`, the comparisons.
+    let offered = labels(&client.result("textDocument/completion", after(&uri, text, "rule hot: when ")));
+    for label in ["fit_score", "employees", "icp"] {
+        assert!(offered.iter().any(|l| l == label), "{label} not in {offered:?}");
+    }
+    let operators = labels(&client.result("textDocument/completion", after(&uri, text, "when fit_score ")));
+    assert!(operators.iter().any(|l| l == ">="), "{operators:?}");
+    // After `tag`, the declared tags.
+    let tags = labels(&client.result("textDocument/completion", after(&uri, text, "pool senior tag ")));
+    assert_eq!(tags, vec!["call", "sms"]);
+    // Hover on a use of the score shows its lines, its range and the rules that read it.
+    let hover = client.result("textDocument/hover", at(&uri, text, "fit_score", "when fit_score"));
+    let shown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(shown.contains("+30 when employees >= 500\n+25 when icp = true"), "{shown}");
+    assert!(shown.contains("Between 0 and 55."), "{shown}");
+    assert!(shown.contains("Read by `hot`."), "{shown}");
+    // Renaming the score renames its declaration, the rule's condition and the test.
+    let mut params = at(&uri, text, "fit_score", "when fit_score");
+    params["newName"] = json!("fit");
+    let edit = client.result("textDocument/rename", params);
+    let renamed = apply_edits(text, edit["changes"][&uri].as_array().unwrap());
+    assert!(renamed.contains("score fit {"), "{renamed}");
+    assert!(renamed.contains("when fit >= 50"), "{renamed}");
+    assert!(renamed.contains("score fit 55"), "{renamed}");
+    assert!(!renamed.contains("fit_score"), "{renamed}");
+    // A score may not take a field's name.
+    let mut params = at(&uri, text, "fit_score", "when fit_score");
+    params["newName"] = json!("employees");
+    let refused = client.request("textDocument/rename", params);
+    assert!(refused["error"].is_object(), "{refused}");
+    // Renaming a tag renames the declaration, the rules and the expectation.
+    let mut params = at(&uri, text, "call", "tags { call");
+    params["newName"] = json!("phone");
+    let edit = client.result("textDocument/rename", params);
+    let renamed = apply_edits(text, edit["changes"][&uri].as_array().unwrap());
+    assert!(renamed.contains("tags { phone, sms }"), "{renamed}");
+    assert!(renamed.contains("pool senior tag phone"), "{renamed}");
+    assert!(renamed.contains("tag phone\n}"), "{renamed}");
+    // A misspelt tag: an error at the tag, with the right one suggested.
+    let misspelt = text.replace("queue nurture tag sms", "queue nurture tag smss");
+    client.change(&uri, 2, &misspelt);
+    let after_change = client.diagnostics_for_version(&uri, 2);
+    let diagnostics = after_change["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{after_change}");
+    assert_eq!(diagnostics[0]["code"], "unknown-tag");
+    assert!(
+        diagnostics[0]["message"].as_str().unwrap().contains("did you mean `sms`?"),
+        "{after_change}"
+    );
+    client.shutdown();
+}

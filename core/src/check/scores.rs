@@ -46,7 +46,7 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("conditions could not tell the two apart")
                     .with_related(field.name.span, "the field")
-                    .with_help("rename the score, e.g. `score_` plus the field's name"),
+                    .with_help(format!("rename the score, e.g. `{}_score`", score.name.name)),
                 );
                 continue;
             }
