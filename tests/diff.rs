@@ -81,7 +81,10 @@ fn a_change_of_points_moves_leads_and_shows_both_scores() {
     let (_, json, _) = diff("score_points", &["--format", "json"]);
     let summary: Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
     let region = &summary["summary"]["changes"][0]["regions"][0];
-    assert_eq!(region["scores"]["fit_score"], serde_json::json!({"old": 75, "new": 65}));
+    assert_eq!(
+        region["scores"]["fit_score"],
+        serde_json::json!({"old": 75, "new": 65})
+    );
 }
 
 #[test]

@@ -107,13 +107,30 @@ proptest! {
 /// as well as fields.
 fn scored_policy_text() -> impl Strategy<Value = String> {
     shape(SIZES).prop_flat_map(|shape| {
-        let line = (-40i64..=40, condition(&shape, Sizes { depth: 1, atoms: 3, ..SIZES }));
+        let line = (
+            -40i64..=40,
+            condition(
+                &shape,
+                Sizes {
+                    depth: 1,
+                    atoms: 3,
+                    ..SIZES
+                },
+            ),
+        );
         let score = prop::collection::vec(line, 1..=5);
         let rule = (
             0usize..2,
             prop::sample::select(vec![">=", "<", "=", "!="]),
             -60i64..=60,
-            prop::option::of(condition(&shape, Sizes { depth: 1, atoms: 3, ..SIZES })),
+            prop::option::of(condition(
+                &shape,
+                Sizes {
+                    depth: 1,
+                    atoms: 3,
+                    ..SIZES
+                },
+            )),
         );
         (
             Just(shape.clone()),
@@ -132,8 +149,12 @@ fn scored_policy_text() -> impl Strategy<Value = String> {
                     text.push_str("}\n");
                 }
                 for (index, (score, op, value, also)) in rules.iter().enumerate() {
-                    let also = also.as_ref().map_or(String::new(), |c| format!(" and ({c})"));
-                    text.push_str(&format!("rule r{index}: when s{score} {op} {value}{also} -> queue q\n"));
+                    let also = also
+                        .as_ref()
+                        .map_or(String::new(), |c| format!(" and ({c})"));
+                    text.push_str(&format!(
+                        "rule r{index}: when s{score} {op} {value}{also} -> queue q\n"
+                    ));
                 }
                 if otherwise {
                     text.push_str("otherwise -> queue q\n");
@@ -158,7 +179,9 @@ fn naive_holds(
         ExprKind::Not(inner) => !naive_holds(policy, inner, lead, context),
         ExprKind::Compare { field, op, value } if policy.score_id(&field.name).is_some() => {
             let score = policy.score_value(policy.score_id(&field.name).unwrap(), lead, context);
-            let ValueKind::Number(Number::Int(point)) = value.kind else { panic!("an int") };
+            let ValueKind::Number(Number::Int(point)) = value.kind else {
+                panic!("an int")
+            };
             match op.value {
                 CmpOp::Eq => score == point,
                 CmpOp::Ne => score != point,
@@ -177,10 +200,13 @@ fn naive_first_match(
     lead: &switchboard::model::Lead,
     context: &EvalContext,
 ) -> Option<usize> {
-    policy.rules.iter().position(|rule| match &rule.syntax.condition {
-        Some(expr) => naive_holds(policy, expr, lead, context),
-        None => true,
-    })
+    policy
+        .rules
+        .iter()
+        .position(|rule| match &rule.syntax.condition {
+            Some(expr) => naive_holds(policy, expr, lead, context),
+            None => true,
+        })
 }
 
 proptest! {

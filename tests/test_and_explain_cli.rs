@@ -401,8 +401,17 @@ fn explain_and_test_show_scores_and_tags() {
     let output = switchboard(&["test", "scores.route"], &dir);
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("pass  a big ICP account is hot"), "{stdout}");
-    assert!(stdout.contains("expected score `fit_score` 15, got -15"), "{stdout}");
-    assert!(stdout.contains("expected tag `call`, got `email_first`"), "{stdout}");
+    assert!(
+        stdout.contains("pass  a big ICP account is hot"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expected score `fit_score` 15, got -15"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("expected tag `call`, got `email_first`"),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -243,7 +243,11 @@ impl Explain<'_> {
                                 .get(line.condition_span.start..line.condition_span.end)
                                 .unwrap_or_default(),
                         );
-                        Some((line.points, condition, values_read(policy, &line.cond, lead)))
+                        Some((
+                            line.points,
+                            condition,
+                            values_read(policy, &line.cond, lead),
+                        ))
                     })
                     .collect();
                 Some(ScoreExplained {

@@ -279,9 +279,7 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         ("->" | "else", "owner") => Context::Nothing,
         (_, "escalate") => Context::Targets,
         (_, "within" | "after") => Context::Duration,
-        (_, "tag") if arrow_seen => Context::Tags {
-            taken: Vec::new(),
-        },
+        (_, "tag") if arrow_seen => Context::Tags { taken: Vec::new() },
         (_, ",") if arrow_seen && clause_is_tag(text, tokens) => Context::Tags {
             taken: tags_so_far(text, tokens),
         },
@@ -343,7 +341,9 @@ fn item_start(text: &str, offset: usize) -> usize {
         let rest = trimmed[word.len()..].trim_start();
         let opens_block = match word.as_str() {
             "score" => {
-                let name_len = rest.find(|ch: char| !lexer::is_word_char(ch)).unwrap_or(rest.len());
+                let name_len = rest
+                    .find(|ch: char| !lexer::is_word_char(ch))
+                    .unwrap_or(rest.len());
                 name_len > 0 && rest[name_len..].trim_start().starts_with('{')
             }
             "tags" => rest.starts_with('{'),
@@ -517,7 +517,12 @@ fn items(
             );
         }
         Context::Rules => names_of(&mut out, &names.rules, CompletionItemKind::FUNCTION, "rule"),
-        Context::Scores => names_of(&mut out, &names.scores, CompletionItemKind::VARIABLE, "score: int"),
+        Context::Scores => names_of(
+            &mut out,
+            &names.scores,
+            CompletionItemKind::VARIABLE,
+            "score: int",
+        ),
         Context::Tags { taken } => {
             for tag in names.tags.iter().filter(|tag| !taken.contains(tag)) {
                 out.push(tag, CompletionItemKind::CONSTANT, "tag");
@@ -785,7 +790,11 @@ fn fields(out: &mut Items, names: &Names) {
         };
         out.push(field, CompletionItemKind::FIELD, &detail);
     }
-    for score in names.scores.iter().filter(|s| !names.fields.contains_key(*s)) {
+    for score in names
+        .scores
+        .iter()
+        .filter(|s| !names.fields.contains_key(*s))
+    {
         out.push(score, CompletionItemKind::VARIABLE, "score: int");
     }
 }
@@ -872,7 +881,11 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
         "score ${1:name} {\n  +${2:10} when ${3:condition}\n}",
         "a score: points for the lines that hold",
     ),
-    ("tags", "tags { ${1:name} }", "the tags rules may add to decisions"),
+    (
+        "tags",
+        "tags { ${1:name} }",
+        "the tags rules may add to decisions",
+    ),
     (
         "calendar",
         "calendar ${1:name} { timezone ${2:Europe/Berlin}  hours ${3:mon-fri} ${4:09:00-18:00} }",

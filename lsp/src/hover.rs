@@ -221,7 +221,11 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
                 .iter()
                 .find(|score| score.name.name == id.name)?;
             let source = policy_text(analysis);
-            let _ = writeln!(text, "**score `{}`**: an int, the sum of the points of the lines that hold (0 when none does)\n", id.name);
+            let _ = writeln!(
+                text,
+                "**score `{}`**: an int, the sum of the points of the lines that hold (0 when none does)\n",
+                id.name
+            );
             let _ = writeln!(text, "```switchboard");
             for line in &score.lines {
                 let _ = writeln!(text, "{}", slice(source, line.span).trim_end());
@@ -229,7 +233,10 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
             let _ = writeln!(text, "```");
             let (low, high) = score.lines.iter().fold((0i64, 0i64), |(low, high), line| {
                 let points = line.points.value;
-                (low.saturating_add(points.min(0)), high.saturating_add(points.max(0)))
+                (
+                    low.saturating_add(points.min(0)),
+                    high.saturating_add(points.max(0)),
+                )
             });
             let _ = write!(text, "Between {low} and {high}.");
             let readers = rules_using(analysis, policy, id);

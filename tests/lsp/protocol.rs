@@ -502,19 +502,37 @@ fn scores_and_tags_are_completed_explained_and_renamed() {
     let published = client.diagnostics(&uri);
     assert_eq!(published["diagnostics"], json!([]), "{published}");
     // A condition offers the score beside the fields; after `fit_score`, the comparisons.
-    let offered = labels(&client.result("textDocument/completion", after(&uri, text, "rule hot: when ")));
+    let offered = labels(&client.result(
+        "textDocument/completion",
+        after(&uri, text, "rule hot: when "),
+    ));
     for label in ["fit_score", "employees", "icp"] {
-        assert!(offered.iter().any(|l| l == label), "{label} not in {offered:?}");
+        assert!(
+            offered.iter().any(|l| l == label),
+            "{label} not in {offered:?}"
+        );
     }
-    let operators = labels(&client.result("textDocument/completion", after(&uri, text, "when fit_score ")));
+    let operators = labels(&client.result(
+        "textDocument/completion",
+        after(&uri, text, "when fit_score "),
+    ));
     assert!(operators.iter().any(|l| l == ">="), "{operators:?}");
     // After `tag`, the declared tags.
-    let tags = labels(&client.result("textDocument/completion", after(&uri, text, "pool senior tag ")));
+    let tags = labels(&client.result(
+        "textDocument/completion",
+        after(&uri, text, "pool senior tag "),
+    ));
     assert_eq!(tags, vec!["call", "sms"]);
     // Hover on a use of the score shows its lines, its range and the rules that read it.
-    let hover = client.result("textDocument/hover", at(&uri, text, "fit_score", "when fit_score"));
+    let hover = client.result(
+        "textDocument/hover",
+        at(&uri, text, "fit_score", "when fit_score"),
+    );
     let shown = hover["contents"]["value"].as_str().unwrap_or_default();
-    assert!(shown.contains("+30 when employees >= 500\n+25 when icp = true"), "{shown}");
+    assert!(
+        shown.contains("+30 when employees >= 500\n+25 when icp = true"),
+        "{shown}"
+    );
     assert!(shown.contains("Between 0 and 55."), "{shown}");
     assert!(shown.contains("Read by `hot`."), "{shown}");
     // Renaming the score renames its declaration, the rule's condition and the test.
@@ -547,7 +565,10 @@ fn scores_and_tags_are_completed_explained_and_renamed() {
     assert_eq!(diagnostics.len(), 1, "{after_change}");
     assert_eq!(diagnostics[0]["code"], "unknown-tag");
     assert!(
-        diagnostics[0]["message"].as_str().unwrap().contains("did you mean `sms`?"),
+        diagnostics[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `sms`?"),
         "{after_change}"
     );
     client.shutdown();

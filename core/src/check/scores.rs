@@ -33,11 +33,12 @@ impl<'a> Checker<'a> {
                     .with_help("split it into two scores and compare their sum in the rules, or merge lines that give the same points"),
                 );
             }
-            if let Some(field) = file
-                .schemas
-                .first()
-                .and_then(|schema| schema.fields.iter().find(|f| f.name.name == score.name.name))
-            {
+            if let Some(field) = file.schemas.first().and_then(|schema| {
+                schema
+                    .fields
+                    .iter()
+                    .find(|f| f.name.name == score.name.name)
+            }) {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateName,
@@ -46,7 +47,10 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("conditions could not tell the two apart")
                     .with_related(field.name.span, "the field")
-                    .with_help(format!("rename the score, e.g. `{}_score`", score.name.name)),
+                    .with_help(format!(
+                        "rename the score, e.g. `{}_score`",
+                        score.name.name
+                    )),
                 );
                 continue;
             }
@@ -121,7 +125,11 @@ impl<'a> Checker<'a> {
         if self.reading_score.is_some() || !self.scores.contains_key(name.name.as_str()) {
             return false;
         }
-        let always = if negated { "always false" } else { "always true" };
+        let always = if negated {
+            "always false"
+        } else {
+            "always true"
+        };
         self.report(
             Diagnostic::new(
                 Code::AlwaysSet,

@@ -209,7 +209,11 @@ fn scores_note(region: &Region) -> String {
     if region.scores.is_empty() {
         return String::new();
     }
-    let shown: Vec<String> = region.scores.iter().map(super::ScoreShift::describe).collect();
+    let shown: Vec<String> = region
+        .scores
+        .iter()
+        .map(super::ScoreShift::describe)
+        .collect();
     format!(" ({})", shown.join(", "))
 }
 

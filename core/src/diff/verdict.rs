@@ -281,7 +281,8 @@ impl ChangeKind {
                         .map(|r| r.escalations.clone())
                         .unwrap_or_default()
                 };
-                let tags = |r: &Option<Routing>| r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
+                let tags =
+                    |r: &Option<Routing>| r.as_ref().map(|r| r.tags.clone()).unwrap_or_default();
                 ChangeKind::Routing {
                     destination: actions(a) != actions(b),
                     sla: SlaChange::between(within(a), within(b)),

@@ -104,7 +104,11 @@ fn dead_score_lines(policy: &Policy, config: &AnalysisConfig, out: &mut Vec<Diag
 
 /// An example lead as messages show it: its JSON, then the scores that `read` names with their
 /// values for this lead (`{"id": "1", ...} (fit_score 45)`).
-pub fn example_text(policy: &Policy, example: &super::example::Example, read: &[ScoreId]) -> String {
+pub fn example_text(
+    policy: &Policy,
+    example: &super::example::Example,
+    read: &[ScoreId],
+) -> String {
     if read.is_empty() {
         return example.json.clone();
     }
@@ -131,7 +135,10 @@ pub fn rule_scores(policy: &Policy, rule: &crate::model::RuleDef) -> Vec<ScoreId
     let mut names = Vec::new();
     let is_score = |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
     crate::model::scores::scores_read(condition, &is_score, &mut names);
-    let mut ids: Vec<ScoreId> = names.iter().filter_map(|name| policy.score_id(name)).collect();
+    let mut ids: Vec<ScoreId> = names
+        .iter()
+        .filter_map(|name| policy.score_id(name))
+        .collect();
     ids.sort_unstable();
     ids
 }

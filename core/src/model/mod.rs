@@ -13,10 +13,10 @@ use crate::span::Span;
 pub use crate::syntax::ast::Period;
 use crate::syntax::ast::{self, CmpOp, ExprKind, Number, PolicyFile, ValueKind};
 use jiff::Timestamp;
+pub use scores::{MAX_SCORE_LINES, ScoreDef, ScoreId, ScoreLineDef};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
-pub use scores::{MAX_SCORE_LINES, ScoreDef, ScoreId, ScoreLineDef};
 pub use types::FieldType;
 
 /// Index of a schema field.
@@ -673,7 +673,8 @@ impl Policy {
             };
             if let Some(expr) = &rule.condition {
                 let mut read = Vec::new();
-                let is_score = |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
+                let is_score =
+                    |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
                 scores::scores_read(expr, &is_score, &mut read);
                 for name in read {
                     if let Some(id) = policy.score_id(name)

@@ -141,14 +141,27 @@ impl Policy {
     }
 
     /// `score OP value` as a condition over the score's lines.
-    pub(super) fn score_compare(&self, score: ScoreId, op: CmpOp, value: &ast::Value) -> Option<Cond> {
+    pub(super) fn score_compare(
+        &self,
+        score: ScoreId,
+        op: CmpOp,
+        value: &ast::Value,
+    ) -> Option<Cond> {
         let point = score_literal(value)?;
         Some(self.score_cond(score, &Sums::of_comparison(op, point)))
     }
 
     /// `score [not] in { values }` as a condition over the score's lines.
-    pub(super) fn score_in(&self, score: ScoreId, values: &[ast::Value], negated: bool) -> Option<Cond> {
-        let points = values.iter().map(score_literal).collect::<Option<Vec<_>>>()?;
+    pub(super) fn score_in(
+        &self,
+        score: ScoreId,
+        values: &[ast::Value],
+        negated: bool,
+    ) -> Option<Cond> {
+        let points = values
+            .iter()
+            .map(score_literal)
+            .collect::<Option<Vec<_>>>()?;
         let sums = Sums::of_points(points);
         Some(self.score_cond(score, &if negated { sums.complement() } else { sums }))
     }
@@ -185,12 +198,24 @@ fn expand(
     }
     let Some(line) = def.lines.get(index) else {
         // Unreachable: past the last line the interval is one sum, which `decide` settles.
-        return if accepts.contains(sum) { Cond::True } else { Cond::False };
+        return if accepts.contains(sum) {
+            Cond::True
+        } else {
+            Cond::False
+        };
     };
     if let Some(known) = memo.get(&(index, sum)) {
         return known.clone();
     }
-    let with = expand(def, index + 1, sum + i128::from(line.points), low, high, accepts, memo);
+    let with = expand(
+        def,
+        index + 1,
+        sum + i128::from(line.points),
+        low,
+        high,
+        accepts,
+        memo,
+    );
     let without = expand(def, index + 1, sum, low, high, accepts, memo);
     let cond = if with == without {
         with
@@ -213,7 +238,11 @@ fn score_literal(value: &ast::Value) -> Option<i128> {
 }
 
 /// The scores a condition reads, by name, each once in the order first read.
-pub fn scores_read<'e>(expr: &'e ast::Expr, is_score: &dyn Fn(&str) -> bool, out: &mut Vec<&'e str>) {
+pub fn scores_read<'e>(
+    expr: &'e ast::Expr,
+    is_score: &dyn Fn(&str) -> bool,
+    out: &mut Vec<&'e str>,
+) {
     match &expr.kind {
         ExprKind::And(parts) | ExprKind::Or(parts) => {
             for part in parts {
@@ -221,7 +250,9 @@ pub fn scores_read<'e>(expr: &'e ast::Expr, is_score: &dyn Fn(&str) -> bool, out
             }
         }
         ExprKind::Not(inner) => scores_read(inner, is_score, out),
-        ExprKind::Compare { field, .. } | ExprKind::In { field, .. } | ExprKind::IsSet { field, .. } => {
+        ExprKind::Compare { field, .. }
+        | ExprKind::In { field, .. }
+        | ExprKind::IsSet { field, .. } => {
             if is_score(&field.name) && !out.contains(&field.name.as_str()) {
                 out.push(&field.name);
             }

@@ -7,6 +7,9 @@ use super::reader::LeadError;
 use crate::model::time::LocalTime;
 
 /// The result of routing one input line.
+// `Decided` is the common case by far: boxing it to even the variants' sizes would allocate
+// once more for every lead routed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// A decision: made now, or recorded earlier for the same lead (`duplicate`).

@@ -451,7 +451,10 @@ impl<'a> Router<'a> {
             .iter()
             .filter_map(|&score| {
                 let def = self.policy.scores.get(score)?;
-                Some((def.name.clone(), self.policy.score_value(score, lead, &context)))
+                Some((
+                    def.name.clone(),
+                    self.policy.score_value(score, lead, &context),
+                ))
             })
             .collect();
         let Some(rule) = rule else {

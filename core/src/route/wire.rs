@@ -412,7 +412,9 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
             .iter()
             .map(|(score, value)| value.as_i64().map(|value| (score.clone(), value)))
             .collect::<Option<_>>()
-            .ok_or_else(|| WireError("`scores` holds a value that is not a whole number".to_string()))?,
+            .ok_or_else(|| {
+                WireError("`scores` holds a value that is not a whole number".to_string())
+            })?,
         Some(_) => return Err(WireError("`scores` is not an object".to_string())),
     };
     Ok(Decision {

@@ -206,10 +206,13 @@ fn check_expectation(expectation: &ExpectationKind, routed: &Routed<'_>) -> Opti
                     "expected score `{}` {}, got {actual}",
                     score.name, value.value
                 ),
-                None => format!("expected score `{}`, which the policy does not have", score.name),
+                None => format!(
+                    "expected score `{}`, which the policy does not have",
+                    score.name
+                ),
             })
         }
-        ExpectationKind::Tag(tag) => (!decision.tags.iter().any(|t| *t == tag.name)).then(|| {
+        ExpectationKind::Tag(tag) => (!decision.tags.contains(&tag.name)).then(|| {
             if decision.tags.is_empty() {
                 format!("expected tag `{}`, got no tags", tag.name)
             } else {

@@ -73,7 +73,9 @@ impl Lowerer<'_> {
                 self.errors.push(
                     Diagnostic::new(Code::InvalidLiteral, span, "number too large")
                         .with_label("points are at most a trillion either way")
-                        .with_help(format!("write a number between -{MAX_POINTS} and {MAX_POINTS}")),
+                        .with_help(format!(
+                            "write a number between -{MAX_POINTS} and {MAX_POINTS}"
+                        )),
                 );
                 if negative { -MAX_POINTS } else { MAX_POINTS }
             }
