@@ -102,6 +102,17 @@ fn a_change_of_tags_alone_is_a_change_of_its_own_kind() {
     assert_eq!(change["destination"], false);
     assert_eq!(change["old"]["tags"], serde_json::json!(["call"]));
     assert_eq!(change["new"]["tags"], serde_json::json!(["sms"]));
+    // Real leads too: the Google lead keeps its pool and changes; the others do not.
+    let (code, stdout, _) = diff("tags_only", &["--leads", "leads.ndjson", "--now", NOW]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("changed:   1 (33.3%): 1 routing"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pool sdr  pool sdr  tags call -> sms      1  G-1"),
+        "{stdout}"
+    );
 }
 
 #[test]

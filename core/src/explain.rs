@@ -48,7 +48,11 @@ pub struct Explanation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoreExplained {
     pub name: String,
+    /// The value the decision reports (for a recorded decision, as recorded).
     pub value: i64,
+    /// The value this policy gives the lead now, when it differs from `value` (the points
+    /// changed since the decision was recorded); the lines are this policy's.
+    pub now: Option<i64>,
     /// Each line that held: its points, its condition as written, and the lead's values of the
     /// fields it reads (`employees 800`).
     pub lines: Vec<(i64, String, String)>,
@@ -230,7 +234,7 @@ impl Explain<'_> {
         decision
             .scores
             .iter()
-            .filter_map(|(name, _)| {
+            .filter_map(|(name, value)| {
                 let id = policy.score_id(name)?;
                 let def = policy.scores.get(id)?;
                 let lines = policy
@@ -250,9 +254,11 @@ impl Explain<'_> {
                         ))
                     })
                     .collect();
+                let now = policy.score_value(id, lead, &context);
                 Some(ScoreExplained {
                     name: name.clone(),
-                    value: policy.score_value(id, lead, &context),
+                    value: *value,
+                    now: (now != *value).then_some(now),
                     lines,
                 })
             })
@@ -444,7 +450,18 @@ pub fn render_human(explanation: &Explanation) -> String {
                 out.push_str("  no rule matches this lead\n");
             }
             for score in &explanation.scores {
-                let _ = writeln!(out, "score {} = {}:", score.name, score.value);
+                match score.now {
+                    None => {
+                        let _ = writeln!(out, "score {} = {}:", score.name, score.value);
+                    }
+                    Some(now) => {
+                        let _ = writeln!(
+                            out,
+                            "score {} = {} when decided; this version of the policy gives {now}:",
+                            score.name, score.value
+                        );
+                    }
+                }
                 if score.lines.is_empty() {
                     out.push_str("  no line holds\n");
                 }

@@ -15,6 +15,8 @@ pub enum Context {
     Item,
     /// A condition starts: fields, `not`, `inside`, `outside`.
     ConditionStart,
+    /// A condition in a score's line starts: as in a rule, but no score (a score reads fields).
+    ScoreLineCondition,
     /// After a field in a condition: operators.
     Operator {
         field: String,
@@ -164,7 +166,7 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
         }
         Group::Enum | Group::Tags => Context::Nothing,
         Group::Score => match (second, last) {
-            (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
+            (_, "when" | "and" | "or" | "not" | "(") => Context::ScoreLineCondition,
             (field, "=" | "!=") => Context::Value {
                 field: field.to_string(),
                 taken: Vec::new(),
@@ -279,7 +281,16 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         ("->" | "else", "owner") => Context::Nothing,
         (_, "escalate") => Context::Targets,
         (_, "within" | "after") => Context::Duration,
-        (_, "tag") if arrow_seen => Context::Tags { taken: Vec::new() },
+        // `tag` after a complete action or clause; `owner of tag` names a field called `tag`.
+        (after, "tag")
+            if arrow_seen
+                && !matches!(
+                    after,
+                    "of" | "pool" | "queue" | "rep" | "->" | "else" | "escalate"
+                ) =>
+        {
+            Context::Tags { taken: Vec::new() }
+        }
         (_, ",") if arrow_seen && clause_is_tag(text, tokens) => Context::Tags {
             taken: tags_so_far(text, tokens),
         },
@@ -383,10 +394,10 @@ fn groups(text: &str, tokens: &[Token]) -> Vec<Group> {
                 (_, "pool", _) => Group::Pool,
                 (_, "calendar", _) => Group::Calendar,
                 (_, "test", _) => Group::Test,
-                (_, "score", _) => Group::Score,
-                (_, _, "tags") => Group::Tags,
                 (field, "not", "in") => Group::In(field.to_string()),
                 (_, field, "in") => Group::In(field.to_string()),
+                (_, "score", _) => Group::Score,
+                (_, _, "tags") => Group::Tags,
                 _ => Group::Paren,
             }),
             "(" => stack.push(if before(1) == "weighted" {
@@ -496,7 +507,8 @@ fn items(
                 out.snippet(label, snippet, detail);
             }
         }
-        Context::ConditionStart => condition_starts(&mut out, names),
+        Context::ConditionStart => condition_starts(&mut out, names, true),
+        Context::ScoreLineCondition => condition_starts(&mut out, names, false),
         Context::Operator { field } => operators(&mut out, names, field),
         Context::Value { field, taken } => values(&mut out, names, field, taken),
         Context::Action => actions(&mut out),
@@ -590,9 +602,10 @@ fn items(
     out.items
 }
 
-/// What may start a condition: the fields, `not`, `inside` and `outside`.
-fn condition_starts(out: &mut Items, names: &Names) {
-    fields(out, names);
+/// What may start a condition: the fields (and the scores, in a rule), `not`, `inside` and
+/// `outside`.
+fn condition_starts(out: &mut Items, names: &Names, scores: bool) {
+    fields(out, names, scores);
     out.keyword("not", "negates the next condition");
     out.keyword(
         "inside",
@@ -777,7 +790,7 @@ fn expect_clauses(out: &mut Items) {
     }
 }
 
-fn fields(out: &mut Items, names: &Names) {
+fn fields(out: &mut Items, names: &Names, scores: bool) {
     for (field, shape) in &names.fields {
         let detail = match &shape.variants {
             Some(variants) => format!("enum {{ {} }}", variants.join(", ")),
@@ -790,11 +803,11 @@ fn fields(out: &mut Items, names: &Names) {
         };
         out.push(field, CompletionItemKind::FIELD, &detail);
     }
-    for score in names
+    let scores = names
         .scores
         .iter()
-        .filter(|s| !names.fields.contains_key(*s))
-    {
+        .filter(|s| scores && !names.fields.contains_key(*s));
+    for score in scores {
         out.push(score, CompletionItemKind::VARIABLE, "score: int");
     }
 }

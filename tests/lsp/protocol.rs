@@ -512,6 +512,10 @@ fn scores_and_tags_are_completed_explained_and_renamed() {
             "{label} not in {offered:?}"
         );
     }
+    // A score's line reads fields only: no score is offered there.
+    let in_line = labels(&client.result("textDocument/completion", after(&uri, text, "+30 when ")));
+    assert!(in_line.iter().any(|l| l == "employees"), "{in_line:?}");
+    assert!(!in_line.iter().any(|l| l == "fit_score"), "{in_line:?}");
     let operators = labels(&client.result(
         "textDocument/completion",
         after(&uri, text, "when fit_score "),

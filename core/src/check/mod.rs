@@ -59,6 +59,9 @@ pub fn check_tests_against(policy: &PolicyFile, tests: &PolicyFile) -> Vec<Diagn
         .chain(tests.calendars.iter().map(|c| c.name.span))
         .chain(tests.pools.iter().map(|p| p.name.span))
         .chain(tests.queues.iter().map(|q| q.name.span))
+        .chain(tests.reps.iter().map(|r| r.name.span))
+        .chain(tests.scores.iter().map(|s| s.name.span))
+        .chain(tests.tags.iter().map(|t| t.keyword_span))
         .chain(tests.rules.iter().map(|r| r.head_span()));
     for span in declarations {
         diagnostics.push(
@@ -130,6 +133,8 @@ pub(crate) struct Checker<'a> {
     pub(crate) tags_declared: bool,
     /// The score whose lines are being checked (a line may not read a score).
     pub(crate) reading_score: Option<&'a str>,
+    /// Whether a condition's operand is being looked up (unknown names then suggest scores).
+    pub(crate) in_condition: bool,
     /// Names declared by broken items, by kind.
     pub(crate) broken_names: BTreeMap<&'a str, ItemKind>,
     /// Whether some pool failed to parse, so its members are unknown.
@@ -162,6 +167,7 @@ impl<'a> Checker<'a> {
             tags: Vec::new(),
             tags_declared: false,
             reading_score: None,
+            in_condition: false,
             broken_names,
             pool_broken,
         }

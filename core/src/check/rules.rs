@@ -356,6 +356,20 @@ impl<'a> Checker<'a> {
         );
     }
 
+    /// Looks up what a condition reads: a field, else (in a rule) a score as a required `int`.
+    /// Reports `unknown-field` as [`Self::field`] does, suggesting scores too.
+    fn operand(&mut self, field: &Ident) -> Option<FieldInfo> {
+        if self.fields.as_ref()?.get(field.name.as_str()).is_none()
+            && let Some(score) = self.score_as_field(field)
+        {
+            return score;
+        }
+        self.in_condition = true;
+        let info = self.field(field);
+        self.in_condition = false;
+        info
+    }
+
     /// Looks a field up; reports `unknown-field` (once per use) when it is not in the schema.
     /// Returns `None` for unknown fields and when there is no schema to look in.
     fn field(&mut self, field: &Ident) -> Option<FieldInfo> {
@@ -363,19 +377,24 @@ impl<'a> Checker<'a> {
         if let Some(info) = fields.get(field.name.as_str()) {
             return Some(info.clone());
         }
-        if let Some(score) = self.score_as_field(field) {
-            return score;
-        }
-        let fields = self.fields.as_ref()?;
         if self.broken_fields.contains(field.name.as_str()) {
             return None;
         }
-        let scores: Vec<&str> = if self.reading_score.is_none() {
+        let scores: Vec<&str> = if self.in_condition && self.reading_score.is_none() {
             self.scores.keys().copied().collect()
         } else {
             Vec::new()
         };
-        let help = did_you_mean(&field.name, fields.keys().copied().chain(scores));
+        let help = if self.scores.contains_key(field.name.as_str()) {
+            // A score outside a condition: a test's lead, `owner of`, `previous rep of`.
+            Some(format!(
+                "`{0}` is a score: it is computed from the lead's fields, never given (a test \
+                 checks it with `expect score {0} N`)",
+                field.name
+            ))
+        } else {
+            did_you_mean(&field.name, fields.keys().copied().chain(scores))
+        };
         self.report(
             Diagnostic::new(
                 Code::UnknownField,
@@ -401,7 +420,7 @@ impl<'a> Checker<'a> {
                 if self.score_is_set(field, expr.span, *negated) {
                     return;
                 }
-                if let Some(info) = self.field(field)
+                if let Some(info) = self.operand(field)
                     && !info.optional
                 {
                     let always = if *negated {
@@ -429,7 +448,7 @@ impl<'a> Checker<'a> {
                 }
             }
             ExprKind::Compare { field, op, value } => {
-                let Some(info) = self.field(field) else {
+                let Some(info) = self.operand(field) else {
                     return;
                 };
                 if op.value.is_ordering() && !info.ty.is_ordered() {
@@ -464,7 +483,7 @@ impl<'a> Checker<'a> {
                 self.value_fits(field, &info.ty, value);
             }
             ExprKind::In { field, values, .. } => {
-                let info = self.field(field);
+                let info = self.operand(field);
                 if values.is_empty() {
                     self.report(
                         Diagnostic::new(Code::EmptySet, expr.span, "`in { }` lists no values")
@@ -504,7 +523,9 @@ impl<'a> Checker<'a> {
 
     /// Reports sets that mix kinds of values and values listed twice.
     fn set_values(&mut self, values: &[Value]) {
-        let mut seen: Vec<&Value> = Vec::new();
+        // By the value's written form, so that a set of thousands of values is checked in one
+        // pass (equal kinds print alike: `"DE"`, `5`, `2.5`, `high`).
+        let mut seen: std::collections::HashMap<String, Span> = std::collections::HashMap::new();
         let first_class = values.first().map(value_class);
         for value in values {
             if let Some(first_class) = first_class
@@ -526,8 +547,8 @@ impl<'a> Checker<'a> {
                     .with_help("every value in a set must have the field's type"),
                 );
             }
-            if let Some(first) = seen.iter().find(|seen| seen.kind == value.kind) {
-                let first_span = first.span;
+            let key = format!("{:?}", value.kind);
+            if let Some(first_span) = seen.get(&key).copied() {
                 self.report(
                     Diagnostic::new(
                         Code::DuplicateValue,
@@ -538,7 +559,7 @@ impl<'a> Checker<'a> {
                     .with_related(first_span, "first listed here"),
                 );
             } else {
-                seen.push(value);
+                seen.insert(key, value.span);
             }
         }
     }

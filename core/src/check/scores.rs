@@ -230,3 +230,37 @@ impl<'a> Checker<'a> {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::diagnostic::Code;
+
+    #[test]
+    fn a_file_of_tests_may_not_declare_scores_tags_or_reps() {
+        let policy = "schema lead { id: string  x: int }\nqueue q\notherwise -> queue q\n";
+        let tests = "use \"p.route\"\nscore s { +1 when x = 1 }\ntags { a }\nrep anna { cap 3 }\n\
+                     test \"t\" { lead { id: \"1\", x: 1 } expect queue q }\n";
+        let (_, diagnostics) = crate::check::check_test_file(tests, Ok(policy));
+        let refused: Vec<&str> = diagnostics
+            .iter()
+            .filter(|d| d.code == Code::InvalidTestFile)
+            .map(|d| &tests[d.span.start..d.span.end])
+            .collect();
+        assert_eq!(refused, vec!["s", "tags", "anna"], "{diagnostics:?}");
+    }
+
+    #[test]
+    fn a_score_is_no_field_outside_conditions() {
+        let text = "schema lead { id: string  x: int }\nqueue q\nscore s { +1 when x = 1 }\n\
+                    when s >= 1 -> queue q\notherwise -> queue q\n\
+                    test \"t\" { lead { id: \"1\", x: 1, s: 5 } expect queue q }\n";
+        let parsed = crate::syntax::parse(text);
+        let diagnostics = crate::check::check(&parsed.file);
+        let unknown: Vec<&str> = diagnostics
+            .iter()
+            .filter(|d| d.code == Code::UnknownField)
+            .map(|d| &text[d.span.start..d.span.end])
+            .collect();
+        assert_eq!(unknown, vec!["s"], "{diagnostics:?}");
+    }
+}

@@ -50,7 +50,7 @@ pub enum LeadOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LeadChange {
     Unchanged,
-    /// Destination, SLA or escalation differ.
+    /// Destination, SLA, escalation or tags differ.
     Routing,
     /// The same routing, decided by a rule with another label.
     RuleOnly,
@@ -414,13 +414,21 @@ fn rule_label(decision: &Decision) -> Option<&str> {
 }
 
 /// Same destination (the rep only where it is named, not picked by a pool's rotation), due
-/// time and escalations.
+/// time, escalations and tags (as a set: declaration order may differ between the policies).
 fn same_routing(a: &Decision, b: &Decision) -> bool {
     let same_destination = match (&a.action, &b.action) {
         (Action::Pool { pool: x, .. }, Action::Pool { pool: y, .. }) => x == y,
         (x, y) => x == y,
     };
-    same_destination && a.due == b.due && a.escalation == b.escalation
+    same_destination && a.due == b.due && a.escalation == b.escalation && same_tags(a, b)
+}
+
+fn same_tags(a: &Decision, b: &Decision) -> bool {
+    let mut left: Vec<&str> = a.tags.iter().map(String::as_str).collect();
+    let mut right: Vec<&str> = b.tags.iter().map(String::as_str).collect();
+    left.sort_unstable();
+    right.sort_unstable();
+    left == right
 }
 
 /// Where an outcome sends the lead, in words.
@@ -452,6 +460,16 @@ fn note(old: &LeadOutcome, new: &LeadOutcome, change: LeadChange) -> String {
     }
     if a.escalation != b.escalation {
         parts.push("escalation changed".to_string());
+    }
+    if !same_tags(a, b) {
+        let show = |d: &Decision| {
+            if d.tags.is_empty() {
+                "none".to_string()
+            } else {
+                d.tags.join(", ")
+            }
+        };
+        parts.push(format!("tags {} -> {}", show(a), show(b)));
     }
     parts.join(", ")
 }

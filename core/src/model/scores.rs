@@ -16,9 +16,7 @@ use std::collections::HashMap;
 /// Index of a score.
 pub type ScoreId = usize;
 
-/// The most lines a score may have: compiling a comparison branches on every line, so its size
-/// grows with the number of sums the lines can reach.
-pub const MAX_SCORE_LINES: usize = 16;
+pub use crate::syntax::ast::MAX_SCORE_LINES;
 
 /// A resolved score.
 #[derive(Debug, Clone)]
@@ -89,22 +87,17 @@ impl Sums {
 
     /// `Some(true)` when every sum in `low..=high` is accepted, `Some(false)` when none is.
     fn decide(&self, low: i128, high: i128) -> Option<bool> {
-        let mut touches = false;
-        for &(start, end) in &self.0 {
-            if start <= low && high <= end {
-                return Some(true);
-            }
-            if start <= high && low <= end {
-                touches = true;
-            }
+        // The first interval that ends at or after `low` is the only one that can hold it.
+        let first = self.0.partition_point(|&(_, end)| end < low);
+        match self.0.get(first) {
+            Some(&(start, end)) if start <= low && high <= end => Some(true),
+            Some(&(start, _)) if start <= high => None,
+            _ => Some(false),
         }
-        if touches { None } else { Some(false) }
     }
 
     fn contains(&self, sum: i128) -> bool {
-        self.0
-            .iter()
-            .any(|&(start, end)| start <= sum && sum <= end)
+        self.decide(sum, sum) == Some(true)
     }
 }
 

@@ -276,6 +276,10 @@ pub struct Score {
     pub span: Span,
 }
 
+/// The most lines a score may have: compiling a comparison on a score branches on every line,
+/// so its size grows with the number of sums the lines can reach.
+pub const MAX_SCORE_LINES: usize = 16;
+
 /// One line of a score: `+30 when employees >= 500`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreLine {

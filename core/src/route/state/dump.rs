@@ -11,8 +11,10 @@ use crate::route::wire;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-/// The version of the rows' format (the first line of an export says it).
-pub const FORMAT: u64 = 1;
+/// The version of the rows' format (the first line of an export says it). Format 2 added tags
+/// and scores to recorded decisions; format 1 exports read as they are (no entry of theirs has
+/// either), while a reader of format 1 refuses format 2 by its number.
+pub const FORMAT: u64 = 2;
 
 /// One row of a state.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,14 +61,14 @@ pub fn read_header(line: &str) -> Result<(), String> {
     let value: Value = serde_json::from_str(line)
         .map_err(|error| format!("the first line is not JSON: {error}"))?;
     match value.get("switchboard_state").and_then(Value::as_u64) {
-        Some(FORMAT) => Ok(()),
+        Some(1 | FORMAT) => Ok(()),
         Some(other) => Err(format!(
-            "the export is format {other}; this Switchboard reads format {FORMAT}: use the \
-             Switchboard that exported it, or a newer one"
+            "the export is format {other}; this Switchboard reads formats 1 to {FORMAT}: use \
+             the Switchboard that exported it, or a newer one"
         )),
         None => Err(
             "the first line is not the header of a `switchboard state export` \
-             ({\"switchboard_state\": 1, ...})"
+             ({\"switchboard_state\": 2, ...})"
                 .to_string(),
         ),
     }
@@ -317,5 +319,7 @@ mod tests {
         );
         assert!(read_header(r#"{"switchboard_state":9}"#).is_err());
         assert!(read_header(&header("sqlite")).is_ok());
+        // Exports written before tags and scores existed still read.
+        assert!(read_header(r#"{"switchboard_state":1,"from":"sqlite"}"#).is_ok());
     }
 }

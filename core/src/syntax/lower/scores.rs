@@ -44,7 +44,7 @@ impl Lowerer<'_> {
         let mut condition = None;
         for part in pair.into_inner() {
             match part.as_rule() {
-                Rule::points => points = Some(self.signed(&part)),
+                Rule::points => points = Some(self.signed(&part, MAX_POINTS)),
                 Rule::condition => {
                     let or = part.into_inner().next()?;
                     condition = Some(self.expr(or)?);
@@ -59,25 +59,28 @@ impl Lowerer<'_> {
         })
     }
 
-    /// Reads `+30`, `-30` or `45`; a value beyond 64 bits is reported and read as the largest.
-    pub(super) fn signed(&mut self, pair: &Pair<'_, Rule>) -> Spanned<i64> {
+    /// Reads `+30`, `-30` or `45`, at most `max` either way (larger is reported and read as
+    /// `max`).
+    pub(super) fn signed(&mut self, pair: &Pair<'_, Rule>, max: i64) -> Spanned<i64> {
         let span = self.span(pair);
         let text: String = pair.as_str().chars().filter(|ch| *ch != '_').collect();
         let negative = text.starts_with('-');
         let digits = text.trim_start_matches(['+', '-']);
-        let magnitude = digits.parse::<i64>().ok().filter(|m| *m <= MAX_POINTS);
+        let magnitude = digits.parse::<i64>().ok().filter(|m| *m <= max);
         let value = match magnitude {
             Some(magnitude) if negative => -magnitude,
             Some(magnitude) => magnitude,
             None => {
                 self.errors.push(
                     Diagnostic::new(Code::InvalidLiteral, span, "number too large")
-                        .with_label("points are at most a trillion either way")
-                        .with_help(format!(
-                            "write a number between -{MAX_POINTS} and {MAX_POINTS}"
-                        )),
+                        .with_label(if max == MAX_POINTS {
+                            "a line gives at most a trillion points either way"
+                        } else {
+                            "no score can reach this"
+                        })
+                        .with_help(format!("write a number between -{max} and {max}")),
                 );
-                if negative { -MAX_POINTS } else { MAX_POINTS }
+                if negative { -max } else { max }
             }
         };
         Spanned { value, span }
@@ -106,6 +109,9 @@ impl Lowerer<'_> {
     }
 }
 
-/// The largest points a score line or an expected score may give: sums of a few thousand lines
-/// stay far from overflowing 64 bits.
+/// The most points a score line may give either way: sums of every line stay far from
+/// overflowing 64 bits.
 pub const MAX_POINTS: i64 = 1_000_000_000_000;
+
+/// The largest score an expectation may name: the most points, on every line.
+pub const MAX_SCORE: i64 = MAX_POINTS * MAX_SCORE_LINES as i64;

@@ -196,7 +196,9 @@ impl Lowerer<'_> {
                 for part in pair.into_inner() {
                     match part.as_rule() {
                         Rule::ident => score = Some(self.ident(&part)),
-                        Rule::score_value => value = Some(self.signed(&part)),
+                        Rule::score_value => {
+                            value = Some(self.signed(&part, super::scores::MAX_SCORE));
+                        }
                         _ => {}
                     }
                 }
