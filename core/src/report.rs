@@ -103,6 +103,21 @@ impl<'p> Builder<'p> {
         }
     }
 
+    /// A builder that goes on from figures counted earlier by another (the leads `simulate`
+    /// settled while it ran).
+    pub fn resume(report: Report, policy: Option<&'p Policy>, window: Window) -> Builder<'p> {
+        Builder {
+            report,
+            policy,
+            window,
+        }
+    }
+
+    /// The figures so far, without the shares [`Builder::finish`] works out.
+    pub fn partial(self) -> Report {
+        self.report
+    }
+
     /// Counts one lead (its ledger entry and life, if `track` or `sweep` changed it).
     pub fn add(&mut self, recorded: Recorded, life: Option<Life>) {
         let report = &mut self.report;

@@ -33,8 +33,11 @@ pub fn build(
         until: None,
         as_of: tally.settled.or(tally.end).unwrap_or(Timestamp::UNIX_EPOCH),
     };
-    let mut builder = report::Builder::new(Some(policy), window);
-    state.each_lead(&mut |recorded, life| builder.add(recorded, life))?;
+    // The leads settled during the run are counted already; the rest are read from the state.
+    let mut tally = tally;
+    let settled = std::mem::take(&mut tally.settled_leads);
+    let mut builder = report::Builder::resume(settled, Some(policy), window);
+    state.each_unsettled_lead(&mut |recorded, life| builder.add(recorded, life))?;
     Ok(Simulated {
         report: builder.finish(),
         window,

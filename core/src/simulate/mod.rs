@@ -129,6 +129,10 @@ pub struct Tally {
     pub unscheduled: u64,
     /// Events of a recorded file that `track` refused, by code.
     pub refused: BTreeMap<String, u64>,
+    /// The report's figures of the leads settled while the run went on (nothing could change
+    /// them any more, so their lives left the state): the rest are counted from the state at
+    /// the end. Settled leads' figures do not depend on the report's "as of".
+    pub settled_leads: crate::report::Report,
 }
 
 const WEEK_HOURS: usize = 168;
@@ -150,6 +154,15 @@ pub fn run(
     let mut run = Run {
         zone,
         heap: BinaryHeap::new(),
+        pending: HashMap::new(),
+        settled: crate::report::Builder::new(
+            None,
+            crate::report::Window {
+                since: None,
+                until: None,
+                as_of: Timestamp::MAX,
+            },
+        ),
         order: 0,
         tally: Tally::default(),
         open: OpenLoad::default(),
@@ -191,6 +204,7 @@ pub fn run(
         }
     }
     run.advance(router, state, Timestamp::MAX, true, log)?;
+    run.tally.settled_leads = run.settled.partial();
     run.open.finish(&mut run.tally);
     if let Some(last_due) = run.last_due {
         run.tally.settled = Some(run.tally.end.map_or(last_due, |end| end.max(last_due)));
@@ -202,6 +216,10 @@ pub fn run(
 struct Run<'m> {
     zone: TimeZone,
     heap: BinaryHeap<Reverse<Pending>>,
+    /// Per lead, its events still in the heap (a lead with none and no step ahead is settled).
+    pending: HashMap<String, u32>,
+    /// The figures of the leads settled so far.
+    settled: crate::report::Builder<'static>,
     order: u64,
     tally: Tally,
     open: OpenLoad,
@@ -211,12 +229,32 @@ struct Run<'m> {
 
 impl Run<'_> {
     fn push(&mut self, event: Event) {
+        *self.pending.entry(event.lead.clone()).or_default() += 1;
         self.order += 1;
         self.heap.push(Reverse(Pending {
             at: event.at,
             order: self.order,
             event,
         }));
+    }
+
+    /// Counts a lead into the figures and drops its life from the state, when nothing can
+    /// happen to it any more in this run: no event of it ahead, no step (the state checks that).
+    fn settle(&mut self, state: &mut dyn StateStore, lead: &str) -> Result<(), StateError> {
+        if self.pending.contains_key(lead) {
+            return Ok(());
+        }
+        if let Some((recorded, life)) = state.settle(lead)? {
+            // Leads of a copied state from before the run are not the run's to count.
+            if self
+                .tally
+                .first_lead
+                .is_some_and(|first| life.lead_at >= first)
+            {
+                self.settled.add(recorded, Some(life));
+            }
+        }
+        Ok(())
     }
 
     fn note_time(&mut self, at: Timestamp) {
@@ -252,6 +290,7 @@ impl Run<'_> {
                 Some(Some(fired)) => {
                     log(Logged::Swept(&fired));
                     self.fired(router, state, &fired)?;
+                    self.settle(state, &fired.decision.lead)?;
                 }
                 None => {
                     let Some(Reverse(pending)) = next_event.and_then(|_| self.heap.pop()) else {
@@ -259,7 +298,15 @@ impl Run<'_> {
                     };
                     // As `track --now AT`: a re-route after a rejection is routed then.
                     router.set_now(pending.at);
+                    let lead = pending.event.lead.clone();
+                    if let Some(count) = self.pending.get_mut(&lead) {
+                        *count -= 1;
+                        if *count == 0 {
+                            self.pending.remove(&lead);
+                        }
+                    }
                     self.event(router, state, pending.event, log)?;
+                    self.settle(state, &lead)?;
                 }
             }
         }

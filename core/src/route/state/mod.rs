@@ -193,6 +193,23 @@ pub trait StateStore {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError>;
+    /// Takes a lead that nothing can change any more out of the store's working set: its life
+    /// (when it has no step ahead and its current decision is the recorded one, so that a
+    /// re-sent lead gets the same answer without it) is handed back and dropped, and the lead is
+    /// left out of [`StateStore::each_unsettled_lead`]; its ledger entry stays, for duplicates.
+    /// `None` when the lead cannot be settled. Stores that keep every life (on disk) never
+    /// settle: `simulate` uses it to keep its memory to the leads in flight.
+    fn settle(&mut self, lead: &str) -> Result<Option<(Recorded, Life)>, StateError> {
+        let _ = lead;
+        Ok(None)
+    }
+    /// [`StateStore::each_lead`], without the leads [settled](StateStore::settle).
+    fn each_unsettled_lead(
+        &mut self,
+        visit: &mut dyn FnMut(Recorded, Option<Life>),
+    ) -> Result<(), StateError> {
+        self.each_lead(visit)
+    }
     /// Appends a fired escalation step to the outbox (`serve --notify` delivers it, in order;
     /// `pending: false` keeps it only for listing) and returns its sequence number.
     fn post(
@@ -603,11 +620,44 @@ impl StateStore for MemoryState {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError> {
-        for entry in self.ledger.entries()? {
-            let life = self.lives.get(&entry.decision.lead).cloned();
+        // One entry decoded at a time: a report over every lead holds its figures, never a
+        // second copy of the ledger.
+        let lives = &self.lives;
+        self.ledger.for_each(true, &mut |entry| {
+            let life = lives.get(&entry.decision.lead).cloned();
             visit(entry, life);
+        })
+    }
+
+    fn each_unsettled_lead(
+        &mut self,
+        visit: &mut dyn FnMut(Recorded, Option<Life>),
+    ) -> Result<(), StateError> {
+        let lives = &self.lives;
+        self.ledger.for_each(false, &mut |entry| {
+            let life = lives.get(&entry.decision.lead).cloned();
+            visit(entry, life);
+        })
+    }
+
+    fn settle(&mut self, lead: &str) -> Result<Option<(Recorded, Life)>, StateError> {
+        let Some(life) = self.lives.get(lead) else {
+            return Ok(None);
+        };
+        if life.scheduled.is_some() || life.next_step_at().is_some() {
+            return Ok(None);
         }
-        Ok(())
+        let Some(recorded) = self.ledger.get(lead)? else {
+            return Ok(None);
+        };
+        if life.current != crate::route::wire::decision_json(&recorded.decision) {
+            return Ok(None);
+        }
+        let Some(life) = self.lives.remove(lead) else {
+            return Ok(None);
+        };
+        self.ledger.mark_settled(lead);
+        Ok(Some((recorded, life)))
     }
 
     fn post(
@@ -682,8 +732,13 @@ struct Ledger {
     chunks: Vec<Vec<u8>>,
     by_hash: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
     collisions: HashMap<Box<str>, Vec<u8>>,
+    /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
+    settled_collisions: std::collections::HashSet<Box<str>>,
     hasher: std::collections::hash_map::RandomState,
 }
+
+/// The bit of a [`Place`]'s length that marks a settled entry.
+const SETTLED: u32 = 1 << 31;
 
 /// Where one entry lies: chunk, offset and length of its compact form.
 #[derive(Debug, Clone, Copy)]
@@ -703,7 +758,24 @@ impl Ledger {
     fn bytes(&self, place: Place) -> Option<&[u8]> {
         let chunk = self.chunks.get(place.chunk as usize)?;
         let start = place.offset as usize;
-        chunk.get(start..start + place.length as usize)
+        chunk.get(start..start + (place.length & !SETTLED) as usize)
+    }
+
+    /// Leaves the entry of `id` out of unsettled visits (it stays readable by id).
+    fn mark_settled(&mut self, id: &str) {
+        if self.collisions.contains_key(id) {
+            self.settled_collisions.insert(id.into());
+            return;
+        }
+        let hash = self.hash(id);
+        if let Some(place) = self.by_hash.get(&hash).copied()
+            && self
+                .bytes(place)
+                .is_some_and(|bytes| compact::lead_of(bytes) == Some(id))
+            && let Some(place) = self.by_hash.get_mut(&hash)
+        {
+            place.length |= SETTLED;
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Recorded>, StateError> {
@@ -725,23 +797,29 @@ impl Ledger {
         })
     }
 
-    /// Every entry, decoded.
-    fn entries(&self) -> Result<Vec<Recorded>, StateError> {
+    /// Visits every entry (or, without `settled`, every entry not settled), decoded one at a
+    /// time.
+    fn for_each(&self, settled: bool, visit: &mut dyn FnMut(Recorded)) -> Result<(), StateError> {
         let unreadable = || {
             StateError::new(
                 StateErrorKind::Corrupt,
                 "a ledger entry cannot be read".to_string(),
             )
         };
-        let mut entries = Vec::with_capacity(self.by_hash.len() + self.collisions.len());
         for place in self.by_hash.values() {
+            if !settled && place.length & SETTLED != 0 {
+                continue;
+            }
             let bytes = self.bytes(*place).ok_or_else(unreadable)?;
-            entries.push(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
+            visit(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
         }
-        for bytes in self.collisions.values() {
-            entries.push(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
+        for (id, bytes) in &self.collisions {
+            if !settled && self.settled_collisions.contains(id) {
+                continue;
+            }
+            visit(compact::decode_recorded(bytes).ok_or_else(unreadable)?);
         }
-        Ok(entries)
+        Ok(())
     }
 
     fn insert(&mut self, entry: &Recorded) {
