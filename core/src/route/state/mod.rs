@@ -951,4 +951,44 @@ mod tests {
         ledger.insert(&entry(long.clone()));
         assert_eq!(ledger.get("big"), Ok(Some(entry(long))));
     }
+
+    #[test]
+    fn a_settled_lead_keeps_its_entry_and_leaves_the_unsettled_visits() {
+        let mut state = MemoryState::default();
+        let decision = Decision::new("L-1");
+        state.record(&entry(decision.clone())).unwrap();
+        state.record(&entry(Decision::new("L-2"))).unwrap();
+        // No life yet: nothing to settle.
+        assert_eq!(state.settle("L-1"), Ok(None));
+        let life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
+        state.keep_life(life.clone()).unwrap();
+        let (recorded, settled) = state.settle("L-1").unwrap().unwrap();
+        assert_eq!((recorded, settled), (entry(decision.clone()), life));
+        assert_eq!(state.life("L-1"), Ok(None));
+        assert_eq!(state.recorded("L-1"), Ok(Some(entry(decision))));
+        let mut unsettled = Vec::new();
+        state
+            .each_unsettled_lead(&mut |recorded, _| unsettled.push(recorded.decision.lead))
+            .unwrap();
+        assert_eq!(unsettled, vec!["L-2".to_string()]);
+        let mut all = 0;
+        state.each_lead(&mut |_, _| all += 1).unwrap();
+        assert_eq!(all, 2);
+    }
+
+    #[test]
+    fn a_lead_with_a_step_ahead_or_another_current_decision_is_not_settled() {
+        let mut state = MemoryState::default();
+        let decision = Decision::new("L-1");
+        state.record(&entry(decision.clone())).unwrap();
+        let mut life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
+        life.scheduled = Some(Timestamp::UNIX_EPOCH);
+        state.keep_life(life.clone()).unwrap();
+        assert_eq!(state.settle("L-1"), Ok(None));
+        life.scheduled = None;
+        life.current =
+            "{\"lead\":\"L-1\",\"rule\":null,\"action\":\"queue\",\"queue\":\"q\"}".to_string();
+        state.keep_life(life).unwrap();
+        assert_eq!(state.settle("L-1"), Ok(None));
+    }
 }
