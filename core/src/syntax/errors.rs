@@ -93,6 +93,12 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
         Rule::kw_assigned => "`assigned`",
         Rule::kw_today => "`today`",
         Rule::kw_this => "`this`",
+        Rule::kw_score => "`score`",
+        Rule::kw_tags => "`tags`",
+        Rule::kw_tag => "`tag`",
+        Rule::points => "points such as `+30` or `-30` (with their sign)",
+        Rule::score_value => "a whole number",
+        Rule::score_line => "a line of points such as `+30 when employees >= 500`",
         Rule::assigned_window => "`today`, `this hour` or `this week`",
         Rule::rep_fact => {
             "`away`, `offline`, `available`, `open N`, `out FROM to TO` or `assigned N today`"
@@ -113,11 +119,13 @@ fn describe(grammar_rule: Rule) -> Option<&'static str> {
     })
 }
 
-const ITEM_STARTS: [&str; 10] = [
+const ITEM_STARTS: [&str; 12] = [
     "`schema`",
     "`calendar`",
     "`pool`",
     "`rep`",
+    "`score`",
+    "`tags`",
     "`queue`",
     "`rule`",
     "`when`",
@@ -166,7 +174,7 @@ pub(crate) fn expected_found(
     let mut lead = String::new();
     if item_count >= 6 {
         expected.retain(|word| !ITEM_STARTS.contains(word));
-        lead = "an item (`schema`, `calendar`, `pool`, `rep`, `queue`, `rule`, `when`, `otherwise`, `test` or `use`)"
+        lead = "an item (`schema`, `calendar`, `pool`, `rep`, `score`, `tags`, `queue`, `rule`, `when`, `otherwise`, `test` or `use`)"
             .to_string();
     }
     let mut parts: Vec<String> = expected.iter().map(|word| word.to_string()).collect();

@@ -18,7 +18,7 @@ impl Lowerer<'_> {
                 Rule::score_line => lines.extend(self.score_line(part)),
                 Rule::bad_score_line => {
                     has_broken_line = true;
-                    self.bad_part(&part, Rule::score_line_at);
+                    self.bad_score_line(&part);
                 }
                 Rule::missing_rbrace => {
                     let at = self.base + part.as_span().start();
@@ -36,6 +36,51 @@ impl Lowerer<'_> {
             has_broken_line,
             span,
         })
+    }
+
+    /// A line that is no score line. Points without their sign (`20 when ...`) are the likely
+    /// mistake, said at the number; anything else gets pest's own account.
+    fn bad_score_line(&mut self, pair: &Pair<'_, Rule>) {
+        let text = pair.as_str();
+        let digits = text
+            .find(|ch: char| !(ch.is_ascii_digit() || ch == '_'))
+            .unwrap_or(text.len());
+        let rest = text[digits..].trim_start();
+        if digits > 0 && rest.starts_with("when") {
+            let start = self.base + pair.as_span().start();
+            let number = &text[..digits];
+            self.errors.push(
+                Diagnostic::new(
+                    Code::Syntax,
+                    crate::span::Span::new(start, start + digits),
+                    format!("points need their sign: `+{number}` or `-{number}`"),
+                )
+                .with_label("add `+` to add these points, `-` to take them away"),
+            );
+            return;
+        }
+        let signed = text.starts_with(['+', '-']);
+        let body = &text[usize::from(signed)..];
+        let whole = body
+            .find(|ch: char| !(ch.is_ascii_digit() || ch == '_'))
+            .unwrap_or(body.len());
+        if whole > 0 && body[whole..].starts_with('.') {
+            let start = self.base + pair.as_span().start();
+            let end = body[whole + 1..]
+                .find(|ch: char| !ch.is_ascii_digit())
+                .map_or(text.len(), |len| usize::from(signed) + whole + 1 + len);
+            self.errors.push(
+                Diagnostic::new(
+                    Code::Syntax,
+                    crate::span::Span::new(start, start + end),
+                    "points are whole numbers",
+                )
+                .with_label("a fraction of a point")
+                .with_help("scale every line's points instead (10 and 25 for 1 and 2.5)"),
+            );
+            return;
+        }
+        self.bad_part(pair, Rule::score_line_at);
     }
 
     fn score_line(&mut self, pair: Pair<'_, Rule>) -> Option<ScoreLine> {
