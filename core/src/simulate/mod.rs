@@ -241,7 +241,9 @@ impl Run<'_> {
     /// Counts a lead into the figures and drops its life from the state, when nothing can
     /// happen to it any more in this run: no event of it ahead, no step (the state checks that).
     fn settle(&mut self, state: &mut dyn StateStore, lead: &str) -> Result<(), StateError> {
-        if self.pending.contains_key(lead) {
+        // Not before the first lead: until then the run cannot tell the run's leads from a
+        // copied state's, so those stay to be counted (or not) at the end.
+        if self.pending.contains_key(lead) || self.tally.first_lead.is_none() {
             return Ok(());
         }
         if let Some((recorded, life)) = state.settle(lead)? {

@@ -542,13 +542,24 @@ impl StateStore for MemoryState {
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StateError> {
         self.take_pending_due();
-        Ok(self
-            .due_index
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .take(limit)
-            .map(|(at, lead)| (lead.clone(), *at))
-            .collect())
+        let mut due = Vec::new();
+        let mut stale = Vec::new();
+        for (at, lead) in self.due_index.iter().take_while(|(at, _)| *at <= now) {
+            if due.len() == limit {
+                break;
+            }
+            // A settled lead has no step ahead; an entry left for it (a state copied from
+            // before the index was kept exactly) is dropped, never fired from a rebuilt life.
+            if self.ledger.is_settled(lead) {
+                stale.push((*at, lead.clone()));
+            } else {
+                due.push((lead.clone(), *at));
+            }
+        }
+        for entry in stale {
+            self.due_index.remove(&entry);
+        }
+        Ok(due)
     }
 
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
@@ -759,6 +770,19 @@ impl Ledger {
         let chunk = self.chunks.get(place.chunk as usize)?;
         let start = place.offset as usize;
         chunk.get(start..start + (place.length & !SETTLED) as usize)
+    }
+
+    /// Whether the entry of `id` was [settled](Ledger::mark_settled).
+    fn is_settled(&self, id: &str) -> bool {
+        if self.collisions.contains_key(id) {
+            return self.settled_collisions.contains(id);
+        }
+        self.by_hash.get(&self.hash(id)).is_some_and(|place| {
+            place.length & SETTLED != 0
+                && self
+                    .bytes(*place)
+                    .is_some_and(|bytes| compact::lead_of(bytes) == Some(id))
+        })
     }
 
     /// Leaves the entry of `id` out of unsettled visits (it stays readable by id).
@@ -974,6 +998,23 @@ mod tests {
         let mut all = 0;
         state.each_lead(&mut |_, _| all += 1).unwrap();
         assert_eq!(all, 2);
+    }
+
+    #[test]
+    fn a_due_entry_left_for_a_settled_lead_is_dropped_not_fired() {
+        let mut state = MemoryState::default();
+        let decision = Decision::new("L-1");
+        state.record(&entry(decision.clone())).unwrap();
+        state
+            .keep_life(Life::begin(&decision, Timestamp::UNIX_EPOCH))
+            .unwrap();
+        // An index entry the life does not know of, as an old state's upgrade leaves them.
+        state
+            .schedule("L-1", None, Some(Timestamp::UNIX_EPOCH))
+            .unwrap();
+        assert!(state.settle("L-1").unwrap().is_some());
+        assert_eq!(state.due(Timestamp::MAX, 10), Ok(Vec::new()));
+        assert!(state.due_index.is_empty());
     }
 
     #[test]
