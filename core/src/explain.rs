@@ -336,13 +336,8 @@ fn why_false(
             .cond(expr)
             .is_some_and(|cond| policy.holds(&cond, lead, context))
     };
-    let source = |expr: &Expr| {
-        text.get(expr.span.start..expr.span.end)
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let source =
+        |expr: &Expr| squeeze(text.get(expr.span.start..expr.span.end).unwrap_or_default());
     let actual = |field: &str| -> String {
         match policy.field_id(field) {
             Some(id) => match lead.values.get(id).and_then(Option::as_ref) {

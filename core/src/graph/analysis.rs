@@ -127,22 +127,6 @@ pub fn example_text(
     format!("{} ({})", example.json, scores.join(", "))
 }
 
-/// The scores a rule's own condition reads, in declaration order.
-pub fn rule_scores(policy: &Policy, rule: &crate::model::RuleDef) -> Vec<ScoreId> {
-    let Some(condition) = &rule.syntax.condition else {
-        return Vec::new();
-    };
-    let mut names = Vec::new();
-    let is_score = |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
-    crate::model::scores::scores_read(condition, &is_score, &mut names);
-    let mut ids: Vec<ScoreId> = names
-        .iter()
-        .filter_map(|name| policy.score_id(name))
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
 /// The rules some feasible path through the graph leads to (a rule not in it is shadowed).
 pub fn reached_rules(policy: &Policy, graph: &Graph) -> BTreeSet<usize> {
     reachable_outcomes(policy, graph)
@@ -188,7 +172,7 @@ fn shadows(
             None
         };
         // Where a score decides, an example lead with its score shows why.
-        let read = rule_scores(policy, rule);
+        let read = &rule.reads;
         let example = if read.is_empty() {
             String::new()
         } else {
@@ -196,7 +180,7 @@ fn shadows(
                 .ok()
                 .and_then(|graph| reaching_example(policy, &graph, 0))
                 .map_or(String::new(), |example| {
-                    format!(", such as {}", example_text(policy, &example, &read))
+                    format!(", such as {}", example_text(policy, &example, read))
                 })
         };
         let mut diagnostic = Diagnostic::new(
@@ -354,8 +338,8 @@ fn overlaps(
                 continue;
             };
             if first.is_none() {
-                let mut read = rule_scores(policy, other);
-                read.extend(rule_scores(policy, rule));
+                let mut read = other.reads.clone();
+                read.extend(&rule.reads);
                 read.sort_unstable();
                 read.dedup();
                 let shown = example_text(policy, &example, &read);

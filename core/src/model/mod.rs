@@ -375,6 +375,8 @@ pub struct RuleDef {
     pub syntax: ast::Rule,
     /// The tags the rule adds to its decisions, as indices into [`Policy::tags`], ascending.
     pub tags: Vec<usize>,
+    /// The scores this rule's own condition reads, ascending (what its examples show).
+    pub reads: Vec<ScoreId>,
     /// The scores read by this rule's condition and every rule before it: what a decision by
     /// this rule reports.
     pub path_scores: Vec<ScoreId>,
@@ -671,20 +673,21 @@ impl Policy {
                 Some(expr) => policy.cond(expr)?,
                 None => Cond::True,
             };
+            let mut reads: Vec<ScoreId> = Vec::new();
             if let Some(expr) = &rule.condition {
-                let mut read = Vec::new();
+                let mut names = Vec::new();
                 let is_score =
                     |name: &str| policy.field_id(name).is_none() && policy.score_id(name).is_some();
-                scores::scores_read(expr, &is_score, &mut read);
-                for name in read {
-                    if let Some(id) = policy.score_id(name)
-                        && !path_scores.contains(&id)
-                    {
-                        path_scores.push(id);
-                    }
-                }
+                scores::scores_read(expr, &is_score, &mut names);
+                reads = names
+                    .iter()
+                    .filter_map(|name| policy.score_id(name))
+                    .collect();
+                reads.sort_unstable();
             }
+            path_scores.extend(&reads);
             path_scores.sort_unstable();
+            path_scores.dedup();
             let mut tags: Vec<usize> = rule
                 .tags
                 .iter()
@@ -702,6 +705,7 @@ impl Policy {
                 head_span: rule.head_span(),
                 syntax: rule.clone(),
                 tags,
+                reads,
                 path_scores: path_scores.clone(),
             });
         }
