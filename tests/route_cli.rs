@@ -475,3 +475,158 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
         "{err}"
     );
 }
+
+/// Lines of every kind a run meets: leads, repeats, an id reused for another lead, broken
+/// JSON, a line over the limit, a blank line, a lead of the wrong shape, and a last line
+/// without its newline.
+fn mixed_input(count: usize) -> Vec<u8> {
+    let mut input = Vec::new();
+    for i in 0..count {
+        match i % 7 {
+            // A repeat of an earlier lead, or its id with another intent.
+            0 if i % 14 == 0 && i > 0 => {
+                writeln!(input, "{{\"id\":\"L-{}\",\"intent\":\"high\"}}", i - 6).unwrap()
+            }
+            0 => writeln!(
+                input,
+                "{{\"id\":\"L-{}\",\"intent\":\"low\"}}",
+                i.max(1) - 1
+            )
+            .unwrap(),
+            1 => writeln!(
+                input,
+                "{{\"id\":\"L-{i}\",\"intent\":\"low\",\"noise\":[1,2,{{\"x\":\"y\"}}]}}"
+            )
+            .unwrap(),
+            2 => writeln!(input, "{{\"id\":\"L-{i}\"").unwrap(),
+            3 => writeln!(
+                input,
+                "{{\"id\":\"L-{i}\",\"pad\":\"{}\"}}",
+                "x".repeat(300)
+            )
+            .unwrap(),
+            4 => writeln!(input).unwrap(),
+            5 => writeln!(input, "[\"L-{i}\"]").unwrap(),
+            _ => writeln!(input, "{{\"id\":\"L-{i}\",\"intent\":\"low\"}}").unwrap(),
+        }
+    }
+    input.extend_from_slice(b"{\"id\":\"last\",\"intent\":\"low\"}");
+    input
+}
+
+/// `--threads 2` reads and parses on a second thread: the output, the exit code and the
+/// summary are those of one thread, line for line, from a pipe and from a file, in memory and
+/// with the SQLite state (where batches are larger).
+#[test]
+fn two_threads_answer_exactly_what_one_thread_does() {
+    let dir = scratch("threads");
+    std::fs::write(
+        dir.join("policy.route"),
+        "schema lead { id: string  intent: enum { low, high } }\n\
+         pool desk { members anna, boris, chen }\n\
+         queue nurture\n\
+         when intent = high -> pool desk\n\
+         otherwise -> queue nurture\n",
+    )
+    .unwrap();
+    let input = mixed_input(5_000);
+    std::fs::write(dir.join("leads.ndjson"), &input).unwrap();
+    let mut runs = Vec::new();
+    for threads in ["1", "2"] {
+        for (state, from_file) in [(":memory:", false), (":memory:", true), ("s.db", true)] {
+            let _ = std::fs::remove_file(dir.join("s.db"));
+            let mut args = vec![
+                "policy.route",
+                "--state",
+                state,
+                "--max-line-bytes",
+                "200",
+                "--threads",
+                threads,
+                "--now",
+                "2026-11-23T10:00:00Z",
+            ];
+            if from_file {
+                args.extend(["--leads", "leads.ndjson"]);
+            }
+            let output = route(&args, if from_file { b"" } else { &input }, &dir);
+            assert_eq!(output.status.code(), Some(1), "bad lines make exit 1");
+            let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+            let summary = stderr.lines().last().unwrap_or_default().to_string();
+            runs.push(((state, from_file), threads, output.stdout, summary));
+        }
+    }
+    let (one, two) = runs.split_at(3);
+    for ((key, _, stdout_one, summary_one), (_, _, stdout_two, summary_two)) in one.iter().zip(two)
+    {
+        assert_eq!(
+            String::from_utf8_lossy(stdout_one),
+            String::from_utf8_lossy(stdout_two),
+            "{key:?}"
+        );
+        assert_eq!(summary_one, summary_two, "{key:?}");
+        assert_eq!(stdout_one.iter().filter(|b| **b == b'\n').count(), 5_001);
+    }
+    // The same decisions from every store and source.
+    assert_eq!(one[0].2, one[1].2);
+    assert_eq!(one[1].2, one[2].2);
+    assert!(
+        one[0].3.contains("5001 lines") && one[0].3.contains("duplicates"),
+        "{}",
+        one[0].3
+    );
+    let text = String::from_utf8_lossy(&one[0].2).to_string();
+    for code in [
+        "lead.too_long",
+        "lead.json",
+        "lead.object",
+        "lead.id_conflict",
+    ] {
+        assert!(text.contains(code), "no {code} in the answers");
+    }
+}
+
+/// A lead that has arrived is answered while the producer is still writing: a batch ends at
+/// the first line that is not here yet, with one thread or two.
+#[test]
+fn a_lead_is_answered_before_the_input_ends() {
+    use std::io::BufRead;
+    let dir = scratch("prompt");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    for threads in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "route",
+                "policy.route",
+                "--state",
+                ":memory:",
+                "--threads",
+                threads,
+            ])
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let reading = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let _ = sender.send(line.unwrap());
+            }
+        });
+        for n in 0..3 {
+            writeln!(stdin, "{{\"id\":\"P-{n}\"}}").unwrap();
+            stdin.flush().unwrap();
+            let answer = receiver
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no answer to lead {n} while the input is open"));
+            assert!(answer.contains(&format!("\"P-{n}\"")), "{answer}");
+        }
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+        reading.join().unwrap();
+    }
+}

@@ -6,10 +6,14 @@ use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
 use super::{EXIT_PROBLEMS, Failure, describe_io};
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use switchboard::route::reader::{Limits, Line, read_line};
+use std::sync::Arc;
+use switchboard::model::Policy;
+use switchboard::route::reader::{
+    LeadError, Limits, LineRead, ParsedLead, parse_lead, read_line_into, too_long_error,
+};
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
 
@@ -49,10 +53,34 @@ pub struct RouteArgs {
     /// No progress bar, no summary, no notes on stderr (errors are still printed)
     #[arg(long, short)]
     quiet: bool,
+    /// 2: read and parse lines on a second thread while this one decides, records and writes
+    /// (the output is the same, in the same order); 1: one thread does all
+    #[arg(long, value_name = "N", default_value_t = default_threads(),
+          value_parser = clap::value_parser!(u8).range(1..=2))]
+    threads: u8,
 }
 
-/// How many lines share one state transaction.
-const BATCH: usize = 512;
+/// Two threads where the machine has two cores or more.
+fn default_threads() -> u8 {
+    if std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2) {
+        2
+    } else {
+        1
+    }
+}
+
+/// How many lines share one state transaction, at most: a batch also ends when the next line
+/// has not arrived yet. A SQLite commit waits for the disk (`synchronous=FULL`) and writes
+/// every page the batch changed, so larger batches write each page once instead of several
+/// times; on PostgreSQL, where several routers contend for the same rows, a batch that meets
+/// a conflict is decided again, so batches stay small.
+fn batch_lines(location: &StateLocation) -> usize {
+    match location {
+        StateLocation::Memory => 1024,
+        StateLocation::Sqlite(_) => 4096,
+        StateLocation::Postgres(_) => 512,
+    }
+}
 
 /// What a run did, for the summary line.
 #[derive(Default)]
@@ -101,64 +129,72 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
     let (mut state, location) = open_state(&args.state)?;
+    let limits = Limits {
+        max_line_bytes: args.max_line_bytes,
+        max_depth: args.max_depth,
+    };
     let config = RouteConfig {
         now,
         explain: args.explain,
-        limits: Limits {
-            max_line_bytes: args.max_line_bytes,
-            max_depth: args.max_depth,
-        },
+        limits,
     };
+    // The reading thread holds the policy as long as it runs (it may outlive a failed run
+    // that stops waiting for it): shared, not borrowed.
+    let policy = Arc::new(loaded.policy);
     let router = Router::new(
-        &loaded.policy,
+        &policy,
         &loaded.compiled,
         roster.as_ref(),
         config,
         &loaded.source.text,
     );
-    let (source, from, size): (Box<dyn std::io::Read>, String, Option<u64>) =
-        match args.leads.as_deref() {
-            Some(path) if path != Path::new("-") => {
-                let file = std::fs::File::open(path).map_err(|error| {
-                    Failure::usage(format!(
-                        "cannot read leads `{}`: {}",
-                        path.display(),
-                        describe_io(&error)
-                    ))
-                })?;
-                let size = file.metadata().ok().map(|m| m.len());
-                (Box::new(file), format!("`{}`", path.display()), size)
-            }
-            _ => {
-                if std::io::stdin().is_terminal() && !args.quiet {
-                    if args.input.is_csv(None) {
-                        eprintln!(
-                            "reading leads from stdin: CSV, a header row and then one lead per \
-                             row (Ctrl-D ends; --leads FILE reads a file)"
-                        );
-                    } else {
-                        eprintln!(
-                            "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D \
-                             ends; --leads FILE reads a file)"
-                        );
-                    }
+    let (source, from, size) = match args.leads.as_deref() {
+        Some(path) if path != Path::new("-") => {
+            let file = std::fs::File::open(path).map_err(|error| {
+                Failure::usage(format!(
+                    "cannot read leads `{}`: {}",
+                    path.display(),
+                    describe_io(&error)
+                ))
+            })?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Source::File(file), format!("`{}`", path.display()), size)
+        }
+        _ => {
+            if std::io::stdin().is_terminal() && !args.quiet {
+                if args.input.is_csv(None) {
+                    eprintln!(
+                        "reading leads from stdin: CSV, a header row and then one lead per \
+                         row (Ctrl-D ends; --leads FILE reads a file)"
+                    );
+                } else {
+                    eprintln!(
+                        "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D \
+                         ends; --leads FILE reads a file)"
+                    );
                 }
-                (Box::new(std::io::stdin().lock()), "stdin".to_string(), None)
             }
-        };
-    let mut input = std::io::BufReader::with_capacity(1 << 16, source);
-    skip_byte_order_mark(&mut input).map_err(|error| read_failure(&error))?;
+            (Source::Stdin, "stdin".to_string(), None)
+        }
+    };
     let csv = args
         .input
         .is_csv(args.leads.as_deref().filter(|path| *path != Path::new("-")));
-    if !csv {
-        refuse_csv(&mut input, &from)?;
-    }
-    let mut input = std::io::BufReader::with_capacity(
-        1 << 16,
-        args.input
-            .leads(Box::new(input), csv, &[&loaded.policy], &from, false)?,
-    );
+    let batch_lines = batch_lines(&location);
+    let opening = Opening {
+        batch_lines,
+        source,
+        csv,
+        from: from.clone(),
+        input: args.input,
+        policy: Arc::clone(&policy),
+        limits,
+    };
+    let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
+        Box::new(read_on_a_thread(opening))
+    } else {
+        Box::new(BatchReader::open(opening)?.batches())
+    };
     // CSV rows are counted as lines: a bar over the file's bytes would not end at its end.
     let progress = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| progress_bar(size.filter(|_| !csv)));
@@ -166,39 +202,23 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let mut counts = Counts::default();
     let mut bytes_read = 0u64;
     // The decided lines of the open batch, written out only after it is committed.
-    let mut batch = String::with_capacity(BATCH * 192);
+    let mut decided = String::with_capacity(batch_lines * 192);
     // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
     let mut printed = 0;
-    let mut lines: Vec<Line> = Vec::with_capacity(BATCH);
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(BATCH);
-    loop {
-        // Wait for input before taking the state's write lock, so that a slow producer neither
-        // delays other routers nor holds its own decisions back.
-        let line = read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))?;
-        let Some(line) = line else {
-            break;
-        };
-        lines.clear();
-        lines.push(line);
-        // End the batch when it is full, or when the next line is not here yet (reading it
-        // might block): leads that have arrived are decided and printed promptly.
-        while lines.len() < BATCH && !input.buffer().is_empty() {
-            match read_line(&mut input, args.max_line_bytes).map_err(|e| read_failure(&e))? {
-                Some(next) => lines.push(next),
-                None => break,
-            }
-        }
-        decide_batch(&router, state.as_mut(), &lines, &mut outcomes)
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
+    for batch in &mut batches {
+        let batch = batch?;
+        decide_batch(&router, state.as_mut(), &batch.leads, &mut outcomes)
             .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
-        for (line, outcome) in lines.iter().zip(&outcomes) {
-            bytes_read += line_length(line);
+        bytes_read += batch.bytes;
+        for outcome in &outcomes {
             counts.count(outcome);
-            wire::write_outcome(&mut batch, outcome, counts.lines);
-            batch.push('\n');
+            wire::write_outcome(&mut decided, outcome, counts.lines);
+            decided.push('\n');
         }
         // Decisions are written only once they are durable (`decide_batch` committed them): a
         // killed run leaves no line on stdout that the state does not also hold.
-        commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
+        commit_then_print(state.as_mut(), &mut output, &mut decided, "decisions")?;
         printed = counts.lines;
         if let Some(bar) = &progress {
             match size {
@@ -224,16 +244,170 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-fn read_failure(error: &std::io::Error) -> Failure {
-    Failure::usage(format!("cannot read leads: {error}"))
+/// Where the leads come from: opened before reading starts, so that a missing file is said
+/// at once; read where the lines are parsed.
+enum Source {
+    File(std::fs::File),
+    Stdin,
 }
 
-/// The bytes a line took in the input, with its terminator.
-fn line_length(line: &Line) -> u64 {
-    match line {
-        Line::Text(bytes) => bytes.len() as u64 + 1,
-        Line::TooLong(length) => *length as u64 + 1,
+/// What the reader needs to open the leads, on whichever thread reads them.
+struct Opening {
+    /// The most lines in one batch.
+    batch_lines: usize,
+    source: Source,
+    csv: bool,
+    /// The input as messages name it.
+    from: String,
+    input: super::input::InputArgs,
+    policy: Arc<Policy>,
+    limits: Limits,
+}
+
+/// The lines of one batch, read and parsed: a lead, or why the line is none.
+struct ReadBatch {
+    leads: Vec<Result<ParsedLead, LeadError>>,
+    /// The input bytes the lines took, terminators included (for the progress bar).
+    bytes: u64,
+}
+
+/// Reads lines and parses them against the policy's schema, a batch at a time: on a thread
+/// of its own (`--threads 2`), or on the one that decides.
+struct BatchReader {
+    input: std::io::BufReader<Box<dyn Read>>,
+    /// Whether reading may wait for a producer (a pipe, a terminal): then a batch ends at the
+    /// first line that has not arrived yet. A file never makes it wait.
+    may_block: bool,
+    policy: Arc<Policy>,
+    limits: Limits,
+    batch_lines: usize,
+    /// The line being read, reused from line to line.
+    line: Vec<u8>,
+}
+
+impl BatchReader {
+    fn open(opening: Opening) -> Result<BatchReader, Failure> {
+        let may_block = match opening.source {
+            Source::File(_) => false,
+            Source::Stdin => !stdin_is_a_file(),
+        };
+        let source: Box<dyn Read> = match opening.source {
+            Source::File(file) => Box::new(file),
+            Source::Stdin => Box::new(std::io::stdin().lock()),
+        };
+        let mut input = std::io::BufReader::with_capacity(1 << 16, source);
+        skip_byte_order_mark(&mut input).map_err(|error| read_failure(&error))?;
+        if !opening.csv {
+            refuse_csv(&mut input, &opening.from)?;
+        }
+        let leads = opening.input.leads(
+            Box::new(input),
+            opening.csv,
+            &[&opening.policy],
+            &opening.from,
+            false,
+        )?;
+        Ok(BatchReader {
+            input: std::io::BufReader::with_capacity(1 << 16, leads),
+            may_block,
+            batch_lines: opening.batch_lines,
+            policy: opening.policy,
+            limits: opening.limits,
+            line: Vec::with_capacity(1024),
+        })
     }
+
+    /// The next batch: up to `batch_lines` lines, fewer when the next line is not here yet
+    /// (reading it might block), so that leads that have arrived are decided and printed
+    /// promptly. `None` at the end of the input.
+    fn next_batch(&mut self) -> Result<Option<ReadBatch>, Failure> {
+        let mut batch = ReadBatch {
+            leads: Vec::with_capacity(self.batch_lines),
+            bytes: 0,
+        };
+        // Wait for input before the batch starts, so that a slow producer neither delays
+        // other routers (the state's write lock) nor holds its own decisions back.
+        while batch.leads.len() < self.batch_lines
+            && (batch.leads.is_empty() || !self.may_block || !self.input.buffer().is_empty())
+        {
+            let max = self.limits.max_line_bytes;
+            let read = read_line_into(&mut self.input, max, &mut self.line)
+                .map_err(|error| read_failure(&error))?;
+            let lead = match read {
+                None => break,
+                Some(LineRead::Text) => {
+                    batch.bytes += self.line.len() as u64 + 1;
+                    parse_lead(&self.policy, &self.line, &self.limits)
+                }
+                Some(LineRead::TooLong(length)) => {
+                    batch.bytes += length as u64 + 1;
+                    Err(too_long_error(length, &self.limits))
+                }
+            };
+            batch.leads.push(lead);
+        }
+        Ok((!batch.leads.is_empty()).then_some(batch))
+    }
+
+    /// The batches to the end of the input; a failure to read ends them.
+    fn batches(mut self) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed {
+                return None;
+            }
+            let next = self.next_batch().transpose();
+            failed = matches!(next, Some(Err(_)));
+            next
+        })
+    }
+}
+
+/// Whether stdin is a regular file (`< leads.ndjson`), which reading never waits on.
+fn stdin_is_a_file() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|file| file.metadata())
+            .is_ok_and(|metadata| metadata.is_file())
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// Reads and parses on a thread of its own, a few batches ahead of the deciding thread, which
+/// takes them in order. The reader stops when its batches are no longer wanted; if deciding
+/// fails while it waits for more input, it is left waiting and ends with the process.
+fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+    let reading = std::thread::Builder::new()
+        .name("read leads".to_string())
+        .spawn(move || match BatchReader::open(opening) {
+            Err(failure) => {
+                let _ = sender.send(Err(failure));
+            }
+            Ok(reader) => {
+                for batch in reader.batches() {
+                    if sender.send(batch).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+    let failed_to_start = reading
+        .err()
+        .map(|error| Failure::usage(format!("cannot start the thread that reads leads: {error}")));
+    failed_to_start.map(Err).into_iter().chain(receiver)
+}
+
+fn read_failure(error: &std::io::Error) -> Failure {
+    Failure::usage(format!("cannot read leads: {error}"))
 }
 
 /// A UTF-8 byte-order mark at the very start (some exporters write one) is not part of a lead.
@@ -287,19 +461,19 @@ const CONFLICT_RETRIES: u32 = 20;
 fn decide_batch(
     router: &Router<'_>,
     state: &mut dyn StateStore,
-    lines: &[Line],
+    leads: &[Result<ParsedLead, LeadError>],
     outcomes: &mut Vec<Outcome>,
 ) -> Result<(), (StateError, usize)> {
     let mut attempt = 0;
     loop {
         state.begin().map_err(|error| (error, 0))?;
-        let failed = router.route_batch(state, lines, outcomes).err();
+        let failed = router.route_parsed(state, leads, outcomes).err();
         let (error, index) = match failed {
             // Committed here, inside the retry: a conflict found at commit (a serialization
             // failure) is decided again like any other.
             None => match state.commit() {
                 Ok(()) => return Ok(()),
-                Err(error) => (error, lines.len().saturating_sub(1)),
+                Err(error) => (error, leads.len().saturating_sub(1)),
             },
             Some(failed) => failed,
         };

@@ -245,17 +245,34 @@ impl<'a> Router<'a> {
                 Err(length) => Err(self.too_long_error(length)),
             })
             .collect();
-        let ids: Vec<&str> = parsed
-            .iter()
-            .filter_map(|lead| lead.as_ref().ok().map(|lead| lead.id.as_str()))
-            .collect();
-        state.read_ahead(&ids).map_err(|error| (error, 0))?;
-        for (index, lead) in parsed.into_iter().enumerate() {
+        self.route_parsed(state, &parsed, outcomes)
+    }
+
+    /// Routes a batch of lines already read and parsed (by [`reader::parse_lead`], perhaps on
+    /// another thread), in order, into `outcomes` (cleared first), inside a batch the caller
+    /// began: a lead is decided, an error is its line's answer. A store that reads ahead is
+    /// given every lead id first. `Err` carries the state's failure and the index of the line
+    /// it happened at.
+    pub fn route_parsed(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &[Result<ParsedLead, LeadError>],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), (StateError, usize)> {
+        outcomes.clear();
+        if state.reads_ahead() {
+            let ids: Vec<&str> = parsed
+                .iter()
+                .filter_map(|lead| lead.as_ref().ok().map(|lead| lead.id.as_str()))
+                .collect();
+            state.read_ahead(&ids).map_err(|error| (error, 0))?;
+        }
+        for (index, lead) in parsed.iter().enumerate() {
             let outcome = match lead {
                 Ok(lead) => self
-                    .route_lead(state, &lead)
+                    .route_lead(state, lead)
                     .map_err(|error| (error, index))?,
-                Err(error) => Outcome::Invalid(error),
+                Err(error) => Outcome::Invalid(error.clone()),
             };
             outcomes.push(outcome);
         }
@@ -269,14 +286,7 @@ impl<'a> Router<'a> {
 
     /// The error of a line longer than the limit.
     fn too_long_error(&self, length: usize) -> LeadError {
-        LeadError {
-            code: "lead.too_long",
-            message: format!(
-                "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
-                self.config.limits.max_line_bytes
-            ),
-            lead: None,
-        }
+        reader::too_long_error(length, &self.config.limits)
     }
 
     /// Decides for a validated lead, or answers its recorded decision. A lead id recorded for

@@ -34,6 +34,31 @@ pub enum Line {
 /// Reads the next line (up to `\n`), keeping at most `max` bytes of it. `None` at the end.
 pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line>> {
     let mut line = Vec::new();
+    Ok(
+        read_line_into(input, max, &mut line)?.map(|read| match read {
+            LineRead::Text => Line::Text(line),
+            LineRead::TooLong(length) => Line::TooLong(length),
+        }),
+    )
+}
+
+/// How [`read_line_into`] found the next line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineRead {
+    /// The line's bytes are in the buffer, without their terminator.
+    Text,
+    /// The line was longer than the limit; its bytes were skipped. Holds the length seen.
+    TooLong(usize),
+}
+
+/// [`read_line`] into a buffer the caller reuses (cleared first), so that reading a line
+/// allocates nothing once the buffer has grown to the longest line. `None` at the end.
+pub fn read_line_into(
+    input: &mut impl BufRead,
+    max: usize,
+    line: &mut Vec<u8>,
+) -> io::Result<Option<LineRead>> {
+    line.clear();
     let mut length = 0usize;
     let mut saw_any = false;
     loop {
@@ -42,7 +67,7 @@ pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line
             break;
         }
         saw_any = true;
-        let (chunk, done) = match buffer.iter().position(|b| *b == b'\n') {
+        let (chunk, done) = match memchr::memchr(b'\n', buffer) {
             Some(end) => (&buffer[..end], Some(end + 1)),
             None => (buffer, None),
         };
@@ -60,12 +85,25 @@ pub fn read_line(input: &mut impl BufRead, max: usize) -> io::Result<Option<Line
         return Ok(None);
     }
     if length > max {
-        return Ok(Some(Line::TooLong(length)));
+        line.clear();
+        return Ok(Some(LineRead::TooLong(length)));
     }
     if line.last() == Some(&b'\r') {
         line.pop();
     }
-    Ok(Some(Line::Text(line)))
+    Ok(Some(LineRead::Text))
+}
+
+/// The error of a line longer than the limit (whose bytes were skipped).
+pub fn too_long_error(length: usize, limits: &Limits) -> LeadError {
+    LeadError {
+        code: "lead.too_long",
+        message: format!(
+            "line is {length} bytes, more than the limit of {} (see --max-line-bytes)",
+            limits.max_line_bytes
+        ),
+        lead: None,
+    }
 }
 
 /// Why a line is not a lead.
