@@ -9,7 +9,8 @@
 //! remembered with every assignment, and looked up for 1% of leads), as a ratio of the plain
 //! policy in the same run.
 //! Run with `cargo bench --bench route` (`-- --leads N` to change the count; `-- --write DIR`
-//! writes the policy and leads instead, for measuring the command line).
+//! writes the policy and leads instead, and `-- --floor IN OUT` runs the floor alone from a
+//! file to a file, for measuring the command line: bench/route-cli.sh).
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // a benchmark that measures the wrong thing must stop
 
 #[path = "generator.rs"]
@@ -65,6 +66,21 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 2_000 } else { 1_000_000 });
+    // `--floor IN OUT`: the floor alone, from a file to a file, for bench/route-cli.sh.
+    if let Some(at) = args.iter().position(|arg| arg == "--floor") {
+        let (Some(from), Some(to)) = (args.get(at + 1), args.get(at + 2)) else {
+            panic!("--floor IN OUT");
+        };
+        let input = std::fs::read(from).unwrap();
+        let mut output =
+            std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(to).unwrap());
+        let lines = floor(&input, |bytes| {
+            std::io::Write::write_all(&mut output, bytes).unwrap()
+        });
+        std::io::Write::flush(&mut output).unwrap();
+        eprintln!("floor: {lines} lines");
+        return;
+    }
     let policy_text = generator::policy(100);
     // `--write DIR`: write the policy and the leads for measuring the CLI (bench/run.sh).
     if let Some(dir) = args
@@ -98,6 +114,24 @@ fn main() {
         rate(team.1),
         rate(team.1) / rate(plain.1)
     );
+}
+
+/// The floor: every line read into a serde_json `Value`, and a small JSON object written for
+/// it (given to `write`, newline included). The number of lines.
+fn floor(input: &[u8], mut write: impl FnMut(&[u8])) -> usize {
+    let mut cursor = input;
+    let mut lines = 0;
+    let mut out = Vec::with_capacity(256);
+    while let Some(Line::Text(bytes)) = read_line(&mut cursor, 1 << 20).unwrap() {
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("");
+        out.clear();
+        serde_json::to_writer(&mut out, &serde_json::json!({ "lead": id, "ok": true })).unwrap();
+        out.push(b'\n');
+        write(&out);
+        lines += 1;
+    }
+    lines
 }
 
 /// The generated policy with the team's words: the same rules and decisions, more counted.
@@ -143,21 +177,13 @@ fn measure(
 
     // (a) The floor.
     let started = Instant::now();
-    let mut cursor = input;
-    while let Some(Line::Text(bytes)) = read_line(&mut cursor, 1 << 20).unwrap() {
-        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        let id = value.get("id").and_then(|v| v.as_str()).unwrap_or("");
-        sink.extend_from_slice(
-            serde_json::json!({ "lead": id, "ok": true })
-                .to_string()
-                .as_bytes(),
-        );
-        sink.push(b'\n');
+    floor(input, |bytes| {
+        sink.extend_from_slice(bytes);
         if sink.len() > 1 << 20 {
             black_box(&sink);
             sink.clear();
         }
-    }
+    });
     let floor = started.elapsed();
 
     // (b) In-memory state.

@@ -45,24 +45,25 @@ pub fn add(
     }
 }
 
-/// The working intervals of one local date, as instants (empty on holidays).
-fn intervals(calendar: &CalendarDef, date: Date) -> Vec<(Timestamp, Timestamp)> {
-    if calendar.holidays.contains(&date) {
-        return Vec::new();
-    }
+/// The working intervals of one local date, as instants, in order (none on holidays).
+fn intervals(
+    calendar: &CalendarDef,
+    date: Date,
+) -> impl Iterator<Item = (Timestamp, Timestamp)> + '_ {
+    let holiday = calendar.holidays.contains(&date);
     let day = date.weekday().to_monday_zero_offset() as usize;
     calendar
         .week
         .get(day)
+        .filter(|_| !holiday)
         .into_iter()
         .flatten()
-        .filter_map(|(from, to)| {
+        .filter_map(move |(from, to)| {
             Some((
                 calendar.instant_at(date, *from)?,
                 calendar.instant_at(date, *to)?,
             ))
         })
-        .collect()
 }
 
 /// `start` if it is in working time, else the next opening.
@@ -227,7 +228,7 @@ fn add_business_days(calendar: &CalendarDef, start: Timestamp, count: u64) -> Op
                 .to_ambiguous_timestamp(date.to_datetime(time_of_day))
                 .compatible()
                 .ok()?;
-            let day = intervals(calendar, date);
+            let day: Vec<(Timestamp, Timestamp)> = intervals(calendar, date).collect();
             let inside = day
                 .iter()
                 .any(|(open, close)| *open <= target && target <= *close);
@@ -243,7 +244,7 @@ fn add_business_days(calendar: &CalendarDef, start: Timestamp, count: u64) -> Op
             });
         }
         date = date.tomorrow().ok()?;
-        if !intervals(calendar, date).is_empty() {
+        if intervals(calendar, date).next().is_some() {
             left -= 1;
         }
     }

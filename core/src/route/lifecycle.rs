@@ -666,12 +666,13 @@ impl Router<'_> {
         at: Timestamp,
     ) -> Result<Attempt, StateError> {
         // The state keeps decisions, not leads: the lead has its id and no field values.
-        let parsed = ParsedLead {
-            id: life.lead.clone(),
-            lead: Lead {
+        let parsed = ParsedLead::new(
+            self.policy,
+            life.lead.clone(),
+            Lead {
                 values: vec![None; self.policy.fields.len()],
             },
-        };
+        );
         *self.excluded.borrow_mut() = life.reps();
         // Named reps without a calendar are placed by the rule's, as in routing.
         let rule_calendar = self.rule_calendar_id(life);

@@ -33,6 +33,7 @@ use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
 use state::{Fingerprint, Recorded, StateError, StateStore};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// Settings of a routing run.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +83,8 @@ pub struct Router<'a> {
     /// While an escalation step or a re-route picks a rep: the reps who already had the lead,
     /// none of whom may get it again (empty when routing a new lead).
     excluded: std::cell::RefCell<Vec<String>>,
+    /// A pool's rotation state as text, read and written again for every pick.
+    rotation_text: std::cell::RefCell<String>,
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
@@ -92,12 +95,42 @@ type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
 struct Candidate<'r> {
     rep: &'r str,
     eligible: bool,
-    why: Cow<'static, str>,
+    why: Why,
     load: u64,
     /// The rep's working time: their own calendar, else their pool's.
     calendar: Option<usize>,
     /// When an `on shift` member who is off shift starts (the only reason they were passed).
     opens: Option<Timestamp>,
+}
+
+/// Why a candidate is (or is not) eligible, written out only when a decision or trace says it:
+/// most candidates passed over at a cap are never named.
+#[derive(Debug, Clone)]
+enum Why {
+    Said(&'static str),
+    /// At the open-lead cap: load and cap.
+    AtCap {
+        load: u64,
+        cap: u64,
+    },
+    /// At a period cap: count, limit and the period ("today").
+    AtPeriodCap {
+        count: u64,
+        limit: u64,
+        when: &'static str,
+    },
+    Text(String),
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Said(text) => f.write_str(text),
+            Why::AtCap { load, cap } => write!(f, "at cap {load}/{cap}"),
+            Why::AtPeriodCap { count, limit, when } => write!(f, "at cap {count}/{limit} {when}"),
+            Why::Text(text) => f.write_str(text),
+        }
+    }
 }
 
 /// The member an `on shift` pool falls back to when nobody is on shift and no `else` took
@@ -141,6 +174,7 @@ impl<'a> Router<'a> {
             previous_fields: previous_fields(policy),
             last_windows: std::cell::RefCell::new(Vec::new()),
             excluded: std::cell::RefCell::new(Vec::new()),
+            rotation_text: std::cell::RefCell::new(String::new()),
         }
     }
 
@@ -390,7 +424,7 @@ impl<'a> Router<'a> {
     /// What the lead carries, as the ledger compares it.
     pub fn fingerprint(&self, parsed: &ParsedLead) -> Fingerprint {
         Fingerprint {
-            lead: self.policy.fingerprint(&parsed.lead),
+            lead: parsed.fingerprint,
             schema: self.schema_digest,
         }
     }
@@ -783,20 +817,20 @@ impl<'a> Router<'a> {
         let mut candidate = Candidate {
             rep,
             eligible: true,
-            why: Cow::Borrowed("available"),
+            why: Why::Said("available"),
             load: assigned,
             calendar: own_calendar,
             opens: None,
         };
         if self.excluded.borrow().iter().any(|had| had == rep) {
             candidate.eligible = false;
-            candidate.why = Cow::Borrowed("already had this lead");
+            candidate.why = Why::Said("already had this lead");
             return Ok(candidate);
         }
         if let Some(roster) = self.roster {
             let Some(entry) = roster.reps.get(rep) else {
                 candidate.eligible = false;
-                candidate.why = Cow::Borrowed("not in the roster");
+                candidate.why = Why::Said("not in the roster");
                 return Ok(candidate);
             };
             candidate.load = entry.open.saturating_add(assigned);
@@ -804,12 +838,12 @@ impl<'a> Router<'a> {
                 Status::Available => {}
                 Status::Away => {
                     candidate.eligible = false;
-                    candidate.why = Cow::Borrowed("away");
+                    candidate.why = Why::Said("away");
                     return Ok(candidate);
                 }
                 Status::Offline => {
                     candidate.eligible = false;
-                    candidate.why = Cow::Borrowed("offline");
+                    candidate.why = Why::Said("offline");
                     return Ok(candidate);
                 }
             }
@@ -821,7 +855,7 @@ impl<'a> Router<'a> {
                     .find(|absence| absence.from <= at && at < absence.to)
                 {
                     candidate.eligible = false;
-                    candidate.why = Cow::Owned(if absence.whole_days {
+                    candidate.why = Why::Text(if absence.whole_days {
                         let last_day = absence
                             .to
                             .checked_sub(jiff::SignedDuration::from_secs(1))
@@ -839,7 +873,10 @@ impl<'a> Router<'a> {
             && candidate.load >= cap
         {
             candidate.eligible = false;
-            candidate.why = Cow::Owned(format!("at cap {}/{cap}", candidate.load));
+            candidate.why = Why::AtCap {
+                load: candidate.load,
+                cap,
+            };
             return Ok(candidate);
         }
         let zone = calendar.map_or(jiff::tz::TimeZone::UTC, |c| c.zone.clone());
@@ -862,7 +899,7 @@ impl<'a> Router<'a> {
                     crate::model::Period::Week => "this week",
                 };
                 candidate.eligible = false;
-                candidate.why = Cow::Owned(format!("at cap {count}/{limit} {when}"));
+                candidate.why = Why::AtPeriodCap { count, limit, when };
                 return Ok(candidate);
             }
         }
@@ -872,7 +909,7 @@ impl<'a> Router<'a> {
         {
             candidate.eligible = false;
             candidate.opens = clock::next_opening(calendar, at);
-            candidate.why = Cow::Owned(match candidate.opens {
+            candidate.why = Why::Text(match candidate.opens {
                 Some(opens) => format!("off shift until {}", shift_start(opens, at, calendar)),
                 None => "off shift, with no working time in the next years".to_string(),
             });
@@ -903,26 +940,34 @@ impl<'a> Router<'a> {
                 .map(|(index, _)| index),
             StrategyDef::RoundRobin => {
                 let count = candidates.len();
-                let next: usize = state
-                    .rotation(&pool.name)?
-                    .and_then(|text| text.parse().ok())
-                    .unwrap_or(0);
+                let mut text = self.rotation_text.borrow_mut();
+                let next: usize = if state.rotation_into(&pool.name, &mut text)? {
+                    text.parse().unwrap_or(0)
+                } else {
+                    0
+                };
                 let chosen = (0..count)
                     .map(|k| (next + k) % count.max(1))
                     .find(|&i| candidates[i].eligible);
                 if let Some(index) = chosen {
-                    state.set_rotation(&pool.name, &((index + 1) % count).to_string())?;
+                    text.clear();
+                    let _ = write!(text, "{}", (index + 1) % count);
+                    state.set_rotation(&pool.name, &text)?;
                 }
                 chosen
             }
             StrategyDef::Weighted(weights) => {
                 // Smooth weighted round robin: every eligible member gains its weight, the
                 // richest is chosen and pays back the total, so 2:1:1 gives a, b, c, a, ...
-                let mut current: Vec<i64> = state
-                    .rotation(&pool.name)?
-                    .map(|text| text.split(',').filter_map(|n| n.parse().ok()).collect())
-                    .filter(|values: &Vec<i64>| values.len() == candidates.len())
-                    .unwrap_or_else(|| vec![0; candidates.len()]);
+                let mut text = self.rotation_text.borrow_mut();
+                let mut current: Vec<i64> = Vec::with_capacity(candidates.len());
+                if state.rotation_into(&pool.name, &mut text)? {
+                    current.extend(text.split(',').filter_map(|n| n.parse::<i64>().ok()));
+                }
+                if current.len() != candidates.len() {
+                    current.clear();
+                    current.resize(candidates.len(), 0);
+                }
                 let weight = |index: usize| {
                     i64::try_from(weights.get(index).copied().unwrap_or(0)).unwrap_or(i64::MAX / 4)
                 };
@@ -939,8 +984,12 @@ impl<'a> Router<'a> {
                     .max_by_key(|&i| (current[i], std::cmp::Reverse(i)));
                 if let Some(index) = chosen {
                     current[index] = current[index].saturating_sub(total);
-                    let text: Vec<String> = current.iter().map(i64::to_string).collect();
-                    state.set_rotation(&pool.name, &text.join(","))?;
+                    text.clear();
+                    for (position, value) in current.iter().enumerate() {
+                        let comma = if position > 0 { "," } else { "" };
+                        let _ = write!(text, "{comma}{value}");
+                    }
+                    state.set_rotation(&pool.name, &text)?;
                 }
                 chosen
             }
@@ -963,7 +1012,7 @@ impl<'a> Router<'a> {
                             _ => Cow::Borrowed("not their turn"),
                         }
                     } else {
-                        candidate.why.clone()
+                        Cow::Owned(candidate.why.to_string())
                     };
                     CandidateTrace {
                         rep: candidate.rep.to_string(),
@@ -985,29 +1034,28 @@ impl<'a> Router<'a> {
                 trace,
             },
             None => {
-                let why: Vec<String> = candidates
-                    .iter()
-                    .enumerate()
-                    .map(|(index, c)| match &pool.strategy {
+                // One string, written in place: "anna at cap 25/25, boris away".
+                let mut reason = format!("nobody in pool `{}` is eligible: ", pool.name);
+                for (index, c) in candidates.iter().enumerate() {
+                    if index > 0 {
+                        reason.push_str(", ");
+                    }
+                    let _ = match &pool.strategy {
                         StrategyDef::Weighted(weights)
                             if c.eligible && weights.get(index) == Some(&0) =>
                         {
-                            format!("{} has weight 0", c.rep)
+                            write!(reason, "{} has weight 0", c.rep)
                         }
-                        _ => format!("{} {}", c.rep, c.why),
-                    })
-                    .collect();
+                        _ => write!(reason, "{} {}", c.rep, c.why),
+                    };
+                }
                 let fallback = if pool.on_shift {
                     self.first_shift(state, pool, &candidates)?
                 } else {
                     None
                 };
                 Attempt::Failed {
-                    reason: format!(
-                        "nobody in pool `{}` is eligible: {}",
-                        pool.name,
-                        why.join(", ")
-                    ),
+                    reason,
                     trace,
                     fallback,
                 }

@@ -123,6 +123,21 @@ pub struct LeadError {
 pub struct ParsedLead {
     pub id: String,
     pub lead: Lead,
+    /// [`Policy::fingerprint`] of the lead, computed where it is parsed (with `route
+    /// --threads 2`, on the reading thread).
+    pub fingerprint: u64,
+}
+
+impl ParsedLead {
+    /// A lead with these values, and its fingerprint.
+    pub fn new(policy: &Policy, id: String, lead: Lead) -> ParsedLead {
+        let fingerprint = policy.fingerprint(&lead);
+        ParsedLead {
+            id,
+            lead,
+            fingerprint,
+        }
+    }
 }
 
 /// Parses and validates one line against the policy's schema. Fields the schema does not name
@@ -222,10 +237,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             lead: Some(id),
         });
     }
-    Ok(ParsedLead {
-        id,
-        lead: Lead { values },
-    })
+    Ok(ParsedLead::new(policy, id, Lead { values }))
 }
 
 /// A JSON value as far as validation needs it.

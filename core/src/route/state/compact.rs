@@ -14,7 +14,20 @@ use crate::route::decision::{
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
 pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
-    encode(&entry.decision, out);
+    encode_recorded_with(entry, out, &mut Names::Inline);
+}
+
+/// [`encode_recorded`] with the entry's names (rule, pool, rep, queue, escalation target,
+/// reasons, tags, scores and policy hash; never the lead id) written as their index in `table`,
+/// which learns the new ones: a ledger that keeps millions of entries of a few policies keeps
+/// each name once, not once per entry. Read back with [`decode_recorded_interned`] and the same
+/// table.
+pub fn encode_recorded_interned(entry: &Recorded, out: &mut Vec<u8>, table: &mut NameTable) {
+    encode_recorded_with(entry, out, &mut Names::Table(table));
+}
+
+fn encode_recorded_with(entry: &Recorded, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    encode_with(&entry.decision, out, names);
     match entry.fingerprint {
         None => out.push(0),
         Some(fingerprint) => {
@@ -24,7 +37,7 @@ pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
         }
     }
     put_instant(out, entry.decided_at);
-    put_str(out, &entry.policy_hash);
+    names.put(out, &entry.policy_hash);
     match &entry.trace {
         None => out.push(0),
         Some(trace) => {
@@ -38,10 +51,102 @@ pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
     }
 }
 
+/// Where the strings of an entry other than its lead id go.
+enum Names<'t> {
+    /// Written in full, each time.
+    Inline,
+    /// As an index into a table of the names seen before.
+    Table(&'t mut NameTable),
+}
+
+impl Names<'_> {
+    fn put(&mut self, out: &mut Vec<u8>, text: &str) {
+        match self {
+            Names::Inline => put_str(out, text),
+            Names::Table(table) => table.put(out, text),
+        }
+    }
+}
+
+/// The names a ledger in memory has seen, each kept once; entries hold their index. A name
+/// longer than [`NameTable::LONGEST`], or met once the table holds [`NameTable::MOST`], is
+/// written in full instead (a table of free text would only grow).
+#[derive(Debug, Default)]
+pub struct NameTable {
+    names: Vec<Box<str>>,
+    index: std::collections::HashMap<Box<str>, u32, std::hash::BuildHasherDefault<WordHasher>>,
+}
+
+impl NameTable {
+    const LONGEST: usize = 1024;
+    const MOST: usize = 1 << 20;
+
+    /// Writes `text` as `index + 1`, or as 0 and the text in full.
+    fn put(&mut self, out: &mut Vec<u8>, text: &str) {
+        if let Some(index) = self.index.get(text) {
+            put_u64(out, u64::from(*index) + 1);
+            return;
+        }
+        if text.len() <= Self::LONGEST
+            && self.names.len() < Self::MOST
+            && let Ok(index) = u32::try_from(self.names.len())
+        {
+            self.names.push(text.into());
+            self.index.insert(text.into(), index);
+            put_u64(out, u64::from(index) + 1);
+            return;
+        }
+        out.push(0);
+        put_str(out, text);
+    }
+
+    fn get(&self, index: u64) -> Option<&str> {
+        self.names
+            .get(usize::try_from(index).ok()?)
+            .map(|name| &**name)
+    }
+}
+
+/// A fast hash for short names, a word at a time (the Fx scheme: rotate, xor, multiply); the
+/// table's keys come from the policy and its router, not from an adversary choosing
+/// collisions, and a collision costs only a longer probe.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WordHasher(u64);
+
+impl std::hash::Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        let mut words = bytes.chunks_exact(8);
+        for chunk in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            add(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+    }
+}
+
 /// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
 pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
+    decode_recorded_with(bytes, None)
+}
+
+/// Reads a ledger entry written by [`encode_recorded_interned`] with the table it filled.
+pub fn decode_recorded_interned(bytes: &[u8], table: &NameTable) -> Option<Recorded> {
+    decode_recorded_with(bytes, Some(table))
+}
+
+fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recorded> {
     let mut input = Input(bytes);
-    let decision = input.decision()?;
+    let decision = input.decision(table)?;
     let fingerprint = match input.byte()? {
         0 => None,
         _ => Some(Fingerprint {
@@ -50,7 +155,7 @@ pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
         }),
     };
     let decided_at = input.instant()?;
-    let policy_hash = input.string()?;
+    let policy_hash = input.name(table)?;
     let trace = match input.byte()? {
         0 => None,
         _ => Some(input.trace()?),
@@ -162,12 +267,16 @@ const STRATEGIES: [&str; 4] = ["round_robin", "weighted", "least_loaded", "order
 
 /// Appends the decision's compact form.
 pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
+    encode_with(decision, out, &mut Names::Inline);
+}
+
+fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
     put_str(out, &decision.lead);
     match &decision.rule {
         None => out.push(0),
         Some(rule) => {
             out.push(1);
-            put_str(out, &rule.label);
+            names.put(out, &rule.label);
             put_u64(out, rule.line as u64);
         }
     }
@@ -181,20 +290,20 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
     match &decision.action {
         Action::Pool { pool, rep } => {
             out.push(extras);
-            put_str(out, pool);
-            put_str(out, rep);
+            names.put(out, pool);
+            names.put(out, rep);
         }
         Action::Queue { queue } => {
             out.push(extras | 1);
-            put_str(out, queue);
+            names.put(out, queue);
         }
         Action::Rep { rep } => {
             out.push(extras | 2);
-            put_str(out, rep);
+            names.put(out, rep);
         }
         Action::Owner { rep } => {
             out.push(extras | 3);
-            put_str(out, rep);
+            names.put(out, rep);
         }
         Action::Unassigned => out.push(extras | 4),
     }
@@ -215,7 +324,7 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
                 put_time(out, time);
             }
         }
-        put_str(out, &step.to);
+        names.put(out, &step.to);
     }
     put_u64(out, decision.reasons.len() as u64);
     for reason in &decision.reasons {
@@ -223,19 +332,19 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
             None => out.push(0),
             Some(action) => {
                 out.push(1);
-                put_str(out, action);
+                names.put(out, action);
             }
         }
-        put_str(out, &reason.reason);
+        names.put(out, &reason.reason);
     }
     if extras != 0 {
         put_u64(out, decision.tags.len() as u64);
         for tag in &decision.tags {
-            put_str(out, tag);
+            names.put(out, tag);
         }
         put_u64(out, decision.scores.len() as u64);
         for (score, value) in &decision.scores {
-            put_str(out, score);
+            names.put(out, score);
             out.extend_from_slice(&value.to_le_bytes());
         }
     }
@@ -247,35 +356,36 @@ const EXTRAS: u8 = 0x80;
 /// Reads a decision written by [`encode`]; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Decision> {
     let mut input = Input(bytes);
-    let decision = input.decision()?;
+    let decision = input.decision(None)?;
     input.0.is_empty().then_some(decision)
 }
 
 impl Input<'_> {
-    fn decision(&mut self) -> Option<Decision> {
+    /// A decision; its names from `table` when it was written with one.
+    fn decision(&mut self, table: Option<&NameTable>) -> Option<Decision> {
         let input = self;
         let lead = input.string()?;
         let rule = match input.byte()? {
             0 => None,
             _ => Some(RuleRef {
-                label: input.string()?,
+                label: input.name(table)?,
                 line: usize::try_from(input.u64()?).ok()?,
             }),
         };
         let action_byte = input.byte()?;
         let action = match action_byte & !EXTRAS {
             0 => Action::Pool {
-                pool: input.string()?,
-                rep: input.string()?,
+                pool: input.name(table)?,
+                rep: input.name(table)?,
             },
             1 => Action::Queue {
-                queue: input.string()?,
+                queue: input.name(table)?,
             },
             2 => Action::Rep {
-                rep: input.string()?,
+                rep: input.name(table)?,
             },
             3 => Action::Owner {
-                rep: input.string()?,
+                rep: input.name(table)?,
             },
             4 => Action::Unassigned,
             _ => return None,
@@ -293,28 +403,28 @@ impl Input<'_> {
             };
             escalation.push(Escalation {
                 at,
-                to: input.string()?,
+                to: input.name(table)?,
             });
         }
         let mut reasons = Vec::new();
         for _ in 0..input.u64()? {
             let action = match input.byte()? {
                 0 => None,
-                _ => Some(input.string()?),
+                _ => Some(input.name(table)?),
             };
             reasons.push(Reason {
                 action,
-                reason: input.string()?,
+                reason: input.name(table)?,
             });
         }
         let mut tags = Vec::new();
         let mut scores = Vec::new();
         if action_byte & EXTRAS != 0 {
             for _ in 0..input.u64()? {
-                tags.push(input.string()?);
+                tags.push(input.name(table)?);
             }
             for _ in 0..input.u64()? {
-                let score = input.string()?;
+                let score = input.name(table)?;
                 scores.push((score, i64::from_le_bytes(input.array()?)));
             }
         }
@@ -486,6 +596,18 @@ impl<'a> Input<'a> {
         String::from_utf8(self.take(length)?.to_vec()).ok()
     }
 
+    /// A name written by [`Names::put`]: in full without a table, else an index into it (0:
+    /// the name in full).
+    fn name(&mut self, table: Option<&NameTable>) -> Option<String> {
+        let Some(table) = table else {
+            return self.string();
+        };
+        match self.u64()? {
+            0 => self.string(),
+            index => table.get(index - 1).map(str::to_string),
+        }
+    }
+
     fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.take(N)?.try_into().ok()
     }
@@ -504,6 +626,56 @@ impl<'a> Input<'a> {
 mod tests {
     use super::*;
     use crate::route::wire::{decision_json, read_decision};
+
+    #[test]
+    fn entries_with_a_name_table_read_back_the_same_and_keep_each_name_once() {
+        let long_reason = "x".repeat(NameTable::LONGEST + 1);
+        let lines = [
+            r#"{"lead":"L-1","rule":"hot","line":67,"action":"pool","pool":"senior","rep":"anna","due":"2026-11-23T10:15:00+01:00","escalation":[{"at":"2026-11-23T10:30:00+01:00","to":"backup"}],"tags":["call"],"scores":{"fit_score":70}}"#.to_string(),
+            r#"{"lead":"L-2","rule":"hot","line":67,"action":"pool","pool":"senior","rep":"anna","due":"2026-11-23T10:15:00+01:00","escalation":[{"at":"2026-11-23T10:30:00+01:00","to":"backup"}],"tags":["call"],"scores":{"fit_score":70}}"#.to_string(),
+            format!(
+                r#"{{"lead":"L-3","rule":null,"action":"unassigned","reason":[{{"action":"pool senior","reason":"{long_reason}"}}]}}"#
+            ),
+        ];
+        let mut table = NameTable::default();
+        let mut sizes = Vec::new();
+        for (number, line) in lines.iter().enumerate() {
+            let entry = Recorded {
+                decision: read_decision(line).unwrap(),
+                fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
+                decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+                lead_at: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+                policy_hash: "a".repeat(64),
+                trace: None,
+            };
+            let mut bytes = Vec::new();
+            encode_recorded_interned(&entry, &mut bytes, &mut table);
+            assert_eq!(lead_of(&bytes), Some(entry.decision.lead.as_str()));
+            let read = decode_recorded_interned(&bytes, &table).unwrap();
+            assert_eq!(decision_json(&read.decision), *line, "entry {number}");
+            assert_eq!(read.policy_hash, entry.policy_hash);
+            assert_eq!(read.fingerprint, entry.fingerprint);
+            assert_eq!(
+                decode_recorded_interned(&bytes[..bytes.len() - 1], &table),
+                None
+            );
+            let mut inline = Vec::new();
+            encode_recorded(&entry, &mut inline);
+            sizes.push((bytes.len(), inline.len()));
+        }
+        // Every name is an index of one byte instead of its text (96 bytes of names here,
+        // the policy hash's 64 among them), the first time as the second.
+        assert_eq!(sizes[0], sizes[1]);
+        assert_eq!(sizes[1].1 - sizes[1].0, 96, "{sizes:?}");
+        // A name longer than the table takes is written in full, and still reads back.
+        assert!(sizes[2].0 > NameTable::LONGEST, "{sizes:?}");
+        assert!(
+            !table
+                .names
+                .iter()
+                .any(|name| name.len() > NameTable::LONGEST)
+        );
+    }
 
     #[test]
     fn decisions_survive_the_compact_form() {
