@@ -107,9 +107,11 @@ impl NameTable {
     }
 }
 
-/// A fast hash for short names, a word at a time (the Fx scheme: rotate, xor, multiply); the
-/// table's keys come from the policy and its router, not from an adversary choosing
-/// collisions, and a collision costs only a longer probe.
+/// A fast hash for names (the Fx scheme: rotate, xor, multiply) that reads at most four words
+/// of a name: its length, its first, middle and last eight bytes. Names that differ elsewhere
+/// share a hash and are told apart by comparing them, which is all a collision costs; the
+/// table's keys are the names of the policy's rules, pools and reps and the reasons the router
+/// writes, not text chosen to collide.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WordHasher(u64);
 
@@ -121,16 +123,21 @@ impl std::hash::Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
         const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-        let mut words = bytes.chunks_exact(8);
-        for chunk in &mut words {
+        let word_at = |start: usize| {
             let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            add(u64::from_le_bytes(word));
+            let piece = bytes.get(start..).unwrap_or_default();
+            let length = piece.len().min(8);
+            word[..length].copy_from_slice(&piece[..length]);
+            u64::from_le_bytes(word)
+        };
+        add(bytes.len() as u64);
+        add(word_at(0));
+        if bytes.len() > 8 {
+            add(word_at(bytes.len() - 8));
         }
-        let rest = words.remainder();
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
+        if bytes.len() > 16 {
+            add(word_at(bytes.len() / 2 - 4));
+        }
     }
 }
 
