@@ -51,6 +51,87 @@ impl LocalTime {
     }
 }
 
+impl LocalTime {
+    /// Appends the time as its `Display` writes it (RFC 3339 with the offset, `Z` in UTC). The
+    /// common case (whole seconds, years 1 to 9999, an offset of whole minutes) is written
+    /// by hand, without the general formatter; anything else goes through `Display`.
+    pub fn write_to(&self, out: &mut String) {
+        let offset_seconds = self.offset.map_or(0, |offset| offset.seconds());
+        let local = self
+            .instant
+            .as_second()
+            .checked_add(i64::from(offset_seconds));
+        let whole = self.instant.subsec_nanosecond() == 0 && offset_seconds % 60 == 0;
+        let Some(local) = local.filter(|_| whole) else {
+            let _ = fmt::Write::write_fmt(out, format_args!("{self}"));
+            return;
+        };
+        let days = local.div_euclid(86_400);
+        let second_of_day = local.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        if !(1..=9999).contains(&year) {
+            let _ = fmt::Write::write_fmt(out, format_args!("{self}"));
+            return;
+        }
+        let mut text = [0u8; 25];
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut value = value;
+            for index in (at..at + width).rev() {
+                text[index] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, month, 2);
+        put(8, day, 2);
+        put(11, second_of_day / 3600, 2);
+        put(14, second_of_day / 60 % 60, 2);
+        put(17, second_of_day % 60, 2);
+        let length = match self.offset {
+            None => {
+                text[19] = b'Z';
+                20
+            }
+            Some(_) => {
+                let minutes = i64::from(offset_seconds.unsigned_abs() / 60);
+                put(20, minutes / 60, 2);
+                put(23, minutes % 60, 2);
+                text[19] = if offset_seconds < 0 { b'-' } else { b'+' };
+                text[22] = b':';
+                25
+            }
+        };
+        for at in [4, 7] {
+            text[at] = b'-';
+        }
+        text[10] = b'T';
+        text[13] = b':';
+        text[16] = b':';
+        // Only ASCII digits and separators were written.
+        out.push_str(std::str::from_utf8(&text[..length]).unwrap_or_default());
+    }
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (the public "days from civil"
+/// inverse of H. Hinnant): year, month 1-12, day 1-31.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl fmt::Display for LocalTime {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.offset {
@@ -63,6 +144,61 @@ impl fmt::Display for LocalTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hand_written_form_is_the_general_one() {
+        // Instants over the whole range jiff holds, and around epochs, leap days and year
+        // ends; offsets of whole minutes, of seconds, and none.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let min = Timestamp::MIN.as_second();
+        let max = Timestamp::MAX.as_second();
+        let mut seconds: Vec<i64> = (0..20_000)
+            .map(|_| min + (next() % (max - min) as u64) as i64)
+            .collect();
+        for year_start in [
+            -62_135_596_800i64,
+            0,
+            951_782_400,
+            1_709_164_800,
+            253_402_300_799,
+        ] {
+            seconds.extend((-3..3).map(|day| year_start + day * 86_400 + (next() % 86_400) as i64));
+        }
+        let offsets = [
+            None,
+            Some(0),
+            Some(3600),
+            Some(-18_000),
+            Some(20_700),
+            Some(-34_200),
+            Some(93_599),
+            Some(-93_599),
+            Some(3_630),
+        ];
+        for (index, second) in seconds.into_iter().enumerate() {
+            let nanos = if index % 10 == 0 {
+                (next() % 1_000_000_000) as i32
+            } else {
+                0
+            };
+            let Ok(instant) = Timestamp::new(second, nanos) else {
+                continue;
+            };
+            for offset in offsets {
+                let offset = offset.and_then(|seconds| Offset::from_seconds(seconds).ok());
+                let time = LocalTime { instant, offset };
+                let mut written = String::new();
+                time.write_to(&mut written);
+                assert_eq!(written, time.to_string(), "{instant:?} {offset:?}");
+            }
+        }
+    }
 
     #[test]
     fn local_times_read_back_as_written() {

@@ -308,7 +308,9 @@ fn first_to_escape(bytes: &[u8]) -> Option<usize> {
 fn push_time(out: &mut String, time: Option<LocalTime>) {
     match time {
         Some(time) => {
-            let _ = write!(out, "\"{time}\"");
+            out.push('"');
+            time.write_to(out);
+            out.push('"');
         }
         None => out.push_str("null"),
     }
