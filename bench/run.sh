@@ -9,6 +9,8 @@ echo "rustc: $(rustc --version)"
 cargo bench --bench check
 cargo bench --bench graph
 cargo bench --bench route
+cargo bench --bench allocations
+bench/route-cli.sh 1000000 3   # BASELINE=OLD_BINARY adds an earlier build to the rounds
 cargo bench --bench simulate
 cargo bench --bench csv
 cargo bench --bench diff
