@@ -587,46 +587,77 @@ fn two_threads_answer_exactly_what_one_thread_does() {
 }
 
 /// A lead that has arrived is answered while the producer is still writing: a batch ends at
-/// the first line that is not here yet, with one thread or two.
+/// the first line that is not here yet, with one thread or two, from stdin and from a named
+/// pipe given as `--leads`.
 #[test]
 fn a_lead_is_answered_before_the_input_ends() {
     use std::io::BufRead;
     let dir = scratch("prompt");
     std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    let made_fifo = Command::new("mkfifo")
+        .arg(dir.join("leads.fifo"))
+        .status()
+        .is_ok_and(|status| status.success());
+    let sources: &[&str] = if made_fifo {
+        &["stdin", "fifo"]
+    } else {
+        &["stdin"]
+    };
     for threads in ["1", "2"] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
+        for &source in sources {
+            let mut args = vec![
                 "route",
                 "policy.route",
                 "--state",
                 ":memory:",
                 "--threads",
                 threads,
-            ])
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let reading = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let _ = sender.send(line.unwrap());
+            ];
+            if source == "fifo" {
+                args.extend(["--leads", "leads.fifo"]);
             }
-        });
-        for n in 0..3 {
-            writeln!(stdin, "{{\"id\":\"P-{n}\"}}").unwrap();
-            stdin.flush().unwrap();
-            let answer = receiver
-                .recv_timeout(std::time::Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no answer to lead {n} while the input is open"));
-            assert!(answer.contains(&format!("\"P-{n}\"")), "{answer}");
+            let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                .args(&args)
+                .current_dir(&dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut input: Box<dyn Write> = if source == "fifo" {
+                drop(child.stdin.take());
+                // Opening the write end waits until route has opened the read end.
+                let fifo = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("leads.fifo"))
+                    .unwrap();
+                Box::new(fifo)
+            } else {
+                Box::new(child.stdin.take().unwrap())
+            };
+            let stdout = child.stdout.take().unwrap();
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let reading = std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stdout).lines() {
+                    let _ = sender.send(line.unwrap());
+                }
+            });
+            for n in 0..3 {
+                writeln!(input, "{{\"id\":\"P-{n}\"}}").unwrap();
+                input.flush().unwrap();
+                let answer = receiver
+                    .recv_timeout(std::time::Duration::from_secs(30))
+                    .unwrap_or_else(|_| {
+                        panic!(
+                            "no answer to lead {n} from {source} with {threads} threads while \
+                             the input is open"
+                        )
+                    });
+                assert!(answer.contains(&format!("\"P-{n}\"")), "{answer}");
+            }
+            drop(input);
+            assert!(child.wait().unwrap().success());
+            reading.join().unwrap();
         }
-        drop(stdin);
-        assert!(child.wait().unwrap().success());
-        reading.join().unwrap();
     }
 }

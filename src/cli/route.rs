@@ -276,8 +276,11 @@ struct ReadBatch {
 struct BatchReader {
     input: std::io::BufReader<Box<dyn Read>>,
     /// Whether reading may wait for a producer (a pipe, a terminal): then a batch ends at the
-    /// first line that has not arrived yet. A file never makes it wait.
+    /// first line that has not arrived yet. A regular file never makes it wait.
     may_block: bool,
+    /// A failure to read met after some lines of a batch: those lines are routed first, and
+    /// the failure ends the next batch.
+    failed: Option<Failure>,
     policy: Arc<Policy>,
     limits: Limits,
     batch_lines: usize,
@@ -287,8 +290,10 @@ struct BatchReader {
 
 impl BatchReader {
     fn open(opening: Opening) -> Result<BatchReader, Failure> {
-        let may_block = match opening.source {
-            Source::File(_) => false,
+        // A named pipe or a device given as `--leads` (`/dev/stdin`, `<(producer)`) may wait
+        // like stdin: only a regular file never does.
+        let may_block = match &opening.source {
+            Source::File(file) => !file.metadata().is_ok_and(|metadata| metadata.is_file()),
             Source::Stdin => !stdin_is_a_file(),
         };
         let source: Box<dyn Read> = match opening.source {
@@ -310,6 +315,7 @@ impl BatchReader {
         Ok(BatchReader {
             input: std::io::BufReader::with_capacity(1 << 16, leads),
             may_block,
+            failed: None,
             batch_lines: opening.batch_lines,
             policy: opening.policy,
             limits: opening.limits,
@@ -321,6 +327,9 @@ impl BatchReader {
     /// (reading it might block), so that leads that have arrived are decided and printed
     /// promptly. `None` at the end of the input.
     fn next_batch(&mut self) -> Result<Option<ReadBatch>, Failure> {
+        if let Some(failure) = self.failed.take() {
+            return Err(failure);
+        }
         let mut batch = ReadBatch {
             leads: Vec::with_capacity(self.batch_lines),
             bytes: 0,
@@ -331,8 +340,16 @@ impl BatchReader {
             && (batch.leads.is_empty() || !self.may_block || !self.input.buffer().is_empty())
         {
             let max = self.limits.max_line_bytes;
-            let read = read_line_into(&mut self.input, max, &mut self.line)
-                .map_err(|error| read_failure(&error))?;
+            let read = match read_line_into(&mut self.input, max, &mut self.line) {
+                Ok(read) => read,
+                // The lines read before the failure are routed and printed, then it is said
+                // (CSV rows handed out before a broken row, lines before an I/O error).
+                Err(error) if !batch.leads.is_empty() => {
+                    self.failed = Some(read_failure(&error));
+                    break;
+                }
+                Err(error) => return Err(read_failure(&error)),
+            };
             let lead = match read {
                 None => break,
                 Some(LineRead::Text) => {
@@ -383,7 +400,8 @@ fn stdin_is_a_file() -> bool {
 
 /// Reads and parses on a thread of its own, a few batches ahead of the deciding thread, which
 /// takes them in order. The reader stops when its batches are no longer wanted; if deciding
-/// fails while it waits for more input, it is left waiting and ends with the process.
+/// fails while it waits for more input, it is left waiting and ends with the process. If it
+/// ends without sending the end of the input (it panicked), that is a failure, never an end.
 fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(4);
     let reading = std::thread::Builder::new()
@@ -400,10 +418,30 @@ fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, 
                 }
             }
         });
-    let failed_to_start = reading
-        .err()
-        .map(|error| Failure::usage(format!("cannot start the thread that reads leads: {error}")));
-    failed_to_start.map(Err).into_iter().chain(receiver)
+    let (failed_to_start, mut reading) = match reading {
+        Ok(handle) => (None, Some(handle)),
+        Err(error) => (
+            Some(Failure::usage(format!(
+                "cannot start the thread that reads leads: {error}"
+            ))),
+            None,
+        ),
+    };
+    // After the last batch: the thread ended by reaching the end (or a failure it sent), or
+    // it died, and its batches stop short of the input's end.
+    let ended = std::iter::from_fn(move || match reading.take()?.join() {
+        Ok(()) => None,
+        Err(_) => Some(Err(Failure::usage(
+            "the thread that reads leads stopped unexpectedly: the lines after the last \
+             printed one were not routed"
+                .to_string(),
+        ))),
+    });
+    failed_to_start
+        .map(Err)
+        .into_iter()
+        .chain(receiver)
+        .chain(ended)
 }
 
 fn read_failure(error: &std::io::Error) -> Failure {

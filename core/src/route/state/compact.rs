@@ -70,29 +70,36 @@ impl Names<'_> {
 
 /// The names a ledger in memory has seen, each kept once; entries hold their index. A name
 /// longer than [`NameTable::LONGEST`], or met once the table holds [`NameTable::MOST`], is
-/// written in full instead (a table of free text would only grow).
+/// written in full instead: some names come from leads (a rep named by a field, an account in
+/// a reason), and a table of them must not grow without bound. Names are hashed with the
+/// standard library's keyed hash, so leads cannot be written to collide.
 #[derive(Debug, Default)]
 pub struct NameTable {
-    names: Vec<Box<str>>,
-    index: std::collections::HashMap<Box<str>, u32, std::hash::BuildHasherDefault<WordHasher>>,
+    names: Vec<std::sync::Arc<str>>,
+    index: std::collections::HashMap<std::sync::Arc<str>, u32>,
 }
 
 impl NameTable {
-    const LONGEST: usize = 1024;
-    const MOST: usize = 1 << 20;
+    const LONGEST: usize = 256;
+    const MOST: usize = 1 << 16;
 
     /// Writes `text` as `index + 1`, or as 0 and the text in full.
     fn put(&mut self, out: &mut Vec<u8>, text: &str) {
+        if text.len() > Self::LONGEST {
+            out.push(0);
+            put_str(out, text);
+            return;
+        }
         if let Some(index) = self.index.get(text) {
             put_u64(out, u64::from(*index) + 1);
             return;
         }
-        if text.len() <= Self::LONGEST
-            && self.names.len() < Self::MOST
+        if self.names.len() < Self::MOST
             && let Ok(index) = u32::try_from(self.names.len())
         {
-            self.names.push(text.into());
-            self.index.insert(text.into(), index);
+            let name: std::sync::Arc<str> = text.into();
+            self.names.push(std::sync::Arc::clone(&name));
+            self.index.insert(name, index);
             put_u64(out, u64::from(index) + 1);
             return;
         }
@@ -104,40 +111,6 @@ impl NameTable {
         self.names
             .get(usize::try_from(index).ok()?)
             .map(|name| &**name)
-    }
-}
-
-/// A fast hash for names (the Fx scheme: rotate, xor, multiply) that reads at most four words
-/// of a name: its length, its first, middle and last eight bytes. Names that differ elsewhere
-/// share a hash and are told apart by comparing them, which is all a collision costs; the
-/// table's keys are the names of the policy's rules, pools and reps and the reasons the router
-/// writes, not text chosen to collide.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut add = |word: u64| self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
-        let word_at = |start: usize| {
-            let mut word = [0u8; 8];
-            let piece = bytes.get(start..).unwrap_or_default();
-            let length = piece.len().min(8);
-            word[..length].copy_from_slice(&piece[..length]);
-            u64::from_le_bytes(word)
-        };
-        add(bytes.len() as u64);
-        add(word_at(0));
-        if bytes.len() > 8 {
-            add(word_at(bytes.len() - 8));
-        }
-        if bytes.len() > 16 {
-            add(word_at(bytes.len() / 2 - 4));
-        }
     }
 }
 
@@ -682,6 +655,36 @@ mod tests {
                 .iter()
                 .any(|name| name.len() > NameTable::LONGEST)
         );
+    }
+
+    #[test]
+    fn a_full_name_table_writes_new_names_in_full() {
+        let mut table = NameTable::default();
+        let mut written = Vec::new();
+        for n in 0..NameTable::MOST + 100 {
+            let entry = Recorded {
+                decision: Decision {
+                    reasons: vec![Reason {
+                        action: None,
+                        reason: format!("account `A-{n}` is not in the roster"),
+                    }],
+                    ..Decision::new(format!("L-{n}"))
+                },
+                fingerprint: None,
+                decided_at: jiff::Timestamp::UNIX_EPOCH,
+                lead_at: None,
+                policy_hash: "h".to_string(),
+                trace: None,
+            };
+            let mut bytes = Vec::new();
+            encode_recorded_interned(&entry, &mut bytes, &mut table);
+            written.push((entry, bytes));
+        }
+        assert_eq!(table.names.len(), NameTable::MOST);
+        for (entry, bytes) in written.iter().step_by(997).chain(written.last()) {
+            let read = decode_recorded_interned(bytes, &table).unwrap();
+            assert_eq!(read.decision, entry.decision);
+        }
     }
 
     #[test]
