@@ -19,16 +19,20 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn route(args: &[&str], input: &[u8], cwd: &Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("route")
+/// `switchboard ARGS` in `cwd`, stdin and stdout piped, stderr as given.
+fn spawn(args: &[&str], cwd: &Path, stderr: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn route(args: &[&str], input: &[u8], cwd: &Path) -> Output {
+    let mut child = spawn(&[&["route"], args].concat(), cwd, Stdio::piped());
     // Write from another thread while the output is read: pipes hold only 64 KiB.
     let mut stdin = child.stdin.take().unwrap();
     let input = input.to_vec();
@@ -254,14 +258,11 @@ fn a_run_killed_with_sigkill_and_run_again_assigns_every_lead_exactly_once() {
     std::fs::write(dir.join("policy.route"), DESK).unwrap();
     let count = 20_000;
     let leads = many_leads("k", count);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["route", "policy.route", "--state", "state.db"])
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        &["route", "policy.route", "--state", "state.db"],
+        &dir,
+        Stdio::null(),
+    );
     let mut stdin = child.stdin.take().unwrap();
     // Feed half the leads from another thread (pipes are small: writing and reading from one
     // thread would deadlock), wait until some decisions are out, then SIGKILL mid-run.
@@ -616,14 +617,7 @@ fn a_lead_is_answered_before_the_input_ends() {
             if source == "fifo" {
                 args.extend(["--leads", "leads.fifo"]);
             }
-            let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-                .args(&args)
-                .current_dir(&dir)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = spawn(&args, &dir, Stdio::null());
             let mut input: Box<dyn Write> = if source == "fifo" {
                 drop(child.stdin.take());
                 // Opening the write end waits until route has opened the read end.

@@ -238,13 +238,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
         let (input, length): (Box<dyn Read>, Option<u64>) = if leads == Path::new("-") {
             (Box::new(std::io::stdin().lock()), None)
         } else {
-            let file = std::fs::File::open(leads).map_err(|error| {
-                format!(
-                    "cannot read leads `{}`: {}",
-                    leads.display(),
-                    describe_io(&error)
-                )
-            })?;
+            let file = super::input::open_leads(leads)?;
             let length = file.metadata().ok().map(|m| m.len());
             (Box::new(file), length)
         };

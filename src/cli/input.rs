@@ -28,6 +28,17 @@ pub struct InputArgs {
     lenient_enums: bool,
 }
 
+/// Opens a leads file, or says which one and why not.
+pub fn open_leads(path: &Path) -> Result<std::fs::File, Failure> {
+    std::fs::File::open(path).map_err(|error| {
+        Failure::usage(format!(
+            "cannot read leads `{}`: {}",
+            path.display(),
+            super::describe_io(&error)
+        ))
+    })
+}
+
 impl InputArgs {
     /// Whether the leads at `path` (`None`: stdin) are read as CSV.
     pub fn is_csv(&self, path: Option<&Path>) -> bool {

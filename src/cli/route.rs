@@ -5,7 +5,7 @@
 use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
-use super::{EXIT_PROBLEMS, Failure, describe_io};
+use super::{EXIT_PROBLEMS, Failure};
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -150,13 +150,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     );
     let (source, from, size) = match args.leads.as_deref() {
         Some(path) if path != Path::new("-") => {
-            let file = std::fs::File::open(path).map_err(|error| {
-                Failure::usage(format!(
-                    "cannot read leads `{}`: {}",
-                    path.display(),
-                    describe_io(&error)
-                ))
-            })?;
+            let file = super::input::open_leads(path)?;
             let size = file.metadata().ok().map(|m| m.len());
             (Source::File(file), format!("`{}`", path.display()), size)
         }
@@ -293,7 +287,7 @@ impl BatchReader {
         // A named pipe or a device given as `--leads` (`/dev/stdin`, `<(producer)`) may wait
         // like stdin: only a regular file never does.
         let may_block = match &opening.source {
-            Source::File(file) => !file.metadata().is_ok_and(|metadata| metadata.is_file()),
+            Source::File(file) => !is_a_regular_file(file),
             Source::Stdin => !stdin_is_a_file(),
         };
         let source: Box<dyn Read> = match opening.source {
@@ -354,7 +348,9 @@ impl BatchReader {
                 None => break,
                 Some(LineRead::Text) => {
                     batch.bytes += self.line.len() as u64 + 1;
+                    // The fingerprint too: with two threads, off the deciding one.
                     parse_lead(&self.policy, &self.line, &self.limits)
+                        .map(|lead| lead.with_fingerprint(&self.policy))
                 }
                 Some(LineRead::TooLong(length)) => {
                     batch.bytes += length as u64 + 1;
@@ -380,6 +376,11 @@ impl BatchReader {
     }
 }
 
+/// Whether an open file is a regular file (not a pipe, a terminal or a device).
+fn is_a_regular_file(file: &std::fs::File) -> bool {
+    file.metadata().is_ok_and(|metadata| metadata.is_file())
+}
+
 /// Whether stdin is a regular file (`< leads.ndjson`), which reading never waits on.
 fn stdin_is_a_file() -> bool {
     #[cfg(unix)]
@@ -388,9 +389,7 @@ fn stdin_is_a_file() -> bool {
         std::io::stdin()
             .as_fd()
             .try_clone_to_owned()
-            .map(std::fs::File::from)
-            .and_then(|file| file.metadata())
-            .is_ok_and(|metadata| metadata.is_file())
+            .is_ok_and(|fd| is_a_regular_file(&std::fs::File::from(fd)))
     }
     #[cfg(not(unix))]
     {

@@ -282,13 +282,7 @@ impl LeadsFile<'_> {
     /// (converted in memory, so they can be read twice). A CSV file read as NDJSON is refused.
     fn open(&self, quiet: bool) -> Result<Box<dyn Source>, Failure> {
         let path = self.path;
-        let file = std::fs::File::open(path).map_err(|error| {
-            Failure::usage(format!(
-                "cannot read leads `{}`: {}",
-                path.display(),
-                describe_io(&error)
-            ))
-        })?;
+        let file = super::input::open_leads(path)?;
         let mut input = std::io::BufReader::with_capacity(1 << 16, file);
         super::route::skip_byte_order_mark(&mut input)
             .map_err(|error| read_failure(path, &error))?;

@@ -667,7 +667,6 @@ impl Router<'_> {
     ) -> Result<Attempt, StateError> {
         // The state keeps decisions, not leads: the lead has its id and no field values.
         let parsed = ParsedLead::new(
-            self.policy,
             life.lead.clone(),
             Lead {
                 values: vec![None; self.policy.fields.len()],

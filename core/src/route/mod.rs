@@ -424,7 +424,9 @@ impl<'a> Router<'a> {
     /// What the lead carries, as the ledger compares it.
     pub fn fingerprint(&self, parsed: &ParsedLead) -> Fingerprint {
         Fingerprint {
-            lead: parsed.fingerprint,
+            lead: parsed
+                .fingerprint
+                .unwrap_or_else(|| self.policy.fingerprint(&parsed.lead)),
             schema: self.schema_digest,
         }
     }

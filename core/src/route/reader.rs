@@ -123,20 +123,26 @@ pub struct LeadError {
 pub struct ParsedLead {
     pub id: String,
     pub lead: Lead,
-    /// [`Policy::fingerprint`] of the lead, computed where it is parsed (with `route
-    /// --threads 2`, on the reading thread).
-    pub fingerprint: u64,
+    /// [`Policy::fingerprint`] of the lead when it was computed ahead ([`ParsedLead::
+    /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
+    /// computes it when it needs it.
+    pub fingerprint: Option<u64>,
 }
 
 impl ParsedLead {
-    /// A lead with these values, and its fingerprint.
-    pub fn new(policy: &Policy, id: String, lead: Lead) -> ParsedLead {
-        let fingerprint = policy.fingerprint(&lead);
+    /// A lead with these values.
+    pub fn new(id: String, lead: Lead) -> ParsedLead {
         ParsedLead {
             id,
             lead,
-            fingerprint,
+            fingerprint: None,
         }
+    }
+
+    /// The lead with its fingerprint computed now (where the work is cheaper than later).
+    pub fn with_fingerprint(mut self, policy: &Policy) -> ParsedLead {
+        self.fingerprint = Some(policy.fingerprint(&self.lead));
+        self
     }
 }
 
@@ -237,7 +243,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             lead: Some(id),
         });
     }
-    Ok(ParsedLead::new(policy, id, Lead { values }))
+    Ok(ParsedLead::new(id, Lead { values }))
 }
 
 /// A JSON value as far as validation needs it.
