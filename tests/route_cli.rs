@@ -410,7 +410,7 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 /// A state written by a newer Switchboard is refused, not changed.

@@ -54,6 +54,10 @@ pub struct SqliteState {
     windows: WindowCounts,
     /// The compact form of the entry being recorded (reused, so recording allocates nothing).
     scratch: Vec<u8>,
+    /// The file's `names` as far as this connection has read or written them.
+    names: compact::NameTable,
+    /// How many names there were when this batch began (a rollback forgets the later ones).
+    names_at_begin: usize,
     /// This batch's assignments (rep -> times in seconds), added to `load_counts` at commit.
     assigned_in_batch: HashMap<String, Vec<i64>>,
     /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
@@ -122,6 +126,8 @@ impl SqliteState {
             loads: Loads::default(),
             windows: WindowCounts::default(),
             scratch: Vec::with_capacity(1024),
+            names: compact::NameTable::default(),
+            names_at_begin: 0,
             assigned_in_batch: HashMap::new(),
             lead_times_in_batch: HashMap::new(),
         }))
@@ -222,14 +228,21 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
-/// small rows. `load_counts` caches, per rep and `since`, how many assignments are at or after
+/// small rows. Since version 8 an entry's names (rule, pool, rep, reasons, policy hash, the
+/// trace's texts) are indexes into `names` (`form` 1), which keeps each once: an entry is
+/// about 70 bytes instead of 380; entries written before keep their names in full (`form` 0). `load_counts` caches, per rep and `since`, how many assignments are at or after
 /// it, so a rep's load is read once, not counted again in every batch.
 const TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS ledger (
+        lead TEXT PRIMARY KEY,
+        entry BLOB NOT NULL,
+        form INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS assignments (
         lead TEXT NOT NULL,
@@ -344,6 +357,17 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
                 )?;
             }
         }
+        // Version 8 gains `names` (above) and the ledger's `form`: the entries already there
+        // keep their names in full.
+        let has_form: bool = connection.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('ledger') WHERE name = 'form'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_form {
+            connection
+                .execute_batch("ALTER TABLE ledger ADD COLUMN form INTEGER NOT NULL DEFAULT 0")?;
+        }
         if has_ledger && version < 5 {
             schedule_recorded(connection)?;
         }
@@ -430,6 +454,83 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
     Ok(Ok(()))
 }
 
+/// Reads the names added to the file's `names` since `names` last looked (by another
+/// connection, or before this one opened the file).
+fn load_names(connection: &Connection, names: &mut compact::NameTable) -> Result<(), StateError> {
+    let mut statement = connection
+        .prepare_cached("SELECT id, name FROM names WHERE id >= ?1 ORDER BY id")
+        .db()?;
+    let mut rows = statement
+        .query(params![i64::try_from(names.len()).unwrap_or(i64::MAX)])
+        .db()?;
+    while let Some(row) = rows.next().db()? {
+        let id: i64 = row.get(0).db()?;
+        let name: String = row.get(1).db()?;
+        if usize::try_from(id).ok() != Some(names.len()) || !names.learn(&name) {
+            return Err(StateError::new(
+                StateErrorKind::Corrupt,
+                format!("state database: the table of names is damaged at id {id}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the names from index `from` on into the file's `names`, inside the open transaction.
+fn save_names(
+    connection: &Connection,
+    names: &compact::NameTable,
+    from: usize,
+) -> Result<(), StateError> {
+    if names.len() == from {
+        return Ok(());
+    }
+    let mut statement = connection
+        .prepare_cached("INSERT INTO names (id, name) VALUES (?1, ?2)")
+        .db()?;
+    for (id, name) in (from..).zip(names.names_from(from)) {
+        statement
+            .execute(params![i64::try_from(id).unwrap_or(i64::MAX), name])
+            .db()?;
+    }
+    Ok(())
+}
+
+/// [`read_stored`] with the names already read.
+fn read_stored_known(
+    names: &compact::NameTable,
+    lead: &str,
+    entry: &[u8],
+    form: i64,
+) -> Result<Recorded, StateError> {
+    if form == 0 {
+        return read_entry(lead, entry);
+    }
+    compact::decode_recorded_interned(entry, names)
+        .filter(|recorded| recorded.decision.lead == lead)
+        .ok_or_else(|| {
+            StateError::new(
+                StateErrorKind::Corrupt,
+                format!("state database: the recorded decision of `{lead}` cannot be read"),
+            )
+        })
+}
+
+/// A ledger entry of `lead` in either form (`form` 1: its names are indexes into `names`,
+/// which reads the file's names again once if the entry holds one it has not seen).
+fn read_stored(
+    connection: &Connection,
+    names: &mut compact::NameTable,
+    lead: &str,
+    entry: &[u8],
+    form: i64,
+) -> Result<Recorded, StateError> {
+    read_stored_known(names, lead, entry, form).or_else(|_| {
+        load_names(connection, names)?;
+        read_stored_known(names, lead, entry, form)
+    })
+}
+
 fn is_busy(error: &rusqlite::Error) -> bool {
     matches!(
         error.sqlite_error_code(),
@@ -458,11 +559,13 @@ impl SqliteState {
         visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
     ) -> Result<(), StateError> {
         self.visit_rows(
-            "SELECT lead, entry FROM ledger ORDER BY lead",
+            "SELECT lead, entry, form FROM ledger ORDER BY lead",
             |row| {
                 let lead: String = row.get(0)?;
                 let entry: Vec<u8> = row.get(1)?;
-                Ok(read_entry(&lead, &entry).map(StateRow::Ledger))
+                let form: i64 = row.get(2)?;
+                // The names were read at the start of this read transaction.
+                Ok(read_stored_known(&self.names, &lead, &entry, form).map(StateRow::Ledger))
             },
             visit,
         )?;
@@ -548,7 +651,7 @@ impl SqliteState {
     }
 
     fn import_rows(
-        &self,
+        &mut self,
         rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
     ) -> Result<u64, StateError> {
         let leads: i64 = self
@@ -567,12 +670,9 @@ impl SqliteState {
             let row = row?;
             let (sql, values): (&str, Vec<rusqlite::types::Value>) = match row {
                 StateRow::Ledger(recorded) => {
-                    let mut entry = Vec::with_capacity(256);
-                    compact::encode_recorded(&recorded, &mut entry);
-                    (
-                        "INSERT INTO ledger (lead, entry) VALUES (?1, ?2)",
-                        vec![recorded.decision.lead.into(), entry.into()],
-                    )
+                    self.record_in_batch(&recorded)?;
+                    count += 1;
+                    continue;
                 }
                 StateRow::Life(life) => (
                     "INSERT OR REPLACE INTO lives (lead, entry) VALUES (?1, ?2)",
@@ -643,6 +743,14 @@ impl StateStore for SqliteState {
         // decision the first one committed.
         self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
         self.in_batch = true;
+        // Under the write lock: the names other routers committed, so that a new name gets the
+        // next free id.
+        self.names_at_begin = self.names.len();
+        if let Err(error) = load_names(&self.connection, &mut self.names) {
+            self.rollback()?;
+            return Err(error);
+        }
+        self.names_at_begin = self.names.len();
         self.rotations.clear();
         self.loads.clear();
         self.windows.clear();
@@ -682,6 +790,7 @@ impl StateStore for SqliteState {
         }
         self.connection.execute_batch("ROLLBACK").db()?;
         self.in_batch = false;
+        self.names.truncate(self.names_at_begin);
         self.rotations.clear();
         self.loads.clear();
         self.windows.clear();
@@ -697,29 +806,33 @@ impl StateStore for SqliteState {
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         let mut statement = self
             .connection
-            .prepare_cached("SELECT entry FROM ledger WHERE lead = ?1")
+            .prepare_cached("SELECT entry, form FROM ledger WHERE lead = ?1")
             .db()?;
-        let entry: Option<Vec<u8>> = statement
-            .query_row(params![lead], |row| row.get(0))
+        let entry: Option<(Vec<u8>, i64)> = statement
+            .query_row(params![lead], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .db()?;
-        let Some(entry) = entry else {
+        let Some((entry, form)) = entry else {
             return Ok(None);
         };
-        read_entry(lead, &entry).map(Some)
+        read_stored(&self.connection, &mut self.names, lead, &entry, form).map(Some)
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
-        let mut statement = self
-            .connection
-            .prepare_cached("INSERT INTO ledger (lead, entry) VALUES (?1, ?2)")
-            .db()?;
-        self.scratch.clear();
-        compact::encode_recorded(entry, &mut self.scratch);
-        statement
-            .execute(params![entry.decision.lead, self.scratch])
-            .db()?;
-        Ok(())
+        if self.in_batch {
+            return self.record_in_batch(entry);
+        }
+        // Alone: its own transaction, so that its new names and the entry land together.
+        self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
+        let known = self.names.len();
+        let recorded = load_names(&self.connection, &mut self.names)
+            .and_then(|()| self.record_in_batch(entry))
+            .and_then(|()| self.connection.execute_batch("COMMIT").db());
+        if recorded.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+            self.names.truncate(known);
+        }
+        recorded
     }
 
     fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError> {
@@ -1025,14 +1138,18 @@ impl StateStore for SqliteState {
     ) -> Result<(), StateError> {
         let mut statement = self
             .connection
-            .prepare("SELECT l.lead, l.entry, v.entry FROM ledger l LEFT JOIN lives v ON v.lead = l.lead")
+            .prepare(
+                "SELECT l.lead, l.entry, l.form, v.entry FROM ledger l \
+                 LEFT JOIN lives v ON v.lead = l.lead",
+            )
             .db()?;
         let mut rows = statement.query([]).db()?;
         while let Some(row) = rows.next().db()? {
             let lead: String = row.get(0).db()?;
             let entry: Vec<u8> = row.get(1).db()?;
-            let life: Option<String> = row.get(2).db()?;
-            let recorded = read_entry(&lead, &entry)?;
+            let form: i64 = row.get(2).db()?;
+            let life: Option<String> = row.get(3).db()?;
+            let recorded = read_stored(&self.connection, &mut self.names, &lead, &entry, form)?;
             let life = life.map(|text| read_life(&lead, &text)).transpose()?;
             visit(recorded, life);
         }
@@ -1111,7 +1228,8 @@ impl StateStore for SqliteState {
     ) -> Result<(), StateError> {
         // One read transaction: the rows of every table as of one moment.
         self.connection.execute_batch("BEGIN").db()?;
-        let exported = self.export_rows(visit);
+        let exported =
+            load_names(&self.connection, &mut self.names).and_then(|()| self.export_rows(visit));
         let ended = self.connection.execute_batch("COMMIT").db();
         exported.and(ended)
     }
@@ -1121,21 +1239,38 @@ impl StateStore for SqliteState {
         rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
     ) -> Result<u64, StateError> {
         self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
-        let imported = self.import_rows(rows);
-        match imported {
-            Ok(count) => {
-                self.connection.execute_batch("COMMIT").db()?;
-                Ok(count)
-            }
-            Err(error) => {
-                let _ = self.connection.execute_batch("ROLLBACK");
-                Err(error)
-            }
+        let known = self.names.len();
+        let imported = load_names(&self.connection, &mut self.names)
+            .and_then(|()| self.import_rows(rows))
+            .and_then(|count| self.connection.execute_batch("COMMIT").db().map(|()| count));
+        if imported.is_err() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+            self.names.truncate(known);
         }
+        imported
     }
 }
 
 impl SqliteState {
+    /// Records `entry` with its names as indexes into `names`, adding the names it is the
+    /// first to use, inside the open transaction.
+    fn record_in_batch(&mut self, entry: &Recorded) -> Result<(), StateError> {
+        let known = self.names.len();
+        self.scratch.clear();
+        compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
+        let saved = save_names(&self.connection, &self.names, known).and_then(|()| {
+            self.connection
+                .prepare_cached("INSERT INTO ledger (lead, entry, form) VALUES (?1, ?2, 1)")
+                .db()?
+                .execute(params![entry.decision.lead, self.scratch])
+                .db()
+        });
+        if saved.is_err() {
+            self.names.truncate(known);
+        }
+        saved.map(drop)
+    }
+
     fn outgoing(
         &mut self,
         query: &str,
@@ -1155,5 +1290,216 @@ impl SqliteState {
             })
             .db()?;
         rows.collect::<Result<Vec<_>, _>>().db()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::route::decision::{
+        Action, ActionTrace, CandidateTrace, Decision, Reason, RecordedTrace,
+    };
+
+    /// A fresh file in the temporary directory, unique to this test and process.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-sqlite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.db")
+    }
+
+    /// An entry whose names (pool, rep, reason, policy hash, the trace's texts) are new
+    /// for each rep.
+    fn entry(lead: &str, rep: &str) -> Recorded {
+        Recorded {
+            decision: Decision {
+                action: Action::Pool {
+                    pool: "senior".to_string(),
+                    rep: rep.to_string(),
+                },
+                reasons: vec![Reason {
+                    action: Some("rep zoe".to_string()),
+                    reason: format!("zoe is away, {rep} is next"),
+                }],
+                ..Decision::new(lead)
+            },
+            fingerprint: None,
+            decided_at: Timestamp::UNIX_EPOCH,
+            lead_at: Some(Timestamp::UNIX_EPOCH),
+            policy_hash: "h".repeat(64),
+            trace: Some(RecordedTrace {
+                path: Vec::new(),
+                actions: vec![ActionTrace::Candidates {
+                    action: "pool senior".to_string(),
+                    strategy: Some("round_robin"),
+                    candidates: vec![CandidateTrace {
+                        rep: rep.to_string(),
+                        eligible: true,
+                        load: Some(3),
+                        why: format!("{rep} is on shift"),
+                        owner: None,
+                    }],
+                }],
+            }),
+        }
+    }
+
+    fn read(state: &mut SqliteState, lead: &str) -> Option<Recorded> {
+        state.recorded(lead).unwrap()
+    }
+
+    #[test]
+    fn entries_keep_their_names_once_and_read_back_whole() {
+        let path = scratch("names");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        for n in 0..100 {
+            state.record(&entry(&format!("L-{n}"), "anna")).unwrap();
+        }
+        state.commit().unwrap();
+        let connection = Connection::open(&path).unwrap();
+        let (names, longest): (i64, i64) = connection
+            .query_row(
+                "SELECT count(*), max(length(entry)) FROM ledger",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(names, 100);
+        let mut inline = Vec::new();
+        compact::encode_recorded(&entry("L-99", "anna"), &mut inline);
+        assert!(
+            longest * 3 < inline.len() as i64,
+            "{longest} vs {}",
+            inline.len()
+        );
+        let kept: i64 = connection
+            .query_row("SELECT count(*) FROM names", [], |row| row.get(0))
+            .unwrap();
+        // pool, rep, the reason's action and text, the policy hash, the trace's action,
+        // strategy and why: each once.
+        assert_eq!(kept, 8);
+        let mut again = SqliteState::open(&path).unwrap();
+        assert_eq!(read(&mut again, "L-42"), Some(entry("L-42", "anna")));
+    }
+
+    #[test]
+    fn names_of_a_rolled_back_batch_are_forgotten() {
+        let path = scratch("rollback");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-1", "anna")).unwrap();
+        state.rollback().unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-2", "boris")).unwrap();
+        state.commit().unwrap();
+        assert_eq!(read(&mut state, "L-1"), None);
+        assert_eq!(read(&mut state, "L-2"), Some(entry("L-2", "boris")));
+        let mut again = SqliteState::open(&path).unwrap();
+        assert_eq!(read(&mut again, "L-2"), Some(entry("L-2", "boris")));
+        let anna: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM names WHERE name LIKE '%anna%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(anna, 0);
+    }
+
+    #[test]
+    fn two_connections_on_one_file_share_the_names() {
+        let path = scratch("two");
+        let mut first = SqliteState::open(&path).unwrap();
+        let mut second = SqliteState::open(&path).unwrap();
+        first.begin().unwrap();
+        first.record(&entry("L-1", "anna")).unwrap();
+        first.commit().unwrap();
+        // The second learns anna's names when its batch begins, so boris's get the next ids.
+        second.begin().unwrap();
+        second.record(&entry("L-2", "boris")).unwrap();
+        second.commit().unwrap();
+        // Outside a batch: its own transaction.
+        first.record(&entry("L-3", "carla")).unwrap();
+        for state in [&mut first, &mut second] {
+            assert_eq!(read(state, "L-1"), Some(entry("L-1", "anna")));
+            assert_eq!(read(state, "L-2"), Some(entry("L-2", "boris")));
+            assert_eq!(read(state, "L-3"), Some(entry("L-3", "carla")));
+        }
+        let mut leads = Vec::new();
+        SqliteState::open(&path)
+            .unwrap()
+            .each_lead(&mut |recorded, _| leads.push(recorded))
+            .unwrap();
+        leads.sort_by(|a, b| a.decision.lead.cmp(&b.decision.lead));
+        let reps = ["anna", "boris", "carla"];
+        let expected: Vec<Recorded> = (1..=3)
+            .map(|n| entry(&format!("L-{n}"), reps[n - 1]))
+            .collect();
+        assert_eq!(leads, expected);
+    }
+
+    #[test]
+    fn entries_written_before_the_name_table_still_read() {
+        let path = scratch("v7");
+        drop(SqliteState::open(&path).unwrap());
+        // The file as version 7 wrote it: no `names`, no `form`, names in full.
+        let mut old = Vec::new();
+        compact::encode_recorded(&entry("L-old", "anna"), &mut old);
+        let connection = Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "DROP TABLE ledger; DROP TABLE names;
+                 CREATE TABLE ledger (lead TEXT PRIMARY KEY, entry BLOB NOT NULL) WITHOUT ROWID;
+                 PRAGMA user_version = 7;",
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO ledger (lead, entry) VALUES ('L-old', ?1)",
+                params![old],
+            )
+            .unwrap();
+        drop(connection);
+        let mut state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.tables_version(), Some((7, SCHEMA_VERSION)));
+        assert_eq!(read(&mut state, "L-old"), Some(entry("L-old", "anna")));
+        state.record(&entry("L-new", "anna")).unwrap();
+        let mut exported = Vec::new();
+        state
+            .export(&mut |row| {
+                if let StateRow::Ledger(recorded) = row {
+                    exported.push(recorded);
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(
+            exported,
+            vec![entry("L-new", "anna"), entry("L-old", "anna")]
+        );
+    }
+
+    #[test]
+    fn a_damaged_name_table_is_said() {
+        let path = scratch("damaged");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.record(&entry("L-1", "anna")).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("UPDATE names SET id = id + 10")
+            .unwrap();
+        let mut again = SqliteState::open(&path).unwrap();
+        let error = again.recorded("L-1").unwrap_err();
+        assert_eq!(error.kind, StateErrorKind::Corrupt);
+        assert_eq!(
+            error.message,
+            "state database: the table of names is damaged at id 10"
+        );
+        // Routing on it stops at the first batch, with the same words.
+        let error = again.begin().unwrap_err();
+        assert_eq!(error.kind, StateErrorKind::Corrupt);
     }
 }

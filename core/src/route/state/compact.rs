@@ -42,7 +42,7 @@ fn encode_recorded_with(entry: &Recorded, out: &mut Vec<u8>, names: &mut Names<'
         None => out.push(0),
         Some(trace) => {
             out.push(1);
-            encode_trace(trace, out);
+            encode_trace(trace, out, names);
         }
     }
     // Added after the first entries were written: an entry that ends here has none.
@@ -112,6 +112,49 @@ impl NameTable {
             .get(usize::try_from(index).ok()?)
             .map(|name| &**name)
     }
+
+    /// How many names the table holds; the next name learned gets this index.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the table holds no name yet.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The names from index `start` on, in index order: what a store that keeps the table
+    /// beside its entries writes after encoding an entry.
+    pub fn names_from(&self, start: usize) -> impl Iterator<Item = &str> {
+        self.names.iter().skip(start).map(|name| &**name)
+    }
+
+    /// Appends a name read back from a store that keeps the table, as the next index. Refused
+    /// (`false`) for a name the table already holds, one longer than it takes, or a full
+    /// table: the store's copy is then not one this table wrote.
+    pub fn learn(&mut self, name: &str) -> bool {
+        if name.len() > Self::LONGEST
+            || self.names.len() >= Self::MOST
+            || self.index.contains_key(name)
+        {
+            return false;
+        }
+        let Ok(index) = u32::try_from(self.names.len()) else {
+            return false;
+        };
+        let name: std::sync::Arc<str> = name.into();
+        self.names.push(std::sync::Arc::clone(&name));
+        self.index.insert(name, index);
+        true
+    }
+
+    /// Forgets the names from index `length` on (a store's transaction that learned them was
+    /// rolled back).
+    pub fn truncate(&mut self, length: usize) {
+        for name in self.names.drain(length.min(self.names.len())..) {
+            self.index.remove(&name);
+        }
+    }
 }
 
 /// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
@@ -138,7 +181,7 @@ fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recor
     let policy_hash = input.name(table)?;
     let trace = match input.byte()? {
         0 => None,
-        _ => Some(input.trace()?),
+        _ => Some(input.trace(table)?),
     };
     let lead_at = if input.0.is_empty() {
         None
@@ -156,8 +199,8 @@ fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recor
 }
 
 /// Appends a recorded trace's compact form: the path's steps (field or calendar ids with the
-/// lead's values) and the actions with their candidates.
-pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
+/// lead's values) and the actions with their candidates, their texts through `names`.
+fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>) {
     put_u64(out, trace.path.len() as u64);
     for step in &trace.path {
         match step {
@@ -172,7 +215,7 @@ pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
                     }
                     Some(LeadValue::Str(text)) => {
                         out.push(2);
-                        put_str(out, text);
+                        names.put(out, text);
                     }
                     Some(LeadValue::Scalar(Scalar::Int(int))) => {
                         out.push(3);
@@ -195,12 +238,12 @@ pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
         match action {
             ActionTrace::Queued { action } => {
                 out.push(0);
-                put_str(out, action);
+                names.put(out, action);
             }
             ActionTrace::Failed { action, result } => {
                 out.push(1);
-                put_str(out, action);
-                put_str(out, result);
+                names.put(out, action);
+                names.put(out, result);
             }
             ActionTrace::Candidates {
                 action,
@@ -208,11 +251,11 @@ pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
                 candidates,
             } => {
                 out.push(2);
-                put_str(out, action);
-                put_str(out, strategy.unwrap_or(""));
+                names.put(out, action);
+                names.put(out, strategy.unwrap_or(""));
                 put_u64(out, candidates.len() as u64);
                 for candidate in candidates {
-                    put_str(out, &candidate.rep);
+                    names.put(out, &candidate.rep);
                     out.push(u8::from(candidate.eligible));
                     match candidate.load {
                         None => out.push(0),
@@ -221,25 +264,18 @@ pub fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>) {
                             put_u64(out, load);
                         }
                     }
-                    put_str(out, &candidate.why);
+                    names.put(out, &candidate.why);
                     match &candidate.owner {
                         None => out.push(0),
                         Some(owner) => {
                             out.push(1);
-                            put_str(out, owner);
+                            names.put(out, owner);
                         }
                     }
                 }
             }
         }
     }
-}
-
-/// Reads a trace written by [`encode_trace`].
-pub fn decode_trace(bytes: &[u8]) -> Option<RecordedTrace> {
-    let mut input = Input(bytes);
-    let trace = input.trace()?;
-    input.0.is_empty().then_some(trace)
 }
 
 /// The strategy names a trace may hold.
@@ -426,7 +462,7 @@ impl Input<'_> {
         jiff::Timestamp::new(seconds, nanos).ok()
     }
 
-    fn trace(&mut self) -> Option<RecordedTrace> {
+    fn trace(&mut self, table: Option<&NameTable>) -> Option<RecordedTrace> {
         let mut path = Vec::new();
         for _ in 0..self.u64()? {
             let tag = self.byte()?;
@@ -437,7 +473,7 @@ impl Input<'_> {
                     value: match self.byte()? {
                         0 => None,
                         1 => Some(LeadValue::Variant(u32::try_from(self.u64()?).ok()?)),
-                        2 => Some(LeadValue::Str(self.string()?)),
+                        2 => Some(LeadValue::Str(self.name(table)?)),
                         3 => Some(LeadValue::Scalar(Scalar::Int(i128::from_le_bytes(
                             self.array()?,
                         )))),
@@ -458,28 +494,28 @@ impl Input<'_> {
         for _ in 0..self.u64()? {
             actions.push(match self.byte()? {
                 0 => ActionTrace::Queued {
-                    action: self.string()?,
+                    action: self.name(table)?,
                 },
                 1 => ActionTrace::Failed {
-                    action: self.string()?,
-                    result: self.string()?,
+                    action: self.name(table)?,
+                    result: self.name(table)?,
                 },
                 2 => {
-                    let action = self.string()?;
-                    let strategy = self.string()?;
+                    let action = self.name(table)?;
+                    let strategy = self.name(table)?;
                     let strategy = STRATEGIES.into_iter().find(|name| *name == strategy);
                     let mut candidates = Vec::new();
                     for _ in 0..self.u64()? {
-                        let rep = self.string()?;
+                        let rep = self.name(table)?;
                         let eligible = self.byte()? != 0;
                         let load = match self.byte()? {
                             0 => None,
                             _ => Some(self.u64()?),
                         };
-                        let why = self.string()?;
+                        let why = self.name(table)?;
                         let owner = match self.byte()? {
                             0 => None,
-                            _ => Some(self.string()?),
+                            _ => Some(self.name(table)?),
                         };
                         candidates.push(CandidateTrace {
                             rep,
