@@ -233,9 +233,12 @@ const SCHEMA_VERSION: i64 = 8;
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
 /// small rows. Since version 8 an entry's names (rule, pool, rep, reasons, policy hash, the
-/// trace's texts) are indexes into `names` (`form` 1), which keeps each once: an entry is
-/// about 70 bytes instead of 380; entries written before keep their names in full (`form` 0). `load_counts` caches, per rep and `since`, how many assignments are at or after
-/// it, so a rep's load is read once, not counted again in every batch.
+/// trace's texts other than the lead's own values) are indexes into `names` (`form` 1), which
+/// keeps each once (the benchmark's entries: 134 bytes instead of 382); entries written before
+/// keep their names in full (`form` 0). The table holds at most 65,536 names of at most 256
+/// bytes, for good: a name met after that is written in full. `load_counts` caches, per rep
+/// and `since`, how many assignments are at or after it, so a rep's load is read once, not
+/// counted again in every batch.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
         lead TEXT PRIMARY KEY,
@@ -737,7 +740,12 @@ impl SqliteState {
 impl StateStore for SqliteState {
     fn begin(&mut self) -> Result<(), StateError> {
         if self.in_batch {
-            return Ok(());
+            if !self.connection.is_autocommit() {
+                return Ok(());
+            }
+            // SQLite ended the batch's transaction itself (after a full disk or an I/O error):
+            // what the batch learned is gone with it.
+            self.forget_batch();
         }
         // IMMEDIATE takes the write lock now: a second router waits here, then sees every
         // decision the first one committed.
@@ -779,7 +787,13 @@ impl StateStore for SqliteState {
         }
         self.flush_load_counts()?;
         self.flush_window_counts()?;
-        self.connection.execute_batch("COMMIT").db()?;
+        if let Err(error) = self.connection.execute_batch("COMMIT").db() {
+            if self.connection.is_autocommit() {
+                // Rolled back by SQLite: nothing of the batch is in the file.
+                self.forget_batch();
+            }
+            return Err(error);
+        }
         self.in_batch = false;
         Ok(())
     }
@@ -788,15 +802,15 @@ impl StateStore for SqliteState {
         if !self.in_batch {
             return Ok(());
         }
-        self.connection.execute_batch("ROLLBACK").db()?;
-        self.in_batch = false;
-        self.names.truncate(self.names_at_begin);
-        self.rotations.clear();
-        self.loads.clear();
-        self.windows.clear();
-        self.assigned_in_batch.clear();
-        self.lead_times_in_batch.clear();
-        Ok(())
+        // SQLite may have rolled the transaction back already (a full disk, an I/O error), and
+        // then `ROLLBACK` fails: the batch is forgotten either way.
+        let rolled_back = if self.connection.is_autocommit() {
+            Ok(())
+        } else {
+            self.connection.execute_batch("ROLLBACK").db()
+        };
+        self.forget_batch();
+        rolled_back
     }
 
     fn keeps_traces(&self) -> bool {
@@ -1252,6 +1266,18 @@ impl StateStore for SqliteState {
 }
 
 impl SqliteState {
+    /// Forgets what the batch read, wrote and learned (its transaction is rolled back): the
+    /// names it added to the table are not in the file.
+    fn forget_batch(&mut self) {
+        self.in_batch = false;
+        self.names.truncate(self.names_at_begin);
+        self.rotations.clear();
+        self.loads.clear();
+        self.windows.clear();
+        self.assigned_in_batch.clear();
+        self.lead_times_in_batch.clear();
+    }
+
     /// Records `entry` with its names as indexes into `names`, adding the names it is the
     /// first to use, inside the open transaction.
     fn record_in_batch(&mut self, entry: &Recorded) -> Result<(), StateError> {
@@ -1266,7 +1292,13 @@ impl SqliteState {
                 .db()
         });
         if saved.is_err() {
+            // The names written before the failure leave the open transaction too, so that
+            // the table in memory and the file's agree whatever the caller does next.
             self.names.truncate(known);
+            let _ = self.connection.execute(
+                "DELETE FROM names WHERE id >= ?1",
+                params![i64::try_from(known).unwrap_or(i64::MAX)],
+            );
         }
         saved.map(drop)
     }
@@ -1359,14 +1391,14 @@ mod tests {
         }
         state.commit().unwrap();
         let connection = Connection::open(&path).unwrap();
-        let (names, longest): (i64, i64) = connection
+        let (entries, longest): (i64, i64) = connection
             .query_row(
                 "SELECT count(*), max(length(entry)) FROM ledger",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
-        assert_eq!(names, 100);
+        assert_eq!(entries, 100);
         let mut inline = Vec::new();
         compact::encode_recorded(&entry("L-99", "anna"), &mut inline);
         assert!(
@@ -1396,17 +1428,37 @@ mod tests {
         state.commit().unwrap();
         assert_eq!(read(&mut state, "L-1"), None);
         assert_eq!(read(&mut state, "L-2"), Some(entry("L-2", "boris")));
+        // A fresh connection reads the file's names from id 0 on: had the first connection
+        // kept anna's, boris's would have ids after a gap, and reading would fail.
         let mut again = SqliteState::open(&path).unwrap();
         assert_eq!(read(&mut again, "L-2"), Some(entry("L-2", "boris")));
-        let anna: i64 = Connection::open(&path)
-            .unwrap()
-            .query_row(
-                "SELECT count(*) FROM names WHERE name LIKE '%anna%'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(anna, 0);
+    }
+
+    #[test]
+    fn a_batch_that_sqlite_rolled_back_itself_is_forgotten() {
+        let path = scratch("auto-rollback");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-1", "anna")).unwrap();
+        // What SQLite does after a full disk or an I/O error: the transaction is gone, and
+        // `ROLLBACK` would fail.
+        state.connection.execute_batch("ROLLBACK").unwrap();
+        state.rollback().unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-2", "boris")).unwrap();
+        state.commit().unwrap();
+        // The same when the caller begins again without rolling back.
+        state.begin().unwrap();
+        state.record(&entry("L-3", "carla")).unwrap();
+        state.connection.execute_batch("ROLLBACK").unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-4", "dora")).unwrap();
+        state.commit().unwrap();
+        let mut again = SqliteState::open(&path).unwrap();
+        assert_eq!(read(&mut again, "L-1"), None);
+        assert_eq!(read(&mut again, "L-2"), Some(entry("L-2", "boris")));
+        assert_eq!(read(&mut again, "L-3"), None);
+        assert_eq!(read(&mut again, "L-4"), Some(entry("L-4", "dora")));
     }
 
     #[test]
@@ -1491,15 +1543,14 @@ mod tests {
             .unwrap()
             .execute_batch("UPDATE names SET id = id + 10")
             .unwrap();
+        let damaged = "state database: the table of names is damaged at id 10";
         let mut again = SqliteState::open(&path).unwrap();
         let error = again.recorded("L-1").unwrap_err();
         assert_eq!(error.kind, StateErrorKind::Corrupt);
-        assert_eq!(
-            error.message,
-            "state database: the table of names is damaged at id 10"
-        );
+        assert_eq!(error.message, damaged);
         // Routing on it stops at the first batch, with the same words.
         let error = again.begin().unwrap_err();
         assert_eq!(error.kind, StateErrorKind::Corrupt);
+        assert_eq!(error.message, damaged);
     }
 }

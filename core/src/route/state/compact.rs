@@ -66,6 +66,15 @@ impl Names<'_> {
             Names::Table(table) => table.put(out, text),
         }
     }
+
+    /// Writes `text` in full, also with a table: a lead's own value (a field on the rule's
+    /// path), which would only fill a table that keeps names for good.
+    fn put_full(&mut self, out: &mut Vec<u8>, text: &str) {
+        if let Names::Table(_) = self {
+            out.push(0);
+        }
+        put_str(out, text);
+    }
 }
 
 /// The names a ledger in memory has seen, each kept once; entries hold their index. A name
@@ -215,7 +224,7 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
                     }
                     Some(LeadValue::Str(text)) => {
                         out.push(2);
-                        names.put(out, text);
+                        names.put_full(out, text);
                     }
                     Some(LeadValue::Scalar(Scalar::Int(int))) => {
                         out.push(3);
