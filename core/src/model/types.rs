@@ -13,7 +13,8 @@ pub struct Variants(Arc<VariantTable>);
 struct VariantTable {
     names: Vec<String>,
     /// Name to index, built for enums large enough that a scan would show.
-    index: Option<HashMap<String, u32>>,
+    /// Keyed by a hash seeded at random, so a policy cannot be written to collide.
+    index: Option<HashMap<String, u32, foldhash::fast::RandomState>>,
 }
 
 /// Below this many variants a scan is as fast as a hash lookup.
@@ -22,7 +23,10 @@ const INDEXED_FROM: usize = 16;
 impl Variants {
     pub fn new(names: Vec<String>) -> Variants {
         let index = (names.len() >= INDEXED_FROM).then(|| {
-            let mut index = HashMap::with_capacity(names.len());
+            let mut index = HashMap::with_capacity_and_hasher(
+                names.len(),
+                foldhash::fast::RandomState::default(),
+            );
             for (position, name) in names.iter().enumerate() {
                 // The first of a repeated name wins, as a scan finds it.
                 index

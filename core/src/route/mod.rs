@@ -122,13 +122,56 @@ enum Why {
     Text(String),
 }
 
+impl Why {
+    /// Appends the words, without the formatting machinery for the common ones (a pool that
+    /// nobody can take writes one per member, for most leads of the night).
+    fn write_to(&self, out: &mut String) {
+        match self {
+            Why::Said(text) => out.push_str(text),
+            Why::Text(text) => out.push_str(text),
+            Why::AtCap { load, cap } => {
+                out.push_str("at cap ");
+                push_number(out, *load);
+                out.push('/');
+                push_number(out, *cap);
+            }
+            Why::AtPeriodCap { count, limit, when } => {
+                out.push_str("at cap ");
+                push_number(out, *count);
+                out.push('/');
+                push_number(out, *limit);
+                out.push(' ');
+                out.push_str(when);
+            }
+        }
+    }
+}
+
+/// Appends `number` in decimal, as `write!` would, without its machinery.
+fn push_number(out: &mut String, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|digit| char::from(*digit)));
+}
+
 impl std::fmt::Display for Why {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Why::Said(text) => f.write_str(text),
-            Why::AtCap { load, cap } => write!(f, "at cap {load}/{cap}"),
-            Why::AtPeriodCap { count, limit, when } => write!(f, "at cap {count}/{limit} {when}"),
             Why::Text(text) => f.write_str(text),
+            Why::AtCap { .. } | Why::AtPeriodCap { .. } => {
+                let mut words = String::with_capacity(32);
+                self.write_to(&mut words);
+                f.write_str(&words)
+            }
         }
     }
 }
@@ -953,7 +996,7 @@ impl<'a> Router<'a> {
                     .find(|&i| candidates[i].eligible);
                 if let Some(index) = chosen {
                     text.clear();
-                    let _ = write!(text, "{}", (index + 1) % count);
+                    push_number(&mut text, ((index + 1) % count) as u64);
                     state.set_rotation(&pool.name, &text)?;
                 }
                 chosen
@@ -1037,19 +1080,26 @@ impl<'a> Router<'a> {
             },
             None => {
                 // One string, written in place: "anna at cap 25/25, boris away".
-                let mut reason = format!("nobody in pool `{}` is eligible: ", pool.name);
+                let mut reason = String::with_capacity(64 + 24 * candidates.len());
+                reason.push_str("nobody in pool `");
+                reason.push_str(&pool.name);
+                reason.push_str("` is eligible: ");
                 for (index, c) in candidates.iter().enumerate() {
                     if index > 0 {
                         reason.push_str(", ");
                     }
-                    let _ = match &pool.strategy {
+                    reason.push_str(c.rep);
+                    match &pool.strategy {
                         StrategyDef::Weighted(weights)
                             if c.eligible && weights.get(index) == Some(&0) =>
                         {
-                            write!(reason, "{} has weight 0", c.rep)
+                            reason.push_str(" has weight 0");
                         }
-                        _ => write!(reason, "{} {}", c.rep, c.why),
-                    };
+                        _ => {
+                            reason.push(' ');
+                            c.why.write_to(&mut reason);
+                        }
+                    }
                 }
                 let fallback = if pool.on_shift {
                     self.first_shift(state, pool, &candidates)?
@@ -1171,4 +1221,49 @@ pub fn policy_hash(text: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_reasons_are_written_as_write_would() {
+        for number in [
+            0,
+            7,
+            9,
+            10,
+            25,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = String::from("x");
+            push_number(&mut out, number);
+            assert_eq!(out, format!("x{number}"));
+        }
+        let at_cap = Why::AtCap { load: 25, cap: 25 };
+        let at_period = Why::AtPeriodCap {
+            count: 3,
+            limit: 10,
+            when: "today",
+        };
+        for (why, words) in [
+            (&at_cap, "at cap 25/25"),
+            (&at_period, "at cap 3/10 today"),
+            (&Why::Said("away"), "away"),
+            (
+                &Why::Text("off shift until 09:00".to_string()),
+                "off shift until 09:00",
+            ),
+        ] {
+            let mut out = String::new();
+            why.write_to(&mut out);
+            assert_eq!(out, words);
+            assert_eq!(why.to_string(), words);
+        }
+    }
 }

@@ -485,11 +485,19 @@ pub fn look_back(seconds: u64) -> String {
 impl ActionKind {
     /// The action as written: `pool senior`, `rep anna`, `owner of account`, `queue review`.
     pub fn describe(&self) -> String {
+        // The common ones joined by hand: a reason names its action for most leads that
+        // fall through to `else`.
+        let joined = |keyword: &str, name: &str| {
+            let mut text = String::with_capacity(keyword.len() + name.len());
+            text.push_str(keyword);
+            text.push_str(name);
+            text
+        };
         match self {
-            ActionKind::Pool(name) => format!("pool {}", name.name),
-            ActionKind::Rep(name) => format!("rep {}", name.name),
-            ActionKind::OwnerOf(name) => format!("owner of {}", name.name),
-            ActionKind::Queue(name) => format!("queue {}", name.name),
+            ActionKind::Pool(name) => joined("pool ", &name.name),
+            ActionKind::Rep(name) => joined("rep ", &name.name),
+            ActionKind::OwnerOf(name) => joined("owner of ", &name.name),
+            ActionKind::Queue(name) => joined("queue ", &name.name),
             ActionKind::PreviousRep { field, since } => match since {
                 Some(Duration {
                     kind: DurationKind::Fixed { seconds },

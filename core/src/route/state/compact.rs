@@ -86,6 +86,42 @@ impl Names<'_> {
 pub struct NameTable {
     names: Vec<std::sync::Arc<str>>,
     index: std::collections::HashMap<std::sync::Arc<str>, u32>,
+    /// A shortcut in front of `index` for the names met again and again (a policy's rules,
+    /// pools, reps, its hash): per slot, chosen by a cheap mix of a name's length and ends, the
+    /// index + 1 of the last name put there (0: none), compared in full before it is used. A
+    /// miss, or names written to share a slot, only falls back to the keyed hash.
+    recent: RecentNames,
+}
+
+/// [`NameTable::recent`]'s slots.
+#[derive(Debug)]
+struct RecentNames(Box<[u32; RecentNames::SLOTS]>);
+
+impl Default for RecentNames {
+    fn default() -> RecentNames {
+        RecentNames(Box::new([0; RecentNames::SLOTS]))
+    }
+}
+
+impl RecentNames {
+    const SLOTS: usize = 1024;
+
+    /// The slot of `text`: its length and three words of it (head, middle, tail; names of a
+    /// generated policy differ in the middle), multiplied and folded.
+    fn slot(text: &str) -> usize {
+        let bytes = text.as_bytes();
+        let word = |at: usize| {
+            let mut word = [0u8; 8];
+            let end = (at + 8).min(bytes.len());
+            word[..end - at].copy_from_slice(&bytes[at..end]);
+            u64::from_le_bytes(word)
+        };
+        let last = bytes.len().saturating_sub(8);
+        let mixed = (word(0) ^ word(last / 2).rotate_left(21) ^ word(last).rotate_left(42))
+            .wrapping_add(bytes.len() as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> (64 - Self::SLOTS.trailing_zeros())) as usize
+    }
 }
 
 impl NameTable {
@@ -99,7 +135,19 @@ impl NameTable {
             put_str(out, text);
             return;
         }
+        let slot = RecentNames::slot(text);
+        let recent = self.recent.0[slot];
+        if recent != 0
+            && self
+                .names
+                .get(recent as usize - 1)
+                .is_some_and(|name| **name == *text)
+        {
+            put_u64(out, u64::from(recent));
+            return;
+        }
         if let Some(index) = self.index.get(text) {
+            self.recent.0[slot] = *index + 1;
             put_u64(out, u64::from(*index) + 1);
             return;
         }
@@ -109,6 +157,7 @@ impl NameTable {
             let name: std::sync::Arc<str> = text.into();
             self.names.push(std::sync::Arc::clone(&name));
             self.index.insert(name, index);
+            self.recent.0[slot] = index + 1;
             put_u64(out, u64::from(index) + 1);
             return;
         }
@@ -162,6 +211,12 @@ impl NameTable {
     pub fn truncate(&mut self, length: usize) {
         for name in self.names.drain(length.min(self.names.len())..) {
             self.index.remove(&name);
+        }
+        let kept = self.names.len();
+        for recent in self.recent.0.iter_mut() {
+            if *recent as usize > kept {
+                *recent = 0;
+            }
         }
     }
 }
@@ -699,6 +754,63 @@ mod tests {
                 .names
                 .iter()
                 .any(|name| name.len() > NameTable::LONGEST)
+        );
+    }
+
+    #[test]
+    fn names_that_share_a_shortcut_slot_are_told_apart() {
+        // Same length, head and tail: only the middle differs; some share a slot.
+        let names: Vec<String> = (0..4000)
+            .map(|n| format!("r_territory_{n:04}_weak"))
+            .collect();
+        let slots: std::collections::HashSet<usize> =
+            names.iter().map(|name| RecentNames::slot(name)).collect();
+        assert!(slots.len() < names.len(), "no two names share a slot");
+        assert!(
+            slots.len() > RecentNames::SLOTS / 2,
+            "{} slots",
+            slots.len()
+        );
+        let mut table = NameTable::default();
+        let mut written = Vec::new();
+        // Each name twice, interleaved, so that slots are taken over and met again.
+        for round in 0..2 {
+            for (n, name) in names.iter().enumerate() {
+                let entry = Recorded {
+                    decision: Decision {
+                        rule: Some(RuleRef {
+                            label: name.clone(),
+                            line: n,
+                        }),
+                        ..Decision::new(format!("L-{round}-{n}"))
+                    },
+                    fingerprint: None,
+                    decided_at: jiff::Timestamp::UNIX_EPOCH,
+                    lead_at: None,
+                    policy_hash: "h".to_string(),
+                    trace: None,
+                };
+                let mut bytes = Vec::new();
+                encode_recorded_interned(&entry, &mut bytes, &mut table);
+                written.push((entry, bytes));
+            }
+        }
+        assert_eq!(table.len(), names.len() + 1);
+        for (entry, bytes) in &written {
+            assert_eq!(
+                decode_recorded_interned(bytes, &table).as_ref(),
+                Some(entry)
+            );
+        }
+        // A rolled-back name leaves no shortcut behind.
+        table.truncate(1);
+        let mut bytes = Vec::new();
+        encode_recorded_interned(&written[5].0, &mut bytes, &mut table);
+        // The first entry's rule is kept; the fifth's rule and the hash come back as new.
+        assert_eq!(table.len(), 3);
+        assert_eq!(
+            decode_recorded_interned(&bytes, &table).as_ref(),
+            Some(&written[5].0)
         );
     }
 

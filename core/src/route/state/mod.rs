@@ -352,7 +352,7 @@ pub fn prospect_key(value: &str) -> String {
 #[derive(Debug, Default)]
 pub struct MemoryState {
     ledger: Ledger,
-    rotations: HashMap<String, String>,
+    rotations: HashMap<String, String, foldhash::fast::RandomState>,
     /// Per rep, the routing times of its assignments with how many share each, in the order
     /// they were made (a run routes at one `now`: one entry, not one per lead).
     assignments: HashMap<String, Vec<(Timestamp, u64)>>,
@@ -964,7 +964,7 @@ impl std::hash::Hasher for IdentityHasher {
 
 /// Cached load counts per rep and `since`, looked up without allocating.
 #[derive(Debug, Default)]
-pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
+pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>, foldhash::fast::RandomState>);
 
 impl Loads {
     pub fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
