@@ -13,7 +13,8 @@ pub struct Variants(Arc<VariantTable>);
 struct VariantTable {
     names: Vec<String>,
     /// Name to index, built for enums large enough that a scan would show.
-    /// Keyed by a hash seeded at random, so a policy cannot be written to collide.
+    /// Keyed by a hash seeded at random per process, so names written in advance to collide
+    /// do not; leads only look names up, they never add one.
     index: Option<HashMap<String, u32, foldhash::fast::RandomState>>,
 }
 

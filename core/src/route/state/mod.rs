@@ -962,9 +962,10 @@ impl std::hash::Hasher for IdentityHasher {
     }
 }
 
-/// Cached load counts per rep and `since`, looked up without allocating.
+/// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
+/// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives.
 #[derive(Debug, Default)]
-pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>, foldhash::fast::RandomState>);
+pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
 
 impl Loads {
     pub fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
