@@ -87,9 +87,10 @@ pub struct NameTable {
     names: Vec<std::sync::Arc<str>>,
     index: std::collections::HashMap<std::sync::Arc<str>, u32>,
     /// A shortcut in front of `index` for the names met again and again (a policy's rules,
-    /// pools, reps, its hash): per slot, chosen by a cheap mix of a name's length and ends, the
-    /// index + 1 of the last name put there (0: none), compared in full before it is used. A
-    /// miss, or names written to share a slot, only falls back to the keyed hash.
+    /// pools, reps, its hash): per slot, chosen by a cheap mix of a name's length and three of
+    /// its words, the index + 1 of the last name put there (0: none), compared in full before
+    /// it is used, so a slot left by a forgotten name or taken by another only misses. A miss
+    /// falls back to the keyed hash.
     recent: RecentNames,
 }
 
@@ -146,23 +147,28 @@ impl NameTable {
             put_u64(out, u64::from(recent));
             return;
         }
-        if let Some(index) = self.index.get(text) {
-            self.recent.0[slot] = *index + 1;
-            put_u64(out, u64::from(*index) + 1);
-            return;
+        match self.index.get(text).copied().or_else(|| self.add(text)) {
+            Some(index) => {
+                self.recent.0[slot] = index + 1;
+                put_u64(out, u64::from(index) + 1);
+            }
+            None => {
+                out.push(0);
+                put_str(out, text);
+            }
         }
-        if self.names.len() < Self::MOST
-            && let Ok(index) = u32::try_from(self.names.len())
-        {
-            let name: std::sync::Arc<str> = text.into();
-            self.names.push(std::sync::Arc::clone(&name));
-            self.index.insert(name, index);
-            self.recent.0[slot] = index + 1;
-            put_u64(out, u64::from(index) + 1);
-            return;
+    }
+
+    /// Appends a name the table does not hold, as the next index; `None` once it is full.
+    fn add(&mut self, text: &str) -> Option<u32> {
+        if self.names.len() >= Self::MOST {
+            return None;
         }
-        out.push(0);
-        put_str(out, text);
+        let index = u32::try_from(self.names.len()).ok()?;
+        let name: std::sync::Arc<str> = text.into();
+        self.names.push(std::sync::Arc::clone(&name));
+        self.index.insert(name, index);
+        Some(index)
     }
 
     fn get(&self, index: u64) -> Option<&str> {
@@ -191,19 +197,7 @@ impl NameTable {
     /// (`false`) for a name the table already holds, one longer than it takes, or a full
     /// table: the store's copy is then not one this table wrote.
     pub fn learn(&mut self, name: &str) -> bool {
-        if name.len() > Self::LONGEST
-            || self.names.len() >= Self::MOST
-            || self.index.contains_key(name)
-        {
-            return false;
-        }
-        let Ok(index) = u32::try_from(self.names.len()) else {
-            return false;
-        };
-        let name: std::sync::Arc<str> = name.into();
-        self.names.push(std::sync::Arc::clone(&name));
-        self.index.insert(name, index);
-        true
+        name.len() <= Self::LONGEST && !self.index.contains_key(name) && self.add(name).is_some()
     }
 
     /// Forgets the names from index `length` on (a store's transaction that learned them was
@@ -211,12 +205,6 @@ impl NameTable {
     pub fn truncate(&mut self, length: usize) {
         for name in self.names.drain(length.min(self.names.len())..) {
             self.index.remove(&name);
-        }
-        let kept = self.names.len();
-        for recent in self.recent.0.iter_mut() {
-            if *recent as usize > kept {
-                *recent = 0;
-            }
         }
     }
 }
@@ -757,6 +745,18 @@ mod tests {
         );
     }
 
+    /// A ledger entry of `decision` with nothing else that names anything but the hash `h`.
+    fn bare_entry(decision: Decision) -> Recorded {
+        Recorded {
+            decision,
+            fingerprint: None,
+            decided_at: jiff::Timestamp::UNIX_EPOCH,
+            lead_at: None,
+            policy_hash: "h".to_string(),
+            trace: None,
+        }
+    }
+
     #[test]
     fn names_that_share_a_shortcut_slot_are_told_apart() {
         // Same length, head and tail: only the middle differs; some share a slot.
@@ -776,20 +776,13 @@ mod tests {
         // Each name twice, interleaved, so that slots are taken over and met again.
         for round in 0..2 {
             for (n, name) in names.iter().enumerate() {
-                let entry = Recorded {
-                    decision: Decision {
-                        rule: Some(RuleRef {
-                            label: name.clone(),
-                            line: n,
-                        }),
-                        ..Decision::new(format!("L-{round}-{n}"))
-                    },
-                    fingerprint: None,
-                    decided_at: jiff::Timestamp::UNIX_EPOCH,
-                    lead_at: None,
-                    policy_hash: "h".to_string(),
-                    trace: None,
-                };
+                let entry = bare_entry(Decision {
+                    rule: Some(RuleRef {
+                        label: name.clone(),
+                        line: n,
+                    }),
+                    ..Decision::new(format!("L-{round}-{n}"))
+                });
                 let mut bytes = Vec::new();
                 encode_recorded_interned(&entry, &mut bytes, &mut table);
                 written.push((entry, bytes));
@@ -802,7 +795,7 @@ mod tests {
                 Some(entry)
             );
         }
-        // A rolled-back name leaves no shortcut behind.
+        // A forgotten name is not answered from the slot it held.
         table.truncate(1);
         let mut bytes = Vec::new();
         encode_recorded_interned(&written[5].0, &mut bytes, &mut table);
@@ -819,20 +812,13 @@ mod tests {
         let mut table = NameTable::default();
         let mut written = Vec::new();
         for n in 0..NameTable::MOST + 100 {
-            let entry = Recorded {
-                decision: Decision {
-                    reasons: vec![Reason {
-                        action: None,
-                        reason: format!("account `A-{n}` is not in the roster"),
-                    }],
-                    ..Decision::new(format!("L-{n}"))
-                },
-                fingerprint: None,
-                decided_at: jiff::Timestamp::UNIX_EPOCH,
-                lead_at: None,
-                policy_hash: "h".to_string(),
-                trace: None,
-            };
+            let entry = bare_entry(Decision {
+                reasons: vec![Reason {
+                    action: None,
+                    reason: format!("account `A-{n}` is not in the roster"),
+                }],
+                ..Decision::new(format!("L-{n}"))
+            });
             let mut bytes = Vec::new();
             encode_recorded_interned(&entry, &mut bytes, &mut table);
             written.push((entry, bytes));
