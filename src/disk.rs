@@ -1,10 +1,12 @@
 //! The disk as the core's [`Files`]: regular files only, every read bounded, a UTF-8 byte-order
 //! mark skipped. The command line reads policies, files of tests and rosters through it, and
-//! hands it to the language server for files that are not open in the editor.
+//! hands it to the language server for files that are not open in the editor. Also the disk as
+//! the in-memory state's [`Spill`]: a temporary file for the decisions of settled leads.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use switchboard_core::files::{FileError, Files, normalize};
+use switchboard_core::route::state::Spill;
 
 /// The files of the machine this runs on.
 #[derive(Debug, Clone, Copy, Default)]
@@ -141,4 +143,189 @@ pub fn canonical(path: &Path) -> PathBuf {
         }
     }
     absolute
+}
+
+/// A temporary file for the ledger entries of settled leads (`simulate`): created in the
+/// system's temporary directory, readable by this user only, and on Unix unlinked as soon as it
+/// is open (the system frees it when the process ends, however it ends). Appends are buffered;
+/// reads see them, and an entry never lies half in the file and half in the buffer.
+#[derive(Debug)]
+pub struct SpillFile {
+    file: std::fs::File,
+    /// Where the file is, when it could not be unlinked at once (removed on drop).
+    path: Option<PathBuf>,
+    /// Bytes in the file.
+    written: u64,
+    /// Bytes appended after them, not yet written.
+    buffer: Vec<u8>,
+}
+
+const SPILL_BUFFER: usize = 256 << 10;
+
+impl SpillFile {
+    pub fn create() -> std::io::Result<SpillFile> {
+        let dir = std::env::temp_dir();
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos());
+        for attempt in 0..100u32 {
+            let path = dir.join(format!(
+                "switchboard-spill-{}-{stamp}-{attempt}",
+                std::process::id()
+            ));
+            match options.open(&path) {
+                Ok(file) => {
+                    let path = if cfg!(unix) && std::fs::remove_file(&path).is_ok() {
+                        None
+                    } else {
+                        Some(path)
+                    };
+                    return Ok(SpillFile {
+                        file,
+                        path,
+                        written: 0,
+                        buffer: Vec::with_capacity(SPILL_BUFFER),
+                    });
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(error) => {
+                    return Err(std::io::Error::new(
+                        error.kind(),
+                        format!("in {}: {error}", dir.display()),
+                    ));
+                }
+            }
+        }
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("no free name for a temporary file in {}", dir.display()),
+        ))
+    }
+
+    fn write_buffer(&mut self) -> std::io::Result<()> {
+        write_all_at(&self.file, &self.buffer, self.written)?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+impl Spill for SpillFile {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+        if !self.buffer.is_empty() && self.buffer.len() + bytes.len() > SPILL_BUFFER {
+            self.write_buffer()?;
+        }
+        let offset = self.written + self.buffer.len() as u64;
+        self.buffer.extend_from_slice(bytes);
+        Ok(offset)
+    }
+
+    fn read_at(&self, offset: u64, into: &mut [u8]) -> std::io::Result<()> {
+        let past = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "past the end of what was written",
+            )
+        };
+        if offset < self.written {
+            return read_exact_at(&self.file, into, offset);
+        }
+        let start = usize::try_from(offset - self.written).map_err(|_| past())?;
+        let bytes = self
+            .buffer
+            .get(start..start.saturating_add(into.len()))
+            .ok_or_else(past)?;
+        into.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, into: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, into, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &std::fs::File, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, bytes, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(
+    file: &std::fs::File,
+    mut into: &mut [u8],
+    mut offset: u64,
+) -> std::io::Result<()> {
+    while !into.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, into, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            read => {
+                into = &mut into[read..];
+                offset += read as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &std::fs::File, mut bytes: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match std::os::windows::fs::FileExt::seek_write(file, bytes, offset)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            written => {
+                bytes = &bytes[written..];
+                offset += written as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spill_file_reads_back_what_was_appended_from_the_file_and_the_buffer() {
+        let mut spill = SpillFile::create().unwrap();
+        // 3 MB of entries of different lengths: most written to the file, the last buffered.
+        let entry = |i: usize| -> Vec<u8> { (0..(i % 1500) + 1).map(|b| (i + b) as u8).collect() };
+        let mut places = Vec::new();
+        for i in 0..4000 {
+            places.push((spill.append(&entry(i)).unwrap(), i));
+        }
+        assert!(spill.written > 0 && !spill.buffer.is_empty());
+        // In another order than written.
+        places.reverse();
+        for (offset, i) in places {
+            let mut back = vec![0; entry(i).len()];
+            spill.read_at(offset, &mut back).unwrap();
+            assert_eq!(back, entry(i), "entry {i}");
+        }
+        let mut past = [0u8; 4];
+        let end = spill.written + spill.buffer.len() as u64;
+        assert_eq!(
+            spill.read_at(end, &mut past).unwrap_err().kind(),
+            std::io::ErrorKind::UnexpectedEof
+        );
+        // On Unix the file has no name from the start.
+        #[cfg(unix)]
+        assert!(spill.path.is_none());
+    }
 }

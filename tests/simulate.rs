@@ -74,8 +74,18 @@ fn chains_of_steps_simulate_as_route_track_and_sweep_do() {
 fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &str) -> String {
     let dir = scratch(name);
     let leads = first_leads(&dir, count);
+    // Leads sent again: the first five as they were (duplicates, answered from the ledger
+    // after their leads settled), and the first one's id, a day later, for another lead (a
+    // reused id, refused).
+    let text = std::fs::read_to_string(&leads).unwrap();
+    let first: Vec<&str> = text.lines().take(5).collect();
+    let mut reused: Value = serde_json::from_str(first[0]).unwrap();
+    let day_later = time_of(first[0], "created_at") + jiff::SignedDuration::from_hours(24);
+    reused["created_at"] = Value::String(day_later.to_string());
+    reused["intent"] = Value::String("high".to_string());
+    std::fs::write(&leads, format!("{text}{}\n{reused}\n", first.join("\n"))).unwrap();
     let (log, events) = (dir.join("log.ndjson"), dir.join("events.ndjson"));
-    let json = ok(
+    let output = run(
         &[
             "simulate",
             policy,
@@ -96,7 +106,14 @@ fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &
         ],
         &dir,
     );
-    let simulated: Value = serde_json::from_str(&json).unwrap();
+    // The reused id is a line that is not a lead: exit 1, as `route`'s, with the figures.
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let simulated: Value = serde_json::from_slice(&output.stdout).unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
     let events = std::fs::read_to_string(&events).unwrap();
     assert!(
@@ -142,14 +159,20 @@ fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &
         );
         replayed.push_str(&String::from_utf8(output.stdout).unwrap());
     };
-    for (at, _, lead) in &leads {
+    for (at, index, lead) in &leads {
         while let Some(event) = events.next_if(|event| time_of(event, "at") < *at) {
             let now = time_of(event, "at").to_string();
             step("sweep", &now, None, &mut replayed);
             step("track", &now, Some(event), &mut replayed);
         }
         step("sweep", &at.to_string(), None, &mut replayed);
-        step("route", &at.to_string(), Some(lead), &mut replayed);
+        let mut routed = String::new();
+        step("route", &at.to_string(), Some(lead), &mut routed);
+        // `route` read a file of one line; the simulation names the line of the whole file.
+        replayed.push_str(&routed.replace(
+            "\"input_line\":1}",
+            &format!("\"input_line\":{}}}", index + 1),
+        ));
     }
     for event in events {
         let now = time_of(event, "at").to_string();
@@ -159,6 +182,20 @@ fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &
     step("sweep", "9999-01-01T00:00:00Z", None, &mut replayed);
     let expected: Vec<&str> = log.lines().collect();
     let got: Vec<&str> = replayed.lines().collect();
+    assert_eq!(
+        expected
+            .iter()
+            .filter(|line| line.contains("\"duplicate\":true"))
+            .count(),
+        5,
+        "the leads sent again are duplicates:\n{log}"
+    );
+    assert!(
+        expected
+            .iter()
+            .any(|line| line.contains("\"lead.id_conflict\"")),
+        "the reused id is refused:\n{log}"
+    );
     for (index, (want, have)) in expected.iter().zip(&got).enumerate() {
         assert_eq!(want, have, "line {} of the log differs", index + 1);
     }

@@ -145,14 +145,18 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         policies: loaded.iter().map(|(_, loaded)| &loaded.policy).collect(),
     };
     for (index, (name, loaded)) in loaded.iter().enumerate() {
-        let (placed, invalid) =
-            index_leads(&loaded.policy, &leads_file, (&limits, index > 0), name)?;
+        let reading = (&limits, index > 0);
+        let (mut order, invalid) = index_leads(&loaded.policy, &leads_file, reading, name, false)?;
+        if matches!(order, Order::Unsorted) {
+            // Out of time order: a second reading notes where each lead is, to sort them.
+            (order, _) = index_leads(&loaded.policy, &leads_file, reading, name, true)?;
+        }
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
             let reader = (count > 1).then_some(name.as_str());
             report_invalid(&invalid, &args.leads, reader, args.quiet);
         }
-        let Some(first) = placed.first().map(|lead| lead.at) else {
+        let Some(first) = order.first() else {
             return Err(Failure::usage(format!(
                 "`{}` holds no lead to simulate ({} line{} that {} not leads)",
                 args.leads.display(),
@@ -201,7 +205,21 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         let arrivals = Replay {
             input,
             position,
-            placed: placed.into_iter(),
+            order: match order {
+                Order::AsRead { lines, .. } => Replaying::AsRead {
+                    line: 0,
+                    lines,
+                    not_leads: invalid
+                        .iter()
+                        .map(|(line, _)| *line)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .peekable(),
+                    last: None,
+                },
+                Order::Index(placed) => Replaying::Index(placed.into_iter()),
+                Order::Unsorted => Replaying::Index(Vec::new().into_iter()),
+            },
             policy: &loaded.policy,
             limits,
             failed: failed.clone(),
@@ -317,14 +335,41 @@ struct Placed {
     length: usize,
 }
 
-/// The leads of a policy's schema in time order (ties in input order), and the lines that are
-/// not leads (their 1-based line and why).
+/// How the run finds the leads of a policy's schema in time order (ties in input order).
+enum Order {
+    /// The file holds them in that order: the run reads it again from the start.
+    AsRead {
+        first: Option<jiff::Timestamp>,
+        /// The lines the file had.
+        lines: usize,
+    },
+    /// They are out of order, and were not indexed.
+    Unsorted,
+    /// Where each lead is, in that order.
+    Index(Vec<Placed>),
+}
+
+impl Order {
+    /// The first lead's time.
+    fn first(&self) -> Option<jiff::Timestamp> {
+        match self {
+            Order::AsRead { first, .. } => *first,
+            Order::Unsorted => None,
+            Order::Index(placed) => placed.first().map(|lead| lead.at),
+        }
+    }
+}
+
+/// Reads the leads file through once: how to replay its leads in time order (only with
+/// `keep_index` does a file out of order get an index, of 40 bytes a lead), and the lines that
+/// are not leads (their 1-based line and why).
 fn index_leads(
     policy: &switchboard::model::Policy,
     file: &LeadsFile<'_>,
     (limits, quiet): (&Limits, bool),
     name: &str,
-) -> Result<(Vec<Placed>, Vec<NotALead>), Failure> {
+    keep_index: bool,
+) -> Result<(Order, Vec<NotALead>), Failure> {
     let path = file.path;
     use std::io::Seek;
     let Some(clock) = policy.clock else {
@@ -338,8 +383,9 @@ fn index_leads(
         .get(clock)
         .map_or("created_at", |field| field.name.as_str());
     let mut input = file.open(quiet)?;
-    let mut placed = Vec::with_capacity(1 << 12);
+    let mut placed = Vec::new();
     let mut invalid = Vec::new();
+    let (mut first, mut last, mut sorted) = (None, None, true);
     let mut input_line = 0;
     loop {
         let offset = input
@@ -368,12 +414,19 @@ fn index_leads(
         match parsed {
             Err(error) => invalid.push((input_line, error)),
             Ok(lead) => match clock_of(&lead, clock) {
-                Some(at) => placed.push(Placed {
-                    at,
-                    input_line,
-                    offset,
-                    length,
-                }),
+                Some(at) => {
+                    first.get_or_insert(at);
+                    sorted &= last.is_none_or(|last| last <= at);
+                    last = Some(at);
+                    if keep_index {
+                        placed.push(Placed {
+                            at,
+                            input_line,
+                            offset,
+                            length,
+                        });
+                    }
+                }
                 None => invalid.push((
                     input_line,
                     LeadError {
@@ -387,8 +440,21 @@ fn index_leads(
             },
         }
     }
-    placed.sort_by_key(|lead| (lead.at, lead.input_line));
-    Ok((placed, invalid))
+    if keep_index {
+        placed.sort_by_key(|lead| (lead.at, lead.input_line));
+        return Ok((Order::Index(placed), invalid));
+    }
+    Ok((
+        if sorted {
+            Order::AsRead {
+                first,
+                lines: input_line,
+            }
+        } else {
+            Order::Unsorted
+        },
+        invalid,
+    ))
 }
 
 /// A lead's own time, from its clock field.
@@ -414,21 +480,86 @@ struct Replay<'p> {
     input: Box<dyn Source>,
     /// Where the last read left the file.
     position: u64,
-    placed: std::vec::IntoIter<Placed>,
+    order: Replaying,
     policy: &'p switchboard::model::Policy,
     limits: Limits,
     failed: std::rc::Rc<std::cell::RefCell<Option<String>>>,
 }
 
-impl Iterator for Replay<'_> {
-    type Item = Arrival;
+/// Which lead comes next.
+enum Replaying {
+    /// The next line that is a lead: the file is in time order.
+    AsRead {
+        /// The lines read so far.
+        line: usize,
+        /// The lines the file had when it was read first (lines added since are not read).
+        lines: usize,
+        /// The lines that are not leads, still ahead.
+        not_leads: std::iter::Peekable<std::vec::IntoIter<usize>>,
+        /// The last lead's time.
+        last: Option<jiff::Timestamp>,
+    },
+    /// The next of the leads indexed, sorted by time.
+    Index(std::vec::IntoIter<Placed>),
+}
 
-    fn next(&mut self) -> Option<Arrival> {
+impl Replay<'_> {
+    /// The next lead of a file in time order, by reading on.
+    fn next_as_read(&mut self) -> Result<Option<Arrival>, String> {
+        let Replaying::AsRead {
+            line,
+            lines,
+            not_leads,
+            last,
+        } = &mut self.order
+        else {
+            return Ok(None);
+        };
+        while line < lines {
+            let read = read_line(&mut self.input, self.limits.max_line_bytes);
+            let Some(text) = read.map_err(|error| format!("after line {line}: {error}"))? else {
+                return Ok(None);
+            };
+            *line += 1;
+            if not_leads.next_if_eq(line).is_some() {
+                continue;
+            }
+            let changed = |why: &str| format!("line {line} changed while it was simulated ({why})");
+            let Line::Text(bytes) = text else {
+                return Err(changed("it is too long now"));
+            };
+            let parsed = parse_lead(self.policy, &bytes, &self.limits)
+                .map_err(|error| changed(&error.message))?;
+            let at = self
+                .policy
+                .clock
+                .and_then(|clock| clock_of(&parsed, clock))
+                .ok_or_else(|| changed("it has no time now"))?;
+            if last.is_some_and(|last| at < last) {
+                return Err(changed("it is out of time order now"));
+            }
+            *last = Some(at);
+            return Ok(Some(Arrival {
+                input_line: *line,
+                at,
+                lead: parsed,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The next lead of the index, read where it lies.
+    fn next_indexed(&mut self) -> Result<Option<Arrival>, String> {
         use std::io::{Read, Seek, SeekFrom};
-        let lead = self.placed.next()?;
+        let Replaying::Index(placed) = &mut self.order else {
+            return Ok(None);
+        };
+        let Some(lead) = placed.next() else {
+            return Ok(None);
+        };
         let mut bytes = vec![0; lead.length];
-        // In a file already in time order, the next lead follows the last one (past its line
-        // end): a short relative seek inside the buffer.
+        // A lead that follows the last one (past its line end): a short relative seek inside
+        // the buffer.
         let read = self
             .input
             .seek_relative(i64::try_from(lead.offset).unwrap_or(i64::MAX) - self.position as i64)
@@ -439,19 +570,31 @@ impl Iterator for Replay<'_> {
             parse_lead(self.policy, &bytes, &self.limits).map_err(|error| error.message)
         });
         match parsed {
-            Ok(parsed) => Some(Arrival {
+            Ok(parsed) => Ok(Some(Arrival {
                 input_line: lead.input_line,
                 at: lead.at,
                 lead: parsed,
-            }),
-            Err(why) => {
-                *self.failed.borrow_mut() = Some(format!(
-                    "line {} changed while it was simulated ({why})",
-                    lead.input_line
-                ));
-                None
-            }
+            })),
+            Err(why) => Err(format!(
+                "line {} changed while it was simulated ({why})",
+                lead.input_line
+            )),
         }
+    }
+}
+
+impl Iterator for Replay<'_> {
+    type Item = Arrival;
+
+    fn next(&mut self) -> Option<Arrival> {
+        let next = match self.order {
+            Replaying::AsRead { .. } => self.next_as_read(),
+            Replaying::Index(_) => self.next_indexed(),
+        };
+        next.unwrap_or_else(|why| {
+            *self.failed.borrow_mut() = Some(why);
+            None
+        })
     }
 }
 
@@ -647,7 +790,14 @@ fn simulate(
         },
         &loaded.source.text,
     );
-    let mut state = MemoryState::default();
+    // The decisions of settled leads go to a temporary file: memory holds the leads in flight.
+    let spill = switchboard::disk::SpillFile::create().map_err(|error| {
+        Failure::usage(format!(
+            "cannot create a temporary file for settled leads: {error} (set TMPDIR to a \
+             writable directory)"
+        ))
+    })?;
+    let mut state = MemoryState::spilling(Box::new(spill));
     if let Some(rows) = start {
         state
             .import(&mut rows.iter().cloned().map(Ok))

@@ -200,6 +200,9 @@ pub fn run(
             Outcome::Decided { decision, .. } => {
                 run.tally.routed += 1;
                 run.routed(router, decision, trace.as_ref(), arrival.at);
+                // A lead with no response drawn and no step ahead (a queue, no SLA) is
+                // settled as it is routed.
+                run.settle(state, &decision.lead)?;
             }
         }
     }

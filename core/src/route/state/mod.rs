@@ -9,6 +9,10 @@
 
 pub mod compact;
 pub mod dump;
+mod ledger;
+
+use ledger::Ledger;
+pub use ledger::Spill;
 
 use crate::route::decision::{Decision, RecordedTrace};
 use crate::route::life::Life;
@@ -207,10 +211,12 @@ pub trait StateStore {
     ) -> Result<(), StateError>;
     /// Takes a lead that nothing can change any more out of the store's working set: its life
     /// (when it has no step ahead and its current decision is the recorded one, so that a
-    /// re-sent lead gets the same answer without it) is handed back and dropped, and the lead is
-    /// left out of [`StateStore::each_unsettled_lead`]; its ledger entry stays, for duplicates.
-    /// `None` when the lead cannot be settled. Stores that keep every life (on disk) never
-    /// settle: `simulate` uses it to keep its memory to the leads in flight.
+    /// re-sent lead gets the same answer without it; for a lead no event or step changed, the
+    /// life its decision begins) is handed back and dropped, and the lead is left out of
+    /// [`StateStore::each_unsettled_lead`]; its ledger entry stays, for duplicates (an
+    /// in-memory state with a [`Spill`] moves it there). `None` when the lead cannot be
+    /// settled, or was settled already. Stores that keep every life (on disk) never settle:
+    /// `simulate` uses it to keep its memory to the leads in flight.
     fn settle(&mut self, lead: &str) -> Result<Option<(Recorded, Life)>, StateError> {
         let _ = lead;
         Ok(None)
@@ -378,6 +384,15 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
+    /// A state that moves the ledger entries of [settled](StateStore::settle) leads to
+    /// `spill`, out of memory (`simulate`).
+    pub fn spilling(spill: Box<dyn Spill>) -> MemoryState {
+        MemoryState {
+            ledger: Ledger::spilling(spill),
+            ..MemoryState::default()
+        }
+    }
+
     /// Takes the leads routing scheduled into the due index.
     fn take_pending_due(&mut self) {
         let pending = std::mem::take(&mut self.pending_due);
@@ -441,8 +456,7 @@ impl StateStore for MemoryState {
     }
 
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
-        self.ledger.insert(entry);
-        Ok(())
+        self.ledger.insert(entry)
     }
 
     fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError> {
@@ -604,7 +618,7 @@ impl StateStore for MemoryState {
             }
             // A settled lead has no step ahead; an entry left for it (a state copied from
             // before the index was kept exactly) is dropped, never fired from a rebuilt life.
-            if self.ledger.is_settled(lead) {
+            if self.ledger.is_settled(lead)? {
                 stale.push((*at, lead.clone()));
             } else {
                 due.push((lead.clone(), *at));
@@ -629,7 +643,7 @@ impl StateStore for MemoryState {
         &mut self,
         rows: &mut dyn Iterator<Item = Result<dump::StateRow, StateError>>,
     ) -> Result<u64, StateError> {
-        if !self.ledger.by_hash.is_empty() || !self.ledger.collisions.is_empty() {
+        if !self.ledger.is_empty() {
             return Err(StateError::new(
                 StateErrorKind::Failed,
                 "the state already holds leads: import into an empty one",
@@ -638,7 +652,7 @@ impl StateStore for MemoryState {
         let mut added = 0u64;
         for row in rows {
             match row? {
-                dump::StateRow::Ledger(recorded) => self.ledger.insert(&recorded),
+                dump::StateRow::Ledger(recorded) => self.ledger.insert(&recorded)?,
                 dump::StateRow::Life(life) => {
                     self.lives.insert(life.lead.clone(), life);
                 }
@@ -706,22 +720,38 @@ impl StateStore for MemoryState {
     }
 
     fn settle(&mut self, lead: &str) -> Result<Option<(Recorded, Life)>, StateError> {
-        let Some(life) = self.lives.get(lead) else {
-            return Ok(None);
-        };
-        if life.scheduled.is_some() || life.next_step_at().is_some() {
-            return Ok(None);
-        }
         let Some(recorded) = self.ledger.get(lead)? else {
             return Ok(None);
         };
-        if life.current != crate::route::wire::decision_json(&recorded.decision) {
+        if self.ledger.is_settled(lead)? {
             return Ok(None);
         }
-        let Some(life) = self.lives.remove(lead) else {
-            return Ok(None);
+        let life = match self.lives.get(lead) {
+            // Neither `track` nor `sweep` touched it: its life is the one its decision begins,
+            // and it has a step ahead when its decision has one (routing scheduled it).
+            None => {
+                if crate::route::life::first_step_at(&recorded.decision).is_some() {
+                    return Ok(None);
+                }
+                Life::begin(
+                    &recorded.decision,
+                    recorded.lead_at.unwrap_or(recorded.decided_at),
+                )
+            }
+            Some(life) => {
+                if life.scheduled.is_some() || life.next_step_at().is_some() {
+                    return Ok(None);
+                }
+                if life.current != crate::route::wire::decision_json(&recorded.decision) {
+                    return Ok(None);
+                }
+                match self.lives.remove(lead) {
+                    Some(life) => life,
+                    None => return Ok(None),
+                }
+            }
         };
-        self.ledger.mark_settled(lead);
+        self.ledger.mark_settled(lead)?;
         Ok(Some((recorded, life)))
     }
 
@@ -787,181 +817,6 @@ impl StateStore for MemoryState {
     }
 }
 
-/// The in-memory ledger, compact for long runs: entries are appended in their compact form
-/// ([`compact`]) to large byte chunks (no allocation per lead, no copying as it grows), and a
-/// table maps a 64-bit hash of the lead id to where each lies. The stored id is compared on
-/// every hit, so a hash collision can never return another lead's decision (colliding ids go to
-/// a small exact map).
-#[derive(Debug, Default)]
-struct Ledger {
-    chunks: Vec<Vec<u8>>,
-    by_hash: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
-    collisions: HashMap<Box<str>, Vec<u8>>,
-    /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
-    settled_collisions: std::collections::HashSet<Box<str>>,
-    hasher: std::collections::hash_map::RandomState,
-    /// The names the entries hold (rules, pools, reps, reasons, policy hashes), each kept once.
-    names: compact::NameTable,
-}
-
-/// The bit of a [`Place`]'s length that marks a settled entry.
-const SETTLED: u32 = 1 << 31;
-
-/// Where one entry lies: chunk, offset and length of its compact form.
-#[derive(Debug, Clone, Copy)]
-struct Place {
-    chunk: u32,
-    offset: u32,
-    length: u32,
-}
-
-const CHUNK: usize = 4 << 20;
-
-impl Ledger {
-    fn hash(&self, id: &str) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, id)
-    }
-
-    fn bytes(&self, place: Place) -> Option<&[u8]> {
-        let chunk = self.chunks.get(place.chunk as usize)?;
-        let start = place.offset as usize;
-        chunk.get(start..start + (place.length & !SETTLED) as usize)
-    }
-
-    /// Whether the entry of `id` was [settled](Ledger::mark_settled).
-    fn is_settled(&self, id: &str) -> bool {
-        if self.collisions.contains_key(id) {
-            return self.settled_collisions.contains(id);
-        }
-        self.by_hash.get(&self.hash(id)).is_some_and(|place| {
-            place.length & SETTLED != 0
-                && self
-                    .bytes(*place)
-                    .is_some_and(|bytes| compact::lead_of(bytes) == Some(id))
-        })
-    }
-
-    /// Leaves the entry of `id` out of unsettled visits (it stays readable by id).
-    fn mark_settled(&mut self, id: &str) {
-        if self.collisions.contains_key(id) {
-            self.settled_collisions.insert(id.into());
-            return;
-        }
-        let hash = self.hash(id);
-        if let Some(place) = self.by_hash.get(&hash).copied()
-            && self
-                .bytes(place)
-                .is_some_and(|bytes| compact::lead_of(bytes) == Some(id))
-            && let Some(place) = self.by_hash.get_mut(&hash)
-        {
-            place.length |= SETTLED;
-        }
-    }
-
-    fn get(&self, id: &str) -> Result<Option<Recorded>, StateError> {
-        let bytes = match self.collisions.get(id) {
-            Some(bytes) => bytes.as_slice(),
-            None => match self.by_hash.get(&self.hash(id)) {
-                None => return Ok(None),
-                Some(place) => match self.bytes(*place) {
-                    Some(bytes) if compact::lead_of(bytes) == Some(id) => bytes,
-                    _ => return Ok(None),
-                },
-            },
-        };
-        compact::decode_recorded_interned(bytes, &self.names)
-            .map(Some)
-            .ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Corrupt,
-                    format!("the ledger entry of `{id}` cannot be read"),
-                )
-            })
-    }
-
-    /// Visits every entry (or, without `settled`, every entry not settled), decoded one at a
-    /// time.
-    fn for_each(&self, settled: bool, visit: &mut dyn FnMut(Recorded)) -> Result<(), StateError> {
-        let unreadable = || {
-            StateError::new(
-                StateErrorKind::Corrupt,
-                "a ledger entry cannot be read".to_string(),
-            )
-        };
-        for place in self.by_hash.values() {
-            if !settled && place.length & SETTLED != 0 {
-                continue;
-            }
-            let bytes = self.bytes(*place).ok_or_else(unreadable)?;
-            visit(compact::decode_recorded_interned(bytes, &self.names).ok_or_else(unreadable)?);
-        }
-        for (id, bytes) in &self.collisions {
-            if !settled && self.settled_collisions.contains(id) {
-                continue;
-            }
-            visit(compact::decode_recorded_interned(bytes, &self.names).ok_or_else(unreadable)?);
-        }
-        Ok(())
-    }
-
-    fn insert(&mut self, entry: &Recorded) {
-        let id = entry.decision.lead.as_str();
-        let hash = self.hash(id);
-        if let Some(place) = self.by_hash.get(&hash).copied()
-            && self
-                .bytes(place)
-                .is_some_and(|bytes| compact::lead_of(bytes) != Some(id))
-        {
-            let mut bytes = Vec::new();
-            compact::encode_recorded_interned(entry, &mut bytes, &mut self.names);
-            self.collisions.insert(id.into(), bytes);
-            return;
-        }
-        if self.by_hash.capacity() == 0 {
-            self.by_hash.reserve(1 << 16);
-        }
-        let chunk_full = self
-            .chunks
-            .last()
-            .is_none_or(|chunk| chunk.len() + 4096 > chunk.capacity());
-        if chunk_full {
-            self.chunks.push(Vec::with_capacity(CHUNK));
-        }
-        let chunk_index = self.chunks.len() - 1;
-        let Some(chunk) = self.chunks.last_mut() else {
-            return;
-        };
-        let offset = chunk.len();
-        compact::encode_recorded_interned(entry, chunk, &mut self.names);
-        let place = Place {
-            chunk: u32::try_from(chunk_index).unwrap_or(u32::MAX),
-            offset: u32::try_from(offset).unwrap_or(u32::MAX),
-            length: u32::try_from(chunk.len() - offset).unwrap_or(u32::MAX),
-        };
-        self.by_hash.insert(hash, place);
-    }
-}
-
-/// The ledger's keys are already hashes.
-#[derive(Debug, Default)]
-struct IdentityHasher(u64);
-
-impl std::hash::Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
-        }
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.0 = value;
-    }
-}
-
 /// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
 /// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives.
 #[derive(Debug, Default)]
@@ -1019,7 +874,7 @@ mod tests {
         let mut ledger = Ledger::default();
         let recorded = |i: usize| entry(Decision::new(format!("L-{i}")));
         for i in 0..200_000 {
-            ledger.insert(&recorded(i));
+            ledger.insert(&recorded(i)).unwrap();
         }
         for i in 0..200_000 {
             assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(recorded(i))));
@@ -1029,9 +884,9 @@ mod tests {
         let mut long = Decision::new("big");
         long.reasons.push(crate::route::decision::Reason {
             action: None,
-            reason: "x".repeat(CHUNK + 10),
+            reason: "x".repeat(ledger::CHUNK + 10),
         });
-        ledger.insert(&entry(long.clone()));
+        ledger.insert(&entry(long.clone())).unwrap();
         assert_eq!(ledger.get("big"), Ok(Some(entry(long))));
     }
 
@@ -1041,12 +896,17 @@ mod tests {
         let decision = Decision::new("L-1");
         state.record(&entry(decision.clone())).unwrap();
         state.record(&entry(Decision::new("L-2"))).unwrap();
-        // No life yet: nothing to settle.
-        assert_eq!(state.settle("L-1"), Ok(None));
-        let life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
-        state.keep_life(life.clone()).unwrap();
+        // No life kept and no step in its decision: the life its decision begins.
         let (recorded, settled) = state.settle("L-1").unwrap().unwrap();
-        assert_eq!((recorded, settled), (entry(decision.clone()), life));
+        assert_eq!(
+            (recorded, settled),
+            (
+                entry(decision.clone()),
+                Life::begin(&decision, Timestamp::UNIX_EPOCH)
+            )
+        );
+        // Settled once: a second call settles nothing.
+        assert_eq!(state.settle("L-1"), Ok(None));
         assert_eq!(state.life("L-1"), Ok(None));
         assert_eq!(state.recorded("L-1"), Ok(Some(entry(decision))));
         let mut unsettled = Vec::new();
