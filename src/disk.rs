@@ -145,10 +145,11 @@ pub fn canonical(path: &Path) -> PathBuf {
     absolute
 }
 
-/// A temporary file for the ledger entries of settled leads (`simulate`): created in the
-/// system's temporary directory, readable by this user only, and on Unix unlinked as soon as it
-/// is open (the system frees it when the process ends, however it ends). Appends are buffered;
-/// reads see them, and an entry never lies half in the file and half in the buffer.
+/// A temporary file for the ledger entries of settled leads, or their index (`simulate`):
+/// created in the system's temporary directory, readable by this user only, and on Unix
+/// unlinked as soon as it is open (the system frees it when the process ends, however it ends).
+/// Appends are buffered; reads see them, and an entry never lies half in the file and half in
+/// the buffer. Writes at an offset go to the file at once (a gap they leave reads as zeros).
 #[derive(Debug)]
 pub struct SpillFile {
     file: std::fs::File,
@@ -245,6 +246,15 @@ impl Spill for SpillFile {
         into.copy_from_slice(bytes);
         Ok(())
     }
+
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.buffer.is_empty() {
+            self.write_buffer()?;
+        }
+        write_all_at(&self.file, bytes, offset)?;
+        self.written = self.written.max(offset + bytes.len() as u64);
+        Ok(())
+    }
 }
 
 impl Drop for SpillFile {
@@ -327,5 +337,16 @@ mod tests {
         // On Unix the file has no name from the start.
         #[cfg(unix)]
         assert!(spill.path.is_none());
+        // Written at an offset, over what was there and past the end; the gap reads as zeros.
+        spill.write_at(10, b"over").unwrap();
+        let far = end + 1000;
+        spill.write_at(far, b"past").unwrap();
+        let mut back = [0u8; 4];
+        spill.read_at(10, &mut back).unwrap();
+        assert_eq!(&back, b"over");
+        spill.read_at(far, &mut back).unwrap();
+        assert_eq!(&back, b"past");
+        spill.read_at(far - 8, &mut back).unwrap();
+        assert_eq!(back, [0; 4]);
     }
 }

@@ -74,11 +74,11 @@ fn chains_of_steps_simulate_as_route_track_and_sweep_do() {
 fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &str) -> String {
     let dir = scratch(name);
     let leads = first_leads(&dir, count);
-    // Leads sent again: the first five as they were (duplicates, answered from the ledger
-    // after their leads settled), and the first one's id, a day later, for another lead (a
-    // reused id, refused).
+    // Leads sent again: every one as it was (duplicates, answered as `route` answers them:
+    // the lead's current decision, from the ledger once the lead settled), and the first
+    // one's id, a day later, for another lead (a reused id, refused).
     let text = std::fs::read_to_string(&leads).unwrap();
-    let first: Vec<&str> = text.lines().take(5).collect();
+    let first: Vec<&str> = text.lines().collect();
     let mut reused: Value = serde_json::from_str(first[0]).unwrap();
     let day_later = time_of(first[0], "created_at") + jiff::SignedDuration::from_hours(24);
     reused["created_at"] = Value::String(day_later.to_string());
@@ -187,7 +187,7 @@ fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &
             .iter()
             .filter(|line| line.contains("\"duplicate\":true"))
             .count(),
-        5,
+        count,
         "the leads sent again are duplicates:\n{log}"
     );
     assert!(

@@ -209,12 +209,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
                 Order::AsRead { lines, .. } => Replaying::AsRead {
                     line: 0,
                     lines,
-                    not_leads: invalid
-                        .iter()
-                        .map(|(line, _)| *line)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .peekable(),
+                    not_leads: invalid.lines.clone().into_iter().peekable(),
                     last: None,
                 },
                 Order::Index(placed) => Replaying::Index(placed.into_iter()),
@@ -325,6 +320,33 @@ fn read_failure(path: &Path, error: &std::io::Error) -> Failure {
 /// A line that is not a lead: its 1-based number and why.
 type NotALead = (usize, LeadError);
 
+/// The lines that are not leads: every one's number, and the first few with why (what
+/// stderr shows).
+#[derive(Debug, Default)]
+struct NotLeads {
+    lines: Vec<usize>,
+    first: Vec<NotALead>,
+}
+
+impl NotLeads {
+    const SHOWN: usize = 5;
+
+    fn push(&mut self, line: usize, error: LeadError) {
+        self.lines.push(line);
+        if self.first.len() < NotLeads::SHOWN {
+            self.first.push((line, error));
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+}
+
 /// Where a lead is in the file, and its time: the run reads it again when its turn comes, so
 /// the leads are never all in memory at once.
 #[derive(Debug, Clone, Copy)]
@@ -369,7 +391,7 @@ fn index_leads(
     (limits, quiet): (&Limits, bool),
     name: &str,
     keep_index: bool,
-) -> Result<(Order, Vec<NotALead>), Failure> {
+) -> Result<(Order, NotLeads), Failure> {
     let path = file.path;
     use std::io::Seek;
     let Some(clock) = policy.clock else {
@@ -384,7 +406,7 @@ fn index_leads(
         .map_or("created_at", |field| field.name.as_str());
     let mut input = file.open(quiet)?;
     let mut placed = Vec::new();
-    let mut invalid = Vec::new();
+    let mut invalid = NotLeads::default();
     let (mut first, mut last, mut sorted) = (None, None, true);
     let mut input_line = 0;
     loop {
@@ -412,7 +434,7 @@ fn index_leads(
             Line::Text(bytes) => (parse_lead(policy, bytes, limits), bytes.len()),
         };
         match parsed {
-            Err(error) => invalid.push((input_line, error)),
+            Err(error) => invalid.push(input_line, error),
             Ok(lead) => match clock_of(&lead, clock) {
                 Some(at) => {
                     first.get_or_insert(at);
@@ -427,7 +449,7 @@ fn index_leads(
                         });
                     }
                 }
-                None => invalid.push((
+                None => invalid.push(
                     input_line,
                     LeadError {
                         code: "lead.no_time",
@@ -436,7 +458,7 @@ fn index_leads(
                         ),
                         lead: Some(lead.id.clone()),
                     },
-                )),
+                ),
             },
         }
     }
@@ -599,7 +621,7 @@ impl Iterator for Replay<'_> {
 }
 
 /// Lines that are not leads are left out of the run, and said on stderr (the first five).
-fn report_invalid(invalid: &[NotALead], path: &Path, policy: Option<&str>, quiet: bool) {
+fn report_invalid(invalid: &NotLeads, path: &Path, policy: Option<&str>, quiet: bool) {
     if quiet {
         return;
     }
@@ -614,11 +636,11 @@ fn report_invalid(invalid: &[NotALead], path: &Path, policy: Option<&str>, quiet
             .unwrap_or_default(),
         if invalid.len() == 1 { "is" } else { "are" },
     );
-    for (line, error) in invalid.iter().take(5) {
+    for (line, error) in &invalid.first {
         eprintln!("  line {line}: {}: {}", error.code, error.message);
     }
-    if invalid.len() > 5 {
-        eprintln!("  … and {} more", invalid.len() - 5);
+    if invalid.len() > invalid.first.len() {
+        eprintln!("  … and {} more", invalid.len() - invalid.first.len());
     }
 }
 
@@ -790,14 +812,17 @@ fn simulate(
         },
         &loaded.source.text,
     );
-    // The decisions of settled leads go to a temporary file: memory holds the leads in flight.
-    let spill = switchboard::disk::SpillFile::create().map_err(|error| {
-        Failure::usage(format!(
-            "cannot create a temporary file for settled leads: {error} (set TMPDIR to a \
-             writable directory)"
-        ))
-    })?;
-    let mut state = MemoryState::spilling(Box::new(spill));
+    // The decisions of settled leads and where they are go to temporary files: memory holds
+    // the leads in flight.
+    let spill = || {
+        switchboard::disk::SpillFile::create().map_err(|error| {
+            Failure::usage(format!(
+                "cannot create a temporary file for settled leads: {error} (set TMPDIR to a \
+                 writable directory)"
+            ))
+        })
+    };
+    let mut state = MemoryState::spilling(Box::new(spill()?), Box::new(spill()?));
     if let Some(rows) = start {
         state
             .import(&mut rows.iter().cloned().map(Ok))

@@ -409,18 +409,9 @@ impl<'a> Router<'a> {
                 ));
             }
             // After `track` or `sweep` changed the lead, its current decision.
-            let decision = match state.life(&parsed.id)? {
-                Some(life) => wire::read_decision(&life.current).map_err(|error| {
-                    StateError::new(
-                        state::StateErrorKind::Corrupt,
-                        format!(
-                            "the current decision of `{}` cannot be read: {error}",
-                            parsed.id
-                        ),
-                    )
-                })?,
-                None => recorded.decision,
-            };
+            let decision = state
+                .current_decision(&parsed.id)?
+                .unwrap_or(recorded.decision);
             return Ok((
                 Outcome::Decided {
                     decision,

@@ -3,6 +3,7 @@
 //! `simulate` holds the leads in flight and a small index, not every decision of the run.
 
 use super::{Recorded, StateError, StateErrorKind, compact};
+use crate::route::decision::Decision;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -11,8 +12,11 @@ use std::collections::{HashMap, HashSet};
 pub trait Spill: std::fmt::Debug + Send {
     /// Appends `bytes`; answers the offset they start at.
     fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64>;
-    /// Fills `into` with the bytes from `offset` on (bytes appended earlier).
+    /// Fills `into` with the bytes from `offset` on (bytes appended or written earlier; a
+    /// gap left by a write past the end reads as zeros).
     fn read_at(&self, offset: u64, into: &mut [u8]) -> std::io::Result<()>;
+    /// Writes `bytes` at `offset`, over what was there or past the end.
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()>;
 }
 
 /// The in-memory ledger, compact for long runs: entries are appended in their compact form
@@ -34,6 +38,8 @@ pub(super) struct Ledger {
     /// The names the entries hold (rules, pools, reps, reasons, policy hashes), each kept once.
     names: compact::NameTable,
     spill: Option<Box<dyn Spill>>,
+    /// With a spill, the places of settled entries (which leave `by_hash`).
+    settled: Option<SettledIndex>,
     /// With a spill, per chunk: the hashes of the entries written to it, and how many of
     /// them still lie there (not spilled, moved or replaced).
     residents: Vec<Residents>,
@@ -47,6 +53,11 @@ struct Residents {
 
 /// The bit of a [`Place`]'s length that marks a settled entry.
 const SETTLED: u32 = 1 << 31;
+
+/// The bit of a [`Place`]'s length that marks a spilled entry followed by the lead's current
+/// decision (a lead routed again): the bytes are the recorded entry's length (4 bytes, little
+/// endian), the entry, and an entry that holds the current decision.
+const WITH_CURRENT: u32 = 1 << 30;
 
 /// The bit of a [`Place`]'s chunk that marks an entry in the spill: the chunk's other bits
 /// are the high half of its offset there, the place's offset the low half.
@@ -62,7 +73,7 @@ struct Place {
 
 impl Place {
     fn len(self) -> usize {
-        (self.length & !SETTLED) as usize
+        (self.length & !(SETTLED | WITH_CURRENT)) as usize
     }
 
     fn is_settled(self) -> bool {
@@ -83,6 +94,15 @@ impl Place {
 
 pub(super) const CHUNK: usize = 4 << 20;
 
+/// The recorded entry and the current one of a spilled entry [with its current
+/// decision](WITH_CURRENT).
+fn split_current(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let length: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    let length = usize::try_from(u32::from_le_bytes(length)).ok()?;
+    let rest = bytes.get(4..)?;
+    (length <= rest.len()).then(|| rest.split_at(length))
+}
+
 fn unreadable() -> StateError {
     StateError::new(
         StateErrorKind::Corrupt,
@@ -98,24 +118,73 @@ fn spill_failed(doing: &str, error: &std::io::Error) -> StateError {
 }
 
 impl Ledger {
-    /// A ledger that moves the entries of settled leads to `spill`.
-    pub(super) fn spilling(spill: Box<dyn Spill>) -> Ledger {
+    /// A ledger that moves the entries of settled leads to `spill`, and their places to
+    /// `index`.
+    pub(super) fn spilling(spill: Box<dyn Spill>, index: Box<dyn Spill>) -> Ledger {
         Ledger {
             spill: Some(spill),
+            settled: Some(SettledIndex::new(index)),
             ..Ledger::default()
         }
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.by_hash.is_empty() && self.collisions.is_empty()
+        self.by_hash.is_empty()
+            && self.collisions.is_empty()
+            && self.settled.as_ref().is_none_or(|index| index.count == 0)
+    }
+
+    /// Where the entry with `hash` lies: in memory, or among the settled.
+    fn lookup(&self, hash: u64) -> Result<Option<Place>, StateError> {
+        if let Some(place) = self.by_hash.get(&hash) {
+            return Ok(Some(*place));
+        }
+        match &self.settled {
+            Some(index) => index.get(hash),
+            None => Ok(None),
+        }
     }
 
     fn hash(&self, id: &str) -> u64 {
         std::hash::BuildHasher::hash_one(&self.hasher, id)
     }
 
+    /// Whether a settled `id` can keep a current decision apart from its recorded one: with a
+    /// spill, and for ids without a hash collision.
+    pub(super) fn keeps_current(&self, id: &str) -> bool {
+        self.spill.is_some() && !self.collisions.contains_key(id)
+    }
+
     /// The bytes of the entry at `place`, from its chunk or read back from the spill.
     fn read(&self, place: Place) -> Result<Cow<'_, [u8]>, StateError> {
+        let bytes = self.read_all(place)?;
+        if place.length & WITH_CURRENT == 0 {
+            return Ok(bytes);
+        }
+        let (recorded, _) = split_current(&bytes).ok_or_else(unreadable)?;
+        Ok(Cow::Owned(recorded.to_vec()))
+    }
+
+    /// The current decision a settled lead keeps beside its recorded one, if any.
+    pub(super) fn settled_current(&self, id: &str) -> Result<Option<Decision>, StateError> {
+        if self.collisions.contains_key(id) {
+            return Ok(None);
+        }
+        let Some(place) = self.place_of(id, self.hash(id))? else {
+            return Ok(None);
+        };
+        if place.length & WITH_CURRENT == 0 {
+            return Ok(None);
+        }
+        let bytes = self.read_all(place)?;
+        let (_, current) = split_current(&bytes).ok_or_else(unreadable)?;
+        let current =
+            compact::decode_recorded_interned(current, &self.names).ok_or_else(unreadable)?;
+        Ok(Some(current.decision))
+    }
+
+    /// All the bytes at `place`, from its chunk or read back from the spill.
+    fn read_all(&self, place: Place) -> Result<Cow<'_, [u8]>, StateError> {
         match (place.chunk(), place.spilled_at(), &self.spill) {
             (Some(chunk), _, _) => {
                 let start = place.offset as usize;
@@ -139,7 +208,7 @@ impl Ledger {
     /// The place of `id`'s entry in the table (colliding ids aside), checked against the id
     /// it holds.
     fn place_of(&self, id: &str, hash: u64) -> Result<Option<Place>, StateError> {
-        let Some(place) = self.by_hash.get(&hash).copied() else {
+        let Some(place) = self.lookup(hash)? else {
             return Ok(None);
         };
         let bytes = self.read(place)?;
@@ -152,15 +221,26 @@ impl Ledger {
             return Ok(self.settled_collisions.contains(id));
         }
         let hash = self.hash(id);
-        match self.by_hash.get(&hash) {
+        match self.lookup(hash)? {
             Some(place) if place.is_settled() => Ok(self.place_of(id, hash)?.is_some()),
             _ => Ok(false),
         }
     }
 
     /// Leaves the entry of `id` out of unsettled visits (it stays readable by id); with a
-    /// spill, moves it there.
-    pub(super) fn mark_settled(&mut self, id: &str) -> Result<(), StateError> {
+    /// spill, moves it there, followed by `current`, the decision the lead holds now when it
+    /// is not the recorded one (only where [`Ledger::keeps_current`]).
+    pub(super) fn mark_settled(
+        &mut self,
+        id: &str,
+        current: Option<&Decision>,
+    ) -> Result<(), StateError> {
+        if current.is_some() && !self.keeps_current(id) {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                format!("the current decision of `{id}` has no place in this ledger"),
+            ));
+        }
         if self.collisions.contains_key(id) {
             self.settled_collisions.insert(id.into());
             return Ok(());
@@ -183,9 +263,31 @@ impl Ledger {
             .get(chunk)
             .and_then(|bytes| bytes.get(start..start + place.len()))
             .ok_or_else(unreadable)?;
-        let offset = spill
-            .append(bytes)
-            .map_err(|error| spill_failed("write", &error))?;
+        let written = match current {
+            None => spill.append(bytes),
+            Some(current) => {
+                let recorded =
+                    compact::decode_recorded_interned(bytes, &self.names).ok_or_else(unreadable)?;
+                let mut both = u32::try_from(bytes.len())
+                    .map_err(|_| unreadable())?
+                    .to_le_bytes()
+                    .to_vec();
+                both.extend_from_slice(bytes);
+                let current = Recorded {
+                    decision: current.clone(),
+                    ..recorded
+                };
+                compact::encode_recorded_interned(&current, &mut both, &mut self.names);
+                settled.length = u32::try_from(both.len())
+                    .ok()
+                    .filter(|length| length & (SETTLED | WITH_CURRENT) == 0)
+                    .ok_or_else(unreadable)?
+                    | SETTLED
+                    | WITH_CURRENT;
+                spill.append(&both)
+            }
+        };
+        let offset = written.map_err(|error| spill_failed("write", &error))?;
         let high = u32::try_from(offset >> 32)
             .ok()
             .filter(|high| high & SPILLED == 0)
@@ -195,7 +297,15 @@ impl Ledger {
         settled.chunk = SPILLED | high;
         // The low half of the offset (the high half is in the chunk).
         settled.offset = offset as u32;
-        self.by_hash.insert(hash, settled);
+        match &mut self.settled {
+            Some(index) => {
+                index.insert(hash, settled)?;
+                self.by_hash.remove(&hash);
+            }
+            None => {
+                self.by_hash.insert(hash, settled);
+            }
+        }
         self.left(chunk);
         Ok(())
     }
@@ -266,6 +376,16 @@ impl Ledger {
             let bytes = self.read(*place)?;
             visit(compact::decode_recorded_interned(&bytes, &self.names).ok_or_else(unreadable)?);
         }
+        if let (true, Some(index)) = (settled, &self.settled) {
+            index.for_each(&mut |place| {
+                let bytes = self.read(place)?;
+                visit(
+                    compact::decode_recorded_interned(&bytes, &self.names)
+                        .ok_or_else(unreadable)?,
+                );
+                Ok(())
+            })?;
+        }
         for (id, bytes) in &self.collisions {
             if !settled && self.settled_collisions.contains(id) {
                 continue;
@@ -278,7 +398,7 @@ impl Ledger {
     pub(super) fn insert(&mut self, entry: &Recorded) -> Result<(), StateError> {
         let id = entry.decision.lead.as_str();
         let hash = self.hash(id);
-        let replaced = match self.by_hash.get(&hash).copied() {
+        let replaced = match self.lookup(hash)? {
             None => None,
             Some(place) => {
                 if compact::lead_of(&self.read(place)?) != Some(id) {
@@ -286,6 +406,10 @@ impl Ledger {
                     compact::encode_recorded_interned(entry, &mut bytes, &mut self.names);
                     self.collisions.insert(id.into(), bytes);
                     return Ok(());
+                }
+                if let (None, Some(index)) = (place.chunk(), &mut self.settled) {
+                    // A settled entry replaced: the new one is in memory.
+                    index.remove(hash)?;
                 }
                 place.chunk()
             }
@@ -350,6 +474,247 @@ fn append_to(
     }
 }
 
+/// The places of settled entries, mostly out of memory. New ones wait in a small map; every
+/// [`RUN`] of them go to the index file as one run sorted by hash, written at once, and memory
+/// keeps per run a Bloom filter (16 bits an entry) and the first hash of every block of
+/// [`BLOCK`] slots. A lookup reads one block of each run whose filter may hold the hash, so an
+/// id never settled mostly reads nothing: about 2 bytes of memory a settled lead.
+struct SettledIndex {
+    file: Box<dyn Spill>,
+    /// Where the next run goes in the file.
+    end: u64,
+    pending: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
+    runs: Vec<Run>,
+    /// Hashes removed (an id recorded again, which is rare), with the number of runs then:
+    /// their slots in those runs are dead.
+    removed: HashMap<u64, usize>,
+    count: u64,
+}
+
+impl std::fmt::Debug for SettledIndex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SettledIndex")
+            .field("runs", &self.runs.len())
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One run in the index file: its slots sorted by hash.
+struct Run {
+    offset: u64,
+    slots: usize,
+    filter: Vec<u64>,
+    /// The first hash of each block.
+    fences: Vec<u64>,
+}
+
+/// Entries in a run.
+const RUN: usize = 1 << 16;
+/// Slots read at once from a run.
+const BLOCK: usize = 256;
+/// Bytes of a slot: hash, place, and 4 bytes unused.
+const SLOT: usize = 24;
+/// Bloom filter probes.
+const PROBES: u64 = 8;
+
+fn slot_bytes(hash: u64, place: Place) -> [u8; SLOT] {
+    let mut bytes = [0; SLOT];
+    bytes[..8].copy_from_slice(&hash.to_le_bytes());
+    bytes[8..12].copy_from_slice(&place.chunk.to_le_bytes());
+    bytes[12..16].copy_from_slice(&place.offset.to_le_bytes());
+    bytes[16..20].copy_from_slice(&place.length.to_le_bytes());
+    bytes
+}
+
+fn slot_of(bytes: &[u8]) -> Option<(u64, Place)> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let hash = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    Some((
+        hash,
+        Place {
+            chunk: word(8)?,
+            offset: word(12)?,
+            length: word(16)?,
+        },
+    ))
+}
+
+fn index_failed(doing: &str, error: &std::io::Error) -> StateError {
+    StateError::new(
+        StateErrorKind::Failed,
+        format!("cannot {doing} the index file of settled leads: {error}"),
+    )
+}
+
+impl Run {
+    /// The filter's bit positions for `hash`: word and bit.
+    fn bits(filter_words: usize, hash: u64) -> impl Iterator<Item = (usize, u64)> {
+        let mask = (filter_words as u64 * 64).saturating_sub(1);
+        let step = hash.rotate_left(32) | 1;
+        (0..PROBES).map(move |i| {
+            let bit = hash.wrapping_add(i.wrapping_mul(step)) & mask;
+            ((bit / 64) as usize, 1u64 << (bit % 64))
+        })
+    }
+
+    fn may_hold(&self, hash: u64) -> bool {
+        Run::bits(self.filter.len(), hash)
+            .all(|(word, bit)| self.filter.get(word).is_some_and(|w| w & bit != 0))
+    }
+
+    /// Reads the slots of block `block`.
+    fn block(&self, file: &dyn Spill, block: usize) -> Result<Vec<u8>, StateError> {
+        let first = block * BLOCK;
+        let slots = self.slots.saturating_sub(first).min(BLOCK);
+        let mut bytes = vec![0; slots * SLOT];
+        file.read_at(self.offset + (first * SLOT) as u64, &mut bytes)
+            .map_err(|error| index_failed("read", &error))?;
+        Ok(bytes)
+    }
+
+    fn find(&self, file: &dyn Spill, hash: u64) -> Result<Option<Place>, StateError> {
+        if !self.may_hold(hash) {
+            return Ok(None);
+        }
+        let Some(block) = self
+            .fences
+            .partition_point(|fence| *fence <= hash)
+            .checked_sub(1)
+        else {
+            return Ok(None);
+        };
+        let bytes = self.block(file, block)?;
+        let (mut low, mut high) = (0, bytes.len() / SLOT);
+        while low < high {
+            let middle = (low + high) / 2;
+            let Some((key, place)) = bytes.get(middle * SLOT..).and_then(slot_of) else {
+                return Err(unreadable());
+            };
+            match key.cmp(&hash) {
+                std::cmp::Ordering::Equal => return Ok(Some(place)),
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl SettledIndex {
+    fn new(file: Box<dyn Spill>) -> SettledIndex {
+        SettledIndex {
+            file,
+            end: 0,
+            pending: HashMap::default(),
+            runs: Vec::new(),
+            removed: HashMap::new(),
+            count: 0,
+        }
+    }
+
+    /// Whether the slot of `hash` in run `run` was removed.
+    fn dead(&self, hash: u64, run: usize) -> bool {
+        self.removed.get(&hash).is_some_and(|runs| run < *runs)
+    }
+
+    fn get(&self, hash: u64) -> Result<Option<Place>, StateError> {
+        if let Some(place) = self.pending.get(&hash) {
+            return Ok(Some(*place));
+        }
+        for (index, run) in self.runs.iter().enumerate().rev() {
+            if self.dead(hash, index) {
+                break;
+            }
+            if let Some(place) = run.find(self.file.as_ref(), hash)? {
+                return Ok(Some(place));
+            }
+        }
+        Ok(None)
+    }
+
+    fn insert(&mut self, hash: u64, place: Place) -> Result<(), StateError> {
+        if self.pending.capacity() == 0 {
+            self.pending.reserve(RUN);
+        }
+        if self.pending.insert(hash, place).is_none() {
+            self.count += 1;
+        }
+        if self.pending.len() >= RUN {
+            self.write_run()?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, hash: u64) -> Result<(), StateError> {
+        if self.pending.remove(&hash).is_some() {
+            self.count -= 1;
+            return Ok(());
+        }
+        if self.get(hash)?.is_some() {
+            self.removed.insert(hash, self.runs.len());
+            self.count -= 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the waiting entries as a new run, in one write.
+    fn write_run(&mut self) -> Result<(), StateError> {
+        let mut entries: Vec<(u64, Place)> = self.pending.drain().collect();
+        entries.sort_unstable_by_key(|(hash, _)| *hash);
+        let mut bytes = Vec::with_capacity(entries.len() * SLOT);
+        let words = (entries.len() * 16).next_power_of_two().div_ceil(64);
+        let mut filter = vec![0u64; words];
+        let mut fences = Vec::with_capacity(entries.len().div_ceil(BLOCK));
+        for (index, (hash, place)) in entries.iter().enumerate() {
+            bytes.extend_from_slice(&slot_bytes(*hash, *place));
+            for (word, bit) in Run::bits(words, *hash) {
+                if let Some(word) = filter.get_mut(word) {
+                    *word |= bit;
+                }
+            }
+            if index % BLOCK == 0 {
+                fences.push(*hash);
+            }
+        }
+        self.file
+            .write_at(self.end, &bytes)
+            .map_err(|error| index_failed("write", &error))?;
+        self.runs.push(Run {
+            offset: self.end,
+            slots: entries.len(),
+            filter,
+            fences,
+        });
+        self.end += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Visits the place of every entry, reading the runs a block at a time.
+    fn for_each(
+        &self,
+        visit: &mut dyn FnMut(Place) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
+        for place in self.pending.values() {
+            visit(*place)?;
+        }
+        for (index, run) in self.runs.iter().enumerate() {
+            for block in 0..run.fences.len() {
+                let bytes = run.block(self.file.as_ref(), block)?;
+                for (hash, place) in bytes.chunks_exact(SLOT).filter_map(slot_of) {
+                    if !self.dead(hash, index) && !self.pending.contains_key(&hash) {
+                        visit(place)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The ledger's keys are already hashes.
 #[derive(Debug, Default)]
 struct IdentityHasher(u64);
@@ -370,40 +735,60 @@ impl std::hash::Hasher for IdentityHasher {
     }
 }
 
+/// A spill in memory, failing on demand (for tests).
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(super) struct VecSpill {
+    pub(super) bytes: Vec<u8>,
+    pub(super) broken: bool,
+}
+
+#[cfg(test)]
+impl Spill for VecSpill {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
+        if self.broken {
+            return Err(std::io::Error::other("disk full"));
+        }
+        let offset = self.bytes.len() as u64;
+        self.bytes.extend_from_slice(bytes);
+        Ok(offset)
+    }
+
+    fn read_at(&self, offset: u64, into: &mut [u8]) -> std::io::Result<()> {
+        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
+        let bytes = self
+            .bytes
+            .get(start..start + into.len())
+            .ok_or_else(|| std::io::Error::other("past the end"))?;
+        into.copy_from_slice(bytes);
+        Ok(())
+    }
+
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        if self.broken {
+            return Err(std::io::Error::other("disk full"));
+        }
+        let start = usize::try_from(offset).map_err(std::io::Error::other)?;
+        if self.bytes.len() < start + bytes.len() {
+            self.bytes.resize(start + bytes.len(), 0);
+        }
+        self.bytes[start..start + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A ledger with spills in memory (for tests).
+#[cfg(test)]
+pub(super) fn spilling_in_memory() -> Ledger {
+    Ledger::spilling(Box::<VecSpill>::default(), Box::<VecSpill>::default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::route::decision::Decision;
     use crate::route::state::Fingerprint;
     use jiff::Timestamp;
-
-    /// A spill in memory, failing on demand.
-    #[derive(Debug, Default)]
-    struct VecSpill {
-        bytes: Vec<u8>,
-        broken: bool,
-    }
-
-    impl Spill for VecSpill {
-        fn append(&mut self, bytes: &[u8]) -> std::io::Result<u64> {
-            if self.broken {
-                return Err(std::io::Error::other("disk full"));
-            }
-            let offset = self.bytes.len() as u64;
-            self.bytes.extend_from_slice(bytes);
-            Ok(offset)
-        }
-
-        fn read_at(&self, offset: u64, into: &mut [u8]) -> std::io::Result<()> {
-            let start = usize::try_from(offset).map_err(std::io::Error::other)?;
-            let bytes = self
-                .bytes
-                .get(start..start + into.len())
-                .ok_or_else(|| std::io::Error::other("past the end"))?;
-            into.copy_from_slice(bytes);
-            Ok(())
-        }
-    }
 
     fn entry(id: &str, reason: &str) -> Recorded {
         let mut decision = Decision::new(id);
@@ -427,7 +812,7 @@ mod tests {
 
     #[test]
     fn settled_entries_leave_memory_for_the_spill_and_still_answer() {
-        let mut ledger = Ledger::spilling(Box::<VecSpill>::default());
+        let mut ledger = spilling_in_memory();
         let count = 200_000;
         // Each entry about 100 bytes: several chunks.
         let recorded = |i: usize| entry(&format!("L-{i}"), &format!("reason {i:0>80}"));
@@ -435,7 +820,9 @@ mod tests {
             ledger.insert(&recorded(i)).unwrap();
             // Leads settle some time after they arrive; one in 1,000 stays in flight.
             if i >= 1000 && (i - 1000) % 1000 != 7 {
-                ledger.mark_settled(&format!("L-{}", i - 1000)).unwrap();
+                ledger
+                    .mark_settled(&format!("L-{}", i - 1000), None)
+                    .unwrap();
             }
         }
         assert!(ledger.chunks.len() >= 4, "{} chunks", ledger.chunks.len());
@@ -446,6 +833,13 @@ mod tests {
             in_memory < 2 * CHUNK,
             "{in_memory} bytes of entries in memory"
         );
+        // Only the leads in flight have a place in memory; the settled are in the index.
+        let in_flight = 1000 + (count - 1000) / 1000;
+        assert_eq!(ledger.by_hash.len(), in_flight);
+        let index = ledger.settled.as_ref().unwrap();
+        assert_eq!(index.count as usize, count - in_flight);
+        assert_eq!(index.runs.len(), (count - in_flight) / RUN);
+        assert_eq!(index.pending.len(), (count - in_flight) % RUN);
         for i in 0..count {
             let id = format!("L-{i}");
             assert_eq!(ledger.get(&id), Ok(Some(recorded(i))), "{id}");
@@ -455,26 +849,62 @@ mod tests {
         assert_eq!(ledger.get("L-unknown"), Ok(None));
         let mut unsettled = 0;
         ledger.for_each(false, &mut |_| unsettled += 1).unwrap();
-        assert_eq!(unsettled, 1000 + (count - 1000) / 1000);
+        assert_eq!(unsettled, in_flight);
         let mut all = 0;
         ledger.for_each(true, &mut |_| all += 1).unwrap();
         assert_eq!(all, count);
         // Settling again changes nothing; a new entry for a settled id replaces it.
-        ledger.mark_settled("L-5").unwrap();
+        ledger.mark_settled("L-5", None).unwrap();
         assert_eq!(ledger.get("L-5"), Ok(Some(recorded(5))));
         ledger.insert(&entry("L-5", "again")).unwrap();
         assert_eq!(ledger.get("L-5"), Ok(Some(entry("L-5", "again"))));
         assert_eq!(ledger.is_settled("L-5"), Ok(false));
+        let mut all = 0;
+        ledger.for_each(true, &mut |_| all += 1).unwrap();
+        assert_eq!(all, count);
+        // Ids never seen are mostly answered by the filter, and never found.
+        for i in count..count + 10_000 {
+            assert_eq!(ledger.get(&format!("L-{i}")), Ok(None));
+        }
+    }
+
+    #[test]
+    fn a_lead_routed_again_keeps_its_current_decision_beside_the_recorded_one() {
+        let mut ledger = spilling_in_memory();
+        ledger.insert(&entry("L-1", "first")).unwrap();
+        ledger.insert(&entry("L-2", "other")).unwrap();
+        let current = entry("L-1", "routed again").decision;
+        ledger.mark_settled("L-1", Some(&current)).unwrap();
+        assert_eq!(ledger.get("L-1"), Ok(Some(entry("L-1", "first"))));
+        assert_eq!(ledger.settled_current("L-1"), Ok(Some(current)));
+        assert_eq!(ledger.is_settled("L-1"), Ok(true));
+        ledger.mark_settled("L-2", None).unwrap();
+        assert_eq!(ledger.settled_current("L-2"), Ok(None));
+        assert_eq!(ledger.settled_current("L-3"), Ok(None));
+        // Without a spill there is no place for it.
+        let mut plain = Ledger::default();
+        plain.insert(&entry("L-1", "first")).unwrap();
+        assert!(!plain.keeps_current("L-1"));
+        assert_eq!(
+            plain
+                .mark_settled("L-1", Some(&entry("L-1", "again").decision))
+                .map_err(|error| error.kind),
+            Err(StateErrorKind::Failed)
+        );
+        assert_eq!(plain.is_settled("L-1"), Ok(false));
     }
 
     #[test]
     fn a_spill_that_cannot_be_written_is_an_error_and_the_entry_stays() {
-        let mut ledger = Ledger::spilling(Box::new(VecSpill {
-            bytes: Vec::new(),
-            broken: true,
-        }));
+        let mut ledger = Ledger::spilling(
+            Box::new(VecSpill {
+                bytes: Vec::new(),
+                broken: true,
+            }),
+            Box::<VecSpill>::default(),
+        );
         ledger.insert(&entry("L-1", "x")).unwrap();
-        let error = ledger.mark_settled("L-1").unwrap_err();
+        let error = ledger.mark_settled("L-1", None).unwrap_err();
         assert_eq!(error.kind, StateErrorKind::Failed);
         assert_eq!(
             error.message,
@@ -489,7 +919,7 @@ mod tests {
         let mut ledger = Ledger::default();
         ledger.insert(&entry("L-1", "x")).unwrap();
         let before = bytes_in_chunks(&ledger);
-        ledger.mark_settled("L-1").unwrap();
+        ledger.mark_settled("L-1", None).unwrap();
         assert_eq!(ledger.is_settled("L-1"), Ok(true));
         assert_eq!(bytes_in_chunks(&ledger), before);
         assert_eq!(ledger.get("L-1"), Ok(Some(entry("L-1", "x"))));

@@ -195,6 +195,13 @@ pub trait StateStore {
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError>;
     /// Keeps a lead's life as given (its `scheduled` already where the due index holds it).
     fn keep_life(&mut self, life: Life) -> Result<(), StateError>;
+    /// The decision a lead holds now, when `track` or `sweep` changed it (a re-sent lead is
+    /// answered with it); `None` when it holds its recorded decision.
+    fn current_decision(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
+        self.life(lead)?
+            .map(|life| read_current(lead, &life.current))
+            .transpose()
+    }
     /// Keeps a lead's life, and moves its due-index entry from `life.scheduled` to its next
     /// step (recording that in the life kept).
     fn set_life(&mut self, life: &Life) -> Result<(), StateError> {
@@ -348,6 +355,16 @@ impl WindowCounts {
     }
 }
 
+/// A life's current decision, read back.
+fn read_current(lead: &str, current: &str) -> Result<Decision, StateError> {
+    crate::route::wire::read_decision(current).map_err(|error| {
+        StateError::new(
+            StateErrorKind::Corrupt,
+            format!("the current decision of `{lead}` cannot be read: {error}"),
+        )
+    })
+}
+
 /// A value as `previous rep of` compares it: trimmed, case-folded, without NUL characters
 /// (which PostgreSQL's text cannot hold).
 pub fn prospect_key(value: &str) -> String {
@@ -385,10 +402,10 @@ pub struct MemoryState {
 
 impl MemoryState {
     /// A state that moves the ledger entries of [settled](StateStore::settle) leads to
-    /// `spill`, out of memory (`simulate`).
-    pub fn spilling(spill: Box<dyn Spill>) -> MemoryState {
+    /// `spill` and their places to `index`, out of memory (`simulate`).
+    pub fn spilling(spill: Box<dyn Spill>, index: Box<dyn Spill>) -> MemoryState {
         MemoryState {
-            ledger: Ledger::spilling(spill),
+            ledger: Ledger::spilling(spill, index),
             ..MemoryState::default()
         }
     }
@@ -634,6 +651,13 @@ impl StateStore for MemoryState {
         Ok(self.lives.get(lead).cloned())
     }
 
+    fn current_decision(&mut self, lead: &str) -> Result<Option<Decision>, StateError> {
+        match self.lives.get(lead) {
+            Some(life) => read_current(lead, &life.current).map(Some),
+            None => self.ledger.settled_current(lead),
+        }
+    }
+
     fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
         self.lives.insert(life.lead.clone(), life);
         Ok(())
@@ -742,16 +766,22 @@ impl StateStore for MemoryState {
                 if life.scheduled.is_some() || life.next_step_at().is_some() {
                     return Ok(None);
                 }
-                if life.current != crate::route::wire::decision_json(&recorded.decision) {
-                    return Ok(None);
-                }
                 match self.lives.remove(lead) {
                     Some(life) => life,
                     None => return Ok(None),
                 }
             }
         };
-        self.ledger.mark_settled(lead)?;
+        // A lead routed again (after a rejection) is answered with its current decision: the
+        // ledger keeps that beside the recorded one, in a spill. Without one, it stays.
+        let current = (life.current != crate::route::wire::decision_json(&recorded.decision))
+            .then(|| read_current(lead, &life.current))
+            .transpose()?;
+        if current.is_some() && !self.ledger.keeps_current(lead) {
+            self.lives.insert(life.lead.clone(), life);
+            return Ok(None);
+        }
+        self.ledger.mark_settled(lead, current.as_ref())?;
         Ok(Some((recorded, life)))
     }
 
@@ -949,6 +979,31 @@ mod tests {
         life.current =
             "{\"lead\":\"L-1\",\"rule\":null,\"action\":\"queue\",\"queue\":\"q\"}".to_string();
         state.keep_life(life).unwrap();
+        assert_eq!(state.settle("L-1"), Ok(None));
+        assert!(state.life("L-1").unwrap().is_some());
+    }
+
+    #[test]
+    fn with_a_spill_a_lead_routed_again_settles_and_answers_its_current_decision() {
+        let mut state = MemoryState {
+            ledger: ledger::spilling_in_memory(),
+            ..MemoryState::default()
+        };
+        let decision = Decision::new("L-1");
+        state.record(&entry(decision.clone())).unwrap();
+        let mut life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
+        let mut current = Decision::new("L-1");
+        current.action = crate::route::Action::Queue {
+            queue: "q".to_string(),
+        };
+        life.current = crate::route::wire::decision_json(&current);
+        state.keep_life(life.clone()).unwrap();
+        assert_eq!(state.current_decision("L-1"), Ok(Some(current.clone())));
+        let (recorded, settled) = state.settle("L-1").unwrap().unwrap();
+        assert_eq!((recorded, settled), (entry(decision.clone()), life));
+        assert_eq!(state.life("L-1"), Ok(None));
+        assert_eq!(state.recorded("L-1"), Ok(Some(entry(decision))));
+        assert_eq!(state.current_decision("L-1"), Ok(Some(current)));
         assert_eq!(state.settle("L-1"), Ok(None));
     }
 }
