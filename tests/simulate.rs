@@ -69,6 +69,21 @@ fn chains_of_steps_simulate_as_route_track_and_sweep_do() {
     assert!(log.contains("\"step\":2"), "second steps fired:\n{log}");
 }
 
+/// Period caps of an hour, a day and a week, in Berlin and in India (half an hour off the hour):
+/// the simulation counts their windows in quarter-hour buckets, and must still stop a member at
+/// the cap at the same lead as `route` does.
+#[test]
+fn period_caps_simulate_as_route_does() {
+    let log = step_by_step("caps", &fixture("caps.route"), "caps.json", 70, "3");
+    for cap in [
+        "at cap 1/1 this hour",
+        "at cap 4/4 today",
+        "at cap 8/8 this week",
+    ] {
+        assert!(log.contains(cap), "members reached `{cap}`:\n{log}");
+    }
+}
+
 /// Simulates the first `count` leads of the example week with `policy`, then does the same one
 /// command at a time on a SQLite state: the log and the report must be the same. Answers the log.
 fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &str) -> String {

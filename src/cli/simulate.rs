@@ -822,7 +822,10 @@ fn simulate(
             ))
         })
     };
-    let mut state = MemoryState::spilling(Box::new(spill()?), Box::new(spill()?));
+    let since = roster.and_then(|roster| roster.as_of);
+    let mut state = MemoryState::spilling(Box::new(spill()?), Box::new(spill()?)).counting(
+        switchboard::simulate::counting(&loaded.policy, since, first),
+    );
     if let Some(rows) = start {
         state
             .import(&mut rows.iter().cloned().map(Ok))

@@ -16,7 +16,7 @@ pub mod responses;
 use crate::model::{CalendarDef, Policy};
 use crate::route::life::{Event, EventKind, How};
 use crate::route::reader::ParsedLead;
-use crate::route::state::{StateError, StateStore};
+use crate::route::state::{Counting, StateError, StateStore};
 use crate::route::{Decision, Fired, Outcome, Router, Tracked};
 use crate::syntax::ast::DurationKind;
 use jiff::Timestamp;
@@ -250,6 +250,9 @@ impl Run<'_> {
             return Ok(());
         }
         if let Some((recorded, life)) = state.settle(lead)? {
+            // Nothing ends its wait any more: its holder keeps it open to the end, and the
+            // run needs no note of who that is.
+            self.open.release(lead);
             // Leads of a copied state from before the run are not the run's to count.
             if self
                 .tally
@@ -543,6 +546,37 @@ impl Run<'_> {
     }
 }
 
+/// How a simulation's state keeps the times it counts loads and period caps by: in buckets of
+/// a quarter hour (memory flat in the number of leads) when every calendar zone of the policy
+/// is a whole number of quarter hours from UTC at every time from a week before the first lead
+/// on (for fifty years), so that every hour, day and week of a cap window starts on a bucket's
+/// start; else every time as it is. `since` is the roster's `as_of`, which loads count from.
+pub fn counting(policy: &Policy, since: Option<Timestamp>, first: Timestamp) -> Counting {
+    const QUARTER: i32 = 15 * 60;
+    let start = first
+        .checked_sub(jiff::SignedDuration::from_hours(8 * 24))
+        .unwrap_or(first);
+    let until = start
+        .checked_add(jiff::SignedDuration::from_hours(50 * 366 * 24))
+        .unwrap_or(Timestamp::MAX);
+    let aligned = policy.calendars.iter().all(|calendar| {
+        let zone = &calendar.zone;
+        zone.to_offset(start).seconds() % QUARTER == 0
+            && zone
+                .following(start)
+                .take_while(|transition| transition.timestamp() < until)
+                .all(|transition| transition.offset().seconds() % QUARTER == 0)
+    });
+    if aligned {
+        Counting::Buckets {
+            seconds: i64::from(QUARTER),
+            since,
+        }
+    } else {
+        Counting::Exact
+    }
+}
+
 /// The latest routing time a sweep is given (`sweep --now 9999-01-01T00:00:00Z`): after every
 /// step, and far from the end of time.
 fn last_routing_time() -> Timestamp {
@@ -573,6 +607,11 @@ impl OpenLoad {
 
     fn forget(&mut self, lead: &str) -> Option<String> {
         self.holder.remove(lead)
+    }
+
+    /// Drops the note of who holds `lead`, leaving it counted as open.
+    fn release(&mut self, lead: &str) {
+        self.holder.remove(lead);
     }
 
     fn change(&mut self, rep: &str, by: i64, at: Timestamp, start: &Option<Timestamp>) {
@@ -613,5 +652,50 @@ impl OpenLoad {
             }
             tally.open_by_hour.insert(rep.clone(), filled);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy_in(zone: &str) -> Policy {
+        let text = format!(
+            "schema lead {{ id: string  created_at: time }}\n\
+             calendar here {{ timezone {zone}  hours mon-fri 09:00-18:00 }}\n\
+             pool p {{ members anna  strategy round_robin  cap 2 per day  calendar here }}\n\
+             otherwise -> pool p\n"
+        );
+        let report = crate::pipeline::check_source(&text);
+        report.compiled.expect("the policy compiles").0
+    }
+
+    #[test]
+    fn cap_windows_are_counted_in_quarter_hours_only_where_every_window_starts_on_one() {
+        let t = |text: &str| text.parse::<Timestamp>().unwrap();
+        let since = Some(t("2026-11-23T08:07:13Z"));
+        let buckets = Counting::Buckets {
+            seconds: 900,
+            since,
+        };
+        let now = t("2026-11-23T08:00:00Z");
+        for zone in [
+            "Europe/Berlin",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "America/St_Johns",
+        ] {
+            assert_eq!(counting(&policy_in(zone), since, now), buckets, "{zone}");
+        }
+        // Liberia kept 44 minutes 30 seconds behind UTC until 1972.
+        assert_eq!(
+            counting(
+                &policy_in("Africa/Monrovia"),
+                since,
+                t("1971-06-01T00:00:00Z")
+            ),
+            Counting::Exact
+        );
+        assert_eq!(counting(&policy_in("Africa/Monrovia"), since, now), buckets);
     }
 }

@@ -398,9 +398,83 @@ pub struct MemoryState {
     outbox: Vec<Outgoing>,
     /// The first message that may still be pending.
     outbox_first_pending: usize,
+    /// How the times of assignments are kept.
+    counting: Counting,
+}
+
+/// How an in-memory state keeps the times it counts loads and period caps by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Counting {
+    /// Every time as it is: any load `since` and any window can be counted.
+    #[default]
+    Exact,
+    /// Times in buckets of `seconds` from the epoch, and routing times at `since` or later
+    /// apart from those before it, so that memory does not grow with the number of leads
+    /// (`simulate`). Counts exactly the loads since `since`, and windows and loads whose ends
+    /// fall on a bucket's start; asked for anything else, the state answers an error.
+    Buckets {
+        seconds: i64,
+        since: Option<Timestamp>,
+    },
+}
+
+impl Counting {
+    /// The time an assignment's routing time `at` is counted at.
+    fn routing_key(self, at: Timestamp) -> Timestamp {
+        match self {
+            Counting::Exact => at,
+            Counting::Buckets { seconds, since } => {
+                let key = bucket_start(at, seconds);
+                match since {
+                    Some(since) if at >= since && key < since => since,
+                    _ => key,
+                }
+            }
+        }
+    }
+
+    /// The time a lead time is counted at.
+    fn lead_key(self, lead_at: Timestamp) -> Timestamp {
+        match self {
+            Counting::Exact => lead_at,
+            Counting::Buckets { seconds, .. } => bucket_start(lead_at, seconds),
+        }
+    }
+
+    /// Whether counting from `at` (and up to it) is exact; `since` counts from the loads'.
+    fn counts_from(self, at: Timestamp, loads: bool) -> bool {
+        match self {
+            Counting::Exact => true,
+            Counting::Buckets { seconds, since } => {
+                (loads && since == Some(at)) || bucket_start(at, seconds) == at
+            }
+        }
+    }
+}
+
+/// The start of the bucket of `seconds` that holds `at`.
+fn bucket_start(at: Timestamp, seconds: i64) -> Timestamp {
+    let start = at.as_second() - at.as_second().rem_euclid(seconds.max(1));
+    Timestamp::from_second(start).unwrap_or(at)
+}
+
+fn not_counted(what: String, counting: Counting) -> StateError {
+    let seconds = match counting {
+        Counting::Buckets { seconds, .. } => seconds,
+        Counting::Exact => 0,
+    };
+    StateError::new(
+        StateErrorKind::Failed,
+        format!("{what} cannot be counted: this state keeps times in buckets of {seconds} s"),
+    )
 }
 
 impl MemoryState {
+    /// This state, keeping the times it counts as `counting` says (before any is added).
+    pub fn counting(self, counting: Counting) -> MemoryState {
+        MemoryState { counting, ..self }
+    }
+
     /// A state that moves the ledger entries of [settled](StateStore::settle) leads to
     /// `spill` and their places to `index`, out of memory (`simulate`).
     pub fn spilling(spill: Box<dyn Spill>, index: Box<dyn Spill>) -> MemoryState {
@@ -429,7 +503,7 @@ impl MemoryState {
             .lead_times
             .entry(rep.to_string())
             .or_default()
-            .entry(lead_at)
+            .entry(self.counting.lead_key(lead_at))
             .or_default() += count;
         self.windows.clear();
     }
@@ -446,9 +520,10 @@ struct PendingDue {
 
 /// Adds one assignment made at `at` to a rep's counted routing times.
 fn count_assignment(times: &mut Vec<(Timestamp, u64)>, at: Timestamp) {
-    match times.last_mut() {
-        Some((last, count)) if *last == at => *count += 1,
-        _ => times.push((at, 1)),
+    // Mostly the last time again; with buckets, a recent one.
+    match times.iter_mut().rev().take(4).find(|(time, _)| *time == at) {
+        Some((_, count)) => *count += 1,
+        None => times.push((at, 1)),
     }
 }
 
@@ -505,6 +580,14 @@ impl StateStore for MemoryState {
         if let Some(count) = self.loads.get(rep, since) {
             return Ok(count);
         }
+        if let Some(since) = since
+            && !self.counting.counts_from(since, true)
+        {
+            return Err(not_counted(
+                format!("the leads assigned to `{rep}` since {since}"),
+                self.counting,
+            ));
+        }
         let times = self.assignments.get(rep).map_or(&[][..], Vec::as_slice);
         let count = times
             .iter()
@@ -522,17 +605,21 @@ impl StateStore for MemoryState {
         at: Timestamp,
         lead_at: Timestamp,
     ) -> Result<(), StateError> {
+        let (at_key, lead_key) = (
+            self.counting.routing_key(at),
+            self.counting.lead_key(lead_at),
+        );
         match self.assignments.get_mut(rep) {
-            Some(times) => count_assignment(times, at),
+            Some(times) => count_assignment(times, at_key),
             None => {
-                self.assignments.insert(rep.to_string(), vec![(at, 1)]);
+                self.assignments.insert(rep.to_string(), vec![(at_key, 1)]);
             }
         }
         let times = match self.lead_times.get_mut(rep) {
             Some(times) => times,
             None => self.lead_times.entry(rep.to_string()).or_default(),
         };
-        *times.entry(lead_at).or_default() += 1;
+        *times.entry(lead_key).or_default() += 1;
         self.windows.assigned(rep, lead_at);
         self.loads.assigned(rep, at);
         Ok(())
@@ -546,6 +633,12 @@ impl StateStore for MemoryState {
     ) -> Result<u64, StateError> {
         if let Some(count) = self.windows.get(rep, from, to) {
             return Ok(count);
+        }
+        if !self.counting.counts_from(from, false) || !self.counting.counts_from(to, false) {
+            return Err(not_counted(
+                format!("the leads of `{rep}` from {from} to {to}"),
+                self.counting,
+            ));
         }
         let count = self.lead_times.get(rep).map_or(0, |times| {
             times.range(from..to).map(|(_, count)| *count).sum::<u64>()
@@ -684,6 +777,7 @@ impl StateStore for MemoryState {
                     self.rotations.insert(pool, state);
                 }
                 dump::StateRow::Assignment { rep, at, .. } => {
+                    let at = self.counting.routing_key(at);
                     count_assignment(self.assignments.entry(rep).or_default(), at);
                 }
                 dump::StateRow::LeadTime { rep, lead_at, .. } => {
@@ -691,7 +785,7 @@ impl StateStore for MemoryState {
                         .lead_times
                         .entry(rep)
                         .or_default()
-                        .entry(lead_at)
+                        .entry(self.counting.lead_key(lead_at))
                         .or_default() += 1;
                 }
                 dump::StateRow::Prospect {
@@ -981,6 +1075,68 @@ mod tests {
         state.keep_life(life).unwrap();
         assert_eq!(state.settle("L-1"), Ok(None));
         assert!(state.life("L-1").unwrap().is_some());
+    }
+
+    #[test]
+    fn counted_in_buckets_loads_since_and_windows_on_buckets_are_exact_and_others_refused() {
+        let t = |text: &str| text.parse::<Timestamp>().unwrap();
+        let since = t("2026-11-23T08:07:13Z");
+        let mut state = MemoryState::default().counting(Counting::Buckets {
+            seconds: 900,
+            since: Some(since),
+        });
+        for at in [
+            "2026-11-23T08:05:00Z",
+            "2026-11-23T08:07:13Z",
+            "2026-11-23T08:10:00Z",
+            "2026-11-23T08:14:59.5Z",
+            "2026-11-23T08:15:00Z",
+            "2026-11-23T09:40:00Z",
+        ] {
+            state.assign("anna", "L", t(at), t(at)).unwrap();
+        }
+        assert_eq!(state.assigned("anna", Some(since)), Ok(5));
+        assert_eq!(state.assigned("anna", None), Ok(6));
+        assert_eq!(
+            state.assigned("anna", Some(t("2026-11-23T08:15:00Z"))),
+            Ok(2)
+        );
+        assert_eq!(
+            state.assigned("anna", Some(t("2026-11-23T08:00:00Z"))),
+            Ok(6)
+        );
+        let refused = state
+            .assigned("anna", Some(t("2026-11-23T08:10:00Z")))
+            .unwrap_err();
+        assert_eq!(
+            refused.message,
+            "the leads assigned to `anna` since 2026-11-23T08:10:00Z cannot be counted: this \
+             state keeps times in buckets of 900 s"
+        );
+        let window = |state: &mut MemoryState, from: &str, to: &str| {
+            state.assigned_in("anna", t(from), t(to))
+        };
+        assert_eq!(
+            window(&mut state, "2026-11-23T08:00:00Z", "2026-11-23T09:00:00Z"),
+            Ok(5)
+        );
+        assert_eq!(
+            window(&mut state, "2026-11-23T08:15:00Z", "2026-11-23T09:45:00Z"),
+            Ok(2)
+        );
+        assert!(window(&mut state, "2026-11-23T08:10:00Z", "2026-11-23T09:00:00Z").is_err());
+        // A thousand more leads in one quarter of an hour take one more entry, not a thousand.
+        for second in 0..1000 {
+            let at = t("2026-11-23T10:00:00Z") + jiff::SignedDuration::from_millis(second * 900);
+            state.assign("anna", "L", at, at).unwrap();
+        }
+        assert_eq!(state.assignments["anna"].len(), 5);
+        assert_eq!(state.lead_times["anna"].len(), 4);
+        assert_eq!(state.assigned("anna", Some(since)), Ok(1005));
+        assert_eq!(
+            window(&mut state, "2026-11-23T10:00:00Z", "2026-11-23T10:15:00Z"),
+            Ok(1000)
+        );
     }
 
     #[test]
