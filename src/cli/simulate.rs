@@ -148,8 +148,9 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         let reading = (&limits, index > 0);
         let (mut order, invalid) = index_leads(&loaded.policy, &leads_file, reading, name, false)?;
         if matches!(order, Order::Unsorted) {
-            // Out of time order: a second reading notes where each lead is, to sort them.
-            (order, _) = index_leads(&loaded.policy, &leads_file, reading, name, true)?;
+            // Out of time order: a second reading notes where each lead is, to sort them (its
+            // notes on stderr were given by the first).
+            (order, _) = index_leads(&loaded.policy, &leads_file, (&limits, true), name, true)?;
         }
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
@@ -540,7 +541,9 @@ impl Replay<'_> {
         while line < lines {
             let read = read_line(&mut self.input, self.limits.max_line_bytes);
             let Some(text) = read.map_err(|error| format!("after line {line}: {error}"))? else {
-                return Ok(None);
+                return Err(format!(
+                    "the file ends at line {line} now, and had {lines} lines when it was read first"
+                ));
             };
             *line += 1;
             if not_leads.next_if_eq(line).is_some() {
@@ -853,7 +856,9 @@ fn simulate(
     let simulated = figures::build(&mut state, &loaded.policy, tally, since)
         .map_err(|error| Failure::usage(error.to_string()))?;
     // The state is not needed any more, and the process ends soon: freeing a million small
-    // allocations one by one would cost as much as a tenth of the run.
+    // allocations one by one would cost as much as a tenth of the run. Its files are closed
+    // (and so removed where they could not be unlinked at once).
+    state.release_spills();
     std::mem::forget(state);
     Ok(simulated)
 }

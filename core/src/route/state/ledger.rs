@@ -128,6 +128,12 @@ impl Ledger {
         }
     }
 
+    /// Drops the spills (closing, and so removing, their files).
+    pub(super) fn release_spills(&mut self) {
+        self.spill = None;
+        self.settled = None;
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.by_hash.is_empty()
             && self.collisions.is_empty()
@@ -254,7 +260,10 @@ impl Ledger {
             ..place
         };
         let (Some(spill), Some(chunk)) = (&mut self.spill, place.chunk()) else {
-            self.by_hash.insert(hash, settled);
+            // Without a spill the mark is all; with one, a spilled entry is settled already.
+            if self.spill.is_none() {
+                self.by_hash.insert(hash, settled);
+            }
             return Ok(());
         };
         let start = place.offset as usize;
@@ -310,15 +319,24 @@ impl Ledger {
         Ok(())
     }
 
-    /// One entry left chunk `index`: frees the chunk when none is left, or moves the few
-    /// left to the newest chunk when a quarter or less of them is (the newest chunk stays).
+    /// One entry left chunk `index`: see [`Ledger::thin_out`].
     fn left(&mut self, index: usize) {
-        let newest = index + 1 == self.chunks.len();
         let Some(residents) = self.residents.get_mut(index) else {
             return;
         };
         residents.live = residents.live.saturating_sub(1);
-        if newest || residents.live * 4 > residents.hashes.len() {
+        self.thin_out(index);
+    }
+
+    /// Frees chunk `index` when none of its entries is left in it, or moves the few left to
+    /// the newest chunk when a quarter or less of them is; the newest chunk stays (it is
+    /// looked at again when a newer one starts).
+    fn thin_out(&mut self, index: usize) {
+        let newest = index + 1 == self.chunks.len();
+        let Some(residents) = self.residents.get_mut(index) else {
+            return;
+        };
+        if newest || residents.hashes.is_empty() || residents.live * 4 > residents.hashes.len() {
             return;
         }
         let hashes = std::mem::take(&mut residents.hashes);
@@ -419,6 +437,7 @@ impl Ledger {
         }
         let residents = self.spill.is_some().then_some(&mut self.residents);
         let names = &mut self.names;
+        let chunks_before = self.chunks.len();
         let place = append_to(&mut self.chunks, residents, hash, |into| {
             compact::encode_recorded_interned(entry, into, names);
         });
@@ -426,6 +445,13 @@ impl Ledger {
         // A new entry for the same id: the old one no longer lies in its chunk.
         if let Some(chunk) = replaced {
             self.left(chunk);
+        }
+        // The chunk that was the newest may have emptied while it was (leads settled as they
+        // are routed).
+        if self.chunks.len() > chunks_before
+            && let Some(previous) = chunks_before.checked_sub(1)
+        {
+            self.thin_out(previous);
         }
         Ok(())
     }
@@ -663,7 +689,11 @@ impl SettledIndex {
 
     /// Writes the waiting entries as a new run, in one write.
     fn write_run(&mut self) -> Result<(), StateError> {
-        let mut entries: Vec<(u64, Place)> = self.pending.drain().collect();
+        let mut entries: Vec<(u64, Place)> = self
+            .pending
+            .iter()
+            .map(|(hash, place)| (*hash, *place))
+            .collect();
         entries.sort_unstable_by_key(|(hash, _)| *hash);
         let mut bytes = Vec::with_capacity(entries.len() * SLOT);
         let words = (entries.len() * 16).next_power_of_two().div_ceil(64);
@@ -683,6 +713,7 @@ impl SettledIndex {
         self.file
             .write_at(self.end, &bytes)
             .map_err(|error| index_failed("write", &error))?;
+        self.pending.clear();
         self.runs.push(Run {
             offset: self.end,
             slots: entries.len(),
@@ -866,6 +897,32 @@ mod tests {
         for i in count..count + 10_000 {
             assert_eq!(ledger.get(&format!("L-{i}")), Ok(None));
         }
+    }
+
+    #[test]
+    fn leads_settled_as_they_are_recorded_leave_no_chunk_behind() {
+        let mut ledger = spilling_in_memory();
+        let count = 200_000;
+        let recorded = |i: usize| entry(&format!("L-{i}"), &format!("reason {i:0>80}"));
+        for i in 0..count {
+            ledger.insert(&recorded(i)).unwrap();
+            ledger.mark_settled(&format!("L-{i}"), None).unwrap();
+        }
+        assert!(ledger.chunks.len() >= 4, "{} chunks", ledger.chunks.len());
+        // Only the newest chunk holds bytes, and only its hashes are noted.
+        let in_memory = bytes_in_chunks(&ledger);
+        assert!(in_memory <= CHUNK, "{in_memory} bytes of entries in memory");
+        let noted: usize = ledger.residents.iter().map(|r| r.hashes.len()).sum();
+        assert!(noted * 100 <= CHUNK, "{noted} hashes noted");
+        assert!(ledger.by_hash.is_empty());
+        for i in (0..count).step_by(997) {
+            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(recorded(i))));
+        }
+        // Settling a settled lead again changes nothing: every lead is visited once.
+        ledger.mark_settled("L-5", None).unwrap();
+        let mut all = 0;
+        ledger.for_each(true, &mut |_| all += 1).unwrap();
+        assert_eq!(all, count);
     }
 
     #[test]

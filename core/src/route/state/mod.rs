@@ -454,7 +454,9 @@ impl Counting {
 
 /// The start of the bucket of `seconds` that holds `at`.
 fn bucket_start(at: Timestamp, seconds: i64) -> Timestamp {
-    let start = at.as_second() - at.as_second().rem_euclid(seconds.max(1));
+    // Whole seconds at or before `at` (before the epoch, `as_second` rounds toward zero).
+    let second = at.as_second() - i64::from(at.subsec_nanosecond() < 0);
+    let start = second - second.rem_euclid(seconds.max(1));
     Timestamp::from_second(start).unwrap_or(at)
 }
 
@@ -470,6 +472,12 @@ fn not_counted(what: String, counting: Counting) -> StateError {
 }
 
 impl MemoryState {
+    /// Lets go of the spill files (a state about to be forgotten, not dropped, still has them
+    /// closed and removed); the settled leads cannot be read after.
+    pub fn release_spills(&mut self) {
+        self.ledger.release_spills();
+    }
+
     /// This state, keeping the times it counts as `counting` says (before any is added).
     pub fn counting(self, counting: Counting) -> MemoryState {
         MemoryState { counting, ..self }
@@ -1125,6 +1133,15 @@ mod tests {
             Ok(2)
         );
         assert!(window(&mut state, "2026-11-23T08:10:00Z", "2026-11-23T09:00:00Z").is_err());
+        // Buckets start at or before their times, before the epoch too.
+        assert_eq!(
+            bucket_start(t("1969-12-31T23:59:59.5Z"), 900),
+            t("1969-12-31T23:45:00Z")
+        );
+        assert_eq!(
+            bucket_start(t("1970-01-01T00:15:00Z"), 900),
+            t("1970-01-01T00:15:00Z")
+        );
         // A thousand more leads in one quarter of an hour take one more entry, not a thousand.
         for second in 0..1000 {
             let at = t("2026-11-23T10:00:00Z") + jiff::SignedDuration::from_millis(second * 900);
