@@ -56,7 +56,7 @@ const SETTLED: u32 = 1 << 31;
 
 /// The bit of a [`Place`]'s length that marks a spilled entry followed by the lead's current
 /// decision (a lead routed again): the bytes are the recorded entry's length (4 bytes, little
-/// endian), the entry, and an entry that holds the current decision.
+/// endian), the entry, and the current decision in the self-contained compact form.
 const WITH_CURRENT: u32 = 1 << 30;
 
 /// The bit of a [`Place`]'s chunk that marks an entry in the spill: the chunk's other bits
@@ -184,9 +184,7 @@ impl Ledger {
         }
         let bytes = self.read_all(place)?;
         let (_, current) = split_current(&bytes).ok_or_else(unreadable)?;
-        let current =
-            compact::decode_recorded_interned(current, &self.names).ok_or_else(unreadable)?;
-        Ok(Some(current.decision))
+        compact::decode(current).map(Some).ok_or_else(unreadable)
     }
 
     /// All the bytes at `place`, from its chunk or read back from the spill.
@@ -275,18 +273,14 @@ impl Ledger {
         let written = match current {
             None => spill.append(bytes),
             Some(current) => {
-                let recorded =
-                    compact::decode_recorded_interned(bytes, &self.names).ok_or_else(unreadable)?;
                 let mut both = u32::try_from(bytes.len())
                     .map_err(|_| unreadable())?
                     .to_le_bytes()
                     .to_vec();
                 both.extend_from_slice(bytes);
-                let current = Recorded {
-                    decision: current.clone(),
-                    ..recorded
-                };
-                compact::encode_recorded_interned(&current, &mut both, &mut self.names);
+                // Self-contained: its texts (an escalation's reason names its times) would
+                // only fill the name table.
+                compact::encode(current, &mut both);
                 settled.length = u32::try_from(both.len())
                     .ok()
                     .filter(|length| length & (SETTLED | WITH_CURRENT) == 0)
