@@ -145,26 +145,19 @@ pub fn canonical(path: &Path) -> PathBuf {
     absolute
 }
 
-/// A temporary file for the ledger entries of settled leads, or their index (`simulate`):
-/// created in the system's temporary directory, readable by this user only, and on Unix
-/// unlinked as soon as it is open (the system frees it when the process ends, however it ends).
-/// Appends are buffered; reads see them, and an entry never lies half in the file and half in
-/// the buffer. Writes at an offset go to the file at once (a gap they leave reads as zeros).
+/// A file of this process's own in the system's temporary directory (`TMPDIR`): readable by
+/// this user only, and on Unix unlinked as soon as it is open (the system frees it when the
+/// process ends, however it ends); elsewhere removed when dropped.
 #[derive(Debug)]
-pub struct SpillFile {
+pub struct TemporaryFile {
     file: std::fs::File,
-    /// Where the file is, when it could not be unlinked at once (removed on drop).
+    /// Where the file is, when it could not be unlinked at once.
     path: Option<PathBuf>,
-    /// Bytes in the file.
-    written: u64,
-    /// Bytes appended after them, not yet written.
-    buffer: Vec<u8>,
 }
 
-const SPILL_BUFFER: usize = 256 << 10;
-
-impl SpillFile {
-    pub fn create() -> std::io::Result<SpillFile> {
+impl TemporaryFile {
+    /// A new empty file; `what` goes into its name.
+    pub fn create(what: &str) -> std::io::Result<TemporaryFile> {
         let dir = std::env::temp_dir();
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create_new(true);
@@ -178,7 +171,7 @@ impl SpillFile {
             .map_or(0, |since| since.as_nanos());
         for attempt in 0..100u32 {
             let path = dir.join(format!(
-                "switchboard-spill-{}-{stamp}-{attempt}",
+                "switchboard-{what}-{}-{stamp}-{attempt}",
                 std::process::id()
             ));
             match options.open(&path) {
@@ -188,12 +181,7 @@ impl SpillFile {
                     } else {
                         Some(path)
                     };
-                    return Ok(SpillFile {
-                        file,
-                        path,
-                        written: 0,
-                        buffer: Vec::with_capacity(SPILL_BUFFER),
-                    });
+                    return Ok(TemporaryFile { file, path });
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(error) => {
@@ -209,9 +197,63 @@ impl SpillFile {
             format!("no free name for a temporary file in {}", dir.display()),
         ))
     }
+}
+
+impl std::io::Read for TemporaryFile {
+    fn read(&mut self, into: &mut [u8]) -> std::io::Result<usize> {
+        self.file.read(into)
+    }
+}
+
+impl std::io::Write for TemporaryFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        std::io::Write::write(&mut self.file, bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.file)
+    }
+}
+
+impl std::io::Seek for TemporaryFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(to)
+    }
+}
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A temporary file for the ledger entries of settled leads, or their index (`simulate`).
+/// Appends are buffered; reads see them, and an entry never lies half in the file and half in
+/// the buffer. Writes at an offset go to the file at once (a gap they leave reads as zeros).
+#[derive(Debug)]
+pub struct SpillFile {
+    file: TemporaryFile,
+    /// Bytes in the file.
+    written: u64,
+    /// Bytes appended after them, not yet written.
+    buffer: Vec<u8>,
+}
+
+const SPILL_BUFFER: usize = 256 << 10;
+
+impl SpillFile {
+    pub fn create() -> std::io::Result<SpillFile> {
+        Ok(SpillFile {
+            file: TemporaryFile::create("spill")?,
+            written: 0,
+            buffer: Vec::with_capacity(SPILL_BUFFER),
+        })
+    }
 
     fn write_buffer(&mut self) -> std::io::Result<()> {
-        write_all_at(&self.file, &self.buffer, self.written)?;
+        write_all_at(&self.file.file, &self.buffer, self.written)?;
         self.written += self.buffer.len() as u64;
         self.buffer.clear();
         Ok(())
@@ -236,7 +278,7 @@ impl Spill for SpillFile {
             )
         };
         if offset < self.written {
-            return read_exact_at(&self.file, into, offset);
+            return read_exact_at(&self.file.file, into, offset);
         }
         let start = usize::try_from(offset - self.written).map_err(|_| past())?;
         let bytes = self
@@ -251,17 +293,9 @@ impl Spill for SpillFile {
         if !self.buffer.is_empty() {
             self.write_buffer()?;
         }
-        write_all_at(&self.file, bytes, offset)?;
+        write_all_at(&self.file.file, bytes, offset)?;
         self.written = self.written.max(offset + bytes.len() as u64);
         Ok(())
-    }
-}
-
-impl Drop for SpillFile {
-    fn drop(&mut self) {
-        if let Some(path) = &self.path {
-            let _ = std::fs::remove_file(path);
-        }
     }
 }
 
@@ -336,7 +370,7 @@ mod tests {
         );
         // On Unix the file has no name from the start.
         #[cfg(unix)]
-        assert!(spill.path.is_none());
+        assert!(spill.file.path.is_none());
         // Written at an offset, over what was there and past the end; the gap reads as zeros.
         spill.write_at(10, b"over").unwrap();
         let far = end + 1000;

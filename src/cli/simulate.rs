@@ -7,7 +7,7 @@
 use super::policy::{Loaded, load_policy, load_roster, open_state};
 use super::{Failure, describe_io};
 use clap::ValueEnum;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::life::{Event, read_event};
@@ -293,7 +293,8 @@ struct LeadsFile<'a> {
 
 impl LeadsFile<'_> {
     /// Opens the leads as NDJSON (the BOM skipped): the file itself, or its CSV rows as lines
-    /// (converted in memory, so they can be read twice). A CSV file read as NDJSON is refused.
+    /// (converted into a temporary file, so they can be read again without sitting in memory).
+    /// A CSV file read as NDJSON is refused.
     fn open(&self, quiet: bool) -> Result<Box<dyn Source>, Failure> {
         let path = self.path;
         let file = super::input::open_leads(path)?;
@@ -305,12 +306,23 @@ impl LeadsFile<'_> {
             super::route::refuse_csv(&mut input, &from)?;
             return Ok(Box::new(input));
         }
-        let mut lines = Vec::new();
-        self.input
-            .leads(Box::new(input), true, &self.policies, &from, quiet)?
-            .read_to_end(&mut lines)
+        let mut lines = switchboard::disk::TemporaryFile::create("leads").map_err(|error| {
+            Failure::usage(format!(
+                "cannot create a temporary file for the rows of `{}`: {error} (set TMPDIR to \
+                 a writable directory)",
+                path.display()
+            ))
+        })?;
+        let mut rows = self
+            .input
+            .leads(Box::new(input), true, &self.policies, &from, quiet)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lines);
+        std::io::copy(&mut rows, &mut out)
+            .and_then(|_| out.flush())
             .map_err(|error| read_failure(path, &error))?;
-        Ok(Box::new(std::io::Cursor::new(lines)))
+        drop(out);
+        std::io::Seek::rewind(&mut lines).map_err(|error| read_failure(path, &error))?;
+        Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, lines)))
     }
 }
 

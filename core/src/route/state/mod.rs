@@ -312,9 +312,40 @@ pub struct Outgoing {
     pub pending: bool,
 }
 
-/// The leads remembered for one (field, value) of `previous rep of`: by (lead time, lead id),
-/// their rep.
-type ProspectLeads = BTreeMap<(Timestamp, String), String>;
+/// The leads remembered for one (field, value) of `previous rep of`, sorted by (lead time,
+/// lead id), with their rep. Most values have a lead or two: a vector, not a tree (a tree's
+/// first node alone takes hundreds of bytes).
+#[derive(Debug, Default)]
+struct ProspectLeads(Vec<(Timestamp, Box<str>, Box<str>)>);
+
+impl ProspectLeads {
+    /// Remembers `lead` (at `lead_at`) with `rep`, in place of what it had.
+    fn insert(&mut self, lead_at: Timestamp, lead: &str, rep: &str) {
+        match self
+            .0
+            .binary_search_by(|(time, id, _)| (*time, &**id).cmp(&(lead_at, lead)))
+        {
+            Ok(found) => {
+                if let Some(entry) = self.0.get_mut(found) {
+                    entry.2 = rep.into();
+                }
+            }
+            Err(at) => self.0.insert(at, (lead_at, lead.into(), rep.into())),
+        }
+    }
+
+    /// The rep of the latest lead other than `lead` at a time from `from` to `to`, both in.
+    fn previous(&self, lead: &str, from: Timestamp, to: Timestamp) -> Option<&str> {
+        let end = self.0.partition_point(|(time, _, _)| *time <= to);
+        self.0
+            .get(..end)?
+            .iter()
+            .rev()
+            .take_while(|(time, _, _)| *time >= from)
+            .find(|(_, id, _)| &**id != lead)
+            .map(|(_, _, rep)| &**rep)
+    }
+}
 
 /// Counts of period-cap windows already asked for, per rep, kept current as leads are
 /// assigned: a window is counted from the index once, then each lead is one addition.
@@ -666,7 +697,7 @@ impl StateStore for MemoryState {
         self.prospects
             .entry((field.to_string(), key.to_string()))
             .or_default()
-            .insert((lead_at, lead.to_string()), rep.to_string());
+            .insert(lead_at, lead, rep);
         Ok(())
     }
 
@@ -681,16 +712,7 @@ impl StateStore for MemoryState {
         let Some(leads) = self.prospects.get(&(field.to_string(), key.to_string())) else {
             return Ok(None);
         };
-        // Every lead at or before `to`: those before the first key after it.
-        let after = to
-            .checked_add(jiff::SignedDuration::from_nanos(1))
-            .unwrap_or(Timestamp::MAX);
-        Ok(leads
-            .range(..(after, String::new()))
-            .rev()
-            .take_while(|((time, _), _)| *time >= from)
-            .find(|((_, id), _)| id != lead)
-            .map(|(_, rep)| rep.clone()))
+        Ok(leads.previous(lead, from, to).map(str::to_string))
     }
 
     fn schedule(
@@ -806,7 +828,7 @@ impl StateStore for MemoryState {
                     self.prospects
                         .entry((field, key))
                         .or_default()
-                        .insert((lead_at, lead), rep);
+                        .insert(lead_at, &lead, &rep);
                 }
                 dump::StateRow::Due { at, lead } => {
                     self.due_index.insert((at, lead));
@@ -1083,6 +1105,64 @@ mod tests {
         state.keep_life(life).unwrap();
         assert_eq!(state.settle("L-1"), Ok(None));
         assert!(state.life("L-1").unwrap().is_some());
+    }
+
+    #[test]
+    fn previous_rep_finds_the_latest_other_lead_of_a_value_in_its_period() {
+        let t = |text: &str| text.parse::<Timestamp>().unwrap();
+        let mut state = MemoryState::default();
+        let remember = |state: &mut MemoryState, lead: &str, at: &str, rep: &str| {
+            state.remember("email", "a@x.io", lead, t(at), rep).unwrap();
+        };
+        // Out of order, and one lead remembered again with another rep.
+        remember(&mut state, "L-2", "2026-11-23T10:00:00Z", "boris");
+        remember(&mut state, "L-1", "2026-11-23T09:00:00Z", "anna");
+        remember(&mut state, "L-3", "2026-11-23T11:00:00Z", "chen");
+        remember(&mut state, "L-2", "2026-11-23T10:00:00Z", "dina");
+        let previous = |state: &mut MemoryState, lead: &str, from: &str, to: &str| {
+            state
+                .previous_rep("email", "a@x.io", lead, t(from), t(to))
+                .unwrap()
+        };
+        let day = ("2026-11-23T00:00:00Z", "2026-11-23T23:00:00Z");
+        assert_eq!(
+            previous(&mut state, "L-9", day.0, day.1),
+            Some("chen".into())
+        );
+        // Not the lead itself; `to` is inclusive.
+        assert_eq!(
+            previous(&mut state, "L-3", day.0, "2026-11-23T11:00:00Z"),
+            Some("dina".into())
+        );
+        assert_eq!(
+            previous(&mut state, "L-2", day.0, "2026-11-23T10:00:00Z"),
+            Some("anna".into())
+        );
+        // `from` is inclusive, and nothing before it counts.
+        assert_eq!(
+            previous(
+                &mut state,
+                "L-2",
+                "2026-11-23T09:00:00Z",
+                "2026-11-23T10:00:00Z"
+            ),
+            Some("anna".into())
+        );
+        assert_eq!(
+            previous(
+                &mut state,
+                "L-2",
+                "2026-11-23T09:00:01Z",
+                "2026-11-23T10:00:00Z"
+            ),
+            None
+        );
+        assert_eq!(
+            state
+                .previous_rep("email", "b@x.io", "L-9", t(day.0), t(day.1))
+                .unwrap(),
+            None
+        );
     }
 
     #[test]
