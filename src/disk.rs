@@ -145,9 +145,9 @@ pub fn canonical(path: &Path) -> PathBuf {
     absolute
 }
 
-/// A file of this process's own in the system's temporary directory (`TMPDIR`): readable by
-/// this user only, and on Unix unlinked as soon as it is open (the system frees it when the
-/// process ends, however it ends); elsewhere removed when dropped.
+/// A file of this process's own in the system's temporary directory (`TMPDIR`). On Unix it is
+/// readable by this user only (mode 0600) and unlinked as soon as it is open (the system frees
+/// it when the process ends, however it ends); elsewhere it is removed when dropped.
 #[derive(Debug)]
 pub struct TemporaryFile {
     file: std::fs::File,

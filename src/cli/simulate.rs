@@ -316,12 +316,20 @@ impl LeadsFile<'_> {
         let mut rows = self
             .input
             .leads(Box::new(input), true, &self.policies, &from, quiet)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lines);
-        std::io::copy(&mut rows, &mut out)
-            .and_then(|_| out.flush())
-            .map_err(|error| read_failure(path, &error))?;
-        drop(out);
-        std::io::Seek::rewind(&mut lines).map_err(|error| read_failure(path, &error))?;
+        let mut converted = || {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lines);
+            std::io::copy(&mut rows, &mut out)?;
+            out.flush()?;
+            drop(out);
+            std::io::Seek::rewind(&mut lines)
+        };
+        converted().map_err(|error| {
+            Failure::usage(format!(
+                "cannot convert the rows of `{}` into a temporary file (in TMPDIR): {}",
+                path.display(),
+                describe_io(&error)
+            ))
+        })?;
         Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, lines)))
     }
 }

@@ -312,38 +312,79 @@ pub struct Outgoing {
     pub pending: bool,
 }
 
-/// The leads remembered for one (field, value) of `previous rep of`, sorted by (lead time,
-/// lead id), with their rep. Most values have a lead or two: a vector, not a tree (a tree's
-/// first node alone takes hundreds of bytes).
-#[derive(Debug, Default)]
-struct ProspectLeads(Vec<(Timestamp, Box<str>, Box<str>)>);
+/// The leads remembered for one (field, value) of `previous rep of`, by (lead time, lead id),
+/// with their rep. Most values have a lead or two: a short sorted vector (a tree's first node
+/// alone takes hundreds of bytes); a value with many leads, which may come in any order, a
+/// tree.
+#[derive(Debug)]
+enum ProspectLeads {
+    Few(Vec<(Timestamp, Box<str>, Box<str>)>),
+    Many(BTreeMap<(Timestamp, Box<str>), Box<str>>),
+}
+
+impl Default for ProspectLeads {
+    fn default() -> ProspectLeads {
+        ProspectLeads::Few(Vec::new())
+    }
+}
+
+/// Leads of one value kept in a vector at most.
+const FEW_PROSPECT_LEADS: usize = 16;
 
 impl ProspectLeads {
     /// Remembers `lead` (at `lead_at`) with `rep`, in place of what it had.
     fn insert(&mut self, lead_at: Timestamp, lead: &str, rep: &str) {
-        match self
-            .0
-            .binary_search_by(|(time, id, _)| (*time, &**id).cmp(&(lead_at, lead)))
-        {
+        let few = match self {
+            ProspectLeads::Many(tree) => {
+                tree.insert((lead_at, lead.into()), rep.into());
+                return;
+            }
+            ProspectLeads::Few(few) => few,
+        };
+        match few.binary_search_by(|(time, id, _)| (*time, &**id).cmp(&(lead_at, lead))) {
             Ok(found) => {
-                if let Some(entry) = self.0.get_mut(found) {
+                if let Some(entry) = few.get_mut(found) {
                     entry.2 = rep.into();
                 }
             }
-            Err(at) => self.0.insert(at, (lead_at, lead.into(), rep.into())),
+            Err(at) if few.len() < FEW_PROSPECT_LEADS => {
+                few.insert(at, (lead_at, lead.into(), rep.into()));
+            }
+            Err(_) => {
+                let mut tree: BTreeMap<(Timestamp, Box<str>), Box<str>> = std::mem::take(few)
+                    .into_iter()
+                    .map(|(time, id, rep)| ((time, id), rep))
+                    .collect();
+                tree.insert((lead_at, lead.into()), rep.into());
+                *self = ProspectLeads::Many(tree);
+            }
         }
     }
 
     /// The rep of the latest lead other than `lead` at a time from `from` to `to`, both in.
     fn previous(&self, lead: &str, from: Timestamp, to: Timestamp) -> Option<&str> {
-        let end = self.0.partition_point(|(time, _, _)| *time <= to);
-        self.0
-            .get(..end)?
-            .iter()
-            .rev()
-            .take_while(|(time, _, _)| *time >= from)
-            .find(|(_, id, _)| &**id != lead)
-            .map(|(_, _, rep)| &**rep)
+        match self {
+            ProspectLeads::Few(few) => {
+                let end = few.partition_point(|(time, _, _)| *time <= to);
+                few[..end]
+                    .iter()
+                    .rev()
+                    .take_while(|(time, _, _)| *time >= from)
+                    .find(|(_, id, _)| &**id != lead)
+                    .map(|(_, _, rep)| &**rep)
+            }
+            ProspectLeads::Many(tree) => {
+                // Every lead at or before `to`: those before the first key after it.
+                let after = to
+                    .checked_add(jiff::SignedDuration::from_nanos(1))
+                    .unwrap_or(Timestamp::MAX);
+                tree.range(..(after, Box::<str>::from("")))
+                    .rev()
+                    .take_while(|((time, _), _)| *time >= from)
+                    .find(|((_, id), _)| &**id != lead)
+                    .map(|(_, rep)| &**rep)
+            }
+        }
     }
 }
 
@@ -1163,6 +1204,48 @@ mod tests {
                 .unwrap(),
             None
         );
+        // A value with many leads, newest first, two at each time: the same answers as a
+        // direct search (the latest time, then the greatest id, other than the lead itself).
+        let base = t("2026-11-23T00:00:00Z");
+        let mut all = Vec::new();
+        for i in (0..100i64).rev() {
+            for id in ["a", "b"] {
+                let at = base + jiff::SignedDuration::from_nanos(i * 1_500_000_000);
+                let lead = format!("M-{i}-{id}");
+                let rep = format!("rep-{i}-{id}");
+                state.remember("country", "us", &lead, at, &rep).unwrap();
+                all.push((at, lead, rep));
+            }
+        }
+        all.sort();
+        for (from, to, lead) in [
+            (0, 99, "M-99-b"),
+            (0, 99, "M-50-a"),
+            (10, 40, "M-40-b"),
+            (41, 41, "M-41-a"),
+            (41, 41, "M-41-b"),
+            (70, 20, "M-1-a"),
+        ] {
+            let from = base + jiff::SignedDuration::from_nanos(from * 1_500_000_000);
+            let to = base + jiff::SignedDuration::from_nanos(to * 1_500_000_000);
+            let direct = all
+                .iter()
+                .rev()
+                .filter(|(at, id, _)| *at >= from && *at <= to && id != lead)
+                .map(|(_, _, rep)| rep.clone())
+                .next();
+            assert_eq!(
+                state.previous_rep("country", "us", lead, from, to).unwrap(),
+                direct,
+                "{lead}"
+            );
+        }
+        assert!(matches!(
+            state
+                .prospects
+                .get(&("country".to_string(), "us".to_string())),
+            Some(ProspectLeads::Many(_))
+        ));
     }
 
     #[test]
