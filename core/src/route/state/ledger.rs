@@ -812,23 +812,20 @@ pub(super) fn spilling_in_memory() -> Ledger {
 mod tests {
     use super::*;
     use crate::route::decision::Decision;
-    use crate::route::state::Fingerprint;
-    use jiff::Timestamp;
 
+    /// An entry for lead `id` with one reason.
     fn entry(id: &str, reason: &str) -> Recorded {
         let mut decision = Decision::new(id);
         decision.reasons.push(crate::route::decision::Reason {
             action: None,
             reason: reason.to_string(),
         });
-        Recorded {
-            decision,
-            fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
-            decided_at: Timestamp::UNIX_EPOCH,
-            lead_at: None,
-            policy_hash: "0123456789abcdef".to_string(),
-            trace: None,
-        }
+        super::super::tests::entry(decision)
+    }
+
+    /// The entry of lead `L-{i}`, about 100 bytes.
+    fn numbered(i: usize) -> Recorded {
+        entry(&format!("L-{i}"), &format!("reason {i:0>80}"))
     }
 
     fn bytes_in_chunks(ledger: &Ledger) -> usize {
@@ -840,9 +837,8 @@ mod tests {
         let mut ledger = spilling_in_memory();
         let count = 200_000;
         // Each entry about 100 bytes: several chunks.
-        let recorded = |i: usize| entry(&format!("L-{i}"), &format!("reason {i:0>80}"));
         for i in 0..count {
-            ledger.insert(&recorded(i)).unwrap();
+            ledger.insert(&numbered(i)).unwrap();
             // Leads settle some time after they arrive; one in 1,000 stays in flight.
             if i >= 1000 && (i - 1000) % 1000 != 7 {
                 ledger
@@ -867,7 +863,7 @@ mod tests {
         assert_eq!(index.pending.len(), (count - in_flight) % RUN);
         for i in 0..count {
             let id = format!("L-{i}");
-            assert_eq!(ledger.get(&id), Ok(Some(recorded(i))), "{id}");
+            assert_eq!(ledger.get(&id), Ok(Some(numbered(i))), "{id}");
             let in_flight = i >= count - 1000 || i % 1000 == 7;
             assert_eq!(ledger.is_settled(&id), Ok(!in_flight), "{id}");
         }
@@ -880,7 +876,7 @@ mod tests {
         assert_eq!(all, count);
         // Settling again changes nothing; a new entry for a settled id replaces it.
         ledger.mark_settled("L-5", None).unwrap();
-        assert_eq!(ledger.get("L-5"), Ok(Some(recorded(5))));
+        assert_eq!(ledger.get("L-5"), Ok(Some(numbered(5))));
         ledger.insert(&entry("L-5", "again")).unwrap();
         assert_eq!(ledger.get("L-5"), Ok(Some(entry("L-5", "again"))));
         assert_eq!(ledger.is_settled("L-5"), Ok(false));
@@ -897,9 +893,8 @@ mod tests {
     fn leads_settled_as_they_are_recorded_leave_no_chunk_behind() {
         let mut ledger = spilling_in_memory();
         let count = 200_000;
-        let recorded = |i: usize| entry(&format!("L-{i}"), &format!("reason {i:0>80}"));
         for i in 0..count {
-            ledger.insert(&recorded(i)).unwrap();
+            ledger.insert(&numbered(i)).unwrap();
             ledger.mark_settled(&format!("L-{i}"), None).unwrap();
         }
         assert!(ledger.chunks.len() >= 4, "{} chunks", ledger.chunks.len());
@@ -910,7 +905,7 @@ mod tests {
         assert!(noted * 100 <= CHUNK, "{noted} hashes noted");
         assert!(ledger.by_hash.is_empty());
         for i in (0..count).step_by(997) {
-            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(recorded(i))));
+            assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(numbered(i))));
         }
         // Settling a settled lead again changes nothing: every lead is visited once.
         ledger.mark_settled("L-5", None).unwrap();

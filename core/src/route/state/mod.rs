@@ -1053,7 +1053,8 @@ impl Loads {
 mod tests {
     use super::*;
 
-    fn entry(decision: Decision) -> Recorded {
+    /// A ledger entry for `decision`, the rest fixed (the ledger's tests use it too).
+    pub(super) fn entry(decision: Decision) -> Recorded {
         Recorded {
             decision,
             fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
