@@ -835,20 +835,21 @@ fn simulate(
         },
         &loaded.source.text,
     );
-    // The decisions of settled leads and where they are go to temporary files: memory holds
-    // the leads in flight.
+    // The decisions of settled leads and where they are, and the values `previous rep of`
+    // looks up, go to temporary files: memory holds the leads in flight.
     let spill = || {
         switchboard::disk::SpillFile::create().map_err(|error| {
             Failure::usage(format!(
-                "cannot create a temporary file for settled leads: {error} (set TMPDIR to a \
+                "cannot create a temporary file for the simulation: {error} (set TMPDIR to a \
                  writable directory)"
             ))
         })
     };
     let since = roster.and_then(|roster| roster.as_of);
-    let mut state = MemoryState::spilling(Box::new(spill()?), Box::new(spill()?)).counting(
-        switchboard::simulate::counting(&loaded.policy, since, first),
-    );
+    let mut state =
+        MemoryState::spilling(Box::new(spill()?), Box::new(spill()?), Box::new(spill()?)).counting(
+            switchboard::simulate::counting(&loaded.policy, since, first),
+        );
     if let Some(rows) = start {
         state
             .import(&mut rows.iter().cloned().map(Ok))

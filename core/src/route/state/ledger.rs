@@ -2,6 +2,7 @@
 //! lead id. With a [`Spill`], the entries of settled leads leave memory for it, so that a long
 //! `simulate` holds the leads in flight and a small index, not every decision of the run.
 
+use super::bloom::Bloom;
 use super::{Recorded, StateError, StateErrorKind, compact};
 use crate::route::decision::Decision;
 use std::borrow::Cow;
@@ -525,7 +526,7 @@ impl std::fmt::Debug for SettledIndex {
 struct Run {
     offset: u64,
     slots: usize,
-    filter: Vec<u64>,
+    filter: Bloom,
     /// The first hash of each block.
     fences: Vec<u64>,
 }
@@ -536,8 +537,6 @@ const RUN: usize = 1 << 16;
 const BLOCK: usize = 256;
 /// Bytes of a slot: hash, place, and 4 bytes unused.
 const SLOT: usize = 24;
-/// Bloom filter probes.
-const PROBES: u64 = 8;
 
 fn slot_bytes(hash: u64, place: Place) -> [u8; SLOT] {
     let mut bytes = [0; SLOT];
@@ -571,21 +570,6 @@ fn index_failed(doing: &str, error: &std::io::Error) -> StateError {
 }
 
 impl Run {
-    /// The filter's bit positions for `hash`: word and bit.
-    fn bits(filter_words: usize, hash: u64) -> impl Iterator<Item = (usize, u64)> {
-        let mask = (filter_words as u64 * 64).saturating_sub(1);
-        let step = hash.rotate_left(32) | 1;
-        (0..PROBES).map(move |i| {
-            let bit = hash.wrapping_add(i.wrapping_mul(step)) & mask;
-            ((bit / 64) as usize, 1u64 << (bit % 64))
-        })
-    }
-
-    fn may_hold(&self, hash: u64) -> bool {
-        Run::bits(self.filter.len(), hash)
-            .all(|(word, bit)| self.filter.get(word).is_some_and(|w| w & bit != 0))
-    }
-
     /// Reads the slots of block `block`.
     fn block(&self, file: &dyn Spill, block: usize) -> Result<Vec<u8>, StateError> {
         let first = block * BLOCK;
@@ -597,7 +581,7 @@ impl Run {
     }
 
     fn find(&self, file: &dyn Spill, hash: u64) -> Result<Option<Place>, StateError> {
-        if !self.may_hold(hash) {
+        if !self.filter.may_hold(hash) {
             return Ok(None);
         }
         let Some(block) = self
@@ -690,16 +674,11 @@ impl SettledIndex {
             .collect();
         entries.sort_unstable_by_key(|(hash, _)| *hash);
         let mut bytes = Vec::with_capacity(entries.len() * SLOT);
-        let words = (entries.len() * 16).next_power_of_two().div_ceil(64);
-        let mut filter = vec![0u64; words];
+        let mut filter = Bloom::for_entries(entries.len());
         let mut fences = Vec::with_capacity(entries.len().div_ceil(BLOCK));
         for (index, (hash, place)) in entries.iter().enumerate() {
             bytes.extend_from_slice(&slot_bytes(*hash, *place));
-            for (word, bit) in Run::bits(words, *hash) {
-                if let Some(word) = filter.get_mut(word) {
-                    *word |= bit;
-                }
-            }
+            filter.add(*hash);
             if index % BLOCK == 0 {
                 fences.push(*hash);
             }

@@ -7,12 +7,15 @@
 //! inside a batch (`begin` .. `commit`); a store that persists makes a batch durable at `commit`
 //! or not at all, so a killed run loses only its uncommitted batch, which a re-run decides again.
 
+mod bloom;
 pub mod compact;
 pub mod dump;
 mod ledger;
+mod prospects;
 
 use ledger::Ledger;
 pub use ledger::Spill;
+use prospects::Prospects;
 
 use crate::route::decision::{Decision, RecordedTrace};
 use crate::route::life::Life;
@@ -312,82 +315,6 @@ pub struct Outgoing {
     pub pending: bool,
 }
 
-/// The leads remembered for one (field, value) of `previous rep of`, by (lead time, lead id),
-/// with their rep. Most values have a lead or two: a short sorted vector (a tree's first node
-/// alone takes hundreds of bytes); a value with many leads, which may come in any order, a
-/// tree.
-#[derive(Debug)]
-enum ProspectLeads {
-    Few(Vec<(Timestamp, Box<str>, Box<str>)>),
-    Many(BTreeMap<(Timestamp, Box<str>), Box<str>>),
-}
-
-impl Default for ProspectLeads {
-    fn default() -> ProspectLeads {
-        ProspectLeads::Few(Vec::new())
-    }
-}
-
-/// Leads of one value kept in a vector at most.
-const FEW_PROSPECT_LEADS: usize = 16;
-
-impl ProspectLeads {
-    /// Remembers `lead` (at `lead_at`) with `rep`, in place of what it had.
-    fn insert(&mut self, lead_at: Timestamp, lead: &str, rep: &str) {
-        let few = match self {
-            ProspectLeads::Many(tree) => {
-                tree.insert((lead_at, lead.into()), rep.into());
-                return;
-            }
-            ProspectLeads::Few(few) => few,
-        };
-        match few.binary_search_by(|(time, id, _)| (*time, &**id).cmp(&(lead_at, lead))) {
-            Ok(found) => {
-                if let Some(entry) = few.get_mut(found) {
-                    entry.2 = rep.into();
-                }
-            }
-            Err(at) if few.len() < FEW_PROSPECT_LEADS => {
-                few.insert(at, (lead_at, lead.into(), rep.into()));
-            }
-            Err(_) => {
-                let mut tree: BTreeMap<(Timestamp, Box<str>), Box<str>> = std::mem::take(few)
-                    .into_iter()
-                    .map(|(time, id, rep)| ((time, id), rep))
-                    .collect();
-                tree.insert((lead_at, lead.into()), rep.into());
-                *self = ProspectLeads::Many(tree);
-            }
-        }
-    }
-
-    /// The rep of the latest lead other than `lead` at a time from `from` to `to`, both in.
-    fn previous(&self, lead: &str, from: Timestamp, to: Timestamp) -> Option<&str> {
-        match self {
-            ProspectLeads::Few(few) => {
-                let end = few.partition_point(|(time, _, _)| *time <= to);
-                few[..end]
-                    .iter()
-                    .rev()
-                    .take_while(|(time, _, _)| *time >= from)
-                    .find(|(_, id, _)| &**id != lead)
-                    .map(|(_, _, rep)| &**rep)
-            }
-            ProspectLeads::Many(tree) => {
-                // Every lead at or before `to`: those before the first key after it.
-                let after = to
-                    .checked_add(jiff::SignedDuration::from_nanos(1))
-                    .unwrap_or(Timestamp::MAX);
-                tree.range(..(after, Box::<str>::from("")))
-                    .rev()
-                    .take_while(|((time, _), _)| *time >= from)
-                    .find(|((_, id), _)| &**id != lead)
-                    .map(|(_, rep)| &**rep)
-            }
-        }
-    }
-}
-
 /// Counts of period-cap windows already asked for, per rep, kept current as leads are
 /// assigned: a window is counted from the index once, then each lead is one addition.
 #[derive(Debug, Default)]
@@ -456,7 +383,7 @@ pub struct MemoryState {
     /// The period-cap windows counted so far.
     windows: WindowCounts,
     /// Per (field, key), the leads with that value.
-    prospects: HashMap<(String, String), ProspectLeads>,
+    prospects: Prospects,
     /// Load counts already asked for, kept current as leads are assigned.
     loads: Loads,
     /// The lives `track` and `sweep` changed.
@@ -548,6 +475,7 @@ impl MemoryState {
     /// closed and removed); the settled leads cannot be read after.
     pub fn release_spills(&mut self) {
         self.ledger.release_spills();
+        self.prospects.release_spill();
     }
 
     /// This state, keeping the times it counts as `counting` says (before any is added).
@@ -556,10 +484,16 @@ impl MemoryState {
     }
 
     /// A state that moves the ledger entries of [settled](StateStore::settle) leads to
-    /// `spill` and their places to `index`, out of memory (`simulate`).
-    pub fn spilling(spill: Box<dyn Spill>, index: Box<dyn Spill>) -> MemoryState {
+    /// `spill`, their places to `index` and the values `previous rep of` looks up to
+    /// `prospects`, out of memory (`simulate`).
+    pub fn spilling(
+        spill: Box<dyn Spill>,
+        index: Box<dyn Spill>,
+        prospects: Box<dyn Spill>,
+    ) -> MemoryState {
         MemoryState {
             ledger: Ledger::spilling(spill, index),
+            prospects: Prospects::spilling(prospects),
             ..MemoryState::default()
         }
     }
@@ -735,11 +669,7 @@ impl StateStore for MemoryState {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
-        self.prospects
-            .entry((field.to_string(), key.to_string()))
-            .or_default()
-            .insert(lead_at, lead, rep);
-        Ok(())
+        self.prospects.remember(field, key, lead, lead_at, rep)
     }
 
     fn previous_rep(
@@ -750,10 +680,7 @@ impl StateStore for MemoryState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError> {
-        let Some(leads) = self.prospects.get(&(field.to_string(), key.to_string())) else {
-            return Ok(None);
-        };
-        Ok(leads.previous(lead, from, to).map(str::to_string))
+        self.prospects.previous(field, key, lead, from, to)
     }
 
     fn schedule(
@@ -867,9 +794,7 @@ impl StateStore for MemoryState {
                     rep,
                 } => {
                     self.prospects
-                        .entry((field, key))
-                        .or_default()
-                        .insert(lead_at, &lead, &rep);
+                        .remember(&field, &key, &lead, lead_at, &rep)?;
                 }
                 dump::StateRow::Due { at, lead } => {
                     self.due_index.insert((at, lead));
@@ -1241,12 +1166,7 @@ mod tests {
                 "{lead}"
             );
         }
-        assert!(matches!(
-            state
-                .prospects
-                .get(&("country".to_string(), "us".to_string())),
-            Some(ProspectLeads::Many(_))
-        ));
+        assert!(state.prospects.kept_in_a_tree("country", "us"));
     }
 
     #[test]
