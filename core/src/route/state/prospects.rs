@@ -98,6 +98,9 @@ impl ProspectLeads {
     }
 }
 
+/// Per value of a field, its leads.
+type ValueLeads = HashMap<Box<str>, ProspectLeads, foldhash::fast::RandomState>;
+
 /// A lead found for a value: its time, id and rep.
 type Found<'a> = (Timestamp, &'a str, &'a str);
 
@@ -113,7 +116,8 @@ const HEADER: usize = 8 + 8 + 4 + 4 + 4 + 4 + 4;
 /// The values `previous rep of` looks up, and the leads that had them.
 #[derive(Default)]
 pub(super) struct Prospects {
-    recent: HashMap<(String, String), ProspectLeads>,
+    /// Per field, per value, the leads remembered in memory.
+    recent: HashMap<Box<str>, ValueLeads, foldhash::fast::RandomState>,
     /// Leads in `recent`.
     in_memory: usize,
     spilled: Option<Runs>,
@@ -123,7 +127,7 @@ impl std::fmt::Debug for Prospects {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Prospects")
-            .field("values", &self.recent.len())
+            .field("fields", &self.recent.len())
             .field("in_memory", &self.in_memory)
             .field(
                 "runs",
@@ -143,7 +147,7 @@ struct Runs {
     run_leads: usize,
     /// Bytes a block of a run reaches before the next begins.
     block_bytes: usize,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     names: Vec<Box<str>>,
     numbers: HashMap<Box<str>, u32>,
 }
@@ -185,9 +189,11 @@ fn unreadable() -> StateError {
 }
 
 /// The records of a block, in order.
-fn records(mut bytes: &[u8]) -> Result<Vec<Record<'_>>, StateError> {
-    let mut records = Vec::new();
-    while !bytes.is_empty() {
+struct Records<'a>(&'a [u8]);
+
+impl<'a> Records<'a> {
+    fn next_record(&mut self) -> Result<Record<'a>, StateError> {
+        let bytes = self.0;
         let word = |at: usize| -> Result<u32, StateError> {
             let four = bytes.get(at..at + 4).ok_or_else(unreadable)?;
             Ok(u32::from_le_bytes(
@@ -213,17 +219,31 @@ fn records(mut bytes: &[u8]) -> Result<Vec<Record<'_>>, StateError> {
             .ok_or_else(unreadable)?;
         let end = HEADER + key_length + lead_length;
         let lead = bytes.get(HEADER + key_length..end).ok_or_else(unreadable)?;
-        records.push(Record {
+        self.0 = bytes.get(end..).ok_or_else(unreadable)?;
+        Ok(Record {
             hash,
             at,
             field,
             rep,
             key,
             lead,
-        });
-        bytes = bytes.get(end..).ok_or_else(unreadable)?;
+        })
     }
-    Ok(records)
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, StateError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let record = self.next_record();
+        if record.is_err() {
+            self.0 = &[];
+        }
+        Some(record)
+    }
 }
 
 impl Run {
@@ -249,7 +269,7 @@ impl Run {
             return Ok(None);
         };
         loop {
-            let (_, _, start) = self.fences[block];
+            let (first_hash, first_at, start) = self.fences[block];
             let end = self
                 .fences
                 .get(block + 1)
@@ -257,20 +277,29 @@ impl Run {
             let mut bytes = vec![0; usize::try_from(end - start).map_err(|_| unreadable())?];
             file.read_at(self.offset + start, &mut bytes)
                 .map_err(|error| spill_failed("read", &error))?;
-            for record in records(&bytes)?.iter().rev() {
+            // In order: the last match at or before (hash, to) is the latest.
+            let mut latest = None;
+            for record in Records(&bytes) {
+                let record = record?;
                 if (record.hash, record.at) > (hash, to) {
-                    continue;
+                    break;
                 }
-                if record.hash < hash || record.at < from {
-                    return Ok(None);
-                }
-                if record.field == field
+                if record.hash == hash
+                    && record.at >= from
+                    && record.field == field
                     && record.key == key.as_bytes()
                     && record.lead != lead.as_bytes()
                 {
-                    let lead = String::from_utf8(record.lead.to_vec()).map_err(|_| unreadable())?;
-                    return Ok(Some((record.at, lead, record.rep)));
+                    latest = Some(record);
                 }
+            }
+            if let Some(record) = latest {
+                let lead = String::from_utf8(record.lead.to_vec()).map_err(|_| unreadable())?;
+                return Ok(Some((record.at, lead, record.rep)));
+            }
+            // An earlier block holds more of the value only if this one starts inside it.
+            if first_hash != hash || first_at < from {
+                return Ok(None);
             }
             let Some(before) = block.checked_sub(1) else {
                 return Ok(None);
@@ -298,15 +327,19 @@ impl Runs {
     /// Writes `recent` as a new run, in one write.
     fn write(
         &mut self,
-        recent: &HashMap<(String, String), ProspectLeads>,
+        recent: &HashMap<Box<str>, ValueLeads, foldhash::fast::RandomState>,
     ) -> Result<(), StateError> {
-        let mut entries = Vec::new();
-        for ((field, key), leads) in recent {
-            let hash = self.hash(field, key);
-            let field = self.number(field);
-            for (at, lead, rep) in leads.each() {
-                let rep = self.number(rep);
-                entries.push((hash, at, lead, field, key.as_str(), rep));
+        let mut entries = Vec::with_capacity(self.run_leads);
+        let mut length = 0;
+        for (field, values) in recent {
+            let field_number = self.number(field);
+            for (key, leads) in values {
+                let hash = self.hash(field, key);
+                for (at, lead, rep) in leads.each() {
+                    let rep = self.number(rep);
+                    length += HEADER + key.len() + lead.len();
+                    entries.push((hash, at, lead, field_number, &**key, rep));
+                }
             }
         }
         entries.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
@@ -320,7 +353,7 @@ impl Runs {
             .unwrap_or(earliest);
         let mut filter = Bloom::for_entries(entries.len());
         let mut fences = Vec::new();
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(length);
         let mut block_start = None;
         for (hash, at, lead, field, key, rep) in entries {
             if block_start.is_none_or(|start| bytes.len() - start >= self.block_bytes) {
@@ -372,7 +405,7 @@ impl Prospects {
                 runs: Vec::new(),
                 run_leads: RUN,
                 block_bytes: BLOCK_BYTES,
-                hasher: std::collections::hash_map::RandomState::new(),
+                hasher: foldhash::fast::RandomState::default(),
                 names: Vec::new(),
                 numbers: HashMap::new(),
             }),
@@ -395,10 +428,14 @@ impl Prospects {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
-        let leads = self
-            .recent
-            .entry((field.to_string(), key.to_string()))
-            .or_default();
+        let values = match self.recent.get_mut(field) {
+            Some(values) => values,
+            None => self.recent.entry(field.into()).or_default(),
+        };
+        let leads = match values.get_mut(key) {
+            Some(leads) => leads,
+            None => values.entry(key.into()).or_default(),
+        };
         if leads.insert(lead_at, lead, rep) {
             self.in_memory += 1;
         }
@@ -424,7 +461,8 @@ impl Prospects {
     ) -> Result<Option<String>, StateError> {
         let found = self
             .recent
-            .get(&(field.to_string(), key.to_string()))
+            .get(field)
+            .and_then(|values| values.get(key))
             .and_then(|leads| leads.previous(lead, from, to));
         let Some(runs) = &self.spilled else {
             return Ok(found.map(|(_, _, rep)| rep.to_string()));
@@ -464,7 +502,7 @@ impl Prospects {
     #[cfg(test)]
     pub(super) fn kept_in_a_tree(&self, field: &str, key: &str) -> bool {
         matches!(
-            self.recent.get(&(field.to_string(), key.to_string())),
+            self.recent.get(field).and_then(|values| values.get(key)),
             Some(ProspectLeads::Many(_))
         )
     }
@@ -560,6 +598,41 @@ mod tests {
         assert!(found > 6000, "{found} of 18,000 found a rep");
         assert!(spilled.runs() > 40, "{} runs", spilled.runs());
         assert!(spilled.in_memory < 50);
+    }
+
+    #[test]
+    fn leads_of_one_time_across_blocks_are_all_found() {
+        // Nine leads of one value at one time: blocks of four records, four records and the
+        // last alone. Asked for the one before the last, at exactly that time, the lookup must
+        // go back a block.
+        let at: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        let mut prospects = spilling_every(9);
+        for lead in 1..=9 {
+            let rep = format!("rep-{lead}");
+            prospects
+                .remember("email", "v", &format!("L-{lead}"), at, &rep)
+                .unwrap();
+        }
+        assert_eq!(prospects.runs(), 1);
+        assert_eq!(
+            prospects
+                .spilled
+                .as_ref()
+                .map(|runs| runs.runs[0].fences.len()),
+            Some(3)
+        );
+        for (lead, expected) in [("L-9", "rep-8"), ("L-5", "rep-9"), ("L-0", "rep-9")] {
+            assert_eq!(
+                prospects.previous("email", "v", lead, at, at),
+                Ok(Some(expected.to_string())),
+                "{lead}"
+            );
+        }
+        let before = at - jiff::SignedDuration::from_secs(1);
+        assert_eq!(
+            prospects.previous("email", "v", "L-0", before, before),
+            Ok(None)
+        );
     }
 
     #[test]
