@@ -1,7 +1,8 @@
 //! The disk as the core's [`Files`]: regular files only, every read bounded, a UTF-8 byte-order
 //! mark skipped. The command line reads policies, files of tests and rosters through it, and
 //! hands it to the language server for files that are not open in the editor. Also the disk as
-//! the in-memory state's [`Spill`]: a temporary file for the decisions of settled leads.
+//! the in-memory state's [`Spill`]: a temporary file for the decisions of settled leads, their
+//! index and the values `previous rep of` looks up.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -229,7 +230,8 @@ impl Drop for TemporaryFile {
     }
 }
 
-/// A temporary file for the ledger entries of settled leads, or their index (`simulate`).
+/// A temporary file for the ledger entries of settled leads, their index, or the values
+/// `previous rep of` looks up (`simulate`).
 /// Appends are buffered; reads see them, and an entry never lies half in the file and half in
 /// the buffer. Writes at an offset go to the file at once (a gap they leave reads as zeros).
 #[derive(Debug)]

@@ -73,11 +73,13 @@ impl ProspectLeads {
                     .map(|(time, id, rep)| (*time, &**id, &**rep))
             }
             ProspectLeads::Many(tree) => {
-                // Every lead at or before `to`: those before the first key after it.
-                let after = to
-                    .checked_add(jiff::SignedDuration::from_nanos(1))
-                    .unwrap_or(Timestamp::MAX);
-                tree.range(..(after, Box::<str>::from("")))
+                // Every lead at or before `to`: those before the first key after it (all of
+                // them when `to` is the last instant).
+                let range = match to.checked_add(jiff::SignedDuration::from_nanos(1)) {
+                    Ok(after) => tree.range(..(after, Box::<str>::from(""))),
+                    Err(_) => tree.range(..),
+                };
+                range
                     .rev()
                     .take_while(|((time, _), _)| *time >= from)
                     .find(|((_, id), _)| &**id != lead)
@@ -121,6 +123,8 @@ pub(super) struct Prospects {
     /// Leads in `recent`.
     in_memory: usize,
     spilled: Option<Runs>,
+    /// The spill was let go of: what went there cannot be found.
+    released: bool,
 }
 
 impl std::fmt::Debug for Prospects {
@@ -147,6 +151,9 @@ struct Runs {
     run_leads: usize,
     /// Bytes a block of a run reaches before the next begins.
     block_bytes: usize,
+    /// Tests: hashes taken modulo this, so that values collide.
+    #[cfg(test)]
+    collide: Option<u64>,
     hasher: foldhash::fast::RandomState,
     names: Vec<Box<str>>,
     numbers: HashMap<Box<str>, u32>,
@@ -214,11 +221,10 @@ impl<'a> Records<'a> {
         let (field, rep) = (word(20)?, word(24)?);
         let key_length = word(28)? as usize;
         let lead_length = word(32)? as usize;
-        let key = bytes
-            .get(HEADER..HEADER + key_length)
-            .ok_or_else(unreadable)?;
-        let end = HEADER + key_length + lead_length;
-        let lead = bytes.get(HEADER + key_length..end).ok_or_else(unreadable)?;
+        let key_end = HEADER.checked_add(key_length).ok_or_else(unreadable)?;
+        let end = key_end.checked_add(lead_length).ok_or_else(unreadable)?;
+        let key = bytes.get(HEADER..key_end).ok_or_else(unreadable)?;
+        let lead = bytes.get(key_end..end).ok_or_else(unreadable)?;
         self.0 = bytes.get(end..).ok_or_else(unreadable)?;
         Ok(Record {
             hash,
@@ -321,7 +327,12 @@ impl Runs {
     }
 
     fn hash(&self, field: &str, key: &str) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, (field, key))
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, (field, key));
+        #[cfg(test)]
+        if let Some(buckets) = self.collide {
+            return hash % buckets;
+        }
+        hash
     }
 
     /// Writes `recent` as a new run, in one write.
@@ -352,7 +363,7 @@ impl Runs {
             .max()
             .unwrap_or(earliest);
         let mut filter = Bloom::for_entries(entries.len());
-        let mut fences = Vec::new();
+        let mut fences = Vec::with_capacity(length.div_ceil(self.block_bytes));
         let mut bytes = Vec::with_capacity(length);
         let mut block_start = None;
         for (hash, at, lead, field, key, rep) in entries {
@@ -405,6 +416,8 @@ impl Prospects {
                 runs: Vec::new(),
                 run_leads: RUN,
                 block_bytes: BLOCK_BYTES,
+                #[cfg(test)]
+                collide: None,
                 hasher: foldhash::fast::RandomState::default(),
                 names: Vec::new(),
                 numbers: HashMap::new(),
@@ -415,7 +428,7 @@ impl Prospects {
 
     /// Lets go of the spill: what went there cannot be found after.
     pub(super) fn release_spill(&mut self) {
-        self.spilled = None;
+        self.released |= self.spilled.take().is_some();
     }
 
     /// Remembers that `lead` (at `lead_at`) had `key` in `field` and went to `rep`, in place
@@ -439,6 +452,8 @@ impl Prospects {
         if leads.insert(lead_at, lead, rep) {
             self.in_memory += 1;
         }
+        // A run that cannot be written is an error the caller stops on; the leads stay in
+        // memory, so that what was answered before is still answered.
         if let Some(runs) = &mut self.spilled
             && self.in_memory >= runs.run_leads
         {
@@ -459,6 +474,12 @@ impl Prospects {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError> {
+        if self.released {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "the temporary file of `previous rep of` values was let go of".to_string(),
+            ));
+        }
         let found = self
             .recent
             .get(field)
@@ -543,10 +564,23 @@ mod tests {
 
     #[test]
     fn spilled_runs_answer_as_memory_alone_does() {
+        differential(None);
+    }
+
+    /// With every value's hash one of three, runs hold many values of one hash side by side.
+    #[test]
+    fn spilled_runs_answer_as_memory_alone_does_when_values_collide() {
+        differential(Some(3));
+    }
+
+    fn differential(collide: Option<u64>) {
         let base: Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
         let at = |minute: u64| base + jiff::SignedDuration::from_secs(minute as i64 * 60);
         let mut memory = Prospects::default();
         let mut spilled = spilling_every(50);
+        if let Some(runs) = &mut spilled.spilled {
+            runs.collide = collide;
+        }
         let mut draw = Draw(0x5eed);
         let mut found = 0;
         let fields = ["email", "country"];
@@ -632,6 +666,39 @@ mod tests {
         assert_eq!(
             prospects.previous("email", "v", "L-0", before, before),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn leads_at_the_last_instant_are_found_in_a_tree_too() {
+        let mut prospects = Prospects::default();
+        for lead in 0..20 {
+            let rep = format!("rep-{lead:02}");
+            prospects
+                .remember("email", "v", &format!("L-{lead:02}"), Timestamp::MAX, &rep)
+                .unwrap();
+        }
+        assert!(prospects.kept_in_a_tree("email", "v"));
+        assert_eq!(
+            prospects.previous("email", "v", "L-99", Timestamp::MIN, Timestamp::MAX),
+            Ok(Some("rep-19".to_string()))
+        );
+    }
+
+    #[test]
+    fn a_released_spill_is_an_error_not_a_silent_miss() {
+        let mut prospects = spilling_every(1);
+        let at: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
+        prospects.remember("email", "v", "L-1", at, "anna").unwrap();
+        prospects.release_spill();
+        let error = prospects
+            .previous("email", "v", "L-2", Timestamp::MIN, at)
+            .unwrap_err();
+        assert_eq!(error.kind, StateErrorKind::Failed);
+        assert!(
+            Prospects::default()
+                .previous("email", "v", "L-2", at, at)
+                .is_ok()
         );
     }
 
