@@ -1,6 +1,10 @@
 //! The lead reader: NDJSON lines, bounded in length and nesting, validated against the schema.
 //! Every line gives either a lead or an error record; nothing is skipped and nothing panics.
 
+mod scan;
+
+pub(crate) use scan::first_to_escape;
+
 use crate::model::FieldType;
 use crate::model::{Lead, LeadValue, Policy, Scalar};
 use serde_json::Value;
@@ -178,12 +182,12 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             ),
         ));
     }
-    // Stream the object: only the schema's fields are kept; the rest (CRMs send many) are
-    // skipped without being built.
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = serde::de::DeserializeSeed::deserialize(LeadSeed { policy }, &mut deserializer)
-        .and_then(|parsed| deserializer.end().map(|()| parsed))
-        .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?;
+    // The common shape is scanned directly; anything else, errors included, goes to serde.
+    let parsed = match scan::scan(policy, text) {
+        Some(fields) => Top::Object(fields),
+        None => parse_with_serde(policy, text)
+            .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?,
+    };
     let Fields {
         values,
         problems: type_problems,
@@ -246,6 +250,15 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
     Ok(ParsedLead::new(id, Lead { values }))
 }
 
+/// Streams the object through serde: only the schema's fields are kept; the rest (CRMs send
+/// many) are skipped without being built.
+fn parse_with_serde(policy: &Policy, text: &str) -> Result<Top, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde::de::DeserializeSeed::deserialize(LeadSeed { policy }, &mut deserializer)?;
+    deserializer.end()?;
+    Ok(parsed)
+}
+
 /// A JSON value as far as validation needs it.
 #[derive(Debug, Clone)]
 enum Json<'de> {
@@ -302,12 +315,68 @@ enum Top {
 
 /// An object's fields as read: each schema field's value, converted as it is read, or the type
 /// problem of its value (the last value of a repeated key wins, as it would in a map).
+#[derive(Debug, PartialEq)]
 struct Fields {
     values: Vec<Option<LeadValue>>,
     /// Per field, why its value does not fit; empty until the first problem.
     problems: Vec<Option<String>>,
     /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
     id: Option<String>,
+}
+
+impl Fields {
+    /// No field read yet.
+    fn new(policy: &Policy) -> Fields {
+        Fields {
+            values: (0..policy.fields.len()).map(|_| None).collect(),
+            problems: Vec::new(),
+            id: None,
+        }
+    }
+
+    /// Takes `value` as schema field `index`'s, in place of an earlier one.
+    fn take(&mut self, policy: &Policy, index: usize, value: &Json<'_>) {
+        let Some(field) = policy.fields.get(index) else {
+            return;
+        };
+        if field.name == "id" {
+            self.id = match value {
+                Json::Str(id) => Some(id.to_string()),
+                number => number.number_text(),
+            };
+        }
+        let (converted, problem) = match value {
+            Json::Null => (None, None),
+            value => match convert(&field.ty, value) {
+                Ok(converted) => (Some(converted), None),
+                Err(expected) => (
+                    None,
+                    Some(format!(
+                        "field `{}`: expected {expected}, found {}",
+                        field.name,
+                        value.shown()
+                    )),
+                ),
+            },
+        };
+        if let Some(slot) = self.values.get_mut(index) {
+            *slot = converted;
+        }
+        if problem.is_some() && self.problems.is_empty() {
+            self.problems = vec![None; policy.fields.len()];
+        }
+        if let Some(slot) = self.problems.get_mut(index) {
+            *slot = problem;
+        }
+    }
+}
+
+/// The index of the schema field named `key`.
+fn field_index(policy: &Policy, key: &str) -> Option<usize> {
+    policy
+        .fields
+        .iter()
+        .position(|field| same_text(&field.name, key))
 }
 
 struct LeadSeed<'a> {
@@ -330,50 +399,15 @@ impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let fields = &self.policy.fields;
-        let id_field = self.policy.field_id("id");
-        let mut out = Fields {
-            values: (0..fields.len()).map(|_| None).collect(),
-            problems: Vec::new(),
-            id: None,
-        };
+        let mut out = Fields::new(self.policy);
         while let Some(found) = map.next_key_seed(KeySeed {
             policy: self.policy,
         })? {
-            let Some((index, field)) = found.and_then(|i| fields.get(i).map(|f| (i, f))) else {
+            let Some(index) = found else {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             };
-            let value = map.next_value_seed(JsonSeed)?;
-            if Some(index) == id_field {
-                out.id = match &value {
-                    Json::Str(id) => Some(id.to_string()),
-                    number => number.number_text(),
-                };
-            }
-            let (converted, problem) = match &value {
-                Json::Null => (None, None),
-                value => match convert(&field.ty, value) {
-                    Ok(converted) => (Some(converted), None),
-                    Err(expected) => (
-                        None,
-                        Some(format!(
-                            "field `{}`: expected {expected}, found {}",
-                            field.name,
-                            value.shown()
-                        )),
-                    ),
-                },
-            };
-            if let Some(slot) = out.values.get_mut(index) {
-                *slot = converted;
-            }
-            if problem.is_some() && out.problems.is_empty() {
-                out.problems = vec![None; fields.len()];
-            }
-            if let Some(slot) = out.problems.get_mut(index) {
-                *slot = problem;
-            }
+            out.take(self.policy, index, &map.next_value_seed(JsonSeed)?);
         }
         Ok(Top::Object(out))
     }
@@ -432,11 +466,7 @@ impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self
-            .policy
-            .fields
-            .iter()
-            .position(|field| same_text(&field.name, key)))
+        Ok(field_index(self.policy, key))
     }
 }
 

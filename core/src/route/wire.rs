@@ -8,7 +8,7 @@
 use super::decision::{
     Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RuleRef, Trace,
 };
-use super::reader::LeadError;
+use super::reader::{LeadError, first_to_escape};
 use crate::model::time::LocalTime;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -271,40 +271,6 @@ pub fn push_str(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Whether JSON needs `byte` escaped in a string: a quote, a backslash or a control character.
-fn needs_escape(byte: u8) -> bool {
-    byte == b'"' || byte == b'\\' || byte < 0x20
-}
-
-/// The index of the first byte of `bytes` that JSON needs escaped. Eight bytes are tested at a
-/// time (a word holds one when it has a byte below 0x20, or one equal to `"` or `\`; the test
-/// never misses one, and a word it flags is searched byte by byte).
-fn first_to_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH != 0;
-    let words = bytes.chunks_exact(8);
-    let tail = words.remainder().len();
-    for (index, chunk) in words.enumerate() {
-        let Ok(chunk) = <[u8; 8]>::try_from(chunk) else {
-            break;
-        };
-        let word = u64::from_le_bytes(chunk);
-        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
-        let flagged = below_space
-            || has_zero(word ^ (ONES * u64::from(b'"')))
-            || has_zero(word ^ (ONES * u64::from(b'\\')));
-        if flagged && let Some(at) = chunk.iter().position(|b| needs_escape(*b)) {
-            return Some(index * 8 + at);
-        }
-    }
-    let start = bytes.len() - tail;
-    bytes[start..]
-        .iter()
-        .position(|b| needs_escape(*b))
-        .map(|at| start + at)
-}
-
 fn push_time(out: &mut String, time: Option<LocalTime>) {
     match time {
         Some(time) => {
@@ -464,31 +430,6 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_word_at_a_time_search_finds_the_first_byte_to_escape() {
-        let simple = |bytes: &[u8]| bytes.iter().position(|b| super::needs_escape(*b));
-        // Every position in strings of every length up to 40, for each byte that matters and
-        // its neighbours, over a background of bytes that never need escaping (UTF-8 too).
-        for length in 0..40 {
-            for at in 0..length {
-                for special in [
-                    0u8, 0x08, 0x1f, 0x20, b'"', b'!', b'#', b'\\', b'[', b']', 0x7f, 0x80, 0xff,
-                ] {
-                    for background in [b'a', 0x21, 0x5b, 0xc3, 0x7e] {
-                        let mut bytes = vec![background; length];
-                        bytes[at] = special;
-                        assert_eq!(super::first_to_escape(&bytes), simple(&bytes), "{bytes:?}");
-                    }
-                }
-            }
-        }
-        let text = "Müller \"GmbH\"\\\n\u{1}";
-        assert_eq!(
-            super::first_to_escape(text.as_bytes()),
-            simple(text.as_bytes())
-        );
-    }
-
     use super::*;
 
     #[test]

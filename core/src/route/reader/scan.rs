@@ -1,0 +1,398 @@
+//! The lead scanner: reads the common shape of a lead line (one flat JSON object of strings
+//! without escapes, whole numbers, `true`, `false` and `null`) straight from its bytes, without
+//! serde's machinery, and gives up on anything else: escapes, fractions and exponents, nested
+//! values, and every kind of malformed text. What it gives up on goes to the serde reader,
+//! which alone reports errors, so the two can never disagree on a line the scanner reads (the
+//! tests run both on generated lines and on the JSONTestSuite corpus). Its search for the
+//! first byte a JSON string escapes serves the decision writer too.
+
+use super::{Fields, Json, same_text};
+use crate::model::Policy;
+use std::borrow::Cow;
+
+/// The object on `text`, with the values of the schema's fields, or `None` where the line is
+/// not of the common shape (the serde reader then reads it).
+pub(super) fn scan(policy: &Policy, text: &str) -> Option<Fields> {
+    let mut scanner = Scanner { text, at: 0 };
+    scanner.skip_whitespace();
+    scanner.expect(b'{')?;
+    let mut fields = Fields::new(policy);
+    let mut next = 0;
+    scanner.skip_whitespace();
+    if scanner.peek() == Some(b'}') {
+        scanner.at += 1;
+    } else {
+        loop {
+            scanner.expect(b'"')?;
+            let key = scanner.string()?;
+            scanner.skip_whitespace();
+            scanner.expect(b':')?;
+            scanner.skip_whitespace();
+            let value = scanner.value()?;
+            // Lines from one source keep one order of keys: look after the last field first.
+            if let Some(index) = field_after(policy, key, next) {
+                fields.take(policy, index, &value);
+                next = index + 1;
+            }
+            scanner.skip_whitespace();
+            match scanner.next()? {
+                b',' => scanner.skip_whitespace(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    scanner.skip_whitespace();
+    (scanner.at == text.len()).then_some(fields)
+}
+
+/// The index of the schema field named `key`, looked for from field `from` on, then from the
+/// start (names are unique: the same answer as a search from the start).
+fn field_after(policy: &Policy, key: &str, from: usize) -> Option<usize> {
+    let (before, after) = policy.fields.split_at(from.min(policy.fields.len()));
+    let named = |field: &crate::model::FieldDef| same_text(&field.name, key);
+    after
+        .iter()
+        .position(named)
+        .map(|at| from + at)
+        .or_else(|| before.iter().position(named))
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.at += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then_some(())
+    }
+
+    /// Skips JSON's whitespace: space, tab, line feed, carriage return.
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    /// The rest of a string whose opening quote was read, up to its closing quote, if it holds
+    /// no escape and no control character.
+    fn string(&mut self) -> Option<&'a str> {
+        let rest = self.text.as_bytes().get(self.at..)?;
+        // The first byte JSON escapes must be the closing quote.
+        let end = first_to_escape(rest)?;
+        if rest.get(end) != Some(&b'"') {
+            return None;
+        }
+        // The text is UTF-8 and both ends are ASCII, so this is a whole string.
+        let string = self.text.get(self.at..self.at + end)?;
+        self.at += end + 1;
+        Some(string)
+    }
+
+    /// A value of the common shape.
+    fn value(&mut self) -> Option<Json<'a>> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                Some(Json::Str(Cow::Borrowed(self.string()?)))
+            }
+            b't' => self.literal("true", Json::Bool(true)),
+            b'f' => self.literal("false", Json::Bool(false)),
+            b'n' => self.literal("null", Json::Null),
+            b'-' | b'0'..=b'9' => self.whole_number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Option<Json<'a>> {
+        let rest = self.text.get(self.at..)?;
+        if !rest.starts_with(word) {
+            return None;
+        }
+        // What follows (`truex`) is checked by the object's loop, as after any value.
+        self.at += word.len();
+        Some(value)
+    }
+
+    /// A whole number that fits 64 bits, as the serde reader gives it: an `i64` where it fits,
+    /// else a `u64`. `-0`, leading zeros, fractions, exponents and larger numbers are left to
+    /// the serde reader.
+    fn whole_number(&mut self) -> Option<Json<'a>> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut magnitude: u64 = 0;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            magnitude = magnitude
+                .checked_mul(10)?
+                .checked_add(u64::from(digit - b'0'))?;
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        let leading_zero = self.text.as_bytes().get(start) == Some(&b'0');
+        if digits == 0 || (leading_zero && digits > 1) {
+            return None;
+        }
+        if !negative {
+            return Some(i64::try_from(magnitude).map_or(Json::UInt(magnitude), Json::Int));
+        }
+        if magnitude == 0 {
+            return None;
+        }
+        // -9223372036854775808 is the one negative whose magnitude is not an i64.
+        let value = 0i64.checked_sub_unsigned(magnitude)?;
+        Some(Json::Int(value))
+    }
+}
+
+/// Whether JSON needs `byte` escaped in a string: a quote, a backslash or a control character.
+fn needs_escape(byte: u8) -> bool {
+    byte == b'"' || byte == b'\\' || byte < 0x20
+}
+
+/// The index of the first byte of `bytes` that JSON needs escaped. Eight bytes are tested at a
+/// time: a word's bytes below 0x20, or equal to `"` or `\`, are flagged in one go, and the
+/// lowest flag is the first such byte.
+pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte that is zero, or below `limit`. A borrow may flag bytes above
+    // a flagged one too, never one below it: the lowest flag is exact.
+    let below = |word: u64, limit: u64| word.wrapping_sub(ONES * limit) & !word & HIGH;
+    let mut start = 0;
+    while let Some(chunk) = bytes.get(start..start + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let flags = below(word, 0x20)
+            | below(word ^ (ONES * u64::from(b'"')), 1)
+            | below(word ^ (ONES * u64::from(b'\\')), 1);
+        if flags != 0 {
+            return Some(start + (flags.trailing_zeros() / 8) as usize);
+        }
+        start += 8;
+    }
+    let rest = bytes.get(start..)?;
+    rest.iter()
+        .position(|byte| needs_escape(*byte))
+        .map(|at| start + at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Top, parse_with_serde};
+    use super::*;
+    use proptest::prelude::*;
+
+    const SCHEMA: &str = "schema lead {\n  id: string\n  intent: enum { high, low }\n  \
+        deal_value: int?\n  score: number?\n  created_at: time?\n  vip: bool?\n  note: string?\n}\n\
+        queue q\notherwise -> queue q\n";
+
+    fn policy() -> &'static Policy {
+        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        POLICY.get_or_init(|| {
+            let report = crate::check_source(SCHEMA);
+            assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+            report.compiled.expect("compiled").0
+        })
+    }
+
+    /// Whatever the scanner reads, serde reads the same; answers whether the scanner read it.
+    fn agree(policy: &Policy, text: &str) -> Result<bool, TestCaseError> {
+        let Some(scanned) = scan(policy, text) else {
+            return Ok(false);
+        };
+        match parse_with_serde(policy, text) {
+            Ok(Top::Object(fields)) => prop_assert_eq!(scanned, fields, "{}", text),
+            Ok(Top::Other(kind)) => prop_assert!(false, "serde found {} in {}", kind, text),
+            Err(error) => prop_assert!(false, "serde refuses {}: {}", text, error),
+        }
+        Ok(true)
+    }
+
+    /// Keys: the schema's, unknown ones, and ones the scanner leaves to serde.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("id"),
+            Just("intent"),
+            Just("deal_value"),
+            Just("score"),
+            Just("created_at"),
+            Just("vip"),
+            Just("note"),
+            Just("utm_source"),
+            Just("i\\u0064"),
+            Just("caf\u{e9}"),
+            Just(""),
+        ]
+        .prop_map(|key| format!("\"{key}\""))
+    }
+
+    /// Values: every JSON kind, near misses and malformed ones.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("\"high\"".to_string()),
+            Just("\"low\"".to_string()),
+            Just("\"L-1\"".to_string()),
+            Just("\"\"".to_string()),
+            Just("\"  \"".to_string()),
+            Just("\"a\\\"b\"".to_string()),
+            Just("\"tab\there\"".to_string()),
+            Just("\"\u{1F600} \u{e9}\"".to_string()),
+            Just("\"2026-11-23T10:00:00+01:00\"".to_string()),
+            Just("\"2026-11-23T10:00:00+25:00\"".to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            Just("null".to_string()),
+            Just("nul".to_string()),
+            Just("truex".to_string()),
+            Just("{}".to_string()),
+            Just("[1, 2]".to_string()),
+            Just("{\"a\": [true]}".to_string()),
+            prop::num::i64::ANY.prop_map(|n| n.to_string()),
+            prop::num::u64::ANY.prop_map(|n| n.to_string()),
+            Just("-0".to_string()),
+            Just("0".to_string()),
+            Just("007".to_string()),
+            Just("-".to_string()),
+            Just("1.5".to_string()),
+            Just("1e3".to_string()),
+            Just("1E+2".to_string()),
+            Just("-9223372036854775808".to_string()),
+            Just("-9223372036854775809".to_string()),
+            Just("18446744073709551615".to_string()),
+            Just("18446744073709551616".to_string()),
+            Just("12a".to_string()),
+        ]
+    }
+
+    fn whitespace() -> impl Strategy<Value = &'static str> {
+        prop_oneof![
+            4 => Just(""),
+            1 => Just(" "),
+            1 => Just(" \t\r\n "),
+            1 => Just("\u{a0}"),
+            1 => Just("\u{c}"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Objects of every kind of member, with whitespace anywhere, sometimes cut short or
+        /// with a byte changed: the scanner and serde agree wherever the scanner reads.
+        #[test]
+        fn the_scanner_reads_what_serde_reads(
+            members in prop::collection::vec((whitespace(), key(), whitespace(), value(), whitespace()), 0..9),
+            around in (whitespace(), whitespace()),
+            cut in prop::option::weighted(0.1, any::<prop::sample::Index>()),
+            changed in prop::option::weighted(0.1, (any::<prop::sample::Index>(), prop::sample::select(vec!['"', ',', ':', '}', '{', '\\', ' ', 'x', '1']))),
+        ) {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(a, key, b, value, c)| format!("{a}{key}{b}:{value}{c}"))
+                .collect();
+            let mut text = format!("{}{{{}}}{}", around.0, body.join(","), around.1);
+            if let Some(cut) = cut {
+                let at = cut.index(text.len() + 1);
+                if text.is_char_boundary(at) {
+                    text.truncate(at);
+                }
+            }
+            if let Some((at, byte)) = changed {
+                let at = at.index(text.len().max(1));
+                if text.is_char_boundary(at) && text.is_char_boundary(at + 1) && at < text.len() {
+                    text.replace_range(at..at + 1, &byte.to_string());
+                }
+            }
+            agree(policy(), &text)?;
+        }
+    }
+
+    #[test]
+    fn the_word_at_a_time_search_finds_the_first_byte_to_escape() {
+        let simple = |bytes: &[u8]| bytes.iter().position(|b| needs_escape(*b));
+        // Every position in strings of every length up to 40, for each byte that matters and
+        // its neighbours, over a background of bytes that never need escaping (UTF-8 too).
+        for length in 0..40 {
+            for at in 0..length {
+                for special in [
+                    0u8, 0x08, 0x1f, 0x20, b'"', b'!', b'#', b'\\', b'[', b']', 0x7f, 0x80, 0xff,
+                ] {
+                    for background in [b'a', 0x21, 0x5b, 0xc3, 0x7e] {
+                        let mut bytes = vec![background; length];
+                        bytes[at] = special;
+                        assert_eq!(super::first_to_escape(&bytes), simple(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+        let text = "Müller \"GmbH\"\\\n\u{1}";
+        assert_eq!(
+            super::first_to_escape(text.as_bytes()),
+            simple(text.as_bytes())
+        );
+    }
+
+    #[test]
+    fn the_common_shape_is_scanned_and_the_rest_is_left_to_serde() {
+        let read = |text: &str| agree(policy(), text).unwrap();
+        for common in [
+            r#"{"id":"L-1","intent":"high","deal_value":-12,"created_at":"2026-11-23T10:00:00Z"}"#,
+            r#" { "id" : 7 , "intent" : "low" , "vip" : true , "crm" : null } "#,
+            r#"{"id":"L-1","intent":"medium","deal_value":"12"}"#,
+            r#"{"id":"L-1","id":"L-2","intent":"high","deal_value":18446744073709551615}"#,
+            "{}",
+        ] {
+            assert!(read(common), "{common}");
+        }
+        for other in [
+            r#"{"id":"L-\u0031","intent":"high"}"#,
+            r#"{"id":"L-1","intent":"high","score":1.5}"#,
+            r#"{"id":"L-1","intent":"high","deal_value":-0}"#,
+            r#"{"id":"L-1","intent":"high","extra":{"nested":true}}"#,
+            r#"{"id":"L-1","intent":"high",}"#,
+            r#"{"id":"L-1","intent":"high"} x"#,
+            r#"["id"]"#,
+            "{\"id\":\"L\u{1}\"}",
+        ] {
+            assert!(!read(other), "{other}");
+        }
+    }
+
+    /// Every file of JSONTestSuite's test_parsing: the scanner never reads one serde refuses,
+    /// and reads the same where both do.
+    #[test]
+    fn the_scanner_agrees_with_serde_on_json_test_suite() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
+        let suite = [
+            shared.join("jsontestsuite/test_parsing"),
+            shared.join("test_parsing"),
+        ]
+        .into_iter()
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("JSONTestSuite expected under {}", shared.display()));
+        let mut files = 0;
+        for entry in std::fs::read_dir(&suite).expect("suite") {
+            let bytes = std::fs::read(entry.expect("entry").path()).expect("file");
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                agree(policy(), text).unwrap();
+            }
+            files += 1;
+        }
+        assert!(files > 300, "{files} files");
+    }
+}
