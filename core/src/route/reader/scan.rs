@@ -204,7 +204,7 @@ mod tests {
     fn policy() -> &'static Policy {
         static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
         POLICY.get_or_init(|| {
-            let report = crate::check_source(SCHEMA);
+            let report = crate::pipeline::check_source(SCHEMA);
             assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
             report.compiled.expect("compiled").0
         })
