@@ -19,6 +19,16 @@ pub fn add(
     duration: DurationKind,
     calendar: Option<&CalendarDef>,
 ) -> Option<Timestamp> {
+    add_remembering(start, duration, calendar, None)
+}
+
+/// [`add`], with the working intervals of `start`'s day taken from `days` (and kept there).
+pub fn add_remembering(
+    start: Timestamp,
+    duration: DurationKind,
+    calendar: Option<&CalendarDef>,
+    days: Option<&DayCache>,
+) -> Option<Timestamp> {
     match (duration, calendar) {
         (DurationKind::Fixed { seconds }, None) => {
             let seconds = i64::try_from(seconds).ok()?;
@@ -26,14 +36,16 @@ pub fn add(
                 .checked_add(jiff::SignedDuration::from_secs(seconds))
                 .ok()
         }
-        (DurationKind::Fixed { seconds }, Some(calendar)) => add_working(calendar, start, seconds),
+        (DurationKind::Fixed { seconds }, Some(calendar)) => {
+            add_working(calendar, start, seconds, days)
+        }
         (
             DurationKind::Business {
                 count,
                 unit: BusinessUnit::Hours,
             },
             Some(calendar),
-        ) => add_working(calendar, start, count.checked_mul(3_600)?),
+        ) => add_working(calendar, start, count.checked_mul(3_600)?, days),
         (
             DurationKind::Business {
                 count,
@@ -189,28 +201,137 @@ pub fn working_seconds(calendar: &CalendarDef, from: Timestamp, to: Timestamp) -
 }
 
 /// `start` plus `seconds` of working time.
-fn add_working(calendar: &CalendarDef, start: Timestamp, seconds: u64) -> Option<Timestamp> {
+fn add_working(
+    calendar: &CalendarDef,
+    start: Timestamp,
+    seconds: u64,
+    days: Option<&DayCache>,
+) -> Option<Timestamp> {
     let mut remaining = i64::try_from(seconds).ok()?;
     let mut now = start;
-    let mut date = calendar.zone.to_datetime(start).date();
-    for _ in 0..HORIZON_DAYS {
-        for (open, close) in intervals(calendar, date) {
-            if now >= close {
-                continue;
-            }
-            now = now.max(open);
-            let available = (close - now).as_secs();
-            if remaining <= available {
-                return now
-                    .checked_add(jiff::SignedDuration::from_secs(remaining))
-                    .ok();
-            }
-            remaining -= available;
-            now = close;
+    let mut horizon = HORIZON_DAYS;
+    let remembered = days.and_then(|days| {
+        days.with_day(calendar, start, |date, intervals| {
+            (
+                date,
+                spend(intervals.iter().copied(), &mut now, &mut remaining),
+            )
+        })
+    });
+    let mut date = match remembered {
+        Some((_, Some(done))) => return done,
+        Some((date, None)) => {
+            horizon -= 1;
+            date.tomorrow().ok()?
+        }
+        None => calendar.zone.to_datetime(start).date(),
+    };
+    for _ in 0..horizon {
+        if let Some(done) = spend(intervals(calendar, date), &mut now, &mut remaining) {
+            return done;
         }
         date = date.tomorrow().ok()?;
     }
     None
+}
+
+/// Spends `remaining` seconds of the working `intervals` of one day from `now`: `Some` with the
+/// instant it runs out at (`None` inside past the last instant), or `None` with what is left
+/// at the day's end.
+fn spend(
+    intervals: impl Iterator<Item = (Timestamp, Timestamp)>,
+    now: &mut Timestamp,
+    remaining: &mut i64,
+) -> Option<Option<Timestamp>> {
+    for (open, close) in intervals {
+        if *now >= close {
+            continue;
+        }
+        *now = (*now).max(open);
+        let available = (close - *now).as_secs();
+        if *remaining <= available {
+            return Some(
+                now.checked_add(jiff::SignedDuration::from_secs(*remaining))
+                    .ok(),
+            );
+        }
+        *remaining -= available;
+        *now = close;
+    }
+    None
+}
+
+/// The local date last asked for, per calendar: the instants it spans, its working intervals
+/// and, when no offset change falls in it, its UTC offset. Times computed on the same day (most
+/// leads of a run) skip the time-zone lookups; the answers are those without it.
+#[derive(Debug, Default)]
+pub struct DayCache(std::cell::RefCell<Vec<RememberedDay>>);
+
+#[derive(Debug)]
+struct RememberedDay {
+    /// The calendar's address: a cache belongs to one policy, whose calendars do not move.
+    calendar: usize,
+    date: Date,
+    /// The first instant of the date and the first of the next.
+    span: (Timestamp, Timestamp),
+    intervals: Vec<(Timestamp, Timestamp)>,
+    offset: Option<jiff::tz::Offset>,
+}
+
+impl DayCache {
+    /// Runs `visit` on the local date of `instant` on `calendar` and its working intervals;
+    /// `None` where the date's span cannot be computed.
+    fn with_day<T>(
+        &self,
+        calendar: &CalendarDef,
+        instant: Timestamp,
+        visit: impl FnOnce(Date, &[(Timestamp, Timestamp)]) -> T,
+    ) -> Option<T> {
+        let address = std::ptr::from_ref(calendar) as usize;
+        let mut days = self.0.borrow_mut();
+        let at = days.iter().position(|day| day.calendar == address);
+        let held = at
+            .and_then(|at| days.get(at))
+            .is_some_and(|day| day.span.0 <= instant && instant < day.span.1);
+        if !held {
+            let date = calendar.zone.to_datetime(instant).date();
+            let span = (
+                calendar.instant_at(date, 0)?,
+                calendar.instant_at(date, 86_400)?,
+            );
+            if !(span.0 <= instant && instant < span.1) {
+                return None;
+            }
+            // The offset holds for the whole day when the zone's next change is after it.
+            let changes = calendar.zone.following(span.0).next();
+            let offset = changes
+                .is_none_or(|change| change.timestamp() >= span.1)
+                .then(|| calendar.zone.to_offset(span.0));
+            let day = RememberedDay {
+                calendar: address,
+                date,
+                span,
+                intervals: intervals(calendar, date).collect(),
+                offset,
+            };
+            match at {
+                Some(at) => days[at] = day,
+                None => days.push(day),
+            }
+        }
+        let day = days.iter().find(|day| day.calendar == address)?;
+        Some(visit(day.date, &day.intervals))
+    }
+
+    /// The UTC offset of `calendar` at `instant`.
+    pub fn offset(&self, calendar: &CalendarDef, instant: Timestamp) -> jiff::tz::Offset {
+        let address = std::ptr::from_ref(calendar) as usize;
+        let days = self.0.borrow();
+        days.iter()
+            .find(|day| day.calendar == address && day.span.0 <= instant && instant < day.span.1)
+            .and_then(|day| day.offset)
+            .unwrap_or_else(|| calendar.zone.to_offset(instant))
+    }
 }
 
 /// `count` working days after the start of the clock, at the same local time of day (or that
@@ -366,5 +487,100 @@ mod tests {
             due("2026-11-27T16:00:00+01:00", four_hours),
             "2026-11-30T11:00:00+01:00"
         );
+    }
+}
+
+#[cfg(test)]
+mod remembered_days {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// A calendar in `zone` with `hours` (seconds from midnight) every day (DST changes fall on
+    /// Sundays in many zones) but Saturday, and a holiday.
+    fn calendar(zone: &str, hours: &[(u32, u32)]) -> CalendarDef {
+        let day = hours.to_vec();
+        CalendarDef {
+            name: zone.to_string(),
+            zone: jiff::tz::db().get(zone).unwrap(),
+            week: [
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                day.clone(),
+                Vec::new(),
+                day,
+            ],
+            holidays: BTreeSet::from(["2026-04-06".parse().unwrap()]),
+        }
+    }
+
+    /// Across DST changes (at 02:00, at midnight in São Paulo's old rules, half an hour on Lord
+    /// Howe, 45 minutes off the hour in the Chathams) and days that span midnight or the whole
+    /// day, the remembered days give the same times and offsets as computing each afresh.
+    #[test]
+    fn remembered_days_answer_as_fresh_lookups_do() {
+        let calendars = [
+            calendar("Europe/Berlin", &[(9 * 3_600, 18 * 3_600)]),
+            calendar("America/New_York", &[(0, 86_400)]),
+            calendar("America/Sao_Paulo", &[(0, 3_600), (8 * 3_600, 20 * 3_600)]),
+            calendar(
+                "Australia/Lord_Howe",
+                &[(1_800, 2 * 3_600 + 1_800), (22 * 3_600, 86_400)],
+            ),
+            calendar("Pacific/Chatham", &[(6 * 3_600, 23 * 3_600)]),
+            calendar("UTC", &[(9 * 3_600, 17 * 3_600)]),
+        ];
+        let durations = [
+            DurationKind::Fixed { seconds: 1 },
+            DurationKind::Fixed { seconds: 900 },
+            DurationKind::Fixed { seconds: 7_200 },
+            DurationKind::Fixed {
+                seconds: 30 * 3_600,
+            },
+            DurationKind::Business {
+                count: 3,
+                unit: BusinessUnit::Hours,
+            },
+        ];
+        let days = DayCache::default();
+        let mut checked = 0;
+        for (year, step) in [(2018, 7_919i64), (2026, 4_513)] {
+            let start: Timestamp = format!("{year}-01-01T00:00:00Z").parse().unwrap();
+            let mut at = start;
+            while at < start + jiff::SignedDuration::from_hours(366 * 24) {
+                for calendar in &calendars {
+                    for duration in durations {
+                        let fresh = add(at, duration, Some(calendar));
+                        let remembered = add_remembering(at, duration, Some(calendar), Some(&days));
+                        assert_eq!(remembered, fresh, "{} at {at}", calendar.name);
+                        if let Some(due) = fresh {
+                            assert_eq!(
+                                days.offset(calendar, due),
+                                calendar.zone.to_offset(due),
+                                "{} at {due}",
+                                calendar.name
+                            );
+                        }
+                        checked += 1;
+                    }
+                }
+                at += jiff::SignedDuration::from_secs(step);
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
+        // Out of order too: a day remembered does not answer for another.
+        let berlin = &calendars[0];
+        for text in [
+            "2026-03-29T08:00:00Z",
+            "2026-03-28T08:00:00Z",
+            "2026-10-25T00:30:00Z",
+        ] {
+            let at: Timestamp = text.parse().unwrap();
+            assert_eq!(
+                add_remembering(at, durations[2], Some(berlin), Some(&days)),
+                add(at, durations[2], Some(berlin))
+            );
+        }
     }
 }

@@ -85,6 +85,8 @@ pub struct Router<'a> {
     excluded: std::cell::RefCell<Vec<String>>,
     /// A pool's rotation state as text, read and written again for every pick.
     rotation_text: std::cell::RefCell<String>,
+    /// The working intervals and offset of the day last asked for, per calendar.
+    days: clock::DayCache,
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
@@ -218,6 +220,7 @@ impl<'a> Router<'a> {
             last_windows: std::cell::RefCell::new(Vec::new()),
             excluded: std::cell::RefCell::new(Vec::new()),
             rotation_text: std::cell::RefCell::new(String::new()),
+            days: clock::DayCache::default(),
         }
     }
 
@@ -632,8 +635,13 @@ impl<'a> Router<'a> {
         calendar: Option<&CalendarDef>,
     ) {
         let syntax = &rule.syntax;
+        let days = Some(&self.days);
         let local = |duration: crate::syntax::ast::DurationKind| -> Option<LocalTime> {
-            clock::add(at, duration, calendar).map(|instant| LocalTime::on(instant, calendar))
+            let instant = clock::add_remembering(at, duration, calendar, days)?;
+            Some(LocalTime {
+                instant,
+                offset: calendar.map(|calendar| self.days.offset(calendar, instant)),
+            })
         };
         if let Some(within) = syntax.within {
             decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
