@@ -290,9 +290,14 @@ impl DayCache {
         let address = std::ptr::from_ref(calendar) as usize;
         let mut days = self.0.borrow_mut();
         let at = days.iter().position(|day| day.calendar == address);
-        let held = at
-            .and_then(|at| days.get(at))
-            .is_some_and(|day| day.span.0 <= instant && instant < day.span.1);
+        // Within the span is within the date unless a change straddles midnight (a fall-back
+        // at 00:01 repeats the day before's last hour inside it): on a day with a change, the
+        // date is looked up.
+        let held = at.and_then(|at| days.get(at)).is_some_and(|day| {
+            day.span.0 <= instant
+                && instant < day.span.1
+                && (day.offset.is_some() || calendar.zone.to_datetime(instant).date() == day.date)
+        });
         if !held {
             let date = calendar.zone.to_datetime(instant).date();
             let span = (
@@ -569,6 +574,20 @@ mod remembered_days {
             }
         }
         assert!(checked > 100_000, "{checked}");
+        // A fall-back at 00:01 (Goose Bay until 2010): the day before's last hour comes again
+        // inside the next date's span; minute by minute across it, with hours to midnight.
+        let goose_bay = calendar("America/Goose_Bay", &[(22 * 3_600, 86_400)]);
+        let mut at: Timestamp = "1990-10-28T01:00:00Z".parse().unwrap();
+        while at < "1990-10-28T06:00:00Z".parse().unwrap() {
+            for duration in durations {
+                assert_eq!(
+                    add_remembering(at, duration, Some(&goose_bay), Some(&days)),
+                    add(at, duration, Some(&goose_bay)),
+                    "Goose Bay at {at}"
+                );
+            }
+            at += jiff::SignedDuration::from_secs(60);
+        }
         // Out of order too: a day remembered does not answer for another.
         let berlin = &calendars[0];
         for text in [
