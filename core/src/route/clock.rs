@@ -324,7 +324,10 @@ impl DayCache {
                 None => days.push(day),
             }
         }
-        let day = days.iter().find(|day| day.calendar == address)?;
+        let day = match at {
+            Some(at) => days.get(at)?,
+            None => days.last()?,
+        };
         Some(visit(day.date, &day.intervals))
     }
 

@@ -371,12 +371,16 @@ impl Fields {
     }
 }
 
-/// The index of the schema field named `key`.
-fn field_index(policy: &Policy, key: &str) -> Option<usize> {
-    policy
-        .fields
+/// The index of the schema field named `key`, looked for from field `from` on, then from the
+/// start (names are unique: the same answer as a search from the start).
+fn field_after(policy: &Policy, key: &str, from: usize) -> Option<usize> {
+    let (before, after) = policy.fields.split_at(from.min(policy.fields.len()));
+    let named = |field: &crate::model::FieldDef| same_text(&field.name, key);
+    after
         .iter()
-        .position(|field| same_text(&field.name, key))
+        .position(named)
+        .map(|at| from + at)
+        .or_else(|| before.iter().position(named))
 }
 
 struct LeadSeed<'a> {
@@ -466,7 +470,7 @@ impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(field_index(self.policy, key))
+        Ok(field_after(self.policy, key, 0))
     }
 }
 

@@ -6,7 +6,7 @@
 //! tests run both on generated lines and on the JSONTestSuite corpus). Its search for the
 //! first byte a JSON string escapes serves the decision writer too.
 
-use super::{Fields, Json, same_text};
+use super::{Fields, Json, field_after};
 use crate::model::Policy;
 use std::borrow::Cow;
 
@@ -44,18 +44,6 @@ pub(super) fn scan(policy: &Policy, text: &str) -> Option<Fields> {
     }
     scanner.skip_whitespace();
     (scanner.at == text.len()).then_some(fields)
-}
-
-/// The index of the schema field named `key`, looked for from field `from` on, then from the
-/// start (names are unique: the same answer as a search from the start).
-fn field_after(policy: &Policy, key: &str, from: usize) -> Option<usize> {
-    let (before, after) = policy.fields.split_at(from.min(policy.fields.len()));
-    let named = |field: &crate::model::FieldDef| same_text(&field.name, key);
-    after
-        .iter()
-        .position(named)
-        .map(|at| from + at)
-        .or_else(|| before.iter().position(named))
 }
 
 struct Scanner<'a> {

@@ -706,39 +706,28 @@ mod tests {
     fn a_lead_remembered_again_answers_its_newest_rep_across_runs() {
         let at: Timestamp = "2026-11-23T10:00:00Z".parse().unwrap();
         let mut prospects = spilling_every(2);
-        prospects
-            .remember("email", "a@x.io", "L-1", at, "anna")
-            .unwrap();
-        prospects
-            .remember("email", "b@x.io", "L-9", at, "zoe")
-            .unwrap();
+        let remember = |prospects: &mut Prospects, key: &str, lead: &str, rep: &str| {
+            prospects.remember("email", key, lead, at, rep).unwrap();
+        };
+        remember(&mut prospects, "a@x.io", "L-1", "anna");
+        remember(&mut prospects, "b@x.io", "L-9", "zoe");
         assert_eq!(prospects.runs(), 1);
-        prospects
-            .remember("email", "a@x.io", "L-1", at, "boris")
-            .unwrap();
+        remember(&mut prospects, "a@x.io", "L-1", "boris");
         let previous = |prospects: &Prospects, lead| {
             prospects
                 .previous("email", "a@x.io", lead, Timestamp::MIN, at)
                 .unwrap()
         };
         assert_eq!(previous(&prospects, "L-2"), Some("boris".to_string()));
-        prospects
-            .remember("email", "c@x.io", "L-8", at, "zoe")
-            .unwrap();
+        remember(&mut prospects, "c@x.io", "L-8", "zoe");
         assert_eq!(prospects.runs(), 2);
         assert_eq!(previous(&prospects, "L-2"), Some("boris".to_string()));
         assert_eq!(previous(&prospects, "L-1"), None);
         // At the same time, the greater id is the later lead, even in an older run.
-        prospects
-            .remember("email", "d@x.io", "L-5", at, "chen")
-            .unwrap();
-        prospects
-            .remember("email", "e@x.io", "L-7", at, "zoe")
-            .unwrap();
+        remember(&mut prospects, "d@x.io", "L-5", "chen");
+        remember(&mut prospects, "e@x.io", "L-7", "zoe");
         assert_eq!(prospects.runs(), 3);
-        prospects
-            .remember("email", "d@x.io", "L-4", at, "dina")
-            .unwrap();
+        remember(&mut prospects, "d@x.io", "L-4", "dina");
         assert_eq!(
             prospects.previous("email", "d@x.io", "L-9", Timestamp::MIN, at),
             Ok(Some("chen".to_string()))
