@@ -554,7 +554,7 @@ mod properties {
                     let (_, steps) = router.track_line(&mut state, line.as_bytes()).unwrap();
                     for step in steps {
                         prop_assert!(
-                            fired.insert((step.decision.lead.clone(), step.step)),
+                            fired.insert((step.decision.lead.to_string(), step.step)),
                             "step {} of {} fired twice", step.step, step.decision.lead
                         );
                     }
@@ -565,7 +565,7 @@ mod properties {
                         while let Some(step) = router.sweep_next(&mut state, at(minute)).unwrap() {
                             if let Some(step) = step {
                                 prop_assert!(
-                                    fired.insert((step.decision.lead.clone(), step.step)),
+                                    fired.insert((step.decision.lead.to_string(), step.step)),
                                     "step {} of {} fired twice", step.step, step.decision.lead
                                 );
                             }

@@ -93,7 +93,7 @@ proptest! {
                 .pool()
                 .zip(decision.action.rep())
                 .map(|(pool, rep)| (pool.to_string(), rep.to_string()));
-            let before = holder.insert(decision.lead.clone(), now.clone());
+            let before = holder.insert(decision.lead.to_string(), now.clone());
             if before.is_some_and(|before| before == now) {
                 return;
             }

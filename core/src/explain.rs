@@ -164,7 +164,7 @@ impl Explain<'_> {
             LeadArgument::Json(json) => {
                 let parsed = parse_lead(self.policy, json.as_bytes(), &config.limits)
                     .map_err(ExplainError::Lead)?;
-                (parsed.id.clone(), Some(parsed))
+                (parsed.id.to_string(), Some(parsed))
             }
         };
         if let Some(recorded) = state.recorded(&id).map_err(ExplainError::State)? {
@@ -187,7 +187,7 @@ impl Explain<'_> {
                 lead: id,
                 basis: Basis::Recorded {
                     decided_at: recorded.decided_at,
-                    same_policy: recorded.policy_hash == router.policy_hash(),
+                    same_policy: *recorded.policy_hash == *router.policy_hash(),
                     traced: recorded.trace.is_some(),
                 },
                 decision: recorded.decision,
@@ -256,7 +256,7 @@ impl Explain<'_> {
                     .collect();
                 let now = policy.score_value(id, lead, &context);
                 Some(ScoreExplained {
-                    name: name.clone(),
+                    name: name.to_string(),
                     value: *value,
                     now: (now != *value).then_some(now),
                     lines,

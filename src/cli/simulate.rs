@@ -477,7 +477,7 @@ fn index_leads(
                         message: format!(
                             "`{clock_name}` is absent: simulate places each lead at its own time"
                         ),
-                        lead: Some(lead.id.clone()),
+                        lead: Some(lead.id.to_string()),
                     },
                 ),
             },

@@ -199,7 +199,7 @@ fn ledger_line(recorded: &switchboard::route::state::Recorded) -> String {
     let mut decision: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&wire::decision_json(&recorded.decision)).unwrap_or_default();
     decision.insert("decided_at".into(), recorded.decided_at.to_string().into());
-    decision.insert("policy".into(), recorded.policy_hash.clone().into());
+    decision.insert("policy".into(), recorded.policy_hash.to_string().into());
     serde_json::Value::Object(decision).to_string()
 }
 

@@ -61,7 +61,7 @@ fn life_text(life: &Life) -> Result<String, StateError> {
 /// A ledger entry of `lead` as the stores keep it (compact), read back.
 fn read_entry(lead: &str, entry: &[u8]) -> Result<Recorded, StateError> {
     compact::decode_recorded(entry)
-        .filter(|recorded| recorded.decision.lead == lead)
+        .filter(|recorded| *recorded.decision.lead == *lead)
         .ok_or_else(|| {
             StateError::new(
                 StateErrorKind::Corrupt,

@@ -764,7 +764,7 @@ impl PostgresState {
                     compact::encode_recorded(&recorded, &mut entry);
                     self.execute(
                         "INSERT INTO ledger (lead, entry) VALUES ($1, $2)",
-                        &[&recorded.decision.lead, &entry],
+                        &[&&*recorded.decision.lead, &entry],
                     )?
                 }
                 StateRow::Life(life) => self.execute(
@@ -1034,20 +1034,20 @@ impl StateStore for PostgresState {
     fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
         let mut encoded = Vec::with_capacity(256);
         compact::encode_recorded(entry, &mut encoded);
-        let lead = &entry.decision.lead;
+        let lead: &str = &entry.decision.lead;
         if self.in_batch {
             if let Some(Some(_)) = self.pending.ahead.get(lead) {
                 return Err(recorded_elsewhere(lead));
             }
             self.pending
                 .ledger_index
-                .insert(lead.clone(), self.pending.ledger.len());
-            self.pending.ledger.push((lead.clone(), encoded));
+                .insert(lead.to_string(), self.pending.ledger.len());
+            self.pending.ledger.push((lead.to_string(), encoded));
             return Ok(());
         }
         let inserted = self.execute(
             "INSERT INTO ledger (lead, entry) VALUES ($1, $2) ON CONFLICT (lead) DO NOTHING",
-            &[lead, &encoded],
+            &[&lead, &encoded],
         )?;
         if inserted == 0 {
             return Err(recorded_elsewhere(lead));

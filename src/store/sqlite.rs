@@ -438,7 +438,7 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
                     fingerprint: None,
                     decided_at,
                     lead_at: None,
-                    policy_hash,
+                    policy_hash: policy_hash.into(),
                     trace: None,
                 },
                 &mut entry,
@@ -510,7 +510,7 @@ fn read_stored_known(
         return read_entry(lead, entry);
     }
     compact::decode_recorded_interned(entry, names)
-        .filter(|recorded| recorded.decision.lead == lead)
+        .filter(|recorded| *recorded.decision.lead == *lead)
         .ok_or_else(|| {
             StateError::new(
                 StateErrorKind::Corrupt,
@@ -1347,11 +1347,11 @@ mod tests {
         Recorded {
             decision: Decision {
                 action: Action::Pool {
-                    pool: "senior".to_string(),
-                    rep: rep.to_string(),
+                    pool: "senior".into(),
+                    rep: rep.into(),
                 },
                 reasons: vec![Reason {
-                    action: Some("rep zoe".to_string()),
+                    action: Some("rep zoe".into()),
                     reason: format!("zoe is away, {rep} is next"),
                 }],
                 ..Decision::new(lead)
@@ -1359,7 +1359,7 @@ mod tests {
             fingerprint: None,
             decided_at: Timestamp::UNIX_EPOCH,
             lead_at: Some(Timestamp::UNIX_EPOCH),
-            policy_hash: "h".repeat(64),
+            policy_hash: "h".repeat(64).into(),
             trace: Some(RecordedTrace {
                 path: Vec::new(),
                 actions: vec![ActionTrace::Candidates {

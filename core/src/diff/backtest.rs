@@ -357,7 +357,7 @@ impl<'a> Backtest<'a> {
             LeadChange::Schema => self.summary.schema += 1,
         }
         let lead = match (&old, &new) {
-            (LeadOutcome::Decided(d), _) | (_, LeadOutcome::Decided(d)) => Some(d.lead.clone()),
+            (LeadOutcome::Decided(d), _) | (_, LeadOutcome::Decided(d)) => Some(d.lead.to_string()),
             (LeadOutcome::Rejected(e), _) => e.lead.clone(),
         };
         let key = (
@@ -410,7 +410,7 @@ pub fn compare(old: &LeadOutcome, new: &LeadOutcome) -> LeadChange {
 /// The label of the rule that decided (its line is not part of the routing: moving a rule
 /// down the file changes nothing by itself).
 fn rule_label(decision: &Decision) -> Option<&str> {
-    decision.rule.as_ref().map(|rule| rule.label.as_str())
+    decision.rule.as_ref().map(|rule| &*rule.label)
 }
 
 /// Same destination (the rep only where it is named, not picked by a pool's rotation), due
@@ -424,8 +424,8 @@ fn same_routing(a: &Decision, b: &Decision) -> bool {
 }
 
 fn same_tags(a: &Decision, b: &Decision) -> bool {
-    let mut left: Vec<&str> = a.tags.iter().map(String::as_str).collect();
-    let mut right: Vec<&str> = b.tags.iter().map(String::as_str).collect();
+    let mut left: Vec<&str> = a.tags.iter().map(|tag| &**tag).collect();
+    let mut right: Vec<&str> = b.tags.iter().map(|tag| &**tag).collect();
     left.sort_unstable();
     right.sort_unstable();
     left == right

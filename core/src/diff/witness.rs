@@ -227,7 +227,7 @@ fn decided_by(decision: &Decision, label: &str) -> bool {
     decision
         .rule
         .as_ref()
-        .is_some_and(|rule| rule.label == label)
+        .is_some_and(|rule| *rule.label == *label)
 }
 
 /// Whether the lead goes elsewhere or is due at another time.

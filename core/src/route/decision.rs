@@ -6,6 +6,11 @@
 use super::reader::LeadError;
 use crate::model::time::LocalTime;
 
+/// A name a decision holds (the lead's id, a rule's label, a pool, a rep, a queue, a tag): shared,
+/// not copied, between the policy's tables, the decisions and the ledger, so that a decision is
+/// made without allocating for its names.
+pub type Name = std::sync::Arc<str>;
+
 /// The result of routing one input line.
 // `Decided` is the common case by far: boxing it to even the variants' sizes would allocate
 // once more for every lead routed.
@@ -40,7 +45,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// The lead's id.
-    pub lead: String,
+    pub lead: Name,
     /// The rule that matched; `None` when no rule did.
     pub rule: Option<RuleRef>,
     pub action: Action,
@@ -51,14 +56,14 @@ pub struct Decision {
     /// Why earlier actions of the rule (or the rule search) found nobody, in order.
     pub reasons: Vec<Reason>,
     /// The rule's tags, in the order `tags { ... }` declares them.
-    pub tags: Vec<String>,
+    pub tags: Vec<Name>,
     /// The scores the rules on the lead's path read, in declaration order, with their values.
-    pub scores: Vec<(String, i64)>,
+    pub scores: Vec<(Name, i64)>,
 }
 
 impl Decision {
     /// A decision for `lead` that assigns nothing yet.
-    pub fn new(lead: impl Into<String>) -> Decision {
+    pub fn new(lead: impl Into<Name>) -> Decision {
         Decision {
             lead: lead.into(),
             rule: None,
@@ -76,7 +81,7 @@ impl Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRef {
     /// The rule's name, or `#N` for an unnamed rule.
-    pub label: String,
+    pub label: Name,
     /// The 1-based line of the rule in the policy.
     pub line: usize,
 }
@@ -85,13 +90,13 @@ pub struct RuleRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// A rep chosen by a pool's strategy.
-    Pool { pool: String, rep: String },
+    Pool { pool: Name, rep: Name },
     /// A queue: no rep.
-    Queue { queue: String },
+    Queue { queue: Name },
     /// A named rep (`rep NAME` or `rep FIELD`).
-    Rep { rep: String },
+    Rep { rep: Name },
     /// The owner of an account (`owner of FIELD`).
-    Owner { rep: String },
+    Owner { rep: Name },
     /// Nobody: no rule matched, or every action of the rule found nobody (see the reasons).
     Unassigned,
 }
@@ -173,14 +178,14 @@ impl Due {
 pub struct Escalation {
     /// `None` when the calendar has no working time ahead.
     pub at: Option<LocalTime>,
-    pub to: String,
+    pub to: Name,
 }
 
 /// Why an action (or the rule search) found nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     /// The action as written (`rep contact_owner`); `None` when no rule matched.
-    pub action: Option<String>,
+    pub action: Option<Name>,
     pub reason: String,
 }
 

@@ -326,9 +326,9 @@ impl Life {
     /// `lead_at` is the lead's own time (the ledger's, else its routing time).
     pub fn begin(decision: &Decision, lead_at: Timestamp) -> Life {
         Life {
-            lead: decision.lead.clone(),
+            lead: decision.lead.to_string(),
             lead_at,
-            rule: decision.rule.as_ref().map(|rule| rule.label.clone()),
+            rule: decision.rule.as_ref().map(|rule| rule.label.to_string()),
             holdings: vec![holding(decision, How::Routed, lead_at)],
             steps: steps(&decision.escalation),
             touched: None,
@@ -412,7 +412,7 @@ fn steps(escalation: &[Escalation]) -> Vec<Step> {
         .iter()
         .map(|step| Step {
             at: step.at.map(|time| time.instant),
-            to: step.to.clone(),
+            to: step.to.to_string(),
             fired: None,
         })
         .collect()

@@ -134,7 +134,7 @@ impl Fired {
             serde_json::from_str(&wire::decision_json(&self.decision))
                 .unwrap_or(serde_json::Value::Null);
         let mut object = serde_json::Map::new();
-        object.insert("lead".into(), self.decision.lead.clone().into());
+        object.insert("lead".into(), self.decision.lead.to_string().into());
         object.insert("event".into(), "escalated".into());
         object.insert("step".into(), self.step.into());
         object.insert("at".into(), self.at.to_string().into());
@@ -475,7 +475,7 @@ impl Router<'_> {
                     .or(holder_calendar)
                     .or_else(|| self.rule_calendar(life));
                 decision.reasons.push(Reason {
-                    action: Some(format!("escalate {target}")),
+                    action: Some(format!("escalate {target}").into()),
                     reason: reason.clone(),
                 });
                 life.steps[index].fired = Some((at, format!("found nobody: {reason}")));
@@ -513,7 +513,7 @@ impl Router<'_> {
             .filter(|step| step.fired.is_none())
             .map(|step| Escalation {
                 at: step.at.map(|at| LocalTime::on(at, shown_calendar)),
-                to: step.to.clone(),
+                to: step.to.as_str().into(),
             })
             .collect();
         life.current = wire::decision_json(&decision);
@@ -620,7 +620,7 @@ impl Router<'_> {
             };
             if needs_fields {
                 decision.reasons.push(Reason {
-                    action: Some(kind.describe()),
+                    action: Some(kind.describe().into()),
                     reason: "reads the lead's fields, which the state does not keep".to_string(),
                 });
                 continue;
@@ -645,7 +645,7 @@ impl Router<'_> {
                     return Ok(decision);
                 }
                 Attempt::Failed { reason, .. } => decision.reasons.push(Reason {
-                    action: Some(kind.describe()),
+                    action: Some(kind.describe().into()),
                     reason,
                 }),
             }
@@ -748,9 +748,7 @@ impl Router<'_> {
             .action
             .rep()
             .and_then(|rep| self.policy.member_calendar(pool, rep))
-            .or_else(|| {
-                self.rule_calendar_of(decision.rule.as_ref().map(|rule| rule.label.as_str()))
-            })
+            .or_else(|| self.rule_calendar_of(decision.rule.as_ref().map(|rule| &*rule.label)))
             .and_then(|c| self.policy.calendars.get(c))
     }
 

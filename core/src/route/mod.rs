@@ -12,6 +12,7 @@ pub mod decision;
 pub mod life;
 mod lifecycle;
 pub mod mapping;
+mod names;
 pub mod reader;
 pub mod roster;
 pub mod state;
@@ -24,11 +25,12 @@ use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, Strateg
 use crate::syntax::ast::ActionKind;
 pub use clock::{add as add_duration, earlier_lead_times, next_opening, working_seconds};
 pub use decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RecordedTrace,
-    RuleRef, Trace,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Outcome, Reason,
+    RecordedTrace, RuleRef, Trace,
 };
 use jiff::Timestamp;
 pub use lifecycle::{Fired, Tracked};
+use names::Names;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
 use state::{Fingerprint, Recorded, StateError, StateStore};
@@ -72,7 +74,9 @@ pub struct Router<'a> {
     compiled: &'a Compiled,
     roster: Option<&'a Roster>,
     config: RouteConfig,
-    policy_hash: String,
+    policy_hash: Name,
+    /// The names decisions hold, shared rather than copied.
+    names: Names,
     /// The digest of the schema leads are read with (part of every fingerprint).
     schema_digest: u64,
     /// The fields some `previous rep of FIELD` reads: their values are remembered with every
@@ -85,6 +89,8 @@ pub struct Router<'a> {
     excluded: std::cell::RefCell<Vec<String>>,
     /// A pool's rotation state as text, read and written again for every pick.
     rotation_text: std::cell::RefCell<String>,
+    /// The members of the pool being picked from, as candidates: kept from pick to pick.
+    candidates: std::cell::Cell<Vec<Candidate<'a>>>,
     /// The working intervals and offset of the day last asked for, per calendar.
     days: clock::DayCache,
 }
@@ -214,12 +220,14 @@ impl<'a> Router<'a> {
             compiled,
             roster,
             config,
-            policy_hash: policy_hash(policy_text),
+            policy_hash: policy_hash(policy_text).into(),
+            names: Names::new(policy, roster),
             schema_digest: policy.schema_digest(),
             previous_fields: previous_fields(policy),
             last_windows: std::cell::RefCell::new(Vec::new()),
             excluded: std::cell::RefCell::new(Vec::new()),
             rotation_text: std::cell::RefCell::new(String::new()),
+            candidates: std::cell::Cell::new(Vec::new()),
             days: clock::DayCache::default(),
         }
     }
@@ -343,7 +351,7 @@ impl<'a> Router<'a> {
         if state.reads_ahead() {
             let ids: Vec<&str> = parsed
                 .iter()
-                .filter_map(|lead| lead.as_ref().ok().map(|lead| lead.id.as_str()))
+                .filter_map(|lead| lead.as_ref().ok().map(|lead| &*lead.id))
                 .collect();
             state.read_ahead(&ids).map_err(|error| (error, 0))?;
         }
@@ -406,7 +414,7 @@ impl<'a> Router<'a> {
                             recorded.decided_at,
                             recorded.decision.action.summary()
                         ),
-                        lead: Some(parsed.id.clone()),
+                        lead: Some(parsed.id.to_string()),
                     }),
                     None,
                 ));
@@ -525,9 +533,9 @@ impl<'a> Router<'a> {
                 }),
             };
         let mut decision = Decision::new(parsed.id.clone());
-        let rule = match outcome {
-            crate::graph::Outcome::Rule(index) => self.policy.rules.get(index),
-            crate::graph::Outcome::NoMatch => None,
+        let (rule, rule_index) = match outcome {
+            crate::graph::Outcome::Rule(index) => (self.policy.rules.get(index), index),
+            crate::graph::Outcome::NoMatch => (None, 0),
         };
         let read = rule.map_or(&self.policy.all_rule_scores, |rule| &rule.path_scores);
         decision.scores = read
@@ -535,7 +543,7 @@ impl<'a> Router<'a> {
             .filter_map(|&score| {
                 let def = self.policy.scores.get(score)?;
                 Some((
-                    def.name.clone(),
+                    self.names.shared(&def.name),
                     self.policy.score_value(score, lead, &context),
                 ))
             })
@@ -548,13 +556,13 @@ impl<'a> Router<'a> {
             return Ok(finish(decision, path, Vec::new()));
         };
         decision.rule = Some(RuleRef {
-            label: rule.label.clone(),
+            label: self.names.shared(&rule.label),
             line: rule.line,
         });
         decision.tags = rule
             .tags
             .iter()
-            .filter_map(|&tag| self.policy.tags.get(tag).cloned())
+            .filter_map(|&tag| Some(self.names.shared(self.policy.tags.get(tag)?)))
             .collect();
         // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
         // the rule's actions that has one, else wall-clock time.
@@ -571,15 +579,16 @@ impl<'a> Router<'a> {
         let mut fallbacks = Vec::new();
         // The SLA clock starts at the lead's time, or when the member it falls back to starts.
         let mut start = at;
-        for action in &rule.syntax.actions {
+        for (action_index, action) in rule.syntax.actions.iter().enumerate() {
             match self.attempt(state, &action.kind, parsed, at, rule_calendar, traced)? {
                 Attempt::Failed {
                     reason,
                     trace,
                     fallback,
                 } => {
+                    let described = self.names.action(rule_index, action_index).cloned();
                     decision.reasons.push(Reason {
-                        action: Some(action.kind.describe()),
+                        action: Some(described.unwrap_or_else(|| action.kind.describe().into())),
                         reason,
                     });
                     action_traces.extend(trace);
@@ -653,13 +662,13 @@ impl<'a> Router<'a> {
                 let after = escalation.after.or(syntax.within)?;
                 Some(Escalation {
                     at: local(after.kind),
-                    to: escalation.target.name.clone(),
+                    to: self.names.shared(&escalation.target.name),
                 })
             })
             .collect();
     }
 
-    fn pool(&self, name: &str) -> Option<&PoolDef> {
+    fn pool(&self, name: &str) -> Option<&'a PoolDef> {
         self.policy.pools.iter().find(|pool| pool.name == name)
     }
 
@@ -687,7 +696,7 @@ impl<'a> Router<'a> {
         match action {
             ActionKind::Queue(queue) => Ok(Attempt::Assigned {
                 action: Action::Queue {
-                    queue: queue.name.clone(),
+                    queue: self.names.shared(&queue.name),
                 },
                 calendar: None,
                 trace: explain.then(|| ActionTrace::Queued {
@@ -809,7 +818,7 @@ impl<'a> Router<'a> {
         &self,
         traced: bool,
         candidate: Candidate<'_>,
-        action: impl FnOnce(String) -> Action,
+        action: impl FnOnce(Name) -> Action,
         label: impl Fn() -> String,
         how: Option<String>,
     ) -> Attempt {
@@ -826,7 +835,7 @@ impl<'a> Router<'a> {
         });
         if candidate.eligible {
             Attempt::Assigned {
-                action: action(candidate.rep.to_string()),
+                action: action(self.names.shared(candidate.rep)),
                 calendar: candidate.calendar,
                 trace,
             }
@@ -965,12 +974,28 @@ impl<'a> Router<'a> {
     fn pick(
         &self,
         state: &mut dyn StateStore,
-        pool: &PoolDef,
+        pool: &'a PoolDef,
         at: Timestamp,
         traced: bool,
     ) -> Result<Attempt, StateError> {
+        // The vector of the last pick, taken for this one and given back after it.
+        let mut candidates = self.candidates.take();
+        candidates.clear();
+        let picked = self.pick_among(state, pool, at, traced, &mut candidates);
+        candidates.clear();
+        self.candidates.set(candidates);
+        picked
+    }
+
+    fn pick_among(
+        &self,
+        state: &mut dyn StateStore,
+        pool: &'a PoolDef,
+        at: Timestamp,
+        traced: bool,
+        candidates: &mut Vec<Candidate<'a>>,
+    ) -> Result<Attempt, StateError> {
         let calendar = pool.calendar.and_then(|c| self.policy.calendars.get(c));
-        let mut candidates = Vec::with_capacity(pool.members.len());
         for member in &pool.members {
             candidates.push(self.candidate(state, member, Some(pool), at, calendar)?);
         }
@@ -1071,15 +1096,16 @@ impl<'a> Router<'a> {
         Ok(match chosen {
             Some(index) => Attempt::Assigned {
                 action: Action::Pool {
-                    pool: pool.name.clone(),
-                    rep: candidates[index].rep.to_string(),
+                    pool: self.names.shared(&pool.name),
+                    rep: self.names.shared(candidates[index].rep),
                 },
                 calendar: candidates[index].calendar,
                 trace,
             },
             None => {
                 // One string, written in place: "anna at cap 25/25, boris away".
-                let mut reason = String::with_capacity(64 + 24 * candidates.len());
+                let names: usize = candidates.iter().map(|c| c.rep.len() + 24).sum();
+                let mut reason = String::with_capacity(40 + pool.name.len() + names);
                 reason.push_str("nobody in pool `");
                 reason.push_str(&pool.name);
                 reason.push_str("` is eligible: ");
@@ -1101,7 +1127,7 @@ impl<'a> Router<'a> {
                     }
                 }
                 let fallback = if pool.on_shift {
-                    self.first_shift(state, pool, &candidates)?
+                    self.first_shift(state, pool, candidates)?
                 } else {
                     None
                 };
@@ -1151,8 +1177,8 @@ impl Router<'_> {
         let starts = calendar.map_or_else(|| opens.to_string(), |c| clock::format(opens, Some(c)));
         Ok(Some(Fallback {
             action: Action::Pool {
-                pool: pool.name.clone(),
-                rep: candidate.rep.to_string(),
+                pool: self.names.shared(&pool.name),
+                rep: self.names.shared(candidate.rep),
             },
             calendar: candidate.calendar,
             opens,

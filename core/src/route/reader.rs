@@ -7,6 +7,7 @@ pub(crate) use scan::first_to_escape;
 
 use crate::model::FieldType;
 use crate::model::{Lead, LeadValue, Policy, Scalar};
+use crate::route::decision::Name;
 use serde_json::Value;
 use std::io::{self, BufRead};
 
@@ -125,7 +126,7 @@ pub struct LeadError {
 /// A validated lead: its id and its values, one per schema field.
 #[derive(Debug, Clone)]
 pub struct ParsedLead {
-    pub id: String,
+    pub id: Name,
     pub lead: Lead,
     /// [`Policy::fingerprint`] of the lead when it was computed ahead ([`ParsedLead::
     /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
@@ -135,9 +136,9 @@ pub struct ParsedLead {
 
 impl ParsedLead {
     /// A lead with these values.
-    pub fn new(id: String, lead: Lead) -> ParsedLead {
+    pub fn new(id: impl Into<Name>, lead: Lead) -> ParsedLead {
         ParsedLead {
-            id,
+            id: id.into(),
             lead,
             fingerprint: None,
         }
@@ -223,7 +224,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
         return Err(LeadError {
             code,
             message,
-            lead: id,
+            lead: id.map(|id| id.to_string()),
         });
     }
     let Some(id) = id else {
@@ -234,7 +235,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
         return Err(LeadError {
             code: "lead.id",
             message: "field `id` is blank: every lead needs an id of its own".to_string(),
-            lead: Some(id),
+            lead: Some(id.to_string()),
         });
     }
     // A NUL character (`\u0000`) is no id a CRM sends, and text in PostgreSQL cannot hold it:
@@ -244,7 +245,7 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             code: "lead.id",
             message: "field `id` holds a NUL character (\\u0000): give each lead a printable id"
                 .to_string(),
-            lead: Some(id),
+            lead: Some(id.to_string()),
         });
     }
     Ok(ParsedLead::new(id, Lead { values }))
@@ -321,7 +322,7 @@ struct Fields {
     /// Per field, why its value does not fit; empty until the first problem.
     problems: Vec<Option<String>>,
     /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
-    id: Option<String>,
+    id: Option<Name>,
 }
 
 impl Fields {
@@ -341,8 +342,8 @@ impl Fields {
         };
         if field.name == "id" {
             self.id = match value {
-                Json::Str(id) => Some(id.to_string()),
-                number => number.number_text(),
+                Json::Str(id) => Some(Name::from(&**id)),
+                number => number.number_text().map(Name::from),
             };
         }
         let (converted, problem) = match value {

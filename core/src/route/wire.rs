@@ -6,7 +6,8 @@
 //! through `serde_json::Value`.
 
 use super::decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Outcome, Reason, RuleRef, Trace,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Outcome, Reason, RuleRef,
+    Trace,
 };
 use super::reader::{LeadError, first_to_escape};
 use crate::model::time::LocalTime;
@@ -301,18 +302,18 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
     let object = value
         .as_object()
         .ok_or_else(|| WireError("not a JSON object".to_string()))?;
-    let text_of = |key: &str| -> Result<String, WireError> {
+    let text_of = |key: &str| -> Result<Name, WireError> {
         object
             .get(key)
             .and_then(Value::as_str)
-            .map(str::to_string)
+            .map(Name::from)
             .ok_or_else(|| WireError(format!("`{key}` is missing or not a string")))
     };
     let lead = text_of("lead")?;
     let rule = match object.get("rule") {
         None | Some(Value::Null) => None,
         Some(Value::String(label)) => Some(RuleRef {
-            label: label.clone(),
+            label: Name::from(label.as_str()),
             line: object
                 .get("line")
                 .and_then(Value::as_u64)
@@ -369,7 +370,7 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
                 .get("to")
                 .and_then(Value::as_str)
                 .ok_or_else(|| WireError("`escalation.to` is not a string".to_string()))?
-                .to_string(),
+                .into(),
         });
     }
     let mut reasons = Vec::new();
@@ -385,10 +386,7 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
         .flatten()
     {
         reasons.push(Reason {
-            action: reason
-                .get("action")
-                .and_then(Value::as_str)
-                .map(str::to_string),
+            action: reason.get("action").and_then(Value::as_str).map(Name::from),
             reason: reason
                 .get("reason")
                 .and_then(Value::as_str)
@@ -400,7 +398,7 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
         None => Vec::new(),
         Some(Value::Array(tags)) => tags
             .iter()
-            .map(|tag| tag.as_str().map(str::to_string))
+            .map(|tag| tag.as_str().map(Name::from))
             .collect::<Option<_>>()
             .ok_or_else(|| WireError("`tags` holds something that is not a string".to_string()))?,
         Some(_) => return Err(WireError("`tags` is not a list".to_string())),
@@ -409,7 +407,11 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
         None => Vec::new(),
         Some(Value::Object(scores)) => scores
             .iter()
-            .map(|(score, value)| value.as_i64().map(|value| (score.clone(), value)))
+            .map(|(score, value)| {
+                value
+                    .as_i64()
+                    .map(|value| (Name::from(score.as_str()), value))
+            })
             .collect::<Option<_>>()
             .ok_or_else(|| {
                 WireError("`scores` holds a value that is not a whole number".to_string())

@@ -384,7 +384,7 @@ impl Run<'_> {
         at: Timestamp,
     ) {
         let target = match &decision.action {
-            crate::route::Action::Pool { pool, .. } => pool.clone(),
+            crate::route::Action::Pool { pool, .. } => pool.to_string(),
             crate::route::Action::Queue { queue } => format!("queue {queue}"),
             crate::route::Action::Rep { .. } | crate::route::Action::Owner { .. } => {
                 "named reps".to_string()
@@ -538,7 +538,7 @@ impl Run<'_> {
             return;
         };
         self.push(Event {
-            lead: decision.lead.clone(),
+            lead: decision.lead.to_string(),
             kind: EventKind::Touched,
             at: touch_at,
             by: Some(rep.to_string()),

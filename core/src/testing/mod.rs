@@ -103,7 +103,7 @@ pub fn run_test(
         Outcome::Decided { decision, .. } => decision.clone(),
     };
     result.outcome = Some(outcome);
-    let rule_label = decision.rule.as_ref().map(|rule| rule.label.as_str());
+    let rule_label = decision.rule.as_ref().map(|rule| &*rule.label);
     result.rule =
         rule_label.and_then(|label| policy.rules.iter().position(|rule| rule.label == label));
     let matched = result.rule.and_then(|index| policy.rules.get(index));
@@ -212,22 +212,24 @@ fn check_expectation(expectation: &ExpectationKind, routed: &Routed<'_>) -> Opti
                 ),
             })
         }
-        ExpectationKind::Tag(tag) => (!decision.tags.contains(&tag.name)).then(|| {
-            if decision.tags.is_empty() {
-                format!("expected tag `{}`, got no tags", tag.name)
-            } else {
-                format!(
-                    "expected tag `{}`, got {}",
-                    tag.name,
-                    decision
-                        .tags
-                        .iter()
-                        .map(|t| format!("`{t}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        }),
+        ExpectationKind::Tag(tag) => {
+            (!decision.tags.iter().any(|have| **have == *tag.name)).then(|| {
+                if decision.tags.is_empty() {
+                    format!("expected tag `{}`, got no tags", tag.name)
+                } else {
+                    format!(
+                        "expected tag `{}`, got {}",
+                        tag.name,
+                        decision
+                            .tags
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            })
+        }
     }
 }
 

@@ -9,7 +9,8 @@ use crate::graph::PathStep;
 use crate::model::time::LocalTime;
 use crate::model::{LeadValue, Scalar};
 use crate::route::decision::{
-    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Reason, RecordedTrace, RuleRef,
+    Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Reason, RecordedTrace,
+    RuleRef,
 };
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
@@ -172,9 +173,11 @@ impl NameTable {
     }
 
     fn get(&self, index: u64) -> Option<&str> {
-        self.names
-            .get(usize::try_from(index).ok()?)
-            .map(|name| &**name)
+        self.shared(index).map(|name| &**name)
+    }
+
+    fn shared(&self, index: u64) -> Option<&Name> {
+        self.names.get(usize::try_from(index).ok()?)
     }
 
     /// How many names the table holds; the next name learned gets this index.
@@ -230,7 +233,7 @@ fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recor
         }),
     };
     let decided_at = input.instant()?;
-    let policy_hash = input.name(table)?;
+    let policy_hash = input.shared_name(table)?;
     let trace = match input.byte()? {
         0 => None,
         _ => Some(input.trace(table)?),
@@ -432,28 +435,28 @@ impl Input<'_> {
     /// A decision; its names from `table` when it was written with one.
     fn decision(&mut self, table: Option<&NameTable>) -> Option<Decision> {
         let input = self;
-        let lead = input.string()?;
+        let lead = Name::from(input.text()?);
         let rule = match input.byte()? {
             0 => None,
             _ => Some(RuleRef {
-                label: input.name(table)?,
+                label: input.shared_name(table)?,
                 line: usize::try_from(input.u64()?).ok()?,
             }),
         };
         let action_byte = input.byte()?;
         let action = match action_byte & !EXTRAS {
             0 => Action::Pool {
-                pool: input.name(table)?,
-                rep: input.name(table)?,
+                pool: input.shared_name(table)?,
+                rep: input.shared_name(table)?,
             },
             1 => Action::Queue {
-                queue: input.name(table)?,
+                queue: input.shared_name(table)?,
             },
             2 => Action::Rep {
-                rep: input.name(table)?,
+                rep: input.shared_name(table)?,
             },
             3 => Action::Owner {
-                rep: input.name(table)?,
+                rep: input.shared_name(table)?,
             },
             4 => Action::Unassigned,
             _ => return None,
@@ -471,14 +474,14 @@ impl Input<'_> {
             };
             escalation.push(Escalation {
                 at,
-                to: input.name(table)?,
+                to: input.shared_name(table)?,
             });
         }
         let mut reasons = Vec::new();
         for _ in 0..input.u64()? {
             let action = match input.byte()? {
                 0 => None,
-                _ => Some(input.name(table)?),
+                _ => Some(input.shared_name(table)?),
             };
             reasons.push(Reason {
                 action,
@@ -489,10 +492,10 @@ impl Input<'_> {
         let mut scores = Vec::new();
         if action_byte & EXTRAS != 0 {
             for _ in 0..input.u64()? {
-                tags.push(input.name(table)?);
+                tags.push(input.shared_name(table)?);
             }
             for _ in 0..input.u64()? {
-                let score = input.name(table)?;
+                let score = input.shared_name(table)?;
                 scores.push((score, i64::from_le_bytes(input.array()?)));
             }
         }
@@ -660,8 +663,23 @@ impl<'a> Input<'a> {
     }
 
     fn string(&mut self) -> Option<String> {
+        self.text().map(str::to_string)
+    }
+
+    fn text(&mut self) -> Option<&'a str> {
         let length = usize::try_from(self.u64()?).ok()?;
-        String::from_utf8(self.take(length)?.to_vec()).ok()
+        std::str::from_utf8(self.take(length)?).ok()
+    }
+
+    /// A name written by [`Names::put`], shared with the table that holds it.
+    fn shared_name(&mut self, table: Option<&NameTable>) -> Option<Name> {
+        let Some(table) = table else {
+            return self.text().map(Name::from);
+        };
+        match self.u64()? {
+            0 => self.text().map(Name::from),
+            index => table.shared(index - 1).cloned(),
+        }
     }
 
     /// A name written by [`Names::put`]: in full without a table, else an index into it (0:
@@ -713,12 +731,12 @@ mod tests {
                 fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
                 decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
                 lead_at: Some("2026-11-23T09:00:00Z".parse().unwrap()),
-                policy_hash: "a".repeat(64),
+                policy_hash: "a".repeat(64).into(),
                 trace: None,
             };
             let mut bytes = Vec::new();
             encode_recorded_interned(&entry, &mut bytes, &mut table);
-            assert_eq!(lead_of(&bytes), Some(entry.decision.lead.as_str()));
+            assert_eq!(lead_of(&bytes), Some(&*entry.decision.lead));
             let read = decode_recorded_interned(&bytes, &table).unwrap();
             assert_eq!(decision_json(&read.decision), *line, "entry {number}");
             assert_eq!(read.policy_hash, entry.policy_hash);
@@ -752,7 +770,7 @@ mod tests {
             fingerprint: None,
             decided_at: jiff::Timestamp::UNIX_EPOCH,
             lead_at: None,
-            policy_hash: "h".to_string(),
+            policy_hash: "h".into(),
             trace: None,
         }
     }
@@ -778,7 +796,7 @@ mod tests {
             for (n, name) in names.iter().enumerate() {
                 let entry = bare_entry(Decision {
                     rule: Some(RuleRef {
-                        label: name.clone(),
+                        label: name.as_str().into(),
                         line: n,
                     }),
                     ..Decision::new(format!("L-{round}-{n}"))
@@ -841,7 +859,7 @@ mod tests {
             let decision = read_decision(line).unwrap();
             let mut bytes = Vec::new();
             encode(&decision, &mut bytes);
-            assert_eq!(lead_of(&bytes), Some(decision.lead.as_str()));
+            assert_eq!(lead_of(&bytes), Some(&*decision.lead));
             assert_eq!(decode(&bytes).as_ref(), Some(&decision));
             assert_eq!(decision_json(&decode(&bytes).unwrap()), line);
             assert_eq!(decode(&bytes[..bytes.len() - 1]), None);

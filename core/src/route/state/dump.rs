@@ -126,9 +126,9 @@ impl StateRow {
                         .unwrap_or(Value::Null);
                 json!({
                     "kind": self.kind(),
-                    "lead": recorded.decision.lead,
+                    "lead": &*recorded.decision.lead,
                     "decided_at": recorded.decided_at.to_string(),
-                    "policy": recorded.policy_hash,
+                    "policy": &*recorded.policy_hash,
                     "decision": decision,
                     "entry": hex(&entry),
                 })
@@ -181,7 +181,7 @@ impl StateRow {
                     .ok_or("`entry` is not hexadecimal: copy it as it was exported")?;
                 let recorded = compact::decode_recorded(&entry)
                     .ok_or("`entry` is not a recorded decision this Switchboard reads")?;
-                if recorded.decision.lead != lead {
+                if *recorded.decision.lead != *lead {
                     return Err(format!(
                         "`entry` is the decision of `{}`, not of `{lead}`",
                         recorded.decision.lead

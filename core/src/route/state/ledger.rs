@@ -36,6 +36,8 @@ pub(super) struct Ledger {
     /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
     settled_collisions: HashSet<Box<str>>,
     hasher: std::collections::hash_map::RandomState,
+    /// The id hashed last and its hash: a lead is looked up, then recorded, by the same id.
+    last_hashed: std::cell::RefCell<(String, Option<u64>)>,
     /// The names the entries hold (rules, pools, reps, reasons, policy hashes), each kept once.
     names: compact::NameTable,
     spill: Option<Box<dyn Spill>>,
@@ -153,7 +155,17 @@ impl Ledger {
     }
 
     fn hash(&self, id: &str) -> u64 {
-        std::hash::BuildHasher::hash_one(&self.hasher, id)
+        let mut last = self.last_hashed.borrow_mut();
+        match last.1 {
+            Some(hash) if last.0 == id => hash,
+            _ => {
+                let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+                last.0.clear();
+                last.0.push_str(id);
+                last.1 = Some(hash);
+                hash
+            }
+        }
     }
 
     /// Whether a settled `id` can keep a current decision apart from its recorded one: with a
@@ -409,7 +421,7 @@ impl Ledger {
     }
 
     pub(super) fn insert(&mut self, entry: &Recorded) -> Result<(), StateError> {
-        let id = entry.decision.lead.as_str();
+        let id = &*entry.decision.lead;
         let hash = self.hash(id);
         let replaced = match self.lookup(hash)? {
             None => None,

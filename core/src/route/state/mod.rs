@@ -17,7 +17,7 @@ use ledger::Ledger;
 pub use ledger::Spill;
 use prospects::Prospects;
 
-use crate::route::decision::{Decision, RecordedTrace};
+use crate::route::decision::{Decision, Name, RecordedTrace};
 use crate::route::life::Life;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +34,7 @@ pub struct Recorded {
     /// recorded before it was kept.
     pub lead_at: Option<Timestamp>,
     /// The hash of the policy text that decided.
-    pub policy_hash: String,
+    pub policy_hash: Name,
     /// How it was decided (the rule path, every candidate and why), for `explain` later; kept
     /// by stores that [keep traces](StateStore::keeps_traces).
     pub trace: Option<RecordedTrace>,
@@ -817,7 +817,7 @@ impl StateStore for MemoryState {
         // second copy of the ledger.
         let lives = &self.lives;
         self.ledger.for_each(true, &mut |entry| {
-            let life = lives.get(&entry.decision.lead).cloned();
+            let life = lives.get(&*entry.decision.lead).cloned();
             visit(entry, life);
         })
     }
@@ -828,7 +828,7 @@ impl StateStore for MemoryState {
     ) -> Result<(), StateError> {
         let lives = &self.lives;
         self.ledger.for_each(false, &mut |entry| {
-            let life = lives.get(&entry.decision.lead).cloned();
+            let life = lives.get(&*entry.decision.lead).cloned();
             visit(entry, life);
         })
     }
@@ -937,10 +937,11 @@ impl StateStore for MemoryState {
     }
 }
 
-/// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
-/// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives.
+/// Cached load counts per rep and `since`, looked up without allocating. A `rep FIELD` action
+/// looks up (and caches) a name a lead gives: the hash is seeded per process, so leads cannot
+/// be written to collide on purpose.
 #[derive(Debug, Default)]
-pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
+pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>, foldhash::fast::RandomState>);
 
 impl Loads {
     pub fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
@@ -985,7 +986,7 @@ mod tests {
             fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
             decided_at: Timestamp::UNIX_EPOCH,
             lead_at: None,
-            policy_hash: "0123456789abcdef".to_string(),
+            policy_hash: "0123456789abcdef".into(),
             trace: None,
         }
     }
@@ -1034,7 +1035,7 @@ mod tests {
         state
             .each_unsettled_lead(&mut |recorded, _| unsettled.push(recorded.decision.lead))
             .unwrap();
-        assert_eq!(unsettled, vec!["L-2".to_string()]);
+        assert_eq!(unsettled, vec![Name::from("L-2")]);
         let mut all = 0;
         state.each_lead(&mut |_, _| all += 1).unwrap();
         assert_eq!(all, 2);
@@ -1250,9 +1251,7 @@ mod tests {
         state.record(&entry(decision.clone())).unwrap();
         let mut life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
         let mut current = Decision::new("L-1");
-        current.action = crate::route::Action::Queue {
-            queue: "q".to_string(),
-        };
+        current.action = crate::route::Action::Queue { queue: "q".into() };
         life.current = crate::route::wire::decision_json(&current);
         state.keep_life(life.clone()).unwrap();
         assert_eq!(state.current_decision("L-1"), Ok(Some(current.clone())));
