@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use switchboard::model::Policy;
 use switchboard::route::reader::{
-    LeadError, Limits, LineRead, ParsedLead, parse_lead, read_line_into, too_long_error,
+    LeadError, Limits, LineRead, ParsedLead, parse_lead, parse_lead_reusing, read_line_into,
+    too_long_error,
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
@@ -175,8 +176,11 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         .input
         .is_csv(args.leads.as_deref().filter(|path| *path != Path::new("-")));
     let batch_lines = batch_lines(&location);
+    // Batches go back to the reader once printed: their leads' memory holds the next ones.
+    let (give_back, spent) = std::sync::mpsc::channel();
     let opening = Opening {
         batch_lines,
+        spent,
         source,
         csv,
         from: from.clone(),
@@ -214,6 +218,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         // killed run leaves no line on stdout that the state does not also hold.
         commit_then_print(state.as_mut(), &mut output, &mut decided, "decisions")?;
         printed = counts.lines;
+        // A reader that has stopped wants nothing back.
+        let _ = give_back.send(batch.leads);
         if let Some(bar) = &progress {
             match size {
                 Some(_) => bar.set_position(bytes_read),
@@ -249,6 +255,8 @@ enum Source {
 struct Opening {
     /// The most lines in one batch.
     batch_lines: usize,
+    /// The batches given back once decided and printed.
+    spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
     source: Source,
     csv: bool,
     /// The input as messages name it.
@@ -280,6 +288,9 @@ struct BatchReader {
     batch_lines: usize,
     /// The line being read, reused from line to line.
     line: Vec<u8>,
+    /// The batches given back, and the leads taken out of them: their memory holds new ones.
+    spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
+    free: Vec<ParsedLead>,
 }
 
 impl BatchReader {
@@ -314,6 +325,8 @@ impl BatchReader {
             policy: opening.policy,
             limits: opening.limits,
             line: Vec::with_capacity(1024),
+            spent: opening.spent,
+            free: Vec::new(),
         })
     }
 
@@ -324,10 +337,14 @@ impl BatchReader {
         if let Some(failure) = self.failed.take() {
             return Err(failure);
         }
-        let mut batch = ReadBatch {
-            leads: Vec::with_capacity(self.batch_lines),
-            bytes: 0,
+        let leads = match self.spent.try_recv() {
+            Ok(mut leads) => {
+                self.free.extend(leads.drain(..).filter_map(Result::ok));
+                leads
+            }
+            Err(_) => Vec::with_capacity(self.batch_lines),
         };
+        let mut batch = ReadBatch { leads, bytes: 0 };
         // Wait for input before the batch starts, so that a slow producer neither delays
         // other routers (the state's write lock) nor holds its own decisions back.
         while batch.leads.len() < self.batch_lines
@@ -349,8 +366,13 @@ impl BatchReader {
                 Some(LineRead::Text) => {
                     batch.bytes += self.line.len() as u64 + 1;
                     // The fingerprint too: with two threads, off the deciding one.
-                    parse_lead(&self.policy, &self.line, &self.limits)
-                        .map(|lead| lead.with_fingerprint(&self.policy))
+                    match self.free.pop() {
+                        Some(earlier) => {
+                            parse_lead_reusing(&self.policy, &self.line, &self.limits, earlier)
+                        }
+                        None => parse_lead(&self.policy, &self.line, &self.limits),
+                    }
+                    .map(|lead| lead.with_fingerprint(&self.policy))
                 }
                 Some(LineRead::TooLong(length)) => {
                     batch.bytes += length as u64 + 1;

@@ -62,6 +62,22 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// This decision emptied for `lead`, as [`Decision::new`] makes it, keeping the memory of
+    /// its lists (a router reuses the decisions of leads written out); the texts of its
+    /// reasons are handed to `spare_text`.
+    pub fn reuse_for(&mut self, lead: Name, mut spare_text: impl FnMut(String)) {
+        self.lead = lead;
+        self.rule = None;
+        self.action = Action::Unassigned;
+        self.due = None;
+        self.escalation.clear();
+        for reason in self.reasons.drain(..) {
+            spare_text(reason.reason);
+        }
+        self.tags.clear();
+        self.scores.clear();
+    }
+
     /// A decision for `lead` that assigns nothing yet.
     pub fn new(lead: impl Into<Name>) -> Decision {
         Decision {

@@ -91,12 +91,61 @@ pub struct Router<'a> {
     rotation_text: std::cell::RefCell<String>,
     /// The members of the pool being picked from, as candidates: kept from pick to pick.
     candidates: std::cell::Cell<Vec<Candidate<'a>>>,
+    /// A weighted pool's standings, kept from pick to pick.
+    standings: std::cell::Cell<Vec<i64>>,
+    /// Decisions of leads written out, and texts of their reasons, for the next leads'.
+    spare: std::cell::RefCell<Spare>,
     /// The working intervals and offset of the day last asked for, per calendar.
     days: clock::DayCache,
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
 type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
+
+/// What the outcomes of a batch written out leave for the next batch's decisions: the
+/// decisions themselves and their reasons' texts, whose memory is reused, up to a bound.
+#[derive(Debug, Default)]
+struct Spare {
+    decisions: Vec<Decision>,
+    texts: Vec<String>,
+}
+
+impl Spare {
+    /// The most of each kept.
+    const MOST: usize = 4096;
+
+    fn keep(&mut self, outcome: Outcome) {
+        if let Outcome::Decided { decision, .. } = outcome
+            && self.decisions.len() < Spare::MOST
+        {
+            self.decisions.push(decision);
+        }
+    }
+
+    /// A decision for `lead`, in the memory of a spare one when there is one.
+    fn decision(&mut self, lead: Name) -> Decision {
+        match self.decisions.pop() {
+            Some(mut decision) => {
+                let texts = &mut self.texts;
+                decision.reuse_for(lead, |text| {
+                    if texts.len() < Spare::MOST {
+                        texts.push(text);
+                    }
+                });
+                decision
+            }
+            None => Decision::new(lead),
+        }
+    }
+
+    /// An empty text with room for `capacity` bytes, in a spare one when there is one.
+    fn text(&mut self, capacity: usize) -> String {
+        let mut text = self.texts.pop().unwrap_or_default();
+        text.clear();
+        text.reserve(capacity);
+        text
+    }
+}
 
 /// A rep's eligibility for one lead.
 #[derive(Debug, Clone)]
@@ -228,6 +277,8 @@ impl<'a> Router<'a> {
             excluded: std::cell::RefCell::new(Vec::new()),
             rotation_text: std::cell::RefCell::new(String::new()),
             candidates: std::cell::Cell::new(Vec::new()),
+            standings: std::cell::Cell::new(Vec::new()),
+            spare: std::cell::RefCell::new(Spare::default()),
             days: clock::DayCache::default(),
         }
     }
@@ -347,7 +398,13 @@ impl<'a> Router<'a> {
         parsed: &[Result<ParsedLead, LeadError>],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        outcomes.clear();
+        {
+            // The outcomes of the batch before, written out: their memory serves this one.
+            let mut spare = self.spare.borrow_mut();
+            for outcome in outcomes.drain(..) {
+                spare.keep(outcome);
+            }
+        }
         if state.reads_ahead() {
             let ids: Vec<&str> = parsed
                 .iter()
@@ -532,22 +589,19 @@ impl<'a> Router<'a> {
                     actions,
                 }),
             };
-        let mut decision = Decision::new(parsed.id.clone());
+        let mut decision = self.spare.borrow_mut().decision(parsed.id.clone());
         let (rule, rule_index) = match outcome {
             crate::graph::Outcome::Rule(index) => (self.policy.rules.get(index), index),
             crate::graph::Outcome::NoMatch => (None, 0),
         };
         let read = rule.map_or(&self.policy.all_rule_scores, |rule| &rule.path_scores);
-        decision.scores = read
-            .iter()
-            .filter_map(|&score| {
-                let def = self.policy.scores.get(score)?;
-                Some((
-                    self.names.shared(&def.name),
-                    self.policy.score_value(score, lead, &context),
-                ))
-            })
-            .collect();
+        decision.scores.extend(read.iter().filter_map(|&score| {
+            let def = self.policy.scores.get(score)?;
+            Some((
+                self.names.shared(&def.name),
+                self.policy.score_value(score, lead, &context),
+            ))
+        }));
         let Some(rule) = rule else {
             decision.reasons.push(Reason {
                 action: None,
@@ -559,11 +613,11 @@ impl<'a> Router<'a> {
             label: self.names.shared(&rule.label),
             line: rule.line,
         });
-        decision.tags = rule
-            .tags
-            .iter()
-            .filter_map(|&tag| Some(self.names.shared(self.policy.tags.get(tag)?)))
-            .collect();
+        decision.tags.extend(
+            rule.tags
+                .iter()
+                .filter_map(|&tag| Some(self.names.shared(self.policy.tags.get(tag)?))),
+        );
         // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
         // the rule's actions that has one, else wall-clock time.
         let rule_calendar = rule
@@ -655,17 +709,16 @@ impl<'a> Router<'a> {
         if let Some(within) = syntax.within {
             decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
         }
-        decision.escalation = syntax
-            .escalations
-            .iter()
-            .filter_map(|escalation| {
+        decision.escalation.clear();
+        decision
+            .escalation
+            .extend(syntax.escalations.iter().filter_map(|escalation| {
                 let after = escalation.after.or(syntax.within)?;
                 Some(Escalation {
                     at: local(after.kind),
                     to: self.names.shared(&escalation.target.name),
                 })
-            })
-            .collect();
+            }));
     }
 
     fn pool(&self, name: &str) -> Option<&'a PoolDef> {
@@ -1029,7 +1082,9 @@ impl<'a> Router<'a> {
                 // Smooth weighted round robin: every eligible member gains its weight, the
                 // richest is chosen and pays back the total, so 2:1:1 gives a, b, c, a, ...
                 let mut text = self.rotation_text.borrow_mut();
-                let mut current: Vec<i64> = Vec::with_capacity(candidates.len());
+                // The vector of the last weighted pick, given back below.
+                let mut current = self.standings.take();
+                current.clear();
                 if state.rotation_into(&pool.name, &mut text)? {
                     current.extend(text.split(',').filter_map(|n| n.parse::<i64>().ok()));
                 }
@@ -1040,17 +1095,13 @@ impl<'a> Router<'a> {
                 let weight = |index: usize| {
                     i64::try_from(weights.get(index).copied().unwrap_or(0)).unwrap_or(i64::MAX / 4)
                 };
-                let eligible: Vec<usize> = (0..candidates.len())
-                    .filter(|&i| candidates[i].eligible && weight(i) > 0)
-                    .collect();
-                let total: i64 = eligible.iter().map(|&i| weight(i)).sum();
-                for &index in &eligible {
+                let eligible =
+                    || (0..candidates.len()).filter(|&i| candidates[i].eligible && weight(i) > 0);
+                let total: i64 = eligible().map(weight).sum();
+                for index in eligible() {
                     current[index] = current[index].saturating_add(weight(index));
                 }
-                let chosen = eligible
-                    .iter()
-                    .copied()
-                    .max_by_key(|&i| (current[i], std::cmp::Reverse(i)));
+                let chosen = eligible().max_by_key(|&i| (current[i], std::cmp::Reverse(i)));
                 if let Some(index) = chosen {
                     current[index] = current[index].saturating_sub(total);
                     text.clear();
@@ -1060,6 +1111,7 @@ impl<'a> Router<'a> {
                     }
                     state.set_rotation(&pool.name, &text)?;
                 }
+                self.standings.set(current);
                 chosen
             }
         };
@@ -1105,7 +1157,7 @@ impl<'a> Router<'a> {
             None => {
                 // One string, written in place: "anna at cap 25/25, boris away".
                 let names: usize = candidates.iter().map(|c| c.rep.len() + 24).sum();
-                let mut reason = String::with_capacity(40 + pool.name.len() + names);
+                let mut reason = self.spare.borrow_mut().text(40 + pool.name.len() + names);
                 reason.push_str("nobody in pool `");
                 reason.push_str(&pool.name);
                 reason.push_str("` is eligible: ");

@@ -132,6 +132,9 @@ pub struct ParsedLead {
     /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
     /// computes it when it needs it.
     pub fingerprint: Option<u64>,
+    /// Strings a lead parsed earlier into this one's place left, for this one's string values
+    /// ([`parse_lead_reusing`]).
+    spare: Vec<String>,
 }
 
 impl ParsedLead {
@@ -141,6 +144,7 @@ impl ParsedLead {
             id: id.into(),
             lead,
             fingerprint: None,
+            spare: Vec::new(),
         }
     }
 
@@ -154,6 +158,28 @@ impl ParsedLead {
 /// Parses and validates one line against the policy's schema. Fields the schema does not name
 /// are ignored (CRMs send many).
 pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<ParsedLead, LeadError> {
+    parse_into(policy, bytes, limits, Fields::new(policy))
+}
+
+/// [`parse_lead`], holding the new lead's values in the memory of `earlier`, a lead parsed
+/// before and no longer needed (a reader that parses batch after batch allocates nothing per
+/// lead but its id). The answer is the same as [`parse_lead`]'s.
+pub fn parse_lead_reusing(
+    policy: &Policy,
+    bytes: &[u8],
+    limits: &Limits,
+    earlier: ParsedLead,
+) -> Result<ParsedLead, LeadError> {
+    let fields = Fields::reusing(policy, earlier.lead.values, earlier.spare);
+    parse_into(policy, bytes, limits, fields)
+}
+
+fn parse_into(
+    policy: &Policy,
+    bytes: &[u8],
+    limits: &Limits,
+    mut fields: Fields,
+) -> Result<ParsedLead, LeadError> {
     let error = |code, message: String| LeadError {
         code,
         message,
@@ -184,15 +210,18 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
         ));
     }
     // The common shape is scanned directly; anything else, errors included, goes to serde.
-    let parsed = match scan::scan(policy, text) {
-        Some(fields) => Top::Object(fields),
-        None => parse_with_serde(policy, text)
-            .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?,
+    let parsed = if scan::scan(policy, text, &mut fields).is_some() {
+        Top::Object(fields)
+    } else {
+        fields.forget(policy);
+        parse_with_serde(policy, text, fields)
+            .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?
     };
     let Fields {
         values,
         problems: type_problems,
         id,
+        spare,
     } = match parsed {
         Top::Object(fields) => fields,
         Top::Other(kind) => {
@@ -248,14 +277,20 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
             lead: Some(id.to_string()),
         });
     }
-    Ok(ParsedLead::new(id, Lead { values }))
+    Ok(ParsedLead {
+        id,
+        lead: Lead { values },
+        fingerprint: None,
+        spare,
+    })
 }
 
 /// Streams the object through serde: only the schema's fields are kept; the rest (CRMs send
 /// many) are skipped without being built.
-fn parse_with_serde(policy: &Policy, text: &str) -> Result<Top, serde_json::Error> {
+fn parse_with_serde(policy: &Policy, text: &str, fields: Fields) -> Result<Top, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let parsed = serde::de::DeserializeSeed::deserialize(LeadSeed { policy }, &mut deserializer)?;
+    let seed = LeadSeed { policy, fields };
+    let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)?;
     deserializer.end()?;
     Ok(parsed)
 }
@@ -323,16 +358,46 @@ struct Fields {
     problems: Vec<Option<String>>,
     /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
     id: Option<Name>,
+    /// Strings to hold string values in, left by an earlier lead.
+    spare: Vec<String>,
 }
 
 impl Fields {
     /// No field read yet.
     fn new(policy: &Policy) -> Fields {
-        Fields {
-            values: (0..policy.fields.len()).map(|_| None).collect(),
+        Fields::reusing(policy, Vec::new(), Vec::new())
+    }
+
+    /// No field read yet, in the memory of an earlier lead's values (its strings kept spare).
+    fn reusing(policy: &Policy, values: Vec<Option<LeadValue>>, spare: Vec<String>) -> Fields {
+        let mut fields = Fields {
+            values,
             problems: Vec::new(),
             id: None,
+            spare,
+        };
+        fields.forget(policy);
+        fields
+    }
+
+    /// Forgets every field read (a line the scanner gave up on is read again by serde).
+    fn forget(&mut self, policy: &Policy) {
+        for slot in &mut self.values {
+            if let Some(LeadValue::Str(text)) = slot.take() {
+                self.spare.push(text);
+            }
         }
+        self.values.resize(policy.fields.len(), None);
+        self.problems.clear();
+        self.id = None;
+    }
+
+    /// `text` as a string value, in a spare string when there is one.
+    fn string(&mut self, text: &str) -> LeadValue {
+        let mut string = self.spare.pop().unwrap_or_default();
+        string.clear();
+        string.push_str(text);
+        LeadValue::Str(string)
     }
 
     /// Takes `value` as schema field `index`'s, in place of an earlier one.
@@ -346,9 +411,10 @@ impl Fields {
                 number => number.number_text().map(Name::from),
             };
         }
-        let (converted, problem) = match value {
-            Json::Null => (None, None),
-            value => match convert(&field.ty, value) {
+        let (converted, problem) = match (value, &field.ty) {
+            (Json::Null, _) => (None, None),
+            (Json::Str(text), FieldType::String) => (Some(self.string(text)), None),
+            (value, _) => match convert(&field.ty, value) {
                 Ok(converted) => (Some(converted), None),
                 Err(expected) => (
                     None,
@@ -361,7 +427,10 @@ impl Fields {
             },
         };
         if let Some(slot) = self.values.get_mut(index) {
-            *slot = converted;
+            // A repeated key's earlier string is kept spare.
+            if let Some(LeadValue::Str(text)) = std::mem::replace(slot, converted) {
+                self.spare.push(text);
+            }
         }
         if problem.is_some() && self.problems.is_empty() {
             self.problems = vec![None; policy.fields.len()];
@@ -386,6 +455,8 @@ fn field_after(policy: &Policy, key: &str, from: usize) -> Option<usize> {
 
 struct LeadSeed<'a> {
     policy: &'a Policy,
+    /// Where the fields go (empty, perhaps in an earlier lead's memory).
+    fields: Fields,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for LeadSeed<'_> {
@@ -404,7 +475,7 @@ impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let mut out = Fields::new(self.policy);
+        let mut out = self.fields;
         while let Some(found) = map.next_key_seed(KeySeed {
             policy: self.policy,
         })? {
