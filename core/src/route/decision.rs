@@ -6,9 +6,9 @@
 use super::reader::LeadError;
 use crate::model::time::LocalTime;
 
-/// A name a decision holds (the lead's id, a rule's label, a pool, a rep, a queue, a tag): shared,
-/// not copied, between the policy's tables, the decisions and the ledger, so that a decision is
-/// made without allocating for its names.
+/// A name a decision holds (the lead's id, a rule's label, a pool, a rep, a queue, a tag):
+/// shared, not copied, between the router's table of names, the decisions it makes and the
+/// leads they came from (the id), so that a decision is made without allocating for its names.
 pub type Name = std::sync::Arc<str>;
 
 /// The result of routing one input line.

@@ -89,9 +89,11 @@ pub struct Router<'a> {
     excluded: std::cell::RefCell<Vec<String>>,
     /// A pool's rotation state as text, read and written again for every pick.
     rotation_text: std::cell::RefCell<String>,
-    /// The members of the pool being picked from, as candidates: kept from pick to pick.
+    /// The members of the pool being picked from, as candidates: the vector's memory serves
+    /// pick after pick (it is empty between them).
     candidates: std::cell::Cell<Vec<Candidate<'a>>>,
-    /// A weighted pool's standings, kept from pick to pick.
+    /// A weighted pool's standings as read from the state: the vector's memory serves pick
+    /// after pick (the standings are read again each time).
     standings: std::cell::Cell<Vec<i64>>,
     /// Decisions of leads written out, and texts of their reasons, for the next leads'.
     spare: std::cell::RefCell<Spare>,
@@ -103,7 +105,8 @@ pub struct Router<'a> {
 type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
 
 /// What the outcomes of a batch written out leave for the next batch's decisions: the
-/// decisions themselves and their reasons' texts, whose memory is reused, up to a bound.
+/// decisions themselves and their reasons' texts, whose memory is reused, up to a bound in
+/// count and (texts, which may quote a lead) in size.
 #[derive(Debug, Default)]
 struct Spare {
     decisions: Vec<Decision>,
@@ -113,6 +116,8 @@ struct Spare {
 impl Spare {
     /// The most of each kept.
     const MOST: usize = 4096;
+    /// The most bytes a text kept may hold: a longer one is freed.
+    const LONGEST_TEXT: usize = 1024;
 
     fn keep(&mut self, outcome: Outcome) {
         if let Outcome::Decided { decision, .. } = outcome
@@ -128,7 +133,7 @@ impl Spare {
             Some(mut decision) => {
                 let texts = &mut self.texts;
                 decision.reuse_for(lead, |text| {
-                    if texts.len() < Spare::MOST {
+                    if texts.len() < Spare::MOST && text.capacity() <= Spare::LONGEST_TEXT {
                         texts.push(text);
                     }
                 });
@@ -338,6 +343,15 @@ impl<'a> Router<'a> {
         self.config.now = now;
     }
 
+    /// Empties `outcomes`, the batch before's, written out: their memory serves the next
+    /// decisions.
+    fn take_back(&self, outcomes: &mut Vec<Outcome>) {
+        let mut spare = self.spare.borrow_mut();
+        for outcome in outcomes.drain(..) {
+            spare.keep(outcome);
+        }
+    }
+
     pub fn policy_hash(&self) -> &str {
         &self.policy_hash
     }
@@ -365,7 +379,7 @@ impl<'a> Router<'a> {
         lines: &[L],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        outcomes.clear();
+        self.take_back(outcomes);
         if !state.reads_ahead() {
             for (index, line) in lines.iter().enumerate() {
                 let outcome = match line.bytes() {
@@ -398,13 +412,7 @@ impl<'a> Router<'a> {
         parsed: &[Result<ParsedLead, LeadError>],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        {
-            // The outcomes of the batch before, written out: their memory serves this one.
-            let mut spare = self.spare.borrow_mut();
-            for outcome in outcomes.drain(..) {
-                spare.keep(outcome);
-            }
-        }
+        self.take_back(outcomes);
         if state.reads_ahead() {
             let ids: Vec<&str> = parsed
                 .iter()

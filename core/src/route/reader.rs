@@ -163,7 +163,8 @@ pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<Pars
 
 /// [`parse_lead`], holding the new lead's values in the memory of `earlier`, a lead parsed
 /// before and no longer needed (a reader that parses batch after batch allocates nothing per
-/// lead but its id). The answer is the same as [`parse_lead`]'s.
+/// lead of the common shape but its id; strings with escapes and errors still allocate). The
+/// answer is the same as [`parse_lead`]'s.
 pub fn parse_lead_reusing(
     policy: &Policy,
     bytes: &[u8],
@@ -358,7 +359,8 @@ struct Fields {
     problems: Vec<Option<String>>,
     /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
     id: Option<Name>,
-    /// Strings to hold string values in, left by an earlier lead.
+    /// Strings to hold string values in, left by an earlier lead (none longer than
+    /// [`Fields::LONGEST_SPARE`]).
     spare: Vec<String>,
 }
 
@@ -380,13 +382,26 @@ impl Fields {
         fields
     }
 
+    /// The most bytes a spare string may hold: a longer one (a lead's long note) is freed, so
+    /// that leads kept for their memory do not keep the largest values ever read.
+    const LONGEST_SPARE: usize = 256;
+
+    /// Keeps `text` spare, unless it is long.
+    fn keep_spare(&mut self, text: String) {
+        if text.capacity() <= Fields::LONGEST_SPARE {
+            self.spare.push(text);
+        }
+    }
+
     /// Forgets every field read (a line the scanner gave up on is read again by serde).
     fn forget(&mut self, policy: &Policy) {
-        for slot in &mut self.values {
+        let mut values = std::mem::take(&mut self.values);
+        for slot in &mut values {
             if let Some(LeadValue::Str(text)) = slot.take() {
-                self.spare.push(text);
+                self.keep_spare(text);
             }
         }
+        self.values = values;
         self.values.resize(policy.fields.len(), None);
         self.problems.clear();
         self.id = None;
@@ -429,7 +444,7 @@ impl Fields {
         if let Some(slot) = self.values.get_mut(index) {
             // A repeated key's earlier string is kept spare.
             if let Some(LeadValue::Str(text)) = std::mem::replace(slot, converted) {
-                self.spare.push(text);
+                self.keep_spare(text);
             }
         }
         if problem.is_some() && self.problems.is_empty() {

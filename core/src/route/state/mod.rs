@@ -937,11 +937,10 @@ impl StateStore for MemoryState {
     }
 }
 
-/// Cached load counts per rep and `since`, looked up without allocating. A `rep FIELD` action
-/// looks up (and caches) a name a lead gives: the hash is seeded per process, so leads cannot
-/// be written to collide on purpose.
+/// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
+/// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives.
 #[derive(Debug, Default)]
-pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>, foldhash::fast::RandomState>);
+pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
 
 impl Loads {
     pub fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
