@@ -502,32 +502,30 @@ impl<'a> Router<'a> {
             display: self.config.explain,
             record: keeps || trace,
         };
-        let decided = self.decide(state, parsed, tracing)?;
+        // Made in the memory of a decision written out, in place.
+        let mut decision = self.spare.borrow_mut().decision(parsed.id.clone());
+        let traces = self.decide(state, parsed, tracing, &mut decision)?;
         let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
         // The sweep finds leads by their next escalation time, never by reading every lead.
-        if let Some(first) = life::first_step_at(&decided.decision) {
+        if let Some(first) = life::first_step_at(&decision) {
             state.schedule(&parsed.id, None, Some(first))?;
         }
         let entry = Recorded {
-            decision: decided.decision,
+            decision,
             fingerprint: Some(fingerprint),
             decided_at: self.config.now,
             lead_at: Some(lead_at),
             policy_hash: self.policy_hash.clone(),
-            trace: if keeps {
-                decided.recorded.clone()
-            } else {
-                None
-            },
+            trace: if keeps { traces.recorded.clone() } else { None },
         };
         state.record(&entry)?;
         Ok((
             Outcome::Decided {
                 decision: entry.decision,
                 duplicate: false,
-                trace: decided.display,
+                trace: traces.display,
             },
-            decided.recorded.filter(|_| trace),
+            traces.recorded.filter(|_| trace),
         ))
     }
 
@@ -554,8 +552,9 @@ impl<'a> Router<'a> {
             display: traced,
             record: false,
         };
-        self.decide(state, parsed, tracing)
-            .map(|decided| (decided.decision, decided.display))
+        let mut decision = Decision::new(parsed.id.clone());
+        let traces = self.decide(state, parsed, tracing, &mut decision)?;
+        Ok((decision, traces.display))
     }
 
     fn context(&self) -> EvalContext {
@@ -564,12 +563,15 @@ impl<'a> Router<'a> {
         }
     }
 
+    /// Decides for `parsed` into `decision`, a new one for the lead ([`Decision::new`] or
+    /// [`Decision::reuse_for`]); answers the traces `tracing` asks for.
     fn decide(
         &self,
         state: &mut dyn StateStore,
         parsed: &ParsedLead,
         tracing: Tracing,
-    ) -> Result<Decided, StateError> {
+        decision: &mut Decision,
+    ) -> Result<Traces, StateError> {
         let traced = tracing.display || tracing.record;
         let context = self.context();
         let lead = &parsed.lead;
@@ -585,19 +587,16 @@ impl<'a> Router<'a> {
         if let (true, Compiled::Graph { graph, .. }) = (tracing.record, self.compiled) {
             graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
         }
-        let finish =
-            |decision: Decision, path: Vec<TraceStep>, actions: Vec<ActionTrace>| Decided {
-                decision,
-                display: tracing.display.then(|| Trace {
-                    path,
-                    actions: actions.clone(),
-                }),
-                recorded: tracing.record.then_some(RecordedTrace {
-                    path: recorded_path,
-                    actions,
-                }),
-            };
-        let mut decision = self.spare.borrow_mut().decision(parsed.id.clone());
+        let finish = |path: Vec<TraceStep>, actions: Vec<ActionTrace>| Traces {
+            display: tracing.display.then(|| Trace {
+                path,
+                actions: actions.clone(),
+            }),
+            recorded: tracing.record.then_some(RecordedTrace {
+                path: recorded_path,
+                actions,
+            }),
+        };
         let (rule, rule_index) = match outcome {
             crate::graph::Outcome::Rule(index) => (self.policy.rules.get(index), index),
             crate::graph::Outcome::NoMatch => (None, 0),
@@ -615,7 +614,7 @@ impl<'a> Router<'a> {
                 action: None,
                 reason: "no rule matches this lead".to_string(),
             });
-            return Ok(finish(decision, path, Vec::new()));
+            return Ok(finish(path, Vec::new()));
         };
         decision.rule = Some(RuleRef {
             label: self.names.shared(&rule.label),
@@ -689,12 +688,12 @@ impl<'a> Router<'a> {
             start = fallback.opens;
         }
         self.times(
-            &mut decision,
+            decision,
             rule,
             start,
             calendar.and_then(|c| self.policy.calendars.get(c)),
         );
-        Ok(finish(decision, path, action_traces))
+        Ok(finish(path, action_traces))
     }
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.
@@ -1291,9 +1290,8 @@ struct Tracing {
     record: bool,
 }
 
-/// A decision and the traces asked for.
-struct Decided {
-    decision: Decision,
+/// The traces of a decision asked for.
+struct Traces {
     display: Option<Trace>,
     recorded: Option<RecordedTrace>,
 }
