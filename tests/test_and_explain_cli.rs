@@ -16,7 +16,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// A copy of `examples/` to change.
+/// A copy of `examples/` to change, or to run in: a directory with no default state of its own
+/// (`.switchboard/state.db`, which running the README's route command leaves in the repository,
+/// would change what `explain` says).
 fn examples_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-tests-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -231,7 +233,8 @@ fn explain_names_the_away_rep_and_why() {
         "--lead",
         lead,
     ];
-    let output = switchboard(&args, root());
+    let dir = examples_copy("explain-away");
+    let output = switchboard(&args, &dir);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
@@ -243,7 +246,7 @@ fn explain_names_the_away_rep_and_why() {
     // `--format json` is exactly what `route --explain` prints for the same lead.
     let mut json_args = args.to_vec();
     json_args.extend(["--format", "json"]);
-    let explained = text(&switchboard(&json_args, root()).stdout);
+    let explained = text(&switchboard(&json_args, &dir).stdout);
     let mut route = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
             "route",
@@ -256,7 +259,7 @@ fn explain_names_the_away_rep_and_why() {
             ":memory:",
             "--explain",
         ])
-        .current_dir(root())
+        .current_dir(&dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -272,6 +275,7 @@ fn explain_names_the_away_rep_and_why() {
 
 #[test]
 fn explain_says_which_condition_failed_with_the_leads_value() {
+    let dir = examples_copy("explain-first");
     let output = switchboard(
         &[
             "explain",
@@ -281,7 +285,7 @@ fn explain_says_which_condition_failed_with_the_leads_value() {
             "--lead",
             "@examples/leads.ndjson",
         ],
-        root(),
+        &dir,
     );
     assert_eq!(output.status.code(), Some(0));
     let stdout = text(&output.stdout);
@@ -298,7 +302,7 @@ fn explain_says_which_condition_failed_with_the_leads_value() {
             "--lead",
             "{\"id\":\"y\",\"intent\":\"hgh\"}",
         ],
-        root(),
+        &dir,
     );
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("lead.type"));
@@ -377,7 +381,11 @@ fn fmt_leaves_a_file_with_syntax_errors_untouched() {
 fn explain_and_test_show_scores_and_tags() {
     let policy = "tests/fixtures/route/scores_and_tags/policy.route";
     let lead = r#"{"id":"L-2","employees":80,"content_views":7,"icp":false,"email_domain":"gmail.com","created_at":"2026-11-23T10:01:00+01:00"}"#;
-    let output = switchboard(&["explain", policy, "--lead", lead], root());
+    let policy_path = root().join(policy).to_string_lossy().to_string();
+    let output = switchboard(
+        &["explain", &policy_path, "--lead", lead],
+        &examples_copy("explain-scores"),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(

@@ -21,6 +21,11 @@ pub use types::FieldType;
 
 /// Index of a schema field.
 pub type FieldId = usize;
+
+/// A name routing hands on (a lead's id, a rule's label, a pool, a rep, a queue, a tag): shared,
+/// not copied, between a router's table of names, the decisions it makes and the leads they came
+/// from (the id), so that a decision is made without allocating for its names.
+pub type Name = std::sync::Arc<str>;
 /// Index of a calendar.
 pub type CalendarId = usize;
 

@@ -4,12 +4,8 @@
 //! builds or parses decision JSON.
 
 use super::reader::LeadError;
+pub use crate::model::Name;
 use crate::model::time::LocalTime;
-
-/// A name a decision holds (the lead's id, a rule's label, a pool, a rep, a queue, a tag):
-/// shared, not copied, between the router's table of names, the decisions it makes and the
-/// leads they came from (the id), so that a decision is made without allocating for its names.
-pub type Name = std::sync::Arc<str>;
 
 /// The result of routing one input line.
 // `Decided` is the common case by far: boxing it to even the variants' sizes would allocate

@@ -6,8 +6,7 @@ mod scan;
 pub(crate) use scan::first_to_escape;
 
 use crate::model::FieldType;
-use crate::model::{Lead, LeadValue, Policy, Scalar};
-use crate::route::decision::Name;
+use crate::model::{Lead, LeadValue, Name, Policy, Scalar};
 use serde_json::Value;
 use std::io::{self, BufRead};
 
