@@ -26,6 +26,7 @@ pub type FieldId = usize;
 /// not copied, between a router's table of names, the decisions it makes and the leads they came
 /// from (the id), so that a decision is made without allocating for its names.
 pub type Name = std::sync::Arc<str>;
+
 /// Index of a calendar.
 pub type CalendarId = usize;
 
