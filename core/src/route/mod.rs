@@ -716,7 +716,6 @@ impl<'a> Router<'a> {
         if let Some(within) = syntax.within {
             decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
         }
-        decision.escalation.clear();
         decision
             .escalation
             .extend(syntax.escalations.iter().filter_map(|escalation| {

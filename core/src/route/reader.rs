@@ -406,14 +406,6 @@ impl Fields {
         self.id = None;
     }
 
-    /// `text` as a string value, in a spare string when there is one.
-    fn string(&mut self, text: &str) -> LeadValue {
-        let mut string = self.spare.pop().unwrap_or_default();
-        string.clear();
-        string.push_str(text);
-        LeadValue::Str(string)
-    }
-
     /// Takes `value` as schema field `index`'s, in place of an earlier one.
     fn take(&mut self, policy: &Policy, index: usize, value: &Json<'_>) {
         let Some(field) = policy.fields.get(index) else {
@@ -425,10 +417,9 @@ impl Fields {
                 number => number.number_text().map(Name::from),
             };
         }
-        let (converted, problem) = match (value, &field.ty) {
-            (Json::Null, _) => (None, None),
-            (Json::Str(text), FieldType::String) => (Some(self.string(text)), None),
-            (value, _) => match convert(&field.ty, value) {
+        let (converted, problem) = match value {
+            Json::Null => (None, None),
+            value => match convert(&field.ty, value, &mut self.spare) {
                 Ok(converted) => (Some(converted), None),
                 Err(expected) => (
                     None,
@@ -749,7 +740,8 @@ fn same_text(a: &str, b: &str) -> bool {
 }
 
 /// Converts a JSON value to a field's type, or says what was expected.
-fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
+/// A string value is held in one of `spare` when there is one.
+fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<LeadValue, String> {
     match (ty, value) {
         (FieldType::Enum(variants), Json::Str(text)) => {
             let found = if variants.is_indexed() {
@@ -767,7 +759,12 @@ fn convert(ty: &FieldType, value: &Json<'_>) -> Result<LeadValue, String> {
         (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.listed())),
         (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),
-        (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(text.to_string())),
+        (FieldType::String, Json::Str(text)) => {
+            let mut string = spare.pop().unwrap_or_default();
+            string.clear();
+            string.push_str(text);
+            Ok(LeadValue::Str(string))
+        }
         (FieldType::String, _) => Err("a string".to_string()),
         (FieldType::Int, Json::Int(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
         (FieldType::Int, Json::UInt(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
