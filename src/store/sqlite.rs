@@ -62,6 +62,11 @@ pub struct SqliteState {
     assigned_in_batch: HashMap<String, Vec<i64>>,
     /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
     lead_times_in_batch: HashMap<String, Vec<i64>>,
+    /// The first steps routing scheduled in this batch (due time in nanoseconds, and the lead
+    /// id's range in `due_leads`), appended to `pending_due` at commit with one statement.
+    due_in_batch: Vec<(i64, std::ops::Range<usize>)>,
+    /// The lead ids of `due_in_batch`, one after another.
+    due_leads: String,
 }
 
 impl SqliteState {
@@ -130,6 +135,8 @@ impl SqliteState {
             names_at_begin: 0,
             assigned_in_batch: HashMap::new(),
             lead_times_in_batch: HashMap::new(),
+            due_in_batch: Vec::new(),
+            due_leads: String::new(),
         }))
     }
 
@@ -168,6 +175,7 @@ impl SqliteState {
     /// Takes the leads routing scheduled (appended to `pending_due`) into the `due` index, in
     /// bulk and sorted.
     fn take_pending_due(&mut self) -> Result<(), StateError> {
+        self.flush_due_in_batch()?;
         let pending: i64 = self
             .connection
             .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due LIMIT 1)")
@@ -183,6 +191,24 @@ impl SqliteState {
                 )
                 .db()?;
         }
+        Ok(())
+    }
+
+    /// Appends the first steps this batch scheduled to `pending_due`.
+    fn flush_due_in_batch(&mut self) -> Result<(), StateError> {
+        if !self.due_in_batch.is_empty() {
+            let mut statement = self
+                .connection
+                .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
+                .db()?;
+            for (at, lead) in &self.due_in_batch {
+                statement
+                    .execute(params![at, &self.due_leads[lead.clone()]])
+                    .db()?;
+            }
+        }
+        self.due_in_batch.clear();
+        self.due_leads.clear();
         Ok(())
     }
 
@@ -764,6 +790,8 @@ impl StateStore for SqliteState {
         self.windows.clear();
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
+        self.due_in_batch.clear();
+        self.due_leads.clear();
         Ok(())
     }
 
@@ -787,6 +815,7 @@ impl StateStore for SqliteState {
         }
         self.flush_load_counts()?;
         self.flush_window_counts()?;
+        self.flush_due_in_batch()?;
         if let Err(error) = self.connection.execute_batch("COMMIT").db() {
             if self.connection.is_autocommit() {
                 // Rolled back by SQLite: nothing of the batch is in the file.
@@ -1064,13 +1093,16 @@ impl StateStore for SqliteState {
         if from.is_none()
             && let Some(to) = to
         {
-            // Routing: appended in arrival order (one page written per batch), taken into the
-            // time-ordered index in bulk when a sweep reads it.
-            self.connection
-                .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
-                .db()?
-                .execute(params![nanos(to), lead])
-                .db()?;
+            // Routing: kept until the commit, then appended in arrival order (one page written
+            // per batch), taken into the time-ordered index in bulk when a sweep reads it.
+            let start = self.due_leads.len();
+            self.due_leads.push_str(lead);
+            self.due_in_batch
+                .push((nanos(to), start..self.due_leads.len()));
+            if !self.in_batch {
+                // Outside a batch, a change is its own transaction.
+                self.flush_due_in_batch()?;
+            }
             return Ok(());
         }
         // The entry to move may still be in the pending list.
@@ -1276,6 +1308,8 @@ impl SqliteState {
         self.windows.clear();
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
+        self.due_in_batch.clear();
+        self.due_leads.clear();
     }
 
     /// Records `entry` with its names as indexes into `names`, adding the names it is the

@@ -510,13 +510,19 @@ impl<'a> Router<'a> {
         if let Some(first) = life::first_step_at(&decision) {
             state.schedule(&parsed.id, None, Some(first))?;
         }
+        // The recorded trace is copied only when it is both kept and answered.
+        let (kept, answered) = match (keeps, trace) {
+            (true, true) => (traces.recorded.clone(), traces.recorded),
+            (true, false) => (traces.recorded, None),
+            (false, _) => (None, traces.recorded.filter(|_| trace)),
+        };
         let entry = Recorded {
             decision,
             fingerprint: Some(fingerprint),
             decided_at: self.config.now,
             lead_at: Some(lead_at),
             policy_hash: self.policy_hash.clone(),
-            trace: if keeps { traces.recorded.clone() } else { None },
+            trace: kept,
         };
         state.record(&entry)?;
         Ok((
@@ -525,7 +531,7 @@ impl<'a> Router<'a> {
                 duplicate: false,
                 trace: traces.display,
             },
-            traces.recorded.filter(|_| trace),
+            answered,
         ))
     }
 
