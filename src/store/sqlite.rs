@@ -1059,10 +1059,13 @@ impl StateStore for SqliteState {
             .execute(params![rep, lead_at.as_second(), lead])
             .db()?;
         self.windows.assigned(rep, lead_at);
-        self.lead_times_in_batch
-            .entry(rep.to_string())
-            .or_default()
-            .push(lead_at.as_second());
+        match self.lead_times_in_batch.get_mut(rep) {
+            Some(times) => times.push(lead_at.as_second()),
+            None => {
+                self.lead_times_in_batch
+                    .insert(rep.to_string(), vec![lead_at.as_second()]);
+            }
+        }
         let at_s = at.as_second();
         self.connection
             .prepare_cached(

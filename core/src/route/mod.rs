@@ -111,6 +111,8 @@ type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
 struct Spare {
     decisions: Vec<Decision>,
     texts: Vec<String>,
+    /// The last trace a store kept, whose vectors the next recorded trace is made in.
+    trace: Option<RecordedTrace>,
 }
 
 impl Spare {
@@ -140,6 +142,21 @@ impl Spare {
                 decision
             }
             None => Decision::new(lead),
+        }
+    }
+
+    /// The vectors of a spare recorded trace, emptied: its path and its actions.
+    fn trace_vectors(&mut self) -> (Vec<crate::graph::PathStep>, Vec<ActionTrace>) {
+        match self.trace.take() {
+            Some(RecordedTrace {
+                mut path,
+                mut actions,
+            }) => {
+                path.clear();
+                actions.clear();
+                (path, actions)
+            }
+            None => (Vec::new(), Vec::new()),
         }
     }
 
@@ -525,9 +542,15 @@ impl<'a> Router<'a> {
             trace: kept,
         };
         state.record(&entry)?;
+        let Recorded {
+            decision, trace, ..
+        } = entry;
+        if let Some(trace) = trace {
+            self.spare.borrow_mut().trace = Some(trace);
+        }
         Ok((
             Outcome::Decided {
-                decision: entry.decision,
+                decision,
                 duplicate: false,
                 trace: traces.display,
             },
@@ -582,7 +605,12 @@ impl<'a> Router<'a> {
         let context = self.context();
         let lead = &parsed.lead;
         let at = self.policy.clock_of(lead, &context);
-        let mut recorded_path = Vec::new();
+        // A recorded trace is made in the vectors of the last one a store kept.
+        let (mut recorded_path, mut action_traces) = if tracing.record {
+            self.spare.borrow_mut().trace_vectors()
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let (outcome, path) = match (tracing.display, self.compiled) {
             (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
             _ => (
@@ -620,7 +648,7 @@ impl<'a> Router<'a> {
                 action: None,
                 reason: "no rule matches this lead".to_string(),
             });
-            return Ok(finish(path, Vec::new()));
+            return Ok(finish(path, action_traces));
         };
         decision.rule = Some(RuleRef {
             label: self.names.shared(&rule.label),
@@ -641,7 +669,6 @@ impl<'a> Router<'a> {
                 ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
                 _ => None,
             });
-        let mut action_traces = Vec::new();
         let mut calendar = rule_calendar;
         let mut fallbacks = Vec::new();
         // The SLA clock starts at the lead's time, or when the member it falls back to starts.
