@@ -63,7 +63,8 @@ pub struct SqliteState {
     /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
     lead_times_in_batch: HashMap<String, Vec<i64>>,
     /// The first steps routing scheduled in this batch (due time in nanoseconds, and the lead
-    /// id's range in `due_leads`), appended to `pending_due` at commit with one statement.
+    /// id's range in `due_leads`), appended to `pending_due` at commit with one prepared
+    /// statement (one statement-cache round a batch, not one a lead).
     due_in_batch: Vec<(i64, std::ops::Range<usize>)>,
     /// The lead ids of `due_in_batch`, one after another.
     due_leads: String,
@@ -194,21 +195,29 @@ impl SqliteState {
         Ok(())
     }
 
-    /// Appends the first steps this batch scheduled to `pending_due`.
+    /// Appends the first steps this batch scheduled to `pending_due`, with one prepared
+    /// statement. The steps are forgotten whether or not they were written: after a failure
+    /// the batch is rolled back, and a step outside a batch is its own transaction.
     fn flush_due_in_batch(&mut self) -> Result<(), StateError> {
-        if !self.due_in_batch.is_empty() {
-            let mut statement = self
-                .connection
-                .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
-                .db()?;
-            for (at, lead) in &self.due_in_batch {
-                statement
-                    .execute(params![at, &self.due_leads[lead.clone()]])
-                    .db()?;
-            }
-        }
+        let written = self.write_due_in_batch();
         self.due_in_batch.clear();
         self.due_leads.clear();
+        written
+    }
+
+    fn write_due_in_batch(&self) -> Result<(), StateError> {
+        if self.due_in_batch.is_empty() {
+            return Ok(());
+        }
+        let mut statement = self
+            .connection
+            .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
+            .db()?;
+        for (at, lead) in &self.due_in_batch {
+            statement
+                .execute(params![at, &self.due_leads[lead.clone()]])
+                .db()?;
+        }
         Ok(())
     }
 
