@@ -1599,4 +1599,62 @@ mod tests {
         assert_eq!(error.kind, StateErrorKind::Corrupt);
         assert_eq!(error.message, damaged);
     }
+
+    #[test]
+    fn first_steps_are_due_after_their_batch_commits_and_never_after_a_rollback_or_a_failure() {
+        let path = scratch("due-steps");
+        let mut state = SqliteState::open(&path).unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let now = at("2026-11-23T12:00:00Z");
+        let due = |state: &mut SqliteState| -> Vec<String> {
+            state
+                .due(now, 10)
+                .unwrap()
+                .into_iter()
+                .map(|(lead, _)| lead)
+                .collect()
+        };
+        // A committed batch: its steps are due, in time order.
+        state.begin().unwrap();
+        state
+            .schedule("L-2", None, Some(at("2026-11-23T10:30:00Z")))
+            .unwrap();
+        state
+            .schedule("L-1", None, Some(at("2026-11-23T10:15:00Z")))
+            .unwrap();
+        state.commit().unwrap();
+        assert_eq!(due(&mut state), ["L-1", "L-2"]);
+        // A rolled-back batch: its steps are not.
+        state.begin().unwrap();
+        state
+            .schedule("L-3", None, Some(at("2026-11-23T10:00:00Z")))
+            .unwrap();
+        state.rollback().unwrap();
+        assert_eq!(due(&mut state), ["L-1", "L-2"]);
+        // Read inside the batch that scheduled it, a step is due already.
+        state.begin().unwrap();
+        state
+            .schedule("L-4", None, Some(at("2026-11-23T10:05:00Z")))
+            .unwrap();
+        assert_eq!(due(&mut state), ["L-4", "L-1", "L-2"]);
+        state.commit().unwrap();
+        // Outside a batch, a step that cannot be written is an error and is not kept for a
+        // later write.
+        state
+            .connection
+            .execute_batch("ALTER TABLE pending_due RENAME TO pending_due_away")
+            .unwrap();
+        let error = state
+            .schedule("L-5", None, Some(at("2026-11-23T09:00:00Z")))
+            .unwrap_err();
+        assert!(error.message.contains("pending_due"), "{}", error.message);
+        state
+            .connection
+            .execute_batch("ALTER TABLE pending_due_away RENAME TO pending_due")
+            .unwrap();
+        state
+            .schedule("L-6", None, Some(at("2026-11-23T09:30:00Z")))
+            .unwrap();
+        assert_eq!(due(&mut state), ["L-6", "L-4", "L-1", "L-2"]);
+    }
 }
