@@ -121,6 +121,73 @@ fn run(engine: &mut dyn Engine, leads: &[&[u8]], out: &mut Vec<u8>) -> Duration 
     elapsed
 }
 
+/// Where a run's output goes: kept in memory (the tables above), or streamed in 64 KiB writes
+/// to a file or through a pipe to another process (what a harness that reads stdout sees).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Output {
+    Memory,
+    File,
+    Pipe,
+}
+
+impl Output {
+    const ALL: [Output; 3] = [Output::Memory, Output::File, Output::Pipe];
+}
+
+/// Runs an engine over `leads` with its output sent to `output`, writes included; the time
+/// taken. A pipe is read by `cat` into `/dev/null`; a file is written in the temporary
+/// directory and removed.
+fn run_to(
+    engine: &mut dyn Engine,
+    leads: &[&[u8]],
+    output: Output,
+    buffer: &mut Vec<u8>,
+) -> Duration {
+    use std::io::Write;
+    if output == Output::Memory {
+        return run(engine, leads, buffer);
+    }
+    const CHUNK: usize = 64 * 1024;
+    let path =
+        std::env::temp_dir().join(format!("switchboard-peers-{}.ndjson", std::process::id()));
+    let mut reader = None;
+    let mut sink: Box<dyn Write> = match output {
+        Output::File => Box::new(std::fs::File::create(&path).unwrap()),
+        _ => {
+            let mut child = std::process::Command::new("cat")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("`cat` runs, to read the pipe");
+            let stdin = child.stdin.take().unwrap();
+            reader = Some(child);
+            Box::new(stdin)
+        }
+    };
+    engine.reset();
+    buffer.clear();
+    let started = Instant::now();
+    let mut failed = 0usize;
+    for line in leads {
+        failed += usize::from(!engine.line(line, buffer));
+        if buffer.len() >= CHUNK {
+            sink.write_all(buffer).unwrap();
+            buffer.clear();
+        }
+    }
+    sink.write_all(buffer).unwrap();
+    sink.flush().unwrap();
+    drop(sink);
+    if let Some(mut child) = reader {
+        // The run ends when the reader has read everything.
+        assert!(child.wait().unwrap().success());
+    }
+    let elapsed = started.elapsed();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(failed, 0, "an engine failed on {failed} leads");
+    elapsed
+}
+
 /// The `(lead, rule)` of each output line of a rule engine or of the full router.
 fn decisions(output: &[u8]) -> Vec<(String, Option<String>)> {
     lines(output)
@@ -168,7 +235,7 @@ fn reference(policy: &Policy, leads: &[&[u8]]) -> Vec<(String, Option<String>)> 
             let rule = policy
                 .first_match(&parsed.lead, &context)
                 .map(|index| policy.rules[index].label.clone());
-            (parsed.id, rule)
+            (parsed.id.to_string(), rule)
         })
         .collect()
 }
@@ -448,6 +515,59 @@ fn measure_size(text: &str, example: bool, options: &Options) -> Measurements {
             1e9 / measured[index].median()
         );
     }
+    // The same runs with the output in a file and through a pipe: the full router writes a
+    // whole decision (about 180 bytes a lead), the floor and ZEN a small line, so a pipe costs
+    // them differently. The file figure is the one to compare.
+    let mut outputs: Vec<[Measured; 3]> = [0usize, 2, 3]
+        .iter()
+        .map(|&index| {
+            std::array::from_fn(|_| Measured {
+                leads: counts[index],
+                times: Vec::new(),
+            })
+        })
+        .collect();
+    let mut buffer = Vec::with_capacity(1 << 20);
+    for _ in 0..options.runs {
+        for (row, (index, engine)) in [
+            (0usize, &mut floor as &mut dyn Engine),
+            (2, &mut route),
+            (3, &mut zen),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for (column, output) in Output::ALL.into_iter().enumerate() {
+                let elapsed = run_to(engine, &leads[..counts[index]], output, &mut buffer);
+                outputs[row][column].times.push(elapsed);
+            }
+        }
+    }
+    println!(
+        "\nOutput to memory, to a file and through a pipe (median leads/s of {} runs, \
+         interleaved; writes of 64 KiB):",
+        options.runs
+    );
+    println!("| engine | memory | file | pipe | pipe / file |");
+    println!("|---|---:|---:|---:|---:|");
+    for (row, index) in [0usize, 2, 3].into_iter().enumerate() {
+        let [memory, file, pipe] = &outputs[row];
+        println!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.2} |",
+            ENGINES[index],
+            memory.median(),
+            file.median(),
+            pipe.median(),
+            pipe.median() / file.median()
+        );
+    }
+    let ratio = |column: usize| outputs[1][column].median() / outputs[0][column].median();
+    println!(
+        "switchboard-route / floor: memory {:.2}, file {:.2}, pipe {:.2}",
+        ratio(0),
+        ratio(1),
+        ratio(2)
+    );
     (
         policy.rules.len(),
         ENGINES.into_iter().zip(measured).collect(),

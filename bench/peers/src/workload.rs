@@ -70,7 +70,7 @@ fn created_at(random: &mut Random) -> String {
 pub fn example_leads(policy: &Policy, count: usize) -> Result<Vec<u8>, String> {
     let variants = |name: &str| -> Result<Vec<String>, String> {
         match policy.field_id(name).map(|field| &policy.fields[field].ty) {
-            Some(FieldType::Enum(variants)) => Ok(variants.clone()),
+            Some(FieldType::Enum(variants)) => Ok(variants.to_vec()),
             _ => Err(format!("the example policy has no enum field `{name}`")),
         }
     };
