@@ -7,7 +7,10 @@
 //! and on one example lead per rule, and against Switchboard's reference semantics
 //! (`Policy::first_match`); a disagreement stops the run. Then each engine runs `--runs` times
 //! (interleaved), and the median, minimum and maximum leads/s are printed, ending with the
-//! summary table for `docs/benchmarks.md`.
+//! summary table for `docs/benchmarks.md`. The floor, the full router and ZEN then run again
+//! with their output streamed to a file and through a pipe (issue 21: a pipe costs a router
+//! that writes whole decisions more than one that writes a small line; the file figure is the
+//! one to compare).
 //!
 //! Usage: `switchboard-peers [--sizes example,10,100,1000,10000] [--leads 1000000] [--runs 5]
 //! [--budget 10] [--only ENGINE]`. `--budget` is the most seconds one timed run of a peer may take: a peer too
