@@ -13,7 +13,8 @@ use std::path::Path;
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
-    Loads, Outgoing, Recorded, StateError, StateErrorKind, StateStore, WindowCounts, compact,
+    Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind, StateStore, WindowCounts,
+    compact,
 };
 use switchboard_core::route::wire;
 
@@ -62,12 +63,9 @@ pub struct SqliteState {
     assigned_in_batch: HashMap<String, Vec<i64>>,
     /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
     lead_times_in_batch: HashMap<String, Vec<i64>>,
-    /// The first steps routing scheduled in this batch (due time in nanoseconds, and the lead
-    /// id's range in `due_leads`), appended to `pending_due` at commit with one prepared
-    /// statement (one statement-cache round a batch, not one a lead).
-    due_in_batch: Vec<(i64, std::ops::Range<usize>)>,
-    /// The lead ids of `due_in_batch`, one after another.
-    due_leads: String,
+    /// The first steps routing scheduled in this batch, appended to `pending_due` at commit
+    /// with one prepared statement (one statement-cache round a batch, not one a lead).
+    due_in_batch: PendingDue,
 }
 
 impl SqliteState {
@@ -136,8 +134,7 @@ impl SqliteState {
             names_at_begin: 0,
             assigned_in_batch: HashMap::new(),
             lead_times_in_batch: HashMap::new(),
-            due_in_batch: Vec::new(),
-            due_leads: String::new(),
+            due_in_batch: PendingDue::default(),
         }))
     }
 
@@ -201,7 +198,6 @@ impl SqliteState {
     fn flush_due_in_batch(&mut self) -> Result<(), StateError> {
         let written = self.write_due_in_batch();
         self.due_in_batch.clear();
-        self.due_leads.clear();
         written
     }
 
@@ -213,10 +209,8 @@ impl SqliteState {
             .connection
             .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
             .db()?;
-        for (at, lead) in &self.due_in_batch {
-            statement
-                .execute(params![at, &self.due_leads[lead.clone()]])
-                .db()?;
+        for (at, lead) in self.due_in_batch.iter() {
+            statement.execute(params![nanos(at), lead]).db()?;
         }
         Ok(())
     }
@@ -800,7 +794,6 @@ impl StateStore for SqliteState {
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
-        self.due_leads.clear();
         Ok(())
     }
 
@@ -1107,10 +1100,7 @@ impl StateStore for SqliteState {
         {
             // Routing: kept until the commit, then appended in arrival order (one page written
             // per batch), taken into the time-ordered index in bulk when a sweep reads it.
-            let start = self.due_leads.len();
-            self.due_leads.push_str(lead);
-            self.due_in_batch
-                .push((nanos(to), start..self.due_leads.len()));
+            self.due_in_batch.push(lead, to);
             if !self.in_batch {
                 // Outside a batch, a change is its own transaction.
                 self.flush_due_in_batch()?;
@@ -1321,7 +1311,6 @@ impl SqliteState {
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
-        self.due_leads.clear();
     }
 
     /// Records `entry` with its names as indexes into `names`, adding the names it is the
@@ -1604,8 +1593,11 @@ mod tests {
     fn first_steps_are_due_after_their_batch_commits_and_never_after_a_rollback_or_a_failure() {
         let path = scratch("due-steps");
         let mut state = SqliteState::open(&path).unwrap();
-        let at = |text: &str| text.parse::<Timestamp>().unwrap();
-        let now = at("2026-11-23T12:00:00Z");
+        let now = "2026-11-23T12:00:00Z".parse::<Timestamp>().unwrap();
+        // Routing's schedule of a lead's first step.
+        let first_step = |state: &mut SqliteState, lead: &str, at: &str| {
+            state.schedule(lead, None, Some(at.parse::<Timestamp>().unwrap()))
+        };
         let due = |state: &mut SqliteState| -> Vec<String> {
             state
                 .due(now, 10)
@@ -1616,26 +1608,18 @@ mod tests {
         };
         // A committed batch: its steps are due, in time order.
         state.begin().unwrap();
-        state
-            .schedule("L-2", None, Some(at("2026-11-23T10:30:00Z")))
-            .unwrap();
-        state
-            .schedule("L-1", None, Some(at("2026-11-23T10:15:00Z")))
-            .unwrap();
+        first_step(&mut state, "L-2", "2026-11-23T10:30:00Z").unwrap();
+        first_step(&mut state, "L-1", "2026-11-23T10:15:00Z").unwrap();
         state.commit().unwrap();
         assert_eq!(due(&mut state), ["L-1", "L-2"]);
         // A rolled-back batch: its steps are not.
         state.begin().unwrap();
-        state
-            .schedule("L-3", None, Some(at("2026-11-23T10:00:00Z")))
-            .unwrap();
+        first_step(&mut state, "L-3", "2026-11-23T10:00:00Z").unwrap();
         state.rollback().unwrap();
         assert_eq!(due(&mut state), ["L-1", "L-2"]);
         // Read inside the batch that scheduled it, a step is due already.
         state.begin().unwrap();
-        state
-            .schedule("L-4", None, Some(at("2026-11-23T10:05:00Z")))
-            .unwrap();
+        first_step(&mut state, "L-4", "2026-11-23T10:05:00Z").unwrap();
         assert_eq!(due(&mut state), ["L-4", "L-1", "L-2"]);
         state.commit().unwrap();
         // Outside a batch, a step that cannot be written is an error and is not kept for a
@@ -1644,17 +1628,13 @@ mod tests {
             .connection
             .execute_batch("ALTER TABLE pending_due RENAME TO pending_due_away")
             .unwrap();
-        let error = state
-            .schedule("L-5", None, Some(at("2026-11-23T09:00:00Z")))
-            .unwrap_err();
+        let error = first_step(&mut state, "L-5", "2026-11-23T09:00:00Z").unwrap_err();
         assert!(error.message.contains("pending_due"), "{}", error.message);
         state
             .connection
             .execute_batch("ALTER TABLE pending_due_away RENAME TO pending_due")
             .unwrap();
-        state
-            .schedule("L-6", None, Some(at("2026-11-23T09:30:00Z")))
-            .unwrap();
+        first_step(&mut state, "L-6", "2026-11-23T09:30:00Z").unwrap();
         assert_eq!(due(&mut state), ["L-6", "L-4", "L-1", "L-2"]);
     }
 }

@@ -501,12 +501,8 @@ impl MemoryState {
     /// Takes the leads routing scheduled into the due index.
     fn take_pending_due(&mut self) {
         let pending = std::mem::take(&mut self.pending_due);
-        let mut start = 0;
-        for (at, end) in pending.entries {
-            if let Some(lead) = pending.ids.get(start..end) {
-                self.due_index.insert((at, lead.to_string()));
-            }
-            start = end;
+        for (at, lead) in pending.iter() {
+            self.due_index.insert((at, lead.to_string()));
         }
     }
 
@@ -523,13 +519,41 @@ impl MemoryState {
     }
 }
 
-/// Leads scheduled for the first time, in the order routing scheduled them: their ids end to
-/// end in one string, each entry its step's time and where its id ends (it starts where the one
-/// before ends). No allocation per lead, 24 bytes and the id's.
+/// Leads scheduled for the first time, in the order routing scheduled them, until a store takes
+/// them into its due index: their ids end to end in one string, each entry its step's time and
+/// where its id ends (it starts where the one before ends). No allocation per lead, 24 bytes
+/// and the id's.
 #[derive(Debug, Default)]
-struct PendingDue {
+pub struct PendingDue {
     ids: String,
     entries: Vec<(Timestamp, usize)>,
+}
+
+impl PendingDue {
+    /// Adds `lead`'s first step, due at `at`.
+    pub fn push(&mut self, lead: &str, at: Timestamp) {
+        self.ids.push_str(lead);
+        self.entries.push((at, self.ids.len()));
+    }
+
+    /// The steps, in the order they were added: each its time and its lead.
+    pub fn iter(&self) -> impl Iterator<Item = (Timestamp, &str)> {
+        let starts = std::iter::once(0).chain(self.entries.iter().map(|(_, end)| *end));
+        self.entries
+            .iter()
+            .zip(starts)
+            .filter_map(|((at, end), start)| Some((*at, self.ids.get(start..*end)?)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Forgets every step, keeping the memory.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.entries.clear();
+    }
 }
 
 /// Adds one assignment made at `at` to a rep's counted routing times.
@@ -695,9 +719,7 @@ impl StateStore for MemoryState {
         if from.is_none()
             && let Some(to) = to
         {
-            self.pending_due.ids.push_str(lead);
-            let end = self.pending_due.ids.len();
-            self.pending_due.entries.push((to, end));
+            self.pending_due.push(lead, to);
             return Ok(());
         }
         self.take_pending_due();
