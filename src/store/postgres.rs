@@ -109,6 +109,9 @@ pub struct PostgresState {
     tables_found: i64,
     /// Whether this batch holds the gate (see [`PostgresState::gate`]).
     gated: bool,
+    /// Whether the batch is in its first pass, in which nothing shared is locked (see
+    /// [`StateStore::decides_unlocked_first`]).
+    unlocked: bool,
     /// The batch's writes and reads kept current with them.
     pending: Pending,
     statements: HashMap<&'static str, Statement>,
@@ -203,6 +206,7 @@ impl PostgresState {
             rotations: HashMap::new(),
             locked_reps: HashMap::new(),
             gated: false,
+            unlocked: false,
             tables_found: 0,
             pending: Pending::default(),
             statements: HashMap::new(),
@@ -233,7 +237,8 @@ impl PostgresState {
         sql: &'static str,
         values: &[&(dyn postgres::types::ToSql + Sync)],
     ) -> Result<u64, StateError> {
-        // Every write inside a batch is made under the gate.
+        // Every write inside a batch is made under the gate (but for the first pass's own rows,
+        // [`PostgresState::send`]).
         self.gate()?;
         let statement = self.statement(sql)?;
         self.client
@@ -329,13 +334,36 @@ impl PostgresState {
     /// wait on each other's rows (a deadlock PostgreSQL would only detect after
     /// `deadlock_timeout`, a second by default); a pool's rotation and a rep's counts are still
     /// locked row by row under it. Reading (the read-ahead of the ledger, parsing) stays
-    /// outside, so routers overlap everything but their decisions and writes.
+    /// outside, so routers overlap everything but their decisions and writes. In a batch's
+    /// first pass the gate is not taken: the lead that wants it waits for the second.
     fn gate(&mut self) -> Result<(), StateError> {
         if !self.in_batch || self.gated {
             return Ok(());
         }
+        if self.unlocked {
+            return Err(needs_lock());
+        }
         self.gated = true;
         self.query("SELECT id FROM gate WHERE id = 1 FOR UPDATE", &[])?;
+        // Every pool's rotation and every rep's total, locked now in two statements (in the
+        // order of their names), not one round trip each as the decisions reach them: under
+        // the gate no other batch wants them, and the gate is held for fewer round trips.
+        for row in self.query(
+            "SELECT pool, state FROM rotations ORDER BY pool FOR UPDATE",
+            &[],
+        )? {
+            let state = Some(row.get::<_, String>(1)).filter(|state| !state.is_empty());
+            self.rotations.entry(row.get(0)).or_insert((state, false));
+        }
+        for row in self.query(
+            "SELECT rep, total FROM rep_totals ORDER BY rep FOR UPDATE",
+            &[],
+        )? {
+            let rep: String = row.get(0);
+            let unsent = self.pending.unsent(&rep);
+            let total = u64::try_from(row.get::<_, i64>(1)).unwrap_or(0) + unsent;
+            self.locked_reps.entry(rep).or_insert(total);
+        }
         Ok(())
     }
 
@@ -353,6 +381,10 @@ impl PostgresState {
             return Ok(row.map_or(0, |row| count(&row)));
         }
         self.gate()?;
+        // Taking the gate locked every rep's row there is.
+        if let Some(total) = self.locked_reps.get(rep) {
+            return Ok(*total);
+        }
         let mut row = self.query_opt(
             "SELECT total FROM rep_totals WHERE rep = $1 FOR UPDATE",
             &[&rep],
@@ -367,80 +399,20 @@ impl PostgresState {
                 &[&rep],
             )?;
         }
-        // This batch's assignments of the rep not sent yet.
-        let unsent = self
-            .pending
-            .assignments
-            .iter()
-            .filter(|assignment| assignment.rep == rep)
-            .count() as u64;
-        let total = row.map_or(0, |row| count(&row)) + unsent;
+        let total = row.map_or(0, |row| count(&row)) + self.pending.unsent(rep);
         self.locked_reps.insert(rep.to_string(), total);
         Ok(total)
     }
 
-    /// Sends the batch's writes, one statement per table. Leads recorded by another router
-    /// since this one read ahead are a conflict: the batch is decided again.
+    /// Sends the batch's writes under the gate: [`PostgresState::send`], then a prospect's
+    /// memory when the batch has one.
     fn flush(&mut self) -> Result<(), StateError> {
-        if self.pending.is_empty() {
+        let rotated = self.rotations.values().any(|(_, dirty)| *dirty);
+        if self.pending.is_empty() && !rotated {
             return Ok(());
         }
         self.gate()?;
-        let ledger = std::mem::take(&mut self.pending.ledger);
-        self.pending.ledger_index.clear();
-        if !ledger.is_empty() {
-            let leads: Vec<&str> = ledger.iter().map(|(lead, _)| lead.as_str()).collect();
-            let entries: Vec<&[u8]> = ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
-            // A plain insert (no `ON CONFLICT`: no speculative insertion, a third less work for
-            // the server): a lead another router recorded since the read-ahead fails it with a
-            // unique violation, which is a conflict like any, and the batch is decided again.
-            let statement = self.statement(
-                "INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])",
-            )?;
-            if let Err(error) = self.client.execute(&statement, &[&leads, &entries]) {
-                if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
-                    let taken = error
-                        .as_db_error()
-                        .and_then(|db| db.detail())
-                        .and_then(|detail| detail.split_once("=(")?.1.split_once(')'))
-                        .map_or("?", |(lead, _)| lead)
-                        .to_string();
-                    return Err(recorded_elsewhere(&taken));
-                }
-                return Err(self.failure(&error));
-            }
-            for (lead, entry) in ledger {
-                self.pending.ahead.insert(lead, Some(entry));
-            }
-        }
-        let assignments = std::mem::take(&mut self.pending.assignments);
-        if !assignments.is_empty() {
-            let leads: Vec<&str> = assignments.iter().map(|a| a.lead.as_str()).collect();
-            let reps: Vec<&str> = assignments.iter().map(|a| a.rep.as_str()).collect();
-            let at: Vec<i64> = assignments.iter().map(|a| a.at_s).collect();
-            let lead_at: Vec<i64> = assignments.iter().map(|a| a.lead_s).collect();
-            self.execute(
-                "INSERT INTO assignments (lead, rep, at_s) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) ON CONFLICT DO NOTHING",
-                &[&leads, &reps, &at],
-            )?;
-            self.execute(
-                "INSERT INTO lead_times (rep, lead_s, lead) \
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
-                &[&reps, &lead_at, &leads],
-            )?;
-            let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
-            for rep in &reps {
-                *per_rep.entry(rep).or_default() += 1;
-            }
-            let names: Vec<&str> = per_rep.keys().copied().collect();
-            let added: Vec<i64> = per_rep.values().copied().collect();
-            self.execute(
-                "INSERT INTO rep_totals (rep, total) SELECT * FROM unnest($1::text[], $2::bigint[]) \
-                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total",
-                &[&names, &added],
-            )?;
-        }
+        self.send()?;
         let prospects = std::mem::take(&mut self.pending.prospects);
         if !prospects.is_empty() {
             let mut fields = Vec::new();
@@ -466,15 +438,100 @@ impl PostgresState {
                 &[&fields, &keys, &lead_at, &leads, &reps],
             )?;
         }
+        Ok(())
+    }
+
+    /// Sends the batch's ledger entries, first due steps, assignments, lead times, rep totals
+    /// and changed rotations in one statement: one round trip. The ledger's go in the order of
+    /// their lead ids, so two routers that send some of the same ids wait on each other in one
+    /// order, never in a circle. A batch's first pass
+    /// ([`StateStore::decides_unlocked_first`]) sends only its leads' own rows (ledger and due
+    /// steps), without the gate. A lead another router recorded since this one read ahead
+    /// fails the ledger's primary key: a conflict, and the batch is decided again.
+    fn send(&mut self) -> Result<(), StateError> {
+        let mut ledger = std::mem::take(&mut self.pending.ledger);
+        self.pending.ledger_index.clear();
         let due = std::mem::take(&mut self.pending.due);
-        if !due.is_empty() {
-            let at: Vec<i64> = due.iter().map(|(at, _)| *at).collect();
-            let leads: Vec<&str> = due.iter().map(|(_, lead)| lead.as_str()).collect();
-            self.execute(
-                "INSERT INTO due (at_ns, lead) SELECT * FROM unnest($1::bigint[], $2::text[]) \
-                 ON CONFLICT DO NOTHING",
-                &[&at, &leads],
-            )?;
+        let assignments = std::mem::take(&mut self.pending.assignments);
+        let any_rotated = self.rotations.values().any(|(_, dirty)| *dirty);
+        if ledger.is_empty() && due.is_empty() && assignments.is_empty() && !any_rotated {
+            return Ok(());
+        }
+        // The ledger's a plain insert (no `ON CONFLICT`: no speculative insertion, a third less
+        // work for the server). The other tables' inserts run as parts of the same statement.
+        let statement = self.statement(
+            "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
+                 SELECT * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING), \
+             assigned AS (INSERT INTO assignments (lead, rep, at_s) \
+                 SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[]) ON CONFLICT DO NOTHING), \
+             timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
+                 SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[]) ON CONFLICT DO NOTHING), \
+             totals AS (INSERT INTO rep_totals (rep, total) \
+                 SELECT * FROM unnest($9::text[], $10::bigint[]) \
+                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
+             turned AS (UPDATE rotations SET state = turns.state \
+                 FROM unnest($11::text[], $12::text[]) AS turns (pool, state) \
+                 WHERE rotations.pool = turns.pool) \
+             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])",
+        )?;
+        let mut rotated: Vec<(&str, &str)> = self
+            .rotations
+            .iter()
+            .filter(|(_, (_, dirty))| *dirty)
+            .filter_map(|(pool, (state, _))| Some((pool.as_str(), state.as_deref()?)))
+            .collect();
+        rotated.sort_unstable();
+        ledger.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let ledger_leads: Vec<&str> = ledger.iter().map(|(lead, _)| lead.as_str()).collect();
+        let entries: Vec<&[u8]> = ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
+        let due_at: Vec<i64> = due.iter().map(|(at, _)| *at).collect();
+        let due_leads: Vec<&str> = due.iter().map(|(_, lead)| lead.as_str()).collect();
+        let leads: Vec<&str> = assignments.iter().map(|a| a.lead.as_str()).collect();
+        let reps: Vec<&str> = assignments.iter().map(|a| a.rep.as_str()).collect();
+        let at: Vec<i64> = assignments.iter().map(|a| a.at_s).collect();
+        let lead_at: Vec<i64> = assignments.iter().map(|a| a.lead_s).collect();
+        let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
+        for rep in &reps {
+            *per_rep.entry(rep).or_default() += 1;
+        }
+        let names: Vec<&str> = per_rep.keys().copied().collect();
+        let added: Vec<i64> = per_rep.values().copied().collect();
+        let pools: Vec<&str> = rotated.iter().map(|(pool, _)| *pool).collect();
+        let states: Vec<&str> = rotated.iter().map(|(_, state)| *state).collect();
+        let sent = self.client.execute(
+            &statement,
+            &[
+                &ledger_leads,
+                &entries,
+                &due_at,
+                &due_leads,
+                &leads,
+                &reps,
+                &at,
+                &lead_at,
+                &names,
+                &added,
+                &pools,
+                &states,
+            ],
+        );
+        if let Err(error) = sent {
+            if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+                let taken = error
+                    .as_db_error()
+                    .and_then(|db| db.detail())
+                    .and_then(|detail| detail.split_once("=(")?.1.split_once(')'))
+                    .map_or("?", |(lead, _)| lead)
+                    .to_string();
+                return Err(recorded_elsewhere(&taken));
+            }
+            return Err(self.failure(&error));
+        }
+        for (_, dirty) in self.rotations.values_mut() {
+            *dirty = false;
+        }
+        for (lead, entry) in ledger {
+            self.pending.ahead.insert(lead, Some(entry));
         }
         Ok(())
     }
@@ -483,6 +540,7 @@ impl PostgresState {
     fn end_batch(&mut self) {
         self.in_batch = false;
         self.gated = false;
+        self.unlocked = false;
         self.rotations.clear();
         self.locked_reps.clear();
         self.pending.clear();
@@ -635,6 +693,14 @@ fn count(row: &Row) -> u64 {
 
 /// The conflict of a lead another router recorded after this one looked: the batch is
 /// decided again (and then answers the recorded decision).
+/// What the first pass of a batch answers a lead that wants the gate.
+fn needs_lock() -> StateError {
+    StateError::new(
+        StateErrorKind::NeedsLock,
+        "this lead reads state other routers share: it is decided in the batch's second pass",
+    )
+}
+
 fn recorded_elsewhere(lead: &str) -> StateError {
     StateError::new(
         StateErrorKind::Conflict,
@@ -892,6 +958,14 @@ impl Pending {
         self.windows.clear();
     }
 
+    /// This batch's assignments of a rep not sent yet.
+    fn unsent(&self, rep: &str) -> u64 {
+        self.assignments
+            .iter()
+            .filter(|assignment| assignment.rep == rep)
+            .count() as u64
+    }
+
     /// Counts one more assignment in the counts already read.
     fn count(&mut self, rep: &str, at_s: i64, lead_s: i64) {
         if let Some(loads) = self.loads.get_mut(rep) {
@@ -930,19 +1004,6 @@ impl StateStore for PostgresState {
             return Ok(());
         }
         self.flush()?;
-        let mut dirty: Vec<(String, String)> = self
-            .rotations
-            .iter()
-            .filter(|(_, (_, dirty))| *dirty)
-            .filter_map(|(pool, (state, _))| state.clone().map(|state| (pool.clone(), state)))
-            .collect();
-        dirty.sort();
-        for (pool, state) in dirty {
-            self.execute(
-                "UPDATE rotations SET state = $2 WHERE pool = $1",
-                &[&pool, &state],
-            )?;
-        }
         let committed = self.client.batch_execute("COMMIT");
         self.end_batch();
         committed.map_err(|error| self.failure(&error))
@@ -968,6 +1029,23 @@ impl StateStore for PostgresState {
 
     fn reads_ahead(&self) -> bool {
         true
+    }
+
+    fn decides_unlocked_first(&self) -> bool {
+        true
+    }
+
+    fn unlocked_pass(&mut self, on: bool) -> Result<(), StateError> {
+        if !self.in_batch {
+            return Ok(());
+        }
+        if on {
+            // A batch that holds the gate already (`serve`'s second request) decides in order.
+            self.unlocked = !self.gated;
+            return Ok(());
+        }
+        self.unlocked = false;
+        self.send()
     }
 
     fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
@@ -1060,6 +1138,10 @@ impl StateStore for PostgresState {
             return Ok(state.clone());
         }
         self.gate()?;
+        // Taking the gate locked every pool's rotation there is.
+        if let Some((state, _)) = self.rotations.get(pool) {
+            return Ok(state.clone());
+        }
         let mut row = self.query_opt(
             "SELECT state FROM rotations WHERE pool = $1 FOR UPDATE",
             &[&pool],
@@ -1085,6 +1167,9 @@ impl StateStore for PostgresState {
     }
 
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
+        if self.unlocked {
+            return Err(needs_lock());
+        }
         if !self.rotations.contains_key(pool) {
             // Lock it first: the write at commit must not overwrite another router's turn.
             self.rotation(pool)?;
@@ -1139,6 +1224,9 @@ impl StateStore for PostgresState {
         at: Timestamp,
         lead_at: Timestamp,
     ) -> Result<(), StateError> {
+        if self.unlocked {
+            return Err(needs_lock());
+        }
         let (at_s, lead_s) = (at.as_second(), lead_at.as_second());
         if self.in_batch && self.pending.fresh.remove(lead) {
             // A lead new to the ledger has no assignment yet: sent at commit.
@@ -1225,6 +1313,9 @@ impl StateStore for PostgresState {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
+        if self.unlocked {
+            return Err(needs_lock());
+        }
         let lead_s = lead_at.as_second();
         if self.in_batch {
             let remembered = self

@@ -167,6 +167,72 @@ fn routing_duplicates_and_id_conflicts(store: Store) -> String {
     format!("{first}{second}{conflict}")
 }
 
+/// One batch (a file) in which leads that go to queues and leads that go to pools alternate,
+/// every lead comes again later in the same batch, and one id comes back with other content
+/// that goes to a queue:
+/// PostgreSQL decides a batch's leads that read no shared state before the others (a first
+/// pass without locks), so a repeat must still answer the decision of its first appearance,
+/// and the decisions must be those of one pass in input order, on every store.
+fn one_batch_of_mixed_and_repeated_leads(store: Store) -> String {
+    let state = store.state("mixed");
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let first = leads.lines().next().unwrap();
+    // The first lead's id again, for a lead that goes to a queue (no shared state) where the
+    // first went to a pool: it must wait for the first, and then be refused.
+    let reused = first
+        .replace("\"intent\":\"high\"", "\"intent\":\"low\"")
+        .replace("\"source\":\"demo_request\"", "\"source\":\"newsletter\"");
+    assert_ne!(reused, first);
+    let mut input: Vec<&str> = leads.lines().collect();
+    input.extend(leads.lines().rev());
+    input.push(&reused);
+    let file = scratch("mixed-input").join("leads.ndjson");
+    std::fs::write(&file, input.join("\n") + "\n").unwrap();
+    let out = ok(&run(
+        &[
+            "route",
+            &example("routing.route"),
+            "--roster",
+            &example("roster.json"),
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T10:00:00+01:00",
+            "--leads",
+            file.to_str().unwrap(),
+            "--quiet",
+        ],
+        "",
+    ));
+    let lines = json_lines(&out);
+    let count = leads.lines().count();
+    assert_eq!(lines.len(), 2 * count + 1, "{out}");
+    // Each repeat answers the decision of the lead's first appearance.
+    for (index, line) in lines[count..2 * count].iter().enumerate() {
+        assert_eq!(line["duplicate"], true, "{out}");
+        let original = &lines[count - 1 - index];
+        assert_eq!(line["lead"], original["lead"], "{out}");
+        assert_eq!(line["action"], original["action"], "{out}");
+        assert_eq!(line["rep"], original["rep"], "{out}");
+        assert_eq!(line["queue"], original["queue"], "{out}");
+    }
+    assert_eq!(
+        lines[2 * count]["error"]["code"],
+        "lead.id_conflict",
+        "{out}"
+    );
+    // Both kinds of lead are in the batch.
+    assert!(
+        lines[..count].iter().any(|line| line["action"] == "queue"),
+        "{out}"
+    );
+    assert!(
+        lines[..count].iter().any(|line| line["rep"].is_string()),
+        "{out}"
+    );
+    out
+}
+
 /// Caps per day and week, counted in each rep's own time zone, across two runs.
 fn period_caps(store: Store) -> String {
     let state = store.state("caps");
@@ -1079,8 +1145,12 @@ fn moved_mid_run(store: Store) -> String {
     after
 }
 
-const SAME_ON_EVERY_STORE: [(&str, Body); 5] = [
+const SAME_ON_EVERY_STORE: [(&str, Body); 6] = [
     ("moved_mid_run", moved_mid_run),
+    (
+        "one_batch_of_mixed_and_repeated_leads",
+        one_batch_of_mixed_and_repeated_leads,
+    ),
     (
         "routing_duplicates_and_id_conflicts",
         routing_duplicates_and_id_conflicts,

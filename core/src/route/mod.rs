@@ -33,7 +33,7 @@ pub use lifecycle::{Fired, Tracked};
 use names::Names;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
-use state::{Fingerprint, Recorded, StateError, StateStore};
+use state::{Fingerprint, Recorded, StateError, StateErrorKind, StateStore};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -437,6 +437,9 @@ impl<'a> Router<'a> {
                 .collect();
             state.read_ahead(&ids).map_err(|error| (error, 0))?;
         }
+        if state.decides_unlocked_first() {
+            return self.route_in_two_passes(state, parsed, outcomes);
+        }
         for (index, lead) in parsed.iter().enumerate() {
             let outcome = match lead {
                 Ok(lead) => self
@@ -447,6 +450,64 @@ impl<'a> Router<'a> {
             outcomes.push(outcome);
         }
         Ok(())
+    }
+
+    /// [`Router::route_parsed`] for a store that decides a batch in two passes
+    /// ([`StateStore::decides_unlocked_first`]). The first decides, in order, every lead
+    /// that reads nothing other routers share; a lead the store stops
+    /// ([`StateErrorKind::NeedsLock`]) waits for the second, and so does every later lead of the
+    /// batch with its id (the first of them must be decided first). The second decides
+    /// those, in their order, under the store's locks. Leads of the first pass read and write
+    /// only their own rows (the ledger, their due steps), so each decision is the one a single
+    /// pass in input order gives.
+    fn route_in_two_passes(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &[Result<ParsedLead, LeadError>],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), (StateError, usize)> {
+        let mut waiting: Vec<usize> = Vec::new();
+        let mut waiting_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        state.unlocked_pass(true).map_err(|error| (error, 0))?;
+        for (index, lead) in parsed.iter().enumerate() {
+            let outcome = match lead {
+                Err(error) => Outcome::Invalid(error.clone()),
+                Ok(lead) if waiting_ids.contains(&*lead.id) => {
+                    waiting.push(index);
+                    Self::second_pass_placeholder()
+                }
+                Ok(lead) => match self.route_lead(state, lead) {
+                    Ok(outcome) => outcome,
+                    Err(error) if error.kind == StateErrorKind::NeedsLock => {
+                        waiting.push(index);
+                        waiting_ids.insert(&lead.id);
+                        Self::second_pass_placeholder()
+                    }
+                    Err(error) => return Err((error, index)),
+                },
+            };
+            outcomes.push(outcome);
+        }
+        state
+            .unlocked_pass(false)
+            .map_err(|error| (error, waiting.first().copied().unwrap_or(0)))?;
+        for index in waiting {
+            if let (Some(Ok(lead)), Some(slot)) = (parsed.get(index), outcomes.get_mut(index)) {
+                *slot = self
+                    .route_lead(state, lead)
+                    .map_err(|error| (error, index))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What holds a lead's place in the outcomes until the second pass decides it.
+    fn second_pass_placeholder() -> Outcome {
+        Outcome::Invalid(LeadError {
+            code: "lead.undecided",
+            message: String::new(),
+            lead: None,
+        })
     }
 
     /// The outcome of a line longer than the limit.

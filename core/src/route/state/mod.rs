@@ -79,6 +79,11 @@ pub enum StateErrorKind {
     /// serialization failure, a deadlock): the batch was rolled back, and deciding it again
     /// gives the right answer.
     Conflict,
+    /// In the first pass of a batch ([`StateStore::decides_unlocked_first`]), the lead asked
+    /// for state that other routers share: it is decided in the second pass, under the
+    /// store's locks. [`crate::route::Router::route_parsed`] answers it; it never reaches a
+    /// person.
+    NeedsLock,
 }
 
 impl StateError {
@@ -117,6 +122,22 @@ pub trait StateStore {
     /// (called inside the batch, after [`StateStore::begin`]).
     fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
         let _ = leads;
+        Ok(())
+    }
+    /// Whether a batch is decided in two passes ([`crate::route::Router::route_parsed`]):
+    /// first, before the store locks anything, every lead whose decision reads nothing other
+    /// routers share (no pool's rotation, no rep's counts, no earlier lead of its prospect),
+    /// and then the others, in their order, under the store's locks. A store that several
+    /// routers share holds its locks for a shorter part of each batch that way.
+    fn decides_unlocked_first(&self) -> bool {
+        false
+    }
+    /// Starts (`true`) or ends (`false`) a batch's first pass. In it the store answers
+    /// [`StateErrorKind::NeedsLock`] to anything that reads or writes state other routers
+    /// share, before it has written anything for that lead. Ending it may send what the pass
+    /// recorded; a rollback ends it too.
+    fn unlocked_pass(&mut self, on: bool) -> Result<(), StateError> {
+        let _ = on;
         Ok(())
     }
     /// [`StateStore::recorded`], holding the lead for the rest of the batch where several
