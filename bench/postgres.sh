@@ -4,6 +4,8 @@
 # processes at once on one PostgreSQL database, each with a quarter of the leads. Starts a
 # throwaway cluster of its own (initdb in a temporary directory, fsync on, a free port; as the
 # `postgres` user when run as root). Usage: bench/postgres.sh [LEADS] (default 100000).
+# With BASELINE=PATH (an earlier build of the binary), it then runs one router and four routers
+# of that build and of this one, alternating, RUNS rounds (default 3), and prints the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-100000}"
@@ -48,3 +50,45 @@ done
 wait $(jobs -p | grep -v "^$server$") 2>/dev/null || true
 end=$(date +%s.%N)
 python3 -c "t=$end-$start; print(f'| PostgreSQL, four routers at once (a quarter each) | {t:.2f} s | {$count/t:,.0f} |')"
+[ -n "${BASELINE:-}" ] || exit 0
+# One router on all the leads, or four at once on a quarter each, on a new database; seconds.
+run_pg() { # BINARY ROUTERS DATABASE
+  local binary=$1 routers=$2 db=$3 start end
+  psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c "create database $db"
+  start=$(date +%s.%N)
+  if [ "$routers" = 1 ]; then
+    "$binary" route "$policy" --state "postgres://switchboard@127.0.0.1:$port/$db" \
+      --now 2026-11-23T10:00:00Z --leads "$leads" --quiet >/dev/null
+  else
+    pids=()
+    for part in "$work"/part.0*; do
+      "$binary" route "$policy" --state "postgres://switchboard@127.0.0.1:$port/$db" \
+        --now 2026-11-23T10:00:00Z --leads "$part" --quiet >/dev/null &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+  fi
+  end=$(date +%s.%N)
+  python3 -c "print(f'{$end-$start:.2f}')"
+}
+declare -A times
+runs=${RUNS:-3}
+for round in $(seq "$runs"); do
+  for who in baseline this; do
+    binary=$BASELINE
+    [ "$who" = this ] && binary=target/release/switchboard
+    times[$who-1]+="$(run_pg "$binary" 1 "${who}_one_$round") "
+    times[$who-4]+="$(run_pg "$binary" 4 "${who}_four_$round") "
+  done
+done
+echo
+echo "| build | one router | four routers | four against one |"
+echo "|---|---:|---:|---:|"
+for who in baseline this; do
+  python3 -c "
+import statistics
+one = statistics.median([float(t) for t in '${times[$who-1]}'.split()])
+four = statistics.median([float(t) for t in '${times[$who-4]}'.split()])
+print(f'| $who | {one:.2f} s ({$count/one:,.0f} leads/s) | {four:.2f} s ({$count/four:,.0f} leads/s) | {one/four:.2f}x |')"
+  echo "(runs, s: one ${times[$who-1]}; four ${times[$who-4]})"
+done
