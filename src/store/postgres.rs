@@ -100,7 +100,8 @@ pub struct PostgresState {
     /// `host:port/database`, for messages.
     place: String,
     in_batch: bool,
-    /// Rotation states read (and locked) or written in this batch; written back at commit.
+    /// Rotation states read (and locked) or written in this batch; the changed ones are sent
+    /// with the batch's rows ([`PostgresState::send`]).
     rotations: HashMap<String, (Option<String>, bool)>,
     /// Reps whose `rep_totals` row this batch holds locked, with their total (this batch's
     /// assignments included): their counts are read under the lock.
@@ -112,6 +113,11 @@ pub struct PostgresState {
     /// Whether the batch is in its first pass, in which nothing shared is locked (see
     /// [`StateStore::decides_unlocked_first`]).
     unlocked: bool,
+    /// Whether this batch already had a first pass (`serve` routes several requests in one
+    /// batch: only the first gets one, so a batch sends rows without the gate at most once).
+    had_first_pass: bool,
+    /// Whether this batch locked every rotation and rep row ([`PostgresState::lock_routing_rows`]).
+    routing_rows_locked: bool,
     /// The batch's writes and reads kept current with them.
     pending: Pending,
     statements: HashMap<&'static str, Statement>,
@@ -207,6 +213,8 @@ impl PostgresState {
             locked_reps: HashMap::new(),
             gated: false,
             unlocked: false,
+            had_first_pass: false,
+            routing_rows_locked: false,
             tables_found: 0,
             pending: Pending::default(),
             statements: HashMap::new(),
@@ -329,13 +337,15 @@ impl PostgresState {
         Ok(Ok(()))
     }
 
-    /// Takes the gate: the one row that every batch which locks or writes anything locks
-    /// first, until it ends. Batches that write take turns in one order, so two of them never
-    /// wait on each other's rows (a deadlock PostgreSQL would only detect after
-    /// `deadlock_timeout`, a second by default); a pool's rotation and a rep's counts are still
-    /// locked row by row under it. Reading (the read-ahead of the ledger, parsing) stays
-    /// outside, so routers overlap everything but their decisions and writes. In a batch's
-    /// first pass the gate is not taken: the lead that wants it waits for the second.
+    /// Takes the gate: the one row that every batch which locks or writes anything shared locks
+    /// first, until it ends. Batches that write take turns in one order, so two of them wait on
+    /// each other's rows (a deadlock PostgreSQL only detects after `deadlock_timeout`, a second
+    /// by default) only in one case: a batch's first pass sent a lead's ledger entry without
+    /// the gate (see [`PostgresState::send`]) and waits for the gate, while the batch holding
+    /// it sends the same lead id; PostgreSQL then ends one of them, a `Conflict` decided again.
+    /// Reading (the read-ahead of the ledger, parsing) stays outside, so routers overlap
+    /// everything but their decisions and writes. In a batch's first pass the gate is not
+    /// taken: the lead that wants it waits for the second.
     fn gate(&mut self) -> Result<(), StateError> {
         if !self.in_batch || self.gated {
             return Ok(());
@@ -345,9 +355,20 @@ impl PostgresState {
         }
         self.gated = true;
         self.query("SELECT id FROM gate WHERE id = 1 FOR UPDATE", &[])?;
-        // Every pool's rotation and every rep's total, locked now in two statements (in the
-        // order of their names), not one round trip each as the decisions reach them: under
-        // the gate no other batch wants them, and the gate is held for fewer round trips.
+        Ok(())
+    }
+
+    /// Under the gate, locks every pool's rotation row and every rep's row, in two statements
+    /// (in the order of their names), the first time a batch's decisions read one: not one
+    /// round trip each as the decisions reach them. Under the gate no other batch wants them,
+    /// and the gate is held for fewer round trips. Batches that take the gate for anything
+    /// else (a lease, a delivery, `track`) lock none of them.
+    fn lock_routing_rows(&mut self) -> Result<(), StateError> {
+        self.gate()?;
+        if !self.in_batch || self.routing_rows_locked {
+            return Ok(());
+        }
+        self.routing_rows_locked = true;
         for row in self.query(
             "SELECT pool, state FROM rotations ORDER BY pool FOR UPDATE",
             &[],
@@ -380,8 +401,8 @@ impl PostgresState {
             let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
             return Ok(row.map_or(0, |row| count(&row)));
         }
-        self.gate()?;
-        // Taking the gate locked every rep's row there is.
+        self.lock_routing_rows()?;
+        // Every rep's row there is was locked with the gate.
         if let Some(total) = self.locked_reps.get(rep) {
             return Ok(*total);
         }
@@ -442,12 +463,13 @@ impl PostgresState {
     }
 
     /// Sends the batch's ledger entries, first due steps, assignments, lead times, rep totals
-    /// and changed rotations in one statement: one round trip. The ledger's go in the order of
-    /// their lead ids, so two routers that send some of the same ids wait on each other in one
-    /// order, never in a circle. A batch's first pass
+    /// and changed rotations in one statement: one round trip. A batch's first pass
     /// ([`StateStore::decides_unlocked_first`]) sends only its leads' own rows (ledger and due
-    /// steps), without the gate. A lead another router recorded since this one read ahead
-    /// fails the ledger's primary key: a conflict, and the batch is decided again.
+    /// steps), without the gate, once at most; the ledger's go in the order of their lead ids,
+    /// so two first passes that send some of the same ids wait on each other in one order. A
+    /// lead another router recorded since this one read ahead fails the ledger's primary key:
+    /// a conflict, and the batch is decided again (see [`PostgresState::gate`] for the one
+    /// wait that can still close a circle).
     fn send(&mut self) -> Result<(), StateError> {
         let mut ledger = std::mem::take(&mut self.pending.ledger);
         self.pending.ledger_index.clear();
@@ -541,6 +563,8 @@ impl PostgresState {
         self.in_batch = false;
         self.gated = false;
         self.unlocked = false;
+        self.had_first_pass = false;
+        self.routing_rows_locked = false;
         self.rotations.clear();
         self.locked_reps.clear();
         self.pending.clear();
@@ -691,8 +715,6 @@ fn count(row: &Row) -> u64 {
     u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
 }
 
-/// The conflict of a lead another router recorded after this one looked: the batch is
-/// decided again (and then answers the recorded decision).
 /// What the first pass of a batch answers a lead that wants the gate.
 fn needs_lock() -> StateError {
     StateError::new(
@@ -701,6 +723,8 @@ fn needs_lock() -> StateError {
     )
 }
 
+/// The conflict of a lead another router recorded after this one looked: the batch is
+/// decided again (and then answers the recorded decision).
 fn recorded_elsewhere(lead: &str) -> StateError {
     StateError::new(
         StateErrorKind::Conflict,
@@ -911,7 +935,7 @@ struct Assignment {
     lead_s: i64,
 }
 
-/// What a batch wrote, sent together at commit (one statement per table), and what it read,
+/// What a batch wrote, sent together (one statement, [`PostgresState::send`]), and what it read,
 /// kept current with its own writes. Only leads the read-ahead found absent from the ledger
 /// are written here: their rows are new, so nothing read from the database counts them yet.
 /// Everything else (`track`, `sweep`) is written at once.
@@ -1040,8 +1064,13 @@ impl StateStore for PostgresState {
             return Ok(());
         }
         if on {
-            // A batch that holds the gate already (`serve`'s second request) decides in order.
-            self.unlocked = !self.gated;
+            // A batch that holds the gate already, or had its first pass (`serve`'s later
+            // requests), decides in order: what it writes is sent under the gate.
+            self.unlocked = !self.gated && !self.had_first_pass;
+            self.had_first_pass = true;
+            return Ok(());
+        }
+        if !self.unlocked {
             return Ok(());
         }
         self.unlocked = false;
@@ -1137,8 +1166,8 @@ impl StateStore for PostgresState {
         if let Some((state, _)) = self.rotations.get(pool) {
             return Ok(state.clone());
         }
-        self.gate()?;
-        // Taking the gate locked every pool's rotation there is.
+        self.lock_routing_rows()?;
+        // Every pool's rotation there is was locked with the gate.
         if let Some((state, _)) = self.rotations.get(pool) {
             return Ok(state.clone());
         }

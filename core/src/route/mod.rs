@@ -454,11 +454,11 @@ impl<'a> Router<'a> {
 
     /// [`Router::route_parsed`] for a store that decides a batch in two passes
     /// ([`StateStore::decides_unlocked_first`]). The first decides, in order, every lead
-    /// that reads nothing other routers share; a lead the store stops
+    /// that needs none of the store's locks; a lead the store stops
     /// ([`StateErrorKind::NeedsLock`]) waits for the second, and so does every later lead of the
     /// batch with its id (the first of them must be decided first). The second decides
     /// those, in their order, under the store's locks. Leads of the first pass read and write
-    /// only their own rows (the ledger, their due steps), so each decision is the one a single
+    /// only their own rows (their ledger entries, lives and due steps), so each decision is the one a single
     /// pass in input order gives.
     fn route_in_two_passes(
         &self,
@@ -488,9 +488,8 @@ impl<'a> Router<'a> {
             };
             outcomes.push(outcome);
         }
-        state
-            .unlocked_pass(false)
-            .map_err(|error| (error, waiting.first().copied().unwrap_or(0)))?;
+        // Nothing of the batch is recorded when this fails: it stopped at its first line.
+        state.unlocked_pass(false).map_err(|error| (error, 0))?;
         for index in waiting {
             if let (Some(Ok(lead)), Some(slot)) = (parsed.get(index), outcomes.get_mut(index)) {
                 *slot = self

@@ -125,17 +125,18 @@ pub trait StateStore {
         Ok(())
     }
     /// Whether a batch is decided in two passes ([`crate::route::Router::route_parsed`]):
-    /// first, before the store locks anything, every lead whose decision reads nothing other
-    /// routers share (no pool's rotation, no rep's counts, no earlier lead of its prospect),
-    /// and then the others, in their order, under the store's locks. A store that several
+    /// first, before the store locks anything, every lead whose decision needs none of its
+    /// locks (no pool's rotation, no rep's counts, no earlier lead of its prospect: a queue,
+    /// a duplicate), and then the others, in their order, under the store's locks. A store that several
     /// routers share holds its locks for a shorter part of each batch that way.
     fn decides_unlocked_first(&self) -> bool {
         false
     }
     /// Starts (`true`) or ends (`false`) a batch's first pass. In it the store answers
-    /// [`StateErrorKind::NeedsLock`] to anything that reads or writes state other routers
-    /// share, before it has written anything for that lead. Ending it may send what the pass
-    /// recorded; a rollback ends it too.
+    /// [`StateErrorKind::NeedsLock`] to anything that needs its locks (a pool's rotation, a
+    /// rep's counts, a prospect's earlier leads, an assignment), before it has written
+    /// anything for that lead; reading the ledger and a lead's life needs none. Ending it may
+    /// send what the pass recorded; a rollback ends it too.
     fn unlocked_pass(&mut self, on: bool) -> Result<(), StateError> {
         let _ = on;
         Ok(())
