@@ -458,8 +458,8 @@ impl<'a> Router<'a> {
     /// ([`StateErrorKind::NeedsLock`]) waits for the second, and so does every later lead of the
     /// batch with its id (the first of them must be decided first). The second decides
     /// those, in their order, under the store's locks. Leads of the first pass read and write
-    /// only their own rows (their ledger entries, lives and due steps), so each decision is the one a single
-    /// pass in input order gives.
+    /// only their own rows (their ledger entries, lives and due steps), so each decision is the
+    /// one a single pass in input order gives.
     fn route_in_two_passes(
         &self,
         state: &mut dyn StateStore,
