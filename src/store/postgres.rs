@@ -425,11 +425,15 @@ impl PostgresState {
         Ok(total)
     }
 
+    /// Whether the batch changed a rotation it has not sent yet.
+    fn rotations_changed(&self) -> bool {
+        self.rotations.values().any(|(_, dirty)| *dirty)
+    }
+
     /// Sends the batch's writes under the gate: [`PostgresState::send`], then a prospect's
     /// memory when the batch has one.
     fn flush(&mut self) -> Result<(), StateError> {
-        let rotated = self.rotations.values().any(|(_, dirty)| *dirty);
-        if self.pending.is_empty() && !rotated {
+        if self.pending.is_empty() && !self.rotations_changed() {
             return Ok(());
         }
         self.gate()?;
@@ -475,8 +479,11 @@ impl PostgresState {
         self.pending.ledger_index.clear();
         let due = std::mem::take(&mut self.pending.due);
         let assignments = std::mem::take(&mut self.pending.assignments);
-        let any_rotated = self.rotations.values().any(|(_, dirty)| *dirty);
-        if ledger.is_empty() && due.is_empty() && assignments.is_empty() && !any_rotated {
+        if ledger.is_empty()
+            && due.is_empty()
+            && assignments.is_empty()
+            && !self.rotations_changed()
+        {
             return Ok(());
         }
         // The ledger's a plain insert (no `ON CONFLICT`: no speculative insertion, a third less

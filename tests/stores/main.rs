@@ -124,6 +124,25 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Stdout of `route` of the example policy and roster at L-1's time into `state`, with `extra`
+/// arguments, `input` on stdin.
+fn route_example(state: &str, extra: &[&str], input: &str) -> String {
+    let (policy, roster) = (example("routing.route"), example("roster.json"));
+    let mut args = vec![
+        "route",
+        &policy,
+        "--roster",
+        &roster,
+        "--state",
+        state,
+        "--now",
+        "2026-11-23T10:00:00+01:00",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    ok(&run(&args, input))
+}
+
 // ---- the suite: each test gets the store to run on ------------------------------------------
 
 /// The example leads, routed twice (the second time all duplicates), then a reused id with
@@ -131,22 +150,7 @@ fn json_lines(text: &str) -> Vec<serde_json::Value> {
 fn routing_duplicates_and_id_conflicts(store: Store) -> String {
     let state = store.state("routing");
     let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
-    let route = |input: &str| {
-        ok(&run(
-            &[
-                "route",
-                &example("routing.route"),
-                "--roster",
-                &example("roster.json"),
-                "--state",
-                &state,
-                "--now",
-                "2026-11-23T10:00:00+01:00",
-                "--quiet",
-            ],
-            input,
-        ))
-    };
+    let route = |input: &str| route_example(&state, &[], input);
     let first = route(&leads);
     let second = route(&leads);
     assert!(
@@ -188,22 +192,7 @@ fn one_batch_of_mixed_and_repeated_leads(store: Store) -> String {
     input.push(&reused);
     let file = scratch("mixed-input").join("leads.ndjson");
     std::fs::write(&file, input.join("\n") + "\n").unwrap();
-    let out = ok(&run(
-        &[
-            "route",
-            &example("routing.route"),
-            "--roster",
-            &example("roster.json"),
-            "--state",
-            &state,
-            "--now",
-            "2026-11-23T10:00:00+01:00",
-            "--leads",
-            file.to_str().unwrap(),
-            "--quiet",
-        ],
-        "",
-    ));
+    let out = route_example(&state, &["--leads", file.to_str().unwrap()], "");
     let lines = json_lines(&out);
     let count = leads.lines().count();
     assert_eq!(lines.len(), 2 * count + 1, "{out}");
@@ -319,20 +308,7 @@ fn sweep_and_report(store: Store) -> String {
     let state = store.state("lifecycle");
     let (policy, roster) = (example("routing.route"), example("roster.json"));
     let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
-    let routed = ok(&run(
-        &[
-            "route",
-            &policy,
-            "--roster",
-            &roster,
-            "--state",
-            &state,
-            "--now",
-            "2026-11-23T10:00:00+01:00",
-            "--quiet",
-        ],
-        &leads,
-    ));
+    let routed = route_example(&state, &[], &leads);
     let touch = r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:05:00+01:00","by":"anna"}"#;
     let tracked = ok(&run(
         &[
