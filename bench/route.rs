@@ -2,7 +2,7 @@
 //! bytes to decision lines, in one run:
 //! (a) the floor: parse each line with serde_json and write a small JSON object per line;
 //! (b) `route` with in-memory state; (c) `route` with the SQLite state (a temporary file,
-//! batches of 512 leads per transaction, as the CLI does).
+//! batches of 512 leads per transaction, fewer than the CLI's 4,096).
 //! Then the same runs with the team's words (issue 14): every pool `on shift` with a `cap N per
 //! day` (high enough never to bind, so the decisions are the same but every member's day is
 //! counted), `rep` items with their own calendar, and `previous rep of` (its field's value is

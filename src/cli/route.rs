@@ -73,13 +73,15 @@ fn default_threads() -> u8 {
 /// How many lines share one state transaction, at most: a batch also ends when the next line
 /// has not arrived yet. A SQLite commit waits for the disk (`synchronous=FULL`) and writes
 /// every page the batch changed, so larger batches write each page once instead of several
-/// times; on PostgreSQL, where several routers contend for the same rows, a batch that meets
-/// a conflict is decided again, so batches stay small.
+/// times; on PostgreSQL a batch's commit waits for the disk while the batch holds the lock all
+/// routers take turns on, so fewer commits let several routers overlap more (2,048 lines: four
+/// routers 1.37x faster than with 512, `docs/benchmarks.md`), while a batch that meets a
+/// conflict (rare: one lead id at two routers at once) is decided again whole.
 fn batch_lines(location: &StateLocation) -> usize {
     match location {
         StateLocation::Memory => 1024,
         StateLocation::Sqlite(_) => 4096,
-        StateLocation::Postgres(_) => 512,
+        StateLocation::Postgres(_) => 2048,
     }
 }
 

@@ -120,7 +120,56 @@ pub struct PostgresState {
     routing_rows_locked: bool,
     /// The batch's writes and reads kept current with them.
     pending: Pending,
+    /// Counts the first pass read without locks, and the leads decided on them.
+    provisional: Provisional,
+    /// Whether the first pass may read counts without locks: the database's transactions are
+    /// read committed by default (on a serializable one, counts are read under the gate only).
+    counts_unlocked: bool,
     statements: HashMap<&'static str, Statement>,
+}
+
+/// A rep's count that a decision of a batch's first pass may read without the rep's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum CountOf {
+    /// [`StateStore::assigned`]: the rep's load (since a time).
+    Load {
+        rep: String,
+        since: Option<Timestamp>,
+    },
+    /// [`StateStore::assigned_in`]: the rep's leads in a period window.
+    Window {
+        rep: String,
+        from: Timestamp,
+        to: Timestamp,
+    },
+}
+
+/// What a first pass read without locks ([`StateStore::provisional`]): every rep's total as
+/// one statement found it, loads since a time and period windows as one query each found them
+/// (all kept for the batch: not a round trip a lead), the reads of the lead being decided, and
+/// the leads decided on such reads.
+#[derive(Debug, Default)]
+struct Provisional {
+    /// Every rep's total, read once in the first pass that needs one.
+    totals: Option<HashMap<String, u64>>,
+    /// Loads since a time and period windows, counted once a batch.
+    counted: HashMap<CountOf, u64>,
+    /// The counts the lead being decided read.
+    reads: Vec<(CountOf, u64)>,
+    /// Where the lead being decided started in the batch's first due steps.
+    due_mark: usize,
+    /// The provisional leads, by id.
+    leads: HashMap<String, ProvisionalLead>,
+}
+
+/// A lead decided in a first pass on counts read without locks.
+#[derive(Debug)]
+struct ProvisionalLead {
+    /// The counts its decision read, in order.
+    reads: Vec<(CountOf, u64)>,
+    /// The times of the due steps the first pass sent for it (taken back if it is decided
+    /// again).
+    due: Vec<i64>,
 }
 
 /// Where a configuration points, without its password.
@@ -217,10 +266,25 @@ impl PostgresState {
             routing_rows_locked: false,
             tables_found: 0,
             pending: Pending::default(),
+            provisional: Provisional::default(),
+            counts_unlocked: false,
             statements: HashMap::new(),
         };
         state.migrate()?;
+        state.counts_unlocked = state.reads_committed();
         Ok(state)
+    }
+
+    /// Whether the database's transactions are read committed unless said otherwise, so that
+    /// a first pass may read counts without locks. Serializable by default (CockroachDB, or a
+    /// server so configured), such a read would conflict with every batch that commits counts
+    /// meanwhile; any other answer, or none, keeps counts under the gate.
+    fn reads_committed(&mut self) -> bool {
+        self.query_opt("SHOW default_transaction_isolation", &[])
+            .ok()
+            .flatten()
+            .and_then(|row| row.try_get::<_, String>(0).ok())
+            .is_some_and(|isolation| isolation == "read committed")
     }
 
     /// A failure of this database as a state error naming it.
@@ -391,8 +455,9 @@ impl PostgresState {
     /// Locks a rep's row until the batch ends, before any of the rep's counts is read, and
     /// answers the rep's total: a router that weighs this rep (its load, its caps) waits for
     /// another that is assigning it to commit, so no cap is passed and no load is stale.
-    /// (Every count is read after the rep was locked: the router reads the load first for
-    /// each candidate.)
+    /// (Every count read under the gate is read after the rep was locked: the router reads
+    /// the load first for each candidate. A first pass reads counts without it, and they are
+    /// confirmed here later: [`StateStore::confirm_provisional`].)
     fn lock_rep(&mut self, rep: &str) -> Result<u64, StateError> {
         if let Some(total) = self.locked_reps.get(rep) {
             return Ok(*total);
@@ -423,6 +488,52 @@ impl PostgresState {
         let total = row.map_or(0, |row| count(&row)) + self.pending.unsent(rep);
         self.locked_reps.insert(rep.to_string(), total);
         Ok(total)
+    }
+
+    /// A rep's count in the first pass, read without its lock (every rep's total in one
+    /// statement, a load since a time or a period window in one query each, all once a batch)
+    /// and noted for [`StateStore::confirm_provisional`]. The first pass assigns nobody, so
+    /// the batch has no unsent assignment to add.
+    fn unlocked_count(&mut self, of: CountOf) -> Result<u64, StateError> {
+        let count = match &of {
+            CountOf::Load { rep, since: None } => {
+                if self.provisional.totals.is_none() {
+                    let totals = self
+                        .query("SELECT rep, total FROM rep_totals", &[])?
+                        .iter()
+                        .map(|row| (row.get(0), u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
+                        .collect();
+                    self.provisional.totals = Some(totals);
+                }
+                self.provisional
+                    .totals
+                    .as_ref()
+                    .and_then(|totals| totals.get(rep))
+                    .copied()
+                    .unwrap_or(0)
+            }
+            _ => match self.provisional.counted.get(&of) {
+                Some(found) => *found,
+                None => {
+                    let rows = match &of {
+                        CountOf::Load { rep, since } => self.query(
+                            "SELECT count(*) FROM assignments WHERE rep = $1 AND at_s >= $2",
+                            &[rep, &since.map_or(i64::MIN, Timestamp::as_second)],
+                        )?,
+                        CountOf::Window { rep, from, to } => self.query(
+                            "SELECT count(*) FROM lead_times \
+                             WHERE rep = $1 AND lead_s >= $2 AND lead_s < $3",
+                            &[rep, &from.as_second(), &to.as_second()],
+                        )?,
+                    };
+                    let found = rows.first().map_or(0, count);
+                    self.provisional.counted.insert(of.clone(), found);
+                    found
+                }
+            },
+        };
+        self.provisional.reads.push((of, count));
+        Ok(count)
     }
 
     /// Whether the batch changed a rotation it has not sent yet.
@@ -575,6 +686,7 @@ impl PostgresState {
         self.rotations.clear();
         self.locked_reps.clear();
         self.pending.clear();
+        self.provisional = Provisional::default();
     }
 
     /// Reconnects when the server went away between batches (a restart, a failover).
@@ -582,6 +694,8 @@ impl PostgresState {
         if self.client.is_closed() {
             self.client = connect(&self.config, &self.place, self.tls.as_ref())?;
             self.statements.clear();
+            // Perhaps another server now (a failover).
+            self.counts_unlocked = self.reads_committed();
         }
         Ok(())
     }
@@ -726,7 +840,8 @@ fn count(row: &Row) -> u64 {
 fn needs_lock() -> StateError {
     StateError::new(
         StateErrorKind::NeedsLock,
-        "this lead reads state other routers share: it is decided in the batch's second pass",
+        "this lead needs a lock on state other routers share: it is decided in the batch's \
+         second pass",
     )
 }
 
@@ -1075,6 +1190,8 @@ impl StateStore for PostgresState {
             // requests), decides in order: what it writes is sent under the gate.
             self.unlocked = !self.gated && !self.had_first_pass;
             self.had_first_pass = true;
+            self.provisional.reads.clear();
+            self.provisional.due_mark = self.pending.due.len();
             return Ok(());
         }
         if !self.unlocked {
@@ -1082,6 +1199,54 @@ impl StateStore for PostgresState {
         }
         self.unlocked = false;
         self.send()
+    }
+
+    fn provisional(&mut self, lead: &str, decided: bool) -> bool {
+        let reads = std::mem::take(&mut self.provisional.reads);
+        let due_from = std::mem::replace(&mut self.provisional.due_mark, self.pending.due.len());
+        if !self.unlocked || !decided || reads.is_empty() {
+            return false;
+        }
+        let due = self
+            .pending
+            .due
+            .get(due_from..)
+            .unwrap_or_default()
+            .iter()
+            .filter(|(_, due_lead)| due_lead == lead)
+            .map(|(at, _)| *at)
+            .collect();
+        self.provisional
+            .leads
+            .insert(lead.to_string(), ProvisionalLead { reads, due });
+        true
+    }
+
+    fn confirm_provisional(&mut self, lead: &str) -> Result<bool, StateError> {
+        let Some(ProvisionalLead { reads, due }) = self.provisional.leads.remove(lead) else {
+            return Ok(true);
+        };
+        for (of, read_then) in &reads {
+            // Under the locks now, with this batch's earlier assignments counted.
+            let now = match of {
+                CountOf::Load { rep, since } => self.assigned(rep, *since)?,
+                CountOf::Window { rep, from, to } => self.assigned_in(rep, *from, *to)?,
+            };
+            if now != *read_then {
+                // The first pass sent the lead's rows, in this transaction: taken back, and
+                // the lead is decided again.
+                self.execute("DELETE FROM ledger WHERE lead = $1", &[&lead])?;
+                if !due.is_empty() {
+                    self.execute(
+                        "DELETE FROM due WHERE at_ns = ANY($1) AND lead = $2",
+                        &[&due, &lead],
+                    )?;
+                }
+                self.pending.ahead.insert(lead.to_string(), None);
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
@@ -1216,6 +1381,10 @@ impl StateStore for PostgresState {
     }
 
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError> {
+        if self.unlocked && self.counts_unlocked {
+            let rep = rep.to_string();
+            return self.unlocked_count(CountOf::Load { rep, since });
+        }
         let total = self.lock_rep(rep)?;
         let Some(since) = since else {
             // Every assignment: a counter kept in the same transactions as the assignments.
@@ -1310,6 +1479,10 @@ impl StateStore for PostgresState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<u64, StateError> {
+        if self.unlocked && self.counts_unlocked {
+            let rep = rep.to_string();
+            return self.unlocked_count(CountOf::Window { rep, from, to });
+        }
         self.lock_rep(rep)?;
         let (from, to) = (from.as_second(), to.as_second());
         if let Some((_, _, count)) = self.pending.windows.get(rep).and_then(|windows| {

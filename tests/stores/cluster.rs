@@ -106,6 +106,13 @@ impl Cluster {
     }
 }
 
+/// The count a query (`SELECT count(*) …`) answers in the database of a `--state` URL.
+pub fn count(state: &str, sql: &str) -> i64 {
+    let mut client =
+        postgres::Client::connect(state, postgres::NoTls).expect("the test database answers");
+    client.query_one(sql, &[]).expect("the query runs").get(0)
+}
+
 /// Removes the cluster's directory (the server itself is killed when the process ends).
 pub fn remove_files() {
     let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));

@@ -457,29 +457,40 @@ impl<'a> Router<'a> {
     /// that needs none of the store's locks; a lead the store stops
     /// ([`StateErrorKind::NeedsLock`]) waits for the second, and so does every later lead of the
     /// batch with its id (the first of them must be decided first). The second decides
-    /// those, in their order, under the store's locks. Leads of the first pass read and write
-    /// only their own rows (their ledger entries, lives and due steps), so each decision is the
-    /// one a single pass in input order gives.
+    /// those, in their order, under the store's locks. Leads of the first pass write only
+    /// their own rows (their ledger entries, lives and due steps) and read nothing shared but
+    /// reps' counts, so each decision is the one a single pass in input order gives: a lead
+    /// decided on counts read without locks ([`StateStore::provisional`]: nobody assigned)
+    /// keeps its place in the second pass too, where the store confirms the counts in its
+    /// turn, or takes its rows back and the lead is decided again.
     fn route_in_two_passes(
         &self,
         state: &mut dyn StateStore,
         parsed: &[Result<ParsedLead, LeadError>],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        let mut waiting: Vec<usize> = Vec::new();
+        // The leads of the second pass, in order, and whether each was decided provisionally.
+        let mut waiting: Vec<(usize, bool)> = Vec::new();
         let mut waiting_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
         state.unlocked_pass(true).map_err(|error| (error, 0))?;
         for (index, lead) in parsed.iter().enumerate() {
             let outcome = match lead {
                 Err(error) => Outcome::Invalid(error.clone()),
                 Ok(lead) if waiting_ids.contains(&*lead.id) => {
-                    waiting.push(index);
+                    waiting.push((index, false));
                     Self::second_pass_placeholder()
                 }
                 Ok(lead) => match self.route_lead(state, lead) {
-                    Ok(outcome) => outcome,
+                    Ok(outcome) => {
+                        if state.provisional(&lead.id, true) {
+                            waiting.push((index, true));
+                            waiting_ids.insert(&lead.id);
+                        }
+                        outcome
+                    }
                     Err(error) if error.kind == StateErrorKind::NeedsLock => {
-                        waiting.push(index);
+                        state.provisional(&lead.id, false);
+                        waiting.push((index, false));
                         waiting_ids.insert(&lead.id);
                         Self::second_pass_placeholder()
                     }
@@ -490,8 +501,15 @@ impl<'a> Router<'a> {
         }
         // Nothing of the batch is recorded when this fails: it stopped at its first line.
         state.unlocked_pass(false).map_err(|error| (error, 0))?;
-        for index in waiting {
+        for (index, provisional) in waiting {
             if let (Some(Ok(lead)), Some(slot)) = (parsed.get(index), outcomes.get_mut(index)) {
+                if provisional
+                    && state
+                        .confirm_provisional(&lead.id)
+                        .map_err(|error| (error, index))?
+                {
+                    continue;
+                }
                 *slot = self
                     .route_lead(state, lead)
                     .map_err(|error| (error, index))?;
@@ -1159,6 +1177,10 @@ impl<'a> Router<'a> {
                 .filter(|(_, c)| c.eligible)
                 .min_by_key(|(index, c)| (c.load, *index))
                 .map(|(index, _)| index),
+            // With nobody eligible no turn is taken: the rotation is not read here (a store
+            // shared by several routers locks it to read it); an `on shift` pool's fallback
+            // still reads it to break ties (`first_shift`).
+            _ if !candidates.iter().any(|candidate| candidate.eligible) => None,
             StrategyDef::RoundRobin => {
                 let count = candidates.len();
                 let mut text = self.rotation_text.borrow_mut();

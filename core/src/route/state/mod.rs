@@ -126,20 +126,41 @@ pub trait StateStore {
     }
     /// Whether a batch is decided in two passes ([`crate::route::Router::route_parsed`]):
     /// first, before the store locks anything, every lead whose decision needs none of its
-    /// locks (no pool's rotation, no rep's counts, no earlier lead of its prospect: a queue,
-    /// a duplicate), and then the others, in their order, under the store's locks. A store that several
-    /// routers share holds its locks for a shorter part of each batch that way.
+    /// locks (no pool's rotation, no earlier lead of its prospect, no assignment: a queue, a
+    /// duplicate, or a pool where nobody is eligible, whose counts are confirmed later:
+    /// [`StateStore::provisional`]), and then the others, in their order, under the store's
+    /// locks. A store that several routers share holds its locks for a shorter part of each
+    /// batch that way.
     fn decides_unlocked_first(&self) -> bool {
         false
     }
     /// Starts (`true`) or ends (`false`) a batch's first pass. In it the store answers
     /// [`StateErrorKind::NeedsLock`] to anything that needs its locks (a pool's rotation, a
-    /// rep's counts, a prospect's earlier leads, an assignment), before it has written
-    /// anything for that lead; reading the ledger and a lead's life needs none. Ending it may
+    /// prospect's earlier leads, an assignment), before it has written anything for that
+    /// lead; reading the ledger and a lead's life needs none, and a rep's counts may be read
+    /// without locks for a [provisional](StateStore::provisional) decision. Ending it may
     /// send what the pass recorded; a rollback ends it too.
     fn unlocked_pass(&mut self, on: bool) -> Result<(), StateError> {
         let _ = on;
         Ok(())
+    }
+    /// Called after each lead the first pass routed (`decided`) or stopped
+    /// ([`StateErrorKind::NeedsLock`]): whether the decision of `lead` is provisional, because
+    /// it read reps' counts without the store's locks (and assigned nobody: every candidate
+    /// was at a cap, away, off shift or out of office). Counts only grow, so such a decision
+    /// is the locked one unless a count changed before the lead's turn: the second pass asks
+    /// [`StateStore::confirm_provisional`]. The store forgets the reads of a stopped lead.
+    fn provisional(&mut self, lead: &str, decided: bool) -> bool {
+        let _ = (lead, decided);
+        false
+    }
+    /// In the second pass, under the store's locks, in the provisional lead's turn: whether
+    /// every count its decision read is the count now. If one is not, the store forgets what
+    /// the decision recorded (its ledger entry, its due step) and answers `false`: the router
+    /// decides the lead again.
+    fn confirm_provisional(&mut self, lead: &str) -> Result<bool, StateError> {
+        let _ = lead;
+        Ok(true)
     }
     /// [`StateStore::recorded`], holding the lead for the rest of the batch where several
     /// routers share the store: what `track` and `sweep` read before they change a lead's
