@@ -113,6 +113,63 @@ pub fn count(state: &str, sql: &str) -> i64 {
     client.query_one(sql, &[]).expect("the query runs").get(0)
 }
 
+/// A transaction of the test's own on a `--state` database, holding the gate every writing
+/// batch locks first: routers wait for it as they wait for another router's batch, and what it
+/// writes is committed, as another router's batch would be, when it is released.
+pub struct HeldGate {
+    client: postgres::Client,
+    state: String,
+}
+
+impl HeldGate {
+    pub fn take(state: &str) -> HeldGate {
+        let mut client =
+            postgres::Client::connect(state, postgres::NoTls).expect("the test database answers");
+        client
+            .batch_execute("BEGIN; SELECT id FROM gate WHERE id = 1 FOR UPDATE")
+            .expect("the gate can be locked");
+        HeldGate {
+            client,
+            state: state.to_string(),
+        }
+    }
+
+    /// Waits (up to a minute) until the session named `application` waits for a lock, and
+    /// answers whether its transaction had written anything by then (it has an id).
+    pub fn waiting_writer(&self, application: &str) -> bool {
+        let mut watcher = postgres::Client::connect(&self.state, postgres::NoTls)
+            .expect("the test database answers");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let waiting = watcher
+                .query_opt(
+                    "SELECT backend_xid IS NOT NULL FROM pg_stat_activity \
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                    &[&application],
+                )
+                .expect("pg_stat_activity can be read");
+            if let Some(row) = waiting {
+                return row.get(0);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "`{application}` never waited for the gate"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Runs SQL inside the held transaction.
+    pub fn execute(&mut self, sql: &str) {
+        self.client.batch_execute(sql).expect("the SQL runs");
+    }
+
+    /// Commits what it wrote and lets the routers in.
+    pub fn release(mut self) {
+        self.client.batch_execute("COMMIT").expect("the commit");
+    }
+}
+
 /// Removes the cluster's directory (the server itself is killed when the process ends).
 pub fn remove_files() {
     let dir = std::env::temp_dir().join(format!("switchboard-pg-{}", std::process::id()));

@@ -38,6 +38,19 @@ mod cluster {
     pub fn count(_: &str, _: &str) -> i64 {
         unreachable!("PostgreSQL runs are not run in this build")
     }
+
+    pub struct HeldGate;
+
+    impl HeldGate {
+        pub fn take(_: &str) -> HeldGate {
+            unreachable!("PostgreSQL runs are not run in this build")
+        }
+        pub fn waiting_writer(&self, _: &str) -> bool {
+            unreachable!()
+        }
+        pub fn execute(&mut self, _: &str) {}
+        pub fn release(self) {}
+    }
 }
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -289,9 +302,9 @@ fn caps_reached_within_a_batch_in(state: &str) -> String {
 }
 
 /// A database whose transactions are serializable unless said otherwise (as on CockroachDB):
-/// routing there decides as on SQLite. (There the first pass reads counts under the gate
-/// only; that choice changes no decision, only how often contended batches retry, so this
-/// test holds the decisions, not the choice.)
+/// routing there decides as on SQLite, and reads counts under the gate only (an unlocked read
+/// there would make contended batches retry): a lead at a cap waits for the gate before it
+/// writes anything.
 fn serializable_by_default(store: Store) -> String {
     let state = store.state("serializable");
     let database = state.rsplit('/').next().unwrap();
@@ -304,6 +317,85 @@ fn serializable_by_default(store: Store) -> String {
         caps_reached_within_a_batch(Store::Sqlite),
         "the same decisions as on SQLite"
     );
+    let gate = cluster::HeldGate::take(&state);
+    let router = {
+        let policy = fixture("team/shared_rep.route");
+        let named = format!("{state}?application_name=serializable");
+        std::thread::spawn(move || {
+            let input = r#"{"id":"N-3","team":"narrow","created_at":"2026-11-24T10:00:00+01:00"}"#;
+            ok(&run(
+                &["route", &policy, "--state", &named, "--quiet"],
+                input,
+            ))
+        })
+    };
+    assert!(
+        !gate.waiting_writer("serializable"),
+        "a count was read without locks on a serializable database"
+    );
+    gate.release();
+    let decided = router.join().unwrap();
+    assert!(decided.contains("anna at cap 2/1"), "{decided}");
+    out
+}
+
+/// A count that grows between a batch's first pass and its turn at the gate: anna is at the
+/// `narrow` pool's cap of 1 when a router reads her count without locks and decides N-1
+/// (nobody eligible), sends it, and waits for the gate, which the test holds; while it waits,
+/// another batch (the test's own transaction, writing what a router's assignment writes) gives
+/// her a second lead. Under the gate the router finds the count changed, takes N-1 back and
+/// decides it again: the reason it prints and keeps says 2/1, as one router deciding in order
+/// after that batch would say.
+fn a_count_grows_before_the_gate(store: Store) -> String {
+    let state = store.state("grows");
+    let policy = fixture("team/shared_rep.route");
+    let lead = |id: &str, team: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"team\":\"{team}\",\"created_at\":\"2026-11-24T10:00:00+01:00\"}}\n"
+        )
+    };
+    let mut out = ok(&run(
+        &["route", &policy, "--state", &state, "--quiet"],
+        &lead("W-1", "wide"),
+    ));
+    let mut gate = cluster::HeldGate::take(&state);
+    let router = {
+        let (policy, input) = (policy.clone(), lead("N-1", "narrow"));
+        let named = format!("{state}?application_name=grows");
+        std::thread::spawn(move || {
+            ok(&run(
+                &["route", &policy, "--state", &named, "--quiet"],
+                &input,
+            ))
+        })
+    };
+    assert!(
+        gate.waiting_writer("grows"),
+        "the router waited for the gate before it decided N-1: its count was not read without \
+         locks (is the database read committed?)"
+    );
+    gate.execute(
+        "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
+         INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \
+         UPDATE rep_totals SET total = total + 1 WHERE rep = 'anna';",
+    );
+    gate.release();
+    let decided = router.join().unwrap();
+    let again = ok(&run(
+        &["route", &policy, "--state", &state, "--quiet"],
+        &lead("N-1", "narrow"),
+    ));
+    for line in [&decided, &again] {
+        let decision = &json_lines(line)[0];
+        let reason = decision["reason"][0]["reason"].to_string();
+        assert!(reason.contains("anna at cap 2/1"), "{out}{line}");
+        assert_eq!(decision["action"], "unassigned", "{line}");
+    }
+    assert_eq!(json_lines(&again)[0]["duplicate"], true, "{again}");
+    let kept = cluster::count(&state, "SELECT count(*) FROM ledger WHERE lead = 'N-1'");
+    assert_eq!(kept, 1, "one ledger entry for N-1");
+    out.push_str(&decided);
+    out.push_str(&again);
     out
 }
 
@@ -1230,8 +1322,12 @@ const ON_EVERY_STORE: [(&str, Body); 3] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 5] = [
+const ON_POSTGRES: [(&str, Body); 6] = [
     ("tls_to_the_database", tls_to_the_database),
+    (
+        "a_count_grows_before_the_gate",
+        a_count_grows_before_the_gate,
+    ),
     ("serializable_by_default", serializable_by_default),
     ("four_servers_one_database", four_servers_one_database),
     ("postgres_restart_mid_load", postgres_restart_mid_load),

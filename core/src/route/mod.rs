@@ -458,7 +458,7 @@ impl<'a> Router<'a> {
     /// ([`StateErrorKind::NeedsLock`]) waits for the second, and so does every later lead of the
     /// batch with its id (the first of them must be decided first). The second decides
     /// those, in their order, under the store's locks. Leads of the first pass write only
-    /// their own rows (their ledger entries, lives and due steps) and read nothing shared but
+    /// their own rows (their ledger entries and due steps) and read nothing shared but
     /// reps' counts, so each decision is the one a single pass in input order gives: a lead
     /// decided on counts read without locks ([`StateStore::provisional`]: nobody assigned)
     /// keeps its place in the second pass too, where the store confirms the counts in its

@@ -147,7 +147,8 @@ pub trait StateStore {
     /// Called after each lead the first pass routed (`decided`) or stopped
     /// ([`StateErrorKind::NeedsLock`]): whether the decision of `lead` is provisional, because
     /// it read reps' counts without the store's locks (and assigned nobody: every candidate
-    /// was at a cap, away, off shift or out of office). Counts only grow, so such a decision
+    /// was at a cap, away or out of office; an `on shift` pool with nobody on shift assigns
+    /// the next shift instead, so it needs the locks). Counts only grow, so such a decision
     /// is the locked one unless a count changed before the lead's turn: the second pass asks
     /// [`StateStore::confirm_provisional`]. The store forgets the reads of a stopped lead.
     fn provisional(&mut self, lead: &str, decided: bool) -> bool {
