@@ -125,7 +125,38 @@ pub struct PostgresState {
     /// Whether the first pass may read counts without locks: the database's transactions are
     /// read committed by default (on a serializable one, counts are read under the gate only).
     counts_unlocked: bool,
+    /// A sweep's due steps read ahead in this batch ([`PostgresState::due_one`]).
+    due_ahead: Option<DueAhead>,
+    /// What a sweep read ahead of its leads with their due steps, locked under the gate.
+    swept: HashMap<String, SweptLead>,
     statements: HashMap<&'static str, Statement>,
+}
+
+/// How many due steps a sweep reads (and locks) in one statement: fewer than `sweep` fires in
+/// one transaction (256), so that its batches read ahead several times, as `serve`'s sweeps
+/// (one transaction for every step due) do.
+const SWEEP_AHEAD: usize = 64;
+
+/// The due steps at `now_ns` or earlier, read ahead for a sweep that asks for one at a time:
+/// the rows of the `due` table up to `through`, in their order, as this batch's own moves
+/// left them ([`StateStore::schedule`] keeps them current).
+#[derive(Debug)]
+struct DueAhead {
+    now_ns: i64,
+    steps: std::collections::BTreeSet<(i64, String)>,
+    /// The last row read when the statement filled its limit: rows after it were not read.
+    /// `None`: every row due by then was read.
+    through: Option<(i64, String)>,
+}
+
+/// A lead whose due step a sweep read ahead: its ledger entry (locked, as
+/// [`StateStore::recorded_for_update`] locks it), its life and the reps it was ever assigned
+/// to (this batch's assignments included).
+#[derive(Debug, Default)]
+struct SweptLead {
+    entry: Option<Vec<u8>>,
+    life: Option<String>,
+    reps: Vec<String>,
 }
 
 /// A rep's count that a decision of a batch's first pass may read without the rep's lock.
@@ -268,6 +299,8 @@ impl PostgresState {
             pending: Pending::default(),
             provisional: Provisional::default(),
             counts_unlocked: false,
+            due_ahead: None,
+            swept: HashMap::new(),
             statements: HashMap::new(),
         };
         state.migrate()?;
@@ -574,6 +607,45 @@ impl PostgresState {
                 &[&fields, &keys, &lead_at, &leads, &reps],
             )?;
         }
+        let moved = std::mem::take(&mut self.pending.due_moved);
+        if !moved.is_empty() {
+            let (mut gone_at, mut gone_leads, mut new_at, mut new_leads) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((at, lead), there) in &moved {
+                if *there {
+                    new_at.push(*at);
+                    new_leads.push(lead.as_str());
+                } else {
+                    gone_at.push(*at);
+                    gone_leads.push(lead.as_str());
+                }
+            }
+            // Two statements: one may change a table only once on CockroachDB.
+            if !gone_at.is_empty() {
+                self.execute(
+                    "DELETE FROM due USING unnest($1::bigint[], $2::text[]) AS moved (at_ns, lead) \
+                     WHERE due.at_ns = moved.at_ns AND due.lead = moved.lead",
+                    &[&gone_at, &gone_leads],
+                )?;
+            }
+            if !new_at.is_empty() {
+                self.execute(
+                    "INSERT INTO due (at_ns, lead) SELECT * FROM unnest($1::bigint[], $2::text[]) \
+                     ON CONFLICT DO NOTHING",
+                    &[&new_at, &new_leads],
+                )?;
+            }
+        }
+        let lives = std::mem::take(&mut self.pending.lives);
+        if !lives.is_empty() {
+            let leads: Vec<&str> = lives.keys().map(String::as_str).collect();
+            let entries: Vec<&str> = lives.values().map(String::as_str).collect();
+            self.execute(
+                "INSERT INTO lives (lead, entry) SELECT * FROM unnest($1::text[], $2::text[]) \
+                 ON CONFLICT (lead) DO UPDATE SET entry = excluded.entry",
+                &[&leads, &entries],
+            )?;
+        }
         Ok(())
     }
 
@@ -676,6 +748,100 @@ impl PostgresState {
         Ok(())
     }
 
+    /// The earliest due step at `now_ns` or earlier, for a sweep that fires one at a time
+    /// ([`StateStore::due`] with a limit of 1, in a batch): read ahead [`SWEEP_AHEAD`] at a
+    /// time, locked (`FOR UPDATE SKIP LOCKED`, under the gate), with the ledger entries
+    /// (locked too), lives and assignments of their leads in three more statements, instead
+    /// of a round trip for each of those per step. The batch's own moves keep the steps read
+    /// ahead current ([`StateStore::schedule`]), and its writes of lives, moves and
+    /// assignments are sent when it next reads the table or commits.
+    fn due_one(&mut self, now_ns: i64) -> Result<Vec<(String, Timestamp)>, StateError> {
+        if self
+            .due_ahead
+            .as_ref()
+            .is_some_and(|ahead| ahead.now_ns != now_ns)
+        {
+            self.due_ahead = None;
+        }
+        loop {
+            if let Some(ahead) = &self.due_ahead {
+                if let Some((at, lead)) = ahead.steps.first() {
+                    return Ok(vec![(lead.clone(), from_nanos(*at))]);
+                }
+                if ahead.through.is_none() {
+                    // Nothing more is due; a later ask reads the table again.
+                    self.due_ahead = None;
+                    return Ok(Vec::new());
+                }
+            }
+            self.flush()?;
+            self.gate()?;
+            let rows = self.query(
+                // Locked until the batch ends, and skipped by the other routers' sweeps: every
+                // step fires once however many sweep at the same time.
+                "SELECT at_ns, lead FROM due WHERE at_ns <= $1 ORDER BY at_ns, lead LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED",
+                &[&now_ns, &limit(SWEEP_AHEAD)],
+            )?;
+            let steps: std::collections::BTreeSet<(i64, String)> = rows
+                .iter()
+                .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
+                .collect();
+            let through = (rows.len() >= SWEEP_AHEAD)
+                .then(|| steps.last().cloned())
+                .flatten();
+            let mut unread: Vec<&str> = steps
+                .iter()
+                .map(|(_, lead)| lead.as_str())
+                .filter(|lead| !self.swept.contains_key(*lead))
+                .collect();
+            unread.sort_unstable();
+            unread.dedup();
+            if !unread.is_empty() {
+                let mut swept: HashMap<String, SweptLead> = unread
+                    .iter()
+                    .map(|lead| ((*lead).to_string(), SweptLead::default()))
+                    .collect();
+                // What this batch recorded is in the table (flushed above), to be locked there.
+                for row in self.query(
+                    "SELECT lead, entry FROM ledger WHERE lead = ANY($1) ORDER BY lead FOR UPDATE",
+                    &[&unread],
+                )? {
+                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
+                        lead.entry = Some(row.get(1));
+                    }
+                }
+                for row in self.query(
+                    "SELECT lead, entry FROM lives WHERE lead = ANY($1)",
+                    &[&unread],
+                )? {
+                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
+                        lead.life = Some(row.get(1));
+                    }
+                }
+                for row in self.query(
+                    "SELECT lead, rep FROM assignments WHERE lead = ANY($1)",
+                    &[&unread],
+                )? {
+                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
+                        lead.reps.push(row.get(1));
+                    }
+                }
+                self.swept.extend(swept);
+            }
+            let empty = steps.is_empty();
+            self.due_ahead = Some(DueAhead {
+                now_ns,
+                steps,
+                through,
+            });
+            if empty {
+                self.due_ahead = None;
+                return Ok(Vec::new());
+            }
+        }
+    }
+
     /// Ends the batch's bookkeeping (after a commit or a rollback).
     fn end_batch(&mut self) {
         self.in_batch = false;
@@ -687,6 +853,8 @@ impl PostgresState {
         self.locked_reps.clear();
         self.pending.clear();
         self.provisional = Provisional::default();
+        self.due_ahead = None;
+        self.swept.clear();
     }
 
     /// Reconnects when the server went away between batches (a restart, a failover).
@@ -1076,6 +1244,12 @@ struct Pending {
     prospects: HashMap<String, HashMap<String, Vec<Remembered>>>,
     /// (due nanoseconds, lead) scheduled for the first time by this batch.
     due: Vec<(i64, String)>,
+    /// Due steps this batch moved (`sweep`, `track`), sent after `due`: per (due nanoseconds,
+    /// lead), whether the row is there after the batch (the last move decides; an insert of a
+    /// row that is there does nothing, a delete of one that is not neither).
+    due_moved: HashMap<(i64, String), bool>,
+    /// Lives this batch wrote, by lead, the last one each.
+    lives: HashMap<String, String>,
     /// Loads since a time already counted, per rep: (since second, count), this batch's
     /// assignments included.
     loads: HashMap<String, Vec<(i64, u64)>>,
@@ -1090,6 +1264,8 @@ impl Pending {
             && self.assignments.is_empty()
             && self.prospects.is_empty()
             && self.due.is_empty()
+            && self.due_moved.is_empty()
+            && self.lives.is_empty()
     }
 
     fn clear(&mut self) {
@@ -1100,6 +1276,8 @@ impl Pending {
         self.assignments.clear();
         self.prospects.clear();
         self.due.clear();
+        self.due_moved.clear();
+        self.lives.clear();
         self.loads.clear();
         self.windows.clear();
     }
@@ -1190,6 +1368,7 @@ impl StateStore for PostgresState {
             // requests), decides in order: what it writes is sent under the gate.
             self.unlocked = !self.gated && !self.had_first_pass;
             self.had_first_pass = true;
+            self.due_ahead = None;
             self.provisional.reads.clear();
             self.provisional.due_mark = self.pending.due.len();
             return Ok(());
@@ -1236,6 +1415,7 @@ impl StateStore for PostgresState {
                 // The first pass sent the lead's rows, in this transaction: taken back, and
                 // the lead is decided again.
                 self.execute("DELETE FROM ledger WHERE lead = $1", &[&lead])?;
+                self.due_ahead = None;
                 if !due.is_empty() {
                     self.execute(
                         "DELETE FROM due WHERE at_ns = ANY($1) AND lead = $2",
@@ -1297,6 +1477,14 @@ impl StateStore for PostgresState {
     }
 
     fn recorded_for_update(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        if let Some(swept) = self.swept.get(lead) {
+            // Read ahead with its due step, and locked then.
+            return swept
+                .entry
+                .as_deref()
+                .map(|entry| read_entry(lead, entry))
+                .transpose();
+        }
         // What this batch recorded must be in the table to be locked there.
         self.flush()?;
         self.gate()?;
@@ -1314,6 +1502,7 @@ impl StateStore for PostgresState {
         let mut encoded = Vec::with_capacity(256);
         compact::encode_recorded(entry, &mut encoded);
         let lead: &str = &entry.decision.lead;
+        self.swept.remove(lead);
         if self.in_batch {
             if let Some(Some(_)) = self.pending.ahead.get(lead) {
                 return Err(recorded_elsewhere(lead));
@@ -1435,6 +1624,25 @@ impl StateStore for PostgresState {
         let (at_s, lead_s) = (at.as_second(), lead_at.as_second());
         if self.in_batch && self.pending.fresh.remove(lead) {
             // A lead new to the ledger has no assignment yet: sent at commit.
+            self.pending.assignments.push(Assignment {
+                lead: lead.to_string(),
+                rep: rep.to_string(),
+                at_s,
+                lead_s,
+            });
+            if let Some(total) = self.locked_reps.get_mut(rep) {
+                *total += 1;
+            }
+            self.pending.count(rep, at_s, lead_s);
+            return Ok(());
+        }
+        if self.in_batch
+            && let Some(swept) = self.swept.get_mut(lead)
+            && !swept.reps.iter().any(|earlier| earlier == rep)
+        {
+            // A lead a sweep read ahead, and a rep it never had: new rows, sent with the
+            // batch's (and counted as this batch's assignments until then).
+            swept.reps.push(rep.to_string());
             self.pending.assignments.push(Assignment {
                 lead: lead.to_string(),
                 rep: rep.to_string(),
@@ -1606,16 +1814,37 @@ impl StateStore for PostgresState {
         if from == to {
             return Ok(());
         }
-        if self.in_batch
-            && from.is_none()
-            && let Some(to) = to
-        {
-            // A lead's first step: sent at commit.
-            self.pending.due.push((nanos(to), lead.to_string()));
+        if self.in_batch {
+            if from.is_some() {
+                // Moving a step is a change of what instances share.
+                self.gate()?;
+            }
+            if let Some(from) = from {
+                let key = (nanos(from), lead.to_string());
+                if let Some(ahead) = &mut self.due_ahead {
+                    ahead.steps.remove(&key);
+                }
+                self.pending.due_moved.insert(key, false);
+            }
+            if let Some(to) = to {
+                let key = (nanos(to), lead.to_string());
+                if let Some(ahead) = &mut self.due_ahead
+                    && key.0 <= ahead.now_ns
+                    && ahead.through.as_ref().is_none_or(|through| key <= *through)
+                {
+                    ahead.steps.insert(key.clone());
+                }
+                if from.is_none() && !self.pending.due_moved.contains_key(&key) {
+                    // A lead's first step: sent with the batch's rows.
+                    self.pending.due.push(key);
+                } else {
+                    // A step moved: sent after the first steps, when the batch next reads
+                    // the table or commits.
+                    self.pending.due_moved.insert(key, true);
+                }
+            }
             return Ok(());
         }
-        // Moving a step: what this batch scheduled must be in the table first.
-        self.flush()?;
         if let Some(from) = from {
             self.execute(
                 "DELETE FROM due WHERE at_ns = $1 AND lead = $2",
@@ -1636,6 +1865,10 @@ impl StateStore for PostgresState {
         now: Timestamp,
         limit_to: usize,
     ) -> Result<Vec<(String, Timestamp)>, StateError> {
+        if self.in_batch && limit_to == 1 {
+            return self.due_one(nanos(now));
+        }
+        self.due_ahead = None;
         self.flush()?;
         self.gate()?;
         let rows = self.query(
@@ -1652,6 +1885,16 @@ impl StateStore for PostgresState {
     }
 
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
+        if let Some(text) = self.pending.lives.get(lead) {
+            return read_life(lead, text).map(Some);
+        }
+        if let Some(swept) = self.swept.get(lead) {
+            return swept
+                .life
+                .as_deref()
+                .map(|text| read_life(lead, text))
+                .transpose();
+        }
         let row = self.query_opt("SELECT entry FROM lives WHERE lead = $1", &[&lead])?;
         row.map(|row| read_life(lead, &row.get::<_, String>(0)))
             .transpose()
@@ -1659,6 +1902,15 @@ impl StateStore for PostgresState {
 
     fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
         let text = life_text(&life)?;
+        if self.in_batch {
+            // Sent when the batch next reads the table or commits.
+            self.gate()?;
+            if let Some(swept) = self.swept.get_mut(&life.lead) {
+                swept.life = Some(text.clone());
+            }
+            self.pending.lives.insert(life.lead, text);
+            return Ok(());
+        }
         self.execute(
             "INSERT INTO lives (lead, entry) VALUES ($1, $2) \
              ON CONFLICT (lead) DO UPDATE SET entry = excluded.entry",

@@ -524,6 +524,103 @@ fn sweep_and_report(store: Store) -> String {
     format!("{routed}{tracked}{swept}{report}")
 }
 
+/// Chains of escalation steps fired by one sweep: 700 leads a few seconds apart, each with up
+/// to three steps (to its own pool, whose rep is new to it; to a rep it may have had already;
+/// to another pool, with a cap that binds; to a queue), some touched first, all due by the
+/// sweep's time. Every step
+/// fires in time order across leads (a lead's next step comes back among the others'), more
+/// of them than one statement reads ahead and than one transaction holds. The lines fired
+/// and every row of the state after it are the same on every store.
+fn sweep_chains(store: Store) -> String {
+    let state = store.state("chains");
+    let dir = scratch(&format!("chains-{store:?}"));
+    let policy = dir.join("chains.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  team: enum { a, b, c }  created_at: time }\n\
+         calendar utc { timezone UTC  hours mon-sun 00:00-24:00 }\n\
+         pool desk { members d1, d2, d3  strategy round_robin  calendar utc }\n\
+         pool backup { members b1, b2  strategy round_robin  cap 150  calendar utc }\n\
+         queue review\n\
+         rule a: when team = a -> pool desk within 10m\n\
+         \x20 escalate desk after 20m\n\
+         \x20 escalate backup after 30m\n\
+         \x20 escalate review after 1h\n\
+         rule b: when team = b -> pool desk within 10m escalate d1 after 15m escalate d2 after 25m\n\
+         otherwise -> pool backup within 5m escalate backup after 5m\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let teams = ["a", "b", "c"];
+    let leads: String = (0..700)
+        .map(|n| {
+            format!(
+                "{{\"id\":\"C-{n}\",\"team\":\"{}\",\"created_at\":\"2026-11-24T09:{:02}:{:02}Z\"}}\n",
+                teams[n % 3],
+                n / 60 % 60,
+                n % 60
+            )
+        })
+        .collect();
+    let at = "--now=2026-11-24T09:00:00Z";
+    let routed = ok(&run(
+        &["route", &policy, "--state", &state, at, "--quiet"],
+        &leads,
+    ));
+    let touches: String = (0..700)
+        .step_by(7)
+        .map(|n| {
+            format!(
+                "{{\"lead\":\"C-{n}\",\"event\":\"touched\",\"at\":\"2026-11-24T09:{:02}:{:02}Z\"}}\n",
+                n / 60 % 60 + 1,
+                n % 60
+            )
+        })
+        .collect();
+    let tracked = ok(&run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        &touches,
+    ));
+    let sweep = || {
+        ok(&run(
+            &[
+                "sweep",
+                &policy,
+                "--state",
+                &state,
+                "--now",
+                "2026-11-24T12:00:00Z",
+                "--quiet",
+            ],
+            "",
+        ))
+    };
+    let swept = sweep();
+    let fired = json_lines(&swept);
+    assert!(fired.len() > 1000, "{} steps", fired.len());
+    assert!(swept.contains("\"step\":3"), "third steps fired");
+    assert!(
+        swept.contains("at cap 150/150"),
+        "the backup pool's cap binds in the sweep"
+    );
+    let times: Vec<&str> = fired
+        .iter()
+        .map(|line| line["at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] <= pair[1]),
+        "in time order"
+    );
+    assert_eq!(sweep(), "", "every step fires once");
+    let export = ok(&run(&["state", "export", "--state", &state], ""));
+    let mut rows: Vec<&str> = export
+        .lines()
+        .filter(|line| !line.contains("switchboard_state"))
+        .collect();
+    rows.sort_unstable();
+    format!("{routed}{tracked}{swept}{}\n", rows.join("\n"))
+}
+
 /// Four routers at once on one state: 20,000 lead lines with overlapping ids (every tenth id is
 /// also sent by the next router). Every lead is assigned once; round robin within one lead of
 /// even; then four sweeps at once fire every step once.
@@ -1298,7 +1395,7 @@ fn moved_mid_run(store: Store) -> String {
     after
 }
 
-const SAME_ON_EVERY_STORE: [(&str, Body); 7] = [
+const SAME_ON_EVERY_STORE: [(&str, Body); 8] = [
     ("moved_mid_run", moved_mid_run),
     ("caps_reached_within_a_batch", caps_reached_within_a_batch),
     (
@@ -1312,6 +1409,7 @@ const SAME_ON_EVERY_STORE: [(&str, Body); 7] = [
     ("period_caps", period_caps),
     ("previous_rep", previous_rep),
     ("sweep_and_report", sweep_and_report),
+    ("sweep_chains", sweep_chains),
 ];
 
 /// Tests whose outcome may differ between stores in its details (which router got which lead).
