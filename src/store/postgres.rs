@@ -623,8 +623,8 @@ impl PostgresState {
             // Two statements: one may change a table only once on CockroachDB.
             if !gone_at.is_empty() {
                 self.execute(
-                    "DELETE FROM due USING unnest($1::bigint[], $2::text[]) AS moved (at_ns, lead) \
-                     WHERE due.at_ns = moved.at_ns AND due.lead = moved.lead",
+                    "DELETE FROM due WHERE (at_ns, lead) IN \
+                     (SELECT * FROM unnest($1::bigint[], $2::text[]))",
                     &[&gone_at, &gone_leads],
                 )?;
             }
@@ -787,6 +787,10 @@ impl PostgresState {
                 .iter()
                 .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
                 .collect();
+            // Only the leads of these steps are kept (what was written of the others is in the
+            // table now): a sweep of every step due after a long stop holds 64 leads, not all.
+            self.swept
+                .retain(|lead, _| steps.iter().any(|(_, due_lead)| due_lead == lead));
             let through = (rows.len() >= SWEEP_AHEAD)
                 .then(|| steps.last().cloned())
                 .flatten();
@@ -1634,6 +1638,9 @@ impl StateStore for PostgresState {
                 *total += 1;
             }
             self.pending.count(rep, at_s, lead_s);
+            if let Some(swept) = self.swept.get_mut(lead) {
+                swept.reps.push(rep.to_string());
+            }
             return Ok(());
         }
         if self.in_batch
@@ -1654,6 +1661,11 @@ impl StateStore for PostgresState {
             }
             self.pending.count(rep, at_s, lead_s);
             return Ok(());
+        }
+        if self.in_batch && self.swept.contains_key(lead) {
+            // The rep had the lead already, perhaps by an assignment of this batch not sent
+            // yet: sent first, so that the insert below finds it and counts nothing twice.
+            self.flush()?;
         }
         self.execute(
             "INSERT INTO lead_times (rep, lead_s, lead) VALUES ($1, $2, $3) \

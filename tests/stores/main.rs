@@ -524,16 +524,18 @@ fn sweep_and_report(store: Store) -> String {
     format!("{routed}{tracked}{swept}{report}")
 }
 
-/// Chains of escalation steps fired by one sweep: 700 leads a few seconds apart, each with up
+/// Chains of escalation steps fired by one sweep: 700 leads two seconds apart, each with up
 /// to three steps (to its own pool, whose rep is new to it; to a rep it may have had already;
 /// to another pool, with a cap that binds; to a queue), some touched first, all due by the
 /// sweep's time. Every step
 /// fires in time order across leads (a lead's next step comes back among the others'), more
 /// of them than one statement reads ahead and than one transaction holds. The lines fired
 /// and every row of the state after it are the same on every store.
-fn sweep_chains(store: Store) -> String {
-    let state = store.state("chains");
-    let dir = scratch(&format!("chains-{store:?}"));
+/// The state of [`sweep_chains`] before its sweep: the leads routed and some touched. Answers
+/// the state, the policy, and what `route` and `track` printed.
+fn chains_routed(store: Store, name: &str) -> (String, String, String) {
+    let state = store.state(name);
+    let dir = scratch(&format!("{name}-{store:?}"));
     let policy = dir.join("chains.route");
     std::fs::write(
         &policy,
@@ -542,23 +544,25 @@ fn sweep_chains(store: Store) -> String {
          pool desk { members d1, d2, d3  strategy round_robin  calendar utc }\n\
          pool backup { members b1, b2  strategy round_robin  cap 150  calendar utc }\n\
          queue review\n\
-         rule a: when team = a -> pool desk within 10m\n\
-         \x20 escalate desk after 20m\n\
-         \x20 escalate backup after 30m\n\
-         \x20 escalate review after 1h\n\
-         rule b: when team = b -> pool desk within 10m escalate d1 after 15m escalate d2 after 25m\n\
-         otherwise -> pool backup within 5m escalate backup after 5m\n",
+         rule a: when team = a -> pool desk within 1m\n\
+         \x20 escalate desk after 1m\n\
+         \x20 escalate backup after 2m\n\
+         \x20 escalate review after 4m\n\
+         rule b: when team = b -> pool desk within 1m escalate d1 after 2m escalate d2 after 3m\n\
+         otherwise -> pool backup within 1m escalate backup after 1m\n",
     )
     .unwrap();
     let policy = policy.to_string_lossy().to_string();
+    // Two seconds apart: the 64 steps a PostgreSQL sweep reads ahead span about two minutes,
+    // so a lead's next step (a minute later) comes back among them.
+    let clock = |seconds: usize| format!("2026-11-24T09:{:02}:{:02}Z", seconds / 60, seconds % 60);
     let teams = ["a", "b", "c"];
     let leads: String = (0..700)
         .map(|n| {
             format!(
-                "{{\"id\":\"C-{n}\",\"team\":\"{}\",\"created_at\":\"2026-11-24T09:{:02}:{:02}Z\"}}\n",
+                "{{\"id\":\"C-{n}\",\"team\":\"{}\",\"created_at\":\"{}\"}}\n",
                 teams[n % 3],
-                n / 60 % 60,
-                n % 60
+                clock(2 * n)
             )
         })
         .collect();
@@ -571,9 +575,8 @@ fn sweep_chains(store: Store) -> String {
         .step_by(7)
         .map(|n| {
             format!(
-                "{{\"lead\":\"C-{n}\",\"event\":\"touched\",\"at\":\"2026-11-24T09:{:02}:{:02}Z\"}}\n",
-                n / 60 % 60 + 1,
-                n % 60
+                "{{\"lead\":\"C-{n}\",\"event\":\"touched\",\"at\":\"{}\"}}\n",
+                clock(2 * n + 30)
             )
         })
         .collect();
@@ -581,6 +584,11 @@ fn sweep_chains(store: Store) -> String {
         &["track", &policy, "--state", &state, "--quiet"],
         &touches,
     ));
+    (state, policy, format!("{routed}{tracked}"))
+}
+
+fn sweep_chains(store: Store) -> String {
+    let (state, policy, before) = chains_routed(store, "chains");
     let sweep = || {
         ok(&run(
             &[
@@ -618,7 +626,61 @@ fn sweep_chains(store: Store) -> String {
         .filter(|line| !line.contains("switchboard_state"))
         .collect();
     rows.sort_unstable();
-    format!("{routed}{tracked}{swept}{}\n", rows.join("\n"))
+    format!("{before}{swept}{}\n", rows.join("\n"))
+}
+
+/// The chains of [`sweep_chains`] fired by `serve`'s sweeper: one transaction for every step
+/// due (more than a PostgreSQL sweep reads ahead at once), in time order, each once.
+fn serve_sweeps_chains(store: Store) -> String {
+    let (state, policy, _) = chains_routed(store, "served_chains");
+    let (mut server, address) =
+        start_server(&["serve", &policy, "--state", &state, "--sweep-every", "1"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen = 0;
+    let listing = loop {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let (status, answer) = http(
+            &address,
+            "GET",
+            "/v1/escalations?since=2026-11-01&limit=10000",
+            "",
+        );
+        assert_eq!(status, 200, "{answer}");
+        let listing = body_of(&answer).to_string();
+        let count = listing.lines().count();
+        if count > 1000 && count == seen {
+            break listing;
+        }
+        seen = count;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{count} steps fired so far"
+        );
+    };
+    server.kill().unwrap();
+    let _ = server.wait();
+    let fired = json_lines(&listing);
+    let times: Vec<&str> = fired
+        .iter()
+        .map(|line| line["at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] <= pair[1]),
+        "in time order"
+    );
+    let again = ok(&run(
+        &[
+            "sweep",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-24T12:00:00Z",
+        ],
+        "",
+    ));
+    assert_eq!(again, "", "every step fired once");
+    listing
 }
 
 /// Four routers at once on one state: 20,000 lead lines with overlapping ids (every tenth id is
@@ -1395,7 +1457,7 @@ fn moved_mid_run(store: Store) -> String {
     after
 }
 
-const SAME_ON_EVERY_STORE: [(&str, Body); 8] = [
+const SAME_ON_EVERY_STORE: [(&str, Body); 9] = [
     ("moved_mid_run", moved_mid_run),
     ("caps_reached_within_a_batch", caps_reached_within_a_batch),
     (
@@ -1410,6 +1472,7 @@ const SAME_ON_EVERY_STORE: [(&str, Body); 8] = [
     ("previous_rep", previous_rep),
     ("sweep_and_report", sweep_and_report),
     ("sweep_chains", sweep_chains),
+    ("serve_sweeps_chains", serve_sweeps_chains),
 ];
 
 /// Tests whose outcome may differ between stores in its details (which router got which lead).
