@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The PostgreSQL state against SQLite and `:memory:` (docs/benchmarks.md, "State on PostgreSQL"):
 # `route` (release build) on the same generated leads with each store, then four `route`
-# processes at once on one PostgreSQL database, each with a quarter of the leads. Starts a
+# processes at once on one PostgreSQL database, each with a quarter of the leads; then `sweep` at
+# 12:00 of the leads routed at 10:00 (a quarter of them have a step due), SQLite and PostgreSQL
+# (one router's database). Starts a
 # throwaway cluster of its own (initdb in a temporary directory, fsync on, a free port; as the
 # `postgres` user when run as root). Usage: bench/postgres.sh [LEADS] (default 100000).
-# With BASELINE=PATH (an earlier build of the binary), it then runs one router and four routers
-# of that build and of this one, alternating, RUNS rounds (default 3), and prints the medians.
+# With BASELINE=PATH (an earlier build of the binary), it then runs one router (and its sweep)
+# and four routers of that build and of this one, alternating, RUNS rounds (default 3), and
+# prints the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count="${1:-100000}"
@@ -40,6 +43,19 @@ rm -f "$work/state.db"*
 timed "SQLite" "$work/state.db"
 psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database one'
 timed "PostgreSQL, one router" "postgres://switchboard@127.0.0.1:$port/one"
+swept() { # label, binary, state: `sweep` at 12:00 of the leads routed at 10:00
+  local start end fired
+  start=$(date +%s.%N)
+  fired=$("$2" sweep "$policy" --state "$3" --now 2026-11-23T12:00:00Z --quiet | wc -l)
+  end=$(date +%s.%N)
+  python3 -c "t=$end-$start; print(f'| $1 | {t:.2f} s | $fired | {t * 1000 / max($fired, 1):.3f} ms |')"
+}
+echo
+echo "| sweep at 12:00 | time | steps | per step |"
+echo "|---|---:|---:|---:|"
+swept "SQLite" target/release/switchboard "$work/state.db"
+swept "PostgreSQL" target/release/switchboard "postgres://switchboard@127.0.0.1:$port/one"
+echo
 psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database four'
 split -n l/4 -d "$leads" "$work/part."
 start=$(date +%s.%N)
@@ -78,17 +94,28 @@ for round in $(seq "$runs"); do
     binary=$BASELINE
     [ "$who" = this ] && binary=target/release/switchboard
     times[$who-1]+="$(run_pg "$binary" 1 "${who}_one_$round") "
+    start=$(date +%s.%N)
+    "$binary" sweep "$policy" --state "postgres://switchboard@127.0.0.1:$port/${who}_one_$round" \
+      --now 2026-11-23T12:00:00Z --quiet >"$work/swept.$who"
+    end=$(date +%s.%N)
+    times[$who-sweep]+="$(python3 -c "print(f'{$end-$start:.2f}')") "
     times[$who-4]+="$(run_pg "$binary" 4 "${who}_four_$round") "
   done
 done
 echo
-echo "| build | one router | four routers | four against one |"
-echo "|---|---:|---:|---:|"
+echo "| build | one router | four routers | four against one | sweep of one router's leads |"
+echo "|---|---:|---:|---:|---:|"
 for who in baseline this; do
   python3 -c "
 import statistics
 one = statistics.median([float(t) for t in '${times[$who-1]}'.split()])
 four = statistics.median([float(t) for t in '${times[$who-4]}'.split()])
-print(f'| $who | {one:.2f} s ({$count/one:,.0f} leads/s) | {four:.2f} s ({$count/four:,.0f} leads/s) | {one/four:.2f}x |')"
-  echo "(runs, s: one ${times[$who-1]}; four ${times[$who-4]})"
+sweep = statistics.median([float(t) for t in '${times[$who-sweep]}'.split()])
+print(f'| $who | {one:.2f} s ({$count/one:,.0f} leads/s) | {four:.2f} s ({$count/four:,.0f} leads/s) | {one/four:.2f}x | {sweep:.2f} s |')"
+  echo "(runs, s: one ${times[$who-1]}; four ${times[$who-4]}; sweep ${times[$who-sweep]})"
 done
+if cmp -s "$work/swept.baseline" "$work/swept.this"; then
+  echo "the last round's sweeps printed the same lines"
+else
+  echo "the last round's sweeps printed different lines"
+fi
