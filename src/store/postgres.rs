@@ -149,6 +149,9 @@ struct DueAhead {
     through: Option<(i64, String)>,
 }
 
+/// Keeps what one row read ahead for a swept lead says of it.
+type KeepRow = fn(&mut SweptLead, &Row);
+
 /// A lead whose due step a sweep read ahead: its ledger entry (locked, as
 /// [`StateStore::recorded_for_update`] locks it), its life and the reps it was ever assigned
 /// to (this batch's assignments included).
@@ -806,43 +809,45 @@ impl PostgresState {
                     .iter()
                     .map(|lead| ((*lead).to_string(), SweptLead::default()))
                     .collect();
-                // What this batch recorded is in the table (flushed above), to be locked there.
-                for row in self.query(
-                    "SELECT lead, entry FROM ledger WHERE lead = ANY($1) ORDER BY lead FOR UPDATE",
-                    &[&unread],
-                )? {
-                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
-                        lead.entry = Some(row.get(1));
-                    }
-                }
-                for row in self.query(
-                    "SELECT lead, entry FROM lives WHERE lead = ANY($1)",
-                    &[&unread],
-                )? {
-                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
-                        lead.life = Some(row.get(1));
-                    }
-                }
-                for row in self.query(
-                    "SELECT lead, rep FROM assignments WHERE lead = ANY($1)",
-                    &[&unread],
-                )? {
-                    if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
-                        lead.reps.push(row.get(1));
+                // The ledger first, locked (what this batch recorded is in the table: flushed
+                // above); then each lead's life and the reps it had.
+                let reads: [(&'static str, KeepRow); 3] = [
+                    (
+                        "SELECT lead, entry FROM ledger WHERE lead = ANY($1) ORDER BY lead \
+                         FOR UPDATE",
+                        |lead, row| lead.entry = Some(row.get(1)),
+                    ),
+                    (
+                        "SELECT lead, entry FROM lives WHERE lead = ANY($1)",
+                        |lead, row| {
+                            lead.life = Some(row.get(1));
+                        },
+                    ),
+                    (
+                        "SELECT lead, rep FROM assignments WHERE lead = ANY($1)",
+                        |lead, row| {
+                            lead.reps.push(row.get(1));
+                        },
+                    ),
+                ];
+                for (sql, keep) in reads {
+                    for row in self.query(sql, &[&unread])? {
+                        if let Some(lead) = swept.get_mut(row.get::<_, &str>(0)) {
+                            keep(lead, &row);
+                        }
                     }
                 }
                 self.swept.extend(swept);
             }
-            let empty = steps.is_empty();
+            if steps.is_empty() {
+                self.due_ahead = None;
+                return Ok(Vec::new());
+            }
             self.due_ahead = Some(DueAhead {
                 now_ns,
                 steps,
                 through,
             });
-            if empty {
-                self.due_ahead = None;
-                return Ok(Vec::new());
-            }
         }
     }
 
@@ -1626,30 +1631,19 @@ impl StateStore for PostgresState {
             return Err(needs_lock());
         }
         let (at_s, lead_s) = (at.as_second(), lead_at.as_second());
-        if self.in_batch && self.pending.fresh.remove(lead) {
-            // A lead new to the ledger has no assignment yet: sent at commit.
-            self.pending.assignments.push(Assignment {
-                lead: lead.to_string(),
-                rep: rep.to_string(),
-                at_s,
-                lead_s,
-            });
-            if let Some(total) = self.locked_reps.get_mut(rep) {
-                *total += 1;
-            }
-            self.pending.count(rep, at_s, lead_s);
+        // A lead new to the ledger (it has no assignment yet), or one a sweep read ahead and a
+        // rep it never had: new rows, sent with the batch's, and counted as this batch's
+        // assignments until then.
+        let new_rows = self.in_batch
+            && (self.pending.fresh.remove(lead)
+                || self
+                    .swept
+                    .get(lead)
+                    .is_some_and(|swept| !swept.reps.iter().any(|earlier| earlier == rep)));
+        if new_rows {
             if let Some(swept) = self.swept.get_mut(lead) {
                 swept.reps.push(rep.to_string());
             }
-            return Ok(());
-        }
-        if self.in_batch
-            && let Some(swept) = self.swept.get_mut(lead)
-            && !swept.reps.iter().any(|earlier| earlier == rep)
-        {
-            // A lead a sweep read ahead, and a rep it never had: new rows, sent with the
-            // batch's (and counted as this batch's assignments until then).
-            swept.reps.push(rep.to_string());
             self.pending.assignments.push(Assignment {
                 lead: lead.to_string(),
                 rep: rep.to_string(),

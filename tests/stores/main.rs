@@ -531,6 +531,18 @@ fn sweep_and_report(store: Store) -> String {
 /// fires in time order across leads (a lead's next step comes back among the others'), more
 /// of them than one statement reads ahead and than one transaction holds. The lines fired
 /// and every row of the state after it are the same on every store.
+/// Steps fired in time order (their `at`, as printed, all in one offset).
+fn assert_in_time_order(fired: &[serde_json::Value]) {
+    let times: Vec<&str> = fired
+        .iter()
+        .map(|line| line["at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] <= pair[1]),
+        "in time order"
+    );
+}
+
 /// The state of [`sweep_chains`] before its sweep: the leads routed and some touched. Answers
 /// the state, the policy, and what `route` and `track` printed.
 fn chains_routed(store: Store, name: &str) -> (String, String, String) {
@@ -611,14 +623,7 @@ fn sweep_chains(store: Store) -> String {
         swept.contains("at cap 150/150"),
         "the backup pool's cap binds in the sweep"
     );
-    let times: Vec<&str> = fired
-        .iter()
-        .map(|line| line["at"].as_str().unwrap())
-        .collect();
-    assert!(
-        times.windows(2).all(|pair| pair[0] <= pair[1]),
-        "in time order"
-    );
+    assert_in_time_order(&fired);
     assert_eq!(sweep(), "", "every step fires once");
     let export = ok(&run(&["state", "export", "--state", &state], ""));
     let mut rows: Vec<&str> = export
@@ -660,14 +665,7 @@ fn serve_sweeps_chains(store: Store) -> String {
     server.kill().unwrap();
     let _ = server.wait();
     let fired = json_lines(&listing);
-    let times: Vec<&str> = fired
-        .iter()
-        .map(|line| line["at"].as_str().unwrap())
-        .collect();
-    assert!(
-        times.windows(2).all(|pair| pair[0] <= pair[1]),
-        "in time order"
-    );
+    assert_in_time_order(&fired);
     let again = ok(&run(
         &[
             "sweep",
