@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
-    Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
+    EntryRef, Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
 };
 
 /// The version of the tables this build writes.
@@ -1150,7 +1150,7 @@ impl PostgresState {
             match row? {
                 StateRow::Ledger(recorded) => {
                     let mut entry = Vec::with_capacity(256);
-                    compact::encode_recorded(&recorded, &mut entry);
+                    compact::encode_recorded(&recorded.as_entry(), &mut entry);
                     self.execute(
                         "INSERT INTO ledger (lead, entry) VALUES ($1, $2)",
                         &[&&*recorded.decision.lead, &entry],
@@ -1507,7 +1507,7 @@ impl StateStore for PostgresState {
         read_entry(lead, &row.get::<_, Vec<u8>>(0)).map(Some)
     }
 
-    fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
+    fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         let mut encoded = Vec::with_capacity(256);
         compact::encode_recorded(entry, &mut encoded);
         let lead: &str = &entry.decision.lead;

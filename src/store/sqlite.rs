@@ -13,8 +13,8 @@ use std::path::Path;
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
-    Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind, StateStore, WindowCounts,
-    compact,
+    EntryRef, Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind, StateStore,
+    WindowCounts, compact,
 };
 use switchboard_core::route::wire;
 
@@ -462,12 +462,12 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
             };
             let mut entry = Vec::new();
             compact::encode_recorded(
-                &Recorded {
-                    decision,
+                &EntryRef {
+                    decision: &decision,
                     fingerprint: None,
                     decided_at,
                     lead_at: None,
-                    policy_hash: policy_hash.into(),
+                    policy_hash: &policy_hash,
                     trace: None,
                 },
                 &mut entry,
@@ -702,7 +702,7 @@ impl SqliteState {
             let row = row?;
             let (sql, values): (&str, Vec<rusqlite::types::Value>) = match row {
                 StateRow::Ledger(recorded) => {
-                    self.record_in_batch(&recorded)?;
+                    self.record_in_batch(&recorded.as_entry())?;
                     count += 1;
                     continue;
                 }
@@ -863,7 +863,7 @@ impl StateStore for SqliteState {
         read_stored(&self.connection, &mut self.names, lead, &entry, form).map(Some)
     }
 
-    fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
+    fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         if self.in_batch {
             return self.record_in_batch(entry);
         }
@@ -1315,7 +1315,7 @@ impl SqliteState {
 
     /// Records `entry` with its names as indexes into `names`, adding the names it is the
     /// first to use, inside the open transaction.
-    fn record_in_batch(&mut self, entry: &Recorded) -> Result<(), StateError> {
+    fn record_in_batch(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
@@ -1422,7 +1422,9 @@ mod tests {
         let mut state = SqliteState::open(&path).unwrap();
         state.begin().unwrap();
         for n in 0..100 {
-            state.record(&entry(&format!("L-{n}"), "anna")).unwrap();
+            state
+                .record(&entry(&format!("L-{n}"), "anna").as_entry())
+                .unwrap();
         }
         state.commit().unwrap();
         let connection = Connection::open(&path).unwrap();
@@ -1435,7 +1437,7 @@ mod tests {
             .unwrap();
         assert_eq!(entries, 100);
         let mut inline = Vec::new();
-        compact::encode_recorded(&entry("L-99", "anna"), &mut inline);
+        compact::encode_recorded(&entry("L-99", "anna").as_entry(), &mut inline);
         assert!(
             longest * 3 < inline.len() as i64,
             "{longest} vs {}",
@@ -1456,10 +1458,10 @@ mod tests {
         let path = scratch("rollback");
         let mut state = SqliteState::open(&path).unwrap();
         state.begin().unwrap();
-        state.record(&entry("L-1", "anna")).unwrap();
+        state.record(&entry("L-1", "anna").as_entry()).unwrap();
         state.rollback().unwrap();
         state.begin().unwrap();
-        state.record(&entry("L-2", "boris")).unwrap();
+        state.record(&entry("L-2", "boris").as_entry()).unwrap();
         state.commit().unwrap();
         assert_eq!(read(&mut state, "L-1"), None);
         assert_eq!(read(&mut state, "L-2"), Some(entry("L-2", "boris")));
@@ -1474,20 +1476,20 @@ mod tests {
         let path = scratch("auto-rollback");
         let mut state = SqliteState::open(&path).unwrap();
         state.begin().unwrap();
-        state.record(&entry("L-1", "anna")).unwrap();
+        state.record(&entry("L-1", "anna").as_entry()).unwrap();
         // What SQLite does after a full disk or an I/O error: the transaction is gone, and
         // `ROLLBACK` would fail.
         state.connection.execute_batch("ROLLBACK").unwrap();
         state.rollback().unwrap();
         state.begin().unwrap();
-        state.record(&entry("L-2", "boris")).unwrap();
+        state.record(&entry("L-2", "boris").as_entry()).unwrap();
         state.commit().unwrap();
         // The same when the caller begins again without rolling back.
         state.begin().unwrap();
-        state.record(&entry("L-3", "carla")).unwrap();
+        state.record(&entry("L-3", "carla").as_entry()).unwrap();
         state.connection.execute_batch("ROLLBACK").unwrap();
         state.begin().unwrap();
-        state.record(&entry("L-4", "dora")).unwrap();
+        state.record(&entry("L-4", "dora").as_entry()).unwrap();
         state.commit().unwrap();
         let mut again = SqliteState::open(&path).unwrap();
         assert_eq!(read(&mut again, "L-1"), None);
@@ -1502,14 +1504,14 @@ mod tests {
         let mut first = SqliteState::open(&path).unwrap();
         let mut second = SqliteState::open(&path).unwrap();
         first.begin().unwrap();
-        first.record(&entry("L-1", "anna")).unwrap();
+        first.record(&entry("L-1", "anna").as_entry()).unwrap();
         first.commit().unwrap();
         // The second learns anna's names when its batch begins, so boris's get the next ids.
         second.begin().unwrap();
-        second.record(&entry("L-2", "boris")).unwrap();
+        second.record(&entry("L-2", "boris").as_entry()).unwrap();
         second.commit().unwrap();
         // Outside a batch: its own transaction.
-        first.record(&entry("L-3", "carla")).unwrap();
+        first.record(&entry("L-3", "carla").as_entry()).unwrap();
         for state in [&mut first, &mut second] {
             assert_eq!(read(state, "L-1"), Some(entry("L-1", "anna")));
             assert_eq!(read(state, "L-2"), Some(entry("L-2", "boris")));
@@ -1534,7 +1536,7 @@ mod tests {
         drop(SqliteState::open(&path).unwrap());
         // The file as version 7 wrote it: no `names`, no `form`, names in full.
         let mut old = Vec::new();
-        compact::encode_recorded(&entry("L-old", "anna"), &mut old);
+        compact::encode_recorded(&entry("L-old", "anna").as_entry(), &mut old);
         let connection = Connection::open(&path).unwrap();
         connection
             .execute_batch(
@@ -1553,7 +1555,7 @@ mod tests {
         let mut state = SqliteState::open(&path).unwrap();
         assert_eq!(state.tables_version(), Some((7, SCHEMA_VERSION)));
         assert_eq!(read(&mut state, "L-old"), Some(entry("L-old", "anna")));
-        state.record(&entry("L-new", "anna")).unwrap();
+        state.record(&entry("L-new", "anna").as_entry()).unwrap();
         let mut exported = Vec::new();
         state
             .export(&mut |row| {
@@ -1573,7 +1575,7 @@ mod tests {
     fn a_damaged_name_table_is_said() {
         let path = scratch("damaged");
         let mut state = SqliteState::open(&path).unwrap();
-        state.record(&entry("L-1", "anna")).unwrap();
+        state.record(&entry("L-1", "anna").as_entry()).unwrap();
         Connection::open(&path)
             .unwrap()
             .execute_batch("UPDATE names SET id = id + 10")

@@ -16,7 +16,7 @@ use crate::graph::Compiled;
 use crate::model::Policy;
 use crate::route::reader::{LeadError, Limits, parse_lead};
 use crate::route::roster::Roster;
-use crate::route::state::{Recorded, StateError, StateStore};
+use crate::route::state::{EntryRef, Recorded, StateError, StateStore};
 use crate::route::{Action, Decision, Due, RouteConfig, Router, wire};
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -168,7 +168,7 @@ impl StateStore for Stateless {
     fn recorded(&mut self, _: &str) -> Result<Option<Recorded>, StateError> {
         Ok(None)
     }
-    fn record(&mut self, _: &Recorded) -> Result<(), StateError> {
+    fn record(&mut self, _: &EntryRef<'_>) -> Result<(), StateError> {
         Ok(())
     }
     fn rotation(&mut self, _: &str) -> Result<Option<String>, StateError> {

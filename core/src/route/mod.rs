@@ -33,7 +33,7 @@ pub use lifecycle::{Fired, Tracked};
 use names::Names;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
-use state::{Fingerprint, Recorded, StateError, StateErrorKind, StateStore};
+use state::{EntryRef, Fingerprint, StateError, StateErrorKind, StateStore};
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -129,16 +129,21 @@ impl Spare {
         }
     }
 
+    /// Makes `decision` (written out) a new one for `lead`, keeping its reasons' texts.
+    fn reuse(&mut self, decision: &mut Decision, lead: Name) {
+        let texts = &mut self.texts;
+        decision.reuse_for(lead, |text| {
+            if texts.len() < Spare::MOST && text.capacity() <= Spare::LONGEST_TEXT {
+                texts.push(text);
+            }
+        });
+    }
+
     /// A decision for `lead`, in the memory of a spare one when there is one.
     fn decision(&mut self, lead: Name) -> Decision {
         match self.decisions.pop() {
             Some(mut decision) => {
-                let texts = &mut self.texts;
-                decision.reuse_for(lead, |text| {
-                    if texts.len() < Spare::MOST && text.capacity() <= Spare::LONGEST_TEXT {
-                        texts.push(text);
-                    }
-                });
+                self.reuse(&mut decision, lead);
                 decision
             }
             None => Decision::new(lead),
@@ -360,13 +365,32 @@ impl<'a> Router<'a> {
         self.config.now = now;
     }
 
-    /// Empties `outcomes`, the batch before's, written out: their memory serves the next
-    /// decisions.
-    fn take_back(&self, outcomes: &mut Vec<Outcome>) {
-        let mut spare = self.spare.borrow_mut();
-        for outcome in outcomes.drain(..) {
-            spare.keep(outcome);
+    /// Makes `outcomes` (the batch before's, written out) hold at most `count` outcomes: the
+    /// rest are kept as spares. The ones left are the slots this batch's outcomes are made in,
+    /// in place: a decision is made in the memory of the one written out from its slot, and
+    /// never moved after (a decision is a few hundred bytes; moving it from function to
+    /// function cost a tenth of `route`'s time).
+    fn keep_slots(&self, outcomes: &mut Vec<Outcome>, count: usize) {
+        if outcomes.len() > count {
+            let mut spare = self.spare.borrow_mut();
+            for outcome in outcomes.drain(count..) {
+                spare.keep(outcome);
+            }
         }
+    }
+
+    /// The slot of line `index` in `outcomes`, which holds a slot for every line before it.
+    fn slot(outcomes: &mut Vec<Outcome>, index: usize) -> &mut Outcome {
+        while outcomes.len() <= index {
+            outcomes.push(Self::second_pass_placeholder());
+        }
+        &mut outcomes[index]
+    }
+
+    /// Puts `outcome` (not a decision) in `slot`, keeping the decision the slot held.
+    fn set_invalid(&self, slot: &mut Outcome, error: LeadError) {
+        let old = std::mem::replace(slot, Outcome::Invalid(error));
+        self.spare.borrow_mut().keep(old);
     }
 
     pub fn policy_hash(&self) -> &str {
@@ -396,14 +420,21 @@ impl<'a> Router<'a> {
         lines: &[L],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        self.take_back(outcomes);
         if !state.reads_ahead() {
+            self.keep_slots(outcomes, lines.len());
             for (index, line) in lines.iter().enumerate() {
-                let outcome = match line.bytes() {
-                    Ok(bytes) => self.route_line(state, bytes),
-                    Err(length) => Ok(self.too_long(length)),
+                let slot = Self::slot(outcomes, index);
+                let parsed = match line.bytes() {
+                    Ok(bytes) => parse_lead(self.policy, bytes, &self.config.limits),
+                    Err(length) => Err(self.too_long_error(length)),
                 };
-                outcomes.push(outcome.map_err(|error| (error, index))?);
+                match parsed {
+                    Ok(lead) => {
+                        self.route_into(state, &lead, false, slot)
+                            .map_err(|error| (error, index))?;
+                    }
+                    Err(error) => self.set_invalid(slot, error),
+                }
             }
             return Ok(());
         }
@@ -429,7 +460,7 @@ impl<'a> Router<'a> {
         parsed: &[Result<ParsedLead, LeadError>],
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), (StateError, usize)> {
-        self.take_back(outcomes);
+        self.keep_slots(outcomes, parsed.len());
         if state.reads_ahead() {
             let ids: Vec<&str> = parsed
                 .iter()
@@ -441,13 +472,14 @@ impl<'a> Router<'a> {
             return self.route_in_two_passes(state, parsed, outcomes);
         }
         for (index, lead) in parsed.iter().enumerate() {
-            let outcome = match lead {
-                Ok(lead) => self
-                    .route_lead(state, lead)
-                    .map_err(|error| (error, index))?,
-                Err(error) => Outcome::Invalid(error.clone()),
-            };
-            outcomes.push(outcome);
+            let slot = Self::slot(outcomes, index);
+            match lead {
+                Ok(lead) => {
+                    self.route_into(state, lead, false, slot)
+                        .map_err(|error| (error, index))?;
+                }
+                Err(error) => self.set_invalid(slot, error.clone()),
+            }
         }
         Ok(())
     }
@@ -474,30 +506,29 @@ impl<'a> Router<'a> {
         let mut waiting_ids: std::collections::HashSet<&str> = std::collections::HashSet::new();
         state.unlocked_pass(true).map_err(|error| (error, 0))?;
         for (index, lead) in parsed.iter().enumerate() {
-            let outcome = match lead {
-                Err(error) => Outcome::Invalid(error.clone()),
+            let slot = Self::slot(outcomes, index);
+            match lead {
+                Err(error) => self.set_invalid(slot, error.clone()),
                 Ok(lead) if waiting_ids.contains(&*lead.id) => {
                     waiting.push((index, false));
-                    Self::second_pass_placeholder()
+                    self.set_invalid(slot, Self::second_pass_error());
                 }
-                Ok(lead) => match self.route_lead(state, lead) {
-                    Ok(outcome) => {
+                Ok(lead) => match self.route_into(state, lead, false, slot) {
+                    Ok(_) => {
                         if state.provisional(&lead.id, true) {
                             waiting.push((index, true));
                             waiting_ids.insert(&lead.id);
                         }
-                        outcome
                     }
                     Err(error) if error.kind == StateErrorKind::NeedsLock => {
                         state.provisional(&lead.id, false);
                         waiting.push((index, false));
                         waiting_ids.insert(&lead.id);
-                        Self::second_pass_placeholder()
+                        self.set_invalid(slot, Self::second_pass_error());
                     }
                     Err(error) => return Err((error, index)),
                 },
-            };
-            outcomes.push(outcome);
+            }
         }
         // Nothing of the batch is recorded when this fails: it stopped at its first line.
         state.unlocked_pass(false).map_err(|error| (error, 0))?;
@@ -510,8 +541,7 @@ impl<'a> Router<'a> {
                 {
                     continue;
                 }
-                *slot = self
-                    .route_lead(state, lead)
+                self.route_into(state, lead, false, slot)
                     .map_err(|error| (error, index))?;
             }
         }
@@ -520,11 +550,15 @@ impl<'a> Router<'a> {
 
     /// What holds a lead's place in the outcomes until the second pass decides it.
     fn second_pass_placeholder() -> Outcome {
-        Outcome::Invalid(LeadError {
+        Outcome::Invalid(Self::second_pass_error())
+    }
+
+    fn second_pass_error() -> LeadError {
+        LeadError {
             code: "lead.undecided",
             message: String::new(),
             lead: None,
-        })
+        }
     }
 
     /// The outcome of a line longer than the limit.
@@ -558,51 +592,88 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         trace: bool,
     ) -> Result<(Outcome, Option<RecordedTrace>), StateError> {
+        let mut outcome = Self::second_pass_placeholder();
+        let answered = self.route_into(state, parsed, trace, &mut outcome)?;
+        Ok((outcome, answered))
+    }
+
+    /// [`Router::route_lead_traced`] into `slot`: a new decision is made in the memory of the
+    /// one the slot holds (or of a spare one), and stays there. Answers the recorded trace when
+    /// `trace` asks for it.
+    fn route_into(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &ParsedLead,
+        trace: bool,
+        slot: &mut Outcome,
+    ) -> Result<Option<RecordedTrace>, StateError> {
         let fingerprint = self.fingerprint(parsed);
         if let Some(recorded) = state.recorded(&parsed.id)? {
             if recorded
                 .fingerprint
                 .is_some_and(|earlier| !earlier.same_lead(&fingerprint))
             {
-                return Ok((
-                    Outcome::Invalid(LeadError {
-                        code: "lead.id_conflict",
-                        message: format!(
-                            "lead id `{}` was already used for a different lead, decided at {} \
+                let error = LeadError {
+                    code: "lead.id_conflict",
+                    message: format!(
+                        "lead id `{}` was already used for a different lead, decided at {} \
                          ({}); give each lead its own id",
-                            parsed.id,
-                            recorded.decided_at,
-                            recorded.decision.action.summary()
-                        ),
-                        lead: Some(parsed.id.to_string()),
-                    }),
-                    None,
-                ));
+                        parsed.id,
+                        recorded.decided_at,
+                        recorded.decision.action.summary()
+                    ),
+                    lead: Some(parsed.id.to_string()),
+                };
+                self.set_invalid(slot, error);
+                return Ok(None);
             }
             // After `track` or `sweep` changed the lead, its current decision.
             let decision = state
                 .current_decision(&parsed.id)?
                 .unwrap_or(recorded.decision);
-            return Ok((
+            let old = std::mem::replace(
+                slot,
                 Outcome::Decided {
                     decision,
                     duplicate: true,
                     trace: None,
                 },
-                None,
-            ));
+            );
+            self.spare.borrow_mut().keep(old);
+            return Ok(None);
         }
         let keeps = state.keeps_traces();
         let tracing = Tracing {
             display: self.config.explain,
             record: keeps || trace,
         };
-        // Made in the memory of a decision written out, in place.
-        let mut decision = self.spare.borrow_mut().decision(parsed.id.clone());
-        let traces = self.decide(state, parsed, tracing, &mut decision)?;
+        // Made in the memory of the decision the slot holds, in place.
+        if let Outcome::Decided { decision, .. } = slot {
+            self.spare.borrow_mut().reuse(decision, parsed.id.clone());
+        } else {
+            *slot = Outcome::Decided {
+                decision: self.spare.borrow_mut().decision(parsed.id.clone()),
+                duplicate: false,
+                trace: None,
+            };
+        }
+        let Outcome::Decided {
+            decision,
+            duplicate,
+            trace: shown,
+        } = slot
+        else {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "internal error: no decision to make in its slot",
+            ));
+        };
+        let traces = self.decide(state, parsed, tracing, decision)?;
+        *duplicate = false;
+        *shown = traces.display;
         let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
         // The sweep finds leads by their next escalation time, never by reading every lead.
-        if let Some(first) = life::first_step_at(&decision) {
+        if let Some(first) = life::first_step_at(decision) {
             state.schedule(&parsed.id, None, Some(first))?;
         }
         // The recorded trace is copied only when it is both kept and answered.
@@ -611,29 +682,18 @@ impl<'a> Router<'a> {
             (true, false) => (traces.recorded, None),
             (false, _) => (None, traces.recorded.filter(|_| trace)),
         };
-        let entry = Recorded {
+        state.record(&EntryRef {
             decision,
             fingerprint: Some(fingerprint),
             decided_at: self.config.now,
             lead_at: Some(lead_at),
-            policy_hash: self.policy_hash.clone(),
-            trace: kept,
-        };
-        state.record(&entry)?;
-        let Recorded {
-            decision, trace, ..
-        } = entry;
-        if let Some(trace) = trace {
+            policy_hash: &self.policy_hash,
+            trace: kept.as_ref(),
+        })?;
+        if let Some(trace) = kept {
             self.spare.borrow_mut().trace = Some(trace);
         }
-        Ok((
-            Outcome::Decided {
-                decision,
-                duplicate: false,
-                trace: traces.display,
-            },
-            answered,
-        ))
+        Ok(answered)
     }
 
     /// What the lead carries, as the ledger compares it.

@@ -24,13 +24,17 @@ pub(super) fn scan(policy: &Policy, text: &str, fields: &mut Fields) -> Option<(
     } else {
         loop {
             scanner.expect(b'"')?;
-            let key = scanner.string()?;
+            // Lines from one source keep one order of keys: the field after the last one is
+            // looked for first, right in the text, then any field.
+            let index = match scanner.key(policy, next) {
+                Some(index) => Some(index),
+                None => field_after(policy, scanner.string()?, next),
+            };
             scanner.skip_whitespace();
             scanner.expect(b':')?;
             scanner.skip_whitespace();
             let value = scanner.value()?;
-            // Lines from one source keep one order of keys: look after the last field first.
-            if let Some(index) = field_after(policy, key, next) {
+            if let Some(index) = index {
                 fields.take(policy, index, &value);
                 next = index + 1;
             }
@@ -70,6 +74,20 @@ impl<'a> Scanner<'a> {
     fn skip_whitespace(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
+        }
+    }
+
+    /// Reads a key whose opening quote was read when it is the name of field `index` (with
+    /// its closing quote): then its index. Field names are identifiers, with nothing JSON
+    /// escapes, so the key is that name exactly when the text holds it and then a quote.
+    fn key(&mut self, policy: &Policy, index: usize) -> Option<usize> {
+        let name = policy.fields.get(index)?.name.as_bytes();
+        let rest = self.text.as_bytes().get(self.at..)?;
+        if rest.get(name.len()) == Some(&b'"') && rest.starts_with(name) {
+            self.at += name.len() + 1;
+            Some(index)
+        } else {
+            None
         }
     }
 
@@ -226,6 +244,12 @@ mod tests {
             Just("i\\u0064"),
             Just("caf\u{e9}"),
             Just(""),
+            // Keys that begin or end like a field's name, read right in the text when the
+            // name is the one expected next.
+            Just("i"),
+            Just("idx"),
+            Just("intent\\\""),
+            Just("id\\u0000"),
         ]
         .prop_map(|key| format!("\"{key}\""))
     }

@@ -4,7 +4,7 @@
 //! Writing it is a few copies (no escaping, no formatting), so recording every decision costs
 //! little; reading it back is only needed for repeats and explanations.
 
-use super::{Fingerprint, Recorded};
+use super::{EntryRef, Fingerprint, Recorded};
 use crate::graph::PathStep;
 use crate::model::time::LocalTime;
 use crate::model::{LeadValue, Scalar};
@@ -14,7 +14,7 @@ use crate::route::decision::{
 };
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
-pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
+pub fn encode_recorded(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
     encode_recorded_with(entry, out, &mut Names::Inline);
 }
 
@@ -23,12 +23,12 @@ pub fn encode_recorded(entry: &Recorded, out: &mut Vec<u8>) {
 /// which learns the new ones: a ledger that keeps millions of entries of a few policies keeps
 /// each name once, not once per entry. Read back with [`decode_recorded_interned`] and the same
 /// table.
-pub fn encode_recorded_interned(entry: &Recorded, out: &mut Vec<u8>, table: &mut NameTable) {
+pub fn encode_recorded_interned(entry: &EntryRef<'_>, out: &mut Vec<u8>, table: &mut NameTable) {
     encode_recorded_with(entry, out, &mut Names::Table(table));
 }
 
-fn encode_recorded_with(entry: &Recorded, out: &mut Vec<u8>, names: &mut Names<'_>) {
-    encode_with(&entry.decision, out, names);
+fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    encode_with(entry.decision, out, names);
     match entry.fingerprint {
         None => out.push(0),
         Some(fingerprint) => {
@@ -38,7 +38,7 @@ fn encode_recorded_with(entry: &Recorded, out: &mut Vec<u8>, names: &mut Names<'
         }
     }
     put_instant(out, entry.decided_at);
-    names.put(out, &entry.policy_hash);
+    names.put(out, entry.policy_hash);
     match &entry.trace {
         None => out.push(0),
         Some(trace) => {
@@ -735,7 +735,7 @@ mod tests {
                 trace: None,
             };
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry, &mut bytes, &mut table);
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
             assert_eq!(lead_of(&bytes), Some(&*entry.decision.lead));
             let read = decode_recorded_interned(&bytes, &table).unwrap();
             assert_eq!(decision_json(&read.decision), *line, "entry {number}");
@@ -746,7 +746,7 @@ mod tests {
                 None
             );
             let mut inline = Vec::new();
-            encode_recorded(&entry, &mut inline);
+            encode_recorded(&entry.as_entry(), &mut inline);
             sizes.push((bytes.len(), inline.len()));
         }
         // Every name is an index of one byte instead of its text (96 bytes of names here,
@@ -802,7 +802,7 @@ mod tests {
                     ..Decision::new(format!("L-{round}-{n}"))
                 });
                 let mut bytes = Vec::new();
-                encode_recorded_interned(&entry, &mut bytes, &mut table);
+                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
                 written.push((entry, bytes));
             }
         }
@@ -816,7 +816,7 @@ mod tests {
         // A forgotten name is not answered from the slot it held.
         table.truncate(1);
         let mut bytes = Vec::new();
-        encode_recorded_interned(&written[5].0, &mut bytes, &mut table);
+        encode_recorded_interned(&written[5].0.as_entry(), &mut bytes, &mut table);
         // The first entry's rule is kept; the fifth's rule and the hash come back as new.
         assert_eq!(table.len(), 3);
         assert_eq!(
@@ -838,7 +838,7 @@ mod tests {
                 ..Decision::new(format!("L-{n}"))
             });
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry, &mut bytes, &mut table);
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
             written.push((entry, bytes));
         }
         assert_eq!(table.names.len(), NameTable::MOST);

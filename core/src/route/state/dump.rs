@@ -120,7 +120,7 @@ impl StateRow {
         let value = match self {
             StateRow::Ledger(recorded) => {
                 let mut entry = Vec::with_capacity(256);
-                compact::encode_recorded(recorded, &mut entry);
+                compact::encode_recorded(&recorded.as_entry(), &mut entry);
                 let decision: Value =
                     serde_json::from_str(&wire::decision_json(&recorded.decision))
                         .unwrap_or(Value::Null);

@@ -3,7 +3,7 @@
 //! `simulate` holds the leads in flight and a small index, not every decision of the run.
 
 use super::bloom::Bloom;
-use super::{Recorded, StateError, StateErrorKind, compact};
+use super::{EntryRef, Recorded, StateError, StateErrorKind, compact};
 use crate::route::decision::Decision;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -420,7 +420,7 @@ impl Ledger {
         Ok(())
     }
 
-    pub(super) fn insert(&mut self, entry: &Recorded) -> Result<(), StateError> {
+    pub(super) fn insert(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         let id = &*entry.decision.lead;
         let hash = self.hash(id);
         let replaced = match self.lookup(hash)? {
@@ -829,7 +829,7 @@ mod tests {
         let count = 200_000;
         // Each entry about 100 bytes: several chunks.
         for i in 0..count {
-            ledger.insert(&numbered(i)).unwrap();
+            ledger.insert(&numbered(i).as_entry()).unwrap();
             // Leads settle some time after they arrive; one in 1,000 stays in flight.
             if i >= 1000 && (i - 1000) % 1000 != 7 {
                 ledger
@@ -868,7 +868,7 @@ mod tests {
         // Settling again changes nothing; a new entry for a settled id replaces it.
         ledger.mark_settled("L-5", None).unwrap();
         assert_eq!(ledger.get("L-5"), Ok(Some(numbered(5))));
-        ledger.insert(&entry("L-5", "again")).unwrap();
+        ledger.insert(&entry("L-5", "again").as_entry()).unwrap();
         assert_eq!(ledger.get("L-5"), Ok(Some(entry("L-5", "again"))));
         assert_eq!(ledger.is_settled("L-5"), Ok(false));
         let mut all = 0;
@@ -885,7 +885,7 @@ mod tests {
         let mut ledger = spilling_in_memory();
         let count = 200_000;
         for i in 0..count {
-            ledger.insert(&numbered(i)).unwrap();
+            ledger.insert(&numbered(i).as_entry()).unwrap();
             ledger.mark_settled(&format!("L-{i}"), None).unwrap();
         }
         assert!(ledger.chunks.len() >= 4, "{} chunks", ledger.chunks.len());
@@ -908,8 +908,8 @@ mod tests {
     #[test]
     fn a_lead_routed_again_keeps_its_current_decision_beside_the_recorded_one() {
         let mut ledger = spilling_in_memory();
-        ledger.insert(&entry("L-1", "first")).unwrap();
-        ledger.insert(&entry("L-2", "other")).unwrap();
+        ledger.insert(&entry("L-1", "first").as_entry()).unwrap();
+        ledger.insert(&entry("L-2", "other").as_entry()).unwrap();
         let current = entry("L-1", "routed again").decision;
         ledger.mark_settled("L-1", Some(&current)).unwrap();
         assert_eq!(ledger.get("L-1"), Ok(Some(entry("L-1", "first"))));
@@ -920,7 +920,7 @@ mod tests {
         assert_eq!(ledger.settled_current("L-3"), Ok(None));
         // Without a spill there is no place for it.
         let mut plain = Ledger::default();
-        plain.insert(&entry("L-1", "first")).unwrap();
+        plain.insert(&entry("L-1", "first").as_entry()).unwrap();
         assert!(!plain.keeps_current("L-1"));
         assert_eq!(
             plain
@@ -940,7 +940,7 @@ mod tests {
             }),
             Box::<VecSpill>::default(),
         );
-        ledger.insert(&entry("L-1", "x")).unwrap();
+        ledger.insert(&entry("L-1", "x").as_entry()).unwrap();
         let error = ledger.mark_settled("L-1", None).unwrap_err();
         assert_eq!(error.kind, StateErrorKind::Failed);
         assert_eq!(
@@ -954,7 +954,7 @@ mod tests {
     #[test]
     fn without_a_spill_a_settled_entry_stays_in_its_chunk() {
         let mut ledger = Ledger::default();
-        ledger.insert(&entry("L-1", "x")).unwrap();
+        ledger.insert(&entry("L-1", "x").as_entry()).unwrap();
         let before = bytes_in_chunks(&ledger);
         ledger.mark_settled("L-1", None).unwrap();
         assert_eq!(ledger.is_settled("L-1"), Ok(true));

@@ -40,6 +40,33 @@ pub struct Recorded {
     pub trace: Option<RecordedTrace>,
 }
 
+/// A ledger entry as a store is given it to record ([`StateStore::record`]): a [`Recorded`]
+/// that borrows its decision, policy hash and trace, so that a decision is recorded where it
+/// was made, without a copy.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub decision: &'a Decision,
+    pub fingerprint: Option<Fingerprint>,
+    pub decided_at: Timestamp,
+    pub lead_at: Option<Timestamp>,
+    pub policy_hash: &'a str,
+    pub trace: Option<&'a RecordedTrace>,
+}
+
+impl Recorded {
+    /// The entry as a store records it.
+    pub fn as_entry(&self) -> EntryRef<'_> {
+        EntryRef {
+            decision: &self.decision,
+            fingerprint: self.fingerprint,
+            decided_at: self.decided_at,
+            lead_at: self.lead_at,
+            policy_hash: &self.policy_hash,
+            trace: self.trace.as_ref(),
+        }
+    }
+}
+
 /// The digest of what a lead carried ([`crate::model::Policy::fingerprint`]) and of the schema
 /// it was read with ([`crate::model::Policy::schema_digest`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +197,7 @@ pub trait StateStore {
         self.recorded(lead)
     }
     /// Records a decision (for the lead its `decision.lead` names).
-    fn record(&mut self, entry: &Recorded) -> Result<(), StateError>;
+    fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError>;
     /// Whether the store keeps traces, so that routers record them (`explain` from the ledger).
     fn keeps_traces(&self) -> bool {
         false
@@ -629,7 +656,7 @@ impl StateStore for MemoryState {
         self.ledger.get(lead)
     }
 
-    fn record(&mut self, entry: &Recorded) -> Result<(), StateError> {
+    fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         self.ledger.insert(entry)
     }
 
@@ -833,7 +860,7 @@ impl StateStore for MemoryState {
         let mut added = 0u64;
         for row in rows {
             match row? {
-                dump::StateRow::Ledger(recorded) => self.ledger.insert(&recorded)?,
+                dump::StateRow::Ledger(recorded) => self.ledger.insert(&recorded.as_entry())?,
                 dump::StateRow::Life(life) => {
                     self.lives.insert(life.lead.clone(), life);
                 }
@@ -1061,7 +1088,7 @@ mod tests {
         let mut ledger = Ledger::default();
         let recorded = |i: usize| entry(Decision::new(format!("L-{i}")));
         for i in 0..200_000 {
-            ledger.insert(&recorded(i)).unwrap();
+            ledger.insert(&recorded(i).as_entry()).unwrap();
         }
         for i in 0..200_000 {
             assert_eq!(ledger.get(&format!("L-{i}")), Ok(Some(recorded(i))));
@@ -1073,7 +1100,7 @@ mod tests {
             action: None,
             reason: "x".repeat(ledger::CHUNK + 10),
         });
-        ledger.insert(&entry(long.clone())).unwrap();
+        ledger.insert(&entry(long.clone()).as_entry()).unwrap();
         assert_eq!(ledger.get("big"), Ok(Some(entry(long))));
     }
 
@@ -1081,8 +1108,10 @@ mod tests {
     fn a_settled_lead_keeps_its_entry_and_leaves_the_unsettled_visits() {
         let mut state = MemoryState::default();
         let decision = Decision::new("L-1");
-        state.record(&entry(decision.clone())).unwrap();
-        state.record(&entry(Decision::new("L-2"))).unwrap();
+        state.record(&entry(decision.clone()).as_entry()).unwrap();
+        state
+            .record(&entry(Decision::new("L-2")).as_entry())
+            .unwrap();
         // No life kept and no step in its decision: the life its decision begins.
         let (recorded, settled) = state.settle("L-1").unwrap().unwrap();
         assert_eq!(
@@ -1110,7 +1139,7 @@ mod tests {
     fn a_due_entry_left_for_a_settled_lead_is_dropped_not_fired() {
         let mut state = MemoryState::default();
         let decision = Decision::new("L-1");
-        state.record(&entry(decision.clone())).unwrap();
+        state.record(&entry(decision.clone()).as_entry()).unwrap();
         state
             .keep_life(Life::begin(&decision, Timestamp::UNIX_EPOCH))
             .unwrap();
@@ -1127,7 +1156,7 @@ mod tests {
     fn a_lead_with_a_step_ahead_or_another_current_decision_is_not_settled() {
         let mut state = MemoryState::default();
         let decision = Decision::new("L-1");
-        state.record(&entry(decision.clone())).unwrap();
+        state.record(&entry(decision.clone()).as_entry()).unwrap();
         let mut life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
         life.scheduled = Some(Timestamp::UNIX_EPOCH);
         state.keep_life(life.clone()).unwrap();
@@ -1313,7 +1342,7 @@ mod tests {
             ..MemoryState::default()
         };
         let decision = Decision::new("L-1");
-        state.record(&entry(decision.clone())).unwrap();
+        state.record(&entry(decision.clone()).as_entry()).unwrap();
         let mut life = Life::begin(&decision, Timestamp::UNIX_EPOCH);
         let mut current = Decision::new("L-1");
         current.action = crate::route::Action::Queue { queue: "q".into() };
