@@ -467,7 +467,7 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
                     fingerprint: None,
                     decided_at,
                     lead_at: None,
-                    policy_hash: &policy_hash,
+                    policy_hash: &policy_hash.as_str().into(),
                     trace: None,
                 },
                 &mut entry,

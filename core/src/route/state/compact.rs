@@ -38,7 +38,7 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
         }
     }
     put_instant(out, entry.decided_at);
-    names.put(out, entry.policy_hash);
+    names.put_name(out, entry.policy_hash);
     match &entry.trace {
         None => out.push(0),
         Some(trace) => {
@@ -50,6 +50,13 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
     if let Some(lead_at) = entry.lead_at {
         put_instant(out, lead_at);
     }
+}
+
+/// Whether a kept name is `text`: at once when `text` is the kept name itself (the same
+/// address and length: the table holds the name, so its memory cannot hold another text),
+/// else by comparing the bytes.
+fn same_name(kept: &Name, text: &str) -> bool {
+    (std::ptr::eq(kept.as_ptr(), text.as_ptr()) && kept.len() == text.len()) || **kept == *text
 }
 
 /// Where the strings of an entry other than its lead id go.
@@ -64,7 +71,16 @@ impl Names<'_> {
     fn put(&mut self, out: &mut Vec<u8>, text: &str) {
         match self {
             Names::Inline => put_str(out, text),
-            Names::Table(table) => table.put(out, text),
+            Names::Table(table) => table.put(out, text, None),
+        }
+    }
+
+    /// [`Names::put`] of a shared name: a table that learns it keeps that name itself, so that
+    /// the next time the same shared name is put it is recognised by its address.
+    fn put_name(&mut self, out: &mut Vec<u8>, name: &Name) {
+        match self {
+            Names::Inline => put_str(out, name),
+            Names::Table(table) => table.put(out, name, Some(name)),
         }
     }
 
@@ -130,8 +146,9 @@ impl NameTable {
     const LONGEST: usize = 256;
     const MOST: usize = 1 << 16;
 
-    /// Writes `text` as `index + 1`, or as 0 and the text in full.
-    fn put(&mut self, out: &mut Vec<u8>, text: &str) {
+    /// Writes `text` as `index + 1`, or as 0 and the text in full; a new name is kept as
+    /// `shared` when it is given (the same text, shared).
+    fn put(&mut self, out: &mut Vec<u8>, text: &str, shared: Option<&Name>) {
         if text.len() > Self::LONGEST {
             out.push(0);
             put_str(out, text);
@@ -143,12 +160,17 @@ impl NameTable {
             && self
                 .names
                 .get(recent as usize - 1)
-                .is_some_and(|name| **name == *text)
+                .is_some_and(|name| same_name(name, text))
         {
             put_u64(out, u64::from(recent));
             return;
         }
-        match self.index.get(text).copied().or_else(|| self.add(text)) {
+        match self
+            .index
+            .get(text)
+            .copied()
+            .or_else(|| self.add(text, shared))
+        {
             Some(index) => {
                 self.recent.0[slot] = index + 1;
                 put_u64(out, u64::from(index) + 1);
@@ -161,12 +183,15 @@ impl NameTable {
     }
 
     /// Appends a name the table does not hold, as the next index; `None` once it is full.
-    fn add(&mut self, text: &str) -> Option<u32> {
+    fn add(&mut self, text: &str, shared: Option<&Name>) -> Option<u32> {
         if self.names.len() >= Self::MOST {
             return None;
         }
         let index = u32::try_from(self.names.len()).ok()?;
-        let name: std::sync::Arc<str> = text.into();
+        let name: std::sync::Arc<str> = match shared {
+            Some(shared) if **shared == *text => std::sync::Arc::clone(shared),
+            _ => text.into(),
+        };
         self.names.push(std::sync::Arc::clone(&name));
         self.index.insert(name, index);
         Some(index)
@@ -200,7 +225,9 @@ impl NameTable {
     /// (`false`) for a name the table already holds, one longer than it takes, or a full
     /// table: the store's copy is then not one this table wrote.
     pub fn learn(&mut self, name: &str) -> bool {
-        name.len() <= Self::LONGEST && !self.index.contains_key(name) && self.add(name).is_some()
+        name.len() <= Self::LONGEST
+            && !self.index.contains_key(name)
+            && self.add(name, None).is_some()
     }
 
     /// Forgets the names from index `length` on (a store's transaction that learned them was
@@ -347,7 +374,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
         None => out.push(0),
         Some(rule) => {
             out.push(1);
-            names.put(out, &rule.label);
+            names.put_name(out, &rule.label);
             put_u64(out, rule.line as u64);
         }
     }
@@ -361,20 +388,20 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
     match &decision.action {
         Action::Pool { pool, rep } => {
             out.push(extras);
-            names.put(out, pool);
-            names.put(out, rep);
+            names.put_name(out, pool);
+            names.put_name(out, rep);
         }
         Action::Queue { queue } => {
             out.push(extras | 1);
-            names.put(out, queue);
+            names.put_name(out, queue);
         }
         Action::Rep { rep } => {
             out.push(extras | 2);
-            names.put(out, rep);
+            names.put_name(out, rep);
         }
         Action::Owner { rep } => {
             out.push(extras | 3);
-            names.put(out, rep);
+            names.put_name(out, rep);
         }
         Action::Unassigned => out.push(extras | 4),
     }
@@ -395,7 +422,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
                 put_time(out, time);
             }
         }
-        names.put(out, &step.to);
+        names.put_name(out, &step.to);
     }
     put_u64(out, decision.reasons.len() as u64);
     for reason in &decision.reasons {
@@ -403,7 +430,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
             None => out.push(0),
             Some(action) => {
                 out.push(1);
-                names.put(out, action);
+                names.put_name(out, action);
             }
         }
         names.put(out, &reason.reason);
@@ -411,11 +438,11 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
     if extras != 0 {
         put_u64(out, decision.tags.len() as u64);
         for tag in &decision.tags {
-            names.put(out, tag);
+            names.put_name(out, tag);
         }
         put_u64(out, decision.scores.len() as u64);
         for (score, value) in &decision.scores {
-            names.put(out, score);
+            names.put_name(out, score);
             out.extend_from_slice(&value.to_le_bytes());
         }
     }
@@ -823,6 +850,31 @@ mod tests {
             decode_recorded_interned(&bytes, &table).as_ref(),
             Some(&written[5].0)
         );
+    }
+
+    #[test]
+    fn a_shared_name_is_kept_itself_and_known_by_address_or_text() {
+        let mut table = NameTable::default();
+        let pool: Name = "senior".into();
+        let mut first = Vec::new();
+        table.put(&mut first, &pool, Some(&pool));
+        assert!(std::sync::Arc::ptr_eq(
+            table.shared(0).expect("kept"),
+            &pool
+        ));
+        // The same shared name, the same text from elsewhere, and another text of the same
+        // length that takes the same slot are each answered by what they say.
+        let mut again = Vec::new();
+        table.put(&mut again, &pool, Some(&pool));
+        let mut copy = Vec::new();
+        table.put(&mut copy, &String::from("senior"), None);
+        assert_eq!((&again, &copy), (&first, &first));
+        let other: Name = "junior".into();
+        let mut third = Vec::new();
+        table.put(&mut third, &other, Some(&other));
+        assert_ne!(third, first);
+        assert_eq!(table.get(0), Some("senior"));
+        assert_eq!(table.get(1), Some("junior"));
     }
 
     #[test]

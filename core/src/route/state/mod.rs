@@ -49,7 +49,7 @@ pub struct EntryRef<'a> {
     pub fingerprint: Option<Fingerprint>,
     pub decided_at: Timestamp,
     pub lead_at: Option<Timestamp>,
-    pub policy_hash: &'a str,
+    pub policy_hash: &'a Name,
     pub trace: Option<&'a RecordedTrace>,
 }
 
