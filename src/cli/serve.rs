@@ -270,6 +270,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         notify = args.notify.is_some(),
         "listening on http://{bound}"
     );
+    if let Some(concurrency) = state.concurrency() {
+        tracing::info!(state = %state_shown, "{concurrency}");
+    }
     let mut watched = vec![args.policy.clone()];
     watched.extend(args.roster.clone());
     watched.extend(args.hubspot_map.clone());

@@ -124,6 +124,9 @@ fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
         format!("tables version {now}, already current")
     };
     println!("state {shown}: {what}");
+    if let Some(concurrency) = state.concurrency() {
+        println!("state {shown}: {concurrency}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -125,6 +125,8 @@ pub struct PostgresState {
     /// Whether the first pass may read counts without locks: the database's transactions are
     /// read committed by default (on a serializable one, counts are read under the gate only).
     counts_unlocked: bool,
+    /// The database's default isolation, as it answered (`None`: it did not).
+    isolation: Option<String>,
     /// A sweep's due steps read ahead in this batch ([`PostgresState::due_one`]).
     due_ahead: Option<DueAhead>,
     /// What a sweep read ahead of its leads with their due steps, locked under the gate.
@@ -302,6 +304,7 @@ impl PostgresState {
             pending: Pending::default(),
             provisional: Provisional::default(),
             counts_unlocked: false,
+            isolation: None,
             due_ahead: None,
             swept: HashMap::new(),
             statements: HashMap::new(),
@@ -316,11 +319,12 @@ impl PostgresState {
     /// server so configured), such a read would conflict with every batch that commits counts
     /// meanwhile; any other answer, or none, keeps counts under the gate.
     fn reads_committed(&mut self) -> bool {
-        self.query_opt("SHOW default_transaction_isolation", &[])
+        self.isolation = self
+            .query_opt("SHOW default_transaction_isolation", &[])
             .ok()
             .flatten()
-            .and_then(|row| row.try_get::<_, String>(0).ok())
-            .is_some_and(|isolation| isolation == "read committed")
+            .and_then(|row| row.try_get::<_, String>(0).ok());
+        self.isolation.as_deref() == Some("read committed")
     }
 
     /// A failure of this database as a state error naming it.
@@ -1362,6 +1366,18 @@ impl StateStore for PostgresState {
 
     fn reads_ahead(&self) -> bool {
         true
+    }
+
+    fn concurrency(&self) -> Option<String> {
+        let isolation = self.isolation.as_deref().unwrap_or("not answered");
+        Some(if self.counts_unlocked {
+            format!(
+                "default isolation {isolation}: a lead nobody in its pool can take is decided \
+                 on counts read before the gate, and the counts are confirmed under it"
+            )
+        } else {
+            format!("default isolation {isolation}: every count is read under the gate")
+        })
     }
 
     fn decides_unlocked_first(&self) -> bool {

@@ -317,6 +317,11 @@ fn serializable_by_default(store: Store) -> String {
         caps_reached_within_a_batch(Store::Sqlite),
         "the same decisions as on SQLite"
     );
+    let said = ok(&run(&["state", "migrate", "--state", &state], ""));
+    assert!(
+        said.contains(": default isolation serializable: every count is read under the gate"),
+        "{said}"
+    );
     let gate = cluster::HeldGate::take(&state);
     let router = {
         let policy = fixture("team/shared_rep.route");
@@ -1415,6 +1420,24 @@ fn moved_mid_run(store: Store) -> String {
         init(&target)
     );
     assert!(init(&target).contains("already current"));
+    // PostgreSQL says how it keeps routers in step (the throwaway cluster's default isolation
+    // is PostgreSQL's own, read committed); SQLite, owned by one process, has nothing to say.
+    let isolation = match store {
+        Store::Postgres => Some(
+            "default isolation read committed: a lead nobody in its pool can take is decided \
+             on counts read before the gate, and the counts are confirmed under it",
+        ),
+        Store::Sqlite => None,
+    };
+    assert_eq!(
+        init(&target)
+            .lines()
+            .find_map(|line| line.split_once(": default isolation"))
+            .map(|(_, said)| format!("default isolation{said}")),
+        isolation.map(str::to_string),
+        "{}",
+        init(&target)
+    );
     let imported = run(&["state", "import", &export, "--state", &target], "");
     ok(&imported);
     let missing = scratch("moved-missing").join("typo.db");

@@ -339,6 +339,11 @@ pub trait StateStore {
         let _ = (name, holder, now, until);
         Ok(true)
     }
+    /// How the store keeps several routers in step, for people (`switchboard state
+    /// init|migrate` and `serve`'s start say it): `None` for a store one process owns.
+    fn concurrency(&self) -> Option<String> {
+        None
+    }
     /// The version of the tables when the store was opened (0: created then) and the version
     /// they have now: stores that keep tables (`switchboard state init|migrate`).
     fn tables_version(&self) -> Option<(i64, i64)> {
