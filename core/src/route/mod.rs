@@ -410,11 +410,22 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// Routes a batch of lines, in order, into `outcomes` (cleared first), inside a batch the
-    /// caller began. A store that reads ahead ([`StateStore::reads_ahead`]) is given every
-    /// parsed lead id first. `Err` carries the state's failure and the index of the line it
-    /// happened at.
+    /// Routes a batch of lines, in order, into `outcomes` (one a line: what it held before is
+    /// written over), inside a batch the caller began. A store that reads ahead
+    /// ([`StateStore::reads_ahead`]) is given every parsed lead id first. `Err` carries the
+    /// state's failure and the index of the line it happened at; `outcomes` then holds the
+    /// outcomes of the lines before that one.
     pub fn route_batch<L: BatchLine>(
+        &self,
+        state: &mut dyn StateStore,
+        lines: &[L],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), (StateError, usize)> {
+        self.route_batch_in(state, lines, outcomes)
+            .inspect_err(|(_, index)| outcomes.truncate(*index))
+    }
+
+    fn route_batch_in<L: BatchLine>(
         &self,
         state: &mut dyn StateStore,
         lines: &[L],
@@ -450,11 +461,22 @@ impl<'a> Router<'a> {
     }
 
     /// Routes a batch of lines already read and parsed (by [`reader::parse_lead`], perhaps on
-    /// another thread), in order, into `outcomes` (cleared first), inside a batch the caller
-    /// began: a lead is decided, an error is its line's answer. A store that reads ahead is
-    /// given every lead id first. `Err` carries the state's failure and the index of the line
-    /// it happened at.
+    /// another thread), in order, into `outcomes` (one a line: what it held before is written
+    /// over, its memory reused), inside a batch the caller began: a lead is decided, an error
+    /// is its line's answer. A store that reads ahead is given every lead id first. `Err`
+    /// carries the state's failure and the index of the line it happened at; `outcomes` then
+    /// holds the outcomes of the lines before that one.
     pub fn route_parsed(
+        &self,
+        state: &mut dyn StateStore,
+        parsed: &[Result<ParsedLead, LeadError>],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), (StateError, usize)> {
+        self.route_parsed_in(state, parsed, outcomes)
+            .inspect_err(|(_, index)| outcomes.truncate(*index))
+    }
+
+    fn route_parsed_in(
         &self,
         state: &mut dyn StateStore,
         parsed: &[Result<ParsedLead, LeadError>],
@@ -548,7 +570,8 @@ impl<'a> Router<'a> {
         Ok(())
     }
 
-    /// What holds a lead's place in the outcomes until the second pass decides it.
+    /// What holds a slot until its outcome is made there: a new slot, or a lead's place until
+    /// the second pass decides it.
     fn second_pass_placeholder() -> Outcome {
         Outcome::Invalid(Self::second_pass_error())
     }

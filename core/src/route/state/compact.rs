@@ -172,6 +172,14 @@ impl NameTable {
             .or_else(|| self.add(text, shared))
         {
             Some(index) => {
+                // A name read back from a file, met again as a shared name: the table keeps
+                // the shared one from now on, to know it by address.
+                if let (Some(shared), Some(kept)) = (shared, self.names.get_mut(index as usize))
+                    && !std::sync::Arc::ptr_eq(kept, shared)
+                    && **kept == **shared
+                {
+                    *kept = std::sync::Arc::clone(shared);
+                }
                 self.recent.0[slot] = index + 1;
                 put_u64(out, u64::from(index) + 1);
             }
@@ -863,18 +871,39 @@ mod tests {
             &pool
         ));
         // The same shared name, the same text from elsewhere, and another text of the same
-        // length that takes the same slot are each answered by what they say.
+        // length that takes the same shortcut slot are each answered by what they say.
         let mut again = Vec::new();
         table.put(&mut again, &pool, Some(&pool));
         let mut copy = Vec::new();
         table.put(&mut copy, &String::from("senior"), None);
         assert_eq!((&again, &copy), (&first, &first));
-        let other: Name = "junior".into();
+        let other: Name = (0..100_000)
+            .map(|n| format!("s{n:05}"))
+            .find(|text| RecentNames::slot(text) == RecentNames::slot("senior"))
+            .expect("a six-letter name in the same slot")
+            .into();
         let mut third = Vec::new();
         table.put(&mut third, &other, Some(&other));
         assert_ne!(third, first);
+        let mut fourth = Vec::new();
+        table.put(&mut fourth, &pool, Some(&pool));
+        assert_eq!(fourth, first);
         assert_eq!(table.get(0), Some("senior"));
-        assert_eq!(table.get(1), Some("junior"));
+        assert_eq!(table.get(1), Some(&*other));
+    }
+
+    #[test]
+    fn a_name_read_back_is_replaced_by_the_shared_one_met_again() {
+        let mut table = NameTable::default();
+        assert!(table.learn("senior"));
+        let pool: Name = "senior".into();
+        let mut bytes = Vec::new();
+        table.put(&mut bytes, &pool, Some(&pool));
+        assert!(std::sync::Arc::ptr_eq(
+            table.shared(0).expect("kept"),
+            &pool
+        ));
+        assert_eq!(table.len(), 1);
     }
 
     #[test]
