@@ -382,7 +382,7 @@ impl<'a> Router<'a> {
     /// The slot of line `index` in `outcomes`, which holds a slot for every line before it.
     fn slot(outcomes: &mut Vec<Outcome>, index: usize) -> &mut Outcome {
         while outcomes.len() <= index {
-            outcomes.push(Self::second_pass_placeholder());
+            outcomes.push(Self::undecided_outcome());
         }
         &mut outcomes[index]
     }
@@ -533,7 +533,7 @@ impl<'a> Router<'a> {
                 Err(error) => self.set_invalid(slot, error.clone()),
                 Ok(lead) if waiting_ids.contains(&*lead.id) => {
                     waiting.push((index, false));
-                    self.set_invalid(slot, Self::second_pass_error());
+                    self.set_invalid(slot, Self::undecided_error());
                 }
                 Ok(lead) => match self.route_into(state, lead, false, slot) {
                     Ok(_) => {
@@ -546,7 +546,7 @@ impl<'a> Router<'a> {
                         state.provisional(&lead.id, false);
                         waiting.push((index, false));
                         waiting_ids.insert(&lead.id);
-                        self.set_invalid(slot, Self::second_pass_error());
+                        self.set_invalid(slot, Self::undecided_error());
                     }
                     Err(error) => return Err((error, index)),
                 },
@@ -572,11 +572,11 @@ impl<'a> Router<'a> {
 
     /// What holds a slot until its outcome is made there: a new slot, or a lead's place until
     /// the second pass decides it.
-    fn second_pass_placeholder() -> Outcome {
-        Outcome::Invalid(Self::second_pass_error())
+    fn undecided_outcome() -> Outcome {
+        Outcome::Invalid(Self::undecided_error())
     }
 
-    fn second_pass_error() -> LeadError {
+    fn undecided_error() -> LeadError {
         LeadError {
             code: "lead.undecided",
             message: String::new(),
@@ -615,7 +615,7 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         trace: bool,
     ) -> Result<(Outcome, Option<RecordedTrace>), StateError> {
-        let mut outcome = Self::second_pass_placeholder();
+        let mut outcome = Self::undecided_outcome();
         let answered = self.route_into(state, parsed, trace, &mut outcome)?;
         Ok((outcome, answered))
     }
