@@ -604,22 +604,17 @@ fn chains_routed(store: Store, name: &str) -> (String, String, String) {
     (state, policy, format!("{routed}{tracked}"))
 }
 
+/// `switchboard sweep POLICY --state STATE --now NOW`: the steps it fired.
+fn sweep_at(policy: &str, state: &str, now: &str) -> String {
+    ok(&run(
+        &["sweep", policy, "--state", state, "--now", now, "--quiet"],
+        "",
+    ))
+}
+
 fn sweep_chains(store: Store) -> String {
     let (state, policy, before) = chains_routed(store, "chains");
-    let sweep = || {
-        ok(&run(
-            &[
-                "sweep",
-                &policy,
-                "--state",
-                &state,
-                "--now",
-                "2026-11-24T12:00:00Z",
-                "--quiet",
-            ],
-            "",
-        ))
-    };
+    let sweep = || sweep_at(&policy, &state, "2026-11-24T12:00:00Z");
     let swept = sweep();
     let fired = json_lines(&swept);
     assert!(fired.len() > 1000, "{} steps", fired.len());
@@ -671,17 +666,7 @@ fn serve_sweeps_chains(store: Store) -> String {
     let _ = server.wait();
     let fired = json_lines(&listing);
     assert_in_time_order(&fired);
-    let again = ok(&run(
-        &[
-            "sweep",
-            &policy,
-            "--state",
-            &state,
-            "--now",
-            "2026-11-24T12:00:00Z",
-        ],
-        "",
-    ));
+    let again = sweep_at(&policy, &state, "2026-11-24T12:00:00Z");
     assert_eq!(again, "", "every step fired once");
     listing
 }
@@ -1374,12 +1359,7 @@ fn moved_mid_run(store: Store) -> String {
             input,
         ))
     };
-    let sweep = |state: &str, now: &str| {
-        ok(&run(
-            &["sweep", &policy, "--state", state, "--now", now],
-            "",
-        ))
-    };
+    let sweep = |state: &str, now: &str| sweep_at(&policy, state, now);
     let rows = |state: &str| -> String {
         let exported = ok(&run(&["state", "export", "--state", state], ""));
         // The header names the store exported from; the rows are the same on every store.

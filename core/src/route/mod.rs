@@ -434,18 +434,12 @@ impl<'a> Router<'a> {
         if !state.reads_ahead() {
             self.keep_slots(outcomes, lines.len());
             for (index, line) in lines.iter().enumerate() {
-                let slot = Self::slot(outcomes, index);
                 let parsed = match line.bytes() {
                     Ok(bytes) => parse_lead(self.policy, bytes, &self.config.limits),
                     Err(length) => Err(self.too_long_error(length)),
                 };
-                match parsed {
-                    Ok(lead) => {
-                        self.route_into(state, &lead, false, slot)
-                            .map_err(|error| (error, index))?;
-                    }
-                    Err(error) => self.set_invalid(slot, error),
-                }
+                self.route_one(state, parsed.as_ref(), Self::slot(outcomes, index))
+                    .map_err(|error| (error, index))?;
             }
             return Ok(());
         }
@@ -494,16 +488,26 @@ impl<'a> Router<'a> {
             return self.route_in_two_passes(state, parsed, outcomes);
         }
         for (index, lead) in parsed.iter().enumerate() {
-            let slot = Self::slot(outcomes, index);
-            match lead {
-                Ok(lead) => {
-                    self.route_into(state, lead, false, slot)
-                        .map_err(|error| (error, index))?;
-                }
-                Err(error) => self.set_invalid(slot, error.clone()),
-            }
+            self.route_one(state, lead.as_ref(), Self::slot(outcomes, index))
+                .map_err(|error| (error, index))?;
         }
         Ok(())
+    }
+
+    /// Decides a line's lead into `slot`, or puts there the error that made the line no lead.
+    fn route_one(
+        &self,
+        state: &mut dyn StateStore,
+        lead: Result<&ParsedLead, &LeadError>,
+        slot: &mut Outcome,
+    ) -> Result<(), StateError> {
+        match lead {
+            Ok(lead) => self.route_into(state, lead, false, slot).map(drop),
+            Err(error) => {
+                self.set_invalid(slot, error.clone());
+                Ok(())
+            }
+        }
     }
 
     /// [`Router::route_parsed`] for a store that decides a batch in two passes
