@@ -533,7 +533,13 @@ fn decide_batch(
             // Committed here, inside the retry: a conflict found at commit (a serialization
             // failure) is decided again like any other.
             None => match state.commit() {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    if let Some(concurrency) = state.reconnected() {
+                        // Perhaps another server (a failover): how routers keep in step now.
+                        eprintln!("note: the state's database connected again: {concurrency}");
+                    }
+                    return Ok(());
+                }
                 Err(error) => (error, leads.len().saturating_sub(1)),
             },
             Some(failed) => failed,

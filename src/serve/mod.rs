@@ -736,6 +736,10 @@ fn serve_batches(
                 }
             }
         }
+        if let Some(concurrency) = state.reconnected() {
+            // Perhaps another server (a failover): say again how routers keep in step.
+            tracing::warn!("the state's database connected again: {concurrency}");
+        }
         if let Some(next) = reload {
             return Some(next);
         }

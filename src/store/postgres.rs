@@ -127,6 +127,8 @@ pub struct PostgresState {
     counts_unlocked: bool,
     /// The database's default isolation, as it answered (`None`: it did not).
     isolation: Option<String>,
+    /// Whether it connected again since `reconnected` was last asked.
+    reconnected: bool,
     /// A sweep's due steps read ahead in this batch ([`PostgresState::due_one`]).
     due_ahead: Option<DueAhead>,
     /// What a sweep read ahead of its leads with their due steps, locked under the gate.
@@ -305,6 +307,7 @@ impl PostgresState {
             provisional: Provisional::default(),
             counts_unlocked: false,
             isolation: None,
+            reconnected: false,
             due_ahead: None,
             swept: HashMap::new(),
             statements: HashMap::new(),
@@ -877,6 +880,7 @@ impl PostgresState {
             self.statements.clear();
             // Perhaps another server now (a failover).
             self.counts_unlocked = self.reads_committed();
+            self.reconnected = true;
         }
         Ok(())
     }
@@ -1378,6 +1382,14 @@ impl StateStore for PostgresState {
         } else {
             format!("default isolation {isolation}: every count is read under the gate")
         })
+    }
+
+    fn reconnected(&mut self) -> Option<String> {
+        if std::mem::take(&mut self.reconnected) {
+            self.concurrency()
+        } else {
+            None
+        }
     }
 
     fn decides_unlocked_first(&self) -> bool {

@@ -344,6 +344,12 @@ pub trait StateStore {
     fn concurrency(&self) -> Option<String> {
         None
     }
+    /// Whether the store connected again since it was last asked (its server restarted, or a
+    /// failover put another server behind the same address): then how it keeps routers in
+    /// step now ([`StateStore::concurrency`]), once, so that `serve` can say it again.
+    fn reconnected(&mut self) -> Option<String> {
+        None
+    }
     /// The version of the tables when the store was opened (0: created then) and the version
     /// they have now: stores that keep tables (`switchboard state init|migrate`).
     fn tables_version(&self) -> Option<(i64, i64)> {
