@@ -413,6 +413,128 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
     assert_eq!(version, 8);
 }
 
+/// A ledger recorded before lead fingerprints of the second kind (eight bytes a step) still
+/// tells a lead sent again from another lead given its id. `tests/fixtures/legacy/` holds the
+/// export of a state that the build before them (e3abaf1) routed that folder's leads into: imported
+/// into a new state, every lead sent again is a duplicate with its recorded rep, and a lead with
+/// a recorded id and one field changed (an enum, a string, a number, a time) is an id conflict,
+/// for `route` and for `explain`.
+#[test]
+fn a_ledger_of_legacy_fingerprints_still_tells_leads_apart() {
+    let fixture = root().join("tests/fixtures/legacy");
+    let dir = scratch("legacy-fingerprints");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let imported = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["state", "import", "--state", &state, "state-export.ndjson"])
+        .current_dir(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let export = std::fs::read_to_string(fixture.join("state-export.ndjson")).unwrap();
+    let recorded: BTreeMap<String, serde_json::Value> = export
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|row| row["kind"] == "ledger")
+        .map(|row| {
+            (
+                row["lead"].as_str().unwrap().to_string(),
+                row["decision"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(recorded.len(), 14);
+    let args = [
+        "policy.route",
+        "--roster",
+        "roster.json",
+        "--state",
+        &state,
+        "--now",
+        "2026-11-30T10:00:00Z",
+    ];
+    let leads = std::fs::read_to_string(fixture.join("leads.ndjson")).unwrap();
+    let again = route(&args, leads.as_bytes(), &fixture);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let decisions = lines(&again);
+    assert_eq!(decisions.len(), 15);
+    for decision in &decisions {
+        let lead = decision["lead"].as_str().unwrap();
+        assert_eq!(decision["duplicate"], true, "{decision}");
+        assert_eq!(decision["rep"], recorded[lead]["rep"], "{decision}");
+        assert_eq!(decision["rule"], recorded[lead]["rule"], "{decision}");
+    }
+    // One field changed each: the same ids, other leads.
+    let changed: Vec<String> = leads
+        .lines()
+        .filter_map(|line| {
+            let (from, to) = match serde_json::from_str::<serde_json::Value>(line).unwrap()["id"]
+                .as_str()
+                .unwrap()
+            {
+                "L-2" => ("\"country\":\"FR\"", "\"country\":\"ES\""),
+                "L-5" => ("\"intent\":\"medium\"", "\"intent\":\"low\""),
+                "L-7" => ("\"employees\":5000", "\"employees\":5001"),
+                "L-9" => ("T10:00:00+08:00", "T10:01:00+08:00"),
+                _ => return None,
+            };
+            assert!(line.contains(from), "{line}");
+            Some(line.replacen(from, to, 1))
+        })
+        .collect();
+    assert_eq!(changed.len(), 4);
+    let conflicts = route(&args, changed.join("\n").as_bytes(), &fixture);
+    assert_eq!(conflicts.status.code(), Some(1));
+    for (line, answer) in changed.iter().zip(lines(&conflicts)) {
+        assert_eq!(
+            answer["error"]["code"], "lead.id_conflict",
+            "{line}: {answer}"
+        );
+    }
+    let explain = |lead: &str| {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "explain",
+                "policy.route",
+                "--roster",
+                "roster.json",
+                "--state",
+                &state,
+            ])
+            .args(["--lead", lead])
+            .current_dir(&fixture)
+            .output()
+            .unwrap()
+    };
+    let same = explain(leads.lines().nth(1).unwrap());
+    let shown = String::from_utf8_lossy(&same.stdout);
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    assert!(
+        shown.contains("recorded decision, made at 2026-11-23T10:00:00Z"),
+        "{shown}"
+    );
+    assert!(shown.contains("decision: pool senior, rep chen"), "{shown}");
+    let other = explain(&changed[0]);
+    let refused = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(2), "{refused}");
+    assert!(
+        refused.contains("holds another lead under the id `L-2`"),
+        "{refused}"
+    );
+}
+
 /// A state written by a newer Switchboard is refused, not changed.
 #[test]
 fn a_state_file_from_a_newer_version_is_refused() {

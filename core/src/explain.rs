@@ -170,7 +170,7 @@ impl Explain<'_> {
         if let Some(recorded) = state.recorded(&id).map_err(ExplainError::State)? {
             if let Some(parsed) = &parsed
                 && let Some(earlier) = recorded.fingerprint
-                && !earlier.same_lead(&router.fingerprint(parsed))
+                && !router.same_lead(&earlier, &router.fingerprint(parsed), parsed)
             {
                 return Err(ExplainError::Conflict {
                     lead: id,
@@ -198,7 +198,7 @@ impl Explain<'_> {
                         let mut shown = trace.describe(self.policy);
                         if recorded
                             .fingerprint
-                            .is_none_or(|f| f.schema != self.policy.schema_digest())
+                            .is_none_or(|f| !self.policy.reads_alike(f.schema))
                         {
                             shown.path.clear();
                         }

@@ -939,6 +939,54 @@ impl Fnv {
     }
 }
 
+/// A 64-bit hash of 64-bit words, eight bytes a step: stable across runs and machines (lead
+/// fingerprints are stored in the state). Each step is a bijection of the state for a given
+/// word (an exclusive or, a multiplication by an odd constant, a shift folded back), and so is
+/// the finish, so two inputs of the same words but one never hash alike.
+struct Words(u64);
+
+impl Words {
+    fn new() -> Words {
+        Words(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn word(&mut self, word: u64) {
+        let mixed = (self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = mixed ^ (mixed >> 29);
+    }
+
+    /// Bytes and their length (so that `ab`+`c` and `a`+`bc` differ), little-endian words,
+    /// the last one padded with zeros.
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.word(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            if let Some(start) = word.get_mut(..rest.len()) {
+                start.copy_from_slice(rest);
+            }
+            self.word(u64::from_le_bytes(word));
+        }
+    }
+
+    /// The state through MurmurHash3's finalizer, so that every bit of it moves every bit of
+    /// the hash.
+    fn finish(&self) -> u64 {
+        let mut hash = self.0;
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        hash ^= hash >> 33;
+        hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        hash ^ (hash >> 33)
+    }
+}
+
 /// Context that evaluation needs besides the lead: the time to use when the lead has no clock.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalContext {
@@ -965,9 +1013,27 @@ impl Policy {
     }
 
     /// A stable 64-bit digest of the schema the policy reads leads with (field names, types,
-    /// optionality). Two policies with one digest read a lead alike, so their lead
-    /// [fingerprints](Policy::fingerprint) compare.
+    /// optionality) and of how lead [fingerprints](Policy::fingerprint) are taken. Two
+    /// policies with one digest read a lead alike, so their lead fingerprints compare.
     pub fn schema_digest(&self) -> u64 {
+        let mut hash = Fnv::new();
+        hash.bytes(&self.legacy_schema_digest().to_le_bytes());
+        // Fingerprints of the second kind (eight bytes a step): a fingerprint of the first
+        // kind is never compared with one of these as if they were alike.
+        hash.text("fingerprint 2");
+        hash.finish()
+    }
+
+    /// Whether a fingerprint taken with schema digest `schema` was taken with this policy's
+    /// schema ([`Policy::schema_digest`], or [`Policy::legacy_schema_digest`] before it).
+    pub fn reads_alike(&self, schema: u64) -> bool {
+        schema == self.schema_digest() || schema == self.legacy_schema_digest()
+    }
+
+    /// The digest of the schema alone, as builds before fingerprints of the second kind took
+    /// it: what ledger entries they recorded carry beside a [legacy
+    /// fingerprint](Policy::legacy_fingerprint).
+    pub fn legacy_schema_digest(&self) -> u64 {
         let mut hash = Fnv::new();
         for field in &self.fields {
             hash.text(&field.name);
@@ -977,9 +1043,46 @@ impl Policy {
         hash.finish()
     }
 
-    /// A stable 64-bit digest of what the policy reads of a lead: every field but `id`, by name
-    /// and value. Two leads with the same id and different fingerprints are different leads.
+    /// A stable 64-bit digest of what the policy reads of a lead: every field but `id`, by its
+    /// place in the schema (the [schema digest](Policy::schema_digest) names the fields) and
+    /// its value, eight bytes a step. Two leads with the same id and different fingerprints
+    /// are different leads.
     pub fn fingerprint(&self, lead: &Lead) -> u64 {
+        let mut hash = Words::new();
+        for (index, (field, value)) in self.fields.iter().zip(&lead.values).enumerate() {
+            let Some(value) = value else { continue };
+            if field.name == "id" {
+                continue;
+            }
+            // The field's place and the value's kind, in one word.
+            let kind = |tag: u64| ((index as u64) << 8) | tag;
+            match value {
+                LeadValue::Variant(variant) => {
+                    hash.word(kind(1));
+                    hash.word(u64::from(*variant));
+                }
+                LeadValue::Str(text) => {
+                    hash.word(kind(2));
+                    hash.bytes(text.as_bytes());
+                }
+                LeadValue::Scalar(Scalar::Int(int)) => {
+                    // Times are nanoseconds in 128 bits: the low word, then the high.
+                    hash.word(kind(3));
+                    hash.word(*int as u64);
+                    hash.word((*int >> 64) as u64);
+                }
+                LeadValue::Scalar(Scalar::Float(float)) => {
+                    hash.word(kind(4));
+                    hash.word(float.to_bits());
+                }
+            }
+        }
+        hash.finish()
+    }
+
+    /// The fingerprint as builds before the second kind took it (FNV-1a over every field's
+    /// name and value, a byte a step): a ledger entry they recorded is compared with it.
+    pub fn legacy_fingerprint(&self, lead: &Lead) -> u64 {
         let mut hash = Fnv::new();
         for (field, value) in self.fields.iter().zip(&lead.values) {
             let Some(value) = value else { continue };

@@ -79,6 +79,8 @@ pub struct Router<'a> {
     names: Names,
     /// The digest of the schema leads are read with (part of every fingerprint).
     schema_digest: u64,
+    /// The digest that builds before fingerprints of the second kind recorded with theirs.
+    legacy_schema_digest: u64,
     /// The fields some `previous rep of FIELD` reads: their values are remembered with every
     /// assignment (and no other field's).
     previous_fields: Vec<(String, crate::model::FieldId)>,
@@ -299,6 +301,7 @@ impl<'a> Router<'a> {
             policy_hash: policy_hash(policy_text).into(),
             names: Names::new(policy, roster),
             schema_digest: policy.schema_digest(),
+            legacy_schema_digest: policy.legacy_schema_digest(),
             previous_fields: previous_fields(policy),
             last_windows: std::cell::RefCell::new(Vec::new()),
             excluded: std::cell::RefCell::new(Vec::new()),
@@ -638,7 +641,7 @@ impl<'a> Router<'a> {
         if let Some(recorded) = state.recorded(&parsed.id)? {
             if recorded
                 .fingerprint
-                .is_some_and(|earlier| !earlier.same_lead(&fingerprint))
+                .is_some_and(|earlier| !self.same_lead(&earlier, &fingerprint, parsed))
             {
                 let error = LeadError {
                     code: "lead.id_conflict",
@@ -721,6 +724,18 @@ impl<'a> Router<'a> {
             self.spare.borrow_mut().trace = Some(trace);
         }
         Ok(answered)
+    }
+
+    /// Whether a recorded fingerprint (`earlier`) was taken of the lead `parsed`, whose
+    /// fingerprint is `now`. One recorded by a build before fingerprints of the second kind,
+    /// with this schema, is compared with the lead's [legacy
+    /// fingerprint](crate::model::Policy::legacy_fingerprint); one taken with another schema
+    /// cannot tell ([`Fingerprint::same_lead`]).
+    pub fn same_lead(&self, earlier: &Fingerprint, now: &Fingerprint, parsed: &ParsedLead) -> bool {
+        if earlier.schema == self.legacy_schema_digest {
+            return earlier.lead == self.policy.legacy_fingerprint(&parsed.lead);
+        }
+        earlier.same_lead(now)
     }
 
     /// What the lead carries, as the ledger compares it.
@@ -1549,5 +1564,88 @@ mod tests {
             assert_eq!(out, words);
             assert_eq!(why.to_string(), words);
         }
+    }
+}
+
+#[cfg(test)]
+mod fingerprints {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use crate::route::reader::{Limits, parse_lead};
+    // Fingerprints are taken in `model`; their tests need the reader and the pipeline above it.
+
+    const SCHEMA: &str = "schema lead { id: string  intent: enum { low, high }  country: string?  \
+                          employees: int  score: number  vip: bool?  created_at: time }\n\
+                          queue q\n\
+                          otherwise -> queue q\n";
+
+    fn policy() -> crate::model::Policy {
+        let report = crate::pipeline::check_source(SCHEMA);
+        assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+        report.compiled.expect("compiled").0
+    }
+
+    fn lead(policy: &crate::model::Policy, json: &str) -> crate::model::Lead {
+        parse_lead(policy, json.as_bytes(), &Limits::default())
+            .unwrap()
+            .lead
+    }
+
+    const LEAD: &str = r#"{"id":"A-1","intent":"high","country":"Deutschland","employees":800,"score":0.5,"vip":true,"created_at":"2026-11-23T10:00:00Z"}"#;
+
+    /// Fingerprints and digests are stored in states: their values may never change. These
+    /// were computed when the second kind was introduced; the legacy ones are what the build
+    /// before it (e3abaf1) stored for this lead (`tests/fixtures/legacy/` keeps a ledger it
+    /// wrote).
+    #[test]
+    fn fingerprints_and_digests_keep_their_values() {
+        let policy = policy();
+        let lead = lead(&policy, LEAD);
+        assert_eq!(
+            (
+                policy.fingerprint(&lead),
+                policy.legacy_fingerprint(&lead),
+                policy.schema_digest(),
+                policy.legacy_schema_digest()
+            ),
+            (
+                9_092_801_483_412_065_613,
+                6_021_249_600_839_925_670,
+                4_200_529_148_352_735_915,
+                6_352_734_635_352_124_238
+            )
+        );
+    }
+
+    /// Any one value changed, a field added or taken away, or a text's bytes moved across a
+    /// word's end: another fingerprint. The id is not part of it.
+    #[test]
+    fn every_value_is_in_the_fingerprint_and_the_id_is_not() {
+        let policy = policy();
+        let base = policy.fingerprint(&lead(&policy, LEAD));
+        let changed = [
+            LEAD.replace(r#""high""#, r#""low""#),
+            LEAD.replace("Deutschland", "Deutschlanc"),
+            LEAD.replace("Deutschland", "Deutschland "),
+            LEAD.replace("Deutschland", "Deutschlan"),
+            LEAD.replace("800", "801"),
+            LEAD.replace("0.5", "0.25"),
+            LEAD.replace("true", "false"),
+            LEAD.replace("10:00:00Z", "10:00:01Z"),
+            LEAD.replace(r#","vip":true"#, ""),
+            LEAD.replace(r#""country":"Deutschland","#, ""),
+        ];
+        let mut seen = std::collections::HashSet::from([base]);
+        for json in &changed {
+            assert!(
+                seen.insert(policy.fingerprint(&lead(&policy, json))),
+                "{json}"
+            );
+        }
+        let other_id = LEAD.replace("A-1", "B-2");
+        assert_eq!(policy.fingerprint(&lead(&policy, &other_id)), base);
+        assert_ne!(policy.schema_digest(), policy.legacy_schema_digest());
+        assert!(policy.reads_alike(policy.schema_digest()));
+        assert!(policy.reads_alike(policy.legacy_schema_digest()));
+        assert!(!policy.reads_alike(policy.legacy_schema_digest() ^ 1));
     }
 }
