@@ -1042,30 +1042,94 @@ impl StateStore for MemoryState {
 }
 
 /// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
-/// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives.
+/// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives. A small
+/// direct-mapped memo in front answers the reps asked for again (a pool's members, lead after
+/// lead) without hashing: its slot is chosen from the name's length and last bytes, and the
+/// name is compared in full before its entry is used, so a name that lands on a taken slot
+/// only costs a look-up in the map.
 #[derive(Debug, Default)]
-pub struct Loads(HashMap<String, Vec<(Option<Timestamp>, u64)>>);
+pub struct Loads {
+    /// Where each rep's counts are in `entries`.
+    index: HashMap<String, usize>,
+    /// Each rep's name and its counts per `since`.
+    entries: Vec<(String, SinceCounts)>,
+    /// Per slot, the place in `entries` of the rep met there last, plus one (0: none).
+    memo: LoadsMemo,
+}
+
+/// A rep's counts of assignments, one per `since` asked for (`None`: all of them).
+type SinceCounts = Vec<(Option<Timestamp>, u64)>;
+
+/// The slots of [`Loads`]' memo.
+#[derive(Debug)]
+struct LoadsMemo([std::cell::Cell<u32>; LOADS_MEMO]);
+
+impl Default for LoadsMemo {
+    fn default() -> LoadsMemo {
+        LoadsMemo(std::array::from_fn(|_| std::cell::Cell::new(0)))
+    }
+}
+
+const LOADS_MEMO: usize = 256;
 
 impl Loads {
+    /// The memo's slot for `rep`: rep names in one roster tend to differ at their ends.
+    fn slot(rep: &str) -> usize {
+        let bytes = rep.as_bytes();
+        let last = |back: usize| {
+            bytes
+                .len()
+                .checked_sub(back)
+                .and_then(|at| bytes.get(at))
+                .map_or(0, |byte| usize::from(*byte))
+        };
+        (bytes.len().wrapping_mul(31) ^ last(1) ^ (last(2) << 3) ^ (last(3) << 5)) % LOADS_MEMO
+    }
+
+    /// The place of `rep`'s counts in `entries`.
+    fn place(&self, rep: &str) -> Option<usize> {
+        let slot = self.memo.0.get(Self::slot(rep))?;
+        if let Some(place) = slot.get().checked_sub(1).map(|place| place as usize)
+            && self.entries.get(place).is_some_and(|(name, _)| name == rep)
+        {
+            return Some(place);
+        }
+        let place = *self.index.get(rep)?;
+        if let Ok(marked) = u32::try_from(place + 1) {
+            slot.set(marked);
+        }
+        Some(place)
+    }
+
     pub fn get(&self, rep: &str, since: Option<Timestamp>) -> Option<u64> {
-        self.0
-            .get(rep)?
+        self.entries
+            .get(self.place(rep)?)?
+            .1
             .iter()
             .find(|(s, _)| *s == since)
             .map(|(_, count)| *count)
     }
 
     pub fn insert(&mut self, rep: &str, since: Option<Timestamp>, count: u64) {
-        self.0
-            .entry(rep.to_string())
-            .or_default()
-            .push((since, count));
+        let place = match self.place(rep) {
+            Some(place) => place,
+            None => {
+                self.entries.push((rep.to_string(), Vec::new()));
+                let place = self.entries.len() - 1;
+                self.index.insert(rep.to_string(), place);
+                place
+            }
+        };
+        if let Some((_, counts)) = self.entries.get_mut(place) {
+            counts.push((since, count));
+        }
     }
 
     /// Counts one more assignment at `at` for every cached `since` it falls after.
     pub fn assigned(&mut self, rep: &str, at: Timestamp) {
-        if let Some(entries) = self.0.get_mut(rep) {
-            for (since, count) in entries {
+        let Some(place) = self.place(rep) else { return };
+        if let Some((_, counts)) = self.entries.get_mut(place) {
+            for (since, count) in counts {
                 if since.is_none_or(|since| at >= since) {
                     *count += 1;
                 }
@@ -1074,7 +1138,11 @@ impl Loads {
     }
 
     pub fn clear(&mut self) {
-        self.0.clear();
+        self.index.clear();
+        self.entries.clear();
+        for slot in &self.memo.0 {
+            slot.set(0);
+        }
     }
 }
 
@@ -1092,6 +1160,41 @@ mod tests {
             policy_hash: "0123456789abcdef".into(),
             trace: None,
         }
+    }
+
+    /// Reps whose names share a slot of the memo (they differ only before their last three
+    /// bytes) keep their own counts, asked for in turn, counted, and cleared.
+    #[test]
+    fn load_counts_of_reps_sharing_a_memo_slot_stay_apart() {
+        let mut loads = Loads::default();
+        let (anna, hanna) = ("team_anna", "team_hanna");
+        assert_eq!(Loads::slot("a_xyz"), Loads::slot("b_xyz"));
+        let since = Timestamp::from_second(1_000).ok();
+        loads.insert("a_xyz", None, 1);
+        loads.insert("b_xyz", None, 2);
+        loads.insert("b_xyz", since, 20);
+        loads.insert(anna, None, 5);
+        for _ in 0..3 {
+            assert_eq!(loads.get("a_xyz", None), Some(1));
+            assert_eq!(loads.get("b_xyz", None), Some(2));
+            assert_eq!(loads.get("b_xyz", since), Some(20));
+            assert_eq!(loads.get("a_xyz", since), None);
+            assert_eq!(loads.get("c_xyz", None), None);
+            assert_eq!(loads.get(hanna, None), None);
+            assert_eq!(loads.get(anna, None), Some(5));
+        }
+        loads.assigned("b_xyz", Timestamp::from_second(2_000).unwrap());
+        loads.assigned("b_xyz", Timestamp::from_second(10).unwrap());
+        loads.assigned("c_xyz", Timestamp::from_second(2_000).unwrap());
+        assert_eq!(loads.get("b_xyz", None), Some(4));
+        assert_eq!(loads.get("b_xyz", since), Some(21));
+        assert_eq!(loads.get("a_xyz", None), Some(1));
+        loads.clear();
+        assert_eq!(loads.get("a_xyz", None), None);
+        assert_eq!(loads.get("b_xyz", None), None);
+        loads.insert("b_xyz", None, 7);
+        assert_eq!(loads.get("b_xyz", None), Some(7));
+        assert_eq!(loads.get("a_xyz", None), None);
     }
 
     #[test]
