@@ -74,19 +74,22 @@ impl LocalTime {
             return;
         }
         let mut text = [0u8; 25];
-        let mut put = |at: usize, value: i64, width: usize| {
-            let mut value = value;
-            for index in (at..at + width).rev() {
-                text[index] = b'0' + (value % 10) as u8;
-                value /= 10;
+        // Two digits at a time (every value here is below 100: the year is put as two pairs).
+        let mut put = |at: usize, value: i64| {
+            let pair = usize::try_from(value.rem_euclid(100)).unwrap_or_default() * 2;
+            if let (Some(to), Some(digits)) =
+                (text.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2))
+            {
+                to.copy_from_slice(digits);
             }
         };
-        put(0, year, 4);
-        put(5, month, 2);
-        put(8, day, 2);
-        put(11, second_of_day / 3600, 2);
-        put(14, second_of_day / 60 % 60, 2);
-        put(17, second_of_day % 60, 2);
+        put(0, year / 100);
+        put(2, year % 100);
+        put(5, month);
+        put(8, day);
+        put(11, second_of_day / 3600);
+        put(14, second_of_day / 60 % 60);
+        put(17, second_of_day % 60);
         let length = match self.offset {
             None => {
                 text[19] = b'Z';
@@ -94,8 +97,8 @@ impl LocalTime {
             }
             Some(_) => {
                 let minutes = i64::from(offset_seconds.unsigned_abs() / 60);
-                put(20, minutes / 60, 2);
-                put(23, minutes % 60, 2);
+                put(20, minutes / 60);
+                put(23, minutes % 60);
                 text[19] = if offset_seconds < 0 { b'-' } else { b'+' };
                 text[22] = b':';
                 25
@@ -111,6 +114,14 @@ impl LocalTime {
         out.push_str(std::str::from_utf8(&text[..length]).unwrap_or_default());
     }
 }
+
+/// "00" to "99", each number's two digits at twice its place.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (the public "days from civil"
 /// inverse of H. Hinnant): year, month 1-12, day 1-31.

@@ -194,7 +194,8 @@ fn parse_into(
             ),
         )
     })?;
-    if text.trim().is_empty() {
+    // A line that opens an object is not empty (the common case, told without trimming).
+    if bytes.first() != Some(&b'{') && text.trim().is_empty() {
         return Err(error(
             "lead.json",
             "empty line: expected a JSON object".to_string(),
