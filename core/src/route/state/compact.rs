@@ -128,11 +128,16 @@ impl RecentNames {
     /// generated policy differ in the middle), multiplied and folded.
     fn slot(text: &str) -> usize {
         let bytes = text.as_bytes();
-        let word = |at: usize| {
-            let mut word = [0u8; 8];
-            let end = (at + 8).min(bytes.len());
-            word[..end - at].copy_from_slice(&bytes[at..end]);
-            u64::from_le_bytes(word)
+        // Eight bytes from `at`, zero-padded past the end (read as one load when they are
+        // there, a byte at a time only for a name shorter than a word).
+        let word = |at: usize| match bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
+            Some(Ok(word)) => u64::from_le_bytes(word),
+            _ => bytes
+                .get(at..)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .fold(0u64, |word, byte| (word << 8) | u64::from(*byte)),
         };
         let last = bytes.len().saturating_sub(8);
         let mixed = (word(0) ^ word(last / 2).rotate_left(21) ^ word(last).rotate_left(42))
@@ -747,6 +752,31 @@ impl<'a> Input<'a> {
 mod tests {
     use super::*;
     use crate::route::wire::{decision_json, read_decision};
+
+    /// A name's shortcut slot mixes its head, middle and tail words, zero-padded past its
+    /// end, whatever its length (a short name's word is gathered a byte at a time).
+    #[test]
+    fn the_shortcut_slot_reads_words_zero_padded() {
+        let padded = |bytes: &[u8], at: usize| {
+            let mut word = [0u8; 8];
+            let end = (at + 8).min(bytes.len());
+            word[..end - at].copy_from_slice(&bytes[at..end]);
+            u64::from_le_bytes(word)
+        };
+        let name = "territory_12_senior_anna_with_a_long_name";
+        for length in 0..=name.len() {
+            let text = &name[..length];
+            let bytes = text.as_bytes();
+            let last = bytes.len().saturating_sub(8);
+            let mixed = (padded(bytes, 0)
+                ^ padded(bytes, last / 2).rotate_left(21)
+                ^ padded(bytes, last).rotate_left(42))
+            .wrapping_add(bytes.len() as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let expected = (mixed >> (64 - RecentNames::SLOTS.trailing_zeros())) as usize;
+            assert_eq!(RecentNames::slot(text), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn entries_with_a_name_table_read_back_the_same_and_keep_each_name_once() {
