@@ -491,6 +491,15 @@ impl<'a> Router<'a> {
             return self.route_in_two_passes(state, parsed, outcomes);
         }
         for (index, lead) in parsed.iter().enumerate() {
+            if index % state::ABOUT_TO_ROUTE == 0 {
+                state.about_to_route(
+                    &mut parsed
+                        .iter()
+                        .skip(index)
+                        .take(state::ABOUT_TO_ROUTE)
+                        .filter_map(|lead| lead.as_ref().ok().map(|lead| &*lead.id)),
+                );
+            }
             self.route_one(state, lead.as_ref(), Self::slot(outcomes, index))
                 .map_err(|error| (error, index))?;
         }

@@ -3,6 +3,7 @@
 //! `simulate` holds the leads in flight and a small index, not every decision of the run.
 
 use super::bloom::Bloom;
+use super::slots::HashSlots;
 use super::{EntryRef, Recorded, StateError, StateErrorKind, compact};
 use crate::route::decision::Decision;
 use std::borrow::Cow;
@@ -31,13 +32,14 @@ pub trait Spill: std::fmt::Debug + Send {
 #[derive(Debug, Default)]
 pub(super) struct Ledger {
     chunks: Vec<Vec<u8>>,
-    by_hash: HashMap<u64, Place, std::hash::BuildHasherDefault<IdentityHasher>>,
+    by_hash: HashSlots<Place>,
     collisions: HashMap<Box<str>, Vec<u8>>,
     /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
     settled_collisions: HashSet<Box<str>>,
     hasher: std::collections::hash_map::RandomState,
-    /// The id hashed last and its hash: a lead is looked up, then recorded, by the same id.
-    last_hashed: std::cell::RefCell<(String, Option<u64>)>,
+    /// Ids hashed ahead of their turn ([`Ledger::warm`]) and the one hashed last, oldest
+    /// first, with their hashes: a lead is looked up, then recorded, by the same id.
+    hashed: std::cell::RefCell<HashedIds>,
     /// The names the entries hold (rules, pools, reps, reasons, policy hashes), each kept once.
     names: compact::NameTable,
     spill: Option<Box<dyn Spill>>,
@@ -46,6 +48,59 @@ pub(super) struct Ledger {
     /// With a spill, per chunk: the hashes of the entries written to it, and how many of
     /// them still lie there (not spilled, moved or replaced).
     residents: Vec<Residents>,
+}
+
+/// How many ids [`Ledger::warm`] takes at once.
+const WARM_AT_ONCE: usize = super::ABOUT_TO_ROUTE;
+
+/// Ids and their hashes, oldest first: those hashed ahead of their turn and the last one
+/// asked for. At most [`WARM_AT_ONCE`] and two are kept (an id never asked for is forgotten
+/// in time); their strings are reused.
+#[derive(Debug, Default)]
+struct HashedIds {
+    ids: std::collections::VecDeque<(String, u64)>,
+    /// Strings of ids done with, for the next ones.
+    spare: Vec<String>,
+}
+
+impl HashedIds {
+    /// The hash of `id` if it is first (asked again) or second (the next one, the first done).
+    fn take(&mut self, id: &str) -> Option<u64> {
+        match self.ids.front() {
+            Some((first, hash)) if first == id => return Some(*hash),
+            None => return None,
+            _ => {}
+        }
+        if self.ids.get(1).is_some_and(|(second, _)| second == id) {
+            let done = self.ids.pop_front();
+            let hash = self.ids.front().map(|(_, hash)| *hash);
+            if let Some((text, _)) = done {
+                self.spare(text);
+            }
+            return hash;
+        }
+        None
+    }
+
+    /// Keeps `id` and its hash last; the oldest goes when there are too many.
+    fn push(&mut self, id: &str, hash: u64) {
+        let mut text = if self.ids.len() >= WARM_AT_ONCE + 2 {
+            self.ids.pop_front().map(|(text, _)| text)
+        } else {
+            self.spare.pop()
+        }
+        .unwrap_or_default();
+        text.clear();
+        text.push_str(id);
+        self.ids.push_back((text, hash));
+    }
+
+    fn spare(&mut self, text: String) {
+        // Ids longer than a usual one are not kept.
+        if text.capacity() <= 256 {
+            self.spare.push(text);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +122,7 @@ const WITH_CURRENT: u32 = 1 << 30;
 const SPILLED: u32 = 1 << 31;
 
 /// Where one entry lies: chunk, offset and length of its compact form.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Place {
     chunk: u32,
     offset: u32,
@@ -145,8 +200,8 @@ impl Ledger {
 
     /// Where the entry with `hash` lies: in memory, or among the settled.
     fn lookup(&self, hash: u64) -> Result<Option<Place>, StateError> {
-        if let Some(place) = self.by_hash.get(&hash) {
-            return Ok(Some(*place));
+        if let Some(place) = self.by_hash.get(hash) {
+            return Ok(Some(place));
         }
         match &self.settled {
             Some(index) => index.get(hash),
@@ -155,17 +210,33 @@ impl Ledger {
     }
 
     fn hash(&self, id: &str) -> u64 {
-        let mut last = self.last_hashed.borrow_mut();
-        match last.1 {
-            Some(hash) if last.0 == id => hash,
-            _ => {
-                let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
-                last.0.clear();
-                last.0.push_str(id);
-                last.1 = Some(hash);
-                hash
-            }
+        let mut hashed = self.hashed.borrow_mut();
+        if let Some(hash) = hashed.take(id) {
+            return hash;
         }
+        let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+        hashed.push(id, hash);
+        hash
+    }
+
+    /// Hashes the ids of the leads about to be routed, in their order, and reads the lines of
+    /// the index where their look-ups and records will go, all at once: their cache misses
+    /// overlap instead of stalling one lead each.
+    pub(super) fn warm(&self, ids: &mut dyn Iterator<Item = &str>) {
+        let mut hashed = self.hashed.borrow_mut();
+        let mut pushed = 0;
+        for id in ids.take(WARM_AT_ONCE) {
+            let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+            hashed.push(id, hash);
+            pushed += 1;
+        }
+        // The lines are read only now, one after another, once every hash is known.
+        let read = hashed
+            .ids
+            .iter()
+            .skip(hashed.ids.len().saturating_sub(pushed))
+            .fold(0u64, |read, (_, hash)| read ^ self.by_hash.warm(*hash));
+        std::hint::black_box(read);
     }
 
     /// Whether a settled `id` can keep a current decision apart from its recorded one: with a
@@ -316,7 +387,7 @@ impl Ledger {
         match &mut self.settled {
             Some(index) => {
                 index.insert(hash, settled)?;
-                self.by_hash.remove(&hash);
+                self.by_hash.remove(hash);
             }
             None => {
                 self.by_hash.insert(hash, settled);
@@ -353,7 +424,7 @@ impl Ledger {
             return;
         };
         for hash in hashes {
-            let Some(place) = self.by_hash.get(&hash).copied() else {
+            let Some(place) = self.by_hash.get(hash) else {
                 continue;
             };
             if place.chunk() != Some(index) {
@@ -818,6 +889,51 @@ mod tests {
     fn numbered(i: usize) -> Recorded {
         entry(&format!("L-{i}"), &format!("reason {i:0>80}"))
     }
+
+    /// Ids told of ahead of their turn ([`Ledger::warm`]) answer as ids that were not: in
+    /// order, out of order, told twice, never asked for, asked for without being told, and
+    /// recorded between (a hash kept for an id is that id's).
+    #[test]
+    fn ids_told_of_ahead_answer_as_any_other() {
+        let mut ledger = Ledger::default();
+        for i in (0..2_000).step_by(2) {
+            ledger.insert(&numbered(i).as_entry()).unwrap();
+        }
+        let id = |i: usize| format!("L-{i}");
+        let ids: Vec<String> = (0..2_000).map(id).collect();
+        let told = |ledger: &Ledger, from: usize, count: usize| {
+            ledger.warm(&mut ids.iter().skip(from).take(count).map(String::as_str));
+        };
+        let answer =
+            |ledger: &Ledger, i: usize| ledger.get(&id(i)).unwrap().map(|e| e.decision.lead);
+        // In order, a group at a time: every other one was recorded.
+        for group in (0..400).step_by(ABOUT) {
+            told(&ledger, group, ABOUT);
+            for i in group..group + ABOUT {
+                assert_eq!(answer(&ledger, i), (i % 2 == 0).then(|| id(i).into()));
+            }
+        }
+        // Out of order, told twice, some never asked for, others never told.
+        told(&ledger, 400, ABOUT);
+        told(&ledger, 400, ABOUT);
+        for i in [415, 401, 400, 999, 402, 415, 1_001, 403, 404] {
+            assert_eq!(
+                answer(&ledger, i),
+                (i % 2 == 0).then(|| id(i).into()),
+                "{i}"
+            );
+        }
+        // Told, then recorded, then asked for.
+        told(&ledger, 1_201, ABOUT);
+        for i in (1_201..1_201 + ABOUT).step_by(2) {
+            assert_eq!(answer(&ledger, i), None);
+            ledger.insert(&numbered(i).as_entry()).unwrap();
+            assert_eq!(answer(&ledger, i), Some(id(i).into()));
+        }
+        assert!(ledger.hashed.borrow().ids.len() <= ABOUT + 2);
+    }
+
+    const ABOUT: usize = super::super::ABOUT_TO_ROUTE;
 
     fn bytes_in_chunks(ledger: &Ledger) -> usize {
         ledger.chunks.iter().map(Vec::len).sum()

@@ -12,6 +12,7 @@ pub mod compact;
 pub mod dump;
 mod ledger;
 mod prospects;
+mod slots;
 
 use ledger::Ledger;
 pub use ledger::Spill;
@@ -130,6 +131,9 @@ impl std::fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
+/// How many leads [`StateStore::about_to_route`] is told of at once.
+pub const ABOUT_TO_ROUTE: usize = 16;
+
 /// What routing remembers between leads and between runs.
 pub trait StateStore {
     /// Starts a batch of changes.
@@ -140,6 +144,12 @@ pub trait StateStore {
     fn rollback(&mut self) -> Result<(), StateError>;
     /// What the ledger holds for a lead id, if it was routed before.
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError>;
+    /// The ids of the next leads to be routed, in their order, [`ABOUT_TO_ROUTE`] at a time:
+    /// a store in memory reads the places their look-ups will read, all at once, so that
+    /// their cache misses overlap instead of stalling one lead each.
+    fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
+        let _ = leads;
+    }
     /// Whether the store wants a batch's lead ids before the batch is decided
     /// ([`StateStore::read_ahead`]): a store behind a network reads them in one round trip.
     fn reads_ahead(&self) -> bool {
@@ -665,6 +675,10 @@ impl StateStore for MemoryState {
 
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         self.ledger.get(lead)
+    }
+
+    fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
+        self.ledger.warm(leads);
     }
 
     fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
