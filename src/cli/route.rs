@@ -208,6 +208,15 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
     for batch in &mut batches {
         let batch = batch?;
+        if counts.lines == 0
+            && let (Some(size), Ok(lines)) = (size, u64::try_from(batch.leads.len()))
+            && lines > 0
+        {
+            // The file's lines are about as long as its first batch's: the state makes room for
+            // them all at once instead of growing by steps.
+            let expected = size / (batch.bytes / lines).max(1);
+            state.expect_leads(usize::try_from(expected).unwrap_or(usize::MAX));
+        }
         decide_batch(&router, state.as_mut(), &batch.leads, &mut outcomes)
             .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
         bytes_read += batch.bytes;

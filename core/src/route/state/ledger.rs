@@ -219,6 +219,15 @@ impl Ledger {
         hash
     }
 
+    /// Makes room in the index for `leads` more entries, at most [`Ledger::MOST_RESERVED`]
+    /// (an estimate from a file's size must not make a huge table up front).
+    pub(super) fn reserve(&mut self, leads: usize) {
+        self.by_hash.reserve(leads.min(Self::MOST_RESERVED));
+    }
+
+    /// The most entries [`Ledger::reserve`] makes room for: 4,194,304 (a table of 256 MiB).
+    const MOST_RESERVED: usize = 1 << 22;
+
     /// Hashes the ids of the leads about to be routed, in their order, and reads the lines of
     /// the index where their look-ups and records will go, all at once: their cache misses
     /// overlap instead of stalling one lead each.

@@ -150,6 +150,11 @@ pub trait StateStore {
     fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
         let _ = leads;
     }
+    /// About how many leads a run is about to route (a file's size over its first lines'
+    /// length): a store in memory makes room for them at once, up to a bound.
+    fn expect_leads(&mut self, leads: usize) {
+        let _ = leads;
+    }
     /// Whether the store wants a batch's lead ids before the batch is decided
     /// ([`StateStore::read_ahead`]): a store behind a network reads them in one round trip.
     fn reads_ahead(&self) -> bool {
@@ -679,6 +684,10 @@ impl StateStore for MemoryState {
 
     fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
         self.ledger.warm(leads);
+    }
+
+    fn expect_leads(&mut self, leads: usize) {
+        self.ledger.reserve(leads);
     }
 
     fn record(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
