@@ -360,7 +360,7 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 #[test]

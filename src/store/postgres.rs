@@ -26,12 +26,17 @@ use switchboard_core::route::state::{
 };
 
 /// The version of the tables this build writes.
-const SCHEMA_VERSION: i32 = 3;
+const SCHEMA_VERSION: i32 = 4;
 
 /// The migrations, in order: the database at version `n` has run the first `n`.
 const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] =
-    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3]];
+    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3], &[]];
 
+/// Version 4 changes no table: ledger entries may carry lead fingerprints of the second kind
+/// ([`switchboard_core::model::Policy::fingerprint`]), which an older build would take for
+/// fingerprints of another schema, answering a reused id as the same lead: it must refuse the
+/// database instead.
+///
 /// Version 1: the tables.
 const TABLES_1: &str = "
     CREATE TABLE IF NOT EXISTS ledger (lead TEXT PRIMARY KEY, entry BYTEA NOT NULL);

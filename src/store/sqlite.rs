@@ -257,7 +257,7 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -390,7 +390,9 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
             }
         }
         // Version 8 gains `names` (above) and the ledger's `form`: the entries already there
-        // keep their names in full.
+        // keep their names in full. Version 9 changes no table: its entries may carry lead
+        // fingerprints of the second kind, which an older build would take for fingerprints
+        // of another schema (and so a reused id for the same lead): it must refuse the file.
         let has_form: bool = connection.query_row(
             "SELECT count(*) > 0 FROM pragma_table_info('ledger') WHERE name = 'form'",
             [],

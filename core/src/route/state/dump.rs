@@ -12,9 +12,11 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 /// The version of the rows' format (the first line of an export says it). Format 2 added tags
-/// and scores to recorded decisions; format 1 exports read as they are (no entry of theirs has
-/// either), while a reader of format 1 refuses format 2 by its number.
-pub const FORMAT: u64 = 2;
+/// and scores to recorded decisions; format 3, lead fingerprints of the second kind (an older
+/// reader would take them for fingerprints of another schema). Earlier formats read as they
+/// are (their entries' fingerprints are compared as legacy ones), while a reader of an
+/// earlier format refuses a later one by its number.
+pub const FORMAT: u64 = 3;
 
 /// One row of a state.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,16 +63,15 @@ pub fn read_header(line: &str) -> Result<(), String> {
     let value: Value = serde_json::from_str(line)
         .map_err(|error| format!("the first line is not JSON: {error}"))?;
     match value.get("switchboard_state").and_then(Value::as_u64) {
-        Some(1 | FORMAT) => Ok(()),
+        Some(1..=FORMAT) => Ok(()),
         Some(other) => Err(format!(
             "the export is format {other}; this Switchboard reads formats 1 to {FORMAT}: use \
              the Switchboard that exported it, or a newer one"
         )),
-        None => Err(
+        None => Err(format!(
             "the first line is not the header of a `switchboard state export` \
-             ({\"switchboard_state\": 2, ...})"
-                .to_string(),
-        ),
+             ({{\"switchboard_state\": {FORMAT}, ...}})"
+        )),
     }
 }
 

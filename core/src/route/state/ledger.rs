@@ -82,6 +82,13 @@ impl HashedIds {
         None
     }
 
+    /// Forgets every id kept (their strings are kept for the next ones).
+    fn clear(&mut self) {
+        while let Some((text, _)) = self.ids.pop_front() {
+            self.spare(text);
+        }
+    }
+
     /// Keeps `id` and its hash last; the oldest goes when there are too many.
     fn push(&mut self, id: &str, hash: u64) {
         let mut text = if self.ids.len() >= WARM_AT_ONCE + 2 {
@@ -215,6 +222,9 @@ impl Ledger {
             return hash;
         }
         let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+        // Leads routed in another order than they were told of (or never told of: `serve`,
+        // `simulate`): what was kept is stale, and only this id is.
+        hashed.clear();
         hashed.push(id, hash);
         hash
     }
@@ -225,7 +235,8 @@ impl Ledger {
         self.by_hash.reserve(leads.min(Self::MOST_RESERVED));
     }
 
-    /// The most entries [`Ledger::reserve`] makes room for: 4,194,304 (a table of 256 MiB).
+    /// The most entries [`Ledger::reserve`] makes room for: 4,194,304 (a table of 256 MiB when
+    /// the ledger is empty, as it is when `route` asks).
     const MOST_RESERVED: usize = 1 << 22;
 
     /// Hashes the ids of the leads about to be routed, in their order, and reads the lines of
@@ -940,6 +951,12 @@ mod tests {
             assert_eq!(answer(&ledger, i), Some(id(i).into()));
         }
         assert!(ledger.hashed.borrow().ids.len() <= ABOUT + 2);
+        // Never told of (`serve`, `simulate`): each id is looked up, then recorded, by the
+        // hash kept for it, whatever came before.
+        for i in [1_500, 1_502, 1_504] {
+            assert_eq!(ledger.hash(&id(i)), ledger.hash(&id(i)));
+            assert_eq!(ledger.hashed.borrow().ids.len(), 1);
+        }
     }
 
     const ABOUT: usize = super::super::ABOUT_TO_ROUTE;

@@ -47,8 +47,13 @@ impl<V: Copy + Default> HashSlots<V> {
 
     /// Room for `more` keys beyond those it holds, without growing.
     pub(super) fn reserve(&mut self, more: usize) {
-        let wanted = (self.len + more).saturating_mul(2).next_power_of_two();
-        if wanted > self.slots.len() {
+        if more == 0 {
+            return;
+        }
+        let wanted = (self.len + more)
+            .checked_mul(2)
+            .and_then(usize::checked_next_power_of_two);
+        if let Some(wanted) = wanted.filter(|wanted| *wanted > self.slots.len()) {
             self.grow_to(wanted);
         }
     }
