@@ -66,6 +66,160 @@ pub struct SqliteState {
     /// The first steps routing scheduled in this batch, appended to `pending_due` at commit
     /// with one prepared statement (one statement-cache round a batch, not one a lead).
     due_in_batch: PendingDue,
+    /// The ledger as this batch read it ahead and wrote it, written at commit.
+    batch_ledger: BatchLedger,
+}
+
+/// Rows one multi-row `INSERT` writes: a statement's start and end are paid once for them,
+/// not once a row.
+const ROWS_A_STATEMENT: usize = 64;
+
+/// Ledger entries an import keeps before it writes them (so that a large export is not held
+/// in memory whole).
+const ROWS_AN_IMPORT_WRITES: usize = 4096;
+
+/// Lead ids one read-ahead `SELECT … WHERE lead IN (…)` asks for.
+const IDS_A_READ: usize = 256;
+
+/// What one batch knows of the ledger without asking the file again: the entries of the
+/// leads it read ahead ([`StateStore::read_ahead`]: `IDS_A_READ` ids a statement, not one
+/// statement a lead), and the entries it recorded, which reach the file at commit (or before
+/// a query that reads the whole ledger) sorted by lead id, `ROWS_A_STATEMENT` a statement.
+/// The batch holds the write lock from its `BEGIN IMMEDIATE`, so nothing it read can change
+/// under it.
+#[derive(Default)]
+struct BatchLedger {
+    /// Per lead read ahead or recorded by this batch: what the ledger holds for it.
+    known: HashMap<String, Known, foldhash::fast::RandomState>,
+    /// The ids of the entries recorded by this batch, one after another.
+    ids: String,
+    /// Their entries in the compact form with interned names (`form` 1), one after another.
+    entries: Vec<u8>,
+    /// Per entry recorded by this batch: where its id and its entry end in `ids` and `entries`.
+    ends: Vec<(usize, usize)>,
+}
+
+/// What the ledger holds for one lead, as a batch knows it.
+enum Known {
+    /// No entry.
+    Absent,
+    /// An entry read from the file, and its form.
+    Stored(Vec<u8>, i64),
+    /// The entry this batch recorded (its index in [`BatchLedger::ends`]).
+    Recorded(usize),
+}
+
+impl BatchLedger {
+    /// How many entries wait to be written.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn clear(&mut self) {
+        self.known.clear();
+        self.ids.clear();
+        self.entries.clear();
+        self.ends.clear();
+    }
+
+    /// The id and the entry of the `index`th entry this batch recorded.
+    fn recorded(&self, index: usize) -> Option<(&str, &[u8])> {
+        let (id_start, entry_start) = match index.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => (0, 0),
+        };
+        let (id_end, entry_end) = *self.ends.get(index)?;
+        Some((
+            self.ids.get(id_start..id_end)?,
+            self.entries.get(entry_start..entry_end)?,
+        ))
+    }
+
+    /// Keeps an entry this batch recorded, to be written at commit.
+    fn record(&mut self, lead: &str, entry: &[u8]) {
+        let index = self.ends.len();
+        self.ids.push_str(lead);
+        self.entries.extend_from_slice(entry);
+        self.ends.push((self.ids.len(), self.entries.len()));
+        match self.known.get_mut(lead) {
+            Some(known) => *known = Known::Recorded(index),
+            None => {
+                self.known.insert(lead.to_string(), Known::Recorded(index));
+            }
+        }
+    }
+
+    /// Writes the entries this batch recorded to the file, sorted by lead id (so that one
+    /// batch's inserts walk the ledger's pages in order), and forgets them.
+    fn write(&mut self, connection: &Connection) -> Result<(), StateError> {
+        if self.ends.is_empty() {
+            return Ok(());
+        }
+        let mut rows: Vec<(&str, &[u8])> = (0..self.ends.len())
+            .filter_map(|index| self.recorded(index))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        insert_rows(
+            connection,
+            "INSERT INTO ledger (lead, entry, form) VALUES ",
+            "(?, ?, 1)",
+            &rows,
+            |statement, first, (lead, entry)| {
+                statement.raw_bind_parameter(first, lead)?;
+                statement.raw_bind_parameter(first + 1, entry)
+            },
+        )?;
+        // What was read ahead stays true; the written entries are read from the file now.
+        self.known
+            .retain(|_, known| !matches!(known, Known::Recorded(_)));
+        self.ids.clear();
+        self.entries.clear();
+        self.ends.clear();
+        Ok(())
+    }
+}
+
+/// Runs `{head}{row},{row},…` over `rows`, [`ROWS_A_STATEMENT`] rows a statement and the rest
+/// one by one, `bind` binding one row's values from the index of its first parameter (`row`
+/// names its parameters `?`, numbered in order).
+fn insert_rows<R>(
+    connection: &Connection,
+    head: &str,
+    row: &str,
+    rows: &[R],
+    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+) -> Result<(), StateError> {
+    let per_row = row.matches('?').count();
+    let sql = |count: usize| {
+        let mut sql = String::with_capacity(head.len() + count * (row.len() + 1));
+        sql.push_str(head);
+        for index in 0..count {
+            if index > 0 {
+                sql.push(',');
+            }
+            sql.push_str(row);
+        }
+        sql
+    };
+    let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
+    if chunks.len() > 0 {
+        let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT)).db()?;
+        for chunk in &mut chunks {
+            for (index, row) in chunk.iter().enumerate() {
+                bind(&mut statement, index * per_row + 1, row).db()?;
+            }
+            statement.raw_execute().db()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut statement = connection.prepare_cached(&sql(1)).db()?;
+        for row in rest {
+            bind(&mut statement, 1, row).db()?;
+            statement.raw_execute().db()?;
+        }
+    }
+    Ok(())
 }
 
 impl SqliteState {
@@ -135,6 +289,7 @@ impl SqliteState {
             assigned_in_batch: HashMap::new(),
             lead_times_in_batch: HashMap::new(),
             due_in_batch: PendingDue::default(),
+            batch_ledger: BatchLedger::default(),
         }))
     }
 
@@ -205,14 +360,21 @@ impl SqliteState {
         if self.due_in_batch.is_empty() {
             return Ok(());
         }
-        let mut statement = self
-            .connection
-            .prepare_cached("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")
-            .db()?;
-        for (at, lead) in self.due_in_batch.iter() {
-            statement.execute(params![nanos(at), lead]).db()?;
-        }
-        Ok(())
+        let rows: Vec<(i64, &str)> = self
+            .due_in_batch
+            .iter()
+            .map(|(at, lead)| (nanos(at), lead))
+            .collect();
+        insert_rows(
+            &self.connection,
+            "INSERT INTO pending_due (at_ns, lead) VALUES ",
+            "(?, ?)",
+            &rows,
+            |statement, first, (at, lead)| {
+                statement.raw_bind_parameter(first, at)?;
+                statement.raw_bind_parameter(first + 1, lead)
+            },
+        )
     }
 
     /// Adds this batch's lead times to every stored window count they fall in: one read and
@@ -705,6 +867,9 @@ impl SqliteState {
             let (sql, values): (&str, Vec<rusqlite::types::Value>) = match row {
                 StateRow::Ledger(recorded) => {
                     self.record_in_batch(&recorded.as_entry())?;
+                    if self.batch_ledger.len() >= ROWS_AN_IMPORT_WRITES {
+                        self.batch_ledger.write(&self.connection)?;
+                    }
                     count += 1;
                     continue;
                 }
@@ -796,12 +961,24 @@ impl StateStore for SqliteState {
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
+        self.batch_ledger.clear();
         Ok(())
     }
 
     fn commit(&mut self) -> Result<(), StateError> {
         if !self.in_batch {
             return Ok(());
+        }
+        if self.connection.is_autocommit() {
+            // SQLite ended the batch's transaction itself (after a full disk or an I/O
+            // error): writing its rows now would make each its own transaction, and the
+            // batch's decisions, never printed, would be in the ledger.
+            self.forget_batch();
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "state database: the batch's transaction was rolled back by SQLite (after a \
+                 full disk or an I/O error); none of its leads is recorded",
+            ));
         }
         {
             let mut statement = self
@@ -817,6 +994,7 @@ impl StateStore for SqliteState {
                 }
             }
         }
+        self.batch_ledger.write(&self.connection)?;
         self.flush_load_counts()?;
         self.flush_window_counts()?;
         self.flush_due_in_batch()?;
@@ -828,6 +1006,7 @@ impl StateStore for SqliteState {
             return Err(error);
         }
         self.in_batch = false;
+        self.batch_ledger.clear();
         Ok(())
     }
 
@@ -850,7 +1029,68 @@ impl StateStore for SqliteState {
         true
     }
 
+    fn reads_ahead(&self) -> bool {
+        true
+    }
+
+    fn read_ahead(&mut self, leads: &[&str]) -> Result<(), StateError> {
+        if !self.in_batch || leads.is_empty() {
+            return Ok(());
+        }
+        let known = &mut self.batch_ledger.known;
+        let mut unread: Vec<&str> = leads
+            .iter()
+            .copied()
+            .filter(|lead| !known.contains_key(*lead))
+            .collect();
+        // In key order, so that one statement's look-ups walk the ledger's pages in order.
+        unread.sort_unstable();
+        unread.dedup();
+        if unread.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from("SELECT lead, entry, form FROM ledger WHERE lead IN (?");
+        sql.push_str(&",?".repeat(IDS_A_READ - 1));
+        sql.push(')');
+        let mut statement = self.connection.prepare_cached(&sql).db()?;
+        for chunk in unread.chunks(IDS_A_READ) {
+            // A short last chunk asks for its last id again in the free places.
+            let last = chunk.last().copied().unwrap_or_default();
+            for index in 0..IDS_A_READ {
+                let lead = chunk.get(index).copied().unwrap_or(last);
+                statement.raw_bind_parameter(index + 1, lead).db()?;
+            }
+            for lead in chunk {
+                known.insert((*lead).to_string(), Known::Absent);
+            }
+            let mut rows = statement.raw_query();
+            while let Some(row) = rows.next().db()? {
+                let lead: String = row.get(0).db()?;
+                let entry: Vec<u8> = row.get(1).db()?;
+                let form: i64 = row.get(2).db()?;
+                known.insert(lead, Known::Stored(entry, form));
+            }
+        }
+        Ok(())
+    }
+
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
+        if self.in_batch {
+            let ledger = &self.batch_ledger;
+            match ledger.known.get(lead) {
+                Some(Known::Absent) => return Ok(None),
+                Some(Known::Stored(entry, form)) => {
+                    return read_stored(&self.connection, &mut self.names, lead, entry, *form)
+                        .map(Some);
+                }
+                Some(Known::Recorded(index)) => {
+                    let entry = ledger.recorded(*index).map(|(_, entry)| entry);
+                    return read_stored_known(&self.names, lead, entry.unwrap_or_default(), 1)
+                        .map(Some);
+                }
+                None => {}
+            }
+        }
         let mut statement = self
             .connection
             .prepare_cached("SELECT entry, form FROM ledger WHERE lead = ?1")
@@ -874,10 +1114,12 @@ impl StateStore for SqliteState {
         let known = self.names.len();
         let recorded = load_names(&self.connection, &mut self.names)
             .and_then(|()| self.record_in_batch(entry))
+            .and_then(|()| self.batch_ledger.write(&self.connection))
             .and_then(|()| self.connection.execute_batch("COMMIT").db());
         if recorded.is_err() {
             let _ = self.connection.execute_batch("ROLLBACK");
             self.names.truncate(known);
+            self.batch_ledger.clear();
         }
         recorded
     }
@@ -1186,6 +1428,8 @@ impl StateStore for SqliteState {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError> {
+        // What this batch recorded is read with the rest.
+        self.batch_ledger.write(&self.connection)?;
         let mut statement = self
             .connection
             .prepare(
@@ -1292,10 +1536,12 @@ impl StateStore for SqliteState {
         let known = self.names.len();
         let imported = load_names(&self.connection, &mut self.names)
             .and_then(|()| self.import_rows(rows))
+            .and_then(|count| self.batch_ledger.write(&self.connection).map(|()| count))
             .and_then(|count| self.connection.execute_batch("COMMIT").db().map(|()| count));
         if imported.is_err() {
             let _ = self.connection.execute_batch("ROLLBACK");
             self.names.truncate(known);
+            self.batch_ledger.clear();
         }
         imported
     }
@@ -1313,6 +1559,7 @@ impl SqliteState {
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
+        self.batch_ledger.clear();
     }
 
     /// Records `entry` with its names as indexes into `names`, adding the names it is the
@@ -1321,13 +1568,12 @@ impl SqliteState {
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
-        let saved = save_names(&self.connection, &self.names, known).and_then(|()| {
-            self.connection
-                .prepare_cached("INSERT INTO ledger (lead, entry, form) VALUES (?1, ?2, 1)")
-                .db()?
-                .execute(params![entry.decision.lead, self.scratch])
-                .db()
-        });
+        let saved = save_names(&self.connection, &self.names, known);
+        if saved.is_ok() {
+            // Written at commit, with the batch's other entries.
+            self.batch_ledger
+                .record(&entry.decision.lead, &self.scratch);
+        }
         if saved.is_err() {
             // The names written before the failure leave the open transaction too, so that
             // the table in memory and the file's agree whatever the caller does next.
@@ -1498,6 +1744,127 @@ mod tests {
         assert_eq!(read(&mut again, "L-2"), Some(entry("L-2", "boris")));
         assert_eq!(read(&mut again, "L-3"), None);
         assert_eq!(read(&mut again, "L-4"), Some(entry("L-4", "dora")));
+    }
+
+    #[test]
+    fn a_batch_reads_the_ledger_ahead_and_writes_its_entries_at_commit() {
+        let path = scratch("batched");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        for n in 0..10 {
+            state
+                .record(&entry(&format!("L-{n}"), "anna").as_entry())
+                .unwrap();
+        }
+        state.commit().unwrap();
+        let other = Connection::open(&path).unwrap();
+        let count = |connection: &Connection| -> i64 {
+            connection
+                .query_row("SELECT count(*) FROM ledger", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(&other), 10);
+
+        state.begin().unwrap();
+        // More ids than one read asks for, out of order, one twice.
+        let ids: Vec<String> = (0..300).rev().map(|n| format!("L-{n}")).collect();
+        let mut ahead: Vec<&str> = ids.iter().map(String::as_str).collect();
+        ahead.push("L-3");
+        state.read_ahead(&ahead).unwrap();
+        assert_eq!(read(&mut state, "L-3"), Some(entry("L-3", "anna")));
+        assert_eq!(read(&mut state, "L-299"), None);
+        // 150 entries: two full statements and 22 rows one by one.
+        for n in 10..160 {
+            state
+                .record(&entry(&format!("L-{n}"), "boris").as_entry())
+                .unwrap();
+        }
+        assert_eq!(read(&mut state, "L-10"), Some(entry("L-10", "boris")));
+        assert_eq!(read(&mut state, "L-159"), Some(entry("L-159", "boris")));
+        // Neither read ahead nor recorded: asked of the file.
+        assert_eq!(read(&mut state, "L-1000"), None);
+        // Nothing reached the file yet.
+        assert_eq!(count(&other), 10);
+        // A whole-ledger query inside the batch sees the batch's entries.
+        let mut seen = 0;
+        state.each_lead(&mut |_, _| seen += 1).unwrap();
+        assert_eq!(seen, 160);
+        assert_eq!(read(&mut state, "L-42"), Some(entry("L-42", "boris")));
+        state.record(&entry("L-160", "carla").as_entry()).unwrap();
+        state.commit().unwrap();
+        assert_eq!(count(&other), 161);
+
+        let mut again = SqliteState::open(&path).unwrap();
+        for n in 0..161 {
+            let rep = match n {
+                0..10 => "anna",
+                10..160 => "boris",
+                _ => "carla",
+            };
+            let lead = format!("L-{n}");
+            assert_eq!(read(&mut again, &lead), Some(entry(&lead, rep)), "{lead}");
+        }
+        // What a batch read ahead is forgotten with it.
+        again.begin().unwrap();
+        again.read_ahead(&["L-500"]).unwrap();
+        again.commit().unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-500", "dora").as_entry()).unwrap();
+        state.commit().unwrap();
+        again.begin().unwrap();
+        assert_eq!(read(&mut again, "L-500"), Some(entry("L-500", "dora")));
+        again.rollback().unwrap();
+    }
+
+    #[test]
+    fn an_import_writes_its_ledger_as_it_goes_and_all_or_nothing() {
+        let rows = |count: usize, last: &str| {
+            (0..count)
+                .map(|n| format!("L-{n}"))
+                .chain(std::iter::once(last.to_string()))
+                .map(|lead| Ok(StateRow::Ledger(entry(&lead, "anna"))))
+                .collect::<Vec<_>>()
+        };
+        let path = scratch("import");
+        let mut state = SqliteState::open(&path).unwrap();
+        // More entries than an import keeps before writing, and an id twice, past the first
+        // write: refused, and nothing of it stays.
+        let twice = rows(ROWS_AN_IMPORT_WRITES + 100, "L-7");
+        let error = state.import(&mut twice.into_iter()).unwrap_err();
+        assert!(error.to_string().contains("UNIQUE"), "{error}");
+        assert_eq!(read(&mut state, "L-7"), None);
+        let imported = state
+            .import(&mut rows(ROWS_AN_IMPORT_WRITES + 100, "L-last").into_iter())
+            .unwrap();
+        assert!(imported > ROWS_AN_IMPORT_WRITES as u64, "{imported}");
+        let mut again = SqliteState::open(&path).unwrap();
+        for lead in ["L-0", "L-4095", "L-4096", "L-4195", "L-last"] {
+            assert_eq!(read(&mut again, lead), Some(entry(lead, "anna")), "{lead}");
+        }
+    }
+
+    #[test]
+    fn a_batch_whose_transaction_sqlite_ended_is_not_written_at_commit() {
+        let path = scratch("ended");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-1", "anna").as_entry()).unwrap();
+        state.set_rotation("senior", "anna").unwrap();
+        // What SQLite does after a full disk or an I/O error.
+        state.connection.execute_batch("ROLLBACK").unwrap();
+        let error = state.commit().unwrap_err();
+        assert!(
+            error.to_string().contains("rolled back by SQLite"),
+            "{error}"
+        );
+        let mut again = SqliteState::open(&path).unwrap();
+        assert_eq!(read(&mut again, "L-1"), None);
+        assert_eq!(again.rotation("senior").unwrap(), None);
+        // The store goes on.
+        state.begin().unwrap();
+        state.record(&entry("L-2", "boris").as_entry()).unwrap();
+        state.commit().unwrap();
+        assert_eq!(read(&mut again, "L-2"), Some(entry("L-2", "boris")));
     }
 
     #[test]
