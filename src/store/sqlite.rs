@@ -135,6 +135,14 @@ impl BatchLedger {
         ))
     }
 
+    /// Whether the ledger holds an entry for `lead`, as far as this batch knows.
+    fn holds(&self, lead: &str) -> bool {
+        matches!(
+            self.known.get(lead),
+            Some(Known::Stored(..) | Known::Recorded(_))
+        )
+    }
+
     /// Keeps an entry this batch recorded, to be written at commit.
     fn record(&mut self, lead: &str, entry: &[u8]) {
         let index = self.ends.len();
@@ -155,9 +163,15 @@ impl BatchLedger {
         if self.ends.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<(&str, &[u8])> = (0..self.ends.len())
-            .filter_map(|index| self.recorded(index))
-            .collect();
+        let mut rows: Vec<(&str, &[u8])> = Vec::with_capacity(self.ends.len());
+        for index in 0..self.ends.len() {
+            rows.push(self.recorded(index).ok_or_else(|| {
+                StateError::new(
+                    StateErrorKind::Failed,
+                    format!("state database: the batch's ledger entry {index} cannot be read back"),
+                )
+            })?);
+        }
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         insert_rows(
             connection,
@@ -328,6 +342,7 @@ impl SqliteState {
     /// Takes the leads routing scheduled (appended to `pending_due`) into the `due` index, in
     /// bulk and sorted.
     fn take_pending_due(&mut self) -> Result<(), StateError> {
+        self.batch_still_open()?;
         self.flush_due_in_batch()?;
         let pending: i64 = self
             .connection
@@ -866,10 +881,7 @@ impl SqliteState {
             let row = row?;
             let (sql, values): (&str, Vec<rusqlite::types::Value>) = match row {
                 StateRow::Ledger(recorded) => {
-                    self.record_in_batch(&recorded.as_entry())?;
-                    if self.batch_ledger.len() >= ROWS_AN_IMPORT_WRITES {
-                        self.batch_ledger.write(&self.connection)?;
-                    }
+                    self.record_imported(&recorded.as_entry())?;
                     count += 1;
                     continue;
                 }
@@ -969,17 +981,7 @@ impl StateStore for SqliteState {
         if !self.in_batch {
             return Ok(());
         }
-        if self.connection.is_autocommit() {
-            // SQLite ended the batch's transaction itself (after a full disk or an I/O
-            // error): writing its rows now would make each its own transaction, and the
-            // batch's decisions, never printed, would be in the ledger.
-            self.forget_batch();
-            return Err(StateError::new(
-                StateErrorKind::Failed,
-                "state database: the batch's transaction was rolled back by SQLite (after a \
-                 full disk or an I/O error); none of its leads is recorded",
-            ));
-        }
+        self.batch_still_open()?;
         {
             let mut statement = self
                 .connection
@@ -1060,14 +1062,19 @@ impl StateStore for SqliteState {
                 let lead = chunk.get(index).copied().unwrap_or(last);
                 statement.raw_bind_parameter(index + 1, lead).db()?;
             }
-            for lead in chunk {
-                known.insert((*lead).to_string(), Known::Absent);
-            }
+            let mut found = Vec::new();
             let mut rows = statement.raw_query();
             while let Some(row) = rows.next().db()? {
                 let lead: String = row.get(0).db()?;
                 let entry: Vec<u8> = row.get(1).db()?;
                 let form: i64 = row.get(2).db()?;
+                found.push((lead, entry, form));
+            }
+            // Known only once the whole chunk was read: a failure leaves nothing half-known.
+            for lead in chunk {
+                known.insert((*lead).to_string(), Known::Absent);
+            }
+            for (lead, entry, form) in found {
                 known.insert(lead, Known::Stored(entry, form));
             }
         }
@@ -1429,6 +1436,7 @@ impl StateStore for SqliteState {
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError> {
         // What this batch recorded is read with the rest.
+        self.batch_still_open()?;
         self.batch_ledger.write(&self.connection)?;
         let mut statement = self
             .connection
@@ -1562,9 +1570,42 @@ impl SqliteState {
         self.batch_ledger.clear();
     }
 
+    /// Records an imported entry inside the import's transaction, writing the entries kept
+    /// every [`ROWS_AN_IMPORT_WRITES`].
+    fn record_imported(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
+        self.record_in_batch(entry)?;
+        if self.batch_ledger.len() >= ROWS_AN_IMPORT_WRITES {
+            self.batch_ledger.write(&self.connection)?;
+        }
+        Ok(())
+    }
+
+    /// Fails, forgetting the batch, when SQLite ended the batch's transaction itself (after a
+    /// full disk or an I/O error): a row written then would be a transaction of its own, and
+    /// the batch's decisions, never printed, would be in the ledger.
+    fn batch_still_open(&mut self) -> Result<(), StateError> {
+        if self.in_batch && self.connection.is_autocommit() {
+            self.forget_batch();
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "state database: the batch's transaction was rolled back by SQLite (after a \
+                 full disk or an I/O error); none of its leads is recorded",
+            ));
+        }
+        Ok(())
+    }
+
     /// Records `entry` with its names as indexes into `names`, adding the names it is the
     /// first to use, inside the open transaction.
     fn record_in_batch(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
+        let lead = &*entry.decision.lead;
+        if self.batch_ledger.holds(lead) {
+            // What the ledger's key would refuse at commit, refused now and named.
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                format!("state database: lead `{lead}` is in the ledger already"),
+            ));
+        }
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
@@ -1578,10 +1619,14 @@ impl SqliteState {
             // The names written before the failure leave the open transaction too, so that
             // the table in memory and the file's agree whatever the caller does next.
             self.names.truncate(known);
-            let _ = self.connection.execute(
-                "DELETE FROM names WHERE id >= ?1",
-                params![i64::try_from(known).unwrap_or(i64::MAX)],
-            );
+            // Only inside the transaction: once SQLite ended it, the names are gone with it,
+            // and a delete of its own could take names another router committed since.
+            if !self.connection.is_autocommit() {
+                let _ = self.connection.execute(
+                    "DELETE FROM names WHERE id >= ?1",
+                    params![i64::try_from(known).unwrap_or(i64::MAX)],
+                );
+            }
         }
         saved.map(drop)
     }
@@ -1771,9 +1816,19 @@ mod tests {
         let mut ahead: Vec<&str> = ids.iter().map(String::as_str).collect();
         ahead.push("L-3");
         state.read_ahead(&ahead).unwrap();
+        // Every id is known without asking the file again, found or not.
+        assert_eq!(state.batch_ledger.known.len(), 300);
+        assert!(matches!(
+            state.batch_ledger.known.get("L-3"),
+            Some(Known::Stored(..))
+        ));
+        assert!(matches!(
+            state.batch_ledger.known.get("L-299"),
+            Some(Known::Absent)
+        ));
         assert_eq!(read(&mut state, "L-3"), Some(entry("L-3", "anna")));
         assert_eq!(read(&mut state, "L-299"), None);
-        // 150 entries: two full statements and 22 rows one by one.
+        // 150 entries: two full statements and 22 rows one by one, at commit.
         for n in 10..160 {
             state
                 .record(&entry(&format!("L-{n}"), "boris").as_entry())
@@ -1783,14 +1838,25 @@ mod tests {
         assert_eq!(read(&mut state, "L-159"), Some(entry("L-159", "boris")));
         // Neither read ahead nor recorded: asked of the file.
         assert_eq!(read(&mut state, "L-1000"), None);
-        // Nothing reached the file yet.
-        assert_eq!(count(&other), 10);
-        // A whole-ledger query inside the batch sees the batch's entries.
+        // Kept in memory: not even this connection's transaction holds them yet.
+        assert_eq!(state.batch_ledger.len(), 150);
+        assert_eq!(count(&state.connection), 10);
+        // A lead the batch knows is in the ledger is refused by name, not at commit.
+        for lead in ["L-3", "L-42"] {
+            let error = state.record(&entry(lead, "carla").as_entry()).unwrap_err();
+            assert!(error.to_string().contains(&format!("`{lead}`")), "{error}");
+        }
+        state.commit().unwrap();
+        assert!(state.batch_ledger.known.is_empty());
+        assert_eq!(count(&other), 160);
+
+        // A whole-ledger query inside a batch sees the batch's entries.
+        state.begin().unwrap();
+        state.record(&entry("L-160", "carla").as_entry()).unwrap();
         let mut seen = 0;
         state.each_lead(&mut |_, _| seen += 1).unwrap();
-        assert_eq!(seen, 160);
-        assert_eq!(read(&mut state, "L-42"), Some(entry("L-42", "boris")));
-        state.record(&entry("L-160", "carla").as_entry()).unwrap();
+        assert_eq!(seen, 161);
+        assert_eq!(read(&mut state, "L-160"), Some(entry("L-160", "carla")));
         state.commit().unwrap();
         assert_eq!(count(&other), 161);
 
@@ -1804,10 +1870,15 @@ mod tests {
             let lead = format!("L-{n}");
             assert_eq!(read(&mut again, &lead), Some(entry(&lead, rep)), "{lead}");
         }
-        // What a batch read ahead is forgotten with it.
+        // What a batch read ahead is forgotten with it: at commit and at rollback.
         again.begin().unwrap();
         again.read_ahead(&["L-500"]).unwrap();
         again.commit().unwrap();
+        assert!(again.batch_ledger.known.is_empty());
+        again.begin().unwrap();
+        again.read_ahead(&["L-500"]).unwrap();
+        again.rollback().unwrap();
+        assert!(again.batch_ledger.known.is_empty());
         state.begin().unwrap();
         state.record(&entry("L-500", "dora").as_entry()).unwrap();
         state.commit().unwrap();
@@ -1841,6 +1912,26 @@ mod tests {
         for lead in ["L-0", "L-4095", "L-4096", "L-4195", "L-last"] {
             assert_eq!(read(&mut again, lead), Some(entry(lead, "anna")), "{lead}");
         }
+        // As it goes: the entries an import keeps are written every ROWS_AN_IMPORT_WRITES.
+        let mut state = SqliteState::open(&scratch("import-as-it-goes")).unwrap();
+        state.connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for n in 0..=ROWS_AN_IMPORT_WRITES {
+            state
+                .record_imported(&entry(&format!("L-{n}"), "anna").as_entry())
+                .unwrap();
+        }
+        assert_eq!(state.batch_ledger.len(), 1);
+        let written: i64 = state
+            .connection
+            .query_row("SELECT count(*) FROM ledger", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(written, ROWS_AN_IMPORT_WRITES as i64);
+        // A lead twice among the entries kept is refused at once, by name.
+        let error = state
+            .record_imported(&entry(&format!("L-{ROWS_AN_IMPORT_WRITES}"), "anna").as_entry())
+            .unwrap_err();
+        assert!(error.to_string().contains("`L-4096`"), "{error}");
+        state.connection.execute_batch("ROLLBACK").unwrap();
     }
 
     #[test]
@@ -1860,6 +1951,16 @@ mod tests {
         let mut again = SqliteState::open(&path).unwrap();
         assert_eq!(read(&mut again, "L-1"), None);
         assert_eq!(again.rotation("senior").unwrap(), None);
+        // Nor before a whole-ledger read inside the batch.
+        state.begin().unwrap();
+        state.record(&entry("L-9", "anna").as_entry()).unwrap();
+        state.connection.execute_batch("ROLLBACK").unwrap();
+        let error = state.each_lead(&mut |_, _| {}).unwrap_err();
+        assert!(
+            error.to_string().contains("rolled back by SQLite"),
+            "{error}"
+        );
+        assert_eq!(read(&mut again, "L-9"), None);
         // The store goes on.
         state.begin().unwrap();
         state.record(&entry("L-2", "boris").as_entry()).unwrap();
@@ -2007,5 +2108,24 @@ mod tests {
             .unwrap();
         first_step(&mut state, "L-6", "2026-11-23T09:30:00Z").unwrap();
         assert_eq!(due(&mut state), ["L-6", "L-4", "L-1", "L-2"]);
+        // A batch of 150 steps (two full statements and a remainder), one a minute from 06:00
+        // in reverse order: all due, earliest first.
+        state.begin().unwrap();
+        for minute in (0..150).rev() {
+            let at = format!("2026-11-23T{:02}:{:02}:00Z", 6 + minute / 60, minute % 60);
+            first_step(&mut state, &format!("M-{minute}"), &at).unwrap();
+        }
+        state.commit().unwrap();
+        let all: Vec<String> = state
+            .due(now, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|(lead, _)| lead)
+            .collect();
+        let expected: Vec<String> = (0..150)
+            .map(|minute| format!("M-{minute}"))
+            .chain(["L-6", "L-4", "L-1", "L-2"].map(String::from))
+            .collect();
+        assert_eq!(all, expected);
     }
 }
