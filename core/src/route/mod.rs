@@ -233,6 +233,20 @@ impl Why {
     }
 }
 
+impl Why {
+    /// The words as a new string, one allocation and no formatting machinery (a traced pool
+    /// writes one per member: most leads of a busy day meet reps at their caps).
+    fn words(&self) -> String {
+        let mut words = String::with_capacity(match self {
+            Why::Said(text) => text.len(),
+            Why::Text(text) => text.len(),
+            Why::AtCap { .. } | Why::AtPeriodCap { .. } => 48,
+        });
+        self.write_to(&mut words);
+        words
+    }
+}
+
 /// Appends `number` in decimal, as `write!` would, without its machinery.
 fn push_number(out: &mut String, mut number: u64) {
     let mut digits = [0u8; 20];
@@ -1110,7 +1124,7 @@ impl<'a> Router<'a> {
                 rep: candidate.rep.to_string(),
                 eligible: candidate.eligible,
                 load: None,
-                why: candidate.why.to_string(),
+                why: candidate.why.words(),
                 owner: how,
             }],
         });
@@ -1122,7 +1136,13 @@ impl<'a> Router<'a> {
             }
         } else {
             Attempt::Failed {
-                reason: format!("{}: {}", candidate.rep, candidate.why),
+                reason: {
+                    let mut reason = String::with_capacity(candidate.rep.len() + 50);
+                    reason.push_str(candidate.rep);
+                    reason.push_str(": ");
+                    candidate.why.write_to(&mut reason);
+                    reason
+                },
                 trace,
                 fallback: None,
             }
@@ -1365,7 +1385,7 @@ impl<'a> Router<'a> {
                             _ => Cow::Borrowed("not their turn"),
                         }
                     } else {
-                        Cow::Owned(candidate.why.to_string())
+                        Cow::Owned(candidate.why.words())
                     };
                     CandidateTrace {
                         rep: candidate.rep.to_string(),
