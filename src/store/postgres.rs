@@ -24,9 +24,14 @@ use switchboard_core::route::state::{
     EntryRef, Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
 };
 
-/// The store's maps, keyed by lead ids, rep and pool names and statement texts: hashed with
-/// foldhash, several times faster than the standard SipHash on these short keys. A batch holds at
-/// most a few thousand keys, which bounds what colliding ids chosen on purpose could cost.
+/// The store's maps, keyed by lead ids and values, rep and pool names and statement texts:
+/// hashed with foldhash, several times faster than the standard SipHash on these short keys
+/// (the router's instructions a lead fell 10%). Its seed is random per process, but it is not a
+/// hash that resists keys chosen to collide, and the lead-keyed maps live for one batch: up to
+/// 2,048 lines in `route`, up to 256 requests in `serve`, each as large as its body limit. The
+/// same choice as the SQLite store's batch ledger and the memory store's prospects, and a
+/// known risk: `serve` behind a bearer token or signed webhooks limits who can choose the keys;
+/// without a token, anyone who reaches `/v1/leads` can. A batch's maps are cleared at its commit.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 

@@ -1592,6 +1592,7 @@ mod tests {
             why.write_to(&mut out);
             assert_eq!(out, words);
             assert_eq!(why.to_string(), words);
+            assert_eq!(why.words(), words);
         }
     }
 }
