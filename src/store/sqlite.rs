@@ -1614,8 +1614,7 @@ impl SqliteState {
             // Written at commit, with the batch's other entries.
             self.batch_ledger
                 .record(&entry.decision.lead, &self.scratch);
-        }
-        if saved.is_err() {
+        } else {
             // The names written before the failure leave the open transaction too, so that
             // the table in memory and the file's agree whatever the caller does next.
             self.names.truncate(known);
