@@ -144,6 +144,9 @@ pub struct PostgresState {
     isolation: Option<String>,
     /// Whether it connected again since `reconnected` was last asked.
     reconnected: bool,
+    /// Whether a batch met a due step, assignment or lead time of a lead not in the ledger
+    /// ([`PostgresState::send`]).
+    rows_without_ledger: bool,
     /// A sweep's due steps read ahead in this batch ([`PostgresState::due_one`]).
     due_ahead: Option<DueAhead>,
     /// What a sweep read ahead of its leads with their due steps, locked under the gate.
@@ -323,6 +326,7 @@ impl PostgresState {
             counts_unlocked: false,
             isolation: None,
             reconnected: false,
+            rows_without_ledger: false,
             due_ahead: None,
             swept: HashMap::default(),
             statements: HashMap::default(),
@@ -684,9 +688,23 @@ impl PostgresState {
     /// wait that can still close a circle).
     fn send(&mut self) -> Result<(), StateError> {
         let mut ledger = std::mem::take(&mut self.pending.ledger);
-        self.pending.ledger_index.clear();
         let due = std::mem::take(&mut self.pending.due);
         let assignments = std::mem::take(&mut self.pending.assignments);
+        // Rows only of leads whose ledger entries go in the same statement: the ledger's plain
+        // insert proves those leads new, so their other rows are new too (nothing writes a
+        // lead's rows without its ledger entry), and go in without `ON CONFLICT` (a speculative
+        // insertion checks the index before it inserts: the server's work on such a row nearly
+        // doubles). Other rows (a sweep's new rep, a step of a lead recorded before) and, once
+        // a plain insert met a row there anyway, every batch of this connection, take the
+        // insert that tolerates rows already there.
+        let of_new_leads = !self.rows_without_ledger
+            && assignments
+                .iter()
+                .all(|assignment| self.pending.ledger_index.contains_key(&assignment.lead))
+            && due
+                .iter()
+                .all(|(_, lead)| self.pending.ledger_index.contains_key(lead));
+        self.pending.ledger_index.clear();
         if ledger.is_empty()
             && due.is_empty()
             && assignments.is_empty()
@@ -696,7 +714,21 @@ impl PostgresState {
         }
         // The ledger's a plain insert (no `ON CONFLICT`: no speculative insertion, a third less
         // work for the server). The other tables' inserts run as parts of the same statement.
-        let statement = self.statement(
+        let statement = self.statement(if of_new_leads {
+            "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
+                 SELECT * FROM unnest($3::bigint[], $4::text[])), \
+             assigned AS (INSERT INTO assignments (lead, rep, at_s) \
+                 SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[])), \
+             timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
+                 SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[])), \
+             totals AS (INSERT INTO rep_totals (rep, total) \
+                 SELECT * FROM unnest($9::text[], $10::bigint[]) \
+                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
+             turned AS (UPDATE rotations SET state = turns.state \
+                 FROM unnest($11::text[], $12::text[]) AS turns (pool, state) \
+                 WHERE rotations.pool = turns.pool) \
+             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])"
+        } else {
             "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
                  SELECT * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING), \
              assigned AS (INSERT INTO assignments (lead, rep, at_s) \
@@ -709,8 +741,8 @@ impl PostgresState {
              turned AS (UPDATE rotations SET state = turns.state \
                  FROM unnest($11::text[], $12::text[]) AS turns (pool, state) \
                  WHERE rotations.pool = turns.pool) \
-             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])",
-        )?;
+             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])"
+        })?;
         let mut rotated: Vec<(&str, &str)> = self
             .rotations
             .iter()
@@ -754,13 +786,26 @@ impl PostgresState {
         );
         if let Err(error) = sent {
             if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
-                let taken = error
-                    .as_db_error()
-                    .and_then(|db| db.detail())
-                    .and_then(|detail| detail.split_once("=(")?.1.split_once(')'))
-                    .map_or("?", |(lead, _)| lead)
+                let detail = error.as_db_error().and_then(|db| db.detail()).unwrap_or("");
+                let taken = detail
+                    .split_once("=(")
+                    .and_then(|(_, rest)| rest.split_once(')'))
+                    .map_or("?", |(key, _)| key)
                     .to_string();
-                return Err(recorded_elsewhere(&taken));
+                if detail.starts_with("Key (lead)=(") {
+                    return Err(recorded_elsewhere(&taken));
+                }
+                // A row of a lead without its ledger entry (one erased from the ledger by
+                // hand, say): the batch is decided again, and this router's batches take
+                // the insert that tolerates such rows from now on.
+                self.rows_without_ledger = true;
+                return Err(StateError::new(
+                    StateErrorKind::Conflict,
+                    format!(
+                        "state database: a row for ({taken}) was there without its lead's \
+                         ledger entry"
+                    ),
+                ));
             }
             return Err(self.failure(&error));
         }

@@ -301,6 +301,51 @@ fn caps_reached_within_a_batch_in(state: &str) -> String {
     out
 }
 
+/// Leads erased from the ledger by hand (the rest of their rows left: their due steps,
+/// assignments and lead times) and routed again: a router sends a batch of new leads' rows
+/// without `ON CONFLICT`, meets the rows left, decides the batch again with the insert that
+/// tolerates them, and every lead gets a decision: none is lost, none is called a duplicate.
+fn rows_left_without_their_ledger_entries(store: Store) -> String {
+    let state = store.state("erased");
+    let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
+    let first = route_example(&state, &[], &leads);
+    let due = cluster::count(&state, "SELECT count(*) FROM due");
+    assert!(due > 0, "the example leads have due steps: {first}");
+    let mut erasure = cluster::HeldGate::take(&state);
+    erasure.execute("DELETE FROM ledger");
+    erasure.release();
+    let again = route_example(&state, &[], &leads);
+    let duplicates = |out: &str| -> Vec<bool> {
+        json_lines(out)
+            .iter()
+            .map(|decision| {
+                assert!(decision.get("error").is_none(), "{decision}");
+                decision["duplicate"] == true
+            })
+            .collect()
+    };
+    // The example repeats L-1 at the end: that line alone is a duplicate, both times.
+    assert_eq!(duplicates(&again), duplicates(&first), "{again}");
+    assert_eq!(duplicates(&again).iter().filter(|d| **d).count(), 1);
+    let ids: BTreeSet<String> = json_lines(&first)
+        .iter()
+        .map(|decision| decision["lead"].to_string())
+        .collect();
+    assert_eq!(
+        cluster::count(&state, "SELECT count(*) FROM ledger"),
+        ids.len() as i64
+    );
+    assert_eq!(cluster::count(&state, "SELECT count(*) FROM due"), due);
+    let third = route_example(&state, &[], &leads);
+    assert!(
+        third
+            .lines()
+            .all(|line| line.contains("\"duplicate\":true")),
+        "{third}"
+    );
+    again
+}
+
 /// A database whose transactions are serializable unless said otherwise (as on CockroachDB):
 /// routing there decides as on SQLite, and reads counts under the gate only (an unlocked read
 /// there would make contended batches retry): a lead at a cap waits for the gate before it
@@ -1502,8 +1547,12 @@ const ON_EVERY_STORE: [(&str, Body); 3] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 6] = [
+const ON_POSTGRES: [(&str, Body); 7] = [
     ("tls_to_the_database", tls_to_the_database),
+    (
+        "rows_left_without_their_ledger_entries",
+        rows_left_without_their_ledger_entries,
+    ),
     (
         "a_count_grows_before_the_gate",
         a_count_grows_before_the_gate,
