@@ -786,13 +786,20 @@ impl PostgresState {
         );
         if let Err(error) = sent {
             if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
-                let detail = error.as_db_error().and_then(|db| db.detail()).unwrap_or("");
+                let db = error.as_db_error();
+                let detail = db.and_then(|db| db.detail()).unwrap_or("");
                 let taken = detail
                     .split_once("=(")
                     .and_then(|(_, rest)| rest.split_once(')'))
                     .map_or("?", |(key, _)| key)
                     .to_string();
-                if detail.starts_with("Key (lead)=(") {
+                // The table names the key (the detail's words follow the server's language).
+                let in_ledger = db
+                    .and_then(|db| db.table())
+                    .map_or(detail.starts_with("Key (lead)=("), |table| {
+                        table == "ledger"
+                    });
+                if in_ledger {
                     return Err(recorded_elsewhere(&taken));
                 }
                 // A row of a lead without its ledger entry (one erased from the ledger by
