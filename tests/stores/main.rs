@@ -304,7 +304,8 @@ fn caps_reached_within_a_batch_in(state: &str) -> String {
 /// Leads erased from the ledger by hand (the rest of their rows left: their due steps,
 /// assignments and lead times) and routed again: a router sends a batch of new leads' rows
 /// without `ON CONFLICT`, meets the rows left, decides the batch again with the insert that
-/// tolerates them, and every lead gets a decision: none is lost, none is called a duplicate.
+/// tolerates them, and every lead gets a decision: none is lost, none is called a duplicate,
+/// and each rep's total is her count of assignments.
 fn rows_left_without_their_ledger_entries(store: Store) -> String {
     let state = store.state("erased");
     let leads = std::fs::read_to_string(example("leads.ndjson")).unwrap();
@@ -336,6 +337,15 @@ fn rows_left_without_their_ledger_entries(store: Store) -> String {
         ids.len() as i64
     );
     assert_eq!(cluster::count(&state, "SELECT count(*) FROM due"), due);
+    // A lead given again to a rep who had it is not counted twice in her total.
+    assert_eq!(
+        cluster::count(
+            &state,
+            "SELECT count(*) FROM rep_totals WHERE total <> \
+             (SELECT count(*) FROM assignments WHERE assignments.rep = rep_totals.rep)"
+        ),
+        0
+    );
     let third = route_example(&state, &[], &leads);
     assert!(
         third
