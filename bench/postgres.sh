@@ -27,10 +27,18 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"; true' EXIT
 until psql -qAt -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'select 1' >/dev/null 2>&1; do sleep 0.2; done
+# Before each timed run: the cluster's dirty pages written out and the files synced, so that
+# no run pays for the writes of the one before (a four-router run right after the sweeps
+# took longer than one router).
+settle() {
+  psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'checkpoint'
+  sync
+}
 policy=bench/out/pg/policy.route
 leads=bench/out/pg/leads.ndjson
 timed() { # label, state
   local start end
+  settle
   start=$(date +%s.%N)
   target/release/switchboard route "$policy" --state "$2" --now 2026-11-23T10:00:00Z --leads "$leads" --quiet >/dev/null
   end=$(date +%s.%N)
@@ -45,6 +53,7 @@ psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database o
 timed "PostgreSQL, one router" "postgres://switchboard@127.0.0.1:$port/one"
 swept() { # label, binary, state: `sweep` at 12:00 of the leads routed at 10:00
   local start end fired
+  settle
   start=$(date +%s.%N)
   fired=$("$2" sweep "$policy" --state "$3" --now 2026-11-23T12:00:00Z --quiet | wc -l)
   end=$(date +%s.%N)
@@ -58,6 +67,7 @@ swept "PostgreSQL" target/release/switchboard "postgres://switchboard@127.0.0.1:
 echo
 psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database four'
 split -n l/4 -d "$leads" "$work/part."
+settle
 start=$(date +%s.%N)
 for part in "$work"/part.0*; do
   target/release/switchboard route "$policy" --state "postgres://switchboard@127.0.0.1:$port/four" \
@@ -71,6 +81,7 @@ python3 -c "t=$end-$start; print(f'| PostgreSQL, four routers at once (a quarter
 run_pg() { # BINARY ROUTERS DATABASE
   local binary=$1 routers=$2 db=$3 start end
   psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c "create database $db"
+  settle
   start=$(date +%s.%N)
   if [ "$routers" = 1 ]; then
     "$binary" route "$policy" --state "postgres://switchboard@127.0.0.1:$port/$db" \
@@ -94,6 +105,7 @@ for round in $(seq "$runs"); do
     binary=$BASELINE
     [ "$who" = this ] && binary=target/release/switchboard
     times[$who-1]+="$(run_pg "$binary" 1 "${who}_one_$round") "
+    settle
     start=$(date +%s.%N)
     "$binary" sweep "$policy" --state "postgres://switchboard@127.0.0.1:$port/${who}_one_$round" \
       --now 2026-11-23T12:00:00Z --quiet >"$work/swept.$who"
