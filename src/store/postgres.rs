@@ -692,11 +692,11 @@ impl PostgresState {
         let assignments = std::mem::take(&mut self.pending.assignments);
         // Rows only of leads whose ledger entries go in the same statement: the ledger's plain
         // insert proves those leads new, so their other rows are new too (nothing writes a
-        // lead's rows without its ledger entry), and go in without `ON CONFLICT` (a speculative
-        // insertion looks each row up in the index before it inserts it: 18% of the server's CPU
-        // in a profile of one router). Other rows (a sweep's new rep, a step of a lead recorded before) and, once
-        // a plain insert met a row there anyway, every later batch of this router, take the
-        // insert that tolerates rows already there.
+        // lead's rows without its ledger entry), and go in without `ON CONFLICT` (a
+        // speculative insertion looks each row up in the index before it inserts it: 18% of
+        // the server's CPU in a profile of one router). Other rows (a sweep's new rep, a step
+        // of a lead recorded before) and, once a plain insert met a row there anyway, every
+        // later batch of this router, take the insert that tolerates rows already there.
         let of_new_leads = !self.rows_without_ledger
             && assignments
                 .iter()
