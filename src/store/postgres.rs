@@ -768,42 +768,22 @@ impl PostgresState {
         let added: Vec<i64> = per_rep.values().copied().collect();
         let pools: Vec<&str> = rotated.iter().map(|(pool, _)| *pool).collect();
         let states: Vec<&str> = rotated.iter().map(|(_, state)| *state).collect();
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &ledger_leads,
+            &entries,
+            &due_at,
+            &due_leads,
+            &leads,
+            &reps,
+            &at,
+            &lead_at,
+        ];
         // The tolerant statement counts the assignments it inserted, not those it was given.
-        let sent = if of_new_leads {
-            self.client.execute(
-                &statement,
-                &[
-                    &ledger_leads,
-                    &entries,
-                    &due_at,
-                    &due_leads,
-                    &leads,
-                    &reps,
-                    &at,
-                    &lead_at,
-                    &names,
-                    &added,
-                    &pools,
-                    &states,
-                ],
-            )
-        } else {
-            self.client.execute(
-                &statement,
-                &[
-                    &ledger_leads,
-                    &entries,
-                    &due_at,
-                    &due_leads,
-                    &leads,
-                    &reps,
-                    &at,
-                    &lead_at,
-                    &pools,
-                    &states,
-                ],
-            )
-        };
+        if of_new_leads {
+            params.extend_from_slice(&[&names, &added]);
+        }
+        params.extend_from_slice(&[&pools, &states]);
+        let sent = self.client.execute(&statement, &params);
         if let Err(error) = sent {
             if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
                 let db = error.as_db_error();
