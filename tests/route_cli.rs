@@ -410,7 +410,7 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
 }
 
 /// A ledger recorded before lead fingerprints of the second kind (eight bytes a step) still

@@ -339,8 +339,8 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
     rusqlite::Connection::open(&state)
         .unwrap()
         .execute_batch(
-            "DROP TABLE lead_times; DROP TABLE window_counts; DROP TABLE prospects; \
-             PRAGMA user_version = 3;",
+            "DROP TABLE lead_times; DROP TABLE lead_counts; DROP TABLE window_counts; \
+             DROP TABLE prospects; PRAGMA user_version = 3;",
         )
         .unwrap();
     let again = route(
@@ -360,7 +360,142 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
+}
+
+/// Routes two of anna's daily leads into a new SQLite file, and answers the file's path.
+fn two_daily_leads_for_anna(name: &str) -> String {
+    let state = scratch(name).join("state.db").to_string_lossy().to_string();
+    let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+    let first = route(
+        "caps.route",
+        &state,
+        &[
+            daily("C-1", "2026-11-24T09:00:00+01:00"),
+            daily("C-2", "2026-11-24T10:00:00+01:00"),
+        ],
+    );
+    assert_eq!(reps(&first), ["anna", "anna"]);
+    state
+}
+
+/// A third daily lead that Berlin day: anna is at cap, counted from what the file holds.
+fn a_third_daily_lead_goes_past_anna(state: &str) {
+    let third = route(
+        "caps.route",
+        state,
+        &[lead(
+            "C-3",
+            r#""team":"daily""#,
+            "2026-11-24T11:00:00+01:00",
+        )],
+    );
+    assert_eq!(reps(&third), ["boris"]);
+    assert_eq!(passed_over(&third[0]), ["anna: at cap 2/2 today"]);
+}
+
+#[test]
+fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
+    let state = two_daily_leads_for_anna("afresh");
+    let connection = rusqlite::Connection::open(&state).unwrap();
+    // The window's count as the last run kept it is gone (as when a cap is new to the policy):
+    // it is counted again from the leads' times.
+    connection
+        .execute_batch("DELETE FROM window_counts")
+        .unwrap();
+    let buckets: Vec<(String, i64, i64)> = connection
+        .prepare("SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // 2026-11-24 08:00 and 09:00 UTC, one lead each.
+    assert_eq!(
+        buckets,
+        [
+            ("anna".to_string(), 1_795_507_200, 1),
+            ("anna".to_string(), 1_795_510_800, 1)
+        ]
+    );
+    drop(connection);
+    a_third_daily_lead_goes_past_anna(&state);
+}
+
+#[test]
+fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
+    let state = two_daily_leads_for_anna("v9");
+    // Make it the version 9 file the previous Switchboard wrote: lead times keyed by rep and
+    // time, no quarter-hour counts, and no window counted yet.
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE old (rep TEXT NOT NULL, lead_s INTEGER NOT NULL, lead TEXT NOT NULL, \
+                 PRIMARY KEY (rep, lead_s, lead)) WITHOUT ROWID; \
+             INSERT INTO old SELECT rep, lead_s, lead FROM lead_times; \
+             DROP TABLE lead_times; ALTER TABLE old RENAME TO lead_times; \
+             DROP TABLE lead_counts; DELETE FROM window_counts; PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    a_third_daily_lead_goes_past_anna(&state);
+    let connection = rusqlite::Connection::open(&state).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 10);
+    let times: Vec<(String, String, i64)> = connection
+        .prepare("SELECT lead, rep, lead_s FROM lead_times ORDER BY lead")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        times,
+        [
+            ("C-1".to_string(), "anna".to_string(), 1_795_507_200),
+            ("C-2".to_string(), "anna".to_string(), 1_795_510_800),
+            ("C-3".to_string(), "boris".to_string(), 1_795_514_400)
+        ]
+    );
+    let counted: i64 = connection
+        .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(counted, 3);
+}
+
+#[test]
+fn a_day_whose_ends_are_not_whole_quarter_hours_is_counted_lead_by_lead() {
+    // Liberia kept -0:44:30 until 1972: a Monrovia day of 1971 begins at 00:44:30 UTC.
+    let state = scratch("monrovia").join("state.db");
+    let state = state.to_string_lossy().to_string();
+    let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);
+    let first = route(
+        "monrovia.route",
+        &state,
+        &[
+            // 00:44:29 UTC is still the 14th in Monrovia: it counts in no window below.
+            daily("M-0", "1971-06-15T00:44:29Z"),
+            daily("M-1", "1971-06-15T00:44:30Z"),
+            daily("M-2", "1971-06-15T12:00:00Z"),
+        ],
+    );
+    assert_eq!(reps(&first), ["anna", "anna", "anna"]);
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch("DELETE FROM window_counts")
+        .unwrap();
+    let again = route(
+        "monrovia.route",
+        &state,
+        &[
+            daily("M-3", "1971-06-16T00:44:29Z"),
+            daily("M-4", "1971-06-16T00:44:30Z"),
+        ],
+    );
+    // M-3 is the 15th's third lead; M-4 the 16th's first.
+    assert_eq!(reps(&again), ["boris", "anna"]);
+    assert_eq!(passed_over(&again[0]), ["anna: at cap 2/2 today"]);
 }
 
 #[test]
