@@ -25,20 +25,23 @@ trait Database<T> {
 
 impl<T> Database<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T, StateError> {
-        self.map_err(|error| {
-            let kind = if is_busy(&error) {
-                StateErrorKind::Busy
-            } else if matches!(
-                error.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
-            ) {
-                StateErrorKind::Corrupt
-            } else {
-                StateErrorKind::Failed
-            };
-            StateError::new(kind, format!("state database: {error}"))
-        })
+        self.map_err(state_error)
     }
+}
+
+/// A SQLite error as the core's state error.
+fn state_error(error: rusqlite::Error) -> StateError {
+    let kind = if is_busy(&error) {
+        StateErrorKind::Busy
+    } else if matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    ) {
+        StateErrorKind::Corrupt
+    } else {
+        StateErrorKind::Failed
+    };
+    StateError::new(kind, format!("state database: {error}"))
 }
 
 /// State in a SQLite file (`.switchboard/state.db` by default).
@@ -68,6 +71,55 @@ pub struct SqliteState {
     due_in_batch: PendingDue,
     /// The ledger as this batch read it ahead and wrote it, written at commit.
     batch_ledger: BatchLedger,
+    /// Whether a batch's leads are taken for new without reading the ledger for them.
+    assumption: Assumption,
+}
+
+/// Batches of new leads read nothing ahead: their ids are taken to be absent from the ledger,
+/// and the ledger's key checks that at commit. A batch that took a recorded lead for new
+/// fails there with a conflict, is rolled back (nothing of it was printed) and is decided
+/// again, reading the ledger first; so do the batches after it, until
+/// [`CLEAN_READS_TO_ASSUME`] read-aheads in a row found none of their ids recorded. Reading
+/// ahead costs about an eighth of a new lead's instructions; a run that sends leads again
+/// pays one batch decided twice each time its leads turn from new to known.
+struct Assumption {
+    /// Whether the next batch takes its leads for new.
+    new_leads: bool,
+    /// Whether the open batch took any lead for new (so a refusal by the key is a conflict).
+    taken: bool,
+    /// Read-aheads in a row that found none of their ids in the ledger.
+    clean_reads: u32,
+}
+
+/// See [`Assumption`].
+const CLEAN_READS_TO_ASSUME: u32 = 8;
+
+impl Assumption {
+    fn new() -> Assumption {
+        Assumption {
+            new_leads: true,
+            taken: false,
+            clean_reads: 0,
+        }
+    }
+
+    /// A read-ahead found `found` of its ids recorded.
+    fn read(&mut self, found: usize) {
+        if found > 0 {
+            self.clean_reads = 0;
+        } else {
+            self.clean_reads += 1;
+            if self.clean_reads >= CLEAN_READS_TO_ASSUME {
+                self.new_leads = true;
+            }
+        }
+    }
+
+    /// The ledger refused a lead the batch took for new.
+    fn missed(&mut self) {
+        self.new_leads = false;
+        self.clean_reads = 0;
+    }
 }
 
 /// Rows one multi-row `INSERT` writes: a statement's start and end are paid once for them,
@@ -173,7 +225,7 @@ impl BatchLedger {
             })?);
         }
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        insert_rows(
+        insert_rows_or_refusal(
             connection,
             "INSERT INTO ledger (lead, entry, form) VALUES ",
             "(?, ?, 1)",
@@ -182,7 +234,20 @@ impl BatchLedger {
                 statement.raw_bind_parameter(first, lead)?;
                 statement.raw_bind_parameter(first + 1, entry)
             },
-        )?;
+        )
+        .map_err(|error| {
+            if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+                // The batch took a lead for new that the ledger holds (see `Assumption`).
+                StateError::new(
+                    StateErrorKind::Conflict,
+                    format!(
+                        "state database: a lead of this batch is in the ledger already ({error})"
+                    ),
+                )
+            } else {
+                state_error(error)
+            }
+        })?;
         // What was read ahead stays true; the written entries are read from the file now.
         self.known
             .retain(|_, known| !matches!(known, Known::Recorded(_)));
@@ -203,6 +268,17 @@ fn insert_rows<R>(
     rows: &[R],
     bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
 ) -> Result<(), StateError> {
+    insert_rows_or_refusal(connection, head, row, rows, bind).db()
+}
+
+/// [`insert_rows`], answering SQLite's own error (to tell a key's refusal apart).
+fn insert_rows_or_refusal<R>(
+    connection: &Connection,
+    head: &str,
+    row: &str,
+    rows: &[R],
+    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     let per_row = row.matches('?').count();
     let sql = |count: usize| {
         let mut sql = String::with_capacity(head.len() + count * (row.len() + 1));
@@ -217,20 +293,20 @@ fn insert_rows<R>(
     };
     let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
     if chunks.len() > 0 {
-        let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT)).db()?;
+        let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT))?;
         for chunk in &mut chunks {
             for (index, row) in chunk.iter().enumerate() {
-                bind(&mut statement, index * per_row + 1, row).db()?;
+                bind(&mut statement, index * per_row + 1, row)?;
             }
-            statement.raw_execute().db()?;
+            statement.raw_execute()?;
         }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut statement = connection.prepare_cached(&sql(1)).db()?;
+        let mut statement = connection.prepare_cached(&sql(1))?;
         for row in rest {
-            bind(&mut statement, 1, row).db()?;
-            statement.raw_execute().db()?;
+            bind(&mut statement, 1, row)?;
+            statement.raw_execute()?;
         }
     }
     Ok(())
@@ -304,6 +380,7 @@ impl SqliteState {
             lead_times_in_batch: HashMap::new(),
             due_in_batch: PendingDue::default(),
             batch_ledger: BatchLedger::default(),
+            assumption: Assumption::new(),
         }))
     }
 
@@ -1053,6 +1130,7 @@ impl StateStore for SqliteState {
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
         self.batch_ledger.clear();
+        self.assumption.taken = false;
         Ok(())
     }
 
@@ -1075,7 +1153,7 @@ impl StateStore for SqliteState {
                 }
             }
         }
-        self.batch_ledger.write(&self.connection)?;
+        self.write_batch_ledger()?;
         self.flush_load_counts()?;
         self.flush_lead_counts()?;
         self.flush_window_counts()?;
@@ -1089,6 +1167,7 @@ impl StateStore for SqliteState {
         }
         self.in_batch = false;
         self.batch_ledger.clear();
+        self.assumption.taken = false;
         Ok(())
     }
 
@@ -1120,6 +1199,15 @@ impl StateStore for SqliteState {
             return Ok(());
         }
         let known = &mut self.batch_ledger.known;
+        if self.assumption.new_leads {
+            for lead in leads {
+                if !known.contains_key(*lead) {
+                    known.insert((*lead).to_string(), Known::Absent);
+                    self.assumption.taken = true;
+                }
+            }
+            return Ok(());
+        }
         let mut unread: Vec<&str> = leads
             .iter()
             .copied()
@@ -1135,6 +1223,7 @@ impl StateStore for SqliteState {
         sql.push_str(&",?".repeat(IDS_A_READ - 1));
         sql.push(')');
         let mut statement = self.connection.prepare_cached(&sql).db()?;
+        let mut found_in_all = 0;
         for chunk in unread.chunks(IDS_A_READ) {
             // A short last chunk asks for its last id again in the free places.
             let last = chunk.last().copied().unwrap_or_default();
@@ -1154,10 +1243,12 @@ impl StateStore for SqliteState {
             for lead in chunk {
                 known.insert((*lead).to_string(), Known::Absent);
             }
+            found_in_all += found.len();
             for (lead, entry, form) in found {
                 known.insert(lead, Known::Stored(entry, form));
             }
         }
+        self.assumption.read(found_in_all);
         Ok(())
     }
 
@@ -1201,7 +1292,7 @@ impl StateStore for SqliteState {
         let known = self.names.len();
         let recorded = load_names(&self.connection, &mut self.names)
             .and_then(|()| self.record_in_batch(entry))
-            .and_then(|()| self.batch_ledger.write(&self.connection))
+            .and_then(|()| self.write_batch_ledger())
             .and_then(|()| self.connection.execute_batch("COMMIT").db());
         if recorded.is_err() {
             let _ = self.connection.execute_batch("ROLLBACK");
@@ -1537,7 +1628,7 @@ impl StateStore for SqliteState {
     ) -> Result<(), StateError> {
         // What this batch recorded is read with the rest.
         self.batch_still_open()?;
-        self.batch_ledger.write(&self.connection)?;
+        self.write_batch_ledger()?;
         let mut statement = self
             .connection
             .prepare(
@@ -1644,7 +1735,7 @@ impl StateStore for SqliteState {
         let known = self.names.len();
         let imported = load_names(&self.connection, &mut self.names)
             .and_then(|()| self.import_rows(rows))
-            .and_then(|count| self.batch_ledger.write(&self.connection).map(|()| count))
+            .and_then(|count| self.write_batch_ledger().map(|()| count))
             .and_then(|count| self.connection.execute_batch("COMMIT").db().map(|()| count));
         if imported.is_err() {
             let _ = self.connection.execute_batch("ROLLBACK");
@@ -1656,6 +1747,23 @@ impl StateStore for SqliteState {
 }
 
 impl SqliteState {
+    /// Writes the entries the batch recorded. The ledger's key refusing one is a conflict
+    /// when the batch took leads for new without reading the ledger ([`Assumption`]): the
+    /// batch is decided again, reading first; otherwise it is a failure.
+    fn write_batch_ledger(&mut self) -> Result<(), StateError> {
+        match self.batch_ledger.write(&self.connection) {
+            Err(error) if error.kind == StateErrorKind::Conflict => {
+                if self.assumption.taken {
+                    self.assumption.missed();
+                    Err(error)
+                } else {
+                    Err(StateError::new(StateErrorKind::Failed, error.message))
+                }
+            }
+            written => written,
+        }
+    }
+
     /// Forgets what the batch read, wrote and learned (its transaction is rolled back): the
     /// names it added to the table are not in the file.
     fn forget_batch(&mut self) {
@@ -1668,6 +1776,7 @@ impl SqliteState {
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
         self.batch_ledger.clear();
+        self.assumption.taken = false;
     }
 
     /// Records an imported entry inside the import's transaction, writing the entries kept
@@ -1675,7 +1784,7 @@ impl SqliteState {
     fn record_imported(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         self.record_in_batch(entry)?;
         if self.batch_ledger.len() >= ROWS_AN_IMPORT_WRITES {
-            self.batch_ledger.write(&self.connection)?;
+            self.write_batch_ledger()?;
         }
         Ok(())
     }
@@ -1909,6 +2018,8 @@ mod tests {
         };
         assert_eq!(count(&other), 10);
 
+        // This batch reads the ledger ahead (it does not take its leads for new).
+        state.assumption.missed();
         state.begin().unwrap();
         // More ids than one read asks for, out of order, one twice.
         let ids: Vec<String> = (0..300).rev().map(|n| format!("L-{n}")).collect();
@@ -1970,6 +2081,7 @@ mod tests {
             assert_eq!(read(&mut again, &lead), Some(entry(&lead, rep)), "{lead}");
         }
         // What a batch read ahead is forgotten with it: at commit and at rollback.
+        again.assumption.missed();
         again.begin().unwrap();
         again.read_ahead(&["L-500"]).unwrap();
         again.commit().unwrap();
@@ -1984,6 +2096,73 @@ mod tests {
         again.begin().unwrap();
         assert_eq!(read(&mut again, "L-500"), Some(entry("L-500", "dora")));
         again.rollback().unwrap();
+    }
+
+    #[test]
+    fn a_batch_that_took_a_recorded_lead_for_new_is_a_conflict_and_the_next_ones_read_first() {
+        let path = scratch("assumed");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        for n in 0..10 {
+            state
+                .record(&entry(&format!("L-{n}"), "anna").as_entry())
+                .unwrap();
+        }
+        state.commit().unwrap();
+
+        // A new connection takes a batch's leads for new: nothing is read for them.
+        let mut router = SqliteState::open(&path).unwrap();
+        router.begin().unwrap();
+        router.read_ahead(&["L-3", "L-20"]).unwrap();
+        assert_eq!(read(&mut router, "L-3"), None, "taken for new, not read");
+        router.record(&entry("L-3", "boris").as_entry()).unwrap();
+        router.record(&entry("L-20", "boris").as_entry()).unwrap();
+        let refused = router.commit().unwrap_err();
+        assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
+        assert!(
+            refused.message.contains("in the ledger already"),
+            "{refused}"
+        );
+        router.rollback().unwrap();
+        // Decided again, it reads first and finds L-3 as it was.
+        router.begin().unwrap();
+        router.read_ahead(&["L-3", "L-20"]).unwrap();
+        assert_eq!(read(&mut router, "L-3"), Some(entry("L-3", "anna")));
+        router.record(&entry("L-20", "boris").as_entry()).unwrap();
+        router.commit().unwrap();
+        // It keeps reading until CLEAN_READS_TO_ASSUME read-aheads in a row found nothing.
+        for batch in 0..CLEAN_READS_TO_ASSUME {
+            assert!(!router.assumption.new_leads, "batch {batch}");
+            router.begin().unwrap();
+            let lead = format!("N-{batch}");
+            router.read_ahead(&[&lead]).unwrap();
+            router.record(&entry(&lead, "carla").as_entry()).unwrap();
+            router.commit().unwrap();
+        }
+        assert!(router.assumption.new_leads);
+        // A read-ahead that finds an id starts the count again.
+        router.assumption.missed();
+        for _ in 1..CLEAN_READS_TO_ASSUME {
+            router.begin().unwrap();
+            router.read_ahead(&["N-404"]).unwrap();
+            router.rollback().unwrap();
+        }
+        router.begin().unwrap();
+        router.read_ahead(&["N-0"]).unwrap();
+        router.rollback().unwrap();
+        router.begin().unwrap();
+        router.read_ahead(&["N-404"]).unwrap();
+        router.rollback().unwrap();
+        assert!(!router.assumption.new_leads);
+
+        // Without a lead taken for new, the key's refusal is a failure, not retried.
+        let mut alone = SqliteState::open(&path).unwrap();
+        let error = alone.record(&entry("L-4", "dora").as_entry()).unwrap_err();
+        assert_eq!(error.kind, StateErrorKind::Failed, "{error}");
+        let mut again = SqliteState::open(&path).unwrap();
+        assert_eq!(read(&mut again, "L-3"), Some(entry("L-3", "anna")));
+        assert_eq!(read(&mut again, "L-20"), Some(entry("L-20", "boris")));
+        assert_eq!(read(&mut again, "L-4"), Some(entry("L-4", "anna")));
     }
 
     #[test]
