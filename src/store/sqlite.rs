@@ -79,7 +79,9 @@ pub struct SqliteState {
 /// and the ledger's key checks that at commit. A batch that took a recorded lead for new
 /// fails there with a conflict, is rolled back (nothing of it was printed) and is decided
 /// again, reading the ledger first; so do the batches after it, until
-/// [`CLEAN_READS_TO_ASSUME`] read-aheads in a row found none of their ids recorded. Reading
+/// [`CLEAN_READS_TO_ASSUME`] read-aheads in a row found none of their ids recorded. Sound
+/// because the router records every lead it reads ahead and decides (or fails the batch), so
+/// a recorded lead taken for new always meets the key before anything is printed. Reading
 /// ahead costs about an eighth of a new lead's instructions; a run that sends leads again
 /// pays one batch decided twice each time its leads turn from new to known.
 struct Assumption {
