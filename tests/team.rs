@@ -398,10 +398,10 @@ fn a_third_daily_lead_goes_past_anna(state: &str) {
 fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
     let state = two_daily_leads_for_anna("afresh");
     let connection = rusqlite::Connection::open(&state).unwrap();
-    // The window's count as the last run kept it is gone (as when a cap is new to the policy):
-    // it is counted again from the leads' times.
+    // The window's count as the last run kept it is gone (as when a cap is new to the policy),
+    // and so are anna's rows: only the quarter-hour counts can say she is at cap.
     connection
-        .execute_batch("DELETE FROM window_counts")
+        .execute_batch("DELETE FROM window_counts; DELETE FROM lead_times WHERE rep = 'anna'")
         .unwrap();
     let buckets: Vec<(String, i64, i64)> = connection
         .prepare("SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s")
@@ -426,13 +426,15 @@ fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
 fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     let state = two_daily_leads_for_anna("v9");
     // Make it the version 9 file the previous Switchboard wrote: lead times keyed by rep and
-    // time, no quarter-hour counts, and no window counted yet.
+    // time, no quarter-hour counts, and no window counted yet. Its key let one lead stand
+    // under two times (C-1 again, an hour later); and `zed` had a lead a second before 1970.
     rusqlite::Connection::open(&state)
         .unwrap()
         .execute_batch(
             "CREATE TABLE old (rep TEXT NOT NULL, lead_s INTEGER NOT NULL, lead TEXT NOT NULL, \
                  PRIMARY KEY (rep, lead_s, lead)) WITHOUT ROWID; \
              INSERT INTO old SELECT rep, lead_s, lead FROM lead_times; \
+             INSERT INTO old VALUES ('anna', 1795510800 + 3600, 'C-1'), ('zed', -1, 'P-1'); \
              DROP TABLE lead_times; ALTER TABLE old RENAME TO lead_times; \
              DROP TABLE lead_counts; DELETE FROM window_counts; PRAGMA user_version = 9;",
         )
@@ -450,18 +452,33 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
+    // C-1 keeps its earliest time.
     assert_eq!(
         times,
         [
             ("C-1".to_string(), "anna".to_string(), 1_795_507_200),
             ("C-2".to_string(), "anna".to_string(), 1_795_510_800),
-            ("C-3".to_string(), "boris".to_string(), 1_795_514_400)
+            ("C-3".to_string(), "boris".to_string(), 1_795_514_400),
+            ("P-1".to_string(), "zed".to_string(), -1)
         ]
     );
-    let counted: i64 = connection
-        .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
+    let buckets: Vec<(String, i64, i64)> = connection
+        .prepare("SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(counted, 3);
+    // A second before 1970 is in the quarter hour that began at 23:45 the day before.
+    assert_eq!(
+        buckets,
+        [
+            ("anna".to_string(), 1_795_507_200, 1),
+            ("anna".to_string(), 1_795_510_800, 1),
+            ("boris".to_string(), 1_795_514_400, 1),
+            ("zed".to_string(), -900, 1)
+        ]
+    );
 }
 
 #[test]

@@ -524,9 +524,10 @@ fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
 /// How many times a batch is decided again after a conflict with another router.
 const CONFLICT_RETRIES: u32 = 20;
 
-/// Decides a batch's lines in one transaction and commits it. When
-/// the state reports a conflict with another router (a shared PostgreSQL state), the batch is
-/// rolled back and decided again, a bounded number of times. `Err` carries the failure and the
+/// Decides a batch's lines in one transaction and commits it. When the state reports a
+/// conflict (with another router on a shared state, or a lead the SQLite store took for new
+/// found recorded at commit), the batch is rolled back and decided again, a bounded number of
+/// times. `Err` carries the failure and the
 /// index of the line it happened at.
 fn decide_batch(
     router: &Router<'_>,

@@ -83,7 +83,8 @@ pub struct SqliteState {
 /// because the router records every lead it reads ahead and decides (or fails the batch), so
 /// a recorded lead taken for new always meets the key before anything is printed. Reading
 /// ahead costs about an eighth of a new lead's instructions; a run that sends leads again
-/// pays one batch decided twice each time its leads turn from new to known.
+/// pays one batch decided twice each time its leads turn from new to known. Only batches of
+/// at least [`IDS_TO_ASSUME`] ids take their leads for new.
 struct Assumption {
     /// Whether the next batch takes its leads for new.
     new_leads: bool,
@@ -95,6 +96,11 @@ struct Assumption {
 
 /// See [`Assumption`].
 const CLEAN_READS_TO_ASSUME: u32 = 8;
+
+/// The fewest ids a batch takes for new ([`Assumption`]): a smaller batch (`serve`'s, or a
+/// pipe's few lines) reads its few entries, which costs little, where a miss would decide it
+/// twice.
+const IDS_TO_ASSUME: usize = IDS_A_READ;
 
 impl Assumption {
     fn new() -> Assumption {
@@ -550,11 +556,13 @@ const SCHEMA_VERSION: i64 = 10;
 /// Since version 10 the leads' own times (what `cap N per PERIOD` counts by) are kept keyed by
 /// lead and rep (`lead_times`), so that a batch's rows land next to each other when lead ids
 /// grow, as CRM ids do; before, they were keyed by rep and time, and leads whose times came in
-/// any order changed nearly every page of the table in every batch (three fifths of what a
-/// run wrote at 1,000,000 leads, growing with the table). A window is counted from
+/// any order changed nearly every page of the table in every batch (a third of what a run
+/// wrote at 1,000,000 leads, three fifths at 10,000,000). A window is counted from
 /// `lead_counts`, per rep and quarter hour of the leads' own times (every zone's offset in use
 /// today is whole quarter hours); a window whose ends are not whole quarter hours (an old
-/// offset such as Liberia's -0:44:30 before 1972) is counted from `lead_times` row by row.
+/// offset such as Liberia's -0:44:30 before 1972, or a local mean time for a placeholder date
+/// such as 0001-01-01) is counted from `lead_times` row by row, a scan of the table (it has no
+/// index by rep), once per rep and window.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
         lead TEXT PRIMARY KEY,
@@ -1201,7 +1209,7 @@ impl StateStore for SqliteState {
             return Ok(());
         }
         let known = &mut self.batch_ledger.known;
-        if self.assumption.new_leads {
+        if self.assumption.new_leads && leads.len() >= IDS_TO_ASSUME {
             for lead in leads {
                 if !known.contains_key(*lead) {
                     known.insert((*lead).to_string(), Known::Absent);
@@ -1492,6 +1500,14 @@ impl StateStore for SqliteState {
         at: Timestamp,
         lead_at: Timestamp,
     ) -> Result<(), StateError> {
+        // The counts an assignment changes (`load_counts`, `lead_counts`, `window_counts`)
+        // are written at the batch's commit, with it.
+        if !self.in_batch {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                format!("internal error: `{lead}` assigned to `{rep}` outside a batch"),
+            ));
+        }
         // A lead counts once per rep in period caps, however often it is handed to them.
         let new = self
             .connection
@@ -2112,12 +2128,27 @@ mod tests {
         }
         state.commit().unwrap();
 
-        // A new connection takes a batch's leads for new: nothing is read for them.
+        // A new connection takes a batch of at least IDS_TO_ASSUME leads for new: nothing is
+        // read for them. A smaller batch reads.
+        let mut small = SqliteState::open(&path).unwrap();
+        small.begin().unwrap();
+        small.read_ahead(&["L-3", "L-20"]).unwrap();
+        assert!(!small.assumption.taken);
+        assert_eq!(read(&mut small, "L-3"), Some(entry("L-3", "anna")));
+        small.rollback().unwrap();
+        let ids: Vec<String> = (0..IDS_TO_ASSUME).map(|n| format!("B-{n}")).collect();
+        fn batch<'a>(first: &'a str, ids: &'a [String]) -> Vec<&'a str> {
+            std::iter::once(first)
+                .chain(ids.iter().skip(1).map(String::as_str))
+                .collect()
+        }
         let mut router = SqliteState::open(&path).unwrap();
         router.begin().unwrap();
-        router.read_ahead(&["L-3", "L-20"]).unwrap();
+        router.read_ahead(&batch("L-3", &ids)).unwrap();
         assert_eq!(read(&mut router, "L-3"), None, "taken for new, not read");
         router.record(&entry("L-3", "boris").as_entry()).unwrap();
+        let at = "2026-11-24T09:00:00Z".parse().unwrap();
+        router.assign("boris", "L-3", at, at).unwrap();
         router.record(&entry("L-20", "boris").as_entry()).unwrap();
         let refused = router.commit().unwrap_err();
         assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
@@ -2126,9 +2157,19 @@ mod tests {
             "{refused}"
         );
         router.rollback().unwrap();
+        // Nothing of the refused batch stayed.
+        let other = Connection::open(&path).unwrap();
+        for table in ["lead_times", "lead_counts", "assignments"] {
+            let rows: i64 = other
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
         // Decided again, it reads first and finds L-3 as it was.
         router.begin().unwrap();
-        router.read_ahead(&["L-3", "L-20"]).unwrap();
+        router.read_ahead(&batch("L-3", &ids)).unwrap();
         assert_eq!(read(&mut router, "L-3"), Some(entry("L-3", "anna")));
         router.record(&entry("L-20", "boris").as_entry()).unwrap();
         router.commit().unwrap();
@@ -2138,10 +2179,15 @@ mod tests {
             router.begin().unwrap();
             let lead = format!("N-{batch}");
             router.read_ahead(&[&lead]).unwrap();
+            assert!(!router.assumption.taken);
             router.record(&entry(&lead, "carla").as_entry()).unwrap();
             router.commit().unwrap();
         }
         assert!(router.assumption.new_leads);
+        router.begin().unwrap();
+        router.read_ahead(&batch("N-0", &ids)).unwrap();
+        assert!(router.assumption.taken);
+        router.rollback().unwrap();
         // A read-ahead that finds an id starts the count again.
         router.assumption.missed();
         for _ in 1..CLEAN_READS_TO_ASSUME {
@@ -2165,6 +2211,16 @@ mod tests {
         assert_eq!(read(&mut again, "L-3"), Some(entry("L-3", "anna")));
         assert_eq!(read(&mut again, "L-20"), Some(entry("L-20", "boris")));
         assert_eq!(read(&mut again, "L-4"), Some(entry("L-4", "anna")));
+    }
+
+    #[test]
+    fn a_quarter_hour_begins_at_a_multiple_of_900_seconds_before_1970_too() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(899), 0);
+        assert_eq!(bucket_of(900), 900);
+        assert_eq!(bucket_of(-1), -900);
+        assert_eq!(bucket_of(-900), -900);
+        assert_eq!(bucket_of(-901), -1800);
     }
 
     #[test]

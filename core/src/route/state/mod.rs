@@ -104,8 +104,9 @@ pub enum StateErrorKind {
     /// Any other failure of the store.
     Failed,
     /// Another router changed the same rows at the same time (a lead id recorded by both, a
-    /// serialization failure, a deadlock): the batch was rolled back, and deciding it again
-    /// gives the right answer.
+    /// serialization failure, a deadlock), or the batch took a lead for new that the ledger's
+    /// key found recorded at commit (the SQLite store's batches of new leads): once the batch
+    /// is rolled back, deciding it again gives the right answer.
     Conflict,
     /// In the first pass of a batch ([`StateStore::decides_unlocked_first`]), the lead asked
     /// for state that other routers share: it is decided in the second pass, under the
@@ -236,6 +237,8 @@ pub trait StateStore {
     fn assigned(&mut self, rep: &str, since: Option<Timestamp>) -> Result<u64, StateError>;
     /// Records that `lead` went to `rep`: `at` is the routing time (loads count from the
     /// roster's `as_of` by it), `lead_at` the lead's own time (period caps count by it).
+    /// Called inside a batch, once per lead and rep: routing hands a lead to one rep, and an
+    /// escalation never to a rep who had it.
     fn assign(
         &mut self,
         rep: &str,
