@@ -1,6 +1,7 @@
 //! `switchboard serve` through a real HTTP client (a plain HTTP/1.1 exchange over a TCP socket)
 //! against the spawned binary: every endpoint's answers and errors, the bearer token, the same
-//! bytes as `route`, concurrent clients with repeated ids, and SIGTERM with nothing lost.
+//! bytes as `route`, concurrent clients with repeated ids, a large request sent again, and
+//! SIGTERM with nothing lost.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 mod hooks;
@@ -325,6 +326,58 @@ fn a_token_guards_the_api_and_open_addresses_need_one() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("SWITCHBOARD_TOKEN is not set"), "{stderr}");
+}
+
+/// The SQLite store takes a large batch's leads for new and lets the ledger's key check them
+/// at commit: a request of 300 leads sent again, or with a recorded lead among new ones, is
+/// answered as if it had read the ledger first.
+#[test]
+fn a_large_request_sent_again_gets_the_recorded_decisions() {
+    let dir = scratch("again");
+    let server = Server::start(&dir.join("state.db"), &[], None);
+    let examples: Vec<serde_json::Value> = std::fs::read_to_string(example("leads.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let lead = |n: usize| {
+        let mut lead = examples[n % examples.len()].clone();
+        lead["id"] = format!("S-{n}").into();
+        format!("{lead}\n")
+    };
+    let answers = |body: &str| -> Vec<serde_json::Value> {
+        let (status, answer) = post(&server.address, "/v1/leads", body);
+        assert_eq!(status, 200, "{answer}");
+        answer
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let without_flag = |answer: &serde_json::Value| {
+        let mut answer = answer.clone();
+        answer.as_object_mut().unwrap().remove("duplicate");
+        answer
+    };
+    let first = answers(&(0..300).map(lead).collect::<String>());
+    assert_eq!(first.len(), 300);
+    assert!(
+        first
+            .iter()
+            .all(|a| a.get("duplicate").is_none() && a.get("error").is_none())
+    );
+    let again = answers(&(0..300).map(lead).collect::<String>());
+    assert_eq!(again.len(), 300);
+    for (before, now) in first.iter().zip(&again) {
+        assert_eq!(now["duplicate"], true, "{now}");
+        assert_eq!(without_flag(now), *before);
+    }
+    // 299 new leads, and the first one again at the end.
+    let mixed = answers(&(300..599).chain([0]).map(lead).collect::<String>());
+    assert_eq!(mixed.len(), 300);
+    assert!(mixed[..299].iter().all(|a| a.get("duplicate").is_none()));
+    assert_eq!(mixed[299]["duplicate"], true);
+    assert_eq!(without_flag(&mixed[299]), first[0]);
+    assert!(server.stop().success());
 }
 
 #[test]
