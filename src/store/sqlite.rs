@@ -288,6 +288,7 @@ impl BatchLedger {
                 statement.raw_bind_parameter(first + 1, entry)
             },
         )
+        .map(drop)
         .map_err(|error| {
             if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
                 // The batch took a lead for new that the ledger holds (see `Assumption`).
@@ -320,18 +321,19 @@ fn insert_rows<R>(
     row: &str,
     rows: &[R],
     bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
-) -> Result<(), StateError> {
+) -> Result<usize, StateError> {
     insert_rows_or_refusal(connection, head, row, rows, bind).db()
 }
 
-/// [`insert_rows`], answering SQLite's own error (to tell a key's refusal apart).
+/// [`insert_rows`], answering SQLite's own error (to tell a key's refusal apart). Both answer
+/// how many rows were written (fewer than given when `OR IGNORE` skipped some).
 fn insert_rows_or_refusal<R>(
     connection: &Connection,
     head: &str,
     row: &str,
     rows: &[R],
     bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<usize> {
     let per_row = row.matches('?').count();
     let sql = |count: usize| {
         let mut sql = String::with_capacity(head.len() + count * (row.len() + 1));
@@ -344,6 +346,7 @@ fn insert_rows_or_refusal<R>(
         }
         sql
     };
+    let mut written = 0;
     let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
     if chunks.len() > 0 {
         let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT))?;
@@ -351,7 +354,7 @@ fn insert_rows_or_refusal<R>(
             for (index, row) in chunk.iter().enumerate() {
                 bind(&mut statement, index * per_row + 1, row)?;
             }
-            statement.raw_execute()?;
+            written += statement.raw_execute()?;
         }
     }
     let rest = chunks.remainder();
@@ -359,70 +362,10 @@ fn insert_rows_or_refusal<R>(
         let mut statement = connection.prepare_cached(&sql(1))?;
         for row in rest {
             bind(&mut statement, 1, row)?;
-            statement.raw_execute()?;
+            written += statement.raw_execute()?;
         }
     }
-    Ok(())
-}
-
-/// [`insert_rows`] with `returning` (` RETURNING text, integer`) after each statement: the
-/// rows it answers, in no particular order.
-fn insert_rows_returning<R>(
-    connection: &Connection,
-    head: &str,
-    row: &str,
-    returning: &str,
-    rows: &[R],
-    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
-) -> Result<Vec<(String, i64)>, StateError> {
-    let per_row = row.matches('?').count();
-    let sql = |count: usize| {
-        let mut sql = String::with_capacity(head.len() + count * (row.len() + 1) + returning.len());
-        sql.push_str(head);
-        for index in 0..count {
-            if index > 0 {
-                sql.push(',');
-            }
-            sql.push_str(row);
-        }
-        sql.push_str(returning);
-        sql
-    };
-    let mut answered = Vec::new();
-    let mut run = |statement: &mut rusqlite::Statement<'_>| -> rusqlite::Result<()> {
-        let mut found = statement.raw_query();
-        while let Some(found) = found.next()? {
-            answered.push((found.get(0)?, found.get(1)?));
-        }
-        Ok(())
-    };
-    let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
-    if chunks.len() > 0 {
-        let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT)).db()?;
-        for chunk in &mut chunks {
-            for (index, row) in chunk.iter().enumerate() {
-                bind(&mut statement, index * per_row + 1, row).db()?;
-            }
-            run(&mut statement).db()?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut statement = connection.prepare_cached(&sql(1)).db()?;
-        for row in rest {
-            bind(&mut statement, 1, row).db()?;
-            run(&mut statement).db()?;
-        }
-    }
-    Ok(answered)
-}
-
-/// `rows` (rep, time) as times per rep, in place of what `by_rep` held.
-fn regroup(by_rep: &mut HashMap<String, Vec<i64>>, rows: Vec<(String, i64)>) {
-    by_rep.clear();
-    for (rep, time) in rows {
-        by_rep.entry(rep).or_default().push(time);
-    }
+    Ok(written)
 }
 
 impl SqliteState {
@@ -581,6 +524,7 @@ impl SqliteState {
                 statement.raw_bind_parameter(first + 1, lead)
             },
         )
+        .map(drop)
     }
 
     /// Adds this batch's lead times to `lead_counts`: one write per rep and quarter hour.
@@ -846,13 +790,15 @@ fn bucket_of(second: i64) -> i64 {
     second - second.rem_euclid(BUCKET_S)
 }
 
+/// [`bucket_of`] `lead_s` in SQL (`%` truncates toward zero there).
+const BUCKET_SQL: &str = "lead_s - ((lead_s % 900) + 900) % 900";
+
 /// Counts `lead_counts` again from `lead_times` (after a migration or an import).
 fn count_lead_times(connection: &Connection) -> Result<(), rusqlite::Error> {
     connection.execute_batch(&format!(
         "DELETE FROM lead_counts;
          INSERT INTO lead_counts (rep, bucket_s, count)
-             SELECT rep, lead_s - ((lead_s % {BUCKET_S}) + {BUCKET_S}) % {BUCKET_S} AS bucket,
-                    count(*)
+             SELECT rep, {BUCKET_SQL} AS bucket, count(*)
              FROM lead_times GROUP BY rep, bucket;"
     ))
 }
@@ -1855,19 +1801,19 @@ impl StateStore for SqliteState {
 }
 
 impl SqliteState {
-    /// Writes the batch's assignments ([`BatchAssignments`]). The counts kept at commit
-    /// (`load_counts`, `lead_counts`, `window_counts`) then take what was written, not what
-    /// was asked: a lead counts once per rep, however often it was handed to them.
+    /// Writes the batch's assignments ([`BatchAssignments`]). Routing hands a lead to a rep
+    /// once, so every row is new and the counts kept at commit add the batch's assignments.
+    /// Should a row have been there already (one lead handed to one rep twice), its rep's
+    /// counts are counted again from the tables: a lead counts once per rep.
     fn write_batch_assignments(&mut self) -> Result<(), StateError> {
         if self.batch_assignments.rows.is_empty() {
             return Ok(());
         }
         let rows = self.batch_assignments.sorted();
-        let assigned = insert_rows_returning(
+        let assigned = insert_rows(
             &self.connection,
             "INSERT OR IGNORE INTO assignments (lead, rep, at_s) VALUES ",
             "(?, ?, ?)",
-            " RETURNING rep, at_s",
             &rows,
             |statement, first, (lead, rep, at_s, _)| {
                 statement.raw_bind_parameter(first, lead)?;
@@ -1875,11 +1821,10 @@ impl SqliteState {
                 statement.raw_bind_parameter(first + 2, at_s)
             },
         )?;
-        let timed = insert_rows_returning(
+        let timed = insert_rows(
             &self.connection,
             "INSERT OR IGNORE INTO lead_times (lead, rep, lead_s) VALUES ",
             "(?, ?, ?)",
-            " RETURNING rep, lead_s",
             &rows,
             |statement, first, (lead, rep, _, lead_s)| {
                 statement.raw_bind_parameter(first, lead)?;
@@ -1887,8 +1832,28 @@ impl SqliteState {
                 statement.raw_bind_parameter(first + 2, lead_s)
             },
         )?;
-        regroup(&mut self.assigned_in_batch, assigned);
-        regroup(&mut self.lead_times_in_batch, timed);
+        if assigned != rows.len() || timed != rows.len() {
+            let mut reps: Vec<String> = rows.iter().map(|row| row.1.to_string()).collect();
+            reps.sort_unstable();
+            reps.dedup();
+            let recount = format!(
+                "INSERT INTO lead_counts (rep, bucket_s, count) \
+                 SELECT rep, {BUCKET_SQL} AS bucket, count(*) FROM lead_times \
+                 WHERE rep = ?1 GROUP BY rep, bucket"
+            );
+            for rep in &reps {
+                self.assigned_in_batch.remove(rep);
+                self.lead_times_in_batch.remove(rep);
+                for sql in [
+                    "DELETE FROM load_counts WHERE rep = ?1",
+                    "DELETE FROM window_counts WHERE rep = ?1",
+                    "DELETE FROM lead_counts WHERE rep = ?1",
+                    recount.as_str(),
+                ] {
+                    self.connection.execute(sql, params![rep]).db()?;
+                }
+            }
+        }
         self.batch_assignments.clear();
         Ok(())
     }
