@@ -790,7 +790,7 @@ fn bucket_of(second: i64) -> i64 {
     second - second.rem_euclid(BUCKET_S)
 }
 
-/// [`bucket_of`] `lead_s` in SQL (`%` truncates toward zero there).
+/// [`bucket_of`] `lead_s` in SQL (`%` truncates toward zero there; 900 is [`BUCKET_S`]).
 const BUCKET_SQL: &str = "lead_s - ((lead_s % 900) + 900) % 900";
 
 /// Counts `lead_counts` again from `lead_times` (after a migration or an import).
@@ -1803,8 +1803,8 @@ impl StateStore for SqliteState {
 impl SqliteState {
     /// Writes the batch's assignments ([`BatchAssignments`]). Routing hands a lead to a rep
     /// once, so every row is new and the counts kept at commit add the batch's assignments.
-    /// Should a row have been there already (one lead handed to one rep twice), its rep's
-    /// counts are counted again from the tables: a lead counts once per rep.
+    /// Should a row have been there already (one lead handed to one rep twice), the counts of
+    /// the batch's reps are counted again from the tables: a lead counts once per rep.
     fn write_batch_assignments(&mut self) -> Result<(), StateError> {
         if self.batch_assignments.rows.is_empty() {
             return Ok(());
@@ -1833,26 +1833,22 @@ impl SqliteState {
             },
         )?;
         if assigned != rows.len() || timed != rows.len() {
+            // The batch's reps' cached counts are dropped (read again from the tables when
+            // next asked for), and `lead_counts` is counted again, in one scan of `lead_times`.
             let mut reps: Vec<String> = rows.iter().map(|row| row.1.to_string()).collect();
             reps.sort_unstable();
             reps.dedup();
-            let recount = format!(
-                "INSERT INTO lead_counts (rep, bucket_s, count) \
-                 SELECT rep, {BUCKET_SQL} AS bucket, count(*) FROM lead_times \
-                 WHERE rep = ?1 GROUP BY rep, bucket"
-            );
             for rep in &reps {
                 self.assigned_in_batch.remove(rep);
                 self.lead_times_in_batch.remove(rep);
                 for sql in [
                     "DELETE FROM load_counts WHERE rep = ?1",
                     "DELETE FROM window_counts WHERE rep = ?1",
-                    "DELETE FROM lead_counts WHERE rep = ?1",
-                    recount.as_str(),
                 ] {
                     self.connection.execute(sql, params![rep]).db()?;
                 }
             }
+            count_lead_times(&self.connection).db()?;
         }
         self.batch_assignments.clear();
         Ok(())
@@ -2327,8 +2323,10 @@ mod tests {
         // Counted first inside the batch: the batch's own assignment, not yet in the file.
         assert_eq!(state.assigned("anna", None).unwrap(), 1);
         assert_eq!(state.assigned_in("anna", day.0, day.1).unwrap(), 1);
-        assert_eq!(rows("assignments"), 0);
+        // Kept in the batch until its commit.
+        assert_eq!(state.batch_assignments.rows.len(), 1);
         state.commit().unwrap();
+        assert!(state.batch_assignments.rows.is_empty());
         assert_eq!((rows("assignments"), rows("lead_times")), (1, 1));
 
         // L-1 handed to anna again (which routing never does) and L-2: the rows hold one each,
@@ -2349,13 +2347,42 @@ mod tests {
             .unwrap();
         assert_eq!(counted, 2);
 
+        // More than one statement's rows, one of them a lead anna had: counted once, and the
+        // counts read before commit (cached with what the file held) end right too.
+        state.begin().unwrap();
+        assert_eq!(state.assigned("anna", None).unwrap(), 2);
+        assert_eq!(state.assigned_in("anna", day.0, day.1).unwrap(), 2);
+        for n in 100..170 {
+            state
+                .assign("boris", &format!("L-{n}"), noon, noon)
+                .unwrap();
+        }
+        state.assign("anna", "L-2", noon, noon).unwrap();
+        state.assign("anna", "L-4", noon, noon).unwrap();
+        // Until the commit, L-2 counts again (routing never hands it to anna twice).
+        assert_eq!(state.assigned("anna", None).unwrap(), 4);
+        state.commit().unwrap();
+        assert_eq!((rows("assignments"), rows("lead_times")), (73, 73));
+        let mut third = SqliteState::open(&path).unwrap();
+        third.begin().unwrap();
+        assert_eq!(third.assigned("anna", None).unwrap(), 3);
+        assert_eq!(third.assigned_in("anna", day.0, day.1).unwrap(), 3);
+        assert_eq!(third.assigned("boris", Some(noon)).unwrap(), 70);
+        assert_eq!(third.assigned_in("boris", day.0, day.1).unwrap(), 70);
+        third.rollback().unwrap();
+        let counted: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(counted, 73);
+
         // A batch rolled back leaves no assignment behind.
         state.begin().unwrap();
         state.assign("boris", "L-3", noon, noon).unwrap();
         state.rollback().unwrap();
         state.begin().unwrap();
         state.commit().unwrap();
-        assert_eq!(rows("assignments"), 2);
+        assert_eq!(rows("assignments"), 73);
     }
 
     #[test]
