@@ -363,6 +363,22 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
     assert_eq!(version, 10);
 }
 
+/// The rows `sql` reads, three columns each.
+fn triples<A, B, C>(connection: &rusqlite::Connection, sql: &str) -> Vec<(A, B, C)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    connection
+        .prepare(sql)
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// Routes two of anna's daily leads into a new SQLite file, and answers the file's path.
 fn two_daily_leads_for_anna(name: &str) -> String {
     let state = scratch(name).join("state.db").to_string_lossy().to_string();
@@ -403,13 +419,10 @@ fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
     connection
         .execute_batch("DELETE FROM window_counts; DELETE FROM lead_times WHERE rep = 'anna'")
         .unwrap();
-    let buckets: Vec<(String, i64, i64)> = connection
-        .prepare("SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let buckets: Vec<(String, i64, i64)> = triples(
+        &connection,
+        "SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s",
+    );
     // 2026-11-24 08:00 and 09:00 UTC, one lead each.
     assert_eq!(
         buckets,
@@ -445,13 +458,10 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
     assert_eq!(version, 10);
-    let times: Vec<(String, String, i64)> = connection
-        .prepare("SELECT lead, rep, lead_s FROM lead_times ORDER BY lead")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let times: Vec<(String, String, i64)> = triples(
+        &connection,
+        "SELECT lead, rep, lead_s FROM lead_times ORDER BY lead",
+    );
     // C-1 keeps its earliest time.
     assert_eq!(
         times,
@@ -462,13 +472,10 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
             ("P-1".to_string(), "zed".to_string(), -1)
         ]
     );
-    let buckets: Vec<(String, i64, i64)> = connection
-        .prepare("SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let buckets: Vec<(String, i64, i64)> = triples(
+        &connection,
+        "SELECT rep, bucket_s, count FROM lead_counts ORDER BY rep, bucket_s",
+    );
     // A second before 1970 is in the quarter hour that began at 23:45 the day before.
     assert_eq!(
         buckets,

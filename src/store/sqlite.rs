@@ -1810,29 +1810,27 @@ impl SqliteState {
             return Ok(());
         }
         let rows = self.batch_assignments.sorted();
-        let assigned = insert_rows(
-            &self.connection,
-            "INSERT OR IGNORE INTO assignments (lead, rep, at_s) VALUES ",
-            "(?, ?, ?)",
-            &rows,
-            |statement, first, (lead, rep, at_s, _)| {
-                statement.raw_bind_parameter(first, lead)?;
-                statement.raw_bind_parameter(first + 1, rep)?;
-                statement.raw_bind_parameter(first + 2, at_s)
-            },
-        )?;
-        let timed = insert_rows(
-            &self.connection,
-            "INSERT OR IGNORE INTO lead_times (lead, rep, lead_s) VALUES ",
-            "(?, ?, ?)",
-            &rows,
-            |statement, first, (lead, rep, _, lead_s)| {
-                statement.raw_bind_parameter(first, lead)?;
-                statement.raw_bind_parameter(first + 1, rep)?;
-                statement.raw_bind_parameter(first + 2, lead_s)
-            },
-        )?;
-        if assigned != rows.len() || timed != rows.len() {
+        // The same rows into both tables, each with its own time.
+        let tables: [(&str, fn(&(&str, &str, i64, i64)) -> i64); 2] = [
+            ("assignments (lead, rep, at_s)", |row| row.2),
+            ("lead_times (lead, rep, lead_s)", |row| row.3),
+        ];
+        let mut all_written = true;
+        for (table, time_of) in tables {
+            let written = insert_rows(
+                &self.connection,
+                &format!("INSERT OR IGNORE INTO {table} VALUES "),
+                "(?, ?, ?)",
+                &rows,
+                |statement, first, row| {
+                    statement.raw_bind_parameter(first, row.0)?;
+                    statement.raw_bind_parameter(first + 1, row.1)?;
+                    statement.raw_bind_parameter(first + 2, time_of(row))
+                },
+            )?;
+            all_written &= written == rows.len();
+        }
+        if !all_written {
             // The batch's reps' cached counts are dropped (read again from the tables when
             // next asked for), and `lead_counts` is counted again, in one scan of `lead_times`.
             let mut reps: Vec<String> = rows.iter().map(|row| row.1.to_string()).collect();
