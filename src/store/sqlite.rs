@@ -92,6 +92,9 @@ struct BatchAssignments {
     rows: Vec<(usize, usize, i64, i64)>,
 }
 
+/// An assignment as written: lead, rep, routing time and the lead's own time, in seconds.
+type AssignmentRow<'a> = (&'a str, &'a str, i64, i64);
+
 impl BatchAssignments {
     fn push(&mut self, lead: &str, rep: &str, at_s: i64, lead_s: i64) {
         self.text.push_str(lead);
@@ -106,7 +109,7 @@ impl BatchAssignments {
     }
 
     /// Every assignment as (lead, rep, routing time, lead's time), sorted by lead and rep.
-    fn sorted(&self) -> Vec<(&str, &str, i64, i64)> {
+    fn sorted(&self) -> Vec<AssignmentRow<'_>> {
         let mut start = 0;
         let mut rows = Vec::with_capacity(self.rows.len());
         for &(lead_end, rep_end, at_s, lead_s) in &self.rows {
@@ -1810,13 +1813,14 @@ impl SqliteState {
             return Ok(());
         }
         let rows = self.batch_assignments.sorted();
-        // The same rows into both tables, each with its own time.
-        let tables: [(&str, fn(&(&str, &str, i64, i64)) -> i64); 2] = [
-            ("assignments (lead, rep, at_s)", |row| row.2),
-            ("lead_times (lead, rep, lead_s)", |row| row.3),
+        // The same rows into both tables: `assignments` with the routing time, `lead_times`
+        // with the lead's own.
+        let tables = [
+            ("assignments (lead, rep, at_s)", false),
+            ("lead_times (lead, rep, lead_s)", true),
         ];
         let mut all_written = true;
-        for (table, time_of) in tables {
+        for (table, lead_time) in tables {
             let written = insert_rows(
                 &self.connection,
                 &format!("INSERT OR IGNORE INTO {table} VALUES "),
@@ -1825,7 +1829,7 @@ impl SqliteState {
                 |statement, first, row| {
                     statement.raw_bind_parameter(first, row.0)?;
                     statement.raw_bind_parameter(first + 1, row.1)?;
-                    statement.raw_bind_parameter(first + 2, time_of(row))
+                    statement.raw_bind_parameter(first + 2, if lead_time { row.3 } else { row.2 })
                 },
             )?;
             all_written &= written == rows.len();
