@@ -148,3 +148,102 @@ fn a_batch_answers_the_same_in_a_reused_vector_as_in_a_new_one() {
         ]
     );
 }
+
+/// Pools of three, one and four members with three strategies and a cap, a named rep from a
+/// field (set: one candidate; unset: the action fails and the rule's `else` is tried), and a
+/// queue: decisions whose traces have one or two actions and lists of several lengths.
+const TRACED_POLICY: &str = "schema lead {\n  id: string\n  kind: enum { a, b, c, d, e }\n  \
+    owner: string?\n  created_at: time?\n}\n\
+    queue nurture\n\
+    pool trio { members anna, boris, chen  strategy least_loaded  cap 2 }\n\
+    pool solo { members dora  strategy round_robin }\n\
+    pool four { members egor, fay, gus, hal  strategy ordered }\n\
+    when kind=a -> pool trio\n\
+    when kind=b -> pool solo\n\
+    when kind=c -> pool four\n\
+    when kind=d -> rep owner else pool trio\n\
+    otherwise -> queue nurture\n";
+
+/// A trace kept with a decision is made in the memory of the trace the lead before kept (its
+/// action texts and candidate lists written over, longer or shorter): every lead's kept trace
+/// is the one a router that never routed before makes on a twin state.
+#[test]
+fn a_kept_trace_is_the_same_made_in_the_memory_of_the_last_one() {
+    use switchboard::store::sqlite::SqliteState;
+    let report = switchboard::check_source(TRACED_POLICY);
+    let (policy, compiled) = report.compiled.expect("the policy checks");
+    let config = RouteConfig {
+        now: "2026-11-24T09:30:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let dir = std::env::temp_dir().join(format!("switchboard-traces-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut reused_state = SqliteState::open(&dir.join("reused.db")).unwrap();
+    let mut fresh_state = SqliteState::open(&dir.join("fresh.db")).unwrap();
+    assert!(reused_state.keeps_traces());
+    let reusing = Router::new(&policy, &compiled, None, config, TRACED_POLICY);
+    // Kinds in an order that makes each trace follow every other shape.
+    let kinds = "acbadcebdaecabdcdaeb";
+    let leads: Vec<String> = kinds
+        .chars()
+        .enumerate()
+        .map(|(n, kind)| {
+            let owner = if n % 3 == 0 { r#","owner":"zoe""# } else { "" };
+            format!(r#"{{"id":"T-{n}","kind":"{kind}"{owner}}}"#)
+        })
+        .collect();
+    let parsed: Vec<Result<ParsedLead, _>> = leads
+        .iter()
+        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
+        .collect();
+    let mut outcomes = Vec::new();
+    reused_state.begin().unwrap();
+    reusing
+        .route_parsed(&mut reused_state, &parsed, &mut outcomes)
+        .unwrap();
+    reused_state.commit().unwrap();
+    let mut shapes = std::collections::BTreeSet::new();
+    for (lead, line) in parsed.iter().zip(&leads) {
+        let lead = lead.as_ref().unwrap();
+        // A new router for each lead: nothing spare to make its trace in.
+        let fresh = Router::new(&policy, &compiled, None, config, TRACED_POLICY);
+        fresh_state.begin().unwrap();
+        fresh.route_lead(&mut fresh_state, lead).unwrap();
+        fresh_state.commit().unwrap();
+        let kept = reused_state.recorded(&lead.id).unwrap().unwrap();
+        let expected = fresh_state.recorded(&lead.id).unwrap().unwrap();
+        assert_eq!(kept, expected, "{line}");
+        let trace = kept.trace.unwrap();
+        shapes.insert(
+            trace
+                .actions
+                .iter()
+                .map(|action| match action {
+                    switchboard::route::decision::ActionTrace::Candidates {
+                        candidates, ..
+                    } => format!("{} candidates", candidates.len()),
+                    other => format!("{other:?}")
+                        .split(' ')
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" then "),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // Every shape was made in the memory of the others.
+    assert_eq!(
+        shapes.into_iter().collect::<Vec<_>>(),
+        [
+            "1 candidates",
+            "3 candidates",
+            "4 candidates",
+            "Failed then 3 candidates",
+            "Queued",
+        ]
+    );
+}

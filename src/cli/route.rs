@@ -217,13 +217,16 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             let expected = size / (batch.bytes / lines).max(1);
             state.expect_leads(usize::try_from(expected).unwrap_or(usize::MAX));
         }
-        decide_batch(&router, state.as_mut(), &batch.leads, &mut outcomes)
+        let batch_decided = BatchDecided {
+            outcomes: &mut outcomes,
+            lines: &mut decided,
+            first_line: counts.lines + 1,
+        };
+        decide_batch(&router, state.as_mut(), &batch.leads, batch_decided)
             .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
         bytes_read += batch.bytes;
         for outcome in &outcomes {
             counts.count(outcome);
-            wire::write_outcome(&mut decided, outcome, counts.lines);
-            decided.push('\n');
         }
         // Decisions are written only once they are durable (`decide_batch` committed them): a
         // killed run leaves no line on stdout that the state does not also hold.
@@ -524,21 +527,45 @@ fn progress_bar(size: Option<u64>) -> indicatif::ProgressBar {
 /// How many times a batch is decided again after a conflict with another router.
 const CONFLICT_RETRIES: u32 = 20;
 
-/// Decides a batch's lines in one transaction and commits it. When the state reports a
-/// conflict (with another router on a shared state, or a lead the SQLite store took for new
-/// found recorded at commit), the batch is rolled back and decided again, a bounded number of
-/// times. `Err` carries the failure and the
-/// index of the line it happened at.
+/// Where a batch's decisions go: its outcomes, and its output lines appended to `lines` (the
+/// batch's first input line is `first_line`, 1-based).
+struct BatchDecided<'a> {
+    outcomes: &'a mut Vec<Outcome>,
+    lines: &'a mut String,
+    first_line: usize,
+}
+
+/// Decides a batch's lines in one transaction, writes its output lines and commits it. When
+/// the state reports a conflict (with another router on a shared state, or a lead the SQLite
+/// store took for new found recorded at commit), the batch is rolled back, its lines are
+/// taken back, and it is decided again, a bounded number of times. `Err` carries the failure
+/// and the index of the line it happened at.
+///
+/// The lines are written before the commit, while the outcomes are still in the processor's
+/// cache (a SQLite commit goes through megabytes of pages), and printed by the caller only
+/// after it.
 fn decide_batch(
     router: &Router<'_>,
     state: &mut dyn StateStore,
     leads: &[Result<ParsedLead, LeadError>],
-    outcomes: &mut Vec<Outcome>,
+    decided: BatchDecided<'_>,
 ) -> Result<(), (StateError, usize)> {
+    let BatchDecided {
+        outcomes,
+        lines,
+        first_line,
+    } = decided;
+    let lines_before = lines.len();
     let mut attempt = 0;
     loop {
         state.begin().map_err(|error| (error, 0))?;
         let failed = router.route_parsed(state, leads, outcomes).err();
+        if failed.is_none() {
+            for (index, outcome) in outcomes.iter().enumerate() {
+                wire::write_outcome(lines, outcome, first_line + index);
+                lines.push('\n');
+            }
+        }
         let (error, index) = match failed {
             // Committed here, inside the retry: a conflict found at commit (a serialization
             // failure) is decided again like any other.
@@ -554,6 +581,7 @@ fn decide_batch(
             },
             Some(failed) => failed,
         };
+        lines.truncate(lines_before);
         attempt += 1;
         if error.kind != StateErrorKind::Conflict || attempt > CONFLICT_RETRIES {
             return Err((error, index));

@@ -197,7 +197,7 @@ const IDS_A_READ: usize = 256;
 /// under it.
 #[derive(Default)]
 struct BatchLedger {
-    /// Per lead read ahead or recorded by this batch: what the ledger holds for it.
+    /// Per lead read ahead by this batch: what the file holds for it.
     known: HashMap<String, Known, foldhash::fast::RandomState>,
     /// The ids of the entries recorded by this batch, one after another.
     ids: String,
@@ -205,16 +205,26 @@ struct BatchLedger {
     entries: Vec<u8>,
     /// Per entry recorded by this batch: where its id and its entry end in `ids` and `entries`.
     ends: Vec<(usize, usize)>,
+    /// The entries recorded by this batch, found by a hash of their id (no copy of the id per
+    /// entry): per hash, the last entry with it; ...
+    by_id_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
+    /// ... and per entry, the entry before it with the same hash (ids of other leads may
+    /// share one).
+    same_hash_before: Vec<Option<usize>>,
+    /// The hash of `by_id_hash`, seeded at random per process.
+    id_hash: foldhash::fast::RandomState,
+    /// Whether the batch took its leads for new ([`Assumption`]): a lead not in `known` is
+    /// then absent, as far as the batch knows, without a row in `known` per lead. The router
+    /// asks only about the leads it read ahead, and records each one it is told is absent.
+    leads_taken_for_new: bool,
 }
 
-/// What the ledger holds for one lead, as a batch knows it.
+/// What the file's ledger holds for one lead, as a batch read it.
 enum Known {
     /// No entry.
     Absent,
-    /// An entry read from the file, and its form.
+    /// An entry, and its form.
     Stored(Vec<u8>, i64),
-    /// The entry this batch recorded (its index in [`BatchLedger::ends`]).
-    Recorded(usize),
 }
 
 impl BatchLedger {
@@ -225,9 +235,32 @@ impl BatchLedger {
 
     fn clear(&mut self) {
         self.known.clear();
+        self.forget_recorded();
+        self.leads_taken_for_new = false;
+    }
+
+    /// Forgets the entries this batch recorded (rolled back, or written to the file).
+    fn forget_recorded(&mut self) {
         self.ids.clear();
         self.entries.clear();
         self.ends.clear();
+        self.by_id_hash.clear();
+        self.same_hash_before.clear();
+    }
+
+    /// The index of the entry this batch recorded for `lead`, if it recorded one.
+    fn find_recorded(&self, lead: &str) -> Option<usize> {
+        let mut at = self
+            .by_id_hash
+            .get(&std::hash::BuildHasher::hash_one(&self.id_hash, lead))
+            .copied();
+        while let Some(index) = at {
+            if self.recorded(index).is_some_and(|(id, _)| id == lead) {
+                return Some(index);
+            }
+            at = self.same_hash_before.get(index).copied().flatten();
+        }
+        None
     }
 
     /// The id and the entry of the `index`th entry this batch recorded.
@@ -245,10 +278,8 @@ impl BatchLedger {
 
     /// Whether the ledger holds an entry for `lead`, as far as this batch knows.
     fn holds(&self, lead: &str) -> bool {
-        matches!(
-            self.known.get(lead),
-            Some(Known::Stored(..) | Known::Recorded(_))
-        )
+        self.find_recorded(lead).is_some()
+            || matches!(self.known.get(lead), Some(Known::Stored(..)))
     }
 
     /// Keeps an entry this batch recorded, to be written at commit.
@@ -257,12 +288,10 @@ impl BatchLedger {
         self.ids.push_str(lead);
         self.entries.extend_from_slice(entry);
         self.ends.push((self.ids.len(), self.entries.len()));
-        match self.known.get_mut(lead) {
-            Some(known) => *known = Known::Recorded(index),
-            None => {
-                self.known.insert(lead.to_string(), Known::Recorded(index));
-            }
-        }
+        let before = self
+            .by_id_hash
+            .insert(std::hash::BuildHasher::hash_one(&self.id_hash, lead), index);
+        self.same_hash_before.push(before);
     }
 
     /// Writes the entries this batch recorded to the file, sorted by lead id (so that one
@@ -305,12 +334,16 @@ impl BatchLedger {
                 state_error(error)
             }
         })?;
-        // What was read ahead stays true; the written entries are read from the file now.
-        self.known
-            .retain(|_, known| !matches!(known, Known::Recorded(_)));
-        self.ids.clear();
-        self.entries.clear();
-        self.ends.clear();
+        // What was read ahead stays true, but for the leads just written: they are read from
+        // the file now.
+        let mut id_start = 0;
+        for &(id_end, _) in &self.ends {
+            if let Some(id) = self.ids.get(id_start..id_end) {
+                self.known.remove(id);
+            }
+            id_start = id_end;
+        }
+        self.forget_recorded();
         Ok(())
     }
 }
@@ -1266,16 +1299,12 @@ impl StateStore for SqliteState {
         if !self.in_batch || leads.is_empty() {
             return Ok(());
         }
-        let known = &mut self.batch_ledger.known;
         if self.assumption.new_leads && leads.len() >= IDS_TO_ASSUME {
-            for lead in leads {
-                if !known.contains_key(*lead) {
-                    known.insert((*lead).to_string(), Known::Absent);
-                    self.assumption.taken = true;
-                }
-            }
+            self.batch_ledger.leads_taken_for_new = true;
+            self.assumption.taken = true;
             return Ok(());
         }
+        let known = &mut self.batch_ledger.known;
         let mut unread: Vec<&str> = leads
             .iter()
             .copied()
@@ -1323,17 +1352,18 @@ impl StateStore for SqliteState {
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         if self.in_batch {
             let ledger = &self.batch_ledger;
+            if let Some(index) = ledger.find_recorded(lead) {
+                let entry = ledger.recorded(index).map(|(_, entry)| entry);
+                return read_stored_known(&self.names, lead, entry.unwrap_or_default(), 1)
+                    .map(Some);
+            }
             match ledger.known.get(lead) {
                 Some(Known::Absent) => return Ok(None),
                 Some(Known::Stored(entry, form)) => {
                     return read_stored(&self.connection, &mut self.names, lead, entry, *form)
                         .map(Some);
                 }
-                Some(Known::Recorded(index)) => {
-                    let entry = ledger.recorded(*index).map(|(_, entry)| entry);
-                    return read_stored_known(&self.names, lead, entry.unwrap_or_default(), 1)
-                        .map(Some);
-                }
+                None if ledger.leads_taken_for_new => return Ok(None),
                 None => {}
             }
         }

@@ -34,7 +34,6 @@ use names::Names;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
 use state::{EntryRef, Fingerprint, StateError, StateErrorKind, StateStore};
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Settings of a routing run.
@@ -115,6 +114,8 @@ struct Spare {
     texts: Vec<String>,
     /// The last trace a store kept, whose vectors the next recorded trace is made in.
     trace: Option<RecordedTrace>,
+    /// That trace's actions, whose texts and candidate lists the next ones are made in.
+    actions: Vec<ActionTrace>,
 }
 
 impl Spare {
@@ -122,6 +123,8 @@ impl Spare {
     const MOST: usize = 4096;
     /// The most bytes a text kept may hold: a longer one is freed.
     const LONGEST_TEXT: usize = 1024;
+    /// The most action traces kept (a decision's actions: its rule's, and its fallbacks').
+    const ACTIONS: usize = 16;
 
     fn keep(&mut self, outcome: Outcome) {
         if let Outcome::Decided { decision, .. } = outcome
@@ -160,10 +163,34 @@ impl Spare {
                 mut actions,
             }) => {
                 path.clear();
+                // Kept whole: an action's text and candidates are written over in the next.
+                let room = Spare::ACTIONS.saturating_sub(self.actions.len());
+                let kept = actions.len().min(room);
+                self.actions.extend(actions.drain(..kept));
                 actions.clear();
                 (path, actions)
             }
             None => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// The text and the candidate list of a spare action trace, to make a new one in: the
+    /// text emptied, the list as it was (its entries are written over, in place).
+    fn action_parts(&mut self) -> (String, Vec<CandidateTrace>) {
+        match self.actions.pop() {
+            Some(ActionTrace::Candidates {
+                mut action,
+                candidates,
+                ..
+            }) => {
+                action.clear();
+                (action, candidates)
+            }
+            Some(ActionTrace::Queued { mut action } | ActionTrace::Failed { mut action, .. }) => {
+                action.clear();
+                (action, Vec::new())
+            }
+            None => (String::new(), Vec::new()),
         }
     }
 
@@ -994,8 +1021,11 @@ impl<'a> Router<'a> {
                     queue: self.names.shared(&queue.name),
                 },
                 calendar: None,
-                trace: explain.then(|| ActionTrace::Queued {
-                    action: format!("queue {}", queue.name),
+                trace: explain.then(|| {
+                    let (mut action, _) = self.spare.borrow_mut().action_parts();
+                    action.push_str("queue ");
+                    action.push_str(&queue.name);
+                    ActionTrace::Queued { action }
                 }),
             }),
             ActionKind::Pool(name) => {
@@ -1367,35 +1397,52 @@ impl<'a> Router<'a> {
                 chosen
             }
         };
-        let trace = traced.then(|| ActionTrace::Candidates {
-            action: format!("pool {}", pool.name),
-            strategy: Some(strategy_name(&pool.strategy)),
-            candidates: candidates
-                .iter()
-                .enumerate()
-                .map(|(index, candidate)| {
-                    let why: Cow<'_, str> = if Some(index) == chosen {
-                        Cow::Borrowed("chosen")
-                    } else if candidate.eligible {
-                        match pool.strategy {
-                            StrategyDef::LeastLoaded => {
-                                Cow::Owned(format!("more open leads ({})", candidate.load))
-                            }
-                            StrategyDef::Ordered => Cow::Borrowed("later in the order"),
-                            _ => Cow::Borrowed("not their turn"),
-                        }
-                    } else {
-                        Cow::Owned(candidate.why.words())
-                    };
-                    CandidateTrace {
-                        rep: candidate.rep.to_string(),
-                        eligible: candidate.eligible,
-                        load: Some(candidate.load),
-                        why: why.into_owned(),
+        // Made in the texts and the list of a spare trace: no allocation once they have room.
+        let trace = traced.then(|| {
+            let (mut action, mut list) = self.spare.borrow_mut().action_parts();
+            action.push_str("pool ");
+            action.push_str(&pool.name);
+            list.truncate(candidates.len());
+            for (index, candidate) in candidates.iter().enumerate() {
+                if index == list.len() {
+                    list.push(CandidateTrace {
+                        rep: String::new(),
+                        eligible: false,
+                        load: None,
+                        why: String::new(),
                         owner: None,
+                    });
+                }
+                let Some(entry) = list.get_mut(index) else {
+                    break;
+                };
+                entry.rep.clear();
+                entry.rep.push_str(candidate.rep);
+                entry.eligible = candidate.eligible;
+                entry.load = Some(candidate.load);
+                entry.owner = None;
+                entry.why.clear();
+                if Some(index) == chosen {
+                    entry.why.push_str("chosen");
+                } else if candidate.eligible {
+                    match pool.strategy {
+                        StrategyDef::LeastLoaded => {
+                            entry.why.push_str("more open leads (");
+                            push_number(&mut entry.why, candidate.load);
+                            entry.why.push(')');
+                        }
+                        StrategyDef::Ordered => entry.why.push_str("later in the order"),
+                        _ => entry.why.push_str("not their turn"),
                     }
-                })
-                .collect(),
+                } else {
+                    candidate.why.write_to(&mut entry.why);
+                }
+            }
+            ActionTrace::Candidates {
+                action,
+                strategy: Some(strategy_name(&pool.strategy)),
+                candidates: list,
+            }
         });
         Ok(match chosen {
             Some(index) => Attempt::Assigned {

@@ -55,7 +55,8 @@ pub fn write_decision(
     match &decision.rule {
         Some(rule) => {
             push_str(out, &rule.label);
-            let _ = write!(out, ",\"line\":{}", rule.line);
+            out.push_str(",\"line\":");
+            super::push_number(out, rule.line as u64);
         }
         None => out.push_str("null"),
     }
