@@ -274,19 +274,35 @@ impl Why {
     }
 }
 
-/// Appends `number` in decimal, as `write!` would, without its machinery.
+/// Appends `number` in decimal, as `write!` would, without its machinery: two digits at a
+/// time (a trace writes two numbers per capped candidate).
 fn push_number(out: &mut String, mut number: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let pair = |value: u64| {
+        let at = (value as usize) * 2;
+        [PAIRS[at], PAIRS[at + 1]]
+    };
     let mut digits = [0u8; 20];
     let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
+    while number >= 100 {
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&pair(number % 100));
+        number /= 100;
     }
-    out.extend(digits[start..].iter().map(|digit| char::from(*digit)));
+    if number >= 10 {
+        start -= 2;
+        digits[start..start + 2].copy_from_slice(&pair(number));
+    } else {
+        start -= 1;
+        digits[start] = b'0' + number as u8;
+    }
+    for digit in &digits[start..] {
+        out.push(char::from(*digit));
+    }
 }
 
 impl std::fmt::Display for Why {
@@ -1604,18 +1620,14 @@ mod tests {
 
     #[test]
     fn numbers_and_reasons_are_written_as_write_would() {
-        for number in [
-            0,
-            7,
-            9,
-            10,
-            25,
-            99,
-            100,
+        for number in (0..=10_000).chain([
             12_345,
+            100_000,
+            1_000_001,
             u64::from(u32::MAX),
+            u64::MAX / 10,
             u64::MAX,
-        ] {
+        ]) {
             let mut out = String::from("x");
             push_number(&mut out, number);
             assert_eq!(out, format!("x{number}"));
