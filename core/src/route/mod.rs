@@ -114,8 +114,10 @@ struct Spare {
     texts: Vec<String>,
     /// The last trace a store kept, whose vectors the next recorded trace is made in.
     trace: Option<RecordedTrace>,
-    /// That trace's actions, whose texts and candidate lists the next ones are made in.
-    actions: Vec<ActionTrace>,
+    /// The texts of that trace's actions, and its candidate lists, which the next ones are
+    /// made in (apart: a queue's action leaves its text, and the next pool needs a list).
+    action_texts: Vec<String>,
+    candidate_lists: Vec<Vec<CandidateTrace>>,
 }
 
 impl Spare {
@@ -125,6 +127,8 @@ impl Spare {
     const LONGEST_TEXT: usize = 1024;
     /// The most action traces kept (a decision's actions: its rule's, and its fallbacks').
     const ACTIONS: usize = 16;
+    /// The room a new text of a trace is made with (an action, a rep's name, a reason).
+    const TRACE_TEXT: usize = 48;
 
     fn keep(&mut self, outcome: Outcome) {
         if let Outcome::Decided { decision, .. } = outcome
@@ -163,35 +167,45 @@ impl Spare {
                 mut actions,
             }) => {
                 path.clear();
-                // Kept whole: an action's text and candidates are written over in the next.
-                let room = Spare::ACTIONS.saturating_sub(self.actions.len());
-                let kept = actions.len().min(room);
-                self.actions.extend(actions.drain(..kept));
-                actions.clear();
+                // An action's text and candidates are written over in the next ones.
+                for action in actions.drain(..) {
+                    let (text, list) = match action {
+                        ActionTrace::Candidates {
+                            action, candidates, ..
+                        } => (action, Some(candidates)),
+                        ActionTrace::Queued { action } | ActionTrace::Failed { action, .. } => {
+                            (action, None)
+                        }
+                    };
+                    if self.action_texts.len() < Spare::ACTIONS {
+                        self.action_texts.push(text);
+                    }
+                    if let Some(list) = list
+                        && self.candidate_lists.len() < Spare::ACTIONS
+                    {
+                        self.candidate_lists.push(list);
+                    }
+                }
                 (path, actions)
             }
             None => (Vec::new(), Vec::new()),
         }
     }
 
-    /// The text and the candidate list of a spare action trace, to make a new one in: the
-    /// text emptied, the list as it was (its entries are written over, in place).
-    fn action_parts(&mut self) -> (String, Vec<CandidateTrace>) {
-        match self.actions.pop() {
-            Some(ActionTrace::Candidates {
-                mut action,
-                candidates,
-                ..
-            }) => {
-                action.clear();
-                (action, candidates)
+    /// A spare action trace's text, emptied, to make a new action's in.
+    fn action_text(&mut self) -> String {
+        match self.action_texts.pop() {
+            Some(mut text) => {
+                text.clear();
+                text
             }
-            Some(ActionTrace::Queued { mut action } | ActionTrace::Failed { mut action, .. }) => {
-                action.clear();
-                (action, Vec::new())
-            }
-            None => (String::new(), Vec::new()),
+            None => String::with_capacity(Spare::TRACE_TEXT),
         }
+    }
+
+    /// A spare candidate list, as it was: its entries are written over, in place.
+    fn candidate_list(&mut self) -> Vec<CandidateTrace> {
+        self.candidate_lists.pop().unwrap_or_default()
     }
 
     /// An empty text with room for `capacity` bytes, in a spare one when there is one.
@@ -1038,7 +1052,7 @@ impl<'a> Router<'a> {
                 },
                 calendar: None,
                 trace: explain.then(|| {
-                    let (mut action, _) = self.spare.borrow_mut().action_parts();
+                    let mut action = self.spare.borrow_mut().action_text();
                     action.push_str("queue ");
                     action.push_str(&queue.name);
                     ActionTrace::Queued { action }
@@ -1415,17 +1429,22 @@ impl<'a> Router<'a> {
         };
         // Made in the texts and the list of a spare trace: no allocation once they have room.
         let trace = traced.then(|| {
-            let (mut action, mut list) = self.spare.borrow_mut().action_parts();
+            let (mut action, mut list) = {
+                let mut spare = self.spare.borrow_mut();
+                (spare.action_text(), spare.candidate_list())
+            };
             action.push_str("pool ");
             action.push_str(&pool.name);
             list.truncate(candidates.len());
             for (index, candidate) in candidates.iter().enumerate() {
                 if index == list.len() {
+                    // Room for most names and reasons, so that the texts written over later
+                    // rarely grow.
                     list.push(CandidateTrace {
-                        rep: String::new(),
+                        rep: String::with_capacity(Spare::TRACE_TEXT),
                         eligible: false,
                         load: None,
-                        why: String::new(),
+                        why: String::with_capacity(Spare::TRACE_TEXT),
                         owner: None,
                     });
                 }
