@@ -1,8 +1,9 @@
 //! Benchmark: how many heap allocations routing makes per lead in the steady state, counted by
 //! a counting global allocator (docs/benchmarks.md, "Route at the speed of reading"). The
-//! 100-rule generated policy with the in-memory state; the first 100,000 leads warm the state
-//! and the buffers, then each phase of the next 100,000 is counted on its own: reading a line,
-//! parsing it against the schema, deciding and recording it, writing the decision.
+//! 100-rule generated policy with the in-memory state, then with a SQLite state in batches as
+//! `route` commits them; the first 100,000 leads warm the state and the buffers, then each
+//! phase of the next 100,000 is counted on its own: reading a line, parsing it against the
+//! schema, deciding and recording it, writing the decision, and the commit.
 //! Run with `cargo bench --bench allocations` (`-- --leads N` for the counted leads).
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // a benchmark that measures the wrong thing must stop
 
@@ -16,6 +17,7 @@ use switchboard::route::reader::{
 };
 use switchboard::route::state::{MemoryState, StateStore};
 use switchboard::route::{RouteConfig, Router};
+use switchboard::store::sqlite::SqliteState;
 
 /// The system allocator, counting allocations (and reallocations, which may move).
 struct Counting;
@@ -67,45 +69,102 @@ fn main() {
     };
     let router = Router::new(&policy, &compiled, None, config, &policy_text);
     let input = generator::leads(warm + counted);
-    let mut cursor = &input[..];
-    let mut state = MemoryState::default();
+    println!(
+        "{counted} leads counted after {warm} to warm up, 100-rule policy, `--state :memory:`"
+    );
+    let mut memory = MemoryState::default();
+    let phases = count_phases(&router, &policy, &input, &mut memory, 1, warm, counted);
+    print_phases(&phases);
+    // The SQLite store in batches of 4,096 leads, each its own transaction, as `route` runs
+    // it: the store keeps each decision's trace, and writes a batch's rows at its commit.
+    let dir = std::env::temp_dir().join(format!("switchboard-allocations-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sqlite = SqliteState::open(&dir.join("state.db")).unwrap();
+    let phases = count_phases(
+        &router,
+        &policy,
+        &input,
+        &mut sqlite,
+        SQLITE_BATCH,
+        warm,
+        counted,
+    );
+    println!();
+    println!(
+        "{} of the same leads with a SQLite state, in batches of {SQLITE_BATCH} (the batches \
+         that start after the first {warm} leads)",
+        phases.1
+    );
+    print_phases(&phases);
+    drop(sqlite);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// What `route` puts in one SQLite transaction.
+const SQLITE_BATCH: usize = 4096;
+
+/// Allocations per phase (read, parse, decide and record, write, commit), and the leads they
+/// were counted over.
+type Phases = ([u64; 5], usize);
+
+/// Routes `warm + counted` leads of `input` in batches of `batch_size` (one transaction
+/// each; batches of one share one transaction), counting the allocations of the last
+/// `counted` per phase. As `route` does, each lead is parsed in the memory of one routed
+/// before, and each batch's outcomes are made in the memory of the batch before's.
+fn count_phases(
+    router: &Router<'_>,
+    policy: &switchboard::model::Policy,
+    input: &[u8],
+    state: &mut dyn StateStore,
+    batch_size: usize,
+    warm: usize,
+    counted: usize,
+) -> Phases {
+    let mut cursor = input;
     let mut line = Vec::with_capacity(1024);
     let mut out = String::with_capacity(1 << 16);
-    // Per phase: allocations counted.
-    let mut phases = [0u64; 4];
-    // As `route` does: each lead is parsed in the memory of one routed before, and decided
-    // in a batch (of one) whose outcomes' memory serves the next.
-    let mut earlier: Option<ParsedLead> = None;
-    let mut batch = Vec::with_capacity(1);
-    let mut outcomes = Vec::with_capacity(1);
-    state.begin().unwrap();
-    for number in 0..warm + counted {
+    let mut phases = [0u64; 5];
+    let mut leads_counted = 0;
+    let mut spare: Vec<ParsedLead> = Vec::with_capacity(batch_size);
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut outcomes = Vec::with_capacity(batch_size);
+    let one_transaction = batch_size == 1;
+    if one_transaction {
+        state.begin().unwrap();
+    }
+    let mut number = 0;
+    while number < warm + counted {
+        let size = batch_size.min(warm + counted - number);
+        // A batch is counted when its first lead is.
         let counting = number >= warm;
         let mut at = count();
-        let mut lap = |phase: usize, phases: &mut [u64; 4]| {
+        let mut lap = |phase: usize, phases: &mut [u64; 5]| {
             let now = count();
             if counting {
                 phases[phase] += now - at;
             }
             at = now;
         };
-        let read = read_line_into(&mut cursor, 1 << 20, &mut line).unwrap();
-        assert_eq!(read, Some(LineRead::Text));
-        lap(0, &mut phases);
-        let lead = match earlier.take() {
-            Some(earlier) => parse_lead_reusing(&policy, &line, &Limits::default(), earlier),
-            None => parse_lead(&policy, &line, &Limits::default()),
-        }
-        .unwrap();
-        lap(1, &mut phases);
-        batch.push(Ok(lead));
-        router
-            .route_parsed(&mut state, &batch, &mut outcomes)
+        for _ in 0..size {
+            let read = read_line_into(&mut cursor, 1 << 20, &mut line).unwrap();
+            assert_eq!(read, Some(LineRead::Text));
+            lap(0, &mut phases);
+            let lead = match spare.pop() {
+                Some(earlier) => parse_lead_reusing(policy, &line, &Limits::default(), earlier),
+                None => parse_lead(policy, &line, &Limits::default()),
+            }
             .unwrap();
-        earlier = batch.pop().and_then(Result::ok);
+            batch.push(Ok(lead));
+            lap(1, &mut phases);
+        }
+        if !one_transaction {
+            state.begin().unwrap();
+        }
+        router.route_parsed(state, &batch, &mut outcomes).unwrap();
         lap(2, &mut phases);
-        for outcome in &outcomes {
-            switchboard::route::wire::write_outcome(&mut out, outcome, number + 1);
+        for (index, outcome) in outcomes.iter().enumerate() {
+            switchboard::route::wire::write_outcome(&mut out, outcome, number + index + 1);
             out.push('\n');
         }
         if out.len() > 1 << 15 {
@@ -113,12 +172,24 @@ fn main() {
             out.clear();
         }
         lap(3, &mut phases);
+        if !one_transaction {
+            state.commit().unwrap();
+        }
+        lap(4, &mut phases);
+        spare.extend(batch.drain(..).filter_map(Result::ok));
+        number += size;
+        if counting {
+            leads_counted += size;
+        }
     }
-    state.commit().unwrap();
-    let per_lead = |n: u64| n as f64 / counted as f64;
-    println!(
-        "{counted} leads counted after {warm} to warm up, 100-rule policy, `--state :memory:`"
-    );
+    if one_transaction {
+        state.commit().unwrap();
+    }
+    (phases, leads_counted)
+}
+
+fn print_phases((phases, counted): &Phases) {
+    let per_lead = |n: u64| n as f64 / *counted as f64;
     println!("| phase | allocations per lead |");
     println!("|---|---:|");
     for (name, n) in [
@@ -126,11 +197,12 @@ fn main() {
         "parse the lead",
         "decide and record",
         "write the decision",
+        "commit",
     ]
     .iter()
     .zip(phases)
     {
-        println!("| {name} | {:.2} |", per_lead(n));
+        println!("| {name} | {:.2} |", per_lead(*n));
     }
     println!("| all | {:.2} |", per_lead(phases.iter().sum()));
 }
