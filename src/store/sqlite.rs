@@ -1420,8 +1420,18 @@ impl StateStore for SqliteState {
     }
 
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
-        self.rotations
-            .insert(pool.to_string(), (value.to_string(), true));
+        // Written over in place: a pool's rotation changes with most of its leads.
+        match self.rotations.get_mut(pool) {
+            Some((kept, dirty)) => {
+                kept.clear();
+                kept.push_str(value);
+                *dirty = true;
+            }
+            None => {
+                self.rotations
+                    .insert(pool.to_string(), (value.to_string(), true));
+            }
+        }
         Ok(())
     }
 
