@@ -92,8 +92,7 @@ fn main() {
     );
     println!();
     println!(
-        "{} of the same leads with a SQLite state, in batches of {SQLITE_BATCH} (the batches \
-         that start after the first {warm} leads)",
+        "{} of the same leads with a SQLite state, in batches of up to {SQLITE_BATCH}",
         phases.1
     );
     print_phases(&phases);
@@ -135,8 +134,9 @@ fn count_phases(
     }
     let mut number = 0;
     while number < warm + counted {
-        let size = batch_size.min(warm + counted - number);
-        // A batch is counted when its first lead is.
+        // No batch holds both warming and counted leads.
+        let end = if number < warm { warm } else { warm + counted };
+        let size = batch_size.min(end - number);
         let counting = number >= warm;
         let mut at = count();
         let mut lap = |phase: usize, phases: &mut [u64; 5]| {

@@ -189,34 +189,90 @@ const ROWS_AN_IMPORT_WRITES: usize = 4096;
 /// Lead ids one read-ahead `SELECT … WHERE lead IN (…)` asks for.
 const IDS_A_READ: usize = 256;
 
+/// Lead ids kept one after another in one text, and found again by a hash of the id: no copy
+/// of an id per lead. Ids of other leads may share a hash; each is compared in full.
+#[derive(Default)]
+struct IdIndex {
+    text: String,
+    /// Where each id ends in `text`.
+    ends: Vec<usize>,
+    /// Per hash, the last id with it; ...
+    by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
+    /// ... and per id, the one before it with the same hash.
+    same_hash_before: Vec<Option<usize>>,
+    /// The hash, seeded at random per process.
+    hash: foldhash::fast::RandomState,
+}
+
+impl IdIndex {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.by_hash.clear();
+        self.same_hash_before.clear();
+    }
+
+    /// The `index`th id.
+    fn get(&self, index: usize) -> Option<&str> {
+        let start = match index.checked_sub(1) {
+            Some(before) => *self.ends.get(before)?,
+            None => 0,
+        };
+        self.text.get(start..*self.ends.get(index)?)
+    }
+
+    /// Keeps `id`; answers its index.
+    fn push(&mut self, id: &str) -> usize {
+        let index = self.ends.len();
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        let before = self
+            .by_hash
+            .insert(std::hash::BuildHasher::hash_one(&self.hash, id), index);
+        self.same_hash_before.push(before);
+        index
+    }
+
+    /// The index of `id` (the last one kept, if it was kept twice).
+    fn find(&self, id: &str) -> Option<usize> {
+        let mut at = self
+            .by_hash
+            .get(&std::hash::BuildHasher::hash_one(&self.hash, id))
+            .copied();
+        while let Some(index) = at {
+            if self.get(index) == Some(id) {
+                return Some(index);
+            }
+            at = self.same_hash_before.get(index).copied().flatten();
+        }
+        None
+    }
+}
+
 /// What one batch knows of the ledger without asking the file again: the entries of the
 /// leads it read ahead ([`StateStore::read_ahead`]: `IDS_A_READ` ids a statement, not one
-/// statement a lead), and the entries it recorded, which reach the file at commit (or before
-/// a query that reads the whole ledger) sorted by lead id, `ROWS_A_STATEMENT` a statement.
-/// The batch holds the write lock from its `BEGIN IMMEDIATE`, so nothing it read can change
-/// under it.
+/// statement a lead), the leads it took for new without reading ([`Assumption`]), and the
+/// entries it recorded, which reach the file at commit (or before a query that reads the whole
+/// ledger) sorted by lead id, `ROWS_A_STATEMENT` a statement. The batch holds the write lock
+/// from its `BEGIN IMMEDIATE`, so nothing it read can change under it.
 #[derive(Default)]
 struct BatchLedger {
     /// Per lead read ahead by this batch: what the file holds for it.
     known: HashMap<String, Known, foldhash::fast::RandomState>,
-    /// The ids of the entries recorded by this batch, one after another.
-    ids: String,
+    /// The leads this batch took for new: absent, as far as it knows. The router asks only
+    /// about the leads it read ahead, and records each one it is told is absent, so the
+    /// ledger's key meets every one of them at commit.
+    taken_for_new: IdIndex,
+    /// The ids of the entries recorded by this batch, in order.
+    recorded_ids: IdIndex,
     /// Their entries in the compact form with interned names (`form` 1), one after another.
     entries: Vec<u8>,
-    /// Per entry recorded by this batch: where its id and its entry end in `ids` and `entries`.
-    ends: Vec<(usize, usize)>,
-    /// The entries recorded by this batch, found by a hash of their id (no copy of the id per
-    /// entry): per hash, the last entry with it; ...
-    by_id_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
-    /// ... and per entry, the entry before it with the same hash (ids of other leads may
-    /// share one).
-    same_hash_before: Vec<Option<usize>>,
-    /// The hash of `by_id_hash`, seeded at random per process.
-    id_hash: foldhash::fast::RandomState,
-    /// Whether the batch took its leads for new ([`Assumption`]): a lead not in `known` is
-    /// then absent, as far as the batch knows, without a row in `known` per lead. The router
-    /// asks only about the leads it read ahead, and records each one it is told is absent.
-    leads_taken_for_new: bool,
+    /// Per entry recorded by this batch: where it ends in `entries`.
+    entry_ends: Vec<usize>,
 }
 
 /// What the file's ledger holds for one lead, as a batch read it.
@@ -227,81 +283,85 @@ enum Known {
     Stored(Vec<u8>, i64),
 }
 
+/// What a batch knows of one lead's entry.
+enum InBatch<'a> {
+    /// The entry this batch recorded.
+    Recorded(&'a [u8]),
+    /// An entry read from the file, and its form.
+    Stored(&'a [u8], i64),
+    /// No entry.
+    Absent,
+    /// Not known: to be asked of the file.
+    Unknown,
+}
+
 impl BatchLedger {
     /// How many entries wait to be written.
     fn len(&self) -> usize {
-        self.ends.len()
+        self.entry_ends.len()
     }
 
     fn clear(&mut self) {
         self.known.clear();
+        self.taken_for_new.clear();
         self.forget_recorded();
-        self.leads_taken_for_new = false;
     }
 
     /// Forgets the entries this batch recorded (rolled back, or written to the file).
     fn forget_recorded(&mut self) {
-        self.ids.clear();
+        self.recorded_ids.clear();
         self.entries.clear();
-        self.ends.clear();
-        self.by_id_hash.clear();
-        self.same_hash_before.clear();
-    }
-
-    /// The index of the entry this batch recorded for `lead`, if it recorded one.
-    fn find_recorded(&self, lead: &str) -> Option<usize> {
-        let mut at = self
-            .by_id_hash
-            .get(&std::hash::BuildHasher::hash_one(&self.id_hash, lead))
-            .copied();
-        while let Some(index) = at {
-            if self.recorded(index).is_some_and(|(id, _)| id == lead) {
-                return Some(index);
-            }
-            at = self.same_hash_before.get(index).copied().flatten();
-        }
-        None
+        self.entry_ends.clear();
     }
 
     /// The id and the entry of the `index`th entry this batch recorded.
     fn recorded(&self, index: usize) -> Option<(&str, &[u8])> {
-        let (id_start, entry_start) = match index.checked_sub(1) {
-            Some(before) => *self.ends.get(before)?,
-            None => (0, 0),
+        let start = match index.checked_sub(1) {
+            Some(before) => *self.entry_ends.get(before)?,
+            None => 0,
         };
-        let (id_end, entry_end) = *self.ends.get(index)?;
-        Some((
-            self.ids.get(id_start..id_end)?,
-            self.entries.get(entry_start..entry_end)?,
-        ))
+        let entry = self.entries.get(start..*self.entry_ends.get(index)?)?;
+        Some((self.recorded_ids.get(index)?, entry))
+    }
+
+    /// What this batch knows of `lead`'s entry.
+    fn lookup(&self, lead: &str) -> InBatch<'_> {
+        if let Some((_, entry)) = self
+            .recorded_ids
+            .find(lead)
+            .and_then(|index| self.recorded(index))
+        {
+            return InBatch::Recorded(entry);
+        }
+        match self.known.get(lead) {
+            Some(Known::Stored(entry, form)) => InBatch::Stored(entry, *form),
+            Some(Known::Absent) => InBatch::Absent,
+            None if self.taken_for_new.find(lead).is_some() => InBatch::Absent,
+            None => InBatch::Unknown,
+        }
     }
 
     /// Whether the ledger holds an entry for `lead`, as far as this batch knows.
     fn holds(&self, lead: &str) -> bool {
-        self.find_recorded(lead).is_some()
+        self.recorded_ids.find(lead).is_some()
             || matches!(self.known.get(lead), Some(Known::Stored(..)))
     }
 
     /// Keeps an entry this batch recorded, to be written at commit.
     fn record(&mut self, lead: &str, entry: &[u8]) {
-        let index = self.ends.len();
-        self.ids.push_str(lead);
+        self.recorded_ids.push(lead);
         self.entries.extend_from_slice(entry);
-        self.ends.push((self.ids.len(), self.entries.len()));
-        let before = self
-            .by_id_hash
-            .insert(std::hash::BuildHasher::hash_one(&self.id_hash, lead), index);
-        self.same_hash_before.push(before);
+        self.entry_ends.push(self.entries.len());
     }
 
     /// Writes the entries this batch recorded to the file, sorted by lead id (so that one
     /// batch's inserts walk the ledger's pages in order), and forgets them.
     fn write(&mut self, connection: &Connection) -> Result<(), StateError> {
-        if self.ends.is_empty() {
+        if self.entry_ends.is_empty() {
             return Ok(());
         }
-        let mut rows: Vec<(&str, &[u8])> = Vec::with_capacity(self.ends.len());
-        for index in 0..self.ends.len() {
+        let mut rows: Vec<(&str, &[u8])> = Vec::with_capacity(self.entry_ends.len());
+        for index in 0..self.entry_ends.len() {
             rows.push(self.recorded(index).ok_or_else(|| {
                 StateError::new(
                     StateErrorKind::Failed,
@@ -335,14 +395,13 @@ impl BatchLedger {
             }
         })?;
         // What was read ahead stays true, but for the leads just written: they are read from
-        // the file now.
-        let mut id_start = 0;
-        for &(id_end, _) in &self.ends {
-            if let Some(id) = self.ids.get(id_start..id_end) {
+        // the file now, and so are the leads taken for new (some were just written).
+        for index in 0..self.recorded_ids.len() {
+            if let Some(id) = self.recorded_ids.get(index) {
                 self.known.remove(id);
             }
-            id_start = id_end;
         }
+        self.taken_for_new.clear();
         self.forget_recorded();
         Ok(())
     }
@@ -1300,7 +1359,9 @@ impl StateStore for SqliteState {
             return Ok(());
         }
         if self.assumption.new_leads && leads.len() >= IDS_TO_ASSUME {
-            self.batch_ledger.leads_taken_for_new = true;
+            for lead in leads {
+                self.batch_ledger.taken_for_new.push(lead);
+            }
             self.assumption.taken = true;
             return Ok(());
         }
@@ -1351,20 +1412,16 @@ impl StateStore for SqliteState {
 
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError> {
         if self.in_batch {
-            let ledger = &self.batch_ledger;
-            if let Some(index) = ledger.find_recorded(lead) {
-                let entry = ledger.recorded(index).map(|(_, entry)| entry);
-                return read_stored_known(&self.names, lead, entry.unwrap_or_default(), 1)
-                    .map(Some);
-            }
-            match ledger.known.get(lead) {
-                Some(Known::Absent) => return Ok(None),
-                Some(Known::Stored(entry, form)) => {
-                    return read_stored(&self.connection, &mut self.names, lead, entry, *form)
+            match self.batch_ledger.lookup(lead) {
+                InBatch::Recorded(entry) => {
+                    return read_stored_known(&self.names, lead, entry, 1).map(Some);
+                }
+                InBatch::Stored(entry, form) => {
+                    return read_stored(&self.connection, &mut self.names, lead, entry, form)
                         .map(Some);
                 }
-                None if ledger.leads_taken_for_new => return Ok(None),
-                None => {}
+                InBatch::Absent => return Ok(None),
+                InBatch::Unknown => {}
             }
         }
         let mut statement = self
@@ -2278,6 +2335,9 @@ mod tests {
         router.begin().unwrap();
         router.read_ahead(&batch("L-3", &ids)).unwrap();
         assert_eq!(read(&mut router, "L-3"), None, "taken for new, not read");
+        // Only the leads taken for new are: another lead the same batch asks about (an event
+        // or a due step in the same `serve` batch) is read from the file.
+        assert_eq!(read(&mut router, "L-5"), Some(entry("L-5", "anna")));
         router.record(&entry("L-3", "boris").as_entry()).unwrap();
         let at = "2026-11-24T09:00:00Z".parse().unwrap();
         router.assign("boris", "L-3", at, at).unwrap();
@@ -2319,6 +2379,12 @@ mod tests {
         router.begin().unwrap();
         router.read_ahead(&batch("N-0", &ids)).unwrap();
         assert!(router.assumption.taken);
+        // A whole-ledger query in the batch writes what it recorded: a lead taken for new and
+        // recorded is then read from the file, not taken for absent.
+        router.record(&entry("B-1", "dora").as_entry()).unwrap();
+        router.each_lead(&mut |_, _| {}).unwrap();
+        assert_eq!(read(&mut router, "B-1"), Some(entry("B-1", "dora")));
+        assert_eq!(read(&mut router, "B-2"), None);
         router.rollback().unwrap();
         // A read-ahead that finds an id starts the count again.
         router.assumption.missed();

@@ -125,7 +125,8 @@ impl Spare {
     const MOST: usize = 4096;
     /// The most bytes a text kept may hold: a longer one is freed.
     const LONGEST_TEXT: usize = 1024;
-    /// The most action traces kept (a decision's actions: its rule's, and its fallbacks').
+    /// The most action texts and candidate lists kept (a decision's actions: its rule's, and
+    /// its fallbacks').
     const ACTIONS: usize = 16;
     /// The room a new text of a trace is made with (an action, a rep's name, a reason).
     const TRACE_TEXT: usize = 48;
@@ -177,12 +178,19 @@ impl Spare {
                             (action, None)
                         }
                     };
-                    if self.action_texts.len() < Spare::ACTIONS {
+                    // Texts that grew long (a rep named by a lead's field) are freed.
+                    if self.action_texts.len() < Spare::ACTIONS
+                        && text.capacity() <= Spare::LONGEST_TEXT
+                    {
                         self.action_texts.push(text);
                     }
-                    if let Some(list) = list
+                    if let Some(mut list) = list
                         && self.candidate_lists.len() < Spare::ACTIONS
                     {
+                        list.retain(|candidate| {
+                            candidate.rep.capacity() <= Spare::LONGEST_TEXT
+                                && candidate.why.capacity() <= Spare::LONGEST_TEXT
+                        });
                         self.candidate_lists.push(list);
                     }
                 }
