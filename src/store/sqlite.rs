@@ -189,10 +189,11 @@ const ROWS_AN_IMPORT_WRITES: usize = 4096;
 /// Lead ids one read-ahead `SELECT … WHERE lead IN (…)` asks for.
 const IDS_A_READ: usize = 256;
 
-/// Lead ids kept one after another in one text, and found again by a hash of the id: no copy
-/// of an id per lead. Ids of other leads may share a hash; each is compared in full.
+/// Lead ids kept one after another in one text, and found again by a hash of the id (`S`,
+/// seeded at random per process): no copy of an id per lead. Ids of other leads may share a
+/// hash; each is compared in full.
 #[derive(Default)]
-struct IdIndex {
+struct IdIndex<S = foldhash::fast::RandomState> {
     text: String,
     /// Where each id ends in `text`.
     ends: Vec<usize>,
@@ -200,16 +201,22 @@ struct IdIndex {
     by_hash: HashMap<u64, usize, foldhash::fast::RandomState>,
     /// ... and per id, the one before it with the same hash.
     same_hash_before: Vec<Option<usize>>,
-    /// The hash, seeded at random per process.
-    hash: foldhash::fast::RandomState,
+    hash: S,
 }
 
-impl IdIndex {
+impl<S: std::hash::BuildHasher> IdIndex<S> {
+    /// The most bytes of ids whose room is kept once they are forgotten (a batch of long ids
+    /// is rare; its room is given back).
+    const ROOM_KEPT: usize = 16 << 20;
+
     fn len(&self) -> usize {
         self.ends.len()
     }
 
     fn clear(&mut self) {
+        if self.text.capacity() > Self::ROOM_KEPT {
+            self.text = String::new();
+        }
         self.text.clear();
         self.ends.clear();
         self.by_hash.clear();
@@ -230,19 +237,14 @@ impl IdIndex {
         let index = self.ends.len();
         self.text.push_str(id);
         self.ends.push(self.text.len());
-        let before = self
-            .by_hash
-            .insert(std::hash::BuildHasher::hash_one(&self.hash, id), index);
+        let before = self.by_hash.insert(self.hash.hash_one(id), index);
         self.same_hash_before.push(before);
         index
     }
 
     /// The index of `id` (the last one kept, if it was kept twice).
     fn find(&self, id: &str) -> Option<usize> {
-        let mut at = self
-            .by_hash
-            .get(&std::hash::BuildHasher::hash_one(&self.hash, id))
-            .copied();
+        let mut at = self.by_hash.get(&self.hash.hash_one(id)).copied();
         while let Some(index) = at {
             if self.get(index) == Some(id) {
                 return Some(index);
@@ -2122,6 +2124,56 @@ mod tests {
 
     fn read(state: &mut SqliteState, lead: &str) -> Option<Recorded> {
         state.recorded(lead).unwrap()
+    }
+
+    /// A hash under which every id collides: the chains of `IdIndex` are all it has.
+    #[derive(Default)]
+    struct OneHash;
+
+    impl std::hash::Hasher for OneHash {
+        fn finish(&self) -> u64 {
+            7
+        }
+        fn write(&mut self, _: &[u8]) {}
+    }
+
+    impl std::hash::BuildHasher for OneHash {
+        type Hasher = OneHash;
+        fn build_hasher(&self) -> OneHash {
+            OneHash
+        }
+    }
+
+    #[test]
+    fn ids_are_found_by_their_text_when_their_hashes_collide() {
+        let mut index = IdIndex::<OneHash>::default();
+        for id in ["L-1", "L-10", "", "L-2", "L-1"] {
+            index.push(id);
+        }
+        assert_eq!(index.len(), 5);
+        // The last of an id kept twice; each other id where it was kept.
+        assert_eq!(index.find("L-1"), Some(4));
+        assert_eq!(index.find("L-10"), Some(1));
+        assert_eq!(index.find(""), Some(2));
+        assert_eq!(index.find("L-2"), Some(3));
+        assert_eq!(index.find("L-"), None);
+        assert_eq!(index.find("L-20"), None);
+        assert_eq!(index.get(1), Some("L-10"));
+        assert_eq!(index.get(5), None);
+        index.clear();
+        assert_eq!(index.find("L-1"), None);
+        index.push("L-3");
+        assert_eq!(index.find("L-3"), Some(0));
+        // With the process's own hash too.
+        let mut seeded = IdIndex::<foldhash::fast::RandomState>::default();
+        let ids: Vec<String> = (0..5_000).map(|n| format!("L-{n}")).collect();
+        for id in &ids {
+            seeded.push(id);
+        }
+        for (at, id) in ids.iter().enumerate() {
+            assert_eq!(seeded.find(id), Some(at));
+        }
+        assert_eq!(seeded.find("L-5000"), None);
     }
 
     #[test]
