@@ -189,6 +189,15 @@ const ROWS_AN_IMPORT_WRITES: usize = 4096;
 /// Lead ids one read-ahead `SELECT … WHERE lead IN (…)` asks for.
 const IDS_A_READ: usize = 256;
 
+/// Where the `index`th of several pieces kept one after another lies, given where each ends.
+fn nth_span(ends: &[usize], index: usize) -> Option<std::ops::Range<usize>> {
+    let start = match index.checked_sub(1) {
+        Some(before) => *ends.get(before)?,
+        None => 0,
+    };
+    Some(start..*ends.get(index)?)
+}
+
 /// Lead ids kept one after another in one text, and found again by a hash of the id (`S`,
 /// seeded at random per process): no copy of an id per lead. Ids of other leads may share a
 /// hash; each is compared in full.
@@ -225,11 +234,7 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
 
     /// The `index`th id.
     fn get(&self, index: usize) -> Option<&str> {
-        let start = match index.checked_sub(1) {
-            Some(before) => *self.ends.get(before)?,
-            None => 0,
-        };
-        self.text.get(start..*self.ends.get(index)?)
+        self.text.get(nth_span(&self.ends, index)?)
     }
 
     /// Keeps `id`; answers its index.
@@ -318,11 +323,7 @@ impl BatchLedger {
 
     /// The id and the entry of the `index`th entry this batch recorded.
     fn recorded(&self, index: usize) -> Option<(&str, &[u8])> {
-        let start = match index.checked_sub(1) {
-            Some(before) => *self.entry_ends.get(before)?,
-            None => 0,
-        };
-        let entry = self.entries.get(start..*self.entry_ends.get(index)?)?;
+        let entry = self.entries.get(nth_span(&self.entry_ends, index)?)?;
         Some((self.recorded_ids.get(index)?, entry))
     }
 
@@ -2478,6 +2479,13 @@ mod tests {
                 })
                 .unwrap()
         };
+        // What `lead_counts` counts in all: one per lead and rep in `lead_times`.
+        let counted = || -> i64 {
+            Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
+                .unwrap()
+        };
         state.begin().unwrap();
         state.assign("anna", "L-1", noon, morning).unwrap();
         // Counted first inside the batch: the batch's own assignment, not yet in the file.
@@ -2501,11 +2509,7 @@ mod tests {
         assert_eq!(again.assigned("anna", None).unwrap(), 2);
         assert_eq!(again.assigned_in("anna", day.0, day.1).unwrap(), 2);
         again.rollback().unwrap();
-        let counted: i64 = Connection::open(&path)
-            .unwrap()
-            .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(counted, 2);
+        assert_eq!(counted(), 2);
 
         // More than one statement's rows, one of them a lead anna had: counted once, and the
         // counts read before commit (cached with what the file held) end right too.
@@ -2530,11 +2534,7 @@ mod tests {
         assert_eq!(third.assigned("boris", Some(noon)).unwrap(), 70);
         assert_eq!(third.assigned_in("boris", day.0, day.1).unwrap(), 70);
         third.rollback().unwrap();
-        let counted: i64 = Connection::open(&path)
-            .unwrap()
-            .query_row("SELECT sum(count) FROM lead_counts", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(counted, 73);
+        assert_eq!(counted(), 73);
 
         // A batch rolled back leaves no assignment behind.
         state.begin().unwrap();
