@@ -62,6 +62,7 @@ const EXIT_PROBLEMS: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 mod check;
+mod committing;
 mod diff;
 mod explain;
 mod fmt;

@@ -54,8 +54,9 @@ pub struct RouteArgs {
     /// No progress bar, no summary, no notes on stderr (errors are still printed)
     #[arg(long, short)]
     quiet: bool,
-    /// 2: read and parse lines on a second thread while this one decides, records and writes
-    /// (the output is the same, in the same order); 1: one thread does all
+    /// 2: read and parse lines on a second thread while this one decides, records and writes,
+    /// and with a SQLite state commit each batch on a third while the next is decided (the
+    /// output is the same, in the same order); 1: one thread does all
     #[arg(long, value_name = "N", default_value_t = default_threads(),
           value_parser = clap::value_parser!(u8).range(1..=2))]
     threads: u8,
@@ -96,6 +97,24 @@ struct Counts {
 }
 
 impl Counts {
+    /// What a batch's outcomes count.
+    fn of(outcomes: &[Outcome]) -> Counts {
+        let mut counts = Counts::default();
+        for outcome in outcomes {
+            counts.count(outcome);
+        }
+        counts
+    }
+
+    fn add(&mut self, other: &Counts) {
+        self.lines += other.lines;
+        self.errors += other.errors;
+        self.duplicates += other.duplicates;
+        for (total, more) in self.actions.iter_mut().zip(other.actions) {
+            *total += more;
+        }
+    }
+
     fn count(&mut self, outcome: &Outcome) {
         self.lines += 1;
         match outcome {
@@ -198,48 +217,45 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     // CSV rows are counted as lines: a bar over the file's bytes would not end at its end.
     let progress = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| progress_bar(size.filter(|_| !csv)));
-    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut counts = Counts::default();
-    let mut bytes_read = 0u64;
-    // The decided lines of the open batch, written out only after it is committed.
-    let mut decided = String::with_capacity(batch_lines * 192);
-    // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
-    let mut printed = 0;
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
-    for batch in &mut batches {
-        let batch = batch?;
-        if counts.lines == 0
-            && let (Some(size), Ok(lines)) = (size, u64::try_from(batch.leads.len()))
-            && lines > 0
-        {
-            // The file's lines are about as long as its first batch's: the state makes room for
-            // them all at once instead of growing by steps.
-            let expected = size / (batch.bytes / lines).max(1);
-            state.expect_leads(usize::try_from(expected).unwrap_or(usize::MAX));
-        }
-        let batch_decided = BatchDecided {
-            outcomes: &mut outcomes,
-            lines: &mut decided,
-            first_line: counts.lines + 1,
+    if args.threads > 1 && state.commits_elsewhere() {
+        let committing = super::committing::Committing::start().map_err(|error| {
+            Failure::usage(format!(
+                "cannot start the thread that commits batches: {error}"
+            ))
+        })?;
+        let mut routing = TwoThreads {
+            router: &router,
+            committing,
+            in_flight: std::collections::VecDeque::new(),
+            redo: Vec::new(),
+            refusal: None,
+            handed: false,
+            wait: 0,
+            backoff: 1,
+            spare_lines: Vec::new(),
+            outcomes: Vec::with_capacity(batch_lines),
+            next_line: 1,
+            counts: Counts::default(),
+            printed: 0,
+            bytes_read: 0,
+            give_back,
+            progress: progress.as_ref(),
+            size,
         };
-        decide_batch(&router, state.as_mut(), &batch.leads, batch_decided)
-            .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
-        bytes_read += batch.bytes;
-        for outcome in &outcomes {
-            counts.count(outcome);
-        }
-        // Decisions are written only once they are durable (`decide_batch` committed them): a
-        // killed run leaves no line on stdout that the state does not also hold.
-        commit_then_print(state.as_mut(), &mut output, &mut decided, "decisions")?;
-        printed = counts.lines;
-        // A reader that has stopped wants nothing back.
-        let _ = give_back.send(batch.leads);
-        if let Some(bar) = &progress {
-            match size {
-                Some(_) => bar.set_position(bytes_read),
-                None => bar.set_position(counts.lines as u64),
-            }
-        }
+        routing.route_all(state.as_mut(), &mut batches, size)?;
+        counts = routing.counts;
+    } else {
+        route_on_one_thread(
+            state.as_mut(),
+            &router,
+            &mut batches,
+            &give_back,
+            progress.as_ref(),
+            size,
+            batch_lines,
+            &mut counts,
+        )?;
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -256,6 +272,82 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The leads read so far, batch by batch, as the reader hands them over.
+type Batches<'a> = dyn Iterator<Item = Result<ReadBatch, Failure>> + 'a;
+
+/// Decides, commits and prints each batch in turn, on this thread (the reader may have its
+/// own).
+#[allow(clippy::too_many_arguments)]
+fn route_on_one_thread(
+    state: &mut dyn StateStore,
+    router: &Router<'_>,
+    batches: &mut Batches<'_>,
+    give_back: &std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
+    progress: Option<&indicatif::ProgressBar>,
+    size: Option<u64>,
+    batch_lines: usize,
+    counts: &mut Counts,
+) -> Result<(), Failure> {
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut bytes_read = 0u64;
+    // The decided lines of the open batch, written out only after it is committed.
+    let mut decided = String::with_capacity(batch_lines * 192);
+    // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
+    let mut printed = 0;
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
+    for batch in batches {
+        let batch = batch?;
+        if counts.lines == 0 {
+            expect_leads(state, &batch, size);
+        }
+        let batch_decided = BatchDecided {
+            outcomes: &mut outcomes,
+            lines: &mut decided,
+            first_line: counts.lines + 1,
+        };
+        decide_batch(router, state, &batch.leads, batch_decided)
+            .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
+        bytes_read += batch.bytes;
+        for outcome in &outcomes {
+            counts.count(outcome);
+        }
+        // Decisions are written only once they are durable (`decide_batch` committed them): a
+        // killed run leaves no line on stdout that the state does not also hold.
+        commit_then_print(state, &mut output, &mut decided, "decisions")?;
+        printed = counts.lines;
+        // A reader that has stopped wants nothing back.
+        let _ = give_back.send(batch.leads);
+        show_progress(progress, size, bytes_read, counts.lines);
+    }
+    Ok(())
+}
+
+/// The first batch tells the state how many leads to expect: the file's lines are about as
+/// long as its first batch's, so the state makes room for them all at once instead of
+/// growing by steps.
+fn expect_leads(state: &mut dyn StateStore, first: &ReadBatch, size: Option<u64>) {
+    if let (Some(size), Ok(lines)) = (size, u64::try_from(first.leads.len()))
+        && lines > 0
+    {
+        let expected = size / (first.bytes / lines).max(1);
+        state.expect_leads(usize::try_from(expected).unwrap_or(usize::MAX));
+    }
+}
+
+fn show_progress(
+    progress: Option<&indicatif::ProgressBar>,
+    size: Option<u64>,
+    bytes_read: u64,
+    lines: usize,
+) {
+    if let Some(bar) = progress {
+        match size {
+            Some(_) => bar.set_position(bytes_read),
+            None => bar.set_position(lines as u64),
+        }
+    }
 }
 
 /// Where the leads come from: opened before reading starts, so that a missing file is said
@@ -561,10 +653,7 @@ fn decide_batch(
         state.begin().map_err(|error| (error, 0))?;
         let failed = router.route_parsed(state, leads, outcomes).err();
         if failed.is_none() {
-            for (index, outcome) in outcomes.iter().enumerate() {
-                wire::write_outcome(lines, outcome, first_line + index);
-                lines.push('\n');
-            }
+            write_lines(lines, outcomes, first_line);
         }
         let (error, index) = match failed {
             // Committed here, inside the retry: a conflict found at commit (a serialization
@@ -591,6 +680,305 @@ fn decide_batch(
         std::thread::sleep(std::time::Duration::from_millis(
             u64::from(attempt.min(10)) * 5,
         ));
+    }
+}
+
+/// Appends a batch's output lines (its first input line is `first_line`, 1-based).
+fn write_lines(lines: &mut String, outcomes: &[Outcome], first_line: usize) {
+    for (index, outcome) in outcomes.iter().enumerate() {
+        wire::write_outcome(lines, outcome, first_line + index);
+        lines.push('\n');
+    }
+}
+
+/// The most batches decided and not yet printed, on two threads.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// The most batches a run decides itself, committing them, before it hands the store's commits
+/// over again after a batch needed the file (a new name, a count not kept in memory, a lead
+/// read ahead) or was refused (another router wrote).
+const MOST_BATCHES_BEFORE_HANDING: u32 = 64;
+
+/// A batch decided and not yet printed.
+struct InFlight {
+    batch: ReadBatch,
+    /// Its first input line (1-based).
+    first_line: usize,
+    /// What its lines count.
+    counts: Counts,
+}
+
+/// `route` on two threads besides the reader's, for a store that hands its commits over
+/// ([`StateStore::hand_over_commits`]): this one decides a batch while the committing thread
+/// commits the one before and prints it. A batch that needs the store's file (which lacks the
+/// batches being committed) takes the store's writer back first and is decided again; so is
+/// every handed batch after one the writer refused (another router wrote to the store).
+/// Lines are printed in input order, each once its batch is durable.
+struct TwoThreads<'r, 'p> {
+    router: &'r Router<'p>,
+    committing: super::committing::Committing,
+    in_flight: std::collections::VecDeque<InFlight>,
+    /// Handed batches the writer did not commit, in order: decided again once it is back.
+    redo: Vec<InFlight>,
+    /// Why the first of them was refused.
+    refusal: Option<StateError>,
+    /// Whether the committing thread holds the store's writer.
+    handed: bool,
+    /// Batches to decide here before handing the writer over again, and the next such wait.
+    wait: u32,
+    backoff: u32,
+    spare_lines: Vec<String>,
+    outcomes: Vec<Outcome>,
+    /// The first input line of the next batch.
+    next_line: usize,
+    /// What the printed lines count.
+    counts: Counts,
+    printed: usize,
+    bytes_read: u64,
+    give_back: std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
+    progress: Option<&'r indicatif::ProgressBar>,
+    size: Option<u64>,
+}
+
+impl TwoThreads<'_, '_> {
+    fn route_all(
+        &mut self,
+        state: &mut dyn StateStore,
+        batches: &mut Batches<'_>,
+        size: Option<u64>,
+    ) -> Result<(), Failure> {
+        let routed = self.route_batches(state, batches, size);
+        // Whatever happened, what is in flight is committed and printed first (and a batch the
+        // writer refused decided again), so that the lines before a failure to read are all
+        // printed. After a failure of the state nothing is decided again: `stop` settled.
+        let settled = self.settle_all(state);
+        routed.and(settled)
+    }
+
+    fn route_batches(
+        &mut self,
+        state: &mut dyn StateStore,
+        batches: &mut Batches<'_>,
+        size: Option<u64>,
+    ) -> Result<(), Failure> {
+        for batch in batches {
+            let batch = batch?;
+            if self.next_line == 1 {
+                expect_leads(state, &batch, size);
+            }
+            while let Some(done) = self.committing.ready() {
+                self.settle(done)?;
+            }
+            if !self.handed && self.redo.is_empty() {
+                if self.wait == 0 {
+                    if let Some(writer) = state
+                        .hand_over_commits()
+                        .map_err(|error| self.stop(&error, self.next_line))?
+                    {
+                        self.committing
+                            .hand(writer)
+                            .map_err(|error| self.stop(&error, self.next_line))?;
+                        self.handed = true;
+                    }
+                } else {
+                    self.wait -= 1;
+                }
+            }
+            let first_line = self.next_line;
+            self.next_line += batch.leads.len();
+            if self.handed {
+                self.decide_handed(state, batch, first_line)?;
+            } else {
+                self.decide_here(state, batch, first_line)?;
+            }
+            while self.in_flight.len() > BATCHES_IN_FLIGHT {
+                let done = self
+                    .committing
+                    .next()
+                    .map_err(|error| self.stop(&error, first_line))?;
+                self.settle(done)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides a batch on what the store keeps in memory and hands it to the committing
+    /// thread; a batch that needs the store's file is decided here once the writer is back.
+    fn decide_handed(
+        &mut self,
+        state: &mut dyn StateStore,
+        batch: ReadBatch,
+        first_line: usize,
+    ) -> Result<(), Failure> {
+        let mut lines = self.spare_lines.pop().unwrap_or_default();
+        let decided = state.begin().map_err(|error| (error, 0)).and_then(|()| {
+            self.router
+                .route_parsed(state, &batch.leads, &mut self.outcomes)
+        });
+        match decided {
+            Ok(()) => {
+                write_lines(&mut lines, &self.outcomes, first_line);
+                let counts = Counts::of(&self.outcomes);
+                state
+                    .commit()
+                    .and_then(|()| self.committing.commit(lines))
+                    .map_err(|error| self.stop(&error, first_line))?;
+                self.in_flight.push_back(InFlight {
+                    batch,
+                    first_line,
+                    counts,
+                });
+                Ok(())
+            }
+            Err((error, at)) => {
+                let _ = state.rollback();
+                self.spare_lines.push(lines);
+                if error.kind != StateErrorKind::NeedsLock {
+                    return Err(self.stop(&error, first_line + at));
+                }
+                self.take_back(state)?;
+                self.decide_here(state, batch, first_line)
+            }
+        }
+    }
+
+    /// Decides and commits a batch on this thread, and asks for its lines to be printed.
+    fn decide_here(
+        &mut self,
+        state: &mut dyn StateStore,
+        batch: ReadBatch,
+        first_line: usize,
+    ) -> Result<(), Failure> {
+        let mut lines = self.spare_lines.pop().unwrap_or_default();
+        let decided = BatchDecided {
+            outcomes: &mut self.outcomes,
+            lines: &mut lines,
+            first_line,
+        };
+        if let Err((error, at)) = decide_batch(self.router, state, &batch.leads, decided) {
+            return Err(self.stop(&error, first_line + at));
+        }
+        let counts = Counts::of(&self.outcomes);
+        self.committing
+            .print(lines)
+            .map_err(|error| self.stop(&error, first_line))?;
+        self.in_flight.push_back(InFlight {
+            batch,
+            first_line,
+            counts,
+        });
+        Ok(())
+    }
+
+    /// Takes in one answer of the committing thread.
+    fn settle(&mut self, done: super::committing::Done) -> Result<(), Failure> {
+        use super::committing::Done;
+        match done {
+            Done::Printed(lines) => {
+                self.spare_lines.push(lines);
+                if let Some(printed) = self.in_flight.pop_front() {
+                    self.counts.add(&printed.counts);
+                    self.printed = printed.first_line + printed.batch.leads.len() - 1;
+                    self.bytes_read += printed.batch.bytes;
+                    show_progress(self.progress, self.size, self.bytes_read, self.counts.lines);
+                    // A reader that has stopped wants nothing back.
+                    let _ = self.give_back.send(printed.batch.leads);
+                }
+            }
+            Done::NotCommitted(why, lines) => {
+                self.spare_lines.push(lines);
+                if let Some(why) = why {
+                    self.refusal.get_or_insert(why);
+                }
+                self.redo.extend(self.in_flight.pop_front());
+            }
+            Done::Writer(..) => {}
+            Done::CannotWrite(error) => {
+                return Err(Failure::usage(format!("cannot write decisions: {error}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the store's writer back once the committing thread has done everything asked
+    /// before, and decides again here, in order, the batches it did not commit.
+    fn take_back(&mut self, state: &mut dyn StateStore) -> Result<(), Failure> {
+        if !self.handed {
+            return Ok(());
+        }
+        self.handed = false;
+        self.wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MOST_BATCHES_BEFORE_HANDING);
+        self.committing
+            .give_back()
+            .map_err(|error| self.stop(&error, self.next_line))?;
+        let (writer, failed) = loop {
+            match self
+                .committing
+                .next()
+                .map_err(|error| self.stop(&error, self.next_line))?
+            {
+                super::committing::Done::Writer(writer, failed) => break (writer, failed),
+                done => self.settle(done)?,
+            }
+        };
+        if let Some(writer) = writer {
+            state
+                .take_back_commits(writer, failed)
+                .map_err(|error| self.stop(&error, self.next_line))?;
+        }
+        let redo = std::mem::take(&mut self.redo);
+        if let Some(refusal) = self.refusal.take()
+            && refusal.kind != StateErrorKind::Conflict
+        {
+            let line = redo
+                .first()
+                .map_or(self.next_line, |batch| batch.first_line);
+            return Err(self.stop(&refusal, line));
+        }
+        for again in redo {
+            self.decide_here(state, again.batch, again.first_line)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for every answer: the writer back (and the batches it refused decided again),
+    /// every line printed.
+    fn settle_all(&mut self, state: &mut dyn StateStore) -> Result<(), Failure> {
+        self.take_back(state)?;
+        while self.committing.pending() > 0 {
+            match self.committing.next() {
+                Ok(super::committing::Done::Writer(Some(writer), failed)) => {
+                    let _ = state.take_back_commits(writer, failed);
+                }
+                Ok(done) => self.settle(done)?,
+                Err(error) => return Err(Failure::usage(error.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// A failure at input line `line`, after every earlier batch is settled.
+    fn stop(&mut self, error: &StateError, line: usize) -> Failure {
+        let _ = self.settle_all_quietly();
+        stopped(error, line, self.printed)
+    }
+
+    /// Waits for the answers still to come, printing what was committed, without deciding
+    /// anything again.
+    fn settle_all_quietly(&mut self) -> Result<(), Failure> {
+        while self.committing.pending() > 0 {
+            match self.committing.next() {
+                Ok(super::committing::Done::Printed(lines)) => {
+                    self.settle(super::committing::Done::Printed(lines))?;
+                }
+                Ok(_) => {
+                    self.in_flight.pop_front();
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 }
 

@@ -9,12 +9,13 @@ use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, r
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
-    EntryRef, Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind, StateStore,
-    WindowCounts, compact,
+    BatchWriter, EntryRef, Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind,
+    StateStore, WindowCounts, compact,
 };
 use switchboard_core::route::wire;
 
@@ -47,11 +48,15 @@ fn state_error(error: rusqlite::Error) -> StateError {
 /// State in a SQLite file (`.switchboard/state.db` by default).
 pub struct SqliteState {
     connection: Connection,
+    /// The file, for the writer's own connection ([`StateStore::hand_over_commits`]).
+    path: PathBuf,
     /// The tables' version when the file was opened (0: a new file).
     tables_found: i64,
     in_batch: bool,
-    /// Rotation states read or written in this batch; written back at commit.
-    rotations: HashMap<String, (String, bool)>,
+    /// Rotation states read (`None`: the pool has none yet) or written, with whether this
+    /// batch changed them (written at commit). Like `loads` and `windows`, kept from batch to
+    /// batch while `carrying` and nobody else wrote, else forgotten when a batch begins.
+    rotations: HashMap<String, (Option<String>, bool)>,
     /// Load counts read in this batch, kept current as leads are assigned.
     loads: Loads,
     /// Period-cap windows counted in this batch, kept current as leads are assigned.
@@ -75,6 +80,36 @@ pub struct SqliteState {
     assumption: Assumption,
     /// The assignments this batch made, written at commit.
     batch_assignments: BatchAssignments,
+    /// Whether what the store keeps in memory (rotations, loads, windows) is kept from batch
+    /// to batch, as long as `PRAGMA data_version` says no other connection wrote: since the
+    /// store's commits were first handed over (`route` on two threads).
+    carrying: bool,
+    /// `PRAGMA data_version` of `connection` when its last batch began (`None`: not known).
+    version_seen: Option<i64>,
+    /// While the commits are handed over: where `commit` sends each batch's writes.
+    handed: Option<mpsc::Sender<BatchWrites>>,
+    /// The writer's connection, kept once taken back, for the next hand-over.
+    spare_connection: Option<Connection>,
+}
+
+/// What a batch writes at its commit, taken out of the store then: written on the store's own
+/// connection, or handed to a [`SqliteWriter`] on a thread of its own.
+#[derive(Default)]
+struct BatchWrites {
+    /// The pools whose rotation the batch changed, with their states.
+    rotations: Vec<(String, String)>,
+    ledger: BatchLedger,
+    assignments: BatchAssignments,
+    /// The batch's assignments (rep -> routing times in seconds), added to `load_counts`.
+    assigned: HashMap<String, Vec<i64>>,
+    /// The same by the leads' own times, added to `lead_counts` and `window_counts`.
+    lead_times: HashMap<String, Vec<i64>>,
+    /// The first steps routing scheduled, appended to `pending_due`.
+    due: PendingDue,
+    /// Whether the batch took leads for new ([`Assumption`]).
+    assumed: bool,
+    /// Set by `write` when the ledger's key refused a lead the batch took for new.
+    ledger_refused: bool,
 }
 
 /// The assignments a batch made (`assignments` and `lead_times` rows), written at its commit
@@ -495,27 +530,7 @@ impl SqliteState {
     }
 
     fn try_open(path: &Path) -> Result<Result<SqliteState, StateError>, rusqlite::Error> {
-        let connection = Connection::open(path)?;
-        connection.busy_timeout(std::time::Duration::from_secs(60))?;
-        // 16 KiB pages for a new file (an existing one keeps its own): a ledger entry with its
-        // trace is a few hundred bytes, so inserts split pages four times less often than
-        // with 4 KiB, and a batch writes fewer pages. Must come before WAL mode is set.
-        connection.pragma_update(None, "page_size", 16384)?;
-        let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            connection.pragma_update(None, "journal_mode", "WAL")?;
-        }
-        // FULL: a committed batch survives power loss too, and its decisions are only printed
-        // after the commit.
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        // A 64 MiB page cache (the default is 2 MiB) keeps the upper levels of a ledger of
-        // millions of leads in memory; checkpoints once the WAL holds 128 MiB (the default is
-        // 1,000 pages, 4 MiB with 4 KiB pages) copy each page back once rather than several
-        // times (measured: 32 MiB cost routing 1,000,000 leads 10%). The WAL file can grow to
-        // that size next to the state.
-        connection.pragma_update(None, "cache_size", -65536)?;
-        let page_size: i64 = connection.query_row("PRAGMA page_size", [], |row| row.get(0))?;
-        connection.pragma_update(None, "wal_autocheckpoint", (128 << 20) / page_size.max(512))?;
+        let connection = connect(path)?;
         let found = match migrate(&connection)? {
             Ok(found) => found,
             Err(refusal) => return Ok(Err(refusal)),
@@ -523,6 +538,7 @@ impl SqliteState {
         Ok(Ok(SqliteState {
             tables_found: found,
             connection,
+            path: path.to_path_buf(),
             in_batch: false,
             rotations: HashMap::new(),
             loads: Loads::default(),
@@ -536,37 +552,11 @@ impl SqliteState {
             batch_ledger: BatchLedger::default(),
             assumption: Assumption::new(),
             batch_assignments: BatchAssignments::default(),
+            carrying: false,
+            version_seen: None,
+            handed: None,
+            spare_connection: None,
         }))
-    }
-
-    /// Adds this batch's assignments to every cached load count they fall in: one read and one
-    /// write per rep and cached `since`, not one per lead.
-    fn flush_load_counts(&mut self) -> Result<(), StateError> {
-        for (rep, times) in self.assigned_in_batch.drain() {
-            let cached: Vec<(i64, i64)> = self
-                .connection
-                .prepare_cached("SELECT since_s, count FROM load_counts WHERE rep = ?1")
-                .db()?
-                .query_map(params![rep], |row| Ok((row.get(0)?, row.get(1)?)))
-                .db()?
-                .collect::<Result<_, _>>()
-                .db()?;
-            for (since, count) in cached {
-                let added = times.iter().filter(|at| **at >= since).count();
-                if added == 0 {
-                    continue;
-                }
-                let total = count.saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
-                self.connection
-                    .prepare_cached(
-                        "UPDATE load_counts SET count = ?3 WHERE rep = ?1 AND since_s = ?2",
-                    )
-                    .db()?
-                    .execute(params![rep, since, total])
-                    .db()?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -598,44 +588,178 @@ impl SqliteState {
     /// statement. The steps are forgotten whether or not they were written: after a failure
     /// the batch is rolled back, and a step outside a batch is its own transaction.
     fn flush_due_in_batch(&mut self) -> Result<(), StateError> {
-        let written = self.write_due_in_batch();
+        let written = write_due(&self.connection, &self.due_in_batch);
         self.due_in_batch.clear();
         written
     }
+}
 
-    fn write_due_in_batch(&self) -> Result<(), StateError> {
-        if self.due_in_batch.is_empty() {
-            return Ok(());
+/// Appends first steps to `pending_due`, with one prepared statement.
+fn write_due(connection: &Connection, due: &PendingDue) -> Result<(), StateError> {
+    if due.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, &str)> = due.iter().map(|(at, lead)| (nanos(at), lead)).collect();
+    insert_rows(
+        connection,
+        "INSERT INTO pending_due (at_ns, lead) VALUES ",
+        "(?, ?)",
+        &rows,
+        |statement, first, (at, lead)| {
+            statement.raw_bind_parameter(first, at)?;
+            statement.raw_bind_parameter(first + 1, lead)
+        },
+    )
+    .map(drop)
+}
+
+impl BatchWrites {
+    /// Writes the batch inside the open transaction. `handed`: decided by a store that keeps
+    /// its counts in memory from batch to batch while its commits are handed over, so a lead
+    /// assigned again (its counts counted again from the tables) is a conflict: the batch is
+    /// decided again by the store itself. Answers whether counts were counted again.
+    fn write(&mut self, connection: &Connection, handed: bool) -> Result<bool, StateError> {
+        if !self.rotations.is_empty() {
+            let mut statement = connection
+                .prepare_cached(
+                    "INSERT INTO rotations (pool, state) VALUES (?1, ?2) \
+                     ON CONFLICT (pool) DO UPDATE SET state = excluded.state",
+                )
+                .db()?;
+            for (pool, state) in &self.rotations {
+                statement.execute(params![pool, state]).db()?;
+            }
         }
-        let rows: Vec<(i64, &str)> = self
-            .due_in_batch
-            .iter()
-            .map(|(at, lead)| (nanos(at), lead))
-            .collect();
-        insert_rows(
-            &self.connection,
-            "INSERT INTO pending_due (at_ns, lead) VALUES ",
-            "(?, ?)",
-            &rows,
-            |statement, first, (at, lead)| {
-                statement.raw_bind_parameter(first, at)?;
-                statement.raw_bind_parameter(first + 1, lead)
-            },
-        )
-        .map(drop)
+        match self.ledger.write(connection) {
+            Err(error) if error.kind == StateErrorKind::Conflict => {
+                return Err(if self.assumed {
+                    self.ledger_refused = true;
+                    error
+                } else {
+                    StateError::new(StateErrorKind::Failed, error.message)
+                });
+            }
+            written => written?,
+        }
+        let recounted = self.write_assignments(connection)?;
+        if recounted && handed {
+            return Err(StateError::new(
+                StateErrorKind::Conflict,
+                "state database: a lead of this batch was assigned to the same rep before",
+            ));
+        }
+        self.write_load_counts(connection)?;
+        self.write_lead_counts(connection)?;
+        self.write_window_counts(connection)?;
+        write_due(connection, &self.due)?;
+        self.due.clear();
+        Ok(recounted)
+    }
+
+    /// Empties the writes, keeping their room.
+    fn clear(&mut self) {
+        self.rotations.clear();
+        self.ledger.clear();
+        self.assignments.clear();
+        self.assigned.clear();
+        self.lead_times.clear();
+        self.due.clear();
+        self.assumed = false;
+        self.ledger_refused = false;
+    }
+
+    /// Writes the batch's assignments ([`BatchAssignments`]). Routing hands a lead to a rep
+    /// once, so every row is new and the counts kept at commit add the batch's assignments.
+    /// Should a row have been there already (one lead handed to one rep twice), the counts of
+    /// the batch's reps are counted again from the tables: a lead counts once per rep, and it
+    /// answers `true` (the counts a store keeps in memory for them are stale).
+    fn write_assignments(&mut self, connection: &Connection) -> Result<bool, StateError> {
+        if self.assignments.rows.is_empty() {
+            return Ok(false);
+        }
+        let rows = self.assignments.sorted();
+        // The same rows into both tables: `assignments` with the routing time, `lead_times`
+        // with the lead's own.
+        let tables = [
+            ("assignments (lead, rep, at_s)", false),
+            ("lead_times (lead, rep, lead_s)", true),
+        ];
+        let mut all_written = true;
+        for (table, lead_time) in tables {
+            let written = insert_rows(
+                connection,
+                &format!("INSERT OR IGNORE INTO {table} VALUES "),
+                "(?, ?, ?)",
+                &rows,
+                |statement, first, row| {
+                    statement.raw_bind_parameter(first, row.0)?;
+                    statement.raw_bind_parameter(first + 1, row.1)?;
+                    statement.raw_bind_parameter(first + 2, if lead_time { row.3 } else { row.2 })
+                },
+            )?;
+            all_written &= written == rows.len();
+        }
+        if !all_written {
+            // The batch's reps' cached counts are dropped (read again from the tables when
+            // next asked for), and `lead_counts` is counted again, in one scan of `lead_times`.
+            let mut reps: Vec<String> = rows.iter().map(|row| row.1.to_string()).collect();
+            reps.sort_unstable();
+            reps.dedup();
+            for rep in &reps {
+                self.assigned.remove(rep);
+                self.lead_times.remove(rep);
+                for sql in [
+                    "DELETE FROM load_counts WHERE rep = ?1",
+                    "DELETE FROM window_counts WHERE rep = ?1",
+                ] {
+                    connection.execute(sql, params![rep]).db()?;
+                }
+            }
+            count_lead_times(connection).db()?;
+        }
+        self.assignments.clear();
+        Ok(!all_written)
+    }
+
+    /// Adds this batch's assignments to every cached load count they fall in: one read and one
+    /// write per rep and cached `since`, not one per lead.
+    fn write_load_counts(&mut self, connection: &Connection) -> Result<(), StateError> {
+        for (rep, times) in self.assigned.drain() {
+            let cached: Vec<(i64, i64)> = connection
+                .prepare_cached("SELECT since_s, count FROM load_counts WHERE rep = ?1")
+                .db()?
+                .query_map(params![rep], |row| Ok((row.get(0)?, row.get(1)?)))
+                .db()?
+                .collect::<Result<_, _>>()
+                .db()?;
+            for (since, count) in cached {
+                let added = times.iter().filter(|at| **at >= since).count();
+                if added == 0 {
+                    continue;
+                }
+                let total = count.saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
+                connection
+                    .prepare_cached(
+                        "UPDATE load_counts SET count = ?3 WHERE rep = ?1 AND since_s = ?2",
+                    )
+                    .db()?
+                    .execute(params![rep, since, total])
+                    .db()?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds this batch's lead times to `lead_counts`: one write per rep and quarter hour.
-    fn flush_lead_counts(&mut self) -> Result<(), StateError> {
-        let mut statement = self
-            .connection
+    fn write_lead_counts(&self, connection: &Connection) -> Result<(), StateError> {
+        let mut statement = connection
             .prepare_cached(
                 "INSERT INTO lead_counts (rep, bucket_s, count) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (rep, bucket_s) DO UPDATE SET count = count + excluded.count",
             )
             .db()?;
         let mut buckets: Vec<i64> = Vec::new();
-        for (rep, times) in &self.lead_times_in_batch {
+        for (rep, times) in &self.lead_times {
             buckets.clear();
             buckets.extend(times.iter().map(|at| bucket_of(*at)));
             buckets.sort_unstable();
@@ -649,10 +773,9 @@ impl SqliteState {
 
     /// Adds this batch's lead times to every stored window count they fall in: one read and
     /// one write per rep and window, not one per lead.
-    fn flush_window_counts(&mut self) -> Result<(), StateError> {
-        for (rep, times) in self.lead_times_in_batch.drain() {
-            let stored: Vec<(i64, i64, i64)> = self
-                .connection
+    fn write_window_counts(&mut self, connection: &Connection) -> Result<(), StateError> {
+        for (rep, times) in self.lead_times.drain() {
+            let stored: Vec<(i64, i64, i64)> = connection
                 .prepare_cached("SELECT from_s, to_s, count FROM window_counts WHERE rep = ?1")
                 .db()?
                 .query_map(params![rep], |row| {
@@ -667,7 +790,7 @@ impl SqliteState {
                     continue;
                 }
                 let total = count.saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
-                self.connection
+                connection
                     .prepare_cached(
                         "UPDATE window_counts SET count = ?4 \
                          WHERE rep = ?1 AND from_s = ?2 AND to_s = ?3",
@@ -678,6 +801,92 @@ impl SqliteState {
             }
         }
         Ok(())
+    }
+}
+
+/// Opens a connection to the state file with the store's settings.
+fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_secs(60))?;
+    // 16 KiB pages for a new file (an existing one keeps its own): a ledger entry with its
+    // trace is a few hundred bytes, so inserts split pages four times less often than
+    // with 4 KiB, and a batch writes fewer pages. Must come before WAL mode is set.
+    connection.pragma_update(None, "page_size", 16384)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    // FULL: a committed batch survives power loss too, and its decisions are only printed
+    // after the commit.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    // A 64 MiB page cache (the default is 2 MiB) keeps the upper levels of a ledger of
+    // millions of leads in memory; checkpoints once the WAL holds 128 MiB (the default is
+    // 1,000 pages, 4 MiB with 4 KiB pages) copy each page back once rather than several
+    // times (measured: 32 MiB cost routing 1,000,000 leads 10%). The WAL file can grow to
+    // that size next to the state.
+    connection.pragma_update(None, "cache_size", -65536)?;
+    let page_size: i64 = connection.query_row("PRAGMA page_size", [], |row| row.get(0))?;
+    connection.pragma_update(None, "wal_autocheckpoint", (128 << 20) / page_size.max(512))?;
+    Ok(connection)
+}
+
+/// `PRAGMA data_version`: changes when another connection commits to the file.
+fn data_version(connection: &Connection) -> Result<i64, StateError> {
+    connection
+        .query_row("PRAGMA data_version", [], |row| row.get(0))
+        .db()
+}
+
+/// Commits a [`SqliteState`]'s batches on a connection of its own, on another thread
+/// ([`StateStore::hand_over_commits`]): each batch in one `BEGIN IMMEDIATE` transaction,
+/// refused when another connection wrote since the last one (the batch was decided on what
+/// the store kept in memory).
+struct SqliteWriter {
+    connection: Connection,
+    /// `PRAGMA data_version` as of the last commit (this connection's own commits leave it).
+    version: i64,
+    /// The batches handed over, in order.
+    handed: mpsc::Receiver<BatchWrites>,
+    /// Whether the ledger's key refused a lead a batch took for new.
+    ledger_refused: bool,
+}
+
+impl SqliteWriter {
+    fn write(&mut self, writes: &mut BatchWrites) -> Result<(), StateError> {
+        if data_version(&self.connection)? != self.version {
+            return Err(StateError::new(
+                StateErrorKind::Conflict,
+                "state database: another router wrote to it since this run's last batch",
+            ));
+        }
+        writes.write(&self.connection, true)?;
+        self.connection.execute_batch("COMMIT").db()
+    }
+}
+
+impl BatchWriter for SqliteWriter {
+    fn commit_next(&mut self) -> Result<(), StateError> {
+        let mut writes = self.handed.try_recv().map_err(|_| {
+            StateError::new(
+                StateErrorKind::Failed,
+                "internal error: no batch was handed over to commit",
+            )
+        })?;
+        self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
+        let written = self.write(&mut writes);
+        if written.is_err() && !self.connection.is_autocommit() {
+            let _ = self.connection.execute_batch("ROLLBACK");
+        }
+        self.ledger_refused |= writes.ledger_refused;
+        written
+    }
+
+    fn drop_next(&mut self) {
+        let _ = self.handed.try_recv();
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
     }
 }
 
@@ -1263,6 +1472,16 @@ impl SqliteState {
 
 impl StateStore for SqliteState {
     fn begin(&mut self) -> Result<(), StateError> {
+        if self.handed.is_some() {
+            // Decided on what the store keeps in memory; the writer checks at commit that
+            // nobody else wrote since.
+            if !self.in_batch {
+                self.in_batch = true;
+                self.names_at_begin = self.names.len();
+                self.start_batch();
+            }
+            return Ok(());
+        }
         if self.in_batch {
             if !self.connection.is_autocommit() {
                 return Ok(());
@@ -1278,20 +1497,22 @@ impl StateStore for SqliteState {
         // Under the write lock: the names other routers committed, so that a new name gets the
         // next free id.
         self.names_at_begin = self.names.len();
-        if let Err(error) = load_names(&self.connection, &mut self.names) {
-            self.rollback()?;
-            return Err(error);
-        }
+        let version = load_names(&self.connection, &mut self.names)
+            .and_then(|()| data_version(&self.connection));
+        let version = match version {
+            Ok(version) => version,
+            Err(error) => {
+                self.rollback()?;
+                return Err(error);
+            }
+        };
         self.names_at_begin = self.names.len();
-        self.rotations.clear();
-        self.loads.clear();
-        self.windows.clear();
-        self.assigned_in_batch.clear();
-        self.lead_times_in_batch.clear();
-        self.due_in_batch.clear();
-        self.batch_ledger.clear();
-        self.batch_assignments.clear();
-        self.assumption.taken = false;
+        // What is kept in memory is current when nobody else wrote since the last batch.
+        if !self.carrying || self.version_seen != Some(version) {
+            self.forget_kept();
+        }
+        self.version_seen = Some(version);
+        self.start_batch();
         Ok(())
     }
 
@@ -1299,27 +1520,29 @@ impl StateStore for SqliteState {
         if !self.in_batch {
             return Ok(());
         }
-        self.batch_still_open()?;
-        {
-            let mut statement = self
-                .connection
-                .prepare_cached(
-                    "INSERT INTO rotations (pool, state) VALUES (?1, ?2) \
-                     ON CONFLICT (pool) DO UPDATE SET state = excluded.state",
-                )
-                .db()?;
-            for (pool, (state, dirty)) in &self.rotations {
-                if *dirty {
-                    statement.execute(params![pool, state]).db()?;
-                }
+        if self.handed.is_some() {
+            let writes = self.take_writes();
+            self.in_batch = false;
+            let sent = self
+                .handed
+                .as_ref()
+                .is_some_and(|batches| batches.send(writes).is_ok());
+            if !sent {
+                return Err(StateError::new(
+                    StateErrorKind::Failed,
+                    "internal error: the writer of this state's batches is gone",
+                ));
             }
+            return Ok(());
         }
-        self.write_batch_ledger()?;
-        self.write_batch_assignments()?;
-        self.flush_load_counts()?;
-        self.flush_lead_counts()?;
-        self.flush_window_counts()?;
-        self.flush_due_in_batch()?;
+        self.batch_still_open()?;
+        let mut writes = self.take_writes();
+        let written = writes.write(&self.connection, false);
+        if writes.ledger_refused {
+            self.assumption.missed();
+        }
+        self.give_back_writes(writes);
+        let recounted = written?;
         if let Err(error) = self.connection.execute_batch("COMMIT").db() {
             if self.connection.is_autocommit() {
                 // Rolled back by SQLite: nothing of the batch is in the file.
@@ -1328,14 +1551,19 @@ impl StateStore for SqliteState {
             return Err(error);
         }
         self.in_batch = false;
-        self.batch_ledger.clear();
-        self.batch_assignments.clear();
-        self.assumption.taken = false;
+        if recounted {
+            self.forget_kept();
+        }
         Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), StateError> {
         if !self.in_batch {
+            return Ok(());
+        }
+        if self.handed.is_some() {
+            // Nothing of the batch left the store.
+            self.forget_batch();
             return Ok(());
         }
         // SQLite may have rolled the transaction back already (a full disk, an I/O error), and
@@ -1347,6 +1575,102 @@ impl StateStore for SqliteState {
         };
         self.forget_batch();
         rolled_back
+    }
+
+    fn commits_elsewhere(&self) -> bool {
+        true
+    }
+
+    fn hand_over_commits(&mut self) -> Result<Option<Box<dyn BatchWriter>>, StateError> {
+        if self.in_batch || self.handed.is_some() {
+            return Ok(None);
+        }
+        let connection = match self.spare_connection.take() {
+            Some(connection) => connection,
+            None => connect(&self.path).db()?,
+        };
+        // Under this connection's write lock, so that nobody writes in between: whether
+        // anyone wrote since this connection's last batch, and the writer's starting point.
+        self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
+        let versions =
+            data_version(&self.connection).and_then(|mine| Ok((mine, data_version(&connection)?)));
+        let ended = self.connection.execute_batch("ROLLBACK").db();
+        let (mine, writers) = match versions.and_then(|versions| ended.map(|()| versions)) {
+            Ok(versions) => versions,
+            Err(error) => {
+                self.spare_connection = Some(connection);
+                return Err(error);
+            }
+        };
+        let current = self.carrying && self.version_seen == Some(mine);
+        // From now on what is kept in memory is kept from batch to batch.
+        self.carrying = true;
+        if !current {
+            // Read again in the next batch, which the store decides itself.
+            self.forget_kept();
+            self.version_seen = Some(mine);
+            self.spare_connection = Some(connection);
+            return Ok(None);
+        }
+        let (batches, handed) = mpsc::channel();
+        self.handed = Some(batches);
+        Ok(Some(Box::new(SqliteWriter {
+            connection,
+            version: writers,
+            handed,
+            ledger_refused: false,
+        })))
+    }
+
+    fn take_back_commits(
+        &mut self,
+        writer: Box<dyn BatchWriter>,
+        failed: bool,
+    ) -> Result<(), StateError> {
+        let writer = writer.into_any().downcast::<SqliteWriter>().map_err(|_| {
+            StateError::new(
+                StateErrorKind::Failed,
+                "internal error: a writer of another store was given back",
+            )
+        })?;
+        self.handed = None;
+        let SqliteWriter {
+            connection,
+            version,
+            ledger_refused,
+            ..
+        } = *writer;
+        if ledger_refused {
+            self.assumption.missed();
+        }
+        if self.in_batch {
+            self.forget_batch();
+        }
+        let mut current = !failed;
+        if current {
+            // Under the writer's lock: whether anyone else wrote since its last commit, and
+            // where this connection starts from.
+            connection.execute_batch("BEGIN IMMEDIATE").db()?;
+            let versions = data_version(&connection)
+                .and_then(|writers| Ok((writers, data_version(&self.connection)?)));
+            let ended = connection.execute_batch("ROLLBACK").db();
+            match versions.and_then(|versions| ended.map(|()| versions)) {
+                Ok((writers, mine)) if writers == version => self.version_seen = Some(mine),
+                Ok(_) => current = false,
+                Err(error) => {
+                    self.forget_kept();
+                    self.version_seen = None;
+                    self.spare_connection = Some(connection);
+                    return Err(error);
+                }
+            }
+        }
+        if !current {
+            self.forget_kept();
+            self.version_seen = None;
+        }
+        self.spare_connection = Some(connection);
+        Ok(())
     }
 
     fn keeps_traces(&self) -> bool {
@@ -1368,6 +1692,7 @@ impl StateStore for SqliteState {
             self.assumption.taken = true;
             return Ok(());
         }
+        self.on_file()?;
         let known = &mut self.batch_ledger.known;
         let mut unread: Vec<&str> = leads
             .iter()
@@ -1427,6 +1752,7 @@ impl StateStore for SqliteState {
                 InBatch::Unknown => {}
             }
         }
+        self.on_file()?;
         let mut statement = self
             .connection
             .prepare_cached("SELECT entry, form FROM ledger WHERE lead = ?1")
@@ -1445,6 +1771,7 @@ impl StateStore for SqliteState {
         if self.in_batch {
             return self.record_in_batch(entry);
         }
+        self.on_file()?;
         // Alone: its own transaction, so that its new names and the entry land together.
         self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
         let known = self.names.len();
@@ -1462,8 +1789,9 @@ impl StateStore for SqliteState {
 
     fn rotation(&mut self, pool: &str) -> Result<Option<String>, StateError> {
         if let Some((state, _)) = self.rotations.get(pool) {
-            return Ok(Some(state.clone()));
+            return Ok(state.clone());
         }
+        self.on_file()?;
         let mut statement = self
             .connection
             .prepare_cached("SELECT state FROM rotations WHERE pool = ?1")
@@ -1472,24 +1800,26 @@ impl StateStore for SqliteState {
             .query_row(params![pool], |row| row.get::<_, String>(0))
             .optional()
             .db()?;
-        if let Some(state) = &state {
-            self.rotations
-                .insert(pool.to_string(), (state.clone(), false));
-        }
+        self.rotations
+            .insert(pool.to_string(), (state.clone(), false));
         Ok(state)
     }
 
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
         // Written over in place: a pool's rotation changes with most of its leads.
         match self.rotations.get_mut(pool) {
-            Some((kept, dirty)) => {
+            Some((Some(kept), dirty)) => {
                 kept.clear();
                 kept.push_str(value);
                 *dirty = true;
             }
+            Some((kept, dirty)) => {
+                *kept = Some(value.to_string());
+                *dirty = true;
+            }
             None => {
                 self.rotations
-                    .insert(pool.to_string(), (value.to_string(), true));
+                    .insert(pool.to_string(), (Some(value.to_string()), true));
             }
         }
         Ok(())
@@ -1499,6 +1829,7 @@ impl StateStore for SqliteState {
         if let Some(count) = self.loads.get(rep, since) {
             return Ok(count);
         }
+        self.on_file()?;
         let key = since_key(since);
         let cached: Option<i64> = self
             .connection
@@ -1550,6 +1881,7 @@ impl StateStore for SqliteState {
         if let Some(count) = self.windows.get(rep, from, to) {
             return Ok(count);
         }
+        self.on_file()?;
         let (from_s, to_s) = (from.as_second(), to.as_second());
         let stored: Option<i64> = self
             .connection
@@ -1617,6 +1949,7 @@ impl StateStore for SqliteState {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError> {
+        self.on_file()?;
         self.connection
             .prepare_cached(
                 "INSERT OR REPLACE INTO prospects (field, key, lead_s, lead, rep) \
@@ -1636,6 +1969,7 @@ impl StateStore for SqliteState {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Option<String>, StateError> {
+        self.on_file()?;
         self.connection
             .prepare_cached(
                 "SELECT rep FROM prospects WHERE field = ?1 AND key = ?2 AND lead_s >= ?3 \
@@ -1699,6 +2033,9 @@ impl StateStore for SqliteState {
         {
             // Routing: kept until the commit, then appended in arrival order (one page written
             // per batch), taken into the time-ordered index in bulk when a sweep reads it.
+            if !self.in_batch {
+                self.on_file()?;
+            }
             self.due_in_batch.push(lead, to);
             if !self.in_batch {
                 // Outside a batch, a change is its own transaction.
@@ -1706,6 +2043,7 @@ impl StateStore for SqliteState {
             }
             return Ok(());
         }
+        self.on_file()?;
         // The entry to move may still be in the pending list.
         self.take_pending_due()?;
         if let Some(from) = from {
@@ -1730,6 +2068,7 @@ impl StateStore for SqliteState {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(String, Timestamp)>, StateError> {
+        self.on_file()?;
         self.take_pending_due()?;
         let rows: Vec<(String, i64)> = self
             .connection
@@ -1756,6 +2095,7 @@ impl StateStore for SqliteState {
     }
 
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
+        self.on_file()?;
         let text: Option<String> = self
             .connection
             .prepare_cached("SELECT entry FROM lives WHERE lead = ?1")
@@ -1767,6 +2107,7 @@ impl StateStore for SqliteState {
     }
 
     fn keep_life(&mut self, life: Life) -> Result<(), StateError> {
+        self.on_file()?;
         let text = life_text(&life)?;
         self.connection
             .prepare_cached(
@@ -1783,6 +2124,7 @@ impl StateStore for SqliteState {
         &mut self,
         visit: &mut dyn FnMut(Recorded, Option<Life>),
     ) -> Result<(), StateError> {
+        self.on_file()?;
         // What this batch recorded is read with the rest.
         self.batch_still_open()?;
         self.write_batch_ledger()?;
@@ -1813,6 +2155,7 @@ impl StateStore for SqliteState {
         body: &str,
         pending: bool,
     ) -> Result<u64, StateError> {
+        self.on_file()?;
         self.connection
             .prepare_cached(
                 "INSERT INTO outbox (at_ns, lead, body, pending) VALUES (?1, ?2, ?3, ?4)",
@@ -1824,6 +2167,7 @@ impl StateStore for SqliteState {
     }
 
     fn undelivered(&mut self, limit: usize) -> Result<Vec<Outgoing>, StateError> {
+        self.on_file()?;
         self.outgoing(
             "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE pending = 1 \
              ORDER BY seq LIMIT ?1",
@@ -1832,6 +2176,7 @@ impl StateStore for SqliteState {
     }
 
     fn delivered(&mut self, seq: u64) -> Result<(), StateError> {
+        self.on_file()?;
         self.connection
             .prepare_cached("UPDATE outbox SET pending = 0 WHERE seq = ?1")
             .db()?
@@ -1845,6 +2190,7 @@ impl StateStore for SqliteState {
         since: Timestamp,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StateError> {
+        self.on_file()?;
         self.outgoing(
             "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE at_ns >= ?1 \
              ORDER BY at_ns, seq LIMIT ?2",
@@ -1859,6 +2205,7 @@ impl StateStore for SqliteState {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StateError> {
+        self.on_file()?;
         let taken = self
             .connection
             .prepare_cached(LEASE)
@@ -1876,6 +2223,7 @@ impl StateStore for SqliteState {
         &mut self,
         visit: &mut dyn FnMut(StateRow) -> Result<(), StateError>,
     ) -> Result<(), StateError> {
+        self.on_file()?;
         // One read transaction: the rows of every table as of one moment.
         self.connection.execute_batch("BEGIN").db()?;
         let exported =
@@ -1888,6 +2236,7 @@ impl StateStore for SqliteState {
         &mut self,
         rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
     ) -> Result<u64, StateError> {
+        self.on_file()?;
         self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
         let known = self.names.len();
         let imported = load_names(&self.connection, &mut self.names)
@@ -1904,58 +2253,6 @@ impl StateStore for SqliteState {
 }
 
 impl SqliteState {
-    /// Writes the batch's assignments ([`BatchAssignments`]). Routing hands a lead to a rep
-    /// once, so every row is new and the counts kept at commit add the batch's assignments.
-    /// Should a row have been there already (one lead handed to one rep twice), the counts of
-    /// the batch's reps are counted again from the tables: a lead counts once per rep.
-    fn write_batch_assignments(&mut self) -> Result<(), StateError> {
-        if self.batch_assignments.rows.is_empty() {
-            return Ok(());
-        }
-        let rows = self.batch_assignments.sorted();
-        // The same rows into both tables: `assignments` with the routing time, `lead_times`
-        // with the lead's own.
-        let tables = [
-            ("assignments (lead, rep, at_s)", false),
-            ("lead_times (lead, rep, lead_s)", true),
-        ];
-        let mut all_written = true;
-        for (table, lead_time) in tables {
-            let written = insert_rows(
-                &self.connection,
-                &format!("INSERT OR IGNORE INTO {table} VALUES "),
-                "(?, ?, ?)",
-                &rows,
-                |statement, first, row| {
-                    statement.raw_bind_parameter(first, row.0)?;
-                    statement.raw_bind_parameter(first + 1, row.1)?;
-                    statement.raw_bind_parameter(first + 2, if lead_time { row.3 } else { row.2 })
-                },
-            )?;
-            all_written &= written == rows.len();
-        }
-        if !all_written {
-            // The batch's reps' cached counts are dropped (read again from the tables when
-            // next asked for), and `lead_counts` is counted again, in one scan of `lead_times`.
-            let mut reps: Vec<String> = rows.iter().map(|row| row.1.to_string()).collect();
-            reps.sort_unstable();
-            reps.dedup();
-            for rep in &reps {
-                self.assigned_in_batch.remove(rep);
-                self.lead_times_in_batch.remove(rep);
-                for sql in [
-                    "DELETE FROM load_counts WHERE rep = ?1",
-                    "DELETE FROM window_counts WHERE rep = ?1",
-                ] {
-                    self.connection.execute(sql, params![rep]).db()?;
-                }
-            }
-            count_lead_times(&self.connection).db()?;
-        }
-        self.batch_assignments.clear();
-        Ok(())
-    }
-
     /// Writes the entries the batch recorded. The ledger's key refusing one is a conflict
     /// when the batch took leads for new without reading the ledger ([`Assumption`]): the
     /// batch is decided again, reading first; otherwise it is a failure.
@@ -1978,15 +2275,71 @@ impl SqliteState {
     fn forget_batch(&mut self) {
         self.in_batch = false;
         self.names.truncate(self.names_at_begin);
+        self.forget_kept();
+        self.start_batch();
+    }
+
+    /// Forgets the rotations, loads and windows kept in memory: read again when next asked for.
+    fn forget_kept(&mut self) {
         self.rotations.clear();
         self.loads.clear();
         self.windows.clear();
+    }
+
+    /// Empties what a batch writes at its commit.
+    fn start_batch(&mut self) {
         self.assigned_in_batch.clear();
         self.lead_times_in_batch.clear();
         self.due_in_batch.clear();
         self.batch_ledger.clear();
         self.batch_assignments.clear();
         self.assumption.taken = false;
+    }
+
+    /// Takes out what the batch writes at its commit (the rotations it changed are clean
+    /// from then on).
+    fn take_writes(&mut self) -> BatchWrites {
+        let mut rotations = Vec::new();
+        for (pool, (state, dirty)) in &mut self.rotations {
+            if let (Some(state), true) = (state, *dirty) {
+                rotations.push((pool.clone(), state.clone()));
+            }
+            *dirty = false;
+        }
+        let writes = BatchWrites {
+            rotations,
+            ledger: std::mem::take(&mut self.batch_ledger),
+            assignments: std::mem::take(&mut self.batch_assignments),
+            assigned: std::mem::take(&mut self.assigned_in_batch),
+            lead_times: std::mem::take(&mut self.lead_times_in_batch),
+            due: std::mem::take(&mut self.due_in_batch),
+            assumed: self.assumption.taken,
+            ledger_refused: false,
+        };
+        self.assumption.taken = false;
+        writes
+    }
+
+    /// Puts the emptied writes back, so that the next batch reuses their room.
+    fn give_back_writes(&mut self, mut writes: BatchWrites) {
+        writes.clear();
+        self.batch_ledger = writes.ledger;
+        self.batch_assignments = writes.assignments;
+        self.assigned_in_batch = writes.assigned;
+        self.lead_times_in_batch = writes.lead_times;
+        self.due_in_batch = writes.due;
+    }
+
+    /// Fails with [`StateErrorKind::NeedsLock`] while the commits are handed over: the file
+    /// lacks the batches not yet committed, so nothing is read from it then.
+    fn on_file(&self) -> Result<(), StateError> {
+        if self.handed.is_some() {
+            return Err(StateError::new(
+                StateErrorKind::NeedsLock,
+                "state database: asked to read the file while its commits are on another thread",
+            ));
+        }
+        Ok(())
     }
 
     /// Records an imported entry inside the import's transaction, writing the entries kept
@@ -2028,6 +2381,11 @@ impl SqliteState {
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
+        if self.names.len() > known && self.handed.is_some() {
+            // New names are written in the batch's transaction, which the writer holds.
+            self.names.truncate(known);
+            return self.on_file();
+        }
         let saved = save_names(&self.connection, &self.names, known);
         if saved.is_ok() {
             // Written at commit, with the batch's other entries.
@@ -2795,5 +3153,125 @@ mod tests {
             .chain(["L-6", "L-4", "L-1", "L-2"].map(String::from))
             .collect();
         assert_eq!(all, expected);
+    }
+
+    /// A state whose commits are handed over: one batch decided and committed by the store
+    /// itself first (what it keeps in memory is then known to be current), then the writer.
+    fn handed(path: &Path) -> (SqliteState, Box<dyn BatchWriter>) {
+        let mut state = SqliteState::open(path).unwrap();
+        assert!(
+            state.hand_over_commits().unwrap().is_none(),
+            "nothing is kept in memory before a batch"
+        );
+        state.begin().unwrap();
+        state.rotation("desk").unwrap();
+        state.set_rotation("desk", "1").unwrap();
+        state.record(&entry("H-0", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        let writer = state.hand_over_commits().unwrap().expect("handed over");
+        (state, writer)
+    }
+
+    #[test]
+    fn handed_batches_are_committed_by_the_writer_and_refused_after_another_write() {
+        let path = scratch("handed");
+        let (mut state, mut writer) = handed(&path);
+        // Decided on what the store keeps: the rotation read before.
+        state.begin().unwrap();
+        assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("1"));
+        state.set_rotation("desk", "2").unwrap();
+        state.record(&entry("H-1", "anna").as_entry()).unwrap();
+        state
+            .assign("anna", "H-1", Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH)
+            .unwrap();
+        state.commit().unwrap();
+        // The next batch is decided before the writer commits the last one.
+        state.begin().unwrap();
+        assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("2"));
+        state.set_rotation("desk", "3").unwrap();
+        state.record(&entry("H-2", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        writer.commit_next().unwrap();
+        writer.commit_next().unwrap();
+        let mut other = SqliteState::open(&path).unwrap();
+        assert!(read(&mut other, "H-1").is_some() && read(&mut other, "H-2").is_some());
+        assert_eq!(other.rotation("desk").unwrap().as_deref(), Some("3"));
+        assert_eq!(other.assigned("anna", None).unwrap(), 1);
+        // Another router writes; the handed batch after it is refused, and so written nowhere.
+        other.begin().unwrap();
+        other.set_rotation("desk", "9").unwrap();
+        other.commit().unwrap();
+        state.begin().unwrap();
+        assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("3"));
+        state.set_rotation("desk", "4").unwrap();
+        state.record(&entry("H-3", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        let refused = writer.commit_next().unwrap_err();
+        assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
+        assert!(read(&mut other, "H-3").is_none());
+        // Taken back after a refusal, the store forgets what it kept and reads the file.
+        state.take_back_commits(writer, true).unwrap();
+        state.begin().unwrap();
+        assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("9"));
+        assert!(read(&mut state, "H-3").is_none());
+        state.rollback().unwrap();
+    }
+
+    #[test]
+    fn while_handed_over_what_only_the_file_knows_needs_the_writer_back() {
+        let path = scratch("handed-reads");
+        let (mut state, writer) = handed(&path);
+        state.begin().unwrap();
+        let needs = |result: Result<(), StateError>| {
+            assert_eq!(result.unwrap_err().kind, StateErrorKind::NeedsLock);
+        };
+        needs(state.rotation("another").map(drop));
+        needs(state.assigned("anna", None).map(drop));
+        let day = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24);
+        needs(
+            state
+                .assigned_in("anna", Timestamp::UNIX_EPOCH, day)
+                .map(drop),
+        );
+        needs(state.recorded("H-0").map(drop));
+        needs(
+            state
+                .previous_rep("email", "a@b", "H-9", Timestamp::MIN, Timestamp::MAX)
+                .map(drop),
+        );
+        // A new name is written in the writer's transaction: not here.
+        let names = state.names.len();
+        needs(state.record(&entry("H-9", "boris").as_entry()));
+        assert_eq!(state.names.len(), names, "the new names are forgotten");
+        // Known names are not.
+        state.record(&entry("H-10", "anna").as_entry()).unwrap();
+        state.rollback().unwrap();
+        // Taken back whole, it keeps what it knew: the rotation stays, read from memory.
+        state.take_back_commits(writer, false).unwrap();
+        state.begin().unwrap();
+        assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("1"));
+        assert!(read(&mut state, "H-0").is_some() && read(&mut state, "H-10").is_none());
+        state.rollback().unwrap();
+    }
+
+    #[test]
+    fn a_lead_taken_for_new_and_found_by_the_writer_turns_the_store_to_reading_first() {
+        let path = scratch("handed-taken");
+        let (mut state, mut writer) = handed(&path);
+        let ids: Vec<String> = (0..IDS_TO_ASSUME).map(|n| format!("H-{n}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        state.begin().unwrap();
+        state.read_ahead(&ids).unwrap();
+        // H-0 is recorded, but the batch took every id for new without reading.
+        assert!(read(&mut state, "H-0").is_none());
+        state.record(&entry("H-0", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        let refused = writer.commit_next().unwrap_err();
+        assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
+        state.take_back_commits(writer, true).unwrap();
+        state.begin().unwrap();
+        state.read_ahead(&ids).unwrap();
+        assert!(read(&mut state, "H-0").is_some(), "read ahead this time");
+        state.rollback().unwrap();
     }
 }

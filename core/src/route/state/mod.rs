@@ -111,7 +111,9 @@ pub enum StateErrorKind {
     /// In the first pass of a batch ([`StateStore::decides_unlocked_first`]), the lead asked
     /// for state that other routers share: it is decided in the second pass, under the
     /// store's locks. [`crate::route::Router::route_parsed`] answers it; it never reaches a
-    /// person.
+    /// person. While a store's commits are handed over ([`StateStore::hand_over_commits`]), it
+    /// answers the same to anything it would have to read from its file: the batch is decided
+    /// again once its writer is back.
     NeedsLock,
 }
 
@@ -373,6 +375,33 @@ pub trait StateStore {
     fn tables_version(&self) -> Option<(i64, i64)> {
         None
     }
+    /// Whether the store can hand its commits to a writer on another thread
+    /// ([`StateStore::hand_over_commits`]), so that a run decides the next batch while the
+    /// last one is committed.
+    fn commits_elsewhere(&self) -> bool {
+        false
+    }
+    /// Hands the store's commits to a [`BatchWriter`], outside a batch. Until the writer is
+    /// taken back ([`StateStore::take_back_commits`]), [`StateStore::commit`] hands each
+    /// batch to it in order, the store decides on what it keeps in memory (carried from batch
+    /// to batch, checked by the writer: a batch is refused with [`StateErrorKind::Conflict`]
+    /// when anyone else wrote to the store since the writer's last commit), and anything it
+    /// would read from its files answers [`StateErrorKind::NeedsLock`]. `None`: not now (what
+    /// it keeps in memory is not known to be current), or never.
+    fn hand_over_commits(&mut self) -> Result<Option<Box<dyn BatchWriter>>, StateError> {
+        Ok(None)
+    }
+    /// Takes the writer back, once every batch handed to it was committed or dropped: the
+    /// store commits its batches itself again. `failed`: a batch failed or was dropped, so
+    /// what the store keeps in memory (the dropped batches' changes) is forgotten.
+    fn take_back_commits(
+        &mut self,
+        writer: Box<dyn BatchWriter>,
+        failed: bool,
+    ) -> Result<(), StateError> {
+        let _ = (writer, failed);
+        Ok(())
+    }
     /// Every row the state keeps (`switchboard state export`), table by table.
     fn export(
         &mut self,
@@ -391,6 +420,20 @@ pub trait StateStore {
         let _ = rows;
         Err(not_kept("imported"))
     }
+}
+
+/// The writing half of a store whose batches are committed on a thread of their own
+/// ([`StateStore::hand_over_commits`]), while the next batch is decided.
+pub trait BatchWriter: Send {
+    /// Commits the oldest batch handed over and not yet committed or dropped: durable when it
+    /// answers `Ok`. A batch decided on something another writer changed since is refused with
+    /// [`StateErrorKind::Conflict`] and nothing of it is written.
+    fn commit_next(&mut self) -> Result<(), StateError>;
+    /// Drops the oldest batch handed over, unwritten (one before it failed, so it was decided
+    /// on changes that are not in the store).
+    fn drop_next(&mut self);
+    /// The writer as [`std::any::Any`], for the store that made it to take it back.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
 }
 
 /// The error of a state kept nowhere (`:memory:`) asked to move.
