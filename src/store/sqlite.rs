@@ -88,8 +88,24 @@ pub struct SqliteState {
     version_seen: Option<i64>,
     /// While the commits are handed over: where `commit` sends each batch's writes.
     handed: Option<mpsc::Sender<BatchWrites>>,
+    /// Per batch handed over and perhaps not committed yet: its number and, per rep it
+    /// assigned, the span of its leads' times and its last routing time. A count the store
+    /// does not keep in memory is read from the file only when no such batch could change it.
+    in_flight: std::collections::VecDeque<(u64, HashMap<String, AssignedSpan>)>,
+    /// How many batches were handed over, and how many the writer committed (it counts).
+    handed_count: u64,
+    committed: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The writer's connection, kept once taken back, for the next hand-over.
     spare_connection: Option<Connection>,
+}
+
+/// What a batch handed over assigned one rep: the first and the last of its leads' own times,
+/// and its last routing time, in seconds.
+#[derive(Clone, Copy)]
+struct AssignedSpan {
+    first_lead_s: i64,
+    last_lead_s: i64,
+    last_at_s: i64,
 }
 
 /// What a batch writes at its commit, taken out of the store then: written on the store's own
@@ -106,6 +122,11 @@ struct BatchWrites {
     lead_times: HashMap<String, Vec<i64>>,
     /// The first steps routing scheduled, appended to `pending_due`.
     due: PendingDue,
+    /// The names its entries were the first to use, and the id of the first: written with
+    /// them when the batch was handed over (a batch the store commits itself writes its new
+    /// names as it records).
+    new_names: Vec<String>,
+    first_new_name: usize,
     /// Whether the batch took leads for new ([`Assumption`]).
     assumed: bool,
     /// Set by `write` when the ledger's key refused a lead the batch took for new.
@@ -555,6 +576,9 @@ impl SqliteState {
             carrying: false,
             version_seen: None,
             handed: None,
+            in_flight: std::collections::VecDeque::new(),
+            handed_count: 0,
+            committed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             spare_connection: None,
         }))
     }
@@ -619,6 +643,16 @@ impl BatchWrites {
     /// assigned again (its counts counted again from the tables) is a conflict: the batch is
     /// decided again by the store itself. Answers whether counts were counted again.
     fn write(&mut self, connection: &Connection, handed: bool) -> Result<bool, StateError> {
+        if !self.new_names.is_empty() {
+            let mut statement = connection
+                .prepare_cached("INSERT INTO names (id, name) VALUES (?1, ?2)")
+                .db()?;
+            for (id, name) in (self.first_new_name..).zip(&self.new_names) {
+                statement
+                    .execute(params![i64::try_from(id).unwrap_or(i64::MAX), name])
+                    .db()?;
+            }
+        }
         if !self.rotations.is_empty() {
             let mut statement = connection
                 .prepare_cached(
@@ -659,6 +693,7 @@ impl BatchWrites {
     /// Empties the writes, keeping their room.
     fn clear(&mut self) {
         self.rotations.clear();
+        self.new_names.clear();
         self.ledger.clear();
         self.assignments.clear();
         self.assigned.clear();
@@ -849,6 +884,12 @@ struct SqliteWriter {
     handed: mpsc::Receiver<BatchWrites>,
     /// Whether the ledger's key refused a lead a batch took for new.
     ledger_refused: bool,
+    /// Where it counts the batches it committed, for the store, which numbers the batches it
+    /// hands over from `handed_before + 1`.
+    committed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    handed_before: u64,
+    /// How many names the file holds as of the last commit.
+    names_committed: usize,
 }
 
 impl SqliteWriter {
@@ -878,6 +919,14 @@ impl BatchWriter for SqliteWriter {
             let _ = self.connection.execute_batch("ROLLBACK");
         }
         self.ledger_refused |= writes.ledger_refused;
+        if written.is_ok() {
+            if !writes.new_names.is_empty() {
+                self.names_committed = writes.first_new_name + writes.new_names.len();
+            }
+            self.handed_before += 1;
+            self.committed
+                .store(self.handed_before, std::sync::atomic::Ordering::Release);
+        }
         written
     }
 
@@ -1521,8 +1570,11 @@ impl StateStore for SqliteState {
             return Ok(());
         }
         if self.handed.is_some() {
+            let spans = self.assigned_spans();
             let writes = self.take_writes();
             self.in_batch = false;
+            self.handed_count += 1;
+            self.in_flight.push_back((self.handed_count, spans));
             let sent = self
                 .handed
                 .as_ref()
@@ -1614,11 +1666,15 @@ impl StateStore for SqliteState {
         }
         let (batches, handed) = mpsc::channel();
         self.handed = Some(batches);
+        self.in_flight.clear();
         Ok(Some(Box::new(SqliteWriter {
             connection,
             version: writers,
             handed,
             ledger_refused: false,
+            committed: std::sync::Arc::clone(&self.committed),
+            handed_before: self.handed_count,
+            names_committed: self.names.len(),
         })))
     }
 
@@ -1634,10 +1690,12 @@ impl StateStore for SqliteState {
             )
         })?;
         self.handed = None;
+        self.in_flight.clear();
         let SqliteWriter {
             connection,
             version,
             ledger_refused,
+            names_committed,
             ..
         } = *writer;
         if ledger_refused {
@@ -1646,6 +1704,9 @@ impl StateStore for SqliteState {
         if self.in_batch {
             self.forget_batch();
         }
+        // The names of batches not committed are not in the file.
+        self.names.truncate(names_committed);
+        self.names_at_begin = self.names.len();
         let mut current = !failed;
         if current {
             // Under the writer's lock: whether anyone else wrote since its last commit, and
@@ -1829,8 +1890,10 @@ impl StateStore for SqliteState {
         if let Some(count) = self.loads.get(rep, since) {
             return Ok(count);
         }
-        self.on_file()?;
         let key = since_key(since);
+        if self.in_flight_may_change(rep, |span| span.last_at_s >= key) {
+            self.on_file()?;
+        }
         let cached: Option<i64> = self
             .connection
             .prepare_cached("SELECT count FROM load_counts WHERE rep = ?1 AND since_s = ?2")
@@ -1857,13 +1920,17 @@ impl StateStore for SqliteState {
                     .db()?
                     .query_row(params![rep, key], |row| row.get(0))
                     .db()?;
-                self.connection
-                    .prepare_cached(
-                        "INSERT INTO load_counts (rep, since_s, count) VALUES (?1, ?2, ?3)",
-                    )
-                    .db()?
-                    .execute(params![rep, key, committed])
-                    .db()?;
+                // Kept in the file only by a batch the store commits itself (the writer would
+                // take a write of this connection for another router's).
+                if self.handed.is_none() {
+                    self.connection
+                        .prepare_cached(
+                            "INSERT INTO load_counts (rep, since_s, count) VALUES (?1, ?2, ?3)",
+                        )
+                        .db()?
+                        .execute(params![rep, key, committed])
+                        .db()?;
+                }
                 committed + pending
             }
         };
@@ -1881,8 +1948,12 @@ impl StateStore for SqliteState {
         if let Some(count) = self.windows.get(rep, from, to) {
             return Ok(count);
         }
-        self.on_file()?;
         let (from_s, to_s) = (from.as_second(), to.as_second());
+        if self.in_flight_may_change(rep, |span| {
+            span.first_lead_s < to_s && span.last_lead_s >= from_s
+        }) {
+            self.on_file()?;
+        }
         let stored: Option<i64> = self
             .connection
             .prepare_cached(
@@ -1926,13 +1997,15 @@ impl StateStore for SqliteState {
                         .query_row(params![rep, from_s, to_s], |row| row.get(0))
                         .db()?
                 };
-                self.connection
-                    .prepare_cached(
-                        "INSERT INTO window_counts (rep, from_s, to_s, count) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .db()?
-                    .execute(params![rep, from_s, to_s, committed])
-                    .db()?;
+                if self.handed.is_none() {
+                    self.connection
+                        .prepare_cached(
+                            "INSERT INTO window_counts (rep, from_s, to_s, count) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .db()?
+                        .execute(params![rep, from_s, to_s, committed])
+                        .db()?;
+                }
                 committed + pending
             }
         };
@@ -2095,7 +2168,8 @@ impl StateStore for SqliteState {
     }
 
     fn life(&mut self, lead: &str) -> Result<Option<Life>, StateError> {
-        self.on_file()?;
+        // Read from the file even while the commits are handed over: routing's batches write
+        // no lives (`track` and `sweep` do, and a batch decided meanwhile is refused).
         let text: Option<String> = self
             .connection
             .prepare_cached("SELECT entry FROM lives WHERE lead = ?1")
@@ -2313,6 +2387,15 @@ impl SqliteState {
             assigned: std::mem::take(&mut self.assigned_in_batch),
             lead_times: std::mem::take(&mut self.lead_times_in_batch),
             due: std::mem::take(&mut self.due_in_batch),
+            new_names: if self.handed.is_some() {
+                self.names
+                    .names_from(self.names_at_begin)
+                    .map(str::to_string)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            first_new_name: self.names_at_begin,
             assumed: self.assumption.taken,
             ledger_refused: false,
         };
@@ -2328,6 +2411,41 @@ impl SqliteState {
         self.assigned_in_batch = writes.assigned;
         self.lead_times_in_batch = writes.lead_times;
         self.due_in_batch = writes.due;
+    }
+
+    /// Per rep this batch assigned: the span of the leads' times and the last routing time.
+    fn assigned_spans(&self) -> HashMap<String, AssignedSpan> {
+        let mut spans = HashMap::with_capacity(self.lead_times_in_batch.len());
+        for (rep, times) in &self.lead_times_in_batch {
+            let last_at_s = self
+                .assigned_in_batch
+                .get(rep)
+                .and_then(|at| at.iter().max().copied())
+                .unwrap_or(i64::MAX);
+            let span = AssignedSpan {
+                first_lead_s: times.iter().min().copied().unwrap_or(i64::MIN),
+                last_lead_s: times.iter().max().copied().unwrap_or(i64::MAX),
+                last_at_s,
+            };
+            spans.insert(rep.clone(), span);
+        }
+        spans
+    }
+
+    /// Whether a batch handed over and not committed yet assigned `rep` a lead that `touches`
+    /// a count: then the file's count lacks it. Outside a hand-over: never.
+    fn in_flight_may_change(&mut self, rep: &str, touches: impl Fn(&AssignedSpan) -> bool) -> bool {
+        let committed = self.committed.load(std::sync::atomic::Ordering::Acquire);
+        while self
+            .in_flight
+            .front()
+            .is_some_and(|(number, _)| *number <= committed)
+        {
+            self.in_flight.pop_front();
+        }
+        self.in_flight
+            .iter()
+            .any(|(_, spans)| spans.get(rep).is_some_and(&touches))
     }
 
     /// Fails with [`StateErrorKind::NeedsLock`] while the commits are handed over: the file
@@ -2381,10 +2499,11 @@ impl SqliteState {
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
-        if self.names.len() > known && self.handed.is_some() {
-            // New names are written in the batch's transaction, which the writer holds.
-            self.names.truncate(known);
-            return self.on_file();
+        if self.handed.is_some() {
+            // The writer writes the batch's new names with its entries.
+            self.batch_ledger
+                .record(&entry.decision.lead, &self.scratch);
+            return Ok(());
         }
         let saved = save_names(&self.connection, &self.names, known);
         if saved.is_ok() {
@@ -3189,12 +3308,14 @@ mod tests {
         state.begin().unwrap();
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("2"));
         state.set_rotation("desk", "3").unwrap();
-        state.record(&entry("H-2", "anna").as_entry()).unwrap();
+        // New names: the writer writes them with the entries.
+        state.record(&entry("H-2", "boris").as_entry()).unwrap();
         state.commit().unwrap();
         writer.commit_next().unwrap();
         writer.commit_next().unwrap();
         let mut other = SqliteState::open(&path).unwrap();
-        assert!(read(&mut other, "H-1").is_some() && read(&mut other, "H-2").is_some());
+        assert!(read(&mut other, "H-1").is_some());
+        assert_eq!(read(&mut other, "H-2"), Some(entry("H-2", "boris")));
         assert_eq!(other.rotation("desk").unwrap().as_deref(), Some("3"));
         assert_eq!(other.assigned("anna", None).unwrap(), 1);
         // Another router writes; the handed batch after it is refused, and so written nowhere.
@@ -3204,53 +3325,73 @@ mod tests {
         state.begin().unwrap();
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("3"));
         state.set_rotation("desk", "4").unwrap();
-        state.record(&entry("H-3", "anna").as_entry()).unwrap();
+        state.record(&entry("H-3", "chen").as_entry()).unwrap();
         state.commit().unwrap();
         let refused = writer.commit_next().unwrap_err();
         assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
         assert!(read(&mut other, "H-3").is_none());
-        // Taken back after a refusal, the store forgets what it kept and reads the file.
+        // Taken back after a refusal, the store forgets what it kept (the refused batch's
+        // names too) and reads the file.
         state.take_back_commits(writer, true).unwrap();
         state.begin().unwrap();
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("9"));
         assert!(read(&mut state, "H-3").is_none());
-        state.rollback().unwrap();
+        state.record(&entry("H-4", "dana").as_entry()).unwrap();
+        state.commit().unwrap();
+        assert_eq!(read(&mut other, "H-4"), Some(entry("H-4", "dana")));
     }
 
     #[test]
     fn while_handed_over_what_only_the_file_knows_needs_the_writer_back() {
         let path = scratch("handed-reads");
-        let (mut state, writer) = handed(&path);
+        let (mut state, mut writer) = handed(&path);
+        let day = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24);
+        // A batch assigns anna a lead of the first day; it is handed over, not yet committed.
+        state.begin().unwrap();
+        state.record(&entry("H-1", "anna").as_entry()).unwrap();
+        state
+            .assign("anna", "H-1", Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH)
+            .unwrap();
+        state.commit().unwrap();
         state.begin().unwrap();
         let needs = |result: Result<(), StateError>| {
             assert_eq!(result.unwrap_err().kind, StateErrorKind::NeedsLock);
         };
-        needs(state.rotation("another").map(drop));
+        // The file lacks what the handed batch did to anna's counts.
         needs(state.assigned("anna", None).map(drop));
-        let day = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(24);
         needs(
             state
                 .assigned_in("anna", Timestamp::UNIX_EPOCH, day)
                 .map(drop),
         );
+        // Counts it could not change are read from the file.
+        assert_eq!(state.assigned("boris", None).unwrap(), 0);
+        let next_day = day + jiff::SignedDuration::from_hours(24);
+        assert_eq!(state.assigned_in("anna", day, next_day).unwrap(), 0);
+        needs(state.rotation("another").map(drop));
         needs(state.recorded("H-0").map(drop));
         needs(
             state
                 .previous_rep("email", "a@b", "H-9", Timestamp::MIN, Timestamp::MAX)
                 .map(drop),
         );
-        // A new name is written in the writer's transaction: not here.
-        let names = state.names.len();
-        needs(state.record(&entry("H-9", "boris").as_entry()));
-        assert_eq!(state.names.len(), names, "the new names are forgotten");
-        // Known names are not.
-        state.record(&entry("H-10", "anna").as_entry()).unwrap();
+        state.rollback().unwrap();
+        // Once the writer committed it, the file has it.
+        writer.commit_next().unwrap();
+        state.begin().unwrap();
+        assert_eq!(state.assigned("anna", None).unwrap(), 1);
+        assert_eq!(
+            state
+                .assigned_in("anna", Timestamp::UNIX_EPOCH, day)
+                .unwrap(),
+            1
+        );
         state.rollback().unwrap();
         // Taken back whole, it keeps what it knew: the rotation stays, read from memory.
         state.take_back_commits(writer, false).unwrap();
         state.begin().unwrap();
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("1"));
-        assert!(read(&mut state, "H-0").is_some() && read(&mut state, "H-10").is_none());
+        assert!(read(&mut state, "H-1").is_some() && read(&mut state, "H-10").is_none());
         state.rollback().unwrap();
     }
 
