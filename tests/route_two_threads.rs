@@ -193,3 +193,117 @@ fn pools_caps_and_escalations_route_the_same_on_two_threads() {
 fn previous_rep_of_routes_the_same_on_two_threads() {
     same_on_one_thread_and_two("returning", RETURNING);
 }
+
+/// Killed (SIGKILL) while batches are decided, committed and printed on separate threads:
+/// every line printed before the kill is in the state (sent again, the lead comes back as a
+/// duplicate with the same rep), and the run again assigns every lead exactly once, evenly.
+#[test]
+fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
+    use std::io::BufRead;
+    let dir = scratch("killed");
+    let policy = dir.join("desk.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  created_at: time }\n\
+         pool desk { members a1, a2, a3  strategy round_robin }\n\
+         pool backup { members b1, b2  strategy round_robin }\n\
+         otherwise -> pool desk within 15m escalate backup after 30m\n",
+    )
+    .unwrap();
+    let count = 50_000;
+    let leads = dir.join("leads.ndjson");
+    let text: String = (0..count)
+        .map(|n| format!("{{\"id\":\"K-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let state = dir.join("state.db");
+    let args = |leads: &Path| {
+        vec![
+            "route".to_string(),
+            policy.to_string_lossy().to_string(),
+            "--leads".to_string(),
+            leads.to_string_lossy().to_string(),
+            "--state".to_string(),
+            state.to_string_lossy().to_string(),
+            "--threads".to_string(),
+            "2".to_string(),
+            "--quiet".to_string(),
+        ]
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args(&leads))
+        .env_remove("SWITCHBOARD_STATE")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed: Vec<serde_json::Value> = Vec::new();
+    let mut line = String::new();
+    // Past the first batch, which the store commits itself: the next ones are handed over.
+    while printed.len() < 9_000 && stdout.read_line(&mut line).unwrap() > 0 {
+        printed.push(serde_json::from_str(&line).unwrap());
+        line.clear();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What was in the pipe when it was killed was printed too.
+    while stdout.read_line(&mut line).unwrap_or(0) > 0 {
+        if let Ok(decision) = serde_json::from_str(&line) {
+            printed.push(decision);
+        }
+        line.clear();
+    }
+    assert!(
+        printed.len() >= 9_000 && printed.len() < count,
+        "killed mid-file: {} lines printed",
+        printed.len()
+    );
+    let again = switchboard(&args(&leads).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(again.status.success(), "{again:?}");
+    let decisions: Vec<serde_json::Value> = String::from_utf8(again.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(decisions.len(), count);
+    for before in &printed {
+        let index: usize = before["lead"].as_str().unwrap()[2..].parse().unwrap();
+        let after = &decisions[index];
+        assert_eq!(
+            after["duplicate"], true,
+            "{before} was printed, so recorded"
+        );
+        assert_eq!(after["rep"], before["rep"], "{before}");
+    }
+    // Each lead once in the state, and the rotation never skipped or doubled one.
+    let mut per_rep = std::collections::BTreeMap::<String, usize>::new();
+    for decision in &decisions {
+        *per_rep
+            .entry(decision["rep"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let (least, most) = (
+        per_rep.values().min().copied().unwrap_or(0),
+        per_rep.values().max().copied().unwrap_or(0),
+    );
+    assert!(most - least <= 1, "round robin even: {per_rep:?}");
+    let rows = export(&state);
+    let assigned: std::collections::BTreeSet<&str> = rows
+        .lines()
+        .filter(|row| row.contains("\"kind\":\"assignment\""))
+        .map(|row| {
+            row.split("\"lead\":\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        rows.matches("\"kind\":\"assignment\"").count(),
+        count,
+        "one assignment a lead"
+    );
+    assert_eq!(assigned.len(), count);
+}
