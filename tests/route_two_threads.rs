@@ -307,3 +307,51 @@ fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
     );
     assert_eq!(assigned.len(), count);
 }
+
+/// Stdout closed early (`route … | head -1`): the run stops with the reason, and no batch
+/// after the one whose lines could not be written is committed (nothing recorded that was
+/// never going to be printed, beyond that one batch).
+#[test]
+fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
+    use std::io::BufRead;
+    let dir = scratch("closed");
+    let policy = dir.join("desk.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  created_at: time }\n\
+         pool desk { members a1, a2, a3  strategy round_robin }\n\
+         otherwise -> pool desk within 15m\n",
+    )
+    .unwrap();
+    let leads = dir.join("leads.ndjson");
+    let text: String = (0..50_000)
+        .map(|n| format!("{{\"id\":\"C-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let state = dir.join("state.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["route", &policy.to_string_lossy(), "--leads"])
+        .arg(&leads)
+        .arg("--state")
+        .arg(&state)
+        .args(["--threads", "2", "--quiet"])
+        .env_remove("SWITCHBOARD_STATE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"lead\":\"C-0\""), "{first}");
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("cannot write decisions"), "{said}");
+    let recorded = export(&state).matches("\"kind\":\"ledger\"").count();
+    assert!(
+        recorded <= 4096,
+        "{recorded} leads recorded: more than the batch whose lines could not be written"
+    );
+}

@@ -30,8 +30,11 @@ pub enum Done {
     /// The writer (if it had one), and whether a batch was not committed since it was handed
     /// over.
     Writer(Option<Box<dyn BatchWriter>>, bool),
-    /// The lines could not be written to stdout.
+    /// The lines could not be written to stdout: every later batch is answered `NotPrinted`
+    /// (a handed one dropped, not committed).
     CannotWrite(std::io::Error),
+    /// A batch after one whose lines could not be written: not printed.
+    NotPrinted(String),
 }
 
 /// The deciding thread's end of the committing thread.
@@ -131,8 +134,21 @@ fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
     let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
     let mut writer: Option<Box<dyn BatchWriter>> = None;
     let mut refused = false;
+    // Once stdout failed, nothing more is committed or printed.
+    let mut cannot_write = false;
     for ask in asked {
         let done = match ask {
+            Ask::Commit(mut lines) if cannot_write => {
+                if let Some(writer) = writer.as_mut() {
+                    writer.drop_next();
+                }
+                lines.clear();
+                Done::NotPrinted(lines)
+            }
+            Ask::Print(mut lines) if cannot_write => {
+                lines.clear();
+                Done::NotPrinted(lines)
+            }
             Ask::Writer(handed) => {
                 writer = Some(handed);
                 refused = false;
@@ -162,6 +178,7 @@ fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
             }
             Ask::Print(lines) => print(&mut output, lines),
         };
+        cannot_write |= matches!(done, Done::CannotWrite(_));
         if answer.send(done).is_err() {
             break;
         }

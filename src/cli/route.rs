@@ -231,6 +231,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             redo: Vec::new(),
             refusal: None,
             handed: false,
+            failed: false,
             wait: 0,
             backoff: 1,
             spare_lines: Vec::new(),
@@ -706,6 +707,8 @@ struct InFlight {
     first_line: usize,
     /// What its lines count.
     counts: Counts,
+    /// Whether it was handed to the writer.
+    handed: bool,
 }
 
 /// `route` on two threads besides the reader's, for a store that hands its commits over
@@ -724,6 +727,8 @@ struct TwoThreads<'r, 'p> {
     refusal: Option<StateError>,
     /// Whether the committing thread holds the store's writer.
     handed: bool,
+    /// Whether the run is stopping (the state failed, or stdout): nothing is decided again.
+    failed: bool,
     /// Batches to decide here before handing the writer over again, and the next such wait.
     wait: u32,
     backoff: u32,
@@ -769,7 +774,8 @@ impl TwoThreads<'_, '_> {
             while let Some(done) = self.committing.ready() {
                 self.settle(done)?;
             }
-            if !self.handed && self.redo.is_empty() {
+            self.take_back_after_a_refusal(state)?;
+            if !self.handed {
                 if self.wait == 0 {
                     if let Some(writer) = state
                         .hand_over_commits()
@@ -798,6 +804,16 @@ impl TwoThreads<'_, '_> {
                     .map_err(|error| self.stop(&error, first_line))?;
                 self.settle(done)?;
             }
+            self.take_back_after_a_refusal(state)?;
+        }
+        Ok(())
+    }
+
+    /// Once the writer refused a batch, every batch handed after it is dropped: the writer
+    /// comes back before anything more is decided, and those batches are decided again here.
+    fn take_back_after_a_refusal(&mut self, state: &mut dyn StateStore) -> Result<(), Failure> {
+        if self.handed && !self.redo.is_empty() {
+            self.take_back(state)?;
         }
         Ok(())
     }
@@ -827,6 +843,7 @@ impl TwoThreads<'_, '_> {
                     batch,
                     first_line,
                     counts,
+                    handed: true,
                 });
                 Ok(())
             }
@@ -866,6 +883,7 @@ impl TwoThreads<'_, '_> {
             batch,
             first_line,
             counts,
+            handed: false,
         });
         Ok(())
     }
@@ -877,6 +895,10 @@ impl TwoThreads<'_, '_> {
             Done::Printed(lines) => {
                 self.spare_lines.push(lines);
                 if let Some(printed) = self.in_flight.pop_front() {
+                    if printed.handed {
+                        // Handing over works again: the next fallback waits one batch.
+                        self.backoff = 1;
+                    }
                     self.counts.add(&printed.counts);
                     self.printed = printed.first_line + printed.batch.leads.len() - 1;
                     self.bytes_read += printed.batch.bytes;
@@ -893,7 +915,13 @@ impl TwoThreads<'_, '_> {
                 self.redo.extend(self.in_flight.pop_front());
             }
             Done::Writer(..) => {}
+            Done::NotPrinted(lines) => {
+                self.spare_lines.push(lines);
+                self.in_flight.pop_front();
+            }
             Done::CannotWrite(error) => {
+                self.in_flight.pop_front();
+                self.failed = true;
                 return Err(Failure::usage(format!("cannot write decisions: {error}")));
             }
         }
@@ -927,6 +955,11 @@ impl TwoThreads<'_, '_> {
                 .take_back_commits(writer, failed)
                 .map_err(|error| self.stop(&error, self.next_line))?;
         }
+        if self.failed {
+            // The run stops: nothing more is decided or printed.
+            self.redo.clear();
+            return Ok(());
+        }
         let redo = std::mem::take(&mut self.redo);
         if let Some(refusal) = self.refusal.take()
             && refusal.kind != StateErrorKind::Conflict
@@ -958,8 +991,12 @@ impl TwoThreads<'_, '_> {
         Ok(())
     }
 
-    /// A failure at input line `line`, after every earlier batch is settled.
+    /// A failure at input line `line`, after every earlier batch is settled: from then on
+    /// nothing is decided again (what the writer refused stays unprinted and unrecorded).
     fn stop(&mut self, error: &StateError, line: usize) -> Failure {
+        self.failed = true;
+        self.redo.clear();
+        self.refusal = None;
         let _ = self.settle_all_quietly();
         stopped(error, line, self.printed)
     }
@@ -972,9 +1009,14 @@ impl TwoThreads<'_, '_> {
                 Ok(super::committing::Done::Printed(lines)) => {
                     self.settle(super::committing::Done::Printed(lines))?;
                 }
-                Ok(_) => {
+                Ok(
+                    super::committing::Done::NotCommitted(..)
+                    | super::committing::Done::NotPrinted(_)
+                    | super::committing::Done::CannotWrite(_),
+                ) => {
                     self.in_flight.pop_front();
                 }
+                Ok(super::committing::Done::Writer(..)) => {}
                 Err(_) => break,
             }
         }

@@ -97,6 +97,8 @@ pub struct SqliteState {
     committed: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The writer's connection, kept once taken back, for the next hand-over.
     spare_connection: Option<Connection>,
+    /// Set when a second connection could not be opened: commits are never handed over.
+    cannot_hand_over: bool,
 }
 
 /// What a batch handed over assigned one rep: the first and the last of its leads' own times,
@@ -580,6 +582,7 @@ impl SqliteState {
             handed_count: 0,
             committed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             spare_connection: None,
+            cannot_hand_over: false,
         }))
     }
 }
@@ -1634,16 +1637,26 @@ impl StateStore for SqliteState {
     }
 
     fn hand_over_commits(&mut self) -> Result<Option<Box<dyn BatchWriter>>, StateError> {
-        if self.in_batch || self.handed.is_some() {
+        if self.in_batch || self.handed.is_some() || self.cannot_hand_over {
             return Ok(None);
         }
         let connection = match self.spare_connection.take() {
             Some(connection) => connection,
-            None => connect(&self.path).db()?,
+            // Without a second connection the store goes on committing its batches itself.
+            None => match connect(&self.path) {
+                Ok(connection) => connection,
+                Err(_) => {
+                    self.cannot_hand_over = true;
+                    return Ok(None);
+                }
+            },
         };
         // Under this connection's write lock, so that nobody writes in between: whether
         // anyone wrote since this connection's last batch, and the writer's starting point.
-        self.connection.execute_batch("BEGIN IMMEDIATE").db()?;
+        if let Err(error) = self.connection.execute_batch("BEGIN IMMEDIATE").db() {
+            self.spare_connection = Some(connection);
+            return Err(error);
+        }
         let versions =
             data_version(&self.connection).and_then(|mine| Ok((mine, data_version(&connection)?)));
         let ended = self.connection.execute_batch("ROLLBACK").db();
@@ -3387,7 +3400,8 @@ mod tests {
             1
         );
         state.rollback().unwrap();
-        // Taken back whole, it keeps what it knew: the rotation stays, read from memory.
+        // Taken back (after a batch rolled back while handed, which forgot what the store
+        // kept), it reads the file again: the rotation and the entries the writer committed.
         state.take_back_commits(writer, false).unwrap();
         state.begin().unwrap();
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("1"));
