@@ -355,3 +355,105 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
         "{recorded} leads recorded: more than the batch whose lines could not be written"
     );
 }
+
+/// Another router writes to the state while a run on two threads is under way (one lead at a
+/// time, as `serve` or a second `route` would): the run's batches decided on what it kept in
+/// memory are refused when their commit finds the other's writes, and decided again. Every
+/// lead of both is assigned exactly once, and the rotation they share stays even.
+#[test]
+fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
+    use std::io::Write;
+    let dir = scratch("contended");
+    let policy = dir.join("desk.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  created_at: time }\n\
+         pool desk { members a1, a2, a3, a4, a5  strategy round_robin }\n\
+         otherwise -> pool desk within 15m\n",
+    )
+    .unwrap();
+    let count = 40_000;
+    let leads = dir.join("leads.ndjson");
+    let text: String = (0..count)
+        .map(|n| format!("{{\"id\":\"R-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let state = dir.join("state.db");
+    let route = |leads: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .arg("route")
+            .arg(&policy)
+            .arg("--state")
+            .arg(&state)
+            .args(["--threads", "2", "--quiet"])
+            .env_remove("SWITCHBOARD_STATE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        if let Some(leads) = leads {
+            command.arg("--leads").arg(leads);
+        }
+        command.spawn().unwrap()
+    };
+    // The state exists before both start, so that neither waits on the other's creation.
+    let mut first = route(None);
+    first
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":\"S-0\",\"created_at\":\"2026-11-23T10:00:00Z\"}\n")
+        .unwrap();
+    assert!(first.wait_with_output().unwrap().status.success());
+    let mut run = route(Some(&leads));
+    let mut stdout = run.stdout.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        let mut lines = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut lines).unwrap();
+        lines
+    });
+    // One lead at a time from other processes until the run has printed everything.
+    let mut others = 0;
+    while others < 3 || !reading.is_finished() {
+        others += 1;
+        let mut other = route(None);
+        let line = format!("{{\"id\":\"S-{others}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n");
+        other
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(line.as_bytes())
+            .unwrap();
+        let answer = other.wait_with_output().unwrap();
+        assert!(answer.status.success(), "{answer:?}");
+        assert!(String::from_utf8_lossy(&answer.stdout).contains("\"rep\":"));
+    }
+    let lines = reading.join().unwrap();
+    assert!(run.wait().unwrap().success());
+    assert_eq!(lines.lines().count(), count, "one line a lead");
+    assert!(!lines.contains("\"error\""));
+    let rows = export(&state);
+    assert_eq!(
+        rows.matches("\"kind\":\"assignment\"").count(),
+        count + others + 1,
+        "every lead of both assigned once"
+    );
+    let mut per_rep = std::collections::BTreeMap::<&str, usize>::new();
+    for row in rows
+        .lines()
+        .filter(|row| row.contains("\"kind\":\"assignment\""))
+    {
+        let rep = row
+            .split("\"rep\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        *per_rep.entry(rep).or_default() += 1;
+    }
+    let (least, most) = (
+        per_rep.values().min().copied().unwrap_or(0),
+        per_rep.values().max().copied().unwrap_or(0),
+    );
+    assert!(most - least <= 1, "round robin even: {per_rep:?}");
+}
