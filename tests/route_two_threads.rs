@@ -2,9 +2,10 @@
 //! thread of its own (`--threads 2`): the same leads must give the same lines, byte for byte,
 //! and leave the same state as deciding and committing on one thread (`--threads 1`), on a
 //! fresh state and again on a state that knows some of the leads. The leads fill several
-//! batches of 4,096 and carry what sends a batch back to the store's own connection: a name
-//! the state has not seen, a rep's count not kept in memory yet, a lead sent again (taken for
-//! new, found recorded at commit), `previous rep of`, malformed lines and reused ids.
+//! batches of 4,096 and carry what sends a batch back to the store's own connection: a rep's
+//! count not kept in memory yet, a lead sent again (taken for new, found recorded at commit),
+//! `previous rep of`, malformed lines and reused ids. And what only two threads can get wrong:
+//! a run killed mid-file, stdout closed early, another router writing mid-run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
 use std::path::{Path, PathBuf};

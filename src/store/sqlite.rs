@@ -2101,7 +2101,19 @@ impl StateStore for SqliteState {
                 self.assigned_in_batch.insert(rep.to_string(), vec![at_s]);
             }
         }
-        self.loads.assigned(rep, at);
+        // `load_counts` counts by whole seconds (`at_s >= since_s`), and so must the counts kept
+        // in memory, or a count kept from batch to batch would differ by one from a count read
+        // from the file when a roster's `as_of` falls after the routing time in the same second.
+        let counted_at = Timestamp::from_second(at_s)
+            .ok()
+            .filter(|_| at_s >= 0)
+            .and_then(|second| {
+                second
+                    .checked_add(jiff::SignedDuration::from_nanos(999_999_999))
+                    .ok()
+            })
+            .unwrap_or(at);
+        self.loads.assigned(rep, counted_at);
         Ok(())
     }
 
@@ -3428,5 +3440,29 @@ mod tests {
         state.read_ahead(&ids).unwrap();
         assert!(read(&mut state, "H-0").is_some(), "read ahead this time");
         state.rollback().unwrap();
+    }
+
+    #[test]
+    fn a_load_kept_in_memory_counts_by_whole_seconds_as_the_file_does() {
+        let path = scratch("seconds");
+        let mut state = SqliteState::open(&path).unwrap();
+        let second = Timestamp::from_second(1_000).unwrap();
+        let at = second + jiff::SignedDuration::from_millis(200);
+        // A roster's `as_of` after the routing time, in the same second.
+        let since = Some(second + jiff::SignedDuration::from_millis(500));
+        state.begin().unwrap();
+        assert_eq!(state.assigned("anna", since).unwrap(), 0);
+        state.record(&entry("S-1", "anna").as_entry()).unwrap();
+        state.assign("anna", "S-1", at, at).unwrap();
+        let kept = state.assigned("anna", since).unwrap();
+        state.commit().unwrap();
+        state.begin().unwrap();
+        let read = state.assigned("anna", since).unwrap();
+        state.rollback().unwrap();
+        assert_eq!(
+            (kept, read),
+            (1, 1),
+            "kept in memory, then read from the file"
+        );
     }
 }
