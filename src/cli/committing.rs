@@ -141,6 +141,9 @@ fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
             Ask::Commit(mut lines) if cannot_write => {
                 if let Some(writer) = writer.as_mut() {
                     writer.drop_next();
+                    // A dropped batch: the store forgets what it kept when it takes the writer
+                    // back.
+                    refused = true;
                 }
                 lines.clear();
                 Done::NotPrinted(lines)

@@ -866,6 +866,11 @@ impl TwoThreads<'_, '_> {
         batch: ReadBatch,
         first_line: usize,
     ) -> Result<(), Failure> {
+        // A failure to print that has come back stops the run before this batch is committed:
+        // nothing is recorded that will not be printed, past the batch that failed.
+        while let Some(done) = self.committing.ready() {
+            self.settle(done)?;
+        }
         let mut lines = self.spare_lines.pop().unwrap_or_default();
         let decided = BatchDecided {
             outcomes: &mut self.outcomes,
@@ -978,17 +983,23 @@ impl TwoThreads<'_, '_> {
     /// Waits for every answer: the writer back (and the batches it refused decided again),
     /// every line printed.
     fn settle_all(&mut self, state: &mut dyn StateStore) -> Result<(), Failure> {
-        self.take_back(state)?;
+        let taken_back = self.take_back(state);
+        // Even after a failure, every answer is taken in (the writer too).
+        let mut settled = Ok(());
         while self.committing.pending() > 0 {
             match self.committing.next() {
                 Ok(super::committing::Done::Writer(Some(writer), failed)) => {
                     let _ = state.take_back_commits(writer, failed);
                 }
-                Ok(done) => self.settle(done)?,
+                Ok(done) => {
+                    if let Err(failure) = self.settle(done) {
+                        settled = settled.and(Err(failure));
+                    }
+                }
                 Err(error) => return Err(Failure::usage(error.to_string())),
             }
         }
-        Ok(())
+        taken_back.and(settled)
     }
 
     /// A failure at input line `line`, after every earlier batch is settled: from then on
@@ -998,7 +1009,8 @@ impl TwoThreads<'_, '_> {
         self.redo.clear();
         self.refusal = None;
         let _ = self.settle_all_quietly();
-        stopped(error, line, self.printed)
+        // The printed lines are the first ones: the line named is at most the next.
+        stopped(error, line.min(self.printed + 1), self.printed)
     }
 
     /// Waits for the answers still to come, printing what was committed, without deciding
