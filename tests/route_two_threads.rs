@@ -44,18 +44,13 @@ otherwise -> pool sdr within 1h escalate backup after 2h
 ";
 
 /// [`POOLS`] with `previous rep of`: its leads read the state's file in every batch.
-const RETURNING: &str = "\
-schema lead { id: string  email: string?  tier: enum { small, big, vip }  created_at: time }
-calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }
-pool sdr { members anna, boris, chen  strategy round_robin  cap 300 per day  calendar berlin }
-pool senior { members dana, eli, anna  strategy weighted(dana=2, eli=1, anna=1)  cap 1500 }
-pool backup { members fay, gus  strategy ordered }
-queue nurture
-rule vip: when tier = vip -> pool senior within 15m escalate backup after 30m
-rule small: when tier = small -> queue nurture
-rule returning: when email is set -> previous rep of email since 30d else pool sdr within 1h
-otherwise -> pool sdr within 1h escalate backup after 2h
-";
+fn returning() -> String {
+    POOLS.replace(
+        "otherwise ->",
+        "rule returning: when email is set -> previous rep of email since 30d else pool sdr within 1h\n\
+         otherwise ->",
+    )
+}
 
 /// Lead `n` of a load: 1,200 a day from 2026-11-02 on, so that every batch meets days (and
 /// caps' windows) the batches before did not; every 97th line sends an earlier lead again,
@@ -125,6 +120,51 @@ fn export(state: &Path) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A folder of its own with a policy, a file of `count` leads `{prefix}-0` on (all at one
+/// time), and where the state goes.
+struct Desk {
+    policy: PathBuf,
+    leads: PathBuf,
+    state: PathBuf,
+}
+
+fn desk(name: &str, policy: &str, prefix: &str, count: usize) -> Desk {
+    let dir = scratch(name);
+    let desk = Desk {
+        policy: dir.join("desk.route"),
+        leads: dir.join("leads.ndjson"),
+        state: dir.join("state.db"),
+    };
+    std::fs::write(&desk.policy, policy).unwrap();
+    let text: String = (0..count)
+        .map(|n| format!("{{\"id\":\"{prefix}-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
+        .collect();
+    std::fs::write(&desk.leads, text).unwrap();
+    desk
+}
+
+impl Desk {
+    /// `route --threads 2 --quiet` on the desk's state, from its file of leads or from stdin,
+    /// every stream piped.
+    fn spawn(&self, from_file: bool) -> std::process::Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .arg("route")
+            .arg(&self.policy)
+            .arg("--state")
+            .arg(&self.state)
+            .args(["--threads", "2", "--quiet"])
+            .env_remove("SWITCHBOARD_STATE")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if from_file {
+            command.arg("--leads").arg(&self.leads);
+        }
+        command.spawn().unwrap()
+    }
+}
+
 /// Two loads (the second sends 3,000 leads of the first again among 6,000 new ones) into a
 /// state routed on one thread and into one routed on two: the same lines, the same state.
 fn same_on_one_thread_and_two(name: &str, policy_text: &str) {
@@ -192,7 +232,7 @@ fn pools_caps_and_escalations_route_the_same_on_two_threads() {
 
 #[test]
 fn previous_rep_of_routes_the_same_on_two_threads() {
-    same_on_one_thread_and_two("returning", RETURNING);
+    same_on_one_thread_and_two("returning", &returning());
 }
 
 /// Killed (SIGKILL) while batches are decided, committed and printed on separate threads:
@@ -201,42 +241,17 @@ fn previous_rep_of_routes_the_same_on_two_threads() {
 #[test]
 fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
     use std::io::BufRead;
-    let dir = scratch("killed");
-    let policy = dir.join("desk.route");
-    std::fs::write(
-        &policy,
+    let count = 50_000;
+    let desk = desk(
+        "killed",
         "schema lead { id: string  created_at: time }\n\
          pool desk { members a1, a2, a3  strategy round_robin }\n\
          pool backup { members b1, b2  strategy round_robin }\n\
          otherwise -> pool desk within 15m escalate backup after 30m\n",
-    )
-    .unwrap();
-    let count = 50_000;
-    let leads = dir.join("leads.ndjson");
-    let text: String = (0..count)
-        .map(|n| format!("{{\"id\":\"K-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
-        .collect();
-    std::fs::write(&leads, text).unwrap();
-    let state = dir.join("state.db");
-    let args = |leads: &Path| {
-        vec![
-            "route".to_string(),
-            policy.to_string_lossy().to_string(),
-            "--leads".to_string(),
-            leads.to_string_lossy().to_string(),
-            "--state".to_string(),
-            state.to_string_lossy().to_string(),
-            "--threads".to_string(),
-            "2".to_string(),
-            "--quiet".to_string(),
-        ]
-    };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args(&leads))
-        .env_remove("SWITCHBOARD_STATE")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        "K",
+        count,
+    );
+    let mut child = desk.spawn(true);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut printed: Vec<serde_json::Value> = Vec::new();
     let mut line = String::new();
@@ -259,7 +274,7 @@ fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
         "killed mid-file: {} lines printed",
         printed.len()
     );
-    let again = switchboard(&args(&leads).iter().map(String::as_str).collect::<Vec<_>>());
+    let again = desk.spawn(true).wait_with_output().unwrap();
     assert!(again.status.success(), "{again:?}");
     let decisions: Vec<serde_json::Value> = String::from_utf8(again.stdout)
         .unwrap()
@@ -288,7 +303,7 @@ fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
         per_rep.values().max().copied().unwrap_or(0),
     );
     assert!(most - least <= 1, "round robin even: {per_rep:?}");
-    let rows = export(&state);
+    let rows = export(&desk.state);
     let assigned: std::collections::BTreeSet<&str> = rows
         .lines()
         .filter(|row| row.contains("\"kind\":\"assignment\""))
@@ -315,32 +330,15 @@ fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
 #[test]
 fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
     use std::io::BufRead;
-    let dir = scratch("closed");
-    let policy = dir.join("desk.route");
-    std::fs::write(
-        &policy,
+    let desk = desk(
+        "closed",
         "schema lead { id: string  created_at: time }\n\
          pool desk { members a1, a2, a3  strategy round_robin }\n\
          otherwise -> pool desk within 15m\n",
-    )
-    .unwrap();
-    let leads = dir.join("leads.ndjson");
-    let text: String = (0..50_000)
-        .map(|n| format!("{{\"id\":\"C-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
-        .collect();
-    std::fs::write(&leads, text).unwrap();
-    let state = dir.join("state.db");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["route", &policy.to_string_lossy(), "--leads"])
-        .arg(&leads)
-        .arg("--state")
-        .arg(&state)
-        .args(["--threads", "2", "--quiet"])
-        .env_remove("SWITCHBOARD_STATE")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+        "C",
+        50_000,
+    );
+    let mut child = desk.spawn(true);
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -350,7 +348,7 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("cannot write decisions"), "{said}");
-    let recorded = export(&state).matches("\"kind\":\"ledger\"").count();
+    let recorded = export(&desk.state).matches("\"kind\":\"ledger\"").count();
     assert!(
         recorded <= 4096,
         "{recorded} leads recorded: more than the batch whose lines could not be written"
@@ -364,40 +362,17 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
 #[test]
 fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
     use std::io::Write;
-    let dir = scratch("contended");
-    let policy = dir.join("desk.route");
-    std::fs::write(
-        &policy,
+    let count = 40_000;
+    let desk = desk(
+        "contended",
         "schema lead { id: string  created_at: time }\n\
          pool desk { members a1, a2, a3, a4, a5  strategy round_robin }\n\
          otherwise -> pool desk within 15m\n",
-    )
-    .unwrap();
-    let count = 40_000;
-    let leads = dir.join("leads.ndjson");
-    let text: String = (0..count)
-        .map(|n| format!("{{\"id\":\"R-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
-        .collect();
-    std::fs::write(&leads, text).unwrap();
-    let state = dir.join("state.db");
-    let route = |leads: Option<&Path>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        command
-            .arg("route")
-            .arg(&policy)
-            .arg("--state")
-            .arg(&state)
-            .args(["--threads", "2", "--quiet"])
-            .env_remove("SWITCHBOARD_STATE")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped());
-        if let Some(leads) = leads {
-            command.arg("--leads").arg(leads);
-        }
-        command.spawn().unwrap()
-    };
+        "R",
+        count,
+    );
     // The state exists before both start, so that neither waits on the other's creation.
-    let mut first = route(None);
+    let mut first = desk.spawn(false);
     first
         .stdin
         .take()
@@ -405,7 +380,7 @@ fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
         .write_all(b"{\"id\":\"S-0\",\"created_at\":\"2026-11-23T10:00:00Z\"}\n")
         .unwrap();
     assert!(first.wait_with_output().unwrap().status.success());
-    let mut run = route(Some(&leads));
+    let mut run = desk.spawn(true);
     let mut stdout = run.stdout.take().unwrap();
     let reading = std::thread::spawn(move || {
         let mut lines = String::new();
@@ -416,7 +391,7 @@ fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
     let mut others = 0;
     while others < 3 || !reading.is_finished() {
         others += 1;
-        let mut other = route(None);
+        let mut other = desk.spawn(false);
         let line = format!("{{\"id\":\"S-{others}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n");
         other
             .stdin
@@ -432,7 +407,7 @@ fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
     assert!(run.wait().unwrap().success());
     assert_eq!(lines.lines().count(), count, "one line a lead");
     assert!(!lines.contains("\"error\""));
-    let rows = export(&state);
+    let rows = export(&desk.state);
     assert_eq!(
         rows.matches("\"kind\":\"assignment\"").count(),
         count + others + 1,

@@ -244,7 +244,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             progress: progress.as_ref(),
             size,
         };
-        routing.route_all(state.as_mut(), &mut batches, size)?;
+        routing.route_all(state.as_mut(), &mut batches)?;
         counts = routing.counts;
     } else {
         route_on_one_thread(
@@ -311,9 +311,7 @@ fn route_on_one_thread(
         decide_batch(router, state, &batch.leads, batch_decided)
             .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
         bytes_read += batch.bytes;
-        for outcome in &outcomes {
-            counts.count(outcome);
-        }
+        counts.add(&Counts::of(&outcomes));
         // Decisions are written only once they are durable (`decide_batch` committed them): a
         // killed run leaves no line on stdout that the state does not also hold.
         commit_then_print(state, &mut output, &mut decided, "decisions")?;
@@ -750,9 +748,8 @@ impl TwoThreads<'_, '_> {
         &mut self,
         state: &mut dyn StateStore,
         batches: &mut Batches<'_>,
-        size: Option<u64>,
     ) -> Result<(), Failure> {
-        let routed = self.route_batches(state, batches, size);
+        let routed = self.route_batches(state, batches);
         // Whatever happened, what is in flight is committed and printed first (and a batch the
         // writer refused decided again), so that the lines before a failure to read are all
         // printed. After a failure of the state nothing is decided again: `stop` settled.
@@ -764,12 +761,11 @@ impl TwoThreads<'_, '_> {
         &mut self,
         state: &mut dyn StateStore,
         batches: &mut Batches<'_>,
-        size: Option<u64>,
     ) -> Result<(), Failure> {
         for batch in batches {
             let batch = batch?;
             if self.next_line == 1 {
-                expect_leads(state, &batch, size);
+                expect_leads(state, &batch, self.size);
             }
             while let Some(done) = self.committing.ready() {
                 self.settle(done)?;

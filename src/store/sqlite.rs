@@ -415,6 +415,19 @@ impl BatchLedger {
         self.entry_ends.push(self.entries.len());
     }
 
+    /// [`BatchLedger::write`] for a batch that took its leads for new or not (`taken`): the
+    /// key's refusal is a conflict when it did ([`Assumption`]: decided again, reading first),
+    /// and a failure when it did not.
+    fn write_taken(&mut self, connection: &Connection, taken: bool) -> Result<(), StateError> {
+        self.write(connection).map_err(|error| {
+            if error.kind == StateErrorKind::Conflict && !taken {
+                StateError::new(StateErrorKind::Failed, error.message)
+            } else {
+                error
+            }
+        })
+    }
+
     /// Writes the entries this batch recorded to the file, sorted by lead id (so that one
     /// batch's inserts walk the ledger's pages in order), and forgets them.
     fn write(&mut self, connection: &Connection) -> Result<(), StateError> {
@@ -667,16 +680,9 @@ impl BatchWrites {
                 statement.execute(params![pool, state]).db()?;
             }
         }
-        match self.ledger.write(connection) {
-            Err(error) if error.kind == StateErrorKind::Conflict => {
-                return Err(if self.assumed {
-                    self.ledger_refused = true;
-                    error
-                } else {
-                    StateError::new(StateErrorKind::Failed, error.message)
-                });
-            }
-            written => written?,
+        if let Err(error) = self.ledger.write_taken(connection, self.assumed) {
+            self.ledger_refused = error.kind == StateErrorKind::Conflict;
+            return Err(error);
         }
         let recounted = self.write_assignments(connection)?;
         if recounted && handed {
@@ -873,6 +879,15 @@ fn data_version(connection: &Connection) -> Result<i64, StateError> {
     connection
         .query_row("PRAGMA data_version", [], |row| row.get(0))
         .db()
+}
+
+/// `PRAGMA data_version` of `locked` and of `other`, read while `locked` holds the write lock,
+/// so that no other connection's commit falls between the two readings.
+fn versions_under_lock(locked: &Connection, other: &Connection) -> Result<(i64, i64), StateError> {
+    locked.execute_batch("BEGIN IMMEDIATE").db()?;
+    let versions = data_version(locked).and_then(|first| Ok((first, data_version(other)?)));
+    let ended = locked.execute_batch("ROLLBACK").db();
+    versions.and_then(|versions| ended.map(|()| versions))
 }
 
 /// Commits a [`SqliteState`]'s batches on a connection of its own, on another thread
@@ -1651,16 +1666,9 @@ impl StateStore for SqliteState {
                 }
             },
         };
-        // Under this connection's write lock, so that nobody writes in between: whether
-        // anyone wrote since this connection's last batch, and the writer's starting point.
-        if let Err(error) = self.connection.execute_batch("BEGIN IMMEDIATE").db() {
-            self.spare_connection = Some(connection);
-            return Err(error);
-        }
-        let versions =
-            data_version(&self.connection).and_then(|mine| Ok((mine, data_version(&connection)?)));
-        let ended = self.connection.execute_batch("ROLLBACK").db();
-        let (mine, writers) = match versions.and_then(|versions| ended.map(|()| versions)) {
+        // Whether anyone wrote since this connection's last batch, and the writer's starting
+        // point.
+        let (mine, writers) = match versions_under_lock(&self.connection, &connection) {
             Ok(versions) => versions,
             Err(error) => {
                 self.spare_connection = Some(connection);
@@ -1722,13 +1730,9 @@ impl StateStore for SqliteState {
         self.names_at_begin = self.names.len();
         let mut current = !failed;
         if current {
-            // Under the writer's lock: whether anyone else wrote since its last commit, and
-            // where this connection starts from.
-            connection.execute_batch("BEGIN IMMEDIATE").db()?;
-            let versions = data_version(&connection)
-                .and_then(|writers| Ok((writers, data_version(&self.connection)?)));
-            let ended = connection.execute_batch("ROLLBACK").db();
-            match versions.and_then(|versions| ended.map(|()| versions)) {
+            // Whether anyone else wrote since the writer's last commit, and where this
+            // connection starts from.
+            match versions_under_lock(&connection, &self.connection) {
                 Ok((writers, mine)) if writers == version => self.version_seen = Some(mine),
                 Ok(_) => current = false,
                 Err(error) => {
@@ -2356,17 +2360,16 @@ impl SqliteState {
     /// when the batch took leads for new without reading the ledger ([`Assumption`]): the
     /// batch is decided again, reading first; otherwise it is a failure.
     fn write_batch_ledger(&mut self) -> Result<(), StateError> {
-        match self.batch_ledger.write(&self.connection) {
-            Err(error) if error.kind == StateErrorKind::Conflict => {
-                if self.assumption.taken {
-                    self.assumption.missed();
-                    Err(error)
-                } else {
-                    Err(StateError::new(StateErrorKind::Failed, error.message))
-                }
-            }
-            written => written,
+        let written = self
+            .batch_ledger
+            .write_taken(&self.connection, self.assumption.taken);
+        if written
+            .as_ref()
+            .is_err_and(|error| error.kind == StateErrorKind::Conflict)
+        {
+            self.assumption.missed();
         }
+        written
     }
 
     /// Forgets what the batch read, wrote and learned (its transaction is rolled back): the
