@@ -14,6 +14,8 @@
 //! a database written by a newer Switchboard is refused. Errors name the host, port and
 //! database, never the password.
 
+mod handed;
+
 use super::tls::{MakeTls, tls_settings};
 use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
@@ -21,7 +23,7 @@ use postgres::{Client, NoTls, Row, Statement};
 use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
-    EntryRef, Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
+    BatchWriter, EntryRef, Outgoing, Recorded, StateError, StateErrorKind, StateStore, compact,
 };
 
 /// The store's maps, keyed by lead ids and values, rep and pool names and statement texts:
@@ -36,11 +38,18 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The version of the tables this build writes.
-const SCHEMA_VERSION: i32 = 4;
+const SCHEMA_VERSION: i32 = 5;
 
 /// The migrations, in order: the database at version `n` has run the first `n`.
 const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] =
-    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3], &[]];
+    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3], &[], &[GENERATION]];
+
+/// Version 5: the gate's generation, which every batch that takes the gate adds one to, so that
+/// a router whose commits are on a thread of their own (`route` on two threads) knows whether
+/// anyone else wrote since its last commit. An older build would write without changing it:
+/// it must refuse the database instead.
+const GENERATION: &str =
+    "ALTER TABLE gate ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0;";
 
 /// Version 4 changes no table: ledger entries may carry lead fingerprints of the second kind
 /// ([`switchboard_core::model::Policy::fingerprint`]), which an older build would take for
@@ -96,7 +105,7 @@ const GATE: &str = "
 /// (no `ALTER … TYPE`, which CockroachDB does not run in a transaction), the gate, the leases.
 fn fresh_tables() -> String {
     format!(
-        "{}{GATE}{TABLES_3}",
+        "{}{GATE}{TABLES_3}{GENERATION}",
         TABLES_1.replace(" TEXT ", r#" TEXT COLLATE "C" "#)
     )
 }
@@ -152,6 +161,13 @@ pub struct PostgresState {
     /// What a sweep read ahead of its leads with their due steps, locked under the gate.
     swept: HashMap<String, SweptLead>,
     statements: HashMap<&'static str, Statement>,
+    /// While the commits are handed over (`route` on two threads): what batches are decided
+    /// on, and where they go.
+    handed: Option<handed::Handed>,
+    /// The writer's connection, kept from one hand-over to the next.
+    spare_client: Option<Client>,
+    /// Set when a second connection could not be opened: commits are never handed over.
+    cannot_hand_over: bool,
 }
 
 /// How many due steps a sweep reads (and locks) in one statement: fewer than `sweep` fires in
@@ -330,6 +346,9 @@ impl PostgresState {
             due_ahead: None,
             swept: HashMap::default(),
             statements: HashMap::default(),
+            handed: None,
+            spare_client: None,
+            cannot_hand_over: false,
         };
         state.migrate()?;
         state.counts_unlocked = state.reads_committed();
@@ -479,9 +498,76 @@ impl PostgresState {
         if self.unlocked {
             return Err(needs_lock());
         }
+        if self.handed.is_some() {
+            return Err(handed_over());
+        }
         self.gated = true;
-        self.query("SELECT id FROM gate WHERE id = 1 FOR UPDATE", &[])?;
+        self.gate_generation_moves()
+    }
+
+    /// Locks the gate (until the transaction ends) and adds one to its generation: a router
+    /// deciding on what it keeps in memory finds its next commit refused ([`handed`]).
+    fn gate_generation_moves(&mut self) -> Result<(), StateError> {
+        let statement =
+            self.statement("UPDATE gate SET generation = generation + 1 WHERE id = 1")?;
+        self.client
+            .execute(&statement, &[])
+            .map_err(|error| self.failure(&error))?;
         Ok(())
+    }
+
+    /// Fails while the commits are handed over if a batch in flight assigned `rep` a lead:
+    /// then the database's counts of the rep lack it.
+    fn not_changed_in_flight(&mut self, rep: &str) -> Result<(), StateError> {
+        if self
+            .handed
+            .as_mut()
+            .is_some_and(|handed| handed.may_change(rep))
+        {
+            return Err(handed_over());
+        }
+        Ok(())
+    }
+
+    /// Hands a batch decided on what the store keeps in memory to the writer, and keeps what
+    /// it changed.
+    fn hand_batch(&mut self) -> Result<(), StateError> {
+        let pending = &mut self.pending;
+        // Such writes take the gate, which is refused while handed over.
+        let unexpected = !pending.prospects.is_empty()
+            || !pending.due_moved.is_empty()
+            || !pending.lives.is_empty();
+        let of_new_leads = pending
+            .assignments
+            .iter()
+            .all(|assignment| pending.ledger_index.contains_key(&assignment.lead))
+            && pending
+                .due
+                .iter()
+                .all(|(_, lead)| pending.ledger_index.contains_key(lead));
+        let batch = handed::HandedBatch {
+            ledger: std::mem::take(&mut pending.ledger),
+            due: std::mem::take(&mut pending.due),
+            assignments: std::mem::take(&mut pending.assignments),
+            rotated: self
+                .rotations
+                .iter()
+                .filter(|(_, (_, dirty))| *dirty)
+                .filter_map(|(pool, (state, _))| Some((pool.clone(), state.clone()?)))
+                .collect(),
+            of_new_leads,
+        };
+        let totals: Vec<(String, u64)> = self.locked_reps.drain().collect();
+        let handed_to = match (&mut self.handed, unexpected) {
+            (Some(handed), false) => handed.hand(batch, totals.into_iter()),
+            _ => Err(StateError::new(
+                StateErrorKind::Failed,
+                "internal error: a batch decided while the commits are handed over wrote what \
+                 needs the gate",
+            )),
+        };
+        self.end_batch();
+        handed_to
     }
 
     /// Under the gate, locks every pool's rotation row and every rep's row, in two statements
@@ -523,6 +609,13 @@ impl PostgresState {
     fn lock_rep(&mut self, rep: &str) -> Result<u64, StateError> {
         if let Some(total) = self.locked_reps.get(rep) {
             return Ok(*total);
+        }
+        if let Some(handed) = &self.handed {
+            // Kept from batch to batch while handed over (this batch's assignments are added as
+            // they are made).
+            let total = handed.totals.get(rep).copied().unwrap_or(0);
+            self.locked_reps.insert(rep.to_string(), total);
+            return Ok(total);
         }
         if !self.in_batch {
             let row = self.query_opt("SELECT total FROM rep_totals WHERE rep = $1", &[&rep])?;
@@ -712,38 +805,7 @@ impl PostgresState {
         {
             return Ok(());
         }
-        // The ledger's a plain insert (no `ON CONFLICT`: no speculative insertion, a third less
-        // work for the server). The other tables' inserts run as parts of the same statement.
-        let statement = self.statement(if of_new_leads {
-            "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
-                 SELECT * FROM unnest($3::bigint[], $4::text[])), \
-             assigned AS (INSERT INTO assignments (lead, rep, at_s) \
-                 SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[])), \
-             timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
-                 SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[])), \
-             totals AS (INSERT INTO rep_totals (rep, total) \
-                 SELECT * FROM unnest($9::text[], $10::bigint[]) \
-                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
-             turned AS (UPDATE rotations SET state = turns.state \
-                 FROM unnest($11::text[], $12::text[]) AS turns (pool, state) \
-                 WHERE rotations.pool = turns.pool) \
-             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])"
-        } else {
-            "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
-                 SELECT * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING), \
-             assigned AS (INSERT INTO assignments (lead, rep, at_s) \
-                 SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[]) ON CONFLICT DO NOTHING \
-                 RETURNING rep), \
-             timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
-                 SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[]) ON CONFLICT DO NOTHING), \
-             totals AS (INSERT INTO rep_totals (rep, total) \
-                 SELECT rep, count(*) FROM assigned GROUP BY rep ORDER BY rep \
-                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
-             turned AS (UPDATE rotations SET state = turns.state \
-                 FROM unnest($9::text[], $10::text[]) AS turns (pool, state) \
-                 WHERE rotations.pool = turns.pool) \
-             INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])"
-        })?;
+        let statement = self.statement(if of_new_leads { SEND_NEW } else { SEND_TOLERANT })?;
         let mut rotated: Vec<(&str, &str)> = self
             .rotations
             .iter()
@@ -752,73 +814,30 @@ impl PostgresState {
             .collect();
         rotated.sort_unstable();
         ledger.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let ledger_leads: Vec<&str> = ledger.iter().map(|(lead, _)| lead.as_str()).collect();
-        let entries: Vec<&[u8]> = ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
-        let due_at: Vec<i64> = due.iter().map(|(at, _)| *at).collect();
-        let due_leads: Vec<&str> = due.iter().map(|(_, lead)| lead.as_str()).collect();
-        let leads: Vec<&str> = assignments.iter().map(|a| a.lead.as_str()).collect();
-        let reps: Vec<&str> = assignments.iter().map(|a| a.rep.as_str()).collect();
-        let at: Vec<i64> = assignments.iter().map(|a| a.at_s).collect();
-        let lead_at: Vec<i64> = assignments.iter().map(|a| a.lead_s).collect();
-        let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
-        for rep in &reps {
-            *per_rep.entry(rep).or_default() += 1;
-        }
-        let names: Vec<&str> = per_rep.keys().copied().collect();
-        let added: Vec<i64> = per_rep.values().copied().collect();
-        let pools: Vec<&str> = rotated.iter().map(|(pool, _)| *pool).collect();
-        let states: Vec<&str> = rotated.iter().map(|(_, state)| *state).collect();
-        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
-            &ledger_leads,
-            &entries,
-            &due_at,
-            &due_leads,
-            &leads,
-            &reps,
-            &at,
-            &lead_at,
-        ];
-        // The tolerant statement counts the assignments it inserted, not those it was given.
-        if of_new_leads {
-            params.extend_from_slice(&[&names, &added]);
-        }
-        params.extend_from_slice(&[&pools, &states]);
-        let sent = self.client.execute(&statement, &params);
-        if let Err(error) = sent {
-            if error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
-                let db = error.as_db_error();
-                let detail = db.and_then(|db| db.detail()).unwrap_or("");
-                let taken = detail
-                    .split_once("=(")
-                    .and_then(|(_, rest)| rest.split_once(')'))
-                    .map_or("?", |(key, _)| key)
-                    .to_string();
-                // The table names the key, else the constraint; the detail's words (they
-                // follow the server's language) only when the server names neither.
-                let in_ledger = match (
-                    db.and_then(|db| db.table()),
-                    db.and_then(|db| db.constraint()),
-                ) {
-                    (Some(table), _) => table == "ledger",
-                    (None, Some(constraint)) => constraint == "ledger_pkey",
-                    (None, None) => detail.starts_with("Key (lead)=("),
-                };
-                if in_ledger {
-                    return Err(recorded_elsewhere(&taken));
+        let rows = BatchRows {
+            ledger: &ledger,
+            due: &due,
+            assignments: &assignments,
+            rotated: &rotated,
+        };
+        if let Err(error) = rows.send(&mut self.client, &statement, of_new_leads) {
+            return Err(match refused_row(&error) {
+                Some((true, taken)) => recorded_elsewhere(&taken),
+                Some((false, taken)) => {
+                    // A row of a lead without its ledger entry (one erased from the ledger by
+                    // hand, say): the batch is decided again, and this router's batches take
+                    // the insert that tolerates such rows from now on.
+                    self.rows_without_ledger = true;
+                    StateError::new(
+                        StateErrorKind::Conflict,
+                        format!(
+                            "state database: a row for ({taken}) was there without its lead's \
+                             ledger entry"
+                        ),
+                    )
                 }
-                // A row of a lead without its ledger entry (one erased from the ledger by
-                // hand, say): the batch is decided again, and this router's batches take
-                // the insert that tolerates such rows from now on.
-                self.rows_without_ledger = true;
-                return Err(StateError::new(
-                    StateErrorKind::Conflict,
-                    format!(
-                        "state database: a row for ({taken}) was there without its lead's \
-                         ledger entry"
-                    ),
-                ));
-            }
-            return Err(self.failure(&error));
+                None => self.failure(&error),
+            });
         }
         for (_, dirty) in self.rotations.values_mut() {
             *dirty = false;
@@ -1084,6 +1103,118 @@ fn connect(
     }
 }
 
+/// A batch's rows of new leads in one statement: the ledger's a plain insert (no `ON CONFLICT`:
+/// no speculative insertion, a third less work for the server), the other tables' inserts
+/// parts of the same statement. `$1`, `$2` ledger; `$3`, `$4` due steps; `$5` to `$8`
+/// assignments and lead times; `$9`, `$10` each rep's added total; `$11`, `$12` rotations.
+const SEND_NEW: &str = "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
+         SELECT * FROM unnest($3::bigint[], $4::text[])), \
+     assigned AS (INSERT INTO assignments (lead, rep, at_s) \
+         SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[])), \
+     timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
+         SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[])), \
+     totals AS (INSERT INTO rep_totals (rep, total) \
+         SELECT * FROM unnest($9::text[], $10::bigint[]) \
+         ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
+     turned AS (UPDATE rotations SET state = turns.state \
+         FROM unnest($11::text[], $12::text[]) AS turns (pool, state) \
+         WHERE rotations.pool = turns.pool) \
+     INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])";
+
+/// [`SEND_NEW`] for rows that may be there already: it counts the assignments it inserted, not
+/// those it was given (`$9`, `$10` are the rotations).
+const SEND_TOLERANT: &str = "WITH due_steps AS (INSERT INTO due (at_ns, lead) \
+         SELECT * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING), \
+     assigned AS (INSERT INTO assignments (lead, rep, at_s) \
+         SELECT * FROM unnest($5::text[], $6::text[], $7::bigint[]) ON CONFLICT DO NOTHING \
+         RETURNING rep), \
+     timed AS (INSERT INTO lead_times (rep, lead_s, lead) \
+         SELECT * FROM unnest($6::text[], $8::bigint[], $5::text[]) ON CONFLICT DO NOTHING), \
+     totals AS (INSERT INTO rep_totals (rep, total) \
+         SELECT rep, count(*) FROM assigned GROUP BY rep ORDER BY rep \
+         ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + excluded.total), \
+     turned AS (UPDATE rotations SET state = turns.state \
+         FROM unnest($9::text[], $10::text[]) AS turns (pool, state) \
+         WHERE rotations.pool = turns.pool) \
+     INSERT INTO ledger (lead, entry) SELECT * FROM unnest($1::text[], $2::bytea[])";
+
+/// What one statement sends of a batch ([`SEND_NEW`] or [`SEND_TOLERANT`]): its ledger entries
+/// (by lead id), first due steps, assignments and changed rotations (by pool).
+struct BatchRows<'b> {
+    ledger: &'b [(String, Vec<u8>)],
+    due: &'b [(i64, String)],
+    assignments: &'b [Assignment],
+    rotated: &'b [(&'b str, &'b str)],
+}
+
+impl BatchRows<'_> {
+    fn send(
+        &self,
+        client: &mut Client,
+        statement: &Statement,
+        of_new_leads: bool,
+    ) -> Result<u64, postgres::Error> {
+        let ledger_leads: Vec<&str> = self.ledger.iter().map(|(lead, _)| lead.as_str()).collect();
+        let entries: Vec<&[u8]> = self.ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
+        let due_at: Vec<i64> = self.due.iter().map(|(at, _)| *at).collect();
+        let due_leads: Vec<&str> = self.due.iter().map(|(_, lead)| lead.as_str()).collect();
+        let leads: Vec<&str> = self.assignments.iter().map(|a| a.lead.as_str()).collect();
+        let reps: Vec<&str> = self.assignments.iter().map(|a| a.rep.as_str()).collect();
+        let at: Vec<i64> = self.assignments.iter().map(|a| a.at_s).collect();
+        let lead_at: Vec<i64> = self.assignments.iter().map(|a| a.lead_s).collect();
+        let mut per_rep: std::collections::BTreeMap<&str, i64> = Default::default();
+        for rep in &reps {
+            *per_rep.entry(rep).or_default() += 1;
+        }
+        let names: Vec<&str> = per_rep.keys().copied().collect();
+        let added: Vec<i64> = per_rep.values().copied().collect();
+        let pools: Vec<&str> = self.rotated.iter().map(|(pool, _)| *pool).collect();
+        let states: Vec<&str> = self.rotated.iter().map(|(_, state)| *state).collect();
+        let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![
+            &ledger_leads,
+            &entries,
+            &due_at,
+            &due_leads,
+            &leads,
+            &reps,
+            &at,
+            &lead_at,
+        ];
+        // The tolerant statement counts the assignments it inserted, not those it was given.
+        if of_new_leads {
+            params.extend_from_slice(&[&names, &added]);
+        }
+        params.extend_from_slice(&[&pools, &states]);
+        client.execute(statement, &params)
+    }
+}
+
+/// A unique key a batch's insert met: whether it was the ledger's (a lead another router
+/// recorded since this one looked), and the key's value as the server gave it.
+fn refused_row(error: &postgres::Error) -> Option<(bool, String)> {
+    if error.code() != Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+        return None;
+    }
+    let db = error.as_db_error();
+    let detail = db.and_then(|db| db.detail()).unwrap_or("");
+    let taken = detail
+        .split_once("=(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map_or("?", |(key, _)| key)
+        .to_string();
+    // The table names the key, else the constraint; the detail's words (they follow the
+    // server's language) only when the server names neither.
+    let in_ledger = match (
+        db.and_then(|db| db.table()),
+        db.and_then(|db| db.constraint()),
+    ) {
+        (Some(table), _) => table == "ledger",
+        (None, Some(constraint)) => constraint == "ledger_pkey",
+        (None, None) => detail.starts_with("Key (lead)=("),
+    };
+    Some((in_ledger, taken))
+}
+
 fn limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
@@ -1098,6 +1229,16 @@ fn needs_lock() -> StateError {
         StateErrorKind::NeedsLock,
         "this lead needs a lock on state other routers share: it is decided in the batch's \
          second pass",
+    )
+}
+
+/// What the store answers, while its commits are handed over, to anything that needs the gate
+/// or a count the database lacks: the batch is decided again once the writer is back.
+fn handed_over() -> StateError {
+    StateError::new(
+        StateErrorKind::NeedsLock,
+        "state database: asked for what only the database knows while this run's commits are \
+         on another thread",
     )
 }
 
@@ -1218,6 +1359,8 @@ impl PostgresState {
         &mut self,
         rows: &mut dyn Iterator<Item = Result<StateRow, StateError>>,
     ) -> Result<u64, StateError> {
+        // Rows of every kind: a router deciding on what it keeps in memory must know.
+        self.gate()?;
         let leads = self
             .query_opt("SELECT count(*) FROM ledger", &[])?
             .map_or(0, |row| count(&row));
@@ -1402,6 +1545,13 @@ impl StateStore for PostgresState {
         if self.in_batch {
             return Ok(());
         }
+        if self.handed.is_some() {
+            // Nothing is locked or written here: reads go to the database one statement at a
+            // time, writes to the writer at commit.
+            self.end_batch();
+            self.in_batch = true;
+            return Ok(());
+        }
         self.reconnect_if_closed()?;
         self.client
             .batch_execute("BEGIN")
@@ -1415,6 +1565,9 @@ impl StateStore for PostgresState {
         if !self.in_batch {
             return Ok(());
         }
+        if self.handed.is_some() {
+            return self.hand_batch();
+        }
         self.flush()?;
         let committed = self.client.batch_execute("COMMIT");
         self.end_batch();
@@ -1426,7 +1579,7 @@ impl StateStore for PostgresState {
             return Ok(());
         }
         self.end_batch();
-        if self.client.is_closed() {
+        if self.handed.is_some() || self.client.is_closed() {
             // The server rolled it back when the connection went.
             return Ok(());
         }
@@ -1464,11 +1617,12 @@ impl StateStore for PostgresState {
     }
 
     fn decides_unlocked_first(&self) -> bool {
-        true
+        // While handed over, nothing is locked: one pass on what the store keeps in memory.
+        self.handed.is_none()
     }
 
     fn unlocked_pass(&mut self, on: bool) -> Result<(), StateError> {
-        if !self.in_batch {
+        if !self.in_batch || self.handed.is_some() {
             return Ok(());
         }
         if on {
@@ -1635,6 +1789,13 @@ impl StateStore for PostgresState {
         if let Some((state, _)) = self.rotations.get(pool) {
             return Ok(state.clone());
         }
+        if let Some(handed) = &self.handed {
+            // A pool without a row gets it from the store itself, under the gate.
+            let state = handed.rotations.get(pool).ok_or_else(handed_over)?.clone();
+            self.rotations
+                .insert(pool.to_string(), (state.clone(), false));
+            return Ok(state);
+        }
         self.lock_routing_rows()?;
         // Every pool's rotation there is was locked with the gate.
         if let Some((state, _)) = self.rotations.get(pool) {
@@ -1688,6 +1849,7 @@ impl StateStore for PostgresState {
             return Ok(total);
         };
         let since = since.as_second();
+        self.not_changed_in_flight(rep)?;
         if let Some((_, count)) = self
             .pending
             .loads
@@ -1739,6 +1901,9 @@ impl StateStore for PostgresState {
                     .swept
                     .get(lead)
                     .is_some_and(|swept| !swept.reps.iter().any(|earlier| earlier == rep)));
+        if !new_rows && self.handed.is_some() {
+            return Err(handed_over());
+        }
         if new_rows {
             if let Some(swept) = self.swept.get_mut(lead) {
                 swept.reps.push(rep.to_string());
@@ -1754,6 +1919,10 @@ impl StateStore for PostgresState {
             }
             self.pending.count(rep, at_s, lead_s);
             return Ok(());
+        }
+        if !self.in_batch {
+            // Outside a batch nothing took the gate: its generation moves on here.
+            self.gate_generation_moves()?;
         }
         if self.in_batch && self.swept.contains_key(lead) {
             // The rep had the lead already, perhaps by an assignment of this batch not sent
@@ -1797,6 +1966,7 @@ impl StateStore for PostgresState {
             return self.unlocked_count(CountOf::Window { rep, from, to });
         }
         self.lock_rep(rep)?;
+        self.not_changed_in_flight(rep)?;
         let (from, to) = (from.as_second(), to.as_second());
         if let Some((_, _, count)) = self.pending.windows.get(rep).and_then(|windows| {
             windows
@@ -1837,6 +2007,9 @@ impl StateStore for PostgresState {
     ) -> Result<(), StateError> {
         if self.unlocked {
             return Err(needs_lock());
+        }
+        if self.handed.is_some() {
+            return Err(handed_over());
         }
         let lead_s = lead_at.as_second();
         if self.in_batch {
@@ -2113,6 +2286,70 @@ impl StateStore for PostgresState {
 
     fn tables_version(&self) -> Option<(i64, i64)> {
         Some((self.tables_found, i64::from(SCHEMA_VERSION)))
+    }
+
+    fn commits_elsewhere(&self) -> bool {
+        true
+    }
+
+    fn hand_over_commits(&mut self) -> Result<Option<Box<dyn BatchWriter>>, StateError> {
+        if self.in_batch
+            || self.handed.is_some()
+            || self.cannot_hand_over
+            || self.rows_without_ledger
+        {
+            return Ok(None);
+        }
+        self.reconnect_if_closed()?;
+        let client = match self.spare_client.take().filter(|client| !client.is_closed()) {
+            Some(client) => client,
+            // Without a second connection the store goes on committing its batches itself.
+            None => match connect(&self.config, &self.place, self.tls.as_ref()) {
+                Ok(client) => client,
+                Err(_) => {
+                    self.cannot_hand_over = true;
+                    return Ok(None);
+                }
+            },
+        };
+        let snapshot = match handed::snapshot(&mut self.client) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                self.spare_client = Some(client);
+                return Err(self.failure(&error));
+            }
+        };
+        let (handed, writer) = handed::Handed::start(client, &self.place, snapshot);
+        self.handed = Some(handed);
+        Ok(Some(writer))
+    }
+
+    fn take_back_commits(
+        &mut self,
+        writer: Box<dyn BatchWriter>,
+        failed: bool,
+    ) -> Result<(), StateError> {
+        let writer = writer
+            .into_any()
+            .downcast::<handed::PostgresWriter>()
+            .map_err(|_| {
+                StateError::new(
+                    StateErrorKind::Failed,
+                    "internal error: a writer of another store was given back",
+                )
+            })?;
+        // What was kept in memory is forgotten whether or not every batch was committed: the
+        // store's own batches read and lock what they need, and the next hand-over reads it
+        // all again.
+        let _ = failed;
+        self.handed = None;
+        if self.in_batch {
+            self.end_batch();
+        }
+        if !writer.client.is_closed() {
+            self.spare_client = Some(writer.client);
+        }
+        Ok(())
     }
 
     fn export(
