@@ -507,13 +507,15 @@ impl PostgresState {
 
     /// Locks the gate (until the transaction ends) and adds one to its generation: a router
     /// deciding on what it keeps in memory finds its next commit refused ([`handed`]).
+    /// Locked first and changed once it is held, in one round trip: a batch that waits for the
+    /// gate has written nothing yet (an `UPDATE` that waits would hold a transaction id).
     fn gate_generation_moves(&mut self) -> Result<(), StateError> {
-        let statement =
-            self.statement("UPDATE gate SET generation = generation + 1 WHERE id = 1")?;
         self.client
-            .execute(&statement, &[])
-            .map_err(|error| self.failure(&error))?;
-        Ok(())
+            .batch_execute(
+                "SELECT id FROM gate WHERE id = 1 FOR UPDATE; \
+                 UPDATE gate SET generation = generation + 1 WHERE id = 1",
+            )
+            .map_err(|error| self.failure(&error))
     }
 
     /// Fails while the commits are handed over if a batch in flight assigned `rep` a lead:

@@ -126,7 +126,8 @@ impl HeldGate {
         let mut client =
             postgres::Client::connect(state, postgres::NoTls).expect("the test database answers");
         client
-            .batch_execute("BEGIN; SELECT id FROM gate WHERE id = 1 FOR UPDATE")
+            // As a router's batch takes it: locked, its generation moved on.
+            .batch_execute("BEGIN; UPDATE gate SET generation = generation + 1 WHERE id = 1")
             .expect("the gate can be locked");
         HeldGate {
             client,

@@ -383,8 +383,9 @@ fn serializable_by_default(store: Store) -> String {
         let named = format!("{state}?application_name=serializable");
         std::thread::spawn(move || {
             let input = r#"{"id":"N-3","team":"narrow","created_at":"2026-11-24T10:00:00+01:00"}"#;
+            // One thread: the store's own batches, in two passes.
             ok(&run(
-                &["route", &policy, "--state", &named, "--quiet"],
+                &["route", &policy, "--state", &named, "--quiet", "--threads", "1"],
                 input,
             ))
         })
@@ -423,8 +424,10 @@ fn a_count_grows_before_the_gate(store: Store) -> String {
         let (policy, input) = (policy.clone(), lead("N-1", "narrow"));
         let named = format!("{state}?application_name=grows");
         std::thread::spawn(move || {
+            // One thread: the store's own batches, in two passes (on two threads, see
+            // `a_write_while_the_commits_are_handed_over`).
             ok(&run(
-                &["route", &policy, "--state", &named, "--quiet"],
+                &["route", &policy, "--state", &named, "--quiet", "--threads", "1"],
                 &input,
             ))
         })
@@ -456,6 +459,54 @@ fn a_count_grows_before_the_gate(store: Store) -> String {
     assert_eq!(kept, 1, "one ledger entry for N-1");
     out.push_str(&decided);
     out.push_str(&again);
+    out
+}
+
+/// `a_count_grows_before_the_gate` with `route` on two threads, whose batches are decided on
+/// what the store keeps in memory (anna's total, read when the commits were handed over) and
+/// committed on a second connection: the writer waits for the gate the test holds, while the
+/// test gives anna a second lead. The gate's generation has moved on, so the writer refuses
+/// the batch decided on anna at 1, and the run decides it again: 2/1, as one router deciding
+/// after that batch would say, and one ledger entry.
+fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
+    let state = store.state("handed");
+    let policy = fixture("team/shared_rep.route");
+    let lead = |id: &str, team: &str| {
+        format!(
+            "{{\"id\":\"{id}\",\"team\":\"{team}\",\"created_at\":\"2026-11-24T10:00:00+01:00\"}}\n"
+        )
+    };
+    let mut out = ok(&run(
+        &["route", &policy, "--state", &state, "--quiet"],
+        &lead("W-1", "wide"),
+    ));
+    let mut gate = cluster::HeldGate::take(&state);
+    let router = {
+        let (policy, input) = (policy.clone(), lead("N-1", "narrow"));
+        let named = format!("{state}?application_name=handed");
+        std::thread::spawn(move || {
+            ok(&run(
+                &["route", &policy, "--state", &named, "--quiet", "--threads", "2"],
+                &input,
+            ))
+        })
+    };
+    // The writer (or, had the commits not been handed over, the store's own batch) waits.
+    let _ = gate.waiting_writer("handed");
+    gate.execute(
+        "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
+         INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \
+         UPDATE rep_totals SET total = total + 1 WHERE rep = 'anna';",
+    );
+    gate.release();
+    let decided = router.join().unwrap();
+    let decision = &json_lines(&decided)[0];
+    let reason = decision["reason"][0]["reason"].to_string();
+    assert!(reason.contains("anna at cap 2/1"), "{out}{decided}");
+    assert_eq!(decision["action"], "unassigned", "{decided}");
+    let kept = cluster::count(&state, "SELECT count(*) FROM ledger WHERE lead = 'N-1'");
+    assert_eq!(kept, 1, "one ledger entry for N-1");
+    out.push_str(&decided);
     out
 }
 
@@ -1579,7 +1630,7 @@ const ON_EVERY_STORE: [(&str, Body); 4] = [
 ];
 
 /// Tests of what only a database server does.
-const ON_POSTGRES: [(&str, Body); 7] = [
+const ON_POSTGRES: [(&str, Body); 8] = [
     ("tls_to_the_database", tls_to_the_database),
     (
         "rows_left_without_their_ledger_entries",
@@ -1588,6 +1639,10 @@ const ON_POSTGRES: [(&str, Body); 7] = [
     (
         "a_count_grows_before_the_gate",
         a_count_grows_before_the_gate,
+    ),
+    (
+        "a_write_while_the_commits_are_handed_over",
+        a_write_while_the_commits_are_handed_over,
     ),
     ("serializable_by_default", serializable_by_default),
     ("four_servers_one_database", four_servers_one_database),
