@@ -8,8 +8,12 @@
 //! a run killed mid-file, stdout closed early, another router writing mid-run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
 
-use std::path::{Path, PathBuf};
+#[path = "common/two_threads.rs"]
+mod two_threads;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
+use two_threads::{POOLS, export, returning, same_on_one_thread_and_two};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -27,97 +31,6 @@ fn switchboard(args: &[&str]) -> Output {
         .env_remove("SWITCHBOARD_STATE")
         .output()
         .unwrap()
-}
-
-/// Pools with round robin, weights, caps per day and of open leads, calendars and
-/// escalations; a queue; no `previous rep of` (a lead of that rule reads the state's file).
-const POOLS: &str = "\
-schema lead { id: string  email: string?  tier: enum { small, big, vip }  created_at: time }
-calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }
-pool sdr { members anna, boris, chen  strategy round_robin  cap 300 per day  calendar berlin }
-pool senior { members dana, eli, anna  strategy weighted(dana=2, eli=1, anna=1)  cap 1500 }
-pool backup { members fay, gus  strategy ordered }
-queue nurture
-rule vip: when tier = vip -> pool senior within 15m escalate backup after 30m
-rule small: when tier = small -> queue nurture
-otherwise -> pool sdr within 1h escalate backup after 2h
-";
-
-/// [`POOLS`] with `previous rep of`: its leads read the state's file in every batch.
-fn returning() -> String {
-    POOLS.replace(
-        "otherwise ->",
-        "rule returning: when email is set -> previous rep of email since 30d else pool sdr within 1h\n\
-         otherwise ->",
-    )
-}
-
-/// Lead `n` of a load: 1,200 a day from 2026-11-02 on, so that every batch meets days (and
-/// caps' windows) the batches before did not; every 97th line sends an earlier lead again,
-/// every 331st reuses an earlier id for another lead, every 500th is not JSON. anna is in two
-/// pools, and `sdr`'s cap counts what `senior` gave her too.
-fn lead(n: usize) -> String {
-    if n % 500 == 499 {
-        return format!("{{\"id\": \"T-{n}\", broken");
-    }
-    let (id, n) = if n % 97 == 96 {
-        (n - 50, n - 50)
-    } else if n % 331 == 330 {
-        (n - 100, n)
-    } else {
-        (n, n)
-    };
-    let tier = ["small", "big", "big", "vip", "big"][n % 5];
-    let email = if n % 3 == 0 {
-        "null".to_string()
-    } else {
-        format!("\"buyer{}@acme.com\"", n % 400)
-    };
-    let minute = n * 6 / 5;
-    format!(
-        "{{\"id\": \"T-{id}\", \"tier\": \"{tier}\", \"email\": {email}, \
-         \"created_at\": \"2026-11-{:02}T{:02}:{:02}:00Z\"}}",
-        2 + minute / (24 * 60),
-        minute / 60 % 24,
-        minute % 60
-    )
-}
-
-fn write_leads(path: &Path, numbers: impl Iterator<Item = usize>) {
-    let text: String = numbers.map(|n| lead(n) + "\n").collect();
-    std::fs::write(path, text).unwrap();
-}
-
-/// Routes `leads` into `state` with `threads`: stdout, and stderr's summary.
-fn route(policy: &Path, leads: &Path, state: &Path, threads: &str) -> (String, String) {
-    let output = switchboard(&[
-        "route",
-        &policy.to_string_lossy(),
-        "--leads",
-        &leads.to_string_lossy(),
-        "--state",
-        &state.to_string_lossy(),
-        "--threads",
-        threads,
-        "--now",
-        "2026-11-27T12:00:00Z",
-    ]);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "the malformed lines are errors: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
-
-fn export(state: &Path) -> String {
-    let output = switchboard(&["state", "export", "--state", &state.to_string_lossy()]);
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
 }
 
 /// A folder of its own with a policy, a file of `count` leads `{prefix}-0` on (all at one
@@ -165,74 +78,19 @@ impl Desk {
     }
 }
 
-/// Two loads (the second sends 3,000 leads of the first again among 6,000 new ones) into a
-/// state routed on one thread and into one routed on two: the same lines, the same state.
-fn same_on_one_thread_and_two(name: &str, policy_text: &str) {
-    let dir = scratch(name);
-    let policy = dir.join("policy.route");
-    std::fs::write(&policy, policy_text).unwrap();
-    let (first, second) = (dir.join("first.ndjson"), dir.join("second.ndjson"));
-    write_leads(&first, 0..14_000);
-    write_leads(&second, (11_000..14_000).chain(20_000..26_000));
-    let (one, two) = (dir.join("one.db"), dir.join("two.db"));
-    let mut last = String::new();
-    for leads in [&first, &second] {
-        let (lines_one, said_one) = route(&policy, leads, &one, "1");
-        let (lines_two, said_two) = route(&policy, leads, &two, "2");
-        assert_eq!(
-            lines_one.lines().count(),
-            std::fs::read_to_string(leads).unwrap().lines().count(),
-            "one line out per line in"
-        );
-        assert!(
-            lines_one == lines_two,
-            "the lines differ on two threads:\n{}",
-            first_difference(&lines_one, &lines_two)
-        );
-        assert_eq!(
-            said_one.replace("one.db", "STATE"),
-            said_two.replace("two.db", "STATE")
-        );
-        let (rows_one, rows_two) = (export(&one), export(&two));
-        assert!(
-            rows_one == rows_two,
-            "the states differ:\n{}",
-            first_difference(&rows_one, &rows_two)
-        );
-        last = lines_two;
-    }
-    // Sent a third time, every lead decided before comes back as the recorded decision.
-    let (again, _) = route(&policy, &second, &two, "2");
-    let decided = |lines: &str| {
-        lines
-            .lines()
-            .filter(|line| !line.contains("\"error\""))
-            .count()
-    };
-    assert!(decided(&last) > 8_000, "{last}");
-    assert_eq!(again.matches("\"duplicate\":true").count(), decided(&last));
-    assert_eq!(decided(&again), decided(&last));
-}
-
-fn first_difference(a: &str, b: &str) -> String {
-    a.lines()
-        .zip(b.lines())
-        .enumerate()
-        .find(|(_, (a, b))| a != b)
-        .map_or_else(
-            || format!("{} lines against {}", a.lines().count(), b.lines().count()),
-            |(index, (a, b))| format!("line {}:\n  {a}\n  {b}", index + 1),
-        )
-}
-
 #[test]
 fn pools_caps_and_escalations_route_the_same_on_two_threads() {
-    same_on_one_thread_and_two("pools", POOLS);
+    let dir = scratch("pools");
+    let (one, two) = (dir.join("one.db"), dir.join("two.db"));
+    same_on_one_thread_and_two(&dir, POOLS, &one.to_string_lossy(), &two.to_string_lossy());
 }
 
 #[test]
 fn previous_rep_of_routes_the_same_on_two_threads() {
-    same_on_one_thread_and_two("returning", &returning());
+    let dir = scratch("returning");
+    let (one, two) = (dir.join("one.db"), dir.join("two.db"));
+    let (one, two) = (one.to_string_lossy(), two.to_string_lossy());
+    same_on_one_thread_and_two(&dir, &returning(), &one, &two);
 }
 
 /// Killed (SIGKILL) while batches are decided, committed and printed on separate threads:
@@ -303,7 +161,7 @@ fn a_run_on_two_threads_killed_mid_file_keeps_every_printed_line() {
         per_rep.values().max().copied().unwrap_or(0),
     );
     assert!(most - least <= 1, "round robin even: {per_rep:?}");
-    let rows = export(&desk.state);
+    let rows = export(&desk.state.to_string_lossy());
     let assigned: std::collections::BTreeSet<&str> = rows
         .lines()
         .filter(|row| row.contains("\"kind\":\"assignment\""))
@@ -348,7 +206,7 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("cannot write decisions"), "{said}");
-    let recorded = export(&desk.state).matches("\"kind\":\"ledger\"").count();
+    let recorded = export(&desk.state.to_string_lossy()).matches("\"kind\":\"ledger\"").count();
     assert!(
         recorded <= 4096,
         "{recorded} leads recorded: more than the batch whose lines could not be written"
@@ -407,7 +265,7 @@ fn another_router_writing_mid_run_leaves_every_lead_assigned_once() {
     assert!(run.wait().unwrap().success());
     assert_eq!(lines.lines().count(), count, "one line a lead");
     assert!(!lines.contains("\"error\""));
-    let rows = export(&desk.state);
+    let rows = export(&desk.state.to_string_lossy());
     assert_eq!(
         rows.matches("\"kind\":\"assignment\"").count(),
         count + others + 1,
