@@ -12,7 +12,7 @@
 mod two_threads;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use two_threads::{POOLS, export, returning, same_on_one_thread_and_two};
 
 fn scratch(name: &str) -> PathBuf {
@@ -23,14 +23,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env_remove("SWITCHBOARD_STATE")
-        .output()
-        .unwrap()
 }
 
 /// A folder of its own with a policy, a file of `count` leads `{prefix}-0` on (all at one
@@ -206,7 +198,9 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("cannot write decisions"), "{said}");
-    let recorded = export(&desk.state.to_string_lossy()).matches("\"kind\":\"ledger\"").count();
+    let recorded = export(&desk.state.to_string_lossy())
+        .matches("\"kind\":\"ledger\"")
+        .count();
     assert!(
         recorded <= 4096,
         "{recorded} leads recorded: more than the batch whose lines could not be written"

@@ -41,8 +41,13 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 const SCHEMA_VERSION: i32 = 5;
 
 /// The migrations, in order: the database at version `n` has run the first `n`.
-const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] =
-    [&[TABLES_1], &[TABLES_2, GATE], &[TABLES_3], &[], &[GENERATION]];
+const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] = [
+    &[TABLES_1],
+    &[TABLES_2, GATE],
+    &[TABLES_3],
+    &[],
+    &[GENERATION],
+];
 
 /// Version 5: the gate's generation, which every batch that takes the gate adds one to, so that
 /// a router whose commits are on a thread of their own (`route` on two threads) knows whether
@@ -807,7 +812,11 @@ impl PostgresState {
         {
             return Ok(());
         }
-        let statement = self.statement(if of_new_leads { SEND_NEW } else { SEND_TOLERANT })?;
+        let statement = self.statement(if of_new_leads {
+            SEND_NEW
+        } else {
+            SEND_TOLERANT
+        })?;
         let mut rotated: Vec<(&str, &str)> = self
             .rotations
             .iter()
@@ -1157,7 +1166,11 @@ impl BatchRows<'_> {
         of_new_leads: bool,
     ) -> Result<u64, postgres::Error> {
         let ledger_leads: Vec<&str> = self.ledger.iter().map(|(lead, _)| lead.as_str()).collect();
-        let entries: Vec<&[u8]> = self.ledger.iter().map(|(_, entry)| entry.as_slice()).collect();
+        let entries: Vec<&[u8]> = self
+            .ledger
+            .iter()
+            .map(|(_, entry)| entry.as_slice())
+            .collect();
         let due_at: Vec<i64> = self.due.iter().map(|(at, _)| *at).collect();
         let due_leads: Vec<&str> = self.due.iter().map(|(_, lead)| lead.as_str()).collect();
         let leads: Vec<&str> = self.assignments.iter().map(|a| a.lead.as_str()).collect();
@@ -2303,7 +2316,11 @@ impl StateStore for PostgresState {
             return Ok(None);
         }
         self.reconnect_if_closed()?;
-        let client = match self.spare_client.take().filter(|client| !client.is_closed()) {
+        let client = match self
+            .spare_client
+            .take()
+            .filter(|client| !client.is_closed())
+        {
             Some(client) => client,
             // Without a second connection the store goes on committing its batches itself.
             None => match connect(&self.config, &self.place, self.tls.as_ref()) {

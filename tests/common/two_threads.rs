@@ -130,7 +130,10 @@ pub fn same_on_one_thread_and_two(dir: &Path, policy_text: &str, one: &str, two:
             "the lines differ on two threads:\n{}",
             first_difference(&lines_one, &lines_two)
         );
-        assert_eq!(said_one.replace(one, "STATE"), said_two.replace(two, "STATE"));
+        assert_eq!(
+            said_one.replace(one, "STATE"),
+            said_two.replace(two, "STATE")
+        );
         let (rows_one, rows_two) = (export(one), export(two));
         assert!(
             rows_one == rows_two,
@@ -162,4 +165,3 @@ pub fn first_difference(a: &str, b: &str) -> String {
             |(index, (a, b))| format!("line {}:\n  {a}\n  {b}", index + 1),
         )
 }
-

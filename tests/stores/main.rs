@@ -388,7 +388,15 @@ fn serializable_by_default(store: Store) -> String {
             let input = r#"{"id":"N-3","team":"narrow","created_at":"2026-11-24T10:00:00+01:00"}"#;
             // One thread: the store's own batches, in two passes.
             ok(&run(
-                &["route", &policy, "--state", &named, "--quiet", "--threads", "1"],
+                &[
+                    "route",
+                    &policy,
+                    "--state",
+                    &named,
+                    "--quiet",
+                    "--threads",
+                    "1",
+                ],
                 input,
             ))
         })
@@ -430,7 +438,15 @@ fn a_count_grows_before_the_gate(store: Store) -> String {
             // One thread: the store's own batches, in two passes (on two threads, see
             // `a_write_while_the_commits_are_handed_over`).
             ok(&run(
-                &["route", &policy, "--state", &named, "--quiet", "--threads", "1"],
+                &[
+                    "route",
+                    &policy,
+                    "--state",
+                    &named,
+                    "--quiet",
+                    "--threads",
+                    "1",
+                ],
                 &input,
             ))
         })
@@ -489,7 +505,15 @@ fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
         let named = format!("{state}?application_name=handed");
         std::thread::spawn(move || {
             ok(&run(
-                &["route", &policy, "--state", &named, "--quiet", "--threads", "2"],
+                &[
+                    "route",
+                    &policy,
+                    "--state",
+                    &named,
+                    "--quiet",
+                    "--threads",
+                    "2",
+                ],
                 &input,
             ))
         })
