@@ -36,13 +36,14 @@ settle() {
 }
 policy=bench/out/pg/policy.route
 leads=bench/out/pg/leads.ndjson
-timed() { # label, state
-  local start end
+timed() { # label, state, then any more arguments of `route`
+  local start end label=$1 state=$2
+  shift 2
   settle
   start=$(date +%s.%N)
-  target/release/switchboard route "$policy" --state "$2" --now 2026-11-23T10:00:00Z --leads "$leads" --quiet >/dev/null
+  target/release/switchboard route "$policy" --state "$state" --now 2026-11-23T10:00:00Z --leads "$leads" --quiet "$@" >/dev/null
   end=$(date +%s.%N)
-  python3 -c "t=$end-$start; print(f'| $1 | {t:.2f} s | {$count/t:,.0f} |')"
+  python3 -c "t=$end-$start; print(f'| $label | {t:.2f} s | {$count/t:,.0f} |')"
 }
 echo "| route, $count leads | time | leads/s |"
 echo "|---|---:|---:|"
@@ -51,6 +52,8 @@ rm -f "$work/state.db"*
 timed "SQLite" "$work/state.db"
 psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database one'
 timed "PostgreSQL, one router" "postgres://switchboard@127.0.0.1:$port/one"
+psql -q -h 127.0.0.1 -p "$port" -U switchboard -d postgres -c 'create database onethread'
+timed "PostgreSQL, one router, --threads 1" "postgres://switchboard@127.0.0.1:$port/onethread" --threads 1
 swept() { # label, binary, state: `sweep` at 12:00 of the leads routed at 10:00
   local start end fired
   settle
