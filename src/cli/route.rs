@@ -846,7 +846,12 @@ impl TwoThreads<'_, '_> {
             Err((error, at)) => {
                 let _ = state.rollback();
                 self.spare_lines.push(lines);
-                if error.kind != StateErrorKind::NeedsLock {
+                // What only the store's own batches may read, or a retry the database asked
+                // for: decided again there, once the writer is back.
+                if !matches!(
+                    error.kind,
+                    StateErrorKind::NeedsLock | StateErrorKind::Conflict
+                ) {
                     return Err(self.stop(&error, first_line + at));
                 }
                 self.take_back(state)?;

@@ -173,6 +173,11 @@ pub struct PostgresState {
     spare_client: Option<Client>,
     /// Set when a second connection could not be opened: commits are never handed over.
     cannot_hand_over: bool,
+    /// The gate's generation this batch left, and the one this router's last commit (or its
+    /// writer's) left: a snapshot that finds another means that another router wrote since,
+    /// and the commits are not handed over then.
+    batch_generation: Option<i64>,
+    own_generation: Option<i64>,
 }
 
 /// How many due steps a sweep reads (and locks) in one statement: fewer than `sweep` fires in
@@ -354,6 +359,8 @@ impl PostgresState {
             handed: None,
             spare_client: None,
             cannot_hand_over: false,
+            batch_generation: None,
+            own_generation: None,
         };
         state.migrate()?;
         state.counts_unlocked = state.reads_committed();
@@ -512,15 +519,11 @@ impl PostgresState {
 
     /// Locks the gate (until the transaction ends) and adds one to its generation: a router
     /// deciding on what it keeps in memory finds its next commit refused ([`handed`]).
-    /// Locked first and changed once it is held, in one round trip: a batch that waits for the
-    /// gate has written nothing yet (an `UPDATE` that waits would hold a transaction id).
     fn gate_generation_moves(&mut self) -> Result<(), StateError> {
-        self.client
-            .batch_execute(
-                "SELECT id FROM gate WHERE id = 1 FOR UPDATE; \
-                 UPDATE gate SET generation = generation + 1 WHERE id = 1",
-            )
-            .map_err(|error| self.failure(&error))
+        let generation =
+            handed::take_gate(&mut self.client, "").map_err(|error| self.failure(&error))?;
+        self.batch_generation = Some(generation);
+        Ok(())
     }
 
     /// Fails while the commits are handed over if a batch in flight assigned `rep` a lead:
@@ -565,6 +568,11 @@ impl PostgresState {
             of_new_leads,
         };
         let totals: Vec<(String, u64)> = self.locked_reps.drain().collect();
+        // Loads since a time and windows counted so far, this batch's assignments included,
+        // stay for the next batches, which count theirs in (forgotten at a rollback and when
+        // the writer is taken back).
+        let loads = std::mem::take(&mut self.pending.loads);
+        let windows = std::mem::take(&mut self.pending.windows);
         let handed_to = match (&mut self.handed, unexpected) {
             (Some(handed), false) => handed.hand(batch, totals.into_iter()),
             _ => Err(StateError::new(
@@ -574,6 +582,10 @@ impl PostgresState {
             )),
         };
         self.end_batch();
+        if handed_to.is_ok() {
+            self.pending.loads = loads;
+            self.pending.windows = windows;
+        }
         handed_to
     }
 
@@ -972,6 +984,7 @@ impl PostgresState {
         self.provisional = Provisional::default();
         self.due_ahead = None;
         self.swept.clear();
+        self.batch_generation = None;
     }
 
     /// Reconnects when the server went away between batches (a restart, a failover).
@@ -1561,9 +1574,13 @@ impl StateStore for PostgresState {
             return Ok(());
         }
         if self.handed.is_some() {
+            if self.client.is_closed() {
+                // Connected again by the store's own batches, once the writer is back.
+                return Err(handed_over());
+            }
             // Nothing is locked or written here: reads go to the database one statement at a
-            // time, writes to the writer at commit.
-            self.end_batch();
+            // time, writes to the writer at commit. (The last batch ended at its commit or
+            // rollback; the counts it kept stay.)
             self.in_batch = true;
             return Ok(());
         }
@@ -1585,6 +1602,9 @@ impl StateStore for PostgresState {
         }
         self.flush()?;
         let committed = self.client.batch_execute("COMMIT");
+        if committed.is_ok() && self.batch_generation.is_some() {
+            self.own_generation = self.batch_generation;
+        }
         self.end_batch();
         committed.map_err(|error| self.failure(&error))
     }
@@ -1864,7 +1884,6 @@ impl StateStore for PostgresState {
             return Ok(total);
         };
         let since = since.as_second();
-        self.not_changed_in_flight(rep)?;
         if let Some((_, count)) = self
             .pending
             .loads
@@ -1873,6 +1892,7 @@ impl StateStore for PostgresState {
         {
             return Ok(*count);
         }
+        self.not_changed_in_flight(rep)?;
         // Since the roster's `as_of`: counted on the (rep, time) index once a batch, then kept
         // current with the batch's assignments.
         let rows = self.query(
@@ -1916,8 +1936,12 @@ impl StateStore for PostgresState {
                     .swept
                     .get(lead)
                     .is_some_and(|swept| !swept.reps.iter().any(|earlier| earlier == rep)));
-        if !new_rows && self.handed.is_some() {
-            return Err(handed_over());
+        if self.handed.is_some() {
+            if !new_rows {
+                return Err(handed_over());
+            }
+            // The rep's total is kept from batch to batch: read before it is counted.
+            self.lock_rep(rep)?;
         }
         if new_rows {
             if let Some(swept) = self.swept.get_mut(lead) {
@@ -1981,7 +2005,6 @@ impl StateStore for PostgresState {
             return self.unlocked_count(CountOf::Window { rep, from, to });
         }
         self.lock_rep(rep)?;
-        self.not_changed_in_flight(rep)?;
         let (from, to) = (from.as_second(), to.as_second());
         if let Some((_, _, count)) = self.pending.windows.get(rep).and_then(|windows| {
             windows
@@ -1990,6 +2013,7 @@ impl StateStore for PostgresState {
         }) {
             return Ok(*count);
         }
+        self.not_changed_in_flight(rep)?;
         let rows = self.query(
             "SELECT count(*) FROM lead_times WHERE rep = $1 AND lead_s >= $2 AND lead_s < $3",
             &[&rep, &from, &to],
@@ -2335,9 +2359,22 @@ impl StateStore for PostgresState {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 self.spare_client = Some(client);
-                return Err(self.failure(&error));
+                let failure = self.failure(&error);
+                // A retry asked for, or the server away: the store's own batches go on (and
+                // connect again).
+                return match failure.kind {
+                    StateErrorKind::Conflict | StateErrorKind::Unavailable => Ok(None),
+                    _ => Err(failure),
+                };
             }
         };
+        let seen = std::mem::replace(&mut self.own_generation, Some(snapshot.generation));
+        if seen.is_some_and(|seen| seen != snapshot.generation) {
+            // Another router wrote since this one's last commit: its batches would likely be
+            // refused. Tried again at a later batch.
+            self.spare_client = Some(client);
+            return Ok(None);
+        }
         let (handed, writer) = handed::Handed::start(client, &self.place, snapshot);
         self.handed = Some(handed);
         Ok(Some(writer))
@@ -2362,10 +2399,9 @@ impl StateStore for PostgresState {
         // all again.
         let _ = failed;
         self.handed = None;
-        if self.in_batch {
-            self.end_batch();
-        }
-        if !writer.client.is_closed() {
+        self.end_batch();
+        self.own_generation = Some(writer.generation());
+        if !writer.client.is_closed() && !writer.broken {
             self.spare_client = Some(writer.client);
         }
         Ok(())

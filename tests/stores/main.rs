@@ -518,8 +518,13 @@ fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
             ))
         })
     };
-    // The writer (or, had the commits not been handed over, the store's own batch) waits.
+    // The writer waits, on a connection of its own beside the deciding one.
     let _ = gate.waiting_writer("handed");
+    let sessions = cluster::count(
+        &state,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed'",
+    );
+    assert_eq!(sessions, 2, "the commits were handed to a second connection");
     gate.execute(
         "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
          INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \

@@ -69,6 +69,24 @@ pub(super) struct Snapshot {
     pub(super) totals: HashMap<String, u64>,
 }
 
+/// Takes the gate (locked first, then its generation moved on, so that a session waiting for it
+/// has written nothing yet), in one round trip after `before` (`""`, or `"BEGIN; "`): answers
+/// the new generation.
+pub(super) fn take_gate(client: &mut Client, before: &str) -> Result<i64, postgres::Error> {
+    let answered = client.simple_query(&format!(
+        "{before}SELECT id FROM gate WHERE id = 1 FOR UPDATE; \
+         UPDATE gate SET generation = generation + 1 WHERE id = 1 RETURNING generation"
+    ))?;
+    Ok(answered
+        .iter()
+        .rev()
+        .find_map(|message| match message {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+            _ => None,
+        })
+        .unwrap_or(0))
+}
+
 /// Reads a [`Snapshot`] in one read-only transaction (repeatable read: one moment for the
 /// three statements).
 pub(super) fn snapshot(client: &mut Client) -> Result<Snapshot, postgres::Error> {
@@ -119,6 +137,7 @@ impl Handed {
             committed: Arc::clone(&committed),
             handed_before: 0,
             statements: [None, None],
+            broken: false,
         };
         let handed = Handed {
             batches,
@@ -184,6 +203,8 @@ pub(super) struct PostgresWriter {
     handed_before: u64,
     /// [`SEND_NEW`] and [`SEND_TOLERANT`], prepared on this connection when first used.
     statements: [Option<Statement>; 2],
+    /// Set when a failed batch could not be rolled back: the connection is not reused.
+    pub(super) broken: bool,
 }
 
 impl PostgresWriter {
@@ -191,16 +212,25 @@ impl PostgresWriter {
         failure_at(&self.place, error)
     }
 
-    /// Writes a batch inside the open transaction and commits it.
+    /// The gate's generation as of this writer's last commit (or the snapshot).
+    pub(super) fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// A failure before the commit: nothing of the batch is written, so the store decides it
+    /// again on its own connection (which connects again if the server went away).
+    fn not_written(&self, error: &postgres::Error) -> StateError {
+        let failure = self.failure(error);
+        StateError::new(
+            StateErrorKind::Conflict,
+            format!("{} (the batch is decided again)", failure.message),
+        )
+    }
+
+    /// Writes a batch in a transaction of its own and commits it.
     fn write(&mut self, batch: &mut HandedBatch) -> Result<(), StateError> {
-        let generation: i64 = self
-            .client
-            .query_one(
-                "UPDATE gate SET generation = generation + 1 WHERE id = 1 RETURNING generation",
-                &[],
-            )
-            .map_err(|error| self.failure(&error))?
-            .get(0);
+        let generation =
+            take_gate(&mut self.client, "BEGIN; ").map_err(|error| self.not_written(&error))?;
         if generation != self.generation + 1 {
             return Err(StateError::new(
                 StateErrorKind::Conflict,
@@ -219,7 +249,7 @@ impl PostgresWriter {
                 let statement = self
                     .client
                     .prepare(sql)
-                    .map_err(|error| self.failure(&error))?;
+                    .map_err(|error| self.not_written(&error))?;
                 self.statements[which] = Some(statement.clone());
                 statement
             }
@@ -245,9 +275,11 @@ impl PostgresWriter {
                     StateErrorKind::Conflict,
                     format!("state database: a row for ({taken}) was written since it was read"),
                 ),
-                None => self.failure(&error),
+                None => self.not_written(&error),
             });
         }
+        // A failure here leaves unknown whether the batch was written: the run stops, and
+        // its leads sent again come back recorded or are decided then.
         self.client
             .batch_execute("COMMIT")
             .map_err(|error| self.failure(&error))?;
@@ -266,12 +298,12 @@ impl BatchWriter for PostgresWriter {
         })?;
         // A batch that writes nothing (duplicates, errors) read nothing kept in memory.
         if !batch.is_empty() {
-            self.client
-                .batch_execute("BEGIN")
-                .map_err(|error| self.failure(&error))?;
             let written = self.write(&mut batch);
-            if written.is_err() && !self.client.is_closed() {
-                let _ = self.client.batch_execute("ROLLBACK");
+            if written.is_err()
+                && !self.client.is_closed()
+                && self.client.batch_execute("ROLLBACK").is_err()
+            {
+                self.broken = true;
             }
             written?;
         }
