@@ -846,9 +846,9 @@ fn four_routers_at_once(store: Store) -> String {
     four_routers(store, "four", 5000, false)
 }
 
-/// Four routers at once reading files of 12,000 leads (whole batches: on SQLite each decided
-/// while the last one is committed, refused when another router wrote in between, and decided
-/// again): every lead once, round robin even, every step once.
+/// Four routers at once reading files of 12,000 leads (whole batches: on either store each
+/// decided while the last one is committed on a second connection, refused when another router
+/// wrote in between, and decided again): every lead once, round robin even, every step once.
 fn four_routers_from_files(store: Store) -> String {
     four_routers(store, "files", 12_000, true)
 }
