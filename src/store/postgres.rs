@@ -49,12 +49,15 @@ const MIGRATIONS: [&[&str]; SCHEMA_VERSION as usize] = [
     &[GENERATION],
 ];
 
-/// Version 5: the gate's generation, which every batch that takes the gate adds one to, so that
-/// a router whose commits are on a thread of their own (`route` on two threads) knows whether
-/// anyone else wrote since its last commit. An older build would write without changing it:
-/// it must refuse the database instead.
-const GENERATION: &str =
-    "ALTER TABLE gate ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0;";
+/// Version 5: the gate's generation, which every transaction that writes rotations,
+/// assignments, lead times or reps' totals adds one to, so that a router whose commits are on a
+/// thread of their own (`route` on two threads) knows whether anyone else wrote them since its
+/// last commit. An older build would write without changing it: the gate's key column is
+/// renamed, so that an older router still connected fails at its next batch (`column "id"
+/// does not exist`) instead of writing unseen, and one started later refuses the database.
+const GENERATION: &str = "
+    ALTER TABLE gate ADD COLUMN IF NOT EXISTS generation BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE gate RENAME COLUMN id TO gate_key;";
 
 /// Version 4 changes no table: ledger entries may carry lead fingerprints of the second kind
 /// ([`switchboard_core::model::Policy::fingerprint`]), which an older build would take for
@@ -178,6 +181,10 @@ pub struct PostgresState {
     /// and the commits are not handed over then.
     batch_generation: Option<i64>,
     own_generation: Option<i64>,
+    /// Hand-overs to decline before the next snapshot, after one found another router's
+    /// writes, and how many the next such finding declines.
+    declined_for: u32,
+    decline_backoff: u32,
 }
 
 /// How many due steps a sweep reads (and locks) in one statement: fewer than `sweep` fires in
@@ -361,6 +368,8 @@ impl PostgresState {
             cannot_hand_over: false,
             batch_generation: None,
             own_generation: None,
+            declined_for: 0,
+            decline_backoff: 1,
         };
         state.migrate()?;
         state.counts_unlocked = state.reads_committed();
@@ -514,15 +523,53 @@ impl PostgresState {
             return Err(handed_over());
         }
         self.gated = true;
-        self.gate_generation_moves()
+        self.query("SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE", &[])?;
+        Ok(())
     }
 
-    /// Locks the gate (until the transaction ends) and adds one to its generation: a router
-    /// deciding on what it keeps in memory finds its next commit refused ([`handed`]).
+    /// Adds one to the gate's generation, under the gate, in a transaction that writes
+    /// rotations, assignments, lead times or reps' totals: a router deciding on what it keeps
+    /// in memory finds its next commit refused ([`handed`]).
     fn gate_generation_moves(&mut self) -> Result<(), StateError> {
-        let generation =
-            handed::take_gate(&mut self.client, "").map_err(|error| self.failure(&error))?;
-        self.batch_generation = Some(generation);
+        let row = self.query_opt(
+            "UPDATE gate SET generation = generation + 1 WHERE gate_key = 1 RETURNING generation",
+            &[],
+        )?;
+        self.batch_generation = row.map(|row| row.get(0));
+        Ok(())
+    }
+
+    /// Writes an assignment of a lead that may have rows already (a sweep's, `track`'s) at
+    /// once, under the gate, the generation moved on with it.
+    fn assign_rows(
+        &mut self,
+        rep: &str,
+        lead: &str,
+        at_s: i64,
+        lead_s: i64,
+    ) -> Result<(), StateError> {
+        self.gate()?;
+        self.gate_generation_moves()?;
+        self.execute(
+            "INSERT INTO lead_times (rep, lead_s, lead) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+            &[&rep, &lead_s, &lead],
+        )?;
+        let inserted = self.execute(
+            "INSERT INTO assignments (lead, rep, at_s) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+            &[&lead, &rep, &at_s],
+        )?;
+        if inserted > 0 {
+            self.execute(
+                "INSERT INTO rep_totals (rep, total) VALUES ($1, 1) \
+                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + 1",
+                &[&rep],
+            )?;
+            if let Some(total) = self.locked_reps.get_mut(rep) {
+                *total += 1;
+            }
+        }
         Ok(())
     }
 
@@ -823,6 +870,10 @@ impl PostgresState {
             && !self.rotations_changed()
         {
             return Ok(());
+        }
+        if !assignments.is_empty() || self.rotations_changed() {
+            // Under the gate (a first pass sends ledger entries and due steps only).
+            self.gate_generation_moves()?;
         }
         let statement = self.statement(if of_new_leads {
             SEND_NEW
@@ -1389,6 +1440,7 @@ impl PostgresState {
     ) -> Result<u64, StateError> {
         // Rows of every kind: a router deciding on what it keeps in memory must know.
         self.gate()?;
+        self.gate_generation_moves()?;
         let leads = self
             .query_opt("SELECT count(*) FROM ledger", &[])?
             .map_or(0, |row| count(&row));
@@ -1959,34 +2011,29 @@ impl StateStore for PostgresState {
             self.pending.count(rep, at_s, lead_s);
             return Ok(());
         }
-        if !self.in_batch {
-            // Outside a batch nothing took the gate: its generation moves on here.
-            self.gate_generation_moves()?;
-        }
         if self.in_batch && self.swept.contains_key(lead) {
             // The rep had the lead already, perhaps by an assignment of this batch not sent
             // yet: sent first, so that the insert below finds it and counts nothing twice.
             self.flush()?;
         }
-        self.execute(
-            "INSERT INTO lead_times (rep, lead_s, lead) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-            &[&rep, &lead_s, &lead],
-        )?;
-        let inserted = self.execute(
-            "INSERT INTO assignments (lead, rep, at_s) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-            &[&lead, &rep, &at_s],
-        )?;
-        if inserted > 0 {
-            self.execute(
-                "INSERT INTO rep_totals (rep, total) VALUES ($1, 1) \
-                 ON CONFLICT (rep) DO UPDATE SET total = rep_totals.total + 1",
-                &[&rep],
-            )?;
-            if let Some(total) = self.locked_reps.get_mut(rep) {
-                *total += 1;
-            }
+        // Outside a batch, in a transaction of its own: the generation moves with the rows.
+        let alone = !self.in_batch;
+        if alone {
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|error| self.failure(&error))?;
+        }
+        let written = self.assign_rows(rep, lead, at_s, lead_s);
+        if alone {
+            let end = if written.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            let ended = self
+                .client
+                .batch_execute(end)
+                .map_err(|error| self.failure(&error));
+            written?;
+            ended?;
+        } else {
+            written?;
         }
         // Counted again from the tables when next asked.
         self.pending.loads.remove(rep);
@@ -2339,6 +2386,10 @@ impl StateStore for PostgresState {
         {
             return Ok(None);
         }
+        if self.declined_for > 0 {
+            self.declined_for -= 1;
+            return Ok(None);
+        }
         self.reconnect_if_closed()?;
         let client = match self
             .spare_client
@@ -2371,10 +2422,13 @@ impl StateStore for PostgresState {
         let seen = std::mem::replace(&mut self.own_generation, Some(snapshot.generation));
         if seen.is_some_and(|seen| seen != snapshot.generation) {
             // Another router wrote since this one's last commit: its batches would likely be
-            // refused. Tried again at a later batch.
+            // refused. Tried again some batches later (twice as many each time, up to 64).
             self.spare_client = Some(client);
+            self.declined_for = self.decline_backoff;
+            self.decline_backoff = (self.decline_backoff * 2).min(64);
             return Ok(None);
         }
+        self.decline_backoff = 1;
         let (handed, writer) = handed::Handed::start(client, &self.place, snapshot);
         self.handed = Some(handed);
         Ok(Some(writer))

@@ -127,7 +127,7 @@ impl HeldGate {
             postgres::Client::connect(state, postgres::NoTls).expect("the test database answers");
         client
             // As a router's batch takes it: locked, its generation moved on.
-            .batch_execute("BEGIN; UPDATE gate SET generation = generation + 1 WHERE id = 1")
+            .batch_execute("BEGIN; UPDATE gate SET generation = generation + 1 WHERE gate_key = 1")
             .expect("the gate can be locked");
         HeldGate {
             client,

@@ -69,22 +69,18 @@ pub(super) struct Snapshot {
     pub(super) totals: HashMap<String, u64>,
 }
 
-/// Takes the gate (locked first, then its generation moved on, so that a session waiting for it
-/// has written nothing yet), in one round trip after `before` (`""`, or `"BEGIN; "`): answers
-/// the new generation.
-pub(super) fn take_gate(client: &mut Client, before: &str) -> Result<i64, postgres::Error> {
-    let answered = client.simple_query(&format!(
-        "{before}SELECT id FROM gate WHERE id = 1 FOR UPDATE; \
-         UPDATE gate SET generation = generation + 1 WHERE id = 1 RETURNING generation"
-    ))?;
-    Ok(answered
-        .iter()
-        .rev()
-        .find_map(|message| match message {
-            postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
-            _ => None,
-        })
-        .unwrap_or(0))
+/// Begins a transaction and takes the gate (locked first, then its generation moved on, so
+/// that a session waiting for it has written nothing yet), in one round trip: answers the new
+/// generation (`None`: the gate has no row).
+fn begin_at_the_gate(client: &mut Client) -> Result<Option<i64>, postgres::Error> {
+    let answered = client.simple_query(
+        "BEGIN; SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE; \
+         UPDATE gate SET generation = generation + 1 WHERE gate_key = 1 RETURNING generation",
+    )?;
+    Ok(answered.iter().rev().find_map(|message| match message {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
+        _ => None,
+    }))
 }
 
 /// Reads a [`Snapshot`] in one read-only transaction (repeatable read: one moment for the
@@ -96,7 +92,7 @@ pub(super) fn snapshot(client: &mut Client) -> Result<Snapshot, postgres::Error>
         .read_only(true)
         .start()?;
     let generation: i64 = transaction
-        .query_one("SELECT generation FROM gate WHERE id = 1", &[])?
+        .query_one("SELECT generation FROM gate WHERE gate_key = 1", &[])?
         .get(0);
     let rotations = transaction
         .query("SELECT pool, state FROM rotations", &[])?
@@ -217,20 +213,34 @@ impl PostgresWriter {
         self.generation
     }
 
-    /// A failure before the commit: nothing of the batch is written, so the store decides it
-    /// again on its own connection (which connects again if the server went away).
+    /// A failure before the commit: nothing of the batch is written. A conflict, or the
+    /// server away, and the store decides the batch again on its own connection (which
+    /// connects again); any other failure stops the run, as on one thread.
     fn not_written(&self, error: &postgres::Error) -> StateError {
         let failure = self.failure(error);
-        StateError::new(
-            StateErrorKind::Conflict,
-            format!("{} (the batch is decided again)", failure.message),
-        )
+        match failure.kind {
+            StateErrorKind::Unavailable => StateError::new(
+                StateErrorKind::Conflict,
+                format!("{} (the batch is decided again)", failure.message),
+            ),
+            _ => failure,
+        }
     }
 
     /// Writes a batch in a transaction of its own and commits it.
     fn write(&mut self, batch: &mut HandedBatch) -> Result<(), StateError> {
-        let generation =
-            take_gate(&mut self.client, "BEGIN; ").map_err(|error| self.not_written(&error))?;
+        let generation = begin_at_the_gate(&mut self.client)
+            .map_err(|error| self.not_written(&error))?
+            .ok_or_else(|| {
+                StateError::new(
+                    StateErrorKind::Failed,
+                    format!(
+                        "state database (PostgreSQL at {}): the table `gate` has no row: run \
+                         `switchboard state migrate` against it",
+                        self.place
+                    ),
+                )
+            })?;
         if generation != self.generation + 1 {
             return Err(StateError::new(
                 StateErrorKind::Conflict,
