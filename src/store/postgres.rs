@@ -523,7 +523,10 @@ impl PostgresState {
             return Err(handed_over());
         }
         self.gated = true;
-        self.query("SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE", &[])?;
+        self.query(
+            "SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE",
+            &[],
+        )?;
         Ok(())
     }
 
@@ -2025,7 +2028,11 @@ impl StateStore for PostgresState {
         }
         let written = self.assign_rows(rep, lead, at_s, lead_s);
         if alone {
-            let end = if written.is_ok() { "COMMIT" } else { "ROLLBACK" };
+            let end = if written.is_ok() {
+                "COMMIT"
+            } else {
+                "ROLLBACK"
+            };
             let ended = self
                 .client
                 .batch_execute(end)

@@ -524,13 +524,19 @@ fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
         &state,
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed'",
     );
-    assert_eq!(sessions, 2, "the commits were handed to a second connection");
+    assert_eq!(
+        sessions, 2,
+        "the commits were handed to a second connection"
+    );
     let writer_waits = cluster::count(
         &state,
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed' \
          AND wait_event_type = 'Lock' AND query LIKE 'BEGIN; SELECT gate_key FROM gate%'",
     );
-    assert_eq!(writer_waits, 1, "the writer, not the store's own batch, waits");
+    assert_eq!(
+        writer_waits, 1,
+        "the writer, not the store's own batch, waits"
+    );
     gate.execute(
         "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
          INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \
