@@ -2426,7 +2426,7 @@ impl StateStore for PostgresState {
                 };
             }
         };
-        let seen = std::mem::replace(&mut self.own_generation, Some(snapshot.generation));
+        let seen = self.own_generation.replace(snapshot.generation);
         if seen.is_some_and(|seen| seen != snapshot.generation) {
             // Another router wrote since this one's last commit: its batches would likely be
             // refused. Tried again some batches later (twice as many each time, up to 64).
