@@ -523,10 +523,14 @@ impl PostgresState {
             return Err(handed_over());
         }
         self.gated = true;
-        self.query(
+        let locked = self.query(
             "SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE",
             &[],
         )?;
+        if locked.is_empty() {
+            // Nothing would be locked: routers would not take turns.
+            return Err(handed::gate_without_row(&self.place));
+        }
         Ok(())
     }
 
@@ -538,7 +542,10 @@ impl PostgresState {
             "UPDATE gate SET generation = generation + 1 WHERE gate_key = 1 RETURNING generation",
             &[],
         )?;
-        self.batch_generation = row.map(|row| row.get(0));
+        let Some(row) = row else {
+            return Err(handed::gate_without_row(&self.place));
+        };
+        self.batch_generation = Some(row.get(0));
         Ok(())
     }
 
@@ -2414,7 +2421,11 @@ impl StateStore for PostgresState {
             },
         };
         let snapshot = match handed::snapshot(&mut self.client) {
-            Ok(snapshot) => snapshot,
+            Ok(Some(snapshot)) => snapshot,
+            Ok(None) => {
+                self.spare_client = Some(client);
+                return Err(handed::gate_without_row(&self.place));
+            }
             Err(error) => {
                 self.spare_client = Some(client);
                 let failure = self.failure(&error);

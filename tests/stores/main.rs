@@ -531,7 +531,7 @@ fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
     let writer_waits = cluster::count(
         &state,
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed' \
-         AND wait_event_type = 'Lock' AND query LIKE 'BEGIN; SELECT gate_key FROM gate%'",
+         AND wait_event_type = 'Lock' AND query LIKE 'BEGIN; SELECT % FROM gate WHERE gate_key = 1 FOR UPDATE%'",
     );
     assert_eq!(
         writer_waits, 1,

@@ -3,8 +3,8 @@
 //! connection, the next is decided on what the store keeps in memory from batch to batch
 //! (every pool's rotation, every rep's total), and the batch is handed to the writer in turn.
 //!
-//! Correct by one number: the gate's generation, which every batch that takes the gate adds one
-//! to. The memory is read with the generation in one snapshot; the writer takes the gate for
+//! Correct by one number: the gate's generation, which every transaction that writes
+//! rotations, assignments, lead times or reps' totals adds one to, under the gate. The memory is read with the generation in one snapshot; the writer takes the gate for
 //! each batch and commits it only when the generation is the one its last commit (or the
 //! snapshot) left, so nobody else wrote shared rows in between. Else the batch is refused
 //! ([`StateErrorKind::Conflict`]) and decided again once the store commits its own batches
@@ -69,14 +69,16 @@ pub(super) struct Snapshot {
     pub(super) totals: HashMap<String, u64>,
 }
 
-/// Begins a transaction and takes the gate (locked first, then its generation moved on, so
-/// that a session waiting for it has written nothing yet), in one round trip: answers the new
-/// generation (`None`: the gate has no row).
-fn begin_at_the_gate(client: &mut Client) -> Result<Option<i64>, postgres::Error> {
-    let answered = client.simple_query(
+/// Begins a transaction and takes the gate in one round trip (locked first, so that a session
+/// waiting for it has written nothing yet), its generation moved on when `moves` (the batch
+/// writes rotations or assignments): answers the generation then (`None`: the gate has no row).
+fn begin_at_the_gate(client: &mut Client, moves: bool) -> Result<Option<i64>, postgres::Error> {
+    let answered = client.simple_query(if moves {
         "BEGIN; SELECT gate_key FROM gate WHERE gate_key = 1 FOR UPDATE; \
-         UPDATE gate SET generation = generation + 1 WHERE gate_key = 1 RETURNING generation",
-    )?;
+         UPDATE gate SET generation = generation + 1 WHERE gate_key = 1 RETURNING generation"
+    } else {
+        "BEGIN; SELECT generation FROM gate WHERE gate_key = 1 FOR UPDATE"
+    })?;
     Ok(answered.iter().rev().find_map(|message| match message {
         postgres::SimpleQueryMessage::Row(row) => row.get(0)?.parse().ok(),
         _ => None,
@@ -85,15 +87,18 @@ fn begin_at_the_gate(client: &mut Client) -> Result<Option<i64>, postgres::Error
 
 /// Reads a [`Snapshot`] in one read-only transaction (repeatable read: one moment for the
 /// three statements).
-pub(super) fn snapshot(client: &mut Client) -> Result<Snapshot, postgres::Error> {
+pub(super) fn snapshot(client: &mut Client) -> Result<Option<Snapshot>, postgres::Error> {
     let mut transaction = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    let generation: i64 = transaction
-        .query_one("SELECT generation FROM gate WHERE gate_key = 1", &[])?
-        .get(0);
+    let Some(generation) = transaction
+        .query_opt("SELECT generation FROM gate WHERE gate_key = 1", &[])?
+        .map(|row| row.get::<_, i64>(0))
+    else {
+        return Ok(None);
+    };
     let rotations = transaction
         .query("SELECT pool, state FROM rotations", &[])?
         .iter()
@@ -108,11 +113,11 @@ pub(super) fn snapshot(client: &mut Client) -> Result<Snapshot, postgres::Error>
         .map(|row| (row.get(0), u64::try_from(row.get::<_, i64>(1)).unwrap_or(0)))
         .collect();
     transaction.commit()?;
-    Ok(Snapshot {
+    Ok(Some(Snapshot {
         generation,
         rotations,
         totals,
-    })
+    }))
 }
 
 impl Handed {
@@ -229,19 +234,11 @@ impl PostgresWriter {
 
     /// Writes a batch in a transaction of its own and commits it.
     fn write(&mut self, batch: &mut HandedBatch) -> Result<(), StateError> {
-        let generation = begin_at_the_gate(&mut self.client)
+        let moves = !batch.assignments.is_empty() || !batch.rotated.is_empty();
+        let generation = begin_at_the_gate(&mut self.client, moves)
             .map_err(|error| self.not_written(&error))?
-            .ok_or_else(|| {
-                StateError::new(
-                    StateErrorKind::Failed,
-                    format!(
-                        "state database (PostgreSQL at {}): the table `gate` has no row: run \
-                         `switchboard state migrate` against it",
-                        self.place
-                    ),
-                )
-            })?;
-        if generation != self.generation + 1 {
+            .ok_or_else(|| gate_without_row(&self.place))?;
+        if generation != self.generation + i64::from(moves) {
             return Err(StateError::new(
                 StateErrorKind::Conflict,
                 "state database: another router wrote to it since this run's last batch",
@@ -296,6 +293,17 @@ impl PostgresWriter {
         self.generation = generation;
         Ok(())
     }
+}
+
+/// The error of a `gate` table without its row (removed by hand).
+pub(super) fn gate_without_row(place: &str) -> StateError {
+    StateError::new(
+        StateErrorKind::Failed,
+        format!(
+            "state database (PostgreSQL at {place}): the table `gate` has no row: run \
+             `switchboard state migrate` against it"
+        ),
+    )
 }
 
 impl BatchWriter for PostgresWriter {
