@@ -4,9 +4,10 @@
 //! (every pool's rotation, every rep's total), and the batch is handed to the writer in turn.
 //!
 //! Correct by one number: the gate's generation, which every transaction that writes
-//! rotations, assignments, lead times or reps' totals adds one to, under the gate. The memory is read with the generation in one snapshot; the writer takes the gate for
-//! each batch and commits it only when the generation is the one its last commit (or the
-//! snapshot) left, so nobody else wrote shared rows in between. Else the batch is refused
+//! rotations, assignments, lead times or reps' totals adds one to, under the gate. The memory
+//! is read with the generation in one snapshot; the writer takes the gate for each batch and
+//! commits it only when the generation is the one its last commit (or the snapshot) left, so
+//! nobody else wrote shared rows in between. Else the batch is refused
 //! ([`StateErrorKind::Conflict`]) and decided again once the store commits its own batches
 //! again. A lead that another router (or a batch still in flight) recorded meanwhile fails the
 //! ledger's key in the writer's insert: refused the same way.
