@@ -604,14 +604,7 @@ impl PostgresState {
         let unexpected = !pending.prospects.is_empty()
             || !pending.due_moved.is_empty()
             || !pending.lives.is_empty();
-        let of_new_leads = pending
-            .assignments
-            .iter()
-            .all(|assignment| pending.ledger_index.contains_key(&assignment.lead))
-            && pending
-                .due
-                .iter()
-                .all(|(_, lead)| pending.ledger_index.contains_key(lead));
+        let of_new_leads = pending.rows_of_its_entries(&pending.assignments, &pending.due);
         let batch = handed::HandedBatch {
             ledger: std::mem::take(&mut pending.ledger),
             due: std::mem::take(&mut pending.due),
@@ -866,13 +859,8 @@ impl PostgresState {
         // the server's CPU in a profile of one router). Other rows (a sweep's new rep, a step
         // of a lead recorded before) and, once a plain insert met a row there anyway, every
         // later batch of this router, take the insert that tolerates rows already there.
-        let of_new_leads = !self.rows_without_ledger
-            && assignments
-                .iter()
-                .all(|assignment| self.pending.ledger_index.contains_key(&assignment.lead))
-            && due
-                .iter()
-                .all(|(_, lead)| self.pending.ledger_index.contains_key(lead));
+        let of_new_leads =
+            !self.rows_without_ledger && self.pending.rows_of_its_entries(&assignments, &due);
         self.pending.ledger_index.clear();
         if ledger.is_empty()
             && due.is_empty()
@@ -1601,6 +1589,17 @@ impl Pending {
         self.lives.clear();
         self.loads.clear();
         self.windows.clear();
+    }
+
+    /// Whether every one of `assignments` and `due` is of a lead whose ledger entry this batch
+    /// records (then those rows are new, as the entry is).
+    fn rows_of_its_entries(&self, assignments: &[Assignment], due: &[(i64, String)]) -> bool {
+        assignments
+            .iter()
+            .all(|assignment| self.ledger_index.contains_key(&assignment.lead))
+            && due
+                .iter()
+                .all(|(_, lead)| self.ledger_index.contains_key(lead))
     }
 
     /// This batch's assignments of a rep not sent yet.

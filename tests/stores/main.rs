@@ -420,52 +420,24 @@ fn serializable_by_default(store: Store) -> String {
 /// after that batch would say.
 fn a_count_grows_before_the_gate(store: Store) -> String {
     let state = store.state("grows");
-    let policy = fixture("team/shared_rep.route");
-    let lead = |id: &str, team: &str| {
-        format!(
-            "{{\"id\":\"{id}\",\"team\":\"{team}\",\"created_at\":\"2026-11-24T10:00:00+01:00\"}}\n"
-        )
-    };
-    let mut out = ok(&run(
-        &["route", &policy, "--state", &state, "--quiet"],
-        &lead("W-1", "wide"),
-    ));
-    let mut gate = cluster::HeldGate::take(&state);
-    let router = {
-        let (policy, input) = (policy.clone(), lead("N-1", "narrow"));
-        let named = format!("{state}?application_name=grows");
-        std::thread::spawn(move || {
-            // One thread: the store's own batches, in two passes (on two threads, see
-            // `a_write_while_the_commits_are_handed_over`).
-            ok(&run(
-                &[
-                    "route",
-                    &policy,
-                    "--state",
-                    &named,
-                    "--quiet",
-                    "--threads",
-                    "1",
-                ],
-                &input,
-            ))
-        })
-    };
-    assert!(
-        gate.waiting_writer("grows"),
-        "the router waited for the gate before it decided N-1: its count was not read without \
-         locks (is the database read committed?)"
-    );
-    gate.execute(
-        "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
-         INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \
-         UPDATE rep_totals SET total = total + 1 WHERE rep = 'anna';",
-    );
-    gate.release();
-    let decided = router.join().unwrap();
+    // One thread: the store's own batches, in two passes (on two threads, see
+    // `a_write_while_the_commits_are_handed_over`).
+    let (mut out, decided) = anna_gets_a_lead_while_a_router_waits(&state, "grows", "1", |gate| {
+        assert!(
+            gate.waiting_writer("grows"),
+            "the router waited for the gate before it decided N-1: its count was not read \
+             without locks (is the database read committed?)"
+        );
+    });
     let again = ok(&run(
-        &["route", &policy, "--state", &state, "--quiet"],
-        &lead("N-1", "narrow"),
+        &[
+            "route",
+            &fixture("team/shared_rep.route"),
+            "--state",
+            &state,
+            "--quiet",
+        ],
+        &team_lead("N-1", "narrow"),
     ));
     for line in [&decided, &again] {
         let decision = &json_lines(line)[0];
@@ -481,28 +453,34 @@ fn a_count_grows_before_the_gate(store: Store) -> String {
     out
 }
 
-/// `a_count_grows_before_the_gate` with `route` on two threads, whose batches are decided on
-/// what the store keeps in memory (anna's total, read when the commits were handed over) and
-/// committed on a second connection: the writer waits for the gate the test holds, while the
-/// test gives anna a second lead. The gate's generation has moved on, so the writer refuses
-/// the batch decided on anna at 1, and the run decides it again: 2/1, as one router deciding
-/// after that batch would say, and one ledger entry.
-fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
-    let state = store.state("handed");
+/// A lead of `team/shared_rep.route`'s `team` at one time.
+fn team_lead(id: &str, team: &str) -> String {
+    format!(
+        "{{\"id\":\"{id}\",\"team\":\"{team}\",\"created_at\":\"2026-11-24T10:00:00+01:00\"}}\n"
+    )
+}
+
+/// What `a_count_grows_before_the_gate` and `a_write_while_the_commits_are_handed_over` share:
+/// W-1 gives anna a lead; the test holds the gate while a router (`route --threads THREADS`,
+/// its sessions named `application`) decides N-1, of the `narrow` pool whose cap is 1; once
+/// the router waits for the gate, `while_waiting` looks at it, then the test's transaction
+/// gives anna a second lead (what a router's assignment writes) and lets the router in.
+/// Answers the first run's output and the router's.
+fn anna_gets_a_lead_while_a_router_waits(
+    state: &str,
+    application: &str,
+    threads: &'static str,
+    while_waiting: impl FnOnce(&cluster::HeldGate),
+) -> (String, String) {
     let policy = fixture("team/shared_rep.route");
-    let lead = |id: &str, team: &str| {
-        format!(
-            "{{\"id\":\"{id}\",\"team\":\"{team}\",\"created_at\":\"2026-11-24T10:00:00+01:00\"}}\n"
-        )
-    };
-    let mut out = ok(&run(
-        &["route", &policy, "--state", &state, "--quiet"],
-        &lead("W-1", "wide"),
+    let out = ok(&run(
+        &["route", &policy, "--state", state, "--quiet"],
+        &team_lead("W-1", "wide"),
     ));
-    let mut gate = cluster::HeldGate::take(&state);
+    let mut gate = cluster::HeldGate::take(state);
     let router = {
-        let (policy, input) = (policy.clone(), lead("N-1", "narrow"));
-        let named = format!("{state}?application_name=handed");
+        let input = team_lead("N-1", "narrow");
+        let named = format!("{state}?application_name={application}");
         std::thread::spawn(move || {
             ok(&run(
                 &[
@@ -512,38 +490,52 @@ fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
                     &named,
                     "--quiet",
                     "--threads",
-                    "2",
+                    threads,
                 ],
                 &input,
             ))
         })
     };
-    // The writer waits, on a connection of its own beside the deciding one.
-    let _ = gate.waiting_writer("handed");
-    let sessions = cluster::count(
-        &state,
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed'",
-    );
-    assert_eq!(
-        sessions, 2,
-        "the commits were handed to a second connection"
-    );
-    let writer_waits = cluster::count(
-        &state,
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed' \
-         AND wait_event_type = 'Lock' AND query LIKE 'BEGIN; SELECT % FROM gate WHERE gate_key = 1 FOR UPDATE%'",
-    );
-    assert_eq!(
-        writer_waits, 1,
-        "the writer, not the store's own batch, waits"
-    );
+    while_waiting(&gate);
     gate.execute(
         "INSERT INTO assignments (lead, rep, at_s) VALUES ('W-2', 'anna', 1795510800); \
          INSERT INTO lead_times (rep, lead_s, lead) VALUES ('anna', 1795510800, 'W-2'); \
          UPDATE rep_totals SET total = total + 1 WHERE rep = 'anna';",
     );
     gate.release();
-    let decided = router.join().unwrap();
+    (out, router.join().unwrap())
+}
+
+/// `a_count_grows_before_the_gate` with `route` on two threads, whose batches are decided on
+/// what the store keeps in memory (anna's total, read when the commits were handed over) and
+/// committed on a second connection: the writer waits for the gate the test holds, while the
+/// test gives anna a second lead. The gate's generation has moved on, so the writer refuses
+/// the batch decided on anna at 1, and the run decides it again: 2/1, as one router deciding
+/// after that batch would say, and one ledger entry.
+fn a_write_while_the_commits_are_handed_over(store: Store) -> String {
+    let state = store.state("handed");
+    let (mut out, decided) = anna_gets_a_lead_while_a_router_waits(&state, "handed", "2", |gate| {
+        // The writer waits, on a connection of its own beside the deciding one.
+        let _ = gate.waiting_writer("handed");
+        let sessions = cluster::count(
+            &state,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed'",
+        );
+        assert_eq!(
+            sessions, 2,
+            "the commits were handed to a second connection"
+        );
+        let writer_waits = cluster::count(
+            &state,
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'handed' \
+             AND wait_event_type = 'Lock' \
+             AND query LIKE 'BEGIN; SELECT % FROM gate WHERE gate_key = 1 FOR UPDATE%'",
+        );
+        assert_eq!(
+            writer_waits, 1,
+            "the writer, not the store's own batch, waits"
+        );
+    });
     let decision = &json_lines(&decided)[0];
     let reason = decision["reason"][0]["reason"].to_string();
     assert!(reason.contains("anna at cap 2/1"), "{out}{decided}");
