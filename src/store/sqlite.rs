@@ -1189,7 +1189,7 @@ fn schedule_recorded(connection: &Connection) -> Result<(), rusqlite::Error> {
             continue;
         };
         if let Some(first) = switchboard_core::route::life::first_step_at(&recorded.decision) {
-            write.execute(params![nanos(first), recorded.decision.lead])?;
+            write.execute(params![nanos(first), recorded.decision.lead.as_str()])?;
         }
     }
     Ok(())

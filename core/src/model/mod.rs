@@ -5,6 +5,7 @@
 //! Architecture invariant: [`Policy::from_file`] is only called on a file without errors; it
 //! returns `None` (never panics) when something it needs is missing.
 
+pub mod lead_id;
 pub mod scores;
 pub mod time;
 pub mod types;
@@ -17,6 +18,7 @@ pub use scores::{MAX_SCORE_LINES, ScoreDef, ScoreId, ScoreLineDef};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
+pub use lead_id::LeadId;
 pub use types::FieldType;
 
 /// Index of a schema field.

@@ -4,7 +4,7 @@
 //! builds or parses decision JSON.
 
 use super::reader::LeadError;
-pub use crate::model::Name;
+pub use crate::model::{LeadId, Name};
 use crate::model::time::LocalTime;
 
 /// The result of routing one input line.
@@ -41,7 +41,7 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// The lead's id.
-    pub lead: Name,
+    pub lead: LeadId,
     /// The rule that matched; `None` when no rule did.
     pub rule: Option<RuleRef>,
     pub action: Action,
@@ -61,7 +61,7 @@ impl Decision {
     /// This decision emptied for `lead`, as [`Decision::new`] makes it, keeping the memory of
     /// its lists (a router reuses the decisions of leads written out); the texts of its
     /// reasons are handed to `spare_text`.
-    pub fn reuse_for(&mut self, lead: Name, mut spare_text: impl FnMut(String)) {
+    pub fn reuse_for(&mut self, lead: LeadId, mut spare_text: impl FnMut(String)) {
         self.lead = lead;
         self.rule = None;
         self.action = Action::Unassigned;
@@ -75,7 +75,7 @@ impl Decision {
     }
 
     /// A decision for `lead` that assigns nothing yet.
-    pub fn new(lead: impl Into<Name>) -> Decision {
+    pub fn new(lead: impl Into<LeadId>) -> Decision {
         Decision {
             lead: lead.into(),
             rule: None,

@@ -21,7 +21,7 @@ pub mod wire;
 
 use crate::graph::{Compiled, TraceStep};
 use crate::model::time::LocalTime;
-use crate::model::{CalendarDef, EvalContext, LeadValue, Policy, PoolDef, StrategyDef};
+use crate::model::{CalendarDef, EvalContext, LeadId, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
 pub use clock::{add as add_duration, earlier_lead_times, next_opening, working_seconds};
 pub use decision::{
@@ -140,7 +140,7 @@ impl Spare {
     }
 
     /// Makes `decision` (written out) a new one for `lead`, keeping its reasons' texts.
-    fn reuse(&mut self, decision: &mut Decision, lead: Name) {
+    fn reuse(&mut self, decision: &mut Decision, lead: LeadId) {
         let texts = &mut self.texts;
         decision.reuse_for(lead, |text| {
             if texts.len() < Spare::MOST && text.capacity() <= Spare::LONGEST_TEXT {
@@ -150,7 +150,7 @@ impl Spare {
     }
 
     /// A decision for `lead`, in the memory of a spare one when there is one.
-    fn decision(&mut self, lead: Name) -> Decision {
+    fn decision(&mut self, lead: LeadId) -> Decision {
         match self.decisions.pop() {
             Some(mut decision) => {
                 self.reuse(&mut decision, lead);

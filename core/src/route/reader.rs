@@ -6,7 +6,7 @@ mod scan;
 pub(crate) use scan::first_to_escape;
 
 use crate::model::FieldType;
-use crate::model::{Lead, LeadValue, Name, Policy, Scalar};
+use crate::model::{Lead, LeadId, LeadValue, Policy, Scalar};
 use serde_json::Value;
 use std::io::{self, BufRead};
 
@@ -125,7 +125,7 @@ pub struct LeadError {
 /// A validated lead: its id and its values, one per schema field.
 #[derive(Debug, Clone)]
 pub struct ParsedLead {
-    pub id: Name,
+    pub id: LeadId,
     pub lead: Lead,
     /// [`Policy::fingerprint`] of the lead when it was computed ahead ([`ParsedLead::
     /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
@@ -138,7 +138,7 @@ pub struct ParsedLead {
 
 impl ParsedLead {
     /// A lead with these values.
-    pub fn new(id: impl Into<Name>, lead: Lead) -> ParsedLead {
+    pub fn new(id: impl Into<LeadId>, lead: Lead) -> ParsedLead {
         ParsedLead {
             id: id.into(),
             lead,
@@ -358,7 +358,7 @@ struct Fields {
     /// Per field, why its value does not fit; empty until the first problem.
     problems: Vec<Option<String>>,
     /// The `id` field's value as text (a string, or a number's JSON text), whatever its type.
-    id: Option<Name>,
+    id: Option<LeadId>,
     /// Strings to hold string values in, left by an earlier lead (none longer than
     /// [`Fields::LONGEST_SPARE`]).
     spare: Vec<String>,
@@ -414,8 +414,8 @@ impl Fields {
         };
         if field.name == "id" {
             self.id = match value {
-                Json::Str(id) => Some(Name::from(&**id)),
-                number => number.number_text().map(Name::from),
+                Json::Str(id) => Some(LeadId::from(&**id)),
+                number => number.number_text().map(LeadId::from),
             };
         }
         let (converted, problem) = match value {

@@ -10,6 +10,7 @@ use super::decision::{
     Trace,
 };
 use super::reader::{LeadError, first_to_escape};
+use crate::model::LeadId;
 use crate::model::time::LocalTime;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -310,7 +311,7 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
             .map(Name::from)
             .ok_or_else(|| WireError(format!("`{key}` is missing or not a string")))
     };
-    let lead = text_of("lead")?;
+    let lead = LeadId::from(text_of("lead")?);
     let rule = match object.get("rule") {
         None | Some(Value::Null) => None,
         Some(Value::String(label)) => Some(RuleRef {

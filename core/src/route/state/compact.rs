@@ -7,7 +7,7 @@
 use super::{EntryRef, Fingerprint, Recorded};
 use crate::graph::PathStep;
 use crate::model::time::LocalTime;
-use crate::model::{LeadValue, Scalar};
+use crate::model::{LeadId, LeadValue, Scalar};
 use crate::route::decision::{
     Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Reason, RecordedTrace,
     RuleRef,
@@ -475,7 +475,7 @@ impl Input<'_> {
     /// A decision; its names from `table` when it was written with one.
     fn decision(&mut self, table: Option<&NameTable>) -> Option<Decision> {
         let input = self;
-        let lead = Name::from(input.text()?);
+        let lead = LeadId::from(input.text()?);
         let rule = match input.byte()? {
             0 => None,
             _ => Some(RuleRef {
