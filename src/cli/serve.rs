@@ -243,6 +243,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         }
     };
     start_logging(args.log_format);
+    let mut watched = vec![args.policy.clone()];
+    watched.extend(args.roster.clone());
+    watched.extend(args.hubspot_map.clone());
+    watched.extend(args.standard_map.clone());
+    // Before the files are read: one changed from here on is read again.
+    let watched = switchboard::serve::Watched::now(watched);
     let (bundle, warnings) = load_bundle(args, false).map_err(|error| {
         eprint!("{error}");
         if !error.ends_with('\n') {
@@ -273,10 +279,6 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
     if let Some(concurrency) = state.concurrency() {
         tracing::info!(state = %state_shown, "{concurrency}");
     }
-    let mut watched = vec![args.policy.clone()];
-    watched.extend(args.roster.clone());
-    watched.extend(args.hubspot_map.clone());
-    watched.extend(args.standard_map.clone());
     let reload_args = args.clone();
     let setup = switchboard::serve::Setup {
         bundle,

@@ -55,8 +55,8 @@ pub type Reload = Box<dyn Fn() -> Result<Bundle, String> + Send>;
 pub struct Setup {
     pub bundle: Bundle,
     pub reload: Reload,
-    /// The files whose change triggers a reload.
-    pub watched: Vec<PathBuf>,
+    /// The files whose change triggers a reload, as they were before the bundle was read.
+    pub watched: Watched,
     /// How often the watched files are looked at.
     pub watch_every: Duration,
     pub state: Box<dyn StateStore + Send>,
@@ -221,7 +221,7 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
             .spawn(move || {
                 watch(
                     &reload,
-                    &watched,
+                    watched,
                     watch_every,
                     &reload_inbox,
                     &shared,
@@ -404,8 +404,27 @@ async fn hangups(requests: std::sync::mpsc::Sender<()>) {
     drop(requests);
 }
 
-/// The modification time and length of each watched file (`None`: it cannot be read).
-fn stamps(paths: &[PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
+/// The files whose change triggers a reload, with their modification times and lengths as
+/// they were when first looked at: taken before the bundle is first read, so that a file
+/// changed while the server starts is read again, not taken as the version it serves.
+pub struct Watched {
+    paths: Vec<PathBuf>,
+    seen: Vec<Stamp>,
+}
+
+impl Watched {
+    /// `paths` as they are now.
+    pub fn now(paths: Vec<PathBuf>) -> Watched {
+        let seen = stamps(&paths);
+        Watched { paths, seen }
+    }
+}
+
+/// A file's modification time and length (`None`: it cannot be read).
+type Stamp = Option<(std::time::SystemTime, u64)>;
+
+/// The [`Stamp`] of each watched file.
+fn stamps(paths: &[PathBuf]) -> Vec<Stamp> {
     paths
         .iter()
         .map(|path| {
@@ -420,13 +439,17 @@ fn stamps(paths: &[PathBuf]) -> Vec<Option<(std::time::SystemTime, u64)>> {
 /// and `/v1/status`, `/metrics` and the log say why.
 fn watch(
     reload: &Reload,
-    watched: &[PathBuf],
+    watched: Watched,
     every: Duration,
     requests: &std::sync::mpsc::Receiver<()>,
     shared: &Shared,
     stop: &AtomicBool,
 ) {
-    let mut seen = stamps(watched);
+    let Watched {
+        paths: watched,
+        mut seen,
+    } = watched;
+    let watched = watched.as_slice();
     loop {
         let forced = match requests.recv_timeout(every) {
             Ok(()) => true,

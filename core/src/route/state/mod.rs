@@ -1312,7 +1312,7 @@ mod tests {
         state
             .each_unsettled_lead(&mut |recorded, _| unsettled.push(recorded.decision.lead))
             .unwrap();
-        assert_eq!(unsettled, vec![Name::from("L-2")]);
+        assert_eq!(unsettled, vec![crate::model::LeadId::from("L-2")]);
         let mut all = 0;
         state.each_lead(&mut |_, _| all += 1).unwrap();
         assert_eq!(all, 2);
