@@ -139,9 +139,17 @@ fn step_by_step(name: &str, policy: &str, responses: &str, count: usize, seed: &
     assert!(events.lines().count() > 20, "touches drawn:\n{events}");
 
     // The same, one command at a time, on a SQLite state: each lead routed at its own time,
-    // each touch tracked at its time, and every step due before either swept first.
+    // each touch tracked at its time, and every step due before either swept first. The state
+    // is made first, as a deployment whose sweeps start before its first lead makes it (`sweep`
+    // refuses a state that is not there).
     let state = dir.join("state.db");
     let state = state.to_str().unwrap();
+    let made = run(&["state", "init", "--state", state], &dir);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let policy = policy.to_string();
     let roster = example("roster.json");
     let lead_text = std::fs::read_to_string(&leads).unwrap();

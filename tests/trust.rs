@@ -235,6 +235,164 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
     assert_eq!(lines[1]["lead"], "T-2");
     assert!(lines[1].get("error").is_none(), "{}", lines[1]);
     assert!(lines[2].get("error").is_none(), "{}", lines[2]);
+    // Year 0000 is before RFC 3339's first year (jiff's parser would read it).
+    let zero = run(
+        &["route", &policy, "--quiet", "--state", ":memory:"],
+        format!("{}\n", lead_with("T-4", "0000-01-01T00:00:00Z")).as_bytes(),
+        &dir,
+    );
+    assert!(
+        text(&zero.stdout).contains(r#""code":"lead.type""#),
+        "{}",
+        text(&zero.stdout)
+    );
+}
+
+/// A lead's id given as a number: `-0` and `0` are one lead (as an `int` field reads them), and
+/// a whole number beyond 64-bit integers, rounded when read, is never shown as another number.
+#[test]
+fn number_ids_are_one_lead_per_number_and_never_rounded() {
+    let dir = scratch("number-ids");
+    std::fs::write(
+        dir.join("ids.route"),
+        "schema lead { id: int  created_at: time }\nqueue review\notherwise -> queue review\n",
+    )
+    .unwrap();
+    let input = [
+        r#"{"id":0,"created_at":"2026-11-23T10:00:00Z"}"#,
+        r#"{"id":-0,"created_at":"2026-11-23T10:00:00Z"}"#,
+        r#"{"id":18446744073709551616,"created_at":"2026-11-23T10:00:00Z"}"#,
+    ]
+    .join("\n");
+    let output = run(
+        &["route", "ids.route", "--quiet", "--state", "ids.db"],
+        input.as_bytes(),
+        &dir,
+    );
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", text(&output.stdout));
+    assert_eq!(lines[0]["lead"], "0");
+    assert_eq!(lines[1]["lead"], "0");
+    assert_eq!(lines[1]["duplicate"], true, "{}", lines[1]);
+    assert_eq!(lines[2]["lead"], serde_json::Value::Null, "{}", lines[2]);
+    assert_eq!(
+        lines[2]["error"]["message"],
+        "field `id`: expected a whole number, found a number beyond 64 bits (about \
+         1.8446744073709552e+19)"
+    );
+}
+
+/// A misspelt `--state` never reads as an empty state: the commands that only read or add to
+/// what `route` recorded refuse a path with no file, and create nothing; a `file:` URI, which
+/// SQLite and the directory maker would read two ways, is refused.
+#[test]
+fn a_state_that_is_not_there_is_refused_not_created() {
+    let dir = example_folder("missing-state");
+    for (command, extra) in [
+        ("sweep", &["--now", "2026-11-23T12:00:00Z"][..]),
+        ("report", &[][..]),
+        ("track", &["--events", "-"][..]),
+    ] {
+        let mut args = vec![command];
+        if command != "report" {
+            args.push("routing.route");
+        }
+        args.extend(["--state", "typo.db"]);
+        args.extend(extra);
+        let output = run(&args, b"", &dir);
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("there is no state at `typo.db`")
+                && stderr.contains("`route` leads into it first"),
+            "{command}: {stderr}"
+        );
+        assert!(!dir.join("typo.db").exists(), "{command} created the state");
+    }
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--state",
+            "file:sub/x.db",
+            "--leads",
+            "leads.ndjson",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("give the state file's path without `file:` (`sub/x.db`)"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!dir.join("file:sub").exists() && !dir.join("sub").exists());
+    // A directory given as the leads or the events is named.
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--state",
+            ":memory:",
+            "--leads",
+            ".",
+        ],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("cannot read leads `.`: it is a directory, not a file"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = run(
+        &[
+            "track",
+            "routing.route",
+            "--state",
+            ":memory:",
+            "--events",
+            ".",
+        ],
+        b"",
+        &dir,
+    );
+    assert!(
+        text(&output.stderr).contains("cannot read events `.`: it is a directory, not a file"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+/// `track`'s error records have `route`'s keys: `"lead": null` when the event's lead could not
+/// be read.
+#[test]
+fn track_error_records_always_name_the_lead_or_null() {
+    let dir = example_folder("track-errors");
+    let events = "not json\n{\"lead\":7,\"event\":\"closed\",\"at\":\"2026-11-23T10:12:00Z\"}\n";
+    let output = run(
+        &["track", "routing.route", "--state", ":memory:", "--quiet"],
+        events.as_bytes(),
+        &dir,
+    );
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", text(&output.stdout));
+    for (line, code) in lines.iter().zip(["event.json", "event.lead"]) {
+        assert_eq!(line["error"]["code"], code, "{line}");
+        assert_eq!(
+            line.as_object().unwrap().keys().next().map(String::as_str),
+            Some("lead")
+        );
+        assert_eq!(line["lead"], serde_json::Value::Null, "{line}");
+    }
 }
 
 // ---- Files as exporters write them

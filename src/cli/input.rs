@@ -30,13 +30,7 @@ pub struct InputArgs {
 
 /// Opens a leads file, or says which one and why not.
 pub fn open_leads(path: &Path) -> Result<std::fs::File, Failure> {
-    std::fs::File::open(path).map_err(|error| {
-        Failure::usage(format!(
-            "cannot read leads `{}`: {}",
-            path.display(),
-            super::describe_io(&error)
-        ))
-    })
+    super::open_input(path, "leads")
 }
 
 impl InputArgs {

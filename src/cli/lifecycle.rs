@@ -7,7 +7,7 @@
 use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
-use super::{EXIT_PROBLEMS, Failure, describe_io};
+use super::{EXIT_PROBLEMS, Failure};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +73,10 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
     let now = parse_now(args.now.as_deref())?;
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    super::state::existing(
+        &args.state,
+        "to track events in: `route` leads into it first",
+    )?;
     let (mut state, location) = open_state(&args.state)?;
     if matches!(location, StateLocation::Memory) && !args.quiet {
         eprintln!(
@@ -93,13 +97,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
     );
     let (source, from): (Box<dyn std::io::Read>, String) = match args.events.as_deref() {
         Some(path) if path != Path::new("-") => {
-            let file = std::fs::File::open(path).map_err(|error| {
-                Failure::usage(format!(
-                    "cannot read events `{}`: {}",
-                    path.display(),
-                    describe_io(&error)
-                ))
-            })?;
+            let file = super::open_input(path, "events")?;
             (Box::new(file), format!("`{}`", path.display()))
         }
         _ => {
@@ -208,6 +206,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     let now = parse_now(args.now.as_deref())?;
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
+    super::state::existing(&args.state, "to sweep: `route` leads into it first")?;
     let (mut state, _) = open_state(&args.state)?;
     let router = Router::new(
         &loaded.policy,

@@ -260,6 +260,19 @@ fn collect_routes(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(
     Ok(())
 }
 
+/// Opens a file of input lines (`what`: "leads", "events"), or says which one and why not: a
+/// directory is refused here, where the system would only fail the first read. (A named pipe
+/// is input like any other.)
+fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, Failure> {
+    let cannot =
+        |why: String| Failure::usage(format!("cannot read {what} `{}`: {why}", path.display()));
+    let file = std::fs::File::open(path).map_err(|error| cannot(describe_io(&error)))?;
+    if file.metadata().is_ok_and(|meta| meta.is_dir()) {
+        return Err(cannot("it is a directory, not a file".to_string()));
+    }
+    Ok(file)
+}
+
 fn describe_io(error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),

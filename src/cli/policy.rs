@@ -255,6 +255,13 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
     {
         return Ok(StateLocation::Postgres(value.to_string()));
     }
+    if let Some(path) = value.strip_prefix("file:") {
+        // SQLite would read it as a URI (its query options included) where Switchboard makes
+        // directories for a path: two readings of one value.
+        return Err(Failure::usage(format!(
+            "--state `{value}`: give the state file's path without `file:` (`{path}`)"
+        )));
+    }
     if let Some((scheme, _)) = value.split_once("://") {
         let scheme_like = !scheme.is_empty()
             && scheme

@@ -80,6 +80,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
         .as_deref()
         .map(|path| load_policy(path, true))
         .transpose()?;
+    super::state::existing(&args.state, "to report on: `route` leads into it first")?;
     let (mut state, _) = open_state(&args.state)?;
     let mut entries = Vec::new();
     state

@@ -218,16 +218,7 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
         let stop = Arc::clone(&stop);
         std::thread::Builder::new()
             .name("switchboard-watch".to_string())
-            .spawn(move || {
-                watch(
-                    &reload,
-                    watched,
-                    watch_every,
-                    &reload_inbox,
-                    &shared,
-                    &stop,
-                )
-            })
+            .spawn(move || watch(&reload, watched, watch_every, &reload_inbox, &shared, &stop))
             .map_err(|error| format!("cannot start the file watcher: {error}"))?
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -16,7 +16,10 @@ pub struct LeadId(Repr);
 #[derive(Clone)]
 enum Repr {
     /// The id's bytes, the first `len` of `bytes` (a whole `str`, never cut inside a character).
-    Inline { len: u8, bytes: [u8; LeadId::INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; LeadId::INLINE],
+    },
     /// An id longer than [`LeadId::INLINE`] bytes.
     Shared(Arc<str>),
 }

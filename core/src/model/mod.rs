@@ -14,11 +14,11 @@ use crate::span::Span;
 pub use crate::syntax::ast::Period;
 use crate::syntax::ast::{self, CmpOp, ExprKind, Number, PolicyFile, ValueKind};
 use jiff::Timestamp;
+pub use lead_id::LeadId;
 pub use scores::{MAX_SCORE_LINES, ScoreDef, ScoreId, ScoreLineDef};
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
-pub use lead_id::LeadId;
 pub use types::FieldType;
 
 /// Index of a schema field.

@@ -4,8 +4,8 @@
 //! builds or parses decision JSON.
 
 use super::reader::LeadError;
-pub use crate::model::{LeadId, Name};
 use crate::model::time::LocalTime;
+pub use crate::model::{LeadId, Name};
 
 /// The result of routing one input line.
 // `Decided` is the common case by far: boxing it to even the variants' sizes would allocate

@@ -56,10 +56,16 @@ impl Tracked {
     pub fn to_json(&self, input_line: usize) -> String {
         match self {
             Tracked::Invalid(error) => {
+                // `"lead": null` when the event's lead could not be read, as `route` writes it:
+                // every error record has the same keys.
                 let mut object = serde_json::Map::new();
-                if let Some(lead) = &error.lead {
-                    object.insert("lead".into(), lead.clone().into());
-                }
+                object.insert(
+                    "lead".into(),
+                    error
+                        .lead
+                        .clone()
+                        .map_or(serde_json::Value::Null, Into::into),
+                );
                 object.insert(
                     "error".into(),
                     serde_json::json!({

@@ -315,15 +315,41 @@ enum Json<'de> {
 
 impl Json<'_> {
     /// A number as JSON text (an id may be a number).
+    /// A number's text as a lead's id: a negative zero is `0` (as an `int` field reads it,
+    /// so `-0` and `0` are one lead); a whole number too large for a 64-bit integer has none,
+    /// because it was rounded when read and its digits are not known (an error record shows
+    /// no id rather than another number's).
     fn number_text(&self) -> Option<String> {
         match self {
-            Json::Int(int) => Some(int.to_string()),
-            Json::UInt(int) => Some(int.to_string()),
-            Json::Float(float) => Some(
-                serde_json::Number::from_f64(*float)
-                    .map_or_else(|| float.to_string(), |n| n.to_string()),
-            ),
-            _ => None,
+            Json::Float(float) if *float == 0.0 && float.is_sign_negative() => {
+                Some("0".to_string())
+            }
+            Json::Float(float) if Self::rounded(*float) => None,
+            _ => Some(self.number_shown()),
+        }
+    }
+
+    /// Whether a float read from JSON is a whole number beyond 2^53, the last whose digits
+    /// every float keeps.
+    fn rounded(float: f64) -> bool {
+        float.fract() == 0.0 && float.abs() >= 9_007_199_254_740_992.0
+    }
+
+    /// A number as an error message shows it.
+    fn number_shown(&self) -> String {
+        match self {
+            Json::Int(int) => int.to_string(),
+            Json::UInt(int) => int.to_string(),
+            Json::Float(float) => {
+                let text = serde_json::Number::from_f64(*float)
+                    .map_or_else(|| float.to_string(), |n| n.to_string());
+                if Self::rounded(*float) {
+                    format!("a number beyond 64 bits (about {text})")
+                } else {
+                    text
+                }
+            }
+            _ => String::new(),
         }
     }
 
@@ -331,7 +357,7 @@ impl Json<'_> {
         let text = match self {
             Json::Null => "null".to_string(),
             Json::Bool(flag) => flag.to_string(),
-            Json::Int(_) | Json::UInt(_) | Json::Float(_) => self.number_text().unwrap_or_default(),
+            Json::Int(_) | Json::UInt(_) | Json::Float(_) => self.number_shown(),
             Json::Str(text) => Value::String(text.to_string()).to_string(),
             Json::Compound(kind) => return (*kind).to_string(),
         };
@@ -632,9 +658,13 @@ pub fn read_time(text: &str) -> Option<i128> {
 }
 
 /// The general path of [`read_time`]: jiff's parser, refusing offsets of a day or more (jiff
-/// takes up to ±25:59:59; RFC 3339's hours are 00-23).
+/// takes up to ±25:59:59; RFC 3339's hours are 00-23) and years before 0001 (RFC 3339's
+/// first; jiff reads year 0000 and signed years).
 fn general_timestamp_nanos(text: &str) -> Option<i128> {
     let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
+    if pieces.date().year() < 1 {
+        return None;
+    }
     if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
         && numeric.offset().seconds().unsigned_abs() >= 24 * 3_600
     {
@@ -971,6 +1001,10 @@ mod tests {
             "2026-11-23T10:00:00-24:30",
             "2026-11-23 10:00:00+25:00",
             "2026-11-23T10:00:00+2500",
+            // Years before 0001, which jiff's parser would read.
+            "0000-01-01T00:00:00Z",
+            "0000-06-01 12:00:00+01:00",
+            "-000001-01-01T00:00:00Z",
         ] {
             assert_eq!(read_time(text), None, "{text}");
         }

@@ -182,6 +182,24 @@ pub(crate) fn expected_found(
         parts.insert(0, lead);
     }
     let expected_text = join_or(&parts);
+    if let Some(time) = time_without_offset(&text[offset.min(text.len())..]) {
+        // "expected a value, found `2026`" would not say why the time is not one.
+        let with_seconds = if time.len() == 16 {
+            format!("{time}:00")
+        } else {
+            time.to_string()
+        };
+        return Diagnostic::new(
+            Code::Syntax,
+            Span::new(offset, offset + time.len()),
+            format!("the time `{time}` has no UTC offset"),
+        )
+        .with_label("needs `Z` or an offset such as `+01:00`")
+        .with_help(format!(
+            "write `{with_seconds}Z` for UTC, or the offset of the zone it is in, such as \
+             `{with_seconds}+01:00`"
+        ));
+    }
     let (found, found_span) = found_token(text, offset);
     let mut help = None;
     if RESERVED.contains(&found.as_str()) && parts.iter().any(|part| part == "a name") {
@@ -231,6 +249,40 @@ pub(crate) fn nesting_error(text: &str, offset: usize) -> Diagnostic {
     )
     .with_label("too deep")
     .with_help("split the condition into several rules, or flatten it with `in { ... }`")
+}
+
+/// The date and time at the start of `rest` when they have no UTC offset after them
+/// (`2026-12-01T09:00:00`, `2026-12-01T09:00`, 16 bytes without seconds): the policy's times
+/// need one (and their seconds).
+fn time_without_offset(rest: &str) -> Option<&str> {
+    let bytes = rest.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|run| run.iter().all(u8::is_ascii_digit))
+    };
+    let at = |index: usize, byte: u8| bytes.get(index) == Some(&byte);
+    if !(digits(0..4) && at(4, b'-') && digits(5..7) && at(7, b'-') && digits(8..10))
+        || !(at(10, b'T') || at(10, b't'))
+        || !(digits(11..13) && at(13, b':') && digits(14..16))
+    {
+        return None;
+    }
+    let mut end = 16;
+    if at(16, b':') && digits(17..19) {
+        end = 19;
+        if at(19, b'.') {
+            end = 20
+                + bytes[20..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+        }
+    }
+    match bytes.get(end) {
+        Some(b'Z' | b'z' | b'+' | b'-') => None,
+        _ => rest.get(..end),
+    }
 }
 
 /// "a, b or c".
