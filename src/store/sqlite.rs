@@ -1883,6 +1883,21 @@ impl StateStore for SqliteState {
         Ok(state)
     }
 
+    fn rotation_into(&mut self, pool: &str, into: &mut String) -> Result<bool, StateError> {
+        // Copied from the batch's rotations into the router's buffer: no new string a pick.
+        if !self.rotations.contains_key(pool) {
+            self.rotation(pool)?;
+        }
+        into.clear();
+        Ok(match self.rotations.get(pool) {
+            Some((Some(state), _)) => {
+                into.push_str(state);
+                true
+            }
+            _ => false,
+        })
+    }
+
     fn set_rotation(&mut self, pool: &str, value: &str) -> Result<(), StateError> {
         // Written over in place: a pool's rotation changes with most of its leads.
         match self.rotations.get_mut(pool) {
