@@ -322,7 +322,7 @@ fn an_empty_state_path_is_a_usage_error() {
     );
     assert_eq!(output.status.code(), Some(2), "{}", all_output(&output));
     assert!(output.stdout.is_empty(), "routed without a state");
-    assert!(all_output(&output).contains("--state is empty"));
+    assert!(all_output(&output).contains("--state (or SWITCHBOARD_STATE) is empty"));
 }
 
 #[test]

@@ -588,6 +588,46 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
         "{err}"
     );
     assert!(!err.contains("s3cret-pass"), "{err}");
+    // The password as a parameter of the query, where the driver reads it too.
+    let output = route(
+        &[
+            "policy.route",
+            "--state",
+            "postgres://router@127.0.0.1:1/routing?password=s3cret-pass&connect_timeout=2",
+        ],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("?password=***&connect_timeout=2"), "{err}");
+    assert!(!err.contains("s3cret-pass"), "{err}");
+    // An `@` left in the password would make the rest of it the host: refused, unshown.
+    let output = route(
+        &[
+            "policy.route",
+            "--state",
+            "postgres://router:s3cret@pass@127.0.0.1:1/routing",
+        ],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("write it `%40`"), "{err}");
+    assert!(!err.contains("s3cret") && !err.contains("pass@"), "{err}");
+    // `--help` never shows the value of SWITCHBOARD_STATE.
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["route", "--help"])
+        .env(
+            "SWITCHBOARD_STATE",
+            "postgres://router:s3cret-pass@db/routing",
+        )
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("SWITCHBOARD_STATE"), "{help}");
+    assert!(!help.contains("s3cret-pass"), "{help}");
     let output = route(
         &["policy.route", "--state", "mysql://router@db/routing"],
         b"{\"id\":\"x\"}\n",

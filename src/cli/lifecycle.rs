@@ -28,6 +28,8 @@ pub struct TrackArgs {
         long,
         value_name = "PATH|URL",
         env = "SWITCHBOARD_STATE",
+        // The value may hold a password: `--help` never shows it.
+        hide_env_values = true,
         default_value = ".switchboard/state.db"
     )]
     state: String,
@@ -55,6 +57,8 @@ pub struct SweepArgs {
         long,
         value_name = "PATH|URL",
         env = "SWITCHBOARD_STATE",
+        // The value may hold a password: `--help` never shows it.
+        hide_env_values = true,
         default_value = ".switchboard/state.db"
     )]
     state: String,

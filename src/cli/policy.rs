@@ -220,7 +220,8 @@ impl StateLocation {
 }
 
 /// A database URL with its password (if any) replaced by `***`: what messages, logs and
-/// `/v1/status` show.
+/// `/v1/status` show. The password can be in two places: `user:PASSWORD@host`, and a
+/// `password=` parameter of the query (`…/db?password=…`), which the driver reads as well.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
@@ -229,13 +230,29 @@ pub fn without_password(url: &str) -> String {
         Some(at) => rest.split_at(at),
         None => (rest, ""),
     };
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{scheme}://{name}:***@{host}{tail}"),
-            None => url.to_string(),
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => authority.to_string(),
         },
-        None => url.to_string(),
-    }
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => parameter.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", parameters.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// Reads a `--state` value. An empty value (`--state "$STATE"` with `STATE` unset) and a value
@@ -243,16 +260,25 @@ pub fn without_password(url: &str) -> String {
 pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
     if value.trim().is_empty() {
         return Err(Failure::usage(
-            "--state is empty: give a file (such as `.switchboard/state.db`) or `:memory:`"
+            "--state (or SWITCHBOARD_STATE) is empty: give a file (such as `.switchboard/state.db`), `:memory:` or a `postgres://` URL"
                 .to_string(),
         ));
     }
     if value == ":memory:" {
         return Ok(StateLocation::Memory);
     }
-    if let Some((scheme, _)) = value.split_once("://")
+    if let Some((scheme, rest)) = value.split_once("://")
         && (scheme == "postgres" || scheme == "postgresql")
     {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        if authority.matches('@').count() > 1 {
+            // The driver would take what follows the first `@` for the host.
+            return Err(Failure::usage(format!(
+                "--state {}: the user name or password holds an `@`; write it `%40` (as any \
+                 other reserved character of a URL, percent-encoded)",
+                without_password(value)
+            )));
+        }
         return Ok(StateLocation::Postgres(value.to_string()));
     }
     if let Some(path) = value.strip_prefix("file:") {
@@ -353,6 +379,20 @@ mod tests {
         assert_eq!(
             without_password(".switchboard/state.db"),
             ".switchboard/state.db"
+        );
+        // The query's `password=`, where the driver reads it too, in any case.
+        assert_eq!(
+            without_password("postgres://router@db/routing?password=s3cret&sslmode=require"),
+            "postgres://router@db/routing?password=***&sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://router:a@db?sslmode=disable&PASSWORD=b"),
+            "postgres://router:***@db?sslmode=disable&PASSWORD=***"
+        );
+        // An unencoded `@` in the password: nothing of it is shown.
+        assert_eq!(
+            without_password("postgres://router:p@ss@db/routing"),
+            "postgres://router:***@db/routing"
         );
     }
 }

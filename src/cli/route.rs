@@ -31,6 +31,8 @@ pub struct RouteArgs {
         long,
         value_name = "PATH|URL",
         env = "SWITCHBOARD_STATE",
+        // The value may hold a password: `--help` never shows it.
+        hide_env_values = true,
         default_value = ".switchboard/state.db"
     )]
     state: String,
@@ -308,8 +310,10 @@ fn route_on_one_thread(
             lines: &mut decided,
             first_line: counts.lines + 1,
         };
+        // A failure anywhere in the batch leaves the whole batch unrecorded (it is one
+        // transaction): the run left off at the batch's first line, whichever lead failed.
         decide_batch(router, state, &batch.leads, batch_decided)
-            .map_err(|(error, at)| stopped(&error, counts.lines + at + 1, printed))?;
+            .map_err(|(error, _)| stopped(&error, printed + 1, printed))?;
         bytes_read += batch.bytes;
         counts.add(&Counts::of(&outcomes));
         // Decisions are written only once they are durable (`decide_batch` committed them): a
@@ -1038,10 +1042,12 @@ impl TwoThreads<'_, '_> {
 }
 
 /// The state failed while routing: what failed, and where the run left off (every printed line
-/// is recorded; the batch under way is not, and nothing after it was read).
+/// is recorded; the batch under way was not committed, or its commit was not confirmed, and
+/// nothing after it was decided). `line` is the first line not printed.
 fn stopped(error: &StateError, line: usize, printed: usize) -> Failure {
     Failure::usage(format!(
         "{error}\nrouting stopped at input line {line}: the {printed} lines printed before it are \
-         recorded; that line and the ones after it were not routed"
+         recorded; that line and the ones after it were not printed: send them again (a lead \
+         the state recorded all the same comes back as a duplicate)"
     ))
 }

@@ -37,6 +37,8 @@ struct Target {
         long,
         value_name = "PATH|URL",
         env = "SWITCHBOARD_STATE",
+        // The value may hold a password: `--help` never shows it.
+        hide_env_values = true,
         default_value = ".switchboard/state.db"
     )]
     state: String,

@@ -1024,11 +1024,12 @@ enum Interrupt {
 
 /// 6,000 leads fed to one `route` a little at a time; after 1,500 answers the router is killed,
 /// or its database restarted. Every lead it printed is in the state (sent again, it comes back
-/// `duplicate` with the same rep), and routing everything again assigns no lead twice.
-fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
+/// `duplicate` with the same rep), routing everything again assigns no lead twice, and a router
+/// that stops names the first line it did not print.
+fn interrupted_load(store: Store, interrupt: Interrupt, threads: &str) -> String {
     use std::io::BufRead;
-    let state = store.state("interrupted");
-    let dir = scratch(&format!("interrupted-{store:?}"));
+    let state = store.state(&format!("interrupted_{threads}"));
+    let dir = scratch(&format!("interrupted-{store:?}-{threads}"));
     let policy = dir.join("desk.route");
     std::fs::write(
         &policy,
@@ -1042,7 +1043,15 @@ fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
         .map(|n| format!("{{\"id\":\"I-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
         .collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["route", &policy, "--state", &state, "--quiet"])
+        .args([
+            "route",
+            &policy,
+            "--state",
+            &state,
+            "--quiet",
+            "--threads",
+            threads,
+        ])
         .env_remove("SWITCHBOARD_STATE")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1091,6 +1100,18 @@ fn interrupted_load(store: Store, interrupt: Interrupt) -> String {
             },
             "{status:?}: {stderr}"
         ),
+    }
+    if let Some(said) = stderr.split("routing stopped at input line ").nth(1) {
+        let (line, rest) = said.split_once(": the ").unwrap();
+        let (count, _) = rest.split_once(' ').unwrap();
+        assert_eq!(
+            (
+                line.parse::<usize>().unwrap(),
+                count.parse::<usize>().unwrap()
+            ),
+            (printed.len() + 1, printed.len()),
+            "{stderr}"
+        );
     }
     let before: BTreeMap<String, String> = printed
         .iter()
@@ -1513,11 +1534,14 @@ fn serve_while_the_database_is_away(store: Store) -> String {
 }
 
 fn kill_minus_nine_mid_load(store: Store) -> String {
-    interrupted_load(store, Interrupt::Kill)
+    interrupted_load(store, Interrupt::Kill, "2")
 }
 
+/// On two threads (the default here) and on one, whose batches fail and stop differently.
 fn postgres_restart_mid_load(store: Store) -> String {
-    interrupted_load(store, Interrupt::Restart)
+    let two = interrupted_load(store, Interrupt::Restart, "2");
+    let one = interrupted_load(store, Interrupt::Restart, "1");
+    format!("two threads: {two}; one thread: {one}")
 }
 
 // ---- the harness ------------------------------------------------------------------------------
