@@ -136,7 +136,7 @@ fn a_file_of_tests_given_as_the_policy_names_the_policy() {
 fn blank_ids_are_errors_not_shared_identities() {
     let dir = scratch("blank-ids");
     let input = format!(
-        "{}\n{}\n",
+        "{}\n{}\n{{\"id\":\"\",\"intent\":\"high\"}}\n",
         lead_with("", "2026-11-23T10:00:00Z"),
         lead_with("  ", "2026-11-24T10:00:00Z")
     );
@@ -154,10 +154,18 @@ fn blank_ids_are_errors_not_shared_identities() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2);
+    assert_eq!(lines.len(), 3);
     for line in &lines {
         assert_eq!(line["error"]["code"], "lead.id", "{line}");
     }
+    // With other problems, the blank id is said first (the schema's order), with them.
+    let message = lines[2]["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "field `id` is blank: every lead needs an id of its own; field `fit` is required"
+        ),
+        "{message}"
+    );
 }
 
 #[test]

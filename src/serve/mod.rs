@@ -971,11 +971,20 @@ fn body_lines(body: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
             let single = lines.len() == 1;
             Ok((lines, single))
         }
-        Some(_) => Err(
-            "the body is not JSON: send one lead as a JSON object, several as a JSON array or \
-             as NDJSON (one object per line)"
-                .to_string(),
-        ),
+        Some(_) => {
+            // A number, a string, `true` or `null` is JSON, only not a lead.
+            let what = match serde_json::from_slice::<serde_json::Value>(text) {
+                Ok(serde_json::Value::String(_)) => "a JSON string, not a lead",
+                Ok(serde_json::Value::Number(_)) => "a JSON number, not a lead",
+                Ok(serde_json::Value::Bool(_)) => "a JSON boolean, not a lead",
+                Ok(_) => "JSON `null`, not a lead",
+                Err(_) => "not JSON",
+            };
+            Err(format!(
+                "the body is {what}: send one lead as a JSON object, several as a JSON array or \
+                 as NDJSON (one object per line)"
+            ))
+        }
         None => Err("the body is empty: send a lead as a JSON object".to_string()),
     }
 }

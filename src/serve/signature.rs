@@ -30,10 +30,17 @@ impl std::fmt::Display for Refused {
             Refused::BadTimestamp(value) => {
                 write!(formatter, "the timestamp `{value}` is not a number")
             }
+            // `seconds`: now less the signing time, so negative when signed in the future.
+            Refused::Stale(seconds) if *seconds < 0 => write!(
+                formatter,
+                "the delivery is signed {} s in the future (more than {TOLERANCE_SECONDS} s \
+                 ahead): a clock that is wrong, here or at the sender",
+                seconds.unsigned_abs()
+            ),
             Refused::Stale(seconds) => write!(
                 formatter,
-                "the delivery is signed {seconds} s away from now (more than \
-                 {TOLERANCE_SECONDS} s): a replay, or a clock that is wrong"
+                "the delivery was signed {seconds} s ago (more than {TOLERANCE_SECONDS} s): a \
+                 replay, or a clock that is wrong"
             ),
             Refused::Mismatch => write!(
                 formatter,
@@ -253,6 +260,16 @@ mod tests {
         );
         assert_eq!(verify(body, 1614265330 + 301), Err(Refused::Stale(301)));
         assert_eq!(verify(body, 1614265330 - 301), Err(Refused::Stale(-301)));
+        assert_eq!(
+            Refused::Stale(-301).to_string(),
+            "the delivery is signed 301 s in the future (more than 300 s ahead): a clock that \
+             is wrong, here or at the sender"
+        );
+        assert_eq!(
+            Refused::Stale(301).to_string(),
+            "the delivery was signed 301 s ago (more than 300 s): a replay, or a clock that is \
+             wrong"
+        );
     }
 
     #[test]

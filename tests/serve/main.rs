@@ -256,6 +256,20 @@ fn every_kind_of_body_gets_its_answer() {
     let (status, body) = post(address, "/v1/leads", "id=1&intent=high");
     assert_eq!(status, 400);
     assert!(body.contains("\"code\":\"body.json\""), "{body}");
+    assert!(body.contains("the body is not JSON"), "{body}");
+    // JSON, but not a lead: 400, said as such.
+    for (json, what) in [
+        ("42", "a JSON number"),
+        ("null", "JSON `null`"),
+        ("\"L-1\"", "a JSON string"),
+    ] {
+        let (status, body) = post(address, "/v1/leads", json);
+        assert_eq!(status, 400, "{json}");
+        assert!(
+            body.contains(&format!("the body is {what}, not a lead")),
+            "{body}"
+        );
+    }
     let (status, _) = post(address, "/v1/leads", &"x".repeat(5000));
     assert_eq!(status, 413);
     let (status, _) = post(address, "/v1/leads", "");

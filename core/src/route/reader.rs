@@ -232,7 +232,8 @@ fn parse_into(
             ));
         }
     };
-    // Every problem, in schema order: a value of the wrong type, or a required field absent.
+    // Every problem, in schema order: a value of the wrong type, a required field absent, or
+    // an id that cannot be one.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
     for (index, field) in policy.fields.iter().enumerate() {
         if let Some(Some(problem)) = type_problems.get(index) {
@@ -242,6 +243,10 @@ fn parse_into(
                 "lead.missing",
                 format!("field `{}` is required", field.name),
             ));
+        } else if field.name == "id"
+            && let Some(problem) = id.as_deref().and_then(id_problem)
+        {
+            problems.push(("lead.id", problem.to_string()));
         }
     }
     if let Some((code, _)) = problems.first() {
@@ -260,21 +265,11 @@ fn parse_into(
     let Some(id) = id else {
         return Err(error("lead.missing", "field `id` is required".to_string()));
     };
-    // The ledger answers by id: a blank id would make every blank-id lead the same lead.
-    if id.trim().is_empty() {
+    if let Some(problem) = id_problem(&id) {
+        // Found in schema order above already; checked again so that no path lets it by.
         return Err(LeadError {
             code: "lead.id",
-            message: "field `id` is blank: every lead needs an id of its own".to_string(),
-            lead: Some(id.to_string()),
-        });
-    }
-    // A NUL character (`\u0000`) is no id a CRM sends, and text in PostgreSQL cannot hold it:
-    // refused for every store, so that a lead routes the same wherever the state is.
-    if id.contains('\0') {
-        return Err(LeadError {
-            code: "lead.id",
-            message: "field `id` holds a NUL character (\\u0000): give each lead a printable id"
-                .to_string(),
+            message: problem.to_string(),
             lead: Some(id.to_string()),
         });
     }
@@ -284,6 +279,20 @@ fn parse_into(
         fingerprint: None,
         spare,
     })
+}
+
+/// Why `id` cannot be a lead's id: blank (the ledger answers by id, so every blank-id lead would
+/// be the same lead), or holding a NUL character (`\u0000`: no id a CRM sends, and text in
+/// PostgreSQL cannot hold it, so refused for every store, and a lead routes the same wherever
+/// the state is).
+fn id_problem(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("field `id` is blank: every lead needs an id of its own")
+    } else if id.contains('\0') {
+        Some("field `id` holds a NUL character (\\u0000): give each lead a printable id")
+    } else {
+        None
+    }
 }
 
 /// Streams the object through serde: only the schema's fields are kept; the rest (CRMs send
