@@ -413,6 +413,108 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
     assert_eq!(version, 10);
 }
 
+/// An export cut short at the end of a line (a full disk, a copy stopped) would read as a smaller
+/// state, missing assignments and so loads and caps: its last line counts the rows, and an
+/// import of a file without it, with rows removed or with a line after it, is refused whole.
+#[test]
+fn an_export_cut_short_is_refused_whole() {
+    let dir = scratch("export-cut");
+    let switchboard = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let routed = switchboard(&[
+        "route",
+        &example("examples/routing.route"),
+        "--roster",
+        &example("examples/roster.json"),
+        "--state",
+        "from.db",
+        "--leads",
+        &example("examples/leads.ndjson"),
+        "--quiet",
+    ]);
+    assert!(
+        routed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&routed.stderr)
+    );
+    let export = switchboard(&["state", "export", "--state", "from.db"]);
+    let export = String::from_utf8(export.stdout).unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    let rows = lines.len() - 2;
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("{{\"switchboard_state_end\":{{\"rows\":{rows}}}}}").as_str())
+    );
+    let cases = [
+        (
+            "cut",
+            lines[..30].join("\n"),
+            "ends after 29 rows without the last line `state export` writes",
+        ),
+        (
+            "fewer",
+            lines
+                .iter()
+                .filter(|line| !line.contains("\"kind\":\"due\""))
+                .copied()
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "ends with a count of",
+        ),
+        (
+            "after",
+            format!("{export}{}\n", lines[1]),
+            &format!(
+                "line {}: a line after the export's last line (line {})",
+                lines.len() + 1,
+                lines.len()
+            ),
+        ),
+    ];
+    for (name, text, said) in cases {
+        std::fs::write(dir.join(format!("{name}.ndjson")), text).unwrap();
+        let state = format!("{name}.db");
+        let imported = switchboard(&[
+            "state",
+            "import",
+            &format!("{name}.ndjson"),
+            "--state",
+            &state,
+        ]);
+        assert_eq!(imported.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&imported.stderr);
+        assert!(
+            stderr.contains("nothing was imported") && stderr.contains(said),
+            "{name}: {stderr}"
+        );
+        let again = switchboard(&["state", "export", "--state", &state]);
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("nothing (the state is empty)"),
+            "{name}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+    std::fs::write(dir.join("whole.ndjson"), &export).unwrap();
+    let imported = switchboard(&["state", "import", "whole.ndjson", "--state", "whole.db"]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let again = switchboard(&["state", "export", "--state", "whole.db"]);
+    assert_eq!(
+        String::from_utf8(again.stdout)
+            .unwrap()
+            .replace("\"from\":\"sqlite\"", ""),
+        export.replace("\"from\":\"sqlite\"", "")
+    );
+}
+
 /// A ledger recorded before lead fingerprints of the second kind (eight bytes a step) still
 /// tells a lead sent again from another lead given its id. `tests/fixtures/legacy/` holds the
 /// export of a state that the build before them (e3abaf1) routed that folder's leads into: imported

@@ -175,6 +175,17 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     exported.map_err(|error| Failure::usage(format!("cannot export {shown}: {error}")))?;
+    if !ledger_only {
+        // Last: a file without it was cut short, and is refused by `state import`.
+        let rows = counts.values().sum();
+        writeln!(output, "{}", dump::trailer(rows)).map_err(|error| {
+            reader_gone |= error.kind() == std::io::ErrorKind::BrokenPipe;
+            Failure::usage(written(error).to_string())
+        })?;
+    }
+    if reader_gone {
+        return Ok(ExitCode::SUCCESS);
+    }
     match output.flush() {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
             return Ok(ExitCode::SUCCESS);
@@ -219,7 +230,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
         ))
     };
     let mut lines = input.lines().enumerate();
-    match lines.next() {
+    let format = match lines.next() {
         Some((_, Ok(first))) => dump::read_header(&first)
             .map_err(|why| Failure::usage(format!("`{from}` line 1: {why}")))?,
         Some((_, Err(error))) => {
@@ -230,24 +241,61 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
                 "`{from}` is empty: it should start with the header `state export` writes"
             )));
         }
-    }
+    };
     let (mut state, shown, _) = open_kept(&args.target.state, "import into")?;
-    let mut rows = lines
-        .filter(|(_, line)| line.as_ref().map_or(true, |line| !line.trim().is_empty()))
-        .map(|(index, line)| {
-            let line = line.map_err(|error| {
-                StateError::new(
-                    StateErrorKind::Failed,
-                    format!("cannot read `{from}`: {error}"),
-                )
-            })?;
-            StateRow::from_json(&line).map_err(|why| {
-                StateError::new(
-                    StateErrorKind::Failed,
-                    format!("`{from}` line {}: {why}", index + 1),
-                )
-            })
-        });
+    let failed = |message: String| StateError::new(StateErrorKind::Failed, message);
+    // Rows until the trailer (format 4 on), which must be the last line and count them: a
+    // failure here rolls the whole import back.
+    let mut rows_read: u64 = 0;
+    let mut ended: Option<(usize, u64)> = None;
+    let mut lines =
+        lines.filter(|(_, line)| line.as_ref().map_or(true, |line| !line.trim().is_empty()));
+    let mut done = false;
+    let mut rows = std::iter::from_fn(|| {
+        loop {
+            if done {
+                return None;
+            }
+            let Some((index, line)) = lines.next() else {
+                done = true;
+                return match ended {
+                    Some((_, count)) if count != rows_read => Some(Err(failed(format!(
+                        "`{from}` ends with a count of {count} rows but holds {rows_read}: it \
+                         was changed after the export"
+                    )))),
+                    None if format >= dump::FORMAT_WITH_TRAILER => Some(Err(failed(format!(
+                        "`{from}` ends after {rows_read} rows without the last line `state \
+                         export` writes ({{\"switchboard_state_end\": …}}): the file was cut \
+                         short; export again"
+                    )))),
+                    _ => None,
+                };
+            };
+            let line = match line {
+                Ok(line) => line,
+                Err(error) => {
+                    done = true;
+                    return Some(Err(failed(format!("cannot read `{from}`: {error}"))));
+                }
+            };
+            if let Some((at, _)) = ended {
+                done = true;
+                return Some(Err(failed(format!(
+                    "`{from}` line {}: a line after the export's last line (line {at})",
+                    index + 1
+                ))));
+            }
+            if let Some(count) = dump::read_trailer(&line) {
+                ended = Some((index + 1, count));
+                continue;
+            }
+            rows_read += 1;
+            return Some(
+                StateRow::from_json(&line)
+                    .map_err(|why| failed(format!("`{from}` line {}: {why}", index + 1))),
+            );
+        }
+    });
     let imported = state.import(&mut rows).map_err(|error| {
         Failure::usage(format!(
             "nothing was imported into {shown} (rolled back): {error}"

@@ -13,10 +13,14 @@ use serde_json::{Map, Value, json};
 
 /// The version of the rows' format (the first line of an export says it). Format 2 added tags
 /// and scores to recorded decisions; format 3, lead fingerprints of the second kind (an older
-/// reader would take them for fingerprints of another schema). Earlier formats read as they
-/// are (their entries' fingerprints are compared as legacy ones), while a reader of an
-/// earlier format refuses a later one by its number.
-pub const FORMAT: u64 = 3;
+/// reader would take them for fingerprints of another schema); format 4, the last line
+/// ([`trailer`]), so that a file cut short is refused. Earlier formats read as they are (their
+/// entries' fingerprints are compared as legacy ones), while a reader of an earlier format
+/// refuses a later one by its number.
+pub const FORMAT: u64 = 4;
+
+/// The first format whose exports end with a [`trailer`].
+pub const FORMAT_WITH_TRAILER: u64 = 4;
 
 /// One row of a state.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,12 +62,29 @@ pub fn header(store: &str) -> String {
     json!({"switchboard_state": FORMAT, "from": store}).to_string()
 }
 
-/// Reads the first line of an export: an error unless it is one this build reads.
-pub fn read_header(line: &str) -> Result<(), String> {
+/// The last line of an export: how many rows it holds. A file cut short at the end of a line
+/// (a full disk, a copy stopped) would otherwise read as a smaller state: loads, caps and the
+/// ledger quietly missing rows.
+pub fn trailer(rows: u64) -> String {
+    json!({"switchboard_state_end": {"rows": rows}}).to_string()
+}
+
+/// The row count of `line` when it is an export's [`trailer`].
+pub fn read_trailer(line: &str) -> Option<u64> {
+    if !line.contains("\"switchboard_state_end\"") {
+        return None;
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    value.get("switchboard_state_end")?.get("rows")?.as_u64()
+}
+
+/// Reads the first line of an export: its format, or an error unless it is one this build
+/// reads.
+pub fn read_header(line: &str) -> Result<u64, String> {
     let value: Value = serde_json::from_str(line)
         .map_err(|error| format!("the first line is not JSON: {error}"))?;
     match value.get("switchboard_state").and_then(Value::as_u64) {
-        Some(1..=FORMAT) => Ok(()),
+        Some(format @ 1..=FORMAT) => Ok(format),
         Some(other) => Err(format!(
             "the export is format {other}; this Switchboard reads formats 1 to {FORMAT}: use \
              the Switchboard that exported it, or a newer one"
