@@ -718,6 +718,19 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("write it `%40`"), "{err}");
     assert!(!err.contains("s3cret") && !err.contains("pass@"), "{err}");
+    // A part of the URL the driver cannot read is named.
+    let output = route(
+        &[
+            "policy.route",
+            "--state",
+            "postgres://router@127.0.0.1:1/routing?sslmode=bogus",
+        ],
+        b"{\"id\":\"x\"}\n",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("invalid value for option `sslmode`"), "{err}");
     // `--help` never shows the value of SWITCHBOARD_STATE.
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["route", "--help"])

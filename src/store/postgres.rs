@@ -302,10 +302,18 @@ impl PostgresState {
     /// there yet), then creates or migrates the tables.
     pub fn open(url: &str) -> Result<PostgresState, StateError> {
         let (url, wanted) = tls_settings(url);
-        let config: postgres::Config = url.parse().map_err(|error| {
+        let config: postgres::Config = url.parse().map_err(|error: postgres::Error| {
+            // The driver says which part in the error's source (`invalid value for option
+            // `port``, `unknown option `foo``).
+            let part = std::error::Error::source(&error)
+                .map(|source| format!(": {source}"))
+                .unwrap_or_default();
             StateError::new(
                 StateErrorKind::Unavailable,
-                format!("--state: not a PostgreSQL URL such as postgres://user@host/db: {error}"),
+                format!(
+                    "--state: not a PostgreSQL URL such as postgres://user@host/db: \
+                     {error}{part}"
+                ),
             )
         })?;
         // TLS when the URL requires it (verified: the roots `sslrootcert` or `PGSSLROOTCERT`
