@@ -716,7 +716,10 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     );
     assert_eq!(output.status.code(), Some(2));
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("write it `%40`"), "{err}");
+    assert!(
+        err.contains("write an `@` in the user name, the password or a parameter as `%40`"),
+        "{err}"
+    );
     assert!(!err.contains("s3cret") && !err.contains("pass@"), "{err}");
     // A part of the URL the driver cannot read is named.
     let output = route(

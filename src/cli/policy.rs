@@ -220,39 +220,64 @@ impl StateLocation {
 }
 
 /// A database URL with its password (if any) replaced by `***`: what messages, logs and
-/// `/v1/status` show. The password can be in two places: `user:PASSWORD@host`, and a
-/// `password=` parameter of the query (`…/db?password=…`), which the driver reads as well.
+/// `/v1/status` show. The password can be in two places, read as the driver reads them:
+/// `user:PASSWORD@` (everything before the URL's first `@`, a `/` or `?` in it included), and a
+/// `password=` parameter of the query (its name percent-decoded, in any case).
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(at) => rest.split_at(at),
-        None => (rest, ""),
+    let mut shown = format!("{scheme}://");
+    let after = match rest.split_once('@') {
+        Some((credentials, after)) => {
+            match credentials.split_once(':') {
+                Some((user, _)) => shown.push_str(&format!("{user}:***@")),
+                None => shown.push_str(&format!("{credentials}@")),
+            }
+            after
+        }
+        None => rest,
     };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => authority.to_string(),
-        },
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
+    match after.split_once('?') {
         Some((path, query)) => {
             let parameters: Vec<String> = query
                 .split('&')
                 .map(|parameter| match parameter.split_once('=') {
-                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    Some((key, _)) if percent_decoded(key).eq_ignore_ascii_case("password") => {
                         format!("{key}=***")
                     }
                     _ => parameter.to_string(),
                 })
                 .collect();
-            format!("{path}?{}", parameters.join("&"))
+            shown.push_str(&format!("{path}?{}", parameters.join("&")));
         }
-        None => tail.to_string(),
-    };
-    format!("{scheme}://{authority}{tail}")
+        None => shown.push_str(after),
+    }
+    shown
+}
+
+/// `text` with its `%XX` escapes decoded (as far as they decode to UTF-8).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        let escaped = (byte == b'%')
+            .then(|| std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(value) => {
+                decoded.push(value);
+                at += 3;
+            }
+            None => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// Reads a `--state` value. An empty value (`--state "$STATE"` with `STATE` unset) and a value
@@ -270,14 +295,15 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
     if let Some((scheme, rest)) = value.split_once("://")
         && (scheme == "postgres" || scheme == "postgresql")
     {
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        if authority.matches('@').count() > 1 {
-            // The driver would take what follows the first `@` for the host.
-            return Err(Failure::usage(format!(
-                "--state {}: the user name or password holds an `@`; write it `%40` (as any \
-                 other reserved character of a URL, percent-encoded)",
-                without_password(value)
-            )));
+        if rest.matches('@').count() > 1 {
+            // The driver takes what follows the first `@` for the host, so part of a password
+            // would be shown as one: the URL is not shown at all.
+            return Err(Failure::usage(
+                "--state: the PostgreSQL URL holds more than one `@`; write an `@` in the user \
+                 name, the password or a parameter as `%40` (percent-encoded, as any reserved \
+                 character of a URL)"
+                    .to_string(),
+            ));
         }
         return Ok(StateLocation::Postgres(value.to_string()));
     }
@@ -389,10 +415,16 @@ mod tests {
             without_password("postgres://router:a@db?sslmode=disable&PASSWORD=b"),
             "postgres://router:***@db?sslmode=disable&PASSWORD=***"
         );
-        // An unencoded `@` in the password: nothing of it is shown.
+        // A `/` or `?` in the password: the driver reads up to the first `@`, and so does this.
         assert_eq!(
-            without_password("postgres://router:p@ss@db/routing"),
-            "postgres://router:***@db/routing"
+            without_password("postgres://router:pa/ss?w@db:5432/routing?sslmode=disable"),
+            "postgres://router:***@db:5432/routing?sslmode=disable"
         );
+        // A percent-encoded parameter name the driver decodes to `password`.
+        assert_eq!(
+            without_password("postgres://router@db/routing?pass%77ord=s3cret"),
+            "postgres://router@db/routing?pass%77ord=***"
+        );
+        assert_eq!(super::percent_decoded("a%41%zz%4"), "aA%zz%4");
     }
 }

@@ -178,13 +178,12 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     if !ledger_only {
         // Last: a file without it was cut short, and is refused by `state import`.
         let rows = counts.values().sum();
-        writeln!(output, "{}", dump::trailer(rows)).map_err(|error| {
-            reader_gone |= error.kind() == std::io::ErrorKind::BrokenPipe;
-            Failure::usage(written(error).to_string())
-        })?;
-    }
-    if reader_gone {
-        return Ok(ExitCode::SUCCESS);
+        if let Err(error) = writeln!(output, "{}", dump::trailer(rows)) {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(Failure::usage(written(error).to_string()));
+        }
     }
     match output.flush() {
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -323,11 +323,11 @@ enum Json<'de> {
 }
 
 impl Json<'_> {
-    /// A number as JSON text (an id may be a number).
     /// A number's text as a lead's id: a negative zero is `0` (as an `int` field reads it,
-    /// so `-0` and `0` are one lead); a whole number too large for a 64-bit integer has none,
-    /// because it was rounded when read and its digits are not known (an error record shows
-    /// no id rather than another number's).
+    /// so `-0` and `0` are one lead); a whole number read as a float from 2^53 up (beyond
+    /// 64-bit integers, or written with an exponent or a fraction) has none, because it may
+    /// have been rounded when read and its digits are not known (an error record shows no id
+    /// rather than another number's).
     fn number_text(&self) -> Option<String> {
         match self {
             Json::Float(float) if *float == 0.0 && float.is_sign_negative() => {
@@ -353,7 +353,7 @@ impl Json<'_> {
                 let text = serde_json::Number::from_f64(*float)
                     .map_or_else(|| float.to_string(), |n| n.to_string());
                 if Self::rounded(*float) {
-                    format!("a number beyond 64 bits (about {text})")
+                    format!("a number rounded to {text}")
                 } else {
                     text
                 }
@@ -826,6 +826,12 @@ fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<
         (FieldType::Number, _) => Err("a number".to_string()),
         (FieldType::Time, Json::Str(text)) => match read_time(text) {
             Some(nanos) => Ok(LeadValue::Scalar(Scalar::Int(nanos))),
+            // jiff reads these two kinds of text that `read_time` refuses: say which.
+            None if jiff::fmt::temporal::Pieces::parse(text.as_ref())
+                .is_ok_and(|pieces| pieces.date().year() < 1) =>
+            {
+                Err("an RFC 3339 time in the years 0001 to 9999".to_string())
+            }
             None if text.parse::<jiff::Timestamp>().is_ok() => {
                 Err("an RFC 3339 time with a UTC offset within ±23:59".to_string())
             }

@@ -271,12 +271,12 @@ fn time_without_offset(rest: &str) -> Option<&str> {
     let mut end = 16;
     if at(16, b':') && digits(17..19) {
         end = 19;
-        if at(19, b'.') {
-            end = 20
-                + bytes[20..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
+        // A fraction only with its digits (`09:00:00.` alone is not one).
+        let fraction_digits = bytes.get(20..).map_or(0, |rest| {
+            rest.iter().take_while(|b| b.is_ascii_digit()).count()
+        });
+        if at(19, b'.') && fraction_digits > 0 {
+            end = 20 + fraction_digits;
         }
     }
     match bytes.get(end) {
