@@ -668,19 +668,19 @@ fn a_state_file_from_a_newer_version_is_refused() {
 fn an_unreachable_postgres_state_is_named_without_its_password() {
     let dir = scratch("postgres-away");
     std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    // Routes a lead into `state`: a usage error (exit 2), nothing routed; its stderr.
+    let refused = |state: &str| {
+        let output = route(
+            &["policy.route", "--state", state],
+            b"{\"id\":\"x\"}\n",
+            &dir,
+        );
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
     // Port 1 on localhost: refused at once, retried for a few seconds, then reported.
-    let output = route(
-        &[
-            "policy.route",
-            "--state",
-            "postgres://router:s3cret-pass@127.0.0.1:1/routing",
-        ],
-        b"{\"id\":\"x\"}\n",
-        &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(output.stdout.is_empty());
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err = refused("postgres://router:s3cret-pass@127.0.0.1:1/routing");
     assert!(
         err.contains("cannot connect to PostgreSQL at 127.0.0.1:1/routing"),
         "{err}"
@@ -691,48 +691,19 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     );
     assert!(!err.contains("s3cret-pass"), "{err}");
     // The password as a parameter of the query, where the driver reads it too.
-    let output = route(
-        &[
-            "policy.route",
-            "--state",
-            "postgres://router@127.0.0.1:1/routing?password=s3cret-pass&connect_timeout=2",
-        ],
-        b"{\"id\":\"x\"}\n",
-        &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err =
+        refused("postgres://router@127.0.0.1:1/routing?password=s3cret-pass&connect_timeout=2");
     assert!(err.contains("?password=***&connect_timeout=2"), "{err}");
     assert!(!err.contains("s3cret-pass"), "{err}");
     // An `@` left in the password would make the rest of it the host: refused, unshown.
-    let output = route(
-        &[
-            "policy.route",
-            "--state",
-            "postgres://router:s3cret@pass@127.0.0.1:1/routing",
-        ],
-        b"{\"id\":\"x\"}\n",
-        &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err = refused("postgres://router:s3cret@pass@127.0.0.1:1/routing");
     assert!(
         err.contains("write an `@` in the user name, the password or a parameter as `%40`"),
         "{err}"
     );
     assert!(!err.contains("s3cret") && !err.contains("pass@"), "{err}");
     // A part of the URL the driver cannot read is named.
-    let output = route(
-        &[
-            "policy.route",
-            "--state",
-            "postgres://router@127.0.0.1:1/routing?sslmode=bogus",
-        ],
-        b"{\"id\":\"x\"}\n",
-        &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&output.stderr);
+    let err = refused("postgres://router@127.0.0.1:1/routing?sslmode=bogus");
     assert!(err.contains("invalid value for option `sslmode`"), "{err}");
     // `--help` never shows the value of SWITCHBOARD_STATE.
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -746,14 +717,8 @@ fn an_unreachable_postgres_state_is_named_without_its_password() {
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("SWITCHBOARD_STATE"), "{help}");
     assert!(!help.contains("s3cret-pass"), "{help}");
-    let output = route(
-        &["policy.route", "--state", "mysql://router@db/routing"],
-        b"{\"id\":\"x\"}\n",
-        &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
+    let err = refused("mysql://router@db/routing");
     assert!(!dir.join("mysql:").exists());
-    let err = String::from_utf8_lossy(&output.stderr);
     assert!(
         err.contains("`mysql://` is not a state Switchboard knows"),
         "{err}"

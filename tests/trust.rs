@@ -321,7 +321,7 @@ fn a_state_that_is_not_there_is_refused_not_created() {
         );
         assert!(!dir.join("typo.db").exists(), "{command} created the state");
     }
-    let output = run(
+    refused(
         &[
             "route",
             "routing.route",
@@ -330,18 +330,12 @@ fn a_state_that_is_not_there_is_refused_not_created() {
             "--leads",
             "leads.ndjson",
         ],
-        b"",
         &dir,
-    );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("give the state file's path without `file:` (`sub/x.db`)"),
-        "{}",
-        text(&output.stderr)
+        "give the state file's path without `file:` (`sub/x.db`)",
     );
     assert!(!dir.join("file:sub").exists() && !dir.join("sub").exists());
     // A directory given as the leads or the events is named.
-    let output = run(
+    refused(
         &[
             "route",
             "routing.route",
@@ -350,16 +344,10 @@ fn a_state_that_is_not_there_is_refused_not_created() {
             "--leads",
             ".",
         ],
-        b"",
         &dir,
+        "cannot read leads `.`: it is a directory, not a file",
     );
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        text(&output.stderr).contains("cannot read leads `.`: it is a directory, not a file"),
-        "{}",
-        text(&output.stderr)
-    );
-    let output = run(
+    refused(
         &[
             "track",
             "routing.route",
@@ -368,14 +356,18 @@ fn a_state_that_is_not_there_is_refused_not_created() {
             "--events",
             ".",
         ],
-        b"",
         &dir,
+        "cannot read events `.`: it is a directory, not a file",
     );
-    assert!(
-        text(&output.stderr).contains("cannot read events `.`: it is a directory, not a file"),
-        "{}",
-        text(&output.stderr)
-    );
+}
+
+/// Runs `switchboard ARGS` in `dir` with nothing on stdin: a usage error (exit 2) whose stderr
+/// says `said`.
+fn refused(args: &[&str], dir: &Path, said: &str) {
+    let output = run(args, b"", dir);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(said), "{args:?}: {stderr}");
 }
 
 /// `track`'s error records have `route`'s keys: `"lead": null` when the event's lead could not

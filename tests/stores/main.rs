@@ -1022,14 +1022,8 @@ enum Interrupt {
     Restart,
 }
 
-/// 6,000 leads fed to one `route` a little at a time; after 1,500 answers the router is killed,
-/// or its database restarted. Every lead it printed is in the state (sent again, it comes back
-/// `duplicate` with the same rep), routing everything again assigns no lead twice, and a router
-/// that stops names the first line it did not print.
-fn interrupted_load(store: Store, interrupt: Interrupt, threads: &str) -> String {
-    use std::io::BufRead;
-    let state = store.state(&format!("interrupted_{threads}"));
-    let dir = scratch(&format!("interrupted-{store:?}-{threads}"));
+/// A policy that sends every lead round robin to a desk of three, written into `dir`: its path.
+fn desk_of_three(dir: &Path) -> String {
     let policy = dir.join("desk.route");
     std::fs::write(
         &policy,
@@ -1038,7 +1032,18 @@ fn interrupted_load(store: Store, interrupt: Interrupt, threads: &str) -> String
          otherwise -> pool desk\n",
     )
     .unwrap();
-    let policy = policy.to_string_lossy().to_string();
+    policy.to_string_lossy().to_string()
+}
+
+/// 6,000 leads fed to one `route` a little at a time; after 1,500 answers the router is killed,
+/// or its database restarted. Every lead it printed is in the state (sent again, it comes back
+/// `duplicate` with the same rep), routing everything again assigns no lead twice, and a router
+/// that stops names the first line it did not print.
+fn interrupted_load(store: Store, interrupt: Interrupt, threads: &str) -> String {
+    use std::io::BufRead;
+    let state = store.state(&format!("interrupted_{threads}"));
+    let dir = scratch(&format!("interrupted-{store:?}-{threads}"));
+    let policy = desk_of_three(&dir);
     let leads: Vec<String> = (0..6000)
         .map(|n| format!("{{\"id\":\"I-{n}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n"))
         .collect();
@@ -1544,15 +1549,7 @@ fn kill_minus_nine_mid_load(store: Store) -> String {
 /// the batch's earlier leads, decided but not recorded.)
 fn a_refused_batch_names_its_first_line(store: Store) -> String {
     let dir = scratch("refused-batch");
-    let policy = dir.join("desk.route");
-    std::fs::write(
-        &policy,
-        "schema lead { id: string  created_at: time }\n\
-         pool desk { members a1, a2, a3  strategy round_robin }\n\
-         otherwise -> pool desk\n",
-    )
-    .unwrap();
-    let policy = policy.to_string_lossy().to_string();
+    let policy = desk_of_three(&dir);
     let leads: String = (1..=3000)
         .map(|n| {
             let id = if n == 2500 {
