@@ -834,3 +834,205 @@ fn a_version_5_state_file_gains_the_outbox_and_its_steps_fire_once() {
     // `sweep` prints what fired; only `serve` keeps it in the outbox.
     assert_eq!(outbox, 0);
 }
+
+#[test]
+fn a_touch_that_arrives_after_the_sweep_counts_for_the_holding_in_force_at_its_time() {
+    let dir = scratch("late-touch");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    // The sweep runs before the CRM's webhook for anna's touch at 10:20 arrives.
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T10:31:00+01:00");
+    let l1 = fired.iter().find(|step| step["lead"] == "L-1").unwrap();
+    let new_holder = l1["rep"].as_str().unwrap().to_string();
+    assert_ne!(new_holder, "anna");
+    let track = |events: &str| {
+        run(
+            &[
+                "track", &policy, "--roster", &roster, "--state", &state, "--quiet",
+            ],
+            events,
+        )
+    };
+    let anna = report_of(&policy, &state)["reps"]["anna"].clone();
+    assert_eq!(anna["sla_met"], 0, "{anna:#}");
+    assert_eq!(anna["never_touched"], 2, "{anna:#}");
+    let late =
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:20:00+01:00","by":"anna"}"#;
+    let tracked = json_lines(&ok(&track(late)));
+    assert_eq!(tracked[0]["event"], "touched");
+    assert_eq!(tracked[0]["sla"], "missed", "anna's due was 10:15");
+    assert_eq!(tracked[0]["after_seconds"], 1200);
+    assert_eq!(tracked[0]["held_until"], "2026-11-23T10:30:00+01:00");
+    // An earlier touch of hers, delivered later still, becomes her first: the SLA was met.
+    let earlier =
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:10:00+01:00","by":"anna"}"#;
+    let tracked = json_lines(&ok(&track(earlier)));
+    assert_eq!(tracked[0]["sla"], "met");
+    // The new holder cannot have touched it before getting it, and still holds it.
+    let before = format!(
+        r#"{{"lead":"L-1","event":"touched","at":"2026-11-23T10:25:00+01:00","by":"{new_holder}"}}"#
+    );
+    let output = track(&before);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&stdout(&output))[0]["error"]["code"],
+        "event.before_holding"
+    );
+    let anna = report_of(&policy, &state)["reps"]["anna"].clone();
+    assert_eq!(anna["sla_met"], 1, "{anna:#}");
+    assert_eq!(anna["first_touch_seconds"]["p50"], 600, "{anna:#}");
+    // Her other lead (L-3, routed for later) is the one holding of hers never touched.
+    assert_eq!(anna["never_touched"], 1, "{anna:#}");
+}
+
+#[test]
+fn a_report_as_of_a_time_counts_nothing_that_happened_after_it() {
+    let dir = scratch("report-as-of");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    // L-1's step to `backup` fires at 10:30.
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T10:31:00+01:00");
+    assert!(fired.iter().any(|step| step["lead"] == "L-1"));
+    let report_at = |now: &str| -> serde_json::Value {
+        let text = ok(&run(
+            &[
+                "report", &policy, "--state", &state, "--now", now, "--format", "json",
+            ],
+            "",
+        ));
+        serde_json::from_str(&text).unwrap()
+    };
+    let before = report_at("2026-11-23T10:20:00+01:00");
+    let after = report_at("2026-11-23T10:31:00+01:00");
+    assert_eq!(before["escalations_fired"], 0, "{before:#}");
+    assert_eq!(after["escalations_fired"], fired.len(), "{after:#}");
+    assert!(before["pools"].get("backup").is_none(), "{before:#}");
+    assert_eq!(after["pools"]["backup"]["escalated_in"], 1, "{after:#}");
+    assert_eq!(before["pools"]["senior"]["escalated_out"], 0, "{before:#}");
+}
+
+#[test]
+fn a_sweep_under_a_policy_without_the_step_target_hands_the_lead_to_nobody_and_says_why() {
+    let dir = scratch("renamed-target");
+    let state = routed_example(&dir);
+    // The same policy with the backup pool renamed: `check` passes, but the recorded chain
+    // still names `backup`, which is no rep.
+    let renamed = std::fs::read_to_string(example("routing.route"))
+        .unwrap()
+        .replace("pool backup {", "pool backup2 {")
+        .replace("escalate backup", "escalate backup2");
+    let policy = dir.join("renamed.route");
+    std::fs::write(&policy, renamed).unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let output = run(
+        &[
+            "sweep",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T10:31:00+01:00",
+            "--quiet",
+        ],
+        "",
+    );
+    let fired = json_lines(&ok(&output));
+    let l1 = fired.iter().find(|step| step["lead"] == "L-1").unwrap();
+    assert_eq!(l1["action"], "unassigned", "{l1}");
+    assert!(l1.get("rep").is_none(), "{l1}");
+    assert_eq!(
+        l1["reason"][1]["reason"],
+        "`backup` is no pool, queue or rep of this policy (the policy that routed the lead named it)"
+    );
+}
+
+#[test]
+fn events_with_a_byte_order_mark_and_crlf_are_read() {
+    let dir = scratch("bom");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let events = "\u{feff}{\"lead\":\"L-1\",\"event\":\"touched\",\"at\":\"2026-11-23T10:05:00+01:00\",\"by\":\"anna\"}\r\n";
+    let tracked = json_lines(&ok(&run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        events,
+    )));
+    assert_eq!(tracked[0]["sla"], "met");
+}
+
+#[test]
+fn times_with_an_offset_of_a_day_or_more_are_refused_everywhere() {
+    let dir = scratch("offsets");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    for args in [
+        vec!["route", &policy, "--state", ":memory:"],
+        vec!["sweep", &policy, "--state", &state],
+        vec!["report", &policy, "--state", &state],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--now", "2026-11-23T10:00:00+25:00"]);
+        let output = run(&args, "");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "--now `2026-11-23T10:00:00+25:00` cannot be read: its offset is a day or more"
+            ),
+            "{args:?}: {stderr}"
+        );
+    }
+    let output = run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:00:00+25:00","by":"anna"}"#,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        json_lines(&stdout(&output))[0]["error"]["message"],
+        "`at` \"2026-11-23T10:00:00+25:00\" cannot be read: its offset is a day or more (RFC 3339 offsets are at most ±23:59)"
+    );
+}
+
+#[test]
+fn explain_of_an_id_in_a_misspelt_state_says_there_is_no_state() {
+    let dir = scratch("explain-typo");
+    let _state = routed_example(&dir);
+    let typo = dir.join("state.dbb").to_string_lossy().to_string();
+    let output = run(
+        &[
+            "explain",
+            &example("routing.route"),
+            "--state",
+            &typo,
+            "--lead",
+            "L-1",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("there is no state at `{typo}`")),
+        "{stderr}"
+    );
+    assert!(!Path::new(&typo).exists(), "explain never creates a state");
+}
+
+/// `report --format json` as of 10:40 on the first day.
+fn report_of(policy: &str, state: &str) -> serde_json::Value {
+    let text = ok(&run(
+        &[
+            "report",
+            policy,
+            "--state",
+            state,
+            "--now",
+            "2026-11-23T10:40:00+01:00",
+            "--format",
+            "json",
+        ],
+        "",
+    ));
+    serde_json::from_str(&text).unwrap()
+}

@@ -154,17 +154,24 @@ impl<'p> Builder<'p> {
 }
 
 fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
+    // Judged as of `as_of`: what happened after it (a step fired, a holding begun, a touch, a
+    // rejection) has not happened yet.
     report.escalations += life
         .steps
         .iter()
         .filter(|step| {
             step.fired
                 .as_ref()
-                .is_some_and(|(_, what)| !what.starts_with("cancelled"))
+                .is_some_and(|(at, what)| *at <= as_of && !what.starts_with("cancelled"))
         })
         .count() as u64;
-    let count = life.holdings.len();
-    for (index, holding) in life.holdings.iter().enumerate() {
+    let count = life
+        .holdings
+        .iter()
+        .take_while(|holding| holding.from <= as_of)
+        .count()
+        .max(1);
+    for (index, holding) in life.holdings.iter().enumerate().take(count) {
         if let Some(queue) = &holding.queue {
             *report.queues.entry(queue.clone()).or_default() += 1;
             continue;
@@ -178,11 +185,11 @@ fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
         let escalated_away = life
             .holdings
             .get(index + 1)
-            .is_some_and(|next| matches!(next.how, How::Escalated { .. }));
+            .is_some_and(|next| next.from <= as_of && matches!(next.how, How::Escalated { .. }));
         let rejected = holding
             .ended
             .as_ref()
-            .is_some_and(|(_, why)| why.starts_with("rejected"));
+            .is_some_and(|(at, why)| *at <= as_of && why.starts_with("rejected"));
         let mut figures = Figures {
             assigned: 1,
             escalated_out: u64::from(escalated_away),
@@ -190,7 +197,6 @@ fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
             rejected: u64::from(rejected),
             ..Figures::default()
         };
-        // Judged as of `as_of`: what happened after it has not happened yet.
         let touch = holding.touch.filter(|touch| touch.at <= as_of);
         let ended = holding.ended.as_ref().filter(|(at, _)| *at <= as_of);
         match (touch, holding.due) {

@@ -171,6 +171,10 @@ pub(super) fn load(
     node_budget: usize,
     purpose: &str,
 ) -> Result<(switchboard::model::Policy, switchboard::graph::Compiled), String> {
+    // A file of tests (it `use`s a policy) is no policy to diff: say which one it tests.
+    if !switchboard::syntax::parse(&source.text).file.uses.is_empty() {
+        return Err(super::policy::file_of_tests(source));
+    }
     let mut config = switchboard::CheckConfig::default();
     config.analysis.node_budget = node_budget;
     let report = switchboard::check_source_with(&source.text, &config);

@@ -104,11 +104,19 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Err(ExplainError::State(error)) => Err(Failure::usage(error.to_string())),
-        Err(ExplainError::NotRecorded(id)) => Err(Failure::usage(format!(
-            "lead `{id}` is not in the ledger of {}; give the lead itself (`--lead '{{…}}'` or \
-             `--lead @FILE`) to see where it would go",
-            shown(&location)
-        ))),
+        Err(ExplainError::NotRecorded(id)) => Err(Failure::usage(match &location {
+            // A misspelt path is said as such, not as a lead missing from an empty ledger.
+            StateLocation::Sqlite(path) if !path.exists() => format!(
+                "there is no state at `{}` to look lead `{id}` up in: route leads into it \
+                 first, or give the lead itself (`--lead '{{…}}'` or `--lead @FILE`)",
+                path.display()
+            ),
+            _ => format!(
+                "lead `{id}` is not in the ledger of {}; give the lead itself (`--lead '{{…}}'` \
+                 or `--lead @FILE`) to see where it would go",
+                shown(&location)
+            ),
+        })),
         Err(ExplainError::Conflict { lead, decided_at }) => Err(Failure::usage(format!(
             "the ledger of {} holds another lead under the id `{lead}` (decided at {decided_at}); \
              give each lead its own id",

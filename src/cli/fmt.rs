@@ -22,7 +22,7 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     let mut broken = 0usize;
     let mut diffs = String::new();
     for source in &sources {
-        match switchboard::format::format(&source.text) {
+        match switchboard::format::format(&source.text).map(|text| keep_line_endings(&source.text, text)) {
             Err(errors) => {
                 // A file that does not parse is left as it is.
                 broken += 1;
@@ -68,12 +68,35 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     })
 }
 
+/// The formatted text with the file's line endings: CRLF when the file's first line ends so
+/// (an editor or git on Windows wrote it), so that `fmt` changes layout, never line endings
+/// alone; a file of mixed endings gets its first line's throughout.
+fn keep_line_endings(source: &str, formatted: String) -> String {
+    let crlf = source
+        .find('\n')
+        .is_some_and(|end| source[..end].ends_with('\r'));
+    if crlf {
+        formatted.replace('\n', "\r\n")
+    } else {
+        formatted
+    }
+}
+
 /// A unified diff (3 lines of context) between two texts, as `diff -u` prints it.
 pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
     let old_lines: Vec<&str> = old.lines().collect();
     let new_lines: Vec<&str> = new.lines().collect();
     let operations = diff_lines(&old_lines, &new_lines);
     let mut out = format!("--- {path}\n+++ {path} (formatted)\n");
+    if old_lines == new_lines {
+        // The lines are the same: what changes is invisible in a diff of lines.
+        out.push_str(if old.ends_with('\n') == new.ends_with('\n') {
+            "(only the line endings change: each line will end as the first one does)\n"
+        } else {
+            "(only the end of the file changes: it will end with one line break)\n"
+        });
+        return out;
+    }
     // Group operations into hunks with 3 lines of context.
     let context = 3;
     let changes: Vec<usize> = operations

@@ -115,6 +115,8 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         }
     };
     let mut input = std::io::BufReader::with_capacity(1 << 16, source);
+    super::route::skip_byte_order_mark(&mut input)
+        .map_err(|error| Failure::usage(format!("cannot read events: {error}")))?;
     let mut output = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut lines, mut errors) = (0usize, 0usize);
     // Lines printed (so recorded): where a failure of the state leaves off.

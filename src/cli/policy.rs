@@ -61,7 +61,7 @@ pub fn one_policy(path: &Path, quiet: bool) -> Result<Source, Failure> {
 }
 
 /// "`X` is a file of tests for `Y`; route `Y`".
-fn file_of_tests(tests: &Source) -> String {
+pub(super) fn file_of_tests(tests: &Source) -> String {
     let used = switchboard::syntax::parse(&tests.text)
         .file
         .uses
@@ -191,9 +191,8 @@ pub fn load_roster(
 /// The routing time: `--now`, else the current time.
 pub fn parse_now(now: Option<&str>) -> Result<jiff::Timestamp, Failure> {
     match now {
-        Some(text) => text.parse::<jiff::Timestamp>().map_err(|error| {
-            Failure::usage(format!("--now `{text}` is not an RFC 3339 time: {error}"))
-        }),
+        Some(text) => switchboard::route::reader::read_instant(text)
+            .map_err(|why| Failure::usage(format!("--now `{text}` cannot be read: {why}"))),
         None => Ok(jiff::Timestamp::now()),
     }
 }

@@ -53,10 +53,9 @@ fn time(flag: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, Fail
                     .compatible()
                     .map_err(|error| Failure::usage(format!("{flag} `{text}`: {error}")));
             }
-            text.parse::<jiff::Timestamp>().map_err(|error| {
+            switchboard::route::reader::read_instant(text).map_err(|why| {
                 Failure::usage(format!(
-                    "{flag} `{text}` is not an RFC 3339 time (such as 2026-11-24T00:00:00Z) or a \
-                     date (2026-11-24): {error}"
+                    "{flag} `{text}` cannot be read: {why}, or a date such as 2026-11-24"
                 ))
             })
         })

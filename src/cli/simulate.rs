@@ -15,7 +15,7 @@ use switchboard::route::reader::{LeadError, Limits, Line, parse_lead, read_line}
 use switchboard::route::roster::Roster;
 use switchboard::route::state::dump::StateRow;
 use switchboard::route::state::{MemoryState, StateStore};
-use switchboard::route::{Fired, RouteConfig, Router, wire};
+use switchboard::route::{Fired, RouteConfig, Router, Tracked, wire};
 use switchboard::simulate::figures::{self, Simulated};
 use switchboard::simulate::responses::{ResponseModel, read_model};
 use switchboard::simulate::{Arrival, Logged, Touches};
@@ -134,8 +134,9 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
     let recorded_events = args
         .touches
         .as_deref()
-        .map(|path| read_events(path, &limits))
+        .map(|path| read_events(path, &limits, args.quiet))
         .transpose()?;
+    let mut touches_left_out = recorded_events.as_ref().map_or(0, |(_, count)| *count);
     let start_rows = args.state.as_deref().map(copy_of_state).transpose()?;
     let mut runs: Vec<Simulated> = Vec::new();
     let count = loaded.len();
@@ -187,7 +188,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             }
         };
         let touches = match &recorded_events {
-            Some(events) => Touches::Recorded(events.clone()),
+            Some((events, _)) => Touches::Recorded(events.clone()),
             None => Touches::Model {
                 model: &model,
                 seed: args.seed,
@@ -228,6 +229,21 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             (invalid.len(), start_rows.as_deref()),
             &mut sink,
         )?;
+        if let Some(path) = &args.touches
+            && !args.quiet
+        {
+            let policy = (count > 1)
+                .then(|| format!(" with `{name}`"))
+                .unwrap_or_default();
+            sink.refused.say(
+                &format!("`{}`", path.display()),
+                (
+                    &format!("an event that `track` refuses{policy}"),
+                    &format!("events that `track` refuses{policy}"),
+                ),
+            );
+        }
+        touches_left_out += sink.refused.count;
         sink.finish()?;
         if let Some(why) = failed.borrow_mut().take() {
             return Err(Failure::usage(format!(
@@ -263,8 +279,9 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         }
     }
     super::print_stdout(&text)?;
-    // As `route`: figures for the leads there were, and exit 1 when some lines were not leads.
-    Ok(if runs.iter().any(|run| run.tally.invalid > 0) {
+    // As `route`: figures for the leads there were, and exit 1 when some lines were not leads
+    // (or, in a touches file, not events that `track` takes).
+    Ok(if runs.iter().any(|run| run.tally.invalid > 0) || touches_left_out > 0 {
         ExitCode::from(super::EXIT_PROBLEMS)
     } else {
         ExitCode::SUCCESS
@@ -667,8 +684,13 @@ fn report_invalid(invalid: &NotLeads, path: &Path, policy: Option<&str>, quiet: 
     }
 }
 
-/// Every line of a `track` events file; a line that is no event stops the command.
-fn read_events(path: &Path, limits: &Limits) -> Result<Vec<Event>, Failure> {
+/// Every event of a `track` events file, with its line; the lines that are no event are left
+/// out and said on stderr (the first five), as lines that are no lead are.
+fn read_events(
+    path: &Path,
+    limits: &Limits,
+    quiet: bool,
+) -> Result<(Vec<(usize, Event)>, usize), Failure> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         Failure::usage(format!(
             "cannot read touches `{}`: {}",
@@ -676,23 +698,64 @@ fn read_events(path: &Path, limits: &Limits) -> Result<Vec<Event>, Failure> {
             describe_io(&error)
         ))
     })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut events = Vec::new();
+    let mut not_events = Refusals::default();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let event = read_event(line.as_bytes(), limits.max_depth).map_err(|error| {
-            Failure::usage(format!(
-                "touches `{}` line {}: {}: {}",
-                path.display(),
-                index + 1,
-                error.code,
-                error.message
-            ))
-        })?;
-        events.push(event);
+        match read_event(line.as_bytes(), limits.max_depth) {
+            Ok(event) => events.push((index + 1, event)),
+            Err(error) => not_events.note(index + 1, error.code, &error.message),
+        }
     }
-    Ok(events)
+    if !quiet {
+        not_events.say(
+            &format!("`{}`", path.display()),
+            ("not an event", "not events"),
+        );
+    }
+    Ok((events, not_events.count))
+}
+
+/// Lines of a touches file left out of a run: how many, and the first five with why.
+#[derive(Default)]
+struct Refusals {
+    count: usize,
+    first: Vec<(usize, String)>,
+}
+
+impl Refusals {
+    fn note(&mut self, line: usize, code: &str, message: &str) {
+        self.count += 1;
+        if self.first.len() < 5 {
+            self.first.push((line, format!("{code}: {message}")));
+        }
+    }
+
+    /// `note: 2 lines of FILE are not events and are left out:` (`WHAT` as one line says it,
+    /// `WHATS` as more do), then the first five.
+    fn say(&self, file: &str, (what, whats): (&str, &str)) {
+        if self.count == 0 {
+            return;
+        }
+        let (s, are, what) = if self.count == 1 {
+            ("", "is", what)
+        } else {
+            ("s", "are", whats)
+        };
+        eprintln!(
+            "note: {} line{s} of {file} {are} {what} and {are} left out:",
+            self.count
+        );
+        for (line, why) in &self.first {
+            eprintln!("  line {line}: {why}");
+        }
+        if self.count > self.first.len() {
+            eprintln!("  … and {} more", self.count - self.first.len());
+        }
+    }
 }
 
 /// Where the log and the drawn events go.
@@ -700,6 +763,8 @@ struct Sink {
     log: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
     events: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
     failed: Option<Failure>,
+    /// Events of a touches file that `track` refused in the run.
+    refused: Refusals,
 }
 
 impl Sink {
@@ -719,10 +784,20 @@ impl Sink {
             log: log.map(create).transpose()?,
             events: events.map(create).transpose()?,
             failed: None,
+            refused: Refusals::default(),
         })
     }
 
     fn write(&mut self, logged: Logged<'_>) {
+        if let Logged::Tracked {
+            input_line,
+            tracked: Tracked::Invalid(error),
+            ..
+        } = &logged
+            && *input_line > 0
+        {
+            self.refused.note(*input_line, error.code, &error.message);
+        }
         if self.failed.is_some() {
             return;
         }
@@ -748,7 +823,12 @@ impl Sink {
                     text
                 }
                 Logged::Swept(fired) => Fired::to_json(fired),
-                Logged::Tracked { tracked, fired, .. } => tracked.to_json_after(fired, 1),
+                Logged::Tracked {
+                    tracked,
+                    fired,
+                    input_line,
+                    ..
+                } => tracked.to_json_after(fired, *input_line),
             };
             result = writeln!(out, "{line}").map_err(|error| (path.clone(), error));
         }
@@ -845,7 +925,7 @@ fn simulate(
             ))
         })
     };
-    let since = roster.and_then(|roster| roster.as_of);
+    let since = roster.and_then(|roster| roster.loads_since(first));
     let mut state =
         MemoryState::spilling(Box::new(spill()?), Box::new(spill()?), Box::new(spill()?)).counting(
             switchboard::simulate::counting(&loaded.policy, since, first),

@@ -23,7 +23,7 @@ pub struct TestArgs {
     #[arg(long)]
     coverage: bool,
     /// Fail (exit 1) when tests reach less than this percentage of a policy's rules
-    #[arg(long, value_name = "PCT")]
+    #[arg(long, value_name = "PCT", value_parser = percentage)]
     min_coverage: Option<f64>,
     /// The project root: files that `use` and `roster` name must lie below it (default: the
     /// directory of the file that names them)
@@ -115,4 +115,13 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--min-coverage`: a percentage from 0 to 100 (a gate that `NaN` or 150 would make
+/// meaningless is refused).
+fn percentage(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!("`{text}` is not a percentage from 0 to 100")),
+    }
 }

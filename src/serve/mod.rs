@@ -1194,13 +1194,17 @@ async fn escalations(
             "say from when: `?since=2026-12-01T00:00:00Z` (or a date, read as 00:00 UTC)",
         );
     };
-    let since = match since.parse::<jiff::Timestamp>().or_else(|_| {
-        since.parse::<jiff::civil::Date>().and_then(|date| {
-            jiff::tz::TimeZone::UTC.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-        })
+    let since = match crate::route::reader::read_instant(since).ok().or_else(|| {
+        since
+            .parse::<jiff::civil::Date>()
+            .and_then(|date| {
+                jiff::tz::TimeZone::UTC
+                    .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            })
+            .ok()
     }) {
-        Ok(since) => since,
-        Err(_) => {
+        Some(since) => since,
+        None => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "query",

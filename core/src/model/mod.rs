@@ -505,6 +505,16 @@ impl Policy {
         self.reps.iter().find(|rep| rep.name == name)
     }
 
+    /// Whether `name` is a rep this policy names: a member of a pool or a `rep` item (what
+    /// `check` resolves an `escalate` target against, after pools and queues).
+    pub fn knows_rep(&self, name: &str) -> bool {
+        self.reps.iter().any(|rep| rep.name == name)
+            || self
+                .pools
+                .iter()
+                .any(|pool| pool.members.iter().any(|member| member == name))
+    }
+
     /// The calendar of a member of `pool`: the rep's own, else the pool's.
     pub fn member_calendar(&self, pool: Option<&PoolDef>, rep: &str) -> Option<CalendarId> {
         self.rep_def(rep)

@@ -43,7 +43,8 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(100)
-        .with_links(false);
+        .with_links(false)
+        .with_word_splitter(textwrap::WordSplitter::NoHyphenation);
     let mut out = String::new();
     let source = Window::new(file.text);
     for diagnostic in file.diagnostics {
@@ -58,6 +59,9 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
             .is_err()
         {
             rendered = format!("{}: {}\n", diagnostic.code, diagnostic.message);
+        }
+        if too_long.is_none() {
+            rendered = with_character_column(rendered, file.path, &source, diagnostic.span.start);
         }
         if let Some((line, column, length)) = too_long {
             if !rendered.ends_with('\n') {
@@ -74,6 +78,24 @@ pub fn human(file: &FileDiagnostics<'_>, style: Style) -> String {
         }
     }
     out
+}
+
+/// The report with its `path:line:column` counted in characters, as the JSON, SARIF and
+/// GitHub reports count it (miette counts bytes, so a line with non-ASCII text before the
+/// span would point elsewhere).
+fn with_character_column(rendered: String, path: &str, source: &Window, offset: usize) -> String {
+    let line = source.line_of(offset);
+    let (line_start, _) = source.line_bounds(line);
+    let Some(before) = source.text.get(line_start..offset) else {
+        return rendered;
+    };
+    let characters = before.chars().count();
+    if characters == before.len() {
+        return rendered;
+    }
+    let as_bytes = format!("{path}:{}:{}", line + 1, before.len() + 1);
+    let as_characters = format!("{path}:{}:{}", line + 1, characters + 1);
+    rendered.replacen(&as_bytes, &as_characters, 1)
 }
 
 /// The longest source line a report shows; a diagnostic on a longer line names its place instead.

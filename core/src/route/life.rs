@@ -263,18 +263,13 @@ pub fn read_event(bytes: &[u8], max_depth: usize) -> Result<Event, EventError> {
         }
     };
     let at = match at {
-        Some(Value::String(text)) => super::reader::read_time(text)
-            .and_then(|nanos| Timestamp::from_nanosecond(nanos).ok())
-            .ok_or_else(|| {
-                EventError::new(
-                    "event.time",
-                    format!(
-                        "`at` must be an RFC 3339 time such as 2026-11-23T10:12:00+01:00, \
-                         found \"{text}\""
-                    ),
-                    lead_ref,
-                )
-            })?,
+        Some(Value::String(text)) => super::reader::read_instant(text).map_err(|why| {
+            EventError::new(
+                "event.time",
+                format!("`at` \"{text}\" cannot be read: {why}"),
+                lead_ref,
+            )
+        })?,
         Some(other) => {
             return Err(EventError::new(
                 "event.time",

@@ -35,6 +35,10 @@ pub enum Tracked {
         touch: Option<Touch>,
         /// A later touch: the first was earlier, so this one changes nothing.
         later_touch: bool,
+        /// A touch that came in late (after a sweep or a rejection moved the lead on) by the
+        /// rep who held the lead at its time: when that holding ended. The touch is that
+        /// holding's, measured against its due time; the current holder's SLA runs on.
+        held_until: Option<LocalTime>,
         decision: Option<Box<Decision>>,
     },
     /// Not recorded, and why.
@@ -82,6 +86,7 @@ impl Tracked {
                 sla_met,
                 touch,
                 later_touch,
+                held_until,
                 decision,
             } => {
                 let mut object = serde_json::Map::new();
@@ -100,6 +105,9 @@ impl Tracked {
                 }
                 if *later_touch {
                     object.insert("first_touch".into(), false.into());
+                }
+                if let Some(until) = held_until {
+                    object.insert("held_until".into(), until.to_string().into());
                 }
                 if let Some(decision) = decision {
                     let value: serde_json::Value =
@@ -153,6 +161,16 @@ impl Fired {
         }
         serde_json::Value::Object(object).to_string()
     }
+}
+
+/// The holding of `rep` in force at `at` that has ended since (`at` is before its end): where
+/// a touch that arrives late belongs.
+fn past_holding(life: &Life, rep: &str, at: Timestamp) -> Option<usize> {
+    life.holdings.iter().position(|holding| {
+        holding.rep.as_deref() == Some(rep)
+            && holding.from <= at
+            && holding.ended.as_ref().is_some_and(|(ended, _)| at < *ended)
+    })
 }
 
 fn invalid(code: &'static str, lead: &str, message: String) -> Tracked {
@@ -260,6 +278,14 @@ impl Router<'_> {
                         .unwrap_or_default()
                 ),
             ));
+        }
+        // A touch that arrives after the lead moved on (a sweep or a rejection came first) is
+        // judged at its own time: it belongs to the holding in force then.
+        if event.kind == EventKind::Touched
+            && let Some(by) = event.by.as_deref()
+            && let Some(index) = past_holding(life, by, event.at)
+        {
+            return self.touch_past_holding(state, life, index, event, key);
         }
         if let Some(closed) = &life.closed {
             return Ok(invalid(
@@ -372,7 +398,69 @@ impl Router<'_> {
             sla_met,
             touch,
             later_touch,
+            held_until: None,
             decision,
+        })
+    }
+
+    /// Records a touch on holding `index`, which has ended since the touch's time: the
+    /// holding's first touch (if earlier than the one it has), measured from when it began on
+    /// its rep's calendar. Nothing else changes: the lead's current holder keeps it, and its
+    /// steps stay due.
+    fn touch_past_holding(
+        &self,
+        state: &mut dyn StateStore,
+        life: &mut Life,
+        index: usize,
+        event: Event,
+        key: (EventKind, Timestamp, Option<String>),
+    ) -> Result<Tracked, StateError> {
+        let Some(holding) = life.holdings.get(index) else {
+            return Ok(invalid(
+                "event.not_holder",
+                &event.lead,
+                "the holding of this touch is gone".to_string(),
+            ));
+        };
+        let calendar = holding
+            .rep
+            .as_deref()
+            .and_then(|rep| {
+                let pool = holding.pool.as_deref().and_then(|name| self.pool(name));
+                self.policy.member_calendar(pool, rep)
+            })
+            .and_then(|c| self.policy.calendars.get(c))
+            .or_else(|| self.rule_calendar(life));
+        let measured = Touch {
+            at: event.at,
+            wall_seconds: (event.at - holding.from).as_secs(),
+            working_seconds: calendar.map_or((event.at - holding.from).as_secs(), |calendar| {
+                clock::working_seconds(calendar, holding.from, event.at)
+            }),
+        };
+        let first = holding.touch.is_none_or(|touch| event.at < touch.at);
+        let sla_met = if first {
+            holding.due.map(|due| event.at <= due)
+        } else {
+            None
+        };
+        let held_until = holding
+            .ended
+            .as_ref()
+            .map(|(at, _)| LocalTime::on(*at, calendar));
+        if first && let Some(holding) = life.holdings.get_mut(index) {
+            holding.touch = Some(measured);
+        }
+        life.seen.push(key);
+        state.set_life(life)?;
+        Ok(Tracked::Recorded {
+            shown_at: LocalTime::on(event.at, calendar),
+            event,
+            sla_met,
+            touch: first.then_some(measured),
+            later_touch: !first,
+            held_until,
+            decision: None,
         })
     }
 
@@ -560,8 +648,19 @@ impl Router<'_> {
             ActionKind::Pool(ident)
         } else if self.policy.queues.iter().any(|queue| queue == target) {
             ActionKind::Queue(ident)
-        } else {
+        } else if self.policy.knows_rep(target) {
             ActionKind::Rep(ident)
+        } else {
+            // The chain was recorded under another policy: a name this one does not know is
+            // never taken for a rep (the lead would go to somebody who is not on the team).
+            return Ok(Attempt::Failed {
+                reason: format!(
+                    "`{target}` is no pool, queue or rep of this policy (the policy that routed \
+                     the lead named it)"
+                ),
+                trace: None,
+                fallback: None,
+            });
         };
         self.attempt_excluding(state, life, &kind, at)
     }

@@ -73,6 +73,9 @@ pub struct Router<'a> {
     compiled: &'a Compiled,
     roster: Option<&'a Roster>,
     config: RouteConfig,
+    /// Where loads start counting the state's assignments ([`Roster::loads_since`] of the
+    /// first routing time), fixed for the router's life.
+    loads_since: Option<Timestamp>,
     policy_hash: Name,
     /// The names decisions hold, shared rather than copied.
     names: Names,
@@ -376,6 +379,7 @@ impl<'a> Router<'a> {
             policy,
             compiled,
             roster,
+            loads_since: roster.and_then(|roster| roster.loads_since(config.now)),
             config,
             policy_hash: policy_hash(policy_text).into(),
             names: Names::new(policy, roster),
@@ -401,8 +405,8 @@ impl<'a> Router<'a> {
         parsed: &ParsedLead,
         lead_at: Timestamp,
     ) -> Result<(), StateError> {
-        // Load counts leads assigned since the roster's `as_of`: an assignment's routing time is
-        // `now`; period caps count by the lead's own time.
+        // Load counts leads assigned since the roster's `as_of` (`loads_since`): an assignment's
+        // routing time is `now`; period caps count by the lead's own time.
         state.assign(rep, &parsed.id, self.config.now, lead_at)?;
         for (name, field) in &self.previous_fields {
             if let Some(LeadValue::Str(value)) =
@@ -1234,8 +1238,7 @@ impl<'a> Router<'a> {
             .and_then(|c| self.policy.calendars.get(c))
             .or(named_calendar);
         let (cap, period_caps) = self.policy.member_caps(pool, rep);
-        let since = self.roster.and_then(|roster| roster.as_of);
-        let assigned = state.assigned(rep, since)?;
+        let assigned = state.assigned(rep, self.loads_since)?;
         let mut candidate = Candidate {
             rep,
             eligible: true,

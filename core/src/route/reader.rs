@@ -666,6 +666,25 @@ pub fn read_time(text: &str) -> Option<i128> {
     common_timestamp_nanos(text).or_else(|| general_timestamp_nanos(text))
 }
 
+/// An RFC 3339 time read as [`read_time`] reads a lead's (offsets within ±23:59), as an
+/// instant this program computes with: for `--now` and events. The error says which rule the
+/// text broke.
+pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
+    let Some(nanos) = read_time(text) else {
+        return Err(if text.parse::<jiff::Timestamp>().is_ok() {
+            "its offset is a day or more (RFC 3339 offsets are at most ±23:59)".to_string()
+        } else {
+            "it is not an RFC 3339 time such as 2026-11-23T10:12:00+01:00".to_string()
+        });
+    };
+    jiff::Timestamp::from_nanosecond(nanos).map_err(|_| {
+        format!(
+            "it is after {}, the last instant times are computed for",
+            jiff::Timestamp::MAX
+        )
+    })
+}
+
 /// The general path of [`read_time`]: jiff's parser, refusing offsets of a day or more (jiff
 /// takes up to ±25:59:59; RFC 3339's hours are 00-23) and years before 0001 (RFC 3339's
 /// first; jiff reads year 0000 and signed years).

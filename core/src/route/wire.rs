@@ -161,7 +161,9 @@ pub fn write_error(out: &mut String, error: &LeadError, input_line: usize) {
     let _ = write!(out, ",\"input_line\":{input_line}}}}}");
 }
 
-/// Appends a trace: `{"path":[{"test","value","branch"}…],"actions":[…]}`.
+/// Appends a trace: `{"path":[{"test","value","branch"}…],"actions":[…]}`. A path read back
+/// from the ledger keeps each test and value but not the graph's label of the branch: its
+/// steps have no `"branch"`, rather than an empty one.
 pub fn write_trace(out: &mut String, trace: &Trace) {
     out.push_str("{\"path\":[");
     for (index, step) in trace.path.iter().enumerate() {
@@ -172,8 +174,10 @@ pub fn write_trace(out: &mut String, trace: &Trace) {
         push_str(out, &step.test);
         out.push_str(",\"value\":");
         out.push_str(&step.value.to_json());
-        out.push_str(",\"branch\":");
-        push_str(out, &step.branch);
+        if !step.branch.is_empty() {
+            out.push_str(",\"branch\":");
+            push_str(out, &step.branch);
+        }
         out.push('}');
     }
     out.push_str("],\"actions\":[");

@@ -38,8 +38,9 @@ pub struct Arrival {
 pub enum Touches<'m> {
     /// Drawn from a model, one response per holding.
     Model { model: &'m ResponseModel, seed: u64 },
-    /// Events as `track` reads them, recorded at their times (in time order; ties in file order).
-    Recorded(Vec<Event>),
+    /// Events as `track` reads them, each with its line in the file, recorded at their times
+    /// (in time order; ties in file order).
+    Recorded(Vec<(usize, Event)>),
 }
 
 /// One thing the simulation did, as the command line prints it.
@@ -51,8 +52,10 @@ pub enum Logged<'a> {
     },
     /// An escalation step (`sweep`).
     Swept(&'a Fired),
-    /// An event recorded (`track`).
+    /// An event recorded (`track`); `input_line` is its line in a `--touches` file (0 for a
+    /// touch the model drew).
     Tracked {
+        input_line: usize,
         event: &'a Event,
         tracked: &'a Tracked,
         fired: &'a [Fired],
@@ -65,6 +68,8 @@ struct Pending {
     at: Timestamp,
     /// Ties in the order they were scheduled.
     order: u64,
+    /// The event's line in a `--touches` file (0: drawn by the model).
+    input_line: usize,
     event: Event,
 }
 
@@ -173,9 +178,9 @@ pub fn run(
     match touches {
         Touches::Model { model, seed } => run.model = Some((model, seed)),
         Touches::Recorded(mut events) => {
-            events.sort_by_key(|event| event.at);
-            for event in events {
-                run.push(event);
+            events.sort_by_key(|(_, event)| event.at);
+            for (input_line, event) in events {
+                run.push(input_line, event);
             }
         }
     }
@@ -231,12 +236,13 @@ struct Run<'m> {
 }
 
 impl Run<'_> {
-    fn push(&mut self, event: Event) {
+    fn push(&mut self, input_line: usize, event: Event) {
         *self.pending.entry(event.lead.clone()).or_default() += 1;
         self.order += 1;
         self.heap.push(Reverse(Pending {
             at: event.at,
             order: self.order,
+            input_line,
             event,
         }));
     }
@@ -313,7 +319,7 @@ impl Run<'_> {
                             self.pending.remove(&lead);
                         }
                     }
-                    self.event(router, state, pending.event, log)?;
+                    self.event(router, state, pending.input_line, pending.event, log)?;
                     self.settle(state, &lead)?;
                 }
             }
@@ -325,6 +331,7 @@ impl Run<'_> {
         &mut self,
         router: &Router<'_>,
         state: &mut dyn StateStore,
+        input_line: usize,
         event: Event,
         log: &mut dyn FnMut(Logged<'_>),
     ) -> Result<(), StateError> {
@@ -363,6 +370,7 @@ impl Run<'_> {
             }
         }
         log(Logged::Tracked {
+            input_line,
             event: &event,
             tracked: &tracked,
             fired: &fired,
@@ -537,7 +545,7 @@ impl Run<'_> {
             self.tally.unscheduled += 1;
             return;
         };
-        self.push(Event {
+        self.push(0, Event {
             lead: decision.lead.to_string(),
             kind: EventKind::Touched,
             at: touch_at,

@@ -154,7 +154,8 @@ pub fn json(suite: &Suite, coverage: &[CoverageRow]) -> String {
                 "name": run.result.name,
                 "file": run.file,
                 "line": run.line,
-                "policy": run.policy,
+                // As coverage shows it (the key is the policy's canonical path).
+                "policy": suite.tested.get(&run.policy).map_or(run.policy.as_str(), |tested| tested.shown.as_str()),
                 "status": if run.result.passed() { "pass" } else { "fail" },
                 "failures": run.result.failures,
                 "decision": run.result.outcome.as_ref().map_or(Value::Null, |outcome| wire::outcome_value(outcome, 1)),

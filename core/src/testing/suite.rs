@@ -223,7 +223,8 @@ impl Suite {
         self.ran.push(Ran {
             file: shown.clone(),
             line: 1,
-            policy: String::new(),
+            // The file with the errors, as shown (no tested policy has it as its key).
+            policy: path.to_string(),
             result: TestResult {
                 name: format!("{shown} (has errors)"),
                 span: Span::at(0),

@@ -167,7 +167,10 @@ pub fn check(file: &RosterFile, policy: &Policy, now: Timestamp) -> Vec<Diagnost
                 places.as_of.unwrap_or_default(),
                 format!("`as_of` {as_of} is later than the routing time {now}"),
             )
-            .with_help("open counts are as of `as_of`; leads routed before it do not add to them"),
+            .with_help(
+                "open counts are taken to hold every lead routed before this run; this run's \
+                 leads add to them from the routing time",
+            ),
         );
     }
     crate::diagnostic::sort(&mut diagnostics);

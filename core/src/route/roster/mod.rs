@@ -51,6 +51,16 @@ pub struct Roster {
     pub accounts: BTreeMap<String, AccountEntry>,
 }
 
+impl Roster {
+    /// Where a rep's load starts counting the state's assignments, for a router whose first
+    /// routing time is `first`: the roster's `as_of` (earlier assignments are in `open`), or
+    /// `first` when `as_of` is later (a backfill with a past `--now`, a roster taken ahead):
+    /// the router's own assignments always count, so a cap is never passed unseen.
+    pub fn loads_since(&self, first: Timestamp) -> Option<Timestamp> {
+        self.as_of.map(|as_of| as_of.min(first))
+    }
+}
+
 /// An out-of-office range resolved to instants: `[from, to)`.
 #[derive(Debug, Clone, Copy)]
 pub struct Absence {

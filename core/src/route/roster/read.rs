@@ -195,7 +195,7 @@ impl Reader {
 
     fn as_of(&mut self, node: &Node) {
         let time = match &node.value {
-            Value::String(text) => text.parse::<jiff::Timestamp>().ok(),
+            Value::String(text) => crate::route::reader::read_instant(text).ok(),
             Value::Null => return,
             _ => None,
         };
