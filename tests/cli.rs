@@ -245,3 +245,32 @@ fn absolute_paths_below_the_working_directory_are_shown_relative() {
     let items: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(items[0]["file"], TYPOS);
 }
+
+#[test]
+fn every_report_counts_columns_in_characters() {
+    let dir = scratch("columns");
+    let policy = dir.join("names.route");
+    std::fs::write(
+        &policy,
+        "schema lead { id: string  страна: string  created_at: time }\n\
+         pool 東京 { members anna }\n\
+         queue q\n\
+         rule 热: when страна = \"日本\" -> pool 東京x\n\
+         otherwise -> queue q\n",
+    )
+    .unwrap();
+    let path = policy.to_str().unwrap();
+    // `東京x` starts at character 36 of line 4 (byte 48).
+    let human = switchboard(&["check", path]);
+    assert!(
+        stderr(&human).contains(&format!("{path}:4:36]")),
+        "{}",
+        stderr(&human)
+    );
+    let json = switchboard(&["check", path, "--format", "json"]);
+    let diagnostics: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(diagnostics[0]["line"], 4);
+    assert_eq!(diagnostics[0]["column"], 36);
+    let github = switchboard(&["check", path, "--format", "github"]);
+    assert!(stdout(&github).contains("line=4,col=36"), "{}", stdout(&github));
+}

@@ -787,3 +787,60 @@ fn leads_in_any_order_give_the_same_run() {
         String::from_utf8(from_reversed.stdout).unwrap()
     );
 }
+
+#[test]
+fn touches_that_are_no_events_or_that_track_refuses_are_named_with_their_lines() {
+    let dir = scratch("bad-touches");
+    let drawn = dir.join("drawn.ndjson");
+    let output = simulate_week(
+        &["--seed", "1", "--events-out", drawn.to_str().unwrap(), "--quiet"],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let drawn = std::fs::read_to_string(&drawn).unwrap();
+    let mut lines: Vec<&str> = drawn.lines().collect();
+    // Line 4 is not JSON; line 5 is an event for a lead nobody routed.
+    lines.insert(3, "not json");
+    lines.insert(
+        4,
+        r#"{"lead":"nope","event":"touched","at":"2026-11-23T10:00:00Z","by":"anna"}"#,
+    );
+    let touches = dir.join("touches.ndjson");
+    std::fs::write(&touches, lines.join("\n")).unwrap();
+    let log = dir.join("log.ndjson");
+    let output = simulate_week(
+        &[
+            "--touches",
+            touches.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "note: 1 line of `{}` is not an event and is left out:\n  line 4: event.json: not JSON",
+            touches.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "note: 1 line of `{}` is an event that `track` refuses and is left out:\n  line 5: \
+             event.unknown_lead: lead `nope` was never routed with this state",
+            touches.display()
+        )),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    let refused: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|record| record.get("error").is_some())
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["lead"], "nope");
+    assert_eq!(refused[0]["error"]["input_line"], 5);
+}

@@ -423,3 +423,64 @@ fn explain_and_test_show_scores_and_tags() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn min_coverage_is_a_percentage_from_0_to_100() {
+    let dir = examples_copy("min-coverage-values");
+    for value in ["NaN", "-5", "150", "inf", "half"] {
+        let output = switchboard(
+            &["test", "examples/routing.route", "--min-coverage", value],
+            &dir,
+        );
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        assert!(
+            text(&output.stderr).contains(&format!("`{value}` is not a percentage from 0 to 100")),
+            "{value}: {}",
+            text(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn test_json_names_each_tests_policy_as_coverage_does() {
+    let dir = examples_copy("json-policy-path");
+    let output = switchboard(
+        &["test", "examples/routing.route", "--format", "json"],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let coverage = report["coverage"][0]["policy"].clone();
+    assert_eq!(coverage, "examples/routing.route");
+    for test in report["tests"].as_array().unwrap() {
+        assert_eq!(test["policy"], coverage, "{test}");
+    }
+}
+
+#[test]
+fn fmt_keeps_a_crlf_file_crlf() {
+    let dir = examples_copy("fmt-crlf");
+    let policy = dir.join("examples/routing.route");
+    let original = std::fs::read_to_string(&policy).unwrap();
+    let crlf = original.replace('\n', "\r\n");
+    std::fs::write(&policy, &crlf).unwrap();
+    // Formatted already: only its line endings differ from what `fmt` writes.
+    let output = switchboard(&["fmt", "--check", "examples/routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    // A misaligned CRLF file is formatted with CRLF.
+    let misaligned = crlf.replace("pool senior { members", "pool   senior {members");
+    std::fs::write(&policy, &misaligned).unwrap();
+    let output = switchboard(&["fmt", "examples/routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), crlf);
+    // Mixed endings: the diff says what changes, since no line does.
+    let mixed = crlf.replacen("\r\n", "\n", 3);
+    std::fs::write(&policy, &mixed).unwrap();
+    let output = switchboard(&["fmt", "--check", "examples/routing.route"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stdout),
+        "--- examples/routing.route\n+++ examples/routing.route (formatted)\n(only the line \
+         endings change: each line will end as the first one does)\n"
+    );
+}

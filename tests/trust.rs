@@ -849,3 +849,64 @@ fn test_holds_the_roster_files_of_tests_against_the_policy() {
         "{err}"
     );
 }
+
+#[test]
+fn diff_given_a_file_of_tests_names_the_policy() {
+    let dir = example_folder("tests-to-diff");
+    let output = run(&["diff", "routing.route", "routing.test.route"], b"", &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        text(&output.stderr),
+        "error: `routing.test.route` is a file of tests for `routing.route`; name the policy \
+         `routing.route` instead (and run the tests with `switchboard test routing.test.route`)\n"
+    );
+}
+
+#[test]
+fn caps_hold_when_the_routing_time_is_before_the_rosters_as_of() {
+    // A backfill: the roster was taken today, the leads are routed as of long ago. The roster
+    // gives each member of `senior` (cap 25) some open leads already, so 40 hot leads cannot
+    // all fit: some are nobody's. Counting from `as_of` would not see this run's leads, and
+    // gave chen 32.
+    let dir = example_folder("backfill-caps");
+    let leads: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"H-{i}\",\"intent\":\"high\",\"fit\":\"strong\",\"region\":\"emea\",\
+                 \"country\":\"DE\",\"employees\":800,\"deal_value\":20000,\
+                 \"source\":\"demo_request\",\"created_at\":\"2026-11-23T10:00:00+01:00\"}}\n"
+            )
+        })
+        .collect();
+    let output = run(
+        &[
+            "route",
+            "routing.route",
+            "--roster",
+            "roster.json",
+            "--state",
+            ":memory:",
+            "--now",
+            "2020-01-01T00:00:00Z",
+            "--quiet",
+        ],
+        leads.as_bytes(),
+        &dir,
+    );
+    let mut reps: std::collections::BTreeMap<String, usize> = Default::default();
+    for line in text(&output.stdout).lines() {
+        let decision: serde_json::Value = serde_json::from_str(line).unwrap();
+        let rep = decision["rep"].as_str().unwrap_or("nobody").to_string();
+        *reps.entry(rep).or_default() += 1;
+    }
+    let roster: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("roster.json")).unwrap()).unwrap();
+    for (rep, count) in &reps {
+        if rep == "nobody" {
+            continue;
+        }
+        let open = roster["reps"][rep]["open"].as_u64().unwrap_or(0) as usize;
+        assert!(open + count <= 25, "{rep}: {open} open + {count} routed: {reps:?}");
+    }
+    assert!(reps.get("nobody").is_some_and(|n| *n > 0), "{reps:?}");
+}

@@ -63,10 +63,17 @@ pub fn code_actions(analysis: &Analysis, range: Range) -> Vec<CodeActionOrComman
         if !touches {
             continue;
         }
-        let fix = did_you_mean(analysis, diagnostic)
-            .or_else(|| add_otherwise(analysis, diagnostic))
-            .or_else(|| delete_rule(analysis, diagnostic));
+        let fix = did_you_mean(analysis, &lines, diagnostic)
+            .or_else(|| add_otherwise(analysis, &lines, diagnostic))
+            .or_else(|| delete_rule(analysis, &lines, diagnostic));
         if let Some((title, edits)) = fix {
+            // Several diagnostics can call for the same fix (a gap per region): offered once.
+            let offered = out.iter().any(|known| {
+                matches!(known, CodeActionOrCommand::CodeAction(action) if action.title == title)
+            });
+            if offered {
+                continue;
+            }
             let mut changes = HashMap::new();
             changes.insert(analysis.uri.clone(), edits);
             out.push(CodeActionOrCommand::CodeAction(CodeAction {
@@ -91,7 +98,7 @@ pub fn code_actions(analysis: &Analysis, range: Range) -> Vec<CodeActionOrComman
 type Fix = (String, Vec<TextEdit>);
 
 /// Replace a misspelt name with the suggestion.
-fn did_you_mean(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
+fn did_you_mean(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> Option<Fix> {
     let name = suggested_name(diagnostic.help.as_deref()?)?;
     let written = analysis.slice(diagnostic.span);
     let is_word = !written.is_empty()
@@ -101,18 +108,17 @@ fn did_you_mean(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
     if !is_word {
         return None;
     }
-    let lines = analysis.lines();
     Some((
         format!("Change `{written}` to `{name}`"),
         vec![TextEdit {
-            range: position::range(&lines, diagnostic.span),
+            range: position::range(lines, diagnostic.span),
             new_text: name.to_string(),
         }],
     ))
 }
 
 /// End the policy with `otherwise -> ...` for leads that fall through.
-fn add_otherwise(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
+fn add_otherwise(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> Option<Fix> {
     if diagnostic.code != Code::Gap || analysis.is_test_file() {
         return None;
     }
@@ -123,11 +129,16 @@ fn add_otherwise(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
         (None, None) => return None,
     };
     let last = file.rules.last()?;
-    let line_end = analysis.text[last.span.end..]
+    // The rule's own text, without what its span may take after it (blank lines, up to a
+    // `test` block): the new line goes right after the rule's last line.
+    let rule_end = analysis
+        .text
+        .get(last.span.start..last.span.end)
+        .map_or(last.span.end, |text| last.span.start + text.trim_end().len());
+    let line_end = analysis.text[rule_end..]
         .find('\n')
-        .map_or(analysis.text.len(), |index| last.span.end + index);
-    let lines = analysis.lines();
-    let at = position::position(&lines, line_end);
+        .map_or(analysis.text.len(), |index| rule_end + index);
+    let at = position::position(lines, line_end);
     Some((
         format!("End the policy with `otherwise -> {destination}`"),
         vec![TextEdit {
@@ -138,7 +149,7 @@ fn add_otherwise(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
 }
 
 /// Delete a rule no lead reaches, with its whole lines.
-fn delete_rule(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
+fn delete_rule(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> Option<Fix> {
     if diagnostic.code != Code::ShadowedRule {
         return None;
     }
@@ -162,11 +173,10 @@ fn delete_rule(analysis: &Analysis, diagnostic: &Diagnostic) -> Option<Fix> {
         }
         _ => rule.span.end,
     };
-    let lines = analysis.lines();
     Some((
         format!("Delete rule `{}`, which no lead reaches", rule.label()),
         vec![TextEdit {
-            range: position::range(&lines, Span::new(start, end)),
+            range: position::range(lines, Span::new(start, end)),
             new_text: String::new(),
         }],
     ))

@@ -43,8 +43,11 @@ pub fn run_stdio(disk: workspace::Disk) -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    let shut_down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let told = std::sync::Arc::clone(&shut_down);
     runtime.block_on(async {
-        let (service, socket) = LspService::build(move |client| server::Backend::new(client, disk))
+        let (service, socket) =
+            LspService::build(move |client| server::Backend::new(client, disk, told))
             .custom_method(transport::REJECTED, server::Backend::rejected)
             .finish();
         // The library reads from a pipe that only ever holds well-formed messages.
@@ -60,5 +63,10 @@ pub fn run_stdio(disk: workspace::Disk) -> std::process::ExitCode {
     });
     // The reader of stdin may still be blocked in a read; do not wait for it.
     runtime.shutdown_background();
-    std::process::ExitCode::SUCCESS
+    // `exit` (or the end of input) without `shutdown` first: code 1, as the protocol says.
+    if shut_down.load(std::sync::atomic::Ordering::SeqCst) {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    }
 }

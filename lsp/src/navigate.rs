@@ -2,7 +2,7 @@
 //! policy it uses are one namespace: a name in a test resolves to the policy's declaration.
 
 use crate::document::Analysis;
-use crate::index::{Occurrence, SymbolId, SymbolKind};
+use crate::index::{Occurrence, Origin, SymbolId, SymbolKind};
 use crate::lexer;
 use crate::position;
 use switchboard_core::LineIndex;
@@ -10,41 +10,53 @@ use tower_lsp_server::ls_types::{Location, Range, Uri};
 
 /// Every place a symbol is written in this analysis (the document, and the policy it uses).
 pub fn locations(analysis: &Analysis, id: &SymbolId, declarations: bool) -> Vec<Location> {
-    let mut out = Vec::new();
-    for occurrence in analysis.index.of(id) {
-        if !declarations && occurrence.definition {
-            continue;
-        }
-        if let Some(location) = location(analysis, occurrence) {
-            out.push(location);
-        }
-    }
-    out
+    let mut lines = Lines::default();
+    analysis
+        .index
+        .of(id)
+        .filter(|occurrence| declarations || !occurrence.definition)
+        .filter_map(|occurrence| lines.location(analysis, occurrence))
+        .collect()
 }
 
 /// Where a symbol is declared (a rep: every pool it is a member of).
 pub fn definitions(analysis: &Analysis, id: &SymbolId) -> Vec<Location> {
+    let mut lines = Lines::default();
     analysis
         .index
         .of(id)
         .filter(|o| o.definition)
-        .filter_map(|o| location(analysis, o))
+        .filter_map(|o| lines.location(analysis, o))
         .collect()
 }
 
-fn location(analysis: &Analysis, occurrence: &Occurrence) -> Option<Location> {
-    let (uri, text) = analysis.origin_text(occurrence.origin)?;
-    let lines = LineIndex::new(text);
-    Some(Location {
-        uri: uri.clone(),
-        range: position::range(&lines, occurrence.span),
-    })
+/// The line index of each text occurrences are in, made once per request: a name used
+/// thousands of times costs one pass over the text, not one per use.
+#[derive(Default)]
+struct Lines<'a> {
+    document: Option<LineIndex<'a>>,
+    policy: Option<LineIndex<'a>>,
+}
+
+impl<'a> Lines<'a> {
+    fn location(&mut self, analysis: &'a Analysis, occurrence: &Occurrence) -> Option<Location> {
+        let (uri, text) = analysis.origin_text(occurrence.origin)?;
+        let slot = match occurrence.origin {
+            Origin::Document => &mut self.document,
+            Origin::Policy => &mut self.policy,
+        };
+        let lines = slot.get_or_insert_with(|| LineIndex::new(text));
+        Some(Location {
+            uri: uri.clone(),
+            range: position::range(lines, occurrence.span),
+        })
+    }
 }
 
 /// The range of the name under the cursor, if it can be renamed.
 pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Option<(Range, String)> {
     let occurrence = analysis.index.at(offset)?;
-    if occurrence.id.kind == SymbolKind::Test {
+    if occurrence.id.kind == SymbolKind::Test || fixed_name(&occurrence.id).is_some() {
         return None;
     }
     let lines = analysis.lines();
@@ -54,8 +66,29 @@ pub fn prepare_rename(analysis: &Analysis, offset: usize) -> Option<(Range, Stri
     ))
 }
 
+/// Why a name keeps its spelling whatever it is renamed to: the fields the router finds by
+/// name (the lead's `id`; `created_at`, the SLA clock when the schema has several times).
+pub fn fixed_name(id: &SymbolId) -> Option<String> {
+    match (id.kind, id.name.as_str()) {
+        (SymbolKind::Field, "id") => Some(
+            "`id` is the lead's identity, which the router reads by this name; it cannot be \
+             renamed"
+                .to_string(),
+        ),
+        (SymbolKind::Field, "created_at") => Some(
+            "`created_at` is the lead's clock, which the router finds by this name; it cannot \
+             be renamed"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 /// Why `new_name` cannot replace `id`'s name, if it cannot.
 pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Option<String> {
+    if let Some(fixed) = fixed_name(id) {
+        return Some(fixed);
+    }
     if lexer::is_keyword(new_name) {
         return Some(format!("`{new_name}` is a keyword of the language"));
     }

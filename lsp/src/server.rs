@@ -91,14 +91,22 @@ pub struct Backend {
     state: Arc<Mutex<State>>,
     /// Files not open in the editor.
     disk: Disk,
+    /// Set by `shutdown`: an `exit` without it ends the process with code 1, as the protocol
+    /// says.
+    shut_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Backend {
-    pub fn new(client: Client, disk: Disk) -> Backend {
+    pub fn new(
+        client: Client,
+        disk: Disk,
+        shut_down: Arc<std::sync::atomic::AtomicBool>,
+    ) -> Backend {
         Backend {
             client,
             state: Arc::new(Mutex::new(State::default())),
             disk,
+            shut_down,
         }
     }
 
@@ -538,6 +546,8 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.shut_down
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

@@ -192,9 +192,11 @@ struct Rejection {
 
 /// Whether a body is a JSON-RPC 2.0 message the protocol library can decode.
 fn check_message(body: &[u8]) -> Result<(), Rejection> {
+    // A body that cannot be read, or whose id is of no allowed kind, is answered with id
+    // `null`, as JSON-RPC asks when the id cannot be known.
     let envelope: Envelope = serde_json::from_slice(body).map_err(|error| Rejection {
         reason: format!("the body is not a JSON-RPC message: {error}"),
-        id: None,
+        id: Some(Value::Null),
     })?;
     // A request's id when it can be answered: a number or a string, and a method.
     let answerable = envelope
@@ -212,7 +214,10 @@ fn check_message(body: &[u8]) -> Result<(), Rejection> {
     if let Some(id) = &envelope.id
         && !(id.is_null() || id.is_string() || id.is_i64() || id.is_u64())
     {
-        return Err(reject("`id` is not a number or a string".to_string()));
+        return Err(Rejection {
+            reason: "`id` is not an integer or a string".to_string(),
+            id: Some(Value::Null),
+        });
     }
     let depth = nesting_depth(body);
     if depth > MAX_DEPTH {

@@ -23,7 +23,7 @@ pub struct TestArgs {
     #[arg(long)]
     coverage: bool,
     /// Fail (exit 1) when tests reach less than this percentage of a policy's rules
-    #[arg(long, value_name = "PCT", value_parser = percentage)]
+    #[arg(long, value_name = "PCT", value_parser = percentage, allow_hyphen_values = true)]
     min_coverage: Option<f64>,
     /// The project root: files that `use` and `roster` name must lie below it (default: the
     /// directory of the file that names them)

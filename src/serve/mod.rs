@@ -238,13 +238,11 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
             let sweeper = tokio::spawn(sweep_timer(Arc::clone(&shared), sweep_every));
             let hangup = tokio::spawn(hangups(reload_requests));
             let app = http(Arc::clone(&shared), max_body_bytes, request_timeout);
-            let result = axum::serve(listener, app)
-                .with_graceful_shutdown(stop_signal())
-                .await
-                .map_err(|error| format!("the server stopped: {error}"));
+            // Requests in flight get their own time limit, and a second, to finish.
+            serve_connections(listener, app, request_timeout + Duration::from_secs(1)).await;
             sweeper.abort();
             hangup.abort();
-            result
+            Ok::<(), String>(())
         }
     });
     // Every sender goes: the watcher and the notifier stop, then the state thread, which has
@@ -278,16 +276,20 @@ fn http(shared: Arc<Shared>, max_body_bytes: usize, timeout: Duration) -> Http {
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        // Inside `measure`, so that a request that times out is counted (as a 503).
+        .route_layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
             measure,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(shared)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
+        .layer(axum::middleware::from_fn(move |request: Request<Body>, next: Next| {
+            json_errors(request, next, max_body_bytes, timeout)
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -321,6 +323,78 @@ fn http(shared: Arc<Shared>, max_body_bytes: usize, timeout: Duration) -> Http {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::x_request_id(RequestIds::default()))
+        .layer(axum::middleware::from_fn(plain_request_id))
+}
+
+/// The most a client's `x-request-id` may hold: it is echoed and logged.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Drops a client's `x-request-id` that is long or holds anything but letters, digits and
+/// `-_.:/+=`: such a value would be echoed and written into log lines (where a quote or a space
+/// could forge fields). The request then gets an id of the server's own.
+async fn plain_request_id(mut request: Request<Body>, next: Next) -> Response {
+    let plain = |value: &axum::http::HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(b))
+    };
+    if request
+        .headers()
+        .get("x-request-id")
+        .is_some_and(|value| !plain(value))
+    {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
+}
+
+/// Every error the server answers is JSON, `{"error":{"code","message"}}`: the answers that
+/// axum and the timeout make on their own (a body over the limit, a request past its time, an
+/// unknown path or method) are given that shape too, with a code and a message that says why.
+async fn json_errors(
+    request: Request<Body>,
+    next: Next,
+    max_body_bytes: usize,
+    timeout: Duration,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => error(
+            status,
+            "body.size",
+            &format!("the body is larger than {max_body_bytes} bytes (--max-body-bytes)"),
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => error(
+            status,
+            "timeout",
+            &format!(
+                "no answer within {} s (--request-timeout): send it again; a lead that was \
+                 recorded comes back as a duplicate",
+                timeout.as_secs()
+            ),
+        ),
+        StatusCode::NOT_FOUND => error(status, "path", &format!("there is no `{path}` here")),
+        StatusCode::METHOD_NOT_ALLOWED => error(
+            status,
+            "method",
+            &format!("`{path}` does not take {method}"),
+        ),
+        _ => error(status, "http", status.canonical_reason().unwrap_or("error")),
+    }
 }
 
 /// Request ids for requests that come without one: `sb-` and a counter.
@@ -375,6 +449,73 @@ async fn stop_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
     tracing::info!("stopping: finishing the requests in flight");
+}
+
+/// How long a client has to send a request's head (its line and headers) once it starts one,
+/// or once its connection opens: a client that stalls partway is disconnected, so stalled
+/// connections cannot pile up or hold a shutdown.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts HTTP/1 connections until SIGTERM or Ctrl-C, each served on its own task with a
+/// timer (so [`HEADER_READ_TIMEOUT`] holds; `axum::serve` installs none). Then it stops
+/// accepting, lets every connection finish the request in flight (idle ones close at once),
+/// and after `grace` closes the connections still open.
+async fn serve_connections(listener: tokio::net::TcpListener, app: Http, grace: Duration) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let (stopping, stop_seen) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut stop => break,
+        };
+        // Finished connections are reaped as new ones come.
+        while connections.try_join_next().is_some() {}
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, or a connection reset before it was accepted: the
+                // listener itself is fine; wait a moment rather than spin.
+                tracing::warn!(%error, "cannot accept a connection");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop_seen = stop_seen.clone();
+        connections.spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stop_seen.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "closing the connections still open after {} s",
+            grace.as_secs()
+        );
+        connections.abort_all();
+    }
 }
 
 /// Asks the watcher for a reload on each SIGHUP.

@@ -412,3 +412,102 @@ fn the_command_line_and_the_server_find_the_same_files_of_tests() {
     );
     client.shutdown();
 }
+
+/// A policy whose rules leave gaps, with a `test` block after them.
+const GAPS_THEN_TESTS: &str = "schema lead {
+  id: string
+  intent: enum { low, medium, high }
+  fit: enum { weak, strong }
+}
+queue a
+rule r1: when intent = high and fit = strong -> queue a
+
+test \"t\" {
+  lead { id: \"x\", intent: high, fit: strong }
+  expect queue a
+}
+";
+
+#[test]
+fn the_otherwise_fix_goes_after_the_last_rule_once_and_leaves_the_tests_whole() {
+    let mut client = Client::start("otherwise-fix");
+    let uri = client.open("policy.route", GAPS_THEN_TESTS);
+    let diagnostics = client.diagnostics(&uri);
+    let gaps = diagnostics["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "gap")
+        .count();
+    assert!(gaps > 1, "{diagnostics}");
+    let whole = json!({"start": {"line": 0, "character": 0}, "end": {"line": 20, "character": 0}});
+    let actions = client.result(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": []}}),
+    );
+    let otherwise: Vec<&Value> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|action| action["title"] == "End the policy with `otherwise -> queue a`")
+        .collect();
+    assert_eq!(otherwise.len(), 1, "one fix for every gap: {actions}");
+    let fixed = super::common::apply_edits(
+        GAPS_THEN_TESTS,
+        otherwise[0]["edit"]["changes"][&uri].as_array().unwrap(),
+    );
+    assert!(
+        fixed.contains("-> queue a\notherwise -> queue a\n\ntest \"t\" {"),
+        "{fixed}"
+    );
+    let report = switchboard::check_source(&fixed);
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    client.shutdown();
+}
+
+#[test]
+fn the_id_and_clock_fields_cannot_be_renamed() {
+    let mut client = Client::start("rename-id");
+    let text = "schema lead {\n  id: string\n  created_at: time\n}\nqueue a\notherwise -> queue a\n";
+    let uri = client.open("policy.route", text);
+    client.diagnostics(&uri);
+    for (line, character, field) in [(1, 3, "id"), (2, 3, "created_at")] {
+        let position = json!({"line": line, "character": character});
+        let prepared = client.request(
+            "textDocument/prepareRename",
+            json!({"textDocument": {"uri": uri}, "position": position}),
+        );
+        assert_eq!(prepared["result"], Value::Null, "{prepared}");
+        let renamed = client.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": uri}, "position": position, "newName": "key"}),
+        );
+        let message = renamed["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("`{field}` is the lead's")),
+            "{renamed}"
+        );
+    }
+    client.shutdown();
+}
+
+#[test]
+fn a_body_that_is_not_a_message_or_has_a_bad_id_is_answered_with_id_null() {
+    let mut client = Client::start("null-id");
+    for body in [
+        "{bad}",
+        r#"{"jsonrpc":"2.0","id":1.5,"method":"shutdown"}"#,
+        r#"{"jsonrpc":"2.0","id":{},"method":"shutdown"}"#,
+    ] {
+        let response = client.request_raw(body, &Value::Null);
+        assert_eq!(response["error"]["code"], -32600, "{body}: {response}");
+    }
+    client.shutdown();
+}
+
+#[test]
+fn exit_without_shutdown_ends_with_code_1() {
+    let mut client = Client::start("exit-1");
+    client.notify("exit", Value::Null);
+    assert_eq!(client.wait_for_exit().code(), Some(1));
+}

@@ -94,9 +94,16 @@ impl Mapping {
                 .find(|def| def.name == *field)
                 .map(|def| def.ty.clone());
             if ty.is_none() && field != "id" {
-                let names: Vec<&str> = policy.fields.iter().map(|def| def.name.as_str()).collect();
+                let mut names: Vec<&str> =
+                    policy.fields.iter().map(|def| def.name.as_str()).collect();
+                if !names.contains(&"id") {
+                    names.insert(0, "id");
+                }
+                let suggestion = crate::check::suggest::did_you_mean(field, names.iter().copied())
+                    .map(|help| format!("; {help}"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "{context} is not in the policy's schema (it has `id`, {})",
+                    "{context} is not in the policy's schema (it has {}){suggestion}",
                     names
                         .iter()
                         .map(|name| format!("`{name}`"))

@@ -212,6 +212,19 @@ impl Client {
         let _ = std::fs::remove_dir_all(&self.workspace);
     }
 
+    /// Waits for the server to exit on its own, and its status.
+    pub fn wait_for_exit(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let _ = std::fs::remove_dir_all(&self.workspace);
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn keep(&mut self, message: Value) {
         if message.get("method").is_some() {
             self.notifications.push(message);
