@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// A request not answered in this many seconds gets 503 (retry: the ledger keeps it once)
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     request_timeout: u64,
+    /// A client must send a request's line and headers within this many seconds of starting it
+    /// (or of connecting), else it is disconnected
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    header_timeout: u64,
     /// Mapping of HubSpot payloads to leads (JSON: field -> JSON pointer); needs
     /// SWITCHBOARD_HUBSPOT_SECRET
     #[arg(long, value_name = "FILE")]
@@ -185,6 +189,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
     for (flag, value) in [
         ("--sweep-every", args.sweep_every),
         ("--request-timeout", args.request_timeout),
+        ("--header-timeout", args.header_timeout),
         ("--watch-every-ms", args.watch_every_ms),
     ] {
         if value == 0 {
@@ -299,6 +304,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         token,
         max_body_bytes: args.max_body_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
         hubspot_secret,
         standard_key,
         public_url: args.public_url.clone(),

@@ -66,6 +66,10 @@ pub struct Setup {
     pub token: Option<String>,
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// How long a client has to send a request's head (its line and headers) once it starts one,
+    /// or once its connection opens (`--header-timeout`): a client that stalls partway is
+    /// disconnected, so stalled connections cannot pile up or hold a shutdown.
+    pub header_timeout: Duration,
     /// `SWITCHBOARD_HUBSPOT_SECRET`: `/v1/hooks/hubspot` is open only with it.
     pub hubspot_secret: Option<String>,
     /// `SWITCHBOARD_WEBHOOK_SECRET`, decoded: `/v1/hooks/standard` is open only with it.
@@ -156,6 +160,7 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
         token,
         max_body_bytes,
         request_timeout,
+        header_timeout,
         hubspot_secret,
         standard_key,
         public_url,
@@ -239,7 +244,11 @@ pub fn run(setup: Setup, listener: std::net::TcpListener) -> Result<(), String> 
             let hangup = tokio::spawn(hangups(reload_requests));
             let app = http(Arc::clone(&shared), max_body_bytes, request_timeout);
             // Requests in flight get their own time limit, and a second, to finish.
-            serve_connections(listener, app, request_timeout + Duration::from_secs(1)).await;
+            let limits = ConnectionLimits {
+                header: header_timeout,
+                grace: request_timeout + Duration::from_secs(1),
+            };
+            serve_connections(listener, app, limits).await;
             sweeper.abort();
             hangup.abort();
             Ok::<(), String>(())
@@ -451,16 +460,20 @@ async fn stop_signal() {
     tracing::info!("stopping: finishing the requests in flight");
 }
 
-/// How long a client has to send a request's head (its line and headers) once it starts one,
-/// or once its connection opens: a client that stalls partway is disconnected, so stalled
-/// connections cannot pile up or hold a shutdown.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The time limits of a connection.
+struct ConnectionLimits {
+    /// To send a request's head ([`Setup::header_timeout`]).
+    header: Duration,
+    /// To finish the request in flight once the server stops.
+    grace: Duration,
+}
 
 /// Accepts HTTP/1 connections until SIGTERM or Ctrl-C, each served on its own task with a
-/// timer (so [`HEADER_READ_TIMEOUT`] holds; `axum::serve` installs none). Then it stops
+/// timer (so that the header limit holds; `axum::serve` installs none). Then it stops
 /// accepting, lets every connection finish the request in flight (idle ones close at once),
-/// and after `grace` closes the connections still open.
-async fn serve_connections(listener: tokio::net::TcpListener, app: Http, grace: Duration) {
+/// and after the grace closes the connections still open.
+async fn serve_connections(listener: tokio::net::TcpListener, app: Http, limits: ConnectionLimits) {
+    let ConnectionLimits { header, grace } = limits;
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     let (stopping, stop_seen) = tokio::sync::watch::channel(false);
@@ -490,7 +503,7 @@ async fn serve_connections(listener: tokio::net::TcpListener, app: Http, grace: 
         connections.spawn(async move {
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {

@@ -270,8 +270,19 @@ fn every_kind_of_body_gets_its_answer() {
             "{body}"
         );
     }
-    let (status, _) = post(address, "/v1/leads", &"x".repeat(5000));
+    let (status, body) = post(address, "/v1/leads", &"x".repeat(5000));
     assert_eq!(status, 413);
+    assert_eq!(
+        body,
+        "{\"error\":{\"code\":\"body.size\",\"message\":\"the body is larger than 4096 bytes (--max-body-bytes)\"}}\n"
+    );
+    // Unknown paths and methods are JSON errors too.
+    let (status, body) = request(address, "GET", "/v1/nothing", "", &[]);
+    assert_eq!(status, 404);
+    assert!(body.contains("\"code\":\"path\""), "{body}");
+    let (status, body) = request(address, "GET", "/v1/leads", "", &[]);
+    assert_eq!(status, 405);
+    assert!(body.contains("`/v1/leads` does not take GET"), "{body}");
     let (status, _) = post(address, "/v1/leads", "");
     assert_eq!(status, 400);
     // Events, as `track` takes them.
@@ -706,4 +717,97 @@ fn metrics_count_requests_and_decisions_and_logs_can_be_json() {
             .any(|line| line["message"] == "stopped; every answered request is in the state"),
         "{log}"
     );
+}
+
+#[test]
+fn a_client_that_stalls_in_its_headers_is_disconnected_and_never_holds_a_shutdown() {
+    let dir = scratch("slow-headers");
+    let server = Server::start(&dir.join("state.db"), &["--header-timeout", "1"], None);
+    // Half a request head, then nothing: the server hangs up after the header timeout.
+    let mut stalled = TcpStream::connect(&server.address).unwrap();
+    stalled
+        .write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    stalled
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = stalled.read_to_end(&mut rest);
+    assert!(read.is_ok(), "the server closed the connection: {read:?}");
+    // Another stalled client does not keep a stopping server waiting.
+    let mut second = TcpStream::connect(&server.address).unwrap();
+    second.write_all(b"POST /v1/leads HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let stopping = std::time::Instant::now();
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(20),
+        "the stop waited {:?} for a stalled client",
+        stopping.elapsed()
+    );
+}
+
+#[test]
+fn a_request_past_its_time_is_a_counted_json_503() {
+    let dir = scratch("timeout-503");
+    let server = Server::start(&dir.join("state.db"), &["--request-timeout", "1"], None);
+    // The head says 50 bytes; 10 come: the handler waits for the rest until the timeout.
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream
+        .write_all(
+            b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"id\":\"T-",
+        )
+        .unwrap();
+    let mut response = String::new();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 0 {
+        response.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+        line.clear();
+    }
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    let length: usize = response
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_string))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let body = String::from_utf8(body).unwrap();
+    assert!(body.contains("\"code\":\"timeout\""), "{body}");
+    let (_, metrics) = request(&server.address, "GET", "/metrics", "", &[]);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("switchboard_requests_total{") && l.contains("status=\"503\"")),
+        "{metrics}"
+    );
+    assert!(server.stop().success());
+}
+
+#[test]
+fn a_request_id_that_could_forge_log_fields_is_replaced() {
+    let dir = scratch("request-ids");
+    let server = Server::start(&dir.join("state.db"), &[], None);
+    let forged = "fake\" status=200 path=/admin";
+    for (sent, kept) in [("abc-123", true), (forged, false), (&"x".repeat(500) as &str, false)] {
+        let (_, head, _) =
+            exchange(&server.address, "GET", "/healthz", "", &[("x-request-id", sent)]).unwrap();
+        let echoed = head
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_default()
+            .to_string();
+        if kept {
+            assert_eq!(echoed, sent);
+        } else {
+            assert!(echoed.starts_with("sb-"), "{sent:?} came back as {echoed:?}");
+        }
+    }
+    let (_, log) = server.stop_with_log();
+    assert!(!log.contains("path=/admin"), "{log}");
 }
