@@ -33,8 +33,8 @@ pub struct CheckArgs {
     /// The routing time the roster is checked for (`as_of` in the future); default: now
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
-    /// The project root: files that `use` names must lie below it (default: the directory of
-    /// the file that names them)
+    /// The project root: files that `use` names must lie below it (default: the folder the
+    /// command names, when it names one; else the directory of the file that names them)
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
 }
@@ -89,6 +89,7 @@ fn used_policy(
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let sources = read_sources(&args.paths)?;
+    let root = super::named_root(args.root.as_deref(), &args.paths);
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
     if args.warn.contains(&Lint::OffShift) {
@@ -97,7 +98,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     config.analysis.node_budget = args.node_budget;
     let reports: Vec<Vec<switchboard::Diagnostic>> = sources
         .iter()
-        .map(|source| match used_policy(source, args.root.as_deref()) {
+        .map(|source| match used_policy(source, root.as_deref()) {
             // A file of tests is checked against the policy it uses.
             Some(policy) => {
                 switchboard::check::check_test_file(
@@ -166,10 +167,10 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
         }
         Format::Json => print_stdout(&render::json(&files))?,
         Format::Sarif => {
-            let root = std::env::current_dir()
+            let base = std::env::current_dir()
                 .ok()
                 .and_then(|dir| dir.to_str().map(render::directory_uri));
-            print_stdout(&render::sarif(&files, root.as_deref()))?
+            print_stdout(&render::sarif(&files, base.as_deref()))?
         }
         Format::Github => print_stdout(&render::github(&files))?,
     }

@@ -201,6 +201,20 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         .collect()
 }
 
+/// The project root when `--root` is not given: the one folder the command names (`test .`,
+/// `check team/`), so that a file of tests below it may `use` a policy elsewhere below it. A
+/// folder named on the command line is the user's choice, as `--root` is; with files, or with
+/// several folders, each file's own folder stays its root.
+fn named_root(root: Option<&Path>, paths: &[PathBuf]) -> Option<PathBuf> {
+    if let Some(root) = root {
+        return Some(root.to_path_buf());
+    }
+    match paths {
+        [only] if only.is_dir() => Some(only.clone()),
+        _ => None,
+    }
+}
+
 /// The path as shown in reports: relative to the working directory when it lies below it (so
 /// that CI annotations and SARIF locations match repository paths), else as given.
 fn display_path(path: &Path) -> String {

@@ -26,7 +26,8 @@ pub struct TestArgs {
     #[arg(long, value_name = "PCT", value_parser = percentage, allow_hyphen_values = true)]
     min_coverage: Option<f64>,
     /// The project root: files that `use` and `roster` name must lie below it (default: the
-    /// directory of the file that names them)
+    /// folder the command names, when it names one; else the directory of the file that names
+    /// them)
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
 }
@@ -52,7 +53,8 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
         })
         .collect();
     let sources = suite::with_files_of_tests(&disk, sources);
-    let suite = suite::run_suite(&disk, &sources, args.root.as_deref());
+    let root = super::named_root(args.root.as_deref(), &args.paths);
+    let suite = suite::run_suite(&disk, &sources, root.as_deref());
     for problem in &suite.problems {
         let file = FileDiagnostics {
             path: &problem.path,

@@ -90,7 +90,8 @@ pub fn check_test_file(text: &str, policy: Result<&str, String>) -> (PolicyFile,
                     .with_label("the policy these tests test")
                     .with_help(
                         "the path is relative to this file, and stays inside the project root \
-                         (this file's folder, or the folder given with `--root`)",
+                         (the folder given with `--root`, else the folder the command names, \
+                         else this file's folder)",
                     ),
                 );
             }
