@@ -388,9 +388,10 @@ fn groups(text: &str, tokens: &[Token]) -> Vec<Group> {
         match token.text(text) {
             "{" => stack.push(match (before(3), before(2), before(1)) {
                 (_, _, "enum") => Group::Enum,
+                // `schema lead {` before a test's `lead {`: the schema's name is `lead` too.
+                (_, "schema", _) => Group::Schema,
                 (_, _, "lead") => Group::Lead,
                 (_, _, "roster") => Group::Roster,
-                (_, "schema", _) => Group::Schema,
                 (_, "pool", _) => Group::Pool,
                 (_, "calendar", _) => Group::Calendar,
                 (_, "test", _) => Group::Test,
@@ -939,6 +940,21 @@ mod tests {
 
     fn context_at_end(text: &str) -> Context {
         context(text, text.len())
+    }
+
+    #[test]
+    fn a_schema_field_being_typed_completes_its_type() {
+        for text in [
+            "schema lead {\n  id: string\n  country:        ",
+            "schema lead {\n  id: string\n  country: ",
+            "schema lead { id: string  country: ",
+            "schema lead {\n  id: string\n  country:        \n}\nqueue q\n",
+        ] {
+            let offset = text.find("country:").map_or(0, |at| {
+                at + text[at..].find('\n').unwrap_or(text.len() - at)
+            });
+            assert_eq!(context(text, offset), Context::FieldType, "{text:?}");
+        }
     }
 
     #[test]

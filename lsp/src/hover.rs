@@ -12,7 +12,7 @@ use switchboard_core::syntax::ast::{ActionKind, PolicyFile, Rule, Strategy, Type
 pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard_core::Span)> {
     if let Some(occurrence) = analysis.index.at(offset) {
         let text = describe(analysis, &occurrence.id)?;
-        return Some((text, occurrence.span));
+        return Some((cut_long_names(text), occurrence.span));
     }
     // An unnamed rule: hovering its `when` or `otherwise` keyword describes it.
     let rule = analysis
@@ -21,6 +21,35 @@ pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard_
         .iter()
         .find(|rule| rule.keyword_span.start <= offset && offset <= rule.keyword_span.end)?;
     Some((rule_text(analysis, rule), rule.keyword_span))
+}
+
+/// `text` with every name longer than the messages' limit cut as messages cut it (`xxx…
+/// (1048576 characters)`): a hover is bounded as every message is.
+fn cut_long_names(text: String) -> String {
+    let long = text
+        .split(|ch: char| !crate::lexer::is_word_char(ch))
+        .any(|word| word.len() > switchboard_core::text::SHOWN_NAME_CHARS);
+    if !long {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(1 << 16));
+    let mut word_start = None;
+    for (index, ch) in text.char_indices() {
+        match (crate::lexer::is_word_char(ch), word_start) {
+            (true, None) => word_start = Some(index),
+            (false, Some(start)) => {
+                out.push_str(&switchboard_core::text::cut(&text[start..index]));
+                out.push(ch);
+                word_start = None;
+            }
+            (false, None) => out.push(ch),
+            (true, Some(_)) => {}
+        }
+    }
+    if let Some(start) = word_start {
+        out.push_str(&switchboard_core::text::cut(&text[start..]));
+    }
+    out
 }
 
 fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
@@ -379,4 +408,21 @@ fn policy_text(analysis: &Analysis) -> &str {
 
 fn slice(text: &str, span: switchboard_core::Span) -> &str {
     text.get(span.start..span.end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut_long_names;
+
+    #[test]
+    fn names_longer_than_messages_quote_are_cut() {
+        let long = "q".repeat(900_000);
+        let text = format!("**queue** `{long}`\n\nused by 2 rules");
+        let cut = cut_long_names(text);
+        assert!(cut.len() < 200, "{}", cut.len());
+        assert!(cut.contains("… (900000 characters)`"), "{cut}");
+        assert!(cut.ends_with("used by 2 rules"));
+        let short = "**queue** `nurture`".to_string();
+        assert_eq!(cut_long_names(short.clone()), short);
+    }
 }

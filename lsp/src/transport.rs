@@ -5,7 +5,9 @@
 //! the library would choke on: bad headers, bodies that are not JSON, JSON that is not a message,
 //! JSON nested deeper than [`MAX_DEPTH`]. A dropped request that has an id is answered: it is
 //! replaced by a [`REJECTED`] request with the same id, which the server answers with an
-//! "invalid request" error that says why, so the client never waits for ever.
+//! "invalid request" error that says why, so the client never waits for ever. A body that is
+//! not JSON, or whose id is neither an integer nor a string, is answered the same way with id
+//! `null`, as JSON-RPC asks when the id cannot be known.
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -288,7 +290,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn drops_what_the_library_would_choke_on_and_keeps_the_rest() {
+    async fn answers_or_drops_what_the_library_would_choke_on_and_keeps_the_rest() {
         let good = r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#;
         let input = [
             framed("{bad}"),
@@ -303,7 +305,29 @@ mod tests {
             framed(good),
         ]
         .concat();
-        assert_eq!(pass(input.as_bytes()).await, framed(good));
+        // What cannot be read, or has an id of no allowed kind, is answered with id `null` (a
+        // request the server rejects); JSON that is no message at all is dropped.
+        let rejected = |reason: &str| {
+            framed(
+                &serde_json::json!({
+                    "jsonrpc": "2.0",
+                    "id": null,
+                    "method": REJECTED,
+                    "params": { "reason": reason },
+                })
+                .to_string(),
+            )
+        };
+        let expected = [
+            rejected("the body is not a JSON-RPC message: key must be a string at line 1 column 2"),
+            rejected("`id` is not an integer or a string"),
+            rejected(
+                "the body is not a JSON-RPC message: EOF while parsing a string at line 1 column 3",
+            ),
+            framed(good),
+        ]
+        .concat();
+        assert_eq!(pass(input.as_bytes()).await, expected);
     }
 
     #[test]
