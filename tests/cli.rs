@@ -186,8 +186,21 @@ fn a_directory_without_policies_is_a_usage_error() {
 }
 
 #[test]
+fn check_without_a_path_checks_this_folder_as_test_and_fmt_do() {
+    let dir = scratch("default-path");
+    let empty = common::run(&["check"], &dir);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(stderr(&empty).contains("no `*.route` files under `.`"), "{}", stderr(&empty));
+    for file in ["routing.route", "roster.json"] {
+        std::fs::copy(root().join("examples").join(file), dir.join(file)).unwrap();
+    }
+    let checked = common::run(&["check"], &dir);
+    assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
+    assert!(stderr(&checked).contains("checked 1 file"), "{}", stderr(&checked));
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
-    assert_eq!(switchboard(&["check"]).status.code(), Some(2));
     assert_eq!(
         switchboard(&["check", "x.route", "--format", "xml"])
             .status
@@ -273,4 +286,32 @@ fn every_report_counts_columns_in_characters() {
     assert_eq!(diagnostics[0]["column"], 36);
     let github = switchboard(&["check", path, "--format", "github"]);
     assert!(stdout(&github).contains("line=4,col=36"), "{}", stdout(&github));
+}
+
+#[test]
+fn a_file_that_cannot_be_read_does_not_stop_the_others_being_checked() {
+    let dir = scratch("unreadable");
+    std::fs::write(dir.join("a.route"), b"\xff\xfe").unwrap();
+    std::fs::write(
+        dir.join("b.route"),
+        "schema lead { id: string }\nqueue q\nwhen idd = \"x\" -> queue q\n",
+    )
+    .unwrap();
+    let path = dir.to_str().unwrap();
+    let human = switchboard(&["check", path]);
+    assert_eq!(human.status.code(), Some(2));
+    assert!(stderr(&human).contains("a.route` is not UTF-8"), "{}", stderr(&human));
+    assert!(stderr(&human).contains("unknown field `idd`"), "{}", stderr(&human));
+    assert!(
+        stderr(&human).contains("error: 1 file could not be read (said above); the others were checked"),
+        "{}",
+        stderr(&human)
+    );
+    for format in ["json", "sarif"] {
+        let output = switchboard(&["check", path, "--format", format]);
+        assert_eq!(output.status.code(), Some(2), "{format}");
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output))
+            .unwrap_or_else(|error| panic!("{format}: {error}: {}", stdout(&output)));
+        assert!(report.to_string().contains("idd"), "{format}: {report}");
+    }
 }

@@ -2,7 +2,7 @@
 //! scripts, code scanning and CI annotations; with `--roster`, a roster held against the policy.
 
 use super::policy::{check_roster, parse_now};
-use super::{EXIT_PROBLEMS, Failure, human_style, print_stdout, read_sources, threads};
+use super::{EXIT_PROBLEMS, Failure, human_style, print_stdout, threads};
 use clap::ValueEnum;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,8 +11,9 @@ use switchboard::render::{self, FileDiagnostics};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    /// Policy files, or directories to search for `*.route` files
-    #[arg(required = true, value_name = "FILE|DIR")]
+    /// Policy files, or directories to search for `*.route` files (default: this one, as for
+    /// `test` and `fmt`)
+    #[arg(value_name = "FILE|DIR", default_value = ".")]
     paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -88,7 +89,17 @@ fn used_policy(
 }
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
-    let sources = read_sources(&args.paths)?;
+    // A file that cannot be read is said, and the others are checked all the same: every
+    // format still gets a whole report of them, and the run exits 2.
+    let (sources, unreadable) = super::read_each_source(&args.paths)?;
+    if sources.is_empty()
+        && let Some(first) = unreadable.first()
+    {
+        return Err(Failure::usage(first.clone()));
+    }
+    for error in &unreadable {
+        eprintln!("error: {error}");
+    }
     let root = super::named_root(args.root.as_deref(), &args.paths);
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
@@ -175,6 +186,13 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
         Format::Github => print_stdout(&render::github(&files))?,
     }
     let failed = errors > 0 || (matches!(args.deny, Some(Deny::Warnings)) && warnings > 0);
+    if !unreadable.is_empty() {
+        return Err(Failure::usage(format!(
+            "{} file{} could not be read (said above); the others were checked",
+            unreadable.len(),
+            if unreadable.len() == 1 { "" } else { "s" }
+        )));
+    }
     Ok(if failed {
         ExitCode::from(EXIT_PROBLEMS)
     } else {

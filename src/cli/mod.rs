@@ -163,6 +163,17 @@ fn print_stdout(text: &str) -> Result<(), Failure> {
 /// Reads every named file and every `*.route` file below every named directory, in a stable
 /// order. Any unreadable or non-UTF-8 file is an error: checking the rest would hide it.
 fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
+    let (sources, unreadable) = read_each_source(paths)?;
+    match unreadable.into_iter().next() {
+        Some(first) => Err(first),
+        None => Ok(sources),
+    }
+}
+
+/// As [`read_sources`], but a file that cannot be read (not UTF-8, too large, gone) does not
+/// stop the others: its error is returned beside the files that could be read. A path that
+/// names nothing, or a folder without policies, still stops everything.
+fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), String> {
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| {
@@ -182,23 +193,22 @@ fn read_sources(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     // The same file named twice (`a.route` and `./a.route`, or a file and its folder) is read once.
     let mut seen = std::collections::HashSet::new();
     files.retain(|path| seen.insert(std::fs::canonicalize(path).unwrap_or_else(|_| path.clone())));
-    files
-        .into_iter()
-        .map(|path| {
-            let text = switchboard::disk::read_text(&path, switchboard::files::MAX_POLICY_BYTES)
-                .map_err(|error| match error {
-                    switchboard::files::FileError::NotUtf8 { line, offset } => format!(
-                        "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {offset})",
-                        path.display(),
-                    ),
-                    error => format!("cannot read `{}`: {error}", path.display()),
-                })?;
-            Ok(Source {
+    let mut sources = Vec::new();
+    let mut unreadable = Vec::new();
+    for path in files {
+        match switchboard::disk::read_text(&path, switchboard::files::MAX_POLICY_BYTES) {
+            Ok(text) => sources.push(Source {
                 path: display_path(&path),
                 text,
-            })
-        })
-        .collect()
+            }),
+            Err(switchboard::files::FileError::NotUtf8 { line, offset }) => unreadable.push(format!(
+                "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {offset})",
+                path.display(),
+            )),
+            Err(error) => unreadable.push(format!("cannot read `{}`: {error}", path.display())),
+        }
+    }
+    Ok((sources, unreadable))
 }
 
 /// The project root when `--root` is not given: the one folder the command names (`test .`,
