@@ -301,3 +301,26 @@ proptest! {
         prop_assert_eq!(comments(&text), comments(&once), "comments changed:\n{}\n---\n{}", text, once);
     }
 }
+
+#[test]
+fn a_comment_on_the_last_line_inside_braces_never_swallows_the_brace() {
+    // Found by a new-user try-out: `rep a {\n  cap 20  # agreed\n}` was written on one line
+    // with the comment before the `}`, which the comment then hid.
+    for text in [
+        "schema lead {\n  id: string\n}\npool p {\n  members a, b\n  strategy round_robin  # rr\n}\nqueue q\notherwise -> pool p\n",
+        "schema lead {\n  id: string\n}\npool p { members a }\nrep a {\n  cap 20  # agreed\n}\nqueue q\notherwise -> pool p\n",
+    ] {
+        let once = switchboard::format::format(text).unwrap();
+        assert_eq!(once, text, "kept as written, indented by its braces");
+        assert!(switchboard::check_source(&once).diagnostics.is_empty(), "{once}");
+    }
+}
+
+#[test]
+fn braced_items_with_comments_are_indented_by_their_braces() {
+    let text = "schema lead { id: string }\npool p {\n      members a, b  # the team\n    strategy round_robin\n        }\nqueue q\notherwise -> pool p\n";
+    assert_eq!(
+        switchboard::format::format(text).unwrap(),
+        "schema lead {\n  id: string\n}\npool p {\n  members a, b  # the team\n  strategy round_robin\n}\nqueue q\notherwise -> pool p\n"
+    );
+}

@@ -106,6 +106,17 @@ impl Formatter<'_> {
     /// each line, runs of spaces become one (outside strings), a comment follows its code after
     /// two spaces, and every line after the first is indented by 4.
     pub(super) fn verbatim(&self, span: Span, used: &mut [bool]) -> Vec<String> {
+        self.kept(span, used, Indent::Continuation)
+    }
+
+    /// A braced item (a schema, pool, rep, calendar, score, tags or test) that has comments
+    /// inside, as written but indented by its braces: two spaces a level, a closing brace at its
+    /// opening line's level.
+    pub(super) fn verbatim_block(&self, span: Span, used: &mut [bool]) -> Vec<String> {
+        self.kept(span, used, Indent::Braces)
+    }
+
+    fn kept(&self, span: Span, used: &mut [bool], indent: Indent) -> Vec<String> {
         let end = self.content_end(span);
         for (index, comment) in self.comments.iter().enumerate() {
             if comment.start >= span.start && comment.start < end {
@@ -120,12 +131,18 @@ impl Formatter<'_> {
             .map(normalize_line)
             .filter(|line| !line.is_empty())
             .enumerate()
-            .map(|(index, line)| {
-                if index == 0 {
-                    line
-                } else {
-                    format!("    {line}")
-                }
+            .scan(0usize, |depth, (index, line)| {
+                let (opens, closes) = braces(&line);
+                let shown = match indent {
+                    _ if index == 0 => line,
+                    Indent::Continuation => format!("    {line}"),
+                    Indent::Braces => {
+                        let level = depth.saturating_sub(usize::from(line.starts_with('}')));
+                        format!("{}{line}", "  ".repeat(level))
+                    }
+                };
+                *depth = (*depth + opens).saturating_sub(closes);
+                Some(shown)
             })
             .collect();
         if let Some(comment) =
@@ -146,6 +163,37 @@ impl Formatter<'_> {
             .iter()
             .any(|c| c.start > span.start && c.start < end && c.start < last_line_start)
     }
+}
+
+/// How the lines after the first of an item kept as written are indented.
+#[derive(Clone, Copy)]
+enum Indent {
+    /// Four spaces: a rule's continuation lines.
+    Continuation,
+    /// Two spaces for each brace open at the line's start.
+    Braces,
+}
+
+/// The braces a normalized line opens and closes, outside strings and its comment.
+fn braces(line: &str) -> (usize, usize) {
+    let (mut opens, mut closes) = (0, 0);
+    let mut in_string = false;
+    let mut escaped = false;
+    for ch in line.chars() {
+        match ch {
+            '#' if !in_string => break,
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            '{' if !in_string => opens += 1,
+            '}' if !in_string => closes += 1,
+            _ => {}
+        }
+        escaped = false;
+    }
+    (opens, closes)
 }
 
 /// One line of an item kept as written: single spaces between tokens outside strings, the

@@ -14,7 +14,7 @@ impl<'a> Formatter<'a> {
             .any(|field| self.comments_inside(field.span))
             || !schema.broken_fields.is_empty()
         {
-            return self.verbatim(schema.span, used);
+            return self.verbatim_block(schema.span, used);
         }
         let mut lines = vec![format!("schema {} {{", schema.name.name)];
         if let Some(comment) = self.trailing_on_line(schema.name.span.start, used)
@@ -92,7 +92,7 @@ impl<'a> Formatter<'a> {
             self.content_end(test.span).saturating_sub(1),
         );
         if self.comments_inside(body) {
-            return self.verbatim(test.span, used);
+            return self.verbatim_block(test.span, used);
         }
         let mut lines = vec![format!("test {} {{", self.source(test.name.span))];
         for at in &test.at {
@@ -102,7 +102,7 @@ impl<'a> Formatter<'a> {
             let text = match roster {
                 crate::syntax::ast::RosterSpec::File(path) => self.source(path.span).to_string(),
                 crate::syntax::ast::RosterSpec::Inline(inline) => {
-                    self.squeezed(inline.span).replace(" ,", ",")
+                    spaced_list(&self.squeezed(inline.span))
                 }
             };
             lines.push(format!("  roster {text}"));
@@ -146,7 +146,7 @@ impl<'a> Formatter<'a> {
     ) -> Vec<String> {
         let body = Span::new(calendar.name.span.end, calendar.span.end);
         if self.comments_inside(body) {
-            return self.verbatim(calendar.span, used);
+            return self.verbatim_block(calendar.span, used);
         }
         let mut lines = vec![format!("calendar {} {{", calendar.name.name)];
         for zone in &calendar.timezones {
@@ -175,9 +175,11 @@ impl<'a> Formatter<'a> {
         let mut rows: Vec<Row> = Vec::new();
         for item in items {
             let Item::Pool(pool) = item else { continue };
+            // Up to and with the closing brace: a comment on the last clause's line is inside
+            // (left out, it would be written after that clause and swallow the brace).
             let body = Span::new(pool.name.span.end, pool.span.end);
-            if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
-                rows.push((Vec::new(), None, Some(self.verbatim(pool.span, used))));
+            if self.comments_inside(body) {
+                rows.push((Vec::new(), None, Some(self.verbatim_block(pool.span, used))));
                 continue;
             }
             let members = if pool.members.is_empty() {
@@ -242,9 +244,10 @@ impl<'a> Formatter<'a> {
         let mut rows: Vec<Row> = Vec::new();
         for item in items {
             let Item::Rep(rep) = item else { continue };
+            // Up to and with the closing brace, as for pools.
             let body = Span::new(rep.name.span.end, rep.span.end);
-            if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
-                rows.push((Vec::new(), None, Some(self.verbatim(rep.span, used))));
+            if self.comments_inside(body) {
+                rows.push((Vec::new(), None, Some(self.verbatim_block(rep.span, used))));
                 continue;
             }
             let calendar = rep
@@ -272,6 +275,50 @@ type Row = (Vec<String>, Option<String>, Option<Vec<String>>);
 
 /// Rows as `KIND NAME { clause  clause }`, one line each with clauses aligned in columns across
 /// the group when every aligned line fits; a line longer than [`WIDTH`] goes one clause per line.
+/// A squeezed braced list laid out as a test's `lead { … }` is: `{ a, b }`, one space after
+/// `{` and each comma and before `}`, none before a comma (strings left as written).
+fn spaced_list(squeezed: &str) -> String {
+    let mut out = String::with_capacity(squeezed.len() + 8);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = squeezed.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if in_string {
+            out.push(ch);
+            match ch {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => in_string = false,
+                _ => escaped = false,
+            }
+            continue;
+        }
+        match ch {
+            '"' => {
+                in_string = true;
+                out.push(ch);
+            }
+            ' ' if matches!(chars.peek(), Some(',' | '}')) => {}
+            ',' | '{' => {
+                out.push(ch);
+                if chars.peek() == Some(&'}') && ch == '{' {
+                    continue;
+                }
+                if chars.peek() != Some(&' ') {
+                    out.push(' ');
+                }
+            }
+            '}' => {
+                if !out.ends_with(' ') && !out.ends_with('{') {
+                    out.push(' ');
+                }
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
 fn aligned(rows: Vec<Row>) -> Vec<String> {
     let columns = rows
         .iter()
