@@ -190,13 +190,21 @@ fn check_without_a_path_checks_this_folder_as_test_and_fmt_do() {
     let dir = scratch("default-path");
     let empty = common::run(&["check"], &dir);
     assert_eq!(empty.status.code(), Some(2));
-    assert!(stderr(&empty).contains("no `*.route` files under `.`"), "{}", stderr(&empty));
+    assert!(
+        stderr(&empty).contains("no `*.route` files under `.`"),
+        "{}",
+        stderr(&empty)
+    );
     for file in ["routing.route", "roster.json"] {
         std::fs::copy(root().join("examples").join(file), dir.join(file)).unwrap();
     }
     let checked = common::run(&["check"], &dir);
     assert_eq!(checked.status.code(), Some(0), "{}", stderr(&checked));
-    assert!(stderr(&checked).contains("checked 1 file"), "{}", stderr(&checked));
+    assert!(
+        stderr(&checked).contains("checked 1 file"),
+        "{}",
+        stderr(&checked)
+    );
 }
 
 #[test]
@@ -285,7 +293,11 @@ fn every_report_counts_columns_in_characters() {
     assert_eq!(diagnostics[0]["line"], 4);
     assert_eq!(diagnostics[0]["column"], 36);
     let github = switchboard(&["check", path, "--format", "github"]);
-    assert!(stdout(&github).contains("line=4,col=36"), "{}", stdout(&github));
+    assert!(
+        stdout(&github).contains("line=4,col=36"),
+        "{}",
+        stdout(&github)
+    );
 }
 
 #[test]
@@ -300,10 +312,19 @@ fn a_file_that_cannot_be_read_does_not_stop_the_others_being_checked() {
     let path = dir.to_str().unwrap();
     let human = switchboard(&["check", path]);
     assert_eq!(human.status.code(), Some(2));
-    assert!(stderr(&human).contains("a.route` is not UTF-8"), "{}", stderr(&human));
-    assert!(stderr(&human).contains("unknown field `idd`"), "{}", stderr(&human));
     assert!(
-        stderr(&human).contains("error: 1 file could not be read (said above); the others were checked"),
+        stderr(&human).contains("a.route` is not UTF-8"),
+        "{}",
+        stderr(&human)
+    );
+    assert!(
+        stderr(&human).contains("unknown field `idd`"),
+        "{}",
+        stderr(&human)
+    );
+    assert!(
+        stderr(&human)
+            .contains("error: 1 file could not be read (said above); the others were checked"),
         "{}",
         stderr(&human)
     );

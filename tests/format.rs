@@ -312,7 +312,10 @@ fn a_comment_on_the_last_line_inside_braces_never_swallows_the_brace() {
     ] {
         let once = switchboard::format::format(text).unwrap();
         assert_eq!(once, text, "kept as written, indented by its braces");
-        assert!(switchboard::check_source(&once).diagnostics.is_empty(), "{once}");
+        assert!(
+            switchboard::check_source(&once).diagnostics.is_empty(),
+            "{once}"
+        );
     }
 }
 

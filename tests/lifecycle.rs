@@ -857,8 +857,7 @@ fn a_touch_that_arrives_after_the_sweep_counts_for_the_holding_in_force_at_its_t
     let anna = report_of(&policy, &state)["reps"]["anna"].clone();
     assert_eq!(anna["sla_met"], 0, "{anna:#}");
     assert_eq!(anna["never_touched"], 2, "{anna:#}");
-    let late =
-        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:20:00+01:00","by":"anna"}"#;
+    let late = r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:20:00+01:00","by":"anna"}"#;
     let tracked = json_lines(&ok(&track(late)));
     assert_eq!(tracked[0]["event"], "touched");
     assert_eq!(tracked[0]["sla"], "missed", "anna's due was 10:15");

@@ -793,7 +793,13 @@ fn touches_that_are_no_events_or_that_track_refuses_are_named_with_their_lines()
     let dir = scratch("bad-touches");
     let drawn = dir.join("drawn.ndjson");
     let output = simulate_week(
-        &["--seed", "1", "--events-out", drawn.to_str().unwrap(), "--quiet"],
+        &[
+            "--seed",
+            "1",
+            "--events-out",
+            drawn.to_str().unwrap(),
+            "--quiet",
+        ],
         &dir,
     );
     assert_eq!(output.status.code(), Some(0));

@@ -906,7 +906,10 @@ fn caps_hold_when_the_routing_time_is_before_the_rosters_as_of() {
             continue;
         }
         let open = roster["reps"][rep]["open"].as_u64().unwrap_or(0) as usize;
-        assert!(open + count <= 25, "{rep}: {open} open + {count} routed: {reps:?}");
+        assert!(
+            open + count <= 25,
+            "{rep}: {open} open + {count} routed: {reps:?}"
+        );
     }
     assert!(reps.get("nobody").is_some_and(|n| *n > 0), "{reps:?}");
 }

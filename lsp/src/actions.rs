@@ -98,7 +98,11 @@ pub fn code_actions(analysis: &Analysis, range: Range) -> Vec<CodeActionOrComman
 type Fix = (String, Vec<TextEdit>);
 
 /// Replace a misspelt name with the suggestion.
-fn did_you_mean(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> Option<Fix> {
+fn did_you_mean(
+    analysis: &Analysis,
+    lines: &LineIndex<'_>,
+    diagnostic: &Diagnostic,
+) -> Option<Fix> {
     let name = suggested_name(diagnostic.help.as_deref()?)?;
     let written = analysis.slice(diagnostic.span);
     let is_word = !written.is_empty()
@@ -118,7 +122,11 @@ fn did_you_mean(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnos
 }
 
 /// End the policy with `otherwise -> ...` for leads that fall through.
-fn add_otherwise(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagnostic) -> Option<Fix> {
+fn add_otherwise(
+    analysis: &Analysis,
+    lines: &LineIndex<'_>,
+    diagnostic: &Diagnostic,
+) -> Option<Fix> {
     if diagnostic.code != Code::Gap || analysis.is_test_file() {
         return None;
     }
@@ -134,7 +142,9 @@ fn add_otherwise(analysis: &Analysis, lines: &LineIndex<'_>, diagnostic: &Diagno
     let rule_end = analysis
         .text
         .get(last.span.start..last.span.end)
-        .map_or(last.span.end, |text| last.span.start + text.trim_end().len());
+        .map_or(last.span.end, |text| {
+            last.span.start + text.trim_end().len()
+        });
     let line_end = analysis.text[rule_end..]
         .find('\n')
         .map_or(analysis.text.len(), |index| rule_end + index);

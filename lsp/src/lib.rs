@@ -48,8 +48,8 @@ pub fn run_stdio(disk: workspace::Disk) -> std::process::ExitCode {
     runtime.block_on(async {
         let (service, socket) =
             LspService::build(move |client| server::Backend::new(client, disk, told))
-            .custom_method(transport::REJECTED, server::Backend::rejected)
-            .finish();
+                .custom_method(transport::REJECTED, server::Backend::rejected)
+                .finish();
         // The library reads from a pipe that only ever holds well-formed messages.
         let (server_input, guard_output) = tokio::io::duplex(1 << 16);
         let guard = tokio::spawn(transport::forward_valid_messages(

@@ -172,7 +172,11 @@ pub(super) fn load(
     purpose: &str,
 ) -> Result<(switchboard::model::Policy, switchboard::graph::Compiled), String> {
     // A file of tests (it `use`s a policy) is no policy to diff: say which one it tests.
-    if !switchboard::syntax::parse(&source.text).file.uses.is_empty() {
+    if !switchboard::syntax::parse(&source.text)
+        .file
+        .uses
+        .is_empty()
+    {
         return Err(super::policy::file_of_tests(source));
     }
     let mut config = switchboard::CheckConfig::default();

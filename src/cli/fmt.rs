@@ -22,7 +22,9 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     let mut broken = 0usize;
     let mut diffs = String::new();
     for source in &sources {
-        match switchboard::format::format(&source.text).map(|text| keep_line_endings(&source.text, text)) {
+        match switchboard::format::format(&source.text)
+            .map(|text| keep_line_endings(&source.text, text))
+        {
             Err(errors) => {
                 // A file that does not parse is left as it is.
                 broken += 1;

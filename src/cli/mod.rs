@@ -201,10 +201,12 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
                 path: display_path(&path),
                 text,
             }),
-            Err(switchboard::files::FileError::NotUtf8 { line, offset }) => unreadable.push(format!(
-                "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {offset})",
-                path.display(),
-            )),
+            Err(switchboard::files::FileError::NotUtf8 { line, offset }) => {
+                unreadable.push(format!(
+                    "`{}` is not UTF-8 (invalid byte on line {line}, at byte offset {offset})",
+                    path.display(),
+                ))
+            }
             Err(error) => unreadable.push(format!("cannot read `{}`: {error}", path.display())),
         }
     }

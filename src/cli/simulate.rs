@@ -232,9 +232,11 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         if let Some(path) = &args.touches
             && !args.quiet
         {
-            let policy = (count > 1)
-                .then(|| format!(" with `{name}`"))
-                .unwrap_or_default();
+            let policy = if count > 1 {
+                format!(" with `{name}`")
+            } else {
+                String::new()
+            };
             sink.refused.say(
                 &format!("`{}`", path.display()),
                 (
@@ -281,11 +283,13 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
     super::print_stdout(&text)?;
     // As `route`: figures for the leads there were, and exit 1 when some lines were not leads
     // (or, in a touches file, not events that `track` takes).
-    Ok(if runs.iter().any(|run| run.tally.invalid > 0) || touches_left_out > 0 {
-        ExitCode::from(super::EXIT_PROBLEMS)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if runs.iter().any(|run| run.tally.invalid > 0) || touches_left_out > 0 {
+            ExitCode::from(super::EXIT_PROBLEMS)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// `origin/main:routing.route` and `examples/routing.route` as column heads.

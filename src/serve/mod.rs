@@ -296,9 +296,11 @@ fn http(shared: Arc<Shared>, max_body_bytes: usize, timeout: Duration) -> Http {
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(shared)
-        .layer(axum::middleware::from_fn(move |request: Request<Body>, next: Next| {
-            json_errors(request, next, max_body_bytes, timeout)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |request: Request<Body>, next: Next| {
+                json_errors(request, next, max_body_bytes, timeout)
+            },
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

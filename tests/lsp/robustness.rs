@@ -468,7 +468,8 @@ fn the_otherwise_fix_goes_after_the_last_rule_once_and_leaves_the_tests_whole() 
 #[test]
 fn the_id_and_clock_fields_cannot_be_renamed() {
     let mut client = Client::start("rename-id");
-    let text = "schema lead {\n  id: string\n  created_at: time\n}\nqueue a\notherwise -> queue a\n";
+    let text =
+        "schema lead {\n  id: string\n  created_at: time\n}\nqueue a\notherwise -> queue a\n";
     let uri = client.open("policy.route", text);
     client.diagnostics(&uri);
     for (line, character, field) in [(1, 3, "id"), (2, 3, "created_at")] {

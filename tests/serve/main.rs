@@ -755,9 +755,7 @@ fn a_request_past_its_time_is_a_counted_json_503() {
     // The head says 50 bytes; 10 come: the handler waits for the rest until the timeout.
     let mut stream = TcpStream::connect(&server.address).unwrap();
     stream
-        .write_all(
-            b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"id\":\"T-",
-        )
+        .write_all(b"POST /v1/leads HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"id\":\"T-")
         .unwrap();
     let mut response = String::new();
     let mut reader = BufReader::new(stream);
@@ -772,7 +770,11 @@ fn a_request_past_its_time_is_a_counted_json_503() {
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     let length: usize = response
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_string))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_string)
+        })
         .and_then(|n| n.trim().parse().ok())
         .unwrap();
     let mut body = vec![0; length];
@@ -794,9 +796,19 @@ fn a_request_id_that_could_forge_log_fields_is_replaced() {
     let dir = scratch("request-ids");
     let server = Server::start(&dir.join("state.db"), &[], None);
     let forged = "fake\" status=200 path=/admin";
-    for (sent, kept) in [("abc-123", true), (forged, false), (&"x".repeat(500) as &str, false)] {
-        let (_, head, _) =
-            exchange(&server.address, "GET", "/healthz", "", &[("x-request-id", sent)]).unwrap();
+    for (sent, kept) in [
+        ("abc-123", true),
+        (forged, false),
+        (&"x".repeat(500) as &str, false),
+    ] {
+        let (_, head, _) = exchange(
+            &server.address,
+            "GET",
+            "/healthz",
+            "",
+            &[("x-request-id", sent)],
+        )
+        .unwrap();
         let echoed = head
             .lines()
             .find_map(|l| l.strip_prefix("x-request-id: "))
@@ -805,7 +817,10 @@ fn a_request_id_that_could_forge_log_fields_is_replaced() {
         if kept {
             assert_eq!(echoed, sent);
         } else {
-            assert!(echoed.starts_with("sb-"), "{sent:?} came back as {echoed:?}");
+            assert!(
+                echoed.starts_with("sb-"),
+                "{sent:?} came back as {echoed:?}"
+            );
         }
     }
     let (_, log) = server.stop_with_log();

@@ -545,12 +545,15 @@ impl Run<'_> {
             self.tally.unscheduled += 1;
             return;
         };
-        self.push(0, Event {
-            lead: decision.lead.to_string(),
-            kind: EventKind::Touched,
-            at: touch_at,
-            by: Some(rep.to_string()),
-        });
+        self.push(
+            0,
+            Event {
+                lead: decision.lead.to_string(),
+                kind: EventKind::Touched,
+                at: touch_at,
+                by: Some(rep.to_string()),
+            },
+        );
     }
 }
 
