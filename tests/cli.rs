@@ -336,3 +336,33 @@ fn a_file_that_cannot_be_read_does_not_stop_the_others_being_checked() {
         assert!(report.to_string().contains("idd"), "{format}: {report}");
     }
 }
+
+#[test]
+fn check_refuses_a_wrong_now_and_a_root_that_is_no_folder_and_shows_a_broken_policy_with_a_roster()
+{
+    let output = switchboard(&["check", "examples/routing.route", "--now", "garbage"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--now `garbage` cannot be read"),
+        "{}",
+        stderr(&output)
+    );
+    let output = switchboard(&["check", "examples/", "--root", "no-such-folder"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--root `no-such-folder` is not a folder"),
+        "{}",
+        stderr(&output)
+    );
+    let output = switchboard(&["check", TYPOS, "--roster", "examples/roster.json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("so the roster `examples/roster.json` was not checked"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unknown-field"),
+        "the policy's own errors are shown: {err}"
+    );
+}

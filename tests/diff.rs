@@ -558,3 +558,10 @@ fn schemas_too_far_apart_are_not_compared_region_by_region() {
         "{stdout}"
     );
 }
+
+#[test]
+fn input_options_without_leads_are_a_usage_error() {
+    let (code, _, stderr) = diff("reordered_disjoint", &["--input-format", "csv"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("give --leads FILE"), "{stderr}");
+}

@@ -91,6 +91,8 @@ fn used_policy(
 pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     // A file that cannot be read is said, and the others are checked all the same: every
     // format still gets a whole report of them, and the run exits 2.
+    // A wrong `--now` is refused whether or not a roster reads it.
+    let now = parse_now(args.now.as_deref())?;
     let (sources, unreadable) = super::read_each_source(&args.paths)?;
     if sources.is_empty()
         && let Some(first) = unreadable.first()
@@ -100,7 +102,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     for error in &unreadable {
         eprintln!("error: {error}");
     }
-    let root = super::named_root(args.root.as_deref(), &args.paths);
+    let root = super::named_root(args.root.as_deref(), &args.paths)?;
     let mut config = switchboard::CheckConfig::default();
     config.analysis.overlaps = args.warn.contains(&Lint::Overlap);
     if args.warn.contains(&Lint::OffShift) {
@@ -133,7 +135,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
         .collect();
     let roster = match &args.roster {
         None => None,
-        Some(path) => Some(roster_against_the_policy(args, path, &sources)?),
+        Some(path) => roster_against_the_policy(path, &sources, now)?,
     };
     let mut files: Vec<FileDiagnostics<'_>> = sources
         .iter()
@@ -200,14 +202,14 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-/// `--roster`: held against the one policy named (files of tests aside); a policy with errors
-/// cannot say which reps it has.
+/// `--roster`: held against the one policy named (files of tests aside). A policy with errors
+/// cannot say which reps it has: the roster is then not checked (`None`, said on stderr), and
+/// the policy's own errors are reported as usual.
 fn roster_against_the_policy(
-    args: &CheckArgs,
     path: &Path,
     sources: &[super::Source],
-) -> Result<super::policy::CheckedRoster, Failure> {
-    let now = parse_now(args.now.as_deref())?;
+    now: jiff::Timestamp,
+) -> Result<Option<super::policy::CheckedRoster>, Failure> {
     let policies: Vec<&super::Source> = sources
         .iter()
         .filter(|source| {
@@ -219,20 +221,23 @@ fn roster_against_the_policy(
         .collect();
     let [policy] = policies.as_slice() else {
         return Err(Failure::usage(format!(
-            "--roster is checked against one policy, and {} are named; check them one at a time",
-            policies.len()
+            "--roster is checked against one policy, and {} {} found; check each policy with \
+             its roster on its own",
+            policies.len(),
+            if policies.len() == 1 { "was" } else { "were" }
         )));
     };
-    let Some((policy, _)) = switchboard::check_source(&policy.text)
-        .compiled
-        .filter(|_| switchboard::check_source(&policy.text).error_count() == 0)
-    else {
-        return Err(Failure::usage(format!(
-            "`{}` has errors, so the roster cannot be checked against it; fix the policy first",
-            policy.path
-        )));
+    let report = switchboard::check_source(&policy.text);
+    let errors = report.error_count();
+    let Some((compiled, _)) = report.compiled.filter(|_| errors == 0) else {
+        eprintln!(
+            "note: `{}` has errors (below), so the roster `{}` was not checked against it",
+            policy.path,
+            path.display()
+        );
+        return Ok(None);
     };
-    check_roster(path, &policy, now)
+    check_roster(path, &compiled, now).map(Some)
 }
 
 fn summary(files: usize, errors: usize, warnings: usize) -> String {

@@ -209,6 +209,13 @@ pub(super) fn load(
 }
 
 pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
+    if args.leads.is_none() && args.input.given() {
+        return Err(super::Failure::usage(
+            "--input-format and --lenient-enums say how --leads is read; give --leads FILE for a \
+             backtest"
+                .to_string(),
+        ));
+    }
     let old_source = read_policy(&args.old)?;
     let new_source = read_policy(&args.new)?;
     // Both are checked before either refuses, so that every error is shown in one run.

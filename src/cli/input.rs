@@ -34,6 +34,11 @@ pub fn open_leads(path: &Path) -> Result<std::fs::File, Failure> {
 }
 
 impl InputArgs {
+    /// Whether either option was given (they mean nothing without leads to read).
+    pub fn given(&self) -> bool {
+        self.input_format.is_some() || self.lenient_enums
+    }
+
     /// Whether the leads at `path` (`None`: stdin) are read as CSV.
     pub fn is_csv(&self, path: Option<&Path>) -> bool {
         match self.input_format {

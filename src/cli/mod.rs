@@ -217,14 +217,21 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
 /// `check team/`), so that a file of tests below it may `use` a policy elsewhere below it. A
 /// folder named on the command line is the user's choice, as `--root` is; with files, or with
 /// several folders, each file's own folder stays its root.
-fn named_root(root: Option<&Path>, paths: &[PathBuf]) -> Option<PathBuf> {
+fn named_root(root: Option<&Path>, paths: &[PathBuf]) -> Result<Option<PathBuf>, Failure> {
     if let Some(root) = root {
-        return Some(root.to_path_buf());
+        // A misspelt root would make every `use` "lead outside the project root".
+        if !root.is_dir() {
+            return Err(Failure::usage(format!(
+                "--root `{}` is not a folder",
+                root.display()
+            )));
+        }
+        return Ok(Some(root.to_path_buf()));
     }
-    match paths {
+    Ok(match paths {
         [only] if only.is_dir() => Some(only.clone()),
         _ => None,
-    }
+    })
 }
 
 /// The path as shown in reports: relative to the working directory when it lies below it (so

@@ -53,7 +53,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
         })
         .collect();
     let sources = suite::with_files_of_tests(&disk, sources);
-    let root = super::named_root(args.root.as_deref(), &args.paths);
+    let root = super::named_root(args.root.as_deref(), &args.paths)?;
     let suite = suite::run_suite(&disk, &sources, root.as_deref());
     for problem in &suite.problems {
         let file = FileDiagnostics {
