@@ -358,9 +358,12 @@ fn check_refuses_a_wrong_now_and_a_root_that_is_no_folder_and_shows_a_broken_pol
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let err = stderr(&output);
     assert!(
-        err.contains("so the roster `examples/roster.json` was not checked"),
+        err.contains("so the roster `examples/roster.json` was checked on its own"),
         "{err}"
     );
+    let output = switchboard(&["check", TYPOS, "--roster", "no-such-roster.json"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cannot read roster `no-such-roster.json`"));
     assert!(
         err.contains("unknown-field"),
         "the policy's own errors are shown: {err}"

@@ -565,3 +565,16 @@ fn input_options_without_leads_are_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("give --leads FILE"), "{stderr}");
 }
+
+#[test]
+fn csv_leads_in_a_file_not_named_csv_are_said_once() {
+    let dir = fixture("reordered_disjoint");
+    let leads =
+        std::env::temp_dir().join(format!("switchboard-diff-csv-{}.txt", std::process::id()));
+    std::fs::write(&leads, "id,intent\nL-1,high\n").unwrap();
+    let (code, _, stderr) = diff("reordered_disjoint", &["--leads", leads.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("looks like CSV"), "{stderr}");
+    assert!(dir.exists());
+    let _ = std::fs::remove_file(&leads);
+}

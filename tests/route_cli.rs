@@ -413,6 +413,51 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
     assert_eq!(version, 10);
 }
 
+/// Another program's SQLite database is not taken for a state: nothing is added to it.
+#[test]
+fn another_programs_database_is_refused_as_a_state() {
+    let dir = scratch("foreign-db");
+    let path = dir.join("crm.db");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch("CREATE TABLE customers (id INTEGER)")
+            .unwrap();
+    }
+    for args in [
+        vec!["state", "init", "--state", "crm.db"],
+        vec![
+            "route",
+            &example("examples/routing.route"),
+            "--state",
+            "crm.db",
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("another program's SQLite database (it has a table `customers`"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 1, "nothing was added to it");
+}
+
 /// An export cut short at the end of a line (a full disk, a copy stopped) would read as a smaller
 /// state, missing assignments and so loads and caps: its last line counts the rows, and an
 /// import of a file without it, with rows removed or with a line after it, is refused whole.
@@ -492,13 +537,34 @@ fn an_export_cut_short_is_refused_whole() {
             stderr.contains("nothing was imported") && stderr.contains(said),
             "{name}: {stderr}"
         );
+        // The file the import made is gone: an empty state left behind would route every
+        // lead afresh.
+        assert!(stderr.contains("the new file removed"), "{name}: {stderr}");
+        assert!(!dir.join(&state).exists(), "{name}");
         let again = switchboard(&["state", "export", "--state", &state]);
         assert!(
-            String::from_utf8_lossy(&again.stderr).contains("nothing (the state is empty)"),
+            String::from_utf8_lossy(&again.stderr).contains("there is no state at"),
             "{name}: {}",
             String::from_utf8_lossy(&again.stderr)
         );
     }
+    // A failed import into a state that was there keeps it as it was.
+    std::fs::copy(dir.join("from.db"), dir.join("kept.db")).unwrap();
+    let imported = switchboard(&["state", "import", "cut.ndjson", "--state", "kept.db"]);
+    assert_eq!(imported.status.code(), Some(2));
+    assert!(dir.join("kept.db").exists());
+    // An export written over the state it reads is refused before anything is written.
+    for output in ["from.db", "./from.db", "from.db-wal"] {
+        let refused = switchboard(&["state", "export", "--state", "from.db", "-o", output]);
+        assert_eq!(refused.status.code(), Some(2), "{output}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("is the state being exported"),
+            "{output}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    let still = switchboard(&["state", "export", "--state", "from.db"]);
+    assert_eq!(String::from_utf8(still.stdout).unwrap(), export);
     std::fs::write(dir.join("whole.ndjson"), &export).unwrap();
     let imported = switchboard(&["state", "import", "whole.ndjson", "--state", "whole.db"]);
     assert!(

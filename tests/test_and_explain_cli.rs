@@ -484,3 +484,91 @@ fn fmt_keeps_a_crlf_file_crlf() {
          endings change: each line will end as the first one does)\n"
     );
 }
+
+#[test]
+fn explain_reads_a_lead_from_stdin_and_says_when_a_file_is_csv() {
+    use std::io::Write;
+    let dir = examples_copy("explain-stdin");
+    let lead = r#"{"id":"S-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "explain",
+            "examples/routing.route",
+            "--state",
+            ":memory:",
+            "--lead",
+            "@-",
+        ])
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lead.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).starts_with("lead S-1\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    // CSV in a file not named .csv: said once, with the option that reads it.
+    std::fs::copy(dir.join("examples/leads.csv"), dir.join("leads.txt")).unwrap();
+    let output = switchboard(
+        &[
+            "explain",
+            "examples/routing.route",
+            "--state",
+            ":memory:",
+            "--lead",
+            "@leads.txt",
+        ],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("`leads.txt` looks like CSV"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_syntax_error_in_a_test_block_fails_the_run() {
+    let dir = examples_copy("test-syntax");
+    let folder = dir.join("d");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("bad.route"),
+        "schema lead { id: string }\nqueue q\notherwise -> queue q\ntest \"a\" {\n  roster { \"x\" }\n  lead { id: \"1\" }\n  expect queue q\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("good.route"),
+        "schema lead { id: string }\nqueue q\notherwise -> queue q\ntest \"b\" {\n  lead { id: \"1\" }\n  expect queue q\n}\n",
+    )
+    .unwrap();
+    let output = switchboard(&["test", "d"], &dir);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains("FAIL  d/bad.route (has errors)"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(
+        text(&output.stderr).contains("expected `account`, `}` or a name"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("1 passed, 1 failed"),
+        "{}",
+        text(&output.stdout)
+    );
+}

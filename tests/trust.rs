@@ -913,3 +913,24 @@ fn caps_hold_when_the_routing_time_is_before_the_rosters_as_of() {
     }
     assert!(reps.get("nobody").is_some_and(|n| *n > 0), "{reps:?}");
 }
+
+#[test]
+fn a_roster_time_with_an_offset_of_a_day_or_more_is_refused() {
+    let dir = example_folder("roster-offsets");
+    std::fs::write(
+        dir.join("offsets.json"),
+        r#"{"reps":{"anna":{"out_of_office":[{"from":"2026-11-23T08:00:00+25:00","to":"2026-11-24T08:00:00Z"}]}}}"#,
+    )
+    .unwrap();
+    let output = run(
+        &["check", "routing.route", "--roster", "offsets.json"],
+        b"",
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("roster-shape"),
+        "{}",
+        text(&output.stderr)
+    );
+}

@@ -128,8 +128,13 @@ impl<'p> Builder<'p> {
                 recorded.lead_at.unwrap_or(recorded.decided_at),
             )
         });
+        // A lead that had not arrived as of `as_of` is not counted at all.
         if window.since.is_some_and(|since| life.lead_at < since)
             || window.until.is_some_and(|until| life.lead_at >= until)
+            || life
+                .holdings
+                .first()
+                .is_some_and(|first| first.from > window.as_of)
         {
             return;
         }
@@ -169,8 +174,7 @@ fn add_life(report: &mut Report, life: &Life, as_of: Timestamp) {
         .holdings
         .iter()
         .take_while(|holding| holding.from <= as_of)
-        .count()
-        .max(1);
+        .count();
     for (index, holding) in life.holdings.iter().enumerate().take(count) {
         if let Some(queue) = &holding.queue {
             *report.queues.entry(queue.clone()).or_default() += 1;

@@ -230,12 +230,14 @@ fn roster_against_the_policy(
     let report = switchboard::check_source(&policy.text);
     let errors = report.error_count();
     let Some((compiled, _)) = report.compiled.filter(|_| errors == 0) else {
+        // The roster is still read, and its own JSON and shape checked.
         eprintln!(
-            "note: `{}` has errors (below), so the roster `{}` was not checked against it",
+            "note: `{}` has errors (below), so the roster `{}` was checked on its own, not \
+             against it",
             policy.path,
             path.display()
         );
-        return Ok(None);
+        return super::policy::roster_against(path, None, now).map(Some);
     };
     check_roster(path, &compiled, now).map(Some)
 }

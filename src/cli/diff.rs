@@ -289,6 +289,13 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
             false,
         )?;
         let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+        if !csv {
+            // As `route`: CSV read as NDJSON is said once, not counted as lines that are no
+            // leads.
+            super::route::skip_byte_order_mark(&mut input)
+                .map_err(|error| format!("cannot read leads `{source_name}`: {error}"))?;
+            super::route::refuse_csv(&mut input, &format!("`{source_name}`"))?;
+        }
         let mut number = 0usize;
         let mut bytes_read = 0u64;
         while let Some(line) = read_line(&mut input, limits.max_line_bytes)

@@ -145,18 +145,34 @@ fn lead_argument(
     policy: &switchboard::model::Policy,
 ) -> Result<LeadArgument, Failure> {
     if let Some(path) = text.strip_prefix('@') {
-        let content = switchboard::disk::read_text(
-            std::path::Path::new(path),
-            switchboard::files::MAX_ROSTER_BYTES,
-        )
-        .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?;
-        if input.is_csv(Some(std::path::Path::new(path))) {
+        let content = if path == "-" {
+            // `--lead @-`: the lead on stdin, as `--leads -` reads leads.
+            let mut content = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(
+                    std::io::stdin().lock(),
+                    switchboard::files::MAX_ROSTER_BYTES as u64,
+                ),
+                &mut content,
+            )
+            .map_err(|error| Failure::usage(format!("cannot read the lead from stdin: {error}")))?;
+            content
+        } else {
+            switchboard::disk::read_text(
+                std::path::Path::new(path),
+                switchboard::files::MAX_ROSTER_BYTES,
+            )
+            .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?
+        };
+        let named = Some(std::path::Path::new(path)).filter(|_| path != "-");
+        let shown = if path == "-" { "stdin" } else { path };
+        if input.is_csv(named) {
             // A CSV file: its header, and the lead in the first data row.
             let mut leads = input.leads(
                 Box::new(content.as_bytes()),
                 true,
                 &[policy],
-                &format!("`{path}`"),
+                &format!("`{shown}`"),
                 false,
             )?;
             let mut lines = String::new();
@@ -164,12 +180,23 @@ fn lead_argument(
                 .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?;
             let Some(first) = lines.lines().next() else {
                 return Err(Failure::usage(format!(
-                    "`{path}` has a header row but no lead under it"
+                    "`{shown}` has a header row but no lead under it"
                 )));
             };
             return Ok(LeadArgument::Json(first.to_string()));
         }
-        let first = content.lines().next().unwrap_or_default();
+        let first = content
+            .strip_prefix('\u{feff}')
+            .unwrap_or(&content)
+            .lines()
+            .next()
+            .unwrap_or_default();
+        if first.contains(',') && !first.contains('{') {
+            return Err(Failure::usage(format!(
+                "`{shown}` looks like CSV (its first line has commas and no `{{`): read it as CSV \
+                 with `--input-format csv` (a `.csv` file is), or give the lead as JSON"
+            )));
+        }
         return Ok(LeadArgument::Json(first.to_string()));
     }
     if text.trim_start().starts_with('{') {

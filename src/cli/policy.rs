@@ -130,11 +130,21 @@ pub fn check_roster(
     policy: &Policy,
     now: jiff::Timestamp,
 ) -> Result<CheckedRoster, Failure> {
+    roster_against(path, Some(policy), now)
+}
+
+/// A roster read and checked against `policy`, or on its own (its JSON and its shape) when
+/// there is no policy to hold it against.
+pub fn roster_against(
+    path: &Path,
+    policy: Option<&Policy>,
+    now: jiff::Timestamp,
+) -> Result<CheckedRoster, Failure> {
     let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
         |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
     )?;
     let (file, mut diagnostics) = switchboard::route::roster::read::read_with_diagnostics(&text);
-    if let Some(file) = &file {
+    if let (Some(file), Some(policy)) = (&file, policy) {
         diagnostics.extend(switchboard::route::roster::check::check(file, policy, now));
     }
     switchboard::diagnostic::sort(&mut diagnostics);

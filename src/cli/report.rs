@@ -47,11 +47,21 @@ enum Format {
 fn time(flag: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, Failure> {
     value
         .map(|text| {
-            if let Ok(date) = text.parse::<jiff::civil::Date>() {
+            // A date alone, exactly (jiff's date reader would take the date out of a whole
+            // time, offset and all).
+            if text.len() == 10
+                && let Ok(date) = text.parse::<jiff::civil::Date>()
+            {
                 return jiff::tz::TimeZone::UTC
                     .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
                     .compatible()
-                    .map_err(|error| Failure::usage(format!("{flag} `{text}`: {error}")));
+                    .map_err(|_| {
+                        Failure::usage(format!(
+                            "{flag} `{text}`: the day starts after {}, the last instant times \
+                             are computed for",
+                            jiff::Timestamp::MAX
+                        ))
+                    });
             }
             switchboard::route::reader::read_instant(text).map_err(|why| {
                 Failure::usage(format!(

@@ -6,7 +6,7 @@
 use super::Failure;
 use super::policy::{StateLocation, open_state, state_location};
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard::route::state::dump::{self, StateRow};
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
@@ -132,8 +132,44 @@ fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Refuses an export written over the state it reads (or its journal files): creating the file
+/// would empty the database before a row is read.
+fn not_the_state(output: &Path, state: &str) -> Result<(), Failure> {
+    let StateLocation::Sqlite(path) = state_location(state)? else {
+        return Ok(());
+    };
+    let canonical = |path: &Path| {
+        std::fs::canonicalize(path).ok().or_else(|| {
+            // A file not there yet: its folder's canonical path and its name.
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+        })
+    };
+    let (Some(output_path), Some(state_path)) = (canonical(output), canonical(&path)) else {
+        return Ok(());
+    };
+    let state_text = state_path.to_string_lossy();
+    let taken = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .any(|suffix| output_path.to_string_lossy() == format!("{state_text}{suffix}"));
+    if taken {
+        return Err(Failure::usage(format!(
+            "-o `{}` is the state being exported (or one of its files): write the export \
+             elsewhere",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
 fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     existing(&args.target.state, "to export")?;
+    if let Some(output) = &args.output {
+        not_the_state(output, &args.target.state)?;
+    }
     let (mut state, shown, store) = open_kept(&args.target.state, "export")?;
     let mut output: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -241,6 +277,12 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
             )));
         }
     };
+    // A SQLite file this import creates is removed again if the import fails: an empty state
+    // left behind would route every lead afresh.
+    let created = match state_location(&args.target.state)? {
+        StateLocation::Sqlite(path) if !path.exists() => Some(path),
+        _ => None,
+    };
     let (mut state, shown, _) = open_kept(&args.target.state, "import into")?;
     let failed = |message: String| StateError::new(StateErrorKind::Failed, message);
     // Rows until the trailer (format 4 on), which must be the last line and count them: a
@@ -295,11 +337,27 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
             );
         }
     });
-    let imported = state.import(&mut rows).map_err(|error| {
-        Failure::usage(format!(
-            "nothing was imported into {shown} (rolled back): {error}"
-        ))
-    })?;
+    let imported = match state.import(&mut rows) {
+        Ok(imported) => imported,
+        Err(error) => {
+            drop(rows);
+            drop(state);
+            let removed = created.as_deref().is_some_and(|path| {
+                ["", "-wal", "-shm", "-journal"].iter().all(|suffix| {
+                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                    !file.exists() || std::fs::remove_file(&file).is_ok()
+                })
+            });
+            return Err(Failure::usage(format!(
+                "nothing was imported into {shown} (rolled back{}): {error}",
+                if removed {
+                    "; the new file removed"
+                } else {
+                    ""
+                }
+            )));
+        }
+    };
     eprintln!("imported {imported} rows from `{from}` into {shown}");
     Ok(ExitCode::SUCCESS)
 }

@@ -94,9 +94,14 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
         for row in &coverage_rows {
             if row.percent() + 1e-9 < minimum {
                 low = true;
+                // One decimal, unless rounding would show the minimum itself (66.67% against
+                // --min-coverage 66.7).
+                let mut shown = format!("{:.1}", row.percent());
+                if shown.parse::<f64>().is_ok_and(|rounded| rounded >= minimum) {
+                    shown = format!("{:.3}", row.percent());
+                }
                 eprintln!(
-                    "error: tests reach {:.1}% of the rules of `{}`, below --min-coverage {minimum}",
-                    row.percent(),
+                    "error: tests reach {shown}% of the rules of `{}`, below --min-coverage {minimum}",
                     row.policy
                 );
             }

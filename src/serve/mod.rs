@@ -1351,7 +1351,8 @@ async fn escalations(
         );
     };
     let since = match crate::route::reader::read_instant(since).ok().or_else(|| {
-        since
+        (since.len() == 10)
+            .then_some(since)?
             .parse::<jiff::civil::Date>()
             .and_then(|date| {
                 jiff::tz::TimeZone::UTC

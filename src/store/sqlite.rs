@@ -1091,6 +1091,29 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
             [],
             |row| row.get(0),
         )?;
+        if version == 0 && !has_ledger {
+            // No tables of ours: a new file, or another program's database, which is not
+            // ours to add tables to.
+            let other: Option<String> = connection
+                .query_row(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 1",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(table) = other {
+                connection.execute_batch("ROLLBACK")?;
+                return Ok(Err(StateError::new(
+                    StateErrorKind::Unavailable,
+                    format!(
+                        "the file is another program's SQLite database (it has a table \
+                         `{table}`, and none of Switchboard's): give Switchboard a file of its \
+                         own"
+                    ),
+                )));
+            }
+        }
         if has_old_lead_times {
             connection.execute_batch("ALTER TABLE lead_times RENAME TO lead_times_v9")?;
         }

@@ -13,6 +13,7 @@ impl<'a> Formatter<'a> {
             .iter()
             .any(|field| self.comments_inside(field.span))
             || !schema.broken_fields.is_empty()
+            || self.comments_inside(Span::new(schema.span.start, schema.name.span.end))
         {
             return self.verbatim_block(schema.span, used);
         }
@@ -87,11 +88,9 @@ impl<'a> Formatter<'a> {
 
     /// A test block: `at`, `roster`, the lead (wrapped under its first field) and `expect`.
     pub(super) fn test(&self, test: &crate::syntax::ast::Test, used: &mut [bool]) -> Vec<String> {
-        let body = Span::new(
-            test.name.span.end,
-            self.content_end(test.span).saturating_sub(1),
-        );
-        if self.comments_inside(body) {
+        // The whole block, keyword to closing brace: a comment anywhere in it (even on the
+        // last line before the `}`, or between `test` and the name) is kept with it.
+        if self.comments_inside(test.span) {
             return self.verbatim_block(test.span, used);
         }
         let mut lines = vec![format!("test {} {{", self.source(test.name.span))];
@@ -144,8 +143,7 @@ impl<'a> Formatter<'a> {
         calendar: &crate::syntax::ast::Calendar,
         used: &mut [bool],
     ) -> Vec<String> {
-        let body = Span::new(calendar.name.span.end, calendar.span.end);
-        if self.comments_inside(body) {
+        if self.comments_inside(calendar.span) {
             return self.verbatim_block(calendar.span, used);
         }
         let mut lines = vec![format!("calendar {} {{", calendar.name.name)];
@@ -175,10 +173,9 @@ impl<'a> Formatter<'a> {
         let mut rows: Vec<Row> = Vec::new();
         for item in items {
             let Item::Pool(pool) = item else { continue };
-            // Up to and with the closing brace: a comment on the last clause's line is inside
-            // (left out, it would be written after that clause and swallow the brace).
-            let body = Span::new(pool.name.span.end, pool.span.end);
-            if self.comments_inside(body) {
+            // The whole item, from its keyword to its closing brace: a comment anywhere in it
+            // (on the last clause's line, left out, would swallow the brace) keeps it as written.
+            if self.comments_inside(pool.span) {
                 rows.push((Vec::new(), None, Some(self.verbatim_block(pool.span, used))));
                 continue;
             }
@@ -245,8 +242,7 @@ impl<'a> Formatter<'a> {
         for item in items {
             let Item::Rep(rep) = item else { continue };
             // Up to and with the closing brace, as for pools.
-            let body = Span::new(rep.name.span.end, rep.span.end);
-            if self.comments_inside(body) {
+            if self.comments_inside(rep.span) {
                 rows.push((Vec::new(), None, Some(self.verbatim_block(rep.span, used))));
                 continue;
             }

@@ -111,8 +111,7 @@ impl<'a> Formatter<'a> {
 
     /// A score: one line per line of points, the points right-aligned.
     pub(super) fn score(&self, score: &Score, used: &mut [bool]) -> Vec<String> {
-        let body = Span::new(score.name.span.end, score.span.end);
-        if self.comments_inside(Span::new(body.start, body.end.saturating_sub(1))) {
+        if self.comments_inside(score.span) {
             return self.verbatim_block(score.span, used);
         }
         let points: Vec<String> = score
@@ -140,7 +139,7 @@ impl<'a> Formatter<'a> {
 
     /// `tags { a, b }` on one line, or one tag per line when too long.
     pub(super) fn tags(&self, tags: &TagsDecl, used: &mut [bool]) -> Vec<String> {
-        if self.comments_inside(Span::new(tags.span.start, tags.span.end.saturating_sub(1))) {
+        if self.comments_inside(tags.span) {
             return self.verbatim_block(tags.span, used);
         }
         let names: Vec<&str> = tags.names.iter().map(|tag| tag.name.as_str()).collect();

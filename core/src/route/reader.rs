@@ -671,10 +671,27 @@ pub fn read_time(text: &str) -> Option<i128> {
 /// text broke.
 pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
     let Some(nanos) = read_time(text) else {
-        return Err(if text.parse::<jiff::Timestamp>().is_ok() {
-            "its offset is a day or more (RFC 3339 offsets are at most ±23:59)".to_string()
-        } else {
-            "it is not an RFC 3339 time such as 2026-11-23T10:12:00+01:00".to_string()
+        use jiff::fmt::temporal::{Pieces, PiecesOffset};
+        let pieces = Pieces::parse(text).ok();
+        let offset = pieces.as_ref().and_then(|pieces| match pieces.offset() {
+            Some(PiecesOffset::Numeric(numeric)) => Some(numeric.offset().seconds()),
+            Some(PiecesOffset::Zulu) => Some(0),
+            _ => None,
+        });
+        return Err(match (pieces.as_ref(), offset) {
+            (Some(pieces), _) if pieces.date().year() < 1 => {
+                "its year is before 0001, RFC 3339's first".to_string()
+            }
+            (Some(_), Some(seconds)) if seconds.unsigned_abs() >= 24 * 3_600 => {
+                "its offset is a day or more (RFC 3339 offsets are at most ±23:59)".to_string()
+            }
+            (Some(_), None) if !text.contains(['T', 't', ' ']) => {
+                "it is a date without a time: give a time and its offset, such as \
+                 2026-11-23T00:00:00Z"
+                    .to_string()
+            }
+            (Some(_), None) => "it has no UTC offset: add one, such as `Z` or `+01:00`".to_string(),
+            _ => "it is not an RFC 3339 time such as 2026-11-23T10:12:00+01:00".to_string(),
         });
     };
     jiff::Timestamp::from_nanosecond(nanos).map_err(|_| {

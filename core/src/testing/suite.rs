@@ -114,6 +114,18 @@ pub fn run_suite(files: &dyn Files, sources: &[Source], root: Option<&Path>) -> 
         let (policy_path, policy_shown, policy_text, tests): (PathBuf, String, String, Vec<Test>) =
             match files::used_policy(files, &source.path, uses, root) {
                 None => {
+                    // A syntax error may have taken a test block with it: the file's tests
+                    // cannot be known to have run, so it fails, as a policy with errors does.
+                    let syntax: Vec<Diagnostic> = parsed
+                        .errors
+                        .iter()
+                        .filter(|diagnostic| diagnostic.is_error())
+                        .cloned()
+                        .collect();
+                    if parsed.file.tests.is_empty() && !syntax.is_empty() {
+                        suite.broken(source, &source.shown, &source.text, syntax);
+                        continue;
+                    }
                     if parsed.file.tests.is_empty() {
                         // A policy without tests of its own still counts for coverage (its
                         // tests may be in a file that uses it, or missing).

@@ -219,7 +219,7 @@ pub(crate) fn resolve(
     zone: &jiff::tz::TimeZone,
     end: bool,
 ) -> Option<(Timestamp, bool)> {
-    if let Ok(time) = value.parse::<Timestamp>() {
+    if let Ok(time) = crate::route::reader::read_instant(value) {
         return Some((time, false));
     }
     let date = parse_date(value)?;

@@ -469,5 +469,5 @@ impl Reader {
 
 /// A date (`YYYY-MM-DD`, exactly) or an RFC 3339 time (with its offset).
 fn point(value: &str) -> bool {
-    parse_date(value).is_some() || value.parse::<jiff::Timestamp>().is_ok()
+    parse_date(value).is_some() || crate::route::reader::read_instant(value).is_ok()
 }
