@@ -39,7 +39,8 @@ pub struct ExplainArgs {
     /// The time for leads without a clock field (RFC 3339); default: the current time
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
-    /// Output format: `json` prints what `route --explain` prints
+    /// Output format: `json` prints what `route --explain` prints (a recorded decision's path
+    /// as the ledger keeps it: tests and values, no branch labels)
     #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
     format: ExplainFormat,
 }
