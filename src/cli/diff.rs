@@ -30,10 +30,10 @@ pub struct DiffArgs {
     #[command(flatten)]
     input: super::input::InputArgs,
     /// Roster JSON for the backtest: reps' status, out-of-office, open leads, account owners
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "leads")]
     roster: Option<PathBuf>,
     /// The time for backtested leads without a clock field (RFC 3339); default: the current time
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", requires = "leads")]
     now: Option<String>,
     /// Output format
     #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
@@ -42,7 +42,7 @@ pub struct DiffArgs {
     #[arg(long)]
     strict: bool,
     /// How many regions, each with an example lead, to list per change
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     regions: usize,
     /// The most nodes the product of the two decision graphs may have
     #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
@@ -233,7 +233,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
         &new_policy,
         &DiffConfig {
             node_budget: args.node_budget,
-            max_regions: args.regions.max(1),
+            max_regions: args.regions,
         },
     );
     let names = Names {

@@ -44,7 +44,13 @@ pub fn run(args: &GraphArgs) -> Result<ExitCode, Failure> {
     if !report.diagnostics.is_empty() {
         let _ = std::io::stderr().write_all(render::human(&file, human_style()).as_bytes());
     }
-    let Some((policy, compiled)) = report.compiled.as_ref() else {
+    // Errors found by the analysis (gaps, shadowed rules) refuse the drawing too, as the docs
+    // say and as `route` and `diff` refuse such a policy.
+    let compiled = report
+        .compiled
+        .as_ref()
+        .filter(|_| report.error_count() == 0);
+    let Some((policy, compiled)) = compiled else {
         eprintln!(
             "error: `{}` has errors; fix them to draw its graph",
             source.path

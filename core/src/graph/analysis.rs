@@ -60,7 +60,7 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
                     ),
                 )
                 .with_label("rules are evaluated by an indexed first-match scan instead")
-                .with_help("routing is unaffected; to analyse, give `check` a larger budget (`--node-budget`), split the policy, or simplify rules that combine many fields with `or`"),
+                .with_help("routing is unaffected; to analyse, give a larger budget (`--node-budget`), split the policy, or simplify rules that combine many fields with `or`"),
             );
         }
         Compiled::Graph { graph, .. } => {

@@ -165,7 +165,8 @@ pub(crate) fn step_label(policy: &Policy, step: &Step) -> String {
             }
             _ => (if *variant == 1 { "true" } else { "false" }).to_string(),
         },
-        Step::Str(_, text) => format!("\"{text}\""),
+        // As a policy writes the string: quotes, backslashes and control characters escaped.
+        Step::Str(_, text) => serde_json::Value::from(text.as_str()).to_string(),
         Step::OtherString(..) => "other".to_string(),
         Step::Range(field, region) => {
             let is_time = policy
@@ -212,6 +213,25 @@ fn dot_escape(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Mermaid reads labels as HTML and `#name;` as an entity: a quote, a `<` that could open a tag
+/// (before a letter, `/` or `!`), a `&` and a `#` that could start an entity are written as
+/// entities, so a value such as `<b>` or `#quot;` is shown as written, not rendered. A range's
+/// `< 10000` stays as it is.
 fn mermaid_escape(text: &str) -> String {
-    text.replace('"', "#quot;").replace('\n', "<br/>")
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        let next = chars.peek().copied();
+        match ch {
+            '"' => out.push_str("#quot;"),
+            '\n' => out.push_str("<br/>"),
+            '<' if next.is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!')) => {
+                out.push_str("#lt;");
+            }
+            '&' => out.push_str("#amp;"),
+            '#' if next.is_some_and(|n| n.is_ascii_alphanumeric()) => out.push_str("#35;"),
+            _ => out.push(ch),
+        }
+    }
+    out
 }
