@@ -458,6 +458,22 @@ fn another_programs_database_is_refused_as_a_state() {
     assert_eq!(tables, 1, "nothing was added to it");
 }
 
+#[test]
+fn a_state_path_that_is_a_folder_is_said_as_such() {
+    let dir = scratch("state-folder");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["state", "init", "--state", "."])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("it is a folder; name a file in it"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// An export cut short at the end of a line (a full disk, a copy stopped) would read as a smaller
 /// state, missing assignments and so loads and caps: its last line counts the rows, and an
 /// import of a file without it, with rows removed or with a line after it, is refused whole.

@@ -26,7 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Draw a policy's decision graph (Graphviz dot or Mermaid) on stdout
     Graph(graph::GraphArgs),
-    /// Route NDJSON leads (stdin or --leads) to one JSON decision per line on stdout
+    /// Route leads (NDJSON or CSV, from stdin or --leads) to one JSON decision per line on
+    /// stdout
     Route(route::RouteArgs),
     /// Record what happened to routed leads: touched, accepted, rejected (re-routed), closed
     Track(lifecycle::TrackArgs),

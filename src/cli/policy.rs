@@ -344,11 +344,33 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
     let location = state_location(value)?;
     let state: Box<dyn StateStore + Send> = match &location {
         StateLocation::Memory => Box::new(MemoryState::default()),
-        StateLocation::Sqlite(path) => Box::new(
-            switchboard::store::SqliteState::open(path).map_err(|error| {
-                Failure::usage(format!("cannot open state `{}`: {error}", path.display()))
-            })?,
-        ),
+        StateLocation::Sqlite(path) => {
+            if path.is_dir() {
+                return Err(Failure::usage(format!(
+                    "cannot open state `{}`: it is a folder; name a file in it, such as `{}`",
+                    path.display(),
+                    path.join("state.db").display()
+                )));
+            }
+            Box::new(
+                switchboard::store::SqliteState::open(path).map_err(|error| {
+                    // SQLite says only "unable to open database file": say why when it is the
+                    // folder (missing, or not writable for a new file).
+                    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+                    let why = match folder.map(std::fs::metadata) {
+                        Some(Err(_)) => " (its folder does not exist)".to_string(),
+                        Some(Ok(meta)) if meta.permissions().readonly() => {
+                            " (its folder is read-only)".to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    Failure::usage(format!(
+                        "cannot open state `{}`: {error}{why}",
+                        path.display()
+                    ))
+                })?,
+            )
+        }
         StateLocation::Postgres(url) => open_postgres(url)?,
     };
     Ok((state, location))

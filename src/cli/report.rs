@@ -38,8 +38,11 @@ pub struct ReportArgs {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
+    /// Tables for people
     Human,
+    /// One JSON object: totals, pools, reps, queues, fairness
     Json,
+    /// One row per total, pool and rep, for a spreadsheet
     Csv,
 }
 
