@@ -152,7 +152,7 @@ fn lead_argument(
             std::io::Read::read_to_string(
                 &mut std::io::Read::take(
                     std::io::stdin().lock(),
-                    switchboard::files::MAX_ROSTER_BYTES as u64,
+                    switchboard::files::MAX_ROSTER_BYTES,
                 ),
                 &mut content,
             )

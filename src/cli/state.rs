@@ -340,7 +340,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let imported = match state.import(&mut rows) {
         Ok(imported) => imported,
         Err(error) => {
-            drop(rows);
+            // The connection closes first, so its journal files go with the file.
             drop(state);
             let removed = created.as_deref().is_some_and(|path| {
                 ["", "-wal", "-shm", "-journal"].iter().all(|suffix| {
