@@ -290,3 +290,25 @@ fn numbers_as_people_write_them_and_the_edges() {
         String::from_utf8_lossy(&diffed.stderr)
     );
 }
+
+#[test]
+fn a_quote_never_closed_stops_the_run_and_says_where_instead_of_losing_rows() {
+    let dir = scratch("open-quote");
+    let text = std::fs::read_to_string(example("leads.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    // Row 2 (file line 3) gets a quote before its country that is never closed.
+    lines[2] = lines[2]
+        .replacen(",DE,", ",\"DE,", 1)
+        .replacen(",FR,", ",\"FR,", 1);
+    let path = dir.join("open.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let output = route(path.to_str().unwrap(), &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the CSV row at line 3 opens a quote that is never closed"),
+        "{stderr}"
+    );
+    // The row before it was answered.
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
+}

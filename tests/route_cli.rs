@@ -985,3 +985,44 @@ fn a_lead_is_answered_before_the_input_ends() {
         }
     }
 }
+
+#[test]
+fn a_broken_first_json_line_is_an_error_record_not_taken_for_csv() {
+    let dir = scratch("broken-first");
+    let leads = std::fs::read_to_string(example("examples/leads.ndjson")).unwrap();
+    // Cut one byte off the front, as a file resumed one byte late would be.
+    let output = route(
+        &[
+            &example("examples/routing.route"),
+            "--state",
+            ":memory:",
+            "--now",
+            "2026-11-23T10:00:00Z",
+            "--quiet",
+        ],
+        &leads.as_bytes()[1..],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let out = lines(&output);
+    assert_eq!(out.len(), leads.lines().count());
+    assert_eq!(out[0]["error"]["code"], "lead.json");
+    // An id that is null or no scalar is no id: `lead` is null, as for an absent one.
+    for line in [
+        r#"{"id":null,"intent":"low"}"#,
+        r#"{"id":true}"#,
+        r#"{"id":[1]}"#,
+    ] {
+        let output = route(
+            &[
+                &example("examples/routing.route"),
+                "--state",
+                ":memory:",
+                "--quiet",
+            ],
+            line.as_bytes(),
+            &dir,
+        );
+        assert_eq!(lines(&output)[0]["lead"], serde_json::Value::Null, "{line}");
+    }
+}

@@ -390,7 +390,12 @@ pub fn commit_then_print(
     output
         .write_all(batch.as_bytes())
         .and_then(|()| output.flush())
-        .map_err(|error| Failure::usage(format!("cannot write {what}: {error}")))?;
+        .map_err(|error| {
+            Failure::usage(format!(
+                "cannot write {what}: {error}; they were recorded before this write, and are in \
+                 the state (`state export --ledger` shows the decisions)"
+            ))
+        })?;
     batch.clear();
     Ok(())
 }

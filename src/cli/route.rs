@@ -591,7 +591,12 @@ pub(super) fn skip_byte_order_mark(input: &mut impl BufRead) -> std::io::Result<
 pub(super) fn refuse_csv(input: &mut impl BufRead, from: &str) -> Result<(), Failure> {
     let buffer = input.fill_buf().map_err(|error| read_failure(&error))?;
     let first = buffer.split(|b| *b == b'\n').next().unwrap_or_default();
-    if first.contains(&b',') && !first.contains(&b'{') {
+    // A CSV header: commas, and nothing of JSON (a broken JSON line still has a `}` or a `":`,
+    // and gets its error record like any other line).
+    let json_like = first.contains(&b'{')
+        || first.contains(&b'}')
+        || first.windows(2).any(|pair| pair == b"\":");
+    if first.contains(&b',') && !json_like {
         return Err(Failure::usage(format!(
             "{from} looks like CSV (its first line has commas and no `{{`): read it as CSV with \
              `--input-format csv` (a `.csv` file is), or give NDJSON, one JSON object per line, \
@@ -932,7 +937,11 @@ impl TwoThreads<'_, '_> {
             Done::CannotWrite(error) => {
                 self.in_flight.pop_front();
                 self.failed = true;
-                return Err(Failure::usage(format!("cannot write decisions: {error}")));
+                return Err(Failure::usage(format!(
+                    "cannot write decisions: {error}; they were recorded before this write, and \
+                     are in the state (`state export --ledger` shows them; a lead sent again \
+                     comes back as a duplicate)"
+                )));
             }
         }
         Ok(())

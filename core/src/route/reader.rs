@@ -334,7 +334,10 @@ impl Json<'_> {
                 Some("0".to_string())
             }
             Json::Float(float) if Self::rounded(*float) => None,
-            _ => Some(self.number_shown()),
+            Json::Int(_) | Json::UInt(_) | Json::Float(_) => Some(self.number_shown()),
+            // `null`, a boolean, an object or an array is no id: the error record's `lead` is
+            // then `null`, as when the key is absent.
+            _ => None,
         }
     }
 

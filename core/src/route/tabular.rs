@@ -242,6 +242,27 @@ impl<R: Read> CsvLeads<R> {
                 };
             }
         }
+        // A quote opened and never closed takes the rest of the file into one cell: the row
+        // then has fewer cells than the header and a line break in one. Said, and the input
+        // ends, rather than the rows after it being lost without a word.
+        if self.record.len() < self.columns.len()
+            && self
+                .record
+                .iter()
+                .any(|cell| cell.contains(&b'\n') || cell.contains(&b'\r'))
+        {
+            let line = self.record.position().map_or(0, csv::Position::line);
+            self.done = true;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the CSV row at line {line} opens a quote that is never closed: the rows \
+                     after it were read as one cell (line {} is where the file ends); close \
+                     the quote, or double a quote inside a quoted cell (\"\")",
+                    self.records.position().line()
+                ),
+            ));
+        }
         self.line.push(b'{');
         let mut first = true;
         for (index, cell) in self.record.iter().enumerate() {
