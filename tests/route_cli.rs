@@ -1026,3 +1026,82 @@ fn a_broken_first_json_line_is_an_error_record_not_taken_for_csv() {
         assert_eq!(lines(&output)[0]["lead"], serde_json::Value::Null, "{line}");
     }
 }
+
+/// A mistyped PostgreSQL URL is refused, never taken for a file path (which would route into a
+/// SQLite file under a folder named after the host, the password in its name).
+#[test]
+fn a_mistyped_postgres_url_is_refused_and_its_password_never_shown() {
+    let dir = scratch("mistyped-url");
+    for state in [
+        "postgres:/sb:secret@127.0.0.1:54777/sb1",
+        "postgresql:sb:secret@host/db",
+        "postgres//sb:secret@host/db",
+        " postgres://sb:secret@host/db",
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "route",
+                &example("examples/routing.route"),
+                "--state",
+                state,
+            ])
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{state}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("secret"), "{state}: {stderr}");
+        assert!(
+            std::fs::read_dir(&dir).unwrap().next().is_none(),
+            "{state}: nothing is created"
+        );
+    }
+    // A URL given where a file belongs is shown without its password too.
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "state",
+            "import",
+            "postgres://sb:secret@127.0.0.1:1/db",
+            "--state",
+            "x.db",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("secret"));
+}
+
+/// A server that takes the connection and never answers (a proxy before a stopped database)
+/// does not hold the command for ever: it says so within the connect limit.
+#[cfg(feature = "postgres")]
+#[test]
+fn a_database_that_never_answers_is_given_up_with_a_message() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        // Accept and hold, answering nothing.
+        let held: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(held);
+    });
+    let dir = scratch("black-hole");
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "state",
+            "init",
+            "--state",
+            &format!("postgres://sb:secret@127.0.0.1:{port}/db"),
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not answer within 10 s"), "{stderr}");
+    assert!(!stderr.contains("secret"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(25));
+    drop(holder);
+}

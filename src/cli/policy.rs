@@ -141,7 +141,12 @@ pub fn roster_against(
     now: jiff::Timestamp,
 ) -> Result<CheckedRoster, Failure> {
     let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
-        |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
+        |error| {
+            Failure::usage(format!(
+                "cannot read roster `{}`: {error}",
+                without_password(&path.display().to_string())
+            ))
+        },
     )?;
     let (file, mut diagnostics) = switchboard::route::roster::read::read_with_diagnostics(&text);
     if let (Some(file), Some(policy)) = (&file, policy) {
@@ -161,7 +166,12 @@ pub fn roster_against(
 pub fn read_roster(path: Option<&Path>) -> Result<Option<Roster>, Failure> {
     let Some(path) = path else { return Ok(None) };
     let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
-        |error| Failure::usage(format!("cannot read roster `{}`: {error}", path.display())),
+        |error| {
+            Failure::usage(format!(
+                "cannot read roster `{}`: {error}",
+                without_password(&path.display().to_string())
+            ))
+        },
     )?;
     Roster::from_json(&text)
         .map(Some)
@@ -280,6 +290,28 @@ pub fn state_location(value: &str) -> Result<StateLocation, Failure> {
     }
     if value == ":memory:" {
         return Ok(StateLocation::Memory);
+    }
+    if value.trim() != value {
+        // ` postgres://…` would be a file named so, in a folder named ` postgres:`.
+        return Err(Failure::usage(format!(
+            "--state `{}` has spaces around it: give the file or URL without them",
+            without_password(value.trim())
+        )));
+    }
+    // `postgres:/…`, `postgresql:…`, `postgres//…`: a mistyped URL, never a file by that name
+    // (which would route into a SQLite file under a folder named after the host, password and
+    // all).
+    let lower = value.to_ascii_lowercase();
+    let mistyped = ["postgres:", "postgresql:", "postgres//", "postgresql//"]
+        .iter()
+        .any(|start| lower.starts_with(start))
+        && !(value.starts_with("postgres://") || value.starts_with("postgresql://"));
+    if mistyped {
+        return Err(Failure::usage(
+            "--state: this looks like a mistyped PostgreSQL URL (the URL is not shown: it may \
+             hold a password); write it `postgres://user@host:port/database`"
+                .to_string(),
+        ));
     }
     if let Some((scheme, rest)) = value.split_once("://")
         && (scheme == "postgres" || scheme == "postgresql")

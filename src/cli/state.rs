@@ -174,7 +174,10 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
     let mut output: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|error| {
-                Failure::usage(format!("cannot write `{}`: {error}", path.display()))
+                Failure::usage(format!(
+                    "cannot write `{}`: {error}",
+                    super::policy::without_password(&path.display().to_string())
+                ))
             })?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
@@ -255,7 +258,8 @@ fn ledger_line(recorded: &switchboard::route::state::Recorded) -> String {
 }
 
 fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
-    let from = args.file.display().to_string();
+    // A URL given here by mistake is shown without its password.
+    let from = super::policy::without_password(&args.file.display().to_string());
     let input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {

@@ -1420,11 +1420,16 @@ async fn escalations(
 async fn ready(State(shared): State<Arc<Shared>>) -> Response {
     let (reply, answer) = oneshot::channel();
     // A sweep at the epoch fires nothing: it only proves the state thread answers.
+    // Answered within two seconds either way: a probe with a short timeout must see a 503,
+    // not no answer, while the state thread waits on a database that is away.
     let alive = shared
         .jobs
         .send(Job::Sweep(jiff::Timestamp::UNIX_EPOCH, reply))
         .is_ok()
-        && matches!(answer.await, Ok(Ok(_)));
+        && matches!(
+            tokio::time::timeout(Duration::from_secs(2), answer).await,
+            Ok(Ok(Ok(_)))
+        );
     if alive {
         (StatusCode::OK, "ready\n").into_response()
     } else {

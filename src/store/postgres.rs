@@ -279,10 +279,106 @@ fn place_of(config: &postgres::Config) -> String {
     format!("{host}:{port}/{database}")
 }
 
+/// The password for `config`'s user from `PGPASSWORD`, or from the first matching line of the
+/// password file (`PGPASSFILE`, else `~/.pgpass`): `host:port:database:user:password`, `*`
+/// matching anything, `\:` and `\\` escaped. As libpq, a file that others may read is not used.
+fn password_from_environment(config: &postgres::Config) -> Option<String> {
+    if let Ok(password) = std::env::var("PGPASSWORD")
+        && !password.is_empty()
+    {
+        return Some(password);
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .filter(|path| !path.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".pgpass"))
+        })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).ok()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return None;
+        }
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(name)) => name.clone(),
+        #[cfg(unix)]
+        Some(postgres::config::Host::Unix(_)) | None => "localhost".to_string(),
+        #[cfg(not(unix))]
+        None => "localhost".to_string(),
+    };
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = config.get_user()?.to_string();
+    let database = config.get_dbname().unwrap_or(&user).to_string();
+    pgpass_password(
+        &text,
+        [
+            host.as_str(),
+            port.as_str(),
+            database.as_str(),
+            user.as_str(),
+        ],
+    )
+}
+
+/// The password of the first line of a password file that matches `wanted` (host, port,
+/// database, user; `*` in the file matches anything).
+fn pgpass_password(text: &str, wanted: [&str; 4]) -> Option<String> {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .find_map(|line| {
+            let fields = pgpass_fields(line);
+            let [h, p, d, u, password] = fields.as_slice() else {
+                return None;
+            };
+            let matches = [h, p, d, u]
+                .iter()
+                .zip(wanted)
+                .all(|(field, want)| field.as_str() == "*" || field.as_str() == want);
+            matches.then(|| password.clone())
+        })
+}
+
+/// A password file line's fields: split at `:`, with `\:` and `\\` read as the character.
+fn pgpass_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => {
+                if let Some(next) = chars.next()
+                    && let Some(field) = fields.last_mut()
+                {
+                    field.push(next);
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            _ => {
+                if let Some(field) = fields.last_mut() {
+                    field.push(ch);
+                }
+            }
+        }
+    }
+    fields
+}
+
 /// Whether a failure may pass by itself (the server is starting, restarting or unreachable).
 fn transient(error: &postgres::Error) -> bool {
     if error.is_closed() {
         return true;
+    }
+    // The driver's own refusal of the URL (`password missing`): waiting changes nothing.
+    if error.to_string().starts_with("invalid configuration") {
+        return false;
     }
     match error.code() {
         Some(code) => {
@@ -345,6 +441,13 @@ impl PostgresState {
         });
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(5));
+        }
+        // As libpq (psql, pg_dump) finds a password the URL does not give: `PGPASSWORD`, then
+        // the password file (`PGPASSFILE`, else `~/.pgpass`).
+        if config.get_password().is_none()
+            && let Some(password) = password_from_environment(&config)
+        {
+            config.password(password);
         }
         config.keepalives(true);
         let place = place_of(&config);
@@ -1047,12 +1150,18 @@ impl PostgresState {
     /// Reconnects when the server went away between batches (a restart, a failover).
     fn reconnect_if_closed(&mut self) -> Result<(), StateError> {
         if self.client.is_closed() {
-            self.client = connect(&self.config, &self.place, self.tls.as_ref())?;
-            self.statements.clear();
-            // Perhaps another server now (a failover).
-            self.counts_unlocked = self.reads_committed();
-            self.reconnected = true;
+            self.reconnect()?;
         }
+        Ok(())
+    }
+
+    /// A new connection in place of the old one (retrying for a while, as at start).
+    fn reconnect(&mut self) -> Result<(), StateError> {
+        self.client = connect(&self.config, &self.place, self.tls.as_ref())?;
+        self.statements.clear();
+        // Perhaps another server now (a failover).
+        self.counts_unlocked = self.reads_committed();
+        self.reconnected = true;
         Ok(())
     }
 
@@ -1128,6 +1237,37 @@ fn detail(error: &postgres::Error) -> String {
 }
 
 /// Connects, retrying transient failures for up to 5 seconds.
+/// How long a connection attempt may wait for the server's answers, start-up and
+/// authentication included (the driver's `connect_timeout` covers the TCP connect alone).
+const CONNECT_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One connection attempt, on a thread of its own so that it can be given up: a server (or a
+/// proxy before a stopped one) that takes the connection and never answers would otherwise hold
+/// the command for ever. `None` when no answer came within `limit` (the thread is left to end
+/// with its socket).
+fn attempt_within(
+    config: &postgres::Config,
+    tls: Option<&MakeTls>,
+    limit: std::time::Duration,
+) -> Option<Result<Client, postgres::Error>> {
+    let (sender, answer) = std::sync::mpsc::channel();
+    let config = config.clone();
+    let tls = tls.cloned();
+    let spawned = std::thread::Builder::new()
+        .name("connect to PostgreSQL".to_string())
+        .spawn(move || {
+            let connected = match tls {
+                Some(tls) => config.connect(tls),
+                None => config.connect(NoTls),
+            };
+            let _ = sender.send(connected);
+        });
+    if spawned.is_err() {
+        return None;
+    }
+    answer.recv_timeout(limit).ok()
+}
+
 fn connect(
     config: &postgres::Config,
     place: &str,
@@ -1136,9 +1276,15 @@ fn connect(
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut wait = std::time::Duration::from_millis(50);
     loop {
-        let connected = match tls {
-            Some(tls) => config.connect(tls.clone()),
-            None => config.connect(NoTls),
+        let Some(connected) = attempt_within(config, tls, CONNECT_ANSWER_LIMIT) else {
+            return Err(StateError::new(
+                StateErrorKind::Unavailable,
+                format!(
+                    "cannot connect to PostgreSQL at {place}: the server took the connection but \
+                     did not answer within {} s",
+                    CONNECT_ANSWER_LIMIT.as_secs()
+                ),
+            ));
         };
         match connected {
             Ok(mut client) => {
@@ -1654,9 +1800,18 @@ impl StateStore for PostgresState {
             return Ok(());
         }
         self.reconnect_if_closed()?;
-        self.client
-            .batch_execute("BEGIN")
-            .map_err(|error| self.failure(&error))?;
+        if let Err(error) = self.client.batch_execute("BEGIN") {
+            // The driver learns that the server restarted (or failed over) only when it next
+            // speaks to it: here, before anything of the batch was done, so connecting again
+            // and beginning once more loses nothing.
+            if !transient(&error) {
+                return Err(self.failure(&error));
+            }
+            self.reconnect()?;
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|error| self.failure(&error))?;
+        }
         self.end_batch();
         self.in_batch = true;
         Ok(())
@@ -2520,5 +2675,38 @@ impl StateStore for PostgresState {
                 Err(error)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{pgpass_fields, pgpass_password};
+
+    #[test]
+    fn a_password_file_is_read_as_libpq_reads_it() {
+        let file = "# comment\n\
+                    other:5432:*:sb:no\n\
+                    127.0.0.1:5432:crm:sb:first\n\
+                    *:*:*:sb:any\n\
+                    127.0.0.1:*:*:we\\:ird:pa\\:ss\\\\word:with:colons\n";
+        let want = |host, port, db, user| pgpass_password(file, [host, port, db, user]);
+        assert_eq!(
+            want("127.0.0.1", "5432", "crm", "sb").as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            want("db.example", "6543", "x", "sb").as_deref(),
+            Some("any")
+        );
+        assert_eq!(
+            want("127.0.0.1", "1", "x", "we:ird").as_deref(),
+            Some("pa:ss\\word:with:colons")
+        );
+        assert_eq!(want("127.0.0.1", "5432", "crm", "nobody"), None);
+        assert_eq!(
+            pgpass_fields("a:b").len(),
+            2,
+            "a short line matches nothing"
+        );
     }
 }
