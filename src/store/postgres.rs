@@ -571,6 +571,26 @@ impl PostgresState {
     }
 
     fn try_migrate(&mut self) -> Result<Result<(), StateError>, postgres::Error> {
+        // Tables already current: nothing to create, so a role that may only read (a report,
+        // an export) opens the state too.
+        let exists: bool = self
+            .client
+            .query_one(
+                "SELECT to_regclass('switchboard_schema') IS NOT NULL",
+                &[],
+            )?
+            .get(0);
+        let current: Option<i32> = if exists {
+            self.client
+                .query_one("SELECT max(version) FROM switchboard_schema", &[])?
+                .get(0)
+        } else {
+            None
+        };
+        if current == Some(SCHEMA_VERSION) {
+            self.tables_found = i64::from(SCHEMA_VERSION);
+            return Ok(Ok(()));
+        }
         self.client.batch_execute(
             "CREATE TABLE IF NOT EXISTS switchboard_schema (version INTEGER NOT NULL)",
         )?;
