@@ -575,10 +575,7 @@ impl PostgresState {
         // an export) opens the state too.
         let exists: bool = self
             .client
-            .query_one(
-                "SELECT to_regclass('switchboard_schema') IS NOT NULL",
-                &[],
-            )?
+            .query_one("SELECT to_regclass('switchboard_schema') IS NOT NULL", &[])?
             .get(0);
         let current: Option<i32> = if exists {
             self.client
