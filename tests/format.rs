@@ -327,3 +327,13 @@ fn braced_items_with_comments_are_indented_by_their_braces() {
         "schema lead {\n  id: string\n}\npool p {\n  members a, b  # the team\n  strategy round_robin\n}\nqueue q\notherwise -> pool p\n"
     );
 }
+
+#[test]
+fn an_inline_roster_keeps_its_strings_as_written() {
+    let text = "schema lead {\n  id: string\n  account: string?\n}\npool p { members anna }\notherwise -> pool p\n\ntest \"t\" {\n  roster {account   \"Acme  Corp\"  owner anna}\n  lead { id: \"1\" }\n  expect pool p\n}\n";
+    let formatted = switchboard::format::format(text).unwrap();
+    assert!(
+        formatted.contains("roster { account \"Acme  Corp\" owner anna }"),
+        "{formatted}"
+    );
+}

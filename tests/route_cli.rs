@@ -570,7 +570,8 @@ fn an_export_cut_short_is_refused_whole() {
     assert_eq!(imported.status.code(), Some(2));
     assert!(dir.join("kept.db").exists());
     // An export written over the state it reads is refused before anything is written.
-    for output in ["from.db", "./from.db", "from.db-wal"] {
+    std::fs::hard_link(dir.join("from.db"), dir.join("linked.db")).unwrap();
+    for output in ["from.db", "./from.db", "from.db-wal", "linked.db"] {
         let refused = switchboard(&["state", "export", "--state", "from.db", "-o", output]);
         assert_eq!(refused.status.code(), Some(2), "{output}");
         assert!(

@@ -152,9 +152,21 @@ fn not_the_state(output: &Path, state: &str) -> Result<(), Failure> {
         return Ok(());
     };
     let state_text = state_path.to_string_lossy();
-    let taken = ["", "-wal", "-shm", "-journal"]
-        .iter()
-        .any(|suffix| output_path.to_string_lossy() == format!("{state_text}{suffix}"));
+    let same_file = |a: &Path, b: &Path| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // A hard link is the same file under another name.
+            if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+                return a.dev() == b.dev() && a.ino() == b.ino();
+            }
+        }
+        a == b
+    };
+    let taken = ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
+        let file = PathBuf::from(format!("{state_text}{suffix}"));
+        output_path == file || same_file(&output_path, &file)
+    });
     if taken {
         return Err(Failure::usage(format!(
             "-o `{}` is the state being exported (or one of its files): write the export \
@@ -344,14 +356,25 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
     let imported = match state.import(&mut rows) {
         Ok(imported) => imported,
         Err(error) => {
+            // Removed only while it holds nothing: another router that opened the new file
+            // meanwhile (a service started during a restore) keeps what it wrote.
+            let mut empty = true;
+            let _ = state.export(&mut |_| {
+                empty = false;
+                Err(StateError::new(
+                    StateErrorKind::Failed,
+                    "not empty".to_string(),
+                ))
+            });
             // The connection closes first, so its journal files go with the file.
             drop(state);
-            let removed = created.as_deref().is_some_and(|path| {
-                ["", "-wal", "-shm", "-journal"].iter().all(|suffix| {
-                    let file = PathBuf::from(format!("{}{suffix}", path.display()));
-                    !file.exists() || std::fs::remove_file(&file).is_ok()
-                })
-            });
+            let removed = empty
+                && created.as_deref().is_some_and(|path| {
+                    ["", "-wal", "-shm", "-journal"].iter().all(|suffix| {
+                        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+                        !file.exists() || std::fs::remove_file(&file).is_ok()
+                    })
+                });
             return Err(Failure::usage(format!(
                 "nothing was imported into {shown} (rolled back{}): {error}",
                 if removed {

@@ -383,7 +383,11 @@ async fn json_errors(
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    match status {
+    // The new body keeps the answer's other headers (a 405's `Allow`).
+    let mut kept = response.headers().clone();
+    kept.remove(header::CONTENT_TYPE);
+    kept.remove(header::CONTENT_LENGTH);
+    let mut answer = match status {
         StatusCode::PAYLOAD_TOO_LARGE => error(
             status,
             "body.size",
@@ -405,7 +409,11 @@ async fn json_errors(
             &format!("`{path}` does not take {method}"),
         ),
         _ => error(status, "http", status.canonical_reason().unwrap_or("error")),
+    };
+    for (name, value) in &kept {
+        answer.headers_mut().append(name.clone(), value.clone());
     }
+    answer
 }
 
 /// Request ids for requests that come without one: `sb-` and a counter.

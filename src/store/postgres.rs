@@ -1292,8 +1292,27 @@ fn connect(
 ) -> Result<Client, StateError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let mut wait = std::time::Duration::from_millis(50);
+    // An attempt given up leaves its thread waiting on the silent server; a new attempt within
+    // half a minute of that would only add another, so it is refused at once.
+    static SILENT_SINCE: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+    let silent_lately = SILENT_SINCE
+        .lock()
+        .map(|since| since.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(30)))
+        .unwrap_or(false);
+    if silent_lately {
+        return Err(StateError::new(
+            StateErrorKind::Unavailable,
+            format!(
+                "cannot connect to PostgreSQL at {place}: it took the last connection without \
+                 answering; trying again in half a minute"
+            ),
+        ));
+    }
     loop {
         let Some(connected) = attempt_within(config, tls, CONNECT_ANSWER_LIMIT) else {
+            if let Ok(mut since) = SILENT_SINCE.lock() {
+                *since = Some(std::time::Instant::now());
+            }
             return Err(StateError::new(
                 StateErrorKind::Unavailable,
                 format!(

@@ -280,9 +280,13 @@ fn every_kind_of_body_gets_its_answer() {
     let (status, body) = request(address, "GET", "/v1/nothing", "", &[]);
     assert_eq!(status, 404);
     assert!(body.contains("\"code\":\"path\""), "{body}");
-    let (status, body) = request(address, "GET", "/v1/leads", "", &[]);
+    let (status, head, body) = exchange(address, "GET", "/v1/leads", "", &[]).unwrap();
     assert_eq!(status, 405);
     assert!(body.contains("`/v1/leads` does not take GET"), "{body}");
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nallow: post"),
+        "{head}"
+    );
     let (status, _) = post(address, "/v1/leads", "");
     assert_eq!(status, 400);
     // Events, as `track` takes them.

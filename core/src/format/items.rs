@@ -101,7 +101,7 @@ impl<'a> Formatter<'a> {
             let text = match roster {
                 crate::syntax::ast::RosterSpec::File(path) => self.source(path.span).to_string(),
                 crate::syntax::ast::RosterSpec::Inline(inline) => {
-                    spaced_list(&self.squeezed(inline.span))
+                    spaced_list(self.source(inline.span))
                 }
             };
             lines.push(format!("  roster {text}"));
@@ -271,9 +271,34 @@ type Row = (Vec<String>, Option<String>, Option<Vec<String>>);
 
 /// Rows as `KIND NAME { clause  clause }`, one line each with clauses aligned in columns across
 /// the group when every aligned line fits; a line longer than [`WIDTH`] goes one clause per line.
-/// A squeezed braced list laid out as a test's `lead { … }` is: `{ a, b }`, one space after
-/// `{` and each comma and before `}`, none before a comma (strings left as written).
-fn spaced_list(squeezed: &str) -> String {
+/// A braced list laid out as a test's `lead { … }` is: `{ a, b }`, one space after `{` and each
+/// comma and before `}`, none before a comma, other runs of whitespace one space; strings are
+/// left exactly as written (an account named `"Acme  Corp"` keeps its two spaces).
+fn spaced_list(text: &str) -> String {
+    let mut squeezed = String::with_capacity(text.len());
+    let (mut in_string, mut escaped, mut space) = (false, false, false);
+    for ch in text.chars() {
+        if in_string {
+            squeezed.push(ch);
+            match ch {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => in_string = false,
+                _ => escaped = false,
+            }
+        } else if ch.is_whitespace() {
+            space = true;
+        } else {
+            if space && !squeezed.is_empty() {
+                squeezed.push(' ');
+            }
+            space = false;
+            if ch == '"' {
+                in_string = true;
+            }
+            squeezed.push(ch);
+        }
+    }
+    let squeezed = squeezed.as_str();
     let mut out = String::with_capacity(squeezed.len() + 8);
     let mut in_string = false;
     let mut escaped = false;

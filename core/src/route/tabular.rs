@@ -43,7 +43,7 @@ struct Column {
 
 /// CSV leads read as NDJSON (`Read`), one line per data row.
 pub struct CsvLeads<R: Read> {
-    records: csv::Reader<R>,
+    records: csv::Reader<QuoteCount<R>>,
     columns: Vec<Option<Column>>,
     options: CsvOptions,
     record: csv::ByteRecord,
@@ -181,6 +181,54 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
     (out, warnings)
 }
 
+/// Where a CSV reader is, byte by byte, as to quotes (RFC 4180, as the csv crate reads it): a
+/// quote at a cell's start opens it; inside, a doubled quote is one quote and a single one
+/// closes it; what follows a closing quote up to the next comma or line break is kept as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuoteState {
+    CellStart,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+impl QuoteState {
+    pub(crate) fn after(self, byte: u8) -> QuoteState {
+        let ends_cell = matches!(byte, b',' | b'\n' | b'\r');
+        match (self, byte) {
+            (QuoteState::CellStart, b'"') => QuoteState::Quoted,
+            (QuoteState::Quoted, b'"') => QuoteState::QuoteInQuoted,
+            (QuoteState::Quoted, _) => QuoteState::Quoted,
+            (QuoteState::QuoteInQuoted, b'"') => QuoteState::Quoted,
+            (_, _) if ends_cell => QuoteState::CellStart,
+            (_, _) => QuoteState::Unquoted,
+        }
+    }
+}
+
+/// The input, followed through as a CSV reader reads it: how many bytes, whether its end was
+/// reached, and whether a quoted cell is still open there (a quote never closed).
+pub struct QuoteCount<R> {
+    inner: R,
+    state: QuoteState,
+    bytes: u64,
+    ended: bool,
+}
+
+impl<R: Read> Read for QuoteCount<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        if read == 0 && !buf.is_empty() {
+            self.ended = true;
+        }
+        for &byte in buf.get(..read).unwrap_or_default() {
+            self.state = self.state.after(byte);
+        }
+        self.bytes += read as u64;
+        Ok(read)
+    }
+}
+
 impl<R: Read> CsvLeads<R> {
     /// Reads the header row. Answers the leads and the warnings about the header (columns
     /// matched in another case, required fields no column names); an error when there is no
@@ -193,7 +241,12 @@ impl<R: Read> CsvLeads<R> {
         let mut records = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
-            .from_reader(input);
+            .from_reader(QuoteCount {
+                inner: input,
+                state: QuoteState::CellStart,
+                bytes: 0,
+                ended: false,
+            });
         let header = records
             .byte_headers()
             .map_err(|error| format!("cannot read the CSV header row: {error}"))?
@@ -242,15 +295,9 @@ impl<R: Read> CsvLeads<R> {
                 };
             }
         }
-        // A quote opened and never closed takes the rest of the file into one cell: the row
-        // then has fewer cells than the header and a line break in one. Said, and the input
-        // ends, rather than the rows after it being lost without a word.
-        if self.record.len() < self.columns.len()
-            && self
-                .record
-                .iter()
-                .any(|cell| cell.contains(&b'\n') || cell.contains(&b'\r'))
-        {
+        // A quote opened and never closed takes the rest of the file into one cell. Said, and
+        // the input ends, rather than the rows after it being lost without a word.
+        if self.runs_to_the_end() {
             let line = self.record.position().map_or(0, csv::Position::line);
             self.done = true;
             return Err(io::Error::new(
@@ -287,6 +334,17 @@ impl<R: Read> CsvLeads<R> {
         }
         self.line.extend_from_slice(b"}\n");
         Ok(true)
+    }
+}
+
+impl<R: Read> CsvLeads<R> {
+    /// Whether the row just read is one whose quote never closed: the input ended inside a
+    /// quoted cell, and the row ends where the input does.
+    fn runs_to_the_end(&self) -> bool {
+        let input = self.records.get_ref();
+        input.ended
+            && input.state == QuoteState::Quoted
+            && self.records.position().byte() == input.bytes
     }
 }
 
@@ -483,6 +541,29 @@ mod tests {
             })
     }
 
+    #[test]
+    fn a_quote_never_closed_is_said_wherever_it_opens_and_a_closed_one_is_not() {
+        let policy = policy();
+        let read = |text: &str| {
+            let (mut leads, _) =
+                CsvLeads::new(text.as_bytes(), &[&policy], CsvOptions::default()).unwrap();
+            let mut out = String::new();
+            let result = leads.read_to_string(&mut out);
+            (out, result)
+        };
+        // Opened in the last column: the row has all its cells, and took the rest in.
+        let (out, result) = read("id,Intent,other\n1,high,\"call back\n2,low,x\n3,low,y\n");
+        assert!(
+            result.is_err_and(|error| error.to_string().contains("never closed")),
+            "{out}"
+        );
+        assert_eq!(out, "");
+        // A short row whose multi-line quoted cell is closed: read as it is.
+        let (out, result) = read("id,Intent,other,employees\n7,high,\"line1\nline2\"\n8,low,z\n");
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(out.lines().count(), 2, "{out}");
+    }
+
     fn lines(csv: &str, options: CsvOptions) -> (String, Vec<String>) {
         let policy = policy();
         let (mut leads, warnings) = match CsvLeads::new(csv.as_bytes(), &[&policy], options) {
@@ -573,12 +654,13 @@ mod tests {
             let mut records = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
             let records: Vec<csv::ByteRecord> =
                 records.byte_records().map_while(Result::ok).collect();
-            // The first row whose quote ran on: fewer cells than the header's seven, and a line
-            // break inside one.
-            let ran_on = records.iter().position(|record| {
-                record.len() < 7
-                    && record.iter().any(|cell| cell.contains(&b'\n') || cell.contains(&b'\r'))
-            });
+            // The row whose quote never closed runs to the end: the last, when the text ends
+            // inside a quoted cell.
+            let open = text
+                .bytes()
+                .fold(QuoteState::CellStart, QuoteState::after)
+                == QuoteState::Quoted;
+            let ran_on = (open && !records.is_empty()).then(|| records.len() - 1);
             match (read, ran_on) {
                 (Ok(_), None) => proptest::prop_assert_eq!(out.lines().count(), records.len()),
                 (Err(error), Some(row)) => {
