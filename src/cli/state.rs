@@ -102,6 +102,20 @@ pub(super) fn existing(value: &str, what: &str) -> Result<(), Failure> {
             "there is no state at `{}` {what}",
             path.display()
         ))),
+        #[cfg(feature = "postgres")]
+        StateLocation::Postgres(url) => {
+            let shown = super::policy::without_password(&url);
+            match switchboard::store::PostgresState::holds_a_state(&url) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Failure::usage(format!(
+                    "there is no state in `{shown}` (the database holds no Switchboard tables: \
+                     a misspelt name?) {what}"
+                ))),
+                Err(error) => Err(Failure::usage(format!(
+                    "cannot open state `{shown}`: {error}"
+                ))),
+            }
+        }
         _ => Ok(()),
     }
 }

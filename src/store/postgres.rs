@@ -397,6 +397,26 @@ impl PostgresState {
     /// Connects to the database `url` names (retrying for a while when the server is not
     /// there yet), then creates or migrates the tables.
     pub fn open(url: &str) -> Result<PostgresState, StateError> {
+        let (config, tls, place) = Self::settings(url)?;
+        let client = connect(&config, &place, tls.as_ref())?;
+        Self::with_client(client, config, tls, place)
+    }
+
+    /// Whether the database `url` names holds Switchboard's tables, asked without creating
+    /// them: a command that only reads a state (`report`, `sweep`, `state export`) refuses a
+    /// database that has none (a misspelt name) instead of making an empty state there.
+    pub fn holds_a_state(url: &str) -> Result<bool, StateError> {
+        let (config, tls, place) = Self::settings(url)?;
+        let mut client = connect(&config, &place, tls.as_ref())?;
+        client
+            .query_one("SELECT to_regclass('switchboard_schema') IS NOT NULL", &[])
+            .map(|row| row.get(0))
+            .map_err(|error| failure_at(&place, &error))
+    }
+
+    /// The connection settings of `url`: the driver's configuration (TLS mode, connect timeout,
+    /// keepalives, a password from the environment), the TLS connector, and the place it names.
+    fn settings(url: &str) -> Result<(postgres::Config, Option<MakeTls>, String), StateError> {
         let (url, wanted) = tls_settings(url);
         let config: postgres::Config = url.parse().map_err(|error: postgres::Error| {
             // The driver says which part in the error's source (`invalid value for option
@@ -451,7 +471,15 @@ impl PostgresState {
         }
         config.keepalives(true);
         let place = place_of(&config);
-        let client = connect(&config, &place, tls.as_ref())?;
+        Ok((config, tls, place))
+    }
+
+    fn with_client(
+        client: Client,
+        config: postgres::Config,
+        tls: Option<MakeTls>,
+        place: String,
+    ) -> Result<PostgresState, StateError> {
         let mut state = PostgresState {
             client,
             config,

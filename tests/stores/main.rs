@@ -1614,6 +1614,34 @@ fn a_refused_batch_names_its_first_line(store: Store) -> String {
 }
 
 /// On two threads (the default here) and on one, whose batches fail and stop differently.
+/// Commands that only read a state refuse one that is not there (a misspelt file or database
+/// name) rather than make an empty one and report on it: nothing is created.
+fn a_state_that_is_not_there_is_not_made(store: Store) -> String {
+    let state = store.state("not_there");
+    let policy = example("routing.route");
+    for args in [
+        vec!["report", policy.as_str(), "--state", state.as_str()],
+        vec![
+            "sweep",
+            policy.as_str(),
+            "--state",
+            state.as_str(),
+            "--now",
+            "2026-11-23T12:00:00Z",
+        ],
+        vec!["state", "export", "--state", state.as_str()],
+    ] {
+        let output = run(&args, "");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("there is no state"), "{args:?}: {stderr}");
+    }
+    // Still nothing there: `state init` creates the tables now, not before.
+    let init = ok(&run(&["state", "init", "--state", &state], ""));
+    assert!(init.contains(": created tables version"), "{init}");
+    "refused, nothing created".to_string()
+}
+
 /// A restart while `route` waits for input between two batches is ridden out: the next batch
 /// finds the connection gone at its BEGIN, connects again, and the run goes on to the end.
 fn restart_between_batches(store: Store) -> String {
@@ -1817,7 +1845,11 @@ const SAME_ON_EVERY_STORE: [(&str, Body); 9] = [
 ];
 
 /// Tests whose outcome may differ between stores in its details (which router got which lead).
-const ON_EVERY_STORE: [(&str, Body); 4] = [
+const ON_EVERY_STORE: [(&str, Body); 5] = [
+    (
+        "a_state_that_is_not_there_is_not_made",
+        a_state_that_is_not_there_is_not_made,
+    ),
     ("four_routers_at_once", four_routers_at_once),
     ("four_routers_from_files", four_routers_from_files),
     ("four_routers_on_a_cap", four_routers_on_a_cap),
