@@ -251,20 +251,27 @@ fn acceptance_shadow_and_gap() {
     assert_eq!(example["fit"], "weak");
 }
 
+/// `switchboard graph` of `text`, written to a file of its own, with `args` after it.
+fn graph_of(name: &str, text: &str, args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!("switchboard-graph-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join(format!("{name}.route"));
+    std::fs::write(&policy, text).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("graph")
+        .arg(&policy)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_policy_with_gaps_or_shadowed_rules_is_not_drawn() {
-    let dir = std::env::temp_dir().join(format!("switchboard-graph-gap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let policy = dir.join("gap.route");
-    std::fs::write(
-        &policy,
+    let output = graph_of(
+        "gap",
         "schema lead {\n  id: string\n  deal_value: number\n}\nqueue a\nqueue b\nwhen deal_value < 10000 -> queue a\nwhen deal_value > 10000 -> queue b\n",
-    )
-    .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["graph", policy.to_str().unwrap()])
-        .output()
-        .unwrap();
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -276,19 +283,12 @@ fn a_policy_with_gaps_or_shadowed_rules_is_not_drawn() {
 
 #[test]
 fn string_values_are_drawn_as_written_and_never_as_markup() {
-    let dir = std::env::temp_dir().join(format!("switchboard-graph-esc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let policy = dir.join("esc.route");
-    std::fs::write(
-        &policy,
-        "schema lead {\n  id: string\n  note: string\n}\nqueue n\nqueue r\nrule b: when note = \"l1\\nl2\\t<b>x</b>\" -> queue r\nrule c: when note = \"a\\\"b #quot;\" -> queue r\notherwise -> queue n\n",
-    )
-    .unwrap();
     let draw = |format: &str| {
-        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["graph", policy.to_str().unwrap(), "--format", format])
-            .output()
-            .unwrap();
+        let output = graph_of(
+            "esc",
+            "schema lead {\n  id: string\n  note: string\n}\nqueue n\nqueue r\nrule b: when note = \"l1\\nl2\\t<b>x</b>\" -> queue r\nrule c: when note = \"a\\\"b #quot;\" -> queue r\notherwise -> queue n\n",
+            &["--format", format],
+        );
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -854,7 +854,7 @@ fn a_touch_that_arrives_after_the_sweep_counts_for_the_holding_in_force_at_its_t
             events,
         )
     };
-    let anna = report_of(&policy, &state)["reps"]["anna"].clone();
+    let anna = report_of(&policy, &state, "2026-11-23T10:40:00+01:00")["reps"]["anna"].clone();
     // Her other lead, L-3, arrives on the 26th: not counted as of the 23rd.
     assert_eq!(anna["leads"], 1, "{anna:#}");
     assert_eq!(anna["sla_met"], 0, "{anna:#}");
@@ -880,7 +880,7 @@ fn a_touch_that_arrives_after_the_sweep_counts_for_the_holding_in_force_at_its_t
         json_lines(&stdout(&output))[0]["error"]["code"],
         "event.before_holding"
     );
-    let anna = report_of(&policy, &state)["reps"]["anna"].clone();
+    let anna = report_of(&policy, &state, "2026-11-23T10:40:00+01:00")["reps"]["anna"].clone();
     assert_eq!(anna["sla_met"], 1, "{anna:#}");
     assert_eq!(anna["first_touch_seconds"]["p50"], 600, "{anna:#}");
     assert_eq!(anna["never_touched"], 0, "{anna:#}");
@@ -895,15 +895,7 @@ fn a_report_as_of_a_time_counts_nothing_that_happened_after_it() {
     // L-1's step to `backup` fires at 10:30.
     let fired = sweep(&policy, &roster, &state, "2026-11-23T10:31:00+01:00");
     assert!(fired.iter().any(|step| step["lead"] == "L-1"));
-    let report_at = |now: &str| -> serde_json::Value {
-        let text = ok(&run(
-            &[
-                "report", &policy, "--state", &state, "--now", now, "--format", "json",
-            ],
-            "",
-        ));
-        serde_json::from_str(&text).unwrap()
-    };
+    let report_at = |now: &str| report_of(&policy, &state, now);
     let before = report_at("2026-11-23T10:20:00+01:00");
     let after = report_at("2026-11-23T10:31:00+01:00");
     assert_eq!(before["escalations_fired"], 0, "{before:#}");
@@ -1059,18 +1051,11 @@ fn explain_of_an_id_in_a_misspelt_state_says_there_is_no_state() {
     assert!(!Path::new(&typo).exists(), "explain never creates a state");
 }
 
-/// `report --format json` as of 10:40 on the first day.
-fn report_of(policy: &str, state: &str) -> serde_json::Value {
+/// `report --format json` as of `now`.
+fn report_of(policy: &str, state: &str, now: &str) -> serde_json::Value {
     let text = ok(&run(
         &[
-            "report",
-            policy,
-            "--state",
-            state,
-            "--now",
-            "2026-11-23T10:40:00+01:00",
-            "--format",
-            "json",
+            "report", policy, "--state", state, "--now", now, "--format", "json",
         ],
         "",
     ));

@@ -50,27 +50,8 @@ enum Format {
 fn time(flag: &str, value: Option<&str>) -> Result<Option<jiff::Timestamp>, Failure> {
     value
         .map(|text| {
-            // A date alone, exactly (jiff's date reader would take the date out of a whole
-            // time, offset and all).
-            if text.len() == 10
-                && let Ok(date) = text.parse::<jiff::civil::Date>()
-            {
-                return jiff::tz::TimeZone::UTC
-                    .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-                    .compatible()
-                    .map_err(|_| {
-                        Failure::usage(format!(
-                            "{flag} `{text}`: the day starts after {}, the last instant times \
-                             are computed for",
-                            jiff::Timestamp::MAX
-                        ))
-                    });
-            }
-            switchboard::route::reader::read_instant(text).map_err(|why| {
-                Failure::usage(format!(
-                    "{flag} `{text}` cannot be read: {why}, or a date such as 2026-11-24"
-                ))
-            })
+            switchboard::route::reader::read_instant_or_date(text)
+                .map_err(|why| Failure::usage(format!("{flag} `{text}` cannot be read: {why}")))
         })
         .transpose()
 }

@@ -1358,16 +1358,7 @@ async fn escalations(
             "say from when: `?since=2026-12-01T00:00:00Z` (or a date, read as 00:00 UTC)",
         );
     };
-    let since = match crate::route::reader::read_instant(since).ok().or_else(|| {
-        (since.len() == 10)
-            .then_some(since)?
-            .parse::<jiff::civil::Date>()
-            .and_then(|date| {
-                jiff::tz::TimeZone::UTC
-                    .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
-            })
-            .ok()
-    }) {
+    let since = match crate::route::reader::read_instant_or_date(since).ok() {
         Some(since) => since,
         None => {
             return error(

@@ -705,6 +705,24 @@ pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
     })
 }
 
+/// [`read_instant`], or a date alone (`2026-11-24`, exactly: jiff's date reader would take the
+/// date out of a whole time) read as its start in UTC: a period's bound (`report --since`,
+/// `serve`'s `?since=`).
+pub fn read_instant_or_date(text: &str) -> Result<jiff::Timestamp, String> {
+    let Some(date) = crate::route::roster::parse_date(text) else {
+        return read_instant(text).map_err(|why| format!("{why}, or a date such as 2026-11-24"));
+    };
+    jiff::tz::TimeZone::UTC
+        .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+        .compatible()
+        .map_err(|_| {
+            format!(
+                "the day starts after {}, the last instant times are computed for",
+                jiff::Timestamp::MAX
+            )
+        })
+}
+
 /// The general path of [`read_time`]: jiff's parser, refusing offsets of a day or more (jiff
 /// takes up to ±25:59:59; RFC 3339's hours are 00-23) and years before 0001 (RFC 3339's
 /// first; jiff reads year 0000 and signed years).
