@@ -918,6 +918,70 @@ fn two_threads_answer_exactly_what_one_thread_does() {
     }
 }
 
+/// Output that cannot be written stops the run and says so once, whichever thread writes it
+/// (with two threads and a file, the reading thread prints): stdout closed after the first
+/// line (`route … | head -1`), and stdout on a full device. Nothing panics, and the exit code
+/// is 2.
+#[test]
+fn output_that_cannot_be_written_stops_the_run_once_on_any_thread() {
+    use std::io::BufRead;
+    let dir = scratch("unwritable");
+    std::fs::write(dir.join("policy.route"), DESK).unwrap();
+    let leads: String = (0..20_000)
+        .map(|n| format!("{{\"id\":\"W-{n}\"}}\n"))
+        .collect();
+    std::fs::write(dir.join("leads.ndjson"), leads).unwrap();
+    let args = |threads| {
+        [
+            "route",
+            "policy.route",
+            "--state",
+            ":memory:",
+            "--leads",
+            "leads.ndjson",
+            "--threads",
+            threads,
+            "--quiet",
+        ]
+    };
+    for threads in ["1", "2"] {
+        let mut child = spawn(&args(threads), &dir, Stdio::piped());
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains("\"lead\":\"W-0\""), "{first}");
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{threads} threads: {said}");
+        assert_eq!(
+            said.matches("cannot write decisions").count(),
+            1,
+            "{threads} threads: {said}"
+        );
+        assert!(!said.contains("panicked"), "{said}");
+    }
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    for threads in ["1", "2"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args(threads))
+            .current_dir(&dir)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{threads} threads: {said}");
+        assert_eq!(
+            said.matches("cannot write decisions: No space left on device")
+                .count(),
+            1,
+            "{threads} threads: {said}"
+        );
+    }
+}
+
 /// A lead that has arrived is answered while the producer is still writing: a batch ends at
 /// the first line that is not here yet, with one thread or two, from stdin and from a named
 /// pipe given as `--leads`.
