@@ -6,7 +6,7 @@ use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
 use super::{EXIT_PROBLEMS, Failure};
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -56,10 +56,9 @@ pub struct RouteArgs {
     /// No progress bar, no summary, no notes on stderr (errors are still printed)
     #[arg(long, short)]
     quiet: bool,
-    /// 2: read and parse lines on a second thread while this one decides and records (with
-    /// `:memory:` and a file of leads, the second thread also writes the decided lines out;
-    /// with a SQLite or PostgreSQL state a third commits each batch and writes it while the next
-    /// is decided); the output is the same, in the same order. 1: one thread does all
+    /// 2: read and parse lines on a second thread while this one decides, records and writes,
+    /// and with a SQLite state commit each batch on a third while the next is decided (the
+    /// output is the same, in the same order); 1: one thread does all
     #[arg(long, value_name = "N", default_value_t = default_threads(),
           value_parser = clap::value_parser!(u8).range(1..=2))]
     threads: u8,
@@ -200,18 +199,11 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         .input
         .is_csv(args.leads.as_deref().filter(|path| *path != Path::new("-")));
     let batch_lines = batch_lines(&location);
-    // With two threads and a store that commits in place (`:memory:`), the reading thread
-    // also writes the decided lines out, so that the work is shared about evenly: but only
-    // when it reads a regular file, which never makes it wait (a line that has not arrived
-    // yet would hold back the printing of the decisions before it).
-    let reader_prints = args.threads > 1 && !state.commits_elsewhere() && !source.may_block();
-    // Batches go back to the reader once printed (or to be printed): their leads' memory holds
-    // the next ones.
+    // Batches go back to the reader once printed: their leads' memory holds the next ones.
     let (give_back, spent) = std::sync::mpsc::channel();
     let opening = Opening {
         batch_lines,
         spent,
-        reader_prints,
         source,
         csv,
         from: from.clone(),
@@ -219,11 +211,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         policy: Arc::clone(&policy),
         limits,
     };
-    let mut printing_thread = None;
     let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
-        let (batches, printing) = read_on_a_thread(opening);
-        printing_thread = printing;
-        Box::new(batches)
+        Box::new(read_on_a_thread(opening))
     } else {
         Box::new(BatchReader::open(opening)?.batches())
     };
@@ -260,7 +249,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         routing.route_all(state.as_mut(), &mut batches)?;
         counts = routing.counts;
     } else {
-        let routed = route_on_one_thread(
+        route_on_one_thread(
             state.as_mut(),
             &router,
             &mut batches,
@@ -269,18 +258,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             size,
             batch_lines,
             &mut counts,
-        );
-        // The batches handed to the reading thread to print were committed: they are all
-        // printed before the run ends, whatever stopped it.
-        if let Some(printing) = printing_thread {
-            drop(batches);
-            drop(give_back);
-            let printed = finish_printing(printing);
-            routed?;
-            printed?;
-        } else {
-            routed?;
-        }
+        )?;
     }
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -309,64 +287,41 @@ fn route_on_one_thread(
     state: &mut dyn StateStore,
     router: &Router<'_>,
     batches: &mut Batches<'_>,
-    give_back: &std::sync::mpsc::Sender<Spent>,
+    give_back: &std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
     progress: Option<&indicatif::ProgressBar>,
     size: Option<u64>,
     batch_lines: usize,
     counts: &mut Counts,
 ) -> Result<(), Failure> {
-    // Taken only when this thread prints: a reading thread that prints holds stdout.
-    let mut output = None;
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut bytes_read = 0u64;
     // The decided lines of the open batch, written out only after it is committed.
-    let mut decided = String::new();
-    // Lines whose outcome is printed, or handed over to be printed (and recorded): where a
-    // failure of the state leaves off.
+    let mut decided = String::with_capacity(batch_lines * 192);
+    // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
     let mut printed = 0;
-    let mut own_outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
     for batch in batches {
-        let mut batch = batch?;
+        let batch = batch?;
         if counts.lines == 0 {
             expect_leads(state, &batch, size);
         }
-        let first_line = counts.lines + 1;
-        // The reading thread prints a batch that comes with its outcomes' memory.
-        let reader_prints = batch.outcomes.is_some();
-        let outcomes = batch.outcomes.as_mut().unwrap_or(&mut own_outcomes);
         let batch_decided = BatchDecided {
-            outcomes,
-            lines: (!reader_prints).then_some(&mut decided),
-            first_line,
+            outcomes: &mut outcomes,
+            lines: &mut decided,
+            first_line: counts.lines + 1,
         };
         // A failure anywhere in the batch leaves the whole batch unrecorded (it is one
         // transaction): the run left off at the batch's first line, whichever lead failed.
         decide_batch(router, state, &batch.leads, batch_decided)
             .map_err(|(error, _)| stopped(&error, printed + 1, printed))?;
         bytes_read += batch.bytes;
-        counts.add(&Counts::of(
-            batch.outcomes.as_deref().unwrap_or(&own_outcomes),
-        ));
-        if let Some(outcomes) = batch.outcomes {
-            // Committed by `decide_batch`: the reading thread prints it, in order.
-            printed = counts.lines;
-            // A reader that has stopped sent its failure first: it comes out of `batches`.
-            let _ = give_back.send(Spent::Print(ToPrint {
-                leads: batch.leads,
-                outcomes,
-                first_line,
-            }));
-        } else {
-            // Decisions are written only once they are durable (`decide_batch` committed
-            // them): a killed run leaves no line on stdout that the state does not also hold.
-            let output = output.get_or_insert_with(|| {
-                decided.reserve(batch_lines * 192);
-                std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
-            });
-            commit_then_print(state, output, &mut decided, "decisions")?;
-            printed = counts.lines;
-            // A reader that has stopped wants nothing back.
-            let _ = give_back.send(Spent::Leads(batch.leads));
-        }
+        counts.add(&Counts::of(&outcomes));
+        // Decisions are written only once they are durable (`decide_batch` committed them): a
+        // killed run leaves no line on stdout that the state does not also hold.
+        commit_then_print(state, &mut output, &mut decided, "decisions")?;
+        printed = counts.lines;
+        // A reader that has stopped wants nothing back.
+        let _ = give_back.send(batch.leads);
         show_progress(progress, size, bytes_read, counts.lines);
     }
     Ok(())
@@ -405,26 +360,12 @@ enum Source {
     Stdin,
 }
 
-impl Source {
-    /// Whether reading may wait for a producer (a pipe, a terminal, a named pipe or a device
-    /// given as `--leads`, such as `/dev/stdin` or `<(producer)`): only a regular file never
-    /// does.
-    fn may_block(&self) -> bool {
-        match self {
-            Source::File(file) => !is_a_regular_file(file),
-            Source::Stdin => !stdin_is_a_file(),
-        }
-    }
-}
-
 /// What the reader needs to open the leads, on whichever thread reads them.
 struct Opening {
     /// The most lines in one batch.
     batch_lines: usize,
-    /// The batches given back once decided and printed, or to be printed.
-    spent: std::sync::mpsc::Receiver<Spent>,
-    /// Whether the reading thread prints the decided lines.
-    reader_prints: bool,
+    /// The batches given back once decided and printed.
+    spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
     source: Source,
     csv: bool,
     /// The input as messages name it.
@@ -439,39 +380,7 @@ struct ReadBatch {
     leads: Vec<Result<ParsedLead, LeadError>>,
     /// The input bytes the lines took, terminators included (for the progress bar).
     bytes: u64,
-    /// When the reading thread prints: the memory of the batch's outcomes, to be given back
-    /// decided and committed ([`Spent::Print`]).
-    outcomes: Option<Vec<Outcome>>,
 }
-
-/// A batch the deciding thread is done with, given back to the reader.
-enum Spent {
-    /// Printed: its leads' memory holds the next ones.
-    Leads(Vec<Result<ParsedLead, LeadError>>),
-    /// Decided and committed, for the reading thread to print; then its memory is reused.
-    Print(ToPrint),
-}
-
-/// A decided and committed batch for the reading thread to print.
-struct ToPrint {
-    leads: Vec<Result<ParsedLead, LeadError>>,
-    outcomes: Vec<Outcome>,
-    /// Its first input line (1-based).
-    first_line: usize,
-}
-
-/// Where the reading thread prints decided lines.
-struct Printer {
-    output: std::io::BufWriter<std::io::StdoutLock<'static>>,
-    /// A batch's lines, written out at once.
-    lines: String,
-    /// Whether a write failed: nothing more is written.
-    failed: bool,
-}
-
-/// The most batches the reading thread has handed over and not had back, when it prints:
-/// it then waits for one, printing it, instead of reading further ahead.
-const MOST_BATCHES_AHEAD: usize = 4;
 
 /// Reads lines and parses them against the policy's schema, a batch at a time: on a thread
 /// of its own (`--threads 2`), or on the one that decides.
@@ -489,24 +398,18 @@ struct BatchReader {
     /// The line being read, reused from line to line.
     line: Vec<u8>,
     /// The batches given back, and the leads taken out of them: their memory holds new ones.
-    spent: std::sync::mpsc::Receiver<Spent>,
+    spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
     free: Vec<ParsedLead>,
-    spare_batches: Vec<Vec<Result<ParsedLead, LeadError>>>,
-    /// When this reader prints the decided lines (`Opening::reader_prints`).
-    printer: Option<Printer>,
-    spare_outcomes: Vec<Vec<Outcome>>,
-    /// Batches handed over and not given back yet.
-    ahead: usize,
 }
 
 impl BatchReader {
     fn open(opening: Opening) -> Result<BatchReader, Failure> {
-        let may_block = opening.source.may_block();
-        let printer = opening.reader_prints.then(|| Printer {
-            output: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
-            lines: String::with_capacity(opening.batch_lines * 192),
-            failed: false,
-        });
+        // A named pipe or a device given as `--leads` (`/dev/stdin`, `<(producer)`) may wait
+        // like stdin: only a regular file never does.
+        let may_block = match &opening.source {
+            Source::File(file) => !is_a_regular_file(file),
+            Source::Stdin => !stdin_is_a_file(),
+        };
         let source: Box<dyn Read> = match opening.source {
             Source::File(file) => Box::new(file),
             Source::Stdin => Box::new(std::io::stdin().lock()),
@@ -533,100 +436,7 @@ impl BatchReader {
             line: Vec::with_capacity(1024),
             spent: opening.spent,
             free: Vec::new(),
-            spare_batches: Vec::new(),
-            printer,
-            spare_outcomes: Vec::new(),
-            ahead: 0,
         })
-    }
-
-    /// Takes a batch back from the deciding thread, printing it first when it comes to be
-    /// printed; its memory holds the next batches.
-    fn take_back(&mut self, spent: Spent) -> Result<(), Failure> {
-        self.ahead = self.ahead.saturating_sub(1);
-        let (mut leads, printed) = match spent {
-            Spent::Leads(leads) => (leads, Ok(())),
-            Spent::Print(ToPrint {
-                leads,
-                outcomes,
-                first_line,
-            }) => {
-                let printed = self.print(&outcomes, first_line);
-                self.spare_outcomes.push(outcomes);
-                (leads, printed)
-            }
-        };
-        self.free.extend(leads.drain(..).filter_map(Result::ok));
-        self.spare_batches.push(leads);
-        printed
-    }
-
-    /// Writes a decided batch's lines out, unless a write failed before.
-    fn print(&mut self, outcomes: &[Outcome], first_line: usize) -> Result<(), Failure> {
-        let Some(printer) = self.printer.as_mut().filter(|printer| !printer.failed) else {
-            return Ok(());
-        };
-        printer.lines.clear();
-        write_lines(&mut printer.lines, outcomes, first_line);
-        let written = printer
-            .output
-            .write_all(printer.lines.as_bytes())
-            .and_then(|()| printer.output.flush());
-        written.map_err(|error| {
-            printer.failed = true;
-            cannot_write_decisions(&error)
-        })
-    }
-
-    /// Takes back what the deciding thread is done with: whatever has come back, and, when
-    /// this reader prints and is far enough ahead, what comes back next.
-    fn take_back_spent(&mut self) -> Result<(), Failure> {
-        loop {
-            let spent = if self.printer.is_some() && self.ahead >= MOST_BATCHES_AHEAD {
-                self.spent.recv().ok()
-            } else {
-                self.spent.try_recv().ok()
-            };
-            match spent {
-                Some(spent) => self.take_back(spent)?,
-                None => return Ok(()),
-            }
-        }
-    }
-
-    /// Reads and hands over batches to the end of the input (or until they are not wanted),
-    /// printing the decided ones given back, then prints the rest of them as they come back
-    /// until the deciding thread lets go. `Err` is a failure to print that could not be
-    /// handed over.
-    fn read_and_print(
-        mut self,
-        sender: std::sync::mpsc::SyncSender<Result<ReadBatch, Failure>>,
-    ) -> Result<(), Failure> {
-        loop {
-            match self.next_batch() {
-                Ok(Some(batch)) => {
-                    if sender.send(Ok(batch)).is_err() {
-                        break;
-                    }
-                    self.ahead += 1;
-                }
-                Ok(None) => break,
-                Err(failure) => {
-                    // A failure to print stops the deciding thread too; it says it.
-                    let _ = sender.send(Err(failure));
-                    break;
-                }
-            }
-        }
-        // The deciding thread sees the end of the batches.
-        drop(sender);
-        let mut result = Ok(());
-        while let Ok(spent) = self.spent.recv() {
-            if let Err(failure) = self.take_back(spent) {
-                result = Err(failure);
-            }
-        }
-        result
     }
 
     /// The next batch: up to `batch_lines` lines, fewer when the next line is not here yet
@@ -636,21 +446,14 @@ impl BatchReader {
         if let Some(failure) = self.failed.take() {
             return Err(failure);
         }
-        self.take_back_spent()?;
-        let leads = self
-            .spare_batches
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.batch_lines));
-        let outcomes = self.printer.is_some().then(|| {
-            self.spare_outcomes
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(self.batch_lines))
-        });
-        let mut batch = ReadBatch {
-            leads,
-            bytes: 0,
-            outcomes,
+        let leads = match self.spent.try_recv() {
+            Ok(mut leads) => {
+                self.free.extend(leads.drain(..).filter_map(Result::ok));
+                leads
+            }
+            Err(_) => Vec::with_capacity(self.batch_lines),
         };
+        let mut batch = ReadBatch { leads, bytes: 0 };
         // Wait for input before the batch starts, so that a slow producer neither delays
         // other routers (the state's write lock) nor holds its own decisions back.
         while batch.leads.len() < self.batch_lines
@@ -729,35 +532,20 @@ fn stdin_is_a_file() -> bool {
 /// takes them in order. The reader stops when its batches are no longer wanted; if deciding
 /// fails while it waits for more input, it is left waiting and ends with the process. If it
 /// ends without sending the end of the input (it panicked), that is a failure, never an end.
-///
-/// When it prints the decided lines too (`Opening::reader_prints`), its handle is answered:
-/// the run waits for it ([`finish_printing`]) once it lets go of the batches, and only then
-/// are all the committed decisions printed.
-fn read_on_a_thread(
-    opening: Opening,
-) -> (
-    impl Iterator<Item = Result<ReadBatch, Failure>>,
-    Option<PrintingThread>,
-) {
-    let prints = opening.reader_prints;
-    // A reader that prints never has more than `MOST_BATCHES_AHEAD` batches out: it never
-    // waits to send one, only for one to come back (which it then prints).
-    let (sender, receiver) = std::sync::mpsc::sync_channel(MOST_BATCHES_AHEAD);
+fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(4);
     let reading = std::thread::Builder::new()
         .name("read leads".to_string())
         .spawn(move || match BatchReader::open(opening) {
             Err(failure) => {
                 let _ = sender.send(Err(failure));
-                Ok(())
             }
-            Ok(reader) if prints => reader.read_and_print(sender),
             Ok(reader) => {
                 for batch in reader.batches() {
                     if sender.send(batch).is_err() {
                         break;
                     }
                 }
-                Ok(())
             }
         });
     let (failed_to_start, mut reading) = match reading {
@@ -771,50 +559,19 @@ fn read_on_a_thread(
     };
     // After the last batch: the thread ended by reaching the end (or a failure it sent), or
     // it died, and its batches stop short of the input's end.
-    let printing = if prints {
-        reading.take().map(PrintingThread)
-    } else {
-        None
-    };
     let ended = std::iter::from_fn(move || match reading.take()?.join() {
-        Ok(_) => None,
+        Ok(()) => None,
         Err(_) => Some(Err(Failure::usage(
             "the thread that reads leads stopped unexpectedly: the lines after the last \
              printed one were not routed"
                 .to_string(),
         ))),
     });
-    let batches = failed_to_start
+    failed_to_start
         .map(Err)
         .into_iter()
         .chain(receiver)
-        .chain(ended);
-    (batches, printing)
-}
-
-/// The thread that reads leads and prints the decided lines given back to it.
-struct PrintingThread(std::thread::JoinHandle<Result<(), Failure>>);
-
-/// Waits for the printing thread to print every batch handed to it, once the run has let go
-/// of its batches and of the channel that hands them back. `Err`: it could not print (and
-/// could not say so while the run went on), or it stopped unexpectedly.
-fn finish_printing(printing: PrintingThread) -> Result<(), Failure> {
-    printing.0.join().unwrap_or_else(|_| {
-        Err(Failure::usage(
-            "the thread that reads leads and prints decisions stopped unexpectedly: lines may \
-             be missing from the output, and the leads after the last printed line may not have \
-             been routed"
-                .to_string(),
-        ))
-    })
-}
-
-/// A failure to write decided lines out: they are in the state.
-fn cannot_write_decisions(error: &std::io::Error) -> Failure {
-    Failure::usage(format!(
-        "cannot write decisions: {error}; they were recorded before this write, and are in \
-         the state (`state export --ledger` shows the decisions)"
-    ))
+        .chain(ended)
 }
 
 fn read_failure(error: &std::io::Error) -> Failure {
@@ -874,8 +631,7 @@ const CONFLICT_RETRIES: u32 = 20;
 /// batch's first input line is `first_line`, 1-based).
 struct BatchDecided<'a> {
     outcomes: &'a mut Vec<Outcome>,
-    /// `None` when another thread writes the lines, from the outcomes.
-    lines: Option<&'a mut String>,
+    lines: &'a mut String,
     first_line: usize,
 }
 
@@ -899,13 +655,12 @@ fn decide_batch(
         lines,
         first_line,
     } = decided;
-    let mut lines = lines;
-    let lines_before = lines.as_ref().map_or(0, |lines| lines.len());
+    let lines_before = lines.len();
     let mut attempt = 0;
     loop {
         state.begin().map_err(|error| (error, 0))?;
         let failed = router.route_parsed(state, leads, outcomes).err();
-        if let (None, Some(lines)) = (&failed, lines.as_deref_mut()) {
+        if failed.is_none() {
             write_lines(lines, outcomes, first_line);
         }
         let (error, index) = match failed {
@@ -923,9 +678,7 @@ fn decide_batch(
             },
             Some(failed) => failed,
         };
-        if let Some(lines) = lines.as_deref_mut() {
-            lines.truncate(lines_before);
-        }
+        lines.truncate(lines_before);
         attempt += 1;
         if error.kind != StateErrorKind::Conflict || attempt > CONFLICT_RETRIES {
             return Err((error, index));
@@ -994,7 +747,7 @@ struct TwoThreads<'r, 'p> {
     counts: Counts,
     printed: usize,
     bytes_read: u64,
-    give_back: std::sync::mpsc::Sender<Spent>,
+    give_back: std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
     progress: Option<&'r indicatif::ProgressBar>,
     size: Option<u64>,
 }
@@ -1131,7 +884,7 @@ impl TwoThreads<'_, '_> {
         let mut lines = self.spare_lines.pop().unwrap_or_default();
         let decided = BatchDecided {
             outcomes: &mut self.outcomes,
-            lines: Some(&mut lines),
+            lines: &mut lines,
             first_line,
         };
         if let Err((error, at)) = decide_batch(self.router, state, &batch.leads, decided) {
@@ -1166,7 +919,7 @@ impl TwoThreads<'_, '_> {
                     self.bytes_read += printed.batch.bytes;
                     show_progress(self.progress, self.size, self.bytes_read, self.counts.lines);
                     // A reader that has stopped wants nothing back.
-                    let _ = self.give_back.send(Spent::Leads(printed.batch.leads));
+                    let _ = self.give_back.send(printed.batch.leads);
                 }
             }
             Done::NotCommitted(why, lines) => {
