@@ -312,3 +312,27 @@ fn a_quote_never_closed_stops_the_run_and_says_where_instead_of_losing_rows() {
     // The row before it was answered.
     assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
 }
+
+/// A row with more cells than the header is not routed: a comma not in quotes (`Acme, Inc`)
+/// moves every later cell one column on, so its values would land in other fields. It gets a
+/// `lead.csv` record naming the cells past the header, with the row's id; empty cells past the
+/// header (a trailing comma) are no such sign and are ignored; the run goes on.
+#[test]
+fn a_row_with_cells_past_the_header_is_an_error_record_not_a_shifted_lead() {
+    let dir = scratch("extra-cells");
+    let csv = "id,intent,fit,region,country,employees,deal_value,source,industry,created_at\n\
+               X-1,high,strong,emea,DE,800,20000,demo_request,\"Acme, Inc\",2026-11-23T10:00:00+01:00\n\
+               X-2,high,strong,emea,DE,800,20000,demo_request,Acme, Inc,2026-11-23T10:00:00+01:00\n\
+               X-3,high,strong,emea,DE,800,20000,demo_request,software,2026-11-23T10:00:00+01:00,,\n\
+               ,low,weak,emea,DE,12,1000,webinar,a,b,c,d,e,2026-11-23T10:00:00+01:00,this cell is much longer than forty characters\n";
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(1), "two rows were not leads");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        4,
+        "one line per data row:\n{stdout}"
+    );
+    insta::assert_snapshot!("csv_cells_past_the_header", stdout);
+}

@@ -185,6 +185,17 @@ fn parse_into(
         message,
         lead: None,
     };
+    if let Some(row) = bytes
+        .strip_prefix(super::tabular::ROW_ERROR)
+        .and_then(super::tabular::row_error)
+    {
+        let (lead, message) = row;
+        return Err(LeadError {
+            code: "lead.csv",
+            message,
+            lead,
+        });
+    }
     let text = std::str::from_utf8(bytes).map_err(|utf8| {
         error(
             "lead.utf8",

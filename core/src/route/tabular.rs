@@ -10,11 +10,28 @@
 //! `lenient_enums`. A cell that does not convert is passed on as text, so the reader's error
 //! names the field and the value ("field `employees`: expected an integer, found \"lots\"").
 //!
+//! A row with more cells than the header, past it not empty (most often a comma not in
+//! quotes, which moves every later cell one column on), is not read as a lead: its line is a
+//! [`ROW_ERROR`] that the reader answers with a `lead.csv` error record naming the cells.
+//!
 //! Invariant: every data row yields exactly one line, and nothing else does (the header yields
 //! none); a row's line number in the output is its data row number.
 
 use crate::model::{FieldType, Policy};
 use std::io::{self, Read};
+
+/// The start of a line that stands for a data row the reader must refuse: the record
+/// separator (which never starts a JSON text), a tag and the unit separator, then a JSON array
+/// of the row's id (or `null`) and why. The lead reader answers it with a `lead.csv` error
+/// record ([`row_error`]).
+pub(crate) const ROW_ERROR: &[u8] = b"\x1Eswitchboard:csv-row\x1F";
+
+/// The error record of a [`ROW_ERROR`] line, given what follows the tag: `None` when that is
+/// not what this module writes.
+pub(crate) fn row_error(rest: &[u8]) -> Option<(Option<String>, String)> {
+    let (id, message): (Option<String>, String) = serde_json::from_slice(rest).ok()?;
+    Some((id, message))
+}
 
 /// How cells are read.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +62,8 @@ struct Column {
 pub struct CsvLeads<R: Read> {
     records: csv::Reader<QuoteCount<R>>,
     columns: Vec<Option<Column>>,
+    /// The column of the field `id`, when the header has one.
+    id_column: Option<usize>,
     options: CsvOptions,
     record: csv::ByteRecord,
     /// The line being handed out, and how much of it was.
@@ -255,10 +274,14 @@ impl<R: Read> CsvLeads<R> {
             return Err("the CSV file is empty: its first row names the fields".to_string());
         }
         let (columns, warnings) = columns(&header, policies);
+        let id_column = columns
+            .iter()
+            .position(|column| column.as_ref().is_some_and(|c| c.key == b"\"id\":"));
         Ok((
             CsvLeads {
                 records,
                 columns,
+                id_column,
                 options,
                 record: csv::ByteRecord::new(),
                 line: Vec::with_capacity(256),
@@ -310,6 +333,10 @@ impl<R: Read> CsvLeads<R> {
                 ),
             ));
         }
+        if self.past_the_header().next().is_some() {
+            self.write_row_error();
+            return Ok(true);
+        }
         self.line.push(b'{');
         let mut first = true;
         for (index, cell) in self.record.iter().enumerate() {
@@ -338,6 +365,55 @@ impl<R: Read> CsvLeads<R> {
 }
 
 impl<R: Read> CsvLeads<R> {
+    /// The cells of the row just read past the header's columns, but for empty ones.
+    fn past_the_header(&self) -> impl Iterator<Item = &[u8]> {
+        self.record
+            .iter()
+            .skip(self.columns.len())
+            .filter(|cell| !trim(cell).is_empty())
+    }
+
+    /// Writes the [`ROW_ERROR`] line of the row just read, which has cells past the header's
+    /// columns.
+    fn write_row_error(&mut self) {
+        const SHOWN: usize = 3;
+        let extra = self.past_the_header().count();
+        let shown: Vec<String> = self
+            .past_the_header()
+            .take(SHOWN)
+            .map(|cell| {
+                let text = String::from_utf8_lossy(cell);
+                let cut: String = text.chars().take(40).collect();
+                if cut.len() < text.len() {
+                    format!("`{cut}…`")
+                } else {
+                    format!("`{cut}`")
+                }
+            })
+            .collect();
+        let more = match extra.saturating_sub(SHOWN) {
+            0 => String::new(),
+            more => format!(" and {more} more"),
+        };
+        let message = format!(
+            "the row has {} cells and the header {}: a cell that holds a comma must be in \
+             quotes (\"Acme, Inc\"), else it moves every later cell one column on; the cells \
+             past the header: {}{more}",
+            self.record.len(),
+            self.columns.len(),
+            shown.join(", "),
+        );
+        let id = self
+            .id_column
+            .and_then(|column| self.record.get(column))
+            .map(|cell| String::from_utf8_lossy(cell).into_owned())
+            .filter(|id| !id.trim().is_empty());
+        self.line.extend_from_slice(ROW_ERROR);
+        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
+        self.line.extend_from_slice(&written);
+        self.line.push(b'\n');
+    }
+
     /// Whether the row just read is one whose quote never closed: the input ended inside a
     /// quoted cell, and the row ends where the input does.
     fn runs_to_the_end(&self) -> bool {
@@ -630,9 +706,11 @@ mod tests {
 
     proptest::proptest! {
         /// Any text read as a CSV export: never a panic, every line a JSON object the lead
-        /// reader can take, and exactly one line per data row (as the csv crate counts rows),
-        /// unless a quote is never closed: then one line per row before the row that opened
-        /// it, and an error that says so (never rows lost without a word).
+        /// reader can take (or, for a row with cells past the header's that are not empty, a
+        /// row error the reader answers with `lead.csv`), and exactly one line per data row (as
+        /// the csv crate counts rows), unless a quote is never closed: then one line per row
+        /// before the row that opened it, and an error that says so (never rows lost without a
+        /// word).
         #[test]
         fn any_csv_gives_one_json_object_per_row(
             rows in proptest::collection::vec(
@@ -672,9 +750,21 @@ mod tests {
                 }
                 (read, ran_on) => proptest::prop_assert!(false, "{read:?} {ran_on:?}"),
             }
+            let rows_past_the_header = records.iter().filter(|record| {
+                record.iter().skip(7).any(|cell| !trim(cell).is_empty())
+            });
+            let mut row_errors = 0;
             for line in out.lines() {
+                if let Some(rest) = line.as_bytes().strip_prefix(ROW_ERROR) {
+                    row_errors += 1;
+                    proptest::prop_assert!(row_error(rest).is_some(), "{line}");
+                    continue;
+                }
                 let value: Result<serde_json::Value, _> = serde_json::from_str(line);
                 proptest::prop_assert!(value.as_ref().is_ok_and(serde_json::Value::is_object), "{line}");
+            }
+            if ran_on.is_none() {
+                proptest::prop_assert_eq!(row_errors, rows_past_the_header.count());
             }
         }
     }
