@@ -55,6 +55,47 @@ fn the_manual_page_is_roff_with_every_command() {
     }
 }
 
+/// Every page the main one names exists: `switchboard man COMMAND` prints one, `--out-dir`
+/// writes them all, and the main page names no page for `help`. A command that does not exist
+/// and a folder that does not exist are refused by name.
+#[test]
+fn every_command_has_the_page_the_main_page_names() {
+    let page = String::from_utf8(switchboard(&["man"]).stdout).unwrap();
+    assert!(!page.contains("switchboard\\-help"), "{page}");
+    let route = switchboard(&["man", "route"]);
+    assert_eq!(route.status.code(), Some(0));
+    let route = String::from_utf8(route.stdout).unwrap();
+    assert!(route.contains(".TH switchboard-route 1"), "{route}");
+    assert!(route.contains("\\-\\-threads"), "{route}");
+    let dir = std::env::temp_dir().join(format!("switchboard-man-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let written = switchboard(&["man", "--out-dir", dir.to_str().unwrap()]);
+    assert_eq!(written.status.code(), Some(0));
+    let listed = String::from_utf8(written.stdout).unwrap();
+    for named in page.split("switchboard\\-").skip(1) {
+        let command: String = named
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase())
+            .collect();
+        let file = dir.join(format!("switchboard-{command}.1"));
+        assert!(file.is_file(), "no page for `{command}` in {listed}");
+        assert!(listed.contains(&*file.to_string_lossy()), "{listed}");
+    }
+    assert!(dir.join("switchboard.1").is_file());
+    let unknown = switchboard(&["man", "rout"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no command `rout`: the commands are"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let missing = switchboard(&["man", "--out-dir", dir.join("nope").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not a folder"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `switchboard lsp` is the language server itself, linked into the binary: it answers
 /// `initialize` with no other executable installed.
 #[test]

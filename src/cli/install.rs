@@ -12,7 +12,16 @@ pub struct CompletionsArgs {
 }
 
 #[derive(clap::Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// One command's page (`switchboard man route`, the page `switchboard-route(1)`) instead of
+    /// the main one
+    #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]
+    command: Option<String>,
+    /// Write every page (`switchboard.1` and one `switchboard-COMMAND.1` per command) into this
+    /// folder instead of printing one
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<std::path::PathBuf>,
+}
 
 /// Prints the completion script for a shell.
 pub fn completions(
@@ -25,10 +34,53 @@ pub fn completions(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the manual page: `switchboard man > switchboard.1`.
-pub fn man(_args: &ManArgs, command: clap::Command) -> Result<ExitCode, Failure> {
+/// Prints the manual page (`switchboard man > switchboard.1`), one command's page
+/// (`switchboard man route > switchboard-route.1`), or writes them all into a folder
+/// (`switchboard man --out-dir DIR`): the main page names each command's page, so all of them
+/// exist.
+pub fn man(args: &ManArgs, command: clap::Command) -> Result<ExitCode, Failure> {
+    // `help` has no page of its own: `switchboard help COMMAND` is `COMMAND --help`.
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    if let Some(dir) = &args.out_dir {
+        if !dir.is_dir() {
+            return Err(Failure::usage(format!(
+                "--out-dir `{}` is not a folder: make it first",
+                dir.display()
+            )));
+        }
+        clap_mangen::generate_to(command.clone(), dir).map_err(|error| {
+            Failure::usage(format!(
+                "cannot write the manual pages into `{}`: {error}",
+                dir.display()
+            ))
+        })?;
+        let mut written = vec![format!("{}", dir.join("switchboard.1").display())];
+        written.extend(command.get_subcommands().map(|sub| {
+            format!(
+                "{}",
+                dir.join(format!("switchboard-{}.1", sub.get_name()))
+                    .display()
+            )
+        }));
+        print_stdout(&format!("{}\n", written.join("\n")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page_of = match &args.command {
+        None => command,
+        Some(name) => match command.find_subcommand(name) {
+            Some(sub) => sub.clone(),
+            None => {
+                let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
+                return Err(Failure::usage(format!(
+                    "no command `{name}`: the commands are {}",
+                    names.join(", ")
+                )));
+            }
+        },
+    };
     let mut page = Vec::new();
-    clap_mangen::Man::new(command)
+    clap_mangen::Man::new(page_of)
         .render(&mut page)
         .map_err(|error| Failure::usage(format!("cannot render the manual page: {error}")))?;
     print_stdout(&String::from_utf8_lossy(&page))?;

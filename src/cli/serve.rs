@@ -261,10 +261,21 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         if !error.ends_with('\n') {
             eprintln!();
         }
-        Failure::usage(format!(
-            "`{}` cannot serve; `switchboard check` it and fix the errors first",
-            args.policy.display()
-        ))
+        // A mapping is read only here: `check` would not say what is wrong with one.
+        let mapping = error.starts_with("mapping `");
+        Failure::usage(if mapping {
+            "cannot serve: fix the mapping first".to_string()
+        } else {
+            let roster = args
+                .roster
+                .as_ref()
+                .map(|roster| format!(" --roster {}", roster.display()))
+                .unwrap_or_default();
+            format!(
+                "cannot serve: fix the errors first (`switchboard check {}{roster}` shows them)",
+                args.policy.display()
+            )
+        })
     })?;
     for warning in warnings {
         eprint!("{warning}");

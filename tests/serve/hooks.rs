@@ -217,6 +217,33 @@ fn hooks_without_a_secret_are_closed_and_bad_mappings_stop_the_start() {
         stderr.contains("field `emial` is not in the policy's schema"),
         "{stderr}"
     );
+    // The mapping is what to fix, not the policy (which checks clean).
+    assert!(
+        stderr.contains("error: cannot serve: fix the mapping first"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("switchboard check"), "{stderr}");
+    // A broken policy is what `check` shows.
+    let broken = dir.join("broken.route");
+    std::fs::write(
+        &broken,
+        "schema lead { id: string }\nwhen nope = 1 -> queue x\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot serve: fix the errors first (`switchboard check {}` shows them)",
+            broken.display()
+        )),
+        "{stderr}"
+    );
     // A mapping without the secret to check deliveries with is refused too.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args([
