@@ -934,3 +934,69 @@ fn a_roster_time_with_an_offset_of_a_day_or_more_is_refused() {
         text(&output.stderr)
     );
 }
+
+/// A blank string in an optional field (`""`, spaces only: how CRMs send an empty field) is no
+/// value: `contact_owner is set` does not hold, so the lead is not taken by a rule whose action
+/// then finds the owner blank and falls back to a slower pool; it routes as the same lead
+/// without the field does, from NDJSON and from CSV alike.
+#[test]
+fn a_blank_optional_field_is_not_set_for_the_rule_or_its_action() {
+    let dir = scratch("blank-optional");
+    let policy = root().join("examples/routing.route");
+    let roster = root().join("examples/roster.json");
+    let base = r#""intent":"high","fit":"strong","region":"emea","country":"DE","employees":40,"deal_value":2000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00""#;
+    let leads = format!(
+        "{{\"id\":\"B-1\",{base}}}\n\
+         {{\"id\":\"B-2\",{base},\"contact_owner\":\"\"}}\n\
+         {{\"id\":\"B-3\",{base},\"contact_owner\":\"   \",\"parent_account\":\"\"}}\n"
+    );
+    let args = [
+        "route",
+        policy.to_str().unwrap(),
+        "--roster",
+        roster.to_str().unwrap(),
+        "--state",
+        ":memory:",
+        "--now",
+        "2026-11-23T10:00:00Z",
+        "--quiet",
+    ];
+    let output = run(&args, leads.as_bytes(), &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let lines: Vec<String> = text(&output.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3);
+    let rule = |line: &str| {
+        line.split("\"rule\":\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    for line in &lines {
+        assert_eq!(rule(line), rule(&lines[0]), "{line}");
+        assert!(!line.contains("is not set"), "{line}");
+        assert!(
+            line.contains("\"due\":\"2026-11-23T10:15:00+01:00\""),
+            "{line}"
+        );
+    }
+    let explained = run(
+        &[
+            "explain",
+            policy.to_str().unwrap(),
+            "--roster",
+            roster.to_str().unwrap(),
+            "--now",
+            "2026-11-23T10:00:00Z",
+            "--lead",
+            &format!("{{\"id\":\"B-2\",{base},\"contact_owner\":\"\"}}"),
+        ],
+        b"",
+        &dir,
+    );
+    let said = text(&explained.stdout);
+    assert!(!said.contains("is not set"), "{said}");
+    assert!(!said.contains("sticky (line 58): matched"), "{said}");
+}

@@ -467,6 +467,13 @@ impl Fields {
                 number => number.number_text().map(LeadId::from),
             };
         }
+        // A blank string (empty, or spaces only) in an optional field is no value, as an empty
+        // CSV cell is none: `is set` must not hold for a contact owner that `rep FIELD` then
+        // finds blank.
+        let value = match value {
+            Json::Str(text) if field.optional && text.trim().is_empty() => &Json::Null,
+            value => value,
+        };
         let (converted, problem) = match value {
             Json::Null => (None, None),
             value => match convert(&field.ty, value, &mut self.spare) {
