@@ -54,15 +54,16 @@ fn every_row_gives_one_line_and_errors_name_the_row_and_column() {
                R-1,High,strong,emea,DE,800.0,20000,demo_request,2026-11-23T10:00:00+01:00,\"call, then mail\"\r\n\
                R-2,high,strong,emea,DE,800.5,20000,demo_request,2026-11-23T10:00:00+01:00,\r\n\
                R-3,hgh,weak,emea,DE,lots,1,webinar,2026-11-23T10:00:00+01:00,\"two\r\nlines\"\r\n\
-               R-4,low,weak,emea,DE,12,1000,content_download,2026-11-23T10:00:00+01:00\r\n\
-               R-5,low,weak,emea,DE,,1000,content_download,,\r\n";
+               R-4,low,weak,emea,DE,12,1000,content_download,2026-11-23T10:00:00+01:00,\r\n\
+               R-5,low,weak,emea,DE,,1000,content_download,,\r\n\
+               R-6,low,weak,emea,DE,12,1000,content_download,2026-11-23T10:00:00+01:00\r\n";
     std::fs::write(dir.join("crm.csv"), csv).unwrap();
     let output = route("crm.csv", &[], &dir);
     assert_eq!(output.status.code(), Some(1), "some rows were not leads");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(
         stdout.lines().count(),
-        5,
+        6,
         "one line per data row:\n{stdout}"
     );
     let stderr = String::from_utf8(output.stderr).unwrap();
@@ -335,4 +336,34 @@ fn a_row_with_cells_past_the_header_is_an_error_record_not_a_shifted_lead() {
         "one line per data row:\n{stdout}"
     );
     insta::assert_snapshot!("csv_cells_past_the_header", stdout);
+}
+
+/// A quote opened by mistake (`27" monitor` not written `"27"" monitor"`) takes the rows after
+/// it into one cell until another quote closes it, with as many cells as a row has: the row is
+/// a `lead.csv` record that says the rows it took in got no answer, never a lead routed with
+/// them as its text while they vanish.
+#[test]
+fn a_quote_opened_by_mistake_that_takes_rows_in_is_said() {
+    let dir = scratch("stray-quote");
+    let csv = "id,intent,fit,region,country,employees,deal_value,source,industry,created_at\n\
+               Q-1,high,strong,emea,DE,800,20000,demo_request,\"27\"\" monitor,2026-11-23T10:00:00+01:00\n\
+               Q-2,high,strong,emea,DE,800,20000,demo_request,media,2026-11-23T10:00:00+01:00\n\
+               Q-3,high,strong,emea,DE,800,20000,demo_request,media\",2026-11-23T10:00:00+01:00\n\
+               Q-4,high,strong,emea,DE,800,20000,demo_request,\"notes\n  over two lines\",2026-11-23T10:00:00+01:00\n";
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].contains("\"lead\":\"Q-1\",\"error\":{\"code\":\"lead.csv\""),
+        "{stdout}"
+    );
+    assert!(
+        lines[0].contains("spans 3 lines, and they read as rows"),
+        "{stdout}"
+    );
+    // A quoted cell over two lines that are no rows is a cell like any other.
+    assert!(lines[1].contains("\"lead\":\"Q-4\",\"rule\""), "{stdout}");
 }

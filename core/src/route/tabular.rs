@@ -11,8 +11,9 @@
 //! names the field and the value ("field `employees`: expected an integer, found \"lots\"").
 //!
 //! A row with more cells than the header, past it not empty (most often a comma not in
-//! quotes, which moves every later cell one column on), is not read as a lead: its line is a
-//! [`ROW_ERROR`] that the reader answers with a `lead.csv` error record naming the cells.
+//! quotes, which moves every later cell one column on), or with fewer (a cell left out moves
+//! the later ones back), is not read as a lead: its line is a [`ROW_ERROR`] that the reader
+//! answers with a `lead.csv` error record saying so.
 //!
 //! Invariant: every data row yields exactly one line, and nothing else does (the header yields
 //! none); a row's line number in the output is its data row number.
@@ -333,7 +334,10 @@ impl<R: Read> CsvLeads<R> {
                 ),
             ));
         }
-        if self.past_the_header().next().is_some() {
+        if self.record.len() < self.columns.len()
+            || self.past_the_header().next().is_some()
+            || self.rows_taken_in().is_some()
+        {
             self.write_row_error();
             return Ok(true);
         }
@@ -374,8 +378,70 @@ impl<R: Read> CsvLeads<R> {
     }
 
     /// Writes the [`ROW_ERROR`] line of the row just read, which has cells past the header's
-    /// columns.
+    /// columns, or fewer cells than it.
     fn write_row_error(&mut self) {
+        let id = self
+            .id_column
+            .and_then(|column| self.record.get(column))
+            .map(|cell| String::from_utf8_lossy(cell).into_owned())
+            .filter(|id| !id.trim().is_empty());
+        let mut problems = Vec::new();
+        if self.record.len() < self.columns.len() {
+            problems.push(format!(
+                "the row has {} cells and the header {}: with a cell left out, the cells after \
+                 it are read in the wrong columns; write an empty cell as nothing between two \
+                 commas (`a,,c`)",
+                self.record.len(),
+                self.columns.len(),
+            ));
+        } else if self.past_the_header().next().is_some() {
+            problems.push(self.too_many_cells());
+        }
+        if let Some((column, lines)) = self.rows_taken_in() {
+            problems.push(format!(
+                "its quoted cell in column {} spans {lines} lines, and they read as rows of \
+                 this file: a quote opened by mistake (`27\" monitor`: double a quote inside a \
+                 quoted cell, `\"27\"\" monitor\"`) took them into one cell, and they got no \
+                 answer of their own; send them again once the quote is fixed",
+                column + 1
+            ));
+        } else if let Some((column, cell)) = self
+            .record
+            .iter()
+            .enumerate()
+            .find(|(_, cell)| cell.contains(&b'\n'))
+        {
+            let lines = cell.iter().filter(|&&byte| byte == b'\n').count() + 1;
+            problems.push(format!(
+                "its quoted cell in column {} spans {lines} lines: if a quote was opened by \
+                 mistake, the rows in it were read as text and got no answer",
+                column + 1
+            ));
+        }
+        let message = problems.join("; ");
+        self.line.extend_from_slice(ROW_ERROR);
+        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
+        self.line.extend_from_slice(&written);
+        self.line.push(b'\n');
+    }
+
+    /// Whether the row just read has a quoted cell that took rows of the file in: a line of it
+    /// after its first that has as many commas as a row has between its cells. Answers the
+    /// cell's column and its number of lines.
+    fn rows_taken_in(&self) -> Option<(usize, usize)> {
+        let separators = self.columns.len().checked_sub(1).filter(|&n| n > 0)?;
+        self.record.iter().enumerate().find_map(|(column, cell)| {
+            let mut lines = cell.split(|&byte| byte == b'\n');
+            lines.next();
+            let looks_like_a_row = lines
+                .clone()
+                .any(|line| line.iter().filter(|&&byte| byte == b',').count() >= separators);
+            looks_like_a_row.then(|| (column, lines.count() + 1))
+        })
+    }
+
+    /// Why a row with cells past the header's is refused, naming them.
+    fn too_many_cells(&self) -> String {
         const SHOWN: usize = 3;
         let extra = self.past_the_header().count();
         let shown: Vec<String> = self
@@ -395,23 +461,14 @@ impl<R: Read> CsvLeads<R> {
             0 => String::new(),
             more => format!(" and {more} more"),
         };
-        let message = format!(
+        format!(
             "the row has {} cells and the header {}: a cell that holds a comma must be in \
              quotes (\"Acme, Inc\"), else it moves every later cell one column on; the cells \
              past the header: {}{more}",
             self.record.len(),
             self.columns.len(),
             shown.join(", "),
-        );
-        let id = self
-            .id_column
-            .and_then(|column| self.record.get(column))
-            .map(|cell| String::from_utf8_lossy(cell).into_owned())
-            .filter(|id| !id.trim().is_empty());
-        self.line.extend_from_slice(ROW_ERROR);
-        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
-        self.line.extend_from_slice(&written);
-        self.line.push(b'\n');
+        )
     }
 
     /// Whether the row just read is one whose quote never closed: the input ended inside a
@@ -750,8 +807,14 @@ mod tests {
                 }
                 (read, ran_on) => proptest::prop_assert!(false, "{read:?} {ran_on:?}"),
             }
-            let rows_past_the_header = records.iter().filter(|record| {
-                record.iter().skip(7).any(|cell| !trim(cell).is_empty())
+            let rows_refused = records.iter().filter(|record| {
+                record.len() < 7
+                    || record.iter().skip(7).any(|cell| !trim(cell).is_empty())
+                    || record.iter().any(|cell| {
+                        cell.split(|&byte| byte == b'\n')
+                            .skip(1)
+                            .any(|line| line.iter().filter(|&&byte| byte == b',').count() >= 6)
+                    })
             });
             let mut row_errors = 0;
             for line in out.lines() {
@@ -764,7 +827,7 @@ mod tests {
                 proptest::prop_assert!(value.as_ref().is_ok_and(serde_json::Value::is_object), "{line}");
             }
             if ran_on.is_none() {
-                proptest::prop_assert_eq!(row_errors, rows_past_the_header.count());
+                proptest::prop_assert_eq!(row_errors, rows_refused.count());
             }
         }
     }
