@@ -367,3 +367,27 @@ fn a_quote_opened_by_mistake_that_takes_rows_in_is_said() {
     // A quoted cell over two lines that are no rows is a cell like any other.
     assert!(lines[1].contains("\"lead\":\"Q-4\",\"rule\""), "{stdout}");
 }
+
+/// A column whose name is a field's written another way (`Contact Owner`, `parent-account`)
+/// is not read, and says so with the field's name: an optional field would otherwise go unread
+/// in every row without a word.
+#[test]
+fn a_column_named_like_a_field_but_not_as_it_is_warned_about() {
+    let dir = scratch("near-miss");
+    let csv = "id,intent,fit,region,country,employees,deal_value,source,created_at,Contact Owner,parent-account\n\
+               N-1,high,strong,emea,DE,40,2000,demo_request,2026-11-23T10:00:00+01:00,petr,Acme\n";
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &[], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for (column, field) in [
+        ("Contact Owner", "contact_owner"),
+        ("parent-account", "parent_account"),
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "column `{column}` is not read: no field has that name; did you mean `{field}`?"
+            )),
+            "{stderr}"
+        );
+    }
+}

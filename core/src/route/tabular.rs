@@ -173,6 +173,29 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
             matched[index] = Some(field);
         }
     }
+    // A column that no field takes but whose name is a field's written another way
+    // (`Contact Owner`, `parent-account`): read as nothing, an optional field would go unread
+    // in every row without a word.
+    let plain = |name: &str| -> String {
+        name.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    for (index, name) in names.iter().enumerate() {
+        if matched[index].is_some() || plain(name).is_empty() {
+            continue;
+        }
+        if let Some((field, _, _)) = fields
+            .iter()
+            .find(|(field, _, _)| plain(field) == plain(name) && !taken.contains(field))
+        {
+            warnings.push(format!(
+                "column `{name}` is not read: no field has that name; did you mean `{field}`? \
+                 (name the column `{field}`)"
+            ));
+        }
+    }
     for matched in &matched {
         out.push(matched.map(|field| {
             let (name, ty, _) = fields[field];
