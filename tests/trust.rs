@@ -221,10 +221,12 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
         .to_string_lossy()
         .to_string();
     let input = format!(
-        "{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n{}\n",
         lead_with("T-1", "2026-11-23T10:00:00+25:00"),
         lead_with("T-2", "9999-12-31T23:59:59Z"),
         lead_with("T-3", "2026-11-23T10:00:00+23:59"),
+        lead_with("T-5", "2026-11-23T10:00:00+01:00[!America/New_York]"),
+        lead_with("T-6", "2026-11-23T10:00:00+01:00:30"),
     );
     let output = run(
         &["route", &policy, "--quiet", "--state", ":memory:"],
@@ -243,6 +245,18 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
     assert_eq!(lines[1]["lead"], "T-2");
     assert!(lines[1].get("error").is_none(), "{}", lines[1]);
     assert!(lines[2].get("error").is_none(), "{}", lines[2]);
+    // What RFC 3339 has no room for, and would move the instant without a word: a zone after
+    // the offset (here contradicting it), an offset with seconds.
+    assert_eq!(
+        lines[3]["error"]["message"],
+        "field `created_at`: expected an RFC 3339 time, which ends at its offset (no `[zone]` \
+         after it), found \"2026-11-23T10:00:00+01:00[!America/New_York]\""
+    );
+    assert_eq!(
+        lines[4]["error"]["message"],
+        "field `created_at`: expected an RFC 3339 time, whose offset is hours and minutes (no \
+         seconds), found \"2026-11-23T10:00:00+01:00:30\""
+    );
     // Year 0000 is before RFC 3339's first year (jiff's parser would read it).
     let zero = run(
         &["route", &policy, "--quiet", "--state", ":memory:"],

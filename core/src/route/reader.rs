@@ -703,6 +703,13 @@ pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
             (Some(pieces), _) if pieces.date().year() < 1 => {
                 "its year is before 0001, RFC 3339's first".to_string()
             }
+            (Some(pieces), _) if pieces.time_zone_annotation().is_some() => {
+                "it has a `[zone]` after its offset: an RFC 3339 time ends at the offset"
+                    .to_string()
+            }
+            (Some(_), Some(seconds)) if seconds % 60 != 0 => {
+                "its offset has seconds: RFC 3339 offsets are hours and minutes".to_string()
+            }
             (Some(_), Some(seconds)) if seconds.unsigned_abs() >= 24 * 3_600 => {
                 "its offset is a day or more (RFC 3339 offsets are at most ±23:59)".to_string()
             }
@@ -746,7 +753,7 @@ pub fn read_instant_or_date(text: &str) -> Result<jiff::Timestamp, String> {
 /// first; jiff reads year 0000 and signed years).
 fn general_timestamp_nanos(text: &str) -> Option<i128> {
     let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
-    if pieces.date().year() < 1 {
+    if pieces.date().year() < 1 || beyond_rfc_3339(&pieces).is_some() {
         return None;
     }
     if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
@@ -757,6 +764,21 @@ fn general_timestamp_nanos(text: &str) -> Option<i128> {
     text.parse::<jiff::Timestamp>()
         .ok()
         .map(|time| time.as_nanosecond())
+}
+
+/// What jiff's reader takes in a time that RFC 3339 has no room for, and that could move the
+/// instant without a word: a time zone annotation after the offset (`[America/New_York]`, which
+/// may even contradict it), and an offset with seconds (`+01:00:30`).
+fn beyond_rfc_3339(pieces: &jiff::fmt::temporal::Pieces<'_>) -> Option<&'static str> {
+    if pieces.time_zone_annotation().is_some() {
+        return Some("an RFC 3339 time, which ends at its offset (no `[zone]` after it)");
+    }
+    if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
+        && numeric.offset().seconds() % 60 != 0
+    {
+        return Some("an RFC 3339 time, whose offset is hours and minutes (no seconds)");
+    }
+    None
 }
 
 /// The instant of the common RFC 3339 form `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, in
@@ -906,6 +928,13 @@ fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<
                 .is_ok_and(|pieces| pieces.date().year() < 1) =>
             {
                 Err("an RFC 3339 time in the years 0001 to 9999".to_string())
+            }
+            None if let Some(beyond) = jiff::fmt::temporal::Pieces::parse(text.as_ref())
+                .ok()
+                .as_ref()
+                .and_then(beyond_rfc_3339) =>
+            {
+                Err(beyond.to_string())
             }
             None if text.parse::<jiff::Timestamp>().is_ok() => {
                 Err("an RFC 3339 time with a UTC offset within ±23:59".to_string())
