@@ -158,6 +158,29 @@ fn blank_ids_are_errors_not_shared_identities() {
     for line in &lines {
         assert_eq!(line["error"]["code"], "lead.id", "{line}");
     }
+    // An id with spaces around it would be another lead than the same id without them: the
+    // same prospect assigned twice.
+    let spaced = run(
+        &[
+            "route",
+            &root().join("examples/routing.route").to_string_lossy(),
+            "--quiet",
+            "--state",
+            ":memory:",
+        ],
+        format!("{}\n", lead_with("L-1 ", "2026-11-23T10:00:00Z")).as_bytes(),
+        &dir,
+    );
+    let spaced: serde_json::Value = serde_json::from_slice(&spaced.stdout).unwrap();
+    assert_eq!(spaced["error"]["code"], "lead.id", "{spaced}");
+    assert_eq!(spaced["lead"], "L-1 ");
+    assert!(
+        spaced["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("field `id` has spaces around it"),
+        "{spaced}"
+    );
     // With other problems, the blank id is said first (the schema's order), with them.
     let message = lines[2]["error"]["message"].as_str().unwrap();
     assert!(

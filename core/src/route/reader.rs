@@ -295,12 +295,17 @@ fn parse_into(
 /// Why `id` cannot be a lead's id: blank (the ledger answers by id, so every blank-id lead would
 /// be the same lead), or holding a NUL character (`\u0000`: no id a CRM sends, and text in
 /// PostgreSQL cannot hold it, so refused for every store, and a lead routes the same wherever
-/// the state is).
+/// the state is), or with spaces around it (`"L-1 "` would be another lead than `"L-1"`).
 fn id_problem(id: &str) -> Option<&'static str> {
     if id.trim().is_empty() {
         Some("field `id` is blank: every lead needs an id of its own")
     } else if id.contains('\0') {
         Some("field `id` holds a NUL character (\\u0000): give each lead a printable id")
+    } else if id.trim() != id {
+        Some(
+            "field `id` has spaces around it: ids are compared exactly, so the same lead sent \
+             again without them would be another lead (a second assignment); send it without",
+        )
     } else {
         None
     }
