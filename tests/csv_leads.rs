@@ -361,7 +361,7 @@ fn a_quote_opened_by_mistake_that_takes_rows_in_is_said() {
         "{stdout}"
     );
     assert!(
-        lines[0].contains("spans 3 lines, and they read as rows"),
+        lines[0].contains("spans 3 lines, some with as many commas as a row"),
         "{stdout}"
     );
     // A quoted cell over two lines that are no rows is a cell like any other.
@@ -390,4 +390,52 @@ fn a_column_named_like_a_field_but_not_as_it_is_warned_about() {
             "{stderr}"
         );
     }
+}
+
+/// A header that ends in a comma (an unnamed last column, as some exports write) asks no row
+/// for a cell there: rows with and without the trailing comma are read alike. In a file of few
+/// columns, a quoted address over several lines (commas on each) is a cell like any other.
+#[test]
+fn unnamed_columns_at_the_end_and_addresses_in_narrow_files_are_no_row_errors() {
+    let dir = scratch("trailing-header");
+    let text = std::fs::read_to_string(example("leads.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[0].push(',');
+    lines[1].push(',');
+    std::fs::write(dir.join("trailing.csv"), lines.join("\n") + "\n").unwrap();
+    let trailing = route("trailing.csv", &["--quiet"], &dir);
+    let plain = route(&example("leads.csv"), &["--quiet"], &dir);
+    assert_eq!(
+        String::from_utf8(trailing.stdout).unwrap(),
+        String::from_utf8(plain.stdout).unwrap()
+    );
+    assert_eq!(trailing.status.code(), plain.status.code());
+
+    std::fs::write(
+        dir.join("narrow.route"),
+        "schema lead { id: string  ship_to: string?  created_at: time }\n\
+         queue desk\n\
+         otherwise -> queue desk\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("narrow.csv"),
+        "id,ship_to,created_at\n\
+         A-1,\"Ship to:\nAcme GmbH, Musterstr. 1, 10115 Berlin, Germany\nAttn: Buying, Floor 2\",2026-11-23T10:00:00Z\n",
+    )
+    .unwrap();
+    let narrow = run(
+        &[
+            "route",
+            "narrow.route",
+            "--state",
+            ":memory:",
+            "--leads",
+            "narrow.csv",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let stdout = String::from_utf8(narrow.stdout).unwrap();
+    assert!(stdout.contains("\"lead\":\"A-1\",\"rule\""), "{stdout}");
 }

@@ -34,6 +34,10 @@ pub(crate) fn row_error(rest: &[u8]) -> Option<(Option<String>, String)> {
     Some((id, message))
 }
 
+/// The fewest named columns for which a line with as many commas, inside a quoted cell, is
+/// taken for a row of the file ([`CsvLeads::rows_taken_in`]).
+const ROW_LIKE_COLUMNS: usize = 5;
+
 /// How cells are read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CsvOptions {
@@ -65,6 +69,9 @@ pub struct CsvLeads<R: Read> {
     columns: Vec<Option<Column>>,
     /// The column of the field `id`, when the header has one.
     id_column: Option<usize>,
+    /// The header's columns up to its last named one: columns after it (a header that ends
+    /// in a comma) are no cells a row must have.
+    named: usize,
     options: CsvOptions,
     record: csv::ByteRecord,
     /// The line being handed out, and how much of it was.
@@ -301,11 +308,16 @@ impl<R: Read> CsvLeads<R> {
         let id_column = columns
             .iter()
             .position(|column| column.as_ref().is_some_and(|c| c.key == b"\"id\":"));
+        let named = header
+            .iter()
+            .rposition(|name| !trim(name).is_empty())
+            .map_or(0, |last| last + 1);
         Ok((
             CsvLeads {
                 records,
                 columns,
                 id_column,
+                named,
                 options,
                 record: csv::ByteRecord::new(),
                 line: Vec::with_capacity(256),
@@ -357,7 +369,7 @@ impl<R: Read> CsvLeads<R> {
                 ),
             ));
         }
-        if self.record.len() < self.columns.len()
+        if self.record.len() < self.named
             || self.past_the_header().next().is_some()
             || self.rows_taken_in().is_some()
         {
@@ -409,21 +421,22 @@ impl<R: Read> CsvLeads<R> {
             .map(|cell| String::from_utf8_lossy(cell).into_owned())
             .filter(|id| !id.trim().is_empty());
         let mut problems = Vec::new();
-        if self.record.len() < self.columns.len() {
+        if self.record.len() < self.named {
             problems.push(format!(
-                "the row has {} cells and the header {}: with a cell left out, the cells after \
-                 it are read in the wrong columns; write an empty cell as nothing between two \
-                 commas (`a,,c`)",
+                "the row has {} cell{} and the header names {}: with a cell left out, the cells \
+                 after it are read in the wrong columns; write an empty cell as nothing between \
+                 two commas (`a,,c`)",
                 self.record.len(),
-                self.columns.len(),
+                if self.record.len() == 1 { "" } else { "s" },
+                self.named,
             ));
         } else if self.past_the_header().next().is_some() {
             problems.push(self.too_many_cells());
         }
         if let Some((column, lines)) = self.rows_taken_in() {
             problems.push(format!(
-                "its quoted cell in column {} spans {lines} lines, and they read as rows of \
-                 this file: a quote opened by mistake (`27\" monitor`: double a quote inside a \
+                "its quoted cell in column {} spans {lines} lines, some with as many commas as \
+                 a row of this file: a quote opened by mistake (`27\" monitor`: double a quote inside a \
                  quoted cell, `\"27\"\" monitor\"`) took them into one cell, and they got no \
                  answer of their own; send them again once the quote is fixed",
                 column + 1
@@ -449,17 +462,24 @@ impl<R: Read> CsvLeads<R> {
     }
 
     /// Whether the row just read has a quoted cell that took rows of the file in: a line of it
-    /// after its first that has as many commas as a row has between its cells. Answers the
-    /// cell's column and its number of lines.
+    /// between its first and its last (rows taken in whole: the first and last lines are parts
+    /// of rows) with as many commas as a row has between its cells, in a file of at least
+    /// [`ROW_LIKE_COLUMNS`] named columns (in a narrower one a line of an address has as many).
+    /// Answers the cell's column and its number of lines.
     fn rows_taken_in(&self) -> Option<(usize, usize)> {
-        let separators = self.columns.len().checked_sub(1).filter(|&n| n > 0)?;
+        if self.named < ROW_LIKE_COLUMNS {
+            return None;
+        }
+        let separators = self.named - 1;
         self.record.iter().enumerate().find_map(|(column, cell)| {
-            let mut lines = cell.split(|&byte| byte == b'\n');
-            lines.next();
-            let looks_like_a_row = lines
-                .clone()
-                .any(|line| line.iter().filter(|&&byte| byte == b',').count() >= separators);
-            looks_like_a_row.then(|| (column, lines.count() + 1))
+            let lines: Vec<&[u8]> = cell.split(|&byte| byte == b'\n').collect();
+            let inner = lines
+                .get(1..lines.len().saturating_sub(1))
+                .unwrap_or_default();
+            inner
+                .iter()
+                .any(|line| line.iter().filter(|&&byte| byte == b',').count() >= separators)
+                .then_some((column, lines.len()))
         })
     }
 
@@ -834,8 +854,11 @@ mod tests {
                 record.len() < 7
                     || record.iter().skip(7).any(|cell| !trim(cell).is_empty())
                     || record.iter().any(|cell| {
-                        cell.split(|&byte| byte == b'\n')
-                            .skip(1)
+                        let lines: Vec<&[u8]> = cell.split(|&byte| byte == b'\n').collect();
+                        lines
+                            .get(1..lines.len().saturating_sub(1))
+                            .unwrap_or_default()
+                            .iter()
                             .any(|line| line.iter().filter(|&&byte| byte == b',').count() >= 6)
                     })
             });
