@@ -598,6 +598,57 @@ fn an_export_cut_short_is_refused_whole() {
     );
 }
 
+/// Builds before 2026-12-05 read a blank string in an optional field (`"contact_owner":""`)
+/// as a value, and fingerprinted it so; this one reads it as no value. `tests/fixtures/
+/// blank-before/` holds the export of a state the build before (d44032c) routed that folder's
+/// leads into: imported, the same lines sent again are duplicates with their recorded
+/// decisions, not id conflicts; a line with the blank changed to a value is still a conflict.
+#[test]
+fn leads_recorded_with_blank_fields_before_are_duplicates_when_sent_again() {
+    let fixture = root().join("tests/fixtures/blank-before");
+    let dir = scratch("blank-before");
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let imported = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["state", "import", "--state", &state, "state-export.ndjson"])
+        .current_dir(&fixture)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let policy = example("examples/routing.route");
+    let roster = example("examples/roster.json");
+    let args = [
+        policy.as_str(),
+        "--roster",
+        roster.as_str(),
+        "--state",
+        &state,
+        "--now",
+        "2026-11-24T10:00:00Z",
+    ];
+    let leads = std::fs::read_to_string(fixture.join("leads.ndjson")).unwrap();
+    let again = route(&args, leads.as_bytes(), &fixture);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let decisions = lines(&again);
+    assert_eq!(decisions.len(), 3);
+    let recorded = ["dmitri", "anna", "chen"];
+    for (decision, rep) in decisions.iter().zip(recorded) {
+        assert_eq!(decision["duplicate"], true, "{decision}");
+        assert_eq!(decision["rep"], rep, "{decision}");
+    }
+    let changed = leads.replacen("\"contact_owner\":\"\"", "\"contact_owner\":\"anna\"", 1);
+    let conflict = route(&args, changed.lines().next().unwrap().as_bytes(), &fixture);
+    assert_eq!(lines(&conflict)[0]["error"]["code"], "lead.id_conflict");
+}
+
 /// A ledger recorded before lead fingerprints of the second kind (eight bytes a step) still
 /// tells a lead sent again from another lead given its id. `tests/fixtures/legacy/` holds the
 /// export of a state that the build before them (e3abaf1) routed that folder's leads into: imported

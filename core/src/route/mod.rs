@@ -822,12 +822,29 @@ impl<'a> Router<'a> {
     /// fingerprint is `now`. One recorded by a build before fingerprints of the second kind,
     /// with this schema, is compared with the lead's [legacy
     /// fingerprint](crate::model::Policy::legacy_fingerprint); one taken with another schema
-    /// cannot tell ([`Fingerprint::same_lead`]).
+    /// cannot tell ([`Fingerprint::same_lead`]). A lead with blank strings in optional fields
+    /// is also compared as builds before 2026-12-05 read it, with them as values
+    /// ([`ParsedLead::as_read_with_blanks`]), so that a lead they recorded is a duplicate when
+    /// sent again.
     pub fn same_lead(&self, earlier: &Fingerprint, now: &Fingerprint, parsed: &ParsedLead) -> bool {
-        if earlier.schema == self.legacy_schema_digest {
-            return earlier.lead == self.policy.legacy_fingerprint(&parsed.lead);
+        let same = |lead: &crate::model::Lead, now: &Fingerprint| {
+            if earlier.schema == self.legacy_schema_digest {
+                earlier.lead == self.policy.legacy_fingerprint(lead)
+            } else {
+                earlier.same_lead(now)
+            }
+        };
+        if same(&parsed.lead, now) {
+            return true;
         }
-        earlier.same_lead(now)
+        // Recorded by a build that kept a blank string in an optional field as a value.
+        parsed.as_read_with_blanks().is_some_and(|before| {
+            let fingerprint = Fingerprint {
+                lead: self.policy.fingerprint(&before),
+                schema: self.schema_digest,
+            };
+            same(&before, &fingerprint)
+        })
     }
 
     /// What the lead carries, as the ledger compares it.

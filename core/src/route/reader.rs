@@ -134,6 +134,8 @@ pub struct ParsedLead {
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
+    /// The blank strings given for optional fields, read as no value: per field, the text.
+    blanks: Vec<(usize, String)>,
 }
 
 impl ParsedLead {
@@ -144,7 +146,24 @@ impl ParsedLead {
             lead,
             fingerprint: None,
             spare: Vec::new(),
+            blanks: Vec::new(),
         }
+    }
+
+    /// The lead as builds before 2026-12-05 read it, when it gave blank strings for optional
+    /// fields: those builds kept them as values, so a lead they recorded is recognised, sent
+    /// again, by these values ([`crate::route::Router::same_lead`]). `None` without blanks.
+    pub fn as_read_with_blanks(&self) -> Option<Lead> {
+        if self.blanks.is_empty() {
+            return None;
+        }
+        let mut values = self.lead.values.clone();
+        for (index, text) in &self.blanks {
+            if let Some(slot) = values.get_mut(*index) {
+                *slot = Some(LeadValue::Str(text.clone()));
+            }
+        }
+        Some(Lead { values })
     }
 
     /// The lead with its fingerprint computed now (where the work is cheaper than later).
@@ -234,6 +253,7 @@ fn parse_into(
         problems: type_problems,
         id,
         spare,
+        blanks,
     } = match parsed {
         Top::Object(fields) => fields,
         Top::Other(kind) => {
@@ -289,6 +309,7 @@ fn parse_into(
         lead: Lead { values },
         fingerprint: None,
         spare,
+        blanks,
     })
 }
 
@@ -416,6 +437,8 @@ struct Fields {
     /// Strings to hold string values in, left by an earlier lead (none longer than
     /// [`Fields::LONGEST_SPARE`]).
     spare: Vec<String>,
+    /// Blank strings read as no value, per optional field ([`ParsedLead::as_read_with_blanks`]).
+    blanks: Vec<(usize, String)>,
 }
 
 impl Fields {
@@ -431,6 +454,7 @@ impl Fields {
             problems: Vec::new(),
             id: None,
             spare,
+            blanks: Vec::new(),
         };
         fields.forget(policy);
         fields
@@ -459,6 +483,7 @@ impl Fields {
         self.values.resize(policy.fields.len(), None);
         self.problems.clear();
         self.id = None;
+        self.blanks.clear();
     }
 
     /// Takes `value` as schema field `index`'s, in place of an earlier one.
@@ -475,8 +500,15 @@ impl Fields {
         // A blank string (empty, or spaces only) in an optional field is no value, as an empty
         // CSV cell is none: `is set` must not hold for a contact owner that `rep FIELD` then
         // finds blank.
+        if !self.blanks.is_empty() {
+            // A repeated key: the last value is the field's.
+            self.blanks.retain(|(field, _)| *field != index);
+        }
         let value = match value {
-            Json::Str(text) if field.optional && text.trim().is_empty() => &Json::Null,
+            Json::Str(text) if field.optional && text.trim().is_empty() => {
+                self.blanks.push((index, text.to_string()));
+                &Json::Null
+            }
             value => value,
         };
         let (converted, problem) = match value {
