@@ -83,6 +83,15 @@ fn every_command_has_the_page_the_main_page_names() {
         assert!(listed.contains(&*file.to_string_lossy()), "{listed}");
     }
     assert!(dir.join("switchboard.1").is_file());
+    // Every file written is listed, nested commands' pages too.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert!(
+            listed.contains(&*path.to_string_lossy()),
+            "{path:?} not in {listed}"
+        );
+    }
+    assert!(dir.join("switchboard-state-export.1").is_file());
     let unknown = switchboard(&["man", "rout"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(
@@ -92,7 +101,7 @@ fn every_command_has_the_page_the_main_page_names() {
     );
     let missing = switchboard(&["man", "--out-dir", dir.join("nope").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not a folder"));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist: make it first"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

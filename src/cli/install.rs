@@ -43,9 +43,15 @@ pub fn man(args: &ManArgs, command: clap::Command) -> Result<ExitCode, Failure> 
     let mut command = command.disable_help_subcommand(true);
     command.build();
     if let Some(dir) = &args.out_dir {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Failure::usage(format!(
+                "--out-dir `{}` is a file, not a folder",
+                dir.display()
+            )));
+        }
         if !dir.is_dir() {
             return Err(Failure::usage(format!(
-                "--out-dir `{}` is not a folder: make it first",
+                "--out-dir `{}` does not exist: make it first (`mkdir -p`)",
                 dir.display()
             )));
         }
@@ -55,14 +61,20 @@ pub fn man(args: &ManArgs, command: clap::Command) -> Result<ExitCode, Failure> 
                 dir.display()
             ))
         })?;
-        let mut written = vec![format!("{}", dir.join("switchboard.1").display())];
-        written.extend(command.get_subcommands().map(|sub| {
-            format!(
-                "{}",
-                dir.join(format!("switchboard-{}.1", sub.get_name()))
-                    .display()
-            )
-        }));
+        // Every page, nested commands' too (`switchboard-state-export.1`), as clap_mangen
+        // names them.
+        fn pages(command: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+            out.push(format!("{prefix}.1"));
+            for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+                pages(sub, &format!("{prefix}-{}", sub.get_name()), out);
+            }
+        }
+        let mut names = Vec::new();
+        pages(&command, "switchboard", &mut names);
+        let written: Vec<String> = names
+            .iter()
+            .map(|name| format!("{}", dir.join(name).display()))
+            .collect();
         print_stdout(&format!("{}\n", written.join("\n")))?;
         return Ok(ExitCode::SUCCESS);
     }
