@@ -92,6 +92,11 @@ fn every_command_has_the_page_the_main_page_names() {
         );
     }
     assert!(dir.join("switchboard-state-export.1").is_file());
+    let nested = String::from_utf8(switchboard(&["man", "state", "export"]).stdout).unwrap();
+    assert!(
+        nested.contains(".TH switchboard-state-export 1"),
+        "{nested}"
+    );
     let unknown = switchboard(&["man", "rout"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(

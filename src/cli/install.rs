@@ -15,8 +15,8 @@ pub struct CompletionsArgs {
 pub struct ManArgs {
     /// One command's page (`switchboard man route`, the page `switchboard-route(1)`) instead of
     /// the main one
-    #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]
-    command: Option<String>,
+    #[arg(value_name = "COMMAND", conflicts_with = "out_dir", num_args = 0..)]
+    command: Vec<String>,
     /// Write every page (`switchboard.1` and one `switchboard-COMMAND.1` per command) into this
     /// folder instead of printing one
     #[arg(long, value_name = "DIR")]
@@ -78,19 +78,19 @@ pub fn man(args: &ManArgs, command: clap::Command) -> Result<ExitCode, Failure> 
         print_stdout(&format!("{}\n", written.join("\n")))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let page_of = match &args.command {
-        None => command,
-        Some(name) => match command.find_subcommand(name) {
-            Some(sub) => sub.clone(),
-            None => {
-                let names: Vec<&str> = command.get_subcommands().map(|s| s.get_name()).collect();
-                return Err(Failure::usage(format!(
-                    "no command `{name}`: the commands are {}",
-                    names.join(", ")
-                )));
-            }
-        },
-    };
+    // `switchboard man state export`: a nested command's page, word by word.
+    let mut page_of = command;
+    for name in &args.command {
+        let Some(sub) = page_of.find_subcommand(name).cloned() else {
+            let names: Vec<&str> = page_of.get_subcommands().map(|s| s.get_name()).collect();
+            return Err(Failure::usage(if names.is_empty() {
+                format!("`{}` has no commands under it", page_of.get_name())
+            } else {
+                format!("no command `{name}`: the commands are {}", names.join(", "))
+            }));
+        };
+        page_of = sub;
+    }
     let mut page = Vec::new();
     clap_mangen::Man::new(page_of)
         .render(&mut page)
