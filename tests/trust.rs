@@ -244,12 +244,13 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
         .to_string_lossy()
         .to_string();
     let input = format!(
-        "{}\n{}\n{}\n{}\n{}\n",
+        "{}\n{}\n{}\n{}\n{}\n{}\n",
         lead_with("T-1", "2026-11-23T10:00:00+25:00"),
         lead_with("T-2", "9999-12-31T23:59:59Z"),
         lead_with("T-3", "2026-11-23T10:00:00+23:59"),
         lead_with("T-5", "2026-11-23T10:00:00+01:00[!America/New_York]"),
         lead_with("T-6", "2026-11-23T10:00:00+01:00:30"),
+        lead_with("T-7", "2026-11-23T10:00:00+01:00[u-ca=gregory]"),
     );
     let output = run(
         &["route", &policy, "--quiet", "--state", ":memory:"],
@@ -280,6 +281,7 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
         "field `created_at`: expected an RFC 3339 time, whose offset is hours and minutes (no \
          seconds), found \"2026-11-23T10:00:00+01:00:30\""
     );
+    assert_eq!(lines[5]["error"]["code"], "lead.type", "{}", lines[5]);
     // Year 0000 is before RFC 3339's first year (jiff's parser would read it).
     let zero = run(
         &["route", &policy, "--quiet", "--state", ":memory:"],

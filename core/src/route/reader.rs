@@ -740,7 +740,7 @@ pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
             (Some(pieces), _) if pieces.date().year() < 1 => {
                 "its year is before 0001, RFC 3339's first".to_string()
             }
-            (Some(pieces), _) if pieces.time_zone_annotation().is_some() => {
+            (Some(pieces), _) if pieces.time_zone_annotation().is_some() || text.contains('[') => {
                 "it has a `[zone]` after its offset: an RFC 3339 time ends at the offset"
                     .to_string()
             }
@@ -790,7 +790,7 @@ pub fn read_instant_or_date(text: &str) -> Result<jiff::Timestamp, String> {
 /// first; jiff reads year 0000 and signed years).
 fn general_timestamp_nanos(text: &str) -> Option<i128> {
     let pieces = jiff::fmt::temporal::Pieces::parse(text).ok()?;
-    if pieces.date().year() < 1 || beyond_rfc_3339(&pieces).is_some() {
+    if pieces.date().year() < 1 || beyond_rfc_3339(text, &pieces).is_some() {
         return None;
     }
     if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
@@ -806,8 +806,9 @@ fn general_timestamp_nanos(text: &str) -> Option<i128> {
 /// What jiff's reader takes in a time that RFC 3339 has no room for, and that could move the
 /// instant without a word: a time zone annotation after the offset (`[America/New_York]`, which
 /// may even contradict it), and an offset with seconds (`+01:00:30`).
-fn beyond_rfc_3339(pieces: &jiff::fmt::temporal::Pieces<'_>) -> Option<&'static str> {
-    if pieces.time_zone_annotation().is_some() {
+fn beyond_rfc_3339(text: &str, pieces: &jiff::fmt::temporal::Pieces<'_>) -> Option<&'static str> {
+    // Any annotation, a zone's or another (`[u-ca=gregory]`): what follows the offset.
+    if pieces.time_zone_annotation().is_some() || text.contains('[') {
         return Some("an RFC 3339 time, which ends at its offset (no `[zone]` after it)");
     }
     if let Some(jiff::fmt::temporal::PiecesOffset::Numeric(numeric)) = pieces.offset()
@@ -969,7 +970,7 @@ fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<
             None if let Some(beyond) = jiff::fmt::temporal::Pieces::parse(text.as_ref())
                 .ok()
                 .as_ref()
-                .and_then(beyond_rfc_3339) =>
+                .and_then(|pieces| beyond_rfc_3339(text, pieces)) =>
             {
                 Err(beyond.to_string())
             }
