@@ -1039,3 +1039,52 @@ fn a_blank_optional_field_is_not_set_for_the_rule_or_its_action() {
     assert!(!said.contains("is not set"), "{said}");
     assert!(!said.contains("sticky (line 58): matched"), "{said}");
 }
+
+/// A rep or account name padded with spaces in a lead's field (` anna `, a CRM's padding) names
+/// the same rep or account: no rep named ` anna ` is made, and the roster's owner is found.
+#[test]
+fn padded_names_in_fields_name_the_rep_and_the_account() {
+    let dir = scratch("padded-names");
+    let policy = root().join("examples/routing.route");
+    let roster = root().join("examples/roster.json");
+    let base = r#""intent":"high","fit":"strong","region":"emea","country":"DE","employees":40,"deal_value":2000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00""#;
+    let args = |with_roster: bool| {
+        let mut args = vec![
+            "route".to_string(),
+            policy.to_string_lossy().to_string(),
+            "--state".to_string(),
+            ":memory:".to_string(),
+            "--now".to_string(),
+            "2026-11-23T10:00:00Z".to_string(),
+            "--quiet".to_string(),
+        ];
+        if with_roster {
+            args.extend(["--roster".to_string(), roster.to_string_lossy().to_string()]);
+        }
+        args
+    };
+    for with_roster in [false, true] {
+        let args = args(with_roster);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let padded = run(
+            &args,
+            format!("{{\"id\":\"P-1\",{base},\"contact_owner\":\"  anna \"}}\n").as_bytes(),
+            &dir,
+        );
+        let plain = run(
+            &args,
+            format!("{{\"id\":\"P-1\",{base},\"contact_owner\":\"anna\"}}\n").as_bytes(),
+            &dir,
+        );
+        assert_eq!(
+            text(&padded.stdout),
+            text(&plain.stdout),
+            "roster: {with_roster}"
+        );
+        assert!(
+            text(&padded.stdout).contains("\"rep\":\"anna\""),
+            "{}",
+            text(&padded.stdout)
+        );
+    }
+}

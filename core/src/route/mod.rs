@@ -1100,7 +1100,8 @@ impl<'a> Router<'a> {
                 // `rep FIELD` names the rep in a string field; `rep NAME` names the rep.
                 let rep: &str = match self.policy.field_id(&target.name) {
                     Some(field) => match parsed.lead.values.get(field).and_then(Option::as_ref) {
-                        Some(LeadValue::Str(rep)) if !rep.trim().is_empty() => rep,
+                        // A CRM's padding (` anna `) is no part of the rep's name.
+                        Some(LeadValue::Str(rep)) if !rep.trim().is_empty() => rep.trim(),
                         _ => {
                             return Ok(failed(
                                 format!("rep {}", target.name),
@@ -1174,6 +1175,8 @@ impl<'a> Router<'a> {
                 let Some(LeadValue::Str(account)) = account else {
                     return Ok(failed(label(), format!("`{}` is not set", field.name)));
                 };
+                // A CRM's padding is no part of the account's name.
+                let account = account.trim();
                 let owner = self.roster.and_then(|roster| roster.owner_of(account));
                 let Some((owner, how)) = owner else {
                     let reason = match self.roster {
