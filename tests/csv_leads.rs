@@ -410,6 +410,14 @@ fn unnamed_columns_at_the_end_and_addresses_in_narrow_files_are_no_row_errors() 
         String::from_utf8(plain.stdout).unwrap()
     );
     assert_eq!(trailing.status.code(), plain.status.code());
+    // The unnamed column takes in no cell that a comma not in quotes moved there.
+    let mut shifted = lines.clone();
+    shifted[2] = shifted[2].replacen(',', ",x,", 1);
+    std::fs::write(dir.join("shifted.csv"), shifted.join("\n") + "\n").unwrap();
+    let shifted = route("shifted.csv", &["--quiet"], &dir);
+    let shifted = String::from_utf8(shifted.stdout).unwrap();
+    let second = shifted.lines().nth(1).unwrap();
+    assert!(second.contains("\"code\":\"lead.csv\""), "{second}");
 
     std::fs::write(
         dir.join("narrow.route"),

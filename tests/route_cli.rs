@@ -969,10 +969,9 @@ fn two_threads_answer_exactly_what_one_thread_does() {
     }
 }
 
-/// Output that cannot be written stops the run and says so once, whichever thread writes it
-/// (with two threads and a file, the reading thread prints): stdout closed after the first
-/// line (`route … | head -1`), and stdout on a full device. Nothing panics, and the exit code
-/// is 2.
+/// Output that cannot be written stops the run and says so once, with one thread and with two:
+/// stdout closed after the first line (`route … | head -1`), and stdout on a full device.
+/// Nothing panics, and the exit code is 2.
 #[test]
 fn output_that_cannot_be_written_stops_the_run_once_on_any_thread() {
     use std::io::BufRead;

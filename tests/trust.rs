@@ -1087,4 +1087,19 @@ fn padded_names_in_fields_name_the_rep_and_the_account() {
             text(&padded.stdout)
         );
     }
+    // `owner of parent_account` finds the roster's account without the padding.
+    let args = args(true);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let owned = run(
+        &args,
+        format!(
+            "{{\"id\":\"P-2\",{},\"parent_account\":\" Globex  \"}}\n",
+            base.replace("\"deal_value\":2000", "\"deal_value\":20000")
+        )
+        .as_bytes(),
+        &dir,
+    );
+    let owned = text(&owned.stdout);
+    assert!(owned.contains("\"rule\":\"family\""), "{owned}");
+    assert!(owned.contains("\"rep\":\"maria\""), "{owned}");
 }

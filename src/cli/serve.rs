@@ -262,7 +262,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
             eprintln!();
         }
         // A mapping is read only here: `check` would not say what is wrong with one.
-        let mapping = error.starts_with("mapping `");
+        let mapping = error.starts_with("mapping `") || error.starts_with("cannot read mapping");
         Failure::usage(if mapping {
             "cannot serve: fix the mapping first".to_string()
         } else {

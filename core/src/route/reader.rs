@@ -114,8 +114,9 @@ pub fn too_long_error(length: usize, limits: &Limits) -> LeadError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeadError {
     /// `lead.json`, `lead.utf8`, `lead.object`, `lead.too_long`, `lead.too_deep`, `lead.missing`,
-    /// `lead.type`, `lead.id` (a blank id, or one holding a NUL), `lead.id_conflict` (an id
-    /// used for another lead).
+    /// `lead.type`, `lead.id` (a blank id, one holding a NUL, or one with spaces around it),
+    /// `lead.id_conflict` (an id used for another lead), `lead.csv` (a CSV row whose cells are
+    /// not the header's).
     pub code: &'static str,
     pub message: String,
     /// The lead's id, when it could be read.
@@ -189,7 +190,7 @@ pub fn parse_lead_reusing(
     limits: &Limits,
     earlier: ParsedLead,
 ) -> Result<ParsedLead, LeadError> {
-    let fields = Fields::reusing(policy, earlier.lead.values, earlier.spare);
+    let fields = Fields::reusing(policy, earlier.lead.values, earlier.spare, earlier.blanks);
     parse_into(policy, bytes, limits, fields)
 }
 
@@ -444,17 +445,22 @@ struct Fields {
 impl Fields {
     /// No field read yet.
     fn new(policy: &Policy) -> Fields {
-        Fields::reusing(policy, Vec::new(), Vec::new())
+        Fields::reusing(policy, Vec::new(), Vec::new(), Vec::new())
     }
 
     /// No field read yet, in the memory of an earlier lead's values (its strings kept spare).
-    fn reusing(policy: &Policy, values: Vec<Option<LeadValue>>, spare: Vec<String>) -> Fields {
+    fn reusing(
+        policy: &Policy,
+        values: Vec<Option<LeadValue>>,
+        spare: Vec<String>,
+        blanks: Vec<(usize, String)>,
+    ) -> Fields {
         let mut fields = Fields {
             values,
             problems: Vec::new(),
             id: None,
             spare,
-            blanks: Vec::new(),
+            blanks,
         };
         fields.forget(policy);
         fields
@@ -483,7 +489,11 @@ impl Fields {
         self.values.resize(policy.fields.len(), None);
         self.problems.clear();
         self.id = None;
-        self.blanks.clear();
+        let mut blanks = std::mem::take(&mut self.blanks);
+        for (_, text) in blanks.drain(..) {
+            self.keep_spare(text);
+        }
+        self.blanks = blanks;
     }
 
     /// Takes `value` as schema field `index`'s, in place of an earlier one.
@@ -500,13 +510,17 @@ impl Fields {
         // A blank string (empty, or spaces only) in an optional field is no value, as an empty
         // CSV cell is none: `is set` must not hold for a contact owner that `rep FIELD` then
         // finds blank.
-        if !self.blanks.is_empty() {
+        if let Some(at) = self.blanks.iter().position(|(field, _)| *field == index) {
             // A repeated key: the last value is the field's.
-            self.blanks.retain(|(field, _)| *field != index);
+            let (_, text) = self.blanks.swap_remove(at);
+            self.keep_spare(text);
         }
         let value = match value {
             Json::Str(text) if field.optional && text.trim().is_empty() => {
-                self.blanks.push((index, text.to_string()));
+                let mut kept = self.spare.pop().unwrap_or_default();
+                kept.clear();
+                kept.push_str(text);
+                self.blanks.push((index, kept));
                 &Json::Null
             }
             value => value,

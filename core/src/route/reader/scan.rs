@@ -366,6 +366,13 @@ mod tests {
                         prop_assert_eq!(&fresh.id, &reused.id, "{}", text);
                         prop_assert_eq!(&fresh.lead.values, &reused.lead.values, "{}", text);
                         prop_assert_eq!(fresh.fingerprint, reused.fingerprint);
+                        // The blanks read as no value, kept the same way in reused memory.
+                        prop_assert_eq!(
+                            fresh.as_read_with_blanks().map(|lead| lead.values),
+                            reused.as_read_with_blanks().map(|lead| lead.values),
+                            "{}",
+                            text
+                        );
                     }
                     (Err(fresh), Err(reused)) => prop_assert_eq!(fresh, reused, "{}", text),
                     _ => prop_assert!(false, "{:?} against {:?} for {}", fresh, reused, text),
