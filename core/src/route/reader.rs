@@ -781,11 +781,17 @@ pub fn read_instant(text: &str) -> Result<jiff::Timestamp, String> {
     })
 }
 
+/// A date alone, exactly `YYYY-MM-DD` (jiff's date reader would take a date and time too, and
+/// drop the time): a roster's out-of-office day, a report's `--since`.
+pub(crate) fn parse_date(value: &str) -> Option<jiff::civil::Date> {
+    (value.len() == 10).then(|| value.parse().ok()).flatten()
+}
+
 /// [`read_instant`], or a date alone (`2026-11-24`, exactly: jiff's date reader would take the
 /// date out of a whole time) read as its start in UTC: a period's bound (`report --since`,
 /// `serve`'s `?since=`).
 pub fn read_instant_or_date(text: &str) -> Result<jiff::Timestamp, String> {
-    let Some(date) = crate::route::roster::parse_date(text) else {
+    let Some(date) = parse_date(text) else {
         return read_instant(text).map_err(|why| format!("{why}, or a date such as 2026-11-24"));
     };
     jiff::tz::TimeZone::UTC

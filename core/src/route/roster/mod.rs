@@ -209,9 +209,7 @@ impl Roster {
     }
 }
 
-pub(crate) fn parse_date(value: &str) -> Option<jiff::civil::Date> {
-    (value.len() == 10).then(|| value.parse().ok()).flatten()
-}
+pub(crate) use crate::route::reader::parse_date;
 
 /// Resolves a range end to an instant; a date `to` means the end of that day.
 pub(crate) fn resolve(
