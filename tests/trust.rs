@@ -1103,3 +1103,35 @@ fn padded_names_in_fields_name_the_rep_and_the_account() {
     assert!(owned.contains("\"rule\":\"family\""), "{owned}");
     assert!(owned.contains("\"rep\":\"maria\""), "{owned}");
 }
+
+/// A line whose text breaks after its id was read (a number out of range, a second object on
+/// the line, a line cut short) gets an error record that names the lead, so that it can be
+/// found and sent again; a line broken before any id stays `null`.
+#[test]
+fn broken_json_after_the_id_names_the_lead() {
+    let dir = scratch("broken-after-id");
+    let input = "{\"id\":\"A\",\"deal_value\":1e400}\n\
+                 {\"id\":\"B\"}{\"id\":\"C\"}\n\
+                 {\"id\":\"D\",\"intent\":\"hi\n\
+                 {not json}\n";
+    let output = run(
+        &[
+            "route",
+            &root().join("examples/routing.route").to_string_lossy(),
+            "--quiet",
+            "--state",
+            ":memory:",
+        ],
+        input.as_bytes(),
+        &dir,
+    );
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (line, lead) in lines.iter().zip([Some("A"), Some("B"), Some("D"), None]) {
+        assert_eq!(line["error"]["code"], "lead.json", "{line}");
+        assert_eq!(line["lead"].as_str(), lead, "{line}");
+    }
+}

@@ -246,8 +246,11 @@ fn parse_into(
         Top::Object(fields)
     } else {
         fields.forget(policy);
-        parse_with_serde(policy, text, fields)
-            .map_err(|json| error("lead.json", format!("not valid JSON: {json}")))?
+        parse_with_serde(policy, text, fields).map_err(|(json, id)| LeadError {
+            code: "lead.json",
+            message: format!("not valid JSON: {json}"),
+            lead: id.map(|id| id.to_string()),
+        })?
     };
     let Fields {
         values,
@@ -335,11 +338,23 @@ fn id_problem(id: &str) -> Option<&'static str> {
 
 /// Streams the object through serde: only the schema's fields are kept; the rest (CRMs send
 /// many) are skipped without being built.
-fn parse_with_serde(policy: &Policy, text: &str, fields: Fields) -> Result<Top, serde_json::Error> {
+/// `Err` carries the lead's id when it was read before the text went wrong (a number out of
+/// range after it, a second object on the line), for the error record to name the lead.
+fn parse_with_serde(
+    policy: &Policy,
+    text: &str,
+    fields: Fields,
+) -> Result<Top, (serde_json::Error, Option<LeadId>)> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let seed = LeadSeed { policy, fields };
-    let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)?;
-    deserializer.end()?;
+    let mut id_read = None;
+    let seed = LeadSeed {
+        policy,
+        fields,
+        id_read: &mut id_read,
+    };
+    let parsed = serde::de::DeserializeSeed::deserialize(seed, &mut deserializer)
+        .map_err(|error| (error, id_read.clone()))?;
+    deserializer.end().map_err(|error| (error, id_read))?;
     Ok(parsed)
 }
 
@@ -570,6 +585,8 @@ struct LeadSeed<'a> {
     policy: &'a Policy,
     /// Where the fields go (empty, perhaps in an earlier lead's memory).
     fields: Fields,
+    /// The object's id as soon as it is read, kept when the rest of the text fails.
+    id_read: &'a mut Option<LeadId>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for LeadSeed<'_> {
@@ -588,15 +605,24 @@ impl<'de> serde::de::Visitor<'de> for LeadSeed<'_> {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
-        let mut out = self.fields;
-        while let Some(found) = map.next_key_seed(KeySeed {
-            policy: self.policy,
-        })? {
+        let LeadSeed {
+            policy,
+            fields: mut out,
+            id_read,
+        } = self;
+        while let Some(found) = map.next_key_seed(KeySeed { policy })? {
             let Some(index) = found else {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             };
-            out.take(self.policy, index, &map.next_value_seed(JsonSeed)?);
+            out.take(policy, index, &map.next_value_seed(JsonSeed)?);
+            if policy
+                .fields
+                .get(index)
+                .is_some_and(|field| field.name == "id")
+            {
+                id_read.clone_from(&out.id);
+            }
         }
         Ok(Top::Object(out))
     }
