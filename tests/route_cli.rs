@@ -598,6 +598,35 @@ fn an_export_cut_short_is_refused_whole() {
     );
 }
 
+/// Imports the state export `fixture/state-export.ndjson` into a new SQLite state in `dir`;
+/// answers the state's path.
+fn import_fixture(fixture: &Path, dir: &Path) -> String {
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let imported = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["state", "import", "--state", &state, "state-export.ndjson"])
+        .current_dir(fixture)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    state
+}
+
+/// `route ARGS` on `leads`, which must exit 0: its output lines.
+fn routed_cleanly(args: &[&str], leads: &str, cwd: &Path) -> Vec<serde_json::Value> {
+    let output = route(args, leads.as_bytes(), cwd);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    lines(&output)
+}
+
 /// Builds before 2026-12-05 read a blank string in an optional field (`"contact_owner":""`)
 /// as a value, and fingerprinted it so; this one reads it as no value. `tests/fixtures/
 /// blank-before/` holds the export of a state the build before (d44032c) routed that folder's
@@ -607,17 +636,7 @@ fn an_export_cut_short_is_refused_whole() {
 fn leads_recorded_with_blank_fields_before_are_duplicates_when_sent_again() {
     let fixture = root().join("tests/fixtures/blank-before");
     let dir = scratch("blank-before");
-    let state = dir.join("state.db").to_string_lossy().to_string();
-    let imported = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["state", "import", "--state", &state, "state-export.ndjson"])
-        .current_dir(&fixture)
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    let state = import_fixture(&fixture, &dir);
     let policy = example("examples/routing.route");
     let roster = example("examples/roster.json");
     let args = [
@@ -630,14 +649,7 @@ fn leads_recorded_with_blank_fields_before_are_duplicates_when_sent_again() {
         "2026-11-24T10:00:00Z",
     ];
     let leads = std::fs::read_to_string(fixture.join("leads.ndjson")).unwrap();
-    let again = route(&args, leads.as_bytes(), &fixture);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let decisions = lines(&again);
+    let decisions = routed_cleanly(&args, &leads, &fixture);
     assert_eq!(decisions.len(), 3);
     let recorded = ["dmitri", "anna", "chen"];
     for (decision, rep) in decisions.iter().zip(recorded) {
@@ -659,17 +671,7 @@ fn leads_recorded_with_blank_fields_before_are_duplicates_when_sent_again() {
 fn a_ledger_of_legacy_fingerprints_still_tells_leads_apart() {
     let fixture = root().join("tests/fixtures/legacy");
     let dir = scratch("legacy-fingerprints");
-    let state = dir.join("state.db").to_string_lossy().to_string();
-    let imported = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["state", "import", "--state", &state, "state-export.ndjson"])
-        .current_dir(&fixture)
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    let state = import_fixture(&fixture, &dir);
     let export = std::fs::read_to_string(fixture.join("state-export.ndjson")).unwrap();
     let recorded: BTreeMap<String, serde_json::Value> = export
         .lines()
@@ -693,14 +695,7 @@ fn a_ledger_of_legacy_fingerprints_still_tells_leads_apart() {
         "2026-11-30T10:00:00Z",
     ];
     let leads = std::fs::read_to_string(fixture.join("leads.ndjson")).unwrap();
-    let again = route(&args, leads.as_bytes(), &fixture);
-    assert_eq!(
-        again.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
-    let decisions = lines(&again);
+    let decisions = routed_cleanly(&args, &leads, &fixture);
     assert_eq!(decisions.len(), 15);
     for decision in &decisions {
         let lead = decision["lead"].as_str().unwrap();

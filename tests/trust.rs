@@ -45,6 +45,25 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// A copy of the example policy, roster and leads in a fresh folder.
+/// `route` of the example policy with `:memory:`, quietly, on `input`: its output lines.
+fn route_in_memory(input: &[u8], dir: &Path) -> Vec<serde_json::Value> {
+    let output = run(
+        &[
+            "route",
+            &root().join("examples/routing.route").to_string_lossy(),
+            "--quiet",
+            "--state",
+            ":memory:",
+        ],
+        input,
+        dir,
+    );
+    text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 fn example_folder(name: &str) -> PathBuf {
     let dir = scratch(name);
     for file in [
@@ -160,18 +179,10 @@ fn blank_ids_are_errors_not_shared_identities() {
     }
     // An id with spaces around it would be another lead than the same id without them: the
     // same prospect assigned twice.
-    let spaced = run(
-        &[
-            "route",
-            &root().join("examples/routing.route").to_string_lossy(),
-            "--quiet",
-            "--state",
-            ":memory:",
-        ],
+    let spaced = &route_in_memory(
         format!("{}\n", lead_with("L-1 ", "2026-11-23T10:00:00Z")).as_bytes(),
         &dir,
-    );
-    let spaced: serde_json::Value = serde_json::from_slice(&spaced.stdout).unwrap();
+    )[0];
     assert_eq!(spaced["error"]["code"], "lead.id", "{spaced}");
     assert_eq!(spaced["lead"], "L-1 ");
     assert!(
@@ -1114,21 +1125,7 @@ fn broken_json_after_the_id_names_the_lead() {
                  {\"id\":\"B\"}{\"id\":\"C\"}\n\
                  {\"id\":\"D\",\"intent\":\"hi\n\
                  {not json}\n";
-    let output = run(
-        &[
-            "route",
-            &root().join("examples/routing.route").to_string_lossy(),
-            "--quiet",
-            "--state",
-            ":memory:",
-        ],
-        input.as_bytes(),
-        &dir,
-    );
-    let lines: Vec<serde_json::Value> = text(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let lines = route_in_memory(input.as_bytes(), &dir);
     assert_eq!(lines.len(), 4);
     for (line, lead) in lines.iter().zip([Some("A"), Some("B"), Some("D"), None]) {
         assert_eq!(line["error"]["code"], "lead.json", "{line}");

@@ -67,8 +67,9 @@ struct Column {
 pub struct CsvLeads<R: Read> {
     records: csv::Reader<QuoteCount<R>>,
     columns: Vec<Option<Column>>,
-    /// The column of the field `id`, when the header has one.
-    id_column: Option<usize>,
+    /// Whether the first column is the field `id`: a row error names the lead only then (in a
+    /// later column, a cell moved by the row's problem may stand where the id should be).
+    id_first: bool,
     /// The header's columns up to its last named one: columns after it (a header that ends
     /// in a comma) are no cells a row must have.
     named: usize,
@@ -305,9 +306,9 @@ impl<R: Read> CsvLeads<R> {
             return Err("the CSV file is empty: its first row names the fields".to_string());
         }
         let (columns, warnings) = columns(&header, policies);
-        let id_column = columns
-            .iter()
-            .position(|column| column.as_ref().is_some_and(|c| c.key == b"\"id\":"));
+        let id_first = columns
+            .first()
+            .is_some_and(|column| column.as_ref().is_some_and(|c| c.key == b"\"id\":"));
         let named = header
             .iter()
             .rposition(|name| !trim(name).is_empty())
@@ -316,7 +317,7 @@ impl<R: Read> CsvLeads<R> {
             CsvLeads {
                 records,
                 columns,
-                id_column,
+                id_first,
                 named,
                 options,
                 record: csv::ByteRecord::new(),
@@ -417,12 +418,10 @@ impl<R: Read> CsvLeads<R> {
     /// Writes the [`ROW_ERROR`] line of the row just read, which has cells past the header's
     /// columns, or fewer cells than it.
     fn write_row_error(&mut self) {
-        // From the first column only: in a later one, a cell moved by the row's problem may
-        // stand where the id should be, and the record would name another lead.
         let id = self
-            .id_column
-            .filter(|&column| column == 0)
-            .and_then(|column| self.record.get(column))
+            .id_first
+            .then(|| self.record.get(0))
+            .flatten()
             .map(|cell| String::from_utf8_lossy(cell).into_owned())
             .filter(|id| !id.trim().is_empty());
         let mut problems = Vec::new();
