@@ -119,6 +119,80 @@ fn route_input(policy_text: &str, input: &[u8], limits: Limits) -> Vec<String> {
     out
 }
 
+/// `route` finds each lead's rule on its reading thread, ahead of deciding
+/// (`ParsedLead::with_rule_found`): the decisions are those of a router that finds the rules
+/// itself, for the example policy's leads at every seventh hour of a week (inside and outside
+/// its calendars).
+#[test]
+fn a_rule_found_ahead_gives_the_decision_the_router_would_make() {
+    use switchboard::model::EvalContext;
+    use switchboard::route::reader::parse_lead;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let policy_text = std::fs::read_to_string(root.join("examples/routing.route")).unwrap();
+    let leads = std::fs::read_to_string(root.join("examples/leads.ndjson")).unwrap();
+    let (policy, compiled) = router_for(&policy_text);
+    let mut lines: Vec<String> = leads.lines().map(str::to_string).collect();
+    let monday: jiff::Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
+    for hour in (0..168).step_by(7) {
+        for (index, line) in leads.lines().enumerate() {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let object = value.as_object_mut().unwrap();
+            let at = monday + jiff::SignedDuration::from_hours(hour);
+            object.insert("created_at".into(), at.to_string().into());
+            object.insert("id".into(), format!("h{hour}-{index}").into());
+            lines.push(value.to_string());
+        }
+    }
+    let config = config();
+    let context = EvalContext { now: config.now };
+    let router = Router::new(&policy, &compiled, None, config, &policy_text);
+    let mut answers = Vec::new();
+    for ahead in [false, true] {
+        let leads: Vec<_> = lines
+            .iter()
+            .map(|line| {
+                parse_lead(&policy, line.as_bytes(), &Limits::default()).map(|lead| {
+                    if ahead {
+                        lead.with_rule_found(&policy, &compiled, &context)
+                    } else {
+                        lead
+                    }
+                })
+            })
+            .collect();
+        let found = leads
+            .iter()
+            .filter(|lead| matches!(lead, Ok(lead) if lead.rule_found.is_some()))
+            .count();
+        let parsed = leads.iter().filter(|lead| lead.is_ok()).count();
+        assert_eq!(found, if ahead { parsed } else { 0 });
+        let mut state = MemoryState::default();
+        state.begin().unwrap();
+        let mut outcomes = Vec::new();
+        router
+            .route_parsed(&mut state, &leads, &mut outcomes)
+            .unwrap();
+        answers.push(
+            outcomes
+                .iter()
+                .enumerate()
+                .map(|(index, outcome)| switchboard::route::wire::outcome_json(outcome, index + 1))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(answers[0].len(), lines.len());
+    assert_eq!(answers[0], answers[1]);
+    // The week puts leads on both sides of the policy's calendars.
+    let after_hours = answers[0]
+        .iter()
+        .filter(|answer| answer.contains(r#""rule":"after_hours""#))
+        .count();
+    assert!(
+        after_hours > 0 && after_hours < lines.len() / 2,
+        "{after_hours}"
+    );
+}
+
 const ANY_OBJECT: &str =
     "schema lead { id: string  note: string? }\nqueue q\notherwise -> queue q\n";
 

@@ -10,7 +10,8 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use switchboard::model::Policy;
+use switchboard::graph::Compiled;
+use switchboard::model::{EvalContext, Policy};
 use switchboard::route::reader::{
     LeadError, Limits, LineRead, ParsedLead, parse_lead, parse_lead_reusing, read_line_into,
     too_long_error,
@@ -166,9 +167,10 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     // The reading thread holds the policy as long as it runs (it may outlive a failed run
     // that stops waiting for it): shared, not borrowed.
     let policy = Arc::new(loaded.policy);
+    let compiled = Arc::new(loaded.compiled);
     let router = Router::new(
         &policy,
-        &loaded.compiled,
+        &compiled,
         roster.as_ref(),
         config,
         &loaded.source.text,
@@ -210,6 +212,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         from: from.clone(),
         input: args.input,
         policy: Arc::clone(&policy),
+        compiled: Arc::clone(&compiled),
+        context: EvalContext { now },
         limits,
     };
     let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
@@ -373,6 +377,9 @@ struct Opening {
     from: String,
     input: super::input::InputArgs,
     policy: Arc<Policy>,
+    /// The policy's compiled graph and the router's `now`: the reader finds each lead's rule.
+    compiled: Arc<Compiled>,
+    context: EvalContext,
     limits: Limits,
 }
 
@@ -394,6 +401,8 @@ struct BatchReader {
     /// the failure ends the next batch.
     failed: Option<Failure>,
     policy: Arc<Policy>,
+    compiled: Arc<Compiled>,
+    context: EvalContext,
     limits: Limits,
     batch_lines: usize,
     /// The line being read, reused from line to line.
@@ -433,6 +442,8 @@ impl BatchReader {
             failed: None,
             batch_lines: opening.batch_lines,
             policy: opening.policy,
+            compiled: opening.compiled,
+            context: opening.context,
             limits: opening.limits,
             line: Vec::with_capacity(1024),
             spent: opening.spent,
@@ -475,14 +486,20 @@ impl BatchReader {
                 None => break,
                 Some(LineRead::Text) => {
                     batch.bytes += self.line.len() as u64 + 1;
-                    // The fingerprint too: with two threads, off the deciding one.
+                    // The fingerprint and the rule too: with two threads, off the deciding one.
                     match self.free.pop() {
                         Some(earlier) => {
                             parse_lead_reusing(&self.policy, &self.line, &self.limits, earlier)
                         }
                         None => parse_lead(&self.policy, &self.line, &self.limits),
                     }
-                    .map(|lead| lead.with_fingerprint(&self.policy))
+                    .map(|lead| {
+                        lead.with_fingerprint(&self.policy).with_rule_found(
+                            &self.policy,
+                            &self.compiled,
+                            &self.context,
+                        )
+                    })
                 }
                 Some(LineRead::TooLong(length)) => {
                     batch.bytes += length as u64 + 1;

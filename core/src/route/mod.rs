@@ -903,7 +903,9 @@ impl<'a> Router<'a> {
         let (outcome, path) = match (tracing.display, self.compiled) {
             (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
             _ => (
-                self.compiled.evaluate(self.policy, lead, &context),
+                parsed
+                    .rule_found
+                    .unwrap_or_else(|| self.compiled.evaluate(self.policy, lead, &context)),
                 Vec::new(),
             ),
         };

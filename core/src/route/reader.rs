@@ -5,8 +5,9 @@ mod scan;
 
 pub(crate) use scan::first_to_escape;
 
+use crate::graph::{Compiled, Outcome};
 use crate::model::FieldType;
-use crate::model::{Lead, LeadId, LeadValue, Policy, Scalar};
+use crate::model::{EvalContext, Lead, LeadId, LeadValue, Policy, Scalar};
 use serde_json::Value;
 use std::io::{self, BufRead};
 
@@ -132,6 +133,10 @@ pub struct ParsedLead {
     /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
     /// computes it when it needs it.
     pub fingerprint: Option<u64>,
+    /// The rule the lead matches, when it was found ahead ([`ParsedLead::with_rule_found`]:
+    /// `route` finds it on its reading thread, with the router's own policy, compiled graph
+    /// and `now`); else the router finds it when it decides.
+    pub rule_found: Option<Outcome>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
@@ -146,6 +151,7 @@ impl ParsedLead {
             id: id.into(),
             lead,
             fingerprint: None,
+            rule_found: None,
             spare: Vec::new(),
             blanks: Vec::new(),
         }
@@ -170,6 +176,19 @@ impl ParsedLead {
     /// The lead with its fingerprint computed now (where the work is cheaper than later).
     pub fn with_fingerprint(mut self, policy: &Policy) -> ParsedLead {
         self.fingerprint = Some(policy.fingerprint(&self.lead));
+        self
+    }
+
+    /// The lead with the rule it matches found now, off the thread that decides: `compiled`
+    /// must be `policy`'s, and `context` the one the router decides with (its `now`), as
+    /// `route` gives them; the rule found is the one the router would find.
+    pub fn with_rule_found(
+        mut self,
+        policy: &Policy,
+        compiled: &Compiled,
+        context: &EvalContext,
+    ) -> ParsedLead {
+        self.rule_found = Some(compiled.evaluate(policy, &self.lead, context));
         self
     }
 }
@@ -312,6 +331,7 @@ fn parse_into(
         id,
         lead: Lead { values },
         fingerprint: None,
+        rule_found: None,
         spare,
         blanks,
     })
