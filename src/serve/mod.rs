@@ -285,6 +285,8 @@ fn http(shared: Arc<Shared>, max_body_bytes: usize, timeout: Duration) -> Http {
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        // A path no route has (a mistyped hook URL) is counted too, as `other`.
+        .fallback(unknown_path)
         // Inside `measure`, so that a request that times out is counted (as a 503).
         .route_layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -427,6 +429,17 @@ impl tower_http::request_id::MakeRequestId for RequestIds {
             .ok()
             .map(tower_http::request_id::RequestId::new)
     }
+}
+
+/// A path the server does not have: 404, counted under the endpoint `other` (`measure` sees
+/// only the routes).
+async fn unknown_path(State(shared): State<Arc<Shared>>) -> Response {
+    let started = std::time::Instant::now();
+    let response = StatusCode::NOT_FOUND.into_response();
+    shared
+        .metrics
+        .request("other", response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// Counts each request by its route and status, with its latency.
@@ -575,8 +588,22 @@ impl Watched {
     }
 }
 
-/// A file's modification time and length (`None`: it cannot be read).
-type Stamp = Option<(std::time::SystemTime, u64)>;
+/// What says a watched file changed (`None`: it cannot be read): its length and modification
+/// time, and on Unix the file itself (device and inode: a file renamed over it, a symbolic
+/// link pointed elsewhere) and its status change time. A deployment that gives every file one
+/// modification time (Nix store paths, reproducible builds, `cp -p`, `tar`) can replace a
+/// policy with one of the same length and time; its inode or change time still differs, as no
+/// program can set the change time.
+type Stamp = Option<FileStamp>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: std::time::SystemTime,
+    length: u64,
+    device: u64,
+    inode: u64,
+    changed: (i64, i64),
+}
 
 /// The [`Stamp`] of each watched file.
 fn stamps(paths: &[PathBuf]) -> Vec<Stamp> {
@@ -584,7 +611,20 @@ fn stamps(paths: &[PathBuf]) -> Vec<Stamp> {
         .iter()
         .map(|path| {
             let meta = std::fs::metadata(path).ok()?;
-            Some((meta.modified().ok()?, meta.len()))
+            #[cfg(unix)]
+            let (device, inode, changed) = {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino(), (meta.ctime(), meta.ctime_nsec()))
+            };
+            #[cfg(not(unix))]
+            let (device, inode, changed) = (0, 0, (0, 0));
+            Some(FileStamp {
+                modified: meta.modified().ok()?,
+                length: meta.len(),
+                device,
+                inode,
+                changed,
+            })
         })
         .collect()
 }
@@ -1103,9 +1143,19 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(bearer_token)
         .unwrap_or_default();
     signature::constant_time_eq(given.as_bytes(), token.as_bytes())
+}
+
+/// The token of an `Authorization` value of the bearer scheme, whose name is compared without
+/// case (RFC 9110, section 11.1: some clients and proxies write `bearer`); the token is kept
+/// exactly.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
 }
 
 /// The lines of a body: one JSON object, a JSON array of objects, or NDJSON. `Err` when the
@@ -1126,12 +1176,29 @@ fn body_lines(body: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
             ))
         }
         Some(b'{') => {
-            let lines: Vec<Vec<u8>> = text
+            // One object written over several lines (pretty-printed): in valid JSON a line
+            // break can only be whitespace between tokens, so the object is one line once
+            // they are spaces.
+            if text.contains(&b'\n') && serde_json::from_slice::<serde_json::Value>(text).is_ok() {
+                let line = text
+                    .iter()
+                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+                    .collect::<Vec<u8>>();
+                return Ok((vec![line.trim_ascii().to_vec()], true));
+            }
+            let mut lines: Vec<Vec<u8>> = text
                 .split(|b| *b == b'\n')
                 .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
                 .map(<[u8]>::to_vec)
                 .collect();
+            // Blank lines after the last lead end the body; one between leads is answered as
+            // `route` answers it (an error record), so that answer N is line N's.
+            while lines
+                .last()
+                .is_some_and(|line| line.iter().all(u8::is_ascii_whitespace))
+            {
+                lines.pop();
+            }
             let single = lines.len() == 1;
             Ok((lines, single))
         }
@@ -1517,9 +1584,27 @@ mod tests {
         );
         let (lines, single) = body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n").unwrap();
         assert_eq!((lines.len(), single), (2, false));
+        // A blank line between leads is a line, answered with an error as `route` does.
+        let (lines, single) = body_lines(b"{\"id\":\"a\"}\r\n\r\n{\"id\":\"b\"}\n").unwrap();
+        assert_eq!(lines, [&b"{\"id\":\"a\"}"[..], b"", b"{\"id\":\"b\"}"]);
+        assert!(!single);
+        // One object over several lines is one lead.
+        let (lines, single) = body_lines(b"{\n  \"id\": \"a\",\r\n  \"n\": 1\n}\n\n").unwrap();
+        assert_eq!(lines, [&b"{   \"id\": \"a\",    \"n\": 1 }"[..]]);
+        assert!(single);
         assert!(body_lines(b"id=a").is_err());
         assert!(body_lines(b"   ").is_err());
         assert!(body_lines(b"[1,").is_err());
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_named_in_any_case_and_the_token_kept_exactly() {
+        assert_eq!(bearer_token("Bearer t0ken"), Some("t0ken"));
+        assert_eq!(bearer_token("bearer t0ken"), Some("t0ken"));
+        assert_eq!(bearer_token("BEARER  t0ken"), Some("t0ken"));
+        assert_eq!(bearer_token("Basic t0ken"), None);
+        assert_eq!(bearer_token("Bearert0ken"), None);
+        assert_eq!(bearer_token("Bearer T0KEN"), Some("T0KEN"));
     }
 
     #[test]

@@ -167,13 +167,27 @@ fn hubspot_decode_uri(uri: &str) -> String {
     out
 }
 
-/// A Standard Webhooks secret: `whsec_` and the key in base64 (the prefix is optional).
+/// The fewest bytes a Standard Webhooks key may have: shorter keys (an empty one signs with
+/// nothing anybody could not compute) are guessed; the specification's keys are 24 to 64.
+pub const STANDARD_KEY_MIN_BYTES: usize = 16;
+
+/// A Standard Webhooks secret: `whsec_` and the key in base64 (the prefix is optional), of at
+/// least [`STANDARD_KEY_MIN_BYTES`].
 pub fn standard_key(secret: &str) -> Result<Vec<u8>, String> {
     let encoded = secret.trim();
     let encoded = encoded.strip_prefix("whsec_").unwrap_or(encoded);
-    BASE64.decode(encoded).map_err(|error| {
+    let key = BASE64.decode(encoded).map_err(|error| {
         format!("the secret is not `whsec_` followed by the key in base64: {error}")
-    })
+    })?;
+    if key.len() < STANDARD_KEY_MIN_BYTES {
+        return Err(format!(
+            "the secret's key is {} bytes; a key of fewer than {STANDARD_KEY_MIN_BYTES} can be \
+             guessed, so anybody could sign: make one of 32 with `openssl rand -base64 32` \
+             (and `whsec_` before it)",
+            key.len()
+        ));
+    }
+    Ok(key)
 }
 
 /// The Standard Webhooks signature of a message: `v1,` + base64(HMAC-SHA256(key,
@@ -232,6 +246,20 @@ mod tests {
         assert_eq!(
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    /// An empty key (`whsec_` alone) would sign with nothing anybody could not compute.
+    #[test]
+    fn empty_and_short_standard_keys_are_refused() {
+        for secret in ["whsec_", "", "whsec_c2hvcnQ=", "c2hvcnQ="] {
+            let refused = standard_key(secret).unwrap_err();
+            assert!(refused.contains("can be guessed"), "{secret}: {refused}");
+        }
+        // 16 bytes is enough.
+        assert_eq!(
+            standard_key("whsec_MDEyMzQ1Njc4OWFiY2RlZg==").unwrap(),
+            b"0123456789abcdef"
         );
     }
 

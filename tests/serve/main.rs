@@ -243,6 +243,34 @@ fn every_kind_of_body_gets_its_answer() {
         .collect();
     assert_eq!(answers[0]["duplicate"], true);
     assert_eq!(answers[0]["rep"], "anna");
+    // A blank line between leads is answered as `route` answers it, so that answer N is line
+    // N's; blank lines at the end are none.
+    let (status, body) = post(
+        address,
+        "/v1/leads",
+        &format!("{}\n\n{{\"id\":\"N-2\"}}\n\n", lead("N-1")),
+    );
+    assert_eq!(status, 200);
+    let answers: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 3, "{body}");
+    assert_eq!(answers[0]["duplicate"], true);
+    assert_eq!(answers[1]["error"]["code"], "lead.json");
+    assert_eq!(answers[1]["error"]["input_line"], 2);
+    assert_eq!(answers[2]["error"]["code"], "lead.missing");
+    assert_eq!(answers[2]["error"]["input_line"], 3);
+    // One lead written over several lines (pretty-printed) is one lead.
+    let pretty = serde_json::to_string_pretty(
+        &serde_json::from_str::<serde_json::Value>(&lead("P-1")).unwrap(),
+    )
+    .unwrap();
+    assert!(pretty.lines().count() > 5);
+    let (status, body) = post(address, "/v1/leads", &pretty);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.lines().count(), 1, "{body}");
+    assert!(body.starts_with("{\"lead\":\"P-1\""), "{body}");
     // One invalid lead alone: 422 with its error record.
     let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
     assert_eq!(status, 422, "{body}");
@@ -337,6 +365,17 @@ fn a_token_guards_the_api_and_open_addresses_need_one() {
         &[("Authorization", "Bearer s3cret")],
     );
     assert_eq!(status, 422, "authorized; the lead itself lacks fields");
+    // The scheme's name in any case (RFC 9110); the token exactly.
+    for (authorization, expected) in [("bearer s3cret", 422), ("bearer S3CRET", 401)] {
+        let (status, _) = request(
+            &server.address,
+            "POST",
+            "/v1/leads",
+            body,
+            &[("Authorization", authorization)],
+        );
+        assert_eq!(status, expected, "{authorization}");
+    }
     assert_eq!(request(&server.address, "GET", "/healthz", "", &[]).0, 200);
     assert!(server.stop().success());
     // Listening on every interface without a token is refused, with the way out.
@@ -675,6 +714,8 @@ fn metrics_count_requests_and_decisions_and_logs_can_be_json() {
     assert_eq!(post(&server.address, "/v1/leads", lead).0, 200);
     assert_eq!(post(&server.address, "/v1/leads", "{\"id\":1}").0, 422);
     assert_eq!(post(&server.address, "/v1/leads", "nope").0, 400);
+    // A mistyped hook URL is counted too.
+    assert_eq!(post(&server.address, "/v1/hooks/hubspot/", "{}").0, 404);
     let (status, head, text) = exchange(
         &server.address,
         "GET",
@@ -695,6 +736,7 @@ fn metrics_count_requests_and_decisions_and_logs_can_be_json() {
         "switchboard_requests_total{endpoint=\"/v1/leads\",status=\"422\"} 1\n",
         "switchboard_requests_total{endpoint=\"/v1/leads\",status=\"400\"} 1\n",
         "switchboard_request_duration_seconds_count{endpoint=\"/v1/leads\"} 4\n",
+        "switchboard_requests_total{endpoint=\"other\",status=\"404\"} 1\n",
         "switchboard_decisions_total{action=\"pool\"} 1\n",
         "switchboard_decisions_total{action=\"error\"} 1\n",
         "switchboard_duplicates_total 1\n",

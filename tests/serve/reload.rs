@@ -93,5 +93,32 @@ fn a_broken_policy_is_refused_and_the_old_one_serves_until_a_fixed_one_arrives()
     let hup = wait_for_reload(&address, &taken["reload"]["at"]);
     assert_eq!(hup["reload"]["why"], "SIGHUP");
     assert_eq!(hup["reload"]["ok"], true);
+
+    // A policy of the same length and modification time renamed over the served one, as a
+    // deployment that gives every file one time does (Nix, reproducible builds, `cp -p`): seen.
+    let served = std::fs::metadata(&policy).unwrap();
+    let next = dir.join("routing.route.new");
+    std::fs::write(&next, original.replace("within 15m", "within 25m")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&next)
+        .unwrap()
+        .set_modified(served.modified().unwrap())
+        .unwrap();
+    assert_eq!(std::fs::metadata(&next).unwrap().len(), served.len());
+    std::fs::rename(&next, &policy).unwrap();
+    let same_stamp = wait_for_reload(&address, &hup["reload"]["at"]);
+    assert_eq!(same_stamp["reload"]["ok"], true, "{same_stamp}");
+    assert!(
+        same_stamp["reload"]["why"]
+            .as_str()
+            .unwrap()
+            .ends_with("routing.route changed")
+    );
+    let (_, body) = post(&address, "/v1/leads", &LEAD.replace("ID", "R-3"));
+    assert!(
+        body.contains("\"due\":\"2026-11-23T10:25:00+01:00\""),
+        "{body}"
+    );
     assert!(server.stop().success());
 }
