@@ -388,6 +388,53 @@ fn every_mistake_in_an_event_is_an_error_record_that_says_why() {
     insta::assert_snapshot!("event_mistakes", stdout(&output));
 }
 
+/// An event dated after now has not happened: a sender's clock that runs fast, or a mistyped
+/// year, must not fire escalation steps early and take a lead from a rep still inside the SLA.
+#[test]
+fn an_event_dated_after_now_is_refused_and_fires_no_step_early() {
+    let dir = scratch("future");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let track = |now: &str, event: &str| {
+        let output = run(
+            &["track", &policy, "--state", &state, "--now", now, "--quiet"],
+            &format!("{event}\n"),
+        );
+        json_lines(&stdout(&output)).remove(0)
+    };
+    // L-1 went to anna at 10:00, due 10:15, its step (to the backup pool) due at 10:30.
+    // Three hours ahead of now: refused, and the state is as it was.
+    let refused = track(
+        "2026-11-23T10:05:00+01:00",
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T13:00:00+01:00","by":"nobody"}"#,
+    );
+    assert_eq!(refused["error"]["code"], "event.future", "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "the event at 2026-11-23T13:00:00+01:00 is after now (2026-11-23T10:05:00+01:00): an \
+         event is recorded once it has happened (clocks may differ by 5 minutes); check the \
+         clock of what sent it"
+    );
+    assert!(refused.get("escalated").is_none(), "{refused}");
+    let closed_in_2099 = track(
+        "2026-11-23T10:05:00+01:00",
+        r#"{"lead":"L-1","event":"closed","at":"2099-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(closed_in_2099["error"]["code"], "event.future");
+    // Within the 5 minutes a clock may differ by: taken, but no step fires after now, so anna
+    // still holds the lead at 10:33 (its step is due at 10:30, now is 10:29).
+    let touched = track(
+        "2026-11-23T10:29:00+01:00",
+        r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:33:00+01:00","by":"anna"}"#,
+    );
+    assert_eq!(touched["sla"], "missed", "{touched}");
+    assert!(touched.get("escalated").is_none(), "{touched}");
+    // Touched: the step never fires.
+    let roster = example("roster.json");
+    let fired = sweep(&policy, &roster, &state, "2026-11-23T12:00:00+01:00");
+    assert!(fired.iter().all(|step| step["lead"] != "L-1"), "{fired:?}");
+}
+
 /// Routes, tracks and sweeps a scenario through the library with one store; the lines out.
 fn scenario(state: &mut dyn StateStore) -> Vec<String> {
     let text = std::fs::read_to_string(fixture("desk.route")).unwrap();

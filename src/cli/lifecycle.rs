@@ -36,7 +36,8 @@ pub struct TrackArgs {
     /// Read events from this file instead of stdin (`-` is stdin)
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
-    /// The routing time of re-routes, for the roster's `as_of` (RFC 3339); default: now
+    /// Now (RFC 3339): the routing time of re-routes (for the roster's `as_of`), the latest a
+    /// step fires, and 5 minutes before the latest an event may be dated; default: the clock
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
     /// No summary on stderr

@@ -181,6 +181,10 @@ fn invalid(code: &'static str, lead: &str, message: String) -> Tracked {
     })
 }
 
+/// How far after the router's `now` an event may be dated: senders' clocks differ by a little
+/// (signed webhooks allow the same 5 minutes). Later than that, an event has not happened yet.
+const EVENT_CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
+
 impl Router<'_> {
     /// Records one event line. State errors abort the run; everything wrong with the event
     /// itself is a [`Tracked::Invalid`].
@@ -237,8 +241,31 @@ impl Router<'_> {
                 Vec::new(),
             ));
         }
+        let now = self.config.now;
+        let latest = now.checked_add(EVENT_CLOCK_SKEW).unwrap_or(Timestamp::MAX);
+        if event.at > latest {
+            let calendar = self.life_calendar(&life);
+            return Ok((
+                invalid(
+                    "event.future",
+                    lead,
+                    format!(
+                        "the event at {} is after now ({}): an event is recorded once it has \
+                         happened (clocks may differ by {} minutes); check the clock of what \
+                         sent it",
+                        LocalTime::on(event.at, calendar),
+                        LocalTime::on(now, calendar),
+                        EVENT_CLOCK_SKEW.as_mins()
+                    ),
+                ),
+                Vec::new(),
+            ));
+        }
+        // Steps due by the event's time fire first, but none after now: an event a sender's
+        // clock dates a little ahead moves no lead early.
+        let fire_until = event.at.min(now);
         let mut fired = Vec::new();
-        while let Some(at) = life.next_step_at().filter(|at| *at <= event.at) {
+        while let Some(at) = life.next_step_at().filter(|at| *at <= fire_until) {
             let Some(index) = life.steps.iter().position(|step| step.fired.is_none()) else {
                 break;
             };
