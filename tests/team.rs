@@ -142,6 +142,57 @@ fn a_moscow_and_novosibirsk_pool_on_shift_assigns_whoever_is_at_work() {
     }
 }
 
+/// When nobody is on shift, the lead waits for the member who starts first *and is at work
+/// then*: a rep the roster has out of office from before their next opening starts after the
+/// absence, so a colleague who starts later the same day takes the lead.
+#[test]
+fn nobody_on_shift_waits_for_the_first_rep_in_the_office_at_their_start() {
+    let dir = scratch("on-shift-absent");
+    let roster = dir.join("roster.json");
+    // igor (Novosibirsk) is out from Tuesday 08:00 his time, an hour before his shift, to
+    // Saturday; olga is at work.
+    std::fs::write(
+        &roster,
+        r#"{"reps":{"olga":{},"igor":{"out_of_office":[
+            {"from":"2026-11-24T08:00:00+07:00","to":"2026-11-28T00:00:00+07:00"}]}}}"#,
+    )
+    .unwrap();
+    for state in stores("on-shift-absent-state") {
+        // 03:00 Moscow on Tuesday: nobody is on shift; igor would start first (05:00 Moscow),
+        // but he is away until Saturday: olga starts at 09:00 Moscow.
+        let input = format!(
+            "{}\n",
+            lead("L-3", r#""region":"east""#, "2026-11-24T03:00:00+03:00")
+        );
+        let output = run(
+            &[
+                "route",
+                &fixture("shifts.route"),
+                "--state",
+                &state,
+                "--roster",
+                &roster.to_string_lossy(),
+                "--explain",
+            ],
+            &input,
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let decision: serde_json::Value =
+            serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        assert_eq!(decision["rep"], "olga", "{state}: {decision}");
+        assert_eq!(
+            reasons(&decision),
+            [
+                "nobody in pool `national` is eligible: olga off shift until 09:00 Europe/Moscow, \
+                 igor off shift, then out of office, until 2026-11-30 09:00 Asia/Novosibirsk",
+                "nobody on shift; olga starts at 2026-11-24T09:00:00+03:00",
+            ],
+            "{state}"
+        );
+        assert_eq!(decision["due"], "2026-11-24T11:00:00+03:00");
+    }
+}
+
 #[test]
 fn a_rep_whose_day_ends_while_the_pools_goes_on_is_passed_over() {
     for state in stores("mornings") {

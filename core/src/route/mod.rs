@@ -1355,13 +1355,55 @@ impl<'a> Router<'a> {
             && !calendar.contains(at)
         {
             candidate.eligible = false;
-            candidate.opens = clock::next_opening(calendar, at);
-            candidate.why = Why::Text(match candidate.opens {
-                Some(opens) => format!("off shift until {}", shift_start(opens, at, calendar)),
-                None => "off shift, with no working time in the next years".to_string(),
+            let (opens, out_of_office) = self.first_opening_in_office(rep, calendar, at);
+            candidate.opens = opens;
+            candidate.why = Why::Text(match (opens, out_of_office) {
+                (Some(opens), false) => {
+                    format!("off shift until {}", shift_start(opens, at, calendar))
+                }
+                (Some(opens), true) => format!(
+                    "off shift, then out of office, until {}",
+                    shift_start(opens, at, calendar)
+                ),
+                (None, _) => "off shift, with no working time in the next years".to_string(),
             });
         }
         Ok(candidate)
+    }
+
+    /// When an off-shift rep next starts work: their calendar's next opening at which the
+    /// roster does not have them out of office (a rep away from before an opening starts at the
+    /// first one after the absence), and whether an absence moved it. `None` when there is
+    /// none within the calendar's horizon.
+    fn first_opening_in_office(
+        &self,
+        rep: &str,
+        calendar: &CalendarDef,
+        at: Timestamp,
+    ) -> (Option<Timestamp>, bool) {
+        let mut opens = clock::next_opening(calendar, at);
+        let Some(roster) = self.roster else {
+            return (opens, false);
+        };
+        let absences = roster.absences(rep, &calendar.zone);
+        let mut moved = false;
+        // Each absence moves the opening past its end; absences that overlap or follow one
+        // another move it again, a bounded number of times.
+        for _ in 0..=absences.len() {
+            let Some(start) = opens else {
+                break;
+            };
+            let Some(absence) = absences
+                .iter()
+                .find(|absence| absence.from <= start && start < absence.to)
+            else {
+                return (opens, moved);
+            };
+            moved = true;
+            opens = clock::next_opening(calendar, absence.to);
+        }
+        // Each absence can move it once: here no opening is left.
+        (opens, moved)
     }
 
     /// A pool's strategy picks a rep among the eligible members.
