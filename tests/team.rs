@@ -607,6 +607,107 @@ fn one_prospect_under_three_ids_goes_to_the_first_leads_rep() {
     }
 }
 
+/// `previous rep of` gives a returning prospect to the rep who holds their earlier lead now:
+/// after a sweep escalated it, the new holder; after a rejection, the rep it was re-routed to,
+/// never the one who rejected it. One prospect, one rep.
+#[test]
+fn a_returning_prospect_goes_to_whoever_holds_the_earlier_lead_now() {
+    let dir = scratch("holder-now");
+    let policy = dir.join("prospects.route");
+    // The fixture with an escalation step, so that a sweep hands leads on.
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string(fixture("prospects.route"))
+            .unwrap()
+            .replace(
+                "else pool sdr within 15m",
+                "else pool sdr within 15m escalate sdr after 30m",
+            ),
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let with = |id: &str, email: &str, at: &str| lead(id, &format!(r#""email":"{email}""#), at);
+    let route_now = |leads: &[String], now: &str| -> Vec<serde_json::Value> {
+        let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
+        let output = run(
+            &["route", &policy, "--state", &state, "--now", now, "--quiet"],
+            &input,
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let first = route_now(
+        &[
+            with("P-1", "ceo@acme.com", "2026-11-24T10:00:00Z"),
+            with("Q-1", "cfo@globex.com", "2026-11-24T10:00:00Z"),
+        ],
+        "2026-11-24T10:00:00Z",
+    );
+    assert_eq!(reps(&first), ["anna", "boris"]);
+    // boris rejects Globex: re-routed at once, to chen.
+    let rejected = run(
+        &[
+            "track",
+            &policy,
+            "--state",
+            &state,
+            "--quiet",
+            "--now",
+            "2026-11-24T10:05:00Z",
+        ],
+        "{\"lead\":\"Q-1\",\"event\":\"rejected\",\"at\":\"2026-11-24T10:05:00Z\",\"by\":\"boris\"}\n",
+    );
+    assert_eq!(rejected.status.code(), Some(0), "{rejected:?}");
+    // Nobody touched either lead: the sweep hands P-1 from anna to boris, Q-1 from chen to anna.
+    let swept = run(
+        &[
+            "sweep",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-24T11:00:00Z",
+            "--quiet",
+        ],
+        "",
+    );
+    let swept: Vec<serde_json::Value> = String::from_utf8(swept.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let holders: Vec<(String, String)> = swept
+        .iter()
+        .map(|step| {
+            (
+                step["lead"].as_str().unwrap().to_string(),
+                step["rep"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            ("P-1".to_string(), "boris".to_string()),
+            ("Q-1".to_string(), "anna".to_string())
+        ]
+    );
+    let returning = route_now(
+        &[
+            with("P-2", "CEO@acme.com", "2026-11-24T12:00:00Z"),
+            with("Q-2", "cfo@globex.com", "2026-11-24T12:00:00Z"),
+        ],
+        "2026-11-24T12:00:00Z",
+    );
+    assert_eq!(reps(&returning), ["boris", "anna"]);
+    assert_eq!(returning[0]["action"], "rep");
+}
+
 #[test]
 fn a_previous_rep_who_cannot_take_the_lead_now_gives_way_to_else() {
     let dir = scratch("away");

@@ -2370,7 +2370,7 @@ impl StateStore for PostgresState {
         lead: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<(String, String)>, StateError> {
         // Under the gate: a lead of the same prospect that another router is routing now is
         // committed before this one looks.
         self.gate()?;
@@ -2406,7 +2406,7 @@ impl StateStore for PostgresState {
             }
             (stored, unsent) => stored.or(unsent),
         };
-        Ok(latest.map(|(_, _, rep)| rep))
+        Ok(latest.map(|(_, lead, rep)| (lead, rep)))
     }
 
     fn schedule(

@@ -2096,17 +2096,17 @@ impl StateStore for SqliteState {
         lead: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<(String, String)>, StateError> {
         self.on_file()?;
         self.connection
             .prepare_cached(
-                "SELECT rep FROM prospects WHERE field = ?1 AND key = ?2 AND lead_s >= ?3 \
+                "SELECT lead, rep FROM prospects WHERE field = ?1 AND key = ?2 AND lead_s >= ?3 \
                  AND lead_s <= ?4 AND lead != ?5 ORDER BY lead_s DESC LIMIT 1",
             )
             .db()?
             .query_row(
                 params![field, key, from.as_second(), to.as_second(), lead],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
             .db()

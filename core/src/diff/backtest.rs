@@ -203,7 +203,7 @@ impl StateStore for Stateless {
         _: &str,
         _: Timestamp,
         _: Timestamp,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<(String, String)>, StateError> {
         Ok(None)
     }
     fn schedule(

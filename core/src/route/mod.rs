@@ -1146,7 +1146,9 @@ impl<'a> Router<'a> {
                             .ok()
                     })
                     .unwrap_or(Timestamp::MIN);
-                let Some(rep) = state.previous_rep(&field.name, &key, &parsed.id, from, at)? else {
+                let Some((earlier, routed_to)) =
+                    state.previous_rep(&field.name, &key, &parsed.id, from, at)?
+                else {
                     return Ok(failed(
                         label(),
                         format!(
@@ -1155,6 +1157,26 @@ impl<'a> Router<'a> {
                             crate::syntax::ast::look_back(seconds)
                         ),
                     ));
+                };
+                // The rep who holds the earlier lead now: a sweep or a rejection may have
+                // handed it on since it was routed (one prospect, one rep; never back to a
+                // rep who gave it up).
+                let rep = match state.current_decision(&earlier)? {
+                    None => routed_to,
+                    Some(current) => match current.action.rep() {
+                        Some(rep) => rep.to_string(),
+                        None => {
+                            return Ok(failed(
+                                label(),
+                                format!(
+                                    "no rep holds the earlier lead with this `{}` (`{earlier}`) \
+                                     now: {}",
+                                    field.name,
+                                    current.action.summary()
+                                ),
+                            ));
+                        }
+                    },
                 };
                 let candidate = self.candidate(state, &rep, None, at, named_calendar)?;
                 Ok(self.named(

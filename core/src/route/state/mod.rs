@@ -262,8 +262,8 @@ pub trait StateStore {
         lead_at: Timestamp,
         rep: &str,
     ) -> Result<(), StateError>;
-    /// The rep of the latest lead other than `lead` whose `field` held `key`, with its own time
-    /// in `[from, to]`.
+    /// The latest lead other than `lead` whose `field` held `key`, with its own time in
+    /// `[from, to]`, and the rep it went to when it was routed: `(lead, rep)`.
     fn previous_rep(
         &mut self,
         field: &str,
@@ -271,7 +271,7 @@ pub trait StateStore {
         lead: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Option<String>, StateError>;
+    ) -> Result<Option<(String, String)>, StateError>;
     /// Moves the lead's entry in the due index from `from` (where it was scheduled, if
     /// anywhere) to `to` (`None`: nothing is due): the index `sweep` reads, keyed by time, so
     /// that leads not due are never read.
@@ -854,7 +854,7 @@ impl StateStore for MemoryState {
         lead: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<(String, String)>, StateError> {
         self.prospects.previous(field, key, lead, from, to)
     }
 
@@ -1368,11 +1368,14 @@ mod tests {
             state
                 .previous_rep("email", "a@x.io", lead, t(from), t(to))
                 .unwrap()
+                .map(|(_, rep)| rep)
         };
         let day = ("2026-11-23T00:00:00Z", "2026-11-23T23:00:00Z");
         assert_eq!(
-            previous(&mut state, "L-9", day.0, day.1),
-            Some("chen".into())
+            state
+                .previous_rep("email", "a@x.io", "L-9", t(day.0), t(day.1))
+                .unwrap(),
+            Some(("L-3".into(), "chen".into()))
         );
         // Not the lead itself; `to` is inclusive.
         assert_eq!(
@@ -1436,7 +1439,7 @@ mod tests {
                 .iter()
                 .rev()
                 .filter(|(at, id, _)| *at >= from && *at <= to && id != lead)
-                .map(|(_, _, rep)| rep.clone())
+                .map(|(_, id, rep)| (id.clone(), rep.clone()))
                 .next();
             assert_eq!(
                 state.previous_rep("country", "us", lead, from, to).unwrap(),

@@ -464,8 +464,8 @@ impl Prospects {
         Ok(())
     }
 
-    /// The rep of the latest lead other than `lead` with `key` in `field`, at a time from
-    /// `from` to `to` (both in). A lead remembered again counts with its last rep.
+    /// The latest lead other than `lead` with `key` in `field`, at a time from `from` to `to`
+    /// (both in), and its rep. A lead remembered again counts with its last rep.
     pub(super) fn previous(
         &self,
         field: &str,
@@ -473,7 +473,7 @@ impl Prospects {
         lead: &str,
         from: Timestamp,
         to: Timestamp,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<(String, String)>, StateError> {
         if self.released {
             return Err(StateError::new(
                 StateErrorKind::Failed,
@@ -486,10 +486,10 @@ impl Prospects {
             .and_then(|values| values.get(key))
             .and_then(|leads| leads.previous(lead, from, to));
         let Some(runs) = &self.spilled else {
-            return Ok(found.map(|(_, _, rep)| rep.to_string()));
+            return Ok(found.map(|(_, id, rep)| (id.to_string(), rep.to_string())));
         };
         let Some(field_number) = runs.numbers.get(field).copied() else {
-            return Ok(found.map(|(_, _, rep)| rep.to_string()));
+            return Ok(found.map(|(_, id, rep)| (id.to_string(), rep.to_string())));
         };
         let mut best = found.map(|(at, id, rep)| (at, id.to_string(), rep.to_string()));
         let hash = runs.hash(field, key);
@@ -516,7 +516,7 @@ impl Prospects {
                 best = Some((at, id, rep.to_string()));
             }
         }
-        Ok(best.map(|(_, _, rep)| rep))
+        Ok(best.map(|(_, id, rep)| (id, rep)))
     }
 
     /// Whether the leads of (`field`, `key`) in memory are kept in a tree.
@@ -655,10 +655,10 @@ mod tests {
                 .map(|runs| runs.runs[0].fences.len()),
             Some(3)
         );
-        for (lead, expected) in [("L-9", "rep-8"), ("L-5", "rep-9"), ("L-0", "rep-9")] {
+        for (lead, expected) in [("L-9", "8"), ("L-5", "9"), ("L-0", "9")] {
             assert_eq!(
                 prospects.previous("email", "v", lead, at, at),
-                Ok(Some(expected.to_string())),
+                Ok(Some((format!("L-{expected}"), format!("rep-{expected}")))),
                 "{lead}"
             );
         }
@@ -681,7 +681,7 @@ mod tests {
         assert!(prospects.kept_in_a_tree("email", "v"));
         assert_eq!(
             prospects.previous("email", "v", "L-99", Timestamp::MIN, Timestamp::MAX),
-            Ok(Some("rep-19".to_string()))
+            Ok(Some(("L-19".to_string(), "rep-19".to_string())))
         );
     }
 
@@ -717,11 +717,12 @@ mod tests {
             prospects
                 .previous("email", "a@x.io", lead, Timestamp::MIN, at)
                 .unwrap()
+                .map(|(earlier, rep)| format!("{earlier} {rep}"))
         };
-        assert_eq!(previous(&prospects, "L-2"), Some("boris".to_string()));
+        assert_eq!(previous(&prospects, "L-2"), Some("L-1 boris".to_string()));
         remember(&mut prospects, "c@x.io", "L-8", "zoe");
         assert_eq!(prospects.runs(), 2);
-        assert_eq!(previous(&prospects, "L-2"), Some("boris".to_string()));
+        assert_eq!(previous(&prospects, "L-2"), Some("L-1 boris".to_string()));
         assert_eq!(previous(&prospects, "L-1"), None);
         // At the same time, the greater id is the later lead, even in an older run.
         remember(&mut prospects, "d@x.io", "L-5", "chen");
@@ -730,7 +731,7 @@ mod tests {
         remember(&mut prospects, "d@x.io", "L-4", "dina");
         assert_eq!(
             prospects.previous("email", "d@x.io", "L-9", Timestamp::MIN, at),
-            Ok(Some("chen".to_string()))
+            Ok(Some(("L-5".to_string(), "chen".to_string())))
         );
         // A field never remembered, and a broken spill, say so.
         assert_eq!(
