@@ -398,7 +398,7 @@ fn representative(region: Interval, ty: &FieldType) -> Scalar {
 /// An instant that satisfies every calendar test of `context`, inside the clock region when
 /// the lead's clock is in it. Membership in a calendar only changes at the start and end of a
 /// working range and at midnight, so those instants (over six weeks from the region's start, and
-/// on every holiday) are the only candidates to try.
+/// on every holiday and the week after it) are the only candidates to try.
 fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
     const DAY: i128 = 86_400 * 1_000_000_000;
     const WINDOW_DAYS: i128 = 42;
@@ -463,10 +463,20 @@ fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
                 }
             }
         }
+        // A holiday, and the week after it: without holidays, whether a day is open repeats
+        // every week, so an open day after a run of holidays (a desk closed for eight
+        // Saturdays) is at most a week after one of them, or in the window.
         for holiday in &calendar.holidays {
-            if let Ok(next) = holiday.tomorrow() {
-                dates.push(*holiday);
-                dates.push(next);
+            dates.push(*holiday);
+            let mut date = *holiday;
+            for _ in 0..7 {
+                match date.tomorrow() {
+                    Ok(next) => {
+                        dates.push(next);
+                        date = next;
+                    }
+                    Err(_) => break,
+                }
             }
         }
         for date in dates {
