@@ -118,6 +118,54 @@ fn bad_lines_exit_1_and_every_line_gets_an_answer() {
     assert_eq!(decisions[0]["error"]["code"], "lead.type");
 }
 
+/// A round robin goes on from the member after the one chosen last, by name: a policy edit
+/// that reorders or removes members between runs on one state neither gives a rep two leads
+/// in a row nor skips one.
+#[test]
+fn a_round_robin_goes_on_by_name_after_members_are_reordered_or_removed() {
+    let dir = scratch("rotation-edit");
+    let write = |name: &str, members: &str| {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "schema lead {{ id: string }}\npool p {{ members {members}  strategy round_robin }}\notherwise -> pool p\n"
+            ),
+        )
+        .unwrap();
+        path.to_string_lossy().to_string()
+    };
+    let first = write("first.route", "anna, boris, chen");
+    let reordered = write("reordered.route", "chen, anna, boris");
+    let shorter = write("shorter.route", "anna, chen");
+    let reps_of = |policy: &str, state: &str, ids: &[&str]| -> Vec<String> {
+        let input: String = ids
+            .iter()
+            .map(|id| format!("{{\"id\":\"{id}\"}}\n"))
+            .collect();
+        let output = route(
+            &[policy, "--state", state, "--quiet"],
+            input.as_bytes(),
+            &dir,
+        );
+        lines(&output)
+            .iter()
+            .map(|decision| decision["rep"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let state = dir.join("a.db").to_string_lossy().to_string();
+    assert_eq!(reps_of(&first, &state, &["1"]), ["anna"]);
+    // After anna comes boris, wherever the edit put him.
+    assert_eq!(
+        reps_of(&reordered, &state, &["2", "3", "4"]),
+        ["boris", "chen", "anna"]
+    );
+    let state = dir.join("b.db").to_string_lossy().to_string();
+    assert_eq!(reps_of(&first, &state, &["1", "2"]), ["anna", "boris"]);
+    // boris left: chen, who was next, has had no lead yet.
+    assert_eq!(reps_of(&shorter, &state, &["3", "4"]), ["chen", "anna"]);
+}
+
 #[test]
 fn an_id_holding_a_nul_character_is_refused_on_every_store() {
     let dir = scratch("nul");

@@ -1473,7 +1473,7 @@ impl<'a> Router<'a> {
                 let count = candidates.len();
                 let mut text = self.rotation_text.borrow_mut();
                 let next: usize = if state.rotation_into(&pool.name, &mut text)? {
-                    text.parse().unwrap_or(0)
+                    round_robin_turn(&text, &pool.members)
                 } else {
                     0
                 };
@@ -1481,8 +1481,13 @@ impl<'a> Router<'a> {
                     .map(|k| (next + k) % count.max(1))
                     .find(|&i| candidates[i].eligible);
                 if let Some(index) = chosen {
+                    let after = (index + 1) % count;
                     text.clear();
-                    push_number(&mut text, ((index + 1) % count) as u64);
+                    push_number(&mut text, after as u64);
+                    if let Some(member) = pool.members.get(after) {
+                        text.push(' ');
+                        text.push_str(member);
+                    }
                     state.set_rotation(&pool.name, &text)?;
                 }
                 chosen
@@ -1638,8 +1643,7 @@ impl Router<'_> {
         let turn: usize = match pool.strategy {
             StrategyDef::RoundRobin => state
                 .rotation(&pool.name)?
-                .and_then(|text| text.parse().ok())
-                .unwrap_or(0),
+                .map_or(0, |text| round_robin_turn(&text, &pool.members)),
             _ => 0,
         };
         let first = candidates
@@ -1668,6 +1672,21 @@ impl Router<'_> {
             reason: format!("nobody on shift; {} starts at {starts}", candidate.rep),
         }))
     }
+}
+
+/// Whose turn it is in a round robin, from the state's text: `N NAME`, where `NAME` is the
+/// member after the one chosen last and `N` their position then. The name decides while that
+/// member is in the pool, so that a policy edit that reorders or removes members neither gives
+/// one rep two leads in a row nor skips one; else (a member since removed, or a state written
+/// before names were kept, `N` alone) the position does.
+fn round_robin_turn(text: &str, members: &[String]) -> usize {
+    let (position, next) = text.split_once(' ').unwrap_or((text, ""));
+    if !next.is_empty()
+        && let Some(index) = members.iter().position(|member| member == next)
+    {
+        return index;
+    }
+    position.parse().unwrap_or(0)
 }
 
 /// When an off-shift rep starts, as a reason says it: `09:00 Asia/Novosibirsk` on the same
