@@ -435,6 +435,57 @@ fn an_event_dated_after_now_is_refused_and_fires_no_step_early() {
     assert!(fired.iter().all(|step| step["lead"] != "L-1"), "{fired:?}");
 }
 
+/// A close the CRM sends after a sweep handed the lead on is recorded at its own time, and the
+/// steps still ahead never fire: the lead was done.
+#[test]
+fn a_close_that_arrives_after_the_sweep_ends_the_lead_and_its_steps() {
+    let dir = scratch("late-close");
+    let policy = dir.join("two.route");
+    std::fs::write(
+        &policy,
+        "schema lead {\n  id: string\n  created_at: time\n}\n\
+         pool senior { members anna, chen  strategy round_robin }\n\
+         pool backup { members egor, dmitri  strategy ordered }\n\
+         queue review\n\
+         otherwise -> pool senior within 15m escalate backup after 30m escalate review after 60m\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    let state = dir.join("state.db").to_string_lossy().to_string();
+    let routed = run(
+        &["route", &policy, "--state", &state, "--quiet"],
+        "{\"id\":\"K-1\",\"created_at\":\"2026-11-23T10:00:00Z\"}\n",
+    );
+    ok(&routed);
+    let sweep_at = |now: &str| {
+        json_lines(&ok(&run(
+            &["sweep", &policy, "--state", &state, "--now", now, "--quiet"],
+            "",
+        )))
+    };
+    let first = sweep_at("2026-11-23T10:40:00Z");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["rep"], "egor");
+    // The CRM says K-1 was closed at 10:20, before egor got it at 10:30.
+    let closed = run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        "{\"lead\":\"K-1\",\"event\":\"closed\",\"at\":\"2026-11-23T10:20:00Z\"}\n",
+    );
+    let closed = json_lines(&ok(&closed));
+    assert_eq!(closed[0]["event"], "closed", "{closed:?}");
+    assert!(closed[0].get("error").is_none(), "{closed:?}");
+    // Step 2 (to the queue at 11:00) never fires, and nothing is taken after the close.
+    assert_eq!(sweep_at("2026-11-23T12:00:00Z").len(), 0);
+    let touched = run(
+        &["track", &policy, "--state", &state, "--quiet"],
+        "{\"lead\":\"K-1\",\"event\":\"touched\",\"at\":\"2026-11-23T10:50:00Z\",\"by\":\"egor\"}\n",
+    );
+    assert_eq!(
+        json_lines(&stdout(&touched))[0]["error"]["code"],
+        "event.closed"
+    );
+}
+
 /// Routes, tracks and sweeps a scenario through the library with one store; the lines out.
 fn scenario(state: &mut dyn StateStore) -> Vec<String> {
     let text = std::fs::read_to_string(fixture("desk.route")).unwrap();

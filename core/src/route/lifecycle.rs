@@ -348,7 +348,9 @@ impl Router<'_> {
                 ));
             }
         }
-        if let Some(holding) = life.holdings.last()
+        // A close may come late: the lead was done then, whoever holds it now.
+        if event.kind != EventKind::Closed
+            && let Some(holding) = life.holdings.last()
             && event.at < holding.from
         {
             let who = holding.rep.as_deref().unwrap_or("the current holder");
@@ -395,10 +397,13 @@ impl Router<'_> {
                 }
             }
             EventKind::Closed => {
+                // A close that arrives after a step handed the lead on (the CRM's webhook came
+                // after the sweep) ends the holding in force as it began: the lead was done
+                // before. No step fires after a close.
                 if let Some(holding) = life.holdings.last_mut()
                     && holding.ended.is_none()
                 {
-                    holding.ended = Some((event.at, "closed".to_string()));
+                    holding.ended = Some((event.at.max(holding.from), "closed".to_string()));
                 }
                 life.closed = Some(event.clone());
             }
