@@ -98,6 +98,14 @@ enum Hook {
 }
 
 /// A request for the state thread, with where to send the answer.
+/// Where a listing of fired steps starts: at a time (by when the steps were due), or after a
+/// message number (in the order they fired).
+#[derive(Debug, Clone, Copy)]
+enum ListFrom {
+    Time(jiff::Timestamp),
+    After(u64),
+}
+
 enum Job {
     Leads(Vec<Vec<u8>>, Reply),
     Events(Vec<Vec<u8>>, Reply),
@@ -108,7 +116,7 @@ enum Job {
     Reload(Box<Bundle>, oneshot::Sender<()>),
     Undelivered(usize, Listing),
     Delivered(u64, oneshot::Sender<()>),
-    Escalations(jiff::Timestamp, usize, Listing),
+    Escalations(ListFrom, usize, Listing),
 }
 
 /// Counters `/v1/status` shows.
@@ -1021,7 +1029,10 @@ fn decide(
             state.delivered(*seq)?;
             Answer::Done
         }
-        Job::Escalations(since, limit, _) => Answer::Listing(state.posted_since(*since, *limit)?),
+        Job::Escalations(from, limit, _) => Answer::Listing(match from {
+            ListFrom::Time(since) => state.posted_since(*since, *limit)?,
+            ListFrom::After(after) => state.posted_after(*after, *limit)?,
+        }),
         Job::Reload(..) => Answer::Done,
     })
 }
@@ -1418,25 +1429,49 @@ async fn escalations(
     if !authorized(&shared, &headers) {
         return unauthorized();
     }
-    let Some(since) = query.get("since") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "query",
-            "say from when: `?since=2026-12-01T00:00:00Z` (or a date, read as 00:00 UTC)",
-        );
-    };
-    let since = match crate::route::reader::read_instant_or_date(since).ok() {
-        Some(since) => since,
-        None => {
+    let from = match (query.get("since"), query.get("after")) {
+        (Some(_), Some(_)) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "query",
-                &format!(
-                    "`since={since}` is not a time such as 2026-12-01T09:00:00Z or a date such \
-                     as 2026-12-01"
-                ),
+                "give `since` or `after`, not both",
             );
         }
+        (None, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "query",
+                "say from where: `?after=0` lists every step in the order they fired (then \
+                 `after=` the `x-next-after` of each answer), or `?since=2026-12-01T00:00:00Z` \
+                 (or a date, read as 00:00 UTC) the steps due since then",
+            );
+        }
+        (None, Some(after)) => match after.parse::<u64>() {
+            Ok(after) => ListFrom::After(after),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "query",
+                    &format!(
+                        "`after={after}` is not a message number: 0, or the `x-next-after` of \
+                         the last answer"
+                    ),
+                );
+            }
+        },
+        (Some(since), None) => match crate::route::reader::read_instant_or_date(since).ok() {
+            Some(since) => ListFrom::Time(since),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "query",
+                    &format!(
+                        "`since={since}` is not a time such as 2026-12-01T09:00:00Z or a date \
+                         such as 2026-12-01"
+                    ),
+                );
+            }
+        },
     };
     let limit = match query.get("limit").map(|limit| limit.parse::<usize>()) {
         None => 1000,
@@ -1452,7 +1487,7 @@ async fn escalations(
     let (reply, listed) = oneshot::channel();
     if shared
         .jobs
-        .send(Job::Escalations(since, limit, reply))
+        .send(Job::Escalations(from, limit + 1, reply))
         .is_err()
     {
         return error(
@@ -1462,18 +1497,36 @@ async fn escalations(
         );
     }
     match listed.await {
-        Ok(Ok(list)) => {
+        Ok(Ok(mut list)) => {
+            // One more than asked for says whether the answer was cut short.
+            let more = list.len() > limit;
+            list.truncate(limit);
             let mut text = String::new();
-            for message in list {
+            for message in &list {
                 text.push_str(&message.body);
                 text.push('\n');
             }
-            (
+            let mut response = (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/x-ndjson")],
                 text,
             )
-                .into_response()
+                .into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::HeaderName::from_static("x-more"),
+                header::HeaderValue::from_static(if more { "true" } else { "false" }),
+            );
+            // The cursor of the next poll: the last message listed (by time, a later listing
+            // can hold messages posted before it, so a cursor is given only by number).
+            if let ListFrom::After(after) = from {
+                let next = list.last().map_or(after, |message| message.seq);
+                headers.insert(
+                    header::HeaderName::from_static("x-next-after"),
+                    header::HeaderValue::from(next),
+                );
+            }
+            response
         }
         _ => error(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -2589,6 +2589,16 @@ impl StateStore for PostgresState {
         Ok(PostgresState::outgoing(rows))
     }
 
+    fn posted_after(&mut self, after: u64, limit_to: usize) -> Result<Vec<Outgoing>, StateError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE seq > $1 \
+             ORDER BY seq LIMIT $2",
+            &[&after, &limit(limit_to)],
+        )?;
+        Ok(PostgresState::outgoing(rows))
+    }
+
     fn lease(
         &mut self,
         name: &str,

@@ -2339,6 +2339,18 @@ impl StateStore for SqliteState {
         )
     }
 
+    fn posted_after(&mut self, after: u64, limit: usize) -> Result<Vec<Outgoing>, StateError> {
+        self.on_file()?;
+        self.outgoing(
+            "SELECT seq, at_ns, lead, body, pending FROM outbox WHERE seq > ?1 \
+             ORDER BY seq LIMIT ?2",
+            params![
+                i64::try_from(after).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
+    }
+
     fn lease(
         &mut self,
         name: &str,

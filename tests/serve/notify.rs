@@ -178,9 +178,65 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
     let listed: Vec<&str> = listed.lines().collect();
     assert_eq!(listed.len(), 2);
     assert!(listed[0].starts_with("{\"lead\":\"S-1\",\"event\":\"escalated\",\"step\":1,"));
+    // By number, in the order they fired: a cursor no step can slip past, with what is left.
+    let page = |query: &str| {
+        let (status, head, body) = super::exchange(
+            &server.address,
+            "GET",
+            &format!("/v1/escalations?{query}"),
+            "",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let head = head.to_ascii_lowercase();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+                .map(|value| value.trim().to_string())
+        };
+        let leads: Vec<String> = body
+            .lines()
+            .map(|line| {
+                let step: serde_json::Value = serde_json::from_str(line).unwrap();
+                step["lead"].as_str().unwrap().to_string()
+            })
+            .collect();
+        (leads, header("x-next-after"), header("x-more"))
+    };
+    assert_eq!(
+        page("after=0&limit=1"),
+        (
+            vec!["S-1".to_string()],
+            Some("1".into()),
+            Some("true".into())
+        )
+    );
+    assert_eq!(
+        page("after=1&limit=1"),
+        (
+            vec!["S-2".to_string()],
+            Some("2".into()),
+            Some("false".into())
+        )
+    );
+    assert_eq!(
+        page("after=2"),
+        (vec![], Some("2".into()), Some("false".into()))
+    );
+    assert_eq!(page("since=2026-11-23&limit=1").2, Some("true".into()));
     let (status, body) = request(&server.address, "GET", "/v1/escalations", "", &[]);
     assert_eq!(status, 400);
-    assert!(body.contains("?since="), "{body}");
+    assert!(
+        body.contains("?after=0") && body.contains("?since="),
+        "{body}"
+    );
+    let (status, body) = request(&server.address, "GET", "/v1/escalations?after=-1", "", &[]);
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("`after=-1` is not a message number"),
+        "{body}"
+    );
     let (_, metrics) = request(&server.address, "GET", "/metrics", "", &[]);
     assert!(
         metrics.contains("switchboard_notifications_delivered_total 2\n"),

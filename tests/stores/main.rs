@@ -816,6 +816,39 @@ fn serve_sweeps_chains(store: Store) -> String {
             "{count} steps fired so far"
         );
     };
+    // The same steps paged by number, 400 at a time, each answer's cursor to the next.
+    let mut paged: Vec<String> = Vec::new();
+    let mut after = "0".to_string();
+    loop {
+        let (status, answer) = http(
+            &address,
+            "GET",
+            &format!("/v1/escalations?after={after}&limit=400"),
+            "",
+        );
+        assert_eq!(status, 200, "{answer}");
+        let head = answer.split_once("\r\n\r\n").map_or("", |(head, _)| head);
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix(name)
+                        .map(str::to_string)
+                })
+                .map(|value| value.trim().to_string())
+                .unwrap()
+        };
+        paged.extend(body_of(&answer).lines().map(str::to_string));
+        after = header("x-next-after:");
+        if header("x-more:") == "false" {
+            break;
+        }
+    }
+    let mut by_time: Vec<&str> = listing.lines().collect();
+    let mut by_number: Vec<&str> = paged.iter().map(String::as_str).collect();
+    by_time.sort_unstable();
+    by_number.sort_unstable();
+    assert_eq!(by_number, by_time, "every step once, by number as by time");
     server.kill().unwrap();
     let _ = server.wait();
     let fired = json_lines(&listing);

@@ -245,6 +245,13 @@ impl StateStore for Stateless {
     ) -> Result<Vec<crate::route::state::Outgoing>, StateError> {
         Ok(Vec::new())
     }
+    fn posted_after(
+        &mut self,
+        _: u64,
+        _: usize,
+    ) -> Result<Vec<crate::route::state::Outgoing>, StateError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Compares two policies on leads, one line at a time.

@@ -346,6 +346,10 @@ pub trait StateStore {
     /// most `limit`.
     fn posted_since(&mut self, since: Timestamp, limit: usize)
     -> Result<Vec<Outgoing>, StateError>;
+    /// The messages posted after the one numbered `after`, in the order they were posted, at
+    /// most `limit`: a cursor a poller cannot miss a step with (a step fires at its own time,
+    /// so one noticed late sorts before those listed earlier by time).
+    fn posted_after(&mut self, after: u64, limit: usize) -> Result<Vec<Outgoing>, StateError>;
     /// Takes or renews the lease `name` for `holder` until `until`: `false` while another
     /// holder's lease runs past `now`. What lets one of several servers on a shared state
     /// deliver the outbox (a store one process owns always grants it).
@@ -1107,6 +1111,17 @@ impl StateStore for MemoryState {
             .collect();
         found.sort_by_key(|message| (message.at, message.seq));
         Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
+    fn posted_after(&mut self, after: u64, limit: usize) -> Result<Vec<Outgoing>, StateError> {
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        Ok(self
+            .outbox
+            .iter()
+            .skip(start)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 
