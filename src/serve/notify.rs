@@ -153,9 +153,25 @@ fn sleep_unless_stopped(stop: &AtomicBool, wait: Duration) {
     }
 }
 
+/// A message's `webhook-id`: `msg_N_DIGEST`, its number in the outbox and the first 64 bits of
+/// the SHA-256 of the step it says (lead, step, time, who got it). The same for every attempt,
+/// after a restart too, so a receiver can drop repeats; and distinct across states (a new
+/// state file, `:memory:`, staging and production sending to one receiver), whose outboxes all
+/// number from 1: only the same step of the same lead could share one.
+pub fn message_id(message: &Outgoing) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let digest = sha2::Sha256::digest(message.body.as_bytes());
+    let mut id = format!("msg_{}_", message.seq);
+    for byte in &digest[..8] {
+        let _ = write!(id, "{byte:02x}");
+    }
+    id
+}
+
 fn deliver(agent: &ureq::Agent, config: &Config, message: &Outgoing) -> Result<(), String> {
     let body = body(message, config.format);
-    let id = format!("msg_{}", message.seq);
+    let id = message_id(message);
     let now = jiff::Timestamp::now().as_second();
     let mut request = agent
         .post(&config.url)

@@ -165,6 +165,13 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
             .iter()
             .all(|d| d.header("webhook-id") == all[0].header("webhook-id"))
     );
+    // `msg_N_DIGEST`: numbered in the outbox, and told apart from another state's message N.
+    let id = all[0].header("webhook-id");
+    assert!(id.starts_with("msg_1_") && id.len() == 22, "{id}");
+    assert_ne!(
+        delivered[0].header("webhook-id"),
+        delivered[1].header("webhook-id")
+    );
 
     // The same steps, listed by the server; the counters of this run.
     let (status, listed) = request(
