@@ -66,6 +66,8 @@ pub fn read_line_into(
     line.clear();
     let mut length = 0usize;
     let mut saw_any = false;
+    // The line's last byte: a `\r` before the `\n` is no part of the line, nor of its length.
+    let mut last = None;
     loop {
         let buffer = input.fill_buf()?;
         if buffer.is_empty() {
@@ -77,7 +79,11 @@ pub fn read_line_into(
             None => (buffer, None),
         };
         length += chunk.len();
-        if length <= max {
+        if let Some(&byte) = chunk.last() {
+            last = Some(byte);
+        }
+        // One byte past the limit is kept: it may be the `\r` of a CRLF line at the limit.
+        if length <= max.saturating_add(1) {
             line.extend_from_slice(chunk);
         }
         let consumed = done.unwrap_or(chunk.len());
@@ -89,12 +95,13 @@ pub fn read_line_into(
     if !saw_any {
         return Ok(None);
     }
+    if last == Some(b'\r') {
+        length -= 1;
+        line.pop();
+    }
     if length > max {
         line.clear();
         return Ok(Some(LineRead::TooLong(length)));
-    }
-    if line.last() == Some(&b'\r') {
-        line.pop();
     }
     Ok(Some(LineRead::Text))
 }
@@ -1243,6 +1250,34 @@ mod tests {
         ));
         assert!(matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"ok"));
         assert!(read_line(&mut input, 10).unwrap().is_none());
+    }
+
+    /// The limit counts a line without its terminator, `\r\n` as `\n`: a line at the limit is
+    /// read whatever its ending, and one past it is refused with its length without the `\r`,
+    /// also when the `\r` and the `\n` come in different reads.
+    #[test]
+    fn a_crlf_line_at_the_limit_is_read_like_an_lf_one() {
+        let mut input: &[u8] = b"0123456789\r\n0123456789\n0123456789a\r\n0123456789\r";
+        for expected in [&b"0123456789"[..], b"0123456789"] {
+            assert!(
+                matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == expected)
+            );
+        }
+        assert!(matches!(
+            read_line(&mut input, 10).unwrap(),
+            Some(Line::TooLong(11))
+        ));
+        assert!(
+            matches!(read_line(&mut input, 10).unwrap(), Some(Line::Text(t)) if t == b"0123456789")
+        );
+        assert!(read_line(&mut input, 10).unwrap().is_none());
+        // A reader that hands out one byte at a time.
+        let bytes = b"0123456789\r\nnext\n";
+        let mut split = std::io::BufReader::with_capacity(1, &bytes[..]);
+        assert!(
+            matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"0123456789")
+        );
+        assert!(matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"next"));
     }
 
     #[test]
