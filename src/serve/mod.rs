@@ -1171,7 +1171,7 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// The lines of a body: one JSON object, a JSON array of objects, or NDJSON. `Err` when the
 /// body is not JSON at all.
-fn body_lines(body: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
+fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| text[i]) {
@@ -1215,19 +1215,20 @@ fn body_lines(body: &[u8]) -> Result<(Vec<Vec<u8>>, bool), String> {
         }
         Some(_) => {
             // A number, a string, `true` or `null` is JSON, only not a lead.
-            let what = match serde_json::from_slice::<serde_json::Value>(text) {
-                Ok(serde_json::Value::String(_)) => "a JSON string, not a lead",
-                Ok(serde_json::Value::Number(_)) => "a JSON number, not a lead",
-                Ok(serde_json::Value::Bool(_)) => "a JSON boolean, not a lead",
-                Ok(_) => "JSON `null`, not a lead",
-                Err(_) => "not JSON",
+            let found = match serde_json::from_slice::<serde_json::Value>(text) {
+                Ok(serde_json::Value::String(_)) => format!("a JSON string, not {what}"),
+                Ok(serde_json::Value::Number(_)) => format!("a JSON number, not {what}"),
+                Ok(serde_json::Value::Bool(_)) => format!("a JSON boolean, not {what}"),
+                Ok(_) => format!("JSON `null`, not {what}"),
+                Err(_) => "not JSON".to_string(),
             };
             Err(format!(
-                "the body is {what}: send one lead as a JSON object, several as a JSON array or \
-                 as NDJSON (one object per line)"
+                "the body is {found}: send one {noun} as a JSON object, several as a JSON array \
+                 or as NDJSON (one object per line)",
+                noun = what.trim_start_matches("an ").trim_start_matches("a ")
             ))
         }
-        None => Err("the body is empty: send a lead as a JSON object".to_string()),
+        None => Err(format!("the body is empty: send {what} as a JSON object")),
     }
 }
 
@@ -1287,12 +1288,13 @@ async fn submit(
     headers: &HeaderMap,
     body: &Bytes,
     job: fn(Vec<Vec<u8>>, Reply) -> Job,
+    what: &str,
 ) -> Response {
     shared.counts.requests.fetch_add(1, Ordering::Relaxed);
     if !authorized(shared, headers) {
         return unauthorized();
     }
-    let (lines, single) = match body_lines(body) {
+    let (lines, single) = match body_lines(body, what) {
         Ok(parsed) => parsed,
         Err(message) => return error(StatusCode::BAD_REQUEST, "body.json", &message),
     };
@@ -1300,7 +1302,7 @@ async fn submit(
 }
 
 async fn leads(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let response = submit(&shared, &headers, &body, Job::Leads).await;
+    let response = submit(&shared, &headers, &body, Job::Leads, "a lead").await;
     if response.status().is_success() || response.status() == StatusCode::UNPROCESSABLE_ENTITY {
         shared.counts.leads.fetch_add(1, Ordering::Relaxed);
     }
@@ -1308,7 +1310,7 @@ async fn leads(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 }
 
 async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let response = submit(&shared, &headers, &body, Job::Events).await;
+    let response = submit(&shared, &headers, &body, Job::Events, "an event").await;
     if response.status().is_success() || response.status() == StatusCode::UNPROCESSABLE_ENTITY {
         shared.counts.events.fetch_add(1, Ordering::Relaxed);
     }
@@ -1626,28 +1628,40 @@ mod tests {
 
     #[test]
     fn bodies_are_one_object_an_array_or_ndjson() {
-        assert_eq!(body_lines(b"{\"id\":\"a\"}").unwrap().0.len(), 1);
-        assert!(body_lines(b"{\"id\":\"a\"}").unwrap().1);
+        assert_eq!(body_lines(b"{\"id\":\"a\"}", "a lead").unwrap().0.len(), 1);
+        assert!(body_lines(b"{\"id\":\"a\"}", "a lead").unwrap().1);
         assert_eq!(
-            body_lines(b"[{\"id\":\"a\"},{\"id\":\"b\"}]")
+            body_lines(b"[{\"id\":\"a\"},{\"id\":\"b\"}]", "a lead")
                 .unwrap()
                 .0
                 .len(),
             2
         );
-        let (lines, single) = body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n").unwrap();
+        let (lines, single) = body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n", "a lead").unwrap();
         assert_eq!((lines.len(), single), (2, false));
         // A blank line between leads is a line, answered with an error as `route` does.
-        let (lines, single) = body_lines(b"{\"id\":\"a\"}\r\n\r\n{\"id\":\"b\"}\n").unwrap();
+        let (lines, single) =
+            body_lines(b"{\"id\":\"a\"}\r\n\r\n{\"id\":\"b\"}\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{\"id\":\"a\"}"[..], b"", b"{\"id\":\"b\"}"]);
         assert!(!single);
         // One object over several lines is one lead.
-        let (lines, single) = body_lines(b"{\n  \"id\": \"a\",\r\n  \"n\": 1\n}\n\n").unwrap();
+        let (lines, single) =
+            body_lines(b"{\n  \"id\": \"a\",\r\n  \"n\": 1\n}\n\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\",    \"n\": 1 }"[..]]);
         assert!(single);
-        assert!(body_lines(b"id=a").is_err());
-        assert!(body_lines(b"   ").is_err());
-        assert!(body_lines(b"[1,").is_err());
+        assert!(body_lines(b"id=a", "a lead").is_err());
+        assert!(body_lines(b"   ", "a lead").is_err());
+        assert!(body_lines(b"[1,", "a lead").is_err());
+        // The events endpoint asks for events.
+        assert_eq!(
+            body_lines(b"", "an event").unwrap_err(),
+            "the body is empty: send an event as a JSON object"
+        );
+        assert!(
+            body_lines(b"42", "an event")
+                .unwrap_err()
+                .starts_with("the body is a JSON number, not an event: send one event as")
+        );
     }
 
     #[test]
