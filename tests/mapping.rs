@@ -27,7 +27,8 @@ fn a_hubspot_payload_becomes_typed_leads() {
     let payload: Value = serde_json::from_str(
         r#"[{"objectId": 51, "occurredAt": 1700000000000,
              "properties": {"email": "a@b.co", "numberofemployees": "250", "paying": "true"}},
-            {"objectId": 52, "properties": {"email": "c@d.co", "numberofemployees": "lots"}}]"#,
+            {"objectId": 52, "properties": {"email": "c@d.co", "numberofemployees": "lots"}},
+            {"objectId": 53, "properties": {"email": " ", "numberofemployees": ""}}]"#,
     )
     .unwrap();
     let leads: Vec<String> = mapping
@@ -41,6 +42,8 @@ fn a_hubspot_payload_becomes_typed_leads() {
         [
             r#"{"id":"51","email":"a@b.co","employees":250,"paying":true,"created_at":"2023-11-14T22:13:20Z"}"#,
             r#"{"id":"52","email":"c@d.co","employees":"lots"}"#,
+            // HubSpot's `""` for a property nobody filled in is no value: the default applies.
+            r#"{"id":"53","employees":0}"#,
         ]
     );
 }

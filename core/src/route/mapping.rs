@@ -226,7 +226,7 @@ impl Mapping {
                     pointer,
                     default,
                     epoch,
-                } => match item.pointer(pointer).filter(|value| !value.is_null()) {
+                } => match item.pointer(pointer).filter(|value| !no_value(value)) {
                     Some(value) => Some(convert(value, ty.as_ref(), *epoch)),
                     None => default.clone(),
                 },
@@ -236,6 +236,17 @@ impl Mapping {
             }
         }
         lead
+    }
+}
+
+/// Whether a CRM's value says there is none: `null`, or a blank string (HubSpot sends `""` for
+/// a property nobody filled in), so the mapping's `default` applies, as `route` reads a blank
+/// optional field as absent.
+fn no_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(text) => text.trim().is_empty(),
+        _ => false,
     }
 }
 
