@@ -392,6 +392,29 @@ fn a_column_named_like_a_field_but_not_as_it_is_warned_about() {
     }
 }
 
+/// A column that is a field written another way (`COUNTRY`, `Created At`) next to the column
+/// with the field's own name: which one is read is said, so an export with both does not route
+/// on one of them without a word.
+#[test]
+fn a_field_given_twice_in_other_spellings_says_which_column_is_read() {
+    let dir = scratch("two-spellings");
+    let csv = "id,intent,fit,region,country,employees,deal_value,source,created_at,COUNTRY,Created At\n\
+               N-1,high,strong,emea,DE,40,2000,demo_request,2026-11-23T10:00:00+01:00,US,x\n";
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &[], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for expected in [
+        "column 10 (`COUNTRY`) is field `country` written another way: column 5 gives it; this \
+         column is not read",
+        "column 11 (`Created At`) is field `created_at` written another way: column 9 gives it; \
+         this column is not read",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("\"lead\":\"N-1\""), "{stdout}");
+}
+
 /// A header that ends in a comma (an unnamed last column, as some exports write) asks no row
 /// for a cell there: rows with and without the trailing comma are read alike. In a file of few
 /// columns, a quoted address over several lines (commas on each) is a cell like any other.

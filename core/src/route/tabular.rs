@@ -171,8 +171,18 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
         let lower = name.to_lowercase();
         if let Some(field) = fields
             .iter()
-            .position(|(field, _, _)| field.to_lowercase() == lower && !taken.contains(field))
+            .position(|(field, _, _)| field.to_lowercase() == lower)
         {
+            if taken.contains(&fields[field].0) {
+                warnings.push(repeated_another_way(
+                    name,
+                    index,
+                    fields[field].0,
+                    &matched,
+                    field,
+                ));
+                continue;
+            }
             warnings.push(format!(
                 "column `{name}` is read as field `{}` (the case differs)",
                 fields[field].0
@@ -194,10 +204,19 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
         if matched[index].is_some() || plain(name).is_empty() {
             continue;
         }
-        if let Some((field, _, _)) = fields
+        let Some(position) = fields
             .iter()
-            .find(|(field, _, _)| plain(field) == plain(name) && !taken.contains(field))
-        {
+            .position(|(field, _, _)| plain(field) == plain(name))
+        else {
+            continue;
+        };
+        let field = fields[position].0;
+        if name.to_lowercase() == field.to_lowercase() {
+            continue; // said by the loop above
+        }
+        if taken.contains(&field) {
+            warnings.push(repeated_another_way(name, index, field, &matched, position));
+        } else {
             warnings.push(format!(
                 "column `{name}` is not read: no field has that name; did you mean `{field}`? \
                  (name the column `{field}`)"
@@ -682,6 +701,29 @@ fn is_json_number(text: &[u8]) -> bool {
 
 /// Writes bytes as a JSON string (escaped; bytes that are not UTF-8 are kept, so the reader
 /// says the row is not UTF-8).
+/// The warning for a column whose name is a field's written another way (`COUNTRY`, `Created
+/// At`) while another column gives that field: which one is read, so that a CRM export with both
+/// `country` and `Country` does not route on one of them without a word.
+fn repeated_another_way(
+    name: &str,
+    index: usize,
+    field: &str,
+    matched: &[Option<usize>],
+    position: usize,
+) -> String {
+    let read = matched
+        .iter()
+        .position(|taken| *taken == Some(position))
+        .map_or(String::new(), |column| {
+            format!(" column {} gives it;", column + 1)
+        });
+    format!(
+        "column {} (`{name}`) is field `{field}` written another way:{read} this column is not \
+         read",
+        index + 1
+    )
+}
+
 fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     if !bytes.iter().any(|b| *b < 0x20 || *b == b'"' || *b == b'\\') {
