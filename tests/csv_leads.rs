@@ -413,6 +413,18 @@ fn a_field_given_twice_in_other_spellings_says_which_column_is_read() {
     }
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("\"lead\":\"N-1\""), "{stdout}");
+    // The same name twice is one warning, that it repeats the field.
+    let csv = "id,intent,country,created_at,country\n\
+               N-2,high,DE,2026-11-23T10:00:00+01:00,US\n";
+    std::fs::write(dir.join("twice.csv"), csv).unwrap();
+    let output = route("twice.csv", &[], &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("column 5")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("column 5 (`country`) repeats field `country`"),
+        "{stderr}"
+    );
 }
 
 /// A header that ends in a comma (an unnamed last column, as some exports write) asks no row

@@ -499,7 +499,7 @@ fn scenario(state: &mut dyn StateStore) -> Vec<String> {
         explain: false,
         limits: Default::default(),
     };
-    let router = Router::new(&policy, &compiled, Some(&roster), config, &text);
+    let mut router = Router::new(&policy, &compiled, Some(&roster), config, &text);
     let mut out = Vec::new();
     let kinds = ["hot", "warm", "vip", "calm"];
     state.begin().unwrap();
@@ -520,12 +520,15 @@ fn scenario(state: &mut dyn StateStore) -> Vec<String> {
     let reject = format!(
         "{{\"lead\":\"S-1\",\"event\":\"rejected\",\"at\":\"2026-11-23T10:16:00+01:00\",\"by\":\"{holder}\"}}"
     );
+    // As `track` run when each event arrives: now is the event's time.
+    router.set_now("2026-11-23T10:16:00+01:00".parse().unwrap());
     let (tracked, fired) = router.track_line(state, reject.as_bytes()).unwrap();
     out.push(tracked.to_json_after(&fired, 1));
     for (lead, by, at) in [("S-0", "anna", "10:05"), ("S-4", "boris", "11:00")] {
         let event = format!(
             "{{\"lead\":\"{lead}\",\"event\":\"touched\",\"at\":\"2026-11-23T{at}:00+01:00\",\"by\":\"{by}\"}}"
         );
+        router.set_now(format!("2026-11-23T{at}:00+01:00").parse().unwrap());
         let (tracked, fired) = router.track_line(state, event.as_bytes()).unwrap();
         out.push(tracked.to_json_after(&fired, 1));
     }
@@ -536,6 +539,10 @@ fn scenario(state: &mut dyn StateStore) -> Vec<String> {
         }
     }
     state.commit().unwrap();
+    assert!(
+        out.iter().all(|line| !line.contains("event.future")),
+        "{out:#?}"
+    );
     out
 }
 
@@ -620,7 +627,7 @@ mod properties {
                     .unwrap()
             };
             let config = RouteConfig { now: start, explain: false, limits: Default::default() };
-            let router = Router::new(&policy, &compiled, Some(&roster), config, &text);
+            let mut router = Router::new(&policy, &compiled, Some(&roster), config, &text);
             let mut state = MemoryState::default();
             let names = ["hot", "warm", "vip", "calm"];
             for (index, kind) in kinds.iter().enumerate() {
@@ -642,14 +649,20 @@ mod properties {
                     )
                 };
                 let line = match &step {
-                    Step::Touch { lead, rep, minute } => Some(event(*lead, "touched", *minute, Some(*rep))),
-                    Step::Reject { lead, rep, minute } => Some(event(*lead, "rejected", *minute, Some(*rep))),
-                    Step::Close { lead, minute } => Some(event(*lead, "closed", *minute, None)),
+                    Step::Touch { lead, rep, minute } => Some((event(*lead, "touched", *minute, Some(*rep)), *minute)),
+                    Step::Reject { lead, rep, minute } => Some((event(*lead, "rejected", *minute, Some(*rep)), *minute)),
+                    Step::Close { lead, minute } => Some((event(*lead, "closed", *minute, None), *minute)),
                     Step::Sweep { .. } => None,
                 };
-                if let Some(line) = line {
-                    // Steps due before the event fire first, and count like any.
-                    let (_, steps) = router.track_line(&mut state, line.as_bytes()).unwrap();
+                if let Some((line, minute)) = line {
+                    // As `track` run when the event arrives: now is its time. Steps due before
+                    // the event fire first, and count like any.
+                    router.set_now(at(minute));
+                    let (tracked, steps) = router.track_line(&mut state, line.as_bytes()).unwrap();
+                    prop_assert!(
+                        !matches!(&tracked, switchboard::route::Tracked::Invalid(error) if error.code == "event.future"),
+                        "{line} refused as from the future"
+                    );
                     for step in steps {
                         prop_assert!(
                             fired.insert((step.decision.lead.to_string(), step.step)),

@@ -89,7 +89,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         );
     }
     let limits = Limits::default();
-    let router = Router::new(
+    let mut router = Router::new(
         &loaded.policy,
         &loaded.compiled,
         roster.as_ref(),
@@ -100,6 +100,10 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         },
         &loaded.source.text,
     );
+    // Without `--now`, now is the clock's at each batch: a `track` that reads a producer for
+    // hours judges each event against the time it arrives (events dated after now are
+    // refused, and no step fires after now).
+    let clock_now = args.now.is_none();
     let (source, from): (Box<dyn std::io::Read>, String) = match args.events.as_deref() {
         Some(path) if path != Path::new("-") => {
             let file = super::open_input(path, "events")?;
@@ -138,6 +142,9 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
                 Some(next) => pending.push(next),
                 None => break,
             }
+        }
+        if clock_now {
+            router.set_now(jiff::Timestamp::now());
         }
         let mut conflicts = 0;
         let answers = loop {

@@ -97,7 +97,6 @@ enum Hook {
     Standard,
 }
 
-/// A request for the state thread, with where to send the answer.
 /// Where a listing of fired steps starts: at a time (by when the steps were due), or after a
 /// message number (in the order they fired).
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +105,7 @@ enum ListFrom {
     After(u64),
 }
 
+/// A request for the state thread, with where to send the answer.
 enum Job {
     Leads(Vec<Vec<u8>>, Reply),
     Events(Vec<Vec<u8>>, Reply),
@@ -1421,8 +1421,9 @@ async fn standard(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     hook_leads(&shared, Hook::Standard, &body, delivery).await
 }
 
-/// `GET /v1/escalations?since=TIME[&limit=N]`: the steps fired since then, as `sweep` prints
-/// them, oldest first.
+/// `GET /v1/escalations?after=N[&limit=N]`: the steps fired after message `N`, in the order
+/// they fired, with the cursor of the next poll (`x-next-after`); or `?since=TIME`: the steps
+/// due since then, by due time. Both say whether the answer was cut at `limit` (`x-more`).
 async fn escalations(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -1498,7 +1499,25 @@ async fn escalations(
             "the state is not available",
         );
     }
-    match listed.await {
+    let listed = listed.await;
+    // Caught up, or a cursor past the outbox's last message: the message itself is there
+    // only in the first case. Past it, the outbox was started again (a new state file,
+    // `:memory:` restarted): a poller told nothing would miss every step until it caught up.
+    if let (Ok(Ok(list)), ListFrom::After(after @ 1..)) = (&listed, from)
+        && list.is_empty()
+        && !listed_at(&shared, after).await
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "cursor",
+            &format!(
+                "`after={after}` is past the last step fired: this state's outbox has fewer \
+                 messages (a new state, or a server on `:memory:` started again); list from \
+                 `after=0`"
+            ),
+        );
+    }
+    match listed {
         Ok(Ok(mut list)) => {
             // One more than asked for says whether the answer was cut short.
             let more = list.len() > limit;
@@ -1535,6 +1554,23 @@ async fn escalations(
             "state",
             "the state is not available",
         ),
+    }
+}
+
+/// Whether the outbox holds message `seq`.
+async fn listed_at(shared: &Shared, seq: u64) -> bool {
+    let (reply, listed) = oneshot::channel();
+    if shared
+        .jobs
+        .send(Job::Escalations(ListFrom::After(seq - 1), 1, reply))
+        .is_err()
+    {
+        // Unknown: the listing answers the state's failure itself.
+        return true;
+    }
+    match listed.await {
+        Ok(Ok(list)) => list.first().is_some_and(|message| message.seq == seq),
+        _ => true,
     }
 }
 

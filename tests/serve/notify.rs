@@ -232,6 +232,13 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
         (vec![], Some("2".into()), Some("false".into()))
     );
     assert_eq!(page("since=2026-11-23&limit=1").2, Some("true".into()));
+    // A cursor past the last message (a poller of an outbox that was started again) is told so.
+    let (status, body) = request(&server.address, "GET", "/v1/escalations?after=9", "", &[]);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("\"code\":\"cursor\"") && body.contains("list from `after=0`"),
+        "{body}"
+    );
     let (status, body) = request(&server.address, "GET", "/v1/escalations", "", &[]);
     assert_eq!(status, 400);
     assert!(

@@ -120,5 +120,23 @@ fn a_broken_policy_is_refused_and_the_old_one_serves_until_a_fixed_one_arrives()
         body.contains("\"due\":\"2026-11-23T10:25:00+01:00\""),
         "{body}"
     );
+
+    // Written in place with its time set back (`cp -p` over it): the same inode, length and
+    // modification time; only the change time tells.
+    let served = std::fs::metadata(&policy).unwrap();
+    std::fs::write(&policy, original.replace("within 15m", "within 10m")).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&policy)
+        .unwrap()
+        .set_modified(served.modified().unwrap())
+        .unwrap();
+    let in_place = wait_for_reload(&address, &same_stamp["reload"]["at"]);
+    assert_eq!(in_place["reload"]["ok"], true, "{in_place}");
+    let (_, body) = post(&address, "/v1/leads", &LEAD.replace("ID", "R-4"));
+    assert!(
+        body.contains("\"due\":\"2026-11-23T10:10:00+01:00\""),
+        "{body}"
+    );
     assert!(server.stop().success());
 }

@@ -150,6 +150,8 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
         .iter()
         .map(|name| fields.iter().position(|(field, _, _)| field == name))
         .collect();
+    // Columns that repeat a field's exact name: said once, above all else.
+    let mut repeats: Vec<usize> = Vec::new();
     for (index, name) in names.iter().enumerate() {
         if let Some(field) = matched[index] {
             if taken.contains(&fields[field].0) {
@@ -159,13 +161,14 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
                     fields[field].0
                 ));
                 matched[index] = None;
+                repeats.push(index);
             } else {
                 taken.push(fields[field].0);
             }
         }
     }
     for (index, name) in names.iter().enumerate() {
-        if matched[index].is_some() {
+        if matched[index].is_some() || repeats.contains(&index) {
             continue;
         }
         let lower = name.to_lowercase();
@@ -201,7 +204,7 @@ fn columns(header: &csv::ByteRecord, policies: &[&Policy]) -> (Vec<Option<Column
             .collect()
     };
     for (index, name) in names.iter().enumerate() {
-        if matched[index].is_some() || plain(name).is_empty() {
+        if matched[index].is_some() || repeats.contains(&index) || plain(name).is_empty() {
             continue;
         }
         let Some(position) = fields
@@ -699,8 +702,6 @@ fn is_json_number(text: &[u8]) -> bool {
     at == text.len()
 }
 
-/// Writes bytes as a JSON string (escaped; bytes that are not UTF-8 are kept, so the reader
-/// says the row is not UTF-8).
 /// The warning for a column whose name is a field's written another way (`COUNTRY`, `Created
 /// At`) while another column gives that field: which one is read, so that a CRM export with both
 /// `country` and `Country` does not route on one of them without a word.
@@ -724,6 +725,8 @@ fn repeated_another_way(
     )
 }
 
+/// Writes bytes as a JSON string (escaped; bytes that are not UTF-8 are kept, so the reader
+/// says the row is not UTF-8).
 fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     if !bytes.iter().any(|b| *b < 0x20 || *b == b'"' || *b == b'\\') {
