@@ -159,6 +159,29 @@ pub(crate) fn syntax_error(
     expected_found(text, offset, expected)
 }
 
+/// Where a string literal that starts `rest` breaks on an escape the grammar has no use for
+/// (`\q`, `\u00e9`): its offset in `rest` and the escape's text. `None` when `rest` is no
+/// string, or its escapes are good (then the string breaks elsewhere, at its line's end).
+fn bad_escape(rest: &str) -> Option<(usize, &str)> {
+    let body = rest.strip_prefix('"')?;
+    let mut chars = body.char_indices();
+    while let Some((index, c)) = chars.next() {
+        match c {
+            '"' | '\n' => return None,
+            '\\' => match chars.next() {
+                Some((_, '"' | '\\' | 'n' | 't' | 'r')) => {}
+                Some((next, escaped)) => {
+                    let end = next + escaped.len_utf8();
+                    return Some((1 + index, &body[index..end]));
+                }
+                None => return None,
+            },
+            _ => {}
+        }
+    }
+    None
+}
+
 /// "expected X, found Y", placed at the found token; or, when the token begins a new line, at the
 /// end of the line before (where the missing piece belongs).
 pub(crate) fn expected_found(
@@ -199,6 +222,20 @@ pub(crate) fn expected_found(
             "write `{with_seconds}Z` for UTC, or the offset of the zone it is in, such as \
              `{with_seconds}+01:00`"
         ));
+    }
+    if let Some((at, escape)) = bad_escape(&text[offset.min(text.len())..]) {
+        // "expected a value, found `\"`" would not say that the escape is the trouble.
+        let start = offset + at;
+        return Diagnostic::new(
+            Code::Syntax,
+            Span::new(start, start + escape.len()),
+            format!("unknown escape `{escape}` in a string"),
+        )
+        .with_label("not an escape")
+        .with_help(
+            "a string takes the escapes `\\\"`, `\\\\`, `\\n`, `\\t` and `\\r`; write any other \
+             character as it is (`é`, not `\\u00e9`)",
+        );
     }
     let (found, found_span) = found_token(text, offset);
     let mut help = None;
