@@ -203,6 +203,71 @@ fn counts_from_route(name: &str) -> [u64; 5] {
     counts
 }
 
+/// `diff --roster` checks the roster as `route` does, against both policies: a misspelt rep is
+/// said (the backtest would otherwise compare two policies on a roster that takes boris out of
+/// every rotation without a word); a rep that only one policy has is no mistake of the roster's;
+/// a roster with an error stops the command.
+#[test]
+fn a_roster_with_a_misspelt_rep_is_warned_about_against_both_policies() {
+    let dir = std::env::temp_dir().join(format!("switchboard-diff-roster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["old.route", "leads.ndjson"] {
+        std::fs::copy(fixture("sla_change").join(file), dir.join(file)).unwrap();
+    }
+    // The new policy adds vera to `sdr`: only it has her.
+    let new = std::fs::read_to_string(fixture("sla_change").join("new.route"))
+        .unwrap()
+        .replace("members dmitri, egor ", "members dmitri, egor, vera ");
+    assert!(new.contains("vera"));
+    std::fs::write(dir.join("new.route"), new).unwrap();
+    std::fs::write(
+        dir.join("roster.json"),
+        r#"{"reps": {"anna": {}, "boirs": {}, "dmitri": {}, "egor": {}}}"#,
+    )
+    .unwrap();
+    let args = [
+        "diff",
+        "old.route",
+        "new.route",
+        "--leads",
+        "leads.ndjson",
+        "--roster",
+        "roster.json",
+        "--now",
+        NOW,
+    ];
+    let output = run(&args, &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("rep `boirs` is no rep of the policy"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `boris`?"), "{stderr}");
+    assert!(
+        stderr.contains("rep `boris` (pool `senior`) is not in the roster"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("vera"),
+        "only the new policy has vera: {stderr}"
+    );
+    // An error in the roster stops the command, with the way to see it whole.
+    std::fs::write(
+        dir.join("roster.json"),
+        r#"{"reps": {"anna": {"status": "gone"}}}"#,
+    )
+    .unwrap();
+    let output = run(&args, &dir);
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("roster `roster.json` has 1 error"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn backtest_counts_agree_with_routing_each_policy_separately() {
     for name in ["sla_change", "reorder_changes_outcomes", "schema_change"] {

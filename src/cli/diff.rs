@@ -3,7 +3,7 @@
 //! equivalent, 1 changes, 2 errors (a file or revision that cannot be read, a policy with errors,
 //! a roster that is not valid).
 
-use super::policy::{parse_now, read_roster};
+use super::policy::{load_roster_for_both, parse_now};
 use super::{EXIT_PROBLEMS, Source, describe_io, human_style};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Read, Write};
@@ -226,8 +226,8 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
         (Err(old), Err(new)) => return Err(format!("{old}\nerror: {new}").into()),
         (Err(error), _) | (_, Err(error)) => return Err(error.into()),
     };
-    let roster = read_roster(args.roster.as_deref())?;
     let now = parse_now(args.now.as_deref())?;
+    let roster = load_roster_for_both(args.roster.as_deref(), &old_policy, &new_policy, now)?;
     let semantic = diff(
         &old_policy,
         &new_policy,

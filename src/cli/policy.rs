@@ -161,21 +161,26 @@ pub fn roster_against(
     })
 }
 
-/// A roster read on its own (for commands with two policies, such as `diff`): problems of its
-/// shape are printed and stop the command.
-pub fn read_roster(path: Option<&Path>) -> Result<Option<Roster>, Failure> {
+/// A roster for a command with two policies (`diff`), checked against both: what is wrong for
+/// both is printed (a rep only one policy has is no mistake of the roster's), errors stop the
+/// command, as for a routing command.
+pub fn load_roster_for_both(
+    path: Option<&Path>,
+    old: &Policy,
+    new: &Policy,
+    now: jiff::Timestamp,
+) -> Result<Option<Roster>, Failure> {
     let Some(path) = path else { return Ok(None) };
-    let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
-        |error| {
-            Failure::usage(format!(
-                "cannot read roster `{}`: {error}",
-                without_password(&path.display().to_string())
-            ))
-        },
-    )?;
-    Roster::from_json(&text)
-        .map(Some)
-        .map_err(|error| Failure::usage(format!("roster `{}`: {error}", path.display())))
+    let for_old = check_roster(path, old, now)?;
+    let mut checked = check_roster(path, new, now)?;
+    checked.diagnostics.retain(|diagnostic| {
+        for_old.diagnostics.iter().any(|other| {
+            other.code == diagnostic.code
+                && other.message == diagnostic.message
+                && other.span == diagnostic.span
+        })
+    });
+    report_roster(checked)
 }
 
 /// The roster a routing command is given, checked against its policy: errors are printed and
@@ -186,7 +191,11 @@ pub fn load_roster(
     now: jiff::Timestamp,
 ) -> Result<Option<Roster>, Failure> {
     let Some(path) = path else { return Ok(None) };
-    let checked = check_roster(path, policy, now)?;
+    report_roster(check_roster(path, policy, now)?)
+}
+
+/// Prints a checked roster's problems; its roster, unless they hold an error.
+fn report_roster(checked: CheckedRoster) -> Result<Option<Roster>, Failure> {
     if !checked.diagnostics.is_empty() {
         let file = FileDiagnostics {
             path: &checked.path,
