@@ -403,6 +403,14 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
                         Some(Ok(meta)) if meta.permissions().readonly() => {
                             " (its folder is read-only)".to_string()
                         }
+                        // Permissions a user cannot see in the mode bits alone (another owner):
+                        // SQLite writes beside the file even to read it.
+                        _ if error.to_string().contains("readonly database") => {
+                            " (this user cannot write it: even to read it, SQLite writes its \
+                             journal beside it, `-wal` and `-shm`; make the file and its folder \
+                             writable for this user, or copy the file where they are)"
+                                .to_string()
+                        }
                         _ => String::new(),
                     };
                     Failure::usage(format!(
