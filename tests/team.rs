@@ -193,6 +193,63 @@ fn nobody_on_shift_waits_for_the_first_rep_in_the_office_at_their_start() {
     }
 }
 
+/// With nobody on shift, a rep out of office at the lead's time is waited for too, from when
+/// they are back at work: an absence over a weekend does not leave a Saturday lead unassigned,
+/// nor hand it to a colleague who starts later. An absence for good (`9999-12-31`, HR's
+/// "indefinitely") is not waited for, and keeps the rep from every lead.
+#[test]
+fn nobody_on_shift_waits_for_a_rep_back_from_an_absence_and_never_for_good() {
+    let dir = scratch("absent-now");
+    let roster = dir.join("roster.json");
+    let route_with = |roster_json: &str, at: &str| -> serde_json::Value {
+        std::fs::write(&roster, roster_json).unwrap();
+        let output = run(
+            &[
+                "route",
+                &fixture("shifts.route"),
+                "--state",
+                ":memory:",
+                "--roster",
+                &roster.to_string_lossy(),
+            ],
+            &format!("{}\n", lead("W-1", r#""region":"east""#, at)),
+        );
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+    };
+    // Saturday noon in Moscow: olga is out Friday to Sunday, igor is away.
+    let decision = route_with(
+        r#"{"reps":{"olga":{"out_of_office":[{"from":"2026-11-27","to":"2026-11-29"}]},
+            "igor":{"status":"away"}}}"#,
+        "2026-11-28T12:00:00+03:00",
+    );
+    assert_eq!(decision["rep"], "olga", "{decision}");
+    assert_eq!(
+        reasons(&decision)[1],
+        "nobody on shift; olga starts at 2026-11-30T09:00:00+03:00"
+    );
+    // olga is back on Monday at 11:00 Moscow; igor (Novosibirsk) is out all Monday: olga,
+    // from 11:00, before igor's Tuesday.
+    let decision = route_with(
+        r#"{"reps":{"olga":{"out_of_office":[{"from":"2026-11-27T12:00:00+03:00","to":"2026-11-30T11:00:00+03:00"}]},
+            "igor":{"out_of_office":[{"from":"2026-11-30","to":"2026-11-30"}]}}}"#,
+        "2026-11-28T12:00:00+03:00",
+    );
+    assert_eq!(decision["rep"], "olga", "{decision}");
+    assert_eq!(decision["due"], "2026-11-30T13:00:00+03:00");
+    // Out for good: igor is not waited for, and olga's absence for good keeps her from leads.
+    for end in ["9999-12-30", "9999-12-31", "9999-12-31T23:59:59Z"] {
+        let decision = route_with(
+            &format!(
+                r#"{{"reps":{{"olga":{{"out_of_office":[{{"from":"2026-01-01","to":"{end}"}}]}},
+                    "igor":{{"status":"away"}}}}}}"#
+            ),
+            "2026-11-24T12:00:00+03:00",
+        );
+        assert_eq!(decision["action"], "unassigned", "{end}: {decision}");
+    }
+}
+
 #[test]
 fn a_rep_whose_day_ends_while_the_pools_goes_on_is_passed_over() {
     for state in stores("mornings") {

@@ -1324,6 +1324,14 @@ impl<'a> Router<'a> {
                     .find(|absence| absence.from <= at && at < absence.to)
                 {
                     candidate.eligible = false;
+                    // In an `on shift` pool nobody may be on shift: the lead then waits for the
+                    // member at work first, this one too once back.
+                    if pool.is_some_and(|pool| pool.on_shift)
+                        && let Some(calendar) =
+                            own_calendar.and_then(|c| self.policy.calendars.get(c))
+                    {
+                        candidate.opens = self.first_opening_in_office(rep, calendar, at).0;
+                    }
                     candidate.why = Why::Text(if absence.whole_days {
                         let last_day = absence
                             .to
@@ -1387,7 +1395,8 @@ impl<'a> Router<'a> {
                     "off shift, then out of office, until {}",
                     shift_start(opens, at, calendar)
                 ),
-                (None, _) => "off shift, with no working time in the next years".to_string(),
+                (None, true) => "off shift, then out of office for the next ten years".to_string(),
+                (None, false) => "off shift, with no working time in the next years".to_string(),
             });
         }
         Ok(candidate)
@@ -1422,7 +1431,8 @@ impl<'a> Router<'a> {
                 return (opens, moved);
             };
             moved = true;
-            opens = clock::next_opening(calendar, absence.to);
+            opens = clock::next_opening(calendar, absence.to)
+                .filter(|opens| opens.duration_since(at) <= WAIT_FOR_A_SHIFT);
         }
         // Each absence can move it once: here no opening is left.
         (opens, moved)
@@ -1688,6 +1698,11 @@ fn round_robin_turn(text: &str, members: &[String]) -> usize {
     }
     position.parse().unwrap_or(0)
 }
+
+/// The longest a lead waits for a rep's shift in an `on shift` pool where nobody is on shift:
+/// a rep whose absence runs past it (`to: 2099-12-31`) is not waited for, as one who is away.
+/// The horizon of due times, ten years.
+const WAIT_FOR_A_SHIFT: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 3_650);
 
 /// When an off-shift rep starts, as a reason says it: `09:00 Asia/Novosibirsk` on the same
 /// local day as the lead, else with the date.

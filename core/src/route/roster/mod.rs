@@ -217,16 +217,31 @@ pub(crate) fn resolve(
     zone: &jiff::tz::TimeZone,
     end: bool,
 ) -> Option<(Timestamp, bool)> {
-    if let Ok(time) = crate::route::reader::read_instant(value) {
-        return Some((time, false));
+    // An end past the last instant computed with (`9999-12-31`, HR's "for good", ends at the
+    // start of year 10000) is the last instant: the absence holds for good, never dropped.
+    let beyond = |whole_days| end.then_some((Timestamp::MAX, whole_days));
+    if let Some(nanos) = crate::route::reader::read_time(value) {
+        return match Timestamp::from_nanosecond(nanos) {
+            Ok(time) => Some((time, false)),
+            Err(_) => beyond(false),
+        };
     }
     let date = parse_date(value)?;
-    let day = if end { date.tomorrow().ok()? } else { date };
-    let instant = zone
+    let day = if end {
+        match date.tomorrow() {
+            Ok(day) => day,
+            Err(_) => return beyond(true),
+        }
+    } else {
+        date
+    };
+    match zone
         .to_ambiguous_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
         .compatible()
-        .ok()?;
-    Some((instant, true))
+    {
+        Ok(instant) => Some((instant, true)),
+        Err(_) => beyond(true),
+    }
 }
 
 #[cfg(test)]

@@ -469,5 +469,6 @@ impl Reader {
 
 /// A date (`YYYY-MM-DD`, exactly) or an RFC 3339 time (with its offset).
 fn point(value: &str) -> bool {
-    parse_date(value).is_some() || crate::route::reader::read_instant(value).is_ok()
+    // `read_time` also reads the last hours of 9999, past the last instant computed with.
+    parse_date(value).is_some() || crate::route::reader::read_time(value).is_some()
 }
