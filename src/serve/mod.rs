@@ -1169,6 +1169,39 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then(|| token.trim_start_matches(' '))
 }
 
+/// A body of objects written over several lines, one after another: each a lead's line, its
+/// line breaks made spaces (in valid JSON a line break can only be whitespace between tokens).
+/// Where the text stops being JSON (a mistake, a body cut short), the rest is one line, which
+/// the router answers with where it breaks; one object alone is answered as a single lead.
+fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
+    let one_line = |part: &[u8]| -> Vec<u8> {
+        part.iter()
+            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+            .collect::<Vec<u8>>()
+            .trim_ascii()
+            .to_vec()
+    };
+    let mut lines = Vec::new();
+    let mut values = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
+    let mut start = 0;
+    loop {
+        match values.next() {
+            None => break,
+            Some(Ok(_)) => {
+                let end = values.byte_offset();
+                lines.push(one_line(&text[start..end]));
+                start = end;
+            }
+            Some(Err(_)) => {
+                lines.push(one_line(&text[start..]));
+                break;
+            }
+        }
+    }
+    let single = lines.len() == 1;
+    (lines, single)
+}
+
 /// The lines of a body: one JSON object, a JSON array of objects, or NDJSON. `Err` when the
 /// body is not JSON at all.
 fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
@@ -1187,15 +1220,16 @@ fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
             ))
         }
         Some(b'{') => {
-            // One object written over several lines (pretty-printed): in valid JSON a line
-            // break can only be whitespace between tokens, so the object is one line once
-            // they are spaces.
-            if text.contains(&b'\n') && serde_json::from_slice::<serde_json::Value>(text).is_ok() {
-                let line = text
-                    .iter()
-                    .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-                    .collect::<Vec<u8>>();
-                return Ok((vec![line.trim_ascii().to_vec()], true));
+            // NDJSON when its first line is a JSON value on its own; else objects written over
+            // several lines (pretty-printed, `jq .`), one after another.
+            let first_line = text
+                .split(|b| *b == b'\n')
+                .find(|line| !line.iter().all(u8::is_ascii_whitespace))
+                .unwrap_or_default();
+            if text.contains(&b'\n')
+                && serde_json::from_slice::<serde_json::Value>(first_line).is_err()
+            {
+                return Ok(objects_over_lines(text));
             }
             let mut lines: Vec<Vec<u8>> = text
                 .split(|b| *b == b'\n')
@@ -1685,6 +1719,19 @@ mod tests {
             body_lines(b"{\n  \"id\": \"a\",\r\n  \"n\": 1\n}\n\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\",    \"n\": 1 }"[..]]);
         assert!(single);
+        // A mistake, or a body cut short: one line, answered as the one lead it was meant to be.
+        let (lines, single) =
+            body_lines(b"{\n  \"id\": \"a\",\n  \"n\": bad\n}\n", "a lead").unwrap();
+        assert_eq!(lines, [&b"{   \"id\": \"a\",   \"n\": bad }"[..]]);
+        assert!(single);
+        let (lines, single) = body_lines(b"{\n  \"id\": \"a\",\n", "a lead").unwrap();
+        assert_eq!(lines, [&b"{   \"id\": \"a\","[..]]);
+        assert!(single);
+        // Several, one after another (`jq . leads.json`): one line each.
+        let (lines, single) =
+            body_lines(b"{\n \"id\": \"a\"\n}\n{\n \"id\": \"b\"\n}\n", "a lead").unwrap();
+        assert_eq!(lines, [&b"{  \"id\": \"a\" }"[..], b"{  \"id\": \"b\" }"]);
+        assert!(!single);
         assert!(body_lines(b"id=a", "a lead").is_err());
         assert!(body_lines(b"   ", "a lead").is_err());
         assert!(body_lines(b"[1,", "a lead").is_err());

@@ -271,6 +271,13 @@ fn every_kind_of_body_gets_its_answer() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.lines().count(), 1, "{body}");
     assert!(body.starts_with("{\"lead\":\"P-1\""), "{body}");
+    // The same cut short (a proxy that truncated it): 422 with where it breaks, not an answer
+    // per fragment of it.
+    let cut = &pretty[..pretty.len() / 2];
+    let (status, body) = post(address, "/v1/leads", cut);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body.lines().count(), 1, "{body}");
+    assert!(body.contains("\"code\":\"lead.json\""), "{body}");
     // One invalid lead alone: 422 with its error record.
     let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
     assert_eq!(status, 422, "{body}");
