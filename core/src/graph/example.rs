@@ -397,8 +397,9 @@ fn representative(region: Interval, ty: &FieldType) -> Scalar {
 
 /// An instant that satisfies every calendar test of `context`, inside the clock region when
 /// the lead's clock is in it. Membership in a calendar only changes at the start and end of a
-/// working range and at midnight, so those instants (over six weeks from the region's start, and
-/// on every holiday and the week after it) are the only candidates to try.
+/// working range and at midnight, so those instants (over six weeks from the region's start, on
+/// every holiday and the week after it, and around every change of offset of the zones tested
+/// over two years) are the only candidates to try.
 fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
     const DAY: i128 = 86_400 * 1_000_000_000;
     const WINDOW_DAYS: i128 = 42;
@@ -444,11 +445,50 @@ fn instant_for(policy: &Policy, context: &TimeContext) -> Option<Timestamp> {
     let end = hi.map_or(start + WINDOW_DAYS * DAY, |hi| {
         hi.min(start + WINDOW_DAYS * DAY)
     });
+    // The changes of offset of every zone tested, over two years from the start: calendars in
+    // two zones can overlap only in the weeks when one has changed to summer time and the
+    // other not yet (Berlin and New York, two or three weeks each spring).
+    let changes: Vec<Timestamp> = Timestamp::from_nanosecond(start)
+        .ok()
+        .map(|from| {
+            let until = from
+                .checked_add(jiff::SignedDuration::from_hours(24 * 730))
+                .unwrap_or(Timestamp::MAX);
+            context
+                .facts
+                .iter()
+                .filter_map(|(calendar, _)| policy.calendars.get(*calendar))
+                .flat_map(|calendar| {
+                    calendar
+                        .zone
+                        .following(from)
+                        .take(8)
+                        .map(|change| change.timestamp())
+                        .filter(|at| *at <= until)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     for (calendar, _) in &context.facts {
         let Some(calendar) = policy.calendars.get(*calendar) else {
             continue;
         };
         let mut dates: Vec<jiff::civil::Date> = Vec::new();
+        // The day before each change of offset and the week after it, in this calendar's zone.
+        for change in &changes {
+            let mut date = calendar.zone.to_datetime(*change).date();
+            if let Ok(before) = date.yesterday() {
+                date = before;
+            }
+            for _ in 0..9 {
+                dates.push(date);
+                match date.tomorrow() {
+                    Ok(next) => date = next,
+                    Err(_) => break,
+                }
+            }
+        }
         if let (Ok(first), Ok(last)) = (
             Timestamp::from_nanosecond(start - DAY),
             Timestamp::from_nanosecond(end + DAY),
