@@ -164,6 +164,13 @@ fn a_round_robin_goes_on_by_name_after_members_are_reordered_or_removed() {
     assert_eq!(reps_of(&first, &state, &["1", "2"]), ["anna", "boris"]);
     // boris left: chen, who was next, has had no lead yet.
     assert_eq!(reps_of(&shorter, &state, &["3", "4"]), ["chen", "anna"]);
+    // The member whose turn it was left and the one served last moved into their place: the
+    // rotation goes on after the one served last, never to them twice in a row.
+    let four = write("four.route", "anna, boris, chen, dave");
+    let regrouped = write("regrouped.route", "chen, anna, dave");
+    let state = dir.join("c.db").to_string_lossy().to_string();
+    assert_eq!(reps_of(&four, &state, &["1"]), ["anna"]);
+    assert_eq!(reps_of(&regrouped, &state, &["2", "3"]), ["dave", "chen"]);
 }
 
 #[test]

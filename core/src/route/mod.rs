@@ -1494,9 +1494,13 @@ impl<'a> Router<'a> {
                     let after = (index + 1) % count;
                     text.clear();
                     push_number(&mut text, after as u64);
-                    if let Some(member) = pool.members.get(after) {
+                    if let (Some(next), Some(chosen)) =
+                        (pool.members.get(after), pool.members.get(index))
+                    {
                         text.push(' ');
-                        text.push_str(member);
+                        text.push_str(next);
+                        text.push(' ');
+                        text.push_str(chosen);
                     }
                     state.set_rotation(&pool.name, &text)?;
                 }
@@ -1684,17 +1688,24 @@ impl Router<'_> {
     }
 }
 
-/// Whose turn it is in a round robin, from the state's text: `N NAME`, where `NAME` is the
-/// member after the one chosen last and `N` their position then. The name decides while that
-/// member is in the pool, so that a policy edit that reorders or removes members neither gives
-/// one rep two leads in a row nor skips one; else (a member since removed, or a state written
-/// before names were kept, `N` alone) the position does.
+/// Whose turn it is in a round robin, from the state's text: `N NEXT LAST`, where `NEXT` is
+/// the member after the one chosen last, `N` their position then, and `LAST` the one chosen.
+/// `NEXT` decides while that member is in the pool, else the member after `LAST`, so that a
+/// policy edit that reorders or removes members neither gives one rep two leads in a row nor
+/// skips one; else (both since removed, or a state written before names were kept, `N` alone)
+/// the position does.
 fn round_robin_turn(text: &str, members: &[String]) -> usize {
-    let (position, next) = text.split_once(' ').unwrap_or((text, ""));
-    if !next.is_empty()
-        && let Some(index) = members.iter().position(|member| member == next)
-    {
+    let mut parts = text.split(' ');
+    let position = parts.next().unwrap_or_default();
+    let place = |name: Option<&str>| {
+        name.filter(|name| !name.is_empty())
+            .and_then(|name| members.iter().position(|member| member == name))
+    };
+    if let Some(index) = place(parts.next()) {
         return index;
+    }
+    if let Some(index) = place(parts.next()) {
+        return (index + 1) % members.len().max(1);
     }
     position.parse().unwrap_or(0)
 }
