@@ -157,7 +157,7 @@ fn sleep_unless_stopped(stop: &AtomicBool, wait: Duration) {
 /// the SHA-256 of the step it says (lead, step, time, who got it). The same for every attempt,
 /// after a restart too, so a receiver can drop repeats; and distinct across states (a new
 /// state file, `:memory:`, staging and production sending to one receiver), whose outboxes all
-/// number from 1: only the same step of the same lead could share one.
+/// number from 1, unless the step is the very same (lead, step, time, rep and reasons).
 pub fn message_id(message: &Outgoing) -> String {
     use sha2::Digest;
     use std::fmt::Write;
