@@ -90,4 +90,29 @@ fn mistakes_in_a_mapping_are_named() {
     );
     assert!(error(r#"{"field": {}}"#).contains("unknown key `field`"));
     assert!(error("[").contains("not JSON"));
+    // A default the field cannot take stops the server at start, not every blank delivery.
+    assert_eq!(
+        error(r#"{"fields": {"employees": {"path": "/x", "default": "lots"}}}"#),
+        "field `employees`: the `default` \"lots\" is not a whole number"
+    );
+    assert!(
+        error(
+            r#"{"fields": {"created_at": {"path": "/t", "from": "epoch_ms", "default": "soon"}}}"#
+        )
+        .contains("with `from`, a default is an epoch")
+    );
+    // Defaults the mapping converts as it converts the payload's values are fine, and used so.
+    let mapping = Mapping::parse(
+        r#"{"fields": {"id": "/id", "employees": {"path": "/x", "default": "250"},
+            "created_at": {"path": "/t", "from": "epoch_ms", "default": 1700000000000}}}"#,
+        &policy(),
+    )
+    .unwrap();
+    let lines = mapping
+        .leads(&serde_json::json!({"id": "a", "x": "", "t": null}), None)
+        .unwrap();
+    assert_eq!(
+        lines[0],
+        br#"{"id":"a","employees":250,"created_at":"2023-11-14T22:13:20Z"}"#
+    );
 }

@@ -158,9 +158,25 @@ impl Mapping {
                                  is not a `time`"
                             ));
                         }
+                        let default = object.get("default").cloned();
+                        if let (Some(default), Some(ty)) = (&default, &ty) {
+                            // Checked now, not at the first delivery with the field blank.
+                            let converted = convert(default, Some(ty), epoch);
+                            if let Some(expected) = not_of_type(&converted, ty) {
+                                return Err(format!(
+                                    "{context}: the `default` {default} is not {expected}{}",
+                                    if epoch.is_some() {
+                                        " (with `from`, a default is an epoch as the payload's \
+                                         values are)"
+                                    } else {
+                                        ""
+                                    }
+                                ));
+                            }
+                        }
                         Source::Path {
                             pointer,
-                            default: object.get("default").cloned(),
+                            default,
                             epoch,
                         }
                     }
@@ -228,7 +244,9 @@ impl Mapping {
                     epoch,
                 } => match item.pointer(pointer).filter(|value| !no_value(value)) {
                     Some(value) => Some(convert(value, ty.as_ref(), *epoch)),
-                    None => default.clone(),
+                    None => default
+                        .as_ref()
+                        .map(|default| convert(default, ty.as_ref(), *epoch)),
                 },
             };
             if let Some(value) = value {
@@ -237,6 +255,32 @@ impl Mapping {
         }
         lead
     }
+}
+
+/// What `value` (as the mapping converts it) would have to be to be a value of `ty`, when it
+/// is not one; `None` when it is (or is `null`: no value).
+fn not_of_type(value: &Value, ty: &FieldType) -> Option<String> {
+    let fits = match (ty, value) {
+        (_, Value::Null) => true,
+        (FieldType::String, Value::String(_)) => true,
+        (FieldType::Int, Value::Number(number)) => number.is_i64(),
+        (FieldType::Number, Value::Number(_)) => true,
+        (FieldType::Bool, Value::Bool(_)) => true,
+        (FieldType::Time, Value::String(text)) => crate::route::reader::read_time(text).is_some(),
+        (FieldType::Enum(variants), Value::String(text)) => variants.position(text).is_some(),
+        _ => false,
+    };
+    (!fits).then(|| {
+        match ty {
+            FieldType::String => "a string",
+            FieldType::Int => "a whole number",
+            FieldType::Number => "a number",
+            FieldType::Bool => "`true` or `false`",
+            FieldType::Time => "an RFC 3339 time",
+            FieldType::Enum(_) => "one of the field's variants",
+        }
+        .to_string()
+    })
 }
 
 /// Whether a CRM's value says there is none: `null`, or a blank string (HubSpot sends `""` for
