@@ -215,11 +215,13 @@ fn a_roster_with_a_misspelt_rep_is_warned_about_against_both_policies() {
     for file in ["old.route", "leads.ndjson"] {
         std::fs::copy(fixture("sla_change").join(file), dir.join(file)).unwrap();
     }
-    // The new policy adds vera to `sdr`: only it has her.
+    // The new policy adds vera to `sdr` (only it has her) and renames `senior` (boris is
+    // missing from the roster for both, in a pool of another name).
     let new = std::fs::read_to_string(fixture("sla_change").join("new.route"))
         .unwrap()
-        .replace("members dmitri, egor ", "members dmitri, egor, vera ");
-    assert!(new.contains("vera"));
+        .replace("members dmitri, egor ", "members dmitri, egor, vera ")
+        .replace("pool senior ", "pool seniors ");
+    assert!(new.contains("vera") && new.contains("pool seniors "));
     std::fs::write(dir.join("new.route"), new).unwrap();
     std::fs::write(
         dir.join("roster.json"),
@@ -246,7 +248,7 @@ fn a_roster_with_a_misspelt_rep_is_warned_about_against_both_policies() {
     );
     assert!(stderr.contains("did you mean `boris`?"), "{stderr}");
     assert!(
-        stderr.contains("rep `boris` (pool `senior`) is not in the roster"),
+        stderr.contains("rep `boris` (pool `seniors`) is not in the roster"),
         "{stderr}"
     );
     assert!(

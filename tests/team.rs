@@ -237,6 +237,54 @@ fn nobody_on_shift_waits_for_a_rep_back_from_an_absence_and_never_for_good() {
     );
     assert_eq!(decision["rep"], "olga", "{decision}");
     assert_eq!(decision["due"], "2026-11-30T13:00:00+03:00");
+    // A member back from an absence is waited for only if they could take the lead then: at
+    // their cap (one open lead), the second lead of the weekend is not parked with them.
+    let capped = dir.join("capped.route");
+    std::fs::write(
+        &capped,
+        std::fs::read_to_string(fixture("shifts.route"))
+            .unwrap()
+            .replace(
+                "strategy round_robin  on shift",
+                "strategy round_robin  on shift  cap 1",
+            ),
+    )
+    .unwrap();
+    std::fs::write(
+        &roster,
+        r#"{"reps":{"olga":{"out_of_office":[{"from":"2026-11-27","to":"2026-11-29"}]},
+            "igor":{"status":"away"}}}"#,
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "route",
+            &capped.to_string_lossy(),
+            "--state",
+            ":memory:",
+            "--roster",
+            &roster.to_string_lossy(),
+        ],
+        &format!(
+            "{}\n{}\n",
+            lead("W-2", r#""region":"east""#, "2026-11-28T12:00:00+03:00"),
+            lead("W-3", r#""region":"east""#, "2026-11-28T13:00:00+03:00")
+        ),
+    );
+    let decisions: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(reps(&decisions), ["olga", "-"], "{decisions:?}");
+    assert_eq!(decisions[1]["action"], "unassigned");
+    // Away for more than ten years: not waited for.
+    let decision = route_with(
+        r#"{"reps":{"olga":{"status":"away"},
+            "igor":{"out_of_office":[{"from":"2026-11-27","to":"2099-12-31"}]}}}"#,
+        "2026-11-28T12:00:00+03:00",
+    );
+    assert_eq!(decision["action"], "unassigned", "{decision}");
     // Out for good: igor is not waited for, and olga's absence for good keeps her from leads.
     for end in ["9999-12-30", "9999-12-31", "9999-12-31T23:59:59Z"] {
         let decision = route_with(

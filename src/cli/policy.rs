@@ -173,13 +173,29 @@ pub fn load_roster_for_both(
     let Some(path) = path else { return Ok(None) };
     let for_old = check_roster(path, old, now)?;
     let mut checked = check_roster(path, new, now)?;
+    // A warning is the same for both when it is of the same kind, at the same place, about the
+    // same rep or account (the first name it quotes: the pool it names may be another).
+    let key = |diagnostic: &switchboard::Diagnostic| {
+        (
+            diagnostic.code,
+            diagnostic.span,
+            diagnostic.message.split('`').nth(1).map(str::to_string),
+        )
+    };
     checked.diagnostics.retain(|diagnostic| {
-        for_old.diagnostics.iter().any(|other| {
-            other.code == diagnostic.code
-                && other.message == diagnostic.message
-                && other.span == diagnostic.span
-        })
+        diagnostic.is_error()
+            || for_old
+                .diagnostics
+                .iter()
+                .any(|other| key(other) == key(diagnostic))
     });
+    // An error is an error whichever policy finds it.
+    for error in for_old.diagnostics.iter().filter(|d| d.is_error()) {
+        if !checked.diagnostics.contains(error) {
+            checked.diagnostics.push(error.clone());
+        }
+    }
+    switchboard::diagnostic::sort(&mut checked.diagnostics);
     report_roster(checked)
 }
 

@@ -1220,15 +1220,14 @@ fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
             ))
         }
         Some(b'{') => {
-            // NDJSON when its first line is a JSON value on its own; else objects written over
-            // several lines (pretty-printed, `jq .`), one after another.
+            // Objects written over several lines (pretty-printed, `jq .`), one after another,
+            // when the first line opens one and holds nothing else (as every pretty-printer
+            // writes); else NDJSON, where a broken line is that line's error alone.
             let first_line = text
                 .split(|b| *b == b'\n')
                 .find(|line| !line.iter().all(u8::is_ascii_whitespace))
                 .unwrap_or_default();
-            if text.contains(&b'\n')
-                && serde_json::from_slice::<serde_json::Value>(first_line).is_err()
-            {
+            if first_line.trim_ascii() == b"{" {
                 return Ok(objects_over_lines(text));
             }
             let mut lines: Vec<Vec<u8>> = text
@@ -1727,6 +1726,11 @@ mod tests {
         let (lines, single) = body_lines(b"{\n  \"id\": \"a\",\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\","[..]]);
         assert!(single);
+        // NDJSON whose first line is broken: that line's error alone, the others read.
+        let (lines, single) =
+            body_lines(b"{\"id\": \"a\", bad\n{\"id\":\"b\"}\n", "a lead").unwrap();
+        assert_eq!(lines, [&b"{\"id\": \"a\", bad"[..], b"{\"id\":\"b\"}"]);
+        assert!(!single);
         // Several, one after another (`jq . leads.json`): one line each.
         let (lines, single) =
             body_lines(b"{\n \"id\": \"a\"\n}\n{\n \"id\": \"b\"\n}\n", "a lead").unwrap();

@@ -261,9 +261,11 @@ impl Mapping {
 /// is not one; `None` when it is (or is `null`: no value).
 fn not_of_type(value: &Value, ty: &FieldType) -> Option<String> {
     let fits = match (ty, value) {
+        // No value: a lead without the field, as a blank one is read.
         (_, Value::Null) => true,
+        (_, value) if no_value(value) => true,
         (FieldType::String, Value::String(_)) => true,
-        (FieldType::Int, Value::Number(number)) => number.is_i64(),
+        (FieldType::Int, Value::Number(number)) => number.is_i64() || number.is_u64(),
         (FieldType::Number, Value::Number(_)) => true,
         (FieldType::Bool, Value::Bool(_)) => true,
         (FieldType::Time, Value::String(text)) => crate::route::reader::read_time(text).is_some(),

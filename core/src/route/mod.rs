@@ -239,6 +239,9 @@ struct Candidate<'r> {
     calendar: Option<usize>,
     /// When an `on shift` member who is off shift starts (the only reason they were passed).
     opens: Option<Timestamp>,
+    /// Out of office at the lead's time: an `on shift` pool where nobody is on shift may wait
+    /// for them, from their first opening back ([`Router::first_shift`]).
+    absent: bool,
 }
 
 /// Why a candidate is (or is not) eligible, written out only when a decision or trace says it:
@@ -1290,6 +1293,7 @@ impl<'a> Router<'a> {
             load: assigned,
             calendar: own_calendar,
             opens: None,
+            absent: false,
         };
         if self.excluded.borrow().iter().any(|had| had == rep) {
             candidate.eligible = false;
@@ -1324,14 +1328,7 @@ impl<'a> Router<'a> {
                     .find(|absence| absence.from <= at && at < absence.to)
                 {
                     candidate.eligible = false;
-                    // In an `on shift` pool nobody may be on shift: the lead then waits for the
-                    // member at work first, this one too once back.
-                    if pool.is_some_and(|pool| pool.on_shift)
-                        && let Some(calendar) =
-                            own_calendar.and_then(|c| self.policy.calendars.get(c))
-                    {
-                        candidate.opens = self.first_opening_in_office(rep, calendar, at).0;
-                    }
+                    candidate.absent = true;
                     candidate.why = Why::Text(if absence.whole_days {
                         let last_day = absence
                             .to
@@ -1400,6 +1397,30 @@ impl<'a> Router<'a> {
             });
         }
         Ok(candidate)
+    }
+
+    /// When a member out of office at `at` starts again in an `on shift` pool: their first
+    /// opening back, if they are eligible then (their caps counted as at that time); `None`
+    /// when they are not, or have no calendar to start by.
+    fn back_from_absence(
+        &self,
+        state: &mut dyn StateStore,
+        pool: &PoolDef,
+        candidate: &Candidate<'_>,
+        at: Timestamp,
+    ) -> Result<Option<Timestamp>, StateError> {
+        let Some(calendar) = candidate
+            .calendar
+            .and_then(|c| self.policy.calendars.get(c))
+        else {
+            return Ok(None);
+        };
+        let Some(opens) = self.first_opening_in_office(candidate.rep, calendar, at).0 else {
+            return Ok(None);
+        };
+        let pool_calendar = pool.calendar.and_then(|c| self.policy.calendars.get(c));
+        let then = self.candidate(state, candidate.rep, Some(pool), opens, pool_calendar)?;
+        Ok(then.eligible.then_some(opens))
     }
 
     /// When an off-shift rep next starts work: their calendar's next opening at which the
@@ -1629,7 +1650,7 @@ impl<'a> Router<'a> {
                     }
                 }
                 let fallback = if pool.on_shift {
-                    self.first_shift(state, pool, candidates)?
+                    self.first_shift(state, pool, candidates, at)?
                 } else {
                     None
                 };
@@ -1652,8 +1673,19 @@ impl Router<'_> {
         state: &mut dyn StateStore,
         pool: &PoolDef,
         candidates: &[Candidate<'_>],
+        at: Timestamp,
     ) -> Result<Option<Fallback>, StateError> {
         let count = candidates.len().max(1);
+        // A member out of office now starts at their first opening back, if they could take
+        // the lead then (not at a cap): asked only here, when nobody is on shift.
+        let mut opens: Vec<Option<Timestamp>> = Vec::with_capacity(candidates.len());
+        for candidate in candidates {
+            opens.push(match (candidate.opens, candidate.absent) {
+                (Some(opens), _) => Some(opens),
+                (None, true) => self.back_from_absence(state, pool, candidate, at)?,
+                (None, false) => None,
+            });
+        }
         let turn: usize = match pool.strategy {
             StrategyDef::RoundRobin => state
                 .rotation(&pool.name)?
@@ -1663,9 +1695,8 @@ impl Router<'_> {
         let first = candidates
             .iter()
             .enumerate()
-            .filter_map(|(index, c)| {
-                c.opens
-                    .map(|opens| (opens, (index + count - turn % count) % count, index))
+            .filter_map(|(index, _)| {
+                opens[index].map(|opens| (opens, (index + count - turn % count) % count, index))
             })
             .min();
         let Some((opens, _, index)) = first else {

@@ -170,6 +170,8 @@ fn bad_escape(rest: &str) -> Option<(usize, &str)> {
             '"' | '\n' => return None,
             '\\' => match chars.next() {
                 Some((_, '"' | '\\' | 'n' | 't' | 'r')) => {}
+                // A backslash at the end of the line: the string breaks there, not on it.
+                Some((_, '\n' | '\r')) => return None,
                 Some((next, escaped)) => {
                     let end = next + escaped.len_utf8();
                     return Some((1 + index, &body[index..end]));
