@@ -254,7 +254,8 @@ impl Router<'_> {
                          happened (clocks may differ by {} minutes); check the clock of what \
                          sent it",
                         LocalTime::on(event.at, calendar),
-                        LocalTime::on(now, calendar),
+                        // The clock's now to the second: its nanoseconds say nothing here.
+                        LocalTime::on(now.round(jiff::Unit::Second).unwrap_or(now), calendar),
                         EVENT_CLOCK_SKEW.as_mins()
                     ),
                 ),
