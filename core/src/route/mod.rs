@@ -1535,7 +1535,7 @@ impl<'a> Router<'a> {
                 let mut current = self.standings.take();
                 current.clear();
                 if state.rotation_into(&pool.name, &mut text)? {
-                    current.extend(text.split(',').filter_map(|n| n.parse::<i64>().ok()));
+                    weighted_standings(&text, &pool.members, &mut current);
                 }
                 if current.len() != candidates.len() {
                     current.clear();
@@ -1556,7 +1556,8 @@ impl<'a> Router<'a> {
                     text.clear();
                     for (position, value) in current.iter().enumerate() {
                         let comma = if position > 0 { "," } else { "" };
-                        let _ = write!(text, "{comma}{value}");
+                        let member = pool.members.get(position).map_or("", String::as_str);
+                        let _ = write!(text, "{comma}{member}:{value}");
                     }
                     state.set_rotation(&pool.name, &text)?;
                 }
@@ -1739,6 +1740,31 @@ fn round_robin_turn(text: &str, members: &[String]) -> usize {
         return (index + 1) % members.len().max(1);
     }
     position.parse().unwrap_or(0)
+}
+
+/// A weighted pool's standings, from the state's text, in `members`' order: `NAME:SCORE,...`,
+/// so that a policy edit that reorders, adds or removes members keeps each one's own score (a
+/// member not named starts at 0); a state written before names were kept (`SCORE,...`) is read
+/// by position, and only while the pool has as many members.
+fn weighted_standings(text: &str, members: &[String], standings: &mut Vec<i64>) {
+    standings.clear();
+    if !text.contains(':') {
+        standings.extend(text.split(',').filter_map(|n| n.parse::<i64>().ok()));
+        return;
+    }
+    standings.resize(members.len(), 0);
+    for entry in text.split(',') {
+        let Some((name, score)) = entry.split_once(':') else {
+            continue;
+        };
+        if let (Some(index), Ok(score)) = (
+            members.iter().position(|member| member == name),
+            score.parse::<i64>(),
+        ) && let Some(slot) = standings.get_mut(index)
+        {
+            *slot = score;
+        }
+    }
 }
 
 /// The longest a lead waits for a rep's shift in an `on shift` pool where nobody is on shift:
