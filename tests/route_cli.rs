@@ -118,41 +118,53 @@ fn bad_lines_exit_1_and_every_line_gets_an_answer() {
     assert_eq!(decisions[0]["error"]["code"], "lead.type");
 }
 
+/// A policy of one pool `p` over `members`, taking turns by `strategy`, written to
+/// `dir/name`: its path.
+fn one_pool(dir: &Path, name: &str, members: &str, strategy: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        format!(
+            "schema lead {{ id: string }}\npool p {{ members {members}  strategy {strategy} }}\notherwise -> pool p\n"
+        ),
+    )
+    .unwrap();
+    path.to_string_lossy().to_string()
+}
+
+/// The reps `route POLICY --state STATE` gives leads of these ids, in order.
+fn reps_for(
+    dir: &Path,
+    policy: &str,
+    state: &str,
+    ids: impl IntoIterator<Item = impl std::fmt::Display>,
+) -> Vec<String> {
+    let input: String = ids
+        .into_iter()
+        .map(|id| format!("{{\"id\":\"{id}\"}}\n"))
+        .collect();
+    let output = route(
+        &[policy, "--state", state, "--quiet"],
+        input.as_bytes(),
+        dir,
+    );
+    lines(&output)
+        .iter()
+        .map(|decision| decision["rep"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A round robin goes on from the member after the one chosen last, by name: a policy edit
 /// that reorders or removes members between runs on one state neither gives a rep two leads
 /// in a row nor skips one.
 #[test]
 fn a_round_robin_goes_on_by_name_after_members_are_reordered_or_removed() {
     let dir = scratch("rotation-edit");
-    let write = |name: &str, members: &str| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "schema lead {{ id: string }}\npool p {{ members {members}  strategy round_robin }}\notherwise -> pool p\n"
-            ),
-        )
-        .unwrap();
-        path.to_string_lossy().to_string()
-    };
+    let write = |name: &str, members: &str| one_pool(&dir, name, members, "round_robin");
     let first = write("first.route", "anna, boris, chen");
     let reordered = write("reordered.route", "chen, anna, boris");
     let shorter = write("shorter.route", "anna, chen");
-    let reps_of = |policy: &str, state: &str, ids: &[&str]| -> Vec<String> {
-        let input: String = ids
-            .iter()
-            .map(|id| format!("{{\"id\":\"{id}\"}}\n"))
-            .collect();
-        let output = route(
-            &[policy, "--state", state, "--quiet"],
-            input.as_bytes(),
-            &dir,
-        );
-        lines(&output)
-            .iter()
-            .map(|decision| decision["rep"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let reps_of = |policy: &str, state: &str, ids: &[&str]| reps_for(&dir, policy, state, ids);
     let state = dir.join("a.db").to_string_lossy().to_string();
     assert_eq!(reps_of(&first, &state, &["1"]), ["anna"]);
     // After anna comes boris, wherever the edit put him.
@@ -179,31 +191,13 @@ fn a_round_robin_goes_on_by_name_after_members_are_reordered_or_removed() {
 #[test]
 fn a_weighted_pool_keeps_each_members_standing_after_a_reorder() {
     let dir = scratch("weighted-edit");
-    let write = |name: &str, members: &str| {
-        let path = dir.join(name);
-        std::fs::write(
-            &path,
-            format!(
-                "schema lead {{ id: string }}\npool p {{ members {members}  strategy weighted(anna=3, boris=1) }}\notherwise -> pool p\n"
-            ),
-        )
-        .unwrap();
-        path.to_string_lossy().to_string()
-    };
+    let write =
+        |name: &str, members: &str| one_pool(&dir, name, members, "weighted(anna=3, boris=1)");
     let first = write("first.route", "anna, boris");
     let reordered = write("reordered.route", "boris, anna");
     let state = dir.join("w.db").to_string_lossy().to_string();
-    let reps_of = |policy: &str, ids: std::ops::Range<u32>| -> Vec<String> {
-        let input: String = ids.map(|id| format!("{{\"id\":\"w{id}\"}}\n")).collect();
-        let output = route(
-            &[policy, "--state", &state, "--quiet"],
-            input.as_bytes(),
-            &dir,
-        );
-        lines(&output)
-            .iter()
-            .map(|decision| decision["rep"].as_str().unwrap().to_string())
-            .collect()
+    let reps_of = |policy: &str, ids: std::ops::Range<u32>| {
+        reps_for(&dir, policy, &state, ids.map(|id| format!("w{id}")))
     };
     // anna, anna under the first order: boris's standing has grown, so the first lead after
     // the reorder is his (by position, anna took his standing and every lead). Ties go to the

@@ -49,11 +49,17 @@ fn stores(name: &str) -> Vec<String> {
 
 /// Routes `leads` (one JSON object per line) with `policy` and `state`; one JSON value per line.
 fn route(policy: &str, state: &str, leads: &[String]) -> Vec<serde_json::Value> {
-    let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
-    let output = run(
+    routed(
         &["route", &fixture(policy), "--state", state, "--explain"],
-        &input,
-    );
+        leads,
+    )
+}
+
+/// `switchboard ARGS` with `leads` on stdin, one per line, which must exit 0: one JSON value
+/// per line out, one per lead.
+fn routed(args: &[&str], leads: &[String]) -> Vec<serde_json::Value> {
+    let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
+    let output = run(args, &input);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let decisions: Vec<serde_json::Value> = String::from_utf8(output.stdout)
@@ -160,11 +166,7 @@ fn nobody_on_shift_waits_for_the_first_rep_in_the_office_at_their_start() {
     for state in stores("on-shift-absent-state") {
         // 03:00 Moscow on Tuesday: nobody is on shift; igor would start first (05:00 Moscow),
         // but he is away until Saturday: olga starts at 09:00 Moscow.
-        let input = format!(
-            "{}\n",
-            lead("L-3", r#""region":"east""#, "2026-11-24T03:00:00+03:00")
-        );
-        let output = run(
+        let decisions = routed(
             &[
                 "route",
                 &fixture("shifts.route"),
@@ -174,14 +176,16 @@ fn nobody_on_shift_waits_for_the_first_rep_in_the_office_at_their_start() {
                 &roster.to_string_lossy(),
                 "--explain",
             ],
-            &input,
+            &[lead(
+                "L-3",
+                r#""region":"east""#,
+                "2026-11-24T03:00:00+03:00",
+            )],
         );
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        let decision: serde_json::Value =
-            serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        let decision = &decisions[0];
         assert_eq!(decision["rep"], "olga", "{state}: {decision}");
         assert_eq!(
-            reasons(&decision),
+            reasons(decision),
             [
                 "nobody in pool `national` is eligible: olga off shift until 09:00 Europe/Moscow, \
                  igor off shift, then out of office, until 2026-11-30 09:00 Asia/Novosibirsk",
@@ -201,21 +205,17 @@ fn nobody_on_shift_waits_for_the_first_rep_in_the_office_at_their_start() {
 fn nobody_on_shift_waits_for_a_rep_back_from_an_absence_and_never_for_good() {
     let dir = scratch("absent-now");
     let roster = dir.join("roster.json");
-    let route_with = |roster_json: &str, at: &str| -> serde_json::Value {
+    let with_roster = |policy: &str, roster_json: &str, leads: &[String]| {
         std::fs::write(&roster, roster_json).unwrap();
-        let output = run(
-            &[
-                "route",
-                &fixture("shifts.route"),
-                "--state",
-                ":memory:",
-                "--roster",
-                &roster.to_string_lossy(),
-            ],
-            &format!("{}\n", lead("W-1", r#""region":"east""#, at)),
-        );
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+        let roster = roster.to_string_lossy();
+        routed(
+            &["route", policy, "--state", ":memory:", "--roster", &roster],
+            leads,
+        )
+    };
+    let route_with = |roster_json: &str, at: &str| -> serde_json::Value {
+        let leads = [lead("W-1", r#""region":"east""#, at)];
+        with_roster(&fixture("shifts.route"), roster_json, &leads).remove(0)
     };
     // Saturday noon in Moscow: olga is out Friday to Sunday, igor is away.
     let decision = route_with(
@@ -250,32 +250,15 @@ fn nobody_on_shift_waits_for_a_rep_back_from_an_absence_and_never_for_good() {
             ),
     )
     .unwrap();
-    std::fs::write(
-        &roster,
+    let decisions = with_roster(
+        &capped.to_string_lossy(),
         r#"{"reps":{"olga":{"out_of_office":[{"from":"2026-11-27","to":"2026-11-29"}]},
             "igor":{"status":"away"}}}"#,
-    )
-    .unwrap();
-    let output = run(
         &[
-            "route",
-            &capped.to_string_lossy(),
-            "--state",
-            ":memory:",
-            "--roster",
-            &roster.to_string_lossy(),
-        ],
-        &format!(
-            "{}\n{}\n",
             lead("W-2", r#""region":"east""#, "2026-11-28T12:00:00+03:00"),
-            lead("W-3", r#""region":"east""#, "2026-11-28T13:00:00+03:00")
-        ),
+            lead("W-3", r#""region":"east""#, "2026-11-28T13:00:00+03:00"),
+        ],
     );
-    let decisions: Vec<serde_json::Value> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
     assert_eq!(reps(&decisions), ["olga", "-"], "{decisions:?}");
     assert_eq!(decisions[1]["action"], "unassigned");
     // Away for more than ten years: not waited for.
@@ -733,18 +716,11 @@ fn a_returning_prospect_goes_to_whoever_holds_the_earlier_lead_now() {
     let policy = policy.to_string_lossy().to_string();
     let state = dir.join("state.db").to_string_lossy().to_string();
     let with = |id: &str, email: &str, at: &str| lead(id, &format!(r#""email":"{email}""#), at);
-    let route_now = |leads: &[String], now: &str| -> Vec<serde_json::Value> {
-        let input: String = leads.iter().map(|lead| format!("{lead}\n")).collect();
-        let output = run(
+    let route_now = |leads: &[String], now: &str| {
+        routed(
             &["route", &policy, "--state", &state, "--now", now, "--quiet"],
-            &input,
-        );
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+            leads,
+        )
     };
     let first = route_now(
         &[
