@@ -850,3 +850,180 @@ fn touches_that_are_no_events_or_that_track_refuses_are_named_with_their_lines()
     assert_eq!(refused[0]["lead"], "nope");
     assert_eq!(refused[0]["error"]["input_line"], 5);
 }
+
+/// Two policies whose schemas take different lines are compared on the leads both take: the
+/// lines one refuses are left out of the other's run too (said on stderr), and the table's first
+/// rows say how many leads each simulated and how many lines were not leads, so a schema that
+/// drops leads reads as that, not as a better SLA.
+#[test]
+fn a_schema_that_refuses_lines_is_compared_on_the_leads_both_take() {
+    let dir = scratch("compare-schemas");
+    let old = "schema lead { id: string  created_at: time }\n\
+               calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+               pool senior { members anna, boris  calendar berlin }\n\
+               pool backup { members egor  calendar berlin }\n\
+               rule hot: when id != \"\" -> pool senior within 15m escalate backup after 30m\n\
+               otherwise -> pool senior\n";
+    let new = old.replace("id: string  created_at", "id: string  tier: string  created_at");
+    std::fs::write(dir.join("old.route"), old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    std::fs::write(
+        dir.join("leads.ndjson"),
+        "{\"id\":\"L1\",\"created_at\":\"2026-10-23T17:50:00+02:00\",\"tier\":\"a\"}\n\
+         {\"id\":\"L2\",\"created_at\":\"2026-10-23T17:55:00+02:00\"}\n\
+         {\"id\":\"L3\",\"created_at\":\"2026-10-26T10:00:00+01:00\"}\n",
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "simulate",
+            "old.route",
+            "new.route",
+            "--leads",
+            "leads.ndjson",
+            "--format",
+            "json",
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "lines were not leads: {stderr}");
+    assert!(
+        stderr.contains(
+            "note: 2 lines that `new.route` refuses are left out of `old.route`'s run too, so \
+             that both policies run on the same leads (the first: line 2)"
+        ),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for (side, invalid, left_out) in [("old", 0, 2), ("new", 2, 0)] {
+        let simulation = &json[side]["simulation"];
+        assert_eq!(simulation["routed"], 1, "{side}: {simulation}");
+        assert_eq!(simulation["invalid"], invalid, "{side}: {simulation}");
+        assert_eq!(
+            simulation["left_out_for_the_comparison"], left_out,
+            "{side}: {simulation}"
+        );
+    }
+    let human = run(
+        &[
+            "simulate",
+            "old.route",
+            "new.route",
+            "--leads",
+            "leads.ndjson",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let text = String::from_utf8(human.stdout).unwrap();
+    insta::assert_snapshot!("compare_schemas_that_take_different_lines", text);
+    assert!(
+        text.contains("in short: lines not leads 0 -> 2\n"),
+        "the same leads, the same figures: only the lines differ\n{text}"
+    );
+}
+
+/// `--log` holds what `route` would print for every line: an error record for each line that
+/// is not a lead (all of them, not the five stderr names), first, in input order.
+#[test]
+fn the_log_holds_an_error_record_for_every_line_that_is_not_a_lead() {
+    let dir = scratch("log-not-leads");
+    std::fs::write(
+        dir.join("policy.route"),
+        "schema lead { id: string  created_at: time }\n\
+         pool senior { members anna, boris }\n\
+         otherwise -> pool senior within 1h\n",
+    )
+    .unwrap();
+    let mut leads = String::new();
+    let bad = [
+        "{\"id\":\"B2\"",
+        "{\"id\":\"B3\"}",
+        "{\"id\":\"B4\",\"created_at\":\"2026-10-23T25:50:00+02:00\"}",
+        "[1,2]",
+        "{\"id\":5,\"created_at\":\"2026-10-23T17:50:00+02:00\"}",
+        "{\"id\":\"\",\"created_at\":\"2026-10-23T17:53:00+02:00\"}",
+        "not json",
+    ];
+    leads.push_str("{\"id\":\"L1\",\"created_at\":\"2026-10-23T17:50:00+02:00\"}\n");
+    for line in bad {
+        leads.push_str(line);
+        leads.push('\n');
+    }
+    leads.push_str("{\"id\":\"L9\",\"created_at\":\"2026-10-23T17:59:00+02:00\"}\n");
+    std::fs::write(dir.join("leads.ndjson"), &leads).unwrap();
+    let output = run(
+        &[
+            "simulate",
+            "policy.route",
+            "--leads",
+            "leads.ndjson",
+            "--log",
+            "run.log",
+        ],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("… and 2 more (every one as an error record in `run.log`)"),
+        "{stderr}"
+    );
+    let log = std::fs::read_to_string(dir.join("run.log")).unwrap();
+    let errors: Vec<(u64, String)> = log
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .take_while(|record| record.get("error").is_some())
+        .map(|record| {
+            (
+                record["error"]["input_line"].as_u64().unwrap(),
+                record["error"]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = [
+        (2, "lead.json"),
+        (3, "lead.missing"),
+        (4, "lead.type"),
+        (5, "lead.object"),
+        (6, "lead.type"),
+        (7, "lead.id"),
+        (8, "lead.json"),
+    ]
+    .into_iter()
+    .map(|(line, code)| (line, code.to_string()))
+    .collect();
+    assert_eq!(errors, expected, "{log}");
+    // Each of them as `route` prints it.
+    let routed = run(
+        &[
+            "route",
+            "policy.route",
+            "--leads",
+            "leads.ndjson",
+            "--state",
+            ":memory:",
+        ],
+        &dir,
+    );
+    let routed = String::from_utf8(routed.stdout).unwrap();
+    for line in log.lines().take(expected.len()) {
+        assert!(routed.lines().any(|printed| printed == line), "{line}\n{routed}");
+    }
+    assert_eq!(
+        log.lines()
+            .filter(|line| line.contains("\"rule\":"))
+            .count(),
+        2,
+        "both leads routed:\n{log}"
+    );
+    // Without a log, stderr says how to get every one.
+    let output = run(&["simulate", "policy.route", "--leads", "leads.ndjson"], &dir);
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("… and 2 more (`--log FILE` writes every one)"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -145,26 +145,88 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         input: args.input,
         policies: loaded.iter().map(|(_, loaded)| &loaded.policy).collect(),
     };
+    // Each policy reads the leads with its own schema; the log (of the last run) gets an
+    // error record for every line that is not a lead.
+    let mut indexed = Vec::new();
     for (index, (name, loaded)) in loaded.iter().enumerate() {
-        let reading = (&limits, index > 0);
+        let reading = Reading {
+            limits: &limits,
+            quiet: index > 0,
+            keep_every_error: index + 1 == count && args.log.is_some(),
+        };
         let (mut order, invalid) = index_leads(&loaded.policy, &leads_file, reading, name, false)?;
         if matches!(order, Order::Unsorted) {
             // Out of time order: a second reading notes where each lead is, to sort them (its
             // notes on stderr were given by the first).
-            (order, _) = index_leads(&loaded.policy, &leads_file, (&limits, true), name, true)?;
+            let again = Reading {
+                quiet: true,
+                keep_every_error: false,
+                ..reading
+            };
+            (order, _) = index_leads(&loaded.policy, &leads_file, again, name, true)?;
         }
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
             let reader = (count > 1).then_some(name.as_str());
-            report_invalid(&invalid, &args.leads, reader, args.quiet);
+            report_invalid(&invalid, &args.leads, reader, args.log.as_deref(), args.quiet);
+        }
+        indexed.push((order, invalid));
+    }
+    // Two policies are compared on the same leads: a line either schema refuses is left out of
+    // both runs.
+    let refused_by_either: std::collections::BTreeSet<usize> = if count > 1 {
+        indexed
+            .iter()
+            .flat_map(|(_, invalid)| invalid.lines.iter().copied())
+            .collect()
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    for (index, ((name, loaded), (mut order, invalid))) in
+        loaded.iter().zip(indexed).enumerate()
+    {
+        let own: std::collections::BTreeSet<usize> = invalid.lines.iter().copied().collect();
+        let left_out: Vec<usize> = refused_by_either.difference(&own).copied().collect();
+        if !left_out.is_empty() {
+            if matches!(order, Order::AsRead { .. }) {
+                let again = Reading {
+                    limits: &limits,
+                    quiet: true,
+                    keep_every_error: false,
+                };
+                (order, _) = index_leads(&loaded.policy, &leads_file, again, name, true)?;
+            }
+            if let Order::Index(placed) = &mut order {
+                placed.retain(|lead| left_out.binary_search(&lead.input_line).is_err());
+            }
+            if !args.quiet {
+                let other = args
+                    .policies
+                    .iter()
+                    .enumerate()
+                    .find_map(|(at, other)| (at != index).then_some(other.as_str()))
+                    .unwrap_or_default();
+                let (s, are) = if left_out.len() == 1 {
+                    ("", "is")
+                } else {
+                    ("s", "are")
+                };
+                eprintln!(
+                    "note: {} line{s} that `{other}` refuses {are} left out of `{name}`'s run \
+                     too, so that both policies run on the same leads (the first: line {})",
+                    left_out.len(),
+                    left_out[0],
+                );
+            }
         }
         let Some(first) = order.first() else {
+            let not_leads = own.len() + left_out.len();
             return Err(Failure::usage(format!(
-                "`{}` holds no lead to simulate ({} line{} that {} not leads)",
+                "`{}` holds no lead to simulate ({not_leads} line{} that {} not leads{})",
                 args.leads.display(),
-                invalid.len(),
-                if invalid.len() == 1 { "" } else { "s" },
-                if invalid.len() == 1 { "is" } else { "are" },
+                if not_leads == 1 { "" } else { "s" },
+                if not_leads == 1 { "is" } else { "are" },
+                if count > 1 { " of one policy or the other" } else { "" },
             )));
         };
         let roster = load_roster(args.roster.as_deref(), &loaded.policy, first)?;
@@ -200,6 +262,17 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             last.then_some(args.log.as_deref()).flatten(),
             last.then_some(args.events_out.as_deref()).flatten(),
         )?;
+        // The log begins with the error record `route` prints for each line that is not a lead,
+        // in input order.
+        if invalid.keep_every {
+            for (input_line, error) in &invalid.first {
+                let outcome = switchboard::route::Outcome::Invalid(error.clone());
+                sink.write(Logged::Routed {
+                    outcome: &outcome,
+                    input_line: *input_line,
+                });
+            }
+        }
         let failed = std::rc::Rc::new(std::cell::RefCell::new(None));
         let mut input = leads_file.open(true)?;
         let position = std::io::Seek::stream_position(&mut input)
@@ -226,7 +299,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             roster.as_ref(),
             (first, arrivals),
             touches,
-            (invalid.len(), start_rows.as_deref()),
+            (invalid.len(), left_out.len(), start_rows.as_deref()),
             &mut sink,
         )?;
         if let Some(path) = &args.touches
@@ -367,7 +440,9 @@ type NotALead = (usize, LeadError);
 #[derive(Debug, Default)]
 struct NotLeads {
     lines: Vec<usize>,
+    /// The first few with why; every one when `keep_every` (for the log).
     first: Vec<NotALead>,
+    keep_every: bool,
 }
 
 impl NotLeads {
@@ -375,7 +450,7 @@ impl NotLeads {
 
     fn push(&mut self, line: usize, error: LeadError) {
         self.lines.push(line);
-        if self.first.len() < NotLeads::SHOWN {
+        if self.keep_every || self.first.len() < NotLeads::SHOWN {
             self.first.push((line, error));
         }
     }
@@ -424,16 +499,27 @@ impl Order {
     }
 }
 
+/// How a pass over the leads file reads it.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    limits: &'a Limits,
+    /// Says nothing on stderr (a second reading, or the second policy's CSV conversion).
+    quiet: bool,
+    /// Keeps why of every line that is not a lead (for the log), not only the first few.
+    keep_every_error: bool,
+}
+
 /// Reads the leads file through once: how to replay its leads in time order (only with
 /// `keep_index` does a file out of order get an index, of 40 bytes a lead), and the lines that
 /// are not leads (their 1-based line and why).
 fn index_leads(
     policy: &switchboard::model::Policy,
     file: &LeadsFile<'_>,
-    (limits, quiet): (&Limits, bool),
+    reading: Reading<'_>,
     name: &str,
     keep_index: bool,
 ) -> Result<(Order, NotLeads), Failure> {
+    let Reading { limits, quiet, .. } = reading;
     let path = file.path;
     use std::io::Seek;
     let Some(clock) = policy.clock else {
@@ -448,7 +534,10 @@ fn index_leads(
         .map_or("created_at", |field| field.name.as_str());
     let mut input = file.open(quiet)?;
     let mut placed = Vec::new();
-    let mut invalid = NotLeads::default();
+    let mut invalid = NotLeads {
+        keep_every: reading.keep_every_error,
+        ..NotLeads::default()
+    };
     let (mut first, mut last, mut sorted) = (None, None, true);
     let mut input_line = 0;
     loop {
@@ -665,7 +754,13 @@ impl Iterator for Replay<'_> {
 }
 
 /// Lines that are not leads are left out of the run, and said on stderr (the first five).
-fn report_invalid(invalid: &NotLeads, path: &Path, policy: Option<&str>, quiet: bool) {
+fn report_invalid(
+    invalid: &NotLeads,
+    path: &Path,
+    policy: Option<&str>,
+    log: Option<&Path>,
+    quiet: bool,
+) {
     if quiet {
         return;
     }
@@ -680,11 +775,19 @@ fn report_invalid(invalid: &NotLeads, path: &Path, policy: Option<&str>, quiet: 
             .unwrap_or_default(),
         if invalid.len() == 1 { "is" } else { "are" },
     );
-    for (line, error) in &invalid.first {
+    for (line, error) in invalid.first.iter().take(NotLeads::SHOWN) {
         eprintln!("  line {line}: {}: {}", error.code, error.message);
     }
-    if invalid.len() > invalid.first.len() {
-        eprintln!("  … and {} more", invalid.len() - invalid.first.len());
+    let more = invalid.len().saturating_sub(NotLeads::SHOWN);
+    if more > 0 {
+        match log {
+            Some(log) if invalid.keep_every => eprintln!(
+                "  … and {more} more (every one as an error record in `{}`)",
+                log.display()
+            ),
+            None => eprintln!("  … and {more} more (`--log FILE` writes every one)"),
+            Some(_) => eprintln!("  … and {more} more"),
+        }
     }
 }
 
@@ -905,7 +1008,7 @@ fn simulate(
     roster: Option<&Roster>,
     (first, arrivals): (jiff::Timestamp, impl Iterator<Item = Arrival>),
     touches: Touches<'_>,
-    (invalid, start): (usize, Option<&[StateRow]>),
+    (invalid, left_out, start): (usize, usize, Option<&[StateRow]>),
     sink: &mut Sink,
 ) -> Result<Simulated, Failure> {
     let mut router = Router::new(
@@ -956,6 +1059,7 @@ fn simulate(
         ))
     })?;
     tally.invalid += invalid as u64;
+    tally.left_out = left_out as u64;
     // From a copy of a state, the figures are those of the simulated leads, not its earlier ones.
     let since = start.and(Some(first));
     let simulated = figures::build(&mut state, &loaded.policy, tally, since)

@@ -109,6 +109,9 @@ pub struct Tally {
     /// Leads whose id came again (answered from the ledger, not routed twice).
     pub duplicates: u64,
     pub invalid: u64,
+    /// Leads of this policy's schema left out of the run because the other policy of a
+    /// comparison refuses their lines: both run on the same leads.
+    pub left_out: u64,
     /// Per pool (or `queue Q`, `named reps`, `unassigned`): leads routed there per hour of the week
     /// (0 = Monday 00:00-01:00).
     pub by_hour: BTreeMap<String, Vec<u64>>,
