@@ -494,6 +494,16 @@ fn mistakes_get_errors_that_say_where_and_why() {
     )
     .unwrap();
     std::fs::write(
+        dir.join("inherited-p90.json"),
+        r#"{"default":{"median":"1h"},"pools":{"senior":{"p90":"30m"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("rep-p90.json"),
+        r#"{"default":{"median":"10m"},"pools":{"senior":{"median":"1m"}},"reps":{"anna":{"p90":"5m"},"olivia":{"p90":"5m"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
         dir.join("units.json"),
         r#"{"reps":{"anna":{"median":"12 minutes"}}}"#,
     )
@@ -546,6 +556,28 @@ fn mistakes_get_errors_that_say_where_and_why() {
                 &week,
                 "--responses",
                 "bad-p90.json",
+            ],
+        ),
+        (
+            "a pool's p90 below the default's median it goes with",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "inherited-p90.json",
+            ],
+        ),
+        (
+            "a rep's p90 below the median it goes with: anna's with senior's 1m is fine, olivia's with the default's 10m is not",
+            vec![
+                "simulate",
+                &policy,
+                "--leads",
+                &week,
+                "--responses",
+                "rep-p90.json",
             ],
         ),
         (

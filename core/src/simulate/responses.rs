@@ -84,11 +84,29 @@ const Z90: f64 = 1.281_551_565_545;
 impl ResponseModel {
     /// The profile for a rep holding a lead through `pool` (if any).
     pub fn resolve(&self, rep: &str, pool: Option<&str>) -> Resolved {
-        let levels = [
+        self.resolve_levels([
             self.reps.get(rep),
             pool.and_then(|pool| self.pools.get(pool)),
             Some(&self.default),
-        ];
+        ])
+    }
+
+    /// The median and p90 a rep's, a pool's and the default's profile give together, before
+    /// the p90 is held to at least the median: `read_model` refuses a model where it is not.
+    fn spread_of(&self, levels: [Option<&Profile>; 3]) -> (f64, f64) {
+        let resolved = self.resolve_unclamped(levels);
+        (resolved.median_seconds, resolved.p90_seconds)
+    }
+
+    fn resolve_levels(&self, levels: [Option<&Profile>; 3]) -> Resolved {
+        let resolved = self.resolve_unclamped(levels);
+        Resolved {
+            p90_seconds: resolved.p90_seconds.max(resolved.median_seconds),
+            ..resolved
+        }
+    }
+
+    fn resolve_unclamped(&self, levels: [Option<&Profile>; 3]) -> Resolved {
         let pick = |field: fn(&Profile) -> Option<f64>, fallback: f64| {
             levels
                 .iter()
@@ -123,8 +141,7 @@ impl ResponseModel {
                 median_seconds * p90 / median_at(at)
             }
             (None, _) => median_seconds * DEFAULT_MODEL.p90_seconds / DEFAULT_MODEL.median_seconds,
-        }
-        .max(median_seconds);
+        };
         Resolved {
             median_seconds,
             p90_seconds,
@@ -306,7 +323,81 @@ pub fn read_model(
             }
         }
     }
+    check_spreads(&model, policy)?;
     Ok(model)
+}
+
+/// Field by field, a p90 given for a pool or a rep goes with a median given less specifically
+/// (the default's, or the pool's): where they meet, the p90 must not be shorter than that
+/// median, as within one profile. Checked where they meet: a pool with the default, a rep with
+/// each pool that has them as a member (or with the default alone, for a rep of no pool).
+fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelError> {
+    let mut meetings: Vec<(Option<&str>, Option<&str>)> = vec![(None, None)];
+    meetings.extend(model.pools.keys().map(|pool| (None, Some(pool.as_str()))));
+    for rep in model.reps.keys() {
+        let pools: Vec<&str> = policy
+            .pools
+            .iter()
+            .filter(|pool| pool.members.contains(rep))
+            .map(|pool| pool.name.as_str())
+            .collect();
+        if pools.is_empty() {
+            meetings.push((Some(rep.as_str()), None));
+        }
+        meetings.extend(pools.into_iter().map(|pool| (Some(rep.as_str()), Some(pool))));
+    }
+    for (rep, pool) in meetings {
+        let named = [
+            rep.map(|rep| (format!("reps.{rep}"), model.reps.get(rep))),
+            pool.map(|pool| (format!("pools.{pool}"), model.pools.get(pool))),
+            Some(("default".to_string(), Some(&model.default))),
+        ];
+        let levels = named.clone().map(|level| level.and_then(|(_, profile)| profile));
+        let (median, p90) = model.spread_of(levels);
+        if p90 >= median {
+            continue;
+        }
+        let path_of = |field: fn(&Profile) -> Option<f64>| {
+            named
+                .iter()
+                .flatten()
+                .find(|(_, profile)| profile.and_then(field).is_some())
+                .map(|(path, _)| path.clone())
+        };
+        let p90_at = path_of(|profile| profile.p90_seconds).unwrap_or_default();
+        let median_from = path_of(|profile| profile.median_seconds)
+            .map_or_else(
+                || "simulate's default median".to_string(),
+                |path| format!("`{path}.median`"),
+            );
+        return Err(error(
+            &format!("{p90_at}.p90"),
+            format!(
+                "is {}, shorter than the median it goes with ({}, from {median_from}): the 90th \
+                 percentile is at least the median; give this profile its own median too",
+                seconds_text(p90),
+                seconds_text(median),
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `30m`, `1h`, `1h30m`, `45s`: a duration as the model's file writes it.
+fn seconds_text(seconds: f64) -> String {
+    let total = seconds.round() as i64;
+    let (hours, minutes, rest) = (total / 3600, total % 3600 / 60, total % 60);
+    let mut text = String::new();
+    if hours > 0 {
+        text.push_str(&format!("{hours}h"));
+    }
+    if minutes > 0 {
+        text.push_str(&format!("{minutes}m"));
+    }
+    if rest > 0 || text.is_empty() {
+        text.push_str(&format!("{rest}s"));
+    }
+    text
 }
 
 fn profile(path: &str, value: &Value) -> Result<Profile, ModelError> {
