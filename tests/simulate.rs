@@ -1059,3 +1059,77 @@ fn the_log_holds_an_error_record_for_every_line_that_is_not_a_lead() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// "Leads that waited for a shift" counts each wait to when the rep starts on the lead: after
+/// an absence when the first to start is away at their next opening (not that opening), and
+/// also a lead that came in working hours while the one rep who could start was away.
+#[test]
+fn a_wait_for_a_shift_runs_to_when_the_rep_starts_after_an_absence() {
+    let dir = scratch("wait-absence");
+    std::fs::write(
+        dir.join("shift.route"),
+        "schema lead { id: string  created_at: time }\n\
+         calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\n\
+         calendar nsk { timezone Asia/Novosibirsk  hours mon-fri 09:00-18:00 }\n\
+         rep olga { calendar msk }\n\
+         rep igor { calendar nsk }\n\
+         pool national { members olga, igor  strategy round_robin  on shift }\n\
+         otherwise -> pool national within 2h\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("roster.json"),
+        r#"{"reps":{"igor":{"out_of_office":[{"from":"2026-11-24","to":"2026-11-25"}]},"olga":{"out_of_office":[{"from":"2026-11-20","to":"9999-12-31"}]}}}"#,
+    )
+    .unwrap();
+    // Monday 20:00 (igor's next opening, Tuesday, is in his absence), Tuesday noon (in working
+    // hours, in his absence), Friday 19:00 (an ordinary weekend).
+    std::fs::write(
+        dir.join("leads.ndjson"),
+        "{\"id\":\"S1\",\"created_at\":\"2026-11-23T20:00:00+07:00\"}\n\
+         {\"id\":\"S2\",\"created_at\":\"2026-11-24T12:00:00+07:00\"}\n\
+         {\"id\":\"S3\",\"created_at\":\"2026-11-27T19:00:00+07:00\"}\n",
+    )
+    .unwrap();
+    let json: Value = serde_json::from_str(&ok(
+        &[
+            "simulate",
+            "shift.route",
+            "--leads",
+            "leads.ndjson",
+            "--roster",
+            "roster.json",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+        &dir,
+    ))
+    .unwrap();
+    let waited = &json["simulation"]["waited_for_shift"]["national"];
+    // S1 to Thursday 09:00: 61h; S2: 45h; S3 to Monday 09:00: 62h.
+    assert_eq!(waited["leads"], 3, "{waited}");
+    assert_eq!(waited["p50_seconds"], 61 * 3600, "{waited}");
+    assert_eq!(waited["max_seconds"], 62 * 3600, "{waited}");
+    // The same starts as `route` decides them.
+    let routed = run(
+        &[
+            "route",
+            "shift.route",
+            "--leads",
+            "leads.ndjson",
+            "--roster",
+            "roster.json",
+            "--state",
+            ":memory:",
+        ],
+        &dir,
+    );
+    let routed = String::from_utf8(routed.stdout).unwrap();
+    for start in [
+        "igor starts at 2026-11-26T09:00:00+07:00",
+        "igor starts at 2026-11-30T09:00:00+07:00",
+    ] {
+        assert!(routed.contains(start), "{start}\n{routed}");
+    }
+}

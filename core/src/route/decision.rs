@@ -257,6 +257,11 @@ impl Trace {
 pub struct RecordedTrace {
     pub path: Vec<crate::graph::PathStep>,
     pub actions: Vec<ActionTrace>,
+    /// When the holder starts on the lead, if later than the lead's time: an `on shift` pool
+    /// with nobody on shift waits for its first member to start (after an absence, if they
+    /// are away). Known as the lead is routed (what `simulate` counts as a wait for a shift);
+    /// not kept in the state, so a trace read back from it has none.
+    pub starts: Option<jiff::Timestamp>,
 }
 
 impl RecordedTrace {

@@ -169,6 +169,7 @@ impl Spare {
             Some(RecordedTrace {
                 mut path,
                 mut actions,
+                ..
             }) => {
                 path.clear();
                 // An action's text and candidates are written over in the next ones.
@@ -923,6 +924,7 @@ impl<'a> Router<'a> {
             recorded: tracing.record.then_some(RecordedTrace {
                 path: recorded_path,
                 actions,
+                starts: None,
             }),
         };
         let (rule, rule_index) = match outcome {
@@ -1020,7 +1022,11 @@ impl<'a> Router<'a> {
             start,
             calendar.and_then(|c| self.policy.calendars.get(c)),
         );
-        Ok(finish(path, action_traces))
+        let mut traces = finish(path, action_traces);
+        if let Some(recorded) = &mut traces.recorded {
+            recorded.starts = (start > at).then_some(start);
+        }
+        Ok(traces)
     }
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.

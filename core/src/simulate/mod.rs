@@ -427,16 +427,22 @@ impl Run<'_> {
             });
             *self.tally.allowances.entry(allowance).or_default() += 1;
         }
+        // A rep who starts later than the lead (nobody on shift: the first to start, after an
+        // absence if they are away), or a holder whose hours are closed now.
+        let starts = trace.and_then(|trace| trace.starts).or_else(|| {
+            calendar
+                .filter(|calendar| !calendar.contains(at))
+                .and_then(|calendar| crate::route::next_opening(calendar, at))
+        });
         if decision.action.rep().is_some()
-            && let Some(calendar) = calendar
-            && !calendar.contains(at)
-            && let Some(opens) = crate::route::next_opening(calendar, at)
+            && let Some(starts) = starts
+            && starts > at
         {
             self.tally
                 .waited
                 .entry(target)
                 .or_default()
-                .push((opens - at).as_secs());
+                .push((starts - at).as_secs());
         }
         self.holder(calendar, decision, 1, at);
     }

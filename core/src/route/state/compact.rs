@@ -629,7 +629,11 @@ impl Input<'_> {
                 _ => return None,
             });
         }
-        Some(RecordedTrace { path, actions })
+        Some(RecordedTrace {
+            path,
+            actions,
+            starts: None,
+        })
     }
 }
 
