@@ -135,7 +135,20 @@ pub fn off_shift_gaps(policy: &Policy, coverage: Coverage) -> Vec<Diagnostic> {
         }
         let zone = display_zone(policy, rule);
         let total: i64 = gaps.iter().map(|(from, to)| (*to - *from).as_secs()).sum();
-        if let Some(diagnostic) = describe(policy, rule, &gaps, total, &zone, (start, end)) {
+        // A lead the rule took waits for the first member to start, which may be after the
+        // gap ends (when the rule's own hours end first: `inside CALENDAR`).
+        let mut starts: Vec<Timestamp> = members
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|(from, _)| *from)
+            .collect();
+        starts.sort_unstable();
+        let timing = Timing {
+            year: (start, end),
+            starts: &starts,
+        };
+        if let Some(diagnostic) = describe(policy, rule, &gaps, total, &zone, timing) {
             diagnostics.push(diagnostic);
         }
     }
@@ -250,16 +263,24 @@ fn hours(seconds: i64) -> String {
     }
 }
 
+/// The year looked at, and every instant a member of the rule's pools starts working (sorted).
+struct Timing<'a> {
+    year: (Timestamp, Timestamp),
+    starts: &'a [Timestamp],
+}
+
 /// The warning: the longest usual gap (of those that recur at the same local times, the one
-/// whose usual length is longest), an example lead time in it and how long it waits.
+/// whose usual length is longest), an example lead time in it and how long it waits: until the
+/// first member starts, which is the gap's end or, when the rule stops taking leads first, later.
 fn describe(
     policy: &Policy,
     rule: &crate::model::RuleDef,
     gaps: &[(Timestamp, Timestamp)],
     total: i64,
     (zone, zone_name): &(TimeZone, String),
-    (start, end): (Timestamp, Timestamp),
+    timing: Timing<'_>,
 ) -> Option<Diagnostic> {
+    let (start, end) = timing.year;
     // Gaps cut by the year's ends are not whole gaps.
     let whole: Vec<&(Timestamp, Timestamp)> = gaps
         .iter()
@@ -349,7 +370,7 @@ fn describe(
             shown(from, zone),
             shown(to, zone),
             shown(example, zone),
-            hours((to - example).as_secs()),
+            hours((first_start(timing.starts, example).unwrap_or(to).max(to) - example).as_secs()),
         )
     };
     Some(
@@ -363,6 +384,11 @@ fn describe(
              limit the rule to working time with `inside CALENDAR`",
             ),
     )
+}
+
+/// The first instant at or after `at` when a member starts working.
+fn first_start(starts: &[Timestamp], at: Timestamp) -> Option<Timestamp> {
+    starts.get(starts.partition_point(|start| *start < at)).copied()
 }
 
 /// The instant of `hour`:00 local on `date`.
