@@ -896,7 +896,10 @@ fn a_schema_that_refuses_lines_is_compared_on_the_leads_both_take() {
                pool backup { members egor  calendar berlin }\n\
                rule hot: when id != \"\" -> pool senior within 15m escalate backup after 30m\n\
                otherwise -> pool senior\n";
-    let new = old.replace("id: string  created_at", "id: string  tier: string  created_at");
+    let new = old.replace(
+        "id: string  created_at",
+        "id: string  tier: string  created_at",
+    );
     std::fs::write(dir.join("old.route"), old).unwrap();
     std::fs::write(dir.join("new.route"), &new).unwrap();
     std::fs::write(
@@ -919,7 +922,11 @@ fn a_schema_that_refuses_lines_is_compared_on_the_leads_both_take() {
         &dir,
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "lines were not leads: {stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "lines were not leads: {stderr}"
+    );
     assert!(
         stderr.contains(
             "note: 2 lines that `new.route` refuses are left out of `old.route`'s run too, so \
@@ -1041,7 +1048,10 @@ fn the_log_holds_an_error_record_for_every_line_that_is_not_a_lead() {
     );
     let routed = String::from_utf8(routed.stdout).unwrap();
     for line in log.lines().take(expected.len()) {
-        assert!(routed.lines().any(|printed| printed == line), "{line}\n{routed}");
+        assert!(
+            routed.lines().any(|printed| printed == line),
+            "{line}\n{routed}"
+        );
     }
     assert_eq!(
         log.lines()
@@ -1051,7 +1061,10 @@ fn the_log_holds_an_error_record_for_every_line_that_is_not_a_lead() {
         "both leads routed:\n{log}"
     );
     // Without a log, stderr says how to get every one.
-    let output = run(&["simulate", "policy.route", "--leads", "leads.ndjson"], &dir);
+    let output = run(
+        &["simulate", "policy.route", "--leads", "leads.ndjson"],
+        &dir,
+    );
     assert!(
         String::from_utf8_lossy(&output.stderr)
             .contains("… and 2 more (`--log FILE` writes every one)"),

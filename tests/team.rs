@@ -1011,3 +1011,60 @@ test "fewer today than this hour" {
         "{stderr}"
     );
 }
+
+/// A roster's out-of-office dates are read in the rep's own time zone (`rep NAME { calendar }`),
+/// whichever pool picks them: olga in Moscow, out on 24 November, is out from midnight in
+/// Moscow, for a pool without a calendar (else read in UTC, still 23 November) and for a
+/// pool in Berlin (still 23 November there); back at midnight on the 25th, Moscow time.
+#[test]
+fn out_of_office_dates_are_read_in_the_reps_own_time_zone() {
+    let dir = scratch("ooo-zone");
+    std::fs::write(
+        dir.join("ooo.route"),
+        "schema lead { id: string  created_at: time }\n\
+         calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\n\
+         calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+         rep olga { calendar msk }\n\
+         pool p { members olga, ivan  strategy ordered }\n\
+         pool q { members olga, ivan  strategy ordered  calendar berlin }\n\
+         rule via_q: when id in {\"Q1\", \"Q2\", \"Q3\"} -> pool q\n\
+         otherwise -> pool p\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("roster.json"),
+        r#"{"reps":{"olga":{"out_of_office":[{"from":"2026-11-24","to":"2026-11-24"}]},"ivan":{}}}"#,
+    )
+    .unwrap();
+    let policy = dir.join("ooo.route").to_string_lossy().to_string();
+    let roster = dir.join("roster.json").to_string_lossy().to_string();
+    for state in stores("ooo-zone-state") {
+        let decisions = routed(
+            &[
+                "route",
+                &policy,
+                "--state",
+                &state,
+                "--roster",
+                &roster,
+                "--now",
+                "2026-11-23T12:00:00Z",
+            ],
+            &[
+                // 23:59 on the 23rd in Moscow: olga works.
+                lead("P0", r#""x":1"#, "2026-11-23T23:59:00+03:00"),
+                // 01:00 on the 24th in Moscow, 22:00 on the 23rd in UTC and 23:00 in Berlin.
+                lead("P1", r#""x":1"#, "2026-11-24T01:00:00+03:00"),
+                lead("Q1", r#""x":1"#, "2026-11-24T01:00:00+03:00"),
+                // 23:30 on the 24th in Berlin, 01:30 on the 25th in Moscow: back.
+                lead("Q2", r#""x":1"#, "2026-11-24T23:30:00+01:00"),
+                lead("P2", r#""x":1"#, "2026-11-25T00:00:00+03:00"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["olga", "ivan", "ivan", "olga", "olga"],
+            "{state}: {decisions:?}"
+        );
+    }
+}

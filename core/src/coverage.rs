@@ -388,7 +388,9 @@ fn describe(
 
 /// The first instant at or after `at` when a member starts working.
 fn first_start(starts: &[Timestamp], at: Timestamp) -> Option<Timestamp> {
-    starts.get(starts.partition_point(|start| *start < at)).copied()
+    starts
+        .get(starts.partition_point(|start| *start < at))
+        .copied()
 }
 
 /// The instant of `hour`:00 local on `date`.

@@ -168,7 +168,13 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         if !invalid.is_empty() {
             // With two policies, each reads the leads with its own schema.
             let reader = (count > 1).then_some(name.as_str());
-            report_invalid(&invalid, &args.leads, reader, args.log.as_deref(), args.quiet);
+            report_invalid(
+                &invalid,
+                &args.leads,
+                reader,
+                args.log.as_deref(),
+                args.quiet,
+            );
         }
         indexed.push((order, invalid));
     }
@@ -182,9 +188,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
     } else {
         std::collections::BTreeSet::new()
     };
-    for (index, ((name, loaded), (mut order, invalid))) in
-        loaded.iter().zip(indexed).enumerate()
-    {
+    for (index, ((name, loaded), (mut order, invalid))) in loaded.iter().zip(indexed).enumerate() {
         let own: std::collections::BTreeSet<usize> = invalid.lines.iter().copied().collect();
         let left_out: Vec<usize> = refused_by_either.difference(&own).copied().collect();
         if !left_out.is_empty() {
@@ -226,7 +230,11 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
                 args.leads.display(),
                 if not_leads == 1 { "" } else { "s" },
                 if not_leads == 1 { "is" } else { "are" },
-                if count > 1 { " of one policy or the other" } else { "" },
+                if count > 1 {
+                    " of one policy or the other"
+                } else {
+                    ""
+                },
             )));
         };
         let roster = load_roster(args.roster.as_deref(), &loaded.policy, first)?;

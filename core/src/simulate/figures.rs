@@ -256,11 +256,7 @@ fn comparisons(old: &Simulated, new: &Simulated) -> Vec<Compared> {
             format!("{:+}", y as i64 - x as i64)
         },
     };
-    rows.push(count(
-        "leads simulated",
-        old.tally.routed,
-        new.tally.routed,
-    ));
+    rows.push(count("leads simulated", old.tally.routed, new.tally.routed));
     rows.push(count(
         "lines not leads",
         old.tally.invalid,

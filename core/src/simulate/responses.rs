@@ -344,7 +344,11 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
         if pools.is_empty() {
             meetings.push((Some(rep.as_str()), None));
         }
-        meetings.extend(pools.into_iter().map(|pool| (Some(rep.as_str()), Some(pool))));
+        meetings.extend(
+            pools
+                .into_iter()
+                .map(|pool| (Some(rep.as_str()), Some(pool))),
+        );
     }
     for (rep, pool) in meetings {
         let named = [
@@ -352,7 +356,9 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
             pool.map(|pool| (format!("pools.{pool}"), model.pools.get(pool))),
             Some(("default".to_string(), Some(&model.default))),
         ];
-        let levels = named.clone().map(|level| level.and_then(|(_, profile)| profile));
+        let levels = named
+            .clone()
+            .map(|level| level.and_then(|(_, profile)| profile));
         let (median, p90) = model.spread_of(levels);
         if p90 >= median {
             continue;
@@ -365,11 +371,10 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
                 .map(|(path, _)| path.clone())
         };
         let p90_at = path_of(|profile| profile.p90_seconds).unwrap_or_default();
-        let median_from = path_of(|profile| profile.median_seconds)
-            .map_or_else(
-                || "simulate's default median".to_string(),
-                |path| format!("`{path}.median`"),
-            );
+        let median_from = path_of(|profile| profile.median_seconds).map_or_else(
+            || "simulate's default median".to_string(),
+            |path| format!("`{path}.median`"),
+        );
         return Err(error(
             &format!("{p90_at}.p90"),
             format!(
