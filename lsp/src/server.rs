@@ -36,6 +36,8 @@ struct Doc {
     pending: Option<Pending>,
     /// Whether the user was told that this document is too large to analyse fully.
     told_too_large: bool,
+    /// When the last edit arrived: an edit soon after it is part of a burst (typing).
+    last_edit: Option<std::time::Instant>,
 }
 
 impl Doc {
@@ -49,6 +51,7 @@ impl Doc {
             last: None,
             pending: None,
             told_too_large: false,
+            last_edit: None,
         }
     }
 
@@ -61,6 +64,13 @@ impl Doc {
         }
     }
 }
+
+/// From this size, an edit that comes less than [`BURST_GAP`] after the previous one waits
+/// [`PAUSE_BEFORE_ANALYSING`] before its analysis starts, and starts none when a newer edit came
+/// meanwhile (below this size, an analysis takes milliseconds).
+const PAUSE_BEFORE_ANALYSING_FROM_BYTES: usize = 64 << 10;
+const BURST_GAP: std::time::Duration = std::time::Duration::from_millis(30);
+const PAUSE_BEFORE_ANALYSING: std::time::Duration = std::time::Duration::from_millis(60);
 
 /// A generation never used before, by any document: an analysis finishing late can never be
 /// taken for one of a document closed and opened again.
@@ -580,7 +590,7 @@ impl LanguageServer for Backend {
         let Some(change) = params.content_changes.into_iter().last() else {
             return;
         };
-        {
+        let pause = {
             let mut state = self.state();
             let Some(doc) = state.docs.get_mut(&uri) else {
                 return;
@@ -592,9 +602,23 @@ impl LanguageServer for Backend {
             doc.version = version;
             doc.open = true;
             doc.invalidate();
+            let now = std::time::Instant::now();
+            let in_a_burst = doc
+                .last_edit
+                .is_some_and(|last| now.duration_since(last) < BURST_GAP);
+            doc.last_edit = Some(now);
+            in_a_burst && doc.text.len() >= PAUSE_BEFORE_ANALYSING_FROM_BYTES
+        };
+        // Skip the work if another edit arrived while this one waited. An edit to a large
+        // document that comes right after another (a burst: typing, an editor's own edits)
+        // waits a little longer: an analysis started for each of them would run on to its next
+        // stage even when stopped, and requests would wait behind them. A lone edit is analysed
+        // at once, and requests never wait for this pause: they analyse the newest text.
+        if pause {
+            tokio::time::sleep(PAUSE_BEFORE_ANALYSING).await;
+        } else {
+            tokio::task::yield_now().await;
         }
-        // Skip the work if another edit arrived while this one waited.
-        tokio::task::yield_now().await;
         let stale = self
             .state()
             .docs
