@@ -30,6 +30,18 @@ pub enum Context {
     Action,
     /// After a complete action: `else`, `within`, `escalate`.
     AfterAction,
+    /// After `previous rep of FIELD`: `since`, and what follows any action.
+    AfterPreviousRep,
+    /// A line of its own after a complete action: the rule may go on, or a new item begin.
+    AfterActionOrItem,
+    /// The words that may come next, each with what it means.
+    Words(&'static [(&'static str, &'static str)]),
+    /// The clauses of a `rep NAME { }` item.
+    RepClause,
+    /// After `cap N` in a pool or a rep item: `per PERIOD`, or the next clause.
+    AfterCap {
+        in_pool: bool,
+    },
     Pools,
     Queues,
     Calendars,
@@ -78,6 +90,8 @@ enum Group {
     Roster,
     Score,
     Tags,
+    /// A `rep NAME { }` item.
+    Rep,
     Paren,
 }
 
@@ -202,9 +216,25 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             },
             "strategy" => Context::Strategy,
             "calendar" => Context::Calendars,
-            "cap" | "per" | "on" => Context::Nothing,
+            "per" => Context::Words(PERIODS),
+            "on" => Context::Words(&[(
+                "shift",
+                "members take leads only while their working time is open",
+            )]),
+            "cap" => Context::Nothing,
+            _ if second == "cap" => Context::AfterCap { in_pool: true },
             _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
                 Context::PoolClause
+            }
+            _ => Context::Nothing,
+        },
+        Group::Rep => match last {
+            "calendar" => Context::Calendars,
+            "per" => Context::Words(PERIODS),
+            "cap" => Context::Nothing,
+            _ if second == "cap" => Context::AfterCap { in_pool: false },
+            _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
+                Context::RepClause
             }
             _ => Context::Nothing,
         },
@@ -266,6 +296,14 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         };
     }
     let arrow_seen = tokens.iter().any(|token| token.text(text) == "->");
+    let after_previous_rep_of = arrow_seen
+        && before.word(3) == "previous"
+        && second == "of"
+        && before.word(2) == "rep"
+        && tokens.last().is_some_and(|t| t.kind == TokenKind::Word);
+    if after_previous_rep_of {
+        return Context::AfterPreviousRep;
+    }
     match (second, last) {
         (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
         (_, "inside" | "outside") => Context::Calendars,
@@ -278,6 +316,13 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         ("->" | "else", "queue") => Context::Queues,
         ("->" | "else", "rep") => Context::RepOrField,
         ("owner", "of") => Context::StringFields,
+        ("rep", "of") if before.word(2) == "previous" => Context::StringFields,
+        ("->" | "else", "previous") => Context::Words(&[(
+            "rep",
+            "`previous rep of FIELD`: the rep of the latest earlier lead with the same value",
+        )]),
+        ("previous", "rep") => Context::Words(&[("of", "`previous rep of FIELD`")]),
+        (_, "since") if arrow_seen => Context::Words(LOOK_BACKS),
         ("->" | "else", "owner") => Context::Nothing,
         (_, "escalate") => Context::Targets,
         (_, "within" | "after") => Context::Duration,
@@ -294,11 +339,17 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         (_, ",") if arrow_seen && clause_is_tag(text, tokens) => Context::Tags {
             taken: tags_so_far(text, tokens),
         },
-        ("pool" | "queue" | "rep" | "of", _) if arrow_seen => Context::AfterAction,
+        ("pool" | "queue" | "rep" | "of", _) if arrow_seen => {
+            if before_on_line.trim().is_empty() {
+                Context::AfterActionOrItem
+            } else {
+                Context::AfterAction
+            }
+        }
         (_, ":") if first == "rule" => Context::Nothing,
         ("within" | "after" | "escalate" | "tag" | ",", _) if arrow_seen => {
             if before_on_line.trim().is_empty() {
-                Context::Item
+                Context::AfterActionOrItem
             } else {
                 Context::AfterAction
             }
@@ -351,7 +402,8 @@ fn item_start(text: &str, offset: usize) -> usize {
             .collect();
         let rest = trimmed[word.len()..].trim_start();
         let opens_block = match word.as_str() {
-            "score" => {
+            // `score NAME {` and `rep NAME {` (elsewhere `rep` is an action's word).
+            "score" | "rep" => {
                 let name_len = rest
                     .find(|ch: char| !lexer::is_word_char(ch))
                     .unwrap_or(rest.len());
@@ -398,6 +450,7 @@ fn groups(text: &str, tokens: &[Token]) -> Vec<Group> {
                 (field, "not", "in") => Group::In(field.to_string()),
                 (_, field, "in") => Group::In(field.to_string()),
                 (_, "score", _) => Group::Score,
+                (_, "rep", _) if index == 2 => Group::Rep,
                 (_, _, "tags") => Group::Tags,
                 _ => Group::Paren,
             }),
@@ -514,6 +567,38 @@ fn items(
         Context::Value { field, taken } => values(&mut out, names, field, taken),
         Context::Action => actions(&mut out),
         Context::AfterAction => after_action(&mut out),
+        Context::AfterPreviousRep => {
+            out.snippet(
+                "since",
+                "since ${1:90d}",
+                "how far back the earlier lead may be (90 days when not given)",
+            );
+            after_action(&mut out);
+        }
+        Context::AfterActionOrItem => {
+            after_action(&mut out);
+            for (label, snippet, detail) in ITEM_SNIPPETS {
+                out.snippet(label, snippet, detail);
+            }
+        }
+        Context::Words(words) => {
+            for (word, detail) in *words {
+                out.keyword(word, detail);
+            }
+        }
+        Context::RepClause => rep_clauses(&mut out),
+        Context::AfterCap { in_pool } => {
+            out.snippet(
+                "per",
+                "per ${1|day,hour,week|}",
+                "the cap counts the leads a member gets in an hour, a day or a week",
+            );
+            if *in_pool {
+                pool_clauses(&mut out);
+            } else {
+                rep_clauses(&mut out);
+            }
+        }
         Context::Pools => names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool"),
         Context::Queues => names_of(
             &mut out,
@@ -731,6 +816,41 @@ fn pool_clauses(out: &mut Items) {
     );
 }
 
+/// The clauses of a `rep NAME { }` item.
+fn rep_clauses(out: &mut Items) {
+    out.snippet(
+        "calendar",
+        "calendar ${1:name}",
+        "the rep's own working hours and time zone",
+    );
+    out.snippet(
+        "cap",
+        "cap ${1:25}",
+        "the most open leads the rep may hold, in every pool",
+    );
+    out.snippet(
+        "cap per",
+        "cap ${1:5} per ${2|day,hour,week|}",
+        "the most leads the rep may get in an hour, a day or a week",
+    );
+}
+
+/// How far back `previous rep of` looks: a fixed duration (not business time).
+const LOOK_BACKS: &[(&str, &str)] = &[
+    ("30d", "30 days"),
+    ("90d", "90 days (the default)"),
+    ("180d", "180 days"),
+    ("365d", "a year"),
+    ("7d", "a week"),
+];
+
+/// The periods of a cap.
+const PERIODS: &[(&str, &str)] = &[
+    ("day", "a calendar day in the rep's time zone"),
+    ("hour", "a clock hour"),
+    ("week", "from Monday, in the rep's time zone"),
+];
+
 /// The clauses of a calendar.
 fn calendar_clauses(out: &mut Items) {
     out.snippet(
@@ -890,6 +1010,11 @@ const ITEM_SNIPPETS: &[(&str, &str, &str)] = &[
         "a pool of reps",
     ),
     ("queue", "queue ${1:name}", "a queue"),
+    (
+        "rep",
+        "rep ${1:name} { calendar ${2:name} }",
+        "a rep's own calendar and caps",
+    ),
     (
         "score",
         "score ${1:name} {\n  +${2:10} when ${3:condition}\n}",

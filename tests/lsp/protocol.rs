@@ -577,3 +577,48 @@ fn scores_and_tags_are_completed_explained_and_renamed() {
     );
     client.shutdown();
 }
+
+/// The Wave 2 words complete where they fit: `previous rep of FIELD since D` step by step (the
+/// string fields after `of`, `since` after the field, fixed look-backs after `since`), the
+/// clauses of a `rep NAME { }` item and the calendars after its `calendar`, `per` and its
+/// periods after a cap, `shift` after `on`, and `rep` among the items a line may begin.
+#[test]
+fn wave_2_words_complete_in_their_places() {
+    let base = "schema lead { id: string  email: string?  employees: int  created_at: time }\n\
+                calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\n\
+                rep olga { calendar msk }\n\
+                pool national { members olga, igor  on shift }\n\
+                queue nurture\n";
+    let mut client = Client::start("wave-2-completion");
+    let uri = client.open("policy.route", base);
+    client.diagnostics(&uri);
+    let mut completions = serde_json::Map::new();
+    for (version, line) in [
+        "rule z: when employees = 7 -> previous ",
+        "rule z: when employees = 7 -> previous rep ",
+        "rule z: when employees = 7 -> previous rep of ",
+        "rule z: when employees = 7 -> previous rep of email ",
+        "rule z: when employees = 7 -> previous rep of email since ",
+        "rep igor { ",
+        "rep igor { calendar ",
+        "rep igor { cap 3 ",
+        "rep igor { cap 3 per ",
+        "pool p { members olga  cap 3 ",
+        "pool p { members olga  on ",
+        "",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = format!("{base}{line}\notherwise -> queue nurture\n");
+        client.change(&uri, version as i64 + 2, &text);
+        // At the end of the line typed, the sixth of the text.
+        let position = json!({
+            "textDocument": {"uri": uri},
+            "position": {"line": 5, "character": line.len()},
+        });
+        let result = client.result("textDocument/completion", position);
+        completions.insert(format!("{line:?}"), json!(labels(&result)));
+    }
+    insta::assert_json_snapshot!("wave_2_completions", completions);
+}
