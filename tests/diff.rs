@@ -645,3 +645,36 @@ fn csv_leads_in_a_file_not_named_csv_are_said_once() {
     assert!(dir.exists());
     let _ = std::fs::remove_file(&leads);
 }
+
+/// A calendar whose shorter hours move only an escalation step (the due time is the same on
+/// both sides) gets an example that shows the steps: OLD and NEW never read the same.
+#[test]
+fn a_calendar_change_that_moves_only_an_escalation_shows_the_steps() {
+    let dir = scratch("escalation_only");
+    let old = "schema lead { id: string  created_at: time }\n\
+               calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+               pool senior { members anna  calendar berlin }\n\
+               pool backup { members egor  calendar berlin }\n\
+               rule hot: when id != \"\" -> pool senior within 15m escalate backup after 30m\n\
+               otherwise -> pool backup\n";
+    let new = old.replace("hours mon-fri 09:00-18:00", "hours mon-fri 09:00-17:00");
+    std::fs::write(dir.join("old.route"), old).unwrap();
+    std::fs::write(dir.join("new.route"), &new).unwrap();
+    let output = run(&["diff", "old.route", "new.route"], &dir);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let example = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("e.g."))
+        .unwrap_or_else(|| panic!("an example\n{stdout}"));
+    let (old_side, new_side) = example
+        .split_once(": OLD ")
+        .and_then(|(_, sides)| sides.split_once("; NEW "))
+        .unwrap_or_else(|| panic!("OLD and NEW\n{example}"));
+    assert_ne!(old_side, new_side, "{example}");
+    assert!(
+        old_side.contains(", escalates to `backup` at ")
+            && new_side.contains(", escalates to `backup` at "),
+        "{example}"
+    );
+}

@@ -242,22 +242,34 @@ fn example(
     old: &Decision,
     new: &Decision,
 ) -> DeclarationExample {
+    // The escalation times are shown when they are what differs (a calendar's hours moving a
+    // step to the next morning), so that the example never reads the same on both sides.
+    let with_steps = old.action == new.action && old.due == new.due;
     DeclarationExample {
         lead,
         at,
         earlier,
-        old: summary(old),
-        new: summary(new),
+        old: summary(old, with_steps),
+        new: summary(new, with_steps),
     }
 }
 
-/// "pool `desk` (rep anna), due 2026-11-23T10:15:00+01:00".
-fn summary(decision: &Decision) -> String {
+/// "pool `desk` (rep anna), due 2026-11-23T10:15:00+01:00", then with `with_steps` each
+/// escalation step: ", escalates to `backup` at 2026-11-23T17:15:00+01:00".
+fn summary(decision: &Decision, with_steps: bool) -> String {
     let mut text = decision.action.describe();
     match decision.due.map(|due| due.time()) {
         Some(Some(time)) => text.push_str(&format!(", due {time}")),
         Some(None) => text.push_str(", due never"),
         None => {}
+    }
+    if with_steps {
+        for step in &decision.escalation {
+            match step.at {
+                Some(at) => text.push_str(&format!(", escalates to `{}` at {at}", step.to)),
+                None => text.push_str(&format!(", escalates to `{}` never", step.to)),
+            }
+        }
     }
     text
 }
