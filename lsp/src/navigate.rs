@@ -3,7 +3,6 @@
 
 use crate::document::Analysis;
 use crate::index::{Occurrence, Origin, SymbolId, SymbolKind};
-use crate::lexer;
 use crate::position;
 use switchboard_core::LineIndex;
 use tower_lsp_server::ls_types::{Location, Range, Uri};
@@ -89,8 +88,12 @@ pub fn rename_problem(analysis: &Analysis, id: &SymbolId, new_name: &str) -> Opt
     if let Some(fixed) = fixed_name(id) {
         return Some(fixed);
     }
-    if lexer::is_keyword(new_name) {
-        return Some(format!("`{new_name}` is a keyword of the language"));
+    // Only the reserved words cannot be names: a pool may be called `tag` or `shift`, as the
+    // language allows (`docs/language.md`).
+    if switchboard_core::syntax::RESERVED.contains(&new_name) {
+        return Some(format!(
+            "`{new_name}` is a reserved keyword of the language and cannot be a name"
+        ));
     }
     if !switchboard_core::syntax::is_name(new_name) {
         return Some(format!(

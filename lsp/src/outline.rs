@@ -1,5 +1,5 @@
-//! Document symbols: the file as an outline of schema (with its fields), calendars, pools,
-//! queues, rules and tests.
+//! Document symbols: the file as an outline of schema (with its fields), calendars, pools, rep
+//! items, scores, tags, queues, rules and tests.
 
 use crate::position;
 use switchboard_core::syntax::ast::{PolicyFile, TypeExpr};
@@ -104,6 +104,65 @@ pub fn symbols(file: &PolicyFile, text: &str) -> Vec<DocumentSymbol> {
             pool.span,
             pool.name.span,
             None,
+        ));
+    }
+    for rep in &file.reps {
+        let calendars: Vec<&str> = rep.calendars.iter().map(|c| c.name.as_str()).collect();
+        out.push(symbol(
+            rep.name.name.clone(),
+            Some(if calendars.is_empty() {
+                "rep".to_string()
+            } else {
+                format!("rep, calendar {}", calendars.join(", "))
+            }),
+            SymbolKind::VARIABLE,
+            rep.span,
+            rep.name.span,
+            None,
+        ));
+    }
+    for score in &file.scores {
+        let lines = score.lines.len();
+        out.push(symbol(
+            score.name.name.clone(),
+            Some(format!(
+                "score, {lines} line{}",
+                if lines == 1 { "" } else { "s" }
+            )),
+            SymbolKind::NUMBER,
+            score.span,
+            score.name.span,
+            None,
+        ));
+    }
+    for tags in &file.tags {
+        let children = tags
+            .names
+            .iter()
+            .map(|tag| {
+                symbol(
+                    tag.name.clone(),
+                    None,
+                    SymbolKind::CONSTANT,
+                    tag.span,
+                    tag.span,
+                    None,
+                )
+            })
+            .collect();
+        out.push(symbol(
+            "tags".to_string(),
+            Some(
+                tags.names
+                    .iter()
+                    .map(|tag| tag.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            SymbolKind::ENUM,
+            tags.span,
+            tags.keyword_span,
+            Some(children),
         ));
     }
     for queue in &file.queues {

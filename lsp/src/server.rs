@@ -850,7 +850,11 @@ impl LanguageServer for Backend {
             )));
         }
         let formatted = tokio::task::spawn_blocking(move || {
-            switchboard_core::format::format(&text).map(|f| (text, f))
+            switchboard_core::format::format(&text).map(|formatted| {
+                // The document's line endings are kept, as `switchboard fmt` keeps them.
+                let formatted = switchboard_core::format::keep_line_endings(&text, formatted);
+                (text, formatted)
+            })
         })
         .await
         .ok();

@@ -68,7 +68,11 @@ pub fn tokens(analysis: &Analysis) -> Vec<SemanticToken> {
     let lines = LineIndex::new(text);
     let mut out = Vec::new();
     let (mut last_line, mut last_start) = (0u32, 0u32);
+    // The word before: `day` is a keyword after `per` (`cap 3 per day`) and `business`.
+    let mut previous = "";
     for token in lexer::tokens(text, 0, text.len()) {
+        let word = token.text(text);
+        let after = std::mem::replace(&mut previous, word);
         let (kind, declaration) = match token.kind {
             TokenKind::Comment => (COMMENT, false),
             TokenKind::Str => names
@@ -82,7 +86,8 @@ pub fn tokens(analysis: &Analysis) -> Vec<SemanticToken> {
             },
             TokenKind::Word => match names.get(&token.span.start) {
                 Some(found) => *found,
-                None if lexer::is_keyword(token.text(text)) => (KEYWORD, false),
+                None if lexer::is_keyword(word) => (KEYWORD, false),
+                None if is_unit_word(after, word) => (KEYWORD, false),
                 None => continue,
             },
         };
@@ -105,6 +110,15 @@ pub fn tokens(analysis: &Analysis) -> Vec<SemanticToken> {
         (last_line, last_start) = (line, start);
     }
     out
+}
+
+/// A cap's period after `per` (`hour`, `day`, `week`), or a unit after `business`.
+fn is_unit_word(before: &str, word: &str) -> bool {
+    match before {
+        "per" => matches!(word, "hour" | "day" | "week"),
+        "business" => matches!(word, "hour" | "hours" | "day" | "days"),
+        _ => false,
+    }
 }
 
 fn to_u32(value: usize) -> u32 {

@@ -23,7 +23,7 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     let mut diffs = String::new();
     for source in &sources {
         match switchboard::format::format(&source.text)
-            .map(|text| keep_line_endings(&source.text, text))
+            .map(|text| switchboard::format::keep_line_endings(&source.text, text))
         {
             Err(errors) => {
                 // A file that does not parse is left as it is.
@@ -68,20 +68,6 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The formatted text with the file's line endings: CRLF when the file's first line ends so
-/// (an editor or git on Windows wrote it), so that `fmt` changes layout, never line endings
-/// alone; a file of mixed endings gets its first line's throughout.
-fn keep_line_endings(source: &str, formatted: String) -> String {
-    let crlf = source
-        .find('\n')
-        .is_some_and(|end| source[..end].ends_with('\r'));
-    if crlf {
-        formatted.replace('\n', "\r\n")
-    } else {
-        formatted
-    }
 }
 
 /// A unified diff (3 lines of context) between two texts, as `diff -u` prints it.

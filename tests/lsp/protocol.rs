@@ -168,6 +168,16 @@ fn acceptance_renaming_pool_senior_renames_every_use_in_the_policy_and_its_tests
             .contains("keyword"),
         "{refused}"
     );
+    // A keyword that is not reserved is a name like any other (`pool shift`, `pool tag`).
+    for word in ["shift", "tag", "previous"] {
+        let mut allowed = at(&policy_uri, &policy, "senior", "pool senior");
+        allowed["newName"] = json!(word);
+        let answer = client.request("textDocument/rename", allowed);
+        assert!(answer["error"].is_null(), "{word}: {answer}");
+        let renamed = rename_code(&policy, "senior", word);
+        let report = switchboard::check_source(&renamed);
+        assert_eq!(report.error_count(), 0, "{word}: {:?}", report.diagnostics);
+    }
     client.shutdown();
 }
 
@@ -621,4 +631,73 @@ fn wave_2_words_complete_in_their_places() {
         completions.insert(format!("{line:?}"), json!(labels(&result)));
     }
     insta::assert_json_snapshot!("wave_2_completions", completions);
+}
+
+/// The Wave 2 items in the other features: the outline lists rep items, scores and the tags
+/// (each tag under them), `day` after `per` is colored as a keyword, and formatting a CRLF
+/// document keeps its CRLF line ends, as `switchboard fmt` does.
+#[test]
+fn wave_2_items_reach_the_outline_tokens_and_formatting() {
+    let text = "schema lead { id: string  employees: int  created_at: time }\r\n\
+                calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\r\n\
+                rep olga { calendar msk  cap 3 per day }\r\n\
+                pool national { members olga, igor  on shift }\r\n\
+                tags { sms, call }\r\n\
+                score fit {\r\n  +30 when employees >= 500\r\n}\r\n\
+                rule big: when fit >= 30 -> pool national tag sms\r\n\
+                otherwise -> pool national\r\n";
+    let mut client = Client::start("wave-2-features");
+    let uri = client.open("policy.route", text);
+    let diagnostics = client.diagnostics(&uri);
+    assert_eq!(diagnostics["diagnostics"], json!([]), "{diagnostics}");
+
+    let symbols = client.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let outline: Vec<String> = symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let children: Vec<&str> = s["children"]
+                .as_array()
+                .map(|c| c.iter().map(|c| c["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            format!(
+                "{} [{}] {} {children:?}",
+                s["name"].as_str().unwrap(),
+                s["kind"],
+                s["detail"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    insta::assert_json_snapshot!("wave_2_outline", outline);
+
+    let tokens = client.result(
+        "textDocument/semanticTokens/full",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let legend = client.capabilities["semanticTokensProvider"]["legend"]["tokenTypes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let rows = decode_tokens(text, tokens["data"].as_array().unwrap(), &legend);
+    let day = rows
+        .iter()
+        .find(|row| row.contains(" day "))
+        .unwrap_or_else(|| panic!("`day` has a token: {rows:?}"));
+    assert!(day.contains("keyword"), "{day}");
+
+    let formatting = client.result(
+        "textDocument/formatting",
+        json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    let formatted = apply_edits(text, formatting.as_array().unwrap());
+    assert!(formatted.contains("\r\n"), "{formatted:?}");
+    assert!(
+        !formatted.replace("\r\n", "").contains('\n'),
+        "every line ends in CRLF: {formatted:?}"
+    );
+    client.shutdown();
 }

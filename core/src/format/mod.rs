@@ -242,3 +242,17 @@ impl<'a> Formatter<'a> {
 fn same_kind(left: &Item<'_>, right: &Item<'_>) -> bool {
     std::mem::discriminant(left) == std::mem::discriminant(right)
 }
+
+/// The formatted text with the file's line endings: CRLF when the file's first line ends so
+/// (an editor or git on Windows wrote it), so that `fmt` changes layout, never line endings
+/// alone; a file of mixed endings gets its first line's throughout.
+pub fn keep_line_endings(source: &str, formatted: String) -> String {
+    let crlf = source
+        .find('\n')
+        .is_some_and(|end| source[..end].ends_with('\r'));
+    if crlf {
+        formatted.replace('\n', "\r\n")
+    } else {
+        formatted
+    }
+}
