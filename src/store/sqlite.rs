@@ -2674,6 +2674,7 @@ mod tests {
                         owner: None,
                     }],
                 }],
+                starts: None,
             }),
         }
     }
