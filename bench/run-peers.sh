@@ -20,6 +20,9 @@ lock=()
 if [ -n "${CARGO_LOCK:-}" ]; then lock=(flock "$CARGO_LOCK"); fi
 "${lock[@]}" cargo build --release
 "${lock[@]}" cargo test --release
+# The `switchboard` command itself, timed from the command line on every core (issue 21).
+(cd ../.. && "${lock[@]}" cargo build --release --bin switchboard)
+cli="$(cd ../.. && pwd)/target/release/switchboard"
 core=${CORE:-$(($(nproc) - 1))}
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 if command -v taskset >/dev/null; then
@@ -29,5 +32,5 @@ else
   pin=()
   echo "taskset not found: not pinned"
 fi
-"${pin[@]}" target/release/switchboard-peers "$@"
+"${pin[@]}" target/release/switchboard-peers --cli "$cli" "$@"
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -92,6 +92,15 @@ fn describe(analysis: &Analysis, id: &SymbolId) -> Option<String> {
             if !users.is_empty() {
                 let _ = write!(text, "\n\nUsed by {}.", list(&users));
             }
+            let scores = scores_using(analysis, policy, id);
+            if !scores.is_empty() {
+                let _ = write!(
+                    text,
+                    "\n\nRead by the score{} {}.",
+                    if scores.len() == 1 { "" } else { "s" },
+                    list(&scores)
+                );
+            }
         }
         SymbolKind::Variant => {
             let field = id.scope.as_deref()?;
@@ -384,6 +393,28 @@ fn rules_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<S
         }
     }
     labels
+}
+
+/// The names of the policy's scores whose lines mention a symbol.
+fn scores_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<String> {
+    let origin = if analysis.is_test_file() {
+        Origin::Policy
+    } else {
+        Origin::Document
+    };
+    policy
+        .scores
+        .iter()
+        .filter(|score| {
+            analysis.index.of(id).any(|o| {
+                o.origin == origin
+                    && !o.definition
+                    && score.span.start <= o.span.start
+                    && o.span.end <= score.span.end
+            })
+        })
+        .map(|score| format!("`{}`", score.name.name))
+        .collect()
 }
 
 fn list(items: &[String]) -> String {

@@ -689,6 +689,14 @@ fn wave_2_items_reach_the_outline_tokens_and_formatting() {
         .unwrap_or_else(|| panic!("`day` has a token: {rows:?}"));
     assert!(day.contains("keyword"), "{day}");
 
+    // A field only a score reads says so (rules read it through the score).
+    let hover = client.result(
+        "textDocument/hover",
+        at(&uri, text, "employees", "schema lead"),
+    );
+    let shown = hover["contents"]["value"].as_str().unwrap();
+    assert!(shown.contains("Read by the score `fit`."), "{shown}");
+
     let formatting = client.result(
         "textDocument/formatting",
         json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),

@@ -13,7 +13,8 @@
 //! one to compare).
 //!
 //! Usage: `switchboard-peers [--sizes example,10,100,1000,10000] [--leads 1000000] [--runs 5]
-//! [--budget 10] [--only ENGINE]`. `--budget` is the most seconds one timed run of a peer may take: a peer too
+//! [--budget 10] [--only ENGINE] [--cli PATH]`. With `--cli`, the `switchboard route` command at
+//! PATH is timed too, with one and two threads, against ZEN and the floor with output to a file. `--budget` is the most seconds one timed run of a peer may take: a peer too
 //! slow for all the leads at a size runs on the first N of the same leads (N from 1,000,000,
 //! 500,000, 200,000, 100,000, 50,000, ...), which the table states. Switchboard and the floor
 //! always run on all of them. Run it with `bench/run-peers.sh`.
@@ -50,6 +51,8 @@ struct Options {
     leads: usize,
     runs: usize,
     budget: f64,
+    /// The `switchboard` binary, timed from the command line (issue 21); none: not timed.
+    cli: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
@@ -74,6 +77,7 @@ fn options() -> Options {
         budget: value("--budget")
             .and_then(|n| n.parse().ok())
             .unwrap_or(10.0),
+        cli: value("--cli").map(std::path::PathBuf::from),
     }
 }
 
@@ -571,11 +575,124 @@ fn measure_size(text: &str, example: bool, options: &Options) -> Measurements {
         ratio(1),
         ratio(2)
     );
+    if let (Some(cli), None) = (&options.cli, &options.only) {
+        command_line(cli, text, &input, &mine, (&mut zen, counts[3]), &leads, options);
+    }
     (
         policy.rules.len(),
         ENGINES.into_iter().zip(measured).collect(),
         phases,
     )
+}
+
+/// Issue 21's goal in one run: the `switchboard route` command (a process of its own, on every
+/// core of the machine, not only the harness's pinned one) with one and two threads, against
+/// ZEN's compiled table (in process, one core) and the floor, all with their output written to
+/// a file, interleaved. The command's decisions are checked against the rule decision's first.
+fn command_line(
+    cli: &std::path::Path,
+    policy_text: &str,
+    input: &[u8],
+    reference: &[(String, Option<String>)],
+    (zen, zen_leads): (&mut Zen, usize),
+    leads: &[&[u8]],
+    options: &Options,
+) {
+    let dir = std::env::temp_dir().join(format!("switchboard-peers-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (policy, leads_file, out) = (
+        dir.join("policy.route"),
+        dir.join("leads.ndjson"),
+        dir.join("decisions.ndjson"),
+    );
+    std::fs::write(&policy, policy_text).unwrap();
+    std::fs::write(&leads_file, input).unwrap();
+    // Every online core: the harness itself is pinned to one.
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .map(|text| text.trim().to_string())
+        .ok();
+    let route = |threads: usize| -> Duration {
+        let mut command = match &online {
+            Some(cores) if which("taskset") => {
+                let mut command = std::process::Command::new("taskset");
+                command.args(["-c", cores]).arg(cli);
+                command
+            }
+            _ => std::process::Command::new(cli),
+        };
+        command
+            .arg("route")
+            .arg(&policy)
+            .args(["--state", ":memory:", "--now", NOW, "--quiet", "--threads"])
+            .arg(threads.to_string())
+            .arg("--leads")
+            .arg(&leads_file)
+            .stdout(std::fs::File::create(&out).unwrap());
+        let started = Instant::now();
+        let status = command.status().expect("the switchboard command runs");
+        let elapsed = started.elapsed();
+        assert!(status.success(), "switchboard route failed: {status}");
+        elapsed
+    };
+    // The command decides as the library does.
+    route(2);
+    let written = std::fs::read(&out).unwrap();
+    let theirs = decisions(&written);
+    assert_eq!(theirs.len(), reference.len(), "one decision line per lead");
+    agree(reference, &[("switchboard route", &written)], "the command line");
+    let mut floor = Floor;
+    let mut rows: [Measured; 4] = std::array::from_fn(|row| Measured {
+        leads: if row == 2 { zen_leads } else { leads.len() },
+        times: Vec::new(),
+    });
+    let mut buffer = Vec::with_capacity(1 << 20);
+    for _ in 0..options.runs {
+        rows[0].times.push(route(2));
+        rows[1].times.push(route(1));
+        rows[2]
+            .times
+            .push(run_to(zen, &leads[..zen_leads], Output::File, &mut buffer));
+        rows[3]
+            .times
+            .push(run_to(&mut floor, leads, Output::File, &mut buffer));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "\nThe command line (`switchboard route --state :memory: --leads FILE > FILE`, its own \
+         process on cores {}), against ZEN and the floor in process with their output to a file \
+         (median leads/s of {} runs, interleaved):",
+        online.as_deref().unwrap_or("all"),
+        options.runs
+    );
+    println!("| engine | leads | median leads/s | min | max | / ZEN |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let zen_rate = rows[2].median();
+    for (name, row) in [
+        "`switchboard route --threads 2`",
+        "`switchboard route --threads 1`",
+        "zen (one core)",
+        "floor (one core)",
+    ]
+    .iter()
+    .zip(&rows)
+    {
+        let rates = row.rates();
+        println!(
+            "| {name} | {} | {:.0} | {:.0} | {:.0} | {:.2}x |",
+            row.leads,
+            row.median(),
+            rates[0],
+            rates[rates.len() - 1],
+            row.median() / zen_rate
+        );
+    }
+}
+
+/// Whether a program is on the PATH.
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
 }
 
 /// `1234567` as `1,234,567`.
