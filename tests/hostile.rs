@@ -544,3 +544,54 @@ fn a_hand_edited_ledger_yields_one_line_per_lead() {
         all_output(&output)
     );
 }
+
+/// Thousands of rules that each test their own string under their own threshold (`country =
+/// "C7" and deal_value >= 7`) once took memory growing with the square of the rules (24 GB and
+/// the OOM killer at 7,474 rules): the compiler kept every node's live rules. The budget now
+/// bounds that memory too: `check` finishes within 1.5 GB of address space, says the analysis
+/// is incomplete, and `route` still routes.
+#[test]
+fn thresholds_under_their_own_strings_are_bounded_in_memory() {
+    let project = project("thresholds");
+    let mut policy = String::from(
+        "schema lead { id: string  country: string  deal_value: int }\nqueue q\nqueue last\n\
+         rule big: when deal_value >= 1000000 -> queue last\n",
+    );
+    for n in 0..1_500 {
+        policy.push_str(&format!(
+            "rule r{n}: when country = \"C{n}\" and deal_value >= {n} -> queue q\n"
+        ));
+    }
+    policy.push_str("otherwise -> queue last\n");
+    std::fs::write(project.join("thresholds.route"), &policy).unwrap();
+    let output = Command::new("sh")
+        .args([
+            "-c",
+            "ulimit -v 1500000 && exec \"$0\" check thresholds.route",
+            env!("CARGO_BIN_EXE_switchboard"),
+        ])
+        .current_dir(&project)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = all_output(&output);
+    assert_eq!(output.status.code(), Some(0), "{all}");
+    assert!(all.contains("analysis-incomplete"), "{all}");
+    let output = run(
+        &[
+            "route",
+            "thresholds.route",
+            "--state",
+            ":memory:",
+            "--quiet",
+        ],
+        b"{\"id\":\"a\",\"country\":\"C1400\",\"deal_value\":1400}\n\
+          {\"id\":\"b\",\"country\":\"C1400\",\"deal_value\":1399}\n",
+        &project,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("\"rule\":\"r1400\""), "{stdout}");
+    assert!(lines[1].contains("\"queue\":\"last\""), "{stdout}");
+}

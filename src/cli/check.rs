@@ -24,7 +24,7 @@ pub struct CheckArgs {
     /// Turn on a lint that is off by default (repeatable)
     #[arg(long, value_enum, value_name = "LINT")]
     warn: Vec<Lint>,
-    /// The most decision-graph nodes analysis may build before it falls back to a scan
+    /// The most decision-graph nodes and edges analysis may build before it falls back to a scan
     #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
     node_budget: usize,
     /// A roster to hold against the policy: reps it lacks or does not know, out-of-office

@@ -44,7 +44,7 @@ pub struct DiffArgs {
     /// How many regions, each with an example lead, to list per change
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     regions: usize,
-    /// The most nodes the product of the two decision graphs may have
+    /// The most nodes and edges the product of the two decision graphs may have
     #[arg(long, value_name = "N", default_value_t = switchboard::graph::DEFAULT_NODE_BUDGET)]
     node_budget: usize,
     /// Longest accepted lead line, in bytes

@@ -56,7 +56,7 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
                     Code::AnalysisIncomplete,
                     span,
                     format!(
-                        "the decision graph would exceed its budget of {budget} nodes, so shadowed rules, gaps and overlaps were not analysed"
+                        "the decision graph would exceed its budget of {budget} (nodes and edges), so shadowed rules, gaps and overlaps were not analysed"
                     ),
                 )
                 .with_label("rules are evaluated by an indexed first-match scan instead")
