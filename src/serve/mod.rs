@@ -1171,8 +1171,9 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// A body of objects written over several lines, one after another: each a lead's line, its
 /// line breaks made spaces (in valid JSON a line break can only be whitespace between tokens).
-/// Where the text stops being JSON (a mistake, a body cut short), the rest is one line, which
-/// the router answers with where it breaks; one object alone is answered as a single lead.
+/// Where the text stops being JSON (a mistake, a body cut short), the broken object, up to the
+/// next line that begins with `{`, is one line, which the router answers with where it breaks,
+/// and the objects after it are read on; one object alone is answered as a single lead.
 fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
     let one_line = |part: &[u8]| -> Vec<u8> {
         part.iter()
@@ -1182,19 +1183,41 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
             .to_vec()
     };
     let mut lines = Vec::new();
+    // Where the values being read begin in `text`, and where the next one begins.
+    let (mut base, mut start) = (0, 0);
     let mut values = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
-    let mut start = 0;
     loop {
         match values.next() {
             None => break,
             Some(Ok(_)) => {
-                let end = values.byte_offset();
+                let end = base + values.byte_offset();
                 lines.push(one_line(&text[start..end]));
                 start = end;
             }
             Some(Err(_)) => {
-                lines.push(one_line(&text[start..]));
-                break;
+                // A broken object is one lead's error; reading goes on at the next object, a
+                // line that begins with `{` (as pretty-printers begin every top-level object;
+                // nested ones are indented), so that the leads after it are answered too.
+                let object = text[start..]
+                    .iter()
+                    .position(|b| !b.is_ascii_whitespace())
+                    .map_or(text.len(), |at| start + at);
+                let first_line_end = text[object..]
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(text.len(), |at| object + at);
+                let next = text[first_line_end..]
+                    .windows(2)
+                    .position(|pair| pair == b"\n{")
+                    .map(|at| first_line_end + at + 1);
+                let Some(next) = next else {
+                    lines.push(one_line(&text[start..]));
+                    break;
+                };
+                lines.push(one_line(&text[start..next]));
+                (base, start) = (next, next);
+                values = serde_json::Deserializer::from_slice(&text[next..])
+                    .into_iter::<serde_json::Value>();
             }
         }
     }

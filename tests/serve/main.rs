@@ -278,6 +278,49 @@ fn every_kind_of_body_gets_its_answer() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body.lines().count(), 1, "{body}");
     assert!(body.contains("\"code\":\"lead.json\""), "{body}");
+    // Pretty-printed leads with a broken one among them (`"intent": ` and no value, or one cut
+    // short): that one is an error, and every lead after it is read and answered, in order.
+    let pretty_lead = |id: &str| {
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&lead(id)).unwrap())
+            .unwrap()
+    };
+    let broken = "{\n  \"id\": \"P-3\",\n  \"intent\": \n}";
+    let cut_short = &pretty_lead("P-5")[..60];
+    for (body, expected) in [
+        (
+            [pretty_lead("P-2"), broken.to_string(), pretty_lead("P-4")].join("\n"),
+            vec!["P-2", "error", "P-4"],
+        ),
+        (
+            [broken.to_string(), pretty_lead("P-6")].join("\n"),
+            vec!["error", "P-6"],
+        ),
+        (
+            [
+                pretty_lead("P-7"),
+                cut_short.to_string(),
+                pretty_lead("P-8"),
+                pretty_lead("P-9"),
+            ]
+            .join("\n"),
+            vec!["P-7", "error", "P-8", "P-9"],
+        ),
+    ] {
+        let (status, answer) = post(address, "/v1/leads", &body);
+        assert_eq!(status, 200, "{answer}");
+        let got: Vec<String> = answer
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+            .map(|record| {
+                if record.get("error").is_some() {
+                    "error".to_string()
+                } else {
+                    record["lead"].as_str().unwrap().to_string()
+                }
+            })
+            .collect();
+        assert_eq!(got, expected, "{body}\n{answer}");
+    }
     // One invalid lead alone: 422 with its error record.
     let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
     assert_eq!(status, 422, "{body}");
