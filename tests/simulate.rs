@@ -570,7 +570,7 @@ fn mistakes_get_errors_that_say_where_and_why() {
             ],
         ),
         (
-            "a rep's p90 below the median it goes with: anna's with senior's 1m is fine, olivia's with the default's 10m is not",
+            "a rep's p90 below the default's median: anna is in senior (median 1m), but `rep contact_owner` can hand her leads outside it",
             vec![
                 "simulate",
                 &policy,

@@ -136,9 +136,13 @@ pub fn off_shift_gaps(policy: &Policy, coverage: Coverage) -> Vec<Diagnostic> {
         let zone = display_zone(policy, rule);
         let total: i64 = gaps.iter().map(|(from, to)| (*to - *from).as_secs()).sum();
         // A lead the rule took waits for the first member to start, which may be after the
-        // gap ends (when the rule's own hours end first: `inside CALENDAR`).
+        // gap ends (when the rule's own hours end first: `inside CALENDAR`): a member of the
+        // first pool that has working time, as `route` waits for them (`else` pools only when
+        // it has none).
         let mut starts: Vec<Timestamp> = members
             .iter()
+            .find(|pool| pool.iter().any(|hours| !hours.is_empty()))
+            .into_iter()
             .flatten()
             .flatten()
             .map(|(from, _)| *from)
@@ -254,12 +258,22 @@ fn shown(at: Timestamp, zone: &TimeZone) -> String {
     zone.to_datetime(at).strftime("%a %H:%M").to_string()
 }
 
-/// Hours, rounded: "47h"; under an hour, minutes.
+/// Hours, rounded: "47h"; under an hour, minutes (the week's average of hours with nobody).
 fn hours(seconds: i64) -> String {
     if seconds < 3_600 {
         format!("{}m", (seconds + 30) / 60)
     } else {
         format!("{}h", (seconds + 1_800) / 3_600)
+    }
+}
+
+/// Hours and minutes, to the minute: "47h", "1h29m", "45m" (how long one lead waits).
+fn to_the_minute(seconds: i64) -> String {
+    let minutes = (seconds + 30) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, minutes) => format!("{minutes}m"),
+        (hours, 0) => format!("{hours}h"),
+        (hours, minutes) => format!("{hours}h{minutes}m"),
     }
 }
 
@@ -370,7 +384,9 @@ fn describe(
             shown(from, zone),
             shown(to, zone),
             shown(example, zone),
-            hours((first_start(timing.starts, example).unwrap_or(to).max(to) - example).as_secs()),
+            to_the_minute(
+                (first_start(timing.starts, example).unwrap_or(to).max(to) - example).as_secs()
+            ),
         )
     };
     Some(

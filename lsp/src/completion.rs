@@ -304,6 +304,13 @@ fn context_in_rule(before: &Before<'_>) -> Context {
     if after_previous_rep_of {
         return Context::AfterPreviousRep;
     }
+    // `previous rep of FIELD since 30d `: what follows any action.
+    if arrow_seen
+        && second == "since"
+        && tokens.last().is_some_and(|t| t.kind == TokenKind::Literal)
+    {
+        return Context::AfterAction;
+    }
     match (second, last) {
         (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
         (_, "inside" | "outside") => Context::Calendars,

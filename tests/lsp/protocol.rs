@@ -609,6 +609,7 @@ fn wave_2_words_complete_in_their_places() {
         "rule z: when employees = 7 -> previous rep of ",
         "rule z: when employees = 7 -> previous rep of email ",
         "rule z: when employees = 7 -> previous rep of email since ",
+        "rule z: when employees = 7 -> previous rep of email since 30d ",
         "rep igor { ",
         "rep igor { calendar ",
         "rep igor { cap 3 ",

@@ -330,7 +330,8 @@ pub fn read_model(
 /// Field by field, a p90 given for a pool or a rep goes with a median given less specifically
 /// (the default's, or the pool's): where they meet, the p90 must not be shorter than that
 /// median, as within one profile. Checked where they meet: a pool with the default, a rep with
-/// each pool that has them as a member (or with the default alone, for a rep of no pool).
+/// each pool that has them as a member, and with the default alone when the policy can hand
+/// them a lead outside a pool (or they are in none).
 fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelError> {
     let mut meetings: Vec<(Option<&str>, Option<&str>)> = vec![(None, None)];
     meetings.extend(model.pools.keys().map(|pool| (None, Some(pool.as_str()))));
@@ -341,7 +342,7 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
             .filter(|pool| pool.members.contains(rep))
             .map(|pool| pool.name.as_str())
             .collect();
-        if pools.is_empty() {
+        if pools.is_empty() || held_outside_pools(policy, rep) {
             meetings.push((Some(rep.as_str()), None));
         }
         meetings.extend(
@@ -386,6 +387,26 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
         ));
     }
     Ok(())
+}
+
+/// Whether the policy can hand `rep` a lead outside any pool, where their profile goes with the
+/// default alone: `rep NAME`, an escalation to them, or an action that names a rep from the
+/// lead (`rep FIELD`, `owner of`, `previous rep of`), which may name anyone.
+fn held_outside_pools(policy: &Policy, rep: &str) -> bool {
+    use crate::syntax::ast::ActionKind;
+    policy.rules.iter().any(|rule| {
+        rule.syntax.actions.iter().any(|action| match &action.kind {
+            ActionKind::Rep(name) => {
+                name.name == rep || policy.fields.iter().any(|field| field.name == name.name)
+            }
+            ActionKind::OwnerOf(_) | ActionKind::PreviousRep { .. } => true,
+            ActionKind::Pool(_) | ActionKind::Queue(_) => false,
+        }) || rule
+            .syntax
+            .escalations
+            .iter()
+            .any(|escalation| escalation.target.name == rep)
+    })
 }
 
 /// `30m`, `1h`, `1h30m`, `45s`: a duration as the model's file writes it.
@@ -511,6 +532,39 @@ fn duration(path: &str, value: &Value) -> Result<f64, ModelError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rep's p90 goes with the median of each pool they are in, and with the default's
+    /// only when the policy can hand them a lead outside a pool.
+    #[test]
+    fn a_reps_p90_is_held_to_the_medians_it_can_go_with() {
+        let policy = |actions: &str| {
+            let text = format!(
+                "schema lead {{ id: string  owner: string?  created_at: time }}\n\
+                 pool senior {{ members anna, boris }}\n\
+                 queue q\n\
+                 rule r: when owner is set -> {actions}\n\
+                 otherwise -> pool senior\n"
+            );
+            let report = crate::check_source(&text);
+            assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
+            report.compiled.unwrap().0
+        };
+        let model = r#"{"default":{"median":"1h"},"pools":{"senior":{"median":"10m"}},"reps":{"anna":{"p90":"30m"}}}"#;
+        // Only through `senior`: 30m goes with its 10m.
+        assert!(read_model(model, &policy("queue q"), &[]).is_ok());
+        // `rep owner`, `owner of`, `previous rep of`, `rep anna` or an escalation to anna
+        // can hand her a lead outside it, where 30m goes with the default's 1h.
+        for actions in [
+            "rep owner",
+            "owner of owner",
+            "previous rep of owner",
+            "rep anna",
+            "queue q escalate anna after 1h",
+        ] {
+            let refused = read_model(model, &policy(actions), &[]).unwrap_err();
+            assert_eq!(refused.path, "reps.anna.p90", "{actions}: {refused:?}");
+        }
+    }
 
     #[test]
     fn durations_read_with_units() {
