@@ -482,3 +482,38 @@ fn unnamed_columns_at_the_end_and_addresses_in_narrow_files_are_no_row_errors() 
     let stdout = String::from_utf8(narrow.stdout).unwrap();
     assert!(stdout.contains("\"lead\":\"A-1\",\"rule\""), "{stdout}");
 }
+
+/// A CSV file saved in Latin-1 (`D\xe9` for `Dé`): the row is an error record with its id that
+/// names the column and where in the cell the byte is, not an offset into a line the user never
+/// wrote; a column no field reads may hold any bytes.
+#[test]
+fn a_cell_that_is_not_utf8_is_named_by_its_column() {
+    let dir = scratch("latin-1");
+    let mut csv =
+        b"id,intent,fit,region,country,employees,deal_value,source,notes,created_at\n".to_vec();
+    csv.extend_from_slice(
+        b"U-1,high,strong,emea,D\xe9,800,20000,demo_request,,2026-11-23T10:00:00+01:00\n",
+    );
+    csv.extend_from_slice(
+        b"U-2,high,strong,emea,DE,800,20000,demo_request,caf\xe9,2026-11-23T10:00:00+01:00\n",
+    );
+    std::fs::write(dir.join("crm.csv"), csv).unwrap();
+    let output = route("crm.csv", &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(1), "a row was not a lead");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["lead"], "U-1", "{stdout}");
+    assert_eq!(lines[0]["error"]["code"], "lead.csv", "{stdout}");
+    assert_eq!(
+        lines[0]["error"]["message"],
+        "the cell of `country` (column 5) is not UTF-8 (invalid byte at offset 1 of the cell): \
+         the file may be saved in Latin-1 or Windows-1252; save it as UTF-8",
+        "{stdout}"
+    );
+    assert_eq!(lines[1]["lead"], "U-2", "a column no field reads: {stdout}");
+    assert!(lines[1]["rule"].is_string(), "{stdout}");
+}

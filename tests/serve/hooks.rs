@@ -223,6 +223,34 @@ fn hooks_without_a_secret_are_closed_and_bad_mappings_stop_the_start() {
         "{stderr}"
     );
     assert!(!stderr.contains("switchboard check"), "{stderr}");
+    // A policy that requires a field the mapping gives no source: every delivery would be a
+    // 422 and its leads never routed, so the start is refused, naming the field.
+    let policy = std::fs::read_to_string(example("routing.route")).unwrap();
+    // Its tests give no `tier`: left out.
+    let policy = policy[..policy.find("\ntest ").unwrap_or(policy.len())].replace(
+        "  country:        string\n",
+        "  country:        string\n  tier:           string\n",
+    );
+    assert!(policy.contains("tier:"));
+    let tiered = dir.join("tiered.route");
+    std::fs::write(&tiered, policy).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(&tiered)
+        .arg("--hubspot-map")
+        .arg(example("hooks/hubspot.map.json"))
+        .env("SWITCHBOARD_HUBSPOT_SECRET", HUBSPOT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "the policy's schema requires `tier`, and the mapping gives it no source: every \
+             delivery would be refused"
+        ),
+        "{stderr}"
+    );
     // A broken policy is what `check` shows.
     let broken = dir.join("broken.route");
     std::fs::write(

@@ -190,6 +190,32 @@ impl Mapping {
             mapped.push((field.clone(), source));
             types.push(ty);
         }
+        // A required field the mapping gives no source would make every delivery an error (and
+        // its leads never routed): refused now, at start or at a reload that adds it.
+        let unmapped: Vec<&str> = policy
+            .fields
+            .iter()
+            .filter(|def| !def.optional && def.name != "id")
+            .filter(|def| !mapped.iter().any(|(field, _)| *field == def.name))
+            .map(|def| def.name.as_str())
+            .collect();
+        if let Some(first) = unmapped.first() {
+            return Err(format!(
+                "the policy's schema requires {}, and the mapping gives {} no source: every \
+                 delivery would be refused; map {} (`\"{first}\": \"/properties/{first}\"`), \
+                 give {} a `value` or a `default`, or make {} optional in the schema \
+                 (`{first}: ...?`)",
+                unmapped
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if unmapped.len() == 1 { "it" } else { "them" },
+                if unmapped.len() == 1 { "it" } else { "each" },
+                if unmapped.len() == 1 { "it" } else { "each" },
+                if unmapped.len() == 1 { "it" } else { "them" },
+            ));
+        }
         Ok(Mapping {
             leads,
             fields: mapped,

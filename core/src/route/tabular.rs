@@ -399,6 +399,10 @@ impl<R: Read> CsvLeads<R> {
             self.write_row_error();
             return Ok(true);
         }
+        if let Some(problem) = self.cell_not_utf8() {
+            self.write_row_problem(problem);
+            return Ok(true);
+        }
         self.line.push(b'{');
         let mut first = true;
         for (index, cell) in self.record.iter().enumerate() {
@@ -437,15 +441,44 @@ impl<R: Read> CsvLeads<R> {
             .filter(|cell| !trim(cell).is_empty())
     }
 
-    /// Writes the [`ROW_ERROR`] line of the row just read, which has cells past the header's
-    /// columns, or fewer cells than it.
-    fn write_row_error(&mut self) {
-        let id = self
-            .id_first
+    /// Why a cell of the row just read that a field takes is not text (a file saved in
+    /// Latin-1 or Windows-1252): its column, by name and number, and where in the cell.
+    fn cell_not_utf8(&self) -> Option<String> {
+        self.record.iter().enumerate().find_map(|(index, cell)| {
+            let column = self.columns.get(index)?.as_ref()?;
+            let invalid = std::str::from_utf8(cell).err()?;
+            let name = String::from_utf8_lossy(&column.key);
+            let name = name.trim_end_matches(':').trim_matches('"');
+            Some(format!(
+                "the cell of `{name}` (column {}) is not UTF-8 (invalid byte at offset {} of the \
+                 cell): the file may be saved in Latin-1 or Windows-1252; save it as UTF-8",
+                index + 1,
+                invalid.valid_up_to()
+            ))
+        })
+    }
+
+    /// The row's lead id, when its first column is `id` and the cell holds one.
+    fn row_id(&self) -> Option<String> {
+        self.id_first
             .then(|| self.record.get(0))
             .flatten()
             .map(|cell| String::from_utf8_lossy(cell).into_owned())
-            .filter(|id| !id.trim().is_empty());
+            .filter(|id| !id.trim().is_empty())
+    }
+
+    /// Writes the [`ROW_ERROR`] line of the row just read with `message`.
+    fn write_row_problem(&mut self, message: String) {
+        let id = self.row_id();
+        self.line.extend_from_slice(ROW_ERROR);
+        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
+        self.line.extend_from_slice(&written);
+        self.line.push(b'\n');
+    }
+
+    /// Writes the [`ROW_ERROR`] line of the row just read, which has cells past the header's
+    /// columns, or fewer cells than it.
+    fn write_row_error(&mut self) {
         let mut problems = Vec::new();
         if self.record.len() < self.named {
             problems.push(format!(
@@ -480,11 +513,7 @@ impl<R: Read> CsvLeads<R> {
                 column + 1
             ));
         }
-        let message = problems.join("; ");
-        self.line.extend_from_slice(ROW_ERROR);
-        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
-        self.line.extend_from_slice(&written);
-        self.line.push(b'\n');
+        self.write_row_problem(problems.join("; "));
     }
 
     /// Whether the row just read has a quoted cell that took rows of the file in: a line of it
