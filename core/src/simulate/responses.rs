@@ -545,7 +545,7 @@ mod tests {
                  rule r: when owner is set -> {actions}\n\
                  otherwise -> pool senior\n"
             );
-            let report = crate::check_source(&text);
+            let report = crate::pipeline::check_source(&text);
             assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
             report.compiled.unwrap().0
         };
