@@ -5,8 +5,8 @@
 use crate::document::Analysis;
 use crate::index::{Origin, SymbolId, SymbolKind};
 use std::fmt::Write as _;
-use switchboard_core::Code;
 use switchboard_core::syntax::ast::{ActionKind, PolicyFile, Rule, Strategy, TypeExpr};
+use switchboard_core::{Code, Span};
 
 /// Markdown for the symbol at `offset`, and the span it covers.
 pub fn hover(analysis: &Analysis, offset: usize) -> Option<(String, switchboard_core::Span)> {
@@ -373,46 +373,34 @@ pub fn destination_calendar<'a>(policy: &'a PolicyFile, rule: &Rule) -> Option<&
     })
 }
 
-/// The labels of the policy's rules that mention a symbol.
-fn rules_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<String> {
+/// Whether the symbol is mentioned (not declared) inside `span` of the policy's text.
+fn mentioned_within(analysis: &Analysis, id: &SymbolId, span: Span) -> bool {
     let origin = if analysis.is_test_file() {
         Origin::Policy
     } else {
         Origin::Document
     };
-    let mut labels = Vec::new();
-    for rule in &policy.rules {
-        let uses = analysis.index.of(id).any(|o| {
-            o.origin == origin
-                && !o.definition
-                && rule.span.start <= o.span.start
-                && o.span.end <= rule.span.end
-        });
-        if uses {
-            labels.push(format!("`{}`", rule.label()));
-        }
-    }
-    labels
+    analysis.index.of(id).any(|o| {
+        o.origin == origin && !o.definition && span.start <= o.span.start && o.span.end <= span.end
+    })
+}
+
+/// The labels of the policy's rules that mention a symbol.
+fn rules_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<String> {
+    policy
+        .rules
+        .iter()
+        .filter(|rule| mentioned_within(analysis, id, rule.span))
+        .map(|rule| format!("`{}`", rule.label()))
+        .collect()
 }
 
 /// The names of the policy's scores whose lines mention a symbol.
 fn scores_using(analysis: &Analysis, policy: &PolicyFile, id: &SymbolId) -> Vec<String> {
-    let origin = if analysis.is_test_file() {
-        Origin::Policy
-    } else {
-        Origin::Document
-    };
     policy
         .scores
         .iter()
-        .filter(|score| {
-            analysis.index.of(id).any(|o| {
-                o.origin == origin
-                    && !o.definition
-                    && score.span.start <= o.span.start
-                    && o.span.end <= score.span.end
-            })
-        })
+        .filter(|score| mentioned_within(analysis, id, score.span))
         .map(|score| format!("`{}`", score.name.name))
         .collect()
 }

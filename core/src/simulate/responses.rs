@@ -381,8 +381,8 @@ fn check_spreads(model: &ResponseModel, policy: &Policy) -> Result<(), ModelErro
             format!(
                 "is {}, shorter than the median it goes with ({}, from {median_from}): the 90th \
                  percentile is at least the median; give this profile its own median too",
-                seconds_text(p90),
-                seconds_text(median),
+                crate::text::duration(p90.round() as i64),
+                crate::text::duration(median.round() as i64),
             ),
         ));
     }
@@ -407,23 +407,6 @@ fn held_outside_pools(policy: &Policy, rep: &str) -> bool {
             .iter()
             .any(|escalation| escalation.target.name == rep)
     })
-}
-
-/// `30m`, `1h`, `1h30m`, `45s`: a duration as the model's file writes it.
-fn seconds_text(seconds: f64) -> String {
-    let total = seconds.round() as i64;
-    let (hours, minutes, rest) = (total / 3600, total % 3600 / 60, total % 60);
-    let mut text = String::new();
-    if hours > 0 {
-        text.push_str(&format!("{hours}h"));
-    }
-    if minutes > 0 {
-        text.push_str(&format!("{minutes}m"));
-    }
-    if rest > 0 || text.is_empty() {
-        text.push_str(&format!("{rest}s"));
-    }
-    text
 }
 
 fn profile(path: &str, value: &Value) -> Result<Profile, ModelError> {
