@@ -28,19 +28,23 @@ pub enum Context {
     },
     /// After `->` or `else`: actions.
     Action,
-    /// After a complete action: `else`, `within`, `escalate`.
-    AfterAction,
+    /// After a complete action: `else`, `within`, `escalate`, `tag` (those the rule may still
+    /// take).
+    AfterAction(RuleTail),
     /// After `previous rep of FIELD`: `since`, and what follows any action.
     AfterPreviousRep,
     /// A line of its own after a complete action: the rule may go on, or a new item begin.
-    AfterActionOrItem,
+    AfterActionOrItem(RuleTail),
     /// The words that may come next, each with what it means.
     Words(&'static [(&'static str, &'static str)]),
-    /// The clauses of a `rep NAME { }` item.
-    RepClause,
+    /// The clauses of a `rep NAME { }` item not given yet.
+    RepClause {
+        given: Vec<String>,
+    },
     /// After `cap N` in a pool or a rep item: `per PERIOD`, or the next clause.
     AfterCap {
         in_pool: bool,
+        given: Vec<String>,
     },
     Pools,
     Queues,
@@ -64,8 +68,14 @@ pub enum Context {
     ScoreLine,
     Duration,
     Strategy,
-    PoolClause,
-    CalendarClause,
+    /// The clauses of a pool not given yet.
+    PoolClause {
+        given: Vec<String>,
+    },
+    /// The clauses of a calendar not given yet.
+    CalendarClause {
+        given: Vec<String>,
+    },
     FieldType,
     TestClause,
     ExpectClause,
@@ -222,9 +232,14 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
                 "members take leads only while their working time is open",
             )]),
             "cap" => Context::Nothing,
-            _ if second == "cap" => Context::AfterCap { in_pool: true },
+            _ if second == "cap" => Context::AfterCap {
+                in_pool: true,
+                given: clauses_given(text, tokens),
+            },
             _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
-                Context::PoolClause
+                Context::PoolClause {
+                    given: clauses_given(text, tokens),
+                }
             }
             _ => Context::Nothing,
         },
@@ -232,9 +247,14 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             "calendar" => Context::Calendars,
             "per" => Context::Words(PERIODS),
             "cap" => Context::Nothing,
-            _ if second == "cap" => Context::AfterCap { in_pool: false },
+            _ if second == "cap" => Context::AfterCap {
+                in_pool: false,
+                given: clauses_given(text, tokens),
+            },
             _ if before_on_line.trim().is_empty() || last == "{" || is_clause_end(last) => {
-                Context::RepClause
+                Context::RepClause {
+                    given: clauses_given(text, tokens),
+                }
             }
             _ => Context::Nothing,
         },
@@ -242,7 +262,9 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             if matches!(last, "timezone" | "hours" | "holidays" | ",") {
                 Context::Nothing
             } else {
-                Context::CalendarClause
+                Context::CalendarClause {
+                    given: clauses_given(text, tokens),
+                }
             }
         }
         Group::Lead => match last {
@@ -309,7 +331,7 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         && second == "since"
         && tokens.last().is_some_and(|t| t.kind == TokenKind::Literal)
     {
-        return Context::AfterAction;
+        return Context::AfterAction(RuleTail::default());
     }
     match (second, last) {
         (_, "when" | "and" | "or" | "not" | "(") => Context::ConditionStart,
@@ -348,17 +370,17 @@ fn context_in_rule(before: &Before<'_>) -> Context {
         },
         ("pool" | "queue" | "rep" | "of", _) if arrow_seen => {
             if before_on_line.trim().is_empty() {
-                Context::AfterActionOrItem
+                Context::AfterActionOrItem(rule_tail(text, tokens))
             } else {
-                Context::AfterAction
+                Context::AfterAction(rule_tail(text, tokens))
             }
         }
         (_, ":") if first == "rule" => Context::Nothing,
         ("within" | "after" | "escalate" | "tag" | ",", _) if arrow_seen => {
             if before_on_line.trim().is_empty() {
-                Context::AfterActionOrItem
+                Context::AfterActionOrItem(rule_tail(text, tokens))
             } else {
-                Context::AfterAction
+                Context::AfterAction(rule_tail(text, tokens))
             }
         }
         (_, field)
@@ -543,6 +565,92 @@ fn tags_so_far(text: &str, tokens: &[Token]) -> Vec<String> {
         .collect()
 }
 
+/// The clauses a rule has after its actions: completion offers `else` only before the first
+/// (the grammar takes actions, then clauses) and `within` once (a rule has one SLA).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleTail {
+    within: bool,
+    clauses: bool,
+}
+
+/// The clauses after the arrow of the rule `tokens` end in (a word after `of`, `pool`, `queue`,
+/// `rep` or `escalate` is a name, not a clause: `owner of tag`).
+fn rule_tail(text: &str, tokens: &[Token]) -> RuleTail {
+    let words: Vec<&str> = tokens
+        .iter()
+        .map(|token| token.text(text))
+        .skip_while(|word| *word != "->")
+        .collect();
+    let mut tail = RuleTail::default();
+    for pair in words.windows(2) {
+        if let [before, word] = pair
+            && !matches!(*before, "of" | "pool" | "queue" | "rep" | "escalate")
+        {
+            tail.within |= *word == "within";
+            tail.clauses |= matches!(*word, "within" | "escalate" | "tag");
+        }
+    }
+    tail
+}
+
+/// The clauses given so far in the innermost `{ }` (a pool's, a `rep` item's, a calendar's), by
+/// the labels completion offers them under: `members`, `strategy`, `calendar`, `timezone`,
+/// `on shift`, `cap` (of open leads) and `cap per PERIOD`.
+fn clauses_given(text: &str, tokens: &[Token]) -> Vec<String> {
+    let mut words: Vec<&str> = tokens
+        .iter()
+        .rev()
+        .map(|token| token.text(text))
+        .take_while(|word| *word != "{")
+        .collect();
+    words.reverse();
+    let mut given = Vec::new();
+    for (at, word) in words.iter().enumerate() {
+        let after = |n: usize| words.get(at + n).copied();
+        match *word {
+            "members" | "strategy" | "calendar" | "timezone" => given.push((*word).to_string()),
+            "shift" if at > 0 && words.get(at - 1) == Some(&"on") => {
+                given.push("on shift".to_string());
+            }
+            "cap" if after(2) == Some("per") => {
+                given.push(format!("cap per {}", after(3).unwrap_or_default()));
+            }
+            "cap" if after(1).is_some() => given.push("cap".to_string()),
+            _ => {}
+        }
+    }
+    given
+}
+
+/// Offers items unless their clause is `given`; `cap per` while a period is left.
+struct Unless<'o, 'g> {
+    out: &'o mut Items,
+    given: &'g [String],
+}
+
+impl Unless<'_, '_> {
+    fn offered(&self, label: &str) -> bool {
+        if label == "cap per" {
+            return ["day", "hour", "week"]
+                .iter()
+                .any(|period| !self.given.iter().any(|g| *g == format!("cap per {period}")));
+        }
+        !self.given.iter().any(|given| given == label)
+    }
+
+    fn snippet(&mut self, label: &str, snippet: &str, detail: &str) {
+        if self.offered(label) {
+            self.out.snippet(label, snippet, detail);
+        }
+    }
+
+    fn keyword(&mut self, label: &str, detail: &str) {
+        if self.offered(label) {
+            self.out.keyword(label, detail);
+        }
+    }
+}
+
 fn is_clause_end(word: &str) -> bool {
     !matches!(word, "members" | "strategy" | "cap" | "calendar" | ",")
 }
@@ -573,17 +681,17 @@ fn items(
         Context::Operator { field } => operators(&mut out, names, field),
         Context::Value { field, taken } => values(&mut out, names, field, taken),
         Context::Action => actions(&mut out),
-        Context::AfterAction => after_action(&mut out),
+        Context::AfterAction(tail) => after_action(&mut out, *tail),
         Context::AfterPreviousRep => {
             out.snippet(
                 "since",
                 "since ${1:90d}",
                 "how far back the earlier lead may be (90 days when not given)",
             );
-            after_action(&mut out);
+            after_action(&mut out, RuleTail::default());
         }
-        Context::AfterActionOrItem => {
-            after_action(&mut out);
+        Context::AfterActionOrItem(tail) => {
+            after_action(&mut out, *tail);
             for (label, snippet, detail) in ITEM_SNIPPETS {
                 out.snippet(label, snippet, detail);
             }
@@ -593,17 +701,17 @@ fn items(
                 out.keyword(word, detail);
             }
         }
-        Context::RepClause => rep_clauses(&mut out),
-        Context::AfterCap { in_pool } => {
+        Context::RepClause { given } => rep_clauses(&mut out, given),
+        Context::AfterCap { in_pool, given } => {
             out.snippet(
                 "per",
                 "per ${1|day,hour,week|}",
                 "the cap counts the leads a member gets in an hour, a day or a week",
             );
             if *in_pool {
-                pool_clauses(&mut out);
+                pool_clauses(&mut out, given);
             } else {
-                rep_clauses(&mut out);
+                rep_clauses(&mut out, given);
             }
         }
         Context::Pools => names_of(&mut out, &names.pools, CompletionItemKind::CLASS, "pool"),
@@ -681,8 +789,8 @@ fn items(
             }
         }
         Context::Strategy => strategies(&mut out),
-        Context::PoolClause => pool_clauses(&mut out),
-        Context::CalendarClause => calendar_clauses(&mut out),
+        Context::PoolClause { given } => pool_clauses(&mut out, given),
+        Context::CalendarClause { given } => calendar_clauses(&mut out, given),
         Context::FieldType => field_types(&mut out),
         Context::TestClause => test_clauses(&mut out),
         Context::ExpectClause => expect_clauses(&mut out),
@@ -767,13 +875,18 @@ fn actions(out: &mut Items) {
     );
 }
 
-/// What may follow a complete action: `else`, `within` and `escalate`.
-fn after_action(out: &mut Items) {
-    out.keyword(
-        "else",
-        "a fallback action when this one cannot take the lead",
-    );
-    out.snippet("within", "within ${1:15m}", "the response SLA");
+/// What may follow a complete action: `else` (before any clause), `within` (once), `escalate`
+/// and `tag`.
+fn after_action(out: &mut Items, tail: RuleTail) {
+    if !tail.clauses {
+        out.keyword(
+            "else",
+            "a fallback action when this one cannot take the lead",
+        );
+    }
+    if !tail.within {
+        out.snippet("within", "within ${1:15m}", "the response SLA");
+    }
     out.snippet(
         "escalate",
         "escalate ${1:target} after ${2:1h}",
@@ -798,8 +911,9 @@ fn strategies(out: &mut Items) {
     out.keyword("ordered", "the first available member, in order");
 }
 
-/// The clauses of a pool.
-fn pool_clauses(out: &mut Items) {
+/// The clauses of a pool that are not `given` yet (a cap per period while a period is left).
+fn pool_clauses(out: &mut Items, given: &[String]) {
+    let mut out = Unless { out, given };
     out.snippet("members", "members ${1:rep}", "the reps of the pool");
     out.snippet(
         "strategy",
@@ -823,8 +937,9 @@ fn pool_clauses(out: &mut Items) {
     );
 }
 
-/// The clauses of a `rep NAME { }` item.
-fn rep_clauses(out: &mut Items) {
+/// The clauses of a `rep NAME { }` item that are not `given` yet.
+fn rep_clauses(out: &mut Items, given: &[String]) {
+    let mut out = Unless { out, given };
     out.snippet(
         "calendar",
         "calendar ${1:name}",
@@ -858,8 +973,9 @@ const PERIODS: &[(&str, &str)] = &[
     ("week", "from Monday, in the rep's time zone"),
 ];
 
-/// The clauses of a calendar.
-fn calendar_clauses(out: &mut Items) {
+/// The clauses of a calendar (`timezone` once).
+fn calendar_clauses(out: &mut Items, given: &[String]) {
+    let mut out = Unless { out, given };
     out.snippet(
         "timezone",
         "timezone ${1:Europe/Berlin}",
@@ -1072,6 +1188,80 @@ mod tests {
 
     fn context_at_end(text: &str) -> Context {
         context(text, text.len())
+    }
+
+    /// The labels offered at the end of `text`.
+    fn labels_at_end(text: &str) -> Vec<String> {
+        complete(&Names::default(), text, text.len())
+            .into_iter()
+            .map(|item| item.label)
+            .collect()
+    }
+
+    #[test]
+    fn clauses_already_given_are_not_offered_again() {
+        let schema = "schema lead { id: string  created_at: time }\nqueue q\n";
+        // A rule: `within` once (a rule has one SLA); `else` only before the first clause.
+        let fresh = labels_at_end(&format!("{schema}when id = \"a\" -> queue q "));
+        for label in ["else", "within", "escalate", "tag"] {
+            assert!(fresh.contains(&label.to_string()), "{label}: {fresh:?}");
+        }
+        let after_within = labels_at_end(&format!("{schema}when id = \"a\" -> queue q within 1h "));
+        assert!(
+            !after_within.contains(&"within".to_string()),
+            "{after_within:?}"
+        );
+        assert!(
+            !after_within.contains(&"else".to_string()),
+            "{after_within:?}"
+        );
+        assert!(
+            after_within.contains(&"escalate".to_string()),
+            "{after_within:?}"
+        );
+        let after_escalate = labels_at_end(&format!(
+            "{schema}when id = \"a\" -> queue q escalate q after 1h "
+        ));
+        assert!(
+            after_escalate.contains(&"within".to_string()),
+            "{after_escalate:?}"
+        );
+        assert!(
+            !after_escalate.contains(&"else".to_string()),
+            "{after_escalate:?}"
+        );
+        // `owner of tag` names a field called `tag`: no clause yet.
+        let owner = labels_at_end(&format!("{schema}when id = \"a\" -> owner of tag "));
+        assert!(owner.contains(&"else".to_string()), "{owner:?}");
+        // A pool: each clause once, a cap per period while a period is left.
+        let pool = labels_at_end(&format!(
+            "{schema}pool p {{ members a  strategy ordered  cap 3  cap 2 per day\n  "
+        ));
+        for gone in ["members", "strategy", "cap"] {
+            assert!(!pool.contains(&gone.to_string()), "{gone}: {pool:?}");
+        }
+        for left in ["cap per", "calendar", "on shift"] {
+            assert!(pool.contains(&left.to_string()), "{left}: {pool:?}");
+        }
+        let all_periods = labels_at_end(&format!(
+            "{schema}pool p {{ members a  cap 1 per hour  cap 2 per day  cap 3 per week  on shift\n  "
+        ));
+        assert!(
+            !all_periods.contains(&"cap per".to_string()),
+            "{all_periods:?}"
+        );
+        assert!(
+            !all_periods.contains(&"on shift".to_string()),
+            "{all_periods:?}"
+        );
+        assert!(all_periods.contains(&"cap".to_string()), "{all_periods:?}");
+        // A rep item and a calendar.
+        let rep = labels_at_end(&format!("{schema}rep anna {{ calendar c\n  "));
+        assert!(!rep.contains(&"calendar".to_string()), "{rep:?}");
+        assert!(rep.contains(&"cap".to_string()), "{rep:?}");
+        let calendar = labels_at_end(&format!("{schema}calendar c {{ timezone UTC\n  "));
+        assert!(!calendar.contains(&"timezone".to_string()), "{calendar:?}");
+        assert!(calendar.contains(&"hours".to_string()), "{calendar:?}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub mod signature;
 
 use crate::route::decision::Outcome;
 use crate::route::mapping::Mapping;
-use crate::route::reader::Limits;
+use crate::route::reader::{LeadError, Limits};
 use crate::route::state::{Outgoing, StateError, StateErrorKind, StateStore};
 use crate::route::{RouteConfig, Router, wire};
 use axum::Router as Http;
@@ -991,7 +991,7 @@ fn decide(
                 Hook::Standard => context.bundle.standard_map.as_ref(),
             };
             match payload_leads(mapping, payload, delivery.as_deref()) {
-                Ok(lines) => Answer::Lines(Ok(route_lines(router, state, &lines, tally)?)),
+                Ok(leads) => Answer::Lines(Ok(route_mapped(router, state, &leads, tally)?)),
                 Err(message) => Answer::Lines(Err(Failed::Payload(message))),
             }
         }
@@ -1043,11 +1043,40 @@ fn route_lines(
     lines: &[Vec<u8>],
     tally: &mut Tally,
 ) -> Result<Vec<String>, StateError> {
-    let mut out = Vec::with_capacity(lines.len());
     let mut outcomes = Vec::with_capacity(lines.len());
     router
         .route_batch(state, lines, &mut outcomes)
         .map_err(|(error, _)| error)?;
+    Ok(answer_lines(outcomes, tally))
+}
+
+/// Routes a webhook's leads, each a lead line or the mapping's error record of the lead, in
+/// their order.
+fn route_mapped(
+    router: &mut Router<'_>,
+    state: &mut dyn StateStore,
+    leads: &[Result<Vec<u8>, LeadError>],
+    tally: &mut Tally,
+) -> Result<Vec<String>, StateError> {
+    let lines: Vec<Vec<u8>> = leads.iter().filter_map(|lead| lead.clone().ok()).collect();
+    let mut routed = Vec::with_capacity(lines.len());
+    router
+        .route_batch(state, &lines, &mut routed)
+        .map_err(|(error, _)| error)?;
+    let mut routed = routed.into_iter();
+    let outcomes = leads
+        .iter()
+        .filter_map(|lead| match lead {
+            Ok(_) => routed.next(),
+            Err(refused) => Some(Outcome::Invalid(refused.clone())),
+        })
+        .collect();
+    Ok(answer_lines(outcomes, tally))
+}
+
+/// The answer's line of each outcome, counted in `tally`.
+fn answer_lines(outcomes: Vec<Outcome>, tally: &mut Tally) -> Vec<String> {
+    let mut out = Vec::with_capacity(outcomes.len());
     for (index, outcome) in outcomes.into_iter().enumerate() {
         match &outcome {
             Outcome::Decided {
@@ -1060,7 +1089,7 @@ fn route_lines(
         }
         out.push(wire::outcome_json(&outcome, index + 1));
     }
-    Ok(out)
+    out
 }
 
 /// Keeps fired steps in the outbox, in the batch's transaction.
@@ -1092,16 +1121,16 @@ fn payload_leads(
     mapping: Option<&Mapping>,
     payload: &serde_json::Value,
     delivery: Option<&str>,
-) -> Result<Vec<Vec<u8>>, String> {
+) -> Result<Vec<Result<Vec<u8>, LeadError>>, String> {
     if let Some(mapping) = mapping {
         return mapping.leads(payload, delivery);
     }
     match payload {
         serde_json::Value::Array(items) => Ok(items
             .iter()
-            .map(|item| item.to_string().into_bytes())
+            .map(|item| Ok(item.to_string().into_bytes()))
             .collect()),
-        other => Ok(vec![other.to_string().into_bytes()]),
+        other => Ok(vec![Ok(other.to_string().into_bytes())]),
     }
 }
 

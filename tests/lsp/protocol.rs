@@ -402,17 +402,24 @@ fn the_team_words_are_completed_highlighted_and_explained() {
     let uri = client.open("team.route", text);
     let published = client.diagnostics(&uri);
     assert_eq!(published["diagnostics"], json!([]), "{published}");
-    // A new clause line in a pool offers the period cap and `on shift`.
+    // A new clause line in a pool offers the clauses it does not have yet: the cap of open
+    // leads, another period's cap and a calendar; not `members` or `on shift` again.
     let (line, _) = position_of(text, "  \n}", "");
     let pool_clauses = client.result(
         "textDocument/completion",
         json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 2}}),
     );
     let offered = labels(&pool_clauses);
-    for label in ["members", "cap", "cap per", "calendar", "on shift"] {
+    for label in ["cap", "cap per", "calendar", "strategy"] {
         assert!(
             offered.iter().any(|l| l == label),
             "{label} not in {offered:?}"
+        );
+    }
+    for label in ["members", "on shift"] {
+        assert!(
+            !offered.iter().any(|l| l == label),
+            "{label} offered again: {offered:?}"
         );
     }
     // Hover on the pool says what its caps and `on shift` mean.

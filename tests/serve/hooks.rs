@@ -123,6 +123,20 @@ fn hubspot_deliveries_are_verified_before_they_are_read_then_mapped_to_leads() {
     let (signature, timestamp) = hubspot_headers(address, "vid=7301", now_ms());
     let (status, body) = post("vid=7301", &signature, &timestamp);
     assert_eq!(status, 400, "{body}");
+    // A `createdate` in seconds where the mapping reads milliseconds would be a lead of
+    // January 1970, its SLA long run out: the lead's error record, naming the unit, 422.
+    let seconds = payload
+        .replace("\"1795424400000\"", "\"1795424400\"")
+        .replace("7301", "7303");
+    let (signature, timestamp) = hubspot_headers(address, &seconds, now_ms());
+    let (status, body) = post(&seconds, &signature, &timestamp);
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("\"lead\":\"7303\""), "{body}");
+    assert!(body.contains("\"code\":\"lead.type\""), "{body}");
+    assert!(
+        body.contains("it looks like seconds (2026-11-23T09:00:00Z); if the CRM sends seconds"),
+        "{body}"
+    );
     // Signed JSON without the fields the policy needs: the lead's error record, 422.
     let thin = r#"{"vid": 7302, "properties": {}}"#;
     let (signature, timestamp) = hubspot_headers(address, thin, now_ms());

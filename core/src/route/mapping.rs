@@ -12,6 +12,7 @@
 //! ```
 
 use crate::model::{FieldType, Policy};
+use crate::route::reader::LeadError;
 use serde_json::{Map, Value};
 
 /// Where one field's value comes from.
@@ -161,16 +162,19 @@ impl Mapping {
                         let default = object.get("default").cloned();
                         if let (Some(default), Some(ty)) = (&default, &ty) {
                             // Checked now, not at the first delivery with the field blank.
-                            let converted = convert(default, Some(ty), epoch);
-                            if let Some(expected) = not_of_type(&converted, ty) {
+                            if let Some(epoch) = epoch {
+                                if let Err(why) = epoch_time(default, epoch) {
+                                    return Err(format!(
+                                        "{context}: the `default` is not a time (with `from`, \
+                                         a default is an epoch as the payload's values are): \
+                                         {why}"
+                                    ));
+                                }
+                            } else if let Some(expected) =
+                                not_of_type(&convert(default, Some(ty)), ty)
+                            {
                                 return Err(format!(
-                                    "{context}: the `default` {default} is not {expected}{}",
-                                    if epoch.is_some() {
-                                        " (with `from`, a default is an epoch as the payload's \
-                                         values are)"
-                                    } else {
-                                        ""
-                                    }
+                                    "{context}: the `default` {default} is not {expected}"
                                 ));
                             }
                         }
@@ -223,11 +227,18 @@ impl Mapping {
         })
     }
 
-    /// The leads of a payload, one JSON line each. A lead without an `id` gets the delivery's
-    /// id (`DELIVERY` for one lead, `DELIVERY/N` for the N-th of several), so a redelivery
-    /// routes to the same ledger entry. `Err` when the payload has no leads where the mapping
-    /// says.
-    pub fn leads(&self, payload: &Value, delivery: Option<&str>) -> Result<Vec<Vec<u8>>, String> {
+    /// The leads of a payload, one JSON line each, or the error record of a lead the mapping
+    /// could not convert (an epoch that is not one, or of the other unit: a `lead.type` naming
+    /// the field, with the lead's id). A lead without an `id` gets the delivery's id
+    /// (`DELIVERY` for one lead, `DELIVERY/N` for the N-th of several, with a `/` or `%` in
+    /// the delivery's id written `%2F` and `%25`, so that no two deliveries' leads can share
+    /// an id), so a redelivery routes to the same ledger entry. `Err` when the payload has no
+    /// leads where the mapping says.
+    pub fn leads(
+        &self,
+        payload: &Value,
+        delivery: Option<&str>,
+    ) -> Result<Vec<Result<Vec<u8>, LeadError>>, String> {
         let part = payload.pointer(&self.leads).ok_or_else(|| {
             format!(
                 "the payload has nothing at `{}`, where the mapping's `leads` points",
@@ -243,24 +254,39 @@ impl Mapping {
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let mut lead = self.lead(item);
+                let (mut lead, problems) = self.lead(item);
                 if !lead.contains_key("id")
                     && let Some(delivery) = delivery
                 {
+                    let delivery = delivery.replace('%', "%25").replace('/', "%2F");
                     let id = if several {
                         format!("{delivery}/{}", index + 1)
                     } else {
-                        delivery.to_string()
+                        delivery
                     };
                     lead.insert("id".to_string(), Value::String(id));
                 }
-                Value::Object(lead).to_string().into_bytes()
+                if problems.is_empty() {
+                    Ok(Value::Object(lead).to_string().into_bytes())
+                } else {
+                    Err(LeadError {
+                        code: "lead.type",
+                        message: problems.join("; "),
+                        lead: match lead.get("id") {
+                            Some(Value::String(id)) => Some(id.clone()),
+                            Some(Value::Number(id)) => Some(id.to_string()),
+                            _ => None,
+                        },
+                    })
+                }
             })
             .collect())
     }
 
-    fn lead(&self, item: &Value) -> Map<String, Value> {
+    /// One lead's fields, and why a field's value could not be converted as the mapping says.
+    fn lead(&self, item: &Value) -> (Map<String, Value>, Vec<String>) {
         let mut lead = Map::new();
+        let mut problems = Vec::new();
         for ((field, source), ty) in self.fields.iter().zip(&self.types) {
             let value = match source {
                 Source::Value(value) => Some(value.clone()),
@@ -269,17 +295,28 @@ impl Mapping {
                     default,
                     epoch,
                 } => match item.pointer(pointer).filter(|value| !no_value(value)) {
-                    Some(value) => Some(convert(value, ty.as_ref(), *epoch)),
-                    None => default
-                        .as_ref()
-                        .map(|default| convert(default, ty.as_ref(), *epoch)),
+                    Some(value) => match epoch {
+                        Some(epoch) => match epoch_time(value, *epoch) {
+                            Ok(time) => Some(time),
+                            Err(why) => {
+                                problems.push(format!("field `{field}`: {why}"));
+                                None
+                            }
+                        },
+                        None => Some(convert(value, ty.as_ref())),
+                    },
+                    // Checked when the mapping was read: an epoch default converts.
+                    None => default.as_ref().map(|default| match epoch {
+                        Some(epoch) => epoch_time(default, *epoch).unwrap_or(Value::Null),
+                        None => convert(default, ty.as_ref()),
+                    }),
                 },
             };
             if let Some(value) = value {
                 lead.insert(field.clone(), value);
             }
         }
-        lead
+        (lead, problems)
     }
 }
 
@@ -322,24 +359,79 @@ fn no_value(value: &Value) -> bool {
     }
 }
 
+/// The earliest and the latest instant, in seconds since 1970, that an epoch may give: from
+/// 1973-03-03 to 5138-11-16, the instants whose seconds have 9 to 11 digits. An epoch of the
+/// other unit falls outside (milliseconds read as seconds land after 5138, seconds read as
+/// milliseconds in January 1970), and so does a CRM's `0` for "not set": a lead created then
+/// would be routed with its SLA long past, and escalated at once.
+const EPOCH_SECONDS: std::ops::Range<f64> = 1e8..1e11;
+
+/// An epoch (a number, or a number's text; a fraction too) in `epoch`'s unit, as an RFC 3339
+/// time; or why it is not one, naming the other unit when the value would be a time in it.
+fn epoch_time(value: &Value, epoch: Epoch) -> Result<Value, String> {
+    let (unit, from, nanos_per_unit) = match epoch {
+        Epoch::Millis => ("milliseconds", "epoch_ms", 1_000_000),
+        Epoch::Seconds => ("seconds", "epoch_s", 1_000_000_000),
+    };
+    let whole = match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let number = match value {
+        Value::Number(number) => number.as_f64(),
+        Value::String(text) => text.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    };
+    let Some(number) = number else {
+        return Err(format!(
+            "expected a number of {unit} since 1970 (the mapping's `from: \"{from}\"`), found \
+             {value}"
+        ));
+    };
+    // Nanoseconds since 1970 read in `nanos_per_unit`: exact for a whole number, to the
+    // microsecond for a fraction (all a float this large holds). Only called within
+    // `EPOCH_SECONDS`, where both fit.
+    #[allow(clippy::cast_possible_truncation)]
+    let nanos = |nanos_per_unit: i128| match whole {
+        Some(whole) => i128::from(whole) * nanos_per_unit,
+        None => (number * (nanos_per_unit as f64) / 1000.0).round() as i128 * 1000,
+    };
+    let shown = |nanos: i128| {
+        jiff::Timestamp::from_nanosecond(nanos).map_or_else(|_| String::new(), |t| t.to_string())
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = |nanos_per_unit: i128| number * (nanos_per_unit as f64) / 1e9;
+    if EPOCH_SECONDS.contains(&seconds(nanos_per_unit)) {
+        return Ok(Value::String(shown(nanos(nanos_per_unit))));
+    }
+    let (other_unit, other_from, other_nanos_per_unit) = match epoch {
+        Epoch::Millis => ("seconds", "epoch_s", 1_000_000_000),
+        Epoch::Seconds => ("milliseconds", "epoch_ms", 1_000_000),
+    };
+    let read_so = if EPOCH_SECONDS.contains(&seconds(other_nanos_per_unit)) {
+        format!(
+            ": it looks like {other_unit} ({}); if the CRM sends {other_unit}, write \
+             `from: \"{other_from}\"`",
+            shown(nanos(other_nanos_per_unit))
+        )
+    } else {
+        String::new()
+    };
+    let when = if seconds(nanos_per_unit) < EPOCH_SECONDS.start {
+        "before 1973"
+    } else {
+        "after 5138"
+    };
+    Err(format!(
+        "{value} {unit} since 1970 (the mapping's `from: \"{from}\"`) is {when}, not a lead's \
+         time{read_so}"
+    ))
+}
+
 /// A CRM's value in the schema's type where it converts cleanly; otherwise as it came, so that
 /// the router's error names the field and the value.
-fn convert(value: &Value, ty: Option<&FieldType>, epoch: Option<Epoch>) -> Value {
-    if let Some(epoch) = epoch {
-        let number = match value {
-            Value::Number(number) => number.as_i64(),
-            Value::String(text) => text.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        let time = number.and_then(|number| match epoch {
-            Epoch::Millis => jiff::Timestamp::from_millisecond(number).ok(),
-            Epoch::Seconds => jiff::Timestamp::from_second(number).ok(),
-        });
-        return match time {
-            Some(time) => Value::String(time.to_string()),
-            None => value.clone(),
-        };
-    }
+fn convert(value: &Value, ty: Option<&FieldType>) -> Value {
     let Value::String(text) = value else {
         // A CRM's numeric record id for a `string` field.
         if let (Value::Number(number), Some(FieldType::String)) = (value, ty) {
