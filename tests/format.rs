@@ -337,3 +337,133 @@ fn an_inline_roster_keeps_its_strings_as_written() {
         "{formatted}"
     );
 }
+
+/// Formats `text`, which must be formatted once and for all, keep its meaning and each of its
+/// comments exactly once.
+fn formatted_safely(text: &str) -> String {
+    let once = switchboard::format::format(text).unwrap_or_else(|errors| {
+        panic!("not formatted: {errors:?}\n{text}");
+    });
+    assert_eq!(
+        switchboard::format::format(&once).unwrap(),
+        once,
+        "not idempotent:\n{text}"
+    );
+    assert_eq!(
+        meaning(text),
+        meaning(&once),
+        "meaning changed:\n{text}\n---\n{once}"
+    );
+    assert_eq!(
+        comments(text),
+        comments(&once),
+        "comments changed:\n{text}\n---\n{once}"
+    );
+    once
+}
+
+#[test]
+fn comments_stay_with_the_part_they_follow_never_lost_or_copied() {
+    // Found by a QA pass: an own-line comment between `queue` and its name was dropped.
+    let queue = formatted_safely(
+        "schema lead { id: string }\nqueue\n# own-line note\nnurture\notherwise -> queue nurture\n",
+    );
+    assert!(queue.contains("# own-line note"), "{queue}");
+    // The comment after a schema's `{` when its name's line has one too was dropped.
+    let schema =
+        formatted_safely("schema lead # a\n{ # b\n  id: string }\notherwise -> queue q\nqueue q\n");
+    assert!(schema.contains("# a") && schema.contains("# b"), "{schema}");
+    // Items sharing a line: the comment is the last one's, not moved to the first.
+    assert_eq!(
+        formatted_safely(
+            "schema lead { id: string }\nqueue a queue b # about b\notherwise -> queue a\n"
+        ),
+        "schema lead {\n  id: string\n}\nqueue a\nqueue b  # about b\notherwise -> queue a\n"
+    );
+    assert_eq!(
+        formatted_safely(
+            "schema lead { id: string }\npool p { members x } pool p2 { members y } # about p2\n\
+             queue a\nrule r1: when id = \"1\" -> queue a rule r2: when id = \"2\" -> queue a # about r2\n\
+             otherwise -> queue a\n"
+        ),
+        "schema lead {\n  id: string\n}\npool p  { members x }\npool p2 { members y }  # about p2\n\
+         queue a\nrule r1: when id = \"1\" -> queue a\nrule r2: when id = \"2\" -> queue a  # about r2\n\
+         otherwise -> queue a\n"
+    );
+    // A field's comment stays with the field, not the schema's first line.
+    let fields = formatted_safely(
+        "schema lead { id: string  a: int  b: int # about b\n c: int }\nqueue q\notherwise -> queue q\n",
+    );
+    assert!(fields.contains("b:  int  # about b"), "{fields}");
+    assert!(fields.starts_with("schema lead {\n"), "{fields}");
+    // A comment inside the second item of a line is written once, with that item.
+    for text in [
+        "schema lead { id: string }\npool a { members x }   pool b # about b\n{ members z }\notherwise -> pool a\n",
+        "schema lead { id: string }\npool a { members x, y }   pool b { # cz4\nmembers z }\notherwise -> pool a\n",
+        "schema lead { id: string }\ncalendar berlin { timezone Europe/Berlin }  calendar ny { timezone America/New_York hours # cz1\nmon-fri 09:00-18:00 }\nqueue q\notherwise -> queue q\n",
+    ] {
+        formatted_safely(text);
+    }
+}
+
+#[test]
+fn weights_are_written_one_way() {
+    for written in [
+        "weighted(a1 = 1 ,b1 = 2)",
+        "weighted(a1=1,b1=2)",
+        "weighted( a1= 1, b1 =2 )",
+    ] {
+        let text = format!(
+            "schema lead {{ id: string }}\npool q {{ members a1, b1 strategy {written} }}\notherwise -> pool q\n"
+        );
+        let once = formatted_safely(&text);
+        assert!(once.contains("strategy weighted(a1=1, b1=2)"), "{once}");
+    }
+}
+
+/// A comment, on its own line or at the end of one, at every place between two tokens of the
+/// example policy and a few others: each is kept once, the meaning unchanged (a QA fuzzer's
+/// method, which found the layouts above).
+#[test]
+fn a_comment_anywhere_between_tokens_is_kept_once() {
+    let sources = [
+        "schema lead # s\n{ id: string  a: int? }\ncalendar c { timezone UTC  hours mon-fri 09:00-18:00 }\n\
+         pool p { members x, y  strategy weighted(x=1, y=2)  cap 3  calendar c } pool p2 { members z }\n\
+         rep x { cap 2 per day }\nqueue q queue r\nuse \"other.route\"\n\
+         rule r1: when a > 1 and id = \"1\" -> pool p within 1h escalate q after 2h\n\
+         otherwise -> queue q\ntest \"t\" { lead { id: \"1\", a: 2 } expect pool p }\n",
+    ];
+    for source in sources {
+        let gaps: Vec<usize> = source
+            .char_indices()
+            .filter(|(_, ch)| *ch == ' ' || *ch == '\n')
+            .map(|(at, _)| at)
+            .collect();
+        for at in gaps {
+            for comment in [" # X\n", "\n# X\n"] {
+                let text = format!("{}{comment}{}", &source[..at], &source[at + 1..]);
+                if !switchboard::syntax::parse(&text).errors.is_empty() {
+                    continue;
+                }
+                let once = switchboard::format::format(&text).unwrap_or_else(|errors| {
+                    panic!("not formatted: {errors:?}\n{text}");
+                });
+                assert_eq!(
+                    comments(&text),
+                    comments(&once),
+                    "comments changed:\n{text}\n---\n{once}"
+                );
+                assert_eq!(
+                    meaning(&text),
+                    meaning(&once),
+                    "meaning changed:\n{text}\n---\n{once}"
+                );
+                assert_eq!(
+                    switchboard::format::format(&once).unwrap(),
+                    once,
+                    "not idempotent:\n{text}"
+                );
+            }
+        }
+    }
+}

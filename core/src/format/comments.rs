@@ -49,8 +49,21 @@ impl Formatter<'_> {
         found
     }
 
-    /// The trailing comment on the line where `offset` lies, if any (marked used).
+    /// The trailing comment on the line where `offset` lies, if any (marked used), when it
+    /// follows the part at `offset`: no other item starts between them (`queue a queue b # b`
+    /// is `b`'s).
     pub(super) fn trailing_on_line(&self, offset: usize, used: &mut [bool]) -> Option<String> {
+        self.trailing_on_line_before(offset, usize::MAX, used)
+    }
+
+    /// [`Formatter::trailing_on_line`], for a part followed by another at `next` (a schema's
+    /// header and its fields): a comment after `next` is the later part's.
+    pub(super) fn trailing_on_line_before(
+        &self,
+        offset: usize,
+        next: usize,
+        used: &mut [bool],
+    ) -> Option<String> {
         // Callers step back a byte from an end; a BOM or other wide character may hold it.
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
@@ -66,11 +79,43 @@ impl Formatter<'_> {
                 && comment.start >= line_start
                 && comment.start < line_end
             {
+                let later_part = comment.start > next
+                    || self.items.iter().any(|item| {
+                        let start = item.span().start;
+                        start > offset && start < comment.start
+                    });
+                if later_part {
+                    return None;
+                }
                 used[index] = true;
                 return Some(comment.text.clone());
             }
         }
         None
+    }
+
+    /// The first comment of the source that `formatted` does not hold as many times (one it
+    /// would lose, or write twice): the check that `fmt` keeps every comment, once.
+    pub(super) fn comment_not_kept(&self, formatted: &str) -> Option<&Comment> {
+        let mut counts: std::collections::HashMap<&str, isize> = std::collections::HashMap::new();
+        for comment in &self.comments {
+            *counts.entry(comment.text.as_str()).or_default() += 1;
+        }
+        let written = comments(formatted);
+        for comment in &written {
+            *counts.entry(comment.text.as_str()).or_default() -= 1;
+        }
+        self.comments
+            .iter()
+            .find(|comment| counts.get(comment.text.as_str()).is_some_and(|n| *n != 0))
+            .or_else(|| {
+                // Written more often than the source has it, and not in the source at all.
+                written
+                    .iter()
+                    .any(|comment| counts.get(comment.text.as_str()).is_some_and(|n| *n != 0))
+                    .then(|| self.comments.first())
+                    .flatten()
+            })
     }
 
     /// Whether a comment lies inside `span` (after its start, before the end of its content).

@@ -14,11 +14,14 @@ impl<'a> Formatter<'a> {
             .any(|field| self.comments_inside(field.span))
             || !schema.broken_fields.is_empty()
             || self.comments_inside(Span::new(schema.span.start, schema.name.span.end))
+            || self.comment_after_header(schema)
         {
             return self.verbatim_block(schema.span, used);
         }
+        let first_field = schema.fields.first().map_or(usize::MAX, |f| f.span.start);
         let mut lines = vec![format!("schema {} {{", schema.name.name)];
-        if let Some(comment) = self.trailing_on_line(schema.name.span.start, used)
+        if let Some(comment) =
+            self.trailing_on_line_before(schema.name.span.start, first_field, used)
             && let Some(first) = lines.first_mut()
         {
             first.push_str("  ");
@@ -32,7 +35,15 @@ impl<'a> Formatter<'a> {
             .unwrap_or(0);
         let mut rows: Vec<(String, Option<String>, Vec<String>)> = Vec::new();
         let mut previous_end = schema.name.span.end;
-        for field in &schema.fields {
+        for (index, field) in schema.fields.iter().enumerate() {
+            // The last field's comment comes before the closing brace (`b: int } # c` is the
+            // schema's, after its `}`).
+            let next_field = schema
+                .fields
+                .get(index + 1)
+                .map_or(self.content_end(schema.span).saturating_sub(1), |next| {
+                    next.span.start
+                });
             let leading: Vec<String> = self
                 .own_line_comments(previous_end, field.span.start, used)
                 .into_iter()
@@ -48,10 +59,11 @@ impl<'a> Formatter<'a> {
                 }
             };
             let row = format!("{prefix}{ty}{}", if field.optional { "?" } else { "" });
-            let comment = self.trailing_on_line(
+            let comment = self.trailing_on_line_before(
                 self.content_end(field.span)
                     .saturating_sub(1)
                     .max(field.span.start),
+                next_field,
                 used,
             );
             rows.push((row, comment, leading));
@@ -84,6 +96,22 @@ impl<'a> Formatter<'a> {
             last.push_str(&comment);
         }
         lines
+    }
+
+    /// Whether a comment ends a line between the schema's name's line and its first field
+    /// (`schema lead # a` then `{ # b`): the header has one line, so it would have no place.
+    fn comment_after_header(&self, schema: &Schema) -> bool {
+        let name_end = schema.name.span.end;
+        let header_line_end = self.text[name_end..]
+            .find('\n')
+            .map_or(self.text.len(), |at| name_end + at);
+        let first_part = schema
+            .fields
+            .first()
+            .map_or(self.content_end(schema.span), |field| field.span.start);
+        self.comments
+            .iter()
+            .any(|c| c.trailing && c.start > header_line_end && c.start < first_part)
     }
 
     /// A test block: `at`, `roster`, the lead (wrapped under its first field) and `expect`.
@@ -199,6 +227,13 @@ impl<'a> Formatter<'a> {
                         .replace("( ", "(")
                         .replace(" )", ")")
                         .replace(" = ", "=")
+                        .replace(" =", "=")
+                        .replace("= ", "=")
+                        .split(',')
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        .replace(", )", ",)")
                 )
             });
             let calendar = pool

@@ -39,7 +39,27 @@ pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
     if !parsed.errors.is_empty() {
         return Err(parsed.errors);
     }
-    Ok(Formatter::new(text, &parsed.file).run())
+    let formatter = Formatter::new(text, &parsed.file);
+    let formatted = formatter.run();
+    // Every comment kept, once: a layout the formatter places wrongly is left as written
+    // rather than lose or copy what the author wrote.
+    if let Some(comment) = formatter.comment_not_kept(&formatted) {
+        let end = comment.start + comment.text.len();
+        return Err(vec![
+            Diagnostic::new(
+                crate::diagnostic::Code::Syntax,
+                Span::new(comment.start, end),
+                "the formatter cannot keep this comment where it is, so the file is left as \
+                 written",
+            )
+            .with_label("this comment")
+            .with_help(
+                "move the comment to its own line before the item, or to the end of the item's \
+                 line; and please report the layout: `fmt` must keep every comment",
+            ),
+        ]);
+    }
+    Ok(formatted)
 }
 
 /// One item of the file, in source order.
@@ -213,6 +233,11 @@ impl<'a> Formatter<'a> {
         match item {
             Item::Schema(schema) => self.schema(schema, used),
             Item::Calendar(calendar) => self.calendar(calendar, used),
+            // A comment between the keyword and the name has no part to stay with.
+            Item::Queue(queue) if self.comments_inside(queue.span) => {
+                self.verbatim(queue.span, used)
+            }
+            Item::Use(_, span) if self.comments_inside(*span) => self.verbatim(*span, used),
             Item::Queue(queue) => {
                 let mut line = format!("queue {}", queue.name.name);
                 if let Some(comment) = self.trailing_on_line(queue.span.start, used) {
