@@ -240,6 +240,27 @@ pub(crate) fn expected_found(
         );
     }
     let (found, found_span) = found_token(text, offset);
+    // `rep`, `score` and `tags` begin an item only with their `{` on the line: say so, rather
+    // than "expected an item (… `rep` …), found `rep`".
+    if item_count >= 6
+        && let Some(shape) = match found.as_str() {
+            "rep" => Some("rep NAME {"),
+            "score" => Some("score NAME {"),
+            "tags" => Some("tags {"),
+            _ => None,
+        }
+    {
+        return Diagnostic::new(
+            Code::Syntax,
+            found_span,
+            format!("`{found}` begins an item only as `{shape}`, written on one line"),
+        )
+        .with_label(format!("the `{{` of this `{found}` is not on its line"))
+        .with_help(format!(
+            "write `{shape}` on one line (a comment may follow the `{{`): `{found}` is also a \
+             word inside rules and tests, and the `{{` on its line is what makes it an item"
+        ));
+    }
     let mut help = None;
     if RESERVED.contains(&found.as_str()) && parts.iter().any(|part| part == "a name") {
         help = Some(format!(
