@@ -158,6 +158,9 @@ impl Lowerer<'_> {
                         }
                     }
                 }
+                if seconds != u64::MAX && seconds > LONGEST_DURATION_SECONDS {
+                    self.errors.push(too_long(span));
+                }
                 Some(Duration {
                     kind: DurationKind::Fixed { seconds },
                     span,
@@ -170,6 +173,13 @@ impl Lowerer<'_> {
                     "day" | "days" => BusinessUnit::Days,
                     _ => BusinessUnit::Hours,
                 };
+                let longest = match unit {
+                    BusinessUnit::Days => LONGEST_DURATION_SECONDS / 86_400,
+                    BusinessUnit::Hours => LONGEST_DURATION_SECONDS / 3_600,
+                };
+                if count > longest {
+                    self.errors.push(too_long(span));
+                }
                 Some(Duration {
                     kind: DurationKind::Business { count, unit },
                     span,
@@ -178,6 +188,20 @@ impl Lowerer<'_> {
             _ => None,
         }
     }
+}
+
+/// The longest duration a policy takes, ten years (3,650 days; as many business days, or
+/// 87,600 business hours): longer than any SLA, escalation or look-back, and as far as the
+/// router looks ahead for working time (a longer one only ever gave `"due": null`).
+const LONGEST_DURATION_SECONDS: u64 = 3_650 * 86_400;
+
+fn too_long(span: crate::span::Span) -> Diagnostic {
+    Diagnostic::new(Code::InvalidLiteral, span, "duration too long")
+        .with_label("longer than ten years")
+        .with_help(
+            "a policy's durations are at most ten years (`3650d`, `3650 business days`, \
+             `87600 business hours`), as far as the router looks ahead for working time",
+        )
 }
 
 /// The AST's rule type, renamed here because pest's `Rule` enum owns the name in this module.
