@@ -1035,8 +1035,8 @@ fn a_sweep_under_a_policy_without_the_step_target_hands_the_lead_to_nobody_and_s
     let policy = dir.join("renamed.route");
     std::fs::write(&policy, renamed).unwrap();
     let policy = policy.to_string_lossy().to_string();
-    let output = run(
-        &[
+    let sweep_args = |allow: bool| {
+        let mut args = vec![
             "sweep",
             &policy,
             "--state",
@@ -1044,7 +1044,35 @@ fn a_sweep_under_a_policy_without_the_step_target_hands_the_lead_to_nobody_and_s
             "--now",
             "2026-11-23T10:31:00+01:00",
             "--quiet",
-        ],
+        ];
+        if allow {
+            args.push("--allow-unknown-names");
+        }
+        args.into_iter().map(str::to_string).collect::<Vec<_>>()
+    };
+    // Without being told the name was taken out on purpose, nothing is carried out.
+    let refused = run(
+        &sweep_args(false)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stdout(&refused).is_empty());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("due escalation step")
+            && stderr.contains("`backup` (lead `L-1`")
+            && stderr.contains("Nothing was carried out")
+            && stderr.contains("--allow-unknown-names"),
+        "{stderr}"
+    );
+    let output = run(
+        &sweep_args(true)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
         "",
     );
     let fired = json_lines(&ok(&output));
@@ -1054,6 +1082,101 @@ fn a_sweep_under_a_policy_without_the_step_target_hands_the_lead_to_nobody_and_s
     assert_eq!(
         l1["reason"][1]["reason"],
         "`backup` is no pool, queue or rep of this policy (the policy that routed the lead named it)"
+    );
+}
+
+#[test]
+fn sweep_and_track_with_another_policy_change_nothing() {
+    // Found by a new-user try-out: `sweep other.route` (a wrong path in a cron job) fired every
+    // due step as finding nobody, and `track other.route` re-routed a rejection to nobody:
+    // leads taken from their reps, for good, with exit 0.
+    let dir = scratch("other-policy");
+    let state = routed_example(&dir);
+    let other = dir.join("other.route");
+    std::fs::write(
+        &other,
+        "schema lead {\n  id: string\n  kind: enum { a, b }\n  created_at: time\n}\n\
+         pool first { members anna, chen }\notherwise -> pool first within 10m\n",
+    )
+    .unwrap();
+    let other = other.to_string_lossy().to_string();
+    let refused = run(
+        &[
+            "sweep",
+            &other,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-30T12:00:00+01:00",
+        ],
+        "",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stdout(&refused).is_empty());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("name what") && stderr.contains("`backup` (lead `L-1`, `L-2`"),
+        "{stderr}"
+    );
+    // A rejection to be re-routed by a rule the other policy lacks: refused, not recorded.
+    let rejection = "{\"lead\":\"L-5\",\"event\":\"rejected\",\"at\":\"2026-11-23T11:30:00+01:00\",\"by\":\"egor\"}\n";
+    let tracked = run(
+        &[
+            "track",
+            &other,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T11:31:00+01:00",
+            "--quiet",
+        ],
+        rejection,
+    );
+    assert_eq!(tracked.status.code(), Some(1));
+    let record = &json_lines(&stdout(&tracked))[0];
+    assert_eq!(record["error"]["code"], "event.policy", "{record}");
+    assert!(
+        record["error"]["message"].as_str().unwrap().starts_with(
+            "a rejection re-routes lead `L-5` by its rule, `warm`, which this policy does not have"
+        ),
+        "{record}"
+    );
+    // Nothing changed: with the right policy, the rejection is recorded and the sweep fires
+    // the steps to `backup` as if the other policy had never been run.
+    let policy = example("routing.route");
+    let roster = example("roster.json");
+    let rerouted = json_lines(&ok(&run(
+        &[
+            "track",
+            &policy,
+            "--roster",
+            &roster,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T11:31:00+01:00",
+            "--quiet",
+        ],
+        rejection,
+    )));
+    assert!(rerouted[0].get("error").is_none(), "{}", rerouted[0]);
+    let fired = sweep(&policy, &roster, &state, "2026-11-30T12:00:00+01:00");
+    let l1 = fired.iter().find(|step| step["lead"] == "L-1").unwrap();
+    assert_eq!(l1["pool"], "backup", "{l1}");
+    // `report` with the other policy says its fairness is not held against the pools' members.
+    let report = run(&["report", &other, "--state", &state], "");
+    assert!(report.status.success());
+    let stderr = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        stderr.contains("has no pool `amer_ae`, `apac_ae`, `backup`, `enterprise`, `sdr`, `senior`, which")
+            && stderr.contains("Is it the policy that routed the leads?"),
+        "{stderr}"
+    );
+    let report = run(&["report", &policy, "--state", &state], "");
+    assert!(
+        !String::from_utf8_lossy(&report.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
     );
 }
 

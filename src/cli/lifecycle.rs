@@ -40,6 +40,12 @@ pub struct TrackArgs {
     /// step fires, and 5 minutes before the latest an event may be dated; default: the clock
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Record events that re-route by a rule, or fire a step to a target, that POLICY does not
+    /// have (taken out on purpose): the lead is left unassigned, saying why. Without it such an
+    /// event is refused (`event.policy`), as the mark of another policy than the one that
+    /// routed the lead
+    #[arg(long)]
+    allow_unknown_names: bool,
     /// No summary on stderr
     #[arg(long, short)]
     quiet: bool,
@@ -66,6 +72,12 @@ pub struct SweepArgs {
     /// Fire the steps due at or before this time (RFC 3339); default: the current time
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
+    /// Carry out due steps whose target POLICY does not have (taken out on purpose) as finding
+    /// nobody: a lead whose last step it is becomes unassigned. Without it `sweep` refuses to
+    /// start when a due step names such a target, as the mark of another policy than the one
+    /// that routed the leads
+    #[arg(long)]
+    allow_unknown_names: bool,
     /// No summary on stderr
     #[arg(long, short)]
     quiet: bool,
@@ -100,6 +112,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         },
         &loaded.source.text,
     );
+    router.refuse_unknown_names(!args.allow_unknown_names);
     // Without `--now`, now is the clock's at each batch: a `track` that reads a producer for
     // hours judges each event against the time it arrives (events dated after now are
     // refused, and no step fires after now).
@@ -233,6 +246,9 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
         },
         &loaded.source.text,
     );
+    if !args.allow_unknown_names {
+        refuse_unknown_targets(&router, state.as_mut(), now, &args.policy)?;
+    }
     let mut output = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut fired, mut leads) = (0usize, 0usize);
     let mut printed = 0usize;
@@ -290,6 +306,63 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops `sweep` before it changes anything when a due step names a target `policy` does not
+/// have: carried out, it would find nobody and unassign the lead, which no later run with the
+/// right policy can give back.
+fn refuse_unknown_targets(
+    router: &Router<'_>,
+    state: &mut dyn StateStore,
+    now: jiff::Timestamp,
+    policy: &Path,
+) -> Result<(), Failure> {
+    let unknown = router
+        .unknown_targets_due(state, now, usize::MAX)
+        .map_err(|error| Failure::usage(error.to_string()))?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut by_target: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (lead, target) in &unknown {
+        match by_target.iter_mut().find(|(known, _)| known == target) {
+            Some((_, leads)) => leads.push(lead),
+            None => by_target.push((target, vec![lead])),
+        }
+    }
+    let named: Vec<String> = by_target
+        .iter()
+        .map(|(target, leads)| {
+            let shown: Vec<String> = leads
+                .iter()
+                .take(3)
+                .map(|lead| format!("`{lead}`"))
+                .collect();
+            let more = if leads.len() > 3 {
+                format!(" and {} more", leads.len() - 3)
+            } else {
+                String::new()
+            };
+            format!("`{target}` (lead {}{more})", shown.join(", "))
+        })
+        .collect();
+    let count = unknown.len();
+    Err(Failure::usage(format!(
+        "{count} due escalation step{} name{} what `{}` does not have: {}. Is it the policy that \
+         routed these leads? Nothing was carried out.\nhelp: sweep with the policy the leads \
+         were routed with; if {} taken out of the policy on purpose, `--allow-unknown-names` \
+         carries these steps out as finding nobody (a lead whose last step it is becomes \
+         unassigned)",
+        if count == 1 { "" } else { "s" },
+        if count == 1 { "s" } else { "" },
+        policy.display(),
+        named.join("; "),
+        if by_target.len() == 1 {
+            format!("`{}` was", by_target[0].0)
+        } else {
+            "they were".to_string()
+        },
+    )))
 }
 
 fn stopped(error: &str, printed: usize, what: &str) -> Failure {

@@ -87,6 +87,30 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
         as_of,
     };
     let built = report::build(entries, loaded.as_ref().map(|l| &l.policy), window);
+    if let (Some(loaded), Some(path)) = (&loaded, &args.policy) {
+        // A pool the leads went to that the policy lacks is held against the reps seen, not
+        // its members: say so, since another policy than the one that routed them (a wrong
+        // path) would otherwise change the fairness figures without a word.
+        let missing: Vec<&str> = built
+            .pools
+            .keys()
+            .filter(|pool| !loaded.policy.pools.iter().any(|known| known.name == **pool))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "warning: `{}` has no pool {}, which the state's leads went to: {} fairness is \
+                 held against the reps seen. Is it the policy that routed the leads?",
+                path.display(),
+                missing
+                    .iter()
+                    .map(|pool| format!("`{pool}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if missing.len() == 1 { "its" } else { "their" },
+            );
+        }
+    }
     let text = match args.format {
         Format::Human => report::human(&built, &window),
         Format::Json => format!("{}\n", report::to_json(&built, &window)),

@@ -265,6 +265,23 @@ impl Router<'_> {
         // Steps due by the event's time fire first, but none after now: an event a sender's
         // clock dates a little ahead moves no lead early.
         let fire_until = event.at.min(now);
+        if self.refuse_unknown_names
+            && let Some(unknown) = self.unknown_name(&life, fire_until, event.kind)
+        {
+            return Ok((
+                invalid(
+                    "event.policy",
+                    lead,
+                    format!(
+                        "{unknown}, which this policy does not have: is it the policy that \
+                         routed the lead? Nothing was recorded (track with that policy; if the \
+                         name was taken out on purpose, `--allow-unknown-names` records the \
+                         event and leaves the lead unassigned where it cannot go on)"
+                    ),
+                ),
+                Vec::new(),
+            ));
+        }
         let mut fired = Vec::new();
         while let Some(at) = life.next_step_at().filter(|at| *at <= fire_until) {
             let Some(index) = life.steps.iter().position(|step| step.fired.is_none()) else {
@@ -497,6 +514,76 @@ impl Router<'_> {
         })
     }
 
+    /// What of a lead's names this policy does not have, that recording `kind` at `until`
+    /// would act on: the target of a step due by then, or (for a rejection) the rule the lead
+    /// is re-routed by. `None` when the policy has them all.
+    fn unknown_name(&self, life: &Life, until: Timestamp, kind: EventKind) -> Option<String> {
+        let step = life
+            .steps
+            .iter()
+            .filter(|step| step.fired.is_none() && step.at.is_some_and(|at| at <= until))
+            .find(|step| !self.knows_target(&step.to));
+        if let Some(step) = step {
+            return Some(format!(
+                "lead `{}` has an escalation step due to `{}`",
+                life.lead, step.to
+            ));
+        }
+        if kind == EventKind::Rejected
+            && let Some(label) = life.rule.as_deref()
+            && !self.policy.rules.iter().any(|rule| rule.label == label)
+        {
+            return Some(format!(
+                "a rejection re-routes lead `{}` by its rule, `{label}`",
+                life.lead
+            ));
+        }
+        None
+    }
+
+    /// Whether `name` is a pool, a queue or a rep of this policy: an escalation target.
+    fn knows_target(&self, name: &str) -> bool {
+        self.pool(name).is_some()
+            || self.policy.queues.iter().any(|queue| queue == name)
+            || self.policy.knows_rep(name)
+    }
+
+    /// The escalation steps due at `now` whose target this policy does not have, as (lead,
+    /// target), in the order they are due (at most `limit`): what `sweep` refuses to carry out
+    /// before it changes anything, unless told to.
+    pub fn unknown_targets_due(
+        &self,
+        state: &mut dyn StateStore,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StateError> {
+        let mut unknown = Vec::new();
+        for (lead, _) in state.due(now, limit)? {
+            let life = match state.life(&lead)? {
+                Some(life) => life,
+                None => match state.recorded(&lead)? {
+                    Some(recorded) => Life::begin(
+                        &recorded.decision,
+                        recorded.lead_at.unwrap_or(recorded.decided_at),
+                    ),
+                    None => continue,
+                },
+            };
+            if life.closed.is_some() || life.touched.is_some() {
+                continue;
+            }
+            if let Some(step) = life
+                .steps
+                .iter()
+                .filter(|step| step.fired.is_none() && step.at.is_some_and(|at| at <= now))
+                .find(|step| !self.knows_target(&step.to))
+            {
+                unknown.push((lead, step.to.clone()));
+            }
+        }
+        Ok(unknown)
+    }
+
     /// Carries out the earliest escalation step due at `now` of all leads (ties by lead id):
     /// `None` when nothing is due. Steps fire one at a time in time order across leads, so each
     /// sees the rotations and caps as the earlier steps left them; a lead's steps fire in
@@ -681,7 +768,7 @@ impl Router<'_> {
             ActionKind::Pool(ident)
         } else if self.policy.queues.iter().any(|queue| queue == target) {
             ActionKind::Queue(ident)
-        } else if self.policy.knows_rep(target) {
+        } else if self.knows_target(target) {
             ActionKind::Rep(ident)
         } else {
             // The chain was recorded under another policy: a name this one does not know is

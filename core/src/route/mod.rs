@@ -103,6 +103,9 @@ pub struct Router<'a> {
     spare: std::cell::RefCell<Spare>,
     /// The working intervals and offset of the day last asked for, per calendar.
     days: clock::DayCache,
+    /// Whether `track` and `sweep` carry out what names a rule or an escalation target this
+    /// policy does not have (as finding nobody), or refuse it ([`Router::refuse_unknown_names`]).
+    refuse_unknown_names: bool,
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
@@ -395,6 +398,7 @@ impl<'a> Router<'a> {
             rotation_text: std::cell::RefCell::new(String::new()),
             candidates: std::cell::Cell::new(Vec::new()),
             standings: std::cell::Cell::new(Vec::new()),
+            refuse_unknown_names: false,
             spare: std::cell::RefCell::new(Spare::default()),
             days: clock::DayCache::default(),
         }
@@ -453,6 +457,16 @@ impl<'a> Router<'a> {
     /// server) keeps one `Router` and sets the time of each batch.
     pub fn set_now(&mut self, now: Timestamp) {
         self.config.now = now;
+    }
+
+    /// Makes `track` refuse an event (`event.policy`, nothing recorded) that would re-route a
+    /// lead by a rule this policy does not have, or fire an escalation step whose target it
+    /// does not have: the mark of a policy other than the one that routed the lead (a wrong
+    /// path in a cron job), whose names would unassign leads that cannot be given back.
+    /// Without it (`serve`, which reloads edits of its own policy, and `--allow-unknown-names`)
+    /// such a step finds nobody and such a re-route leaves the lead unassigned, saying why.
+    pub fn refuse_unknown_names(&mut self, refuse: bool) {
+        self.refuse_unknown_names = refuse;
     }
 
     /// Makes `outcomes` (the batch before's, written out) hold at most `count` outcomes: the
