@@ -1168,8 +1168,9 @@ fn sweep_and_track_with_another_policy_change_nothing() {
     assert!(report.status.success());
     let stderr = String::from_utf8_lossy(&report.stderr);
     assert!(
-        stderr.contains("has no pool `amer_ae`, `apac_ae`, `backup`, `enterprise`, `sdr`, `senior`, which")
-            && stderr.contains("Is it the policy that routed the leads?"),
+        stderr.contains(
+            "has no pool `amer_ae`, `apac_ae`, `backup`, `enterprise`, `sdr`, `senior`, which"
+        ) && stderr.contains("Is it the policy that routed the leads?"),
         "{stderr}"
     );
     let report = run(&["report", &policy, "--state", &state], "");

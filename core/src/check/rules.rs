@@ -721,6 +721,7 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
+                self.inline_roster_facts(inline);
                 for rep in &inline.reps {
                     if !self.reps.contains(rep.name.name.as_str()) && !self.pool_broken {
                         let candidates: Vec<&str> = self.reps.iter().copied().collect();
@@ -735,6 +736,111 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// An inline roster's facts, held as a roster file's are: out-of-office ranges that end
+    /// before they start or overlap another of the rep's, an account listed twice, and parents
+    /// that lead back to their account. (A test whose dates are swapped would pass for the
+    /// wrong reason.)
+    fn inline_roster_facts(&mut self, inline: &'a crate::syntax::ast::InlineRoster) {
+        for rep in &inline.reps {
+            let mut ranges: Vec<(jiff::Timestamp, jiff::Timestamp)> = Vec::new();
+            for fact in &rep.facts {
+                let crate::syntax::ast::RepFact::Out { from, to } = fact else {
+                    continue;
+                };
+                let (Some(start), Some(end)) =
+                    (roster_instant(from, false), roster_instant(to, true))
+                else {
+                    continue;
+                };
+                let name = &rep.name.name;
+                if end <= start {
+                    self.report(
+                        Diagnostic::new(
+                            Code::RosterOutOfOffice,
+                            rep.name.span,
+                            format!("rep `{name}`: out of office from {from} to {to} ends before it starts"),
+                        )
+                        .with_label("in this rep's facts")
+                        .with_help(format!("swap them: `out {to} to {from}`")),
+                    );
+                    continue;
+                }
+                if ranges.iter().any(|(f, t)| start < *t && *f < end) {
+                    self.report(
+                        Diagnostic::new(
+                            Code::RosterOutOfOffice,
+                            rep.name.span,
+                            format!("rep `{name}`: out of office from {from} to {to} overlaps another range"),
+                        )
+                        .with_label("in this rep's facts")
+                        .with_help("merge the two ranges into one"),
+                    );
+                }
+                ranges.push((start, end));
+            }
+        }
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        for account in &inline.accounts {
+            let name = account.name.value.as_str();
+            if let Some(first) = seen.get(name) {
+                self.report(
+                    Diagnostic::new(
+                        Code::DuplicateName,
+                        account.name.span,
+                        format!("account \"{name}\" is listed twice in this roster"),
+                    )
+                    .with_label("listed again")
+                    .with_related(*first, "first listed here")
+                    .with_help("list each account once, with its owner and its parent"),
+                );
+            } else {
+                seen.insert(name, account.name.span);
+            }
+        }
+        let parent_of = |name: &str| {
+            inline
+                .accounts
+                .iter()
+                .find(|account| account.name.value == name)
+                .and_then(|account| account.parent.as_ref())
+                .map(|parent| parent.value.as_str())
+        };
+        for account in &inline.accounts {
+            let start = account.name.value.as_str();
+            let mut chain = vec![start];
+            let mut current = start;
+            while let Some(parent) = parent_of(current) {
+                if parent == start {
+                    // Each loop once, at its first account by name.
+                    if chain.iter().min() == Some(&start)
+                        && seen.get(start) == Some(&account.name.span)
+                    {
+                        chain.push(start);
+                        self.report(
+                            Diagnostic::new(
+                                Code::RosterParentLoop,
+                                account.name.span,
+                                format!(
+                                    "account \"{start}\" is its own ancestor: {}",
+                                    chain.join(" -> ")
+                                ),
+                            )
+                            .with_help(
+                                "an account's parents must end at an account without a parent",
+                            ),
+                        );
+                    }
+                    break;
+                }
+                if chain.contains(&parent) || chain.len() > inline.accounts.len() {
+                    break;
+                }
+                chain.push(parent);
+                current = parent;
             }
         }
     }
@@ -882,4 +988,18 @@ fn shorter(left: Duration, right: Duration) -> bool {
         ) if left_unit == right_unit => left < right,
         _ => false,
     }
+}
+
+/// An out-of-office bound of an inline roster as an instant, UTC as a roster file's are checked
+/// (a date's start, or for an end the start of the next day); `None` when it cannot be read
+/// (the lowering reports that).
+fn roster_instant(value: &str, end: bool) -> Option<jiff::Timestamp> {
+    if let Ok(time) = value.parse::<jiff::Timestamp>() {
+        return Some(time);
+    }
+    let date: jiff::civil::Date = value.parse().ok()?;
+    let day = if end { date.tomorrow().ok()? } else { date };
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
+        .ok()
 }
