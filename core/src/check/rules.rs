@@ -586,6 +586,23 @@ impl<'a> Checker<'a> {
                     .with_help(help),
                 );
             }
+            Err(Misfit::OutOfRange) => {
+                self.report(
+                    Diagnostic::new(
+                        Code::InvalidLiteral,
+                        value.span,
+                        format!(
+                            "`{}` is an int, and this whole number is out of an int's range",
+                            field.name
+                        ),
+                    )
+                    .with_label("does not fit in 64 bits")
+                    .with_help(
+                        "an int holds -9223372036854775808 to 9223372036854775807; for larger \
+                         values make the field a `number`",
+                    ),
+                );
+            }
             Err(Misfit::WrongType { hint }) => {
                 self.report(
                     Diagnostic::new(

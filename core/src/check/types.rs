@@ -35,6 +35,8 @@ pub enum Misfit {
     UnknownVariant { word: String },
     /// Any other mismatch, with a hint on how to write the value instead.
     WrongType { hint: Option<String> },
+    /// A whole number for an `int` field beyond the 64 bits an int holds.
+    OutOfRange,
 }
 
 /// Checks that `value` fits a field of type `ty`. `null` is left to the caller (it depends on
@@ -59,6 +61,14 @@ pub fn fits(ty: &FieldType, value: &Value) -> Result<(), Misfit> {
             hint: Some(format!("strings are quoted: \"{word}\"")),
         }),
         (FieldType::Int, ValueKind::Number(Number::Int(_))) => Ok(()),
+        // Read as a float only because it does not fit 64 bits (`5.0` is a float too, but
+        // small): a whole number out of an int's range.
+        #[allow(clippy::cast_precision_loss)]
+        (FieldType::Int, ValueKind::Number(Number::Float(float)))
+            if float.fract() == 0.0 && float.abs() >= i64::MAX as f64 =>
+        {
+            Err(Misfit::OutOfRange)
+        }
         (FieldType::Int, ValueKind::Number(Number::Float(_))) => Err(Misfit::WrongType {
             hint: Some("an int field holds whole numbers".to_string()),
         }),
