@@ -120,6 +120,34 @@ fn bad_lines_exit_1_and_every_line_gets_an_answer() {
 
 /// A policy of one pool `p` over `members`, taking turns by `strategy`, written to
 /// `dir/name`: its path.
+#[test]
+fn limits_of_zero_are_refused_before_any_lead() {
+    // 0 would make every lead an error record: the lead object itself is one level deep.
+    let dir = scratch("limits-zero");
+    for (flag, name) in [("--max-depth", "LEVELS"), ("--max-line-bytes", "BYTES")] {
+        let output = route(
+            &[
+                &example("examples/routing.route"),
+                "--state",
+                ":memory:",
+                flag,
+                "0",
+            ],
+            b"{\"id\":\"L-1\"}\n",
+            &dir,
+        );
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(output.stdout.is_empty(), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "invalid value '0' for '{flag} <{name}>': 0 would refuse every lead: give 1 or more"
+            )),
+            "{stderr}"
+        );
+    }
+}
+
 fn one_pool(dir: &Path, name: &str, members: &str, strategy: &str) -> String {
     let path = dir.join(name);
     std::fs::write(

@@ -297,6 +297,16 @@ fn collect_routes(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(
 /// Opens a file of input lines (`what`: "leads", "events"), or says which one and why not: a
 /// directory is refused here, where the system would only fail the first read. (A named pipe
 /// is input like any other.)
+/// A `--max-line-bytes` or `--max-depth`: 1 or more (0 would refuse every lead, and the lead
+/// object itself is one level deep).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 would refuse every lead: give 1 or more".to_string()),
+        Ok(value) => Ok(value),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, Failure> {
     let cannot =
         |why: String| Failure::usage(format!("cannot read {what} `{}`: {why}", path.display()));

@@ -49,10 +49,10 @@ pub struct RouteArgs {
     #[arg(long, value_name = "TIME")]
     now: Option<String>,
     /// Longest accepted input line, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = super::at_least_one)]
     max_line_bytes: usize,
     /// Deepest accepted JSON nesting in a line
-    #[arg(long, value_name = "LEVELS", default_value_t = 64)]
+    #[arg(long, value_name = "LEVELS", default_value_t = 64, value_parser = super::at_least_one)]
     max_depth: usize,
     /// No progress bar, no summary, no notes on stderr (errors are still printed)
     #[arg(long, short)]

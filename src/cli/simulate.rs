@@ -63,10 +63,10 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// Longest accepted lead line, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = super::at_least_one)]
     max_line_bytes: usize,
     /// Deepest accepted JSON nesting in a lead line
-    #[arg(long, value_name = "LEVELS", default_value_t = 64)]
+    #[arg(long, value_name = "LEVELS", default_value_t = 64, value_parser = super::at_least_one)]
     max_depth: usize,
     /// No notes on stderr (errors are still printed)
     #[arg(long, short)]

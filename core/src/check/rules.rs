@@ -294,7 +294,14 @@ impl<'a> Checker<'a> {
                 format!("unknown escalation target `{name}`"),
             )
             .with_label("no pool, queue or rep has this name")
-            .with_help_opt(did_you_mean(name, candidates)),
+            .with_help_opt(if matches!(name, "pool" | "queue" | "rep") {
+                Some(format!(
+                    "an escalation names its target alone: `escalate anna`, not `escalate \
+                     {name} anna`"
+                ))
+            } else {
+                did_you_mean(name, candidates)
+            }),
         );
     }
 

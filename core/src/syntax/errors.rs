@@ -261,6 +261,21 @@ pub(crate) fn expected_found(
              word inside rules and tests, and the `{{` on its line is what makes it an item"
         ));
     }
+    // `escalate rep anna`, by analogy with the action `rep anna`: the target is named alone.
+    let mut before = text[..offset.min(text.len())].split_whitespace().rev();
+    if let (Some(kind @ ("pool" | "queue" | "rep")), Some("escalate")) =
+        (before.next(), before.next())
+        && !found.is_empty()
+        && found.chars().all(|ch| ch == '_' || ch.is_alphanumeric())
+    {
+        return Diagnostic::new(
+            Code::Syntax,
+            found_span,
+            format!("an escalation names its target alone: `escalate {found}`, not `escalate {kind} {found}`"),
+        )
+        .with_label(format!("write `escalate {found}`"))
+        .with_help("the target is a pool, a queue or a rep, named without its kind");
+    }
     let mut help = None;
     if RESERVED.contains(&found.as_str()) && parts.iter().any(|part| part == "a name") {
         help = Some(format!(
