@@ -225,8 +225,12 @@ fn the_readme_example_escalates_the_untouched_lead_and_never_the_touched_one() {
     );
     let text = ok(&output);
     assert!(text.contains("after the decision:"), "{text}");
+    // In the calendar's offset, as `sweep` printed them (they were in UTC).
     assert!(
-        text.contains("escalation step 1: to egor (pool backup)"),
+        text.contains(
+            "  2026-11-23T10:30:00+01:00  escalation step 1: to egor (pool backup), due \
+             2026-11-23T10:45:00+01:00"
+        ),
         "{text}"
     );
 }
@@ -1178,6 +1182,36 @@ fn sweep_and_track_with_another_policy_change_nothing() {
         !String::from_utf8_lossy(&report.stderr).contains("warning"),
         "{}",
         String::from_utf8_lossy(&report.stderr)
+    );
+}
+
+#[test]
+fn a_lead_without_a_calendar_shows_event_times_as_they_were_written() {
+    // L-6 went to a queue, which has no calendar: its event times were shown in UTC
+    // (`12:03+01:00` came back as `11:03Z`), and so were the times of its error messages.
+    let dir = scratch("written-offset");
+    let state = routed_example(&dir);
+    let policy = example("routing.route");
+    let events = "{\"lead\":\"L-6\",\"event\":\"closed\",\"at\":\"2026-11-23T12:03:00+01:00\"}\n\
+                  {\"lead\":\"L-6\",\"event\":\"touched\",\"at\":\"2026-11-23T11:00:00+01:00\",\"by\":\"anna\"}\n";
+    let tracked = run(
+        &[
+            "track",
+            &policy,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T13:00:00Z",
+            "--quiet",
+        ],
+        events,
+    );
+    let lines = json_lines(&stdout(&tracked));
+    assert_eq!(lines[0]["at"], "2026-11-23T12:03:00+01:00", "{}", lines[0]);
+    assert_eq!(
+        lines[1]["error"]["message"],
+        "the event at 2026-11-23T11:00:00+01:00 is before the lead's own time, \
+         2026-11-23T12:00:00+01:00"
     );
 }
 

@@ -39,6 +39,9 @@ pub struct Explanation {
     pub rules: Option<Vec<RuleCheck>>,
     /// What happened after the decision (`track`, `sweep`), when anything did.
     pub life: Option<crate::route::life::Life>,
+    /// The zone the life's times are shown in: the calendar of the lead's holder or rule (UTC
+    /// without one), as `track` and `sweep` show them.
+    pub life_zone: Option<jiff::tz::TimeZone>,
     /// The scores the decision reports, each with the lines that added points; empty when only
     /// the lead's id was given.
     pub scores: Vec<ScoreExplained>,
@@ -182,8 +185,13 @@ impl Explain<'_> {
                 self.scores(&recorded.decision, &parsed.lead)
             });
             let life = state.life(&id).map_err(ExplainError::State)?;
+            let life_zone = life
+                .as_ref()
+                .and_then(|life| router.life_calendar(life))
+                .map(|calendar| calendar.zone.clone());
             return Ok(Explanation {
                 life,
+                life_zone,
                 lead: id,
                 basis: Basis::Recorded {
                     decided_at: recorded.decided_at,
@@ -223,6 +231,7 @@ impl Explain<'_> {
             trace: trace.unwrap_or_default(),
             rules: Some(self.rules_tried(&parsed.lead)),
             life: None,
+            life_zone: None,
             scores,
         })
     }
@@ -552,15 +561,19 @@ pub fn render_human(explanation: &Explanation) -> String {
         }
     }
     if let Some(life) = &explanation.life {
-        out.push_str(&render_life(life));
+        out.push_str(&render_life(life, explanation.life_zone.as_ref()));
     }
     out
 }
 
 /// What happened after the decision, in time order: who held the lead and how it ended, touches,
 /// acceptance, rejections, escalation steps (fired or still ahead), closing.
-pub fn render_life(life: &crate::route::life::Life) -> String {
+pub fn render_life(life: &crate::route::life::Life, zone: Option<&jiff::tz::TimeZone>) -> String {
     use crate::route::life::How;
+    let shown = |at: jiff::Timestamp| crate::model::time::LocalTime {
+        instant: at,
+        offset: zone.map(|zone| zone.to_offset(at)),
+    };
     let mut lines: Vec<(jiff::Timestamp, String)> = Vec::new();
     for holding in &life.holdings {
         let who = match (&holding.rep, &holding.pool, &holding.queue) {
@@ -576,7 +589,7 @@ pub fn render_life(life: &crate::route::life::Life) -> String {
         };
         let due = holding
             .due
-            .map(|due| format!(", due {due}"))
+            .map(|due| format!(", due {}", shown(due)))
             .unwrap_or_default();
         lines.push((holding.from, format!("{how} {who}{due}")));
         if let Some(touch) = holding.touch {
@@ -627,7 +640,7 @@ pub fn render_life(life: &crate::route::life::Life) -> String {
     lines.sort_by_key(|(at, _)| *at);
     let mut out = String::from("after the decision:\n");
     for (at, line) in lines {
-        let _ = writeln!(out, "  {at}  {line}");
+        let _ = writeln!(out, "  {}  {line}", shown(at));
     }
     out
 }

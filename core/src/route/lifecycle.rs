@@ -197,7 +197,13 @@ impl Router<'_> {
             Ok(event) => event,
             Err(error) => return Ok((Tracked::Invalid(error), Vec::new())),
         };
-        self.track(state, event)
+        // The offset the event's time was written with: times of a lead with no calendar are
+        // shown in it (as the sender wrote them), not in UTC.
+        let written = serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|line| line.get("at")?.as_str().and_then(LocalTime::parse))
+            .and_then(|at| at.offset);
+        self.track_shown(state, event, written)
     }
 
     /// Records one event for a routed lead. The lead's own escalation steps that were due at
@@ -207,6 +213,17 @@ impl Router<'_> {
         &self,
         state: &mut dyn StateStore,
         event: Event,
+    ) -> Result<(Tracked, Vec<Fired>), StateError> {
+        self.track_shown(state, event, None)
+    }
+
+    /// [`Router::track`], showing the times of a lead without a calendar in `written` (the
+    /// offset the event came with) rather than UTC.
+    fn track_shown(
+        &self,
+        state: &mut dyn StateStore,
+        event: Event,
+        written: Option<jiff::tz::Offset>,
     ) -> Result<(Tracked, Vec<Fired>), StateError> {
         let lead = event.lead.as_str();
         let Some(recorded) = state.recorded_for_update(lead)? else {
@@ -228,14 +245,15 @@ impl Router<'_> {
         };
         if event.at < life.lead_at {
             let calendar = self.life_calendar(&life);
+            let shown = |at: Timestamp| shown_in(at, calendar, written);
             return Ok((
                 invalid(
                     "event.before_lead",
                     lead,
                     format!(
                         "the event at {} is before the lead's own time, {}",
-                        LocalTime::on(event.at, calendar),
-                        LocalTime::on(life.lead_at, calendar)
+                        shown(event.at),
+                        shown(life.lead_at)
                     ),
                 ),
                 Vec::new(),
@@ -245,6 +263,7 @@ impl Router<'_> {
         let latest = now.checked_add(EVENT_CLOCK_SKEW).unwrap_or(Timestamp::MAX);
         if event.at > latest {
             let calendar = self.life_calendar(&life);
+            let shown = |at: Timestamp| shown_in(at, calendar, written);
             return Ok((
                 invalid(
                     "event.future",
@@ -253,9 +272,9 @@ impl Router<'_> {
                         "the event at {} is after now ({}): an event is recorded once it has \
                          happened (clocks may differ by {} minutes); check the clock of what \
                          sent it",
-                        LocalTime::on(event.at, calendar),
+                        shown(event.at),
                         // The clock's now to the second: its nanoseconds say nothing here.
-                        LocalTime::on(now.round(jiff::Unit::Second).unwrap_or(now), calendar),
+                        shown(now.round(jiff::Unit::Second).unwrap_or(now)),
                         EVENT_CLOCK_SKEW.as_mins()
                     ),
                 ),
@@ -293,7 +312,7 @@ impl Router<'_> {
             state.set_life(&life)?;
             life = state.life(lead)?.unwrap_or(life);
         }
-        let tracked = self.apply(state, &mut life, event)?;
+        let tracked = self.apply(state, &mut life, event, written)?;
         Ok((tracked, fired))
     }
 
@@ -303,10 +322,11 @@ impl Router<'_> {
         state: &mut dyn StateStore,
         life: &mut Life,
         event: Event,
+        written: Option<jiff::tz::Offset>,
     ) -> Result<Tracked, StateError> {
         let lead = event.lead.as_str();
         let calendar = self.life_calendar(life);
-        let shown = |at: Timestamp| LocalTime::on(at, calendar);
+        let shown = |at: Timestamp| shown_in(at, calendar, written);
         let key = (event.kind, event.at, event.by.clone());
         if life.seen.contains(&key) {
             return Ok(invalid(
@@ -982,5 +1002,21 @@ impl Router<'_> {
     pub fn life_calendar(&self, life: &Life) -> Option<&CalendarDef> {
         self.holding_calendar(life)
             .or_else(|| self.rule_calendar(life))
+    }
+}
+
+/// `at` in `calendar`'s zone; without a calendar, in the offset the event was `written` with
+/// (UTC when none is known).
+fn shown_in(
+    at: Timestamp,
+    calendar: Option<&CalendarDef>,
+    written: Option<jiff::tz::Offset>,
+) -> LocalTime {
+    match calendar {
+        Some(calendar) => LocalTime::on(at, Some(calendar)),
+        None => LocalTime {
+            instant: at,
+            offset: written,
+        },
     }
 }
