@@ -407,6 +407,84 @@ fn comments_stay_with_the_part_they_follow_never_lost_or_copied() {
 }
 
 #[test]
+fn a_rule_kept_as_written_keeps_its_last_comment_before_a_blank_line() {
+    // Found by a second QA pass: the comment that ends a rule kept with its line breaks was
+    // looked for on the blank line after it, and `fmt` refused the file.
+    for text in [
+        "schema lead { id: string  k: enum { a, b } }\nqueue q\nwhen k = a -> # mid\n  queue q # end\n\notherwise -> queue q\n",
+        "schema lead { id: string  k: enum { a, b } }\nqueue q\nrule c: when k = a -> # mid\n queue q # end\n otherwise -> queue q\n",
+    ] {
+        let once = formatted_safely(text);
+        assert!(once.contains("    queue q  # end\n"), "{once}");
+    }
+}
+
+/// Many comments at once, own-line and end-of-line, at every `step`-th gap between tokens of
+/// the example policy: each kept once, the meaning unchanged, never refused.
+#[test]
+fn many_comments_at_once_are_kept() {
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/routing.route"),
+    )
+    .unwrap();
+    let with_comments = |at: &[(usize, bool)]| {
+        let mut text = String::new();
+        let mut from = 0;
+        for (gap, own_line) in at {
+            text.push_str(&source[from..*gap]);
+            text.push_str(if *own_line { "\n# C\n" } else { " # C\n" });
+            from = gap + 1;
+        }
+        text.push_str(&source[from..]);
+        text
+    };
+    // The gaps where one comment (either kind) keeps the file parsing: not inside a string,
+    // nor between `rep`, `score` or `tags` and their `{`.
+    let gaps: Vec<usize> = source
+        .char_indices()
+        .filter(|(_, ch)| *ch == ' ' || *ch == '\n')
+        .map(|(at, _)| at)
+        .filter(|at| {
+            [true, false].iter().all(|own_line| {
+                switchboard::syntax::parse(&with_comments(&[(*at, *own_line)]))
+                    .errors
+                    .is_empty()
+            })
+        })
+        .collect();
+    assert!(gaps.len() > 200, "{}", gaps.len());
+    for step in [2usize, 3, 5, 7, 11] {
+        for offset in 0..step.min(3) {
+            let at: Vec<(usize, bool)> = gaps
+                .iter()
+                .skip(offset)
+                .step_by(step)
+                .enumerate()
+                .map(|(index, gap)| (*gap, index % 3 == 0))
+                .collect();
+            let text = with_comments(&at);
+            let once = switchboard::format::format(&text)
+                .unwrap_or_else(|errors| panic!("step {step}: not formatted: {errors:?}\n{text}"));
+            assert_eq!(
+                comments(&text),
+                comments(&once),
+                "step {step}:\n{text}\n---\n{once}"
+            );
+            assert_eq!(
+                meaning(&text),
+                meaning(&once),
+                "step {step}:\n{text}\n---\n{once}"
+            );
+            assert_eq!(
+                switchboard::format::format(&once).unwrap(),
+                once,
+                "step {step}"
+            );
+        }
+    }
+}
+
+#[test]
 fn weights_are_written_one_way() {
     for written in [
         "weighted(a1 = 1 ,b1 = 2)",

@@ -35,11 +35,23 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
                 };
                 let mut err = std::io::stderr().lock();
                 let _ = err.write_all(render::human(&file, human_style()).as_bytes());
-                let _ = writeln!(
-                    err,
-                    "error: `{}` has syntax errors; it was not formatted",
-                    source.path
-                );
+                if errors
+                    .iter()
+                    .any(|error| error.message == switchboard::format::COMMENT_NOT_KEPT)
+                {
+                    let _ = writeln!(
+                        err,
+                        "error: `{}` was not formatted: a comment could not be kept in place (a \
+                         defect of `fmt`; the file is unchanged)",
+                        source.path
+                    );
+                } else {
+                    let _ = writeln!(
+                        err,
+                        "error: `{}` has syntax errors; it was not formatted",
+                        source.path
+                    );
+                }
             }
             Ok(formatted) if formatted == source.text => {}
             Ok(formatted) => {

@@ -190,8 +190,8 @@ impl Formatter<'_> {
                 Some(shown)
             })
             .collect();
-        if let Some(comment) =
-            self.trailing_on_line(span.end.saturating_sub(1).max(span.start), used)
+        // The comment after the last code (the span may run on over blank lines).
+        if let Some(comment) = self.trailing_on_line(end.saturating_sub(1).max(span.start), used)
             && let Some(last) = lines.last_mut()
         {
             last.push_str("  ");

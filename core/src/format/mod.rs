@@ -30,6 +30,11 @@ use crate::syntax::ast::{PolicyFile, Rule, Schema};
 use crate::syntax::parse;
 use comments::{Comment, comments};
 
+/// The message of the one error `format` gives for a file that parses: a comment it could not
+/// keep in place, once, so that the file is left as written.
+pub const COMMENT_NOT_KEPT: &str =
+    "the formatter cannot keep this comment where it is, so the file is left as written";
+
 /// The width past which rules wrap and pools go multi-line.
 pub const WIDTH: usize = 100;
 
@@ -49,8 +54,7 @@ pub fn format(text: &str) -> Result<String, Vec<Diagnostic>> {
             Diagnostic::new(
                 crate::diagnostic::Code::Syntax,
                 Span::new(comment.start, end),
-                "the formatter cannot keep this comment where it is, so the file is left as \
-                 written",
+                COMMENT_NOT_KEPT,
             )
             .with_label("this comment")
             .with_help(
