@@ -89,7 +89,26 @@ pub fn check_parsed_until(
     cancelled: &dyn Fn() -> bool,
 ) -> Option<Checked> {
     let mut diagnostics = parsed.errors.clone();
-    diagnostics.extend(check::check(&parsed.file));
+    let mut checked = check::check(&parsed.file);
+    // `escalate rep anna`: the syntax error says what to write; the checker's "unknown target
+    // `rep`" and "never fires" about what parsed of it would only confuse.
+    for alone in parsed
+        .errors
+        .iter()
+        .filter(|error| error.message.starts_with(syntax::errors::TARGET_ALONE))
+    {
+        checked.retain(|finding| {
+            !(matches!(
+                finding.code,
+                crate::diagnostic::Code::UnknownTarget
+                    | crate::diagnostic::Code::EscalationWithoutTime
+            ) && finding.span.end <= alone.span.start
+                && text
+                    .get(finding.span.end..alone.span.start)
+                    .is_some_and(|between| between.trim().is_empty()))
+        });
+    }
+    diagnostics.extend(checked);
     if cancelled() {
         return None;
     }

@@ -296,8 +296,8 @@ impl<'a> Checker<'a> {
             .with_label("no pool, queue or rep has this name")
             .with_help_opt(if matches!(name, "pool" | "queue" | "rep") {
                 Some(format!(
-                    "an escalation names its target alone: `escalate anna`, not `escalate \
-                     {name} anna`"
+                    "an escalation names its target alone: `escalate NAME`, not `escalate \
+                     {name} NAME`"
                 ))
             } else {
                 did_you_mean(name, candidates)

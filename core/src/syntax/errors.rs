@@ -184,6 +184,10 @@ fn bad_escape(rest: &str) -> Option<(usize, &str)> {
     None
 }
 
+/// How the syntax error of `escalate rep anna` begins: the checker's findings about the
+/// target `rep` it leaves are dropped beside it ([`crate::pipeline`]).
+pub(crate) const TARGET_ALONE: &str = "an escalation names its target alone";
+
 /// "expected X, found Y", placed at the found token; or, when the token begins a new line, at the
 /// end of the line before (where the missing piece belongs).
 pub(crate) fn expected_found(
@@ -240,9 +244,23 @@ pub(crate) fn expected_found(
         );
     }
     let (found, found_span) = found_token(text, offset);
+    // `rep # note` and the name on the next line: the same as below, at the keyword.
+    let before_text = &text[..offset.min(text.len())];
+    let keyword_before = before_text.trim_end();
+    let keyword_start = keyword_before
+        .rfind(|ch: char| ch.is_whitespace())
+        .map_or(0, |at| at + 1);
+    let (found, found_span, head_split_by_comment) = match &keyword_before[keyword_start..] {
+        keyword @ ("rep" | "score" | "tags") if found.starts_with('#') => (
+            keyword.to_string(),
+            Span::new(keyword_start, keyword_before.len()),
+            true,
+        ),
+        _ => (found, found_span, false),
+    };
     // `rep`, `score` and `tags` begin an item only with their `{` on the line: say so, rather
     // than "expected an item (… `rep` …), found `rep`".
-    if item_count >= 6
+    if (item_count >= 6 || head_split_by_comment)
         && let Some(shape) = match found.as_str() {
             "rep" => Some("rep NAME {"),
             "score" => Some("score NAME {"),
@@ -271,7 +289,7 @@ pub(crate) fn expected_found(
         return Diagnostic::new(
             Code::Syntax,
             found_span,
-            format!("an escalation names its target alone: `escalate {found}`, not `escalate {kind} {found}`"),
+            format!("{TARGET_ALONE}: `escalate {found}`, not `escalate {kind} {found}`"),
         )
         .with_label(format!("write `escalate {found}`"))
         .with_help("the target is a pool, a queue or a rep, named without its kind");

@@ -6,7 +6,7 @@
 
 pub mod ast;
 mod cache;
-mod errors;
+pub(crate) mod errors;
 pub use errors::RESERVED;
 mod lower;
 mod parser;
