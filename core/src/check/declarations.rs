@@ -4,6 +4,10 @@ use super::suggest::did_you_mean;
 use super::types::{FieldType, TYPE_NAMES};
 use super::{Checker, FieldInfo};
 use crate::diagnostic::{Code, Diagnostic};
+
+/// The largest weight a `weighted(...)` member may have: shares this large already make any
+/// split a policy means, and the rotation's sums stay far inside 64 bits.
+const MOST_WEIGHT: u64 = 1_000_000;
 use crate::span::Span;
 use crate::syntax::ast::{
     ActionKind, Calendar, Cap, Ident, ItemKind, Pool, RepItem, Strategy, TypeExpr, Weekday,
@@ -517,6 +521,25 @@ impl<'a> Checker<'a> {
                 let mut total: u64 = 0;
                 for weight in weights {
                     total = total.saturating_add(weight.weight.value);
+                    if weight.weight.value > MOST_WEIGHT {
+                        // The rotation adds the weights up: beyond 64 bits it would give every
+                        // lead to one rep.
+                        self.report(
+                            Diagnostic::new(
+                                Code::InvalidLiteral,
+                                weight.weight.span,
+                                format!(
+                                    "the weight of `{}` is too large: at most 1000000",
+                                    weight.member.name
+                                ),
+                            )
+                            .with_label("a share, not an amount")
+                            .with_help(
+                                "weights are shares: `weighted(anna=3, boris=1)` gives anna three \
+                                 leads for each of boris's",
+                            ),
+                        );
+                    }
                     if !members.contains_key(weight.member.name.as_str()) {
                         self.report(
                             Diagnostic::new(
