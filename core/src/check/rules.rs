@@ -769,8 +769,12 @@ impl<'a> Checker<'a> {
     /// that lead back to their account. (A test whose dates are swapped would pass for the
     /// wrong reason.)
     fn inline_roster_facts(&mut self, inline: &'a crate::syntax::ast::InlineRoster) {
+        // A rep may be named more than once (`anna away, anna assigned 2 today`): their ranges
+        // are held together.
+        let mut ranges_of: BTreeMap<&str, Vec<(jiff::Timestamp, jiff::Timestamp)>> =
+            BTreeMap::new();
         for rep in &inline.reps {
-            let mut ranges: Vec<(jiff::Timestamp, jiff::Timestamp)> = Vec::new();
+            let ranges = ranges_of.entry(rep.name.name.as_str()).or_default();
             for fact in &rep.facts {
                 let crate::syntax::ast::RepFact::Out { from, to } = fact else {
                     continue;
