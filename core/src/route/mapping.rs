@@ -360,11 +360,15 @@ fn no_value(value: &Value) -> bool {
 }
 
 /// The earliest and the latest instant, in seconds since 1970, that an epoch may give: from
-/// 1973-03-03 to 5138-11-16, the instants whose seconds have 9 to 11 digits. An epoch of the
-/// other unit falls outside (milliseconds read as seconds land after 5138, seconds read as
+/// 1973-01-01T00:00:00Z to 5138-11-16 (when the seconds reach 11 digits). An epoch of the other
+/// unit falls outside (milliseconds read as seconds land after 5138, seconds read as
 /// milliseconds in January 1970), and so does a CRM's `0` for "not set": a lead created then
 /// would be routed with its SLA long past, and escalated at once.
-const EPOCH_SECONDS: std::ops::Range<f64> = 1e8..1e11;
+const EPOCH_SECONDS: std::ops::Range<f64> = 94_694_400.0..1e11;
+
+/// Where the other unit's reading of a refused epoch must fall for the error to suggest that
+/// unit: 1990 to 2100, when leads are made (a reading in the year 4970 suggests nothing).
+const PLAUSIBLE_SECONDS: std::ops::Range<f64> = 631_152_000.0..4_102_444_800.0;
 
 /// An epoch (a number, or a number's text; a fraction too) in `epoch`'s unit, as an RFC 3339
 /// time; or why it is not one, naming the other unit when the value would be a time in it.
@@ -409,7 +413,7 @@ fn epoch_time(value: &Value, epoch: Epoch) -> Result<Value, String> {
         Epoch::Millis => ("seconds", "epoch_s", 1_000_000_000),
         Epoch::Seconds => ("milliseconds", "epoch_ms", 1_000_000),
     };
-    let read_so = if EPOCH_SECONDS.contains(&seconds(other_nanos_per_unit)) {
+    let read_so = if PLAUSIBLE_SECONDS.contains(&seconds(other_nanos_per_unit)) {
         format!(
             ": it looks like {other_unit} ({}); if the CRM sends {other_unit}, write \
              `from: \"{other_from}\"`",
