@@ -186,7 +186,10 @@ fn an_epoch_of_the_other_unit_is_named_not_routed_in_1970_or_5138() {
     assert!(refused(&seconds, serde_json::json!(true)).contains("found true"));
     // 1973 begins at 94694400: taken; a second before it is not, and its other reading (the
     // year 4970) suggests no other unit.
-    assert_eq!(time(&seconds, serde_json::json!(94_694_400)), "1973-01-01T00:00:00Z");
+    assert_eq!(
+        time(&seconds, serde_json::json!(94_694_400)),
+        "1973-01-01T00:00:00Z"
+    );
     assert_eq!(
         refused(&millis, serde_json::json!(94_694_399_999_i64)),
         "field `created_at`: 94694399999 milliseconds since 1970 (the mapping's \

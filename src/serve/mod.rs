@@ -1406,6 +1406,24 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+/// The answer to a delivery one of whose `names` headers is there but not visible ASCII text
+/// (which [`header_text`] cannot read, and the signature check would call missing).
+fn unreadable_header(headers: &HeaderMap, names: &[&str]) -> Option<Response> {
+    let name = names.iter().find(|name| {
+        headers
+            .get(**name)
+            .is_some_and(|value| value.to_str().is_err())
+    })?;
+    Some(error(
+        StatusCode::BAD_REQUEST,
+        "header",
+        &format!(
+            "the `{name}` header is not ASCII text: a webhook's ids, timestamps and signatures \
+             are ASCII"
+        ),
+    ))
+}
+
 /// A verified payload, parsed, to the state thread.
 async fn hook_leads(
     shared: &Shared,
@@ -1461,6 +1479,12 @@ async fn hubspot(
         ),
     };
     let url = format!("{base}{path}");
+    if let Some(refused) = unreadable_header(
+        &headers,
+        &["x-hubspot-signature-v3", "x-hubspot-request-timestamp"],
+    ) {
+        return refused;
+    }
     let checked = signature::verify_hubspot_v3(
         secret,
         "POST",
@@ -1489,6 +1513,12 @@ async fn standard(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
              SWITCHBOARD_WEBHOOK_SECRET (`whsec_` and the key in base64)",
         );
     };
+    if let Some(refused) = unreadable_header(
+        &headers,
+        &["webhook-id", "webhook-timestamp", "webhook-signature"],
+    ) {
+        return refused;
+    }
     let id = header_text(&headers, "webhook-id");
     let checked = signature::verify_standard(
         key,

@@ -196,6 +196,13 @@ fn standard_webhooks_deliveries_are_verified_and_mapped_from_salesforce() {
     // The delivery id is part of what is signed.
     let (status, _, _) = post("msg_sf_2", now, &signature, &payload);
     assert_eq!(status, 401);
+    // An id that is not ASCII is said to be so, not to be missing.
+    let (status, _, body) = post("é/ü", now, &signature, &payload);
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("the `webhook-id` header is not ASCII text"),
+        "{body}"
+    );
     assert!(server.stop().success());
 }
 
