@@ -37,6 +37,10 @@ pub enum Context {
     AfterActionOrItem(RuleTail),
     /// The words that may come next, each with what it means.
     Words(&'static [(&'static str, &'static str)]),
+    /// The periods of a cap (`per day`) whose cap is not `given` yet in the item.
+    Periods {
+        given: Vec<String>,
+    },
     /// The clauses of a `rep NAME { }` item not given yet.
     RepClause {
         given: Vec<String>,
@@ -226,7 +230,9 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
             },
             "strategy" => Context::Strategy,
             "calendar" => Context::Calendars,
-            "per" => Context::Words(PERIODS),
+            "per" => Context::Periods {
+                given: clauses_given(text, tokens),
+            },
             "on" => Context::Words(&[(
                 "shift",
                 "members take leads only while their working time is open",
@@ -245,7 +251,9 @@ fn context_in_group(group: &Group, before: &Before<'_>) -> Option<Context> {
         },
         Group::Rep => match last {
             "calendar" => Context::Calendars,
-            "per" => Context::Words(PERIODS),
+            "per" => Context::Periods {
+                given: clauses_given(text, tokens),
+            },
             "cap" => Context::Nothing,
             _ if second == "cap" => Context::AfterCap {
                 in_pool: false,
@@ -699,6 +707,16 @@ fn items(
         Context::Words(words) => {
             for (word, detail) in *words {
                 out.keyword(word, detail);
+            }
+        }
+        Context::Periods { given } => {
+            for (period, detail) in PERIODS {
+                if !given
+                    .iter()
+                    .any(|clause| *clause == format!("cap per {period}"))
+                {
+                    out.keyword(period, detail);
+                }
             }
         }
         Context::RepClause { given } => rep_clauses(&mut out, given),
@@ -1243,6 +1261,10 @@ mod tests {
         for left in ["cap per", "calendar", "on shift"] {
             assert!(pool.contains(&left.to_string()), "{left}: {pool:?}");
         }
+        let periods = labels_at_end(&format!(
+            "{schema}pool p {{ members a  cap 3 per day  cap 4 per "
+        ));
+        assert_eq!(periods, ["hour", "week"], "{periods:?}");
         let all_periods = labels_at_end(&format!(
             "{schema}pool p {{ members a  cap 1 per hour  cap 2 per day  cap 3 per week  on shift\n  "
         ));
