@@ -76,6 +76,26 @@ pub fn read_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
     Ok(bytes)
 }
 
+/// Reads the first lines of a regular file: at most `limit` bytes, cut after the last whole
+/// line when the file is longer (`explain --lead @FILE` needs its first lead, not the rest).
+/// `Ok(None)` when the first line alone is longer than `limit`.
+pub fn read_head(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, FileError> {
+    let file = std::fs::File::open(path).map_err(|error| io_error(&error))?;
+    regular(&file.metadata().map_err(|error| io_error(&error))?)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|error| io_error(&error))?;
+    if bytes.len() as u64 > limit {
+        bytes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        match bytes.iter().rposition(|byte| *byte == b'\n') {
+            Some(end) => bytes.truncate(end + 1),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(bytes))
+}
+
 fn regular(metadata: &std::fs::Metadata) -> Result<(), FileError> {
     let kind = metadata.file_type();
     if kind.is_file() {

@@ -20,7 +20,10 @@ fn compiled() -> &'static (switchboard_core::model::Policy, switchboard_core::gr
 
 fuzz_target!(|data: &[u8]| {
     let (policy, compiled) = compiled();
-    let options = CsvOptions { lenient_enums: data.first().is_some_and(|b| b % 2 == 0) };
+    let options = CsvOptions {
+        lenient_enums: data.first().is_some_and(|b| b % 2 == 0),
+        longest_row: Some(1 << 16),
+    };
     let Ok((mut leads, _)) = CsvLeads::new(data, &[policy], options) else {
         return;
     };

@@ -287,6 +287,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
             &[&old_policy, &new_policy],
             &format!("`{source_name}`"),
             false,
+            args.max_line_bytes,
         )?;
         let mut input = std::io::BufReader::with_capacity(1 << 16, input);
         if !csv {

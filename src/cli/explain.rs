@@ -139,6 +139,10 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
     }
 }
 
+/// How much of `--lead @FILE` is read: enough for a CSV header and its first row at the
+/// longest lines `route` takes (1 MiB each), never the whole of a large file.
+const LEAD_FILE_HEAD_BYTES: u64 = 4 << 20;
+
 /// `--lead`: a JSON object, `@FILE` (its first line), or else an id.
 fn lead_argument(
     text: &str,
@@ -159,11 +163,24 @@ fn lead_argument(
             .map_err(|error| Failure::usage(format!("cannot read the lead from stdin: {error}")))?;
             content
         } else {
-            switchboard::disk::read_text(
-                std::path::Path::new(path),
-                switchboard::files::MAX_ROSTER_BYTES,
-            )
-            .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?
+            let file = std::path::Path::new(path);
+            super::followed_link_stays_inside(file).map_err(Failure::usage)?;
+            // Only the first lines: a dump of a million leads is not read whole for its first.
+            let head = switchboard::disk::read_head(file, LEAD_FILE_HEAD_BYTES)
+                .map_err(|error| Failure::usage(format!("cannot read lead `{path}`: {error}")))?
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "cannot read lead `{path}`: its first line is longer than \
+                         {LEAD_FILE_HEAD_BYTES} bytes"
+                    ))
+                })?;
+            let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+            String::from_utf8(head.to_vec()).map_err(|error| {
+                Failure::usage(format!(
+                    "cannot read lead `{path}`: not UTF-8 (invalid byte at offset {})",
+                    error.utf8_error().valid_up_to()
+                ))
+            })?
         };
         let named = Some(std::path::Path::new(path)).filter(|_| path != "-");
         let shown = if path == "-" { "stdin" } else { path };
@@ -175,6 +192,7 @@ fn lead_argument(
                 &[policy],
                 &format!("`{shown}`"),
                 false,
+                switchboard::route::reader::Limits::default().max_line_bytes,
             )?;
             let mut lines = String::new();
             std::io::Read::read_to_string(&mut leads, &mut lines)

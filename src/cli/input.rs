@@ -60,12 +60,14 @@ impl InputArgs {
         policies: &[&Policy],
         from: &str,
         quiet: bool,
+        longest_row: usize,
     ) -> Result<Box<dyn Read + 'i>, Failure> {
         if !csv {
             return Ok(input);
         }
         let options = CsvOptions {
             lenient_enums: self.lenient_enums,
+            longest_row: Some(longest_row as u64),
         };
         let (leads, warnings) = CsvLeads::new(input, policies, options)
             .map_err(|error| Failure::usage(format!("leads {from}: {error}")))?;

@@ -188,6 +188,7 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
                 return Err(format!("no `*.route` files under `{}`", path.display()));
             }
         } else {
+            followed_link_stays_inside(path)?;
             files.push(path.clone());
         }
     }
@@ -212,6 +213,49 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
         }
     }
     Ok((sources, unreadable))
+}
+
+/// A file named on the command line that is a link is followed only to a file inside the folder
+/// Switchboard runs in, or inside the link's own folder (`current.route` -> `v12.route`): a pull
+/// request that turns the policy CI checks by name into a link to `/proc/self/environ` must not
+/// get the CI's environment quoted back in the diagnostics, nor have `fmt` write outside.
+pub(crate) fn followed_link_stays_inside(path: &Path) -> Result<(), String> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let target = std::fs::canonicalize(path)
+        .map_err(|error| format!("cannot read `{}`: {}", path.display(), describe_io(&error)))?;
+    let link_folder = path
+        .parent()
+        .map(|parent| {
+            if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            }
+        })
+        .and_then(|parent| std::fs::canonicalize(parent).ok());
+    let working = std::env::current_dir()
+        .ok()
+        .and_then(|dir| std::fs::canonicalize(dir).ok());
+    let inside = [link_folder, working.clone()]
+        .into_iter()
+        .flatten()
+        .any(|folder| target.starts_with(folder));
+    if inside {
+        return Ok(());
+    }
+    Err(format!(
+        "cannot read `{}`: it is a link to `{}`, outside the folder Switchboard runs in{}; a \
+         link named on the command line is followed only to a file inside that folder or the \
+         link's own",
+        path.display(),
+        target.display(),
+        working
+            .map(|dir| format!(" (`{}`)", dir.display()))
+            .unwrap_or_default()
+    ))
 }
 
 /// The project root when `--root` is not given: the one folder the command names (`test .`,

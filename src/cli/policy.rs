@@ -140,6 +140,7 @@ pub fn roster_against(
     policy: Option<&Policy>,
     now: jiff::Timestamp,
 ) -> Result<CheckedRoster, Failure> {
+    super::followed_link_stays_inside(path).map_err(Failure::usage)?;
     let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
         |error| {
             Failure::usage(format!(

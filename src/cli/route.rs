@@ -435,6 +435,7 @@ impl BatchReader {
             &[&opening.policy],
             &opening.from,
             false,
+            opening.limits.max_line_bytes,
         )?;
         Ok(BatchReader {
             input: std::io::BufReader::with_capacity(1 << 16, leads),

@@ -106,6 +106,7 @@ fn mapping(
     policy: &switchboard::model::Policy,
 ) -> Result<Option<Mapping>, String> {
     let Some(path) = path else { return Ok(None) };
+    super::followed_link_stays_inside(path)?;
     let text = switchboard::disk::read_text(path, 1 << 20)
         .map_err(|error| format!("cannot read mapping `{}`: {error}", path.display()))?;
     Mapping::parse(&text, policy)

@@ -144,6 +144,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         path: &args.leads,
         input: args.input,
         policies: loaded.iter().map(|(_, loaded)| &loaded.policy).collect(),
+        longest_row: args.max_line_bytes,
     };
     // Each policy reads the leads with its own schema; the log (of the last run) gets an
     // error record for every line that is not a lead.
@@ -241,6 +242,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
         let model = match args.responses.as_deref() {
             None => ResponseModel::default(),
             Some(path) => {
+                super::followed_link_stays_inside(path).map_err(Failure::usage)?;
                 let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES)
                     .map_err(|error| {
                         Failure::usage(format!(
@@ -391,6 +393,8 @@ struct LeadsFile<'a> {
     path: &'a Path,
     input: super::input::InputArgs,
     policies: Vec<&'a switchboard::model::Policy>,
+    /// The most bytes a CSV row may take (`--max-line-bytes`).
+    longest_row: usize,
 }
 
 impl LeadsFile<'_> {
@@ -415,9 +419,14 @@ impl LeadsFile<'_> {
                 path.display()
             ))
         })?;
-        let mut rows = self
-            .input
-            .leads(Box::new(input), true, &self.policies, &from, quiet)?;
+        let mut rows = self.input.leads(
+            Box::new(input),
+            true,
+            &self.policies,
+            &from,
+            quiet,
+            self.longest_row,
+        )?;
         let mut converted = || {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut lines);
             std::io::copy(&mut rows, &mut out)?;

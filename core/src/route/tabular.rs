@@ -43,6 +43,10 @@ const ROW_LIKE_COLUMNS: usize = 5;
 pub struct CsvOptions {
     /// Match an enum's variants in any case (`High` for `high`).
     pub lenient_enums: bool,
+    /// The most bytes one row (the header too) may take, quoted line breaks included: a longer
+    /// one ends the input with an error saying so (a quote never closed, a file without line
+    /// breaks), rather than be read into memory whole. `None`: no bound.
+    pub longest_row: Option<u64>,
 }
 
 /// How one column is converted.
@@ -286,6 +290,12 @@ pub struct QuoteCount<R> {
     state: QuoteState,
     bytes: u64,
     ended: bool,
+    /// Bytes of the row under way (since the last line break outside quotes), the line it
+    /// began on (from 0), and the line breaks seen.
+    row_bytes: u64,
+    row_line: u64,
+    lines: u64,
+    longest_row: Option<u64>,
 }
 
 impl<R: Read> Read for QuoteCount<R> {
@@ -296,6 +306,35 @@ impl<R: Read> Read for QuoteCount<R> {
         }
         for &byte in buf.get(..read).unwrap_or_default() {
             self.state = self.state.after(byte);
+            if byte == b'\n' {
+                self.lines += 1;
+                if self.state != QuoteState::Quoted {
+                    self.row_bytes = 0;
+                    self.row_line = self.lines;
+                    continue;
+                }
+            }
+            self.row_bytes += 1;
+            if let Some(most) = self.longest_row
+                && self.row_bytes > most
+            {
+                let quoted = if self.state == QuoteState::Quoted {
+                    format!(
+                        " (it runs on to line {} inside a quoted cell: a quote never closed?)",
+                        self.lines + 1
+                    )
+                } else {
+                    String::new()
+                };
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the CSV row at line {} is longer than {most} bytes{quoted}; rows are \
+                         read up to `--max-line-bytes`",
+                        self.row_line + 1
+                    ),
+                ));
+            }
         }
         self.bytes += read as u64;
         Ok(read)
@@ -319,6 +358,10 @@ impl<R: Read> CsvLeads<R> {
                 state: QuoteState::CellStart,
                 bytes: 0,
                 ended: false,
+                row_bytes: 0,
+                row_line: 0,
+                lines: 0,
+                longest_row: options.longest_row,
             });
         let header = records
             .byte_headers()
@@ -818,6 +861,43 @@ mod tests {
         assert_eq!(out.lines().count(), 2, "{out}");
     }
 
+    #[test]
+    fn a_row_longer_than_the_bound_ends_the_input_saying_where_it_began() {
+        // Found by a hostile-input pass: a 20 MB header of commas took 2.5 GB, and a quote
+        // never closed read the rest of a 300 MB file into one cell before saying so.
+        let policy = policy();
+        // The bound is above the reader's buffer (8 KiB), as `--max-line-bytes` is.
+        let bounded = CsvOptions {
+            lenient_enums: false,
+            longest_row: Some(20_000),
+        };
+        let header = format!("id,{}\n1\n", ",".repeat(30_000));
+        let error = CsvLeads::new(header.as_bytes(), &[&policy], bounded)
+            .err()
+            .unwrap_or_default();
+        assert!(
+            error.contains("the CSV row at line 1 is longer than 20000 bytes"),
+            "{error}"
+        );
+        let quoted = format!("id,Intent\n1,high\n2,\"{}", "x\n".repeat(20_000));
+        let (mut leads, _) = CsvLeads::new(quoted.as_bytes(), &[&policy], bounded).unwrap();
+        let mut out = String::new();
+        let error = leads.read_to_string(&mut out).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "the CSV row at line 3 is longer than 20000 bytes (it runs on to line"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("a quote never closed?"), "{error}");
+        // Rows within the bound, a quoted line break included, are read.
+        let fine = "id,Intent\n1,\"high\"\n2,\"two\nlines\"\n";
+        let (mut leads, _) = CsvLeads::new(fine.as_bytes(), &[&policy], bounded).unwrap();
+        let mut out = String::new();
+        leads.read_to_string(&mut out).unwrap();
+        assert_eq!(out.lines().count(), 2, "{out}");
+    }
+
     fn lines(csv: &str, options: CsvOptions) -> (String, Vec<String>) {
         let policy = policy();
         let (mut leads, warnings) = match CsvLeads::new(csv.as_bytes(), &[&policy], options) {
@@ -877,6 +957,7 @@ mod tests {
             csv,
             CsvOptions {
                 lenient_enums: true,
+                longest_row: None,
             },
         );
         assert!(lenient.contains("\"intent\":\"high\""), "{lenient}");
@@ -909,7 +990,7 @@ mod tests {
                 text.push_str(&row.join(","));
                 text.push('\n');
             }
-            let (mut leads, _) = CsvLeads::new(text.as_bytes(), &[&policy], CsvOptions { lenient_enums: lenient })
+            let (mut leads, _) = CsvLeads::new(text.as_bytes(), &[&policy], CsvOptions { lenient_enums: lenient, longest_row: None })
                 .map_err(proptest::test_runner::TestCaseError::fail)?;
             let mut out = String::new();
             let read = leads.read_to_string(&mut out);
