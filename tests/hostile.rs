@@ -193,6 +193,33 @@ fn links_do_not_lead_out_of_the_project() {
         all_output(&output)
     );
 
+    // A link named on the command line, as CI names the policy it checks: a pull request
+    // that turns it into a link to the environment, or to a file outside, gets it refused,
+    // by every command that reads it, with nothing of the target quoted.
+    symlink("/proc/self/environ", project.join("environ.route")).unwrap();
+    symlink(project.join("../secret.route"), project.join("outside.route")).unwrap();
+    symlink(project.join("../secret.json"), project.join("roster.json")).unwrap();
+    for args in [
+        vec!["check", "environ.route"],
+        vec!["test", "environ.route"],
+        vec!["fmt", "outside.route"],
+        vec!["check", "--format", "github", "outside.route"],
+        vec!["route", "outside.route", "--state", ":memory:"],
+        vec!["route", "policy.route", "--state", ":memory:", "--roster", "roster.json"],
+    ] {
+        let output = run(&args, b"", &project);
+        refused(&output, "outside the folder Switchboard runs in");
+    }
+    assert_eq!(
+        std::fs::read_to_string(project.join("../secret.route")).unwrap(),
+        format!("TOKEN={SECRET}\n"),
+        "fmt wrote through the link"
+    );
+    // A link to a file beside it (`current.route` -> `v12.route`) is followed.
+    symlink("policy.route", project.join("current.route")).unwrap();
+    let output = run(&["check", "current.route"], b"", &project);
+    assert!(output.status.success(), "{}", all_output(&output));
+
     // With the whole disk as the root, a link to a device is still not read.
     symlink("/dev/zero", project.join("zero.route")).unwrap();
     std::fs::write(project.join("tests.route"), tests_using("zero.route")).unwrap();
