@@ -190,7 +190,7 @@ fn a_small_node_budget_falls_back_with_a_warning() {
         items[0]["message"]
             .as_str()
             .unwrap()
-            .contains("budget of 10 (nodes and edges)")
+            .contains("budget of 10 (nodes and edges, and 200 tests decided to build them)")
     );
     let denied = switchboard(&[
         "check",

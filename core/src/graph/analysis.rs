@@ -56,7 +56,8 @@ pub fn analyze(policy: &Policy, config: &AnalysisConfig) -> Analysis {
                     Code::AnalysisIncomplete,
                     span,
                     format!(
-                        "the decision graph would exceed its budget of {budget} (nodes and edges), so shadowed rules, gaps and overlaps were not analysed"
+                        "the decision graph would exceed its budget of {budget} (nodes and edges, and {} tests decided to build them), so shadowed rules, gaps and overlaps were not analysed",
+                        budget.saturating_mul(super::build::ATOMS_PER_BUDGET)
                     ),
                 )
                 .with_label("rules are evaluated by an indexed first-match scan instead")
