@@ -279,6 +279,58 @@ fn a_large_set_of_numbers_is_checked_within_the_budget_and_routed() {
 }
 
 #[test]
+fn calendars_cut_into_many_ranges_are_refused_or_bounded() {
+    // Found by a hostile-input pass: 16 calendars of 720 one-minute ranges a day took 36 s of
+    // `check` (32: almost five minutes), and 64 calendars of 24 ranges 42 s, the analysis
+    // trying every range of every calendar in every combination of calendar tests.
+    let dir = scratch("many-ranges");
+    let calendars = |count: usize, ranges: usize| {
+        let mut text = String::from(
+            "schema lead { id: string  deal_value: number  created_at: time }\nqueue review\n",
+        );
+        for calendar in 0..count {
+            let hours: Vec<String> = (0..ranges)
+                .map(|range| {
+                    let start = range * 60 * 24 / ranges;
+                    format!(
+                        "{:02}:{:02}-{:02}:{:02}",
+                        start / 60,
+                        start % 60,
+                        (start + 1) / 60,
+                        (start + 1) % 60
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "calendar c{calendar} {{ timezone America/New_York  hours mon-sun {} }}\n",
+                hours.join(", ")
+            ));
+        }
+        for calendar in 0..count {
+            text.push_str(&format!(
+                "rule r{calendar}: when inside c{calendar} and deal_value > {calendar} -> queue review\n"
+            ));
+        }
+        text + "otherwise -> queue review\n"
+    };
+    std::fs::write(dir.join("minutes.route"), calendars(2, 720)).unwrap();
+    let output = run(&["check", "minutes.route"], b"", &dir);
+    refused(
+        &output,
+        "calendar `c0` gives `mon` 720 working ranges, more than 24",
+    );
+    // 24 ranges a day are taken, and the analysis of a few such calendars finishes (the work
+    // of 64 of them is bounded too: about 2 s on the release build, in docs/benchmarks.md).
+    std::fs::write(dir.join("many.route"), calendars(4, 24)).unwrap();
+    let output = run(&["check", "many.route", "--format", "json"], b"", &dir);
+    let found: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        found.iter().all(|item| item["code"] != "too-many-hours"),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn roster_files_are_json_files_inside_the_project() {
     let project = project("roster");
     let cases = [

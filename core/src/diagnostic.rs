@@ -115,6 +115,7 @@ codes! {
     InvalidClock = "invalid-clock", Error, "a time of day that does not exist, such as 25:00";
     ReversedHours = "reversed-hours", Error, "an hour range that ends before it starts";
     ReversedDays = "reversed-days", Error, "a day range that ends before it starts";
+    TooManyHours = "too-many-hours", Error, "a calendar that gives one day more than 24 working ranges";
     InvalidDate = "invalid-date", Error, "a holiday that is not a calendar date";
     DuplicateTest = "duplicate-test", Error, "two tests share a name";
     TestWithoutLead = "test-without-lead", Error, "a test block without exactly one `lead`";

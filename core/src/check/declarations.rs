@@ -8,6 +8,9 @@ use crate::diagnostic::{Code, Diagnostic};
 /// The largest weight a `weighted(...)` member may have: shares this large already make any
 /// split a policy means, and the rotation's sums stay far inside 64 bits.
 const MOST_WEIGHT: u64 = 1_000_000;
+
+/// The most working ranges a calendar may give one day: split shifts take a few.
+const MOST_RANGES_A_DAY: usize = 24;
 use crate::span::Span;
 use crate::syntax::ast::{
     ActionKind, Calendar, Cap, Ident, ItemKind, Pool, RepItem, Strategy, TypeExpr, Weekday,
@@ -390,6 +393,41 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
+        }
+        // Ranges per weekday: a day split into hundreds of ranges is no working day, and the
+        // instants the analysis tries grow with them (16 calendars of 720 a day took 36 s).
+        let mut ranges = [0usize; 7];
+        for hours in &calendar.hours {
+            for days in &hours.days {
+                for day in (days.first as usize)..=(days.last as usize) {
+                    if let Some(count) = ranges.get_mut(day) {
+                        *count += hours.times.len();
+                    }
+                }
+            }
+        }
+        if let Some((day, count)) = ranges
+            .iter()
+            .enumerate()
+            .find(|(_, count)| **count > MOST_RANGES_A_DAY)
+        {
+            let word = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .get(day)
+                .copied()
+                .unwrap_or("?");
+            self.report(
+                Diagnostic::new(
+                    Code::TooManyHours,
+                    calendar.name.span,
+                    format!(
+                        "calendar `{}` gives `{word}` {count} working ranges, more than \
+                         {MOST_RANGES_A_DAY}",
+                        calendar.name.name
+                    ),
+                )
+                .with_label("too many ranges in a day")
+                .with_help("merge ranges that touch, or give the working day in a few ranges"),
+            );
         }
         let mut holidays: BTreeMap<&str, Span> = BTreeMap::new();
         for holiday in &calendar.holidays {
