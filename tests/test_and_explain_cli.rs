@@ -170,6 +170,40 @@ fn a_file_of_tests_whose_policy_is_missing_is_an_error() {
 }
 
 #[test]
+fn a_file_of_tests_that_uses_a_file_of_tests_says_so() {
+    // Found by a hostile-input pass: `use` of a file of tests (itself, or a chain) said only
+    // "unknown queue `a`" at each `expect`, and its help said to declare the queue there.
+    let dir = examples_copy("uses-tests");
+    let chained = dir.join("examples/chained.test.route");
+    std::fs::write(
+        &chained,
+        "use \"routing.test.route\"\ntest \"t\" { lead { id: \"1\" } expect queue nurture }\n",
+    )
+    .unwrap();
+    let itself = dir.join("examples/itself.test.route");
+    std::fs::write(
+        &itself,
+        "use \"itself.test.route\"\ntest \"t\" { lead { id: \"1\" } expect queue nurture }\n",
+    )
+    .unwrap();
+    for (file, used) in [
+        ("examples/chained.test.route", "routing.test.route"),
+        ("examples/itself.test.route", "itself.test.route"),
+    ] {
+        let output = switchboard(&["check", file], &dir);
+        assert_eq!(output.status.code(), Some(1), "{file}");
+        let err = text(&output.stderr);
+        assert!(
+            err.contains(&format!(
+                "`{used}` is a file of tests (it has `use`), not a policy"
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("unknown queue"), "{err}");
+    }
+}
+
+#[test]
 fn check_validates_tests_in_a_file_of_tests_against_the_policy() {
     let dir = examples_copy("check");
     let tests = dir.join("examples/routing.test.route");

@@ -13,9 +13,19 @@ use switchboard_core::route::{RouteConfig, Router};
 
 const POLICY: &str = include_str!("../../examples/routing.route");
 
-fn compiled() -> &'static (switchboard_core::model::Policy, switchboard_core::graph::Compiled) {
-    static COMPILED: OnceLock<(switchboard_core::model::Policy, switchboard_core::graph::Compiled)> = OnceLock::new();
-    COMPILED.get_or_init(|| switchboard_core::check_source(POLICY).compiled.expect("the example policy compiles"))
+fn compiled() -> &'static (
+    switchboard_core::model::Policy,
+    switchboard_core::graph::Compiled,
+) {
+    static COMPILED: OnceLock<(
+        switchboard_core::model::Policy,
+        switchboard_core::graph::Compiled,
+    )> = OnceLock::new();
+    COMPILED.get_or_init(|| {
+        switchboard_core::check_source(POLICY)
+            .compiled
+            .expect("the example policy compiles")
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -31,9 +41,15 @@ fuzz_target!(|data: &[u8]| {
     if leads.read_to_end(&mut lines).is_err() {
         return;
     }
-    let mut records = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(data);
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(data);
     let rows = records.byte_records().take_while(Result::is_ok).count();
-    let limits = Limits { max_line_bytes: 1 << 20, max_depth: 16 };
+    let limits = Limits {
+        max_line_bytes: 1 << 20,
+        max_depth: 16,
+    };
     let config = RouteConfig {
         now: jiff::Timestamp::from_second(1_795_435_200).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
         explain: false,
@@ -44,11 +60,15 @@ fuzz_target!(|data: &[u8]| {
     let _ = state.begin();
     let mut input = lines.as_slice();
     let mut routed = 0;
-    while let Some(line) = read_line(&mut input, limits.max_line_bytes).expect("reading from memory cannot fail") {
+    while let Some(line) =
+        read_line(&mut input, limits.max_line_bytes).expect("reading from memory cannot fail")
+    {
         routed += 1;
         let outcome = match line {
             Line::TooLong(length) => router.too_long(length),
-            Line::Text(bytes) => router.route_line(&mut state, &bytes).expect("memory state cannot fail"),
+            Line::Text(bytes) => router
+                .route_line(&mut state, &bytes)
+                .expect("memory state cannot fail"),
         };
         let json = switchboard_core::route::wire::outcome_json(&outcome, routed);
         assert!(!json.contains('\n'));

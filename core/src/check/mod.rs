@@ -98,7 +98,23 @@ pub fn check_test_file(text: &str, policy: Result<&str, String>) -> (PolicyFile,
         }
         Ok(policy_text) => {
             let policy = syntax::parse(policy_text);
-            diagnostics.extend(check_tests_against(&policy.file, &parsed.file));
+            match (policy.file.uses.first(), parsed.file.uses.first()) {
+                // `use` named a file of tests (itself, or one that uses another): its tests
+                // would be checked against no declarations at all ("unknown queue `a`").
+                (Some(_), Some(used)) => diagnostics.push(
+                    Diagnostic::new(
+                        crate::diagnostic::Code::MissingPolicy,
+                        used.span,
+                        format!(
+                            "`{}` is a file of tests (it has `use`), not a policy",
+                            used.value
+                        ),
+                    )
+                    .with_label("the policy these tests test")
+                    .with_help("`use` the policy itself: the file with the schema and the rules"),
+                ),
+                _ => diagnostics.extend(check_tests_against(&policy.file, &parsed.file)),
+            }
         }
     }
     diagnostic::sort(&mut diagnostics);
