@@ -1058,7 +1058,10 @@ fn route_mapped(
     leads: &[Result<Vec<u8>, LeadError>],
     tally: &mut Tally,
 ) -> Result<Vec<String>, StateError> {
-    let lines: Vec<Vec<u8>> = leads.iter().filter_map(|lead| lead.clone().ok()).collect();
+    let lines: Vec<&[u8]> = leads
+        .iter()
+        .filter_map(|lead| lead.as_deref().ok())
+        .collect();
     let mut routed = Vec::with_capacity(lines.len());
     router
         .route_batch(state, &lines, &mut routed)

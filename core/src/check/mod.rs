@@ -8,6 +8,7 @@
 mod clock;
 mod declarations;
 mod rules;
+pub(crate) use rules::parent_loop;
 mod scores;
 pub mod suggest;
 pub mod types;

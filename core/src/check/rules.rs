@@ -839,36 +839,22 @@ impl<'a> Checker<'a> {
         };
         for account in &inline.accounts {
             let start = account.name.value.as_str();
-            let mut chain = vec![start];
-            let mut current = start;
-            while let Some(parent) = parent_of(current) {
-                if parent == start {
-                    // Each loop once, at its first account by name.
-                    if chain.iter().min() == Some(&start)
-                        && seen.get(start) == Some(&account.name.span)
-                    {
-                        chain.push(start);
-                        self.report(
-                            Diagnostic::new(
-                                Code::RosterParentLoop,
-                                account.name.span,
-                                format!(
-                                    "account \"{start}\" is its own ancestor: {}",
-                                    chain.join(" -> ")
-                                ),
-                            )
-                            .with_help(
-                                "an account's parents must end at an account without a parent",
-                            ),
-                        );
-                    }
-                    break;
-                }
-                if chain.contains(&parent) || chain.len() > inline.accounts.len() {
-                    break;
-                }
-                chain.push(parent);
-                current = parent;
+            // Each loop once: at its first account by name, and that account's first listing.
+            if seen.get(start) != Some(&account.name.span) {
+                continue;
+            }
+            if let Some(chain) = parent_loop(start, parent_of, inline.accounts.len()) {
+                self.report(
+                    Diagnostic::new(
+                        Code::RosterParentLoop,
+                        account.name.span,
+                        format!(
+                            "account \"{start}\" is its own ancestor: {}",
+                            chain.join(" -> ")
+                        ),
+                    )
+                    .with_help("an account's parents must end at an account without a parent"),
+                );
             }
         }
     }
@@ -1030,4 +1016,31 @@ fn roster_instant(value: &str, end: bool) -> Option<jiff::Timestamp> {
     jiff::tz::TimeZone::UTC
         .to_timestamp(day.to_datetime(jiff::civil::Time::midnight()))
         .ok()
+}
+
+/// The accounts `start`'s parents lead through back to it (`A -> B -> A`), when they do and
+/// `start` is the loop's first account by name (so that each loop is found once); `None`
+/// otherwise. `accounts` bounds the walk. Shared by inline test rosters and roster files.
+pub(crate) fn parent_loop<'a>(
+    start: &'a str,
+    parent_of: impl Fn(&str) -> Option<&'a str>,
+    accounts: usize,
+) -> Option<Vec<&'a str>> {
+    let mut chain = vec![start];
+    let mut current = start;
+    while let Some(parent) = parent_of(current) {
+        if parent == start {
+            if chain.iter().min() != Some(&start) {
+                return None;
+            }
+            chain.push(start);
+            return Some(chain);
+        }
+        if chain.contains(&parent) || chain.len() > accounts {
+            return None;
+        }
+        chain.push(parent);
+        current = parent;
+    }
+    None
 }

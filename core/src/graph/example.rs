@@ -542,13 +542,13 @@ fn instant_for(policy: &Policy, context: &TimeContext, work: &mut usize) -> Sear
                 }
             }
         }
+        // Making candidates is the search's larger part: it is charged too, a day's most.
+        let per_date = calendar.week.iter().map(Vec::len).max().unwrap_or(0) * 2 + 1;
         for date in dates {
-            // Making candidates is the search's larger part: it is charged too.
             if *work == 0 {
                 return Search::GaveUp;
             }
-            *work =
-                work.saturating_sub(calendar.week.iter().map(Vec::len).max().unwrap_or(0) * 2 + 1);
+            *work = work.saturating_sub(per_date);
             let day = date.weekday().to_monday_zero_offset() as usize;
             let mut seconds: Vec<u32> = vec![0];
             for (from, to) in calendar.week.get(day).into_iter().flatten() {

@@ -538,15 +538,10 @@ impl Router<'_> {
     /// would act on: the target of a step due by then, or (for a rejection) the rule the lead
     /// is re-routed by. `None` when the policy has them all.
     fn unknown_name(&self, life: &Life, until: Timestamp, kind: EventKind) -> Option<String> {
-        let step = life
-            .steps
-            .iter()
-            .filter(|step| step.fired.is_none() && step.at.is_some_and(|at| at <= until))
-            .find(|step| !self.knows_target(&step.to));
-        if let Some(step) = step {
+        if let Some(target) = self.unknown_target_due(life, until) {
             return Some(format!(
-                "lead `{}` has an escalation step due to `{}`",
-                life.lead, step.to
+                "lead `{}` has an escalation step due to `{target}`",
+                life.lead
             ));
         }
         if kind == EventKind::Rejected
@@ -559,6 +554,16 @@ impl Router<'_> {
             ));
         }
         None
+    }
+
+    /// The target of the first step of `life` due by `until` and not fired that this policy
+    /// does not have.
+    fn unknown_target_due<'l>(&self, life: &'l Life, until: Timestamp) -> Option<&'l str> {
+        life.steps
+            .iter()
+            .filter(|step| step.fired.is_none() && step.at.is_some_and(|at| at <= until))
+            .find(|step| !self.knows_target(&step.to))
+            .map(|step| step.to.as_str())
     }
 
     /// Whether `name` is a pool, a queue or a rep of this policy: an escalation target.
@@ -592,13 +597,8 @@ impl Router<'_> {
             if life.closed.is_some() || life.touched.is_some() {
                 continue;
             }
-            if let Some(step) = life
-                .steps
-                .iter()
-                .filter(|step| step.fired.is_none() && step.at.is_some_and(|at| at <= now))
-                .find(|step| !self.knows_target(&step.to))
-            {
-                unknown.push((lead, step.to.clone()));
+            if let Some(target) = self.unknown_target_due(&life, now) {
+                unknown.push((lead, target.to_string()));
             }
         }
         Ok(unknown)
@@ -788,7 +788,7 @@ impl Router<'_> {
             ActionKind::Pool(ident)
         } else if self.policy.queues.iter().any(|queue| queue == target) {
             ActionKind::Queue(ident)
-        } else if self.knows_target(target) {
+        } else if self.policy.knows_rep(target) {
             ActionKind::Rep(ident)
         } else {
             // The chain was recorded under another policy: a name this one does not know is

@@ -67,6 +67,12 @@ impl BatchLine for Vec<u8> {
     }
 }
 
+impl BatchLine for &[u8] {
+    fn bytes(&self) -> Result<&[u8], usize> {
+        Ok(self)
+    }
+}
+
 /// Routes leads for one policy.
 pub struct Router<'a> {
     policy: &'a Policy,

@@ -428,39 +428,26 @@ impl Reader {
             }
         }
         for start in roster.accounts.keys() {
-            let mut chain = vec![start.as_str()];
-            let mut current = start.as_str();
-            while let Some(parent) = roster
-                .accounts
-                .get(current)
-                .and_then(|a| a.parent.as_deref())
+            let parent_of = |name: &str| {
+                roster
+                    .accounts
+                    .get(name)
+                    .and_then(|account| account.parent.as_deref())
+            };
+            if let Some(chain) = crate::check::parent_loop(start, parent_of, roster.accounts.len())
             {
-                if parent == start {
-                    // Report each loop once, at its first account by name.
-                    if chain.iter().min() == Some(&start.as_str()) {
-                        let span = places.parents.get(start).copied().unwrap_or_default();
-                        chain.push(start);
-                        found.push(
-                            Diagnostic::new(
-                                Code::RosterParentLoop,
-                                span,
-                                format!(
-                                    "account `{start}` is its own ancestor: {}",
-                                    chain.join(" -> ")
-                                ),
-                            )
-                            .with_help(
-                                "an account's parents must end at an account without a parent",
-                            ),
-                        );
-                    }
-                    break;
-                }
-                if chain.contains(&parent) || chain.len() > roster.accounts.len() {
-                    break;
-                }
-                chain.push(parent);
-                current = parent;
+                let span = places.parents.get(start).copied().unwrap_or_default();
+                found.push(
+                    Diagnostic::new(
+                        Code::RosterParentLoop,
+                        span,
+                        format!(
+                            "account `{start}` is its own ancestor: {}",
+                            chain.join(" -> ")
+                        ),
+                    )
+                    .with_help("an account's parents must end at an account without a parent"),
+                );
             }
         }
         self.diagnostics.extend(found);
