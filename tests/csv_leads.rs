@@ -314,6 +314,138 @@ fn a_quote_never_closed_stops_the_run_and_says_where_instead_of_losing_rows() {
     assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
 }
 
+/// Blank lines count in the line a message names (the CSV reader skips them as rows).
+#[test]
+fn a_quote_never_closed_after_blank_lines_names_the_line_in_the_file() {
+    let dir = scratch("open-quote-blank");
+    let text = std::fs::read_to_string(example("leads.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[2] = lines[2].replacen(",FR,", ",\"FR,", 1);
+    lines.insert(1, String::new());
+    lines.insert(1, String::new());
+    let path = dir.join("open.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let output = route(path.to_str().unwrap(), &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the CSV row at line 5 opens a quote that is never closed: the rows after it were \
+             read as one cell (line {} is where the file ends)",
+            lines.len()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
+}
+
+/// A row longer than `--max-line-bytes` ends the run there: every row before it is answered
+/// first, and the message names that row, not the header (the reader reads ahead of the rows
+/// it hands out).
+#[test]
+fn a_row_past_the_length_bound_is_said_after_the_rows_before_it() {
+    let dir = scratch("long-row");
+    let text = std::fs::read_to_string(example("leads.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let rows = lines.len() - 1;
+    lines.push(String::new());
+    lines.push(lines[1].replacen("L-1,", &format!("L-long{},", "x".repeat(400)), 1));
+    lines.push(lines[2].clone());
+    let path = dir.join("long.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let output = route(
+        path.to_str().unwrap(),
+        &["--quiet", "--max-line-bytes", "300"],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: cannot read leads: the CSV row at line {} is longer than 300 bytes; rows \
+             are read up to `--max-line-bytes`",
+            rows + 3
+        )
+    );
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().lines().count(),
+        rows
+    );
+    // The header itself past the bound is the header's problem.
+    let output = route(
+        path.to_str().unwrap(),
+        &["--quiet", "--max-line-bytes", "40"],
+        &dir,
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "cannot read the CSV header row: the CSV row at line 1 is longer than 40 bytes"
+        ),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `"L-5"x`: a quoted cell that goes on after its closing quote is read by CSV readers as
+/// `L-5x`, which no one wrote. In a column a field reads, the row is a `lead.csv` record (with
+/// no lead named when the cell is the id); spaces after the quote, and columns no field reads,
+/// are let by.
+#[test]
+fn text_after_a_closing_quote_is_an_error_record_where_a_field_reads_it() {
+    let dir = scratch("past-quote");
+    let text = std::fs::read_to_string(example("leads.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = lines[1].replacen("L-1,", "\"L-1\"x,", 1);
+    lines[2] = lines[2].replacen(",FR,", ",\"FR\"R,", 1);
+    lines[3] = lines[3].replacen(",high,", ",\"high\" ,", 1);
+    lines[0].push_str(",note");
+    for line in &mut lines[1..] {
+        line.push(',');
+    }
+    lines[4].push_str("\"he said \"hi\" there\"");
+    lines.insert(5, String::new());
+    lines[6] = lines[6].replacen(",medium,", ",\"medium\"!,", 1);
+    let path = dir.join("past.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let output = route(path.to_str().unwrap(), &["--quiet"], &dir);
+    let answers: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(answers.len(), lines.len() - 2, "{answers:?}");
+    assert_eq!(answers[0]["lead"], serde_json::Value::Null);
+    assert_eq!(
+        answers[0]["error"]["message"],
+        "the quoted cell of `id` (column 1) goes on after its closing quote, so it would be \
+         read as `L-1x`: inside quotes write a quote twice (`\"\"`), and put nothing between the \
+         closing quote and the next comma"
+    );
+    assert_eq!(answers[1]["lead"], "L-2");
+    assert!(
+        answers[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the quoted cell of `country` (column 5) goes on after its closing quote, so it would be read as `FRR`"),
+        "{}",
+        answers[1]
+    );
+    assert!(answers[2].get("error").is_none(), "{}", answers[2]);
+    assert!(answers[3].get("error").is_none(), "{}", answers[3]);
+    assert!(
+        answers[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the quoted cell of `intent` (column 2)"),
+        "{}",
+        answers[4]
+    );
+    for answer in &answers[5..] {
+        assert!(answer.get("error").is_none(), "{answer}");
+    }
+}
+
 /// A row with more cells than the header is not routed: a comma not in quotes (`Acme, Inc`)
 /// moves every later cell one column on, so its values would land in other fields. It gets a
 /// `lead.csv` record naming the cells past the header, with the row's id; empty cells past the

@@ -448,6 +448,158 @@ fn track_error_records_always_name_the_lead_or_null() {
 
 // ---- Files as exporters write them
 
+/// Standard error closed by its reader (`2>&1 | head -3` ends early): the messages are lost,
+/// but the command is not: it exits with its own status, not a panic's 101.
+#[test]
+fn a_closed_standard_error_is_no_panic() {
+    let dir = scratch("closed-stderr");
+    let routing = root().join("examples/routing.route");
+    let roster = root().join("examples/roster.json");
+    let leads = root().join("examples/week.ndjson");
+    for (args, expected) in [
+        (
+            vec![
+                "route",
+                routing.to_str().unwrap(),
+                "--roster",
+                roster.to_str().unwrap(),
+                "--leads",
+                leads.to_str().unwrap(),
+                "--state",
+                ":memory:",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "simulate",
+                routing.to_str().unwrap(),
+                "--roster",
+                roster.to_str().unwrap(),
+                "--leads",
+                leads.to_str().unwrap(),
+            ],
+            0,
+        ),
+        (vec!["check", "no-such.route"], 2),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(&args)
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stderr.take());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(expected), "{args:?}");
+    }
+}
+
+/// An id that differs from another only by a character no one sees would be another lead:
+/// the same prospect assigned twice. A CSV row that begins with a byte order mark (files
+/// joined) gives its id one.
+#[test]
+fn ids_with_invisible_characters_are_refused_naming_the_character() {
+    let dir = scratch("invisible-ids");
+    for (id, shown) in [
+        ("\\ufeffL-1", "U+FEFF"),
+        ("L\\u200b1", "U+200B"),
+        ("L-1\\u0001", "U+0001"),
+        ("L\\t1", "U+0009"),
+        ("\\u200fL-1", "U+200F"),
+    ] {
+        let answer = &route_in_memory(
+            format!("{}\n", lead_with(id, "2026-11-23T10:00:00Z")).as_bytes(),
+            &dir,
+        )[0];
+        assert_eq!(answer["error"]["code"], "lead.id", "{id}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!(
+                "field `id` holds an invisible character ({shown})"
+            )),
+            "{message}"
+        );
+    }
+    // Letters of any script, and spaces inside, are ids like any other.
+    for id in ["Лид-1", "L 1", "リード1"] {
+        let answer = &route_in_memory(
+            format!("{}\n", lead_with(id, "2026-11-23T10:00:00Z")).as_bytes(),
+            &dir,
+        )[0];
+        assert!(answer.get("error").is_none(), "{id}: {answer}");
+    }
+}
+
+/// `{"intent":"low", ..., "intent":"high"}`: a map keeps the last value, the sender may have
+/// meant the first. Either would be a guess, so the lead is refused, naming the key (and not
+/// the lead, when the key is `id`). Keys no field reads may repeat.
+#[test]
+fn a_lead_that_gives_a_field_twice_is_refused() {
+    let dir = scratch("repeated-keys");
+    let lead = lead_with("L-1", "2026-11-23T10:00:00Z");
+    let twice_intent = lead.replacen('{', "{\"intent\":\"low\",", 1);
+    let twice_id = lead.replacen('{', "{\"id\":\"L-0\",", 1);
+    let twice_unread = lead.replacen('{', "{\"utm\":\"a\",\"utm\":\"b\",", 1);
+    let input = format!("{twice_intent}\n{twice_id}\n{twice_unread}\n");
+    let answers = route_in_memory(input.as_bytes(), &dir);
+    assert_eq!(answers.len(), 3);
+    assert_eq!(answers[0]["lead"], "L-1", "{}", answers[0]);
+    assert_eq!(answers[0]["error"]["code"], "lead.json");
+    assert_eq!(
+        answers[0]["error"]["message"],
+        "key `intent` appears more than once in the object: which value is meant cannot be \
+         told; send each field once"
+    );
+    assert_eq!(
+        answers[1]["lead"],
+        serde_json::Value::Null,
+        "{}",
+        answers[1]
+    );
+    assert!(
+        answers[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("key `id` appears more than once"),
+        "{}",
+        answers[1]
+    );
+    assert!(answers[2].get("error").is_none(), "{}", answers[2]);
+}
+
+/// A byte order mark at the start of a later line (files joined with `cat`) is skipped as
+/// the first line's is; a lone UTF-16 surrogate escape is named with its column, not left
+/// to the JSON parser's "unexpected end of hex escape".
+#[test]
+fn joined_files_and_cut_characters_are_read_or_named() {
+    let dir = scratch("joined-files");
+    let lead = lead_with("L-1", "2026-11-23T10:00:00Z");
+    let mut input = format!("{}\n", lead_with("L-0", "2026-11-23T10:00:00Z")).into_bytes();
+    input.extend(b"\xEF\xBB\xBF");
+    input.extend(format!("{lead}\n").as_bytes());
+    let cut = lead_with("L-2\\ud83d", "2026-11-23T10:00:00Z");
+    let column = cut.find('\\').unwrap() + 1;
+    input.extend(format!("{cut}\n").as_bytes());
+    let answers = route_in_memory(&input, &dir);
+    assert_eq!(answers.len(), 3);
+    assert!(answers[1].get("error").is_none(), "{}", answers[1]);
+    assert_eq!(answers[1]["lead"], "L-1");
+    assert_eq!(
+        answers[2]["error"]["message"],
+        format!(
+            "not valid JSON: `\\ud83d` at column {column} is half of a UTF-16 surrogate pair \
+             without its other half, so no character: the sender's encoder cut a character \
+             (an emoji?) in two"
+        )
+    );
+    // A whole pair is a character.
+    let whole = lead_with("L-3\\ud83d\\ude00", "2026-11-23T10:00:00Z");
+    let answer = &route_in_memory(format!("{whole}\n").as_bytes(), &dir)[0];
+    assert_eq!(answer["lead"], "L-3\u{1f600}", "{answer}");
+}
+
 #[test]
 fn a_byte_order_mark_is_skipped_in_leads_roster_and_policy() {
     let dir = example_folder("bom");

@@ -7,6 +7,15 @@
 //! into protocol positions (UTF-16, in [`position`]) and its values into protocol messages. The
 //! library knows nothing of the protocol.
 
+/// A line on standard error (the editor's log), as `eprintln!` writes it, except that a log
+/// that cannot be written is no panic: the server goes on without it.
+macro_rules! stderr_line {
+    ($($words:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($words)*);
+    }};
+}
+
 pub mod actions;
 pub mod completion;
 pub mod document;
@@ -39,7 +48,7 @@ pub fn run_stdio(disk: workspace::Disk) -> std::process::ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the language server: {error}");
+            stderr_line!("error: cannot start the language server: {error}");
             return std::process::ExitCode::from(2);
         }
     };

@@ -32,13 +32,13 @@ pub async fn forward_valid_messages(
         let length = match read_headers(&mut reader).await {
             Headers::End => break,
             Headers::Invalid(reason) => {
-                eprintln!("switchboard lsp: dropped a message: {reason}");
+                stderr_line!("switchboard lsp: dropped a message: {reason}");
                 continue;
             }
             Headers::Length(length) => length,
         };
         if length > MAX_BODY {
-            eprintln!("switchboard lsp: dropped a message of {length} bytes (limit {MAX_BODY})");
+            stderr_line!("switchboard lsp: dropped a message of {length} bytes (limit {MAX_BODY})");
             let mut skipped = (&mut reader).take(length as u64);
             if tokio::io::copy(&mut skipped, &mut tokio::io::sink())
                 .await
@@ -55,7 +55,7 @@ pub async fn forward_valid_messages(
         let body = match check_message(&body) {
             Ok(()) => body,
             Err(rejection) => {
-                eprintln!("switchboard lsp: dropped a message: {}", rejection.reason);
+                stderr_line!("switchboard lsp: dropped a message: {}", rejection.reason);
                 match rejection.id {
                     Some(id) => serde_json::json!({
                         "jsonrpc": "2.0",
@@ -113,7 +113,7 @@ async fn read_headers(reader: &mut (impl AsyncBufReadExt + Unpin)) -> Headers {
             };
         }
         if !seen_any && let Some(at) = text.find("Content-Length:").filter(|&at| at > 0) {
-            eprintln!(
+            stderr_line!(
                 "switchboard lsp: skipped {at} bytes before a header: `{}`",
                 shorten(&text[..at])
             );

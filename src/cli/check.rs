@@ -100,7 +100,7 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, Failure> {
         return Err(Failure::usage(first.clone()));
     }
     for error in &unreadable {
-        eprintln!("error: {error}");
+        stderr_line!("error: {error}");
     }
     let root = super::named_root(args.root.as_deref(), &args.paths)?;
     let mut config = switchboard::CheckConfig::default();
@@ -231,7 +231,7 @@ fn roster_against_the_policy(
     let errors = report.error_count();
     let Some((compiled, _)) = report.compiled.filter(|_| errors == 0) else {
         // The roster is still read, and its own JSON and shape checked.
-        eprintln!(
+        stderr_line!(
             "note: `{}` has errors (below), so the roster `{}` was checked on its own, not \
              against it",
             policy.path,

@@ -125,9 +125,10 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
         ))),
         Err(ExplainError::Lead(error)) => {
             match args.format {
-                ExplainFormat::Human => eprintln!(
+                ExplainFormat::Human => stderr_line!(
                     "error: the lead is not valid ({}): {}",
-                    error.code, error.message
+                    error.code,
+                    error.message
                 ),
                 ExplainFormat::Json => print_stdout(&format!(
                     "{}\n",

@@ -61,7 +61,7 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
                 } else {
                     std::fs::write(&source.path, formatted)
                         .map_err(|error| format!("cannot write `{}`: {error}", source.path))?;
-                    eprintln!("formatted {}", source.path);
+                    stderr_line!("formatted {}", source.path);
                 }
             }
         }
@@ -69,7 +69,7 @@ pub fn run(args: &FmtArgs) -> Result<ExitCode, super::Failure> {
     if args.check {
         print_stdout(&diffs)?;
         if changed > 0 {
-            eprintln!(
+            stderr_line!(
                 "{changed} file{} would be reformatted; run `switchboard fmt` to do it",
                 if changed == 1 { "" } else { "s" }
             );

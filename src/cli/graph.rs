@@ -51,7 +51,7 @@ pub fn run(args: &GraphArgs) -> Result<ExitCode, Failure> {
         .as_ref()
         .filter(|_| report.error_count() == 0);
     let Some((policy, compiled)) = compiled else {
-        eprintln!(
+        stderr_line!(
             "error: `{}` has errors; fix them to draw its graph",
             source.path
         );

@@ -73,7 +73,7 @@ impl InputArgs {
             .map_err(|error| Failure::usage(format!("leads {from}: {error}")))?;
         if !quiet {
             for warning in warnings {
-                eprintln!("warning: leads {from}: {warning}");
+                stderr_line!("warning: leads {from}: {warning}");
             }
         }
         Ok(Box::new(leads))

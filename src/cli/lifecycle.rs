@@ -96,7 +96,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
     )?;
     let (mut state, location) = open_state(&args.state)?;
     if matches!(location, StateLocation::Memory) && !args.quiet {
-        eprintln!(
+        stderr_line!(
             "note: --state :memory: holds no routed leads, so every event names an unknown lead"
         );
     }
@@ -124,7 +124,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         }
         _ => {
             if std::io::stdin().is_terminal() && !args.quiet {
-                eprintln!(
+                stderr_line!(
                     "reading events from stdin: NDJSON such as {{\"lead\":\"L-1\",\"event\":\"touched\",\
                      \"at\":\"2026-11-23T10:12:00+01:00\",\"by\":\"anna\"}} (Ctrl-D ends)"
                 );
@@ -187,7 +187,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
         printed = lines;
     }
     if !args.quiet {
-        eprintln!(
+        stderr_line!(
             "tracked {lines} event{} from {from}: {} recorded, {errors} error{}",
             if lines == 1 { "" } else { "s" },
             lines - errors,
@@ -299,7 +299,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
         printed = fired;
     }
     if !args.quiet {
-        eprintln!(
+        stderr_line!(
             "swept at {now}: {fired} escalation step{} fired for {leads} lead{}",
             if fired == 1 { "" } else { "s" },
             if leads == 1 { "" } else { "s" }

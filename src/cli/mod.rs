@@ -131,7 +131,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Failure(message)) => {
-            eprintln!("error: {message}");
+            stderr_line!("error: {message}");
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -36,7 +36,7 @@ pub fn one_policy(path: &Path, quiet: bool) -> Result<Source, Failure> {
     match <[Source; 1]>::try_from(policies) {
         Ok([policy]) => {
             if is_dir && !quiet {
-                eprintln!(
+                stderr_line!(
                     "note: using `{}`, the only policy in `{}`",
                     policy.path,
                     path.display()

@@ -98,7 +98,7 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
             .map(String::as_str)
             .collect();
         if !missing.is_empty() {
-            eprintln!(
+            stderr_line!(
                 "warning: `{}` has no pool {}, which the state's leads went to: {} fairness is \
                  held against the reps seen. Is it the policy that routed the leads?",
                 path.display(),
@@ -116,6 +116,6 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode, Failure> {
         Format::Json => format!("{}\n", report::to_json(&built, &window)),
         Format::Csv => report::to_csv(&built),
     };
-    print!("{text}");
+    super::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }

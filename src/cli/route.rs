@@ -184,12 +184,12 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         _ => {
             if std::io::stdin().is_terminal() && !args.quiet {
                 if args.input.is_csv(None) {
-                    eprintln!(
+                    stderr_line!(
                         "reading leads from stdin: CSV, a header row and then one lead per \
                          row (Ctrl-D ends; --leads FILE reads a file)"
                     );
                 } else {
-                    eprintln!(
+                    stderr_line!(
                         "reading leads from stdin: NDJSON, one JSON object per line (Ctrl-D \
                          ends; --leads FILE reads a file)"
                     );
@@ -273,7 +273,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             StateLocation::Memory => ":memory: (nothing kept)".to_string(),
             other => other.shown(),
         };
-        eprintln!("{}", counts.summary(&from, &shown_state));
+        stderr_line!("{}", counts.summary(&from, &shown_state));
     }
     Ok(if counts.errors > 0 {
         ExitCode::from(EXIT_PROBLEMS)
@@ -689,7 +689,7 @@ fn decide_batch(
                 Ok(()) => {
                     if let Some(concurrency) = state.reconnected() {
                         // Perhaps another server (a failover): how routers keep in step now.
-                        eprintln!("note: the state's database connected again: {concurrency}");
+                        stderr_line!("note: the state's database connected again: {concurrency}");
                     }
                     return Ok(());
                 }

@@ -258,9 +258,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
     // Before the files are read: one changed from here on is read again.
     let watched = switchboard::serve::Watched::now(watched);
     let (bundle, warnings) = load_bundle(args, false).map_err(|error| {
-        eprint!("{error}");
+        stderr_text!("{error}");
         if !error.ends_with('\n') {
-            eprintln!();
+            stderr_line!();
         }
         // A mapping is read only here: `check` would not say what is wrong with one.
         let mapping = error.starts_with("mapping `") || error.starts_with("cannot read mapping");
@@ -279,7 +279,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
         })
     })?;
     for warning in warnings {
-        eprint!("{warning}");
+        stderr_text!("{warning}");
     }
     let (state, _) = open_state(&args.state)?;
     let listener = std::net::TcpListener::bind(address)

@@ -216,7 +216,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
                 } else {
                     ("s", "are")
                 };
-                eprintln!(
+                stderr_line!(
                     "note: {} line{s} that `{other}` refuses {are} left out of `{name}`'s run \
                      too, so that both policies run on the same leads (the first: line {})",
                     left_out.len(),
@@ -360,7 +360,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             ))
         })?;
         if !args.quiet {
-            eprintln!("report written to `{}`", path.display());
+            stderr_line!("report written to `{}`", path.display());
         }
     }
     super::print_stdout(&text)?;
@@ -781,7 +781,7 @@ fn report_invalid(
     if quiet {
         return;
     }
-    eprintln!(
+    stderr_line!(
         "note: {} line{} of `{}` {} not leads{} and {} left out:",
         invalid.len(),
         if invalid.len() == 1 { "" } else { "s" },
@@ -793,17 +793,17 @@ fn report_invalid(
         if invalid.len() == 1 { "is" } else { "are" },
     );
     for (line, error) in invalid.first.iter().take(NotLeads::SHOWN) {
-        eprintln!("  line {line}: {}: {}", error.code, error.message);
+        stderr_line!("  line {line}: {}: {}", error.code, error.message);
     }
     let more = invalid.len().saturating_sub(NotLeads::SHOWN);
     if more > 0 {
         match log {
-            Some(log) if invalid.keep_every => eprintln!(
+            Some(log) if invalid.keep_every => stderr_line!(
                 "  … and {more} more (every one as an error record in `{}`)",
                 log.display()
             ),
-            None => eprintln!("  … and {more} more (`--log FILE` writes every one)"),
-            Some(_) => eprintln!("  … and {more} more"),
+            None => stderr_line!("  … and {more} more (`--log FILE` writes every one)"),
+            Some(_) => stderr_line!("  … and {more} more"),
         }
     }
 }
@@ -869,15 +869,15 @@ impl Refusals {
         } else {
             ("s", "are", whats)
         };
-        eprintln!(
+        stderr_line!(
             "note: {} line{s} of {file} {are} {what} and {are} left out:",
             self.count
         );
         for (line, why) in &self.first {
-            eprintln!("  line {line}: {why}");
+            stderr_line!("  line {line}: {why}");
         }
         if self.count > self.first.len() {
-            eprintln!("  … and {} more", self.count - self.first.len());
+            stderr_line!("  … and {} more", self.count - self.first.len());
         }
     }
 }

@@ -139,10 +139,11 @@ fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
     } else {
         format!("tables version {now}, already current")
     };
-    println!("state {shown}: {what}");
+    let mut said = format!("state {shown}: {what}\n");
     if let Some(concurrency) = state.concurrency() {
-        println!("state {shown}: {concurrency}");
+        said.push_str(&format!("state {shown}: {concurrency}\n"));
     }
+    super::print_stdout(&said)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -263,7 +264,7 @@ fn export(args: &ExportArgs) -> Result<ExitCode, Failure> {
         .filter(|(kind, _)| !ledger_only || **kind == "ledger")
         .map(|(kind, count)| format!("{count} {kind}"))
         .collect();
-    eprintln!(
+    stderr_line!(
         "exported from {shown}: {}",
         if summary.is_empty() {
             "nothing (the state is empty)".to_string()
@@ -399,6 +400,6 @@ fn import(args: &ImportArgs) -> Result<ExitCode, Failure> {
             )));
         }
     };
-    eprintln!("imported {imported} rows from `{from}` into {shown}");
+    stderr_line!("imported {imported} rows from `{from}` into {shown}");
     Ok(ExitCode::SUCCESS)
 }

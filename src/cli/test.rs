@@ -100,7 +100,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode, super::Failure> {
                 if shown.parse::<f64>().is_ok_and(|rounded| rounded >= minimum) {
                     shown = format!("{:.3}", row.percent());
                 }
-                eprintln!(
+                stderr_line!(
                     "error: tests reach {shown}% of the rules of `{}`, below --min-coverage {minimum}",
                     row.policy
                 );

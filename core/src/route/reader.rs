@@ -251,6 +251,12 @@ fn parse_into(
             ),
         )
     })?;
+    // A byte order mark at the start of a line: files joined with `cat` keep each one's, and
+    // it is no part of the lead (the first line's is skipped before this, as any file's).
+    let (text, bytes, marked) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, rest.as_bytes(), '\u{feff}'.len_utf8()),
+        None => (text, bytes, 0),
+    };
     // A line that opens an object is not empty (the common case, told without trimming).
     if bytes.first() != Some(&b'{') && text.trim().is_empty() {
         return Err(error(
@@ -262,8 +268,9 @@ fn parse_into(
         return Err(error(
             "lead.too_deep",
             format!(
-                "JSON nested deeper than {} levels (at byte {depth})",
-                limits.max_depth
+                "JSON nested deeper than {} levels (at byte {})",
+                limits.max_depth,
+                depth + marked
             ),
         ));
     }
@@ -274,7 +281,17 @@ fn parse_into(
         fields.forget(policy);
         parse_with_serde(policy, text, fields).map_err(|(json, id)| LeadError {
             code: "lead.json",
-            message: format!("not valid JSON: {json}"),
+            // serde_json names a lone surrogate "hex escape" and its column only.
+            message: match lone_surrogate(text).filter(|_| json.to_string().contains("hex escape"))
+            {
+                Some((column, escape)) => format!(
+                    "not valid JSON: `{escape}` at column {} is half of a UTF-16 surrogate \
+                     pair without its other half, so no character: the sender's encoder cut a \
+                     character (an emoji?) in two",
+                    column + marked + 1
+                ),
+                None => format!("not valid JSON: {json}"),
+            },
             lead: id.map(|id| id.to_string()),
         })?
     };
@@ -284,6 +301,8 @@ fn parse_into(
         id,
         spare,
         blanks,
+        given: _,
+        repeated,
     } = match parsed {
         Top::Object(fields) => fields,
         Top::Other(kind) => {
@@ -293,6 +312,23 @@ fn parse_into(
             ));
         }
     };
+    if let Some(field) = repeated.and_then(|index| policy.fields.get(index)) {
+        // `{"intent":"low", ..., "intent":"high"}`: a map keeps the last value, a person may
+        // mean the first; routing on either would be a guess.
+        return Err(LeadError {
+            code: "lead.json",
+            message: format!(
+                "key `{}` appears more than once in the object: which value is meant cannot be \
+                 told; send each field once",
+                field.name
+            ),
+            lead: if field.name == "id" {
+                None
+            } else {
+                id.map(|id| id.to_string())
+            },
+        });
+    }
     // Every problem, in schema order: a value of the wrong type, a required field absent, or
     // an id that cannot be one.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
@@ -307,7 +343,7 @@ fn parse_into(
         } else if field.name == "id"
             && let Some(problem) = id.as_deref().and_then(id_problem)
         {
-            problems.push(("lead.id", problem.to_string()));
+            problems.push(("lead.id", problem));
         }
     }
     if let Some((code, _)) = problems.first() {
@@ -330,7 +366,7 @@ fn parse_into(
         // Found in schema order above already; checked again so that no path lets it by.
         return Err(LeadError {
             code: "lead.id",
-            message: problem.to_string(),
+            message: problem,
             lead: Some(id.to_string()),
         });
     }
@@ -344,23 +380,82 @@ fn parse_into(
     })
 }
 
+/// The first `\uXXXX` escape in `text` that is half of a UTF-16 surrogate pair without its
+/// other half (`\ud83d` not followed by `\ude00`, or a low half alone), as its byte offset and
+/// its text. Backslashes pair up as JSON's escapes do, so `\\ud800` (a backslash, then text)
+/// is none.
+fn lone_surrogate(text: &str) -> Option<(usize, &str)> {
+    let bytes = text.as_bytes();
+    let unit = |at: usize| -> Option<u16> {
+        let digits = bytes.get(at..at + 6)?;
+        if digits.get(..2) != Some(b"\\u") {
+            return None;
+        }
+        u16::from_str_radix(std::str::from_utf8(digits.get(2..)?).ok()?, 16).ok()
+    };
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'\\', bytes.get(at..)?) {
+        let escape = at + found;
+        match unit(escape) {
+            Some(0xd800..=0xdbff) => match unit(escape + 6) {
+                Some(0xdc00..=0xdfff) => at = escape + 12,
+                _ => return Some((escape, text.get(escape..escape + 6)?)),
+            },
+            Some(0xdc00..=0xdfff) => return Some((escape, text.get(escape..escape + 6)?)),
+            // Any other escape is two bytes or more; stepping two never skips a backslash
+            // that starts the next one.
+            _ => at = escape + 2,
+        }
+    }
+    None
+}
+
 /// Why `id` cannot be a lead's id: blank (the ledger answers by id, so every blank-id lead would
 /// be the same lead), or holding a NUL character (`\u0000`: no id a CRM sends, and text in
 /// PostgreSQL cannot hold it, so refused for every store, and a lead routes the same wherever
-/// the state is), or with spaces around it (`"L-1 "` would be another lead than `"L-1"`).
-fn id_problem(id: &str) -> Option<&'static str> {
+/// the state is), or with spaces around it (`"L-1 "` would be another lead than `"L-1"`), or
+/// holding a character no one sees (a control character, a zero-width space, a byte order
+/// mark, a direction mark: the same lead sent without it would be another lead).
+fn id_problem(id: &str) -> Option<String> {
     if id.trim().is_empty() {
-        Some("field `id` is blank: every lead needs an id of its own")
+        Some("field `id` is blank: every lead needs an id of its own".to_string())
     } else if id.contains('\0') {
-        Some("field `id` holds a NUL character (\\u0000): give each lead a printable id")
+        Some(
+            "field `id` holds a NUL character (\\u0000): give each lead a printable id".to_string(),
+        )
     } else if id.trim() != id {
         Some(
             "field `id` has spaces around it: ids are compared exactly, so the same lead sent \
-             again without them would be another lead (a second assignment); send it without",
+             again without them would be another lead (a second assignment); send it without"
+                .to_string(),
         )
     } else {
-        None
+        id.chars().find(|&c| invisible(c)).map(|hidden| {
+            format!(
+                "field `id` holds an invisible character (U+{:04X}): ids are compared exactly, \
+                 so the same lead sent again without it would be another lead (a second \
+                 assignment); send the id without it",
+                u32::from(hidden)
+            )
+        })
     }
+}
+
+/// A character that shows as nothing: a control character, or one of Unicode's format
+/// characters that editors and CRMs carry along unseen (soft hyphen, zero-width spaces and
+/// joiners, direction marks and embeddings, the word joiner, the byte order mark).
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+        )
 }
 
 /// Streams the object through serde: only the schema's fields are kept; the rest (CRMs send
@@ -469,7 +564,7 @@ enum Top {
 }
 
 /// An object's fields as read: each schema field's value, converted as it is read, or the type
-/// problem of its value (the last value of a repeated key wins, as it would in a map).
+/// problem of its value (a repeated key is noted, and the lead refused).
 #[derive(Debug, PartialEq)]
 struct Fields {
     values: Vec<Option<LeadValue>>,
@@ -482,6 +577,11 @@ struct Fields {
     spare: Vec<String>,
     /// Blank strings read as no value, per optional field ([`ParsedLead::as_read_with_blanks`]).
     blanks: Vec<(usize, String)>,
+    /// Which schema fields were given a value, a bit each (64 fields a word).
+    given: Vec<u64>,
+    /// The first schema field whose key the object repeats: such a lead is refused, because
+    /// which of its values the sender meant cannot be told.
+    repeated: Option<usize>,
 }
 
 impl Fields {
@@ -503,6 +603,8 @@ impl Fields {
             id: None,
             spare,
             blanks,
+            given: Vec::new(),
+            repeated: None,
         };
         fields.forget(policy);
         fields
@@ -531,6 +633,9 @@ impl Fields {
         self.values.resize(policy.fields.len(), None);
         self.problems.clear();
         self.id = None;
+        self.given.clear();
+        self.given.resize(policy.fields.len().div_ceil(64), 0);
+        self.repeated = None;
         let mut blanks = std::mem::take(&mut self.blanks);
         for (_, text) in blanks.drain(..) {
             self.keep_spare(text);
@@ -543,6 +648,13 @@ impl Fields {
         let Some(field) = policy.fields.get(index) else {
             return;
         };
+        if let Some(word) = self.given.get_mut(index / 64) {
+            let bit = 1u64 << (index % 64);
+            if *word & bit != 0 && self.repeated.is_none() {
+                self.repeated = Some(index);
+            }
+            *word |= bit;
+        }
         if field.name == "id" {
             self.id = match value {
                 Json::Str(id) => Some(LeadId::from(&**id)),
@@ -553,7 +665,7 @@ impl Fields {
         // CSV cell is none: `is set` must not hold for a contact owner that `rep FIELD` then
         // finds blank.
         if let Some(at) = self.blanks.iter().position(|(field, _)| *field == index) {
-            // A repeated key: the last value is the field's.
+            // A repeated key (the lead is refused): the earlier blank is kept spare.
             let (_, text) = self.blanks.swap_remove(at);
             self.keep_spare(text);
         }
@@ -1278,6 +1390,24 @@ mod tests {
             matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"0123456789")
         );
         assert!(matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"next"));
+    }
+
+    #[test]
+    fn lone_surrogates_are_found_and_pairs_and_escaped_backslashes_are_not() {
+        assert_eq!(lone_surrogate(r#"{"a":"\ud800"}"#), Some((6, r"\ud800")));
+        assert_eq!(lone_surrogate(r#"{"a":"x\udc00"}"#), Some((7, r"\udc00")));
+        assert_eq!(
+            lone_surrogate(r#"{"a":"\ud83d\u0041"}"#),
+            Some((6, r"\ud83d"))
+        );
+        assert_eq!(
+            lone_surrogate(r#"{"a":"\ud83d\ude00 \n \"\ud800"}"#),
+            Some((24, r"\ud800"))
+        );
+        assert_eq!(lone_surrogate(r#"{"a":"\ud83d\ude00"}"#), None);
+        assert_eq!(lone_surrogate(r#"{"a":"\\ud800"}"#), None);
+        assert_eq!(lone_surrogate(r#"{"a":"\ud8"}"#), None);
+        assert_eq!(lone_surrogate(r#"{"a":"\"#), None);
     }
 
     #[test]

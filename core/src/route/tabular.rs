@@ -296,21 +296,68 @@ pub struct QuoteCount<R> {
     row_line: u64,
     lines: u64,
     longest_row: Option<u64>,
+    /// The cell of the row under way (from 0), and the rows (by the byte each began at) with a
+    /// quoted cell that goes on after its closing quote (`"L-5"x`, which a CSV reader reads as
+    /// `L-5x`): its column, the first such per row, oldest first.
+    cell: u32,
+    past_closing_quote: std::collections::VecDeque<(u64, u32)>,
+    /// The byte offset where the row under way began (a CSV reader's record position).
+    row_start: u64,
+    /// The row longer than `longest_row`, by the byte offset where it began, and why: the
+    /// input ends there.
+    overflow: Option<(u64, String)>,
+    last_byte: Option<u8>,
+}
+
+impl<R> QuoteCount<R> {
+    /// The number of the last line read, from 1 (a file's last line break ends a line, and
+    /// opens none).
+    fn last_line(&self) -> u64 {
+        if self.last_byte == Some(b'\n') {
+            self.lines
+        } else {
+            self.lines + 1
+        }
+    }
 }
 
 impl<R: Read> Read for QuoteCount<R> {
+    /// Passes the input through, following its quotes. A row longer than the bound ends the
+    /// input where it passes the bound: the rows before it are read as usual, and the reader
+    /// says why at that row ([`QuoteCount::overflow`]).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.overflow.is_some() {
+            return Ok(0);
+        }
         let read = self.inner.read(buf)?;
         if read == 0 && !buf.is_empty() {
             self.ended = true;
         }
-        for &byte in buf.get(..read).unwrap_or_default() {
+        for (index, &byte) in buf.get(..read).unwrap_or_default().iter().enumerate() {
+            let offset = self.bytes + index as u64;
+            let before = self.state;
             self.state = self.state.after(byte);
+            if before == QuoteState::QuoteInQuoted
+                && self.state == QuoteState::Unquoted
+                && !matches!(byte, b' ' | b'\t')
+                && self
+                    .past_closing_quote
+                    .back()
+                    .is_none_or(|&(row, _)| row != self.row_start)
+            {
+                self.past_closing_quote
+                    .push_back((self.row_start, self.cell));
+            }
+            if byte == b',' && self.state == QuoteState::CellStart {
+                self.cell = self.cell.saturating_add(1);
+            }
             if byte == b'\n' {
                 self.lines += 1;
                 if self.state != QuoteState::Quoted {
                     self.row_bytes = 0;
                     self.row_line = self.lines;
+                    self.row_start = offset + 1;
+                    self.cell = 0;
                     continue;
                 }
             }
@@ -326,17 +373,22 @@ impl<R: Read> Read for QuoteCount<R> {
                 } else {
                     String::new()
                 };
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
+                self.overflow = Some((
+                    self.row_start,
                     format!(
                         "the CSV row at line {} is longer than {most} bytes{quoted}; rows are \
                          read up to `--max-line-bytes`",
                         self.row_line + 1
                     ),
                 ));
+                self.bytes += index as u64;
+                return Ok(index);
             }
         }
         self.bytes += read as u64;
+        if read > 0 {
+            self.last_byte = buf.get(read - 1).copied();
+        }
         Ok(read)
     }
 }
@@ -362,11 +414,21 @@ impl<R: Read> CsvLeads<R> {
                 row_line: 0,
                 lines: 0,
                 longest_row: options.longest_row,
+                cell: 0,
+                past_closing_quote: std::collections::VecDeque::new(),
+                row_start: 0,
+                overflow: None,
+                last_byte: None,
             });
         let header = records
             .byte_headers()
             .map_err(|error| format!("cannot read the CSV header row: {error}"))?
             .clone();
+        if let Some((start, message)) = &records.get_ref().overflow
+            && *start < records.position().byte()
+        {
+            return Err(format!("cannot read the CSV header row: {message}"));
+        }
         if header.is_empty() {
             return Err("the CSV file is empty: its first row names the fields".to_string());
         }
@@ -402,7 +464,16 @@ impl<R: Read> CsvLeads<R> {
         if self.done {
             return Ok(false);
         }
-        match self.records.read_byte_record(&mut self.record) {
+        let read = self.records.read_byte_record(&mut self.record);
+        // The row that passed the bound ends the input, said at that row: the ones before it
+        // were handed out.
+        if let Some((start, message)) = &self.records.get_ref().overflow
+            && (!matches!(read, Ok(true)) || self.records.position().byte() > *start)
+        {
+            self.done = true;
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message.clone()));
+        }
+        match read {
             Ok(true) => {}
             Ok(false) => {
                 self.done = true;
@@ -423,7 +494,8 @@ impl<R: Read> CsvLeads<R> {
         // A quote opened and never closed takes the rest of the file into one cell. Said, and
         // the input ends, rather than the rows after it being lost without a word.
         if self.runs_to_the_end() {
-            let line = self.record.position().map_or(0, csv::Position::line);
+            // The line the row began on, blank lines counted (the CSV reader skips them).
+            let line = self.records.get_ref().row_line + 1;
             self.done = true;
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -431,7 +503,7 @@ impl<R: Read> CsvLeads<R> {
                     "the CSV row at line {line} opens a quote that is never closed: the rows \
                      after it were read as one cell (line {} is where the file ends); close \
                      the quote, or double a quote inside a quoted cell (\"\")",
-                    self.records.position().line()
+                    self.records.get_ref().last_line()
                 ),
             ));
         }
@@ -444,6 +516,17 @@ impl<R: Read> CsvLeads<R> {
         }
         if let Some(problem) = self.cell_not_utf8() {
             self.write_row_problem(problem);
+            return Ok(true);
+        }
+        if let Some((column, problem)) = self.text_past_closing_quote() {
+            if column == 0 && self.id_first {
+                // The id itself is in doubt: the record names no lead.
+                self.id_first = false;
+                self.write_row_problem(problem);
+                self.id_first = true;
+            } else {
+                self.write_row_problem(problem);
+            }
             return Ok(true);
         }
         self.line.push(b'{');
@@ -499,6 +582,40 @@ impl<R: Read> CsvLeads<R> {
                 invalid.valid_up_to()
             ))
         })
+    }
+
+    /// Why a cell of the row just read that a field takes is not what was written: a quoted
+    /// cell goes on after its closing quote (`"L-5"x`, read as `L-5x`; spaces after the quote
+    /// are let by). A column no field reads may hold it.
+    /// Answers the column (from 0) and the message.
+    fn text_past_closing_quote(&mut self) -> Option<(usize, String)> {
+        // Rows are read in order; what the input saw of rows before this one is done with.
+        // The record's bytes: from its position (blank lines before it may count in) to where
+        // the reader is now.
+        let start = self.record.position().map_or(0, csv::Position::byte);
+        let end = self.records.position().byte();
+        let marks = &mut self.records.get_mut().past_closing_quote;
+        while marks.front().is_some_and(|&(began, _)| began < start) {
+            marks.pop_front();
+        }
+        let &(began, column) = marks.front()?;
+        if began >= end {
+            return None;
+        }
+        marks.pop_front();
+        let index = usize::try_from(column).ok()?;
+        let field = self.columns.get(index)?.as_ref()?;
+        let name = String::from_utf8_lossy(&field.key);
+        let name = name.trim_end_matches(':').trim_matches('"');
+        let cell = String::from_utf8_lossy(self.record.get(index)?);
+        let cell: String = cell.chars().take(40).collect();
+        let message = format!(
+            "the quoted cell of `{name}` (column {}) goes on after its closing quote, so it \
+             would be read as `{cell}`: inside quotes write a quote twice (`\"\"`), and put \
+             nothing between the closing quote and the next comma",
+            index + 1
+        );
+        Some((index, message))
     }
 
     /// The row's lead id, when its first column is `id` and the cell holds one.
