@@ -222,11 +222,29 @@ fn track_batch(
                 }),
                 Vec::new(),
             ),
-            Line::Text(bytes) => router.track_line(state, bytes)?,
+            Line::Text(bytes) => {
+                let (tracked, fired) = router.track_line(state, bytes)?;
+                post_to_outbox(state, &fired)?;
+                (tracked, fired)
+            }
         });
     }
     state.commit()?;
     Ok(answers)
+}
+
+/// Keeps fired steps in the state's outbox, in the transaction that fired them, as `serve`
+/// does with its own: a `serve --notify` on the same state delivers them (now, or when one
+/// starts), and `GET /v1/escalations` lists them. Without it, a step fired by a cron `sweep`
+/// would never reach the rep's channel.
+fn post_to_outbox(
+    state: &mut dyn StateStore,
+    fired: &[switchboard::route::Fired],
+) -> Result<(), StateError> {
+    for step in fired {
+        state.post(step.at.instant, &step.decision.lead, &step.to_json(), true)?;
+    }
+    Ok(())
 }
 
 pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
@@ -286,6 +304,10 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
             done = false;
             let _ = state.rollback();
             continue;
+        }
+        if let Err(error) = post_to_outbox(state.as_mut(), &steps) {
+            let _ = state.rollback();
+            return Err(stopped(&error.to_string(), printed, "steps"));
         }
         for step in steps {
             fired += 1;

@@ -268,6 +268,73 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
     assert_eq!(seen.lock().unwrap().len(), all.len());
 }
 
+/// deploy.md's one machine: `serve --notify` on a SQLite file, with `sweep` from cron and
+/// `track` from a script on the same file. The steps the command line fires go into the same
+/// outbox, so the server delivers them and lists them, as it does its own.
+#[test]
+fn steps_fired_by_the_command_line_reach_the_servers_outbox() {
+    let dir = scratch("notify-cli");
+    let state = dir.join("state.db");
+    let (address, seen) = receiver(0);
+    let url = format!("http://{address}/hooks/switchboard");
+    let env = [("SWITCHBOARD_NOTIFY_SECRET", SECRET)];
+    let policy = super::example("routing.route");
+    let server = Server::start_with(
+        &policy,
+        &state,
+        &["--notify", url.as_str(), "--notify-backoff-ms", "200"],
+        &env,
+    );
+    for (id, at) in [("C-1", "10:00"), ("C-2", "10:05")] {
+        let lead = format!(
+            r#"{{"id":"{id}","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T{at}:00+01:00"}}"#
+        );
+        let (status, body) = super::post(&server.address, "/v1/leads", &lead);
+        assert_eq!(status, 200, "{body}");
+    }
+    let state_arg = state.to_string_lossy().to_string();
+    // `track` an event of C-2 long after its step was due: the step fires first.
+    let mut track = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["track", policy.as_str(), "--state", &state_arg, "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    track
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"lead\":\"C-2\",\"event\":\"touched\",\"at\":\"2026-11-24T09:00:00+01:00\",\"by\":\"egor\"}\n")
+        .unwrap();
+    let tracked = track.wait_with_output().unwrap();
+    assert!(tracked.status.success(), "{tracked:?}");
+    wait_until("the step track fired", || seen.lock().unwrap().len() >= 1);
+    // `sweep` fires C-1's.
+    let swept = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["sweep", policy.as_str(), "--state", &state_arg, "--quiet"])
+        .output()
+        .unwrap();
+    assert!(swept.status.success(), "{swept:?}");
+    assert_eq!(String::from_utf8_lossy(&swept.stdout).lines().count(), 1);
+    wait_until("the step sweep fired", || seen.lock().unwrap().len() >= 2);
+    let delivered: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|delivery| {
+            verify(delivery);
+            let event: serde_json::Value = serde_json::from_str(&delivery.body).unwrap();
+            assert_eq!(event["type"], "lead.escalated");
+            event["data"]["lead"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(delivered, ["C-2", "C-1"]);
+    let (status, listed) = request(&server.address, "GET", "/v1/escalations?after=0", "", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    assert!(server.stop().success());
+}
+
 #[test]
 fn notify_needs_a_secret_unless_it_posts_to_slack() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
