@@ -159,15 +159,22 @@ fn load_bundle(args: &ServeArgs, quiet: bool) -> Result<(Bundle, Vec<String>), S
     ))
 }
 
-fn start_logging(format: LogFormat) {
-    let level = std::env::var("SWITCHBOARD_LOG")
-        .ok()
-        .and_then(|level| {
-            level
-                .parse::<tracing_subscriber::filter::LevelFilter>()
-                .ok()
-        })
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+/// Starts the log at `SWITCHBOARD_LOG`'s level (`info` when unset); a value that names no
+/// level is refused, rather than a `warning` meant to quiet the log leaving it at `info`.
+fn start_logging(format: LogFormat) -> Result<(), Failure> {
+    let level = match std::env::var("SWITCHBOARD_LOG") {
+        Err(_) => tracing_subscriber::filter::LevelFilter::INFO,
+        Ok(level) => level
+            .trim()
+            .parse::<tracing_subscriber::filter::LevelFilter>()
+            .map_err(|_| {
+                Failure::usage(format!(
+                    "SWITCHBOARD_LOG=`{}` is no log level: give `error`, `warn`, `info` or \
+                     `debug` (or `trace`, `off`)",
+                    level.escape_debug()
+                ))
+            })?,
+    };
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
@@ -176,6 +183,7 @@ fn start_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    Ok(())
 }
 
 pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
@@ -250,7 +258,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, Failure> {
             })
         }
     };
-    start_logging(args.log_format);
+    start_logging(args.log_format)?;
     let mut watched = vec![args.policy.clone()];
     watched.extend(args.roster.clone());
     watched.extend(args.hubspot_map.clone());

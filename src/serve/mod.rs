@@ -1583,12 +1583,19 @@ async fn escalations(
         (Some(since), None) => match crate::route::reader::read_instant_or_date(since).ok() {
             Some(since) => ListFrom::Time(since),
             None => {
+                // An offset's `+` not written `%2B` arrives as a space.
+                let plus = if since.contains(' ') {
+                    " (a `+` in a URL's query reads as a space: write it `%2B`, as in \
+                     `since=2026-12-01T09:00:00%2B01:00`)"
+                } else {
+                    ""
+                };
                 return error(
                     StatusCode::BAD_REQUEST,
                     "query",
                     &format!(
                         "`since={since}` is not a time such as 2026-12-01T09:00:00Z or a date \
-                         such as 2026-12-01"
+                         such as 2026-12-01{plus}"
                     ),
                 );
             }

@@ -20,6 +20,7 @@ pub enum Format {
     Slack,
 }
 
+#[derive(Clone)]
 pub struct Config {
     pub url: String,
     pub format: Format,
@@ -47,8 +48,15 @@ pub fn body(message: &Outgoing, format: Format) -> String {
     }
 }
 
+/// Slack's text of a fired step. Every value is escaped as Slack asks (`&`, `<`, `>`): a lead's
+/// id comes from the internet, and `<!channel>` or `<https://…|Reset your password>` in it must
+/// reach the channel as the characters it is, not as a mention or a disguised link.
 fn slack_text(lead: &str, data: &serde_json::Value) -> String {
-    let text = |key: &str| data.get(key).and_then(serde_json::Value::as_str);
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(serde_json::Value::as_str)
+            .map(slack_escaped)
+    };
     let step = data
         .get("step")
         .and_then(serde_json::Value::as_u64)
@@ -60,13 +68,22 @@ fn slack_text(lead: &str, data: &serde_json::Value) -> String {
         _ => "nobody (see the reason)".to_string(),
     };
     let mut out = format!(
-        ":rotating_light: Lead `{lead}` was not touched in time: escalation step {step} at {}, now {target}",
-        text("at").unwrap_or("?")
+        ":rotating_light: Lead `{}` was not touched in time: escalation step {step} at {}, now {target}",
+        slack_escaped(lead),
+        text("at").unwrap_or_else(|| "?".to_string())
     );
     if let Some(reason) = text("reason") {
         out.push_str(&format!(". {reason}"));
     }
     out
+}
+
+/// `text` with Slack's three control characters escaped (its message formatting reads `<…>`
+/// as links and mentions, and `&` as the start of an escape).
+fn slack_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Runs until `stop` is set: asks the state thread for undelivered messages, delivers each in
@@ -107,7 +124,10 @@ pub(super) fn run(
                 if first != Some(message.seq) {
                     continue 'asking;
                 }
-                match deliver(&agent, config, &message) {
+                let Some(delivered) = deliver_unless_stopped(&agent, config, &message, stop) else {
+                    return;
+                };
+                match delivered {
                     Ok(()) => {
                         metrics.notify_delivered.fetch_add(1, Ordering::Relaxed);
                         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -169,6 +189,41 @@ pub fn message_id(message: &Outgoing) -> String {
     id
 }
 
+/// [`deliver`] on a thread of its own, waited for until it answers or the server stops
+/// (`None`): a receiver that holds a delivery open holds a stop up for 50 ms, not the 10 s the
+/// delivery may take. The delivery left behind is never marked delivered, so the next start
+/// sends it again (at least once, as always).
+fn deliver_unless_stopped(
+    agent: &ureq::Agent,
+    config: &Config,
+    message: &Outgoing,
+    stop: &AtomicBool,
+) -> Option<Result<(), String>> {
+    let (done, answer) = std::sync::mpsc::channel();
+    let (agent, config, message) = (agent.clone(), config.clone(), message.clone());
+    let spawned = std::thread::Builder::new()
+        .name("notify delivery".into())
+        .spawn(move || {
+            let _ = done.send(deliver(&agent, &config, &message));
+        });
+    if let Err(error) = spawned {
+        return Some(Err(format!("cannot start a delivery: {error}")));
+    }
+    loop {
+        match answer.recv_timeout(Duration::from_millis(50)) {
+            Ok(delivered) => return Some(delivered),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if stop.load(Ordering::Relaxed) {
+                    return None;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Some(Err("the delivery stopped without an answer".to_string()));
+            }
+        }
+    }
+}
+
 fn deliver(agent: &ureq::Agent, config: &Config, message: &Outgoing) -> Result<(), String> {
     let body = body(message, config.format);
     let id = message_id(message);
@@ -216,5 +271,26 @@ mod tests {
             slack.contains("Lead `L-1` was not touched in time: escalation step 1 at 1970-01-01T00:00:00Z, now pool `backup`, rep *anna*"),
             "{slack}"
         );
+    }
+
+    #[test]
+    fn a_lead_id_cannot_mention_the_channel_or_hide_a_link_in_slack() {
+        let id = "x` <!channel> <https://evil.example/login|Reset your CRM password> & `";
+        let mut hostile = message();
+        hostile.lead = id.to_string();
+        hostile.body = hostile
+            .body
+            .replace("\"L-1\"", &serde_json::json!(id).to_string());
+        let slack: serde_json::Value =
+            serde_json::from_str(&body(&hostile, Format::Slack)).unwrap_or_default();
+        let text = slack["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(
+                "Lead `x` &lt;!channel&gt; &lt;https://evil.example/login|Reset your CRM \
+                 password&gt; &amp; `` was not touched"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains('<') && !text.contains('>'), "{text}");
     }
 }

@@ -815,6 +815,32 @@ fn metrics_count_requests_and_decisions_and_logs_can_be_json() {
     );
 }
 
+/// `SWITCHBOARD_LOG=warning` (meant: quieter) is no level: refused at the start, rather than
+/// the log left at `info` without a word.
+#[test]
+fn a_log_level_that_names_no_level_is_refused() {
+    let dir = scratch("log-level");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            &example("routing.route"),
+            "--state",
+            ":memory:",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .current_dir(&dir)
+        .env("SWITCHBOARD_LOG", "warning")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        "error: SWITCHBOARD_LOG=`warning` is no log level: give `error`, `warn`, `info` or \
+         `debug` (or `trace`, `off`)"
+    );
+}
+
 #[test]
 fn a_client_that_stalls_in_its_headers_is_disconnected_and_never_holds_a_shutdown() {
     let dir = scratch("slow-headers");

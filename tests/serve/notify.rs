@@ -245,6 +245,24 @@ fn a_receiver_that_fails_three_times_gets_every_escalation_in_order_across_a_res
         body.contains("?after=0") && body.contains("?since="),
         "{body}"
     );
+    // An offset's `+` not written `%2B` arrives as a space: the answer says how to write it.
+    let (status, body) = request(
+        &server.address,
+        "GET",
+        "/v1/escalations?since=2026-11-23T00:00:00+01:00",
+        "",
+        &[],
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("write it `%2B`"), "{body}");
+    let (status, _) = request(
+        &server.address,
+        "GET",
+        "/v1/escalations?since=2026-11-23T00:00:00%2B01:00",
+        "",
+        &[],
+    );
+    assert_eq!(status, 200);
     let (status, body) = request(&server.address, "GET", "/v1/escalations?after=-1", "", &[]);
     assert_eq!(status, 400);
     assert!(
@@ -333,6 +351,52 @@ fn steps_fired_by_the_command_line_reach_the_servers_outbox() {
     assert_eq!(status, 200);
     assert_eq!(listed.lines().count(), 2, "{listed}");
     assert!(server.stop().success());
+}
+
+/// A receiver that takes the connection and never answers holds a delivery for up to 10 s;
+/// it must not hold a stop that long (serve.md: a stop takes at most `--request-timeout` and
+/// a second). The message is not marked delivered, so the next start sends it again.
+#[test]
+fn a_receiver_that_never_answers_does_not_hold_a_stop() {
+    let dir = scratch("notify-silent");
+    let state = dir.join("state.db");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let connected = Arc::new(Mutex::new(Vec::new()));
+    let held = Arc::clone(&connected);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            held.lock().unwrap().push(stream);
+        }
+    });
+    let url = format!("http://{address}/hooks");
+    let env = [("SWITCHBOARD_NOTIFY_SECRET", SECRET)];
+    let args = [
+        "--sweep-every",
+        "1",
+        "--request-timeout",
+        "1",
+        "--notify",
+        url.as_str(),
+    ];
+    let server = Server::start_with(&super::example("routing.route"), &state, &args, &env);
+    let lead = r#"{"id":"Q-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    let (status, body) = super::post(&server.address, "/v1/leads", lead);
+    assert_eq!(status, 200, "{body}");
+    wait_until("the delivery to connect", || {
+        !connected.lock().unwrap().is_empty()
+    });
+    let stopping = std::time::Instant::now();
+    assert!(server.stop().success());
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(5),
+        "the stop waited {:?} for a receiver that never answers",
+        stopping.elapsed()
+    );
+    // Still waiting in the outbox: the next start tries it again.
+    let server = Server::start_with(&super::example("routing.route"), &state, &args, &env);
+    wait_until("a second attempt", || connected.lock().unwrap().len() >= 2);
+    drop(server);
 }
 
 #[test]
