@@ -326,7 +326,7 @@ fn steps_fired_by_the_command_line_reach_the_servers_outbox() {
         .unwrap();
     let tracked = track.wait_with_output().unwrap();
     assert!(tracked.status.success(), "{tracked:?}");
-    wait_until("the step track fired", || seen.lock().unwrap().len() >= 1);
+    wait_until("the step track fired", || !seen.lock().unwrap().is_empty());
     // `sweep` fires C-1's.
     let swept = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["sweep", policy.as_str(), "--state", &state_arg, "--quiet"])
