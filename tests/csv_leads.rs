@@ -115,6 +115,43 @@ fn stdin_reads_csv_when_told_and_refuses_it_otherwise() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
+    // A format given is obeyed: every line read as NDJSON, each an error record of its own.
+    let as_told = piped(&["--input-format", "ndjson"]);
+    assert_eq!(as_told.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(as_told.stdout).unwrap().lines().count(),
+        16
+    );
+}
+
+/// JSON lines in a file named `.csv`: read as CSV, the first lead would be the header and every
+/// other line an error. Refused with one message naming `--input-format ndjson`, which reads
+/// them.
+#[test]
+fn json_lines_in_a_csv_file_are_refused_naming_the_format() {
+    let dir = scratch("json-in-csv");
+    let path = dir.join("leads.csv");
+    std::fs::copy(example("leads.ndjson"), &path).unwrap();
+    let output = route(path.to_str().unwrap(), &["--quiet"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim_end(),
+        format!(
+            "error: leads `{}`: its first row begins with `{{`: these look like JSON lines \
+             (NDJSON), not CSV; read them with `--input-format ndjson`",
+            path.display()
+        )
+    );
+    let told = route(
+        path.to_str().unwrap(),
+        &["--quiet", "--input-format", "ndjson"],
+        &dir,
+    );
+    assert!(told.status.success());
+    assert_eq!(
+        told.stdout,
+        route(&example("leads.ndjson"), &["--quiet"], &dir).stdout
+    );
 }
 
 #[test]

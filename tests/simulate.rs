@@ -1146,3 +1146,67 @@ fn a_wait_for_a_shift_runs_to_when_the_rep_starts_after_an_absence() {
         assert!(routed.contains(start), "{start}\n{routed}");
     }
 }
+
+/// What simulate leaves out it names: a lead the router refuses as it routes it (an id reused
+/// with other content) as well as a line that is no lead, and a time past the last instant
+/// computed with is said as that, not as an absent time. Leads come from a file: a stream is
+/// refused with why.
+#[test]
+fn what_is_left_out_is_named_and_a_stream_is_refused() {
+    let dir = scratch("left-out");
+    let week = std::fs::read_to_string(example("week.ndjson")).unwrap();
+    let first = week.lines().next().unwrap();
+    let mut lines: Vec<String> = week.lines().take(3).map(str::to_string).collect();
+    lines.push(first.replacen("\"country\":\"CA\"", "\"country\":\"US\"", 1));
+    let late = first
+        .replacen("W-1", "W-late", 1)
+        .replacen("2026-11-23T", "9999-12-31T", 1);
+    lines.push(late);
+    std::fs::write(dir.join("leads.ndjson"), lines.join("\n") + "\n").unwrap();
+    let args = [
+        "simulate",
+        &example("routing.route"),
+        "--roster",
+        &example("roster.json"),
+        "--leads",
+        "leads.ndjson",
+    ];
+    let output = run(&args, &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "note: 1 line of `leads.ndjson` is not a lead and is left out:\n  line 5: \
+             lead.no_time: `created_at` is after 9999-12-30T22:00:00.999999999Z, the last \
+             instant simulate places a lead at\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "note: 1 line of `leads.ndjson` is a lead refused as it was routed and is left \
+             out:\n  line 4: lead.id_conflict: lead id `W-1` was already used for a different lead"
+        ),
+        "{stderr}"
+    );
+    for stream in ["-", "/dev/stdin"] {
+        let output = run(
+            &[
+                "simulate",
+                &example("routing.route"),
+                "--leads",
+                stream,
+                "--quiet",
+            ],
+            &dir,
+        );
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(&format!(
+                "error: --leads `{stream}` is a stream: simulate reads the leads more than once"
+            )),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -306,6 +306,24 @@ fn times_are_rfc_3339_with_offsets_within_a_day() {
         "field `created_at`: expected an RFC 3339 time in the years 0001 to 9999, found \
          \"0000-01-01T00:00:00Z\""
     );
+    // RFC 3339 allows a fraction of any length: read to the nanosecond, the same instant as
+    // its first nine digits (so the same lead, a duplicate, not an id conflict).
+    let fractions = format!(
+        "{}\n{}\n",
+        lead_with("T-8", "2026-11-23T10:00:00.123456789Z"),
+        lead_with("T-8", "2026-11-23T10:00:00.123456789987654321Z"),
+    );
+    let output = run(
+        &["route", &policy, "--quiet", "--state", ":memory:"],
+        fractions.as_bytes(),
+        &dir,
+    );
+    let lines: Vec<serde_json::Value> = text(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(lines[0].get("error").is_none(), "{}", lines[0]);
+    assert_eq!(lines[1]["duplicate"], true, "{}", lines[1]);
 }
 
 /// A lead's id given as a number: `-0` and `0` are one lead (as an `int` field reads them), and
@@ -593,6 +611,16 @@ fn joined_files_and_cut_characters_are_read_or_named() {
              without its other half, so no character: the sender's encoder cut a character \
              (an emoji?) in two"
         )
+    );
+    // Leads ended by a bare `\r` (old Mac line ends) are one line: its record says why.
+    let joined = format!("{lead}\r{}\r\n", lead_with("L-4", "2026-11-23T10:00:00Z"));
+    let answer = &route_in_memory(joined.as_bytes(), &dir)[0];
+    assert!(
+        answer["error"]["message"].as_str().unwrap().ends_with(
+            "the line holds leads ended by a carriage return (\\r) alone, as files with old \
+             Mac line ends do; end each lead with \\n (or \\r\\n)"
+        ),
+        "{answer}"
     );
     // A whole pair is a character.
     let whole = lead_with("L-3\\ud83d\\ude00", "2026-11-23T10:00:00Z");

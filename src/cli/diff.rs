@@ -295,7 +295,9 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode, super::Failure> {
             // leads.
             super::route::skip_byte_order_mark(&mut input)
                 .map_err(|error| format!("cannot read leads `{source_name}`: {error}"))?;
-            super::route::refuse_csv(&mut input, &format!("`{source_name}`"))?;
+            if args.input.guesses() {
+                super::route::refuse_csv(&mut input, &format!("`{source_name}`"))?;
+            }
         }
         let mut number = 0usize;
         let mut bytes_read = 0u64;

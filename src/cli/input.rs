@@ -40,6 +40,12 @@ impl InputArgs {
     }
 
     /// Whether the leads at `path` (`None`: stdin) are read as CSV.
+    /// Whether the format is guessed (no `--input-format`): only then is a CSV-looking input
+    /// refused as NDJSON; a format given is read as given.
+    pub fn guesses(&self) -> bool {
+        self.input_format.is_none()
+    }
+
     pub fn is_csv(&self, path: Option<&Path>) -> bool {
         match self.input_format {
             Some(format) => format == InputFormat::Csv,

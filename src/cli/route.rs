@@ -426,7 +426,7 @@ impl BatchReader {
         };
         let mut input = std::io::BufReader::with_capacity(1 << 16, source);
         skip_byte_order_mark(&mut input).map_err(|error| read_failure(&error))?;
-        if !opening.csv {
+        if !opening.csv && opening.input.guesses() {
             refuse_csv(&mut input, &opening.from)?;
         }
         let leads = opening.input.leads(

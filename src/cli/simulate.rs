@@ -131,6 +131,7 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
             ));
         }
     };
+    refuse_a_stream(&args.leads)?;
     let recorded_events = args
         .touches
         .as_deref()
@@ -328,6 +329,20 @@ pub fn run(args: &SimulateArgs) -> Result<ExitCode, Failure> {
                 ),
             );
         }
+        if !args.quiet {
+            let policy = if count > 1 {
+                format!(" by `{name}`")
+            } else {
+                String::new()
+            };
+            sink.unrouted.say(
+                &format!("`{}`", args.leads.display()),
+                (
+                    &format!("a lead refused as it was routed{policy}"),
+                    &format!("leads refused as they were routed{policy}"),
+                ),
+            );
+        }
         touches_left_out += sink.refused.count;
         sink.finish()?;
         if let Some(why) = failed.borrow_mut().take() {
@@ -397,6 +412,21 @@ struct LeadsFile<'a> {
     longest_row: usize,
 }
 
+/// Refuses leads that can be read only once (stdin as `-`, `/dev/stdin`, a pipe): the leads
+/// are read again for every policy and for the report.
+fn refuse_a_stream(path: &std::path::Path) -> Result<(), Failure> {
+    let stream = path == std::path::Path::new("-")
+        || std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_file());
+    if stream {
+        return Err(Failure::usage(format!(
+            "--leads `{}` is a stream: simulate reads the leads more than once (for each \
+             policy, and for the report), so give a file (save a stream with `> leads.ndjson`)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 impl LeadsFile<'_> {
     /// Opens the leads as NDJSON (the BOM skipped): the file itself, or its CSV rows as lines
     /// (converted into a temporary file, so they can be read again without sitting in memory).
@@ -409,7 +439,9 @@ impl LeadsFile<'_> {
             .map_err(|error| read_failure(path, &error))?;
         let from = format!("`{}`", path.display());
         if !self.input.is_csv(Some(path)) {
-            super::route::refuse_csv(&mut input, &from)?;
+            if self.input.guesses() {
+                super::route::refuse_csv(&mut input, &from)?;
+            }
             return Ok(Box::new(input));
         }
         let mut lines = switchboard::disk::TemporaryFile::create("leads").map_err(|error| {
@@ -583,8 +615,8 @@ fn index_leads(
         };
         match parsed {
             Err(error) => invalid.push(input_line, error),
-            Ok(lead) => match clock_of(&lead, clock) {
-                Some(at) => {
+            Ok(lead) => match clock_of(&lead, clock, clock_name) {
+                Ok(at) => {
                     first.get_or_insert(at);
                     sorted &= last.is_none_or(|last| last <= at);
                     last = Some(at);
@@ -597,13 +629,11 @@ fn index_leads(
                         });
                     }
                 }
-                None => invalid.push(
+                Err(message) => invalid.push(
                     input_line,
                     LeadError {
                         code: "lead.no_time",
-                        message: format!(
-                            "`{clock_name}` is absent: simulate places each lead at its own time"
-                        ),
+                        message,
                         lead: Some(lead.id.to_string()),
                     },
                 ),
@@ -628,20 +658,26 @@ fn index_leads(
 }
 
 /// A lead's own time, from its clock field.
+/// The lead's time, or why simulate cannot place it: the field absent, or a time past the
+/// last instant computed with (the last hours of 9999, which a lead may carry).
 fn clock_of(
     lead: &switchboard::route::reader::ParsedLead,
     clock: switchboard::model::FieldId,
-) -> Option<jiff::Timestamp> {
-    lead.lead
-        .values
-        .get(clock)
-        .and_then(Option::as_ref)
-        .and_then(|value| match value {
-            switchboard::model::LeadValue::Scalar(switchboard::model::Scalar::Int(nanos)) => {
-                jiff::Timestamp::from_nanosecond(*nanos).ok()
-            }
-            _ => None,
-        })
+    clock_name: &str,
+) -> Result<jiff::Timestamp, String> {
+    match lead.lead.values.get(clock).and_then(Option::as_ref) {
+        Some(switchboard::model::LeadValue::Scalar(switchboard::model::Scalar::Int(nanos))) => {
+            jiff::Timestamp::from_nanosecond(*nanos).map_err(|_| {
+                format!(
+                    "`{clock_name}` is after {}, the last instant simulate places a lead at",
+                    jiff::Timestamp::MAX
+                )
+            })
+        }
+        _ => Err(format!(
+            "`{clock_name}` is absent: simulate places each lead at its own time"
+        )),
+    }
 }
 
 /// The leads in time order, each read from the file when its turn comes. A file that changed
@@ -705,7 +741,7 @@ impl Replay<'_> {
             let at = self
                 .policy
                 .clock
-                .and_then(|clock| clock_of(&parsed, clock))
+                .and_then(|clock| clock_of(&parsed, clock, "").ok())
                 .ok_or_else(|| changed("it has no time now"))?;
             if last.is_some_and(|last| at < last) {
                 return Err(changed("it is out of time order now"));
@@ -782,11 +818,15 @@ fn report_invalid(
         return;
     }
     stderr_line!(
-        "note: {} line{} of `{}` {} not leads{} and {} left out:",
+        "note: {} line{} of `{}` {}{} and {} left out:",
         invalid.len(),
         if invalid.len() == 1 { "" } else { "s" },
         path.display(),
-        if invalid.len() == 1 { "is" } else { "are" },
+        if invalid.len() == 1 {
+            "is not a lead"
+        } else {
+            "are not leads"
+        },
         policy
             .map(|policy| format!(" of `{policy}`"))
             .unwrap_or_default(),
@@ -889,6 +929,8 @@ struct Sink {
     failed: Option<Failure>,
     /// Events of a touches file that `track` refused in the run.
     refused: Refusals,
+    /// Leads the router refused as they were routed (an id reused with other content).
+    unrouted: Refusals,
 }
 
 impl Sink {
@@ -909,6 +951,7 @@ impl Sink {
             events: events.map(create).transpose()?,
             failed: None,
             refused: Refusals::default(),
+            unrouted: Refusals::default(),
         })
     }
 
@@ -921,6 +964,13 @@ impl Sink {
             && *input_line > 0
         {
             self.refused.note(*input_line, error.code, &error.message);
+        }
+        if let Logged::Routed {
+            outcome: switchboard::route::Outcome::Invalid(error),
+            input_line,
+        } = &logged
+        {
+            self.unrouted.note(*input_line, error.code, &error.message);
         }
         if self.failed.is_some() {
             return;

@@ -290,6 +290,12 @@ fn parse_into(
                      character (an emoji?) in two",
                     column + marked + 1
                 ),
+                // Leads ended by a bare `\r` (old Mac line ends) arrive as one line.
+                None if text.contains("\r{") => format!(
+                    "not valid JSON: {json}: the line holds leads ended by a carriage return \
+                     (\\r) alone, as files with old Mac line ends do; end each lead with \\n \
+                     (or \\r\\n)"
+                ),
                 None => format!("not valid JSON: {json}"),
             },
             lead: id.map(|id| id.to_string()),
@@ -900,7 +906,29 @@ impl<'de> serde::de::Visitor<'de> for JsonSeed {
 /// The common form is read by [`common_timestamp_nanos`]; anything else by jiff's parser (which
 /// also takes a leap second, a lowercase `t`, a space for `T`), with the offset checked.
 pub fn read_time(text: &str) -> Option<i128> {
-    common_timestamp_nanos(text).or_else(|| general_timestamp_nanos(text))
+    common_timestamp_nanos(text)
+        .or_else(|| general_timestamp_nanos(text))
+        .or_else(|| general_timestamp_nanos(&fraction_cut_to_nanoseconds(text)?))
+}
+
+/// `text` with a fraction of a second of more than nine digits cut to nine (RFC 3339 allows
+/// any number; instants here are counted in nanoseconds, so the rest could not change one);
+/// `None` when it has no such fraction.
+fn fraction_cut_to_nanoseconds(text: &str) -> Option<String> {
+    let dot = text.find(['.', ','])?;
+    let digits = text
+        .get(dot + 1..)?
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    if digits <= 9 {
+        return None;
+    }
+    Some(format!(
+        "{}{}",
+        text.get(..dot + 10)?,
+        text.get(dot + 1 + digits..)?
+    ))
 }
 
 /// An RFC 3339 time read as [`read_time`] reads a lead's (offsets within ±23:59), as an

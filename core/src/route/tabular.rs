@@ -432,6 +432,18 @@ impl<R: Read> CsvLeads<R> {
         if header.is_empty() {
             return Err("the CSV file is empty: its first row names the fields".to_string());
         }
+        // `{"id":"L-1",…`: JSON lines in a file named `.csv`. Read as CSV, the first lead would
+        // be taken for the header and every other line would be an error.
+        if header
+            .get(0)
+            .is_some_and(|first| trim(first).starts_with(b"{"))
+        {
+            return Err(
+                "its first row begins with `{`: these look like JSON lines (NDJSON), not CSV; \
+                 read them with `--input-format ndjson`"
+                    .to_string(),
+            );
+        }
         let (columns, warnings) = columns(&header, policies);
         let id_first = columns
             .first()
