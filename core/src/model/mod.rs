@@ -48,9 +48,55 @@ pub struct CalendarDef {
     /// Working intervals per weekday (Monday first), in seconds since local midnight, half-open.
     pub week: [Vec<(u32, u32)>; 7],
     pub holidays: BTreeSet<jiff::civil::Date>,
+    /// The instants the zone's offset changes at (DST), from 1900 to 2200, in order: a day
+    /// with one is read through its working intervals' instants ([`CalendarDef::contains`]).
+    pub shifts: Vec<Timestamp>,
 }
 
 impl CalendarDef {
+    /// A calendar of `week`'s hours in `zone`, but on `holidays`.
+    pub fn new(
+        name: String,
+        zone: jiff::tz::TimeZone,
+        week: [Vec<(u32, u32)>; 7],
+        holidays: BTreeSet<jiff::civil::Date>,
+    ) -> CalendarDef {
+        let shifts = match (
+            Timestamp::from_second(SHIFTS_FROM),
+            Timestamp::from_second(SHIFTS_UNTIL),
+        ) {
+            (Ok(from), Ok(until)) => zone
+                .following(from)
+                .map(|shift| shift.timestamp())
+                .take_while(|at| *at <= until)
+                .collect(),
+            _ => Vec::new(),
+        };
+        CalendarDef {
+            name,
+            zone,
+            week,
+            holidays,
+            shifts,
+        }
+    }
+
+    /// Whether the zone's offset changes within a day and a few hours of `instant` (or
+    /// `instant` is outside the years the changes are known for).
+    fn near_a_shift(&self, instant: Timestamp) -> bool {
+        const NEAR: i64 = 27 * 3_600;
+        let second = instant.as_second();
+        if !(SHIFTS_FROM + NEAR..SHIFTS_UNTIL - NEAR).contains(&second) {
+            return true;
+        }
+        let first_after = self
+            .shifts
+            .partition_point(|shift| shift.as_second() < second - NEAR);
+        self.shifts
+            .get(first_after)
+            .is_some_and(|shift| shift.as_second() <= second + NEAR)
+    }
+
     /// The IANA name of the calendar's time zone (`Europe/Berlin`).
     pub fn zone_name(&self) -> &str {
         // Calendars are built from IANA names only; a zone without one is shown by its offset.
@@ -76,13 +122,29 @@ impl CalendarDef {
         self.zone.to_ambiguous_timestamp(datetime).compatible().ok()
     }
 
-    /// Whether `instant` falls in working time (local weekday hours, not a holiday).
+    /// Whether `instant` falls in working time (local weekday hours, not a holiday): within
+    /// one of its local day's working intervals, each from [`CalendarDef::instant_at`] its
+    /// start to its end, as the SLA clock counts working time. On a day the clocks change
+    /// that is not the same as reading the wall clock: `00:00-02:30` on the night clocks go
+    /// back ends at the first 02:30 (the second 02:10 is outside), and `02:30-04:00` on the
+    /// night they go forward begins at 03:30 (the instant after the gap, as 02:30 is read).
     pub fn contains(&self, instant: Timestamp) -> bool {
         let local = self.zone.to_datetime(instant);
         if self.holidays.contains(&local.date()) {
             return false;
         }
         let day = local.weekday().to_monday_zero_offset() as usize;
+        if self.near_a_shift(instant) {
+            let date = local.date();
+            return self.week.get(day).is_some_and(|ranges| {
+                ranges.iter().any(|&(start, end)| {
+                    match (self.instant_at(date, start), self.instant_at(date, end)) {
+                        (Some(open), Some(close)) => open <= instant && instant < close,
+                        _ => false,
+                    }
+                })
+            });
+        }
         let second = u32::try_from(
             i32::from(local.hour()) * 3600
                 + i32::from(local.minute()) * 60
@@ -913,13 +975,18 @@ fn calendar_def(calendar: &ast::Calendar) -> Option<CalendarDef> {
         .iter()
         .filter_map(|h| h.value.parse::<jiff::civil::Date>().ok())
         .collect();
-    Some(CalendarDef {
-        name: calendar.name.name.clone(),
+    Some(CalendarDef::new(
+        calendar.name.name.clone(),
         zone,
         week,
         holidays,
-    })
+    ))
 }
+
+/// The years whose offset changes a calendar keeps (1900-01-01 to 2200-01-01, in seconds since
+/// the Unix epoch); an instant outside them is read the slow way, through the day's intervals.
+const SHIFTS_FROM: i64 = -2_208_988_800;
+const SHIFTS_UNTIL: i64 = 7_258_118_400;
 
 /// FNV-1a, 64 bits: stable across runs and machines (digests are stored in the state).
 struct Fnv(u64);

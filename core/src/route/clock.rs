@@ -398,10 +398,10 @@ mod tests {
 
     fn berlin() -> CalendarDef {
         let nine_to_six = vec![(9 * 3_600, 18 * 3_600)];
-        CalendarDef {
-            name: "berlin".to_string(),
-            zone: jiff::tz::db().get("Europe/Berlin").unwrap(),
-            week: [
+        CalendarDef::new(
+            "berlin".to_string(),
+            jiff::tz::db().get("Europe/Berlin").unwrap(),
+            [
                 nine_to_six.clone(),
                 nine_to_six.clone(),
                 nine_to_six.clone(),
@@ -410,11 +410,8 @@ mod tests {
                 Vec::new(),
                 Vec::new(),
             ],
-            holidays: BTreeSet::from([
-                "2026-12-24".parse().unwrap(),
-                "2026-12-25".parse().unwrap(),
-            ]),
-        }
+            BTreeSet::from(["2026-12-24".parse().unwrap(), "2026-12-25".parse().unwrap()]),
+        )
     }
 
     fn at(text: &str) -> Timestamp {
@@ -507,10 +504,10 @@ mod remembered_days {
     /// Sundays in many zones) but Saturday, and a holiday.
     fn calendar(zone: &str, hours: &[(u32, u32)]) -> CalendarDef {
         let day = hours.to_vec();
-        CalendarDef {
-            name: zone.to_string(),
-            zone: jiff::tz::db().get(zone).unwrap(),
-            week: [
+        CalendarDef::new(
+            zone.to_string(),
+            jiff::tz::db().get(zone).unwrap(),
+            [
                 day.clone(),
                 day.clone(),
                 day.clone(),
@@ -519,8 +516,61 @@ mod remembered_days {
                 Vec::new(),
                 day,
             ],
-            holidays: BTreeSet::from(["2026-04-06".parse().unwrap()]),
+            BTreeSet::from(["2026-04-06".parse().unwrap()]),
+        )
+    }
+
+    /// `inside CAL` and `on shift` ([`CalendarDef::contains`]) say "working" for exactly the
+    /// instants the SLA clock counts as working time, on the days clocks change too: hours that
+    /// begin or end in the hour that repeats (`00:00-02:30` in Berlin's autumn), in the hour
+    /// that is skipped (`02:30-04:00` in its spring), half-hour changes (Lord Howe), a change
+    /// at midnight (São Paulo's old rules). Every five minutes from a day and a half before each
+    /// change to a day and a half after.
+    #[test]
+    fn working_time_is_the_same_for_inside_and_for_the_sla_clock() {
+        let instant_of = |text: &str| -> Timestamp { text.parse().unwrap() };
+        let calendars = [
+            calendar(
+                "Europe/Berlin",
+                &[(0, 2 * 3_600 + 1_800), (9 * 3_600, 18 * 3_600)],
+            ),
+            calendar("Europe/Berlin", &[(2 * 3_600 + 1_800, 4 * 3_600)]),
+            calendar("Europe/Berlin", &[(2 * 3_600, 3 * 3_600)]),
+            calendar("America/New_York", &[(3_600 + 1_800, 86_400)]),
+            calendar("Australia/Lord_Howe", &[(3_600 + 900, 2 * 3_600 + 900)]),
+            calendar("America/Sao_Paulo", &[(0, 3_600), (8 * 3_600, 20 * 3_600)]),
+        ];
+        for calendar in &calendars {
+            let changes: Vec<Timestamp> = calendar
+                .zone
+                .following(instant_of("2016-01-01T00:00:00Z"))
+                .take(4)
+                .map(|change| change.timestamp())
+                .collect();
+            assert!(!changes.is_empty(), "{}", calendar.name);
+            for change in changes {
+                let mut instant = change - jiff::SignedDuration::from_hours(36);
+                while instant < change + jiff::SignedDuration::from_hours(36) {
+                    let date = calendar.zone.to_datetime(instant).date();
+                    let counted = intervals(calendar, date)
+                        .any(|(open, close)| open <= instant && instant < close);
+                    assert_eq!(
+                        calendar.contains(instant),
+                        counted,
+                        "{} at {instant} ({})",
+                        calendar.name,
+                        calendar.zone.to_datetime(instant)
+                    );
+                    instant += jiff::SignedDuration::from_mins(5);
+                }
+            }
         }
+        // Far from a change, the wall clock is read directly: the same answer.
+        let berlin = &calendars[0];
+        assert!(berlin.contains(instant_of("2026-11-23T08:30:00Z")));
+        assert!(!berlin.contains(instant_of("2026-11-23T17:30:00Z")));
+        // Before 1900 and after 2200 no change is known: read through the day's intervals.
+        assert!(berlin.contains(instant_of("2300-06-03T08:30:00Z")));
     }
 
     /// Across DST changes (at 02:00, at midnight in São Paulo's old rules, half an hour on Lord

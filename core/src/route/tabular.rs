@@ -351,6 +351,12 @@ impl<R: Read> Read for QuoteCount<R> {
             if byte == b',' && self.state == QuoteState::CellStart {
                 self.cell = self.cell.saturating_add(1);
             }
+            // A CSV reader ends a row at a `\r` too (old Mac line ends): the next cell is a
+            // row's first.
+            if byte == b'\r' && self.state != QuoteState::Quoted {
+                self.row_start = offset + 1;
+                self.cell = 0;
+            }
             if byte == b'\n' {
                 self.lines += 1;
                 if self.state != QuoteState::Quoted {
@@ -1126,6 +1132,36 @@ mod tests {
             let mut records = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
             let records: Vec<csv::ByteRecord> =
                 records.byte_records().map_while(Result::ok).collect();
+            // Each record's text, from its position to the next record's: whether a cell a
+            // field reads (the first six columns) goes on after its closing quote.
+            let starts: Vec<usize> = records
+                .iter()
+                .map(|record| record.position().map_or(0, |at| at.byte() as usize))
+                .collect();
+            let past_closing_quote: Vec<bool> = (0..records.len())
+                .map(|index| {
+                    let end = starts.get(index + 1).copied().unwrap_or(text.len());
+                    let mut state = QuoteState::CellStart;
+                    let mut cell = 0;
+                    for &byte in &text.as_bytes()[starts[index]..end] {
+                        let before = state;
+                        state = state.after(byte);
+                        if before == QuoteState::QuoteInQuoted
+                            && state == QuoteState::Unquoted
+                            && !matches!(byte, b' ' | b'\t')
+                        {
+                            return cell < 6;
+                        }
+                        if byte == b',' && state == QuoteState::CellStart {
+                            cell += 1;
+                        }
+                        if matches!(byte, b'\n' | b'\r') && state != QuoteState::Quoted {
+                            cell = 0;
+                        }
+                    }
+                    false
+                })
+                .collect();
             // The row whose quote never closed runs to the end: the last, when the text ends
             // inside a quoted cell.
             let open = text
@@ -1144,8 +1180,9 @@ mod tests {
                 }
                 (read, ran_on) => proptest::prop_assert!(false, "{read:?} {ran_on:?}"),
             }
-            let rows_refused = records.iter().filter(|record| {
-                record.len() < 7
+            let rows_refused = records.iter().zip(&past_closing_quote).filter(|(record, past)| {
+                **past
+                    || record.len() < 7
                     || record.iter().skip(7).any(|cell| !trim(cell).is_empty())
                     || record.iter().any(|cell| {
                         let lines: Vec<&[u8]> = cell.split(|&byte| byte == b'\n').collect();
