@@ -423,6 +423,10 @@ fn lone_surrogate(text: &str) -> Option<(usize, &str)> {
 /// holding a character no one sees (a control character, a zero-width space, a byte order
 /// mark, a direction mark: the same lead sent without it would be another lead).
 fn id_problem(id: &str) -> Option<String> {
+    // Most ids are printable ASCII without spaces (`L-1`, `00Q5e00000ABCDe`): nothing to say.
+    if !id.is_empty() && id.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return None;
+    }
     if id.trim().is_empty() {
         Some("field `id` is blank: every lead needs an id of its own".to_string())
     } else if id.contains('\0') {
