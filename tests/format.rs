@@ -328,6 +328,20 @@ fn braced_items_with_comments_are_indented_by_their_braces() {
     );
 }
 
+/// A list that goes on past a comma in a braced item kept as written (a comment inside it)
+/// goes on two spaces further in than the clause it belongs to, not as a clause of its own;
+/// a comment between its lines, too. Formatting it again changes nothing.
+#[test]
+fn a_list_continued_on_the_next_line_stays_indented_in_a_kept_block() {
+    let text = "schema lead { id: string }\npool senior {\n  # the seniors\n  members anna, boris,\nchen,\n      # new in December\n  dmitri\n  strategy round_robin\n}\nqueue q\notherwise -> pool senior\n";
+    let formatted = switchboard::format::format(text).unwrap();
+    assert_eq!(
+        formatted,
+        "schema lead {\n  id: string\n}\npool senior {\n  # the seniors\n  members anna, boris,\n    chen,\n    # new in December\n    dmitri\n  strategy round_robin\n}\nqueue q\notherwise -> pool senior\n"
+    );
+    assert_eq!(switchboard::format::format(&formatted).unwrap(), formatted);
+}
+
 #[test]
 fn an_inline_roster_keeps_its_strings_as_written() {
     let text = "schema lead {\n  id: string\n  account: string?\n}\npool p { members anna }\notherwise -> pool p\n\ntest \"t\" {\n  roster {account   \"Acme  Corp\"  owner anna}\n  lead { id: \"1\" }\n  expect pool p\n}\n";

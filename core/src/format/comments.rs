@@ -176,17 +176,30 @@ impl Formatter<'_> {
             .map(normalize_line)
             .filter(|line| !line.is_empty())
             .enumerate()
-            .scan(0usize, |depth, (index, line)| {
+            .scan((0usize, false), |(depth, continues), (index, line)| {
                 let (opens, closes) = braces(&line);
                 let shown = match indent {
-                    _ if index == 0 => line,
+                    _ if index == 0 => line.clone(),
                     Indent::Continuation => format!("    {line}"),
                     Indent::Braces => {
                         let level = depth.saturating_sub(usize::from(line.starts_with('}')));
-                        format!("{}{line}", "  ".repeat(level))
+                        // A list that goes on past a comma (`members anna, boris,` then
+                        // `chen`) goes on two spaces further in, not as a clause of its own.
+                        let on = if *continues && !line.starts_with('}') {
+                            "  "
+                        } else {
+                            ""
+                        };
+                        format!("{}{on}{line}", "  ".repeat(level))
                     }
                 };
                 *depth = (*depth + opens).saturating_sub(closes);
+                // A line of code (not a comment alone) says whether the next one goes on with
+                // it: it ends in a comma and opened no brace (a brace's lines are indented by
+                // its depth already).
+                if let Some(last) = code_of(&line).chars().last() {
+                    *continues = last == ',' && opens <= closes;
+                }
                 Some(shown)
             })
             .collect();
@@ -239,6 +252,25 @@ fn braces(line: &str) -> (usize, usize) {
         escaped = false;
     }
     (opens, closes)
+}
+
+/// `line` without its comment and the spaces before it (a `#` in a string is no comment).
+fn code_of(line: &str) -> &str {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (index, ch) in line.char_indices() {
+        match ch {
+            '#' if !in_string => return line.get(..index).unwrap_or(line).trim_end(),
+            '\\' if in_string && !escaped => {
+                escaped = true;
+                continue;
+            }
+            '"' if !escaped => in_string = !in_string,
+            _ => {}
+        }
+        escaped = false;
+    }
+    line.trim_end()
 }
 
 /// One line of an item kept as written: single spaces between tokens outside strings, the
