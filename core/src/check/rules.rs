@@ -764,7 +764,8 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// An inline roster's facts, held as a roster file's are: out-of-office ranges that end
+    /// An inline roster's facts, held as a roster file's are (and facts a rep has one of
+    /// given twice with other values: `anna away, anna available`): out-of-office ranges that end
     /// before they start or overlap another of the rep's, an account listed twice, and parents
     /// that lead back to their account. (A test whose dates are swapped would pass for the
     /// wrong reason.)
@@ -773,6 +774,55 @@ impl<'a> Checker<'a> {
         // are held together.
         let mut ranges_of: BTreeMap<&str, Vec<(jiff::Timestamp, jiff::Timestamp)>> =
             BTreeMap::new();
+        // Facts a rep has one of (a status, an open count, a count per window): the first
+        // given, by rep and kind. A second that differs is a test that says two things.
+        let mut single_facts: BTreeMap<(&str, String), String> = BTreeMap::new();
+        for rep in &inline.reps {
+            for fact in &rep.facts {
+                use crate::syntax::ast::RepFact;
+                // The fact's kind, as one and as two, and its value as written.
+                let (kind, value) = match fact {
+                    RepFact::Away => ("status|statuses".to_string(), "away".to_string()),
+                    RepFact::Offline => ("status|statuses".to_string(), "offline".to_string()),
+                    RepFact::Available => {
+                        ("status|statuses".to_string(), "available".to_string())
+                    }
+                    RepFact::Open(count) => {
+                        ("open count|open counts".to_string(), format!("open {count}"))
+                    }
+                    RepFact::Assigned { count, period } => (
+                        format!(
+                            "count of leads assigned {0}|counts of leads assigned {0}",
+                            period_words(*period)
+                        ),
+                        format!("assigned {count} {}", period_words(*period)),
+                    ),
+                    RepFact::Out { .. } => continue,
+                };
+                let name = rep.name.name.as_str();
+                match single_facts.get(&(name, kind.clone())) {
+                    Some(first) if *first != value => {
+                        let (one, two) = kind.split_once('|').unwrap_or((&kind, &kind));
+                        self.report(
+                            Diagnostic::new(
+                                Code::RosterShape,
+                                rep.name.span,
+                                format!(
+                                    "rep `{name}` is given two {two}, `{first}` and `{value}`: \
+                                     the test would hold the last one only"
+                                ),
+                            )
+                            .with_label("given again here")
+                            .with_help(format!("give `{name}` one {one}")),
+                        );
+                    }
+                    Some(_) => {}
+                    None => {
+                        single_facts.insert((name, kind), value);
+                    }
+                }
+            }
+        }
         for rep in &inline.reps {
             let ranges = ranges_of.entry(rep.name.name.as_str()).or_default();
             for fact in &rep.facts {
@@ -1043,4 +1093,13 @@ pub(crate) fn parent_loop<'a>(
         current = parent;
     }
     None
+}
+
+/// How an inline roster writes a window of `assigned N …`.
+fn period_words(period: crate::syntax::ast::Period) -> &'static str {
+    match period {
+        crate::syntax::ast::Period::Hour => "this hour",
+        crate::syntax::ast::Period::Day => "today",
+        crate::syntax::ast::Period::Week => "this week",
+    }
 }
