@@ -142,6 +142,18 @@ fn json_lines_in_a_csv_file_are_refused_naming_the_format() {
             path.display()
         )
     );
+    // Told it is CSV, it is read as CSV: the first line is the header, every other a row
+    // that names no field the policy needs.
+    let as_csv = route(
+        path.to_str().unwrap(),
+        &["--quiet", "--input-format", "csv"],
+        &dir,
+    );
+    assert_eq!(as_csv.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8(as_csv.stdout).unwrap().lines().count(),
+        14
+    );
     let told = route(
         path.to_str().unwrap(),
         &["--quiet", "--input-format", "ndjson"],
@@ -426,8 +438,8 @@ fn a_row_past_the_length_bound_is_said_after_the_rows_before_it() {
 
 /// `"L-5"x`: a quoted cell that goes on after its closing quote is read by CSV readers as
 /// `L-5x`, which no one wrote. In a column a field reads, the row is a `lead.csv` record (with
-/// no lead named when the cell is the id); spaces after the quote, and columns no field reads,
-/// are let by.
+/// no lead named when the cell is the id); spaces after the quote are let by in a typed cell
+/// (read without them), and columns no field reads may hold anything.
 #[test]
 fn text_after_a_closing_quote_is_an_error_record_where_a_field_reads_it() {
     let dir = scratch("past-quote");
@@ -443,6 +455,8 @@ fn text_after_a_closing_quote_is_an_error_record_where_a_field_reads_it() {
     lines[4].push_str("\"he said \"hi\" there\"");
     lines.insert(5, String::new());
     lines[6] = lines[6].replacen(",medium,", ",\"medium\"!,", 1);
+    // Spaces after the quote of a cell read as written (the id) would be part of the id.
+    lines[7] = lines[7].replacen("L-6,", "\"L-6\" ,", 1);
     let path = dir.join("past.csv");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let output = route(path.to_str().unwrap(), &["--quiet"], &dir);
@@ -478,7 +492,21 @@ fn text_after_a_closing_quote_is_an_error_record_where_a_field_reads_it() {
         "{}",
         answers[4]
     );
-    for answer in &answers[5..] {
+    assert_eq!(
+        answers[5]["lead"],
+        serde_json::Value::Null,
+        "{}",
+        answers[5]
+    );
+    assert!(
+        answers[5]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would be read as `L-6 `"),
+        "{}",
+        answers[5]
+    );
+    for answer in &answers[6..] {
         assert!(answer.get("error").is_none(), "{answer}");
     }
 }

@@ -231,6 +231,24 @@ fn links_do_not_lead_out_of_the_project() {
     let output = run(&["check", "current.route"], b"", &project);
     assert!(output.status.success(), "{}", all_output(&output));
 
+    // A link to a pipe (`--roster <(cat roster.json)` names `/dev/fd/63`) reveals no file:
+    // it gets the reader's own answer, that it reads regular files, not "no such file".
+    let fifo = project.join("../roster.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    symlink(&fifo, project.join("piped.json")).unwrap();
+    let output = run(
+        &["check", "policy.route", "--roster", "piped.json"],
+        b"",
+        &project,
+    );
+    refused(&output, "it is a named pipe, not a regular file");
+
     // With the whole disk as the root, a link to a device is still not read.
     symlink("/dev/zero", project.join("zero.route")).unwrap();
     std::fs::write(project.join("tests.route"), tests_using("zero.route")).unwrap();

@@ -526,6 +526,11 @@ fn ids_with_invisible_characters_are_refused_naming_the_character() {
         ("L-1\\u0001", "U+0001"),
         ("L\\t1", "U+0009"),
         ("\\u200fL-1", "U+200F"),
+        ("L\\u061c1", "U+061C"),
+        ("L\\u034f1", "U+034F"),
+        ("L-1\\ufe0f", "U+FE0F"),
+        ("L\\u31641", "U+3164"),
+        ("L-1\\udb40\\udc20", "U+E0020"),
     ] {
         let answer = &route_in_memory(
             format!("{}\n", lead_with(id, "2026-11-23T10:00:00Z")).as_bytes(),

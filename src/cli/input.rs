@@ -71,6 +71,24 @@ impl InputArgs {
         if !csv {
             return Ok(input);
         }
+        let input: Box<dyn Read + 'i> = if self.guesses() {
+            // `{"id":"L-1",…`: JSON lines in a file named `.csv`. Read as CSV, the first lead
+            // would be taken for the header and every other line would be an error. Said when
+            // the format is guessed from the name; `--input-format csv` is obeyed.
+            let mut buffered = std::io::BufReader::new(input);
+            let first = std::io::BufRead::fill_buf(&mut buffered)
+                .map_err(|error| Failure::usage(format!("cannot read leads {from}: {error}")))?;
+            let first = first.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(first);
+            if first.trim_ascii_start().starts_with(b"{") {
+                return Err(Failure::usage(format!(
+                    "leads {from}: its first row begins with `{{`: these look like JSON lines \
+                     (NDJSON), not CSV; read them with `--input-format ndjson`"
+                )));
+            }
+            Box::new(buffered)
+        } else {
+            input
+        };
         let options = CsvOptions {
             lenient_enums: self.lenient_enums,
             longest_row: Some(longest_row as u64),

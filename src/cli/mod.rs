@@ -221,7 +221,7 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
 /// get the CI's environment quoted back in the diagnostics, nor have `fmt` write outside.
 pub(crate) fn followed_link_stays_inside(path: &Path) -> Result<(), String> {
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
-    if !is_link {
+    if !is_link || leads_to_a_pipe(path) {
         return Ok(());
     }
     let target = std::fs::canonicalize(path)
@@ -256,6 +256,24 @@ pub(crate) fn followed_link_stays_inside(path: &Path) -> Result<(), String> {
             .map(|dir| format!(" (`{}`)", dir.display()))
             .unwrap_or_default()
     ))
+}
+
+/// Whether `path` leads to a pipe or a socket (`--roster <(cat roster.json)` names
+/// `/dev/fd/63`, a link to a pipe): a stream the caller opened, no file a link could reveal;
+/// the reader then says it reads regular files only.
+fn leads_to_a_pipe(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|metadata| {
+            metadata.file_type().is_fifo() || metadata.file_type().is_socket()
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        false
+    }
 }
 
 /// The project root when `--root` is not given: the one folder the command names (`test .`,

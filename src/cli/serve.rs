@@ -163,7 +163,9 @@ fn load_bundle(args: &ServeArgs, quiet: bool) -> Result<(Bundle, Vec<String>), S
 /// level is refused, rather than a `warning` meant to quiet the log leaving it at `info`.
 fn start_logging(format: LogFormat) -> Result<(), Failure> {
     let level = match std::env::var("SWITCHBOARD_LOG") {
+        // Unset, or set to nothing (`SWITCHBOARD_LOG=` in a unit file): the default.
         Err(_) => tracing_subscriber::filter::LevelFilter::INFO,
+        Ok(level) if level.trim().is_empty() => tracing_subscriber::filter::LevelFilter::INFO,
         Ok(level) => level
             .trim()
             .parse::<tracing_subscriber::filter::LevelFilter>()

@@ -467,11 +467,17 @@ impl LeadsFile<'_> {
             std::io::Seek::rewind(&mut lines)
         };
         converted().map_err(|error| {
-            Failure::usage(format!(
-                "cannot convert the rows of `{}` into a temporary file (in TMPDIR): {}",
-                path.display(),
-                describe_io(&error)
-            ))
+            // What the rows say (a row past the bound, a quote never closed) is the file's
+            // problem; anything else the temporary file's.
+            if error.kind() == std::io::ErrorKind::InvalidData {
+                Failure::usage(format!("cannot read leads `{}`: {error}", path.display()))
+            } else {
+                Failure::usage(format!(
+                    "cannot convert the rows of `{}` into a temporary file (in TMPDIR): {}",
+                    path.display(),
+                    describe_io(&error)
+                ))
+            }
         })?;
         Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, lines)))
     }

@@ -1206,14 +1206,18 @@ fn bearer_token(value: &str) -> Option<&str> {
 /// Where the text stops being JSON (a mistake, a body cut short), the broken object, up to the
 /// next line that begins with `{`, is one line, which the router answers with where it breaks,
 /// and the objects after it are read on; one object alone is answered as a single lead.
+/// A JSON value written over several lines, on one (its line breaks are whitespace: inside a
+/// string a line break is written `\n`).
+fn on_one_line(part: &[u8]) -> Vec<u8> {
+    part.iter()
+        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+        .collect::<Vec<u8>>()
+        .trim_ascii()
+        .to_vec()
+}
+
 fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
-    let one_line = |part: &[u8]| -> Vec<u8> {
-        part.iter()
-            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-            .collect::<Vec<u8>>()
-            .trim_ascii()
-            .to_vec()
-    };
+    let one_line = on_one_line;
     let mut lines = Vec::new();
     // Where the values being read begin in `text`, and where the next one begins.
     let (mut base, mut start) = (0, 0);
@@ -1264,12 +1268,14 @@ fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| text[i]) {
         Some(b'[') => {
-            let values: Vec<serde_json::Value> = serde_json::from_slice(text)
+            // Each lead as written (not parsed into a map, which would keep a repeated key's
+            // last value without a word), on one line, for the lead reader.
+            let values: Vec<&serde_json::value::RawValue> = serde_json::from_slice(text)
                 .map_err(|error| format!("the body is not a JSON array: {error}"))?;
             Ok((
                 values
                     .iter()
-                    .map(|value| value.to_string().into_bytes())
+                    .map(|value| on_one_line(value.get().as_bytes()))
                     .collect(),
                 false,
             ))
@@ -1444,6 +1450,18 @@ async fn hook_leads(
             );
         }
     };
+    // Parsed, a repeated key keeps its last value without a word: a lead mapped from it would
+    // be routed on a guess (or under another id).
+    if let Some(repeated) = crate::route::reader::repeated_key(body) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "payload",
+            &format!(
+                "the payload's {repeated}: which value is meant cannot be told; send each key \
+                 once"
+            ),
+        );
+    }
     let response = answer(
         shared,
         |reply| Job::Hook(hook, payload, delivery, reply),

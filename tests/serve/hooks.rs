@@ -196,6 +196,21 @@ fn standard_webhooks_deliveries_are_verified_and_mapped_from_salesforce() {
     // The delivery id is part of what is signed.
     let (status, _, _) = post("msg_sf_2", now, &signature, &payload);
     assert_eq!(status, 401);
+    // A payload that gives a key twice is refused, naming it: parsed into a map it would keep
+    // the last value without a word (here another lead's id).
+    let twice = payload.replacen("{", "{\"Id\": \"00Q000000000OTHER\",", 1);
+    let (status, _, body) = post(
+        "msg_sf_3",
+        now,
+        &standard_signature("msg_sf_3", now, &twice),
+        &twice,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("\"code\":\"payload\"")
+            && body.contains("the payload's key `Id` appears more than once in one object"),
+        "{body}"
+    );
     // An id that is not ASCII is said to be so, not to be missing.
     let (status, _, body) = post("é/ü", now, &signature, &payload);
     assert_eq!(status, 400, "{body}");

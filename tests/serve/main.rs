@@ -230,6 +230,29 @@ fn every_kind_of_body_gets_its_answer() {
     assert_eq!(answers[1]["error"]["code"], "lead.missing");
     assert_eq!(answers[1]["error"]["input_line"], 2);
     assert_eq!(answers[2]["rep"], "boris");
+    // A lead of an array, over several lines, that gives a field twice is refused as on one
+    // line: its record says which key, the others are routed.
+    let twice = lead("B-5").replacen('{', "{\n  \"intent\": \"low\",\n  ", 1);
+    let (status, body) = post(
+        address,
+        "/v1/leads",
+        &format!("[\n{twice},\n{}\n]", lead("B-6")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["lead"], "B-5", "{body}");
+    assert!(
+        answers[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("key `intent` appears more than once in the object"),
+        "{body}"
+    );
+    assert!(answers[1].get("error").is_none(), "{body}");
     // NDJSON works too, and a repeated id answers its recorded decision.
     let (status, body) = post(
         address,

@@ -784,12 +784,11 @@ impl<'a> Checker<'a> {
                 let (kind, value) = match fact {
                     RepFact::Away => ("status|statuses".to_string(), "away".to_string()),
                     RepFact::Offline => ("status|statuses".to_string(), "offline".to_string()),
-                    RepFact::Available => {
-                        ("status|statuses".to_string(), "available".to_string())
-                    }
-                    RepFact::Open(count) => {
-                        ("open count|open counts".to_string(), format!("open {count}"))
-                    }
+                    RepFact::Available => ("status|statuses".to_string(), "available".to_string()),
+                    RepFact::Open(count) => (
+                        "open count|open counts".to_string(),
+                        format!("open {count}"),
+                    ),
                     RepFact::Assigned { count, period } => (
                         format!(
                             "count of leads assigned {0}|counts of leads assigned {0}",

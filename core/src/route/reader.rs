@@ -386,6 +386,69 @@ fn parse_into(
     })
 }
 
+/// The first key that one object of the JSON `text` gives twice, at any depth, with where
+/// (`key `Intent__c` appears more than once in one object at line 1 column 80`); `None` when no
+/// object repeats a key before the text ends or stops being JSON (its reader says why then). A webhook payload
+/// is mapped from a parsed map, which keeps a repeated key's last value without a word.
+pub fn repeated_key(text: &[u8]) -> Option<String> {
+    use serde::de::{DeserializeSeed, Error as _};
+    struct Walk;
+    impl<'de> serde::de::DeserializeSeed<'de> for Walk {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Walk {
+        type Value = ();
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Walk)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut keys = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if keys.contains(&key) {
+                    return Err(A::Error::custom(format!(
+                        "{REPEATED}key `{key}` appears more than once in one object"
+                    )));
+                }
+                map.next_value_seed(Walk)?;
+                keys.insert(key);
+            }
+            Ok(())
+        }
+    }
+    /// Tells the walk's own error from the JSON reader's.
+    const REPEATED: &str = "\u{1e}repeated ";
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    match Walk.deserialize(&mut deserializer) {
+        Err(error) => error.to_string().strip_prefix(REPEATED).map(str::to_string),
+        Ok(()) => None,
+    }
+}
+
 /// The first `\uXXXX` escape in `text` that is half of a UTF-16 surrogate pair without its
 /// other half (`\ud83d` not followed by `\ude00`, or a low half alone), as its byte offset and
 /// its text. Backslashes pair up as JSON's escapes do, so `\\ud800` (a backslash, then text)
@@ -451,20 +514,31 @@ fn id_problem(id: &str) -> Option<String> {
     }
 }
 
-/// A character that shows as nothing: a control character, or one of Unicode's format
-/// characters that editors and CRMs carry along unseen (soft hyphen, zero-width spaces and
-/// joiners, direction marks and embeddings, the word joiner, the byte order mark).
+/// A character that shows as nothing: a control character, or one Unicode calls default
+/// ignorable (`Default_Ignorable_Code_Point`: soft hyphen, zero-width spaces and joiners,
+/// direction marks and embeddings, variation selectors, fillers, tags, the byte order mark),
+/// or an interlinear annotation mark.
 fn invisible(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{ad}'
-                | '\u{180e}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
                 | '\u{200b}'..='\u{200f}'
                 | '\u{202a}'..='\u{202e}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206f}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 
@@ -1422,6 +1496,22 @@ mod tests {
             matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"0123456789")
         );
         assert!(matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"next"));
+    }
+
+    #[test]
+    fn a_key_repeated_in_any_object_is_found_with_where() {
+        let found = repeated_key(br#"{"a":1,"b":{"c":[{"d":1,"d":2}]}}"#).unwrap_or_default();
+        assert!(
+            found.starts_with("key `d` appears more than once in one object at line 1"),
+            "{found}"
+        );
+        assert!(repeated_key(br#"{"a":1,"a":1}"#).is_some());
+        assert_eq!(
+            repeated_key(br#"{"a":{"b":1},"c":{"b":1},"d":[{"b":1},{"b":2}]}"#),
+            None
+        );
+        assert_eq!(repeated_key(br#"{"a":1,"b""#), None);
+        assert_eq!(repeated_key(b"[1, 2, 1]"), None);
     }
 
     #[test]

@@ -300,7 +300,10 @@ pub struct QuoteCount<R> {
     /// quoted cell that goes on after its closing quote (`"L-5"x`, which a CSV reader reads as
     /// `L-5x`): its column, the first such per row, oldest first.
     cell: u32,
-    past_closing_quote: std::collections::VecDeque<(u64, u32)>,
+    /// Each with whether only spaces follow the quote (harmless where a cell is trimmed).
+    past_closing_quote: std::collections::VecDeque<(u64, u32, bool)>,
+    /// In a cell after its closing quote.
+    after_quote: bool,
     /// The byte offset where the row under way began (a CSV reader's record position).
     row_start: u64,
     /// The row longer than `longest_row`, by the byte offset where it began, and why: the
@@ -337,16 +340,19 @@ impl<R: Read> Read for QuoteCount<R> {
             let offset = self.bytes + index as u64;
             let before = self.state;
             self.state = self.state.after(byte);
-            if before == QuoteState::QuoteInQuoted
-                && self.state == QuoteState::Unquoted
-                && !matches!(byte, b' ' | b'\t')
-                && self
-                    .past_closing_quote
-                    .back()
-                    .is_none_or(|&(row, _)| row != self.row_start)
-            {
+            let spacing = matches!(byte, b' ' | b'\t');
+            if before == QuoteState::QuoteInQuoted && self.state == QuoteState::Unquoted {
                 self.past_closing_quote
-                    .push_back((self.row_start, self.cell));
+                    .push_back((self.row_start, self.cell, spacing));
+                self.after_quote = true;
+            } else if self.state != QuoteState::Unquoted {
+                self.after_quote = false;
+            } else if self.after_quote
+                && !spacing
+                && let Some(last) = self.past_closing_quote.back_mut()
+            {
+                // `"L-5" x`: spaces, then text.
+                last.2 = false;
             }
             if byte == b',' && self.state == QuoteState::CellStart {
                 self.cell = self.cell.saturating_add(1);
@@ -422,6 +428,7 @@ impl<R: Read> CsvLeads<R> {
                 longest_row: options.longest_row,
                 cell: 0,
                 past_closing_quote: std::collections::VecDeque::new(),
+                after_quote: false,
                 row_start: 0,
                 overflow: None,
                 last_byte: None,
@@ -437,18 +444,6 @@ impl<R: Read> CsvLeads<R> {
         }
         if header.is_empty() {
             return Err("the CSV file is empty: its first row names the fields".to_string());
-        }
-        // `{"id":"L-1",…`: JSON lines in a file named `.csv`. Read as CSV, the first lead would
-        // be taken for the header and every other line would be an error.
-        if header
-            .get(0)
-            .is_some_and(|first| trim(first).starts_with(b"{"))
-        {
-            return Err(
-                "its first row begins with `{`: these look like JSON lines (NDJSON), not CSV; \
-                 read them with `--input-format ndjson`"
-                    .to_string(),
-            );
         }
         let (columns, warnings) = columns(&header, policies);
         let id_first = columns
@@ -604,7 +599,8 @@ impl<R: Read> CsvLeads<R> {
 
     /// Why a cell of the row just read that a field takes is not what was written: a quoted
     /// cell goes on after its closing quote (`"L-5"x`, read as `L-5x`; spaces after the quote
-    /// are let by). A column no field reads may hold it.
+    /// are let by in a typed cell, which is read without them). A column no field reads may
+    /// hold it.
     /// Answers the column (from 0) and the message.
     fn text_past_closing_quote(&mut self) -> Option<(usize, String)> {
         // Rows are read in order; what the input saw of rows before this one is done with.
@@ -613,16 +609,21 @@ impl<R: Read> CsvLeads<R> {
         let start = self.record.position().map_or(0, csv::Position::byte);
         let end = self.records.position().byte();
         let marks = &mut self.records.get_mut().past_closing_quote;
-        while marks.front().is_some_and(|&(began, _)| began < start) {
+        while marks.front().is_some_and(|&(began, _, _)| began < start) {
             marks.pop_front();
         }
-        let &(began, column) = marks.front()?;
-        if began >= end {
-            return None;
+        let mut this_row = Vec::new();
+        while let Some(&(_, column, blank)) = marks.front().filter(|&&(began, _, _)| began < end) {
+            this_row.push((column, blank));
+            marks.pop_front();
         }
-        marks.pop_front();
-        let index = usize::try_from(column).ok()?;
-        let field = self.columns.get(index)?.as_ref()?;
+        // The first such cell a field reads; spaces alone after the quote only where the cell
+        // is read as written (text and times), since typed cells are read without them.
+        let (index, field) = this_row.into_iter().find_map(|(column, blank)| {
+            let index = usize::try_from(column).ok()?;
+            let field = self.columns.get(index)?.as_ref()?;
+            (!blank || matches!(field.kind, Kind::Text)).then_some((index, field))
+        })?;
         let name = String::from_utf8_lossy(&field.key);
         let name = name.trim_end_matches(':').trim_matches('"');
         let cell = String::from_utf8_lossy(self.record.get(index)?);
@@ -1143,14 +1144,25 @@ mod tests {
                     let end = starts.get(index + 1).copied().unwrap_or(text.len());
                     let mut state = QuoteState::CellStart;
                     let mut cell = 0;
+                    // The cell whose quote closed, and whether only spaces came after it.
+                    let mut after: Option<(usize, bool)> = None;
+                    let refused = |(cell, blank): (usize, bool)| {
+                        // Spaces alone count where the cell is read as written: `id` and
+                        // `created_at`.
+                        cell < 6 && (!blank || cell == 0 || cell == 5)
+                    };
                     for &byte in &text.as_bytes()[starts[index]..end] {
                         let before = state;
                         state = state.after(byte);
-                        if before == QuoteState::QuoteInQuoted
-                            && state == QuoteState::Unquoted
-                            && !matches!(byte, b' ' | b'\t')
-                        {
-                            return cell < 6;
+                        let spacing = matches!(byte, b' ' | b'\t');
+                        if before == QuoteState::QuoteInQuoted && state == QuoteState::Unquoted {
+                            after = Some((cell, spacing));
+                        } else if state != QuoteState::Unquoted {
+                            if after.take().is_some_and(refused) {
+                                return true;
+                            }
+                        } else if !spacing && let Some((_, blank)) = &mut after {
+                            *blank = false;
                         }
                         if byte == b',' && state == QuoteState::CellStart {
                             cell += 1;
@@ -1159,7 +1171,7 @@ mod tests {
                             cell = 0;
                         }
                     }
-                    false
+                    after.is_some_and(refused)
                 })
                 .collect();
             // The row whose quote never closed runs to the end: the last, when the text ends
