@@ -50,7 +50,8 @@ pub struct CalendarDef {
     pub holidays: BTreeSet<jiff::civil::Date>,
     /// The instants the zone's offset changes at (DST), from 1900 to 2200, in order: a day
     /// with one is read through its working intervals' instants ([`CalendarDef::contains`]).
-    pub shifts: Vec<Timestamp>,
+    /// Shared by the calendars of one zone.
+    pub shifts: std::sync::Arc<[Timestamp]>,
 }
 
 impl CalendarDef {
@@ -61,17 +62,7 @@ impl CalendarDef {
         week: [Vec<(u32, u32)>; 7],
         holidays: BTreeSet<jiff::civil::Date>,
     ) -> CalendarDef {
-        let shifts = match (
-            Timestamp::from_second(SHIFTS_FROM),
-            Timestamp::from_second(SHIFTS_UNTIL),
-        ) {
-            (Ok(from), Ok(until)) => zone
-                .following(from)
-                .map(|shift| shift.timestamp())
-                .take_while(|at| *at <= until)
-                .collect(),
-            _ => Vec::new(),
-        };
+        let shifts = shifts_of(&zone);
         CalendarDef {
             name,
             zone,
@@ -981,6 +972,34 @@ fn calendar_def(calendar: &ast::Calendar) -> Option<CalendarDef> {
         week,
         holidays,
     ))
+}
+
+/// The offset changes of `zone` from 1900 to 2200, computed once per zone in a process: a
+/// policy of thousands of calendars in one zone (a few hundred changes each) holds one list.
+fn shifts_of(zone: &jiff::tz::TimeZone) -> std::sync::Arc<[Timestamp]> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<String, Arc<[Timestamp]>>>> = OnceLock::new();
+    let compute = || -> Arc<[Timestamp]> {
+        match (
+            Timestamp::from_second(SHIFTS_FROM),
+            Timestamp::from_second(SHIFTS_UNTIL),
+        ) {
+            (Ok(from), Ok(until)) => zone
+                .following(from)
+                .map(|shift| shift.timestamp())
+                .take_while(|at| *at <= until)
+                .collect(),
+            _ => Arc::from(Vec::new()),
+        }
+    };
+    let Some(name) = zone.iana_name() else {
+        return compute();
+    };
+    let Ok(mut known) = KNOWN.get_or_init(|| Mutex::new(HashMap::new())).lock() else {
+        return compute();
+    };
+    Arc::clone(known.entry(name.to_string()).or_insert_with(compute))
 }
 
 /// The years whose offset changes a calendar keeps (1900-01-01 to 2200-01-01, in seconds since
