@@ -1217,7 +1217,6 @@ fn on_one_line(part: &[u8]) -> Vec<u8> {
 }
 
 fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
-    let one_line = on_one_line;
     let mut lines = Vec::new();
     // Where the values being read begin in `text`, and where the next one begins.
     let (mut base, mut start) = (0, 0);
@@ -1227,7 +1226,7 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
             None => break,
             Some(Ok(_)) => {
                 let end = base + values.byte_offset();
-                lines.push(one_line(&text[start..end]));
+                lines.push(on_one_line(&text[start..end]));
                 start = end;
             }
             Some(Err(_)) => {
@@ -1247,10 +1246,10 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
                     .position(|pair| pair == b"\n{")
                     .map(|at| first_line_end + at + 1);
                 let Some(next) = next else {
-                    lines.push(one_line(&text[start..]));
+                    lines.push(on_one_line(&text[start..]));
                     break;
                 };
-                lines.push(one_line(&text[start..next]));
+                lines.push(on_one_line(&text[start..next]));
                 (base, start) = (next, next);
                 values = serde_json::Deserializer::from_slice(&text[next..])
                     .into_iter::<serde_json::Value>();

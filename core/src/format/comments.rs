@@ -177,7 +177,8 @@ impl Formatter<'_> {
             .filter(|line| !line.is_empty())
             .enumerate()
             .scan((0usize, false), |(depth, continues), (index, line)| {
-                let (opens, closes) = braces(&line);
+                let (code, opens, closes) = code_and_braces(&line);
+                let last_code = code.chars().last();
                 let shown = match indent {
                     _ if index == 0 => line.clone(),
                     Indent::Continuation => format!("    {line}"),
@@ -197,7 +198,7 @@ impl Formatter<'_> {
                 // A line of code (not a comment alone) says whether the next one goes on with
                 // it: it ends in a comma and opened no brace (a brace's lines are indented by
                 // its depth already).
-                if let Some(last) = code_of(&line).chars().last() {
+                if let Some(last) = last_code {
                     *continues = last == ',' && opens <= closes;
                 }
                 Some(shown)
@@ -232,14 +233,19 @@ enum Indent {
     Braces,
 }
 
-/// The braces a normalized line opens and closes, outside strings and its comment.
-fn braces(line: &str) -> (usize, usize) {
+/// A normalized line's code (without its comment and the spaces before it; a `#` in a string
+/// is no comment), and the braces it opens and closes outside strings.
+fn code_and_braces(line: &str) -> (&str, usize, usize) {
     let (mut opens, mut closes) = (0, 0);
     let mut in_string = false;
     let mut escaped = false;
-    for ch in line.chars() {
+    let mut end = line.len();
+    for (index, ch) in line.char_indices() {
         match ch {
-            '#' if !in_string => break,
+            '#' if !in_string => {
+                end = index;
+                break;
+            }
             '\\' if in_string && !escaped => {
                 escaped = true;
                 continue;
@@ -251,26 +257,7 @@ fn braces(line: &str) -> (usize, usize) {
         }
         escaped = false;
     }
-    (opens, closes)
-}
-
-/// `line` without its comment and the spaces before it (a `#` in a string is no comment).
-fn code_of(line: &str) -> &str {
-    let mut in_string = false;
-    let mut escaped = false;
-    for (index, ch) in line.char_indices() {
-        match ch {
-            '#' if !in_string => return line.get(..index).unwrap_or(line).trim_end(),
-            '\\' if in_string && !escaped => {
-                escaped = true;
-                continue;
-            }
-            '"' if !escaped => in_string = !in_string,
-            _ => {}
-        }
-        escaped = false;
-    }
-    line.trim_end()
+    (line.get(..end).unwrap_or(line).trim_end(), opens, closes)
 }
 
 /// One line of an item kept as written: single spaces between tokens outside strings, the

@@ -532,14 +532,9 @@ impl<R: Read> CsvLeads<R> {
             return Ok(true);
         }
         if let Some((column, problem)) = self.text_past_closing_quote() {
-            if column == 0 && self.id_first {
-                // The id itself is in doubt: the record names no lead.
-                self.id_first = false;
-                self.write_row_problem(problem);
-                self.id_first = true;
-            } else {
-                self.write_row_problem(problem);
-            }
+            // When the id itself is in doubt, the record names no lead.
+            let id = self.row_id().filter(|_| column != 0);
+            self.write_row_record(id, problem);
             return Ok(true);
         }
         self.line.push(b'{');
@@ -648,7 +643,11 @@ impl<R: Read> CsvLeads<R> {
 
     /// Writes the [`ROW_ERROR`] line of the row just read with `message`.
     fn write_row_problem(&mut self, message: String) {
-        let id = self.row_id();
+        self.write_row_record(self.row_id(), message);
+    }
+
+    /// Writes the [`ROW_ERROR`] line of the row just read: the lead it names, and `message`.
+    fn write_row_record(&mut self, id: Option<String>, message: String) {
         self.line.extend_from_slice(ROW_ERROR);
         let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
         self.line.extend_from_slice(&written);
