@@ -13,7 +13,8 @@
 //! one to compare).
 //!
 //! Usage: `switchboard-peers [--sizes example,10,100,1000,10000] [--leads 1000000] [--runs 5]
-//! [--budget 10] [--only ENGINE] [--cli PATH]`. With `--cli`, the `switchboard route` command at
+//! [--budget 10] [--only ENGINE] [--cli PATH] [--write DIR]`. With `--write`, each size's policy
+//! and leads are written to DIR/SIZE/ and nothing is timed. With `--cli`, the `switchboard route` command at
 //! PATH is timed too, with one and two threads, against ZEN and the floor with output to a file. `--budget` is the most seconds one timed run of a peer may take: a peer too
 //! slow for all the leads at a size runs on the first N of the same leads (N from 1,000,000,
 //! 500,000, 200,000, 100,000, 50,000, ...), which the table states. Switchboard and the floor
@@ -52,7 +53,9 @@ struct Options {
     runs: usize,
     budget: f64,
     /// The `switchboard` binary, timed from the command line (issue 21); none: not timed.
-    cli: Option<std::path::PathBuf>,
+    cli: Option<std::path::PathBuf>,    /// Write each size's policy and leads to DIR/SIZE/ (to profile `switchboard route` on
+    /// them) and time nothing.
+    write: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
@@ -78,6 +81,7 @@ fn options() -> Options {
             .and_then(|n| n.parse().ok())
             .unwrap_or(10.0),
         cli: value("--cli").map(std::path::PathBuf::from),
+        write: value("--write").map(std::path::PathBuf::from),
     }
 }
 
@@ -274,6 +278,10 @@ fn main() {
             let rules: usize = size.parse().expect("a size is `example` or a rule count");
             generator::policy(rules)
         };
+        if let Some(dir) = &options.write {
+            write_workload(&dir.join(size), &text, size == "example", &options);
+            continue;
+        }
         let (rules, measured, phases) = measure_size(&text, size == "example", &options);
         for (engine, m) in measured {
             results.insert((order, engine), m);
@@ -283,7 +291,30 @@ fn main() {
         }
         labels.push((size.clone(), rules));
     }
-    summary(&labels, &results, &breakdowns);
+    if options.write.is_none() {
+        summary(&labels, &results, &breakdowns);
+    }
+}
+
+/// Writes a size's policy and its leads (the ones every engine is timed on) to `dir`.
+fn write_workload(dir: &std::path::Path, text: &str, example: bool, options: &Options) {
+    let report = switchboard::check_source(text);
+    let (policy, _) = report.compiled.expect("a clean policy compiles");
+    let input = if example {
+        workload::example_leads(&policy, options.leads)
+    } else {
+        workload::generated_leads(&policy, options.leads)
+    }
+    .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("policy.route"), text).unwrap();
+    std::fs::write(dir.join("leads.ndjson"), &input).unwrap();
+    println!(
+        "{}: policy.route and leads.ndjson ({} leads); route them as the harness does with \
+         `switchboard route policy.route --state :memory: --now {NOW} --leads leads.ndjson`",
+        dir.display(),
+        options.leads
+    );
 }
 
 /// The policy's rule count (with `otherwise`), each engine's runs and each engine's phases.

@@ -227,7 +227,16 @@ fn add_working(
         None => calendar.zone.to_datetime(start).date(),
     };
     for _ in 0..horizon {
-        if let Some(done) = spend(intervals(calendar, date), &mut now, &mut remaining) {
+        // The days after the first are remembered too (a lead late on a Friday is due on
+        // Monday); a date whose span cannot be computed is read afresh.
+        let spent = days
+            .and_then(|days| {
+                days.with_date(calendar, date, |intervals| {
+                    spend(intervals.iter().copied(), &mut now, &mut remaining)
+                })
+            })
+            .unwrap_or_else(|| spend(intervals(calendar, date), &mut now, &mut remaining));
+        if let Some(done) = spent {
             return done;
         }
         date = date.tomorrow().ok()?;
@@ -261,16 +270,28 @@ fn spend(
     None
 }
 
-/// The local date last asked for, per calendar: the instants it spans, its working intervals
-/// and, when no offset change falls in it, its UTC offset. Times computed on the same day (most
-/// leads of a run) skip the time-zone lookups; the answers are those without it.
+/// The local dates asked for, per calendar: the instants each spans, its working intervals
+/// and, when no offset change falls in it, its UTC offset. Times computed on a date met before
+/// (nearly every lead of a run: leads come from a few weeks) skip the time-zone lookups; the
+/// answers are those without it. At most [`MOST_DAYS`] dates per calendar are kept; past that,
+/// the calendar's dates are forgotten and remembered afresh.
 #[derive(Debug, Default)]
-pub struct DayCache(std::cell::RefCell<Vec<RememberedDay>>);
+pub struct DayCache(std::cell::RefCell<Vec<CalendarDays>>);
+
+/// The most dates remembered for one calendar: a few years of leads.
+const MOST_DAYS: usize = 1_024;
+
+/// One calendar's remembered dates, in date order (so in the order of their spans too: a
+/// date's span ends where the next date's begins).
+#[derive(Debug)]
+struct CalendarDays {
+    /// The calendar's address: a cache belongs to one policy, whose calendars do not move.
+    calendar: usize,
+    days: Vec<RememberedDay>,
+}
 
 #[derive(Debug)]
 struct RememberedDay {
-    /// The calendar's address: a cache belongs to one policy, whose calendars do not move.
-    calendar: usize,
     date: Date,
     /// The first instant of the date and the first of the next.
     span: (Timestamp, Timestamp),
@@ -278,7 +299,69 @@ struct RememberedDay {
     offset: Option<jiff::tz::Offset>,
 }
 
+impl CalendarDays {
+    /// The remembered date whose span holds `instant`.
+    fn spanning(&self, instant: Timestamp) -> Option<&RememberedDay> {
+        let after = self.days.partition_point(|day| day.span.0 <= instant);
+        self.days
+            .get(after.checked_sub(1)?)
+            .filter(|day| instant < day.span.1)
+    }
+
+    /// The remembered `date`, or where it would go.
+    fn find(&self, date: Date) -> Result<usize, usize> {
+        self.days.binary_search_by(|day| day.date.cmp(&date))
+    }
+
+    /// Remembers `date` of `calendar` (not remembered yet); `None` where its span cannot be
+    /// computed.
+    fn remember(&mut self, calendar: &CalendarDef, date: Date) -> Option<&RememberedDay> {
+        let span = (
+            calendar.instant_at(date, 0)?,
+            calendar.instant_at(date, 86_400)?,
+        );
+        // The offset holds for the whole day when the zone's next change is after it.
+        let changes = calendar.zone.following(span.0).next();
+        let offset = changes
+            .is_none_or(|change| change.timestamp() >= span.1)
+            .then(|| calendar.zone.to_offset(span.0));
+        let day = RememberedDay {
+            date,
+            span,
+            intervals: intervals(calendar, date).collect(),
+            offset,
+        };
+        if self.days.len() >= MOST_DAYS {
+            self.days.clear();
+        }
+        let at = self.find(date).unwrap_or_else(|at| at);
+        self.days.insert(at, day);
+        self.days.get(at)
+    }
+}
+
 impl DayCache {
+    /// Runs `visit` on the dates remembered for `calendar`, made empty if there are none yet.
+    fn with_calendar<T>(
+        &self,
+        calendar: &CalendarDef,
+        visit: impl FnOnce(&mut CalendarDays) -> T,
+    ) -> T {
+        let address = std::ptr::from_ref(calendar) as usize;
+        let mut calendars = self.0.borrow_mut();
+        let at = match calendars.iter().position(|days| days.calendar == address) {
+            Some(at) => at,
+            None => {
+                calendars.push(CalendarDays {
+                    calendar: address,
+                    days: Vec::new(),
+                });
+                calendars.len() - 1
+            }
+        };
+        visit(&mut calendars[at])
+    }
+
     /// Runs `visit` on the local date of `instant` on `calendar` and its working intervals;
     /// `None` where the date's span cannot be computed.
     fn with_day<T>(
@@ -287,56 +370,50 @@ impl DayCache {
         instant: Timestamp,
         visit: impl FnOnce(Date, &[(Timestamp, Timestamp)]) -> T,
     ) -> Option<T> {
-        let address = std::ptr::from_ref(calendar) as usize;
-        let mut days = self.0.borrow_mut();
-        let at = days.iter().position(|day| day.calendar == address);
-        // Within the span is within the date unless a change straddles midnight (a fall-back
-        // at 00:01 repeats the day before's last hour inside it): on a day with a change, the
-        // date is looked up.
-        let held = at.and_then(|at| days.get(at)).is_some_and(|day| {
-            day.span.0 <= instant
-                && instant < day.span.1
-                && (day.offset.is_some() || calendar.zone.to_datetime(instant).date() == day.date)
-        });
-        if !held {
+        self.with_calendar(calendar, |days| {
+            // Within the span is within the date unless a change straddles midnight (a
+            // fall-back at 00:01 repeats the day before's last hour inside it): on a day with a
+            // change, the date is looked up.
+            let held = days.spanning(instant).filter(|day| {
+                day.offset.is_some() || calendar.zone.to_datetime(instant).date() == day.date
+            });
+            if let Some(day) = held {
+                return Some(visit(day.date, &day.intervals));
+            }
             let date = calendar.zone.to_datetime(instant).date();
-            let span = (
-                calendar.instant_at(date, 0)?,
-                calendar.instant_at(date, 86_400)?,
-            );
-            if !(span.0 <= instant && instant < span.1) {
-                return None;
-            }
-            // The offset holds for the whole day when the zone's next change is after it.
-            let changes = calendar.zone.following(span.0).next();
-            let offset = changes
-                .is_none_or(|change| change.timestamp() >= span.1)
-                .then(|| calendar.zone.to_offset(span.0));
-            let day = RememberedDay {
-                calendar: address,
-                date,
-                span,
-                intervals: intervals(calendar, date).collect(),
-                offset,
+            let day = match days.find(date) {
+                Ok(at) => days.days.get(at)?,
+                Err(_) => days.remember(calendar, date)?,
             };
-            match at {
-                Some(at) => days[at] = day,
-                None => days.push(day),
-            }
-        }
-        let day = match at {
-            Some(at) => days.get(at)?,
-            None => days.last()?,
-        };
-        Some(visit(day.date, &day.intervals))
+            (day.span.0 <= instant && instant < day.span.1).then(|| visit(day.date, &day.intervals))
+        })
+    }
+
+    /// Runs `visit` on the working intervals of `date` on `calendar`; `None` where the date's
+    /// span cannot be computed.
+    fn with_date<T>(
+        &self,
+        calendar: &CalendarDef,
+        date: Date,
+        visit: impl FnOnce(&[(Timestamp, Timestamp)]) -> T,
+    ) -> Option<T> {
+        self.with_calendar(calendar, |days| {
+            let day = match days.find(date) {
+                Ok(at) => days.days.get(at)?,
+                Err(_) => days.remember(calendar, date)?,
+            };
+            Some(visit(&day.intervals))
+        })
     }
 
     /// The UTC offset of `calendar` at `instant`.
     pub fn offset(&self, calendar: &CalendarDef, instant: Timestamp) -> jiff::tz::Offset {
         let address = std::ptr::from_ref(calendar) as usize;
-        let days = self.0.borrow();
-        days.iter()
-            .find(|day| day.calendar == address && day.span.0 <= instant && instant < day.span.1)
+        let calendars = self.0.borrow();
+        calendars
+            .iter()
+            .find(|days| days.calendar == address)
+            .and_then(|days| days.spanning(instant))
             .and_then(|day| day.offset)
             .unwrap_or_else(|| calendar.zone.to_offset(instant))
     }
@@ -640,6 +717,30 @@ mod remembered_days {
                 );
             }
             at += jiff::SignedDuration::from_secs(60);
+        }
+        // In no order, as a run's leads come, over more than three years: across the dates
+        // forgotten when a calendar has too many.
+        let days = DayCache::default();
+        let start: Timestamp = "2025-06-01T00:00:00Z".parse().unwrap();
+        let mut random = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..40_000 {
+            random = random
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let at =
+                start + jiff::SignedDuration::from_secs((random >> 33) as i64 % (1_200 * 86_400));
+            let calendar = &calendars[(random >> 20) as usize % calendars.len()];
+            let duration = durations[(random >> 8) as usize % durations.len()];
+            let fresh = add(at, duration, Some(calendar));
+            assert_eq!(
+                add_remembering(at, duration, Some(calendar), Some(&days)),
+                fresh,
+                "{} at {at}",
+                calendar.name
+            );
+            if let Some(due) = fresh {
+                assert_eq!(days.offset(calendar, due), calendar.zone.to_offset(due));
+            }
         }
         // Out of order too: a day remembered does not answer for another.
         let berlin = &calendars[0];
