@@ -57,6 +57,41 @@ pub fn add_remembering(
     }
 }
 
+/// [`add_remembering`] through `days`, with the UTC offset of `calendar` at the answer (none
+/// without a calendar) as [`DayCache::offset`] gives it: a decision's due and escalation times.
+pub fn add_local(
+    start: Timestamp,
+    duration: DurationKind,
+    calendar: Option<&CalendarDef>,
+    days: &DayCache,
+) -> Option<(Timestamp, Option<jiff::tz::Offset>)> {
+    let seconds = match (duration, calendar) {
+        (DurationKind::Fixed { seconds }, Some(_)) => Some(seconds),
+        (
+            DurationKind::Business {
+                count,
+                unit: BusinessUnit::Hours,
+            },
+            Some(_),
+        ) => count.checked_mul(3_600),
+        _ => None,
+    };
+    let walked = calendar
+        .zip(seconds)
+        .and_then(|(calendar, seconds)| days.add_working(calendar, start, seconds));
+    let (instant, offset) = match walked {
+        Some(answer) => answer?,
+        None => (
+            add_remembering(start, duration, calendar, Some(days))?,
+            None,
+        ),
+    };
+    Some((
+        instant,
+        calendar.map(|calendar| offset.unwrap_or_else(|| days.offset(calendar, instant))),
+    ))
+}
+
 /// The working intervals of one local date, as instants, in order (none on holidays).
 fn intervals(
     calendar: &CalendarDef,
@@ -308,6 +343,43 @@ impl CalendarDays {
             .filter(|day| instant < day.span.1)
     }
 
+    /// The index of the remembered date of `instant`, remembered now if it was not, as
+    /// [`DayCache::with_day`] finds it; `None` where its span cannot be computed or does not
+    /// hold `instant`.
+    fn index_spanning(&mut self, calendar: &CalendarDef, instant: Timestamp) -> Option<usize> {
+        // Within the span is within the date unless a change straddles midnight (a fall-back
+        // at 00:01 repeats the day before's last hour inside it): on a day with a change, the
+        // date is looked up.
+        let after = self.days.partition_point(|day| day.span.0 <= instant);
+        let held = after.checked_sub(1).filter(|&at| {
+            self.days.get(at).is_some_and(|day| {
+                instant < day.span.1
+                    && (day.offset.is_some()
+                        || calendar.zone.to_datetime(instant).date() == day.date)
+            })
+        });
+        if held.is_some() {
+            return held;
+        }
+        let at = self.index_of(calendar, calendar.zone.to_datetime(instant).date())?;
+        self.days
+            .get(at)
+            .is_some_and(|day| day.span.0 <= instant && instant < day.span.1)
+            .then_some(at)
+    }
+
+    /// The index of `date`, remembered now if it was not; `None` where its span cannot be
+    /// computed.
+    fn index_of(&mut self, calendar: &CalendarDef, date: Date) -> Option<usize> {
+        match self.find(date) {
+            Ok(at) => Some(at),
+            Err(_) => {
+                self.remember(calendar, date)?;
+                self.find(date).ok()
+            }
+        }
+    }
+
     /// The remembered `date`, or where it would go.
     fn find(&self, date: Date) -> Result<usize, usize> {
         self.days.binary_search_by(|day| day.date.cmp(&date))
@@ -362,6 +434,42 @@ impl DayCache {
         visit(&mut calendars[at])
     }
 
+    /// [`add_working`] walking the remembered dates from the one of `start`, under one borrow,
+    /// with the UTC offset at the answer when its date has one all day: `Some` with the answer
+    /// ([`add_working`]'s), `None` when a date met cannot be remembered (its span cannot be
+    /// computed, or `start` is in a day's repeated hour): then [`add_working`] answers.
+    fn add_working(
+        &self,
+        calendar: &CalendarDef,
+        start: Timestamp,
+        seconds: u64,
+    ) -> Option<Option<(Timestamp, Option<jiff::tz::Offset>)>> {
+        let Ok(mut remaining) = i64::try_from(seconds) else {
+            return Some(None);
+        };
+        self.with_calendar(calendar, |days| {
+            let mut at = days.index_spanning(calendar, start)?;
+            let mut now = start;
+            for _ in 0..HORIZON_DAYS {
+                let day = days.days.get(at)?;
+                if let Some(done) = spend(day.intervals.iter().copied(), &mut now, &mut remaining) {
+                    return Some(done.map(|instant| {
+                        let within = day.span.0 <= instant && instant < day.span.1;
+                        (instant, day.offset.filter(|_| within))
+                    }));
+                }
+                let Ok(next) = day.date.tomorrow() else {
+                    return Some(None);
+                };
+                at = match days.days.get(at + 1) {
+                    Some(day) if day.date == next => at + 1,
+                    _ => days.index_of(calendar, next)?,
+                };
+            }
+            Some(None)
+        })
+    }
+
     /// Runs `visit` on the local date of `instant` on `calendar` and its working intervals;
     /// `None` where the date's span cannot be computed.
     fn with_day<T>(
@@ -371,21 +479,9 @@ impl DayCache {
         visit: impl FnOnce(Date, &[(Timestamp, Timestamp)]) -> T,
     ) -> Option<T> {
         self.with_calendar(calendar, |days| {
-            // Within the span is within the date unless a change straddles midnight (a
-            // fall-back at 00:01 repeats the day before's last hour inside it): on a day with a
-            // change, the date is looked up.
-            let held = days.spanning(instant).filter(|day| {
-                day.offset.is_some() || calendar.zone.to_datetime(instant).date() == day.date
-            });
-            if let Some(day) = held {
-                return Some(visit(day.date, &day.intervals));
-            }
-            let date = calendar.zone.to_datetime(instant).date();
-            let day = match days.find(date) {
-                Ok(at) => days.days.get(at)?,
-                Err(_) => days.remember(calendar, date)?,
-            };
-            (day.span.0 <= instant && instant < day.span.1).then(|| visit(day.date, &day.intervals))
+            let at = days.index_spanning(calendar, instant)?;
+            let day = days.days.get(at)?;
+            Some(visit(day.date, &day.intervals))
         })
     }
 
@@ -398,10 +494,8 @@ impl DayCache {
         visit: impl FnOnce(&[(Timestamp, Timestamp)]) -> T,
     ) -> Option<T> {
         self.with_calendar(calendar, |days| {
-            let day = match days.find(date) {
-                Ok(at) => days.days.get(at)?,
-                Err(_) => days.remember(calendar, date)?,
-            };
+            let at = days.index_of(calendar, date)?;
+            let day = days.days.get(at)?;
             Some(visit(&day.intervals))
         })
     }
@@ -689,6 +783,12 @@ mod remembered_days {
                         let fresh = add(at, duration, Some(calendar));
                         let remembered = add_remembering(at, duration, Some(calendar), Some(&days));
                         assert_eq!(remembered, fresh, "{} at {at}", calendar.name);
+                        assert_eq!(
+                            add_local(at, duration, Some(calendar), &days),
+                            fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
+                            "{} at {at}",
+                            calendar.name
+                        );
                         if let Some(due) = fresh {
                             assert_eq!(
                                 days.offset(calendar, due),
@@ -710,9 +810,15 @@ mod remembered_days {
         let mut at: Timestamp = "1990-10-28T01:00:00Z".parse().unwrap();
         while at < "1990-10-28T06:00:00Z".parse().unwrap() {
             for duration in durations {
+                let fresh = add(at, duration, Some(&goose_bay));
                 assert_eq!(
                     add_remembering(at, duration, Some(&goose_bay), Some(&days)),
-                    add(at, duration, Some(&goose_bay)),
+                    fresh,
+                    "Goose Bay at {at}"
+                );
+                assert_eq!(
+                    add_local(at, duration, Some(&goose_bay), &days),
+                    fresh.map(|due| (due, Some(goose_bay.zone.to_offset(due)))),
                     "Goose Bay at {at}"
                 );
             }
@@ -732,6 +838,12 @@ mod remembered_days {
             let calendar = &calendars[(random >> 20) as usize % calendars.len()];
             let duration = durations[(random >> 8) as usize % durations.len()];
             let fresh = add(at, duration, Some(calendar));
+            assert_eq!(
+                add_local(at, duration, Some(calendar), &days),
+                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
+                "{} at {at}",
+                calendar.name
+            );
             assert_eq!(
                 add_remembering(at, duration, Some(calendar), Some(&days)),
                 fresh,

@@ -1058,13 +1058,9 @@ impl<'a> Router<'a> {
         calendar: Option<&CalendarDef>,
     ) {
         let syntax = &rule.syntax;
-        let days = Some(&self.days);
         let local = |duration: crate::syntax::ast::DurationKind| -> Option<LocalTime> {
-            let instant = clock::add_remembering(at, duration, calendar, days)?;
-            Some(LocalTime {
-                instant,
-                offset: calendar.map(|calendar| self.days.offset(calendar, instant)),
-            })
+            let (instant, offset) = clock::add_local(at, duration, calendar, &self.days)?;
+            Some(LocalTime { instant, offset })
         };
         if let Some(within) = syntax.within {
             decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
