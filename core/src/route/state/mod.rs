@@ -462,10 +462,15 @@ pub struct Outgoing {
     pub pending: bool,
 }
 
+/// The hash of the maps keyed by the policy's and the roster's names (reps, pools), which
+/// routing looks up several times a lead: foldhash, seeded per process, where the standard
+/// library's SipHash showed in route's profile.
+type RepHash = foldhash::fast::RandomState;
+
 /// Counts of period-cap windows already asked for, per rep, kept current as leads are
 /// assigned: a window is counted from the index once, then each lead is one addition.
 #[derive(Debug, Default)]
-pub struct WindowCounts(HashMap<String, Vec<(Timestamp, Timestamp, u64)>>);
+pub struct WindowCounts(HashMap<String, Vec<(Timestamp, Timestamp, u64)>, RepHash>);
 
 impl WindowCounts {
     pub fn get(&self, rep: &str, from: Timestamp, to: Timestamp) -> Option<u64> {
@@ -521,12 +526,12 @@ pub fn prospect_key(value: &str) -> String {
 #[derive(Debug, Default)]
 pub struct MemoryState {
     ledger: Ledger,
-    rotations: HashMap<String, String, foldhash::fast::RandomState>,
+    rotations: HashMap<String, String, RepHash>,
     /// Per rep, the routing times of its assignments with how many share each, in the order
     /// they were made (a run routes at one `now`: one entry, not one per lead).
-    assignments: HashMap<String, Vec<(Timestamp, u64)>>,
+    assignments: HashMap<String, Vec<(Timestamp, u64)>, RepHash>,
     /// Per rep, how many of its leads have each lead time (leads may arrive out of order).
-    lead_times: HashMap<String, BTreeMap<Timestamp, u64>>,
+    lead_times: HashMap<String, BTreeMap<Timestamp, u64>, RepHash>,
     /// The period-cap windows counted so far.
     windows: WindowCounts,
     /// Per (field, key), the leads with that value.
