@@ -107,11 +107,26 @@ pub struct Router<'a> {
     standings: std::cell::Cell<Vec<i64>>,
     /// Decisions of leads written out, and texts of their reasons, for the next leads'.
     spare: std::cell::RefCell<Spare>,
-    /// The working intervals and offset of the day last asked for, per calendar.
+    /// The working intervals and offsets of the dates asked for, per calendar.
     days: clock::DayCache,
+    /// The policy's pools by name (the first of a name, as a search in order finds it): an
+    /// action names its pool, and a policy may have hundreds.
+    pools_by_name: PoolsByName<'a>,
     /// Whether `track` and `sweep` carry out what names a rule or an escalation target this
     /// policy does not have (as finding nobody), or refuse it ([`Router::refuse_unknown_names`]).
     refuse_unknown_names: bool,
+}
+
+/// A policy's pools by name.
+type PoolsByName<'a> = std::collections::HashMap<&'a str, &'a PoolDef, foldhash::fast::RandomState>;
+
+/// The pools of `policy` by name, the first one of each name.
+fn pools_by_name(policy: &Policy) -> PoolsByName<'_> {
+    let mut pools = PoolsByName::default();
+    for pool in &policy.pools {
+        pools.entry(pool.name.as_str()).or_insert(pool);
+    }
+    pools
 }
 
 /// A period window computed for a calendar's zone (`None`: UTC): period, calendar, from, to.
@@ -407,6 +422,7 @@ impl<'a> Router<'a> {
             refuse_unknown_names: false,
             spare: std::cell::RefCell::new(Spare::default()),
             days: clock::DayCache::default(),
+            pools_by_name: pools_by_name(policy),
         }
     }
 
@@ -1077,7 +1093,7 @@ impl<'a> Router<'a> {
     }
 
     fn pool(&self, name: &str) -> Option<&'a PoolDef> {
-        self.policy.pools.iter().find(|pool| pool.name == name)
+        self.pools_by_name.get(name).copied()
     }
 
     /// Tries one action. Traces are built only when explaining.
