@@ -661,11 +661,44 @@ struct Fields {
     spare: Vec<String>,
     /// Blank strings read as no value, per optional field ([`ParsedLead::as_read_with_blanks`]).
     blanks: Vec<(usize, String)>,
-    /// Which schema fields were given a value, a bit each (64 fields a word).
-    given: Vec<u64>,
+    /// Which schema fields were given a value, a bit each.
+    given: FieldBits,
     /// The first schema field whose key the object repeats: such a lead is refused, because
     /// which of its values the sender meant cannot be told.
     repeated: Option<usize>,
+}
+
+/// A bit per schema field: the first [`FieldBits::INLINE`] in the value itself, so that reading
+/// a lead allocates nothing for them; any further ones (a schema that large) in a vector.
+#[derive(Debug, Default, PartialEq)]
+struct FieldBits {
+    first: [u64; FieldBits::INLINE / 64],
+    more: Vec<u64>,
+}
+
+impl FieldBits {
+    const INLINE: usize = 256;
+
+    /// No bit set.
+    fn clear(&mut self) {
+        self.first = [0; FieldBits::INLINE / 64];
+        self.more.clear();
+    }
+
+    /// Sets field `index`'s bit; whether it was set already.
+    fn set(&mut self, index: usize) -> bool {
+        let word = match index.checked_sub(FieldBits::INLINE) {
+            None => self.first.get_mut(index / 64),
+            Some(beyond) => {
+                if self.more.len() <= beyond / 64 {
+                    self.more.resize(beyond / 64 + 1, 0);
+                }
+                self.more.get_mut(beyond / 64)
+            }
+        };
+        let bit = 1u64 << (index % 64);
+        word.is_some_and(|word| std::mem::replace(word, *word | bit) & bit != 0)
+    }
 }
 
 impl Fields {
@@ -687,7 +720,7 @@ impl Fields {
             id: None,
             spare,
             blanks,
-            given: Vec::new(),
+            given: FieldBits::default(),
             repeated: None,
         };
         fields.forget(policy);
@@ -718,7 +751,6 @@ impl Fields {
         self.problems.clear();
         self.id = None;
         self.given.clear();
-        self.given.resize(policy.fields.len().div_ceil(64), 0);
         self.repeated = None;
         let mut blanks = std::mem::take(&mut self.blanks);
         for (_, text) in blanks.drain(..) {
@@ -732,12 +764,8 @@ impl Fields {
         let Some(field) = policy.fields.get(index) else {
             return;
         };
-        if let Some(word) = self.given.get_mut(index / 64) {
-            let bit = 1u64 << (index % 64);
-            if *word & bit != 0 && self.repeated.is_none() {
-                self.repeated = Some(index);
-            }
-            *word |= bit;
+        if self.given.set(index) && self.repeated.is_none() {
+            self.repeated = Some(index);
         }
         if field.name == "id" {
             self.id = match value {
@@ -1311,6 +1339,19 @@ fn too_deep(bytes: &[u8], max: usize) -> Option<usize> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn field_bits_tell_a_field_given_again_past_the_inline_words() {
+        let mut bits = FieldBits::default();
+        for round in 0..2 {
+            for index in [0, 63, 64, 255, 256, 319, 320, 1_000] {
+                assert!(!bits.set(index), "{index} is new in round {round}");
+                assert!(bits.set(index), "{index} is given again in round {round}");
+            }
+            assert!(!bits.set(999) && !bits.set(1_001));
+            bits.clear();
+        }
+    }
 
     /// jiff's latest instant: later valid times are read by the fast path alone.
     fn beyond_jiff(nanos: i128) -> bool {
