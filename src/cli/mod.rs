@@ -73,6 +73,7 @@ mod install;
 mod lifecycle;
 mod lsp;
 mod policy;
+mod printer;
 mod report;
 mod route;
 #[cfg(feature = "serve")]

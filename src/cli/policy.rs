@@ -456,12 +456,7 @@ pub fn commit_then_print(
     output
         .write_all(batch.as_bytes())
         .and_then(|()| output.flush())
-        .map_err(|error| {
-            Failure::usage(format!(
-                "cannot write {what}: {error}; they were recorded before this write, and are in \
-                 the state (`state export --ledger` shows the decisions)"
-            ))
-        })?;
+        .map_err(|error| super::printer::write_failure(what, &error))?;
     batch.clear();
     Ok(())
 }

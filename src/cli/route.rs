@@ -2,9 +2,8 @@
 //! per line, in order, each printed only once its batch is in the state. On stderr: a progress
 //! bar on a terminal, and a one-line summary at the end (`--quiet` silences both).
 
-use super::policy::{
-    StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
-};
+use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::printer::Printer;
 use super::{EXIT_PROBLEMS, Failure};
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -260,8 +259,8 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             &mut batches,
             &give_back,
             progress.as_ref(),
-            size,
-            batch_lines,
+            (size, batch_lines),
+            args.threads > 1,
             &mut counts,
         )?;
     }
@@ -286,7 +285,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
 type Batches<'a> = dyn Iterator<Item = Result<ReadBatch, Failure>> + 'a;
 
 /// Decides, commits and prints each batch in turn, on this thread (the reader may have its
-/// own).
+/// own); with `print_on_a_thread`, a thread of its own writes the committed lines out.
 #[allow(clippy::too_many_arguments)]
 fn route_on_one_thread(
     state: &mut dyn StateStore,
@@ -294,42 +293,52 @@ fn route_on_one_thread(
     batches: &mut Batches<'_>,
     give_back: &std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
     progress: Option<&indicatif::ProgressBar>,
-    size: Option<u64>,
-    batch_lines: usize,
+    (size, batch_lines): (Option<u64>, usize),
+    print_on_a_thread: bool,
     counts: &mut Counts,
 ) -> Result<(), Failure> {
-    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let mut bytes_read = 0u64;
-    // The decided lines of the open batch, written out only after it is committed.
-    let mut decided = String::with_capacity(batch_lines * 192);
-    // Lines whose outcome is printed (and recorded): where a failure of the state leaves off.
-    let mut printed = 0;
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
-    for batch in batches {
-        let batch = batch?;
-        if counts.lines == 0 {
-            expect_leads(state, &batch, size);
-        }
-        let batch_decided = BatchDecided {
-            outcomes: &mut outcomes,
-            lines: &mut decided,
-            first_line: counts.lines + 1,
+    std::thread::scope(|scope| {
+        let mut printer = if print_on_a_thread {
+            Printer::on_a_thread(scope)
+        } else {
+            Printer::here()
         };
-        // A failure anywhere in the batch leaves the whole batch unrecorded (it is one
-        // transaction): the run left off at the batch's first line, whichever lead failed.
-        decide_batch(router, state, &batch.leads, batch_decided)
-            .map_err(|(error, _)| stopped(&error, printed + 1, printed))?;
-        bytes_read += batch.bytes;
-        counts.add(&Counts::of(&outcomes));
-        // Decisions are written only once they are durable (`decide_batch` committed them): a
-        // killed run leaves no line on stdout that the state does not also hold.
-        commit_then_print(state, &mut output, &mut decided, "decisions")?;
-        printed = counts.lines;
-        // A reader that has stopped wants nothing back.
-        let _ = give_back.send(batch.leads);
-        show_progress(progress, size, bytes_read, counts.lines);
-    }
-    Ok(())
+        let mut bytes_read = 0u64;
+        // The decided lines of the open batch, written out only after it is committed.
+        let mut decided = String::with_capacity(batch_lines * 192);
+        // Lines whose outcome is printed (and recorded): where a failure of the state leaves
+        // off.
+        let mut printed = 0;
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch_lines);
+        for batch in batches {
+            let batch = batch?;
+            if counts.lines == 0 {
+                expect_leads(state, &batch, size);
+            }
+            let batch_decided = BatchDecided {
+                outcomes: &mut outcomes,
+                lines: &mut decided,
+                first_line: counts.lines + 1,
+            };
+            // A failure anywhere in the batch leaves the whole batch unrecorded (it is one
+            // transaction): the run left off at the batch's first line, whichever lead failed.
+            decide_batch(router, state, &batch.leads, batch_decided)
+                .map_err(|(error, _)| stopped(&error, printed + 1, printed))?;
+            bytes_read += batch.bytes;
+            counts.add(&Counts::of(&outcomes));
+            // Decisions are written only once they are durable (`decide_batch` committed
+            // them): a killed run leaves no line on stdout that the state does not also hold.
+            state
+                .commit()
+                .map_err(|error| Failure::usage(error.to_string()))?;
+            printer.print(&mut decided, "decisions")?;
+            printed = counts.lines;
+            // A reader that has stopped wants nothing back.
+            let _ = give_back.send(batch.leads);
+            show_progress(progress, size, bytes_read, counts.lines);
+        }
+        printer.finish("decisions")
+    })
 }
 
 /// The first batch tells the state how many leads to expect: the file's lines are about as
