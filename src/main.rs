@@ -1,5 +1,7 @@
 //! The `switchboard` command line: a thin front end over the library (see `cli`).
 
+#![deny(unsafe_code)]
+
 /// A line on standard error, as `eprintln!` writes it, except that a standard error that
 /// cannot be written (a reader that went away, a full disk) is no panic: the messages are a
 /// courtesy, and the command's output and exit status stand without them.

@@ -17,6 +17,8 @@
 //! assert_eq!(first.help.as_deref(), Some("did you mean `intent`?"));
 //! ```
 
+#![deny(unsafe_code)]
+
 pub mod check;
 pub mod coverage;
 pub mod diagnostic;

@@ -7,6 +7,8 @@
 //! into protocol positions (UTF-16, in [`position`]) and its values into protocol messages. The
 //! library knows nothing of the protocol.
 
+#![deny(unsafe_code)]
+
 /// A line on standard error (the editor's log), as `eprintln!` writes it, except that a log
 /// that cannot be written is no panic: the server goes on without it.
 macro_rules! stderr_line {
