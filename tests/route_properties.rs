@@ -120,52 +120,118 @@ fn route_input(policy_text: &str, input: &[u8], limits: Limits) -> Vec<String> {
 }
 
 /// `route` finds each lead's rule on its reading thread, ahead of deciding
-/// (`ParsedLead::with_rule_found`): the decisions are those of a router that finds the rules
-/// itself, for the example policy's leads at every seventh hour of a week (inside and outside
-/// its calendars).
+/// (`ParsedLead::with_rule_found`), and the rule's due and escalation times on its own
+/// calendar (`ParsedLead::with_times_found`): the decisions are those of a router that finds
+/// them itself, for the example policy's leads at every seventh hour of a week (inside and
+/// outside its calendars), and for policies where the clock is often not the rule's own: a
+/// pool with another calendar taking the lead after the first is at its cap, and reps on
+/// shift on calendars of their own while the pool has none.
 #[test]
-fn a_rule_found_ahead_gives_the_decision_the_router_would_make() {
-    use switchboard::model::EvalContext;
-    use switchboard::route::reader::parse_lead;
+fn a_rule_and_times_found_ahead_give_the_decision_the_router_would_make() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let policy_text = std::fs::read_to_string(root.join("examples/routing.route")).unwrap();
-    let leads = std::fs::read_to_string(root.join("examples/leads.ndjson")).unwrap();
-    let (policy, compiled) = router_for(&policy_text);
-    let mut lines: Vec<String> = leads.lines().map(str::to_string).collect();
     let monday: jiff::Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
-    for hour in (0..168).step_by(7) {
-        for (index, line) in leads.lines().enumerate() {
-            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
-            let object = value.as_object_mut().unwrap();
-            let at = monday + jiff::SignedDuration::from_hours(hour);
-            object.insert("created_at".into(), at.to_string().into());
-            object.insert("id".into(), format!("h{hour}-{index}").into());
-            lines.push(value.to_string());
+    let week = |leads: &str| -> Vec<String> {
+        let mut lines: Vec<String> = leads.lines().map(str::to_string).collect();
+        for hour in (0..168).step_by(7) {
+            for (index, line) in leads.lines().enumerate() {
+                let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let object = value.as_object_mut().unwrap();
+                let at = monday + jiff::SignedDuration::from_hours(hour);
+                object.insert("created_at".into(), at.to_string().into());
+                object.insert("id".into(), format!("h{hour}-{index}").into());
+                lines.push(value.to_string());
+            }
         }
+        lines
+    };
+    let example = std::fs::read_to_string(root.join("examples/routing.route")).unwrap();
+    let example_leads = week(&std::fs::read_to_string(root.join("examples/leads.ndjson")).unwrap());
+    let answers = decided_with_and_without_ahead(&example, &example_leads);
+    // The week puts leads on both sides of the policy's calendars.
+    let after_hours = answers
+        .iter()
+        .filter(|answer| answer.contains(r#""rule":"after_hours""#))
+        .count();
+    assert!(
+        after_hours > 0 && after_hours < example_leads.len() / 2,
+        "{after_hours}"
+    );
+    let other_clocks = "schema lead { id: string  intent: enum { low, high }  created_at: time }\n\
+        calendar berlin { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+        calendar new_york { timezone America/New_York  hours mon-fri 08:00-17:00 }\n\
+        calendar msk { timezone Europe/Moscow  hours mon-fri 09:00-18:00 }\n\
+        calendar nsk { timezone Asia/Novosibirsk  hours mon-fri 09:00-18:00 }\n\
+        rep olga { calendar msk }\n\
+        rep igor { calendar nsk }\n\
+        pool first { members anna, boris  strategy round_robin  cap 3  calendar berlin }\n\
+        pool second { members carl  strategy round_robin  calendar new_york }\n\
+        pool national { members olga, igor  strategy round_robin  on shift }\n\
+        queue nurture\n\
+        rule hot: when intent = high -> pool first else pool second within 2h \
+            escalate anna escalate carl after 3h\n\
+        rule shift: when intent = low -> pool national within 30m escalate igor after 4h\n\
+        otherwise -> queue nurture\n";
+    let leads: String = (0..12)
+        .map(|n| {
+            let intent = if n % 3 == 0 { "low" } else { "high" };
+            format!("{{\"id\":\"L-{n}\",\"intent\":\"{intent}\",\"created_at\":\"2026-11-23T10:00:00Z\"}}\n")
+        })
+        .collect();
+    let answers = decided_with_and_without_ahead(other_clocks, &week(&leads));
+    for (pool, at_least) in [("first", 3), ("second", 10), ("national", 10)] {
+        let taken = answers
+            .iter()
+            .filter(|answer| answer.contains(&format!(r#""pool":"{pool}""#)))
+            .count();
+        assert!(taken >= at_least, "{pool}: {taken}");
     }
+}
+
+/// The decisions of `lines` by `policy_text`, the same whether each lead's rule and times
+/// were found ahead or not (asserted).
+fn decided_with_and_without_ahead(policy_text: &str, lines: &[String]) -> Vec<String> {
+    use switchboard::model::EvalContext;
+    use switchboard::route::ahead::TimesAhead;
+    use switchboard::route::reader::parse_lead;
+    let (policy, compiled) = router_for(policy_text);
     let config = config();
     let context = EvalContext { now: config.now };
-    let router = Router::new(&policy, &compiled, None, config, &policy_text);
+    let router = Router::new(&policy, &compiled, None, config, policy_text);
+    let times_ahead = TimesAhead::new(&policy);
     let mut answers = Vec::new();
-    for ahead in [false, true] {
+    for ahead in 0..3 {
         let leads: Vec<_> = lines
             .iter()
             .map(|line| {
-                parse_lead(&policy, line.as_bytes(), &Limits::default()).map(|lead| {
-                    if ahead {
-                        lead.with_rule_found(&policy, &compiled, &context)
-                    } else {
-                        lead
-                    }
+                parse_lead(&policy, line.as_bytes(), &Limits::default()).map(|lead| match ahead {
+                    0 => lead,
+                    1 => lead.with_rule_found(&policy, &compiled, &context),
+                    _ => lead
+                        .with_rule_found(&policy, &compiled, &context)
+                        .with_times_found(&policy, &times_ahead, &context),
                 })
             })
             .collect();
-        let found = leads
-            .iter()
-            .filter(|lead| matches!(lead, Ok(lead) if lead.rule_found.is_some()))
-            .count();
         let parsed = leads.iter().filter(|lead| lead.is_ok()).count();
-        assert_eq!(found, if ahead { parsed } else { 0 });
+        let found = |has: fn(&switchboard::route::reader::ParsedLead) -> bool| {
+            leads
+                .iter()
+                .filter(|lead| matches!(lead, Ok(lead) if has(lead)))
+                .count()
+        };
+        assert_eq!(
+            found(|lead| lead.rule_found.is_some()),
+            if ahead > 0 { parsed } else { 0 }
+        );
+        let with_times = found(|lead| lead.times_found.is_some());
+        assert!(
+            if ahead > 1 {
+                with_times > parsed / 2
+            } else {
+                with_times == 0
+            },
+            "{with_times} of {parsed}"
+        );
         let mut state = MemoryState::default();
         state.begin().unwrap();
         let mut outcomes = Vec::new();
@@ -182,15 +248,8 @@ fn a_rule_found_ahead_gives_the_decision_the_router_would_make() {
     }
     assert_eq!(answers[0].len(), lines.len());
     assert_eq!(answers[0], answers[1]);
-    // The week puts leads on both sides of the policy's calendars.
-    let after_hours = answers[0]
-        .iter()
-        .filter(|answer| answer.contains(r#""rule":"after_hours""#))
-        .count();
-    assert!(
-        after_hours > 0 && after_hours < lines.len() / 2,
-        "{after_hours}"
-    );
+    assert_eq!(answers[0], answers[2]);
+    answers.swap_remove(0)
 }
 
 const ANY_OBJECT: &str =

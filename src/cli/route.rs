@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use switchboard::graph::Compiled;
 use switchboard::model::{EvalContext, Policy};
+use switchboard::route::ahead::TimesAhead;
 use switchboard::route::reader::{
     LeadError, Limits, LineRead, ParsedLead, parse_lead, parse_lead_reusing, read_line_into,
     too_long_error,
@@ -413,6 +414,8 @@ struct BatchReader {
     policy: Arc<Policy>,
     compiled: Arc<Compiled>,
     context: EvalContext,
+    /// Each lead's due and escalation times, computed with its rule.
+    times_ahead: TimesAhead,
     limits: Limits,
     batch_lines: usize,
     /// The line being read, reused from line to line.
@@ -452,6 +455,7 @@ impl BatchReader {
             may_block,
             failed: None,
             batch_lines: opening.batch_lines,
+            times_ahead: TimesAhead::new(&opening.policy),
             policy: opening.policy,
             compiled: opening.compiled,
             context: opening.context,
@@ -497,7 +501,8 @@ impl BatchReader {
                 None => break,
                 Some(LineRead::Text) => {
                     batch.bytes += self.line.len() as u64 + 1;
-                    // The fingerprint and the rule too: with two threads, off the deciding one.
+                    // The fingerprint, the rule and its times too: with two threads, off the
+                    // deciding one.
                     match self.free.pop() {
                         Some(earlier) => {
                             parse_lead_reusing(&self.policy, &self.line, &self.limits, earlier)
@@ -505,11 +510,9 @@ impl BatchReader {
                         None => parse_lead(&self.policy, &self.line, &self.limits),
                     }
                     .map(|lead| {
-                        lead.with_fingerprint(&self.policy).with_rule_found(
-                            &self.policy,
-                            &self.compiled,
-                            &self.context,
-                        )
+                        lead.with_fingerprint(&self.policy)
+                            .with_rule_found(&self.policy, &self.compiled, &self.context)
+                            .with_times_found(&self.policy, &self.times_ahead, &self.context)
                     })
                 }
                 Some(LineRead::TooLong(length)) => {

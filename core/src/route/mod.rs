@@ -7,6 +7,7 @@
 //! policy, roster, state and input, the output is the same. Every input line yields exactly one
 //! output line.
 
+pub mod ahead;
 pub mod clock;
 pub mod decision;
 pub mod life;
@@ -20,9 +21,9 @@ pub mod tabular;
 pub mod wire;
 
 use crate::graph::{Compiled, TraceStep};
-use crate::model::time::LocalTime;
 use crate::model::{CalendarDef, EvalContext, LeadId, LeadValue, Policy, PoolDef, StrategyDef};
 use crate::syntax::ast::ActionKind;
+use ahead::TimesFound;
 pub use clock::{add as add_duration, earlier_lead_times, next_opening, working_seconds};
 pub use decision::{
     Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Outcome, Reason,
@@ -112,6 +113,8 @@ pub struct Router<'a> {
     /// The policy's pools by name (the first of a name, as a search in order finds it): an
     /// action names its pool, and a policy may have hundreds.
     pools_by_name: PoolsByName<'a>,
+    /// Per rule, the calendar of the first pool in its actions that has one.
+    rule_calendars: Vec<Option<usize>>,
     /// Whether `track` and `sweep` carry out what names a rule or an escalation target this
     /// policy does not have (as finding nobody), or refuse it ([`Router::refuse_unknown_names`]).
     refuse_unknown_names: bool,
@@ -423,6 +426,7 @@ impl<'a> Router<'a> {
             spare: std::cell::RefCell::new(Spare::default()),
             days: clock::DayCache::default(),
             pools_by_name: pools_by_name(policy),
+            rule_calendars: ahead::rule_calendars(policy),
         }
     }
 
@@ -993,14 +997,7 @@ impl<'a> Router<'a> {
         );
         // The SLA clock: the calendar of the pool that took the lead, else of the first pool in
         // the rule's actions that has one, else wall-clock time.
-        let rule_calendar = rule
-            .syntax
-            .actions
-            .iter()
-            .find_map(|action| match &action.kind {
-                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
-                _ => None,
-            });
+        let rule_calendar = self.rule_calendars.get(rule_index).copied().flatten();
         let mut calendar = rule_calendar;
         let mut fallbacks = Vec::new();
         // The SLA clock starts at the lead's time, or when the member it falls back to starts.
@@ -1052,11 +1049,13 @@ impl<'a> Router<'a> {
             calendar = fallback.calendar.or(rule_calendar);
             start = fallback.opens;
         }
+        let found = TimesFound::of(parsed.times_found.as_ref(), rule_index, start, calendar);
         self.times(
             decision,
             rule,
             start,
             calendar.and_then(|c| self.policy.calendars.get(c)),
+            found,
         );
         let mut traces = finish(path, action_traces);
         if let Some(recorded) = &mut traces.recorded {
@@ -1065,31 +1064,39 @@ impl<'a> Router<'a> {
         Ok(traces)
     }
 
-    /// `due` and `escalation`, from the rule's `within` and `escalate` clauses.
+    /// `due` and `escalation`, from the rule's `within` and `escalate` clauses, with the clock
+    /// started at `start` on `on`: the times `found` ahead, when given, are those.
     fn times(
         &self,
         decision: &mut Decision,
         rule: &crate::model::RuleDef,
-        at: Timestamp,
-        calendar: Option<&CalendarDef>,
+        start: Timestamp,
+        on: Option<&CalendarDef>,
+        found: Option<&TimesFound>,
     ) {
         let syntax = &rule.syntax;
-        let local = |duration: crate::syntax::ast::DurationKind| -> Option<LocalTime> {
-            let (instant, offset) = clock::add_local(at, duration, calendar, &self.days)?;
-            Some(LocalTime { instant, offset })
-        };
         if let Some(within) = syntax.within {
-            decision.due = Some(local(within.kind).map_or(Due::Never, Due::At));
+            let due = match found.and_then(TimesFound::due) {
+                Some(due) => due,
+                None => ahead::local_time(start, within.kind, on, &self.days),
+            };
+            decision.due = Some(due.map_or(Due::Never, Due::At));
         }
-        decision
-            .escalation
-            .extend(syntax.escalations.iter().filter_map(|escalation| {
-                let after = escalation.after.or(syntax.within)?;
-                Some(Escalation {
-                    at: local(after.kind),
-                    to: self.names.shared(&escalation.target.name),
-                })
-            }));
+        decision.escalation.extend(
+            ahead::step_durations(rule)
+                .zip(&syntax.escalations)
+                .enumerate()
+                .filter_map(|(index, (after, escalation))| {
+                    let after = after?;
+                    Some(Escalation {
+                        at: match found {
+                            Some(found) => found.step(index),
+                            None => ahead::local_time(start, after, on, &self.days),
+                        },
+                        to: self.names.shared(&escalation.target.name),
+                    })
+                }),
+        );
     }
 
     fn pool(&self, name: &str) -> Option<&'a PoolDef> {

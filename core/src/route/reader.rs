@@ -144,6 +144,9 @@ pub struct ParsedLead {
     /// `route` finds it on its reading thread, with the router's own policy, compiled graph
     /// and `now`); else the router finds it when it decides.
     pub rule_found: Option<Outcome>,
+    /// Its due and escalation times, when they were computed ahead
+    /// ([`ParsedLead::with_times_found`]).
+    pub times_found: Option<super::ahead::TimesFound>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
@@ -159,6 +162,7 @@ impl ParsedLead {
             lead,
             fingerprint: None,
             rule_found: None,
+            times_found: None,
             spare: Vec::new(),
             blanks: Vec::new(),
         }
@@ -196,6 +200,22 @@ impl ParsedLead {
         context: &EvalContext,
     ) -> ParsedLead {
         self.rule_found = Some(compiled.evaluate(policy, &self.lead, context));
+        self
+    }
+
+    /// The lead with its due and escalation times computed now for the rule found
+    /// ([`ParsedLead::with_rule_found`], with the same `policy` and `context`), off the thread
+    /// that decides; the decision takes them when its clock is the one they were computed on.
+    pub fn with_times_found(
+        mut self,
+        policy: &Policy,
+        ahead: &super::ahead::TimesAhead,
+        context: &EvalContext,
+    ) -> ParsedLead {
+        self.times_found = match self.rule_found {
+            Some(Outcome::Rule(rule)) => ahead.times(policy, rule, &self.lead, context),
+            _ => None,
+        };
         self
     }
 }
@@ -381,6 +401,7 @@ fn parse_into(
         lead: Lead { values },
         fingerprint: None,
         rule_found: None,
+        times_found: None,
         spare,
         blanks,
     })
