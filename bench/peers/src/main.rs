@@ -53,7 +53,8 @@ struct Options {
     runs: usize,
     budget: f64,
     /// The `switchboard` binary, timed from the command line (issue 21); none: not timed.
-    cli: Option<std::path::PathBuf>,    /// Write each size's policy and leads to DIR/SIZE/ (to profile `switchboard route` on
+    cli: Option<std::path::PathBuf>,
+    /// Write each size's policy and leads to DIR/SIZE/ (to profile `switchboard route` on
     /// them) and time nothing.
     write: Option<std::path::PathBuf>,
 }
