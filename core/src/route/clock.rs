@@ -308,13 +308,17 @@ fn spend(
 /// The local dates asked for, per calendar: the instants each spans, its working intervals
 /// and, when no offset change falls in it, its UTC offset. Times computed on a date met before
 /// (nearly every lead of a run: leads come from a few weeks) skip the time-zone lookups; the
-/// answers are those without it. At most [`MOST_DAYS`] dates per calendar are kept; past that,
-/// the calendar's dates are forgotten and remembered afresh.
+/// answers are those without it. At most [`MOST_DAYS`] dates per calendar and
+/// [`MOST_DAYS_IN_ALL`] in all are kept; past that, they are forgotten and remembered afresh.
 #[derive(Debug, Default)]
 pub struct DayCache(std::cell::RefCell<Vec<CalendarDays>>);
 
 /// The most dates remembered for one calendar: a few years of leads.
 const MOST_DAYS: usize = 1_024;
+
+/// The most dates remembered for all calendars together (a policy may have thousands of
+/// calendars): past that, every calendar's are forgotten at once.
+const MOST_DAYS_IN_ALL: usize = 16_384;
 
 /// One calendar's remembered dates, in date order (so in the order of their spans too: a
 /// date's span ends where the next date's begins).
@@ -421,6 +425,11 @@ impl DayCache {
     ) -> T {
         let address = std::ptr::from_ref(calendar) as usize;
         let mut calendars = self.0.borrow_mut();
+        if calendars.iter().map(|days| days.days.len()).sum::<usize>() >= MOST_DAYS_IN_ALL {
+            for days in calendars.iter_mut() {
+                days.days.clear();
+            }
+        }
         let at = match calendars.iter().position(|days| days.calendar == address) {
             Some(at) => at,
             None => {
@@ -854,6 +863,24 @@ mod remembered_days {
                 assert_eq!(days.offset(calendar, due), calendar.zone.to_offset(due));
             }
         }
+        // Many calendars, each met on many dates: more than are remembered in all.
+        let many: Vec<CalendarDef> = (0..24)
+            .map(|n| calendar("Europe/Berlin", &[(9 * 3_600, (10 + n % 8) * 3_600)]))
+            .collect();
+        let days = DayCache::default();
+        for step in 0..(MOST_DAYS_IN_ALL + MOST_DAYS_IN_ALL / 4) {
+            let calendar = &many[step % many.len()];
+            let at = start
+                + jiff::SignedDuration::from_secs((step / many.len()) as i64 * 86_400 + 61_200);
+            let fresh = add(at, durations[2], Some(calendar));
+            assert_eq!(
+                add_local(at, durations[2], Some(calendar), &days),
+                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
+                "{at}"
+            );
+        }
+        let remembered: usize = days.0.borrow().iter().map(|days| days.days.len()).sum();
+        assert!(remembered < MOST_DAYS_IN_ALL, "{remembered}");
         // Out of order too: a day remembered does not answer for another.
         let berlin = &calendars[0];
         for text in [
