@@ -262,16 +262,7 @@ fn add_working(
         None => calendar.zone.to_datetime(start).date(),
     };
     for _ in 0..horizon {
-        // The days after the first are remembered too (a lead late on a Friday is due on
-        // Monday); a date whose span cannot be computed is read afresh.
-        let spent = days
-            .and_then(|days| {
-                days.with_date(calendar, date, |intervals| {
-                    spend(intervals.iter().copied(), &mut now, &mut remaining)
-                })
-            })
-            .unwrap_or_else(|| spend(intervals(calendar, date), &mut now, &mut remaining));
-        if let Some(done) = spent {
+        if let Some(done) = spend(intervals(calendar, date), &mut now, &mut remaining) {
             return done;
         }
         date = date.tomorrow().ok()?;
@@ -308,13 +299,17 @@ fn spend(
 /// The local dates asked for, per calendar: the instants each spans, its working intervals
 /// and, when no offset change falls in it, its UTC offset. Times computed on a date met before
 /// (nearly every lead of a run: leads come from a few weeks) skip the time-zone lookups; the
-/// answers are those without it. At most [`MOST_DAYS`] dates per calendar and
-/// [`MOST_DAYS_IN_ALL`] in all are kept; past that, they are forgotten and remembered afresh.
+/// answers are those without it. At most [`MOST_DAYS`] dates per calendar are kept (further
+/// dates are read afresh), and [`MOST_DAYS_IN_ALL`] in all (past that, all are forgotten).
 #[derive(Debug, Default)]
 pub struct DayCache(std::cell::RefCell<Vec<CalendarDays>>);
 
 /// The most dates remembered for one calendar: a few years of leads.
 const MOST_DAYS: usize = 1_024;
+
+/// The most dates a due or escalation time walks through remembered dates (a lead late on a
+/// Friday before a long weekend is due some days later); further dates are read afresh.
+const REMEMBERED_WALK: usize = 16;
 
 /// The most dates remembered for all calendars together (a policy may have thousands of
 /// calendars): past that, every calendar's are forgotten at once.
@@ -390,8 +385,13 @@ impl CalendarDays {
     }
 
     /// Remembers `date` of `calendar` (not remembered yet); `None` where its span cannot be
-    /// computed.
+    /// computed, or the calendar has [`MOST_DAYS`] dates already.
     fn remember(&mut self, calendar: &CalendarDef, date: Date) -> Option<&RememberedDay> {
+        // A calendar met on more dates than are kept (leads over years, in no order) keeps the
+        // ones it has: clearing them would have every later lead remember dates again.
+        if self.days.len() >= MOST_DAYS {
+            return None;
+        }
         let span = (
             calendar.instant_at(date, 0)?,
             calendar.instant_at(date, 86_400)?,
@@ -407,9 +407,6 @@ impl CalendarDays {
             intervals: intervals(calendar, date).collect(),
             offset,
         };
-        if self.days.len() >= MOST_DAYS {
-            self.days.clear();
-        }
         let at = self.find(date).unwrap_or_else(|at| at);
         self.days.insert(at, day);
         self.days.get(at)
@@ -459,7 +456,8 @@ impl DayCache {
         self.with_calendar(calendar, |days| {
             let mut at = days.index_spanning(calendar, start)?;
             let mut now = start;
-            for _ in 0..HORIZON_DAYS {
+            let mut walked = 0;
+            let mut date = loop {
                 let day = days.days.get(at)?;
                 if let Some(done) = spend(day.intervals.iter().copied(), &mut now, &mut remaining) {
                     return Some(done.map(|instant| {
@@ -467,13 +465,36 @@ impl DayCache {
                         (instant, day.offset.filter(|_| within))
                     }));
                 }
+                walked += 1;
                 let Ok(next) = day.date.tomorrow() else {
                     return Some(None);
                 };
+                if walked >= HORIZON_DAYS {
+                    return Some(None);
+                }
+                if walked >= REMEMBERED_WALK {
+                    break next;
+                }
                 at = match days.days.get(at + 1) {
                     Some(day) if day.date == next => at + 1,
-                    _ => days.index_of(calendar, next)?,
+                    _ => match days.index_of(calendar, next) {
+                        Some(at) => at,
+                        // Not kept: read afresh from here on.
+                        None => break next,
+                    },
                 };
+            };
+            // Past the first days the walk reads each date afresh, as `add_working` does: a
+            // long time on a sparse calendar walks thousands of dates, which remembering would
+            // only churn.
+            for _ in walked..HORIZON_DAYS {
+                if let Some(done) = spend(intervals(calendar, date), &mut now, &mut remaining) {
+                    return Some(done.map(|instant| (instant, None)));
+                }
+                let Ok(next) = date.tomorrow() else {
+                    return Some(None);
+                };
+                date = next;
             }
             Some(None)
         })
@@ -491,21 +512,6 @@ impl DayCache {
             let at = days.index_spanning(calendar, instant)?;
             let day = days.days.get(at)?;
             Some(visit(day.date, &day.intervals))
-        })
-    }
-
-    /// Runs `visit` on the working intervals of `date` on `calendar`; `None` where the date's
-    /// span cannot be computed.
-    fn with_date<T>(
-        &self,
-        calendar: &CalendarDef,
-        date: Date,
-        visit: impl FnOnce(&[(Timestamp, Timestamp)]) -> T,
-    ) -> Option<T> {
-        self.with_calendar(calendar, |days| {
-            let at = days.index_of(calendar, date)?;
-            let day = days.days.get(at)?;
-            Some(visit(&day.intervals))
         })
     }
 
@@ -833,8 +839,8 @@ mod remembered_days {
             }
             at += jiff::SignedDuration::from_secs(60);
         }
-        // In no order, as a run's leads come, over more than three years: across the dates
-        // forgotten when a calendar has too many.
+        // In no order, as a run's leads come, over more than three years: past the dates a
+        // calendar keeps.
         let days = DayCache::default();
         let start: Timestamp = "2025-06-01T00:00:00Z".parse().unwrap();
         let mut random = 0x9e37_79b9_7f4a_7c15_u64;
@@ -862,6 +868,22 @@ mod remembered_days {
             if let Some(due) = fresh {
                 assert_eq!(days.offset(calendar, due), calendar.zone.to_offset(due));
             }
+        }
+        // Long times, which walk past the remembered dates into dates read afresh.
+        let days = DayCache::default();
+        for (n, calendar) in calendars.iter().cycle().take(6 * 1_500).enumerate() {
+            let at =
+                start + jiff::SignedDuration::from_secs((n as i64 * 7_919_993) % (400 * 86_400));
+            let long = DurationKind::Fixed {
+                seconds: 200 * 3_600,
+            };
+            let fresh = add(at, long, Some(calendar));
+            assert_eq!(
+                add_local(at, long, Some(calendar), &days),
+                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
+                "{} at {at}",
+                calendar.name
+            );
         }
         // Many calendars, each met on many dates: more than are remembered in all.
         let many: Vec<CalendarDef> = (0..24)
