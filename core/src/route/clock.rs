@@ -759,6 +759,23 @@ mod remembered_days {
         assert!(berlin.contains(instant_of("2300-06-03T08:30:00Z")));
     }
 
+    /// `add_local` through `days` answers `fresh` (the time computed afresh) with the
+    /// calendar's offset there.
+    fn assert_local_is_fresh(
+        at: Timestamp,
+        duration: DurationKind,
+        calendar: &CalendarDef,
+        days: &DayCache,
+        fresh: Option<Timestamp>,
+    ) {
+        assert_eq!(
+            add_local(at, duration, Some(calendar), days),
+            fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
+            "{} at {at}",
+            calendar.name
+        );
+    }
+
     /// Across DST changes (at 02:00, at midnight in São Paulo's old rules, half an hour on Lord
     /// Howe, 45 minutes off the hour in the Chathams) and days that span midnight or the whole
     /// day, the remembered days give the same times and offsets as computing each afresh.
@@ -798,12 +815,7 @@ mod remembered_days {
                         let fresh = add(at, duration, Some(calendar));
                         let remembered = add_remembering(at, duration, Some(calendar), Some(&days));
                         assert_eq!(remembered, fresh, "{} at {at}", calendar.name);
-                        assert_eq!(
-                            add_local(at, duration, Some(calendar), &days),
-                            fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
-                            "{} at {at}",
-                            calendar.name
-                        );
+                        assert_local_is_fresh(at, duration, calendar, &days, fresh);
                         if let Some(due) = fresh {
                             assert_eq!(
                                 days.offset(calendar, due),
@@ -831,11 +843,7 @@ mod remembered_days {
                     fresh,
                     "Goose Bay at {at}"
                 );
-                assert_eq!(
-                    add_local(at, duration, Some(&goose_bay), &days),
-                    fresh.map(|due| (due, Some(goose_bay.zone.to_offset(due)))),
-                    "Goose Bay at {at}"
-                );
+                assert_local_is_fresh(at, duration, &goose_bay, &days, fresh);
             }
             at += jiff::SignedDuration::from_secs(60);
         }
@@ -853,12 +861,7 @@ mod remembered_days {
             let calendar = &calendars[(random >> 20) as usize % calendars.len()];
             let duration = durations[(random >> 8) as usize % durations.len()];
             let fresh = add(at, duration, Some(calendar));
-            assert_eq!(
-                add_local(at, duration, Some(calendar), &days),
-                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
-                "{} at {at}",
-                calendar.name
-            );
+            assert_local_is_fresh(at, duration, calendar, &days, fresh);
             assert_eq!(
                 add_remembering(at, duration, Some(calendar), Some(&days)),
                 fresh,
@@ -878,12 +881,7 @@ mod remembered_days {
                 seconds: 200 * 3_600,
             };
             let fresh = add(at, long, Some(calendar));
-            assert_eq!(
-                add_local(at, long, Some(calendar), &days),
-                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
-                "{} at {at}",
-                calendar.name
-            );
+            assert_local_is_fresh(at, long, calendar, &days, fresh);
         }
         // Many calendars, each met on many dates: more than are remembered in all.
         let many: Vec<CalendarDef> = (0..24)
@@ -895,11 +893,7 @@ mod remembered_days {
             let at = start
                 + jiff::SignedDuration::from_secs((step / many.len()) as i64 * 86_400 + 61_200);
             let fresh = add(at, durations[2], Some(calendar));
-            assert_eq!(
-                add_local(at, durations[2], Some(calendar), &days),
-                fresh.map(|due| (due, Some(calendar.zone.to_offset(due)))),
-                "{at}"
-            );
+            assert_local_is_fresh(at, durations[2], calendar, &days, fresh);
         }
         let remembered: usize = days.0.borrow().iter().map(|days| days.days.len()).sum();
         assert!(remembered < MOST_DAYS_IN_ALL, "{remembered}");

@@ -957,15 +957,13 @@ impl Router<'_> {
 
     /// The calendar of the first pool among a rule's actions that has one.
     fn rule_calendar_of(&self, label: Option<&str>) -> Option<usize> {
-        let rule =
-            label.and_then(|label| self.policy.rules.iter().find(|rule| rule.label == label))?;
-        rule.syntax
-            .actions
-            .iter()
-            .find_map(|action| match &action.kind {
-                ActionKind::Pool(name) => self.pool(&name.name).and_then(|pool| pool.calendar),
-                _ => None,
-            })
+        let rule = label.and_then(|label| {
+            self.policy
+                .rules
+                .iter()
+                .position(|rule| rule.label == label)
+        })?;
+        self.rule_calendars.get(rule).copied().flatten()
     }
 
     /// The calendar of an escalation target pool.
