@@ -446,7 +446,7 @@ impl BatchLedger {
         rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         insert_rows_or_refusal(
             connection,
-            "INSERT INTO ledger (lead, entry, form) VALUES ",
+            "INSERT OR FAIL INTO ledger (lead, entry, form) VALUES ",
             "(?, ?, 1)",
             &rows,
             |statement, first, (lead, entry)| {
@@ -642,7 +642,7 @@ fn write_due(connection: &Connection, due: &PendingDue) -> Result<(), StateError
     let rows: Vec<(i64, &str)> = due.iter().map(|(at, lead)| (nanos(at), lead)).collect();
     insert_rows(
         connection,
-        "INSERT INTO pending_due (at_ns, lead) VALUES ",
+        "INSERT OR FAIL INTO pending_due (at_ns, lead) VALUES ",
         "(?, ?)",
         &rows,
         |statement, first, (at, lead)| {
@@ -3473,6 +3473,45 @@ mod tests {
         assert_eq!(state.rotation("desk").unwrap().as_deref(), Some("1"));
         assert!(read(&mut state, "H-1").is_some() && read(&mut state, "H-10").is_none());
         state.rollback().unwrap();
+    }
+
+    #[test]
+    fn a_lead_in_the_ledger_met_inside_a_many_row_insert_leaves_nothing_of_its_batch() {
+        // The ledger's rows go in with `INSERT OR FAIL`, many rows a statement, so that SQLite
+        // keeps no statement journal (a copy of every page a statement changes that the batch
+        // changed before): a refused row leaves the rows before it in the statement, and the
+        // batch's rollback takes them all out.
+        let path = scratch("refused-mid-statement");
+        let mut first = SqliteState::open(&path).unwrap();
+        first.begin().unwrap();
+        first.record(&entry("B-0100", "anna").as_entry()).unwrap();
+        first.commit().unwrap();
+        let ids: Vec<String> = (0..(ROWS_A_STATEMENT * 3).max(IDS_TO_ASSUME))
+            .map(|n| format!("B-{n:04}"))
+            .collect();
+        let asked: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let mut router = SqliteState::open(&path).unwrap();
+        router.begin().unwrap();
+        router.read_ahead(&asked).unwrap();
+        assert!(
+            router.assumption.taken,
+            "a batch this large is taken for new"
+        );
+        for id in &ids {
+            router.record(&entry(id, "boris").as_entry()).unwrap();
+        }
+        let refused = router.commit().unwrap_err();
+        assert_eq!(refused.kind, StateErrorKind::Conflict, "{refused}");
+        router.rollback().unwrap();
+        let other = Connection::open(&path).unwrap();
+        let rows: i64 = other
+            .query_row("SELECT count(*) FROM ledger", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "only the lead committed before");
+        router.begin().unwrap();
+        assert_eq!(read(&mut router, "B-0100"), Some(entry("B-0100", "anna")));
+        assert_eq!(read(&mut router, "B-0099"), None);
+        router.rollback().unwrap();
     }
 
     #[test]
