@@ -335,6 +335,42 @@ fn cap_2_per_day_sends_the_third_lead_of_a_day_on_and_resets_the_next_local_day(
 }
 
 #[test]
+fn a_period_cap_on_a_rep_item_alone_is_counted_with_every_store() {
+    // An in-memory state made for one run keeps the leads' own times only when the policy has
+    // a period cap somewhere: here only a `rep` item has one, the pool none.
+    let dir = scratch("rep-item-cap");
+    let policy = dir.join("rep_item_cap.route");
+    std::fs::write(
+        &policy,
+        "schema lead {\n  id: string\n  team: string\n  created_at: time\n}\n\n\
+         rep anna { cap 1 per day }\n\
+         pool desk { members anna, boris  strategy ordered }\n\n\
+         otherwise -> pool desk\n",
+    )
+    .unwrap();
+    let policy = policy.to_string_lossy().to_string();
+    for state in stores("rep-item-cap-state") {
+        let desk = |id: &str, at: &str| lead(id, r#""team":"desk""#, at);
+        let decisions = routed(
+            &["route", &policy, "--state", &state, "--explain"],
+            &[
+                desk("R-1", "2026-11-24T09:00:00Z"),
+                desk("R-2", "2026-11-24T10:00:00Z"),
+                desk("R-3", "2026-11-25T09:00:00Z"),
+                // Out of order: the first day's cap still holds.
+                desk("R-4", "2026-11-24T23:00:00Z"),
+            ],
+        );
+        assert_eq!(
+            reps(&decisions),
+            ["anna", "boris", "anna", "boris"],
+            "{state}"
+        );
+        assert_eq!(passed_over(&decisions[1]), ["anna: at cap 1/1 today"]);
+    }
+}
+
+#[test]
 fn a_day_with_a_dst_change_is_23_hours_long() {
     for state in stores("dst") {
         let daily = |id: &str, at: &str| lead(id, r#""team":"daily""#, at);

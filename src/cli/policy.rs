@@ -442,6 +442,23 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
     Ok((state, location))
 }
 
+/// [`open_state`] for one run of `policy` alone (`route`): an in-memory state, which ends with
+/// the run, keeps only what `policy` can ask for, so no leads' own times when it has no
+/// `cap N per PERIOD` ([`MemoryState::without_lead_times`]).
+pub fn open_state_for_one_run(
+    value: &str,
+    policy: &Policy,
+) -> Result<(Box<dyn StateStore + Send>, StateLocation), Failure> {
+    let (state, location) = open_state(value)?;
+    if matches!(location, StateLocation::Memory) && !policy.has_period_caps() {
+        return Ok((
+            Box::new(MemoryState::default().without_lead_times()),
+            location,
+        ));
+    }
+    Ok((state, location))
+}
+
 /// Commits the state's batch, then writes the batch's lines and empties it: a line is printed
 /// only once the state holds it, so a killed run leaves nothing on stdout the state lacks.
 pub fn commit_then_print(

@@ -2,7 +2,7 @@
 //! per line, in order, each printed only once its batch is in the state. On stderr: a progress
 //! bar on a terminal, and a one-line summary at the end (`--quiet` silences both).
 
-use super::policy::{StateLocation, load_policy, load_roster, open_state, parse_now};
+use super::policy::{StateLocation, load_policy, load_roster, open_state_for_one_run, parse_now};
 use super::printer::Printer;
 use super::{EXIT_PROBLEMS, Failure};
 use std::io::{BufRead, IsTerminal, Read};
@@ -155,7 +155,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
     let now = parse_now(args.now.as_deref())?;
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
-    let (mut state, location) = open_state(&args.state)?;
+    let (mut state, location) = open_state_for_one_run(&args.state, &loaded.policy)?;
     let limits = Limits {
         max_line_bytes: args.max_line_bytes,
         max_depth: args.max_depth,

@@ -607,6 +607,13 @@ impl Policy {
 }
 
 impl Policy {
+    /// Whether a pool or a `rep` item has a `cap N per PERIOD`: whether routing ever counts a
+    /// rep's leads by their own times.
+    pub fn has_period_caps(&self) -> bool {
+        self.pools.iter().any(|pool| !pool.period_caps.is_empty())
+            || self.reps.iter().any(|rep| !rep.period_caps.is_empty())
+    }
+
     /// Resolves a checked file. `None` when the file lacks what resolution needs (it then also
     /// has errors, which the checker reported).
     pub fn from_file(file: &PolicyFile, text: &str) -> Option<Policy> {
