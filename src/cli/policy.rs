@@ -442,21 +442,25 @@ pub fn open_state(value: &str) -> Result<(Box<dyn StateStore + Send>, StateLocat
     Ok((state, location))
 }
 
-/// [`open_state`] for one run of `policy` alone (`route`): an in-memory state, which ends with
-/// the run, keeps only what `policy` can ask for, so no leads' own times when it has no
+/// [`open_state`] for one `route` run of `policy` alone: an in-memory state, which ends with
+/// the run, keeps only what the run can ask for: no due index (nothing sweeps it,
+/// [`MemoryState::without_due_index`]), and no leads' own times when `policy` has no
 /// `cap N per PERIOD` ([`MemoryState::without_lead_times`]).
 pub fn open_state_for_one_run(
     value: &str,
     policy: &Policy,
 ) -> Result<(Box<dyn StateStore + Send>, StateLocation), Failure> {
     let (state, location) = open_state(value)?;
-    if matches!(location, StateLocation::Memory) && !policy.has_period_caps() {
-        return Ok((
-            Box::new(MemoryState::default().without_lead_times()),
-            location,
-        ));
+    if !matches!(location, StateLocation::Memory) {
+        return Ok((state, location));
     }
-    Ok((state, location))
+    let state = MemoryState::default().without_due_index();
+    let state = if policy.has_period_caps() {
+        state
+    } else {
+        state.without_lead_times()
+    };
+    Ok((Box::new(state), location))
 }
 
 /// Commits the state's batch, then writes the batch's lines and empties it: a line is printed
