@@ -450,9 +450,8 @@ pub fn open_state_for_one_run(
     value: &str,
     policy: &Policy,
 ) -> Result<(Box<dyn StateStore + Send>, StateLocation), Failure> {
-    let (state, location) = open_state(value)?;
-    if !matches!(location, StateLocation::Memory) {
-        return Ok((state, location));
+    if !matches!(state_location(value)?, StateLocation::Memory) {
+        return open_state(value);
     }
     let state = MemoryState::default().without_due_index();
     let state = if policy.has_period_caps() {
@@ -460,7 +459,7 @@ pub fn open_state_for_one_run(
     } else {
         state.without_lead_times()
     };
-    Ok((Box::new(state), location))
+    Ok((Box::new(state), StateLocation::Memory))
 }
 
 /// Commits the state's batch, then writes the batch's lines and empties it: a line is printed

@@ -42,7 +42,7 @@ impl TimesFound {
         })
     }
 
-    /// The due time, as [`TimesFound::due`] says.
+    /// The due time: `None` without a `within`, `Some(None)` without working time ahead.
     pub(super) fn due(&self) -> Option<Option<LocalTime>> {
         self.due
     }
