@@ -13,8 +13,7 @@ use switchboard::graph::Compiled;
 use switchboard::model::{EvalContext, Policy};
 use switchboard::route::ahead::TimesAhead;
 use switchboard::route::reader::{
-    LeadError, Limits, LineRead, ParsedLead, parse_lead, parse_lead_reusing, read_line_into,
-    too_long_error,
+    LeadError, Limits, ParsedLead, parse_lead, parse_lead_reusing, too_long_error, with_next_line,
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
@@ -487,8 +486,29 @@ impl BatchReader {
             && (batch.leads.is_empty() || !self.may_block || !self.input.buffer().is_empty())
         {
             let max = self.limits.max_line_bytes;
-            let read = match read_line_into(&mut self.input, max, &mut self.line) {
-                Ok(read) => read,
+            // Parsed where it lies in the input's buffer when the whole line is there.
+            let read = with_next_line(&mut self.input, max, &mut self.line, |line| match line {
+                Ok(text) => {
+                    // The fingerprint, the rule and its times too: with two threads, off the
+                    // deciding one.
+                    let lead = match self.free.pop() {
+                        Some(earlier) => {
+                            parse_lead_reusing(&self.policy, text, &self.limits, earlier)
+                        }
+                        None => parse_lead(&self.policy, text, &self.limits),
+                    }
+                    .map(|lead| {
+                        lead.with_fingerprint(&self.policy)
+                            .with_rule_found(&self.policy, &self.compiled, &self.context)
+                            .with_times_found(&self.policy, &self.times_ahead, &self.context)
+                    });
+                    (text.len(), lead)
+                }
+                Err(length) => (length, Err(too_long_error(length, &self.limits))),
+            });
+            let (length, lead) = match read {
+                Ok(Some(read)) => read,
+                Ok(None) => break,
                 // The lines read before the failure are routed and printed, then it is said
                 // (CSV rows handed out before a broken row, lines before an I/O error).
                 Err(error) if !batch.leads.is_empty() => {
@@ -497,29 +517,7 @@ impl BatchReader {
                 }
                 Err(error) => return Err(read_failure(&error)),
             };
-            let lead = match read {
-                None => break,
-                Some(LineRead::Text) => {
-                    batch.bytes += self.line.len() as u64 + 1;
-                    // The fingerprint, the rule and its times too: with two threads, off the
-                    // deciding one.
-                    match self.free.pop() {
-                        Some(earlier) => {
-                            parse_lead_reusing(&self.policy, &self.line, &self.limits, earlier)
-                        }
-                        None => parse_lead(&self.policy, &self.line, &self.limits),
-                    }
-                    .map(|lead| {
-                        lead.with_fingerprint(&self.policy)
-                            .with_rule_found(&self.policy, &self.compiled, &self.context)
-                            .with_times_found(&self.policy, &self.times_ahead, &self.context)
-                    })
-                }
-                Some(LineRead::TooLong(length)) => {
-                    batch.bytes += length as u64 + 1;
-                    Err(too_long_error(length, &self.limits))
-                }
-            };
+            batch.bytes += length as u64 + 1;
             batch.leads.push(lead);
         }
         Ok((!batch.leads.is_empty()).then_some(batch))

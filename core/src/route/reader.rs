@@ -106,6 +106,32 @@ pub fn read_line_into(
     Ok(Some(LineRead::Text))
 }
 
+/// Reads the next line as [`read_line_into`] does and hands it to `use_line`: its bytes
+/// (`Ok`, without the terminator) or the length of a line longer than `max` (`Err`). A line
+/// that lies whole in `input`'s buffer is handed where it lies, not copied; one that does not
+/// (it runs past the buffer's end, or is longer than `max`) is read into `line` first. `None`
+/// at the end.
+pub fn with_next_line<T>(
+    input: &mut impl BufRead,
+    max: usize,
+    line: &mut Vec<u8>,
+    use_line: impl FnOnce(Result<&[u8], usize>) -> T,
+) -> io::Result<Option<T>> {
+    let buffer = input.fill_buf()?;
+    if let Some(end) = memchr::memchr(b'\n', buffer)
+        && end <= max
+    {
+        let text = &buffer[..end];
+        let answer = use_line(Ok(text.strip_suffix(b"\r").unwrap_or(text)));
+        input.consume(end + 1);
+        return Ok(Some(answer));
+    }
+    Ok(read_line_into(input, max, line)?.map(|read| match read {
+        LineRead::Text => use_line(Ok(line)),
+        LineRead::TooLong(length) => use_line(Err(length)),
+    }))
+}
+
 /// The error of a line longer than the limit (whose bytes were skipped).
 pub fn too_long_error(length: usize, limits: &Limits) -> LeadError {
     LeadError {
@@ -1558,6 +1584,39 @@ mod tests {
             matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"0123456789")
         );
         assert!(matches!(read_line(&mut split, 10).unwrap(), Some(Line::Text(t)) if t == b"next"));
+    }
+
+    proptest! {
+        /// [`with_next_line`] hands out the lines [`read_line`] reads, the same bytes and the
+        /// same lengths past the limit, whether a line lies whole in the buffer (handed where
+        /// it lies) or runs past its end (copied), whatever the buffer's size.
+        #[test]
+        fn a_line_handed_where_it_lies_is_the_line_read(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'a'), Just(b'b'), Just(b'\r'), Just(b'\n')], 0..200),
+            max in 0usize..12,
+            capacity in 1usize..40,
+        ) {
+            let mut read = Vec::new();
+            let mut input = std::io::BufReader::with_capacity(capacity, &bytes[..]);
+            while let Some(line) = read_line(&mut input, max).unwrap() {
+                read.push(match line {
+                    Line::Text(text) => Ok(text),
+                    Line::TooLong(length) => Err(length),
+                });
+            }
+            let mut handed = Vec::new();
+            let mut input = std::io::BufReader::with_capacity(capacity, &bytes[..]);
+            let mut copied = Vec::new();
+            while let Some(line) = with_next_line(&mut input, max, &mut copied, |line| {
+                line.map(<[u8]>::to_vec)
+            })
+            .unwrap()
+            {
+                handed.push(line);
+            }
+            prop_assert_eq!(handed, read);
+        }
     }
 
     #[test]
