@@ -12,7 +12,9 @@ macro_rules! stderr_line {
     }};
 }
 
-/// [`stderr_line!`] without the line break.
+/// [`stderr_line!`] without the line break (used by `serve`, which a build without its feature
+/// leaves out).
+#[cfg_attr(not(feature = "serve"), allow(unused_macros))]
 macro_rules! stderr_text {
     ($($words:tt)*) => {{
         use std::io::Write as _;

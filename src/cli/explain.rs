@@ -56,7 +56,8 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
     let loaded = load_policy(&args.policy, false)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
     let lead = lead_argument(&args.lead, &args.input, &loaded.policy)?;
-    // Explaining never creates a state: without the file there is nothing recorded.
+    // Explaining never creates a state: without the file (or the database's tables) there is
+    // nothing recorded.
     let location = state_location(&args.state)?;
     let (mut state, empty_state): (Box<dyn StateStore>, bool) = match &location {
         StateLocation::Sqlite(path) if path.exists() => (
@@ -67,6 +68,10 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
             ),
             false,
         ),
+        // A database without Switchboard's tables (a misspelt name) is left without them.
+        StateLocation::Postgres(url) if !holds_a_state(url)? => {
+            (Box::new(MemoryState::default()), true)
+        }
         StateLocation::Postgres(_) => (open_state(&args.state)?.0, false),
         _ => (Box::new(MemoryState::default()), true),
     };
@@ -111,6 +116,12 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
                 "there is no state at `{}` to look lead `{id}` up in: route leads into it \
                  first, or give the lead itself (`--lead '{{…}}'` or `--lead @FILE`)",
                 path.display()
+            ),
+            StateLocation::Postgres(url) if empty_state => format!(
+                "there is no state in `{}` (the database holds no Switchboard tables: a \
+                 misspelt name?) to look lead `{id}` up in: route leads into it first, or give \
+                 the lead itself (`--lead '{{…}}'` or `--lead @FILE`)",
+                super::policy::without_password(url)
             ),
             _ => format!(
                 "lead `{id}` is not in the ledger of {}; give the lead itself (`--lead '{{…}}'` \
@@ -228,6 +239,23 @@ fn lead_argument(
         ));
     }
     Ok(LeadArgument::Id(text.to_string()))
+}
+
+/// Whether the database `url` names holds Switchboard's tables, asked without creating them.
+#[cfg(feature = "postgres")]
+fn holds_a_state(url: &str) -> Result<bool, Failure> {
+    switchboard::store::PostgresState::holds_a_state(url).map_err(|error| {
+        Failure::usage(format!(
+            "cannot open state {}: {error}",
+            super::policy::without_password(url)
+        ))
+    })
+}
+
+/// Without PostgreSQL support, opening the state says so.
+#[cfg(not(feature = "postgres"))]
+fn holds_a_state(_url: &str) -> Result<bool, Failure> {
+    Ok(true)
 }
 
 fn shown(location: &StateLocation) -> String {

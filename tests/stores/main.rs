@@ -1648,7 +1648,8 @@ fn a_refused_batch_names_its_first_line(store: Store) -> String {
 
 /// On two threads (the default here) and on one, whose batches fail and stop differently.
 /// Commands that only read a state refuse one that is not there (a misspelt file or database
-/// name) rather than make an empty one and report on it: nothing is created.
+/// name) rather than make an empty one and report on it, and `explain` of a lead given whole
+/// decides it from an empty state: nothing is created.
 fn a_state_that_is_not_there_is_not_made(store: Store) -> String {
     let state = store.state("not_there");
     let policy = example("routing.route");
@@ -1663,12 +1664,37 @@ fn a_state_that_is_not_there_is_not_made(store: Store) -> String {
             "2026-11-23T12:00:00Z",
         ],
         vec!["state", "export", "--state", state.as_str()],
+        // A lead looked up by its id: nothing recorded there.
+        vec![
+            "explain",
+            policy.as_str(),
+            "--lead",
+            "L-1",
+            "--state",
+            state.as_str(),
+        ],
     ] {
         let output = run(&args, "");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("there is no state"), "{args:?}: {stderr}");
     }
+    // The lead itself: where it would go, from an empty state, creating none.
+    let lead = r#"{"id":"L-1","intent":"high","fit":"strong","region":"emea","country":"DE","employees":800,"deal_value":20000,"source":"demo_request","created_at":"2026-11-23T10:00:00+01:00"}"#;
+    let what_if = ok(&run(
+        &[
+            "explain",
+            &policy,
+            "--lead",
+            lead,
+            "--state",
+            &state,
+            "--now",
+            "2026-11-23T10:00:00Z",
+        ],
+        "",
+    ));
+    assert!(what_if.contains("L-1"), "{what_if}");
     // Still nothing there: `state init` creates the tables now, not before.
     let init = ok(&run(&["state", "init", "--state", &state], ""));
     assert!(init.contains(": created tables version"), "{init}");
