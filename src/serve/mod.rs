@@ -107,8 +107,9 @@ enum ListFrom {
 
 /// A request for the state thread, with where to send the answer.
 enum Job {
-    Leads(Vec<Vec<u8>>, Reply),
-    Events(Vec<Vec<u8>>, Reply),
+    /// A body's lines, and where each broken object of it lies in the body.
+    Leads(Vec<Vec<u8>>, Vec<Option<BodySpan>>, Reply),
+    Events(Vec<Vec<u8>>, Vec<Option<BodySpan>>, Reply),
     /// A verified webhook payload, and the delivery's id (the leads' id when they have none).
     Hook(Hook, serde_json::Value, Option<String>, Reply),
     Sweep(jiff::Timestamp, Reply),
@@ -907,8 +908,8 @@ fn serve_batches(
                 for (job, answer) in batch.into_iter().zip(answers) {
                     match (job, answer) {
                         (
-                            Job::Leads(_, reply)
-                            | Job::Events(_, reply)
+                            Job::Leads(_, _, reply)
+                            | Job::Events(_, _, reply)
                             | Job::Hook(_, _, _, reply)
                             | Job::Sweep(_, reply),
                             Answer::Lines(lines),
@@ -943,8 +944,8 @@ fn serve_batches(
                 tracing::error!("the state failed; the batch was not recorded: {error}");
                 for job in batch {
                     match job {
-                        Job::Leads(_, reply)
-                        | Job::Events(_, reply)
+                        Job::Leads(_, _, reply)
+                        | Job::Events(_, _, reply)
                         | Job::Hook(_, _, _, reply)
                         | Job::Sweep(_, reply) => {
                             let _ = reply.send(Err(Failed::State(error.clone())));
@@ -984,7 +985,9 @@ fn decide(
     tally: &mut Tally,
 ) -> Result<Answer, StateError> {
     Ok(match job {
-        Job::Leads(lines, _) => Answer::Lines(Ok(route_lines(router, state, lines, tally)?)),
+        Job::Leads(lines, spans, _) => {
+            Answer::Lines(Ok(route_lines(router, state, lines, spans, tally)?))
+        }
         Job::Hook(hook, payload, delivery, _) => {
             let mapping = match hook {
                 Hook::HubSpot => context.bundle.hubspot_map.as_ref(),
@@ -995,10 +998,16 @@ fn decide(
                 Err(message) => Answer::Lines(Err(Failed::Payload(message))),
             }
         }
-        Job::Events(lines, _) => {
+        Job::Events(lines, spans, _) => {
             let mut out = Vec::with_capacity(lines.len());
             for (index, line) in lines.iter().enumerate() {
-                let (tracked, fired) = router.track_line(state, line)?;
+                let (mut tracked, fired) = router.track_line(state, line)?;
+                if let (crate::route::Tracked::Invalid(error), Some(Some(span))) =
+                    (&mut tracked, spans.get(index))
+                    && error.code == "event.json"
+                {
+                    span.say_in_body(&mut error.message);
+                }
                 post_fired(context, state, &fired, posted, tally)?;
                 out.push(tracked.to_json_after(&fired, index + 1));
             }
@@ -1041,12 +1050,20 @@ fn route_lines(
     router: &mut Router<'_>,
     state: &mut dyn StateStore,
     lines: &[Vec<u8>],
+    spans: &[Option<BodySpan>],
     tally: &mut Tally,
 ) -> Result<Vec<String>, StateError> {
     let mut outcomes = Vec::with_capacity(lines.len());
     router
         .route_batch(state, lines, &mut outcomes)
         .map_err(|(error, _)| error)?;
+    for (outcome, span) in outcomes.iter_mut().zip(spans) {
+        if let (Outcome::Invalid(error), Some(span)) = (outcome, span)
+            && error.code == "lead.json"
+        {
+            span.say_in_body(&mut error.message);
+        }
+    }
     Ok(answer_lines(outcomes, tally))
 }
 
@@ -1216,8 +1233,9 @@ fn on_one_line(part: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
-fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
+fn objects_over_lines(text: &[u8]) -> BodyLines {
     let mut lines = Vec::new();
+    let mut spans = Vec::new();
     // Where the values being read begin in `text`, and where the next one begins.
     let (mut base, mut start) = (0, 0);
     let mut values = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
@@ -1227,6 +1245,7 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
             Some(Ok(_)) => {
                 let end = base + values.byte_offset();
                 lines.push(on_one_line(&text[start..end]));
+                spans.push(None);
                 start = end;
             }
             Some(Err(_)) => {
@@ -1245,11 +1264,14 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
                     .windows(2)
                     .position(|pair| pair == b"\n{")
                     .map(|at| first_line_end + at + 1);
+                let end = next.unwrap_or(text.len());
+                lines.push(on_one_line(&text[start..end]));
+                // The router reads the broken object on one line: where it breaks is said
+                // as the body's line and column.
+                spans.push(Some(BodySpan::of(text, object, end)));
                 let Some(next) = next else {
-                    lines.push(on_one_line(&text[start..]));
                     break;
                 };
-                lines.push(on_one_line(&text[start..next]));
                 (base, start) = (next, next);
                 values = serde_json::Deserializer::from_slice(&text[next..])
                     .into_iter::<serde_json::Value>();
@@ -1257,12 +1279,82 @@ fn objects_over_lines(text: &[u8]) -> (Vec<Vec<u8>>, bool) {
         }
     }
     let single = lines.len() == 1;
-    (lines, single)
+    (lines, single, spans)
+}
+
+/// A body's lines as the router reads them, whether it is one lead (or event) alone, and for
+/// each line, where it lies in the body when that is not on the line itself (a broken object
+/// written over several lines).
+type BodyLines = (Vec<Vec<u8>>, bool, Vec<Option<BodySpan>>);
+
+/// Where an object written over several lines, read on one line, lies in the body: the line
+/// and column (1-based, in bytes) of its first byte, and the offsets from that byte of the
+/// line breaks inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BodySpan {
+    line: usize,
+    column: usize,
+    breaks: Vec<usize>,
+}
+
+impl BodySpan {
+    /// The span of `text[from..to]`, `from` being the object's first byte.
+    fn of(text: &[u8], from: usize, to: usize) -> BodySpan {
+        let before = &text[..from];
+        let line_start = before
+            .iter()
+            .rposition(|byte| *byte == b'\n')
+            .map_or(0, |at| at + 1);
+        BodySpan {
+            line: 1 + before.iter().filter(|byte| **byte == b'\n').count(),
+            column: from - line_start + 1,
+            breaks: text[from..to.max(from)]
+                .iter()
+                .enumerate()
+                .filter(|(_, byte)| **byte == b'\n')
+                .map(|(at, _)| at)
+                .collect(),
+        }
+    }
+
+    /// The body's line and column of the `column`th byte of the object read on one line.
+    fn in_body(&self, column: usize) -> (usize, usize) {
+        let at = column.saturating_sub(1);
+        let breaks_before = self.breaks.partition_point(|&line_break| line_break < at);
+        match breaks_before
+            .checked_sub(1)
+            .and_then(|last| self.breaks.get(last))
+        {
+            Some(&line_break) => (self.line + breaks_before, at - line_break),
+            None => (self.line, self.column + at),
+        }
+    }
+
+    /// Says a JSON reader's position on the one line as the body's: a lead's (`… at line 1
+    /// column N`, at the end of `message`) or an event's (`not JSON at byte N: …`, 0-based),
+    /// as `… at line 4 column 11 of the body`.
+    fn say_in_body(&self, message: &mut String) {
+        const LEAD_AT: &str = " at line 1 column ";
+        const EVENT_AT: &str = "not JSON at byte ";
+        if let Some((said, column)) = message.rsplit_once(LEAD_AT)
+            && let Ok(column) = column.parse::<usize>()
+        {
+            let (line, column) = self.in_body(column);
+            *message = format!("{said} at line {line} column {column} of the body");
+        } else if let Some((byte, said)) = message
+            .strip_prefix(EVENT_AT)
+            .and_then(|rest| rest.split_once(':'))
+            && let Ok(byte) = byte.parse::<usize>()
+        {
+            let (line, column) = self.in_body(byte + 1);
+            *message = format!("not JSON at line {line} column {column} of the body:{said}");
+        }
+    }
 }
 
 /// The lines of a body: one JSON object, a JSON array of objects, or NDJSON. `Err` when the
 /// body is not JSON at all.
-fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
+fn body_lines(body: &[u8], what: &str) -> Result<BodyLines, String> {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| text[i]) {
@@ -1277,6 +1369,7 @@ fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
                     .map(|value| on_one_line(value.get().as_bytes()))
                     .collect(),
                 false,
+                vec![None; values.len()],
             ))
         }
         Some(b'{') => {
@@ -1304,7 +1397,8 @@ fn body_lines(body: &[u8], what: &str) -> Result<(Vec<Vec<u8>>, bool), String> {
                 lines.pop();
             }
             let single = lines.len() == 1;
-            Ok((lines, single))
+            let spans = vec![None; lines.len()];
+            Ok((lines, single, spans))
         }
         Some(_) => {
             // A number, a string, `true` or `null` is JSON, only not a lead.
@@ -1380,18 +1474,18 @@ async fn submit(
     shared: &Shared,
     headers: &HeaderMap,
     body: &Bytes,
-    job: fn(Vec<Vec<u8>>, Reply) -> Job,
+    job: fn(Vec<Vec<u8>>, Vec<Option<BodySpan>>, Reply) -> Job,
     what: &str,
 ) -> Response {
     shared.counts.requests.fetch_add(1, Ordering::Relaxed);
     if !authorized(shared, headers) {
         return unauthorized();
     }
-    let (lines, single) = match body_lines(body, what) {
+    let (lines, single, spans) = match body_lines(body, what) {
         Ok(parsed) => parsed,
         Err(message) => return error(StatusCode::BAD_REQUEST, "body.json", &message),
     };
-    answer(shared, |reply| job(lines, reply), Some(single)).await
+    answer(shared, |reply| job(lines, spans, reply), Some(single)).await
 }
 
 async fn leads(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -1815,33 +1909,34 @@ mod tests {
                 .len(),
             2
         );
-        let (lines, single) = body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n", "a lead").unwrap();
+        let (lines, single, _) =
+            body_lines(b"{\"id\":\"a\"}\n{\"id\":\"b\"}\n\n", "a lead").unwrap();
         assert_eq!((lines.len(), single), (2, false));
         // A blank line between leads is a line, answered with an error as `route` does.
-        let (lines, single) =
+        let (lines, single, _) =
             body_lines(b"{\"id\":\"a\"}\r\n\r\n{\"id\":\"b\"}\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{\"id\":\"a\"}"[..], b"", b"{\"id\":\"b\"}"]);
         assert!(!single);
         // One object over several lines is one lead.
-        let (lines, single) =
+        let (lines, single, _) =
             body_lines(b"{\n  \"id\": \"a\",\r\n  \"n\": 1\n}\n\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\",    \"n\": 1 }"[..]]);
         assert!(single);
         // A mistake, or a body cut short: one line, answered as the one lead it was meant to be.
-        let (lines, single) =
+        let (lines, single, _) =
             body_lines(b"{\n  \"id\": \"a\",\n  \"n\": bad\n}\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\",   \"n\": bad }"[..]]);
         assert!(single);
-        let (lines, single) = body_lines(b"{\n  \"id\": \"a\",\n", "a lead").unwrap();
+        let (lines, single, _) = body_lines(b"{\n  \"id\": \"a\",\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{   \"id\": \"a\","[..]]);
         assert!(single);
         // NDJSON whose first line is broken: that line's error alone, the others read.
-        let (lines, single) =
+        let (lines, single, _) =
             body_lines(b"{\"id\": \"a\", bad\n{\"id\":\"b\"}\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{\"id\": \"a\", bad"[..], b"{\"id\":\"b\"}"]);
         assert!(!single);
         // Several, one after another (`jq . leads.json`): one line each.
-        let (lines, single) =
+        let (lines, single, _) =
             body_lines(b"{\n \"id\": \"a\"\n}\n{\n \"id\": \"b\"\n}\n", "a lead").unwrap();
         assert_eq!(lines, [&b"{  \"id\": \"a\" }"[..], b"{  \"id\": \"b\" }"]);
         assert!(!single);
@@ -1858,6 +1953,45 @@ mod tests {
                 .unwrap_err()
                 .starts_with("the body is a JSON number, not an event: send one event as")
         );
+    }
+
+    /// A broken object's position, read on one line, is said as the body's: on its first
+    /// line (after another object's end on the same line), past a CRLF, for a lead's message
+    /// and for an event's; a message without a position is left as it is.
+    #[test]
+    fn a_broken_objects_position_is_said_as_the_bodys() {
+        let text = b"{\n \"id\": \"a\"\n}  {\"id\":\r\n  \"b\", bad\n}\n";
+        let (lines, single, spans) = body_lines(text, "a lead").unwrap();
+        assert_eq!(lines.len(), 2);
+        assert!(!single);
+        assert_eq!(spans[0], None);
+        let span = spans[1].clone().unwrap();
+        // The broken object starts at line 3, column 4; `bad` at line 4, column 8.
+        assert_eq!((span.line, span.column), (3, 4));
+        let one_line = String::from_utf8(lines[1].clone()).unwrap();
+        let bad = one_line.find("bad").unwrap() + 1;
+        assert_eq!(span.in_body(1), (3, 4));
+        assert_eq!(span.in_body(bad), (4, 8));
+        let mut message = format!("not valid JSON: expected value at line 1 column {bad}");
+        span.say_in_body(&mut message);
+        assert_eq!(
+            message,
+            "not valid JSON: expected value at line 4 column 8 of the body"
+        );
+        let mut message = format!("not JSON at byte {}: expected a JSON value", bad - 1);
+        span.say_in_body(&mut message);
+        assert_eq!(
+            message,
+            "not JSON at line 4 column 8 of the body: expected a JSON value"
+        );
+        for unchanged in [
+            "field `id` is required",
+            "not valid JSON: at line 1 column x",
+        ] {
+            let mut message = unchanged.to_string();
+            span.say_in_body(&mut message);
+            assert_eq!(message, unchanged);
+        }
     }
 
     #[test]

@@ -344,6 +344,19 @@ fn every_kind_of_body_gets_its_answer() {
             .collect();
         assert_eq!(got, expected, "{body}\n{answer}");
     }
+    // Where a broken object breaks is said as the body's line and column, not as the column of
+    // the one line the router reads it on: `"intent": ` and no value, at the `}` of the
+    // broken object's fourth line.
+    let body = [pretty_lead("P-2"), broken.to_string(), pretty_lead("P-4")].join("\n");
+    let (_, answer) = post(address, "/v1/leads", &body);
+    let record: serde_json::Value =
+        serde_json::from_str(answer.lines().nth(1).unwrap_or_default()).unwrap();
+    let line = pretty_lead("P-2").lines().count() + 4;
+    assert_eq!(
+        record["error"]["message"],
+        format!("not valid JSON: expected value at line {line} column 1 of the body"),
+        "{answer}"
+    );
     // One invalid lead alone: 422 with its error record.
     let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
     assert_eq!(status, 422, "{body}");
@@ -405,6 +418,17 @@ fn every_kind_of_body_gets_its_answer() {
     );
     assert_eq!(status, 422);
     assert!(body.contains("event.not_holder"), "{body}");
+    // An event over several lines that breaks: where, in the body.
+    let (status, body) = post(
+        address,
+        "/v1/events",
+        "{\n  \"lead\": \"B-1\",\r\n  \"event\": tru\n}\n",
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("not JSON at line 3 column 12 of the body: "),
+        "{body}"
+    );
     // Health, readiness, status.
     assert_eq!(request(address, "GET", "/healthz", "", &[]).0, 200);
     assert_eq!(request(address, "GET", "/readyz", "", &[]).0, 200);
