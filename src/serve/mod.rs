@@ -1282,6 +1282,9 @@ fn objects_over_lines(text: &[u8]) -> BodyLines {
     (lines, single, spans)
 }
 
+/// The job of a body's lines ([`Job::Leads`] or [`Job::Events`]).
+type BodyJob = fn(Vec<Vec<u8>>, Vec<Option<BodySpan>>, Reply) -> Job;
+
 /// A body's lines as the router reads them, whether it is one lead (or event) alone, and for
 /// each line, where it lies in the body when that is not on the line itself (a broken object
 /// written over several lines).
@@ -1474,7 +1477,7 @@ async fn submit(
     shared: &Shared,
     headers: &HeaderMap,
     body: &Bytes,
-    job: fn(Vec<Vec<u8>>, Vec<Option<BodySpan>>, Reply) -> Job,
+    job: BodyJob,
     what: &str,
 ) -> Response {
     shared.counts.requests.fetch_add(1, Ordering::Relaxed);
