@@ -162,6 +162,75 @@ fn a_missing_file_is_a_usage_error() {
     );
 }
 
+/// A misspelt file name (the policy, the roster, the leads) is answered with the closest name
+/// in its folder; a name near nothing gets no guess.
+#[test]
+fn a_misspelt_file_is_answered_with_the_closest_name_beside_it() {
+    let output = switchboard(&["route", "examples/routng.route", "--state", ":memory:"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `examples/routng.route`: no such file or directory; did you mean \
+         `examples/routing.route`?\n"
+    );
+    let output = switchboard(&[
+        "route",
+        "examples/routing.route",
+        "--roster",
+        "examples/rooster.json",
+        "--state",
+        ":memory:",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read roster `examples/rooster.json`: no such file or directory; did you \
+         mean `examples/roster.json`?\n"
+    );
+    let output = switchboard(&[
+        "route",
+        "examples/routing.route",
+        "--roster",
+        "examples/roster.json",
+        "--state",
+        ":memory:",
+        "--leads",
+        "examples/lead.ndjson",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read leads `examples/lead.ndjson`: no such file or directory; did you \
+         mean `examples/leads.ndjson`?\n"
+    );
+    let output = switchboard(&["check", "examples/zzzzzz.route"]);
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read `examples/zzzzzz.route`: no such file or directory\n"
+    );
+    // A state file: `report` on `stat.db` beside a `state.db`.
+    let dir = scratch("misspelt-state");
+    let state = dir.join("state.db");
+    std::fs::write(&state, b"").unwrap();
+    let misspelt = dir.join("stat.db");
+    let output = switchboard(&[
+        "report",
+        "examples/routing.route",
+        "--state",
+        misspelt.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: there is no state at `{}` to report on: `route` leads into it first; did you \
+             mean `{}`?\n",
+            misspelt.display(),
+            state.display()
+        )
+    );
+}
+
 #[test]
 fn a_file_that_is_not_utf8_is_a_usage_error() {
     let dir = scratch("utf8");

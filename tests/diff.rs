@@ -444,7 +444,7 @@ fn a_mistyped_path_says_which_and_why() {
     assert!(stdout.is_empty());
     assert_eq!(
         stderr,
-        "error: cannot read `nwe.route`: no such file or directory\n"
+        "error: cannot read `nwe.route`: no such file or directory; did you mean `new.route`?\n"
     );
 
     let output = run(

@@ -79,7 +79,11 @@ pub(super) fn read_policy(arg: &str) -> Result<Source, String> {
         }
         Err(error) => match arg.split_once(':') {
             Some((rev, file)) if !rev.is_empty() && !file.is_empty() => git_show(arg),
-            _ => Err(format!("cannot read `{arg}`: {}", describe_io(&error))),
+            _ => Err(format!(
+                "cannot read `{arg}`: {}{}",
+                describe_io(&error),
+                super::near_miss(path, &error)
+            )),
         },
     }
 }

@@ -179,7 +179,12 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| {
-            format!("cannot read `{}`: {}", path.display(), describe_io(&error))
+            format!(
+                "cannot read `{}`: {}{}",
+                path.display(),
+                describe_io(&error),
+                near_miss(path, &error)
+            )
         })?;
         if metadata.is_dir() {
             let before = files.len();
@@ -373,12 +378,52 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, Failure> {
     let cannot =
         |why: String| Failure::usage(format!("cannot read {what} `{}`: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|error| cannot(describe_io(&error)))?;
+    let file = std::fs::File::open(path).map_err(|error| {
+        cannot(format!(
+            "{}{}",
+            describe_io(&error),
+            near_miss(path, &error)
+        ))
+    })?;
     if file.metadata().is_ok_and(|meta| meta.is_dir()) {
         return Err(cannot("it is a directory, not a file".to_string()));
     }
     Ok(file)
 }
+
+/// For a file that is not there, the file beside it whose name is closest (a typo:
+/// `routng.route` for `routing.route`), as `; did you mean `examples/routing.route`?`; else
+/// nothing. Only the folder's first [`NEAR_MISSES_READ`] names are looked at.
+pub(crate) fn near_miss(path: &Path, error: &std::io::Error) -> String {
+    if error.kind() != std::io::ErrorKind::NotFound {
+        return String::new();
+    }
+    let (Some(name), Some(folder)) = (
+        path.file_name().and_then(|name| name.to_str()),
+        path.parent(),
+    ) else {
+        return String::new();
+    };
+    let listed = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let Ok(entries) = std::fs::read_dir(listed) else {
+        return String::new();
+    };
+    let names: Vec<String> = entries
+        .take(NEAR_MISSES_READ)
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    match switchboard::check::suggest::closest(name, names.iter().map(String::as_str)) {
+        Some(closest) => format!("; did you mean `{}`?", folder.join(closest).display()),
+        None => String::new(),
+    }
+}
+
+/// How many names of a folder [`near_miss`] looks at.
+const NEAR_MISSES_READ: usize = 10_000;
 
 fn describe_io(error: &std::io::Error) -> String {
     match error.kind() {

@@ -99,8 +99,9 @@ fn open_kept(
 pub(super) fn existing(value: &str, what: &str) -> Result<(), Failure> {
     match state_location(value)? {
         StateLocation::Sqlite(path) if !path.exists() => Err(Failure::usage(format!(
-            "there is no state at `{}` {what}",
-            path.display()
+            "there is no state at `{}` {what}{}",
+            path.display(),
+            super::near_miss(&path, &std::io::ErrorKind::NotFound.into())
         ))),
         #[cfg(feature = "postgres")]
         StateLocation::Postgres(url) => {
