@@ -208,6 +208,36 @@ fn a_misspelt_file_is_answered_with_the_closest_name_beside_it() {
         stderr(&output),
         "error: cannot read `examples/zzzzzz.route`: no such file or directory\n"
     );
+    // Only files are guessed: not a folder, not a name that would print escape sequences.
+    let dir = scratch("misspelt-kinds");
+    std::fs::create_dir(dir.join("routing.route")).unwrap();
+    std::fs::write(dir.join("evil\u{1b}[31m.route"), b"").unwrap();
+    for typo in ["routng.route", "evil\u{1b}[3m.route"] {
+        let path = dir.join(typo);
+        let output = switchboard(&["check", path.to_str().unwrap()]);
+        assert_eq!(
+            stderr(&output),
+            format!(
+                "error: cannot read `{}`: no such file or directory\n",
+                path.display()
+            )
+        );
+    }
+    // A folder of more files than are looked at gets no guess rather than a wrong one.
+    let crowded = scratch("misspelt-crowded");
+    for number in 0..=10_000 {
+        std::fs::write(crowded.join(format!("file-{number:05}.route")), b"").unwrap();
+    }
+    let path = crowded.join("file-00000.rout");
+    let output = switchboard(&["check", path.to_str().unwrap()]);
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: cannot read `{}`: no such file or directory\n",
+            path.display()
+        )
+    );
+    std::fs::remove_dir_all(&crowded).unwrap();
     // A state file: `report` on `stat.db` beside a `state.db`.
     let dir = scratch("misspelt-state");
     let state = dir.join("state.db");

@@ -393,7 +393,7 @@ fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, Failu
 
 /// For a file that is not there, the file beside it whose name is closest (a typo:
 /// `routng.route` for `routing.route`), as `; did you mean `examples/routing.route`?`; else
-/// nothing. Only the folder's first [`NEAR_MISSES_READ`] names are looked at.
+/// nothing. A folder of more than [`NEAR_MISSES_READ`] files gets no guess.
 pub(crate) fn near_miss(path: &Path, error: &std::io::Error) -> String {
     if error.kind() != std::io::ErrorKind::NotFound {
         return String::new();
@@ -412,10 +412,25 @@ pub(crate) fn near_miss(path: &Path, error: &std::io::Error) -> String {
     let Ok(entries) = std::fs::read_dir(listed) else {
         return String::new();
     };
-    let names: Vec<String> = entries
-        .take(NEAR_MISSES_READ)
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .collect();
+    // Files only (a link, to a file), named in printable text: a name from the folder is
+    // printed, and a hostile one must not write escape sequences to the terminal.
+    let mut names = Vec::new();
+    for entry in entries {
+        if names.len() >= NEAR_MISSES_READ {
+            // Past that, a closer name may be among those not read: no guess beats a wrong one.
+            return String::new();
+        }
+        let Some(entry) = entry.ok() else { continue };
+        let is_file = entry
+            .file_type()
+            .is_ok_and(|kind| kind.is_file() || (kind.is_symlink() && entry.path().is_file()));
+        if let Ok(name) = entry.file_name().into_string()
+            && is_file
+            && !name.chars().any(char::is_control)
+        {
+            names.push(name);
+        }
+    }
     match switchboard::check::suggest::closest(name, names.iter().map(String::as_str)) {
         Some(closest) => format!("; did you mean `{}`?", folder.join(closest).display()),
         None => String::new(),

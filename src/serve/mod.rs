@@ -1218,24 +1218,51 @@ fn bearer_token(value: &str) -> Option<&str> {
         .then(|| token.trim_start_matches(' '))
 }
 
-/// A body of objects written over several lines, one after another: each a lead's line, its
-/// line breaks made spaces (in valid JSON a line break can only be whitespace between tokens).
-/// Where the text stops being JSON (a mistake, a body cut short), the broken object, up to the
-/// next line that begins with `{`, is one line, which the router answers with where it breaks,
-/// and the objects after it are read on; one object alone is answered as a single lead.
-/// A JSON value written over several lines, on one (its line breaks are whitespace: inside a
-/// string a line break is written `\n`).
+/// A JSON value written over several lines, on one. A line break between tokens is whitespace
+/// and becomes a space. One inside a string, where JSON allows none (it is written `\n`),
+/// becomes a vertical tab, as much a control character, so that a broken object is refused
+/// at that place rather than read as a repaired one (`"L-\n1"` is not the id `L- 1`).
 fn on_one_line(part: &[u8]) -> Vec<u8> {
-    part.iter()
-        .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
-        .collect::<Vec<u8>>()
-        .trim_ascii()
-        .to_vec()
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut line = Vec::with_capacity(part.len());
+    for &byte in part {
+        let line_break = byte == b'\n' || byte == b'\r';
+        line.push(match (in_string, line_break) {
+            (true, true) => {
+                escaped = false;
+                0x0B
+            }
+            (false, true) => b' ',
+            (true, false) => {
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+                byte
+            }
+            (false, false) => {
+                in_string = byte == b'"';
+                byte
+            }
+        });
+    }
+    line.trim_ascii().to_vec()
 }
 
+/// A body of objects written over several lines, one after another: each a lead's line (see
+/// [`on_one_line`]). Where the text stops being JSON (a mistake, a body cut short), the broken
+/// object, up to the next line that begins with `{`, is one line, which the router answers
+/// with where it breaks in the body, and the objects after it are read on; one object alone is
+/// answered as a single lead.
 fn objects_over_lines(text: &[u8]) -> BodyLines {
     let mut lines = Vec::new();
     let mut spans = Vec::new();
+    // The body's lines counted as far as the last broken object, once.
+    let mut counted = LineCount::default();
     // Where the values being read begin in `text`, and where the next one begins.
     let (mut base, mut start) = (0, 0);
     let mut values = serde_json::Deserializer::from_slice(text).into_iter::<serde_json::Value>();
@@ -1268,7 +1295,7 @@ fn objects_over_lines(text: &[u8]) -> BodyLines {
                 lines.push(on_one_line(&text[start..end]));
                 // The router reads the broken object on one line: where it breaks is said
                 // as the body's line and column.
-                spans.push(Some(BodySpan::of(text, object, end)));
+                spans.push(Some(BodySpan::of(text, object, end, &mut counted)));
                 let Some(next) = next else {
                     break;
                 };
@@ -1300,17 +1327,39 @@ struct BodySpan {
     breaks: Vec<usize>,
 }
 
+/// The line breaks of a body counted up to a place, moving only forward: a body of many broken
+/// objects is counted once, not from its start for each.
+#[derive(Debug, Default)]
+struct LineCount {
+    at: usize,
+    breaks: usize,
+    line_start: usize,
+}
+
+impl LineCount {
+    /// The line and column (1-based, in bytes) of `text[to]`, `to` at or after the last place
+    /// asked for.
+    fn up_to(&mut self, text: &[u8], to: usize) -> (usize, usize) {
+        let to = to.min(text.len()).max(self.at);
+        for (offset, byte) in text[self.at..to].iter().enumerate() {
+            if *byte == b'\n' {
+                self.breaks += 1;
+                self.line_start = self.at + offset + 1;
+            }
+        }
+        self.at = to;
+        (self.breaks + 1, to - self.line_start + 1)
+    }
+}
+
 impl BodySpan {
-    /// The span of `text[from..to]`, `from` being the object's first byte.
-    fn of(text: &[u8], from: usize, to: usize) -> BodySpan {
-        let before = &text[..from];
-        let line_start = before
-            .iter()
-            .rposition(|byte| *byte == b'\n')
-            .map_or(0, |at| at + 1);
+    /// The span of `text[from..to]`, `from` being the object's first byte; `counted` has
+    /// counted the lines before it, as far as an earlier object.
+    fn of(text: &[u8], from: usize, to: usize, counted: &mut LineCount) -> BodySpan {
+        let (line, column) = counted.up_to(text, from);
         BodySpan {
-            line: 1 + before.iter().filter(|byte| **byte == b'\n').count(),
-            column: from - line_start + 1,
+            line,
+            column,
             breaks: text[from..to.max(from)]
                 .iter()
                 .enumerate()
@@ -1995,6 +2044,32 @@ mod tests {
             span.say_in_body(&mut message);
             assert_eq!(message, unchanged);
         }
+    }
+
+    /// A line break between tokens becomes a space; one inside a string (where JSON allows
+    /// none) a control character, whatever escapes come before it, so that a broken object
+    /// is never read as a repaired one.
+    #[test]
+    fn a_line_break_inside_a_string_stays_a_fault_on_one_line() {
+        assert_eq!(
+            on_one_line(b"{\n  \"id\": \"L-\n1\",\r\n  \"n\": 1\n}\n"),
+            b"{   \"id\": \"L-\x0B1\",    \"n\": 1 }"
+        );
+        // An escaped quote does not end the string; an escape before a line break is no
+        // escape of it.
+        assert_eq!(
+            on_one_line(b"{\"a\": \"x\\\"\ny\", \"b\": \"z\\\n\"\n}"),
+            b"{\"a\": \"x\\\"\x0By\", \"b\": \"z\\\x0B\" }"
+        );
+        // Three broken objects: each is placed in the body, counted from the one before.
+        let text = b"{\n@\n{\n \"a\": 1\n}\n{\n@\n{\n\n  @\n";
+        let (lines, _, spans) = body_lines(text, "a lead").unwrap();
+        assert_eq!(lines.len(), 4);
+        let placed: Vec<Option<(usize, usize)>> = spans
+            .iter()
+            .map(|span| span.as_ref().map(|span| (span.line, span.column)))
+            .collect();
+        assert_eq!(placed, [Some((1, 1)), None, Some((6, 1)), Some((8, 1))]);
     }
 
     #[test]

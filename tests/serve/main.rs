@@ -357,6 +357,21 @@ fn every_kind_of_body_gets_its_answer() {
         format!("not valid JSON: expected value at line {line} column 1 of the body"),
         "{answer}"
     );
+    // A raw line break inside a string is refused where it is, never read as a space: the
+    // id `P-1\n0` is not the lead `P-1 0`.
+    let raw_break = pretty_lead("P-10").replacen("\"P-10\"", "\"P-1\n0\"", 1);
+    let (status, answer) = post(address, "/v1/leads", &raw_break);
+    assert_eq!(status, 422, "{answer}");
+    let at = raw_break.find("P-1\n").unwrap() + 3;
+    let line = raw_break[..at].matches('\n').count() + 1;
+    let column = at - raw_break[..at].rfind('\n').map_or(0, |start| start + 1) + 1;
+    assert!(
+        answer.contains(&format!(
+            "control character (\\\\u0000-\\\\u001F) found while parsing a string at line \
+             {line} column {column} of the body"
+        )),
+        "{answer}"
+    );
     // One invalid lead alone: 422 with its error record.
     let (status, body) = post(address, "/v1/leads", r#"{"id":"X-1","intent":"hgh"}"#);
     assert_eq!(status, 422, "{body}");

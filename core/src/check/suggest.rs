@@ -4,8 +4,9 @@
 pub const MAX_SUGGESTED_LENGTH: usize = 64;
 
 /// The candidate closest to `word` by optimal string alignment distance (a swap of two letters
-/// counts once), if it is close enough to be a plausible typo. Ties go to the candidate that
-/// sorts first, so the answer does not depend on declaration order.
+/// counts once), if it is close enough to be a plausible typo. Ties go to the candidate closer
+/// in case (`routing` before `Routing` for `routng`), then to the one that sorts first, so the
+/// answer does not depend on declaration order.
 pub fn closest<'a, I>(word: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
@@ -35,7 +36,10 @@ where
         let better = match best {
             None => true,
             Some((best_distance, best_name)) => {
-                distance < best_distance || (distance == best_distance && candidate < best_name)
+                distance < best_distance
+                    || (distance == best_distance
+                        && (strsim::osa_distance(word, candidate), candidate)
+                            < (strsim::osa_distance(word, best_name), best_name))
             }
         };
         if better {
@@ -77,6 +81,18 @@ mod tests {
         );
         assert_eq!(closest("xyz", ["senior", "backup"]), None);
         assert_eq!(closest("Intent", ["intent"]), Some("intent"));
+    }
+
+    #[test]
+    fn a_tie_goes_to_the_candidate_closer_in_case() {
+        assert_eq!(
+            closest("routng.route", ["Routing.ROUTE", "routing.route"]),
+            Some("routing.route")
+        );
+        assert_eq!(
+            closest("ROUTNG.ROUTE", ["Routing.ROUTE", "routing.route"]),
+            Some("Routing.ROUTE")
+        );
     }
 
     #[test]
