@@ -4,7 +4,7 @@
 //! a roster that is not valid).
 
 use super::policy::{load_roster_for_both, parse_now};
-use super::{EXIT_PROBLEMS, Source, describe_io, human_style};
+use super::{EXIT_PROBLEMS, Source, describe_io, describe_io_at, human_style};
 use clap::ValueEnum;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -80,9 +80,8 @@ pub(super) fn read_policy(arg: &str) -> Result<Source, String> {
         Err(error) => match arg.split_once(':') {
             Some((rev, file)) if !rev.is_empty() && !file.is_empty() => git_show(arg),
             _ => Err(format!(
-                "cannot read `{arg}`: {}{}",
-                describe_io(&error),
-                super::near_miss(path, &error)
+                "cannot read `{arg}`: {}",
+                describe_io_at(path, &error)
             )),
         },
     }

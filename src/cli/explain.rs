@@ -69,7 +69,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode, Failure> {
             false,
         ),
         // A database without Switchboard's tables (a misspelt name) is left without them.
-        StateLocation::Postgres(url) if !holds_a_state(url)? => {
+        StateLocation::Postgres(url) if !super::state::holds_a_state(url)? => {
             (Box::new(MemoryState::default()), true)
         }
         StateLocation::Postgres(_) => (open_state(&args.state)?.0, false),
@@ -239,23 +239,6 @@ fn lead_argument(
         ));
     }
     Ok(LeadArgument::Id(text.to_string()))
-}
-
-/// Whether the database `url` names holds Switchboard's tables, asked without creating them.
-#[cfg(feature = "postgres")]
-fn holds_a_state(url: &str) -> Result<bool, Failure> {
-    switchboard::store::PostgresState::holds_a_state(url).map_err(|error| {
-        Failure::usage(format!(
-            "cannot open state {}: {error}",
-            super::policy::without_password(url)
-        ))
-    })
-}
-
-/// Without PostgreSQL support, opening the state says so.
-#[cfg(not(feature = "postgres"))]
-fn holds_a_state(_url: &str) -> Result<bool, Failure> {
-    Ok(true)
 }
 
 fn shown(location: &StateLocation) -> String {

@@ -180,10 +180,9 @@ fn read_each_source(paths: &[PathBuf]) -> Result<(Vec<Source>, Vec<String>), Str
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| {
             format!(
-                "cannot read `{}`: {}{}",
+                "cannot read `{}`: {}",
                 path.display(),
-                describe_io(&error),
-                near_miss(path, &error)
+                describe_io_at(path, &error)
             )
         })?;
         if metadata.is_dir() {
@@ -378,26 +377,26 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 fn open_input(path: &std::path::Path, what: &str) -> Result<std::fs::File, Failure> {
     let cannot =
         |why: String| Failure::usage(format!("cannot read {what} `{}`: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|error| {
-        cannot(format!(
-            "{}{}",
-            describe_io(&error),
-            near_miss(path, &error)
-        ))
-    })?;
+    let file = std::fs::File::open(path).map_err(|error| cannot(describe_io_at(path, &error)))?;
     if file.metadata().is_ok_and(|meta| meta.is_dir()) {
         return Err(cannot("it is a directory, not a file".to_string()));
     }
     Ok(file)
 }
 
+/// [`describe_io`] of a failure to open `path`, with the [`near_miss`] of a file not there.
+fn describe_io_at(path: &Path, error: &std::io::Error) -> String {
+    let hint = match error.kind() {
+        std::io::ErrorKind::NotFound => near_miss(path),
+        _ => String::new(),
+    };
+    format!("{}{hint}", describe_io(error))
+}
+
 /// For a file that is not there, the file beside it whose name is closest (a typo:
 /// `routng.route` for `routing.route`), as `; did you mean `examples/routing.route`?`; else
 /// nothing. A folder of more than [`NEAR_MISSES_READ`] files gets no guess.
-pub(crate) fn near_miss(path: &Path, error: &std::io::Error) -> String {
-    if error.kind() != std::io::ErrorKind::NotFound {
-        return String::new();
-    }
+pub(crate) fn near_miss(path: &Path) -> String {
     let (Some(name), Some(folder)) = (
         path.file_name().and_then(|name| name.to_str()),
         path.parent(),

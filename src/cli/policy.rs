@@ -143,9 +143,8 @@ pub fn roster_against(
     super::followed_link_stays_inside(path).map_err(Failure::usage)?;
     let text = switchboard::disk::read_text(path, switchboard::files::MAX_ROSTER_BYTES).map_err(
         |error| {
-            let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
             let hint = match error {
-                switchboard::files::FileError::NotFound => super::near_miss(path, &missing),
+                switchboard::files::FileError::NotFound => super::near_miss(path),
                 _ => String::new(),
             };
             Failure::usage(format!(

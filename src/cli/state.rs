@@ -101,24 +101,32 @@ pub(super) fn existing(value: &str, what: &str) -> Result<(), Failure> {
         StateLocation::Sqlite(path) if !path.exists() => Err(Failure::usage(format!(
             "there is no state at `{}` {what}{}",
             path.display(),
-            super::near_miss(&path, &std::io::ErrorKind::NotFound.into())
+            super::near_miss(&path)
         ))),
-        #[cfg(feature = "postgres")]
-        StateLocation::Postgres(url) => {
-            let shown = super::policy::without_password(&url);
-            match switchboard::store::PostgresState::holds_a_state(&url) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(Failure::usage(format!(
-                    "there is no state in `{shown}` (the database holds no Switchboard tables: \
-                     a misspelt name?) {what}"
-                ))),
-                Err(error) => Err(Failure::usage(format!(
-                    "cannot open state `{shown}`: {error}"
-                ))),
-            }
-        }
+        StateLocation::Postgres(url) if !holds_a_state(&url)? => Err(Failure::usage(format!(
+            "there is no state in `{}` (the database holds no Switchboard tables: a misspelt \
+             name?) {what}",
+            super::policy::without_password(&url)
+        ))),
         _ => Ok(()),
     }
+}
+
+/// Whether the database `url` names holds Switchboard's tables, asked without creating them.
+#[cfg(feature = "postgres")]
+pub(super) fn holds_a_state(url: &str) -> Result<bool, Failure> {
+    switchboard::store::PostgresState::holds_a_state(url).map_err(|error| {
+        Failure::usage(format!(
+            "cannot open state `{}`: {error}",
+            super::policy::without_password(url)
+        ))
+    })
+}
+
+/// Without PostgreSQL support there is nothing to ask: opening the state says it.
+#[cfg(not(feature = "postgres"))]
+pub(super) fn holds_a_state(_url: &str) -> Result<bool, Failure> {
+    Ok(true)
 }
 
 fn tables(target: &Target, migrating: bool) -> Result<ExitCode, Failure> {
