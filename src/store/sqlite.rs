@@ -244,7 +244,7 @@ const ROWS_A_STATEMENT: usize = 64;
 /// in memory whole).
 const ROWS_AN_IMPORT_WRITES: usize = 4096;
 
-/// Lead ids one read-ahead `SELECT … WHERE lead IN (…)` asks for.
+/// Lead ids one read-ahead `SELECT` asks for (a join with as many keys).
 const IDS_A_READ: usize = 256;
 
 /// Where the `index`th of several pieces kept one after another lies, given where each ends.
@@ -443,18 +443,20 @@ impl BatchLedger {
                 )
             })?);
         }
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        rows.sort_unstable_by(|a, b| ledger_key(a.0).cmp(&ledger_key(b.0)));
         // `OR FAIL`: a statement that cannot abort part-way keeps no statement journal (a copy
         // of each page it changes that the batch changed before, 1.47 GB on 1,000,000 leads);
         // a refused row fails the batch, which is rolled back whole.
         insert_rows_or_refusal(
             connection,
-            "INSERT OR FAIL INTO ledger (lead, entry, form) VALUES ",
-            "(?, ?, 1)",
+            "INSERT OR FAIL INTO ledger (lead_bytes, lead, entry, form) VALUES ",
+            "(?, ?, ?, 1)",
             &rows,
             |statement, first, (lead, entry)| {
-                statement.raw_bind_parameter(first, lead)?;
-                statement.raw_bind_parameter(first + 1, entry)
+                let (bytes, lead) = ledger_key(lead);
+                statement.raw_bind_parameter(first, bytes)?;
+                statement.raw_bind_parameter(first + 1, lead)?;
+                statement.raw_bind_parameter(first + 2, entry)
             },
         )
         .map(drop)
@@ -969,7 +971,7 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -991,11 +993,19 @@ const SCHEMA_VERSION: i64 = 10;
 /// offset such as Liberia's -0:44:30 before 1972, or a local mean time for a placeholder date
 /// such as 0001-01-01) is counted from `lead_times` row by row, a scan of the table (it has no
 /// index by rep), once per rep and window.
+///
+/// Since version 11 the ledger is keyed by the id's length in bytes, then the id
+/// ([`ledger_key`]): ids that count up (`L-9`, `L-10`, … `L-100000`) are inserted at the
+/// tree's end, where SQLite appends without searching, whatever their number of digits; keyed
+/// by the id alone, `L-100000` went between `L-10000` and `L-10001`, written long before, and
+/// each such insert searched the tree and split a page in its middle.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
-        lead TEXT PRIMARY KEY,
+        lead_bytes INTEGER NOT NULL,
+        lead TEXT NOT NULL,
         entry BLOB NOT NULL,
-        form INTEGER NOT NULL DEFAULT 0
+        form INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (lead_bytes, lead)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS rotations (pool TEXT PRIMARY KEY, state TEXT NOT NULL) WITHOUT ROWID;
@@ -1164,6 +1174,22 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
             connection
                 .execute_batch("ALTER TABLE ledger ADD COLUMN form INTEGER NOT NULL DEFAULT 0")?;
         }
+        // Version 11 keys the ledger by the id's length, then the id ([`ledger_key`]).
+        let has_lead_bytes: bool = connection.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('ledger') WHERE name = 'lead_bytes'",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_lead_bytes {
+            connection.execute_batch("ALTER TABLE ledger RENAME TO ledger_v10")?;
+            connection.execute_batch(TABLES)?;
+            connection.execute_batch(&format!(
+                "INSERT INTO ledger (lead_bytes, lead, entry, form)
+                     SELECT {LEAD_BYTES_SQL}, lead, entry, form FROM ledger_v10
+                     ORDER BY 1, 2;
+                 DROP TABLE ledger_v10;"
+            ))?;
+        }
         if has_ledger && version < 5 {
             schedule_recorded(connection)?;
         }
@@ -1182,6 +1208,14 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
     connection.execute_batch("COMMIT")?;
     Ok(Ok(version))
 }
+
+/// The ledger's key of `lead`: the id's length in bytes, then the id (see [`TABLES`]).
+fn ledger_key(lead: &str) -> (i64, &str) {
+    (i64::try_from(lead.len()).unwrap_or(i64::MAX), lead)
+}
+
+/// [`ledger_key`]'s length of the column `lead` in SQL (`length` of a text counts characters).
+const LEAD_BYTES_SQL: &str = "length(CAST(lead AS BLOB))";
 
 /// The length of a `lead_counts` bucket: a quarter hour, in seconds.
 const BUCKET_S: i64 = 900;
@@ -1234,7 +1268,8 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
     {
         let mut read =
             connection.prepare("SELECT lead, decision, policy_hash, recorded_at FROM ledger_v1")?;
-        let mut write = connection.prepare("INSERT INTO ledger (lead, entry) VALUES (?1, ?2)")?;
+        let mut write = connection
+            .prepare("INSERT INTO ledger (lead_bytes, lead, entry) VALUES (?1, ?2, ?3)")?;
         let mut rows = read.query([])?;
         while let Some(row) = rows.next()? {
             let lead: String = row.get(0)?;
@@ -1267,7 +1302,7 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
                 },
                 &mut entry,
             );
-            write.execute(params![lead, entry])?;
+            write.execute(params![ledger_key(&lead).0, lead, entry])?;
         }
     }
     connection.execute_batch(
@@ -1805,22 +1840,28 @@ impl StateStore for SqliteState {
             .filter(|lead| !known.contains_key(*lead))
             .collect();
         // In key order, so that one statement's look-ups walk the ledger's pages in order.
-        unread.sort_unstable();
+        unread.sort_unstable_by_key(|lead| ledger_key(lead));
         unread.dedup();
         if unread.is_empty() {
             return Ok(());
         }
-        let mut sql = String::from("SELECT lead, entry, form FROM ledger WHERE lead IN (?");
-        sql.push_str(&",?".repeat(IDS_A_READ - 1));
-        sql.push(')');
+        // A join with the keys asked for (`(lead_bytes, lead) IN (VALUES …)` would scan the
+        // ledger: SQLite searches an index by a row value only from a join).
+        let mut sql = String::from("SELECT l.lead, l.entry, l.form FROM (VALUES (?, ?)");
+        sql.push_str(&", (?, ?)".repeat(IDS_A_READ - 1));
+        sql.push_str(") AS k JOIN ledger l ON l.lead_bytes = k.column1 AND l.lead = k.column2");
         let mut statement = self.connection.prepare_cached(&sql).db()?;
         let mut found_in_all = 0;
         for chunk in unread.chunks(IDS_A_READ) {
-            // A short last chunk asks for its last id again in the free places.
-            let last = chunk.last().copied().unwrap_or_default();
+            // A short last chunk leaves its free places NULL, which no key equals.
             for index in 0..IDS_A_READ {
-                let lead = chunk.get(index).copied().unwrap_or(last);
-                statement.raw_bind_parameter(index + 1, lead).db()?;
+                let key = chunk.get(index).map(|lead| ledger_key(lead));
+                statement
+                    .raw_bind_parameter(2 * index + 1, key.map(|(bytes, _)| bytes))
+                    .db()?;
+                statement
+                    .raw_bind_parameter(2 * index + 2, key.map(|(_, lead)| lead))
+                    .db()?;
             }
             let mut found = Vec::new();
             let mut rows = statement.raw_query();
@@ -1860,10 +1901,11 @@ impl StateStore for SqliteState {
         self.on_file()?;
         let mut statement = self
             .connection
-            .prepare_cached("SELECT entry, form FROM ledger WHERE lead = ?1")
+            .prepare_cached("SELECT entry, form FROM ledger WHERE lead_bytes = ?1 AND lead = ?2")
             .db()?;
+        let (bytes, key) = ledger_key(lead);
         let entry: Option<(Vec<u8>, i64)> = statement
-            .query_row(params![lead], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row(params![bytes, key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .db()?;
         let Some((entry, form)) = entry else {
@@ -3267,6 +3309,77 @@ mod tests {
             exported,
             vec![entry("L-new", "anna"), entry("L-old", "anna")]
         );
+    }
+
+    #[test]
+    fn a_version_10_ledger_is_keyed_again_by_length_then_id() {
+        let path = scratch("v10");
+        let ids = ["L-100", "L-9", "Ł-1", "L-10"];
+        {
+            let mut state = SqliteState::open(&path).unwrap();
+            state.begin().unwrap();
+            for id in ids {
+                state.record(&entry(id, "anna").as_entry()).unwrap();
+            }
+            state.commit().unwrap();
+        }
+        // The file as version 10 wrote it: the ledger keyed by the id alone.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE old (lead TEXT PRIMARY KEY, entry BLOB NOT NULL,
+                     form INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                 INSERT INTO old SELECT lead, entry, form FROM ledger;
+                 DROP TABLE ledger; ALTER TABLE old RENAME TO ledger;
+                 PRAGMA user_version = 10;",
+            )
+            .unwrap();
+        let mut state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.tables_version(), Some((10, SCHEMA_VERSION)));
+        for id in ids {
+            assert_eq!(read(&mut state, id), Some(entry(id, "anna")), "{id}");
+        }
+        // Read ahead in a batch, the way `route` looks its leads up.
+        state.begin().unwrap();
+        state.read_ahead(&["L-10", "L-11", "Ł-1"]).unwrap();
+        assert_eq!(read(&mut state, "L-10"), Some(entry("L-10", "anna")));
+        assert_eq!(read(&mut state, "L-11"), None);
+        assert_eq!(read(&mut state, "Ł-1"), Some(entry("Ł-1", "anna")));
+        state.record(&entry("L-11", "boris").as_entry()).unwrap();
+        state.commit().unwrap();
+        drop(state);
+        // In the tree: by length in bytes (`Ł` is two), then by id.
+        let connection = Connection::open(&path).unwrap();
+        let keys: Vec<(i64, String)> = connection
+            .prepare("SELECT lead_bytes, lead FROM ledger")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let keys: Vec<(i64, &str)> = keys.iter().map(|(n, id)| (*n, id.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                (3, "L-9"),
+                (4, "L-10"),
+                (4, "L-11"),
+                (4, "Ł-1"),
+                (5, "L-100")
+            ]
+        );
+        // An export is still in id order.
+        let mut exported = Vec::new();
+        SqliteState::open(&path)
+            .unwrap()
+            .export(&mut |row| {
+                if let StateRow::Ledger(recorded) = row {
+                    exported.push(recorded.decision.lead.to_string());
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(exported, ["L-10", "L-100", "L-11", "L-9", "Ł-1"]);
     }
 
     #[test]
