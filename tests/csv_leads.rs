@@ -388,18 +388,26 @@ fn a_quote_never_closed_after_blank_lines_names_the_line_in_the_file() {
     assert_eq!(String::from_utf8(output.stdout).unwrap().lines().count(), 1);
 }
 
-/// A row longer than `--max-line-bytes` ends the run there: every row before it is answered
-/// first, and the message names that row, not the header (the reader reads ahead of the rows
-/// it hands out).
+/// A row longer than `--max-line-bytes` is a `lead.too_long` record in its place, its bytes
+/// past the bound read without being kept, and the rows after it are read: named by its id
+/// when the id came before the bound, by none when the id is what ran long. The header past
+/// the bound is the header's problem, which ends the run.
 #[test]
-fn a_row_past_the_length_bound_is_said_after_the_rows_before_it() {
+fn a_row_past_the_length_bound_is_a_too_long_record_and_the_rows_after_it_are_read() {
     let dir = scratch("long-row");
     let text = std::fs::read_to_string(example("leads.csv")).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let rows = lines.len() - 1;
     lines.push(String::new());
     lines.push(lines[1].replacen("L-1,", &format!("L-long{},", "x".repeat(400)), 1));
-    lines.push(lines[2].clone());
+    // A long industry (the ninth column) after a whole id.
+    let mut cells: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    cells[0] = "L-99".to_string();
+    cells[8] = "y".repeat(500);
+    let long_industry = cells.join(",");
+    let length = long_industry.len();
+    lines.push(long_industry);
+    lines.push(lines[2].replacen("L-2,", "L-100,", 1));
     let path = dir.join("long.csv");
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     let output = route(
@@ -407,30 +415,58 @@ fn a_row_past_the_length_bound_is_said_after_the_rows_before_it() {
         &["--quiet", "--max-line-bytes", "300"],
         &dir,
     );
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "error: cannot read leads: the CSV row at line {} is longer than 300 bytes; rows \
-             are read up to `--max-line-bytes`",
-            rows + 3
-        )
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), rows + 3, "{stdout}");
+    assert_eq!(
+        records[rows],
+        serde_json::json!({"lead": null, "error": {
+            "code": "lead.too_long",
+            "message": format!(
+                "the CSV row at line {} is {} bytes, more than the limit of 300 (see \
+                 --max-line-bytes)",
+                rows + 3,
+                lines[rows + 2].len()
+            ),
+            "input_line": rows + 1,
+        }})
     );
     assert_eq!(
-        String::from_utf8(output.stdout).unwrap().lines().count(),
-        rows
+        records[rows + 1],
+        serde_json::json!({"lead": "L-99", "error": {
+            "code": "lead.too_long",
+            "message": format!(
+                "the CSV row at line {} is {length} bytes, more than the limit of 300 (see \
+                 --max-line-bytes)",
+                rows + 4
+            ),
+            "input_line": rows + 2,
+        }})
     );
+    assert_eq!(records[rows + 2]["lead"], "L-100");
+    assert!(records[rows + 2].get("error").is_none(), "{stdout}");
     // The header itself past the bound is the header's problem.
     let output = route(
         path.to_str().unwrap(),
         &["--quiet", "--max-line-bytes", "40"],
         &dir,
     );
+    assert_eq!(output.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains(
-            "cannot read the CSV header row: the CSV row at line 1 is longer than 40 bytes"
-        ),
+        String::from_utf8_lossy(&output.stderr).contains(&format!(
+            "cannot read the CSV header row: the CSV row at line 1 is {} bytes, more than the \
+             limit of 40 (see --max-line-bytes)",
+            lines[0].len()
+        )),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -467,8 +467,8 @@ impl LeadsFile<'_> {
             std::io::Seek::rewind(&mut lines)
         };
         converted().map_err(|error| {
-            // What the rows say (a row past the bound, a quote never closed) is the file's
-            // problem; anything else the temporary file's.
+            // What the rows say (a quote never closed) is the file's problem; anything else
+            // the temporary file's.
             if error.kind() == std::io::ErrorKind::InvalidData {
                 Failure::usage(format!("cannot read leads `{}`: {error}", path.display()))
             } else {

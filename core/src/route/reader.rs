@@ -281,9 +281,9 @@ fn parse_into(
         .strip_prefix(super::tabular::ROW_ERROR)
         .and_then(super::tabular::row_error)
     {
-        let (lead, message) = row;
+        let (code, lead, message) = row;
         return Err(LeadError {
-            code: "lead.csv",
+            code,
             message,
             lead,
         });

@@ -23,15 +23,21 @@ use std::io::{self, Read};
 
 /// The start of a line that stands for a data row the reader must refuse: the record
 /// separator (which never starts a JSON text), a tag and the unit separator, then a JSON array
-/// of the row's id (or `null`) and why. The lead reader answers it with a `lead.csv` error
-/// record ([`row_error`]).
+/// of the row's id (or `null`), why, and whether the row was too long. The lead reader answers
+/// it with a `lead.csv` error record, or `lead.too_long` ([`row_error`]).
 pub(crate) const ROW_ERROR: &[u8] = b"\x1Eswitchboard:csv-row\x1F";
 
-/// The error record of a [`ROW_ERROR`] line, given what follows the tag: `None` when that is
-/// not what this module writes.
-pub(crate) fn row_error(rest: &[u8]) -> Option<(Option<String>, String)> {
-    let (id, message): (Option<String>, String) = serde_json::from_slice(rest).ok()?;
-    Some((id, message))
+/// The error record of a [`ROW_ERROR`] line, given what follows the tag: its code, the row's
+/// lead id and why; `None` when that is not what this module writes.
+pub(crate) fn row_error(rest: &[u8]) -> Option<(&'static str, Option<String>, String)> {
+    let (id, message, too_long): (Option<String>, String, bool) =
+        serde_json::from_slice(rest).ok()?;
+    let code = if too_long {
+        "lead.too_long"
+    } else {
+        "lead.csv"
+    };
+    Some((code, id, message))
 }
 
 /// The fewest named columns for which a line with as many commas, inside a quoted cell, is
@@ -44,8 +50,9 @@ pub struct CsvOptions {
     /// Match an enum's variants in any case (`High` for `high`).
     pub lenient_enums: bool,
     /// The most bytes one row (the header too) may take, quoted line breaks included: a longer
-    /// one ends the input with an error saying so (a quote never closed, a file without line
-    /// breaks), rather than be read into memory whole. `None`: no bound.
+    /// data row is a `lead.too_long` record, its bytes read past without being kept (a quote
+    /// never closed takes the rest of the file into it, and says so); a longer header ends the
+    /// input with an error. `None`: no bound.
     pub longest_row: Option<u64>,
 }
 
@@ -284,10 +291,14 @@ impl QuoteState {
 }
 
 /// The input, followed through as a CSV reader reads it: how many bytes, whether its end was
-/// reached, and whether a quoted cell is still open there (a quote never closed).
+/// reached, and whether a quoted cell is still open there (a quote never closed). A row longer
+/// than the bound is cut there: the reader gets its start and the bytes that end it, never
+/// the rest, and [`QuoteCount::too_long`] says why, by where the cut row begins.
 pub struct QuoteCount<R> {
     inner: R,
     state: QuoteState,
+    /// Bytes handed to the CSV reader (so its positions and these agree): a cut row's bytes
+    /// past the bound are not, the ones that end it are.
     bytes: u64,
     ended: bool,
     /// Bytes of the row under way (since the last line break outside quotes), the line it
@@ -296,6 +307,15 @@ pub struct QuoteCount<R> {
     row_line: u64,
     lines: u64,
     longest_row: Option<u64>,
+    /// What was read from `inner` and not yet followed, from `carry_at`.
+    carry: Vec<u8>,
+    carry_at: usize,
+    /// Bytes to hand over before any more of the input: the end of a cut row.
+    inject: Vec<u8>,
+    /// The row under way past the bound, read through without being handed over.
+    cutting: Option<CutRow>,
+    /// The rows cut, oldest first.
+    too_long: std::collections::VecDeque<CutRow>,
     /// The cell of the row under way (from 0), and the rows (by the byte each began at) with a
     /// quoted cell that goes on after its closing quote (`"L-5"x`, which a CSV reader reads as
     /// `L-5x`): its column, the first such per row, oldest first.
@@ -306,11 +326,25 @@ pub struct QuoteCount<R> {
     after_quote: bool,
     /// The byte offset where the row under way began (a CSV reader's record position).
     row_start: u64,
-    /// The row longer than `longest_row`, by the byte offset where it began, and why: the
-    /// input ends there.
-    overflow: Option<(u64, String)>,
     last_byte: Option<u8>,
 }
+
+/// A row longer than the bound: where it began (a byte offset as the CSV reader counts them,
+/// and a line from 0), its bytes (then why, once it has ended), and whether its first cell was
+/// whole before the bound (the id it names can be told).
+#[derive(Debug)]
+struct CutRow {
+    start: u64,
+    line: u64,
+    bytes: u64,
+    first_cell_whole: bool,
+    /// The bytes that end it for the CSV reader, handed over once its end is read.
+    end: &'static [u8],
+    message: String,
+}
+
+/// How much [`QuoteCount`] reads from its input at once.
+const CARRY: usize = 64 * 1024;
 
 impl<R> QuoteCount<R> {
     /// The number of the last line read, from 1 (a file's last line break ends a line, and
@@ -324,85 +358,251 @@ impl<R> QuoteCount<R> {
     }
 }
 
-impl<R: Read> Read for QuoteCount<R> {
-    /// Passes the input through, following its quotes. A row longer than the bound ends the
-    /// input where it passes the bound: the rows before it are read as usual, and the reader
-    /// says why at that row ([`QuoteCount::overflow`]).
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.overflow.is_some() {
-            return Ok(0);
+impl<R> QuoteCount<R> {
+    /// Follows one byte of the input outside a cut row, `offset` the bytes handed over before
+    /// it: whether it is handed over, or begins a cut. (The caller keeps `last_byte`.)
+    #[inline(always)]
+    fn step(&mut self, byte: u8, offset: u64) -> Step {
+        let before = self.state;
+        self.state = self.state.after(byte);
+        let spacing = matches!(byte, b' ' | b'\t');
+        if before == QuoteState::QuoteInQuoted && self.state == QuoteState::Unquoted {
+            self.past_closing_quote
+                .push_back((self.row_start, self.cell, spacing));
+            self.after_quote = true;
+        } else if self.state != QuoteState::Unquoted {
+            self.after_quote = false;
+        } else if self.after_quote
+            && !spacing
+            && let Some(last) = self.past_closing_quote.back_mut()
+        {
+            // `"L-5" x`: spaces, then text.
+            last.2 = false;
         }
-        let read = self.inner.read(buf)?;
-        if read == 0 && !buf.is_empty() {
-            self.ended = true;
+        if byte == b',' && self.state == QuoteState::CellStart {
+            self.cell = self.cell.saturating_add(1);
         }
-        for (index, &byte) in buf.get(..read).unwrap_or_default().iter().enumerate() {
-            let offset = self.bytes + index as u64;
-            let before = self.state;
-            self.state = self.state.after(byte);
-            let spacing = matches!(byte, b' ' | b'\t');
-            if before == QuoteState::QuoteInQuoted && self.state == QuoteState::Unquoted {
-                self.past_closing_quote
-                    .push_back((self.row_start, self.cell, spacing));
-                self.after_quote = true;
-            } else if self.state != QuoteState::Unquoted {
-                self.after_quote = false;
-            } else if self.after_quote
-                && !spacing
-                && let Some(last) = self.past_closing_quote.back_mut()
-            {
-                // `"L-5" x`: spaces, then text.
-                last.2 = false;
-            }
-            if byte == b',' && self.state == QuoteState::CellStart {
-                self.cell = self.cell.saturating_add(1);
-            }
-            // A CSV reader ends a row at a `\r` too (old Mac line ends): the next cell is a
-            // row's first.
-            if byte == b'\r' && self.state != QuoteState::Quoted {
+        // A CSV reader ends a row at a `\r` too (old Mac line ends): the next cell is a row's
+        // first, and the bound counts from there.
+        if byte == b'\r' && self.state != QuoteState::Quoted {
+            self.row_bytes = 0;
+            self.row_start = offset + 1;
+            self.cell = 0;
+            return Step::Pass;
+        }
+        if byte == b'\n' {
+            self.lines += 1;
+            if self.state != QuoteState::Quoted {
+                self.row_bytes = 0;
+                self.row_line = self.lines;
                 self.row_start = offset + 1;
                 self.cell = 0;
+                return Step::Pass;
             }
-            if byte == b'\n' {
-                self.lines += 1;
-                if self.state != QuoteState::Quoted {
-                    self.row_bytes = 0;
-                    self.row_line = self.lines;
-                    self.row_start = offset + 1;
-                    self.cell = 0;
-                    continue;
+        }
+        self.row_bytes += 1;
+        if let Some(most) = self.longest_row
+            && self.row_bytes > most
+        {
+            self.begin_cut(before, most);
+            return Step::Cut;
+        }
+        Step::Pass
+    }
+
+    /// Cuts the row under way here: the CSV reader stands where `before` says, `most` bytes
+    /// into the row.
+    #[cold]
+    #[inline(never)]
+    fn begin_cut(&mut self, before: QuoteState, most: u64) {
+        let end: &[u8] = match before {
+            QuoteState::Quoted => b"\"\n",
+            QuoteState::CellStart if most == 0 => b"\"\"\n",
+            _ => b"\n",
+        };
+        self.cutting = Some(CutRow {
+            start: self.row_start,
+            line: self.row_line,
+            bytes: self.row_bytes,
+            first_cell_whole: self.cell > 0,
+            end,
+            message: String::new(),
+        });
+    }
+
+    /// Keeps `rest` (what a read brought after a cut began) to be followed from `carry`.
+    #[cold]
+    #[inline(never)]
+    fn carry_the_rest(&mut self, rest: &[u8]) {
+        self.carry.clear();
+        self.carry.extend_from_slice(rest);
+        self.carry_at = 0;
+    }
+
+    /// Follows the input kept in `carry` (what came after a cut began) and hands what the CSV
+    /// reader gets into `buf`, up to the end of a cut row. Answers how many bytes it handed.
+    fn follow_carried(&mut self, buf: &mut [u8]) -> usize {
+        let mut written = 0;
+        while written < buf.len() {
+            let Some(&byte) = self.carry.get(self.carry_at) else {
+                break;
+            };
+            self.carry_at += 1;
+            self.last_byte = Some(byte);
+            let offset = self.bytes + written as u64;
+            let step = match &mut self.cutting {
+                Some(cut) => {
+                    if byte == b'\n' {
+                        self.lines += 1;
+                    }
+                    self.state = self.state.after(byte);
+                    if matches!(byte, b'\n' | b'\r') && self.state != QuoteState::Quoted {
+                        self.end_cut(offset);
+                        Step::CutEnds
+                    } else {
+                        cut.bytes += 1;
+                        Step::Cut
+                    }
+                }
+                None => self.step(byte, offset),
+            };
+            match step {
+                Step::Pass => {
+                    if let Some(slot) = buf.get_mut(written) {
+                        *slot = byte;
+                    }
+                    written += 1;
+                }
+                Step::Cut => {}
+                // What ends it for the CSV reader comes next.
+                Step::CutEnds => break,
+            }
+        }
+        self.bytes += written as u64;
+        written
+    }
+
+    /// Ends the row being cut (at a line break outside quotes, or the input's end), `passed`
+    /// bytes handed over so far: says why, and the next row begins after the bytes that end
+    /// the cut one.
+    fn end_cut(&mut self, passed: u64) {
+        let Some(mut cut) = self.cutting.take() else {
+            return;
+        };
+        let most = self.longest_row.unwrap_or_default();
+        let (first, last) = (cut.line + 1, self.last_line());
+        let lines = if last > first {
+            format!("lines {first} to {last}")
+        } else {
+            format!("line {first}")
+        };
+        cut.message = format!(
+            "the CSV row at {lines} is {} bytes, more than the limit of {most} (see \
+             --max-line-bytes)",
+            cut.bytes
+        );
+        if self.ended && self.state == QuoteState::Quoted {
+            cut.message.push_str(
+                ": a quote opened in it is never closed, so the rest of the file was read as \
+                 part of it and its rows got no answer; close the quote, or double a quote \
+                 inside a quoted cell (\"\")",
+            );
+        }
+        self.inject = cut.end.to_vec();
+        self.too_long.push_back(cut);
+        self.state = QuoteState::CellStart;
+        self.after_quote = false;
+        self.row_bytes = 0;
+        self.row_line = self.lines;
+        self.cell = 0;
+        self.row_start = passed + self.inject.len() as u64;
+    }
+
+    /// The row cut that the CSV reader's record ending at `end` holds (one that began before
+    /// it), taken off the list.
+    fn cut_before(&mut self, end: u64) -> Option<CutRow> {
+        if self.too_long.front()?.start < end {
+            self.too_long.pop_front()
+        } else {
+            None
+        }
+    }
+}
+
+impl<R: Read> Read for QuoteCount<R> {
+    /// Passes the input through, following its quotes, read straight into `buf`; a row longer
+    /// than the bound is cut ([`QuoteCount::step`]), and what follows the cut goes through
+    /// `carry` until the cut row ends.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            if !self.inject.is_empty() {
+                let count = self.inject.len().min(buf.len());
+                buf[..count].copy_from_slice(&self.inject[..count]);
+                self.inject.drain(..count);
+                self.bytes += count as u64;
+                return Ok(count);
+            }
+            if self.carry_at < self.carry.len() {
+                let written = self.follow_carried(buf);
+                if written > 0 {
+                    return Ok(written);
+                }
+                continue;
+            }
+            if self.ended {
+                return Ok(0);
+            }
+            if self.cutting.is_some() {
+                // The cut row's rest, read past.
+                self.carry.resize(CARRY, 0);
+                self.carry_at = 0;
+                let read = self.inner.read(&mut self.carry);
+                self.carry.truncate(*read.as_ref().unwrap_or(&0));
+                if read? == 0 {
+                    self.ended = true;
+                    // A row cut at the input's end ends there.
+                    self.end_cut(self.bytes);
+                }
+                continue;
+            }
+            let read = self.inner.read(buf)?;
+            if read == 0 {
+                self.ended = true;
+                return Ok(0);
+            }
+            for (index, &byte) in buf.get(..read).unwrap_or_default().iter().enumerate() {
+                if let Step::Cut = self.step(byte, self.bytes + index as u64) {
+                    // A cut begins: the bytes before it are handed over, the rest of this
+                    // read is followed from `carry`.
+                    self.carry_the_rest(buf.get(index + 1..read).unwrap_or_default());
+                    self.bytes += index as u64;
+                    self.last_byte = Some(byte);
+                    if index > 0 {
+                        return Ok(index);
+                    }
+                    break;
                 }
             }
-            self.row_bytes += 1;
-            if let Some(most) = self.longest_row
-                && self.row_bytes > most
-            {
-                let quoted = if self.state == QuoteState::Quoted {
-                    format!(
-                        " (it runs on to line {} inside a quoted cell: a quote never closed?)",
-                        self.lines + 1
-                    )
-                } else {
-                    String::new()
-                };
-                self.overflow = Some((
-                    self.row_start,
-                    format!(
-                        "the CSV row at line {} is longer than {most} bytes{quoted}; rows are \
-                         read up to `--max-line-bytes`",
-                        self.row_line + 1
-                    ),
-                ));
-                self.bytes += index as u64;
-                return Ok(index);
+            if self.cutting.is_none() {
+                self.bytes += read as u64;
+                self.last_byte = buf.get(read - 1).copied();
+                return Ok(read);
             }
         }
-        self.bytes += read as u64;
-        if read > 0 {
-            self.last_byte = buf.get(read - 1).copied();
-        }
-        Ok(read)
     }
+}
+
+/// What becomes of one byte of a [`QuoteCount`]'s input.
+enum Step {
+    /// Handed over to the CSV reader.
+    Pass,
+    /// A cut row's, read past.
+    Cut,
+    /// The line break that ends a cut row: the CSV reader gets the cut row's end instead.
+    CutEnds,
 }
 
 impl<R: Read> CsvLeads<R> {
@@ -426,21 +626,24 @@ impl<R: Read> CsvLeads<R> {
                 row_line: 0,
                 lines: 0,
                 longest_row: options.longest_row,
+                carry: Vec::new(),
+                carry_at: 0,
+                inject: Vec::new(),
+                cutting: None,
+                too_long: std::collections::VecDeque::new(),
                 cell: 0,
                 past_closing_quote: std::collections::VecDeque::new(),
                 after_quote: false,
                 row_start: 0,
-                overflow: None,
                 last_byte: None,
             });
         let header = records
             .byte_headers()
             .map_err(|error| format!("cannot read the CSV header row: {error}"))?
             .clone();
-        if let Some((start, message)) = &records.get_ref().overflow
-            && *start < records.position().byte()
-        {
-            return Err(format!("cannot read the CSV header row: {message}"));
+        let end = records.position().byte();
+        if let Some(cut) = records.get_mut().cut_before(end) {
+            return Err(format!("cannot read the CSV header row: {}", cut.message));
         }
         if header.is_empty() {
             return Err("the CSV file is empty: its first row names the fields".to_string());
@@ -478,13 +681,14 @@ impl<R: Read> CsvLeads<R> {
             return Ok(false);
         }
         let read = self.records.read_byte_record(&mut self.record);
-        // The row that passed the bound ends the input, said at that row: the ones before it
-        // were handed out.
-        if let Some((start, message)) = &self.records.get_ref().overflow
-            && (!matches!(read, Ok(true)) || self.records.position().byte() > *start)
-        {
-            self.done = true;
-            return Err(io::Error::new(io::ErrorKind::InvalidData, message.clone()));
+        if matches!(read, Ok(true)) {
+            let end = self.records.position().byte();
+            if let Some(cut) = self.records.get_mut().cut_before(end) {
+                // The row holds its cells up to the bound: its id when the first is whole.
+                let id = self.row_id().filter(|_| cut.first_cell_whole);
+                self.write_row_record(id, cut.message, true);
+                return Ok(true);
+            }
         }
         match read {
             Ok(true) => {}
@@ -534,7 +738,7 @@ impl<R: Read> CsvLeads<R> {
         if let Some((column, problem)) = self.text_past_closing_quote() {
             // When the id itself is in doubt, the record names no lead.
             let id = self.row_id().filter(|_| column != 0);
-            self.write_row_record(id, problem);
+            self.write_row_record(id, problem, false);
             return Ok(true);
         }
         self.line.push(b'{');
@@ -643,13 +847,14 @@ impl<R: Read> CsvLeads<R> {
 
     /// Writes the [`ROW_ERROR`] line of the row just read with `message`.
     fn write_row_problem(&mut self, message: String) {
-        self.write_row_record(self.row_id(), message);
+        self.write_row_record(self.row_id(), message, false);
     }
 
-    /// Writes the [`ROW_ERROR`] line of the row just read: the lead it names, and `message`.
-    fn write_row_record(&mut self, id: Option<String>, message: String) {
+    /// Writes the [`ROW_ERROR`] line of the row just read: the lead it names, `message`, and
+    /// whether the row was too long.
+    fn write_row_record(&mut self, id: Option<String>, message: String, too_long: bool) {
         self.line.extend_from_slice(ROW_ERROR);
-        let written = serde_json::to_vec(&(id, message)).unwrap_or_default();
+        let written = serde_json::to_vec(&(id, message, too_long)).unwrap_or_default();
         self.line.extend_from_slice(&written);
         self.line.push(b'\n');
     }
@@ -996,10 +1201,33 @@ mod tests {
         assert_eq!(out.lines().count(), 2, "{out}");
     }
 
+    /// The lines `csv` gives under `bounded`, read to the end.
+    fn bounded_lines(csv: &str, bounded: CsvOptions) -> Vec<String> {
+        let policy = policy();
+        let (mut leads, _) = match CsvLeads::new(csv.as_bytes(), &[&policy], bounded) {
+            Ok(read) => read,
+            Err(error) => panic!("{error}"),
+        };
+        let mut out = String::new();
+        if let Err(error) = leads.read_to_string(&mut out) {
+            panic!("{error}");
+        }
+        out.lines().map(str::to_string).collect()
+    }
+
+    /// A [`ROW_ERROR`] line's code, id and message.
+    fn row_record(line: &str) -> (&'static str, Option<String>, String) {
+        match line.as_bytes().strip_prefix(ROW_ERROR).and_then(row_error) {
+            Some(record) => record,
+            None => panic!("not a row error: {line}"),
+        }
+    }
+
     #[test]
-    fn a_row_longer_than_the_bound_ends_the_input_saying_where_it_began() {
+    fn a_row_longer_than_the_bound_is_a_record_and_the_rows_after_it_are_read() {
         // Found by a hostile-input pass: a 20 MB header of commas took 2.5 GB, and a quote
-        // never closed read the rest of a 300 MB file into one cell before saying so.
+        // never closed read the rest of a 300 MB file into one cell before saying so. Rows
+        // are now cut at the bound, their rest read past without being kept.
         let policy = policy();
         // The bound is above the reader's buffer (8 KiB), as `--max-line-bytes` is.
         let bounded = CsvOptions {
@@ -1010,27 +1238,60 @@ mod tests {
         let error = CsvLeads::new(header.as_bytes(), &[&policy], bounded)
             .err()
             .unwrap_or_default();
-        assert!(
-            error.contains("the CSV row at line 1 is longer than 20000 bytes"),
-            "{error}"
+        assert_eq!(
+            error,
+            "cannot read the CSV header row: the CSV row at line 1 is 30003 bytes, more than \
+             the limit of 20000 (see --max-line-bytes)"
         );
+        // A long cell past the id: the row is named by its id, and the next row is read.
+        let long = format!("id,Intent\n1,high\n2,{}\r\n3,low\n", "x".repeat(30_000));
+        let lines = bounded_lines(&long, bounded);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(
+            row_record(&lines[1]),
+            (
+                "lead.too_long",
+                Some("2".to_string()),
+                "the CSV row at line 3 is 30002 bytes, more than the limit of 20000 (see \
+                 --max-line-bytes)"
+                    .to_string()
+            )
+        );
+        assert_eq!(lines[2], "{\"id\":\"3\",\"intent\":\"low\"}");
+        // An id longer than the bound is named by no lead: only its start was read.
+        let long_id = format!("id,Intent\n{},high\n3,low", "7".repeat(30_000));
+        let lines = bounded_lines(&long_id, bounded);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(row_record(&lines[0]).0, "lead.too_long");
+        assert_eq!(row_record(&lines[0]).1, None);
+        assert_eq!(lines[1], "{\"id\":\"3\",\"intent\":\"low\"}");
+        // Cut inside a quoted cell that closes on a later line: the row ends where the quote
+        // closes, and the rows after it are read.
+        let spans = format!("id,Intent\n1,\"{}\"\n2,high\n", "a,b\n".repeat(6_000));
+        let lines = bounded_lines(&spans, bounded);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            row_record(&lines[0]).2,
+            "the CSV row at lines 2 to 6002 is 24004 bytes, more than the limit of 20000 (see \
+             --max-line-bytes)"
+        );
+        assert_eq!(lines[1], "{\"id\":\"2\",\"intent\":\"high\"}");
+        // A quote never closed takes the rest of the file into its row, and says so.
         let quoted = format!("id,Intent\n1,high\n2,\"{}", "x\n".repeat(20_000));
-        let (mut leads, _) = CsvLeads::new(quoted.as_bytes(), &[&policy], bounded).unwrap();
-        let mut out = String::new();
-        let error = leads.read_to_string(&mut out).unwrap_err().to_string();
+        let lines = bounded_lines(&quoted, bounded);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let (code, id, message) = row_record(&lines[1]);
+        assert_eq!((code, id.as_deref()), ("lead.too_long", Some("2")));
         assert!(
-            error.starts_with(
-                "the CSV row at line 3 is longer than 20000 bytes (it runs on to line"
+            message.starts_with(
+                "the CSV row at lines 3 to 20002 is 40003 bytes, more than the limit of 20000 \
+                 (see --max-line-bytes): a quote opened in it is never closed"
             ),
-            "{error}"
+            "{message}"
         );
-        assert!(error.contains("a quote never closed?"), "{error}");
         // Rows within the bound, a quoted line break included, are read.
         let fine = "id,Intent\n1,\"high\"\n2,\"two\nlines\"\n";
-        let (mut leads, _) = CsvLeads::new(fine.as_bytes(), &[&policy], bounded).unwrap();
-        let mut out = String::new();
-        leads.read_to_string(&mut out).unwrap();
-        assert_eq!(out.lines().count(), 2, "{out}");
+        assert_eq!(bounded_lines(fine, bounded).len(), 2);
     }
 
     fn lines(csv: &str, options: CsvOptions) -> (String, Vec<String>) {
@@ -1099,6 +1360,68 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Any text read with a bound on rows: each row the csv crate reads in the whole text
+        /// gives one line still (a row past the bound a `lead.too_long` record, the others
+        /// what they give unbounded, in order), unless a quote never closed opens a row within
+        /// the bound, which is said as without a bound.
+        #[test]
+        fn a_bound_cuts_rows_and_loses_none(
+            rows in proptest::collection::vec(
+                proptest::collection::vec("[a-z0-9 ,\"\n\r]{0,12}", 0..10),
+                0..8,
+            ),
+            most in 10u64..60,
+        ) {
+            let policy = policy();
+            let mut text = String::from("id,Intent\n");
+            for row in &rows {
+                text.push_str(&row.join(","));
+                text.push('\n');
+            }
+            let records = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .from_reader(text.as_bytes())
+                .byte_records()
+                .map_while(Result::ok)
+                .count();
+            let unbounded = CsvOptions { lenient_enums: false, longest_row: None };
+            let bounded = CsvOptions { lenient_enums: false, longest_row: Some(most) };
+            let read = |options| {
+                let (mut leads, _) = CsvLeads::new(text.as_bytes(), &[&policy], options)
+                    .map_err(proptest::test_runner::TestCaseError::fail)?;
+                let mut out = String::new();
+                let read = leads.read_to_string(&mut out).map_err(|error| error.to_string());
+                Ok::<_, proptest::test_runner::TestCaseError>((out, read))
+            };
+            let (out, result) = read(bounded)?;
+            let (whole, _) = read(unbounded)?;
+            match result {
+                Ok(_) => {
+                    let lines: Vec<&str> = out.lines().collect();
+                    proptest::prop_assert_eq!(lines.len(), records, "{:?}", text);
+                    // Each line not cut is the line the row gives without a bound.
+                    let whole: Vec<&str> = whole.lines().collect();
+                    for (index, line) in lines.iter().enumerate() {
+                        let cut = line
+                            .as_bytes()
+                            .strip_prefix(ROW_ERROR)
+                            .and_then(row_error)
+                            .is_some_and(|(code, _, _)| code == "lead.too_long");
+                        if !cut {
+                            proptest::prop_assert_eq!(Some(line), whole.get(index), "{:?}", text);
+                        }
+                    }
+                }
+                Err(error) => {
+                    proptest::prop_assert!(
+                        error.contains("opens a quote that is never closed"),
+                        "{error}"
+                    );
+                }
+            }
+        }
+
         /// Any text read as a CSV export: never a panic, every line a JSON object the lead
         /// reader can take (or, for a row with cells past the header's that are not empty, a
         /// row error the reader answers with `lead.csv`), and exactly one line per data row (as
