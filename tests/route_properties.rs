@@ -199,16 +199,24 @@ fn decided_with_and_without_ahead(policy_text: &str, lines: &[String]) -> Vec<St
     let router = Router::new(&policy, &compiled, None, config, policy_text);
     let times_ahead = TimesAhead::new(&policy);
     let mut answers = Vec::new();
-    for ahead in 0..3 {
+    // 0: nothing ahead; 1: the rule; 2: the rule and its times; 3: all of it in place, as
+    // `route` does (`find_ahead`, the fingerprint too).
+    for ahead in 0..4 {
         let leads: Vec<_> = lines
             .iter()
             .map(|line| {
                 parse_lead(&policy, line.as_bytes(), &Limits::default()).map(|lead| match ahead {
                     0 => lead,
                     1 => lead.with_rule_found(&policy, &compiled, &context),
-                    _ => lead
+                    2 => lead
                         .with_rule_found(&policy, &compiled, &context)
                         .with_times_found(&policy, &times_ahead, &context),
+                    _ => {
+                        let mut lead = lead;
+                        lead.find_ahead(&policy, &compiled, &times_ahead, &context);
+                        assert_eq!(lead.fingerprint, Some(policy.fingerprint(&lead.lead)));
+                        lead
+                    }
                 })
             })
             .collect();
@@ -249,6 +257,7 @@ fn decided_with_and_without_ahead(policy_text: &str, lines: &[String]) -> Vec<St
     assert_eq!(answers[0].len(), lines.len());
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0], answers[2]);
+    assert_eq!(answers[0], answers[3]);
     answers.swap_remove(0)
 }
 

@@ -491,17 +491,20 @@ impl BatchReader {
                 Ok(text) => {
                     // The fingerprint, the rule and its times too: with two threads, off the
                     // deciding one.
-                    let lead = match self.free.pop() {
+                    let mut lead = match self.free.pop() {
                         Some(earlier) => {
                             parse_lead_reusing(&self.policy, text, &self.limits, earlier)
                         }
                         None => parse_lead(&self.policy, text, &self.limits),
+                    };
+                    if let Ok(parsed) = &mut lead {
+                        parsed.find_ahead(
+                            &self.policy,
+                            &self.compiled,
+                            &self.times_ahead,
+                            &self.context,
+                        );
                     }
-                    .map(|lead| {
-                        lead.with_fingerprint(&self.policy)
-                            .with_rule_found(&self.policy, &self.compiled, &self.context)
-                            .with_times_found(&self.policy, &self.times_ahead, &self.context)
-                    });
                     (text.len(), lead)
                 }
                 Err(length) => (length, Err(too_long_error(length, &self.limits))),

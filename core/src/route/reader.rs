@@ -210,6 +210,25 @@ impl ParsedLead {
         Some(Lead { values })
     }
 
+    /// Computes, in place, what [`ParsedLead::with_fingerprint`],
+    /// [`ParsedLead::with_rule_found`] and [`ParsedLead::with_times_found`] compute, in that
+    /// order (the lead, a few hundred bytes, is not moved three times).
+    pub fn find_ahead(
+        &mut self,
+        policy: &Policy,
+        compiled: &Compiled,
+        ahead: &super::ahead::TimesAhead,
+        context: &EvalContext,
+    ) {
+        self.fingerprint = Some(policy.fingerprint(&self.lead));
+        let rule_found = compiled.evaluate(policy, &self.lead, context);
+        self.times_found = match rule_found {
+            Outcome::Rule(rule) => ahead.times(policy, rule, &self.lead, context),
+            _ => None,
+        };
+        self.rule_found = Some(rule_found);
+    }
+
     /// The lead with its fingerprint computed now (where the work is cheaper than later).
     pub fn with_fingerprint(mut self, policy: &Policy) -> ParsedLead {
         self.fingerprint = Some(policy.fingerprint(&self.lead));
