@@ -454,6 +454,35 @@ fn a_row_past_the_length_bound_is_a_too_long_record_and_the_rows_after_it_are_re
     );
     assert_eq!(records[rows + 2]["lead"], "L-100");
     assert!(records[rows + 2].get("error").is_none(), "{stdout}");
+    // A quote never closed past the bound: the row is answered, then the run ends, as it does
+    // when the row is within the bound (exit 2).
+    let mut open = lines.clone();
+    open.insert(3, "L-55,\"high,strong,emea".to_string());
+    let path = dir.join("open-long.csv");
+    std::fs::write(&path, open.join("\n") + "\n").unwrap();
+    let output = route(
+        path.to_str().unwrap(),
+        &["--quiet", "--max-line-bytes", "300"],
+        &dir,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot read leads: the CSV row at line 4 opens a quote that is never closed: \
+             the rows after it were read as one cell (line {} is where the file ends)",
+            open.len()
+        )),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "{stdout}");
+    assert_eq!(records[2]["lead"], "L-55");
+    assert_eq!(records[2]["error"]["code"], "lead.too_long");
     // The header itself past the bound is the header's problem.
     let output = route(
         path.to_str().unwrap(),

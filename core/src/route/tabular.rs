@@ -92,6 +92,9 @@ pub struct CsvLeads<R: Read> {
     done: bool,
     /// An error met after some rows of a read were handed out: said at the next read.
     failed: Option<io::Error>,
+    /// Why the input ended early, said once the row that ended it is handed out (a quote never
+    /// closed in a row past the bound).
+    after_end: Option<io::Error>,
 }
 
 /// Whether two types read a cell the same way.
@@ -341,6 +344,49 @@ struct CutRow {
     /// The bytes that end it for the CSV reader, handed over once its end is read.
     end: &'static [u8],
     message: String,
+    /// Why the input ends with it, when a quote in it is never closed.
+    never_closed: Option<String>,
+}
+
+/// The JSON of a [`ROW_ERROR`] line's record, its message cut short (ending in `…`) when the
+/// whole line would be longer than `longest` (the lead reader's bound on lines, which would
+/// otherwise answer it as a line too long, naming no lead).
+fn row_record_within(
+    id: Option<String>,
+    mut message: String,
+    too_long: bool,
+    longest: Option<u64>,
+) -> Vec<u8> {
+    loop {
+        let written = serde_json::to_vec(&(&id, &message, too_long)).unwrap_or_default();
+        let length = (ROW_ERROR.len() + written.len()) as u64;
+        let over = match longest {
+            Some(most) if length > most && !message.is_empty() => length - most,
+            _ => return written,
+        };
+        // Escapes make the JSON longer than the text: cut again until it fits.
+        let mut keep = message
+            .len()
+            .saturating_sub(usize::try_from(over).unwrap_or(usize::MAX))
+            .saturating_sub('…'.len_utf8());
+        while !message.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        message.truncate(keep);
+        if !message.is_empty() {
+            message.push('…');
+        }
+    }
+}
+
+/// Why the input ends at the row that began on `line` (from 1): a quote in it is never closed,
+/// and the file ends at `last`.
+fn never_closed_message(line: u64, last: u64) -> String {
+    format!(
+        "the CSV row at line {line} opens a quote that is never closed: the rows after it were \
+         read as one cell (line {last} is where the file ends); close the quote, or double a \
+         quote inside a quoted cell (\"\")"
+    )
 }
 
 /// How much [`QuoteCount`] reads from its input at once.
@@ -427,6 +473,7 @@ impl<R> QuoteCount<R> {
             first_cell_whole: self.cell > 0,
             end,
             message: String::new(),
+            never_closed: None,
         });
     }
 
@@ -507,6 +554,7 @@ impl<R> QuoteCount<R> {
                  part of it and its rows got no answer; close the quote, or double a quote \
                  inside a quoted cell (\"\")",
             );
+            cut.never_closed = Some(never_closed_message(first, last));
         }
         self.inject = cut.end.to_vec();
         self.too_long.push_back(cut);
@@ -668,6 +716,7 @@ impl<R: Read> CsvLeads<R> {
                 given: 0,
                 done: false,
                 failed: None,
+                after_end: None,
             },
             warnings,
         ))
@@ -678,7 +727,10 @@ impl<R: Read> CsvLeads<R> {
         self.line.clear();
         self.given = 0;
         if self.done {
-            return Ok(false);
+            return match self.after_end.take() {
+                Some(error) => Err(error),
+                None => Ok(false),
+            };
         }
         let read = self.records.read_byte_record(&mut self.record);
         if matches!(read, Ok(true)) {
@@ -687,6 +739,12 @@ impl<R: Read> CsvLeads<R> {
                 // The row holds its cells up to the bound: its id when the first is whole.
                 let id = self.row_id().filter(|_| cut.first_cell_whole);
                 self.write_row_record(id, cut.message, true);
+                // A quote never closed took the rows after it in: the input ends, and says so
+                // as it does when the row is within the bound.
+                if let Some(never_closed) = cut.never_closed {
+                    self.done = true;
+                    self.after_end = Some(io::Error::new(io::ErrorKind::InvalidData, never_closed));
+                }
                 return Ok(true);
             }
         }
@@ -716,12 +774,7 @@ impl<R: Read> CsvLeads<R> {
             self.done = true;
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!(
-                    "the CSV row at line {line} opens a quote that is never closed: the rows \
-                     after it were read as one cell (line {} is where the file ends); close \
-                     the quote, or double a quote inside a quoted cell (\"\")",
-                    self.records.get_ref().last_line()
-                ),
+                never_closed_message(line, self.records.get_ref().last_line()),
             ));
         }
         if self.record.len() < self.named
@@ -854,7 +907,7 @@ impl<R: Read> CsvLeads<R> {
     /// whether the row was too long.
     fn write_row_record(&mut self, id: Option<String>, message: String, too_long: bool) {
         self.line.extend_from_slice(ROW_ERROR);
-        let written = serde_json::to_vec(&(id, message, too_long)).unwrap_or_default();
+        let written = row_record_within(id, message, too_long, self.options.longest_row);
         self.line.extend_from_slice(&written);
         self.line.push(b'\n');
     }
@@ -1224,6 +1277,28 @@ mod tests {
     }
 
     #[test]
+    fn a_row_record_fits_the_line_bound_its_message_cut_short() {
+        let message = "a \"quoted\" word, then ünïcödé and more text to cut".to_string();
+        let whole = row_record_within(Some("L-1".into()), message.clone(), true, None);
+        for most in 20..=(ROW_ERROR.len() + whole.len()) as u64 + 1 {
+            let written = row_record_within(Some("L-1".into()), message.clone(), true, Some(most));
+            let (code, id, text) = row_error(&written).unwrap_or_else(|| panic!("{most}"));
+            assert_eq!((code, id.as_deref()), ("lead.too_long", Some("L-1")));
+            if (ROW_ERROR.len() + whole.len()) as u64 <= most {
+                assert_eq!(text, message);
+            } else {
+                // Cut short, and within the bound unless nothing of the message is left.
+                assert!(text.is_empty() || text.ends_with('…'), "{text}");
+                assert!(
+                    text.is_empty() || (ROW_ERROR.len() + written.len()) as u64 <= most,
+                    "{most}: {text}"
+                );
+                assert!(message.starts_with(text.trim_end_matches('…')));
+            }
+        }
+    }
+
+    #[test]
     fn a_row_longer_than_the_bound_is_a_record_and_the_rows_after_it_are_read() {
         // Found by a hostile-input pass: a 20 MB header of commas took 2.5 GB, and a quote
         // never closed read the rest of a 300 MB file into one cell before saying so. Rows
@@ -1276,11 +1351,21 @@ mod tests {
              --max-line-bytes)"
         );
         assert_eq!(lines[1], "{\"id\":\"2\",\"intent\":\"high\"}");
-        // A quote never closed takes the rest of the file into its row, and says so.
+        // A quote never closed takes the rest of the file into its row, which is answered,
+        // and the input ends saying so, as within the bound.
         let quoted = format!("id,Intent\n1,high\n2,\"{}", "x\n".repeat(20_000));
-        let lines = bounded_lines(&quoted, bounded);
+        let (mut leads, _) = CsvLeads::new(quoted.as_bytes(), &[&policy], bounded).unwrap();
+        let mut out = String::new();
+        let error = leads.read_to_string(&mut out).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "the CSV row at line 3 opens a quote that is never closed: the rows after it were \
+             read as one cell (line 20002 is where the file ends); close the quote, or double a \
+             quote inside a quoted cell (\"\")"
+        );
+        let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2, "{lines:?}");
-        let (code, id, message) = row_record(&lines[1]);
+        let (code, id, message) = row_record(lines[1]);
         assert_eq!((code, id.as_deref()), ("lead.too_long", Some("2")));
         assert!(
             message.starts_with(
@@ -1400,16 +1485,22 @@ mod tests {
                 Ok(_) => {
                     let lines: Vec<&str> = out.lines().collect();
                     proptest::prop_assert_eq!(lines.len(), records, "{:?}", text);
-                    // Each line not cut is the line the row gives without a bound.
+                    // Each line not cut is the line the row gives without a bound (a row
+                    // error's message perhaps cut short to fit the bound).
                     let whole: Vec<&str> = whole.lines().collect();
+                    let record = |line: &str| line.as_bytes().strip_prefix(ROW_ERROR).and_then(row_error);
                     for (index, line) in lines.iter().enumerate() {
-                        let cut = line
-                            .as_bytes()
-                            .strip_prefix(ROW_ERROR)
-                            .and_then(row_error)
-                            .is_some_and(|(code, _, _)| code == "lead.too_long");
-                        if !cut {
-                            proptest::prop_assert_eq!(Some(line), whole.get(index), "{:?}", text);
+                        let unbounded = whole.get(index).copied().unwrap_or_default();
+                        match (record(line), record(unbounded)) {
+                            (Some(("lead.too_long", _, _)), _) => {}
+                            (Some((code, id, message)), Some((whole_code, whole_id, whole_message))) => {
+                                proptest::prop_assert_eq!((code, id), (whole_code, whole_id), "{:?}", text);
+                                proptest::prop_assert!(
+                                    whole_message.starts_with(message.trim_end_matches('…')),
+                                    "{message} / {whole_message}"
+                                );
+                            }
+                            _ => proptest::prop_assert_eq!(*line, unbounded, "{:?}", text),
                         }
                     }
                 }
@@ -1417,6 +1508,13 @@ mod tests {
                     proptest::prop_assert!(
                         error.contains("opens a quote that is never closed"),
                         "{error}"
+                    );
+                    // The row that opened it is the last: answered when it was cut (past
+                    // the bound), not when it was within it; every row before it is.
+                    let lines = out.lines().count();
+                    proptest::prop_assert!(
+                        lines + 1 == records || lines == records,
+                        "{lines} lines, {records} rows: {text:?}"
                     );
                 }
             }
