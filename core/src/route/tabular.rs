@@ -305,10 +305,13 @@ pub struct QuoteCount<R> {
     bytes: u64,
     ended: bool,
     /// Bytes of the row under way (since the last line break outside quotes), the line it
-    /// began on (from 0), and the line breaks seen.
+    /// began on (from 0), and the line breaks seen (`\n`, `\r`, or the two together).
     row_bytes: u64,
     row_line: u64,
     lines: u64,
+    /// Where (in bytes handed over) a `\n` would follow the last `\r`, making one line break
+    /// with it, counted at the `\r`.
+    cr_end: u64,
     longest_row: Option<u64>,
     /// What was read from `inner` and not yet followed, from `carry_at`.
     carry: Vec<u8>,
@@ -346,6 +349,8 @@ struct CutRow {
     message: String,
     /// Why the input ends with it, when a quote in it is never closed.
     never_closed: Option<String>,
+    /// Whether the byte read past last was a `\r` (a `\n` after it is no line of its own).
+    after_cr: bool,
 }
 
 /// The JSON of a [`ROW_ERROR`] line's record, its message cut short (ending in `…`) when the
@@ -396,7 +401,7 @@ impl<R> QuoteCount<R> {
     /// The number of the last line read, from 1 (a file's last line break ends a line, and
     /// opens none).
     fn last_line(&self) -> u64 {
-        if self.last_byte == Some(b'\n') {
+        if matches!(self.last_byte, Some(b'\n' | b'\r')) {
             self.lines
         } else {
             self.lines + 1
@@ -430,14 +435,21 @@ impl<R> QuoteCount<R> {
         }
         // A CSV reader ends a row at a `\r` too (old Mac line ends): the next cell is a row's
         // first, and the bound counts from there.
-        if byte == b'\r' && self.state != QuoteState::Quoted {
-            self.row_bytes = 0;
-            self.row_start = offset + 1;
-            self.cell = 0;
-            return Step::Pass;
+        if byte == b'\r' {
+            self.lines += 1;
+            self.cr_end = offset + 1;
+            if self.state != QuoteState::Quoted {
+                self.row_bytes = 0;
+                self.row_line = self.lines;
+                self.row_start = offset + 1;
+                self.cell = 0;
+                return Step::Pass;
+            }
         }
         if byte == b'\n' {
-            self.lines += 1;
+            if self.cr_end != offset {
+                self.lines += 1;
+            }
             if self.state != QuoteState::Quoted {
                 self.row_bytes = 0;
                 self.row_line = self.lines;
@@ -450,7 +462,7 @@ impl<R> QuoteCount<R> {
         if let Some(most) = self.longest_row
             && self.row_bytes > most
         {
-            self.begin_cut(before, most);
+            self.begin_cut(before, most, byte == b'\r');
             return Step::Cut;
         }
         Step::Pass
@@ -460,7 +472,7 @@ impl<R> QuoteCount<R> {
     /// into the row.
     #[cold]
     #[inline(never)]
-    fn begin_cut(&mut self, before: QuoteState, most: u64) {
+    fn begin_cut(&mut self, before: QuoteState, most: u64, at_cr: bool) {
         let end: &[u8] = match before {
             QuoteState::Quoted => b"\"\n",
             QuoteState::CellStart if most == 0 => b"\"\"\n",
@@ -474,6 +486,7 @@ impl<R> QuoteCount<R> {
             end,
             message: String::new(),
             never_closed: None,
+            after_cr: at_cr,
         });
     }
 
@@ -499,12 +512,13 @@ impl<R> QuoteCount<R> {
             let offset = self.bytes + written as u64;
             let step = match &mut self.cutting {
                 Some(cut) => {
-                    if byte == b'\n' {
+                    if byte == b'\r' || (byte == b'\n' && !cut.after_cr) {
                         self.lines += 1;
                     }
+                    cut.after_cr = byte == b'\r';
                     self.state = self.state.after(byte);
                     if matches!(byte, b'\n' | b'\r') && self.state != QuoteState::Quoted {
-                        self.end_cut(offset);
+                        self.end_cut(offset, byte == b'\r');
                         Step::CutEnds
                     } else {
                         cut.bytes += 1;
@@ -529,10 +543,10 @@ impl<R> QuoteCount<R> {
         written
     }
 
-    /// Ends the row being cut (at a line break outside quotes, or the input's end), `passed`
-    /// bytes handed over so far: says why, and the next row begins after the bytes that end
-    /// the cut one.
-    fn end_cut(&mut self, passed: u64) {
+    /// Ends the row being cut (at a line break outside quotes, `at_cr` when a `\r`, or the
+    /// input's end), `passed` bytes handed over so far: says why, and the next row begins after
+    /// the bytes that end the cut one.
+    fn end_cut(&mut self, passed: u64, at_cr: bool) {
         let Some(mut cut) = self.cutting.take() else {
             return;
         };
@@ -564,6 +578,10 @@ impl<R> QuoteCount<R> {
         self.row_line = self.lines;
         self.cell = 0;
         self.row_start = passed + self.inject.len() as u64;
+        if at_cr {
+            // A `\n` right after it is part of the same line break.
+            self.cr_end = self.row_start;
+        }
     }
 
     /// The row cut that the CSV reader's record ending at `end` holds (one that began before
@@ -612,7 +630,7 @@ impl<R: Read> Read for QuoteCount<R> {
                 if read? == 0 {
                     self.ended = true;
                     // A row cut at the input's end ends there.
-                    self.end_cut(self.bytes);
+                    self.end_cut(self.bytes, false);
                 }
                 continue;
             }
@@ -673,6 +691,7 @@ impl<R: Read> CsvLeads<R> {
                 row_bytes: 0,
                 row_line: 0,
                 lines: 0,
+                cr_end: u64::MAX,
                 longest_row: options.longest_row,
                 carry: Vec::new(),
                 carry_at: 0,
@@ -1377,6 +1396,54 @@ mod tests {
         // Rows within the bound, a quoted line break included, are read.
         let fine = "id,Intent\n1,\"high\"\n2,\"two\nlines\"\n";
         assert_eq!(bounded_lines(fine, bounded).len(), 2);
+    }
+
+    #[test]
+    fn lines_are_counted_alike_whatever_ends_them() {
+        // Old Mac files end lines with `\r` alone, Windows ones with `\r\n`: the messages name
+        // the same lines as for `\n`.
+        let bounded = CsvOptions {
+            lenient_enums: false,
+            longest_row: Some(200),
+        };
+        let policy = policy();
+        for end in ["\n", "\r\n", "\r"] {
+            let spans = format!(
+                "id,Intent{end}1,high{end}2,\"{}\"{end}3,{}{end}4,low{end}",
+                format!("a,b{end}").repeat(100),
+                "x".repeat(300)
+            );
+            let lines = bounded_lines(&spans, bounded);
+            assert_eq!(lines.len(), 4, "{end:?}: {lines:?}");
+            let expected = (row_record(&lines[1]).2, row_record(&lines[2]).2);
+            // `2,"`, a hundred `a,b` and their line ends, `"`.
+            let spanned = 4 + 100 * (3 + end.len());
+            assert_eq!(
+                expected,
+                (
+                    format!(
+                        "the CSV row at lines 3 to 103 is {spanned} bytes, more than the limit \
+                         of 200 (see --max-line-bytes)"
+                    ),
+                    "the CSV row at line 104 is 302 bytes, more than the limit of 200 (see \
+                     --max-line-bytes)"
+                        .to_string()
+                ),
+                "{end:?}"
+            );
+            assert_eq!(lines[3], "{\"id\":\"4\",\"intent\":\"low\"}");
+            let open = format!("id,Intent{end}1,high{end}2,\"x{end}y{end}z{end}");
+            let (mut leads, _) = CsvLeads::new(open.as_bytes(), &[&policy], bounded).unwrap();
+            let mut out = String::new();
+            let error = leads.read_to_string(&mut out).unwrap_err().to_string();
+            assert!(
+                error.starts_with(
+                    "the CSV row at line 3 opens a quote that is never closed: the rows after \
+                     it were read as one cell (line 5 is where the file ends)"
+                ),
+                "{end:?}: {error}"
+            );
+        }
     }
 
     fn lines(csv: &str, options: CsvOptions) -> (String, Vec<String>) {
