@@ -16,6 +16,16 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch("csv", name)
 }
 
+/// A run's stdout, and each of its lines as JSON.
+fn json_lines(stdout: Vec<u8>) -> (String, Vec<serde_json::Value>) {
+    let stdout = String::from_utf8(stdout).unwrap();
+    let records = stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (stdout, records)
+}
+
 fn route(leads: &str, extra: &[&str], dir: &Path) -> std::process::Output {
     let policy = example("routing.route");
     let roster = example("roster.json");
@@ -408,24 +418,25 @@ fn a_row_past_the_length_bound_is_a_too_long_record_and_the_rows_after_it_are_re
     let length = long_industry.len();
     lines.push(long_industry);
     lines.push(lines[2].replacen("L-2,", "L-100,", 1));
-    let path = dir.join("long.csv");
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let output = route(
-        path.to_str().unwrap(),
-        &["--quiet", "--max-line-bytes", "300"],
-        &dir,
-    );
+    // `lines` written to `name` and routed with rows bounded to 300 bytes.
+    let route_bounded = |name: &str, lines: &[String]| {
+        let path = dir.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let output = route(
+            path.to_str().unwrap(),
+            &["--quiet", "--max-line-bytes", "300"],
+            &dir,
+        );
+        (path, output)
+    };
+    let (_, output) = route_bounded("long.csv", &lines);
     assert_eq!(
         output.status.code(),
         Some(1),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let records: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let (stdout, records) = json_lines(output.stdout);
     assert_eq!(records.len(), rows + 3, "{stdout}");
     assert_eq!(
         records[rows],
@@ -458,13 +469,7 @@ fn a_row_past_the_length_bound_is_a_too_long_record_and_the_rows_after_it_are_re
     // when the row is within the bound (exit 2).
     let mut open = lines.clone();
     open.insert(3, "L-55,\"high,strong,emea".to_string());
-    let path = dir.join("open-long.csv");
-    std::fs::write(&path, open.join("\n") + "\n").unwrap();
-    let output = route(
-        path.to_str().unwrap(),
-        &["--quiet", "--max-line-bytes", "300"],
-        &dir,
-    );
+    let (path, output) = route_bounded("open-long.csv", &open);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -475,11 +480,7 @@ fn a_row_past_the_length_bound_is_a_too_long_record_and_the_rows_after_it_are_re
         )),
         "{stderr}"
     );
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let records: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let (stdout, records) = json_lines(output.stdout);
     assert_eq!(records.len(), 3, "{stdout}");
     assert_eq!(records[2]["lead"], "L-55");
     assert_eq!(records[2]["error"]["code"], "lead.too_long");

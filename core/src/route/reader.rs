@@ -220,18 +220,34 @@ impl ParsedLead {
         ahead: &super::ahead::TimesAhead,
         context: &EvalContext,
     ) {
+        self.find_fingerprint(policy);
+        self.find_rule(policy, compiled, context);
+        self.find_times(policy, ahead, context);
+    }
+
+    fn find_fingerprint(&mut self, policy: &Policy) {
         self.fingerprint = Some(policy.fingerprint(&self.lead));
-        let rule_found = compiled.evaluate(policy, &self.lead, context);
-        self.times_found = match rule_found {
-            Outcome::Rule(rule) => ahead.times(policy, rule, &self.lead, context),
+    }
+
+    fn find_rule(&mut self, policy: &Policy, compiled: &Compiled, context: &EvalContext) {
+        self.rule_found = Some(compiled.evaluate(policy, &self.lead, context));
+    }
+
+    fn find_times(
+        &mut self,
+        policy: &Policy,
+        ahead: &super::ahead::TimesAhead,
+        context: &EvalContext,
+    ) {
+        self.times_found = match self.rule_found {
+            Some(Outcome::Rule(rule)) => ahead.times(policy, rule, &self.lead, context),
             _ => None,
         };
-        self.rule_found = Some(rule_found);
     }
 
     /// The lead with its fingerprint computed now (where the work is cheaper than later).
     pub fn with_fingerprint(mut self, policy: &Policy) -> ParsedLead {
-        self.fingerprint = Some(policy.fingerprint(&self.lead));
+        self.find_fingerprint(policy);
         self
     }
 
@@ -244,7 +260,7 @@ impl ParsedLead {
         compiled: &Compiled,
         context: &EvalContext,
     ) -> ParsedLead {
-        self.rule_found = Some(compiled.evaluate(policy, &self.lead, context));
+        self.find_rule(policy, compiled, context);
         self
     }
 
@@ -257,10 +273,7 @@ impl ParsedLead {
         ahead: &super::ahead::TimesAhead,
         context: &EvalContext,
     ) -> ParsedLead {
-        self.times_found = match self.rule_found {
-            Some(Outcome::Rule(rule)) => ahead.times(policy, rule, &self.lead, context),
-            _ => None,
-        };
+        self.find_times(policy, ahead, context);
         self
     }
 }

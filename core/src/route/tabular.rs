@@ -1273,17 +1273,9 @@ mod tests {
         assert_eq!(out.lines().count(), 2, "{out}");
     }
 
-    /// The lines `csv` gives under `bounded`, read to the end.
+    /// The lines `csv` gives under `bounded`, read to the end ([`lines`], one by one).
     fn bounded_lines(csv: &str, bounded: CsvOptions) -> Vec<String> {
-        let policy = policy();
-        let (mut leads, _) = match CsvLeads::new(csv.as_bytes(), &[&policy], bounded) {
-            Ok(read) => read,
-            Err(error) => panic!("{error}"),
-        };
-        let mut out = String::new();
-        if let Err(error) = leads.read_to_string(&mut out) {
-            panic!("{error}");
-        }
+        let (out, _) = lines(csv, bounded);
         out.lines().map(str::to_string).collect()
     }
 
