@@ -486,18 +486,20 @@ impl BatchReader {
             && (batch.leads.is_empty() || !self.may_block || !self.input.buffer().is_empty())
         {
             let max = self.limits.max_line_bytes;
-            // Parsed where it lies in the input's buffer when the whole line is there.
+            // Parsed where it lies in the input's buffer when the whole line is there, into
+            // the batch's next place (a lead moved once less is a copy less).
+            let leads = &mut batch.leads;
             let read = with_next_line(&mut self.input, max, &mut self.line, |line| match line {
                 Ok(text) => {
                     // The fingerprint, the rule and its times too: with two threads, off the
                     // deciding one.
-                    let mut lead = match self.free.pop() {
+                    leads.push(match self.free.pop() {
                         Some(earlier) => {
                             parse_lead_reusing(&self.policy, text, &self.limits, earlier)
                         }
                         None => parse_lead(&self.policy, text, &self.limits),
-                    };
-                    if let Ok(parsed) = &mut lead {
+                    });
+                    if let Some(Ok(parsed)) = leads.last_mut() {
                         parsed.find_ahead(
                             &self.policy,
                             &self.compiled,
@@ -505,12 +507,15 @@ impl BatchReader {
                             &self.context,
                         );
                     }
-                    (text.len(), lead)
+                    text.len()
                 }
-                Err(length) => (length, Err(too_long_error(length, &self.limits))),
+                Err(length) => {
+                    leads.push(Err(too_long_error(length, &self.limits)));
+                    length
+                }
             });
-            let (length, lead) = match read {
-                Ok(Some(read)) => read,
+            let length = match read {
+                Ok(Some(length)) => length,
                 Ok(None) => break,
                 // The lines read before the failure are routed and printed, then it is said
                 // (CSV rows handed out before a broken row, lines before an I/O error).
@@ -521,7 +526,6 @@ impl BatchReader {
                 Err(error) => return Err(read_failure(&error)),
             };
             batch.bytes += length as u64 + 1;
-            batch.leads.push(lead);
         }
         Ok((!batch.leads.is_empty()).then_some(batch))
     }

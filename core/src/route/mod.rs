@@ -35,7 +35,6 @@ use names::Names;
 use reader::{LeadError, Limits, ParsedLead, parse_lead};
 use roster::{Roster, Status};
 use state::{EntryRef, Fingerprint, StateError, StateErrorKind, StateStore};
-use std::fmt::Write as _;
 
 /// Settings of a routing run.
 #[derive(Debug, Clone, Copy)]
@@ -1600,9 +1599,12 @@ impl<'a> Router<'a> {
                     current[index] = current[index].saturating_sub(total);
                     text.clear();
                     for (position, value) in current.iter().enumerate() {
-                        let comma = if position > 0 { "," } else { "" };
-                        let member = pool.members.get(position).map_or("", String::as_str);
-                        let _ = write!(text, "{comma}{member}:{value}");
+                        if position > 0 {
+                            text.push(',');
+                        }
+                        text.push_str(pool.members.get(position).map_or("", String::as_str));
+                        text.push(':');
+                        push_signed(&mut text, *value);
                     }
                     state.set_rotation(&pool.name, &text)?;
                 }
@@ -1793,23 +1795,70 @@ fn round_robin_turn(text: &str, members: &[String]) -> usize {
 /// by position, and only while the pool has as many members.
 fn weighted_standings(text: &str, members: &[String], standings: &mut Vec<i64>) {
     standings.clear();
-    if !text.contains(':') {
-        standings.extend(text.split(',').filter_map(|n| n.parse::<i64>().ok()));
+    let entries = text.as_bytes().split(|byte| *byte == b',');
+    if !text.as_bytes().contains(&b':') {
+        standings.extend(entries.filter_map(parse_i64));
         return;
     }
     standings.resize(members.len(), 0);
-    for entry in text.split(',') {
-        let Some((name, score)) = entry.split_once(':') else {
-            continue;
+    for (position, entry) in entries.enumerate() {
+        // Written in the members' order, so each entry's own member is tried first (a pool
+        // lists each member once: the checker refuses one listed twice).
+        let (index, score) = match members.get(position).map(String::as_bytes) {
+            Some(member) if entry.get(member.len()) == Some(&b':') && entry.starts_with(member) => {
+                (Some(position), &entry[member.len() + 1..])
+            }
+            _ => {
+                let Some(colon) = entry.iter().position(|byte| *byte == b':') else {
+                    continue;
+                };
+                let name = &entry[..colon];
+                let index = members.iter().position(|member| member.as_bytes() == name);
+                (index, &entry[colon + 1..])
+            }
         };
-        if let (Some(index), Ok(score)) = (
-            members.iter().position(|member| member == name),
-            score.parse::<i64>(),
-        ) && let Some(slot) = standings.get_mut(index)
+        if let (Some(index), Some(score)) = (index, parse_i64(score))
+            && let Some(slot) = standings.get_mut(index)
         {
             *slot = score;
         }
     }
+}
+
+/// `text` as a decimal `i64`, read as `str::parse::<i64>` reads it (an optional `+` or `-`,
+/// then at least one digit and nothing else, within range), from bytes: the weighted
+/// standings are read for every lead of a weighted pool.
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    // Accumulated negatively, so that `i64::MIN` fits.
+    let mut value: i64 = 0;
+    for byte in digits {
+        let digit = match byte {
+            b'0'..=b'9' => i64::from(byte - b'0'),
+            _ => return None,
+        };
+        value = value.checked_mul(10)?.checked_sub(digit)?;
+    }
+    if negative {
+        Some(value)
+    } else {
+        value.checked_neg()
+    }
+}
+
+/// Appends `number` in decimal, as `write!` would.
+fn push_signed(out: &mut String, number: i64) {
+    if number < 0 {
+        out.push('-');
+    }
+    push_number(out, number.unsigned_abs());
 }
 
 /// The longest a lead waits for a rep's shift in an `on shift` pool where nobody is on shift:
@@ -1916,6 +1965,64 @@ mod tests {
             assert_eq!(why.to_string(), words);
             assert_eq!(why.words(), words);
         }
+    }
+
+    #[test]
+    fn standings_numbers_read_and_write_as_the_standard_library_does() {
+        for text in [
+            "0",
+            "-0",
+            "+0",
+            "7",
+            "+7",
+            "-7",
+            "007",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "",
+            "-",
+            "+",
+            "--1",
+            "+-1",
+            "1-",
+            " 1",
+            "1 ",
+            "1.0",
+            "1e3",
+            "x",
+            "١",
+        ] {
+            assert_eq!(
+                parse_i64(text.as_bytes()),
+                text.parse::<i64>().ok(),
+                "{text:?}"
+            );
+        }
+        for number in [0, 1, -1, 42, -4_200, i64::MAX, i64::MIN] {
+            let mut out = String::from("x");
+            push_signed(&mut out, number);
+            assert_eq!(out, format!("x{number}"));
+        }
+    }
+
+    #[test]
+    fn weighted_standings_are_read_by_name_then_by_position() {
+        let members = ["anna", "boris", "chen"].map(String::from);
+        let read = |text: &str| {
+            let mut standings = vec![99];
+            weighted_standings(text, &members, &mut standings);
+            standings
+        };
+        assert_eq!(read("anna:2,boris:-3,chen:1"), [2, -3, 1]);
+        // Reordered, unknown and broken entries: each member keeps its own score, else 0.
+        assert_eq!(read("chen:5,dmitri:9,anna:x,boris"), [0, 0, 5]);
+        assert_eq!(read("boris:+4,boris:-4"), [0, -4, 0]);
+        assert_eq!(read("anna:1:2,chen:9223372036854775807"), [0, 0, i64::MAX]);
+        // Written before names were kept: by position, numbers only.
+        assert_eq!(read("3,-1,x,2"), [3, -1, 2]);
+        assert_eq!(read(""), Vec::<i64>::new());
     }
 }
 

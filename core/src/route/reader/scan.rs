@@ -171,30 +171,41 @@ fn needs_escape(byte: u8) -> bool {
 
 /// The index of the first byte of `bytes` that JSON needs escaped. Eight bytes are tested at a
 /// time: a word's bytes below 0x20, or equal to `"` or `\`, are flagged in one go, and the
-/// lowest flag is the first such byte.
+/// lowest flag is the first such byte. The last bytes (fewer than eight) are tested in the
+/// word that ends with them, whose earlier bytes were tested clean already.
 pub(crate) fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while let Some(chunk) = bytes.get(start..start + 8) {
+        if let Some(at) = first_flagged(chunk) {
+            return Some(start + at);
+        }
+        start += 8;
+    }
+    if start == bytes.len() {
+        return None;
+    }
+    match bytes.len().checked_sub(8) {
+        // Bytes before `start` flag nothing, so they move no borrow into the bytes after.
+        Some(last) => first_flagged(bytes.get(last..)?).map(|at| last + at),
+        None => bytes.iter().position(|byte| needs_escape(*byte)),
+    }
+}
+
+/// [`first_to_escape`] in the eight bytes of `chunk`.
+#[inline(always)]
+fn first_flagged(chunk: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
     // The high bit of each byte that is zero, or below `limit`. A borrow may flag bytes above
     // a flagged one too, never one below it: the lowest flag is exact.
     let below = |word: u64, limit: u64| word.wrapping_sub(ONES * limit) & !word & HIGH;
-    let mut start = 0;
-    while let Some(chunk) = bytes.get(start..start + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_le_bytes(word);
-        let flags = below(word, 0x20)
-            | below(word ^ (ONES * u64::from(b'"')), 1)
-            | below(word ^ (ONES * u64::from(b'\\')), 1);
-        if flags != 0 {
-            return Some(start + (flags.trailing_zeros() / 8) as usize);
-        }
-        start += 8;
-    }
-    let rest = bytes.get(start..)?;
-    rest.iter()
-        .position(|byte| needs_escape(*byte))
-        .map(|at| start + at)
+    let mut word = [0; 8];
+    word.copy_from_slice(chunk.get(..8)?);
+    let word = u64::from_le_bytes(word);
+    let flags = below(word, 0x20)
+        | below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1);
+    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
 }
 
 #[cfg(test)]
@@ -395,6 +406,19 @@ mod tests {
                     for background in [b'a', 0x21, 0x5b, 0xc3, 0x7e] {
                         let mut bytes = vec![background; length];
                         bytes[at] = special;
+                        assert_eq!(super::first_to_escape(&bytes), simple(&bytes), "{bytes:?}");
+                    }
+                }
+            }
+        }
+        // Two bytes that matter, either first: a borrow from one never hides the other.
+        for length in 0..24 {
+            for first in 0..length {
+                for second in first..length {
+                    for (a, b) in [(0u8, b'"'), (b'\\', 0x1f), (b'"', b'\\'), (0x20, 0)] {
+                        let mut bytes = vec![0xc3; length];
+                        bytes[second] = b;
+                        bytes[first] = a;
                         assert_eq!(super::first_to_escape(&bytes), simple(&bytes), "{bytes:?}");
                     }
                 }

@@ -104,8 +104,8 @@ pub struct NameTable {
     names: Vec<std::sync::Arc<str>>,
     index: std::collections::HashMap<std::sync::Arc<str>, u32>,
     /// A shortcut in front of `index` for the names met again and again (a policy's rules,
-    /// pools, reps, its hash): per slot, chosen by a cheap mix of a name's length and three of
-    /// its words, the index + 1 of the last name put there (0: none), compared in full before
+    /// pools, reps, its hash): per slot, chosen by a cheap mix of a name's length and words,
+    /// the index + 1 of the last name put there (0: none), compared in full before
     /// it is used, so a slot left by a forgotten name or taken by another only misses. A miss
     /// falls back to the keyed hash.
     recent: RecentNames,
@@ -122,28 +122,42 @@ impl Default for RecentNames {
 }
 
 impl RecentNames {
-    const SLOTS: usize = 1024;
+    const SLOTS: usize = 4096;
 
-    /// The slot of `text`: its length and three words of it (head, middle, tail; names of a
-    /// generated policy differ in the middle), multiplied and folded.
+    /// The slot of `text`: its length and every word of it, multiplied and folded (names of a
+    /// generated policy differ anywhere: `r_territory_0_product_3_t1_medium_weak` and
+    /// `..._t0_medium_weak`; sampling three words of them left such names in one slot, taking
+    /// it from each other on every lead).
     fn slot(text: &str) -> usize {
+        const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
         let bytes = text.as_bytes();
-        // Eight bytes from `at`, zero-padded past the end (read as one load when they are
-        // there, a byte at a time only for a name shorter than a word).
-        let word = |at: usize| match bytes.get(at..at + 8).map(<[u8; 8]>::try_from) {
-            Some(Ok(word)) => u64::from_le_bytes(word),
-            _ => bytes
-                .get(at..)
-                .unwrap_or_default()
-                .iter()
-                .rev()
-                .fold(0u64, |word, byte| (word << 8) | u64::from(*byte)),
+        let step = |mixed: u64, word: u64| {
+            let mixed = (mixed ^ word).wrapping_mul(MIX);
+            mixed ^ (mixed >> 29)
         };
-        let last = bytes.len().saturating_sub(8);
-        let mixed = (word(0) ^ word(last / 2).rotate_left(21) ^ word(last).rotate_left(42))
-            .wrapping_add(bytes.len() as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (mixed >> (64 - Self::SLOTS.trailing_zeros())) as usize
+        let mut mixed = bytes.len() as u64;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            mixed = step(mixed, u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // The last eight bytes when there are eight (one load), else the few there are.
+            let word = match bytes
+                .get(bytes.len().saturating_sub(8)..)
+                .map(<[u8; 8]>::try_from)
+            {
+                Some(Ok(word)) => u64::from_le_bytes(word),
+                _ => rest
+                    .iter()
+                    .rev()
+                    .fold(0u64, |word, byte| (word << 8) | u64::from(*byte)),
+            };
+            mixed = step(mixed, word);
+        }
+        (mixed.wrapping_mul(MIX) >> (64 - Self::SLOTS.trailing_zeros())) as usize
     }
 }
 
@@ -757,29 +771,42 @@ mod tests {
     use super::*;
     use crate::route::wire::{decision_json, read_decision};
 
-    /// A name's shortcut slot mixes its head, middle and tail words, zero-padded past its
-    /// end, whatever its length (a short name's word is gathered a byte at a time).
+    /// A name's shortcut slot depends on every byte of it, at every length (a short name's
+    /// word is gathered a byte at a time, a long one's last bytes overlap the word before).
     #[test]
-    fn the_shortcut_slot_reads_words_zero_padded() {
-        let padded = |bytes: &[u8], at: usize| {
-            let mut word = [0u8; 8];
-            let end = (at + 8).min(bytes.len());
-            word[..end - at].copy_from_slice(&bytes[at..end]);
-            u64::from_le_bytes(word)
-        };
+    fn every_byte_of_a_name_moves_its_shortcut_slot() {
         let name = "territory_12_senior_anna_with_a_long_name";
-        for length in 0..=name.len() {
-            let text = &name[..length];
-            let bytes = text.as_bytes();
-            let last = bytes.len().saturating_sub(8);
-            let mixed = (padded(bytes, 0)
-                ^ padded(bytes, last / 2).rotate_left(21)
-                ^ padded(bytes, last).rotate_left(42))
-            .wrapping_add(bytes.len() as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            let expected = (mixed >> (64 - RecentNames::SLOTS.trailing_zeros())) as usize;
-            assert_eq!(RecentNames::slot(text), expected, "{text:?}");
+        for length in 1..=name.len() {
+            for at in 0..length {
+                let slots: std::collections::HashSet<usize> = (b'a'..=b'z')
+                    .map(|byte| {
+                        let mut text = name.as_bytes()[..length].to_vec();
+                        text[at] = byte;
+                        RecentNames::slot(std::str::from_utf8(&text).unwrap())
+                    })
+                    .collect();
+                assert!(slots.len() > 20, "length {length}, byte {at}: {slots:?}");
+            }
         }
+        // The rules of a generated policy (territory x product x tier x intent x fit) differ
+        // in several places at once; few share a slot (about 4 of 180 by chance).
+        let mut rules = Vec::new();
+        for territory in 0..2 {
+            for product in 0..3 {
+                for tier in 0..5 {
+                    for intent in ["low", "medium", "high"] {
+                        for fit in ["weak", "strong"] {
+                            rules.push(format!(
+                                "r_territory_{territory}_product_{product}_t{tier}_{intent}_{fit}"
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let slots: std::collections::HashSet<usize> =
+            rules.iter().map(|rule| RecentNames::slot(rule)).collect();
+        assert!(slots.len() >= rules.len() - 10, "{} slots", slots.len());
     }
 
     #[test]
