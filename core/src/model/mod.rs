@@ -1072,11 +1072,19 @@ impl Words {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            if let Some(start) = word.get_mut(..rest.len()) {
-                start.copy_from_slice(rest);
-            }
-            self.word(u64::from_le_bytes(word));
+            // The last eight bytes shifted down past those already taken (one load, no copy of
+            // a length known only now), else the few bytes there are.
+            let word = match bytes
+                .get(bytes.len().saturating_sub(8)..)
+                .map(<[u8; 8]>::try_from)
+            {
+                Some(Ok(last)) => u64::from_le_bytes(last) >> (8 * (8 - rest.len())),
+                _ => rest
+                    .iter()
+                    .rev()
+                    .fold(0u64, |word, byte| (word << 8) | u64::from(*byte)),
+            };
+            self.word(word);
         }
     }
 
@@ -1106,7 +1114,7 @@ impl Policy {
                 // A valid time beyond what jiff represents (the last hours of 9999) is the
                 // latest instant there is, never `now`.
                 Some(Some(LeadValue::Scalar(Scalar::Int(nanos)))) => {
-                    Some(Timestamp::from_nanosecond(*nanos).unwrap_or(if *nanos > 0 {
+                    Some(time::instant_of_nanos(*nanos).unwrap_or(if *nanos > 0 {
                         Timestamp::MAX
                     } else {
                         Timestamp::MIN
@@ -1274,4 +1282,29 @@ pub fn in_range(point: Scalar, lo: Bound, hi: Bound) -> bool {
         Bound::Exclusive(v) => point < v,
     };
     above && below
+}
+
+#[cfg(test)]
+mod words {
+    use super::Words;
+
+    /// A text is taken as its length, then its little-endian words, the last one padded with
+    /// zeros, whatever its length: the fingerprints recorded in ledgers depend on it.
+    #[test]
+    fn texts_are_hashed_as_zero_padded_words() {
+        let text = b"territory_12_senior_anna_with_a_long_name";
+        for length in 0..=text.len() {
+            let bytes = &text[..length];
+            let mut expected = Words::new();
+            expected.word(length as u64);
+            for chunk in bytes.chunks(8) {
+                let mut word = [0u8; 8];
+                word[..chunk.len()].copy_from_slice(chunk);
+                expected.word(u64::from_le_bytes(word));
+            }
+            let mut hashed = Words::new();
+            hashed.bytes(bytes);
+            assert_eq!(hashed.finish(), expected.finish(), "{length}");
+        }
+    }
 }

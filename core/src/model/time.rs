@@ -123,6 +123,20 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// `Timestamp::from_nanosecond(nanos)`, without its 128-bit division where the nanoseconds fit
+/// 64 bits (years 1678 to 2262: every lead's clock; routing reads it three times a lead).
+pub fn instant_of_nanos(nanos: i128) -> Option<Timestamp> {
+    match i64::try_from(nanos) {
+        // Both parts truncated toward zero, so of one sign, as a timestamp holds them.
+        Ok(nanos) => Timestamp::new(
+            nanos / 1_000_000_000,
+            i32::try_from(nanos % 1_000_000_000).ok()?,
+        )
+        .ok(),
+        Err(_) => Timestamp::from_nanosecond(nanos).ok(),
+    }
+}
+
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (the public "days from civil"
 /// inverse of H. Hinnant): year, month 1-12, day 1-31.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -155,6 +169,46 @@ impl fmt::Display for LocalTime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_of_nanoseconds_are_jiffs() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut all: Vec<i128> = (0..100_000).map(|_| i128::from(next() as i64)).collect();
+        all.extend((0..1_000).map(|_| i128::from(next() as i64) * 1_000_000_000));
+        all.extend((0..1_000).map(|_| i128::from(next() as i64 % 10_000_000_000)));
+        let max = Timestamp::MAX.as_nanosecond();
+        let min = Timestamp::MIN.as_nanosecond();
+        for edge in [
+            0,
+            1,
+            -1,
+            999_999_999,
+            -999_999_999,
+            1_000_000_000,
+            -1_000_000_000,
+        ] {
+            all.extend([edge, max + edge, min + edge]);
+        }
+        all.extend([
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            i128::MAX,
+            i128::MIN,
+        ]);
+        for nanos in all {
+            assert_eq!(
+                instant_of_nanos(nanos),
+                Timestamp::from_nanosecond(nanos).ok(),
+                "{nanos}"
+            );
+        }
+    }
 
     #[test]
     fn the_hand_written_form_is_the_general_one() {

@@ -986,7 +986,7 @@ impl<'a> Router<'a> {
             return Ok(finish(path, action_traces));
         };
         decision.rule = Some(RuleRef {
-            label: self.names.shared(&rule.label),
+            label: self.names.rule_label(rule_index, &rule.label),
             line: rule.line,
         });
         decision.tags.extend(

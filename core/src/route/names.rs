@@ -15,6 +15,8 @@ pub(super) struct Names {
     known: HashSet<Name, foldhash::fast::RandomState>,
     /// Per rule, per action: the action as written (`pool senior`), as a reason names it.
     actions: Vec<Vec<Name>>,
+    /// Per rule: its label, as every decision by it names it.
+    labels: Vec<Name>,
 }
 
 impl Names {
@@ -60,7 +62,30 @@ impl Names {
                     .collect()
             })
             .collect();
-        Names { known, actions }
+        let labels = policy
+            .rules
+            .iter()
+            .map(|rule| {
+                known
+                    .get(rule.label.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| Name::from(rule.label.as_str()))
+            })
+            .collect();
+        Names {
+            known,
+            actions,
+            labels,
+        }
+    }
+
+    /// The label of rule `rule` (its index in the policy), shared; `text` made now for an
+    /// index the policy does not have.
+    pub(super) fn rule_label(&self, rule: usize, text: &str) -> Name {
+        match self.labels.get(rule) {
+            Some(label) => label.clone(),
+            None => self.shared(text),
+        }
     }
 
     /// `text` as a shared name: the known one, else made now.
@@ -114,5 +139,13 @@ mod tests {
             Some("queue nurture")
         );
         assert_eq!(names.action(2, 0), None);
+        // Rule labels by index: the shared name itself.
+        for (index, label) in ["#1", "#2"].into_iter().enumerate() {
+            assert!(Arc::ptr_eq(
+                &names.rule_label(index, label),
+                &names.shared(label)
+            ));
+        }
+        assert_eq!(&*names.rule_label(7, "#8"), "#8");
     }
 }

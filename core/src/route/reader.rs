@@ -1309,7 +1309,7 @@ fn common_timestamp_nanos(text: &str) -> Option<i128> {
 /// are short and mostly differ at once, and this is the inner loop of reading a lead.
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+    scan::same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Converts a JSON value to a field's type, or says what was expected.

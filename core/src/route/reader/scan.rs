@@ -83,7 +83,11 @@ impl<'a> Scanner<'a> {
     fn key(&mut self, policy: &Policy, index: usize) -> Option<usize> {
         let name = policy.fields.get(index)?.name.as_bytes();
         let rest = self.text.as_bytes().get(self.at..)?;
-        if rest.get(name.len()) == Some(&b'"') && rest.starts_with(name) {
+        if rest.get(name.len()) == Some(&b'"')
+            && rest
+                .get(..name.len())
+                .is_some_and(|key| same_bytes(key, name))
+        {
             self.at += name.len() + 1;
             Some(index)
         } else {
@@ -161,6 +165,45 @@ impl<'a> Scanner<'a> {
         // -9223372036854775808 is the one negative whose magnitude is not an i64.
         let value = 0i64.checked_sub_unsigned(magnitude)?;
         Some(Json::Int(value))
+    }
+}
+
+/// Whether two byte strings are equal, compared a word at a time (the last word overlapping
+/// the one before): field names and enum variants are short, and a call to `memcmp` for each
+/// cost more than the comparison.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let length = a.len();
+    if length != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        let mut word = [0u8; 8];
+        if let Some(chunk) = bytes.get(at..at + 8) {
+            word.copy_from_slice(chunk);
+        }
+        u64::from_le_bytes(word)
+    };
+    let half = |bytes: &[u8], at: usize| {
+        let mut half = [0u8; 4];
+        if let Some(chunk) = bytes.get(at..at + 4) {
+            half.copy_from_slice(chunk);
+        }
+        u32::from_le_bytes(half)
+    };
+    match length {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => half(a, 0) == half(b, 0) && half(a, length - 4) == half(b, length - 4),
+        _ => {
+            let mut at = 0;
+            while at + 8 <= length {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            at == length || word(a, length - 8) == word(b, length - 8)
+        }
     }
 }
 
@@ -389,6 +432,22 @@ mod tests {
                     _ => prop_assert!(false, "{:?} against {:?} for {}", fresh, reused, text),
                 }
                 earlier = reused.ok();
+            }
+        }
+    }
+
+    #[test]
+    fn word_at_a_time_equality_is_equality() {
+        let text = b"territory_12_senior_anna_with_a_long_name";
+        for length in 0..text.len() {
+            let a = &text[..length];
+            assert!(same_bytes(a, a));
+            assert!(!same_bytes(a, &text[..length + 1]));
+            for at in 0..length {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{length} {at}");
+                assert!(!same_bytes(&b, a), "{length} {at}");
             }
         }
     }
