@@ -32,7 +32,7 @@ pub use decision::{
 use jiff::Timestamp;
 pub use lifecycle::{Fired, Tracked};
 use names::Names;
-use reader::{LeadError, Limits, ParsedLead, parse_lead};
+use reader::{LeadError, Limits, ParsedLead, parse_lead, same_bytes};
 use roster::{Roster, Status};
 use state::{EntryRef, Fingerprint, StateError, StateErrorKind, StateStore};
 
@@ -1794,6 +1794,9 @@ fn round_robin_turn(text: &str, members: &[String]) -> usize {
 /// member not named starts at 0); a state written before names were kept (`SCORE,...`) is read
 /// by position, and only while the pool has as many members.
 fn weighted_standings(text: &str, members: &[String], standings: &mut Vec<i64>) {
+    if standings_in_order(text.as_bytes(), members, standings).is_some() {
+        return;
+    }
     standings.clear();
     let entries = text.as_bytes().split(|byte| *byte == b',');
     if !text.as_bytes().contains(&b':') {
@@ -1823,6 +1826,30 @@ fn weighted_standings(text: &str, members: &[String], standings: &mut Vec<i64>) 
             *slot = score;
         }
     }
+}
+
+/// [`weighted_standings`] of the text this router writes (every member in the pool's order,
+/// `NAME:SCORE`, and nothing else), read in one pass; `None` for any other text (the general
+/// reading then reads it).
+fn standings_in_order(mut rest: &[u8], members: &[String], standings: &mut Vec<i64>) -> Option<()> {
+    standings.clear();
+    for (position, member) in members.iter().enumerate() {
+        if position > 0 {
+            rest = rest.strip_prefix(b",")?;
+        }
+        let member = member.as_bytes();
+        if rest.get(member.len()) != Some(&b':') || !same_bytes(rest.get(..member.len())?, member) {
+            return None;
+        }
+        rest = rest.get(member.len() + 1..)?;
+        let end = rest
+            .iter()
+            .position(|byte| *byte == b',')
+            .unwrap_or(rest.len());
+        standings.push(parse_i64(rest.get(..end)?)?);
+        rest = rest.get(end..)?;
+    }
+    rest.is_empty().then_some(())
 }
 
 /// `text` as a decimal `i64`, read as `str::parse::<i64>` reads it (an optional `+` or `-`,
@@ -2023,6 +2050,18 @@ mod tests {
         // Written before names were kept: by position, numbers only.
         assert_eq!(read("3,-1,x,2"), [3, -1, 2]);
         assert_eq!(read(""), Vec::<i64>::new());
+        // Texts near the one this router writes, read the general way.
+        assert_eq!(read("anna:2,boris:-3,chen:1,"), [2, -3, 1]);
+        assert_eq!(read("anna:2,boris:-3"), [2, -3, 0]);
+        assert_eq!(read("anna:2,boris:-3,chen:1,dmitri:4"), [2, -3, 1]);
+        assert_eq!(read("anna:2,boris:x,chen:1"), [2, 0, 1]);
+        assert_eq!(read("anna:2,boris:3:4,chen:1"), [2, 0, 1]);
+        assert_eq!(read("anna:+2,boris:-0,chen:1"), [2, 0, 1]);
+        assert_eq!(read("annaa:2,boris:3,chen:1"), [0, 3, 1]);
+        let nobody: [String; 0] = [];
+        let mut standings = vec![5];
+        weighted_standings("", &nobody, &mut standings);
+        assert_eq!(standings, Vec::<i64>::new());
     }
 }
 

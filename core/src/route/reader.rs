@@ -3,7 +3,7 @@
 
 mod scan;
 
-pub(crate) use scan::first_to_escape;
+pub(crate) use scan::{first_to_escape, same_bytes};
 
 use crate::graph::{Compiled, Outcome};
 use crate::model::FieldType;

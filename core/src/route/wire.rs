@@ -257,7 +257,6 @@ pub fn outcome_value(outcome: &Outcome, input_line: usize) -> Value {
 
 /// Appends a JSON string literal.
 pub fn push_str(out: &mut String, text: &str) {
-    out.reserve(text.len() + 2);
     out.push('"');
     let mut rest = text;
     // Copy runs that need no escaping in one go.

@@ -25,10 +25,14 @@ pub(super) fn scan(policy: &Policy, text: &str, fields: &mut Fields) -> Option<(
         loop {
             scanner.expect(b'"')?;
             // Lines from one source keep one order of keys: the field after the last one is
-            // looked for first, right in the text, then any field.
+            // looked for first, right in the text, then the one after it (an optional field
+            // left out), then any field.
             let index = match scanner.key(policy, next) {
                 Some(index) => Some(index),
-                None => field_after(policy, scanner.string()?, next),
+                None => match scanner.key(policy, next + 1) {
+                    Some(index) => Some(index),
+                    None => field_after(policy, scanner.string()?, next),
+                },
             };
             scanner.skip_whitespace();
             scanner.expect(b':')?;
