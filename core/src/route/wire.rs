@@ -61,8 +61,10 @@ pub fn write_decision(
         }
         None => out.push_str("null"),
     }
-    out.push_str(",\"action\":");
-    push_str(out, decision.action.kind());
+    // The kind is one of five lower-case words: nothing in it to escape.
+    out.push_str(",\"action\":\"");
+    out.push_str(decision.action.kind());
+    out.push('"');
     match &decision.action {
         Action::Pool { pool, rep } => {
             out.push_str(",\"pool\":");
