@@ -1804,24 +1804,15 @@ fn weighted_standings(text: &str, members: &[String], standings: &mut Vec<i64>) 
         return;
     }
     standings.resize(members.len(), 0);
-    for (position, entry) in entries.enumerate() {
-        // Written in the members' order, so each entry's own member is tried first (a pool
-        // lists each member once: the checker refuses one listed twice).
-        let (index, score) = match members.get(position).map(String::as_bytes) {
-            Some(member) if entry.get(member.len()) == Some(&b':') && entry.starts_with(member) => {
-                (Some(position), &entry[member.len() + 1..])
-            }
-            _ => {
-                let Some(colon) = entry.iter().position(|byte| *byte == b':') else {
-                    continue;
-                };
-                let name = &entry[..colon];
-                let index = members.iter().position(|member| member.as_bytes() == name);
-                (index, &entry[colon + 1..])
-            }
+    for entry in entries {
+        let Some(colon) = entry.iter().position(|byte| *byte == b':') else {
+            continue;
         };
-        if let (Some(index), Some(score)) = (index, parse_i64(score))
-            && let Some(slot) = standings.get_mut(index)
+        let (name, score) = (&entry[..colon], &entry[colon + 1..]);
+        if let (Some(index), Some(score)) = (
+            members.iter().position(|member| member.as_bytes() == name),
+            parse_i64(score),
+        ) && let Some(slot) = standings.get_mut(index)
         {
             *slot = score;
         }
