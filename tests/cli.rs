@@ -22,10 +22,7 @@ fn stderr(output: &Output) -> String {
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("cli", name)
 }
 
 const TYPOS: &str = "tests/fixtures/check/err/unknown_names.route";

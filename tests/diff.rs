@@ -209,9 +209,7 @@ fn counts_from_route(name: &str) -> [u64; 5] {
 /// a roster with an error stops the command.
 #[test]
 fn a_roster_with_a_misspelt_rep_is_warned_about_against_both_policies() {
-    let dir = std::env::temp_dir().join(format!("switchboard-diff-roster-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("diff", "roster");
     for file in ["old.route", "leads.ndjson"] {
         std::fs::copy(fixture("sla_change").join(file), dir.join(file)).unwrap();
     }
@@ -350,12 +348,7 @@ fn an_equivalent_pair_backtests_with_no_change_and_exit_zero() {
 
 /// A fresh folder under the target directory.
 fn scratch(name: &str) -> PathBuf {
-    let dir = root()
-        .join("target/test-scratch/diff")
-        .join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("diff", name)
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -253,8 +253,7 @@ fn acceptance_shadow_and_gap() {
 
 /// `switchboard graph` of `text`, written to a file of its own, with `args` after it.
 fn graph_of(name: &str, text: &str, args: &[&str]) -> Output {
-    let dir = std::env::temp_dir().join(format!("switchboard-graph-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("graph", name);
     let policy = dir.join(format!("{name}.route"));
     std::fs::write(&policy, text).unwrap();
     Command::new(env!("CARGO_BIN_EXE_switchboard"))

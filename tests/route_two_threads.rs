@@ -11,18 +11,14 @@
 #[path = "common/two_threads.rs"]
 mod two_threads;
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 use two_threads::{POOLS, export, returning, same_on_one_thread_and_two};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "switchboard-two-threads-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("two-threads", name)
 }
 
 /// A folder of its own with a policy, a file of `count` leads `{prefix}-0` on (all at one

@@ -20,8 +20,7 @@ fn text(bytes: &[u8]) -> String {
 /// (`.switchboard/state.db`, which running the README's route command leaves in the repository,
 /// would change what `explain` says).
 fn examples_copy(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-tests-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch("tests", name);
     std::fs::create_dir_all(dir.join("examples")).unwrap();
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
@@ -428,8 +427,7 @@ fn explain_and_test_show_scores_and_tags() {
     );
     insta::assert_snapshot!("explain_scores", stdout);
 
-    let dir = std::env::temp_dir().join(format!("switchboard-score-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::scratch("score-tests", "policy");
     let mut text_of_policy = std::fs::read_to_string(root().join(policy)).unwrap();
     text_of_policy.push_str(
         "test \"a big ICP account is hot, with a call and a task\" {\n  \

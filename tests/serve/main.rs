@@ -8,6 +8,9 @@ mod hooks;
 mod notify;
 mod reload;
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -22,10 +25,7 @@ fn example(name: &str) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-serve-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("serve", name)
 }
 
 /// A running server, stopped with SIGTERM when dropped.

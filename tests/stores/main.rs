@@ -56,6 +56,9 @@ mod cluster {
 #[path = "../common/two_threads.rs"]
 mod two_threads;
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -101,11 +104,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("switchboard-stores-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("stores", name)
 }
 
 fn run(args: &[&str], input: &str) -> Output {
@@ -1965,7 +1964,9 @@ fn main() {
         print!("test {name} ... ");
         let _ = std::io::stdout().flush();
         let started = std::time::Instant::now();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body));
+        common::scratch_done(outcome.is_ok());
+        match outcome {
             Ok(output) => {
                 println!("ok ({:.1} s)", started.elapsed().as_secs_f64());
                 *passed += 1;
