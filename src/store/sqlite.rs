@@ -2680,12 +2680,38 @@ mod tests {
     };
 
     /// A fresh file in the temporary directory, unique to this test and process.
-    fn scratch(name: &str) -> std::path::PathBuf {
+    fn scratch(name: &str) -> ScratchFile {
         let dir =
             std::env::temp_dir().join(format!("switchboard-sqlite-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir.join("state.db")
+        ScratchFile(dir.join("state.db"))
+    }
+
+    /// A state file in a directory of its own, removed with the directory when the test
+    /// passes; kept when it fails, to be looked at.
+    struct ScratchFile(std::path::PathBuf);
+
+    impl std::ops::Deref for ScratchFile {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for ScratchFile {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ScratchFile {
+        fn drop(&mut self) {
+            if let (false, Some(dir)) = (std::thread::panicking(), self.0.parent()) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
 
     /// An entry whose names (pool, rep, reason, policy hash, the trace's texts) are new
@@ -3183,7 +3209,8 @@ mod tests {
             assert_eq!(read(&mut again, lead), Some(entry(lead, "anna")), "{lead}");
         }
         // As it goes: the entries an import keeps are written every ROWS_AN_IMPORT_WRITES.
-        let mut state = SqliteState::open(&scratch("import-as-it-goes")).unwrap();
+        let path = scratch("import-as-it-goes");
+        let mut state = SqliteState::open(&path).unwrap();
         state.connection.execute_batch("BEGIN IMMEDIATE").unwrap();
         for n in 0..=ROWS_AN_IMPORT_WRITES {
             state

@@ -267,6 +267,10 @@ impl Drop for Client {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failed test's workspace is kept, to be looked at.
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.workspace);
+        }
     }
 }
 
