@@ -6,6 +6,7 @@ use super::bloom::Bloom;
 use super::slots::HashSlots;
 use super::{EntryRef, Recorded, StateError, StateErrorKind, compact};
 use crate::route::decision::Decision;
+use crate::route::reader::same_bytes;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -67,11 +68,17 @@ impl HashedIds {
     /// The hash of `id` if it is first (asked again) or second (the next one, the first done).
     fn take(&mut self, id: &str) -> Option<u64> {
         match self.ids.front() {
-            Some((first, hash)) if first == id => return Some(*hash),
+            Some((first, hash)) if same_bytes(first.as_bytes(), id.as_bytes()) => {
+                return Some(*hash);
+            }
             None => return None,
             _ => {}
         }
-        if self.ids.get(1).is_some_and(|(second, _)| second == id) {
+        if self
+            .ids
+            .get(1)
+            .is_some_and(|(second, _)| same_bytes(second.as_bytes(), id.as_bytes()))
+        {
             let done = self.ids.pop_front();
             let hash = self.ids.front().map(|(_, hash)| *hash);
             if let Some((text, _)) = done {

@@ -20,6 +20,7 @@ use prospects::Prospects;
 
 use crate::route::decision::{Decision, Name, RecordedTrace};
 use crate::route::life::Life;
+use crate::route::reader::same_bytes;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 
@@ -1240,7 +1241,10 @@ impl Loads {
     fn place(&self, rep: &str) -> Option<usize> {
         let slot = self.memo.0.get(Self::slot(rep))?;
         if let Some(place) = slot.get().checked_sub(1).map(|place| place as usize)
-            && self.entries.get(place).is_some_and(|(name, _)| name == rep)
+            && self
+                .entries
+                .get(place)
+                .is_some_and(|(name, _)| same_bytes(name.as_bytes(), rep.as_bytes()))
         {
             return Some(place);
         }
