@@ -170,15 +170,19 @@ impl fmt::Display for LocalTime {
 mod tests {
     use super::*;
 
-    #[test]
-    fn instants_of_nanoseconds_are_jiffs() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
+    /// A xorshift generator from `seed`: the same numbers every run.
+    fn numbers(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    #[test]
+    fn instants_of_nanoseconds_are_jiffs() {
+        let mut next = numbers(0x9e37_79b9_7f4a_7c15);
         let mut all: Vec<i128> = (0..100_000).map(|_| i128::from(next() as i64)).collect();
         all.extend((0..1_000).map(|_| i128::from(next() as i64) * 1_000_000_000));
         all.extend((0..1_000).map(|_| i128::from(next() as i64 % 10_000_000_000)));
@@ -214,13 +218,7 @@ mod tests {
     fn the_hand_written_form_is_the_general_one() {
         // Instants over the whole range jiff holds, and around epochs, leap days and year
         // ends; offsets of whole minutes, of seconds, and none.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = numbers(0x2545_f491_4f6c_dd1d);
         let min = Timestamp::MIN.as_second();
         let max = Timestamp::MAX.as_second();
         let mut seconds: Vec<i64> = (0..20_000)

@@ -410,6 +410,16 @@ impl<R> QuoteCount<R> {
 }
 
 impl<R> QuoteCount<R> {
+    /// A new row begins at `offset` (after a line end outside quotes): its first cell, its
+    /// first line, nothing of it counted yet.
+    #[inline(always)]
+    fn start_row(&mut self, offset: u64) {
+        self.row_bytes = 0;
+        self.row_line = self.lines;
+        self.row_start = offset;
+        self.cell = 0;
+    }
+
     /// Follows one byte of the input outside a cut row, `offset` the bytes handed over before
     /// it: whether it is handed over, or begins a cut. (The caller keeps `last_byte`.)
     #[inline(always)]
@@ -439,10 +449,7 @@ impl<R> QuoteCount<R> {
             self.lines += 1;
             self.cr_end = offset + 1;
             if self.state != QuoteState::Quoted {
-                self.row_bytes = 0;
-                self.row_line = self.lines;
-                self.row_start = offset + 1;
-                self.cell = 0;
+                self.start_row(offset + 1);
                 return Step::Pass;
             }
         }
@@ -451,10 +458,7 @@ impl<R> QuoteCount<R> {
                 self.lines += 1;
             }
             if self.state != QuoteState::Quoted {
-                self.row_bytes = 0;
-                self.row_line = self.lines;
-                self.row_start = offset + 1;
-                self.cell = 0;
+                self.start_row(offset + 1);
                 return Step::Pass;
             }
         }
@@ -574,10 +578,7 @@ impl<R> QuoteCount<R> {
         self.too_long.push_back(cut);
         self.state = QuoteState::CellStart;
         self.after_quote = false;
-        self.row_bytes = 0;
-        self.row_line = self.lines;
-        self.cell = 0;
-        self.row_start = passed + self.inject.len() as u64;
+        self.start_row(passed + self.inject.len() as u64);
         if at_cr {
             // A `\n` right after it is part of the same line break.
             self.cr_end = self.row_start;
