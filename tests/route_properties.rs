@@ -8,8 +8,6 @@ use switchboard::route::reader::{Limits, Line, read_line};
 use switchboard::route::state::{MemoryState, StateStore};
 use switchboard::route::{RouteConfig, Router};
 
-mod common;
-
 fn router_for(policy_text: &str) -> (switchboard::model::Policy, switchboard::graph::Compiled) {
     let report = switchboard::check_source(policy_text);
     assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
@@ -131,6 +129,21 @@ fn route_input(policy_text: &str, input: &[u8], limits: Limits) -> Vec<String> {
 #[test]
 fn a_rule_and_times_found_ahead_give_the_decision_the_router_would_make() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let monday: jiff::Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
+    let week = |leads: &str| -> Vec<String> {
+        let mut lines: Vec<String> = leads.lines().map(str::to_string).collect();
+        for hour in (0..168).step_by(7) {
+            for (index, line) in leads.lines().enumerate() {
+                let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+                let object = value.as_object_mut().unwrap();
+                let at = monday + jiff::SignedDuration::from_hours(hour);
+                object.insert("created_at".into(), at.to_string().into());
+                object.insert("id".into(), format!("h{hour}-{index}").into());
+                lines.push(value.to_string());
+            }
+        }
+        lines
+    };
     let example = std::fs::read_to_string(root.join("examples/routing.route")).unwrap();
     let example_leads = week(&std::fs::read_to_string(root.join("examples/leads.ndjson")).unwrap());
     let answers = decided_with_and_without_ahead(&example, &example_leads);
@@ -174,120 +187,6 @@ fn a_rule_and_times_found_ahead_give_the_decision_the_router_would_make() {
     }
 }
 
-/// `leads`, then each of them again at every seventh hour of the week from Monday 2026-11-23
-/// (ids `h{hour}-{index}`): inside and outside every calendar of a policy.
-fn week(leads: &str) -> Vec<String> {
-    let monday: jiff::Timestamp = "2026-11-23T00:00:00Z".parse().unwrap();
-    let mut lines: Vec<String> = leads.lines().map(str::to_string).collect();
-    for hour in (0..168).step_by(7) {
-        for (index, line) in leads.lines().enumerate() {
-            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
-            let object = value.as_object_mut().unwrap();
-            let at = monday + jiff::SignedDuration::from_hours(hour);
-            object.insert("created_at".into(), at.to_string().into());
-            object.insert("id".into(), format!("h{hour}-{index}").into());
-            lines.push(value.to_string());
-        }
-    }
-    lines
-}
-
-/// For a store that keeps traces, `route --threads 2` records each lead's path through the
-/// decision graph on its reading thread (`find_ahead` with `record_path`): a SQLite ledger then
-/// keeps the traces, and gives the decisions, that it keeps when the router records the paths
-/// itself. The example policy's week of leads tests enums, numbers, a string that may be set
-/// or not, and a calendar from inside and outside its hours.
-#[test]
-fn a_path_recorded_ahead_is_the_trace_the_router_would_keep() {
-    use switchboard::model::EvalContext;
-    use switchboard::route::ahead::TimesAhead;
-    use switchboard::route::reader::parse_lead;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let policy_text = std::fs::read_to_string(root.join("examples/routing.route")).unwrap();
-    let lines = week(&std::fs::read_to_string(root.join("examples/leads.ndjson")).unwrap());
-    let (policy, compiled) = router_for(&policy_text);
-    let context = EvalContext { now: config().now };
-    let times_ahead = TimesAhead::new(&policy);
-    let mut runs = Vec::new();
-    // The third run hands the router an empty path for every lead: it keeps what it is given.
-    for (run, record_path) in [false, true, true].into_iter().enumerate() {
-        let dir = common::scratch("route-properties", &format!("paths-{run}"));
-        let mut state = switchboard::store::SqliteState::open(&dir.join("state.db")).unwrap();
-        assert!(state.keeps_traces());
-        let router = Router::new(&policy, &compiled, None, config(), &policy_text);
-        let leads: Vec<_> = lines
-            .iter()
-            .map(|line| {
-                parse_lead(&policy, line.as_bytes(), &Limits::default()).map(|mut lead| {
-                    lead.find_ahead(&policy, &compiled, &times_ahead, &context, record_path);
-                    if run == 2 {
-                        lead.path_found = Some(Vec::new());
-                    }
-                    lead
-                })
-            })
-            .collect();
-        let parsed: Vec<_> = leads.iter().filter_map(|lead| lead.as_ref().ok()).collect();
-        assert!(parsed.len() > 300, "{}", parsed.len());
-        let with_path = parsed
-            .iter()
-            .filter(|lead| {
-                lead.path_found
-                    .as_ref()
-                    .is_some_and(|path| !path.is_empty())
-            })
-            .count();
-        assert_eq!(with_path, if run == 1 { parsed.len() } else { 0 });
-        state.begin().unwrap();
-        let mut outcomes = Vec::new();
-        router
-            .route_parsed(&mut state, &leads, &mut outcomes)
-            .unwrap();
-        state.commit().unwrap();
-        let decisions: Vec<String> = outcomes
-            .iter()
-            .enumerate()
-            .map(|(index, outcome)| switchboard::route::wire::outcome_json(outcome, index + 1))
-            .collect();
-        let traces: Vec<_> = parsed
-            .iter()
-            .map(|lead| {
-                let recorded = state.recorded(&lead.id).unwrap().unwrap();
-                (lead.id.to_string(), recorded.trace.unwrap())
-            })
-            .collect();
-        runs.push((decisions, traces));
-    }
-    let (traces, ahead) = (&runs[0].1, &runs[1].1);
-    // Paths through a calendar, and through a string field set and not set, were kept.
-    let kept = |has: &dyn Fn(&switchboard::graph::PathStep) -> bool| {
-        traces
-            .iter()
-            .filter(|(_, trace)| trace.path.iter().any(has))
-            .count()
-    };
-    use switchboard::graph::PathStep;
-    use switchboard::model::LeadValue;
-    assert!(kept(&|step| matches!(step, PathStep::Calendar { inside: true, .. })) > 0);
-    assert!(kept(&|step| matches!(step, PathStep::Calendar { inside: false, .. })) > 0);
-    assert!(
-        kept(&|step| matches!(
-            step,
-            PathStep::Field {
-                value: Some(LeadValue::Str(_)),
-                ..
-            }
-        )) > 0
-    );
-    assert!(kept(&|step| matches!(step, PathStep::Field { value: None, .. })) > 0);
-    for ((id, trace), (_, trace_ahead)) in traces.iter().zip(ahead) {
-        assert_eq!(trace, trace_ahead, "lead {id}");
-    }
-    assert_eq!(runs[0].0, runs[1].0);
-    assert!(runs[2].1.iter().all(|(_, trace)| trace.path.is_empty()));
-    assert_eq!(runs[0].0, runs[2].0, "the path kept changes no decision");
-}
-
 /// The decisions of `lines` by `policy_text`, the same whether each lead's rule and times
 /// were found ahead or not (asserted).
 fn decided_with_and_without_ahead(policy_text: &str, lines: &[String]) -> Vec<String> {
@@ -314,7 +213,7 @@ fn decided_with_and_without_ahead(policy_text: &str, lines: &[String]) -> Vec<St
                         .with_times_found(&policy, &times_ahead, &context),
                     _ => {
                         let mut lead = lead;
-                        lead.find_ahead(&policy, &compiled, &times_ahead, &context, false);
+                        lead.find_ahead(&policy, &compiled, &times_ahead, &context);
                         assert_eq!(lead.fingerprint, Some(policy.fingerprint(&lead.lead)));
                         lead
                     }

@@ -214,7 +214,6 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         policy: Arc::clone(&policy),
         compiled: Arc::clone(&compiled),
         context: EvalContext { now },
-        record_paths: args.threads > 1 && state.keeps_traces(),
         limits,
     };
     let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
@@ -391,9 +390,6 @@ struct Opening {
     /// The policy's compiled graph and the router's `now`: the reader finds each lead's rule.
     compiled: Arc<Compiled>,
     context: EvalContext,
-    /// Whether each lead's path through the graph is recorded as it is read, for a store that
-    /// keeps traces: with two threads, off the deciding one.
-    record_paths: bool,
     limits: Limits,
 }
 
@@ -419,8 +415,6 @@ struct BatchReader {
     context: EvalContext,
     /// Each lead's due and escalation times, computed with its rule.
     times_ahead: TimesAhead,
-    /// Whether each lead's path through the graph is recorded too ([`Opening::record_paths`]).
-    record_paths: bool,
     limits: Limits,
     batch_lines: usize,
     /// The line being read, reused from line to line.
@@ -464,7 +458,6 @@ impl BatchReader {
             policy: opening.policy,
             compiled: opening.compiled,
             context: opening.context,
-            record_paths: opening.record_paths,
             limits: opening.limits,
             line: Vec::with_capacity(1024),
             spent: opening.spent,
@@ -512,7 +505,6 @@ impl BatchReader {
                             &self.compiled,
                             &self.times_ahead,
                             &self.context,
-                            self.record_paths,
                         );
                     }
                     text.len()

@@ -953,13 +953,7 @@ impl<'a> Router<'a> {
             ),
         };
         if let (true, Compiled::Graph { graph, .. }) = (tracing.record, self.compiled) {
-            match &parsed.path_found {
-                // Recorded on the reading thread: copied into the kept trace's memory.
-                Some(found) => recorded_path.extend(found.iter().cloned()),
-                None => {
-                    graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
-                }
-            }
+            graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
         }
         let finish = |path: Vec<TraceStep>, actions: Vec<ActionTrace>| Traces {
             display: tracing.display.then(|| Trace {

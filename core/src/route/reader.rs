@@ -5,7 +5,7 @@ mod scan;
 
 pub(crate) use scan::{first_to_escape, same_bytes};
 
-use crate::graph::{Compiled, Outcome, PathStep};
+use crate::graph::{Compiled, Outcome};
 use crate::model::FieldType;
 use crate::model::{EvalContext, Lead, LeadId, LeadValue, Policy, Scalar};
 use serde_json::Value;
@@ -173,13 +173,6 @@ pub struct ParsedLead {
     /// Its due and escalation times, when they were computed ahead
     /// ([`ParsedLead::with_times_found`]).
     pub times_found: Option<super::ahead::TimesFound>,
-    /// Its path through the policy's decision graph, as a ledger that keeps traces records it
-    /// ([`crate::graph::Graph::evaluate_recording`]), when it was recorded ahead
-    /// ([`ParsedLead::find_ahead`] with `record_path`: `route --threads 2` does it on its
-    /// reading thread for such a store); else the router records it when it decides.
-    pub path_found: Option<Vec<PathStep>>,
-    /// The memory of a path recorded for a lead parsed earlier into this one's place.
-    spare_path: Vec<PathStep>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
@@ -196,8 +189,6 @@ impl ParsedLead {
             fingerprint: None,
             rule_found: None,
             times_found: None,
-            path_found: None,
-            spare_path: Vec::new(),
             spare: Vec::new(),
             blanks: Vec::new(),
         }
@@ -221,50 +212,17 @@ impl ParsedLead {
 
     /// Computes, in place, what [`ParsedLead::with_fingerprint`],
     /// [`ParsedLead::with_rule_found`] and [`ParsedLead::with_times_found`] compute, in that
-    /// order (the lead, a few hundred bytes, is not moved three times); with `record_path`,
-    /// also what [`ParsedLead::with_path_found`] does, for a store that keeps traces.
+    /// order (the lead, a few hundred bytes, is not moved three times).
     pub fn find_ahead(
         &mut self,
         policy: &Policy,
         compiled: &Compiled,
         ahead: &super::ahead::TimesAhead,
         context: &EvalContext,
-        record_path: bool,
     ) {
         self.find_fingerprint(policy);
         self.find_rule(policy, compiled, context);
         self.find_times(policy, ahead, context);
-        if record_path {
-            self.find_path(policy, compiled, context);
-        }
-    }
-
-    /// The lead with its path through the decision graph recorded now, as the router would
-    /// record it for a ledger that keeps traces, off the thread that decides: `compiled` must
-    /// be `policy`'s and `context` the router's, as for [`ParsedLead::with_rule_found`]. A
-    /// policy compiled to no graph records no path.
-    pub fn with_path_found(
-        mut self,
-        policy: &Policy,
-        compiled: &Compiled,
-        context: &EvalContext,
-    ) -> ParsedLead {
-        self.find_path(policy, compiled, context);
-        self
-    }
-
-    fn find_path(&mut self, policy: &Policy, compiled: &Compiled, context: &EvalContext) {
-        let Compiled::Graph { graph, .. } = compiled else {
-            return;
-        };
-        // In the memory of the path of the lead parsed earlier into this one's place.
-        let mut path = self
-            .path_found
-            .take()
-            .unwrap_or_else(|| std::mem::take(&mut self.spare_path));
-        path.clear();
-        graph.evaluate_recording(policy, &self.lead, context, &mut path);
-        self.path_found = Some(path);
     }
 
     fn find_fingerprint(&mut self, policy: &Policy) {
@@ -337,12 +295,7 @@ pub fn parse_lead_reusing(
     earlier: ParsedLead,
 ) -> Result<ParsedLead, LeadError> {
     let fields = Fields::reusing(policy, earlier.lead.values, earlier.spare, earlier.blanks);
-    let mut spare_path = earlier.path_found.unwrap_or(earlier.spare_path);
-    spare_path.clear();
-    parse_into(policy, bytes, limits, fields).map(|mut parsed| {
-        parsed.spare_path = spare_path;
-        parsed
-    })
+    parse_into(policy, bytes, limits, fields)
 }
 
 fn parse_into(
@@ -507,8 +460,6 @@ fn parse_into(
         fingerprint: None,
         rule_found: None,
         times_found: None,
-        path_found: None,
-        spare_path: Vec::new(),
         spare,
         blanks,
     })
