@@ -71,7 +71,9 @@ impl Names<'_> {
     fn put(&mut self, out: &mut Vec<u8>, text: &str) {
         match self {
             Names::Inline => put_str(out, text),
-            Names::Table(table) => table.put(out, text, None),
+            Names::Table(table) => {
+                table.put(out, text, None);
+            }
         }
     }
 
@@ -80,7 +82,7 @@ impl Names<'_> {
     fn put_name(&mut self, out: &mut Vec<u8>, name: &Name) {
         match self {
             Names::Inline => put_str(out, name),
-            Names::Table(table) => table.put(out, name, Some(name)),
+            Names::Table(table) => table.put_shared(out, name),
         }
     }
 
@@ -109,6 +111,33 @@ pub struct NameTable {
     /// it is used, so a slot left by a forgotten name or taken by another only misses. A miss
     /// falls back to the keyed hash.
     recent: RecentNames,
+    /// A shortcut in front of `recent` for shared names ([`NameTable::put_shared`]): per slot,
+    /// chosen by a name's address, the index + 1 of the last shared name the table keeps
+    /// itself that was put there. The table holds that name, so its memory holds no other
+    /// text while it is kept: the same address is the same name, found without reading it.
+    by_address: AddressSlots,
+}
+
+/// [`NameTable::by_address`]'s slots.
+#[derive(Debug)]
+struct AddressSlots(Box<[u32; AddressSlots::SLOTS]>);
+
+impl Default for AddressSlots {
+    fn default() -> AddressSlots {
+        AddressSlots(Box::new([0; AddressSlots::SLOTS]))
+    }
+}
+
+impl AddressSlots {
+    const SLOTS: usize = 1024;
+
+    /// The slot of the name at `name`'s address (allocations are 16-byte aligned: the low bits
+    /// say nothing).
+    fn slot(name: &Name) -> usize {
+        const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+        let address = name.as_ptr().addr() as u64;
+        ((address >> 4).wrapping_mul(MIX) >> (64 - Self::SLOTS.trailing_zeros())) as usize
+    }
 }
 
 /// [`NameTable::recent`]'s slots.
@@ -165,13 +194,43 @@ impl NameTable {
     const LONGEST: usize = 256;
     const MOST: usize = 1 << 16;
 
+    /// [`NameTable::put`] of a shared name: when the table keeps that very name (not only its
+    /// text), it is found by its address; else by its text, and the table keeps it from then
+    /// on, to find it by its address the next time.
+    fn put_shared(&mut self, out: &mut Vec<u8>, name: &Name) {
+        let slot = AddressSlots::slot(name);
+        let kept = self.by_address.0[slot];
+        if kept != 0
+            && self
+                .names
+                .get(kept as usize - 1)
+                .is_some_and(|kept| std::sync::Arc::ptr_eq(kept, name))
+        {
+            put_u64(out, u64::from(kept));
+            return;
+        }
+        let Some(index) = self.put(out, name, Some(name)) else {
+            return;
+        };
+        if let Some(kept) = self.names.get_mut(index as usize) {
+            // A name read back from a file, met again as a shared name (`put` keeps the shared
+            // one when it finds the name by the keyed hash, not when by `recent`).
+            if !std::sync::Arc::ptr_eq(kept, name) && **kept == **name {
+                *kept = std::sync::Arc::clone(name);
+            }
+            if std::sync::Arc::ptr_eq(kept, name) {
+                self.by_address.0[slot] = index + 1;
+            }
+        }
+    }
+
     /// Writes `text` as `index + 1`, or as 0 and the text in full; a new name is kept as
-    /// `shared` when it is given (the same text, shared).
-    fn put(&mut self, out: &mut Vec<u8>, text: &str, shared: Option<&Name>) {
+    /// `shared` when it is given (the same text, shared). Answers the index written, if any.
+    fn put(&mut self, out: &mut Vec<u8>, text: &str, shared: Option<&Name>) -> Option<u32> {
         if text.len() > Self::LONGEST {
             out.push(0);
             put_str(out, text);
-            return;
+            return None;
         }
         let slot = RecentNames::slot(text);
         let recent = self.recent.0[slot];
@@ -182,7 +241,7 @@ impl NameTable {
                 .is_some_and(|name| same_name(name, text))
         {
             put_u64(out, u64::from(recent));
-            return;
+            return Some(recent - 1);
         }
         match self
             .index
@@ -201,10 +260,12 @@ impl NameTable {
                 }
                 self.recent.0[slot] = index + 1;
                 put_u64(out, u64::from(index) + 1);
+                Some(index)
             }
             None => {
                 out.push(0);
                 put_str(out, text);
+                None
             }
         }
     }
@@ -965,6 +1026,60 @@ mod tests {
             &pool
         ));
         assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn a_shared_name_the_table_keeps_is_found_by_its_address() {
+        let written_as = |table: &mut NameTable, name: &Name| {
+            let entry = bare_entry(Decision {
+                rule: Some(RuleRef {
+                    label: name.clone(),
+                    line: 1,
+                }),
+                ..Decision::new("L-1")
+            });
+            let mut bytes = Vec::new();
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, table);
+            let read = decode_recorded_interned(&bytes, table).expect("read back");
+            assert_eq!(read, entry);
+            bytes
+        };
+        // Read back from a file: the table holds its own copy of the text. Met as a shared
+        // name, it is found by its text, and the table keeps the shared name from then on...
+        let mut table = NameTable::default();
+        assert!(table.learn("senior"));
+        let pool: Name = "senior".into();
+        let first = written_as(&mut table, &pool);
+        assert!(std::sync::Arc::ptr_eq(
+            table.shared(0).expect("kept"),
+            &pool
+        ));
+        assert_eq!(table.by_address.0[AddressSlots::slot(&pool)], 1);
+        // ... and by its address after: the same bytes, no new name.
+        assert_eq!(written_as(&mut table, &pool), first);
+        assert_eq!(table.len(), 2, "the name and the policy hash");
+        // Names whose addresses share a slot take it from each other and are told apart.
+        let names: Vec<Name> = (0..4000).map(|n| Name::from(format!("rep_{n}"))).collect();
+        let mut seen = std::collections::HashMap::new();
+        let (a, b) = names
+            .iter()
+            .find_map(|name| {
+                seen.insert(AddressSlots::slot(name), name)
+                    .map(|earlier| (earlier.clone(), name.clone()))
+            })
+            .expect("two of 4,000 addresses in one of 1,024 slots");
+        for _ in 0..3 {
+            written_as(&mut table, &a);
+            written_as(&mut table, &b);
+        }
+        assert_eq!(table.len(), 4);
+        // A forgotten name's slot only misses: its index may hold another name now.
+        table.truncate(0);
+        let junior: Name = "junior".into();
+        written_as(&mut table, &junior);
+        assert_eq!(table.get(0), Some("junior"));
+        written_as(&mut table, &pool);
+        assert_eq!(table.get(2), Some("senior"));
     }
 
     #[test]
