@@ -118,50 +118,61 @@ pub struct NameTable {
     by_address: AddressSlots,
 }
 
-/// [`NameTable::by_address`]'s slots.
+/// A shortcut in front of a name table's search: per slot, the index + 1 of the last name put
+/// there (0: none). What a slot answers is checked before it is used.
 #[derive(Debug)]
-struct AddressSlots(Box<[u32; AddressSlots::SLOTS]>);
+struct Shortcut<const SLOTS: usize>(Box<[u32; SLOTS]>);
 
-impl Default for AddressSlots {
-    fn default() -> AddressSlots {
-        AddressSlots(Box::new([0; AddressSlots::SLOTS]))
+impl<const SLOTS: usize> Default for Shortcut<SLOTS> {
+    fn default() -> Shortcut<SLOTS> {
+        Shortcut(Box::new([0; SLOTS]))
     }
 }
 
-impl AddressSlots {
-    const SLOTS: usize = 1024;
+impl<const SLOTS: usize> Shortcut<SLOTS> {
+    /// The slot of a value already mixed from a name: its high bits, multiplied once more.
+    fn slot_of(mixed: u64) -> usize {
+        (mixed.wrapping_mul(SHORTCUT_MIX) >> (64 - SLOTS.trailing_zeros())) as usize
+    }
 
+    /// The index of the name last put at `slot`, if any.
+    fn kept(&self, slot: usize) -> Option<u32> {
+        self.0.get(slot).and_then(|kept| kept.checked_sub(1))
+    }
+
+    fn keep(&mut self, slot: usize, index: u32) {
+        if let Some(kept) = self.0.get_mut(slot) {
+            *kept = index + 1;
+        }
+    }
+}
+
+/// The multiplier the shortcuts mix with (the golden ratio's, as Fibonacci hashing uses).
+const SHORTCUT_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// [`NameTable::by_address`]'s slots.
+type AddressSlots = Shortcut<1024>;
+
+impl AddressSlots {
     /// The slot of the name at `name`'s address (allocations are 16-byte aligned: the low bits
     /// say nothing).
     fn slot(name: &Name) -> usize {
-        const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
-        let address = name.as_ptr().addr() as u64;
-        ((address >> 4).wrapping_mul(MIX) >> (64 - Self::SLOTS.trailing_zeros())) as usize
+        Self::slot_of(name.as_ptr().addr() as u64 >> 4)
     }
 }
 
 /// [`NameTable::recent`]'s slots.
-#[derive(Debug)]
-struct RecentNames(Box<[u32; RecentNames::SLOTS]>);
-
-impl Default for RecentNames {
-    fn default() -> RecentNames {
-        RecentNames(Box::new([0; RecentNames::SLOTS]))
-    }
-}
+type RecentNames = Shortcut<4096>;
 
 impl RecentNames {
-    const SLOTS: usize = 4096;
-
     /// The slot of `text`: its length and every word of it, multiplied and folded (names of a
     /// generated policy differ anywhere: `r_territory_0_product_3_t1_medium_weak` and
     /// `..._t0_medium_weak`; sampling three words of them left such names in one slot, taking
     /// it from each other on every lead).
     fn slot(text: &str) -> usize {
-        const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
         let bytes = text.as_bytes();
         let step = |mixed: u64, word: u64| {
-            let mixed = (mixed ^ word).wrapping_mul(MIX);
+            let mixed = (mixed ^ word).wrapping_mul(SHORTCUT_MIX);
             mixed ^ (mixed >> 29)
         };
         let mut mixed = bytes.len() as u64;
@@ -186,7 +197,7 @@ impl RecentNames {
             };
             mixed = step(mixed, word);
         }
-        (mixed.wrapping_mul(MIX) >> (64 - Self::SLOTS.trailing_zeros())) as usize
+        Self::slot_of(mixed)
     }
 }
 
@@ -195,31 +206,29 @@ impl NameTable {
     const MOST: usize = 1 << 16;
 
     /// [`NameTable::put`] of a shared name: when the table keeps that very name (not only its
-    /// text), it is found by its address; else by its text, and the table keeps it from then
-    /// on, to find it by its address the next time.
+    /// text), it is found by its address; else by its text, and the table keeps the shared
+    /// name from then on (in place of a copy read back from a file), to find it by its
+    /// address the next time.
     fn put_shared(&mut self, out: &mut Vec<u8>, name: &Name) {
         let slot = AddressSlots::slot(name);
-        let kept = self.by_address.0[slot];
-        if kept != 0
+        if let Some(kept) = self.by_address.kept(slot)
             && self
                 .names
-                .get(kept as usize - 1)
+                .get(kept as usize)
                 .is_some_and(|kept| std::sync::Arc::ptr_eq(kept, name))
         {
-            put_u64(out, u64::from(kept));
+            put_u64(out, u64::from(kept) + 1);
             return;
         }
         let Some(index) = self.put(out, name, Some(name)) else {
             return;
         };
         if let Some(kept) = self.names.get_mut(index as usize) {
-            // A name read back from a file, met again as a shared name (`put` keeps the shared
-            // one when it finds the name by the keyed hash, not when by `recent`).
             if !std::sync::Arc::ptr_eq(kept, name) && **kept == **name {
                 *kept = std::sync::Arc::clone(name);
             }
             if std::sync::Arc::ptr_eq(kept, name) {
-                self.by_address.0[slot] = index + 1;
+                self.by_address.keep(slot, index);
             }
         }
     }
@@ -233,15 +242,14 @@ impl NameTable {
             return None;
         }
         let slot = RecentNames::slot(text);
-        let recent = self.recent.0[slot];
-        if recent != 0
+        if let Some(recent) = self.recent.kept(slot)
             && self
                 .names
-                .get(recent as usize - 1)
+                .get(recent as usize)
                 .is_some_and(|name| same_name(name, text))
         {
-            put_u64(out, u64::from(recent));
-            return Some(recent - 1);
+            put_u64(out, u64::from(recent) + 1);
+            return Some(recent);
         }
         match self
             .index
@@ -250,15 +258,7 @@ impl NameTable {
             .or_else(|| self.add(text, shared))
         {
             Some(index) => {
-                // A name read back from a file, met again as a shared name: the table keeps
-                // the shared one from now on, to know it by address.
-                if let (Some(shared), Some(kept)) = (shared, self.names.get_mut(index as usize))
-                    && !std::sync::Arc::ptr_eq(kept, shared)
-                    && **kept == **shared
-                {
-                    *kept = std::sync::Arc::clone(shared);
-                }
-                self.recent.0[slot] = index + 1;
+                self.recent.keep(slot, index);
                 put_u64(out, u64::from(index) + 1);
                 Some(index)
             }
@@ -942,7 +942,7 @@ mod tests {
             names.iter().map(|name| RecentNames::slot(name)).collect();
         assert!(slots.len() < names.len(), "no two names share a slot");
         assert!(
-            slots.len() > RecentNames::SLOTS / 2,
+            slots.len() > RecentNames::default().0.len() / 2,
             "{} slots",
             slots.len()
         );
@@ -987,7 +987,7 @@ mod tests {
         let mut table = NameTable::default();
         let pool: Name = "senior".into();
         let mut first = Vec::new();
-        table.put(&mut first, &pool, Some(&pool));
+        table.put_shared(&mut first, &pool);
         assert!(std::sync::Arc::ptr_eq(
             table.shared(0).expect("kept"),
             &pool
@@ -995,7 +995,7 @@ mod tests {
         // The same shared name, the same text from elsewhere, and another text of the same
         // length that takes the same shortcut slot are each answered by what they say.
         let mut again = Vec::new();
-        table.put(&mut again, &pool, Some(&pool));
+        table.put_shared(&mut again, &pool);
         let mut copy = Vec::new();
         table.put(&mut copy, &String::from("senior"), None);
         assert_eq!((&again, &copy), (&first, &first));
@@ -1005,10 +1005,10 @@ mod tests {
             .expect("a six-letter name in the same slot")
             .into();
         let mut third = Vec::new();
-        table.put(&mut third, &other, Some(&other));
+        table.put_shared(&mut third, &other);
         assert_ne!(third, first);
         let mut fourth = Vec::new();
-        table.put(&mut fourth, &pool, Some(&pool));
+        table.put_shared(&mut fourth, &pool);
         assert_eq!(fourth, first);
         assert_eq!(table.get(0), Some("senior"));
         assert_eq!(table.get(1), Some(&*other));
@@ -1020,7 +1020,7 @@ mod tests {
         assert!(table.learn("senior"));
         let pool: Name = "senior".into();
         let mut bytes = Vec::new();
-        table.put(&mut bytes, &pool, Some(&pool));
+        table.put_shared(&mut bytes, &pool);
         assert!(std::sync::Arc::ptr_eq(
             table.shared(0).expect("kept"),
             &pool
@@ -1054,7 +1054,7 @@ mod tests {
             table.shared(0).expect("kept"),
             &pool
         ));
-        assert_eq!(table.by_address.0[AddressSlots::slot(&pool)], 1);
+        assert_eq!(table.by_address.kept(AddressSlots::slot(&pool)), Some(0));
         // ... and by its address after: the same bytes, no new name.
         assert_eq!(written_as(&mut table, &pool), first);
         assert_eq!(table.len(), 2, "the name and the policy hash");
