@@ -334,7 +334,8 @@ struct BatchLedger {
     taken_for_new: IdIndex,
     /// The ids of the entries recorded by this batch, in order.
     recorded_ids: IdIndex,
-    /// Their entries in the compact form with interned names (`form` 1), one after another.
+    /// Their entries in the compact form with interned names and packed numbers
+    /// ([`ENTRY_FORM`]), one after another.
     entries: Vec<u8>,
     /// Per entry recorded by this batch: where it ends in `entries`.
     entry_ends: Vec<usize>,
@@ -450,7 +451,7 @@ impl BatchLedger {
         insert_rows_or_refusal(
             connection,
             "INSERT OR FAIL INTO ledger (lead_bytes, lead, entry, form) VALUES ",
-            "(?, ?, ?, 1)",
+            "(?, ?, ?, 2)", // ENTRY_FORM
             &rows,
             |statement, first, (lead, entry)| {
                 let (bytes, lead) = ledger_key(lead);
@@ -971,7 +972,12 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 11;
+const SCHEMA_VERSION: i64 = 12;
+
+/// The `form` of the ledger entries this build writes: names interned, numbers packed
+/// ([`compact::Numbers::Packed`]). Form 0 (names in full) and 1 (numbers at full width) are
+/// still read.
+const ENTRY_FORM: i64 = 2;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -999,6 +1005,10 @@ const SCHEMA_VERSION: i64 = 11;
 /// tree's end, where SQLite appends without searching, whatever their number of digits; keyed
 /// by the id alone, `L-100000` went between `L-10000` and `L-10001`, written long before, and
 /// each such insert searched the tree and split a page in its middle.
+///
+/// Version 12 changes no table: its entries are written in `form` 2 ([`ENTRY_FORM`]: times
+/// and whole numbers packed, the benchmark's entries 99 bytes instead of 134), which an older
+/// build would take for `form` 1 and fail to read: it must refuse the file.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
         lead_bytes INTEGER NOT NULL,
@@ -1365,10 +1375,21 @@ fn read_stored_known(
     entry: &[u8],
     form: i64,
 ) -> Result<Recorded, StateError> {
-    if form == 0 {
-        return read_entry(lead, entry);
-    }
-    compact::decode_recorded_interned(entry, names)
+    let numbers = match form {
+        0 => return read_entry(lead, entry),
+        1 => compact::Numbers::Fixed,
+        ENTRY_FORM => compact::Numbers::Packed,
+        _ => {
+            return Err(StateError::new(
+                StateErrorKind::Corrupt,
+                format!(
+                    "state database: the recorded decision of `{lead}` is in a form this \
+                     build does not know ({form})"
+                ),
+            ));
+        }
+    };
+    compact::decode_recorded_interned(entry, names, numbers)
         .filter(|recorded| *recorded.decision.lead == *lead)
         .ok_or_else(|| {
             StateError::new(
@@ -1378,7 +1399,7 @@ fn read_stored_known(
         })
 }
 
-/// A ledger entry of `lead` in either form (`form` 1: its names are indexes into `names`,
+/// A ledger entry of `lead` in any form (`form` 1 and 2: its names are indexes into `names`,
 /// which reads the file's names again once if the entry holds one it has not seen).
 fn read_stored(
     connection: &Connection,
@@ -1888,7 +1909,7 @@ impl StateStore for SqliteState {
         if self.in_batch {
             match self.batch_ledger.lookup(lead) {
                 InBatch::Recorded(entry) => {
-                    return read_stored_known(&self.names, lead, entry, 1).map(Some);
+                    return read_stored_known(&self.names, lead, entry, ENTRY_FORM).map(Some);
                 }
                 InBatch::Stored(entry, form) => {
                     return read_stored(&self.connection, &mut self.names, lead, entry, form)
@@ -2622,7 +2643,12 @@ impl SqliteState {
         }
         let known = self.names.len();
         self.scratch.clear();
-        compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names);
+        compact::encode_recorded_interned(
+            entry,
+            &mut self.scratch,
+            &mut self.names,
+            compact::Numbers::Packed,
+        );
         if self.handed.is_some() {
             // The writer writes the batch's new names with its entries.
             self.batch_ledger
@@ -3336,6 +3362,131 @@ mod tests {
             exported,
             vec![entry("L-new", "anna"), entry("L-old", "anna")]
         );
+    }
+
+    /// An entry with a due time and an escalation in its rep's zone: numbers a packed entry
+    /// writes shorter.
+    fn timed_entry(lead: &str, rep: &str) -> Recorded {
+        let time = switchboard_core::model::time::LocalTime {
+            instant: "2026-11-23T09:15:00.5Z".parse().unwrap(),
+            offset: Some(jiff::tz::Offset::from_seconds(3600).unwrap()),
+        };
+        let mut recorded = entry(lead, rep);
+        recorded.decision.due = Some(switchboard_core::route::decision::Due::At(time));
+        recorded.decision.escalation = vec![switchboard_core::route::decision::Escalation {
+            at: Some(time),
+            to: "backup".into(),
+        }];
+        recorded.decided_at = "2026-11-23T09:00:00.123Z".parse().unwrap();
+        recorded
+    }
+
+    /// Version 12 writes entries in `form` 2 (numbers packed); the `form` 1 entries of a
+    /// version 11 file (numbers at full width) still read, next to new ones, and an entry in
+    /// a form no build writes is named as unreadable, never misread.
+    #[test]
+    fn entries_with_numbers_at_full_width_still_read() {
+        let path = scratch("v11-forms");
+        let ids = ["L-1", "L-2", "L-3"];
+        {
+            let mut state = SqliteState::open(&path).unwrap();
+            state.begin().unwrap();
+            for id in ids {
+                state.record(&timed_entry(id, "anna").as_entry()).unwrap();
+            }
+            state.commit().unwrap();
+        }
+        // The file as version 11 wrote it: the same entries in form 1.
+        let connection = Connection::open(&path).unwrap();
+        let forms = |connection: &Connection| -> Vec<(String, i64)> {
+            connection
+                .prepare("SELECT lead, form FROM ledger ORDER BY lead")
+                .unwrap()
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let mut names = compact::NameTable::default();
+        load_names(&connection, &mut names).unwrap();
+        for id in ids {
+            let packed: Vec<u8> = connection
+                .query_row("SELECT entry FROM ledger WHERE lead = ?1", [id], |row| {
+                    row.get(0)
+                })
+                .unwrap();
+            let recorded =
+                compact::decode_recorded_interned(&packed, &names, compact::Numbers::Packed)
+                    .unwrap();
+            assert_eq!(recorded, timed_entry(id, "anna"));
+            let mut fixed = Vec::new();
+            let known = names.len();
+            compact::encode_recorded_interned(
+                &recorded.as_entry(),
+                &mut fixed,
+                &mut names,
+                compact::Numbers::Fixed,
+            );
+            assert_eq!(names.len(), known);
+            // Due, escalation: 17 bytes each instead of 13 (a fraction of a second takes 4
+            // bytes either way); the routing time 12 instead of 10, the lead's own time
+            // (1970, no fraction) 12 instead of 6.
+            assert_eq!(fixed.len() - packed.len(), 4 + 4 + 2 + 6);
+            connection
+                .execute(
+                    "UPDATE ledger SET entry = ?1, form = 1 WHERE lead = ?2",
+                    params![fixed, id],
+                )
+                .unwrap();
+        }
+        connection
+            .execute_batch("PRAGMA user_version = 11")
+            .unwrap();
+        let mut state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.tables_version(), Some((11, SCHEMA_VERSION)));
+        for id in ids {
+            assert_eq!(read(&mut state, id), Some(timed_entry(id, "anna")), "{id}");
+        }
+        // Read ahead in a batch, the way `route` looks its leads up, and a new entry beside.
+        state.begin().unwrap();
+        state.read_ahead(&["L-1", "L-4"]).unwrap();
+        assert_eq!(read(&mut state, "L-1"), Some(timed_entry("L-1", "anna")));
+        state
+            .record(&timed_entry("L-4", "boris").as_entry())
+            .unwrap();
+        state.commit().unwrap();
+        let mut exported = Vec::new();
+        state
+            .export(&mut |row| {
+                if let StateRow::Ledger(recorded) = row {
+                    exported.push(recorded);
+                }
+                Ok(())
+            })
+            .unwrap();
+        let mut expected: Vec<Recorded> = ids.iter().map(|id| timed_entry(id, "anna")).collect();
+        expected.push(timed_entry("L-4", "boris"));
+        assert_eq!(exported, expected);
+        drop(state);
+        let stored = forms(&connection);
+        let stored: Vec<(&str, i64)> = stored.iter().map(|(id, form)| (&**id, *form)).collect();
+        assert_eq!(
+            stored,
+            [("L-1", 1), ("L-2", 1), ("L-3", 1), ("L-4", ENTRY_FORM)]
+        );
+        // A form no build writes.
+        connection
+            .execute("UPDATE ledger SET form = 3 WHERE lead = 'L-2'", [])
+            .unwrap();
+        let mut state = SqliteState::open(&path).unwrap();
+        let error = state.recorded("L-2").unwrap_err();
+        assert_eq!(error.kind, StateErrorKind::Corrupt);
+        assert!(
+            error.message.contains("`L-2`") && error.message.contains("(3)"),
+            "{}",
+            error.message
+        );
+        assert_eq!(read(&mut state, "L-3"), Some(timed_entry("L-3", "anna")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! A compact binary form of a ledger entry ([`Recorded`]: the [`Decision`], the lead's
 //! fingerprint, when it was decided, and its trace) for ledgers kept in memory and the traces
-//! kept on disk: strings as length-prefixed bytes, times as seconds, nanoseconds and offset.
-//! Writing it is a few copies (no escaping, no formatting), so recording every decision costs
+//! kept on disk: strings as length-prefixed bytes, times as seconds, nanoseconds and offset
+//! (at full width, or packed: [`Numbers`]). Writing it is a few copies (no escaping, no formatting), so recording every decision costs
 //! little; reading it back is only needed for repeats and explanations.
 
 use super::{EntryRef, Fingerprint, Recorded};
@@ -21,10 +21,29 @@ pub fn encode_recorded(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
 /// [`encode_recorded`] with the entry's names (rule, pool, rep, queue, escalation target,
 /// reasons, tags, scores and policy hash; never the lead id) written as their index in `table`,
 /// which learns the new ones: a ledger that keeps millions of entries of a few policies keeps
-/// each name once, not once per entry. Read back with [`decode_recorded_interned`] and the same
-/// table.
-pub fn encode_recorded_interned(entry: &EntryRef<'_>, out: &mut Vec<u8>, table: &mut NameTable) {
-    encode_recorded_with(entry, out, &mut Names::Table(table));
+/// each name once, not once per entry. Its numbers are written as `numbers` says. Read back
+/// with [`decode_recorded_interned`], the same table and the same `numbers`.
+pub fn encode_recorded_interned(
+    entry: &EntryRef<'_>,
+    out: &mut Vec<u8>,
+    table: &mut NameTable,
+    numbers: Numbers,
+) {
+    encode_recorded_with(entry, out, &mut Names::Table(table, numbers));
+}
+
+/// How an entry's times and whole numbers (a trace's integer, a score) are written. Lengths, counts, indexes and line numbers are LEB128 in
+/// either; fingerprints (hashes) and floats keep eight bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbers {
+    /// At their full width, little-endian: a time 12 bytes (17 with an offset). The inline
+    /// form ([`encode_recorded`]: exports, PostgreSQL) and the entries SQLite files of tables
+    /// version 8 to 11 hold (their `form` 1).
+    Fixed,
+    /// A time as a byte saying which parts follow, 5 bytes of seconds, 4 of nanoseconds if
+    /// any and 3 of offset if any ([`put_packed_time`]): 9 bytes with an offset instead of
+    /// 17; whole numbers LEB128, zigzagged. Ledgers kept in memory and SQLite's `form` 2.
+    Packed,
 }
 
 fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Names<'_>) {
@@ -37,7 +56,8 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
             out.extend_from_slice(&fingerprint.schema.to_le_bytes());
         }
     }
-    put_instant(out, entry.decided_at);
+    let numbers = names.numbers();
+    put_instant(out, entry.decided_at, numbers);
     names.put_name(out, entry.policy_hash);
     match &entry.trace {
         None => out.push(0),
@@ -48,7 +68,7 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
     }
     // Added after the first entries were written: an entry that ends here has none.
     if let Some(lead_at) = entry.lead_at {
-        put_instant(out, lead_at);
+        put_instant(out, lead_at, numbers);
     }
 }
 
@@ -63,15 +83,23 @@ fn same_name(kept: &Name, text: &str) -> bool {
 enum Names<'t> {
     /// Written in full, each time.
     Inline,
-    /// As an index into a table of the names seen before.
-    Table(&'t mut NameTable),
+    /// As an index into a table of the names seen before; numbers as the entry's form says.
+    Table(&'t mut NameTable, Numbers),
 }
 
 impl Names<'_> {
+    /// How the entry's numbers are written: at full width inline, as chosen with a table.
+    fn numbers(&self) -> Numbers {
+        match self {
+            Names::Inline => Numbers::Fixed,
+            Names::Table(_, numbers) => *numbers,
+        }
+    }
+
     fn put(&mut self, out: &mut Vec<u8>, text: &str) {
         match self {
             Names::Inline => put_str(out, text),
-            Names::Table(table) => {
+            Names::Table(table, _) => {
                 table.put(out, text, None);
             }
         }
@@ -82,14 +110,14 @@ impl Names<'_> {
     fn put_name(&mut self, out: &mut Vec<u8>, name: &Name) {
         match self {
             Names::Inline => put_str(out, name),
-            Names::Table(table) => table.put_shared(out, name),
+            Names::Table(table, _) => table.put_shared(out, name),
         }
     }
 
     /// Writes `text` in full, also with a table: a lead's own value (a field on the rule's
     /// path), which would only fill a table that keeps names for good.
     fn put_full(&mut self, out: &mut Vec<u8>, text: &str) {
-        if let Names::Table(_) = self {
+        if let Names::Table(..) = self {
             out.push(0);
         }
         put_str(out, text);
@@ -329,16 +357,20 @@ impl NameTable {
 
 /// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
 pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
-    decode_recorded_with(bytes, None)
+    decode_recorded_with(Input::new(bytes, Numbers::Fixed), None)
 }
 
-/// Reads a ledger entry written by [`encode_recorded_interned`] with the table it filled.
-pub fn decode_recorded_interned(bytes: &[u8], table: &NameTable) -> Option<Recorded> {
-    decode_recorded_with(bytes, Some(table))
+/// Reads a ledger entry written by [`encode_recorded_interned`] with the table it filled and
+/// the same `numbers`.
+pub fn decode_recorded_interned(
+    bytes: &[u8],
+    table: &NameTable,
+    numbers: Numbers,
+) -> Option<Recorded> {
+    decode_recorded_with(Input::new(bytes, numbers), Some(table))
 }
 
-fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recorded> {
-    let mut input = Input(bytes);
+fn decode_recorded_with(mut input: Input<'_>, table: Option<&NameTable>) -> Option<Recorded> {
     let decision = input.decision(table)?;
     let fingerprint = match input.byte()? {
         0 => None,
@@ -353,12 +385,12 @@ fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recor
         0 => None,
         _ => Some(input.trace(table)?),
     };
-    let lead_at = if input.0.is_empty() {
+    let lead_at = if input.bytes.is_empty() {
         None
     } else {
         Some(input.instant()?)
     };
-    input.0.is_empty().then_some(Recorded {
+    input.bytes.is_empty().then_some(Recorded {
         decision,
         fingerprint,
         decided_at,
@@ -371,6 +403,7 @@ fn decode_recorded_with(bytes: &[u8], table: Option<&NameTable>) -> Option<Recor
 /// Appends a recorded trace's compact form: the path's steps (field or calendar ids with the
 /// lead's values) and the actions with their candidates, their texts through `names`.
 fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    let numbers = names.numbers();
     put_u64(out, trace.path.len() as u64);
     for step in &trace.path {
         match step {
@@ -389,7 +422,10 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
                     }
                     Some(LeadValue::Scalar(Scalar::Int(int))) => {
                         out.push(3);
-                        out.extend_from_slice(&int.to_le_bytes());
+                        match numbers {
+                            Numbers::Fixed => out.extend_from_slice(&int.to_le_bytes()),
+                            Numbers::Packed => put_u128(out, zigzag_128(*int)),
+                        }
                     }
                     Some(LeadValue::Scalar(Scalar::Float(float))) => {
                         out.push(4);
@@ -457,6 +493,7 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
 }
 
 fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    let numbers = names.numbers();
     put_str(out, &decision.lead);
     match &decision.rule {
         None => out.push(0),
@@ -498,7 +535,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
         Some(Due::Never) => out.push(1),
         Some(Due::At(time)) => {
             out.push(2);
-            put_time(out, *time);
+            put_time(out, *time, numbers);
         }
     }
     put_u64(out, decision.escalation.len() as u64);
@@ -507,7 +544,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
             None => out.push(0),
             Some(time) => {
                 out.push(1);
-                put_time(out, time);
+                put_time(out, time, numbers);
             }
         }
         names.put_name(out, &step.to);
@@ -531,7 +568,10 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
         put_u64(out, decision.scores.len() as u64);
         for (score, value) in &decision.scores {
             names.put_name(out, score);
-            out.extend_from_slice(&value.to_le_bytes());
+            match numbers {
+                Numbers::Fixed => out.extend_from_slice(&value.to_le_bytes()),
+                Numbers::Packed => put_u64(out, zigzag(*value)),
+            }
         }
     }
 }
@@ -541,9 +581,9 @@ const EXTRAS: u8 = 0x80;
 
 /// Reads a decision written by [`encode`]; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Decision> {
-    let mut input = Input(bytes);
+    let mut input = Input::new(bytes, Numbers::Fixed);
     let decision = input.decision(None)?;
-    input.0.is_empty().then_some(decision)
+    input.bytes.is_empty().then_some(decision)
 }
 
 impl Input<'_> {
@@ -611,7 +651,11 @@ impl Input<'_> {
             }
             for _ in 0..input.u64()? {
                 let score = input.shared_name(table)?;
-                scores.push((score, i64::from_le_bytes(input.array()?)));
+                let value = match input.numbers {
+                    Numbers::Fixed => i64::from_le_bytes(input.array()?),
+                    Numbers::Packed => unzigzag(input.u64()?),
+                };
+                scores.push((score, value));
             }
         }
         Some(Decision {
@@ -627,9 +671,46 @@ impl Input<'_> {
     }
 
     fn instant(&mut self) -> Option<jiff::Timestamp> {
-        let seconds = i64::from_le_bytes(self.array()?);
-        let nanos = i32::from_le_bytes(self.array()?);
-        jiff::Timestamp::new(seconds, nanos).ok()
+        match self.numbers {
+            Numbers::Fixed => jiff::Timestamp::new(
+                i64::from_le_bytes(self.array()?),
+                i32::from_le_bytes(self.array()?),
+            )
+            .ok(),
+            Numbers::Packed => match self.packed_time()? {
+                LocalTime {
+                    instant,
+                    offset: None,
+                } => Some(instant),
+                LocalTime {
+                    offset: Some(_), ..
+                } => None,
+            },
+        }
+    }
+
+    /// A time written by [`put_packed_time`].
+    fn packed_time(&mut self) -> Option<LocalTime> {
+        let parts = self.byte()?;
+        if parts & !(PACKED_NANOS | PACKED_OFFSET) != 0 {
+            return None;
+        }
+        let seconds = sign_extended::<5>(self.array()?);
+        let nanos = match parts & PACKED_NANOS {
+            0 => 0,
+            _ => i32::from_le_bytes(self.array()?),
+        };
+        let offset = match parts & PACKED_OFFSET {
+            0 => None,
+            _ => {
+                let seconds = i32::try_from(sign_extended::<3>(self.array()?)).ok()?;
+                Some(jiff::tz::Offset::from_seconds(seconds).ok()?)
+            }
+        };
+        Some(LocalTime {
+            instant: jiff::Timestamp::new(seconds, nanos).ok()?,
+            offset,
+        })
     }
 
     fn trace(&mut self, table: Option<&NameTable>) -> Option<RecordedTrace> {
@@ -644,9 +725,10 @@ impl Input<'_> {
                         0 => None,
                         1 => Some(LeadValue::Variant(u32::try_from(self.u64()?).ok()?)),
                         2 => Some(LeadValue::Str(self.name(table)?)),
-                        3 => Some(LeadValue::Scalar(Scalar::Int(i128::from_le_bytes(
-                            self.array()?,
-                        )))),
+                        3 => Some(LeadValue::Scalar(Scalar::Int(match self.numbers {
+                            Numbers::Fixed => i128::from_le_bytes(self.array()?),
+                            Numbers::Packed => unzigzag_128(self.u128()?),
+                        }))),
                         4 => Some(LeadValue::Scalar(Scalar::Float(f64::from_bits(
                             u64::from_le_bytes(self.array()?),
                         )))),
@@ -714,22 +796,52 @@ impl Input<'_> {
 
 /// The lead id of an encoded decision, without decoding the rest.
 pub fn lead_of(bytes: &[u8]) -> Option<&str> {
-    let mut input = Input(bytes);
+    let mut input = Input::new(bytes, Numbers::Fixed);
     let length = usize::try_from(input.u64()?).ok()?;
     std::str::from_utf8(input.take(length)?).ok()
 }
 
+/// LEB128: seven bits a byte, the lowest first; small numbers (lengths, lines) take one byte.
 fn put_u64(out: &mut Vec<u8>, mut value: u64) {
-    // LEB128: small numbers (lengths, lines) take one byte.
-    loop {
-        let byte = (value & 0x7f) as u8;
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
         value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
     }
+    out.push(value as u8);
+}
+
+/// [`put_u64`] of a wider number (a trace's integer).
+fn put_u128(out: &mut Vec<u8>, mut value: u128) {
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A signed number as an unsigned one that is small when the number is near zero: 0, -1, 1,
+/// -2, … become 0, 1, 2, 3, …
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+/// A little-endian signed number of `N` bytes, as an `i64`.
+fn sign_extended<const N: usize>(bytes: [u8; N]) -> i64 {
+    let mut wide = [0u8; 8];
+    wide[8 - N..].copy_from_slice(&bytes);
+    i64::from_le_bytes(wide) >> (8 * (8 - N))
+}
+
+fn zigzag_128(value: i128) -> u128 {
+    ((value << 1) ^ (value >> 127)) as u128
+}
+
+fn unzigzag_128(value: u128) -> i128 {
+    ((value >> 1) as i128) ^ -((value & 1) as i128)
 }
 
 fn put_str(out: &mut Vec<u8>, text: &str) {
@@ -737,31 +849,79 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
-fn put_instant(out: &mut Vec<u8>, instant: jiff::Timestamp) {
-    out.extend_from_slice(&instant.as_second().to_le_bytes());
-    out.extend_from_slice(&instant.subsec_nanosecond().to_le_bytes());
-}
-
-fn put_time(out: &mut Vec<u8>, time: LocalTime) {
-    put_instant(out, time.instant);
-    match time.offset {
-        None => out.push(0),
-        Some(offset) => {
-            out.push(1);
-            out.extend_from_slice(&offset.seconds().to_le_bytes());
+fn put_instant(out: &mut Vec<u8>, instant: jiff::Timestamp, numbers: Numbers) {
+    match numbers {
+        Numbers::Fixed => {
+            out.extend_from_slice(&instant.as_second().to_le_bytes());
+            out.extend_from_slice(&instant.subsec_nanosecond().to_le_bytes());
         }
+        Numbers::Packed => put_packed_time(out, instant, None),
     }
 }
 
-struct Input<'a>(&'a [u8]);
+fn put_time(out: &mut Vec<u8>, time: LocalTime, numbers: Numbers) {
+    match numbers {
+        Numbers::Fixed => {
+            put_instant(out, time.instant, numbers);
+            match time.offset {
+                None => out.push(0),
+                Some(offset) => {
+                    out.push(1);
+                    out.extend_from_slice(&offset.seconds().to_le_bytes());
+                }
+            }
+        }
+        Numbers::Packed => put_packed_time(out, time.instant, time.offset),
+    }
+}
+
+/// A packed time's first byte: the bits of the parts that follow its seconds.
+const PACKED_NANOS: u8 = 1;
+const PACKED_OFFSET: u8 = 2;
+
+/// A time in [`Numbers::Packed`]: a byte saying which parts follow, the seconds since 1970 in
+/// 5 bytes (jiff's times, years -9999 to 9999, fit in 40 bits), the nanoseconds in 4 if any,
+/// the offset's seconds in 3 if any (jiff's offsets are within 26 hours). Fixed widths, so
+/// writing one is a few stores: a time with an offset takes 9 bytes, not 17.
+fn put_packed_time(out: &mut Vec<u8>, instant: jiff::Timestamp, offset: Option<jiff::tz::Offset>) {
+    // Gathered in one 16-byte word, lowest byte first, written whole, and the unused bytes
+    // dropped: a copy of a length known here is one store, where `length` bytes would call
+    // `memcpy`.
+    const FORTY_BITS: u64 = (1 << 40) - 1;
+    const TWENTY_FOUR_BITS: u32 = (1 << 24) - 1;
+    let mut word = u128::from(instant.as_second() as u64 & FORTY_BITS) << 8;
+    let mut length = 6;
+    let nanos = instant.subsec_nanosecond();
+    if nanos != 0 {
+        word |= u128::from(PACKED_NANOS) | u128::from(nanos as u32) << (8 * length);
+        length += 4;
+    }
+    if let Some(offset) = offset {
+        let seconds = offset.seconds() as u32 & TWENTY_FOUR_BITS;
+        word |= u128::from(PACKED_OFFSET) | u128::from(seconds) << (8 * length);
+        length += 3;
+    }
+    let start = out.len();
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(start + length);
+}
+
+struct Input<'a> {
+    bytes: &'a [u8],
+    numbers: Numbers,
+}
 
 impl<'a> Input<'a> {
+    fn new(bytes: &'a [u8], numbers: Numbers) -> Input<'a> {
+        Input { bytes, numbers }
+    }
+
     fn take(&mut self, count: usize) -> Option<&'a [u8]> {
-        if self.0.len() < count {
+        if self.bytes.len() < count {
             return None;
         }
-        let (taken, rest) = self.0.split_at(count);
-        self.0 = rest;
+        let (taken, rest) = self.bytes.split_at(count);
+        self.bytes = rest;
         Some(taken)
     }
 
@@ -770,10 +930,20 @@ impl<'a> Input<'a> {
     }
 
     fn u64(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
+        u64::try_from(self.u128()?).ok()
+    }
+
+    /// A LEB128 number; `None` past 128 bits.
+    fn u128(&mut self) -> Option<u128> {
+        let mut value = 0u128;
+        for shift in (0..128).step_by(7) {
             let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
+            let bits = u128::from(byte & 0x7f);
+            // The last byte's bits beyond the 128th must be zero.
+            if shift == 126 && bits > 0b11 {
+                return None;
+            }
+            value |= bits << shift;
             if byte & 0x80 == 0 {
                 return Some(value);
             }
@@ -818,6 +988,9 @@ impl<'a> Input<'a> {
     }
 
     fn time(&mut self) -> Option<LocalTime> {
+        if self.numbers == Numbers::Packed {
+            return self.packed_time();
+        }
         let instant = self.instant()?;
         let offset = match self.byte()? {
             0 => None,
@@ -880,43 +1053,136 @@ mod tests {
                 r#"{{"lead":"L-3","rule":null,"action":"unassigned","reason":[{{"action":"pool senior","reason":"{long_reason}"}}]}}"#
             ),
         ];
-        let mut table = NameTable::default();
-        let mut sizes = Vec::new();
-        for (number, line) in lines.iter().enumerate() {
-            let entry = Recorded {
-                decision: read_decision(line).unwrap(),
-                fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
-                decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
-                lead_at: Some("2026-11-23T09:00:00Z".parse().unwrap()),
-                policy_hash: "a".repeat(64).into(),
-                trace: None,
+        for numbers in [Numbers::Fixed, Numbers::Packed] {
+            let mut table = NameTable::default();
+            let mut sizes = Vec::new();
+            for (number, line) in lines.iter().enumerate() {
+                let entry = Recorded {
+                    decision: read_decision(line).unwrap(),
+                    fingerprint: Some(Fingerprint { lead: 7, schema: 9 }),
+                    decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+                    lead_at: Some("2026-11-23T09:00:00Z".parse().unwrap()),
+                    policy_hash: "a".repeat(64).into(),
+                    trace: None,
+                };
+                let mut bytes = Vec::new();
+                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, numbers);
+                assert_eq!(lead_of(&bytes), Some(&*entry.decision.lead));
+                let read = decode_recorded_interned(&bytes, &table, numbers).unwrap();
+                assert_eq!(decision_json(&read.decision), *line, "entry {number}");
+                assert_eq!(read.policy_hash, entry.policy_hash);
+                assert_eq!(read.fingerprint, entry.fingerprint);
+                assert_eq!(read.decided_at, entry.decided_at);
+                assert_eq!(read.lead_at, entry.lead_at);
+                assert_eq!(
+                    decode_recorded_interned(&bytes[..bytes.len() - 1], &table, numbers),
+                    None
+                );
+                let mut inline = Vec::new();
+                encode_recorded(&entry.as_entry(), &mut inline);
+                sizes.push((bytes.len(), inline.len()));
+            }
+            // Every name is an index of one byte instead of its text (96 bytes of names here,
+            // the policy hash's 64 among them), the first time as the second. Packed, the
+            // four times take 9 + 9 + 6 + 6 bytes instead of 17 + 17 + 12 + 12, and the
+            // score 70 two (zigzagged: 140) instead of eight.
+            assert_eq!(sizes[0], sizes[1]);
+            let packed_saves = match numbers {
+                Numbers::Fixed => 0,
+                Numbers::Packed => 8 + 8 + 6 + 6 + 6,
             };
-            let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
-            assert_eq!(lead_of(&bytes), Some(&*entry.decision.lead));
-            let read = decode_recorded_interned(&bytes, &table).unwrap();
-            assert_eq!(decision_json(&read.decision), *line, "entry {number}");
-            assert_eq!(read.policy_hash, entry.policy_hash);
-            assert_eq!(read.fingerprint, entry.fingerprint);
-            assert_eq!(
-                decode_recorded_interned(&bytes[..bytes.len() - 1], &table),
-                None
+            assert_eq!(sizes[1].1 - sizes[1].0, 96 + packed_saves, "{sizes:?}");
+            // A name longer than the table takes is written in full, and still reads back.
+            assert!(sizes[2].0 > NameTable::LONGEST, "{sizes:?}");
+            assert!(
+                !table
+                    .names
+                    .iter()
+                    .any(|name| name.len() > NameTable::LONGEST)
             );
-            let mut inline = Vec::new();
-            encode_recorded(&entry.as_entry(), &mut inline);
-            sizes.push((bytes.len(), inline.len()));
         }
-        // Every name is an index of one byte instead of its text (96 bytes of names here,
-        // the policy hash's 64 among them), the first time as the second.
-        assert_eq!(sizes[0], sizes[1]);
-        assert_eq!(sizes[1].1 - sizes[1].0, 96, "{sizes:?}");
-        // A name longer than the table takes is written in full, and still reads back.
-        assert!(sizes[2].0 > NameTable::LONGEST, "{sizes:?}");
-        assert!(
-            !table
-                .names
-                .iter()
-                .any(|name| name.len() > NameTable::LONGEST)
+    }
+
+    /// Packed times and whole numbers read back exactly at their limits: jiff's first and last
+    /// instants, a time before 1970 with a fraction, offsets of ±25:59:59, a trace's
+    /// integers of 128 bits and negative scores; and a packed time with parts this build
+    /// does not know is refused, not misread.
+    #[test]
+    fn packed_times_and_numbers_read_back_at_their_limits() {
+        let offsets = [
+            None,
+            Some(jiff::tz::Offset::UTC),
+            Some(jiff::tz::Offset::from_seconds(93_599).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-93_599).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-2_670).unwrap()),
+        ];
+        let instants = [
+            jiff::Timestamp::MIN,
+            jiff::Timestamp::MAX,
+            jiff::Timestamp::UNIX_EPOCH,
+            jiff::Timestamp::new(-1, -1).unwrap(),
+            jiff::Timestamp::new(-86_400, -999_999_999).unwrap(),
+            "2026-11-23T10:15:00.25Z".parse().unwrap(),
+        ];
+        let integers = [i128::MIN, i128::MAX, -1, 0, 1, i128::from(i64::MIN) - 1];
+        for (n, instant) in instants.into_iter().enumerate() {
+            for offset in offsets {
+                let time = LocalTime { instant, offset };
+                let integer = integers[n % integers.len()];
+                let entry = Recorded {
+                    decision: Decision {
+                        due: Some(Due::At(time)),
+                        escalation: vec![Escalation {
+                            at: Some(time),
+                            to: "backup".into(),
+                        }],
+                        scores: vec![("fit".into(), i64::MIN), ("intent".into(), -3)],
+                        ..Decision::new("L-1")
+                    },
+                    fingerprint: None,
+                    decided_at: instant,
+                    lead_at: Some(instant),
+                    policy_hash: "h".into(),
+                    trace: Some(RecordedTrace {
+                        path: vec![PathStep::Field {
+                            field: 2,
+                            value: Some(LeadValue::Scalar(Scalar::Int(integer))),
+                        }],
+                        actions: Vec::new(),
+                        starts: None,
+                    }),
+                };
+                for numbers in [Numbers::Fixed, Numbers::Packed] {
+                    let mut table = NameTable::default();
+                    let mut bytes = Vec::new();
+                    encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, numbers);
+                    assert_eq!(
+                        decode_recorded_interned(&bytes, &table, numbers).as_ref(),
+                        Some(&entry),
+                        "{instant} {offset:?} {numbers:?}"
+                    );
+                }
+            }
+        }
+        // A due time's first byte (after the lead, the rule, the action and the due byte)
+        // with a part no build writes.
+        let mut table = NameTable::default();
+        let mut bytes = Vec::new();
+        let entry = bare_entry(Decision {
+            due: Some(Due::At(LocalTime {
+                instant: jiff::Timestamp::UNIX_EPOCH,
+                offset: None,
+            })),
+            ..Decision::new("L")
+        });
+        encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Numbers::Packed);
+        let parts = 1 + 1 + 1 + 1 + 1;
+        assert_eq!(bytes[parts], 0);
+        assert!(decode_recorded_interned(&bytes, &table, Numbers::Packed).is_some());
+        bytes[parts] = 4;
+        assert_eq!(
+            decode_recorded_interned(&bytes, &table, Numbers::Packed),
+            None
         );
     }
 
@@ -959,25 +1225,35 @@ mod tests {
                     ..Decision::new(format!("L-{round}-{n}"))
                 });
                 let mut bytes = Vec::new();
-                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
+                encode_recorded_interned(
+                    &entry.as_entry(),
+                    &mut bytes,
+                    &mut table,
+                    Numbers::Packed,
+                );
                 written.push((entry, bytes));
             }
         }
         assert_eq!(table.len(), names.len() + 1);
         for (entry, bytes) in &written {
             assert_eq!(
-                decode_recorded_interned(bytes, &table).as_ref(),
+                decode_recorded_interned(bytes, &table, Numbers::Packed).as_ref(),
                 Some(entry)
             );
         }
         // A forgotten name is not answered from the slot it held.
         table.truncate(1);
         let mut bytes = Vec::new();
-        encode_recorded_interned(&written[5].0.as_entry(), &mut bytes, &mut table);
+        encode_recorded_interned(
+            &written[5].0.as_entry(),
+            &mut bytes,
+            &mut table,
+            Numbers::Packed,
+        );
         // The first entry's rule is kept; the fifth's rule and the hash come back as new.
         assert_eq!(table.len(), 3);
         assert_eq!(
-            decode_recorded_interned(&bytes, &table).as_ref(),
+            decode_recorded_interned(&bytes, &table, Numbers::Packed).as_ref(),
             Some(&written[5].0)
         );
     }
@@ -1039,8 +1315,8 @@ mod tests {
                 ..Decision::new("L-1")
             });
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, table);
-            let read = decode_recorded_interned(&bytes, table).expect("read back");
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Numbers::Packed);
+            let read = decode_recorded_interned(&bytes, table, Numbers::Packed).expect("read back");
             assert_eq!(read, entry);
             bytes
         };
@@ -1095,12 +1371,12 @@ mod tests {
                 ..Decision::new(format!("L-{n}"))
             });
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table);
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Numbers::Packed);
             written.push((entry, bytes));
         }
         assert_eq!(table.names.len(), NameTable::MOST);
         for (entry, bytes) in written.iter().step_by(997).chain(written.last()) {
-            let read = decode_recorded_interned(bytes, &table).unwrap();
+            let read = decode_recorded_interned(bytes, &table, Numbers::Packed).unwrap();
             assert_eq!(read.decision, entry.decision);
         }
     }

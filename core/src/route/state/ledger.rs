@@ -51,6 +51,9 @@ pub(super) struct Ledger {
     residents: Vec<Residents>,
 }
 
+/// How the entries' numbers are written: packed, as they never outlive the process.
+const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
+
 /// How many ids [`Ledger::warm`] takes at once.
 const WARM_AT_ONCE: usize = super::ABOUT_TO_ROUTE;
 
@@ -475,7 +478,7 @@ impl Ledger {
                 Some(place) => self.read(place)?,
             },
         };
-        compact::decode_recorded_interned(&bytes, &self.names)
+        compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
             .map(Some)
             .ok_or_else(|| {
                 StateError::new(
@@ -497,13 +500,16 @@ impl Ledger {
                 continue;
             }
             let bytes = self.read(*place)?;
-            visit(compact::decode_recorded_interned(&bytes, &self.names).ok_or_else(unreadable)?);
+            visit(
+                compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
+                    .ok_or_else(unreadable)?,
+            );
         }
         if let (true, Some(index)) = (settled, &self.settled) {
             index.for_each(&mut |place| {
                 let bytes = self.read(place)?;
                 visit(
-                    compact::decode_recorded_interned(&bytes, &self.names)
+                    compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
                         .ok_or_else(unreadable)?,
                 );
                 Ok(())
@@ -513,7 +519,10 @@ impl Ledger {
             if !settled && self.settled_collisions.contains(id) {
                 continue;
             }
-            visit(compact::decode_recorded_interned(bytes, &self.names).ok_or_else(unreadable)?);
+            visit(
+                compact::decode_recorded_interned(bytes, &self.names, ENTRY_NUMBERS)
+                    .ok_or_else(unreadable)?,
+            );
         }
         Ok(())
     }
@@ -526,7 +535,12 @@ impl Ledger {
             Some(place) => {
                 if compact::lead_of(&self.read(place)?) != Some(id) {
                     let mut bytes = Vec::new();
-                    compact::encode_recorded_interned(entry, &mut bytes, &mut self.names);
+                    compact::encode_recorded_interned(
+                        entry,
+                        &mut bytes,
+                        &mut self.names,
+                        ENTRY_NUMBERS,
+                    );
                     self.collisions.insert(id.into(), bytes);
                     return Ok(());
                 }
@@ -544,7 +558,7 @@ impl Ledger {
         let names = &mut self.names;
         let chunks_before = self.chunks.len();
         let place = append_to(&mut self.chunks, residents, hash, |into| {
-            compact::encode_recorded_interned(entry, into, names);
+            compact::encode_recorded_interned(entry, into, names, ENTRY_NUMBERS);
         });
         self.by_hash.insert(hash, place);
         // A new entry for the same id: the old one no longer lies in its chunk.
