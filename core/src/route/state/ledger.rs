@@ -33,7 +33,7 @@ pub trait Spill: std::fmt::Debug + Send {
 #[derive(Debug, Default)]
 pub(super) struct Ledger {
     chunks: Vec<Vec<u8>>,
-    by_hash: HashSlots<Place>,
+    by_hash: PlaceIndex,
     collisions: HashMap<Box<str>, Vec<u8>>,
     /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
     settled_collisions: HashSet<Box<str>>,
@@ -168,6 +168,153 @@ impl Place {
 }
 
 pub(super) const CHUNK: usize = 4 << 20;
+
+/// A [`Place`] packed in one word, as [`PlaceIndex`] keeps it: the length (without its flags)
+/// in the lowest [`LENGTH_BITS`] bits, then the flags, then where the entry lies in the
+/// highest 37: its chunk and offset ([`OFFSET_BITS`] of offset: a chunk's entries start
+/// within its first 4 MiB), or its offset in the spill.
+const LENGTH_BITS: u32 = 24;
+const PACKED_SETTLED: u64 = 1 << 24;
+const PACKED_WITH_CURRENT: u64 = 1 << 25;
+const PACKED_SPILLED: u64 = 1 << 26;
+const WHERE_SHIFT: u32 = 27;
+const OFFSET_BITS: u32 = CHUNK.trailing_zeros();
+/// The word of a place kept whole beside the table: longer than 16 MiB, in a chunk past the
+/// 32,768th (128 GiB of entries), or past 128 GiB of spill.
+const WIDE: u64 = u64::MAX - 1;
+
+impl Place {
+    /// The place in one word; `None` if it does not fit (see [`WIDE`]).
+    fn packed(self) -> Option<u64> {
+        let length = u64::from(self.len() as u32);
+        if length >> LENGTH_BITS != 0 {
+            return None;
+        }
+        let mut word = length;
+        if self.length & SETTLED != 0 {
+            word |= PACKED_SETTLED;
+        }
+        if self.length & WITH_CURRENT != 0 {
+            word |= PACKED_WITH_CURRENT;
+        }
+        let at = match self.spilled_at() {
+            Some(at) => {
+                word |= PACKED_SPILLED;
+                at
+            }
+            None => {
+                let offset = u64::from(self.offset);
+                if offset >> OFFSET_BITS != 0 {
+                    return None;
+                }
+                (u64::from(self.chunk) << OFFSET_BITS) | offset
+            }
+        };
+        if at >> (64 - WHERE_SHIFT) != 0 {
+            return None;
+        }
+        let word = word | (at << WHERE_SHIFT);
+        (word < WIDE).then_some(word)
+    }
+
+    /// The place [`Place::packed`] packed into `word`.
+    fn unpacked(word: u64) -> Place {
+        let mut length = (word & ((1 << LENGTH_BITS) - 1)) as u32;
+        if word & PACKED_SETTLED != 0 {
+            length |= SETTLED;
+        }
+        if word & PACKED_WITH_CURRENT != 0 {
+            length |= WITH_CURRENT;
+        }
+        let at = word >> WHERE_SHIFT;
+        if word & PACKED_SPILLED != 0 {
+            Place {
+                chunk: SPILLED | (at >> 32) as u32,
+                offset: at as u32,
+                length,
+            }
+        } else {
+            Place {
+                chunk: (at >> OFFSET_BITS) as u32,
+                offset: (at & ((1 << OFFSET_BITS) - 1)) as u32,
+                length,
+            }
+        }
+    }
+}
+
+/// Where the entries in memory lie, by their id's hash: each place packed in one word of the
+/// table's 16-byte slot ([`Place::packed`]), or, for a place too long or too far for a word,
+/// [`WIDE`] there and the place itself in a map beside it.
+#[derive(Debug, Default)]
+struct PlaceIndex {
+    slots: HashSlots<u64>,
+    wide: HashMap<u64, Place>,
+}
+
+impl PlaceIndex {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    fn reserve(&mut self, more: usize) {
+        self.slots.reserve(more);
+    }
+
+    fn warm(&self, hash: u64) -> u64 {
+        self.slots.warm(hash)
+    }
+
+    fn place(&self, hash: u64, word: u64) -> Option<Place> {
+        if word == WIDE {
+            self.wide.get(&hash).copied()
+        } else {
+            Some(Place::unpacked(word))
+        }
+    }
+
+    fn get(&self, hash: u64) -> Option<Place> {
+        self.place(hash, self.slots.get(hash)?)
+    }
+
+    fn insert(&mut self, hash: u64, place: Place) {
+        let word = match place.packed() {
+            Some(word) => {
+                if !self.wide.is_empty() {
+                    self.wide.remove(&hash);
+                }
+                word
+            }
+            None => {
+                self.wide.insert(hash, place);
+                WIDE
+            }
+        };
+        self.slots.insert(hash, word);
+    }
+
+    fn remove(&mut self, hash: u64) {
+        if self.slots.remove(hash) == Some(WIDE) {
+            self.wide.remove(&hash);
+        }
+    }
+
+    /// Every place, in no order.
+    fn places(&self) -> impl Iterator<Item = Place> + '_ {
+        self.slots
+            .iter()
+            .filter_map(|(hash, word)| self.place(hash, word))
+    }
+}
 
 /// The recorded entry and the current one of a spilled entry [with its current
 /// decision](WITH_CURRENT).
@@ -495,11 +642,11 @@ impl Ledger {
         settled: bool,
         visit: &mut dyn FnMut(Recorded),
     ) -> Result<(), StateError> {
-        for place in self.by_hash.values() {
+        for place in self.by_hash.places() {
             if !settled && place.is_settled() {
                 continue;
             }
-            let bytes = self.read(*place)?;
+            let bytes = self.read(place)?;
             visit(
                 compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
                     .ok_or_else(unreadable)?,
@@ -915,6 +1062,67 @@ pub(super) fn spilling_in_memory() -> Ledger {
 mod tests {
     use super::*;
     use crate::route::decision::Decision;
+
+    /// Every place packs into a word and back as it was, flags and all, up to the limits of
+    /// a word; a place past them (or whose word would be taken for a marker) is kept whole
+    /// beside the table, found, replaced and removed like any.
+    #[test]
+    fn places_pack_into_a_word_or_are_kept_whole() {
+        let in_chunk = |chunk: u32, offset: u32, length: u32| Place {
+            chunk,
+            offset,
+            length,
+        };
+        let spilled = |at: u64, length: u32| Place {
+            chunk: SPILLED | (at >> 32) as u32,
+            offset: at as u32,
+            length,
+        };
+        let fitting = [
+            in_chunk(0, 0, 0),
+            in_chunk(7, 4_190_000, 134),
+            in_chunk((1 << 15) - 1, (1 << 22) - 1, (1 << 24) - 1),
+            in_chunk(3, 12, 99 | SETTLED),
+            in_chunk(3, 12, 99 | SETTLED | WITH_CURRENT),
+            spilled(0, 5 | SETTLED),
+            spilled((1 << 37) - 1, 77 | SETTLED | WITH_CURRENT),
+            spilled(5 << 32 | 17, 1),
+        ];
+        for place in fitting {
+            let word = place.packed().unwrap_or_else(|| panic!("{place:?}"));
+            let back = Place::unpacked(word);
+            assert_eq!(
+                (back.chunk, back.offset, back.length),
+                (place.chunk, place.offset, place.length)
+            );
+        }
+        let too_big = [
+            in_chunk(1 << 15, 0, 1),
+            in_chunk(0, 1 << 22, 1),
+            in_chunk(0, 0, 1 << 24),
+            spilled(1 << 37, 1),
+            // All ones: the word would be the empty slot's marker.
+            spilled((1 << 37) - 1, ((1 << 24) - 1) | SETTLED | WITH_CURRENT),
+        ];
+        let mut index = PlaceIndex::default();
+        for (hash, place) in (1u64..).zip(too_big) {
+            assert_eq!(place.packed(), None, "{place:?}");
+            index.insert(hash, place);
+        }
+        index.insert(100, fitting[1]);
+        assert_eq!(index.len(), too_big.len() + 1);
+        assert_eq!(index.wide.len(), too_big.len());
+        let found = index.get(2).unwrap();
+        assert_eq!((found.chunk, found.offset), (0, 1 << 22));
+        assert_eq!(index.places().count(), too_big.len() + 1);
+        // A wide place replaced by one that fits, and one removed.
+        index.insert(1, fitting[1]);
+        index.remove(3);
+        assert_eq!(index.wide.len(), too_big.len() - 2);
+        assert_eq!(index.get(1).unwrap().offset, 4_190_000);
+        assert!(index.get(3).is_none());
+        assert_eq!(index.len(), too_big.len());
+    }
 
     /// An entry for lead `id` with one reason.
     fn entry(id: &str, reason: &str) -> Recorded {
