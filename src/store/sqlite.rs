@@ -1007,7 +1007,7 @@ const ENTRY_FORM: i64 = 2;
 /// each such insert searched the tree and split a page in its middle.
 ///
 /// Version 12 changes no table: its entries are written in `form` 2 ([`ENTRY_FORM`]: times
-/// and whole numbers packed, the benchmark's entries 99 bytes instead of 134), which an older
+/// and whole numbers packed, the benchmark's entries 109 bytes instead of 134), which an older
 /// build would take for `form` 1 and fail to read: it must refuse the file.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (

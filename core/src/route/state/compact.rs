@@ -36,13 +36,15 @@ pub fn encode_recorded_interned(
 /// either; fingerprints (hashes) and floats keep eight bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Numbers {
-    /// At their full width, little-endian: a time 12 bytes (17 with an offset). The inline
+    /// At their full width, little-endian: an instant 12 bytes, a local time 13 (17 with an
+    /// offset). The inline
     /// form ([`encode_recorded`]: exports, PostgreSQL) and the entries SQLite files of tables
     /// version 8 to 11 hold (their `form` 1).
     Fixed,
     /// A time as a byte saying which parts follow, 5 bytes of seconds, 4 of nanoseconds if
-    /// any and 3 of offset if any ([`put_packed_time`]): 9 bytes with an offset instead of
-    /// 17; whole numbers LEB128, zigzagged. Ledgers kept in memory and SQLite's `form` 2.
+    /// any and 3 of offset if any ([`put_packed_time`]): a time of whole seconds with an
+    /// offset 9 bytes instead of 17, an instant 6 instead of 12 (each 4 more with a fraction of
+    /// a second); whole numbers LEB128, zigzagged. Ledgers kept in memory and SQLite's `form` 2.
     Packed,
 }
 

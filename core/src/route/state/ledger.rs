@@ -392,7 +392,7 @@ impl Ledger {
         self.by_hash.reserve(leads.min(Self::MOST_RESERVED));
     }
 
-    /// The most entries [`Ledger::reserve`] makes room for: 4,194,304 (a table of 256 MiB when
+    /// The most entries [`Ledger::reserve`] makes room for: 4,194,304 (a table of 128 MiB when
     /// the ledger is empty, as it is when `route` asks).
     const MOST_RESERVED: usize = 1 << 22;
 
@@ -739,7 +739,7 @@ fn append_to(
 ) -> Place {
     let chunk_full = chunks
         .last()
-        .is_none_or(|chunk| chunk.len() + 4096 > chunk.capacity());
+        .is_none_or(|chunk| chunk.len() + 4096 > CHUNK);
     if chunk_full {
         chunks.push(Vec::with_capacity(CHUNK));
     }
@@ -1185,6 +1185,34 @@ mod tests {
         for i in [1_500, 1_502, 1_504] {
             assert_eq!(ledger.hash(&id(i)), ledger.hash(&id(i)));
             assert_eq!(ledger.hashed.borrow().ids.len(), 1);
+        }
+    }
+
+    /// An entry longer than the room left in a chunk overflows it, and the next entry starts
+    /// a new chunk: every entry starts within its chunk's first [`CHUNK`] bytes, so every place
+    /// packs into the index's word (none is kept whole beside it).
+    #[test]
+    fn an_entry_that_overflows_its_chunk_ends_it() {
+        let mut ledger = Ledger::default();
+        // Entries of about 100 bytes, until the room left is between 4,096 and 4,296 bytes.
+        let mut i = 0;
+        while ledger.chunks.is_empty() || ledger.chunks[0].len() + 4_096 + 200 <= CHUNK {
+            ledger.insert(&numbered(i).as_entry()).unwrap();
+            i += 1;
+        }
+        assert_eq!(ledger.chunks.len(), 1);
+        let long = entry("L-long", &"x".repeat(20_000));
+        ledger.insert(&long.as_entry()).unwrap();
+        assert_eq!(ledger.chunks.len(), 1, "it overflows the chunk it starts in");
+        assert!(ledger.chunks[0].len() > CHUNK);
+        for j in i..i + 1_000 {
+            ledger.insert(&numbered(j).as_entry()).unwrap();
+        }
+        assert_eq!(ledger.chunks.len(), 2);
+        assert!(ledger.by_hash.wide.is_empty());
+        assert_eq!(ledger.get("L-long").unwrap(), Some(long));
+        for j in [0, i - 1, i, i + 999] {
+            assert_eq!(ledger.get(&format!("L-{j}")).unwrap(), Some(numbered(j)));
         }
     }
 
