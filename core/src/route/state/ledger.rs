@@ -737,9 +737,7 @@ fn append_to(
     hash: u64,
     write: impl FnOnce(&mut Vec<u8>),
 ) -> Place {
-    let chunk_full = chunks
-        .last()
-        .is_none_or(|chunk| chunk.len() + 4096 > CHUNK);
+    let chunk_full = chunks.last().is_none_or(|chunk| chunk.len() + 4096 > CHUNK);
     if chunk_full {
         chunks.push(Vec::with_capacity(CHUNK));
     }
@@ -1203,7 +1201,11 @@ mod tests {
         assert_eq!(ledger.chunks.len(), 1);
         let long = entry("L-long", &"x".repeat(20_000));
         ledger.insert(&long.as_entry()).unwrap();
-        assert_eq!(ledger.chunks.len(), 1, "it overflows the chunk it starts in");
+        assert_eq!(
+            ledger.chunks.len(),
+            1,
+            "it overflows the chunk it starts in"
+        );
         assert!(ledger.chunks[0].len() > CHUNK);
         for j in i..i + 1_000 {
             ledger.insert(&numbered(j).as_entry()).unwrap();
