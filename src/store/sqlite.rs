@@ -974,10 +974,12 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
 /// The version of the tables this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 12;
 
-/// The `form` of the ledger entries this build writes: names interned, numbers packed
-/// ([`compact::Numbers::Packed`]). Form 0 (names in full) and 1 (numbers at full width) are
-/// still read.
+/// The `form` of the ledger entries this build writes: names interned, numbers as
+/// [`ENTRY_NUMBERS`]. Form 0 (names in full) and 1 (numbers at full width) are still read.
 const ENTRY_FORM: i64 = 2;
+
+/// How the numbers of [`ENTRY_FORM`]'s entries are written.
+const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -1378,7 +1380,7 @@ fn read_stored_known(
     let numbers = match form {
         0 => return read_entry(lead, entry),
         1 => compact::Numbers::Fixed,
-        ENTRY_FORM => compact::Numbers::Packed,
+        ENTRY_FORM => ENTRY_NUMBERS,
         _ => {
             return Err(StateError::new(
                 StateErrorKind::Corrupt,
@@ -2643,12 +2645,7 @@ impl SqliteState {
         }
         let known = self.names.len();
         self.scratch.clear();
-        compact::encode_recorded_interned(
-            entry,
-            &mut self.scratch,
-            &mut self.names,
-            compact::Numbers::Packed,
-        );
+        compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names, ENTRY_NUMBERS);
         if self.handed.is_some() {
             // The writer writes the batch's new names with its entries.
             self.batch_ledger
@@ -2779,6 +2776,20 @@ mod tests {
 
     fn read(state: &mut SqliteState, lead: &str) -> Option<Recorded> {
         state.recorded(lead).unwrap()
+    }
+
+    /// The ledger's entries as `state export` gives them, in id order.
+    fn exported_ledger(state: &mut SqliteState) -> Vec<Recorded> {
+        let mut exported = Vec::new();
+        state
+            .export(&mut |row| {
+                if let StateRow::Ledger(recorded) = row {
+                    exported.push(recorded);
+                }
+                Ok(())
+            })
+            .unwrap();
+        exported
     }
 
     /// A hash under which every id collides: the chains of `IdIndex` are all it has.
@@ -3349,17 +3360,8 @@ mod tests {
         assert_eq!(state.tables_version(), Some((7, SCHEMA_VERSION)));
         assert_eq!(read(&mut state, "L-old"), Some(entry("L-old", "anna")));
         state.record(&entry("L-new", "anna").as_entry()).unwrap();
-        let mut exported = Vec::new();
-        state
-            .export(&mut |row| {
-                if let StateRow::Ledger(recorded) = row {
-                    exported.push(recorded);
-                }
-                Ok(())
-            })
-            .unwrap();
         assert_eq!(
-            exported,
+            exported_ledger(&mut state),
             vec![entry("L-new", "anna"), entry("L-old", "anna")]
         );
     }
@@ -3455,18 +3457,9 @@ mod tests {
             .record(&timed_entry("L-4", "boris").as_entry())
             .unwrap();
         state.commit().unwrap();
-        let mut exported = Vec::new();
-        state
-            .export(&mut |row| {
-                if let StateRow::Ledger(recorded) = row {
-                    exported.push(recorded);
-                }
-                Ok(())
-            })
-            .unwrap();
         let mut expected: Vec<Recorded> = ids.iter().map(|id| timed_entry(id, "anna")).collect();
         expected.push(timed_entry("L-4", "boris"));
-        assert_eq!(exported, expected);
+        assert_eq!(exported_ledger(&mut state), expected);
         drop(state);
         let stored = forms(&connection);
         let stored: Vec<(&str, i64)> = stored.iter().map(|(id, form)| (&**id, *form)).collect();
@@ -3547,16 +3540,10 @@ mod tests {
             ]
         );
         // An export is still in id order.
-        let mut exported = Vec::new();
-        SqliteState::open(&path)
-            .unwrap()
-            .export(&mut |row| {
-                if let StateRow::Ledger(recorded) = row {
-                    exported.push(recorded.decision.lead.to_string());
-                }
-                Ok(())
-            })
-            .unwrap();
+        let exported: Vec<String> = exported_ledger(&mut SqliteState::open(&path).unwrap())
+            .into_iter()
+            .map(|recorded| recorded.decision.lead.to_string())
+            .collect();
         assert_eq!(exported, ["L-10", "L-100", "L-11", "L-9", "Ł-1"]);
     }
 

@@ -1,8 +1,9 @@
 //! A compact binary form of a ledger entry ([`Recorded`]: the [`Decision`], the lead's
 //! fingerprint, when it was decided, and its trace) for ledgers kept in memory and the traces
 //! kept on disk: strings as length-prefixed bytes, times as seconds, nanoseconds and offset
-//! (at full width, or packed: [`Numbers`]). Writing it is a few copies (no escaping, no formatting), so recording every decision costs
-//! little; reading it back is only needed for repeats and explanations.
+//! (at full width, or packed: [`Numbers`]). Writing it is a few copies (no escaping, no
+//! formatting), so recording every decision costs little; reading it back is only needed for
+//! repeats and explanations.
 
 use super::{EntryRef, Fingerprint, Recorded};
 use crate::graph::PathStep;
@@ -32,14 +33,14 @@ pub fn encode_recorded_interned(
     encode_recorded_with(entry, out, &mut Names::Table(table, numbers));
 }
 
-/// How an entry's times and whole numbers (a trace's integer, a score) are written. Lengths, counts, indexes and line numbers are LEB128 in
-/// either; fingerprints (hashes) and floats keep eight bytes.
+/// How an entry's times and whole numbers (a trace's integer, a score) are written. Lengths,
+/// counts, indexes and line numbers are LEB128 in either; fingerprints (hashes) and floats keep
+/// eight bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Numbers {
     /// At their full width, little-endian: an instant 12 bytes, a local time 13 (17 with an
-    /// offset). The inline
-    /// form ([`encode_recorded`]: exports, PostgreSQL) and the entries SQLite files of tables
-    /// version 8 to 11 hold (their `form` 1).
+    /// offset). The inline form ([`encode_recorded`]: exports, PostgreSQL) and the entries
+    /// SQLite files of tables version 8 to 11 hold (their `form` 1).
     Fixed,
     /// A time as a byte saying which parts follow, 5 bytes of seconds, 4 of nanoseconds if
     /// any and 3 of offset if any ([`put_packed_time`]): a time of whole seconds with an
@@ -812,7 +813,8 @@ fn put_u64(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-/// [`put_u64`] of a wider number (a trace's integer).
+/// [`put_u64`] of a wider number (a trace's integer); apart, so that the lengths and indexes
+/// every entry writes stay on 64-bit arithmetic.
 fn put_u128(out: &mut Vec<u8>, mut value: u128) {
     while value >= 0x80 {
         out.push((value & 0x7f) as u8 | 0x80);
@@ -884,7 +886,7 @@ const PACKED_OFFSET: u8 = 2;
 /// A time in [`Numbers::Packed`]: a byte saying which parts follow, the seconds since 1970 in
 /// 5 bytes (jiff's times, years -9999 to 9999, fit in 40 bits), the nanoseconds in 4 if any,
 /// the offset's seconds in 3 if any (jiff's offsets are within 26 hours). Fixed widths, so
-/// writing one is a few stores: a time with an offset takes 9 bytes, not 17.
+/// writing one is a few stores: a time of whole seconds with an offset takes 9 bytes, not 17.
 fn put_packed_time(out: &mut Vec<u8>, instant: jiff::Timestamp, offset: Option<jiff::tz::Offset>) {
     // Gathered in one 16-byte word, lowest byte first, written whole, and the unused bytes
     // dropped: a copy of a length known here is one store, where `length` bytes would call

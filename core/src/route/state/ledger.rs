@@ -174,10 +174,10 @@ pub(super) const CHUNK: usize = 4 << 20;
 /// highest 37: its chunk and offset ([`OFFSET_BITS`] of offset: a chunk's entries start
 /// within its first 4 MiB), or its offset in the spill.
 const LENGTH_BITS: u32 = 24;
-const PACKED_SETTLED: u64 = 1 << 24;
-const PACKED_WITH_CURRENT: u64 = 1 << 25;
-const PACKED_SPILLED: u64 = 1 << 26;
-const WHERE_SHIFT: u32 = 27;
+const PACKED_SETTLED: u64 = 1 << LENGTH_BITS;
+const PACKED_WITH_CURRENT: u64 = 1 << (LENGTH_BITS + 1);
+const PACKED_SPILLED: u64 = 1 << (LENGTH_BITS + 2);
+const WHERE_SHIFT: u32 = LENGTH_BITS + 3;
 const OFFSET_BITS: u32 = CHUNK.trailing_zeros();
 /// The word of a place kept whole beside the table: longer than 16 MiB, in a chunk past the
 /// 32,768th (128 GiB of entries), or past 128 GiB of spill.
@@ -186,7 +186,7 @@ const WIDE: u64 = u64::MAX - 1;
 impl Place {
     /// The place in one word; `None` if it does not fit (see [`WIDE`]).
     fn packed(self) -> Option<u64> {
-        let length = u64::from(self.len() as u32);
+        let length = u64::from(self.length & !(SETTLED | WITH_CURRENT));
         if length >> LENGTH_BITS != 0 {
             return None;
         }
