@@ -13,7 +13,7 @@ use switchboard::graph::Compiled;
 use switchboard::model::{EvalContext, Policy};
 use switchboard::route::ahead::TimesAhead;
 use switchboard::route::reader::{
-    LeadError, Limits, ParsedLead, parse_lead, parse_lead_reusing, too_long_error, with_next_line,
+    LeadError, Limits, ParsedLead, parse_lead, parse_lead_in_place, too_long_error, with_next_line,
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router, wire};
@@ -419,9 +419,8 @@ struct BatchReader {
     batch_lines: usize,
     /// The line being read, reused from line to line.
     line: Vec<u8>,
-    /// The batches given back, and the leads taken out of them: their memory holds new ones.
+    /// The batches given back: their leads' memory holds new ones.
     spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
-    free: Vec<ParsedLead>,
 }
 
 impl BatchReader {
@@ -461,7 +460,6 @@ impl BatchReader {
             limits: opening.limits,
             line: Vec::with_capacity(1024),
             spent: opening.spent,
-            free: Vec::new(),
         })
     }
 
@@ -472,62 +470,72 @@ impl BatchReader {
         if let Some(failure) = self.failed.take() {
             return Err(failure);
         }
-        let leads = match self.spent.try_recv() {
-            Ok(mut leads) => {
-                self.free.extend(leads.drain(..).filter_map(Result::ok));
-                leads
-            }
-            Err(_) => Vec::with_capacity(self.batch_lines),
-        };
+        // A batch given back holds the leads of an earlier one, each parsed over in its place
+        // (a lead's memory holds the next one's, and no lead is moved).
+        let leads = self
+            .spent
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(self.batch_lines));
         let mut batch = ReadBatch { leads, bytes: 0 };
+        let mut lines = 0;
         // Wait for input before the batch starts, so that a slow producer neither delays
         // other routers (the state's write lock) nor holds its own decisions back.
-        while batch.leads.len() < self.batch_lines
-            && (batch.leads.is_empty() || !self.may_block || !self.input.buffer().is_empty())
+        while lines < self.batch_lines
+            && (lines == 0 || !self.may_block || !self.input.buffer().is_empty())
         {
             let max = self.limits.max_line_bytes;
             // Parsed where it lies in the input's buffer when the whole line is there, into
-            // the batch's next place (a lead moved once less is a copy less).
+            // the batch's next place.
             let leads = &mut batch.leads;
-            let read = with_next_line(&mut self.input, max, &mut self.line, |line| match line {
-                Ok(text) => {
-                    // The fingerprint, the rule and its times too: with two threads, off the
-                    // deciding one.
-                    leads.push(match self.free.pop() {
-                        Some(earlier) => {
-                            parse_lead_reusing(&self.policy, text, &self.limits, earlier)
+            let read = with_next_line(&mut self.input, max, &mut self.line, |line| {
+                let length = match line {
+                    Ok(text) => {
+                        match leads.get_mut(lines) {
+                            Some(slot) => {
+                                parse_lead_in_place(&self.policy, text, &self.limits, slot);
+                            }
+                            None => leads.push(parse_lead(&self.policy, text, &self.limits)),
                         }
-                        None => parse_lead(&self.policy, text, &self.limits),
-                    });
-                    if let Some(Ok(parsed)) = leads.last_mut() {
-                        parsed.find_ahead(
-                            &self.policy,
-                            &self.compiled,
-                            &self.times_ahead,
-                            &self.context,
-                        );
+                        text.len()
                     }
-                    text.len()
+                    Err(length) => {
+                        let too_long = Err(too_long_error(length, &self.limits));
+                        match leads.get_mut(lines) {
+                            Some(slot) => *slot = too_long,
+                            None => leads.push(too_long),
+                        }
+                        length
+                    }
+                };
+                // The fingerprint, the rule and its times too: with two threads, off the
+                // deciding one.
+                if let Some(Ok(parsed)) = leads.get_mut(lines) {
+                    parsed.find_ahead(
+                        &self.policy,
+                        &self.compiled,
+                        &self.times_ahead,
+                        &self.context,
+                    );
                 }
-                Err(length) => {
-                    leads.push(Err(too_long_error(length, &self.limits)));
-                    length
-                }
+                length
             });
             let length = match read {
                 Ok(Some(length)) => length,
                 Ok(None) => break,
                 // The lines read before the failure are routed and printed, then it is said
                 // (CSV rows handed out before a broken row, lines before an I/O error).
-                Err(error) if !batch.leads.is_empty() => {
+                Err(error) if lines > 0 => {
                     self.failed = Some(read_failure(&error));
                     break;
                 }
                 Err(error) => return Err(read_failure(&error)),
             };
+            lines += 1;
             batch.bytes += length as u64 + 1;
         }
-        Ok((!batch.leads.is_empty()).then_some(batch))
+        // The places of an earlier, longer batch beyond this one's lines.
+        batch.leads.truncate(lines);
+        Ok((lines > 0).then_some(batch))
     }
 
     /// The batches to the end of the input; a failure to read ends them.

@@ -281,7 +281,7 @@ impl ParsedLead {
 /// Parses and validates one line against the policy's schema. Fields the schema does not name
 /// are ignored (CRMs send many).
 pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<ParsedLead, LeadError> {
-    parse_into(policy, bytes, limits, Fields::new(policy))
+    parse_into(policy, bytes, limits, Fields::new(policy)).map(ReadLead::into_lead)
 }
 
 /// [`parse_lead`], holding the new lead's values in the memory of `earlier`, a lead parsed
@@ -294,8 +294,71 @@ pub fn parse_lead_reusing(
     limits: &Limits,
     earlier: ParsedLead,
 ) -> Result<ParsedLead, LeadError> {
-    let fields = Fields::reusing(policy, earlier.lead.values, earlier.spare, earlier.blanks);
-    parse_into(policy, bytes, limits, fields)
+    let mut slot = Ok(earlier);
+    parse_lead_in_place(policy, bytes, limits, &mut slot);
+    slot
+}
+
+/// [`parse_lead`], with the answer left in `slot`, where a line parsed before and no longer
+/// needed lies: a lead there lends its memory, as in [`parse_lead_reusing`], and the new lead
+/// is written into it field by field (a reader that parses batch after batch into the batch
+/// it gave away before moves no lead, a few hundred bytes each). The answer is the same as
+/// [`parse_lead`]'s.
+pub fn parse_lead_in_place(
+    policy: &Policy,
+    bytes: &[u8],
+    limits: &Limits,
+    slot: &mut Result<ParsedLead, LeadError>,
+) {
+    let Ok(earlier) = slot else {
+        *slot = parse_lead(policy, bytes, limits);
+        return;
+    };
+    let fields = Fields::reusing(
+        policy,
+        std::mem::take(&mut earlier.lead.values),
+        std::mem::take(&mut earlier.spare),
+        std::mem::take(&mut earlier.blanks),
+    );
+    match parse_into(policy, bytes, limits, fields) {
+        Ok(read) => read.into_place(earlier),
+        Err(error) => *slot = Err(error),
+    }
+}
+
+/// A lead as a line gives it, before anything is found ahead for it.
+struct ReadLead {
+    id: LeadId,
+    values: Vec<Option<LeadValue>>,
+    spare: Vec<String>,
+    blanks: Vec<(usize, String)>,
+}
+
+impl ReadLead {
+    fn into_lead(self) -> ParsedLead {
+        ParsedLead {
+            id: self.id,
+            lead: Lead {
+                values: self.values,
+            },
+            fingerprint: None,
+            rule_found: None,
+            times_found: None,
+            spare: self.spare,
+            blanks: self.blanks,
+        }
+    }
+
+    /// Writes the lead into `place`, an earlier one's, forgetting all that was found for it.
+    fn into_place(self, place: &mut ParsedLead) {
+        place.id = self.id;
+        place.lead.values = self.values;
+        place.spare = self.spare;
+        place.blanks = self.blanks;
+        place.fingerprint = None;
+        place.rule_found = None;
+        place.times_found = None;
+    }
 }
 
 fn parse_into(
@@ -303,7 +366,7 @@ fn parse_into(
     bytes: &[u8],
     limits: &Limits,
     mut fields: Fields,
-) -> Result<ParsedLead, LeadError> {
+) -> Result<ReadLead, LeadError> {
     let error = |code, message: String| LeadError {
         code,
         message,
@@ -342,20 +405,22 @@ fn parse_into(
             "empty line: expected a JSON object".to_string(),
         ));
     }
-    if let Some(depth) = too_deep(bytes, limits.max_depth) {
-        return Err(error(
-            "lead.too_deep",
-            format!(
-                "JSON nested deeper than {} levels (at byte {})",
-                limits.max_depth,
-                depth + marked
-            ),
-        ));
-    }
     // The common shape is scanned directly; anything else, errors included, goes to serde.
-    let parsed = if scan::scan(policy, text, &mut fields).is_some() {
+    // The scanner reads one flat object alone, which no depth limit refuses but none at all:
+    // so the line's depth is measured only for serde.
+    let parsed = if limits.max_depth >= 1 && scan::scan(policy, text, &mut fields).is_some() {
         Top::Object(fields)
     } else {
+        if let Some(depth) = too_deep(bytes, limits.max_depth) {
+            return Err(error(
+                "lead.too_deep",
+                format!(
+                    "JSON nested deeper than {} levels (at byte {})",
+                    limits.max_depth,
+                    depth + marked
+                ),
+            ));
+        }
         fields.forget(policy);
         parse_with_serde(policy, text, fields).map_err(|(json, id)| LeadError {
             code: "lead.json",
@@ -416,6 +481,8 @@ fn parse_into(
     // Every problem, in schema order: a value of the wrong type, a required field absent, or
     // an id that cannot be one.
     let mut problems: Vec<(&'static str, String)> = Vec::new();
+    // Whether the id was checked in schema order: then it needs no second look below.
+    let mut id_checked = false;
     for (index, field) in policy.fields.iter().enumerate() {
         if let Some(Some(problem)) = type_problems.get(index) {
             problems.push(("lead.type", problem.clone()));
@@ -424,10 +491,11 @@ fn parse_into(
                 "lead.missing",
                 format!("field `{}` is required", field.name),
             ));
-        } else if field.name == "id"
-            && let Some(problem) = id.as_deref().and_then(id_problem)
-        {
-            problems.push(("lead.id", problem));
+        } else if field.name == "id" {
+            id_checked = true;
+            if let Some(problem) = id.as_deref().and_then(id_problem) {
+                problems.push(("lead.id", problem));
+            }
         }
     }
     if let Some((code, _)) = problems.first() {
@@ -446,20 +514,18 @@ fn parse_into(
     let Some(id) = id else {
         return Err(error("lead.missing", "field `id` is required".to_string()));
     };
-    if let Some(problem) = id_problem(&id) {
-        // Found in schema order above already; checked again so that no path lets it by.
+    if let Some(problem) = (!id_checked).then(|| id_problem(&id)).flatten() {
+        // Found in schema order above when the schema names an `id` field: checked here
+        // otherwise, so that no path lets it by.
         return Err(LeadError {
             code: "lead.id",
             message: problem,
             lead: Some(id.to_string()),
         });
     }
-    Ok(ParsedLead {
+    Ok(ReadLead {
         id,
-        lead: Lead { values },
-        fingerprint: None,
-        rule_found: None,
-        times_found: None,
+        values,
         spare,
         blanks,
     })
@@ -861,7 +927,7 @@ impl Fields {
             self.keep_spare(text);
         }
         let value = match value {
-            Json::Str(text) if field.optional && text.trim().is_empty() => {
+            Json::Str(text) if field.optional && blank(text) => {
                 let mut kept = self.spare.pop().unwrap_or_default();
                 kept.clear();
                 kept.push_str(text);
@@ -897,6 +963,15 @@ impl Fields {
             *slot = problem;
         }
     }
+}
+
+/// Whether `text` is empty or white space only, told from its first byte for most texts (one
+/// that begins with a printable ASCII character is not blank).
+fn blank(text: &str) -> bool {
+    text.as_bytes()
+        .first()
+        .is_none_or(|first| !first.is_ascii_graphic())
+        && text.trim().is_empty()
 }
 
 /// The index of the schema field named `key`, looked for from field `from` on, then from the
@@ -1683,6 +1758,33 @@ mod tests {
         assert_eq!(lone_surrogate(r#"{"a":"\\ud800"}"#), None);
         assert_eq!(lone_surrogate(r#"{"a":"\ud8"}"#), None);
         assert_eq!(lone_surrogate(r#"{"a":"\"#), None);
+    }
+
+    /// A flat lead is one level deep, whichever reader reads it: the scanner's lines are
+    /// measured against the limit as serde's are (a limit of 0 refuses every object).
+    #[test]
+    fn a_depth_limit_holds_on_the_lines_either_reader_reads() {
+        let report = crate::pipeline::check_source(
+            "schema lead {\n  id: string\n  note: string?\n}\nqueue q\notherwise -> queue q\n",
+        );
+        let policy = report.compiled.expect("the policy compiles").0;
+        let limits = |max_depth| Limits {
+            max_depth,
+            ..Limits::default()
+        };
+        let code = |line: &str, max_depth| {
+            parse_lead(&policy, line.as_bytes(), &limits(max_depth))
+                .err()
+                .map(|error| error.code)
+        };
+        // Scanned (no escape), and read by serde (an escape).
+        for flat in [r#"{"id":"L-1"}"#, r#"{"id":"L-\u0031"}"#] {
+            assert_eq!(code(flat, 1), None, "{flat}");
+            assert_eq!(code(flat, 0), Some("lead.too_deep"), "{flat}");
+        }
+        let nested = r#"{"id":"L-1","extra":{"a":[1]}}"#;
+        assert_eq!(code(nested, 3), None);
+        assert_eq!(code(nested, 2), Some("lead.too_deep"));
     }
 
     #[test]

@@ -1222,19 +1222,28 @@ impl Default for LoadsMemo {
 }
 
 const LOADS_MEMO: usize = 256;
+const _: () = assert!(LOADS_MEMO.is_power_of_two());
 
 impl Loads {
-    /// The memo's slot for `rep`: rep names in one roster tend to differ at their ends.
+    /// The memo's slot for `rep`, from its length and its first and last eight bytes, mixed
+    /// by one multiplication: rep names in one roster differ at their start (`anna@acme.com`,
+    /// `boris@acme.com`) or near their end (`territory_1_anna`, `territory_12_anna`).
     fn slot(rep: &str) -> usize {
         let bytes = rep.as_bytes();
-        let last = |back: usize| {
-            bytes
-                .len()
-                .checked_sub(back)
-                .and_then(|at| bytes.get(at))
-                .map_or(0, |byte| usize::from(*byte))
+        let word = |at: usize| {
+            let mut word = [0u8; 8];
+            let end = bytes.len().min(at + 8);
+            if let (Some(from), Some(to)) = (bytes.get(at..end), word.get_mut(..end - at)) {
+                to.copy_from_slice(from);
+            }
+            u64::from_le_bytes(word)
         };
-        (bytes.len().wrapping_mul(31) ^ last(1) ^ (last(2) << 3) ^ (last(3) << 5)) % LOADS_MEMO
+        let first = word(0);
+        let last = word(bytes.len().saturating_sub(8));
+        let mixed =
+            (first ^ last.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The top bits are the best mixed: LOADS_MEMO is a power of two.
+        (mixed >> (64 - LOADS_MEMO.trailing_zeros())) as usize
     }
 
     /// The place of `rep`'s counts in `entries`.
@@ -1366,39 +1375,76 @@ mod tests {
         }
     }
 
-    /// Reps whose names share a slot of the memo (they differ only before their last three
-    /// bytes) keep their own counts, asked for in turn, counted, and cleared.
+    /// Two rep names that share a slot of the memo (among any LOADS_MEMO + 1 names, two do).
+    fn names_sharing_a_slot() -> (String, String) {
+        let mut seen: HashMap<usize, String> = HashMap::new();
+        for number in 0..=LOADS_MEMO {
+            let name = format!("rep_{number}_xyz");
+            if let Some(earlier) = seen.insert(Loads::slot(&name), name.clone()) {
+                return (earlier, name);
+            }
+        }
+        unreachable!("{} names in {LOADS_MEMO} slots", LOADS_MEMO + 1)
+    }
+
+    /// Names that differ only in their middle (a team's number) or only at their start (one
+    /// domain's addresses) spread over the memo as random slots would: before, names that
+    /// ended alike shared a slot, and each look-up of one hashed its name.
+    #[test]
+    fn rep_names_alike_at_either_end_spread_over_the_memo() {
+        let first = ["anna", "boris", "chen", "dmitri", "egor"];
+        let spread = |names: Vec<String>| {
+            let slots: std::collections::HashSet<usize> =
+                names.iter().map(|name| Loads::slot(name)).collect();
+            (slots.len(), names.len())
+        };
+        let territories = (0..19)
+            .flat_map(|team| first.map(|name| format!("territory_{team}_{name}")))
+            .collect();
+        let addresses = (0..19)
+            .flat_map(|team| first.map(|name| format!("{name}.{team}@acme-industries.com")))
+            .collect();
+        // 95 names at random in 256 slots take 79 of them on average.
+        for (slots, names) in [spread(territories), spread(addresses)] {
+            assert!(slots >= 70, "{names} names took {slots} slots");
+        }
+    }
+
+    /// Reps whose names share a slot of the memo keep their own counts, asked for in turn,
+    /// counted, and cleared.
     #[test]
     fn load_counts_of_reps_sharing_a_memo_slot_stay_apart() {
         let mut loads = Loads::default();
         let (anna, hanna) = ("team_anna", "team_hanna");
-        assert_eq!(Loads::slot("a_xyz"), Loads::slot("b_xyz"));
+        let (a_xyz, b_xyz) = names_sharing_a_slot();
+        let (a_xyz, b_xyz) = (a_xyz.as_str(), b_xyz.as_str());
+        assert_eq!(Loads::slot(a_xyz), Loads::slot(b_xyz));
         let since = Timestamp::from_second(1_000).ok();
-        loads.insert("a_xyz", None, 1);
-        loads.insert("b_xyz", None, 2);
-        loads.insert("b_xyz", since, 20);
+        loads.insert(a_xyz, None, 1);
+        loads.insert(b_xyz, None, 2);
+        loads.insert(b_xyz, since, 20);
         loads.insert(anna, None, 5);
         for _ in 0..3 {
-            assert_eq!(loads.get("a_xyz", None), Some(1));
-            assert_eq!(loads.get("b_xyz", None), Some(2));
-            assert_eq!(loads.get("b_xyz", since), Some(20));
-            assert_eq!(loads.get("a_xyz", since), None);
+            assert_eq!(loads.get(a_xyz, None), Some(1));
+            assert_eq!(loads.get(b_xyz, None), Some(2));
+            assert_eq!(loads.get(b_xyz, since), Some(20));
+            assert_eq!(loads.get(a_xyz, since), None);
             assert_eq!(loads.get("c_xyz", None), None);
             assert_eq!(loads.get(hanna, None), None);
             assert_eq!(loads.get(anna, None), Some(5));
         }
-        loads.assigned("b_xyz", Timestamp::from_second(2_000).unwrap());
-        loads.assigned("b_xyz", Timestamp::from_second(10).unwrap());
+        loads.assigned(b_xyz, Timestamp::from_second(2_000).unwrap());
+        loads.assigned(b_xyz, Timestamp::from_second(10).unwrap());
         loads.assigned("c_xyz", Timestamp::from_second(2_000).unwrap());
-        assert_eq!(loads.get("b_xyz", None), Some(4));
-        assert_eq!(loads.get("b_xyz", since), Some(21));
-        assert_eq!(loads.get("a_xyz", None), Some(1));
+        assert_eq!(loads.get(b_xyz, None), Some(4));
+        assert_eq!(loads.get(b_xyz, since), Some(21));
+        assert_eq!(loads.get(a_xyz, None), Some(1));
         loads.clear();
-        assert_eq!(loads.get("a_xyz", None), None);
-        assert_eq!(loads.get("b_xyz", None), None);
-        loads.insert("b_xyz", None, 7);
-        assert_eq!(loads.get("b_xyz", None), Some(7));
-        assert_eq!(loads.get("a_xyz", None), None);
+        assert_eq!(loads.get(a_xyz, None), None);
+        assert_eq!(loads.get(b_xyz, None), None);
+        loads.insert(b_xyz, None, 7);
+        assert_eq!(loads.get(b_xyz, None), Some(7));
+        assert_eq!(loads.get(a_xyz, None), None);
     }
 
     #[test]
