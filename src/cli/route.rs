@@ -16,7 +16,7 @@ use switchboard::route::reader::{
     LeadError, Limits, ParsedLead, parse_lead, parse_lead_in_place, too_long_error, with_next_line,
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
-use switchboard::route::{Outcome, RouteConfig, Router, wire};
+use switchboard::route::{Outcome, RouteConfig, Router};
 
 #[derive(clap::Args)]
 pub struct RouteArgs {
@@ -706,7 +706,7 @@ fn decide_batch(
         state.begin().map_err(|error| (error, 0))?;
         let failed = router.route_parsed(state, leads, outcomes).err();
         if failed.is_none() {
-            write_lines(lines, outcomes, first_line);
+            write_lines(router, lines, outcomes, first_line);
         }
         let (error, index) = match failed {
             // Committed here, inside the retry: a conflict found at commit (a serialization
@@ -737,9 +737,9 @@ fn decide_batch(
 }
 
 /// Appends a batch's output lines (its first input line is `first_line`, 1-based).
-fn write_lines(lines: &mut String, outcomes: &[Outcome], first_line: usize) {
+fn write_lines(router: &Router<'_>, lines: &mut String, outcomes: &[Outcome], first_line: usize) {
     for (index, outcome) in outcomes.iter().enumerate() {
-        wire::write_outcome(lines, outcome, first_line + index);
+        router.write_outcome(lines, outcome, first_line + index);
         lines.push('\n');
     }
 }
@@ -883,7 +883,7 @@ impl TwoThreads<'_, '_> {
         });
         match decided {
             Ok(()) => {
-                write_lines(&mut lines, &self.outcomes, first_line);
+                write_lines(self.router, &mut lines, &self.outcomes, first_line);
                 let counts = Counts::of(&self.outcomes);
                 state
                     .commit()

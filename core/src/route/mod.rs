@@ -477,11 +477,17 @@ impl<'a> Router<'a> {
         Some((from, to))
     }
 
-    /// The hash recorded with every decision in the ledger.
     /// Moves the routing time (`--now`) for the leads that follow: a long-running router (the
     /// server) keeps one `Router` and sets the time of each batch.
     pub fn set_now(&mut self, now: Timestamp) {
         self.config.now = now;
+    }
+
+    /// Appends one output line (no newline) for the outcome of input line `input_line`
+    /// (1-based), as [`wire::write_outcome`] does, writing the names this router shares from
+    /// their JSON strings made ahead.
+    pub fn write_outcome(&self, out: &mut String, outcome: &Outcome, input_line: usize) {
+        wire::write_outcome_quoting(out, outcome, input_line, &self.names.quoted);
     }
 
     /// Makes `track` refuse an event (`event.policy`, nothing recorded) that would re-route a
@@ -623,7 +629,9 @@ impl<'a> Router<'a> {
                         .iter()
                         .skip(index)
                         .take(state::ABOUT_TO_ROUTE)
-                        .filter_map(|lead| lead.as_ref().ok().map(|lead| &*lead.id)),
+                        .filter_map(|lead| {
+                            lead.as_ref().ok().map(|lead| (&*lead.id, lead.id_hash()))
+                        }),
                 );
             }
             self.route_one(state, lead.as_ref(), Self::slot(outcomes, index))

@@ -17,6 +17,8 @@ pub(super) struct Names {
     actions: Vec<Vec<Name>>,
     /// Per rule: its label, as every decision by it names it.
     labels: Vec<Name>,
+    /// Every name above as a JSON string, for the decisions written out.
+    pub(super) quoted: super::wire::QuotedNames,
 }
 
 impl Names {
@@ -51,7 +53,7 @@ impl Names {
         for rep in roster.iter().flat_map(|roster| roster.reps.keys()) {
             learn(rep);
         }
-        let actions = policy
+        let actions: Vec<Vec<Name>> = policy
             .rules
             .iter()
             .map(|rule| {
@@ -72,10 +74,18 @@ impl Names {
                     .unwrap_or_else(|| Name::from(rule.label.as_str()))
             })
             .collect();
+        let quoted = super::wire::QuotedNames::new(
+            known
+                .iter()
+                .chain(actions.iter().flatten())
+                .collect::<Vec<_>>()
+                .into_iter(),
+        );
         Names {
             known,
             actions,
             labels,
+            quoted,
         }
     }
 

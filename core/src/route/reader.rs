@@ -7,6 +7,7 @@ pub(crate) use scan::{first_to_escape, same_bytes};
 
 use crate::graph::{Compiled, Outcome};
 use crate::model::FieldType;
+use crate::model::lead_id::keyed_hash;
 use crate::model::{EvalContext, Lead, LeadId, LeadValue, Policy, Scalar};
 use serde_json::Value;
 use std::io::{self, BufRead};
@@ -173,6 +174,9 @@ pub struct ParsedLead {
     /// Its due and escalation times, when they were computed ahead
     /// ([`ParsedLead::with_times_found`]).
     pub times_found: Option<super::ahead::TimesFound>,
+    /// The id's [`keyed_hash`], when it was computed ahead ([`ParsedLead::find_ahead`]): the
+    /// ledger in memory finds the lead by it.
+    id_hash: Option<u64>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
@@ -189,9 +193,15 @@ impl ParsedLead {
             fingerprint: None,
             rule_found: None,
             times_found: None,
+            id_hash: None,
             spare: Vec::new(),
             blanks: Vec::new(),
         }
+    }
+
+    /// The id's [`keyed_hash`], when it was computed ahead of the lead's turn.
+    pub fn id_hash(&self) -> Option<u64> {
+        self.id_hash
     }
 
     /// The lead as builds before 2026-12-05 read it, when it gave blank strings for optional
@@ -212,7 +222,8 @@ impl ParsedLead {
 
     /// Computes, in place, what [`ParsedLead::with_fingerprint`],
     /// [`ParsedLead::with_rule_found`] and [`ParsedLead::with_times_found`] compute, in that
-    /// order (the lead, a few hundred bytes, is not moved three times).
+    /// order (the lead, a few hundred bytes, is not moved three times), and the id's
+    /// [`keyed_hash`]. The id must not change afterwards.
     pub fn find_ahead(
         &mut self,
         policy: &Policy,
@@ -220,6 +231,7 @@ impl ParsedLead {
         ahead: &super::ahead::TimesAhead,
         context: &EvalContext,
     ) {
+        self.id_hash = Some(keyed_hash(&self.id));
         self.find_fingerprint(policy);
         self.find_rule(policy, compiled, context);
         self.find_times(policy, ahead, context);
@@ -344,6 +356,7 @@ impl ReadLead {
             fingerprint: None,
             rule_found: None,
             times_found: None,
+            id_hash: None,
             spare: self.spare,
             blanks: self.blanks,
         }
@@ -358,6 +371,7 @@ impl ReadLead {
         place.fingerprint = None;
         place.rule_found = None;
         place.times_found = None;
+        place.id_hash = None;
     }
 }
 
@@ -1785,6 +1799,40 @@ mod tests {
         let nested = r#"{"id":"L-1","extra":{"a":[1]}}"#;
         assert_eq!(code(nested, 3), None);
         assert_eq!(code(nested, 2), Some("lead.too_deep"));
+    }
+
+    /// The id's hash found ahead is [`keyed_hash`]'s, and a lead parsed in an earlier one's
+    /// place has none until it is found again (never the earlier id's).
+    #[test]
+    fn an_ids_hash_found_ahead_is_its_own() {
+        let report = crate::pipeline::check_source(
+            "schema lead {\n  id: string\n}\nqueue q\notherwise -> queue q\n",
+        );
+        let (policy, compiled) = report.compiled.expect("the policy compiles");
+        let ahead = super::super::ahead::TimesAhead::new(&policy);
+        let context = EvalContext {
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let limits = Limits::default();
+        let mut slot = parse_lead(&policy, br#"{"id":"L-1"}"#, &limits);
+        assert_eq!(slot.as_ref().map(ParsedLead::id_hash), Ok(None));
+        if let Ok(lead) = &mut slot {
+            lead.find_ahead(&policy, &compiled, &ahead, &context);
+        }
+        assert_eq!(
+            slot.as_ref().map(ParsedLead::id_hash),
+            Ok(Some(keyed_hash("L-1")))
+        );
+        parse_lead_in_place(&policy, br#"{"id":"L-2"}"#, &limits, &mut slot);
+        assert_eq!(slot.as_ref().map(ParsedLead::id_hash), Ok(None));
+        if let Ok(lead) = &mut slot {
+            lead.find_ahead(&policy, &compiled, &ahead, &context);
+        }
+        assert_eq!(
+            slot.as_ref().map(ParsedLead::id_hash),
+            Ok(Some(keyed_hash("L-2")))
+        );
+        assert_ne!(keyed_hash("L-1"), keyed_hash("L-2"));
     }
 
     #[test]

@@ -17,13 +17,89 @@ use std::fmt::Write as _;
 
 /// Appends one output line (no newline) for the outcome of input line `input_line` (1-based).
 pub fn write_outcome(out: &mut String, outcome: &Outcome, input_line: usize) {
+    write_outcome_quoting(out, outcome, input_line, &QuotedNames::NONE);
+}
+
+/// [`write_outcome`], taking the names of `quoted` as they are written already (a router's:
+/// [`crate::route::Router::write_outcome`]). The line is the same.
+pub fn write_outcome_quoting(
+    out: &mut String,
+    outcome: &Outcome,
+    input_line: usize,
+    quoted: &QuotedNames,
+) {
     match outcome {
         Outcome::Decided {
             decision,
             duplicate,
             trace,
-        } => write_decision(out, decision, *duplicate, trace.as_ref()),
+        } => write_decision_quoting(out, decision, *duplicate, trace.as_ref(), quoted),
         Outcome::Invalid(error) => write_error(out, error, input_line),
+    }
+}
+
+/// Shared names (a policy's rules, pools, reps, queues, tags and scores) written as JSON
+/// strings once, ahead, and found again by the address of the name's text: a decision holds
+/// clones of the names a router made, so writing one copies its quoted text instead of
+/// looking at each byte for one to escape. Each name is kept here, so no other text can lie
+/// at its address while the table lives: the same address and length are the same name.
+#[derive(Debug, Default)]
+pub struct QuotedNames {
+    /// Per slot (chosen by a name's address), the name and where its JSON string lies in
+    /// `text`; a name whose slot another took first is written as any other text is.
+    slots: Vec<Option<(Name, std::ops::Range<usize>)>>,
+    text: String,
+}
+
+impl QuotedNames {
+    /// No name written ahead.
+    pub const NONE: QuotedNames = QuotedNames {
+        slots: Vec::new(),
+        text: String::new(),
+    };
+
+    /// The table of `names`: four slots a name, a power of two.
+    pub fn new<'a>(names: impl ExactSizeIterator<Item = &'a Name>) -> QuotedNames {
+        let mut quoted = QuotedNames {
+            slots: vec![None; (names.len() * 4).next_power_of_two()],
+            text: String::new(),
+        };
+        for name in names {
+            let slot = quoted.slot(name);
+            if let Some(free @ None) = quoted.slots.get_mut(slot) {
+                let start = quoted.text.len();
+                push_str(&mut quoted.text, name);
+                *free = Some((name.clone(), start..quoted.text.len()));
+            }
+        }
+        quoted
+    }
+
+    /// The slot of the text at `name`'s address (a name's text follows an `Arc`'s two
+    /// counts, at 8-byte steps: the low bits say little).
+    fn slot(&self, name: &str) -> usize {
+        let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (mixed >> 32) as usize & self.slots.len().wrapping_sub(1)
+    }
+
+    /// `name` as a JSON string, when it is one of the table's names (the very text).
+    fn quoted(&self, name: &str) -> Option<&str> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let (kept, range) = self.slots.get(self.slot(name))?.as_ref()?;
+        if kept.as_ptr() != name.as_ptr() || kept.len() != name.len() {
+            return None;
+        }
+        self.text.get(range.clone())
+    }
+}
+
+/// Appends `name` as a JSON string: its quoted text from `quoted` when it is there.
+fn push_name(out: &mut String, name: &str, quoted: &QuotedNames) {
+    match quoted.quoted(name) {
+        Some(text) => out.push_str(text),
+        None => push_str(out, name),
     }
 }
 
@@ -50,12 +126,23 @@ pub fn write_decision(
     duplicate: bool,
     trace: Option<&Trace>,
 ) {
+    write_decision_quoting(out, decision, duplicate, trace, &QuotedNames::NONE);
+}
+
+/// [`write_decision`], taking the names of `quoted` as they are written already.
+fn write_decision_quoting(
+    out: &mut String,
+    decision: &Decision,
+    duplicate: bool,
+    trace: Option<&Trace>,
+    quoted: &QuotedNames,
+) {
     out.push_str("{\"lead\":");
     push_str(out, &decision.lead);
     out.push_str(",\"rule\":");
     match &decision.rule {
         Some(rule) => {
-            push_str(out, &rule.label);
+            push_name(out, &rule.label, quoted);
             out.push_str(",\"line\":");
             super::push_number(out, rule.line as u64);
         }
@@ -68,17 +155,17 @@ pub fn write_decision(
     match &decision.action {
         Action::Pool { pool, rep } => {
             out.push_str(",\"pool\":");
-            push_str(out, pool);
+            push_name(out, pool, quoted);
             out.push_str(",\"rep\":");
-            push_str(out, rep);
+            push_name(out, rep, quoted);
         }
         Action::Queue { queue } => {
             out.push_str(",\"queue\":");
-            push_str(out, queue);
+            push_name(out, queue, quoted);
         }
         Action::Rep { rep } | Action::Owner { rep } => {
             out.push_str(",\"rep\":");
-            push_str(out, rep);
+            push_name(out, rep, quoted);
         }
         Action::Unassigned => {}
     }
@@ -95,7 +182,7 @@ pub fn write_decision(
             out.push_str("{\"at\":");
             push_time(out, step.at);
             out.push_str(",\"to\":");
-            push_str(out, &step.to);
+            push_name(out, &step.to, quoted);
             out.push('}');
         }
         out.push(']');
@@ -109,7 +196,7 @@ pub fn write_decision(
             out.push('{');
             if let Some(action) = &reason.action {
                 out.push_str("\"action\":");
-                push_str(out, action);
+                push_name(out, action, quoted);
                 out.push(',');
             }
             out.push_str("\"reason\":");
@@ -124,7 +211,7 @@ pub fn write_decision(
             if index > 0 {
                 out.push(',');
             }
-            push_str(out, tag);
+            push_name(out, tag, quoted);
         }
         out.push(']');
     }
@@ -134,7 +221,7 @@ pub fn write_decision(
             if index > 0 {
                 out.push(',');
             }
-            push_str(out, score);
+            push_name(out, score, quoted);
             let _ = write!(out, ":{value}");
         }
         out.push('}');
@@ -457,6 +544,72 @@ mod tests {
             assert_eq!(serde_json::from_str::<String>(&out).unwrap(), text);
             assert_eq!(out, serde_json::to_string(text).unwrap());
         }
+    }
+
+    /// A decision whose names are all shared (written from their quoted text), some shared
+    /// and some not (a rep a lead names: the same text in another allocation), or none is
+    /// the same line as the plain writer's, escapes included.
+    #[test]
+    fn names_written_ahead_give_the_same_line() {
+        let shared: Vec<Name> = [
+            "senior",
+            "anna \"the closer\"",
+            "r_1",
+            "backup",
+            "vip",
+            "fit",
+        ]
+        .into_iter()
+        .map(Name::from)
+        .collect();
+        let quoted = QuotedNames::new(shared.iter());
+        // A table of a thousand names, whose slots collide: each is written right still.
+        let many: Vec<Name> = (0..1000).map(|n| Name::from(format!("rep_{n}"))).collect();
+        let crowded = QuotedNames::new(many.iter());
+        let decision = |names: &[Name]| {
+            let mut decision = Decision::new("L-1");
+            decision.rule = Some(RuleRef {
+                label: names[2].clone(),
+                line: 12,
+            });
+            decision.action = Action::Pool {
+                pool: names[0].clone(),
+                rep: names[1].clone(),
+            };
+            decision.escalation.push(Escalation {
+                at: None,
+                to: names[3].clone(),
+            });
+            decision.tags.push(names[4].clone());
+            decision.scores.push((names[5].clone(), -3));
+            decision
+        };
+        let unshared: Vec<Name> = shared.iter().map(|name| Name::from(&**name)).collect();
+        let mixed: Vec<Name> = shared
+            .iter()
+            .zip(&unshared)
+            .enumerate()
+            .map(|(at, (one, other))| if at % 2 == 0 { one } else { other }.clone())
+            .collect();
+        for names in [&shared, &unshared, &mixed, &many[..6].to_vec()] {
+            let decision = decision(names);
+            let plain = decision_json(&decision);
+            for table in [&quoted, &crowded, &QuotedNames::NONE] {
+                let mut out = String::new();
+                write_decision_quoting(&mut out, &decision, false, None, table);
+                assert_eq!(out, plain);
+            }
+        }
+        assert!(decision_json(&decision(&shared)).contains(r#""rep":"anna \"the closer\"""#));
+        // Shared names are found, others are not (their text lies elsewhere).
+        assert!(shared.iter().all(|name| quoted.quoted(name).is_some()));
+        assert!(unshared.iter().all(|name| quoted.quoted(name).is_none()));
+        assert_eq!(quoted.quoted(&shared[0]), Some("\"senior\""));
+        let found = many.iter().filter(|name| crowded.quoted(name).is_some());
+        assert!(
+            found.count() > 600,
+            "most of a crowded table's names are found"
+        );
     }
 
     #[test]

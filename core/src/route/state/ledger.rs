@@ -5,6 +5,7 @@
 use super::bloom::Bloom;
 use super::slots::HashSlots;
 use super::{EntryRef, Recorded, StateError, StateErrorKind, compact};
+use crate::model::lead_id::keyed_hash;
 use crate::route::decision::Decision;
 use crate::route::reader::same_bytes;
 use std::borrow::Cow;
@@ -37,7 +38,6 @@ pub(super) struct Ledger {
     collisions: HashMap<Box<str>, Vec<u8>>,
     /// Colliding ids that were settled (the others carry [`SETTLED`] in their place).
     settled_collisions: HashSet<Box<str>>,
-    hasher: std::collections::hash_map::RandomState,
     /// Ids hashed ahead of their turn ([`Ledger::warm`]) and the one hashed last, oldest
     /// first, with their hashes: a lead is looked up, then recorded, by the same id.
     hashed: std::cell::RefCell<HashedIds>,
@@ -378,7 +378,7 @@ impl Ledger {
         if let Some(hash) = hashed.take(id) {
             return hash;
         }
-        let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+        let hash = keyed_hash(id);
         // Leads routed in another order than they were told of (or never told of: `serve`,
         // `simulate`): what was kept is stale, and only this id is.
         hashed.clear();
@@ -396,14 +396,15 @@ impl Ledger {
     /// the ledger is empty, as it is when `route` asks).
     const MOST_RESERVED: usize = 1 << 22;
 
-    /// Hashes the ids of the leads about to be routed, in their order, and reads the lines of
-    /// the index where their look-ups and records will go, all at once: their cache misses
-    /// overlap instead of stalling one lead each.
-    pub(super) fn warm(&self, ids: &mut dyn Iterator<Item = &str>) {
+    /// Hashes the ids of the leads about to be routed, in their order (or takes the hashes
+    /// computed ahead: [`keyed_hash`]'s), and reads the lines of the index where their
+    /// look-ups and records will go, all at once: their cache misses overlap instead of
+    /// stalling one lead each.
+    pub(super) fn warm(&self, ids: &mut dyn Iterator<Item = (&str, Option<u64>)>) {
         let mut hashed = self.hashed.borrow_mut();
         let mut pushed = 0;
-        for id in ids.take(WARM_AT_ONCE) {
-            let hash = std::hash::BuildHasher::hash_one(&self.hasher, id);
+        for (id, ahead) in ids.take(WARM_AT_ONCE) {
+            let hash = ahead.unwrap_or_else(|| keyed_hash(id));
             hashed.push(id, hash);
             pushed += 1;
         }
@@ -1137,8 +1138,8 @@ mod tests {
         entry(&format!("L-{i}"), &format!("reason {i:0>80}"))
     }
 
-    /// Ids told of ahead of their turn ([`Ledger::warm`]) answer as ids that were not: in
-    /// order, out of order, told twice, never asked for, asked for without being told, and
+    /// Ids told of ahead of their turn ([`Ledger::warm`]), with their hash or without,
+    /// answer as ids that were not: in order, out of order, told twice, never asked for, asked for without being told, and
     /// recorded between (a hash kept for an id is that id's).
     #[test]
     fn ids_told_of_ahead_answer_as_any_other() {
@@ -1148,8 +1149,16 @@ mod tests {
         }
         let id = |i: usize| format!("L-{i}");
         let ids: Vec<String> = (0..2_000).map(id).collect();
+        // Every other id comes with its hash computed ahead, as a reader gives it.
         let told = |ledger: &Ledger, from: usize, count: usize| {
-            ledger.warm(&mut ids.iter().skip(from).take(count).map(String::as_str));
+            ledger.warm(
+                &mut ids
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .take(count)
+                    .map(|(at, id)| (id.as_str(), (at % 2 == 1).then(|| keyed_hash(id)))),
+            );
         };
         let answer =
             |ledger: &Ledger, i: usize| ledger.get(&id(i)).unwrap().map(|e| e.decision.lead);

@@ -148,10 +148,11 @@ pub trait StateStore {
     fn rollback(&mut self) -> Result<(), StateError>;
     /// What the ledger holds for a lead id, if it was routed before.
     fn recorded(&mut self, lead: &str) -> Result<Option<Recorded>, StateError>;
-    /// The ids of the next leads to be routed, in their order, [`ABOUT_TO_ROUTE`] at a time:
-    /// a store in memory reads the places their look-ups will read, all at once, so that
-    /// their cache misses overlap instead of stalling one lead each.
-    fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
+    /// The ids of the next leads to be routed, in their order, [`ABOUT_TO_ROUTE`] at a time,
+    /// each with its [`crate::model::lead_id::keyed_hash`] when it was computed ahead: a store
+    /// in memory reads the places their look-ups will read, all at once, so that their cache
+    /// misses overlap instead of stalling one lead each.
+    fn about_to_route(&self, leads: &mut dyn Iterator<Item = (&str, Option<u64>)>) {
         let _ = leads;
     }
     /// About how many leads a run is about to route (a file's size over its first lines'
@@ -777,7 +778,7 @@ impl StateStore for MemoryState {
         self.ledger.get(lead)
     }
 
-    fn about_to_route(&self, leads: &mut dyn Iterator<Item = &str>) {
+    fn about_to_route(&self, leads: &mut dyn Iterator<Item = (&str, Option<u64>)>) {
         self.ledger.warm(leads);
     }
 
