@@ -68,13 +68,13 @@ impl LocalTime {
         };
         let days = local.div_euclid(86_400);
         let second_of_day = local.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        if !(1..=9999).contains(&year) {
+        let mut text = [0u8; 25];
+        let Some(date) = date_text(days) else {
             let _ = fmt::Write::write_fmt(out, format_args!("{self}"));
             return;
-        }
-        let mut text = [0u8; 25];
-        // Two digits at a time (every value here is below 100: the year is put as two pairs).
+        };
+        text[..10].copy_from_slice(&date);
+        // Two digits at a time (every value here is below 100).
         let mut put = |at: usize, value: i64| {
             let pair = usize::try_from(value.rem_euclid(100)).unwrap_or_default() * 2;
             if let (Some(to), Some(digits)) =
@@ -83,10 +83,6 @@ impl LocalTime {
                 to.copy_from_slice(digits);
             }
         };
-        put(0, year / 100);
-        put(2, year % 100);
-        put(5, month);
-        put(8, day);
         put(11, second_of_day / 3600);
         put(14, second_of_day / 60 % 60);
         put(17, second_of_day % 60);
@@ -104,15 +100,56 @@ impl LocalTime {
                 25
             }
         };
-        for at in [4, 7] {
-            text[at] = b'-';
-        }
         text[10] = b'T';
         text[13] = b':';
         text[16] = b':';
         // Only ASCII digits and separators were written.
         out.push_str(std::str::from_utf8(&text[..length]).unwrap_or_default());
     }
+}
+
+/// `YYYY-MM-DD` of the day `days` after 1970-01-01, for years 1 to 9999 (`None` beyond). The
+/// dates written last are kept by day, per thread: a run's due and escalation times fall on a
+/// few weeks of days, and most are written from there without the calendar arithmetic.
+fn date_text(days: i64) -> Option<[u8; 10]> {
+    /// How many dates are kept: a slot a day, chosen by the day's low bits.
+    const KEPT: usize = 64;
+    std::thread_local! {
+        static DATES: std::cell::RefCell<[(i64, [u8; 10]); KEPT]> =
+            const { std::cell::RefCell::new([(i64::MIN, [0; 10]); KEPT]) };
+    }
+    let slot = days.rem_euclid(KEPT as i64) as usize;
+    let kept = DATES.with(|dates| {
+        let dates = dates.try_borrow().ok()?;
+        dates
+            .get(slot)
+            .filter(|(day, _)| *day == days)
+            .map(|(_, text)| *text)
+    });
+    if kept.is_some() {
+        return kept;
+    }
+    let (year, month, day) = civil_from_days(days);
+    if !(1..=9999).contains(&year) {
+        return None;
+    }
+    let mut text = *b"0000-00-00";
+    for (at, value) in [(0, year / 100), (2, year % 100), (5, month), (8, day)] {
+        let pair = usize::try_from(value).unwrap_or_default() * 2;
+        if let (Some(to), Some(digits)) =
+            (text.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2))
+        {
+            to.copy_from_slice(digits);
+        }
+    }
+    DATES.with(|dates| {
+        if let Ok(mut dates) = dates.try_borrow_mut()
+            && let Some(place) = dates.get_mut(slot)
+        {
+            *place = (days, text);
+        }
+    });
+    Some(text)
 }
 
 /// "00" to "99", each number's two digits at twice its place.
@@ -260,6 +297,30 @@ mod tests {
                 time.write_to(&mut written);
                 assert_eq!(written, time.to_string(), "{instant:?} {offset:?}");
             }
+        }
+    }
+
+    /// Times on a few weeks of days, written in a scrambled order, as a run writes its due
+    /// times: most dates come from those kept (days 64 apart share a slot), each as the
+    /// general form writes it.
+    #[test]
+    fn dates_kept_from_earlier_times_are_written_right() {
+        let mut next = numbers(0x9e37_79b9_7f4a_7c15);
+        let start = 1_795_000_000i64;
+        for _ in 0..50_000 {
+            let second = start + (next() % (200 * 86_400)) as i64;
+            let offset = match next() % 3 {
+                0 => None,
+                1 => Offset::from_seconds(3_600).ok(),
+                _ => Offset::from_seconds(-36_000).ok(),
+            };
+            let time = LocalTime {
+                instant: Timestamp::from_second(second).expect("in range"),
+                offset,
+            };
+            let mut written = String::new();
+            time.write_to(&mut written);
+            assert_eq!(written, time.to_string());
         }
     }
 
