@@ -215,6 +215,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         compiled: Arc::clone(&compiled),
         context: EvalContext { now },
         limits,
+        hash_ids: state.finds_leads_by_keyed_hash(),
     };
     let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
         Box::new(read_on_a_thread(opening))
@@ -391,6 +392,8 @@ struct Opening {
     compiled: Arc<Compiled>,
     context: EvalContext,
     limits: Limits,
+    /// Whether the state finds leads by their id's keyed hash: then the reader computes it.
+    hash_ids: bool,
 }
 
 /// The lines of one batch, read and parsed: a lead, or why the line is none.
@@ -416,6 +419,8 @@ struct BatchReader {
     /// Each lead's due and escalation times, computed with its rule.
     times_ahead: TimesAhead,
     limits: Limits,
+    /// Whether each lead's id is hashed for the state ([`Opening::hash_ids`]).
+    hash_ids: bool,
     batch_lines: usize,
     /// The line being read, reused from line to line.
     line: Vec<u8>,
@@ -458,6 +463,7 @@ impl BatchReader {
             compiled: opening.compiled,
             context: opening.context,
             limits: opening.limits,
+            hash_ids: opening.hash_ids,
             line: Vec::with_capacity(1024),
             spent: opening.spent,
         })
@@ -507,8 +513,8 @@ impl BatchReader {
                         length
                     }
                 };
-                // The fingerprint, the rule and its times too: with two threads, off the
-                // deciding one.
+                // The fingerprint, the rule and its times too, and the id's hash for a state
+                // that finds leads by it: with two threads, off the deciding one.
                 if let Some(Ok(parsed)) = leads.get_mut(lines) {
                     parsed.find_ahead(
                         &self.policy,
@@ -516,6 +522,9 @@ impl BatchReader {
                         &self.times_ahead,
                         &self.context,
                     );
+                    if self.hash_ids {
+                        parsed.find_id_hash();
+                    }
                 }
                 length
             });

@@ -174,8 +174,8 @@ pub struct ParsedLead {
     /// Its due and escalation times, when they were computed ahead
     /// ([`ParsedLead::with_times_found`]).
     pub times_found: Option<super::ahead::TimesFound>,
-    /// The id's [`keyed_hash`], when it was computed ahead ([`ParsedLead::find_ahead`]): the
-    /// ledger in memory finds the lead by it.
+    /// The id's [`keyed_hash`], when it was computed ahead ([`ParsedLead::find_id_hash`]):
+    /// the ledger in memory finds the lead by it.
     id_hash: Option<u64>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
@@ -220,10 +220,16 @@ impl ParsedLead {
         Some(Lead { values })
     }
 
+    /// Computes the id's [`keyed_hash`] now, for a store that finds leads by it
+    /// ([`crate::route::state::StateStore::finds_leads_by_keyed_hash`]). The id must not
+    /// change afterwards.
+    pub fn find_id_hash(&mut self) {
+        self.id_hash = Some(keyed_hash(&self.id));
+    }
+
     /// Computes, in place, what [`ParsedLead::with_fingerprint`],
     /// [`ParsedLead::with_rule_found`] and [`ParsedLead::with_times_found`] compute, in that
-    /// order (the lead, a few hundred bytes, is not moved three times), and the id's
-    /// [`keyed_hash`]. The id must not change afterwards.
+    /// order (the lead, a few hundred bytes, is not moved three times).
     pub fn find_ahead(
         &mut self,
         policy: &Policy,
@@ -231,7 +237,6 @@ impl ParsedLead {
         ahead: &super::ahead::TimesAhead,
         context: &EvalContext,
     ) {
-        self.id_hash = Some(keyed_hash(&self.id));
         self.find_fingerprint(policy);
         self.find_rule(policy, compiled, context);
         self.find_times(policy, ahead, context);
@@ -1801,8 +1806,9 @@ mod tests {
         assert_eq!(code(nested, 2), Some("lead.too_deep"));
     }
 
-    /// The id's hash found ahead is [`keyed_hash`]'s, and a lead parsed in an earlier one's
-    /// place has none until it is found again (never the earlier id's).
+    /// The id's hash found ahead is [`keyed_hash`]'s, found only when asked for, and a lead
+    /// parsed in an earlier one's place has none until it is found again (never the earlier
+    /// id's).
     #[test]
     fn an_ids_hash_found_ahead_is_its_own() {
         let report = crate::pipeline::check_source(
@@ -1819,6 +1825,10 @@ mod tests {
         if let Ok(lead) = &mut slot {
             lead.find_ahead(&policy, &compiled, &ahead, &context);
         }
+        assert_eq!(slot.as_ref().map(ParsedLead::id_hash), Ok(None));
+        if let Ok(lead) = &mut slot {
+            lead.find_id_hash();
+        }
         assert_eq!(
             slot.as_ref().map(ParsedLead::id_hash),
             Ok(Some(keyed_hash("L-1")))
@@ -1827,6 +1837,7 @@ mod tests {
         assert_eq!(slot.as_ref().map(ParsedLead::id_hash), Ok(None));
         if let Ok(lead) = &mut slot {
             lead.find_ahead(&policy, &compiled, &ahead, &context);
+            lead.find_id_hash();
         }
         assert_eq!(
             slot.as_ref().map(ParsedLead::id_hash),

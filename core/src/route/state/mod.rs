@@ -155,6 +155,12 @@ pub trait StateStore {
     fn about_to_route(&self, leads: &mut dyn Iterator<Item = (&str, Option<u64>)>) {
         let _ = leads;
     }
+    /// Whether the store finds a lead by its id's [`crate::model::lead_id::keyed_hash`], so
+    /// that a reader computes it ahead ([`crate::route::reader::ParsedLead::find_id_hash`]);
+    /// a store that does not would only be handed work it never reads.
+    fn finds_leads_by_keyed_hash(&self) -> bool {
+        false
+    }
     /// About how many leads a run is about to route (a file's size over its first lines'
     /// length): a store in memory makes room for them at once, up to a bound.
     fn expect_leads(&mut self, leads: usize) {
@@ -780,6 +786,10 @@ impl StateStore for MemoryState {
 
     fn about_to_route(&self, leads: &mut dyn Iterator<Item = (&str, Option<u64>)>) {
         self.ledger.warm(leads);
+    }
+
+    fn finds_leads_by_keyed_hash(&self) -> bool {
+        true
     }
 
     fn expect_leads(&mut self, leads: usize) {
