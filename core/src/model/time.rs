@@ -300,14 +300,18 @@ mod tests {
         }
     }
 
-    /// Times on a few weeks of days, written in a scrambled order, as a run writes its due
-    /// times: most dates come from those kept (days 64 apart share a slot), each as the
-    /// general form writes it.
+    /// Times on 200 days, after 1970 and before it (negative day numbers), written in a
+    /// scrambled order, as a run writes its due times: dates are kept, replaced by a day 64
+    /// days away and kept again, and each time is written as the general form writes it.
     #[test]
     fn dates_kept_from_earlier_times_are_written_right() {
         let mut next = numbers(0x9e37_79b9_7f4a_7c15);
-        let start = 1_795_000_000i64;
-        for _ in 0..50_000 {
+        for index in 0..50_000 {
+            let start = if index % 2 == 0 {
+                1_795_000_000i64
+            } else {
+                -300_000_000
+            };
             let second = start + (next() % (200 * 86_400)) as i64;
             let offset = match next() % 3 {
                 0 => None,

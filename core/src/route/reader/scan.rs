@@ -263,15 +263,20 @@ mod tests {
 
     const SCHEMA: &str = "schema lead {\n  id: string\n  intent: enum { high, low }\n  \
         deal_value: int?\n  score: number?\n  created_at: time?\n  vip: bool?\n  note: string?\n}\n\
-        queue q\notherwise -> queue q\n";
+        queue q\nqueue managers\nwhen intent = high -> queue q within 1h escalate managers\notherwise -> queue q\n";
 
-    fn policy() -> &'static Policy {
-        static POLICY: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
-        POLICY.get_or_init(|| {
+    fn compiled() -> &'static (Policy, crate::graph::Compiled) {
+        static COMPILED: std::sync::OnceLock<(Policy, crate::graph::Compiled)> =
+            std::sync::OnceLock::new();
+        COMPILED.get_or_init(|| {
             let report = crate::pipeline::check_source(SCHEMA);
             assert_eq!(report.error_count(), 0, "{:?}", report.diagnostics);
-            report.compiled.expect("compiled").0
+            report.compiled.expect("compiled")
         })
+    }
+
+    fn policy() -> &'static Policy {
+        &compiled().0
     }
 
     /// Whatever the scanner reads, serde reads the same; answers whether the scanner read it.
@@ -423,7 +428,11 @@ mod tests {
                     (Ok(fresh), Ok(reused)) => {
                         prop_assert_eq!(&fresh.id, &reused.id, "{}", text);
                         prop_assert_eq!(&fresh.lead.values, &reused.lead.values, "{}", text);
+                        // Nothing found ahead for the earlier lead is left for this one.
                         prop_assert_eq!(fresh.fingerprint, reused.fingerprint);
+                        prop_assert_eq!(fresh.rule_found, reused.rule_found);
+                        prop_assert_eq!(fresh.times_found, reused.times_found);
+                        prop_assert_eq!(fresh.id_hash(), reused.id_hash());
                         // The blanks read as no value, kept the same way in reused memory.
                         prop_assert_eq!(
                             fresh.as_read_with_blanks().map(|lead| lead.values),
@@ -435,7 +444,17 @@ mod tests {
                     (Err(fresh), Err(reused)) => prop_assert_eq!(fresh, reused, "{}", text),
                     _ => prop_assert!(false, "{:?} against {:?} for {}", fresh, reused, text),
                 }
-                earlier = reused.ok();
+                // Found ahead, as `route`'s reader does, before its memory holds the next one.
+                earlier = reused.ok().map(|mut lead| {
+                    let (policy, compiled) = compiled();
+                    let context = crate::model::EvalContext {
+                        now: jiff::Timestamp::UNIX_EPOCH,
+                    };
+                    let ahead = crate::route::ahead::TimesAhead::new(policy);
+                    lead.find_ahead(policy, compiled, &ahead, &context);
+                    lead.find_id_hash();
+                    lead
+                });
             }
         }
     }

@@ -404,6 +404,9 @@ impl Ledger {
         let mut hashed = self.hashed.borrow_mut();
         let mut pushed = 0;
         for (id, ahead) in ids.take(WARM_AT_ONCE) {
+            // A hash found ahead is the id's own: an id changed after it would be looked up
+            // under another's.
+            debug_assert!(ahead.is_none_or(|hash| hash == keyed_hash(id)), "{id}");
             let hash = ahead.unwrap_or_else(|| keyed_hash(id));
             hashed.push(id, hash);
             pushed += 1;
@@ -1139,8 +1142,9 @@ mod tests {
     }
 
     /// Ids told of ahead of their turn ([`Ledger::warm`]), with their hash or without,
-    /// answer as ids that were not: in order, out of order, told twice, never asked for, asked for without being told, and
-    /// recorded between (a hash kept for an id is that id's).
+    /// answer as ids that were not: in order, out of order, told twice, never asked for,
+    /// asked for without being told, and recorded between (a hash kept for an id is that
+    /// id's).
     #[test]
     fn ids_told_of_ahead_answer_as_any_other() {
         let mut ledger = Ledger::default();

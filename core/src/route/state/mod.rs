@@ -1206,9 +1206,9 @@ impl StateStore for MemoryState {
 /// Cached load counts per rep and `since`, looked up without allocating. Keyed by the standard
 /// library's hash: a `rep FIELD` action looks up (and caches) a name a lead gives. A small
 /// direct-mapped memo in front answers the reps asked for again (a pool's members, lead after
-/// lead) without hashing: its slot is chosen from the name's length and last bytes, and the
-/// name is compared in full before its entry is used, so a name that lands on a taken slot
-/// only costs a look-up in the map.
+/// lead) without hashing: its slot is chosen from the name's length and its first and last
+/// eight bytes, and the name is compared in full before its entry is used, so a name that
+/// lands on a taken slot only costs a look-up in the map.
 #[derive(Debug, Default)]
 pub struct Loads {
     /// Where each rep's counts are in `entries`.
