@@ -18,7 +18,7 @@ pub enum InputFormat {
 }
 
 /// How leads are read: the options every command that reads leads takes.
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone, Copy, Default)]
 pub struct InputArgs {
     /// The leads' format; default: CSV for a `.csv` file, else NDJSON
     #[arg(long, value_enum, value_name = "FORMAT")]

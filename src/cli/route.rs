@@ -1114,3 +1114,110 @@ fn stopped(error: &StateError, line: usize, printed: usize) -> Failure {
          the state recorded all the same comes back as a duplicate)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reader parses each line into the place of a lead of a batch given back: whatever a
+    /// place held (a lead with all found ahead for it, an error, a line too long), the lead
+    /// read there is the one a fresh parse gives with all found ahead afresh, and a shorter
+    /// batch keeps no place of a longer one.
+    #[test]
+    fn leads_read_into_a_batch_given_back_are_read_afresh() {
+        let source = "schema lead { id: string  intent: enum { low, high }  created_at: time? }\n\
+                      queue nurture\nqueue managers\n\
+                      when intent = high -> queue nurture within 1h escalate managers\n\
+                      otherwise -> queue nurture\n";
+        let (policy, compiled) = switchboard::check_source(source)
+            .compiled
+            .expect("the policy compiles");
+        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        let lines: Vec<String> = (0..24)
+            .map(|i| match i % 6 {
+                0 => format!(
+                    "{{\"id\":\"L-{i}\",\"intent\":\"high\",\"created_at\":\"2026-11-2{}T10:00:00Z\"}}",
+                    i % 9
+                ),
+                1 => format!("{{\"id\":\"L-{i}\",\"intent\":\"low\"}}"),
+                2 => format!("{{\"id\":\"L-{i}\",\"intent\":\"hot\"}}"),
+                3 => format!("{{\"id\":\"L-{i}\",\"note\":\"{}\"}}", "x".repeat(300)),
+                4 => String::new(),
+                _ => format!("{{\"id\":\"L-{i}\",\"intent\":\"high\",\"nested\":{{\"a\":[1]}}}}"),
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("switchboard-batches-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("leads.ndjson");
+        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        let limits = Limits {
+            max_line_bytes: 200,
+            ..Limits::default()
+        };
+        let context = EvalContext {
+            now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
+        };
+        let (give_back, spent) = std::sync::mpsc::channel();
+        let opening = Opening {
+            batch_lines: 5,
+            spent,
+            source: Source::File(std::fs::File::open(&path).expect("the leads open")),
+            csv: false,
+            from: "the test's leads".to_string(),
+            input: super::super::input::InputArgs::default(),
+            policy: Arc::clone(&policy),
+            compiled: Arc::clone(&compiled),
+            context,
+            limits,
+            hash_ids: true,
+        };
+        let ahead = TimesAhead::new(&policy);
+        let fresh = |line: &str| {
+            let mut lead = if line.len() > limits.max_line_bytes {
+                Err(too_long_error(line.len(), &limits))
+            } else {
+                parse_lead(&policy, line.as_bytes(), &limits)
+            };
+            if let Ok(lead) = &mut lead {
+                lead.find_ahead(&policy, &compiled, &ahead, &context);
+                lead.find_id_hash();
+            }
+            lead
+        };
+        let Ok(mut reader) = BatchReader::open(opening) else {
+            panic!("the reader does not open");
+        };
+        let mut read = 0;
+        let mut batches = 0;
+        while let Ok(Some(batch)) = reader.next_batch() {
+            assert!(batch.leads.len() <= 5);
+            for (lead, line) in batch.leads.iter().zip(&lines[read..]) {
+                let expected = fresh(line);
+                match (lead, &expected) {
+                    (Ok(lead), Ok(expected)) => {
+                        assert_eq!(lead.id, expected.id, "{line}");
+                        assert_eq!(lead.lead.values, expected.lead.values, "{line}");
+                        assert_eq!(lead.fingerprint, expected.fingerprint, "{line}");
+                        assert_eq!(lead.rule_found, expected.rule_found, "{line}");
+                        assert_eq!(lead.times_found, expected.times_found, "{line}");
+                        assert_eq!(lead.id_hash(), expected.id_hash(), "{line}");
+                    }
+                    (Err(lead), Err(expected)) => assert_eq!(lead, expected, "{line}"),
+                    _ => panic!("{lead:?} against {expected:?} for {line}"),
+                }
+            }
+            read += batch.leads.len();
+            batches += 1;
+            // Given back at once: the next batch is read into it.
+            give_back
+                .send(batch.leads)
+                .expect("the reader takes batches back");
+        }
+        assert_eq!(
+            (read, batches),
+            (24, 5),
+            "every line read, the last batch shorter"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
