@@ -2779,6 +2779,22 @@ mod tests {
     }
 
     /// The ledger's entries as `state export` gives them, in id order.
+    /// The file at `path`, written as tables version `version`, opened by this build: it says
+    /// it was made at that version, and each of `ids` reads back as `expected` gives it.
+    fn reopened_at(
+        path: &Path,
+        version: i64,
+        ids: &[&str],
+        expected: impl Fn(&str) -> Recorded,
+    ) -> SqliteState {
+        let mut state = SqliteState::open(path).unwrap();
+        assert_eq!(state.tables_version(), Some((version, SCHEMA_VERSION)));
+        for id in ids {
+            assert_eq!(read(&mut state, id), Some(expected(id)), "{id}");
+        }
+        state
+    }
+
     fn exported_ledger(state: &mut SqliteState) -> Vec<Recorded> {
         let mut exported = Vec::new();
         state
@@ -3444,11 +3460,7 @@ mod tests {
         connection
             .execute_batch("PRAGMA user_version = 11")
             .unwrap();
-        let mut state = SqliteState::open(&path).unwrap();
-        assert_eq!(state.tables_version(), Some((11, SCHEMA_VERSION)));
-        for id in ids {
-            assert_eq!(read(&mut state, id), Some(timed_entry(id, "anna")), "{id}");
-        }
+        let mut state = reopened_at(&path, 11, &ids, |id| timed_entry(id, "anna"));
         // Read ahead in a batch, the way `route` looks its leads up, and a new entry beside.
         state.begin().unwrap();
         state.read_ahead(&["L-1", "L-4"]).unwrap();
@@ -3505,11 +3517,7 @@ mod tests {
                  PRAGMA user_version = 10;",
             )
             .unwrap();
-        let mut state = SqliteState::open(&path).unwrap();
-        assert_eq!(state.tables_version(), Some((10, SCHEMA_VERSION)));
-        for id in ids {
-            assert_eq!(read(&mut state, id), Some(entry(id, "anna")), "{id}");
-        }
+        let mut state = reopened_at(&path, 10, &ids, |id| entry(id, "anna"));
         // Read ahead in a batch, the way `route` looks its leads up.
         state.begin().unwrap();
         state.read_ahead(&["L-10", "L-11", "Ł-1"]).unwrap();

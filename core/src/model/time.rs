@@ -74,15 +74,7 @@ impl LocalTime {
             return;
         };
         text[..10].copy_from_slice(&date);
-        // Two digits at a time (every value here is below 100).
-        let mut put = |at: usize, value: i64| {
-            let pair = usize::try_from(value.rem_euclid(100)).unwrap_or_default() * 2;
-            if let (Some(to), Some(digits)) =
-                (text.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2))
-            {
-                to.copy_from_slice(digits);
-            }
-        };
+        let mut put = |at: usize, value: i64| put_two_digits(&mut text, at, value);
         put(11, second_of_day / 3600);
         put(14, second_of_day / 60 % 60);
         put(17, second_of_day % 60);
@@ -135,12 +127,7 @@ fn date_text(days: i64) -> Option<[u8; 10]> {
     }
     let mut text = *b"0000-00-00";
     for (at, value) in [(0, year / 100), (2, year % 100), (5, month), (8, day)] {
-        let pair = usize::try_from(value).unwrap_or_default() * 2;
-        if let (Some(to), Some(digits)) =
-            (text.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2))
-        {
-            to.copy_from_slice(digits);
-        }
+        put_two_digits(&mut text, at, value);
     }
     DATES.with(|dates| {
         if let Ok(mut dates) = dates.try_borrow_mut()
@@ -150,6 +137,14 @@ fn date_text(days: i64) -> Option<[u8; 10]> {
         }
     });
     Some(text)
+}
+
+/// Writes `value` (below 100) as two digits at `at` of `text`, from [`DIGIT_PAIRS`].
+fn put_two_digits(text: &mut [u8], at: usize, value: i64) {
+    let pair = usize::try_from(value.rem_euclid(100)).unwrap_or_default() * 2;
+    if let (Some(to), Some(digits)) = (text.get_mut(at..at + 2), DIGIT_PAIRS.get(pair..pair + 2)) {
+        to.copy_from_slice(digits);
+    }
 }
 
 /// "00" to "99", each number's two digits at twice its place.

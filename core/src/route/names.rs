@@ -74,13 +74,7 @@ impl Names {
                     .unwrap_or_else(|| Name::from(rule.label.as_str()))
             })
             .collect();
-        let quoted = super::wire::QuotedNames::new(
-            known
-                .iter()
-                .chain(actions.iter().flatten())
-                .collect::<Vec<_>>()
-                .into_iter(),
-        );
+        let quoted = super::wire::QuotedNames::new(known.iter().chain(actions.iter().flatten()));
         Names {
             known,
             actions,

@@ -59,7 +59,8 @@ impl QuotedNames {
     };
 
     /// The table of `names`: four slots a name, a power of two.
-    pub fn new<'a>(names: impl ExactSizeIterator<Item = &'a Name>) -> QuotedNames {
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a Name>) -> QuotedNames {
+        let names: Vec<&Name> = names.into_iter().collect();
         let mut quoted = QuotedNames {
             slots: vec![None; (names.len() * 4).next_power_of_two()],
             text: String::new(),
