@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use switchboard::route::reader::{
     Limits, LineRead, ParsedLead, parse_lead, parse_lead_reusing, read_line_into,
 };
-use switchboard::route::state::{MemoryState, StateStore};
+use switchboard::route::state::{BatchWriter, MemoryState, StateErrorKind, StateStore};
 use switchboard::route::{RouteConfig, Router};
 use switchboard::store::sqlite::SqliteState;
 
@@ -97,15 +97,37 @@ fn main() {
     );
     print_phases(&phases);
     drop(sqlite);
+    // The same with the commits handed over to a writer, as `route --threads 2` runs it: the
+    // store decides and records, the writer writes each batch (here on the same thread, one
+    // commit after each batch, so that the count holds only routing's allocations).
+    let mut sqlite = SqliteState::open(&dir.join("handed.db")).unwrap();
+    let phases = count_phases_with(
+        &router,
+        &policy,
+        &input,
+        &mut sqlite,
+        true,
+        SQLITE_BATCH,
+        warm,
+        counted,
+    );
+    println!();
+    println!(
+        "{} of the same leads with a SQLite state whose commits are handed over to a writer",
+        phases.1
+    );
+    print_phases(&phases);
+    drop(sqlite);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// What `route` puts in one SQLite transaction.
 const SQLITE_BATCH: usize = 4096;
 
-/// Allocations per phase (read, parse, decide and record, write, commit), and the leads they
-/// were counted over.
-type Phases = ([u64; 5], usize);
+/// Allocations per phase (read, parse, decide and record, write, commit), the leads they
+/// were counted over, and the batches decided again by a store that had handed its commits
+/// over.
+type Phases = ([u64; 5], usize, usize);
 
 /// Routes `warm + counted` leads of `input` in batches of `batch_size` (one transaction
 /// each; batches of one share one transaction), counting the allocations of the last
@@ -116,6 +138,27 @@ fn count_phases(
     policy: &switchboard::model::Policy,
     input: &[u8],
     state: &mut dyn StateStore,
+    batch_size: usize,
+    warm: usize,
+    counted: usize,
+) -> Phases {
+    count_phases_with(
+        router, policy, input, state, false, batch_size, warm, counted,
+    )
+}
+
+/// [`count_phases`], with the store's commits handed over to a writer when `hand_over` says so
+/// and the store can: each batch's commit is then the store's hand-over followed by the
+/// writer's commit of it. As `route` does, a batch that needs the store's file takes the
+/// writer back and is decided again by the store itself (the first after a hand-over does:
+/// the counts kept in memory were read again).
+#[allow(clippy::too_many_arguments)]
+fn count_phases_with(
+    router: &Router<'_>,
+    policy: &switchboard::model::Policy,
+    input: &[u8],
+    state: &mut dyn StateStore,
+    hand_over: bool,
     batch_size: usize,
     warm: usize,
     counted: usize,
@@ -132,8 +175,13 @@ fn count_phases(
     if one_transaction {
         state.begin().unwrap();
     }
+    let mut writer: Option<Box<dyn BatchWriter>> = None;
+    let mut decided_again = 0;
     let mut number = 0;
     while number < warm + counted {
+        if hand_over && writer.is_none() {
+            writer = state.hand_over_commits().unwrap();
+        }
         // No batch holds both warming and counted leads.
         let end = if number < warm { warm } else { warm + counted };
         let size = batch_size.min(end - number);
@@ -161,7 +209,19 @@ fn count_phases(
         if !one_transaction {
             state.begin().unwrap();
         }
-        router.route_parsed(state, &batch, &mut outcomes).unwrap();
+        match router.route_parsed(state, &batch, &mut outcomes) {
+            Ok(()) => {}
+            Err((error, _)) if error.kind == StateErrorKind::NeedsLock && writer.is_some() => {
+                state.rollback().unwrap();
+                if let Some(writer) = writer.take() {
+                    state.take_back_commits(writer, false).unwrap();
+                }
+                state.begin().unwrap();
+                router.route_parsed(state, &batch, &mut outcomes).unwrap();
+                decided_again += 1;
+            }
+            Err((error, _)) => panic!("{error:?}"),
+        }
         lap(2, &mut phases);
         for (index, outcome) in outcomes.iter().enumerate() {
             switchboard::route::wire::write_outcome(&mut out, outcome, number + index + 1);
@@ -174,6 +234,9 @@ fn count_phases(
         lap(3, &mut phases);
         if !one_transaction {
             state.commit().unwrap();
+            if let Some(writer) = writer.as_mut() {
+                writer.commit_next().unwrap();
+            }
         }
         lap(4, &mut phases);
         spare.extend(batch.drain(..).filter_map(Result::ok));
@@ -185,10 +248,13 @@ fn count_phases(
     if one_transaction {
         state.commit().unwrap();
     }
-    (phases, leads_counted)
+    if let Some(writer) = writer {
+        state.take_back_commits(writer, false).unwrap();
+    }
+    (phases, leads_counted, decided_again)
 }
 
-fn print_phases((phases, counted): &Phases) {
+fn print_phases((phases, counted, decided_again): &Phases) {
     let per_lead = |n: u64| n as f64 / *counted as f64;
     println!("| phase | allocations per lead |");
     println!("|---|---:|");
@@ -205,4 +271,9 @@ fn print_phases((phases, counted): &Phases) {
         println!("| {name} | {:.2} |", per_lead(*n));
     }
     println!("| all | {:.2} |", per_lead(phases.iter().sum()));
+    if *decided_again > 0 {
+        println!(
+            "({decided_again} batches decided again by the store itself: they needed its file)"
+        );
+    }
 }

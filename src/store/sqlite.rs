@@ -68,11 +68,11 @@ pub struct SqliteState {
     /// How many names there were when this batch began (a rollback forgets the later ones).
     names_at_begin: usize,
     /// This batch's assignments (rep -> times in seconds), added to `load_counts` at commit.
-    assigned_in_batch: HashMap<String, Vec<i64>>,
+    assigned_in_batch: TimesByRep,
     /// This batch's assignments by the leads' own times, added to `window_counts` at commit.
-    lead_times_in_batch: HashMap<String, Vec<i64>>,
-    /// The first steps routing scheduled in this batch, appended to `pending_due` at commit
-    /// with one prepared statement (one statement-cache round a batch, not one a lead).
+    lead_times_in_batch: TimesByRep,
+    /// The first steps routing scheduled in this batch, appended to `pending_due_steps` at
+    /// commit as one row ([`write_due`]).
     due_in_batch: PendingDue,
     /// The ledger as this batch read it ahead and wrote it, written at commit.
     batch_ledger: BatchLedger,
@@ -88,6 +88,10 @@ pub struct SqliteState {
     version_seen: Option<i64>,
     /// While the commits are handed over: where `commit` sends each batch's writes.
     handed: Option<mpsc::Sender<BatchWrites>>,
+    /// While the commits are handed over: the writes the writer committed, emptied and sent
+    /// back with their room, for the next batch to fill (a batch that started from nothing
+    /// grew its ledger's buffers and hash tables again, 0.18 allocations a lead).
+    spent: Option<mpsc::Receiver<BatchWrites>>,
     /// Per batch handed over and perhaps not committed yet: its number and, per rep it
     /// assigned, the span of its leads' times and its last routing time. A count the store
     /// does not keep in memory is read from the file only when no such batch could change it.
@@ -119,10 +123,10 @@ struct BatchWrites {
     ledger: BatchLedger,
     assignments: BatchAssignments,
     /// The batch's assignments (rep -> routing times in seconds), added to `load_counts`.
-    assigned: HashMap<String, Vec<i64>>,
+    assigned: TimesByRep,
     /// The same by the leads' own times, added to `lead_counts` and `window_counts`.
-    lead_times: HashMap<String, Vec<i64>>,
-    /// The first steps routing scheduled, appended to `pending_due`.
+    lead_times: TimesByRep,
+    /// The first steps routing scheduled, appended to `pending_due_steps`.
     due: PendingDue,
     /// The names its entries were the first to use, and the id of the first: written with
     /// them when the batch was handed over (a batch the store commits itself writes its new
@@ -133,6 +137,65 @@ struct BatchWrites {
     assumed: bool,
     /// Set by `write` when the ledger's key refused a lead the batch took for new.
     ledger_refused: bool,
+}
+
+/// Per rep, times in seconds (of a batch's assignments). Emptied, it keeps its reps and their
+/// room for the next batch, which mostly assigns the same reps (a rep's name and list made
+/// again each batch were most of a SQLite batch's allocations); a rep without times is as
+/// absent.
+#[derive(Default)]
+struct TimesByRep {
+    by_rep: HashMap<String, Vec<i64>>,
+}
+
+impl TimesByRep {
+    /// The most reps whose room is kept once emptied (beyond, all is given back).
+    const REPS_KEPT: usize = 4096;
+
+    fn push(&mut self, rep: &str, at_s: i64) {
+        match self.by_rep.get_mut(rep) {
+            Some(times) => times.push(at_s),
+            None => {
+                self.by_rep.insert(rep.to_string(), vec![at_s]);
+            }
+        }
+    }
+
+    /// `rep`'s times, if it has any.
+    fn get(&self, rep: &str) -> Option<&[i64]> {
+        self.by_rep
+            .get(rep)
+            .map(Vec::as_slice)
+            .filter(|times| !times.is_empty())
+    }
+
+    /// The reps with times, and their times.
+    fn iter(&self) -> impl Iterator<Item = (&String, &[i64])> {
+        self.by_rep
+            .iter()
+            .filter(|(_, times)| !times.is_empty())
+            .map(|(rep, times)| (rep, times.as_slice()))
+    }
+
+    /// How many reps have times.
+    fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Forgets `rep`'s times.
+    fn forget(&mut self, rep: &str) {
+        if let Some(times) = self.by_rep.get_mut(rep) {
+            times.clear();
+        }
+    }
+
+    /// Forgets every time, keeping the reps' room.
+    fn clear(&mut self) {
+        if self.by_rep.len() > Self::REPS_KEPT {
+            self.by_rep = HashMap::new();
+        }
+        self.by_rep.values_mut().for_each(Vec::clear);
+    }
 }
 
 /// The assignments a batch made (`assignments` and `lead_times` rows), written at its commit
@@ -588,8 +651,8 @@ impl SqliteState {
             scratch: Vec::with_capacity(1024),
             names: compact::NameTable::default(),
             names_at_begin: 0,
-            assigned_in_batch: HashMap::new(),
-            lead_times_in_batch: HashMap::new(),
+            assigned_in_batch: TimesByRep::default(),
+            lead_times_in_batch: TimesByRep::default(),
             due_in_batch: PendingDue::default(),
             batch_ledger: BatchLedger::default(),
             assumption: Assumption::new(),
@@ -597,6 +660,7 @@ impl SqliteState {
             carrying: false,
             version_seen: None,
             handed: None,
+            spent: None,
             in_flight: std::collections::VecDeque::new(),
             handed_count: 0,
             committed: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
@@ -607,31 +671,45 @@ impl SqliteState {
 }
 
 impl SqliteState {
-    /// Takes the leads routing scheduled (appended to `pending_due`) into the `due` index, in
-    /// bulk and sorted.
+    /// Takes the leads routing scheduled (appended to `pending_due_steps`, a row per batch)
+    /// into the `due` index, in bulk and sorted ([`STEPS_A_TAKE`] at a time).
     fn take_pending_due(&mut self) -> Result<(), StateError> {
         self.batch_still_open()?;
         self.flush_due_in_batch()?;
         let pending: i64 = self
             .connection
-            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due LIMIT 1)")
+            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due_steps LIMIT 1)")
             .db()?
             .query_row([], |row| row.get(0))
             .db()?;
-        if pending > 0 {
-            self.connection
-                .execute_batch(
-                    "INSERT OR IGNORE INTO due (at_ns, lead) \
-                     SELECT at_ns, lead FROM pending_due ORDER BY at_ns, lead; \
-                     DELETE FROM pending_due;",
-                )
-                .db()?;
+        if pending == 0 {
+            return Ok(());
         }
-        Ok(())
+        let mut steps = Vec::new();
+        {
+            let mut statement = self
+                .connection
+                .prepare_cached("SELECT batch, steps FROM pending_due_steps ORDER BY batch")
+                .db()?;
+            let mut rows = statement.query([]).db()?;
+            while let Some(row) = rows.next().db()? {
+                let batch: i64 = row.get(0).db()?;
+                let blob = row.get_ref(1).db()?;
+                read_steps(blob.as_blob().unwrap_or_default(), &mut steps)
+                    .ok_or_else(|| damaged_steps(batch))?;
+                if steps.len() >= STEPS_A_TAKE {
+                    take_into_due(&self.connection, &mut steps)?;
+                }
+            }
+        }
+        take_into_due(&self.connection, &mut steps)?;
+        self.connection
+            .execute_batch("DELETE FROM pending_due_steps")
+            .db()
     }
 
-    /// Appends the first steps this batch scheduled to `pending_due`, with one prepared
-    /// statement. The steps are forgotten whether or not they were written: after a failure
+    /// Appends the first steps this batch scheduled to `pending_due_steps`, as one row. The
+    /// steps are forgotten whether or not they were written: after a failure
     /// the batch is rolled back, and a step outside a batch is its own transaction.
     fn flush_due_in_batch(&mut self) -> Result<(), StateError> {
         let written = write_due(&self.connection, &self.due_in_batch);
@@ -640,24 +718,83 @@ impl SqliteState {
     }
 }
 
-/// Appends first steps to `pending_due`, with one prepared statement.
+/// Appends first steps to `pending_due_steps`, as one row ([`put_steps`]): a row per step
+/// cost a third of what the ledger's rows cost to write, for a list read once, by a sweep.
 fn write_due(connection: &Connection, due: &PendingDue) -> Result<(), StateError> {
     if due.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(i64, &str)> = due.iter().map(|(at, lead)| (nanos(at), lead)).collect();
-    // `OR FAIL`, as the ledger's rows: no statement journal.
+    let mut steps = Vec::new();
+    put_steps(due, &mut steps);
+    connection
+        .prepare_cached("INSERT INTO pending_due_steps (steps) VALUES (?1)")
+        .db()?
+        .execute(params![steps])
+        .db()
+        .map(drop)
+}
+
+/// Steps a sweep takes into the `due` index at a time (sorted, one statement per 64 rows).
+const STEPS_A_TAKE: usize = 1 << 16;
+
+/// Writes first steps as `pending_due_steps` keeps a batch's: per step, its time in
+/// nanoseconds (8 bytes), its lead id's length in bytes (4 bytes), both little-endian, and
+/// the id.
+fn put_steps(due: &PendingDue, out: &mut Vec<u8>) {
+    for (at, lead) in due.iter() {
+        out.extend_from_slice(&nanos(at).to_le_bytes());
+        out.extend_from_slice(&u32::try_from(lead.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(lead.as_bytes());
+    }
+}
+
+/// Reads the steps [`put_steps`] wrote, appending them to `into`; `None` when the bytes are
+/// not such a list (what was read before the damage is appended).
+fn read_steps(mut bytes: &[u8], into: &mut Vec<(i64, String)>) -> Option<()> {
+    while !bytes.is_empty() {
+        let (at, rest) = bytes.split_first_chunk::<8>()?;
+        let (length, rest) = rest.split_first_chunk::<4>()?;
+        let length = usize::try_from(u32::from_le_bytes(*length)).ok()?;
+        let (lead, rest) = rest.split_at_checked(length)?;
+        into.push((
+            i64::from_le_bytes(*at),
+            std::str::from_utf8(lead).ok()?.to_string(),
+        ));
+        bytes = rest;
+    }
+    Some(())
+}
+
+/// A row of `pending_due_steps` that is not a list of steps.
+fn damaged_steps(batch: i64) -> StateError {
+    StateError::new(
+        StateErrorKind::Corrupt,
+        format!(
+            "state database: the escalation steps scheduled by batch {batch} are damaged \
+             (table `pending_due_steps`)"
+        ),
+    )
+}
+
+/// Inserts `steps` into the `due` index, sorted, and empties them.
+fn take_into_due(
+    connection: &Connection,
+    steps: &mut Vec<(i64, String)>,
+) -> Result<(), StateError> {
+    steps.sort_unstable();
+    steps.dedup();
     insert_rows(
         connection,
-        "INSERT OR FAIL INTO pending_due (at_ns, lead) VALUES ",
+        "INSERT OR IGNORE INTO due (at_ns, lead) VALUES ",
         "(?, ?)",
-        &rows,
+        steps,
         |statement, first, (at, lead)| {
             statement.raw_bind_parameter(first, at)?;
             statement.raw_bind_parameter(first + 1, lead)
         },
-    )
-    .map(drop)
+    )?;
+    steps.clear();
+    Ok(())
 }
 
 impl BatchWrites {
@@ -757,8 +894,8 @@ impl BatchWrites {
             reps.sort_unstable();
             reps.dedup();
             for rep in &reps {
-                self.assigned.remove(rep);
-                self.lead_times.remove(rep);
+                self.assigned.forget(rep);
+                self.lead_times.forget(rep);
                 for sql in [
                     "DELETE FROM load_counts WHERE rep = ?1",
                     "DELETE FROM window_counts WHERE rep = ?1",
@@ -775,7 +912,7 @@ impl BatchWrites {
     /// Adds this batch's assignments to every cached load count they fall in: one read and one
     /// write per rep and cached `since`, not one per lead.
     fn write_load_counts(&mut self, connection: &Connection) -> Result<(), StateError> {
-        for (rep, times) in self.assigned.drain() {
+        for (rep, times) in self.assigned.iter() {
             let cached: Vec<(i64, i64)> = connection
                 .prepare_cached("SELECT since_s, count FROM load_counts WHERE rep = ?1")
                 .db()?
@@ -810,7 +947,7 @@ impl BatchWrites {
             )
             .db()?;
         let mut buckets: Vec<i64> = Vec::new();
-        for (rep, times) in &self.lead_times {
+        for (rep, times) in self.lead_times.iter() {
             buckets.clear();
             buckets.extend(times.iter().map(|at| bucket_of(*at)));
             buckets.sort_unstable();
@@ -825,7 +962,7 @@ impl BatchWrites {
     /// Adds this batch's lead times to every stored window count they fall in: one read and
     /// one write per rep and window, not one per lead.
     fn write_window_counts(&mut self, connection: &Connection) -> Result<(), StateError> {
-        for (rep, times) in self.lead_times.drain() {
+        for (rep, times) in self.lead_times.iter() {
             let stored: Vec<(i64, i64, i64)> = connection
                 .prepare_cached("SELECT from_s, to_s, count FROM window_counts WHERE rep = ?1")
                 .db()?
@@ -907,6 +1044,8 @@ struct SqliteWriter {
     version: i64,
     /// The batches handed over, in order.
     handed: mpsc::Receiver<BatchWrites>,
+    /// Where each batch's writes go back, emptied, once committed (or refused).
+    spent: mpsc::Sender<BatchWrites>,
     /// Whether the ledger's key refused a lead a batch took for new.
     ledger_refused: bool,
     /// Where it counts the batches it committed, for the store, which numbers the batches it
@@ -952,6 +1091,9 @@ impl BatchWriter for SqliteWriter {
             self.committed
                 .store(self.handed_before, std::sync::atomic::Ordering::Release);
         }
+        writes.clear();
+        // The store may be gone or done with them: then they are dropped here.
+        let _ = self.spent.send(writes);
         written
     }
 
@@ -972,7 +1114,7 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 12;
+const SCHEMA_VERSION: i64 = 13;
 
 /// The `form` of the ledger entries this build writes: names interned, numbers as
 /// [`ENTRY_NUMBERS`]. Form 0 (names in full) and 1 (numbers at full width) are still read.
@@ -1011,6 +1153,11 @@ const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
 /// Version 12 changes no table: its entries are written in `form` 2 ([`ENTRY_FORM`]: times
 /// and whole numbers packed, the benchmark's entries 109 bytes instead of 134), which an older
 /// build would take for `form` 1 and fail to read: it must refuse the file.
+///
+/// Version 13 keeps the first steps routing schedules as one row per batch
+/// (`pending_due_steps`, [`put_steps`]), taken into `due` by the next sweep; before, a row per
+/// step in `pending_due` cost routing a third as much as the ledger's rows. An older build
+/// would not see them: it must refuse the file.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
         lead_bytes INTEGER NOT NULL,
@@ -1061,7 +1208,7 @@ const TABLES: &str = "
         lead TEXT NOT NULL,
         PRIMARY KEY (at_ns, lead)
     ) WITHOUT ROWID;
-    CREATE TABLE IF NOT EXISTS pending_due (at_ns INTEGER NOT NULL, lead TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS pending_due_steps (batch INTEGER PRIMARY KEY, steps BLOB NOT NULL);
     CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         at_ns INTEGER NOT NULL,
@@ -1162,8 +1309,8 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
                 )?;
             }
             // Version 3 gains `lead_times` (empty: its earlier assignments count in no period
-            // cap); version 4 gains `lives`, `due` and `pending_due` (the steps of its recorded
-            // decisions are scheduled below); a new file gets every table.
+            // cap); version 4 gains `lives` and `due` (the steps of its recorded decisions are
+            // scheduled below); a new file gets every table.
             connection.execute_batch(TABLES)?;
             if has_ledger {
                 connection.execute_batch(
@@ -1214,6 +1361,20 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
                  DROP TABLE lead_times_v9;",
             )?;
         }
+        // Before version 13 routing appended a row per first step to `pending_due`: they are
+        // taken into the index, as a sweep would have.
+        let has_pending_due: bool = connection.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'pending_due'",
+            [],
+            |row| row.get(0),
+        )?;
+        if has_pending_due {
+            connection.execute_batch(
+                "INSERT OR IGNORE INTO due (at_ns, lead)
+                     SELECT at_ns, lead FROM pending_due ORDER BY at_ns, lead;
+                 DROP TABLE pending_due;",
+            )?;
+        }
         count_lead_times(connection)?;
         connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
@@ -1254,7 +1415,8 @@ fn count_lead_times(connection: &Connection) -> Result<(), rusqlite::Error> {
 /// version 4 or older), inside the open transaction: a sweep then carries them out like any.
 fn schedule_recorded(connection: &Connection) -> Result<(), rusqlite::Error> {
     let mut read = connection.prepare("SELECT entry FROM ledger")?;
-    let mut write = connection.prepare("INSERT INTO pending_due (at_ns, lead) VALUES (?1, ?2)")?;
+    let mut write =
+        connection.prepare("INSERT OR IGNORE INTO due (at_ns, lead) VALUES (?1, ?2)")?;
     let mut rows = read.query([])?;
     while let Some(row) = rows.next()? {
         let entry: Vec<u8> = row.get(0)?;
@@ -1424,6 +1586,24 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 }
 
 impl SqliteState {
+    /// The first steps routing scheduled and no sweep took into the index yet, in the order
+    /// they were scheduled.
+    fn pending_steps(&self) -> Result<Vec<(i64, String)>, StateError> {
+        let mut steps = Vec::new();
+        let mut statement = self
+            .connection
+            .prepare("SELECT batch, steps FROM pending_due_steps ORDER BY batch")
+            .db()?;
+        let mut rows = statement.query([]).db()?;
+        while let Some(row) = rows.next().db()? {
+            let batch: i64 = row.get(0).db()?;
+            let blob = row.get_ref(1).db()?;
+            read_steps(blob.as_blob().unwrap_or_default(), &mut steps)
+                .ok_or_else(|| damaged_steps(batch))?;
+        }
+        Ok(steps)
+    }
+
     /// Visits the rows of one query, each made into a state row.
     fn visit_rows(
         &self,
@@ -1509,17 +1689,37 @@ impl SqliteState {
             visit,
         )?;
         // Steps scheduled by routing and not yet taken into the index are due steps too.
-        self.visit_rows(
-            "SELECT at_ns, lead FROM due UNION SELECT at_ns, lead FROM pending_due \
-             ORDER BY at_ns, lead",
-            |row| {
-                Ok(Ok(StateRow::Due {
-                    at: from_nanos(row.get(0)?),
-                    lead: row.get(1)?,
-                }))
-            },
-            visit,
-        )?;
+        let pending = self.pending_steps()?;
+        if pending.is_empty() {
+            self.visit_rows(
+                "SELECT at_ns, lead FROM due ORDER BY at_ns, lead",
+                |row| {
+                    Ok(Ok(StateRow::Due {
+                        at: from_nanos(row.get(0)?),
+                        lead: row.get(1)?,
+                    }))
+                },
+                visit,
+            )?;
+        } else {
+            let mut steps = pending;
+            let mut statement = self
+                .connection
+                .prepare("SELECT at_ns, lead FROM due")
+                .db()?;
+            let mut rows = statement.query([]).db()?;
+            while let Some(row) = rows.next().db()? {
+                steps.push((row.get(0).db()?, row.get(1).db()?));
+            }
+            steps.sort_unstable();
+            steps.dedup();
+            for (at, lead) in steps {
+                visit(StateRow::Due {
+                    at: from_nanos(at),
+                    lead,
+                })?;
+            }
+        }
         self.visit_rows(
             "SELECT seq, at_ns, lead, body, pending FROM outbox ORDER BY seq",
             |row| {
@@ -1630,6 +1830,7 @@ impl StateStore for SqliteState {
             if !self.in_batch {
                 self.in_batch = true;
                 self.names_at_begin = self.names.len();
+                self.reuse_spent_writes();
                 self.start_batch();
             }
             return Ok(());
@@ -1771,12 +1972,15 @@ impl StateStore for SqliteState {
             return Ok(None);
         }
         let (batches, handed) = mpsc::channel();
+        let (spent, spent_here) = mpsc::channel();
         self.handed = Some(batches);
+        self.spent = Some(spent_here);
         self.in_flight.clear();
         Ok(Some(Box::new(SqliteWriter {
             connection,
             version: writers,
             handed,
+            spent,
             ledger_refused: false,
             committed: std::sync::Arc::clone(&self.committed),
             handed_before: self.handed_count,
@@ -1796,6 +2000,7 @@ impl StateStore for SqliteState {
             )
         })?;
         self.handed = None;
+        self.spent = None;
         self.in_flight.clear();
         let SqliteWriter {
             connection,
@@ -2199,19 +2404,8 @@ impl StateStore for SqliteState {
         let (at_s, lead_s) = (at.as_second(), lead_at.as_second());
         self.batch_assignments.push(lead, rep, at_s, lead_s);
         self.windows.assigned(rep, lead_at);
-        match self.lead_times_in_batch.get_mut(rep) {
-            Some(times) => times.push(lead_s),
-            None => {
-                self.lead_times_in_batch
-                    .insert(rep.to_string(), vec![lead_s]);
-            }
-        }
-        match self.assigned_in_batch.get_mut(rep) {
-            Some(times) => times.push(at_s),
-            None => {
-                self.assigned_in_batch.insert(rep.to_string(), vec![at_s]);
-            }
-        }
+        self.lead_times_in_batch.push(rep, lead_s);
+        self.assigned_in_batch.push(rep, at_s);
         // `load_counts` counts by whole seconds (`at_s >= since_s`), and so must the counts kept
         // in memory, or a count kept from batch to batch would differ by one from a count read
         // from the file when a roster's `as_of` falls after the routing time in the same second.
@@ -2550,6 +2744,18 @@ impl SqliteState {
         writes
     }
 
+    /// Takes back the room of the last batch the writer sent back (while the commits are
+    /// handed over), so that this batch fills buffers and tables grown before instead of new
+    /// ones. Called as a batch begins: what it replaces holds nothing.
+    fn reuse_spent_writes(&mut self) {
+        let Some(spent) = &self.spent else {
+            return;
+        };
+        if let Some(writes) = spent.try_iter().last() {
+            self.give_back_writes(writes);
+        }
+    }
+
     /// Puts the emptied writes back, so that the next batch reuses their room.
     fn give_back_writes(&mut self, mut writes: BatchWrites) {
         writes.clear();
@@ -2563,7 +2769,7 @@ impl SqliteState {
     /// Per rep this batch assigned: the span of the leads' times and the last routing time.
     fn assigned_spans(&self) -> HashMap<String, AssignedSpan> {
         let mut spans = HashMap::with_capacity(self.lead_times_in_batch.len());
-        for (rep, times) in &self.lead_times_in_batch {
+        for (rep, times) in self.lead_times_in_batch.iter() {
             let last_at_s = self
                 .assigned_in_batch
                 .get(rep)
@@ -3576,6 +3782,107 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_first_steps_reads_back_whole_and_damaged_bytes_are_refused() {
+        let mut due = PendingDue::default();
+        let noon = "2026-11-23T12:00:00Z".parse::<Timestamp>().unwrap();
+        let before_1970 = "1969-07-20T20:17:40.5Z".parse::<Timestamp>().unwrap();
+        due.push("L-1", noon);
+        due.push("", noon);
+        due.push("лид-ä", before_1970);
+        let mut bytes = Vec::new();
+        put_steps(&due, &mut bytes);
+        let mut read = Vec::new();
+        assert_eq!(read_steps(&bytes, &mut read), Some(()));
+        assert_eq!(
+            read,
+            [
+                (nanos(noon), "L-1".to_string()),
+                (nanos(noon), String::new()),
+                (nanos(before_1970), "лид-ä".to_string()),
+            ]
+        );
+        // Cut anywhere inside a step, or an id that is not UTF-8: refused.
+        for end in 1..bytes.len() {
+            let whole_steps = [0, 15, 27];
+            if !whole_steps.contains(&end) {
+                assert_eq!(read_steps(&bytes[..end], &mut Vec::new()), None, "{end}");
+            }
+        }
+        let mut not_text = bytes.clone();
+        not_text[12] = 0xff;
+        assert_eq!(read_steps(&not_text, &mut Vec::new()), None);
+        // A damaged row stops a sweep, and an export, with its batch named: nothing of it is
+        // dropped unsaid.
+        let path = scratch("damaged-steps");
+        let mut state = SqliteState::open(&path).unwrap();
+        state.begin().unwrap();
+        state.record(&entry("L-1", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        state
+            .connection
+            .execute(
+                "INSERT INTO pending_due_steps (batch, steps) VALUES (7, ?1)",
+                params![&bytes[..20]],
+            )
+            .unwrap();
+        let damaged = "state database: the escalation steps scheduled by batch 7 are damaged \
+                       (table `pending_due_steps`)";
+        let error = state.due(noon, 10).unwrap_err();
+        assert_eq!(
+            (error.kind, error.message.as_str()),
+            (StateErrorKind::Corrupt, damaged)
+        );
+        let error = state.export(&mut |_| Ok(())).unwrap_err();
+        assert_eq!(
+            (error.kind, error.message.as_str()),
+            (StateErrorKind::Corrupt, damaged)
+        );
+    }
+
+    #[test]
+    fn steps_a_version_12_file_kept_a_row_each_are_due_once_it_is_opened() {
+        let path = scratch("due-steps-v12");
+        drop(SqliteState::open(&path).unwrap());
+        {
+            let connection = Connection::open(&path).unwrap();
+            connection
+                .execute_batch(
+                    "DROP TABLE pending_due_steps;
+                     CREATE TABLE pending_due (at_ns INTEGER NOT NULL, lead TEXT NOT NULL);
+                     INSERT INTO pending_due VALUES (2000, 'L-2'), (1000, 'L-1'), (1000, 'L-1');
+                     INSERT INTO due VALUES (1500, 'L-0');
+                     PRAGMA user_version = 12;",
+                )
+                .unwrap();
+        }
+        let mut state = SqliteState::open(&path).unwrap();
+        assert_eq!(state.tables_version(), Some((12, SCHEMA_VERSION)));
+        let gone: i64 = state
+            .connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'pending_due'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(gone, 0);
+        let due: Vec<(String, i64)> = state
+            .due(Timestamp::MAX, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(lead, at)| (lead, nanos(at)))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                ("L-1".to_string(), 1000),
+                ("L-0".to_string(), 1500),
+                ("L-2".to_string(), 2000)
+            ]
+        );
+    }
+
+    #[test]
     fn first_steps_are_due_after_their_batch_commits_and_never_after_a_rollback_or_a_failure() {
         let path = scratch("due-steps");
         let mut state = SqliteState::open(&path).unwrap();
@@ -3612,13 +3919,17 @@ mod tests {
         // later write.
         state
             .connection
-            .execute_batch("ALTER TABLE pending_due RENAME TO pending_due_away")
+            .execute_batch("ALTER TABLE pending_due_steps RENAME TO pending_due_away")
             .unwrap();
         let error = first_step(&mut state, "L-5", "2026-11-23T09:00:00Z").unwrap_err();
-        assert!(error.message.contains("pending_due"), "{}", error.message);
+        assert!(
+            error.message.contains("pending_due_steps"),
+            "{}",
+            error.message
+        );
         state
             .connection
-            .execute_batch("ALTER TABLE pending_due_away RENAME TO pending_due")
+            .execute_batch("ALTER TABLE pending_due_away RENAME TO pending_due_steps")
             .unwrap();
         first_step(&mut state, "L-6", "2026-11-23T09:30:00Z").unwrap();
         assert_eq!(due(&mut state), ["L-6", "L-4", "L-1", "L-2"]);

@@ -147,6 +147,9 @@ struct Spare {
     /// made in (apart: a queue's action leaves its text, and the next pool needs a list).
     action_texts: Vec<String>,
     candidate_lists: Vec<Vec<CandidateTrace>>,
+    /// Candidates a list had beyond its next pool's members, for the next list that needs
+    /// more (pools of three and of two members in turn would free and make two texts).
+    candidates: Vec<CandidateTrace>,
 }
 
 impl Spare {
@@ -244,6 +247,26 @@ impl Spare {
     /// A spare candidate list, as it was: its entries are written over, in place.
     fn candidate_list(&mut self) -> Vec<CandidateTrace> {
         self.candidate_lists.pop().unwrap_or_default()
+    }
+
+    /// Makes `list` `length` candidates long: the ones beyond are kept for another list, and
+    /// the ones missing are spare ones or new ones with room for most names and reasons (so
+    /// that the texts written over later rarely grow). Their contents are to be written over.
+    fn fit_candidates(&mut self, list: &mut Vec<CandidateTrace>, length: usize) {
+        if list.len() > length {
+            let room = Spare::MOST.saturating_sub(self.candidates.len());
+            let beyond = list.drain(length..);
+            self.candidates.extend(beyond.take(room));
+        }
+        while list.len() < length {
+            list.push(self.candidates.pop().unwrap_or_else(|| CandidateTrace {
+                rep: String::with_capacity(Spare::TRACE_TEXT),
+                eligible: false,
+                load: None,
+                why: String::with_capacity(Spare::TRACE_TEXT),
+                owner: None,
+            }));
+        }
     }
 
     /// An empty text with room for `capacity` bytes, in a spare one when there is one.
@@ -1624,23 +1647,13 @@ impl<'a> Router<'a> {
         let trace = traced.then(|| {
             let (mut action, mut list) = {
                 let mut spare = self.spare.borrow_mut();
-                (spare.action_text(), spare.candidate_list())
+                let mut list = spare.candidate_list();
+                spare.fit_candidates(&mut list, candidates.len());
+                (spare.action_text(), list)
             };
             action.push_str("pool ");
             action.push_str(&pool.name);
-            list.truncate(candidates.len());
             for (index, candidate) in candidates.iter().enumerate() {
-                if index == list.len() {
-                    // Room for most names and reasons, so that the texts written over later
-                    // rarely grow.
-                    list.push(CandidateTrace {
-                        rep: String::with_capacity(Spare::TRACE_TEXT),
-                        eligible: false,
-                        load: None,
-                        why: String::with_capacity(Spare::TRACE_TEXT),
-                        owner: None,
-                    });
-                }
                 let Some(entry) = list.get_mut(index) else {
                     break;
                 };
