@@ -364,6 +364,17 @@ fn push_number(out: &mut String, mut number: u64) {
         let at = (value as usize) * 2;
         [PAIRS[at], PAIRS[at + 1]]
     };
+    // Most numbers a decision writes are loads, caps and counts under 100.
+    if number < 10 {
+        out.push(char::from(b'0' + number as u8));
+        return;
+    }
+    if number < 100 {
+        let [tens, ones] = pair(number);
+        out.push(char::from(tens));
+        out.push(char::from(ones));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     while number >= 100 {
@@ -378,9 +389,8 @@ fn push_number(out: &mut String, mut number: u64) {
         start -= 1;
         digits[start] = b'0' + number as u8;
     }
-    for digit in &digits[start..] {
-        out.push(char::from(*digit));
-    }
+    // Digits are ASCII: written in one copy.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 impl std::fmt::Display for Why {
