@@ -140,9 +140,8 @@ struct BatchWrites {
 }
 
 /// Per rep, times in seconds (of a batch's assignments). Emptied, it keeps its reps and their
-/// room for the next batch, which mostly assigns the same reps (a rep's name and list made
-/// again each batch were most of a SQLite batch's allocations); a rep without times is as
-/// absent.
+/// room for the next batch, which mostly assigns the same reps (instead of making each rep's
+/// name and list again every batch); a rep without times is as absent.
 #[derive(Default)]
 struct TimesByRep {
     by_rep: HashMap<String, Vec<i64>>,

@@ -1980,6 +1980,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_trace_list_fitted_to_another_pool_keeps_every_candidate_room() {
+        let mut spare = Spare::default();
+        let mut list = Vec::new();
+        // A pool of three: three new candidates.
+        spare.fit_candidates(&mut list, 3);
+        assert_eq!(list.len(), 3);
+        let made: Vec<*const u8> = list.iter().map(|c| c.rep.as_ptr()).collect();
+        // Then a pool of two: the third is kept aside, not freed ...
+        spare.fit_candidates(&mut list, 2);
+        assert_eq!(list.len(), 2);
+        assert_eq!(spare.candidates.len(), 1);
+        // ... and a pool of three again takes it back: the same three texts.
+        spare.fit_candidates(&mut list, 3);
+        let again: Vec<*const u8> = list.iter().map(|c| c.rep.as_ptr()).collect();
+        assert_eq!(again, made);
+        assert!(spare.candidates.is_empty());
+        // Room beyond what was kept is made new.
+        spare.fit_candidates(&mut list, 5);
+        assert_eq!(list.len(), 5);
+        assert!(list.iter().all(|c| c.rep.capacity() >= Spare::TRACE_TEXT));
+    }
+
+    #[test]
     fn numbers_and_reasons_are_written_as_write_would() {
         for number in (0..=10_000).chain([
             12_345,
