@@ -149,9 +149,9 @@ fn count_phases(
 
 /// [`count_phases`], with the store's commits handed over to a writer when `hand_over` says so
 /// and the store can: each batch's commit is then the store's hand-over followed by the
-/// writer's commit of it. As `route` does, a batch that needs the store's file takes the
-/// writer back and is decided again by the store itself (the first after a hand-over does:
-/// the counts kept in memory were read again).
+/// writer's commit of it. As `route` does, a batch that needs the store's file (a count the
+/// store does not keep in memory) takes the writer back and is decided again by the store
+/// itself; how many did is printed when any did.
 #[allow(clippy::too_many_arguments)]
 fn count_phases_with(
     router: &Router<'_>,
