@@ -73,7 +73,16 @@ fn main() {
         "{counted} leads counted after {warm} to warm up, 100-rule policy, `--state :memory:`"
     );
     let mut memory = MemoryState::default();
-    let phases = count_phases(&router, &policy, &input, &mut memory, 1, warm, counted);
+    let phases = count_phases(
+        &router,
+        &policy,
+        &input,
+        &mut memory,
+        false,
+        1,
+        warm,
+        counted,
+    );
     print_phases(&phases);
     // The SQLite store in batches of 4,096 leads, each its own transaction, as `route` runs
     // it: the store keeps each decision's trace, and writes a batch's rows at its commit.
@@ -86,6 +95,7 @@ fn main() {
         &policy,
         &input,
         &mut sqlite,
+        false,
         SQLITE_BATCH,
         warm,
         counted,
@@ -101,7 +111,7 @@ fn main() {
     // store decides and records, the writer writes each batch (here on the same thread, one
     // commit after each batch, so that the count holds only routing's allocations).
     let mut sqlite = SqliteState::open(&dir.join("handed.db")).unwrap();
-    let phases = count_phases_with(
+    let phases = count_phases(
         &router,
         &policy,
         &input,
@@ -133,27 +143,14 @@ type Phases = ([u64; 5], usize, usize);
 /// each; batches of one share one transaction), counting the allocations of the last
 /// `counted` per phase. As `route` does, each lead is parsed in the memory of one routed
 /// before, and each batch's outcomes are made in the memory of the batch before's.
-fn count_phases(
-    router: &Router<'_>,
-    policy: &switchboard::model::Policy,
-    input: &[u8],
-    state: &mut dyn StateStore,
-    batch_size: usize,
-    warm: usize,
-    counted: usize,
-) -> Phases {
-    count_phases_with(
-        router, policy, input, state, false, batch_size, warm, counted,
-    )
-}
-
-/// [`count_phases`], with the store's commits handed over to a writer when `hand_over` says so
-/// and the store can: each batch's commit is then the store's hand-over followed by the
+///
+/// With `hand_over`, the store's commits are handed over to a writer when the store can:
+/// each batch's commit is then the store's hand-over followed by the
 /// writer's commit of it. As `route` does, a batch that needs the store's file (a count the
 /// store does not keep in memory) takes the writer back and is decided again by the store
 /// itself; how many did is printed when any did.
 #[allow(clippy::too_many_arguments)]
-fn count_phases_with(
+fn count_phases(
     router: &Router<'_>,
     policy: &switchboard::model::Policy,
     input: &[u8],

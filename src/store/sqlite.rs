@@ -675,33 +675,18 @@ impl SqliteState {
     fn take_pending_due(&mut self) -> Result<(), StateError> {
         self.batch_still_open()?;
         self.flush_due_in_batch()?;
-        let pending: i64 = self
-            .connection
-            .prepare_cached("SELECT count(*) FROM (SELECT 1 FROM pending_due_steps LIMIT 1)")
-            .db()?
-            .query_row([], |row| row.get(0))
-            .db()?;
-        if pending == 0 {
+        let connection = &self.connection;
+        let mut steps = Vec::new();
+        let any = read_pending_steps(connection, &mut steps, |steps| {
+            if steps.len() >= STEPS_A_TAKE {
+                take_into_due(connection, steps)?;
+            }
+            Ok(())
+        })?;
+        if !any {
             return Ok(());
         }
-        let mut steps = Vec::new();
-        {
-            let mut statement = self
-                .connection
-                .prepare_cached("SELECT batch, steps FROM pending_due_steps ORDER BY batch")
-                .db()?;
-            let mut rows = statement.query([]).db()?;
-            while let Some(row) = rows.next().db()? {
-                let batch: i64 = row.get(0).db()?;
-                let blob = row.get_ref(1).db()?;
-                read_steps(blob.as_blob().unwrap_or_default(), &mut steps)
-                    .ok_or_else(|| damaged_steps(batch))?;
-                if steps.len() >= STEPS_A_TAKE {
-                    take_into_due(&self.connection, &mut steps)?;
-                }
-            }
-        }
-        take_into_due(&self.connection, &mut steps)?;
+        take_into_due(connection, &mut steps)?;
         self.connection
             .execute_batch("DELETE FROM pending_due_steps")
             .db()
@@ -762,6 +747,30 @@ fn read_steps(mut bytes: &[u8], into: &mut Vec<(i64, String)>) -> Option<()> {
         bytes = rest;
     }
     Some(())
+}
+
+/// Appends the steps of every row of `pending_due_steps` to `steps`, in the order they were
+/// scheduled, calling `after_each` after each row's (which may take them away). Answers
+/// whether there was any row.
+fn read_pending_steps(
+    connection: &Connection,
+    steps: &mut Vec<(i64, String)>,
+    mut after_each: impl FnMut(&mut Vec<(i64, String)>) -> Result<(), StateError>,
+) -> Result<bool, StateError> {
+    let mut statement = connection
+        .prepare_cached("SELECT batch, steps FROM pending_due_steps ORDER BY batch")
+        .db()?;
+    let mut rows = statement.query([]).db()?;
+    let mut any = false;
+    while let Some(row) = rows.next().db()? {
+        any = true;
+        let batch: i64 = row.get(0).db()?;
+        let blob = row.get_ref(1).db()?;
+        read_steps(blob.as_blob().unwrap_or_default(), steps)
+            .ok_or_else(|| damaged_steps(batch))?;
+        after_each(steps)?;
+    }
+    Ok(any)
 }
 
 /// A row of `pending_due_steps` that is not a list of steps.
@@ -1589,17 +1598,7 @@ impl SqliteState {
     /// they were scheduled.
     fn pending_steps(&self) -> Result<Vec<(i64, String)>, StateError> {
         let mut steps = Vec::new();
-        let mut statement = self
-            .connection
-            .prepare("SELECT batch, steps FROM pending_due_steps ORDER BY batch")
-            .db()?;
-        let mut rows = statement.query([]).db()?;
-        while let Some(row) = rows.next().db()? {
-            let batch: i64 = row.get(0).db()?;
-            let blob = row.get_ref(1).db()?;
-            read_steps(blob.as_blob().unwrap_or_default(), &mut steps)
-                .ok_or_else(|| damaged_steps(batch))?;
-        }
+        read_pending_steps(&self.connection, &mut steps, |_| Ok(()))?;
         Ok(steps)
     }
 
