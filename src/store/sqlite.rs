@@ -2963,10 +2963,10 @@ mod tests {
             trace: Some(RecordedTrace {
                 path: Vec::new(),
                 actions: vec![ActionTrace::Candidates {
-                    action: "pool senior".to_string(),
+                    action: "pool senior".into(),
                     strategy: Some("round_robin"),
                     candidates: vec![CandidateTrace {
-                        rep: rep.to_string(),
+                        rep: rep.into(),
                         eligible: true,
                         load: Some(3),
                         why: format!("{rep} is on shift"),

@@ -278,12 +278,14 @@ impl RecordedTrace {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionTrace {
     /// `queue Q`: always takes the lead.
-    Queued { action: String },
+    Queued { action: Name },
     /// The action could not even look for a rep (an unset field, an unknown account).
-    Failed { action: String, result: String },
+    Failed { action: Name, result: String },
     /// A pool's members, or a named rep, with why each was or was not chosen.
     Candidates {
-        action: String,
+        /// The action as written (`pool senior`), shared with the router's names: a store
+        /// that keeps traces knows it again by its address.
+        action: Name,
         /// The pool's strategy (`round_robin`, …); `None` for a named rep.
         strategy: Option<&'static str>,
         candidates: Vec<CandidateTrace>,
@@ -293,7 +295,8 @@ pub enum ActionTrace {
 /// One candidate rep of an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CandidateTrace {
-    pub rep: String,
+    /// The rep, shared with the router's names (as a decision's rep is).
+    pub rep: Name,
     pub eligible: bool,
     /// Open leads, for pool members.
     pub load: Option<u64>,

@@ -143,9 +143,7 @@ struct Spare {
     texts: Vec<String>,
     /// The last trace a store kept, whose vectors the next recorded trace is made in.
     trace: Option<RecordedTrace>,
-    /// The texts of that trace's actions, and its candidate lists, which the next ones are
-    /// made in (apart: a queue's action leaves its text, and the next pool needs a list).
-    action_texts: Vec<String>,
+    /// That trace's candidate lists, which the next ones are made in.
     candidate_lists: Vec<Vec<CandidateTrace>>,
     /// Candidates a list had beyond its next pool's members, for the next list that needs
     /// more (pools of three and of two members in turn would free and make two texts).
@@ -157,10 +155,9 @@ impl Spare {
     const MOST: usize = 4096;
     /// The most bytes a text kept may hold: a longer one is freed.
     const LONGEST_TEXT: usize = 1024;
-    /// The most action texts and candidate lists kept (a decision's actions: its rule's, and
-    /// its fallbacks').
+    /// The most candidate lists kept (a decision's actions: its rule's, and its fallbacks').
     const ACTIONS: usize = 16;
-    /// The room a new text of a trace is made with (an action, a rep's name, a reason).
+    /// The room a new reason of a trace is made with.
     const TRACE_TEXT: usize = 48;
 
     fn keep(&mut self, outcome: Outcome) {
@@ -201,27 +198,17 @@ impl Spare {
                 ..
             }) => {
                 path.clear();
-                // An action's text and candidates are written over in the next ones.
+                // An action's candidates are written over in the next ones.
                 for action in actions.drain(..) {
-                    let (text, list) = match action {
-                        ActionTrace::Candidates {
-                            action, candidates, ..
-                        } => (action, Some(candidates)),
-                        ActionTrace::Queued { action } | ActionTrace::Failed { action, .. } => {
-                            (action, None)
-                        }
-                    };
-                    // Texts that grew long (a rep named by a lead's field) are freed.
-                    if self.action_texts.len() < Spare::ACTIONS
-                        && text.capacity() <= Spare::LONGEST_TEXT
-                    {
-                        self.action_texts.push(text);
-                    }
-                    if let Some(mut list) = list
+                    if let ActionTrace::Candidates {
+                        candidates: mut list,
+                        ..
+                    } = action
                         && self.candidate_lists.len() < Spare::ACTIONS
                     {
+                        // Texts that grew long (a rep named by a lead's field) are freed.
                         list.retain(|candidate| {
-                            candidate.rep.capacity() <= Spare::LONGEST_TEXT
+                            candidate.rep.len() <= Spare::LONGEST_TEXT
                                 && candidate.why.capacity() <= Spare::LONGEST_TEXT
                         });
                         self.candidate_lists.push(list);
@@ -233,25 +220,14 @@ impl Spare {
         }
     }
 
-    /// A spare action trace's text, emptied, to make a new action's in.
-    fn action_text(&mut self) -> String {
-        match self.action_texts.pop() {
-            Some(mut text) => {
-                text.clear();
-                text
-            }
-            None => String::with_capacity(Spare::TRACE_TEXT),
-        }
-    }
-
     /// A spare candidate list, as it was: its entries are written over, in place.
     fn candidate_list(&mut self) -> Vec<CandidateTrace> {
         self.candidate_lists.pop().unwrap_or_default()
     }
 
     /// Makes `list` `length` candidates long: the ones beyond are kept for another list, and
-    /// the ones missing are spare ones or new ones with room for most names and reasons (so
-    /// that the texts written over later rarely grow). Their contents are to be written over.
+    /// the ones missing are spare ones or new ones with room for most reasons (so that the
+    /// texts written over later rarely grow). Their contents are to be written over.
     fn fit_candidates(&mut self, list: &mut Vec<CandidateTrace>, length: usize) {
         if list.len() > length {
             let room = Spare::MOST.saturating_sub(self.candidates.len());
@@ -260,7 +236,7 @@ impl Spare {
         }
         while list.len() < length {
             list.push(self.candidates.pop().unwrap_or_else(|| CandidateTrace {
-                rep: String::with_capacity(Spare::TRACE_TEXT),
+                rep: Name::default(),
                 eligible: false,
                 load: None,
                 why: String::with_capacity(Spare::TRACE_TEXT),
@@ -1158,7 +1134,7 @@ impl<'a> Router<'a> {
         let explain = traced;
         let failed = |action: String, reason: String| Attempt::Failed {
             trace: explain.then(|| ActionTrace::Failed {
-                action,
+                action: Name::from(action),
                 result: reason.clone(),
             }),
             reason,
@@ -1170,11 +1146,8 @@ impl<'a> Router<'a> {
                     queue: self.names.shared(&queue.name),
                 },
                 calendar: None,
-                trace: explain.then(|| {
-                    let mut action = self.spare.borrow_mut().action_text();
-                    action.push_str("queue ");
-                    action.push_str(&queue.name);
-                    ActionTrace::Queued { action }
+                trace: explain.then(|| ActionTrace::Queued {
+                    action: self.names.queue_action(&queue.name),
                 }),
             }),
             ActionKind::Pool(name) => {
@@ -1322,10 +1295,10 @@ impl<'a> Router<'a> {
         how: Option<String>,
     ) -> Attempt {
         let trace = traced.then(|| ActionTrace::Candidates {
-            action: label(),
+            action: Name::from(label()),
             strategy: None,
             candidates: vec![CandidateTrace {
-                rep: candidate.rep.to_string(),
+                rep: self.names.shared(candidate.rep),
                 eligible: candidate.eligible,
                 load: None,
                 why: candidate.why.words(),
@@ -1655,20 +1628,22 @@ impl<'a> Router<'a> {
         };
         // Made in the texts and the list of a spare trace: no allocation once they have room.
         let trace = traced.then(|| {
-            let (mut action, mut list) = {
+            let mut list = {
                 let mut spare = self.spare.borrow_mut();
                 let mut list = spare.candidate_list();
                 spare.fit_candidates(&mut list, candidates.len());
-                (spare.action_text(), list)
+                list
             };
-            action.push_str("pool ");
-            action.push_str(&pool.name);
+            let pool_names = self.names.pool(&pool.name);
+            let action = match pool_names {
+                Some(names) => names.action.clone(),
+                None => self.names.pool_action(&pool.name),
+            };
             for (index, candidate) in candidates.iter().enumerate() {
                 let Some(entry) = list.get_mut(index) else {
                     break;
                 };
-                entry.rep.clear();
-                entry.rep.push_str(candidate.rep);
+                entry.rep = self.names.member(pool_names, index, candidate.rep);
                 entry.eligible = candidate.eligible;
                 entry.load = Some(candidate.load);
                 entry.owner = None;
@@ -1986,20 +1961,20 @@ mod tests {
         // A pool of three: three new candidates.
         spare.fit_candidates(&mut list, 3);
         assert_eq!(list.len(), 3);
-        let made: Vec<*const u8> = list.iter().map(|c| c.rep.as_ptr()).collect();
+        let made: Vec<*const u8> = list.iter().map(|c| c.why.as_ptr()).collect();
         // Then a pool of two: the third is kept aside, not freed ...
         spare.fit_candidates(&mut list, 2);
         assert_eq!(list.len(), 2);
         assert_eq!(spare.candidates.len(), 1);
-        // ... and a pool of three again takes it back: the same three texts.
+        // ... and a pool of three again takes it back: the same three reasons' texts.
         spare.fit_candidates(&mut list, 3);
-        let again: Vec<*const u8> = list.iter().map(|c| c.rep.as_ptr()).collect();
+        let again: Vec<*const u8> = list.iter().map(|c| c.why.as_ptr()).collect();
         assert_eq!(again, made);
         assert!(spare.candidates.is_empty());
         // Room beyond what was kept is made new.
         spare.fit_candidates(&mut list, 5);
         assert_eq!(list.len(), 5);
-        assert!(list.iter().all(|c| c.rep.capacity() >= Spare::TRACE_TEXT));
+        assert!(list.iter().all(|c| c.why.capacity() >= Spare::TRACE_TEXT));
     }
 
     #[test]

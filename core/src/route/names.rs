@@ -7,7 +7,7 @@
 use super::decision::Name;
 use super::roster::Roster;
 use crate::model::Policy;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The shared names of one policy and roster.
 #[derive(Debug, Default)]
@@ -17,8 +17,23 @@ pub(super) struct Names {
     actions: Vec<Vec<Name>>,
     /// Per rule: its label, as every decision by it names it.
     labels: Vec<Name>,
+    /// Per pool name (the first pool of a name, as the router finds it): its action as a
+    /// trace names it and its members, for the traces a store keeps.
+    pools: HashMap<Name, PoolNames, foldhash::fast::RandomState>,
+    /// Per queue: its action as a trace names it (`queue nurture`).
+    queues: HashMap<Name, Name, foldhash::fast::RandomState>,
     /// Every name above as a JSON string, for the decisions written out.
     pub(super) quoted: super::wire::QuotedNames,
+}
+
+/// A pool's names as a trace gives them, shared by every trace (a store that keeps traces
+/// knows a name it has seen again by its address, without reading it).
+#[derive(Debug)]
+pub(super) struct PoolNames {
+    /// `pool senior`.
+    pub(super) action: Name,
+    /// The members, in the pool's order.
+    pub(super) members: Vec<Name>,
 }
 
 impl Names {
@@ -53,6 +68,17 @@ impl Names {
         for rep in roster.iter().flat_map(|roster| roster.reps.keys()) {
             learn(rep);
         }
+        // Actions as written, each text one name: a reason and a trace that name the same
+        // action share it (a store that keeps both knows it again by its address).
+        let mut written: HashSet<Name, foldhash::fast::RandomState> = HashSet::default();
+        let mut action_name = |text: String| match written.get(text.as_str()) {
+            Some(name) => name.clone(),
+            None => {
+                let name = Name::from(text);
+                written.insert(name.clone());
+                name
+            }
+        };
         let actions: Vec<Vec<Name>> = policy
             .rules
             .iter()
@@ -60,7 +86,7 @@ impl Names {
                 rule.syntax
                     .actions
                     .iter()
-                    .map(|action| Name::from(action.kind.describe()))
+                    .map(|action| action_name(action.kind.describe()))
                     .collect()
             })
             .collect();
@@ -74,12 +100,60 @@ impl Names {
                     .unwrap_or_else(|| Name::from(rule.label.as_str()))
             })
             .collect();
+        let shared = |text: &str| known.get(text).cloned().unwrap_or_else(|| Name::from(text));
+        let mut pools: HashMap<Name, PoolNames, foldhash::fast::RandomState> = HashMap::default();
+        for pool in &policy.pools {
+            pools
+                .entry(shared(&pool.name))
+                .or_insert_with(|| PoolNames {
+                    action: action_name(format!("pool {}", pool.name)),
+                    members: pool.members.iter().map(|member| shared(member)).collect(),
+                });
+        }
+        let queues = policy
+            .queues
+            .iter()
+            .map(|queue| (shared(queue), action_name(format!("queue {queue}"))))
+            .collect();
         let quoted = super::wire::QuotedNames::new(known.iter().chain(actions.iter().flatten()));
         Names {
             known,
             actions,
             labels,
+            pools,
+            queues,
             quoted,
+        }
+    }
+
+    /// The names of the pool named `pool`, as a trace gives them.
+    pub(super) fn pool(&self, pool: &str) -> Option<&PoolNames> {
+        self.pools.get(pool)
+    }
+
+    /// `pool NAME` as a trace names the action, shared when the policy has the pool.
+    pub(super) fn pool_action(&self, pool: &str) -> Name {
+        self.pool(pool).map_or_else(
+            || Name::from(format!("pool {pool}")),
+            |names| names.action.clone(),
+        )
+    }
+
+    /// `queue NAME` as a trace names the action, shared when the policy has the queue.
+    pub(super) fn queue_action(&self, queue: &str) -> Name {
+        self.queues
+            .get(queue)
+            .cloned()
+            .unwrap_or_else(|| Name::from(format!("queue {queue}")))
+    }
+
+    /// Member `index` of the pool `names` holds, when it is `rep` (else `rep` shared).
+    pub(super) fn member(&self, names: Option<&PoolNames>, index: usize, rep: &str) -> Name {
+        match names.and_then(|names| names.members.get(index)) {
+            Some(member) if super::reader::same_bytes(member.as_bytes(), rep.as_bytes()) => {
+                member.clone()
+            }
+            _ => self.shared(rep),
         }
     }
 
@@ -151,5 +225,25 @@ mod tests {
             ));
         }
         assert_eq!(&*names.rule_label(7, "#8"), "#8");
+        // A trace's action is the reason's own name, and a pool's members are the shared
+        // names: a store that keeps traces knows each again by its address.
+        let pool = names.pool("senior").expect("the pool's names");
+        assert!(Arc::ptr_eq(&pool.action, names.action(0, 0).unwrap()));
+        assert!(Arc::ptr_eq(&names.pool_action("senior"), &pool.action));
+        assert!(Arc::ptr_eq(
+            &names.queue_action("nurture"),
+            names.action(0, 1).unwrap()
+        ));
+        for (index, member) in ["anna", "boris"].into_iter().enumerate() {
+            assert!(Arc::ptr_eq(
+                &names.member(Some(pool), index, member),
+                &names.shared(member)
+            ));
+        }
+        // A rep the pool does not hold at that place is not taken for its member there.
+        assert_eq!(&*names.member(Some(pool), 0, "boris"), "boris");
+        assert_eq!(&*names.member(Some(pool), 5, "carol"), "carol");
+        assert_eq!(&*names.pool_action("juniors"), "pool juniors");
+        assert_eq!(&*names.queue_action("later"), "queue later");
     }
 }

@@ -414,7 +414,7 @@ impl Run<'_> {
                     *self
                         .tally
                         .cap_hits
-                        .entry(candidate.rep.clone())
+                        .entry(candidate.rep.to_string())
                         .or_default() += 1;
                 }
             }

@@ -447,11 +447,11 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
         match action {
             ActionTrace::Queued { action } => {
                 out.push(0);
-                names.put(out, action);
+                names.put_name(out, action);
             }
             ActionTrace::Failed { action, result } => {
                 out.push(1);
-                names.put(out, action);
+                names.put_name(out, action);
                 names.put(out, result);
             }
             ActionTrace::Candidates {
@@ -460,11 +460,11 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
                 candidates,
             } => {
                 out.push(2);
-                names.put(out, action);
+                names.put_name(out, action);
                 names.put(out, strategy.unwrap_or(""));
                 put_u64(out, candidates.len() as u64);
                 for candidate in candidates {
-                    names.put(out, &candidate.rep);
+                    names.put_name(out, &candidate.rep);
                     out.push(u8::from(candidate.eligible));
                     match candidate.load {
                         None => out.push(0),
@@ -749,19 +749,19 @@ impl Input<'_> {
         for _ in 0..self.u64()? {
             actions.push(match self.byte()? {
                 0 => ActionTrace::Queued {
-                    action: self.name(table)?,
+                    action: self.shared_name(table)?,
                 },
                 1 => ActionTrace::Failed {
-                    action: self.name(table)?,
+                    action: self.shared_name(table)?,
                     result: self.name(table)?,
                 },
                 2 => {
-                    let action = self.name(table)?;
+                    let action = self.shared_name(table)?;
                     let strategy = self.name(table)?;
                     let strategy = STRATEGIES.into_iter().find(|name| *name == strategy);
                     let mut candidates = Vec::new();
                     for _ in 0..self.u64()? {
-                        let rep = self.name(table)?;
+                        let rep = self.shared_name(table)?;
                         let eligible = self.byte()? != 0;
                         let load = match self.byte()? {
                             0 => None,
