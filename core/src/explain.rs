@@ -524,7 +524,7 @@ pub fn render_human(explanation: &Explanation) -> String {
                 }
                 let width = candidates.iter().map(|c| c.rep.len()).max().unwrap_or(0);
                 for candidate in candidates {
-                    let mut why = candidate.why.clone();
+                    let mut why = candidate.why.to_string();
                     if let Some(owner) = &candidate.owner {
                         let _ = write!(why, "; {owner}");
                     }

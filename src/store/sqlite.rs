@@ -2969,7 +2969,7 @@ mod tests {
                         rep: rep.into(),
                         eligible: true,
                         load: Some(3),
-                        why: format!("{rep} is on shift"),
+                        why: format!("{rep} is on shift").into(),
                         owner: None,
                     }],
                 }],

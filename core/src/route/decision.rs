@@ -300,8 +300,9 @@ pub struct CandidateTrace {
     pub eligible: bool,
     /// Open leads, for pool members.
     pub load: Option<u64>,
-    /// `chosen`, `not their turn`, `away`, `at cap 25/25`, …
-    pub why: String,
+    /// `chosen`, `not their turn`, `away`, `at cap 25/25`, …: shared, a text met again and
+    /// again being one name.
+    pub why: Name,
     /// For `owner of`: how the owner was found.
     pub owner: Option<String>,
 }

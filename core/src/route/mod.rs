@@ -146,8 +146,94 @@ struct Spare {
     /// That trace's candidate lists, which the next ones are made in.
     candidate_lists: Vec<Vec<CandidateTrace>>,
     /// Candidates a list had beyond its next pool's members, for the next list that needs
-    /// more (pools of three and of two members in turn would free and make two texts).
+    /// more (pools of three and of two members in turn would free and make two).
     candidates: Vec<CandidateTrace>,
+    /// The reasons traces give candidates, as shared names.
+    reasons: ReasonNames,
+    /// The name a new candidate holds until it is written over.
+    no_name: Name,
+}
+
+/// A cap reached: the count and the cap, and the period's word (its address and length;
+/// none for the open-lead cap).
+type AtCapKey = (u64, u64, usize, usize);
+
+/// The reasons a trace gives its candidates (`chosen`, `not their turn`, `at cap 25/25`),
+/// each text one shared name: a store that keeps traces knows a name it has seen again by its
+/// address, without hashing its text.
+#[derive(Debug, Default)]
+struct ReasonNames {
+    /// The program's own words (`chosen`, `away`), by the address and length of their text.
+    said: std::collections::HashMap<(usize, usize), Name, foldhash::fast::RandomState>,
+    /// The caps reached (`at cap 25/25`, `at cap 3/10 today`), by their numbers and period:
+    /// most leads of a busy day find every member at a cap.
+    at_caps: std::collections::HashMap<AtCapKey, Name, foldhash::fast::RandomState>,
+    /// The texts made into names, up to [`ReasonNames::MOST`] of them.
+    texts: std::collections::HashSet<Name, foldhash::fast::RandomState>,
+    /// Where a reason is written before it is looked up.
+    scratch: String,
+}
+
+impl ReasonNames {
+    /// The most texts kept: reasons quote numbers and dates, a bounded few of each.
+    const MOST: usize = 4096;
+    /// The longest text kept (a longer one is made for its trace alone).
+    const LONGEST: usize = 256;
+
+    /// One of the program's own words.
+    fn said(&mut self, text: &'static str) -> Name {
+        let key = (text.as_ptr().addr(), text.len());
+        if let Some(name) = self.said.get(&key) {
+            return name.clone();
+        }
+        let name = self.of(text);
+        if self.said.len() < Self::MOST {
+            self.said.insert(key, name.clone());
+        }
+        name
+    }
+
+    /// The reason `write` writes.
+    fn written(&mut self, write: impl FnOnce(&mut String)) -> Name {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        write(&mut scratch);
+        let name = self.of(&scratch);
+        self.scratch = scratch;
+        name
+    }
+
+    /// A candidate's own reason.
+    fn why(&mut self, why: &Why) -> Name {
+        let key = match why {
+            Why::Said(text) => return self.said(text),
+            Why::Text(text) => return self.of(text),
+            Why::AtCap { load, cap } => (*load, *cap, 0, 0),
+            Why::AtPeriodCap { count, limit, when } => {
+                (*count, *limit, when.as_ptr().addr(), when.len())
+            }
+        };
+        if let Some(name) = self.at_caps.get(&key) {
+            return name.clone();
+        }
+        let name = self.written(|out| why.write_to(out));
+        if self.at_caps.len() < Self::MOST {
+            self.at_caps.insert(key, name.clone());
+        }
+        name
+    }
+
+    /// `text` as a shared name: the one kept, else made (and kept, while there is room).
+    fn of(&mut self, text: &str) -> Name {
+        if let Some(name) = self.texts.get(text) {
+            return name.clone();
+        }
+        let name = Name::from(text);
+        if self.texts.len() < Self::MOST && text.len() <= Self::LONGEST {
+            self.texts.insert(name.clone());
+        }
+        name
+    }
 }
 
 impl Spare {
@@ -157,8 +243,6 @@ impl Spare {
     const LONGEST_TEXT: usize = 1024;
     /// The most candidate lists kept (a decision's actions: its rule's, and its fallbacks').
     const ACTIONS: usize = 16;
-    /// The room a new reason of a trace is made with.
-    const TRACE_TEXT: usize = 48;
 
     fn keep(&mut self, outcome: Outcome) {
         if let Outcome::Decided { decision, .. } = outcome
@@ -209,7 +293,7 @@ impl Spare {
                         // Texts that grew long (a rep named by a lead's field) are freed.
                         list.retain(|candidate| {
                             candidate.rep.len() <= Spare::LONGEST_TEXT
-                                && candidate.why.capacity() <= Spare::LONGEST_TEXT
+                                && candidate.why.len() <= Spare::LONGEST_TEXT
                         });
                         self.candidate_lists.push(list);
                     }
@@ -226,8 +310,7 @@ impl Spare {
     }
 
     /// Makes `list` `length` candidates long: the ones beyond are kept for another list, and
-    /// the ones missing are spare ones or new ones with room for most reasons (so that the
-    /// texts written over later rarely grow). Their contents are to be written over.
+    /// the ones missing are spare ones or new ones. Their contents are to be written over.
     fn fit_candidates(&mut self, list: &mut Vec<CandidateTrace>, length: usize) {
         if list.len() > length {
             let room = Spare::MOST.saturating_sub(self.candidates.len());
@@ -235,11 +318,12 @@ impl Spare {
             self.candidates.extend(beyond.take(room));
         }
         while list.len() < length {
+            let no_name = &self.no_name;
             list.push(self.candidates.pop().unwrap_or_else(|| CandidateTrace {
-                rep: Name::default(),
+                rep: no_name.clone(),
                 eligible: false,
                 load: None,
-                why: String::with_capacity(Spare::TRACE_TEXT),
+                why: no_name.clone(),
                 owner: None,
             }));
         }
@@ -311,20 +395,6 @@ impl Why {
                 out.push_str(when);
             }
         }
-    }
-}
-
-impl Why {
-    /// The words as a new string, one allocation and no formatting machinery (a traced pool
-    /// writes one per member: most leads of a busy day meet reps at their caps).
-    fn words(&self) -> String {
-        let mut words = String::with_capacity(match self {
-            Why::Said(text) => text.len(),
-            Why::Text(text) => text.len(),
-            Why::AtCap { .. } | Why::AtPeriodCap { .. } => 48,
-        });
-        self.write_to(&mut words);
-        words
     }
 }
 
@@ -1301,7 +1371,7 @@ impl<'a> Router<'a> {
                 rep: self.names.shared(candidate.rep),
                 eligible: candidate.eligible,
                 load: None,
-                why: candidate.why.words(),
+                why: self.spare.borrow_mut().reasons.why(&candidate.why),
                 owner: how,
             }],
         });
@@ -1628,12 +1698,10 @@ impl<'a> Router<'a> {
         };
         // Made in the texts and the list of a spare trace: no allocation once they have room.
         let trace = traced.then(|| {
-            let mut list = {
-                let mut spare = self.spare.borrow_mut();
-                let mut list = spare.candidate_list();
-                spare.fit_candidates(&mut list, candidates.len());
-                list
-            };
+            let mut spare = self.spare.borrow_mut();
+            let mut list = spare.candidate_list();
+            spare.fit_candidates(&mut list, candidates.len());
+            let reasons = &mut spare.reasons;
             let pool_names = self.names.pool(&pool.name);
             let action = match pool_names {
                 Some(names) => names.action.clone(),
@@ -1647,23 +1715,23 @@ impl<'a> Router<'a> {
                 entry.eligible = candidate.eligible;
                 entry.load = Some(candidate.load);
                 entry.owner = None;
-                entry.why.clear();
-                if Some(index) == chosen {
-                    entry.why.push_str("chosen");
+                entry.why = if Some(index) == chosen {
+                    reasons.said("chosen")
                 } else if candidate.eligible {
                     match pool.strategy {
-                        StrategyDef::LeastLoaded => {
-                            entry.why.push_str("more open leads (");
-                            push_number(&mut entry.why, candidate.load);
-                            entry.why.push(')');
-                        }
-                        StrategyDef::Ordered => entry.why.push_str("later in the order"),
-                        _ => entry.why.push_str("not their turn"),
+                        StrategyDef::LeastLoaded => reasons.written(|out| {
+                            out.push_str("more open leads (");
+                            push_number(out, candidate.load);
+                            out.push(')');
+                        }),
+                        StrategyDef::Ordered => reasons.said("later in the order"),
+                        _ => reasons.said("not their turn"),
                     }
                 } else {
-                    candidate.why.write_to(&mut entry.why);
-                }
+                    reasons.why(&candidate.why)
+                };
             }
+            drop(spare);
             ActionTrace::Candidates {
                 action,
                 strategy: Some(strategy_name(&pool.strategy)),
@@ -1955,26 +2023,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_trace_list_fitted_to_another_pool_keeps_every_candidate_room() {
+    fn a_trace_list_fitted_to_another_pool_keeps_every_candidate() {
         let mut spare = Spare::default();
         let mut list = Vec::new();
-        // A pool of three: three new candidates.
+        // A pool of three: three new candidates, marked to be told apart.
         spare.fit_candidates(&mut list, 3);
         assert_eq!(list.len(), 3);
-        let made: Vec<*const u8> = list.iter().map(|c| c.why.as_ptr()).collect();
-        // Then a pool of two: the third is kept aside, not freed ...
+        for (index, candidate) in list.iter_mut().enumerate() {
+            candidate.load = Some(index as u64);
+        }
+        // Then a pool of two: the third is kept aside, not dropped ...
         spare.fit_candidates(&mut list, 2);
         assert_eq!(list.len(), 2);
         assert_eq!(spare.candidates.len(), 1);
-        // ... and a pool of three again takes it back: the same three reasons' texts.
+        // ... and a pool of three again takes it back.
         spare.fit_candidates(&mut list, 3);
-        let again: Vec<*const u8> = list.iter().map(|c| c.why.as_ptr()).collect();
-        assert_eq!(again, made);
+        let loads: Vec<Option<u64>> = list.iter().map(|c| c.load).collect();
+        assert_eq!(loads, [Some(0), Some(1), Some(2)]);
         assert!(spare.candidates.is_empty());
-        // Room beyond what was kept is made new.
+        // Candidates beyond what was kept are made new.
         spare.fit_candidates(&mut list, 5);
         assert_eq!(list.len(), 5);
-        assert!(list.iter().all(|c| c.why.capacity() >= Spare::TRACE_TEXT));
+        assert_eq!(list[4].load, None);
+    }
+
+    #[test]
+    fn a_reason_met_again_is_the_same_shared_name() {
+        let mut reasons = ReasonNames::default();
+        let chosen = reasons.said("chosen");
+        assert_eq!(&*chosen, "chosen");
+        assert!(std::sync::Arc::ptr_eq(&chosen, &reasons.said("chosen")));
+        let at_cap = reasons.why(&Why::AtCap { load: 25, cap: 25 });
+        assert_eq!(&*at_cap, "at cap 25/25");
+        assert!(std::sync::Arc::ptr_eq(
+            &at_cap,
+            &reasons.why(&Why::AtCap { load: 25, cap: 25 })
+        ));
+        // The same words from another place of the program are the same name too.
+        let away = String::from("away");
+        assert!(std::sync::Arc::ptr_eq(
+            &reasons.why(&Why::Said("away")),
+            &reasons.written(|out| out.push_str(&away))
+        ));
+        // A long text is made for its trace alone, not kept.
+        let long = "x".repeat(ReasonNames::LONGEST + 1);
+        let made = reasons.written(|out| out.push_str(&long));
+        assert_eq!(&*made, long.as_str());
+        assert!(!std::sync::Arc::ptr_eq(
+            &made,
+            &reasons.written(|out| out.push_str(&long))
+        ));
     }
 
     #[test]
@@ -2010,7 +2108,7 @@ mod tests {
             why.write_to(&mut out);
             assert_eq!(out, words);
             assert_eq!(why.to_string(), words);
-            assert_eq!(why.words(), words);
+            assert_eq!(&*ReasonNames::default().why(why), words);
         }
     }
 

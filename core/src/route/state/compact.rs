@@ -13,6 +13,7 @@ use crate::route::decision::{
     Action, ActionTrace, CandidateTrace, Decision, Due, Escalation, Name, Reason, RecordedTrace,
     RuleRef,
 };
+use crate::route::reader::same_bytes;
 
 /// Appends a ledger entry's compact form (its decision first, so [`lead_of`] reads the id).
 pub fn encode_recorded(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
@@ -117,6 +118,15 @@ impl Names<'_> {
         }
     }
 
+    /// [`Names::put`] of one of the program's own texts (a strategy's name): a table knows it
+    /// again by its address.
+    fn put_static(&mut self, out: &mut Vec<u8>, text: &'static str) {
+        match self {
+            Names::Inline => put_str(out, text),
+            Names::Table(table, _) => table.put_static(out, text),
+        }
+    }
+
     /// Writes `text` in full, also with a table: a lead's own value (a field on the rule's
     /// path), which would only fill a table that keeps names for good.
     fn put_full(&mut self, out: &mut Vec<u8>, text: &str) {
@@ -147,6 +157,10 @@ pub struct NameTable {
     /// itself that was put there. The table holds that name, so its memory holds no other
     /// text while it is kept: the same address is the same name, found without reading it.
     by_address: AddressSlots,
+    /// The program's own texts put ([`NameTable::put_static`]: a strategy's name), by their
+    /// address and length, with their index: such a text never changes, so the same address
+    /// and length are the same name, found without hashing it.
+    statics: Vec<(usize, usize, u32)>,
 }
 
 /// A shortcut in front of a name table's search: per slot, the index + 1 of the last name put
@@ -264,6 +278,35 @@ impl NameTable {
         }
     }
 
+    /// The most texts [`NameTable::statics`] holds (a trace names four strategies).
+    const STATICS: usize = 16;
+
+    /// [`NameTable::put`] of one of the program's own texts.
+    fn put_static(&mut self, out: &mut Vec<u8>, text: &'static str) {
+        let key = (text.as_ptr().addr(), text.len());
+        let known = self
+            .statics
+            .iter()
+            .find(|(address, length, _)| (*address, *length) == key)
+            .map(|(_, _, index)| *index)
+            .filter(|index| {
+                self.names
+                    .get(*index as usize)
+                    .is_some_and(|kept| same_bytes(kept.as_bytes(), text.as_bytes()))
+            });
+        if let Some(index) = known {
+            put_u64(out, u64::from(index) + 1);
+            return;
+        }
+        if let Some(index) = self.put(out, text, None)
+            && self.statics.len() < Self::STATICS
+        {
+            self.statics
+                .retain(|(address, length, _)| (*address, *length) != key);
+            self.statics.push((key.0, key.1, index));
+        }
+    }
+
     /// Writes `text` as `index + 1`, or as 0 and the text in full; a new name is kept as
     /// `shared` when it is given (the same text, shared). Answers the index written, if any.
     fn put(&mut self, out: &mut Vec<u8>, text: &str, shared: Option<&Name>) -> Option<u32> {
@@ -355,6 +398,8 @@ impl NameTable {
         for name in self.names.drain(length.min(self.names.len())..) {
             self.index.remove(&name);
         }
+        self.statics
+            .retain(|(_, _, index)| (*index as usize) < length);
     }
 }
 
@@ -461,7 +506,7 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
             } => {
                 out.push(2);
                 names.put_name(out, action);
-                names.put(out, strategy.unwrap_or(""));
+                names.put_static(out, strategy.unwrap_or(""));
                 put_u64(out, candidates.len() as u64);
                 for candidate in candidates {
                     names.put_name(out, &candidate.rep);
@@ -473,7 +518,7 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
                             put_u64(out, load);
                         }
                     }
-                    names.put(out, &candidate.why);
+                    names.put_name(out, &candidate.why);
                     match &candidate.owner {
                         None => out.push(0),
                         Some(owner) => {
@@ -767,7 +812,7 @@ impl Input<'_> {
                             0 => None,
                             _ => Some(self.u64()?),
                         };
-                        let why = self.name(table)?;
+                        let why = self.shared_name(table)?;
                         let owner = match self.byte()? {
                             0 => None,
                             _ => Some(self.name(table)?),
@@ -1105,6 +1150,69 @@ mod tests {
                     .any(|name| name.len() > NameTable::LONGEST)
             );
         }
+    }
+
+    /// A strategy's name is one of the program's own texts: found again by its address, and
+    /// once the names after it are forgotten (a rolled-back batch learned it), learned again
+    /// under its new index, never answered from the old one.
+    #[test]
+    fn a_strategy_name_is_found_by_its_address_and_relearned_after_a_rollback() {
+        let entry = |lead: &str, strategy: &'static str| {
+            Recorded {
+            decision: read_decision(&format!(
+                r#"{{"lead":"{lead}","rule":"hot","line":3,"action":"pool","pool":"senior","rep":"anna"}}"#
+            ))
+            .unwrap(),
+            fingerprint: None,
+            decided_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            lead_at: None,
+            policy_hash: "h".into(),
+            trace: Some(RecordedTrace {
+                path: Vec::new(),
+                actions: vec![ActionTrace::Candidates {
+                    action: "pool senior".into(),
+                    strategy: Some(strategy),
+                    candidates: vec![CandidateTrace {
+                        rep: "anna".into(),
+                        eligible: true,
+                        load: Some(1),
+                        why: "chosen".into(),
+                        owner: None,
+                    }],
+                }],
+                starts: None,
+            }),
+        }
+        };
+        let mut table = NameTable::default();
+        let written = |table: &mut NameTable, entry: &Recorded| {
+            let mut bytes = Vec::new();
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Numbers::Packed);
+            let read = decode_recorded_interned(&bytes, table, Numbers::Packed).unwrap();
+            assert_eq!(read.trace, entry.trace);
+            bytes
+        };
+        let first = entry("L-1", STRATEGIES[0]);
+        let bytes = written(&mut table, &first);
+        assert_eq!(table.statics.len(), 1);
+        // The second time, every name is an index: the same bytes but the lead's.
+        let again = written(&mut table, &entry("L-2", STRATEGIES[0]));
+        assert_eq!(bytes.len(), again.len());
+        assert!(table.len() > 1);
+        // Another strategy, then everything after the rule forgotten.
+        written(&mut table, &entry("L-3", STRATEGIES[2]));
+        assert_eq!(table.statics.len(), 2);
+        table.truncate(1);
+        assert!(table.statics.is_empty());
+        let learned = written(&mut table, &entry("L-4", STRATEGIES[2]));
+        written(&mut table, &entry("L-5", STRATEGIES[2]));
+        let strategies: Vec<&str> = table
+            .statics
+            .iter()
+            .filter_map(|(_, _, index)| table.get(u64::from(*index)))
+            .collect();
+        assert_eq!(strategies, [STRATEGIES[2]]);
+        assert!(!learned.is_empty());
     }
 
     /// Packed times and whole numbers read back exactly at their limits: jiff's first and last
