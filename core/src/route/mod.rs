@@ -1696,7 +1696,7 @@ impl<'a> Router<'a> {
                 chosen
             }
         };
-        // Made in the texts and the list of a spare trace: no allocation once they have room.
+        // Made in the list of a spare trace, of shared names: no allocation once it has room.
         let trace = traced.then(|| {
             let mut spare = self.spare.borrow_mut();
             let mut list = spare.candidate_list();
