@@ -6,9 +6,9 @@ mod scan;
 pub(crate) use scan::{first_to_escape, same_bytes};
 
 use crate::graph::{Compiled, Outcome};
-use crate::model::FieldType;
 use crate::model::lead_id::keyed_hash;
 use crate::model::{EvalContext, Lead, LeadId, LeadValue, Policy, Scalar};
+use crate::model::{FieldDef, FieldType};
 use serde_json::Value;
 use std::io::{self, BufRead};
 
@@ -849,6 +849,15 @@ impl FieldBits {
         self.more.clear();
     }
 
+    /// Whether field `index`'s bit is set.
+    fn is_set(&self, index: usize) -> bool {
+        let word = match index.checked_sub(FieldBits::INLINE) {
+            None => self.first.get(index / 64),
+            Some(beyond) => self.more.get(beyond / 64),
+        };
+        word.is_some_and(|word| word & (1u64 << (index % 64)) != 0)
+    }
+
     /// Sets field `index`'s bit; whether it was set already.
     fn set(&mut self, index: usize) -> bool {
         let word = match index.checked_sub(FieldBits::INLINE) {
@@ -921,6 +930,47 @@ impl Fields {
             self.keep_spare(text);
         }
         self.blanks = blanks;
+    }
+
+    /// [`Fields::take`] of the common case the scanner meets, in fewer steps: a field given
+    /// for the first time, not the id, whose value is of its type as it is (a variant of its
+    /// enum, a string that is not blank, a whole number, an RFC 3339 time, a boolean). Answers
+    /// whether it took the value; when it did not, nothing changed, and [`Fields::take`] does
+    /// what the value asks for (a repeated key, a blank, a type problem).
+    fn take_plain(&mut self, field: &FieldDef, index: usize, value: &Json<'_>) -> bool {
+        if self.given.is_set(index) || same_text(&field.name, "id") {
+            return false;
+        }
+        let Some(slot) = self.values.get_mut(index) else {
+            return false;
+        };
+        let converted = match (&field.ty, value) {
+            (FieldType::Enum(variants), Json::Str(text)) => match variant_of(variants, text) {
+                Some(variant) => LeadValue::Variant(variant),
+                None => return false,
+            },
+            (FieldType::String, Json::Str(text)) if !(field.optional && blank(text)) => {
+                let mut string = self.spare.pop().unwrap_or_default();
+                string.clear();
+                string.push_str(text);
+                LeadValue::Str(string)
+            }
+            (FieldType::Int, Json::Int(int)) => LeadValue::Scalar(Scalar::Int(i128::from(*int))),
+            #[allow(clippy::cast_precision_loss)]
+            (FieldType::Number, Json::Int(int)) => LeadValue::Scalar(Scalar::Float(*int as f64)),
+            (FieldType::Time, Json::Str(text)) => match read_time(text) {
+                Some(nanos) => LeadValue::Scalar(Scalar::Int(nanos)),
+                None => return false,
+            },
+            (FieldType::Bool, Json::Bool(flag)) => LeadValue::Variant(u32::from(*flag)),
+            _ => return false,
+        };
+        // Empty: the field was not given before (the values were forgotten first).
+        if let Some(LeadValue::Str(text)) = slot.replace(converted) {
+            self.keep_spare(text);
+        }
+        self.given.set(index);
+        true
     }
 
     /// Takes `value` as schema field `index`'s, in place of an earlier one.
@@ -1406,23 +1456,26 @@ fn same_text(a: &str, b: &str) -> bool {
     scan::same_bytes(a.as_bytes(), b.as_bytes())
 }
 
+/// The index of the variant named `text`: looked up in a large enum's index, found by a scan
+/// of a small one.
+fn variant_of(variants: &crate::model::types::Variants, text: &str) -> Option<u32> {
+    if variants.is_indexed() {
+        variants.position(text)
+    } else {
+        variants
+            .iter()
+            .position(|v| same_text(v, text))
+            .and_then(|i| u32::try_from(i).ok())
+    }
+}
+
 /// Converts a JSON value to a field's type, or says what was expected.
 /// A string value is held in one of `spare` when there is one.
 fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<LeadValue, String> {
     match (ty, value) {
-        (FieldType::Enum(variants), Json::Str(text)) => {
-            let found = if variants.is_indexed() {
-                variants.position(text)
-            } else {
-                variants
-                    .iter()
-                    .position(|v| same_text(v, text))
-                    .and_then(|i| u32::try_from(i).ok())
-            };
-            found
-                .map(LeadValue::Variant)
-                .ok_or_else(|| format!("one of {}", variants.listed()))
-        }
+        (FieldType::Enum(variants), Json::Str(text)) => variant_of(variants, text)
+            .map(LeadValue::Variant)
+            .ok_or_else(|| format!("one of {}", variants.listed())),
         (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.listed())),
         (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),

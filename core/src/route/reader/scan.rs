@@ -39,7 +39,13 @@ pub(super) fn scan(policy: &Policy, text: &str, fields: &mut Fields) -> Option<(
             scanner.skip_whitespace();
             let value = scanner.value()?;
             if let Some(index) = index {
-                fields.take(policy, index, &value);
+                let plain = policy
+                    .fields
+                    .get(index)
+                    .is_some_and(|field| fields.take_plain(field, index, &value));
+                if !plain {
+                    fields.take(policy, index, &value);
+                }
                 next = index + 1;
             }
             scanner.skip_whitespace();
