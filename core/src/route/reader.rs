@@ -933,13 +933,20 @@ impl Fields {
     }
 
     /// [`Fields::take`] of the common case the scanner meets, in fewer steps: a field given
-    /// for the first time, not the id, whose value is of its type as it is (a variant of its
-    /// enum, a string that is not blank, a whole number, an RFC 3339 time, a boolean). Answers
-    /// whether it took the value; when it did not, nothing changed, and [`Fields::take`] does
-    /// what the value asks for (a repeated key, a blank, a type problem).
+    /// for the first time whose value is of its type as it is (a variant of its enum, a string
+    /// that is not blank, a whole number, an RFC 3339 time, a boolean; the id a string).
+    /// Answers whether it took the value; when it did not, [`Fields::take`] does what the
+    /// value asks for (a repeated key, a blank, a type problem), and nothing it would not do
+    /// again has changed (the id it reads from the value, as here).
     fn take_plain(&mut self, field: &FieldDef, index: usize, value: &Json<'_>) -> bool {
-        if self.given.is_set(index) || same_text(&field.name, "id") {
+        if self.given.is_set(index) {
             return false;
+        }
+        if same_text(&field.name, "id") {
+            let Json::Str(id) = value else {
+                return false;
+            };
+            self.id = Some(LeadId::from(&**id));
         }
         let Some(slot) = self.values.get_mut(index) else {
             return false;
