@@ -93,14 +93,9 @@ impl Names {
         let labels = policy
             .rules
             .iter()
-            .map(|rule| {
-                known
-                    .get(rule.label.as_str())
-                    .cloned()
-                    .unwrap_or_else(|| Name::from(rule.label.as_str()))
-            })
+            .map(|rule| shared_in(&known, &rule.label))
             .collect();
-        let shared = |text: &str| known.get(text).cloned().unwrap_or_else(|| Name::from(text));
+        let shared = |text: &str| shared_in(&known, text);
         let mut pools: HashMap<Name, PoolNames, foldhash::fast::RandomState> = HashMap::default();
         for pool in &policy.pools {
             pools
@@ -168,16 +163,18 @@ impl Names {
 
     /// `text` as a shared name: the known one, else made now.
     pub(super) fn shared(&self, text: &str) -> Name {
-        self.known
-            .get(text)
-            .cloned()
-            .unwrap_or_else(|| Name::from(text))
+        shared_in(&self.known, text)
     }
 
     /// Action `action` of rule `rule` as written, as a reason names it.
     pub(super) fn action(&self, rule: usize, action: usize) -> Option<&Name> {
         self.actions.get(rule)?.get(action)
     }
+}
+
+/// `text` as a shared name of `known`: the one held, else made now.
+fn shared_in(known: &HashSet<Name, foldhash::fast::RandomState>, text: &str) -> Name {
+    known.get(text).cloned().unwrap_or_else(|| Name::from(text))
 }
 
 #[cfg(test)]

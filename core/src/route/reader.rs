@@ -951,6 +951,9 @@ impl Fields {
         let Some(slot) = self.values.get_mut(index) else {
             return false;
         };
+        // The plain cases of `convert`, written again: through `convert` itself (its `Result`
+        // with a message) the reading thread did as much as without this path (737.6 M
+        // instructions on the peers' 100,000 leads against 715.2 M).
         let converted = match (&field.ty, value) {
             (FieldType::Enum(variants), Json::Str(text)) => match variant_of(variants, text) {
                 Some(variant) => LeadValue::Variant(variant),
