@@ -1067,7 +1067,7 @@ struct SqliteWriter {
     /// How many names the file holds as of the last commit.
     names_committed: usize,
     /// Copies the committed batches from the WAL into the file on a thread of its own (`None`:
-    /// no second connection could be opened; the commits checkpoint as before).
+    /// no connection of its own could be opened; the commits checkpoint as before).
     checkpoints: Option<Checkpointer>,
 }
 
@@ -1130,10 +1130,10 @@ const BATCHES_A_CHECKPOINT: u32 = 8;
 
 /// Checkpoints the state file on a thread and connection of its own while a [`SqliteWriter`]
 /// commits: every [`BATCHES_A_CHECKPOINT`] commits a `PASSIVE` checkpoint copies the WAL's
-/// committed pages into the file, so the committing thread no longer stops for the
-/// checkpoint SQLite runs inside a commit once the WAL holds `wal_autocheckpoint` pages
-/// (128 MiB: twice on 1,000,000 leads; the longest pause between two printed batches was
-/// 117-325 ms, and is 64-71 ms with this thread). The WAL still starts
+/// committed pages into the file, so the checkpoint SQLite runs inside a commit once the WAL
+/// holds `wal_autocheckpoint` pages (128 MiB: twice on 1,000,000 leads) finds them copied and
+/// stops the committing thread for less time (the longest pause between two printed batches
+/// was 117-325 ms, and is 64-71 ms with this thread). The WAL still starts
 /// again from its beginning only after that one: a WAL starts again when a write begins with
 /// every page of it copied, and a `PASSIVE` checkpoint here seldom ends before the next
 /// batch begins.
