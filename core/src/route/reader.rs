@@ -960,10 +960,7 @@ impl Fields {
                 None => return false,
             },
             (FieldType::String, Json::Str(text)) if !(field.optional && blank(text)) => {
-                let mut string = self.spare.pop().unwrap_or_default();
-                string.clear();
-                string.push_str(text);
-                LeadValue::Str(string)
+                LeadValue::Str(copy_into_spare(&mut self.spare, text))
             }
             (FieldType::Int, Json::Int(int)) => LeadValue::Scalar(Scalar::Int(i128::from(*int))),
             #[allow(clippy::cast_precision_loss)]
@@ -1007,9 +1004,7 @@ impl Fields {
         }
         let value = match value {
             Json::Str(text) if field.optional && blank(text) => {
-                let mut kept = self.spare.pop().unwrap_or_default();
-                kept.clear();
-                kept.push_str(text);
+                let kept = copy_into_spare(&mut self.spare, text);
                 self.blanks.push((index, kept));
                 &Json::Null
             }
@@ -1479,6 +1474,15 @@ fn variant_of(variants: &crate::model::types::Variants, text: &str) -> Option<u3
     }
 }
 
+/// `text` in one of `spare`'s strings when there is one (no allocation once it has room),
+/// else in a new one.
+fn copy_into_spare(spare: &mut Vec<String>, text: &str) -> String {
+    let mut string = spare.pop().unwrap_or_default();
+    string.clear();
+    string.push_str(text);
+    string
+}
+
 /// Converts a JSON value to a field's type, or says what was expected.
 /// A string value is held in one of `spare` when there is one.
 fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<LeadValue, String> {
@@ -1489,12 +1493,7 @@ fn convert(ty: &FieldType, value: &Json<'_>, spare: &mut Vec<String>) -> Result<
         (FieldType::Enum(variants), _) => Err(format!("one of {}", variants.listed())),
         (FieldType::Bool, Json::Bool(flag)) => Ok(LeadValue::Variant(u32::from(*flag))),
         (FieldType::Bool, _) => Err("true or false".to_string()),
-        (FieldType::String, Json::Str(text)) => {
-            let mut string = spare.pop().unwrap_or_default();
-            string.clear();
-            string.push_str(text);
-            Ok(LeadValue::Str(string))
-        }
+        (FieldType::String, Json::Str(text)) => Ok(LeadValue::Str(copy_into_spare(spare, text))),
         (FieldType::String, _) => Err("a string".to_string()),
         (FieldType::Int, Json::Int(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
         (FieldType::Int, Json::UInt(int)) => Ok(LeadValue::Scalar(Scalar::Int(i128::from(*int)))),
