@@ -5,6 +5,7 @@
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
+mod static_binds;
 #[cfg(feature = "postgres")]
 mod tls;
 

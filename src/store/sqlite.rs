@@ -5,6 +5,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
+use super::static_binds::{Bound, StaticStatement};
 use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -341,6 +342,7 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
     /// is rare; its room is given back).
     const ROOM_KEPT: usize = 16 << 20;
 
+    #[cfg(test)]
     fn len(&self) -> usize {
         self.ends.len()
     }
@@ -372,7 +374,18 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
 
     /// The index of `id` (the last one kept, if it was kept twice).
     fn find(&self, id: &str) -> Option<usize> {
-        let mut at = self.by_hash.get(&self.hash.hash_one(id)).copied();
+        self.find_from(self.by_hash.get(&self.hash.hash_one(id)).copied(), id)
+    }
+
+    /// The index of `id` kept before the `index`th id, the last one if it was kept twice:
+    /// found without hashing it again, among the ids with the same hash.
+    fn find_before(&self, index: usize) -> Option<usize> {
+        let id = self.get(index)?;
+        self.find_from(self.same_hash_before.get(index).copied().flatten(), id)
+    }
+
+    /// The first of the ids with the same hash from `at` on, backwards, that is `id`.
+    fn find_from(&self, mut at: Option<usize>, id: &str) -> Option<usize> {
         while let Some(index) = at {
             if self.get(index) == Some(id) {
                 return Some(index);
@@ -393,17 +406,20 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
 struct BatchLedger {
     /// Per lead read ahead by this batch: what the file holds for it.
     known: HashMap<String, Known, foldhash::fast::RandomState>,
-    /// The leads this batch took for new: absent, as far as it knows. The router asks only
-    /// about the leads it read ahead, and records each one it is told is absent, so the
-    /// ledger's key meets every one of them at commit.
-    taken_for_new: IdIndex,
-    /// The ids of the entries recorded by this batch, in order.
-    recorded_ids: IdIndex,
-    /// Their entries in the compact form with interned names and packed numbers
-    /// ([`ENTRY_FORM`]), one after another.
+    /// The leads this batch took for new or recorded, in one index (a lead is looked up once
+    /// a question, not once a kind). A lead taken for new is absent, as far as the batch
+    /// knows: the router asks only about the leads it read ahead, and records each one it is
+    /// told is absent, so the ledger's key meets every one of them at commit.
+    ids: IdIndex,
+    /// Per id of `ids`: the index of the entry this batch recorded for it, if it did.
+    entry_of_id: Vec<Option<u32>>,
+    /// The entries recorded by this batch, in the compact form with interned names and packed
+    /// numbers ([`ENTRY_FORM`]), one after another.
     entries: Vec<u8>,
-    /// Per entry recorded by this batch: where it ends in `entries`.
+    /// Per entry recorded by this batch: where it ends in `entries`, ...
     entry_ends: Vec<usize>,
+    /// ... and its lead, as an index into `ids`.
+    id_of_entry: Vec<u32>,
 }
 
 /// What the file's ledger holds for one lead, as a batch read it.
@@ -434,51 +450,88 @@ impl BatchLedger {
 
     fn clear(&mut self) {
         self.known.clear();
-        self.taken_for_new.clear();
-        self.forget_recorded();
+        self.forget_ids();
     }
 
-    /// Forgets the entries this batch recorded (rolled back, or written to the file).
-    fn forget_recorded(&mut self) {
-        self.recorded_ids.clear();
+    /// Forgets the leads taken for new and the entries this batch recorded (rolled back, or
+    /// written to the file: then both are read from the file).
+    fn forget_ids(&mut self) {
+        self.ids.clear();
+        self.entry_of_id.clear();
         self.entries.clear();
         self.entry_ends.clear();
+        self.id_of_entry.clear();
     }
 
     /// The id and the entry of the `index`th entry this batch recorded.
     fn recorded(&self, index: usize) -> Option<(&str, &[u8])> {
         let entry = self.entries.get(nth_span(&self.entry_ends, index)?)?;
-        Some((self.recorded_ids.get(index)?, entry))
+        let id = *self.id_of_entry.get(index)?;
+        Some((self.ids.get(id as usize)?, entry))
+    }
+
+    /// The entry this batch recorded for the `index`th id, if it did.
+    fn entry_of(&self, index: usize) -> Option<&[u8]> {
+        let entry = (*self.entry_of_id.get(index)?)? as usize;
+        self.entries.get(nth_span(&self.entry_ends, entry)?)
+    }
+
+    /// Keeps `lead` as taken for new (absent from the file, as far as this batch knows).
+    fn take_for_new(&mut self, lead: &str) {
+        let index = self.ids.push(lead);
+        // Taken again after it was recorded (not how the router asks): still recorded.
+        let recorded = self
+            .ids
+            .find_before(index)
+            .and_then(|before| self.entry_of_id.get(before).copied().flatten());
+        self.entry_of_id.push(recorded);
     }
 
     /// What this batch knows of `lead`'s entry.
     fn lookup(&self, lead: &str) -> InBatch<'_> {
-        if let Some((_, entry)) = self
-            .recorded_ids
-            .find(lead)
-            .and_then(|index| self.recorded(index))
-        {
+        let index = self.ids.find(lead);
+        if let Some(entry) = index.and_then(|index| self.entry_of(index)) {
             return InBatch::Recorded(entry);
         }
         match self.known.get(lead) {
             Some(Known::Stored(entry, form)) => InBatch::Stored(entry, *form),
             Some(Known::Absent) => InBatch::Absent,
-            None if self.taken_for_new.find(lead).is_some() => InBatch::Absent,
+            // Taken for new.
+            None if index.is_some() => InBatch::Absent,
             None => InBatch::Unknown,
         }
     }
 
-    /// Whether the ledger holds an entry for `lead`, as far as this batch knows.
-    fn holds(&self, lead: &str) -> bool {
-        self.recorded_ids.find(lead).is_some()
+    /// Keeps an entry this batch recorded for `lead`, to be written at commit; `false`, and
+    /// nothing kept, when the ledger holds an entry for `lead` as far as this batch knows (it
+    /// recorded one, or read one from the file).
+    fn record_new(&mut self, lead: &str, entry: &[u8]) -> bool {
+        let found = self.ids.find(lead);
+        if found.is_some_and(|index| self.entry_of(index).is_some())
             || matches!(self.known.get(lead), Some(Known::Stored(..)))
-    }
-
-    /// Keeps an entry this batch recorded, to be written at commit.
-    fn record(&mut self, lead: &str, entry: &[u8]) {
-        self.recorded_ids.push(lead);
+        {
+            return false;
+        }
+        let Ok(entry_index) = u32::try_from(self.entry_ends.len()) else {
+            return false;
+        };
+        let index = match found {
+            Some(index) => index,
+            None => {
+                self.entry_of_id.push(None);
+                self.ids.push(lead)
+            }
+        };
+        let Ok(id) = u32::try_from(index) else {
+            return false;
+        };
+        if let Some(slot) = self.entry_of_id.get_mut(index) {
+            *slot = Some(entry_index);
+        }
         self.entries.extend_from_slice(entry);
         self.entry_ends.push(self.entries.len());
+        self.id_of_entry.push(id);
+        true
     }
 
     /// [`BatchLedger::write`] for a batch that took its leads for new or not (`taken`): the
@@ -520,9 +573,9 @@ impl BatchLedger {
             &rows,
             |statement, first, (lead, entry)| {
                 let (bytes, lead) = ledger_key(lead);
-                statement.raw_bind_parameter(first, bytes)?;
-                statement.raw_bind_parameter(first + 1, lead)?;
-                statement.raw_bind_parameter(first + 2, entry)
+                statement.bind(first, Bound::Int(bytes))?;
+                statement.bind(first + 1, Bound::Text(lead))?;
+                statement.bind(first + 2, Bound::Blob(entry))
             },
         )
         .map(drop)
@@ -541,38 +594,38 @@ impl BatchLedger {
         })?;
         // What was read ahead stays true, but for the leads just written: they are read from
         // the file now, and so are the leads taken for new (some were just written).
-        for index in 0..self.recorded_ids.len() {
-            if let Some(id) = self.recorded_ids.get(index) {
+        for &id in &self.id_of_entry {
+            if let Some(id) = self.ids.get(id as usize) {
                 self.known.remove(id);
             }
         }
-        self.taken_for_new.clear();
-        self.forget_recorded();
+        self.forget_ids();
         Ok(())
     }
 }
 
 /// Runs `{head}{row},{row},…` over `rows`, [`ROWS_A_STATEMENT`] rows a statement and the rest
 /// one by one, `bind` binding one row's values from the index of its first parameter (`row`
-/// names its parameters `?`, numbered in order).
-fn insert_rows<R>(
+/// names its parameters `?`, numbered in order). The values are bound where they lie
+/// ([`StaticStatement`]), not copied.
+fn insert_rows<'d, R>(
     connection: &Connection,
     head: &str,
     row: &str,
-    rows: &[R],
-    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+    rows: &'d [R],
+    bind: impl Fn(&mut StaticStatement<'_, 'd>, usize, &'d R) -> rusqlite::Result<()>,
 ) -> Result<usize, StateError> {
     insert_rows_or_refusal(connection, head, row, rows, bind).db()
 }
 
 /// [`insert_rows`], answering SQLite's own error (to tell a key's refusal apart). Both answer
 /// how many rows were written (fewer than given when `OR IGNORE` skipped some).
-fn insert_rows_or_refusal<R>(
+fn insert_rows_or_refusal<'d, R>(
     connection: &Connection,
     head: &str,
     row: &str,
-    rows: &[R],
-    bind: impl Fn(&mut rusqlite::Statement<'_>, usize, &R) -> rusqlite::Result<()>,
+    rows: &'d [R],
+    bind: impl Fn(&mut StaticStatement<'_, 'd>, usize, &'d R) -> rusqlite::Result<()>,
 ) -> rusqlite::Result<usize> {
     let per_row = row.matches('?').count();
     let sql = |count: usize| {
@@ -589,20 +642,20 @@ fn insert_rows_or_refusal<R>(
     let mut written = 0;
     let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
     if chunks.len() > 0 {
-        let mut statement = connection.prepare_cached(&sql(ROWS_A_STATEMENT))?;
+        let mut statement = StaticStatement::prepare(connection, &sql(ROWS_A_STATEMENT))?;
         for chunk in &mut chunks {
             for (index, row) in chunk.iter().enumerate() {
                 bind(&mut statement, index * per_row + 1, row)?;
             }
-            written += statement.raw_execute()?;
+            written += statement.execute()?;
         }
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut statement = connection.prepare_cached(&sql(1))?;
+        let mut statement = StaticStatement::prepare(connection, &sql(1))?;
         for row in rest {
             bind(&mut statement, 1, row)?;
-            written += statement.raw_execute()?;
+            written += statement.execute()?;
         }
     }
     Ok(written)
@@ -801,8 +854,8 @@ fn take_into_due(
         "(?, ?)",
         steps,
         |statement, first, (at, lead)| {
-            statement.raw_bind_parameter(first, at)?;
-            statement.raw_bind_parameter(first + 1, lead)
+            statement.bind(first, Bound::Int(*at))?;
+            statement.bind(first + 1, Bound::Text(lead))
         },
     )?;
     steps.clear();
@@ -892,9 +945,9 @@ impl BatchWrites {
                 "(?, ?, ?)",
                 &rows,
                 |statement, first, row| {
-                    statement.raw_bind_parameter(first, row.0)?;
-                    statement.raw_bind_parameter(first + 1, row.1)?;
-                    statement.raw_bind_parameter(first + 2, if lead_time { row.3 } else { row.2 })
+                    statement.bind(first, Bound::Text(row.0))?;
+                    statement.bind(first + 1, Bound::Text(row.1))?;
+                    statement.bind(first + 2, Bound::Int(if lead_time { row.3 } else { row.2 }))
                 },
             )?;
             all_written &= written == rows.len();
@@ -2144,7 +2197,7 @@ impl StateStore for SqliteState {
         }
         if self.assumption.new_leads && leads.len() >= IDS_TO_ASSUME {
             for lead in leads {
-                self.batch_ledger.taken_for_new.push(lead);
+                self.batch_ledger.take_for_new(lead);
             }
             self.assumption.taken = true;
             return Ok(());
@@ -2931,27 +2984,31 @@ impl SqliteState {
     /// first to use, inside the open transaction.
     fn record_in_batch(&mut self, entry: &EntryRef<'_>) -> Result<(), StateError> {
         let lead = &*entry.decision.lead;
-        if self.batch_ledger.holds(lead) {
-            // What the ledger's key would refuse at commit, refused now and named.
-            return Err(StateError::new(
+        // What the ledger's key would refuse at commit, refused now and named.
+        let held = || {
+            StateError::new(
                 StateErrorKind::Failed,
                 format!("state database: lead `{lead}` is in the ledger already"),
-            ));
-        }
+            )
+        };
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names, ENTRY_NUMBERS);
         if self.handed.is_some() {
             // The writer writes the batch's new names with its entries.
-            self.batch_ledger
-                .record(&entry.decision.lead, &self.scratch);
+            if !self.batch_ledger.record_new(lead, &self.scratch) {
+                self.names.truncate(known);
+                return Err(held());
+            }
             return Ok(());
         }
         let saved = save_names(&self.connection, &self.names, known);
         if saved.is_ok() {
-            // Written at commit, with the batch's other entries.
-            self.batch_ledger
-                .record(&entry.decision.lead, &self.scratch);
+            // Written at commit, with the batch's other entries (and the names just saved,
+            // which are in the file's table and the one in memory alike, refused or not).
+            if !self.batch_ledger.record_new(lead, &self.scratch) {
+                return Err(held());
+            }
         } else {
             // The names written before the failure leave the open transaction too, so that
             // the table in memory and the file's agree whatever the caller does next.
@@ -3122,6 +3179,40 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_knows_the_leads_it_took_for_new_and_the_entries_it_recorded_in_one_index() {
+        let mut batch = BatchLedger::default();
+        batch.take_for_new("L-1");
+        batch.take_for_new("L-2");
+        batch.take_for_new("L-1");
+        batch
+            .known
+            .insert("L-9".to_string(), Known::Stored(b"nine".to_vec(), 2));
+        assert!(matches!(batch.lookup("L-1"), InBatch::Absent));
+        assert!(matches!(batch.lookup("L-3"), InBatch::Unknown));
+        assert!(matches!(batch.lookup("L-9"), InBatch::Stored(b"nine", 2)));
+        // Taken for new (twice), then recorded once; a lead never asked about is recorded too.
+        assert!(batch.record_new("L-1", b"one"));
+        assert!(batch.record_new("L-3", b"three"));
+        assert!(matches!(batch.lookup("L-1"), InBatch::Recorded(b"one")));
+        assert!(matches!(batch.lookup("L-3"), InBatch::Recorded(b"three")));
+        assert!(matches!(batch.lookup("L-2"), InBatch::Absent));
+        // Refused: recorded already, or held by the file.
+        assert!(!batch.record_new("L-1", b"again"));
+        assert!(!batch.record_new("L-9", b"again"));
+        // Taken for new after it was recorded: still recorded.
+        batch.take_for_new("L-3");
+        assert!(matches!(batch.lookup("L-3"), InBatch::Recorded(b"three")));
+        assert!(!batch.record_new("L-3", b"again"));
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.recorded(0), Some(("L-1", &b"one"[..])));
+        assert_eq!(batch.recorded(1), Some(("L-3", &b"three"[..])));
+        assert_eq!(batch.recorded(2), None);
+        batch.clear();
+        assert!(matches!(batch.lookup("L-1"), InBatch::Unknown));
+        assert_eq!(batch.len(), 0);
+    }
+
+    #[test]
     fn ids_are_found_by_their_text_when_their_hashes_collide() {
         let mut index = IdIndex::<OneHash>::default();
         for id in ["L-1", "L-10", "", "L-2", "L-1"] {
@@ -3137,6 +3228,11 @@ mod tests {
         assert_eq!(index.find("L-20"), None);
         assert_eq!(index.get(1), Some("L-10"));
         assert_eq!(index.get(5), None);
+        // The same id kept before another, found along the chain of their hash.
+        assert_eq!(index.find_before(4), Some(0));
+        assert_eq!(index.find_before(3), None);
+        assert_eq!(index.find_before(0), None);
+        assert_eq!(index.find_before(5), None);
         index.clear();
         assert_eq!(index.find("L-1"), None);
         index.push("L-3");

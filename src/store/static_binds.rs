@@ -1,0 +1,223 @@
+//! One job: an `INSERT` statement whose values are bound without being copied. rusqlite binds
+//! every text and blob as `SQLITE_TRANSIENT`, so SQLite copies each value into memory of its
+//! own (a free and a malloc per value) before the statement reads it, and the statement then
+//! copies it again into the row. For the ledger's rows (the lead id and its entry, about 120
+//! bytes a lead) those copies were a seventh of the committing thread's work
+//! (docs/benchmarks.md). Here values are bound `SQLITE_STATIC`: SQLite reads them where they
+//! lie, and the borrow checker keeps them there for as long as the statement lives.
+
+// The store's one `unsafe`: calls into SQLite's C interface, on the connection rusqlite opened.
+#![allow(unsafe_code)]
+
+use rusqlite::{Connection, ffi};
+use std::ffi::{CStr, c_int};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+/// A value to bind, borrowed for `'d`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Bound<'d> {
+    Int(i64),
+    Text(&'d str),
+    Blob(&'d [u8]),
+}
+
+/// A prepared statement on `'c`'s connection whose bound values borrow data that lives for
+/// `'d`. It is finalized when dropped; until then SQLite may read the values bound last, so
+/// they must outlive it, which `'d` says.
+pub(super) struct StaticStatement<'c, 'd> {
+    connection: &'c Connection,
+    statement: NonNull<ffi::sqlite3_stmt>,
+    values: PhantomData<&'d [u8]>,
+}
+
+/// Where an empty text or blob points: SQLite binds a null pointer as NULL, and a dangling one
+/// is read by nothing but is not a pointer to give C.
+static EMPTY: [u8; 1] = [0];
+
+impl<'c, 'd> StaticStatement<'c, 'd> {
+    /// Prepares `sql`, one statement.
+    pub(super) fn prepare(
+        connection: &'c Connection,
+        sql: &str,
+    ) -> rusqlite::Result<StaticStatement<'c, 'd>> {
+        let length = c_int::try_from(sql.len()).map_err(|_| too_big())?;
+        let mut statement = std::ptr::null_mut();
+        // SAFETY: `handle` is the open connection `connection` borrows for `'c`, used on this
+        // thread only (`Connection` is not `Sync`); `sql` is valid for `length` bytes, and
+        // SQLite reads no further (the length is given); `statement` is a place for the answer.
+        let code = unsafe {
+            ffi::sqlite3_prepare_v2(
+                connection.handle(),
+                sql.as_ptr().cast(),
+                length,
+                &mut statement,
+                std::ptr::null_mut(),
+            )
+        };
+        if code != ffi::SQLITE_OK {
+            return Err(failure(connection, code));
+        }
+        // An empty text prepares to nothing.
+        let statement = NonNull::new(statement).ok_or_else(|| rusqlite::Error::InvalidQuery)?;
+        Ok(StaticStatement {
+            connection,
+            statement,
+            values: PhantomData,
+        })
+    }
+
+    /// Binds `value` to the parameter `index` (1-based).
+    pub(super) fn bind(&mut self, index: usize, value: Bound<'d>) -> rusqlite::Result<()> {
+        let index = c_int::try_from(index).map_err(|_| too_big())?;
+        let statement = self.statement.as_ptr();
+        let bytes = |bytes: &'d [u8]| -> rusqlite::Result<(*const u8, c_int)> {
+            let length = c_int::try_from(bytes.len()).map_err(|_| too_big())?;
+            let at = if bytes.is_empty() {
+                EMPTY.as_ptr()
+            } else {
+                bytes.as_ptr()
+            };
+            Ok((at, length))
+        };
+        // SAFETY: `statement` is this prepared statement, not finalized before `self` is
+        // dropped. A text or blob is bound `SQLITE_STATIC`: SQLite keeps its pointer until the
+        // parameter is bound again or the statement is finalized, and reads its `length` bytes
+        // only; the data lives for `'d`, which outlives `self` (`values`), so it is there for
+        // as long as SQLite may read it. The pointer is never null (an empty value points at
+        // `EMPTY`), so SQLite binds an empty text or blob, not NULL.
+        let code = unsafe {
+            match value {
+                Bound::Int(number) => ffi::sqlite3_bind_int64(statement, index, number),
+                Bound::Text(text) => {
+                    let (at, length) = bytes(text.as_bytes())?;
+                    ffi::sqlite3_bind_text(
+                        statement,
+                        index,
+                        at.cast(),
+                        length,
+                        ffi::SQLITE_STATIC(),
+                    )
+                }
+                Bound::Blob(blob) => {
+                    let (at, length) = bytes(blob)?;
+                    ffi::sqlite3_bind_blob(
+                        statement,
+                        index,
+                        at.cast(),
+                        length,
+                        ffi::SQLITE_STATIC(),
+                    )
+                }
+            }
+        };
+        if code == ffi::SQLITE_OK {
+            Ok(())
+        } else {
+            Err(failure(self.connection, code))
+        }
+    }
+
+    /// Runs the statement with the values bound, and makes it ready to run again (its values
+    /// stay bound). Answers how many rows it changed; a statement that answers rows fails.
+    pub(super) fn execute(&mut self) -> rusqlite::Result<usize> {
+        let statement = self.statement.as_ptr();
+        // SAFETY: `statement` is this prepared statement, on `self.connection`'s handle, which
+        // is open and used on this thread only; its values are alive (see `bind`).
+        let (code, changes) = unsafe {
+            let code = ffi::sqlite3_step(statement);
+            let changes = ffi::sqlite3_changes64(self.connection.handle());
+            ffi::sqlite3_reset(statement);
+            (code, changes)
+        };
+        match code {
+            ffi::SQLITE_DONE => Ok(usize::try_from(changes).unwrap_or_default()),
+            ffi::SQLITE_ROW => Err(rusqlite::Error::ExecuteReturnedResults),
+            code => Err(failure(self.connection, code)),
+        }
+    }
+}
+
+impl Drop for StaticStatement<'_, '_> {
+    fn drop(&mut self) {
+        // SAFETY: `statement` was prepared on this connection, which is still open (`'c`), and
+        // is finalized once, here; nothing uses it afterwards.
+        unsafe {
+            ffi::sqlite3_finalize(self.statement.as_ptr());
+        }
+    }
+}
+
+/// SQLite's error `code`, with the message the connection holds for it.
+fn failure(connection: &Connection, code: c_int) -> rusqlite::Error {
+    // SAFETY: the handle is the open connection's; `sqlite3_errmsg` answers a NUL-terminated
+    // text SQLite owns, valid until the next call on the connection, and copied before it.
+    let message = unsafe {
+        let text = ffi::sqlite3_errmsg(connection.handle());
+        (!text.is_null()).then(|| CStr::from_ptr(text).to_string_lossy().into_owned())
+    };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), message)
+}
+
+/// A text, a value or an index too long for SQLite's `int` lengths.
+fn too_big() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(ffi::Error::new(ffi::SQLITE_TOOBIG), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_bound_where_they_lie_are_written_and_refusals_keep_sqlites_code() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (n INTEGER PRIMARY KEY, s TEXT, b BLOB)")
+            .unwrap();
+        let texts = ["one".to_string(), String::new(), "три".to_string()];
+        let blobs: [&[u8]; 3] = [b"\x00\x01", b"", b"\xff"];
+        {
+            let mut insert =
+                StaticStatement::prepare(&connection, "INSERT INTO t VALUES (?, ?, ?)").unwrap();
+            for (n, (text, blob)) in texts.iter().zip(blobs).enumerate() {
+                insert.bind(1, Bound::Int(n as i64)).unwrap();
+                insert.bind(2, Bound::Text(text)).unwrap();
+                insert.bind(3, Bound::Blob(blob)).unwrap();
+                assert_eq!(insert.execute().unwrap(), 1);
+            }
+            // The key refuses a row: SQLite's own code comes back, and the statement runs again.
+            insert.bind(1, Bound::Int(0)).unwrap();
+            let refused = insert.execute().unwrap_err();
+            assert_eq!(
+                refused.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ConstraintViolation)
+            );
+            assert!(refused.to_string().contains("UNIQUE"), "{refused}");
+            insert.bind(1, Bound::Int(3)).unwrap();
+            assert_eq!(insert.execute().unwrap(), 1);
+            assert!(insert.bind(4, Bound::Int(0)).is_err());
+        }
+        let rows: Vec<(i64, String, Vec<u8>, String)> = connection
+            .prepare("SELECT n, s, b, typeof(b) FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                (0, "one".to_string(), vec![0, 1], "blob".to_string()),
+                // Empty, not NULL.
+                (1, String::new(), vec![], "blob".to_string()),
+                (2, "три".to_string(), vec![0xff], "blob".to_string()),
+                // The values bound last stay bound.
+                (3, "три".to_string(), vec![0xff], "blob".to_string()),
+            ]
+        );
+        assert!(StaticStatement::prepare(&connection, "INSERT INTO missing VALUES (1)").is_err());
+        assert!(StaticStatement::prepare(&connection, "").is_err());
+    }
+}
