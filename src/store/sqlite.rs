@@ -5,7 +5,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two routers on one file serialise, and a killed run loses
 //! only its uncommitted batch, which a re-run decides again.
 
-use super::static_binds::{Bound, StaticStatement};
+use super::static_binds::{Bound, CachingConnection, StaticStatement};
 use super::{from_nanos, from_seconds, life_text, nanos, not_empty, read_entry, read_life};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -48,7 +48,7 @@ fn state_error(error: rusqlite::Error) -> StateError {
 
 /// State in a SQLite file (`.switchboard/state.db` by default).
 pub struct SqliteState {
-    connection: Connection,
+    connection: CachingConnection,
     /// The file, for the writer's own connection ([`StateStore::hand_over_commits`]).
     path: PathBuf,
     /// The tables' version when the file was opened (0: a new file).
@@ -101,7 +101,7 @@ pub struct SqliteState {
     handed_count: u64,
     committed: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The writer's connection, kept once taken back, for the next hand-over.
-    spare_connection: Option<Connection>,
+    spare_connection: Option<CachingConnection>,
     /// The writer's checkpointing thread, kept the same way (idle while the store commits
     /// itself), so that taking the writer back waits for no checkpoint.
     spare_checkpointer: Option<Checkpointer>,
@@ -537,7 +537,11 @@ impl BatchLedger {
     /// [`BatchLedger::write`] for a batch that took its leads for new or not (`taken`): the
     /// key's refusal is a conflict when it did ([`Assumption`]: decided again, reading first),
     /// and a failure when it did not.
-    fn write_taken(&mut self, connection: &Connection, taken: bool) -> Result<(), StateError> {
+    fn write_taken(
+        &mut self,
+        connection: &CachingConnection,
+        taken: bool,
+    ) -> Result<(), StateError> {
         self.write(connection).map_err(|error| {
             if error.kind == StateErrorKind::Conflict && !taken {
                 StateError::new(StateErrorKind::Failed, error.message)
@@ -549,7 +553,7 @@ impl BatchLedger {
 
     /// Writes the entries this batch recorded to the file, sorted by lead id (so that one
     /// batch's inserts walk the ledger's pages in order), and forgets them.
-    fn write(&mut self, connection: &Connection) -> Result<(), StateError> {
+    fn write(&mut self, connection: &CachingConnection) -> Result<(), StateError> {
         if self.entry_ends.is_empty() {
             return Ok(());
         }
@@ -607,9 +611,9 @@ impl BatchLedger {
 /// Runs `{head}{row},{row},…` over `rows`, [`ROWS_A_STATEMENT`] rows a statement and the rest
 /// one by one, `bind` binding one row's values from the index of its first parameter (`row`
 /// names its parameters `?`, numbered in order). The values are bound where they lie
-/// ([`StaticStatement`]), not copied.
+/// ([`StaticStatement`]), not copied, by statements the connection keeps.
 fn insert_rows<'d, R>(
-    connection: &Connection,
+    connection: &CachingConnection,
     head: &str,
     row: &str,
     rows: &'d [R],
@@ -621,7 +625,7 @@ fn insert_rows<'d, R>(
 /// [`insert_rows`], answering SQLite's own error (to tell a key's refusal apart). Both answer
 /// how many rows were written (fewer than given when `OR IGNORE` skipped some).
 fn insert_rows_or_refusal<'d, R>(
-    connection: &Connection,
+    connection: &CachingConnection,
     head: &str,
     row: &str,
     rows: &'d [R],
@@ -642,7 +646,7 @@ fn insert_rows_or_refusal<'d, R>(
     let mut written = 0;
     let mut chunks = rows.chunks_exact(ROWS_A_STATEMENT);
     if chunks.len() > 0 {
-        let mut statement = StaticStatement::prepare(connection, &sql(ROWS_A_STATEMENT))?;
+        let mut statement = connection.insert(&sql(ROWS_A_STATEMENT))?;
         for chunk in &mut chunks {
             for (index, row) in chunk.iter().enumerate() {
                 bind(&mut statement, index * per_row + 1, row)?;
@@ -652,7 +656,7 @@ fn insert_rows_or_refusal<'d, R>(
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let mut statement = StaticStatement::prepare(connection, &sql(1))?;
+        let mut statement = connection.insert(&sql(1))?;
         for row in rest {
             bind(&mut statement, 1, row)?;
             written += statement.execute()?;
@@ -697,7 +701,7 @@ impl SqliteState {
         };
         Ok(Ok(SqliteState {
             tables_found: found,
-            connection,
+            connection: CachingConnection::new(connection),
             path: path.to_path_buf(),
             in_batch: false,
             rotations: HashMap::new(),
@@ -843,7 +847,7 @@ fn damaged_steps(batch: i64) -> StateError {
 
 /// Inserts `steps` into the `due` index, sorted, and empties them.
 fn take_into_due(
-    connection: &Connection,
+    connection: &CachingConnection,
     steps: &mut Vec<(i64, String)>,
 ) -> Result<(), StateError> {
     steps.sort_unstable();
@@ -867,7 +871,7 @@ impl BatchWrites {
     /// its counts in memory from batch to batch while its commits are handed over, so a lead
     /// assigned again (its counts counted again from the tables) is a conflict: the batch is
     /// decided again by the store itself. Answers whether counts were counted again.
-    fn write(&mut self, connection: &Connection, handed: bool) -> Result<bool, StateError> {
+    fn write(&mut self, connection: &CachingConnection, handed: bool) -> Result<bool, StateError> {
         if !self.new_names.is_empty() {
             let mut statement = connection
                 .prepare_cached("INSERT INTO names (id, name) VALUES (?1, ?2)")
@@ -926,7 +930,7 @@ impl BatchWrites {
     /// Should a row have been there already (one lead handed to one rep twice), the counts of
     /// the batch's reps are counted again from the tables: a lead counts once per rep, and it
     /// answers `true` (the counts a store keeps in memory for them are stale).
-    fn write_assignments(&mut self, connection: &Connection) -> Result<bool, StateError> {
+    fn write_assignments(&mut self, connection: &CachingConnection) -> Result<bool, StateError> {
         if self.assignments.rows.is_empty() {
             return Ok(false);
         }
@@ -1104,7 +1108,7 @@ fn versions_under_lock(locked: &Connection, other: &Connection) -> Result<(i64, 
 /// refused when another connection wrote since the last one (the batch was decided on what
 /// the store kept in memory).
 struct SqliteWriter {
-    connection: Connection,
+    connection: CachingConnection,
     /// `PRAGMA data_version` as of the last commit (this connection's own commits leave it).
     version: i64,
     /// The batches handed over, in order.
@@ -2081,7 +2085,7 @@ impl StateStore for SqliteState {
             Some(connection) => connection,
             // Without a second connection the store goes on committing its batches itself.
             None => match connect(&self.path) {
-                Ok(connection) => connection,
+                Ok(connection) => CachingConnection::new(connection),
                 Err(_) => {
                     self.cannot_hand_over = true;
                     return Ok(None);
