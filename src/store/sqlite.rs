@@ -502,36 +502,52 @@ impl BatchLedger {
         }
     }
 
-    /// Keeps an entry this batch recorded for `lead`, to be written at commit; `false`, and
-    /// nothing kept, when the ledger holds an entry for `lead` as far as this batch knows (it
-    /// recorded one, or read one from the file).
-    fn record_new(&mut self, lead: &str, entry: &[u8]) -> bool {
+    /// Keeps an entry this batch recorded for `lead`, to be written at commit; `Ok(false)`,
+    /// and nothing kept, when the ledger holds an entry for `lead` as far as this batch knows
+    /// (it recorded one, or read one from the file).
+    fn record_new(&mut self, lead: &str, entry: &[u8]) -> Result<bool, StateError> {
         let found = self.ids.find(lead);
         if found.is_some_and(|index| self.entry_of(index).is_some())
             || matches!(self.known.get(lead), Some(Known::Stored(..)))
         {
-            return false;
+            return Ok(false);
         }
-        let Ok(entry_index) = u32::try_from(self.entry_ends.len()) else {
-            return false;
+        // Counted before anything changes.
+        let too_many = || {
+            StateError::new(
+                StateErrorKind::Failed,
+                "state database: a batch recorded more leads than it can count",
+            )
         };
-        let index = match found {
-            Some(index) => index,
-            None => {
-                self.entry_of_id.push(None);
-                self.ids.push(lead)
-            }
-        };
-        let Ok(id) = u32::try_from(index) else {
-            return false;
-        };
+        let entry_index = u32::try_from(self.entry_ends.len()).map_err(|_| too_many())?;
+        let index = found.unwrap_or(self.entry_of_id.len());
+        let id = u32::try_from(index).map_err(|_| too_many())?;
+        if found.is_none() {
+            self.entry_of_id.push(None);
+            self.ids.push(lead);
+        }
         if let Some(slot) = self.entry_of_id.get_mut(index) {
             *slot = Some(entry_index);
         }
         self.entries.extend_from_slice(entry);
         self.entry_ends.push(self.entries.len());
         self.id_of_entry.push(id);
-        true
+        Ok(true)
+    }
+
+    /// Forgets the entry recorded last (its names could not be saved); its lead reads as taken
+    /// for new, which it was as far as this batch knows (the router records only leads it is
+    /// told are absent).
+    fn unrecord_last(&mut self) {
+        let Some(id) = self.id_of_entry.pop() else {
+            return;
+        };
+        self.entry_ends.pop();
+        self.entries
+            .truncate(self.entry_ends.last().copied().unwrap_or_default());
+        if let Some(slot) = self.entry_of_id.get_mut(id as usize) {
+            *slot = None;
+        }
     }
 
     /// [`BatchLedger::write`] for a batch that took its leads for new or not (`taken`): the
@@ -2998,22 +3014,19 @@ impl SqliteState {
         let known = self.names.len();
         self.scratch.clear();
         compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names, ENTRY_NUMBERS);
+        // Kept first: a refused lead leaves no name behind, here or in the file.
+        if !self.batch_ledger.record_new(lead, &self.scratch)? {
+            self.names.truncate(known);
+            return Err(held());
+        }
         if self.handed.is_some() {
             // The writer writes the batch's new names with its entries.
-            if !self.batch_ledger.record_new(lead, &self.scratch) {
-                self.names.truncate(known);
-                return Err(held());
-            }
             return Ok(());
         }
+        // Written at commit, with the batch's other entries.
         let saved = save_names(&self.connection, &self.names, known);
-        if saved.is_ok() {
-            // Written at commit, with the batch's other entries (and the names just saved,
-            // which are in the file's table and the one in memory alike, refused or not).
-            if !self.batch_ledger.record_new(lead, &self.scratch) {
-                return Err(held());
-            }
-        } else {
+        if saved.is_err() {
+            self.batch_ledger.unrecord_last();
             // The names written before the failure leave the open transaction too, so that
             // the table in memory and the file's agree whatever the caller does next.
             self.names.truncate(known);
@@ -3195,19 +3208,27 @@ mod tests {
         assert!(matches!(batch.lookup("L-3"), InBatch::Unknown));
         assert!(matches!(batch.lookup("L-9"), InBatch::Stored(b"nine", 2)));
         // Taken for new (twice), then recorded once; a lead never asked about is recorded too.
-        assert!(batch.record_new("L-1", b"one"));
-        assert!(batch.record_new("L-3", b"three"));
+        assert_eq!(batch.record_new("L-1", b"one"), Ok(true));
+        assert_eq!(batch.record_new("L-3", b"three"), Ok(true));
         assert!(matches!(batch.lookup("L-1"), InBatch::Recorded(b"one")));
         assert!(matches!(batch.lookup("L-3"), InBatch::Recorded(b"three")));
         assert!(matches!(batch.lookup("L-2"), InBatch::Absent));
         // Refused: recorded already, or held by the file.
-        assert!(!batch.record_new("L-1", b"again"));
-        assert!(!batch.record_new("L-9", b"again"));
+        assert_eq!(batch.record_new("L-1", b"again"), Ok(false));
+        assert_eq!(batch.record_new("L-9", b"again"), Ok(false));
         // Taken for new after it was recorded: still recorded.
         batch.take_for_new("L-3");
         assert!(matches!(batch.lookup("L-3"), InBatch::Recorded(b"three")));
-        assert!(!batch.record_new("L-3", b"again"));
+        assert_eq!(batch.record_new("L-3", b"again"), Ok(false));
         assert_eq!(batch.len(), 2);
+        // The last entry forgotten: its lead reads as taken for new, and is recorded again.
+        assert_eq!(batch.record_new("L-4", b"four"), Ok(true));
+        batch.unrecord_last();
+        assert!(matches!(batch.lookup("L-4"), InBatch::Absent));
+        assert_eq!(batch.len(), 2);
+        assert_eq!(batch.record_new("L-4", b"four!"), Ok(true));
+        assert!(matches!(batch.lookup("L-4"), InBatch::Recorded(b"four!")));
+        batch.unrecord_last();
         assert_eq!(batch.recorded(0), Some(("L-1", &b"one"[..])));
         assert_eq!(batch.recorded(1), Some(("L-3", &b"three"[..])));
         assert_eq!(batch.recorded(2), None);
