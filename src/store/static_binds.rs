@@ -1,12 +1,11 @@
 //! One job: `INSERT` statements whose values are bound without being copied, prepared once a
-//! connection. rusqlite binds
-//! every text and blob as `SQLITE_TRANSIENT`, so SQLite copies each value into memory of its
-//! own (a free and a malloc per value) before the statement reads it, and the statement then
-//! copies it again into the row. For the ledger's rows (the lead id and its entry, about 120
-//! bytes a lead) those copies were a seventh of the committing thread's work
-//! (docs/benchmarks.md). Here values are bound `SQLITE_STATIC`: SQLite reads them where they
-//! lie, and the borrow checker keeps them there for as long as the statement holds them. A
-//! [`CachingConnection`] keeps each statement it prepared (a batch's inserts of 64 rows took
+//! connection. rusqlite binds every text and blob as `SQLITE_TRANSIENT`, so SQLite copies each
+//! value into memory of its own (a free and a malloc per value) before the statement reads it,
+//! and the statement then copies it again into the row. For the ledger's rows (the lead id and
+//! its entry, about 120 bytes a lead) those copies were a seventh of the committing thread's
+//! work (docs/benchmarks.md). Here values are bound `SQLITE_STATIC`: SQLite reads them where
+//! they lie, and the borrow checker keeps them there for as long as the statement holds them.
+//! A [`CachingConnection`] keeps each statement it prepared (a batch's inserts of 64 rows took
 //! 77,000 instructions each to prepare), with no value bound between uses. (A statement
 //! `mem::forget`-ten while in use would stay unfinalized: sound, as nothing steps it again,
 //! but its connection could not close; nothing here forgets one.)
@@ -24,7 +23,7 @@ use std::ptr::NonNull;
 /// before it closes. It reads as the connection it holds.
 pub(super) struct CachingConnection {
     /// The statements not in use, with their text (a few: one per insert a batch makes).
-    statements: RefCell<Vec<(String, NonNull<ffi::sqlite3_stmt>)>>,
+    statements: KeptStatements,
     connection: Connection,
 }
 
