@@ -51,10 +51,9 @@ impl CachingConnection {
             None => (sql.to_string(), prepare(&self.connection, sql)?),
         };
         Ok(StaticStatement {
-            connection: &self.connection,
+            owner: self,
             statement,
             values: PhantomData,
-            kept_in: &self.statements,
             text,
         })
     }
@@ -99,12 +98,11 @@ pub(super) enum Bound<'d> {
 /// lives for `'d`: until it is dropped SQLite may read the values bound last, so they must
 /// outlive it, which `'d` says. Dropped, it goes back to the connection with no value bound.
 pub(super) struct StaticStatement<'c, 'd> {
-    connection: &'c Connection,
+    /// The connection it was prepared on, which takes it back when it is dropped.
+    owner: &'c CachingConnection,
     statement: NonNull<ffi::sqlite3_stmt>,
     values: PhantomData<&'d [u8]>,
-    /// Where the statement goes back when dropped, ...
-    kept_in: &'c KeptStatements,
-    /// ... with its text.
+    /// Its text, the key it is kept by.
     text: String,
 }
 
@@ -163,7 +161,7 @@ impl<'c, 'd> StaticStatement<'c, 'd> {
         if code == ffi::SQLITE_OK {
             Ok(())
         } else {
-            Err(failure(self.connection, code))
+            Err(failure(self.owner, code))
         }
     }
 
@@ -171,11 +169,11 @@ impl<'c, 'd> StaticStatement<'c, 'd> {
     /// stay bound). Answers how many rows it changed; a statement that answers rows fails.
     pub(super) fn execute(&mut self) -> rusqlite::Result<usize> {
         let statement = self.statement.as_ptr();
-        // SAFETY: `statement` is this prepared statement, on `self.connection`'s handle, which
+        // SAFETY: `statement` is this prepared statement, on its owner's handle, which
         // is open and used on this thread only; its values are alive (see `bind`).
         let (code, changes, reset) = unsafe {
             let code = ffi::sqlite3_step(statement);
-            let changes = ffi::sqlite3_changes64(self.connection.handle());
+            let changes = ffi::sqlite3_changes64(self.owner.handle());
             let reset = ffi::sqlite3_reset(statement);
             (code, changes, reset)
         };
@@ -183,9 +181,9 @@ impl<'c, 'd> StaticStatement<'c, 'd> {
             ffi::SQLITE_DONE if reset == ffi::SQLITE_OK => {
                 Ok(usize::try_from(changes).unwrap_or_default())
             }
-            ffi::SQLITE_DONE => Err(failure(self.connection, reset)),
+            ffi::SQLITE_DONE => Err(failure(self.owner, reset)),
             ffi::SQLITE_ROW => Err(rusqlite::Error::ExecuteReturnedResults),
-            code => Err(failure(self.connection, code)),
+            code => Err(failure(self.owner, code)),
         }
     }
 }
@@ -200,7 +198,7 @@ impl Drop for StaticStatement<'_, '_> {
             ffi::sqlite3_reset(statement);
             ffi::sqlite3_clear_bindings(statement);
         }
-        if let Ok(mut kept) = self.kept_in.try_borrow_mut() {
+        if let Ok(mut kept) = self.owner.statements.try_borrow_mut() {
             kept.push((std::mem::take(&mut self.text), self.statement));
             return;
         }
