@@ -886,7 +886,7 @@ impl Router<'_> {
                         .or(pool_calendar)
                         .or_else(|| self.rule_calendar(life));
                     decision.action = action;
-                    self.times(&mut decision, rule, at, calendar, None);
+                    self.times(&mut decision, (rule, None), at, calendar, None);
                     return Ok(decision);
                 }
                 Attempt::Failed { reason, .. } => decision.reasons.push(Reason {
@@ -897,7 +897,13 @@ impl Router<'_> {
         }
         // Nobody took it: `unassigned`, still with the rule's SLA and escalation chain, as a
         // routed lead that found nobody (the chain's steps may find someone later).
-        self.times(&mut decision, rule, at, self.rule_calendar(life), None);
+        self.times(
+            &mut decision,
+            (rule, None),
+            at,
+            self.rule_calendar(life),
+            None,
+        );
         Ok(decision)
     }
 

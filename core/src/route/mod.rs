@@ -923,7 +923,7 @@ impl<'a> Router<'a> {
         let traces = self.decide(state, parsed, tracing, decision)?;
         *duplicate = false;
         *shown = traces.display;
-        let lead_at = self.policy.clock_of(&parsed.lead, &self.context());
+        let lead_at = parsed.lead_at(self.policy, &self.context());
         // The sweep finds leads by their next escalation time, never by reading every lead.
         if let Some(first) = life::first_step_at(decision) {
             state.schedule(&parsed.id, None, Some(first))?;
@@ -1023,7 +1023,7 @@ impl<'a> Router<'a> {
         let traced = tracing.display || tracing.record;
         let context = self.context();
         let lead = &parsed.lead;
-        let at = self.policy.clock_of(lead, &context);
+        let at = parsed.lead_at(self.policy, &context);
         // A recorded trace is made in the vectors of the last one a store kept.
         let (mut recorded_path, mut action_traces) = if tracing.record {
             self.spare.borrow_mut().trace_vectors()
@@ -1138,7 +1138,7 @@ impl<'a> Router<'a> {
         let found = TimesFound::of(parsed.times_found.as_ref(), rule_index, start, calendar);
         self.times(
             decision,
-            rule,
+            (rule, Some(rule_index)),
             start,
             calendar.and_then(|c| self.policy.calendars.get(c)),
             found,
@@ -1152,10 +1152,12 @@ impl<'a> Router<'a> {
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses, with the clock
     /// started at `start` on `on`: the times `found` ahead, when given, are those.
+    /// Sets the decision's due time and escalation steps by `rule` (with its index in the
+    /// policy, when known: its targets' names are then found by it).
     fn times(
         &self,
         decision: &mut Decision,
-        rule: &crate::model::RuleDef,
+        (rule, rule_index): (&crate::model::RuleDef, Option<usize>),
         start: Timestamp,
         on: Option<&CalendarDef>,
         found: Option<&TimesFound>,
@@ -1179,7 +1181,10 @@ impl<'a> Router<'a> {
                             Some(found) => found.step(index),
                             None => ahead::local_time(start, after, on, &self.days),
                         },
-                        to: self.names.shared(&escalation.target.name),
+                        to: match rule_index.and_then(|rule| self.names.target(rule, index)) {
+                            Some(target) => target.clone(),
+                            None => self.names.shared(&escalation.target.name),
+                        },
                     })
                 }),
         );
@@ -1740,9 +1745,16 @@ impl<'a> Router<'a> {
         });
         Ok(match chosen {
             Some(index) => Attempt::Assigned {
-                action: Action::Pool {
-                    pool: self.names.shared(&pool.name),
-                    rep: self.names.shared(candidates[index].rep),
+                action: {
+                    // One look-up for both names: the pool's and its member's.
+                    let names = self.names.pool(&pool.name);
+                    Action::Pool {
+                        pool: names.map_or_else(
+                            || self.names.shared(&pool.name),
+                            |names| names.name.clone(),
+                        ),
+                        rep: self.names.member(names, index, candidates[index].rep),
+                    }
                 },
                 calendar: candidates[index].calendar,
                 trace,

@@ -17,6 +17,8 @@ pub(super) struct Names {
     actions: Vec<Vec<Name>>,
     /// Per rule: its label, as every decision by it names it.
     labels: Vec<Name>,
+    /// Per rule, per escalation step: its target, as a decision's escalation names it.
+    targets: Vec<Vec<Name>>,
     /// Per pool name (the first pool of a name, as the router finds it): its action as a
     /// trace names it and its members, for the traces a store keeps.
     pools: HashMap<Name, PoolNames, foldhash::fast::RandomState>,
@@ -30,6 +32,8 @@ pub(super) struct Names {
 /// knows a name it has seen again by its address, without reading it).
 #[derive(Debug)]
 pub(super) struct PoolNames {
+    /// The pool's name, as a decision by it names it.
+    pub(super) name: Name,
     /// `pool senior`.
     pub(super) action: Name,
     /// The members, in the pool's order.
@@ -90,10 +94,21 @@ impl Names {
                     .collect()
             })
             .collect();
-        let labels = policy
+        let labels: Vec<Name> = policy
             .rules
             .iter()
             .map(|rule| shared_in(&known, &rule.label))
+            .collect();
+        let targets = policy
+            .rules
+            .iter()
+            .map(|rule| {
+                rule.syntax
+                    .escalations
+                    .iter()
+                    .map(|escalation| shared_in(&known, &escalation.target.name))
+                    .collect()
+            })
             .collect();
         let shared = |text: &str| shared_in(&known, text);
         let mut pools: HashMap<Name, PoolNames, foldhash::fast::RandomState> = HashMap::default();
@@ -101,6 +116,7 @@ impl Names {
             pools
                 .entry(shared(&pool.name))
                 .or_insert_with(|| PoolNames {
+                    name: shared(&pool.name),
                     action: action_name(format!("pool {}", pool.name)),
                     members: pool.members.iter().map(|member| shared(member)).collect(),
                 });
@@ -110,11 +126,18 @@ impl Names {
             .iter()
             .map(|queue| (shared(queue), action_name(format!("queue {queue}"))))
             .collect();
-        let quoted = super::wire::QuotedNames::new(known.iter().chain(actions.iter().flatten()));
+        let quoted = super::wire::QuotedNames::new(known.iter().chain(actions.iter().flatten()))
+            .with_rules(
+                labels
+                    .iter()
+                    .zip(&policy.rules)
+                    .map(|(label, rule)| (label, rule.line)),
+            );
         Names {
             known,
             actions,
             labels,
+            targets,
             pools,
             queues,
             quoted,
@@ -150,6 +173,12 @@ impl Names {
             }
             _ => self.shared(rep),
         }
+    }
+
+    /// The target of escalation step `step` of rule `rule` (its index in the policy), when
+    /// the policy has them.
+    pub(super) fn target(&self, rule: usize, step: usize) -> Option<&Name> {
+        self.targets.get(rule)?.get(step)
     }
 
     /// The label of rule `rule` (its index in the policy), shared; `text` made now for an

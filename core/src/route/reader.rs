@@ -177,6 +177,10 @@ pub struct ParsedLead {
     /// The id's [`keyed_hash`], when it was computed ahead ([`ParsedLead::find_id_hash`]):
     /// the ledger in memory finds the lead by it.
     id_hash: Option<u64>,
+    /// The lead's time ([`Policy::clock_of`] with the router's context), when it was found
+    /// ahead ([`ParsedLead::find_ahead`]): the deciding thread then reads none of the lead's
+    /// values for it.
+    lead_at: Option<jiff::Timestamp>,
     /// Strings a lead parsed earlier into this one's place left, for this one's string values
     /// ([`parse_lead_reusing`]).
     spare: Vec<String>,
@@ -194,9 +198,16 @@ impl ParsedLead {
             rule_found: None,
             times_found: None,
             id_hash: None,
+            lead_at: None,
             spare: Vec::new(),
             blanks: Vec::new(),
         }
+    }
+
+    /// The lead's time, [`Policy::clock_of`] in `context`: found ahead when it was.
+    pub fn lead_at(&self, policy: &Policy, context: &EvalContext) -> jiff::Timestamp {
+        self.lead_at
+            .unwrap_or_else(|| policy.clock_of(&self.lead, context))
     }
 
     /// The id's [`keyed_hash`], when it was computed ahead of the lead's turn.
@@ -240,6 +251,7 @@ impl ParsedLead {
         self.find_fingerprint(policy);
         self.find_rule(policy, compiled, context);
         self.find_times(policy, ahead, context);
+        self.lead_at = Some(policy.clock_of(&self.lead, context));
     }
 
     fn find_fingerprint(&mut self, policy: &Policy) {
@@ -362,6 +374,7 @@ impl ReadLead {
             rule_found: None,
             times_found: None,
             id_hash: None,
+            lead_at: None,
             spare: self.spare,
             blanks: self.blanks,
         }
@@ -377,6 +390,7 @@ impl ReadLead {
         place.rule_found = None;
         place.times_found = None;
         place.id_hash = None;
+        place.lead_at = None;
     }
 }
 

@@ -49,6 +49,9 @@ pub struct QuotedNames {
     /// a name is in the first free slot from the one its address chooses, so every name given
     /// is found.
     slots: Vec<Option<(Name, std::ops::Range<usize>)>>,
+    /// The rules' `"label","line":N`, by the label's address and the line, in a table of the
+    /// same kind ([`QuotedNames::with_rules`]): what a decision writes for its rule.
+    rules: Vec<Option<(Name, usize, std::ops::Range<usize>)>>,
     text: String,
 }
 
@@ -56,6 +59,7 @@ impl QuotedNames {
     /// No name written ahead.
     pub const NONE: QuotedNames = QuotedNames {
         slots: Vec::new(),
+        rules: Vec::new(),
         text: String::new(),
     };
 
@@ -64,6 +68,7 @@ impl QuotedNames {
         let names: Vec<&Name> = names.into_iter().collect();
         let mut quoted = QuotedNames {
             slots: vec![None; (names.len() * 4).next_power_of_two()],
+            rules: Vec::new(),
             text: String::new(),
         };
         for name in names {
@@ -78,27 +83,46 @@ impl QuotedNames {
         quoted
     }
 
+    /// [`QuotedNames::new`] that also writes ahead each rule's label with its line, as a
+    /// decision by the rule writes them: `"label","line":N`. A decision whose rule is one of
+    /// these (the very label text, the same line) copies that text in one step.
+    pub fn with_rules<'a>(mut self, rules: impl IntoIterator<Item = (&'a Name, usize)>) -> Self {
+        let rules: Vec<(&Name, usize)> = rules.into_iter().collect();
+        self.rules = vec![None; (rules.len() * 4).next_power_of_two()];
+        for (label, line) in rules {
+            if let Err(free) = find_in(&self.rules, label, |(kept, kept_line, _)| {
+                same_text(kept, label) && *kept_line == line
+            }) {
+                let start = self.text.len();
+                push_name(&mut self.text, label, &QuotedNames::NONE);
+                self.text.push_str(",\"line\":");
+                super::push_number(&mut self.text, line as u64);
+                if let Some(slot) = self.rules.get_mut(free) {
+                    *slot = Some((label.clone(), line, start..self.text.len()));
+                }
+            }
+        }
+        self
+    }
+
     /// The slot that holds `name` (the very text: its address and length), or the free slot
     /// where it would go. The table is never full (four slots a name), so a free slot ends
     /// every search.
     fn find(&self, name: &str) -> Result<usize, usize> {
-        let mask = self.slots.len().wrapping_sub(1);
-        // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say
-        // little.
-        let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut slot = (mixed >> 32) as usize & mask;
-        for _ in 0..self.slots.len() {
-            match self.slots.get(slot) {
-                Some(Some((kept, _)))
-                    if kept.as_ptr() == name.as_ptr() && kept.len() == name.len() =>
-                {
-                    return Ok(slot);
-                }
-                Some(Some(_)) => slot = (slot + 1) & mask,
-                _ => return Err(slot),
-            }
+        find_in(&self.slots, name, |(kept, _)| same_text(kept, name))
+    }
+
+    /// A rule's label and line as JSON (`"label","line":N`), when the rule is one of the
+    /// table's (the very label text, and its line).
+    fn rule(&self, label: &str, line: usize) -> Option<&str> {
+        if self.rules.is_empty() {
+            return None;
         }
-        Err(slot)
+        let found = find_in(&self.rules, label, |(kept, kept_line, _)| {
+            same_text(kept, label) && *kept_line == line
+        });
+        let (_, _, range) = self.rules.get(found.ok()?)?.as_ref()?;
+        self.text.get(range.clone())
     }
 
     /// `name` as a JSON string, when it is one of the table's names (the very text).
@@ -109,6 +133,30 @@ impl QuotedNames {
         let (_, range) = self.slots.get(self.find(name).ok()?)?.as_ref()?;
         self.text.get(range.clone())
     }
+}
+
+/// Whether `kept` is the very text `name` (the same address and length), not just the same
+/// bytes.
+fn same_text(kept: &str, name: &str) -> bool {
+    kept.as_ptr() == name.as_ptr() && kept.len() == name.len()
+}
+
+/// The slot of an open-addressing table of [`QuotedNames`] that holds what `holds` accepts,
+/// searched from the slot `name`'s address chooses, or the free slot where it would go. A
+/// table is never full (four slots an entry), so a free slot ends every search.
+fn find_in<T>(slots: &[Option<T>], name: &str, holds: impl Fn(&T) -> bool) -> Result<usize, usize> {
+    let mask = slots.len().wrapping_sub(1);
+    // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say little.
+    let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut slot = (mixed >> 32) as usize & mask;
+    for _ in 0..slots.len() {
+        match slots.get(slot) {
+            Some(Some(entry)) if holds(entry) => return Ok(slot),
+            Some(Some(_)) => slot = (slot + 1) & mask,
+            _ => return Err(slot),
+        }
+    }
+    Err(slot)
 }
 
 /// Appends `name` as a JSON string: its quoted text from `quoted` when it is there.
@@ -157,11 +205,14 @@ fn write_decision_quoting(
     push_str(out, &decision.lead);
     out.push_str(",\"rule\":");
     match &decision.rule {
-        Some(rule) => {
-            push_name(out, &rule.label, quoted);
-            out.push_str(",\"line\":");
-            super::push_number(out, rule.line as u64);
-        }
+        Some(rule) => match quoted.rule(&rule.label, rule.line) {
+            Some(text) => out.push_str(text),
+            None => {
+                push_name(out, &rule.label, quoted);
+                out.push_str(",\"line\":");
+                super::push_number(out, rule.line as u64);
+            }
+        },
         None => out.push_str("null"),
     }
     // The kind is one of five lower-case words: nothing in it to escape.
@@ -625,6 +676,34 @@ mod tests {
         // Every name given is found, its first slot taken or not, with its own text.
         for name in &many {
             assert_eq!(crowded.quoted(name), Some(format!("\"{name}\"").as_str()));
+        }
+    }
+
+    /// A rule written ahead with its line is written from there only for that very label
+    /// and that line: the same label at another line, or the same text elsewhere, is written
+    /// in full, and every line is the plain writer's.
+    #[test]
+    fn rules_written_ahead_give_the_same_line() {
+        let hot = Name::from("hot \"now\"");
+        let cold = Name::from("cold");
+        let quoted = QuotedNames::new([&hot, &cold]).with_rules([(&hot, 12), (&cold, 30)]);
+        assert_eq!(quoted.rule(&hot, 12), Some(r#""hot \"now\"","line":12"#));
+        assert_eq!(quoted.rule(&cold, 30), Some(r#""cold","line":30"#));
+        assert_eq!(quoted.rule(&hot, 13), None);
+        assert_eq!(quoted.rule(&Name::from("cold"), 30), None);
+        assert_eq!(QuotedNames::NONE.rule(&cold, 30), None);
+        for (label, line) in [
+            (hot.clone(), 12),
+            (hot.clone(), 13),
+            (cold.clone(), 30),
+            (Name::from("cold"), 30),
+            (Name::from("#4"), 4),
+        ] {
+            let mut decision = Decision::new("L-1");
+            decision.rule = Some(RuleRef { label, line });
+            let mut out = String::new();
+            write_decision_quoting(&mut out, &decision, false, None, &quoted);
+            assert_eq!(out, decision_json(&decision));
         }
     }
 
