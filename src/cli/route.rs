@@ -13,7 +13,8 @@ use switchboard::graph::Compiled;
 use switchboard::model::{EvalContext, Policy};
 use switchboard::route::ahead::TimesAhead;
 use switchboard::route::reader::{
-    LeadError, Limits, ParsedLead, parse_lead, parse_lead_in_place, too_long_error, with_next_line,
+    LeadError, Limits, ParsedLead, UnknownKeys, parse_lead, parse_lead_in_place_remembering,
+    too_long_error, with_next_line,
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router};
@@ -424,6 +425,8 @@ struct BatchReader {
     batch_lines: usize,
     /// The line being read, reused from line to line.
     line: Vec<u8>,
+    /// The keys of the lines that name no field of the policy, passed over when met again.
+    unknown_keys: UnknownKeys,
     /// The batches given back: their leads' memory holds new ones.
     spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
 }
@@ -459,6 +462,7 @@ impl BatchReader {
             failed: None,
             batch_lines: opening.batch_lines,
             times_ahead: TimesAhead::new(&opening.policy),
+            unknown_keys: UnknownKeys::new(Arc::clone(&opening.policy)),
             policy: opening.policy,
             compiled: opening.compiled,
             context: opening.context,
@@ -498,7 +502,13 @@ impl BatchReader {
                     Ok(text) => {
                         match leads.get_mut(lines) {
                             Some(slot) => {
-                                parse_lead_in_place(&self.policy, text, &self.limits, slot);
+                                parse_lead_in_place_remembering(
+                                    &self.policy,
+                                    text,
+                                    &self.limits,
+                                    slot,
+                                    &mut self.unknown_keys,
+                                );
                             }
                             None => leads.push(parse_lead(&self.policy, text, &self.limits)),
                         }

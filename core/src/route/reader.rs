@@ -310,7 +310,64 @@ impl ParsedLead {
 /// Parses and validates one line against the policy's schema. Fields the schema does not name
 /// are ignored (CRMs send many).
 pub fn parse_lead(policy: &Policy, bytes: &[u8], limits: &Limits) -> Result<ParsedLead, LeadError> {
-    parse_into(policy, bytes, limits, Fields::new(policy)).map(ReadLead::into_lead)
+    parse_into(policy, bytes, limits, Fields::new(policy), None).map(ReadLead::into_lead)
+}
+
+/// The keys a source's lines carry that name no field of one policy (a CRM's own:
+/// `utm_source`, `crm_id`), remembered by a reader that parses line after line with that
+/// policy ([`parse_lead_in_place_remembering`]): the scanner then passes over such a key
+/// where it meets it again, without reading it to its end and looking it up among the fields.
+/// It holds the policy itself, so it is used only with that very policy (any other is read
+/// as if nothing were remembered).
+#[derive(Debug)]
+pub struct UnknownKeys {
+    policy: std::sync::Arc<Policy>,
+    keys: Vec<Box<[u8]>>,
+}
+
+impl UnknownKeys {
+    /// The most keys remembered: lines of one source carry a few.
+    const MOST: usize = 16;
+    /// The longest key remembered, in bytes.
+    const LONGEST: usize = 64;
+
+    /// Nothing remembered yet, for `policy`.
+    pub fn new(policy: std::sync::Arc<Policy>) -> UnknownKeys {
+        UnknownKeys {
+            policy,
+            keys: Vec::new(),
+        }
+    }
+
+    /// The keys remembered for `policy`, when it is the very policy they were found with.
+    fn of(&mut self, policy: &Policy) -> Option<&mut Vec<Box<[u8]>>> {
+        std::ptr::eq(&*self.policy, policy).then_some(&mut self.keys)
+    }
+}
+
+/// Keys remembered as naming no field ([`UnknownKeys`]).
+pub(super) struct Remembered<'a>(Option<&'a mut Vec<Box<[u8]>>>);
+
+impl Remembered<'_> {
+    /// The length of the remembered key `rest` starts with, followed by its closing quote.
+    fn key_at(&self, rest: &[u8]) -> Option<usize> {
+        self.0.as_ref()?.iter().find_map(|key| {
+            let length = key.len();
+            (rest.get(length) == Some(&b'"')
+                && rest.get(..length).is_some_and(|text| same_bytes(text, key)))
+            .then_some(length)
+        })
+    }
+
+    /// Remembers `key`, a key without escapes that names no field, while there is room.
+    fn remember(&mut self, key: &str) {
+        if let Some(keys) = self.0.as_mut()
+            && keys.len() < UnknownKeys::MOST
+            && key.len() <= UnknownKeys::LONGEST
+        {
+            keys.push(key.as_bytes().into());
+        }
+    }
 }
 
 /// [`parse_lead`], holding the new lead's values in the memory of `earlier`, a lead parsed
@@ -339,8 +396,31 @@ pub fn parse_lead_in_place(
     limits: &Limits,
     slot: &mut Result<ParsedLead, LeadError>,
 ) {
+    parse_in_place(policy, bytes, limits, slot, None);
+}
+
+/// [`parse_lead_in_place`], passing over the keys `unknown` remembers as naming no field of
+/// `policy` and remembering more (the answer is the same).
+pub fn parse_lead_in_place_remembering(
+    policy: &Policy,
+    bytes: &[u8],
+    limits: &Limits,
+    slot: &mut Result<ParsedLead, LeadError>,
+    unknown: &mut UnknownKeys,
+) {
+    parse_in_place(policy, bytes, limits, slot, unknown.of(policy));
+}
+
+fn parse_in_place(
+    policy: &Policy,
+    bytes: &[u8],
+    limits: &Limits,
+    slot: &mut Result<ParsedLead, LeadError>,
+    unknown: Option<&mut Vec<Box<[u8]>>>,
+) {
     let Ok(earlier) = slot else {
-        *slot = parse_lead(policy, bytes, limits);
+        *slot = parse_into(policy, bytes, limits, Fields::new(policy), unknown)
+            .map(ReadLead::into_lead);
         return;
     };
     let fields = Fields::reusing(
@@ -349,7 +429,7 @@ pub fn parse_lead_in_place(
         std::mem::take(&mut earlier.spare),
         std::mem::take(&mut earlier.blanks),
     );
-    match parse_into(policy, bytes, limits, fields) {
+    match parse_into(policy, bytes, limits, fields, unknown) {
         Ok(read) => read.into_place(earlier),
         Err(error) => *slot = Err(error),
     }
@@ -399,6 +479,7 @@ fn parse_into(
     bytes: &[u8],
     limits: &Limits,
     mut fields: Fields,
+    unknown: Option<&mut Vec<Box<[u8]>>>,
 ) -> Result<ReadLead, LeadError> {
     let error = |code, message: String| LeadError {
         code,
@@ -441,7 +522,9 @@ fn parse_into(
     // The common shape is scanned directly; anything else, errors included, goes to serde.
     // The scanner reads one flat object alone, which no depth limit refuses but none at all:
     // so the line's depth is measured only for serde.
-    let parsed = if limits.max_depth >= 1 && scan::scan(policy, text, &mut fields).is_some() {
+    let parsed = if limits.max_depth >= 1
+        && scan::scan(policy, text, &mut fields, Remembered(unknown)).is_some()
+    {
         Top::Object(fields)
     } else {
         if let Some(depth) = too_deep(bytes, limits.max_depth) {
@@ -1853,6 +1936,44 @@ mod tests {
         assert_eq!(lone_surrogate(r#"{"a":"\\ud800"}"#), None);
         assert_eq!(lone_surrogate(r#"{"a":"\ud8"}"#), None);
         assert_eq!(lone_surrogate(r#"{"a":"\"#), None);
+    }
+
+    /// Keys remembered as naming no field are passed over only with the very policy they
+    /// were found with: the same line read with another policy, which has such a key as a
+    /// field, reads its value; and a reader remembering keys reads every line as one that
+    /// remembers nothing.
+    #[test]
+    fn unknown_keys_are_remembered_for_their_policy_only() {
+        let policy = |source: &str| {
+            let report = crate::pipeline::check_source(source);
+            std::sync::Arc::new(report.compiled.expect("the policy compiles").0)
+        };
+        let narrow = policy("schema lead {\n  id: string\n}\nqueue q\notherwise -> queue q\n");
+        let wide = policy(
+            "schema lead {\n  id: string\n  utm_source: string?\n}\nqueue q\notherwise -> queue q\n",
+        );
+        let limits = Limits::default();
+        let line = br#"{"id":"L-1","utm_source":"ads","crm":1}"#;
+        let mut unknown = UnknownKeys::new(std::sync::Arc::clone(&narrow));
+        let mut read = |policy: &Policy, unknown: &mut UnknownKeys| {
+            let mut slot = parse_lead(policy, b"{\"id\":\"L-0\"}", &limits);
+            parse_lead_in_place_remembering(policy, line, &limits, &mut slot, unknown);
+            slot.map(|lead| lead.lead.values)
+        };
+        for _ in 0..2 {
+            let narrow_values = read(&narrow, &mut unknown);
+            assert_eq!(
+                narrow_values,
+                parse_lead(&narrow, line, &limits).map(|l| l.lead.values)
+            );
+            assert_eq!(unknown.keys.len(), 2, "utm_source and crm are remembered");
+        }
+        let wide_values = read(&wide, &mut unknown).expect("the line is a lead");
+        assert_eq!(
+            wide_values.get(1),
+            Some(&Some(LeadValue::Str("ads".to_string()))),
+            "the wide policy reads utm_source, which the narrow one remembers as no field"
+        );
     }
 
     /// A flat lead is one level deep, whichever reader reads it: the scanner's lines are

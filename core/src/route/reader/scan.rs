@@ -6,14 +6,19 @@
 //! tests run both on generated lines and on the JSONTestSuite corpus). Its search for the
 //! first byte a JSON string escapes serves the decision writer too.
 
-use super::{Fields, Json, field_after};
+use super::{Fields, Json, Remembered, field_after};
 use crate::model::Policy;
 use std::borrow::Cow;
 
 /// Reads the object on `text` into `fields`, the values of the schema's fields; `None` where
 /// the line is not of the common shape (`fields` then holds part of it, to be forgotten before
 /// the serde reader reads the line).
-pub(super) fn scan(policy: &Policy, text: &str, fields: &mut Fields) -> Option<()> {
+pub(super) fn scan(
+    policy: &Policy,
+    text: &str,
+    fields: &mut Fields,
+    mut unknown: Remembered<'_>,
+) -> Option<()> {
     let mut scanner = Scanner { text, at: 0 };
     scanner.skip_whitespace();
     scanner.expect(b'{')?;
@@ -26,12 +31,25 @@ pub(super) fn scan(policy: &Policy, text: &str, fields: &mut Fields) -> Option<(
             scanner.expect(b'"')?;
             // Lines from one source keep one order of keys: the field after the last one is
             // looked for first, right in the text, then the one after it (an optional field
-            // left out), then any field.
+            // left out), then a key remembered as naming no field, then any field.
             let index = match scanner.key(policy, next) {
                 Some(index) => Some(index),
                 None => match scanner.key(policy, next + 1) {
                     Some(index) => Some(index),
-                    None => field_after(policy, scanner.string()?, next),
+                    None => match scanner.rest().and_then(|rest| unknown.key_at(rest)) {
+                        Some(length) => {
+                            scanner.at += length + 1;
+                            None
+                        }
+                        None => {
+                            let key = scanner.string()?;
+                            let found = field_after(policy, key, next);
+                            if found.is_none() {
+                                unknown.remember(key);
+                            }
+                            found
+                        }
+                    },
                 },
             };
             scanner.skip_whitespace();
@@ -66,6 +84,11 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// The text from the scanner's place on.
+    fn rest(&self) -> Option<&'a [u8]> {
+        self.text.as_bytes().get(self.at..)
+    }
+
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.at).copied()
     }
@@ -286,10 +309,24 @@ mod tests {
     }
 
     /// Whatever the scanner reads, serde reads the same; answers whether the scanner read it.
+    /// The scanner reads each line three ways, alike: remembering no key; with the keys of
+    /// [`key`] that name no field remembered; and twice with what the first reading learnt.
     fn agree(policy: &Policy, text: &str) -> Result<bool, TestCaseError> {
         let mut scanned = Fields::new(policy);
-        if scan(policy, text, &mut scanned).is_none() {
+        if scan(policy, text, &mut scanned, Remembered(None)).is_none() {
             return Ok(false);
+        }
+        let mut known_unknown: Vec<Box<[u8]>> = ["utm_source", "caf\u{e9}", "", "i", "idx"]
+            .iter()
+            .map(|key| key.as_bytes().into())
+            .collect();
+        for remembered in [&mut known_unknown, &mut Vec::new()] {
+            for _ in 0..2 {
+                let mut again = Fields::new(policy);
+                let read = scan(policy, text, &mut again, Remembered(Some(&mut *remembered)));
+                prop_assert!(read.is_some(), "{}", text);
+                prop_assert_eq!(&again, &scanned, "{}", text);
+            }
         }
         match parse_with_serde(policy, text, Fields::new(policy)) {
             Ok(Top::Object(fields)) => prop_assert_eq!(scanned, fields, "{}", text),
