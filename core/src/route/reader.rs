@@ -1955,7 +1955,7 @@ mod tests {
         let limits = Limits::default();
         let line = br#"{"id":"L-1","utm_source":"ads","crm":1}"#;
         let mut unknown = UnknownKeys::new(std::sync::Arc::clone(&narrow));
-        let mut read = |policy: &Policy, unknown: &mut UnknownKeys| {
+        let read = |policy: &Policy, unknown: &mut UnknownKeys| {
             let mut slot = parse_lead(policy, b"{\"id\":\"L-0\"}", &limits);
             parse_lead_in_place_remembering(policy, line, &limits, &mut slot, unknown);
             slot.map(|lead| lead.lead.values)
