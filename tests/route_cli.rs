@@ -1120,6 +1120,15 @@ fn output_that_cannot_be_written_stops_the_run_once_on_any_thread() {
             1,
             "{threads} threads: {said}"
         );
+        // `:memory:` keeps nothing: the message says the lines not printed are lost, and
+        // points at no state to export them from.
+        assert!(
+            said.contains(
+                "the state is in memory (`--state :memory:`), so the decisions not printed are lost"
+            ),
+            "{threads} threads: {said}"
+        );
+        assert!(!said.contains("state export"), "{threads} threads: {said}");
         assert!(!said.contains("panicked"), "{said}");
     }
     let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {

@@ -194,6 +194,8 @@ fn a_closed_stdout_stops_the_run_and_commits_nothing_after_it() {
     assert_eq!(output.status.code(), Some(2));
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(said.contains("cannot write decisions"), "{said}");
+    // A state that keeps the decisions says where they are.
+    assert!(said.contains("state export --ledger"), "{said}");
     let recorded = export(&desk.state.to_string_lossy())
         .matches("\"kind\":\"ledger\"")
         .count();

@@ -7,6 +7,7 @@
 use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
+use super::printer::Printed;
 use super::{EXIT_PROBLEMS, Failure};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -183,7 +184,15 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
             batch.push('\n');
         }
         // Committed by `track_batch`; printed only now.
-        commit_then_print(state.as_mut(), &mut output, &mut batch, "events")?;
+        commit_then_print(
+            state.as_mut(),
+            &mut output,
+            &mut batch,
+            Printed {
+                what: "events",
+                kept: !matches!(location, StateLocation::Memory),
+            },
+        )?;
         printed = lines;
     }
     if !args.quiet {
@@ -252,7 +261,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
     super::state::existing(&args.state, "to sweep: `route` leads into it first")?;
-    let (mut state, _) = open_state(&args.state)?;
+    let (mut state, location) = open_state(&args.state)?;
     let router = Router::new(
         &loaded.policy,
         &loaded.compiled,
@@ -317,7 +326,15 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
             batch.push_str(&step.to_json());
             batch.push('\n');
         }
-        commit_then_print(state.as_mut(), &mut output, &mut batch, "decisions")?;
+        commit_then_print(
+            state.as_mut(),
+            &mut output,
+            &mut batch,
+            Printed {
+                what: "decisions",
+                kept: !matches!(location, StateLocation::Memory),
+            },
+        )?;
         printed = fired;
     }
     if !args.quiet {

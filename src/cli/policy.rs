@@ -472,7 +472,7 @@ pub fn commit_then_print(
     state: &mut dyn StateStore,
     output: &mut impl Write,
     batch: &mut String,
-    what: &str,
+    printed: super::printer::Printed<'_>,
 ) -> Result<(), Failure> {
     state
         .commit()
@@ -480,7 +480,7 @@ pub fn commit_then_print(
     output
         .write_all(batch.as_bytes())
         .and_then(|()| output.flush())
-        .map_err(|error| super::printer::write_failure(what, &error))?;
+        .map_err(|error| super::printer::write_failure(printed, &error))?;
     batch.clear();
     Ok(())
 }

@@ -68,7 +68,7 @@ impl<'scope> Printer<'scope> {
     }
 
     /// Prints `batch` (committed), leaving an empty string in its place for the next one.
-    pub(super) fn print(&mut self, batch: &mut String, what: &str) -> Result<(), Failure> {
+    pub(super) fn print(&mut self, batch: &mut String, what: Printed<'_>) -> Result<(), Failure> {
         match self {
             Printer::Here(output) => {
                 output
@@ -101,7 +101,7 @@ impl<'scope> Printer<'scope> {
     }
 
     /// Waits until every batch handed over is written; the first failure to write, if any.
-    pub(super) fn finish(self, what: &str) -> Result<(), Failure> {
+    pub(super) fn finish(self, what: Printed<'_>) -> Result<(), Failure> {
         match self {
             Printer::Here(_) => Ok(()),
             Printer::Thread {
@@ -120,18 +120,43 @@ impl<'scope> Printer<'scope> {
     }
 }
 
-/// A failure to write decided lines, which the state holds all the same.
-pub(super) fn write_failure(what: &str, error: &std::io::Error) -> Failure {
-    Failure::usage(format!(
-        "cannot write {what}: {error}; they were recorded before this write, and are in the \
-         state (`state export --ledger` shows the decisions)"
-    ))
+/// What was printed, as a failure to print names it: `decisions`, and whether the state
+/// keeps them (`--state :memory:` keeps nothing past the run).
+#[derive(Debug, Clone, Copy)]
+pub struct Printed<'a> {
+    pub what: &'a str,
+    pub kept: bool,
+}
+
+/// A failure to write decided lines, which a kept state holds all the same.
+pub(super) fn write_failure(printed: Printed<'_>, error: &std::io::Error) -> Failure {
+    let Printed { what, kept } = printed;
+    Failure::usage(if kept {
+        format!(
+            "cannot write {what}: {error}; they were recorded before this write, and are in the \
+             state (`state export --ledger` shows the decisions)"
+        )
+    } else {
+        format!(
+            "cannot write {what}: {error}; the state is in memory (`--state :memory:`), so the \
+             {what} not printed are lost: route again with the output going where all of it is \
+             read, or with a state that keeps them (`--state FILE`)"
+        )
+    })
 }
 
 /// The writing thread ended without saying why (it panicked).
-fn writer_gone(what: &str) -> Failure {
-    Failure::usage(format!(
-        "the thread that prints {what} stopped unexpectedly: the lines after the last printed \
-         one are recorded in the state (`state export --ledger` shows the decisions)"
-    ))
+fn writer_gone(printed: Printed<'_>) -> Failure {
+    let Printed { what, kept } = printed;
+    Failure::usage(if kept {
+        format!(
+            "the thread that prints {what} stopped unexpectedly: the lines after the last \
+             printed one are recorded in the state (`state export --ledger` shows the decisions)"
+        )
+    } else {
+        format!(
+            "the thread that prints {what} stopped unexpectedly: the lines after the last \
+             printed one are lost (the state is in memory)"
+        )
+    })
 }

@@ -3,7 +3,7 @@
 //! bar on a terminal, and a one-line summary at the end (`--quiet` silences both).
 
 use super::policy::{StateLocation, load_policy, load_roster, open_state_for_one_run, parse_now};
-use super::printer::Printer;
+use super::printer::{Printed, Printer};
 use super::{EXIT_PROBLEMS, Failure};
 use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -263,7 +263,13 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             &give_back,
             progress.as_ref(),
             (size, batch_lines),
-            args.threads > 1,
+            (
+                args.threads > 1,
+                Printed {
+                    what: "decisions",
+                    kept: !matches!(location, StateLocation::Memory),
+                },
+            ),
             &mut counts,
         )?;
     }
@@ -297,7 +303,7 @@ fn route_on_one_thread(
     give_back: &std::sync::mpsc::Sender<Vec<Result<ParsedLead, LeadError>>>,
     progress: Option<&indicatif::ProgressBar>,
     (size, batch_lines): (Option<u64>, usize),
-    print_on_a_thread: bool,
+    (print_on_a_thread, output): (bool, Printed<'_>),
     counts: &mut Counts,
 ) -> Result<(), Failure> {
     std::thread::scope(|scope| {
@@ -334,13 +340,13 @@ fn route_on_one_thread(
             state
                 .commit()
                 .map_err(|error| Failure::usage(error.to_string()))?;
-            printer.print(&mut decided, "decisions")?;
+            printer.print(&mut decided, output)?;
             printed = counts.lines;
             // A reader that has stopped wants nothing back.
             let _ = give_back.send(batch.leads);
             show_progress(progress, size, bytes_read, counts.lines);
         }
-        printer.finish("decisions")
+        printer.finish(output)
     })
 }
 
