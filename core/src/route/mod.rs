@@ -1151,9 +1151,8 @@ impl<'a> Router<'a> {
     }
 
     /// `due` and `escalation`, from the rule's `within` and `escalate` clauses, with the clock
-    /// started at `start` on `on`: the times `found` ahead, when given, are those.
-    /// Sets the decision's due time and escalation steps by `rule` (with its index in the
-    /// policy, when known: its targets' names are then found by it).
+    /// started at `start` on `on`: the times `found` ahead, when given, are those. With the
+    /// rule's index in the policy, when known, its targets' names are found by it.
     fn times(
         &self,
         decision: &mut Decision,
