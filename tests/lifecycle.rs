@@ -1327,3 +1327,38 @@ fn report_of(policy: &str, state: &str, now: &str) -> serde_json::Value {
     ));
     serde_json::from_str(&text).unwrap()
 }
+
+/// `track` with `--state :memory:` keeps nothing: when its output cannot be written, it says
+/// the lines not printed are lost (not that a state holds them), in words that fit `track`.
+#[test]
+fn a_memory_state_that_cannot_print_says_its_lines_are_lost() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let policy = example("routing.route");
+    let events = r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:05:00+01:00","by":"anna"}"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["track", &policy, "--state", ":memory:", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(events.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(
+            "cannot write events: No space left on device (os error 28); the state is in memory \
+             (`--state :memory:`), so the events not printed are lost: run again"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("state export"), "{said}");
+}

@@ -139,7 +139,7 @@ pub(super) fn write_failure(printed: Printed<'_>, error: &std::io::Error) -> Fai
     } else {
         format!(
             "cannot write {what}: {error}; the state is in memory (`--state :memory:`), so the \
-             {what} not printed are lost: route again with the output going where all of it is \
+             {what} not printed are lost: run again with the output going where all of it is \
              read, or with a state that keeps them (`--state FILE`)"
         )
     })

@@ -19,8 +19,8 @@ pub(super) struct Names {
     labels: Vec<Name>,
     /// Per rule, per escalation step: its target, as a decision's escalation names it.
     targets: Vec<Vec<Name>>,
-    /// Per pool name (the first pool of a name, as the router finds it): its action as a
-    /// trace names it and its members, for the traces a store keeps.
+    /// Per pool name (the first pool of a name, as the router finds it): its name and members,
+    /// as every decision by the pool names them, and its action as a trace names it.
     pools: HashMap<Name, PoolNames, foldhash::fast::RandomState>,
     /// Per queue: its action as a trace names it (`queue nurture`).
     queues: HashMap<Name, Name, foldhash::fast::RandomState>,
@@ -28,8 +28,8 @@ pub(super) struct Names {
     pub(super) quoted: super::wire::QuotedNames,
 }
 
-/// A pool's names as a trace gives them, shared by every trace (a store that keeps traces
-/// knows a name it has seen again by its address, without reading it).
+/// A pool's names as decisions and traces give them, shared by all of them (a store that keeps
+/// traces knows a name it has seen again by its address, without reading it).
 #[derive(Debug)]
 pub(super) struct PoolNames {
     /// The pool's name, as a decision by it names it.
@@ -144,7 +144,7 @@ impl Names {
         }
     }
 
-    /// The names of the pool named `pool`, as a trace gives them.
+    /// The names of the pool named `pool`, as decisions and traces give them.
     pub(super) fn pool(&self, pool: &str) -> Option<&PoolNames> {
         self.pools.get(pool)
     }

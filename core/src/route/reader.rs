@@ -240,7 +240,8 @@ impl ParsedLead {
 
     /// Computes, in place, what [`ParsedLead::with_fingerprint`],
     /// [`ParsedLead::with_rule_found`] and [`ParsedLead::with_times_found`] compute, in that
-    /// order (the lead, a few hundred bytes, is not moved three times).
+    /// order (the lead, a few hundred bytes, is not moved three times), and the lead's time
+    /// ([`ParsedLead::lead_at`]).
     pub fn find_ahead(
         &mut self,
         policy: &Policy,
