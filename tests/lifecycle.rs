@@ -39,10 +39,15 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], input: &str) -> Output {
+    run_to(args, input, Stdio::piped())
+}
+
+/// [`run`], with stdout going to `stdout`.
+fn run_to(args: &[&str], input: &str, stdout: Stdio) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -1337,20 +1342,11 @@ fn a_memory_state_that_cannot_print_says_its_lines_are_lost() {
     };
     let policy = example("routing.route");
     let events = r#"{"lead":"L-1","event":"touched","at":"2026-11-23T10:05:00+01:00","by":"anna"}"#;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["track", &policy, "--state", ":memory:", "--quiet"])
-        .stdin(Stdio::piped())
-        .stdout(full)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(events.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_to(
+        &["track", &policy, "--state", ":memory:", "--quiet"],
+        events,
+        full.into(),
+    );
     let said = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{said}");
     assert!(

@@ -188,10 +188,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
             state.as_mut(),
             &mut output,
             &mut batch,
-            Printed {
-                what: "events",
-                kept: !matches!(location, StateLocation::Memory),
-            },
+            Printed::to("events", &location),
         )?;
         printed = lines;
     }
@@ -330,10 +327,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
             state.as_mut(),
             &mut output,
             &mut batch,
-            Printed {
-                what: "decisions",
-                kept: !matches!(location, StateLocation::Memory),
-            },
+            Printed::to("decisions", &location),
         )?;
         printed = fired;
     }

@@ -263,13 +263,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             &give_back,
             progress.as_ref(),
             (size, batch_lines),
-            (
-                args.threads > 1,
-                Printed {
-                    what: "decisions",
-                    kept: !matches!(location, StateLocation::Memory),
-                },
-            ),
+            (args.threads > 1, Printed::to("decisions", &location)),
             &mut counts,
         )?;
     }

@@ -1746,13 +1746,17 @@ impl<'a> Router<'a> {
             Some(index) => Attempt::Assigned {
                 action: {
                     // One look-up for both names: the pool's and its member's.
-                    let names = self.names.pool(&pool.name);
+                    let found = self.names.pool_with_name(&pool.name);
                     Action::Pool {
-                        pool: names.map_or_else(
+                        pool: found.map_or_else(
                             || self.names.shared(&pool.name),
-                            |names| names.name.clone(),
+                            |(name, _)| name.clone(),
                         ),
-                        rep: self.names.member(names, index, candidates[index].rep),
+                        rep: self.names.member(
+                            found.map(|(_, names)| names),
+                            index,
+                            candidates[index].rep,
+                        ),
                     }
                 },
                 calendar: candidates[index].calendar,

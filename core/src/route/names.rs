@@ -32,8 +32,6 @@ pub(super) struct Names {
 /// traces knows a name it has seen again by its address, without reading it).
 #[derive(Debug)]
 pub(super) struct PoolNames {
-    /// The pool's name, as a decision by it names it.
-    pub(super) name: Name,
     /// `pool senior`.
     pub(super) action: Name,
     /// The members, in the pool's order.
@@ -116,7 +114,6 @@ impl Names {
             pools
                 .entry(shared(&pool.name))
                 .or_insert_with(|| PoolNames {
-                    name: shared(&pool.name),
                     action: action_name(format!("pool {}", pool.name)),
                     members: pool.members.iter().map(|member| shared(member)).collect(),
                 });
@@ -147,6 +144,11 @@ impl Names {
     /// The names of the pool named `pool`, as decisions and traces give them.
     pub(super) fn pool(&self, pool: &str) -> Option<&PoolNames> {
         self.pools.get(pool)
+    }
+
+    /// [`Names::pool`], with the pool's own shared name (the table's key).
+    pub(super) fn pool_with_name(&self, pool: &str) -> Option<(&Name, &PoolNames)> {
+        self.pools.get_key_value(pool)
     }
 
     /// `pool NAME` as a trace names the action, shared when the policy has the pool.

@@ -94,7 +94,7 @@ impl QuotedNames {
                 same_text(kept, label) && *kept_line == line
             }) {
                 let start = self.text.len();
-                push_name(&mut self.text, label, &QuotedNames::NONE);
+                push_str(&mut self.text, label);
                 self.text.push_str(",\"line\":");
                 super::push_number(&mut self.text, line as u64);
                 if let Some(slot) = self.rules.get_mut(free) {
