@@ -3117,7 +3117,7 @@ mod tests {
                 },
                 reasons: vec![Reason {
                     action: Some("rep zoe".into()),
-                    reason: format!("zoe is away, {rep} is next"),
+                    reason: format!("zoe is away, {rep} is next").into(),
                 }],
                 ..Decision::new(lead)
             },

@@ -59,17 +59,14 @@ pub struct Decision {
 
 impl Decision {
     /// This decision emptied for `lead`, as [`Decision::new`] makes it, keeping the memory of
-    /// its lists (a router reuses the decisions of leads written out); the texts of its
-    /// reasons are handed to `spare_text`.
-    pub fn reuse_for(&mut self, lead: LeadId, mut spare_text: impl FnMut(String)) {
+    /// its lists (a router reuses the decisions of leads written out).
+    pub fn reuse_for(&mut self, lead: LeadId) {
         self.lead = lead;
         self.rule = None;
         self.action = Action::Unassigned;
         self.due = None;
         self.escalation.clear();
-        for reason in self.reasons.drain(..) {
-            spare_text(reason.reason);
-        }
+        self.reasons.clear();
         self.tags.clear();
         self.scores.clear();
     }
@@ -198,7 +195,9 @@ pub struct Escalation {
 pub struct Reason {
     /// The action as written (`rep contact_owner`); `None` when no rule matched.
     pub action: Option<Name>,
-    pub reason: String,
+    /// Why, in words: a shared name, since most leads of a busy hour are turned away for the
+    /// same reason (every member of a pool at its cap).
+    pub reason: Name,
 }
 
 /// How a decision was reached: the tests on the rule path and every action tried.

@@ -686,7 +686,7 @@ impl Router<'_> {
         );
         decision.reasons = vec![Reason {
             action: None,
-            reason: format!("escalated to `{target}` at {at_shown}: {late}"),
+            reason: format!("escalated to `{target}` at {at_shown}: {late}").into(),
         }];
         let shown_calendar;
         match attempt {
@@ -736,7 +736,7 @@ impl Router<'_> {
                 } else {
                     decision.reasons.push(Reason {
                         action: None,
-                        reason: "the holder keeps the lead until the next step".to_string(),
+                        reason: "the holder keeps the lead until the next step".into(),
                     });
                 }
             }
@@ -797,7 +797,8 @@ impl Router<'_> {
                 reason: format!(
                     "`{target}` is no pool, queue or rep of this policy (the policy that routed \
                      the lead named it)"
-                ),
+                )
+                .into(),
                 trace: None,
                 fallback: None,
             });
@@ -821,7 +822,8 @@ impl Router<'_> {
             reason: format!(
                 "rejected by {by} at {}",
                 LocalTime::on(at, self.life_calendar(life))
-            ),
+            )
+            .into(),
         }];
         decision.action = Action::Unassigned;
         decision.due = None;
@@ -836,7 +838,8 @@ impl Router<'_> {
                 reason: format!(
                     "rule `{}` is not in this policy, so the lead cannot be re-routed",
                     life.rule.as_deref().unwrap_or("?")
-                ),
+                )
+                .into(),
             });
             return Ok(decision);
         };
@@ -866,7 +869,7 @@ impl Router<'_> {
             if needs_fields {
                 decision.reasons.push(Reason {
                     action: Some(kind.describe().into()),
-                    reason: "reads the lead's fields, which the state does not keep".to_string(),
+                    reason: "reads the lead's fields, which the state does not keep".into(),
                 });
                 continue;
             }

@@ -105,8 +105,10 @@ pub struct Router<'a> {
     /// A weighted pool's standings as read from the state: the vector's memory serves pick
     /// after pick (the standings are read again each time).
     standings: std::cell::Cell<Vec<i64>>,
-    /// Decisions of leads written out, and texts of their reasons, for the next leads'.
+    /// Decisions of leads written out, for the next leads', and reasons as shared names.
     spare: std::cell::RefCell<Spare>,
+    /// The reasons written lately, as JSON strings ([`wire::RecentQuoted`]).
+    recent_quoted: std::cell::RefCell<wire::RecentQuoted>,
     /// The working intervals and offsets of the dates asked for, per calendar.
     days: clock::DayCache,
     /// The policy's pools by name (the first of a name, as a search in order finds it): an
@@ -135,12 +137,11 @@ fn pools_by_name(policy: &Policy) -> PoolsByName<'_> {
 type LastWindow = (crate::model::Period, Option<usize>, Timestamp, Timestamp);
 
 /// What the outcomes of a batch written out leave for the next batch's decisions: the
-/// decisions themselves and their reasons' texts, whose memory is reused, up to a bound in
-/// count and (texts, which may quote a lead) in size.
+/// decisions themselves, whose memory is reused, up to a bound in count; and the reasons
+/// made into shared names.
 #[derive(Debug, Default)]
 struct Spare {
     decisions: Vec<Decision>,
-    texts: Vec<String>,
     /// The last trace a store kept, whose vectors the next recorded trace is made in.
     trace: Option<RecordedTrace>,
     /// That trace's candidate lists, which the next ones are made in.
@@ -170,6 +171,12 @@ struct ReasonNames {
     at_caps: std::collections::HashMap<AtCapKey, Name, foldhash::fast::RandomState>,
     /// The texts made into names, up to [`ReasonNames::MOST`] of them.
     texts: std::collections::HashSet<Name, foldhash::fast::RandomState>,
+    /// Whole reasons of a decision (`nobody in pool `senior` is eligible: anna at cap 25/25,
+    /// …`) by the words they are made of ([`ReasonNames::made_of`]): most leads of a busy day
+    /// find a pool's members stopped for the same reasons, and take that one name.
+    whole: std::collections::HashMap<Box<[u64]>, Name, foldhash::fast::RandomState>,
+    /// Where a whole reason's words are put before they are looked up.
+    parts: Vec<u64>,
     /// Where a reason is written before it is looked up.
     scratch: String,
 }
@@ -223,6 +230,20 @@ impl ReasonNames {
         name
     }
 
+    /// The reason that `write` writes, found by `parts`, words that tell it from every other
+    /// (the same words, the same text): the name kept for them, else written, and kept while
+    /// there is room.
+    fn made_of(&mut self, parts: &[u64], write: impl FnOnce(&mut String)) -> Name {
+        if let Some(name) = self.whole.get(parts) {
+            return name.clone();
+        }
+        let name = self.written(write);
+        if self.whole.len() < Self::MOST {
+            self.whole.insert(parts.into(), name.clone());
+        }
+        name
+    }
+
     /// `text` as a shared name: the one kept, else made (and kept, while there is room).
     fn of(&mut self, text: &str) -> Name {
         if let Some(name) = self.texts.get(text) {
@@ -239,7 +260,7 @@ impl ReasonNames {
 impl Spare {
     /// The most of each kept.
     const MOST: usize = 4096;
-    /// The most bytes a text kept may hold: a longer one is freed.
+    /// The most bytes a kept candidate's text may hold: a longer one is freed.
     const LONGEST_TEXT: usize = 1024;
     /// The most candidate lists kept (a decision's actions: its rule's, and its fallbacks').
     const ACTIONS: usize = 16;
@@ -252,21 +273,11 @@ impl Spare {
         }
     }
 
-    /// Makes `decision` (written out) a new one for `lead`, keeping its reasons' texts.
-    fn reuse(&mut self, decision: &mut Decision, lead: LeadId) {
-        let texts = &mut self.texts;
-        decision.reuse_for(lead, |text| {
-            if texts.len() < Spare::MOST && text.capacity() <= Spare::LONGEST_TEXT {
-                texts.push(text);
-            }
-        });
-    }
-
     /// A decision for `lead`, in the memory of a spare one when there is one.
     fn decision(&mut self, lead: LeadId) -> Decision {
         match self.decisions.pop() {
             Some(mut decision) => {
-                self.reuse(&mut decision, lead);
+                decision.reuse_for(lead);
                 decision
             }
             None => Decision::new(lead),
@@ -328,14 +339,6 @@ impl Spare {
             }));
         }
     }
-
-    /// An empty text with room for `capacity` bytes, in a spare one when there is one.
-    fn text(&mut self, capacity: usize) -> String {
-        let mut text = self.texts.pop().unwrap_or_default();
-        text.clear();
-        text.reserve(capacity);
-        text
-    }
 }
 
 /// A rep's eligibility for one lead.
@@ -374,6 +377,22 @@ enum Why {
 }
 
 impl Why {
+    /// Words that tell this reason from every other, the same words for the same text: a word
+    /// of the program's own by its address and length (the same address and length are the
+    /// same static text), a cap by its numbers and period. `None` for a text of its own,
+    /// told apart only by its bytes.
+    fn parts(&self) -> Option<[u64; 4]> {
+        let address = |text: &'static str| text.as_ptr().addr() as u64;
+        Some(match self {
+            Why::Said(text) => [1, address(text), text.len() as u64, 0],
+            Why::AtCap { load, cap } => [2, *load, *cap, 0],
+            Why::AtPeriodCap { count, limit, when } => {
+                [3 | (when.len() as u64) << 8, *count, *limit, address(when)]
+            }
+            Why::Text(_) => return None,
+        })
+    }
+
     /// Appends the words, without the formatting machinery for the common ones (a pool that
     /// nobody can take writes one per member, for most leads of the night).
     fn write_to(&self, out: &mut String) {
@@ -459,7 +478,7 @@ struct Fallback {
     action: Action,
     calendar: Option<usize>,
     opens: Timestamp,
-    reason: String,
+    reason: Name,
 }
 
 /// The outcome of one action.
@@ -470,7 +489,7 @@ enum Attempt {
         trace: Option<ActionTrace>,
     },
     Failed {
-        reason: String,
+        reason: Name,
         trace: Option<ActionTrace>,
         fallback: Option<Fallback>,
     },
@@ -502,6 +521,7 @@ impl<'a> Router<'a> {
             standings: std::cell::Cell::new(Vec::new()),
             refuse_unknown_names: false,
             spare: std::cell::RefCell::new(Spare::default()),
+            recent_quoted: std::cell::RefCell::default(),
             days: clock::DayCache::default(),
             pools_by_name: pools_by_name(policy),
             rule_calendars: ahead::rule_calendars(policy),
@@ -566,7 +586,13 @@ impl<'a> Router<'a> {
     /// (1-based), as [`wire::write_outcome`] does, writing the names this router shares from
     /// their JSON strings made ahead.
     pub fn write_outcome(&self, out: &mut String, outcome: &Outcome, input_line: usize) {
-        wire::write_outcome_quoting(out, outcome, input_line, &self.names.quoted);
+        wire::write_outcome_quoting(
+            out,
+            outcome,
+            input_line,
+            &self.names.quoted,
+            Some(&mut self.recent_quoted.borrow_mut()),
+        );
     }
 
     /// Makes `track` refuse an event (`event.policy`, nothing recorded) that would re-route a
@@ -901,7 +927,7 @@ impl<'a> Router<'a> {
         };
         // Made in the memory of the decision the slot holds, in place.
         if let Outcome::Decided { decision, .. } = slot {
-            self.spare.borrow_mut().reuse(decision, parsed.id.clone());
+            decision.reuse_for(parsed.id.clone());
         } else {
             *slot = Outcome::Decided {
                 decision: self.spare.borrow_mut().decision(parsed.id.clone()),
@@ -1068,7 +1094,11 @@ impl<'a> Router<'a> {
         let Some(rule) = rule else {
             decision.reasons.push(Reason {
                 action: None,
-                reason: "no rule matches this lead".to_string(),
+                reason: self
+                    .spare
+                    .borrow_mut()
+                    .reasons
+                    .said("no rule matches this lead"),
             });
             return Ok(finish(path, action_traces));
         };
@@ -1211,7 +1241,7 @@ impl<'a> Router<'a> {
                 action: Name::from(action),
                 result: reason.clone(),
             }),
-            reason,
+            reason: Name::from(reason),
             fallback: None,
         };
         match action {
@@ -1387,13 +1417,11 @@ impl<'a> Router<'a> {
             }
         } else {
             Attempt::Failed {
-                reason: {
-                    let mut reason = String::with_capacity(candidate.rep.len() + 50);
+                reason: self.spare.borrow_mut().reasons.written(|reason| {
                     reason.push_str(candidate.rep);
                     reason.push_str(": ");
-                    candidate.why.write_to(&mut reason);
-                    reason
-                },
+                    candidate.why.write_to(reason);
+                }),
                 trace,
                 fallback: None,
             }
@@ -1763,29 +1791,7 @@ impl<'a> Router<'a> {
                 trace,
             },
             None => {
-                // One string, written in place: "anna at cap 25/25, boris away".
-                let names: usize = candidates.iter().map(|c| c.rep.len() + 24).sum();
-                let mut reason = self.spare.borrow_mut().text(40 + pool.name.len() + names);
-                reason.push_str("nobody in pool `");
-                reason.push_str(&pool.name);
-                reason.push_str("` is eligible: ");
-                for (index, c) in candidates.iter().enumerate() {
-                    if index > 0 {
-                        reason.push_str(", ");
-                    }
-                    reason.push_str(c.rep);
-                    match &pool.strategy {
-                        StrategyDef::Weighted(weights)
-                            if c.eligible && weights.get(index) == Some(&0) =>
-                        {
-                            reason.push_str(" has weight 0");
-                        }
-                        _ => {
-                            reason.push(' ');
-                            c.why.write_to(&mut reason);
-                        }
-                    }
-                }
+                let reason = self.nobody_eligible(pool, candidates);
                 let fallback = if pool.on_shift {
                     self.first_shift(state, pool, candidates, at)?
                 } else {
@@ -1802,6 +1808,61 @@ impl<'a> Router<'a> {
 }
 
 impl Router<'_> {
+    /// Why nobody in `pool` took the lead: "nobody in pool `senior` is eligible: anna at cap
+    /// 25/25, boris away". One shared name for the same members passed over for the same
+    /// reasons, found by the words those are made of: the pool's name and its members' are the
+    /// policy's own texts, each at one address for as long as the router lives.
+    fn nobody_eligible(&self, pool: &PoolDef, candidates: &[Candidate<'_>]) -> Name {
+        let weightless = |index: usize, candidate: &Candidate<'_>| {
+            matches!(&pool.strategy, StrategyDef::Weighted(weights)
+                if candidate.eligible && weights.get(index) == Some(&0))
+        };
+        let write = |reason: &mut String| {
+            reason.push_str("nobody in pool `");
+            reason.push_str(&pool.name);
+            reason.push_str("` is eligible: ");
+            for (index, candidate) in candidates.iter().enumerate() {
+                if index > 0 {
+                    reason.push_str(", ");
+                }
+                reason.push_str(candidate.rep);
+                if weightless(index, candidate) {
+                    reason.push_str(" has weight 0");
+                } else {
+                    reason.push(' ');
+                    candidate.why.write_to(reason);
+                }
+            }
+        };
+        let address = |text: &str| text.as_ptr().addr() as u64;
+        let mut spare = self.spare.borrow_mut();
+        let reasons = &mut spare.reasons;
+        let mut parts = std::mem::take(&mut reasons.parts);
+        parts.clear();
+        parts.extend([address(&pool.name), pool.name.len() as u64]);
+        let mut told_apart = true;
+        for (index, candidate) in candidates.iter().enumerate() {
+            let why = if weightless(index, candidate) {
+                Some([4, 0, 0, 0])
+            } else {
+                candidate.why.parts()
+            };
+            let Some(why) = why else {
+                told_apart = false;
+                break;
+            };
+            parts.extend([address(candidate.rep), candidate.rep.len() as u64]);
+            parts.extend(why);
+        }
+        let reason = if told_apart {
+            reasons.made_of(&parts, write)
+        } else {
+            reasons.written(write)
+        };
+        reasons.parts = parts;
+        reason
+    }
+
     /// In an `on shift` pool where nobody is on shift: the member whose shift opens first. The
     /// strategy breaks ties: round robin from its turn (which it does not move: the fallback
     /// may not be taken), the others in member order.
@@ -1851,7 +1912,12 @@ impl Router<'_> {
             },
             calendar: candidate.calendar,
             opens,
-            reason: format!("nobody on shift; {} starts at {starts}", candidate.rep),
+            reason: self.spare.borrow_mut().reasons.written(|reason| {
+                reason.push_str("nobody on shift; ");
+                reason.push_str(candidate.rep);
+                reason.push_str(" starts at ");
+                reason.push_str(&starts);
+            }),
         }))
     }
 }

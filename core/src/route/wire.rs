@@ -17,23 +17,25 @@ use std::fmt::Write as _;
 
 /// Appends one output line (no newline) for the outcome of input line `input_line` (1-based).
 pub fn write_outcome(out: &mut String, outcome: &Outcome, input_line: usize) {
-    write_outcome_quoting(out, outcome, input_line, &QuotedNames::NONE);
+    write_outcome_quoting(out, outcome, input_line, &QuotedNames::NONE, None);
 }
 
-/// [`write_outcome`], taking the names of `quoted` as they are written already (a router's:
-/// [`crate::route::Router::write_outcome`]). The line is the same.
+/// [`write_outcome`], taking the names of `quoted` as they are written already, and the
+/// reasons written lately from `recent` (a router's: [`crate::route::Router::write_outcome`]).
+/// The line is the same.
 pub fn write_outcome_quoting(
     out: &mut String,
     outcome: &Outcome,
     input_line: usize,
     quoted: &QuotedNames,
+    recent: Option<&mut RecentQuoted>,
 ) {
     match outcome {
         Outcome::Decided {
             decision,
             duplicate,
             trace,
-        } => write_decision_quoting(out, decision, *duplicate, trace.as_ref(), quoted),
+        } => write_decision_quoting(out, decision, *duplicate, trace.as_ref(), quoted, recent),
         Outcome::Invalid(error) => write_error(out, error, input_line),
     }
 }
@@ -159,6 +161,53 @@ fn find_in<T>(slots: &[Option<T>], name: &str, holds: impl Fn(&T) -> bool) -> Re
     Err(slot)
 }
 
+/// Shared names met while writing that were not written ahead (a decision's reasons, made as
+/// leads are routed), each with its JSON string: the last few, in slots chosen by the address
+/// of their text. A router makes one name for a reason met again and again (every member of a
+/// pool at its cap), so writing it copies the quoted text instead of looking at each byte for
+/// one to escape. Each name is held in its slot, so its address holds no other text meanwhile.
+#[derive(Debug, Default)]
+pub struct RecentQuoted {
+    slots: Vec<Option<(Name, String)>>,
+}
+
+impl RecentQuoted {
+    /// How many names are kept: a power of two.
+    const SLOTS: usize = 16;
+    /// The longest JSON string kept (a longer one is written each time).
+    const LONGEST: usize = 1024;
+
+    /// Appends `name` as a JSON string: the one kept for the very text, else written (and
+    /// kept, in place of the one its slot held).
+    fn push(&mut self, out: &mut String, name: &Name) {
+        if self.slots.is_empty() {
+            self.slots.resize(Self::SLOTS, None);
+        }
+        // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say little.
+        let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = (mixed >> 32) as usize & (Self::SLOTS - 1);
+        let Some(place) = self.slots.get_mut(slot) else {
+            push_str(out, name);
+            return;
+        };
+        if let Some((kept, quoted)) = place.as_ref()
+            && same_text(kept, name)
+        {
+            out.push_str(quoted);
+            return;
+        }
+        let start = out.len();
+        push_str(out, name);
+        let written = out.get(start..).unwrap_or_default();
+        if written.len() <= Self::LONGEST {
+            let mut quoted = place.take().map(|(_, text)| text).unwrap_or_default();
+            quoted.clear();
+            quoted.push_str(written);
+            *place = Some((name.clone(), quoted));
+        }
+    }
+}
+
 /// Appends `name` as a JSON string: its quoted text from `quoted` when it is there.
 fn push_name(out: &mut String, name: &str, quoted: &QuotedNames) {
     match quoted.quoted(name) {
@@ -190,7 +239,7 @@ pub fn write_decision(
     duplicate: bool,
     trace: Option<&Trace>,
 ) {
-    write_decision_quoting(out, decision, duplicate, trace, &QuotedNames::NONE);
+    write_decision_quoting(out, decision, duplicate, trace, &QuotedNames::NONE, None);
 }
 
 /// [`write_decision`], taking the names of `quoted` as they are written already.
@@ -200,6 +249,7 @@ fn write_decision_quoting(
     duplicate: bool,
     trace: Option<&Trace>,
     quoted: &QuotedNames,
+    mut recent: Option<&mut RecentQuoted>,
 ) {
     out.push_str("{\"lead\":");
     push_str(out, &decision.lead);
@@ -267,7 +317,10 @@ fn write_decision_quoting(
                 out.push(',');
             }
             out.push_str("\"reason\":");
-            push_str(out, &reason.reason);
+            match recent.as_deref_mut() {
+                Some(recent) => recent.push(out, &reason.reason),
+                None => push_str(out, &reason.reason),
+            }
             out.push('}');
         }
         out.push(']');
@@ -552,8 +605,8 @@ pub fn read_decision(text: &str) -> Result<Decision, WireError> {
             reason: reason
                 .get("reason")
                 .and_then(Value::as_str)
-                .ok_or_else(|| WireError("`reason.reason` is not a string".to_string()))?
-                .to_string(),
+                .map(Name::from)
+                .ok_or_else(|| WireError("`reason.reason` is not a string".to_string()))?,
         });
     }
     let tags = match object.get("tags") {
@@ -664,7 +717,7 @@ mod tests {
             let plain = decision_json(&decision);
             for table in [&quoted, &crowded, &QuotedNames::NONE] {
                 let mut out = String::new();
-                write_decision_quoting(&mut out, &decision, false, None, table);
+                write_decision_quoting(&mut out, &decision, false, None, table, None);
                 assert_eq!(out, plain);
             }
         }
@@ -676,6 +729,55 @@ mod tests {
         // Every name given is found, its first slot taken or not, with its own text.
         for name in &many {
             assert_eq!(crowded.quoted(name), Some(format!("\"{name}\"").as_str()));
+        }
+    }
+
+    /// Reasons written from the names kept lately are the plain writer's lines: the same name
+    /// again, the same text in another name, names that take each other's slots (more names
+    /// than slots, in turn), texts to escape, and a text too long to keep.
+    #[test]
+    fn reasons_written_lately_give_the_same_line() {
+        let mut texts: Vec<String> = (0..40)
+            .map(|n| format!("nobody in pool `p{n}` is eligible: anna at cap {n}/25"))
+            .collect();
+        texts.push("account `\"Initech\"` is not in the roster\n\u{1}é".to_string());
+        texts.push("x".repeat(RecentQuoted::LONGEST + 1));
+        let names: Vec<Name> = texts.iter().map(|text| Name::from(text.as_str())).collect();
+        let mut recent = RecentQuoted::default();
+        let quoted = QuotedNames::new([&names[0]]);
+        let mut written = 0;
+        // Every name three times, and each time its text in a name of its own as well.
+        for round in 0..3 {
+            for (at, name) in names.iter().enumerate() {
+                for reason in [name.clone(), Name::from(&**name)] {
+                    let mut decision = Decision::new(format!("L-{round}-{at}"));
+                    decision.reasons.push(Reason {
+                        action: Some(Name::from("pool senior")),
+                        reason: reason.clone(),
+                    });
+                    decision.reasons.push(Reason {
+                        action: None,
+                        reason,
+                    });
+                    let mut out = String::new();
+                    write_decision_quoting(
+                        &mut out,
+                        &decision,
+                        false,
+                        None,
+                        &quoted,
+                        Some(&mut recent),
+                    );
+                    assert_eq!(out, decision_json(&decision));
+                    written += 1;
+                }
+            }
+        }
+        assert_eq!(written, 3 * names.len() * 2);
+        // What is kept is each name's own JSON string.
+        for (kept, text) in recent.slots.iter().flatten() {
+            assert_eq!(*text, serde_json::to_string(&**kept).unwrap_or_default());
+            assert!(text.len() <= RecentQuoted::LONGEST);
         }
     }
 
@@ -702,7 +804,7 @@ mod tests {
             let mut decision = Decision::new("L-1");
             decision.rule = Some(RuleRef { label, line });
             let mut out = String::new();
-            write_decision_quoting(&mut out, &decision, false, None, &quoted);
+            write_decision_quoting(&mut out, &decision, false, None, &quoted, None);
             assert_eq!(out, decision_json(&decision));
         }
     }

@@ -606,7 +606,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
                 names.put_name(out, action);
             }
         }
-        names.put(out, &reason.reason);
+        names.put_name(out, &reason.reason);
     }
     if extras != 0 {
         put_u64(out, decision.tags.len() as u64);
@@ -688,7 +688,7 @@ impl Input<'_> {
             };
             reasons.push(Reason {
                 action,
-                reason: input.name(table)?,
+                reason: input.shared_name(table)?,
             });
         }
         let mut tags = Vec::new();
@@ -1478,7 +1478,7 @@ mod tests {
             let entry = bare_entry(Decision {
                 reasons: vec![Reason {
                     action: None,
-                    reason: format!("account `A-{n}` is not in the roster"),
+                    reason: format!("account `A-{n}` is not in the roster").into(),
                 }],
                 ..Decision::new(format!("L-{n}"))
             });

@@ -1131,7 +1131,7 @@ mod tests {
         let mut decision = Decision::new(id);
         decision.reasons.push(crate::route::decision::Reason {
             action: None,
-            reason: reason.to_string(),
+            reason: reason.into(),
         });
         super::super::tests::entry(decision)
     }

@@ -1473,7 +1473,7 @@ mod tests {
         let mut long = Decision::new("big");
         long.reasons.push(crate::route::decision::Reason {
             action: None,
-            reason: "x".repeat(ledger::CHUNK + 10),
+            reason: "x".repeat(ledger::CHUNK + 10).into(),
         });
         ledger.insert(&entry(long.clone()).as_entry()).unwrap();
         assert_eq!(ledger.get("big"), Ok(Some(entry(long))));
