@@ -50,15 +50,13 @@ impl LeadId {
     }
 }
 
-/// The keyed hash a ledger in memory finds a lead id by: foldhash (the hash `hashbrown` uses by
-/// default, and the project's other maps that leads can grow), seeded at random once per
-/// process, so that ids cannot be chosen ahead to collide. SipHash, before, cost about 200
-/// instructions for a short id, a sixth of them here. Every ledger of the process uses the same
-/// seed, so a lead's hash can be computed ahead of its turn, on the thread that reads it
-/// ([`crate::route::reader::ParsedLead::find_id_hash`]).
+/// The keyed hash a ledger in memory finds a lead id by: the standard library's SipHash, with
+/// keys drawn at random once per process, so that no one can write leads whose ids collide.
+/// Every ledger of the process uses the same keys, so a lead's hash can be computed ahead of
+/// its turn, on the thread that reads it ([`crate::route::reader::ParsedLead::find_id_hash`]).
 pub fn keyed_hash(id: &str) -> u64 {
-    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
-    std::hash::BuildHasher::hash_one(SEED.get_or_init(foldhash::fast::RandomState::default), id)
+    static KEYS: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    std::hash::BuildHasher::hash_one(KEYS.get_or_init(std::hash::RandomState::new), id)
 }
 
 impl From<&str> for LeadId {
