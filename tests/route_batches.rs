@@ -328,3 +328,55 @@ fn a_reason_met_again_is_one_name_and_reads_the_same() {
         }
     }
 }
+
+/// A pool too large to keep its reasons (45 members) says the same as a small one: every
+/// member at its cap, in member order, and the router's line is the plain writer's.
+#[test]
+fn a_large_pool_s_reason_reads_the_same() {
+    let members: Vec<String> = (0..45).map(|n| format!("rep_{n:02}")).collect();
+    let policy_text = format!(
+        "schema lead {{\n  id: string\n}}\n\
+         pool everyone {{ members {}  strategy round_robin  cap 1 }}\n\
+         otherwise -> pool everyone\n",
+        members.join(", ")
+    );
+    let report = switchboard::check_source(&policy_text);
+    let (policy, compiled) = report.compiled.expect("the policy checks");
+    let config = RouteConfig {
+        now: "2026-11-24T09:30:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let router = Router::new(&policy, &compiled, None, config, &policy_text);
+    let mut state = MemoryState::default();
+    let lines: Vec<String> = (0..48).map(|n| format!(r#"{{"id":"L-{n}"}}"#)).collect();
+    let parsed: Vec<Result<ParsedLead, _>> = lines
+        .iter()
+        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
+        .collect();
+    let mut outcomes = Vec::new();
+    state.begin().unwrap();
+    router
+        .route_parsed(&mut state, &parsed, &mut outcomes)
+        .unwrap();
+    state.commit().unwrap();
+    let everyone_at_cap: Vec<String> = members.iter().map(|m| format!("{m} at cap 1/1")).collect();
+    let expected = format!(
+        "nobody in pool `everyone` is eligible: {}",
+        everyone_at_cap.join(", ")
+    );
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let decision = outcome.decision().expect("a decision");
+        let reason = decision.reasons.first().map(|reason| &*reason.reason);
+        assert_eq!(
+            reason,
+            (index >= 45).then_some(expected.as_str()),
+            "L-{index}"
+        );
+        let mut routed = String::new();
+        router.write_outcome(&mut routed, outcome, index + 1);
+        let mut plain = String::new();
+        wire::write_outcome(&mut plain, outcome, index + 1);
+        assert_eq!(routed, plain);
+    }
+}

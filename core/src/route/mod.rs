@@ -186,6 +186,10 @@ impl ReasonNames {
     const MOST: usize = 4096;
     /// The longest text kept (a longer one is made for its trace alone).
     const LONGEST: usize = 256;
+    /// The most words and bytes of a whole reason kept ([`ReasonNames::made_of`]): a pool of
+    /// up to 40 members; a longer reason is made for its decision alone.
+    const MOST_PARTS: usize = 2 + 6 * 40;
+    const LONGEST_WHOLE: usize = 2048;
 
     /// One of the program's own words.
     fn said(&mut self, text: &'static str) -> Name {
@@ -238,7 +242,11 @@ impl ReasonNames {
             return name.clone();
         }
         let name = self.written(write);
-        if self.whole.len() < Self::MOST {
+        // Bounded in count and size: a pool of a thousand members has long reasons.
+        if self.whole.len() < Self::MOST
+            && parts.len() <= Self::MOST_PARTS
+            && name.len() <= Self::LONGEST_WHOLE
+        {
             self.whole.insert(parts.into(), name.clone());
         }
         name
@@ -1840,8 +1848,12 @@ impl Router<'_> {
         let mut parts = std::mem::take(&mut reasons.parts);
         parts.clear();
         parts.extend([address(&pool.name), pool.name.len() as u64]);
-        let mut told_apart = true;
+        // A pool too large to keep its reasons is not looked up either.
+        let mut told_apart = 2 + 6 * candidates.len() <= ReasonNames::MOST_PARTS;
         for (index, candidate) in candidates.iter().enumerate() {
+            if !told_apart {
+                break;
+            }
             let why = if weightless(index, candidate) {
                 Some([4, 0, 0, 0])
             } else {
