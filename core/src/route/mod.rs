@@ -149,7 +149,7 @@ struct Spare {
     /// Candidates a list had beyond its next pool's members, for the next list that needs
     /// more (pools of three and of two members in turn would free and make two).
     candidates: Vec<CandidateTrace>,
-    /// The reasons traces give candidates, as shared names.
+    /// The reasons decisions and traces give, as shared names.
     reasons: ReasonNames,
     /// The name a new candidate holds until it is written over.
     no_name: Name,
@@ -159,9 +159,11 @@ struct Spare {
 /// none for the open-lead cap).
 type AtCapKey = (u64, u64, usize, usize);
 
-/// The reasons a trace gives its candidates (`chosen`, `not their turn`, `at cap 25/25`),
-/// each text one shared name: a store that keeps traces knows a name it has seen again by its
-/// address, without hashing its text.
+/// The reasons a trace gives its candidates (`chosen`, `not their turn`, `at cap 25/25`) and
+/// the reasons of decisions (`nobody in pool … is eligible: …`), each text one shared name: a
+/// store knows a name it has seen again by its address, and the router's writer copies its
+/// JSON string, without hashing or scanning its text. Texts a lead chooses (a rep its field
+/// names) are not kept here.
 #[derive(Debug, Default)]
 struct ReasonNames {
     /// The program's own words (`chosen`, `away`), by the address and length of their text.
@@ -184,12 +186,16 @@ struct ReasonNames {
 impl ReasonNames {
     /// The most texts kept: reasons quote numbers and dates, a bounded few of each.
     const MOST: usize = 4096;
-    /// The longest text kept (a longer one is made for its trace alone).
+    /// The longest text kept (a longer one is made for the trace or decision that gives it).
     const LONGEST: usize = 256;
-    /// The most words and bytes of a whole reason kept ([`ReasonNames::made_of`]): a pool of
-    /// up to 40 members; a longer reason is made for its decision alone.
+    /// The most words of a whole reason kept ([`ReasonNames::made_of`]): a pool of up to 40
+    /// members (two words for the pool, six for each member).
     const MOST_PARTS: usize = 2 + 6 * 40;
+    /// The most bytes of a whole reason kept: a longer one is made for its decision alone.
     const LONGEST_WHOLE: usize = 2048;
+    /// The most room the scratch text keeps between reasons (a pool of a thousand members
+    /// writes a long one).
+    const SCRATCH: usize = 4096;
 
     /// One of the program's own words.
     fn said(&mut self, text: &'static str) -> Name {
@@ -210,8 +216,26 @@ impl ReasonNames {
         scratch.clear();
         write(&mut scratch);
         let name = self.of(&scratch);
-        self.scratch = scratch;
+        self.keep_scratch(scratch);
         name
+    }
+
+    /// The reason `write` writes, made for the one decision that gives it (not looked up, not
+    /// kept).
+    fn made(&mut self, write: impl FnOnce(&mut String)) -> Name {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        write(&mut scratch);
+        let name = Name::from(scratch.as_str());
+        self.keep_scratch(scratch);
+        name
+    }
+
+    /// Takes the scratch text back, unless it grew past [`ReasonNames::SCRATCH`].
+    fn keep_scratch(&mut self, scratch: String) {
+        if scratch.capacity() <= Self::SCRATCH {
+            self.scratch = scratch;
+        }
     }
 
     /// A candidate's own reason.
@@ -241,7 +265,8 @@ impl ReasonNames {
         if let Some(name) = self.whole.get(parts) {
             return name.clone();
         }
-        let name = self.written(write);
+        // Made here, not among `texts`: the words find it again.
+        let name = self.made(write);
         // Bounded in count and size: a pool of a thousand members has long reasons.
         if self.whole.len() < Self::MOST
             && parts.len() <= Self::MOST_PARTS
@@ -1425,11 +1450,14 @@ impl<'a> Router<'a> {
             }
         } else {
             Attempt::Failed {
-                reason: self.spare.borrow_mut().reasons.written(|reason| {
+                // Made for this decision alone: the rep may be one a lead's field names.
+                reason: {
+                    let mut reason = String::with_capacity(candidate.rep.len() + 50);
                     reason.push_str(candidate.rep);
                     reason.push_str(": ");
-                    candidate.why.write_to(reason);
-                }),
+                    candidate.why.write_to(&mut reason);
+                    Name::from(reason)
+                },
                 trace,
                 fallback: None,
             }
@@ -1644,6 +1672,65 @@ impl<'a> Router<'a> {
         picked
     }
 
+    /// Why nobody in `pool` took the lead: "nobody in pool `senior` is eligible: anna at cap
+    /// 25/25, boris away". One shared name for the same members passed over for the same
+    /// reasons, found by the words those are made of: the pool's name and its members' are the
+    /// policy's own texts (`'a`), each at one address for as long as the router lives.
+    fn nobody_eligible(&self, pool: &'a PoolDef, candidates: &[Candidate<'a>]) -> Name {
+        let weightless = |index: usize, candidate: &Candidate<'_>| {
+            matches!(&pool.strategy, StrategyDef::Weighted(weights)
+                if candidate.eligible && weights.get(index) == Some(&0))
+        };
+        let write = |reason: &mut String| {
+            reason.push_str("nobody in pool `");
+            reason.push_str(&pool.name);
+            reason.push_str("` is eligible: ");
+            for (index, candidate) in candidates.iter().enumerate() {
+                if index > 0 {
+                    reason.push_str(", ");
+                }
+                reason.push_str(candidate.rep);
+                if weightless(index, candidate) {
+                    reason.push_str(" has weight 0");
+                } else {
+                    reason.push(' ');
+                    candidate.why.write_to(reason);
+                }
+            }
+        };
+        let address = |text: &str| text.as_ptr().addr() as u64;
+        let mut spare = self.spare.borrow_mut();
+        let reasons = &mut spare.reasons;
+        let mut parts = std::mem::take(&mut reasons.parts);
+        parts.clear();
+        parts.extend([address(&pool.name), pool.name.len() as u64]);
+        // A pool too large to keep its reasons is not looked up either.
+        let mut told_apart = 2 + 6 * candidates.len() <= ReasonNames::MOST_PARTS;
+        for (index, candidate) in candidates.iter().enumerate() {
+            if !told_apart {
+                break;
+            }
+            let why = if weightless(index, candidate) {
+                Some([4, 0, 0, 0])
+            } else {
+                candidate.why.parts()
+            };
+            let Some(why) = why else {
+                told_apart = false;
+                break;
+            };
+            parts.extend([address(candidate.rep), candidate.rep.len() as u64]);
+            parts.extend(why);
+        }
+        let reason = if told_apart {
+            reasons.made_of(&parts, write)
+        } else {
+            reasons.made(write)
+        };
+        reasons.parts = parts;
+        reason
+    }
+
     fn pick_among(
         &self,
         state: &mut dyn StateStore,
@@ -1816,65 +1903,6 @@ impl<'a> Router<'a> {
 }
 
 impl Router<'_> {
-    /// Why nobody in `pool` took the lead: "nobody in pool `senior` is eligible: anna at cap
-    /// 25/25, boris away". One shared name for the same members passed over for the same
-    /// reasons, found by the words those are made of: the pool's name and its members' are the
-    /// policy's own texts, each at one address for as long as the router lives.
-    fn nobody_eligible(&self, pool: &PoolDef, candidates: &[Candidate<'_>]) -> Name {
-        let weightless = |index: usize, candidate: &Candidate<'_>| {
-            matches!(&pool.strategy, StrategyDef::Weighted(weights)
-                if candidate.eligible && weights.get(index) == Some(&0))
-        };
-        let write = |reason: &mut String| {
-            reason.push_str("nobody in pool `");
-            reason.push_str(&pool.name);
-            reason.push_str("` is eligible: ");
-            for (index, candidate) in candidates.iter().enumerate() {
-                if index > 0 {
-                    reason.push_str(", ");
-                }
-                reason.push_str(candidate.rep);
-                if weightless(index, candidate) {
-                    reason.push_str(" has weight 0");
-                } else {
-                    reason.push(' ');
-                    candidate.why.write_to(reason);
-                }
-            }
-        };
-        let address = |text: &str| text.as_ptr().addr() as u64;
-        let mut spare = self.spare.borrow_mut();
-        let reasons = &mut spare.reasons;
-        let mut parts = std::mem::take(&mut reasons.parts);
-        parts.clear();
-        parts.extend([address(&pool.name), pool.name.len() as u64]);
-        // A pool too large to keep its reasons is not looked up either.
-        let mut told_apart = 2 + 6 * candidates.len() <= ReasonNames::MOST_PARTS;
-        for (index, candidate) in candidates.iter().enumerate() {
-            if !told_apart {
-                break;
-            }
-            let why = if weightless(index, candidate) {
-                Some([4, 0, 0, 0])
-            } else {
-                candidate.why.parts()
-            };
-            let Some(why) = why else {
-                told_apart = false;
-                break;
-            };
-            parts.extend([address(candidate.rep), candidate.rep.len() as u64]);
-            parts.extend(why);
-        }
-        let reason = if told_apart {
-            reasons.made_of(&parts, write)
-        } else {
-            reasons.written(write)
-        };
-        reasons.parts = parts;
-        reason
-    }
-
     /// In an `on shift` pool where nobody is on shift: the member whose shift opens first. The
     /// strategy breaks ties: round robin from its turn (which it does not move: the fallback
     /// may not be taken), the others in member order.
@@ -1924,12 +1952,11 @@ impl Router<'_> {
             },
             calendar: candidate.calendar,
             opens,
-            reason: self.spare.borrow_mut().reasons.written(|reason| {
-                reason.push_str("nobody on shift; ");
-                reason.push_str(candidate.rep);
-                reason.push_str(" starts at ");
-                reason.push_str(&starts);
-            }),
+            // Made for this decision alone: the time differs from lead to lead.
+            reason: Name::from(format!(
+                "nobody on shift; {} starts at {starts}",
+                candidate.rep
+            )),
         }))
     }
 }
@@ -2166,6 +2193,81 @@ mod tests {
             &made,
             &reasons.written(|out| out.push_str(&long))
         ));
+    }
+
+    /// A whole reason is written once for its words and found by them after; other words
+    /// write their own; too many words or too long a text is made each time, not kept; and
+    /// nothing of it fills the trace's texts.
+    #[test]
+    fn whole_reasons_are_written_once_for_their_words() {
+        let mut reasons = ReasonNames::default();
+        let writes = std::cell::Cell::new(0);
+        let made_of = |reasons: &mut ReasonNames, parts: &[u64], text: &str| {
+            reasons.made_of(parts, |out| {
+                writes.set(writes.get() + 1);
+                out.push_str(text);
+            })
+        };
+        let first = made_of(
+            &mut reasons,
+            &[1, 2, 3],
+            "nobody in pool `a` is eligible: x away",
+        );
+        let again = made_of(&mut reasons, &[1, 2, 3], "not written");
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        assert_eq!(writes.get(), 1);
+        let other = made_of(
+            &mut reasons,
+            &[1, 2, 4],
+            "nobody in pool `a` is eligible: x offline",
+        );
+        assert_eq!(&*other, "nobody in pool `a` is eligible: x offline");
+        assert_eq!(writes.get(), 2);
+        let many: Vec<u64> = (0..=ReasonNames::MOST_PARTS as u64).collect();
+        let long = "y".repeat(ReasonNames::LONGEST_WHOLE + 1);
+        for (parts, text) in [(&many[..], "short"), (&[9][..], long.as_str())] {
+            let made = made_of(&mut reasons, parts, text);
+            let made_again = made_of(&mut reasons, parts, text);
+            assert_eq!(&*made_again, text);
+            assert!(!std::sync::Arc::ptr_eq(&made, &made_again));
+        }
+        assert_eq!(writes.get(), 6);
+        assert!(reasons.texts.is_empty());
+        // The scratch text does not keep the long one's room.
+        assert!(reasons.scratch.capacity() <= ReasonNames::SCRATCH);
+    }
+
+    /// A candidate's why gives the same words for the same text and other words for any other.
+    #[test]
+    fn a_why_s_words_tell_it_apart() {
+        let whys = [
+            Why::Said("away"),
+            Why::Said("offline"),
+            Why::AtCap { load: 25, cap: 25 },
+            Why::AtCap { load: 2, cap: 1 },
+            Why::AtPeriodCap {
+                count: 25,
+                limit: 25,
+                when: "today",
+            },
+            Why::AtPeriodCap {
+                count: 25,
+                limit: 25,
+                when: "this week",
+            },
+            Why::AtPeriodCap {
+                count: 3,
+                limit: 25,
+                when: "today",
+            },
+        ];
+        for (at, why) in whys.iter().enumerate() {
+            assert_eq!(why.parts(), why.clone().parts());
+            for other in &whys[at + 1..] {
+                assert_ne!(why.parts(), other.parts(), "{why} and {other}");
+            }
+        }
+        assert_eq!(Why::Text("away until Monday".to_string()).parts(), None);
     }
 
     #[test]

@@ -744,8 +744,6 @@ mod tests {
         texts.push("x".repeat(RecentQuoted::LONGEST + 1));
         let names: Vec<Name> = texts.iter().map(|text| Name::from(text.as_str())).collect();
         let mut recent = RecentQuoted::default();
-        let quoted = QuotedNames::new([&names[0]]);
-        let mut written = 0;
         // Every name three times, and each time its text in a name of its own as well.
         for round in 0..3 {
             for (at, name) in names.iter().enumerate() {
@@ -765,20 +763,36 @@ mod tests {
                         &decision,
                         false,
                         None,
-                        &quoted,
+                        &QuotedNames::NONE,
                         Some(&mut recent),
                     );
                     assert_eq!(out, decision_json(&decision));
-                    written += 1;
                 }
             }
         }
-        assert_eq!(written, 3 * names.len() * 2);
-        // What is kept is each name's own JSON string.
+        // Names are kept, each with its own JSON string, none too long.
+        assert!(recent.slots.iter().flatten().count() > 1);
         for (kept, text) in recent.slots.iter().flatten() {
-            assert_eq!(*text, serde_json::to_string(&**kept).unwrap_or_default());
+            let mut own = String::new();
+            push_str(&mut own, kept);
+            assert_eq!(*text, own);
             assert!(text.len() <= RecentQuoted::LONGEST);
         }
+        // A name kept is written from its slot: the JSON string there is what is copied (a
+        // slot's text changed by hand shows through).
+        let kept = recent
+            .slots
+            .iter()
+            .flatten()
+            .map(|(name, _)| name.clone())
+            .next()
+            .expect("a name kept");
+        for slot in recent.slots.iter_mut().flatten() {
+            slot.1 = "\"kept\"".to_string();
+        }
+        let mut out = String::new();
+        recent.push(&mut out, &kept);
+        assert_eq!(out, "\"kept\"");
     }
 
     /// A rule written ahead with its line is written from there only for that very label

@@ -1009,7 +1009,8 @@ impl<'a> Input<'a> {
         std::str::from_utf8(self.take(length)?).ok()
     }
 
-    /// A name written by [`Names::put`], shared with the table that holds it.
+    /// A name written by [`Names::put`] or [`Names::put_name`], shared with the table that
+    /// holds it.
     fn shared_name(&mut self, table: Option<&NameTable>) -> Option<Name> {
         let Some(table) = table else {
             return self.text().map(Name::from);
