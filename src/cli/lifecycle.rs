@@ -7,7 +7,6 @@
 use super::policy::{
     StateLocation, commit_then_print, load_policy, load_roster, open_state, parse_now,
 };
-use super::printer::Printed;
 use super::{EXIT_PROBLEMS, Failure};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -188,7 +187,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode, Failure> {
             state.as_mut(),
             &mut output,
             &mut batch,
-            Printed::to("events", &location),
+            location.printed("events"),
         )?;
         printed = lines;
     }
@@ -327,7 +326,7 @@ pub fn sweep(args: &SweepArgs) -> Result<ExitCode, Failure> {
             state.as_mut(),
             &mut output,
             &mut batch,
-            Printed::to("decisions", &location),
+            location.printed("decisions"),
         )?;
         printed = fired;
     }

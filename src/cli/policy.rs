@@ -258,6 +258,15 @@ pub enum StateLocation {
 }
 
 impl StateLocation {
+    /// `what` (`decisions`, `events`) as printed with the state here: kept unless it is
+    /// `:memory:`, so that a failure to print says where the lines not printed are.
+    pub fn printed<'a>(&self, what: &'a str) -> super::printer::Printed<'a> {
+        super::printer::Printed {
+            what,
+            kept: !matches!(self, StateLocation::Memory),
+        }
+    }
+
     /// How messages name it: never with a password.
     pub fn shown(&self) -> String {
         match self {

@@ -128,16 +128,6 @@ pub struct Printed<'a> {
     pub kept: bool,
 }
 
-impl<'a> Printed<'a> {
-    /// `what`, printed with the state at `location` (kept unless it is `:memory:`).
-    pub fn to(what: &'a str, location: &super::policy::StateLocation) -> Printed<'a> {
-        Printed {
-            what,
-            kept: !matches!(location, super::policy::StateLocation::Memory),
-        }
-    }
-}
-
 /// A failure to write decided lines, which a kept state holds all the same.
 pub(super) fn write_failure(printed: Printed<'_>, error: &std::io::Error) -> Failure {
     let Printed { what, kept } = printed;

@@ -263,7 +263,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
             &give_back,
             progress.as_ref(),
             (size, batch_lines),
-            (args.threads > 1, Printed::to("decisions", &location)),
+            (args.threads > 1, location.printed("decisions")),
             &mut counts,
         )?;
     }
