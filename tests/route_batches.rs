@@ -248,6 +248,43 @@ fn a_kept_trace_is_the_same_made_in_the_memory_of_the_last_one() {
     );
 }
 
+/// Routes `lines` in one batch with a router of `source` on a memory state, and hands the
+/// router and the outcomes to `check`.
+fn routed_in_one_batch(source: &str, lines: &[String], check: impl FnOnce(&Router, &[Outcome])) {
+    let report = switchboard::check_source(source);
+    let (policy, compiled) = report.compiled.expect("the policy checks");
+    let config = RouteConfig {
+        now: "2026-11-24T09:30:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    };
+    let router = Router::new(&policy, &compiled, None, config, source);
+    let parsed: Vec<Result<ParsedLead, _>> = lines
+        .iter()
+        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
+        .collect();
+    let mut state = MemoryState::default();
+    let mut outcomes = Vec::new();
+    state.begin().unwrap();
+    router
+        .route_parsed(&mut state, &parsed, &mut outcomes)
+        .unwrap();
+    state.commit().unwrap();
+    check(&router, &outcomes);
+}
+
+/// The router's line for each outcome (its names and reasons copied from what it wrote
+/// before) is the plain writer's.
+fn assert_router_lines_are_plain(router: &Router, outcomes: &[Outcome]) {
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let mut routed = String::new();
+        router.write_outcome(&mut routed, outcome, index + 1);
+        let mut plain = String::new();
+        wire::write_outcome(&mut plain, outcome, index + 1);
+        assert_eq!(routed, plain);
+    }
+}
+
 const CAPPED_POLICY: &str = "schema lead {\n  id: string\n  tier: enum { a, b }\n}\n\
     pool first { members anna, boris  strategy round_robin  cap 1 }\n\
     pool second { members boris, anna  strategy weighted(boris=1, anna=0)  cap 2 }\n\
@@ -259,73 +296,49 @@ const CAPPED_POLICY: &str = "schema lead {\n  id: string\n  tier: enum { a, b }\
 /// two pools of the same reps, caps reached in turn, a rep passed over for a weight of 0.
 #[test]
 fn a_reason_met_again_is_one_name_and_reads_the_same() {
-    let report = switchboard::check_source(CAPPED_POLICY);
-    let (policy, compiled) = report.compiled.expect("the policy checks");
-    let config = RouteConfig {
-        now: "2026-11-24T09:30:00Z".parse().unwrap(),
-        explain: false,
-        limits: Limits::default(),
-    };
-    let router = Router::new(&policy, &compiled, None, config, CAPPED_POLICY);
-    let mut state = MemoryState::default();
     let tiers = ["a", "a", "a", "b", "a", "b", "b", "a"];
     let lines: Vec<String> = tiers
         .iter()
         .enumerate()
         .map(|(n, tier)| format!(r#"{{"id":"L-{n}","tier":"{tier}"}}"#))
         .collect();
-    let parsed: Vec<Result<ParsedLead, _>> = lines
-        .iter()
-        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
-        .collect();
-    let mut outcomes = Vec::new();
-    state.begin().unwrap();
-    router
-        .route_parsed(&mut state, &parsed, &mut outcomes)
-        .unwrap();
-    state.commit().unwrap();
-    let reasons: Vec<Option<switchboard::model::Name>> = outcomes
-        .iter()
-        .map(|outcome| {
-            let decision = outcome.decision().expect("a decision");
-            decision.reasons.first().map(|reason| reason.reason.clone())
-        })
-        .collect();
-    let first_full = "nobody in pool `first` is eligible: anna at cap 1/1, boris at cap 1/1";
-    // Boris took L-3 in the second pool: the first now finds him over its cap.
-    let first_over = "nobody in pool `first` is eligible: anna at cap 1/1, boris at cap 2/1";
-    let second_full = "nobody in pool `second` is eligible: boris at cap 2/2, anna has weight 0";
-    let texts: Vec<Option<&str>> = reasons.iter().map(|reason| reason.as_deref()).collect();
-    assert_eq!(
-        texts,
-        [
-            None,
-            None,
-            Some(first_full),
-            None,
-            Some(first_over),
-            Some(second_full),
-            Some(second_full),
-            Some(first_over),
-        ]
-    );
-    // The same reason is the same name, not a copy.
-    let same = |a: usize, b: usize| match (&reasons[a], &reasons[b]) {
-        (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
-        _ => false,
-    };
-    assert!(same(4, 7) && same(5, 6));
-    // The router's lines (reasons written from the last ones written) are the plain ones,
-    // twice over.
-    for _ in 0..2 {
-        for (index, outcome) in outcomes.iter().enumerate() {
-            let mut routed = String::new();
-            router.write_outcome(&mut routed, outcome, index + 1);
-            let mut plain = String::new();
-            wire::write_outcome(&mut plain, outcome, index + 1);
-            assert_eq!(routed, plain);
-        }
-    }
+    routed_in_one_batch(CAPPED_POLICY, &lines, |router, outcomes| {
+        let reasons: Vec<Option<switchboard::model::Name>> = outcomes
+            .iter()
+            .map(|outcome| {
+                let decision = outcome.decision().expect("a decision");
+                decision.reasons.first().map(|reason| reason.reason.clone())
+            })
+            .collect();
+        let first_full = "nobody in pool `first` is eligible: anna at cap 1/1, boris at cap 1/1";
+        // Boris took L-3 in the second pool: the first now finds him over its cap.
+        let first_over = "nobody in pool `first` is eligible: anna at cap 1/1, boris at cap 2/1";
+        let second_full =
+            "nobody in pool `second` is eligible: boris at cap 2/2, anna has weight 0";
+        let texts: Vec<Option<&str>> = reasons.iter().map(|reason| reason.as_deref()).collect();
+        assert_eq!(
+            texts,
+            [
+                None,
+                None,
+                Some(first_full),
+                None,
+                Some(first_over),
+                Some(second_full),
+                Some(second_full),
+                Some(first_over),
+            ]
+        );
+        // The same reason is the same name, not a copy.
+        let same = |a: usize, b: usize| match (&reasons[a], &reasons[b]) {
+            (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        assert!(same(4, 7) && same(5, 6));
+        // Twice over: the second time every reason is written from the router's last ones.
+        assert_router_lines_are_plain(router, outcomes);
+        assert_router_lines_are_plain(router, outcomes);
+    });
 }
 
 /// A pool too large to keep its reasons (45 members) says the same as a small one: every
@@ -339,43 +352,22 @@ fn a_large_pool_s_reason_reads_the_same() {
          otherwise -> pool everyone\n",
         members.join(", ")
     );
-    let report = switchboard::check_source(&policy_text);
-    let (policy, compiled) = report.compiled.expect("the policy checks");
-    let config = RouteConfig {
-        now: "2026-11-24T09:30:00Z".parse().unwrap(),
-        explain: false,
-        limits: Limits::default(),
-    };
-    let router = Router::new(&policy, &compiled, None, config, &policy_text);
-    let mut state = MemoryState::default();
     let lines: Vec<String> = (0..48).map(|n| format!(r#"{{"id":"L-{n}"}}"#)).collect();
-    let parsed: Vec<Result<ParsedLead, _>> = lines
-        .iter()
-        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
-        .collect();
-    let mut outcomes = Vec::new();
-    state.begin().unwrap();
-    router
-        .route_parsed(&mut state, &parsed, &mut outcomes)
-        .unwrap();
-    state.commit().unwrap();
     let everyone_at_cap: Vec<String> = members.iter().map(|m| format!("{m} at cap 1/1")).collect();
     let expected = format!(
         "nobody in pool `everyone` is eligible: {}",
         everyone_at_cap.join(", ")
     );
-    for (index, outcome) in outcomes.iter().enumerate() {
-        let decision = outcome.decision().expect("a decision");
-        let reason = decision.reasons.first().map(|reason| &*reason.reason);
-        assert_eq!(
-            reason,
-            (index >= 45).then_some(expected.as_str()),
-            "L-{index}"
-        );
-        let mut routed = String::new();
-        router.write_outcome(&mut routed, outcome, index + 1);
-        let mut plain = String::new();
-        wire::write_outcome(&mut plain, outcome, index + 1);
-        assert_eq!(routed, plain);
-    }
+    routed_in_one_batch(&policy_text, &lines, |router, outcomes| {
+        for (index, outcome) in outcomes.iter().enumerate() {
+            let decision = outcome.decision().expect("a decision");
+            let reason = decision.reasons.first().map(|reason| &*reason.reason);
+            assert_eq!(
+                reason,
+                (index >= 45).then_some(expected.as_str()),
+                "L-{index}"
+            );
+        }
+        assert_router_lines_are_plain(router, outcomes);
+    });
 }

@@ -212,30 +212,30 @@ impl ReasonNames {
 
     /// The reason `write` writes.
     fn written(&mut self, write: impl FnOnce(&mut String)) -> Name {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        write(&mut scratch);
-        let name = self.of(&scratch);
-        self.keep_scratch(scratch);
-        name
+        self.in_scratch(write, |reasons, text| reasons.of(text))
     }
 
     /// The reason `write` writes, made for the one decision that gives it (not looked up, not
     /// kept).
     fn made(&mut self, write: impl FnOnce(&mut String)) -> Name {
+        self.in_scratch(write, |_, text| Name::from(text))
+    }
+
+    /// The name `name` gives the text `write` writes in the scratch text, which is kept for
+    /// the next reason unless it grew past [`ReasonNames::SCRATCH`].
+    fn in_scratch(
+        &mut self,
+        write: impl FnOnce(&mut String),
+        name: impl FnOnce(&mut Self, &str) -> Name,
+    ) -> Name {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         write(&mut scratch);
-        let name = Name::from(scratch.as_str());
-        self.keep_scratch(scratch);
-        name
-    }
-
-    /// Takes the scratch text back, unless it grew past [`ReasonNames::SCRATCH`].
-    fn keep_scratch(&mut self, scratch: String) {
+        let made = name(self, &scratch);
         if scratch.capacity() <= Self::SCRATCH {
             self.scratch = scratch;
         }
+        made
     }
 
     /// A candidate's own reason.

@@ -148,9 +148,7 @@ fn same_text(kept: &str, name: &str) -> bool {
 /// table is never full (four slots an entry), so a free slot ends every search.
 fn find_in<T>(slots: &[Option<T>], name: &str, holds: impl Fn(&T) -> bool) -> Result<usize, usize> {
     let mask = slots.len().wrapping_sub(1);
-    // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say little.
-    let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut slot = (mixed >> 32) as usize & mask;
+    let mut slot = slot_of_address(name, mask);
     for _ in 0..slots.len() {
         match slots.get(slot) {
             Some(Some(entry)) if holds(entry) => return Ok(slot),
@@ -159,6 +157,13 @@ fn find_in<T>(slots: &[Option<T>], name: &str, holds: impl Fn(&T) -> bool) -> Re
         }
     }
     Err(slot)
+}
+
+/// The slot of a table of `mask + 1` slots (a power of two) that `name`'s address chooses.
+fn slot_of_address(name: &str, mask: usize) -> usize {
+    // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say little.
+    let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (mixed >> 32) as usize & mask
 }
 
 /// Shared names met while writing that were not written ahead (a decision's reasons, made as
@@ -183,10 +188,7 @@ impl RecentQuoted {
         if self.slots.is_empty() {
             self.slots.resize(Self::SLOTS, None);
         }
-        // A name's text follows an `Arc`'s two counts, at 8-byte steps: the low bits say little.
-        let mixed = (name.as_ptr().addr() as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let slot = (mixed >> 32) as usize & (Self::SLOTS - 1);
-        let Some(place) = self.slots.get_mut(slot) else {
+        let Some(place) = self.slots.get_mut(slot_of_address(name, Self::SLOTS - 1)) else {
             push_str(out, name);
             return;
         };
