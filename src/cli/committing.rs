@@ -1,10 +1,14 @@
-//! `route`'s committing thread: commits the batches a store handed over to its writer
-//! ([`BatchWriter`]) while the deciding thread decides the next ones, and prints every batch's
-//! lines in the order they were decided, each only once its batch is durable.
+//! `route`'s committing and printing threads: the committing one commits the batches a store
+//! handed over to its writer ([`BatchWriter`]) while the deciding thread decides the next ones;
+//! the printing one makes them durable, when the writer's commits leave that to its
+//! [`Syncer`] (so the next batch is committed while this one reaches the disk), and prints
+//! every batch's lines in the order they were decided, each only once its batch is durable.
 
 use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc;
-use switchboard::route::state::{BatchWriter, StateError, StateErrorKind};
+use switchboard::route::state::{BatchWriter, StateError, StateErrorKind, Syncer};
 
 /// What the deciding thread asks, in order.
 enum Ask {
@@ -41,23 +45,39 @@ pub enum Done {
 pub struct Committing {
     asks: mpsc::Sender<Ask>,
     answers: mpsc::Receiver<Done>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// The committing thread, then the printing one.
+    threads: Vec<std::thread::JoinHandle<()>>,
     /// Answers still to come.
     pending: usize,
 }
 
 impl Committing {
-    /// Starts the thread, which prints to stdout.
+    /// Starts the committing thread and the printing thread, which prints to stdout.
     pub fn start() -> std::io::Result<Committing> {
+        Committing::start_printing_to(std::io::stdout())
+    }
+
+    /// Starts the committing thread and the printing thread, which prints to `output`.
+    fn start_printing_to(output: impl Write + Send + 'static) -> std::io::Result<Committing> {
         let (asks, asked) = mpsc::channel();
+        let (step, steps) = mpsc::channel();
         let (answer, answers) = mpsc::channel();
-        let thread = std::thread::Builder::new()
+        let printing = Arc::new(AtomicU8::new(PRINTING));
+        let commits = Arc::new(AtomicU64::new(0));
+        let (printing_here, commits_here) = (Arc::clone(&printing), Arc::clone(&commits));
+        let printer = std::thread::Builder::new()
+            .name("print batches".to_string())
+            .spawn(move || {
+                let printing = (printing_here.as_ref(), commits_here.as_ref());
+                print_in_order(&steps, &answer, printing, output);
+            })?;
+        let committer = std::thread::Builder::new()
             .name("commit batches".to_string())
-            .spawn(move || commit_and_print(&asked, &answer))?;
+            .spawn(move || commit_in_order(&asked, &step, &printing, &commits))?;
         Ok(Committing {
             asks,
             answers,
-            thread: Some(thread),
+            threads: vec![committer, printer],
             pending: 0,
         })
     }
@@ -115,7 +135,8 @@ impl Drop for Committing {
         // The thread ends once nothing more can be asked; whatever it printed is flushed.
         let (asks, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.asks, asks));
-        if let Some(thread) = self.thread.take() {
+        // The committing thread ends first, which ends the printing one.
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -129,16 +150,42 @@ fn stopped() -> StateError {
     )
 }
 
-/// The thread: answers each ask in order until the deciding thread lets go.
-fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
-    let mut output = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+/// What the committing thread passes to the printing thread, in the order asked.
+enum Step {
+    /// Print a batch's lines: once the writer's commits up to the numbered one are durable
+    /// (`Some`: a commit its syncer makes durable), or now (`None`: durable already).
+    Print(String, Option<u64>),
+    /// Answer this, as it is.
+    Answer(Done),
+    /// Make commits durable with this from now on (the writer handed over has a syncer).
+    Syncer(Option<Box<dyn Syncer>>),
+}
+
+/// Why the printing thread stopped printing, for the committing thread, which then commits no
+/// more: 0 while it prints.
+const PRINTING: u8 = 0;
+/// stdout failed.
+const CANNOT_WRITE: u8 = 1;
+/// A sync failed: what was committed since the last sync that answered may not be durable.
+const NOT_DURABLE: u8 = 2;
+
+/// The committing thread: commits each handed batch in order and passes its lines on to the
+/// printing thread, until the deciding thread lets go.
+fn commit_in_order(
+    asked: &mpsc::Receiver<Ask>,
+    steps: &mpsc::Sender<Step>,
+    printing: &AtomicU8,
+    commits: &AtomicU64,
+) {
     let mut writer: Option<Box<dyn BatchWriter>> = None;
     let mut refused = false;
-    // Once stdout failed, nothing more is committed or printed.
-    let mut cannot_write = false;
+    // Whether the writer's commits are made durable by its syncer, on the printing thread.
+    let mut synced_apart = false;
     for ask in asked {
-        let done = match ask {
-            Ask::Commit(mut lines) if cannot_write => {
+        let stopped = printing.load(Ordering::Acquire);
+        let step = match ask {
+            // Once the printing thread stopped, nothing more is committed.
+            Ask::Commit(mut lines) if stopped != PRINTING => {
                 if let Some(writer) = writer.as_mut() {
                     writer.drop_next();
                     // A dropped batch: the store forgets what it kept when it takes the writer
@@ -146,18 +193,22 @@ fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
                     refused = true;
                 }
                 lines.clear();
-                Done::NotPrinted(lines)
+                Step::Answer(if stopped == CANNOT_WRITE {
+                    Done::NotPrinted(lines)
+                } else {
+                    Done::NotCommitted(None, lines)
+                })
             }
-            Ask::Print(mut lines) if cannot_write => {
-                lines.clear();
-                Done::NotPrinted(lines)
-            }
-            Ask::Writer(handed) => {
+            Ask::Writer(mut handed) => {
+                let syncer = handed.syncer();
+                synced_apart = syncer.is_some();
                 writer = Some(handed);
                 refused = false;
-                continue;
+                Step::Syncer(syncer)
             }
-            Ask::GiveBack => Done::Writer(writer.take(), std::mem::take(&mut refused)),
+            Ask::GiveBack => {
+                Step::Answer(Done::Writer(writer.take(), std::mem::take(&mut refused)))
+            }
             Ask::Commit(mut lines) => {
                 let committed = match writer.as_mut() {
                     Some(writer) if !refused => writer.commit_next().map_err(Some),
@@ -171,17 +222,79 @@ fn commit_and_print(asked: &mpsc::Receiver<Ask>, answer: &mpsc::Sender<Done>) {
                     ))),
                 };
                 match committed {
-                    Ok(()) => print(&mut output, lines),
+                    Ok(()) => {
+                        let number = commits.fetch_add(1, Ordering::AcqRel) + 1;
+                        Step::Print(lines, synced_apart.then_some(number))
+                    }
                     Err(why) => {
                         refused = true;
                         lines.clear();
-                        Done::NotCommitted(why, lines)
+                        Step::Answer(Done::NotCommitted(why, lines))
                     }
                 }
             }
-            Ask::Print(lines) => print(&mut output, lines),
+            Ask::Print(lines) => Step::Print(lines, None),
         };
-        cannot_write |= matches!(done, Done::CannotWrite(_));
+        if steps.send(step).is_err() {
+            break;
+        }
+    }
+}
+
+/// The printing thread: makes the committed batches durable (one sync for every batch
+/// committed before it started) and prints their lines, and answers every ask, in the order
+/// asked.
+fn print_in_order(
+    steps: &mpsc::Receiver<Step>,
+    answer: &mpsc::Sender<Done>,
+    (printing, commits): (&AtomicU8, &AtomicU64),
+    output: impl Write,
+) {
+    let mut output = std::io::BufWriter::with_capacity(1 << 16, output);
+    let mut syncer: Option<Box<dyn Syncer>> = None;
+    // The commits the last sync made durable.
+    let mut synced_through = 0;
+    let mut stopped = PRINTING;
+    for step in steps {
+        let done = match step {
+            Step::Syncer(handed) => {
+                syncer = handed;
+                continue;
+            }
+            // After a failed sync the store must forget what it kept: it may not be durable.
+            Step::Answer(Done::Writer(writer, failed)) => {
+                Done::Writer(writer, failed || stopped == NOT_DURABLE)
+            }
+            Step::Answer(done) => done,
+            Step::Print(mut lines, durable_after) if stopped != PRINTING => {
+                lines.clear();
+                if stopped == NOT_DURABLE && durable_after.is_some() {
+                    Done::NotCommitted(None, lines)
+                } else {
+                    Done::NotPrinted(lines)
+                }
+            }
+            Step::Print(mut lines, Some(commit)) if commit > synced_through => {
+                let through = commits.load(Ordering::Acquire);
+                match syncer.as_mut().map_or(Ok(()), |syncer| syncer.sync()) {
+                    Ok(()) => {
+                        synced_through = through;
+                        print(&mut output, lines)
+                    }
+                    Err(error) => {
+                        stopped = NOT_DURABLE;
+                        printing.store(NOT_DURABLE, Ordering::Release);
+                        lines.clear();
+                        Done::NotCommitted(Some(error), lines)
+                    }
+                }
+            }
+            Step::Print(lines, _) => print(&mut output, lines),
+        };
+        if matches!(done, Done::CannotWrite(_)) {
+            stopped = CANNOT_WRITE;
+            printing.store(CANNOT_WRITE, Ordering::Release);
+        }
         if answer.send(done).is_err() {
             break;
         }
@@ -200,5 +313,202 @@ fn print(output: &mut impl Write, mut lines: String) -> Done {
             Done::Printed(lines)
         }
         Err(error) => Done::CannotWrite(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// What the pipeline did, in order, as the fake writer, syncer and stdout saw it.
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn note(log: &Log, event: String) {
+        log.lock().unwrap().push(event);
+    }
+
+    /// A writer whose commits are durable only once its syncer synced (with one), whose syncer
+    /// fails at the numbered sync, if any.
+    struct FakeWriter {
+        log: Log,
+        commits: u32,
+        with_syncer: bool,
+        sync_fails_at: Option<u32>,
+    }
+
+    impl BatchWriter for FakeWriter {
+        fn commit_next(&mut self) -> Result<(), StateError> {
+            self.commits += 1;
+            note(&self.log, format!("commit {}", self.commits));
+            if self.sync_fails_at.is_some() && self.commits > 1 {
+                // Holds the second commit until the first sync has failed, and the printing
+                // thread has told the committing one, so that the batches after it are asked
+                // for once the committing thread knows.
+                for _ in 0..1000 {
+                    if self.log.lock().unwrap().iter().any(|e| e == "sync failed") {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            } else {
+                // Slow enough that the printing thread often finds several commits to sync.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Ok(())
+        }
+        fn drop_next(&mut self) {
+            note(&self.log, "drop".to_string());
+        }
+        fn syncer(&mut self) -> Option<Box<dyn Syncer>> {
+            self.with_syncer.then(|| {
+                Box::new(FakeSyncer {
+                    log: Arc::clone(&self.log),
+                    syncs: 0,
+                    fails_at: self.sync_fails_at,
+                }) as Box<dyn Syncer>
+            })
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+            self
+        }
+    }
+
+    struct FakeSyncer {
+        log: Log,
+        syncs: u32,
+        fails_at: Option<u32>,
+    }
+
+    impl Syncer for FakeSyncer {
+        fn sync(&mut self) -> Result<(), StateError> {
+            self.syncs += 1;
+            if self.fails_at == Some(self.syncs) {
+                note(&self.log, "sync failed".to_string());
+                return Err(StateError::new(StateErrorKind::Failed, "the disk is gone"));
+            }
+            // What the writer committed so far is what this sync makes durable.
+            let committed = self
+                .log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|event| event.starts_with("commit"))
+                .count();
+            note(&self.log, format!("synced {committed}"));
+            Ok(())
+        }
+    }
+
+    /// stdout, as the log sees it: one event a write.
+    struct Stdout(Log);
+
+    impl Write for Stdout {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                note(&self.0, format!("print {line}"));
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Hands a writer over, asks to commit `batches` batches (one line each, `b1`, `b2`, …),
+    /// gives the writer back, and answers what came back, in order, with the log.
+    fn run(batches: u32, with_syncer: bool, sync_fails_at: Option<u32>) -> (Vec<String>, Log) {
+        let log: Log = Arc::default();
+        let mut committing = Committing::start_printing_to(Stdout(Arc::clone(&log))).unwrap();
+        let writer = FakeWriter {
+            log: Arc::clone(&log),
+            commits: 0,
+            with_syncer,
+            sync_fails_at,
+        };
+        committing.hand(Box::new(writer)).unwrap();
+        for batch in 1..=batches {
+            committing.commit(format!("b{batch}\n")).unwrap();
+        }
+        committing.give_back().unwrap();
+        let mut answers = Vec::new();
+        while committing.pending() > 0 {
+            answers.push(match committing.next().unwrap() {
+                Done::Printed(_) => "printed".to_string(),
+                Done::NotCommitted(Some(why), _) => format!("not committed: {why}"),
+                Done::NotCommitted(None, _) => "not committed".to_string(),
+                Done::Writer(writer, failed) => {
+                    format!("writer back (kept: {}, failed: {failed})", writer.is_some())
+                }
+                Done::CannotWrite(error) => format!("cannot write: {error}"),
+                Done::NotPrinted(_) => "not printed".to_string(),
+            });
+        }
+        drop(committing);
+        (answers, log)
+    }
+
+    /// The position of `event` in the log.
+    fn at(log: &[String], event: &str) -> usize {
+        log.iter()
+            .position(|seen| seen == event)
+            .unwrap_or_else(|| panic!("no `{event}` in {log:?}"))
+    }
+
+    #[test]
+    fn a_batch_is_printed_only_after_a_sync_that_began_after_its_commit() {
+        let (answers, log) = run(40, true, None);
+        let mut expected = vec!["printed".to_string(); 40];
+        expected.push("writer back (kept: true, failed: false)".to_string());
+        assert_eq!(answers, expected);
+        let log = log.lock().unwrap().clone();
+        for batch in 1..=40 {
+            let printed = at(&log, &format!("print b{batch}"));
+            assert!(at(&log, &format!("commit {batch}")) < printed, "{log:?}");
+            // The last sync before the print covered this batch's commit.
+            let synced = log[..printed]
+                .iter()
+                .rev()
+                .find_map(|event| event.strip_prefix("synced "))
+                .unwrap_or_else(|| panic!("batch {batch} printed with no sync before: {log:?}"));
+            assert!(synced.parse::<u32>().unwrap() >= batch, "{log:?}");
+        }
+        // Lines come out in the order the batches were asked.
+        let printed: Vec<&String> = log.iter().filter(|e| e.starts_with("print")).collect();
+        let in_order: Vec<String> = (1..=40).map(|batch| format!("print b{batch}")).collect();
+        assert_eq!(printed, in_order.iter().collect::<Vec<_>>());
+        // A sync makes every commit before it durable: never more syncs than commits.
+        let syncs = log.iter().filter(|e| e.starts_with("synced")).count();
+        assert!((1..=40).contains(&syncs), "{syncs} syncs");
+    }
+
+    #[test]
+    fn a_writer_without_a_syncer_is_never_synced_and_prints_each_batch() {
+        let (answers, log) = run(5, false, None);
+        assert_eq!(answers.iter().filter(|a| *a == "printed").count(), 5);
+        let log = log.lock().unwrap().clone();
+        assert!(!log.iter().any(|e| e.starts_with("sync")), "{log:?}");
+        assert!(at(&log, "commit 5") < at(&log, "print b5"));
+    }
+
+    #[test]
+    fn after_a_failed_sync_nothing_more_is_committed_or_printed_and_the_store_forgets() {
+        let (answers, log) = run(30, true, Some(1));
+        let log = log.lock().unwrap().clone();
+        assert!(!log.iter().any(|e| e.starts_with("print")), "{log:?}");
+        // The batch the failed sync was for names why; one committed meanwhile is not taken
+        // for durable, and the later ones are dropped, not committed.
+        let mut expected = vec!["not committed: the disk is gone".to_string()];
+        expected.extend(std::iter::repeat_n("not committed".to_string(), 29));
+        expected.push("writer back (kept: true, failed: true)".to_string());
+        assert_eq!(answers, expected);
+        // The second batch is committed when the committing thread asked for it before the
+        // sync failed, and held until then (see `FakeWriter`): every later one is dropped.
+        let commits = log.iter().filter(|e| e.starts_with("commit")).count();
+        assert!((1..=2).contains(&commits), "{log:?}");
+        assert_eq!(log.iter().filter(|e| *e == "drop").count(), 30 - commits);
+        // No sync is tried again after one failed.
+        assert_eq!(log.iter().filter(|e| e.starts_with("sync")).count(), 1);
     }
 }

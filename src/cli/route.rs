@@ -58,8 +58,9 @@ pub struct RouteArgs {
     #[arg(long, short)]
     quiet: bool,
     /// 2: read and parse lines on a second thread while this one decides and records, and
-    /// write the committed lines out on a third, or with a SQLite state commit and write each
-    /// batch on a third while the next is decided (the output is the same, in the same order);
+    /// write the committed lines out on a third, or with a SQLite state commit each batch on a
+    /// third while the next is decided, and wait for the disk and write its lines on a fourth
+    /// (the output is the same, in the same order);
     /// 1: one thread does all. The default is 2 where
     /// there are two cores or more, else 1
     #[arg(long, value_name = "N", default_value_t = default_threads(),

@@ -16,7 +16,7 @@ use switchboard_core::route::life::Life;
 use switchboard_core::route::state::dump::StateRow;
 use switchboard_core::route::state::{
     BatchWriter, EntryRef, Loads, Outgoing, PendingDue, Recorded, StateError, StateErrorKind,
-    StateStore, WindowCounts, compact,
+    StateStore, Syncer, WindowCounts, compact,
 };
 use switchboard_core::route::wire;
 
@@ -1192,8 +1192,71 @@ impl BatchWriter for SqliteWriter {
         let _ = self.handed.try_recv();
     }
 
+    /// The WAL file's syncer, once the connection commits without syncing
+    /// (`synchronous=NORMAL`); `None`, committing with `synchronous=FULL` as before, when the
+    /// file is not in WAL mode or its WAL cannot be opened.
+    fn syncer(&mut self) -> Option<Box<dyn Syncer>> {
+        let wal = WalSyncer::open(&self.connection)?;
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .ok()?;
+        Some(Box::new(wal))
+    }
+
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
         self
+    }
+}
+
+/// Makes a [`SqliteWriter`]'s commits durable on the thread that prints them
+/// ([`BatchWriter::syncer`]): the writer commits with `synchronous=NORMAL`, which in WAL mode
+/// writes a transaction's frames to the WAL and does not sync it, and this syncs the WAL file
+/// (`fsync`, as SQLite's own commit does with `synchronous=FULL`), so that the next batch is
+/// committed while this one reaches the disk. What is durable is the same as with `FULL`, once
+/// `sync` returns: every frame a commit wrote before the call. SQLite itself still syncs the
+/// WAL's header when it starts the WAL again (and the directory, when it creates the file),
+/// and a checkpoint syncs the WAL before it copies it into the file and the file after, so
+/// a frame a checkpoint copied is durable in the file, whatever became of the WAL since.
+struct WalSyncer {
+    wal: std::fs::File,
+    /// A sync failed: from then on nothing is taken for durable.
+    failed: bool,
+}
+
+impl WalSyncer {
+    /// The WAL of `connection`'s file (`<file>-wal`, named after the path SQLite opened), when
+    /// the connection is in WAL mode.
+    fn open(connection: &Connection) -> Option<WalSyncer> {
+        let mode: String = connection
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .ok()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return None;
+        }
+        let file = connection.path().filter(|file| !file.is_empty())?;
+        let wal = std::fs::File::open(format!("{file}-wal")).ok()?;
+        Some(WalSyncer { wal, failed: false })
+    }
+}
+
+impl Syncer for WalSyncer {
+    fn sync(&mut self) -> Result<(), StateError> {
+        if self.failed {
+            return Err(StateError::new(
+                StateErrorKind::Failed,
+                "state database: an earlier sync of its WAL failed",
+            ));
+        }
+        self.wal.sync_all().map_err(|error| {
+            self.failed = true;
+            StateError::new(
+                StateErrorKind::Failed,
+                format!(
+                    "state database: cannot sync its WAL to the disk ({error}): the last \
+                     batches may not be durable"
+                ),
+            )
+        })
     }
 }
 
@@ -2126,6 +2189,11 @@ impl StateStore for SqliteState {
             self.version_seen = Some(mine);
             self.spare_connection = Some(connection);
             return Ok(None);
+        }
+        // Durable at each commit until the committing thread asks for the writer's syncer.
+        if let Err(error) = connection.pragma_update(None, "synchronous", "FULL").db() {
+            self.spare_connection = Some(connection);
+            return Err(error);
         }
         let (batches, handed) = mpsc::channel();
         let (spent, spent_here) = mpsc::channel();
@@ -4179,6 +4247,47 @@ mod tests {
         state.commit().unwrap();
         let writer = state.hand_over_commits().unwrap().expect("handed over");
         (state, writer)
+    }
+
+    /// `PRAGMA synchronous` of a handed writer's connection: 2 `FULL`, 1 `NORMAL`.
+    fn synchronous(writer: &SqliteWriter) -> i64 {
+        writer
+            .connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_writer_leaves_syncing_to_its_syncer_only_once_that_is_asked_for() {
+        use std::os::unix::fs::MetadataExt;
+        let path = scratch("synced-apart");
+        let (mut state, writer) = handed(&path);
+        let mut writer = writer.into_any().downcast::<SqliteWriter>().unwrap();
+        // Until a syncer is asked for, every commit is durable as it answers.
+        assert_eq!(synchronous(&writer), 2);
+        let mut syncer = writer.syncer().expect("a file in WAL mode has a syncer");
+        assert_eq!(synchronous(&writer), 1);
+        // The syncer's file is the state's WAL, named after the path SQLite opened.
+        let wal = WalSyncer::open(&writer.connection).unwrap();
+        let named = std::fs::metadata(format!("{}-wal", path.display())).unwrap();
+        let opened = wal.wal.metadata().unwrap();
+        assert_eq!((opened.dev(), opened.ino()), (named.dev(), named.ino()));
+        state.begin().unwrap();
+        state.record(&entry("H-1", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        writer.commit_next().unwrap();
+        syncer.sync().unwrap();
+        // Handed over again, the writer commits with `FULL` until its syncer is asked for.
+        state.take_back_commits(writer, false).unwrap();
+        state.begin().unwrap();
+        state.record(&entry("H-2", "anna").as_entry()).unwrap();
+        state.commit().unwrap();
+        let again = state.hand_over_commits().unwrap().expect("handed over again");
+        let again = again.into_any().downcast::<SqliteWriter>().unwrap();
+        assert_eq!(synchronous(&again), 2);
+        // A connection not in WAL mode has no syncer to leave syncing to.
+        assert!(WalSyncer::open(&Connection::open_in_memory().unwrap()).is_none());
+        state.take_back_commits(again, false).unwrap();
     }
 
     #[test]

@@ -438,14 +438,31 @@ pub trait StateStore {
 /// ([`StateStore::hand_over_commits`]), while the next batch is decided.
 pub trait BatchWriter: Send {
     /// Commits the oldest batch handed over and not yet committed or dropped: durable when it
-    /// answers `Ok`. A batch decided on something another writer changed since is refused with
-    /// [`StateErrorKind::Conflict`] and nothing of it is written.
+    /// answers `Ok`, or, for a writer with a [`BatchWriter::syncer`], once that syncer's next
+    /// [`Syncer::sync`] has returned `Ok`. A batch decided on something another writer changed
+    /// since is refused with [`StateErrorKind::Conflict`] and nothing of it is written.
     fn commit_next(&mut self) -> Result<(), StateError>;
+    /// What makes this writer's commits durable on another thread, so that the next batch is
+    /// committed while the last one reaches the disk: `None` (the default) when every commit is
+    /// durable as it answers. Asked once, right after the writer is handed over.
+    fn syncer(&mut self) -> Option<Box<dyn Syncer>> {
+        None
+    }
     /// Drops the oldest batch handed over, unwritten (one before it failed, so it was decided
     /// on changes that are not in the store).
     fn drop_next(&mut self);
     /// The writer as [`std::any::Any`], for the store that made it to take it back.
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+/// Makes the commits a [`BatchWriter`] made before a call durable (see
+/// [`BatchWriter::syncer`]).
+pub trait Syncer: Send {
+    /// Makes every commit that answered before this call durable. After an error nothing
+    /// committed since the last `Ok` may be taken for durable, and no later call may be
+    /// either (a failed sync can lose what it failed to write, and a second call can answer
+    /// `Ok` without having written it).
+    fn sync(&mut self) -> Result<(), StateError>;
 }
 
 /// The error of a state kept nowhere (`:memory:`) asked to move.
