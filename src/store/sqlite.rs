@@ -4282,7 +4282,10 @@ mod tests {
         state.begin().unwrap();
         state.record(&entry("H-2", "anna").as_entry()).unwrap();
         state.commit().unwrap();
-        let again = state.hand_over_commits().unwrap().expect("handed over again");
+        let again = state
+            .hand_over_commits()
+            .unwrap()
+            .expect("handed over again");
         let again = again.into_any().downcast::<SqliteWriter>().unwrap();
         assert_eq!(synchronous(&again), 2);
         // A connection not in WAL mode has no syncer to leave syncing to.
