@@ -22,20 +22,22 @@ enum Ask {
     GiveBack,
 }
 
-/// What the committing thread answers: one answer to each `Commit`, `Print` and `GiveBack`,
-/// in the order they were asked.
+/// What the printing thread answers: one answer to each `Commit`, `Print` and `GiveBack`, in
+/// the order they were asked.
 pub enum Done {
     /// The batch's lines are printed; the emptied text comes back for another batch.
     Printed(String),
-    /// A handed batch was not committed, so nothing of it is printed: the first such batch
-    /// with why it was refused, every later one (dropped: it was decided on the refused one)
-    /// with `None`, until the writer is given back.
+    /// A handed batch was not committed, or its commit was not made durable (a sync failed),
+    /// so nothing of it is printed: the first such batch with why, every later one (dropped:
+    /// it was decided on that one; or committed, and not taken for durable) with `None`,
+    /// until the writer is given back.
     NotCommitted(Option<StateError>, String),
     /// The writer (if it had one), and whether a batch was not committed since it was handed
     /// over.
     Writer(Option<Box<dyn BatchWriter>>, bool),
     /// The lines could not be written to stdout: every later batch is answered `NotPrinted`
-    /// (a handed one dropped, not committed).
+    /// (a handed one committed before the committing thread knew, up to the batches in flight,
+    /// or dropped after).
     CannotWrite(std::io::Error),
     /// A batch after one whose lines could not be written: not printed.
     NotPrinted(String),
@@ -142,11 +144,11 @@ impl Drop for Committing {
     }
 }
 
-/// The error when the committing thread is gone (it panicked).
+/// The error when the committing or the printing thread is gone (it panicked).
 fn stopped() -> StateError {
     StateError::new(
         StateErrorKind::Failed,
-        "the thread that commits and prints batches stopped unexpectedly",
+        "the threads that commit and print batches stopped unexpectedly",
     )
 }
 
@@ -157,8 +159,9 @@ enum Step {
     Print(String, Option<u64>),
     /// Answer this, as it is.
     Answer(Done),
-    /// Make commits durable with this from now on (the writer handed over has a syncer).
-    Syncer(Option<Box<dyn Syncer>>),
+    /// Make commits durable with this from now on (the writer handed over has a syncer); the
+    /// number of commits made before the writer was handed over, by those before it.
+    Syncer(Option<Box<dyn Syncer>>, u64),
 }
 
 /// Why the printing thread stopped printing, for the committing thread, which then commits no
@@ -204,7 +207,7 @@ fn commit_in_order(
                 synced_apart = syncer.is_some();
                 writer = Some(handed);
                 refused = false;
-                Step::Syncer(syncer)
+                Step::Syncer(syncer, commits.load(Ordering::Acquire))
             }
             Ask::GiveBack => {
                 Step::Answer(Done::Writer(writer.take(), std::mem::take(&mut refused)))
@@ -257,8 +260,11 @@ fn print_in_order(
     let mut stopped = PRINTING;
     for step in steps {
         let done = match step {
-            Step::Syncer(handed) => {
+            Step::Syncer(handed, before) => {
                 syncer = handed;
+                // A sync by the writer before may have counted this one's first commits: they
+                // are this syncer's to make durable.
+                synced_through = synced_through.min(before);
                 continue;
             }
             // After a failed sync the store must forget what it kept: it may not be durable.
@@ -276,7 +282,16 @@ fn print_in_order(
             }
             Step::Print(mut lines, Some(commit)) if commit > synced_through => {
                 let through = commits.load(Ordering::Acquire);
-                match syncer.as_mut().map_or(Ok(()), |syncer| syncer.sync()) {
+                let synced = syncer.as_mut().map_or_else(
+                    || {
+                        Err(StateError::new(
+                            StateErrorKind::Failed,
+                            "internal error: a commit to make durable, and no syncer",
+                        ))
+                    },
+                    |syncer| syncer.sync(),
+                );
+                match synced {
                     Ok(()) => {
                         synced_through = through;
                         print(&mut output, lines)
@@ -328,45 +343,52 @@ mod tests {
         log.lock().unwrap().push(event);
     }
 
-    /// A writer whose commits are durable only once its syncer synced (with one), whose syncer
-    /// fails at the numbered sync, if any.
+    fn count(log: &[String], prefix: &str) -> usize {
+        log.iter().filter(|event| event.starts_with(prefix)).count()
+    }
+
+    /// How a run goes wrong, if it does.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Trouble {
+        None,
+        /// The writer's commits are durable as they answer: it has no syncer.
+        NoSyncer,
+        /// The first sync fails, once the second commit has begun; that commit is held until
+        /// the test has the failure's answer (the committing thread knows by then).
+        SyncFails,
+        /// stdout fails from the third batch's lines on.
+        StdoutFails,
+    }
+
+    /// A writer whose commits are durable only once its syncer synced (unless it has none).
     struct FakeWriter {
         log: Log,
         commits: u32,
-        with_syncer: bool,
-        sync_fails_at: Option<u32>,
+        trouble: Trouble,
+        /// Lets the second commit end (`Trouble::SyncFails`).
+        gate: Option<mpsc::Receiver<()>>,
     }
 
     impl BatchWriter for FakeWriter {
         fn commit_next(&mut self) -> Result<(), StateError> {
             self.commits += 1;
-            note(&self.log, format!("commit {}", self.commits));
-            if self.sync_fails_at.is_some() && self.commits > 1 {
-                // Holds the second commit until the first sync has failed, and the printing
-                // thread has told the committing one, so that the batches after it are asked
-                // for once the committing thread knows.
-                for _ in 0..1000 {
-                    if self.log.lock().unwrap().iter().any(|e| e == "sync failed") {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            } else {
-                // Slow enough that the printing thread often finds several commits to sync.
-                std::thread::sleep(std::time::Duration::from_millis(1));
+            note(&self.log, format!("commit {} began", self.commits));
+            if let (Some(gate), 2) = (&self.gate, self.commits) {
+                let _ = gate.recv_timeout(std::time::Duration::from_secs(30));
             }
+            // Long enough that the printing thread often finds several commits to sync.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            note(&self.log, format!("committed {}", self.commits));
             Ok(())
         }
         fn drop_next(&mut self) {
             note(&self.log, "drop".to_string());
         }
         fn syncer(&mut self) -> Option<Box<dyn Syncer>> {
-            self.with_syncer.then(|| {
+            (self.trouble != Trouble::NoSyncer).then(|| {
                 Box::new(FakeSyncer {
                     log: Arc::clone(&self.log),
-                    syncs: 0,
-                    fails_at: self.sync_fails_at,
+                    fails: self.trouble == Trouble::SyncFails,
                 }) as Box<dyn Syncer>
             })
         }
@@ -377,37 +399,47 @@ mod tests {
 
     struct FakeSyncer {
         log: Log,
-        syncs: u32,
-        fails_at: Option<u32>,
+        fails: bool,
     }
 
     impl Syncer for FakeSyncer {
         fn sync(&mut self) -> Result<(), StateError> {
-            self.syncs += 1;
-            if self.fails_at == Some(self.syncs) {
+            // What is durable is what was committed when the sync began.
+            let committed = count(&self.log.lock().unwrap(), "committed");
+            note(&self.log, format!("sync began after {committed}"));
+            if self.fails {
+                for _ in 0..3000 {
+                    if count(&self.log.lock().unwrap(), "commit 2 began") > 0 {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 note(&self.log, "sync failed".to_string());
                 return Err(StateError::new(StateErrorKind::Failed, "the disk is gone"));
             }
-            // What the writer committed so far is what this sync makes durable.
-            let committed = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|event| event.starts_with("commit"))
-                .count();
-            note(&self.log, format!("synced {committed}"));
+            std::thread::sleep(std::time::Duration::from_millis(2));
             Ok(())
         }
     }
 
-    /// stdout, as the log sees it: one event a write.
-    struct Stdout(Log);
+    /// stdout, as the log sees it: a line an event; failing from the `fails_at`th write on.
+    struct Stdout {
+        log: Log,
+        writes: u32,
+        fails_at: Option<u32>,
+    }
 
     impl Write for Stdout {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.writes += 1;
+            if self.fails_at.is_some_and(|at| self.writes >= at) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the reader left",
+                ));
+            }
             for line in String::from_utf8_lossy(bytes).lines() {
-                note(&self.0, format!("print {line}"));
+                note(&self.log, format!("print {line}"));
             }
             Ok(bytes.len())
         }
@@ -416,22 +448,46 @@ mod tests {
         }
     }
 
-    /// Hands a writer over, asks to commit `batches` batches (one line each, `b1`, `b2`, …),
-    /// gives the writer back, and answers what came back, in order, with the log.
-    fn run(batches: u32, with_syncer: bool, sync_fails_at: Option<u32>) -> (Vec<String>, Log) {
+    /// What the deciding thread asks, in a test's words.
+    enum Asked {
+        /// Commit a handed batch of one line.
+        Commit(&'static str),
+        /// Print a batch the deciding thread committed, of one line.
+        Print(&'static str),
+        /// Hand a new writer over.
+        Hand,
+        GiveBack,
+    }
+
+    /// Asks what `asks` says, in order, and answers what came back, in order, with the log.
+    fn run(asks: &[Asked], trouble: Trouble) -> (Vec<String>, Vec<String>) {
         let log: Log = Arc::default();
-        let mut committing = Committing::start_printing_to(Stdout(Arc::clone(&log))).unwrap();
-        let writer = FakeWriter {
+        let stdout = Stdout {
             log: Arc::clone(&log),
-            commits: 0,
-            with_syncer,
-            sync_fails_at,
+            writes: 0,
+            fails_at: (trouble == Trouble::StdoutFails).then_some(3),
         };
-        committing.hand(Box::new(writer)).unwrap();
-        for batch in 1..=batches {
-            committing.commit(format!("b{batch}\n")).unwrap();
+        let mut committing = Committing::start_printing_to(stdout).unwrap();
+        let mut release = None;
+        for ask in asks {
+            match ask {
+                Asked::Commit(line) => committing.commit(format!("{line}\n")).unwrap(),
+                Asked::Print(line) => committing.print(format!("{line}\n")).unwrap(),
+                Asked::Hand => {
+                    let (open, gate) = mpsc::channel();
+                    let gate = (trouble == Trouble::SyncFails).then_some(gate);
+                    release = Some(open);
+                    let writer = FakeWriter {
+                        log: Arc::clone(&log),
+                        commits: 0,
+                        trouble,
+                        gate,
+                    };
+                    committing.hand(Box::new(writer)).unwrap();
+                }
+                Asked::GiveBack => committing.give_back().unwrap(),
+            }
         }
-        committing.give_back().unwrap();
         let mut answers = Vec::new();
         while committing.pending() > 0 {
             answers.push(match committing.next().unwrap() {
@@ -444,9 +500,27 @@ mod tests {
                 Done::CannotWrite(error) => format!("cannot write: {error}"),
                 Done::NotPrinted(_) => "not printed".to_string(),
             });
+            // The first answer is in: a held commit may end.
+            if let Some(open) = release.take() {
+                let _ = open.send(());
+            }
         }
         drop(committing);
+        let log = log.lock().unwrap().clone();
         (answers, log)
+    }
+
+    /// A writer handed over, `batches` batches committed (`b1`, `b2`, …), the writer given back.
+    fn handed_batches(batches: usize) -> Vec<Asked> {
+        const LINES: [&str; 30] = [
+            "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11", "b12", "b13",
+            "b14", "b15", "b16", "b17", "b18", "b19", "b20", "b21", "b22", "b23", "b24", "b25",
+            "b26", "b27", "b28", "b29", "b30",
+        ];
+        let mut asks = vec![Asked::Hand];
+        asks.extend(LINES[..batches].iter().map(|line| Asked::Commit(line)));
+        asks.push(Asked::GiveBack);
+        asks
     }
 
     /// The position of `event` in the log.
@@ -457,58 +531,110 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_is_printed_only_after_a_sync_that_began_after_its_commit() {
-        let (answers, log) = run(40, true, None);
-        let mut expected = vec!["printed".to_string(); 40];
+    fn a_batch_is_printed_only_after_a_sync_that_began_after_its_commit_ended() {
+        let (answers, log) = run(&handed_batches(30), Trouble::None);
+        let mut expected = vec!["printed".to_string(); 30];
         expected.push("writer back (kept: true, failed: false)".to_string());
         assert_eq!(answers, expected);
-        let log = log.lock().unwrap().clone();
-        for batch in 1..=40 {
+        for batch in 1..=30 {
             let printed = at(&log, &format!("print b{batch}"));
-            assert!(at(&log, &format!("commit {batch}")) < printed, "{log:?}");
-            // The last sync before the print covered this batch's commit.
+            // The last sync that began before the print had seen this batch's commit end.
             let synced = log[..printed]
                 .iter()
                 .rev()
-                .find_map(|event| event.strip_prefix("synced "))
-                .unwrap_or_else(|| panic!("batch {batch} printed with no sync before: {log:?}"));
-            assert!(synced.parse::<u32>().unwrap() >= batch, "{log:?}");
+                .find_map(|event| event.strip_prefix("sync began after "))
+                .unwrap_or_else(|| panic!("b{batch} printed with no sync before: {log:?}"));
+            assert!(synced.parse::<usize>().unwrap() >= batch, "{log:?}");
         }
         // Lines come out in the order the batches were asked.
-        let printed: Vec<&String> = log.iter().filter(|e| e.starts_with("print")).collect();
-        let in_order: Vec<String> = (1..=40).map(|batch| format!("print b{batch}")).collect();
-        assert_eq!(printed, in_order.iter().collect::<Vec<_>>());
+        let printed: Vec<&str> = log
+            .iter()
+            .filter_map(|e| e.strip_prefix("print "))
+            .collect();
+        let in_order: Vec<String> = (1..=30).map(|batch| format!("b{batch}")).collect();
+        assert_eq!(printed, in_order);
         // A sync makes every commit before it durable: never more syncs than commits.
-        let syncs = log.iter().filter(|e| e.starts_with("synced")).count();
-        assert!((1..=40).contains(&syncs), "{syncs} syncs");
+        assert!((1..=30).contains(&count(&log, "sync began")), "{log:?}");
     }
 
     #[test]
-    fn a_writer_without_a_syncer_is_never_synced_and_prints_each_batch() {
-        let (answers, log) = run(5, false, None);
+    fn a_writer_without_a_syncer_is_never_synced_and_prints_each_batch_once_committed() {
+        let (answers, log) = run(&handed_batches(5), Trouble::NoSyncer);
         assert_eq!(answers.iter().filter(|a| *a == "printed").count(), 5);
-        let log = log.lock().unwrap().clone();
-        assert!(!log.iter().any(|e| e.starts_with("sync")), "{log:?}");
-        assert!(at(&log, "commit 5") < at(&log, "print b5"));
+        assert_eq!(count(&log, "sync"), 0, "{log:?}");
+        for batch in 1..=5 {
+            assert!(at(&log, &format!("committed {batch}")) < at(&log, &format!("print b{batch}")));
+        }
+    }
+
+    #[test]
+    fn batches_the_deciding_thread_committed_print_in_order_between_two_hand_overs() {
+        let asks = [
+            Asked::Hand,
+            Asked::Commit("b1"),
+            Asked::Commit("b2"),
+            Asked::GiveBack,
+            Asked::Print("b3"),
+            Asked::Hand,
+            Asked::Commit("b4"),
+            Asked::GiveBack,
+        ];
+        let (answers, log) = run(&asks, Trouble::None);
+        let back = "writer back (kept: true, failed: false)".to_string();
+        let printed = "printed".to_string();
+        let expected = [&printed, &printed, &back, &printed, &printed, &back];
+        assert_eq!(answers.iter().collect::<Vec<_>>(), expected);
+        let lines: Vec<&str> = log
+            .iter()
+            .filter_map(|e| e.strip_prefix("print "))
+            .collect();
+        assert_eq!(lines, ["b1", "b2", "b3", "b4"]);
+        // The second writer's commit is synced by its own syncer before it is printed.
+        let last_sync = log
+            .iter()
+            .rposition(|e| e.starts_with("sync began"))
+            .unwrap();
+        assert!(at(&log, "print b3") < last_sync && last_sync < at(&log, "print b4"));
     }
 
     #[test]
     fn after_a_failed_sync_nothing_more_is_committed_or_printed_and_the_store_forgets() {
-        let (answers, log) = run(30, true, Some(1));
-        let log = log.lock().unwrap().clone();
-        assert!(!log.iter().any(|e| e.starts_with("print")), "{log:?}");
-        // The batch the failed sync was for names why; one committed meanwhile is not taken
-        // for durable, and the later ones are dropped, not committed.
+        let (answers, log) = run(&handed_batches(30), Trouble::SyncFails);
+        assert_eq!(count(&log, "print"), 0, "{log:?}");
+        // The batch the failed sync was for names why. The second, committed meanwhile, is not
+        // taken for durable; the later ones are dropped, not committed.
         let mut expected = vec!["not committed: the disk is gone".to_string()];
         expected.extend(std::iter::repeat_n("not committed".to_string(), 29));
         expected.push("writer back (kept: true, failed: true)".to_string());
         assert_eq!(answers, expected);
-        // The second batch is committed when the committing thread asked for it before the
-        // sync failed, and held until then (see `FakeWriter`): every later one is dropped.
-        let commits = log.iter().filter(|e| e.starts_with("commit")).count();
-        assert!((1..=2).contains(&commits), "{log:?}");
-        assert_eq!(log.iter().filter(|e| *e == "drop").count(), 30 - commits);
+        assert_eq!(count(&log, "committed"), 2, "{log:?}");
+        assert_eq!(count(&log, "drop"), 28, "{log:?}");
         // No sync is tried again after one failed.
-        assert_eq!(log.iter().filter(|e| e.starts_with("sync")).count(), 1);
+        assert_eq!(count(&log, "sync began"), 1, "{log:?}");
+    }
+
+    #[test]
+    fn after_stdout_fails_nothing_more_is_printed_and_the_rest_is_dropped() {
+        let (answers, log) = run(&handed_batches(30), Trouble::StdoutFails);
+        let lines: Vec<&str> = log
+            .iter()
+            .filter_map(|e| e.strip_prefix("print "))
+            .collect();
+        assert_eq!(lines, ["b1", "b2"]);
+        assert_eq!(answers[..2], ["printed", "printed"]);
+        assert_eq!(answers[2], "cannot write: the reader left");
+        assert!(
+            answers[3..30].iter().all(|a| a == "not printed"),
+            "{answers:?}"
+        );
+        // Batches committed before the committing thread knew are recorded, not printed; it
+        // drops every later one.
+        let committed = count(&log, "committed");
+        assert!(committed >= 3, "{log:?}");
+        assert_eq!(count(&log, "drop"), 30 - committed);
+        assert_eq!(
+            answers[30],
+            format!("writer back (kept: true, failed: {})", committed < 30)
+        );
     }
 }

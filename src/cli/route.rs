@@ -58,9 +58,9 @@ pub struct RouteArgs {
     #[arg(long, short)]
     quiet: bool,
     /// 2: read and parse lines on a second thread while this one decides and records, and
-    /// write the committed lines out on a third, or with a SQLite state commit each batch on a
-    /// third while the next is decided, and wait for the disk and write its lines on a fourth
-    /// (the output is the same, in the same order);
+    /// write the committed lines out on a third, or with a SQLite state commit each batch on
+    /// another thread while the next is decided, and wait for the disk and write its lines on
+    /// another (the output is the same, in the same order);
     /// 1: one thread does all. The default is 2 where
     /// there are two cores or more, else 1
     #[arg(long, value_name = "N", default_value_t = default_threads(),
@@ -787,7 +787,8 @@ struct InFlight {
 
 /// `route` on two threads besides the reader's, for a store that hands its commits over
 /// ([`StateStore::hand_over_commits`]): this one decides a batch while the committing thread
-/// commits the one before and prints it. A batch that needs the store's file (which lacks the
+/// commits the one before and the printing thread makes the one before that durable and
+/// prints it. A batch that needs the store's file (which lacks the
 /// batches being committed) takes the store's writer back first and is decided again; so is
 /// every handed batch after one the writer refused (another router wrote to the store).
 /// Lines are printed in input order, each once its batch is durable.
@@ -944,7 +945,8 @@ impl TwoThreads<'_, '_> {
         first_line: usize,
     ) -> Result<(), Failure> {
         // A failure to print that has come back stops the run before this batch is committed:
-        // nothing is recorded that will not be printed, past the batch that failed.
+        // nothing is recorded that will not be printed, past the batches in flight when it
+        // failed.
         while let Some(done) = self.committing.ready() {
             self.settle(done)?;
         }
@@ -1005,9 +1007,10 @@ impl TwoThreads<'_, '_> {
                 self.in_flight.pop_front();
                 self.failed = true;
                 return Err(Failure::usage(format!(
-                    "cannot write decisions: {error}; they were recorded before this write, and \
-                     are in the state (`state export --ledger` shows them; a lead sent again \
-                     comes back as a duplicate)"
+                    "cannot write decisions: {error}; they were recorded before this write, as \
+                     may be those of the next few batches (up to {BATCHES_IN_FLIGHT}), and are in \
+                     the state (`state export --ledger` shows them; a lead sent again comes back \
+                     as a duplicate)"
                 )));
             }
         }

@@ -1234,7 +1234,11 @@ impl WalSyncer {
             return None;
         }
         let file = connection.path().filter(|file| !file.is_empty())?;
-        let wal = std::fs::File::open(format!("{file}-wal")).ok()?;
+        // Opened to write (nothing is written): Windows syncs only a file open for writing.
+        let wal = std::fs::OpenOptions::new()
+            .write(true)
+            .open(format!("{file}-wal"))
+            .ok()?;
         Some(WalSyncer { wal, failed: false })
     }
 }
@@ -1275,7 +1279,8 @@ const BATCHES_A_CHECKPOINT: u32 = 8;
 /// batch begins.
 ///
 /// Nothing here decides what is durable: a commit is durable when its `COMMIT` returns
-/// (`synchronous=FULL` syncs the WAL); a checkpoint syncs the WAL before it copies, and the
+/// (`synchronous=FULL` syncs the WAL), or once the [`WalSyncer`] synced the WAL after it; a
+/// checkpoint syncs the WAL before it copies, and the
 /// file once it has copied the WAL's last frame. A checkpoint that cannot run whole copies
 /// what it can (a reader holds old pages) or nothing (another connection's checkpoint holds
 /// the lock), and the commits' own `wal_autocheckpoint` stays as the backstop, so its outcome
@@ -2238,6 +2243,9 @@ impl StateStore for SqliteState {
             checkpoints,
             ..
         } = *writer;
+        // A connection at rest is never left committing without syncing (the next hand-over
+        // sets `FULL` again, and fails if it cannot).
+        let _ = connection.pragma_update(None, "synchronous", "FULL");
         self.spare_checkpointer = checkpoints;
         if ledger_refused {
             self.assumption.missed();
@@ -4257,6 +4265,7 @@ mod tests {
             .unwrap()
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_writer_leaves_syncing_to_its_syncer_only_once_that_is_asked_for() {
         use std::os::unix::fs::MetadataExt;
@@ -4277,7 +4286,8 @@ mod tests {
         state.commit().unwrap();
         writer.commit_next().unwrap();
         syncer.sync().unwrap();
-        // Handed over again, the writer commits with `FULL` until its syncer is asked for.
+        // Given back and handed over again, the writer commits with `FULL` until its syncer is
+        // asked for.
         state.take_back_commits(writer, false).unwrap();
         state.begin().unwrap();
         state.record(&entry("H-2", "anna").as_entry()).unwrap();
