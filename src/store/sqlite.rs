@@ -4258,6 +4258,7 @@ mod tests {
     }
 
     /// `PRAGMA synchronous` of a handed writer's connection: 2 `FULL`, 1 `NORMAL`.
+    #[cfg(unix)]
     fn synchronous(writer: &SqliteWriter) -> i64 {
         writer
             .connection
