@@ -43,7 +43,7 @@ pub enum Done {
     NotPrinted(String),
 }
 
-/// The deciding thread's end of the committing thread.
+/// The deciding thread's end of the committing and printing threads.
 pub struct Committing {
     asks: mpsc::Sender<Ask>,
     answers: mpsc::Receiver<Done>,
@@ -94,7 +94,7 @@ impl Committing {
         self.ask(Ask::Print(lines), true)
     }
 
-    /// Hands the store's writer to the thread.
+    /// Hands the store's writer to the committing thread.
     pub fn hand(&mut self, writer: Box<dyn BatchWriter>) -> Result<(), StateError> {
         self.ask(Ask::Writer(writer), false)
     }
@@ -134,7 +134,7 @@ impl Committing {
 
 impl Drop for Committing {
     fn drop(&mut self) {
-        // The thread ends once nothing more can be asked; whatever it printed is flushed.
+        // The threads end once nothing more can be asked; whatever was printed is flushed.
         let (asks, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.asks, asks));
         // The committing thread ends first, which ends the printing one.
@@ -356,25 +356,37 @@ mod tests {
         /// The first sync fails, once the second commit has begun; that commit is held until
         /// the test has the failure's answer (the committing thread knows by then).
         SyncFails,
-        /// stdout fails from the third batch's lines on.
+        /// stdout fails from the third batch's lines on; the fourth commit is held until the
+        /// test has that failure's answer.
         StdoutFails,
+        /// The first writer's second commit ends after its first sync began, and the first
+        /// line is written once three commits have ended: the sync asked for the second
+        /// batch then begins after the next writer's first commit.
+        LateSecondSync,
     }
 
     /// A writer whose commits are durable only once its syncer synced (unless it has none).
     struct FakeWriter {
         log: Log,
+        /// Which writer handed over it is (1, 2, …).
+        writer: u32,
         commits: u32,
         trouble: Trouble,
-        /// Lets the second commit end (`Trouble::SyncFails`).
-        gate: Option<mpsc::Receiver<()>>,
+        /// The commit held until the test lets it end, and how it is let.
+        gate: Option<(u32, mpsc::Receiver<()>)>,
     }
 
     impl BatchWriter for FakeWriter {
         fn commit_next(&mut self) -> Result<(), StateError> {
             self.commits += 1;
             note(&self.log, format!("commit {} began", self.commits));
-            if let (Some(gate), 2) = (&self.gate, self.commits) {
+            if let Some((held, gate)) = &self.gate
+                && *held == self.commits
+            {
                 let _ = gate.recv_timeout(std::time::Duration::from_secs(30));
+            }
+            if self.trouble == Trouble::LateSecondSync && self.writer == 1 && self.commits == 2 {
+                wait_for(&self.log, "sync began (writer 1)", 1);
             }
             // Long enough that the printing thread often finds several commits to sync.
             std::thread::sleep(std::time::Duration::from_millis(1));
@@ -388,6 +400,7 @@ mod tests {
             (self.trouble != Trouble::NoSyncer).then(|| {
                 Box::new(FakeSyncer {
                     log: Arc::clone(&self.log),
+                    writer: self.writer,
                     fails: self.trouble == Trouble::SyncFails,
                 }) as Box<dyn Syncer>
             })
@@ -399,21 +412,31 @@ mod tests {
 
     struct FakeSyncer {
         log: Log,
+        writer: u32,
         fails: bool,
+    }
+
+    /// Waits, a few seconds at most, until `log` holds `events` events that start with `prefix`.
+    fn wait_for(log: &Log, prefix: &str, events: usize) {
+        for _ in 0..3000 {
+            if count(&log.lock().unwrap(), prefix) >= events {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 
     impl Syncer for FakeSyncer {
         fn sync(&mut self) -> Result<(), StateError> {
             // What is durable is what was committed when the sync began.
             let committed = count(&self.log.lock().unwrap(), "committed");
-            note(&self.log, format!("sync began after {committed}"));
+            let writer = self.writer;
+            note(
+                &self.log,
+                format!("sync began (writer {writer}) after {committed}"),
+            );
             if self.fails {
-                for _ in 0..3000 {
-                    if count(&self.log.lock().unwrap(), "commit 2 began") > 0 {
-                        break;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
+                wait_for(&self.log, "commit 2 began", 1);
                 note(&self.log, "sync failed".to_string());
                 return Err(StateError::new(StateErrorKind::Failed, "the disk is gone"));
             }
@@ -427,11 +450,16 @@ mod tests {
         log: Log,
         writes: u32,
         fails_at: Option<u32>,
+        /// The first write waits until three commits have ended.
+        hold_first_line: bool,
     }
 
     impl Write for Stdout {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
             self.writes += 1;
+            if self.hold_first_line && self.writes == 1 {
+                wait_for(&self.log, "committed", 3);
+            }
             if self.fails_at.is_some_and(|at| self.writes >= at) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::BrokenPipe,
@@ -466,19 +494,29 @@ mod tests {
             log: Arc::clone(&log),
             writes: 0,
             fails_at: (trouble == Trouble::StdoutFails).then_some(3),
+            hold_first_line: trouble == Trouble::LateSecondSync,
         };
         let mut committing = Committing::start_printing_to(stdout).unwrap();
+        // The commit held, and after how many answers it is let end.
+        let (held, release_after) = match trouble {
+            Trouble::SyncFails => (2, 1),
+            Trouble::StdoutFails => (4, 3),
+            _ => (0, 0),
+        };
         let mut release = None;
+        let mut writers = 0;
         for ask in asks {
             match ask {
                 Asked::Commit(line) => committing.commit(format!("{line}\n")).unwrap(),
                 Asked::Print(line) => committing.print(format!("{line}\n")).unwrap(),
                 Asked::Hand => {
+                    writers += 1;
                     let (open, gate) = mpsc::channel();
-                    let gate = (trouble == Trouble::SyncFails).then_some(gate);
-                    release = Some(open);
+                    let gate = (held > 0 && writers == 1).then_some((held, gate));
+                    release = release.or(Some(open));
                     let writer = FakeWriter {
                         log: Arc::clone(&log),
+                        writer: writers,
                         commits: 0,
                         trouble,
                         gate,
@@ -500,8 +538,10 @@ mod tests {
                 Done::CannotWrite(error) => format!("cannot write: {error}"),
                 Done::NotPrinted(_) => "not printed".to_string(),
             });
-            // The first answer is in: a held commit may end.
-            if let Some(open) = release.take() {
+            // The answer the held commit waits for is in: it may end.
+            if answers.len() == release_after
+                && let Some(open) = release.take()
+            {
                 let _ = open.send(());
             }
         }
@@ -542,7 +582,7 @@ mod tests {
             let synced = log[..printed]
                 .iter()
                 .rev()
-                .find_map(|event| event.strip_prefix("sync began after "))
+                .find_map(|event| event.strip_prefix("sync began (writer 1) after "))
                 .unwrap_or_else(|| panic!("b{batch} printed with no sync before: {log:?}"));
             assert!(synced.parse::<usize>().unwrap() >= batch, "{log:?}");
         }
@@ -558,7 +598,7 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_without_a_syncer_is_never_synced_and_prints_each_batch_once_committed() {
+    fn a_writer_without_a_syncer_prints_each_batch_once_committed() {
         let (answers, log) = run(&handed_batches(5), Trouble::NoSyncer);
         assert_eq!(answers.iter().filter(|a| *a == "printed").count(), 5);
         assert_eq!(count(&log, "sync"), 0, "{log:?}");
@@ -579,7 +619,7 @@ mod tests {
             Asked::Commit("b4"),
             Asked::GiveBack,
         ];
-        let (answers, log) = run(&asks, Trouble::None);
+        let (answers, log) = run(&asks, Trouble::LateSecondSync);
         let back = "writer back (kept: true, failed: false)".to_string();
         let printed = "printed".to_string();
         let expected = [&printed, &printed, &back, &printed, &printed, &back];
@@ -589,12 +629,19 @@ mod tests {
             .filter_map(|e| e.strip_prefix("print "))
             .collect();
         assert_eq!(lines, ["b1", "b2", "b3", "b4"]);
-        // The second writer's commit is synced by its own syncer before it is printed.
-        let last_sync = log
+        // The first writer's sync for b2 began once b4, the second writer's, had been
+        // committed too (three commits)...
+        assert!(
+            log.contains(&"sync began (writer 1) after 3".to_string()),
+            "{log:?}"
+        );
+        // ...and the second writer's commit is still synced by its own syncer, between the
+        // lines before it and its own.
+        let second = log
             .iter()
-            .rposition(|e| e.starts_with("sync began"))
-            .unwrap();
-        assert!(at(&log, "print b3") < last_sync && last_sync < at(&log, "print b4"));
+            .position(|e| e.starts_with("sync began (writer 2)"))
+            .unwrap_or_else(|| panic!("b4 printed without its writer's sync: {log:?}"));
+        assert!(at(&log, "print b3") < second && second < at(&log, "print b4"));
     }
 
     #[test]
@@ -627,14 +674,12 @@ mod tests {
             answers[3..30].iter().all(|a| a == "not printed"),
             "{answers:?}"
         );
-        // Batches committed before the committing thread knew are recorded, not printed; it
-        // drops every later one.
+        // Batches committed before the committing thread knew are recorded, not printed (the
+        // fourth is held until the failure is answered, so that the committing thread knows
+        // by the fifth); it drops every later one.
         let committed = count(&log, "committed");
-        assert!(committed >= 3, "{log:?}");
+        assert!((3..=4).contains(&committed), "{log:?}");
         assert_eq!(count(&log, "drop"), 30 - committed);
-        assert_eq!(
-            answers[30],
-            format!("writer back (kept: true, failed: {})", committed < 30)
-        );
+        assert_eq!(answers[30], "writer back (kept: true, failed: true)");
     }
 }

@@ -765,8 +765,8 @@ fn write_lines(router: &Router<'_>, lines: &mut String, outcomes: &[Outcome], fi
 }
 
 /// The most batches decided and not yet printed, on two threads: with SQLite, one being made
-/// durable and printed, one committed, one decided (2 measured 3-8% slower since the WAL is
-/// synced on a thread of its own; 4 no faster than 3).
+/// durable and printed, one committed, one decided (2 measured 2-8% slower since the WAL is
+/// synced on a thread of its own; 4 within the spread of 3).
 const BATCHES_IN_FLIGHT: usize = 3;
 
 /// The most batches a run decides itself, committing them, before it hands the store's commits
@@ -785,11 +785,11 @@ struct InFlight {
     handed: bool,
 }
 
-/// `route` on two threads besides the reader's, for a store that hands its commits over
-/// ([`StateStore::hand_over_commits`]): this one decides a batch while the committing thread
-/// commits the one before and the printing thread makes the one before that durable and
-/// prints it. A batch that needs the store's file (which lacks the
-/// batches being committed) takes the store's writer back first and is decided again; so is
+/// `route` on this thread and two more besides the reader's, for a store that hands its commits
+/// over ([`StateStore::hand_over_commits`]): this one decides a batch while the committing
+/// thread commits the one before and the printing thread makes the one before that durable
+/// and prints it. A batch that needs the store's file (which lacks the batches being
+/// committed) takes the store's writer back first and is decided again; so is
 /// every handed batch after one the writer refused (another router wrote to the store).
 /// Lines are printed in input order, each once its batch is durable.
 struct TwoThreads<'r, 'p> {
@@ -972,7 +972,7 @@ impl TwoThreads<'_, '_> {
         Ok(())
     }
 
-    /// Takes in one answer of the committing thread.
+    /// Takes in one answer of the printing thread.
     fn settle(&mut self, done: super::committing::Done) -> Result<(), Failure> {
         use super::committing::Done;
         match done {
