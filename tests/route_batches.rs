@@ -66,6 +66,26 @@ fn written(outcomes: &[Outcome]) -> Vec<String> {
         .collect()
 }
 
+/// A router's settings for these tests: a fixed now, no explanations, the default limits.
+fn plain_config() -> RouteConfig {
+    RouteConfig {
+        now: "2026-11-24T09:30:00Z".parse().unwrap(),
+        explain: false,
+        limits: Limits::default(),
+    }
+}
+
+/// Each line parsed for `policy` with the default limits.
+fn parsed_lines(
+    policy: &switchboard::model::Policy,
+    lines: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Vec<Result<ParsedLead, switchboard::route::reader::LeadError>> {
+    lines
+        .into_iter()
+        .map(|line| parse_lead(policy, line.as_ref().as_bytes(), &Limits::default()))
+        .collect()
+}
+
 #[test]
 fn a_batch_answers_the_same_in_a_reused_vector_as_in_a_new_one() {
     let report = switchboard::check_source(POLICY);
@@ -91,10 +111,7 @@ fn a_batch_answers_the_same_in_a_reused_vector_as_in_a_new_one() {
             .map(|line| Line::Text(line.as_bytes().to_vec()))
             .collect();
         lines.push(Line::TooLong(5_000));
-        let parsed: Vec<Result<ParsedLead, _>> = batch
-            .iter()
-            .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
-            .collect();
+        let parsed = parsed_lines(&policy, &batch);
         let mut new = Vec::new();
         if number % 2 == 0 {
             reused_state.begin().unwrap();
@@ -172,11 +189,7 @@ fn a_kept_trace_is_the_same_made_in_the_memory_of_the_last_one() {
     use switchboard::store::sqlite::SqliteState;
     let report = switchboard::check_source(TRACED_POLICY);
     let (policy, compiled) = report.compiled.expect("the policy checks");
-    let config = RouteConfig {
-        now: "2026-11-24T09:30:00Z".parse().unwrap(),
-        explain: false,
-        limits: Limits::default(),
-    };
+    let config = plain_config();
     let dir = std::env::temp_dir().join(format!("switchboard-traces-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -194,10 +207,7 @@ fn a_kept_trace_is_the_same_made_in_the_memory_of_the_last_one() {
             format!(r#"{{"id":"T-{n}","kind":"{kind}"{owner}}}"#)
         })
         .collect();
-    let parsed: Vec<Result<ParsedLead, _>> = leads
-        .iter()
-        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
-        .collect();
+    let parsed = parsed_lines(&policy, &leads);
     let mut outcomes = Vec::new();
     reused_state.begin().unwrap();
     reusing
@@ -253,16 +263,9 @@ fn a_kept_trace_is_the_same_made_in_the_memory_of_the_last_one() {
 fn routed_in_one_batch(source: &str, lines: &[String], check: impl FnOnce(&Router, &[Outcome])) {
     let report = switchboard::check_source(source);
     let (policy, compiled) = report.compiled.expect("the policy checks");
-    let config = RouteConfig {
-        now: "2026-11-24T09:30:00Z".parse().unwrap(),
-        explain: false,
-        limits: Limits::default(),
-    };
+    let config = plain_config();
     let router = Router::new(&policy, &compiled, None, config, source);
-    let parsed: Vec<Result<ParsedLead, _>> = lines
-        .iter()
-        .map(|line| parse_lead(&policy, line.as_bytes(), &Limits::default()))
-        .collect();
+    let parsed = parsed_lines(&policy, lines);
     let mut state = MemoryState::default();
     let mut outcomes = Vec::new();
     state.begin().unwrap();

@@ -1219,8 +1219,6 @@ impl BatchWriter for SqliteWriter {
 /// a frame a checkpoint copied is durable in the file, whatever became of the WAL since.
 struct WalSyncer {
     wal: std::fs::File,
-    /// A sync failed: from then on nothing is taken for durable.
-    failed: bool,
 }
 
 impl WalSyncer {
@@ -1239,20 +1237,13 @@ impl WalSyncer {
             .write(true)
             .open(format!("{file}-wal"))
             .ok()?;
-        Some(WalSyncer { wal, failed: false })
+        Some(WalSyncer { wal })
     }
 }
 
 impl Syncer for WalSyncer {
     fn sync(&mut self) -> Result<(), StateError> {
-        if self.failed {
-            return Err(StateError::new(
-                StateErrorKind::Failed,
-                "state database: an earlier sync of its WAL failed",
-            ));
-        }
         self.wal.sync_all().map_err(|error| {
-            self.failed = true;
             StateError::new(
                 StateErrorKind::Failed,
                 format!(
@@ -2243,9 +2234,6 @@ impl StateStore for SqliteState {
             checkpoints,
             ..
         } = *writer;
-        // A connection at rest is never left committing without syncing (the next hand-over
-        // sets `FULL` again, and fails if it cannot).
-        let _ = connection.pragma_update(None, "synchronous", "FULL");
         self.spare_checkpointer = checkpoints;
         if ledger_refused {
             self.assumption.missed();
@@ -4288,7 +4276,7 @@ mod tests {
         writer.commit_next().unwrap();
         syncer.sync().unwrap();
         // Given back and handed over again, the writer commits with `FULL` until its syncer is
-        // asked for.
+        // asked for (the hand-over sets it).
         state.take_back_commits(writer, false).unwrap();
         state.begin().unwrap();
         state.record(&entry("H-2", "anna").as_entry()).unwrap();

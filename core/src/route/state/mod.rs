@@ -459,9 +459,9 @@ pub trait BatchWriter: Send {
 /// [`BatchWriter::syncer`]).
 pub trait Syncer: Send {
     /// Makes every commit that answered before this call durable. After an error nothing
-    /// committed since the last `Ok` may be taken for durable, and no later call may be
-    /// either (a failed sync can lose what it failed to write, and a second call can answer
-    /// `Ok` without having written it).
+    /// committed since the last `Ok` may be taken for durable, and the caller calls no more (a
+    /// failed sync can lose what it failed to write, and a second call can answer `Ok` without
+    /// having written it).
     fn sync(&mut self) -> Result<(), StateError>;
 }
 
