@@ -767,8 +767,8 @@ fn write_lines(router: &Router<'_>, lines: &mut String, outcomes: &[Outcome], fi
 /// The most batches decided and not yet printed, on two threads: with SQLite, some being made
 /// durable and printed, some committed, one decided. Room for several at each stage lets a
 /// stage that fell behind (a commit that met a checkpoint, a slow sync) catch up while the
-/// deciding thread goes on: 8 measured 4-6% faster than 3 with SQLite on 1,000,000 leads
-/// (16 no better; 2 was 2-8% slower than 3).
+/// deciding thread goes on: 8 measured 1-6% faster than 3 with SQLite on 1,000,000 leads, in
+/// each of six alternating sets (16 no better; 2 was 2-8% slower than 3).
 const BATCHES_IN_FLIGHT: usize = 8;
 
 /// The most batches a run decides itself, committing them, before it hands the store's commits
