@@ -26,7 +26,6 @@ switchboard=target/release/switchboard
 route() { # BINARY STATE [ARGS...]
   local binary=$1 state=$2
   shift 2
-  rm -f "$out"/state.db*
   "$binary" route "$out/policy.route" --state "$state" --now 2026-11-23T10:00:00Z \
     --leads "$out/leads.ndjson" --quiet "$@" > "$out/decisions.ndjson" || [ $? -eq 1 ]
 }
