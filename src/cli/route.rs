@@ -9,6 +9,7 @@ use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use switchboard::graph::Compiled;
 use switchboard::model::{EvalContext, Policy};
 use switchboard::route::ahead::TimesAhead;
@@ -218,6 +219,7 @@ pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
         context: EvalContext { now },
         limits,
         hash_ids: state.finds_leads_by_keyed_hash(),
+        queued: None,
     };
     let mut batches: Box<dyn Iterator<Item = Result<ReadBatch, Failure>>> = if args.threads > 1 {
         Box::new(read_on_a_thread(opening))
@@ -396,6 +398,10 @@ struct Opening {
     limits: Limits,
     /// Whether the state finds leads by their id's keyed hash: then the reader computes it.
     hash_ids: bool,
+    /// With a deciding thread apart from the reading one, the count of batches read and not
+    /// yet taken by it: the reader finds a lead's rule, times and hashes ahead only while
+    /// this is above zero. `None` when one thread reads and decides.
+    queued: Option<Arc<AtomicUsize>>,
 }
 
 /// The lines of one batch, read and parsed: a lead, or why the line is none.
@@ -423,6 +429,9 @@ struct BatchReader {
     limits: Limits,
     /// Whether each lead's id is hashed for the state ([`Opening::hash_ids`]).
     hash_ids: bool,
+    /// With a deciding thread of its own, the batches sent to it and not yet taken
+    /// ([`Opening::queued`]).
+    queued: Option<Arc<AtomicUsize>>,
     batch_lines: usize,
     /// The line being read, reused from line to line.
     line: Vec<u8>,
@@ -469,6 +478,7 @@ impl BatchReader {
             context: opening.context,
             limits: opening.limits,
             hash_ids: opening.hash_ids,
+            queued: opening.queued,
             line: Vec::with_capacity(1024),
             spent: opening.spent,
         })
@@ -525,8 +535,15 @@ impl BatchReader {
                     }
                 };
                 // The fingerprint, the rule and its times too, and the id's hash for a state
-                // that finds leads by it: with two threads, off the deciding one.
-                if let Some(Ok(parsed)) = leads.get_mut(lines) {
+                // that finds leads by it: with two threads, off the deciding one, while it
+                // has batches queued. When it has none, it is waiting for this one (reading
+                // is the slower half): then the lead goes without, and the deciding thread
+                // finds these itself, alike, so that the two threads share the work.
+                let deciding_is_behind = self
+                    .queued
+                    .as_ref()
+                    .is_none_or(|queued| queued.load(Ordering::Relaxed) > 0);
+                if let Some(Ok(parsed)) = leads.get_mut(lines).filter(|_| deciding_is_behind) {
                     parsed.find_ahead(
                         &self.policy,
                         &self.compiled,
@@ -597,8 +614,11 @@ fn stdin_is_a_file() -> bool {
 /// takes them in order. The reader stops when its batches are no longer wanted; if deciding
 /// fails while it waits for more input, it is left waiting and ends with the process. If it
 /// ends without sending the end of the input (it panicked), that is a failure, never an end.
-fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
+fn read_on_a_thread(mut opening: Opening) -> impl Iterator<Item = Result<ReadBatch, Failure>> {
     let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+    let queued = Arc::new(AtomicUsize::new(0));
+    opening.queued = Some(Arc::clone(&queued));
+    let sent = Arc::clone(&queued);
     let reading = std::thread::Builder::new()
         .name("read leads".to_string())
         .spawn(move || match BatchReader::open(opening) {
@@ -607,6 +627,8 @@ fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, 
             }
             Ok(reader) => {
                 for batch in reader.batches() {
+                    // Counted before it is sent, so that the count never goes below zero.
+                    sent.fetch_add(1, Ordering::Relaxed);
                     if sender.send(batch).is_err() {
                         break;
                     }
@@ -632,10 +654,13 @@ fn read_on_a_thread(opening: Opening) -> impl Iterator<Item = Result<ReadBatch, 
                 .to_string(),
         ))),
     });
+    let taken = receiver.into_iter().inspect(move |_| {
+        queued.fetch_sub(1, Ordering::Relaxed);
+    });
     failed_to_start
         .map(Err)
         .into_iter()
-        .chain(receiver)
+        .chain(taken)
         .chain(ended)
 }
 
@@ -1188,6 +1213,7 @@ mod tests {
             context,
             limits,
             hash_ids: true,
+            queued: None,
         };
         let ahead = TimesAhead::new(&policy);
         let fresh = |line: &str| {
