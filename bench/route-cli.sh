@@ -4,9 +4,11 @@
 # `--state :memory:` with one thread and two, route with a fresh SQLite state with one thread
 # and two, and the floor and route (two threads) through a pipe; RUNS rounds alternating,
 # median wall time of each. With BASELINE=PATH (an earlier build of the binary), that binary
-# runs too, with its own default settings. Every run starts once the state of the run before is
-# removed and `sync` has returned, so that no run pays for disk work another left (a removed
-# state's blocks freed, pages written back); SYNC=0 skips the `sync`.
+# runs too, with its own default settings. Every run starts once the state and the output of the
+# run before are removed and `sync` has returned, so that no run pays for disk work another left
+# (a removed state's blocks freed, pages written back, and an old output truncated: `>` on the
+# 300 MB of decisions of the run before took about 95 ms of each run's time on ext4 mounted with
+# `discard`, until 2026-12-07); SYNC=0 skips the `sync`.
 #
 #   bench/route-cli.sh [LEADS] [RUNS]      (default 1000000 leads, 5 rounds)
 set -euo pipefail
@@ -42,7 +44,7 @@ names=(floor "memory-1" "memory-2" "sqlite-1" "sqlite-2" "floor-piped" "memory-2
 [ -n "${BASELINE:-}" ] && names+=("baseline-memory" "baseline-sqlite")
 for round in $(seq "$runs"); do
   for name in "${names[@]}"; do
-    rm -f "$out"/state.db*
+    rm -f "$out"/state.db* "$out/decisions.ndjson" "$out/floor.ndjson"
     [ "${SYNC:-1}" = 0 ] || sync
     start=$(date +%s%N)
     case $name in
