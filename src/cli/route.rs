@@ -1264,4 +1264,99 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// With two threads the reader finds a lead's rule, times, fingerprint and id hash ahead
+    /// only while the deciding thread has batches queued; otherwise the deciding thread finds
+    /// them. Leads read either way (and with one thread) decide to the same lines, byte for
+    /// byte: due times on a calendar, escalations, a rotation, repeats and a reused id.
+    #[test]
+    fn leads_decide_alike_whether_found_ahead_or_not() {
+        let source = "schema lead { id: string  intent: enum { low, high }  created_at: time? }\n\
+                      calendar office { timezone Europe/Berlin  hours mon-fri 09:00-18:00 }\n\
+                      pool desk { members anna, boris, chen  strategy round_robin  calendar office }\n\
+                      queue nurture\nqueue managers\n\
+                      when intent = high -> pool desk within 2h escalate managers after 4h\n\
+                      otherwise -> queue nurture within 1d\n";
+        let (policy, compiled) = switchboard::check_source(source)
+            .compiled
+            .expect("the policy compiles");
+        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        let lines: Vec<String> = (0..40)
+            .map(|i| match i % 5 {
+                // Repeated, and an id used again for another lead.
+                4 => "{\"id\":\"L-1\",\"intent\":\"low\"}".to_string(),
+                3 => format!("{{\"id\":\"L-{i}\",\"intent\":\"warm\"}}"),
+                _ => format!(
+                    "{{\"id\":\"L-{i}\",\"intent\":\"{}\",\"created_at\":\"2026-11-{:02}T{:02}:30:00+01:00\"}}",
+                    if i % 2 == 0 { "high" } else { "low" },
+                    20 + i % 9,
+                    6 + i % 14
+                ),
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("switchboard-ahead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("leads.ndjson");
+        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        let context = EvalContext {
+            now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
+        };
+        let config = RouteConfig {
+            now: context.now,
+            explain: false,
+            limits: Limits::default(),
+        };
+        let router = Router::new(&policy, &compiled, None, config, source);
+        // `None`: one thread; `Some(0)`: nothing queued, nothing found ahead; `Some(1)`: all.
+        let decided = |queued: Option<usize>| {
+            let (_give_back, spent) = std::sync::mpsc::channel();
+            let opening = Opening {
+                batch_lines: 7,
+                spent,
+                source: Source::File(std::fs::File::open(&path).expect("the leads open")),
+                csv: false,
+                from: "the test's leads".to_string(),
+                input: super::super::input::InputArgs::default(),
+                policy: Arc::clone(&policy),
+                compiled: Arc::clone(&compiled),
+                context,
+                limits: Limits::default(),
+                hash_ids: true,
+                queued: queued.map(|count| Arc::new(AtomicUsize::new(count))),
+            };
+            let Ok(mut reader) = BatchReader::open(opening) else {
+                panic!("the reader does not open");
+            };
+            let mut state = switchboard::route::state::MemoryState::default();
+            let (mut outcomes, mut lines, mut found_ahead) = (Vec::new(), String::new(), 0);
+            let mut first_line = 1;
+            while let Ok(Some(batch)) = reader.next_batch() {
+                found_ahead += batch
+                    .leads
+                    .iter()
+                    .flatten()
+                    .filter(|lead| lead.fingerprint.is_some() && lead.rule_found.is_some())
+                    .count();
+                let into = BatchDecided {
+                    outcomes: &mut outcomes,
+                    lines: &mut lines,
+                    first_line,
+                };
+                assert!(decide_batch(&router, &mut state, &batch.leads, into).is_ok());
+                state.commit().expect("a memory state commits");
+                first_line += batch.leads.len();
+            }
+            (lines, found_ahead)
+        };
+        let (one_thread, all_found) = decided(None);
+        let (none_ahead, none_found) = decided(Some(0));
+        let (all_ahead, all_found_queued) = decided(Some(1));
+        // Of 40 lines, 8 have an intent the schema has not.
+        assert_eq!((all_found, none_found, all_found_queued), (32, 0, 32));
+        assert_eq!(one_thread.lines().count(), 40, "{one_thread}");
+        assert_eq!(none_ahead, one_thread);
+        assert_eq!(all_ahead, one_thread);
+        assert!(one_thread.contains("\"due\":\"2026-11-2"), "{one_thread}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
