@@ -621,16 +621,21 @@ fn read_on_a_thread(mut opening: Opening) -> impl Iterator<Item = Result<ReadBat
     let sent = Arc::clone(&queued);
     let reading = std::thread::Builder::new()
         .name("read leads".to_string())
-        .spawn(move || match BatchReader::open(opening) {
-            Err(failure) => {
-                let _ = sender.send(Err(failure));
-            }
-            Ok(reader) => {
-                for batch in reader.batches() {
-                    // Counted before it is sent, so that the count never goes below zero.
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if sender.send(batch).is_err() {
-                        break;
+        .spawn(move || {
+            // Counted before it is sent, so that the count taken never goes below zero.
+            let send = |batch| {
+                sent.fetch_add(1, Ordering::Relaxed);
+                sender.send(batch)
+            };
+            match BatchReader::open(opening) {
+                Err(failure) => {
+                    let _ = send(Err(failure));
+                }
+                Ok(reader) => {
+                    for batch in reader.batches() {
+                        if send(batch).is_err() {
+                            break;
+                        }
                     }
                 }
             }
