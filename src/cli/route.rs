@@ -1271,9 +1271,11 @@ mod tests {
     }
 
     /// With two threads the reader finds a lead's rule, times, fingerprint and id hash ahead
-    /// only while the deciding thread has batches queued; otherwise the deciding thread finds
-    /// them. Leads read either way (and with one thread) decide to the same lines, byte for
-    /// byte: due times on a calendar, escalations, a rotation, repeats and a reused id.
+    /// only while the deciding thread has batches queued; otherwise the deciding thread
+    /// finds them. Leads read with none of it found ahead, with all of it, and with it found
+    /// for every other batch (each batch read into the places of one given back, whose leads
+    /// had it found or not) decide to the same lines, byte for byte: due times on a calendar,
+    /// escalations, a rotation, a repeated lead, a reused id and lines in error.
     #[test]
     fn leads_decide_alike_whether_found_ahead_or_not() {
         let source = "schema lead { id: string  intent: enum { low, high }  created_at: time? }\n\
@@ -1286,10 +1288,12 @@ mod tests {
             .compiled
             .expect("the policy compiles");
         let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
-        let lines: Vec<String> = (0..40)
-            .map(|i| match i % 5 {
-                // Repeated, and an id used again for another lead.
-                4 => "{\"id\":\"L-1\",\"intent\":\"low\"}".to_string(),
+        let lines: Vec<String> = (0..60)
+            .map(|i| match i % 6 {
+                // The same lead again (a duplicate), and its id used for another lead.
+                4 => "{\"id\":\"L-1\",\"intent\":\"low\",\"created_at\":\"2026-11-21T07:30:00+01:00\"}"
+                    .to_string(),
+                5 if i % 12 == 5 => "{\"id\":\"L-1\",\"intent\":\"high\"}".to_string(),
                 3 => format!("{{\"id\":\"L-{i}\",\"intent\":\"warm\"}}"),
                 _ => format!(
                     "{{\"id\":\"L-{i}\",\"intent\":\"{}\",\"created_at\":\"2026-11-{:02}T{:02}:30:00+01:00\"}}",
@@ -1306,15 +1310,16 @@ mod tests {
         let context = EvalContext {
             now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
         };
-        let config = RouteConfig {
-            now: context.now,
-            explain: false,
-            limits: Limits::default(),
-        };
-        let router = Router::new(&policy, &compiled, None, config, source);
-        // `None`: one thread; `Some(0)`: nothing queued, nothing found ahead; `Some(1)`: all.
-        let decided = |queued: Option<usize>| {
-            let (_give_back, spent) = std::sync::mpsc::channel();
+        // How much the reader finds ahead: batch by batch, the count of batches it sees queued.
+        let decided = |queued_for_batch: &dyn Fn(usize) -> usize| {
+            let config = RouteConfig {
+                now: context.now,
+                explain: false,
+                limits: Limits::default(),
+            };
+            let router = Router::new(&policy, &compiled, None, config, source);
+            let (give_back, spent) = std::sync::mpsc::channel();
+            let queued = Arc::new(AtomicUsize::new(queued_for_batch(0)));
             let opening = Opening {
                 batch_lines: 7,
                 spent,
@@ -1327,20 +1332,31 @@ mod tests {
                 context,
                 limits: Limits::default(),
                 hash_ids: true,
-                queued: queued.map(|count| Arc::new(AtomicUsize::new(count))),
+                queued: Some(Arc::clone(&queued)),
             };
             let Ok(mut reader) = BatchReader::open(opening) else {
                 panic!("the reader does not open");
             };
             let mut state = switchboard::route::state::MemoryState::default();
             let (mut outcomes, mut lines, mut found_ahead) = (Vec::new(), String::new(), 0);
-            let mut first_line = 1;
+            let (mut first_line, mut batches) = (1, 0);
             while let Ok(Some(batch)) = reader.next_batch() {
                 found_ahead += batch
                     .leads
                     .iter()
                     .flatten()
-                    .filter(|lead| lead.fingerprint.is_some() && lead.rule_found.is_some())
+                    .filter(|lead| {
+                        let all = lead.fingerprint.is_some()
+                            && lead.rule_found.is_some()
+                            && lead.times_found.is_some()
+                            && lead.id_hash().is_some();
+                        let none = lead.fingerprint.is_none()
+                            && lead.rule_found.is_none()
+                            && lead.times_found.is_none()
+                            && lead.id_hash().is_none();
+                        assert!(all || none, "{lead:?}");
+                        all
+                    })
                     .count();
                 let into = BatchDecided {
                     outcomes: &mut outcomes,
@@ -1350,18 +1366,28 @@ mod tests {
                 assert!(decide_batch(&router, &mut state, &batch.leads, into).is_ok());
                 state.commit().expect("a memory state commits");
                 first_line += batch.leads.len();
+                batches += 1;
+                queued.store(queued_for_batch(batches), Ordering::Relaxed);
+                // The next batch is read into this one's places.
+                give_back
+                    .send(batch.leads)
+                    .expect("the reader takes batches back");
             }
             (lines, found_ahead)
         };
-        let (one_thread, all_found) = decided(None);
-        let (none_ahead, none_found) = decided(Some(0));
-        let (all_ahead, all_found_queued) = decided(Some(1));
-        // Of 40 lines, 8 have an intent the schema has not.
-        assert_eq!((all_found, none_found, all_found_queued), (32, 0, 32));
-        assert_eq!(one_thread.lines().count(), 40, "{one_thread}");
-        assert_eq!(none_ahead, one_thread);
-        assert_eq!(all_ahead, one_thread);
-        assert!(one_thread.contains("\"due\":\"2026-11-2"), "{one_thread}");
+        let (all_ahead, all_found) = decided(&|_| 1);
+        let (none_ahead, none_found) = decided(&|_| 0);
+        let (mixed, mixed_found) = decided(&|batch| batch % 2);
+        // Of 60 lines, 10 have an intent the schema has not; of the 50 leads, the batches of
+        // seven lines with an odd number have 3 or 4.
+        assert_eq!((all_found, none_found), (50, 0));
+        assert!(mixed_found > 15 && mixed_found < 35, "{mixed_found}");
+        assert_eq!(all_ahead.lines().count(), 60, "{all_ahead}");
+        assert_eq!(none_ahead, all_ahead);
+        assert_eq!(mixed, all_ahead);
+        assert!(all_ahead.contains("\"due\":\"2026-11-2"), "{all_ahead}");
+        assert!(all_ahead.contains("\"duplicate\":true"), "{all_ahead}");
+        assert!(all_ahead.contains("lead.id_conflict"), "{all_ahead}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

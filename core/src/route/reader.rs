@@ -164,12 +164,13 @@ pub struct ParsedLead {
     pub id: LeadId,
     pub lead: Lead,
     /// [`Policy::fingerprint`] of the lead when it was computed ahead ([`ParsedLead::
-    /// with_fingerprint`]: `route --threads 2` does it on its reading thread); else the router
-    /// computes it when it needs it.
+    /// with_fingerprint`]: `route --threads 2` does it on its reading thread while the deciding
+    /// thread has batches queued); else the router computes it when it needs it.
     pub fingerprint: Option<u64>,
     /// The rule the lead matches, when it was found ahead ([`ParsedLead::with_rule_found`]:
-    /// `route` finds it on its reading thread, with the router's own policy, compiled graph
-    /// and `now`); else the router finds it when it decides.
+    /// `route` finds it where it reads the lead, with the router's own policy, compiled graph
+    /// and `now`, unless its deciding thread is waiting for leads); else the router finds it
+    /// when it decides.
     pub rule_found: Option<Outcome>,
     /// Its due and escalation times, when they were computed ahead
     /// ([`ParsedLead::with_times_found`]).
