@@ -97,8 +97,8 @@ fn batch_lines(location: &StateLocation) -> usize {
 /// ([`next_batch_lines`]): four times [`batch_lines`] with a SQLite state, whose ledger is kept
 /// in the ids' order, so that ids in random order (UUIDs) change nearly every page of it in every
 /// commit, and fewer, larger commits write each page fewer times (1,000,000 leads with random
-/// ids: 20.8 s with batches of 4,096, 10.4 s with 16,384, peak RSS 159 MB and 388 MB); `base`
-/// elsewhere.
+/// ids, in a build with the length from the environment: 20.8 s with batches of 4,096, 10.4 s
+/// with 16,384, peak RSS 159 MB and 388 MB); `base` elsewhere.
 fn most_batch_lines(location: &StateLocation, base: usize) -> usize {
     match location {
         StateLocation::Sqlite(_) => base * 4,
@@ -118,7 +118,7 @@ fn next_batch_lines(
     if lines < current {
         current
     } else if descents * 4 > lines {
-        (current * 2).min(most).max(base)
+        (current * 2).min(most)
     } else {
         base
     }
@@ -1229,6 +1229,63 @@ fn stopped(error: &StateError, line: usize, printed: usize) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reader itself: over ids in no order its batches double up to the most, and over
+    /// ids in order they go back to the first length, whatever the places given back held.
+    #[test]
+    fn the_reader_lengthens_batches_of_ids_in_no_order() {
+        let source = "schema lead { id: string }\nqueue q\notherwise -> queue q\n";
+        let (policy, compiled) = switchboard::check_source(source)
+            .compiled
+            .expect("the policy compiles");
+        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        // 100 ids in no order (a step of 5,003 of 10,007 goes down about half the time), then
+        // 100 that count up.
+        let lines: Vec<String> = (0..100)
+            .map(|n| format!("{{\"id\":\"N-{:05}\"}}", n * 5_003 % 10_007))
+            .chain((0..100).map(|n| format!("{{\"id\":\"U-{n:05}\"}}")))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("switchboard-lengths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("leads.ndjson");
+        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        let (give_back, spent) = std::sync::mpsc::channel();
+        let opening = Opening {
+            batch_lines: 8,
+            most_batch_lines: 32,
+            spent,
+            source: Source::File(std::fs::File::open(&path).expect("the leads open")),
+            csv: false,
+            from: "the test's leads".to_string(),
+            input: super::super::input::InputArgs::default(),
+            policy: Arc::clone(&policy),
+            compiled: Arc::clone(&compiled),
+            context: EvalContext {
+                now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
+            },
+            limits: Limits::default(),
+            hash_ids: false,
+            queued: None,
+        };
+        let Ok(mut reader) = BatchReader::open(opening) else {
+            panic!("the reader does not open");
+        };
+        let mut lengths = Vec::new();
+        let mut ids = Vec::new();
+        while let Ok(Some(batch)) = reader.next_batch() {
+            lengths.push(batch.leads.len());
+            ids.extend(batch.leads.iter().flatten().map(|lead| lead.id.to_string()));
+            give_back
+                .send(batch.leads)
+                .expect("the reader takes batches back");
+        }
+        // 8 + 16 + 32 + 32 of the first 100; their last 12 and the first 20 that count up in
+        // a batch of 32, where fewer than a quarter go down; then 8 at a time.
+        assert_eq!(lengths, [8, 16, 32, 32, 32, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8]);
+        let expected: Vec<String> = lines.iter().map(|line| line[7..14].to_string()).collect();
+        assert_eq!(ids, expected, "every lead read once, in order");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Ids in the ledger's order keep batches at their length; ids in no order (more than a
     /// quarter of the steps going down) double it, up to the most, and back once in order; a
