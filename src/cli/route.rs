@@ -19,6 +19,7 @@ use switchboard::route::reader::{
 };
 use switchboard::route::state::{StateError, StateErrorKind, StateStore};
 use switchboard::route::{Outcome, RouteConfig, Router};
+use switchboard::store::sqlite::goes_down_in_ledger;
 
 #[derive(clap::Args)]
 pub struct RouteArgs {
@@ -122,12 +123,6 @@ fn next_batch_lines(
     } else {
         base
     }
-}
-
-/// Whether lead id `next` comes before `previous` in the ledger's order: by length in bytes,
-/// then by the bytes.
-fn goes_down(previous: &str, next: &str) -> bool {
-    (next.len(), next.as_bytes()) < (previous.len(), previous.as_bytes())
 }
 
 /// What a run did, for the summary line.
@@ -623,7 +618,7 @@ impl BatchReader {
             let descents = ids
                 .clone()
                 .zip(ids.skip(1))
-                .filter(|(previous, next)| goes_down(previous, next))
+                .filter(|(previous, next)| goes_down_in_ledger(previous, next))
                 .count();
             self.batch_lines = next_batch_lines(
                 (
@@ -1230,42 +1225,74 @@ fn stopped(error: &StateError, line: usize, printed: usize) -> Failure {
 mod tests {
     use super::*;
 
+    /// `source` checked and compiled, shared as the reader holds them.
+    fn compiled_policy(source: &str) -> (Arc<Policy>, Arc<Compiled>) {
+        let (policy, compiled) = switchboard::check_source(source)
+            .compiled
+            .expect("the policy compiles");
+        (Arc::new(policy), Arc::new(compiled))
+    }
+
+    /// `lines` written one a line to a file in a scratch folder named after `name`: the folder
+    /// (for the test to remove) and the file.
+    fn leads_file(name: &str, lines: &[String]) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a scratch directory");
+        let path = dir.join("leads.ndjson");
+        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        (dir, path)
+    }
+
+    /// The router's `now` in these tests.
+    fn test_context() -> EvalContext {
+        EvalContext {
+            now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
+        }
+    }
+
+    /// What the reader opens in these tests: NDJSON from the file at `path`, read with
+    /// `policy` at [`test_context`], on the deciding thread (nothing queued), the id hashed,
+    /// batches of 8 that never grow; batches come back through `spent`.
+    fn opening(
+        path: &Path,
+        (policy, compiled): (&Arc<Policy>, &Arc<Compiled>),
+        spent: std::sync::mpsc::Receiver<Vec<Result<ParsedLead, LeadError>>>,
+    ) -> Opening {
+        Opening {
+            batch_lines: 8,
+            most_batch_lines: 8,
+            spent,
+            source: Source::File(std::fs::File::open(path).expect("the leads open")),
+            csv: false,
+            from: "the test's leads".to_string(),
+            input: super::super::input::InputArgs::default(),
+            policy: Arc::clone(policy),
+            compiled: Arc::clone(compiled),
+            context: test_context(),
+            limits: Limits::default(),
+            hash_ids: true,
+            queued: None,
+        }
+    }
+
     /// The reader itself: over ids in no order its batches double up to the most, and over
     /// ids in order they go back to the first length, whatever the places given back held.
     #[test]
     fn the_reader_lengthens_batches_of_ids_in_no_order() {
-        let source = "schema lead { id: string }\nqueue q\notherwise -> queue q\n";
-        let (policy, compiled) = switchboard::check_source(source)
-            .compiled
-            .expect("the policy compiles");
-        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        let (policy, compiled) =
+            compiled_policy("schema lead { id: string }\nqueue q\notherwise -> queue q\n");
         // 100 ids in no order (a step of 5,003 of 10,007 goes down about half the time), then
         // 100 that count up.
         let lines: Vec<String> = (0..100)
             .map(|n| format!("{{\"id\":\"N-{:05}\"}}", n * 5_003 % 10_007))
             .chain((0..100).map(|n| format!("{{\"id\":\"U-{n:05}\"}}")))
             .collect();
-        let dir = std::env::temp_dir().join(format!("switchboard-lengths-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let path = dir.join("leads.ndjson");
-        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        let (dir, path) = leads_file("lengths", &lines);
         let (give_back, spent) = std::sync::mpsc::channel();
         let opening = Opening {
-            batch_lines: 8,
             most_batch_lines: 32,
-            spent,
-            source: Source::File(std::fs::File::open(&path).expect("the leads open")),
-            csv: false,
-            from: "the test's leads".to_string(),
-            input: super::super::input::InputArgs::default(),
-            policy: Arc::clone(&policy),
-            compiled: Arc::clone(&compiled),
-            context: EvalContext {
-                now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
-            },
-            limits: Limits::default(),
             hash_ids: false,
-            queued: None,
+            ..opening(&path, (&policy, &compiled), spent)
         };
         let Ok(mut reader) = BatchReader::open(opening) else {
             panic!("the reader does not open");
@@ -1310,11 +1337,11 @@ mod tests {
         // Where the most is the base (memory, PostgreSQL), nothing grows.
         assert_eq!(next_batch_lines((1024, 1024, 1024), 1024, 1000), 1024);
         // The ledger's order: by length in bytes, then by the bytes.
-        assert!(!goes_down("L-9", "L-10"));
-        assert!(goes_down("L-10", "L-9"));
-        assert!(goes_down("L-2", "L-1"));
-        assert!(!goes_down("L-1", "L-1"));
-        assert!(goes_down("b", "a"));
+        assert!(!goes_down_in_ledger("L-9", "L-10"));
+        assert!(goes_down_in_ledger("L-10", "L-9"));
+        assert!(goes_down_in_ledger("L-2", "L-1"));
+        assert!(!goes_down_in_ledger("L-1", "L-1"));
+        assert!(goes_down_in_ledger("b", "a"));
     }
 
     /// The reader parses each line into the place of a lead of a batch given back: whatever a
@@ -1327,10 +1354,7 @@ mod tests {
                       queue nurture\nqueue managers\n\
                       when intent = high -> queue nurture within 1h escalate managers\n\
                       otherwise -> queue nurture\n";
-        let (policy, compiled) = switchboard::check_source(source)
-            .compiled
-            .expect("the policy compiles");
-        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        let (policy, compiled) = compiled_policy(source);
         let lines: Vec<String> = (0..24)
             .map(|i| match i % 6 {
                 0 => format!(
@@ -1344,32 +1368,18 @@ mod tests {
                 _ => format!("{{\"id\":\"L-{i}\",\"intent\":\"high\",\"nested\":{{\"a\":[1]}}}}"),
             })
             .collect();
-        let dir = std::env::temp_dir().join(format!("switchboard-batches-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let path = dir.join("leads.ndjson");
-        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
+        let (dir, path) = leads_file("batches", &lines);
         let limits = Limits {
             max_line_bytes: 200,
             ..Limits::default()
         };
-        let context = EvalContext {
-            now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
-        };
+        let context = test_context();
         let (give_back, spent) = std::sync::mpsc::channel();
         let opening = Opening {
             batch_lines: 5,
             most_batch_lines: 5,
-            spent,
-            source: Source::File(std::fs::File::open(&path).expect("the leads open")),
-            csv: false,
-            from: "the test's leads".to_string(),
-            input: super::super::input::InputArgs::default(),
-            policy: Arc::clone(&policy),
-            compiled: Arc::clone(&compiled),
-            context,
             limits,
-            hash_ids: true,
-            queued: None,
+            ..opening(&path, (&policy, &compiled), spent)
         };
         let ahead = TimesAhead::new(&policy);
         let fresh = |line: &str| {
@@ -1435,10 +1445,7 @@ mod tests {
                       queue nurture\nqueue managers\n\
                       when intent = high -> pool desk within 2h escalate managers after 4h\n\
                       otherwise -> queue nurture within 1d\n";
-        let (policy, compiled) = switchboard::check_source(source)
-            .compiled
-            .expect("the policy compiles");
-        let (policy, compiled) = (Arc::new(policy), Arc::new(compiled));
+        let (policy, compiled) = compiled_policy(source);
         let lines: Vec<String> = (0..60)
             .map(|i| match i % 6 {
                 // The same lead again (a duplicate), and its id used for another lead.
@@ -1454,13 +1461,8 @@ mod tests {
                 ),
             })
             .collect();
-        let dir = std::env::temp_dir().join(format!("switchboard-ahead-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a scratch directory");
-        let path = dir.join("leads.ndjson");
-        std::fs::write(&path, lines.join("\n")).expect("the leads are written");
-        let context = EvalContext {
-            now: jiff::Timestamp::from_second(1_795_000_000).expect("in range"),
-        };
+        let (dir, path) = leads_file("ahead", &lines);
+        let context = test_context();
         // How much the reader finds ahead: batch by batch, the count of batches it sees queued.
         let decided = |queued_for_batch: &dyn Fn(usize) -> usize| {
             let config = RouteConfig {
@@ -1474,17 +1476,8 @@ mod tests {
             let opening = Opening {
                 batch_lines: 7,
                 most_batch_lines: 7,
-                spent,
-                source: Source::File(std::fs::File::open(&path).expect("the leads open")),
-                csv: false,
-                from: "the test's leads".to_string(),
-                input: super::super::input::InputArgs::default(),
-                policy: Arc::clone(&policy),
-                compiled: Arc::clone(&compiled),
-                context,
-                limits: Limits::default(),
-                hash_ids: true,
                 queued: Some(Arc::clone(&queued)),
+                ..opening(&path, (&policy, &compiled), spent)
             };
             let Ok(mut reader) = BatchReader::open(opening) else {
                 panic!("the reader does not open");

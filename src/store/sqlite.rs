@@ -1612,6 +1612,13 @@ fn ledger_key(lead: &str) -> (i64, &str) {
     (i64::try_from(lead.len()).unwrap_or(i64::MAX), lead)
 }
 
+/// Whether lead id `next` comes before `previous` in the ledger's order ([`ledger_key`]): ids
+/// that never do are appended at the ledger's end, ids that often do change pages all over it
+/// (`route` lengthens its batches for those).
+pub fn goes_down_in_ledger(previous: &str, next: &str) -> bool {
+    ledger_key(next) < ledger_key(previous)
+}
+
 /// [`ledger_key`]'s length of the column `lead` in SQL (`length` of a text counts characters).
 const LEAD_BYTES_SQL: &str = "length(CAST(lead AS BLOB))";
 

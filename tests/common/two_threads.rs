@@ -110,6 +110,35 @@ pub fn export(state: &str) -> String {
 /// state routed on one thread (`one`) and into one routed on two (`two`): the same lines, the
 /// same state. `dir` takes the policy and the leads. The summary names each state: `one` and
 /// `two` are replaced by `STATE` there.
+/// Routes `leads` into the state `one` on one thread and into `two` on two: one line out per
+/// line in, the same lines, the same summary (each state named `STATE`) and the same exported
+/// state. Answers the lines.
+pub fn routed_alike(policy: &Path, leads: &Path, one: &str, two: &str) -> String {
+    let (lines_one, said_one) = route(policy, leads, one, "1");
+    let (lines_two, said_two) = route(policy, leads, two, "2");
+    assert_eq!(
+        lines_one.lines().count(),
+        std::fs::read_to_string(leads).unwrap().lines().count(),
+        "one line out per line in"
+    );
+    assert!(
+        lines_one == lines_two,
+        "the lines differ on two threads:\n{}",
+        first_difference(&lines_one, &lines_two)
+    );
+    assert_eq!(
+        said_one.replace(one, "STATE"),
+        said_two.replace(two, "STATE")
+    );
+    let (rows_one, rows_two) = (export(one), export(two));
+    assert!(
+        rows_one == rows_two,
+        "the states differ:\n{}",
+        first_difference(&rows_one, &rows_two)
+    );
+    lines_two
+}
+
 pub fn same_on_one_thread_and_two(dir: &Path, policy_text: &str, one: &str, two: &str) {
     let policy = dir.join("policy.route");
     std::fs::write(&policy, policy_text).unwrap();
@@ -118,29 +147,7 @@ pub fn same_on_one_thread_and_two(dir: &Path, policy_text: &str, one: &str, two:
     write_leads(&second, (11_000..14_000).chain(20_000..26_000));
     let mut last = String::new();
     for leads in [&first, &second] {
-        let (lines_one, said_one) = route(&policy, leads, one, "1");
-        let (lines_two, said_two) = route(&policy, leads, two, "2");
-        assert_eq!(
-            lines_one.lines().count(),
-            std::fs::read_to_string(leads).unwrap().lines().count(),
-            "one line out per line in"
-        );
-        assert!(
-            lines_one == lines_two,
-            "the lines differ on two threads:\n{}",
-            first_difference(&lines_one, &lines_two)
-        );
-        assert_eq!(
-            said_one.replace(one, "STATE"),
-            said_two.replace(two, "STATE")
-        );
-        let (rows_one, rows_two) = (export(one), export(two));
-        assert!(
-            rows_one == rows_two,
-            "the states differ:\n{}",
-            first_difference(&rows_one, &rows_two)
-        );
-        last = lines_two;
+        last = routed_alike(&policy, leads, one, two);
     }
     // Sent a third time, every lead decided before comes back as the recorded decision.
     let (again, _) = route(&policy, &second, two, "2");
