@@ -325,6 +325,13 @@ fn nth_span(ends: &[usize], index: usize) -> Option<std::ops::Range<usize>> {
 /// Lead ids kept one after another in one text, and found again by a hash of the id (`S`,
 /// seeded at random per process): no copy of an id per lead. Ids of other leads may share a
 /// hash; each is compared in full.
+///
+/// A batch asks for its leads in the order it kept them (each lead twice: is it recorded,
+/// then record it), so [`IdIndex::find`] first tries the id found last and the one after
+/// it, compared in full, and hashes only when neither is the id: a fifth of the deciding
+/// thread's work on the store's side before (docs/benchmarks.md). The shortcut answers only
+/// while no id is kept twice, so that what it finds is always the last one kept, as the hash
+/// chain's answer is.
 #[derive(Default)]
 struct IdIndex<S = foldhash::fast::RandomState> {
     text: String,
@@ -335,6 +342,10 @@ struct IdIndex<S = foldhash::fast::RandomState> {
     /// ... and per id, the one before it with the same hash.
     same_hash_before: Vec<Option<usize>>,
     hash: S,
+    /// The index [`IdIndex::find`] answered last (where the next question most likely is).
+    found_last: std::cell::Cell<usize>,
+    /// Whether some id is kept twice (then every question is hashed).
+    kept_twice: bool,
 }
 
 impl<S: std::hash::BuildHasher> IdIndex<S> {
@@ -355,6 +366,8 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
         self.ends.clear();
         self.by_hash.clear();
         self.same_hash_before.clear();
+        self.found_last.set(0);
+        self.kept_twice = false;
     }
 
     /// The `index`th id.
@@ -369,12 +382,28 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
         self.ends.push(self.text.len());
         let before = self.by_hash.insert(self.hash.hash_one(id), index);
         self.same_hash_before.push(before);
+        if !self.kept_twice && before.is_some() {
+            self.kept_twice = self.find_before(index).is_some();
+        }
         index
     }
 
     /// The index of `id` (the last one kept, if it was kept twice).
     fn find(&self, id: &str) -> Option<usize> {
-        self.find_from(self.by_hash.get(&self.hash.hash_one(id)).copied(), id)
+        if !self.kept_twice {
+            let last = self.found_last.get();
+            for at in [last, last + 1] {
+                if self.get(at) == Some(id) {
+                    self.found_last.set(at);
+                    return Some(at);
+                }
+            }
+        }
+        let found = self.find_from(self.by_hash.get(&self.hash.hash_one(id)).copied(), id);
+        if let Some(at) = found {
+            self.found_last.set(at);
+        }
+        found
     }
 
     /// The index of `id` kept before the `index`th id, the last one if it was kept twice:
@@ -3343,6 +3372,42 @@ mod tests {
             assert_eq!(seeded.find(id), Some(at));
         }
         assert_eq!(seeded.find("L-5000"), None);
+    }
+
+    #[test]
+    fn ids_asked_in_the_order_kept_are_found_without_hashing_and_a_repeat_ends_that() {
+        // Every id shares one hash: an answer that skipped the chain and compared the wrong id
+        // would show here.
+        let mut index = IdIndex::<OneHash>::default();
+        for id in ["L-1", "L-2", "L-3", "L-4"] {
+            index.push(id);
+        }
+        assert!(!index.kept_twice);
+        // As a batch asks: each id twice, in order; then out of order and ids never kept.
+        for (at, id) in ["L-1", "L-2", "L-3", "L-4"].into_iter().enumerate() {
+            assert_eq!(index.find(id), Some(at));
+            assert_eq!(index.found_last.get(), at);
+            assert_eq!(index.find(id), Some(at));
+        }
+        assert_eq!(index.find("L-2"), Some(1));
+        assert_eq!(index.find("L-9"), None);
+        assert_eq!(index.found_last.get(), 1);
+        assert_eq!(index.find("L-3"), Some(2));
+        assert_eq!(index.find("L-1"), Some(0));
+        // Kept again: the last one kept is the answer, also for the id found last.
+        index.push("L-1");
+        assert!(index.kept_twice);
+        assert_eq!(index.find("L-1"), Some(4));
+        assert_eq!(index.find("L-2"), Some(1));
+        assert_eq!(index.find("L-1"), Some(4));
+        // Cleared, the shortcut serves again.
+        index.clear();
+        assert!(!index.kept_twice);
+        index.push("L-7");
+        index.push("L-8");
+        assert_eq!(index.find("L-8"), Some(1));
+        assert_eq!(index.find("L-7"), Some(0));
+        assert_eq!(index.find("L-1"), None);
     }
 
     #[test]
