@@ -98,6 +98,76 @@ fn the_readme_command_routes_the_example_leads() {
     }
 }
 
+/// `switchboard ARGS` through `sh`, with standard output redirected as `redirect` says (`>&-`
+/// closes it), in `cwd`.
+#[cfg(target_os = "linux")]
+fn with_stdout(args: &[&str], redirect: &str, cwd: &Path) -> Output {
+    let script = format!("exec \"$0\" \"$@\" {redirect}");
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// With standard output closed, `route` would record its decisions in the state and print them
+/// nowhere (the program's start-up gives a closed descriptor `/dev/null`): it refuses before it
+/// opens the state, and so does `sweep`. `> /dev/null` is taken as meant.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_standard_output_is_refused_before_anything_is_recorded() {
+    let dir = scratch("closed-stdout");
+    let policy = example("examples/routing.route");
+    let roster = example("examples/roster.json");
+    let leads = example("examples/leads.ndjson");
+    let args = [
+        "route",
+        policy.as_str(),
+        "--roster",
+        roster.as_str(),
+        "--leads",
+        leads.as_str(),
+    ];
+    for threads in ["1", "2"] {
+        let closed = with_stdout(&[&args[..], &["--threads", threads]].concat(), ">&-", &dir);
+        let said = String::from_utf8_lossy(&closed.stderr);
+        assert_eq!(closed.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains(
+                "error: standard output is closed, so the decisions would be recorded in the \
+                 state and printed nowhere; not going to route leads"
+            ),
+            "{said}"
+        );
+        assert!(!dir.join(".switchboard").exists(), "nothing recorded");
+    }
+    let sweep = with_stdout(&["sweep", policy.as_str()], ">&-", &dir);
+    let said = String::from_utf8_lossy(&sweep.stderr);
+    assert_eq!(sweep.status.code(), Some(2), "{said}");
+    assert!(said.contains("not going to sweep the steps due"), "{said}");
+    // Discarded on purpose: routed, and recorded.
+    let discarded = with_stdout(&args, "> /dev/null", &dir);
+    assert_eq!(
+        discarded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&discarded.stderr)
+    );
+    assert!(dir.join(".switchboard/state.db").exists());
+    let again = with_stdout(&args, "", &dir);
+    let decisions = lines(&again);
+    assert_eq!(decisions.len(), 15);
+    assert!(
+        decisions
+            .iter()
+            .all(|decision| decision["duplicate"] == true)
+    );
+}
+
 #[test]
 fn bad_lines_exit_1_and_every_line_gets_an_answer() {
     let dir = scratch("bad");

@@ -155,6 +155,40 @@ fn human_style() -> Style {
     }
 }
 
+/// Refuses to `what` (route leads, sweep steps) when standard output was closed as the program
+/// started (`>&-`, a closed descriptor handed down): the decisions would be recorded in the
+/// state and printed nowhere. (Rust's start-up gives a closed standard descriptor `/dev/null`,
+/// opened to read and write, so every write would succeed; a shell's `> /dev/null` opens it
+/// to write only, and is taken as meant.) Known on Linux, from `/proc`; elsewhere not checked.
+fn refuse_closed_stdout(what: &str) -> Result<(), Failure> {
+    if stdout_was_closed() {
+        return Err(Failure::usage(format!(
+            "standard output is closed, so the decisions would be recorded in the state and \
+             printed nowhere; not going to {what}. Give `> FILE` to keep them, or `> /dev/null` \
+             to discard them"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether descriptor 1 is `/dev/null` opened to read and write: what the program's start-up
+/// opens for a descriptor that was closed.
+fn stdout_was_closed() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let is_null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|to| to == Path::new("/dev/null"));
+    is_null
+        && std::fs::read_to_string("/proc/self/fdinfo/1").is_ok_and(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("flags:"))
+                .and_then(|flags| u32::from_str_radix(flags.trim(), 8).ok())
+                // O_ACCMODE is 0o3, O_RDWR 0o2.
+                .is_some_and(|flags| flags & 0o3 == 0o2)
+        })
+}
+
 fn print_stdout(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
