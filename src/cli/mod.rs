@@ -155,20 +155,21 @@ fn human_style() -> Style {
     }
 }
 
-/// Refuses to `what` (route leads, sweep steps) when standard output was closed as the program
-/// started (`>&-`, a closed descriptor handed down): the decisions would be recorded in the
-/// state and printed nowhere. (Rust's start-up gives a closed standard descriptor `/dev/null`,
-/// opened to read and write, so every write would succeed; a shell's `> /dev/null` opens it
-/// to write only, and is taken as meant.) Known on Linux, from `/proc`; elsewhere not checked.
-fn refuse_closed_stdout(what: &str) -> Result<(), Failure> {
-    if stdout_was_closed() {
-        return Err(Failure::usage(format!(
-            "standard output is closed, so the decisions would be recorded in the state and \
-             printed nowhere; not going to {what}. Give `> FILE` to keep them, or `> /dev/null` \
-             to discard them"
-        )));
+/// Warns (on standard error, unless `quiet`) that the decisions `route` or `sweep` records are
+/// printed nowhere: standard output is `/dev/null` opened to read and write, which is what
+/// the program's start-up gives a descriptor that was closed (`>&-`), so every write succeeds
+/// and nothing says the output is gone. Only a warning: Python's `subprocess.DEVNULL` and
+/// Node's `'ignore'` hand down the same, for output discarded on purpose (a shell's
+/// `> /dev/null` opens it to write only, and is not warned about). Known on Linux, from
+/// `/proc`; elsewhere not checked.
+fn warn_if_stdout_closed(quiet: bool) {
+    if !quiet && stdout_was_closed() {
+        stderr_line!(
+            "warning: standard output is closed (or discarded), so the decisions are recorded \
+             in the state and printed nowhere; give `> FILE` to keep them, `> /dev/null` or \
+             --quiet to discard them without this warning"
+        );
     }
-    Ok(())
 }
 
 /// Whether descriptor 1 is `/dev/null` opened to read and write: what the program's start-up

@@ -186,7 +186,7 @@ impl Counts {
 }
 
 pub fn run(args: &RouteArgs) -> Result<ExitCode, Failure> {
-    super::refuse_closed_stdout("route leads")?;
+    super::warn_if_stdout_closed(args.quiet);
     let now = parse_now(args.now.as_deref())?;
     let loaded = load_policy(&args.policy, args.quiet)?;
     let roster = load_roster(args.roster.as_deref(), &loaded.policy, now)?;
