@@ -3291,8 +3291,18 @@ mod tests {
     impl std::hash::BuildHasher for OneHash {
         type Hasher = OneHash;
         fn build_hasher(&self) -> OneHash {
+            ONE_HASHES.with(|hashes| hashes.set(hashes.get() + 1));
             OneHash
         }
+    }
+
+    thread_local! {
+        /// How many ids this thread hashed with [`OneHash`].
+        static ONE_HASHES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    fn one_hashes() -> usize {
+        ONE_HASHES.with(std::cell::Cell::get)
     }
 
     #[test]
@@ -3383,23 +3393,30 @@ mod tests {
             index.push(id);
         }
         assert!(!index.kept_twice);
-        // As a batch asks: each id twice, in order; then out of order and ids never kept.
+        // As a batch asks: each id twice, in order, none hashed; then out of order and ids
+        // never kept, hashed.
+        let hashed = one_hashes();
         for (at, id) in ["L-1", "L-2", "L-3", "L-4"].into_iter().enumerate() {
             assert_eq!(index.find(id), Some(at));
             assert_eq!(index.found_last.get(), at);
             assert_eq!(index.find(id), Some(at));
         }
+        assert_eq!(one_hashes(), hashed);
         assert_eq!(index.find("L-2"), Some(1));
         assert_eq!(index.find("L-9"), None);
+        assert_eq!(one_hashes(), hashed + 2);
         assert_eq!(index.found_last.get(), 1);
         assert_eq!(index.find("L-3"), Some(2));
         assert_eq!(index.find("L-1"), Some(0));
-        // Kept again: the last one kept is the answer, also for the id found last.
+        // Kept again: the last one kept is the answer, also for the id found last, and every
+        // question is hashed.
         index.push("L-1");
         assert!(index.kept_twice);
+        let hashed = one_hashes();
         assert_eq!(index.find("L-1"), Some(4));
         assert_eq!(index.find("L-2"), Some(1));
         assert_eq!(index.find("L-1"), Some(4));
+        assert_eq!(one_hashes(), hashed + 3);
         // Cleared, the shortcut serves again.
         index.clear();
         assert!(!index.kept_twice);
