@@ -328,8 +328,8 @@ fn nth_span(ends: &[usize], index: usize) -> Option<std::ops::Range<usize>> {
 ///
 /// A batch asks for its leads in the order it kept them (each lead twice: is it recorded,
 /// then record it), so [`IdIndex::find`] first tries the id found last and the one after
-/// it, compared in full, and hashes only when neither is the id: a fifth of the deciding
-/// thread's work on the store's side before (docs/benchmarks.md). The shortcut answers only
+/// it, compared in full, and hashes only when neither is the id (hashing and probing were
+/// 3.2% of a SQLite run's CPU, docs/benchmarks.md). The shortcut answers only
 /// while no id is kept twice, so that what it finds is always the last one kept, as the hash
 /// chain's answer is.
 #[derive(Default)]
