@@ -106,10 +106,6 @@ pub fn export(state: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Two loads (the second sends 3,000 leads of the first again among 6,000 new ones) into a
-/// state routed on one thread (`one`) and into one routed on two (`two`): the same lines, the
-/// same state. `dir` takes the policy and the leads. The summary names each state: `one` and
-/// `two` are replaced by `STATE` there.
 /// Routes `leads` into the state `one` on one thread and into `two` on two: one line out per
 /// line in, the same lines, the same summary (each state named `STATE`) and the same exported
 /// state. Answers the lines.
@@ -139,6 +135,10 @@ pub fn routed_alike(policy: &Path, leads: &Path, one: &str, two: &str) -> String
     lines_two
 }
 
+/// Two loads (the second sends 3,000 leads of the first again among 6,000 new ones) into a
+/// state routed on one thread (`one`) and into one routed on two (`two`): the same lines, the
+/// same state. `dir` takes the policy and the leads. The summary names each state: `one` and
+/// `two` are replaced by `STATE` there.
 pub fn same_on_one_thread_and_two(dir: &Path, policy_text: &str, one: &str, two: &str) {
     let policy = dir.join("policy.route");
     std::fs::write(&policy, policy_text).unwrap();
