@@ -534,7 +534,7 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 13);
+    assert_eq!(version, 14);
 }
 
 /// The rows `sql` reads, three columns each.
@@ -631,7 +631,7 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 13);
+    assert_eq!(version, 14);
     let times: Vec<(String, String, i64)> = triples(
         &connection,
         "SELECT lead, rep, lead_s FROM lead_times ORDER BY lead",

@@ -618,7 +618,7 @@ impl BatchLedger {
         insert_rows_or_refusal(
             connection,
             "INSERT OR FAIL INTO ledger (lead_bytes, lead, entry, form) VALUES ",
-            "(?, ?, ?, 2)", // ENTRY_FORM
+            "(?, ?, ?, 3)", // ENTRY_FORM
             &rows,
             |statement, first, (lead, entry)| {
                 let (bytes, lead) = ledger_key(lead);
@@ -1368,14 +1368,16 @@ const LEASE: &str = "INSERT INTO leases (name, holder, until_ns) VALUES ($1, $2,
     WHERE leases.holder = excluded.holder OR leases.until_ns < $4";
 
 /// The version of the tables this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 13;
+const SCHEMA_VERSION: i64 = 14;
 
-/// The `form` of the ledger entries this build writes: names interned, numbers as
-/// [`ENTRY_NUMBERS`]. Form 0 (names in full) and 1 (numbers at full width) are still read.
-const ENTRY_FORM: i64 = 2;
+/// The `form` of the ledger entries this build writes: names interned, the entry laid out as
+/// [`ENTRY_LAYOUT`]. Form 0 (names in full), 1 (numbers at full width) and 2 (packed) are
+/// still read.
+const ENTRY_FORM: i64 = 3;
 
-/// How the numbers of [`ENTRY_FORM`]'s entries are written.
-const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
+/// How [`ENTRY_FORM`]'s entries are laid out: without their lead id (the row's key holds it),
+/// each time from the one before.
+const ENTRY_LAYOUT: compact::Layout = compact::Layout::Relative;
 
 /// The tables of [`SCHEMA_VERSION`]. The ledger keeps each entry in the core's compact form
 /// (decision, fingerprint, routing time, policy hash, trace): one B-tree keyed by the lead id,
@@ -1404,7 +1406,7 @@ const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
 /// by the id alone, `L-100000` went between `L-10000` and `L-10001`, written long before, and
 /// each such insert searched the tree and split a page in its middle.
 ///
-/// Version 12 changes no table: its entries are written in `form` 2 ([`ENTRY_FORM`]: times
+/// Version 12 changes no table: its entries are written in `form` 2 (`compact::Layout::Packed`: times
 /// and whole numbers packed, the benchmark's entries 109 bytes instead of 134), which an older
 /// build would take for `form` 1 and fail to read: it must refuse the file.
 ///
@@ -1412,6 +1414,11 @@ const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
 /// (`pending_due_steps`, [`put_steps`]), taken into `due` by the next sweep; before, a row per
 /// step in `pending_due` cost routing a third as much as the ledger's rows. An older build
 /// would not see them: it must refuse the file.
+///
+/// Version 14 changes no table: its entries are written in `form` 3 ([`ENTRY_FORM`],
+/// `compact::Layout::Relative`: no lead id, times from the time before, the schema digest a
+/// name; the benchmark's entries 67 bytes instead of 109), which an older build would refuse
+/// entry by entry: it must refuse the file.
 const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS ledger (
         lead_bytes INTEGER NOT NULL,
@@ -1800,10 +1807,11 @@ fn read_stored_known(
     entry: &[u8],
     form: i64,
 ) -> Result<Recorded, StateError> {
-    let numbers = match form {
+    let layout = match form {
         0 => return read_entry(lead, entry),
-        1 => compact::Numbers::Fixed,
-        ENTRY_FORM => ENTRY_NUMBERS,
+        1 => compact::Layout::Fixed,
+        2 => compact::Layout::Packed,
+        ENTRY_FORM => ENTRY_LAYOUT,
         _ => {
             return Err(StateError::new(
                 StateErrorKind::Corrupt,
@@ -1814,14 +1822,12 @@ fn read_stored_known(
             ));
         }
     };
-    compact::decode_recorded_interned(entry, names, numbers)
-        .filter(|recorded| *recorded.decision.lead == *lead)
-        .ok_or_else(|| {
-            StateError::new(
-                StateErrorKind::Corrupt,
-                format!("state database: the recorded decision of `{lead}` cannot be read"),
-            )
-        })
+    compact::decode_recorded_of(lead, entry, names, layout).ok_or_else(|| {
+        StateError::new(
+            StateErrorKind::Corrupt,
+            format!("state database: the recorded decision of `{lead}` cannot be read"),
+        )
+    })
 }
 
 /// A ledger entry of `lead` in any form (`form` 1 and 2: its names are indexes into `names`,
@@ -3113,7 +3119,7 @@ impl SqliteState {
         };
         let known = self.names.len();
         self.scratch.clear();
-        compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names, ENTRY_NUMBERS);
+        compact::encode_recorded_interned(entry, &mut self.scratch, &mut self.names, ENTRY_LAYOUT);
         // Kept first: a refused lead leaves no name behind, here or in the file.
         if !self.batch_ledger.record_new(lead, &self.scratch)? {
             self.names.truncate(known);
@@ -3968,11 +3974,12 @@ mod tests {
         recorded
     }
 
-    /// Version 12 writes entries in `form` 2 (numbers packed); the `form` 1 entries of a
-    /// version 11 file (numbers at full width) still read, next to new ones, and an entry in
-    /// a form no build writes is named as unreadable, never misread.
+    /// Version 14 writes entries in `form` 3 (laid out relative); the `form` 1 entries of a
+    /// version 11 file (numbers at full width) and the `form` 2 entries of a version 12 or 13
+    /// file (packed) still read, next to new ones, and an entry in a form no build writes is
+    /// named as unreadable, never misread.
     #[test]
-    fn entries_with_numbers_at_full_width_still_read() {
+    fn entries_of_every_earlier_form_still_read() {
         let path = scratch("v11-forms");
         let ids = ["L-1", "L-2", "L-3"];
         {
@@ -3997,32 +4004,40 @@ mod tests {
         let mut names = compact::NameTable::default();
         load_names(&connection, &mut names).unwrap();
         for id in ids {
-            let packed: Vec<u8> = connection
+            let relative: Vec<u8> = connection
                 .query_row("SELECT entry FROM ledger WHERE lead = ?1", [id], |row| {
                     row.get(0)
                 })
                 .unwrap();
             let recorded =
-                compact::decode_recorded_interned(&packed, &names, compact::Numbers::Packed)
-                    .unwrap();
+                compact::decode_recorded_of(id, &relative, &names, ENTRY_LAYOUT).unwrap();
             assert_eq!(recorded, timed_entry(id, "anna"));
-            let mut fixed = Vec::new();
             let known = names.len();
-            compact::encode_recorded_interned(
-                &recorded.as_entry(),
-                &mut fixed,
-                &mut names,
-                compact::Numbers::Fixed,
-            );
+            let in_layout = |layout, names: &mut compact::NameTable| {
+                let mut bytes = Vec::new();
+                compact::encode_recorded_interned(&recorded.as_entry(), &mut bytes, names, layout);
+                bytes
+            };
+            let fixed = in_layout(compact::Layout::Fixed, &mut names);
+            let packed = in_layout(compact::Layout::Packed, &mut names);
             assert_eq!(names.len(), known);
             // Due, escalation: 17 bytes each instead of 13 (a fraction of a second takes 4
             // bytes either way); the routing time 12 instead of 10, the lead's own time
             // (1970, no fraction) 12 instead of 6.
             assert_eq!(fixed.len() - packed.len(), 4 + 4 + 2 + 6);
+            // Relative: no lead id (4 bytes); one byte of parts for the fingerprint's and the
+            // trace's two (1); the due time 56 years after the lead's, 5 bytes instead of 6,
+            // its offset 1 instead of 3 (3); the escalation at the same time, 1 byte instead of
+            // 9, its offset the same (8); the routing time 15 minutes before it, 2 bytes
+            // instead of 6 (4); the candidate's flags and load tag one byte, its owner's none
+            // (2). Each fraction of a second keeps its 4 bytes.
+            assert_eq!(packed.len() - relative.len(), 4 + 1 + 3 + 8 + 4 + 2);
+            // L-3 as version 12 and 13 wrote it (packed), the others as version 11 did.
+            let (entry, form) = if id == "L-3" { (packed, 2) } else { (fixed, 1) };
             connection
                 .execute(
-                    "UPDATE ledger SET entry = ?1, form = 1 WHERE lead = ?2",
-                    params![fixed, id],
+                    "UPDATE ledger SET entry = ?1, form = ?2 WHERE lead = ?3",
+                    params![entry, form, id],
                 )
                 .unwrap();
         }
@@ -4046,17 +4061,17 @@ mod tests {
         let stored: Vec<(&str, i64)> = stored.iter().map(|(id, form)| (&**id, *form)).collect();
         assert_eq!(
             stored,
-            [("L-1", 1), ("L-2", 1), ("L-3", 1), ("L-4", ENTRY_FORM)]
+            [("L-1", 1), ("L-2", 1), ("L-3", 2), ("L-4", ENTRY_FORM)]
         );
         // A form no build writes.
         connection
-            .execute("UPDATE ledger SET form = 3 WHERE lead = 'L-2'", [])
+            .execute("UPDATE ledger SET form = 4 WHERE lead = 'L-2'", [])
             .unwrap();
         let mut state = SqliteState::open(&path).unwrap();
         let error = state.recorded("L-2").unwrap_err();
         assert_eq!(error.kind, StateErrorKind::Corrupt);
         assert!(
-            error.message.contains("`L-2`") && error.message.contains("(3)"),
+            error.message.contains("`L-2`") && error.message.contains("(4)"),
             "{}",
             error.message
         );

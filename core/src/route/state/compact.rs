@@ -1,9 +1,9 @@
 //! A compact binary form of a ledger entry ([`Recorded`]: the [`Decision`], the lead's
 //! fingerprint, when it was decided, and its trace) for ledgers kept in memory and the traces
 //! kept on disk: strings as length-prefixed bytes, times as seconds, nanoseconds and offset
-//! (at full width, or packed: [`Numbers`]). Writing it is a few copies (no escaping, no
-//! formatting), so recording every decision costs little; reading it back is only needed for
-//! repeats and explanations.
+//! (at full width, packed, or each from the time before: [`Layout`]). Writing it is a few
+//! copies (no escaping, no formatting), so recording every decision costs little; reading it
+//! back is only needed for repeats and explanations.
 
 use super::{EntryRef, Fingerprint, Recorded};
 use crate::graph::PathStep;
@@ -29,16 +29,16 @@ pub fn encode_recorded_interned(
     entry: &EntryRef<'_>,
     out: &mut Vec<u8>,
     table: &mut NameTable,
-    numbers: Numbers,
+    layout: Layout,
 ) {
-    encode_recorded_with(entry, out, &mut Names::Table(table, numbers));
+    encode_recorded_with(entry, out, &mut Names::Table(table, layout, None));
 }
 
-/// How an entry's times and whole numbers (a trace's integer, a score) are written. Lengths,
-/// counts, indexes and line numbers are LEB128 in either; fingerprints (hashes) and floats keep
-/// eight bytes.
+/// How an entry's times and whole numbers (a trace's integer, a score) are written, and in the
+/// newest layout its parts too. Lengths, counts, indexes and line numbers are LEB128 in each;
+/// fingerprints (hashes) keep eight bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Numbers {
+pub enum Layout {
     /// At their full width, little-endian: an instant 12 bytes, a local time 13 (17 with an
     /// offset). The inline form ([`encode_recorded`]: exports, PostgreSQL) and the entries
     /// SQLite files of tables version 8 to 11 hold (their `form` 1).
@@ -48,9 +48,23 @@ pub enum Numbers {
     /// offset 9 bytes instead of 17, an instant 6 instead of 12 (each 4 more with a fraction of
     /// a second); whole numbers LEB128, zigzagged. Ledgers kept in memory and SQLite's `form` 2.
     Packed,
+    /// [`Layout::Packed`], and less: the lead id is left out (a store that keeps it beside
+    /// the entry, as its key, gives it back to [`decode_recorded_interned`]); the lead's time
+    /// comes first, and every time after the entry's first is its distance in seconds from the
+    /// one before, with its offset as "the same as before" when it is ([`put_time_after`]: a
+    /// due time 15 minutes after the lead's 3 bytes instead of 9); the fingerprint's schema
+    /// digest is a name, since every lead a policy reads has the same; a whole float is
+    /// written as a whole number; a path step's kind and its value's are one byte, and so are
+    /// a candidate's three flags. SQLite's `form` 3: the benchmark's entries 67 bytes instead
+    /// of 109.
+    Relative,
 }
 
 fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    if names.layout() == Layout::Relative {
+        encode_relative(entry, out, names);
+        return;
+    }
     encode_with(entry.decision, out, names);
     match entry.fingerprint {
         None => out.push(0),
@@ -60,8 +74,7 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
             out.extend_from_slice(&fingerprint.schema.to_le_bytes());
         }
     }
-    let numbers = names.numbers();
-    put_instant(out, entry.decided_at, numbers);
+    names.put_instant(out, entry.decided_at);
     names.put_name(out, entry.policy_hash);
     match &entry.trace {
         None => out.push(0),
@@ -72,7 +85,42 @@ fn encode_recorded_with(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Nam
     }
     // Added after the first entries were written: an entry that ends here has none.
     if let Some(lead_at) = entry.lead_at {
-        put_instant(out, lead_at, numbers);
+        names.put_instant(out, lead_at);
+    }
+}
+
+/// The bits of a [`Layout::Relative`] entry's first byte: which of its optional parts follow.
+const HAS_LEAD_AT: u8 = 1;
+const HAS_FINGERPRINT: u8 = 2;
+const HAS_TRACE: u8 = 4;
+
+/// An entry in [`Layout::Relative`]: a byte saying which optional parts it has, the lead's time
+/// (the first time, in full), the decision without its lead id, the fingerprint, the routing
+/// time, the policy hash and the trace.
+fn encode_relative(entry: &EntryRef<'_>, out: &mut Vec<u8>, names: &mut Names<'_>) {
+    let mut parts = 0;
+    if entry.lead_at.is_some() {
+        parts |= HAS_LEAD_AT;
+    }
+    if entry.fingerprint.is_some() {
+        parts |= HAS_FINGERPRINT;
+    }
+    if entry.trace.is_some() {
+        parts |= HAS_TRACE;
+    }
+    out.push(parts);
+    if let Some(lead_at) = entry.lead_at {
+        names.put_instant(out, lead_at);
+    }
+    encode_with(entry.decision, out, names);
+    if let Some(fingerprint) = entry.fingerprint {
+        out.extend_from_slice(&fingerprint.lead.to_le_bytes());
+        names.put_schema(out, fingerprint.schema);
+    }
+    names.put_instant(out, entry.decided_at);
+    names.put_name(out, entry.policy_hash);
+    if let Some(trace) = entry.trace {
+        encode_trace(trace, out, names);
     }
 }
 
@@ -83,27 +131,59 @@ fn same_name(kept: &Name, text: &str) -> bool {
     (std::ptr::eq(kept.as_ptr(), text.as_ptr()) && kept.len() == text.len()) || **kept == *text
 }
 
-/// Where the strings of an entry other than its lead id go.
+/// Where the strings of an entry other than its lead id go (and, for [`Layout::Relative`],
+/// the time written before, which the next is written from).
 enum Names<'t> {
     /// Written in full, each time.
     Inline,
-    /// As an index into a table of the names seen before; numbers as the entry's form says.
-    Table(&'t mut NameTable, Numbers),
+    /// As an index into a table of the names seen before; numbers as the entry's layout says.
+    Table(&'t mut NameTable, Layout, Option<LocalTime>),
 }
 
 impl Names<'_> {
     /// How the entry's numbers are written: at full width inline, as chosen with a table.
-    fn numbers(&self) -> Numbers {
+    fn layout(&self) -> Layout {
         match self {
-            Names::Inline => Numbers::Fixed,
-            Names::Table(_, numbers) => *numbers,
+            Names::Inline => Layout::Fixed,
+            Names::Table(_, layout, _) => *layout,
+        }
+    }
+
+    /// Writes an instant (a time without an offset) as the layout says.
+    fn put_instant(&mut self, out: &mut Vec<u8>, instant: jiff::Timestamp) {
+        match self {
+            Names::Table(_, Layout::Relative, before) => put_relative(
+                out,
+                LocalTime {
+                    instant,
+                    offset: None,
+                },
+                before,
+            ),
+            _ => put_instant(out, instant, self.layout()),
+        }
+    }
+
+    /// Writes a time as the layout says.
+    fn put_time(&mut self, out: &mut Vec<u8>, time: LocalTime) {
+        match self {
+            Names::Table(_, Layout::Relative, before) => put_relative(out, time, before),
+            _ => put_time(out, time, self.layout()),
+        }
+    }
+
+    /// A fingerprint's schema digest as a name (every lead a policy reads has the same one).
+    fn put_schema(&mut self, out: &mut Vec<u8>, schema: u64) {
+        match self {
+            Names::Inline => out.extend_from_slice(&schema.to_le_bytes()),
+            Names::Table(table, ..) => table.put_schema(out, schema),
         }
     }
 
     fn put(&mut self, out: &mut Vec<u8>, text: &str) {
         match self {
             Names::Inline => put_str(out, text),
-            Names::Table(table, _) => {
+            Names::Table(table, ..) => {
                 table.put(out, text, None);
             }
         }
@@ -114,7 +194,7 @@ impl Names<'_> {
     fn put_name(&mut self, out: &mut Vec<u8>, name: &Name) {
         match self {
             Names::Inline => put_str(out, name),
-            Names::Table(table, _) => table.put_shared(out, name),
+            Names::Table(table, ..) => table.put_shared(out, name),
         }
     }
 
@@ -123,7 +203,7 @@ impl Names<'_> {
     fn put_static(&mut self, out: &mut Vec<u8>, text: &'static str) {
         match self {
             Names::Inline => put_str(out, text),
-            Names::Table(table, _) => table.put_static(out, text),
+            Names::Table(table, ..) => table.put_static(out, text),
         }
     }
 
@@ -161,6 +241,9 @@ pub struct NameTable {
     /// address and length, with their index: such a text never changes, so the same address
     /// and length are the same name, found without hashing it.
     statics: Vec<(usize, usize, u32)>,
+    /// The schema digest put last ([`NameTable::put_schema`]) and its index: a policy's leads
+    /// all have the same, found without writing out its text.
+    schema: Option<(u64, u32)>,
 }
 
 /// A shortcut in front of a name table's search: per slot, the index + 1 of the last name put
@@ -275,6 +358,20 @@ impl NameTable {
             if std::sync::Arc::ptr_eq(kept, name) {
                 self.by_address.keep(slot, index);
             }
+        }
+    }
+
+    /// A fingerprint's schema digest as the name [`schema_name`] gives it.
+    fn put_schema(&mut self, out: &mut Vec<u8>, schema: u64) {
+        if let Some((kept, index)) = self.schema
+            && kept == schema
+        {
+            put_u64(out, u64::from(index) + 1);
+            return;
+        }
+        let text = schema_name(schema);
+        if let Some(index) = self.put(out, &text, None) {
+            self.schema = Some((schema, index));
         }
     }
 
@@ -400,25 +497,58 @@ impl NameTable {
         }
         self.statics
             .retain(|(_, _, index)| (*index as usize) < length);
+        self.schema = self.schema.filter(|(_, index)| (*index as usize) < length);
     }
+}
+
+/// The name a schema digest is kept as in a name table: `schema ` and 16 hex digits.
+fn schema_name(schema: u64) -> String {
+    format!("schema {schema:016x}")
+}
+
+/// The schema digest of a name [`schema_name`] made.
+fn schema_of_name(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("schema ")?;
+    if digits.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(digits, 16).ok()
 }
 
 /// Reads a ledger entry written by [`encode_recorded`]; `None` if the bytes are not one.
 pub fn decode_recorded(bytes: &[u8]) -> Option<Recorded> {
-    decode_recorded_with(Input::new(bytes, Numbers::Fixed), None)
+    decode_recorded_with(Input::new(bytes, Layout::Fixed), None)
 }
 
 /// Reads a ledger entry written by [`encode_recorded_interned`] with the table it filled and
-/// the same `numbers`.
+/// the same `layout` (not [`Layout::Relative`], whose entries hold no lead id: see
+/// [`decode_recorded_of`]).
 pub fn decode_recorded_interned(
     bytes: &[u8],
     table: &NameTable,
-    numbers: Numbers,
+    layout: Layout,
 ) -> Option<Recorded> {
-    decode_recorded_with(Input::new(bytes, numbers), Some(table))
+    decode_recorded_with(Input::new(bytes, layout), Some(table))
+}
+
+/// Reads the ledger entry of `lead` written by [`encode_recorded_interned`] with the table it
+/// filled and the same `layout`: in [`Layout::Relative`] the lead id is `lead`; in the others
+/// the entry's own, which must be `lead`.
+pub fn decode_recorded_of(
+    lead: &str,
+    bytes: &[u8],
+    table: &NameTable,
+    layout: Layout,
+) -> Option<Recorded> {
+    let mut input = Input::new(bytes, layout);
+    input.lead = Some(lead);
+    decode_recorded_with(input, Some(table)).filter(|recorded| *recorded.decision.lead == *lead)
 }
 
 fn decode_recorded_with(mut input: Input<'_>, table: Option<&NameTable>) -> Option<Recorded> {
+    if input.layout == Layout::Relative {
+        return decode_relative(input, table);
+    }
     let decision = input.decision(table)?;
     let fingerprint = match input.byte()? {
         0 => None,
@@ -448,43 +578,49 @@ fn decode_recorded_with(mut input: Input<'_>, table: Option<&NameTable>) -> Opti
     })
 }
 
+/// Reads what [`encode_relative`] wrote.
+fn decode_relative(mut input: Input<'_>, table: Option<&NameTable>) -> Option<Recorded> {
+    let parts = input.byte()?;
+    if parts & !(HAS_LEAD_AT | HAS_FINGERPRINT | HAS_TRACE) != 0 {
+        return None;
+    }
+    let lead_at = match parts & HAS_LEAD_AT {
+        0 => None,
+        _ => Some(input.instant()?),
+    };
+    let decision = input.decision(table)?;
+    let fingerprint = match parts & HAS_FINGERPRINT {
+        0 => None,
+        _ => Some(Fingerprint {
+            lead: u64::from_le_bytes(input.array()?),
+            schema: schema_of_name(&input.name(table)?)?,
+        }),
+    };
+    let decided_at = input.instant()?;
+    let policy_hash = input.shared_name(table)?;
+    let trace = match parts & HAS_TRACE {
+        0 => None,
+        _ => Some(input.trace(table)?),
+    };
+    input.bytes.is_empty().then_some(Recorded {
+        decision,
+        fingerprint,
+        decided_at,
+        lead_at,
+        policy_hash,
+        trace,
+    })
+}
+
 /// Appends a recorded trace's compact form: the path's steps (field or calendar ids with the
 /// lead's values) and the actions with their candidates, their texts through `names`.
 fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>) {
-    let numbers = names.numbers();
+    let layout = names.layout();
     put_u64(out, trace.path.len() as u64);
     for step in &trace.path {
-        match step {
-            PathStep::Field { field, value } => {
-                out.push(0);
-                put_u64(out, *field as u64);
-                match value {
-                    None => out.push(0),
-                    Some(LeadValue::Variant(variant)) => {
-                        out.push(1);
-                        put_u64(out, u64::from(*variant));
-                    }
-                    Some(LeadValue::Str(text)) => {
-                        out.push(2);
-                        names.put_full(out, text);
-                    }
-                    Some(LeadValue::Scalar(Scalar::Int(int))) => {
-                        out.push(3);
-                        match numbers {
-                            Numbers::Fixed => out.extend_from_slice(&int.to_le_bytes()),
-                            Numbers::Packed => put_u128(out, zigzag_128(*int)),
-                        }
-                    }
-                    Some(LeadValue::Scalar(Scalar::Float(float))) => {
-                        out.push(4);
-                        out.extend_from_slice(&float.to_bits().to_le_bytes());
-                    }
-                }
-            }
-            PathStep::Calendar { calendar, inside } => {
-                out.push(if *inside { 2 } else { 1 });
-                put_u64(out, *calendar as u64);
-            }
+        match layout {
+            Layout::Relative => put_step_relative(out, step, names),
+            Layout::Fixed | Layout::Packed => put_step(out, step, names, layout),
         }
     }
     put_u64(out, trace.actions.len() as u64);
@@ -508,6 +644,12 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
                 names.put_name(out, action);
                 names.put_static(out, strategy.unwrap_or(""));
                 put_u64(out, candidates.len() as u64);
+                if layout == Layout::Relative {
+                    for candidate in candidates {
+                        put_candidate_relative(out, candidate, names);
+                    }
+                    continue;
+                }
                 for candidate in candidates {
                     names.put_name(out, &candidate.rep);
                     out.push(u8::from(candidate.eligible));
@@ -532,6 +674,128 @@ fn encode_trace(trace: &RecordedTrace, out: &mut Vec<u8>, names: &mut Names<'_>)
     }
 }
 
+/// A path step in [`Layout::Fixed`] or [`Layout::Packed`]: a byte of its kind, the field's or
+/// calendar's id, then for a field a byte of its value's kind and the value.
+fn put_step(out: &mut Vec<u8>, step: &PathStep, names: &mut Names<'_>, layout: Layout) {
+    match step {
+        PathStep::Field { field, value } => {
+            out.push(0);
+            put_u64(out, *field as u64);
+            match value {
+                None => out.push(0),
+                Some(LeadValue::Variant(variant)) => {
+                    out.push(1);
+                    put_u64(out, u64::from(*variant));
+                }
+                Some(LeadValue::Str(text)) => {
+                    out.push(2);
+                    names.put_full(out, text);
+                }
+                Some(LeadValue::Scalar(Scalar::Int(int))) => {
+                    out.push(3);
+                    match layout {
+                        Layout::Fixed => out.extend_from_slice(&int.to_le_bytes()),
+                        Layout::Packed | Layout::Relative => put_u128(out, zigzag_128(*int)),
+                    }
+                }
+                Some(LeadValue::Scalar(Scalar::Float(float))) => {
+                    out.push(4);
+                    out.extend_from_slice(&float.to_bits().to_le_bytes());
+                }
+            }
+        }
+        PathStep::Calendar { calendar, inside } => {
+            out.push(if *inside { 2 } else { 1 });
+            put_u64(out, *calendar as u64);
+        }
+    }
+}
+
+/// The first byte of a [`Layout::Relative`] path step: a field's, by the kind of the lead's
+/// value, or a calendar's, by whether the lead was inside it.
+const STEP_NO_VALUE: u8 = 0;
+const STEP_VARIANT: u8 = 1;
+const STEP_TEXT: u8 = 2;
+const STEP_INTEGER: u8 = 3;
+const STEP_WHOLE_FLOAT: u8 = 4;
+const STEP_FLOAT: u8 = 5;
+const STEP_OUTSIDE: u8 = 6;
+const STEP_INSIDE: u8 = 7;
+
+/// A path step in [`Layout::Relative`]: a byte of its kind and its value's, the field's or
+/// calendar's id, then the value. A float that is a whole number (a deal of 199532) is written
+/// as one, zigzagged, and read back as the same float.
+fn put_step_relative(out: &mut Vec<u8>, step: &PathStep, names: &mut Names<'_>) {
+    match step {
+        PathStep::Field { field, value } => {
+            let whole = match value {
+                Some(LeadValue::Scalar(Scalar::Float(float))) => whole_float(*float),
+                _ => None,
+            };
+            out.push(match (value, whole) {
+                (None, _) => STEP_NO_VALUE,
+                (Some(LeadValue::Variant(_)), _) => STEP_VARIANT,
+                (Some(LeadValue::Str(_)), _) => STEP_TEXT,
+                (Some(LeadValue::Scalar(Scalar::Int(_))), _) => STEP_INTEGER,
+                (Some(LeadValue::Scalar(Scalar::Float(_))), Some(_)) => STEP_WHOLE_FLOAT,
+                (Some(LeadValue::Scalar(Scalar::Float(_))), None) => STEP_FLOAT,
+            });
+            put_u64(out, *field as u64);
+            match value {
+                None => {}
+                Some(LeadValue::Variant(variant)) => put_u64(out, u64::from(*variant)),
+                Some(LeadValue::Str(text)) => names.put_full(out, text),
+                Some(LeadValue::Scalar(Scalar::Int(int))) => put_u128(out, zigzag_128(*int)),
+                Some(LeadValue::Scalar(Scalar::Float(float))) => match whole {
+                    Some(whole) => put_u64(out, zigzag(whole)),
+                    None => out.extend_from_slice(&float.to_bits().to_le_bytes()),
+                },
+            }
+        }
+        PathStep::Calendar { calendar, inside } => {
+            out.push(if *inside { STEP_INSIDE } else { STEP_OUTSIDE });
+            put_u64(out, *calendar as u64);
+        }
+    }
+}
+
+/// `float` as a whole number, when it is one that reads back as the same float: within 2^53
+/// (where every whole number is a float), and not -0.0 (which would read back as 0.0).
+fn whole_float(float: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    (float.fract() == 0.0 && float.abs() <= EXACT && !(float == 0.0 && float.is_sign_negative()))
+        .then_some(float as i64)
+}
+
+/// The bits of a [`Layout::Relative`] candidate's flags byte.
+const CANDIDATE_ELIGIBLE: u8 = 1;
+const CANDIDATE_LOAD: u8 = 2;
+const CANDIDATE_OWNER: u8 = 4;
+
+/// A candidate in [`Layout::Relative`]: the rep, a byte of flags (eligible; a load follows; an
+/// owner follows), the load, why, and the owner.
+fn put_candidate_relative(out: &mut Vec<u8>, candidate: &CandidateTrace, names: &mut Names<'_>) {
+    names.put_name(out, &candidate.rep);
+    let mut flags = 0;
+    if candidate.eligible {
+        flags |= CANDIDATE_ELIGIBLE;
+    }
+    if candidate.load.is_some() {
+        flags |= CANDIDATE_LOAD;
+    }
+    if candidate.owner.is_some() {
+        flags |= CANDIDATE_OWNER;
+    }
+    out.push(flags);
+    if let Some(load) = candidate.load {
+        put_u64(out, load);
+    }
+    names.put_name(out, &candidate.why);
+    if let Some(owner) = &candidate.owner {
+        names.put(out, owner);
+    }
+}
+
 /// The strategy names a trace may hold.
 const STRATEGIES: [&str; 4] = ["round_robin", "weighted", "least_loaded", "ordered"];
 
@@ -541,8 +805,10 @@ pub fn encode(decision: &Decision, out: &mut Vec<u8>) {
 }
 
 fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
-    let numbers = names.numbers();
-    put_str(out, &decision.lead);
+    let layout = names.layout();
+    if layout != Layout::Relative {
+        put_str(out, &decision.lead);
+    }
     match &decision.rule {
         None => out.push(0),
         Some(rule) => {
@@ -583,7 +849,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
         Some(Due::Never) => out.push(1),
         Some(Due::At(time)) => {
             out.push(2);
-            put_time(out, *time, numbers);
+            names.put_time(out, *time);
         }
     }
     put_u64(out, decision.escalation.len() as u64);
@@ -592,7 +858,7 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
             None => out.push(0),
             Some(time) => {
                 out.push(1);
-                put_time(out, time, numbers);
+                names.put_time(out, time);
             }
         }
         names.put_name(out, &step.to);
@@ -616,9 +882,9 @@ fn encode_with(decision: &Decision, out: &mut Vec<u8>, names: &mut Names<'_>) {
         put_u64(out, decision.scores.len() as u64);
         for (score, value) in &decision.scores {
             names.put_name(out, score);
-            match numbers {
-                Numbers::Fixed => out.extend_from_slice(&value.to_le_bytes()),
-                Numbers::Packed => put_u64(out, zigzag(*value)),
+            match layout {
+                Layout::Fixed => out.extend_from_slice(&value.to_le_bytes()),
+                Layout::Packed | Layout::Relative => put_u64(out, zigzag(*value)),
             }
         }
     }
@@ -629,7 +895,7 @@ const EXTRAS: u8 = 0x80;
 
 /// Reads a decision written by [`encode`]; `None` if the bytes are not one.
 pub fn decode(bytes: &[u8]) -> Option<Decision> {
-    let mut input = Input::new(bytes, Numbers::Fixed);
+    let mut input = Input::new(bytes, Layout::Fixed);
     let decision = input.decision(None)?;
     input.bytes.is_empty().then_some(decision)
 }
@@ -638,7 +904,10 @@ impl Input<'_> {
     /// A decision; its names from `table` when it was written with one.
     fn decision(&mut self, table: Option<&NameTable>) -> Option<Decision> {
         let input = self;
-        let lead = LeadId::from(input.text()?);
+        let lead = match input.layout {
+            Layout::Relative => LeadId::from(input.lead?),
+            Layout::Fixed | Layout::Packed => LeadId::from(input.text()?),
+        };
         let rule = match input.byte()? {
             0 => None,
             _ => Some(RuleRef {
@@ -699,9 +968,9 @@ impl Input<'_> {
             }
             for _ in 0..input.u64()? {
                 let score = input.shared_name(table)?;
-                let value = match input.numbers {
-                    Numbers::Fixed => i64::from_le_bytes(input.array()?),
-                    Numbers::Packed => unzigzag(input.u64()?),
+                let value = match input.layout {
+                    Layout::Fixed => i64::from_le_bytes(input.array()?),
+                    Layout::Packed | Layout::Relative => unzigzag(input.u64()?),
                 };
                 scores.push((score, value));
             }
@@ -719,13 +988,13 @@ impl Input<'_> {
     }
 
     fn instant(&mut self) -> Option<jiff::Timestamp> {
-        match self.numbers {
-            Numbers::Fixed => jiff::Timestamp::new(
+        match self.layout {
+            Layout::Fixed => jiff::Timestamp::new(
                 i64::from_le_bytes(self.array()?),
                 i32::from_le_bytes(self.array()?),
             )
             .ok(),
-            Numbers::Packed => match self.packed_time()? {
+            Layout::Packed | Layout::Relative => match self.time()? {
                 LocalTime {
                     instant,
                     offset: None,
@@ -735,6 +1004,101 @@ impl Input<'_> {
                 } => None,
             },
         }
+    }
+
+    /// A path step written by [`put_step_relative`].
+    fn step_relative(&mut self, table: Option<&NameTable>) -> Option<PathStep> {
+        let kind = self.byte()?;
+        let id = usize::try_from(self.u64()?).ok()?;
+        let value = match kind {
+            STEP_NO_VALUE => None,
+            STEP_VARIANT => Some(LeadValue::Variant(u32::try_from(self.u64()?).ok()?)),
+            STEP_TEXT => Some(LeadValue::Str(self.name(table)?)),
+            STEP_INTEGER => Some(LeadValue::Scalar(Scalar::Int(unzigzag_128(self.u128()?)))),
+            STEP_WHOLE_FLOAT => Some(LeadValue::Scalar(Scalar::Float(
+                unzigzag(self.u64()?) as f64
+            ))),
+            STEP_FLOAT => Some(LeadValue::Scalar(Scalar::Float(f64::from_bits(
+                u64::from_le_bytes(self.array()?),
+            )))),
+            STEP_OUTSIDE | STEP_INSIDE => {
+                return Some(PathStep::Calendar {
+                    calendar: id,
+                    inside: kind == STEP_INSIDE,
+                });
+            }
+            _ => return None,
+        };
+        Some(PathStep::Field { field: id, value })
+    }
+
+    /// A candidate written by [`put_candidate_relative`].
+    fn candidate_relative(&mut self, table: Option<&NameTable>) -> Option<CandidateTrace> {
+        let rep = self.shared_name(table)?;
+        let flags = self.byte()?;
+        if flags & !(CANDIDATE_ELIGIBLE | CANDIDATE_LOAD | CANDIDATE_OWNER) != 0 {
+            return None;
+        }
+        let load = match flags & CANDIDATE_LOAD {
+            0 => None,
+            _ => Some(self.u64()?),
+        };
+        let why = self.shared_name(table)?;
+        let owner = match flags & CANDIDATE_OWNER {
+            0 => None,
+            _ => Some(self.name(table)?),
+        };
+        Some(CandidateTrace {
+            rep,
+            eligible: flags & CANDIDATE_ELIGIBLE != 0,
+            load,
+            why,
+            owner,
+        })
+    }
+
+    /// A time written by [`put_relative`]: the entry's first in full, each one after from the
+    /// one before.
+    fn relative_time(&mut self) -> Option<LocalTime> {
+        let time = match self.before {
+            None => self.packed_time()?,
+            Some(before) => self.time_after(&before)?,
+        };
+        let offset = time
+            .offset
+            .or_else(|| self.before.and_then(|before| before.offset));
+        self.before = Some(LocalTime {
+            instant: time.instant,
+            offset,
+        });
+        Some(time)
+    }
+
+    /// A time written by [`put_time_after`] `before`.
+    fn time_after(&mut self, before: &LocalTime) -> Option<LocalTime> {
+        let first = self.u64()?;
+        let seconds = before
+            .instant
+            .as_second()
+            .checked_add(unzigzag(first >> 3))?;
+        let nanos = match first & AFTER_NANOS {
+            0 => 0,
+            _ => i32::from_le_bytes(self.array()?),
+        };
+        let offset_seconds =
+            |number: u64, unit: i64| i32::try_from(unzigzag(number).checked_mul(unit)?).ok();
+        let offset = match first & AFTER_OFFSET_MASK {
+            AFTER_NO_OFFSET => None,
+            AFTER_SAME_OFFSET => Some(before.offset?),
+            AFTER_QUARTERS => {
+                Some(jiff::tz::Offset::from_seconds(offset_seconds(self.u64()?, 900)?).ok()?)
+            }
+            _ => Some(jiff::tz::Offset::from_seconds(offset_seconds(self.u64()?, 1)?).ok()?),
+        };
+        Some(LocalTime {
+            instant: jiff::Timestamp::new(seconds, nanos).ok()?,
+            offset,
+        })
     }
 
     /// A time written by [`put_packed_time`].
@@ -764,6 +1128,10 @@ impl Input<'_> {
     fn trace(&mut self, table: Option<&NameTable>) -> Option<RecordedTrace> {
         let mut path = Vec::new();
         for _ in 0..self.u64()? {
+            if self.layout == Layout::Relative {
+                path.push(self.step_relative(table)?);
+                continue;
+            }
             let tag = self.byte()?;
             let id = usize::try_from(self.u64()?).ok()?;
             path.push(match tag {
@@ -773,9 +1141,9 @@ impl Input<'_> {
                         0 => None,
                         1 => Some(LeadValue::Variant(u32::try_from(self.u64()?).ok()?)),
                         2 => Some(LeadValue::Str(self.name(table)?)),
-                        3 => Some(LeadValue::Scalar(Scalar::Int(match self.numbers {
-                            Numbers::Fixed => i128::from_le_bytes(self.array()?),
-                            Numbers::Packed => unzigzag_128(self.u128()?),
+                        3 => Some(LeadValue::Scalar(Scalar::Int(match self.layout {
+                            Layout::Fixed => i128::from_le_bytes(self.array()?),
+                            Layout::Packed | Layout::Relative => unzigzag_128(self.u128()?),
                         }))),
                         4 => Some(LeadValue::Scalar(Scalar::Float(f64::from_bits(
                             u64::from_le_bytes(self.array()?),
@@ -806,6 +1174,10 @@ impl Input<'_> {
                     let strategy = STRATEGIES.into_iter().find(|name| *name == strategy);
                     let mut candidates = Vec::new();
                     for _ in 0..self.u64()? {
+                        if self.layout == Layout::Relative {
+                            candidates.push(self.candidate_relative(table)?);
+                            continue;
+                        }
                         let rep = self.shared_name(table)?;
                         let eligible = self.byte()? != 0;
                         let load = match self.byte()? {
@@ -844,7 +1216,7 @@ impl Input<'_> {
 
 /// The lead id of an encoded decision, without decoding the rest.
 pub fn lead_of(bytes: &[u8]) -> Option<&str> {
-    let mut input = Input::new(bytes, Numbers::Fixed);
+    let mut input = Input::new(bytes, Layout::Fixed);
     let length = usize::try_from(input.u64()?).ok()?;
     std::str::from_utf8(input.take(length)?).ok()
 }
@@ -898,20 +1270,21 @@ fn put_str(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
-fn put_instant(out: &mut Vec<u8>, instant: jiff::Timestamp, numbers: Numbers) {
-    match numbers {
-        Numbers::Fixed => {
+/// An instant at full width or packed ([`Layout::Relative`]'s are written by [`put_relative`]).
+fn put_instant(out: &mut Vec<u8>, instant: jiff::Timestamp, layout: Layout) {
+    match layout {
+        Layout::Fixed => {
             out.extend_from_slice(&instant.as_second().to_le_bytes());
             out.extend_from_slice(&instant.subsec_nanosecond().to_le_bytes());
         }
-        Numbers::Packed => put_packed_time(out, instant, None),
+        Layout::Packed | Layout::Relative => put_packed_time(out, instant, None),
     }
 }
 
-fn put_time(out: &mut Vec<u8>, time: LocalTime, numbers: Numbers) {
-    match numbers {
-        Numbers::Fixed => {
-            put_instant(out, time.instant, numbers);
+fn put_time(out: &mut Vec<u8>, time: LocalTime, layout: Layout) {
+    match layout {
+        Layout::Fixed => {
+            put_instant(out, time.instant, layout);
             match time.offset {
                 None => out.push(0),
                 Some(offset) => {
@@ -920,7 +1293,65 @@ fn put_time(out: &mut Vec<u8>, time: LocalTime, numbers: Numbers) {
                 }
             }
         }
-        Numbers::Packed => put_packed_time(out, time.instant, time.offset),
+        Layout::Packed | Layout::Relative => put_packed_time(out, time.instant, time.offset),
+    }
+}
+
+/// A time of a [`Layout::Relative`] entry: its first time packed in full, each one after it
+/// by [`put_time_after`] the one before; `before` becomes this one (keeping the offset before
+/// for a time without one, so that an instant between two local times of one zone does not
+/// make the second write its offset again).
+fn put_relative(out: &mut Vec<u8>, time: LocalTime, before: &mut Option<LocalTime>) {
+    match before {
+        None => put_packed_time(out, time.instant, time.offset),
+        Some(before) => put_time_after(out, time, before),
+    }
+    let offset = time
+        .offset
+        .or_else(|| before.as_ref().and_then(|before| before.offset));
+    *before = Some(LocalTime {
+        instant: time.instant,
+        offset,
+    });
+}
+
+/// The bits of the low end of a relative time's first number ([`put_time_after`]).
+const AFTER_NANOS: u64 = 1;
+/// Its offset: none, the one before's, whole quarter hours (every zone's today), or seconds.
+const AFTER_NO_OFFSET: u64 = 0;
+const AFTER_SAME_OFFSET: u64 = 2;
+const AFTER_QUARTERS: u64 = 4;
+const AFTER_SECONDS: u64 = 6;
+const AFTER_OFFSET_MASK: u64 = 6;
+
+/// `time` after `before`: a LEB128 number of its distance in whole seconds (zigzagged, so that
+/// an earlier time is as short) shifted past three bits, which say whether 4 bytes of
+/// nanoseconds follow and how its offset is written (none; the same as `before`'s; a LEB128
+/// number of zigzagged quarter hours; or of zigzagged seconds). A due time 15 minutes after the
+/// lead's, in the lead's zone, is 3 bytes and its offset's 1.
+fn put_time_after(out: &mut Vec<u8>, time: LocalTime, before: &LocalTime) {
+    let distance = time.instant.as_second() - before.instant.as_second();
+    let nanos = time.instant.subsec_nanosecond();
+    let mut low = if nanos == 0 { 0 } else { AFTER_NANOS };
+    let mut offset_number = None;
+    match time.offset {
+        None => low |= AFTER_NO_OFFSET,
+        Some(offset) if Some(offset) == before.offset => low |= AFTER_SAME_OFFSET,
+        Some(offset) if offset.seconds() % 900 == 0 => {
+            low |= AFTER_QUARTERS;
+            offset_number = Some(zigzag(i64::from(offset.seconds() / 900)));
+        }
+        Some(offset) => {
+            low |= AFTER_SECONDS;
+            offset_number = Some(zigzag(i64::from(offset.seconds())));
+        }
+    }
+    put_u64(out, zigzag(distance) << 3 | low);
+    if nanos != 0 {
+        out.extend_from_slice(&nanos.to_le_bytes());
+    }
+    if let Some(number) = offset_number {
+        put_u64(out, number);
     }
 }
 
@@ -928,7 +1359,7 @@ fn put_time(out: &mut Vec<u8>, time: LocalTime, numbers: Numbers) {
 const PACKED_NANOS: u8 = 1;
 const PACKED_OFFSET: u8 = 2;
 
-/// A time in [`Numbers::Packed`]: a byte saying which parts follow, the seconds since 1970 in
+/// A time in [`Layout::Packed`]: a byte saying which parts follow, the seconds since 1970 in
 /// 5 bytes (jiff's times, years -9999 to 9999, fit in 40 bits), the nanoseconds in 4 if any,
 /// the offset's seconds in 3 if any (jiff's offsets are within 26 hours). Fixed widths, so
 /// writing one is a few stores: a time of whole seconds with an offset takes 9 bytes, not 17.
@@ -957,12 +1388,22 @@ fn put_packed_time(out: &mut Vec<u8>, instant: jiff::Timestamp, offset: Option<j
 
 struct Input<'a> {
     bytes: &'a [u8],
-    numbers: Numbers,
+    layout: Layout,
+    /// The lead id of a [`Layout::Relative`] entry, which holds none.
+    lead: Option<&'a str>,
+    /// In [`Layout::Relative`], the time read before (with the offset before, for a time
+    /// without one), which the next is read from.
+    before: Option<LocalTime>,
 }
 
 impl<'a> Input<'a> {
-    fn new(bytes: &'a [u8], numbers: Numbers) -> Input<'a> {
-        Input { bytes, numbers }
+    fn new(bytes: &'a [u8], layout: Layout) -> Input<'a> {
+        Input {
+            bytes,
+            layout,
+            lead: None,
+            before: None,
+        }
     }
 
     fn take(&mut self, count: usize) -> Option<&'a [u8]> {
@@ -1038,8 +1479,10 @@ impl<'a> Input<'a> {
     }
 
     fn time(&mut self) -> Option<LocalTime> {
-        if self.numbers == Numbers::Packed {
-            return self.packed_time();
+        match self.layout {
+            Layout::Packed => return self.packed_time(),
+            Layout::Relative => return self.relative_time(),
+            Layout::Fixed => {}
         }
         let instant = self.instant()?;
         let offset = match self.byte()? {
@@ -1103,7 +1546,7 @@ mod tests {
                 r#"{{"lead":"L-3","rule":null,"action":"unassigned","reason":[{{"action":"pool senior","reason":"{long_reason}"}}]}}"#
             ),
         ];
-        for numbers in [Numbers::Fixed, Numbers::Packed] {
+        for layout in [Layout::Fixed, Layout::Packed, Layout::Relative] {
             let mut table = NameTable::default();
             let mut sizes = Vec::new();
             for (number, line) in lines.iter().enumerate() {
@@ -1116,16 +1559,22 @@ mod tests {
                     trace: None,
                 };
                 let mut bytes = Vec::new();
-                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, numbers);
-                assert_eq!(lead_of(&bytes), Some(&*entry.decision.lead));
-                let read = decode_recorded_interned(&bytes, &table, numbers).unwrap();
+                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, layout);
+                let lead = &*entry.decision.lead;
+                if layout == Layout::Relative {
+                    // Its id is the one its store gives: read without one, it is not an entry.
+                    assert_eq!(decode_recorded_interned(&bytes, &table, layout), None);
+                } else {
+                    assert_eq!(lead_of(&bytes), Some(lead));
+                }
+                let read = decode_recorded_of(lead, &bytes, &table, layout).unwrap();
                 assert_eq!(decision_json(&read.decision), *line, "entry {number}");
                 assert_eq!(read.policy_hash, entry.policy_hash);
                 assert_eq!(read.fingerprint, entry.fingerprint);
                 assert_eq!(read.decided_at, entry.decided_at);
                 assert_eq!(read.lead_at, entry.lead_at);
                 assert_eq!(
-                    decode_recorded_interned(&bytes[..bytes.len() - 1], &table, numbers),
+                    decode_recorded_of(lead, &bytes[..bytes.len() - 1], &table, layout),
                     None
                 );
                 let mut inline = Vec::new();
@@ -1135,13 +1584,19 @@ mod tests {
             // Every name is an index of one byte instead of its text (96 bytes of names here,
             // the policy hash's 64 among them), the first time as the second. Packed, the
             // four times take 9 + 9 + 6 + 6 bytes instead of 17 + 17 + 12 + 12, and the
-            // score 70 two (zigzagged: 140) instead of eight.
+            // score 70 two (zigzagged: 140) instead of eight. Relative, on top of that: no lead
+            // id (4 bytes); the schema digest a name's index (7); one byte of parts instead of
+            // the fingerprint's and the trace's (1); the lead's time first, in full, then the
+            // due time 15 minutes after it, 2 bytes and its offset 1, the escalation 15 minutes
+            // after that, 2 bytes and the same offset, and the routing time, 3 bytes: 14 bytes
+            // instead of 30 (16).
             assert_eq!(sizes[0], sizes[1]);
-            let packed_saves = match numbers {
-                Numbers::Fixed => 0,
-                Numbers::Packed => 8 + 8 + 6 + 6 + 6,
+            let saved = match layout {
+                Layout::Fixed => 0,
+                Layout::Packed => 8 + 8 + 6 + 6 + 6,
+                Layout::Relative => 8 + 8 + 6 + 6 + 6 + 4 + 7 + 1 + 16,
             };
-            assert_eq!(sizes[1].1 - sizes[1].0, 96 + packed_saves, "{sizes:?}");
+            assert_eq!(sizes[1].1 - sizes[1].0, 96 + saved, "{sizes:?}");
             // A name longer than the table takes is written in full, and still reads back.
             assert!(sizes[2].0 > NameTable::LONGEST, "{sizes:?}");
             assert!(
@@ -1188,8 +1643,8 @@ mod tests {
         let mut table = NameTable::default();
         let written = |table: &mut NameTable, entry: &Recorded| {
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Numbers::Packed);
-            let read = decode_recorded_interned(&bytes, table, Numbers::Packed).unwrap();
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Layout::Packed);
+            let read = decode_recorded_interned(&bytes, table, Layout::Packed).unwrap();
             assert_eq!(read.trace, entry.trace);
             bytes
         };
@@ -1265,14 +1720,14 @@ mod tests {
                         starts: None,
                     }),
                 };
-                for numbers in [Numbers::Fixed, Numbers::Packed] {
+                for layout in [Layout::Fixed, Layout::Packed, Layout::Relative] {
                     let mut table = NameTable::default();
                     let mut bytes = Vec::new();
-                    encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, numbers);
+                    encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, layout);
                     assert_eq!(
-                        decode_recorded_interned(&bytes, &table, numbers).as_ref(),
+                        decode_recorded_of("L-1", &bytes, &table, layout).as_ref(),
                         Some(&entry),
-                        "{instant} {offset:?} {numbers:?}"
+                        "{instant} {offset:?} {layout:?}"
                     );
                 }
             }
@@ -1288,15 +1743,184 @@ mod tests {
             })),
             ..Decision::new("L")
         });
-        encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Numbers::Packed);
+        encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Layout::Packed);
         let parts = 1 + 1 + 1 + 1 + 1;
         assert_eq!(bytes[parts], 0);
-        assert!(decode_recorded_interned(&bytes, &table, Numbers::Packed).is_some());
+        assert!(decode_recorded_interned(&bytes, &table, Layout::Packed).is_some());
         bytes[parts] = 4;
         assert_eq!(
-            decode_recorded_interned(&bytes, &table, Numbers::Packed),
+            decode_recorded_interned(&bytes, &table, Layout::Packed),
             None
         );
+    }
+
+    /// In [`Layout::Relative`] each time is written from the one before: every pair of times
+    /// from jiff's first to its last, in any order, with any offset (the same as before or
+    /// not, whole quarter hours or not), a fraction of a second or none, reads back; so do a
+    /// path's values of every kind (floats whole and not, -0.0, 2^53 and beyond) and a
+    /// candidate's flags in every combination.
+    #[test]
+    fn relative_entries_read_back_whatever_their_times_and_values() {
+        let offsets = [
+            None,
+            Some(jiff::tz::Offset::UTC),
+            Some(jiff::tz::Offset::from_seconds(3_600).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-93_599).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-2_670).unwrap()),
+        ];
+        let instants = [
+            jiff::Timestamp::MIN,
+            jiff::Timestamp::MAX,
+            jiff::Timestamp::new(-1, -1).unwrap(),
+            "2026-11-23T10:15:00.25Z".parse().unwrap(),
+            "2026-11-23T10:00:00Z".parse().unwrap(),
+        ];
+        let floats = [
+            0.0,
+            -0.0,
+            199_532.0,
+            -3.0,
+            0.5,
+            9_007_199_254_740_992.0,
+            9_007_199_254_740_994.0,
+            -9_007_199_254_740_992.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            f64::INFINITY,
+        ];
+        let mut checked = 0;
+        for (n, first) in instants.into_iter().enumerate() {
+            for (m, second) in instants.into_iter().enumerate() {
+                let offset = offsets[(n + m) % offsets.len()];
+                let other = offsets[(n + 2 * m + 1) % offsets.len()];
+                let float = floats[(n * instants.len() + m) % floats.len()];
+                let candidates = (0..8u8)
+                    .map(|flags| CandidateTrace {
+                        rep: format!("rep{flags}").into(),
+                        eligible: flags & 1 != 0,
+                        load: (flags & 2 != 0).then_some(u64::from(flags) << 40),
+                        why: "chosen".into(),
+                        owner: (flags & 4 != 0).then(|| "by account".to_string()),
+                    })
+                    .collect();
+                let entry = Recorded {
+                    decision: Decision {
+                        due: Some(Due::At(LocalTime {
+                            instant: second,
+                            offset,
+                        })),
+                        escalation: vec![
+                            Escalation {
+                                at: Some(LocalTime {
+                                    instant: first,
+                                    offset,
+                                }),
+                                to: "backup".into(),
+                            },
+                            Escalation {
+                                at: None,
+                                to: "review".into(),
+                            },
+                            Escalation {
+                                at: Some(LocalTime {
+                                    instant: second,
+                                    offset: other,
+                                }),
+                                to: "backup".into(),
+                            },
+                        ],
+                        ..Decision::new("L-1")
+                    },
+                    fingerprint: Some(Fingerprint {
+                        lead: u64::MAX - n as u64,
+                        schema: u64::MAX / (m as u64 + 1),
+                    }),
+                    decided_at: first,
+                    lead_at: (n % 2 == 0).then_some(second),
+                    policy_hash: "h".into(),
+                    trace: Some(RecordedTrace {
+                        path: vec![
+                            PathStep::Field {
+                                field: 0,
+                                value: Some(LeadValue::Scalar(Scalar::Float(float))),
+                            },
+                            PathStep::Field {
+                                field: 300,
+                                value: None,
+                            },
+                            PathStep::Field {
+                                field: 1,
+                                value: Some(LeadValue::Variant(u32::MAX)),
+                            },
+                            PathStep::Field {
+                                field: 2,
+                                value: Some(LeadValue::Str("Ł-1".to_string())),
+                            },
+                            PathStep::Field {
+                                field: 3,
+                                value: Some(LeadValue::Scalar(Scalar::Int(i128::MIN))),
+                            },
+                            PathStep::Calendar {
+                                calendar: 0,
+                                inside: true,
+                            },
+                            PathStep::Calendar {
+                                calendar: 7,
+                                inside: false,
+                            },
+                        ],
+                        actions: vec![ActionTrace::Candidates {
+                            action: "pool senior".into(),
+                            strategy: Some("weighted"),
+                            candidates,
+                        }],
+                        starts: None,
+                    }),
+                };
+                let mut table = NameTable::default();
+                let mut bytes = Vec::new();
+                encode_recorded_interned(
+                    &entry.as_entry(),
+                    &mut bytes,
+                    &mut table,
+                    Layout::Relative,
+                );
+                let read = decode_recorded_of("L-1", &bytes, &table, Layout::Relative);
+                assert_eq!(read.as_ref(), Some(&entry), "{first} {second} {offset:?}");
+                // -0.0 equals 0.0: its sign is checked by its bits.
+                let Some(Some(PathStep::Field {
+                    value: Some(LeadValue::Scalar(Scalar::Float(read_float))),
+                    ..
+                })) = read.map(|read| read.trace.and_then(|trace| trace.path.first().cloned()))
+                else {
+                    panic!("no float read back");
+                };
+                assert_eq!(read_float.to_bits(), float.to_bits());
+                for cut in 0..bytes.len() {
+                    assert_eq!(
+                        decode_recorded_of("L-1", &bytes[..cut], &table, Layout::Relative),
+                        None
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 25);
+        // A parts byte that no build writes.
+        let entry = |bytes: &[u8], table: &NameTable| {
+            decode_recorded_of("L-1", bytes, table, Layout::Relative)
+        };
+        let mut table = NameTable::default();
+        let mut bytes = Vec::new();
+        encode_recorded_interned(
+            &bare_entry(Decision::new("L-1")).as_entry(),
+            &mut bytes,
+            &mut table,
+            Layout::Relative,
+        );
+        assert!(entry(&bytes, &table).is_some());
+        bytes[0] |= 8;
+        assert_eq!(entry(&bytes, &table), None);
     }
 
     /// A ledger entry of `decision` with nothing else that names anything but the hash `h`.
@@ -1338,19 +1962,14 @@ mod tests {
                     ..Decision::new(format!("L-{round}-{n}"))
                 });
                 let mut bytes = Vec::new();
-                encode_recorded_interned(
-                    &entry.as_entry(),
-                    &mut bytes,
-                    &mut table,
-                    Numbers::Packed,
-                );
+                encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Layout::Packed);
                 written.push((entry, bytes));
             }
         }
         assert_eq!(table.len(), names.len() + 1);
         for (entry, bytes) in &written {
             assert_eq!(
-                decode_recorded_interned(bytes, &table, Numbers::Packed).as_ref(),
+                decode_recorded_interned(bytes, &table, Layout::Packed).as_ref(),
                 Some(entry)
             );
         }
@@ -1361,12 +1980,12 @@ mod tests {
             &written[5].0.as_entry(),
             &mut bytes,
             &mut table,
-            Numbers::Packed,
+            Layout::Packed,
         );
         // The first entry's rule is kept; the fifth's rule and the hash come back as new.
         assert_eq!(table.len(), 3);
         assert_eq!(
-            decode_recorded_interned(&bytes, &table, Numbers::Packed).as_ref(),
+            decode_recorded_interned(&bytes, &table, Layout::Packed).as_ref(),
             Some(&written[5].0)
         );
     }
@@ -1428,8 +2047,8 @@ mod tests {
                 ..Decision::new("L-1")
             });
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Numbers::Packed);
-            let read = decode_recorded_interned(&bytes, table, Numbers::Packed).expect("read back");
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, table, Layout::Packed);
+            let read = decode_recorded_interned(&bytes, table, Layout::Packed).expect("read back");
             assert_eq!(read, entry);
             bytes
         };
@@ -1484,12 +2103,12 @@ mod tests {
                 ..Decision::new(format!("L-{n}"))
             });
             let mut bytes = Vec::new();
-            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Numbers::Packed);
+            encode_recorded_interned(&entry.as_entry(), &mut bytes, &mut table, Layout::Packed);
             written.push((entry, bytes));
         }
         assert_eq!(table.names.len(), NameTable::MOST);
         for (entry, bytes) in written.iter().step_by(997).chain(written.last()) {
-            let read = decode_recorded_interned(bytes, &table, Numbers::Packed).unwrap();
+            let read = decode_recorded_interned(bytes, &table, Layout::Packed).unwrap();
             assert_eq!(read.decision, entry.decision);
         }
     }

@@ -52,7 +52,7 @@ pub(super) struct Ledger {
 }
 
 /// How the entries' numbers are written: packed, as they never outlive the process.
-const ENTRY_NUMBERS: compact::Numbers = compact::Numbers::Packed;
+const ENTRY_LAYOUT: compact::Layout = compact::Layout::Packed;
 
 /// How many ids [`Ledger::warm`] takes at once.
 const WARM_AT_ONCE: usize = super::ABOUT_TO_ROUTE;
@@ -629,7 +629,7 @@ impl Ledger {
                 Some(place) => self.read(place)?,
             },
         };
-        compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
+        compact::decode_recorded_interned(&bytes, &self.names, ENTRY_LAYOUT)
             .map(Some)
             .ok_or_else(|| {
                 StateError::new(
@@ -652,7 +652,7 @@ impl Ledger {
             }
             let bytes = self.read(place)?;
             visit(
-                compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
+                compact::decode_recorded_interned(&bytes, &self.names, ENTRY_LAYOUT)
                     .ok_or_else(unreadable)?,
             );
         }
@@ -660,7 +660,7 @@ impl Ledger {
             index.for_each(&mut |place| {
                 let bytes = self.read(place)?;
                 visit(
-                    compact::decode_recorded_interned(&bytes, &self.names, ENTRY_NUMBERS)
+                    compact::decode_recorded_interned(&bytes, &self.names, ENTRY_LAYOUT)
                         .ok_or_else(unreadable)?,
                 );
                 Ok(())
@@ -671,7 +671,7 @@ impl Ledger {
                 continue;
             }
             visit(
-                compact::decode_recorded_interned(bytes, &self.names, ENTRY_NUMBERS)
+                compact::decode_recorded_interned(bytes, &self.names, ENTRY_LAYOUT)
                     .ok_or_else(unreadable)?,
             );
         }
@@ -690,7 +690,7 @@ impl Ledger {
                         entry,
                         &mut bytes,
                         &mut self.names,
-                        ENTRY_NUMBERS,
+                        ENTRY_LAYOUT,
                     );
                     self.collisions.insert(id.into(), bytes);
                     return Ok(());
@@ -709,7 +709,7 @@ impl Ledger {
         let names = &mut self.names;
         let chunks_before = self.chunks.len();
         let place = append_to(&mut self.chunks, residents, hash, |into| {
-            compact::encode_recorded_interned(entry, into, names, ENTRY_NUMBERS);
+            compact::encode_recorded_interned(entry, into, names, ENTRY_LAYOUT);
         });
         self.by_hash.insert(hash, place);
         // A new entry for the same id: the old one no longer lies in its chunk.
