@@ -943,7 +943,7 @@ fn a_version_5_state_file_gains_the_outbox_and_its_steps_fire_once() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
     let outbox: i64 = connection
         .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))
         .unwrap();

@@ -605,7 +605,7 @@ fn a_version_1_state_file_is_converted_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
 }
 
 /// Another program's SQLite database is not taken for a state: nothing is added to it.

@@ -513,7 +513,10 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
     rusqlite::Connection::open(&state)
         .unwrap()
         .execute_batch(
-            "DROP TABLE lead_times; DROP TABLE lead_counts; DROP TABLE window_counts; \
+            "CREATE TABLE old (lead TEXT PRIMARY KEY, rep TEXT NOT NULL, at_s INTEGER NOT NULL); \
+             INSERT INTO old SELECT lead, rep, at_s FROM assignments; \
+             DROP TABLE assignments; ALTER TABLE old RENAME TO assignments; \
+             DROP TABLE lead_counts; DROP TABLE window_counts; \
              DROP TABLE prospects; PRAGMA user_version = 3;",
         )
         .unwrap();
@@ -534,7 +537,7 @@ fn a_version_3_state_file_gains_the_period_counts_and_keeps_its_ledger() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
 }
 
 /// The rows `sql` reads, three columns each.
@@ -591,7 +594,9 @@ fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
     // The window's count as the last run kept it is gone (as when a cap is new to the policy),
     // and so are anna's rows: only the quarter-hour counts can say she is at cap.
     connection
-        .execute_batch("DELETE FROM window_counts; DELETE FROM lead_times WHERE rep = 'anna'")
+        .execute_batch(
+            "DELETE FROM window_counts; UPDATE assignments SET lead_s = NULL WHERE rep = 'anna'",
+        )
         .unwrap();
     let buckets: Vec<(String, i64, i64)> = triples(
         &connection,
@@ -612,17 +617,24 @@ fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
 #[test]
 fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     let state = two_daily_leads_for_anna("v9");
-    // Make it the version 9 file the previous Switchboard wrote: lead times keyed by rep and
-    // time, no quarter-hour counts, and no window counted yet. Its key let one lead stand
-    // under two times (C-1 again, an hour later); and `zed` had a lead a second before 1970.
+    // Make it the version 9 file the previous Switchboard wrote: lead times in a table of their
+    // own keyed by rep and time, assignments keyed by lead and rep, no quarter-hour counts,
+    // and no window counted yet. Its key let one lead stand under two times (C-1 again, an
+    // hour later); and `zed` had a lead a second before 1970, with no assignment kept.
     rusqlite::Connection::open(&state)
         .unwrap()
         .execute_batch(
             "CREATE TABLE old (rep TEXT NOT NULL, lead_s INTEGER NOT NULL, lead TEXT NOT NULL, \
                  PRIMARY KEY (rep, lead_s, lead)) WITHOUT ROWID; \
-             INSERT INTO old SELECT rep, lead_s, lead FROM lead_times; \
+             INSERT INTO old SELECT rep, lead_s, lead FROM assignments WHERE lead_s NOT NULL; \
              INSERT INTO old VALUES ('anna', 1795510800 + 3600, 'C-1'), ('zed', -1, 'P-1'); \
-             DROP TABLE lead_times; ALTER TABLE old RENAME TO lead_times; \
+             CREATE TABLE old_assignments (lead TEXT NOT NULL, rep TEXT NOT NULL, \
+                 at_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
+             INSERT INTO old_assignments SELECT lead, rep, at_s FROM assignments; \
+             DROP INDEX assignments_by_rep; DROP TABLE assignments; \
+             ALTER TABLE old_assignments RENAME TO assignments; \
+             CREATE INDEX assignments_by_rep ON assignments (rep, at_s); \
+             ALTER TABLE old RENAME TO lead_times; \
              DROP TABLE lead_counts; DELETE FROM window_counts; PRAGMA user_version = 9;",
         )
         .unwrap();
@@ -631,10 +643,10 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 14);
+    assert_eq!(version, 15);
     let times: Vec<(String, String, i64)> = triples(
         &connection,
-        "SELECT lead, rep, lead_s FROM lead_times ORDER BY lead",
+        "SELECT lead, rep, lead_s FROM assignments WHERE lead_s NOT NULL ORDER BY lead",
     );
     // C-1 keeps its earliest time.
     assert_eq!(
@@ -658,6 +670,21 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
             ("anna".to_string(), 1_795_510_800, 1),
             ("boris".to_string(), 1_795_514_400, 1),
             ("zed".to_string(), -900, 1)
+        ]
+    );
+    // The assignments kept their routing times beside the leads' own, keyed like the ledger;
+    // P-1's time came without an assignment, and counts in no rep's load.
+    let assignments: Vec<(i64, String, bool)> = triples(
+        &connection,
+        "SELECT lead_bytes, lead, at_s NOT NULL FROM assignments ORDER BY lead_bytes, lead",
+    );
+    assert_eq!(
+        assignments,
+        [
+            (3, "C-1".to_string(), true),
+            (3, "C-2".to_string(), true),
+            (3, "C-3".to_string(), true),
+            (3, "P-1".to_string(), false)
         ]
     );
 }
