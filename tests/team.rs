@@ -690,6 +690,58 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
 }
 
 #[test]
+fn a_version_14_state_file_keeps_its_lead_times_beside_its_assignments() {
+    let state = two_daily_leads_for_anna("v14");
+    // Make it the version 14 file the previous Switchboard wrote: assignments and lead times
+    // in two tables, each keyed by lead and rep.
+    rusqlite::Connection::open(&state)
+        .unwrap()
+        .execute_batch(
+            "CREATE TABLE old_assignments (lead TEXT NOT NULL, rep TEXT NOT NULL, \
+                 at_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
+             INSERT INTO old_assignments SELECT lead, rep, at_s FROM assignments; \
+             CREATE TABLE lead_times (lead TEXT NOT NULL, rep TEXT NOT NULL, \
+                 lead_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
+             INSERT INTO lead_times SELECT lead, rep, lead_s FROM assignments; \
+             DROP INDEX assignments_by_rep; DROP TABLE assignments; \
+             ALTER TABLE old_assignments RENAME TO assignments; \
+             CREATE INDEX assignments_by_rep ON assignments (rep, at_s); \
+             PRAGMA user_version = 14;",
+        )
+        .unwrap();
+    // anna's two leads of the day count, from the times the file kept.
+    a_third_daily_lead_goes_past_anna(&state);
+    let connection = rusqlite::Connection::open(&state).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 15);
+    let rows: Vec<(String, String, bool)> = triples(
+        &connection,
+        "SELECT lead, rep, at_s NOT NULL AND lead_s NOT NULL FROM assignments \
+         ORDER BY lead_bytes, lead, rep",
+    );
+    assert_eq!(
+        rows,
+        [
+            ("C-1".to_string(), "anna".to_string(), true),
+            ("C-2".to_string(), "anna".to_string(), true),
+            ("C-3".to_string(), "boris".to_string(), true)
+        ]
+    );
+    let tables: i64 = connection
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('lead_times', 'assignments_v14') \
+             OR (type = 'index' AND name = 'assignments_by_rep')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    // The old tables are gone, and the index by rep is there.
+    assert_eq!(tables, 1);
+}
+
+#[test]
 fn a_day_whose_ends_are_not_whole_quarter_hours_is_counted_lead_by_lead() {
     // Liberia kept -0:44:30 until 1972: a Monrovia day of 1971 begins at 00:44:30 UTC.
     let state = scratch("monrovia").join("state.db");

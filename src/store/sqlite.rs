@@ -201,8 +201,8 @@ impl TimesByRep {
     }
 }
 
-/// The assignments a batch made (`assignments` and `lead_times` rows), written at its commit
-/// sorted by lead and rep, [`ROWS_A_STATEMENT`] rows a statement. One statement each, as
+/// The assignments a batch made (`assignments` rows, each with the lead's own time), written at
+/// its commit sorted by the lead's [`ledger_key`] and the rep, [`ROWS_A_STATEMENT`] rows a statement. One statement each, as
 /// they were written before, cost about 8,600 instructions (a statement-cache round, binding,
 /// the B-tree descent): in a policy that assigns most leads, a third of a lead's cost.
 /// Nothing inside a batch reads these rows: the counts read in a batch add the batch's own
@@ -333,6 +333,11 @@ fn nth_span(ends: &[usize], index: usize) -> Option<std::ops::Range<usize>> {
 /// 3.2% of a SQLite run's CPU, docs/benchmarks.md). The shortcut answers only
 /// while no id is kept twice, so that what it finds is always the last one kept, as the hash
 /// chain's answer is.
+///
+/// While each id kept comes after the one before in the ledger's key order ([`ledger_key`]:
+/// ids that count up, as CRM ids do), none is hashed at all: no id can be kept twice, and
+/// the ids are found by halves. The first id out of that order hashes those before it, and
+/// from then on every id is hashed as it is kept.
 #[derive(Default)]
 struct IdIndex<S = foldhash::fast::RandomState> {
     text: String,
@@ -347,6 +352,9 @@ struct IdIndex<S = foldhash::fast::RandomState> {
     found_last: std::cell::Cell<usize>,
     /// Whether some id is kept twice (then every question is hashed).
     kept_twice: bool,
+    /// Whether some id came before the one kept before it in the ledger's key order (then
+    /// every id is hashed, and `by_hash` finds them).
+    out_of_order: bool,
 }
 
 impl<S: std::hash::BuildHasher> IdIndex<S> {
@@ -369,6 +377,7 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
         self.same_hash_before.clear();
         self.found_last.set(0);
         self.kept_twice = false;
+        self.out_of_order = false;
     }
 
     /// The `index`th id.
@@ -379,6 +388,19 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
     /// Keeps `id`; answers its index.
     fn push(&mut self, id: &str) -> usize {
         let index = self.ends.len();
+        if !self.out_of_order {
+            let follows = index
+                .checked_sub(1)
+                .and_then(|last| self.get(last))
+                .is_none_or(|last| ledger_key(last) < ledger_key(id));
+            if follows {
+                self.text.push_str(id);
+                self.ends.push(self.text.len());
+                return index;
+            }
+            self.out_of_order = true;
+            self.hash_those_kept();
+        }
         self.text.push_str(id);
         self.ends.push(self.text.len());
         let before = self.by_hash.insert(self.hash.hash_one(id), index);
@@ -387,6 +409,18 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
             self.kept_twice = self.find_before(index).is_some();
         }
         index
+    }
+
+    /// Hashes the ids kept so far (in the ledger's key order, so each one once), as if each
+    /// had been hashed as it was kept.
+    fn hash_those_kept(&mut self) {
+        let mut start = 0;
+        for (index, &end) in self.ends.iter().enumerate() {
+            let id = self.text.get(start..end).unwrap_or_default();
+            let before = self.by_hash.insert(self.hash.hash_one(id), index);
+            self.same_hash_before.push(before);
+            start = end;
+        }
     }
 
     /// The index of `id` (the last one kept, if it was kept twice).
@@ -399,6 +433,23 @@ impl<S: std::hash::BuildHasher> IdIndex<S> {
                     return Some(at);
                 }
             }
+        }
+        if !self.out_of_order {
+            // Kept in key order: found by halves.
+            let key = ledger_key(id);
+            let (mut low, mut high) = (0, self.ends.len());
+            while low < high {
+                let middle = low + (high - low) / 2;
+                match self.get(middle).map(ledger_key).cmp(&Some(key)) {
+                    std::cmp::Ordering::Less => low = middle + 1,
+                    std::cmp::Ordering::Greater => high = middle,
+                    std::cmp::Ordering::Equal => {
+                        self.found_last.set(middle);
+                        return Some(middle);
+                    }
+                }
+            }
+            return None;
         }
         let found = self.find_from(self.by_hash.get(&self.hash.hash_one(id)).copied(), id);
         if let Some(at) = found {
@@ -443,8 +494,8 @@ struct BatchLedger {
     ids: IdIndex,
     /// Per id of `ids`: the index of the entry this batch recorded for it, if it did.
     entry_of_id: Vec<Option<u32>>,
-    /// The entries recorded by this batch, in the compact form with interned names and packed
-    /// numbers ([`ENTRY_FORM`]), one after another.
+    /// The entries recorded by this batch, in the compact form with interned names, laid out as
+    /// [`ENTRY_LAYOUT`] ([`ENTRY_FORM`]), one after another.
     entries: Vec<u8>,
     /// Per entry recorded by this batch: where it ends in `entries`, ...
     entry_ends: Vec<usize>,
@@ -998,6 +1049,21 @@ impl BatchWrites {
         )?;
         let all_written = written == rows.len();
         if !all_written {
+            // A row there already may lack a time this one has: a lead time imported without
+            // its assignment, or an assignment made before version 3 kept lead times. Each
+            // time the row lacks is filled in, and counts from the recount below.
+            let mut fill = connection
+                .prepare_cached(
+                    "UPDATE assignments SET at_s = coalesce(at_s, ?4), lead_s = coalesce(lead_s, ?5) \
+                     WHERE lead_bytes = ?1 AND lead = ?2 AND rep = ?3 \
+                     AND (at_s IS NULL OR lead_s IS NULL)",
+                )
+                .db()?;
+            for row in &rows {
+                let (bytes, lead) = ledger_key(row.0);
+                fill.execute(params![bytes, lead, row.1, row.2, row.3])
+                    .db()?;
+            }
             // The batch's reps' cached counts are dropped (read again from the tables when
             // next asked for), and `lead_counts` is counted again, in one scan of
             // `assignments`.
@@ -1766,15 +1832,15 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
             write.execute(params![ledger_key(&lead).0, lead, entry])?;
         }
     }
-    connection.execute_batch(
+    connection.execute_batch(&format!(
         "INSERT INTO rotations (pool, state) SELECT pool, state FROM rotations_v1;
          INSERT INTO assignments (lead_bytes, lead, rep, at_s)
-             SELECT length(CAST(lead AS BLOB)), lead, rep, CAST(at_ns AS INTEGER) / 1000000000
-             FROM assignments_v1;
+             SELECT {LEAD_BYTES_SQL}, lead, rep, CAST(at_ns AS INTEGER) / 1000000000
+             FROM assignments_v1 ORDER BY 1, 2, 3;
          DROP TABLE ledger_v1;
          DROP TABLE rotations_v1;
-         DROP TABLE assignments_v1;",
-    )?;
+         DROP TABLE assignments_v1;"
+    ))?;
     Ok(Ok(()))
 }
 
@@ -1850,7 +1916,7 @@ fn read_stored_known(
     })
 }
 
-/// A ledger entry of `lead` in any form (`form` 1 and 2: its names are indexes into `names`,
+/// A ledger entry of `lead` in any form (`form` 1 to 3: its names are indexes into `names`,
 /// which reads the file's names again once if the entry holds one it has not seen).
 fn read_stored(
     connection: &Connection,
@@ -3442,25 +3508,39 @@ mod tests {
             assert_eq!(index.found_last.get(), at);
             assert_eq!(index.find(id), Some(at));
         }
-        assert_eq!(one_hashes(), hashed);
+        // Kept in key order: out of order and ids never kept are found by halves, and
+        // nothing was hashed, not even as they were kept.
         assert_eq!(index.find("L-2"), Some(1));
         assert_eq!(index.find("L-9"), None);
-        assert_eq!(one_hashes(), hashed + 2);
+        assert_eq!(index.find("L-0"), None);
+        assert_eq!(index.find("L-10"), None);
         assert_eq!(index.found_last.get(), 1);
         assert_eq!(index.find("L-3"), Some(2));
         assert_eq!(index.find("L-1"), Some(0));
+        assert_eq!(index.find("L-4"), Some(3));
+        assert_eq!(one_hashes(), hashed);
+        assert!(!index.out_of_order);
+        // An id before the last in key order: those kept are hashed (4), and so is it; out of
+        // order questions are hashed from then on, and every id is still found.
+        index.push("L-0");
+        assert!(index.out_of_order && !index.kept_twice);
+        assert_eq!(one_hashes(), hashed + 5);
+        assert_eq!(index.find("L-0"), Some(4));
+        assert_eq!(index.find("L-2"), Some(1));
+        assert_eq!(index.find("L-9"), None);
+        assert_eq!(one_hashes(), hashed + 7);
         // Kept again: the last one kept is the answer, also for the id found last, and every
         // question is hashed.
         index.push("L-1");
         assert!(index.kept_twice);
         let hashed = one_hashes();
-        assert_eq!(index.find("L-1"), Some(4));
+        assert_eq!(index.find("L-1"), Some(5));
         assert_eq!(index.find("L-2"), Some(1));
-        assert_eq!(index.find("L-1"), Some(4));
+        assert_eq!(index.find("L-1"), Some(5));
         assert_eq!(one_hashes(), hashed + 3);
-        // Cleared, the shortcut serves again.
+        // Cleared, the shortcut and the order serve again.
         index.clear();
-        assert!(!index.kept_twice);
+        assert!(!index.kept_twice && !index.out_of_order);
         index.push("L-7");
         index.push("L-8");
         assert_eq!(index.find("L-8"), Some(1));
@@ -3753,6 +3833,63 @@ mod tests {
         assert_eq!(read(&mut again, "L-3"), Some(entry("L-3", "anna")));
         assert_eq!(read(&mut again, "L-20"), Some(entry("L-20", "boris")));
         assert_eq!(read(&mut again, "L-4"), Some(entry("L-4", "anna")));
+    }
+
+    /// A row there already with one time missing (a lead time imported without its
+    /// assignment, an assignment from before lead times were kept) gets the time a batch's
+    /// assignment of the same lead and rep brings, and counts from then on.
+    #[test]
+    fn an_assignment_fills_in_the_time_its_row_lacked() {
+        let path = scratch("half-rows");
+        let mut state = SqliteState::open(&path).unwrap();
+        let at = |text: &str| -> Timestamp { text.parse().unwrap() };
+        let (morning, noon) = (at("2026-11-24T09:00:00Z"), at("2026-11-24T12:00:00Z"));
+        let day = (at("2026-11-24T00:00:00Z"), at("2026-11-25T00:00:00Z"));
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(&format!(
+                "INSERT INTO assignments (lead_bytes, lead, rep, at_s, lead_s) VALUES \
+                     (3, 'L-1', 'anna', NULL, {morning_s}), (3, 'L-2', 'anna', {noon_s}, NULL);",
+                morning_s = morning.as_second(),
+                noon_s = noon.as_second(),
+            ))
+            .unwrap();
+        state.begin().unwrap();
+        // What the rows say before: one lead in anna's load (L-2), none in her day (L-1's
+        // time is there, but lead_counts was not counted for it: a migration or an import
+        // counts it).
+        assert_eq!(state.assigned("anna", None).unwrap(), 1);
+        state.assign("anna", "L-1", noon, morning).unwrap();
+        state.assign("anna", "L-2", noon, noon).unwrap();
+        state.commit().unwrap();
+        let rows: Vec<(String, Option<i64>, Option<i64>)> = Connection::open(&path)
+            .unwrap()
+            .prepare("SELECT lead, at_s, lead_s FROM assignments ORDER BY lead")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "L-1".to_string(),
+                    Some(noon.as_second()),
+                    Some(morning.as_second())
+                ),
+                (
+                    "L-2".to_string(),
+                    Some(noon.as_second()),
+                    Some(noon.as_second())
+                ),
+            ]
+        );
+        let mut again = SqliteState::open(&path).unwrap();
+        again.begin().unwrap();
+        assert_eq!(again.assigned("anna", None).unwrap(), 2);
+        assert_eq!(again.assigned_in("anna", day.0, day.1).unwrap(), 2);
+        again.rollback().unwrap();
     }
 
     #[test]

@@ -23,8 +23,9 @@ pub fn encode_recorded(entry: &EntryRef<'_>, out: &mut Vec<u8>) {
 /// [`encode_recorded`] with the entry's names (rule, pool, rep, queue, escalation target,
 /// reasons, tags, scores and policy hash; never the lead id) written as their index in `table`,
 /// which learns the new ones: a ledger that keeps millions of entries of a few policies keeps
-/// each name once, not once per entry. Its numbers are written as `numbers` says. Read back
-/// with [`decode_recorded_interned`], the same table and the same `numbers`.
+/// each name once, not once per entry. It is laid out as `layout` says. Read back with
+/// [`decode_recorded_of`] (or, in a layout that keeps the lead id, [`decode_recorded_interned`]),
+/// the same table and the same `layout`.
 pub fn encode_recorded_interned(
     entry: &EntryRef<'_>,
     out: &mut Vec<u8>,
@@ -36,7 +37,8 @@ pub fn encode_recorded_interned(
 
 /// How an entry's times and whole numbers (a trace's integer, a score) are written, and in the
 /// newest layout its parts too. Lengths, counts, indexes and line numbers are LEB128 in each;
-/// fingerprints (hashes) keep eight bytes.
+/// fingerprints (hashes) keep eight bytes (in [`Layout::Relative`] the schema digest is a
+/// name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
     /// At their full width, little-endian: an instant 12 bytes, a local time 13 (17 with an
@@ -49,7 +51,7 @@ pub enum Layout {
     /// a second); whole numbers LEB128, zigzagged. Ledgers kept in memory and SQLite's `form` 2.
     Packed,
     /// [`Layout::Packed`], and less: the lead id is left out (a store that keeps it beside
-    /// the entry, as its key, gives it back to [`decode_recorded_interned`]); the lead's time
+    /// the entry, as its key, gives it back to [`decode_recorded_of`]); the lead's time
     /// comes first, and every time after the entry's first is its distance in seconds from the
     /// one before, with its offset as "the same as before" when it is ([`put_time_after`]: a
     /// due time 15 minutes after the lead's 3 bytes instead of 9); the fingerprint's schema
@@ -1328,7 +1330,7 @@ const AFTER_OFFSET_MASK: u64 = 6;
 /// an earlier time is as short) shifted past three bits, which say whether 4 bytes of
 /// nanoseconds follow and how its offset is written (none; the same as `before`'s; a LEB128
 /// number of zigzagged quarter hours; or of zigzagged seconds). A due time 15 minutes after the
-/// lead's, in the lead's zone, is 3 bytes and its offset's 1.
+/// lead's, in the lead's zone, is 3 bytes: 2 of distance, 1 of offset.
 fn put_time_after(out: &mut Vec<u8>, time: LocalTime, before: &LocalTime) {
     let distance = time.instant.as_second() - before.instant.as_second();
     let nanos = time.instant.subsec_nanosecond();
