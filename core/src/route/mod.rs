@@ -1089,18 +1089,24 @@ impl<'a> Router<'a> {
         } else {
             (Vec::new(), Vec::new())
         };
+        // The path a store keeps is recorded on a walk of its own; when no rule was found ahead,
+        // that walk finds it (the flat form answers as the graph does), not a second one.
+        let recorded = match (tracing.record, self.compiled) {
+            (true, Compiled::Graph { graph, .. }) => {
+                Some(graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path))
+            }
+            _ => None,
+        };
         let (outcome, path) = match (tracing.display, self.compiled) {
             (true, Compiled::Graph { graph, .. }) => graph.trace(self.policy, lead, &context),
             _ => (
                 parsed
                     .rule_found
+                    .or(recorded)
                     .unwrap_or_else(|| self.compiled.evaluate(self.policy, lead, &context)),
                 Vec::new(),
             ),
         };
-        if let (true, Compiled::Graph { graph, .. }) = (tracing.record, self.compiled) {
-            graph.evaluate_recording(self.policy, lead, &context, &mut recorded_path);
-        }
         let finish = |path: Vec<TraceStep>, actions: Vec<ActionTrace>| Traces {
             display: tracing.display.then(|| Trace {
                 path,
