@@ -202,9 +202,10 @@ impl TimesByRep {
 }
 
 /// The assignments a batch made (`assignments` rows, each with the lead's own time), written at
-/// its commit sorted by the lead's [`ledger_key`] and the rep, [`ROWS_A_STATEMENT`] rows a statement. One statement each, as
-/// they were written before, cost about 8,600 instructions (a statement-cache round, binding,
-/// the B-tree descent): in a policy that assigns most leads, a third of a lead's cost.
+/// its commit sorted by the lead's [`ledger_key`] and the rep, [`ROWS_A_STATEMENT`] rows a
+/// statement. One statement each, as they were written before, cost about 8,600 instructions
+/// (a statement-cache round, binding, the B-tree descent): in a policy that assigns most
+/// leads, a third of a lead's cost.
 /// Nothing inside a batch reads these rows: the counts read in a batch add the batch's own
 /// assignments ([`SqliteState::assigned`], [`SqliteState::assigned_in`]).
 #[derive(Default)]
@@ -1469,9 +1470,10 @@ const ENTRY_LAYOUT: compact::Layout = compact::Layout::Relative;
 /// by the id alone, `L-100000` went between `L-10000` and `L-10001`, written long before, and
 /// each such insert searched the tree and split a page in its middle.
 ///
-/// Version 12 changes no table: its entries are written in `form` 2 (`compact::Layout::Packed`: times
-/// and whole numbers packed, the benchmark's entries 109 bytes instead of 134), which an older
-/// build would take for `form` 1 and fail to read: it must refuse the file.
+/// Version 12 changes no table: its entries are written in `form` 2
+/// (`compact::Layout::Packed`: times and whole numbers packed, the benchmark's entries 109
+/// bytes instead of 134), which an older build would take for `form` 1 and fail to read: it
+/// must refuse the file.
 ///
 /// Version 13 keeps the first steps routing schedules as one row per batch
 /// (`pending_due_steps`, [`put_steps`]), taken into `due` by the next sweep; before, a row per
