@@ -614,6 +614,17 @@ fn a_window_counted_afresh_adds_up_the_quarter_hours_of_the_leads_times() {
     a_third_daily_lead_goes_past_anna(&state);
 }
 
+/// `assignments` made as versions 5 to 14 had it (keyed by lead and rep, the routing time
+/// alone) from today's rows, and its index by rep; a file's lead times are to be copied out
+/// before.
+const ASSIGNMENTS_BEFORE_VERSION_15: &str = "\
+    CREATE TABLE old_assignments (lead TEXT NOT NULL, rep TEXT NOT NULL, \
+        at_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
+    INSERT INTO old_assignments SELECT lead, rep, at_s FROM assignments; \
+    DROP INDEX assignments_by_rep; DROP TABLE assignments; \
+    ALTER TABLE old_assignments RENAME TO assignments; \
+    CREATE INDEX assignments_by_rep ON assignments (rep, at_s);";
+
 #[test]
 fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     let state = two_daily_leads_for_anna("v9");
@@ -623,20 +634,15 @@ fn a_version_9_state_file_keeps_its_lead_times_in_the_new_shape() {
     // hour later); and `zed` had a lead a second before 1970, with no assignment kept.
     rusqlite::Connection::open(&state)
         .unwrap()
-        .execute_batch(
+        .execute_batch(&format!(
             "CREATE TABLE old (rep TEXT NOT NULL, lead_s INTEGER NOT NULL, lead TEXT NOT NULL, \
                  PRIMARY KEY (rep, lead_s, lead)) WITHOUT ROWID; \
              INSERT INTO old SELECT rep, lead_s, lead FROM assignments WHERE lead_s NOT NULL; \
              INSERT INTO old VALUES ('anna', 1795510800 + 3600, 'C-1'), ('zed', -1, 'P-1'); \
-             CREATE TABLE old_assignments (lead TEXT NOT NULL, rep TEXT NOT NULL, \
-                 at_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
-             INSERT INTO old_assignments SELECT lead, rep, at_s FROM assignments; \
-             DROP INDEX assignments_by_rep; DROP TABLE assignments; \
-             ALTER TABLE old_assignments RENAME TO assignments; \
-             CREATE INDEX assignments_by_rep ON assignments (rep, at_s); \
+             {ASSIGNMENTS_BEFORE_VERSION_15} \
              ALTER TABLE old RENAME TO lead_times; \
-             DROP TABLE lead_counts; DELETE FROM window_counts; PRAGMA user_version = 9;",
-        )
+             DROP TABLE lead_counts; DELETE FROM window_counts; PRAGMA user_version = 9;"
+        ))
         .unwrap();
     a_third_daily_lead_goes_past_anna(&state);
     let connection = rusqlite::Connection::open(&state).unwrap();
@@ -696,18 +702,13 @@ fn a_version_14_state_file_keeps_its_lead_times_beside_its_assignments() {
     // in two tables, each keyed by lead and rep.
     rusqlite::Connection::open(&state)
         .unwrap()
-        .execute_batch(
-            "CREATE TABLE old_assignments (lead TEXT NOT NULL, rep TEXT NOT NULL, \
-                 at_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
-             INSERT INTO old_assignments SELECT lead, rep, at_s FROM assignments; \
-             CREATE TABLE lead_times (lead TEXT NOT NULL, rep TEXT NOT NULL, \
+        .execute_batch(&format!(
+            "CREATE TABLE lead_times (lead TEXT NOT NULL, rep TEXT NOT NULL, \
                  lead_s INTEGER NOT NULL, PRIMARY KEY (lead, rep)) WITHOUT ROWID; \
              INSERT INTO lead_times SELECT lead, rep, lead_s FROM assignments; \
-             DROP INDEX assignments_by_rep; DROP TABLE assignments; \
-             ALTER TABLE old_assignments RENAME TO assignments; \
-             CREATE INDEX assignments_by_rep ON assignments (rep, at_s); \
-             PRAGMA user_version = 14;",
-        )
+             {ASSIGNMENTS_BEFORE_VERSION_15} \
+             PRAGMA user_version = 14;"
+        ))
         .unwrap();
     // anna's two leads of the day count, from the times the file kept.
     a_third_daily_lead_goes_past_anna(&state);

@@ -1635,12 +1635,7 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
                  DROP INDEX IF EXISTS assignments_by_rep;",
             )?;
             connection.execute_batch(TABLES)?;
-            connection.execute_batch(&format!(
-                "INSERT INTO assignments (lead_bytes, lead, rep, at_s)
-                     SELECT {LEAD_BYTES_SQL}, lead, rep, at_s FROM assignments_v14
-                     ORDER BY 1, 2, 3;
-                 DROP TABLE assignments_v14;"
-            ))?;
+            copy_assignments(connection, "assignments_v14", "at_s")?;
         } else {
             if has_ledger {
                 // Before version 5 an assignment was keyed by its lead alone; a lead that an
@@ -1655,12 +1650,7 @@ fn migrate(connection: &Connection) -> Result<Result<i64, StateError>, rusqlite:
             // scheduled below); a new file gets every table.
             connection.execute_batch(TABLES)?;
             if has_ledger {
-                connection.execute_batch(&format!(
-                    "INSERT INTO assignments (lead_bytes, lead, rep, at_s)
-                         SELECT {LEAD_BYTES_SQL}, lead, rep, at_s FROM assignments_v4
-                         ORDER BY 1, 2, 3;
-                     DROP TABLE assignments_v4;"
-                ))?;
+                copy_assignments(connection, "assignments_v4", "at_s")?;
             }
         }
         // Version 8 gains `names` (above) and the ledger's `form`: the entries already there
@@ -1739,6 +1729,32 @@ fn ledger_key(lead: &str) -> (i64, &str) {
 /// (`route` lengthens its batches for those).
 pub fn goes_down_in_ledger(previous: &str, next: &str) -> bool {
     ledger_key(next) < ledger_key(previous)
+}
+
+/// The values of an imported `assignments` row with one of its times: the lead's key, the rep
+/// and the time in seconds.
+fn assignment_values(lead: String, rep: String, time: Timestamp) -> Vec<rusqlite::types::Value> {
+    vec![
+        ledger_key(&lead).0.into(),
+        lead.into(),
+        rep.into(),
+        time.as_second().into(),
+    ]
+}
+
+/// Copies the assignments of an older file's `table` (their routing time in seconds as the SQL
+/// `at_s` reads it) into today's `assignments`, in its key order, and drops `table`, inside the
+/// open transaction.
+fn copy_assignments(
+    connection: &Connection,
+    table: &str,
+    at_s: &str,
+) -> Result<(), rusqlite::Error> {
+    connection.execute_batch(&format!(
+        "INSERT INTO assignments (lead_bytes, lead, rep, at_s)
+             SELECT {LEAD_BYTES_SQL}, lead, rep, {at_s} FROM {table} ORDER BY 1, 2, 3;
+         DROP TABLE {table};"
+    ))
 }
 
 /// [`ledger_key`]'s length of the column `lead` in SQL (`length` of a text counts characters).
@@ -1834,15 +1850,16 @@ fn from_version_1(connection: &Connection) -> Result<Result<(), StateError>, rus
             write.execute(params![ledger_key(&lead).0, lead, entry])?;
         }
     }
-    connection.execute_batch(&format!(
+    connection.execute_batch(
         "INSERT INTO rotations (pool, state) SELECT pool, state FROM rotations_v1;
-         INSERT INTO assignments (lead_bytes, lead, rep, at_s)
-             SELECT {LEAD_BYTES_SQL}, lead, rep, CAST(at_ns AS INTEGER) / 1000000000
-             FROM assignments_v1 ORDER BY 1, 2, 3;
          DROP TABLE ledger_v1;
-         DROP TABLE rotations_v1;
-         DROP TABLE assignments_v1;"
-    ))?;
+         DROP TABLE rotations_v1;",
+    )?;
+    copy_assignments(
+        connection,
+        "assignments_v1",
+        "CAST(at_ns AS INTEGER) / 1000000000",
+    )?;
     Ok(Ok(()))
 }
 
@@ -2120,22 +2137,12 @@ impl SqliteState {
                 StateRow::Assignment { lead, rep, at } => (
                     "INSERT INTO assignments (lead_bytes, lead, rep, at_s) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (lead_bytes, lead, rep) DO UPDATE SET at_s = coalesce(at_s, excluded.at_s)",
-                    vec![
-                        ledger_key(&lead).0.into(),
-                        lead.into(),
-                        rep.into(),
-                        at.as_second().into(),
-                    ],
+                    assignment_values(lead, rep, at),
                 ),
                 StateRow::LeadTime { rep, lead_at, lead } => (
                     "INSERT INTO assignments (lead_bytes, lead, rep, lead_s) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (lead_bytes, lead, rep) DO UPDATE SET lead_s = coalesce(lead_s, excluded.lead_s)",
-                    vec![
-                        ledger_key(&lead).0.into(),
-                        lead.into(),
-                        rep.into(),
-                        lead_at.as_second().into(),
-                    ],
+                    assignment_values(lead, rep, lead_at),
                 ),
                 StateRow::Prospect {
                     field,

@@ -1673,19 +1673,26 @@ mod tests {
         assert!(!learned.is_empty());
     }
 
+    /// Offsets a time may have: none, UTC, a whole hour, jiff's largest either way, and one of
+    /// no whole quarter hour (Liberia's -0:44:30 of 1971).
+    fn offsets_at_their_limits() -> [Option<jiff::tz::Offset>; 6] {
+        [
+            None,
+            Some(jiff::tz::Offset::UTC),
+            Some(jiff::tz::Offset::from_seconds(3_600).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(93_599).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-93_599).unwrap()),
+            Some(jiff::tz::Offset::from_seconds(-2_670).unwrap()),
+        ]
+    }
+
     /// Packed times and whole numbers read back exactly at their limits: jiff's first and last
     /// instants, a time before 1970 with a fraction, offsets of ±25:59:59, a trace's
     /// integers of 128 bits and negative scores; and a packed time with parts this build
     /// does not know is refused, not misread.
     #[test]
     fn packed_times_and_numbers_read_back_at_their_limits() {
-        let offsets = [
-            None,
-            Some(jiff::tz::Offset::UTC),
-            Some(jiff::tz::Offset::from_seconds(93_599).unwrap()),
-            Some(jiff::tz::Offset::from_seconds(-93_599).unwrap()),
-            Some(jiff::tz::Offset::from_seconds(-2_670).unwrap()),
-        ];
+        let offsets = offsets_at_their_limits();
         let instants = [
             jiff::Timestamp::MIN,
             jiff::Timestamp::MAX,
@@ -1763,13 +1770,7 @@ mod tests {
     /// candidate's flags in every combination.
     #[test]
     fn relative_entries_read_back_whatever_their_times_and_values() {
-        let offsets = [
-            None,
-            Some(jiff::tz::Offset::UTC),
-            Some(jiff::tz::Offset::from_seconds(3_600).unwrap()),
-            Some(jiff::tz::Offset::from_seconds(-93_599).unwrap()),
-            Some(jiff::tz::Offset::from_seconds(-2_670).unwrap()),
-        ];
+        let offsets = offsets_at_their_limits();
         let instants = [
             jiff::Timestamp::MIN,
             jiff::Timestamp::MAX,
